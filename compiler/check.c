@@ -1,0 +1,503 @@
+/* check.c — SpecDoc to Net: every rule of the spec language (version 1) lives here.
+ * Emitters downstream only assert; anything a user can get wrong is reported here with
+ * the span of the offending key or value.
+ */
+#include "check.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Which cells a block key applies to. */
+enum { FOR_RNN = 1, FOR_LSTM = 2, FOR_GRU = 4, FOR_ALL = 7 };
+
+typedef struct KeyInfo {
+    const char *key;
+    int cells;
+} KeyInfo;
+
+static const KeyInfo top_keys[] = {
+    {"version", 0}, {"name", 0}, {"input_size", 0}, {"batch_first", 0},
+    {"precision", 0}, {"layers", 0}, {"head", 0}, {NULL, 0},
+};
+static const KeyInfo block_keys[] = {
+    {"name", FOR_ALL}, {"cell", FOR_ALL}, {"hidden_size", FOR_ALL},
+    {"num_layers", FOR_ALL}, {"bidirectional", FOR_ALL}, {"dropout", FOR_ALL},
+    {"bias", FOR_ALL}, {"kernel", FOR_ALL}, {"nonlinearity", FOR_RNN},
+    {"proj_size", FOR_LSTM}, {"reset", FOR_GRU}, {NULL, 0},
+};
+static const KeyInfo head_keys[] = {
+    {"name", 0}, {"out_features", 0}, {"input", 0}, {"activation", 0}, {"bias", 0},
+    {NULL, 0},
+};
+
+typedef struct Checker {
+    Arena *arena;
+    DiagList *diag;
+} Checker;
+
+int check_is_ident(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 63 || isdigit((unsigned char)s[0]))
+        return 0;
+    if (s[0] == '_' && (s[1] == '_' || isupper((unsigned char)s[1])))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+            return 0;
+    return 1;
+}
+
+/* Levenshtein distance, capped: enough to suggest a near miss. */
+static int edit_distance(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    if (na > 40 || nb > 40)
+        return 99;
+    int row[41];
+    for (size_t j = 0; j <= nb; j++)
+        row[j] = (int)j;
+    for (size_t i = 1; i <= na; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= nb; j++) {
+            int up = row[j];
+            int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            int best = diag + cost;
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[nb];
+}
+
+static const char *cell_label(CellKind c)
+{
+    return c == CELL_LSTM ? "lstm" : c == CELL_GRU ? "gru" : "rnn";
+}
+
+static const char *cells_label(int mask)
+{
+    return mask == FOR_RNN ? "rnn" : mask == FOR_LSTM ? "lstm" : "gru";
+}
+
+/* Reports unknown and duplicate keys of `map`, and keys that do not apply to `cell`
+ * (cell < 0: no cell filter). `where` names the map in messages. */
+static void check_keys(Checker *c, const Node *map, const KeyInfo *table, int cell,
+                       const char *where)
+{
+    for (int i = 0; i < map->n; i++) {
+        const Node *k = map->keys[i];
+        for (int j = 0; j < i; j++) {
+            if (strcmp(map->keys[j]->str, k->str) == 0) {
+                diag_error(c->diag, k->span, "duplicate key '%s' in %s", k->str, where);
+                diag_note(c->diag, map->keys[j]->span, "'%s' first set here", k->str);
+                break;
+            }
+        }
+        const KeyInfo *info = NULL;
+        for (const KeyInfo *t = table; t->key; t++)
+            if (strcmp(t->key, k->str) == 0)
+                info = t;
+        if (!info) {
+            const char *best = NULL;
+            int bestd = 99;
+            for (const KeyInfo *t = table; t->key; t++) {
+                int dist = edit_distance(k->str, t->key);
+                if (dist < bestd) {
+                    bestd = dist;
+                    best = t->key;
+                }
+            }
+            int tol = strlen(k->str) > 6 ? 3 : 2;
+            if (best && bestd <= tol) {
+                diag_error(c->diag, k->span, "unknown key '%s' in %s; did you mean '%s'?",
+                           k->str, where, best);
+            } else {
+                char list[512] = "";
+                for (const KeyInfo *t = table; t->key; t++) {
+                    if (cell >= 0 && !(t->cells & (1 << cell)))
+                        continue;
+                    strncat(list, list[0] ? ", " : "", sizeof list - strlen(list) - 1);
+                    strncat(list, t->key, sizeof list - strlen(list) - 1);
+                }
+                diag_error(c->diag, k->span, "unknown key '%s' in %s (known keys: %s)",
+                           k->str, where, list);
+            }
+            continue;
+        }
+        if (cell >= 0 && !(info->cells & (1 << cell)))
+            diag_error(c->diag, k->span, "'%s' applies only to cell: %s, not to %s",
+                       k->str, cells_label(info->cells), cell_label((CellKind)cell));
+    }
+}
+
+static const char *node_what(const Node *n)
+{
+    return n->kind == NODE_MAP ? "a mapping" : n->kind == NODE_SEQ ? "a list" : "text";
+}
+
+static int want_scalar(Checker *c, const Node *v, const char *key, const char *type)
+{
+    if (v->kind == NODE_SCALAR)
+        return 0;
+    diag_error(c->diag, v->span, "'%s' must be %s, found %s", key, type, node_what(v));
+    return -1;
+}
+
+/* Reads an integer in [lo, hi]; returns 0 and sets *out, or -1 after a diagnostic. */
+static int get_int(Checker *c, const Node *v, const char *key, long lo, long hi, int *out)
+{
+    if (want_scalar(c, v, key, "an integer") < 0)
+        return -1;
+    char *end;
+    errno = 0;
+    long x = strtol(v->str, &end, 10);
+    if (!v->plain || v->str[0] == '\0' || *end != '\0' || errno == ERANGE ||
+        isspace((unsigned char)v->str[0])) {
+        diag_error(c->diag, v->span, "'%s' must be an integer, found '%s'", key, v->str);
+        return -1;
+    }
+    if (x < lo || x > hi) {
+        if (x < lo)
+            diag_error(c->diag, v->span, "'%s' must be at least %ld, found %ld", key, lo, x);
+        else
+            diag_error(c->diag, v->span, "'%s' must be at most %ld, found %ld", key, hi, x);
+        return -1;
+    }
+    *out = (int)x;
+    return 0;
+}
+
+static int get_bool(Checker *c, const Node *v, const char *key, int *out)
+{
+    if (want_scalar(c, v, key, "true or false") < 0)
+        return -1;
+    if (v->plain && strcmp(v->str, "true") == 0) {
+        *out = 1;
+        return 0;
+    }
+    if (v->plain && strcmp(v->str, "false") == 0) {
+        *out = 0;
+        return 0;
+    }
+    diag_error(c->diag, v->span, "'%s' must be true or false, found '%s'", key, v->str);
+    return -1;
+}
+
+static int get_float(Checker *c, const Node *v, const char *key, double *out)
+{
+    if (want_scalar(c, v, key, "a number") < 0)
+        return -1;
+    char *end;
+    errno = 0;
+    double x = strtod(v->str, &end);
+    if (!v->plain || v->str[0] == '\0' || *end != '\0' || errno == ERANGE || !isfinite(x) ||
+        isspace((unsigned char)v->str[0])) {
+        diag_error(c->diag, v->span, "'%s' must be a number, found '%s'", key, v->str);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+/* Reads one of the NULL-terminated `options`; returns its index or -1. */
+static int get_enum(Checker *c, const Node *v, const char *key, const char *const *options)
+{
+    char list[256] = "";
+    if (v->kind == NODE_SCALAR) {
+        for (int i = 0; options[i]; i++)
+            if (strcmp(v->str, options[i]) == 0)
+                return i;
+    }
+    for (int i = 0; options[i]; i++) {
+        strncat(list, i ? (options[i + 1] ? ", " : " or ") : "", sizeof list - strlen(list) - 1);
+        strncat(list, options[i], sizeof list - strlen(list) - 1);
+    }
+    if (v->kind == NODE_SCALAR)
+        diag_error(c->diag, v->span, "'%s' must be %s, found '%s'", key, list, v->str);
+    else
+        diag_error(c->diag, v->span, "'%s' must be %s, found %s", key, list, node_what(v));
+    return -1;
+}
+
+static const char *get_ident(Checker *c, const Node *v, const char *key)
+{
+    if (want_scalar(c, v, key, "a name") < 0)
+        return NULL;
+    if (!check_is_ident(v->str)) {
+        diag_error(c->diag, v->span,
+                   "'%s' must be a plain C identifier (letters, digits and '_', not starting "
+                   "with a digit, at most 63 characters), found '%s'",
+                   key, v->str);
+        return NULL;
+    }
+    return v->str;
+}
+
+static void missing(Checker *c, const Node *map, const char *key, const char *where)
+{
+    diag_error(c->diag, map->span, "%s is missing required key '%s'", where, key);
+}
+
+static const char *const cell_names[] = {"rnn", "lstm", "gru", NULL};
+static const char *const nonlin_names[] = {"tanh", "relu", NULL};
+static const char *const reset_names[] = {"after", "before", NULL};
+static const char *const kernel_names[] = {"auto", "unrolled", "loop", NULL};
+static const char *const input_names[] = {"last", "sequence", NULL};
+static const char *const act_names[] = {"none", "softmax", "sigmoid", NULL};
+static const char *const precision_names[] = {"float32", "float64", NULL};
+
+enum { MAX_SIZE = 1 << 20, MAX_HIDDEN = 1 << 16, MAX_LAYERS = 64 };
+
+/* layers[i]:
+ *   name: rnn            # required, C identifier
+ *   cell: lstm           # required: rnn | lstm | gru
+ *   hidden_size: 64      # required
+ *   num_layers: 1  bidirectional: false  dropout: 0.0  bias: true
+ *   kernel: auto         # auto | unrolled | loop
+ *   nonlinearity: tanh   # rnn only: tanh | relu
+ *   proj_size: 0         # lstm only, < hidden_size
+ *   reset: after         # gru only: after | before
+ */
+static int check_block(Checker *c, const Node *m, int index, Block *b)
+{
+    int e0 = c->diag->nerrors;
+    char where[64];
+    snprintf(where, sizeof where, "layers[%d]", index);
+    if (m->kind != NODE_MAP) {
+        diag_error(c->diag, m->span, "%s must be a mapping of block settings, found %s",
+                   where, node_what(m));
+        return -1;
+    }
+    memset(b, 0, sizeof *b);
+    b->span = m->span;
+    b->num_layers = 1;
+    b->dirs = 1;
+    b->bias = 1;
+    int cell = -1;
+    const Node *v;
+    if ((v = spec_map_get(m, "cell")) != NULL) {
+        cell = get_enum(c, v, "cell", cell_names);
+        if (cell >= 0)
+            b->cell = (CellKind)cell;
+    } else {
+        missing(c, m, "cell", where);
+    }
+    check_keys(c, m, block_keys, cell, where);
+    if ((v = spec_map_get(m, "name")) != NULL)
+        b->name = get_ident(c, v, "name");
+    else
+        missing(c, m, "name", where);
+    if ((v = spec_map_get(m, "hidden_size")) != NULL)
+        get_int(c, v, "hidden_size", 1, MAX_HIDDEN, &b->hidden_size);
+    else
+        missing(c, m, "hidden_size", where);
+    if ((v = spec_map_get(m, "num_layers")) != NULL)
+        get_int(c, v, "num_layers", 1, MAX_LAYERS, &b->num_layers);
+    if ((v = spec_map_get(m, "bidirectional")) != NULL) {
+        int bi = 0;
+        if (get_bool(c, v, "bidirectional", &bi) == 0)
+            b->dirs = bi ? 2 : 1;
+    }
+    if ((v = spec_map_get(m, "dropout")) != NULL &&
+        get_float(c, v, "dropout", &b->dropout) == 0 && (b->dropout < 0 || b->dropout >= 1))
+        diag_error(c->diag, v->span, "'dropout' must be in [0, 1), found %s", v->str);
+    if ((v = spec_map_get(m, "bias")) != NULL)
+        get_bool(c, v, "bias", &b->bias);
+    if ((v = spec_map_get(m, "kernel")) != NULL) {
+        int k = get_enum(c, v, "kernel", kernel_names);
+        if (k >= 0)
+            b->kernel = (KernelChoice)k;
+        b->kernel_span = v->span;
+    }
+    if ((v = spec_map_get(m, "nonlinearity")) != NULL && cell == CELL_RNN) {
+        int k = get_enum(c, v, "nonlinearity", nonlin_names);
+        if (k >= 0)
+            b->nonlin = (Nonlin)k;
+    }
+    if ((v = spec_map_get(m, "reset")) != NULL && cell == CELL_GRU) {
+        int k = get_enum(c, v, "reset", reset_names);
+        if (k >= 0)
+            b->reset = (GruReset)k;
+    }
+    if ((v = spec_map_get(m, "proj_size")) != NULL && cell == CELL_LSTM &&
+        get_int(c, v, "proj_size", 0, MAX_HIDDEN, &b->proj_size) == 0 && b->hidden_size > 0 &&
+        b->proj_size >= b->hidden_size) {
+        diag_error(c->diag, v->span,
+                   "'proj_size' must be smaller than hidden_size (%d), found %d",
+                   b->hidden_size, b->proj_size);
+    }
+    if (b->dropout > 0 && b->num_layers == 1 && (v = spec_map_get(m, "dropout")) != NULL)
+        diag_warning(c->diag, v->span,
+                     "dropout applies between stacked layers; with num_layers: 1 it does "
+                     "nothing");
+    return c->diag->nerrors == e0 ? 0 : -1;
+}
+
+/* head:
+ *   name: head           # default head; C identifier
+ *   out_features: 5      # required
+ *   input: last          # last | sequence
+ *   activation: none     # none | softmax | sigmoid
+ *   bias: true
+ */
+static int check_head(Checker *c, const Node *m, Head *h)
+{
+    int e0 = c->diag->nerrors;
+    if (m->kind != NODE_MAP) {
+        diag_error(c->diag, m->span, "'head' must be a mapping, found %s", node_what(m));
+        return -1;
+    }
+    check_keys(c, m, head_keys, -1, "head");
+    h->present = 1;
+    h->span = m->span;
+    h->name = "head";
+    h->bias = 1;
+    const Node *v;
+    if ((v = spec_map_get(m, "name")) != NULL)
+        h->name = get_ident(c, v, "name");
+    if ((v = spec_map_get(m, "out_features")) != NULL)
+        get_int(c, v, "out_features", 1, MAX_SIZE, &h->out_features);
+    else
+        missing(c, m, "out_features", "head");
+    if ((v = spec_map_get(m, "input")) != NULL) {
+        int k = get_enum(c, v, "input", input_names);
+        if (k >= 0)
+            h->input = (HeadInput)k;
+    }
+    if ((v = spec_map_get(m, "activation")) != NULL) {
+        int k = get_enum(c, v, "activation", act_names);
+        if (k >= 0)
+            h->activation = (HeadAct)k;
+    }
+    if ((v = spec_map_get(m, "bias")) != NULL)
+        get_bool(c, v, "bias", &h->bias);
+    return c->diag->nerrors == e0 ? 0 : -1;
+}
+
+/* Multiply-adds per step of layer `l` of block `b` (one direction). */
+static long layer_macs(const Block *b, int l)
+{
+    long H = b->hidden_size, P = b->proj_size, Hr = P ? P : H;
+    long I = l == 0 ? b->input_size : b->dirs * Hr;
+    return cell_gates(b->cell) * H * (I + Hr) + H * P;
+}
+
+/* name: seq_classifier   # required, C identifier
+ * version: 1             # optional
+ * input_size: 10         # required
+ * batch_first: false     # PyTorch's default
+ * precision: float32     # float32 | float64
+ * layers: [...]          # required, one or more blocks
+ * head: {...}            # optional
+ */
+Net *check_spec(Arena *a, DiagList *d, const SpecDoc *doc)
+{
+    Checker c = {a, d};
+    Span whole = {&doc->src, 1, 1, 0};
+    const Node *root = doc->root;
+    if (!root || (root->kind == NODE_SCALAR && root->str[0] == '\0')) {
+        diag_error(d, whole, "the spec is empty; it needs at least name, input_size and "
+                             "layers");
+        return NULL;
+    }
+    if (root->kind != NODE_MAP) {
+        diag_error(d, root->span, "a spec must be a mapping of keys (name, input_size, "
+                                  "layers, ...), found %s", node_what(root));
+        return NULL;
+    }
+    Net *net = arena_alloc(a, sizeof *net);
+    if (!net) {
+        diag_error(d, span_none(), "out of memory");
+        return NULL;
+    }
+    net->file = doc->src.name;
+    check_keys(&c, root, top_keys, -1, "the spec");
+    const Node *v;
+    if ((v = spec_map_get(root, "version")) != NULL) {
+        int ver = 0;
+        if (get_int(&c, v, "version", 1, 1000, &ver) == 0 && ver != 1)
+            diag_error(d, v->span, "spec version %d is not supported (this rnnc reads "
+                                   "version 1)", ver);
+    }
+    if ((v = spec_map_get(root, "name")) != NULL)
+        net->name = get_ident(&c, v, "name");
+    else
+        missing(&c, root, "name", "the spec");
+    if ((v = spec_map_get(root, "input_size")) != NULL)
+        get_int(&c, v, "input_size", 1, MAX_SIZE, &net->input_size);
+    else
+        missing(&c, root, "input_size", "the spec");
+    if ((v = spec_map_get(root, "batch_first")) != NULL)
+        get_bool(&c, v, "batch_first", &net->batch_first);
+    if ((v = spec_map_get(root, "precision")) != NULL)
+        net->dbl = get_enum(&c, v, "precision", precision_names) == 1;
+
+    const Node *layers = spec_map_get(root, "layers");
+    if (!layers) {
+        missing(&c, root, "layers", "the spec");
+    } else if (layers->kind != NODE_SEQ || layers->n == 0) {
+        diag_error(d, layers->span, "'layers' must be a list of one or more blocks, found %s",
+                   layers->kind == NODE_SEQ ? "an empty list" : node_what(layers));
+    } else {
+        net->nblocks = layers->n;
+        net->blocks = arena_alloc(a, (size_t)layers->n * sizeof *net->blocks);
+        if (!net->blocks) {
+            diag_error(d, span_none(), "out of memory");
+            return NULL;
+        }
+        int ok = 1;
+        for (int i = 0; i < layers->n; i++)
+            if (check_block(&c, layers->vals[i], i, &net->blocks[i]) < 0)
+                ok = 0;
+        for (int i = 0; ok && i < net->nblocks; i++) {
+            Block *b = &net->blocks[i];
+            b->input_size = i == 0 ? net->input_size : block_out_width(&net->blocks[i - 1]);
+            for (int j = 0; j < i; j++)
+                if (strcmp(net->blocks[j].name, b->name) == 0) {
+                    diag_error(d, spec_map_get(layers->vals[i], "name")->span,
+                               "block name '%s' is used twice; weight names would clash",
+                               b->name);
+                    diag_note(d, spec_map_get(layers->vals[j], "name")->span,
+                              "first used here");
+                }
+            if (b->kernel == KERNEL_UNROLLED) {
+                for (int l = 0; l < b->num_layers; l++) {
+                    long macs = layer_macs(b, l);
+                    if (macs > CHECK_UNROLL_MAX) {
+                        diag_error(d, b->kernel_span,
+                                   "layer %d of block '%s' is too large to unroll (%ld "
+                                   "multiply-adds per step; the limit is %d): use kernel: "
+                                   "loop or auto",
+                                   l, b->name, macs, CHECK_UNROLL_MAX);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    if ((v = spec_map_get(root, "head")) != NULL &&
+        check_head(&c, v, &net->head) == 0 && net->nblocks > 0 && net->blocks[0].name) {
+        for (int j = 0; j < net->nblocks; j++)
+            if (net->blocks[j].name && strcmp(net->blocks[j].name, net->head.name) == 0) {
+                const Node *hn = spec_map_get(v, "name");
+                diag_error(d, hn ? hn->span : v->span,
+                           "head name '%s' is also a block's name; weight names would clash",
+                           net->head.name);
+            }
+    }
+    if (d->nerrors)
+        return NULL;
+    const Block *top = &net->blocks[net->nblocks - 1];
+    net->head.in_features = block_out_width(top);
+    net->out_size = net->head.present ? net->head.out_features : block_out_width(top);
+    return net;
+}

@@ -1,0 +1,21 @@
+/* check.h — second stage: gives a SpecDoc meaning. Validates every key, type, range and
+ * cross-field rule, reporting all errors of the spec at once, and returns the Net.
+ */
+#ifndef RNNC_CHECK_H
+#define RNNC_CHECK_H
+
+#include "net.h"
+#include "spec.h"
+
+/* Largest layer (G*H*(I+H) multiply-adds per step) that `kernel: auto` unrolls. */
+enum { CHECK_UNROLL_AUTO_MAX = 1024, CHECK_UNROLL_MAX = 65536 };
+
+/* Validates `doc` and returns the network, allocated in `a`; NULL when the spec has
+ * errors (all of them added to `d`). Warnings may be added on success. */
+Net *check_spec(Arena *a, DiagList *d, const SpecDoc *doc);
+
+/* True when `s` is a plain C identifier (letters, digits, '_', not starting with a digit,
+ * 1..63 characters, no leading double underscore or underscore-capital). */
+int check_is_ident(const char *s);
+
+#endif

@@ -1,0 +1,217 @@
+/* main.c — the rnnc command line: parses arguments, calls the library (rnnc.h), prints
+ * diagnostics. Exit status: 0 success, 1 bad input (spec, weights, data), 2 bad usage.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rnnc.h"
+
+#define RNNC_VERSION "0.1.0"
+
+static const char usage_main[] =
+    "usage: rnnc SPEC -o OUT.c            write OUT.c and OUT.h for the spec\n"
+    "       rnnc check SPEC               validate the spec and report its sizes\n"
+    "       rnnc run SPEC --weights W.safetensors --input X.npy [--lengths L.npy]\n"
+    "                     --output Y.npy [--h-n H.npy] [--c-n C.npy]\n"
+    "       rnnc COMMAND --help           help on one command\n"
+    "       rnnc --version\n";
+
+static const char usage_emit[] =
+    "usage: rnnc SPEC -o OUT.c\n"
+    "Generates C specialised to the network in SPEC: OUT.c and OUT.h beside it.\n"
+    "The header documents the API: pack the PyTorch weights, then call <name>_forward.\n"
+    "Both files are written atomically; on any error neither is left behind.\n";
+
+static const char usage_check[] =
+    "usage: rnnc check SPEC\n"
+    "Validates SPEC and prints, per block: cell, sizes, parameters (PyTorch's count and\n"
+    "with merged biases), FLOPs per time step, state and scratch bytes, kernel choices.\n";
+
+static const char usage_run[] =
+    "usage: rnnc run SPEC --weights W.safetensors --input X.npy [--lengths L.npy]\n"
+    "                --output Y.npy [--h-n H.npy] [--c-n C.npy]\n"
+    "JIT-compiles the network through libtcc and runs it.\n"
+    "  --weights  safetensors with the state_dict names of the blocks and head (F32/F64)\n"
+    "  --input    (B, T, I) if the spec says batch_first: true, else (T, B, I)\n"
+    "  --lengths  (B,) int32/int64, each in 1..T: PyTorch's packed-sequence meaning\n"
+    "  --output   the head's output ((B, O) for input: last; per step for sequence),\n"
+    "             else the top block's output; zero past each length\n"
+    "  --h-n      the top block's final hidden state, (num_layers*D, B, H)\n"
+    "  --c-n      the top block's final cell state (LSTM only)\n";
+
+static int bad_usage(const char *msg, const char *arg, const char *usage)
+{
+    if (arg)
+        fprintf(stderr, "rnnc: %s '%s'\n", msg, arg);
+    else
+        fprintf(stderr, "rnnc: %s\n", msg);
+    fputs(usage, stderr);
+    return 2;
+}
+
+static int is_help(const char *a)
+{
+    return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
+}
+
+/* Loads the spec; prints diagnostics (also warnings on success). 0 or 1. */
+static int load(Rnnc *r, const char *spec)
+{
+    int rc = rnnc_load(r, spec);
+    diag_render(&r->diag, stderr);
+    if (rc < 0) {
+        if (r->diag.nerrors > 1)
+            fprintf(stderr, "%d errors\n", r->diag.nerrors);
+        return 1;
+    }
+    r->diag.n = 0;
+    r->diag.dropped = 0;
+    return 0;
+}
+
+static int finish(Rnnc *r, int rc)
+{
+    diag_render(&r->diag, stderr);
+    rnnc_free(r);
+    return rc;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    const char *spec = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (is_help(argv[i])) {
+            fputs(usage_check, stdout);
+            return 0;
+        }
+        if (argv[i][0] == '-' && argv[i][1])
+            return bad_usage("unknown option", argv[i], usage_check);
+        if (spec)
+            return bad_usage("unexpected argument", argv[i], usage_check);
+        spec = argv[i];
+    }
+    if (!spec)
+        return bad_usage("check needs a SPEC", NULL, usage_check);
+    Rnnc r;
+    rnnc_init(&r);
+    if (load(&r, spec))
+        return finish(&r, 1);
+    rnnc_report(&r, stdout);
+    return finish(&r, 0);
+}
+
+/* Matches `--name VALUE` or `--name=VALUE` at argv[*i]; 1 if matched, -1 if VALUE missing. */
+static int opt_value(int argc, char **argv, int *i, const char *name, const char **out)
+{
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+    if (strncmp(a, name, n) != 0)
+        return 0;
+    if (a[n] == '=') {
+        *out = a + n + 1;
+        return 1;
+    }
+    if (a[n] != '\0')
+        return 0;
+    if (*i + 1 >= argc)
+        return -1;
+    *out = argv[++*i];
+    return 1;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    RnncRunArgs ra;
+    memset(&ra, 0, sizeof ra);
+    const char *spec = NULL;
+    struct {
+        const char *name;
+        const char **dst;
+    } opts[] = {
+        {"--weights", &ra.weights}, {"--input", &ra.input}, {"--lengths", &ra.lengths},
+        {"--output", &ra.output},   {"--h-n", &ra.h_n},     {"--c-n", &ra.c_n},
+    };
+    for (int i = 0; i < argc; i++) {
+        if (is_help(argv[i])) {
+            fputs(usage_run, stdout);
+            return 0;
+        }
+        int matched = 0;
+        for (size_t k = 0; k < sizeof opts / sizeof opts[0] && !matched; k++) {
+            int m = opt_value(argc, argv, &i, opts[k].name, opts[k].dst);
+            if (m < 0)
+                return bad_usage("missing value after", argv[i], usage_run);
+            matched = m;
+        }
+        if (matched)
+            continue;
+        if (argv[i][0] == '-' && argv[i][1])
+            return bad_usage("unknown option", argv[i], usage_run);
+        if (spec)
+            return bad_usage("unexpected argument", argv[i], usage_run);
+        spec = argv[i];
+    }
+    if (!spec)
+        return bad_usage("run needs a SPEC", NULL, usage_run);
+    if (!ra.weights || !ra.input || !ra.output)
+        return bad_usage(!ra.weights ? "run needs --weights"
+                         : !ra.input ? "run needs --input"
+                                     : "run needs --output",
+                         NULL, usage_run);
+    Rnnc r;
+    rnnc_init(&r);
+    if (load(&r, spec))
+        return finish(&r, 1);
+    return finish(&r, rnnc_run(&r, &ra) == 0 ? 0 : 1);
+}
+
+static int cmd_emit(int argc, char **argv)
+{
+    const char *spec = NULL, *out = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (is_help(argv[i])) {
+            fputs(usage_emit, stdout);
+            return 0;
+        }
+        int m = opt_value(argc, argv, &i, "-o", &out);
+        if (m < 0)
+            return bad_usage("missing value after", argv[i], usage_emit);
+        if (m)
+            continue;
+        if (argv[i][0] == '-' && argv[i][1])
+            return bad_usage("unknown option", argv[i], usage_main);
+        if (spec)
+            return bad_usage("unexpected argument", argv[i], usage_main);
+        spec = argv[i];
+    }
+    if (!spec)
+        return bad_usage("no SPEC given", NULL, usage_main);
+    if (!out)
+        return bad_usage("no output: use -o OUT.c", NULL, usage_emit);
+    Rnnc r;
+    rnnc_init(&r);
+    if (load(&r, spec))
+        return finish(&r, 1);
+    return finish(&r, rnnc_write(&r, out) == 0 ? 0 : 1);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return bad_usage("no command or SPEC given", NULL, usage_main);
+    const char *cmd = argv[1];
+    if (is_help(cmd)) {
+        fputs(usage_main, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("rnnc %s\n", RNNC_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "check") == 0)
+        return cmd_check(argc - 2, argv + 2);
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 2, argv + 2);
+    return cmd_emit(argc - 1, argv + 1);
+}

@@ -1,0 +1,70 @@
+/* net.h — the validated network: what `check` makes of a SpecDoc. Every field is known
+ * good; every spec-derived entity keeps the span it came from for later diagnostics.
+ * Dimension letters: B batch, T time, I input, H hidden, P projection, G gates, O output,
+ * L layers, D directions.
+ */
+#ifndef RNNC_NET_H
+#define RNNC_NET_H
+
+#include "diag.h"
+
+typedef enum CellKind { CELL_RNN, CELL_LSTM, CELL_GRU } CellKind;
+typedef enum Nonlin { NONLIN_TANH, NONLIN_RELU } Nonlin;
+typedef enum GruReset { RESET_AFTER, RESET_BEFORE } GruReset;
+typedef enum KernelChoice { KERNEL_AUTO, KERNEL_UNROLLED, KERNEL_LOOP } KernelChoice;
+typedef enum HeadInput { HEAD_LAST, HEAD_SEQUENCE } HeadInput;
+typedef enum HeadAct { ACT_NONE, ACT_SOFTMAX, ACT_SIGMOID } HeadAct;
+
+/* One recurrent block: what one nn.RNN / nn.LSTM / nn.GRU module is. */
+typedef struct Block {
+    Span span;            /* the block's mapping */
+    const char *name;     /* C identifier; prefix of its state_dict names */
+    CellKind cell;
+    Nonlin nonlin;        /* CELL_RNN */
+    GruReset reset;       /* CELL_GRU */
+    int input_size;       /* I of layer 0: spec input_size or previous block's output width */
+    int hidden_size;      /* H */
+    int proj_size;        /* P; 0 = none (CELL_LSTM only) */
+    int num_layers;       /* L */
+    int dirs;             /* D: 1 or 2 */
+    int bias;             /* b_ih and b_hh present */
+    double dropout;       /* between layers, training only */
+    KernelChoice kernel;
+    Span kernel_span;
+} Block;
+
+typedef struct Head {
+    int present;
+    Span span;
+    const char *name;
+    int in_features;      /* D*H (or D*P) of the top block */
+    int out_features;     /* O */
+    HeadInput input;
+    HeadAct activation;
+    int bias;
+} Head;
+
+typedef struct Net {
+    const char *file;     /* spec path, for banners */
+    const char *name;     /* C identifier: prefix of every public symbol */
+    int input_size;
+    int batch_first;
+    int dbl;              /* precision float64 */
+    int nblocks;
+    Block *blocks;        /* (nblocks) */
+    Head head;
+    int out_size;         /* features of y: O with a head, else D*H (D*P) of the top block */
+} Net;
+
+static inline int cell_gates(CellKind c)
+{
+    return c == CELL_LSTM ? 4 : c == CELL_GRU ? 3 : 1;
+}
+
+/* Width of a block's per-step output: D * (P if projected else H). */
+static inline int block_out_width(const Block *b)
+{
+    return b->dirs * (b->proj_size ? b->proj_size : b->hidden_size);
+}
+
+#endif

@@ -1,0 +1,53 @@
+/* rnnc.h — the public API of the compiler library: load a spec (spec -> check -> plan),
+ * report on it, write it out as C, or JIT-run it on data. The CLI and the REPL are thin
+ * layers over these calls. Errors go to r->diag; nothing here prints unless asked to.
+ */
+#ifndef RNNC_H
+#define RNNC_H
+
+#include <stdio.h>
+
+#include "arena.h"
+#include "diag.h"
+#include "net.h"
+#include "plan.h"
+#include "spec.h"
+
+typedef struct Rnnc {
+    Arena arena;      /* everything below lives here */
+    DiagList diag;
+    SpecDoc *doc;
+    const Net *net;
+    const Plan *plan;
+} Rnnc;
+
+void rnnc_init(Rnnc *r);
+void rnnc_free(Rnnc *r);
+
+/* Reads, validates and plans the spec at `path`. 0, or -1 with every error in r->diag. */
+int rnnc_load(Rnnc *r, const char *path);
+
+/* Prints what `rnnc check` shows for a loaded spec: per block its cell, sizes, parameter
+ * counts (PyTorch's and merged-bias), FLOPs per step, state and scratch bytes. */
+void rnnc_report(const Rnnc *r, FILE *out);
+
+/* Writes the generated C to `c_path` and its header beside it. 0 or -1. */
+int rnnc_write(Rnnc *r, const char *c_path);
+
+/* The single translation unit the JIT compiles (header then body); malloc'd, or NULL. */
+char *rnnc_source(Rnnc *r);
+
+typedef struct RnncRunArgs {
+    const char *weights; /* safetensors, required */
+    const char *input;   /* .npy, required */
+    const char *lengths; /* .npy or NULL */
+    const char *output;  /* .npy, required */
+    const char *h_n;     /* .npy or NULL */
+    const char *c_n;     /* .npy or NULL */
+} RnncRunArgs;
+
+/* JIT-compiles the loaded model and runs it on the files in `a`, writing the outputs.
+ * 0, or -1 with errors in r->diag and no output file left behind. */
+int rnnc_run(Rnnc *r, const RnncRunArgs *a);
+
+#endif

@@ -1,0 +1,370 @@
+/* run.c — the library side of `rnnc check`, `rnnc SPEC -o` and `rnnc run`: ties the
+ * pipeline stages together and moves data between files (runtime/) and the JIT-compiled
+ * model (jit.c).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "rnnc.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../runtime/rnnrt.h"
+#include "check.h"
+#include "emit.h"
+#include "jit.h"
+#include "write.h"
+
+void rnnc_init(Rnnc *r)
+{
+    memset(r, 0, sizeof *r);
+    arena_init(&r->arena);
+    diag_init(&r->diag, &r->arena);
+}
+
+void rnnc_free(Rnnc *r)
+{
+    arena_free(&r->arena);
+    memset(r, 0, sizeof *r);
+}
+
+int rnnc_load(Rnnc *r, const char *path)
+{
+    r->doc = spec_load_file(&r->arena, &r->diag, path);
+    if (!r->doc)
+        return -1;
+    r->net = check_spec(&r->arena, &r->diag, r->doc);
+    if (!r->net)
+        return -1;
+    r->plan = plan_build(&r->arena, &r->diag, r->net);
+    return r->plan ? 0 : -1;
+}
+
+static const char *cell_name(const Block *b)
+{
+    if (b->cell == CELL_LSTM)
+        return b->proj_size ? "lstm (projected)" : "lstm";
+    if (b->cell == CELL_GRU)
+        return b->reset == RESET_AFTER ? "gru (reset after)" : "gru (reset before)";
+    return b->nonlin == NONLIN_RELU ? "rnn (relu)" : "rnn (tanh)";
+}
+
+void rnnc_report(const Rnnc *r, FILE *out)
+{
+    const Net *net = r->net;
+    const Plan *p = r->plan;
+    fprintf(out, "%s: network %s, input_size %d, %s, %s\n", net->file, net->name,
+            net->input_size, net->batch_first ? "batch_first" : "time-major",
+            net->dbl ? "float64" : "float32");
+    for (int i = 0; i < net->nblocks; i++) {
+        const Block *b = &net->blocks[i];
+        PlanBlockStats st;
+        plan_block_stats(p, i, &st);
+        fprintf(out, "block %s: %s, input %d, hidden %d", b->name, cell_name(b),
+                b->input_size, b->hidden_size);
+        if (b->proj_size)
+            fprintf(out, ", proj %d", b->proj_size);
+        fprintf(out, ", %d layer%s, %s\n", b->num_layers, b->num_layers > 1 ? "s" : "",
+                b->dirs == 2 ? "bidirectional" : "unidirectional");
+        fprintf(out, "  parameters      %ld (PyTorch, b_ih and b_hh), %ld with merged biases\n",
+                st.torch_params, st.merged_params);
+        fprintf(out, "  FLOPs per step  %ld per sequence\n", st.flops_per_step);
+        fprintf(out, "  state           %ld bytes per sequence\n", st.state_bytes);
+        for (int k = 0; k < p->nlayers; k++) {
+            const PlanLayer *L = &p->layers[k];
+            if (L->block_index == i && L->dir == 0)
+                fprintf(out, "  layer %d         I=%d, %ld multiply-adds per step, %s kernel\n",
+                        L->layer, L->I, L->macs, L->unrolled ? "unrolled" : "loop");
+        }
+    }
+    if (net->head.present) {
+        const Head *h = &net->head;
+        static const char *const acts[] = {"none", "softmax", "sigmoid"};
+        fprintf(out, "head %s: Linear(%d, %d), input %s, activation %s\n", h->name,
+                h->in_features, h->out_features, h->input == HEAD_LAST ? "last" : "sequence",
+                acts[h->activation]);
+        fprintf(out, "  parameters      %ld\n",
+                (long)h->out_features * h->in_features + (h->bias ? h->out_features : 0));
+    }
+    fprintf(out, "total: %ld parameters (%ld packed), %ld FLOPs per step, state %ld bytes "
+                 "per sequence,\n       scratch %ld bytes for B=1, T=100 (%ld for B=32, "
+                 "T=100)\n",
+            p->nparams, p->npacked, p->flops_per_step, p->state_bytes,
+            plan_scratch_bytes(p, 1, 100), plan_scratch_bytes(p, 32, 100));
+}
+
+int rnnc_write(Rnnc *r, const char *c_path)
+{
+    return write_unit(c_path, r->plan, &r->diag);
+}
+
+char *rnnc_source(Rnnc *r)
+{
+    CUnit u;
+    if (emit_unit(r->plan, "model.h", &u, &r->diag) < 0)
+        return NULL;
+    size_t nh = strlen(u.header), nb = strlen(u.body);
+    char *s = malloc(nh + nb + 1);
+    if (s) {
+        memcpy(s, u.header, nh);
+        memcpy(s + nh, u.body, nb + 1);
+    } else {
+        diag_error(&r->diag, span_none(), "out of memory");
+    }
+    cunit_free(&u);
+    return s;
+}
+
+/* Adds each line of a runtime error as one diagnostic. */
+static void rt_error(Rnnc *r, const RnnrtError *e)
+{
+    const char *s = e->msg;
+    while (*s) {
+        const char *nl = strchr(s, '\n');
+        int n = nl ? (int)(nl - s) : (int)strlen(s);
+        diag_error(&r->diag, span_none(), "%.*s", n, s);
+        s += n + (nl ? 1 : 0);
+    }
+    if (!e->msg[0])
+        diag_error(&r->diag, span_none(), "runtime error");
+}
+
+/* Converts a float array of either precision into a fresh block of the model's. */
+static void *to_real(const RnnrtArray *a, int dbl, long n)
+{
+    void *out = malloc((size_t)(n ? n : 1) * (dbl ? sizeof(double) : sizeof(float)));
+    if (!out)
+        return NULL;
+    for (long i = 0; i < n; i++) {
+        double v = a->dtype == RNNRT_F64 ? ((const double *)a->data)[i]
+                                         : ((const float *)a->data)[i];
+        if (dbl)
+            ((double *)out)[i] = v;
+        else
+            ((float *)out)[i] = (float)v;
+    }
+    return out;
+}
+
+static void fmt_shape(char *buf, size_t n, const long *shape, int ndim)
+{
+    size_t at = (size_t)snprintf(buf, n, "(");
+    for (int i = 0; i < ndim && at < n; i++)
+        at += (size_t)snprintf(buf + at, n - at, "%s%ld", i ? ", " : "", shape[i]);
+    if (at < n)
+        snprintf(buf + at, n - at, ndim == 1 ? ",)" : ")");
+}
+
+typedef struct RunData {
+    RnnrtTensorFile weights;
+    RnnrtArray x, lengths;
+    void *params, *packed, *xr, *y, *h_n, *c_n, *scratch;
+    int *len;
+    JitModule *jit;
+    char *source;
+} RunData;
+
+static void run_data_free(RunData *d)
+{
+    rnnrt_st_free(&d->weights);
+    rnnrt_array_free(&d->x);
+    rnnrt_array_free(&d->lengths);
+    free(d->params);
+    free(d->packed);
+    free(d->xr);
+    free(d->y);
+    free(d->h_n);
+    free(d->c_n);
+    free(d->scratch);
+    free(d->len);
+    free(d->source);
+    jit_free(d->jit);
+}
+
+/* Reads and checks the input (and lengths); sets B and T. */
+static int load_inputs(Rnnc *r, const RnncRunArgs *a, RunData *d, int *B, int *T)
+{
+    const Net *net = r->net;
+    RnnrtError err;
+    if (rnnrt_npy_read(a->input, &d->x, &err) < 0) {
+        rt_error(r, &err);
+        return -1;
+    }
+    char got[128];
+    fmt_shape(got, sizeof got, d->x.shape, d->x.ndim);
+    if (d->x.dtype != RNNRT_F32 && d->x.dtype != RNNRT_F64) {
+        diag_error(&r->diag, span_none(), "%s: input must be float32 or float64, found %s",
+                   a->input, d->x.dtype == RNNRT_I32 ? "int32" : "int64");
+        return -1;
+    }
+    if (d->x.ndim != 3 || d->x.shape[2] != net->input_size || d->x.shape[0] < 1 ||
+        d->x.shape[1] < 1) {
+        diag_error(&r->diag, span_none(), "%s: input has shape %s, expected %s with I = %d",
+                   a->input, got, net->batch_first ? "(B, T, I)" : "(T, B, I)",
+                   net->input_size);
+        return -1;
+    }
+    if (d->x.shape[0] > 1L << 30 || d->x.shape[1] > 1L << 30) {
+        diag_error(&r->diag, span_none(), "%s: input shape %s is too large", a->input, got);
+        return -1;
+    }
+    *B = (int)d->x.shape[net->batch_first ? 0 : 1];
+    *T = (int)d->x.shape[net->batch_first ? 1 : 0];
+    if (!a->lengths)
+        return 0;
+    if (rnnrt_npy_read(a->lengths, &d->lengths, &err) < 0) {
+        rt_error(r, &err);
+        return -1;
+    }
+    const RnnrtArray *l = &d->lengths;
+    fmt_shape(got, sizeof got, l->shape, l->ndim);
+    if (l->dtype != RNNRT_I32 && l->dtype != RNNRT_I64) {
+        diag_error(&r->diag, span_none(), "%s: lengths must be int32 or int64, found %s",
+                   a->lengths, l->dtype == RNNRT_F32 ? "float32" : "float64");
+        return -1;
+    }
+    if (l->ndim != 1 || l->shape[0] != *B) {
+        diag_error(&r->diag, span_none(), "%s: lengths have shape %s, expected (%d,): one "
+                                          "per sequence of the input", a->lengths, got, *B);
+        return -1;
+    }
+    d->len = malloc((size_t)*B * sizeof *d->len);
+    if (!d->len) {
+        diag_error(&r->diag, span_none(), "out of memory");
+        return -1;
+    }
+    int bad = 0;
+    for (int b = 0; b < *B; b++) {
+        long v = l->dtype == RNNRT_I32 ? ((const int *)l->data)[b]
+                                       : (long)((const long long *)l->data)[b];
+        if (v < 1 || v > *T) {
+            if (bad++ < 5)
+                diag_error(&r->diag, span_none(), "%s: length %ld of sequence %d is outside "
+                                                  "1..%d (T of the input)", a->lengths, v, b, *T);
+            continue;
+        }
+        d->len[b] = (int)v;
+    }
+    return bad ? -1 : 0;
+}
+
+static int save(Rnnc *r, const char *path, int dbl, void *data, int ndim, const long *shape,
+                const char **written, int *nw)
+{
+    RnnrtArray arr = {dbl ? RNNRT_F64 : RNNRT_F32, ndim, {0}, data};
+    memcpy(arr.shape, shape, (size_t)ndim * sizeof *shape);
+    RnnrtError err;
+    if (rnnrt_npy_write(path, &arr, &err) < 0) {
+        rt_error(r, &err);
+        for (int i = 0; i < *nw; i++)
+            unlink(written[i]);
+        return -1;
+    }
+    written[(*nw)++] = path;
+    return 0;
+}
+
+int rnnc_run(Rnnc *r, const RnncRunArgs *a)
+{
+    const Net *net = r->net;
+    const Plan *p = r->plan;
+    const Block *top = &net->blocks[net->nblocks - 1];
+    int dbl = net->dbl;
+    size_t rs = dbl ? sizeof(double) : sizeof(float);
+    if (a->c_n && top->cell != CELL_LSTM) {
+        diag_error(&r->diag, span_none(), "--c-n: the top block '%s' is %s; only an LSTM has "
+                                          "a cell state", top->name, cell_name(top));
+        return -1;
+    }
+    RunData d;
+    memset(&d, 0, sizeof d);
+    int rc = -1, B = 0, T = 0;
+    RnnrtError err;
+    if (rnnrt_st_read(a->weights, &d.weights, &err) < 0) {
+        rt_error(r, &err);
+        goto out;
+    }
+    RnnrtParamSpec *specs = arena_alloc(&r->arena, (size_t)p->ntensors * sizeof *specs);
+    d.params = calloc((size_t)p->nparams + 1, rs);
+    d.packed = calloc((size_t)p->npacked + 1, rs);
+    if (!specs || !d.params || !d.packed) {
+        diag_error(&r->diag, span_none(), "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < p->ntensors; i++) {
+        specs[i].name = p->tensors[i].name;
+        specs[i].ndim = p->tensors[i].ndim;
+        specs[i].shape[0] = p->tensors[i].shape[0];
+        specs[i].shape[1] = p->tensors[i].shape[1];
+        specs[i].offset = p->tensors[i].offset;
+    }
+    if (rnnrt_params_load(&d.weights, specs, p->ntensors, dbl, d.params, &err) < 0) {
+        rt_error(r, &err);
+        goto out;
+    }
+    if (load_inputs(r, a, &d, &B, &T) < 0)
+        goto out;
+    long nx = rnnrt_array_numel(&d.x);
+    int per_step = !net->head.present || net->head.input == HEAD_SEQUENCE;
+    long ny = (long)B * (per_step ? T : 1) * net->out_size;
+    long nh = (long)p->top_layers * p->top_dirs * B * p->top_hr;
+    long nc = (long)p->top_layers * p->top_dirs * B * top->hidden_size;
+    d.xr = to_real(&d.x, dbl, nx);
+    d.y = malloc((size_t)ny * rs);
+    d.h_n = malloc((size_t)nh * rs);
+    d.c_n = malloc((size_t)nc * rs);
+    if (!d.xr || !d.y || !d.h_n || !d.c_n) {
+        diag_error(&r->diag, span_none(), "out of memory for B=%d, T=%d", B, T);
+        goto out;
+    }
+    d.source = rnnc_source(r);
+    if (!d.source)
+        goto out;
+    ModelFns fns;
+    d.jit = jit_compile(d.source, net->name, dbl, &fns, &r->diag);
+    if (!d.jit)
+        goto out;
+    d.scratch = malloc((size_t)fns.scratch_bytes(B, T));
+    if (!d.scratch) {
+        diag_error(&r->diag, span_none(), "out of memory for B=%d, T=%d", B, T);
+        goto out;
+    }
+    int frc;
+    int lstm = top->cell == CELL_LSTM;
+    if (dbl) {
+        fns.pack_f64(d.params, d.packed);
+        frc = fns.forward_f64(d.packed, d.xr, d.len, B, T, d.y, d.h_n, lstm ? d.c_n : NULL,
+                              d.scratch);
+    } else {
+        fns.pack_f32(d.params, d.packed);
+        frc = fns.forward_f32(d.packed, d.xr, d.len, B, T, d.y, d.h_n, lstm ? d.c_n : NULL,
+                              d.scratch);
+    }
+    if (frc != 0) {
+        diag_error(&r->diag, span_none(), "the model rejected B=%d, T=%d or the lengths", B, T);
+        goto out;
+    }
+    const char *written[3];
+    int nw = 0;
+    long yshape[3], hshape[3] = {(long)p->top_layers * p->top_dirs, B, p->top_hr};
+    int ydim = per_step ? 3 : 2;
+    if (!per_step) {
+        yshape[0] = B;
+        yshape[1] = net->out_size;
+    } else {
+        yshape[0] = net->batch_first ? B : T;
+        yshape[1] = net->batch_first ? T : B;
+        yshape[2] = net->out_size;
+    }
+    if (save(r, a->output, dbl, d.y, ydim, yshape, written, &nw) < 0)
+        goto out;
+    if (a->h_n && save(r, a->h_n, dbl, d.h_n, 3, hshape, written, &nw) < 0)
+        goto out;
+    hshape[2] = top->hidden_size;
+    if (a->c_n && save(r, a->c_n, dbl, d.c_n, 3, hshape, written, &nw) < 0)
+        goto out;
+    rc = 0;
+out:
+    run_data_free(&d);
+    return rc;
+}

@@ -1,0 +1,89 @@
+/* write.c — emitted files to disk, atomically: the only writer of compiler outputs. */
+#define _POSIX_C_SOURCE 200809L
+#include "write.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int write_file_atomic(const char *path, const char *data, size_t n, DiagList *d)
+{
+    size_t pl = strlen(path);
+    char *tmp = malloc(pl + 16);
+    if (!tmp) {
+        diag_error(d, span_none(), "%s: out of memory", path);
+        return -1;
+    }
+    snprintf(tmp, pl + 16, "%s.tmpXXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        diag_error(d, span_none(), "%s: cannot create: %s", path, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    FILE *f = fdopen(fd, "wb");
+    int ok = f != NULL;
+    if (!f)
+        close(fd);
+    if (ok && fwrite(data, 1, n, f) != n)
+        ok = 0;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    int saved = errno;
+    if (ok && rename(tmp, path) != 0) {
+        saved = errno;
+        ok = 0;
+    }
+    if (!ok) {
+        unlink(tmp);
+        diag_error(d, span_none(), "%s: cannot write: %s", path, strerror(saved));
+    }
+    free(tmp);
+    return ok ? 0 : -1;
+}
+
+int write_header_path(const char *c_path, char *out, size_t n)
+{
+    size_t len = strlen(c_path);
+    if (len + 3 > n)
+        return -1;
+    memcpy(out, c_path, len + 1);
+    if (len >= 2 && strcmp(out + len - 2, ".c") == 0)
+        out[len - 1] = 'h';
+    else
+        memcpy(out + len, ".h", 3);
+    return 0;
+}
+
+int write_unit(const char *c_path, const Plan *plan, DiagList *d)
+{
+    char h_path[4096];
+    if (write_header_path(c_path, h_path, sizeof h_path) < 0) {
+        diag_error(d, span_none(), "%s: path too long", c_path);
+        return -1;
+    }
+    const char *h_name = strrchr(h_path, '/') ? strrchr(h_path, '/') + 1 : h_path;
+    CUnit u;
+    if (emit_unit(plan, h_name, &u, d) < 0)
+        return -1;
+    size_t ni = strlen(u.include), nb = strlen(u.body);
+    char *c_text = malloc(ni + nb + 1);
+    int rc = -1;
+    if (!c_text) {
+        diag_error(d, span_none(), "out of memory");
+    } else {
+        memcpy(c_text, u.include, ni);
+        memcpy(c_text + ni, u.body, nb + 1);
+        if (write_file_atomic(h_path, u.header, strlen(u.header), d) == 0) {
+            if (write_file_atomic(c_path, c_text, ni + nb, d) == 0)
+                rc = 0;
+            else
+                unlink(h_path);
+        }
+    }
+    free(c_text);
+    cunit_free(&u);
+    return rc;
+}

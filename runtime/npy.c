@@ -1,0 +1,602 @@
+/* npy.c — NumPy .npy reading and writing for librnnrt, and the RnnrtArray helpers.
+ * Owns the hand-written parser of the .npy header dict (Python literal syntax),
+ * byte-order conversion, and the atomic (temporary file + rename) .npy writer.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "rnnrt.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define NPY_MAGIC "\x93NUMPY"
+#define NPY_MAGIC_LEN 6
+#define NPY_ALIGN 64
+#define NPY_GROWTH_DIGITS 21 /* numpy's GROWTH_AXIS_MAX_DIGITS */
+#define NPY_MAX_HEADER (1L << 20) /* far above anything ndim <= 8 can need */
+
+static void set_err(RnnrtError *err, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+}
+
+static int host_is_le(void)
+{
+    const uint16_t one = 1;
+    unsigned char c;
+
+    memcpy(&c, &one, 1);
+    return c == 1;
+}
+
+/* Reverses the bytes of each of the `n` elements of `size` bytes at `p`. */
+static void byteswap(void *p, size_t n, int size)
+{
+    unsigned char *b = p;
+
+    for (size_t i = 0; i < n; i++, b += size) {
+        for (int j = 0; j < size / 2; j++) {
+            unsigned char t = b[j];
+            b[j] = b[size - 1 - j];
+            b[size - 1 - j] = t;
+        }
+    }
+}
+
+int rnnrt_dtype_size(RnnrtDtype dt)
+{
+    switch (dt) {
+    case RNNRT_F32:
+    case RNNRT_I32:
+        return 4;
+    case RNNRT_F64:
+    case RNNRT_I64:
+        return 8;
+    }
+    return 0;
+}
+
+long rnnrt_array_numel(const RnnrtArray *a)
+{
+    long n = 1;
+
+    for (int i = 0; i < a->ndim; i++) {
+        n *= a->shape[i];
+    }
+    return n;
+}
+
+void rnnrt_array_free(RnnrtArray *a)
+{
+    if (!a) {
+        return;
+    }
+    free(a->data);
+    memset(a, 0, sizeof *a);
+}
+
+/* ---- header dict parsing ---------------------------------------------------------- */
+
+/* What the header dict says; `seen` has bit 0/1/2 set for descr/fortran_order/shape. */
+typedef struct NpyHeader {
+    char descr[32];
+    int fortran;
+    int ndim;
+    long shape[RNNRT_MAX_DIMS];
+    int seen;
+} NpyHeader;
+
+typedef struct Cursor {
+    const char *p;
+    const char *end;
+} Cursor;
+
+static void skip_ws(Cursor *c)
+{
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n'
+                             || *c->p == '\r')) {
+        c->p++;
+    }
+}
+
+static int accept(Cursor *c, char ch)
+{
+    skip_ws(c);
+    if (c->p < c->end && *c->p == ch) {
+        c->p++;
+        return 1;
+    }
+    return 0;
+}
+
+/* A Python string literal ('...' or "...", no escapes needed for our keys/values)
+ * into buf. Returns 0, or -1 if there is none or it does not fit. */
+static int parse_str(Cursor *c, char *buf, size_t cap)
+{
+    char q;
+    size_t n = 0;
+
+    skip_ws(c);
+    if (c->p >= c->end || (*c->p != '\'' && *c->p != '"')) {
+        return -1;
+    }
+    q = *c->p++;
+    while (c->p < c->end && *c->p != q) {
+        if (*c->p == '\\' || n + 1 >= cap) {
+            return -1;
+        }
+        buf[n++] = *c->p++;
+    }
+    if (c->p >= c->end) {
+        return -1;
+    }
+    c->p++;
+    buf[n] = '\0';
+    return 0;
+}
+
+static int parse_word(Cursor *c, const char *w)
+{
+    size_t n = strlen(w);
+
+    skip_ws(c);
+    if ((size_t)(c->end - c->p) >= n && memcmp(c->p, w, n) == 0) {
+        c->p += n;
+        return 0;
+    }
+    return -1;
+}
+
+/* A non-negative Python int literal (an old Python 2 'L' suffix is accepted). */
+static int parse_dim(Cursor *c, long *out)
+{
+    long v = 0;
+    int digits = 0;
+
+    skip_ws(c);
+    while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
+        int d = *c->p++ - '0';
+        if (v > (LONG_MAX - d) / 10) {
+            return -1;
+        }
+        v = v * 10 + d;
+        digits++;
+    }
+    if (!digits) {
+        return -1;
+    }
+    if (c->p < c->end && *c->p == 'L') {
+        c->p++;
+    }
+    *out = v;
+    return 0;
+}
+
+/* A shape tuple: (), (3,), (3, 4), (3, 4,). */
+static int parse_shape(Cursor *c, NpyHeader *h, const char *path, RnnrtError *err)
+{
+    if (!accept(c, '(')) {
+        set_err(err, "%s: malformed header: 'shape' is not a tuple", path);
+        return -1;
+    }
+    h->ndim = 0;
+    if (accept(c, ')')) {
+        return 0;
+    }
+    for (;;) {
+        long d;
+        if (parse_dim(c, &d) != 0) {
+            set_err(err, "%s: malformed header: bad dimension in 'shape'", path);
+            return -1;
+        }
+        if (h->ndim == RNNRT_MAX_DIMS) {
+            set_err(err, "%s: too many dimensions (at most %d are supported)", path,
+                    RNNRT_MAX_DIMS);
+            return -1;
+        }
+        h->shape[h->ndim++] = d;
+        if (accept(c, ')')) {
+            return 0;
+        }
+        if (!accept(c, ',')) {
+            set_err(err, "%s: malformed header: expected ',' or ')' in 'shape'", path);
+            return -1;
+        }
+        if (accept(c, ')')) {
+            return 0;
+        }
+    }
+}
+
+static int parse_entry(Cursor *c, NpyHeader *h, const char *path, RnnrtError *err)
+{
+    char key[32];
+    int bit;
+
+    if (parse_str(c, key, sizeof key) != 0) {
+        set_err(err, "%s: malformed header: expected a quoted key", path);
+        return -1;
+    }
+    if (strcmp(key, "descr") == 0) {
+        bit = 1;
+    } else if (strcmp(key, "fortran_order") == 0) {
+        bit = 2;
+    } else if (strcmp(key, "shape") == 0) {
+        bit = 4;
+    } else {
+        set_err(err, "%s: malformed header: unexpected key '%s'", path, key);
+        return -1;
+    }
+    if (h->seen & bit) {
+        set_err(err, "%s: malformed header: duplicate key '%s'", path, key);
+        return -1;
+    }
+    h->seen |= bit;
+    if (!accept(c, ':')) {
+        set_err(err, "%s: malformed header: expected ':' after '%s'", path, key);
+        return -1;
+    }
+    if (bit == 1) {
+        if (parse_str(c, h->descr, sizeof h->descr) != 0) {
+            set_err(err, "%s: unsupported dtype (structured or malformed 'descr'; "
+                    "expected float32, float64, int32 or int64)", path);
+            return -1;
+        }
+        return 0;
+    }
+    if (bit == 2) {
+        if (parse_word(c, "True") == 0) {
+            h->fortran = 1;
+        } else if (parse_word(c, "False") == 0) {
+            h->fortran = 0;
+        } else {
+            set_err(err, "%s: malformed header: 'fortran_order' is not True or False", path);
+            return -1;
+        }
+        return 0;
+    }
+    return parse_shape(c, h, path, err);
+}
+
+static int parse_header(const char *s, size_t len, NpyHeader *h, const char *path,
+                        RnnrtError *err)
+{
+    Cursor c = { s, s + len };
+
+    memset(h, 0, sizeof *h);
+    if (!accept(&c, '{')) {
+        set_err(err, "%s: malformed header: expected '{'", path);
+        return -1;
+    }
+    while (!accept(&c, '}')) {
+        if (parse_entry(&c, h, path, err) != 0) {
+            return -1;
+        }
+        if (!accept(&c, ',')) {
+            if (!accept(&c, '}')) {
+                set_err(err, "%s: malformed header: expected ',' or '}'", path);
+                return -1;
+            }
+            break;
+        }
+    }
+    skip_ws(&c);
+    if (c.p != c.end) {
+        set_err(err, "%s: malformed header: trailing characters after '}'", path);
+        return -1;
+    }
+    if (h->seen != 7) {
+        set_err(err, "%s: malformed header: missing key '%s'", path,
+                !(h->seen & 1) ? "descr" : !(h->seen & 2) ? "fortran_order" : "shape");
+        return -1;
+    }
+    return 0;
+}
+
+/* Maps a descr such as '<f4' to a dtype and whether it is big-endian. */
+static int parse_descr(const char *d, RnnrtDtype *dt, int *big)
+{
+    static const struct {
+        const char *code;
+        RnnrtDtype dt;
+    } codes[] = { { "f4", RNNRT_F32 }, { "f8", RNNRT_F64 },
+                  { "i4", RNNRT_I32 }, { "i8", RNNRT_I64 } };
+
+    if (strlen(d) != 3 || (d[0] != '<' && d[0] != '>')) {
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        if (strcmp(d + 1, codes[i].code) == 0) {
+            *dt = codes[i].dt;
+            *big = d[0] == '>';
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* ---- reading ------------------------------------------------------------------------ */
+
+/* Reads the magic, version and header; leaves `f` at the start of the data. */
+static int read_header(FILE *f, const char *path, NpyHeader *h, long *data_start,
+                       RnnrtError *err)
+{
+    unsigned char pre[12];
+    unsigned long hlen;
+    size_t lenbytes;
+    char *buf;
+    int rc;
+
+    if (fread(pre, 1, 8, f) != 8 || memcmp(pre, NPY_MAGIC, NPY_MAGIC_LEN) != 0) {
+        set_err(err, "%s: not a .npy file (bad magic)", path);
+        return -1;
+    }
+    if ((pre[6] != 1 && pre[6] != 2 && pre[6] != 3) || pre[7] != 0) {
+        set_err(err, "%s: unsupported .npy version %d.%d (expected 1.0, 2.0 or 3.0)",
+                path, pre[6], pre[7]);
+        return -1;
+    }
+    lenbytes = pre[6] == 1 ? 2 : 4;
+    if (fread(pre + 8, 1, lenbytes, f) != lenbytes) {
+        set_err(err, "%s: truncated .npy header", path);
+        return -1;
+    }
+    hlen = (unsigned long)pre[8] | (unsigned long)pre[9] << 8;
+    if (lenbytes == 4) {
+        hlen |= (unsigned long)pre[10] << 16 | (unsigned long)pre[11] << 24;
+    }
+    if (hlen > (unsigned long)NPY_MAX_HEADER) {
+        set_err(err, "%s: .npy header length %lu is implausibly large", path, hlen);
+        return -1;
+    }
+    buf = malloc(hlen + 1);
+    if (!buf) {
+        set_err(err, "%s: out of memory reading the .npy header", path);
+        return -1;
+    }
+    if (fread(buf, 1, hlen, f) != hlen) {
+        free(buf);
+        set_err(err, "%s: truncated .npy header (expected %lu header bytes)", path, hlen);
+        return -1;
+    }
+    buf[hlen] = '\0';
+    rc = parse_header(buf, hlen, h, path, err);
+    free(buf);
+    *data_start = (long)(8 + lenbytes + hlen);
+    return rc;
+}
+
+int rnnrt_npy_read(const char *path, RnnrtArray *out, RnnrtError *err)
+{
+    NpyHeader h;
+    RnnrtDtype dt;
+    int big, size;
+    long data_start, numel = 1;
+    struct stat st;
+    FILE *f;
+    void *data;
+
+    memset(out, 0, sizeof *out);
+    if (err) {
+        err->msg[0] = '\0';
+    }
+    f = fopen(path, "rb");
+    if (!f) {
+        set_err(err, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    if (read_header(f, path, &h, &data_start, err) != 0) {
+        fclose(f);
+        return -1;
+    }
+    if (parse_descr(h.descr, &dt, &big) != 0) {
+        set_err(err, "%s: unsupported dtype '%s' (expected float32, float64, int32 or int64)",
+                path, h.descr);
+        fclose(f);
+        return -1;
+    }
+    if (h.fortran) {
+        set_err(err, "%s: Fortran-order arrays are not supported (save it in C order, "
+                "e.g. with numpy.ascontiguousarray)", path);
+        fclose(f);
+        return -1;
+    }
+    size = rnnrt_dtype_size(dt);
+    for (int i = 0; i < h.ndim; i++) {
+        if (h.shape[i] != 0 && numel > LONG_MAX / size / h.shape[i]) {
+            set_err(err, "%s: array shape is too large", path);
+            fclose(f);
+            return -1;
+        }
+        numel *= h.shape[i];
+    }
+    if (fstat(fileno(f), &st) != 0) {
+        set_err(err, "%s: cannot stat: %s", path, strerror(errno));
+        fclose(f);
+        return -1;
+    }
+    if ((long long)st.st_size - data_start != (long long)numel * size) {
+        set_err(err, "%s: %s: expected %ld data bytes, found %lld", path,
+                (long long)st.st_size - data_start < (long long)numel * size
+                    ? "file is truncated" : "file has trailing bytes",
+                numel * size, (long long)st.st_size - data_start);
+        fclose(f);
+        return -1;
+    }
+    data = malloc(numel > 0 ? (size_t)(numel * size) : 1);
+    if (!data) {
+        set_err(err, "%s: out of memory for %ld data bytes", path, numel * size);
+        fclose(f);
+        return -1;
+    }
+    if (fread(data, (size_t)size, (size_t)numel, f) != (size_t)numel) {
+        set_err(err, "%s: read error: expected %ld data bytes", path, numel * size);
+        free(data);
+        fclose(f);
+        return -1;
+    }
+    fclose(f);
+    if (big == host_is_le()) {
+        byteswap(data, (size_t)numel, size);
+    }
+    out->dtype = dt;
+    out->ndim = h.ndim;
+    memcpy(out->shape, h.shape, sizeof h.shape);
+    out->data = data;
+    return 0;
+}
+
+/* ---- writing ------------------------------------------------------------------------ */
+
+/* Writes the `n` buffers to `path` via a temporary file in the same directory and
+ * rename(2). On failure the temporary file is removed and `path` is untouched. The
+ * new file gets the mode of the file it replaces, or 0644. */
+static int write_atomic(const char *path, const void *const *bufs, const size_t *lens,
+                        int n, RnnrtError *err)
+{
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + sizeof ".tmpXXXXXX");
+    struct stat st;
+    FILE *f;
+    int fd;
+
+    if (!tmp) {
+        set_err(err, "%s: out of memory", path);
+        return -1;
+    }
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmpXXXXXX", sizeof ".tmpXXXXXX");
+    fd = mkstemp(tmp);
+    if (fd < 0) {
+        set_err(err, "%s: cannot create a temporary file: %s", path, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    (void)fchmod(fd, stat(path, &st) == 0 ? (st.st_mode & 07777) : 0644);
+    f = fdopen(fd, "wb");
+    if (!f) {
+        set_err(err, "%s: cannot open the temporary file: %s", path, strerror(errno));
+        close(fd);
+        goto fail;
+    }
+    for (int i = 0; i < n; i++) {
+        if (lens[i] && fwrite(bufs[i], 1, lens[i], f) != lens[i]) {
+            set_err(err, "%s: write error: %s", path, strerror(errno));
+            fclose(f);
+            goto fail;
+        }
+    }
+    if (fflush(f) != 0 || ferror(f)) {
+        set_err(err, "%s: write error: %s", path, strerror(errno));
+        fclose(f);
+        goto fail;
+    }
+    if (fclose(f) != 0) {
+        set_err(err, "%s: write error: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (rename(tmp, path) != 0) {
+        set_err(err, "%s: cannot rename the temporary file into place: %s", path,
+                strerror(errno));
+        goto fail;
+    }
+    free(tmp);
+    return 0;
+fail:
+    unlink(tmp);
+    free(tmp);
+    return -1;
+}
+
+/* Formats numpy's version 1.0 header (magic to final '\n') into buf; returns its length. */
+static size_t format_header(char *buf, size_t cap, const RnnrtArray *a, int size)
+{
+    static const char kind[] = { 'f', 'f', 'i', 'i' };
+    char shape[RNNRT_MAX_DIMS * 24 + 4];
+    size_t n = 0, len, total;
+    int grow = 0;
+
+    shape[n++] = '(';
+    for (int i = 0; i < a->ndim; i++) {
+        n += (size_t)snprintf(shape + n, sizeof shape - n, i ? ", %ld" : "%ld", a->shape[i]);
+    }
+    if (a->ndim == 1) {
+        shape[n++] = ',';
+    }
+    shape[n++] = ')';
+    shape[n] = '\0';
+    if (a->ndim > 0) {
+        grow = NPY_GROWTH_DIGITS - snprintf(NULL, 0, "%ld", a->shape[0]);
+    }
+    len = (size_t)snprintf(buf + 10, cap - 10,
+                           "{'descr': '%c%c%d', 'fortran_order': False, 'shape': %s, }%*s",
+                           host_is_le() ? '<' : '>', kind[a->dtype], size, shape,
+                           grow, "");
+    /* numpy: padlen = 64 - (10 + len + 1) % 64, then the spaces and a '\n'. */
+    total = 10 + len + 1;
+    total += NPY_ALIGN - total % NPY_ALIGN;
+    memset(buf + 10 + len, ' ', total - 1 - 10 - len);
+    buf[total - 1] = '\n';
+    memcpy(buf, NPY_MAGIC "\x01\x00", 8);
+    buf[8] = (char)((total - 10) & 0xff);
+    buf[9] = (char)((total - 10) >> 8);
+    return total;
+}
+
+int rnnrt_npy_write(const char *path, const RnnrtArray *a, RnnrtError *err)
+{
+    char header[1024];
+    const void *bufs[2];
+    size_t lens[2];
+    long numel = 1;
+    int size;
+
+    if (err) {
+        err->msg[0] = '\0';
+    }
+    if (a->dtype != RNNRT_F32 && a->dtype != RNNRT_F64 && a->dtype != RNNRT_I32
+        && a->dtype != RNNRT_I64) {
+        set_err(err, "%s: cannot write: invalid dtype %d", path, (int)a->dtype);
+        return -1;
+    }
+    size = rnnrt_dtype_size(a->dtype);
+    if (a->ndim < 0 || a->ndim > RNNRT_MAX_DIMS) {
+        set_err(err, "%s: cannot write: ndim %d is out of range 0..%d", path, a->ndim,
+                RNNRT_MAX_DIMS);
+        return -1;
+    }
+    for (int i = 0; i < a->ndim; i++) {
+        if (a->shape[i] < 0) {
+            set_err(err, "%s: cannot write: negative dimension %ld", path, a->shape[i]);
+            return -1;
+        }
+        if (a->shape[i] != 0 && numel > LONG_MAX / size / a->shape[i]) {
+            set_err(err, "%s: cannot write: array shape is too large", path);
+            return -1;
+        }
+        numel *= a->shape[i];
+    }
+    if (numel > 0 && !a->data) {
+        set_err(err, "%s: cannot write: array has no data", path);
+        return -1;
+    }
+    bufs[0] = header;
+    lens[0] = format_header(header, sizeof header, a, size);
+    bufs[1] = a->data;
+    lens[1] = (size_t)numel * (size_t)size;
+    return write_atomic(path, bufs, lens, 2, err);
+}

@@ -1,0 +1,85 @@
+/* rnnrt.h — the runtime library of rnnc (librnnrt): what needs no specialising.
+ * Owns NumPy .npy and safetensors I/O and the matching of a weights file against
+ * the tensor table that the compiler's plan records. Never prints, never exits:
+ * every function returns 0 on success or a negative code and fills an RnnrtError.
+ */
+#ifndef RNNRT_H
+#define RNNRT_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RNNRT_MAX_DIMS 8
+
+/* One error report: one or more lines, each a complete sentence, no trailing newline. */
+typedef struct RnnrtError {
+    char msg[4096];
+} RnnrtError;
+
+typedef enum RnnrtDtype { RNNRT_F32, RNNRT_F64, RNNRT_I32, RNNRT_I64 } RnnrtDtype;
+
+/* A dense C-order array in native byte order. `data` is owned (malloc'd). */
+typedef struct RnnrtArray {
+    RnnrtDtype dtype;
+    int ndim;
+    long shape[RNNRT_MAX_DIMS];
+    void *data;
+} RnnrtArray;
+
+/* Size in bytes of one element of `dt`. */
+int rnnrt_dtype_size(RnnrtDtype dt);
+/* Number of elements of `a` (product of its shape; 1 for ndim 0). */
+long rnnrt_array_numel(const RnnrtArray *a);
+/* Frees a->data and zeroes *a. Safe on a zeroed array. */
+void rnnrt_array_free(RnnrtArray *a);
+
+/* Reads a .npy file (versions 1.0, 2.0, 3.0; little- or big-endian f4, f8, i4, i8;
+ * C order only). On error returns -1, leaves *out zeroed and says why, naming the path. */
+int rnnrt_npy_read(const char *path, RnnrtArray *out, RnnrtError *err);
+/* Writes `a` as a version 1.0 .npy file atomically (temporary file in the same directory,
+ * then rename): on any error no file at `path` is created or changed. */
+int rnnrt_npy_write(const char *path, const RnnrtArray *a, RnnrtError *err);
+
+/* One tensor of a safetensors file. */
+typedef struct RnnrtTensor {
+    char *name;
+    RnnrtDtype dtype;
+    int ndim;
+    long shape[RNNRT_MAX_DIMS];
+    void *data;
+} RnnrtTensor;
+
+typedef struct RnnrtTensorFile {
+    int n;
+    RnnrtTensor *t; /* (n), in file header order */
+} RnnrtTensorFile;
+
+/* Reads a whole safetensors file (dtypes F32, F64, I32, I64). The JSON header is parsed
+ * with libyaml; `__metadata__` is skipped. Validates offsets, sizes and shapes. */
+int rnnrt_st_read(const char *path, RnnrtTensorFile *out, RnnrtError *err);
+/* Writes tensors as safetensors atomically (temp file + rename), header padded to 8 bytes. */
+int rnnrt_st_write(const char *path, const RnnrtTensor *ts, int n, RnnrtError *err);
+/* The tensor called `name`, or NULL. */
+const RnnrtTensor *rnnrt_st_find(const RnnrtTensorFile *f, const char *name);
+void rnnrt_st_free(RnnrtTensorFile *f);
+
+/* One parameter tensor the model expects, in the model's flat parameter block. */
+typedef struct RnnrtParamSpec {
+    const char *name;  /* PyTorch state_dict name, e.g. "rnn.weight_ih_l0" */
+    int ndim;          /* 1 or 2 */
+    long shape[2];
+    long offset;       /* in elements from the start of the flat block */
+} RnnrtParamSpec;
+
+/* Copies every tensor named in `specs` from `f` into `params` (a flat block of float when
+ * `dbl` is 0, of double otherwise), converting F32/F64 as needed. Reports, all in one
+ * error: each missing tensor with its expected shape, each extra tensor, each tensor of
+ * the wrong shape (found and expected), each tensor of a non-float dtype. */
+int rnnrt_params_load(const RnnrtTensorFile *f, const RnnrtParamSpec *specs, int n, int dbl,
+                      void *params, RnnrtError *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
