@@ -406,6 +406,8 @@ static void emit_forward(Emitter *e)
     sb_line(sb, "    real *y, real *h_n, real *c_n, void *scratch)");
     sb_line(sb, "{");
     sb->indent += 4;
+    if (net->blocks[net->nblocks - 1].cell != CELL_LSTM)
+        sb_line(sb, "(void)c_n; /* the top block has no cell state */");
     sb_line(sb, "if (B < 1 || T < 1)");
     sb_line(sb, "    return -1;");
     sb_line(sb, "int *len = (int *)scratch, *perm = len + B, *bs = perm + B;");

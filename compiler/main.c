@@ -13,7 +13,7 @@ static const char usage_main[] =
     "usage: rnnc SPEC -o OUT.c            write OUT.c and OUT.h for the spec\n"
     "       rnnc check SPEC               validate the spec and report its sizes\n"
     "       rnnc run SPEC --weights W.safetensors --input X.npy [--lengths L.npy]\n"
-    "                     --output Y.npy [--h-n H.npy] [--c-n C.npy]\n"
+    "                     --output Y.npy [--h-n H.npy] [--c-n C.npy] [--print]\n"
     "       rnnc COMMAND --help           help on one command\n"
     "       rnnc --version\n";
 
@@ -30,7 +30,7 @@ static const char usage_check[] =
 
 static const char usage_run[] =
     "usage: rnnc run SPEC --weights W.safetensors --input X.npy [--lengths L.npy]\n"
-    "                --output Y.npy [--h-n H.npy] [--c-n C.npy]\n"
+    "                --output Y.npy [--h-n H.npy] [--c-n C.npy] [--print]\n"
     "JIT-compiles the network through libtcc and runs it.\n"
     "  --weights  safetensors with the state_dict names of the blocks and head (F32/F64)\n"
     "  --input    (B, T, I) if the spec says batch_first: true, else (T, B, I)\n"
@@ -38,7 +38,9 @@ static const char usage_run[] =
     "  --output   the head's output ((B, O) for input: last; per step for sequence),\n"
     "             else the top block's output; zero past each length\n"
     "  --h-n      the top block's final hidden state, (num_layers*D, B, H)\n"
-    "  --c-n      the top block's final cell state (LSTM only)\n";
+    "  --c-n      the top block's final cell state (LSTM only)\n"
+    "  --print    also print the output (summarised when large); --output is then optional\n"
+    "Exit status: 0 success, 1 bad input (nothing written), 2 bad usage.\n";
 
 static int bad_usage(const char *msg, const char *arg, const char *usage)
 {
@@ -137,6 +139,10 @@ static int cmd_run(int argc, char **argv)
             fputs(usage_run, stdout);
             return 0;
         }
+        if (strcmp(argv[i], "--print") == 0) {
+            ra.print = stdout;
+            continue;
+        }
         int matched = 0;
         for (size_t k = 0; k < sizeof opts / sizeof opts[0] && !matched; k++) {
             int m = opt_value(argc, argv, &i, opts[k].name, opts[k].dst);
@@ -154,7 +160,7 @@ static int cmd_run(int argc, char **argv)
     }
     if (!spec)
         return bad_usage("run needs a SPEC", NULL, usage_run);
-    if (!ra.weights || !ra.input || !ra.output)
+    if (!ra.weights || !ra.input || (!ra.output && !ra.print))
         return bad_usage(!ra.weights ? "run needs --weights"
                          : !ra.input ? "run needs --input"
                                      : "run needs --output",

@@ -41,9 +41,10 @@ typedef struct RnncRunArgs {
     const char *weights; /* safetensors, required */
     const char *input;   /* .npy, required */
     const char *lengths; /* .npy or NULL */
-    const char *output;  /* .npy, required */
+    const char *output;  /* .npy, or NULL when `print` is set */
     const char *h_n;     /* .npy or NULL */
     const char *c_n;     /* .npy or NULL */
+    FILE *print;         /* non-NULL: also print the output (summarised when large) here */
 } RnncRunArgs;
 
 /* JIT-compiles the loaded model and runs it on the files in `a`, writing the outputs.

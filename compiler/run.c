@@ -248,6 +248,42 @@ static int load_inputs(Rnnc *r, const RnncRunArgs *a, RunData *d, int *B, int *T
     return bad ? -1 : 0;
 }
 
+/* Prints `y` of shape `shape` as rows of its last dimension, at most 12 rows and 8 values
+ * a row; what is left out is said. */
+static void print_array(FILE *out, const char *label, const void *y, int dbl, int ndim,
+                        const long *shape)
+{
+    char sh[128];
+    fmt_shape(sh, sizeof sh, shape, ndim);
+    fprintf(out, "%s %s:\n", label, sh);
+    long cols = shape[ndim - 1], rows = 1;
+    for (int i = 0; i < ndim - 1; i++)
+        rows *= shape[i];
+    for (long r = 0; r < rows; r++) {
+        if (rows > 12 && r == 6) {
+            fprintf(out, "  ... (%ld rows not shown)\n", rows - 12);
+            r = rows - 6;
+        }
+        fputs("  [", out);
+        for (int i = 0; i < ndim - 1; i++) {
+            long div = 1;
+            for (int k = i + 1; k < ndim - 1; k++)
+                div *= shape[k];
+            fprintf(out, "%s%ld", i ? ", " : "", (r / div) % shape[i]);
+        }
+        fputs("]", out);
+        for (long c = 0; c < cols; c++) {
+            if (cols > 8 && c == 4) {
+                fprintf(out, " ...");
+                c = cols - 4;
+            }
+            double v = dbl ? ((const double *)y)[r * cols + c] : ((const float *)y)[r * cols + c];
+            fprintf(out, " %10.6f", v);
+        }
+        fputc('\n', out);
+    }
+}
+
 static int save(Rnnc *r, const char *path, int dbl, void *data, int ndim, const long *shape,
                 const char **written, int *nw)
 {
@@ -356,13 +392,19 @@ int rnnc_run(Rnnc *r, const RnncRunArgs *a)
         yshape[1] = net->batch_first ? T : B;
         yshape[2] = net->out_size;
     }
-    if (save(r, a->output, dbl, d.y, ydim, yshape, written, &nw) < 0)
+    if (a->output && save(r, a->output, dbl, d.y, ydim, yshape, written, &nw) < 0)
         goto out;
     if (a->h_n && save(r, a->h_n, dbl, d.h_n, 3, hshape, written, &nw) < 0)
         goto out;
     hshape[2] = top->hidden_size;
     if (a->c_n && save(r, a->c_n, dbl, d.c_n, 3, hshape, written, &nw) < 0)
         goto out;
+    if (a->print) {
+        print_array(a->print, "output", d.y, dbl, ydim, yshape);
+        hshape[2] = p->top_hr;
+        if (a->h_n)
+            print_array(a->print, "h_n", d.h_n, dbl, 3, hshape);
+    }
     rc = 0;
 out:
     run_data_free(&d);

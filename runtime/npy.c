@@ -380,6 +380,33 @@ static int read_header(FILE *f, const char *path, NpyHeader *h, long *data_start
     return rc;
 }
 
+/* Reorders a Fortran-order (column-major) buffer into C order in a new buffer. */
+static int from_fortran(void **data, const long *shape, int ndim, int size)
+{
+    long numel = 1, fstride[RNNRT_MAX_DIMS], idx[RNNRT_MAX_DIMS] = {0};
+    for (int i = 0; i < ndim; i++) {
+        fstride[i] = numel;
+        numel *= shape[i];
+    }
+    unsigned char *src = *data, *dst = malloc((size_t)(numel * size));
+    if (!dst)
+        return -1;
+    for (long c = 0; c < numel; c++) {
+        long off = 0;
+        for (int i = 0; i < ndim; i++)
+            off += idx[i] * fstride[i];
+        memcpy(dst + c * size, src + off * size, (size_t)size);
+        for (int i = ndim - 1; i >= 0; i--) {
+            if (++idx[i] < shape[i])
+                break;
+            idx[i] = 0;
+        }
+    }
+    free(src);
+    *data = dst;
+    return 0;
+}
+
 int rnnrt_npy_read(const char *path, RnnrtArray *out, RnnrtError *err)
 {
     NpyHeader h;
@@ -406,12 +433,6 @@ int rnnrt_npy_read(const char *path, RnnrtArray *out, RnnrtError *err)
     if (parse_descr(h.descr, &dt, &big) != 0) {
         set_err(err, "%s: unsupported dtype '%s' (expected float32, float64, int32 or int64)",
                 path, h.descr);
-        fclose(f);
-        return -1;
-    }
-    if (h.fortran) {
-        set_err(err, "%s: Fortran-order arrays are not supported (save it in C order, "
-                "e.g. with numpy.ascontiguousarray)", path);
         fclose(f);
         return -1;
     }
@@ -452,6 +473,11 @@ int rnnrt_npy_read(const char *path, RnnrtArray *out, RnnrtError *err)
     fclose(f);
     if (big == host_is_le()) {
         byteswap(data, (size_t)numel, size);
+    }
+    if (h.fortran && h.ndim > 1 && numel > 1 && from_fortran(&data, h.shape, h.ndim, size) != 0) {
+        set_err(err, "%s: out of memory for %ld data bytes", path, numel * size);
+        free(data);
+        return -1;
     }
     out->dtype = dt;
     out->ndim = h.ndim;

@@ -325,20 +325,26 @@ static void test_npy_bad_magic(void **state)
     assert_contains(err.msg, path);
 }
 
+/* Fortran order (what np.save writes for a transposed array) is read into C order. */
 static void test_npy_fortran(void **state)
 {
-    const float data[4] = { 1, 2, 3, 4 };
+    /* column-major (2, 3): columns (1, 2), (3, 4), (5, 6) */
+    const float data[6] = { 1, 2, 3, 4, 5, 6 };
+    const float want[6] = { 1, 3, 5, 2, 4, 6 };
     char path[256];
     RnnrtArray a;
     RnnrtError err;
     (void)state;
 
     tpath(path, sizeof path, "fortran.npy");
-    write_npy_raw(path, 1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }",
+    write_npy_raw(path, 1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }",
                   data, sizeof data);
-    assert_int_equal(rnnrt_npy_read(path, &a, &err), -1);
-    assert_contains(err.msg, path);
-    assert_contains(err.msg, "Fortran-order arrays are not supported");
+    assert_int_equal(rnnrt_npy_read(path, &a, &err), 0);
+    assert_int_equal(a.ndim, 2);
+    assert_int_equal(a.shape[0], 2);
+    assert_int_equal(a.shape[1], 3);
+    assert_memory_equal(a.data, want, sizeof want);
+    rnnrt_array_free(&a);
 }
 
 static void test_npy_unsupported_dtype(void **state)

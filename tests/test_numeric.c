@@ -1,0 +1,488 @@
+/* test_numeric.c — the numbers: every PyTorch fixture (tests/fixtures, made by
+ * tools/gen_fixtures.py) through the libtcc JIT (`rnnc run`'s path) and through the emitted
+ * files compiled by gcc; the two paths against each other; and packed batches against the
+ * same sequences run one by one without padding.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "testutil.h"
+
+#include <dlfcn.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rnnc.h"
+#include "rnnrt.h"
+
+/* Closeness to PyTorch: float32 within 1e-5 relative (plus 1e-6 absolute for values
+ * near zero); float64 runs the same equations, so it must agree far more tightly. */
+#define RTOL_F32 1e-5
+#define ATOL_F32 1e-6
+#define RTOL_F64 1e-12
+#define ATOL_F64 1e-13
+
+typedef struct Fixture {
+    char *dir, *name;
+    int has_lengths, has_c;
+} Fixture;
+
+static Fixture fixtures[128];
+static int nfixtures;
+
+/* Reads a float .npy into doubles; *n gets the element count. */
+static double *load_f(const char *path, long *n, RnnrtArray *shape_out)
+{
+    RnnrtArray a;
+    RnnrtError err;
+    if (rnnrt_npy_read(path, &a, &err) < 0)
+        fail_msg("%s", err.msg);
+    *n = rnnrt_array_numel(&a);
+    double *out = malloc((size_t)(*n ? *n : 1) * sizeof *out);
+    assert_non_null(out);
+    for (long i = 0; i < *n; i++)
+        out[i] = a.dtype == RNNRT_F64 ? ((double *)a.data)[i] : ((float *)a.data)[i];
+    if (shape_out) {
+        *shape_out = a;
+        shape_out->data = NULL;
+    }
+    rnnrt_array_free(&a);
+    return out;
+}
+
+static void compare_files(const char *got, const char *want, int dbl, const char *what)
+{
+    long ng, nw;
+    RnnrtArray sg, sw;
+    double *g = load_f(got, &ng, &sg), *w = load_f(want, &nw, &sw);
+    assert_int_equal(sg.ndim, sw.ndim);
+    for (int i = 0; i < sg.ndim; i++)
+        assert_int_equal(sg.shape[i], sw.shape[i]);
+    assert_int_equal(ng, nw);
+    tu_assert_close(g, w, ng, dbl ? RTOL_F64 : RTOL_F32, dbl ? ATOL_F64 : ATOL_F32, what);
+    free(g);
+    free(w);
+}
+
+/* The JIT path: rnnc_run on the fixture's files, outputs compared with PyTorch's. */
+static void test_jit(void **state)
+{
+    (void)state;
+    char *tmp = tu_mkdtemp();
+    for (int i = 0; i < nfixtures; i++) {
+        const Fixture *f = &fixtures[i];
+        Rnnc r;
+        rnnc_init(&r);
+        char *spec = tu_strf("%s/spec.yaml", f->dir);
+        if (rnnc_load(&r, spec) < 0) {
+            diag_render(&r.diag, stderr);
+            fail_msg("%s: spec does not load", f->name);
+        }
+        char *wts = tu_strf("%s/weights.safetensors", f->dir), *x = tu_strf("%s/x.npy", f->dir);
+        char *len = tu_strf("%s/lengths.npy", f->dir);
+        char *y = tu_strf("%s/y.npy", tmp), *h = tu_strf("%s/h.npy", tmp);
+        char *c = tu_strf("%s/c.npy", tmp);
+        RnncRunArgs a = {wts, x, f->has_lengths ? len : NULL, y, h, f->has_c ? c : NULL, NULL};
+        if (rnnc_run(&r, &a) < 0) {
+            diag_render(&r.diag, stderr);
+            fail_msg("%s: rnnc_run failed", f->name);
+        }
+        int dbl = r.net->dbl;
+        char *what = tu_strf("%s (jit) y", f->name);
+        char *want = tu_strf("%s/y.npy", f->dir);
+        compare_files(y, want, dbl, what);
+        free(what);
+        free(want);
+        what = tu_strf("%s (jit) h_n", f->name);
+        want = tu_strf("%s/h_n.npy", f->dir);
+        compare_files(h, want, dbl, what);
+        free(what);
+        free(want);
+        if (f->has_c) {
+            what = tu_strf("%s (jit) c_n", f->name);
+            want = tu_strf("%s/c_n.npy", f->dir);
+            compare_files(c, want, dbl, what);
+            free(what);
+            free(want);
+        }
+        free(spec);
+        free(wts);
+        free(x);
+        free(len);
+        free(y);
+        free(h);
+        free(c);
+        rnnc_free(&r);
+    }
+    tu_rmdir(tmp);
+}
+
+/* A model compiled by gcc from the emitted files and loaded with dlopen. */
+typedef struct Native {
+    void *so;
+    long (*scratch_bytes)(int, int);
+    void (*pack)(const void *, void *);
+    int (*forward)(const void *, const void *, const int *, int, int, void *, void *, void *,
+                   void *);
+} Native;
+
+static void *sym(void *so, const char *prefix, const char *what)
+{
+    char name[160];
+    snprintf(name, sizeof name, "%s_%s", prefix, what);
+    void *p = dlsym(so, name);
+    if (!p)
+        fail_msg("emitted code has no %s", name);
+    return p;
+}
+
+static void native_build(Native *n, Rnnc *r, const char *tmp)
+{
+    char *c = tu_strf("%s/%s.c", tmp, r->net->name);
+    char *so = tu_strf("%s/%s.so", tmp, r->net->name);
+    if (rnnc_write(r, c) < 0) {
+        diag_render(&r->diag, stderr);
+        fail_msg("rnnc_write failed");
+    }
+    char *cmd = tu_strf("gcc -std=c11 -Wall -Wextra -Wpedantic -Werror -O2 -fPIC -shared "
+                        "'%s' -o '%s' -lm", c, so);
+    char *err = NULL;
+    int st = tu_run(cmd, NULL, &err);
+    if (st != 0)
+        fail_msg("gcc failed on %s:\n%s", c, err ? err : "");
+    free(err);
+    n->so = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+    if (!n->so)
+        fail_msg("dlopen %s: %s", so, dlerror());
+    void *p = sym(n->so, r->net->name, "scratch_bytes");
+    memcpy(&n->scratch_bytes, &p, sizeof p);
+    p = sym(n->so, r->net->name, "pack");
+    memcpy(&n->pack, &p, sizeof p);
+    p = sym(n->so, r->net->name, "forward");
+    memcpy(&n->forward, &p, sizeof p);
+    free(cmd);
+    free(c);
+    free(so);
+}
+
+/* Converts doubles to the model precision in a fresh buffer. */
+static void *to_model(const double *v, long n, int dbl)
+{
+    void *out = malloc((size_t)(n ? n : 1) * (dbl ? 8 : 4));
+    assert_non_null(out);
+    for (long i = 0; i < n; i++) {
+        if (dbl)
+            ((double *)out)[i] = v[i];
+        else
+            ((float *)out)[i] = (float)v[i];
+    }
+    return out;
+}
+
+static double *from_model(const void *v, long n, int dbl)
+{
+    double *out = malloc((size_t)(n ? n : 1) * sizeof *out);
+    assert_non_null(out);
+    for (long i = 0; i < n; i++)
+        out[i] = dbl ? ((const double *)v)[i] : ((const float *)v)[i];
+    return out;
+}
+
+/* Everything a direct call of the emitted forward needs, built from a fixture. */
+typedef struct Case {
+    int dbl, B, T, per_step;
+    long nx, ny, nh, nc;
+    void *packed, *x;
+    int *len;
+    double *xd;
+} Case;
+
+static void case_load(Case *k, Rnnc *r, const Fixture *f, const Native *n)
+{
+    const Plan *p = r->plan;
+    const Net *net = r->net;
+    memset(k, 0, sizeof *k);
+    k->dbl = net->dbl;
+    RnnrtTensorFile wf;
+    RnnrtError err;
+    char *wts = tu_strf("%s/weights.safetensors", f->dir);
+    if (rnnrt_st_read(wts, &wf, &err) < 0)
+        fail_msg("%s", err.msg);
+    RnnrtParamSpec *specs = calloc((size_t)p->ntensors, sizeof *specs);
+    for (int i = 0; i < p->ntensors; i++) {
+        specs[i].name = p->tensors[i].name;
+        specs[i].ndim = p->tensors[i].ndim;
+        specs[i].shape[0] = p->tensors[i].shape[0];
+        specs[i].shape[1] = p->tensors[i].shape[1];
+        specs[i].offset = p->tensors[i].offset;
+    }
+    size_t rs = k->dbl ? 8 : 4;
+    void *params = calloc((size_t)p->nparams + 1, rs);
+    k->packed = calloc((size_t)p->npacked + 1, rs);
+    if (rnnrt_params_load(&wf, specs, p->ntensors, k->dbl, params, &err) < 0)
+        fail_msg("%s", err.msg);
+    n->pack(params, k->packed);
+    free(params);
+    free(specs);
+    rnnrt_st_free(&wf);
+    free(wts);
+    char *xp = tu_strf("%s/x.npy", f->dir);
+    RnnrtArray xs;
+    k->xd = load_f(xp, &k->nx, &xs);
+    free(xp);
+    k->x = to_model(k->xd, k->nx, k->dbl);
+    k->B = (int)xs.shape[net->batch_first ? 0 : 1];
+    k->T = (int)xs.shape[net->batch_first ? 1 : 0];
+    k->len = calloc((size_t)k->B, sizeof *k->len);
+    if (f->has_lengths) {
+        char *lp = tu_strf("%s/lengths.npy", f->dir);
+        RnnrtArray la;
+        if (rnnrt_npy_read(lp, &la, &err) < 0)
+            fail_msg("%s", err.msg);
+        for (int b = 0; b < k->B; b++)
+            k->len[b] = la.dtype == RNNRT_I64 ? (int)((long long *)la.data)[b]
+                                              : ((int *)la.data)[b];
+        rnnrt_array_free(&la);
+        free(lp);
+    } else {
+        for (int b = 0; b < k->B; b++)
+            k->len[b] = k->T;
+    }
+    k->per_step = !net->head.present || net->head.input == HEAD_SEQUENCE;
+    k->ny = (long)k->B * (k->per_step ? k->T : 1) * net->out_size;
+    k->nh = (long)p->top_layers * p->top_dirs * k->B * p->top_hr;
+    k->nc = (long)p->top_layers * p->top_dirs * k->B * net->blocks[net->nblocks - 1].hidden_size;
+}
+
+static void case_free(Case *k)
+{
+    free(k->packed);
+    free(k->x);
+    free(k->xd);
+    free(k->len);
+}
+
+/* Runs the native forward on (B, T) input `x`; returns y, h_n and c_n as doubles. */
+static void run_native(const Native *n, const Case *k, const void *x, const int *len, int B,
+                       int T, double **y, double **h, double **c, long *ny, long *nh, long *nc)
+{
+    size_t rs = k->dbl ? 8 : 4;
+    *ny = k->ny / k->B * B / (k->per_step ? k->T : 1) * (k->per_step ? T : 1);
+    *nh = k->nh / k->B * B;
+    *nc = k->nc / k->B * B;
+    void *yb = malloc((size_t)*ny * rs), *hb = malloc((size_t)*nh * rs);
+    void *cb = malloc((size_t)*nc * rs), *sc = malloc((size_t)n->scratch_bytes(B, T));
+    assert_int_equal(n->forward(k->packed, x, len, B, T, yb, hb, cb, sc), 0);
+    *y = from_model(yb, *ny, k->dbl);
+    *h = from_model(hb, *nh, k->dbl);
+    *c = from_model(cb, *nc, k->dbl);
+    free(yb);
+    free(hb);
+    free(cb);
+    free(sc);
+}
+
+/* The emitted files compiled by gcc: against PyTorch, and equal to the JIT's outputs. */
+static void test_emitted(void **state)
+{
+    (void)state;
+    char *tmp = tu_mkdtemp();
+    for (int i = 0; i < nfixtures; i++) {
+        const Fixture *f = &fixtures[i];
+        Rnnc r;
+        rnnc_init(&r);
+        char *spec = tu_strf("%s/spec.yaml", f->dir);
+        assert_int_equal(rnnc_load(&r, spec), 0);
+        Native n;
+        native_build(&n, &r, tmp);
+        Case k;
+        case_load(&k, &r, f, &n);
+        double *y, *h, *c;
+        long ny, nh, nc;
+        run_native(&n, &k, k.x, f->has_lengths ? k.len : NULL, k.B, k.T, &y, &h, &c, &ny, &nh,
+                   &nc);
+        const char *names[3] = {"y", "h_n", "c_n"};
+        double *got[3] = {y, h, c};
+        for (int j = 0; j < (f->has_c ? 3 : 2); j++) {
+            char *want_p = tu_strf("%s/%s.npy", f->dir, names[j]);
+            long nw;
+            double *want = load_f(want_p, &nw, NULL);
+            assert_int_equal(nw, j == 0 ? ny : j == 1 ? nh : nc);
+            char *what = tu_strf("%s (gcc) %s", f->name, names[j]);
+            tu_assert_close(got[j], want, nw, k.dbl ? RTOL_F64 : RTOL_F32,
+                            k.dbl ? ATOL_F64 : ATOL_F32, what);
+            free(what);
+            free(want);
+            free(want_p);
+        }
+        /* The JIT ran the same C: its outputs must match the gcc build's exactly. */
+        char *yj = tu_strf("%s/yj.npy", tmp), *wts = tu_strf("%s/weights.safetensors", f->dir);
+        char *x = tu_strf("%s/x.npy", f->dir), *len = tu_strf("%s/lengths.npy", f->dir);
+        RnncRunArgs a = {wts, x, f->has_lengths ? len : NULL, yj, NULL, NULL, NULL};
+        assert_int_equal(rnnc_run(&r, &a), 0);
+        long nj;
+        double *jy = load_f(yj, &nj, NULL);
+        assert_int_equal(nj, ny);
+        char *what = tu_strf("%s: jit against gcc", f->name);
+        tu_assert_close(jy, y, ny, 0, 0, what);
+        free(what);
+        free(jy);
+        free(yj);
+        free(wts);
+        free(x);
+        free(len);
+        free(y);
+        free(h);
+        free(c);
+        case_free(&k);
+        dlclose(n.so);
+        free(spec);
+        rnnc_free(&r);
+    }
+    tu_rmdir(tmp);
+}
+
+/* A packed batch equals its sequences run one at a time, each cut to its own length. */
+static void test_packed_equals_single(void **state)
+{
+    (void)state;
+    char *tmp = tu_mkdtemp();
+    int checked = 0;
+    for (int i = 0; i < nfixtures; i++) {
+        const Fixture *f = &fixtures[i];
+        if (!f->has_lengths)
+            continue;
+        Rnnc r;
+        rnnc_init(&r);
+        char *spec = tu_strf("%s/spec.yaml", f->dir);
+        assert_int_equal(rnnc_load(&r, spec), 0);
+        const Net *net = r.net;
+        Native n;
+        native_build(&n, &r, tmp);
+        Case k;
+        case_load(&k, &r, f, &n);
+        double *y, *h, *c;
+        long ny, nh, nc;
+        run_native(&n, &k, k.x, k.len, k.B, k.T, &y, &h, &c, &ny, &nh, &nc);
+        int I = net->input_size, O = net->out_size, B = k.B, T = k.T;
+        long hr = r.plan->top_hr, hc = net->blocks[net->nblocks - 1].hidden_size;
+        long S = nh / B / hr, Sc = nc / B / hc; /* state rows: layers * directions */
+        for (int b = 0; b < B; b++) {
+            int L = k.len[b];
+            double *xb = malloc((size_t)L * I * sizeof *xb);
+            for (int t = 0; t < L; t++)
+                for (int j = 0; j < I; j++)
+                    xb[(long)t * I + j] = net->batch_first ? k.xd[((long)b * T + t) * I + j]
+                                                           : k.xd[((long)t * B + b) * I + j];
+            void *xm = to_model(xb, (long)L * I, k.dbl);
+            double *y1, *h1, *c1;
+            long ny1, nh1, nc1;
+            run_native(&n, &k, xm, NULL, 1, L, &y1, &h1, &c1, &ny1, &nh1, &nc1);
+            double *want = malloc((size_t)(ny1 + nh1 + nc1) * sizeof *want);
+            double *got = malloc((size_t)(ny1 + nh1 + nc1) * sizeof *got);
+            long at = 0;
+            if (k.per_step) {
+                for (int t = 0; t < L; t++)
+                    for (int j = 0; j < O; j++) {
+                        long src = net->batch_first ? ((long)b * T + t) * O + j
+                                                    : ((long)t * B + b) * O + j;
+                        want[at] = y[src];
+                        got[at++] = y1[(long)t * O + j];
+                    }
+            } else {
+                for (int j = 0; j < O; j++) {
+                    want[at] = y[(long)b * O + j];
+                    got[at++] = y1[j];
+                }
+            }
+            for (long s = 0; s < S; s++)
+                for (long j = 0; j < hr; j++) {
+                    want[at] = h[(s * B + b) * hr + j];
+                    got[at++] = h1[s * hr + j];
+                }
+            if (f->has_c)
+                for (long s = 0; s < Sc; s++)
+                    for (long j = 0; j < hc; j++) {
+                        want[at] = c[(s * B + b) * hc + j];
+                        got[at++] = c1[s * hc + j];
+                    }
+            char *what = tu_strf("%s: sequence %d alone against the packed batch", f->name, b);
+            tu_assert_close(got, want, at, 0, 0, what);
+            free(what);
+            free(want);
+            free(got);
+            free(y1);
+            free(h1);
+            free(c1);
+            free(xm);
+            free(xb);
+            checked++;
+        }
+        free(y);
+        free(h);
+        free(c);
+        case_free(&k);
+        dlclose(n.so);
+        free(spec);
+        rnnc_free(&r);
+    }
+    assert_true(checked >= 20);
+    tu_rmdir(tmp);
+}
+
+/* The fixture set itself covers what the issue asks for. */
+static void test_coverage(void **state)
+{
+    (void)state;
+    assert_true(nfixtures >= 30);
+    int lengths = 0, lstm_c = 0;
+    for (int i = 0; i < nfixtures; i++) {
+        lengths += fixtures[i].has_lengths;
+        lstm_c += fixtures[i].has_c;
+    }
+    assert_true(lengths >= 10);
+    assert_true(lstm_c >= 5);
+}
+
+static int load_manifest(void)
+{
+    char *path = tu_strf("%s/tests/fixtures/manifest.txt", tu_src_root());
+    char *text = tu_read_file(path, NULL);
+    if (!text) {
+        fprintf(stderr, "cannot read %s\n", path);
+        return -1;
+    }
+    for (char *line = strtok(text, "\n"); line && nfixtures < 128; line = strtok(NULL, "\n")) {
+        if (!*line || *line == '#')
+            continue;
+        Fixture *f = &fixtures[nfixtures++];
+        f->name = tu_strf("%s", line);
+        f->dir = tu_strf("%s/tests/fixtures/%s", tu_src_root(), line);
+        char *l = tu_strf("%s/lengths.npy", f->dir), *c = tu_strf("%s/c_n.npy", f->dir);
+        f->has_lengths = tu_exists(l);
+        f->has_c = tu_exists(c);
+        free(l);
+        free(c);
+    }
+    free(text);
+    free(path);
+    return 0;
+}
+
+int main(void)
+{
+    if (load_manifest() < 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_coverage),
+        cmocka_unit_test(test_jit),
+        cmocka_unit_test(test_emitted),
+        cmocka_unit_test(test_packed_equals_single),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    for (int i = 0; i < nfixtures; i++) {
+        free(fixtures[i].name);
+        free(fixtures[i].dir);
+    }
+    return rc;
+}

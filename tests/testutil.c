@@ -1,0 +1,144 @@
+/* testutil.c — see testutil.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *env_or_fail(const char *name)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        fail_msg("environment variable %s is not set (run the tests through meson)", name);
+    return v;
+}
+
+const char *tu_src_root(void)
+{
+    return env_or_fail("RNNC_SOURCE_ROOT");
+}
+
+const char *tu_rnnc_bin(void)
+{
+    return env_or_fail("RNNC_BIN");
+}
+
+char *tu_strf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *s = malloc((size_t)n + 1);
+    assert_non_null(s);
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+char *tu_read_file(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (len + 1 >= cap) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+        }
+        size_t got = fread(buf + len, 1, cap - len - 1, f);
+        if (got == 0)
+            break;
+        len += got;
+    }
+    fclose(f);
+    buf[len] = '\0';
+    if (n)
+        *n = len;
+    return buf;
+}
+
+int tu_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    size_t n = strlen(text);
+    int ok = fwrite(text, 1, n, f) == n;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+int tu_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+char *tu_mkdtemp(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    char *dir = tu_strf("%s/rnnc-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    assert_non_null(mkdtemp(dir));
+    return dir;
+}
+
+void tu_rmdir(char *dir)
+{
+    if (!dir)
+        return;
+    char *cmd = tu_strf("rm -rf '%s'", dir);
+    int rc = system(cmd);
+    (void)rc;
+    free(cmd);
+    free(dir);
+}
+
+int tu_run(const char *cmd, char **out, char **err)
+{
+    char *dir = tu_mkdtemp();
+    char *o = tu_strf("%s/out", dir), *e = tu_strf("%s/err", dir);
+    char *full = tu_strf("( %s ) >'%s' 2>'%s' </dev/null", cmd, o, e);
+    int st = system(full);
+    if (out)
+        *out = tu_read_file(o, NULL);
+    if (err)
+        *err = tu_read_file(e, NULL);
+    free(full);
+    free(o);
+    free(e);
+    tu_rmdir(dir);
+    if (st == -1 || !WIFEXITED(st))
+        return -1;
+    return WEXITSTATUS(st);
+}
+
+void tu_assert_close(const double *got, const double *want, long n, double rtol, double atol,
+                     const char *what)
+{
+    long bad = 0, worst = -1;
+    double worst_excess = 0;
+    for (long i = 0; i < n; i++) {
+        double tol = atol + rtol * fabs(want[i]);
+        double e = fabs(got[i] - want[i]);
+        if (!(e <= tol)) {
+            bad++;
+            double excess = isnan(e) ? INFINITY : e / tol;
+            if (worst < 0 || excess > worst_excess) {
+                worst = i;
+                worst_excess = excess;
+            }
+        }
+    }
+    if (bad)
+        fail_msg("%s: %ld of %ld elements differ beyond %g + %g*|want|; worst at index %ld: "
+                 "got %.9g, want %.9g",
+                 what, bad, n, atol, rtol, worst, got[worst], want[worst]);
+}
