@@ -210,8 +210,9 @@ static void emit_cell(Emitter *e, const PlanLayer *L)
     char proj[32] = "";
     if (L->P)
         snprintf(proj, sizeof proj, " P=%d", L->P);
-    sb_line(sb, "/* %s layer %d: %s, I=%ld H=%ld%s; one step of one sequence.", blk->name,
-            L->layer, cell_title(blk), I, H, proj);
+    sb_line(sb, "/* %s layer %d, one step of one sequence: I=%ld H=%ld%s.", blk->name, L->layer,
+            I, H, proj);
+    sb_line(sb, " * %s.", cell_title(blk));
     sb_line(sb, " * Gates (G*H = %ld) in PyTorch's order: %s; %s kernel. */", GH,
             blk->cell == CELL_LSTM ? "i, f, g, o" : blk->cell == CELL_GRU ? "r, z, n" : "h",
             L->unrolled ? "unrolled" : "loop");
@@ -413,16 +414,22 @@ static void emit_forward(Emitter *e)
     sb_line(sb, "int *len = (int *)scratch, *perm = len + B, *bs = perm + B;");
     sb_line(sb, "const long ireals = ((2L * B + T) * (long)sizeof(int) + (long)sizeof(real) - 1) /");
     sb_line(sb, "                    (long)sizeof(real);");
-    sb_line(sb, "real *h = (real *)scratch + ireals;  /* (B, %d) */", p->max_hr);
-    sb_line(sb, "real *c = h + (long)B * %d;           /* (B, %d) */", p->max_hr, p->max_h);
-    sb_line(sb, "real *buf[2];                        /* 2 x (B, T, %d) */", p->max_width);
-    sb_line(sb, "buf[0] = c + (long)B * %d;", p->max_h);
-    sb_line(sb, "buf[1] = buf[0] + (long)B * T * %d;", p->max_width);
+    int need_buf = hd->present || p->nlayers > p->layers[0].block->dirs;
+    int any_lstm = 0;
+    for (int i = 0; i < net->nblocks; i++)
+        any_lstm |= net->blocks[i].cell == CELL_LSTM;
+    long after_state = (long)p->max_hr + p->max_h;
+    sb_line(sb, "real *h = (real *)scratch + ireals; /* (B, %d) */", p->max_hr);
+    if (any_lstm)
+        sb_line(sb, "real *c = h + (long)B * %d; /* (B, %d) */", p->max_hr, p->max_h);
+    if (need_buf) {
+        sb_line(sb, "real *buf[2]; /* layer outputs, 2 x (B, T, %d) */", p->max_width);
+        sb_line(sb, "buf[0] = h + (long)B * %ld;", after_state);
+        sb_line(sb, "buf[1] = buf[0] + (long)B * T * %d;", p->max_width);
+    }
     if (head_last)
-        sb_line(sb, "real *hlast = buf[1] + (long)B * T * %d; /* (B, %d) */", p->max_width,
-                p->top_dirs * p->top_hr);
-    else
-        sb_line(sb, "(void)buf;");
+        sb_line(sb, "real *hlast = h + (long)B * %ld + 2L * B * T * %d; /* (B, %d) */",
+                after_state, p->max_width, p->top_dirs * p->top_hr);
     sb_line(sb, "if (pack_batch(lengths, B, T, len, perm, bs) < 0)");
     sb_line(sb, "    return -1;");
     if (head_last)
@@ -472,8 +479,9 @@ static void emit_forward(Emitter *e)
                 snprintf(optr, sizeof optr, "%s + %d", out.ptr, L->Hr);
             else
                 snprintf(optr, sizeof optr, "%s", out.ptr);
-            sb_line(sb, "%s_seq(w + %ld, %s, %s, %s, %s, %s, %s, T, bs, perm, h, %s%d);", L->fn,
-                    L->pk, in.ptr, in.sb, in.st, optr, out.sb, out.st, lstm ? "c, " : "", dir);
+            sb_line(sb, "%s_seq(w + %ld, %s, %s, %s,", L->fn, L->pk, in.ptr, in.sb, in.st);
+            sb_line(sb, "    %s, %s, %s, T, bs, perm, h, %s%d);", optr, out.sb, out.st,
+                    lstm ? "c, " : "", dir);
             if (L->top) {
                 long slot = (long)L->layer * D + dir;
                 sb_line(sb, "if (h_n)");
@@ -502,7 +510,7 @@ static void emit_forward(Emitter *e)
         } else {
             sb_line(sb, "for (int b = 0; b < B; b++)");
             sb_line(sb, "    for (int t = 0; t < len[b]; t++)");
-            sb_line(sb, "        head_apply(w, %s + (long)(b * T + t) * %d,", in.ptr,
+            sb_line(sb, "        head_apply(w, %s + ((long)b * T + t) * %d,", in.ptr,
                     hd->in_features);
             if (net->batch_first)
                 sb_line(sb, "                   y + ((long)b * T + t) * %ld);", O);
@@ -534,10 +542,10 @@ static void emit_summary(Emitter *e)
         char proj[32] = "";
         if (b->proj_size)
             snprintf(proj, sizeof proj, ", proj_size %d", b->proj_size);
-        sb_line(sb, " *   block %s: %s, input %d, hidden %d%s, %d layer%s, %s%s.", b->name,
-                cell_title(b), b->input_size, b->hidden_size, proj, b->num_layers,
-                b->num_layers > 1 ? "s" : "", b->dirs == 2 ? "bidirectional" : "unidirectional",
-                b->bias ? "" : ", no bias");
+        sb_line(sb, " *   block %s: %s,", b->name, cell_title(b));
+        sb_line(sb, " *     input %d, hidden %d%s, %d layer%s, %s%s.", b->input_size,
+                b->hidden_size, proj, b->num_layers, b->num_layers > 1 ? "s" : "",
+                b->dirs == 2 ? "bidirectional" : "unidirectional", b->bias ? "" : ", no bias");
     }
     if (net->head.present) {
         static const char *const acts[] = {"none", "softmax", "sigmoid"};
@@ -573,8 +581,7 @@ static void emit_header(Emitter *e, const char *header_name)
     sb_line(sb, " *");
     sb_line(sb, " * Usage (weights from the caller's memory, PyTorch state_dict order):");
     sb_line(sb, " *     static %s packed[%s_NUM_PACKED];", real, N);
-    sb_line(sb, " *     %s_pack(params, packed);            // params: %s_NUM_PARAMS values",
-            n, N);
+    sb_line(sb, " *     %s_pack(params, packed); // params: %s_NUM_PARAMS values", n, N);
     sb_line(sb, " *     void *scratch = malloc(%s_scratch_bytes(B, T));", n);
     sb_line(sb, " *     %s_forward(packed, x, lengths, B, T, y, h_n, c_n, scratch);", n);
     sb_line(sb, " */");
@@ -639,10 +646,9 @@ static void emit_header(Emitter *e, const char *header_name)
     sb_line(sb, " *   scratch  %s_scratch_bytes(B, T) bytes, aligned for %s", n, real);
     sb_line(sb, " * Returns 0, or -1 when B or T is below 1 or a length is outside 1..T.");
     sb_line(sb, " * No allocation, no global state: calls may run concurrently. */");
-    sb_line(sb, "int %s_forward(const %s_real *packed, const %s_real *x, const int *lengths,", n,
-            n, n);
-    sb_line(sb, "    int B, int T, %s_real *y, %s_real *h_n, %s_real *c_n, void *scratch);", n,
-            n, n);
+    sb_line(sb, "int %s_forward(const %s_real *packed, const %s_real *x,", n, n, n);
+    sb_line(sb, "    const int *lengths, int B, int T, %s_real *y,", n);
+    sb_line(sb, "    %s_real *h_n, %s_real *c_n, void *scratch);", n, n);
     sb_line(sb, "%s", "");
     sb_line(sb, "#ifdef __cplusplus");
     sb_line(sb, "}");
@@ -686,7 +692,22 @@ static void emit_section(Emitter *e, const char *name)
     }
 }
 
-static void emit_body(Emitter *e, const char *header_name)
+static void emit_banner(Emitter *e, const char *header_name)
+{
+    const Net *net = e->p->net;
+    Sb *sb = e->sb;
+    char cname[128];
+    snprintf(cname, sizeof cname, "%s", header_name);
+    char *dot = strrchr(cname, '.');
+    if (dot && strcmp(dot, ".h") == 0)
+        strcpy(dot, ".c");
+    sb_line(sb, "/* %s - generated by rnnc from %s: do not edit.", cname, base_name(net->file));
+    emit_summary(e);
+    sb_line(sb, " * The API is documented in %s. */", header_name);
+    sb_line(sb, "%s", "");
+}
+
+static void emit_body(Emitter *e)
 {
     const Plan *p = e->p;
     const Net *net = p->net;
@@ -706,15 +727,6 @@ static void emit_body(Emitter *e, const char *header_name)
         use_sig = 1;
     if (net->head.present && net->head.activation == ACT_SOFTMAX)
         use_softmax = 1;
-    char cname[128];
-    snprintf(cname, sizeof cname, "%s", header_name);
-    char *dot = strrchr(cname, '.');
-    if (dot && strcmp(dot, ".h") == 0)
-        strcpy(dot, ".c");
-    sb_line(sb, "/* %s - generated by rnnc from %s: do not edit.", cname, base_name(net->file));
-    emit_summary(e);
-    sb_line(sb, " * The API is documented in %s. */", header_name);
-    sb_line(sb, "%s", "");
     sb_line(sb, "typedef %s_real real;", net->name);
     sb_line(sb, "%s", "");
     sb_line(sb, "/* libm, declared rather than included so a JIT needs no system headers */");
@@ -758,13 +770,16 @@ int emit_unit(const Plan *plan, const char *header_name, CUnit *out, DiagList *d
     emit_header(&e, header_name);
     out->header = sb_take(&sb);
     sb_init(&sb);
-    emit_body(&e, header_name);
-    out->body = sb_take(&sb);
+    emit_banner(&e, header_name);
+    out->banner = sb_take(&sb);
     sb_init(&sb);
     sb_line(&sb, "#include \"%s\"", header_name);
     sb_line(&sb, "%s", "");
     out->include = sb_take(&sb);
-    if (!out->header || !out->body || !out->include) {
+    sb_init(&sb);
+    emit_body(&e);
+    out->body = sb_take(&sb);
+    if (!out->header || !out->banner || !out->body || !out->include) {
         cunit_free(out);
         diag_error(d, span_none(), "out of memory while generating code");
         return -1;
@@ -775,6 +790,7 @@ int emit_unit(const Plan *plan, const char *header_name, CUnit *out, DiagList *d
 void cunit_free(CUnit *u)
 {
     free(u->header);
+    free(u->banner);
     free(u->body);
     free(u->include);
     memset(u, 0, sizeof *u);

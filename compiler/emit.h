@@ -10,8 +10,9 @@
 /* The generated translation unit. Strings are malloc'd; free with cunit_free. */
 typedef struct CUnit {
     char *header;  /* contents of <base>.h */
-    char *body;    /* contents of <base>.c after its #include line */
-    char *include; /* the #include line for the body: "#include \"<base>.h\"\n" */
+    char *banner;  /* the opening comment of <base>.c */
+    char *include; /* then its #include line: "#include \"<base>.h\"\n\n" */
+    char *body;    /* then the code */
 } CUnit;
 
 /* Renders `plan`. `header_name` is the file name the body includes (e.g. "model.h").

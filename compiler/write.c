@@ -68,16 +68,17 @@ int write_unit(const char *c_path, const Plan *plan, DiagList *d)
     CUnit u;
     if (emit_unit(plan, h_name, &u, d) < 0)
         return -1;
-    size_t ni = strlen(u.include), nb = strlen(u.body);
-    char *c_text = malloc(ni + nb + 1);
+    size_t na = strlen(u.banner), ni = strlen(u.include), nb = strlen(u.body);
+    char *c_text = malloc(na + ni + nb + 1);
     int rc = -1;
     if (!c_text) {
         diag_error(d, span_none(), "out of memory");
     } else {
-        memcpy(c_text, u.include, ni);
-        memcpy(c_text + ni, u.body, nb + 1);
+        memcpy(c_text, u.banner, na);
+        memcpy(c_text + na, u.include, ni);
+        memcpy(c_text + na + ni, u.body, nb + 1);
         if (write_file_atomic(h_path, u.header, strlen(u.header), d) == 0) {
-            if (write_file_atomic(c_path, c_text, ni + nb, d) == 0)
+            if (write_file_atomic(c_path, c_text, na + ni + nb, d) == 0)
                 rc = 0;
             else
                 unlink(h_path);

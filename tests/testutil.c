@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "testutil.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,8 +32,9 @@ const char *tu_rnnc_bin(void)
 char *tu_strf(const char *fmt, ...)
 {
     va_list ap;
+    char probe[1];
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(probe, sizeof probe, fmt, ap);
     va_end(ap);
     char *s = malloc((size_t)n + 1);
     assert_non_null(s);
@@ -141,4 +143,41 @@ void tu_assert_close(const double *got, const double *want, long n, double rtol,
         fail_msg("%s: %ld of %ld elements differ beyond %g + %g*|want|; worst at index %ld: "
                  "got %.9g, want %.9g",
                  what, bad, n, atol, rtol, worst, got[worst], want[worst]);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char **tu_list_dir(const char *dir, const char *suffix, int *n)
+{
+    DIR *d = opendir(dir);
+    *n = 0;
+    if (!d)
+        return NULL;
+    int cap = 16;
+    char **list = malloc((size_t)cap * sizeof *list);
+    struct dirent *e;
+    size_t sl = strlen(suffix);
+    while ((e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+        if (l <= sl || strcmp(e->d_name + l - sl, suffix) != 0)
+            continue;
+        if (*n == cap) {
+            cap *= 2;
+            list = realloc(list, (size_t)cap * sizeof *list);
+        }
+        list[(*n)++] = tu_strf("%s", e->d_name);
+    }
+    closedir(d);
+    qsort(list, (size_t)*n, sizeof *list, cmp_str);
+    return list;
+}
+
+void tu_free_list(char **list, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
 }

@@ -16,7 +16,7 @@ const char *tu_src_root(void);
 const char *tu_rnnc_bin(void);
 
 /* printf into a fresh malloc'd string. */
-char *tu_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *tu_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2), nonnull(1)));
 
 /* Whole file as a NUL-terminated malloc'd string (length in *n if n); NULL if unreadable. */
 char *tu_read_file(const char *path, size_t *n);
@@ -36,4 +36,9 @@ void tu_rmdir(char *dir);
 void tu_assert_close(const double *got, const double *want, long n, double rtol, double atol,
                      const char *what);
 
+
+
+/* The names (malloc'd, sorted) of the files in `dir` ending in `suffix`; count in *n. */
+char **tu_list_dir(const char *dir, const char *suffix, int *n);
+void tu_free_list(char **list, int n);
 #endif

@@ -1,0 +1,18 @@
+#!/bin/sh
+# Installs what rnnc needs on Debian 12 (when missing) and builds it into build/.
+# Run as root on a fresh machine; later runs only rebuild.
+set -eu
+cd "$(dirname "$0")/.."
+pkgs="gcc g++ clang meson ninja-build pkg-config python3 libyaml-dev tcc libtcc-dev libcmocka-dev"
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "setup: installing$missing"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+fi
+[ -f build/build.ninja ] || meson setup build -Dwerror=true >/dev/null
+ninja -C build >/dev/null
+echo "setup: built build/rnnc"
