@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +153,14 @@ static int want_scalar(Checker *c, const Node *v, const char *key, const char *t
     return -1;
 }
 
+/* A quoted scalar that would read as `type` unquoted: YAML makes it text, so say so. */
+static void quoted(Checker *c, const Node *v, const char *key, const char *type)
+{
+    diag_error(c->diag, v->span,
+               "'%s' must be %s, found the quoted string \"%s\"; write it without quotes",
+               key, type, v->str);
+}
+
 /* Reads an integer in [lo, hi]; returns 0 and sets *out, or -1 after a diagnostic. */
 static int get_int(Checker *c, const Node *v, const char *key, long lo, long hi, int *out)
 {
@@ -160,8 +169,14 @@ static int get_int(Checker *c, const Node *v, const char *key, long lo, long hi,
     char *end;
     errno = 0;
     long x = strtol(v->str, &end, 10);
-    if (!v->plain || v->str[0] == '\0' || *end != '\0' || errno == ERANGE ||
-        isspace((unsigned char)v->str[0])) {
+    int ok = v->str[0] != '\0' && *end == '\0' && !isspace((unsigned char)v->str[0]);
+    if (ok && !v->plain) {
+        quoted(c, v, key, "an integer");
+        return -1;
+    }
+    if (ok && errno == ERANGE)
+        x = x < 0 ? LONG_MIN : LONG_MAX; /* reported as out of range below */
+    if (!ok) {
         diag_error(c->diag, v->span, "'%s' must be an integer, found '%s'", key, v->str);
         return -1;
     }
@@ -188,7 +203,10 @@ static int get_bool(Checker *c, const Node *v, const char *key, int *out)
         *out = 0;
         return 0;
     }
-    diag_error(c->diag, v->span, "'%s' must be true or false, found '%s'", key, v->str);
+    if (strcmp(v->str, "true") == 0 || strcmp(v->str, "false") == 0)
+        quoted(c, v, key, "true or false");
+    else
+        diag_error(c->diag, v->span, "'%s' must be true or false, found '%s'", key, v->str);
     return -1;
 }
 
@@ -199,8 +217,13 @@ static int get_float(Checker *c, const Node *v, const char *key, double *out)
     char *end;
     errno = 0;
     double x = strtod(v->str, &end);
-    if (!v->plain || v->str[0] == '\0' || *end != '\0' || errno == ERANGE || !isfinite(x) ||
-        isspace((unsigned char)v->str[0])) {
+    int ok = v->str[0] != '\0' && *end == '\0' && errno != ERANGE && isfinite(x) &&
+             !isspace((unsigned char)v->str[0]);
+    if (ok && !v->plain) {
+        quoted(c, v, key, "a number");
+        return -1;
+    }
+    if (!ok) {
         diag_error(c->diag, v->span, "'%s' must be a number, found '%s'", key, v->str);
         return -1;
     }
@@ -235,7 +258,7 @@ static const char *get_ident(Checker *c, const Node *v, const char *key)
     if (!check_is_ident(v->str)) {
         diag_error(c->diag, v->span,
                    "'%s' must be a plain C identifier (letters, digits and '_', not starting "
-                   "with a digit, at most 63 characters), found '%s'",
+                   "with a digit, '__' or '_' and a capital, at most 63 characters), found '%s'",
                    key, v->str);
         return NULL;
     }
@@ -244,6 +267,10 @@ static const char *get_ident(Checker *c, const Node *v, const char *key)
 
 static void missing(Checker *c, const Node *map, const char *key, const char *where)
 {
+    /* a misspelling of it was reported already, with the suggestion */
+    for (int i = 0; i < map->n; i++)
+        if (strcmp(map->keys[i]->str, key) != 0 && edit_distance(map->keys[i]->str, key) <= 2)
+            return;
     diag_error(c->diag, map->span, "%s is missing required key '%s'", where, key);
 }
 
@@ -308,8 +335,10 @@ static int check_block(Checker *c, const Node *m, int index, Block *b)
             b->dirs = bi ? 2 : 1;
     }
     if ((v = spec_map_get(m, "dropout")) != NULL &&
-        get_float(c, v, "dropout", &b->dropout) == 0 && (b->dropout < 0 || b->dropout >= 1))
+        get_float(c, v, "dropout", &b->dropout) == 0 && (b->dropout < 0 || b->dropout >= 1)) {
         diag_error(c->diag, v->span, "'dropout' must be in [0, 1), found %s", v->str);
+        b->dropout = 0;
+    }
     if ((v = spec_map_get(m, "bias")) != NULL)
         get_bool(c, v, "bias", &b->bias);
     if ((v = spec_map_get(m, "kernel")) != NULL) {

@@ -29,7 +29,17 @@ void diag_add(DiagList *d, DiagSeverity sev, Span span, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    const char *msg = arena_strdup(d->arena, buf);
+    /* Spec text is quoted in messages: show control bytes as \xNN, never raw. */
+    char safe[sizeof buf * 4];
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)buf; *p && o + 5 < sizeof safe; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            o += (size_t)snprintf(safe + o, sizeof safe - o, "\\x%02x", *p);
+        else
+            safe[o++] = (char)*p;
+    }
+    safe[o] = '\0';
+    const char *msg = arena_strdup(d->arena, safe);
     Diag *g = &d->items[d->n++];
     g->sev = sev;
     g->span = span;
@@ -77,10 +87,37 @@ static void render_one(const Diag *g, FILE *out)
     fputc('\n', out);
 }
 
+/* Orders two diagnostics' places: by file (placeless last), line, column. */
+static int span_before(const Span *a, const Span *b)
+{
+    if (!a->src || !b->src)
+        return a->src && !b->src;
+    if (a->src != b->src)
+        return 0;
+    return a->line < b->line || (a->line == b->line && a->col < b->col);
+}
+
 void diag_render(const DiagList *d, FILE *out)
 {
+    /* Groups (an error or warning and the notes after it) in source order, stably. */
+    int start[DIAG_MAX], ng = 0;
     for (int i = 0; i < d->n; i++)
+        if (i == 0 || d->items[i].sev != DIAG_NOTE)
+            start[ng++] = i;
+    for (int i = 1; i < ng; i++) {
+        int g = start[i], j = i;
+        while (j > 0 && span_before(&d->items[g].span, &d->items[start[j - 1]].span)) {
+            start[j] = start[j - 1];
+            j--;
+        }
+        start[j] = g;
+    }
+    for (int k = 0; k < ng; k++) {
+        int i = start[k];
         render_one(&d->items[i], out);
+        for (i++; i < d->n && d->items[i].sev == DIAG_NOTE; i++)
+            render_one(&d->items[i], out);
+    }
     if (d->dropped)
         fprintf(out, "(%d more diagnostics not shown)\n", d->dropped);
 }

@@ -62,13 +62,14 @@ static int load(Rnnc *r, const char *spec)
 {
     int rc = rnnc_load(r, spec);
     diag_render(&r->diag, stderr);
+    int nerrors = r->diag.nerrors;
+    r->diag.n = 0; /* printed: finish() must not print them again */
+    r->diag.dropped = 0;
     if (rc < 0) {
-        if (r->diag.nerrors > 1)
-            fprintf(stderr, "%d errors\n", r->diag.nerrors);
+        if (nerrors > 1)
+            fprintf(stderr, "%d errors\n", nerrors);
         return 1;
     }
-    r->diag.n = 0;
-    r->diag.dropped = 0;
     return 0;
 }
 
@@ -186,9 +187,9 @@ static int cmd_emit(int argc, char **argv)
         if (m)
             continue;
         if (argv[i][0] == '-' && argv[i][1])
-            return bad_usage("unknown option", argv[i], usage_main);
+            return bad_usage("unknown option", argv[i], usage_emit);
         if (spec)
-            return bad_usage("unexpected argument", argv[i], usage_main);
+            return bad_usage("unexpected argument", argv[i], usage_emit);
         spec = argv[i];
     }
     if (!spec)

@@ -116,18 +116,26 @@ char *rnnc_source(Rnnc *r)
     return s;
 }
 
-/* Adds each line of a runtime error as one diagnostic. */
-static void rt_error(Rnnc *r, const RnnrtError *e)
+/* Adds each line of a runtime error as one diagnostic, after `prefix` when not NULL. */
+static void rt_error_in(Rnnc *r, const char *prefix, const RnnrtError *e)
 {
     const char *s = e->msg;
     while (*s) {
         const char *nl = strchr(s, '\n');
         int n = nl ? (int)(nl - s) : (int)strlen(s);
-        diag_error(&r->diag, span_none(), "%.*s", n, s);
+        if (prefix)
+            diag_error(&r->diag, span_none(), "%s: %.*s", prefix, n, s);
+        else
+            diag_error(&r->diag, span_none(), "%.*s", n, s);
         s += n + (nl ? 1 : 0);
     }
     if (!e->msg[0])
         diag_error(&r->diag, span_none(), "runtime error");
+}
+
+static void rt_error(Rnnc *r, const RnnrtError *e)
+{
+    rt_error_in(r, NULL, e);
 }
 
 /* Converts a float array of either precision into a fresh block of the model's. */
@@ -336,7 +344,7 @@ int rnnc_run(Rnnc *r, const RnncRunArgs *a)
         specs[i].offset = p->tensors[i].offset;
     }
     if (rnnrt_params_load(&d.weights, specs, p->ntensors, dbl, d.params, &err) < 0) {
-        rt_error(r, &err);
+        rt_error_in(r, a->weights, &err);
         goto out;
     }
     if (load_inputs(r, a, &d, &B, &T) < 0)

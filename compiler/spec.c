@@ -34,10 +34,22 @@ static int next_event(Parser *p, yaml_event_t *ev)
     yaml_mark_t m = p->yp.problem_mark;
     Span s = {p->src, (int)m.line + 1, (int)m.column + 1, 0};
     const char *what = p->yp.problem ? p->yp.problem : "malformed YAML";
-    if (p->yp.context)
-        diag_error(p->diag, s, "invalid YAML: %s %s", p->yp.context, what);
+    const char *ctx = p->yp.context;
+    if (ctx)
+        diag_error(p->diag, s, "invalid YAML: %s, %s", ctx, what);
     else
         diag_error(p->diag, s, "invalid YAML: %s", what);
+    /* "while parsing a flow mapping" at another line: point at where that started, which
+     * is where the mistake usually is (an unclosed bracket, a misindented key). */
+    yaml_mark_t cm = p->yp.context_mark;
+    if (ctx && cm.line != m.line) {
+        static const char *const pre[] = {"while parsing ", "while scanning ", "a ", "an "};
+        for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++)
+            if (strncmp(ctx, pre[i], strlen(pre[i])) == 0)
+                ctx += strlen(pre[i]);
+        Span cs = {p->src, (int)cm.line + 1, (int)cm.column + 1, 0};
+        diag_note(p->diag, cs, "the %s started here", ctx);
+    }
     p->failed = 1;
     return -1;
 }
