@@ -21,8 +21,9 @@ typedef struct KeyInfo {
 
 static const KeyInfo top_keys[] = {
     {"version", 0}, {"name", 0}, {"input_size", 0}, {"batch_first", 0},
-    {"precision", 0}, {"layers", 0}, {"head", 0}, {NULL, 0},
+    {"precision", 0}, {"layers", 0}, {"head", 0}, {"math", 0}, {"deploy", 0}, {NULL, 0},
 };
+static const KeyInfo deploy_keys[] = {{"max_seq_len", 0}, {NULL, 0}};
 static const KeyInfo block_keys[] = {
     {"name", FOR_ALL}, {"cell", FOR_ALL}, {"hidden_size", FOR_ALL},
     {"num_layers", FOR_ALL}, {"bidirectional", FOR_ALL}, {"dropout", FOR_ALL},
@@ -281,6 +282,7 @@ static const char *const kernel_names[] = {"auto", "unrolled", "loop", NULL};
 static const char *const input_names[] = {"last", "sequence", NULL};
 static const char *const act_names[] = {"none", "softmax", "sigmoid", NULL};
 static const char *const precision_names[] = {"float32", "float64", NULL};
+static const char *const math_names[] = {"libm", "builtin", NULL};
 
 enum { MAX_SIZE = 1 << 20, MAX_HIDDEN = 1 << 16, MAX_LAYERS = 64 };
 
@@ -469,6 +471,22 @@ Net *check_spec(Arena *a, DiagList *d, const SpecDoc *doc)
         get_bool(&c, v, "batch_first", &net->batch_first);
     if ((v = spec_map_get(root, "precision")) != NULL)
         net->dbl = get_enum(&c, v, "precision", precision_names) == 1;
+    if ((v = spec_map_get(root, "math")) != NULL)
+        net->math_builtin = get_enum(&c, v, "math", math_names) == 1;
+    net->max_seq_len = CHECK_DEFAULT_MAX_SEQ_LEN;
+    if ((v = spec_map_get(root, "deploy")) != NULL) {
+        /* deploy:
+         *   max_seq_len: 256   # longest sequence <name>_forward of the deployed code takes
+         */
+        if (v->kind != NODE_MAP) {
+            diag_error(d, v->span, "'deploy' must be a mapping, found %s", node_what(v));
+        } else {
+            check_keys(&c, v, deploy_keys, -1, "deploy");
+            const Node *m = spec_map_get(v, "max_seq_len");
+            if (m)
+                get_int(&c, m, "max_seq_len", 1, MAX_SIZE, &net->max_seq_len);
+        }
+    }
 
     const Node *layers = spec_map_get(root, "layers");
     if (!layers) {

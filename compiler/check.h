@@ -9,6 +9,8 @@
 
 /* Largest layer (G*H*(I+H) multiply-adds per step) that `kernel: auto` unrolls. */
 enum { CHECK_UNROLL_AUTO_MAX = 1024, CHECK_UNROLL_MAX = 65536 };
+/* deploy.max_seq_len when the spec does not say. */
+enum { CHECK_DEFAULT_MAX_SEQ_LEN = 256 };
 
 /* Validates `doc` and returns the network, allocated in `a`; NULL when the spec has
  * errors (all of them added to `d`). Warnings may be added on success. */

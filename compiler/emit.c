@@ -18,7 +18,10 @@ const char *const emit_math_symbols[] = {"expf", "tanhf", "exp", "tanh", NULL};
 typedef struct Emitter {
     Sb *sb;
     const Plan *p;
+    const EmitDeploy *dep;  /* deployed code; NULL for the run-time API */
     const char *one, *zero; /* literals of the model precision */
+    const char *exp_fn, *tanh_fn;
+    const char *fn;         /* before each function definition: "RNNC_NOLIB " when deployed */
     char ring[16][48];      /* scratch for index expressions */
     int ring_at;
 } Emitter;
@@ -216,7 +219,7 @@ static void emit_cell(Emitter *e, const PlanLayer *L)
     sb_line(sb, " * Gates (G*H = %ld) in PyTorch's order: %s; %s kernel. */", GH,
             blk->cell == CELL_LSTM ? "i, f, g, o" : blk->cell == CELL_GRU ? "r, z, n" : "h",
             L->unrolled ? "unrolled" : "loop");
-    sb_line(sb, "static void %s_cell(const real *w, const real *x, real *h%s)", L->fn,
+    sb_line(sb, "%sstatic void %s_cell(const real *w, const real *x, real *h%s)", e->fn, L->fn,
             lstm ? ", real *c" : "");
     sb_line(sb, "{");
     sb->indent += 4;
@@ -274,8 +277,8 @@ static void emit_seq(Emitter *e, const PlanLayer *L)
     sb_line(sb, " * sequence's own last step). x (I=%d) and y (%d) per step by strides;", L->I,
             L->Hr);
     sb_line(sb, " * %s the state, which ends as the final state. */", state);
-    sb_line(sb, "static void %s_seq(const real *w, const real *x, long xsb, long xst, real *y,",
-            L->fn);
+    sb_line(sb, "%sstatic void %s_seq(const real *w, const real *x, long xsb, long xst, "
+                "real *y,", e->fn, L->fn);
     sb_line(sb, "    long ysb, long yst, int T, const int *bs, const int *perm, real *h,%s",
             cell_param);
     sb_line(sb, "    int reverse)");
@@ -305,7 +308,7 @@ static void emit_head(Emitter *e)
     static const char *const acts[] = {"none", "softmax", "sigmoid"};
     sb_line(sb, "/* Head '%s': Linear(%ld, %ld)%s, activation %s; one input vector. */",
             h->name, F, O, h->bias ? "" : " without bias", acts[h->activation]);
-    sb_line(sb, "static void head_apply(const real *w, const real *x, real *y)");
+    sb_line(sb, "%sstatic void head_apply(const real *w, const real *x, real *y)", e->fn);
     sb_line(sb, "{");
     sb->indent += 4;
     sb_line(sb, "const real *hw = w + %ld; /* W^T (%ld, %ld) */", p->head_pk_w, F, O);
@@ -392,19 +395,26 @@ static void emit_forward(Emitter *e)
     const Head *hd = &net->head;
     int head_last = hd->present && hd->input == HEAD_LAST;
     long O = net->out_size;
-    sb_line(sb, "long %s_scratch_bytes(int B, int T)", net->name);
-    sb_line(sb, "{");
-    sb_line(sb, "    const long ints = (2L * B + T) * (long)sizeof(int);");
-    sb_line(sb, "    const long ireals = (ints + (long)sizeof(real) - 1) / (long)sizeof(real);");
-    sb_line(sb, "    return (long)sizeof(real) * (ireals + (long)B * %d + (long)B * %d +", p->max_hr,
-            p->max_h);
-    sb_line(sb, "                                 2L * B * T * %d + (long)B * %d);", p->max_width,
-            head_last ? p->top_dirs * p->top_hr : 0);
-    sb_line(sb, "}");
-    sb_line(sb, "%s", "");
-    sb_line(sb, "int %s_forward(const real *w, const real *x, const int *lengths, int B, int T,",
-            net->name);
-    sb_line(sb, "    real *y, real *h_n, real *c_n, void *scratch)");
+    if (e->dep) {
+        sb_line(sb, "/* The whole network on B sequences, as <name>_forward of the run-time API. */");
+        sb_line(sb, "%sstatic int forward_batch(const real *w, const real *x, const int *lengths, "
+                    "int B,", e->fn);
+        sb_line(sb, "    int T, real *y, real *h_n, real *c_n, void *scratch)");
+    } else {
+        sb_line(sb, "long %s_scratch_bytes(int B, int T)", net->name);
+        sb_line(sb, "{");
+        sb_line(sb, "    const long ints = (2L * B + T) * (long)sizeof(int);");
+        sb_line(sb, "    const long ireals = (ints + (long)sizeof(real) - 1) / (long)sizeof(real);");
+        sb_line(sb, "    return (long)sizeof(real) * (ireals + (long)B * %d + (long)B * %d +",
+                p->max_hr, p->max_h);
+        sb_line(sb, "                                 2L * B * T * %d + (long)B * %d);",
+                p->max_width, head_last ? p->top_dirs * p->top_hr : 0);
+        sb_line(sb, "}");
+        sb_line(sb, "%s", "");
+        sb_line(sb, "int %s_forward(const real *w, const real *x, const int *lengths, int B, "
+                    "int T,", net->name);
+        sb_line(sb, "    real *y, real *h_n, real *c_n, void *scratch)");
+    }
     sb_line(sb, "{");
     sb->indent += 4;
     if (net->blocks[net->nblocks - 1].cell != CELL_LSTM)
@@ -529,6 +539,201 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
+static void upper(char *dst, const char *src, size_t n)
+{
+    size_t i = 0;
+    for (; src[i] && i + 1 < n; i++)
+        dst[i] = (char)toupper((unsigned char)src[i]);
+    dst[i] = '\0';
+}
+
+/* "static const real name[n]" in the ring. */
+static const char *tu_decl(Emitter *e, const char *name, long n)
+{
+    char *s = e->ring[e->ring_at++ % 16];
+    snprintf(s, 48, "static const real %s[%ld]", name, n);
+    return s;
+}
+
+/* A literal that reads back as exactly `v` in the model precision. */
+static const char *lit(Emitter *e, double v)
+{
+    char *s = e->ring[e->ring_at++ % 16];
+    int dbl = e->p->net->dbl;
+    snprintf(s, 40, dbl ? "%.17g" : "%.9g", dbl ? v : (double)(float)v);
+    if (!strpbrk(s, ".e"))
+        strcat(s, ".0");
+    if (!dbl)
+        strcat(s, "f");
+    return s;
+}
+
+static double real_at(const Emitter *e, const void *arr, long i)
+{
+    return e->p->net->dbl ? ((const double *)arr)[i] : ((const float *)arr)[i];
+}
+
+/* `static const real name[n] = {...};`, several values a line. */
+static void emit_array(Emitter *e, const char *decl, const void *arr, long n)
+{
+    Sb *sb = e->sb;
+    int per_line = e->p->net->dbl ? 3 : 5;
+    sb_line(sb, "%s = {", decl);
+    for (long i = 0; i < n; i += per_line) {
+        sb_printf(sb, "%*s", sb->indent + 4, "");
+        for (long k = i; k < n && k < i + per_line; k++)
+            sb_printf(sb, "%s%s,", k > i ? " " : "", lit(e, real_at(e, arr, k)));
+        sb_puts(sb, "\n");
+    }
+    sb_line(sb, "};");
+}
+
+int emit_can_stream(const Plan *plan)
+{
+    for (int i = 0; i < plan->net->nblocks; i++)
+        if (plan->net->blocks[i].dirs != 1)
+            return 0;
+    return 1;
+}
+
+long emit_deploy_work_bytes(const Plan *plan)
+{
+    return plan_scratch_bytes(plan, 1, plan->net->max_seq_len);
+}
+
+/* Every layer's weights, packed: transposed, biases merged. In flash on a microcontroller. */
+static void emit_weights(Emitter *e)
+{
+    const Plan *p = e->p;
+    Sb *sb = e->sb;
+    sb_line(sb, "/* The weights of %s, packed for the kernels (b_ih + b_hh merged): %ld values.",
+            e->dep->weights_name, p->npacked);
+    for (int i = 0; i < p->nlayers; i++)
+        sb_line(sb, " *   %-32s at %ld", p->layers[i].label, p->layers[i].pk);
+    if (p->net->head.present)
+        sb_line(sb, " *   %-32s at %ld", p->net->head.name, p->head_pk_w);
+    sb_line(sb, " */");
+    emit_array(e, tu_decl(e, "weights", p->npacked), e->dep->packed, p->npacked);
+    sb_line(sb, "%s", "");
+}
+
+/* State member name of a layer: <block>_l<layer>_h / _c. */
+static void emit_step(Emitter *e)
+{
+    const Plan *p = e->p;
+    const Net *net = p->net;
+    Sb *sb = e->sb;
+    sb_line(sb, "%svoid %s_reset(%s_state *s)", e->fn, net->name, net->name);
+    sb_line(sb, "{");
+    for (int i = 0; i < p->nlayers; i++) {
+        const PlanLayer *L = &p->layers[i];
+        sb_line(sb, "    vec_zero(s->%s_l%d_h, %d);", L->block->name, L->layer, L->Hr);
+        if (L->G == 4)
+            sb_line(sb, "    vec_zero(s->%s_l%d_c, %d);", L->block->name, L->layer, L->H);
+    }
+    sb_line(sb, "}");
+    sb_line(sb, "%s", "");
+    sb_line(sb, "%svoid %s_step(%s_state *s, const real *x, real *y)", e->fn, net->name,
+            net->name);
+    sb_line(sb, "{");
+    const char *in = "x";
+    char prev[96];
+    for (int i = 0; i < p->nlayers; i++) {
+        const PlanLayer *L = &p->layers[i];
+        if (L->G == 4)
+            sb_line(sb, "    %s_cell(weights + %ld, %s, s->%s_l%d_h, s->%s_l%d_c);", L->fn, L->pk,
+                    in, L->block->name, L->layer, L->block->name, L->layer);
+        else
+            sb_line(sb, "    %s_cell(weights + %ld, %s, s->%s_l%d_h);", L->fn, L->pk, in,
+                    L->block->name, L->layer);
+        snprintf(prev, sizeof prev, "s->%s_l%d_h", L->block->name, L->layer);
+        in = prev;
+    }
+    if (net->head.present)
+        sb_line(sb, "    head_apply(weights, %s, y);", in);
+    else
+        sb_line(sb, "    vec_copy(y, %s, %d);", in, net->out_size);
+    sb_line(sb, "}");
+    sb_line(sb, "%s", "");
+}
+
+static void emit_selftest(Emitter *e)
+{
+    const Plan *p = e->p;
+    const Net *net = p->net;
+    const EmitDeploy *dep = e->dep;
+    Sb *sb = e->sb;
+    int per_step = !net->head.present || net->head.input == HEAD_SEQUENCE;
+    long T = dep->test_T, I = net->input_size, O = net->out_size;
+    long ny = (per_step ? T : 1) * O;
+    sb_line(sb, "/* Whether got differs from want by more than another compiler, FPU or libm");
+    sb_line(sb, " * could explain; a wrong gate order, layout or flag goes far beyond. */");
+    sb_line(sb, "%sstatic int differs(const real *got, const real *want, int n)", e->fn);
+    sb_line(sb, "{");
+    sb_line(sb, "    for (int i = 0; i < n; i++) {");
+    sb_line(sb, "        const real d = got[i] - want[i], a = want[i] < 0 ? -want[i] : want[i];");
+    sb_line(sb, "        const real tol = %s + %s * a;", lit(e, net->dbl ? 1e-10 : 1e-5),
+            lit(e, net->dbl ? 1e-9 : 1e-4));
+    sb_line(sb, "        if (!(d <= tol && -d <= tol))");
+    sb_line(sb, "            return 1;");
+    sb_line(sb, "    }");
+    sb_line(sb, "    return 0;");
+    sb_line(sb, "}");
+    sb_line(sb, "%s", "");
+    sb_line(sb, "%sint %s_selftest(void)", e->fn, net->name);
+    sb_line(sb, "{");
+    sb->indent += 4;
+    sb_line(sb, "/* a sequence of %ld steps, and the output rnnc computed for it */", T);
+    emit_array(e, tu_decl(e, "x", T * I), dep->test_x, T * I);
+    emit_array(e, tu_decl(e, "want", ny), dep->test_y, ny);
+    sb_line(sb, "real y[%ld];", ny);
+    sb_line(sb, "real scratch[%ld];", plan_scratch_reals(p, 1, T));
+    sb_line(sb, "if (forward_batch(weights, x, 0, 1, %ld, y, 0, 0, scratch) != 0 ||", T);
+    sb_line(sb, "    differs(y, want, %ld))", ny);
+    sb_line(sb, "    return 1;");
+    if (emit_can_stream(p)) {
+        sb_line(sb, "%s_state s;", net->name);
+        sb_line(sb, "%s_reset(&s);", net->name);
+        sb_line(sb, "for (int t = 0; t < %ld; t++) {", T);
+        sb_line(sb, "    %s_step(&s, x + t * %ld, y);", net->name, I);
+        if (per_step) {
+            sb_line(sb, "    if (differs(y, want + t * %ld, %ld))", O, O);
+            sb_line(sb, "        return 2;");
+        }
+        sb_line(sb, "}");
+        if (!per_step) {
+            sb_line(sb, "if (differs(y, want, %ld))", O);
+            sb_line(sb, "    return 2;");
+        }
+    }
+    sb_line(sb, "return 0;");
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    sb_line(sb, "%s", "");
+}
+
+static void emit_deploy_api(Emitter *e)
+{
+    const Plan *p = e->p;
+    const Net *net = p->net;
+    Sb *sb = e->sb;
+    char N[80];
+    upper(N, net->name, sizeof N);
+    sb_line(sb, "%s", "");
+    if (emit_can_stream(p))
+        emit_step(e);
+    sb_line(sb, "%sint %s_forward(const real *x, int T, real *y, %s_work *work)", e->fn,
+            net->name, net->name);
+    sb_line(sb, "{");
+    sb_line(sb, "    if (T < 1 || T > %s_MAX_SEQ_LEN)", N);
+    sb_line(sb, "        return -1;");
+    sb_line(sb, "    return forward_batch(weights, x, 0, 1, T, y, 0, 0, work->mem);");
+    sb_line(sb, "}");
+    sb_line(sb, "%s", "");
+    if (e->dep->selftest)
+        emit_selftest(e);
+}
+
 /* The lines describing the network, shared by the header's and the body's banners. */
 static void emit_summary(Emitter *e)
 {
@@ -554,14 +759,6 @@ static void emit_summary(Emitter *e)
                 h->in_features, h->out_features, h->input == HEAD_LAST ? "last" : "sequence",
                 acts[h->activation]);
     }
-}
-
-static void upper(char *dst, const char *src, size_t n)
-{
-    size_t i = 0;
-    for (; src[i] && i + 1 < n; i++)
-        dst[i] = (char)toupper((unsigned char)src[i]);
-    dst[i] = '\0';
 }
 
 static void emit_header(Emitter *e, const char *header_name)
@@ -657,6 +854,122 @@ static void emit_header(Emitter *e, const char *header_name)
     sb_line(sb, "#endif /* %s_H */", N);
 }
 
+/* The header of deployed code: sizes, the state and work types, the API and its use. */
+static void emit_header_deploy(Emitter *e, const char *header_name)
+{
+    const Plan *p = e->p;
+    const Net *net = p->net;
+    Sb *sb = e->sb;
+    const char *n = net->name;
+    char N[80];
+    upper(N, n, sizeof N);
+    const Head *hd = &net->head;
+    int per_step = !hd->present || hd->input == HEAD_SEQUENCE;
+    int stream = emit_can_stream(p);
+    const char *real = net->dbl ? "double" : "float";
+    long flash = p->npacked * p->real_size;
+    sb_line(sb, "/* %s - generated by rnnc from %s with the weights of %s: do not edit.",
+            header_name, base_name(net->file), e->dep->weights_name);
+    emit_summary(e);
+    sb_line(sb, " *");
+    sb_line(sb, " * Flash: %ld bytes of weights. RAM: %ld bytes of state (%s_state), %ld bytes",
+            flash, p->state_bytes, n, emit_deploy_work_bytes(p));
+    sb_line(sb, " * of work area for %s_forward (%s_work). %ld FLOPs per step. No allocation, no",
+            n, n, p->flops_per_step);
+    sb_line(sb, " * I/O, no mutable global; %s.", net->math_builtin
+                                                   ? "no library function (math: builtin)"
+                                                   : "calls only exp and tanh of libm");
+    sb_line(sb, " *");
+    if (stream) {
+        sb_line(sb, " * Streaming, one sample in and one output out per call:");
+        sb_line(sb, " *     #include \"%s\"", header_name);
+        sb_line(sb, " *     %s_state s;                  // one per stream, owned by you", n);
+        sb_line(sb, " *     %s_reset(&s);                // all zero: a fresh sequence", n);
+        sb_line(sb, " *     %s x[%s_INPUT_SIZE], y[%s_OUTPUT_SIZE];", real, N, N);
+        sb_line(sb, " *     while (next_sample(x)) {");
+        sb_line(sb, " *         %s_step(&s, x, y);       // y: the output for this step", n);
+        sb_line(sb, " *         use(y);");
+        sb_line(sb, " *     }");
+    } else {
+        sb_line(sb, " * A bidirectional stack needs the whole sequence: it cannot stream, so there");
+        sb_line(sb, " * is no %s_step; use %s_forward.", n, n);
+    }
+    sb_line(sb, " * A whole sequence of T <= %s_MAX_SEQ_LEN steps:", N);
+    sb_line(sb, " *     static %s_work work;", n);
+    sb_line(sb, " *     %s_forward(x, T, y, &work);   // x (T, %s_INPUT_SIZE)", n, N);
+    sb_line(sb, " * On the target, once: %s_selftest() == 0.", n);
+    sb_line(sb, " */");
+    sb_line(sb, "#ifndef %s_H", N);
+    sb_line(sb, "#define %s_H", N);
+    sb_line(sb, "%s", "");
+    sb_line(sb, "#ifdef __cplusplus");
+    sb_line(sb, "extern \"C\" {");
+    sb_line(sb, "#endif");
+    sb_line(sb, "%s", "");
+    sb_line(sb, "#define %s_INPUT_SIZE %d", N, net->input_size);
+    sb_line(sb, "#define %s_OUTPUT_SIZE %d", N, net->out_size);
+    sb_line(sb, "#define %s_OUTPUT_PER_STEP %d /* 1: forward's y is (T, OUTPUT_SIZE) */", N,
+            per_step);
+    sb_line(sb, "#define %s_MAX_SEQ_LEN %d", N, net->max_seq_len);
+    sb_line(sb, "#define %s_STREAMING %d", N, stream);
+    sb_line(sb, "#define %s_NUM_WEIGHTS %ld", N, p->npacked);
+    sb_line(sb, "#define %s_FLASH_BYTES %ld", N, flash);
+    sb_line(sb, "#define %s_STATE_BYTES %ld", N, p->state_bytes);
+    sb_line(sb, "#define %s_WORK_BYTES %ld", N, emit_deploy_work_bytes(p));
+    sb_line(sb, "#define %s_FLOPS_PER_STEP %ld", N, p->flops_per_step);
+    sb_line(sb, "%s", "");
+    sb_line(sb, "typedef %s %s_real;", real, n);
+    sb_line(sb, "%s", "");
+    if (stream) {
+        sb_line(sb, "/* The recurrent state of one stream: every layer's h (and c). */");
+        sb_line(sb, "typedef struct %s_state {", n);
+        for (int i = 0; i < p->nlayers; i++) {
+            const PlanLayer *L = &p->layers[i];
+            sb_line(sb, "    %s_real %s_l%d_h[%d];", n, L->block->name, L->layer, L->Hr);
+            if (L->G == 4)
+                sb_line(sb, "    %s_real %s_l%d_c[%d];", n, L->block->name, L->layer, L->H);
+        }
+        sb_line(sb, "} %s_state;", n);
+        sb_line(sb, "%s", "");
+    }
+    sb_line(sb, "/* Work area of %s_forward: the layers' outputs over a whole sequence. */", n);
+    sb_line(sb, "typedef struct %s_work {", n);
+    sb_line(sb, "    %s_real mem[%ld];", n, plan_scratch_reals(p, 1, net->max_seq_len));
+    sb_line(sb, "} %s_work;", n);
+    sb_line(sb, "%s", "");
+    if (stream) {
+        sb_line(sb, "/* Starts a fresh sequence: zeroes the state (as does zero-initialising it). */");
+        sb_line(sb, "void %s_reset(%s_state *s);", n, n);
+        sb_line(sb, "%s", "");
+        sb_line(sb, "/* One time step: x (INPUT_SIZE) in, y (OUTPUT_SIZE) out, the state carried in s.");
+        if (hd->present && hd->input == HEAD_LAST)
+            sb_line(sb, " * y is the head on the state after this step: after the last step, what");
+        else
+            sb_line(sb, " * y is this step's output: step t gives row t of %s_forward's y, so", n);
+        sb_line(sb, " * %s_forward gives for the sequence so far. Streams share nothing but", n);
+        sb_line(sb, " * the weights. */");
+        sb_line(sb, "void %s_step(%s_state *s, const %s_real *x, %s_real *y);", n, n, n, n);
+        sb_line(sb, "%s", "");
+    }
+    sb_line(sb, "/* A whole sequence: x (T, INPUT_SIZE) in, y out: %s.", per_step
+                ? "(T, OUTPUT_SIZE), every step" : "(OUTPUT_SIZE), after the last step");
+    sb_line(sb, " * Returns 0, or -1 when T is outside 1..MAX_SEQ_LEN. */");
+    sb_line(sb, "int %s_forward(const %s_real *x, int T, %s_real *y, %s_work *work);", n, n, n, n);
+    sb_line(sb, "%s", "");
+    if (e->dep->selftest) {
+        sb_line(sb, "/* Runs a sequence rnnc computed at generation time through this code (whole");
+        sb_line(sb, " * and, when streaming, step by step). 0 when the outputs match; otherwise");
+        sb_line(sb, " * the build is wrong (compiler flags, a changed weight, a broken port). */");
+        sb_line(sb, "int %s_selftest(void);", n);
+        sb_line(sb, "%s", "");
+    }
+    sb_line(sb, "#ifdef __cplusplus");
+    sb_line(sb, "}");
+    sb_line(sb, "#endif");
+    sb_line(sb, "%s", "");
+    sb_line(sb, "#endif /* %s_H */", N);
+}
+
 /* Appends template section `name` with its holes filled. */
 static void emit_section(Emitter *e, const char *name)
 {
@@ -667,17 +980,16 @@ static void emit_section(Emitter *e, const char *name)
     s += strlen(marker);
     const char *end = strstr(s, "/* @@ ");
     size_t n = end ? (size_t)(end - s) : strlen(s);
-    int dbl = e->p->net->dbl;
     while (n) {
-        static const char *const holes[][3] = {
-            {"RNNC_EXP", "expf", "exp"}, {"RNNC_TANH", "tanhf", "tanh"},
-            {"RNNC_ONE", "1.0f", "1.0"}, {"RNNC_ZERO", "0.0f", "0.0"},
+        const char *holes[][2] = {
+            {"RNNC_EXP", e->exp_fn}, {"RNNC_TANH", e->tanh_fn},
+            {"RNNC_ONE", e->one},    {"RNNC_ZERO", e->zero}, {"RNNC_FN ", e->fn},
         };
         int hit = 0;
         for (size_t h = 0; h < sizeof holes / sizeof holes[0]; h++) {
             size_t hl = strlen(holes[h][0]);
             if (n >= hl && strncmp(s, holes[h][0], hl) == 0) {
-                sb_puts(e->sb, holes[h][dbl ? 2 : 1]);
+                sb_puts(e->sb, holes[h][1]);
                 s += hl;
                 n -= hl;
                 hit = 1;
@@ -729,14 +1041,25 @@ static void emit_body(Emitter *e)
         use_softmax = 1;
     sb_line(sb, "typedef %s_real real;", net->name);
     sb_line(sb, "%s", "");
-    sb_line(sb, "/* libm, declared rather than included so a JIT needs no system headers */");
-    if (use_sig || use_softmax)
-        sb_line(sb, "%s %s(%s);", dbl ? "double" : "float", dbl ? "exp" : "expf",
-                dbl ? "double" : "float");
-    if (use_tanh)
-        sb_line(sb, "%s %s(%s);", dbl ? "double" : "float", dbl ? "tanh" : "tanhf",
-                dbl ? "double" : "float");
-    sb_line(sb, "%s", "");
+    if (e->dep) {
+        emit_section(e, "nolib");
+        emit_weights(e);
+    }
+    if (net->math_builtin) {
+        if (use_sig || use_softmax || use_tanh)
+            emit_section(e, dbl ? "exp_f64" : "exp_f32");
+        if (use_tanh)
+            emit_section(e, dbl ? "tanh_f64" : "tanh_f32");
+    } else {
+        sb_line(sb, "/* libm, declared rather than included so a JIT needs no system headers */");
+        if (use_sig || use_softmax)
+            sb_line(sb, "%s %s(%s);", dbl ? "double" : "float", dbl ? "exp" : "expf",
+                    dbl ? "double" : "float");
+        if (use_tanh)
+            sb_line(sb, "%s %s(%s);", dbl ? "double" : "float", dbl ? "tanh" : "tanhf",
+                    dbl ? "double" : "float");
+        sb_line(sb, "%s", "");
+    }
     if (use_sig)
         emit_section(e, "sigmoid");
     if (use_tanh)
@@ -755,19 +1078,30 @@ static void emit_body(Emitter *e)
     }
     if (net->head.present)
         emit_head(e);
-    emit_pack(e);
+    if (!e->dep)
+        emit_pack(e);
     emit_forward(e);
+    if (e->dep)
+        emit_deploy_api(e);
 }
 
-int emit_unit(const Plan *plan, const char *header_name, CUnit *out, DiagList *d)
+static int emit_all(const Plan *plan, const char *header_name, const EmitDeploy *dep,
+                    CUnit *out, DiagList *d)
 {
     Sb sb;
-    Emitter e = {.sb = &sb, .p = plan};
-    e.one = plan->net->dbl ? "1.0" : "1.0f";
-    e.zero = plan->net->dbl ? "0.0" : "0.0f";
+    int dbl = plan->net->dbl, own = plan->net->math_builtin;
+    Emitter e = {.sb = &sb, .p = plan, .dep = dep};
+    e.one = dbl ? "1.0" : "1.0f";
+    e.zero = dbl ? "0.0" : "0.0f";
+    e.exp_fn = own ? (dbl ? "m_exp" : "m_expf") : (dbl ? "exp" : "expf");
+    e.tanh_fn = own ? (dbl ? "m_tanh" : "m_tanhf") : (dbl ? "tanh" : "tanhf");
+    e.fn = dep ? "RNNC_NOLIB " : "";
     memset(out, 0, sizeof *out);
     sb_init(&sb);
-    emit_header(&e, header_name);
+    if (dep)
+        emit_header_deploy(&e, header_name);
+    else
+        emit_header(&e, header_name);
     out->header = sb_take(&sb);
     sb_init(&sb);
     emit_banner(&e, header_name);
@@ -785,6 +1119,17 @@ int emit_unit(const Plan *plan, const char *header_name, CUnit *out, DiagList *d
         return -1;
     }
     return 0;
+}
+
+int emit_unit(const Plan *plan, const char *header_name, CUnit *out, DiagList *d)
+{
+    return emit_all(plan, header_name, NULL, out, d);
+}
+
+int emit_unit_deploy(const Plan *plan, const char *header_name, const EmitDeploy *dep,
+                     CUnit *out, DiagList *d)
+{
+    return emit_all(plan, header_name, dep, out, d);
 }
 
 void cunit_free(CUnit *u)

@@ -21,6 +21,29 @@ typedef struct CUnit {
 int emit_unit(const Plan *plan, const char *header_name, CUnit *out, DiagList *d);
 void cunit_free(CUnit *u);
 
+/* What deployed code bakes in (rnnc SPEC -o OUT.c --weights W): the packed weights and,
+ * for the self-test, golden inputs and the outputs rnnc computed for them. Arrays hold
+ * reals of the model's precision. */
+typedef struct EmitDeploy {
+    const char *weights_name; /* the weights file's name, for the banner */
+    const void *packed;       /* (plan->npacked) */
+    int selftest;             /* emit <name>_selftest */
+    int test_T;               /* steps of the golden sequence */
+    const void *test_x;       /* (test_T, I) */
+    const void *test_y;       /* (test_T, O) when the output is per step, else (O) */
+} EmitDeploy;
+
+/* Renders the deployable unit: weights as static const arrays, a caller-owned state with
+ * <name>_reset and <name>_step (unidirectional stacks), <name>_forward up to
+ * deploy.max_seq_len, <name>_selftest; no allocation, no I/O, no mutable globals. */
+int emit_unit_deploy(const Plan *plan, const char *header_name, const EmitDeploy *dep,
+                     CUnit *out, DiagList *d);
+
+/* Bytes of the work area <name>_forward of deployed code needs (T <= max_seq_len). */
+long emit_deploy_work_bytes(const Plan *plan);
+/* Whether deployed code can stream: every block unidirectional. */
+int emit_can_stream(const Plan *plan);
+
 /* The math functions generated code calls, for the JIT to hand over. */
 extern const char *const emit_math_symbols[];
 

@@ -10,7 +10,8 @@
 #define RNNC_VERSION "0.1.0"
 
 static const char usage_main[] =
-    "usage: rnnc SPEC -o OUT.c            write OUT.c and OUT.h for the spec\n"
+    "usage: rnnc SPEC -o OUT.c [--weights W.safetensors [--no-selftest]]\n"
+    "                                     write OUT.c and OUT.h for the spec\n"
     "       rnnc check SPEC               validate the spec and report its sizes\n"
     "       rnnc run SPEC --weights W.safetensors --input X.npy [--lengths L.npy]\n"
     "                     --output Y.npy [--h-n H.npy] [--c-n C.npy] [--print]\n"
@@ -18,9 +19,13 @@ static const char usage_main[] =
     "       rnnc --version\n";
 
 static const char usage_emit[] =
-    "usage: rnnc SPEC -o OUT.c\n"
+    "usage: rnnc SPEC -o OUT.c [--weights W.safetensors [--no-selftest]]\n"
     "Generates C specialised to the network in SPEC: OUT.c and OUT.h beside it.\n"
-    "The header documents the API: pack the PyTorch weights, then call <name>_forward.\n"
+    "Without --weights: the caller passes the PyTorch weights (<name>_pack, <name>_forward).\n"
+    "With --weights: deployable code, the weights baked in as static const arrays, a\n"
+    "  caller-owned state with <name>_reset and <name>_step (streaming, one sample per\n"
+    "  call), <name>_forward up to deploy.max_seq_len, and <name>_selftest (golden outputs\n"
+    "  computed now; --no-selftest leaves it out). No malloc, no I/O, no mutable globals.\n"
     "Both files are written atomically; on any error neither is left behind.\n";
 
 static const char usage_check[] =
@@ -175,13 +180,20 @@ static int cmd_run(int argc, char **argv)
 
 static int cmd_emit(int argc, char **argv)
 {
-    const char *spec = NULL, *out = NULL;
+    const char *spec = NULL, *out = NULL, *weights = NULL;
+    int selftest = 1;
     for (int i = 0; i < argc; i++) {
         if (is_help(argv[i])) {
             fputs(usage_emit, stdout);
             return 0;
         }
+        if (strcmp(argv[i], "--no-selftest") == 0) {
+            selftest = 0;
+            continue;
+        }
         int m = opt_value(argc, argv, &i, "-o", &out);
+        if (m == 0)
+            m = opt_value(argc, argv, &i, "--weights", &weights);
         if (m < 0)
             return bad_usage("missing value after", argv[i], usage_emit);
         if (m)
@@ -196,11 +208,14 @@ static int cmd_emit(int argc, char **argv)
         return bad_usage("no SPEC given", NULL, usage_main);
     if (!out)
         return bad_usage("no output: use -o OUT.c", NULL, usage_emit);
+    if (!selftest && !weights)
+        return bad_usage("--no-selftest goes with --weights", NULL, usage_emit);
     Rnnc r;
     rnnc_init(&r);
     if (load(&r, spec))
         return finish(&r, 1);
-    return finish(&r, rnnc_write(&r, out) == 0 ? 0 : 1);
+    int rc = weights ? rnnc_write_deployed(&r, out, weights, selftest) : rnnc_write(&r, out);
+    return finish(&r, rc == 0 ? 0 : 1);
 }
 
 int main(int argc, char **argv)

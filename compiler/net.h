@@ -50,6 +50,8 @@ typedef struct Net {
     int input_size;
     int batch_first;
     int dbl;              /* precision float64 */
+    int math_builtin;     /* math: builtin — rnnc's own exp and tanh, no libm */
+    int max_seq_len;      /* deploy.max_seq_len: longest sequence of the deployed forward */
     int nblocks;
     Block *blocks;        /* (nblocks) */
     Head head;

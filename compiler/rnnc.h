@@ -34,6 +34,11 @@ void rnnc_report(const Rnnc *r, FILE *out);
 /* Writes the generated C to `c_path` and its header beside it. 0 or -1. */
 int rnnc_write(Rnnc *r, const char *c_path);
 
+/* Writes deployable C to `c_path` (and its header): the weights of the safetensors file
+ * `weights` baked in as static const arrays, a streaming step API and, when `selftest`,
+ * <name>_selftest with golden outputs computed here through the JIT. 0 or -1. */
+int rnnc_write_deployed(Rnnc *r, const char *c_path, const char *weights, int selftest);
+
 /* The single translation unit the JIT compiles (header then body); malloc'd, or NULL. */
 char *rnnc_source(Rnnc *r);
 

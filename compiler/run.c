@@ -164,8 +164,56 @@ static void fmt_shape(char *buf, size_t n, const long *shape, int ndim)
         snprintf(buf + at, n - at, ndim == 1 ? ",)" : ")");
 }
 
+/* Reads the safetensors file at `path` into a fresh flat parameter block (state_dict order,
+ * the model's precision) after checking names, shapes and that every value is finite. */
+static void *load_params(Rnnc *r, const char *path)
+{
+    const Plan *p = r->plan;
+    int dbl = r->net->dbl;
+    RnnrtTensorFile wf;
+    RnnrtError err;
+    if (rnnrt_st_read(path, &wf, &err) < 0) {
+        rt_error(r, &err);
+        return NULL;
+    }
+    RnnrtParamSpec *specs = arena_alloc(&r->arena, (size_t)p->ntensors * sizeof *specs);
+    void *params = calloc((size_t)p->nparams + 1, dbl ? sizeof(double) : sizeof(float));
+    if (!specs || !params) {
+        diag_error(&r->diag, span_none(), "out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < p->ntensors; i++) {
+        specs[i].name = p->tensors[i].name;
+        specs[i].ndim = p->tensors[i].ndim;
+        specs[i].shape[0] = p->tensors[i].shape[0];
+        specs[i].shape[1] = p->tensors[i].shape[1];
+        specs[i].offset = p->tensors[i].offset;
+    }
+    if (rnnrt_params_load(&wf, specs, p->ntensors, dbl, params, &err) < 0) {
+        rt_error_in(r, path, &err);
+        goto fail;
+    }
+    for (int i = 0; i < p->ntensors; i++) {
+        const PlanTensor *t = &p->tensors[i];
+        long n = t->shape[0] * (t->ndim == 2 ? t->shape[1] : 1);
+        for (long k = 0; k < n; k++) {
+            double v = dbl ? ((double *)params)[t->offset + k] : ((float *)params)[t->offset + k];
+            if (v != v || v - v != 0) {
+                diag_error(&r->diag, span_none(), "%s: tensor '%s' holds a non-finite value "
+                                                  "(%g) at index %ld", path, t->name, v, k);
+                goto fail;
+            }
+        }
+    }
+    rnnrt_st_free(&wf);
+    return params;
+fail:
+    rnnrt_st_free(&wf);
+    free(params);
+    return NULL;
+}
+
 typedef struct RunData {
-    RnnrtTensorFile weights;
     RnnrtArray x, lengths;
     void *params, *packed, *xr, *y, *h_n, *c_n, *scratch;
     int *len;
@@ -175,7 +223,6 @@ typedef struct RunData {
 
 static void run_data_free(RunData *d)
 {
-    rnnrt_st_free(&d->weights);
     rnnrt_array_free(&d->x);
     rnnrt_array_free(&d->lengths);
     free(d->params);
@@ -324,27 +371,12 @@ int rnnc_run(Rnnc *r, const RnncRunArgs *a)
     RunData d;
     memset(&d, 0, sizeof d);
     int rc = -1, B = 0, T = 0;
-    RnnrtError err;
-    if (rnnrt_st_read(a->weights, &d.weights, &err) < 0) {
-        rt_error(r, &err);
-        goto out;
-    }
-    RnnrtParamSpec *specs = arena_alloc(&r->arena, (size_t)p->ntensors * sizeof *specs);
-    d.params = calloc((size_t)p->nparams + 1, rs);
+    d.params = load_params(r, a->weights);
     d.packed = calloc((size_t)p->npacked + 1, rs);
-    if (!specs || !d.params || !d.packed) {
-        diag_error(&r->diag, span_none(), "out of memory");
+    if (!d.params)
         goto out;
-    }
-    for (int i = 0; i < p->ntensors; i++) {
-        specs[i].name = p->tensors[i].name;
-        specs[i].ndim = p->tensors[i].ndim;
-        specs[i].shape[0] = p->tensors[i].shape[0];
-        specs[i].shape[1] = p->tensors[i].shape[1];
-        specs[i].offset = p->tensors[i].offset;
-    }
-    if (rnnrt_params_load(&d.weights, specs, p->ntensors, dbl, d.params, &err) < 0) {
-        rt_error_in(r, a->weights, &err);
+    if (!d.packed) {
+        diag_error(&r->diag, span_none(), "out of memory");
         goto out;
     }
     if (load_inputs(r, a, &d, &B, &T) < 0)
@@ -417,5 +449,81 @@ int rnnc_run(Rnnc *r, const RnncRunArgs *a)
     rc = 0;
 out:
     run_data_free(&d);
+    return rc;
+}
+
+/* The golden input of the self-test: a fixed sequence in [-1, 1) (an LCG), so the
+ * generated file does not depend on anything but the spec and the weights. */
+static void golden_input(void *x, long n, int dbl)
+{
+    unsigned long s = 20261124u;
+    for (long i = 0; i < n; i++) {
+        s = (s * 1103515245u + 12345u) & 0x7fffffffu;
+        double v = (double)(s >> 8) / (double)(1u << 22) - 1.0;
+        if (dbl)
+            ((double *)x)[i] = v;
+        else
+            ((float *)x)[i] = (float)v;
+    }
+}
+
+int rnnc_write_deployed(Rnnc *r, const char *c_path, const char *weights, int selftest)
+{
+    const Net *net = r->net;
+    const Plan *p = r->plan;
+    int dbl = net->dbl, rc = -1;
+    size_t rs = dbl ? sizeof(double) : sizeof(float);
+    int T = net->max_seq_len < 8 ? net->max_seq_len : 8;
+    int per_step = !net->head.present || net->head.input == HEAD_SEQUENCE;
+    long nx = (long)T * net->input_size, ny = (long)(per_step ? T : 1) * net->out_size;
+    char h_name[1024];
+    if (write_header_name(c_path, h_name, sizeof h_name) < 0) {
+        diag_error(&r->diag, span_none(), "%s: path too long", c_path);
+        return -1;
+    }
+    JitModule *jit = NULL;
+    char *source = NULL;
+    void *packed = calloc((size_t)p->npacked + 1, rs), *x = malloc((size_t)nx * rs);
+    void *y = malloc((size_t)ny * rs), *scratch = NULL;
+    void *params = load_params(r, weights);
+    if (!params)
+        goto out;
+    if (!packed || !x || !y) {
+        diag_error(&r->diag, span_none(), "out of memory");
+        goto out;
+    }
+    source = rnnc_source(r);
+    ModelFns fns;
+    if (!source || !(jit = jit_compile(source, net->name, dbl, &fns, &r->diag)))
+        goto out;
+    scratch = malloc((size_t)fns.scratch_bytes(1, T));
+    if (!scratch) {
+        diag_error(&r->diag, span_none(), "out of memory");
+        goto out;
+    }
+    golden_input(x, nx, dbl);
+    int frc = dbl ? (fns.pack_f64(params, packed),
+                     fns.forward_f64(packed, x, NULL, 1, T, y, NULL, NULL, scratch))
+                  : (fns.pack_f32(params, packed),
+                     fns.forward_f32(packed, x, NULL, 1, T, y, NULL, NULL, scratch));
+    if (frc != 0) {
+        diag_error(&r->diag, span_none(), "the self-test sequence did not run");
+        goto out;
+    }
+    const char *wname = strrchr(weights, '/') ? strrchr(weights, '/') + 1 : weights;
+    EmitDeploy dep = {wname, packed, selftest, T, x, y};
+    CUnit u;
+    if (emit_unit_deploy(p, h_name, &dep, &u, &r->diag) < 0)
+        goto out;
+    rc = write_cunit(c_path, &u, &r->diag);
+    cunit_free(&u);
+out:
+    jit_free(jit);
+    free(source);
+    free(params);
+    free(packed);
+    free(x);
+    free(y);
+    free(scratch);
     return rc;
 }

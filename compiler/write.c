@@ -57,34 +57,56 @@ int write_header_path(const char *c_path, char *out, size_t n)
     return 0;
 }
 
-int write_unit(const char *c_path, const Plan *plan, DiagList *d)
+int write_header_name(const char *c_path, char *out, size_t n)
+{
+    char h_path[4096];
+    if (write_header_path(c_path, h_path, sizeof h_path) < 0)
+        return -1;
+    const char *name = strrchr(h_path, '/') ? strrchr(h_path, '/') + 1 : h_path;
+    if (strlen(name) + 1 > n)
+        return -1;
+    memcpy(out, name, strlen(name) + 1);
+    return 0;
+}
+
+int write_cunit(const char *c_path, const CUnit *u, DiagList *d)
 {
     char h_path[4096];
     if (write_header_path(c_path, h_path, sizeof h_path) < 0) {
         diag_error(d, span_none(), "%s: path too long", c_path);
         return -1;
     }
-    const char *h_name = strrchr(h_path, '/') ? strrchr(h_path, '/') + 1 : h_path;
+    size_t na = strlen(u->banner), ni = strlen(u->include), nb = strlen(u->body);
+    char *c_text = malloc(na + ni + nb + 1);
+    if (!c_text) {
+        diag_error(d, span_none(), "out of memory");
+        return -1;
+    }
+    memcpy(c_text, u->banner, na);
+    memcpy(c_text + na, u->include, ni);
+    memcpy(c_text + na + ni, u->body, nb + 1);
+    int rc = -1;
+    if (write_file_atomic(h_path, u->header, strlen(u->header), d) == 0) {
+        if (write_file_atomic(c_path, c_text, na + ni + nb, d) == 0)
+            rc = 0;
+        else
+            unlink(h_path);
+    }
+    free(c_text);
+    return rc;
+}
+
+int write_unit(const char *c_path, const Plan *plan, DiagList *d)
+{
+    char h_name[1024];
+    if (write_header_name(c_path, h_name, sizeof h_name) < 0) {
+        diag_error(d, span_none(), "%s: path too long", c_path);
+        return -1;
+    }
     CUnit u;
     if (emit_unit(plan, h_name, &u, d) < 0)
         return -1;
-    size_t na = strlen(u.banner), ni = strlen(u.include), nb = strlen(u.body);
-    char *c_text = malloc(na + ni + nb + 1);
-    int rc = -1;
-    if (!c_text) {
-        diag_error(d, span_none(), "out of memory");
-    } else {
-        memcpy(c_text, u.banner, na);
-        memcpy(c_text + na, u.include, ni);
-        memcpy(c_text + na + ni, u.body, nb + 1);
-        if (write_file_atomic(h_path, u.header, strlen(u.header), d) == 0) {
-            if (write_file_atomic(c_path, c_text, na + ni + nb, d) == 0)
-                rc = 0;
-            else
-                unlink(h_path);
-        }
-    }
-    free(c_text);
+    int rc = write_cunit(c_path, &u, d);
     cunit_free(&u);
     return rc;
 }

@@ -1,61 +1,26 @@
 /* npy.c — NumPy .npy reading and writing for librnnrt, and the RnnrtArray helpers.
  * Owns the hand-written parser of the .npy header dict (Python literal syntax),
- * byte-order conversion, and the atomic (temporary file + rename) .npy writer.
+ * the .npy header writer, and Fortran-order conversion; the byte swapping and the atomic
+ * (temporary file + rename) write it uses are rt_util.c's.
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include "rnnrt.h"
+#include "rt_util.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #define NPY_MAGIC "\x93NUMPY"
 #define NPY_MAGIC_LEN 6
 #define NPY_ALIGN 64
 #define NPY_GROWTH_DIGITS 21 /* numpy's GROWTH_AXIS_MAX_DIGITS */
 #define NPY_MAX_HEADER (1L << 20) /* far above anything ndim <= 8 can need */
-
-static void set_err(RnnrtError *err, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err) {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    va_end(ap);
-}
-
-static int host_is_le(void)
-{
-    const uint16_t one = 1;
-    unsigned char c;
-
-    memcpy(&c, &one, 1);
-    return c == 1;
-}
-
-/* Reverses the bytes of each of the `n` elements of `size` bytes at `p`. */
-static void byteswap(void *p, size_t n, int size)
-{
-    unsigned char *b = p;
-
-    for (size_t i = 0; i < n; i++, b += size) {
-        for (int j = 0; j < size / 2; j++) {
-            unsigned char t = b[j];
-            b[j] = b[size - 1 - j];
-            b[size - 1 - j] = t;
-        }
-    }
-}
 
 int rnnrt_dtype_size(RnnrtDtype dt)
 {
@@ -190,7 +155,7 @@ static int parse_dim(Cursor *c, long *out)
 static int parse_shape(Cursor *c, NpyHeader *h, const char *path, RnnrtError *err)
 {
     if (!accept(c, '(')) {
-        set_err(err, "%s: malformed header: 'shape' is not a tuple", path);
+        rnnrt_util_set_err(err, "%s: malformed header: 'shape' is not a tuple", path);
         return -1;
     }
     h->ndim = 0;
@@ -200,12 +165,12 @@ static int parse_shape(Cursor *c, NpyHeader *h, const char *path, RnnrtError *er
     for (;;) {
         long d;
         if (parse_dim(c, &d) != 0) {
-            set_err(err, "%s: malformed header: bad dimension in 'shape'", path);
+            rnnrt_util_set_err(err, "%s: malformed header: bad dimension in 'shape'", path);
             return -1;
         }
         if (h->ndim == RNNRT_MAX_DIMS) {
-            set_err(err, "%s: too many dimensions (at most %d are supported)", path,
-                    RNNRT_MAX_DIMS);
+            rnnrt_util_set_err(err, "%s: too many dimensions (at most %d are supported)", path,
+                               RNNRT_MAX_DIMS);
             return -1;
         }
         h->shape[h->ndim++] = d;
@@ -213,7 +178,7 @@ static int parse_shape(Cursor *c, NpyHeader *h, const char *path, RnnrtError *er
             return 0;
         }
         if (!accept(c, ',')) {
-            set_err(err, "%s: malformed header: expected ',' or ')' in 'shape'", path);
+            rnnrt_util_set_err(err, "%s: malformed header: expected ',' or ')' in 'shape'", path);
             return -1;
         }
         if (accept(c, ')')) {
@@ -228,7 +193,7 @@ static int parse_entry(Cursor *c, NpyHeader *h, const char *path, RnnrtError *er
     int bit;
 
     if (parse_str(c, key, sizeof key) != 0) {
-        set_err(err, "%s: malformed header: expected a quoted key", path);
+        rnnrt_util_set_err(err, "%s: malformed header: expected a quoted key", path);
         return -1;
     }
     if (strcmp(key, "descr") == 0) {
@@ -238,22 +203,22 @@ static int parse_entry(Cursor *c, NpyHeader *h, const char *path, RnnrtError *er
     } else if (strcmp(key, "shape") == 0) {
         bit = 4;
     } else {
-        set_err(err, "%s: malformed header: unexpected key '%s'", path, key);
+        rnnrt_util_set_err(err, "%s: malformed header: unexpected key '%s'", path, key);
         return -1;
     }
     if (h->seen & bit) {
-        set_err(err, "%s: malformed header: duplicate key '%s'", path, key);
+        rnnrt_util_set_err(err, "%s: malformed header: duplicate key '%s'", path, key);
         return -1;
     }
     h->seen |= bit;
     if (!accept(c, ':')) {
-        set_err(err, "%s: malformed header: expected ':' after '%s'", path, key);
+        rnnrt_util_set_err(err, "%s: malformed header: expected ':' after '%s'", path, key);
         return -1;
     }
     if (bit == 1) {
         if (parse_str(c, h->descr, sizeof h->descr) != 0) {
-            set_err(err, "%s: unsupported dtype (structured or malformed 'descr'; "
-                    "expected float32, float64, int32 or int64)", path);
+            rnnrt_util_set_err(err, "%s: unsupported dtype (structured or malformed 'descr'; "
+                               "expected float32, float64, int32 or int64)", path);
             return -1;
         }
         return 0;
@@ -264,7 +229,9 @@ static int parse_entry(Cursor *c, NpyHeader *h, const char *path, RnnrtError *er
         } else if (parse_word(c, "False") == 0) {
             h->fortran = 0;
         } else {
-            set_err(err, "%s: malformed header: 'fortran_order' is not True or False", path);
+            rnnrt_util_set_err(err,
+                               "%s: malformed header: 'fortran_order' is not True or False",
+                               path);
             return -1;
         }
         return 0;
@@ -279,7 +246,7 @@ static int parse_header(const char *s, size_t len, NpyHeader *h, const char *pat
 
     memset(h, 0, sizeof *h);
     if (!accept(&c, '{')) {
-        set_err(err, "%s: malformed header: expected '{'", path);
+        rnnrt_util_set_err(err, "%s: malformed header: expected '{'", path);
         return -1;
     }
     while (!accept(&c, '}')) {
@@ -288,7 +255,7 @@ static int parse_header(const char *s, size_t len, NpyHeader *h, const char *pat
         }
         if (!accept(&c, ',')) {
             if (!accept(&c, '}')) {
-                set_err(err, "%s: malformed header: expected ',' or '}'", path);
+                rnnrt_util_set_err(err, "%s: malformed header: expected ',' or '}'", path);
                 return -1;
             }
             break;
@@ -296,12 +263,12 @@ static int parse_header(const char *s, size_t len, NpyHeader *h, const char *pat
     }
     skip_ws(&c);
     if (c.p != c.end) {
-        set_err(err, "%s: malformed header: trailing characters after '}'", path);
+        rnnrt_util_set_err(err, "%s: malformed header: trailing characters after '}'", path);
         return -1;
     }
     if (h->seen != 7) {
-        set_err(err, "%s: malformed header: missing key '%s'", path,
-                !(h->seen & 1) ? "descr" : !(h->seen & 2) ? "fortran_order" : "shape");
+        rnnrt_util_set_err(err, "%s: malformed header: missing key '%s'", path,
+                           !(h->seen & 1) ? "descr" : !(h->seen & 2) ? "fortran_order" : "shape");
         return -1;
     }
     return 0;
@@ -342,17 +309,17 @@ static int read_header(FILE *f, const char *path, NpyHeader *h, long *data_start
     int rc;
 
     if (fread(pre, 1, 8, f) != 8 || memcmp(pre, NPY_MAGIC, NPY_MAGIC_LEN) != 0) {
-        set_err(err, "%s: not a .npy file (bad magic)", path);
+        rnnrt_util_set_err(err, "%s: not a .npy file (bad magic)", path);
         return -1;
     }
     if ((pre[6] != 1 && pre[6] != 2 && pre[6] != 3) || pre[7] != 0) {
-        set_err(err, "%s: unsupported .npy version %d.%d (expected 1.0, 2.0 or 3.0)",
-                path, pre[6], pre[7]);
+        rnnrt_util_set_err(err, "%s: unsupported .npy version %d.%d (expected 1.0, 2.0 or 3.0)",
+                           path, pre[6], pre[7]);
         return -1;
     }
     lenbytes = pre[6] == 1 ? 2 : 4;
     if (fread(pre + 8, 1, lenbytes, f) != lenbytes) {
-        set_err(err, "%s: truncated .npy header", path);
+        rnnrt_util_set_err(err, "%s: truncated .npy header", path);
         return -1;
     }
     hlen = (unsigned long)pre[8] | (unsigned long)pre[9] << 8;
@@ -360,17 +327,18 @@ static int read_header(FILE *f, const char *path, NpyHeader *h, long *data_start
         hlen |= (unsigned long)pre[10] << 16 | (unsigned long)pre[11] << 24;
     }
     if (hlen > (unsigned long)NPY_MAX_HEADER) {
-        set_err(err, "%s: .npy header length %lu is implausibly large", path, hlen);
+        rnnrt_util_set_err(err, "%s: .npy header length %lu is implausibly large", path, hlen);
         return -1;
     }
     buf = malloc(hlen + 1);
     if (!buf) {
-        set_err(err, "%s: out of memory reading the .npy header", path);
+        rnnrt_util_set_err(err, "%s: out of memory reading the .npy header", path);
         return -1;
     }
     if (fread(buf, 1, hlen, f) != hlen) {
         free(buf);
-        set_err(err, "%s: truncated .npy header (expected %lu header bytes)", path, hlen);
+        rnnrt_util_set_err(err, "%s: truncated .npy header (expected %lu header bytes)", path,
+                           hlen);
         return -1;
     }
     buf[hlen] = '\0';
@@ -418,12 +386,9 @@ int rnnrt_npy_read(const char *path, RnnrtArray *out, RnnrtError *err)
     void *data;
 
     memset(out, 0, sizeof *out);
-    if (err) {
-        err->msg[0] = '\0';
-    }
-    f = fopen(path, "rb");
+    rnnrt_util_clear_err(err);
+    f = rnnrt_util_open_read(path, err);
     if (!f) {
-        set_err(err, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
     if (read_header(f, path, &h, &data_start, err) != 0) {
@@ -431,51 +396,51 @@ int rnnrt_npy_read(const char *path, RnnrtArray *out, RnnrtError *err)
         return -1;
     }
     if (parse_descr(h.descr, &dt, &big) != 0) {
-        set_err(err, "%s: unsupported dtype '%s' (expected float32, float64, int32 or int64)",
-                path, h.descr);
+        rnnrt_util_set_err(err, "%s: unsupported dtype '%s' (expected float32, float64, "
+                           "int32 or int64)", path, h.descr);
         fclose(f);
         return -1;
     }
     size = rnnrt_dtype_size(dt);
     for (int i = 0; i < h.ndim; i++) {
         if (h.shape[i] != 0 && numel > LONG_MAX / size / h.shape[i]) {
-            set_err(err, "%s: array shape is too large", path);
+            rnnrt_util_set_err(err, "%s: array shape is too large", path);
             fclose(f);
             return -1;
         }
         numel *= h.shape[i];
     }
     if (fstat(fileno(f), &st) != 0) {
-        set_err(err, "%s: cannot stat: %s", path, strerror(errno));
+        rnnrt_util_set_err(err, "%s: cannot stat: %s", path, strerror(errno));
         fclose(f);
         return -1;
     }
     if ((long long)st.st_size - data_start != (long long)numel * size) {
-        set_err(err, "%s: %s: expected %ld data bytes, found %lld", path,
-                (long long)st.st_size - data_start < (long long)numel * size
-                    ? "file is truncated" : "file has trailing bytes",
-                numel * size, (long long)st.st_size - data_start);
+        rnnrt_util_set_err(err, "%s: %s: expected %ld data bytes, found %lld", path,
+                           (long long)st.st_size - data_start < (long long)numel * size
+                               ? "file is truncated" : "file has trailing bytes",
+                           numel * size, (long long)st.st_size - data_start);
         fclose(f);
         return -1;
     }
     data = malloc(numel > 0 ? (size_t)(numel * size) : 1);
     if (!data) {
-        set_err(err, "%s: out of memory for %ld data bytes", path, numel * size);
+        rnnrt_util_set_err(err, "%s: out of memory for %ld data bytes", path, numel * size);
         fclose(f);
         return -1;
     }
     if (fread(data, (size_t)size, (size_t)numel, f) != (size_t)numel) {
-        set_err(err, "%s: read error: expected %ld data bytes", path, numel * size);
+        rnnrt_util_set_err(err, "%s: read error: expected %ld data bytes", path, numel * size);
         free(data);
         fclose(f);
         return -1;
     }
     fclose(f);
-    if (big == host_is_le()) {
-        byteswap(data, (size_t)numel, size);
+    if (big == rnnrt_util_host_is_le()) {
+        rnnrt_util_byteswap(data, (size_t)numel, size);
     }
     if (h.fortran && h.ndim > 1 && numel > 1 && from_fortran(&data, h.shape, h.ndim, size) != 0) {
-        set_err(err, "%s: out of memory for %ld data bytes", path, numel * size);
+        rnnrt_util_set_err(err, "%s: out of memory for %ld data bytes", path, numel * size);
         free(data);
         return -1;
     }
@@ -487,66 +452,6 @@ int rnnrt_npy_read(const char *path, RnnrtArray *out, RnnrtError *err)
 }
 
 /* ---- writing ------------------------------------------------------------------------ */
-
-/* Writes the `n` buffers to `path` via a temporary file in the same directory and
- * rename(2). On failure the temporary file is removed and `path` is untouched. The
- * new file gets the mode of the file it replaces, or 0644. */
-static int write_atomic(const char *path, const void *const *bufs, const size_t *lens,
-                        int n, RnnrtError *err)
-{
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + sizeof ".tmpXXXXXX");
-    struct stat st;
-    FILE *f;
-    int fd;
-
-    if (!tmp) {
-        set_err(err, "%s: out of memory", path);
-        return -1;
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmpXXXXXX", sizeof ".tmpXXXXXX");
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        set_err(err, "%s: cannot create a temporary file: %s", path, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    (void)fchmod(fd, stat(path, &st) == 0 ? (st.st_mode & 07777) : 0644);
-    f = fdopen(fd, "wb");
-    if (!f) {
-        set_err(err, "%s: cannot open the temporary file: %s", path, strerror(errno));
-        close(fd);
-        goto fail;
-    }
-    for (int i = 0; i < n; i++) {
-        if (lens[i] && fwrite(bufs[i], 1, lens[i], f) != lens[i]) {
-            set_err(err, "%s: write error: %s", path, strerror(errno));
-            fclose(f);
-            goto fail;
-        }
-    }
-    if (fflush(f) != 0 || ferror(f)) {
-        set_err(err, "%s: write error: %s", path, strerror(errno));
-        fclose(f);
-        goto fail;
-    }
-    if (fclose(f) != 0) {
-        set_err(err, "%s: write error: %s", path, strerror(errno));
-        goto fail;
-    }
-    if (rename(tmp, path) != 0) {
-        set_err(err, "%s: cannot rename the temporary file into place: %s", path,
-                strerror(errno));
-        goto fail;
-    }
-    free(tmp);
-    return 0;
-fail:
-    unlink(tmp);
-    free(tmp);
-    return -1;
-}
 
 /* Formats numpy's version 1.0 header (magic to final '\n') into buf; returns its length. */
 static size_t format_header(char *buf, size_t cap, const RnnrtArray *a, int size)
@@ -570,7 +475,7 @@ static size_t format_header(char *buf, size_t cap, const RnnrtArray *a, int size
     }
     len = (size_t)snprintf(buf + 10, cap - 10,
                            "{'descr': '%c%c%d', 'fortran_order': False, 'shape': %s, }%*s",
-                           host_is_le() ? '<' : '>', kind[a->dtype], size, shape,
+                           rnnrt_util_host_is_le() ? '<' : '>', kind[a->dtype], size, shape,
                            grow, "");
     /* numpy: padlen = 64 - (10 + len + 1) % 64, then the spaces and a '\n'. */
     total = 10 + len + 1;
@@ -591,38 +496,36 @@ int rnnrt_npy_write(const char *path, const RnnrtArray *a, RnnrtError *err)
     long numel = 1;
     int size;
 
-    if (err) {
-        err->msg[0] = '\0';
-    }
+    rnnrt_util_clear_err(err);
     if (a->dtype != RNNRT_F32 && a->dtype != RNNRT_F64 && a->dtype != RNNRT_I32
         && a->dtype != RNNRT_I64) {
-        set_err(err, "%s: cannot write: invalid dtype %d", path, (int)a->dtype);
+        rnnrt_util_set_err(err, "%s: cannot write: invalid dtype %d", path, (int)a->dtype);
         return -1;
     }
     size = rnnrt_dtype_size(a->dtype);
     if (a->ndim < 0 || a->ndim > RNNRT_MAX_DIMS) {
-        set_err(err, "%s: cannot write: ndim %d is out of range 0..%d", path, a->ndim,
-                RNNRT_MAX_DIMS);
+        rnnrt_util_set_err(err, "%s: cannot write: ndim %d is out of range 0..%d", path, a->ndim,
+                           RNNRT_MAX_DIMS);
         return -1;
     }
     for (int i = 0; i < a->ndim; i++) {
         if (a->shape[i] < 0) {
-            set_err(err, "%s: cannot write: negative dimension %ld", path, a->shape[i]);
+            rnnrt_util_set_err(err, "%s: cannot write: negative dimension %ld", path, a->shape[i]);
             return -1;
         }
         if (a->shape[i] != 0 && numel > LONG_MAX / size / a->shape[i]) {
-            set_err(err, "%s: cannot write: array shape is too large", path);
+            rnnrt_util_set_err(err, "%s: cannot write: array shape is too large", path);
             return -1;
         }
         numel *= a->shape[i];
     }
     if (numel > 0 && !a->data) {
-        set_err(err, "%s: cannot write: array has no data", path);
+        rnnrt_util_set_err(err, "%s: cannot write: array has no data", path);
         return -1;
     }
     bufs[0] = header;
     lens[0] = format_header(header, sizeof header, a, size);
     bufs[1] = a->data;
     lens[1] = (size_t)numel * (size_t)size;
-    return write_atomic(path, bufs, lens, 2, err);
+    return rnnrt_util_write_atomic(path, bufs, lens, 2, err);
 }

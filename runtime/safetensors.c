@@ -1,11 +1,12 @@
 /* safetensors.c — safetensors reading and writing for librnnrt, and rnnrt_params_load.
  * Owns the parsing (with libyaml: JSON is YAML flow syntax) and validation of the JSON
- * header, the compact JSON header writer with its atomic (temp file + rename) write,
+ * header, the compact JSON header writer (the atomic file write is rt_util.c's),
  * and the matching of a tensor file against the model's parameter table.
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include "rnnrt.h"
+#include "rt_util.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -16,7 +17,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <unistd.h>
 #include <yaml.h>
 
 #define ST_MAX_HEADER 100000000ULL /* the limit of the reference (Rust) implementation */
@@ -71,42 +71,7 @@ static int err_finish(ErrList *e)
     return e->lines + e->dropped > 0 ? -1 : 0;
 }
 
-static void set_err(RnnrtError *err, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err) {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    va_end(ap);
-}
-
-/* ---- small helpers (the byte-order and atomic-write ones mirror npy.c's) ------------ */
-
-static int host_is_le(void)
-{
-    const uint16_t one = 1;
-    unsigned char c;
-
-    memcpy(&c, &one, 1);
-    return c == 1;
-}
-
-/* Reverses the bytes of each of the `n` elements of `size` bytes at `p`. */
-static void byteswap(void *p, size_t n, int size)
-{
-    unsigned char *b = p;
-
-    for (size_t i = 0; i < n; i++, b += size) {
-        for (int j = 0; j < size / 2; j++) {
-            unsigned char t = b[j];
-            b[j] = b[size - 1 - j];
-            b[size - 1 - j] = t;
-        }
-    }
-}
+/* ---- small helpers ------------------------------------------------------------------ */
 
 /* "[256, 10]" */
 static const char *fmt_shape(char *buf, size_t cap, int ndim, const long *shape)
@@ -123,66 +88,6 @@ static const char *fmt_shape(char *buf, size_t cap, int ndim, const long *shape)
         buf[n] = '\0';
     }
     return buf;
-}
-
-/* Writes the `n` buffers to `path` via a temporary file in the same directory and
- * rename(2). On failure the temporary file is removed and `path` is untouched. The
- * new file gets the mode of the file it replaces, or 0644. */
-static int write_atomic(const char *path, const void *const *bufs, const size_t *lens,
-                        int n, RnnrtError *err)
-{
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + sizeof ".tmpXXXXXX");
-    struct stat st;
-    FILE *f;
-    int fd;
-
-    if (!tmp) {
-        set_err(err, "%s: out of memory", path);
-        return -1;
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmpXXXXXX", sizeof ".tmpXXXXXX");
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        set_err(err, "%s: cannot create a temporary file: %s", path, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    (void)fchmod(fd, stat(path, &st) == 0 ? (st.st_mode & 07777) : 0644);
-    f = fdopen(fd, "wb");
-    if (!f) {
-        set_err(err, "%s: cannot open the temporary file: %s", path, strerror(errno));
-        close(fd);
-        goto fail;
-    }
-    for (int i = 0; i < n; i++) {
-        if (lens[i] && fwrite(bufs[i], 1, lens[i], f) != lens[i]) {
-            set_err(err, "%s: write error: %s", path, strerror(errno));
-            fclose(f);
-            goto fail;
-        }
-    }
-    if (fflush(f) != 0 || ferror(f)) {
-        set_err(err, "%s: write error: %s", path, strerror(errno));
-        fclose(f);
-        goto fail;
-    }
-    if (fclose(f) != 0) {
-        set_err(err, "%s: write error: %s", path, strerror(errno));
-        goto fail;
-    }
-    if (rename(tmp, path) != 0) {
-        set_err(err, "%s: cannot rename the temporary file into place: %s", path,
-                strerror(errno));
-        goto fail;
-    }
-    free(tmp);
-    return 0;
-fail:
-    unlink(tmp);
-    free(tmp);
-    return -1;
 }
 
 /* Bytes of `ndim` dims of `size`-byte elements into *out; -1 on overflow of int64. */
@@ -354,14 +259,14 @@ static int walk_header(const char *path, yaml_document_t *doc, uint64_t data_len
     size_t npairs;
 
     if (!root || root->type != YAML_MAPPING_NODE) {
-        set_err(err, "%s: header is not a JSON object", path);
+        rnnrt_util_set_err(err, "%s: header is not a JSON object", path);
         return -1;
     }
     npairs = (size_t)(root->data.mapping.pairs.top - root->data.mapping.pairs.start);
     out->t = calloc(npairs ? npairs : 1, sizeof *out->t);
     *exts = calloc(npairs ? npairs : 1, sizeof **exts);
     if (!out->t || !*exts) {
-        set_err(err, "%s: out of memory reading the header", path);
+        rnnrt_util_set_err(err, "%s: out of memory reading the header", path);
         return -1;
     }
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
@@ -388,7 +293,7 @@ static int walk_header(const char *path, yaml_document_t *doc, uint64_t data_len
         }
         t->name = malloc(len + 1);
         if (!t->name) {
-            set_err(err, "%s: out of memory reading the header", path);
+            rnnrt_util_set_err(err, "%s: out of memory reading the header", path);
             return -1;
         }
         memcpy(t->name, key->data.scalar.value, len + 1);
@@ -419,17 +324,18 @@ static int parse_header(const char *path, const char *hdr, size_t len, uint64_t 
         i++;
     }
     if (i == len || hdr[i] != '{') {
-        set_err(err, "%s: header is not a JSON object", path);
+        rnnrt_util_set_err(err, "%s: header is not a JSON object", path);
         return -1;
     }
     if (!yaml_parser_initialize(&parser)) {
-        set_err(err, "%s: out of memory initialising the JSON parser", path);
+        rnnrt_util_set_err(err, "%s: out of memory initialising the JSON parser", path);
         return -1;
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)hdr, len);
     if (!yaml_parser_load(&parser, &doc)) {
-        set_err(err, "%s: malformed JSON header: %s (at header byte %zu)", path,
-                parser.problem ? parser.problem : "parse error", parser.problem_mark.index);
+        rnnrt_util_set_err(err, "%s: malformed JSON header: %s (at header byte %zu)", path,
+                           parser.problem ? parser.problem : "parse error",
+                           parser.problem_mark.index);
         yaml_parser_delete(&parser);
         return -1;
     }
@@ -438,13 +344,13 @@ static int parse_header(const char *path, const char *hdr, size_t len, uint64_t 
     if (rc == 0) {
         /* The header must hold exactly one document. */
         if (!yaml_parser_load(&parser, &doc)) {
-            set_err(err, "%s: malformed JSON header: %s (at header byte %zu)", path,
-                    parser.problem ? parser.problem : "parse error",
-                    parser.problem_mark.index);
+            rnnrt_util_set_err(err, "%s: malformed JSON header: %s (at header byte %zu)", path,
+                               parser.problem ? parser.problem : "parse error",
+                               parser.problem_mark.index);
             rc = -1;
         } else {
             if (yaml_document_get_root_node(&doc)) {
-                set_err(err, "%s: malformed JSON header: trailing content", path);
+                rnnrt_util_set_err(err, "%s: malformed JSON header: trailing content", path);
                 rc = -1;
             }
             yaml_document_delete(&doc);
@@ -464,18 +370,18 @@ static int read_data(FILE *f, const char *path, uint64_t base, RnnrtTensorFile *
 
         t->data = malloc(bytes ? bytes : 1);
         if (!t->data) {
-            set_err(err, "%s: out of memory for tensor '%s' (%zu bytes)", path, t->name,
-                    bytes);
+            rnnrt_util_set_err(err, "%s: out of memory for tensor '%s' (%zu bytes)", path, t->name,
+                               bytes);
             return -1;
         }
         if (bytes && (fseeko(f, (off_t)(base + exts[i].begin), SEEK_SET) != 0
                       || fread(t->data, 1, bytes, f) != bytes)) {
-            set_err(err, "%s: read error in tensor '%s'", path, t->name);
+            rnnrt_util_set_err(err, "%s: read error in tensor '%s'", path, t->name);
             return -1;
         }
-        if (!host_is_le()) {
+        if (!rnnrt_util_host_is_le()) {
             int size = rnnrt_dtype_size(t->dtype);
-            byteswap(t->data, bytes / (size_t)size, size);
+            rnnrt_util_byteswap(t->data, bytes / (size_t)size, size);
         }
     }
     return 0;
@@ -492,20 +398,17 @@ int rnnrt_st_read(const char *path, RnnrtTensorFile *out, RnnrtError *err)
     int rc = -1;
 
     memset(out, 0, sizeof *out);
-    if (err) {
-        err->msg[0] = '\0';
-    }
-    f = fopen(path, "rb");
+    rnnrt_util_clear_err(err);
+    f = rnnrt_util_open_read(path, err);
     if (!f) {
-        set_err(err, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
     if (fstat(fileno(f), &st) != 0) {
-        set_err(err, "%s: cannot stat: %s", path, strerror(errno));
+        rnnrt_util_set_err(err, "%s: cannot stat: %s", path, strerror(errno));
         goto done;
     }
     if (st.st_size < 8 || fread(lenb, 1, 8, f) != 8) {
-        set_err(err, "%s: not a safetensors file (shorter than 8 bytes)", path);
+        rnnrt_util_set_err(err, "%s: not a safetensors file (shorter than 8 bytes)", path);
         goto done;
     }
     for (int i = 0; i < 8; i++) {
@@ -513,23 +416,25 @@ int rnnrt_st_read(const char *path, RnnrtTensorFile *out, RnnrtError *err)
     }
     avail = (uint64_t)st.st_size - 8;
     if (hlen > avail) {
-        set_err(err, "%s: not a safetensors file (header length %llu exceeds the %llu bytes "
-                "that follow it)", path, (unsigned long long)hlen, (unsigned long long)avail);
+        rnnrt_util_set_err(err,
+                           "%s: not a safetensors file (header length %llu exceeds the %llu "
+                           "bytes that follow it)",
+                           path, (unsigned long long)hlen, (unsigned long long)avail);
         goto done;
     }
     if (hlen >= ST_MAX_HEADER) {
-        set_err(err, "%s: header length %llu is too large (limit %llu)", path,
-                (unsigned long long)hlen, ST_MAX_HEADER);
+        rnnrt_util_set_err(err, "%s: header length %llu is too large (limit %llu)", path,
+                           (unsigned long long)hlen, ST_MAX_HEADER);
         goto done;
     }
     hdr = malloc((size_t)hlen + 1);
     if (!hdr) {
-        set_err(err, "%s: out of memory for the %llu-byte header", path,
-                (unsigned long long)hlen);
+        rnnrt_util_set_err(err, "%s: out of memory for the %llu-byte header", path,
+                           (unsigned long long)hlen);
         goto done;
     }
     if (fread(hdr, 1, (size_t)hlen, f) != (size_t)hlen) {
-        set_err(err, "%s: read error in the header", path);
+        rnnrt_util_set_err(err, "%s: read error in the header", path);
         goto done;
     }
     hdr[hlen] = '\0';
@@ -638,7 +543,7 @@ static int check_tensors(const char *path, const RnnrtTensor *ts, int n, RnnrtEr
     ErrList e = { err, 0, 0 };
 
     if (n < 0 || (n > 0 && !ts)) {
-        set_err(err, "%s: cannot write: invalid tensor list", path);
+        rnnrt_util_set_err(err, "%s: cannot write: invalid tensor list", path);
         return -1;
     }
     for (int i = 0; i < n; i++) {
@@ -695,9 +600,7 @@ int rnnrt_st_write(const char *path, const RnnrtTensor *ts, int n, RnnrtError *e
     uint64_t off = 0;
     int rc = -1;
 
-    if (err) {
-        err->msg[0] = '\0';
-    }
+    rnnrt_util_clear_err(err);
     if (check_tensors(path, ts, n, err) != 0) {
         return -1;
     }
@@ -705,7 +608,7 @@ int rnnrt_st_write(const char *path, const RnnrtTensor *ts, int n, RnnrtError *e
     lens = malloc((size_t)(n + 2) * sizeof *lens);
     copies = calloc((size_t)n + 1, sizeof *copies);
     if (!bufs || !lens || !copies) {
-        set_err(err, "%s: out of memory", path);
+        rnnrt_util_set_err(err, "%s: out of memory", path);
         goto done;
     }
     sb_printf(&hb, "{");
@@ -725,15 +628,15 @@ int rnnrt_st_write(const char *path, const RnnrtTensor *ts, int n, RnnrtError *e
         off += nbytes;
         bufs[i + 2] = t->data;
         lens[i + 2] = (size_t)nbytes;
-        if (!host_is_le() && nbytes > 0) {
+        if (!rnnrt_util_host_is_le() && nbytes > 0) {
             copies[i] = malloc((size_t)nbytes);
             if (!copies[i]) {
-                set_err(err, "%s: out of memory", path);
+                rnnrt_util_set_err(err, "%s: out of memory", path);
                 goto done;
             }
             memcpy(copies[i], t->data, (size_t)nbytes);
-            byteswap(copies[i], (size_t)nbytes / (size_t)rnnrt_dtype_size(t->dtype),
-                     rnnrt_dtype_size(t->dtype));
+            rnnrt_util_byteswap(copies[i], (size_t)nbytes / (size_t)rnnrt_dtype_size(t->dtype),
+                                rnnrt_dtype_size(t->dtype));
             bufs[i + 2] = copies[i];
         }
     }
@@ -742,7 +645,7 @@ int rnnrt_st_write(const char *path, const RnnrtTensor *ts, int n, RnnrtError *e
         sb_printf(&hb, " ");
     }
     if (hb.oom) {
-        set_err(err, "%s: out of memory formatting the header", path);
+        rnnrt_util_set_err(err, "%s: out of memory formatting the header", path);
         goto done;
     }
     for (int i = 0; i < 8; i++) {
@@ -752,7 +655,7 @@ int rnnrt_st_write(const char *path, const RnnrtTensor *ts, int n, RnnrtError *e
     lens[0] = 8;
     bufs[1] = hb.p;
     lens[1] = hb.len;
-    rc = write_atomic(path, bufs, lens, n + 2, err);
+    rc = rnnrt_util_write_atomic(path, bufs, lens, n + 2, err);
 done:
     if (copies) {
         for (int i = 0; i < n; i++) {
@@ -816,12 +719,10 @@ int rnnrt_params_load(const RnnrtTensorFile *f, const RnnrtParamSpec *specs, int
     char have[SHAPE_BUF], want[SHAPE_BUF];
     char *used;
 
-    if (err) {
-        err->msg[0] = '\0';
-    }
+    rnnrt_util_clear_err(err);
     used = calloc(f->n > 0 ? (size_t)f->n : 1, 1);
     if (!used) {
-        set_err(err, "out of memory matching the parameter tensors");
+        rnnrt_util_set_err(err, "out of memory matching the parameter tensors");
         return -1;
     }
     for (int i = 0; i < n; i++) {

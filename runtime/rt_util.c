@@ -1,0 +1,126 @@
+/* rt_util.c — internal helpers shared by npy.c and safetensors.c (see rt_util.h):
+ * error messages, opening for reading, byte order, and the atomic temporary-file-and-rename
+ * write.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "rt_util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void rnnrt_util_set_err(RnnrtError *err, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+}
+
+void rnnrt_util_clear_err(RnnrtError *err)
+{
+    if (err) {
+        err->msg[0] = '\0';
+    }
+}
+
+FILE *rnnrt_util_open_read(const char *path, RnnrtError *err)
+{
+    FILE *f = fopen(path, "rb");
+
+    if (!f) {
+        rnnrt_util_set_err(err, "%s: cannot open: %s", path, strerror(errno));
+    }
+    return f;
+}
+
+int rnnrt_util_host_is_le(void)
+{
+    const uint16_t one = 1;
+    unsigned char c;
+
+    memcpy(&c, &one, 1);
+    return c == 1;
+}
+
+void rnnrt_util_byteswap(void *p, size_t n, int size)
+{
+    unsigned char *b = p;
+
+    for (size_t i = 0; i < n; i++, b += size) {
+        for (int j = 0; j < size / 2; j++) {
+            unsigned char t = b[j];
+            b[j] = b[size - 1 - j];
+            b[size - 1 - j] = t;
+        }
+    }
+}
+
+int rnnrt_util_write_atomic(const char *path, const void *const *bufs, const size_t *lens,
+                            int n, RnnrtError *err)
+{
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + sizeof ".tmpXXXXXX");
+    struct stat st;
+    FILE *f;
+    int fd;
+
+    if (!tmp) {
+        rnnrt_util_set_err(err, "%s: out of memory", path);
+        return -1;
+    }
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmpXXXXXX", sizeof ".tmpXXXXXX");
+    fd = mkstemp(tmp);
+    if (fd < 0) {
+        rnnrt_util_set_err(err, "%s: cannot create a temporary file: %s", path,
+                           strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    (void)fchmod(fd, stat(path, &st) == 0 ? (st.st_mode & 07777) : 0644);
+    f = fdopen(fd, "wb");
+    if (!f) {
+        rnnrt_util_set_err(err, "%s: cannot open the temporary file: %s", path,
+                           strerror(errno));
+        close(fd);
+        goto fail;
+    }
+    for (int i = 0; i < n; i++) {
+        if (lens[i] && fwrite(bufs[i], 1, lens[i], f) != lens[i]) {
+            rnnrt_util_set_err(err, "%s: write error: %s", path, strerror(errno));
+            fclose(f);
+            goto fail;
+        }
+    }
+    if (fflush(f) != 0 || ferror(f)) {
+        rnnrt_util_set_err(err, "%s: write error: %s", path, strerror(errno));
+        fclose(f);
+        goto fail;
+    }
+    if (fclose(f) != 0) {
+        rnnrt_util_set_err(err, "%s: write error: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (rename(tmp, path) != 0) {
+        rnnrt_util_set_err(err, "%s: cannot rename the temporary file into place: %s", path,
+                           strerror(errno));
+        goto fail;
+    }
+    free(tmp);
+    return 0;
+fail:
+    unlink(tmp);
+    free(tmp);
+    return -1;
+}
