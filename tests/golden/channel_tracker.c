@@ -216,8 +216,8 @@ static void blk_tracker_l0_cell(const real *w, const real *x, real *h)
 /* tracker layer 0 over a packed batch, one direction (reverse: from each
  * sequence's own last step). x (I=2) and y (8) per step by strides;
  * h (B, 8) carries the state, which ends as the final state. */
-static void blk_tracker_l0_seq(const real *w, const real *x, long xsb, long xst, real *y,
-    long ysb, long yst, int T, const int *bs, const int *perm, real *h,
+static void blk_tracker_l0_seq(const real *w, const real *x, long xsb, long xst,
+    real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h,
     int reverse)
 {
     for (int s = 0; s < T; s++) {

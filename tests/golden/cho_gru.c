@@ -114,8 +114,8 @@ static void blk_gru_l0_cell(const real *w, const real *x, real *h)
 /* gru layer 0 over a packed batch, one direction (reverse: from each
  * sequence's own last step). x (I=6) and y (12) per step by strides;
  * h (B, 12) carries the state, which ends as the final state. */
-static void blk_gru_l0_seq(const real *w, const real *x, long xsb, long xst, real *y,
-    long ysb, long yst, int T, const int *bs, const int *perm, real *h,
+static void blk_gru_l0_seq(const real *w, const real *x, long xsb, long xst,
+    real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h,
     int reverse)
 {
     for (int s = 0; s < T; s++) {
@@ -182,8 +182,8 @@ static void blk_gru_l1_cell(const real *w, const real *x, real *h)
 /* gru layer 1 over a packed batch, one direction (reverse: from each
  * sequence's own last step). x (I=12) and y (12) per step by strides;
  * h (B, 12) carries the state, which ends as the final state. */
-static void blk_gru_l1_seq(const real *w, const real *x, long xsb, long xst, real *y,
-    long ysb, long yst, int T, const int *bs, const int *perm, real *h,
+static void blk_gru_l1_seq(const real *w, const real *x, long xsb, long xst,
+    real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h,
     int reverse)
 {
     for (int s = 0; s < T; s++) {

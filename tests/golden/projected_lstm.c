@@ -116,8 +116,8 @@ static void blk_lstm_l0_cell(const real *w, const real *x, real *h, real *c)
 /* lstm layer 0 over a packed batch, one direction (reverse: from each
  * sequence's own last step). x (I=16) and y (16) per step by strides;
  * h (B, 16) and c (B, 48) carry the state, which ends as the final state. */
-static void blk_lstm_l0_seq(const real *w, const real *x, long xsb, long xst, real *y,
-    long ysb, long yst, int T, const int *bs, const int *perm, real *h, real *c,
+static void blk_lstm_l0_seq(const real *w, const real *x, long xsb, long xst,
+    real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h, real *c,
     int reverse)
 {
     for (int s = 0; s < T; s++) {
@@ -161,8 +161,8 @@ static void blk_rnn_l0_cell(const real *w, const real *x, real *h)
 /* rnn layer 0 over a packed batch, one direction (reverse: from each
  * sequence's own last step). x (I=32) and y (20) per step by strides;
  * h (B, 20) carries the state, which ends as the final state. */
-static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst, real *y,
-    long ysb, long yst, int T, const int *bs, const int *perm, real *h,
+static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
+    real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h,
     int reverse)
 {
     for (int s = 0; s < T; s++) {

@@ -114,8 +114,8 @@ static void blk_rnn_l0_cell(const real *w, const real *x, real *h, real *c)
 /* rnn layer 0 over a packed batch, one direction (reverse: from each
  * sequence's own last step). x (I=10) and y (64) per step by strides;
  * h (B, 64) and c (B, 64) carry the state, which ends as the final state. */
-static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst, real *y,
-    long ysb, long yst, int T, const int *bs, const int *perm, real *h, real *c,
+static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
+    real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h, real *c,
     int reverse)
 {
     for (int s = 0; s < T; s++) {
@@ -167,8 +167,8 @@ static void blk_rnn_l1_cell(const real *w, const real *x, real *h, real *c)
 /* rnn layer 1 over a packed batch, one direction (reverse: from each
  * sequence's own last step). x (I=64) and y (64) per step by strides;
  * h (B, 64) and c (B, 64) carry the state, which ends as the final state. */
-static void blk_rnn_l1_seq(const real *w, const real *x, long xsb, long xst, real *y,
-    long ysb, long yst, int T, const int *bs, const int *perm, real *h, real *c,
+static void blk_rnn_l1_seq(const real *w, const real *x, long xsb, long xst,
+    real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h, real *c,
     int reverse)
 {
     for (int s = 0; s < T; s++) {

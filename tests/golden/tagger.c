@@ -130,8 +130,8 @@ static void blk_encoder_l0_cell(const real *w, const real *x, real *h)
 /* encoder layer 0 over a packed batch, one direction (reverse: from each
  * sequence's own last step). x (I=8) and y (24) per step by strides;
  * h (B, 24) carries the state, which ends as the final state. */
-static void blk_encoder_l0_seq(const real *w, const real *x, long xsb, long xst, real *y,
-    long ysb, long yst, int T, const int *bs, const int *perm, real *h,
+static void blk_encoder_l0_seq(const real *w, const real *x, long xsb, long xst,
+    real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h,
     int reverse)
 {
     for (int s = 0; s < T; s++) {
@@ -199,8 +199,8 @@ static void blk_encoder_l1_cell(const real *w, const real *x, real *h)
 /* encoder layer 1 over a packed batch, one direction (reverse: from each
  * sequence's own last step). x (I=48) and y (24) per step by strides;
  * h (B, 24) carries the state, which ends as the final state. */
-static void blk_encoder_l1_seq(const real *w, const real *x, long xsb, long xst, real *y,
-    long ysb, long yst, int T, const int *bs, const int *perm, real *h,
+static void blk_encoder_l1_seq(const real *w, const real *x, long xsb, long xst,
+    real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h,
     int reverse)
 {
     for (int s = 0; s < T; s++) {
