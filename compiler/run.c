@@ -91,6 +91,11 @@ void rnnc_report(const Rnnc *r, FILE *out)
                  "T=100)\n",
             p->nparams, p->npacked, p->flops_per_step, p->state_bytes,
             plan_scratch_bytes(p, 1, 100), plan_scratch_bytes(p, 32, 100));
+    fprintf(out, "deployed (-o with --weights): flash %ld bytes of weights; RAM %ld bytes of "
+                 "state,\n       %ld bytes of work for sequences up to max_seq_len %d; %s\n",
+            p->npacked * p->real_size, p->state_bytes, emit_deploy_work_bytes(p),
+            net->max_seq_len, emit_can_stream(p) ? "streams step by step"
+                                                 : "bidirectional: whole sequences only");
 }
 
 int rnnc_write(Rnnc *r, const char *c_path)

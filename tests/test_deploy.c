@@ -400,6 +400,32 @@ static void test_bad_weights(void **state)
     tu_rmdir(dir);
 }
 
+/* examples/stream builds with the plain cc command of its README section, and runs. */
+static void test_stream_example(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp();
+    char *cmd = tu_strf("cd '%s' && '%s' specs/channel_tracker.yaml -o '%s/channel_tracker.c' "
+                        "--weights examples/channel_tracker/weights.safetensors && cc -std=c11 "
+                        "-O2 -Wall -Wextra -Wpedantic -Werror -I'%s' examples/stream/stream.c "
+                        "'%s/channel_tracker.c' -o '%s/stream' && '%s/stream'",
+                        tu_src_root(), tu_rnnc_bin(), dir, dir, dir, dir, dir);
+    char *out = NULL;
+    char *err = NULL;
+    int st = tu_run(cmd, &out, &err);
+    if (st != 0)
+        fail_msg("%s\n%s%s", cmd, out ? out : "", err ? err : "");
+    assert_non_null(strstr(out, "prediction"));
+    int lines = 0;
+    for (const char *c = out; *c; c++)
+        lines += *c == '\n';
+    assert_int_equal(lines, 17);
+    free(out);
+    free(err);
+    free(cmd);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     char *dir = tu_strf("%s/specs", tu_src_root());
@@ -413,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_selftest),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_bad_weights),
+        cmocka_unit_test(test_stream_example),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_free_list(specs, nspecs);

@@ -4,6 +4,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 pkgs="gcc g++ clang meson ninja-build pkg-config python3 libyaml-dev tcc libtcc-dev libcmocka-dev"
+# the Cortex-M4 cross-build and its emulated run (tests/test_cross.c)
+pkgs="$pkgs gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
