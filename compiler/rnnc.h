@@ -42,6 +42,11 @@ int rnnc_write_deployed(Rnnc *r, const char *c_path, const char *weights, int se
 /* The single translation unit the JIT compiles (header then body); malloc'd, or NULL. */
 char *rnnc_source(Rnnc *r);
 
+/* Reads the safetensors file at `path` into a fresh flat parameter block (state_dict order,
+ * the model's precision; free with free()) after checking every name, shape and that every
+ * value is finite. NULL with the problems in r->diag. */
+void *rnnc_load_weights(Rnnc *r, const char *path);
+
 typedef struct RnncRunArgs {
     const char *weights; /* safetensors, required */
     const char *input;   /* .npy, required */

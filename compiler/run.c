@@ -169,9 +169,7 @@ static void fmt_shape(char *buf, size_t n, const long *shape, int ndim)
         snprintf(buf + at, n - at, ndim == 1 ? ",)" : ")");
 }
 
-/* Reads the safetensors file at `path` into a fresh flat parameter block (state_dict order,
- * the model's precision) after checking names, shapes and that every value is finite. */
-static void *load_params(Rnnc *r, const char *path)
+void *rnnc_load_weights(Rnnc *r, const char *path)
 {
     const Plan *p = r->plan;
     int dbl = r->net->dbl;
@@ -376,7 +374,7 @@ int rnnc_run(Rnnc *r, const RnncRunArgs *a)
     RunData d;
     memset(&d, 0, sizeof d);
     int rc = -1, B = 0, T = 0;
-    d.params = load_params(r, a->weights);
+    d.params = rnnc_load_weights(r, a->weights);
     d.packed = calloc((size_t)p->npacked + 1, rs);
     if (!d.params)
         goto out;
@@ -490,7 +488,7 @@ int rnnc_write_deployed(Rnnc *r, const char *c_path, const char *weights, int se
     char *source = NULL;
     void *packed = calloc((size_t)p->npacked + 1, rs), *x = malloc((size_t)nx * rs);
     void *y = malloc((size_t)ny * rs), *scratch = NULL;
-    void *params = load_params(r, weights);
+    void *params = rnnc_load_weights(r, weights);
     if (!params)
         goto out;
     if (!packed || !x || !y) {

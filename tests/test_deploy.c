@@ -161,22 +161,6 @@ static void test_cxx(void **state)
     }
 }
 
-static double *load_f(const char *path, RnnrtArray *shape)
-{
-    RnnrtArray a;
-    RnnrtError err;
-    if (rnnrt_npy_read(path, &a, &err) < 0)
-        fail_msg("%s", err.msg);
-    long n = rnnrt_array_numel(&a);
-    double *out = malloc((size_t)n * sizeof *out);
-    for (long i = 0; i < n; i++)
-        out[i] = a.dtype == RNNRT_F64 ? ((double *)a.data)[i] : ((float *)a.data)[i];
-    *shape = a;
-    shape->data = NULL;
-    rnnrt_array_free(&a);
-    return out;
-}
-
 typedef int (*FwdFn)(const void *, int, void *, void *);
 typedef void (*StepFn)(void *, const void *, void *);
 typedef void (*ResetFn)(void *);
@@ -217,9 +201,10 @@ static void test_forward_step_pytorch(void **state)
                             root, tu_rnnc_bin(), specs[i], d.stem, xp,
                             tu_exists(lp) ? "--lengths " : "", tu_exists(lp) ? lp : "", yj);
         run_ok(cmd);
-        RnnrtArray xs, ys, js;
-        double *x = load_f(xp, &xs), *yt = load_f(yp, &ys), *jy = load_f(yj, &js);
-        int B = (int)xs.shape[net->batch_first ? 0 : 1], T = (int)xs.shape[net->batch_first ? 1 : 0];
+        long xs[RNNRT_MAX_DIMS];
+        double *x = tu_npy_doubles(xp, NULL, xs, NULL), *yt = tu_npy_doubles(yp, NULL, NULL, NULL);
+        double *jy = tu_npy_doubles(yj, NULL, NULL, NULL);
+        int B = (int)xs[net->batch_first ? 0 : 1], T = (int)xs[net->batch_first ? 1 : 0];
         int I = net->input_size, O = net->out_size;
         int len[8];
         for (int b = 0; b < B; b++)

@@ -30,34 +30,14 @@ typedef struct Fixture {
 static Fixture fixtures[128];
 static int nfixtures;
 
-/* Reads a float .npy into doubles; *n gets the element count. */
-static double *load_f(const char *path, long *n, RnnrtArray *shape_out)
-{
-    RnnrtArray a;
-    RnnrtError err;
-    if (rnnrt_npy_read(path, &a, &err) < 0)
-        fail_msg("%s", err.msg);
-    *n = rnnrt_array_numel(&a);
-    double *out = malloc((size_t)(*n ? *n : 1) * sizeof *out);
-    assert_non_null(out);
-    for (long i = 0; i < *n; i++)
-        out[i] = a.dtype == RNNRT_F64 ? ((double *)a.data)[i] : ((float *)a.data)[i];
-    if (shape_out) {
-        *shape_out = a;
-        shape_out->data = NULL;
-    }
-    rnnrt_array_free(&a);
-    return out;
-}
-
 static void compare_files(const char *got, const char *want, int dbl, const char *what)
 {
-    long ng, nw;
-    RnnrtArray sg, sw;
-    double *g = load_f(got, &ng, &sg), *w = load_f(want, &nw, &sw);
-    assert_int_equal(sg.ndim, sw.ndim);
-    for (int i = 0; i < sg.ndim; i++)
-        assert_int_equal(sg.shape[i], sw.shape[i]);
+    long ng, nw, sg[RNNRT_MAX_DIMS], sw[RNNRT_MAX_DIMS];
+    int dg, dw;
+    double *g = tu_npy_doubles(got, &ng, sg, &dg), *w = tu_npy_doubles(want, &nw, sw, &dw);
+    assert_int_equal(dg, dw);
+    for (int i = 0; i < dg; i++)
+        assert_int_equal(sg[i], sw[i]);
     assert_int_equal(ng, nw);
     tu_assert_close(g, w, ng, dbl ? RTOL_F64 : RTOL_F32, dbl ? ATOL_F64 : ATOL_F32, what);
     free(g);
@@ -203,36 +183,24 @@ static void case_load(Case *k, Rnnc *r, const Fixture *f, const Native *n)
     const Net *net = r->net;
     memset(k, 0, sizeof *k);
     k->dbl = net->dbl;
-    RnnrtTensorFile wf;
     RnnrtError err;
     char *wts = tu_strf("%s/weights.safetensors", f->dir);
-    if (rnnrt_st_read(wts, &wf, &err) < 0)
-        fail_msg("%s", err.msg);
-    RnnrtParamSpec *specs = calloc((size_t)p->ntensors, sizeof *specs);
-    for (int i = 0; i < p->ntensors; i++) {
-        specs[i].name = p->tensors[i].name;
-        specs[i].ndim = p->tensors[i].ndim;
-        specs[i].shape[0] = p->tensors[i].shape[0];
-        specs[i].shape[1] = p->tensors[i].shape[1];
-        specs[i].offset = p->tensors[i].offset;
+    void *params = rnnc_load_weights(r, wts);
+    if (!params) {
+        diag_render(&r->diag, stderr);
+        fail_msg("%s: weights do not load", wts);
     }
-    size_t rs = k->dbl ? 8 : 4;
-    void *params = calloc((size_t)p->nparams + 1, rs);
-    k->packed = calloc((size_t)p->npacked + 1, rs);
-    if (rnnrt_params_load(&wf, specs, p->ntensors, k->dbl, params, &err) < 0)
-        fail_msg("%s", err.msg);
+    k->packed = calloc((size_t)p->npacked + 1, k->dbl ? 8 : 4);
     n->pack(params, k->packed);
     free(params);
-    free(specs);
-    rnnrt_st_free(&wf);
     free(wts);
     char *xp = tu_strf("%s/x.npy", f->dir);
-    RnnrtArray xs;
-    k->xd = load_f(xp, &k->nx, &xs);
+    long xs[RNNRT_MAX_DIMS];
+    k->xd = tu_npy_doubles(xp, &k->nx, xs, NULL);
     free(xp);
     k->x = to_model(k->xd, k->nx, k->dbl);
-    k->B = (int)xs.shape[net->batch_first ? 0 : 1];
-    k->T = (int)xs.shape[net->batch_first ? 1 : 0];
+    k->B = (int)xs[net->batch_first ? 0 : 1];
+    k->T = (int)xs[net->batch_first ? 1 : 0];
     k->len = calloc((size_t)k->B, sizeof *k->len);
     if (f->has_lengths) {
         char *lp = tu_strf("%s/lengths.npy", f->dir);
@@ -306,7 +274,7 @@ static void test_emitted(void **state)
         for (int j = 0; j < (f->has_c ? 3 : 2); j++) {
             char *want_p = tu_strf("%s/%s.npy", f->dir, names[j]);
             long nw;
-            double *want = load_f(want_p, &nw, NULL);
+            double *want = tu_npy_doubles(want_p, &nw, NULL, NULL);
             assert_int_equal(nw, j == 0 ? ny : j == 1 ? nh : nc);
             char *what = tu_strf("%s (gcc) %s", f->name, names[j]);
             tu_assert_close(got[j], want, nw, k.dbl ? RTOL_F64 : RTOL_F32,
@@ -321,7 +289,7 @@ static void test_emitted(void **state)
         RnncRunArgs a = {wts, x, f->has_lengths ? len : NULL, yj, NULL, NULL, NULL};
         assert_int_equal(rnnc_run(&r, &a), 0);
         long nj;
-        double *jy = load_f(yj, &nj, NULL);
+        double *jy = tu_npy_doubles(yj, &nj, NULL, NULL);
         assert_int_equal(nj, ny);
         char *what = tu_strf("%s: jit against gcc", f->name);
         tu_assert_close(jy, y, ny, 0, 0, what);

@@ -2,6 +2,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "testutil.h"
 
+#include "rnnrt.h"
+
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -180,4 +182,27 @@ void tu_free_list(char **list, int n)
     for (int i = 0; i < n; i++)
         free(list[i]);
     free(list);
+}
+
+double *tu_npy_doubles(const char *path, long *n, long *shape, int *ndim)
+{
+    RnnrtArray a;
+    RnnrtError err;
+    if (rnnrt_npy_read(path, &a, &err) < 0)
+        fail_msg("%s", err.msg);
+    if (a.dtype != RNNRT_F32 && a.dtype != RNNRT_F64)
+        fail_msg("%s: not a float array", path);
+    long count = rnnrt_array_numel(&a);
+    double *out = malloc((size_t)(count ? count : 1) * sizeof *out);
+    assert_non_null(out);
+    for (long i = 0; i < count; i++)
+        out[i] = a.dtype == RNNRT_F64 ? ((double *)a.data)[i] : ((float *)a.data)[i];
+    if (n)
+        *n = count;
+    if (shape)
+        memcpy(shape, a.shape, sizeof a.shape);
+    if (ndim)
+        *ndim = a.ndim;
+    rnnrt_array_free(&a);
+    return out;
 }

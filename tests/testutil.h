@@ -38,6 +38,10 @@ void tu_assert_close(const double *got, const double *want, long n, double rtol,
 
 
 
+/* A float .npy as doubles (malloc'd); its element count in *n, its shape in shape/ndim
+ * (either may be NULL). Fails the test when unreadable or not float32/float64. */
+double *tu_npy_doubles(const char *path, long *n, long *shape, int *ndim);
+
 /* The names (malloc'd, sorted) of the files in `dir` ending in `suffix`; count in *n. */
 char **tu_list_dir(const char *dir, const char *suffix, int *n);
 void tu_free_list(char **list, int n);
