@@ -9,25 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sb.h"
+#include "emit_int.h"
 
 extern const char rnnc_tpl_prelude[];
 
 const char *const emit_math_symbols[] = {"expf", "tanhf", "exp", "tanh", NULL};
 
-typedef struct Emitter {
-    Sb *sb;
-    const Plan *p;
-    const EmitDeploy *dep;  /* deployed code; NULL for the run-time API */
-    const char *one, *zero; /* literals of the model precision */
-    const char *exp_fn, *tanh_fn;
-    const char *fn;         /* before each function definition: "RNNC_NOLIB " when deployed */
-    char ring[16][48];      /* scratch for index expressions */
-    int ring_at;
-} Emitter;
-
 /* "base + j" for a loop index, or the folded constant when unrolled (j >= 0). */
-static const char *ix(Emitter *e, long base, long j)
+const char *em_ix(Emitter *e, long base, long j)
 {
     char *s = e->ring[e->ring_at++ % 16];
     if (j >= 0)
@@ -39,15 +28,9 @@ static const char *ix(Emitter *e, long base, long j)
     return s;
 }
 
-/* One input of a product: dst[c] += w[k * row + col0 + c] * v[k] for k < K. */
-typedef struct Term {
-    const char *w, *v;
-    long K, row, col0;
-} Term;
-
 /* Emits dst[dst0 + c] = init[init0 + c] (or 0) + sum over terms, for c < n: one statement
  * per output when unrolled, else constant-bound loops with the same order of additions. */
-static void emit_product(Emitter *e, int unrolled, const char *dst, long dst0, long n,
+void em_product(Emitter *e, int unrolled, const char *dst, long dst0, long n,
                          const char *init, long init0, const Term *terms, int nterms)
 {
     Sb *sb = e->sb;
@@ -55,9 +38,9 @@ static void emit_product(Emitter *e, int unrolled, const char *dst, long dst0, l
         sb_line(sb, "for (int j = 0; j < %ld; j++)", n);
         sb->indent += 4;
         if (init)
-            sb_line(sb, "%s[%s] = %s[%s];", dst, ix(e, dst0, -1), init, ix(e, init0, -1));
+            sb_line(sb, "%s[%s] = %s[%s];", dst, em_ix(e, dst0, -1), init, em_ix(e, init0, -1));
         else
-            sb_line(sb, "%s[%s] = %s;", dst, ix(e, dst0, -1), e->zero);
+            sb_line(sb, "%s[%s] = %s;", dst, em_ix(e, dst0, -1), e->zero);
         sb->indent -= 4;
         for (int t = 0; t < nterms; t++) {
             const Term *tm = &terms[t];
@@ -69,7 +52,7 @@ static void emit_product(Emitter *e, int unrolled, const char *dst, long dst0, l
             else
                 sb_line(sb, "const real *wk = %s + k * %ld;", tm->w, tm->row);
             sb_line(sb, "for (int j = 0; j < %ld; j++)", n);
-            sb_line(sb, "    %s[%s] += wk[j] * vk;", dst, ix(e, dst0, -1));
+            sb_line(sb, "    %s[%s] += wk[j] * vk;", dst, em_ix(e, dst0, -1));
             sb->indent -= 4;
             sb_line(sb, "}");
         }
@@ -105,7 +88,7 @@ static void emit_product(Emitter *e, int unrolled, const char *dst, long dst0, l
 }
 
 /* Names for the parts of a layer's packed weights, relative to its base `w`. */
-static void emit_pointers(Emitter *e, const PlanLayer *L)
+void em_pointers(Emitter *e, const PlanLayer *L)
 {
     Sb *sb = e->sb;
     if (L->pk_b >= 0)
@@ -129,19 +112,19 @@ static void emit_gates_unit(Emitter *e, const PlanLayer *L, long j)
     const Block *blk = L->block;
     switch (blk->cell) {
     case CELL_RNN:
-        sb_line(sb, "h[%s] = act_%s(g[%s]);", ix(e, 0, j),
-                blk->nonlin == NONLIN_RELU ? "relu" : "tanh", ix(e, 0, j));
+        sb_line(sb, "h[%s] = act_%s(g[%s]);", em_ix(e, 0, j),
+                blk->nonlin == NONLIN_RELU ? "relu" : "tanh", em_ix(e, 0, j));
         break;
     case CELL_LSTM: {
         sb_line(sb, "{");
         sb->indent += 4;
-        sb_line(sb, "const real i = act_sigmoid(g[%s]);", ix(e, 0, j));
-        sb_line(sb, "const real f = act_sigmoid(g[%s]);", ix(e, H, j));
-        sb_line(sb, "const real gg = act_tanh(g[%s]);", ix(e, 2 * H, j));
-        sb_line(sb, "const real o = act_sigmoid(g[%s]);", ix(e, 3 * H, j));
-        sb_line(sb, "c[%s] = f * c[%s] + i * gg;", ix(e, 0, j), ix(e, 0, j));
-        sb_line(sb, "%s[%s] = o * act_tanh(c[%s]);", L->P ? "m" : "h", ix(e, 0, j),
-                ix(e, 0, j));
+        sb_line(sb, "const real i = act_sigmoid(g[%s]);", em_ix(e, 0, j));
+        sb_line(sb, "const real f = act_sigmoid(g[%s]);", em_ix(e, H, j));
+        sb_line(sb, "const real gg = act_tanh(g[%s]);", em_ix(e, 2 * H, j));
+        sb_line(sb, "const real o = act_sigmoid(g[%s]);", em_ix(e, 3 * H, j));
+        sb_line(sb, "c[%s] = f * c[%s] + i * gg;", em_ix(e, 0, j), em_ix(e, 0, j));
+        sb_line(sb, "%s[%s] = o * act_tanh(c[%s]);", L->P ? "m" : "h", em_ix(e, 0, j),
+                em_ix(e, 0, j));
         sb->indent -= 4;
         sb_line(sb, "}");
         break;
@@ -150,15 +133,15 @@ static void emit_gates_unit(Emitter *e, const PlanLayer *L, long j)
         sb_line(sb, "{");
         sb->indent += 4;
         if (blk->reset == RESET_AFTER) {
-            sb_line(sb, "const real r = act_sigmoid(g[%s]);", ix(e, 0, j));
-            sb_line(sb, "const real z = act_sigmoid(g[%s]);", ix(e, H, j));
-            sb_line(sb, "const real n = act_tanh(g[%s] + r * gh[%s]);", ix(e, 2 * H, j),
-                    ix(e, 0, j));
+            sb_line(sb, "const real r = act_sigmoid(g[%s]);", em_ix(e, 0, j));
+            sb_line(sb, "const real z = act_sigmoid(g[%s]);", em_ix(e, H, j));
+            sb_line(sb, "const real n = act_tanh(g[%s] + r * gh[%s]);", em_ix(e, 2 * H, j),
+                    em_ix(e, 0, j));
         } else {
-            sb_line(sb, "const real z = act_sigmoid(g[%s]);", ix(e, H, j));
-            sb_line(sb, "const real n = act_tanh(g[%s]);", ix(e, 2 * H, j));
+            sb_line(sb, "const real z = act_sigmoid(g[%s]);", em_ix(e, H, j));
+            sb_line(sb, "const real n = act_tanh(g[%s]);", em_ix(e, 2 * H, j));
         }
-        sb_line(sb, "h[%s] = (%s - z) * n + z * h[%s];", ix(e, 0, j), e->one, ix(e, 0, j));
+        sb_line(sb, "h[%s] = (%s - z) * n + z * h[%s];", em_ix(e, 0, j), e->one, em_ix(e, 0, j));
         sb->indent -= 4;
         sb_line(sb, "}");
         break;
@@ -166,7 +149,7 @@ static void emit_gates_unit(Emitter *e, const PlanLayer *L, long j)
 }
 
 /* Runs `fn(e, L, j)` for every unit: a loop, or one copy per unit when unrolled. */
-static void emit_units(Emitter *e, const PlanLayer *L, long n,
+void em_units(Emitter *e, const PlanLayer *L, long n,
                        void (*fn)(Emitter *, const PlanLayer *, long))
 {
     if (L->unrolled) {
@@ -183,12 +166,12 @@ static void emit_units(Emitter *e, const PlanLayer *L, long n,
 
 static void emit_reset_unit(Emitter *e, const PlanLayer *L, long j)
 {
-    sb_line(e->sb, "rh[%s] = act_sigmoid(g[%s]) * h[%s];", ix(e, 0, j), ix(e, 0, j),
-            ix(e, 0, j));
+    sb_line(e->sb, "rh[%s] = act_sigmoid(g[%s]) * h[%s];", em_ix(e, 0, j), em_ix(e, 0, j),
+            em_ix(e, 0, j));
     (void)L;
 }
 
-static const char *cell_title(const Block *b)
+const char *em_cell_title(const Block *b)
 {
     switch (b->cell) {
     case CELL_RNN:
@@ -215,7 +198,7 @@ static void emit_cell(Emitter *e, const PlanLayer *L)
         snprintf(proj, sizeof proj, " P=%d", L->P);
     sb_line(sb, "/* %s layer %d, one step of one sequence: I=%ld H=%ld%s.", blk->name, L->layer,
             I, H, proj);
-    sb_line(sb, " * %s.", cell_title(blk));
+    sb_line(sb, " * %s.", em_cell_title(blk));
     sb_line(sb, " * Gates (G*H = %ld) in PyTorch's order: %s; %s kernel. */", GH,
             blk->cell == CELL_LSTM ? "i, f, g, o" : blk->cell == CELL_GRU ? "r, z, n" : "h",
             L->unrolled ? "unrolled" : "loop");
@@ -223,37 +206,37 @@ static void emit_cell(Emitter *e, const PlanLayer *L)
             lstm ? ", real *c" : "");
     sb_line(sb, "{");
     sb->indent += 4;
-    emit_pointers(e, L);
+    em_pointers(e, L);
     sb_line(sb, "real g[%ld];", GH);
     Term tx = {"wx", "x", I, GH, 0}, th = {"wh", "h", Hr, GH, 0};
     if (blk->cell != CELL_GRU) {
         Term ts[2] = {tx, th};
-        emit_product(e, L->unrolled, "g", 0, GH, b, 0, ts, 2);
+        em_product(e, L->unrolled, "g", 0, GH, b, 0, ts, 2);
     } else {
         /* r and z: both products at once */
         Term rz[2] = {tx, th};
         Term nx = {"wx", "x", I, GH, 2 * H};
         if (blk->reset == RESET_AFTER) {
             sb_line(sb, "real gh[%ld]; /* W_hn h + b_hn, kept apart for r * (...) */", H);
-            emit_product(e, L->unrolled, "g", 0, 2 * H, b, 0, rz, 2);
-            emit_product(e, L->unrolled, "g", 2 * H, H, b, 2 * H, &nx, 1);
+            em_product(e, L->unrolled, "g", 0, 2 * H, b, 0, rz, 2);
+            em_product(e, L->unrolled, "g", 2 * H, H, b, 2 * H, &nx, 1);
             Term nh = {"wh", "h", Hr, GH, 2 * H};
-            emit_product(e, L->unrolled, "gh", 0, H, L->pk_bhn >= 0 ? "bhn" : NULL, 0, &nh,
+            em_product(e, L->unrolled, "gh", 0, H, L->pk_bhn >= 0 ? "bhn" : NULL, 0, &nh,
                          1);
         } else {
             sb_line(sb, "real rh[%ld]; /* r * h, before the recurrent product */", H);
-            emit_product(e, L->unrolled, "g", 0, 2 * H, b, 0, rz, 2);
-            emit_units(e, L, H, emit_reset_unit);
+            em_product(e, L->unrolled, "g", 0, 2 * H, b, 0, rz, 2);
+            em_units(e, L, H, emit_reset_unit);
             Term n[2] = {nx, {"wh", "rh", Hr, GH, 2 * H}};
-            emit_product(e, L->unrolled, "g", 2 * H, H, b, 2 * H, n, 2);
+            em_product(e, L->unrolled, "g", 2 * H, H, b, 2 * H, n, 2);
         }
     }
     if (L->P)
         sb_line(sb, "real m[%ld]; /* o * tanh(c), before the projection */", H);
-    emit_units(e, L, H, emit_gates_unit);
+    em_units(e, L, H, emit_gates_unit);
     if (L->P) {
         Term tr = {"wr", "m", H, L->P, 0};
-        emit_product(e, L->unrolled, "h", 0, L->P, NULL, 0, &tr, 1);
+        em_product(e, L->unrolled, "h", 0, L->P, NULL, 0, &tr, 1);
     }
     sb->indent -= 4;
     sb_line(sb, "}");
@@ -315,7 +298,7 @@ static void emit_head(Emitter *e)
     if (h->bias)
         sb_line(sb, "const real *hb = w + %ld;", p->head_pk_b);
     Term t = {"hw", "x", F, O, 0};
-    emit_product(e, unrolled, "y", 0, O, h->bias ? "hb" : NULL, 0, &t, 1);
+    em_product(e, unrolled, "y", 0, O, h->bias ? "hb" : NULL, 0, &t, 1);
     if (h->activation == ACT_SOFTMAX)
         sb_line(sb, "act_softmax(y, %ld);", O);
     else if (h->activation == ACT_SIGMOID) {
@@ -533,13 +516,13 @@ static void emit_forward(Emitter *e)
     sb_line(sb, "}");
 }
 
-static const char *base_name(const char *path)
+const char *em_base_name(const char *path)
 {
     const char *s = strrchr(path, '/');
     return s ? s + 1 : path;
 }
 
-static void upper(char *dst, const char *src, size_t n)
+void em_upper(char *dst, const char *src, size_t n)
 {
     size_t i = 0;
     for (; src[i] && i + 1 < n; i++)
@@ -547,195 +530,8 @@ static void upper(char *dst, const char *src, size_t n)
     dst[i] = '\0';
 }
 
-/* "static const real name[n]" in the ring. */
-static const char *tu_decl(Emitter *e, const char *name, long n)
-{
-    char *s = e->ring[e->ring_at++ % 16];
-    snprintf(s, 48, "static const real %s[%ld]", name, n);
-    return s;
-}
-
-/* A literal that reads back as exactly `v` in the model precision. */
-static const char *lit(Emitter *e, double v)
-{
-    char *s = e->ring[e->ring_at++ % 16];
-    int dbl = e->p->net->dbl;
-    snprintf(s, 40, dbl ? "%.17g" : "%.9g", dbl ? v : (double)(float)v);
-    if (!strpbrk(s, ".e"))
-        strcat(s, ".0");
-    if (!dbl)
-        strcat(s, "f");
-    return s;
-}
-
-static double real_at(const Emitter *e, const void *arr, long i)
-{
-    return e->p->net->dbl ? ((const double *)arr)[i] : ((const float *)arr)[i];
-}
-
-/* `static const real name[n] = {...};`, several values a line. */
-static void emit_array(Emitter *e, const char *decl, const void *arr, long n)
-{
-    Sb *sb = e->sb;
-    int per_line = e->p->net->dbl ? 3 : 5;
-    sb_line(sb, "%s = {", decl);
-    for (long i = 0; i < n; i += per_line) {
-        sb_printf(sb, "%*s", sb->indent + 4, "");
-        for (long k = i; k < n && k < i + per_line; k++)
-            sb_printf(sb, "%s%s,", k > i ? " " : "", lit(e, real_at(e, arr, k)));
-        sb_puts(sb, "\n");
-    }
-    sb_line(sb, "};");
-}
-
-int emit_can_stream(const Plan *plan)
-{
-    for (int i = 0; i < plan->net->nblocks; i++)
-        if (plan->net->blocks[i].dirs != 1)
-            return 0;
-    return 1;
-}
-
-long emit_deploy_work_bytes(const Plan *plan)
-{
-    return plan_scratch_bytes(plan, 1, plan->net->max_seq_len);
-}
-
-/* Every layer's weights, packed: transposed, biases merged. In flash on a microcontroller. */
-static void emit_weights(Emitter *e)
-{
-    const Plan *p = e->p;
-    Sb *sb = e->sb;
-    sb_line(sb, "/* The weights of %s, packed for the kernels (b_ih + b_hh merged): %ld values.",
-            e->dep->weights_name, p->npacked);
-    for (int i = 0; i < p->nlayers; i++)
-        sb_line(sb, " *   %-32s at %ld", p->layers[i].label, p->layers[i].pk);
-    if (p->net->head.present)
-        sb_line(sb, " *   %-32s at %ld", p->net->head.name, p->head_pk_w);
-    sb_line(sb, " */");
-    emit_array(e, tu_decl(e, "weights", p->npacked), e->dep->packed, p->npacked);
-    sb_line(sb, "%s", "");
-}
-
-/* State member name of a layer: <block>_l<layer>_h / _c. */
-static void emit_step(Emitter *e)
-{
-    const Plan *p = e->p;
-    const Net *net = p->net;
-    Sb *sb = e->sb;
-    sb_line(sb, "%svoid %s_reset(%s_state *s)", e->fn, net->name, net->name);
-    sb_line(sb, "{");
-    for (int i = 0; i < p->nlayers; i++) {
-        const PlanLayer *L = &p->layers[i];
-        sb_line(sb, "    vec_zero(s->%s_l%d_h, %d);", L->block->name, L->layer, L->Hr);
-        if (L->G == 4)
-            sb_line(sb, "    vec_zero(s->%s_l%d_c, %d);", L->block->name, L->layer, L->H);
-    }
-    sb_line(sb, "}");
-    sb_line(sb, "%s", "");
-    sb_line(sb, "%svoid %s_step(%s_state *s, const real *x, real *y)", e->fn, net->name,
-            net->name);
-    sb_line(sb, "{");
-    const char *in = "x";
-    char prev[96];
-    for (int i = 0; i < p->nlayers; i++) {
-        const PlanLayer *L = &p->layers[i];
-        if (L->G == 4)
-            sb_line(sb, "    %s_cell(weights + %ld, %s, s->%s_l%d_h, s->%s_l%d_c);", L->fn, L->pk,
-                    in, L->block->name, L->layer, L->block->name, L->layer);
-        else
-            sb_line(sb, "    %s_cell(weights + %ld, %s, s->%s_l%d_h);", L->fn, L->pk, in,
-                    L->block->name, L->layer);
-        snprintf(prev, sizeof prev, "s->%s_l%d_h", L->block->name, L->layer);
-        in = prev;
-    }
-    if (net->head.present)
-        sb_line(sb, "    head_apply(weights, %s, y);", in);
-    else
-        sb_line(sb, "    vec_copy(y, %s, %d);", in, net->out_size);
-    sb_line(sb, "}");
-    sb_line(sb, "%s", "");
-}
-
-static void emit_selftest(Emitter *e)
-{
-    const Plan *p = e->p;
-    const Net *net = p->net;
-    const EmitDeploy *dep = e->dep;
-    Sb *sb = e->sb;
-    int per_step = !net->head.present || net->head.input == HEAD_SEQUENCE;
-    long T = dep->test_T, I = net->input_size, O = net->out_size;
-    long ny = (per_step ? T : 1) * O;
-    sb_line(sb, "/* Whether got differs from want by more than another compiler, FPU or libm");
-    sb_line(sb, " * could explain; a wrong gate order, layout or flag goes far beyond. */");
-    sb_line(sb, "%sstatic int differs(const real *got, const real *want, int n)", e->fn);
-    sb_line(sb, "{");
-    sb_line(sb, "    for (int i = 0; i < n; i++) {");
-    sb_line(sb, "        const real d = got[i] - want[i], a = want[i] < 0 ? -want[i] : want[i];");
-    sb_line(sb, "        const real tol = %s + %s * a;", lit(e, net->dbl ? 1e-10 : 1e-5),
-            lit(e, net->dbl ? 1e-9 : 1e-4));
-    sb_line(sb, "        if (!(d <= tol && -d <= tol))");
-    sb_line(sb, "            return 1;");
-    sb_line(sb, "    }");
-    sb_line(sb, "    return 0;");
-    sb_line(sb, "}");
-    sb_line(sb, "%s", "");
-    sb_line(sb, "%sint %s_selftest(void)", e->fn, net->name);
-    sb_line(sb, "{");
-    sb->indent += 4;
-    sb_line(sb, "/* a sequence of %ld steps, and the output rnnc computed for it */", T);
-    emit_array(e, tu_decl(e, "x", T * I), dep->test_x, T * I);
-    emit_array(e, tu_decl(e, "want", ny), dep->test_y, ny);
-    sb_line(sb, "real y[%ld];", ny);
-    sb_line(sb, "real scratch[%ld];", plan_scratch_reals(p, 1, T));
-    sb_line(sb, "if (forward_batch(weights, x, 0, 1, %ld, y, 0, 0, scratch) != 0 ||", T);
-    sb_line(sb, "    differs(y, want, %ld))", ny);
-    sb_line(sb, "    return 1;");
-    if (emit_can_stream(p)) {
-        sb_line(sb, "%s_state s;", net->name);
-        sb_line(sb, "%s_reset(&s);", net->name);
-        sb_line(sb, "for (int t = 0; t < %ld; t++) {", T);
-        sb_line(sb, "    %s_step(&s, x + t * %ld, y);", net->name, I);
-        if (per_step) {
-            sb_line(sb, "    if (differs(y, want + t * %ld, %ld))", O, O);
-            sb_line(sb, "        return 2;");
-        }
-        sb_line(sb, "}");
-        if (!per_step) {
-            sb_line(sb, "if (differs(y, want, %ld))", O);
-            sb_line(sb, "    return 2;");
-        }
-    }
-    sb_line(sb, "return 0;");
-    sb->indent -= 4;
-    sb_line(sb, "}");
-    sb_line(sb, "%s", "");
-}
-
-static void emit_deploy_api(Emitter *e)
-{
-    const Plan *p = e->p;
-    const Net *net = p->net;
-    Sb *sb = e->sb;
-    char N[80];
-    upper(N, net->name, sizeof N);
-    sb_line(sb, "%s", "");
-    if (emit_can_stream(p))
-        emit_step(e);
-    sb_line(sb, "%sint %s_forward(const real *x, int T, real *y, %s_work *work)", e->fn,
-            net->name, net->name);
-    sb_line(sb, "{");
-    sb_line(sb, "    if (T < 1 || T > %s_MAX_SEQ_LEN)", N);
-    sb_line(sb, "        return -1;");
-    sb_line(sb, "    return forward_batch(weights, x, 0, 1, T, y, 0, 0, work->mem);");
-    sb_line(sb, "}");
-    sb_line(sb, "%s", "");
-    if (e->dep->selftest)
-        emit_selftest(e);
-}
-
 /* The lines describing the network, shared by the header's and the body's banners. */
-static void emit_summary(Emitter *e)
+void em_summary(Emitter *e)
 {
     const Net *net = e->p->net;
     Sb *sb = e->sb;
@@ -747,7 +543,7 @@ static void emit_summary(Emitter *e)
         char proj[32] = "";
         if (b->proj_size)
             snprintf(proj, sizeof proj, ", proj_size %d", b->proj_size);
-        sb_line(sb, " *   block %s: %s,", b->name, cell_title(b));
+        sb_line(sb, " *   block %s: %s,", b->name, em_cell_title(b));
         sb_line(sb, " *     input %d, hidden %d%s, %d layer%s, %s%s.", b->input_size,
                 b->hidden_size, proj, b->num_layers, b->num_layers > 1 ? "s" : "",
                 b->dirs == 2 ? "bidirectional" : "unidirectional", b->bias ? "" : ", no bias");
@@ -768,13 +564,13 @@ static void emit_header(Emitter *e, const char *header_name)
     Sb *sb = e->sb;
     const char *n = net->name;
     char N[80];
-    upper(N, n, sizeof N);
+    em_upper(N, n, sizeof N);
     const Head *hd = &net->head;
     int per_step = !hd->present || hd->input == HEAD_SEQUENCE;
     const char *real = net->dbl ? "double" : "float";
     sb_line(sb, "/* %s - generated by rnnc from %s: do not edit.", header_name,
-            base_name(net->file));
-    emit_summary(e);
+            em_base_name(net->file));
+    em_summary(e);
     sb_line(sb, " *");
     sb_line(sb, " * Usage (weights from the caller's memory, PyTorch state_dict order):");
     sb_line(sb, " *     static %s packed[%s_NUM_PACKED];", real, N);
@@ -854,128 +650,8 @@ static void emit_header(Emitter *e, const char *header_name)
     sb_line(sb, "#endif /* %s_H */", N);
 }
 
-/* The header of deployed code: sizes, the state and work types, the API and its use. */
-static void emit_header_deploy(Emitter *e, const char *header_name)
-{
-    const Plan *p = e->p;
-    const Net *net = p->net;
-    Sb *sb = e->sb;
-    const char *n = net->name;
-    char N[80];
-    upper(N, n, sizeof N);
-    const Head *hd = &net->head;
-    int per_step = !hd->present || hd->input == HEAD_SEQUENCE;
-    int stream = emit_can_stream(p);
-    const char *real = net->dbl ? "double" : "float";
-    long flash = p->npacked * p->real_size;
-    sb_line(sb, "/* %s - generated by rnnc from %s: do not edit.", header_name,
-            base_name(net->file));
-    sb_line(sb, " * Weights baked in from %s.", e->dep->weights_name);
-    emit_summary(e);
-    sb_line(sb, " *");
-    sb_line(sb, " * Flash: %ld bytes of weights. RAM: %ld bytes of state (%s_state),", flash,
-            p->state_bytes, n);
-    sb_line(sb, " *   %ld bytes of work area for %s_forward (%s_work).",
-            emit_deploy_work_bytes(p), n, n);
-    sb_line(sb, " * %ld FLOPs per step. No allocation, no I/O, no mutable global;",
-            p->flops_per_step);
-    sb_line(sb, " * %s.", net->math_builtin ? "no library function at all (math: builtin)"
-                                            : "calls only exp and tanh of libm");
-    sb_line(sb, " *");
-    if (stream) {
-        sb_line(sb, " * Streaming, one sample in and one output out per call:");
-        sb_line(sb, " *     #include \"%s\"", header_name);
-        sb_line(sb, " *     %s_state s;                  // one per stream, owned by you", n);
-        sb_line(sb, " *     %s_reset(&s);                // all zero: a fresh sequence", n);
-        sb_line(sb, " *     %s x[%s_INPUT_SIZE], y[%s_OUTPUT_SIZE];", real, N, N);
-        sb_line(sb, " *     while (next_sample(x)) {");
-        sb_line(sb, " *         %s_step(&s, x, y);       // y: the output for this step", n);
-        sb_line(sb, " *         use(y);");
-        sb_line(sb, " *     }");
-    } else {
-        sb_line(sb, " * A bidirectional stack needs the whole sequence: it cannot stream, so there");
-        sb_line(sb, " * is no %s_step; use %s_forward.", n, n);
-    }
-    sb_line(sb, " * A whole sequence of T <= %s_MAX_SEQ_LEN steps:", N);
-    sb_line(sb, " *     static %s_work work;", n);
-    sb_line(sb, " *     %s_forward(x, T, y, &work);   // x (T, %s_INPUT_SIZE)", n, N);
-    sb_line(sb, " * On the target, once: %s_selftest() == 0.", n);
-    sb_line(sb, " */");
-    sb_line(sb, "#ifndef %s_H", N);
-    sb_line(sb, "#define %s_H", N);
-    sb_line(sb, "%s", "");
-    sb_line(sb, "#ifdef __cplusplus");
-    sb_line(sb, "extern \"C\" {");
-    sb_line(sb, "#endif");
-    sb_line(sb, "%s", "");
-    sb_line(sb, "#define %s_INPUT_SIZE %d", N, net->input_size);
-    sb_line(sb, "#define %s_OUTPUT_SIZE %d", N, net->out_size);
-    sb_line(sb, "#define %s_OUTPUT_PER_STEP %d /* 1: forward's y is (T, OUTPUT_SIZE) */", N,
-            per_step);
-    sb_line(sb, "#define %s_MAX_SEQ_LEN %d", N, net->max_seq_len);
-    sb_line(sb, "#define %s_STREAMING %d", N, stream);
-    sb_line(sb, "#define %s_NUM_WEIGHTS %ld", N, p->npacked);
-    sb_line(sb, "#define %s_FLASH_BYTES %ld", N, flash);
-    sb_line(sb, "#define %s_STATE_BYTES %ld", N, p->state_bytes);
-    sb_line(sb, "#define %s_WORK_BYTES %ld", N, emit_deploy_work_bytes(p));
-    sb_line(sb, "#define %s_FLOPS_PER_STEP %ld", N, p->flops_per_step);
-    sb_line(sb, "%s", "");
-    sb_line(sb, "typedef %s %s_real;", real, n);
-    sb_line(sb, "%s", "");
-    if (stream) {
-        sb_line(sb, "/* The recurrent state of one stream: every layer's h (and c). */");
-        sb_line(sb, "typedef struct %s_state {", n);
-        for (int i = 0; i < p->nlayers; i++) {
-            const PlanLayer *L = &p->layers[i];
-            sb_line(sb, "    %s_real %s_l%d_h[%d];", n, L->block->name, L->layer, L->Hr);
-            if (L->G == 4)
-                sb_line(sb, "    %s_real %s_l%d_c[%d];", n, L->block->name, L->layer, L->H);
-        }
-        sb_line(sb, "} %s_state;", n);
-        sb_line(sb, "%s", "");
-    }
-    sb_line(sb, "/* Work area of %s_forward: the layers' outputs over a whole sequence. */", n);
-    sb_line(sb, "typedef struct %s_work {", n);
-    sb_line(sb, "    %s_real mem[%ld];", n, plan_scratch_reals(p, 1, net->max_seq_len));
-    sb_line(sb, "} %s_work;", n);
-    sb_line(sb, "%s", "");
-    if (stream) {
-        sb_line(sb, "/* Starts a fresh sequence: zeroes the state (as does zero-initialising it). */");
-        sb_line(sb, "void %s_reset(%s_state *s);", n, n);
-        sb_line(sb, "%s", "");
-        sb_line(sb, "/* One time step: x (INPUT_SIZE) in, y (OUTPUT_SIZE) out, the state carried in s.");
-        if (hd->present && hd->input == HEAD_LAST)
-            sb_line(sb, " * y is the head on the state after this step: after the last step, what");
-        else
-            sb_line(sb, " * y is this step's output: step t gives row t of %s_forward's y, so", n);
-        sb_line(sb, " * %s_forward gives for the sequence so far. Streams share nothing but", n);
-        sb_line(sb, " * the weights. */");
-        sb_line(sb, "void %s_step(%s_state *s, const %s_real *x,", n, n, n);
-        sb_line(sb, "    %s_real *y);", n);
-        sb_line(sb, "%s", "");
-    }
-    sb_line(sb, "/* A whole sequence: x (T, INPUT_SIZE) in, y out: %s.", per_step
-                ? "(T, OUTPUT_SIZE), every step" : "(OUTPUT_SIZE), after the last step");
-    sb_line(sb, " * Returns 0, or -1 when T is outside 1..MAX_SEQ_LEN. */");
-    sb_line(sb, "int %s_forward(const %s_real *x, int T, %s_real *y,", n, n, n);
-    sb_line(sb, "    %s_work *work);", n);
-    sb_line(sb, "%s", "");
-    if (e->dep->selftest) {
-        sb_line(sb, "/* Runs a sequence rnnc computed at generation time through this code (whole");
-        sb_line(sb, " * and, when streaming, step by step). 0 when the outputs match; otherwise");
-        sb_line(sb, " * the build is wrong (compiler flags, a changed weight, a broken port). */");
-        sb_line(sb, "int %s_selftest(void);", n);
-        sb_line(sb, "%s", "");
-    }
-    sb_line(sb, "#ifdef __cplusplus");
-    sb_line(sb, "}");
-    sb_line(sb, "#endif");
-    sb_line(sb, "%s", "");
-    sb_line(sb, "#endif /* %s_H */", N);
-}
-
 /* Appends template section `name` with its holes filled. */
-static void emit_section(Emitter *e, const char *name)
+void em_section(Emitter *e, const char *name)
 {
     char marker[64];
     snprintf(marker, sizeof marker, "/* @@ %s */\n", name);
@@ -1017,8 +693,8 @@ static void emit_banner(Emitter *e, const char *header_name)
     char *dot = strrchr(cname, '.');
     if (dot && strcmp(dot, ".h") == 0)
         strcpy(dot, ".c");
-    sb_line(sb, "/* %s - generated by rnnc from %s: do not edit.", cname, base_name(net->file));
-    emit_summary(e);
+    sb_line(sb, "/* %s - generated by rnnc from %s: do not edit.", cname, em_base_name(net->file));
+    em_summary(e);
     sb_line(sb, " * The API is documented in %s. */", header_name);
     sb_line(sb, "%s", "");
 }
@@ -1046,14 +722,14 @@ static void emit_body(Emitter *e)
     sb_line(sb, "typedef %s_real real;", net->name);
     sb_line(sb, "%s", "");
     if (e->dep) {
-        emit_section(e, "nolib");
-        emit_weights(e);
+        em_section(e, "nolib");
+        em_weights(e);
     }
     if (net->math_builtin) {
         if (use_sig || use_softmax || use_tanh)
-            emit_section(e, dbl ? "exp_f64" : "exp_f32");
+            em_section(e, dbl ? "exp_f64" : "exp_f32");
         if (use_tanh)
-            emit_section(e, dbl ? "tanh_f64" : "tanh_f32");
+            em_section(e, dbl ? "tanh_f64" : "tanh_f32");
     } else {
         sb_line(sb, "/* libm, declared rather than included so a JIT needs no system headers */");
         if (use_sig || use_softmax)
@@ -1065,14 +741,14 @@ static void emit_body(Emitter *e)
         sb_line(sb, "%s", "");
     }
     if (use_sig)
-        emit_section(e, "sigmoid");
+        em_section(e, "sigmoid");
     if (use_tanh)
-        emit_section(e, "tanh");
+        em_section(e, "tanh");
     if (use_relu)
-        emit_section(e, "relu");
+        em_section(e, "relu");
     if (use_softmax)
-        emit_section(e, "softmax");
-    emit_section(e, "pack");
+        em_section(e, "softmax");
+    em_section(e, "pack");
     for (int i = 0; i < p->nlayers; i++) {
         const PlanLayer *L = &p->layers[i];
         if (L->dir == 0) {
@@ -1086,7 +762,7 @@ static void emit_body(Emitter *e)
         emit_pack(e);
     emit_forward(e);
     if (e->dep)
-        emit_deploy_api(e);
+        em_deploy_api(e);
 }
 
 static int emit_all(const Plan *plan, const char *header_name, const EmitDeploy *dep,
@@ -1103,7 +779,7 @@ static int emit_all(const Plan *plan, const char *header_name, const EmitDeploy 
     memset(out, 0, sizeof *out);
     sb_init(&sb);
     if (dep)
-        emit_header_deploy(&e, header_name);
+        em_header_deploy(&e, header_name);
     else
         emit_header(&e, header_name);
     out->header = sb_take(&sb);

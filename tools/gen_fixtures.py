@@ -202,12 +202,14 @@ def run_block(mod, b, x, lengths, bf):
     return out, state, None
 
 
-def run_head(head, hc, out, h_n, D, lengths, bf):
+def run_head(head, hc, out, h_n, D, lengths, bf, return_logits=False):
+    """Head output (zero at padded steps).  With return_logits also returns the
+    Linear output before the activation (not masked): (y, logits)."""
     if hc["input"] == "last":
         feat = h_n[-1] if D == 1 else torch.cat([h_n[-2], h_n[-1]], dim=-1)
     else:
         feat = out
-    y = head(feat)
+    logits = y = head(feat)
     if hc["act"] == "softmax":
         y = torch.softmax(y, dim=-1)
     elif hc["act"] == "sigmoid":
@@ -218,7 +220,7 @@ def run_head(head, hc, out, h_n, D, lengths, bf):
         if not bf:
             valid = valid.T
         y = torch.where(valid.unsqueeze(-1), y, torch.zeros_like(y))
-    return y
+    return (y, logits) if return_logits else y
 
 
 def reinit_(mod, scale):
@@ -323,11 +325,12 @@ def spec_yaml(c):
     return "\n".join(lines) + "\n"
 
 
-def generate(c):
-    name = c["name"]
-    assert re.fullmatch(r"[a-z][a-z0-9_]*", name), name
+def build(c):
+    """Seed from the config name and create (mods, head, x, lengths) exactly as
+    the fixtures use them; the RNG stream continues for callers (grad targets)."""
+    assert re.fullmatch(r"[a-z][a-z0-9_]*", c["name"]), c["name"]
     dtype = torch.float64 if c["f64"] else torch.float32
-    torch.manual_seed(zlib.crc32(name.encode()))
+    torch.manual_seed(zlib.crc32(c["name"].encode()))
 
     mods, in_size = [], c["I"]
     for b in c["blocks"]:
@@ -342,16 +345,35 @@ def generate(c):
     B, T, I = c["B"], c["T"], c["I"]
     x = torch.randn((B, T, I) if c["bf"] else (T, B, I), dtype=dtype)
     lengths = make_lengths(B, T) if c["lengths"] else None
+    return mods, head, x, lengths
 
-    with torch.no_grad():
-        out = x
-        for b, mod in zip(c["blocks"], mods):
-            out, h_n, c_n = run_block(mod, b, out, lengths, c["bf"])
-        y = out
-        if head is not None:
-            D = 2 if c["blocks"][-1]["bi"] else 1
-            y = run_head(head, c["head"], out, h_n, D, lengths, c["bf"])
 
+def forward(c, mods, head, x, lengths):
+    """Returns (top block output, h_n, c_n, y, logits); y is the head output if
+    there is a head (else the top block output), logits the head's Linear
+    output before its activation (None without a head).  Differentiable."""
+    out = x
+    for b, mod in zip(c["blocks"], mods):
+        out, h_n, c_n = run_block(mod, b, out, lengths, c["bf"])
+    y, logits = out, None
+    if head is not None:
+        D = 2 if c["blocks"][-1]["bi"] else 1
+        y, logits = run_head(head, c["head"], out, h_n, D, lengths, c["bf"],
+                             return_logits=True)
+    return out, h_n, c_n, y, logits
+
+
+def named_params(c, mods, head):
+    """(name, parameter) in state_dict order, prefixed "<block>." / "<head>."."""
+    items = []
+    for b, mod in zip(c["blocks"], mods):
+        items += [(f"{b['name']}.{k}", v) for k, v in mod.named_parameters()]
+    if head is not None:
+        items += [(f"{c['head']['name']}.{k}", v) for k, v in head.named_parameters()]
+    return items
+
+
+def state_tensors(c, mods, head):
     tensors = {}
     for b, mod in zip(c["blocks"], mods):
         for k, v in mod.state_dict().items():
@@ -359,6 +381,15 @@ def generate(c):
     if head is not None:
         for k, v in head.state_dict().items():
             tensors[f"{c['head']['name']}.{k}"] = v
+    return tensors
+
+
+def generate(c):
+    name = c["name"]
+    mods, head, x, lengths = build(c)
+    with torch.no_grad():
+        _, h_n, c_n, y, _ = forward(c, mods, head, x, lengths)
+    tensors = state_tensors(c, mods, head)
 
     d = os.path.join(OUT_DIR, name)
     os.makedirs(d, exist_ok=True)

@@ -1,0 +1,59 @@
+/* emit_int.h — what the emitter's modules share: emit.c (the forward pass and the run-time
+ * API), emit_deploy.c (baked weights, streaming API, self-test) and emit_train.c (forward
+ * with an activation cache, backward). Internal to the compiler; not part of rnnc.h.
+ */
+#ifndef RNNC_EMIT_INT_H
+#define RNNC_EMIT_INT_H
+
+#include "emit.h"
+#include "sb.h"
+
+typedef struct Emitter {
+    Sb *sb;
+    const Plan *p;
+    const EmitDeploy *dep;  /* deployed code; NULL for the run-time API */
+    const char *one, *zero; /* literals of the model precision */
+    const char *exp_fn, *tanh_fn;
+    const char *fn;         /* before each function definition: "RNNC_NOLIB " when deployed */
+    int train;              /* also emit the training API (emit_train.c) */
+    char ring[16][48];      /* scratch for index expressions */
+    int ring_at;
+} Emitter;
+
+/* One input of a product: dst[c] += w[k * row + col0 + c] * v[k] for k < K. */
+typedef struct Term {
+    const char *w, *v;
+    long K, row, col0;
+} Term;
+
+/* "base + j" for a loop index (j < 0), or the folded constant base + j when unrolled. */
+const char *em_ix(Emitter *e, long base, long j);
+/* dst[dst0 + c] = init[init0 + c] (or 0) + the terms' products, for c < n: statements when
+ * unrolled, else constant-bound loops; the same order of additions either way. */
+void em_product(Emitter *e, int unrolled, const char *dst, long dst0, long n,
+                const char *init, long init0, const Term *terms, int nterms);
+/* Declares b, bhn, wx, wh, wr: the parts of a layer's packed weights relative to `w`. */
+void em_pointers(Emitter *e, const PlanLayer *L);
+/* Runs fn(e, L, j) for every unit j < n: one copy each when L is unrolled, else a loop. */
+void em_units(Emitter *e, const PlanLayer *L, long n,
+              void (*fn)(Emitter *, const PlanLayer *, long));
+const char *em_cell_title(const Block *b);
+/* Appends template section `name` of templates/prelude.c with its holes filled. */
+void em_section(Emitter *e, const char *name);
+/* The banner lines describing the network. */
+void em_summary(Emitter *e);
+const char *em_base_name(const char *path);
+void em_upper(char *dst, const char *src, size_t n);
+/* A literal that reads back as exactly v in the model precision. */
+const char *em_lit(Emitter *e, double v);
+
+/* emit_deploy.c */
+void em_weights(Emitter *e);
+void em_deploy_api(Emitter *e);
+void em_header_deploy(Emitter *e, const char *header_name);
+
+/* emit_train.c */
+void em_train_cells(Emitter *e, const PlanLayer *L);
+void em_train_api(Emitter *e);
+
+#endif
