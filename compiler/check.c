@@ -21,7 +21,8 @@ typedef struct KeyInfo {
 
 static const KeyInfo top_keys[] = {
     {"version", 0}, {"name", 0}, {"input_size", 0}, {"batch_first", 0},
-    {"precision", 0}, {"layers", 0}, {"head", 0}, {"math", 0}, {"deploy", 0}, {NULL, 0},
+    {"precision", 0}, {"layers", 0}, {"head", 0}, {"math", 0}, {"deploy", 0}, {"loss", 0},
+    {NULL, 0},
 };
 static const KeyInfo deploy_keys[] = {{"max_seq_len", 0}, {NULL, 0}};
 static const KeyInfo block_keys[] = {
@@ -283,6 +284,7 @@ static const char *const input_names[] = {"last", "sequence", NULL};
 static const char *const act_names[] = {"none", "softmax", "sigmoid", NULL};
 static const char *const precision_names[] = {"float32", "float64", NULL};
 static const char *const math_names[] = {"libm", "builtin", NULL};
+static const char *const loss_names[] = {"cross_entropy", "mse", "bce_with_logits", NULL};
 
 enum { MAX_SIZE = 1 << 20, MAX_HIDDEN = 1 << 16, MAX_LAYERS = 64 };
 
@@ -473,6 +475,13 @@ Net *check_spec(Arena *a, DiagList *d, const SpecDoc *doc)
         net->dbl = get_enum(&c, v, "precision", precision_names) == 1;
     if ((v = spec_map_get(root, "math")) != NULL)
         net->math_builtin = get_enum(&c, v, "math", math_names) == 1;
+    if ((v = spec_map_get(root, "loss")) != NULL) {
+        /* loss: cross_entropy | mse | bce_with_logits */
+        int k = get_enum(&c, v, "loss", loss_names);
+        if (k >= 0)
+            net->loss = (LossKind)(k + 1);
+        net->loss_span = v->span;
+    }
     net->max_seq_len = CHECK_DEFAULT_MAX_SEQ_LEN;
     if ((v = spec_map_get(root, "deploy")) != NULL) {
         /* deploy:
@@ -541,6 +550,9 @@ Net *check_spec(Arena *a, DiagList *d, const SpecDoc *doc)
                            net->head.name);
             }
     }
+    if (net->loss == LOSS_CROSS_ENTROPY && !net->head.present)
+        diag_error(d, net->loss_span, "loss: cross_entropy needs a head: its out_features are "
+                                      "the classes");
     if (d->nerrors)
         return NULL;
     const Block *top = &net->blocks[net->nblocks - 1];

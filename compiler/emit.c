@@ -114,6 +114,8 @@ static void emit_gates_unit(Emitter *e, const PlanLayer *L, long j)
     case CELL_RNN:
         sb_line(sb, "h[%s] = act_%s(g[%s]);", em_ix(e, 0, j),
                 blk->nonlin == NONLIN_RELU ? "relu" : "tanh", em_ix(e, 0, j));
+        if (e->cache)
+            sb_line(sb, "a[%s] = h[%s];", em_ix(e, 0, j), em_ix(e, 0, j));
         break;
     case CELL_LSTM: {
         sb_line(sb, "{");
@@ -122,6 +124,9 @@ static void emit_gates_unit(Emitter *e, const PlanLayer *L, long j)
         sb_line(sb, "const real f = act_sigmoid(g[%s]);", em_ix(e, H, j));
         sb_line(sb, "const real gg = act_tanh(g[%s]);", em_ix(e, 2 * H, j));
         sb_line(sb, "const real o = act_sigmoid(g[%s]);", em_ix(e, 3 * H, j));
+        if (e->cache)
+            sb_line(sb, "a[%s] = i, a[%s] = f, a[%s] = gg, a[%s] = o;", em_ix(e, 0, j),
+                    em_ix(e, H, j), em_ix(e, 2 * H, j), em_ix(e, 3 * H, j));
         sb_line(sb, "c[%s] = f * c[%s] + i * gg;", em_ix(e, 0, j), em_ix(e, 0, j));
         sb_line(sb, "%s[%s] = o * act_tanh(c[%s]);", L->P ? "m" : "h", em_ix(e, 0, j),
                 em_ix(e, 0, j));
@@ -137,9 +142,14 @@ static void emit_gates_unit(Emitter *e, const PlanLayer *L, long j)
             sb_line(sb, "const real z = act_sigmoid(g[%s]);", em_ix(e, H, j));
             sb_line(sb, "const real n = act_tanh(g[%s] + r * gh[%s]);", em_ix(e, 2 * H, j),
                     em_ix(e, 0, j));
+            if (e->cache)
+                sb_line(sb, "a[%s] = r, a[%s] = z, a[%s] = n, ex[%s] = gh[%s];", em_ix(e, 0, j),
+                        em_ix(e, H, j), em_ix(e, 2 * H, j), em_ix(e, 0, j), em_ix(e, 0, j));
         } else {
             sb_line(sb, "const real z = act_sigmoid(g[%s]);", em_ix(e, H, j));
             sb_line(sb, "const real n = act_tanh(g[%s]);", em_ix(e, 2 * H, j));
+            if (e->cache)
+                sb_line(sb, "a[%s] = z, a[%s] = n;", em_ix(e, H, j), em_ix(e, 2 * H, j));
         }
         sb_line(sb, "h[%s] = (%s - z) * n + z * h[%s];", em_ix(e, 0, j), e->one, em_ix(e, 0, j));
         sb->indent -= 4;
@@ -166,8 +176,12 @@ void em_units(Emitter *e, const PlanLayer *L, long n,
 
 static void emit_reset_unit(Emitter *e, const PlanLayer *L, long j)
 {
-    sb_line(e->sb, "rh[%s] = act_sigmoid(g[%s]) * h[%s];", em_ix(e, 0, j), em_ix(e, 0, j),
-            em_ix(e, 0, j));
+    if (e->cache)
+        sb_line(e->sb, "a[%s] = act_sigmoid(g[%s]), rh[%s] = a[%s] * h[%s];", em_ix(e, 0, j),
+                em_ix(e, 0, j), em_ix(e, 0, j), em_ix(e, 0, j), em_ix(e, 0, j));
+    else
+        sb_line(e->sb, "rh[%s] = act_sigmoid(g[%s]) * h[%s];", em_ix(e, 0, j), em_ix(e, 0, j),
+                em_ix(e, 0, j));
     (void)L;
 }
 
@@ -186,7 +200,7 @@ const char *em_cell_title(const Block *b)
 }
 
 /* One time step of one sample: reads x (I) and h (Hr) [and c (H)], writes h [and c]. */
-static void emit_cell(Emitter *e, const PlanLayer *L)
+void em_cell(Emitter *e, const PlanLayer *L)
 {
     Sb *sb = e->sb;
     const Block *blk = L->block;
@@ -202,8 +216,13 @@ static void emit_cell(Emitter *e, const PlanLayer *L)
     sb_line(sb, " * Gates (G*H = %ld) in PyTorch's order: %s; %s kernel. */", GH,
             blk->cell == CELL_LSTM ? "i, f, g, o" : blk->cell == CELL_GRU ? "r, z, n" : "h",
             L->unrolled ? "unrolled" : "loop");
-    sb_line(sb, "%sstatic void %s_cell(const real *w, const real *x, real *h%s)", e->fn, L->fn,
-            lstm ? ", real *c" : "");
+    if (e->cache)
+        sb_line(sb, "static void %s_cellc(const real *w, const real *x, real *h%s, real *a%s)",
+                L->fn, lstm ? ", real *c" : "", L->pk_bhn >= 0 || (blk->cell == CELL_GRU &&
+                blk->reset == RESET_AFTER) ? ", real *ex" : "");
+    else
+        sb_line(sb, "%sstatic void %s_cell(const real *w, const real *x, real *h%s)", e->fn,
+                L->fn, lstm ? ", real *c" : "");
     sb_line(sb, "{");
     sb->indent += 4;
     em_pointers(e, L);
@@ -749,11 +768,15 @@ static void emit_body(Emitter *e)
     if (use_softmax)
         em_section(e, "softmax");
     em_section(e, "pack");
+    if (e->train)
+        em_train_mem(e);
     for (int i = 0; i < p->nlayers; i++) {
         const PlanLayer *L = &p->layers[i];
         if (L->dir == 0) {
-            emit_cell(e, L);
+            em_cell(e, L);
             emit_seq(e, L);
+            if (e->train)
+                em_train_cells(e, L);
         }
     }
     if (net->head.present)
@@ -761,12 +784,14 @@ static void emit_body(Emitter *e)
     if (!e->dep)
         emit_pack(e);
     emit_forward(e);
+    if (e->train)
+        em_train_api(e);
     if (e->dep)
         em_deploy_api(e);
 }
 
 static int emit_all(const Plan *plan, const char *header_name, const EmitDeploy *dep,
-                    CUnit *out, DiagList *d)
+                    int train, CUnit *out, DiagList *d)
 {
     Sb sb;
     int dbl = plan->net->dbl, own = plan->net->math_builtin;
@@ -776,6 +801,7 @@ static int emit_all(const Plan *plan, const char *header_name, const EmitDeploy 
     e.exp_fn = own ? (dbl ? "m_exp" : "m_expf") : (dbl ? "exp" : "expf");
     e.tanh_fn = own ? (dbl ? "m_tanh" : "m_tanhf") : (dbl ? "tanh" : "tanhf");
     e.fn = dep ? "RNNC_NOLIB " : "";
+    e.train = train;
     memset(out, 0, sizeof *out);
     sb_init(&sb);
     if (dep)
@@ -803,13 +829,18 @@ static int emit_all(const Plan *plan, const char *header_name, const EmitDeploy 
 
 int emit_unit(const Plan *plan, const char *header_name, CUnit *out, DiagList *d)
 {
-    return emit_all(plan, header_name, NULL, out, d);
+    return emit_all(plan, header_name, NULL, 0, out, d);
+}
+
+int emit_unit_train(const Plan *plan, CUnit *out, DiagList *d)
+{
+    return emit_all(plan, "model.h", NULL, 1, out, d);
 }
 
 int emit_unit_deploy(const Plan *plan, const char *header_name, const EmitDeploy *dep,
                      CUnit *out, DiagList *d)
 {
-    return emit_all(plan, header_name, dep, out, d);
+    return emit_all(plan, header_name, dep, 0, out, d);
 }
 
 void cunit_free(CUnit *u)

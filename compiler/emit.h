@@ -21,6 +21,14 @@ typedef struct CUnit {
 int emit_unit(const Plan *plan, const char *header_name, CUnit *out, DiagList *d);
 void cunit_free(CUnit *u);
 
+/* The unit with the training API as well, for the JIT (documented in emit_train.c):
+ *   long <name>_train_bytes(int B, int T);
+ *   int  <name>_forward_train(w, x, lengths, B, T, y, logits, cache);
+ *   int  <name>_backward(w, x, B, T, dout, dw, cache);     dout: dL/dlogits (dL/dy
+ *        without a head), in y's layout; dw: packed layout, accumulated
+ *   void <name>_unpack_grads(const real *g, real *dp);     packed -> state_dict order */
+int emit_unit_train(const Plan *plan, CUnit *out, DiagList *d);
+
 /* What deployed code bakes in (rnnc SPEC -o OUT.c --weights W): the packed weights and,
  * for the self-test, golden inputs and the outputs rnnc computed for them. Arrays hold
  * reals of the model's precision. */

@@ -16,6 +16,7 @@ typedef struct Emitter {
     const char *exp_fn, *tanh_fn;
     const char *fn;         /* before each function definition: "RNNC_NOLIB " when deployed */
     int train;              /* also emit the training API (emit_train.c) */
+    int cache;              /* the cell being written stores its activations (a, ex) */
     char ring[16][48];      /* scratch for index expressions */
     int ring_at;
 } Emitter;
@@ -47,13 +48,21 @@ void em_upper(char *dst, const char *src, size_t n);
 /* A literal that reads back as exactly v in the model precision. */
 const char *em_lit(Emitter *e, double v);
 
+/* One step of layer L: `<fn>_cell(w, x, h[, c])`, or with e->cache set
+ * `<fn>_cellc(w, x, h[, c], a[, ex])`, which also stores the gate activations for backward. */
+void em_cell(Emitter *e, const PlanLayer *L);
+
 /* emit_deploy.c */
 void em_weights(Emitter *e);
 void em_deploy_api(Emitter *e);
 void em_header_deploy(Emitter *e, const char *header_name);
 
 /* emit_train.c */
+/* The training cache's layout (before the layers' training functions, which use zeros). */
+void em_train_mem(Emitter *e);
+/* Per layer: <fn>_cellc, <fn>_back, <fn>_seqc, <fn>_seqb. */
 void em_train_cells(Emitter *e, const PlanLayer *L);
+/* head_linear, head_back, <name>_forward_train, <name>_backward, <name>_unpack_grads. */
 void em_train_api(Emitter *e);
 
 #endif

@@ -117,6 +117,11 @@ JitModule *jit_compile(const char *source, const char *prefix, int dbl, ModelFns
     return m;
 }
 
+void *jit_symbol(JitModule *m, const char *name)
+{
+    return tcc_get_symbol(m->s, name);
+}
+
 void jit_free(JitModule *m)
 {
     if (!m)

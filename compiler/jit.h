@@ -27,6 +27,8 @@ typedef struct ModelFns {
  * or NULL with tcc's messages added to `d`. */
 JitModule *jit_compile(const char *source, const char *prefix, int dbl, ModelFns *fns,
                        DiagList *d);
+/* The address of any other global of the compiled code, or NULL. */
+void *jit_symbol(JitModule *m, const char *name);
 void jit_free(JitModule *m);
 
 #endif

@@ -15,6 +15,8 @@ static const char usage_main[] =
     "       rnnc check SPEC               validate the spec and report its sizes\n"
     "       rnnc run SPEC --weights W.safetensors --input X.npy [--lengths L.npy]\n"
     "                     --output Y.npy [--h-n H.npy] [--c-n C.npy] [--print]\n"
+    "       rnnc grad SPEC --weights W.safetensors --input X.npy [--lengths L.npy]\n"
+    "                      --target Y.npy --output G.safetensors\n"
     "       rnnc COMMAND --help           help on one command\n"
     "       rnnc --version\n";
 
@@ -45,6 +47,17 @@ static const char usage_run[] =
     "  --h-n      the top block's final hidden state, (num_layers*D, B, H)\n"
     "  --c-n      the top block's final cell state (LSTM only)\n"
     "  --print    also print the output (summarised when large); --output is then optional\n"
+    "Exit status: 0 success, 1 bad input (nothing written), 2 bad usage.\n";
+
+static const char usage_grad[] =
+    "usage: rnnc grad SPEC --weights W.safetensors --input X.npy [--lengths L.npy]\n"
+    "                 --target Y.npy --output G.safetensors\n"
+    "Runs the network forward and backward through time (JIT-compiled through libtcc) and\n"
+    "writes d loss / d parameter for every parameter, named and shaped as the weights; prints\n"
+    "the loss. The spec's `loss:` says which: cross_entropy (on the head's logits; targets\n"
+    "int class ids, (B,) for input: last, per step for sequence, -100 ignored), mse (on the\n"
+    "output), bce_with_logits (on the logits; targets in [0, 1]). The mean is over valid\n"
+    "elements: padded steps count for nothing.\n"
     "Exit status: 0 success, 1 bad input (nothing written), 2 bad usage.\n";
 
 static int bad_usage(const char *msg, const char *arg, const char *usage)
@@ -178,6 +191,56 @@ static int cmd_run(int argc, char **argv)
     return finish(&r, rnnc_run(&r, &ra) == 0 ? 0 : 1);
 }
 
+static int cmd_grad(int argc, char **argv)
+{
+    RnncGradArgs ga;
+    memset(&ga, 0, sizeof ga);
+    const char *spec = NULL;
+    struct {
+        const char *name;
+        const char **dst;
+    } opts[] = {
+        {"--weights", &ga.weights}, {"--input", &ga.input},   {"--lengths", &ga.lengths},
+        {"--target", &ga.target},   {"--output", &ga.output},
+    };
+    for (int i = 0; i < argc; i++) {
+        if (is_help(argv[i])) {
+            fputs(usage_grad, stdout);
+            return 0;
+        }
+        int matched = 0;
+        for (size_t k = 0; k < sizeof opts / sizeof opts[0] && !matched; k++) {
+            int m = opt_value(argc, argv, &i, opts[k].name, opts[k].dst);
+            if (m < 0)
+                return bad_usage("missing value after", argv[i], usage_grad);
+            matched = m;
+        }
+        if (matched)
+            continue;
+        if (argv[i][0] == '-' && argv[i][1])
+            return bad_usage("unknown option", argv[i], usage_grad);
+        if (spec)
+            return bad_usage("unexpected argument", argv[i], usage_grad);
+        spec = argv[i];
+    }
+    if (!spec)
+        return bad_usage("grad needs a SPEC", NULL, usage_grad);
+    if (!ga.weights || !ga.input || !ga.target || !ga.output)
+        return bad_usage(!ga.weights  ? "grad needs --weights"
+                         : !ga.input  ? "grad needs --input"
+                         : !ga.target ? "grad needs --target"
+                                      : "grad needs --output",
+                         NULL, usage_grad);
+    Rnnc r;
+    rnnc_init(&r);
+    if (load(&r, spec))
+        return finish(&r, 1);
+    if (rnnc_grad(&r, &ga) != 0)
+        return finish(&r, 1);
+    printf("loss %.9g\n", ga.loss);
+    return finish(&r, 0);
+}
+
 static int cmd_emit(int argc, char **argv)
 {
     const char *spec = NULL, *out = NULL, *weights = NULL;
@@ -235,5 +298,7 @@ int main(int argc, char **argv)
         return cmd_check(argc - 2, argv + 2);
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc - 2, argv + 2);
+    if (strcmp(cmd, "grad") == 0)
+        return cmd_grad(argc - 2, argv + 2);
     return cmd_emit(argc - 1, argv + 1);
 }

@@ -14,6 +14,7 @@ typedef enum GruReset { RESET_AFTER, RESET_BEFORE } GruReset;
 typedef enum KernelChoice { KERNEL_AUTO, KERNEL_UNROLLED, KERNEL_LOOP } KernelChoice;
 typedef enum HeadInput { HEAD_LAST, HEAD_SEQUENCE } HeadInput;
 typedef enum HeadAct { ACT_NONE, ACT_SOFTMAX, ACT_SIGMOID } HeadAct;
+typedef enum LossKind { LOSS_NONE, LOSS_CROSS_ENTROPY, LOSS_MSE, LOSS_BCE } LossKind;
 
 /* One recurrent block: what one nn.RNN / nn.LSTM / nn.GRU module is. */
 typedef struct Block {
@@ -52,6 +53,8 @@ typedef struct Net {
     int dbl;              /* precision float64 */
     int math_builtin;     /* math: builtin — rnnc's own exp and tanh, no libm */
     int max_seq_len;      /* deploy.max_seq_len: longest sequence of the deployed forward */
+    LossKind loss;        /* loss: what training minimises; LOSS_NONE when unsaid */
+    Span loss_span;
     int nblocks;
     Block *blocks;        /* (nblocks) */
     Head head;

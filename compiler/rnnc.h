@@ -47,6 +47,18 @@ char *rnnc_source(Rnnc *r);
  * value is finite. NULL with the problems in r->diag. */
 void *rnnc_load_weights(Rnnc *r, const char *path);
 
+typedef struct RnncGradArgs {
+    const char *weights, *input, *lengths; /* as for run; lengths may be NULL */
+    const char *target;                    /* .npy: class ids or values, see rnnrt_loss */
+    const char *output;                    /* safetensors of the gradients */
+    double loss;                           /* out: the batch's loss */
+} RnncGradArgs;
+
+/* JIT-compiles the training code of the loaded model and writes d loss / d parameter for
+ * every parameter (named, shaped and typed as the weights) to a->output. The spec must say
+ * `loss:`. 0, or -1 with errors in r->diag and no output left behind. */
+int rnnc_grad(Rnnc *r, RnncGradArgs *a);
+
 typedef struct RnncRunArgs {
     const char *weights; /* safetensors, required */
     const char *input;   /* .npy, required */

@@ -79,6 +79,33 @@ typedef struct RnnrtParamSpec {
 int rnnrt_params_load(const RnnrtTensorFile *f, const RnnrtParamSpec *specs, int n, int dbl,
                       void *params, RnnrtError *err);
 
+/* ---- losses (loss.c) ------------------------------------------------------------- */
+
+typedef enum RnnrtLossKind { RNNRT_LOSS_CROSS_ENTROPY, RNNRT_LOSS_MSE, RNNRT_LOSS_BCE } RnnrtLossKind;
+typedef enum RnnrtAct { RNNRT_ACT_NONE, RNNRT_ACT_SOFTMAX, RNNRT_ACT_SIGMOID } RnnrtAct;
+
+/* One batch's outputs and what the loss needs to know about them. Per-step outputs are
+ * (B, T, O) if batch_first else (T, B, O); per-sequence outputs are (B, O). */
+typedef struct RnnrtLossArgs {
+    RnnrtLossKind kind;
+    int dbl;               /* arrays are double (else float) */
+    int B, T, O;
+    int per_step, batch_first;
+    const int *len;        /* (B) valid steps of each sequence */
+    const void *logits;    /* the head's output before its activation; NULL: no head */
+    const void *y;         /* the output (after the head's activation) */
+    RnnrtAct act;          /* the head's activation */
+} RnnrtLossArgs;
+
+/* Mean loss over the valid elements (cross_entropy: over valid sequences or steps whose
+ * target is not -100, on the logits; bce_with_logits: on the logits, or y without a head;
+ * mse: on y) and its gradient `dout` (model precision, y's layout) with respect to the
+ * logits, or to y without a head. `target`: int32/int64 class ids (B,) or per step for
+ * cross_entropy, else a float array of y's shape. Returns 0 and sets *loss, or -1 with a
+ * message naming `target_name` (a bad shape, dtype or class id). */
+int rnnrt_loss(const RnnrtLossArgs *a, const RnnrtArray *target, const char *target_name,
+               double *loss, void *dout, RnnrtError *err);
+
 #ifdef __cplusplus
 }
 #endif

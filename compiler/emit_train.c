@@ -1,0 +1,700 @@
+/* emit_train.c — the training half of generated code: forward with an activation cache and
+ * backward through time, derived from the same PlanLayer as the forward. Per layer: the
+ * cell with a cache (emit.c's em_cell), the cell's backward with its gate derivatives
+ * written out for that cell and variant, and both over a packed batch; then the drivers
+ * <name>_forward_train, <name>_backward and <name>_unpack_grads. Parameter gradients
+ * accumulate in the packed layout (transposed weights, merged biases) beside the weights.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "emit_int.h"
+
+static int is_gru_after(const PlanLayer *L)
+{
+    return L->block->cell == CELL_GRU && L->block->reset == RESET_AFTER;
+}
+
+static int is_lstm(const PlanLayer *L)
+{
+    return L->block->cell == CELL_LSTM;
+}
+
+/* Parameter gradients and input gradients of one step, after dz (G*H) is known:
+ * db += dz; dWx^T += x dz^T; dWh^T += hp dz^T (GRU: the n columns take dgh or rh);
+ * dx += Wx dz (when dx); dhp = hd + Wh dz. */
+static void emit_back_params(Emitter *e, const PlanLayer *L)
+{
+    Sb *sb = e->sb;
+    long H = L->H, GH = (long)L->G * H, I = L->I, Hr = L->Hr;
+    int gru = L->block->cell == CELL_GRU, after = is_gru_after(L);
+    long hcols = gru ? 2 * H : GH; /* columns of Wh that multiply h itself */
+    if (L->pk_b >= 0) {
+        sb_line(sb, "for (int j = 0; j < %ld; j++)", GH);
+        sb_line(sb, "    db[j] += dz[j];");
+    }
+    if (L->pk_bhn >= 0) {
+        sb_line(sb, "for (int j = 0; j < %ld; j++)", H);
+        sb_line(sb, "    dbhn[j] += dgh[j];");
+    }
+    sb_line(sb, "for (int k = 0; k < %ld; k++) {", I);
+    sb_line(sb, "    const real xk = x[k];");
+    sb_line(sb, "    real *r = dwx + k * %ld;", GH);
+    sb_line(sb, "    for (int j = 0; j < %ld; j++)", GH);
+    sb_line(sb, "        r[j] += dz[j] * xk;");
+    sb_line(sb, "}");
+    sb_line(sb, "for (int k = 0; k < %ld; k++) {", Hr);
+    sb_line(sb, "    const real hk = hp[k];");
+    sb_line(sb, "    real *r = dwh + k * %ld;", GH);
+    sb_line(sb, "    for (int j = 0; j < %ld; j++)", hcols);
+    sb_line(sb, "        r[j] += dz[j] * hk;");
+    if (after) {
+        sb_line(sb, "    for (int j = 0; j < %ld; j++)", H);
+        sb_line(sb, "        r[%ld + j] += dgh[j] * hk;", 2 * H);
+    } else if (gru) {
+        sb_line(sb, "    const real rhk = a[k] * hk; /* r * h, as the forward used it */");
+        sb_line(sb, "    for (int j = 0; j < %ld; j++)", H);
+        sb_line(sb, "        r[%ld + j] += dz[%ld + j] * rhk;", 2 * H, 2 * H);
+    }
+    sb_line(sb, "}");
+    sb_line(sb, "if (dx)");
+    sb_line(sb, "    for (int k = 0; k < %ld; k++) {", I);
+    sb_line(sb, "        const real *r = wx + k * %ld;", GH);
+    sb_line(sb, "        real s = dx[k];");
+    sb_line(sb, "        for (int j = 0; j < %ld; j++)", GH);
+    sb_line(sb, "            s += r[j] * dz[j];");
+    sb_line(sb, "        dx[k] = s;");
+    sb_line(sb, "    }");
+    sb_line(sb, "for (int k = 0; k < %ld; k++) {", Hr);
+    sb_line(sb, "    const real *r = wh + k * %ld;", GH);
+    sb_line(sb, "    real s = %s;", gru ? "hd[k]" : e->zero);
+    sb_line(sb, "    for (int j = 0; j < %ld; j++)", hcols);
+    sb_line(sb, "        s += r[j] * dz[j];");
+    if (after) {
+        sb_line(sb, "    for (int j = 0; j < %ld; j++)", H);
+        sb_line(sb, "        s += r[%ld + j] * dgh[j];", 2 * H);
+    }
+    sb_line(sb, "    dhp[k] = s;");
+    sb_line(sb, "}");
+}
+
+/* The backward of one step of layer L: from dh (dL/dh_t) [and dc (dL/dc_t)] to the
+ * parameter gradients (dw, packed layout), dx (when not NULL) and dhp (dL/dh_{t-1})
+ * [and dc becomes dL/dc_{t-1}]. */
+static void emit_back(Emitter *e, const PlanLayer *L)
+{
+    Sb *sb = e->sb;
+    const Block *blk = L->block;
+    long H = L->H, GH = (long)L->G * H;
+    int lstm = is_lstm(L), after = is_gru_after(L);
+    sb_line(sb, "/* %s layer %d, backward of one step: %s. */", blk->name, L->layer,
+            em_cell_title(blk));
+    sb_line(sb, "static void %s_back(const real *w, const real *x, const real *hp,%s const real *a,",
+            L->fn, lstm ? " const real *cp," : "");
+    sb_line(sb, "    %sconst real *dh,%s real *dw, real *dx, real *dhp)",
+            lstm ? "const real *ct, " : after ? "const real *ex, " : "", lstm ? " real *dc," : "");
+    sb_line(sb, "{");
+    sb->indent += 4;
+    sb_line(sb, "const real *wx = w + %ld, *wh = w + %ld;", L->pk_wx - L->pk, L->pk_wh - L->pk);
+    if (L->pk_b >= 0)
+        sb_line(sb, "real *db = dw;");
+    if (L->pk_bhn >= 0)
+        sb_line(sb, "real *dbhn = dw + %ld;", L->pk_bhn - L->pk);
+    sb_line(sb, "real *dwx = dw + %ld, *dwh = dw + %ld;", L->pk_wx - L->pk, L->pk_wh - L->pk);
+    sb_line(sb, "real dz[%ld]; /* dL/d(pre-activation), gates in PyTorch's order */", GH);
+    switch (blk->cell) {
+    case CELL_RNN:
+        sb_line(sb, "for (int j = 0; j < %ld; j++)", H);
+        if (blk->nonlin == NONLIN_RELU)
+            sb_line(sb, "    dz[j] = a[j] > %s ? dh[j] : %s;", e->zero, e->zero);
+        else
+            sb_line(sb, "    dz[j] = dh[j] * (%s - a[j] * a[j]);", e->one);
+        break;
+    case CELL_LSTM:
+        if (L->P) {
+            sb_line(sb, "const real *wr = w + %ld;", L->pk_wr - L->pk);
+            sb_line(sb, "real *dwr = dw + %ld;", L->pk_wr - L->pk);
+            sb_line(sb, "real dm[%ld]; /* through the projection h = W_hr m */", H);
+            sb_line(sb, "for (int j = 0; j < %ld; j++) {", H);
+            sb_line(sb, "    const real mj = a[%ld + j] * act_tanh(ct[j]);", 3 * H);
+            sb_line(sb, "    const real *r = wr + j * %d;", L->P);
+            sb_line(sb, "    real *dr = dwr + j * %d, s = %s;", L->P, e->zero);
+            sb_line(sb, "    for (int p = 0; p < %d; p++) {", L->P);
+            sb_line(sb, "        s += r[p] * dh[p];");
+            sb_line(sb, "        dr[p] += dh[p] * mj;");
+            sb_line(sb, "    }");
+            sb_line(sb, "    dm[j] = s;");
+            sb_line(sb, "}");
+        }
+        sb_line(sb, "for (int j = 0; j < %ld; j++) {", H);
+        sb->indent += 4;
+        sb_line(sb, "const real i = a[j], f = a[%ld + j], g = a[%ld + j], o = a[%ld + j];", H,
+                2 * H, 3 * H);
+        sb_line(sb, "const real tc = act_tanh(ct[j]), dm_j = %s;", L->P ? "dm[j]" : "dh[j]");
+        sb_line(sb, "const real dcj = dc[j] + dm_j * o * (%s - tc * tc);", e->one);
+        sb_line(sb, "dz[j] = dcj * g * i * (%s - i);", e->one);
+        sb_line(sb, "dz[%ld + j] = dcj * cp[j] * f * (%s - f);", H, e->one);
+        sb_line(sb, "dz[%ld + j] = dcj * i * (%s - g * g);", 2 * H, e->one);
+        sb_line(sb, "dz[%ld + j] = dm_j * tc * o * (%s - o);", 3 * H, e->one);
+        sb_line(sb, "dc[j] = dcj * f;");
+        sb->indent -= 4;
+        sb_line(sb, "}");
+        break;
+    case CELL_GRU:
+        sb_line(sb, "real hd[%ld]; /* the direct path h' = ... + z * h */", H);
+        if (after)
+            sb_line(sb, "real dgh[%ld]; /* dL/d(W_hn h + b_hn) */", H);
+        sb_line(sb, "for (int j = 0; j < %ld; j++) {", H);
+        sb->indent += 4;
+        sb_line(sb, "const real z = a[%ld + j], n = a[%ld + j];", H, 2 * H);
+        sb_line(sb, "const real dzn = dh[j] * (%s - z) * (%s - n * n);", e->one, e->one);
+        sb_line(sb, "dz[%ld + j] = dzn;", 2 * H);
+        sb_line(sb, "dz[%ld + j] = dh[j] * (hp[j] - n) * z * (%s - z);", H, e->one);
+        sb_line(sb, "hd[j] = dh[j] * z;");
+        if (after) {
+            sb_line(sb, "const real r = a[j];");
+            sb_line(sb, "dgh[j] = dzn * r;");
+            sb_line(sb, "dz[j] = dzn * ex[j] * r * (%s - r);", e->one);
+        }
+        sb->indent -= 4;
+        sb_line(sb, "}");
+        if (!after) {
+            sb_line(sb, "for (int k = 0; k < %ld; k++) { /* through r * h */", H);
+            sb->indent += 4;
+            sb_line(sb, "const real *r = wh + k * %ld + %ld;", GH, 2 * H);
+            sb_line(sb, "real drh = %s;", e->zero);
+            sb_line(sb, "for (int j = 0; j < %ld; j++)", H);
+            sb_line(sb, "    drh += r[j] * dz[%ld + j];", 2 * H);
+            sb_line(sb, "const real rk = a[k];");
+            sb_line(sb, "dz[k] = drh * hp[k] * rk * (%s - rk);", e->one);
+            sb_line(sb, "hd[k] += drh * rk;");
+            sb->indent -= 4;
+            sb_line(sb, "}");
+        }
+        break;
+    }
+    emit_back_params(e, L);
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    sb_line(sb, "%s", "");
+}
+
+/* The layer with a cache over a packed batch: as <fn>_seq, also storing the activations
+ * a (B, T, G*H), the cell states cs (B, T, H) of an LSTM, ex (B, T, H) of a GRU (after). */
+static void emit_seqc(Emitter *e, const PlanLayer *L)
+{
+    Sb *sb = e->sb;
+    long H = L->H, GH = (long)L->G * H;
+    int lstm = is_lstm(L), after = is_gru_after(L);
+    sb_line(sb, "static void %s_seqc(const real *w, const real *x, long xsb, long xst, real *y,",
+            L->fn);
+    sb_line(sb, "    long ysb, long yst, int T, const int *bs, const int *perm, real *h,%s",
+            lstm ? " real *c, real *cs," : after ? " real *ex," : "");
+    sb_line(sb, "    real *a, int reverse)");
+    sb_line(sb, "{");
+    sb_line(sb, "    for (int s = 0; s < T; s++) {");
+    sb_line(sb, "        const int t = reverse ? T - 1 - s : s;");
+    sb_line(sb, "        for (int i = 0; i < bs[t]; i++) {");
+    sb_line(sb, "            const int b = perm[i];");
+    sb_line(sb, "            const long bt = (long)b * T + t;");
+    sb_line(sb, "            real *hb = h + (long)b * %d;", L->Hr);
+    if (lstm) {
+        sb_line(sb, "            real *cb = c + (long)b * %ld;", H);
+        sb_line(sb, "            %s_cellc(w, x + b * xsb + t * xst, hb, cb, a + bt * %ld);", L->fn,
+                GH);
+        sb_line(sb, "            vec_copy(cs + bt * %ld, cb, %ld);", H, H);
+    } else if (after) {
+        sb_line(sb, "            %s_cellc(w, x + b * xsb + t * xst, hb, a + bt * %ld, ex + bt * %ld);",
+                L->fn, GH, H);
+    } else {
+        sb_line(sb, "            %s_cellc(w, x + b * xsb + t * xst, hb, a + bt * %ld);", L->fn, GH);
+    }
+    sb_line(sb, "            vec_copy(y + b * ysb + t * yst, hb, %d);", L->Hr);
+    sb_line(sb, "        }");
+    sb_line(sb, "    }");
+    sb_line(sb, "}");
+    sb_line(sb, "%s", "");
+}
+
+/* Backward through time over a packed batch, one direction: steps in the reverse of their
+ * forward order; dhn (B, Hr) [dcn (B, H)] carry dL/dh [dL/dc] from step to step. y holds
+ * the layer's outputs (h of every step, read as h_{t-1}); dy their gradients. */
+static void emit_seqb(Emitter *e, const PlanLayer *L)
+{
+    Sb *sb = e->sb;
+    long H = L->H, GH = (long)L->G * H;
+    int lstm = is_lstm(L), after = is_gru_after(L);
+    sb_line(sb, "static void %s_seqb(const real *w, const real *x, long xsb, long xst, real *dx,",
+            L->fn);
+    sb_line(sb, "    const real *y, const real *dy, long ysb, long yst, int T, const int *bs,");
+    sb_line(sb, "    const int *perm, const int *len, const real *a,%s real *dhn,%s real *dw,",
+            lstm ? " const real *cs," : after ? " const real *ex," : "",
+            lstm ? " real *dcn," : "");
+    sb_line(sb, "    int reverse)");
+    sb_line(sb, "{");
+    sb->indent += 4;
+    sb_line(sb, "real dh[%d];", L->Hr);
+    sb_line(sb, "for (int s = 0; s < T; s++) {");
+    sb->indent += 4;
+    sb_line(sb, "const int t = reverse ? s : T - 1 - s;");
+    sb_line(sb, "for (int i = 0; i < bs[t]; i++) {");
+    sb->indent += 4;
+    sb_line(sb, "const int b = perm[i];");
+    sb_line(sb, "const long bt = (long)b * T + t;");
+    sb_line(sb, "const int tp = reverse ? t + 1 : t - 1; /* the step before, in forward order */");
+    sb_line(sb, "const int first = reverse ? tp >= len[b] : tp < 0;");
+    sb_line(sb, "const real *hp = first ? zeros : y + b * ysb + tp * yst;");
+    if (lstm)
+        sb_line(sb, "const real *cp = first ? zeros : cs + ((long)b * T + tp) * %ld;", H);
+    sb_line(sb, "const real *dyt = dy + b * ysb + t * yst, *dhb = dhn + (long)b * %d;", L->Hr);
+    sb_line(sb, "for (int j = 0; j < %d; j++)", L->Hr);
+    sb_line(sb, "    dh[j] = dyt[j] + dhb[j];");
+    if (lstm)
+        sb_line(sb, "%s_back(w, x + b * xsb + t * xst, hp, cp, a + bt * %ld, cs + bt * %ld, dh,",
+                L->fn, GH, H);
+    else if (after)
+        sb_line(sb, "%s_back(w, x + b * xsb + t * xst, hp, a + bt * %ld, ex + bt * %ld, dh,",
+                L->fn, GH, H);
+    else
+        sb_line(sb, "%s_back(w, x + b * xsb + t * xst, hp, a + bt * %ld, dh,", L->fn, GH);
+    char dcarg[48] = "";
+    if (lstm)
+        snprintf(dcarg, sizeof dcarg, "dcn + (long)b * %ld, ", H);
+    sb_line(sb, "    %sdw, dx ? dx + b * xsb + t * xst : 0, dhn + (long)b * %d);", dcarg, L->Hr);
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    sb_line(sb, "%s", "");
+}
+
+void em_train_cells(Emitter *e, const PlanLayer *L)
+{
+    e->cache = 1;
+    em_cell(e, L);
+    e->cache = 0;
+    emit_back(e, L);
+    emit_seqc(e, L);
+    emit_seqb(e, L);
+}
+
+/* Regions of the training cache, in the order train_mem carves them. */
+static void emit_train_mem(Emitter *e)
+{
+    const Plan *p = e->p;
+    const Net *net = p->net;
+    Sb *sb = e->sb;
+    const Head *hd = &net->head;
+    int head_last = hd->present && hd->input == HEAD_LAST;
+    int ng = 0;
+    for (int i = 0; i < p->nlayers; i++)
+        ng += p->layers[i].dir == 0;
+    int zmax = p->max_hr > p->max_h ? p->max_hr : p->max_h;
+    sb_line(sb, "static const real zeros[%d]; /* h_{-1} and c_{-1} */", zmax);
+    sb_line(sb, "%s", "");
+    sb_line(sb, "/* What forward_train keeps for backward, carved from one cache block. */");
+    sb_line(sb, "typedef struct TrainMem {");
+    sb_line(sb, "    int *len, *perm, *bs; /* (B), (B), (T): the packed schedule */");
+    sb_line(sb, "    real *h, *c;          /* the running state, (B, %d) and (B, %d) */", p->max_hr,
+            p->max_h);
+    sb_line(sb, "    real *out[%d];         /* each layer's outputs, (B, T, D*Hr) */", ng);
+    sb_line(sb, "    real *a[%d], *cs[%d], *ex[%d]; /* per layer and direction: activations, c, "
+                "gh */", p->nlayers, p->nlayers, p->nlayers);
+    sb_line(sb, "    real *hlast, *dhlast; /* the head's input and its gradient, (B, %d) */",
+            hd->present ? hd->in_features : 0);
+    sb_line(sb, "    real *dy, *dx;        /* gradients of a layer's output and input */");
+    sb_line(sb, "    real *dhn, *dcn;      /* dL/dh and dL/dc carried back through time */");
+    sb_line(sb, "} TrainMem;");
+    sb_line(sb, "%s", "");
+    sb_line(sb, "/* Carves `cache` (when not NULL) and returns its size in reals. */");
+    sb_line(sb, "static long train_mem(void *cache, int B, int T, TrainMem *m)");
+    sb_line(sb, "{");
+    sb->indent += 4;
+    sb_line(sb, "real *r = (real *)cache;");
+    sb_line(sb, "long at = ((2L * B + T) * (long)sizeof(int) + (long)sizeof(real) - 1) /");
+    sb_line(sb, "          (long)sizeof(real);");
+    sb_line(sb, "const long BT = (long)B * T;");
+    sb_line(sb, "if (r) {");
+    sb_line(sb, "    m->len = (int *)cache;");
+    sb_line(sb, "    m->perm = m->len + B;");
+    sb_line(sb, "    m->bs = m->perm + B;");
+    sb_line(sb, "}");
+#define REGION(field, size_fmt, ...)                                                         \
+    do {                                                                                    \
+        sb_line(sb, "if (r)");                                                              \
+        sb_line(sb, "    m->%s = r + at;", field);                                          \
+        sb_line(sb, "at += " size_fmt ";", __VA_ARGS__);                                    \
+    } while (0)
+    REGION("h", "(long)B * %d", p->max_hr);
+    REGION("c", "(long)B * %d", p->max_h);
+    int g = 0;
+    char field[32];
+    for (int i = 0; i < p->nlayers; i++) {
+        const PlanLayer *L = &p->layers[i];
+        if (L->dir == 0) {
+            snprintf(field, sizeof field, "out[%d]", g++);
+            REGION(field, "BT * %d", L->block->dirs * L->Hr);
+        }
+        snprintf(field, sizeof field, "a[%d]", i);
+        REGION(field, "BT * %d", L->G * L->H);
+        if (is_lstm(L)) {
+            snprintf(field, sizeof field, "cs[%d]", i);
+            REGION(field, "BT * %d", L->H);
+        }
+        if (is_gru_after(L)) {
+            snprintf(field, sizeof field, "ex[%d]", i);
+            REGION(field, "BT * %d", L->H);
+        }
+    }
+    if (head_last) {
+        REGION("hlast", "(long)B * %d", hd->in_features);
+        REGION("dhlast", "(long)B * %d", hd->in_features);
+    }
+    REGION("dy", "BT * %d", p->max_width);
+    REGION("dx", "BT * %d", p->max_width);
+    REGION("dhn", "(long)B * %d", p->max_hr);
+    REGION("dcn", "(long)B * %d", p->max_h);
+#undef REGION
+    sb_line(sb, "return at;");
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    sb_line(sb, "%s", "");
+    sb_line(sb, "long %s_train_bytes(int B, int T)", net->name);
+    sb_line(sb, "{");
+    sb_line(sb, "    TrainMem m;");
+    sb_line(sb, "    return (long)sizeof(real) * train_mem(0, B, T, &m);");
+    sb_line(sb, "}");
+    sb_line(sb, "%s", "");
+}
+
+static void emit_head_train(Emitter *e)
+{
+    const Plan *p = e->p;
+    const Head *h = &p->net->head;
+    Sb *sb = e->sb;
+    long F = h->in_features, O = h->out_features;
+    sb_line(sb, "/* Head '%s' without its activation: the logits. */", h->name);
+    sb_line(sb, "static void head_linear(const real *w, const real *x, real *y)");
+    sb_line(sb, "{");
+    sb->indent += 4;
+    sb_line(sb, "const real *hw = w + %ld;", p->head_pk_w);
+    if (h->bias)
+        sb_line(sb, "const real *hb = w + %ld;", p->head_pk_b);
+    Term t = {"hw", "x", F, O, 0};
+    em_product(e, 0, "y", 0, O, h->bias ? "hb" : NULL, 0, &t, 1);
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    sb_line(sb, "%s", "");
+    sb_line(sb, "/* Backward of head_linear: dl = dL/dlogits; accumulates dW, db; sets dx. */");
+    sb_line(sb, "static void head_back(const real *w, const real *x, const real *dl, real *dw, "
+                "real *dx)");
+    sb_line(sb, "{");
+    sb->indent += 4;
+    sb_line(sb, "const real *hw = w + %ld;", p->head_pk_w);
+    sb_line(sb, "real *dhw = dw + %ld;", p->head_pk_w);
+    sb_line(sb, "for (int f = 0; f < %ld; f++) {", F);
+    sb_line(sb, "    const real xf = x[f], *r = hw + f * %ld;", O);
+    sb_line(sb, "    real *dr = dhw + f * %ld, s = %s;", O, e->zero);
+    sb_line(sb, "    for (int o = 0; o < %ld; o++) {", O);
+    sb_line(sb, "        dr[o] += dl[o] * xf;");
+    sb_line(sb, "        s += r[o] * dl[o];");
+    sb_line(sb, "    }");
+    sb_line(sb, "    dx[f] = s;");
+    sb_line(sb, "}");
+    if (h->bias) {
+        sb_line(sb, "for (int o = 0; o < %ld; o++)", O);
+        sb_line(sb, "    dw[%ld + o] += dl[o];", p->head_pk_b);
+    }
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    sb_line(sb, "%s", "");
+}
+
+/* The position (b, t) of a per-step output in the caller's layout, as a C expression. */
+static const char *user_at(const Net *net, long width)
+{
+    static char buf[2][64];
+    static int k;
+    char *s = buf[k++ & 1];
+    if (net->batch_first)
+        snprintf(s, 64, "((long)b * T + t) * %ld", width);
+    else
+        snprintf(s, 64, "((long)t * B + b) * %ld", width);
+    return s;
+}
+
+static void emit_forward_train(Emitter *e)
+{
+    const Plan *p = e->p;
+    const Net *net = p->net;
+    Sb *sb = e->sb;
+    const Head *hd = &net->head;
+    int head_last = hd->present && hd->input == HEAD_LAST;
+    long O = net->out_size, F = hd->in_features;
+    int per_step = !hd->present || hd->input == HEAD_SEQUENCE;
+    sb_line(sb, "int %s_forward_train(const real *w, const real *x, const int *lengths, int B,",
+            net->name);
+    sb_line(sb, "    int T, real *y, real *logits, void *cache)");
+    sb_line(sb, "{");
+    sb->indent += 4;
+    sb_line(sb, "TrainMem m;");
+    sb_line(sb, "if (B < 1 || T < 1%s)", hd->present ? " || !logits" : "");
+    sb_line(sb, "    return -1;");
+    if (!hd->present)
+        sb_line(sb, "(void)logits;");
+    sb_line(sb, "train_mem(cache, B, T, &m);");
+    sb_line(sb, "if (pack_batch(lengths, B, T, m.len, m.perm, m.bs) < 0)");
+    sb_line(sb, "    return -1;");
+    sb_line(sb, "vec_zero(y, (long)B * %s%ld);", per_step ? "T * " : "", O);
+    if (hd->present)
+        sb_line(sb, "vec_zero(logits, (long)B * %s%ld);", per_step ? "T * " : "", O);
+    int g = -1;
+    char in[48], isb[48], ist[48];
+    snprintf(in, sizeof in, "x");
+    if (net->batch_first) {
+        snprintf(isb, sizeof isb, "(long)T * %d", net->input_size);
+        snprintf(ist, sizeof ist, "%d", net->input_size);
+    } else {
+        snprintf(isb, sizeof isb, "%d", net->input_size);
+        snprintf(ist, sizeof ist, "(long)B * %d", net->input_size);
+    }
+    for (int i = 0; i < p->nlayers; i++) {
+        const PlanLayer *L = &p->layers[i];
+        int W = L->block->dirs * L->Hr;
+        if (L->dir == 0 && g >= 0) {
+            const PlanLayer *P = &p->layers[i - 1];
+            int Wp = P->block->dirs * P->Hr;
+            snprintf(in, sizeof in, "m.out[%d]", g);
+            snprintf(isb, sizeof isb, "(long)T * %d", Wp);
+            snprintf(ist, sizeof ist, "%d", Wp);
+        }
+        if (L->dir == 0)
+            g++;
+        sb_line(sb, "/* %s */", L->label);
+        sb_line(sb, "vec_zero(m.h, (long)B * %d);", L->Hr);
+        if (is_lstm(L))
+            sb_line(sb, "vec_zero(m.c, (long)B * %d);", L->H);
+        char extra[64] = "";
+        if (is_lstm(L))
+            snprintf(extra, sizeof extra, "m.c, m.cs[%d], ", i);
+        else if (is_gru_after(L))
+            snprintf(extra, sizeof extra, "m.ex[%d], ", i);
+        sb_line(sb, "%s_seqc(w + %ld, %s, %s, %s, m.out[%d] + %d,", L->fn, L->pk, in, isb, ist, g,
+                L->dir * L->Hr);
+        sb_line(sb, "    (long)T * %d, %d, T, m.bs, m.perm, m.h, %sm.a[%d], %d);", W, W, extra, i,
+                L->dir);
+        if (L->top && L->last_layer && head_last) {
+            sb_line(sb, "for (int b = 0; b < B; b++)");
+            sb_line(sb, "    vec_copy(m.hlast + (long)b * %ld + %d, m.h + (long)b * %d, %d);", F,
+                    L->dir * L->Hr, L->Hr, L->Hr);
+        }
+    }
+    if (!hd->present) {
+        sb_line(sb, "for (int b = 0; b < B; b++)");
+        sb_line(sb, "    for (int t = 0; t < m.len[b]; t++)");
+        sb_line(sb, "        vec_copy(y + %s, m.out[%d] + ((long)b * T + t) * %ld, %ld);",
+                user_at(net, O), g, O, O);
+    } else {
+        const char *act = hd->activation == ACT_SOFTMAX   ? "softmax"
+                          : hd->activation == ACT_SIGMOID ? "sigmoid"
+                                                          : NULL;
+        sb_line(sb, "/* head %s: logits, then y = %s(logits) */", hd->name, act ? act : "");
+        sb_line(sb, "for (int b = 0; b < B; b++) {");
+        sb->indent += 4;
+        const char *at = "(long)b * ";
+        char atbuf[80];
+        if (head_last) {
+            snprintf(atbuf, sizeof atbuf, "%s%ld", at, O);
+            sb_line(sb, "{");
+            sb_line(sb, "    head_linear(w, m.hlast + (long)b * %ld, logits + %s);", F, atbuf);
+        } else {
+            snprintf(atbuf, sizeof atbuf, "%s", user_at(net, O));
+            sb_line(sb, "for (int t = 0; t < m.len[b]; t++) {");
+            sb_line(sb, "    head_linear(w, m.out[%d] + ((long)b * T + t) * %ld, logits + %s);", g,
+                    F, atbuf);
+        }
+        sb_line(sb, "    vec_copy(y + %s, logits + %s, %ld);", atbuf, atbuf, O);
+        if (hd->activation == ACT_SOFTMAX)
+            sb_line(sb, "    act_softmax(y + %s, %ld);", atbuf, O);
+        else if (hd->activation == ACT_SIGMOID) {
+            sb_line(sb, "    for (int o = 0; o < %ld; o++)", O);
+            sb_line(sb, "        y[%s + o] = act_sigmoid(y[%s + o]);", atbuf, atbuf);
+        }
+        sb_line(sb, "}");
+        sb->indent -= 4;
+        sb_line(sb, "}");
+    }
+    sb_line(sb, "return 0;");
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    sb_line(sb, "%s", "");
+}
+
+static void emit_backward(Emitter *e)
+{
+    const Plan *p = e->p;
+    const Net *net = p->net;
+    Sb *sb = e->sb;
+    const Head *hd = &net->head;
+    int head_last = hd->present && hd->input == HEAD_LAST;
+    long O = net->out_size, F = hd->in_features;
+    int ng = 0;
+    for (int i = 0; i < p->nlayers; i++)
+        ng += p->layers[i].dir == 0;
+    const PlanLayer *top = &p->layers[p->nlayers - 1];
+    long Wtop = top->block->dirs * top->Hr;
+    sb_line(sb, "int %s_backward(const real *w, const real *x, int B, int T, const real *dout,",
+            net->name);
+    sb_line(sb, "    real *dw, void *cache)");
+    sb_line(sb, "{");
+    sb->indent += 4;
+    sb_line(sb, "TrainMem m;");
+    sb_line(sb, "if (B < 1 || T < 1)");
+    sb_line(sb, "    return -1;");
+    sb_line(sb, "train_mem(cache, B, T, &m);");
+    sb_line(sb, "real *dy = m.dy, *dx = m.dx, *swap;");
+    sb_line(sb, "vec_zero(dy, (long)B * T * %ld);", Wtop);
+    if (head_last) {
+        sb_line(sb, "for (int b = 0; b < B; b++)");
+        sb_line(sb, "    head_back(w, m.hlast + (long)b * %ld, dout + (long)b * %ld, dw,", F, O);
+        sb_line(sb, "              m.dhlast + (long)b * %ld);", F);
+    } else {
+        sb_line(sb, "for (int b = 0; b < B; b++)");
+        sb_line(sb, "    for (int t = 0; t < m.len[b]; t++)");
+        if (hd->present)
+            sb_line(sb, "        head_back(w, m.out[%d] + ((long)b * T + t) * %ld, dout + %s, dw, "
+                        "dy + ((long)b * T + t) * %ld);", ng - 1, F, user_at(net, O), F);
+        else
+            sb_line(sb, "        vec_copy(dy + ((long)b * T + t) * %ld, dout + %s, %ld);", O,
+                    user_at(net, O), O);
+    }
+    int g = ng;
+    for (int i = p->nlayers - 1; i >= 0;) {
+        const PlanLayer *L0 = &p->layers[i - (p->layers[i].dir)];
+        int D = L0->block->dirs, W = D * L0->Hr;
+        int first = i - (D - 1) == 0;
+        g--;
+        char in[48], isb[48], ist[48];
+        if (first) {
+            snprintf(in, sizeof in, "x");
+            if (net->batch_first) {
+                snprintf(isb, sizeof isb, "(long)T * %d", net->input_size);
+                snprintf(ist, sizeof ist, "%d", net->input_size);
+            } else {
+                snprintf(isb, sizeof isb, "%d", net->input_size);
+                snprintf(ist, sizeof ist, "(long)B * %d", net->input_size);
+            }
+        } else {
+            snprintf(in, sizeof in, "m.out[%d]", g - 1);
+            snprintf(isb, sizeof isb, "(long)T * %d", L0->I);
+            snprintf(ist, sizeof ist, "%d", L0->I);
+            sb_line(sb, "vec_zero(dx, (long)B * T * %d);", L0->I);
+        }
+        for (int dir = D - 1; dir >= 0; dir--) {
+            const PlanLayer *L = &p->layers[i - (D - 1) + dir];
+            int li = i - (D - 1) + dir;
+            sb_line(sb, "/* %s */", L->label);
+            sb_line(sb, "vec_zero(m.dhn, (long)B * %d);", L->Hr);
+            if (is_lstm(L))
+                sb_line(sb, "vec_zero(m.dcn, (long)B * %d);", L->H);
+            if (L->top && L->last_layer && head_last) {
+                sb_line(sb, "for (int b = 0; b < B; b++)");
+                sb_line(sb, "    vec_copy(m.dhn + (long)b * %d, m.dhlast + (long)b * %ld + %d, %d);",
+                        L->Hr, F, dir * L->Hr, L->Hr);
+            }
+            char extra[64] = "", dcn[16] = "";
+            if (is_lstm(L)) {
+                snprintf(extra, sizeof extra, "m.cs[%d], ", li);
+                snprintf(dcn, sizeof dcn, "m.dcn, ");
+            } else if (is_gru_after(L)) {
+                snprintf(extra, sizeof extra, "m.ex[%d], ", li);
+            }
+            sb_line(sb, "%s_seqb(w + %ld, %s, %s, %s, %s,", L->fn, L->pk, in, isb, ist,
+                    first ? "0" : "dx");
+            sb_line(sb, "    m.out[%d] + %d, dy + %d, (long)T * %d, %d, T, m.bs, m.perm, m.len,", g,
+                    dir * L->Hr, dir * L->Hr, W, W);
+            sb_line(sb, "    m.a[%d], %sm.dhn, %sdw + %ld, %d);", li, extra, dcn, L->pk, dir);
+        }
+        if (!first) {
+            sb_line(sb, "swap = dy;");
+            sb_line(sb, "dy = dx;");
+            sb_line(sb, "dx = swap;");
+        }
+        i -= D;
+    }
+    sb_line(sb, "(void)swap;");
+    sb_line(sb, "(void)dx;");
+    sb_line(sb, "return 0;");
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    sb_line(sb, "%s", "");
+}
+
+/* Copies packed tensor (cols, rows) at `src` back into PyTorch's (rows, cols) at `dst`. */
+static void emit_unpack_transposed(Emitter *e, const PlanTensor *t, long src, long row)
+{
+    sb_line(e->sb, "for (long r = 0; r < %ld; r++) /* %s */", t->shape[0], t->name);
+    sb_line(e->sb, "    for (long k = 0; k < %ld; k++)", t->shape[1]);
+    sb_line(e->sb, "        dp[%ld + r * %ld + k] = g[%ld + k * %ld + r];", t->offset, t->shape[1],
+            src, row);
+}
+
+static void emit_unpack(Emitter *e)
+{
+    const Plan *p = e->p;
+    Sb *sb = e->sb;
+    sb_line(sb, "void %s_unpack_grads(const real *g, real *dp)", p->net->name);
+    sb_line(sb, "{");
+    sb->indent += 4;
+    for (int i = 0; i < p->nlayers; i++) {
+        const PlanLayer *L = &p->layers[i];
+        long GH = (long)L->G * L->H;
+        sb_line(sb, "/* %s */", L->label);
+        if (L->pk_b >= 0) {
+            const PlanTensor *bi = &p->tensors[L->t_bih], *bh = &p->tensors[L->t_bhh];
+            long merged = L->pk_bhn >= 0 ? 2L * L->H : GH;
+            sb_line(sb, "for (long j = 0; j < %ld; j++) /* a merged bias feeds both */", merged);
+            sb_line(sb, "    dp[%ld + j] = dp[%ld + j] = g[%ld + j];", bi->offset, bh->offset,
+                    L->pk_b);
+            if (L->pk_bhn >= 0) {
+                sb_line(sb, "for (long j = 0; j < %d; j++) {", L->H);
+                sb_line(sb, "    dp[%ld + j] = g[%ld + j];", bi->offset + merged, L->pk_b + merged);
+                sb_line(sb, "    dp[%ld + j] = g[%ld + j];", bh->offset + merged, L->pk_bhn);
+                sb_line(sb, "}");
+            }
+        }
+        emit_unpack_transposed(e, &p->tensors[L->t_wih], L->pk_wx, GH);
+        emit_unpack_transposed(e, &p->tensors[L->t_whh], L->pk_wh, GH);
+        if (L->t_whr >= 0)
+            emit_unpack_transposed(e, &p->tensors[L->t_whr], L->pk_wr, L->P);
+    }
+    if (p->net->head.present) {
+        const Head *h = &p->net->head;
+        sb_line(sb, "/* head %s */", h->name);
+        emit_unpack_transposed(e, &p->tensors[p->head_t_w], p->head_pk_w, h->out_features);
+        if (p->head_t_b >= 0) {
+            sb_line(sb, "for (long j = 0; j < %d; j++)", h->out_features);
+            sb_line(sb, "    dp[%ld + j] = g[%ld + j];", p->tensors[p->head_t_b].offset,
+                    p->head_pk_b);
+        }
+    }
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    sb_line(sb, "%s", "");
+}
+
+void em_train_api(Emitter *e)
+{
+    if (e->p->net->head.present)
+        emit_head_train(e);
+    emit_forward_train(e);
+    emit_backward(e);
+    emit_unpack(e);
+}
+
+void em_train_mem(Emitter *e)
+{
+    emit_train_mem(e);
+}
