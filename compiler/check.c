@@ -22,9 +22,19 @@ typedef struct KeyInfo {
 static const KeyInfo top_keys[] = {
     {"version", 0}, {"name", 0}, {"input_size", 0}, {"batch_first", 0},
     {"precision", 0}, {"layers", 0}, {"head", 0}, {"math", 0}, {"deploy", 0}, {"loss", 0},
-    {NULL, 0},
+    {"train", 0}, {NULL, 0},
 };
 static const KeyInfo deploy_keys[] = {{"max_seq_len", 0}, {NULL, 0}};
+/* train: keys; the cell mask field holds which optimizers a key applies to */
+enum { FOR_SGD = 1, FOR_ADAM = 2, FOR_ADAMW = 4, FOR_OPT_ALL = 7 };
+static const KeyInfo train_keys[] = {
+    {"optimizer", FOR_OPT_ALL},  {"lr", FOR_OPT_ALL},         {"weight_decay", FOR_OPT_ALL},
+    {"momentum", FOR_SGD},       {"nesterov", FOR_SGD},       {"betas", FOR_ADAM | FOR_ADAMW},
+    {"eps", FOR_ADAM | FOR_ADAMW}, {"batch_size", FOR_OPT_ALL}, {"epochs", FOR_OPT_ALL},
+    {"shuffle", FOR_OPT_ALL},    {"clip_grad_norm", FOR_OPT_ALL},
+    {"clip_grad_value", FOR_OPT_ALL}, {"tbptt", FOR_OPT_ALL}, {"seed", FOR_OPT_ALL},
+    {NULL, 0},
+};
 static const KeyInfo block_keys[] = {
     {"name", FOR_ALL}, {"cell", FOR_ALL}, {"hidden_size", FOR_ALL},
     {"num_layers", FOR_ALL}, {"bidirectional", FOR_ALL}, {"dropout", FOR_ALL},
@@ -91,6 +101,8 @@ static const char *cells_label(int mask)
     return mask == FOR_RNN ? "rnn" : mask == FOR_LSTM ? "lstm" : "gru";
 }
 
+static const char *const opt_names[] = {"sgd", "adam", "adamw", NULL};
+
 /* Reports unknown and duplicate keys of `map`, and keys that do not apply to `cell`
  * (cell < 0: no cell filter). `where` names the map in messages. */
 static void check_keys(Checker *c, const Node *map, const KeyInfo *table, int cell,
@@ -136,9 +148,15 @@ static void check_keys(Checker *c, const Node *map, const KeyInfo *table, int ce
             }
             continue;
         }
-        if (cell >= 0 && !(info->cells & (1 << cell)))
-            diag_error(c->diag, k->span, "'%s' applies only to cell: %s, not to %s",
-                       k->str, cells_label(info->cells), cell_label((CellKind)cell));
+        if (cell >= 0 && !(info->cells & (1 << cell))) {
+            if (table == train_keys)
+                diag_error(c->diag, k->span, "'%s' applies only to optimizer: %s, not to %s",
+                           k->str, info->cells == FOR_SGD ? "sgd" : "adam or adamw",
+                           opt_names[cell]);
+            else
+                diag_error(c->diag, k->span, "'%s' applies only to cell: %s, not to %s",
+                           k->str, cells_label(info->cells), cell_label((CellKind)cell));
+        }
     }
 }
 
@@ -416,6 +434,96 @@ static int check_head(Checker *c, const Node *m, Head *h)
     return c->diag->nerrors == e0 ? 0 : -1;
 }
 
+/* A number in [lo, hi] (hi_open: hi excluded); 0 and *out set, or -1 after a diagnostic. */
+static int get_range(Checker *c, const Node *v, const char *key, double lo, double hi,
+                     int hi_open, int lo_open, double *out)
+{
+    double x;
+    if (get_float(c, v, key, &x) < 0)
+        return -1;
+    if (x < lo || (lo_open && x == lo) || x > hi || (hi_open && x == hi)) {
+        diag_error(c->diag, v->span, "'%s' must be in %c%g, %g%c, found %s", key,
+                   lo_open ? '(' : '[', lo, hi, hi_open ? ')' : ']', v->str);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+/* train:
+ *   optimizer: adam        # sgd | adam | adamw (default adam)
+ *   lr: 0.001              # default 0.001 (0.01 for sgd)
+ *   momentum: 0.0          # sgd; nesterov: false (needs momentum > 0)
+ *   betas: [0.9, 0.999]    # adam, adamw; eps: 1.0e-08
+ *   weight_decay: 0.0      # default 0 (0.01 for adamw, as PyTorch)
+ *   batch_size: 32  epochs: 10  shuffle: true  seed: 0
+ *   clip_grad_norm: 0      # 0: off;  clip_grad_value: 0
+ *   tbptt: 0               # truncated backpropagation window K; 0: full
+ */
+static void check_train(Checker *c, const Node *m, TrainCfg *t)
+{
+    memset(t, 0, sizeof *t);
+    t->optimizer = OPT_ADAM;
+    t->beta1 = 0.9;
+    t->beta2 = 0.999;
+    t->eps = 1e-8;
+    t->batch_size = 32;
+    t->epochs = 10;
+    t->shuffle = 1;
+    if (!m)
+        goto defaults;
+    t->span = m->span;
+    if (m->kind != NODE_MAP) {
+        diag_error(c->diag, m->span, "'train' must be a mapping, found %s", node_what(m));
+        return;
+    }
+    const Node *v;
+    int opt = OPT_ADAM;
+    if ((v = spec_map_get(m, "optimizer")) != NULL && (opt = get_enum(c, v, "optimizer",
+                                                                        opt_names)) < 0)
+        opt = OPT_ADAM;
+    t->optimizer = (OptKind)opt;
+    check_keys(c, m, train_keys, opt, "train");
+    int iv;
+    if ((v = spec_map_get(m, "lr")) != NULL)
+        get_range(c, v, "lr", 0, 1e6, 0, 1, &t->lr);
+    if ((v = spec_map_get(m, "weight_decay")) != NULL)
+        get_range(c, v, "weight_decay", 0, 1e6, 0, 0, &t->weight_decay);
+    else if (opt == OPT_ADAMW)
+        t->weight_decay = 0.01;
+    if ((v = spec_map_get(m, "momentum")) != NULL && opt == OPT_SGD)
+        get_range(c, v, "momentum", 0, 1, 1, 0, &t->momentum);
+    if ((v = spec_map_get(m, "nesterov")) != NULL && opt == OPT_SGD &&
+        get_bool(c, v, "nesterov", &t->nesterov) == 0 && t->nesterov && t->momentum <= 0)
+        diag_error(c->diag, v->span, "nesterov needs a momentum above 0 (as PyTorch's SGD)");
+    if ((v = spec_map_get(m, "eps")) != NULL && opt != OPT_SGD)
+        get_range(c, v, "eps", 0, 1, 0, 1, &t->eps);
+    if ((v = spec_map_get(m, "betas")) != NULL && opt != OPT_SGD) {
+        if (v->kind != NODE_SEQ || v->n != 2)
+            diag_error(c->diag, v->span, "'betas' must be a list of two numbers, e.g. [0.9, "
+                                         "0.999]");
+        else if (get_range(c, v->vals[0], "betas[0]", 0, 1, 1, 0, &t->beta1) == 0)
+            get_range(c, v->vals[1], "betas[1]", 0, 1, 1, 0, &t->beta2);
+    }
+    if ((v = spec_map_get(m, "batch_size")) != NULL)
+        get_int(c, v, "batch_size", 1, 1 << 24, &t->batch_size);
+    if ((v = spec_map_get(m, "epochs")) != NULL)
+        get_int(c, v, "epochs", 1, 1000000, &t->epochs);
+    if ((v = spec_map_get(m, "shuffle")) != NULL)
+        get_bool(c, v, "shuffle", &t->shuffle);
+    if ((v = spec_map_get(m, "clip_grad_norm")) != NULL)
+        get_range(c, v, "clip_grad_norm", 0, 1e30, 0, 0, &t->clip_grad_norm);
+    if ((v = spec_map_get(m, "clip_grad_value")) != NULL)
+        get_range(c, v, "clip_grad_value", 0, 1e30, 0, 0, &t->clip_grad_value);
+    if ((v = spec_map_get(m, "tbptt")) != NULL && get_int(c, v, "tbptt", 0, 1 << 24, &iv) == 0)
+        t->tbptt = iv;
+    if ((v = spec_map_get(m, "seed")) != NULL && get_int(c, v, "seed", 0, 2147483647, &iv) == 0)
+        t->seed = iv;
+defaults:
+    if (t->lr == 0)
+        t->lr = t->optimizer == OPT_SGD ? 0.01 : 0.001;
+}
+
 /* Multiply-adds per step of layer `l` of block `b` (one direction). */
 static long layer_macs(const Block *b, int l)
 {
@@ -482,6 +590,7 @@ Net *check_spec(Arena *a, DiagList *d, const SpecDoc *doc)
             net->loss = (LossKind)(k + 1);
         net->loss_span = v->span;
     }
+    check_train(&c, spec_map_get(root, "train"), &net->train);
     net->max_seq_len = CHECK_DEFAULT_MAX_SEQ_LEN;
     if ((v = spec_map_get(root, "deploy")) != NULL) {
         /* deploy:

@@ -45,6 +45,20 @@ typedef struct Head {
     int bias;
 } Head;
 
+typedef enum OptKind { OPT_SGD, OPT_ADAM, OPT_ADAMW } OptKind;
+
+/* The spec's `train:` block, with PyTorch's defaults where it is silent. */
+typedef struct TrainCfg {
+    Span span;
+    OptKind optimizer;
+    double lr, momentum, weight_decay, beta1, beta2, eps;
+    int nesterov;
+    int batch_size, epochs, shuffle;
+    double clip_grad_norm, clip_grad_value; /* 0: off */
+    int tbptt;                              /* window K; 0: full backpropagation */
+    long seed;
+} TrainCfg;
+
 typedef struct Net {
     const char *file;     /* spec path, for banners */
     const char *name;     /* C identifier: prefix of every public symbol */
@@ -54,6 +68,7 @@ typedef struct Net {
     int math_builtin;     /* math: builtin — rnnc's own exp and tanh, no libm */
     int max_seq_len;      /* deploy.max_seq_len: longest sequence of the deployed forward */
     LossKind loss;        /* loss: what training minimises; LOSS_NONE when unsaid */
+    TrainCfg train;
     Span loss_span;
     int nblocks;
     Block *blocks;        /* (nblocks) */

@@ -14,6 +14,7 @@
 #include "emit.h"
 #include "jit.h"
 #include "write.h"
+#include "run_int.h"
 
 void rnnc_init(Rnnc *r)
 {
@@ -122,7 +123,7 @@ char *rnnc_source(Rnnc *r)
 }
 
 /* Adds each line of a runtime error as one diagnostic, after `prefix` when not NULL. */
-static void rt_error_in(Rnnc *r, const char *prefix, const RnnrtError *e)
+void run_rt_error_in(Rnnc *r, const char *prefix, const RnnrtError *e)
 {
     const char *s = e->msg;
     while (*s) {
@@ -138,13 +139,13 @@ static void rt_error_in(Rnnc *r, const char *prefix, const RnnrtError *e)
         diag_error(&r->diag, span_none(), "runtime error");
 }
 
-static void rt_error(Rnnc *r, const RnnrtError *e)
+void run_rt_error(Rnnc *r, const RnnrtError *e)
 {
-    rt_error_in(r, NULL, e);
+    run_rt_error_in(r, NULL, e);
 }
 
 /* Converts a float array of either precision into a fresh block of the model's. */
-static void *to_real(const RnnrtArray *a, int dbl, long n)
+void *run_to_real(const RnnrtArray *a, int dbl, long n)
 {
     void *out = malloc((size_t)(n ? n : 1) * (dbl ? sizeof(double) : sizeof(float)));
     if (!out)
@@ -160,7 +161,7 @@ static void *to_real(const RnnrtArray *a, int dbl, long n)
     return out;
 }
 
-static void fmt_shape(char *buf, size_t n, const long *shape, int ndim)
+void run_fmt_shape(char *buf, size_t n, const long *shape, int ndim)
 {
     size_t at = (size_t)snprintf(buf, n, "(");
     for (int i = 0; i < ndim && at < n; i++)
@@ -176,7 +177,7 @@ void *rnnc_load_weights(Rnnc *r, const char *path)
     RnnrtTensorFile wf;
     RnnrtError err;
     if (rnnrt_st_read(path, &wf, &err) < 0) {
-        rt_error(r, &err);
+        run_rt_error(r, &err);
         return NULL;
     }
     RnnrtParamSpec *specs = arena_alloc(&r->arena, (size_t)p->ntensors * sizeof *specs);
@@ -193,7 +194,7 @@ void *rnnc_load_weights(Rnnc *r, const char *path)
         specs[i].offset = p->tensors[i].offset;
     }
     if (rnnrt_params_load(&wf, specs, p->ntensors, dbl, params, &err) < 0) {
-        rt_error_in(r, path, &err);
+        run_rt_error_in(r, path, &err);
         goto fail;
     }
     for (int i = 0; i < p->ntensors; i++) {
@@ -216,15 +217,8 @@ fail:
     return NULL;
 }
 
-typedef struct RunData {
-    RnnrtArray x, lengths;
-    void *params, *packed, *xr, *y, *h_n, *c_n, *scratch;
-    int *len;
-    JitModule *jit;
-    char *source;
-} RunData;
 
-static void run_data_free(RunData *d)
+void run_data_free(RunData *d)
 {
     rnnrt_array_free(&d->x);
     rnnrt_array_free(&d->lengths);
@@ -241,16 +235,16 @@ static void run_data_free(RunData *d)
 }
 
 /* Reads and checks the input (and lengths); sets B and T. */
-static int load_inputs(Rnnc *r, const RnncRunArgs *a, RunData *d, int *B, int *T)
+int run_load_inputs(Rnnc *r, const RnncRunArgs *a, RunData *d, int *B, int *T)
 {
     const Net *net = r->net;
     RnnrtError err;
     if (rnnrt_npy_read(a->input, &d->x, &err) < 0) {
-        rt_error(r, &err);
+        run_rt_error(r, &err);
         return -1;
     }
     char got[128];
-    fmt_shape(got, sizeof got, d->x.shape, d->x.ndim);
+    run_fmt_shape(got, sizeof got, d->x.shape, d->x.ndim);
     if (d->x.dtype != RNNRT_F32 && d->x.dtype != RNNRT_F64) {
         diag_error(&r->diag, span_none(), "%s: input must be float32 or float64, found %s",
                    a->input, d->x.dtype == RNNRT_I32 ? "int32" : "int64");
@@ -272,11 +266,11 @@ static int load_inputs(Rnnc *r, const RnncRunArgs *a, RunData *d, int *B, int *T
     if (!a->lengths)
         return 0;
     if (rnnrt_npy_read(a->lengths, &d->lengths, &err) < 0) {
-        rt_error(r, &err);
+        run_rt_error(r, &err);
         return -1;
     }
     const RnnrtArray *l = &d->lengths;
-    fmt_shape(got, sizeof got, l->shape, l->ndim);
+    run_fmt_shape(got, sizeof got, l->shape, l->ndim);
     if (l->dtype != RNNRT_I32 && l->dtype != RNNRT_I64) {
         diag_error(&r->diag, span_none(), "%s: lengths must be int32 or int64, found %s",
                    a->lengths, l->dtype == RNNRT_F32 ? "float32" : "float64");
@@ -313,7 +307,7 @@ static void print_array(FILE *out, const char *label, const void *y, int dbl, in
                         const long *shape)
 {
     char sh[128];
-    fmt_shape(sh, sizeof sh, shape, ndim);
+    run_fmt_shape(sh, sizeof sh, shape, ndim);
     fprintf(out, "%s %s:\n", label, sh);
     long cols = shape[ndim - 1], rows = 1;
     for (int i = 0; i < ndim - 1; i++)
@@ -350,7 +344,7 @@ static int save(Rnnc *r, const char *path, int dbl, void *data, int ndim, const 
     memcpy(arr.shape, shape, (size_t)ndim * sizeof *shape);
     RnnrtError err;
     if (rnnrt_npy_write(path, &arr, &err) < 0) {
-        rt_error(r, &err);
+        run_rt_error(r, &err);
         for (int i = 0; i < *nw; i++)
             unlink(written[i]);
         return -1;
@@ -382,14 +376,14 @@ int rnnc_run(Rnnc *r, const RnncRunArgs *a)
         diag_error(&r->diag, span_none(), "out of memory");
         goto out;
     }
-    if (load_inputs(r, a, &d, &B, &T) < 0)
+    if (run_load_inputs(r, a, &d, &B, &T) < 0)
         goto out;
     long nx = rnnrt_array_numel(&d.x);
     int per_step = !net->head.present || net->head.input == HEAD_SEQUENCE;
     long ny = (long)B * (per_step ? T : 1) * net->out_size;
     long nh = (long)p->top_layers * p->top_dirs * B * p->top_hr;
     long nc = (long)p->top_layers * p->top_dirs * B * top->hidden_size;
-    d.xr = to_real(&d.x, dbl, nx);
+    d.xr = run_to_real(&d.x, dbl, nx);
     d.y = malloc((size_t)ny * rs);
     d.h_n = malloc((size_t)nh * rs);
     d.c_n = malloc((size_t)nc * rs);
@@ -531,177 +525,3 @@ out:
     return rc;
 }
 
-/* The training unit as one translation unit for the JIT. */
-static char *train_source(Rnnc *r)
-{
-    CUnit u;
-    if (emit_unit_train(r->plan, &u, &r->diag) < 0)
-        return NULL;
-    size_t nh = strlen(u.header), na = strlen(u.banner), nb = strlen(u.body);
-    char *s = malloc(nh + na + nb + 1);
-    if (s) {
-        memcpy(s, u.header, nh);
-        memcpy(s + nh, u.banner, na);
-        memcpy(s + nh + na, u.body, nb + 1);
-    } else {
-        diag_error(&r->diag, span_none(), "out of memory");
-    }
-    cunit_free(&u);
-    return s;
-}
-
-/* The training entry points of a JIT module, with the model precision erased to void *:
- * called through typed pointers of the right precision only (see call_*). */
-typedef struct TrainFns {
-    long (*train_bytes)(int B, int T);
-    void *forward_train, *backward, *unpack_grads, *pack;
-} TrainFns;
-
-static int train_fns(Rnnc *r, JitModule *m, TrainFns *f)
-{
-    char name[160];
-    const char *n = r->net->name;
-    void *p;
-    snprintf(name, sizeof name, "%s_train_bytes", n);
-    p = jit_symbol(m, name);
-    memcpy(&f->train_bytes, &p, sizeof p);
-    snprintf(name, sizeof name, "%s_forward_train", n);
-    f->forward_train = jit_symbol(m, name);
-    snprintf(name, sizeof name, "%s_backward", n);
-    f->backward = jit_symbol(m, name);
-    snprintf(name, sizeof name, "%s_unpack_grads", n);
-    f->unpack_grads = jit_symbol(m, name);
-    snprintf(name, sizeof name, "%s_pack", n);
-    f->pack = jit_symbol(m, name);
-    if (!p || !f->forward_train || !f->backward || !f->unpack_grads || !f->pack) {
-        diag_error(&r->diag, span_none(), "JIT: the training code lacks an entry point");
-        return -1;
-    }
-    return 0;
-}
-
-#define TRAIN_CALLS(R, S)                                                                   \
-    static int fwd_train_##S(void *fn, const void *w, const void *x, const int *len, int B, \
-                             int T, void *y, void *logits, void *cache)                     \
-    {                                                                                       \
-        int (*f)(const R *, const R *, const int *, int, int, R *, R *, void *);            \
-        memcpy(&f, &fn, sizeof fn);                                                         \
-        return f(w, x, len, B, T, y, logits, cache);                                        \
-    }                                                                                       \
-    static int backward_##S(void *fn, const void *w, const void *x, int B, int T,           \
-                            const void *dout, void *dw, void *cache)                        \
-    {                                                                                       \
-        int (*f)(const R *, const R *, int, int, const R *, R *, void *);                   \
-        memcpy(&f, &fn, sizeof fn);                                                         \
-        return f(w, x, B, T, dout, dw, cache);                                              \
-    }                                                                                       \
-    static void unary_##S(void *fn, const void *in, void *out)                              \
-    {                                                                                       \
-        void (*f)(const R *, R *);                                                          \
-        memcpy(&f, &fn, sizeof fn);                                                         \
-        f(in, out);                                                                         \
-    }
-TRAIN_CALLS(float, f32)
-TRAIN_CALLS(double, f64)
-
-int rnnc_grad(Rnnc *r, RnncGradArgs *a)
-{
-    const Net *net = r->net;
-    const Plan *p = r->plan;
-    int dbl = net->dbl, rc = -1, B = 0, T = 0;
-    size_t rs = dbl ? sizeof(double) : sizeof(float);
-    if (net->loss == LOSS_NONE) {
-        diag_error(&r->diag, span_none(), "%s: the spec says no 'loss:' (cross_entropy, mse or "
-                                          "bce_with_logits), so there is nothing to "
-                                          "differentiate", net->file);
-        return -1;
-    }
-    RunData d;
-    memset(&d, 0, sizeof d);
-    RnnrtArray target = {0};
-    RnnrtError err;
-    void *logits = NULL, *dout = NULL, *dw = NULL, *dp = NULL, *cache = NULL;
-    RnnrtTensor *ts = NULL;
-    RnncRunArgs ra = {a->weights, a->input, a->lengths, NULL, NULL, NULL, NULL};
-    d.params = rnnc_load_weights(r, a->weights);
-    if (!d.params || load_inputs(r, &ra, &d, &B, &T) < 0)
-        goto out;
-    if (rnnrt_npy_read(a->target, &target, &err) < 0) {
-        rt_error(r, &err);
-        goto out;
-    }
-    int per_step = !net->head.present || net->head.input == HEAD_SEQUENCE;
-    long ny = (long)B * (per_step ? T : 1) * net->out_size;
-    d.xr = to_real(&d.x, dbl, rnnrt_array_numel(&d.x));
-    d.packed = calloc((size_t)p->npacked + 1, rs);
-    d.y = calloc((size_t)ny + 1, rs);
-    logits = calloc((size_t)ny + 1, rs);
-    dout = calloc((size_t)ny + 1, rs);
-    dw = calloc((size_t)p->npacked + 1, rs);
-    dp = calloc((size_t)p->nparams + 1, rs);
-    ts = calloc((size_t)p->ntensors, sizeof *ts);
-    if (!d.xr || !d.packed || !d.y || !logits || !dout || !dw || !dp || !ts) {
-        diag_error(&r->diag, span_none(), "out of memory for B=%d, T=%d", B, T);
-        goto out;
-    }
-    if (!d.len) {
-        d.len = malloc((size_t)B * sizeof *d.len);
-        if (!d.len) {
-            diag_error(&r->diag, span_none(), "out of memory");
-            goto out;
-        }
-        for (int b = 0; b < B; b++)
-            d.len[b] = T;
-    }
-    d.source = train_source(r);
-    TrainFns f;
-    if (!d.source || !(d.jit = jit_compile(d.source, net->name, dbl, &(ModelFns){0}, &r->diag)) ||
-        train_fns(r, d.jit, &f) < 0)
-        goto out;
-    cache = malloc((size_t)f.train_bytes(B, T));
-    if (!cache) {
-        diag_error(&r->diag, span_none(), "out of memory for B=%d, T=%d", B, T);
-        goto out;
-    }
-    (dbl ? unary_f64 : unary_f32)(f.pack, d.params, d.packed);
-    if ((dbl ? fwd_train_f64 : fwd_train_f32)(f.forward_train, d.packed, d.xr, d.len, B, T, d.y,
-                                               logits, cache) != 0) {
-        diag_error(&r->diag, span_none(), "the model rejected B=%d, T=%d or the lengths", B, T);
-        goto out;
-    }
-    static const RnnrtLossKind kinds[] = {RNNRT_LOSS_MSE, RNNRT_LOSS_CROSS_ENTROPY,
-                                          RNNRT_LOSS_MSE, RNNRT_LOSS_BCE};
-    RnnrtLossArgs la = {kinds[net->loss], dbl, B, T, net->out_size, per_step,
-                        net->batch_first, d.len, net->head.present ? logits : NULL, d.y,
-                        (RnnrtAct)net->head.activation};
-    if (rnnrt_loss(&la, &target, a->target, &a->loss, dout, &err) < 0) {
-        rt_error(r, &err);
-        goto out;
-    }
-    (dbl ? backward_f64 : backward_f32)(f.backward, d.packed, d.xr, B, T, dout, dw, cache);
-    (dbl ? unary_f64 : unary_f32)(f.unpack_grads, dw, dp);
-    for (int i = 0; i < p->ntensors; i++) {
-        const PlanTensor *t = &p->tensors[i];
-        ts[i].name = (char *)t->name;
-        ts[i].dtype = dbl ? RNNRT_F64 : RNNRT_F32;
-        ts[i].ndim = t->ndim;
-        ts[i].shape[0] = t->shape[0];
-        ts[i].shape[1] = t->shape[1];
-        ts[i].data = (char *)dp + (size_t)t->offset * rs;
-    }
-    if (rnnrt_st_write(a->output, ts, p->ntensors, &err) < 0) {
-        rt_error(r, &err);
-        goto out;
-    }
-    rc = 0;
-out:
-    free(logits);
-    free(dout);
-    free(dw);
-    free(dp);
-    free(ts);
-    free(cache);
-    rnnrt_array_free(&target);
-    run_data_free(&d);
-    return rc;
-}

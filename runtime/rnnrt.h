@@ -106,6 +106,36 @@ typedef struct RnnrtLossArgs {
 int rnnrt_loss(const RnnrtLossArgs *a, const RnnrtArray *target, const char *target_name,
                double *loss, void *dout, RnnrtError *err);
 
+/* ---- optimizers (optim.c) --------------------------------------------------------- */
+
+typedef enum RnnrtOptKind { RNNRT_SGD, RNNRT_ADAM, RNNRT_ADAMW } RnnrtOptKind;
+
+/* PyTorch's SGD (momentum, nesterov, weight decay; dampening 0), Adam and AdamW (amsgrad
+ * off), element for element over one flat parameter block, in the model precision with
+ * PyTorch's order of operations. */
+typedef struct RnnrtOptim {
+    RnnrtOptKind kind;
+    double lr, momentum, weight_decay, beta1, beta2, eps;
+    int nesterov;
+    int dbl;     /* params, grads and state are double (else float) */
+    long n;      /* parameters */
+    long step;   /* steps taken */
+    void *m;     /* (n) SGD's momentum buffer, or Adam's exp_avg */
+    void *v;     /* (n) Adam's exp_avg_sq; NULL for SGD */
+} RnnrtOptim;
+
+/* Fills in *o from the settings already in it (kind, lr, ...): allocates zeroed state for
+ * n parameters. -1 when out of memory. */
+int rnnrt_optim_init(RnnrtOptim *o, long n, int dbl, RnnrtError *err);
+void rnnrt_optim_free(RnnrtOptim *o);
+/* One update of `params` (n) from `grads` (n). */
+void rnnrt_optim_step(RnnrtOptim *o, void *params, const void *grads);
+/* clip_grad_norm_: scales grads so their global 2-norm is at most max_norm (PyTorch's
+ * max_norm / (norm + 1e-6) factor, clamped at 1); returns the norm before clipping. */
+double rnnrt_clip_grad_norm(void *grads, long n, int dbl, double max_norm);
+/* clip_grad_value_: clamps every gradient to [-value, value]. */
+void rnnrt_clip_grad_value(void *grads, long n, int dbl, double value);
+
 #ifdef __cplusplus
 }
 #endif
