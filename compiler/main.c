@@ -1,9 +1,12 @@
 /* main.c — the rnnc command line: parses arguments, calls the library (rnnc.h), prints
  * diagnostics. Exit status: 0 success, 1 bad input (spec, weights, data), 2 bad usage.
  */
+#include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rnnc.h"
 
@@ -17,6 +20,9 @@ static const char usage_main[] =
     "                     --output Y.npy [--h-n H.npy] [--c-n C.npy] [--print]\n"
     "       rnnc grad SPEC --weights W.safetensors --input X.npy [--lengths L.npy]\n"
     "                      --target Y.npy --output G.safetensors\n"
+    "       rnnc train SPEC --input X.npy --target Y.npy [--lengths L.npy]\n"
+    "                       [--val-input X --val-target Y [--val-lengths L]]\n"
+    "                       [--init W.safetensors | --resume CKPT] --save W.safetensors\n"
     "       rnnc COMMAND --help           help on one command\n"
     "       rnnc --version\n";
 
@@ -59,6 +65,22 @@ static const char usage_grad[] =
     "output), bce_with_logits (on the logits; targets in [0, 1]). The mean is over valid\n"
     "elements: padded steps count for nothing.\n"
     "Exit status: 0 success, 1 bad input (nothing written), 2 bad usage.\n";
+
+static const char usage_train[] =
+    "usage: rnnc train SPEC --input X.npy --target Y.npy [--lengths L.npy]\n"
+    "                  [--val-input X.npy --val-target Y.npy [--val-lengths L.npy]]\n"
+    "                  [--init W.safetensors | --resume CKPT] --save W.safetensors\n"
+    "                  [--checkpoint CKPT] [--optimizer sgd|adam|adamw] [--lr X]\n"
+    "                  [--momentum X] [--weight-decay X] [--batch-size N] [--epochs N]\n"
+    "                  [--seed N] [--clip-grad-norm X] [--clip-grad-value X] [--no-shuffle]\n"
+    "Trains the network on the data with the spec's loss and train: settings (the flags\n"
+    "override them). Starts from --init, or PyTorch's initialisation drawn from the seed, or\n"
+    "continues a checkpoint (--resume): the result equals an uninterrupted run bit for bit.\n"
+    "A checkpoint (default: the --save path + .ckpt) is written atomically after every epoch\n"
+    "and on Ctrl-C; a non-finite loss stops training and keeps the last good checkpoint.\n"
+    "On a terminal a live line shows epoch, step, loss, steps/s and time left; every epoch\n"
+    "prints a line with train and validation loss (and accuracy for classification).\n"
+    "Exit status: 0 success (also after Ctrl-C, once saved), 1 bad input, 2 bad usage.\n";
 
 static int bad_usage(const char *msg, const char *arg, const char *usage)
 {
@@ -241,6 +263,180 @@ static int cmd_grad(int argc, char **argv)
     return finish(&r, 0);
 }
 
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+typedef struct Display {
+    int tty;
+    double last;
+} Display;
+
+static void show_progress(void *ctx, const RnncProgress *p)
+{
+    Display *d = ctx;
+    if (p->end_of_epoch) {
+        if (d->tty)
+            printf("\r\033[K");
+        printf("epoch %d/%d  loss %.6f", p->epoch, p->epochs, p->loss);
+        if (!isnan(p->train_acc))
+            printf("  acc %.4f", p->train_acc);
+        if (!isnan(p->val_loss))
+            printf("  val_loss %.6f", p->val_loss);
+        if (!isnan(p->val_acc))
+            printf("  val_acc %.4f", p->val_acc);
+        printf("  (%.1f s)\n", p->elapsed);
+        fflush(stdout);
+        return;
+    }
+    if (!d->tty || (p->elapsed - d->last < 0.1 && p->step != p->steps))
+        return;
+    d->last = p->elapsed;
+    printf("\r\033[Kepoch %d/%d  step %ld/%ld  loss %.6f  %.1f steps/s  %.0f s left", p->epoch,
+           p->epochs, p->step, p->steps, p->loss, p->steps_per_s, p->eta);
+    fflush(stdout);
+}
+
+/* Parses a number option's value; -1 (after a message) when it is not one. */
+static int num_arg(const char *opt, const char *v, double *out)
+{
+    char *end;
+    *out = strtod(v, &end);
+    if (*v == '\0' || *end != '\0' || !isfinite(*out) || *out < 0) {
+        fprintf(stderr, "rnnc: %s takes a number of 0 or more, not '%s'\n", opt, v);
+        return -1;
+    }
+    return 0;
+}
+
+static int cmd_train(int argc, char **argv)
+{
+    RnncTrainArgs ta;
+    memset(&ta, 0, sizeof ta);
+    const char *spec = NULL;
+    const char *ov[11] = {0};
+    static const char *const ovn[11] = {
+        "--optimizer", "--lr", "--momentum", "--weight-decay", "--batch-size", "--epochs",
+        "--seed", "--clip-grad-norm", "--clip-grad-value", "--tbptt", "--checkpoint"};
+    int no_shuffle = 0;
+    struct {
+        const char *name;
+        const char **dst;
+    } opts[] = {
+        {"--input", &ta.input},         {"--target", &ta.target},
+        {"--lengths", &ta.lengths},     {"--val-input", &ta.val_input},
+        {"--val-target", &ta.val_target}, {"--val-lengths", &ta.val_lengths},
+        {"--init", &ta.init},           {"--resume", &ta.resume},
+        {"--save", &ta.save},
+    };
+    for (int i = 0; i < argc; i++) {
+        if (is_help(argv[i])) {
+            fputs(usage_train, stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--no-shuffle") == 0) {
+            no_shuffle = 1;
+            continue;
+        }
+        int matched = 0;
+        for (size_t k = 0; k < sizeof opts / sizeof opts[0] && !matched; k++) {
+            int m = opt_value(argc, argv, &i, opts[k].name, opts[k].dst);
+            if (m < 0)
+                return bad_usage("missing value after", argv[i], usage_train);
+            matched = m;
+        }
+        for (int k = 0; k < 11 && !matched; k++) {
+            int m = opt_value(argc, argv, &i, ovn[k], &ov[k]);
+            if (m < 0)
+                return bad_usage("missing value after", argv[i], usage_train);
+            matched = m;
+        }
+        if (matched)
+            continue;
+        if (argv[i][0] == '-' && argv[i][1])
+            return bad_usage("unknown option", argv[i], usage_train);
+        if (spec)
+            return bad_usage("unexpected argument", argv[i], usage_train);
+        spec = argv[i];
+    }
+    if (!spec)
+        return bad_usage("train needs a SPEC", NULL, usage_train);
+    if (!ta.input || !ta.target || !ta.save)
+        return bad_usage(!ta.input ? "train needs --input" : !ta.target ? "train needs --target"
+                                                                        : "train needs --save",
+                         NULL, usage_train);
+    if (ta.init && ta.resume)
+        return bad_usage("--init and --resume exclude each other", NULL, usage_train);
+    if (!ta.val_input != !ta.val_target)
+        return bad_usage("--val-input and --val-target go together", NULL, usage_train);
+    Rnnc r;
+    rnnc_init(&r);
+    if (load(&r, spec))
+        return finish(&r, 1);
+    ta.cfg = r.net->train;
+    TrainCfg *c = &ta.cfg;
+    double v;
+    if (ov[0]) {
+        static const char *const names[] = {"sgd", "adam", "adamw"};
+        int k = 0;
+        while (k < 3 && strcmp(ov[0], names[k]) != 0)
+            k++;
+        if (k == 3) {
+            rnnc_free(&r);
+            return bad_usage("--optimizer is sgd, adam or adamw, not", ov[0], usage_train);
+        }
+        c->optimizer = (OptKind)k;
+    }
+    double *dst[] = {NULL, &c->lr, &c->momentum, &c->weight_decay};
+    for (int k = 1; k < 4; k++)
+        if (ov[k] && num_arg(ovn[k], ov[k], dst[k]) < 0) {
+            rnnc_free(&r);
+            return 2;
+        }
+    int *idst[] = {&c->batch_size, &c->epochs, NULL, NULL, NULL, &c->tbptt};
+    for (int k = 4; k < 10; k++) {
+        if (!ov[k])
+            continue;
+        if (num_arg(ovn[k], ov[k], &v) < 0 || ((k == 4 || k == 5) && (v < 1 || v != (long)v))) {
+            if (k == 4 || k == 5)
+                fprintf(stderr, "rnnc: %s takes a whole number of 1 or more\n", ovn[k]);
+            rnnc_free(&r);
+            return 2;
+        }
+        if (k == 6)
+            c->seed = (long)v;
+        else if (k == 7)
+            c->clip_grad_norm = v;
+        else if (k == 8)
+            c->clip_grad_value = v;
+        else
+            *idst[k - 4] = (int)v;
+    }
+    ta.checkpoint = ov[10];
+    if (no_shuffle)
+        c->shuffle = 0;
+    Display disp = {isatty(STDOUT_FILENO), -1};
+    ta.progress = show_progress;
+    ta.ctx = &disp;
+    ta.stop = &interrupted;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, NULL);
+    int rc = rnnc_train(&r, &ta);
+    signal(SIGINT, SIG_DFL);
+    if (rc == 0 && ta.stopped)
+        fprintf(stderr, "rnnc: interrupted: checkpoint saved; continue with --resume %s\n",
+                ta.checkpoint ? ta.checkpoint : "<save>.ckpt");
+    else if (rc == 0)
+        printf("saved %s\n", ta.save);
+    return finish(&r, rc == 0 ? 0 : 1);
+}
+
 static int cmd_emit(int argc, char **argv)
 {
     const char *spec = NULL, *out = NULL, *weights = NULL;
@@ -300,5 +496,7 @@ int main(int argc, char **argv)
         return cmd_run(argc - 2, argv + 2);
     if (strcmp(cmd, "grad") == 0)
         return cmd_grad(argc - 2, argv + 2);
+    if (strcmp(cmd, "train") == 0)
+        return cmd_train(argc - 2, argv + 2);
     return cmd_emit(argc - 1, argv + 1);
 }

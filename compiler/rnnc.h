@@ -5,6 +5,7 @@
 #ifndef RNNC_H
 #define RNNC_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #include "arena.h"
@@ -58,6 +59,37 @@ typedef struct RnncGradArgs {
  * every parameter (named, shaped and typed as the weights) to a->output. The spec must say
  * `loss:`. 0, or -1 with errors in r->diag and no output left behind. */
 int rnnc_grad(Rnnc *r, RnncGradArgs *a);
+
+/* What `rnnc train` reports as it goes: after every step, and at the end of every epoch. */
+typedef struct RnncProgress {
+    int epoch, epochs;      /* 1-based */
+    long step, steps;       /* steps done in this epoch, and in a whole epoch */
+    double loss;            /* mean batch loss of the epoch so far */
+    double elapsed, steps_per_s, eta; /* seconds since the start of training, rate, time left */
+    int end_of_epoch;       /* the fields below are set */
+    double train_acc, val_loss, val_acc; /* NaN where not known (accuracy: classification) */
+} RnncProgress;
+
+typedef struct RnncTrainArgs {
+    const char *input, *target, *lengths;             /* training data (.npy) */
+    const char *val_input, *val_target, *val_lengths; /* optional validation data */
+    const char *init;       /* start from these weights; NULL: PyTorch's init from the seed */
+    const char *resume;     /* continue from this checkpoint */
+    const char *save;       /* the final weights (safetensors) */
+    const char *checkpoint; /* written after every epoch and on stop; NULL: save + ".ckpt" */
+    TrainCfg cfg;           /* the spec's train: block, after the command line's overrides */
+    void (*progress)(void *ctx, const RnncProgress *p);
+    void *ctx;
+    volatile sig_atomic_t *stop; /* set from outside (Ctrl-C): checkpoint and return */
+    int stopped;            /* out: 1 when *stop ended training early */
+} RnncTrainArgs;
+
+/* Trains the loaded model (its loss:, a->cfg) on the data files, writing a checkpoint after
+ * every epoch (atomically) and the final weights to a->save. Bit-exact: the same seed and
+ * data give the same weights, and a resumed run ends where an uninterrupted one does.
+ * 0, or -1 with errors in r->diag (a non-finite loss stops training; the last checkpoint is
+ * kept). */
+int rnnc_train(Rnnc *r, RnncTrainArgs *a);
 
 typedef struct RnncRunArgs {
     const char *weights; /* safetensors, required */

@@ -185,3 +185,585 @@ out:
     run_data_free(&d);
     return rc;
 }
+
+/* ---- rnnc train ------------------------------------------------------------------- */
+
+#include <time.h>
+
+/* splitmix64: the one random source of training (init, shuffling), seeded per purpose so
+ * that an epoch's order depends on (seed, epoch) only: a resumed run draws the same. */
+static unsigned long long mix(unsigned long long *s)
+{
+    unsigned long long z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static double uniform01(unsigned long long *s)
+{
+    return (double)(mix(s) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* PyTorch's initialisation: every block parameter uniform in +-1/sqrt(H), the head's
+ * (nn.Linear) in +-1/sqrt(in_features). */
+static void init_params(const Plan *p, void *params, long seed)
+{
+    unsigned long long s = 0x5eed0000ull + (unsigned long long)seed;
+    for (int i = 0; i < p->ntensors; i++) {
+        const PlanTensor *t = &p->tensors[i];
+        double bound = 0;
+        for (int k = 0; k < p->nlayers && bound == 0; k++) {
+            const PlanLayer *L = &p->layers[k];
+            if (i == L->t_wih || i == L->t_whh || i == L->t_bih || i == L->t_bhh ||
+                i == L->t_whr)
+                bound = 1 / sqrt((double)L->H);
+        }
+        if (bound == 0)
+            bound = 1 / sqrt((double)p->net->head.in_features);
+        long n = t->shape[0] * (t->ndim == 2 ? t->shape[1] : 1);
+        for (long j = 0; j < n; j++) {
+            double v = (2 * uniform01(&s) - 1) * bound;
+            if (p->net->dbl)
+                ((double *)params)[t->offset + j] = v;
+            else
+                ((float *)params)[t->offset + j] = (float)v;
+        }
+    }
+}
+
+/* A data set in memory: inputs in the model precision, lengths, targets. */
+typedef struct Dataset {
+    RunData d;
+    int N, T;
+    RnnrtArray target;
+    const char *target_name;
+} Dataset;
+
+static void dataset_free(Dataset *ds)
+{
+    run_data_free(&ds->d);
+    rnnrt_array_free(&ds->target);
+}
+
+static int dataset_load(Rnnc *r, Dataset *ds, const char *x, const char *t, const char *l)
+{
+    const Net *net = r->net;
+    memset(ds, 0, sizeof *ds);
+    RnncRunArgs ra = {NULL, x, l, NULL, NULL, NULL, NULL};
+    RnnrtError err;
+    if (run_load_inputs(r, &ra, &ds->d, &ds->N, &ds->T) < 0)
+        return -1;
+    ds->d.xr = run_to_real(&ds->d.x, net->dbl, rnnrt_array_numel(&ds->d.x));
+    if (!ds->d.len) {
+        ds->d.len = malloc((size_t)ds->N * sizeof *ds->d.len);
+        for (int b = 0; ds->d.len && b < ds->N; b++)
+            ds->d.len[b] = ds->T;
+    }
+    if (!ds->d.xr || !ds->d.len) {
+        diag_error(&r->diag, span_none(), "out of memory for %s", x);
+        return -1;
+    }
+    if (rnnrt_npy_read(t, &ds->target, &err) < 0) {
+        run_rt_error(r, &err);
+        return -1;
+    }
+    ds->target_name = t;
+    /* the shape rnnrt_loss expects for the whole set */
+    int per_step = !net->head.present || net->head.input == HEAD_SEQUENCE;
+    int ce = net->loss == LOSS_CROSS_ENTROPY;
+    long want[3] = {per_step ? (net->batch_first ? ds->N : ds->T) : ds->N,
+                    per_step ? (net->batch_first ? ds->T : ds->N) : net->out_size,
+                    net->out_size};
+    int nd = (per_step ? 3 : 2) - ce;
+    int ok = ds->target.ndim == nd;
+    for (int i = 0; ok && i < nd; i++)
+        ok = ds->target.shape[i] == want[i];
+    int is_int = ds->target.dtype == RNNRT_I32 || ds->target.dtype == RNNRT_I64;
+    if (!ok || is_int != ce) {
+        char got[96], exp[96];
+        run_fmt_shape(got, sizeof got, ds->target.shape, ds->target.ndim);
+        run_fmt_shape(exp, sizeof exp, want, nd);
+        diag_error(&r->diag, span_none(), "%s: targets have shape %s (%s), expected %s of %s",
+                   t, got, is_int ? "integers" : "floats", exp,
+                   ce ? "class ids (int32 or int64)" : "floats");
+        return -1;
+    }
+    return 0;
+}
+
+/* Copies the rows of sequences idx[0..Bb) of a (N, T, row) or (T, N, row) array (per_step),
+ * or (N, row), into a batch of Tb steps in the same layout. es: bytes per element. */
+static void gather(const void *src, void *dst, const int *idx, int Bb, int N, int T, int Tb,
+                   long row, size_t es, int per_step, int batch_first)
+{
+    size_t rb = (size_t)row * es;
+    for (int i = 0; i < Bb; i++) {
+        if (!per_step) {
+            memcpy((char *)dst + (size_t)i * rb, (const char *)src + (size_t)idx[i] * rb, rb);
+            continue;
+        }
+        for (int t = 0; t < Tb; t++) {
+            long s = batch_first ? (long)idx[i] * T + t : (long)t * N + idx[i];
+            long d = batch_first ? (long)i * Tb + t : (long)t * Bb + i;
+            memcpy((char *)dst + (size_t)d * rb, (const char *)src + (size_t)s * rb, rb);
+        }
+    }
+}
+
+/* Everything one training run allocates. */
+typedef struct Trainer {
+    Rnnc *r;
+    TrainFns f;
+    int dbl, per_step, Bmax, Tmax;
+    size_t rs;
+    void *params, *packed, *dw, *dp;
+    void *xb, *yb, *lb, *db, *cache; /* batch buffers, sized for Bmax x Tmax */
+    RnnrtArray tb;                   /* the batch's targets */
+    int *lenb, *order;
+    RnnrtOptim opt;
+    const TrainCfg *cfg;
+} Trainer;
+
+static void trainer_free(Trainer *t)
+{
+    free(t->params);
+    free(t->packed);
+    free(t->dw);
+    free(t->dp);
+    free(t->xb);
+    free(t->yb);
+    free(t->lb);
+    free(t->db);
+    free(t->cache);
+    free(t->tb.data);
+    free(t->lenb);
+    free(t->order);
+    rnnrt_optim_free(&t->opt);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Runs one batch forward (and, when `learn`, backward and an optimizer step). Returns 0 and
+ * the loss and the count of correct predictions (classification) of the batch. */
+static int batch_run(Trainer *t, const Dataset *ds, const int *idx, int Bb, int learn,
+                     double *loss, long *correct, long *total)
+{
+    Rnnc *r = t->r;
+    const Net *net = r->net;
+    const Plan *p = r->plan;
+    const TrainCfg *cfg = t->cfg;
+    int Tb = 1;
+    for (int i = 0; i < Bb; i++) {
+        t->lenb[i] = ds->d.len[idx[i]];
+        Tb = t->lenb[i] > Tb ? t->lenb[i] : Tb;
+    }
+    gather(ds->d.xr, t->xb, idx, Bb, ds->N, ds->T, Tb, net->input_size, t->rs, 1,
+           net->batch_first);
+    int ce = net->loss == LOSS_CROSS_ENTROPY;
+    long trow = ce ? 1 : net->out_size;
+    size_t tes = (size_t)rnnrt_dtype_size(ds->target.dtype);
+    gather(ds->target.data, t->tb.data, idx, Bb, ds->N, ds->T, Tb, trow, tes, t->per_step,
+           net->batch_first);
+    t->tb.dtype = ds->target.dtype;
+    t->tb.ndim = ds->target.ndim;
+    memcpy(t->tb.shape, ds->target.shape, sizeof t->tb.shape);
+    if (t->per_step) {
+        t->tb.shape[net->batch_first ? 0 : 1] = Bb;
+        t->tb.shape[net->batch_first ? 1 : 0] = Tb;
+    } else {
+        t->tb.shape[0] = Bb;
+    }
+    if ((t->dbl ? fwd_train_f64 : fwd_train_f32)(t->f.forward_train, t->packed, t->xb, t->lenb,
+                                                  Bb, Tb, t->yb, t->lb, t->cache) != 0) {
+        diag_error(&r->diag, span_none(), "the model rejected a batch (B=%d, T=%d)", Bb, Tb);
+        return -1;
+    }
+    static const RnnrtLossKind kinds[] = {RNNRT_LOSS_MSE, RNNRT_LOSS_CROSS_ENTROPY,
+                                          RNNRT_LOSS_MSE, RNNRT_LOSS_BCE};
+    RnnrtLossArgs la = {kinds[net->loss], t->dbl, Bb, Tb, net->out_size, t->per_step,
+                        net->batch_first, t->lenb, net->head.present ? t->lb : NULL, t->yb,
+                        (RnnrtAct)net->head.activation};
+    RnnrtError err;
+    if (rnnrt_loss(&la, &t->tb, ds->target_name, loss, t->db, &err) < 0) {
+        run_rt_error(r, &err);
+        return -1;
+    }
+    /* accuracy: argmax against the class (cross_entropy), logit > 0 against target > 0.5 */
+    const void *z = net->head.present ? t->lb : t->yb;
+    int O = net->out_size;
+    for (int i = 0; i < Bb && net->loss != LOSS_MSE; i++) {
+        int steps = t->per_step ? t->lenb[i] : 1;
+        for (int s = 0; s < steps; s++) {
+            long row = !t->per_step ? i : net->batch_first ? (long)i * Tb + s : (long)s * Bb + i;
+            const double *zd = z;
+            const float *zf = z;
+            if (ce) {
+                long k = t->tb.dtype == RNNRT_I32 ? ((int *)t->tb.data)[row]
+                                                  : (long)((long long *)t->tb.data)[row];
+                if (k == -100)
+                    continue;
+                int best = 0;
+                for (int o = 1; o < O; o++)
+                    if ((t->dbl ? zd[row * O + o] : zf[row * O + o]) >
+                        (t->dbl ? zd[row * O + best] : zf[row * O + best]))
+                        best = o;
+                *correct += best == k;
+                (*total)++;
+            } else {
+                for (int o = 0; o < O; o++) {
+                    double v = t->dbl ? zd[row * O + o] : zf[row * O + o];
+                    double tv = t->tb.dtype == RNNRT_F64 ? ((double *)t->tb.data)[row * O + o]
+                                                         : ((float *)t->tb.data)[row * O + o];
+                    *correct += (v > 0) == (tv > 0.5);
+                    (*total)++;
+                }
+            }
+        }
+    }
+    if (!learn || !isfinite(*loss))
+        return 0;
+    memset(t->dw, 0, (size_t)p->npacked * t->rs);
+    (t->dbl ? backward_f64 : backward_f32)(t->f.backward, t->packed, t->xb, Bb, Tb, t->db, t->dw,
+                                          t->cache);
+    (t->dbl ? unary_f64 : unary_f32)(t->f.unpack_grads, t->dw, t->dp);
+    if (cfg->clip_grad_value > 0)
+        rnnrt_clip_grad_value(t->dp, p->nparams, t->dbl, cfg->clip_grad_value);
+    if (cfg->clip_grad_norm > 0)
+        rnnrt_clip_grad_norm(t->dp, p->nparams, t->dbl, cfg->clip_grad_norm);
+    rnnrt_optim_step(&t->opt, t->params, t->dp);
+    (t->dbl ? unary_f64 : unary_f32)(t->f.pack, t->params, t->packed);
+    return 0;
+}
+
+/* A checkpoint: the weights (state_dict names), the optimizer's state ("optim.m.<name>",
+ * "optim.v.<name>") and "rnnc.progress" = [epoch, steps done in it, optimizer steps]. */
+static int checkpoint_write(Trainer *t, const char *path, long epoch, long step)
+{
+    const Plan *p = t->r->plan;
+    int n = p->ntensors, k = 0;
+    RnnrtTensor *ts = calloc((size_t)(3 * n + 1), sizeof *ts);
+    char **names = calloc((size_t)(2 * n), sizeof *names);
+    long long prog[3] = {epoch, step, t->opt.step};
+    int rc = -1;
+    if (!ts || !names)
+        goto out;
+    for (int i = 0; i < n; i++) {
+        const PlanTensor *pt = &p->tensors[i];
+        void *bufs[3] = {t->params, t->opt.m, t->opt.v};
+        for (int b = 0; b < 3; b++) {
+            if (!bufs[b])
+                continue;
+            RnnrtTensor *x = &ts[k++];
+            if (b == 0) {
+                x->name = (char *)pt->name;
+            } else {
+                size_t len = strlen(pt->name) + 10;
+                char *nm = malloc(len);
+                if (!nm)
+                    goto out;
+                snprintf(nm, len, "optim.%c.%s", b == 1 ? 'm' : 'v', pt->name);
+                names[2 * i + b - 1] = nm;
+                x->name = nm;
+            }
+            x->dtype = t->dbl ? RNNRT_F64 : RNNRT_F32;
+            x->ndim = pt->ndim;
+            x->shape[0] = pt->shape[0];
+            x->shape[1] = pt->shape[1];
+            x->data = (char *)bufs[b] + (size_t)pt->offset * t->rs;
+        }
+    }
+    RnnrtTensor *pr = &ts[k++];
+    pr->name = "rnnc.progress";
+    pr->dtype = RNNRT_I64;
+    pr->ndim = 1;
+    pr->shape[0] = 3;
+    pr->data = prog;
+    RnnrtError err;
+    if (rnnrt_st_write(path, ts, k, &err) < 0)
+        run_rt_error(t->r, &err);
+    else
+        rc = 0;
+out:
+    if (rc < 0 && !t->r->diag.nerrors)
+        diag_error(&t->r->diag, span_none(), "out of memory writing %s", path);
+    for (int i = 0; names && i < 2 * n; i++)
+        free(names[i]);
+    free(names);
+    free(ts);
+    return rc;
+}
+
+static int checkpoint_read(Trainer *t, const char *path, long *epoch, long *step)
+{
+    const Plan *p = t->r->plan;
+    RnnrtTensorFile f;
+    RnnrtError err;
+    if (rnnrt_st_read(path, &f, &err) < 0) {
+        run_rt_error(t->r, &err);
+        return -1;
+    }
+    int rc = -1;
+    const RnnrtTensor *pr = rnnrt_st_find(&f, "rnnc.progress");
+    if (!pr || pr->dtype != RNNRT_I64 || pr->ndim != 1 || pr->shape[0] != 3) {
+        diag_error(&t->r->diag, span_none(), "%s: not an rnnc checkpoint (no rnnc.progress)",
+                   path);
+        goto out;
+    }
+    for (int i = 0; i < p->ntensors; i++) {
+        const PlanTensor *pt = &p->tensors[i];
+        void *bufs[3] = {t->params, t->opt.m, t->opt.v};
+        for (int b = 0; b < 3; b++) {
+            if (!bufs[b])
+                continue;
+            char nm[512];
+            if (b > 0)
+                snprintf(nm, sizeof nm, "optim.%c.%s", b == 1 ? 'm' : 'v', pt->name);
+            else
+                snprintf(nm, sizeof nm, "%s", pt->name);
+            const RnnrtTensor *x = rnnrt_st_find(&f, nm);
+            long want = pt->shape[0] * (pt->ndim == 2 ? pt->shape[1] : 1);
+            long got = 1;
+            for (int d = 0; x && d < x->ndim; d++)
+                got *= x->shape[d];
+            if (!x || got != want || x->dtype != (t->dbl ? RNNRT_F64 : RNNRT_F32)) {
+                diag_error(&t->r->diag, span_none(), "%s: checkpoint lacks '%s' of %ld %s "
+                                                     "values (another spec or optimizer?)",
+                           path, nm, want, t->dbl ? "float64" : "float32");
+                goto out;
+            }
+            memcpy((char *)bufs[b] + (size_t)pt->offset * t->rs, x->data, (size_t)want * t->rs);
+        }
+    }
+    const long long *pv = pr->data;
+    *epoch = (long)pv[0];
+    *step = (long)pv[1];
+    t->opt.step = (long)pv[2];
+    rc = 0;
+out:
+    rnnrt_st_free(&f);
+    return rc;
+}
+
+/* The order of an epoch's sequences: shuffled from (seed, epoch) alone. */
+static void epoch_order(int *order, int N, int shuffle, long seed, long epoch)
+{
+    for (int i = 0; i < N; i++)
+        order[i] = i;
+    if (!shuffle)
+        return;
+    unsigned long long s = ((unsigned long long)seed << 20) ^ (unsigned long long)epoch;
+    for (int i = N - 1; i > 0; i--) {
+        int j = (int)(mix(&s) % (unsigned long long)(i + 1));
+        int tmp = order[i];
+        order[i] = order[j];
+        order[j] = tmp;
+    }
+}
+
+/* Mean loss and accuracy over a whole data set, without learning. */
+static int evaluate(Trainer *t, const Dataset *ds, double *loss, double *acc)
+{
+    int B = t->cfg->batch_size;
+    double sum = 0;
+    long correct = 0, total = 0, batches = 0;
+    for (int i = 0; i < ds->N; i += B) {
+        int Bb = ds->N - i < B ? ds->N - i : B;
+        for (int k = 0; k < Bb; k++)
+            t->order[k] = i + k;
+        double l;
+        if (batch_run(t, ds, t->order, Bb, 0, &l, &correct, &total) < 0)
+            return -1;
+        sum += l;
+        batches++;
+    }
+    *loss = sum / (double)(batches ? batches : 1);
+    *acc = total ? (double)correct / (double)total : NAN;
+    return 0;
+}
+
+int rnnc_train(Rnnc *r, RnncTrainArgs *a)
+{
+    const Net *net = r->net;
+    const Plan *p = r->plan;
+    const TrainCfg *cfg = &a->cfg;
+    Trainer t;
+    memset(&t, 0, sizeof t);
+    Dataset tr, va;
+    memset(&tr, 0, sizeof tr);
+    memset(&va, 0, sizeof va);
+    char *source = NULL, *ckpt = NULL;
+    JitModule *jit = NULL;
+    int rc = -1, has_val = a->val_input != NULL;
+    if (net->loss == LOSS_NONE) {
+        diag_error(&r->diag, span_none(), "%s: the spec says no 'loss:' (cross_entropy, mse or "
+                                          "bce_with_logits): there is nothing to train for",
+                   net->file);
+        return -1;
+    }
+    if (cfg->tbptt > 0) {
+        diag_error(&r->diag, net->train.span, "train.tbptt: truncated backpropagation through "
+                                              "time is not implemented yet; leave it at 0");
+        return -1;
+    }
+    t.r = r;
+    t.cfg = cfg;
+    t.dbl = net->dbl;
+    t.rs = t.dbl ? sizeof(double) : sizeof(float);
+    t.per_step = !net->head.present || net->head.input == HEAD_SEQUENCE;
+    if (dataset_load(r, &tr, a->input, a->target, a->lengths) < 0)
+        goto out;
+    if (has_val && dataset_load(r, &va, a->val_input, a->val_target, a->val_lengths) < 0)
+        goto out;
+    t.Bmax = cfg->batch_size;
+    t.Tmax = tr.T > va.T ? tr.T : va.T;
+    if (!a->checkpoint) {
+        size_t n = strlen(a->save) + 6;
+        ckpt = malloc(n);
+        if (ckpt)
+            snprintf(ckpt, n, "%s.ckpt", a->save);
+    }
+    const char *ckpt_path = a->checkpoint ? a->checkpoint : ckpt;
+    static const RnnrtOptKind kinds[] = {RNNRT_SGD, RNNRT_ADAM, RNNRT_ADAMW};
+    t.opt.kind = kinds[cfg->optimizer];
+    t.opt.lr = cfg->lr;
+    t.opt.momentum = cfg->momentum;
+    t.opt.weight_decay = cfg->weight_decay;
+    t.opt.beta1 = cfg->beta1;
+    t.opt.beta2 = cfg->beta2;
+    t.opt.eps = cfg->eps;
+    t.opt.nesterov = cfg->nesterov;
+    RnnrtError err;
+    if (rnnrt_optim_init(&t.opt, p->nparams, t.dbl, &err) < 0) {
+        run_rt_error(r, &err);
+        goto out;
+    }
+    long BT = (long)t.Bmax * t.Tmax, ny = BT * net->out_size;
+    int width = net->input_size > net->out_size ? net->input_size : net->out_size;
+    t.packed = calloc((size_t)p->npacked + 1, t.rs);
+    t.dw = calloc((size_t)p->npacked + 1, t.rs);
+    t.dp = calloc((size_t)p->nparams + 1, t.rs);
+    t.xb = calloc((size_t)(BT * net->input_size + 1), t.rs);
+    t.yb = calloc((size_t)ny + 1, t.rs);
+    t.lb = calloc((size_t)ny + 1, t.rs);
+    t.db = calloc((size_t)ny + 1, t.rs);
+    t.tb.data = calloc((size_t)(BT * width + 1), 8);
+    t.lenb = calloc((size_t)t.Bmax, sizeof *t.lenb);
+    int nmax = tr.N > va.N ? tr.N : va.N;
+    t.order = calloc((size_t)(nmax > t.Bmax ? nmax : t.Bmax), sizeof *t.order);
+    if (!ckpt_path || !t.packed || !t.dw || !t.dp || !t.xb || !t.yb || !t.lb || !t.db ||
+        !t.tb.data || !t.lenb || !t.order) {
+        diag_error(&r->diag, span_none(), "out of memory");
+        goto out;
+    }
+    long start_epoch = 0, start_step = 0;
+    if (a->resume) {
+        t.params = calloc((size_t)p->nparams + 1, t.rs);
+        if (!t.params || checkpoint_read(&t, a->resume, &start_epoch, &start_step) < 0)
+            goto out;
+    } else if (a->init) {
+        if (!(t.params = rnnc_load_weights(r, a->init)))
+            goto out;
+    } else {
+        t.params = calloc((size_t)p->nparams + 1, t.rs);
+        if (!t.params) {
+            diag_error(&r->diag, span_none(), "out of memory");
+            goto out;
+        }
+        init_params(p, t.params, cfg->seed);
+    }
+    source = train_source(r);
+    if (!source || !(jit = jit_compile(source, net->name, t.dbl, &(ModelFns){0}, &r->diag)) ||
+        train_fns(r, jit, &t.f) < 0)
+        goto out;
+    t.cache = malloc((size_t)t.f.train_bytes(t.Bmax, t.Tmax));
+    if (!t.cache) {
+        diag_error(&r->diag, span_none(), "out of memory for the training cache");
+        goto out;
+    }
+    (t.dbl ? unary_f64 : unary_f32)(t.f.pack, t.params, t.packed);
+    long steps = (tr.N + t.Bmax - 1) / t.Bmax;
+    double t0 = now_s();
+    long done = 0, total_left = (cfg->epochs - start_epoch) * steps - start_step;
+    for (long epoch = start_epoch; epoch < cfg->epochs; epoch++) {
+        epoch_order(t.order, tr.N, cfg->shuffle, cfg->seed, epoch);
+        double sum = 0;
+        long correct = 0, total = 0, nb = 0;
+        for (long s = epoch == start_epoch ? start_step : 0; s < steps; s++) {
+            if (a->stop && *a->stop) {
+                if (checkpoint_write(&t, ckpt_path, epoch, s) < 0)
+                    goto out;
+                a->stopped = 1;
+                rc = 0;
+                goto out;
+            }
+            int Bb = (int)(tr.N - s * t.Bmax < t.Bmax ? tr.N - s * t.Bmax : t.Bmax);
+            double l;
+            if (batch_run(&t, &tr, t.order + s * t.Bmax, Bb, 1, &l, &correct, &total) < 0)
+                goto out;
+            if (!isfinite(l)) {
+                diag_error(&r->diag, span_none(), "the loss became %g at epoch %ld, step %ld: "
+                                                  "training stopped (lower train.lr, or clip "
+                                                  "gradients); the last good checkpoint is %s",
+                           l, epoch + 1, s + 1, ckpt_path);
+                goto out;
+            }
+            sum += l;
+            nb++;
+            done++;
+            if (a->progress) {
+                double el = now_s() - t0, rate = el > 0 ? (double)done / el : 0;
+                RnncProgress pr = {(int)epoch + 1, cfg->epochs, s + 1, steps, sum / (double)nb,
+                                   el, rate, rate > 0 ? (double)(total_left - done) / rate : 0,
+                                   0, NAN, NAN, NAN};
+                a->progress(a->ctx, &pr);
+            }
+        }
+        /* the epoch's accuracy is that of the weights as they were for each batch */
+        double vl = NAN, vacc = NAN;
+        if (has_val && evaluate(&t, &va, &vl, &vacc) < 0)
+            goto out;
+        if (checkpoint_write(&t, ckpt_path, epoch + 1, 0) < 0)
+            goto out;
+        if (a->progress) {
+            double el = now_s() - t0, rate = el > 0 ? (double)done / el : 0;
+            RnncProgress pr = {(int)epoch + 1, cfg->epochs, steps, steps,
+                               sum / (double)(nb ? nb : 1), el, rate,
+                               rate > 0 ? (double)(total_left - done) / rate : 0, 1,
+                               total ? (double)correct / (double)total : NAN, vl, vacc};
+            a->progress(a->ctx, &pr);
+        }
+    }
+    RnnrtTensor *ts = calloc((size_t)p->ntensors, sizeof *ts);
+    if (!ts) {
+        diag_error(&r->diag, span_none(), "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < p->ntensors; i++) {
+        const PlanTensor *pt = &p->tensors[i];
+        ts[i].name = (char *)pt->name;
+        ts[i].dtype = t.dbl ? RNNRT_F64 : RNNRT_F32;
+        ts[i].ndim = pt->ndim;
+        ts[i].shape[0] = pt->shape[0];
+        ts[i].shape[1] = pt->shape[1];
+        ts[i].data = (char *)t.params + (size_t)pt->offset * t.rs;
+    }
+    if (rnnrt_st_write(a->save, ts, p->ntensors, &err) < 0)
+        run_rt_error(r, &err);
+    else
+        rc = 0;
+    free(ts);
+out:
+    free(source);
+    free(ckpt);
+    jit_free(jit);
+    trainer_free(&t);
+    dataset_free(&tr);
+    dataset_free(&va);
+    return rc;
+}
