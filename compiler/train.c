@@ -707,10 +707,10 @@ int rnnc_train(Rnnc *r, RnncTrainArgs *a)
             if (batch_run(&t, &tr, t.order + s * t.Bmax, Bb, 1, &l, &correct, &total) < 0)
                 goto out;
             if (!isfinite(l)) {
-                diag_error(&r->diag, span_none(), "the loss became %g at epoch %ld, step %ld: "
+                diag_error(&r->diag, span_none(), "the loss became %s at epoch %ld, step %ld: "
                                                   "training stopped (lower train.lr, or clip "
                                                   "gradients); the last good checkpoint is %s",
-                           l, epoch + 1, s + 1, ckpt_path);
+                           isnan(l) ? "NaN" : "infinite", epoch + 1, s + 1, ckpt_path);
                 goto out;
             }
             sum += l;
