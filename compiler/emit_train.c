@@ -20,6 +20,33 @@ static int is_lstm(const PlanLayer *L)
     return L->block->cell == CELL_LSTM;
 }
 
+/* Whether the outputs of the layer starting at PlanLayer L pass through dropout before the
+ * next layer of its block (PyTorch: every layer but the last, training only). */
+static int droppable(const PlanLayer *L)
+{
+    return L->block->dropout > 0 && !L->last_layer;
+}
+
+/* The offset (in reals, a C expression) of global layer g's dropout mask in `drop`. */
+static const char *mask_off(const Plan *p, int g_target)
+{
+    static char buf[64];
+    long k = 0;
+    int g = -1;
+    for (int i = 0; i < p->nlayers; i++) {
+        const PlanLayer *L = &p->layers[i];
+        if (L->dir)
+            continue;
+        g++;
+        if (g == g_target)
+            break;
+        if (droppable(L))
+            k += L->block->dirs * L->Hr;
+    }
+    snprintf(buf, sizeof buf, "(long)B * T * %ld", k);
+    return buf;
+}
+
 /* Parameter gradients and input gradients of one step, after dz (G*H) is known:
  * db += dz; dWx^T += x dz^T; dWh^T += hp dz^T (GRU: the n columns take dgh or rh);
  * dx += Wx dz (when dx); dhp = hd + Wh dz. */
@@ -300,6 +327,8 @@ static void emit_train_mem(Emitter *e)
     sb_line(sb, "    real *h, *c;          /* the running state, (B, %d) and (B, %d) */", p->max_hr,
             p->max_h);
     sb_line(sb, "    real *out[%d];         /* each layer's outputs, (B, T, D*Hr) */", ng);
+    sb_line(sb, "    real *din[%d];         /* outputs after dropout, the next layer's input */",
+            ng);
     sb_line(sb, "    real *a[%d], *cs[%d], *ex[%d]; /* per layer and direction: activations, c, "
                 "gh */", p->nlayers, p->nlayers, p->nlayers);
     sb_line(sb, "    real *hlast, *dhlast; /* the head's input and its gradient, (B, %d) */",
@@ -334,8 +363,13 @@ static void emit_train_mem(Emitter *e)
     for (int i = 0; i < p->nlayers; i++) {
         const PlanLayer *L = &p->layers[i];
         if (L->dir == 0) {
-            snprintf(field, sizeof field, "out[%d]", g++);
+            snprintf(field, sizeof field, "out[%d]", g);
             REGION(field, "BT * %d", L->block->dirs * L->Hr);
+            if (droppable(L)) {
+                snprintf(field, sizeof field, "din[%d]", g);
+                REGION(field, "BT * %d", L->block->dirs * L->Hr);
+            }
+            g++;
         }
         snprintf(field, sizeof field, "a[%d]", i);
         REGION(field, "BT * %d", L->G * L->H);
@@ -436,10 +470,15 @@ static void emit_forward_train(Emitter *e)
     int per_step = !hd->present || hd->input == HEAD_SEQUENCE;
     sb_line(sb, "int %s_forward_train(const real *w, const real *x, const int *lengths, int B,",
             net->name);
-    sb_line(sb, "    int T, real *y, real *logits, void *cache)");
+    sb_line(sb, "    int T, real *y, real *logits, const real *drop, void *cache)");
     sb_line(sb, "{");
     sb->indent += 4;
     sb_line(sb, "TrainMem m;");
+    int any_drop = 0;
+    for (int i = 0; i < p->nlayers; i++)
+        any_drop |= droppable(&p->layers[i]);
+    if (!any_drop)
+        sb_line(sb, "(void)drop; /* no dropout between layers */");
     sb_line(sb, "if (B < 1 || T < 1%s)", hd->present ? " || !logits" : "");
     sb_line(sb, "    return -1;");
     if (!hd->present)
@@ -466,7 +505,18 @@ static void emit_forward_train(Emitter *e)
         if (L->dir == 0 && g >= 0) {
             const PlanLayer *P = &p->layers[i - 1];
             int Wp = P->block->dirs * P->Hr;
-            snprintf(in, sizeof in, "m.out[%d]", g);
+            if (droppable(P)) {
+                snprintf(in, sizeof in, "(drop ? m.din[%d] : m.out[%d])", g, g);
+                sb_line(sb, "if (drop) /* dropout after %s layer %d: training only */",
+                        P->block->name, P->layer);
+                sb_line(sb, "    for (int b = 0; b < B; b++)");
+                sb_line(sb, "        for (long at = (long)b * T * %d; at < ((long)b * T + m.len[b]) "
+                            "* %d; at++)", Wp, Wp);
+                sb_line(sb, "            m.din[%d][at] = m.out[%d][at] * drop[%s + at];", g, g,
+                        mask_off(p, g));
+            } else {
+                snprintf(in, sizeof in, "m.out[%d]", g);
+            }
             snprintf(isb, sizeof isb, "(long)T * %d", Wp);
             snprintf(ist, sizeof ist, "%d", Wp);
         }
@@ -547,10 +597,15 @@ static void emit_backward(Emitter *e)
     long Wtop = top->block->dirs * top->Hr;
     sb_line(sb, "int %s_backward(const real *w, const real *x, int B, int T, const real *dout,",
             net->name);
-    sb_line(sb, "    real *dw, void *cache)");
+    sb_line(sb, "    const real *drop, real *dw, void *cache)");
     sb_line(sb, "{");
     sb->indent += 4;
     sb_line(sb, "TrainMem m;");
+    int any_drop = 0;
+    for (int i = 0; i < p->nlayers; i++)
+        any_drop |= droppable(&p->layers[i]);
+    if (!any_drop)
+        sb_line(sb, "(void)drop; /* no dropout between layers */");
     sb_line(sb, "if (B < 1 || T < 1)");
     sb_line(sb, "    return -1;");
     sb_line(sb, "train_mem(cache, B, T, &m);");
@@ -587,7 +642,11 @@ static void emit_backward(Emitter *e)
                 snprintf(ist, sizeof ist, "(long)B * %d", net->input_size);
             }
         } else {
-            snprintf(in, sizeof in, "m.out[%d]", g - 1);
+            const PlanLayer *P = &p->layers[i - (D - 1) - 1];
+            if (droppable(P))
+                snprintf(in, sizeof in, "(drop ? m.din[%d] : m.out[%d])", g - 1, g - 1);
+            else
+                snprintf(in, sizeof in, "m.out[%d]", g - 1);
             snprintf(isb, sizeof isb, "(long)T * %d", L0->I);
             snprintf(ist, sizeof ist, "%d", L0->I);
             sb_line(sb, "vec_zero(dx, (long)B * T * %d);", L0->I);
@@ -616,6 +675,13 @@ static void emit_backward(Emitter *e)
             sb_line(sb, "    m.out[%d] + %d, dy + %d, (long)T * %d, %d, T, m.bs, m.perm, m.len,", g,
                     dir * L->Hr, dir * L->Hr, W, W);
             sb_line(sb, "    m.a[%d], %sm.dhn, %sdw + %ld, %d);", li, extra, dcn, L->pk, dir);
+        }
+        if (!first && droppable(&p->layers[i - (D - 1) - 1])) {
+            sb_line(sb, "if (drop) /* back through the dropout below */");
+            sb_line(sb, "    for (int b = 0; b < B; b++)");
+            sb_line(sb, "        for (long at = (long)b * T * %d; at < ((long)b * T + m.len[b]) * %d; "
+                        "at++)", L0->I, L0->I);
+            sb_line(sb, "            dx[at] *= drop[%s + at];", mask_off(p, g - 1));
         }
         if (!first) {
             sb_line(sb, "swap = dy;");
@@ -697,4 +763,13 @@ void em_train_api(Emitter *e)
 void em_train_mem(Emitter *e)
 {
     emit_train_mem(e);
+}
+
+long emit_dropout_reals(const Plan *plan)
+{
+    long k = 0;
+    for (int i = 0; i < plan->nlayers; i++)
+        if (plan->layers[i].dir == 0 && droppable(&plan->layers[i]))
+            k += plan->layers[i].block->dirs * plan->layers[i].Hr;
+    return k;
 }

@@ -52,6 +52,7 @@ typedef struct RnncGradArgs {
     const char *weights, *input, *lengths; /* as for run; lengths may be NULL */
     const char *target;                    /* .npy: class ids or values, see rnnrt_loss */
     const char *output;                    /* safetensors of the gradients */
+    long dropout_seed;                     /* 0: no dropout; else masks drawn from it */
     double loss;                           /* out: the batch's loss */
 } RnncGradArgs;
 

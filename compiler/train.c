@@ -62,18 +62,18 @@ static int train_fns(Rnnc *r, JitModule *m, TrainFns *f)
 
 #define TRAIN_CALLS(R, S)                                                                   \
     static int fwd_train_##S(void *fn, const void *w, const void *x, const int *len, int B, \
-                             int T, void *y, void *logits, void *cache)                     \
+                             int T, void *y, void *logits, const void *drop, void *cache)   \
     {                                                                                       \
-        int (*f)(const R *, const R *, const int *, int, int, R *, R *, void *);            \
+        int (*f)(const R *, const R *, const int *, int, int, R *, R *, const R *, void *); \
         memcpy(&f, &fn, sizeof fn);                                                         \
-        return f(w, x, len, B, T, y, logits, cache);                                        \
+        return f(w, x, len, B, T, y, logits, drop, cache);                                  \
     }                                                                                       \
     static int backward_##S(void *fn, const void *w, const void *x, int B, int T,           \
-                            const void *dout, void *dw, void *cache)                        \
+                            const void *dout, const void *drop, void *dw, void *cache)      \
     {                                                                                       \
-        int (*f)(const R *, const R *, int, int, const R *, R *, void *);                   \
+        int (*f)(const R *, const R *, int, int, const R *, const R *, R *, void *);        \
         memcpy(&f, &fn, sizeof fn);                                                         \
-        return f(w, x, B, T, dout, dw, cache);                                              \
+        return f(w, x, B, T, dout, drop, dw, cache);                                        \
     }                                                                                       \
     static void unary_##S(void *fn, const void *in, void *out)                              \
     {                                                                                       \
@@ -83,6 +83,39 @@ static int train_fns(Rnnc *r, JitModule *m, TrainFns *f)
     }
 TRAIN_CALLS(float, f32)
 TRAIN_CALLS(double, f64)
+
+static unsigned long long mix(unsigned long long *s);
+static double uniform01(unsigned long long *s);
+
+/* Dropout masks for a batch of B sequences of T steps: each element 0 with probability p
+ * (its layer's block's dropout), else 1/(1-p), drawn from `seed` alone. */
+static void *dropout_masks(const Plan *p, int B, int T, unsigned long long seed)
+{
+    long per = emit_dropout_reals(p);
+    int dbl = p->net->dbl;
+    if (per == 0)
+        return NULL;
+    void *m = malloc((size_t)(per * B * T) * (dbl ? sizeof(double) : sizeof(float)));
+    if (!m)
+        return NULL;
+    unsigned long long s = seed;
+    long at = 0;
+    for (int i = 0; i < p->nlayers; i++) {
+        const PlanLayer *L = &p->layers[i];
+        if (L->dir || !(L->block->dropout > 0 && !L->last_layer))
+            continue;
+        double q = L->block->dropout, keep = 1 / (1 - q);
+        long n = (long)B * T * L->block->dirs * L->Hr;
+        for (long k = 0; k < n; k++, at++) {
+            double v = uniform01(&s) < q ? 0 : keep;
+            if (dbl)
+                ((double *)m)[at] = v;
+            else
+                ((float *)m)[at] = (float)v;
+        }
+    }
+    return m;
+}
 
 int rnnc_grad(Rnnc *r, RnncGradArgs *a)
 {
@@ -100,7 +133,7 @@ int rnnc_grad(Rnnc *r, RnncGradArgs *a)
     memset(&d, 0, sizeof d);
     RnnrtArray target = {0};
     RnnrtError err;
-    void *logits = NULL, *dout = NULL, *dw = NULL, *dp = NULL, *cache = NULL;
+    void *logits = NULL, *dout = NULL, *dw = NULL, *dp = NULL, *cache = NULL, *drop = NULL;
     RnnrtTensor *ts = NULL;
     RnncRunArgs ra = {a->weights, a->input, a->lengths, NULL, NULL, NULL, NULL};
     d.params = rnnc_load_weights(r, a->weights);
@@ -143,9 +176,14 @@ int rnnc_grad(Rnnc *r, RnncGradArgs *a)
         diag_error(&r->diag, span_none(), "out of memory for B=%d, T=%d", B, T);
         goto out;
     }
+    if (a->dropout_seed && emit_dropout_reals(p) > 0 &&
+        !(drop = dropout_masks(p, B, T, (unsigned long long)a->dropout_seed))) {
+        diag_error(&r->diag, span_none(), "out of memory for the dropout masks");
+        goto out;
+    }
     (dbl ? unary_f64 : unary_f32)(f.pack, d.params, d.packed);
     if ((dbl ? fwd_train_f64 : fwd_train_f32)(f.forward_train, d.packed, d.xr, d.len, B, T, d.y,
-                                               logits, cache) != 0) {
+                                               logits, drop, cache) != 0) {
         diag_error(&r->diag, span_none(), "the model rejected B=%d, T=%d or the lengths", B, T);
         goto out;
     }
@@ -158,7 +196,7 @@ int rnnc_grad(Rnnc *r, RnncGradArgs *a)
         run_rt_error(r, &err);
         goto out;
     }
-    (dbl ? backward_f64 : backward_f32)(f.backward, d.packed, d.xr, B, T, dout, dw, cache);
+    (dbl ? backward_f64 : backward_f32)(f.backward, d.packed, d.xr, B, T, dout, drop, dw, cache);
     (dbl ? unary_f64 : unary_f32)(f.unpack_grads, dw, dp);
     for (int i = 0; i < p->ntensors; i++) {
         const PlanTensor *t = &p->tensors[i];
@@ -181,6 +219,7 @@ out:
     free(dp);
     free(ts);
     free(cache);
+    free(drop);
     rnnrt_array_free(&target);
     run_data_free(&d);
     return rc;
@@ -323,6 +362,7 @@ typedef struct Trainer {
     int *lenb, *order;
     RnnrtOptim opt;
     const TrainCfg *cfg;
+    unsigned long long mask_seed; /* this step's dropout draw: from (seed, epoch, step) */
 } Trainer;
 
 static void trainer_free(Trainer *t)
@@ -379,9 +419,15 @@ static int batch_run(Trainer *t, const Dataset *ds, const int *idx, int Bb, int 
     } else {
         t->tb.shape[0] = Bb;
     }
+    void *drop = NULL;
+    if (learn && emit_dropout_reals(p) > 0 && !(drop = dropout_masks(p, Bb, Tb, t->mask_seed))) {
+        diag_error(&r->diag, span_none(), "out of memory for the dropout masks");
+        return -1;
+    }
     if ((t->dbl ? fwd_train_f64 : fwd_train_f32)(t->f.forward_train, t->packed, t->xb, t->lenb,
-                                                  Bb, Tb, t->yb, t->lb, t->cache) != 0) {
+                                                  Bb, Tb, t->yb, t->lb, drop, t->cache) != 0) {
         diag_error(&r->diag, span_none(), "the model rejected a batch (B=%d, T=%d)", Bb, Tb);
+        free(drop);
         return -1;
     }
     static const RnnrtLossKind kinds[] = {RNNRT_LOSS_MSE, RNNRT_LOSS_CROSS_ENTROPY,
@@ -392,6 +438,7 @@ static int batch_run(Trainer *t, const Dataset *ds, const int *idx, int Bb, int 
     RnnrtError err;
     if (rnnrt_loss(&la, &t->tb, ds->target_name, loss, t->db, &err) < 0) {
         run_rt_error(r, &err);
+        free(drop);
         return -1;
     }
     /* accuracy: argmax against the class (cross_entropy), logit > 0 against target > 0.5 */
@@ -426,11 +473,14 @@ static int batch_run(Trainer *t, const Dataset *ds, const int *idx, int Bb, int 
             }
         }
     }
-    if (!learn || !isfinite(*loss))
+    if (!learn || !isfinite(*loss)) {
+        free(drop);
         return 0;
+    }
     memset(t->dw, 0, (size_t)p->npacked * t->rs);
-    (t->dbl ? backward_f64 : backward_f32)(t->f.backward, t->packed, t->xb, Bb, Tb, t->db, t->dw,
-                                          t->cache);
+    (t->dbl ? backward_f64 : backward_f32)(t->f.backward, t->packed, t->xb, Bb, Tb, t->db, drop,
+                                          t->dw, t->cache);
+    free(drop);
     (t->dbl ? unary_f64 : unary_f32)(t->f.unpack_grads, t->dw, t->dp);
     if (cfg->clip_grad_value > 0)
         rnnrt_clip_grad_value(t->dp, p->nparams, t->dbl, cfg->clip_grad_value);
@@ -704,6 +754,8 @@ int rnnc_train(Rnnc *r, RnncTrainArgs *a)
             }
             int Bb = (int)(tr.N - s * t.Bmax < t.Bmax ? tr.N - s * t.Bmax : t.Bmax);
             double l;
+            t.mask_seed = ((unsigned long long)cfg->seed << 40) ^ ((unsigned long long)epoch << 20) ^
+                          (unsigned long long)s ^ 0xd509d509ull;
             if (batch_run(&t, &tr, t.order + s * t.Bmax, Bb, 1, &l, &correct, &total) < 0)
                 goto out;
             if (!isfinite(l)) {

@@ -27,18 +27,21 @@ static char *path(const Fixture *f, const char *file)
     return tu_strf("%s/%s", f->dir, file);
 }
 
-/* rnnc_grad on fixture f with weights `wts`; returns the loss, gradients into *g. */
-static double grad(const Fixture *f, const char *wts, const char *out, RnnrtTensorFile *g)
+/* rnnc_grad on fixture f (with another spec when `spec_over`, dropout masks drawn from
+ * `drop_seed` when not 0) and weights `wts`; returns the loss, gradients into *g. */
+static double grad_ex(const Fixture *f, const char *spec_over, long drop_seed, const char *wts,
+                      const char *out, RnnrtTensorFile *g)
 {
     Rnnc r;
     rnnc_init(&r);
-    char *spec = path(f, "spec.yaml"), *x = path(f, "x.npy"), *l = path(f, "lengths.npy");
+    char *spec = spec_over ? tu_strf("%s", spec_over) : path(f, "spec.yaml");
+    char *x = path(f, "x.npy"), *l = path(f, "lengths.npy");
     char *t = path(f, "target.npy");
     if (rnnc_load(&r, spec) < 0) {
         diag_render(&r.diag, stderr);
         fail_msg("%s: spec does not load", f->name);
     }
-    RnncGradArgs a = {wts, x, f->has_lengths ? l : NULL, t, out, 0};
+    RnncGradArgs a = {wts, x, f->has_lengths ? l : NULL, t, out, drop_seed, 0};
     if (rnnc_grad(&r, &a) < 0) {
         diag_render(&r.diag, stderr);
         fail_msg("%s: rnnc_grad failed", f->name);
@@ -52,6 +55,11 @@ static double grad(const Fixture *f, const char *wts, const char *out, RnnrtTens
     free(l);
     free(t);
     return a.loss;
+}
+
+static double grad(const Fixture *f, const char *wts, const char *out, RnnrtTensorFile *g)
+{
+    return grad_ex(f, NULL, 0, wts, out, g);
 }
 
 static double at(const RnnrtTensor *t, long i)
@@ -174,6 +182,66 @@ static void test_finite_differences(void **state)
     tu_rmdir(tmp);
 }
 
+/* Dropout between stacked layers (training only): with the masks held fixed, the backward
+ * through them still equals central finite differences; and the masks do change things. */
+static void test_dropout_finite_differences(void **state)
+{
+    (void)state;
+    const Fixture *f = NULL;
+    for (int i = 0; i < nfx && !f; i++)
+        if (!strncmp(fx[i].name, "f64_", 4) && strstr(fx[i].name, "_l2"))
+            f = &fx[i];
+    assert_non_null(f);
+    char *tmp = tu_mkdtemp();
+    char *sp = path(f, "spec.yaml"), *text = tu_read_file(sp, NULL);
+    char *at_drop = strstr(text, "dropout: 0.0");
+    assert_non_null(at_drop);
+    char *spec = tu_strf("%s/spec.yaml", tmp);
+    char *patched = tu_strf("%.*sdropout: 0.5%s", (int)(at_drop - text), text, at_drop + 12);
+    assert_int_equal(tu_write_file(spec, patched), 0);
+    char *out = tu_strf("%s/g.safetensors", tmp), *pw = tu_strf("%s/w.safetensors", tmp);
+    char *w = path(f, "weights.safetensors");
+    RnnrtTensorFile wf, g, g0;
+    RnnrtError err;
+    assert_int_equal(rnnrt_st_read(w, &wf, &err), 0);
+    double l_drop = grad_ex(f, spec, 99, w, out, &g);
+    double l_none = grad_ex(f, spec, 0, w, out, &g0);
+    assert_true(fabs(l_drop - l_none) > 1e-9 * fabs(l_none));
+    int checked = 0;
+    for (int k = 0; k < wf.n; k++) {
+        RnnrtTensor *t = &wf.t[k];
+        const RnnrtTensor *gt = rnnrt_st_find(&g, t->name);
+        long n = numel(t);
+        for (long j = 0; j < n; j += n / 2 + 1) {
+            double *v = (double *)t->data + j, v0 = *v, e = 1e-6;
+            *v = v0 + e;
+            assert_int_equal(rnnrt_st_write(pw, wf.t, wf.n, &err), 0);
+            double lp = grad_ex(f, spec, 99, pw, out, NULL);
+            *v = v0 - e;
+            assert_int_equal(rnnrt_st_write(pw, wf.t, wf.n, &err), 0);
+            double lm = grad_ex(f, spec, 99, pw, out, NULL);
+            *v = v0;
+            double fd = (lp - lm) / (2 * e), an = at(gt, j);
+            if (!(fabs(fd - an) <= 1e-6 * fmax(fabs(fd), fabs(an)) + 1e-8))
+                fail_msg("%s with dropout: d loss / d %s[%ld]: backward %.12g, finite "
+                         "differences %.12g", f->name, t->name, j, an, fd);
+            checked++;
+        }
+    }
+    assert_true(checked >= 10);
+    rnnrt_st_free(&g);
+    rnnrt_st_free(&g0);
+    rnnrt_st_free(&wf);
+    free(w);
+    free(out);
+    free(pw);
+    free(patched);
+    free(spec);
+    free(text);
+    free(sp);
+    tu_rmdir(tmp);
+}
+
 static void test_coverage(void **state)
 {
     (void)state;
@@ -258,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_coverage),
         cmocka_unit_test(test_against_pytorch),
         cmocka_unit_test(test_finite_differences),
+        cmocka_unit_test(test_dropout_finite_differences),
         cmocka_unit_test(test_errors),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
