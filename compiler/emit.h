@@ -23,13 +23,18 @@ void cunit_free(CUnit *u);
 
 /* The unit with the training API as well, for the JIT (documented in emit_train.c):
  *   long <name>_train_bytes(int B, int T);
- *   int  <name>_forward_train(w, x, lengths, B, T, y, logits, drop, cache);
+ *   int  <name>_forward_train(w, x, lengths, B, T, y, logits, drop, state0, state1, cache);
  *   int  <name>_backward(w, x, B, T, dout, drop, dw, cache); dout: dL/dlogits (dL/dy
  *        without a head), in y's layout; dw: packed layout, accumulated; drop: NULL, or
  *        the dropout masks (0 or 1/(1-p)) of every layer followed by dropout, each
- *        (B, T, D*Hr), in layer order: see emit_dropout_reals
+ *        (B, T, D*Hr), in layer order: see emit_dropout_reals; state0/state1: NULL, or
+ *        the state before the first step / after each sequence's last (truncated BPTT
+ *        carries it between windows; no gradient flows into state0): every layer and
+ *        direction in order, h (B, Hr) then c (B, H) for an LSTM: emit_state_reals
  *   void <name>_unpack_grads(const real *g, real *dp);     packed -> state_dict order */
 int emit_unit_train(const Plan *plan, CUnit *out, DiagList *d);
+/* Reals per sequence of state0/state1. */
+long emit_state_reals(const Plan *plan);
 /* Reals per (sequence, step) of the dropout masks; 0 when no layer is followed by dropout. */
 long emit_dropout_reals(const Plan *plan);
 

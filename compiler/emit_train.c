@@ -257,6 +257,7 @@ static void emit_seqb(Emitter *e, const PlanLayer *L)
     sb_line(sb, "    const int *perm, const int *len, const real *a,%s real *dhn,%s real *dw,",
             lstm ? " const real *cs," : after ? " const real *ex," : "",
             lstm ? " real *dcn," : "");
+    sb_line(sb, "    const real *h0,%s", lstm ? " const real *c0," : "");
     sb_line(sb, "    int reverse)");
     sb_line(sb, "{");
     sb->indent += 4;
@@ -270,9 +271,10 @@ static void emit_seqb(Emitter *e, const PlanLayer *L)
     sb_line(sb, "const long bt = (long)b * T + t;");
     sb_line(sb, "const int tp = reverse ? t + 1 : t - 1; /* the step before, in forward order */");
     sb_line(sb, "const int first = reverse ? tp >= len[b] : tp < 0;");
-    sb_line(sb, "const real *hp = first ? zeros : y + b * ysb + tp * yst;");
+    sb_line(sb, "const real *hp = first ? h0 + (long)b * %d : y + b * ysb + tp * yst;", L->Hr);
     if (lstm)
-        sb_line(sb, "const real *cp = first ? zeros : cs + ((long)b * T + tp) * %ld;", H);
+        sb_line(sb, "const real *cp = first ? c0 + (long)b * %ld : cs + ((long)b * T + tp) * %ld;",
+                H, H);
     sb_line(sb, "const real *dyt = dy + b * ysb + t * yst, *dhb = dhn + (long)b * %d;", L->Hr);
     sb_line(sb, "for (int j = 0; j < %d; j++)", L->Hr);
     sb_line(sb, "    dh[j] = dyt[j] + dhb[j];");
@@ -307,6 +309,14 @@ void em_train_cells(Emitter *e, const PlanLayer *L)
     emit_seqb(e, L);
 }
 
+/* "m.c0[i], " for an LSTM layer's backward call. */
+static const char *tu_c0(int i)
+{
+    static char buf[32];
+    snprintf(buf, sizeof buf, "m.c0[%d], ", i);
+    return buf;
+}
+
 /* Regions of the training cache, in the order train_mem carves them. */
 static void emit_train_mem(Emitter *e)
 {
@@ -318,9 +328,6 @@ static void emit_train_mem(Emitter *e)
     int ng = 0;
     for (int i = 0; i < p->nlayers; i++)
         ng += p->layers[i].dir == 0;
-    int zmax = p->max_hr > p->max_h ? p->max_hr : p->max_h;
-    sb_line(sb, "static const real zeros[%d]; /* h_{-1} and c_{-1} */", zmax);
-    sb_line(sb, "%s", "");
     sb_line(sb, "/* What forward_train keeps for backward, carved from one cache block. */");
     sb_line(sb, "typedef struct TrainMem {");
     sb_line(sb, "    int *len, *perm, *bs; /* (B), (B), (T): the packed schedule */");
@@ -331,6 +338,8 @@ static void emit_train_mem(Emitter *e)
             ng);
     sb_line(sb, "    real *a[%d], *cs[%d], *ex[%d]; /* per layer and direction: activations, c, "
                 "gh */", p->nlayers, p->nlayers, p->nlayers);
+    sb_line(sb, "    real *h0[%d], *c0[%d]; /* per layer and direction: the state before step 0 */",
+            p->nlayers, p->nlayers);
     sb_line(sb, "    real *hlast, *dhlast; /* the head's input and its gradient, (B, %d) */",
             hd->present ? hd->in_features : 0);
     sb_line(sb, "    real *dy, *dx;        /* gradients of a layer's output and input */");
@@ -373,6 +382,12 @@ static void emit_train_mem(Emitter *e)
         }
         snprintf(field, sizeof field, "a[%d]", i);
         REGION(field, "BT * %d", L->G * L->H);
+        snprintf(field, sizeof field, "h0[%d]", i);
+        REGION(field, "(long)B * %d", L->Hr);
+        if (is_lstm(L)) {
+            snprintf(field, sizeof field, "c0[%d]", i);
+            REGION(field, "(long)B * %d", L->H);
+        }
         if (is_lstm(L)) {
             snprintf(field, sizeof field, "cs[%d]", i);
             REGION(field, "BT * %d", L->H);
@@ -470,7 +485,8 @@ static void emit_forward_train(Emitter *e)
     int per_step = !hd->present || hd->input == HEAD_SEQUENCE;
     sb_line(sb, "int %s_forward_train(const real *w, const real *x, const int *lengths, int B,",
             net->name);
-    sb_line(sb, "    int T, real *y, real *logits, const real *drop, void *cache)");
+    sb_line(sb, "    int T, real *y, real *logits, const real *drop, const real *state0, real *state1,");
+    sb_line(sb, "    void *cache)");
     sb_line(sb, "{");
     sb->indent += 4;
     sb_line(sb, "TrainMem m;");
@@ -490,6 +506,7 @@ static void emit_forward_train(Emitter *e)
     if (hd->present)
         sb_line(sb, "vec_zero(logits, (long)B * %s%ld);", per_step ? "T * " : "", O);
     int g = -1;
+    long soff = 0; /* this layer's state in state0/state1, per sequence */
     char in[48], isb[48], ist[48];
     snprintf(in, sizeof in, "x");
     if (net->batch_first) {
@@ -523,9 +540,19 @@ static void emit_forward_train(Emitter *e)
         if (L->dir == 0)
             g++;
         sb_line(sb, "/* %s */", L->label);
-        sb_line(sb, "vec_zero(m.h, (long)B * %d);", L->Hr);
-        if (is_lstm(L))
-            sb_line(sb, "vec_zero(m.c, (long)B * %d);", L->H);
+        sb_line(sb, "if (state0)");
+        sb_line(sb, "    vec_copy(m.h0[%d], state0 + (long)B * %ld, (long)B * %d);", i, soff, L->Hr);
+        sb_line(sb, "else");
+        sb_line(sb, "    vec_zero(m.h0[%d], (long)B * %d);", i, L->Hr);
+        sb_line(sb, "vec_copy(m.h, m.h0[%d], (long)B * %d);", i, L->Hr);
+        if (is_lstm(L)) {
+            sb_line(sb, "if (state0)");
+            sb_line(sb, "    vec_copy(m.c0[%d], state0 + (long)B * %ld, (long)B * %d);", i,
+                    soff + L->Hr, L->H);
+            sb_line(sb, "else");
+            sb_line(sb, "    vec_zero(m.c0[%d], (long)B * %d);", i, L->H);
+            sb_line(sb, "vec_copy(m.c, m.c0[%d], (long)B * %d);", i, L->H);
+        }
         char extra[64] = "";
         if (is_lstm(L))
             snprintf(extra, sizeof extra, "m.c, m.cs[%d], ", i);
@@ -540,6 +567,13 @@ static void emit_forward_train(Emitter *e)
             sb_line(sb, "    vec_copy(m.hlast + (long)b * %ld + %d, m.h + (long)b * %d, %d);", F,
                     L->dir * L->Hr, L->Hr, L->Hr);
         }
+        sb_line(sb, "if (state1) {");
+        sb_line(sb, "    vec_copy(state1 + (long)B * %ld, m.h, (long)B * %d);", soff, L->Hr);
+        if (is_lstm(L))
+            sb_line(sb, "    vec_copy(state1 + (long)B * %ld, m.c, (long)B * %d);", soff + L->Hr,
+                    L->H);
+        sb_line(sb, "}");
+        soff += L->Hr + (is_lstm(L) ? L->H : 0);
     }
     if (!hd->present) {
         sb_line(sb, "for (int b = 0; b < B; b++)");
@@ -674,7 +708,8 @@ static void emit_backward(Emitter *e)
                     first ? "0" : "dx");
             sb_line(sb, "    m.out[%d] + %d, dy + %d, (long)T * %d, %d, T, m.bs, m.perm, m.len,", g,
                     dir * L->Hr, dir * L->Hr, W, W);
-            sb_line(sb, "    m.a[%d], %sm.dhn, %sdw + %ld, %d);", li, extra, dcn, L->pk, dir);
+            sb_line(sb, "    m.a[%d], %sm.dhn, %sdw + %ld, m.h0[%d], %s%d);", li, extra, dcn, L->pk,
+                    li, is_lstm(L) ? tu_c0(li) : "", dir);
         }
         if (!first && droppable(&p->layers[i - (D - 1) - 1])) {
             sb_line(sb, "if (drop) /* back through the dropout below */");
@@ -763,6 +798,14 @@ void em_train_api(Emitter *e)
 void em_train_mem(Emitter *e)
 {
     emit_train_mem(e);
+}
+
+long emit_state_reals(const Plan *plan)
+{
+    long k = 0;
+    for (int i = 0; i < plan->nlayers; i++)
+        k += plan->layers[i].Hr + (is_lstm(&plan->layers[i]) ? plan->layers[i].H : 0);
+    return k;
 }
 
 long emit_dropout_reals(const Plan *plan)

@@ -62,11 +62,13 @@ static int train_fns(Rnnc *r, JitModule *m, TrainFns *f)
 
 #define TRAIN_CALLS(R, S)                                                                   \
     static int fwd_train_##S(void *fn, const void *w, const void *x, const int *len, int B, \
-                             int T, void *y, void *logits, const void *drop, void *cache)   \
+                             int T, void *y, void *logits, const void *drop,                \
+                             const void *s0, void *s1, void *cache)                         \
     {                                                                                       \
-        int (*f)(const R *, const R *, const int *, int, int, R *, R *, const R *, void *); \
+        int (*f)(const R *, const R *, const int *, int, int, R *, R *, const R *,          \
+                 const R *, R *, void *);                                                   \
         memcpy(&f, &fn, sizeof fn);                                                         \
-        return f(w, x, len, B, T, y, logits, drop, cache);                                  \
+        return f(w, x, len, B, T, y, logits, drop, s0, s1, cache);                          \
     }                                                                                       \
     static int backward_##S(void *fn, const void *w, const void *x, int B, int T,           \
                             const void *dout, const void *drop, void *dw, void *cache)      \
@@ -183,7 +185,7 @@ int rnnc_grad(Rnnc *r, RnncGradArgs *a)
     }
     (dbl ? unary_f64 : unary_f32)(f.pack, d.params, d.packed);
     if ((dbl ? fwd_train_f64 : fwd_train_f32)(f.forward_train, d.packed, d.xr, d.len, B, T, d.y,
-                                               logits, drop, cache) != 0) {
+                                               logits, drop, NULL, NULL, cache) != 0) {
         diag_error(&r->diag, span_none(), "the model rejected B=%d, T=%d or the lengths", B, T);
         goto out;
     }
@@ -333,8 +335,8 @@ static int dataset_load(Rnnc *r, Dataset *ds, const char *x, const char *t, cons
 
 /* Copies the rows of sequences idx[0..Bb) of a (N, T, row) or (T, N, row) array (per_step),
  * or (N, row), into a batch of Tb steps in the same layout. es: bytes per element. */
-static void gather(const void *src, void *dst, const int *idx, int Bb, int N, int T, int Tb,
-                   long row, size_t es, int per_step, int batch_first)
+static void gather(const void *src, void *dst, const int *idx, int Bb, int N, int T, int t0,
+                   int Tb, long row, size_t es, int per_step, int batch_first)
 {
     size_t rb = (size_t)row * es;
     for (int i = 0; i < Bb; i++) {
@@ -343,7 +345,7 @@ static void gather(const void *src, void *dst, const int *idx, int Bb, int N, in
             continue;
         }
         for (int t = 0; t < Tb; t++) {
-            long s = batch_first ? (long)idx[i] * T + t : (long)t * N + idx[i];
+            long s = batch_first ? (long)idx[i] * T + t0 + t : (long)(t0 + t) * N + idx[i];
             long d = batch_first ? (long)i * Tb + t : (long)t * Bb + i;
             memcpy((char *)dst + (size_t)d * rb, (const char *)src + (size_t)s * rb, rb);
         }
@@ -363,6 +365,10 @@ typedef struct Trainer {
     RnnrtOptim opt;
     const TrainCfg *cfg;
     unsigned long long mask_seed; /* this step's dropout draw: from (seed, epoch, step) */
+    void *ys, *ls, *ds_;          /* (Bmax, O): counted rows of y, logits, their gradient */
+    void *carry, *s0, *s1;        /* truncated BPTT: per-sequence state; window state in, out */
+    int *widx;                    /* (Bmax) the window's sequences */
+    unsigned char *countb;        /* (Bmax) whether each counts in a per-sequence loss */
 } Trainer;
 
 static void trainer_free(Trainer *t)
@@ -379,6 +385,14 @@ static void trainer_free(Trainer *t)
     free(t->tb.data);
     free(t->lenb);
     free(t->order);
+    free(t->ys);
+    free(t->ls);
+    free(t->ds_);
+    free(t->carry);
+    free(t->s0);
+    free(t->s1);
+    free(t->widx);
+    free(t->countb);
     rnnrt_optim_free(&t->opt);
 }
 
@@ -389,10 +403,16 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Runs one batch forward (and, when `learn`, backward and an optimizer step). Returns 0 and
- * the loss and the count of correct predictions (classification) of the batch. */
-static int batch_run(Trainer *t, const Dataset *ds, const int *idx, int Bb, int learn,
-                     double *loss, long *correct, long *total)
+/* One window of steps t0 .. t0 + T - 1 of sequences idx[0 .. Bb) (all of them when t0 is 0
+ * and there is no truncation): forward, the loss, and when `learn` backward and an
+ * optimizer step. lenw: each sequence's steps in the window (>= 1). count: NULL, or which
+ * sequences the loss of a per-sequence head takes in (truncated BPTT: those ending here).
+ * state0/state1: NULL or the carried state in the model's layout for Bb sequences.
+ * Adds the loss to *loss_sum (and 1 to *nloss) when anything counted. */
+static int run_window(Trainer *t, const Dataset *ds, const int *idx, int Bb, int t0,
+                      const int *lenw, const unsigned char *count, const void *state0,
+                      void *state1, int learn, double *loss_sum, long *nloss, long *correct,
+                      long *total)
 {
     Rnnc *r = t->r;
     const Net *net = r->net;
@@ -400,54 +420,90 @@ static int batch_run(Trainer *t, const Dataset *ds, const int *idx, int Bb, int 
     const TrainCfg *cfg = t->cfg;
     int Tb = 1;
     for (int i = 0; i < Bb; i++) {
-        t->lenb[i] = ds->d.len[idx[i]];
-        Tb = t->lenb[i] > Tb ? t->lenb[i] : Tb;
+        t->lenb[i] = lenw[i];
+        Tb = lenw[i] > Tb ? lenw[i] : Tb;
     }
-    gather(ds->d.xr, t->xb, idx, Bb, ds->N, ds->T, Tb, net->input_size, t->rs, 1,
+    gather(ds->d.xr, t->xb, idx, Bb, ds->N, ds->T, t0, Tb, net->input_size, t->rs, 1,
            net->batch_first);
     int ce = net->loss == LOSS_CROSS_ENTROPY;
     long trow = ce ? 1 : net->out_size;
     size_t tes = (size_t)rnnrt_dtype_size(ds->target.dtype);
-    gather(ds->target.data, t->tb.data, idx, Bb, ds->N, ds->T, Tb, trow, tes, t->per_step,
-           net->batch_first);
-    t->tb.dtype = ds->target.dtype;
-    t->tb.ndim = ds->target.ndim;
-    memcpy(t->tb.shape, ds->target.shape, sizeof t->tb.shape);
-    if (t->per_step) {
-        t->tb.shape[net->batch_first ? 0 : 1] = Bb;
-        t->tb.shape[net->batch_first ? 1 : 0] = Tb;
-    } else {
-        t->tb.shape[0] = Bb;
-    }
+    /* the rows that count: all, or (per-sequence head, truncated) those ending here */
+    int *rows = t->order + ds->N; /* scratch: (Bmax) */
+    int nc = 0;
+    for (int i = 0; i < Bb; i++)
+        if (!count || count[i])
+            rows[nc++] = i;
     void *drop = NULL;
     if (learn && emit_dropout_reals(p) > 0 && !(drop = dropout_masks(p, Bb, Tb, t->mask_seed))) {
         diag_error(&r->diag, span_none(), "out of memory for the dropout masks");
         return -1;
     }
+    int rc = -1;
     if ((t->dbl ? fwd_train_f64 : fwd_train_f32)(t->f.forward_train, t->packed, t->xb, t->lenb,
-                                                  Bb, Tb, t->yb, t->lb, drop, t->cache) != 0) {
+                                                  Bb, Tb, t->yb, t->lb, drop, state0, state1,
+                                                  t->cache) != 0) {
         diag_error(&r->diag, span_none(), "the model rejected a batch (B=%d, T=%d)", Bb, Tb);
-        free(drop);
-        return -1;
+        goto out;
+    }
+    if (nc == 0) {
+        rc = 0;
+        goto out;
+    }
+    /* the loss over the counted rows; a subset (count) is compacted first, then scattered */
+    int O = net->out_size, sub = count && !t->per_step && nc < Bb;
+    void *yz = t->yb, *lz = t->lb;
+    int *sidx = t->order + ds->N + t->Bmax; /* (Bmax) dataset indices of the counted rows */
+    for (int k = 0; k < nc; k++)
+        sidx[k] = idx[rows[k]];
+    if (sub) {
+        for (int k = 0; k < nc; k++) {
+            memcpy((char *)t->ys + (size_t)k * O * t->rs, (char *)t->yb + (size_t)rows[k] * O * t->rs,
+                   (size_t)O * t->rs);
+            memcpy((char *)t->ls + (size_t)k * O * t->rs, (char *)t->lb + (size_t)rows[k] * O * t->rs,
+                   (size_t)O * t->rs);
+        }
+        yz = t->ys;
+        lz = t->ls;
+    }
+    gather(ds->target.data, t->tb.data, sub ? sidx : idx, sub ? nc : Bb, ds->N, ds->T, t0, Tb,
+           trow, tes, t->per_step, net->batch_first);
+    t->tb.dtype = ds->target.dtype;
+    t->tb.ndim = ds->target.ndim;
+    memcpy(t->tb.shape, ds->target.shape, sizeof t->tb.shape);
+    int Bl = sub ? nc : Bb;
+    if (t->per_step) {
+        t->tb.shape[net->batch_first ? 0 : 1] = Bl;
+        t->tb.shape[net->batch_first ? 1 : 0] = Tb;
+    } else {
+        t->tb.shape[0] = Bl;
     }
     static const RnnrtLossKind kinds[] = {RNNRT_LOSS_MSE, RNNRT_LOSS_CROSS_ENTROPY,
                                           RNNRT_LOSS_MSE, RNNRT_LOSS_BCE};
-    RnnrtLossArgs la = {kinds[net->loss], t->dbl, Bb, Tb, net->out_size, t->per_step,
-                        net->batch_first, t->lenb, net->head.present ? t->lb : NULL, t->yb,
+    RnnrtLossArgs la = {kinds[net->loss], t->dbl, Bl, Tb, O, t->per_step, net->batch_first,
+                        t->lenb, net->head.present ? lz : NULL, yz,
                         (RnnrtAct)net->head.activation};
     RnnrtError err;
-    if (rnnrt_loss(&la, &t->tb, ds->target_name, loss, t->db, &err) < 0) {
+    double loss;
+    void *dz = sub ? t->ds_ : t->db;
+    if (rnnrt_loss(&la, &t->tb, ds->target_name, &loss, dz, &err) < 0) {
         run_rt_error(r, &err);
-        free(drop);
-        return -1;
+        goto out;
     }
+    if (sub) {
+        memset(t->db, 0, (size_t)Bb * O * t->rs);
+        for (int k = 0; k < nc; k++)
+            memcpy((char *)t->db + (size_t)rows[k] * O * t->rs, (char *)dz + (size_t)k * O * t->rs,
+                   (size_t)O * t->rs);
+    }
+    *loss_sum += loss;
+    (*nloss)++;
     /* accuracy: argmax against the class (cross_entropy), logit > 0 against target > 0.5 */
-    const void *z = net->head.present ? t->lb : t->yb;
-    int O = net->out_size;
-    for (int i = 0; i < Bb && net->loss != LOSS_MSE; i++) {
+    const void *z = net->head.present ? lz : yz;
+    for (int i = 0; i < Bl && net->loss != LOSS_MSE; i++) {
         int steps = t->per_step ? t->lenb[i] : 1;
-        for (int s = 0; s < steps; s++) {
-            long row = !t->per_step ? i : net->batch_first ? (long)i * Tb + s : (long)s * Bb + i;
+        for (int st = 0; st < steps; st++) {
+            long row = !t->per_step ? i : net->batch_first ? (long)i * Tb + st : (long)st * Bl + i;
             const double *zd = z;
             const float *zf = z;
             if (ce) {
@@ -473,14 +529,12 @@ static int batch_run(Trainer *t, const Dataset *ds, const int *idx, int Bb, int 
             }
         }
     }
-    if (!learn || !isfinite(*loss)) {
-        free(drop);
-        return 0;
-    }
+    rc = 0;
+    if (!learn || !isfinite(loss))
+        goto out;
     memset(t->dw, 0, (size_t)p->npacked * t->rs);
     (t->dbl ? backward_f64 : backward_f32)(t->f.backward, t->packed, t->xb, Bb, Tb, t->db, drop,
                                           t->dw, t->cache);
-    free(drop);
     (t->dbl ? unary_f64 : unary_f32)(t->f.unpack_grads, t->dw, t->dp);
     if (cfg->clip_grad_value > 0)
         rnnrt_clip_grad_value(t->dp, p->nparams, t->dbl, cfg->clip_grad_value);
@@ -488,6 +542,84 @@ static int batch_run(Trainer *t, const Dataset *ds, const int *idx, int Bb, int 
         rnnrt_clip_grad_norm(t->dp, p->nparams, t->dbl, cfg->clip_grad_norm);
     rnnrt_optim_step(&t->opt, t->params, t->dp);
     (t->dbl ? unary_f64 : unary_f32)(t->f.pack, t->params, t->packed);
+out:
+    free(drop);
+    return rc;
+}
+
+/* One mini-batch: whole sequences, or windows of train.tbptt steps with the state carried
+ * from window to window (the gradient cut at their borders, an optimizer step per window).
+ * *loss: the mean of the batch's (window) losses. */
+static int batch_run(Trainer *t, const Dataset *ds, const int *idx, int Bb, int learn,
+                     double *loss, long *correct, long *total)
+{
+    const Plan *p = t->r->plan;
+    int K = learn ? t->cfg->tbptt : 0, Tb = 1;
+    double sum = 0;
+    long nl = 0;
+    for (int i = 0; i < Bb; i++)
+        Tb = ds->d.len[idx[i]] > Tb ? ds->d.len[idx[i]] : Tb;
+    if (K <= 0 || K >= Tb) {
+        int *lw = t->order + ds->N + 2 * t->Bmax;
+        for (int i = 0; i < Bb; i++)
+            lw[i] = ds->d.len[idx[i]];
+        if (run_window(t, ds, idx, Bb, 0, lw, NULL, NULL, NULL, learn, &sum, &nl, correct,
+                       total) < 0)
+            return -1;
+        *loss = nl ? sum / (double)nl : 0;
+        return 0;
+    }
+    /* carried state: per sequence, every layer and direction's h (and c) */
+    long S = emit_state_reals(p);
+    int per_step = t->per_step;
+    memset(t->carry, 0, (size_t)(Bb * S) * t->rs);
+    for (int t0 = 0; t0 < Tb; t0 += K) {
+        int *live = t->order + ds->N + 2 * t->Bmax, *lw = live + t->Bmax, nlive = 0;
+        unsigned char *cnt = t->countb;
+        for (int i = 0; i < Bb; i++) {
+            int L = ds->d.len[idx[i]];
+            if (L <= t0)
+                continue;
+            int *wi = t->widx;
+            wi[nlive] = idx[i];
+            live[nlive] = i;
+            lw[nlive] = L - t0 < K ? L - t0 : K;
+            cnt[nlive] = per_step || L <= t0 + K;
+            nlive++;
+        }
+        /* carried state -> the model's layout for these sequences, and back after */
+        long off = 0;
+        for (int li = 0; li < p->nlayers; li++) {
+            const PlanLayer *L = &p->layers[li];
+            int widths[2] = {L->Hr, L->G == 4 ? L->H : 0};
+            for (int part = 0; part < 2; part++) {
+                int wdt = widths[part];
+                for (int j = 0; j < nlive; j++)
+                    memcpy((char *)t->s0 + ((size_t)off * nlive + (size_t)j * wdt) * t->rs,
+                           (char *)t->carry + ((size_t)live[j] * S + (size_t)off) * t->rs,
+                           (size_t)wdt * t->rs);
+                off += wdt;
+            }
+        }
+        t->mask_seed ^= (unsigned long long)t0 * 0x9E3779B97F4A7C15ull;
+        if (run_window(t, ds, t->widx, nlive, t0, lw, per_step ? NULL : cnt, t->s0, t->s1,
+                       learn, &sum, &nl, correct, total) < 0)
+            return -1;
+        off = 0;
+        for (int li = 0; li < p->nlayers; li++) {
+            const PlanLayer *L = &p->layers[li];
+            int widths[2] = {L->Hr, L->G == 4 ? L->H : 0};
+            for (int part = 0; part < 2; part++) {
+                int wdt = widths[part];
+                for (int j = 0; j < nlive; j++)
+                    memcpy((char *)t->carry + ((size_t)live[j] * S + (size_t)off) * t->rs,
+                           (char *)t->s1 + ((size_t)off * nlive + (size_t)j * wdt) * t->rs,
+                           (size_t)wdt * t->rs);
+                off += wdt;
+            }
+        }
+    }
+    *loss = nl ? sum / (double)nl : 0;
     return 0;
 }
 
@@ -656,11 +788,14 @@ int rnnc_train(Rnnc *r, RnncTrainArgs *a)
                    net->file);
         return -1;
     }
-    if (cfg->tbptt > 0) {
-        diag_error(&r->diag, net->train.span, "train.tbptt: truncated backpropagation through "
-                                              "time is not implemented yet; leave it at 0");
-        return -1;
-    }
+    for (int i = 0; i < net->nblocks && cfg->tbptt > 0; i++)
+        if (net->blocks[i].dirs == 2) {
+            diag_error(&r->diag, net->train.span, "train.tbptt: truncated backpropagation "
+                                                  "carries the state forward in time, which a "
+                                                  "bidirectional block ('%s') cannot do",
+                       net->blocks[i].name);
+            return -1;
+        }
     t.r = r;
     t.cfg = cfg;
     t.dbl = net->dbl;
@@ -705,9 +840,20 @@ int rnnc_train(Rnnc *r, RnncTrainArgs *a)
     t.tb.data = calloc((size_t)(BT * width + 1), 8);
     t.lenb = calloc((size_t)t.Bmax, sizeof *t.lenb);
     int nmax = tr.N > va.N ? tr.N : va.N;
-    t.order = calloc((size_t)(nmax > t.Bmax ? nmax : t.Bmax), sizeof *t.order);
+    /* order: (N) then scratch rows (Bmax), counted indices (Bmax), live and lengths (2 Bmax) */
+    t.order = calloc((size_t)(nmax + 4 * t.Bmax), sizeof *t.order);
+    long S = emit_state_reals(p);
+    t.ys = calloc((size_t)t.Bmax * net->out_size + 1, t.rs);
+    t.ls = calloc((size_t)t.Bmax * net->out_size + 1, t.rs);
+    t.ds_ = calloc((size_t)t.Bmax * net->out_size + 1, t.rs);
+    t.carry = calloc((size_t)(t.Bmax * S) + 1, t.rs);
+    t.s0 = calloc((size_t)(t.Bmax * S) + 1, t.rs);
+    t.s1 = calloc((size_t)(t.Bmax * S) + 1, t.rs);
+    t.widx = calloc((size_t)t.Bmax, sizeof *t.widx);
+    t.countb = calloc((size_t)t.Bmax, 1);
     if (!ckpt_path || !t.packed || !t.dw || !t.dp || !t.xb || !t.yb || !t.lb || !t.db ||
-        !t.tb.data || !t.lenb || !t.order) {
+        !t.tb.data || !t.lenb || !t.order || !t.ys || !t.ls || !t.ds_ || !t.carry || !t.s0 ||
+        !t.s1 || !t.widx || !t.countb) {
         diag_error(&r->diag, span_none(), "out of memory");
         goto out;
     }

@@ -23,6 +23,15 @@ static char *fpath(const char *name, const char *file)
     return tu_strf("%s/tests/train_fixtures/%s/%s", tu_src_root(), name, file);
 }
 
+static double last_epoch_loss;
+
+static void note_loss(void *ctx, const RnncProgress *p)
+{
+    (void)ctx;
+    if (p->end_of_epoch)
+        last_epoch_loss = p->loss;
+}
+
 /* Trains fixture `name` with cfg changes applied by `tweak`; the final weights to `save`. */
 static int train(const char *name, const char *save, const char *init, const char *resume,
                  void (*tweak)(TrainCfg *), volatile sig_atomic_t *stop, int quiet_fail)
@@ -45,6 +54,7 @@ static int train(const char *name, const char *save, const char *init, const cha
     a.save = save;
     a.cfg = r.net->train;
     a.stop = stop;
+    a.progress = note_loss;
     if (tweak)
         tweak(&a.cfg);
     int rc = rnnc_train(&r, &a);
@@ -262,6 +272,120 @@ static void test_cli(void **state)
     tu_rmdir(dir);
 }
 
+static int tbptt_k;
+
+static void tbptt_cfg(TrainCfg *c)
+{
+    c->tbptt = tbptt_k;
+    c->epochs = 3;
+}
+
+static const char *seq_mse_fixture(void)
+{
+    for (int i = 0; i < nnames; i++)
+        if (strstr(names[i], "len_mse_seq") && !strstr(names[i], "bi"))
+            return names[i];
+    return NULL;
+}
+
+/* Truncated BPTT: K >= T is full BPTT, bit for bit; K < T is not. */
+static void test_tbptt_k_ge_t(void **state)
+{
+    (void)state;
+    const char *n = seq_mse_fixture();
+    assert_non_null(n);
+    char *tmp = tu_mkdtemp();
+    char *full = tu_strf("%s/f.st", tmp), *k = tu_strf("%s/k.st", tmp), *s = tu_strf("%s/s.st", tmp);
+    char *init = fpath(n, "weights.safetensors");
+    tbptt_k = 0;
+    assert_int_equal(train(n, full, init, NULL, tbptt_cfg, NULL, 0), 0);
+    tbptt_k = 1000;
+    assert_int_equal(train(n, k, init, NULL, tbptt_cfg, NULL, 0), 0);
+    assert_true(bytes_equal(full, k));
+    tbptt_k = 2;
+    assert_int_equal(train(n, s, init, NULL, tbptt_cfg, NULL, 0), 0);
+    assert_false(bytes_equal(full, s));
+    free(full);
+    free(k);
+    free(s);
+    free(init);
+    tu_rmdir(tmp);
+}
+
+static void frozen(TrainCfg *c)
+{
+    c->optimizer = OPT_SGD;
+    c->lr = 1e-30; /* the weights do not move: the losses are those of the start */
+    c->momentum = 0;
+    c->nesterov = 0;
+    c->weight_decay = 0;
+    c->clip_grad_norm = c->clip_grad_value = 0;
+    c->epochs = 1;
+    c->tbptt = tbptt_k;
+}
+
+/* The state carried between windows is the true one: the windows' losses (each the mean over
+ * its valid steps) equal those computed from one untruncated forward pass. */
+static void test_tbptt_state_carry(void **state)
+{
+    (void)state;
+    const char *n = seq_mse_fixture();
+    char *tmp = tu_mkdtemp();
+    char *save = tu_strf("%s/w.st", tmp), *y = tu_strf("%s/y.npy", tmp);
+    char *init = fpath(n, "weights.safetensors"), *spec = fpath(n, "spec.yaml");
+    char *x = fpath(n, "x.npy"), *l = fpath(n, "lengths.npy"), *tp = fpath(n, "target.npy");
+    Rnnc r;
+    rnnc_init(&r);
+    assert_int_equal(rnnc_load(&r, spec), 0);
+    RnncRunArgs ra = {init, x, l, y, NULL, NULL, NULL};
+    assert_int_equal(rnnc_run(&r, &ra), 0);
+    int bf = r.net->batch_first, O = r.net->out_size;
+    long shape[8];
+    double *yy = tu_npy_doubles(y, NULL, shape, NULL), *tt = tu_npy_doubles(tp, NULL, NULL, NULL);
+    int B = (int)shape[bf ? 0 : 1], T = (int)shape[bf ? 1 : 0];
+    RnnrtArray la;
+    RnnrtError err;
+    assert_int_equal(rnnrt_npy_read(l, &la, &err), 0);
+    for (tbptt_k = 1; tbptt_k < T; tbptt_k++) {
+        double sum = 0;
+        int windows = 0;
+        for (int t0 = 0; t0 < T; t0 += tbptt_k) {
+            double se = 0;
+            long cnt = 0;
+            for (int b = 0; b < B; b++) {
+                int L = (int)((long long *)la.data)[b];
+                for (int t = t0; t < t0 + tbptt_k && t < L; t++)
+                    for (int o = 0; o < O; o++) {
+                        long at = (bf ? (long)b * T + t : (long)t * B + b) * O + o;
+                        se += (yy[at] - tt[at]) * (yy[at] - tt[at]);
+                        cnt++;
+                    }
+            }
+            if (cnt) {
+                sum += se / (double)cnt;
+                windows++;
+            }
+        }
+        assert_int_equal(train(n, save, init, NULL, frozen, NULL, 0), 0);
+        double want = sum / windows;
+        char *what = tu_strf("%s: mean window loss with tbptt %d", n, tbptt_k);
+        tu_assert_close(&last_epoch_loss, &want, 1, 1e-5, 0, what);
+        free(what);
+    }
+    rnnrt_array_free(&la);
+    rnnc_free(&r);
+    free(yy);
+    free(tt);
+    free(save);
+    free(y);
+    free(init);
+    free(spec);
+    free(x);
+    free(l);
+    free(tp);
+    tu_rmdir(tmp);
+}
+
 int main(void)
 {
     char *man = tu_strf("%s/tests/train_fixtures/manifest.txt", tu_src_root());
@@ -279,7 +403,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_against_pytorch),   cmocka_unit_test(test_same_seed_same_run),
         cmocka_unit_test(test_resume_bit_exact),  cmocka_unit_test(test_nan_stops),
-        cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_cli),               cmocka_unit_test(test_tbptt_k_ge_t),
+        cmocka_unit_test(test_tbptt_state_carry),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_free_list(names, nnames);
