@@ -242,6 +242,135 @@ static void test_dropout_finite_differences(void **state)
     tu_rmdir(tmp);
 }
 
+/* Writes rows of sequence b (steps 0..L-1, or its one row when !per_step) of a (N, T, row)
+ * / (T, N, row) / (N, row) array as a batch of one, (1, L, row) or (L, 1, row) or (1, row). */
+static void slice_npy(const char *src, const char *dst, int b, int L, int per_step, int bf)
+{
+    RnnrtArray a, o;
+    RnnrtError err;
+    assert_int_equal(rnnrt_npy_read(src, &a, &err), 0);
+    o = a;
+    int es = rnnrt_dtype_size(a.dtype);
+    long row = 1;
+    int lead = per_step ? 2 : 1;
+    for (int d = lead; d < a.ndim; d++)
+        row *= a.shape[d];
+    long N = per_step ? a.shape[bf ? 0 : 1] : a.shape[0], T = per_step ? a.shape[bf ? 1 : 0] : 1;
+    o.data = malloc((size_t)(L * row * es) + 1);
+    for (int t = 0; t < (per_step ? L : 1); t++) {
+        long s = !per_step ? b : bf ? (long)b * T + t : (long)t * N + b;
+        memcpy((char *)o.data + (size_t)t * row * es, (char *)a.data + (size_t)s * row * es,
+               (size_t)row * es);
+    }
+    if (per_step) {
+        o.shape[bf ? 0 : 1] = 1;
+        o.shape[bf ? 1 : 0] = L;
+    } else {
+        o.shape[0] = 1;
+    }
+    assert_int_equal(rnnrt_npy_write(dst, &o, &err), 0);
+    free(o.data);
+    rnnrt_array_free(&a);
+}
+
+/* A packed batch's gradient is its sequences' gradients, each run alone without padding,
+ * weighted by how many elements each adds to the mean. */
+static void test_packed_equals_one_by_one(void **state)
+{
+    (void)state;
+    char *tmp = tu_mkdtemp();
+    char *out = tu_strf("%s/g.safetensors", tmp);
+    int checked = 0;
+    for (int i = 0; i < nfx; i++) {
+        const Fixture *f = &fx[i];
+        if (!f->has_lengths)
+            continue;
+        char *sp = path(f, "spec.yaml"), *text = tu_read_file(sp, NULL);
+        int bf = strstr(text, "batch_first: true") != NULL;
+        int per_step = !strstr(text, "input: last");
+        int ce = strstr(text, "loss: cross_entropy") != NULL;
+        free(text);
+        char *w = path(f, "weights.safetensors"), *lp = path(f, "lengths.npy");
+        char *xp = path(f, "x.npy"), *tp = path(f, "target.npy");
+        RnnrtTensorFile all;
+        RnnrtError err;
+        grad(f, w, out, &all);
+        RnnrtArray la, ta;
+        assert_int_equal(rnnrt_npy_read(lp, &la, &err), 0);
+        assert_int_equal(rnnrt_npy_read(tp, &ta, &err), 0);
+        int B = (int)la.shape[0];
+        /* elements each sequence adds: valid steps (x outputs), or its one row */
+        long O = ta.ndim == (per_step ? 3 : 2) ? ta.shape[ta.ndim - 1] : 1, C = 0;
+        long cnt[64];
+        for (int b = 0; b < B; b++) {
+            long L = ((long long *)la.data)[b];
+            cnt[b] = (per_step ? L : 1) * (ce ? 1 : O);
+            C += cnt[b];
+        }
+        double *acc = NULL;
+        long total = 0;
+        for (int k = 0; k < all.n; k++)
+            total += numel(&all.t[k]);
+        acc = calloc((size_t)total, sizeof *acc);
+        for (int b = 0; b < B; b++) {
+            int L = (int)((long long *)la.data)[b];
+            char *x1 = tu_strf("%s/x1.npy", tmp), *t1 = tu_strf("%s/t1.npy", tmp);
+            slice_npy(xp, x1, b, L, 1, bf);
+            slice_npy(tp, t1, b, L, per_step, bf);
+            Rnnc r;
+            rnnc_init(&r);
+            assert_int_equal(rnnc_load(&r, sp), 0);
+            RnncGradArgs a = {w, x1, NULL, t1, out, 0, 0};
+            if (rnnc_grad(&r, &a) < 0) {
+                diag_render(&r.diag, stderr);
+                fail_msg("%s sequence %d alone", f->name, b);
+            }
+            rnnc_free(&r);
+            RnnrtTensorFile g1;
+            assert_int_equal(rnnrt_st_read(out, &g1, &err), 0);
+            long pos = 0;
+            for (int k = 0; k < all.n; k++) {
+                const RnnrtTensor *t = rnnrt_st_find(&g1, all.t[k].name);
+                for (long j = 0; j < numel(t); j++)
+                    acc[pos++] += (double)cnt[b] / (double)C * ((double)(t->dtype == RNNRT_F64
+                                     ? ((double *)t->data)[j] : ((float *)t->data)[j]));
+            }
+            rnnrt_st_free(&g1);
+            free(x1);
+            free(t1);
+        }
+        long pos = 0;
+        int dbl = all.t[0].dtype == RNNRT_F64;
+        for (int k = 0; k < all.n; k++) {
+            long n = numel(&all.t[k]);
+            double *got = malloc((size_t)n * sizeof *got), scale = 0;
+            for (long j = 0; j < n; j++) {
+                got[j] = at(&all.t[k], j);
+                scale = fabs(acc[pos + j]) > scale ? fabs(acc[pos + j]) : scale;
+            }
+            char *what = tu_strf("%s: packed against one by one, %s", f->name, all.t[k].name);
+            tu_assert_close(got, acc + pos, n, dbl ? 1e-10 : 1e-4, (dbl ? 1e-12 : 1e-6) * scale,
+                            what);
+            free(what);
+            free(got);
+            pos += n;
+        }
+        checked++;
+        free(acc);
+        rnnrt_array_free(&la);
+        rnnrt_array_free(&ta);
+        rnnrt_st_free(&all);
+        free(sp);
+        free(w);
+        free(lp);
+        free(xp);
+        free(tp);
+    }
+    assert_true(checked >= 8);
+    free(out);
+    tu_rmdir(tmp);
+}
+
 static void test_coverage(void **state)
 {
     (void)state;
@@ -327,6 +456,7 @@ int main(void)
         cmocka_unit_test(test_against_pytorch),
         cmocka_unit_test(test_finite_differences),
         cmocka_unit_test(test_dropout_finite_differences),
+        cmocka_unit_test(test_packed_equals_one_by_one),
         cmocka_unit_test(test_errors),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
