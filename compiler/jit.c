@@ -2,19 +2,31 @@
  * Debian's libtcc 0.9.27: output type first, tcc_relocate with TCC_RELOCATE_AUTO, and the
  * runtime library (libtcc1.a) found through tcc_set_lib_path.
  */
+#define _POSIX_C_SOURCE 200809L
 #include "jit.h"
 
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <libtcc.h>
 #include <math.h>
+#include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
 
 #ifndef RNNC_TCC_LIB_PATH
 #define RNNC_TCC_LIB_PATH "/usr/lib/x86_64-linux-gnu/tcc"
 #endif
 
 struct JitModule {
-    TCCState *s;
+    TCCState *s; /* JIT_TCC */
+    void *so;    /* JIT_CC: the dlopen handle */
 };
 
 typedef struct ErrSink {
@@ -66,15 +78,40 @@ static void *lookup(JitModule *m, const char *prefix, const char *what, DiagList
 {
     char name[160];
     snprintf(name, sizeof name, "%s_%s", prefix, what);
-    void *p = tcc_get_symbol(m->s, name);
+    void *p = jit_symbol(m, name);
     if (!p)
         diag_error(d, span_none(), "JIT: generated code has no symbol '%s'", name);
     return p;
 }
 
-JitModule *jit_compile(const char *source, const char *prefix, int dbl, ModelFns *fns,
-                       DiagList *d)
+static JitModule *compile_cc(const char *source, DiagList *d);
+
+JitModule *jit_compile(JitKind kind, const char *source, const char *prefix, int dbl,
+                       ModelFns *fns, DiagList *d)
 {
+    if (kind == JIT_CC) {
+        JitModule *m = compile_cc(source, d);
+        if (!m)
+            return NULL;
+        memset(fns, 0, sizeof *fns);
+        fns->dbl = dbl;
+        void *sb = lookup(m, prefix, "scratch_bytes", d);
+        void *pk = lookup(m, prefix, "pack", d);
+        void *fw = lookup(m, prefix, "forward", d);
+        if (!sb || !pk || !fw) {
+            jit_free(m);
+            return NULL;
+        }
+        memcpy(&fns->scratch_bytes, &sb, sizeof sb);
+        if (dbl) {
+            memcpy(&fns->pack_f64, &pk, sizeof pk);
+            memcpy(&fns->forward_f64, &fw, sizeof fw);
+        } else {
+            memcpy(&fns->pack_f32, &pk, sizeof pk);
+            memcpy(&fns->forward_f32, &fw, sizeof fw);
+        }
+        return m;
+    }
     JitModule *m = calloc(1, sizeof *m);
     if (!m || !(m->s = tcc_new())) {
         free(m);
@@ -119,7 +156,7 @@ JitModule *jit_compile(const char *source, const char *prefix, int dbl, ModelFns
 
 void *jit_symbol(JitModule *m, const char *name)
 {
-    return tcc_get_symbol(m->s, name);
+    return m->so ? dlsym(m->so, name) : tcc_get_symbol(m->s, name);
 }
 
 void jit_free(JitModule *m)
@@ -128,5 +165,147 @@ void jit_free(JitModule *m)
         return;
     if (m->s)
         tcc_delete(m->s);
+    if (m->so)
+        dlclose(m->so);
     free(m);
+}
+
+/* ---- the system compiler, with a cache --------------------------------------------- */
+
+static const char *const cc_flags[] = {"-std=c11", "-O3", "-march=native", "-fPIC", "-shared",
+                                       NULL};
+
+static unsigned long long fnv1a(unsigned long long h, const char *s)
+{
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    return h;
+}
+
+void jit_cache_dir(char *out, size_t n)
+{
+    const char *v;
+    if ((v = getenv("RNNC_CACHE_DIR")) && *v)
+        snprintf(out, n, "%s", v);
+    else if ((v = getenv("XDG_CACHE_HOME")) && *v)
+        snprintf(out, n, "%s/rnnc", v);
+    else if ((v = getenv("HOME")) && *v)
+        snprintf(out, n, "%s/.cache/rnnc", v);
+    else
+        snprintf(out, n, "/tmp/rnnc-cache-%ld", (long)getuid());
+}
+
+/* mkdir -p */
+static int make_dirs(const char *path)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Runs the compiler on c_path into so_path; its messages go to err_path. 0 on success. */
+static int run_cc(const char *cc, const char *c_path, const char *so_path, const char *err_path)
+{
+    const char *argv[16];
+    int k = 0;
+    argv[k++] = cc;
+    for (int i = 0; cc_flags[i]; i++)
+        argv[k++] = cc_flags[i];
+    argv[k++] = "-o";
+    argv[k++] = so_path;
+    argv[k++] = c_path;
+    argv[k++] = "-lm";
+    argv[k] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    pid_t pid;
+    char *const *av = (char *const *)(void *)argv;
+    int rc = posix_spawnp(&pid, cc, &fa, NULL, av, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        return -1;
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* Compiles `source` with the system compiler, or finds it compiled in the cache. A new
+ * object is built under a unique temporary name and renamed into place, so two processes
+ * at once, or a crash mid-write, never leave a broken file under the final name. */
+static JitModule *compile_cc(const char *source, DiagList *d)
+{
+    const char *cc = getenv("CC");
+    if (!cc || !*cc)
+        cc = "cc";
+    unsigned long long h = fnv1a(0xcbf29ce484222325ull, source);
+    h = fnv1a(h, cc);
+    for (int i = 0; cc_flags[i]; i++)
+        h = fnv1a(h, cc_flags[i]);
+    char dir[3000], so[3100], tmp_c[3100], tmp_so[3200], tmp_err[3200];
+    jit_cache_dir(dir, sizeof dir);
+    if (make_dirs(dir) < 0) {
+        diag_error(d, span_none(), "--jit cc: cannot create the cache directory %s: %s", dir,
+                   strerror(errno));
+        return NULL;
+    }
+    snprintf(so, sizeof so, "%s/%016llx.so", dir, h);
+    if (access(so, R_OK) != 0) {
+        snprintf(tmp_c, sizeof tmp_c, "%s/%016llx.XXXXXX", dir, h);
+        int fd = mkstemp(tmp_c);
+        if (fd < 0) {
+            diag_error(d, span_none(), "--jit cc: cannot write in %s: %s", dir, strerror(errno));
+            return NULL;
+        }
+        /* the compiler wants a .c name: the unique name plus .c */
+        char c_file[3200];
+        snprintf(c_file, sizeof c_file, "%s.c", tmp_c);
+        snprintf(tmp_so, sizeof tmp_so, "%s.so", tmp_c);
+        snprintf(tmp_err, sizeof tmp_err, "%s.err", tmp_c);
+        size_t n = strlen(source);
+        int ok = write(fd, source, n) == (ssize_t)n;
+        ok = close(fd) == 0 && ok && rename(tmp_c, c_file) == 0;
+        if (!ok || run_cc(cc, c_file, tmp_so, tmp_err) != 0 || rename(tmp_so, so) != 0) {
+            FILE *f = fopen(tmp_err, "r");
+            char line[512];
+            int lines = 0;
+            diag_error(d, span_none(), "--jit cc: '%s' failed on the generated code", cc);
+            while (f && fgets(line, sizeof line, f) && lines++ < 10) {
+                line[strcspn(line, "\n")] = '\0';
+                diag_note(d, span_none(), "%s", line);
+            }
+            if (f)
+                fclose(f);
+            unlink(tmp_c);
+            unlink(c_file);
+            unlink(tmp_so);
+            unlink(tmp_err);
+            return NULL;
+        }
+        unlink(c_file);
+        unlink(tmp_err);
+    }
+    JitModule *m = calloc(1, sizeof *m);
+    if (!m) {
+        diag_error(d, span_none(), "out of memory");
+        return NULL;
+    }
+    m->so = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+    if (!m->so) {
+        diag_error(d, span_none(), "--jit cc: cannot load %s: %s", so, dlerror());
+        free(m);
+        return NULL;
+    }
+    return m;
 }

@@ -9,6 +9,11 @@
 
 typedef struct JitModule JitModule;
 
+/* How generated code is compiled in process: libtcc (milliseconds, slower code), or the
+ * system compiler (`$CC`, default cc, -O3 -march=native) into a shared object kept in a
+ * cache keyed by a hash of the code and loaded with dlopen. */
+typedef enum JitKind { JIT_TCC, JIT_CC } JitKind;
+
 /* Entry points of a generated model (see the generated header for their contracts).
  * Exactly one of the f32/f64 sets is filled, as the model's precision says. */
 typedef struct ModelFns {
@@ -25,8 +30,11 @@ typedef struct ModelFns {
 /* Compiles `source` (one translation unit, no #include) and looks up `<prefix>_pack`,
  * `<prefix>_forward` and `<prefix>_scratch_bytes`. Returns the module (free with jit_free)
  * or NULL with tcc's messages added to `d`. */
-JitModule *jit_compile(const char *source, const char *prefix, int dbl, ModelFns *fns,
-                       DiagList *d);
+JitModule *jit_compile(JitKind kind, const char *source, const char *prefix, int dbl,
+                       ModelFns *fns, DiagList *d);
+/* The directory of the system compiler's cache: $RNNC_CACHE_DIR, else $XDG_CACHE_HOME/rnnc,
+ * else ~/.cache/rnnc, else /tmp/rnnc-cache-<uid>; into out (size n). */
+void jit_cache_dir(char *out, size_t n);
 /* The address of any other global of the compiled code, or NULL. */
 void *jit_symbol(JitModule *m, const char *name);
 void jit_free(JitModule *m);

@@ -43,7 +43,7 @@ static const char usage_check[] =
 
 static const char usage_run[] =
     "usage: rnnc run SPEC --weights W.safetensors --input X.npy [--lengths L.npy]\n"
-    "                --output Y.npy [--h-n H.npy] [--c-n C.npy] [--print]\n"
+    "                --output Y.npy [--h-n H.npy] [--c-n C.npy] [--print] [--jit tcc|cc]\n"
     "JIT-compiles the network through libtcc and runs it.\n"
     "  --weights  safetensors with the state_dict names of the blocks and head (F32/F64)\n"
     "  --input    (B, T, I) if the spec says batch_first: true, else (T, B, I)\n"
@@ -53,11 +53,13 @@ static const char usage_run[] =
     "  --h-n      the top block's final hidden state, (num_layers*D, B, H)\n"
     "  --c-n      the top block's final cell state (LSTM only)\n"
     "  --print    also print the output (summarised when large); --output is then optional\n"
+    "  --jit      tcc (default): libtcc in memory, milliseconds; cc: the system compiler\n"
+    "             ($CC or cc, -O3 -march=native) into a cached shared object, faster code\n"
     "Exit status: 0 success, 1 bad input (nothing written), 2 bad usage.\n";
 
 static const char usage_grad[] =
     "usage: rnnc grad SPEC --weights W.safetensors --input X.npy [--lengths L.npy]\n"
-    "                 --target Y.npy --output G.safetensors\n"
+    "                 --target Y.npy --output G.safetensors [--jit tcc|cc]\n"
     "Runs the network forward and backward through time (JIT-compiled through libtcc) and\n"
     "writes d loss / d parameter for every parameter, named and shaped as the weights; prints\n"
     "the loss. The spec's `loss:` says which: cross_entropy (on the head's logits; targets\n"
@@ -72,7 +74,8 @@ static const char usage_train[] =
     "                  [--init W.safetensors | --resume CKPT] --save W.safetensors\n"
     "                  [--checkpoint CKPT] [--optimizer sgd|adam|adamw] [--lr X]\n"
     "                  [--momentum X] [--weight-decay X] [--batch-size N] [--epochs N]\n"
-    "                  [--seed N] [--clip-grad-norm X] [--clip-grad-value X] [--no-shuffle]\n"
+    "                  [--seed N] [--clip-grad-norm X] [--clip-grad-value X] [--tbptt K]\n"
+    "                  [--no-shuffle] [--jit tcc|cc]\n"
     "Trains the network on the data with the spec's loss and train: settings (the flags\n"
     "override them). Starts from --init, or PyTorch's initialisation drawn from the seed, or\n"
     "continues a checkpoint (--resume): the result equals an uninterrupted run bit for bit.\n"
@@ -97,6 +100,30 @@ static int is_help(const char *a)
     return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
 }
 
+/* Reads "--jit tcc|cc" at argv[*i]: 1 if it was that option, 0 if not, -1 (after a usage
+ * message) when the value is bad. */
+static int opt_value_fwd(int argc, char **argv, int *i, const char *name, const char **out);
+
+static int jit_opt(int argc, char **argv, int *i, JitKind *kind, const char *usage)
+{
+    const char *v = NULL;
+    int m = opt_value_fwd(argc, argv, i, "--jit", &v);
+    if (m <= 0) {
+        if (m < 0)
+            bad_usage("missing value after", argv[*i], usage);
+        return m;
+    }
+    if (strcmp(v, "tcc") == 0)
+        *kind = JIT_TCC;
+    else if (strcmp(v, "cc") == 0)
+        *kind = JIT_CC;
+    else {
+        bad_usage("--jit is tcc or cc, not", v, usage);
+        return -1;
+    }
+    return 1;
+}
+
 /* Loads the spec; prints diagnostics (also warnings on success). 0 or 1. */
 static int load(Rnnc *r, const char *spec)
 {
@@ -118,6 +145,13 @@ static int finish(Rnnc *r, int rc)
     diag_render(&r->diag, stderr);
     rnnc_free(r);
     return rc;
+}
+
+static int opt_value(int argc, char **argv, int *i, const char *name, const char **out);
+
+static int opt_value_fwd(int argc, char **argv, int *i, const char *name, const char **out)
+{
+    return opt_value(argc, argv, i, name, out);
 }
 
 static int cmd_check(int argc, char **argv)
@@ -165,6 +199,7 @@ static int opt_value(int argc, char **argv, int *i, const char *name, const char
 
 static int cmd_run(int argc, char **argv)
 {
+    JitKind jit = JIT_TCC;
     RnncRunArgs ra;
     memset(&ra, 0, sizeof ra);
     const char *spec = NULL;
@@ -184,6 +219,11 @@ static int cmd_run(int argc, char **argv)
             ra.print = stdout;
             continue;
         }
+        int jm = jit_opt(argc, argv, &i, &jit, usage_run);
+        if (jm < 0)
+            return 2;
+        if (jm)
+            continue;
         int matched = 0;
         for (size_t k = 0; k < sizeof opts / sizeof opts[0] && !matched; k++) {
             int m = opt_value(argc, argv, &i, opts[k].name, opts[k].dst);
@@ -208,6 +248,7 @@ static int cmd_run(int argc, char **argv)
                          NULL, usage_run);
     Rnnc r;
     rnnc_init(&r);
+    r.jit = jit;
     if (load(&r, spec))
         return finish(&r, 1);
     return finish(&r, rnnc_run(&r, &ra) == 0 ? 0 : 1);
@@ -215,6 +256,7 @@ static int cmd_run(int argc, char **argv)
 
 static int cmd_grad(int argc, char **argv)
 {
+    JitKind jit = JIT_TCC;
     RnncGradArgs ga;
     memset(&ga, 0, sizeof ga);
     const char *spec = NULL;
@@ -230,6 +272,11 @@ static int cmd_grad(int argc, char **argv)
             fputs(usage_grad, stdout);
             return 0;
         }
+        int jm = jit_opt(argc, argv, &i, &jit, usage_grad);
+        if (jm < 0)
+            return 2;
+        if (jm)
+            continue;
         int matched = 0;
         for (size_t k = 0; k < sizeof opts / sizeof opts[0] && !matched; k++) {
             int m = opt_value(argc, argv, &i, opts[k].name, opts[k].dst);
@@ -255,6 +302,7 @@ static int cmd_grad(int argc, char **argv)
                          NULL, usage_grad);
     Rnnc r;
     rnnc_init(&r);
+    r.jit = jit;
     if (load(&r, spec))
         return finish(&r, 1);
     if (rnnc_grad(&r, &ga) != 0)
@@ -315,6 +363,7 @@ static int num_arg(const char *opt, const char *v, double *out)
 
 static int cmd_train(int argc, char **argv)
 {
+    JitKind jit = JIT_TCC;
     RnncTrainArgs ta;
     memset(&ta, 0, sizeof ta);
     const char *spec = NULL;
@@ -342,6 +391,11 @@ static int cmd_train(int argc, char **argv)
             no_shuffle = 1;
             continue;
         }
+        int jm = jit_opt(argc, argv, &i, &jit, usage_train);
+        if (jm < 0)
+            return 2;
+        if (jm)
+            continue;
         int matched = 0;
         for (size_t k = 0; k < sizeof opts / sizeof opts[0] && !matched; k++) {
             int m = opt_value(argc, argv, &i, opts[k].name, opts[k].dst);
@@ -375,6 +429,7 @@ static int cmd_train(int argc, char **argv)
         return bad_usage("--val-input and --val-target go together", NULL, usage_train);
     Rnnc r;
     rnnc_init(&r);
+    r.jit = jit;
     if (load(&r, spec))
         return finish(&r, 1);
     ta.cfg = r.net->train;

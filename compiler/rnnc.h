@@ -10,6 +10,7 @@
 
 #include "arena.h"
 #include "diag.h"
+#include "jit.h"
 #include "net.h"
 #include "plan.h"
 #include "spec.h"
@@ -20,6 +21,7 @@ typedef struct Rnnc {
     SpecDoc *doc;
     const Net *net;
     const Plan *plan;
+    JitKind jit;      /* how run, grad and train compile the code (JIT_TCC by default) */
 } Rnnc;
 
 void rnnc_init(Rnnc *r);

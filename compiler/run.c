@@ -395,7 +395,7 @@ int rnnc_run(Rnnc *r, const RnncRunArgs *a)
     if (!d.source)
         goto out;
     ModelFns fns;
-    d.jit = jit_compile(d.source, net->name, dbl, &fns, &r->diag);
+    d.jit = jit_compile(r->jit, d.source, net->name, dbl, &fns, &r->diag);
     if (!d.jit)
         goto out;
     d.scratch = malloc((size_t)fns.scratch_bytes(B, T));
@@ -491,7 +491,7 @@ int rnnc_write_deployed(Rnnc *r, const char *c_path, const char *weights, int se
     }
     source = rnnc_source(r);
     ModelFns fns;
-    if (!source || !(jit = jit_compile(source, net->name, dbl, &fns, &r->diag)))
+    if (!source || !(jit = jit_compile(JIT_TCC, source, net->name, dbl, &fns, &r->diag)))
         goto out;
     scratch = malloc((size_t)fns.scratch_bytes(1, T));
     if (!scratch) {

@@ -170,7 +170,7 @@ int rnnc_grad(Rnnc *r, RnncGradArgs *a)
     }
     d.source = train_source(r);
     TrainFns f;
-    if (!d.source || !(d.jit = jit_compile(d.source, net->name, dbl, &(ModelFns){0}, &r->diag)) ||
+    if (!d.source || !(d.jit = jit_compile(r->jit, d.source, net->name, dbl, &(ModelFns){0}, &r->diag)) ||
         train_fns(r, d.jit, &f) < 0)
         goto out;
     cache = malloc((size_t)f.train_bytes(B, T));
@@ -874,7 +874,8 @@ int rnnc_train(Rnnc *r, RnncTrainArgs *a)
         init_params(p, t.params, cfg->seed);
     }
     source = train_source(r);
-    if (!source || !(jit = jit_compile(source, net->name, t.dbl, &(ModelFns){0}, &r->diag)) ||
+    if (!source || !(jit = jit_compile(r->jit, source, net->name, t.dbl, &(ModelFns){0},
+                                     &r->diag)) ||
         train_fns(r, jit, &t.f) < 0)
         goto out;
     t.cache = malloc((size_t)t.f.train_bytes(t.Bmax, t.Tmax));

@@ -127,7 +127,7 @@ static void test_libtcc(void **state)
         char *src = rnnc_source(&r);
         assert_non_null(src);
         ModelFns fns;
-        JitModule *m = jit_compile(src, r.net->name, r.net->dbl, &fns, &r.diag);
+        JitModule *m = jit_compile(JIT_TCC, src, r.net->name, r.net->dbl, &fns, &r.diag);
         if (!m) {
             diag_render(&r.diag, stderr);
             fail_msg("%s: libtcc failed", specs[i]);
