@@ -179,6 +179,61 @@ static void test_template_alone(void **state)
     }
 }
 
+/* --jit cc: the same numbers as libtcc; the cache holds one object per code and no temporary
+ * leftovers, also when two processes fill it at once; a broken compiler is an error. */
+static void test_jit_cc(void **state)
+{
+    (void)state;
+    const char *root = tu_src_root(), *bin = tu_rnnc_bin();
+    char *dir = tu_mkdtemp();
+    const char *fixtures[] = {"lstm_proj_bi_l2_len_head_last_softmax",
+                              "gru_before_l3_tbf_len_head_seq_softmax",
+                              "f64_lstm_bi_l2_len_head_last_softmax"};
+    for (int k = 0; k < 3; k++) {
+        char *f = tu_strf("%s/tests/fixtures/%s", root, fixtures[k]);
+        char *args = tu_strf("run '%s/spec.yaml' --weights '%s/weights.safetensors' --input "
+                             "'%s/x.npy' --lengths '%s/lengths.npy'", f, f, f, f);
+        char *cmd = tu_strf("cd '%s' || exit 1; RNNC_CACHE_DIR='%s/cache' '%s' %s --output a.npy "
+                            "--jit cc & RNNC_CACHE_DIR='%s/cache' '%s' %s --output b.npy --jit cc "
+                            "& wait; "
+                            "'%s' %s --output t.npy && cmp a.npy t.npy && cmp b.npy t.npy",
+                            dir, dir, bin, args, dir, bin, args, bin, args);
+        char *err = NULL;
+        if (tu_run(cmd, NULL, &err) != 0)
+            fail_msg("%s: --jit cc differs from libtcc or failed:\n%s", fixtures[k], err);
+        free(err);
+        free(cmd);
+        free(args);
+        free(f);
+    }
+    char *ls = tu_strf("ls '%s/cache'", dir), *out = NULL;
+    assert_int_equal(tu_run(ls, &out, NULL), 0);
+    int n = 0;
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+        size_t len = strlen(line);
+        if (len < 3 || strcmp(line + len - 3, ".so") != 0)
+            fail_msg("a leftover in the cache: %s", line);
+        n++;
+    }
+    assert_int_equal(n, 3);
+    free(out);
+    free(ls);
+    char *f = tu_strf("%s/tests/fixtures/lstm_l1", root);
+    char *cmd = tu_strf("cd '%s' && RNNC_CACHE_DIR='%s/cache2' CC=/bin/false '%s' run "
+                        "'%s/spec.yaml' --weights '%s/weights.safetensors' --input '%s/x.npy' "
+                        "--output c.npy --jit cc", dir, dir, bin, f, f, f);
+    char *err = NULL;
+    assert_int_equal(tu_run(cmd, NULL, &err), 1);
+    assert_non_null(strstr(err, "--jit cc: '/bin/false' failed"));
+    char *c = tu_strf("%s/c.npy", dir);
+    assert_false(tu_exists(c));
+    free(c);
+    free(err);
+    free(cmd);
+    free(f);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     char *dir = tu_strf("%s/specs", tu_src_root());
@@ -188,7 +243,7 @@ int main(void)
         cmocka_unit_test(test_specs_exist),   cmocka_unit_test(test_template_alone),
         cmocka_unit_test(test_gcc_clang),     cmocka_unit_test(test_header_cxx),
         cmocka_unit_test(test_tcc_command_line), cmocka_unit_test(test_libtcc),
-        cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_deterministic),    cmocka_unit_test(test_jit_cc),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_free_list(specs, nspecs);
