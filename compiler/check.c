@@ -20,30 +20,38 @@ typedef struct KeyInfo {
 } KeyInfo;
 
 static const KeyInfo top_keys[] = {
-    {"version", 0}, {"name", 0}, {"input_size", 0}, {"batch_first", 0},
-    {"precision", 0}, {"layers", 0}, {"head", 0}, {"math", 0}, {"deploy", 0}, {"loss", 0},
-    {"train", 0}, {NULL, 0},
+    {"version", 0},   {"name", 0},   {"input_size", 0}, {"batch_first", 0},
+    {"precision", 0}, {"layers", 0}, {"head", 0},       {"math", 0},
+    {"deploy", 0},    {"loss", 0},   {"train", 0},      {NULL, 0},
 };
 static const KeyInfo deploy_keys[] = {{"max_seq_len", 0}, {NULL, 0}};
 /* train: keys; the cell mask field holds which optimizers a key applies to */
 enum { FOR_SGD = 1, FOR_ADAM = 2, FOR_ADAMW = 4, FOR_OPT_ALL = 7 };
 static const KeyInfo train_keys[] = {
-    {"optimizer", FOR_OPT_ALL},  {"lr", FOR_OPT_ALL},         {"weight_decay", FOR_OPT_ALL},
-    {"momentum", FOR_SGD},       {"nesterov", FOR_SGD},       {"betas", FOR_ADAM | FOR_ADAMW},
-    {"eps", FOR_ADAM | FOR_ADAMW}, {"batch_size", FOR_OPT_ALL}, {"epochs", FOR_OPT_ALL},
-    {"shuffle", FOR_OPT_ALL},    {"clip_grad_norm", FOR_OPT_ALL},
-    {"clip_grad_value", FOR_OPT_ALL}, {"tbptt", FOR_OPT_ALL}, {"seed", FOR_OPT_ALL},
+    {"optimizer", FOR_OPT_ALL},
+    {"lr", FOR_OPT_ALL},
+    {"weight_decay", FOR_OPT_ALL},
+    {"momentum", FOR_SGD},
+    {"nesterov", FOR_SGD},
+    {"betas", FOR_ADAM | FOR_ADAMW},
+    {"eps", FOR_ADAM | FOR_ADAMW},
+    {"batch_size", FOR_OPT_ALL},
+    {"epochs", FOR_OPT_ALL},
+    {"shuffle", FOR_OPT_ALL},
+    {"clip_grad_norm", FOR_OPT_ALL},
+    {"clip_grad_value", FOR_OPT_ALL},
+    {"tbptt", FOR_OPT_ALL},
+    {"seed", FOR_OPT_ALL},
     {NULL, 0},
 };
 static const KeyInfo block_keys[] = {
-    {"name", FOR_ALL}, {"cell", FOR_ALL}, {"hidden_size", FOR_ALL},
+    {"name", FOR_ALL},       {"cell", FOR_ALL},          {"hidden_size", FOR_ALL},
     {"num_layers", FOR_ALL}, {"bidirectional", FOR_ALL}, {"dropout", FOR_ALL},
-    {"bias", FOR_ALL}, {"kernel", FOR_ALL}, {"nonlinearity", FOR_RNN},
-    {"proj_size", FOR_LSTM}, {"reset", FOR_GRU}, {NULL, 0},
+    {"bias", FOR_ALL},       {"kernel", FOR_ALL},        {"nonlinearity", FOR_RNN},
+    {"proj_size", FOR_LSTM}, {"reset", FOR_GRU},         {NULL, 0},
 };
 static const KeyInfo head_keys[] = {
-    {"name", 0}, {"out_features", 0}, {"input", 0}, {"activation", 0}, {"bias", 0},
-    {NULL, 0},
+    {"name", 0}, {"out_features", 0}, {"input", 0}, {"activation", 0}, {"bias", 0}, {NULL, 0},
 };
 
 typedef struct Checker {
@@ -133,8 +141,8 @@ static void check_keys(Checker *c, const Node *map, const KeyInfo *table, int ce
             }
             int tol = strlen(k->str) > 6 ? 3 : 2;
             if (best && bestd <= tol) {
-                diag_error(c->diag, k->span, "unknown key '%s' in %s; did you mean '%s'?",
-                           k->str, where, best);
+                diag_error(c->diag, k->span, "unknown key '%s' in %s; did you mean '%s'?", k->str,
+                           where, best);
             } else {
                 char list[512] = "";
                 for (const KeyInfo *t = table; t->key; t++) {
@@ -143,8 +151,8 @@ static void check_keys(Checker *c, const Node *map, const KeyInfo *table, int ce
                     strncat(list, list[0] ? ", " : "", sizeof list - strlen(list) - 1);
                     strncat(list, t->key, sizeof list - strlen(list) - 1);
                 }
-                diag_error(c->diag, k->span, "unknown key '%s' in %s (known keys: %s)",
-                           k->str, where, list);
+                diag_error(c->diag, k->span, "unknown key '%s' in %s (known keys: %s)", k->str,
+                           where, list);
             }
             continue;
         }
@@ -154,8 +162,8 @@ static void check_keys(Checker *c, const Node *map, const KeyInfo *table, int ce
                            k->str, info->cells == FOR_SGD ? "sgd" : "adam or adamw",
                            opt_names[cell]);
             else
-                diag_error(c->diag, k->span, "'%s' applies only to cell: %s, not to %s",
-                           k->str, cells_label(info->cells), cell_label((CellKind)cell));
+                diag_error(c->diag, k->span, "'%s' applies only to cell: %s, not to %s", k->str,
+                           cells_label(info->cells), cell_label((CellKind)cell));
         }
     }
 }
@@ -177,8 +185,8 @@ static int want_scalar(Checker *c, const Node *v, const char *key, const char *t
 static void quoted(Checker *c, const Node *v, const char *key, const char *type)
 {
     diag_error(c->diag, v->span,
-               "'%s' must be %s, found the quoted string \"%s\"; write it without quotes",
-               key, type, v->str);
+               "'%s' must be %s, found the quoted string \"%s\"; write it without quotes", key,
+               type, v->str);
 }
 
 /* Reads an integer in [lo, hi]; returns 0 and sets *out, or -1 after a diagnostic. */
@@ -322,8 +330,8 @@ static int check_block(Checker *c, const Node *m, int index, Block *b)
     char where[64];
     snprintf(where, sizeof where, "layers[%d]", index);
     if (m->kind != NODE_MAP) {
-        diag_error(c->diag, m->span, "%s must be a mapping of block settings, found %s",
-                   where, node_what(m));
+        diag_error(c->diag, m->span, "%s must be a mapping of block settings, found %s", where,
+                   node_what(m));
         return -1;
     }
     memset(b, 0, sizeof *b);
@@ -356,8 +364,8 @@ static int check_block(Checker *c, const Node *m, int index, Block *b)
         if (get_bool(c, v, "bidirectional", &bi) == 0)
             b->dirs = bi ? 2 : 1;
     }
-    if ((v = spec_map_get(m, "dropout")) != NULL &&
-        get_float(c, v, "dropout", &b->dropout) == 0 && (b->dropout < 0 || b->dropout >= 1)) {
+    if ((v = spec_map_get(m, "dropout")) != NULL && get_float(c, v, "dropout", &b->dropout) == 0 &&
+        (b->dropout < 0 || b->dropout >= 1)) {
         diag_error(c->diag, v->span, "'dropout' must be in [0, 1), found %s", v->str);
         b->dropout = 0;
     }
@@ -382,8 +390,7 @@ static int check_block(Checker *c, const Node *m, int index, Block *b)
     if ((v = spec_map_get(m, "proj_size")) != NULL && cell == CELL_LSTM &&
         get_int(c, v, "proj_size", 0, MAX_HIDDEN, &b->proj_size) == 0 && b->hidden_size > 0 &&
         b->proj_size >= b->hidden_size) {
-        diag_error(c->diag, v->span,
-                   "'proj_size' must be smaller than hidden_size (%d), found %d",
+        diag_error(c->diag, v->span, "'proj_size' must be smaller than hidden_size (%d), found %d",
                    b->hidden_size, b->proj_size);
     }
     if (b->dropout > 0 && b->num_layers == 1 && (v = spec_map_get(m, "dropout")) != NULL)
@@ -435,8 +442,8 @@ static int check_head(Checker *c, const Node *m, Head *h)
 }
 
 /* A number in [lo, hi] (hi_open: hi excluded); 0 and *out set, or -1 after a diagnostic. */
-static int get_range(Checker *c, const Node *v, const char *key, double lo, double hi,
-                     int hi_open, int lo_open, double *out)
+static int get_range(Checker *c, const Node *v, const char *key, double lo, double hi, int hi_open,
+                     int lo_open, double *out)
 {
     double x;
     if (get_float(c, v, key, &x) < 0)
@@ -479,8 +486,8 @@ static void check_train(Checker *c, const Node *m, TrainCfg *t)
     }
     const Node *v;
     int opt = OPT_ADAM;
-    if ((v = spec_map_get(m, "optimizer")) != NULL && (opt = get_enum(c, v, "optimizer",
-                                                                        opt_names)) < 0)
+    if ((v = spec_map_get(m, "optimizer")) != NULL &&
+        (opt = get_enum(c, v, "optimizer", opt_names)) < 0)
         opt = OPT_ADAM;
     t->optimizer = (OptKind)opt;
     check_keys(c, m, train_keys, opt, "train");
@@ -500,8 +507,9 @@ static void check_train(Checker *c, const Node *m, TrainCfg *t)
         get_range(c, v, "eps", 0, 1, 0, 1, &t->eps);
     if ((v = spec_map_get(m, "betas")) != NULL && opt != OPT_SGD) {
         if (v->kind != NODE_SEQ || v->n != 2)
-            diag_error(c->diag, v->span, "'betas' must be a list of two numbers, e.g. [0.9, "
-                                         "0.999]");
+            diag_error(c->diag, v->span,
+                       "'betas' must be a list of two numbers, e.g. [0.9, "
+                       "0.999]");
         else if (get_range(c, v->vals[0], "betas[0]", 0, 1, 1, 0, &t->beta1) == 0)
             get_range(c, v->vals[1], "betas[1]", 0, 1, 1, 0, &t->beta2);
     }
@@ -546,13 +554,16 @@ Net *check_spec(Arena *a, DiagList *d, const SpecDoc *doc)
     Span whole = {&doc->src, 1, 1, 0};
     const Node *root = doc->root;
     if (!root || (root->kind == NODE_SCALAR && root->str[0] == '\0')) {
-        diag_error(d, whole, "the spec is empty; it needs at least name, input_size and "
-                             "layers");
+        diag_error(d, whole,
+                   "the spec is empty; it needs at least name, input_size and "
+                   "layers");
         return NULL;
     }
     if (root->kind != NODE_MAP) {
-        diag_error(d, root->span, "a spec must be a mapping of keys (name, input_size, "
-                                  "layers, ...), found %s", node_what(root));
+        diag_error(d, root->span,
+                   "a spec must be a mapping of keys (name, input_size, "
+                   "layers, ...), found %s",
+                   node_what(root));
         return NULL;
     }
     Net *net = arena_alloc(a, sizeof *net);
@@ -566,8 +577,10 @@ Net *check_spec(Arena *a, DiagList *d, const SpecDoc *doc)
     if ((v = spec_map_get(root, "version")) != NULL) {
         int ver = 0;
         if (get_int(&c, v, "version", 1, 1000, &ver) == 0 && ver != 1)
-            diag_error(d, v->span, "spec version %d is not supported (this rnnc reads "
-                                   "version 1)", ver);
+            diag_error(d, v->span,
+                       "spec version %d is not supported (this rnnc reads "
+                       "version 1)",
+                       ver);
     }
     if ((v = spec_map_get(root, "name")) != NULL)
         net->name = get_ident(&c, v, "name");
@@ -629,10 +642,8 @@ Net *check_spec(Arena *a, DiagList *d, const SpecDoc *doc)
             for (int j = 0; j < i; j++)
                 if (strcmp(net->blocks[j].name, b->name) == 0) {
                     diag_error(d, spec_map_get(layers->vals[i], "name")->span,
-                               "block name '%s' is used twice; weight names would clash",
-                               b->name);
-                    diag_note(d, spec_map_get(layers->vals[j], "name")->span,
-                              "first used here");
+                               "block name '%s' is used twice; weight names would clash", b->name);
+                    diag_note(d, spec_map_get(layers->vals[j], "name")->span, "first used here");
                 }
             if (b->kernel == KERNEL_UNROLLED) {
                 for (int l = 0; l < b->num_layers; l++) {
@@ -649,8 +660,8 @@ Net *check_spec(Arena *a, DiagList *d, const SpecDoc *doc)
             }
         }
     }
-    if ((v = spec_map_get(root, "head")) != NULL &&
-        check_head(&c, v, &net->head) == 0 && net->nblocks > 0 && net->blocks[0].name) {
+    if ((v = spec_map_get(root, "head")) != NULL && check_head(&c, v, &net->head) == 0 &&
+        net->nblocks > 0 && net->blocks[0].name) {
         for (int j = 0; j < net->nblocks; j++)
             if (net->blocks[j].name && strcmp(net->blocks[j].name, net->head.name) == 0) {
                 const Node *hn = spec_map_get(v, "name");
@@ -660,8 +671,9 @@ Net *check_spec(Arena *a, DiagList *d, const SpecDoc *doc)
             }
     }
     if (net->loss == LOSS_CROSS_ENTROPY && !net->head.present)
-        diag_error(d, net->loss_span, "loss: cross_entropy needs a head: its out_features are "
-                                      "the classes");
+        diag_error(d, net->loss_span,
+                   "loss: cross_entropy needs a head: its out_features are "
+                   "the classes");
     if (d->nerrors)
         return NULL;
     const Block *top = &net->blocks[net->nblocks - 1];

@@ -35,7 +35,7 @@ typedef struct DiagList {
     Arena *arena;
     Diag items[DIAG_MAX];
     int n;
-    int nerrors;  /* counts errors, also those past DIAG_MAX */
+    int nerrors; /* counts errors, also those past DIAG_MAX */
     int dropped;
 } DiagList;
 

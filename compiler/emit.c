@@ -30,8 +30,8 @@ const char *em_ix(Emitter *e, long base, long j)
 
 /* Emits dst[dst0 + c] = init[init0 + c] (or 0) + sum over terms, for c < n: one statement
  * per output when unrolled, else constant-bound loops with the same order of additions. */
-void em_product(Emitter *e, int unrolled, const char *dst, long dst0, long n,
-                         const char *init, long init0, const Term *terms, int nterms)
+void em_product(Emitter *e, int unrolled, const char *dst, long dst0, long n, const char *init,
+                long init0, const Term *terms, int nterms)
 {
     Sb *sb = e->sb;
     if (!unrolled) {
@@ -160,7 +160,7 @@ static void emit_gates_unit(Emitter *e, const PlanLayer *L, long j)
 
 /* Runs `fn(e, L, j)` for every unit: a loop, or one copy per unit when unrolled. */
 void em_units(Emitter *e, const PlanLayer *L, long n,
-                       void (*fn)(Emitter *, const PlanLayer *, long))
+              void (*fn)(Emitter *, const PlanLayer *, long))
 {
     if (L->unrolled) {
         for (long j = 0; j < n; j++)
@@ -210,19 +210,23 @@ void em_cell(Emitter *e, const PlanLayer *L)
     char proj[32] = "";
     if (L->P)
         snprintf(proj, sizeof proj, " P=%d", L->P);
-    sb_line(sb, "/* %s layer %d, one step of one sequence: I=%ld H=%ld%s.", blk->name, L->layer,
-            I, H, proj);
+    sb_line(sb, "/* %s layer %d, one step of one sequence: I=%ld H=%ld%s.", blk->name, L->layer, I,
+            H, proj);
     sb_line(sb, " * %s.", em_cell_title(blk));
     sb_line(sb, " * Gates (G*H = %ld) in PyTorch's order: %s; %s kernel. */", GH,
-            blk->cell == CELL_LSTM ? "i, f, g, o" : blk->cell == CELL_GRU ? "r, z, n" : "h",
+            blk->cell == CELL_LSTM  ? "i, f, g, o"
+            : blk->cell == CELL_GRU ? "r, z, n"
+                                    : "h",
             L->unrolled ? "unrolled" : "loop");
     if (e->cache)
         sb_line(sb, "static void %s_cellc(const real *w, const real *x, real *h%s, real *a%s)",
-                L->fn, lstm ? ", real *c" : "", L->pk_bhn >= 0 || (blk->cell == CELL_GRU &&
-                blk->reset == RESET_AFTER) ? ", real *ex" : "");
+                L->fn, lstm ? ", real *c" : "",
+                L->pk_bhn >= 0 || (blk->cell == CELL_GRU && blk->reset == RESET_AFTER)
+                    ? ", real *ex"
+                    : "");
     else
-        sb_line(sb, "%sstatic void %s_cell(const real *w, const real *x, real *h%s)", e->fn,
-                L->fn, lstm ? ", real *c" : "");
+        sb_line(sb, "%sstatic void %s_cell(const real *w, const real *x, real *h%s)", e->fn, L->fn,
+                lstm ? ", real *c" : "");
     sb_line(sb, "{");
     sb->indent += 4;
     em_pointers(e, L);
@@ -240,8 +244,7 @@ void em_cell(Emitter *e, const PlanLayer *L)
             em_product(e, L->unrolled, "g", 0, 2 * H, b, 0, rz, 2);
             em_product(e, L->unrolled, "g", 2 * H, H, b, 2 * H, &nx, 1);
             Term nh = {"wh", "h", Hr, GH, 2 * H};
-            em_product(e, L->unrolled, "gh", 0, H, L->pk_bhn >= 0 ? "bhn" : NULL, 0, &nh,
-                         1);
+            em_product(e, L->unrolled, "gh", 0, H, L->pk_bhn >= 0 ? "bhn" : NULL, 0, &nh, 1);
         } else {
             sb_line(sb, "real rh[%ld]; /* r * h, before the recurrent product */", H);
             em_product(e, L->unrolled, "g", 0, 2 * H, b, 0, rz, 2);
@@ -279,9 +282,10 @@ static void emit_seq(Emitter *e, const PlanLayer *L)
     sb_line(sb, " * sequence's own last step). x (I=%d) and y (%d) per step by strides;", L->I,
             L->Hr);
     sb_line(sb, " * %s the state, which ends as the final state. */", state);
-    sb_line(sb, "%sstatic void %s_seq(const real *w, const real *x, long xsb, long xst,",
-            e->fn, L->fn);
-    sb_line(sb, "    real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h,%s",
+    sb_line(sb, "%sstatic void %s_seq(const real *w, const real *x, long xsb, long xst,", e->fn,
+            L->fn);
+    sb_line(sb,
+            "    real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h,%s",
             cell_param);
     sb_line(sb, "    int reverse)");
     sb_line(sb, "{");
@@ -308,8 +312,8 @@ static void emit_head(Emitter *e)
     long F = h->in_features, O = h->out_features;
     int unrolled = F * O <= 1024;
     static const char *const acts[] = {"none", "softmax", "sigmoid"};
-    sb_line(sb, "/* Head '%s': Linear(%ld, %ld)%s, activation %s; one input vector. */",
-            h->name, F, O, h->bias ? "" : " without bias", acts[h->activation]);
+    sb_line(sb, "/* Head '%s': Linear(%ld, %ld)%s, activation %s; one input vector. */", h->name,
+            F, O, h->bias ? "" : " without bias", acts[h->activation]);
     sb_line(sb, "%sstatic void head_apply(const real *w, const real *x, real *y)", e->fn);
     sb_line(sb, "{");
     sb->indent += 4;
@@ -330,8 +334,7 @@ static void emit_head(Emitter *e)
 }
 
 /* Copies PyTorch tensor `t` (rows, cols) transposed into packed (cols, row) at `dst`. */
-static void emit_pack_transposed(Emitter *e, const PlanTensor *t, long dst, long row,
-                                 long col0)
+static void emit_pack_transposed(Emitter *e, const PlanTensor *t, long dst, long row, long col0)
 {
     sb_line(e->sb, "for (long r = 0; r < %ld; r++) /* %s */", t->shape[0], t->name);
     sb_line(e->sb, "    for (long k = 0; k < %ld; k++)", t->shape[1]);
@@ -398,23 +401,29 @@ static void emit_forward(Emitter *e)
     int head_last = hd->present && hd->input == HEAD_LAST;
     long O = net->out_size;
     if (e->dep) {
-        sb_line(sb, "/* The whole network on B sequences, as <name>_forward of the run-time API. */");
-        sb_line(sb, "%sstatic int forward_batch(const real *w, const real *x, const int *lengths, "
-                    "int B,", e->fn);
+        sb_line(sb,
+                "/* The whole network on B sequences, as <name>_forward of the run-time API. */");
+        sb_line(sb,
+                "%sstatic int forward_batch(const real *w, const real *x, const int *lengths, "
+                "int B,",
+                e->fn);
         sb_line(sb, "    int T, real *y, real *h_n, real *c_n, void *scratch)");
     } else {
         sb_line(sb, "long %s_scratch_bytes(int B, int T)", net->name);
         sb_line(sb, "{");
         sb_line(sb, "    const long ints = (2L * B + T) * (long)sizeof(int);");
-        sb_line(sb, "    const long ireals = (ints + (long)sizeof(real) - 1) / (long)sizeof(real);");
+        sb_line(sb,
+                "    const long ireals = (ints + (long)sizeof(real) - 1) / (long)sizeof(real);");
         sb_line(sb, "    return (long)sizeof(real) * (ireals + (long)B * %d + (long)B * %d +",
                 p->max_hr, p->max_h);
         sb_line(sb, "                                 2L * B * T * %d + (long)B * %d);",
                 p->max_width, head_last ? p->top_dirs * p->top_hr : 0);
         sb_line(sb, "}");
         sb_line(sb, "%s", "");
-        sb_line(sb, "int %s_forward(const real *w, const real *x, const int *lengths, int B, "
-                    "int T,", net->name);
+        sb_line(sb,
+                "int %s_forward(const real *w, const real *x, const int *lengths, int B, "
+                "int T,",
+                net->name);
         sb_line(sb, "    real *y, real *h_n, real *c_n, void *scratch)");
     }
     sb_line(sb, "{");
@@ -424,7 +433,8 @@ static void emit_forward(Emitter *e)
     sb_line(sb, "if (B < 1 || T < 1)");
     sb_line(sb, "    return -1;");
     sb_line(sb, "int *len = (int *)scratch, *perm = len + B, *bs = perm + B;");
-    sb_line(sb, "const long ireals = ((2L * B + T) * (long)sizeof(int) + (long)sizeof(real) - 1) /");
+    sb_line(sb,
+            "const long ireals = ((2L * B + T) * (long)sizeof(int) + (long)sizeof(real) - 1) /");
     sb_line(sb, "                    (long)sizeof(real);");
     int need_buf = hd->present || p->nlayers > p->layers[0].block->dirs;
     int any_lstm = 0;
@@ -497,12 +507,12 @@ static void emit_forward(Emitter *e)
             if (L->top) {
                 long slot = (long)L->layer * D + dir;
                 sb_line(sb, "if (h_n)");
-                sb_line(sb, "    vec_copy(h_n + (long)B * %ld, h, (long)B * %d);",
-                        slot * L->Hr, L->Hr);
+                sb_line(sb, "    vec_copy(h_n + (long)B * %ld, h, (long)B * %d);", slot * L->Hr,
+                        L->Hr);
                 if (lstm) {
                     sb_line(sb, "if (c_n)");
-                    sb_line(sb, "    vec_copy(c_n + (long)B * %ld, c, (long)B * %d);",
-                            slot * L->H, L->H);
+                    sb_line(sb, "    vec_copy(c_n + (long)B * %ld, c, (long)B * %d);", slot * L->H,
+                            L->H);
                 }
                 if (head_last && L->last_layer) {
                     sb_line(sb, "for (int b = 0; b < B; b++)");
@@ -612,8 +622,10 @@ static void emit_header(Emitter *e, const char *header_name)
     sb_line(sb, "#define %s_BATCH_FIRST %d", N, net->batch_first);
     sb_line(sb, "#define %s_STATE_LAYERS %d /* h_n, c_n: (STATE_LAYERS, B, size) */", N,
             p->top_layers * p->top_dirs);
-    sb_line(sb, "#define %s_STATE_SIZE %d /* h_n's size: hidden (or projection) of the top "
-                "block */", N, p->top_hr);
+    sb_line(sb,
+            "#define %s_STATE_SIZE %d /* h_n's size: hidden (or projection) of the top "
+            "block */",
+            N, p->top_hr);
     const Block *top = &net->blocks[net->nblocks - 1];
     sb_line(sb, "#define %s_CELL_SIZE %d /* c_n's size; 0: the top block is not an LSTM */", N,
             top->cell == CELL_LSTM ? top->hidden_size : 0);
@@ -622,7 +634,8 @@ static void emit_header(Emitter *e, const char *header_name)
     sb_line(sb, "%s", "");
     sb_line(sb, "typedef %s %s_real;", real, n);
     sb_line(sb, "%s", "");
-    sb_line(sb, "/* The flat parameter block `params` holds the state_dict tensors in this order,");
+    sb_line(sb,
+            "/* The flat parameter block `params` holds the state_dict tensors in this order,");
     sb_line(sb, " * each in PyTorch's own (row-major) layout:");
     for (int i = 0; i < p->ntensors; i++) {
         const PlanTensor *t = &p->tensors[i];
@@ -635,7 +648,8 @@ static void emit_header(Emitter *e, const char *header_name)
     sb_line(sb, " */");
     sb_line(sb, "%s", "");
     sb_line(sb, "/* Rearranges `params` (NUM_PARAMS values, the order above) into `packed`");
-    sb_line(sb, " * (NUM_PACKED values): weights transposed for the kernels, b_ih + b_hh merged. */");
+    sb_line(sb,
+            " * (NUM_PACKED values): weights transposed for the kernels, b_ih + b_hh merged. */");
     sb_line(sb, "void %s_pack(const %s_real *params, %s_real *packed);", n, n, n);
     sb_line(sb, "%s", "");
     sb_line(sb, "/* Bytes of scratch memory %s_forward needs for B sequences of T steps. */", n);
@@ -643,10 +657,11 @@ static void emit_header(Emitter *e, const char *header_name)
     sb_line(sb, "%s", "");
     sb_line(sb, "/* Runs the network on B sequences of up to T steps.");
     sb_line(sb, " *   packed   the weights from %s_pack", n);
-    sb_line(sb, " *   x        input, %s", net->batch_first ? "(B, T, INPUT_SIZE)" :
-                                                             "(T, B, INPUT_SIZE)");
+    sb_line(sb, " *   x        input, %s",
+            net->batch_first ? "(B, T, INPUT_SIZE)" : "(T, B, INPUT_SIZE)");
     sb_line(sb, " *   lengths  (B) steps of each sequence, 1..T, in any order; NULL: all T.");
-    sb_line(sb, " *            As PyTorch's pack_padded_sequence: outputs past a length are zero,");
+    sb_line(sb,
+            " *            As PyTorch's pack_padded_sequence: outputs past a length are zero,");
     sb_line(sb, " *            the final state is the state at the sequence's own last step.");
     if (per_step)
         sb_line(sb, " *   y        output, %s, zero past each length",
@@ -681,8 +696,8 @@ void em_section(Emitter *e, const char *name)
     size_t n = end ? (size_t)(end - s) : strlen(s);
     while (n) {
         const char *holes[][2] = {
-            {"RNNC_EXP", e->exp_fn}, {"RNNC_TANH", e->tanh_fn},
-            {"RNNC_ONE", e->one},    {"RNNC_ZERO", e->zero}, {"RNNC_FN ", e->fn},
+            {"RNNC_EXP", e->exp_fn}, {"RNNC_TANH", e->tanh_fn}, {"RNNC_ONE", e->one},
+            {"RNNC_ZERO", e->zero},  {"RNNC_FN ", e->fn},
         };
         int hit = 0;
         for (size_t h = 0; h < sizeof holes / sizeof holes[0]; h++) {
@@ -790,8 +805,8 @@ static void emit_body(Emitter *e)
         em_deploy_api(e);
 }
 
-static int emit_all(const Plan *plan, const char *header_name, const EmitDeploy *dep,
-                    int train, CUnit *out, DiagList *d)
+static int emit_all(const Plan *plan, const char *header_name, const EmitDeploy *dep, int train,
+                    CUnit *out, DiagList *d)
 {
     Sb sb;
     int dbl = plan->net->dbl, own = plan->net->math_builtin;
@@ -837,8 +852,8 @@ int emit_unit_train(const Plan *plan, CUnit *out, DiagList *d)
     return emit_all(plan, "model.h", NULL, 1, out, d);
 }
 
-int emit_unit_deploy(const Plan *plan, const char *header_name, const EmitDeploy *dep,
-                     CUnit *out, DiagList *d)
+int emit_unit_deploy(const Plan *plan, const char *header_name, const EmitDeploy *dep, CUnit *out,
+                     DiagList *d)
 {
     return emit_all(plan, header_name, dep, 0, out, d);
 }

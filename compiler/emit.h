@@ -53,8 +53,8 @@ typedef struct EmitDeploy {
 /* Renders the deployable unit: weights as static const arrays, a caller-owned state with
  * <name>_reset and <name>_step (unidirectional stacks), <name>_forward up to
  * deploy.max_seq_len, <name>_selftest; no allocation, no I/O, no mutable globals. */
-int emit_unit_deploy(const Plan *plan, const char *header_name, const EmitDeploy *dep,
-                     CUnit *out, DiagList *d);
+int emit_unit_deploy(const Plan *plan, const char *header_name, const EmitDeploy *dep, CUnit *out,
+                     DiagList *d);
 
 /* Bytes of the work area <name>_forward of deployed code needs (T <= max_seq_len). */
 long emit_deploy_work_bytes(const Plan *plan);

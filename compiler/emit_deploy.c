@@ -182,8 +182,8 @@ void em_deploy_api(Emitter *e)
     sb_line(sb, "%s", "");
     if (emit_can_stream(p))
         em_step(e);
-    sb_line(sb, "%sint %s_forward(const real *x, int T, real *y, %s_work *work)", e->fn,
-            net->name, net->name);
+    sb_line(sb, "%sint %s_forward(const real *x, int T, real *y, %s_work *work)", e->fn, net->name,
+            net->name);
     sb_line(sb, "{");
     sb_line(sb, "    if (T < 1 || T > %s_MAX_SEQ_LEN)", N);
     sb_line(sb, "        return -1;");
@@ -215,12 +215,13 @@ void em_header_deploy(Emitter *e, const char *header_name)
     sb_line(sb, " *");
     sb_line(sb, " * Flash: %ld bytes of weights. RAM: %ld bytes of state (%s_state),", flash,
             p->state_bytes, n);
-    sb_line(sb, " *   %ld bytes of work area for %s_forward (%s_work).",
-            emit_deploy_work_bytes(p), n, n);
+    sb_line(sb, " *   %ld bytes of work area for %s_forward (%s_work).", emit_deploy_work_bytes(p),
+            n, n);
     sb_line(sb, " * %ld FLOPs per step. No allocation, no I/O, no mutable global;",
             p->flops_per_step);
-    sb_line(sb, " * %s.", net->math_builtin ? "no library function at all (math: builtin)"
-                                            : "calls only exp and tanh of libm");
+    sb_line(sb, " * %s.",
+            net->math_builtin ? "no library function at all (math: builtin)"
+                              : "calls only exp and tanh of libm");
     sb_line(sb, " *");
     if (stream) {
         sb_line(sb, " * Streaming, one sample in and one output out per call:");
@@ -233,7 +234,8 @@ void em_header_deploy(Emitter *e, const char *header_name)
         sb_line(sb, " *         use(y);");
         sb_line(sb, " *     }");
     } else {
-        sb_line(sb, " * A bidirectional stack needs the whole sequence: it cannot stream, so there");
+        sb_line(sb,
+                " * A bidirectional stack needs the whole sequence: it cannot stream, so there");
         sb_line(sb, " * is no %s_step; use %s_forward.", n, n);
     }
     sb_line(sb, " * A whole sequence of T <= %s_MAX_SEQ_LEN steps:", N);
@@ -280,12 +282,16 @@ void em_header_deploy(Emitter *e, const char *header_name)
     sb_line(sb, "} %s_work;", n);
     sb_line(sb, "%s", "");
     if (stream) {
-        sb_line(sb, "/* Starts a fresh sequence: zeroes the state (as does zero-initialising it). */");
+        sb_line(sb,
+                "/* Starts a fresh sequence: zeroes the state (as does zero-initialising it). */");
         sb_line(sb, "void %s_reset(%s_state *s);", n, n);
         sb_line(sb, "%s", "");
-        sb_line(sb, "/* One time step: x (INPUT_SIZE) in, y (OUTPUT_SIZE) out, the state carried in s.");
+        sb_line(
+            sb,
+            "/* One time step: x (INPUT_SIZE) in, y (OUTPUT_SIZE) out, the state carried in s.");
         if (hd->present && hd->input == HEAD_LAST)
-            sb_line(sb, " * y is the head on the state after this step: after the last step, what");
+            sb_line(sb,
+                    " * y is the head on the state after this step: after the last step, what");
         else
             sb_line(sb, " * y is this step's output: step t gives row t of %s_forward's y, so", n);
         sb_line(sb, " * %s_forward gives for the sequence so far. Streams share nothing but", n);
@@ -294,14 +300,15 @@ void em_header_deploy(Emitter *e, const char *header_name)
         sb_line(sb, "    %s_real *y);", n);
         sb_line(sb, "%s", "");
     }
-    sb_line(sb, "/* A whole sequence: x (T, INPUT_SIZE) in, y out: %s.", per_step
-                ? "(T, OUTPUT_SIZE), every step" : "(OUTPUT_SIZE), after the last step");
+    sb_line(sb, "/* A whole sequence: x (T, INPUT_SIZE) in, y out: %s.",
+            per_step ? "(T, OUTPUT_SIZE), every step" : "(OUTPUT_SIZE), after the last step");
     sb_line(sb, " * Returns 0, or -1 when T is outside 1..MAX_SEQ_LEN. */");
     sb_line(sb, "int %s_forward(const %s_real *x, int T, %s_real *y,", n, n, n);
     sb_line(sb, "    %s_work *work);", n);
     sb_line(sb, "%s", "");
     if (e->dep->selftest) {
-        sb_line(sb, "/* Runs a sequence rnnc computed at generation time through this code (whole");
+        sb_line(sb,
+                "/* Runs a sequence rnnc computed at generation time through this code (whole");
         sb_line(sb, " * and, when streaming, step by step). 0 when the outputs match; otherwise");
         sb_line(sb, " * the build is wrong (compiler flags, a changed weight, a broken port). */");
         sb_line(sb, "int %s_selftest(void);", n);

@@ -14,10 +14,10 @@ typedef struct Emitter {
     const EmitDeploy *dep;  /* deployed code; NULL for the run-time API */
     const char *one, *zero; /* literals of the model precision */
     const char *exp_fn, *tanh_fn;
-    const char *fn;         /* before each function definition: "RNNC_NOLIB " when deployed */
-    int train;              /* also emit the training API (emit_train.c) */
-    int cache;              /* the cell being written stores its activations (a, ex) */
-    char ring[16][48];      /* scratch for index expressions */
+    const char *fn;    /* before each function definition: "RNNC_NOLIB " when deployed */
+    int train;         /* also emit the training API (emit_train.c) */
+    int cache;         /* the cell being written stores its activations (a, ex) */
+    char ring[16][48]; /* scratch for index expressions */
     int ring_at;
 } Emitter;
 
@@ -31,8 +31,8 @@ typedef struct Term {
 const char *em_ix(Emitter *e, long base, long j);
 /* dst[dst0 + c] = init[init0 + c] (or 0) + the terms' products, for c < n: statements when
  * unrolled, else constant-bound loops; the same order of additions either way. */
-void em_product(Emitter *e, int unrolled, const char *dst, long dst0, long n,
-                const char *init, long init0, const Term *terms, int nterms);
+void em_product(Emitter *e, int unrolled, const char *dst, long dst0, long n, const char *init,
+                long init0, const Term *terms, int nterms);
 /* Declares b, bhn, wx, wh, wr: the parts of a layer's packed weights relative to `w`. */
 void em_pointers(Emitter *e, const PlanLayer *L);
 /* Runs fn(e, L, j) for every unit j < n: one copy each when L is unrolled, else a loop. */

@@ -116,10 +116,14 @@ static void emit_back(Emitter *e, const PlanLayer *L)
     int lstm = is_lstm(L), after = is_gru_after(L);
     sb_line(sb, "/* %s layer %d, backward of one step: %s. */", blk->name, L->layer,
             em_cell_title(blk));
-    sb_line(sb, "static void %s_back(const real *w, const real *x, const real *hp,%s const real *a,",
+    sb_line(sb,
+            "static void %s_back(const real *w, const real *x, const real *hp,%s const real *a,",
             L->fn, lstm ? " const real *cp," : "");
     sb_line(sb, "    %sconst real *dh,%s real *dw, real *dx, real *dhp)",
-            lstm ? "const real *ct, " : after ? "const real *ex, " : "", lstm ? " real *dc," : "");
+            lstm    ? "const real *ct, "
+            : after ? "const real *ex, "
+                    : "",
+            lstm ? " real *dc," : "");
     sb_line(sb, "{");
     sb->indent += 4;
     sb_line(sb, "const real *wx = w + %ld, *wh = w + %ld;", L->pk_wx - L->pk, L->pk_wh - L->pk);
@@ -216,7 +220,9 @@ static void emit_seqc(Emitter *e, const PlanLayer *L)
     sb_line(sb, "static void %s_seqc(const real *w, const real *x, long xsb, long xst, real *y,",
             L->fn);
     sb_line(sb, "    long ysb, long yst, int T, const int *bs, const int *perm, real *h,%s",
-            lstm ? " real *c, real *cs," : after ? " real *ex," : "");
+            lstm    ? " real *c, real *cs,"
+            : after ? " real *ex,"
+                    : "");
     sb_line(sb, "    real *a, int reverse)");
     sb_line(sb, "{");
     sb_line(sb, "    for (int s = 0; s < T; s++) {");
@@ -231,10 +237,12 @@ static void emit_seqc(Emitter *e, const PlanLayer *L)
                 GH);
         sb_line(sb, "            vec_copy(cs + bt * %ld, cb, %ld);", H, H);
     } else if (after) {
-        sb_line(sb, "            %s_cellc(w, x + b * xsb + t * xst, hb, a + bt * %ld, ex + bt * %ld);",
+        sb_line(sb,
+                "            %s_cellc(w, x + b * xsb + t * xst, hb, a + bt * %ld, ex + bt * %ld);",
                 L->fn, GH, H);
     } else {
-        sb_line(sb, "            %s_cellc(w, x + b * xsb + t * xst, hb, a + bt * %ld);", L->fn, GH);
+        sb_line(sb, "            %s_cellc(w, x + b * xsb + t * xst, hb, a + bt * %ld);", L->fn,
+                GH);
     }
     sb_line(sb, "            vec_copy(y + b * ysb + t * yst, hb, %d);", L->Hr);
     sb_line(sb, "        }");
@@ -255,7 +263,9 @@ static void emit_seqb(Emitter *e, const PlanLayer *L)
             L->fn);
     sb_line(sb, "    const real *y, const real *dy, long ysb, long yst, int T, const int *bs,");
     sb_line(sb, "    const int *perm, const int *len, const real *a,%s real *dhn,%s real *dw,",
-            lstm ? " const real *cs," : after ? " const real *ex," : "",
+            lstm    ? " const real *cs,"
+            : after ? " const real *ex,"
+                    : "",
             lstm ? " real *dcn," : "");
     sb_line(sb, "    const real *h0,%s", lstm ? " const real *c0," : "");
     sb_line(sb, "    int reverse)");
@@ -331,14 +341,17 @@ static void emit_train_mem(Emitter *e)
     sb_line(sb, "/* What forward_train keeps for backward, carved from one cache block. */");
     sb_line(sb, "typedef struct TrainMem {");
     sb_line(sb, "    int *len, *perm, *bs; /* (B), (B), (T): the packed schedule */");
-    sb_line(sb, "    real *h, *c;          /* the running state, (B, %d) and (B, %d) */", p->max_hr,
-            p->max_h);
+    sb_line(sb, "    real *h, *c;          /* the running state, (B, %d) and (B, %d) */",
+            p->max_hr, p->max_h);
     sb_line(sb, "    real *out[%d];         /* each layer's outputs, (B, T, D*Hr) */", ng);
     sb_line(sb, "    real *din[%d];         /* outputs after dropout, the next layer's input */",
             ng);
-    sb_line(sb, "    real *a[%d], *cs[%d], *ex[%d]; /* per layer and direction: activations, c, "
-                "gh */", p->nlayers, p->nlayers, p->nlayers);
-    sb_line(sb, "    real *h0[%d], *c0[%d]; /* per layer and direction: the state before step 0 */",
+    sb_line(sb,
+            "    real *a[%d], *cs[%d], *ex[%d]; /* per layer and direction: activations, c, "
+            "gh */",
+            p->nlayers, p->nlayers, p->nlayers);
+    sb_line(sb,
+            "    real *h0[%d], *c0[%d]; /* per layer and direction: the state before step 0 */",
             p->nlayers, p->nlayers);
     sb_line(sb, "    real *hlast, *dhlast; /* the head's input and its gradient, (B, %d) */",
             hd->present ? hd->in_features : 0);
@@ -359,11 +372,11 @@ static void emit_train_mem(Emitter *e)
     sb_line(sb, "    m->perm = m->len + B;");
     sb_line(sb, "    m->bs = m->perm + B;");
     sb_line(sb, "}");
-#define REGION(field, size_fmt, ...)                                                         \
-    do {                                                                                    \
-        sb_line(sb, "if (r)");                                                              \
-        sb_line(sb, "    m->%s = r + at;", field);                                          \
-        sb_line(sb, "at += " size_fmt ";", __VA_ARGS__);                                    \
+#define REGION(field, size_fmt, ...)                                                              \
+    do {                                                                                          \
+        sb_line(sb, "if (r)");                                                                    \
+        sb_line(sb, "    m->%s = r + at;", field);                                                \
+        sb_line(sb, "at += " size_fmt ";", __VA_ARGS__);                                          \
     } while (0)
     REGION("h", "(long)B * %d", p->max_hr);
     REGION("c", "(long)B * %d", p->max_h);
@@ -485,7 +498,9 @@ static void emit_forward_train(Emitter *e)
     int per_step = !hd->present || hd->input == HEAD_SEQUENCE;
     sb_line(sb, "int %s_forward_train(const real *w, const real *x, const int *lengths, int B,",
             net->name);
-    sb_line(sb, "    int T, real *y, real *logits, const real *drop, const real *state0, real *state1,");
+    sb_line(
+        sb,
+        "    int T, real *y, real *logits, const real *drop, const real *state0, real *state1,");
     sb_line(sb, "    void *cache)");
     sb_line(sb, "{");
     sb->indent += 4;
@@ -527,8 +542,10 @@ static void emit_forward_train(Emitter *e)
                 sb_line(sb, "if (drop) /* dropout after %s layer %d: training only */",
                         P->block->name, P->layer);
                 sb_line(sb, "    for (int b = 0; b < B; b++)");
-                sb_line(sb, "        for (long at = (long)b * T * %d; at < ((long)b * T + m.len[b]) "
-                            "* %d; at++)", Wp, Wp);
+                sb_line(sb,
+                        "        for (long at = (long)b * T * %d; at < ((long)b * T + m.len[b]) "
+                        "* %d; at++)",
+                        Wp, Wp);
                 sb_line(sb, "            m.din[%d][at] = m.out[%d][at] * drop[%s + at];", g, g,
                         mask_off(p, g));
             } else {
@@ -541,7 +558,8 @@ static void emit_forward_train(Emitter *e)
             g++;
         sb_line(sb, "/* %s */", L->label);
         sb_line(sb, "if (state0)");
-        sb_line(sb, "    vec_copy(m.h0[%d], state0 + (long)B * %ld, (long)B * %d);", i, soff, L->Hr);
+        sb_line(sb, "    vec_copy(m.h0[%d], state0 + (long)B * %ld, (long)B * %d);", i, soff,
+                L->Hr);
         sb_line(sb, "else");
         sb_line(sb, "    vec_zero(m.h0[%d], (long)B * %d);", i, L->Hr);
         sb_line(sb, "vec_copy(m.h, m.h0[%d], (long)B * %d);", i, L->Hr);
@@ -653,8 +671,10 @@ static void emit_backward(Emitter *e)
         sb_line(sb, "for (int b = 0; b < B; b++)");
         sb_line(sb, "    for (int t = 0; t < m.len[b]; t++)");
         if (hd->present)
-            sb_line(sb, "        head_back(w, m.out[%d] + ((long)b * T + t) * %ld, dout + %s, dw, "
-                        "dy + ((long)b * T + t) * %ld);", ng - 1, F, user_at(net, O), F);
+            sb_line(sb,
+                    "        head_back(w, m.out[%d] + ((long)b * T + t) * %ld, dout + %s, dw, "
+                    "dy + ((long)b * T + t) * %ld);",
+                    ng - 1, F, user_at(net, O), F);
         else
             sb_line(sb, "        vec_copy(dy + ((long)b * T + t) * %ld, dout + %s, %ld);", O,
                     user_at(net, O), O);
@@ -694,7 +714,8 @@ static void emit_backward(Emitter *e)
                 sb_line(sb, "vec_zero(m.dcn, (long)B * %d);", L->H);
             if (L->top && L->last_layer && head_last) {
                 sb_line(sb, "for (int b = 0; b < B; b++)");
-                sb_line(sb, "    vec_copy(m.dhn + (long)b * %d, m.dhlast + (long)b * %ld + %d, %d);",
+                sb_line(sb,
+                        "    vec_copy(m.dhn + (long)b * %d, m.dhlast + (long)b * %ld + %d, %d);",
                         L->Hr, F, dir * L->Hr, L->Hr);
             }
             char extra[64] = "", dcn[16] = "";
@@ -706,16 +727,18 @@ static void emit_backward(Emitter *e)
             }
             sb_line(sb, "%s_seqb(w + %ld, %s, %s, %s, %s,", L->fn, L->pk, in, isb, ist,
                     first ? "0" : "dx");
-            sb_line(sb, "    m.out[%d] + %d, dy + %d, (long)T * %d, %d, T, m.bs, m.perm, m.len,", g,
-                    dir * L->Hr, dir * L->Hr, W, W);
-            sb_line(sb, "    m.a[%d], %sm.dhn, %sdw + %ld, m.h0[%d], %s%d);", li, extra, dcn, L->pk,
-                    li, is_lstm(L) ? tu_c0(li) : "", dir);
+            sb_line(sb, "    m.out[%d] + %d, dy + %d, (long)T * %d, %d, T, m.bs, m.perm, m.len,",
+                    g, dir * L->Hr, dir * L->Hr, W, W);
+            sb_line(sb, "    m.a[%d], %sm.dhn, %sdw + %ld, m.h0[%d], %s%d);", li, extra, dcn,
+                    L->pk, li, is_lstm(L) ? tu_c0(li) : "", dir);
         }
         if (!first && droppable(&p->layers[i - (D - 1) - 1])) {
             sb_line(sb, "if (drop) /* back through the dropout below */");
             sb_line(sb, "    for (int b = 0; b < B; b++)");
-            sb_line(sb, "        for (long at = (long)b * T * %d; at < ((long)b * T + m.len[b]) * %d; "
-                        "at++)", L0->I, L0->I);
+            sb_line(sb,
+                    "        for (long at = (long)b * T * %d; at < ((long)b * T + m.len[b]) * %d; "
+                    "at++)",
+                    L0->I, L0->I);
             sb_line(sb, "            dx[at] *= drop[%s + at];", mask_off(p, g - 1));
         }
         if (!first) {
@@ -761,7 +784,8 @@ static void emit_unpack(Emitter *e)
                     L->pk_b);
             if (L->pk_bhn >= 0) {
                 sb_line(sb, "for (long j = 0; j < %d; j++) {", L->H);
-                sb_line(sb, "    dp[%ld + j] = g[%ld + j];", bi->offset + merged, L->pk_b + merged);
+                sb_line(sb, "    dp[%ld + j] = g[%ld + j];", bi->offset + merged,
+                        L->pk_b + merged);
                 sb_line(sb, "    dp[%ld + j] = g[%ld + j];", bh->offset + merged, L->pk_bhn);
                 sb_line(sb, "}");
             }

@@ -172,8 +172,8 @@ void jit_free(JitModule *m)
 
 /* ---- the system compiler, with a cache --------------------------------------------- */
 
-static const char *const cc_flags[] = {"-std=c11", "-O3", "-march=native", "-fPIC", "-shared",
-                                       NULL};
+static const char *const cc_flags[] = {"-std=c11", "-O3",     "-march=native",
+                                       "-fPIC",    "-shared", NULL};
 
 static unsigned long long fnv1a(unsigned long long h, const char *s)
 {

@@ -20,8 +20,8 @@ typedef struct ModelFns {
     int dbl;
     long (*scratch_bytes)(int B, int T);
     void (*pack_f32)(const float *params, float *packed);
-    int (*forward_f32)(const float *w, const float *x, const int *lengths, int B, int T,
-                       float *y, float *h_n, float *c_n, void *scratch);
+    int (*forward_f32)(const float *w, const float *x, const int *lengths, int B, int T, float *y,
+                       float *h_n, float *c_n, void *scratch);
     void (*pack_f64)(const double *params, double *packed);
     int (*forward_f64)(const double *w, const double *x, const int *lengths, int B, int T,
                        double *y, double *h_n, double *c_n, void *scratch);

@@ -369,17 +369,22 @@ static int cmd_train(int argc, char **argv)
     const char *spec = NULL;
     const char *ov[11] = {0};
     static const char *const ovn[11] = {
-        "--optimizer", "--lr", "--momentum", "--weight-decay", "--batch-size", "--epochs",
-        "--seed", "--clip-grad-norm", "--clip-grad-value", "--tbptt", "--checkpoint"};
+        "--optimizer",       "--lr",     "--momentum",  "--weight-decay",
+        "--batch-size",      "--epochs", "--seed",      "--clip-grad-norm",
+        "--clip-grad-value", "--tbptt",  "--checkpoint"};
     int no_shuffle = 0;
     struct {
         const char *name;
         const char **dst;
     } opts[] = {
-        {"--input", &ta.input},         {"--target", &ta.target},
-        {"--lengths", &ta.lengths},     {"--val-input", &ta.val_input},
-        {"--val-target", &ta.val_target}, {"--val-lengths", &ta.val_lengths},
-        {"--init", &ta.init},           {"--resume", &ta.resume},
+        {"--input", &ta.input},
+        {"--target", &ta.target},
+        {"--lengths", &ta.lengths},
+        {"--val-input", &ta.val_input},
+        {"--val-target", &ta.val_target},
+        {"--val-lengths", &ta.val_lengths},
+        {"--init", &ta.init},
+        {"--resume", &ta.resume},
         {"--save", &ta.save},
     };
     for (int i = 0; i < argc; i++) {
@@ -420,8 +425,9 @@ static int cmd_train(int argc, char **argv)
     if (!spec)
         return bad_usage("train needs a SPEC", NULL, usage_train);
     if (!ta.input || !ta.target || !ta.save)
-        return bad_usage(!ta.input ? "train needs --input" : !ta.target ? "train needs --target"
-                                                                        : "train needs --save",
+        return bad_usage(!ta.input    ? "train needs --input"
+                         : !ta.target ? "train needs --target"
+                                      : "train needs --save",
                          NULL, usage_train);
     if (ta.init && ta.resume)
         return bad_usage("--init and --resume exclude each other", NULL, usage_train);

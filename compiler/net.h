@@ -18,18 +18,18 @@ typedef enum LossKind { LOSS_NONE, LOSS_CROSS_ENTROPY, LOSS_MSE, LOSS_BCE } Loss
 
 /* One recurrent block: what one nn.RNN / nn.LSTM / nn.GRU module is. */
 typedef struct Block {
-    Span span;            /* the block's mapping */
-    const char *name;     /* C identifier; prefix of its state_dict names */
+    Span span;        /* the block's mapping */
+    const char *name; /* C identifier; prefix of its state_dict names */
     CellKind cell;
-    Nonlin nonlin;        /* CELL_RNN */
-    GruReset reset;       /* CELL_GRU */
-    int input_size;       /* I of layer 0: spec input_size or previous block's output width */
-    int hidden_size;      /* H */
-    int proj_size;        /* P; 0 = none (CELL_LSTM only) */
-    int num_layers;       /* L */
-    int dirs;             /* D: 1 or 2 */
-    int bias;             /* b_ih and b_hh present */
-    double dropout;       /* between layers, training only */
+    Nonlin nonlin;   /* CELL_RNN */
+    GruReset reset;  /* CELL_GRU */
+    int input_size;  /* I of layer 0: spec input_size or previous block's output width */
+    int hidden_size; /* H */
+    int proj_size;   /* P; 0 = none (CELL_LSTM only) */
+    int num_layers;  /* L */
+    int dirs;        /* D: 1 or 2 */
+    int bias;        /* b_ih and b_hh present */
+    double dropout;  /* between layers, training only */
     KernelChoice kernel;
     Span kernel_span;
 } Block;
@@ -38,8 +38,8 @@ typedef struct Head {
     int present;
     Span span;
     const char *name;
-    int in_features;      /* D*H (or D*P) of the top block */
-    int out_features;     /* O */
+    int in_features;  /* D*H (or D*P) of the top block */
+    int out_features; /* O */
     HeadInput input;
     HeadAct activation;
     int bias;
@@ -60,20 +60,20 @@ typedef struct TrainCfg {
 } TrainCfg;
 
 typedef struct Net {
-    const char *file;     /* spec path, for banners */
-    const char *name;     /* C identifier: prefix of every public symbol */
+    const char *file; /* spec path, for banners */
+    const char *name; /* C identifier: prefix of every public symbol */
     int input_size;
     int batch_first;
-    int dbl;              /* precision float64 */
-    int math_builtin;     /* math: builtin — rnnc's own exp and tanh, no libm */
-    int max_seq_len;      /* deploy.max_seq_len: longest sequence of the deployed forward */
-    LossKind loss;        /* loss: what training minimises; LOSS_NONE when unsaid */
+    int dbl;          /* precision float64 */
+    int math_builtin; /* math: builtin — rnnc's own exp and tanh, no libm */
+    int max_seq_len;  /* deploy.max_seq_len: longest sequence of the deployed forward */
+    LossKind loss;    /* loss: what training minimises; LOSS_NONE when unsaid */
     TrainCfg train;
     Span loss_span;
     int nblocks;
-    Block *blocks;        /* (nblocks) */
+    Block *blocks; /* (nblocks) */
     Head head;
-    int out_size;         /* features of y: O with a head, else D*H (D*P) of the top block */
+    int out_size; /* features of y: O with a head, else D*H (D*P) of the top block */
 } Net;
 
 static inline int cell_gates(CellKind c)

@@ -12,8 +12,8 @@ typedef struct Builder {
     Arena *a;
     Plan *p;
     int cap_t;
-    long off;  /* torch block */
-    long pk;   /* packed block */
+    long off; /* torch block */
+    long pk;  /* packed block */
 } Builder;
 
 static int add_tensor(Builder *b, const char *name, long d0, long d1)
@@ -78,22 +78,23 @@ Plan *plan_build(Arena *a, DiagList *d, const Net *net)
                 L->unrolled = blk->kernel == KERNEL_UNROLLED ||
                               (blk->kernel == KERNEL_AUTO && L->macs <= CHECK_UNROLL_AUTO_MAX);
                 L->fn = arena_printf(a, "blk_%s_l%d", blk->name, l);
-                L->label = arena_printf(a, "%s layer %d%s", blk->name, l,
-                                        dir ? " reverse" : "");
-                L->t_wih = add_tensor(&b, arena_printf(a, "%s.weight_ih_l%d%s", blk->name, l,
-                                                       sfx), (long)G * H, L->I);
-                L->t_whh = add_tensor(&b, arena_printf(a, "%s.weight_hh_l%d%s", blk->name, l,
-                                                       sfx), (long)G * H, Hr);
+                L->label = arena_printf(a, "%s layer %d%s", blk->name, l, dir ? " reverse" : "");
+                L->t_wih = add_tensor(&b, arena_printf(a, "%s.weight_ih_l%d%s", blk->name, l, sfx),
+                                      (long)G * H, L->I);
+                L->t_whh = add_tensor(&b, arena_printf(a, "%s.weight_hh_l%d%s", blk->name, l, sfx),
+                                      (long)G * H, Hr);
                 L->t_bih = L->t_bhh = L->t_whr = -1;
                 if (blk->bias) {
-                    L->t_bih = add_tensor(&b, arena_printf(a, "%s.bias_ih_l%d%s", blk->name,
-                                                           l, sfx), (long)G * H, 0);
-                    L->t_bhh = add_tensor(&b, arena_printf(a, "%s.bias_hh_l%d%s", blk->name,
-                                                           l, sfx), (long)G * H, 0);
+                    L->t_bih =
+                        add_tensor(&b, arena_printf(a, "%s.bias_ih_l%d%s", blk->name, l, sfx),
+                                   (long)G * H, 0);
+                    L->t_bhh =
+                        add_tensor(&b, arena_printf(a, "%s.bias_hh_l%d%s", blk->name, l, sfx),
+                                   (long)G * H, 0);
                 }
                 if (P)
-                    L->t_whr = add_tensor(&b, arena_printf(a, "%s.weight_hr_l%d%s",
-                                                           blk->name, l, sfx), P, H);
+                    L->t_whr = add_tensor(
+                        &b, arena_printf(a, "%s.weight_hr_l%d%s", blk->name, l, sfx), P, H);
                 L->pk = b.pk;
                 L->pk_b = blk->bias ? take(&b, (long)G * H) : -1;
                 L->pk_bhn = blk->bias && blk->cell == CELL_GRU && blk->reset == RESET_AFTER
@@ -122,11 +123,10 @@ Plan *plan_build(Arena *a, DiagList *d, const Net *net)
     p->head_pk_w = p->head_pk_b = -1;
     if (net->head.present) {
         const Head *h = &net->head;
-        p->head_t_w = add_tensor(&b, arena_printf(a, "%s.weight", h->name), h->out_features,
-                                 h->in_features);
+        p->head_t_w =
+            add_tensor(&b, arena_printf(a, "%s.weight", h->name), h->out_features, h->in_features);
         if (h->bias)
-            p->head_t_b = add_tensor(&b, arena_printf(a, "%s.bias", h->name),
-                                     h->out_features, 0);
+            p->head_t_b = add_tensor(&b, arena_printf(a, "%s.bias", h->name), h->out_features, 0);
         p->head_pk_w = take(&b, (long)h->in_features * h->out_features);
         p->head_pk_b = h->bias ? take(&b, h->out_features) : -1;
         p->flops_per_step += 2L * h->in_features * h->out_features;
@@ -150,9 +150,8 @@ long plan_scratch_reals(const Plan *p, long B, long T)
 {
     long ints = 2 * B + T;
     long int_reals = (ints * 4 + p->real_size - 1) / p->real_size;
-    long hlast = p->net->head.present && p->net->head.input == HEAD_LAST
-                     ? B * p->top_dirs * p->top_hr
-                     : 0;
+    long hlast =
+        p->net->head.present && p->net->head.input == HEAD_LAST ? B * p->top_dirs * p->top_hr : 0;
     return int_reals + B * p->max_hr + B * p->max_h + 2 * B * T * p->max_width + hlast;
 }
 

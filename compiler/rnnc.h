@@ -16,12 +16,12 @@
 #include "spec.h"
 
 typedef struct Rnnc {
-    Arena arena;      /* everything below lives here */
+    Arena arena; /* everything below lives here */
     DiagList diag;
     SpecDoc *doc;
     const Net *net;
     const Plan *plan;
-    JitKind jit;      /* how run, grad and train compile the code (JIT_TCC by default) */
+    JitKind jit; /* how run, grad and train compile the code (JIT_TCC by default) */
 } Rnnc;
 
 void rnnc_init(Rnnc *r);
@@ -65,11 +65,11 @@ int rnnc_grad(Rnnc *r, RnncGradArgs *a);
 
 /* What `rnnc train` reports as it goes: after every step, and at the end of every epoch. */
 typedef struct RnncProgress {
-    int epoch, epochs;      /* 1-based */
-    long step, steps;       /* steps done in this epoch, and in a whole epoch */
-    double loss;            /* mean batch loss of the epoch so far */
-    double elapsed, steps_per_s, eta; /* seconds since the start of training, rate, time left */
-    int end_of_epoch;       /* the fields below are set */
+    int epoch, epochs;                   /* 1-based */
+    long step, steps;                    /* steps done in this epoch, and in a whole epoch */
+    double loss;                         /* mean batch loss of the epoch so far */
+    double elapsed, steps_per_s, eta;    /* seconds since the start of training, rate, time left */
+    int end_of_epoch;                    /* the fields below are set */
     double train_acc, val_loss, val_acc; /* NaN where not known (accuracy: classification) */
 } RnncProgress;
 
@@ -84,7 +84,7 @@ typedef struct RnncTrainArgs {
     void (*progress)(void *ctx, const RnncProgress *p);
     void *ctx;
     volatile sig_atomic_t *stop; /* set from outside (Ctrl-C): checkpoint and return */
-    int stopped;            /* out: 1 when *stop ended training early */
+    int stopped;                 /* out: 1 when *stop ended training early */
 } RnncTrainArgs;
 
 /* Trains the loaded model (its loss:, a->cfg) on the data files, writing a checkpoint after

@@ -54,15 +54,14 @@ void rnnc_report(const Rnnc *r, FILE *out)
 {
     const Net *net = r->net;
     const Plan *p = r->plan;
-    fprintf(out, "%s: network %s, input_size %d, %s, %s\n", net->file, net->name,
-            net->input_size, net->batch_first ? "batch_first" : "time-major",
-            net->dbl ? "float64" : "float32");
+    fprintf(out, "%s: network %s, input_size %d, %s, %s\n", net->file, net->name, net->input_size,
+            net->batch_first ? "batch_first" : "time-major", net->dbl ? "float64" : "float32");
     for (int i = 0; i < net->nblocks; i++) {
         const Block *b = &net->blocks[i];
         PlanBlockStats st;
         plan_block_stats(p, i, &st);
-        fprintf(out, "block %s: %s, input %d, hidden %d", b->name, cell_name(b),
-                b->input_size, b->hidden_size);
+        fprintf(out, "block %s: %s, input %d, hidden %d", b->name, cell_name(b), b->input_size,
+                b->hidden_size);
         if (b->proj_size)
             fprintf(out, ", proj %d", b->proj_size);
         fprintf(out, ", %d layer%s, %s\n", b->num_layers, b->num_layers > 1 ? "s" : "",
@@ -81,22 +80,22 @@ void rnnc_report(const Rnnc *r, FILE *out)
     if (net->head.present) {
         const Head *h = &net->head;
         static const char *const acts[] = {"none", "softmax", "sigmoid"};
-        fprintf(out, "head %s: Linear(%d, %d), input %s, activation %s\n", h->name,
-                h->in_features, h->out_features, h->input == HEAD_LAST ? "last" : "sequence",
-                acts[h->activation]);
+        fprintf(out, "head %s: Linear(%d, %d), input %s, activation %s\n", h->name, h->in_features,
+                h->out_features, h->input == HEAD_LAST ? "last" : "sequence", acts[h->activation]);
         fprintf(out, "  parameters      %ld\n",
                 (long)h->out_features * h->in_features + (h->bias ? h->out_features : 0));
     }
-    fprintf(out, "total: %ld parameters (%ld packed), %ld FLOPs per step, state %ld bytes "
-                 "per sequence,\n       scratch %ld bytes for B=1, T=100 (%ld for B=32, "
-                 "T=100)\n",
+    fprintf(out,
+            "total: %ld parameters (%ld packed), %ld FLOPs per step, state %ld bytes "
+            "per sequence,\n       scratch %ld bytes for B=1, T=100 (%ld for B=32, "
+            "T=100)\n",
             p->nparams, p->npacked, p->flops_per_step, p->state_bytes,
             plan_scratch_bytes(p, 1, 100), plan_scratch_bytes(p, 32, 100));
-    fprintf(out, "deployed (-o with --weights): flash %ld bytes of weights; RAM %ld bytes of "
-                 "state,\n       %ld bytes of work for sequences up to max_seq_len %d; %s\n",
-            p->npacked * p->real_size, p->state_bytes, emit_deploy_work_bytes(p),
-            net->max_seq_len, emit_can_stream(p) ? "streams step by step"
-                                                 : "bidirectional: whole sequences only");
+    fprintf(out,
+            "deployed (-o with --weights): flash %ld bytes of weights; RAM %ld bytes of "
+            "state,\n       %ld bytes of work for sequences up to max_seq_len %d; %s\n",
+            p->npacked * p->real_size, p->state_bytes, emit_deploy_work_bytes(p), net->max_seq_len,
+            emit_can_stream(p) ? "streams step by step" : "bidirectional: whole sequences only");
 }
 
 int rnnc_write(Rnnc *r, const char *c_path)
@@ -151,8 +150,8 @@ void *run_to_real(const RnnrtArray *a, int dbl, long n)
     if (!out)
         return NULL;
     for (long i = 0; i < n; i++) {
-        double v = a->dtype == RNNRT_F64 ? ((const double *)a->data)[i]
-                                         : ((const float *)a->data)[i];
+        double v =
+            a->dtype == RNNRT_F64 ? ((const double *)a->data)[i] : ((const float *)a->data)[i];
         if (dbl)
             ((double *)out)[i] = v;
         else
@@ -203,8 +202,10 @@ void *rnnc_load_weights(Rnnc *r, const char *path)
         for (long k = 0; k < n; k++) {
             double v = dbl ? ((double *)params)[t->offset + k] : ((float *)params)[t->offset + k];
             if (v != v || v - v != 0) {
-                diag_error(&r->diag, span_none(), "%s: tensor '%s' holds a non-finite value "
-                                                  "(%g) at index %ld", path, t->name, v, k);
+                diag_error(&r->diag, span_none(),
+                           "%s: tensor '%s' holds a non-finite value "
+                           "(%g) at index %ld",
+                           path, t->name, v, k);
                 goto fail;
             }
         }
@@ -216,7 +217,6 @@ fail:
     free(params);
     return NULL;
 }
-
 
 void run_data_free(RunData *d)
 {
@@ -253,8 +253,7 @@ int run_load_inputs(Rnnc *r, const RnncRunArgs *a, RunData *d, int *B, int *T)
     if (d->x.ndim != 3 || d->x.shape[2] != net->input_size || d->x.shape[0] < 1 ||
         d->x.shape[1] < 1) {
         diag_error(&r->diag, span_none(), "%s: input has shape %s, expected %s with I = %d",
-                   a->input, got, net->batch_first ? "(B, T, I)" : "(T, B, I)",
-                   net->input_size);
+                   a->input, got, net->batch_first ? "(B, T, I)" : "(T, B, I)", net->input_size);
         return -1;
     }
     if (d->x.shape[0] > 1L << 30 || d->x.shape[1] > 1L << 30) {
@@ -277,8 +276,10 @@ int run_load_inputs(Rnnc *r, const RnncRunArgs *a, RunData *d, int *B, int *T)
         return -1;
     }
     if (l->ndim != 1 || l->shape[0] != *B) {
-        diag_error(&r->diag, span_none(), "%s: lengths have shape %s, expected (%d,): one "
-                                          "per sequence of the input", a->lengths, got, *B);
+        diag_error(&r->diag, span_none(),
+                   "%s: lengths have shape %s, expected (%d,): one "
+                   "per sequence of the input",
+                   a->lengths, got, *B);
         return -1;
     }
     d->len = malloc((size_t)*B * sizeof *d->len);
@@ -292,8 +293,10 @@ int run_load_inputs(Rnnc *r, const RnncRunArgs *a, RunData *d, int *B, int *T)
                                        : (long)((const long long *)l->data)[b];
         if (v < 1 || v > *T) {
             if (bad++ < 5)
-                diag_error(&r->diag, span_none(), "%s: length %ld of sequence %d is outside "
-                                                  "1..%d (T of the input)", a->lengths, v, b, *T);
+                diag_error(&r->diag, span_none(),
+                           "%s: length %ld of sequence %d is outside "
+                           "1..%d (T of the input)",
+                           a->lengths, v, b, *T);
             continue;
         }
         d->len[b] = (int)v;
@@ -361,8 +364,10 @@ int rnnc_run(Rnnc *r, const RnncRunArgs *a)
     int dbl = net->dbl;
     size_t rs = dbl ? sizeof(double) : sizeof(float);
     if (a->c_n && top->cell != CELL_LSTM) {
-        diag_error(&r->diag, span_none(), "--c-n: the top block '%s' is %s; only an LSTM has "
-                                          "a cell state", top->name, cell_name(top));
+        diag_error(&r->diag, span_none(),
+                   "--c-n: the top block '%s' is %s; only an LSTM has "
+                   "a cell state",
+                   top->name, cell_name(top));
         return -1;
     }
     RunData d;
@@ -524,4 +529,3 @@ out:
     free(scratch);
     return rc;
 }
-

@@ -7,9 +7,9 @@
 #include <stddef.h>
 
 typedef struct Sb {
-    char *buf;   /* NUL-terminated, owned */
+    char *buf; /* NUL-terminated, owned */
     size_t len, cap;
-    int indent;  /* spaces prepended by sb_line */
+    int indent; /* spaces prepended by sb_line */
     int failed;
 } Sb;
 

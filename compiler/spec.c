@@ -162,8 +162,8 @@ static Node *parse_node(Parser *p, yaml_event_t *ev, int depth)
     switch (ev->type) {
     case YAML_SCALAR_EVENT: {
         Node *node = arena_alloc(p->arena, sizeof *node);
-        char *s = arena_strndup(p->arena, (const char *)ev->data.scalar.value,
-                                ev->data.scalar.length);
+        char *s =
+            arena_strndup(p->arena, (const char *)ev->data.scalar.value, ev->data.scalar.length);
         if (!node || !s) {
             yaml_event_delete(ev);
             return oom(p);

@@ -60,28 +60,28 @@ static int train_fns(Rnnc *r, JitModule *m, TrainFns *f)
     return 0;
 }
 
-#define TRAIN_CALLS(R, S)                                                                   \
-    static int fwd_train_##S(void *fn, const void *w, const void *x, const int *len, int B, \
-                             int T, void *y, void *logits, const void *drop,                \
-                             const void *s0, void *s1, void *cache)                         \
-    {                                                                                       \
-        int (*f)(const R *, const R *, const int *, int, int, R *, R *, const R *,          \
-                 const R *, R *, void *);                                                   \
-        memcpy(&f, &fn, sizeof fn);                                                         \
-        return f(w, x, len, B, T, y, logits, drop, s0, s1, cache);                          \
-    }                                                                                       \
-    static int backward_##S(void *fn, const void *w, const void *x, int B, int T,           \
-                            const void *dout, const void *drop, void *dw, void *cache)      \
-    {                                                                                       \
-        int (*f)(const R *, const R *, int, int, const R *, const R *, R *, void *);        \
-        memcpy(&f, &fn, sizeof fn);                                                         \
-        return f(w, x, B, T, dout, drop, dw, cache);                                        \
-    }                                                                                       \
-    static void unary_##S(void *fn, const void *in, void *out)                              \
-    {                                                                                       \
-        void (*f)(const R *, R *);                                                          \
-        memcpy(&f, &fn, sizeof fn);                                                         \
-        f(in, out);                                                                         \
+#define TRAIN_CALLS(R, S)                                                                         \
+    static int fwd_train_##S(void *fn, const void *w, const void *x, const int *len, int B,       \
+                             int T, void *y, void *logits, const void *drop, const void *s0,      \
+                             void *s1, void *cache)                                               \
+    {                                                                                             \
+        int (*f)(const R *, const R *, const int *, int, int, R *, R *, const R *, const R *,     \
+                 R *, void *);                                                                    \
+        memcpy(&f, &fn, sizeof fn);                                                               \
+        return f(w, x, len, B, T, y, logits, drop, s0, s1, cache);                                \
+    }                                                                                             \
+    static int backward_##S(void *fn, const void *w, const void *x, int B, int T,                 \
+                            const void *dout, const void *drop, void *dw, void *cache)            \
+    {                                                                                             \
+        int (*f)(const R *, const R *, int, int, const R *, const R *, R *, void *);              \
+        memcpy(&f, &fn, sizeof fn);                                                               \
+        return f(w, x, B, T, dout, drop, dw, cache);                                              \
+    }                                                                                             \
+    static void unary_##S(void *fn, const void *in, void *out)                                    \
+    {                                                                                             \
+        void (*f)(const R *, R *);                                                                \
+        memcpy(&f, &fn, sizeof fn);                                                               \
+        f(in, out);                                                                               \
     }
 TRAIN_CALLS(float, f32)
 TRAIN_CALLS(double, f64)
@@ -126,9 +126,11 @@ int rnnc_grad(Rnnc *r, RnncGradArgs *a)
     int dbl = net->dbl, rc = -1, B = 0, T = 0;
     size_t rs = dbl ? sizeof(double) : sizeof(float);
     if (net->loss == LOSS_NONE) {
-        diag_error(&r->diag, span_none(), "%s: the spec says no 'loss:' (cross_entropy, mse or "
-                                          "bce_with_logits), so there is nothing to "
-                                          "differentiate", net->file);
+        diag_error(&r->diag, span_none(),
+                   "%s: the spec says no 'loss:' (cross_entropy, mse or "
+                   "bce_with_logits), so there is nothing to "
+                   "differentiate",
+                   net->file);
         return -1;
     }
     RunData d;
@@ -170,7 +172,8 @@ int rnnc_grad(Rnnc *r, RnncGradArgs *a)
     }
     d.source = train_source(r);
     TrainFns f;
-    if (!d.source || !(d.jit = jit_compile(r->jit, d.source, net->name, dbl, &(ModelFns){0}, &r->diag)) ||
+    if (!d.source ||
+        !(d.jit = jit_compile(r->jit, d.source, net->name, dbl, &(ModelFns){0}, &r->diag)) ||
         train_fns(r, d.jit, &f) < 0)
         goto out;
     cache = malloc((size_t)f.train_bytes(B, T));
@@ -185,14 +188,22 @@ int rnnc_grad(Rnnc *r, RnncGradArgs *a)
     }
     (dbl ? unary_f64 : unary_f32)(f.pack, d.params, d.packed);
     if ((dbl ? fwd_train_f64 : fwd_train_f32)(f.forward_train, d.packed, d.xr, d.len, B, T, d.y,
-                                               logits, drop, NULL, NULL, cache) != 0) {
+                                              logits, drop, NULL, NULL, cache) != 0) {
         diag_error(&r->diag, span_none(), "the model rejected B=%d, T=%d or the lengths", B, T);
         goto out;
     }
-    static const RnnrtLossKind kinds[] = {RNNRT_LOSS_MSE, RNNRT_LOSS_CROSS_ENTROPY,
-                                          RNNRT_LOSS_MSE, RNNRT_LOSS_BCE};
-    RnnrtLossArgs la = {kinds[net->loss], dbl, B, T, net->out_size, per_step,
-                        net->batch_first, d.len, net->head.present ? logits : NULL, d.y,
+    static const RnnrtLossKind kinds[] = {RNNRT_LOSS_MSE, RNNRT_LOSS_CROSS_ENTROPY, RNNRT_LOSS_MSE,
+                                          RNNRT_LOSS_BCE};
+    RnnrtLossArgs la = {kinds[net->loss],
+                        dbl,
+                        B,
+                        T,
+                        net->out_size,
+                        per_step,
+                        net->batch_first,
+                        d.len,
+                        net->head.present ? logits : NULL,
+                        d.y,
                         (RnnrtAct)net->head.activation};
     if (rnnrt_loss(&la, &target, a->target, &a->loss, dout, &err) < 0) {
         run_rt_error(r, &err);
@@ -256,8 +267,7 @@ static void init_params(const Plan *p, void *params, long seed)
         double bound = 0;
         for (int k = 0; k < p->nlayers && bound == 0; k++) {
             const PlanLayer *L = &p->layers[k];
-            if (i == L->t_wih || i == L->t_whh || i == L->t_bih || i == L->t_bhh ||
-                i == L->t_whr)
+            if (i == L->t_wih || i == L->t_whh || i == L->t_bih || i == L->t_bhh || i == L->t_whr)
                 bound = 1 / sqrt((double)L->H);
         }
         if (bound == 0)
@@ -314,8 +324,7 @@ static int dataset_load(Rnnc *r, Dataset *ds, const char *x, const char *t, cons
     int per_step = !net->head.present || net->head.input == HEAD_SEQUENCE;
     int ce = net->loss == LOSS_CROSS_ENTROPY;
     long want[3] = {per_step ? (net->batch_first ? ds->N : ds->T) : ds->N,
-                    per_step ? (net->batch_first ? ds->T : ds->N) : net->out_size,
-                    net->out_size};
+                    per_step ? (net->batch_first ? ds->T : ds->N) : net->out_size, net->out_size};
     int nd = (per_step ? 3 : 2) - ce;
     int ok = ds->target.ndim == nd;
     for (int i = 0; ok && i < nd; i++)
@@ -325,8 +334,8 @@ static int dataset_load(Rnnc *r, Dataset *ds, const char *x, const char *t, cons
         char got[96], exp[96];
         run_fmt_shape(got, sizeof got, ds->target.shape, ds->target.ndim);
         run_fmt_shape(exp, sizeof exp, want, nd);
-        diag_error(&r->diag, span_none(), "%s: targets have shape %s (%s), expected %s of %s",
-                   t, got, is_int ? "integers" : "floats", exp,
+        diag_error(&r->diag, span_none(), "%s: targets have shape %s (%s), expected %s of %s", t,
+                   got, is_int ? "integers" : "floats", exp,
                    ce ? "class ids (int32 or int64)" : "floats");
         return -1;
     }
@@ -440,9 +449,9 @@ static int run_window(Trainer *t, const Dataset *ds, const int *idx, int Bb, int
         return -1;
     }
     int rc = -1;
-    if ((t->dbl ? fwd_train_f64 : fwd_train_f32)(t->f.forward_train, t->packed, t->xb, t->lenb,
-                                                  Bb, Tb, t->yb, t->lb, drop, state0, state1,
-                                                  t->cache) != 0) {
+    if ((t->dbl ? fwd_train_f64 : fwd_train_f32)(t->f.forward_train, t->packed, t->xb, t->lenb, Bb,
+                                                 Tb, t->yb, t->lb, drop, state0, state1,
+                                                 t->cache) != 0) {
         diag_error(&r->diag, span_none(), "the model rejected a batch (B=%d, T=%d)", Bb, Tb);
         goto out;
     }
@@ -458,10 +467,10 @@ static int run_window(Trainer *t, const Dataset *ds, const int *idx, int Bb, int
         sidx[k] = idx[rows[k]];
     if (sub) {
         for (int k = 0; k < nc; k++) {
-            memcpy((char *)t->ys + (size_t)k * O * t->rs, (char *)t->yb + (size_t)rows[k] * O * t->rs,
-                   (size_t)O * t->rs);
-            memcpy((char *)t->ls + (size_t)k * O * t->rs, (char *)t->lb + (size_t)rows[k] * O * t->rs,
-                   (size_t)O * t->rs);
+            memcpy((char *)t->ys + (size_t)k * O * t->rs,
+                   (char *)t->yb + (size_t)rows[k] * O * t->rs, (size_t)O * t->rs);
+            memcpy((char *)t->ls + (size_t)k * O * t->rs,
+                   (char *)t->lb + (size_t)rows[k] * O * t->rs, (size_t)O * t->rs);
         }
         yz = t->ys;
         lz = t->ls;
@@ -478,10 +487,18 @@ static int run_window(Trainer *t, const Dataset *ds, const int *idx, int Bb, int
     } else {
         t->tb.shape[0] = Bl;
     }
-    static const RnnrtLossKind kinds[] = {RNNRT_LOSS_MSE, RNNRT_LOSS_CROSS_ENTROPY,
-                                          RNNRT_LOSS_MSE, RNNRT_LOSS_BCE};
-    RnnrtLossArgs la = {kinds[net->loss], t->dbl, Bl, Tb, O, t->per_step, net->batch_first,
-                        t->lenb, net->head.present ? lz : NULL, yz,
+    static const RnnrtLossKind kinds[] = {RNNRT_LOSS_MSE, RNNRT_LOSS_CROSS_ENTROPY, RNNRT_LOSS_MSE,
+                                          RNNRT_LOSS_BCE};
+    RnnrtLossArgs la = {kinds[net->loss],
+                        t->dbl,
+                        Bl,
+                        Tb,
+                        O,
+                        t->per_step,
+                        net->batch_first,
+                        t->lenb,
+                        net->head.present ? lz : NULL,
+                        yz,
                         (RnnrtAct)net->head.activation};
     RnnrtError err;
     double loss;
@@ -534,7 +551,7 @@ static int run_window(Trainer *t, const Dataset *ds, const int *idx, int Bb, int
         goto out;
     memset(t->dw, 0, (size_t)p->npacked * t->rs);
     (t->dbl ? backward_f64 : backward_f32)(t->f.backward, t->packed, t->xb, Bb, Tb, t->db, drop,
-                                          t->dw, t->cache);
+                                           t->dw, t->cache);
     (t->dbl ? unary_f64 : unary_f32)(t->f.unpack_grads, t->dw, t->dp);
     if (cfg->clip_grad_value > 0)
         rnnrt_clip_grad_value(t->dp, p->nparams, t->dbl, cfg->clip_grad_value);
@@ -563,8 +580,8 @@ static int batch_run(Trainer *t, const Dataset *ds, const int *idx, int Bb, int 
         int *lw = t->order + ds->N + 2 * t->Bmax;
         for (int i = 0; i < Bb; i++)
             lw[i] = ds->d.len[idx[i]];
-        if (run_window(t, ds, idx, Bb, 0, lw, NULL, NULL, NULL, learn, &sum, &nl, correct,
-                       total) < 0)
+        if (run_window(t, ds, idx, Bb, 0, lw, NULL, NULL, NULL, learn, &sum, &nl, correct, total) <
+            0)
             return -1;
         *loss = nl ? sum / (double)nl : 0;
         return 0;
@@ -602,8 +619,8 @@ static int batch_run(Trainer *t, const Dataset *ds, const int *idx, int Bb, int 
             }
         }
         t->mask_seed ^= (unsigned long long)t0 * 0x9E3779B97F4A7C15ull;
-        if (run_window(t, ds, t->widx, nlive, t0, lw, per_step ? NULL : cnt, t->s0, t->s1,
-                       learn, &sum, &nl, correct, total) < 0)
+        if (run_window(t, ds, t->widx, nlive, t0, lw, per_step ? NULL : cnt, t->s0, t->s1, learn,
+                       &sum, &nl, correct, total) < 0)
             return -1;
         off = 0;
         for (int li = 0; li < p->nlayers; li++) {
@@ -714,8 +731,9 @@ static int checkpoint_read(Trainer *t, const char *path, long *epoch, long *step
             for (int d = 0; x && d < x->ndim; d++)
                 got *= x->shape[d];
             if (!x || got != want || x->dtype != (t->dbl ? RNNRT_F64 : RNNRT_F32)) {
-                diag_error(&t->r->diag, span_none(), "%s: checkpoint lacks '%s' of %ld %s "
-                                                     "values (another spec or optimizer?)",
+                diag_error(&t->r->diag, span_none(),
+                           "%s: checkpoint lacks '%s' of %ld %s "
+                           "values (another spec or optimizer?)",
                            path, nm, want, t->dbl ? "float64" : "float32");
                 goto out;
             }
@@ -783,16 +801,18 @@ int rnnc_train(Rnnc *r, RnncTrainArgs *a)
     JitModule *jit = NULL;
     int rc = -1, has_val = a->val_input != NULL;
     if (net->loss == LOSS_NONE) {
-        diag_error(&r->diag, span_none(), "%s: the spec says no 'loss:' (cross_entropy, mse or "
-                                          "bce_with_logits): there is nothing to train for",
+        diag_error(&r->diag, span_none(),
+                   "%s: the spec says no 'loss:' (cross_entropy, mse or "
+                   "bce_with_logits): there is nothing to train for",
                    net->file);
         return -1;
     }
     for (int i = 0; i < net->nblocks && cfg->tbptt > 0; i++)
         if (net->blocks[i].dirs == 2) {
-            diag_error(&r->diag, net->train.span, "train.tbptt: truncated backpropagation "
-                                                  "carries the state forward in time, which a "
-                                                  "bidirectional block ('%s') cannot do",
+            diag_error(&r->diag, net->train.span,
+                       "train.tbptt: truncated backpropagation "
+                       "carries the state forward in time, which a "
+                       "bidirectional block ('%s') cannot do",
                        net->blocks[i].name);
             return -1;
         }
@@ -874,8 +894,8 @@ int rnnc_train(Rnnc *r, RnncTrainArgs *a)
         init_params(p, t.params, cfg->seed);
     }
     source = train_source(r);
-    if (!source || !(jit = jit_compile(r->jit, source, net->name, t.dbl, &(ModelFns){0},
-                                     &r->diag)) ||
+    if (!source ||
+        !(jit = jit_compile(r->jit, source, net->name, t.dbl, &(ModelFns){0}, &r->diag)) ||
         train_fns(r, jit, &t.f) < 0)
         goto out;
     t.cache = malloc((size_t)t.f.train_bytes(t.Bmax, t.Tmax));
@@ -901,14 +921,16 @@ int rnnc_train(Rnnc *r, RnncTrainArgs *a)
             }
             int Bb = (int)(tr.N - s * t.Bmax < t.Bmax ? tr.N - s * t.Bmax : t.Bmax);
             double l;
-            t.mask_seed = ((unsigned long long)cfg->seed << 40) ^ ((unsigned long long)epoch << 20) ^
-                          (unsigned long long)s ^ 0xd509d509ull;
+            t.mask_seed = ((unsigned long long)cfg->seed << 40) ^
+                          ((unsigned long long)epoch << 20) ^ (unsigned long long)s ^
+                          0xd509d509ull;
             if (batch_run(&t, &tr, t.order + s * t.Bmax, Bb, 1, &l, &correct, &total) < 0)
                 goto out;
             if (!isfinite(l)) {
-                diag_error(&r->diag, span_none(), "the loss became %s at epoch %ld, step %ld: "
-                                                  "training stopped (lower train.lr, or clip "
-                                                  "gradients); the last good checkpoint is %s",
+                diag_error(&r->diag, span_none(),
+                           "the loss became %s at epoch %ld, step %ld: "
+                           "training stopped (lower train.lr, or clip "
+                           "gradients); the last good checkpoint is %s",
                            isnan(l) ? "NaN" : "infinite", epoch + 1, s + 1, ckpt_path);
                 goto out;
             }
@@ -917,9 +939,18 @@ int rnnc_train(Rnnc *r, RnncTrainArgs *a)
             done++;
             if (a->progress) {
                 double el = now_s() - t0, rate = el > 0 ? (double)done / el : 0;
-                RnncProgress pr = {(int)epoch + 1, cfg->epochs, s + 1, steps, sum / (double)nb,
-                                   el, rate, rate > 0 ? (double)(total_left - done) / rate : 0,
-                                   0, NAN, NAN, NAN};
+                RnncProgress pr = {(int)epoch + 1,
+                                   cfg->epochs,
+                                   s + 1,
+                                   steps,
+                                   sum / (double)nb,
+                                   el,
+                                   rate,
+                                   rate > 0 ? (double)(total_left - done) / rate : 0,
+                                   0,
+                                   NAN,
+                                   NAN,
+                                   NAN};
                 a->progress(a->ctx, &pr);
             }
         }
@@ -931,10 +962,18 @@ int rnnc_train(Rnnc *r, RnncTrainArgs *a)
             goto out;
         if (a->progress) {
             double el = now_s() - t0, rate = el > 0 ? (double)done / el : 0;
-            RnncProgress pr = {(int)epoch + 1, cfg->epochs, steps, steps,
-                               sum / (double)(nb ? nb : 1), el, rate,
-                               rate > 0 ? (double)(total_left - done) / rate : 0, 1,
-                               total ? (double)correct / (double)total : NAN, vl, vacc};
+            RnncProgress pr = {(int)epoch + 1,
+                               cfg->epochs,
+                               steps,
+                               steps,
+                               sum / (double)(nb ? nb : 1),
+                               el,
+                               rate,
+                               rate > 0 ? (double)(total_left - done) / rate : 0,
+                               1,
+                               total ? (double)correct / (double)total : NAN,
+                               vl,
+                               vacc};
             a->progress(a->ctx, &pr);
         }
     }

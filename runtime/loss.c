@@ -59,8 +59,10 @@ static int check_target(const RnnrtLossArgs *a, const RnnrtArray *t, const char 
     fmt_shape(exp, sizeof exp, want, nd);
     int int_t = t->dtype == RNNRT_I32 || t->dtype == RNNRT_I64;
     if (ce && !int_t) {
-        rnnrt_util_set_err(err, "%s: cross_entropy targets are class ids (int32 or int64), "
-                                "found floats", name);
+        rnnrt_util_set_err(err,
+                           "%s: cross_entropy targets are class ids (int32 or int64), "
+                           "found floats",
+                           name);
         return -1;
     }
     if (!ce && int_t) {
@@ -111,9 +113,11 @@ int rnnrt_loss(const RnnrtLossArgs *a, const RnnrtArray *target, const char *tar
             if (k == -100)
                 continue;
             if (k < 0 || k >= O) {
-                rnnrt_util_set_err(err, "%s: class %ld of sequence %d%s is outside 0..%d "
-                                        "(or -100 to ignore it)", target_name, k, b,
-                                   a->per_step ? " at a valid step" : "", O - 1);
+                rnnrt_util_set_err(err,
+                                   "%s: class %ld of sequence %d%s is outside 0..%d "
+                                   "(or -100 to ignore it)",
+                                   target_name, k, b, a->per_step ? " at a valid step" : "",
+                                   O - 1);
                 return -1;
             }
             count++;

@@ -19,7 +19,7 @@
 #define NPY_MAGIC "\x93NUMPY"
 #define NPY_MAGIC_LEN 6
 #define NPY_ALIGN 64
-#define NPY_GROWTH_DIGITS 21 /* numpy's GROWTH_AXIS_MAX_DIGITS */
+#define NPY_GROWTH_DIGITS 21      /* numpy's GROWTH_AXIS_MAX_DIGITS */
 #define NPY_MAX_HEADER (1L << 20) /* far above anything ndim <= 8 can need */
 
 int rnnrt_dtype_size(RnnrtDtype dt)
@@ -72,8 +72,7 @@ typedef struct Cursor {
 
 static void skip_ws(Cursor *c)
 {
-    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n'
-                             || *c->p == '\r')) {
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r')) {
         c->p++;
     }
 }
@@ -217,8 +216,10 @@ static int parse_entry(Cursor *c, NpyHeader *h, const char *path, RnnrtError *er
     }
     if (bit == 1) {
         if (parse_str(c, h->descr, sizeof h->descr) != 0) {
-            rnnrt_util_set_err(err, "%s: unsupported dtype (structured or malformed 'descr'; "
-                               "expected float32, float64, int32 or int64)", path);
+            rnnrt_util_set_err(err,
+                               "%s: unsupported dtype (structured or malformed 'descr'; "
+                               "expected float32, float64, int32 or int64)",
+                               path);
             return -1;
         }
         return 0;
@@ -229,8 +230,7 @@ static int parse_entry(Cursor *c, NpyHeader *h, const char *path, RnnrtError *er
         } else if (parse_word(c, "False") == 0) {
             h->fortran = 0;
         } else {
-            rnnrt_util_set_err(err,
-                               "%s: malformed header: 'fortran_order' is not True or False",
+            rnnrt_util_set_err(err, "%s: malformed header: 'fortran_order' is not True or False",
                                path);
             return -1;
         }
@@ -239,10 +239,9 @@ static int parse_entry(Cursor *c, NpyHeader *h, const char *path, RnnrtError *er
     return parse_shape(c, h, path, err);
 }
 
-static int parse_header(const char *s, size_t len, NpyHeader *h, const char *path,
-                        RnnrtError *err)
+static int parse_header(const char *s, size_t len, NpyHeader *h, const char *path, RnnrtError *err)
 {
-    Cursor c = { s, s + len };
+    Cursor c = {s, s + len};
 
     memset(h, 0, sizeof *h);
     if (!accept(&c, '{')) {
@@ -268,7 +267,9 @@ static int parse_header(const char *s, size_t len, NpyHeader *h, const char *pat
     }
     if (h->seen != 7) {
         rnnrt_util_set_err(err, "%s: malformed header: missing key '%s'", path,
-                           !(h->seen & 1) ? "descr" : !(h->seen & 2) ? "fortran_order" : "shape");
+                           !(h->seen & 1)   ? "descr"
+                           : !(h->seen & 2) ? "fortran_order"
+                                            : "shape");
         return -1;
     }
     return 0;
@@ -280,8 +281,7 @@ static int parse_descr(const char *d, RnnrtDtype *dt, int *big)
     static const struct {
         const char *code;
         RnnrtDtype dt;
-    } codes[] = { { "f4", RNNRT_F32 }, { "f8", RNNRT_F64 },
-                  { "i4", RNNRT_I32 }, { "i8", RNNRT_I64 } };
+    } codes[] = {{"f4", RNNRT_F32}, {"f8", RNNRT_F64}, {"i4", RNNRT_I32}, {"i8", RNNRT_I64}};
 
     if (strlen(d) != 3 || (d[0] != '<' && d[0] != '>')) {
         return -1;
@@ -299,8 +299,7 @@ static int parse_descr(const char *d, RnnrtDtype *dt, int *big)
 /* ---- reading ------------------------------------------------------------------------ */
 
 /* Reads the magic, version and header; leaves `f` at the start of the data. */
-static int read_header(FILE *f, const char *path, NpyHeader *h, long *data_start,
-                       RnnrtError *err)
+static int read_header(FILE *f, const char *path, NpyHeader *h, long *data_start, RnnrtError *err)
 {
     unsigned char pre[12];
     unsigned long hlen;
@@ -396,8 +395,10 @@ int rnnrt_npy_read(const char *path, RnnrtArray *out, RnnrtError *err)
         return -1;
     }
     if (parse_descr(h.descr, &dt, &big) != 0) {
-        rnnrt_util_set_err(err, "%s: unsupported dtype '%s' (expected float32, float64, "
-                           "int32 or int64)", path, h.descr);
+        rnnrt_util_set_err(err,
+                           "%s: unsupported dtype '%s' (expected float32, float64, "
+                           "int32 or int64)",
+                           path, h.descr);
         fclose(f);
         return -1;
     }
@@ -418,7 +419,8 @@ int rnnrt_npy_read(const char *path, RnnrtArray *out, RnnrtError *err)
     if ((long long)st.st_size - data_start != (long long)numel * size) {
         rnnrt_util_set_err(err, "%s: %s: expected %ld data bytes, found %lld", path,
                            (long long)st.st_size - data_start < (long long)numel * size
-                               ? "file is truncated" : "file has trailing bytes",
+                               ? "file is truncated"
+                               : "file has trailing bytes",
                            numel * size, (long long)st.st_size - data_start);
         fclose(f);
         return -1;
@@ -456,7 +458,7 @@ int rnnrt_npy_read(const char *path, RnnrtArray *out, RnnrtError *err)
 /* Formats numpy's version 1.0 header (magic to final '\n') into buf; returns its length. */
 static size_t format_header(char *buf, size_t cap, const RnnrtArray *a, int size)
 {
-    static const char kind[] = { 'f', 'f', 'i', 'i' };
+    static const char kind[] = {'f', 'f', 'i', 'i'};
     char shape[RNNRT_MAX_DIMS * 24 + 4];
     size_t n = 0, len, total;
     int grow = 0;
@@ -473,10 +475,9 @@ static size_t format_header(char *buf, size_t cap, const RnnrtArray *a, int size
     if (a->ndim > 0) {
         grow = NPY_GROWTH_DIGITS - snprintf(NULL, 0, "%ld", a->shape[0]);
     }
-    len = (size_t)snprintf(buf + 10, cap - 10,
-                           "{'descr': '%c%c%d', 'fortran_order': False, 'shape': %s, }%*s",
-                           rnnrt_util_host_is_le() ? '<' : '>', kind[a->dtype], size, shape,
-                           grow, "");
+    len = (size_t)snprintf(
+        buf + 10, cap - 10, "{'descr': '%c%c%d', 'fortran_order': False, 'shape': %s, }%*s",
+        rnnrt_util_host_is_le() ? '<' : '>', kind[a->dtype], size, shape, grow, "");
     /* numpy: padlen = 64 - (10 + len + 1) % 64, then the spaces and a '\n'. */
     total = 10 + len + 1;
     total += NPY_ALIGN - total % NPY_ALIGN;
@@ -497,8 +498,8 @@ int rnnrt_npy_write(const char *path, const RnnrtArray *a, RnnrtError *err)
     int size;
 
     rnnrt_util_clear_err(err);
-    if (a->dtype != RNNRT_F32 && a->dtype != RNNRT_F64 && a->dtype != RNNRT_I32
-        && a->dtype != RNNRT_I64) {
+    if (a->dtype != RNNRT_F32 && a->dtype != RNNRT_F64 && a->dtype != RNNRT_I32 &&
+        a->dtype != RNNRT_I64) {
         rnnrt_util_set_err(err, "%s: cannot write: invalid dtype %d", path, (int)a->dtype);
         return -1;
     }

@@ -33,43 +33,43 @@ void rnnrt_optim_free(RnnrtOptim *o)
 }
 
 /* The update, once per precision R (float or double); SQRT is R's square root. */
-#define OPTIM_STEP(R, SQRT)                                                                 \
-    static void step_##R(RnnrtOptim *o, R *p, const R *g)                                   \
-    {                                                                                       \
-        R *m = o->m, *v = o->v;                                                             \
-        const R lr = (R)o->lr, wd = (R)o->weight_decay;                                     \
-        o->step++;                                                                          \
-        if (o->kind == RNNRT_SGD) {                                                         \
-            const R mom = (R)o->momentum;                                                   \
-            for (long i = 0; i < o->n; i++) {                                               \
-                R d = g[i];                                                                 \
-                if (o->weight_decay != 0)                                                   \
-                    d = d + wd * p[i];                                                      \
-                if (o->momentum != 0) {                                                     \
-                    m[i] = o->step == 1 ? d : m[i] * mom + d;                               \
-                    d = o->nesterov ? d + mom * m[i] : m[i];                                \
-                }                                                                           \
-                p[i] = p[i] + (-lr) * d;                                                    \
-            }                                                                               \
-            return;                                                                         \
-        }                                                                                   \
-        const double bc1 = 1 - pow(o->beta1, (double)o->step);                             \
-        const double bc2 = 1 - pow(o->beta2, (double)o->step);                             \
-        const R step_size = (R)(o->lr / bc1), bc2_sqrt = (R)sqrt(bc2);                      \
-        const R b1 = (R)o->beta1, b2 = (R)o->beta2, eps = (R)o->eps;                        \
-        const R a1 = (R)(1 - o->beta1), a2 = (R)(1 - o->beta2);                             \
-        const R decay = (R)(1 - o->lr * o->weight_decay);                                   \
-        for (long i = 0; i < o->n; i++) {                                                   \
-            R d = g[i];                                                                     \
-            if (o->kind == RNNRT_ADAMW)                                                     \
-                p[i] = p[i] * decay;                                                        \
-            else if (o->weight_decay != 0)                                                  \
-                d = d + wd * p[i];                                                          \
-            m[i] = m[i] * b1 + a1 * d;                                                      \
-            v[i] = v[i] * b2 + a2 * (d * d);                                                \
-            const R denom = SQRT(v[i]) / bc2_sqrt + eps;                                    \
-            p[i] = p[i] + (-step_size) * (m[i] / denom);                                    \
-        }                                                                                   \
+#define OPTIM_STEP(R, SQRT)                                                                       \
+    static void step_##R(RnnrtOptim *o, R *p, const R *g)                                         \
+    {                                                                                             \
+        R *m = o->m, *v = o->v;                                                                   \
+        const R lr = (R)o->lr, wd = (R)o->weight_decay;                                           \
+        o->step++;                                                                                \
+        if (o->kind == RNNRT_SGD) {                                                               \
+            const R mom = (R)o->momentum;                                                         \
+            for (long i = 0; i < o->n; i++) {                                                     \
+                R d = g[i];                                                                       \
+                if (o->weight_decay != 0)                                                         \
+                    d = d + wd * p[i];                                                            \
+                if (o->momentum != 0) {                                                           \
+                    m[i] = o->step == 1 ? d : m[i] * mom + d;                                     \
+                    d = o->nesterov ? d + mom * m[i] : m[i];                                      \
+                }                                                                                 \
+                p[i] = p[i] + (-lr) * d;                                                          \
+            }                                                                                     \
+            return;                                                                               \
+        }                                                                                         \
+        const double bc1 = 1 - pow(o->beta1, (double)o->step);                                    \
+        const double bc2 = 1 - pow(o->beta2, (double)o->step);                                    \
+        const R step_size = (R)(o->lr / bc1), bc2_sqrt = (R)sqrt(bc2);                            \
+        const R b1 = (R)o->beta1, b2 = (R)o->beta2, eps = (R)o->eps;                              \
+        const R a1 = (R)(1 - o->beta1), a2 = (R)(1 - o->beta2);                                   \
+        const R decay = (R)(1 - o->lr * o->weight_decay);                                         \
+        for (long i = 0; i < o->n; i++) {                                                         \
+            R d = g[i];                                                                           \
+            if (o->kind == RNNRT_ADAMW)                                                           \
+                p[i] = p[i] * decay;                                                              \
+            else if (o->weight_decay != 0)                                                        \
+                d = d + wd * p[i];                                                                \
+            m[i] = m[i] * b1 + a1 * d;                                                            \
+            v[i] = v[i] * b2 + a2 * (d * d);                                                      \
+            const R denom = SQRT(v[i]) / bc2_sqrt + eps;                                          \
+            p[i] = p[i] + (-step_size) * (m[i] / denom);                                          \
+        }                                                                                         \
     }
 OPTIM_STEP(float, sqrtf)
 OPTIM_STEP(double, sqrt)

@@ -66,10 +66,10 @@ void rnnrt_st_free(RnnrtTensorFile *f);
 
 /* One parameter tensor the model expects, in the model's flat parameter block. */
 typedef struct RnnrtParamSpec {
-    const char *name;  /* PyTorch state_dict name, e.g. "rnn.weight_ih_l0" */
-    int ndim;          /* 1 or 2 */
+    const char *name; /* PyTorch state_dict name, e.g. "rnn.weight_ih_l0" */
+    int ndim;         /* 1 or 2 */
     long shape[2];
-    long offset;       /* in elements from the start of the flat block */
+    long offset; /* in elements from the start of the flat block */
 } RnnrtParamSpec;
 
 /* Copies every tensor named in `specs` from `f` into `params` (a flat block of float when
@@ -81,20 +81,24 @@ int rnnrt_params_load(const RnnrtTensorFile *f, const RnnrtParamSpec *specs, int
 
 /* ---- losses (loss.c) ------------------------------------------------------------- */
 
-typedef enum RnnrtLossKind { RNNRT_LOSS_CROSS_ENTROPY, RNNRT_LOSS_MSE, RNNRT_LOSS_BCE } RnnrtLossKind;
+typedef enum RnnrtLossKind {
+    RNNRT_LOSS_CROSS_ENTROPY,
+    RNNRT_LOSS_MSE,
+    RNNRT_LOSS_BCE
+} RnnrtLossKind;
 typedef enum RnnrtAct { RNNRT_ACT_NONE, RNNRT_ACT_SOFTMAX, RNNRT_ACT_SIGMOID } RnnrtAct;
 
 /* One batch's outputs and what the loss needs to know about them. Per-step outputs are
  * (B, T, O) if batch_first else (T, B, O); per-sequence outputs are (B, O). */
 typedef struct RnnrtLossArgs {
     RnnrtLossKind kind;
-    int dbl;               /* arrays are double (else float) */
+    int dbl; /* arrays are double (else float) */
     int B, T, O;
     int per_step, batch_first;
-    const int *len;        /* (B) valid steps of each sequence */
-    const void *logits;    /* the head's output before its activation; NULL: no head */
-    const void *y;         /* the output (after the head's activation) */
-    RnnrtAct act;          /* the head's activation */
+    const int *len;     /* (B) valid steps of each sequence */
+    const void *logits; /* the head's output before its activation; NULL: no head */
+    const void *y;      /* the output (after the head's activation) */
+    RnnrtAct act;       /* the head's activation */
 } RnnrtLossArgs;
 
 /* Mean loss over the valid elements (cross_entropy: over valid sequences or steps whose
@@ -117,11 +121,11 @@ typedef struct RnnrtOptim {
     RnnrtOptKind kind;
     double lr, momentum, weight_decay, beta1, beta2, eps;
     int nesterov;
-    int dbl;     /* params, grads and state are double (else float) */
-    long n;      /* parameters */
-    long step;   /* steps taken */
-    void *m;     /* (n) SGD's momentum buffer, or Adam's exp_avg */
-    void *v;     /* (n) Adam's exp_avg_sq; NULL for SGD */
+    int dbl;   /* params, grads and state are double (else float) */
+    long n;    /* parameters */
+    long step; /* steps taken */
+    void *m;   /* (n) SGD's momentum buffer, or Adam's exp_avg */
+    void *v;   /* (n) Adam's exp_avg_sq; NULL for SGD */
 } RnnrtOptim;
 
 /* Fills in *o from the settings already in it (kind, lr, ...): allocates zeroed state for

@@ -66,8 +66,8 @@ void rnnrt_util_byteswap(void *p, size_t n, int size)
     }
 }
 
-int rnnrt_util_write_atomic(const char *path, const void *const *bufs, const size_t *lens,
-                            int n, RnnrtError *err)
+int rnnrt_util_write_atomic(const char *path, const void *const *bufs, const size_t *lens, int n,
+                            RnnrtError *err)
 {
     size_t plen = strlen(path);
     char *tmp = malloc(plen + sizeof ".tmpXXXXXX");
@@ -83,16 +83,14 @@ int rnnrt_util_write_atomic(const char *path, const void *const *bufs, const siz
     memcpy(tmp + plen, ".tmpXXXXXX", sizeof ".tmpXXXXXX");
     fd = mkstemp(tmp);
     if (fd < 0) {
-        rnnrt_util_set_err(err, "%s: cannot create a temporary file: %s", path,
-                           strerror(errno));
+        rnnrt_util_set_err(err, "%s: cannot create a temporary file: %s", path, strerror(errno));
         free(tmp);
         return -1;
     }
     (void)fchmod(fd, stat(path, &st) == 0 ? (st.st_mode & 07777) : 0644);
     f = fdopen(fd, "wb");
     if (!f) {
-        rnnrt_util_set_err(err, "%s: cannot open the temporary file: %s", path,
-                           strerror(errno));
+        rnnrt_util_set_err(err, "%s: cannot open the temporary file: %s", path, strerror(errno));
         close(fd);
         goto fail;
     }

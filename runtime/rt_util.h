@@ -33,7 +33,7 @@ void rnnrt_util_byteswap(void *p, size_t n, int size);
  * Returns 0, or -1 with a "<path>: ..." message in `err`; on failure the temporary file
  * is removed and `path` is untouched. The new file gets the mode of the file it
  * replaces, or 0644. */
-int rnnrt_util_write_atomic(const char *path, const void *const *bufs, const size_t *lens,
-                            int n, RnnrtError *err);
+int rnnrt_util_write_atomic(const char *path, const void *const *bufs, const size_t *lens, int n,
+                            RnnrtError *err);
 
 #endif

@@ -23,7 +23,7 @@
 #define MAX_LINES 20               /* error lines reported before "... and N more" */
 #define SHAPE_BUF (RNNRT_MAX_DIMS * 24 + 4)
 
-static const char *const dtype_names[] = { "F32", "F64", "I32", "I64" };
+static const char *const dtype_names[] = {"F32", "F64", "I32", "I64"};
 
 /* ---- error reporting ---------------------------------------------------------------- */
 
@@ -119,8 +119,8 @@ static int scalar_u64(const yaml_node_t *n, uint64_t *out)
     const unsigned char *s;
     uint64_t v = 0;
 
-    if (!n || n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE
-        || n->data.scalar.length == 0) {
+    if (!n || n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
+        n->data.scalar.length == 0) {
         return -1;
     }
     s = n->data.scalar.value;
@@ -139,15 +139,15 @@ static int scalar_is(const yaml_node_t *n, const char *s)
 {
     size_t len = strlen(s);
 
-    return n && n->type == YAML_SCALAR_NODE && n->data.scalar.length == len
-           && memcmp(n->data.scalar.value, s, len) == 0;
+    return n && n->type == YAML_SCALAR_NODE && n->data.scalar.length == len &&
+           memcmp(n->data.scalar.value, s, len) == 0;
 }
 
 /* The value of `key` in mapping node `map`, or NULL. */
 static yaml_node_t *map_get(yaml_document_t *doc, const yaml_node_t *map, const char *key)
 {
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
-         p < map->data.mapping.pairs.top; p++) {
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
         if (scalar_is(yaml_document_get_node(doc, p->key), key)) {
             return yaml_document_get_node(doc, p->value);
         }
@@ -157,9 +157,8 @@ static yaml_node_t *map_get(yaml_document_t *doc, const yaml_node_t *map, const 
 
 /* Fills t's dtype and shape and *ext from one header entry, checking them against the
  * data buffer of `data_len` bytes. Reports a problem as one line of `e`. */
-static int parse_entry(ErrList *e, const char *path, yaml_document_t *doc,
-                       const yaml_node_t *val, uint64_t data_len, RnnrtTensor *t,
-                       Extent *ext)
+static int parse_entry(ErrList *e, const char *path, yaml_document_t *doc, const yaml_node_t *val,
+                       uint64_t data_len, RnnrtTensor *t, Extent *ext)
 {
     const char *name = t->name;
     yaml_node_t *dt, *shape, *offs;
@@ -176,7 +175,9 @@ static int parse_entry(ErrList *e, const char *path, yaml_document_t *doc,
     offs = map_get(doc, val, "data_offsets");
     if (!dt || !shape || !offs) {
         err_line(e, "%s: tensor '%s': header entry has no '%s'", path, name,
-                 !dt ? "dtype" : !shape ? "shape" : "data_offsets");
+                 !dt      ? "dtype"
+                 : !shape ? "shape"
+                          : "data_offsets");
         return -1;
     }
     for (int i = 0; i < 4; i++) {
@@ -186,9 +187,10 @@ static int parse_entry(ErrList *e, const char *path, yaml_document_t *doc,
     }
     if (found < 0) {
         if (dt->type == YAML_SCALAR_NODE) {
-            err_line(e, "%s: tensor '%s' has unsupported dtype %.*s (expected F32, F64, I32 "
-                     "or I64)", path, name, (int)(dt->data.scalar.length < 32
-                                                  ? dt->data.scalar.length : 32),
+            err_line(e,
+                     "%s: tensor '%s' has unsupported dtype %.*s (expected F32, F64, I32 "
+                     "or I64)",
+                     path, name, (int)(dt->data.scalar.length < 32 ? dt->data.scalar.length : 32),
                      (const char *)dt->data.scalar.value);
         } else {
             err_line(e, "%s: tensor '%s': 'dtype' is not a string", path, name);
@@ -201,8 +203,7 @@ static int parse_entry(ErrList *e, const char *path, yaml_document_t *doc,
         return -1;
     }
     if (shape->data.sequence.items.top - shape->data.sequence.items.start > RNNRT_MAX_DIMS) {
-        err_line(e, "%s: tensor '%s' has more than %d dimensions", path, name,
-                 RNNRT_MAX_DIMS);
+        err_line(e, "%s: tensor '%s' has more than %d dimensions", path, name, RNNRT_MAX_DIMS);
         return -1;
     }
     t->ndim = 0;
@@ -210,8 +211,8 @@ static int parse_entry(ErrList *e, const char *path, yaml_document_t *doc,
          it < shape->data.sequence.items.top; it++) {
         uint64_t d;
         if (scalar_u64(yaml_document_get_node(doc, *it), &d) != 0 || d > LONG_MAX) {
-            err_line(e, "%s: tensor '%s': 'shape' must be a list of non-negative integers",
-                     path, name);
+            err_line(e, "%s: tensor '%s': 'shape' must be a list of non-negative integers", path,
+                     name);
             return -1;
         }
         t->shape[t->ndim++] = (long)d;
@@ -221,28 +222,29 @@ static int parse_entry(ErrList *e, const char *path, yaml_document_t *doc,
                  fmt_shape(sbuf, sizeof sbuf, t->ndim, t->shape));
         return -1;
     }
-    if (offs->type != YAML_SEQUENCE_NODE
-        || offs->data.sequence.items.top - offs->data.sequence.items.start != 2
-        || scalar_u64(yaml_document_get_node(doc, offs->data.sequence.items.start[0]),
-                      &o[0]) != 0
-        || scalar_u64(yaml_document_get_node(doc, offs->data.sequence.items.start[1]),
-                      &o[1]) != 0) {
-        err_line(e, "%s: tensor '%s': 'data_offsets' must be two non-negative integers",
-                 path, name);
+    if (offs->type != YAML_SEQUENCE_NODE ||
+        offs->data.sequence.items.top - offs->data.sequence.items.start != 2 ||
+        scalar_u64(yaml_document_get_node(doc, offs->data.sequence.items.start[0]), &o[0]) != 0 ||
+        scalar_u64(yaml_document_get_node(doc, offs->data.sequence.items.start[1]), &o[1]) != 0) {
+        err_line(e, "%s: tensor '%s': 'data_offsets' must be two non-negative integers", path,
+                 name);
         return -1;
     }
     if (o[0] > o[1] || o[1] > data_len) {
-        err_line(e, "%s: tensor '%s' has data_offsets [%llu, %llu] outside the data buffer "
-                 "(%llu bytes)", path, name, (unsigned long long)o[0],
-                 (unsigned long long)o[1], (unsigned long long)data_len);
+        err_line(e,
+                 "%s: tensor '%s' has data_offsets [%llu, %llu] outside the data buffer "
+                 "(%llu bytes)",
+                 path, name, (unsigned long long)o[0], (unsigned long long)o[1],
+                 (unsigned long long)data_len);
         return -1;
     }
     if (o[1] - o[0] != nbytes) {
-        err_line(e, "%s: tensor '%s' (%s, shape %s) needs %llu bytes, but its data_offsets "
-                 "[%llu, %llu] span %llu", path, name, dtype_names[found],
-                 fmt_shape(sbuf, sizeof sbuf, t->ndim, t->shape),
-                 (unsigned long long)nbytes, (unsigned long long)o[0],
-                 (unsigned long long)o[1], (unsigned long long)(o[1] - o[0]));
+        err_line(e,
+                 "%s: tensor '%s' (%s, shape %s) needs %llu bytes, but its data_offsets "
+                 "[%llu, %llu] span %llu",
+                 path, name, dtype_names[found], fmt_shape(sbuf, sizeof sbuf, t->ndim, t->shape),
+                 (unsigned long long)nbytes, (unsigned long long)o[0], (unsigned long long)o[1],
+                 (unsigned long long)(o[1] - o[0]));
         return -1;
     }
     ext->begin = o[0];
@@ -254,7 +256,7 @@ static int parse_entry(ErrList *e, const char *path, yaml_document_t *doc,
 static int walk_header(const char *path, yaml_document_t *doc, uint64_t data_len,
                        RnnrtTensorFile *out, Extent **exts, RnnrtError *err)
 {
-    ErrList e = { err, 0, 0 };
+    ErrList e = {err, 0, 0};
     yaml_node_t *root = yaml_document_get_root_node(doc);
     size_t npairs;
 
@@ -269,8 +271,8 @@ static int walk_header(const char *path, yaml_document_t *doc, uint64_t data_len
         rnnrt_util_set_err(err, "%s: out of memory reading the header", path);
         return -1;
     }
-    for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
-         p < root->data.mapping.pairs.top; p++) {
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
+         p++) {
         yaml_node_t *key = yaml_document_get_node(doc, p->key);
         yaml_node_t *val = yaml_document_get_node(doc, p->value);
         RnnrtTensor *t = &out->t[out->n];
@@ -374,8 +376,8 @@ static int read_data(FILE *f, const char *path, uint64_t base, RnnrtTensorFile *
                                bytes);
             return -1;
         }
-        if (bytes && (fseeko(f, (off_t)(base + exts[i].begin), SEEK_SET) != 0
-                      || fread(t->data, 1, bytes, f) != bytes)) {
+        if (bytes && (fseeko(f, (off_t)(base + exts[i].begin), SEEK_SET) != 0 ||
+                      fread(t->data, 1, bytes, f) != bytes)) {
             rnnrt_util_set_err(err, "%s: read error in tensor '%s'", path, t->name);
             return -1;
         }
@@ -540,7 +542,7 @@ static void sb_json_str(Sbuf *b, const char *s)
 /* Checks the tensors to write, reporting every problem as one line. */
 static int check_tensors(const char *path, const RnnrtTensor *ts, int n, RnnrtError *err)
 {
-    ErrList e = { err, 0, 0 };
+    ErrList e = {err, 0, 0};
 
     if (n < 0 || (n > 0 && !ts)) {
         rnnrt_util_set_err(err, "%s: cannot write: invalid tensor list", path);
@@ -562,22 +564,21 @@ static int check_tensors(const char *path, const RnnrtTensor *ts, int n, RnnrtEr
                 break;
             }
         }
-        if (t->dtype != RNNRT_F32 && t->dtype != RNNRT_F64 && t->dtype != RNNRT_I32
-            && t->dtype != RNNRT_I64) {
+        if (t->dtype != RNNRT_F32 && t->dtype != RNNRT_F64 && t->dtype != RNNRT_I32 &&
+            t->dtype != RNNRT_I64) {
             err_line(&e, "%s: cannot write tensor '%s': invalid dtype %d", path, name,
                      (int)t->dtype);
             continue;
         }
         if (t->ndim < 0 || t->ndim > RNNRT_MAX_DIMS) {
-            err_line(&e, "%s: cannot write tensor '%s': ndim %d is out of range 0..%d", path,
-                     name, t->ndim, RNNRT_MAX_DIMS);
+            err_line(&e, "%s: cannot write tensor '%s': ndim %d is out of range 0..%d", path, name,
+                     t->ndim, RNNRT_MAX_DIMS);
             continue;
         }
         for (int j = 0; j < t->ndim; j++) {
             bad_dim |= t->shape[j] < 0;
         }
-        if (bad_dim || shape_bytes(t->ndim, t->shape, rnnrt_dtype_size(t->dtype), &nbytes)
-                           != 0) {
+        if (bad_dim || shape_bytes(t->ndim, t->shape, rnnrt_dtype_size(t->dtype), &nbytes) != 0) {
             char sbuf[SHAPE_BUF];
             err_line(&e, "%s: cannot write tensor '%s': invalid shape %s", path, name,
                      fmt_shape(sbuf, sizeof sbuf, t->ndim, t->shape));
@@ -593,7 +594,7 @@ static int check_tensors(const char *path, const RnnrtTensor *ts, int n, RnnrtEr
 int rnnrt_st_write(const char *path, const RnnrtTensor *ts, int n, RnnrtError *err)
 {
     unsigned char lenb[8];
-    Sbuf hb = { NULL, 0, 0, 0 };
+    Sbuf hb = {NULL, 0, 0, 0};
     const void **bufs = NULL;
     size_t *lens = NULL;
     void **copies = NULL;
@@ -715,7 +716,7 @@ static void copy_tensor(const RnnrtTensor *t, long numel, int dbl, void *params,
 int rnnrt_params_load(const RnnrtTensorFile *f, const RnnrtParamSpec *specs, int n, int dbl,
                       void *params, RnnrtError *err)
 {
-    ErrList e = { err, 0, 0 };
+    ErrList e = {err, 0, 0};
     char have[SHAPE_BUF], want[SHAPE_BUF];
     char *used;
 
@@ -730,8 +731,8 @@ int rnnrt_params_load(const RnnrtTensorFile *f, const RnnrtParamSpec *specs, int
         const RnnrtTensor *t = rnnrt_st_find(f, s->name);
 
         if (s->ndim < 1 || s->ndim > 2 || s->offset < 0) {
-            err_line(&e, "invalid parameter spec for '%s' (ndim %d, offset %ld)", s->name,
-                     s->ndim, s->offset);
+            err_line(&e, "invalid parameter spec for '%s' (ndim %d, offset %ld)", s->name, s->ndim,
+                     s->offset);
             continue;
         }
         fmt_shape(want, sizeof want, s->ndim, s->shape);
@@ -761,8 +762,8 @@ int rnnrt_params_load(const RnnrtTensorFile *f, const RnnrtParamSpec *specs, int
     }
     for (int i = 0; i < n; i++) {
         const RnnrtTensor *t = rnnrt_st_find(f, specs[i].name);
-        long numel = specs[i].ndim == 1 ? specs[i].shape[0]
-                                        : specs[i].shape[0] * specs[i].shape[1];
+        long numel =
+            specs[i].ndim == 1 ? specs[i].shape[0] : specs[i].shape[0] * specs[i].shape[1];
         copy_tensor(t, numel, dbl, params, specs[i].offset);
     }
     return 0;

@@ -99,8 +99,8 @@ static const char *run_args(Ctx *c, const char *w, const char *x, const char *le
 /* As run_args, with --output OUTDIR/y.npy and --h-n OUTDIR/h_n.npy. */
 static int run_fix(Ctx *c, const char *w, const char *x, const char *len)
 {
-    return cli(c, "%s --output '%s/y.npy' --h-n '%s/h_n.npy'", run_args(c, w, x, len),
-               c->outdir, c->outdir);
+    return cli(c, "%s --output '%s/y.npy' --h-n '%s/h_n.npy'", run_args(c, w, x, len), c->outdir,
+               c->outdir);
 }
 
 static void has(const char *text, const char *needle, const char *what)
@@ -187,12 +187,14 @@ static void write_bytes(const char *path, const void *p, size_t n)
 
 /* A version 1.0 .npy with the given descr ('<f4'...) and shape text ('(4, 8, 3)'); its
  * data is `data` (n bytes) or, when data is NULL, n zero bytes. */
-static void write_npy(const char *path, const char *descr, const char *shape,
-                      const void *data, size_t n)
+static void write_npy(const char *path, const char *descr, const char *shape, const void *data,
+                      size_t n)
 {
     char h[256];
-    int len = snprintf(h + 10, sizeof h - 10, "{'descr': '%s', 'fortran_order': False, "
-                                              "'shape': %s, }", descr, shape);
+    int len = snprintf(h + 10, sizeof h - 10,
+                       "{'descr': '%s', 'fortran_order': False, "
+                       "'shape': %s, }",
+                       descr, shape);
     size_t total = 10 + (size_t)len + 1;
     total += (64 - total % 64) % 64;
     assert_true(total <= sizeof h);
@@ -223,7 +225,8 @@ static void write_st(const char *path, const Tensor *t, int n)
             snprintf(dims, sizeof dims, "%ld,%ld", t[i].shape[0], t[i].shape[1]);
         else
             snprintf(dims, sizeof dims, "%ld", t[i].shape[0]);
-        len += (size_t)snprintf(h + len, sizeof h - len, ",\"%s\":{\"dtype\":\"F32\","
+        len += (size_t)snprintf(h + len, sizeof h - len,
+                                ",\"%s\":{\"dtype\":\"F32\","
                                 "\"shape\":[%s],\"data_offsets\":[%ld,%ld]}",
                                 t[i].name, dims, off, off + bytes);
         off += bytes;
@@ -645,8 +648,13 @@ static void run_c_n_dir_missing(void **s)
     expect_bad_input(c, "nope/c_n.npy", NULL);
 }
 
-#define USAGE(name, args, rc, needle) \
-    { #name, usage_test, setup, teardown, &(Usage){args, rc, needle} }
+#define USAGE(name, args, rc, needle)                                                             \
+    {                                                                                             \
+#name, usage_test, setup, teardown, &(Usage)                                              \
+        {                                                                                         \
+            args, rc, needle                                                                      \
+        }                                                                                         \
+    }
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -667,27 +675,43 @@ int main(void)
         USAGE(unknown_option_run, "run @S --weights @W --input @X --output @O/y.npy --frobnicate",
               2, "--frobnicate"),
         USAGE(unknown_option_emit, "@S -o @O/model.c --frobnicate", 2, "--frobnicate"),
-        USAGE(missing_value_run, "run @S --input @X --output @O/y.npy --weights", 2,
-              "--weights"),
+        USAGE(missing_value_run, "run @S --input @X --output @O/y.npy --weights", 2, "--weights"),
         USAGE(missing_value_emit, "@S -o", 2, "-o"),
         USAGE(run_without_weights, "run @S --input @X --output @O/y.npy", 2, "--weights"),
         USAGE(run_without_input, "run @S --weights @W --output @O/y.npy", 2, "--input"),
         USAGE(run_without_output, "run @S --weights @W --input @X --h-n @O/h_n.npy", 2,
               "--output"),
         USAGE(extra_argument_check, "check @S extra.yaml", 2, "extra.yaml"),
-        USAGE(extra_argument_run, "run @S extra.yaml --weights @W --input @X --output @O/y.npy",
-              2, "extra.yaml"),
+        USAGE(extra_argument_run, "run @S extra.yaml --weights @W --input @X --output @O/y.npy", 2,
+              "extra.yaml"),
         USAGE(extra_argument_emit, "@S extra.yaml -o @O/model.c", 2, "extra.yaml"),
-        T(check_good_spec), T(check_bad_spec),
-        T(emit_writes_c_and_header), T(emit_is_deterministic), T(emit_into_missing_directory),
+        T(check_good_spec),
+        T(check_bad_spec),
+        T(emit_writes_c_and_header),
+        T(emit_is_deterministic),
+        T(emit_into_missing_directory),
         T(emit_bad_spec),
-        T(run_writes_outputs), T(run_crafted_weights), T(run_print), T(run_print_without_output),
-        T(run_bad_spec), T(run_weights_missing_file), T(run_weights_not_safetensors),
-        T(run_weights_truncated), T(run_weights_missing_tensor), T(run_weights_misshaped_tensor),
-        T(run_weights_extra_tensor), T(run_input_wrong_features), T(run_input_ndim_2),
-        T(run_input_int_dtype), T(run_lengths_wrong_count), T(run_lengths_out_of_range),
-        T(run_lengths_float), T(run_c_n_on_gru), T(run_output_dir_missing),
-        T(run_h_n_dir_missing), T(run_c_n_dir_missing),
+        T(run_writes_outputs),
+        T(run_crafted_weights),
+        T(run_print),
+        T(run_print_without_output),
+        T(run_bad_spec),
+        T(run_weights_missing_file),
+        T(run_weights_not_safetensors),
+        T(run_weights_truncated),
+        T(run_weights_missing_tensor),
+        T(run_weights_misshaped_tensor),
+        T(run_weights_extra_tensor),
+        T(run_input_wrong_features),
+        T(run_input_ndim_2),
+        T(run_input_int_dtype),
+        T(run_lengths_wrong_count),
+        T(run_lengths_out_of_range),
+        T(run_lengths_float),
+        T(run_c_n_on_gru),
+        T(run_output_dir_missing),
+        T(run_h_n_dir_missing),
+        T(run_c_n_dir_missing),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }

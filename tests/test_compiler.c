@@ -196,19 +196,32 @@ static void test_plan_tensors(void **state)
         const char *name;
         long d0, d1;
     } want[] = {
-        {"enc.weight_ih_l0", 20, 3},         {"enc.weight_hh_l0", 20, 2},
-        {"enc.bias_ih_l0", 20, 0},           {"enc.bias_hh_l0", 20, 0},
-        {"enc.weight_hr_l0", 2, 5},          {"enc.weight_ih_l0_reverse", 20, 3},
-        {"enc.weight_hh_l0_reverse", 20, 2}, {"enc.bias_ih_l0_reverse", 20, 0},
-        {"enc.bias_hh_l0_reverse", 20, 0},   {"enc.weight_hr_l0_reverse", 2, 5},
-        {"enc.weight_ih_l1", 20, 4},         {"enc.weight_hh_l1", 20, 2},
-        {"enc.bias_ih_l1", 20, 0},           {"enc.bias_hh_l1", 20, 0},
-        {"enc.weight_hr_l1", 2, 5},          {"enc.weight_ih_l1_reverse", 20, 4},
-        {"enc.weight_hh_l1_reverse", 20, 2}, {"enc.bias_ih_l1_reverse", 20, 0},
-        {"enc.bias_hh_l1_reverse", 20, 0},   {"enc.weight_hr_l1_reverse", 2, 5},
-        {"dec.weight_ih_l0", 12, 4},         {"dec.weight_hh_l0", 12, 4},
-        {"dec.bias_ih_l0", 12, 0},           {"dec.bias_hh_l0", 12, 0},
-        {"head.weight", 6, 4},               {"head.bias", 6, 0},
+        {"enc.weight_ih_l0", 20, 3},
+        {"enc.weight_hh_l0", 20, 2},
+        {"enc.bias_ih_l0", 20, 0},
+        {"enc.bias_hh_l0", 20, 0},
+        {"enc.weight_hr_l0", 2, 5},
+        {"enc.weight_ih_l0_reverse", 20, 3},
+        {"enc.weight_hh_l0_reverse", 20, 2},
+        {"enc.bias_ih_l0_reverse", 20, 0},
+        {"enc.bias_hh_l0_reverse", 20, 0},
+        {"enc.weight_hr_l0_reverse", 2, 5},
+        {"enc.weight_ih_l1", 20, 4},
+        {"enc.weight_hh_l1", 20, 2},
+        {"enc.bias_ih_l1", 20, 0},
+        {"enc.bias_hh_l1", 20, 0},
+        {"enc.weight_hr_l1", 2, 5},
+        {"enc.weight_ih_l1_reverse", 20, 4},
+        {"enc.weight_hh_l1_reverse", 20, 2},
+        {"enc.bias_ih_l1_reverse", 20, 0},
+        {"enc.bias_hh_l1_reverse", 20, 0},
+        {"enc.weight_hr_l1_reverse", 2, 5},
+        {"dec.weight_ih_l0", 12, 4},
+        {"dec.weight_hh_l0", 12, 4},
+        {"dec.bias_ih_l0", 12, 0},
+        {"dec.bias_hh_l0", 12, 0},
+        {"head.weight", 6, 4},
+        {"head.bias", 6, 0},
     };
     Ctx c;
     assert_int_equal(ctx_load(&c, lstm_spec), 0);
@@ -261,11 +274,12 @@ static void test_plan_kernel_choice(void **state)
 {
     (void)state;
     Ctx c;
-    assert_int_equal(ctx_load(&c, "name: m\ninput_size: 2\nlayers:\n"
-                                  "  - {name: a, cell: gru, hidden_size: 8}\n"
-                                  "  - {name: b, cell: lstm, hidden_size: 40}\n"
-                                  "  - {name: c, cell: rnn, hidden_size: 8, kernel: loop}\n"
-                                  "  - {name: d, cell: lstm, hidden_size: 20, kernel: unrolled}\n"),
+    assert_int_equal(ctx_load(&c,
+                              "name: m\ninput_size: 2\nlayers:\n"
+                              "  - {name: a, cell: gru, hidden_size: 8}\n"
+                              "  - {name: b, cell: lstm, hidden_size: 40}\n"
+                              "  - {name: c, cell: rnn, hidden_size: 8, kernel: loop}\n"
+                              "  - {name: d, cell: lstm, hidden_size: 20, kernel: unrolled}\n"),
                      0);
     assert_true(c.plan->layers[0].unrolled);  /* 3*8*(2+8) = 240 */
     assert_false(c.plan->layers[1].unrolled); /* 4*40*(8+40) = 7680 */

@@ -30,8 +30,7 @@ static void run_ok(const char *cmd, char **out)
     char *err = NULL;
     int st = tu_run(cmd, out, &err);
     if (st != 0)
-        fail_msg("failed (status %d): %s\n%s%s", st, cmd, out && *out ? *out : "",
-                 err ? err : "");
+        fail_msg("failed (status %d): %s\n%s%s", st, cmd, out && *out ? *out : "", err ? err : "");
     free(err);
 }
 
@@ -45,8 +44,8 @@ static void gen(const char *spec_file, const char *dir, Model *m)
 {
     snprintf(m->stem, sizeof m->stem, "%.*s", (int)strlen(spec_file) - 5, spec_file);
     char *cmd = tu_strf("cd '%s' && '%s' specs/%s -o '%s/%s.c' --weights "
-                        "examples/%s/weights.safetensors", tu_src_root(), tu_rnnc_bin(),
-                        spec_file, dir, m->stem, m->stem);
+                        "examples/%s/weights.safetensors",
+                        tu_src_root(), tu_rnnc_bin(), spec_file, dir, m->stem, m->stem);
     run_ok(cmd, NULL);
     free(cmd);
     char *h = tu_strf("%s/%s.h", dir, m->stem);
@@ -78,8 +77,8 @@ static void test_cross_compile(void **state)
         Model m;
         gen(specs[i], dir, &m);
         char *cmd = tu_strf("cd '%s' && arm-none-eabi-gcc %s -std=c11 -Wall -Wextra -Wpedantic "
-                            "-Werror -c %s.c -o %s.o && arm-none-eabi-nm -u %s.o", dir, m4,
-                            m.stem, m.stem, m.stem);
+                            "-Werror -c %s.c -o %s.o && arm-none-eabi-nm -u %s.o",
+                            dir, m4, m.stem, m.stem, m.stem);
         char *out = NULL;
         run_ok(cmd, &out);
         for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
@@ -107,14 +106,14 @@ static void test_qemu(void **state)
     for (int i = 0; i < nspecs; i++) {
         Model m;
         gen(specs[i], dir, &m);
-        char *cmd = tu_strf(
-            "cd '%s' && arm-none-eabi-gcc %s -std=c11 -Wall -Wextra -Werror -nostartfiles "
-            "-T '%s/tests/cross/m4.ld' -I. -DMODEL=%s '-DMODEL_H=\"%s.h\"' -DMODEL_UP=%s "
-            "'%s/tests/cross/startup.c' '%s/tests/cross/m4_main.c' %s.c -o %s.elf %s && "
-            "timeout 120 qemu-system-arm -M mps2-an386 -nographic "
-            "-semihosting-config enable=on,target=native -kernel %s.elf",
-            dir, m4, root, m.name, m.stem, m.up, root, root, m.stem, m.stem,
-            m.builtin ? "-nostdlib -lgcc" : "--specs=nosys.specs -lm", m.stem);
+        char *cmd =
+            tu_strf("cd '%s' && arm-none-eabi-gcc %s -std=c11 -Wall -Wextra -Werror -nostartfiles "
+                    "-T '%s/tests/cross/m4.ld' -I. -DMODEL=%s '-DMODEL_H=\"%s.h\"' -DMODEL_UP=%s "
+                    "'%s/tests/cross/startup.c' '%s/tests/cross/m4_main.c' %s.c -o %s.elf %s && "
+                    "timeout 120 qemu-system-arm -M mps2-an386 -nographic "
+                    "-semihosting-config enable=on,target=native -kernel %s.elf",
+                    dir, m4, root, m.name, m.stem, m.up, root, root, m.stem, m.stem,
+                    m.builtin ? "-nostdlib -lgcc" : "--specs=nosys.specs -lm", m.stem);
         /* QEMU's semihosting console writes to its standard error */
         char *out = NULL, *err = NULL;
         int st = tu_run(cmd, &out, &err);

@@ -45,8 +45,10 @@ static void dep_make(Dep *d, const char *spec_file, const char *extra)
     d->dir = tu_mkdtemp();
     d->c = tu_strf("%s/%s.c", d->dir, d->stem);
     d->so = tu_strf("%s/%s.so", d->dir, d->stem);
-    char *cmd = tu_strf("cd '%s' && '%s' specs/%s -o '%s' --weights examples/%s/weights.safetensors"
-                        " %s", root, tu_rnnc_bin(), spec_file, d->c, d->stem, extra);
+    char *cmd =
+        tu_strf("cd '%s' && '%s' specs/%s -o '%s' --weights examples/%s/weights.safetensors"
+                " %s",
+                root, tu_rnnc_bin(), spec_file, d->c, d->stem, extra);
     run_ok(cmd);
     free(cmd);
     rnnc_init(&d->r);
@@ -115,8 +117,8 @@ static void test_compile_and_symbols(void **state)
         const char *ccs[] = {"gcc", "clang"}, *opts[] = {"-O2", "-O3 -march=native", "-O0"};
         for (int k = 0; k < 2; k++)
             for (int o = 0; o < 3; o++) {
-                char *cmd = tu_strf("%s %s %s -c '%s' -o '%s.o'", ccs[k], strict, opts[o], d.c,
-                                    d.c);
+                char *cmd =
+                    tu_strf("%s %s %s -c '%s' -o '%s.o'", ccs[k], strict, opts[o], d.c, d.c);
                 run_ok(cmd);
                 free(cmd);
                 cmd = tu_strf("nm -u '%s.o'", d.c);
@@ -221,7 +223,8 @@ static void test_forward_step_pytorch(void **state)
         unsigned char *y1 = malloc((size_t)O * rs);
         void *work = calloc(1, (size_t)emit_deploy_work_bytes(p));
         void *st = calloc(1, (size_t)p->state_bytes + 16);
-        double *got = malloc((size_t)T * O * sizeof *got), *want = malloc((size_t)T * O * sizeof *want);
+        double *got = malloc((size_t)T * O * sizeof *got),
+               *want = malloc((size_t)T * O * sizeof *want);
         double *jit = malloc((size_t)T * O * sizeof *jit);
         for (int b = 0; b < B; b++) {
             int L = len[b];
@@ -239,7 +242,7 @@ static void test_forward_step_pytorch(void **state)
             for (int t = 0; t < rows; t++)
                 for (int k = 0; k < O; k++) {
                     long at = (long)t * O + k;
-                    long src = !per_step ? (long)b * O + k
+                    long src = !per_step          ? (long)b * O + k
                                : net->batch_first ? ((long)b * T + t) * O + k
                                                   : ((long)t * B + b) * O + k;
                     got[at] = dbl ? ((double *)yb)[at] : ((float *)yb)[at];
@@ -370,8 +373,8 @@ static void test_bad_weights(void **state)
     (void)state;
     char *dir = tu_mkdtemp();
     char *cmd = tu_strf("cd '%s' && '%s' specs/tagger.yaml -o '%s/m.c' --weights "
-                        "examples/seq_classifier/weights.safetensors", tu_src_root(),
-                        tu_rnnc_bin(), dir);
+                        "examples/seq_classifier/weights.safetensors",
+                        tu_src_root(), tu_rnnc_bin(), dir);
     char *err = NULL;
     assert_int_equal(tu_run(cmd, NULL, &err), 1);
     assert_non_null(strstr(err, "missing tensor 'encoder.weight_ih_l0'"));

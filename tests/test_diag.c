@@ -154,9 +154,8 @@ static void test_bad_spec(void **state)
         ok = 0;
     } else if (!err || strcmp(err, want) != 0) {
         report("%s: stderr differs from %s.expected from line %d\n"
-                    "---- expected ----\n%s---- got ----\n%s---- end ----\n",
-                    rel, stem, err ? first_diff_line(err, want) : 1, want,
-                    err ? err : "(unread)\n");
+               "---- expected ----\n%s---- got ----\n%s---- end ----\n",
+               rel, stem, err ? first_diff_line(err, want) : 1, want, err ? err : "(unread)\n");
         ok = 0;
     }
     free(rel);
@@ -175,8 +174,7 @@ static void test_valid_spec(void **state)
     int rc = run_check(rel, &out, &err);
     int ok = rc == 0 && err && !strstr(err, "error");
     if (!ok)
-        report("%s: exit status %d (want 0), stderr:\n%s\n", rel, rc,
-                    err ? err : "(unread)");
+        report("%s: exit status %d (want 0), stderr:\n%s\n", rel, rc, err ? err : "(unread)");
     free(out);
     free(err);
     if (!ok)
@@ -187,16 +185,14 @@ static void test_enough_bad_specs(void **state)
 {
     (void)state;
     if (g_bad.n < MIN_BAD_SPECS)
-        fail_msg("only %zu specs in tests/bad_specs/, want at least %d", g_bad.n,
-                 MIN_BAD_SPECS);
+        fail_msg("only %zu specs in tests/bad_specs/, want at least %d", g_bad.n, MIN_BAD_SPECS);
 }
 
 static void test_no_orphan_expected(void **state)
 {
     (void)state;
     for (size_t i = 0; i < g_orphans.n; i++)
-        report("tests/bad_specs/%s.expected has no %s.yaml\n", g_orphans.v[i],
-                    g_orphans.v[i]);
+        report("tests/bad_specs/%s.expected has no %s.yaml\n", g_orphans.v[i], g_orphans.v[i]);
     if (g_orphans.n)
         fail_msg("%zu .expected file(s) without a spec", g_orphans.n);
 }
@@ -246,13 +242,13 @@ int main(void)
     tests[k++] = (struct CMUnitTest)cmocka_unit_test(test_valid_specs_found);
     for (size_t i = 0; i < g_bad.n; i++) {
         list_push(&names, tu_strf("bad_specs/%s.yaml", g_bad.v[i]));
-        tests[k++] = (struct CMUnitTest){names.v[names.n - 1], test_bad_spec, NULL, NULL,
-                                         g_bad.v[i]};
+        tests[k++] =
+            (struct CMUnitTest){names.v[names.n - 1], test_bad_spec, NULL, NULL, g_bad.v[i]};
     }
     for (size_t i = 0; i < g_valid.n; i++) {
         list_push(&names, tu_strf("valid %s", g_valid.v[i]));
-        tests[k++] = (struct CMUnitTest){names.v[names.n - 1], test_valid_spec, NULL, NULL,
-                                         g_valid.v[i]};
+        tests[k++] =
+            (struct CMUnitTest){names.v[names.n - 1], test_valid_spec, NULL, NULL, g_valid.v[i]};
     }
     int failed = _cmocka_run_group_tests("diag", tests, k, NULL, NULL);
     free(tests);

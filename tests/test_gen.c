@@ -87,8 +87,8 @@ static void test_header_cxx(void **state)
         char *cc = tu_strf("%s.cc", c);
         char *src = tu_strf("#include \"%s\"\nint main() { return 0; }\n", h);
         assert_int_equal(tu_write_file(cc, src), 0);
-        char *cmd = tu_strf("g++ -std=c++11 -Wall -Wextra -Wpedantic -Werror -c '%s' -o '%s.o'",
-                            cc, cc);
+        char *cmd =
+            tu_strf("g++ -std=c++11 -Wall -Wextra -Wpedantic -Werror -c '%s' -o '%s.o'", cc, cc);
         compile_ok(cmd);
         free(cmd);
         free(src);
@@ -192,7 +192,8 @@ static void test_jit_cc(void **state)
     for (int k = 0; k < 3; k++) {
         char *f = tu_strf("%s/tests/fixtures/%s", root, fixtures[k]);
         char *args = tu_strf("run '%s/spec.yaml' --weights '%s/weights.safetensors' --input "
-                             "'%s/x.npy' --lengths '%s/lengths.npy'", f, f, f, f);
+                             "'%s/x.npy' --lengths '%s/lengths.npy'",
+                             f, f, f, f);
         char *cmd = tu_strf("cd '%s' || exit 1; RNNC_CACHE_DIR='%s/cache' '%s' %s --output a.npy "
                             "--jit cc & RNNC_CACHE_DIR='%s/cache' '%s' %s --output b.npy --jit cc "
                             "& wait; "
@@ -221,7 +222,8 @@ static void test_jit_cc(void **state)
     char *f = tu_strf("%s/tests/fixtures/lstm_l1", root);
     char *cmd = tu_strf("cd '%s' && RNNC_CACHE_DIR='%s/cache2' CC=/bin/false '%s' run "
                         "'%s/spec.yaml' --weights '%s/weights.safetensors' --input '%s/x.npy' "
-                        "--output c.npy --jit cc", dir, dir, bin, f, f, f);
+                        "--output c.npy --jit cc",
+                        dir, dir, bin, f, f, f);
     char *err = NULL;
     assert_int_equal(tu_run(cmd, NULL, &err), 1);
     assert_non_null(strstr(err, "--jit cc: '/bin/false' failed"));
@@ -240,8 +242,8 @@ int main(void)
     specs = tu_list_dir(dir, ".yaml", &nspecs);
     free(dir);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_specs_exist),   cmocka_unit_test(test_template_alone),
-        cmocka_unit_test(test_gcc_clang),     cmocka_unit_test(test_header_cxx),
+        cmocka_unit_test(test_specs_exist),      cmocka_unit_test(test_template_alone),
+        cmocka_unit_test(test_gcc_clang),        cmocka_unit_test(test_header_cxx),
         cmocka_unit_test(test_tcc_command_line), cmocka_unit_test(test_libtcc),
         cmocka_unit_test(test_deterministic),    cmocka_unit_test(test_jit_cc),
     };

@@ -224,7 +224,8 @@ static void test_dropout_finite_differences(void **state)
             double fd = (lp - lm) / (2 * e), an = at(gt, j);
             if (!(fabs(fd - an) <= 1e-6 * fmax(fabs(fd), fabs(an)) + 1e-8))
                 fail_msg("%s with dropout: d loss / d %s[%ld]: backward %.12g, finite "
-                         "differences %.12g", f->name, t->name, j, an, fd);
+                         "differences %.12g",
+                         f->name, t->name, j, an, fd);
             checked++;
         }
     }
@@ -332,8 +333,9 @@ static void test_packed_equals_one_by_one(void **state)
             for (int k = 0; k < all.n; k++) {
                 const RnnrtTensor *t = rnnrt_st_find(&g1, all.t[k].name);
                 for (long j = 0; j < numel(t); j++)
-                    acc[pos++] += (double)cnt[b] / (double)C * ((double)(t->dtype == RNNRT_F64
-                                     ? ((double *)t->data)[j] : ((float *)t->data)[j]));
+                    acc[pos++] += (double)cnt[b] / (double)C *
+                                  ((double)(t->dtype == RNNRT_F64 ? ((double *)t->data)[j]
+                                                                  : ((float *)t->data)[j]));
             }
             rnnrt_st_free(&g1);
             free(x1);
@@ -412,8 +414,8 @@ static void test_errors(void **state)
                                    : tu_strf("%s/spec.yaml", ce->dir);
         char *target = tu_strf("%s/%s", ce->dir, cases[k].target ? cases[k].target : "target.npy");
         char *cmd = tu_strf("'%s' grad '%s' --weights '%s/weights.safetensors' --input "
-                            "'%s/x.npy' --target '%s' --output '%s'", bin, spec, ce->dir,
-                            ce->dir, target, out);
+                            "'%s/x.npy' --target '%s' --output '%s'",
+                            bin, spec, ce->dir, ce->dir, target, out);
         char *err = NULL;
         assert_int_equal(tu_run(cmd, NULL, &err), 1);
         if (!strstr(err, cases[k].want))

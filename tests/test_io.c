@@ -137,14 +137,14 @@ static void write_npy_raw(const char *path, int major, const char *dict, const v
 
 static void test_npy_roundtrip(void **state)
 {
-    static const long shapes[4][3] = { { 0 }, { 5 }, { 2, 3 }, { 2, 3, 4 } };
+    static const long shapes[4][3] = {{0}, {5}, {2, 3}, {2, 3, 4}};
     char path[256], name[32];
     RnnrtError err;
     (void)state;
 
     for (int dt = RNNRT_F32; dt <= RNNRT_I64; dt++) {
         for (int nd = 0; nd <= 3; nd++) {
-            RnnrtArray a = { (RnnrtDtype)dt, nd, { 0 }, NULL }, b;
+            RnnrtArray a = {(RnnrtDtype)dt, nd, {0}, NULL}, b;
             int size = rnnrt_dtype_size(a.dtype);
             unsigned char *file;
             size_t flen, hlen;
@@ -156,10 +156,18 @@ static void test_npy_roundtrip(void **state)
             assert_non_null(a.data);
             for (long i = 0; i < numel; i++) {
                 switch (a.dtype) {
-                case RNNRT_F32: ((float *)a.data)[i] = 0.5f * (float)i - 3.0f; break;
-                case RNNRT_F64: ((double *)a.data)[i] = 1e-3 * (double)i + 1e10; break;
-                case RNNRT_I32: ((int32_t *)a.data)[i] = (int32_t)(i * 1000003 - 7); break;
-                case RNNRT_I64: ((int64_t *)a.data)[i] = (int64_t)i << 40; break;
+                case RNNRT_F32:
+                    ((float *)a.data)[i] = 0.5f * (float)i - 3.0f;
+                    break;
+                case RNNRT_F64:
+                    ((double *)a.data)[i] = 1e-3 * (double)i + 1e10;
+                    break;
+                case RNNRT_I32:
+                    ((int32_t *)a.data)[i] = (int32_t)(i * 1000003 - 7);
+                    break;
+                case RNNRT_I64:
+                    ((int64_t *)a.data)[i] = (int64_t)i << 40;
+                    break;
                 }
             }
             snprintf(name, sizeof name, "a_%d_%d.npy", dt, nd);
@@ -192,7 +200,7 @@ static void test_npy_roundtrip(void **state)
 
 static void test_npy_empty_array(void **state)
 {
-    RnnrtArray a = { RNNRT_F64, 2, { 0, 7 }, NULL }, b;
+    RnnrtArray a = {RNNRT_F64, 2, {0, 7}, NULL}, b;
     char path[256];
     RnnrtError err;
     (void)state;
@@ -209,16 +217,16 @@ static void test_npy_empty_array(void **state)
 
 static void test_npy_v2_v3(void **state)
 {
-    const unsigned char data[16] = { 0, 0, 0, 0, 0, 0, 0xf8, 0x3f,   /* 1.5 */
-                                     0, 0, 0, 0, 0, 0, 0x04, 0xc0 }; /* -2.5 */
+    const unsigned char data[16] = {0, 0, 0, 0, 0, 0, 0xf8, 0x3f,  /* 1.5 */
+                                    0, 0, 0, 0, 0, 0, 0x04, 0xc0}; /* -2.5 */
     char path[256];
     RnnrtArray a;
     RnnrtError err;
     (void)state;
 
     tpath(path, sizeof path, "v2.npy");
-    write_npy_raw(path, 2, "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }",
-                  data, sizeof data);
+    write_npy_raw(path, 2, "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", data,
+                  sizeof data);
     assert_int_equal(rnnrt_npy_read(path, &a, &err), 0);
     assert_int_equal(a.dtype, RNNRT_F64);
     assert_int_equal(a.ndim, 1);
@@ -240,17 +248,17 @@ static void test_npy_v2_v3(void **state)
 
 static void test_npy_big_endian(void **state)
 {
-    const unsigned char i4[12] = { 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xfe, 0, 4, 0x93, 0xe0 };
-    const unsigned char f8[8] = { 0x3f, 0xf8, 0, 0, 0, 0, 0, 0 };
-    const unsigned char i8[8] = { 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08 };
+    const unsigned char i4[12] = {0, 0, 0, 1, 0xff, 0xff, 0xff, 0xfe, 0, 4, 0x93, 0xe0};
+    const unsigned char f8[8] = {0x3f, 0xf8, 0, 0, 0, 0, 0, 0};
+    const unsigned char i8[8] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08};
     char path[256];
     RnnrtArray a;
     RnnrtError err;
     (void)state;
 
     tpath(path, sizeof path, "be_i4.npy");
-    write_npy_raw(path, 1, "{'descr': '>i4', 'fortran_order': False, 'shape': (3,), }",
-                  i4, sizeof i4);
+    write_npy_raw(path, 1, "{'descr': '>i4', 'fortran_order': False, 'shape': (3,), }", i4,
+                  sizeof i4);
     assert_int_equal(rnnrt_npy_read(path, &a, &err), 0);
     assert_int_equal(a.dtype, RNNRT_I32);
     assert_int_equal(((int32_t *)a.data)[0], 1);
@@ -259,16 +267,16 @@ static void test_npy_big_endian(void **state)
     rnnrt_array_free(&a);
 
     tpath(path, sizeof path, "be_f8.npy");
-    write_npy_raw(path, 1, "{'descr': '>f8', 'fortran_order': False, 'shape': (), }",
-                  f8, sizeof f8);
+    write_npy_raw(path, 1, "{'descr': '>f8', 'fortran_order': False, 'shape': (), }", f8,
+                  sizeof f8);
     assert_int_equal(rnnrt_npy_read(path, &a, &err), 0);
     assert_int_equal(a.ndim, 0);
     assert_true(*(double *)a.data == 1.5);
     rnnrt_array_free(&a);
 
     tpath(path, sizeof path, "be_i8.npy");
-    write_npy_raw(path, 1, "{'descr': '>i8', 'fortran_order': False, 'shape': (1, 1), }",
-                  i8, sizeof i8);
+    write_npy_raw(path, 1, "{'descr': '>i8', 'fortran_order': False, 'shape': (1, 1), }", i8,
+                  sizeof i8);
     assert_int_equal(rnnrt_npy_read(path, &a, &err), 0);
     assert_true(*(int64_t *)a.data == (int64_t)0x0102030405060708LL);
     rnnrt_array_free(&a);
@@ -276,7 +284,7 @@ static void test_npy_big_endian(void **state)
 
 static void test_npy_truncated(void **state)
 {
-    RnnrtArray a = { RNNRT_F32, 2, { 3, 4 }, NULL }, b = { RNNRT_I32, 1, { 1 }, NULL };
+    RnnrtArray a = {RNNRT_F32, 2, {3, 4}, NULL}, b = {RNNRT_I32, 1, {1}, NULL};
     char path[256];
     RnnrtError err;
     (void)state;
@@ -329,16 +337,16 @@ static void test_npy_bad_magic(void **state)
 static void test_npy_fortran(void **state)
 {
     /* column-major (2, 3): columns (1, 2), (3, 4), (5, 6) */
-    const float data[6] = { 1, 2, 3, 4, 5, 6 };
-    const float want[6] = { 1, 3, 5, 2, 4, 6 };
+    const float data[6] = {1, 2, 3, 4, 5, 6};
+    const float want[6] = {1, 3, 5, 2, 4, 6};
     char path[256];
     RnnrtArray a;
     RnnrtError err;
     (void)state;
 
     tpath(path, sizeof path, "fortran.npy");
-    write_npy_raw(path, 1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }",
-                  data, sizeof data);
+    write_npy_raw(path, 1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", data,
+                  sizeof data);
     assert_int_equal(rnnrt_npy_read(path, &a, &err), 0);
     assert_int_equal(a.ndim, 2);
     assert_int_equal(a.shape[0], 2);
@@ -349,22 +357,22 @@ static void test_npy_fortran(void **state)
 
 static void test_npy_unsupported_dtype(void **state)
 {
-    const unsigned char data[8] = { 0 };
+    const unsigned char data[8] = {0};
     char path[256], want[512];
     RnnrtArray a;
     RnnrtError err;
     (void)state;
 
     tpath(path, sizeof path, "i2.npy");
-    write_npy_raw(path, 1, "{'descr': '<i2', 'fortran_order': False, 'shape': (4,), }",
-                  data, sizeof data);
+    write_npy_raw(path, 1, "{'descr': '<i2', 'fortran_order': False, 'shape': (4,), }", data,
+                  sizeof data);
     assert_int_equal(rnnrt_npy_read(path, &a, &err), -1);
     snprintf(want, sizeof want,
              "%s: unsupported dtype '<i2' (expected float32, float64, int32 or int64)", path);
     assert_string_equal(err.msg, want);
 
-    write_npy_raw(path, 1, "{'descr': '|f4', 'fortran_order': False, 'shape': (2,), }",
-                  data, sizeof data);
+    write_npy_raw(path, 1, "{'descr': '|f4', 'fortran_order': False, 'shape': (2,), }", data,
+                  sizeof data);
     assert_int_equal(rnnrt_npy_read(path, &a, &err), -1);
     assert_contains(err.msg, "unsupported dtype '|f4'");
 
@@ -386,7 +394,7 @@ static void test_npy_malformed_header(void **state)
         "{'descr': '<f4', 'fortran_order': False, 'shape': (2,) } x",
         "['descr', '<f4']",
     };
-    const unsigned char data[8] = { 0 };
+    const unsigned char data[8] = {0};
     char path[256];
     RnnrtArray a;
     RnnrtError err;
@@ -403,8 +411,8 @@ static void test_npy_malformed_header(void **state)
 
 static void test_npy_write_atomic(void **state)
 {
-    float v[3] = { 1, 2, 3 };
-    RnnrtArray a = { RNNRT_F32, 1, { 3 }, v }, bad = { RNNRT_F32, 9, { 1 }, v }, b;
+    float v[3] = {1, 2, 3};
+    RnnrtArray a = {RNNRT_F32, 1, {3}, v}, bad = {RNNRT_F32, 9, {1}, v}, b;
     char path[256], before[512];
     unsigned char *old, *now;
     size_t oldlen, nowlen;
@@ -471,16 +479,16 @@ static void write_st_raw(const char *path, const char *header, const void *data,
 
 static void test_st_roundtrip(void **state)
 {
-    float w[6] = { 1, 2, 3, 4, 5, 6 };
-    double b[2] = { -1.5, 1e300 };
+    float w[6] = {1, 2, 3, 4, 5, 6};
+    double b[2] = {-1.5, 1e300};
     int32_t n32 = -7;
-    int64_t i64[3] = { 1, -1, INT64_MAX };
+    int64_t i64[3] = {1, -1, INT64_MAX};
     RnnrtTensor ts[5] = {
-        { "rnn.weight_ih_l0", RNNRT_F32, 2, { 2, 3 }, w },
-        { "bias \"quoted\" \\ name", RNNRT_F64, 1, { 2 }, b },
-        { "scalar", RNNRT_I32, 0, { 0 }, &n32 },
-        { "ids", RNNRT_I64, 1, { 3 }, i64 },
-        { "empty", RNNRT_F32, 2, { 0, 4 }, NULL },
+        {"rnn.weight_ih_l0", RNNRT_F32, 2, {2, 3}, w},
+        {"bias \"quoted\" \\ name", RNNRT_F64, 1, {2}, b},
+        {"scalar", RNNRT_I32, 0, {0}, &n32},
+        {"ids", RNNRT_I64, 1, {3}, i64},
+        {"empty", RNNRT_F32, 2, {0, 4}, NULL},
     };
     char path[256];
     unsigned char *file;
@@ -498,8 +506,10 @@ static void test_st_roundtrip(void **state)
     }
     assert_int_equal((8 + hlen) % 8, 0);
     assert_int_equal(file[8], '{');
-    assert_memory_equal(file + 8, "{\"rnn.weight_ih_l0\":{\"dtype\":\"F32\",\"shape\":[2,3],"
-                        "\"data_offsets\":[0,24]},", 65);
+    assert_memory_equal(file + 8,
+                        "{\"rnn.weight_ih_l0\":{\"dtype\":\"F32\",\"shape\":[2,3],"
+                        "\"data_offsets\":[0,24]},",
+                        65);
     assert_int_equal(flen, 8 + hlen + 24 + 16 + 4 + 24);
     free(file);
 
@@ -533,7 +543,7 @@ static void test_st_roundtrip(void **state)
     rnnrt_st_free(&f);
 }
 
-static const float g_st_data[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+static const float g_st_data[8] = {1, 2, 3, 4, 5, 6, 7, 8};
 
 static void check_two_tensors(const char *path)
 {
@@ -567,9 +577,11 @@ static void test_st_compact_json(void **state)
 
     /* What the Rust library and tools/save_safetensors.py write. */
     tpath(path, sizeof path, "compact.safetensors");
-    write_st_raw(path, "{\"__metadata__\":{\"format\":\"pt\"},\"a\":{\"dtype\":\"F32\","
+    write_st_raw(path,
+                 "{\"__metadata__\":{\"format\":\"pt\"},\"a\":{\"dtype\":\"F32\","
                  "\"shape\":[2,3],\"data_offsets\":[0,24]},\"b.c\":{\"dtype\":\"F32\","
-                 "\"shape\":[2],\"data_offsets\":[24,32]}}      ", g_st_data, 32);
+                 "\"shape\":[2],\"data_offsets\":[24,32]}}      ",
+                 g_st_data, 32);
     check_two_tensors(path);
 }
 
@@ -580,9 +592,11 @@ static void test_st_spaced_json(void **state)
 
     /* What Python's json.dumps writes by default (plus a newline and padding). */
     tpath(path, sizeof path, "spaced.safetensors");
-    write_st_raw(path, "{\"a\": {\"dtype\": \"F32\", \"shape\": [2, 3], \"data_offsets\": "
+    write_st_raw(path,
+                 "{\"a\": {\"dtype\": \"F32\", \"shape\": [2, 3], \"data_offsets\": "
                  "[0, 24]}, \"b.c\": {\"data_offsets\": [24, 32], \"dtype\": \"F32\", "
-                 "\"shape\": [2]}, \"__metadata__\": {\"k\": \"v\"}}\n   ", g_st_data, 32);
+                 "\"shape\": [2]}, \"__metadata__\": {\"k\": \"v\"}}\n   ",
+                 g_st_data, 32);
     check_two_tensors(path);
 }
 
@@ -609,16 +623,16 @@ static void expect_st_error(const char *header, const char *sub1, const char *su
 static void test_st_bad_offsets(void **state)
 {
     (void)state;
-    expect_st_error("{\"w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[16,40]}}",
-                    "'w'", "outside the data buffer (32 bytes)");
-    expect_st_error("{\"w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[8,4]}}",
-                    "'w'", "data_offsets [8, 4]");
-    expect_st_error("{\"w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,20]}}",
-                    "'w'", "needs 24 bytes");
-    expect_st_error("{\"w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0]}}",
-                    "'w'", "data_offsets");
-    expect_st_error("{\"w\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}",
-                    "'w'", "shape");
+    expect_st_error("{\"w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[16,40]}}", "'w'",
+                    "outside the data buffer (32 bytes)");
+    expect_st_error("{\"w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[8,4]}}", "'w'",
+                    "data_offsets [8, 4]");
+    expect_st_error("{\"w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,20]}}", "'w'",
+                    "needs 24 bytes");
+    expect_st_error("{\"w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0]}}", "'w'",
+                    "data_offsets");
+    expect_st_error("{\"w\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", "'w'",
+                    "shape");
     expect_st_error("{\"w\":{\"dtype\":\"F32\",\"shape\":[2]}}", "'w'", "'data_offsets'");
 }
 
@@ -634,7 +648,7 @@ static void test_st_unsupported_dtype(void **state)
 static void test_st_bad_header(void **state)
 {
     char path[256];
-    unsigned char buf[16] = { 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, '{', '}' };
+    unsigned char buf[16] = {0xff, 0xff, 0xff, 0, 0, 0, 0, 0, '{', '}'};
     RnnrtTensorFile f;
     RnnrtError err;
     (void)state;
@@ -659,9 +673,9 @@ static void test_st_bad_header(void **state)
 
 static void test_st_write_atomic(void **state)
 {
-    float w[2] = { 1, 2 };
-    RnnrtTensor ok = { "w", RNNRT_F32, 1, { 2 }, w };
-    RnnrtTensor dup[2] = { { "w", RNNRT_F32, 1, { 2 }, w }, { "w", RNNRT_F32, 1, { 2 }, w } };
+    float w[2] = {1, 2};
+    RnnrtTensor ok = {"w", RNNRT_F32, 1, {2}, w};
+    RnnrtTensor dup[2] = {{"w", RNNRT_F32, 1, {2}, w}, {"w", RNNRT_F32, 1, {2}, w}};
     char path[256];
     unsigned char *old, *now;
     size_t oldlen, nowlen;
@@ -691,13 +705,13 @@ static void test_st_write_atomic(void **state)
 
 static void test_params_load_ok(void **state)
 {
-    float w32[6] = { 1, 2, 3, 4, 5, 6 };
-    double b64[2] = { 0.25, -0.5 };
-    RnnrtTensor ts[2] = { { "rnn.weight_ih_l0", RNNRT_F32, 2, { 3, 2 }, w32 },
-                          { "rnn.bias_ih_l0", RNNRT_F64, 1, { 2 }, b64 } };
-    RnnrtTensorFile f = { 2, ts };
-    const RnnrtParamSpec specs[2] = { { "rnn.bias_ih_l0", 1, { 2, 0 }, 1 },
-                                      { "rnn.weight_ih_l0", 2, { 3, 2 }, 3 } };
+    float w32[6] = {1, 2, 3, 4, 5, 6};
+    double b64[2] = {0.25, -0.5};
+    RnnrtTensor ts[2] = {{"rnn.weight_ih_l0", RNNRT_F32, 2, {3, 2}, w32},
+                         {"rnn.bias_ih_l0", RNNRT_F64, 1, {2}, b64}};
+    RnnrtTensorFile f = {2, ts};
+    const RnnrtParamSpec specs[2] = {{"rnn.bias_ih_l0", 1, {2, 0}, 1},
+                                     {"rnn.weight_ih_l0", 2, {3, 2}, 3}};
     float pf[9];
     double pd[9];
     RnnrtError err;
@@ -715,17 +729,17 @@ static void test_params_load_ok(void **state)
 
 static void test_params_load_errors(void **state)
 {
-    float w[6] = { 0 };
+    float w[6] = {0};
     int64_t steps = 3;
-    RnnrtTensor ts[4] = { { "rnn.weight_ih_l0", RNNRT_F32, 2, { 256, 9 }, w },
-                          { "rnn.bias_ih_l0", RNNRT_F32, 1, { 256 }, w },
-                          { "num_batches", RNNRT_I64, 1, { 1 }, &steps },
-                          { "foo", RNNRT_F32, 1, { 3 }, w } };
-    RnnrtTensorFile f = { 4, ts };
-    const RnnrtParamSpec specs[4] = { { "rnn.weight_ih_l0", 2, { 256, 10 }, 0 },
-                                      { "rnn.bias_ih_l0", 1, { 256, 0 }, 2560 },
-                                      { "rnn.weight_hh_l0", 2, { 256, 256 }, 2816 },
-                                      { "num_batches", 1, { 1, 0 }, 68352 } };
+    RnnrtTensor ts[4] = {{"rnn.weight_ih_l0", RNNRT_F32, 2, {256, 9}, w},
+                         {"rnn.bias_ih_l0", RNNRT_F32, 1, {256}, w},
+                         {"num_batches", RNNRT_I64, 1, {1}, &steps},
+                         {"foo", RNNRT_F32, 1, {3}, w}};
+    RnnrtTensorFile f = {4, ts};
+    const RnnrtParamSpec specs[4] = {{"rnn.weight_ih_l0", 2, {256, 10}, 0},
+                                     {"rnn.bias_ih_l0", 1, {256, 0}, 2560},
+                                     {"rnn.weight_hh_l0", 2, {256, 256}, 2816},
+                                     {"num_batches", 1, {1, 0}, 68352}};
     float canary = 123;
     RnnrtError err;
     (void)state;
@@ -744,7 +758,7 @@ static void test_params_load_cap(void **state)
 {
     RnnrtParamSpec specs[30];
     char names[30][16];
-    RnnrtTensorFile f = { 0, NULL };
+    RnnrtTensorFile f = {0, NULL};
     RnnrtError err;
     float p;
     int lines = 1;
@@ -752,7 +766,7 @@ static void test_params_load_cap(void **state)
 
     for (int i = 0; i < 30; i++) {
         snprintf(names[i], sizeof names[i], "p%d", i);
-        specs[i] = (RnnrtParamSpec){ names[i], 1, { 4, 0 }, 0 };
+        specs[i] = (RnnrtParamSpec){names[i], 1, {4, 0}, 0};
     }
     assert_int_equal(rnnrt_params_load(&f, specs, 30, 0, &p, &err), -1);
     for (const char *s = err.msg; *s; s++) {

@@ -125,7 +125,8 @@ static void native_build(Native *n, Rnnc *r, const char *tmp)
         fail_msg("rnnc_write failed");
     }
     char *cmd = tu_strf("gcc -std=c11 -Wall -Wextra -Wpedantic -Werror -O2 -fPIC -shared "
-                        "'%s' -o '%s' -lm", c, so);
+                        "'%s' -o '%s' -lm",
+                        c, so);
     char *err = NULL;
     int st = tu_run(cmd, NULL, &err);
     if (st != 0)
@@ -208,8 +209,8 @@ static void case_load(Case *k, Rnnc *r, const Fixture *f, const Native *n)
         if (rnnrt_npy_read(lp, &la, &err) < 0)
             fail_msg("%s", err.msg);
         for (int b = 0; b < k->B; b++)
-            k->len[b] = la.dtype == RNNRT_I64 ? (int)((long long *)la.data)[b]
-                                              : ((int *)la.data)[b];
+            k->len[b] =
+                la.dtype == RNNRT_I64 ? (int)((long long *)la.data)[b] : ((int *)la.data)[b];
         rnnrt_array_free(&la);
         free(lp);
     } else {
@@ -231,8 +232,8 @@ static void case_free(Case *k)
 }
 
 /* Runs the native forward on (B, T) input `x`; returns y, h_n and c_n as doubles. */
-static void run_native(const Native *n, const Case *k, const void *x, const int *len, int B,
-                       int T, double **y, double **h, double **c, long *ny, long *nh, long *nc)
+static void run_native(const Native *n, const Case *k, const void *x, const int *len, int B, int T,
+                       double **y, double **h, double **c, long *ny, long *nh, long *nc)
 {
     size_t rs = k->dbl ? 8 : 4;
     *ny = k->ny / k->B * B / (k->per_step ? k->T : 1) * (k->per_step ? T : 1);

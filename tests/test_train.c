@@ -243,7 +243,8 @@ static void test_cli(void **state)
     char *dir = tu_mkdtemp();
     char *spec = fpath(n, "spec.yaml"), *x = fpath(n, "x.npy"), *t = fpath(n, "target.npy");
     char *cmd = tu_strf("'%s' train '%s' --input '%s' --target '%s' --save '%s/w.safetensors' "
-                        "--epochs 3 --lr 0.01", tu_rnnc_bin(), spec, x, t, dir);
+                        "--epochs 3 --lr 0.01",
+                        tu_rnnc_bin(), spec, x, t, dir);
     char *out = NULL, *err = NULL;
     int st = tu_run(cmd, &out, &err);
     if (st != 0)
@@ -295,7 +296,8 @@ static void test_tbptt_k_ge_t(void **state)
     const char *n = seq_mse_fixture();
     assert_non_null(n);
     char *tmp = tu_mkdtemp();
-    char *full = tu_strf("%s/f.st", tmp), *k = tu_strf("%s/k.st", tmp), *s = tu_strf("%s/s.st", tmp);
+    char *full = tu_strf("%s/f.st", tmp), *k = tu_strf("%s/k.st", tmp),
+         *s = tu_strf("%s/s.st", tmp);
     char *init = fpath(n, "weights.safetensors");
     tbptt_k = 0;
     assert_int_equal(train(n, full, init, NULL, tbptt_cfg, NULL, 0), 0);
@@ -401,9 +403,12 @@ int main(void)
     free(text);
     free(man);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_against_pytorch),   cmocka_unit_test(test_same_seed_same_run),
-        cmocka_unit_test(test_resume_bit_exact),  cmocka_unit_test(test_nan_stops),
-        cmocka_unit_test(test_cli),               cmocka_unit_test(test_tbptt_k_ge_t),
+        cmocka_unit_test(test_against_pytorch),
+        cmocka_unit_test(test_same_seed_same_run),
+        cmocka_unit_test(test_resume_bit_exact),
+        cmocka_unit_test(test_nan_stops),
+        cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_tbptt_k_ge_t),
         cmocka_unit_test(test_tbptt_state_carry),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

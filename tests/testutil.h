@@ -36,8 +36,6 @@ void tu_rmdir(char *dir);
 void tu_assert_close(const double *got, const double *want, long n, double rtol, double atol,
                      const char *what);
 
-
-
 /* A float .npy as doubles (malloc'd); its element count in *n, its shape in shape/ndim
  * (either may be NULL). Fails the test when unreadable or not float32/float64. */
 double *tu_npy_doubles(const char *path, long *n, long *shape, int *ndim);

@@ -164,7 +164,8 @@ int main(int argc, char **argv)
             if (split_alloc(&s, N, 100, 1, 4, 1, 1) < 0)
                 return 1;
             classify(&s);
-            rc = save(dir, nx, RNNRT_F32, 3, N, 100, 1, s.x) | save(dir, ny, RNNRT_I64, 1, N, 0, 0, s.yi) |
+            rc = save(dir, nx, RNNRT_F32, 3, N, 100, 1, s.x) |
+                 save(dir, ny, RNNRT_I64, 1, N, 0, 0, s.yi) |
                  save(dir, nl, RNNRT_I64, 1, N, 0, 0, s.len);
         } else if (!strcmp(task, "label")) {
             rng = 0x9E3779B97F4A7C15ull * (unsigned long long)(part ? 2001 : 2000);
@@ -172,7 +173,8 @@ int main(int argc, char **argv)
             if (split_alloc(&s, N, 40, 1, 2, 40, 1) < 0)
                 return 1;
             label(&s);
-            rc = save(dir, nx, RNNRT_F32, 3, N, 40, 1, s.x) | save(dir, ny, RNNRT_I64, 2, N, 40, 0, s.yi);
+            rc = save(dir, nx, RNNRT_F32, 3, N, 40, 1, s.x) |
+                 save(dir, ny, RNNRT_I64, 2, N, 40, 0, s.yi);
         } else if (!strcmp(task, "sines")) {
             rng = 0x9E3779B97F4A7C15ull * (unsigned long long)(part ? 3001 : 3000);
             int N = part ? 100 : 400;
@@ -181,7 +183,8 @@ int main(int argc, char **argv)
             double p = sines(&s);
             if (part)
                 printf("held-out persistence baseline (predict the last value): MSE %.5f\n", p);
-            rc = save(dir, nx, RNNRT_F32, 3, N, 200, 1, s.x) | save(dir, ny, RNNRT_F32, 3, N, 200, 1, s.yf);
+            rc = save(dir, nx, RNNRT_F32, 3, N, 200, 1, s.x) |
+                 save(dir, ny, RNNRT_F32, 3, N, 200, 1, s.yf);
         } else if (!strcmp(task, "adding")) {
             rng = 0x9E3779B97F4A7C15ull * (unsigned long long)(part ? 4001 : 4000);
             int N = part ? 1000 : 10000;
@@ -190,7 +193,8 @@ int main(int argc, char **argv)
             adding(&s);
             if (part)
                 printf("held-out baseline (always answer 1): MSE about 0.167\n");
-            rc = save(dir, nx, RNNRT_F32, 3, N, 100, 2, s.x) | save(dir, ny, RNNRT_F32, 2, N, 1, 0, s.yf);
+            rc = save(dir, nx, RNNRT_F32, 3, N, 100, 2, s.x) |
+                 save(dir, ny, RNNRT_F32, 2, N, 1, 0, s.yf);
         } else {
             fprintf(stderr, "make_data: unknown task '%s'\n", task);
             return 2;
