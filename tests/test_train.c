@@ -388,6 +388,49 @@ static void test_tbptt_state_carry(void **state)
     tu_rmdir(tmp);
 }
 
+/* The learning examples: every spec checks, make_data writes each task's files, and the
+ * labelling example trains (briefly) from them. Their full runs are in the README. */
+static void test_examples(void **state)
+{
+    (void)state;
+    const char *root = tu_src_root(), *bin = tu_rnnc_bin(), *mk = getenv("RNNC_MAKE_DATA");
+    assert_non_null(mk);
+    char *dir = tu_mkdtemp();
+    const char *specs[] = {"classify", "label", "sines", "adding_lstm", "adding_rnn"};
+    for (int i = 0; i < 5; i++) {
+        char *cmd = tu_strf("'%s' check '%s/examples/learn/%s.yaml'", bin, root, specs[i]);
+        assert_int_equal(tu_run(cmd, NULL, NULL), 0);
+        free(cmd);
+    }
+    const char *tasks[] = {"classify", "label", "sines", "adding"};
+    for (int i = 0; i < 4; i++) {
+        char *cmd = tu_strf("mkdir -p '%s/%s' && '%s' %s '%s/%s'", dir, tasks[i], mk, tasks[i],
+                            dir, tasks[i]);
+        char *out = NULL;
+        assert_int_equal(tu_run(cmd, &out, NULL), 0);
+        assert_non_null(strstr(out, "held-out sequences"));
+        const char *files[] = {"x.npy", "y.npy", "val_x.npy", "val_y.npy"};
+        for (int k = 0; k < 4; k++) {
+            char *f = tu_strf("%s/%s/%s", dir, tasks[i], files[k]);
+            assert_true(tu_exists(f));
+            free(f);
+        }
+        free(out);
+        free(cmd);
+    }
+    char *cmd = tu_strf("cd '%s/label' && '%s' train '%s/examples/learn/label.yaml' --input x.npy "
+                        "--target y.npy --val-input val_x.npy --val-target val_y.npy "
+                        "--save w.safetensors --epochs 2",
+                        dir, bin, root);
+    char *out = NULL;
+    assert_int_equal(tu_run(cmd, &out, NULL), 0);
+    assert_non_null(strstr(out, "epoch 2/2"));
+    assert_non_null(strstr(out, "val_acc"));
+    free(out);
+    free(cmd);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     char *man = tu_strf("%s/tests/train_fixtures/manifest.txt", tu_src_root());
@@ -409,7 +452,7 @@ int main(void)
         cmocka_unit_test(test_nan_stops),
         cmocka_unit_test(test_cli),
         cmocka_unit_test(test_tbptt_k_ge_t),
-        cmocka_unit_test(test_tbptt_state_carry),
+        cmocka_unit_test(test_tbptt_state_carry), cmocka_unit_test(test_examples),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_free_list(names, nnames);
