@@ -24,12 +24,19 @@ static char *fpath(const char *name, const char *file)
 }
 
 static double last_epoch_loss;
+static volatile sig_atomic_t stop_now;
+static long stop_after; /* > 0: raise stop_now once this many steps are done in all */
+static long steps_seen;
 
 static void note_loss(void *ctx, const RnncProgress *p)
 {
     (void)ctx;
-    if (p->end_of_epoch)
+    if (p->end_of_epoch) {
         last_epoch_loss = p->loss;
+        return;
+    }
+    if (stop_after > 0 && ++steps_seen == stop_after)
+        stop_now = 1;
 }
 
 /* Trains fixture `name` with cfg changes applied by `tweak`; the final weights to `save`. */
@@ -174,7 +181,6 @@ static void test_same_seed_same_run(void **state)
 }
 
 /* 2 epochs, then --resume to 4, equals 4 straight; so does a stop in the middle of an epoch. */
-static volatile sig_atomic_t stop_now;
 
 static void test_resume_bit_exact(void **state)
 {
@@ -197,6 +203,19 @@ static void test_resume_bit_exact(void **state)
     assert_false(tu_exists(s1));
     assert_int_equal(train(n, s2, NULL, s1c, multi_batch, NULL, 0), 0);
     assert_true(bytes_equal(full, s2));
+    /* stopped after 3 steps, in the middle of an epoch (2 sequences a batch) */
+    char *s3 = tu_strf("%s/s3.safetensors", tmp), *s3c = tu_strf("%s.ckpt", s3);
+    char *s4 = tu_strf("%s/s4.safetensors", tmp);
+    stop_after = 3;
+    steps_seen = 0;
+    assert_int_equal(train(n, s3, NULL, NULL, multi_batch, &stop_now, 0), 1);
+    stop_after = 0;
+    stop_now = 0;
+    assert_int_equal(train(n, s4, NULL, s3c, multi_batch, NULL, 0), 0);
+    assert_true(bytes_equal(full, s4));
+    free(s3);
+    free(s3c);
+    free(s4);
     free(s1);
     free(s1c);
     free(s2);
@@ -231,6 +250,23 @@ static void test_nan_stops(void **state)
     assert_non_null(n);
     assert_int_equal(train(n, save, NULL, NULL, explode, NULL, 1), -1);
     assert_false(tu_exists(save));
+    /* the checkpoint of the last good epoch is there, and finite */
+    char *ckpt = tu_strf("%s.ckpt", save);
+    RnnrtTensorFile f;
+    RnnrtError err;
+    assert_int_equal(rnnrt_st_read(ckpt, &f, &err), 0);
+    for (int k = 0; k < f.n; k++) {
+        const RnnrtTensor *t = &f.t[k];
+        if (t->dtype != RNNRT_F32)
+            continue;
+        long m = 1;
+        for (int d = 0; d < t->ndim; d++)
+            m *= t->shape[d];
+        for (long j = 0; j < m; j++)
+            assert_true(isfinite(((float *)t->data)[j]));
+    }
+    rnnrt_st_free(&f);
+    free(ckpt);
     free(save);
     tu_rmdir(tmp);
 }
@@ -257,6 +293,26 @@ static void test_cli(void **state)
     assert_true(tu_exists(c));
     free(out);
     free(err);
+    free(cmd);
+    /* Ctrl-C: a checkpoint, a message, exit 0; --resume takes it up */
+    cmd = tu_strf("cd '%s' && { '%s' train '%s' --input '%s' --target '%s' --save i.st "
+                  "--epochs 100000 & pid=$!; sleep 0.5; kill -INT $pid; wait $pid; }",
+                  dir, tu_rnnc_bin(), spec, x, t);
+    out = err = NULL;
+    assert_int_equal(tu_run(cmd, &out, &err), 0);
+    assert_non_null(strstr(err, "interrupted: checkpoint saved"));
+    char *ic = tu_strf("%s/i.st.ckpt", dir), *is = tu_strf("%s/i.st", dir);
+    assert_true(tu_exists(ic));
+    assert_false(tu_exists(is));
+    free(out);
+    free(err);
+    free(cmd);
+    cmd = tu_strf("cd '%s' && '%s' train '%s' --input '%s' --target '%s' --save i.st "
+                  "--epochs 1 --resume i.st.ckpt",
+                  dir, tu_rnnc_bin(), spec, x, t);
+    assert_int_equal(tu_run(cmd, NULL, NULL), 0);
+    free(ic);
+    free(is);
     free(cmd);
     cmd = tu_strf("'%s' train '%s' --input '%s' --save x", tu_rnnc_bin(), spec, x);
     assert_int_equal(tu_run(cmd, NULL, NULL), 2);
