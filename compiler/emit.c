@@ -606,14 +606,7 @@ static void emit_header(Emitter *e, const char *header_name)
     sb_line(sb, " *     %s_pack(params, packed); // params: %s_NUM_PARAMS values", n, N);
     sb_line(sb, " *     void *scratch = malloc(%s_scratch_bytes(B, T));", n);
     sb_line(sb, " *     %s_forward(packed, x, lengths, B, T, y, h_n, c_n, scratch);", n);
-    sb_line(sb, " */");
-    sb_line(sb, "#ifndef %s_H", N);
-    sb_line(sb, "#define %s_H", N);
-    sb_line(sb, "%s", "");
-    sb_line(sb, "#ifdef __cplusplus");
-    sb_line(sb, "extern \"C\" {");
-    sb_line(sb, "#endif");
-    sb_line(sb, "%s", "");
+    em_header_open(e, N);
     sb_line(sb, "#define %s_INPUT_SIZE %d", N, net->input_size);
     sb_line(sb, "#define %s_OUTPUT_SIZE %d /* features of y per %s */", N, net->out_size,
             per_step ? "sequence and step" : "sequence");
@@ -677,11 +670,7 @@ static void emit_header(Emitter *e, const char *header_name)
     sb_line(sb, "    const int *lengths, int B, int T, %s_real *y,", n);
     sb_line(sb, "    %s_real *h_n, %s_real *c_n, void *scratch);", n, n);
     sb_line(sb, "%s", "");
-    sb_line(sb, "#ifdef __cplusplus");
-    sb_line(sb, "}");
-    sb_line(sb, "#endif");
-    sb_line(sb, "%s", "");
-    sb_line(sb, "#endif /* %s_H */", N);
+    em_header_close(e, N);
 }
 
 /* Appends template section `name` with its holes filled. */
@@ -865,4 +854,37 @@ void cunit_free(CUnit *u)
     free(u->body);
     free(u->include);
     memset(u, 0, sizeof *u);
+}
+
+char *cunit_join(const CUnit *u)
+{
+    size_t nh = strlen(u->header), na = strlen(u->banner), nb = strlen(u->body);
+    char *s = malloc(nh + na + nb + 1);
+    if (s) {
+        memcpy(s, u->header, nh);
+        memcpy(s + nh, u->banner, na);
+        memcpy(s + nh + na, u->body, nb + 1);
+    }
+    return s;
+}
+
+void em_header_open(Emitter *e, const char *N)
+{
+    sb_line(e->sb, " */");
+    sb_line(e->sb, "#ifndef %s_H", N);
+    sb_line(e->sb, "#define %s_H", N);
+    sb_line(e->sb, "%s", "");
+    sb_line(e->sb, "#ifdef __cplusplus");
+    sb_line(e->sb, "extern \"C\" {");
+    sb_line(e->sb, "#endif");
+    sb_line(e->sb, "%s", "");
+}
+
+void em_header_close(Emitter *e, const char *N)
+{
+    sb_line(e->sb, "#ifdef __cplusplus");
+    sb_line(e->sb, "}");
+    sb_line(e->sb, "#endif");
+    sb_line(e->sb, "%s", "");
+    sb_line(e->sb, "#endif /* %s_H */", N);
 }

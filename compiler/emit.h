@@ -20,6 +20,9 @@ typedef struct CUnit {
  * memory (diagnostic added). */
 int emit_unit(const Plan *plan, const char *header_name, CUnit *out, DiagList *d);
 void cunit_free(CUnit *u);
+/* Header, banner and body as the one translation unit a JIT compiles (malloc'd; NULL when out
+ * of memory). */
+char *cunit_join(const CUnit *u);
 
 /* The unit with the training API as well, for the JIT (documented in emit_train.c):
  *   long <name>_train_bytes(int B, int T);

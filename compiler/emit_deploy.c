@@ -242,14 +242,7 @@ void em_header_deploy(Emitter *e, const char *header_name)
     sb_line(sb, " *     static %s_work work;", n);
     sb_line(sb, " *     %s_forward(x, T, y, &work);   // x (T, %s_INPUT_SIZE)", n, N);
     sb_line(sb, " * On the target, once: %s_selftest() == 0.", n);
-    sb_line(sb, " */");
-    sb_line(sb, "#ifndef %s_H", N);
-    sb_line(sb, "#define %s_H", N);
-    sb_line(sb, "%s", "");
-    sb_line(sb, "#ifdef __cplusplus");
-    sb_line(sb, "extern \"C\" {");
-    sb_line(sb, "#endif");
-    sb_line(sb, "%s", "");
+    em_header_open(e, N);
     sb_line(sb, "#define %s_INPUT_SIZE %d", N, net->input_size);
     sb_line(sb, "#define %s_OUTPUT_SIZE %d", N, net->out_size);
     sb_line(sb, "#define %s_OUTPUT_PER_STEP %d /* 1: forward's y is (T, OUTPUT_SIZE) */", N,
@@ -314,9 +307,5 @@ void em_header_deploy(Emitter *e, const char *header_name)
         sb_line(sb, "int %s_selftest(void);", n);
         sb_line(sb, "%s", "");
     }
-    sb_line(sb, "#ifdef __cplusplus");
-    sb_line(sb, "}");
-    sb_line(sb, "#endif");
-    sb_line(sb, "%s", "");
-    sb_line(sb, "#endif /* %s_H */", N);
+    em_header_close(e, N);
 }

@@ -44,6 +44,10 @@ void em_section(Emitter *e, const char *name);
 /* The banner lines describing the network. */
 void em_summary(Emitter *e);
 const char *em_base_name(const char *path);
+/* Closes the banner comment and opens the header: include guard and extern "C". */
+void em_header_open(Emitter *e, const char *N);
+/* Closes what em_header_open opened. */
+void em_header_close(Emitter *e, const char *N);
 void em_upper(char *dst, const char *src, size_t n);
 /* A literal that reads back as exactly v in the model precision. */
 const char *em_lit(Emitter *e, double v);

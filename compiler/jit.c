@@ -86,6 +86,30 @@ static void *lookup(JitModule *m, const char *prefix, const char *what, DiagList
 
 static JitModule *compile_cc(const char *source, DiagList *d);
 
+/* Looks up the model's entry points in a compiled module; frees it on failure. */
+static JitModule *fill_fns(JitModule *m, const char *prefix, int dbl, ModelFns *fns, DiagList *d)
+{
+    memset(fns, 0, sizeof *fns);
+    fns->dbl = dbl;
+    void *sb = lookup(m, prefix, "scratch_bytes", d);
+    void *pk = lookup(m, prefix, "pack", d);
+    void *fw = lookup(m, prefix, "forward", d);
+    if (!sb || !pk || !fw) {
+        jit_free(m);
+        return NULL;
+    }
+    /* Object pointers to function pointers: POSIX guarantees this conversion (dlsym). */
+    memcpy(&fns->scratch_bytes, &sb, sizeof sb);
+    if (dbl) {
+        memcpy(&fns->pack_f64, &pk, sizeof pk);
+        memcpy(&fns->forward_f64, &fw, sizeof fw);
+    } else {
+        memcpy(&fns->pack_f32, &pk, sizeof pk);
+        memcpy(&fns->forward_f32, &fw, sizeof fw);
+    }
+    return m;
+}
+
 JitModule *jit_compile(JitKind kind, const char *source, const char *prefix, int dbl,
                        ModelFns *fns, DiagList *d)
 {
@@ -93,24 +117,7 @@ JitModule *jit_compile(JitKind kind, const char *source, const char *prefix, int
         JitModule *m = compile_cc(source, d);
         if (!m)
             return NULL;
-        memset(fns, 0, sizeof *fns);
-        fns->dbl = dbl;
-        void *sb = lookup(m, prefix, "scratch_bytes", d);
-        void *pk = lookup(m, prefix, "pack", d);
-        void *fw = lookup(m, prefix, "forward", d);
-        if (!sb || !pk || !fw) {
-            jit_free(m);
-            return NULL;
-        }
-        memcpy(&fns->scratch_bytes, &sb, sizeof sb);
-        if (dbl) {
-            memcpy(&fns->pack_f64, &pk, sizeof pk);
-            memcpy(&fns->forward_f64, &fw, sizeof fw);
-        } else {
-            memcpy(&fns->pack_f32, &pk, sizeof pk);
-            memcpy(&fns->forward_f32, &fw, sizeof fw);
-        }
-        return m;
+        return fill_fns(m, prefix, dbl, fns, d);
     }
     JitModule *m = calloc(1, sizeof *m);
     if (!m || !(m->s = tcc_new())) {
@@ -133,25 +140,7 @@ JitModule *jit_compile(JitKind kind, const char *source, const char *prefix, int
         jit_free(m);
         return NULL;
     }
-    memset(fns, 0, sizeof *fns);
-    fns->dbl = dbl;
-    void *sb = lookup(m, prefix, "scratch_bytes", d);
-    void *pk = lookup(m, prefix, "pack", d);
-    void *fw = lookup(m, prefix, "forward", d);
-    if (!sb || !pk || !fw) {
-        jit_free(m);
-        return NULL;
-    }
-    /* Object pointers to function pointers: POSIX guarantees this conversion (dlsym). */
-    memcpy(&fns->scratch_bytes, &sb, sizeof sb);
-    if (dbl) {
-        memcpy(&fns->pack_f64, &pk, sizeof pk);
-        memcpy(&fns->forward_f64, &fw, sizeof fw);
-    } else {
-        memcpy(&fns->pack_f32, &pk, sizeof pk);
-        memcpy(&fns->forward_f32, &fw, sizeof fw);
-    }
-    return m;
+    return fill_fns(m, prefix, dbl, fns, d);
 }
 
 void *jit_symbol(JitModule *m, const char *name)

@@ -154,20 +154,66 @@ static int opt_value_fwd(int argc, char **argv, int *i, const char *name, const 
     return opt_value(argc, argv, i, name, out);
 }
 
+/* One option of a command: with a value (stored in *dst) or a flag (*flag set to 1). */
+typedef struct Opt {
+    const char *name;
+    const char **dst;
+    int *flag;
+} Opt;
+
+/* Parses argv against opts (also --jit when jit is not NULL, and --help). Returns 0 to go on,
+ * 1 after printing the help (exit 0), 2 after a usage message (exit 2). *spec gets the one
+ * positional argument. */
+static int parse_args(int argc, char **argv, const Opt *opts, int nopts, const char **spec,
+                      JitKind *jit, const char *usage)
+{
+    for (int i = 0; i < argc; i++) {
+        if (is_help(argv[i])) {
+            fputs(usage, stdout);
+            return 1;
+        }
+        if (jit) {
+            int jm = jit_opt(argc, argv, &i, jit, usage);
+            if (jm < 0)
+                return 2;
+            if (jm)
+                continue;
+        }
+        int matched = 0;
+        for (int k = 0; k < nopts && !matched; k++) {
+            if (opts[k].flag) {
+                if (strcmp(argv[i], opts[k].name) == 0)
+                    *opts[k].flag = matched = 1;
+                continue;
+            }
+            int m = opt_value(argc, argv, &i, opts[k].name, opts[k].dst);
+            if (m < 0) {
+                bad_usage("missing value after", argv[i], usage);
+                return 2;
+            }
+            matched = m;
+        }
+        if (matched)
+            continue;
+        if (argv[i][0] == '-' && argv[i][1]) {
+            bad_usage("unknown option", argv[i], usage);
+            return 2;
+        }
+        if (*spec) {
+            bad_usage("unexpected argument", argv[i], usage);
+            return 2;
+        }
+        *spec = argv[i];
+    }
+    return 0;
+}
+
 static int cmd_check(int argc, char **argv)
 {
     const char *spec = NULL;
-    for (int i = 0; i < argc; i++) {
-        if (is_help(argv[i])) {
-            fputs(usage_check, stdout);
-            return 0;
-        }
-        if (argv[i][0] == '-' && argv[i][1])
-            return bad_usage("unknown option", argv[i], usage_check);
-        if (spec)
-            return bad_usage("unexpected argument", argv[i], usage_check);
-        spec = argv[i];
-    }
+    int pr = parse_args(argc, argv, NULL, 0, &spec, NULL, usage_check);
+    if (pr)
+        return pr == 1 ? 0 : 2;
     if (!spec)
         return bad_usage("check needs a SPEC", NULL, usage_check);
     Rnnc r;
@@ -203,42 +249,19 @@ static int cmd_run(int argc, char **argv)
     RnncRunArgs ra;
     memset(&ra, 0, sizeof ra);
     const char *spec = NULL;
-    struct {
-        const char *name;
-        const char **dst;
-    } opts[] = {
-        {"--weights", &ra.weights}, {"--input", &ra.input}, {"--lengths", &ra.lengths},
-        {"--output", &ra.output},   {"--h-n", &ra.h_n},     {"--c-n", &ra.c_n},
+    int print = 0;
+    const Opt opts[] = {
+        {"--weights", &ra.weights, NULL}, {"--input", &ra.input, NULL},
+        {"--lengths", &ra.lengths, NULL}, {"--output", &ra.output, NULL},
+        {"--h-n", &ra.h_n, NULL},         {"--c-n", &ra.c_n, NULL},
+        {"--print", NULL, &print},
     };
-    for (int i = 0; i < argc; i++) {
-        if (is_help(argv[i])) {
-            fputs(usage_run, stdout);
-            return 0;
-        }
-        if (strcmp(argv[i], "--print") == 0) {
-            ra.print = stdout;
-            continue;
-        }
-        int jm = jit_opt(argc, argv, &i, &jit, usage_run);
-        if (jm < 0)
-            return 2;
-        if (jm)
-            continue;
-        int matched = 0;
-        for (size_t k = 0; k < sizeof opts / sizeof opts[0] && !matched; k++) {
-            int m = opt_value(argc, argv, &i, opts[k].name, opts[k].dst);
-            if (m < 0)
-                return bad_usage("missing value after", argv[i], usage_run);
-            matched = m;
-        }
-        if (matched)
-            continue;
-        if (argv[i][0] == '-' && argv[i][1])
-            return bad_usage("unknown option", argv[i], usage_run);
-        if (spec)
-            return bad_usage("unexpected argument", argv[i], usage_run);
-        spec = argv[i];
-    }
+    int pr =
+        parse_args(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), &spec, &jit, usage_run);
+    if (pr)
+        return pr == 1 ? 0 : 2;
+    if (print)
+        ra.print = stdout;
     if (!spec)
         return bad_usage("run needs a SPEC", NULL, usage_run);
     if (!ra.weights || !ra.input || (!ra.output && !ra.print))
@@ -260,38 +283,15 @@ static int cmd_grad(int argc, char **argv)
     RnncGradArgs ga;
     memset(&ga, 0, sizeof ga);
     const char *spec = NULL;
-    struct {
-        const char *name;
-        const char **dst;
-    } opts[] = {
-        {"--weights", &ga.weights}, {"--input", &ga.input},   {"--lengths", &ga.lengths},
-        {"--target", &ga.target},   {"--output", &ga.output},
+    const Opt opts[] = {
+        {"--weights", &ga.weights, NULL}, {"--input", &ga.input, NULL},
+        {"--lengths", &ga.lengths, NULL}, {"--target", &ga.target, NULL},
+        {"--output", &ga.output, NULL},
     };
-    for (int i = 0; i < argc; i++) {
-        if (is_help(argv[i])) {
-            fputs(usage_grad, stdout);
-            return 0;
-        }
-        int jm = jit_opt(argc, argv, &i, &jit, usage_grad);
-        if (jm < 0)
-            return 2;
-        if (jm)
-            continue;
-        int matched = 0;
-        for (size_t k = 0; k < sizeof opts / sizeof opts[0] && !matched; k++) {
-            int m = opt_value(argc, argv, &i, opts[k].name, opts[k].dst);
-            if (m < 0)
-                return bad_usage("missing value after", argv[i], usage_grad);
-            matched = m;
-        }
-        if (matched)
-            continue;
-        if (argv[i][0] == '-' && argv[i][1])
-            return bad_usage("unknown option", argv[i], usage_grad);
-        if (spec)
-            return bad_usage("unexpected argument", argv[i], usage_grad);
-        spec = argv[i];
-    }
+    int pr =
+        parse_args(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), &spec, &jit, usage_grad);
+    if (pr)
+        return pr == 1 ? 0 : 2;
     if (!spec)
         return bad_usage("grad needs a SPEC", NULL, usage_grad);
     if (!ga.weights || !ga.input || !ga.target || !ga.output)
@@ -373,55 +373,23 @@ static int cmd_train(int argc, char **argv)
         "--batch-size",      "--epochs", "--seed",      "--clip-grad-norm",
         "--clip-grad-value", "--tbptt",  "--checkpoint"};
     int no_shuffle = 0;
-    struct {
-        const char *name;
-        const char **dst;
-    } opts[] = {
-        {"--input", &ta.input},
-        {"--target", &ta.target},
-        {"--lengths", &ta.lengths},
-        {"--val-input", &ta.val_input},
-        {"--val-target", &ta.val_target},
-        {"--val-lengths", &ta.val_lengths},
-        {"--init", &ta.init},
-        {"--resume", &ta.resume},
-        {"--save", &ta.save},
+    Opt opts[21] = {
+        {"--input", &ta.input, NULL},
+        {"--target", &ta.target, NULL},
+        {"--lengths", &ta.lengths, NULL},
+        {"--val-input", &ta.val_input, NULL},
+        {"--val-target", &ta.val_target, NULL},
+        {"--val-lengths", &ta.val_lengths, NULL},
+        {"--init", &ta.init, NULL},
+        {"--resume", &ta.resume, NULL},
+        {"--save", &ta.save, NULL},
+        {"--no-shuffle", NULL, &no_shuffle},
     };
-    for (int i = 0; i < argc; i++) {
-        if (is_help(argv[i])) {
-            fputs(usage_train, stdout);
-            return 0;
-        }
-        if (strcmp(argv[i], "--no-shuffle") == 0) {
-            no_shuffle = 1;
-            continue;
-        }
-        int jm = jit_opt(argc, argv, &i, &jit, usage_train);
-        if (jm < 0)
-            return 2;
-        if (jm)
-            continue;
-        int matched = 0;
-        for (size_t k = 0; k < sizeof opts / sizeof opts[0] && !matched; k++) {
-            int m = opt_value(argc, argv, &i, opts[k].name, opts[k].dst);
-            if (m < 0)
-                return bad_usage("missing value after", argv[i], usage_train);
-            matched = m;
-        }
-        for (int k = 0; k < 11 && !matched; k++) {
-            int m = opt_value(argc, argv, &i, ovn[k], &ov[k]);
-            if (m < 0)
-                return bad_usage("missing value after", argv[i], usage_train);
-            matched = m;
-        }
-        if (matched)
-            continue;
-        if (argv[i][0] == '-' && argv[i][1])
-            return bad_usage("unknown option", argv[i], usage_train);
-        if (spec)
-            return bad_usage("unexpected argument", argv[i], usage_train);
-        spec = argv[i];
-    }
+    for (int k = 0; k < 11; k++)
+        opts[10 + k] = (Opt){ovn[k], &ov[k], NULL};
+    int pr = parse_args(argc, argv, opts, 21, &spec, &jit, usage_train);
+    if (pr)
+        return pr == 1 ? 0 : 2;
     if (!spec)
         return bad_usage("train needs a SPEC", NULL, usage_train);
     if (!ta.input || !ta.target || !ta.save)
@@ -501,29 +469,16 @@ static int cmd_train(int argc, char **argv)
 static int cmd_emit(int argc, char **argv)
 {
     const char *spec = NULL, *out = NULL, *weights = NULL;
-    int selftest = 1;
-    for (int i = 0; i < argc; i++) {
-        if (is_help(argv[i])) {
-            fputs(usage_emit, stdout);
-            return 0;
-        }
-        if (strcmp(argv[i], "--no-selftest") == 0) {
-            selftest = 0;
-            continue;
-        }
-        int m = opt_value(argc, argv, &i, "-o", &out);
-        if (m == 0)
-            m = opt_value(argc, argv, &i, "--weights", &weights);
-        if (m < 0)
-            return bad_usage("missing value after", argv[i], usage_emit);
-        if (m)
-            continue;
-        if (argv[i][0] == '-' && argv[i][1])
-            return bad_usage("unknown option", argv[i], usage_emit);
-        if (spec)
-            return bad_usage("unexpected argument", argv[i], usage_emit);
-        spec = argv[i];
-    }
+    int no_selftest = 0;
+    const Opt opts[] = {
+        {"-o", &out, NULL},
+        {"--weights", &weights, NULL},
+        {"--no-selftest", NULL, &no_selftest},
+    };
+    int pr = parse_args(argc, argv, opts, 3, &spec, NULL, usage_emit);
+    if (pr)
+        return pr == 1 ? 0 : 2;
+    int selftest = !no_selftest;
     if (!spec)
         return bad_usage("no SPEC given", NULL, usage_main);
     if (!out)

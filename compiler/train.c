@@ -17,15 +17,9 @@ static char *train_source(Rnnc *r)
     CUnit u;
     if (emit_unit_train(r->plan, &u, &r->diag) < 0)
         return NULL;
-    size_t nh = strlen(u.header), na = strlen(u.banner), nb = strlen(u.body);
-    char *s = malloc(nh + na + nb + 1);
-    if (s) {
-        memcpy(s, u.header, nh);
-        memcpy(s + nh, u.banner, na);
-        memcpy(s + nh + na, u.body, nb + 1);
-    } else {
+    char *s = cunit_join(&u);
+    if (!s)
         diag_error(&r->diag, span_none(), "out of memory");
-    }
     cunit_free(&u);
     return s;
 }
