@@ -812,6 +812,16 @@ static void emit_unpack(Emitter *e)
 
 void em_train_api(Emitter *e)
 {
+    Sb *sb = e->sb;
+    sb_line(sb, "/* The gate activations layer-direction i stored in `cache` (B, T, G*H), for "
+                "inspection. */");
+    sb_line(sb, "real *%s_acts(void *cache, int B, int T, int i)", e->p->net->name);
+    sb_line(sb, "{");
+    sb_line(sb, "    TrainMem m;");
+    sb_line(sb, "    train_mem(cache, B, T, &m);");
+    sb_line(sb, "    return i >= 0 && i < %d ? m.a[i] : 0;", e->p->nlayers);
+    sb_line(sb, "}");
+    sb_line(sb, "%s", "");
     if (e->p->net->head.present)
         emit_head_train(e);
     emit_forward_train(e);

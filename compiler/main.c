@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "repl.h"
 #include "rnnc.h"
 
 #define RNNC_VERSION "0.1.0"
@@ -23,6 +24,7 @@ static const char usage_main[] =
     "       rnnc train SPEC --input X.npy --target Y.npy [--lengths L.npy]\n"
     "                       [--val-input X --val-target Y [--val-lengths L]]\n"
     "                       [--init W.safetensors | --resume CKPT] --save W.safetensors\n"
+    "       rnnc repl [SPEC] [--weights W.safetensors] [--jit tcc|cc]\n"
     "       rnnc COMMAND --help           help on one command\n"
     "       rnnc --version\n";
 
@@ -84,6 +86,13 @@ static const char usage_train[] =
     "On a terminal a live line shows epoch, step, loss, steps/s and time left; every epoch\n"
     "prints a line with train and validation loss (and accuracy for classification).\n"
     "Exit status: 0 success (also after Ctrl-C, once saved), 1 bad input, 2 bad usage.\n";
+
+static const char usage_repl[] =
+    "usage: rnnc repl [SPEC] [--weights W.safetensors] [--jit tcc|cc]\n"
+    "An interactive session: load, change (set PATH VALUE: recompiled at once), inspect,\n"
+    "run step by step, watch the gates, train. `help` inside lists the commands. Without a\n"
+    "terminal it reads commands line by line (rnnc repl SPEC < script.rnnc), prints no\n"
+    "prompt, and exits 1 if any command failed.\n";
 
 static int bad_usage(const char *msg, const char *arg, const char *usage)
 {
@@ -466,6 +475,17 @@ static int cmd_train(int argc, char **argv)
     return finish(&r, rc == 0 ? 0 : 1);
 }
 
+static int cmd_repl(int argc, char **argv)
+{
+    JitKind jit = JIT_TCC;
+    const char *spec = NULL, *weights = NULL;
+    const Opt opts[] = {{"--weights", &weights, NULL}};
+    int pr = parse_args(argc, argv, opts, 1, &spec, &jit, usage_repl);
+    if (pr)
+        return pr == 1 ? 0 : 2;
+    return repl_main(spec, weights, jit);
+}
+
 static int cmd_emit(int argc, char **argv)
 {
     const char *spec = NULL, *out = NULL, *weights = NULL;
@@ -514,5 +534,7 @@ int main(int argc, char **argv)
         return cmd_grad(argc - 2, argv + 2);
     if (strcmp(cmd, "train") == 0)
         return cmd_train(argc - 2, argv + 2);
+    if (strcmp(cmd, "repl") == 0)
+        return cmd_repl(argc - 2, argv + 2);
     return cmd_emit(argc - 1, argv + 1);
 }

@@ -94,6 +94,46 @@ typedef struct RnncTrainArgs {
  * kept). */
 int rnnc_train(Rnnc *r, RnncTrainArgs *a);
 
+/* An interactive model (the REPL's): the training unit JIT-compiled, its weights, and the
+ * carried state of one sequence for step-by-step runs. */
+typedef struct RnncModel RnncModel;
+
+/* Generates and compiles r's training unit (r->jit); weights initialised from `seed`. Sets
+ * how long generation and compilation took. NULL with errors in r->diag. The model keeps a
+ * pointer to r, which must outlive it. */
+RnncModel *rnnc_model_new(Rnnc *r, long seed, double *gen_ms, double *compile_ms);
+void rnnc_model_free(RnncModel *m);
+/* PyTorch's initialisation from `seed`. */
+void rnnc_model_init(RnncModel *m, long seed);
+/* Weights from a safetensors file (as rnnc run reads them), or written to one. 0 or -1. */
+int rnnc_model_load(RnncModel *m, const char *path);
+int rnnc_model_save(RnncModel *m, const char *path);
+/* Copies the weights of `from` when both models have the same tensors (names and shapes);
+ * returns 0, or -1 (nothing copied) when they differ. */
+int rnnc_model_take_weights(RnncModel *m, const RnncModel *from);
+/* One sequence x (T, I): the outputs y (T, O) per step, or (1, O) for a head on the last
+ * state; malloc'd into *y with its row count in *rows. stream: start from the carried state
+ * and keep the final one (step-by-step use); else start from zero. 0 or -1. */
+int rnnc_model_run(RnncModel *m, const double *x, int T, int stream, double **y, int *rows);
+/* Zeroes the carried state. */
+void rnnc_model_reset(RnncModel *m);
+/* The carried state: layer-direction i's h (Hr values) and, for an LSTM, c (H values);
+ * NULL when i is out of range. */
+const double *rnnc_model_state(RnncModel *m, int i, const double **c);
+/* Layer-direction i's gate activations (G*H values, PyTorch's gate order) at the last step of
+ * the last run; NULL before any run. */
+const double *rnnc_model_gates(RnncModel *m, int i);
+/* The values of state_dict tensor `name` (as doubles; count in *n), or NULL. */
+const double *rnnc_model_tensor(RnncModel *m, const char *name, long *n);
+
+/* Prints `y` of shape `shape` as rows of its last dimension, summarised when large (the
+ * format of `rnnc run --print`). */
+void rnnc_print_array(FILE *out, const char *label, const void *y, int dbl, int ndim,
+                      const long *shape);
+
+/* Loads a spec from text in memory (named `name` in diagnostics) as rnnc_load does. */
+int rnnc_load_text(Rnnc *r, const char *name, const char *text);
+
 typedef struct RnncRunArgs {
     const char *weights; /* safetensors, required */
     const char *input;   /* .npy, required */

@@ -29,6 +29,23 @@ void rnnc_free(Rnnc *r)
     memset(r, 0, sizeof *r);
 }
 
+int rnnc_load_text(Rnnc *r, const char *name, const char *text)
+{
+    char *n = arena_strdup(&r->arena, name), *t = arena_strdup(&r->arena, text);
+    if (!n || !t) {
+        diag_error(&r->diag, span_none(), "out of memory");
+        return -1;
+    }
+    r->doc = spec_parse(&r->arena, &r->diag, n, t);
+    if (!r->doc)
+        return -1;
+    r->net = check_spec(&r->arena, &r->diag, r->doc);
+    if (!r->net)
+        return -1;
+    r->plan = plan_build(&r->arena, &r->diag, r->net);
+    return r->plan ? 0 : -1;
+}
+
 int rnnc_load(Rnnc *r, const char *path)
 {
     r->doc = spec_load_file(&r->arena, &r->diag, path);
@@ -300,8 +317,8 @@ int run_load_inputs(Rnnc *r, const RnncRunArgs *a, RunData *d, int *B, int *T)
 
 /* Prints `y` of shape `shape` as rows of its last dimension, at most 12 rows and 8 values
  * a row; what is left out is said. */
-static void print_array(FILE *out, const char *label, const void *y, int dbl, int ndim,
-                        const long *shape)
+void rnnc_print_array(FILE *out, const char *label, const void *y, int dbl, int ndim,
+                      const long *shape)
 {
     char sh[128];
     run_fmt_shape(sh, sizeof sh, shape, ndim);
@@ -437,10 +454,10 @@ int rnnc_run(Rnnc *r, const RnncRunArgs *a)
     if (a->c_n && save(r, a->c_n, dbl, d.c_n, 3, hshape, written, &nw) < 0)
         goto out;
     if (a->print) {
-        print_array(a->print, "output", d.y, dbl, ydim, yshape);
+        rnnc_print_array(a->print, "output", d.y, dbl, ydim, yshape);
         hshape[2] = p->top_hr;
         if (a->h_n)
-            print_array(a->print, "h_n", d.h_n, dbl, 3, hshape);
+            rnnc_print_array(a->print, "h_n", d.h_n, dbl, 3, hshape);
     }
     rc = 0;
 out:

@@ -999,3 +999,267 @@ out:
     dataset_free(&va);
     return rc;
 }
+
+/* ---- the interactive model (rnnc_model_*) ------------------------------------------ */
+
+struct RnncModel {
+    Rnnc *r;
+    JitModule *jit;
+    TrainFns f;
+    int dbl;
+    size_t rs;
+    void *params, *packed; /* state_dict order and packed, model precision */
+    double *state;         /* carried state of one sequence: emit_state_reals values */
+    void *s_in, *s_out;    /* the same in the model precision */
+    void *cache;           /* of the last run */
+    int cache_T;
+    void *xb, *yb, *lb; /* the last run's buffers */
+    double *gates, *tensor;
+};
+
+static double now_ms(void)
+{
+    return now_s() * 1e3;
+}
+
+RnncModel *rnnc_model_new(Rnnc *r, long seed, double *gen_ms, double *compile_ms)
+{
+    const Plan *p = r->plan;
+    RnncModel *m = calloc(1, sizeof *m);
+    if (!m) {
+        diag_error(&r->diag, span_none(), "out of memory");
+        return NULL;
+    }
+    m->r = r;
+    m->dbl = r->net->dbl;
+    m->rs = m->dbl ? sizeof(double) : sizeof(float);
+    double t0 = now_ms();
+    char *source = train_source(r);
+    double t1 = now_ms();
+    if (source)
+        m->jit = jit_compile(r->jit, source, r->net->name, m->dbl, &(ModelFns){0}, &r->diag);
+    double t2 = now_ms();
+    free(source);
+    if (gen_ms)
+        *gen_ms = t1 - t0;
+    if (compile_ms)
+        *compile_ms = t2 - t1;
+    long S = emit_state_reals(p);
+    m->params = calloc((size_t)p->nparams + 1, m->rs);
+    m->packed = calloc((size_t)p->npacked + 1, m->rs);
+    m->state = calloc((size_t)S + 1, sizeof *m->state);
+    m->s_in = calloc((size_t)S + 1, m->rs);
+    m->s_out = calloc((size_t)S + 1, m->rs);
+    m->gates = calloc((size_t)(p->max_h * 4) + 1, sizeof *m->gates);
+    m->tensor = calloc((size_t)p->nparams + 1, sizeof *m->tensor);
+    if (!m->jit || train_fns(r, m->jit, &m->f) < 0 || !m->params || !m->packed || !m->state ||
+        !m->s_in || !m->s_out || !m->gates || !m->tensor) {
+        if (m->jit && !r->diag.nerrors)
+            diag_error(&r->diag, span_none(), "out of memory");
+        rnnc_model_free(m);
+        return NULL;
+    }
+    rnnc_model_init(m, seed);
+    return m;
+}
+
+void rnnc_model_free(RnncModel *m)
+{
+    if (!m)
+        return;
+    jit_free(m->jit);
+    free(m->params);
+    free(m->packed);
+    free(m->state);
+    free(m->s_in);
+    free(m->s_out);
+    free(m->cache);
+    free(m->xb);
+    free(m->yb);
+    free(m->lb);
+    free(m->gates);
+    free(m->tensor);
+    free(m);
+}
+
+static void model_pack(RnncModel *m)
+{
+    (m->dbl ? unary_f64 : unary_f32)(m->f.pack, m->params, m->packed);
+}
+
+void rnnc_model_init(RnncModel *m, long seed)
+{
+    init_params(m->r->plan, m->params, seed);
+    model_pack(m);
+}
+
+int rnnc_model_load(RnncModel *m, const char *path)
+{
+    void *p = rnnc_load_weights(m->r, path);
+    if (!p)
+        return -1;
+    free(m->params);
+    m->params = p;
+    model_pack(m);
+    return 0;
+}
+
+int rnnc_model_save(RnncModel *m, const char *path)
+{
+    const Plan *p = m->r->plan;
+    RnnrtTensor *ts = calloc((size_t)p->ntensors, sizeof *ts);
+    if (!ts) {
+        diag_error(&m->r->diag, span_none(), "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < p->ntensors; i++) {
+        const PlanTensor *pt = &p->tensors[i];
+        ts[i].name = (char *)pt->name;
+        ts[i].dtype = m->dbl ? RNNRT_F64 : RNNRT_F32;
+        ts[i].ndim = pt->ndim;
+        ts[i].shape[0] = pt->shape[0];
+        ts[i].shape[1] = pt->shape[1];
+        ts[i].data = (char *)m->params + (size_t)pt->offset * m->rs;
+    }
+    RnnrtError err;
+    int rc = rnnrt_st_write(path, ts, p->ntensors, &err);
+    if (rc < 0)
+        run_rt_error(m->r, &err);
+    free(ts);
+    return rc < 0 ? -1 : 0;
+}
+
+int rnnc_model_take_weights(RnncModel *m, const RnncModel *from)
+{
+    const Plan *a = m->r->plan, *b = from->r->plan;
+    if (a->ntensors != b->ntensors || a->nparams != b->nparams || m->dbl != from->dbl)
+        return -1;
+    for (int i = 0; i < a->ntensors; i++)
+        if (strcmp(a->tensors[i].name, b->tensors[i].name) != 0 ||
+            a->tensors[i].shape[0] != b->tensors[i].shape[0] ||
+            a->tensors[i].shape[1] != b->tensors[i].shape[1])
+            return -1;
+    memcpy(m->params, from->params, (size_t)a->nparams * m->rs);
+    model_pack(m);
+    return 0;
+}
+
+void rnnc_model_reset(RnncModel *m)
+{
+    memset(m->state, 0, (size_t)emit_state_reals(m->r->plan) * sizeof *m->state);
+}
+
+int rnnc_model_run(RnncModel *m, const double *x, int T, int stream, double **y, int *rows)
+{
+    Rnnc *r = m->r;
+    const Net *net = r->net;
+    const Plan *p = r->plan;
+    int I = net->input_size, O = net->out_size;
+    int per_step = !net->head.present || net->head.input == HEAD_SEQUENCE;
+    long S = emit_state_reals(p);
+    if (stream && !emit_can_stream(p)) {
+        diag_error(&r->diag, span_none(),
+                   "a bidirectional stack needs the whole sequence: "
+                   "it cannot run step by step");
+        return -1;
+    }
+    free(m->cache);
+    free(m->xb);
+    free(m->yb);
+    free(m->lb);
+    m->cache = malloc((size_t)m->f.train_bytes(1, T));
+    m->xb = malloc((size_t)T * I * m->rs);
+    m->yb = calloc((size_t)T * O + 1, m->rs);
+    m->lb = calloc((size_t)T * O + 1, m->rs);
+    *rows = per_step ? T : 1;
+    *y = malloc((size_t)*rows * O * sizeof **y);
+    if (!m->cache || !m->xb || !m->yb || !m->lb || !*y) {
+        free(*y);
+        *y = NULL;
+        diag_error(&r->diag, span_none(), "out of memory for T=%d", T);
+        return -1;
+    }
+    m->cache_T = T;
+    for (long i = 0; i < (long)T * I; i++) {
+        if (m->dbl)
+            ((double *)m->xb)[i] = x[i];
+        else
+            ((float *)m->xb)[i] = (float)x[i];
+    }
+    for (long i = 0; i < S; i++) {
+        if (m->dbl)
+            ((double *)m->s_in)[i] = m->state[i];
+        else
+            ((float *)m->s_in)[i] = (float)m->state[i];
+    }
+    int len = T;
+    if ((m->dbl ? fwd_train_f64 : fwd_train_f32)(m->f.forward_train, m->packed, m->xb, &len, 1, T,
+                                                 m->yb, m->lb, NULL, stream ? m->s_in : NULL,
+                                                 m->s_out, m->cache) != 0) {
+        diag_error(&r->diag, span_none(), "the model rejected the input (T=%d)", T);
+        return -1;
+    }
+    for (long i = 0; i < (long)*rows * O; i++)
+        (*y)[i] = m->dbl ? ((double *)m->yb)[i] : ((float *)m->yb)[i];
+    if (stream)
+        for (long i = 0; i < S; i++)
+            m->state[i] = m->dbl ? ((double *)m->s_out)[i] : ((float *)m->s_out)[i];
+    return 0;
+}
+
+const double *rnnc_model_state(RnncModel *m, int i, const double **c)
+{
+    const Plan *p = m->r->plan;
+    if (i < 0 || i >= p->nlayers)
+        return NULL;
+    long off = 0;
+    for (int k = 0; k < i; k++)
+        off += p->layers[k].Hr + (p->layers[k].G == 4 ? p->layers[k].H : 0);
+    if (c)
+        *c = p->layers[i].G == 4 ? m->state + off + p->layers[i].Hr : NULL;
+    return m->state + off;
+}
+
+const double *rnnc_model_gates(RnncModel *m, int i)
+{
+    const Plan *p = m->r->plan;
+    if (!m->cache || i < 0 || i >= p->nlayers)
+        return NULL;
+    char name[160];
+    snprintf(name, sizeof name, "%s_acts", m->r->net->name);
+    void *fp = jit_symbol(m->jit, name);
+    if (!fp)
+        return NULL;
+    const PlanLayer *L = &p->layers[i];
+    long GH = (long)L->G * L->H;
+    int t = L->dir ? 0 : m->cache_T - 1; /* the last step each direction took */
+    if (m->dbl) {
+        double *(*f)(void *, int, int, int);
+        memcpy(&f, &fp, sizeof fp);
+        const double *a = f(m->cache, 1, m->cache_T, i) + (long)t * GH;
+        memcpy(m->gates, a, (size_t)GH * sizeof *a);
+    } else {
+        float *(*f)(void *, int, int, int);
+        memcpy(&f, &fp, sizeof fp);
+        const float *a = f(m->cache, 1, m->cache_T, i) + (long)t * GH;
+        for (long k = 0; k < GH; k++)
+            m->gates[k] = a[k];
+    }
+    return m->gates;
+}
+
+const double *rnnc_model_tensor(RnncModel *m, const char *name, long *n)
+{
+    const Plan *p = m->r->plan;
+    for (int i = 0; i < p->ntensors; i++) {
+        const PlanTensor *t = &p->tensors[i];
+        if (strcmp(t->name, name) != 0)
+            continue;
+        *n = t->shape[0] * (t->ndim == 2 ? t->shape[1] : 1);
+        for (long k = 0; k < *n; k++)
+            m->tensor[k] = m->dbl ? ((double *)m->params)[t->offset + k]
+                                  : ((float *)m->params)[t->offset + k];
+        return m->tensor;
+    }
+    return NULL;
+}

@@ -6,10 +6,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int write_file_atomic(const char *path, const char *data, size_t n, DiagList *d)
 {
+    struct stat sp;
+    if (stat(path, &sp) == 0 && !S_ISREG(sp.st_mode) && !S_ISDIR(sp.st_mode)) {
+        /* a device or pipe is written in place: a rename would replace the node itself */
+        FILE *f = fopen(path, "wb");
+        int ok = f && fwrite(data, 1, n, f) == n;
+        if (f && fclose(f) != 0)
+            ok = 0;
+        if (!ok)
+            diag_error(d, span_none(), "%s: cannot write: %s", path, strerror(errno));
+        return ok ? 0 : -1;
+    }
     size_t pl = strlen(path);
     char *tmp = malloc(pl + 16);
     if (!tmp) {

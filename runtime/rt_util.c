@@ -66,9 +66,32 @@ void rnnrt_util_byteswap(void *p, size_t n, int size)
     }
 }
 
+/* A device or pipe (/dev/stdout, /dev/null, a fifo) is written in place: renaming a
+ * temporary file over it would replace the device node itself. */
+static int write_special(const char *path, const void *const *bufs, const size_t *lens, int n,
+                         RnnrtError *err)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        rnnrt_util_set_err(err, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    int ok = 1;
+    for (int i = 0; i < n && ok; i++)
+        ok = !lens[i] || fwrite(bufs[i], 1, lens[i], f) == lens[i];
+    if (fclose(f) != 0)
+        ok = 0;
+    if (!ok)
+        rnnrt_util_set_err(err, "%s: write error: %s", path, strerror(errno));
+    return ok ? 0 : -1;
+}
+
 int rnnrt_util_write_atomic(const char *path, const void *const *bufs, const size_t *lens, int n,
                             RnnrtError *err)
 {
+    struct stat sp;
+    if (stat(path, &sp) == 0 && !S_ISREG(sp.st_mode) && !S_ISDIR(sp.st_mode))
+        return write_special(path, bufs, lens, n, err);
     size_t plen = strlen(path);
     char *tmp = malloc(plen + sizeof ".tmpXXXXXX");
     struct stat st;

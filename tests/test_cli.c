@@ -657,6 +657,28 @@ static void run_c_n_dir_missing(void **s)
     }
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
+/* An output that is not a regular file (a fifo here; /dev/stdout or /dev/null for users) is
+ * written in place: the atomic rename must not replace the node itself. */
+static void run_output_to_fifo(void **state)
+{
+    (void)state;
+    const char *root = tu_src_root();
+    char *dir = tu_mkdtemp();
+    char *f = tu_strf("%s/tests/fixtures/lstm_l1", root);
+    char *cmd = tu_strf("cd '%s' && mkfifo y.fifo && { cat y.fifo > got.npy & '%s' run "
+                        "'%s/spec.yaml' --weights '%s/weights.safetensors' --input '%s/x.npy' "
+                        "--output y.fifo; rc=$?; wait; [ $rc = 0 ] && [ -p y.fifo ] && "
+                        "head -c 6 got.npy | grep -q NUMPY; }",
+                        dir, tu_rnnc_bin(), f, f, f);
+    char *err = NULL;
+    if (tu_run(cmd, NULL, &err) != 0)
+        fail_msg("writing to a fifo: %s", err ? err : "");
+    free(err);
+    free(cmd);
+    free(f);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -695,6 +717,7 @@ int main(void)
         T(run_crafted_weights),
         T(run_print),
         T(run_print_without_output),
+        cmocka_unit_test(run_output_to_fifo),
         T(run_bad_spec),
         T(run_weights_missing_file),
         T(run_weights_not_safetensors),

@@ -4,6 +4,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 pkgs="gcc g++ clang meson ninja-build pkg-config python3 libyaml-dev tcc libtcc-dev libcmocka-dev"
+# rnnc repl: line editing (libedit); its terminal test drives it through tmux
+pkgs="$pkgs libedit-dev tmux"
 # the Cortex-M4 cross-build and its emulated run (tests/test_cross.c)
 pkgs="$pkgs gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
 missing=""
