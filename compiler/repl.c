@@ -534,7 +534,14 @@ static int cmd_run(Repl *s, char *arg)
                        "x = load X.npy)");
     double *y;
     int rows;
-    if (report(s, s->r, rnnc_model_run(s->m, s->x, s->xT, 0, &y, &rows)) < 0)
+    interrupted = 0;
+    int rc = rnnc_model_run_stoppable(s->m, s->x, s->xT, &interrupted, &y, &rows);
+    interrupted = 0;
+    if (rc == 1) {
+        printf("\ninterrupted\n");
+        return 0;
+    }
+    if (report(s, s->r, rc) < 0)
         return -1;
     const Net *net = s->r->net;
     long shape[3];

@@ -115,6 +115,11 @@ int rnnc_model_take_weights(RnncModel *m, const RnncModel *from);
  * state; malloc'd into *y with its row count in *rows. stream: start from the carried state
  * and keep the final one (step-by-step use); else start from zero. 0 or -1. */
 int rnnc_model_run(RnncModel *m, const double *x, int T, int stream, double **y, int *rows);
+/* As rnnc_model_run from a zero state, leaving the carried state alone; a long run of a
+ * unidirectional stack goes in pieces (the same numbers) and stops between them once *stop
+ * is set: then 1, and no output. */
+int rnnc_model_run_stoppable(RnncModel *m, const double *x, int T, volatile sig_atomic_t *stop,
+                             double **y, int *rows);
 /* Zeroes the carried state. */
 void rnnc_model_reset(RnncModel *m);
 /* The carried state: layer-direction i's h (Hr values) and, for an LSTM, c (H values);

@@ -1149,6 +1149,84 @@ void rnnc_model_reset(RnncModel *m)
     memset(m->state, 0, (size_t)emit_state_reals(m->r->plan) * sizeof *m->state);
 }
 
+/* One forward call of `T` steps of x from state s0 (NULL: zero) into s1 (model precision);
+ * the outputs, as doubles, into y (rows x O). */
+static int model_call(RnncModel *m, const double *x, int T, const void *s0, void *s1, double *y,
+                      int rows)
+{
+    Rnnc *r = m->r;
+    int I = r->net->input_size, O = r->net->out_size;
+    free(m->cache);
+    free(m->xb);
+    free(m->yb);
+    free(m->lb);
+    m->cache = malloc((size_t)m->f.train_bytes(1, T));
+    m->xb = malloc((size_t)T * I * m->rs);
+    m->yb = calloc((size_t)T * O + 1, m->rs);
+    m->lb = calloc((size_t)T * O + 1, m->rs);
+    if (!m->cache || !m->xb || !m->yb || !m->lb) {
+        diag_error(&r->diag, span_none(), "out of memory for T=%d", T);
+        return -1;
+    }
+    m->cache_T = T;
+    for (long i = 0; i < (long)T * I; i++) {
+        if (m->dbl)
+            ((double *)m->xb)[i] = x[i];
+        else
+            ((float *)m->xb)[i] = (float)x[i];
+    }
+    int len = T;
+    if ((m->dbl ? fwd_train_f64 : fwd_train_f32)(m->f.forward_train, m->packed, m->xb, &len, 1, T,
+                                                 m->yb, m->lb, NULL, s0, s1, m->cache) != 0) {
+        diag_error(&r->diag, span_none(), "the model rejected the input (T=%d)", T);
+        return -1;
+    }
+    for (long i = 0; i < (long)rows * O; i++)
+        y[i] = m->dbl ? ((double *)m->yb)[i] : ((float *)m->yb)[i];
+    return 0;
+}
+
+int rnnc_model_run_stoppable(RnncModel *m, const double *x, int T, volatile sig_atomic_t *stop,
+                             double **y, int *rows)
+{
+    Rnnc *r = m->r;
+    const Plan *p = r->plan;
+    int per_step = !r->net->head.present || r->net->head.input == HEAD_SEQUENCE;
+    int I = r->net->input_size, O = r->net->out_size, chunk = 1024;
+    *rows = per_step ? T : 1;
+    *y = malloc((size_t)*rows * O * sizeof **y);
+    if (!*y) {
+        diag_error(&r->diag, span_none(), "out of memory for T=%d", T);
+        return -1;
+    }
+    if (!emit_can_stream(p) || T <= chunk)
+        return model_call(m, x, T, NULL, m->s_out, *y, *rows) < 0 ? -1 : 0;
+    /* a long unidirectional run in pieces, the state carried: the same numbers, and Ctrl-C
+     * is heard between pieces */
+    long S = emit_state_reals(p);
+    void *a = calloc((size_t)S + 1, m->rs), *b = calloc((size_t)S + 1, m->rs);
+    int rc = a && b ? 0 : -1;
+    for (int t0 = 0; rc == 0 && t0 < T; t0 += chunk) {
+        if (stop && *stop) {
+            rc = 1;
+            break;
+        }
+        int n = T - t0 < chunk ? T - t0 : chunk;
+        double *dst = per_step ? *y + (long)t0 * O : *y;
+        rc = model_call(m, x + (long)t0 * I, n, t0 ? a : NULL, b, dst, per_step ? n : 1);
+        void *tmp = a;
+        a = b;
+        b = tmp;
+    }
+    free(a);
+    free(b);
+    if (rc != 0) {
+        free(*y);
+        *y = NULL;
+    }
+    return rc;
+}
+
 int rnnc_model_run(RnncModel *m, const double *x, int T, int stream, double **y, int *rows)
 {
     Rnnc *r = m->r;

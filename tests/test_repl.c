@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rnnrt.h"
+
 /* Replaces the numbers of "generate X ms, compile Y ms" by N, in place. */
 static void normalise(char *s)
 {
@@ -68,21 +70,22 @@ static void test_scripts(void **state)
     free(dir);
 }
 
-/* The REPL's `run` prints what `rnnc run --print` prints for the same spec, weights, input. */
-static void test_run_equals_cli(void **state)
+/* The REPL's `run` prints what `rnnc run --print` prints for the same spec, weights and
+ * input: a short one, and one of 3000 steps (which the REPL runs in pieces, the state
+ * carried, to hear Ctrl-C between them). */
+static void run_equals_cli(const char *x)
 {
-    (void)state;
     const char *root = tu_src_root(), *bin = tu_rnnc_bin();
     const char *f = "tests/train_fixtures/sgd_rnn_tanh_l1_mse_none";
     char *cmd = tu_strf("cd '%s' && printf 'load %s/spec.yaml\\nweights %s/weights.safetensors\\n"
-                        "x = load tests/repl/x_rnn.npy\\nrun\\n' | '%s' repl",
-                        root, f, f, bin);
+                        "x = load %s\\nrun\\n' | '%s' repl",
+                        root, f, f, x, bin);
     char *repl = NULL;
     assert_int_equal(tu_run(cmd, &repl, NULL), 0);
     free(cmd);
     cmd = tu_strf("cd '%s' && '%s' run %s/spec.yaml --weights %s/weights.safetensors --input "
-                  "tests/repl/x_rnn.npy --print",
-                  root, bin, f, f);
+                  "'%s' --print",
+                  root, bin, f, f, x);
     char *cli = NULL;
     assert_int_equal(tu_run(cmd, &cli, NULL), 0);
     char *a = strstr(repl, "output ("), *b = strstr(cli, "output (");
@@ -92,6 +95,23 @@ static void test_run_equals_cli(void **state)
     free(cmd);
     free(repl);
     free(cli);
+}
+
+static void test_run_equals_cli(void **state)
+{
+    (void)state;
+    run_equals_cli("tests/repl/x_rnn.npy");
+    char *dir = tu_mkdtemp(), *path = tu_strf("%s/long.npy", dir);
+    float *v = malloc(3000 * 4 * sizeof *v);
+    for (int i = 0; i < 3000 * 4; i++)
+        v[i] = (float)((i * 7919 % 1000) / 500.0 - 1.0);
+    RnnrtArray a = {RNNRT_F32, 3, {1, 3000, 4}, v};
+    RnnrtError err;
+    assert_int_equal(rnnrt_npy_write(path, &a, &err), 0);
+    run_equals_cli(path);
+    free(v);
+    free(path);
+    tu_rmdir(dir);
 }
 
 static void nap(void)
