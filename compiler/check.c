@@ -594,8 +594,10 @@ Net *check_spec(Arena *a, DiagList *d, const SpecDoc *doc)
         get_bool(&c, v, "batch_first", &net->batch_first);
     if ((v = spec_map_get(root, "precision")) != NULL)
         net->dbl = get_enum(&c, v, "precision", precision_names) == 1;
+    /* math: builtin (default) | libm */
+    net->math_builtin = 1;
     if ((v = spec_map_get(root, "math")) != NULL)
-        net->math_builtin = get_enum(&c, v, "math", math_names) == 1;
+        net->math_builtin = get_enum(&c, v, "math", math_names) != 0;
     if ((v = spec_map_get(root, "loss")) != NULL) {
         /* loss: cross_entropy | mse | bce_with_logits */
         int k = get_enum(&c, v, "loss", loss_names);
