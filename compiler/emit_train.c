@@ -84,25 +84,28 @@ static void emit_back_params(Emitter *e, const PlanLayer *L)
         sb_line(sb, "        r[%ld + j] += dz[%ld + j] * rhk;", 2 * H, 2 * H);
     }
     sb_line(sb, "}");
+    /* input and state gradients from W in PyTorch's (G*H, K) layout (wbx, wbh): axpy over
+     * k, which vectorises, in the same order of additions as the dot products they replace */
     sb_line(sb, "if (dx)");
-    sb_line(sb, "    for (int k = 0; k < %ld; k++) {", I);
-    sb_line(sb, "        const real *r = wx + k * %ld;", GH);
-    sb_line(sb, "        real s = dx[k];");
-    sb_line(sb, "        for (int j = 0; j < %ld; j++)", GH);
-    sb_line(sb, "            s += r[j] * dz[j];");
-    sb_line(sb, "        dx[k] = s;");
+    sb_line(sb, "    for (int j = 0; j < %ld; j++) {", GH);
+    sb_line(sb, "        const real d = dz[j], *r = wbx + j * %ld;", I);
+    sb_line(sb, "        for (int k = 0; k < %ld; k++)", I);
+    sb_line(sb, "            dx[k] += r[k] * d;");
     sb_line(sb, "    }");
-    sb_line(sb, "for (int k = 0; k < %ld; k++) {", Hr);
-    sb_line(sb, "    const real *r = wh + k * %ld;", GH);
-    sb_line(sb, "    real s = %s;", gru ? "hd[k]" : e->zero);
-    sb_line(sb, "    for (int j = 0; j < %ld; j++)", hcols);
-    sb_line(sb, "        s += r[j] * dz[j];");
-    if (after) {
-        sb_line(sb, "    for (int j = 0; j < %ld; j++)", H);
-        sb_line(sb, "        s += r[%ld + j] * dgh[j];", 2 * H);
-    }
-    sb_line(sb, "    dhp[k] = s;");
+    sb_line(sb, "for (int k = 0; k < %ld; k++)", Hr);
+    sb_line(sb, "    dhp[k] = %s;", gru ? "hd[k]" : e->zero);
+    sb_line(sb, "for (int j = 0; j < %ld; j++) {", hcols);
+    sb_line(sb, "    const real d = dz[j], *r = wbh + j * %ld;", Hr);
+    sb_line(sb, "    for (int k = 0; k < %ld; k++)", Hr);
+    sb_line(sb, "        dhp[k] += r[k] * d;");
     sb_line(sb, "}");
+    if (after) {
+        sb_line(sb, "for (int j = 0; j < %ld; j++) {", H);
+        sb_line(sb, "    const real d = dgh[j], *r = wbh + (%ld + j) * %ld;", 2 * H, Hr);
+        sb_line(sb, "    for (int k = 0; k < %ld; k++)", Hr);
+        sb_line(sb, "        dhp[k] += r[k] * d;");
+        sb_line(sb, "}");
+    }
 }
 
 /* The backward of one step of layer L: from dh (dL/dh_t) [and dc (dL/dc_t)] to the
@@ -112,12 +115,12 @@ static void emit_back(Emitter *e, const PlanLayer *L)
 {
     Sb *sb = e->sb;
     const Block *blk = L->block;
-    long H = L->H, GH = (long)L->G * H;
+    long H = L->H, GH = (long)L->G * H, Hr = L->Hr;
     int lstm = is_lstm(L), after = is_gru_after(L);
     sb_line(sb, "/* %s layer %d, backward of one step: %s. */", blk->name, L->layer,
             em_cell_title(blk));
     sb_line(sb,
-            "static void %s_back(const real *w, const real *x, const real *hp,%s const real *a,",
+            "static void %s_back(const real *wb, const real *x, const real *hp,%s const real *a,",
             L->fn, lstm ? " const real *cp," : "");
     sb_line(sb, "    %sconst real *dh,%s real *dw, real *dx, real *dhp)",
             lstm    ? "const real *ct, "
@@ -126,7 +129,8 @@ static void emit_back(Emitter *e, const PlanLayer *L)
             lstm ? " real *dc," : "");
     sb_line(sb, "{");
     sb->indent += 4;
-    sb_line(sb, "const real *wx = w + %ld, *wh = w + %ld;", L->pk_wx - L->pk, L->pk_wh - L->pk);
+    sb_line(sb, "const real *wbx = wb, *wbh = wb + %ld; /* W_ih, W_hh: (G*H, I), (G*H, Hr) */",
+            GH * L->I);
     if (L->pk_b >= 0)
         sb_line(sb, "real *db = dw;");
     if (L->pk_bhn >= 0)
@@ -143,18 +147,22 @@ static void emit_back(Emitter *e, const PlanLayer *L)
         break;
     case CELL_LSTM:
         if (L->P) {
-            sb_line(sb, "const real *wr = w + %ld;", L->pk_wr - L->pk);
+            sb_line(sb, "const real *wbr = wb + %ld; /* W_hr (P, H) */", 
+                    (long)L->G * L->H * (L->I + L->Hr));
             sb_line(sb, "real *dwr = dw + %ld;", L->pk_wr - L->pk);
             sb_line(sb, "real dm[%ld]; /* through the projection h = W_hr m */", H);
+            sb_line(sb, "for (int j = 0; j < %ld; j++)", H);
+            sb_line(sb, "    dm[j] = %s;", e->zero);
+            sb_line(sb, "for (int q = 0; q < %d; q++) {", L->P);
+            sb_line(sb, "    const real d = dh[q], *r = wbr + q * %ld;", H);
+            sb_line(sb, "    for (int j = 0; j < %ld; j++)", H);
+            sb_line(sb, "        dm[j] += r[j] * d;");
+            sb_line(sb, "}");
             sb_line(sb, "for (int j = 0; j < %ld; j++) {", H);
             sb_line(sb, "    const real mj = a[%ld + j] * act_tanh(ct[j]);", 3 * H);
-            sb_line(sb, "    const real *r = wr + j * %d;", L->P);
-            sb_line(sb, "    real *dr = dwr + j * %d, s = %s;", L->P, e->zero);
-            sb_line(sb, "    for (int p = 0; p < %d; p++) {", L->P);
-            sb_line(sb, "        s += r[p] * dh[p];");
-            sb_line(sb, "        dr[p] += dh[p] * mj;");
-            sb_line(sb, "    }");
-            sb_line(sb, "    dm[j] = s;");
+            sb_line(sb, "    real *dr = dwr + j * %d;", L->P);
+            sb_line(sb, "    for (int q = 0; q < %d; q++)", L->P);
+            sb_line(sb, "        dr[q] += dh[q] * mj;");
             sb_line(sb, "}");
         }
         sb_line(sb, "for (int j = 0; j < %ld; j++) {", H);
@@ -190,16 +198,19 @@ static void emit_back(Emitter *e, const PlanLayer *L)
         sb->indent -= 4;
         sb_line(sb, "}");
         if (!after) {
-            sb_line(sb, "for (int k = 0; k < %ld; k++) { /* through r * h */", H);
-            sb->indent += 4;
-            sb_line(sb, "const real *r = wh + k * %ld + %ld;", GH, 2 * H);
-            sb_line(sb, "real drh = %s;", e->zero);
-            sb_line(sb, "for (int j = 0; j < %ld; j++)", H);
-            sb_line(sb, "    drh += r[j] * dz[%ld + j];", 2 * H);
-            sb_line(sb, "const real rk = a[k];");
-            sb_line(sb, "dz[k] = drh * hp[k] * rk * (%s - rk);", e->one);
-            sb_line(sb, "hd[k] += drh * rk;");
-            sb->indent -= 4;
+            sb_line(sb, "real drh[%ld]; /* through r * h: W_hn^T dz_n */", H);
+            sb_line(sb, "for (int k = 0; k < %ld; k++)", H);
+            sb_line(sb, "    drh[k] = %s;", e->zero);
+            sb_line(sb, "for (int j = 0; j < %ld; j++) {", H);
+            sb_line(sb, "    const real d = dz[%ld + j], *r = wbh + (%ld + j) * %ld;", 2 * H,
+                    2 * H, Hr);
+            sb_line(sb, "    for (int k = 0; k < %ld; k++)", H);
+            sb_line(sb, "        drh[k] += r[k] * d;");
+            sb_line(sb, "}");
+            sb_line(sb, "for (int k = 0; k < %ld; k++) {", H);
+            sb_line(sb, "    const real rk = a[k];");
+            sb_line(sb, "    dz[k] = drh[k] * hp[k] * rk * (%s - rk);", e->one);
+            sb_line(sb, "    hd[k] += drh[k] * rk;");
             sb_line(sb, "}");
         }
         break;
@@ -259,7 +270,7 @@ static void emit_seqb(Emitter *e, const PlanLayer *L)
     Sb *sb = e->sb;
     long H = L->H, GH = (long)L->G * H;
     int lstm = is_lstm(L), after = is_gru_after(L);
-    sb_line(sb, "static void %s_seqb(const real *w, const real *x, long xsb, long xst, real *dx,",
+    sb_line(sb, "static void %s_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,",
             L->fn);
     sb_line(sb, "    const real *y, const real *dy, long ysb, long yst, int T, const int *bs,");
     sb_line(sb, "    const int *perm, const int *len, const real *a,%s real *dhn,%s real *dw,",
@@ -289,13 +300,13 @@ static void emit_seqb(Emitter *e, const PlanLayer *L)
     sb_line(sb, "for (int j = 0; j < %d; j++)", L->Hr);
     sb_line(sb, "    dh[j] = dyt[j] + dhb[j];");
     if (lstm)
-        sb_line(sb, "%s_back(w, x + b * xsb + t * xst, hp, cp, a + bt * %ld, cs + bt * %ld, dh,",
+        sb_line(sb, "%s_back(wb, x + b * xsb + t * xst, hp, cp, a + bt * %ld, cs + bt * %ld, dh,",
                 L->fn, GH, H);
     else if (after)
-        sb_line(sb, "%s_back(w, x + b * xsb + t * xst, hp, a + bt * %ld, ex + bt * %ld, dh,",
+        sb_line(sb, "%s_back(wb, x + b * xsb + t * xst, hp, a + bt * %ld, ex + bt * %ld, dh,",
                 L->fn, GH, H);
     else
-        sb_line(sb, "%s_back(w, x + b * xsb + t * xst, hp, a + bt * %ld, dh,", L->fn, GH);
+        sb_line(sb, "%s_back(wb, x + b * xsb + t * xst, hp, a + bt * %ld, dh,", L->fn, GH);
     char dcarg[48] = "";
     if (lstm)
         snprintf(dcarg, sizeof dcarg, "dcn + (long)b * %ld, ", H);
@@ -353,6 +364,8 @@ static void emit_train_mem(Emitter *e)
     sb_line(sb,
             "    real *h0[%d], *c0[%d]; /* per layer and direction: the state before step 0 */",
             p->nlayers, p->nlayers);
+    sb_line(sb, "    real *wb[%d]; /* per layer and direction: W_ih, W_hh, W_hr untransposed */",
+            p->nlayers);
     sb_line(sb, "    real *hlast, *dhlast; /* the head's input and its gradient, (B, %d) */",
             hd->present ? hd->in_features : 0);
     sb_line(sb, "    real *dy, *dx;        /* gradients of a layer's output and input */");
@@ -397,6 +410,8 @@ static void emit_train_mem(Emitter *e)
         REGION(field, "BT * %d", L->G * L->H);
         snprintf(field, sizeof field, "h0[%d]", i);
         REGION(field, "(long)B * %d", L->Hr);
+        snprintf(field, sizeof field, "wb[%d]", i);
+        REGION(field, "%ld", (long)L->G * L->H * (L->I + L->Hr) + (long)L->H * L->P);
         if (is_lstm(L)) {
             snprintf(field, sizeof field, "c0[%d]", i);
             REGION(field, "(long)B * %d", L->H);
@@ -661,6 +676,24 @@ static void emit_backward(Emitter *e)
     sb_line(sb, "if (B < 1 || T < 1)");
     sb_line(sb, "    return -1;");
     sb_line(sb, "train_mem(cache, B, T, &m);");
+    for (int i = 0; i < p->nlayers; i++) {
+        const PlanLayer *L = &p->layers[i];
+        long GH = (long)L->G * L->H;
+        sb_line(sb, "/* %s: the weights as backward reads them, PyTorch's layout */", L->label);
+        sb_line(sb, "for (int j = 0; j < %ld; j++) {", GH);
+        sb_line(sb, "    for (int k = 0; k < %d; k++)", L->I);
+        sb_line(sb, "        m.wb[%d][j * %d + k] = w[%ld + k * %ld + j];", i, L->I, L->pk_wx, GH);
+        sb_line(sb, "    for (int k = 0; k < %d; k++)", L->Hr);
+        sb_line(sb, "        m.wb[%d][%ld + j * %d + k] = w[%ld + k * %ld + j];", i, GH * L->I,
+                L->Hr, L->pk_wh, GH);
+        sb_line(sb, "}");
+        if (L->P) {
+            sb_line(sb, "for (int q = 0; q < %d; q++)", L->P);
+            sb_line(sb, "    for (int j = 0; j < %d; j++)", L->H);
+            sb_line(sb, "        m.wb[%d][%ld + q * %d + j] = w[%ld + j * %d + q];", i,
+                    GH * (L->I + L->Hr), L->H, L->pk_wr, L->P);
+        }
+    }
     sb_line(sb, "real *dy = m.dy, *dx = m.dx, *swap;");
     sb_line(sb, "vec_zero(dy, (long)B * T * %ld);", Wtop);
     if (head_last) {
@@ -725,7 +758,7 @@ static void emit_backward(Emitter *e)
             } else if (is_gru_after(L)) {
                 snprintf(extra, sizeof extra, "m.ex[%d], ", li);
             }
-            sb_line(sb, "%s_seqb(w + %ld, %s, %s, %s, %s,", L->fn, L->pk, in, isb, ist,
+            sb_line(sb, "%s_seqb(m.wb[%d], %s, %s, %s, %s,", L->fn, li, in, isb, ist,
                     first ? "0" : "dx");
             sb_line(sb, "    m.out[%d] + %d, dy + %d, (long)T * %d, %d, T, m.bs, m.perm, m.len,",
                     g, dir * L->Hr, dir * L->Hr, W, W);
