@@ -85,8 +85,8 @@ static void spec_text(const Config *c, char *buf, size_t n)
 
 /* A forward call through the run-time API: packed weights, x (B, T, I), scratch. */
 typedef struct Fwd {
-    int (*forward)(const float *, const float *, const int *, int, int, float *, float *,
-                   float *, void *);
+    int (*forward)(const float *, const float *, const int *, int, int, float *, float *, float *,
+                   void *);
     const float *w, *x;
     float *y;
     void *scratch;
@@ -220,12 +220,14 @@ static void bench_config(const Config *c, const char *dir)
         rnnc_free(&r);
         return;
     }
-    /* the JITs */
-    char *src = rnnc_source(&r);
+    /* the JITs, each with the code shaped for it */
     const char *names[2] = {"rnnc-tcc", "rnnc-cc"};
     for (int k = 0; k < 2; k++) {
         ModelFns fns;
-        JitModule *m = jit_compile(k ? JIT_CC : JIT_TCC, src, "bench", 0, &fns, &r.diag);
+        r.jit = k ? JIT_CC : JIT_TCC;
+        char *src = rnnc_source(&r);
+        JitModule *m = src ? jit_compile(r.jit, src, "bench", 0, &fns, &r.diag) : NULL;
+        free(src);
         if (!m) {
             diag_render(&r.diag, stderr);
             continue;
@@ -235,7 +237,6 @@ static void bench_config(const Config *c, const char *dir)
         bench_forward(names[k], c, &r, fns.scratch_bytes, fns.pack_f32, fw);
         jit_free(m);
     }
-    free(src);
     /* the emitted files, built with the system compiler */
     char cpath[512], so[600], cmd[2048];
     snprintf(cpath, sizeof cpath, "%s/%s.c", dir, c->id);

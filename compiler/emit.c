@@ -51,8 +51,20 @@ void em_product(Emitter *e, int unrolled, const char *dst, long dst0, long n, co
                 sb_line(sb, "const real *wk = %s + k * %ld + %ld;", tm->w, tm->row, tm->col0);
             else
                 sb_line(sb, "const real *wk = %s + k * %ld;", tm->w, tm->row);
-            sb_line(sb, "for (int j = 0; j < %ld; j++)", n);
-            sb_line(sb, "    %s[%s] += wk[j] * vk;", dst, em_ix(e, dst0, -1));
+            if (e->for_tcc && n % 4 == 0) {
+                /* by fours for libtcc, which does not unroll: its code spends less on the
+                 * loop (compilers that vectorise get the plain loop) */
+                sb_line(sb, "real *dj = %s + %ld;", dst, dst0);
+                sb_line(sb, "for (int j = 0; j < %ld; j += 4) {", n);
+                sb_line(sb, "    dj[j] += wk[j] * vk;");
+                sb_line(sb, "    dj[j + 1] += wk[j + 1] * vk;");
+                sb_line(sb, "    dj[j + 2] += wk[j + 2] * vk;");
+                sb_line(sb, "    dj[j + 3] += wk[j + 3] * vk;");
+                sb_line(sb, "}");
+            } else {
+                sb_line(sb, "for (int j = 0; j < %ld; j++)", n);
+                sb_line(sb, "    %s[%s] += wk[j] * vk;", dst, em_ix(e, dst0, -1));
+            }
             sb->indent -= 4;
             sb_line(sb, "}");
         }
@@ -795,7 +807,7 @@ static void emit_body(Emitter *e)
 }
 
 static int emit_all(const Plan *plan, const char *header_name, const EmitDeploy *dep, int train,
-                    CUnit *out, DiagList *d)
+                    int for_tcc, CUnit *out, DiagList *d)
 {
     Sb sb;
     int dbl = plan->net->dbl, own = plan->net->math_builtin;
@@ -806,6 +818,7 @@ static int emit_all(const Plan *plan, const char *header_name, const EmitDeploy 
     e.tanh_fn = own ? (dbl ? "m_tanh" : "m_tanhf") : (dbl ? "tanh" : "tanhf");
     e.fn = dep ? "RNNC_NOLIB " : "";
     e.train = train;
+    e.for_tcc = for_tcc;
     memset(out, 0, sizeof *out);
     sb_init(&sb);
     if (dep)
@@ -833,18 +846,23 @@ static int emit_all(const Plan *plan, const char *header_name, const EmitDeploy 
 
 int emit_unit(const Plan *plan, const char *header_name, CUnit *out, DiagList *d)
 {
-    return emit_all(plan, header_name, NULL, 0, out, d);
+    return emit_all(plan, header_name, NULL, 0, 0, out, d);
+}
+
+int emit_unit_jit(const Plan *plan, int train, int for_tcc, CUnit *out, DiagList *d)
+{
+    return emit_all(plan, "model.h", NULL, train, for_tcc, out, d);
 }
 
 int emit_unit_train(const Plan *plan, CUnit *out, DiagList *d)
 {
-    return emit_all(plan, "model.h", NULL, 1, out, d);
+    return emit_all(plan, "model.h", NULL, 1, 0, out, d);
 }
 
 int emit_unit_deploy(const Plan *plan, const char *header_name, const EmitDeploy *dep, CUnit *out,
                      DiagList *d)
 {
-    return emit_all(plan, header_name, dep, 0, out, d);
+    return emit_all(plan, header_name, dep, 0, 0, out, d);
 }
 
 void cunit_free(CUnit *u)

@@ -24,6 +24,10 @@ void cunit_free(CUnit *u);
  * of memory). */
 char *cunit_join(const CUnit *u);
 
+/* The unit a JIT compiles: with the training API when `train`; loops shaped for libtcc
+ * when `for_tcc` (the same arithmetic, in the same order). */
+int emit_unit_jit(const Plan *plan, int train, int for_tcc, CUnit *out, DiagList *d);
+
 /* The unit with the training API as well, for the JIT (documented in emit_train.c):
  *   long <name>_train_bytes(int B, int T);
  *   int  <name>_forward_train(w, x, lengths, B, T, y, logits, drop, state0, state1, cache);

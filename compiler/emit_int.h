@@ -17,6 +17,7 @@ typedef struct Emitter {
     const char *fn;    /* before each function definition: "RNNC_NOLIB " when deployed */
     int train;         /* also emit the training API (emit_train.c) */
     int cache;         /* the cell being written stores its activations (a, ex) */
+    int for_tcc;       /* for libtcc, which neither unrolls nor vectorises */
     char ring[16][48]; /* scratch for index expressions */
     int ring_at;
 } Emitter;

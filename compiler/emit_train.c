@@ -147,7 +147,7 @@ static void emit_back(Emitter *e, const PlanLayer *L)
         break;
     case CELL_LSTM:
         if (L->P) {
-            sb_line(sb, "const real *wbr = wb + %ld; /* W_hr (P, H) */", 
+            sb_line(sb, "const real *wbr = wb + %ld; /* W_hr (P, H) */",
                     (long)L->G * L->H * (L->I + L->Hr));
             sb_line(sb, "real *dwr = dw + %ld;", L->pk_wr - L->pk);
             sb_line(sb, "real dm[%ld]; /* through the projection h = W_hr m */", H);

@@ -123,7 +123,7 @@ int rnnc_write(Rnnc *r, const char *c_path)
 char *rnnc_source(Rnnc *r)
 {
     CUnit u;
-    if (emit_unit(r->plan, "model.h", &u, &r->diag) < 0)
+    if (emit_unit_jit(r->plan, 0, r->jit == JIT_TCC, &u, &r->diag) < 0)
         return NULL;
     char *s = cunit_join(&u);
     if (!s)

@@ -15,7 +15,7 @@
 static char *train_source(Rnnc *r)
 {
     CUnit u;
-    if (emit_unit_train(r->plan, &u, &r->diag) < 0)
+    if (emit_unit_jit(r->plan, 1, r->jit == JIT_TCC, &u, &r->diag) < 0)
         return NULL;
     char *s = cunit_join(&u);
     if (!s)
