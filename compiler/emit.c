@@ -345,20 +345,28 @@ static void emit_head(Emitter *e)
     sb_line(sb, "%s", "");
 }
 
-/* Copies PyTorch tensor `t` (rows, cols) transposed into packed (cols, row) at `dst`. */
-static void emit_pack_transposed(Emitter *e, const PlanTensor *t, long dst, long row, long col0)
+/* Copies PyTorch tensor `t` (rows, cols) transposed into packed (cols, rows) at `pk`, or
+ * (unpack) back: p[t] <-> pw[pk]. */
+static void emit_pack_transposed(Emitter *e, const PlanTensor *t, long pk, long row, int unpack)
 {
     sb_line(e->sb, "for (long r = 0; r < %ld; r++) /* %s */", t->shape[0], t->name);
     sb_line(e->sb, "    for (long k = 0; k < %ld; k++)", t->shape[1]);
-    sb_line(e->sb, "        pw[%ld + k * %ld + r] = p[%ld + r * %ld + k];", dst + col0, row,
-            t->offset, t->shape[1]);
+    if (unpack)
+        sb_line(e->sb, "        dp[%ld + r * %ld + k] = g[%ld + k * %ld + r];", t->offset,
+                t->shape[1], pk, row);
+    else
+        sb_line(e->sb, "        pw[%ld + k * %ld + r] = p[%ld + r * %ld + k];", pk, row,
+                t->offset, t->shape[1]);
 }
 
-static void emit_pack(Emitter *e)
+void em_pack(Emitter *e, int unpack)
 {
     const Plan *p = e->p;
     Sb *sb = e->sb;
-    sb_line(sb, "void %s_pack(const real *p, real *pw)", p->net->name);
+    if (unpack)
+        sb_line(sb, "void %s_unpack_grads(const real *g, real *dp)", p->net->name);
+    else
+        sb_line(sb, "void %s_pack(const real *p, real *pw)", p->net->name);
     sb_line(sb, "{");
     sb->indent += 4;
     for (int i = 0; i < p->nlayers; i++) {
@@ -368,30 +376,45 @@ static void emit_pack(Emitter *e)
         if (L->pk_b >= 0) {
             const PlanTensor *bi = &p->tensors[L->t_bih], *bh = &p->tensors[L->t_bhh];
             long merged = L->pk_bhn >= 0 ? 2L * L->H : GH;
-            sb_line(sb, "for (long j = 0; j < %ld; j++) /* b_ih + b_hh */", merged);
-            sb_line(sb, "    pw[%ld + j] = p[%ld + j] + p[%ld + j];", L->pk_b, bi->offset,
-                    bh->offset);
+            if (unpack) {
+                sb_line(sb, "for (long j = 0; j < %ld; j++) /* a merged bias feeds both */",
+                        merged);
+                sb_line(sb, "    dp[%ld + j] = dp[%ld + j] = g[%ld + j];", bi->offset,
+                        bh->offset, L->pk_b);
+            } else {
+                sb_line(sb, "for (long j = 0; j < %ld; j++) /* b_ih + b_hh */", merged);
+                sb_line(sb, "    pw[%ld + j] = p[%ld + j] + p[%ld + j];", L->pk_b, bi->offset,
+                        bh->offset);
+            }
             if (L->pk_bhn >= 0) {
+                const char *to = unpack ? "dp" : "pw", *from = unpack ? "g" : "p";
+                long in_b = unpack ? bi->offset + merged : L->pk_b + merged;
+                long in_src = unpack ? L->pk_b + merged : bi->offset + merged;
+                long hn_to = unpack ? bh->offset + merged : L->pk_bhn;
+                long hn_src = unpack ? L->pk_bhn : bh->offset + merged;
                 sb_line(sb, "for (long j = 0; j < %d; j++) { /* b_in; b_hn apart */", L->H);
-                sb_line(sb, "    pw[%ld + j] = p[%ld + j];", L->pk_b + merged,
-                        bi->offset + merged);
-                sb_line(sb, "    pw[%ld + j] = p[%ld + j];", L->pk_bhn, bh->offset + merged);
+                sb_line(sb, "    %s[%ld + j] = %s[%ld + j];", to, in_b, from, in_src);
+                sb_line(sb, "    %s[%ld + j] = %s[%ld + j];", to, hn_to, from, hn_src);
                 sb_line(sb, "}");
             }
         }
-        emit_pack_transposed(e, &p->tensors[L->t_wih], L->pk_wx, GH, 0);
-        emit_pack_transposed(e, &p->tensors[L->t_whh], L->pk_wh, GH, 0);
+        emit_pack_transposed(e, &p->tensors[L->t_wih], L->pk_wx, GH, unpack);
+        emit_pack_transposed(e, &p->tensors[L->t_whh], L->pk_wh, GH, unpack);
         if (L->t_whr >= 0)
-            emit_pack_transposed(e, &p->tensors[L->t_whr], L->pk_wr, L->P, 0);
+            emit_pack_transposed(e, &p->tensors[L->t_whr], L->pk_wr, L->P, unpack);
     }
     if (p->net->head.present) {
         const Head *h = &p->net->head;
         sb_line(sb, "/* head %s */", h->name);
-        emit_pack_transposed(e, &p->tensors[p->head_t_w], p->head_pk_w, h->out_features, 0);
+        emit_pack_transposed(e, &p->tensors[p->head_t_w], p->head_pk_w, h->out_features,
+                             unpack);
         if (p->head_t_b >= 0) {
+            long hb = p->tensors[p->head_t_b].offset;
             sb_line(sb, "for (long j = 0; j < %d; j++)", h->out_features);
-            sb_line(sb, "    pw[%ld + j] = p[%ld + j];", p->head_pk_b,
-                    p->tensors[p->head_t_b].offset);
+            if (unpack)
+                sb_line(sb, "    dp[%ld + j] = g[%ld + j];", hb, p->head_pk_b);
+            else
+                sb_line(sb, "    pw[%ld + j] = p[%ld + j];", p->head_pk_b, hb);
         }
     }
     sb->indent -= 4;
@@ -798,7 +821,7 @@ static void emit_body(Emitter *e)
     if (net->head.present)
         emit_head(e);
     if (!e->dep)
-        emit_pack(e);
+        em_pack(e, 0);
     emit_forward(e);
     if (e->train)
         em_train_api(e);

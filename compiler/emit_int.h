@@ -57,6 +57,9 @@ const char *em_lit(Emitter *e, double v);
  * `<fn>_cellc(w, x, h[, c], a[, ex])`, which also stores the gate activations for backward. */
 void em_cell(Emitter *e, const PlanLayer *L);
 
+/* <name>_pack (state_dict order to packed), or with unpack <name>_unpack_grads (back). */
+void em_pack(Emitter *e, int unpack);
+
 /* emit_deploy.c */
 void em_weights(Emitter *e);
 void em_deploy_api(Emitter *e);

@@ -789,59 +789,6 @@ static void emit_backward(Emitter *e)
     sb_line(sb, "%s", "");
 }
 
-/* Copies packed tensor (cols, rows) at `src` back into PyTorch's (rows, cols) at `dst`. */
-static void emit_unpack_transposed(Emitter *e, const PlanTensor *t, long src, long row)
-{
-    sb_line(e->sb, "for (long r = 0; r < %ld; r++) /* %s */", t->shape[0], t->name);
-    sb_line(e->sb, "    for (long k = 0; k < %ld; k++)", t->shape[1]);
-    sb_line(e->sb, "        dp[%ld + r * %ld + k] = g[%ld + k * %ld + r];", t->offset, t->shape[1],
-            src, row);
-}
-
-static void emit_unpack(Emitter *e)
-{
-    const Plan *p = e->p;
-    Sb *sb = e->sb;
-    sb_line(sb, "void %s_unpack_grads(const real *g, real *dp)", p->net->name);
-    sb_line(sb, "{");
-    sb->indent += 4;
-    for (int i = 0; i < p->nlayers; i++) {
-        const PlanLayer *L = &p->layers[i];
-        long GH = (long)L->G * L->H;
-        sb_line(sb, "/* %s */", L->label);
-        if (L->pk_b >= 0) {
-            const PlanTensor *bi = &p->tensors[L->t_bih], *bh = &p->tensors[L->t_bhh];
-            long merged = L->pk_bhn >= 0 ? 2L * L->H : GH;
-            sb_line(sb, "for (long j = 0; j < %ld; j++) /* a merged bias feeds both */", merged);
-            sb_line(sb, "    dp[%ld + j] = dp[%ld + j] = g[%ld + j];", bi->offset, bh->offset,
-                    L->pk_b);
-            if (L->pk_bhn >= 0) {
-                sb_line(sb, "for (long j = 0; j < %d; j++) {", L->H);
-                sb_line(sb, "    dp[%ld + j] = g[%ld + j];", bi->offset + merged,
-                        L->pk_b + merged);
-                sb_line(sb, "    dp[%ld + j] = g[%ld + j];", bh->offset + merged, L->pk_bhn);
-                sb_line(sb, "}");
-            }
-        }
-        emit_unpack_transposed(e, &p->tensors[L->t_wih], L->pk_wx, GH);
-        emit_unpack_transposed(e, &p->tensors[L->t_whh], L->pk_wh, GH);
-        if (L->t_whr >= 0)
-            emit_unpack_transposed(e, &p->tensors[L->t_whr], L->pk_wr, L->P);
-    }
-    if (p->net->head.present) {
-        const Head *h = &p->net->head;
-        sb_line(sb, "/* head %s */", h->name);
-        emit_unpack_transposed(e, &p->tensors[p->head_t_w], p->head_pk_w, h->out_features);
-        if (p->head_t_b >= 0) {
-            sb_line(sb, "for (long j = 0; j < %d; j++)", h->out_features);
-            sb_line(sb, "    dp[%ld + j] = g[%ld + j];", p->tensors[p->head_t_b].offset,
-                    p->head_pk_b);
-        }
-    }
-    sb->indent -= 4;
-    sb_line(sb, "}");
-    sb_line(sb, "%s", "");
-}
 
 void em_train_api(Emitter *e)
 {
@@ -859,7 +806,7 @@ void em_train_api(Emitter *e)
         emit_head_train(e);
     emit_forward_train(e);
     emit_backward(e);
-    emit_unpack(e);
+    em_pack(e, 1);
 }
 
 void em_train_mem(Emitter *e)
