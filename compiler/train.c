@@ -1232,7 +1232,6 @@ int rnnc_model_run(RnncModel *m, const double *x, int T, int stream, double **y,
     Rnnc *r = m->r;
     const Net *net = r->net;
     const Plan *p = r->plan;
-    int I = net->input_size, O = net->out_size;
     int per_step = !net->head.present || net->head.input == HEAD_SEQUENCE;
     long S = emit_state_reals(p);
     if (stream && !emit_can_stream(p)) {
@@ -1241,28 +1240,11 @@ int rnnc_model_run(RnncModel *m, const double *x, int T, int stream, double **y,
                    "it cannot run step by step");
         return -1;
     }
-    free(m->cache);
-    free(m->xb);
-    free(m->yb);
-    free(m->lb);
-    m->cache = malloc((size_t)m->f.train_bytes(1, T));
-    m->xb = malloc((size_t)T * I * m->rs);
-    m->yb = calloc((size_t)T * O + 1, m->rs);
-    m->lb = calloc((size_t)T * O + 1, m->rs);
     *rows = per_step ? T : 1;
-    *y = malloc((size_t)*rows * O * sizeof **y);
-    if (!m->cache || !m->xb || !m->yb || !m->lb || !*y) {
-        free(*y);
-        *y = NULL;
+    *y = malloc((size_t)*rows * net->out_size * sizeof **y);
+    if (!*y) {
         diag_error(&r->diag, span_none(), "out of memory for T=%d", T);
         return -1;
-    }
-    m->cache_T = T;
-    for (long i = 0; i < (long)T * I; i++) {
-        if (m->dbl)
-            ((double *)m->xb)[i] = x[i];
-        else
-            ((float *)m->xb)[i] = (float)x[i];
     }
     for (long i = 0; i < S; i++) {
         if (m->dbl)
@@ -1270,15 +1252,11 @@ int rnnc_model_run(RnncModel *m, const double *x, int T, int stream, double **y,
         else
             ((float *)m->s_in)[i] = (float)m->state[i];
     }
-    int len = T;
-    if ((m->dbl ? fwd_train_f64 : fwd_train_f32)(m->f.forward_train, m->packed, m->xb, &len, 1, T,
-                                                 m->yb, m->lb, NULL, stream ? m->s_in : NULL,
-                                                 m->s_out, m->cache) != 0) {
-        diag_error(&r->diag, span_none(), "the model rejected the input (T=%d)", T);
+    if (model_call(m, x, T, stream ? m->s_in : NULL, m->s_out, *y, *rows) < 0) {
+        free(*y);
+        *y = NULL;
         return -1;
     }
-    for (long i = 0; i < (long)*rows * O; i++)
-        (*y)[i] = m->dbl ? ((double *)m->yb)[i] : ((float *)m->yb)[i];
     if (stream)
         for (long i = 0; i < S; i++)
             m->state[i] = m->dbl ? ((double *)m->s_out)[i] : ((float *)m->s_out)[i];
