@@ -355,8 +355,8 @@ static void emit_pack_transposed(Emitter *e, const PlanTensor *t, long pk, long 
         sb_line(e->sb, "        dp[%ld + r * %ld + k] = g[%ld + k * %ld + r];", t->offset,
                 t->shape[1], pk, row);
     else
-        sb_line(e->sb, "        pw[%ld + k * %ld + r] = p[%ld + r * %ld + k];", pk, row,
-                t->offset, t->shape[1]);
+        sb_line(e->sb, "        pw[%ld + k * %ld + r] = p[%ld + r * %ld + k];", pk, row, t->offset,
+                t->shape[1]);
 }
 
 void em_pack(Emitter *e, int unpack)
@@ -379,8 +379,8 @@ void em_pack(Emitter *e, int unpack)
             if (unpack) {
                 sb_line(sb, "for (long j = 0; j < %ld; j++) /* a merged bias feeds both */",
                         merged);
-                sb_line(sb, "    dp[%ld + j] = dp[%ld + j] = g[%ld + j];", bi->offset,
-                        bh->offset, L->pk_b);
+                sb_line(sb, "    dp[%ld + j] = dp[%ld + j] = g[%ld + j];", bi->offset, bh->offset,
+                        L->pk_b);
             } else {
                 sb_line(sb, "for (long j = 0; j < %ld; j++) /* b_ih + b_hh */", merged);
                 sb_line(sb, "    pw[%ld + j] = p[%ld + j] + p[%ld + j];", L->pk_b, bi->offset,
@@ -406,8 +406,7 @@ void em_pack(Emitter *e, int unpack)
     if (p->net->head.present) {
         const Head *h = &p->net->head;
         sb_line(sb, "/* head %s */", h->name);
-        emit_pack_transposed(e, &p->tensors[p->head_t_w], p->head_pk_w, h->out_features,
-                             unpack);
+        emit_pack_transposed(e, &p->tensors[p->head_t_w], p->head_pk_w, h->out_features, unpack);
         if (p->head_t_b >= 0) {
             long hb = p->tensors[p->head_t_b].offset;
             sb_line(sb, "for (long j = 0; j < %d; j++)", h->out_features);

@@ -330,16 +330,8 @@ void em_train_cells(Emitter *e, const PlanLayer *L)
     emit_seqb(e, L);
 }
 
-/* "m.c0[i], " for an LSTM layer's backward call. */
-static const char *tu_c0(int i)
-{
-    static char buf[32];
-    snprintf(buf, sizeof buf, "m.c0[%d], ", i);
-    return buf;
-}
-
 /* Regions of the training cache, in the order train_mem carves them. */
-static void emit_train_mem(Emitter *e)
+void em_train_mem(Emitter *e)
 {
     const Plan *p = e->p;
     const Net *net = p->net;
@@ -751,10 +743,11 @@ static void emit_backward(Emitter *e)
                         "    vec_copy(m.dhn + (long)b * %d, m.dhlast + (long)b * %ld + %d, %d);",
                         L->Hr, F, dir * L->Hr, L->Hr);
             }
-            char extra[64] = "", dcn[16] = "";
+            char extra[64] = "", dcn[16] = "", c0[32] = "";
             if (is_lstm(L)) {
                 snprintf(extra, sizeof extra, "m.cs[%d], ", li);
                 snprintf(dcn, sizeof dcn, "m.dcn, ");
+                snprintf(c0, sizeof c0, "m.c0[%d], ", li);
             } else if (is_gru_after(L)) {
                 snprintf(extra, sizeof extra, "m.ex[%d], ", li);
             }
@@ -763,7 +756,7 @@ static void emit_backward(Emitter *e)
             sb_line(sb, "    m.out[%d] + %d, dy + %d, (long)T * %d, %d, T, m.bs, m.perm, m.len,",
                     g, dir * L->Hr, dir * L->Hr, W, W);
             sb_line(sb, "    m.a[%d], %sm.dhn, %sdw + %ld, m.h0[%d], %s%d);", li, extra, dcn,
-                    L->pk, li, is_lstm(L) ? tu_c0(li) : "", dir);
+                    L->pk, li, c0, dir);
         }
         if (!first && droppable(&p->layers[i - (D - 1) - 1])) {
             sb_line(sb, "if (drop) /* back through the dropout below */");
@@ -789,7 +782,6 @@ static void emit_backward(Emitter *e)
     sb_line(sb, "%s", "");
 }
 
-
 void em_train_api(Emitter *e)
 {
     Sb *sb = e->sb;
@@ -807,11 +799,6 @@ void em_train_api(Emitter *e)
     emit_forward_train(e);
     emit_backward(e);
     em_pack(e, 1);
-}
-
-void em_train_mem(Emitter *e)
-{
-    emit_train_mem(e);
 }
 
 long emit_state_reals(const Plan *plan)

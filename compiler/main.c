@@ -109,14 +109,31 @@ static int is_help(const char *a)
     return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
 }
 
+/* Matches `--name VALUE` or `--name=VALUE` at argv[*i]; 1 if matched, -1 if VALUE missing. */
+static int opt_value(int argc, char **argv, int *i, const char *name, const char **out)
+{
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+    if (strncmp(a, name, n) != 0)
+        return 0;
+    if (a[n] == '=') {
+        *out = a + n + 1;
+        return 1;
+    }
+    if (a[n] != '\0')
+        return 0;
+    if (*i + 1 >= argc)
+        return -1;
+    *out = argv[++*i];
+    return 1;
+}
+
 /* Reads "--jit tcc|cc" at argv[*i]: 1 if it was that option, 0 if not, -1 (after a usage
  * message) when the value is bad. */
-static int opt_value_fwd(int argc, char **argv, int *i, const char *name, const char **out);
-
 static int jit_opt(int argc, char **argv, int *i, JitKind *kind, const char *usage)
 {
     const char *v = NULL;
-    int m = opt_value_fwd(argc, argv, i, "--jit", &v);
+    int m = opt_value(argc, argv, i, "--jit", &v);
     if (m <= 0) {
         if (m < 0)
             bad_usage("missing value after", argv[*i], usage);
@@ -154,13 +171,6 @@ static int finish(Rnnc *r, int rc)
     diag_render(&r->diag, stderr);
     rnnc_free(r);
     return rc;
-}
-
-static int opt_value(int argc, char **argv, int *i, const char *name, const char **out);
-
-static int opt_value_fwd(int argc, char **argv, int *i, const char *name, const char **out)
-{
-    return opt_value(argc, argv, i, name, out);
 }
 
 /* One option of a command: with a value (stored in *dst) or a flag (*flag set to 1). */
@@ -231,25 +241,6 @@ static int cmd_check(int argc, char **argv)
         return finish(&r, 1);
     rnnc_report(&r, stdout);
     return finish(&r, 0);
-}
-
-/* Matches `--name VALUE` or `--name=VALUE` at argv[*i]; 1 if matched, -1 if VALUE missing. */
-static int opt_value(int argc, char **argv, int *i, const char *name, const char **out)
-{
-    size_t n = strlen(name);
-    const char *a = argv[*i];
-    if (strncmp(a, name, n) != 0)
-        return 0;
-    if (a[n] == '=') {
-        *out = a + n + 1;
-        return 1;
-    }
-    if (a[n] != '\0')
-        return 0;
-    if (*i + 1 >= argc)
-        return -1;
-    *out = argv[++*i];
-    return 1;
 }
 
 static int cmd_run(int argc, char **argv)

@@ -1,59 +1,22 @@
-/* write.c — emitted files to disk, atomically: the only writer of compiler outputs. */
+/* write.c — emitted files to disk, atomically (through the runtime's one atomic writer): the
+ * only writer of compiler outputs. */
 #define _POSIX_C_SOURCE 200809L
 #include "write.h"
 
-#include <errno.h>
+#include "../runtime/rnnrt.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 int write_file_atomic(const char *path, const char *data, size_t n, DiagList *d)
 {
-    struct stat sp;
-    if (stat(path, &sp) == 0 && !S_ISREG(sp.st_mode) && !S_ISDIR(sp.st_mode)) {
-        /* a device or pipe is written in place: a rename would replace the node itself */
-        FILE *f = fopen(path, "wb");
-        int ok = f && fwrite(data, 1, n, f) == n;
-        if (f && fclose(f) != 0)
-            ok = 0;
-        if (!ok)
-            diag_error(d, span_none(), "%s: cannot write: %s", path, strerror(errno));
-        return ok ? 0 : -1;
-    }
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 16);
-    if (!tmp) {
-        diag_error(d, span_none(), "%s: out of memory", path);
-        return -1;
-    }
-    snprintf(tmp, pl + 16, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        diag_error(d, span_none(), "%s: cannot create: %s", path, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    FILE *f = fdopen(fd, "wb");
-    int ok = f != NULL;
-    if (!f)
-        close(fd);
-    if (ok && fwrite(data, 1, n, f) != n)
-        ok = 0;
-    if (f && fclose(f) != 0)
-        ok = 0;
-    int saved = errno;
-    if (ok && rename(tmp, path) != 0) {
-        saved = errno;
-        ok = 0;
-    }
-    if (!ok) {
-        unlink(tmp);
-        diag_error(d, span_none(), "%s: cannot write: %s", path, strerror(saved));
-    }
-    free(tmp);
-    return ok ? 0 : -1;
+    RnnrtError err;
+    if (rnnrt_write_file(path, data, n, &err) == 0)
+        return 0;
+    diag_error(d, span_none(), "%s", err.msg);
+    return -1;
 }
 
 int write_header_path(const char *c_path, char *out, size_t n)

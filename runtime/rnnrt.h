@@ -6,6 +6,8 @@
 #ifndef RNNRT_H
 #define RNNRT_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -40,6 +42,11 @@ int rnnrt_npy_read(const char *path, RnnrtArray *out, RnnrtError *err);
 /* Writes `a` as a version 1.0 .npy file atomically (temporary file in the same directory,
  * then rename): on any error no file at `path` is created or changed. */
 int rnnrt_npy_write(const char *path, const RnnrtArray *a, RnnrtError *err);
+
+/* Writes n bytes of `data` to `path` atomically (a temporary file in the same directory, then
+ * rename), so that a failure leaves nothing half-written; a path that is a device or a pipe
+ * (/dev/stdout, a fifo) is written in place instead, never renamed over. */
+int rnnrt_write_file(const char *path, const void *data, size_t n, RnnrtError *err);
 
 /* One tensor of a safetensors file. */
 typedef struct RnnrtTensor {

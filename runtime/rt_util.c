@@ -145,3 +145,11 @@ fail:
     free(tmp);
     return -1;
 }
+
+int rnnrt_write_file(const char *path, const void *data, size_t n, RnnrtError *err)
+{
+    const void *bufs[1] = {data};
+    size_t lens[1] = {n};
+    rnnrt_util_clear_err(err);
+    return rnnrt_util_write_atomic(path, bufs, lens, 1, err);
+}
