@@ -19,7 +19,11 @@ const char *const emit_math_symbols[] = {"expf", "tanhf", "exp", "tanh", NULL};
 const char *em_ix(Emitter *e, long base, long j)
 {
     char *s = e->ring[e->ring_at++ % 16];
-    if (j >= 0)
+    if (j == -2 && base == 0) /* a column of emit_kern.c's chunk jc */
+        snprintf(s, 48, "jc + j");
+    else if (j == -2)
+        snprintf(s, 48, "%ld + jc + j", base);
+    else if (j >= 0)
         snprintf(s, 48, "%ld", base + j);
     else if (base == 0)
         snprintf(s, 48, "j");
@@ -117,7 +121,7 @@ void em_pointers(Emitter *e, const PlanLayer *L)
 }
 
 /* Element-wise gate equations of unit j (constant when unrolled, else the loop's j). */
-static void emit_gates_unit(Emitter *e, const PlanLayer *L, long j)
+void em_gates_unit(Emitter *e, const PlanLayer *L, long j)
 {
     Sb *sb = e->sb;
     long H = L->H;
@@ -186,7 +190,7 @@ void em_units(Emitter *e, const PlanLayer *L, long n,
     sb_line(e->sb, "}");
 }
 
-static void emit_reset_unit(Emitter *e, const PlanLayer *L, long j)
+void em_reset_unit(Emitter *e, const PlanLayer *L, long j)
 {
     if (e->cache)
         sb_line(e->sb, "a[%s] = act_sigmoid(g[%s]), rh[%s] = a[%s] * h[%s];", em_ix(e, 0, j),
@@ -260,14 +264,14 @@ void em_cell(Emitter *e, const PlanLayer *L)
         } else {
             sb_line(sb, "real rh[%ld]; /* r * h, before the recurrent product */", H);
             em_product(e, L->unrolled, "g", 0, 2 * H, b, 0, rz, 2);
-            em_units(e, L, H, emit_reset_unit);
+            em_units(e, L, H, em_reset_unit);
             Term n[2] = {nx, {"wh", "rh", Hr, GH, 2 * H}};
             em_product(e, L->unrolled, "g", 2 * H, H, b, 2 * H, n, 2);
         }
     }
     if (L->P)
         sb_line(sb, "real m[%ld]; /* o * tanh(c), before the projection */", H);
-    em_units(e, L, H, emit_gates_unit);
+    em_units(e, L, H, em_gates_unit);
     if (L->P) {
         Term tr = {"wr", "m", H, L->P, 0};
         em_product(e, L->unrolled, "h", 0, L->P, NULL, 0, &tr, 1);
@@ -450,8 +454,9 @@ static void emit_forward(Emitter *e)
                 "    const long ireals = (ints + (long)sizeof(real) - 1) / (long)sizeof(real);");
         sb_line(sb, "    return (long)sizeof(real) * (ireals + (long)B * %d + (long)B * %d +",
                 p->max_hr, p->max_h);
-        sb_line(sb, "                                 2L * B * T * %d + (long)B * %d);",
+        sb_line(sb, "                                 2L * B * T * %d + (long)B * %d +",
                 p->max_width, head_last ? p->top_dirs * p->top_hr : 0);
+        sb_line(sb, "                                 (long)B * T * %d);", p->xp_width);
         sb_line(sb, "}");
         sb_line(sb, "%s", "");
         sb_line(sb,
@@ -486,6 +491,9 @@ static void emit_forward(Emitter *e)
     if (head_last)
         sb_line(sb, "real *hlast = h + (long)B * %ld + 2L * B * T * %d; /* (B, %d) */",
                 after_state, p->max_width, p->top_dirs * p->top_hr);
+    if (!e->dep && p->xp_width)
+        sb_line(sb, "real *xp = h + (long)B * %ld + 2L * B * T * %d + (long)B * %d; /* (B, T, %d) */",
+                after_state, p->max_width, head_last ? p->top_dirs * p->top_hr : 0, p->xp_width);
     sb_line(sb, "if (pack_batch(lengths, B, T, len, perm, bs) < 0)");
     sb_line(sb, "    return -1;");
     if (head_last)
@@ -536,8 +544,8 @@ static void emit_forward(Emitter *e)
             else
                 snprintf(optr, sizeof optr, "%s", out.ptr);
             sb_line(sb, "%s_seq(w + %ld, %s, %s, %s,", L->fn, L->pk, in.ptr, in.sb, in.st);
-            sb_line(sb, "    %s, %s, %s, T, bs, perm, h, %s%d);", optr, out.sb, out.st,
-                    lstm ? "c, " : "", dir);
+            sb_line(sb, "    %s, %s, %s, T, bs, perm, h, %s%s%d);", optr, out.sb, out.st,
+                    lstm ? "c, " : "", em_split(e, L) ? "xp, " : "", dir);
             if (L->top) {
                 long slot = (long)L->layer * D + dir;
                 sb_line(sb, "if (h_n)");
@@ -806,11 +814,17 @@ static void emit_body(Emitter *e)
     if (use_softmax)
         em_section(e, "softmax");
     em_section(e, "pack");
+    if (!e->dep && p->xp_width)
+        em_madd(e);
     if (e->train)
         em_train_mem(e);
     for (int i = 0; i < p->nlayers; i++) {
         const PlanLayer *L = &p->layers[i];
-        if (L->dir == 0) {
+        if (L->dir == 0 && em_split(e, L)) {
+            em_kern_layer(e, L);
+            if (e->train)
+                em_train_cells(e, L);
+        } else if (L->dir == 0) {
             em_cell(e, L);
             emit_seq(e, L);
             if (e->train)

@@ -58,7 +58,7 @@ int emit_can_stream(const Plan *plan)
 
 long emit_deploy_work_bytes(const Plan *plan)
 {
-    return plan_scratch_bytes(plan, 1, plan->net->max_seq_len);
+    return plan_scratch_reals(plan, 1, plan->net->max_seq_len) * plan->real_size;
 }
 
 /* Every layer's weights, packed: transposed, biases merged. In flash on a microcontroller. */

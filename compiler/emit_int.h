@@ -28,7 +28,8 @@ typedef struct Term {
     long K, row, col0;
 } Term;
 
-/* "base + j" for a loop index (j < 0), or the folded constant base + j when unrolled. */
+/* "base + j" for a loop index (j == -1), "base + jc + j" for a chunk's (j == -2), or the
+ * folded constant base + j when unrolled (j >= 0). */
 const char *em_ix(Emitter *e, long base, long j);
 /* dst[dst0 + c] = init[init0 + c] (or 0) + the terms' products, for c < n: statements when
  * unrolled, else constant-bound loops; the same order of additions either way. */
@@ -59,6 +60,26 @@ void em_cell(Emitter *e, const PlanLayer *L);
 
 /* <name>_pack (state_dict order to packed), or with unpack <name>_unpack_grads (back). */
 void em_pack(Emitter *e, int unpack);
+
+/* The gate equations of unit j (a loop's j when j < 0) over g [gh], updating h [c, m]; and
+ * a GRU's (reset before) r * h into rh. The names are the cell's. */
+void em_gates_unit(Emitter *e, const PlanLayer *L, long j);
+void em_reset_unit(Emitter *e, const PlanLayer *L, long j);
+
+/* emit_kern.c */
+/* Whether layer L takes the batched path (run-time API, loop kernel): the input projection of
+ * all steps first (<fn>_proj), then the recurrence (<fn>_rec), blocks of em_block sequences. */
+int em_split(const Emitter *e, const PlanLayer *L);
+/* The MADD macro of the batched products (fused multiply-add where fast). */
+void em_madd(Emitter *e);
+int em_block(const Emitter *e);
+/* em_product for ns sequences at once: dst, the terms' v (and init when init_ps) name arrays
+ * indexed [s]; the same additions in the same order. */
+void em_product_blk(Emitter *e, int ns, const char *dst, long dst0, long n, const char *init,
+                    int init_ps, long init0, const Term *terms, int nterms);
+/* A split layer's <fn>_proj, <fn>_rec and <fn>_seq; its <fn>_recc and <fn>_seqc. */
+void em_kern_layer(Emitter *e, const PlanLayer *L);
+void em_kern_train(Emitter *e, const PlanLayer *L);
 
 /* emit_deploy.c */
 void em_weights(Emitter *e);

@@ -322,11 +322,15 @@ static void emit_seqb(Emitter *e, const PlanLayer *L)
 
 void em_train_cells(Emitter *e, const PlanLayer *L)
 {
-    e->cache = 1;
-    em_cell(e, L);
-    e->cache = 0;
+    if (em_split(e, L)) {
+        em_kern_train(e, L);
+    } else {
+        e->cache = 1;
+        em_cell(e, L);
+        e->cache = 0;
+        emit_seqc(e, L);
+    }
     emit_back(e, L);
-    emit_seqc(e, L);
     emit_seqb(e, L);
 }
 

@@ -110,6 +110,8 @@ Plan *plan_build(Arena *a, DiagList *d, const Net *net)
                     p->max_h = H;
                 if (blk->dirs * Hr > p->max_width)
                     p->max_width = blk->dirs * Hr;
+                if (!L->unrolled && G * H > p->xp_width)
+                    p->xp_width = G * H;
                 p->flops_per_step += 2 * L->macs;
                 p->state_bytes += (long)p->real_size * (Hr + (blk->cell == CELL_LSTM ? H : 0));
             }
@@ -157,7 +159,7 @@ long plan_scratch_reals(const Plan *p, long B, long T)
 
 long plan_scratch_bytes(const Plan *p, long B, long T)
 {
-    return plan_scratch_reals(p, B, T) * p->real_size;
+    return (plan_scratch_reals(p, B, T) + B * T * p->xp_width) * p->real_size;
 }
 
 void plan_block_stats(const Plan *p, int block, PlanBlockStats *out)

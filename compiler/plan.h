@@ -45,6 +45,7 @@ typedef struct Plan {
     int head_t_w, head_t_b;
     long head_pk_w, head_pk_b;        /* W^T (F, O) and b (O) in the packed block; -1 absent */
     int max_hr, max_h, max_width;     /* largest h, c and per-step layer output widths */
+    int xp_width; /* largest G*H of a loop layer: the run-time API's input projections */
     int top_hr, top_dirs, top_layers; /* shape of h_n: (top_layers*top_dirs, B, top_hr) */
     long flops_per_step;              /* whole network, one sequence, multiply-add = 2 */
     long state_bytes; /* recurrent state of one sequence (every layer and direction) */
@@ -54,9 +55,10 @@ typedef struct Plan {
 /* Plans `net`. Returns NULL only when out of memory (diagnostic added). */
 Plan *plan_build(Arena *a, DiagList *d, const Net *net);
 
-/* Bytes of scratch the forward pass needs for B sequences of T steps. */
+/* Bytes of scratch the run-time API's forward pass needs for B sequences of T steps. */
 long plan_scratch_bytes(const Plan *p, long B, long T);
-/* Scratch expression of the generated code: ints, then reals, in units of reals. */
+/* The same without the input projections (deployed code, which has no batched kernels), in
+ * reals: ints first, then reals, as the generated code carves it. */
 long plan_scratch_reals(const Plan *p, long B, long T);
 
 /* Per-block figures for `rnnc check`. */

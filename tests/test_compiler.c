@@ -289,7 +289,11 @@ static void test_plan_kernel_choice(void **state)
     assert_int_equal(emit_unit(c.plan, "m.h", &u, &c.d), 0);
     assert_non_null(strstr(u.body, "blk_a_l0_cell"));
     assert_non_null(strstr(u.body, "unrolled kernel"));
-    assert_non_null(strstr(u.body, "loop kernel"));
+    /* loop layers take the batched kernels: input projections first, blocks of sequences */
+    assert_non_null(strstr(u.body, "blk_b_l0_proj6"));
+    assert_non_null(strstr(u.body, "blk_b_l0_rec6"));
+    assert_null(strstr(u.body, "blk_b_l0_cell"));
+    assert_null(strstr(u.body, "blk_a_l0_rec6"));
     assert_non_null(strstr(u.header, "extern \"C\""));
     assert_non_null(strstr(u.header, "#define M_INPUT_SIZE 2"));
     cunit_free(&u);

@@ -116,17 +116,19 @@ static void *sym(void *so, const char *prefix, const char *what)
     return p;
 }
 
-static void native_build(Native *n, Rnnc *r, const char *tmp)
+/* flags: "-O2" builds with separate multiplies and adds, the JIT's arithmetic; "-O3
+ * -march=native" lets the batched kernels fuse them (MADD) where the machine has FMA. */
+static void native_build(Native *n, Rnnc *r, const char *tmp, const char *flags)
 {
     char *c = tu_strf("%s/%s.c", tmp, r->net->name);
-    char *so = tu_strf("%s/%s.so", tmp, r->net->name);
+    char *so = tu_strf("%s/%s%s.so", tmp, r->net->name, strstr(flags, "march") ? "_n" : "");
     if (rnnc_write(r, c) < 0) {
         diag_render(&r->diag, stderr);
         fail_msg("rnnc_write failed");
     }
-    char *cmd = tu_strf("gcc -std=c11 -Wall -Wextra -Wpedantic -Werror -O2 -fPIC -shared "
+    char *cmd = tu_strf("gcc -std=c11 -Wall -Wextra -Wpedantic -Werror %s -fPIC -shared "
                         "'%s' -o '%s' -lm",
-                        c, so);
+                        flags, c, so);
     char *err = NULL;
     int st = tu_run(cmd, NULL, &err);
     if (st != 0)
@@ -262,28 +264,37 @@ static void test_emitted(void **state)
         rnnc_init(&r);
         char *spec = tu_strf("%s/spec.yaml", f->dir);
         assert_int_equal(rnnc_load(&r, spec), 0);
-        Native n;
-        native_build(&n, &r, tmp);
+        Native n, nf;
+        native_build(&n, &r, tmp, "-O2");
+        native_build(&nf, &r, tmp, "-O3 -march=native");
         Case k;
         case_load(&k, &r, f, &n);
-        double *y, *h, *c;
+        double *y, *h, *c, *yf, *hf, *cf;
         long ny, nh, nc;
         run_native(&n, &k, k.x, f->has_lengths ? k.len : NULL, k.B, k.T, &y, &h, &c, &ny, &nh,
                    &nc);
+        run_native(&nf, &k, k.x, f->has_lengths ? k.len : NULL, k.B, k.T, &yf, &hf, &cf, &ny,
+                   &nh, &nc);
         const char *names[3] = {"y", "h_n", "c_n"};
-        double *got[3] = {y, h, c};
-        for (int j = 0; j < (f->has_c ? 3 : 2); j++) {
-            char *want_p = tu_strf("%s/%s.npy", f->dir, names[j]);
-            long nw;
-            double *want = tu_npy_doubles(want_p, &nw, NULL, NULL);
-            assert_int_equal(nw, j == 0 ? ny : j == 1 ? nh : nc);
-            char *what = tu_strf("%s (gcc) %s", f->name, names[j]);
-            tu_assert_close(got[j], want, nw, k.dbl ? RTOL_F64 : RTOL_F32,
-                            k.dbl ? ATOL_F64 : ATOL_F32, what);
-            free(what);
-            free(want);
-            free(want_p);
-        }
+        double *got[2][3] = {{y, h, c}, {yf, hf, cf}};
+        for (int v = 0; v < 2; v++)
+            for (int j = 0; j < (f->has_c ? 3 : 2); j++) {
+                char *want_p = tu_strf("%s/%s.npy", f->dir, names[j]);
+                long nw;
+                double *want = tu_npy_doubles(want_p, &nw, NULL, NULL);
+                assert_int_equal(nw, j == 0 ? ny : j == 1 ? nh : nc);
+                char *what =
+                    tu_strf("%s (gcc %s) %s", f->name, v ? "-march=native" : "-O2", names[j]);
+                tu_assert_close(got[v][j], want, nw, k.dbl ? RTOL_F64 : RTOL_F32,
+                                k.dbl ? ATOL_F64 : ATOL_F32, what);
+                free(what);
+                free(want);
+                free(want_p);
+            }
+        free(yf);
+        free(hf);
+        free(cf);
+        dlclose(nf.so);
         /* The JIT ran the same C: its outputs must match the gcc build's exactly. */
         char *yj = tu_strf("%s/yj.npy", tmp), *wts = tu_strf("%s/weights.safetensors", f->dir);
         char *x = tu_strf("%s/x.npy", f->dir), *len = tu_strf("%s/lengths.npy", f->dir);
@@ -327,7 +338,7 @@ static void test_packed_equals_single(void **state)
         assert_int_equal(rnnc_load(&r, spec), 0);
         const Net *net = r.net;
         Native n;
-        native_build(&n, &r, tmp);
+        native_build(&n, &r, tmp, "-O3 -march=native"); /* fused or not, the same per sequence */
         Case k;
         case_load(&k, &r, f, &n);
         double *y, *h, *c;

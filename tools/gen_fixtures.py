@@ -126,6 +126,23 @@ CONFIGS = [
     cfg("stack_lstm_proj_bigru_len_head_last_sigmoid", 2, 4, 6,
         [blk("lstm", 6, 1, proj=3, name="enc"), blk("gru", 4, 1, True, name="dec")],
         head=("last", "sigmoid", 2), lengths=True),
+    # --- batches of 7 and more through the batched loop kernels: blocks of 6 sequences, a
+    #     partial block, live counts falling between steps, column chunks of 64 and a rest
+    cfg("batch_lstm_h20_l2_b13_len", 5, 13, 7, [blk("lstm", 20, 2, kernel="loop")],
+        lengths=True),
+    cfg("batch_lstm_h32_b12_tbf_head_last_softmax", 4, 12, 6, [blk("lstm", 32, kernel="loop")],
+        head=("last", "softmax", 3), bf=False),
+    cfg("batch_gru_h24_bi_b9_len_head_last_softmax", 3, 9, 8,
+        [blk("gru", 24, 1, True, kernel="loop")], head=("last", "softmax", 4), lengths=True),
+    cfg("batch_gru_before_h20_l2_b8_len", 4, 8, 6,
+        [blk("gru", 20, 2, reset="before", kernel="loop")], lengths=True),
+    cfg("batch_rnn_relu_h70_b7_tbf_len", 3, 7, 5, [blk("rnn", 70, nl="relu", kernel="loop")],
+        bf=False, lengths=True),
+    cfg("batch_lstm_proj_h24_bi_b10_len_head_seq_none", 3, 10, 6,
+        [blk("lstm", 24, 1, True, proj=10, kernel="loop")], head=("sequence", "none", 2),
+        lengths=True),
+    cfg("batch_f64_lstm_h20_b8_len", 3, 8, 5, [blk("lstm", 20, kernel="loop")], lengths=True,
+        f64=True),
     # --- float64
     cfg("f64_lstm_bi_l2_len_head_last_softmax", 3, 3, 6, [blk("lstm", 5, 2, True)],
         head=("last", "softmax", 4), lengths=True, f64=True),

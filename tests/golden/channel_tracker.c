@@ -265,7 +265,8 @@ long channel_tracker_scratch_bytes(int B, int T)
     const long ints = (2L * B + T) * (long)sizeof(int);
     const long ireals = (ints + (long)sizeof(real) - 1) / (long)sizeof(real);
     return (long)sizeof(real) * (ireals + (long)B * 8 + (long)B * 8 +
-                                 2L * B * T * 8 + (long)B * 0);
+                                 2L * B * T * 8 + (long)B * 0 +
+                                 (long)B * T * 0);
 }
 
 int channel_tracker_forward(const real *w, const real *x, const int *lengths, int B, int T,

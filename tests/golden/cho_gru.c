@@ -90,138 +90,464 @@ static void vec_copy(real *dst, const real *src, long n)
         dst[i] = src[i];
 }
 
-/* gru layer 0, one step of one sequence: I=6 H=12.
- * GRU (reset before the recurrent product, Cho 2014).
- * Gates (G*H = 36) in PyTorch's order: r, z, n; loop kernel. */
-static void blk_gru_l0_cell(const real *w, const real *x, real *h)
+/* acc + w * v in the batched products: fused where the compiler says fused
+ * multiply-add is fast, unless RNNC_STRICT is defined. */
+#if defined(__FP_FAST_FMA) && !defined(RNNC_STRICT)
+#define MADD(acc, w, v) __builtin_fma(w, v, acc)
+#else
+#define MADD(acc, w, v) ((acc) + (w) * (v))
+#endif
+
+/* gru layer 0: the input projection b + W_ih^T x of 1 (step, sequence) pair. */
+static void blk_gru_l0_proj1(const real *w, const real *const *xs, real *const *ps)
 {
     const real *b = w;
     const real *wx = w + 36; /* W_ih^T (6, 36) */
+    {
+        const int jc = 0;
+        real acc[1][36];
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 36; j++)
+                acc[s][j] = b[jc + j];
+        for (int k = 0; k < 6; k++) {
+            const real *wk = wx + k * 36 + jc;
+            for (int s = 0; s < 1; s++) {
+                const real vk = xs[s][k];
+                for (int j = 0; j < 36; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 36; j++)
+                ps[s][jc + j] = acc[s][j];
+    }
+}
+
+/* gru layer 0: the input projection b + W_ih^T x of 6 (step, sequence) pairs. */
+static void blk_gru_l0_proj6(const real *w, const real *const *xs, real *const *ps)
+{
+    const real *b = w;
+    const real *wx = w + 36; /* W_ih^T (6, 36) */
+    {
+        const int jc = 0;
+        real acc[6][36];
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 36; j++)
+                acc[s][j] = b[jc + j];
+        for (int k = 0; k < 6; k++) {
+            const real *wk = wx + k * 36 + jc;
+            for (int s = 0; s < 6; s++) {
+                const real vk = xs[s][k];
+                for (int j = 0; j < 36; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 36; j++)
+                ps[s][jc + j] = acc[s][j];
+    }
+}
+
+/* gru layer 0: one step of 1 sequence from their input projections xp: GRU (reset before the recurrent product, Cho 2014).
+ * Reads ps[s] (xp), updates hs[s]. */
+static void blk_gru_l0_rec1(const real *w, real *const *ps, real *const *hs)
+{
     const real *wh = w + 252; /* W_hh^T (12, 36) */
-    real g[36];
-    real rh[12]; /* r * h, before the recurrent product */
-    for (int j = 0; j < 24; j++)
-        g[j] = b[j];
-    for (int k = 0; k < 6; k++) {
-        const real vk = x[k];
-        const real *wk = wx + k * 36;
-        for (int j = 0; j < 24; j++)
-            g[j] += wk[j] * vk;
+    real gb[1][36];
+    real rhb[1][12]; /* r * h, before the recurrent product */
+    {
+        const int jc = 0;
+        real acc[1][24];
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 24; j++)
+                acc[s][j] = ps[s][jc + j];
+        for (int k = 0; k < 12; k++) {
+            const real *wk = wh + k * 36 + jc;
+            for (int s = 0; s < 1; s++) {
+                const real vk = hs[s][k];
+                for (int j = 0; j < 24; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 24; j++)
+                gb[s][jc + j] = acc[s][j];
     }
-    for (int k = 0; k < 12; k++) {
-        const real vk = h[k];
-        const real *wk = wh + k * 36;
-        for (int j = 0; j < 24; j++)
-            g[j] += wk[j] * vk;
+    for (int s = 0; s < 1; s++) {
+        const real *g = gb[s], *h = hs[s];
+        real *rh = rhb[s];
+        for (int j = 0; j < 12; j++) {
+            rh[j] = act_sigmoid(g[j]) * h[j];
+        }
     }
-    for (int j = 0; j < 12; j++) {
-        rh[j] = act_sigmoid(g[j]) * h[j];
+    {
+        const int jc = 0;
+        real acc[1][12];
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 12; j++)
+                acc[s][j] = ps[s][24 + jc + j];
+        for (int k = 0; k < 12; k++) {
+            const real *wk = wh + k * 36 + 24 + jc;
+            for (int s = 0; s < 1; s++) {
+                const real vk = rhb[s][k];
+                for (int j = 0; j < 12; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 12; j++)
+                gb[s][24 + jc + j] = acc[s][j];
     }
-    for (int j = 0; j < 12; j++)
-        g[24 + j] = b[24 + j];
-    for (int k = 0; k < 6; k++) {
-        const real vk = x[k];
-        const real *wk = wx + k * 36 + 24;
-        for (int j = 0; j < 12; j++)
-            g[24 + j] += wk[j] * vk;
+    for (int s = 0; s < 1; s++) {
+        const real *g = gb[s];
+        real *h = hs[s];
+        for (int j = 0; j < 12; j++) {
+            {
+                const real z = act_sigmoid(g[12 + j]);
+                const real n = act_tanh(g[24 + j]);
+                h[j] = (1.0 - z) * n + z * h[j];
+            }
+        }
     }
-    for (int k = 0; k < 12; k++) {
-        const real vk = rh[k];
-        const real *wk = wh + k * 36 + 24;
-        for (int j = 0; j < 12; j++)
-            g[24 + j] += wk[j] * vk;
+}
+
+/* gru layer 0: one step of 6 sequences from their input projections xp: GRU (reset before the recurrent product, Cho 2014).
+ * Reads ps[s] (xp), updates hs[s]. */
+static void blk_gru_l0_rec6(const real *w, real *const *ps, real *const *hs)
+{
+    const real *wh = w + 252; /* W_hh^T (12, 36) */
+    real gb[6][36];
+    real rhb[6][12]; /* r * h, before the recurrent product */
+    {
+        const int jc = 0;
+        real acc[6][24];
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 24; j++)
+                acc[s][j] = ps[s][jc + j];
+        for (int k = 0; k < 12; k++) {
+            const real *wk = wh + k * 36 + jc;
+            for (int s = 0; s < 6; s++) {
+                const real vk = hs[s][k];
+                for (int j = 0; j < 24; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 24; j++)
+                gb[s][jc + j] = acc[s][j];
     }
-    for (int j = 0; j < 12; j++) {
-        {
-            const real z = act_sigmoid(g[12 + j]);
-            const real n = act_tanh(g[24 + j]);
-            h[j] = (1.0 - z) * n + z * h[j];
+    for (int s = 0; s < 6; s++) {
+        const real *g = gb[s], *h = hs[s];
+        real *rh = rhb[s];
+        for (int j = 0; j < 12; j++) {
+            rh[j] = act_sigmoid(g[j]) * h[j];
+        }
+    }
+    {
+        const int jc = 0;
+        real acc[6][12];
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 12; j++)
+                acc[s][j] = ps[s][24 + jc + j];
+        for (int k = 0; k < 12; k++) {
+            const real *wk = wh + k * 36 + 24 + jc;
+            for (int s = 0; s < 6; s++) {
+                const real vk = rhb[s][k];
+                for (int j = 0; j < 12; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 12; j++)
+                gb[s][24 + jc + j] = acc[s][j];
+    }
+    for (int s = 0; s < 6; s++) {
+        const real *g = gb[s];
+        real *h = hs[s];
+        for (int j = 0; j < 12; j++) {
+            {
+                const real z = act_sigmoid(g[12 + j]);
+                const real n = act_tanh(g[24 + j]);
+                h[j] = (1.0 - z) * n + z * h[j];
+            }
         }
     }
 }
 
 /* gru layer 0 over a packed batch, one direction (reverse: from each
  * sequence's own last step). x (I=6) and y (12) per step by strides;
- * h (B, 12) carries the state, which ends as the final state. */
+ * h (B, 12) carries the state; xp (B, T, 36) is scratch. */
 static void blk_gru_l0_seq(const real *w, const real *x, long xsb, long xst,
     real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h,
-    int reverse)
+    real *xp, int reverse)
 {
-    for (int s = 0; s < T; s++) {
-        const int t = reverse ? T - 1 - s : s;
+    const real *xs[6];
+    real *ps[6], *hs[6];
+    real pad[48]; /* what the unused lanes of a last, partial block touch */
+    vec_zero(pad, 48);
+    int n = 0;
+    /* the input projections of every live step, 6 pairs at a time */
+    for (int t = 0; t < T; t++)
         for (int i = 0; i < bs[t]; i++) {
             const int b = perm[i];
-            real *hb = h + (long)b * 12;
-            blk_gru_l0_cell(w, x + b * xsb + t * xst, hb);
-            vec_copy(y + b * ysb + t * yst, hb, 12);
+            xs[n] = x + b * xsb + t * xst;
+            ps[n] = xp + ((long)b * T + t) * 36;
+            if (++n == 6) {
+                blk_gru_l0_proj6(w, xs, ps);
+                n = 0;
+            }
+        }
+    for (int i = 0; i < n; i++)
+        blk_gru_l0_proj1(w, xs + i, ps + i);
+    /* the recurrence: step by step, 6 live sequences at a time */
+    for (int s = 0; s < T; s++) {
+        const int t = reverse ? T - 1 - s : s;
+        for (int i = 0; i < bs[t]; i += n) {
+            n = bs[t] - i >= 6 ? 6 : bs[t] - i;
+            for (int q = 0; q < n; q++) {
+                const int b = perm[i + q];
+                ps[q] = xp + ((long)b * T + t) * 36;
+                hs[q] = h + (long)b * 12;
+            }
+            for (int q = n; q < 6; q++) {
+                ps[q] = pad;
+                hs[q] = pad + 36;
+            }
+            if (n > 1)
+                blk_gru_l0_rec6(w, ps, hs);
+            else
+                blk_gru_l0_rec1(w, ps, hs);
+            for (int q = 0; q < n; q++) {
+                const int b = perm[i + q];
+                vec_copy(y + b * ysb + t * yst, hs[q], 12);
+            }
         }
     }
 }
 
-/* gru layer 1, one step of one sequence: I=12 H=12.
- * GRU (reset before the recurrent product, Cho 2014).
- * Gates (G*H = 36) in PyTorch's order: r, z, n; loop kernel. */
-static void blk_gru_l1_cell(const real *w, const real *x, real *h)
+/* gru layer 1: the input projection b + W_ih^T x of 1 (step, sequence) pair. */
+static void blk_gru_l1_proj1(const real *w, const real *const *xs, real *const *ps)
 {
     const real *b = w;
     const real *wx = w + 36; /* W_ih^T (12, 36) */
+    {
+        const int jc = 0;
+        real acc[1][36];
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 36; j++)
+                acc[s][j] = b[jc + j];
+        for (int k = 0; k < 12; k++) {
+            const real *wk = wx + k * 36 + jc;
+            for (int s = 0; s < 1; s++) {
+                const real vk = xs[s][k];
+                for (int j = 0; j < 36; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 36; j++)
+                ps[s][jc + j] = acc[s][j];
+    }
+}
+
+/* gru layer 1: the input projection b + W_ih^T x of 6 (step, sequence) pairs. */
+static void blk_gru_l1_proj6(const real *w, const real *const *xs, real *const *ps)
+{
+    const real *b = w;
+    const real *wx = w + 36; /* W_ih^T (12, 36) */
+    {
+        const int jc = 0;
+        real acc[6][36];
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 36; j++)
+                acc[s][j] = b[jc + j];
+        for (int k = 0; k < 12; k++) {
+            const real *wk = wx + k * 36 + jc;
+            for (int s = 0; s < 6; s++) {
+                const real vk = xs[s][k];
+                for (int j = 0; j < 36; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 36; j++)
+                ps[s][jc + j] = acc[s][j];
+    }
+}
+
+/* gru layer 1: one step of 1 sequence from their input projections xp: GRU (reset before the recurrent product, Cho 2014).
+ * Reads ps[s] (xp), updates hs[s]. */
+static void blk_gru_l1_rec1(const real *w, real *const *ps, real *const *hs)
+{
     const real *wh = w + 468; /* W_hh^T (12, 36) */
-    real g[36];
-    real rh[12]; /* r * h, before the recurrent product */
-    for (int j = 0; j < 24; j++)
-        g[j] = b[j];
-    for (int k = 0; k < 12; k++) {
-        const real vk = x[k];
-        const real *wk = wx + k * 36;
-        for (int j = 0; j < 24; j++)
-            g[j] += wk[j] * vk;
+    real gb[1][36];
+    real rhb[1][12]; /* r * h, before the recurrent product */
+    {
+        const int jc = 0;
+        real acc[1][24];
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 24; j++)
+                acc[s][j] = ps[s][jc + j];
+        for (int k = 0; k < 12; k++) {
+            const real *wk = wh + k * 36 + jc;
+            for (int s = 0; s < 1; s++) {
+                const real vk = hs[s][k];
+                for (int j = 0; j < 24; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 24; j++)
+                gb[s][jc + j] = acc[s][j];
     }
-    for (int k = 0; k < 12; k++) {
-        const real vk = h[k];
-        const real *wk = wh + k * 36;
-        for (int j = 0; j < 24; j++)
-            g[j] += wk[j] * vk;
+    for (int s = 0; s < 1; s++) {
+        const real *g = gb[s], *h = hs[s];
+        real *rh = rhb[s];
+        for (int j = 0; j < 12; j++) {
+            rh[j] = act_sigmoid(g[j]) * h[j];
+        }
     }
-    for (int j = 0; j < 12; j++) {
-        rh[j] = act_sigmoid(g[j]) * h[j];
+    {
+        const int jc = 0;
+        real acc[1][12];
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 12; j++)
+                acc[s][j] = ps[s][24 + jc + j];
+        for (int k = 0; k < 12; k++) {
+            const real *wk = wh + k * 36 + 24 + jc;
+            for (int s = 0; s < 1; s++) {
+                const real vk = rhb[s][k];
+                for (int j = 0; j < 12; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 12; j++)
+                gb[s][24 + jc + j] = acc[s][j];
     }
-    for (int j = 0; j < 12; j++)
-        g[24 + j] = b[24 + j];
-    for (int k = 0; k < 12; k++) {
-        const real vk = x[k];
-        const real *wk = wx + k * 36 + 24;
-        for (int j = 0; j < 12; j++)
-            g[24 + j] += wk[j] * vk;
+    for (int s = 0; s < 1; s++) {
+        const real *g = gb[s];
+        real *h = hs[s];
+        for (int j = 0; j < 12; j++) {
+            {
+                const real z = act_sigmoid(g[12 + j]);
+                const real n = act_tanh(g[24 + j]);
+                h[j] = (1.0 - z) * n + z * h[j];
+            }
+        }
     }
-    for (int k = 0; k < 12; k++) {
-        const real vk = rh[k];
-        const real *wk = wh + k * 36 + 24;
-        for (int j = 0; j < 12; j++)
-            g[24 + j] += wk[j] * vk;
+}
+
+/* gru layer 1: one step of 6 sequences from their input projections xp: GRU (reset before the recurrent product, Cho 2014).
+ * Reads ps[s] (xp), updates hs[s]. */
+static void blk_gru_l1_rec6(const real *w, real *const *ps, real *const *hs)
+{
+    const real *wh = w + 468; /* W_hh^T (12, 36) */
+    real gb[6][36];
+    real rhb[6][12]; /* r * h, before the recurrent product */
+    {
+        const int jc = 0;
+        real acc[6][24];
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 24; j++)
+                acc[s][j] = ps[s][jc + j];
+        for (int k = 0; k < 12; k++) {
+            const real *wk = wh + k * 36 + jc;
+            for (int s = 0; s < 6; s++) {
+                const real vk = hs[s][k];
+                for (int j = 0; j < 24; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 24; j++)
+                gb[s][jc + j] = acc[s][j];
     }
-    for (int j = 0; j < 12; j++) {
-        {
-            const real z = act_sigmoid(g[12 + j]);
-            const real n = act_tanh(g[24 + j]);
-            h[j] = (1.0 - z) * n + z * h[j];
+    for (int s = 0; s < 6; s++) {
+        const real *g = gb[s], *h = hs[s];
+        real *rh = rhb[s];
+        for (int j = 0; j < 12; j++) {
+            rh[j] = act_sigmoid(g[j]) * h[j];
+        }
+    }
+    {
+        const int jc = 0;
+        real acc[6][12];
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 12; j++)
+                acc[s][j] = ps[s][24 + jc + j];
+        for (int k = 0; k < 12; k++) {
+            const real *wk = wh + k * 36 + 24 + jc;
+            for (int s = 0; s < 6; s++) {
+                const real vk = rhb[s][k];
+                for (int j = 0; j < 12; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 12; j++)
+                gb[s][24 + jc + j] = acc[s][j];
+    }
+    for (int s = 0; s < 6; s++) {
+        const real *g = gb[s];
+        real *h = hs[s];
+        for (int j = 0; j < 12; j++) {
+            {
+                const real z = act_sigmoid(g[12 + j]);
+                const real n = act_tanh(g[24 + j]);
+                h[j] = (1.0 - z) * n + z * h[j];
+            }
         }
     }
 }
 
 /* gru layer 1 over a packed batch, one direction (reverse: from each
  * sequence's own last step). x (I=12) and y (12) per step by strides;
- * h (B, 12) carries the state, which ends as the final state. */
+ * h (B, 12) carries the state; xp (B, T, 36) is scratch. */
 static void blk_gru_l1_seq(const real *w, const real *x, long xsb, long xst,
     real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h,
-    int reverse)
+    real *xp, int reverse)
 {
-    for (int s = 0; s < T; s++) {
-        const int t = reverse ? T - 1 - s : s;
+    const real *xs[6];
+    real *ps[6], *hs[6];
+    real pad[48]; /* what the unused lanes of a last, partial block touch */
+    vec_zero(pad, 48);
+    int n = 0;
+    /* the input projections of every live step, 6 pairs at a time */
+    for (int t = 0; t < T; t++)
         for (int i = 0; i < bs[t]; i++) {
             const int b = perm[i];
-            real *hb = h + (long)b * 12;
-            blk_gru_l1_cell(w, x + b * xsb + t * xst, hb);
-            vec_copy(y + b * ysb + t * yst, hb, 12);
+            xs[n] = x + b * xsb + t * xst;
+            ps[n] = xp + ((long)b * T + t) * 36;
+            if (++n == 6) {
+                blk_gru_l1_proj6(w, xs, ps);
+                n = 0;
+            }
+        }
+    for (int i = 0; i < n; i++)
+        blk_gru_l1_proj1(w, xs + i, ps + i);
+    /* the recurrence: step by step, 6 live sequences at a time */
+    for (int s = 0; s < T; s++) {
+        const int t = reverse ? T - 1 - s : s;
+        for (int i = 0; i < bs[t]; i += n) {
+            n = bs[t] - i >= 6 ? 6 : bs[t] - i;
+            for (int q = 0; q < n; q++) {
+                const int b = perm[i + q];
+                ps[q] = xp + ((long)b * T + t) * 36;
+                hs[q] = h + (long)b * 12;
+            }
+            for (int q = n; q < 6; q++) {
+                ps[q] = pad;
+                hs[q] = pad + 36;
+            }
+            if (n > 1)
+                blk_gru_l1_rec6(w, ps, hs);
+            else
+                blk_gru_l1_rec1(w, ps, hs);
+            for (int q = 0; q < n; q++) {
+                const int b = perm[i + q];
+                vec_copy(y + b * ysb + t * yst, hs[q], 12);
+            }
         }
     }
 }
@@ -253,7 +579,8 @@ long cho_gru_scratch_bytes(int B, int T)
     const long ints = (2L * B + T) * (long)sizeof(int);
     const long ireals = (ints + (long)sizeof(real) - 1) / (long)sizeof(real);
     return (long)sizeof(real) * (ireals + (long)B * 12 + (long)B * 12 +
-                                 2L * B * T * 12 + (long)B * 0);
+                                 2L * B * T * 12 + (long)B * 0 +
+                                 (long)B * T * 36);
 }
 
 int cho_gru_forward(const real *w, const real *x, const int *lengths, int B, int T,
@@ -269,19 +596,20 @@ int cho_gru_forward(const real *w, const real *x, const int *lengths, int B, int
     real *buf[2]; /* layer outputs, 2 x (B, T, 12) */
     buf[0] = h + (long)B * 24;
     buf[1] = buf[0] + (long)B * T * 12;
+    real *xp = h + (long)B * 24 + 2L * B * T * 12 + (long)B * 0; /* (B, T, 36) */
     if (pack_batch(lengths, B, T, len, perm, bs) < 0)
         return -1;
     vec_zero(y, (long)B * T * 12);
     /* gru layer 0 */
     vec_zero(h, (long)B * 12);
     blk_gru_l0_seq(w + 0, x, 6, (long)B * 6,
-        buf[0], (long)T * 12, 12, T, bs, perm, h, 0);
+        buf[0], (long)T * 12, 12, T, bs, perm, h, xp, 0);
     if (h_n)
         vec_copy(h_n + (long)B * 0, h, (long)B * 12);
     /* gru layer 1 */
     vec_zero(h, (long)B * 12);
     blk_gru_l1_seq(w + 684, buf[0], (long)T * 12, 12,
-        y, 12, (long)B * 12, T, bs, perm, h, 0);
+        y, 12, (long)B * 12, T, bs, perm, h, xp, 0);
     if (h_n)
         vec_copy(h_n + (long)B * 12, h, (long)B * 12);
     return 0;

@@ -97,110 +97,379 @@ static void vec_copy(real *dst, const real *src, long n)
         dst[i] = src[i];
 }
 
-/* lstm layer 0, one step of one sequence: I=16 H=48 P=16.
- * LSTM with projection.
- * Gates (G*H = 192) in PyTorch's order: i, f, g, o; loop kernel. */
-static void blk_lstm_l0_cell(const real *w, const real *x, real *h, real *c)
+/* acc + w * v in the batched products: fused where the compiler says fused
+ * multiply-add is fast, unless RNNC_STRICT is defined. */
+#if defined(__FP_FAST_FMAF) && !defined(RNNC_STRICT)
+#define MADD(acc, w, v) __builtin_fmaf(w, v, acc)
+#else
+#define MADD(acc, w, v) ((acc) + (w) * (v))
+#endif
+
+/* lstm layer 0: the input projection b + W_ih^T x of 1 (step, sequence) pair. */
+static void blk_lstm_l0_proj1(const real *w, const real *const *xs, real *const *ps)
 {
     const real *b = w;
     const real *wx = w + 192; /* W_ih^T (16, 192) */
+    {
+        const int jc = 0;
+        real acc[1][192];
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 192; j++)
+                acc[s][j] = b[jc + j];
+        for (int k = 0; k < 16; k++) {
+            const real *wk = wx + k * 192 + jc;
+            for (int s = 0; s < 1; s++) {
+                const real vk = xs[s][k];
+                for (int j = 0; j < 192; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 192; j++)
+                ps[s][jc + j] = acc[s][j];
+    }
+}
+
+/* lstm layer 0: the input projection b + W_ih^T x of 6 (step, sequence) pairs. */
+static void blk_lstm_l0_proj6(const real *w, const real *const *xs, real *const *ps)
+{
+    const real *b = w;
+    const real *wx = w + 192; /* W_ih^T (16, 192) */
+    for (int jc = 0; jc < 192; jc += 64) {
+        real acc[6][64];
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 64; j++)
+                acc[s][j] = b[jc + j];
+        for (int k = 0; k < 16; k++) {
+            const real *wk = wx + k * 192 + jc;
+            for (int s = 0; s < 6; s++) {
+                const real vk = xs[s][k];
+                for (int j = 0; j < 64; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 64; j++)
+                ps[s][jc + j] = acc[s][j];
+    }
+}
+
+/* lstm layer 0: one step of 1 sequence from their input projections xp: LSTM with projection.
+ * Reads ps[s] (xp), updates hs[s] and cs[s]. */
+static void blk_lstm_l0_rec1(const real *w, real *const *ps, real *const *hs, real *const *cs)
+{
     const real *wh = w + 3264; /* W_hh^T (16, 192) */
     const real *wr = w + 6336; /* W_hr^T (48, 16) */
-    real g[192];
-    for (int j = 0; j < 192; j++)
-        g[j] = b[j];
-    for (int k = 0; k < 16; k++) {
-        const real vk = x[k];
-        const real *wk = wx + k * 192;
-        for (int j = 0; j < 192; j++)
-            g[j] += wk[j] * vk;
+    real gb[1][192];
+    {
+        const int jc = 0;
+        real acc[1][192];
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 192; j++)
+                acc[s][j] = ps[s][jc + j];
+        for (int k = 0; k < 16; k++) {
+            const real *wk = wh + k * 192 + jc;
+            for (int s = 0; s < 1; s++) {
+                const real vk = hs[s][k];
+                for (int j = 0; j < 192; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 192; j++)
+                gb[s][jc + j] = acc[s][j];
     }
-    for (int k = 0; k < 16; k++) {
-        const real vk = h[k];
-        const real *wk = wh + k * 192;
-        for (int j = 0; j < 192; j++)
-            g[j] += wk[j] * vk;
-    }
-    real m[48]; /* o * tanh(c), before the projection */
-    for (int j = 0; j < 48; j++) {
-        {
-            const real i = act_sigmoid(g[j]);
-            const real f = act_sigmoid(g[48 + j]);
-            const real gg = act_tanh(g[96 + j]);
-            const real o = act_sigmoid(g[144 + j]);
-            c[j] = f * c[j] + i * gg;
-            m[j] = o * act_tanh(c[j]);
+    for (int s = 0; s < 1; s++) {
+        const real *g = gb[s];
+        real *h = hs[s];
+        real *c = cs[s];
+        real m[48]; /* o * tanh(c), before the projection */
+        for (int j = 0; j < 48; j++) {
+            {
+                const real i = act_sigmoid(g[j]);
+                const real f = act_sigmoid(g[48 + j]);
+                const real gg = act_tanh(g[96 + j]);
+                const real o = act_sigmoid(g[144 + j]);
+                c[j] = f * c[j] + i * gg;
+                m[j] = o * act_tanh(c[j]);
+            }
+        }
+        for (int j = 0; j < 16; j++)
+            h[j] = 0.0f;
+        for (int k = 0; k < 48; k++) {
+            const real vk = m[k];
+            const real *wk = wr + k * 16;
+            for (int j = 0; j < 16; j++)
+                h[j] += wk[j] * vk;
         }
     }
-    for (int j = 0; j < 16; j++)
-        h[j] = 0.0f;
-    for (int k = 0; k < 48; k++) {
-        const real vk = m[k];
-        const real *wk = wr + k * 16;
+}
+
+/* lstm layer 0: one step of 6 sequences from their input projections xp: LSTM with projection.
+ * Reads ps[s] (xp), updates hs[s] and cs[s]. */
+static void blk_lstm_l0_rec6(const real *w, real *const *ps, real *const *hs, real *const *cs)
+{
+    const real *wh = w + 3264; /* W_hh^T (16, 192) */
+    const real *wr = w + 6336; /* W_hr^T (48, 16) */
+    real gb[6][192];
+    for (int jc = 0; jc < 192; jc += 64) {
+        real acc[6][64];
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 64; j++)
+                acc[s][j] = ps[s][jc + j];
+        for (int k = 0; k < 16; k++) {
+            const real *wk = wh + k * 192 + jc;
+            for (int s = 0; s < 6; s++) {
+                const real vk = hs[s][k];
+                for (int j = 0; j < 64; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 64; j++)
+                gb[s][jc + j] = acc[s][j];
+    }
+    for (int s = 0; s < 6; s++) {
+        const real *g = gb[s];
+        real *h = hs[s];
+        real *c = cs[s];
+        real m[48]; /* o * tanh(c), before the projection */
+        for (int j = 0; j < 48; j++) {
+            {
+                const real i = act_sigmoid(g[j]);
+                const real f = act_sigmoid(g[48 + j]);
+                const real gg = act_tanh(g[96 + j]);
+                const real o = act_sigmoid(g[144 + j]);
+                c[j] = f * c[j] + i * gg;
+                m[j] = o * act_tanh(c[j]);
+            }
+        }
         for (int j = 0; j < 16; j++)
-            h[j] += wk[j] * vk;
+            h[j] = 0.0f;
+        for (int k = 0; k < 48; k++) {
+            const real vk = m[k];
+            const real *wk = wr + k * 16;
+            for (int j = 0; j < 16; j++)
+                h[j] += wk[j] * vk;
+        }
     }
 }
 
 /* lstm layer 0 over a packed batch, one direction (reverse: from each
  * sequence's own last step). x (I=16) and y (16) per step by strides;
- * h (B, 16) and c (B, 48) carry the state, which ends as the final state. */
+ * h (B, 16) and c (B, H) carry the state; xp (B, T, 192) is scratch. */
 static void blk_lstm_l0_seq(const real *w, const real *x, long xsb, long xst,
     real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h, real *c,
-    int reverse)
+    real *xp, int reverse)
 {
-    for (int s = 0; s < T; s++) {
-        const int t = reverse ? T - 1 - s : s;
+    const real *xs[6];
+    real *ps[6], *hs[6];
+    real *cs_[6];
+    real pad[256]; /* what the unused lanes of a last, partial block touch */
+    vec_zero(pad, 256);
+    int n = 0;
+    /* the input projections of every live step, 6 pairs at a time */
+    for (int t = 0; t < T; t++)
         for (int i = 0; i < bs[t]; i++) {
             const int b = perm[i];
-            real *hb = h + (long)b * 16;
-            blk_lstm_l0_cell(w, x + b * xsb + t * xst, hb, c + (long)b * 48);
-            vec_copy(y + b * ysb + t * yst, hb, 16);
+            xs[n] = x + b * xsb + t * xst;
+            ps[n] = xp + ((long)b * T + t) * 192;
+            if (++n == 6) {
+                blk_lstm_l0_proj6(w, xs, ps);
+                n = 0;
+            }
+        }
+    for (int i = 0; i < n; i++)
+        blk_lstm_l0_proj1(w, xs + i, ps + i);
+    /* the recurrence: step by step, 6 live sequences at a time */
+    for (int s = 0; s < T; s++) {
+        const int t = reverse ? T - 1 - s : s;
+        for (int i = 0; i < bs[t]; i += n) {
+            n = bs[t] - i >= 6 ? 6 : bs[t] - i;
+            for (int q = 0; q < n; q++) {
+                const int b = perm[i + q];
+                ps[q] = xp + ((long)b * T + t) * 192;
+                hs[q] = h + (long)b * 16;
+                cs_[q] = c + (long)b * 48;
+            }
+            for (int q = n; q < 6; q++) {
+                ps[q] = pad;
+                hs[q] = pad + 192;
+                cs_[q] = pad + 208;
+            }
+            if (n > 1)
+                blk_lstm_l0_rec6(w, ps, hs, cs_);
+            else
+                blk_lstm_l0_rec1(w, ps, hs, cs_);
+            for (int q = 0; q < n; q++) {
+                const int b = perm[i + q];
+                vec_copy(y + b * ysb + t * yst, hs[q], 16);
+            }
         }
     }
 }
 
-/* rnn layer 0, one step of one sequence: I=32 H=20.
- * RNN (relu).
- * Gates (G*H = 20) in PyTorch's order: h; loop kernel. */
-static void blk_rnn_l0_cell(const real *w, const real *x, real *h)
+/* rnn layer 0: the input projection b + W_ih^T x of 1 (step, sequence) pair. */
+static void blk_rnn_l0_proj1(const real *w, const real *const *xs, real *const *ps)
 {
     const real *wx = w + 0; /* W_ih^T (32, 20) */
+    {
+        const int jc = 0;
+        real acc[1][20];
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 20; j++)
+                acc[s][j] = 0.0f;
+        for (int k = 0; k < 32; k++) {
+            const real *wk = wx + k * 20 + jc;
+            for (int s = 0; s < 1; s++) {
+                const real vk = xs[s][k];
+                for (int j = 0; j < 20; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 20; j++)
+                ps[s][jc + j] = acc[s][j];
+    }
+}
+
+/* rnn layer 0: the input projection b + W_ih^T x of 6 (step, sequence) pairs. */
+static void blk_rnn_l0_proj6(const real *w, const real *const *xs, real *const *ps)
+{
+    const real *wx = w + 0; /* W_ih^T (32, 20) */
+    {
+        const int jc = 0;
+        real acc[6][20];
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 20; j++)
+                acc[s][j] = 0.0f;
+        for (int k = 0; k < 32; k++) {
+            const real *wk = wx + k * 20 + jc;
+            for (int s = 0; s < 6; s++) {
+                const real vk = xs[s][k];
+                for (int j = 0; j < 20; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 20; j++)
+                ps[s][jc + j] = acc[s][j];
+    }
+}
+
+/* rnn layer 0: one step of 1 sequence from their input projections xp: RNN (relu).
+ * Reads ps[s] (xp), updates hs[s]. */
+static void blk_rnn_l0_rec1(const real *w, real *const *ps, real *const *hs)
+{
     const real *wh = w + 640; /* W_hh^T (20, 20) */
-    real g[20];
-    for (int j = 0; j < 20; j++)
-        g[j] = 0.0f;
-    for (int k = 0; k < 32; k++) {
-        const real vk = x[k];
-        const real *wk = wx + k * 20;
-        for (int j = 0; j < 20; j++)
-            g[j] += wk[j] * vk;
+    real gb[1][20];
+    {
+        const int jc = 0;
+        real acc[1][20];
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 20; j++)
+                acc[s][j] = ps[s][jc + j];
+        for (int k = 0; k < 20; k++) {
+            const real *wk = wh + k * 20 + jc;
+            for (int s = 0; s < 1; s++) {
+                const real vk = hs[s][k];
+                for (int j = 0; j < 20; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 20; j++)
+                gb[s][jc + j] = acc[s][j];
     }
-    for (int k = 0; k < 20; k++) {
-        const real vk = h[k];
-        const real *wk = wh + k * 20;
-        for (int j = 0; j < 20; j++)
-            g[j] += wk[j] * vk;
+    for (int s = 0; s < 1; s++) {
+        const real *g = gb[s];
+        real *h = hs[s];
+        for (int j = 0; j < 20; j++) {
+            h[j] = act_relu(g[j]);
+        }
     }
-    for (int j = 0; j < 20; j++) {
-        h[j] = act_relu(g[j]);
+}
+
+/* rnn layer 0: one step of 6 sequences from their input projections xp: RNN (relu).
+ * Reads ps[s] (xp), updates hs[s]. */
+static void blk_rnn_l0_rec6(const real *w, real *const *ps, real *const *hs)
+{
+    const real *wh = w + 640; /* W_hh^T (20, 20) */
+    real gb[6][20];
+    {
+        const int jc = 0;
+        real acc[6][20];
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 20; j++)
+                acc[s][j] = ps[s][jc + j];
+        for (int k = 0; k < 20; k++) {
+            const real *wk = wh + k * 20 + jc;
+            for (int s = 0; s < 6; s++) {
+                const real vk = hs[s][k];
+                for (int j = 0; j < 20; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 20; j++)
+                gb[s][jc + j] = acc[s][j];
+    }
+    for (int s = 0; s < 6; s++) {
+        const real *g = gb[s];
+        real *h = hs[s];
+        for (int j = 0; j < 20; j++) {
+            h[j] = act_relu(g[j]);
+        }
     }
 }
 
 /* rnn layer 0 over a packed batch, one direction (reverse: from each
  * sequence's own last step). x (I=32) and y (20) per step by strides;
- * h (B, 20) carries the state, which ends as the final state. */
+ * h (B, 20) carries the state; xp (B, T, 20) is scratch. */
 static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
     real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h,
-    int reverse)
+    real *xp, int reverse)
 {
-    for (int s = 0; s < T; s++) {
-        const int t = reverse ? T - 1 - s : s;
+    const real *xs[6];
+    real *ps[6], *hs[6];
+    real pad[40]; /* what the unused lanes of a last, partial block touch */
+    vec_zero(pad, 40);
+    int n = 0;
+    /* the input projections of every live step, 6 pairs at a time */
+    for (int t = 0; t < T; t++)
         for (int i = 0; i < bs[t]; i++) {
             const int b = perm[i];
-            real *hb = h + (long)b * 20;
-            blk_rnn_l0_cell(w, x + b * xsb + t * xst, hb);
-            vec_copy(y + b * ysb + t * yst, hb, 20);
+            xs[n] = x + b * xsb + t * xst;
+            ps[n] = xp + ((long)b * T + t) * 20;
+            if (++n == 6) {
+                blk_rnn_l0_proj6(w, xs, ps);
+                n = 0;
+            }
+        }
+    for (int i = 0; i < n; i++)
+        blk_rnn_l0_proj1(w, xs + i, ps + i);
+    /* the recurrence: step by step, 6 live sequences at a time */
+    for (int s = 0; s < T; s++) {
+        const int t = reverse ? T - 1 - s : s;
+        for (int i = 0; i < bs[t]; i += n) {
+            n = bs[t] - i >= 6 ? 6 : bs[t] - i;
+            for (int q = 0; q < n; q++) {
+                const int b = perm[i + q];
+                ps[q] = xp + ((long)b * T + t) * 20;
+                hs[q] = h + (long)b * 20;
+            }
+            for (int q = n; q < 6; q++) {
+                ps[q] = pad;
+                hs[q] = pad + 20;
+            }
+            if (n > 1)
+                blk_rnn_l0_rec6(w, ps, hs);
+            else
+                blk_rnn_l0_rec1(w, ps, hs);
+            for (int q = 0; q < n; q++) {
+                const int b = perm[i + q];
+                vec_copy(y + b * ysb + t * yst, hs[q], 20);
+            }
         }
     }
 }
@@ -245,7 +514,8 @@ long projected_lstm_scratch_bytes(int B, int T)
     const long ints = (2L * B + T) * (long)sizeof(int);
     const long ireals = (ints + (long)sizeof(real) - 1) / (long)sizeof(real);
     return (long)sizeof(real) * (ireals + (long)B * 20 + (long)B * 48 +
-                                 2L * B * T * 32 + (long)B * 0);
+                                 2L * B * T * 32 + (long)B * 0 +
+                                 (long)B * T * 192);
 }
 
 int projected_lstm_forward(const real *w, const real *x, const int *lengths, int B, int T,
@@ -262,6 +532,7 @@ int projected_lstm_forward(const real *w, const real *x, const int *lengths, int
     real *buf[2]; /* layer outputs, 2 x (B, T, 32) */
     buf[0] = h + (long)B * 68;
     buf[1] = buf[0] + (long)B * T * 32;
+    real *xp = h + (long)B * 68 + 2L * B * T * 32 + (long)B * 0; /* (B, T, 192) */
     if (pack_batch(lengths, B, T, len, perm, bs) < 0)
         return -1;
     vec_zero(y, (long)B * T * 20);
@@ -269,16 +540,16 @@ int projected_lstm_forward(const real *w, const real *x, const int *lengths, int
     vec_zero(h, (long)B * 16);
     vec_zero(c, (long)B * 48);
     blk_lstm_l0_seq(w + 0, x, (long)T * 16, 16,
-        buf[0], (long)T * 32, 32, T, bs, perm, h, c, 0);
+        buf[0], (long)T * 32, 32, T, bs, perm, h, c, xp, 0);
     /* lstm layer 0 reverse */
     vec_zero(h, (long)B * 16);
     vec_zero(c, (long)B * 48);
     blk_lstm_l0_seq(w + 7104, x, (long)T * 16, 16,
-        buf[0] + 16, (long)T * 32, 32, T, bs, perm, h, c, 1);
+        buf[0] + 16, (long)T * 32, 32, T, bs, perm, h, c, xp, 1);
     /* rnn layer 0 */
     vec_zero(h, (long)B * 20);
     blk_rnn_l0_seq(w + 14208, buf[0], (long)T * 32, 32,
-        y, (long)T * 20, 20, T, bs, perm, h, 0);
+        y, (long)T * 20, 20, T, bs, perm, h, xp, 0);
     if (h_n)
         vec_copy(h_n + (long)B * 0, h, (long)B * 20);
     return 0;

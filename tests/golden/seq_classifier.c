@@ -105,108 +105,378 @@ static void vec_copy(real *dst, const real *src, long n)
         dst[i] = src[i];
 }
 
-/* rnn layer 0, one step of one sequence: I=10 H=64.
- * LSTM.
- * Gates (G*H = 256) in PyTorch's order: i, f, g, o; loop kernel. */
-static void blk_rnn_l0_cell(const real *w, const real *x, real *h, real *c)
+/* acc + w * v in the batched products: fused where the compiler says fused
+ * multiply-add is fast, unless RNNC_STRICT is defined. */
+#if defined(__FP_FAST_FMAF) && !defined(RNNC_STRICT)
+#define MADD(acc, w, v) __builtin_fmaf(w, v, acc)
+#else
+#define MADD(acc, w, v) ((acc) + (w) * (v))
+#endif
+
+/* rnn layer 0: the input projection b + W_ih^T x of 1 (step, sequence) pair. */
+static void blk_rnn_l0_proj1(const real *w, const real *const *xs, real *const *ps)
 {
     const real *b = w;
     const real *wx = w + 256; /* W_ih^T (10, 256) */
+    {
+        const int jc = 0;
+        real acc[1][256];
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 256; j++)
+                acc[s][j] = b[jc + j];
+        for (int k = 0; k < 10; k++) {
+            const real *wk = wx + k * 256 + jc;
+            for (int s = 0; s < 1; s++) {
+                const real vk = xs[s][k];
+                for (int j = 0; j < 256; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 256; j++)
+                ps[s][jc + j] = acc[s][j];
+    }
+}
+
+/* rnn layer 0: the input projection b + W_ih^T x of 6 (step, sequence) pairs. */
+static void blk_rnn_l0_proj6(const real *w, const real *const *xs, real *const *ps)
+{
+    const real *b = w;
+    const real *wx = w + 256; /* W_ih^T (10, 256) */
+    for (int jc = 0; jc < 256; jc += 64) {
+        real acc[6][64];
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 64; j++)
+                acc[s][j] = b[jc + j];
+        for (int k = 0; k < 10; k++) {
+            const real *wk = wx + k * 256 + jc;
+            for (int s = 0; s < 6; s++) {
+                const real vk = xs[s][k];
+                for (int j = 0; j < 64; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 64; j++)
+                ps[s][jc + j] = acc[s][j];
+    }
+}
+
+/* rnn layer 0: one step of 1 sequence from their input projections xp: LSTM.
+ * Reads ps[s] (xp), updates hs[s] and cs[s]. */
+static void blk_rnn_l0_rec1(const real *w, real *const *ps, real *const *hs, real *const *cs)
+{
     const real *wh = w + 2816; /* W_hh^T (64, 256) */
-    real g[256];
-    for (int j = 0; j < 256; j++)
-        g[j] = b[j];
-    for (int k = 0; k < 10; k++) {
-        const real vk = x[k];
-        const real *wk = wx + k * 256;
-        for (int j = 0; j < 256; j++)
-            g[j] += wk[j] * vk;
+    real gb[1][256];
+    {
+        const int jc = 0;
+        real acc[1][256];
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 256; j++)
+                acc[s][j] = ps[s][jc + j];
+        for (int k = 0; k < 64; k++) {
+            const real *wk = wh + k * 256 + jc;
+            for (int s = 0; s < 1; s++) {
+                const real vk = hs[s][k];
+                for (int j = 0; j < 256; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 256; j++)
+                gb[s][jc + j] = acc[s][j];
     }
-    for (int k = 0; k < 64; k++) {
-        const real vk = h[k];
-        const real *wk = wh + k * 256;
-        for (int j = 0; j < 256; j++)
-            g[j] += wk[j] * vk;
+    for (int s = 0; s < 1; s++) {
+        const real *g = gb[s];
+        real *h = hs[s];
+        real *c = cs[s];
+        for (int j = 0; j < 64; j++) {
+            {
+                const real i = act_sigmoid(g[j]);
+                const real f = act_sigmoid(g[64 + j]);
+                const real gg = act_tanh(g[128 + j]);
+                const real o = act_sigmoid(g[192 + j]);
+                c[j] = f * c[j] + i * gg;
+                h[j] = o * act_tanh(c[j]);
+            }
+        }
     }
-    for (int j = 0; j < 64; j++) {
-        {
-            const real i = act_sigmoid(g[j]);
-            const real f = act_sigmoid(g[64 + j]);
-            const real gg = act_tanh(g[128 + j]);
-            const real o = act_sigmoid(g[192 + j]);
-            c[j] = f * c[j] + i * gg;
-            h[j] = o * act_tanh(c[j]);
+}
+
+/* rnn layer 0: one step of 6 sequences from their input projections xp: LSTM.
+ * Reads ps[s] (xp), updates hs[s] and cs[s]. */
+static void blk_rnn_l0_rec6(const real *w, real *const *ps, real *const *hs, real *const *cs)
+{
+    const real *wh = w + 2816; /* W_hh^T (64, 256) */
+    real gb[6][256];
+    for (int jc = 0; jc < 256; jc += 64) {
+        real acc[6][64];
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 64; j++)
+                acc[s][j] = ps[s][jc + j];
+        for (int k = 0; k < 64; k++) {
+            const real *wk = wh + k * 256 + jc;
+            for (int s = 0; s < 6; s++) {
+                const real vk = hs[s][k];
+                for (int j = 0; j < 64; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 64; j++)
+                gb[s][jc + j] = acc[s][j];
+    }
+    for (int s = 0; s < 6; s++) {
+        const real *g = gb[s];
+        real *h = hs[s];
+        real *c = cs[s];
+        for (int j = 0; j < 64; j++) {
+            {
+                const real i = act_sigmoid(g[j]);
+                const real f = act_sigmoid(g[64 + j]);
+                const real gg = act_tanh(g[128 + j]);
+                const real o = act_sigmoid(g[192 + j]);
+                c[j] = f * c[j] + i * gg;
+                h[j] = o * act_tanh(c[j]);
+            }
         }
     }
 }
 
 /* rnn layer 0 over a packed batch, one direction (reverse: from each
  * sequence's own last step). x (I=10) and y (64) per step by strides;
- * h (B, 64) and c (B, 64) carry the state, which ends as the final state. */
+ * h (B, 64) and c (B, H) carry the state; xp (B, T, 256) is scratch. */
 static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
     real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h, real *c,
-    int reverse)
+    real *xp, int reverse)
 {
-    for (int s = 0; s < T; s++) {
-        const int t = reverse ? T - 1 - s : s;
+    const real *xs[6];
+    real *ps[6], *hs[6];
+    real *cs_[6];
+    real pad[384]; /* what the unused lanes of a last, partial block touch */
+    vec_zero(pad, 384);
+    int n = 0;
+    /* the input projections of every live step, 6 pairs at a time */
+    for (int t = 0; t < T; t++)
         for (int i = 0; i < bs[t]; i++) {
             const int b = perm[i];
-            real *hb = h + (long)b * 64;
-            blk_rnn_l0_cell(w, x + b * xsb + t * xst, hb, c + (long)b * 64);
-            vec_copy(y + b * ysb + t * yst, hb, 64);
+            xs[n] = x + b * xsb + t * xst;
+            ps[n] = xp + ((long)b * T + t) * 256;
+            if (++n == 6) {
+                blk_rnn_l0_proj6(w, xs, ps);
+                n = 0;
+            }
+        }
+    for (int i = 0; i < n; i++)
+        blk_rnn_l0_proj1(w, xs + i, ps + i);
+    /* the recurrence: step by step, 6 live sequences at a time */
+    for (int s = 0; s < T; s++) {
+        const int t = reverse ? T - 1 - s : s;
+        for (int i = 0; i < bs[t]; i += n) {
+            n = bs[t] - i >= 6 ? 6 : bs[t] - i;
+            for (int q = 0; q < n; q++) {
+                const int b = perm[i + q];
+                ps[q] = xp + ((long)b * T + t) * 256;
+                hs[q] = h + (long)b * 64;
+                cs_[q] = c + (long)b * 64;
+            }
+            for (int q = n; q < 6; q++) {
+                ps[q] = pad;
+                hs[q] = pad + 256;
+                cs_[q] = pad + 320;
+            }
+            if (n > 1)
+                blk_rnn_l0_rec6(w, ps, hs, cs_);
+            else
+                blk_rnn_l0_rec1(w, ps, hs, cs_);
+            for (int q = 0; q < n; q++) {
+                const int b = perm[i + q];
+                vec_copy(y + b * ysb + t * yst, hs[q], 64);
+            }
         }
     }
 }
 
-/* rnn layer 1, one step of one sequence: I=64 H=64.
- * LSTM.
- * Gates (G*H = 256) in PyTorch's order: i, f, g, o; loop kernel. */
-static void blk_rnn_l1_cell(const real *w, const real *x, real *h, real *c)
+/* rnn layer 1: the input projection b + W_ih^T x of 1 (step, sequence) pair. */
+static void blk_rnn_l1_proj1(const real *w, const real *const *xs, real *const *ps)
 {
     const real *b = w;
     const real *wx = w + 256; /* W_ih^T (64, 256) */
+    {
+        const int jc = 0;
+        real acc[1][256];
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 256; j++)
+                acc[s][j] = b[jc + j];
+        for (int k = 0; k < 64; k++) {
+            const real *wk = wx + k * 256 + jc;
+            for (int s = 0; s < 1; s++) {
+                const real vk = xs[s][k];
+                for (int j = 0; j < 256; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 256; j++)
+                ps[s][jc + j] = acc[s][j];
+    }
+}
+
+/* rnn layer 1: the input projection b + W_ih^T x of 6 (step, sequence) pairs. */
+static void blk_rnn_l1_proj6(const real *w, const real *const *xs, real *const *ps)
+{
+    const real *b = w;
+    const real *wx = w + 256; /* W_ih^T (64, 256) */
+    for (int jc = 0; jc < 256; jc += 64) {
+        real acc[6][64];
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 64; j++)
+                acc[s][j] = b[jc + j];
+        for (int k = 0; k < 64; k++) {
+            const real *wk = wx + k * 256 + jc;
+            for (int s = 0; s < 6; s++) {
+                const real vk = xs[s][k];
+                for (int j = 0; j < 64; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 64; j++)
+                ps[s][jc + j] = acc[s][j];
+    }
+}
+
+/* rnn layer 1: one step of 1 sequence from their input projections xp: LSTM.
+ * Reads ps[s] (xp), updates hs[s] and cs[s]. */
+static void blk_rnn_l1_rec1(const real *w, real *const *ps, real *const *hs, real *const *cs)
+{
     const real *wh = w + 16640; /* W_hh^T (64, 256) */
-    real g[256];
-    for (int j = 0; j < 256; j++)
-        g[j] = b[j];
-    for (int k = 0; k < 64; k++) {
-        const real vk = x[k];
-        const real *wk = wx + k * 256;
-        for (int j = 0; j < 256; j++)
-            g[j] += wk[j] * vk;
+    real gb[1][256];
+    {
+        const int jc = 0;
+        real acc[1][256];
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 256; j++)
+                acc[s][j] = ps[s][jc + j];
+        for (int k = 0; k < 64; k++) {
+            const real *wk = wh + k * 256 + jc;
+            for (int s = 0; s < 1; s++) {
+                const real vk = hs[s][k];
+                for (int j = 0; j < 256; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 256; j++)
+                gb[s][jc + j] = acc[s][j];
     }
-    for (int k = 0; k < 64; k++) {
-        const real vk = h[k];
-        const real *wk = wh + k * 256;
-        for (int j = 0; j < 256; j++)
-            g[j] += wk[j] * vk;
+    for (int s = 0; s < 1; s++) {
+        const real *g = gb[s];
+        real *h = hs[s];
+        real *c = cs[s];
+        for (int j = 0; j < 64; j++) {
+            {
+                const real i = act_sigmoid(g[j]);
+                const real f = act_sigmoid(g[64 + j]);
+                const real gg = act_tanh(g[128 + j]);
+                const real o = act_sigmoid(g[192 + j]);
+                c[j] = f * c[j] + i * gg;
+                h[j] = o * act_tanh(c[j]);
+            }
+        }
     }
-    for (int j = 0; j < 64; j++) {
-        {
-            const real i = act_sigmoid(g[j]);
-            const real f = act_sigmoid(g[64 + j]);
-            const real gg = act_tanh(g[128 + j]);
-            const real o = act_sigmoid(g[192 + j]);
-            c[j] = f * c[j] + i * gg;
-            h[j] = o * act_tanh(c[j]);
+}
+
+/* rnn layer 1: one step of 6 sequences from their input projections xp: LSTM.
+ * Reads ps[s] (xp), updates hs[s] and cs[s]. */
+static void blk_rnn_l1_rec6(const real *w, real *const *ps, real *const *hs, real *const *cs)
+{
+    const real *wh = w + 16640; /* W_hh^T (64, 256) */
+    real gb[6][256];
+    for (int jc = 0; jc < 256; jc += 64) {
+        real acc[6][64];
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 64; j++)
+                acc[s][j] = ps[s][jc + j];
+        for (int k = 0; k < 64; k++) {
+            const real *wk = wh + k * 256 + jc;
+            for (int s = 0; s < 6; s++) {
+                const real vk = hs[s][k];
+                for (int j = 0; j < 64; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 64; j++)
+                gb[s][jc + j] = acc[s][j];
+    }
+    for (int s = 0; s < 6; s++) {
+        const real *g = gb[s];
+        real *h = hs[s];
+        real *c = cs[s];
+        for (int j = 0; j < 64; j++) {
+            {
+                const real i = act_sigmoid(g[j]);
+                const real f = act_sigmoid(g[64 + j]);
+                const real gg = act_tanh(g[128 + j]);
+                const real o = act_sigmoid(g[192 + j]);
+                c[j] = f * c[j] + i * gg;
+                h[j] = o * act_tanh(c[j]);
+            }
         }
     }
 }
 
 /* rnn layer 1 over a packed batch, one direction (reverse: from each
  * sequence's own last step). x (I=64) and y (64) per step by strides;
- * h (B, 64) and c (B, 64) carry the state, which ends as the final state. */
+ * h (B, 64) and c (B, H) carry the state; xp (B, T, 256) is scratch. */
 static void blk_rnn_l1_seq(const real *w, const real *x, long xsb, long xst,
     real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h, real *c,
-    int reverse)
+    real *xp, int reverse)
 {
-    for (int s = 0; s < T; s++) {
-        const int t = reverse ? T - 1 - s : s;
+    const real *xs[6];
+    real *ps[6], *hs[6];
+    real *cs_[6];
+    real pad[384]; /* what the unused lanes of a last, partial block touch */
+    vec_zero(pad, 384);
+    int n = 0;
+    /* the input projections of every live step, 6 pairs at a time */
+    for (int t = 0; t < T; t++)
         for (int i = 0; i < bs[t]; i++) {
             const int b = perm[i];
-            real *hb = h + (long)b * 64;
-            blk_rnn_l1_cell(w, x + b * xsb + t * xst, hb, c + (long)b * 64);
-            vec_copy(y + b * ysb + t * yst, hb, 64);
+            xs[n] = x + b * xsb + t * xst;
+            ps[n] = xp + ((long)b * T + t) * 256;
+            if (++n == 6) {
+                blk_rnn_l1_proj6(w, xs, ps);
+                n = 0;
+            }
+        }
+    for (int i = 0; i < n; i++)
+        blk_rnn_l1_proj1(w, xs + i, ps + i);
+    /* the recurrence: step by step, 6 live sequences at a time */
+    for (int s = 0; s < T; s++) {
+        const int t = reverse ? T - 1 - s : s;
+        for (int i = 0; i < bs[t]; i += n) {
+            n = bs[t] - i >= 6 ? 6 : bs[t] - i;
+            for (int q = 0; q < n; q++) {
+                const int b = perm[i + q];
+                ps[q] = xp + ((long)b * T + t) * 256;
+                hs[q] = h + (long)b * 64;
+                cs_[q] = c + (long)b * 64;
+            }
+            for (int q = n; q < 6; q++) {
+                ps[q] = pad;
+                hs[q] = pad + 256;
+                cs_[q] = pad + 320;
+            }
+            if (n > 1)
+                blk_rnn_l1_rec6(w, ps, hs, cs_);
+            else
+                blk_rnn_l1_rec1(w, ps, hs, cs_);
+            for (int q = 0; q < n; q++) {
+                const int b = perm[i + q];
+                vec_copy(y + b * ysb + t * yst, hs[q], 64);
+            }
         }
     }
 }
@@ -332,7 +602,8 @@ long seq_classifier_scratch_bytes(int B, int T)
     const long ints = (2L * B + T) * (long)sizeof(int);
     const long ireals = (ints + (long)sizeof(real) - 1) / (long)sizeof(real);
     return (long)sizeof(real) * (ireals + (long)B * 64 + (long)B * 64 +
-                                 2L * B * T * 64 + (long)B * 64);
+                                 2L * B * T * 64 + (long)B * 64 +
+                                 (long)B * T * 256);
 }
 
 int seq_classifier_forward(const real *w, const real *x, const int *lengths, int B, int T,
@@ -349,6 +620,7 @@ int seq_classifier_forward(const real *w, const real *x, const int *lengths, int
     buf[0] = h + (long)B * 128;
     buf[1] = buf[0] + (long)B * T * 64;
     real *hlast = h + (long)B * 128 + 2L * B * T * 64; /* (B, 64) */
+    real *xp = h + (long)B * 128 + 2L * B * T * 64 + (long)B * 64; /* (B, T, 256) */
     if (pack_batch(lengths, B, T, len, perm, bs) < 0)
         return -1;
     vec_zero(y, (long)B * 5);
@@ -356,7 +628,7 @@ int seq_classifier_forward(const real *w, const real *x, const int *lengths, int
     vec_zero(h, (long)B * 64);
     vec_zero(c, (long)B * 64);
     blk_rnn_l0_seq(w + 0, x, (long)T * 10, 10,
-        buf[0], (long)T * 64, 64, T, bs, perm, h, c, 0);
+        buf[0], (long)T * 64, 64, T, bs, perm, h, c, xp, 0);
     if (h_n)
         vec_copy(h_n + (long)B * 0, h, (long)B * 64);
     if (c_n)
@@ -365,7 +637,7 @@ int seq_classifier_forward(const real *w, const real *x, const int *lengths, int
     vec_zero(h, (long)B * 64);
     vec_zero(c, (long)B * 64);
     blk_rnn_l1_seq(w + 19200, buf[0], (long)T * 64, 64,
-        buf[1], (long)T * 64, 64, T, bs, perm, h, c, 0);
+        buf[1], (long)T * 64, 64, T, bs, perm, h, c, xp, 0);
     if (h_n)
         vec_copy(h_n + (long)B * 64, h, (long)B * 64);
     if (c_n)

@@ -105,140 +105,524 @@ static void vec_copy(real *dst, const real *src, long n)
         dst[i] = src[i];
 }
 
-/* encoder layer 0, one step of one sequence: I=8 H=24.
- * GRU (reset after the recurrent product, as PyTorch).
- * Gates (G*H = 72) in PyTorch's order: r, z, n; loop kernel. */
-static void blk_encoder_l0_cell(const real *w, const real *x, real *h)
+/* acc + w * v in the batched products: fused where the compiler says fused
+ * multiply-add is fast, unless RNNC_STRICT is defined. */
+#if defined(__FP_FAST_FMAF) && !defined(RNNC_STRICT)
+#define MADD(acc, w, v) __builtin_fmaf(w, v, acc)
+#else
+#define MADD(acc, w, v) ((acc) + (w) * (v))
+#endif
+
+/* encoder layer 0: the input projection b + W_ih^T x of 1 (step, sequence) pair. */
+static void blk_encoder_l0_proj1(const real *w, const real *const *xs, real *const *ps)
 {
     const real *b = w;
-    const real *bhn = w + 72;
     const real *wx = w + 96; /* W_ih^T (8, 72) */
+    {
+        const int jc = 0;
+        real acc[1][72];
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 72; j++)
+                acc[s][j] = b[jc + j];
+        for (int k = 0; k < 8; k++) {
+            const real *wk = wx + k * 72 + jc;
+            for (int s = 0; s < 1; s++) {
+                const real vk = xs[s][k];
+                for (int j = 0; j < 72; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 72; j++)
+                ps[s][jc + j] = acc[s][j];
+    }
+}
+
+/* encoder layer 0: the input projection b + W_ih^T x of 6 (step, sequence) pairs. */
+static void blk_encoder_l0_proj6(const real *w, const real *const *xs, real *const *ps)
+{
+    const real *b = w;
+    const real *wx = w + 96; /* W_ih^T (8, 72) */
+    {
+        const int jc = 0;
+        real acc[6][64];
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 64; j++)
+                acc[s][j] = b[jc + j];
+        for (int k = 0; k < 8; k++) {
+            const real *wk = wx + k * 72 + jc;
+            for (int s = 0; s < 6; s++) {
+                const real vk = xs[s][k];
+                for (int j = 0; j < 64; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 64; j++)
+                ps[s][jc + j] = acc[s][j];
+    }
+    {
+        const int jc = 64;
+        real acc[6][8];
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 8; j++)
+                acc[s][j] = b[jc + j];
+        for (int k = 0; k < 8; k++) {
+            const real *wk = wx + k * 72 + jc;
+            for (int s = 0; s < 6; s++) {
+                const real vk = xs[s][k];
+                for (int j = 0; j < 8; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 8; j++)
+                ps[s][jc + j] = acc[s][j];
+    }
+}
+
+/* encoder layer 0: one step of 1 sequence from their input projections xp: GRU (reset after the recurrent product, as PyTorch).
+ * Reads ps[s] (xp), updates hs[s]. */
+static void blk_encoder_l0_rec1(const real *w, real *const *ps, real *const *hs)
+{
+    const real *bhn = w + 72;
     const real *wh = w + 672; /* W_hh^T (24, 72) */
-    real g[72];
-    real gh[24]; /* W_hn h + b_hn, kept apart for r * (...) */
-    for (int j = 0; j < 48; j++)
-        g[j] = b[j];
-    for (int k = 0; k < 8; k++) {
-        const real vk = x[k];
-        const real *wk = wx + k * 72;
-        for (int j = 0; j < 48; j++)
-            g[j] += wk[j] * vk;
+    real gb[1][72];
+    real ghb[1][24]; /* W_hn h + b_hn, kept apart for r * (...) */
+    {
+        const int jc = 0;
+        real acc[1][48];
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 48; j++)
+                acc[s][j] = ps[s][jc + j];
+        for (int k = 0; k < 24; k++) {
+            const real *wk = wh + k * 72 + jc;
+            for (int s = 0; s < 1; s++) {
+                const real vk = hs[s][k];
+                for (int j = 0; j < 48; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 48; j++)
+                gb[s][jc + j] = acc[s][j];
     }
-    for (int k = 0; k < 24; k++) {
-        const real vk = h[k];
-        const real *wk = wh + k * 72;
-        for (int j = 0; j < 48; j++)
-            g[j] += wk[j] * vk;
+    {
+        const int jc = 0;
+        real acc[1][24];
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 24; j++)
+                acc[s][j] = ps[s][48 + jc + j];
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 24; j++)
+                gb[s][48 + jc + j] = acc[s][j];
     }
-    for (int j = 0; j < 24; j++)
-        g[48 + j] = b[48 + j];
-    for (int k = 0; k < 8; k++) {
-        const real vk = x[k];
-        const real *wk = wx + k * 72 + 48;
-        for (int j = 0; j < 24; j++)
-            g[48 + j] += wk[j] * vk;
+    {
+        const int jc = 0;
+        real acc[1][24];
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 24; j++)
+                acc[s][j] = bhn[jc + j];
+        for (int k = 0; k < 24; k++) {
+            const real *wk = wh + k * 72 + 48 + jc;
+            for (int s = 0; s < 1; s++) {
+                const real vk = hs[s][k];
+                for (int j = 0; j < 24; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 24; j++)
+                ghb[s][jc + j] = acc[s][j];
     }
-    for (int j = 0; j < 24; j++)
-        gh[j] = bhn[j];
-    for (int k = 0; k < 24; k++) {
-        const real vk = h[k];
-        const real *wk = wh + k * 72 + 48;
-        for (int j = 0; j < 24; j++)
-            gh[j] += wk[j] * vk;
+    for (int s = 0; s < 1; s++) {
+        const real *g = gb[s];
+        const real *gh = ghb[s];
+        real *h = hs[s];
+        for (int j = 0; j < 24; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[24 + j]);
+                const real n = act_tanh(g[48 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
     }
-    for (int j = 0; j < 24; j++) {
-        {
-            const real r = act_sigmoid(g[j]);
-            const real z = act_sigmoid(g[24 + j]);
-            const real n = act_tanh(g[48 + j] + r * gh[j]);
-            h[j] = (1.0f - z) * n + z * h[j];
+}
+
+/* encoder layer 0: one step of 6 sequences from their input projections xp: GRU (reset after the recurrent product, as PyTorch).
+ * Reads ps[s] (xp), updates hs[s]. */
+static void blk_encoder_l0_rec6(const real *w, real *const *ps, real *const *hs)
+{
+    const real *bhn = w + 72;
+    const real *wh = w + 672; /* W_hh^T (24, 72) */
+    real gb[6][72];
+    real ghb[6][24]; /* W_hn h + b_hn, kept apart for r * (...) */
+    {
+        const int jc = 0;
+        real acc[6][48];
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 48; j++)
+                acc[s][j] = ps[s][jc + j];
+        for (int k = 0; k < 24; k++) {
+            const real *wk = wh + k * 72 + jc;
+            for (int s = 0; s < 6; s++) {
+                const real vk = hs[s][k];
+                for (int j = 0; j < 48; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 48; j++)
+                gb[s][jc + j] = acc[s][j];
+    }
+    {
+        const int jc = 0;
+        real acc[6][24];
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 24; j++)
+                acc[s][j] = ps[s][48 + jc + j];
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 24; j++)
+                gb[s][48 + jc + j] = acc[s][j];
+    }
+    {
+        const int jc = 0;
+        real acc[6][24];
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 24; j++)
+                acc[s][j] = bhn[jc + j];
+        for (int k = 0; k < 24; k++) {
+            const real *wk = wh + k * 72 + 48 + jc;
+            for (int s = 0; s < 6; s++) {
+                const real vk = hs[s][k];
+                for (int j = 0; j < 24; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 24; j++)
+                ghb[s][jc + j] = acc[s][j];
+    }
+    for (int s = 0; s < 6; s++) {
+        const real *g = gb[s];
+        const real *gh = ghb[s];
+        real *h = hs[s];
+        for (int j = 0; j < 24; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[24 + j]);
+                const real n = act_tanh(g[48 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
         }
     }
 }
 
 /* encoder layer 0 over a packed batch, one direction (reverse: from each
  * sequence's own last step). x (I=8) and y (24) per step by strides;
- * h (B, 24) carries the state, which ends as the final state. */
+ * h (B, 24) carries the state; xp (B, T, 72) is scratch. */
 static void blk_encoder_l0_seq(const real *w, const real *x, long xsb, long xst,
     real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h,
-    int reverse)
+    real *xp, int reverse)
 {
-    for (int s = 0; s < T; s++) {
-        const int t = reverse ? T - 1 - s : s;
+    const real *xs[6];
+    real *ps[6], *hs[6];
+    real pad[96]; /* what the unused lanes of a last, partial block touch */
+    vec_zero(pad, 96);
+    int n = 0;
+    /* the input projections of every live step, 6 pairs at a time */
+    for (int t = 0; t < T; t++)
         for (int i = 0; i < bs[t]; i++) {
             const int b = perm[i];
-            real *hb = h + (long)b * 24;
-            blk_encoder_l0_cell(w, x + b * xsb + t * xst, hb);
-            vec_copy(y + b * ysb + t * yst, hb, 24);
+            xs[n] = x + b * xsb + t * xst;
+            ps[n] = xp + ((long)b * T + t) * 72;
+            if (++n == 6) {
+                blk_encoder_l0_proj6(w, xs, ps);
+                n = 0;
+            }
+        }
+    for (int i = 0; i < n; i++)
+        blk_encoder_l0_proj1(w, xs + i, ps + i);
+    /* the recurrence: step by step, 6 live sequences at a time */
+    for (int s = 0; s < T; s++) {
+        const int t = reverse ? T - 1 - s : s;
+        for (int i = 0; i < bs[t]; i += n) {
+            n = bs[t] - i >= 6 ? 6 : bs[t] - i;
+            for (int q = 0; q < n; q++) {
+                const int b = perm[i + q];
+                ps[q] = xp + ((long)b * T + t) * 72;
+                hs[q] = h + (long)b * 24;
+            }
+            for (int q = n; q < 6; q++) {
+                ps[q] = pad;
+                hs[q] = pad + 72;
+            }
+            if (n > 1)
+                blk_encoder_l0_rec6(w, ps, hs);
+            else
+                blk_encoder_l0_rec1(w, ps, hs);
+            for (int q = 0; q < n; q++) {
+                const int b = perm[i + q];
+                vec_copy(y + b * ysb + t * yst, hs[q], 24);
+            }
         }
     }
 }
 
-/* encoder layer 1, one step of one sequence: I=48 H=24.
- * GRU (reset after the recurrent product, as PyTorch).
- * Gates (G*H = 72) in PyTorch's order: r, z, n; loop kernel. */
-static void blk_encoder_l1_cell(const real *w, const real *x, real *h)
+/* encoder layer 1: the input projection b + W_ih^T x of 1 (step, sequence) pair. */
+static void blk_encoder_l1_proj1(const real *w, const real *const *xs, real *const *ps)
 {
     const real *b = w;
-    const real *bhn = w + 72;
     const real *wx = w + 96; /* W_ih^T (48, 72) */
+    {
+        const int jc = 0;
+        real acc[1][72];
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 72; j++)
+                acc[s][j] = b[jc + j];
+        for (int k = 0; k < 48; k++) {
+            const real *wk = wx + k * 72 + jc;
+            for (int s = 0; s < 1; s++) {
+                const real vk = xs[s][k];
+                for (int j = 0; j < 72; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 72; j++)
+                ps[s][jc + j] = acc[s][j];
+    }
+}
+
+/* encoder layer 1: the input projection b + W_ih^T x of 6 (step, sequence) pairs. */
+static void blk_encoder_l1_proj6(const real *w, const real *const *xs, real *const *ps)
+{
+    const real *b = w;
+    const real *wx = w + 96; /* W_ih^T (48, 72) */
+    {
+        const int jc = 0;
+        real acc[6][64];
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 64; j++)
+                acc[s][j] = b[jc + j];
+        for (int k = 0; k < 48; k++) {
+            const real *wk = wx + k * 72 + jc;
+            for (int s = 0; s < 6; s++) {
+                const real vk = xs[s][k];
+                for (int j = 0; j < 64; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 64; j++)
+                ps[s][jc + j] = acc[s][j];
+    }
+    {
+        const int jc = 64;
+        real acc[6][8];
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 8; j++)
+                acc[s][j] = b[jc + j];
+        for (int k = 0; k < 48; k++) {
+            const real *wk = wx + k * 72 + jc;
+            for (int s = 0; s < 6; s++) {
+                const real vk = xs[s][k];
+                for (int j = 0; j < 8; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 8; j++)
+                ps[s][jc + j] = acc[s][j];
+    }
+}
+
+/* encoder layer 1: one step of 1 sequence from their input projections xp: GRU (reset after the recurrent product, as PyTorch).
+ * Reads ps[s] (xp), updates hs[s]. */
+static void blk_encoder_l1_rec1(const real *w, real *const *ps, real *const *hs)
+{
+    const real *bhn = w + 72;
     const real *wh = w + 3552; /* W_hh^T (24, 72) */
-    real g[72];
-    real gh[24]; /* W_hn h + b_hn, kept apart for r * (...) */
-    for (int j = 0; j < 48; j++)
-        g[j] = b[j];
-    for (int k = 0; k < 48; k++) {
-        const real vk = x[k];
-        const real *wk = wx + k * 72;
-        for (int j = 0; j < 48; j++)
-            g[j] += wk[j] * vk;
+    real gb[1][72];
+    real ghb[1][24]; /* W_hn h + b_hn, kept apart for r * (...) */
+    {
+        const int jc = 0;
+        real acc[1][48];
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 48; j++)
+                acc[s][j] = ps[s][jc + j];
+        for (int k = 0; k < 24; k++) {
+            const real *wk = wh + k * 72 + jc;
+            for (int s = 0; s < 1; s++) {
+                const real vk = hs[s][k];
+                for (int j = 0; j < 48; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 48; j++)
+                gb[s][jc + j] = acc[s][j];
     }
-    for (int k = 0; k < 24; k++) {
-        const real vk = h[k];
-        const real *wk = wh + k * 72;
-        for (int j = 0; j < 48; j++)
-            g[j] += wk[j] * vk;
+    {
+        const int jc = 0;
+        real acc[1][24];
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 24; j++)
+                acc[s][j] = ps[s][48 + jc + j];
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 24; j++)
+                gb[s][48 + jc + j] = acc[s][j];
     }
-    for (int j = 0; j < 24; j++)
-        g[48 + j] = b[48 + j];
-    for (int k = 0; k < 48; k++) {
-        const real vk = x[k];
-        const real *wk = wx + k * 72 + 48;
-        for (int j = 0; j < 24; j++)
-            g[48 + j] += wk[j] * vk;
+    {
+        const int jc = 0;
+        real acc[1][24];
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 24; j++)
+                acc[s][j] = bhn[jc + j];
+        for (int k = 0; k < 24; k++) {
+            const real *wk = wh + k * 72 + 48 + jc;
+            for (int s = 0; s < 1; s++) {
+                const real vk = hs[s][k];
+                for (int j = 0; j < 24; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 1; s++)
+            for (int j = 0; j < 24; j++)
+                ghb[s][jc + j] = acc[s][j];
     }
-    for (int j = 0; j < 24; j++)
-        gh[j] = bhn[j];
-    for (int k = 0; k < 24; k++) {
-        const real vk = h[k];
-        const real *wk = wh + k * 72 + 48;
-        for (int j = 0; j < 24; j++)
-            gh[j] += wk[j] * vk;
+    for (int s = 0; s < 1; s++) {
+        const real *g = gb[s];
+        const real *gh = ghb[s];
+        real *h = hs[s];
+        for (int j = 0; j < 24; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[24 + j]);
+                const real n = act_tanh(g[48 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
     }
-    for (int j = 0; j < 24; j++) {
-        {
-            const real r = act_sigmoid(g[j]);
-            const real z = act_sigmoid(g[24 + j]);
-            const real n = act_tanh(g[48 + j] + r * gh[j]);
-            h[j] = (1.0f - z) * n + z * h[j];
+}
+
+/* encoder layer 1: one step of 6 sequences from their input projections xp: GRU (reset after the recurrent product, as PyTorch).
+ * Reads ps[s] (xp), updates hs[s]. */
+static void blk_encoder_l1_rec6(const real *w, real *const *ps, real *const *hs)
+{
+    const real *bhn = w + 72;
+    const real *wh = w + 3552; /* W_hh^T (24, 72) */
+    real gb[6][72];
+    real ghb[6][24]; /* W_hn h + b_hn, kept apart for r * (...) */
+    {
+        const int jc = 0;
+        real acc[6][48];
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 48; j++)
+                acc[s][j] = ps[s][jc + j];
+        for (int k = 0; k < 24; k++) {
+            const real *wk = wh + k * 72 + jc;
+            for (int s = 0; s < 6; s++) {
+                const real vk = hs[s][k];
+                for (int j = 0; j < 48; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 48; j++)
+                gb[s][jc + j] = acc[s][j];
+    }
+    {
+        const int jc = 0;
+        real acc[6][24];
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 24; j++)
+                acc[s][j] = ps[s][48 + jc + j];
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 24; j++)
+                gb[s][48 + jc + j] = acc[s][j];
+    }
+    {
+        const int jc = 0;
+        real acc[6][24];
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 24; j++)
+                acc[s][j] = bhn[jc + j];
+        for (int k = 0; k < 24; k++) {
+            const real *wk = wh + k * 72 + 48 + jc;
+            for (int s = 0; s < 6; s++) {
+                const real vk = hs[s][k];
+                for (int j = 0; j < 24; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 6; s++)
+            for (int j = 0; j < 24; j++)
+                ghb[s][jc + j] = acc[s][j];
+    }
+    for (int s = 0; s < 6; s++) {
+        const real *g = gb[s];
+        const real *gh = ghb[s];
+        real *h = hs[s];
+        for (int j = 0; j < 24; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[24 + j]);
+                const real n = act_tanh(g[48 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
         }
     }
 }
 
 /* encoder layer 1 over a packed batch, one direction (reverse: from each
  * sequence's own last step). x (I=48) and y (24) per step by strides;
- * h (B, 24) carries the state, which ends as the final state. */
+ * h (B, 24) carries the state; xp (B, T, 72) is scratch. */
 static void blk_encoder_l1_seq(const real *w, const real *x, long xsb, long xst,
     real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h,
-    int reverse)
+    real *xp, int reverse)
 {
-    for (int s = 0; s < T; s++) {
-        const int t = reverse ? T - 1 - s : s;
+    const real *xs[6];
+    real *ps[6], *hs[6];
+    real pad[96]; /* what the unused lanes of a last, partial block touch */
+    vec_zero(pad, 96);
+    int n = 0;
+    /* the input projections of every live step, 6 pairs at a time */
+    for (int t = 0; t < T; t++)
         for (int i = 0; i < bs[t]; i++) {
             const int b = perm[i];
-            real *hb = h + (long)b * 24;
-            blk_encoder_l1_cell(w, x + b * xsb + t * xst, hb);
-            vec_copy(y + b * ysb + t * yst, hb, 24);
+            xs[n] = x + b * xsb + t * xst;
+            ps[n] = xp + ((long)b * T + t) * 72;
+            if (++n == 6) {
+                blk_encoder_l1_proj6(w, xs, ps);
+                n = 0;
+            }
+        }
+    for (int i = 0; i < n; i++)
+        blk_encoder_l1_proj1(w, xs + i, ps + i);
+    /* the recurrence: step by step, 6 live sequences at a time */
+    for (int s = 0; s < T; s++) {
+        const int t = reverse ? T - 1 - s : s;
+        for (int i = 0; i < bs[t]; i += n) {
+            n = bs[t] - i >= 6 ? 6 : bs[t] - i;
+            for (int q = 0; q < n; q++) {
+                const int b = perm[i + q];
+                ps[q] = xp + ((long)b * T + t) * 72;
+                hs[q] = h + (long)b * 24;
+            }
+            for (int q = n; q < 6; q++) {
+                ps[q] = pad;
+                hs[q] = pad + 72;
+            }
+            if (n > 1)
+                blk_encoder_l1_rec6(w, ps, hs);
+            else
+                blk_encoder_l1_rec1(w, ps, hs);
+            for (int q = 0; q < n; q++) {
+                const int b = perm[i + q];
+                vec_copy(y + b * ysb + t * yst, hs[q], 24);
+            }
         }
     }
 }
@@ -366,7 +750,8 @@ long tagger_scratch_bytes(int B, int T)
     const long ints = (2L * B + T) * (long)sizeof(int);
     const long ireals = (ints + (long)sizeof(real) - 1) / (long)sizeof(real);
     return (long)sizeof(real) * (ireals + (long)B * 24 + (long)B * 24 +
-                                 2L * B * T * 48 + (long)B * 0);
+                                 2L * B * T * 48 + (long)B * 0 +
+                                 (long)B * T * 72);
 }
 
 int tagger_forward(const real *w, const real *x, const int *lengths, int B, int T,
@@ -382,31 +767,32 @@ int tagger_forward(const real *w, const real *x, const int *lengths, int B, int 
     real *buf[2]; /* layer outputs, 2 x (B, T, 48) */
     buf[0] = h + (long)B * 48;
     buf[1] = buf[0] + (long)B * T * 48;
+    real *xp = h + (long)B * 48 + 2L * B * T * 48 + (long)B * 0; /* (B, T, 72) */
     if (pack_batch(lengths, B, T, len, perm, bs) < 0)
         return -1;
     vec_zero(y, (long)B * T * 4);
     /* encoder layer 0 */
     vec_zero(h, (long)B * 24);
     blk_encoder_l0_seq(w + 0, x, (long)T * 8, 8,
-        buf[0], (long)T * 48, 48, T, bs, perm, h, 0);
+        buf[0], (long)T * 48, 48, T, bs, perm, h, xp, 0);
     if (h_n)
         vec_copy(h_n + (long)B * 0, h, (long)B * 24);
     /* encoder layer 0 reverse */
     vec_zero(h, (long)B * 24);
     blk_encoder_l0_seq(w + 2400, x, (long)T * 8, 8,
-        buf[0] + 24, (long)T * 48, 48, T, bs, perm, h, 1);
+        buf[0] + 24, (long)T * 48, 48, T, bs, perm, h, xp, 1);
     if (h_n)
         vec_copy(h_n + (long)B * 24, h, (long)B * 24);
     /* encoder layer 1 */
     vec_zero(h, (long)B * 24);
     blk_encoder_l1_seq(w + 4800, buf[0], (long)T * 48, 48,
-        buf[1], (long)T * 48, 48, T, bs, perm, h, 0);
+        buf[1], (long)T * 48, 48, T, bs, perm, h, xp, 0);
     if (h_n)
         vec_copy(h_n + (long)B * 48, h, (long)B * 24);
     /* encoder layer 1 reverse */
     vec_zero(h, (long)B * 24);
     blk_encoder_l1_seq(w + 10080, buf[0], (long)T * 48, 48,
-        buf[1] + 24, (long)T * 48, 48, T, bs, perm, h, 1);
+        buf[1] + 24, (long)T * 48, 48, T, bs, perm, h, xp, 1);
     if (h_n)
         vec_copy(h_n + (long)B * 72, h, (long)B * 24);
     /* head tag */
