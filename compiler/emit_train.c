@@ -111,32 +111,60 @@ static void emit_back_params(Emitter *e, const PlanLayer *L)
 /* The backward of one step of layer L: from dh (dL/dh_t) [and dc (dL/dc_t)] to the
  * parameter gradients (dw, packed layout), dx (when not NULL) and dhp (dL/dh_{t-1})
  * [and dc becomes dL/dc_{t-1}]. */
-static void emit_back(Emitter *e, const PlanLayer *L)
+static void emit_back(Emitter *e, const PlanLayer *L, int split)
 {
     Sb *sb = e->sb;
     const Block *blk = L->block;
     long H = L->H, GH = (long)L->G * H, Hr = L->Hr;
-    int lstm = is_lstm(L), after = is_gru_after(L);
-    sb_line(sb, "/* %s layer %d, backward of one step: %s. */", blk->name, L->layer,
-            em_cell_title(blk));
-    sb_line(sb,
-            "static void %s_back(const real *wb, const real *x, const real *hp,%s const real *a,",
-            L->fn, lstm ? " const real *cp," : "");
-    sb_line(sb, "    %sconst real *dh,%s real *dw, real *dx, real *dhp)",
-            lstm    ? "const real *ct, "
-            : after ? "const real *ex, "
-                    : "",
-            lstm ? " real *dc," : "");
+    int lstm = is_lstm(L), after = is_gru_after(L), gru = blk->cell == CELL_GRU;
+    if (split) {
+        sb_line(sb, "/* %s layer %d, backward of one step to dz, the gradient of the", blk->name,
+                L->layer);
+        sb_line(sb, " * pre-activations%s: %s. */", gru ? " (and of the direct path, hd)" : "",
+                em_cell_title(blk));
+        sb_line(sb, "static void %s_bdz(const real *wb, const real *hp,%s const real *a,", L->fn,
+                lstm ? " const real *cp," : "");
+        sb_line(sb, "    %sconst real *dh,%s real *dw, real *restrict dz%s%s)",
+                lstm    ? "const real *ct, "
+                : after ? "const real *ex, "
+                        : "",
+                lstm ? " real *restrict dc," : "", after ? ", real *restrict dgh" : "",
+                gru ? ", real *restrict hd" : "");
+    } else {
+        sb_line(sb, "/* %s layer %d, backward of one step: %s. */", blk->name, L->layer,
+                em_cell_title(blk));
+        sb_line(sb,
+                "static void %s_back(const real *wb, const real *x, const real *hp,%s const real "
+                "*a,",
+                L->fn, lstm ? " const real *cp," : "");
+        sb_line(sb, "    %sconst real *dh,%s real *dw, real *dx, real *dhp)",
+                lstm    ? "const real *ct, "
+                : after ? "const real *ex, "
+                        : "",
+                lstm ? " real *dc," : "");
+    }
     sb_line(sb, "{");
     sb->indent += 4;
-    sb_line(sb, "const real *wbx = wb, *wbh = wb + %ld; /* W_ih, W_hh: (G*H, I), (G*H, Hr) */",
-            GH * L->I);
-    if (L->pk_b >= 0)
-        sb_line(sb, "real *db = dw;");
-    if (L->pk_bhn >= 0)
-        sb_line(sb, "real *dbhn = dw + %ld;", L->pk_bhn - L->pk);
-    sb_line(sb, "real *dwx = dw + %ld, *dwh = dw + %ld;", L->pk_wx - L->pk, L->pk_wh - L->pk);
-    sb_line(sb, "real dz[%ld]; /* dL/d(pre-activation), gates in PyTorch's order */", GH);
+    if (split) {
+        if (gru && !after)
+            sb_line(sb, "const real *wbh = wb + %ld; /* W_hh: (G*H, Hr) */", GH * L->I);
+        if (!L->P && !(gru && !after))
+            sb_line(sb, "(void)wb;");
+        if (!L->P)
+            sb_line(sb, "(void)dw;");
+        if (!gru)
+            sb_line(sb, "(void)hp;");
+    } else {
+        sb_line(sb,
+                "const real *wbx = wb, *wbh = wb + %ld; /* W_ih, W_hh: (G*H, I), (G*H, Hr) */",
+                GH * L->I);
+        if (L->pk_b >= 0)
+            sb_line(sb, "real *db = dw;");
+        if (L->pk_bhn >= 0)
+            sb_line(sb, "real *dbhn = dw + %ld;", L->pk_bhn - L->pk);
+        sb_line(sb, "real *dwx = dw + %ld, *dwh = dw + %ld;", L->pk_wx - L->pk, L->pk_wh - L->pk);
+        sb_line(sb, "real dz[%ld]; /* dL/d(pre-activation), gates in PyTorch's order */", GH);
+    }
     switch (blk->cell) {
     case CELL_RNN:
         sb_line(sb, "for (int j = 0; j < %ld; j++)", H);
@@ -180,9 +208,11 @@ static void emit_back(Emitter *e, const PlanLayer *L)
         sb_line(sb, "}");
         break;
     case CELL_GRU:
-        sb_line(sb, "real hd[%ld]; /* the direct path h' = ... + z * h */", H);
-        if (after)
-            sb_line(sb, "real dgh[%ld]; /* dL/d(W_hn h + b_hn) */", H);
+        if (!split) {
+            sb_line(sb, "real hd[%ld]; /* the direct path h' = ... + z * h */", H);
+            if (after)
+                sb_line(sb, "real dgh[%ld]; /* dL/d(W_hn h + b_hn) */", H);
+        }
         sb_line(sb, "for (int j = 0; j < %ld; j++) {", H);
         sb->indent += 4;
         sb_line(sb, "const real z = a[%ld + j], n = a[%ld + j];", H, 2 * H);
@@ -215,7 +245,8 @@ static void emit_back(Emitter *e, const PlanLayer *L)
         }
         break;
     }
-    emit_back_params(e, L);
+    if (!split)
+        emit_back_params(e, L);
     sb->indent -= 4;
     sb_line(sb, "}");
     sb_line(sb, "%s", "");
@@ -320,18 +351,329 @@ static void emit_seqb(Emitter *e, const PlanLayer *L)
     sb_line(sb, "%s", "");
 }
 
+/* The per-sequence scratch of a split layer's backward (reals), in this order: dz (G*H),
+ * dgh (H; GRU, reset after), hd (Hr; GRU), rh (H; GRU, reset before), hp (Hr), x (I). */
+typedef struct Bz {
+    long dz, dgh, hd, rh, hp, x, width;
+} Bz;
+
+static Bz bz_layout(const PlanLayer *L)
+{
+    Bz z;
+    int gru = L->block->cell == CELL_GRU, after = is_gru_after(L);
+    long at = 0;
+    z.dz = at, at += (long)L->G * L->H;
+    z.dgh = after ? at : -1, at += after ? L->H : 0;
+    z.hd = gru ? at : -1, at += gru ? L->Hr : 0;
+    z.rh = gru && !after ? at : -1, at += gru && !after ? L->H : 0;
+    z.hp = at, at += L->Hr;
+    z.x = at, at += L->I;
+    z.width = at;
+    return z;
+}
+
+/* Reals per sequence of the backward scratch: the widest split layer's. */
+static long bz_width(const Emitter *e)
+{
+    long w = 0;
+    for (int i = 0; i < e->p->nlayers; i++) {
+        const PlanLayer *L = &e->p->layers[i];
+        if (em_split(e, L) && bz_layout(L).width > w)
+            w = bz_layout(L).width;
+    }
+    return w;
+}
+/* One block of em_outer: rows [k0, k0 + R) (k0 a loop's or constant) by columns of chunk jc
+ * (a loop's or constant), width wd, accumulators held across the live sequences. */
+static void emit_outer_chunk(Emitter *e, const char *dst, long row, long col0, long R, long wd,
+                             long W, long voff, long doff)
+{
+    Sb *sb = e->sb;
+    sb_line(sb, "real acc[%ld][%ld];", R, wd);
+    sb_line(sb, "real *d0 = %s + (long)k0 * %ld + %ld + jc;", dst, row, col0);
+    sb_line(sb, "for (int r = 0; r < %ld; r++)", R);
+    sb_line(sb, "    for (int j = 0; j < %ld; j++)", wd);
+    sb_line(sb, "        acc[r][j] = d0[r * %ld + j];", row);
+    sb_line(sb, "for (int i = 0; i < n; i++) {");
+    sb_line(sb, "    const real *z = bz + (long)i * %ld, *d = z + %ld + jc;", W, doff);
+    sb_line(sb, "    for (int r = 0; r < %ld; r++) {", R);
+    sb_line(sb, "        const real v = z[%ld + k0 + r];", voff);
+    sb_line(sb, "        for (int j = 0; j < %ld; j++)", wd);
+    sb_line(sb, "            acc[r][j] = MADD(acc[r][j], d[j], v);");
+    sb_line(sb, "    }");
+    sb_line(sb, "}");
+    sb_line(sb, "for (int r = 0; r < %ld; r++)", R);
+    sb_line(sb, "    for (int j = 0; j < %ld; j++)", wd);
+    sb_line(sb, "        d0[r * %ld + j] = acc[r][j];", row);
+}
+
+/* dst[k * row + col0 + j] += sum over the n live sequences i, in order, of
+ * d_i[j] * v_i[k] for k < K, j < ncols, where sequence i's scratch is bz + i * W, v at voff
+ * and d at doff: blocks of 6 rows by 64 columns held in registers across the sequences. */
+static void emit_outer(Emitter *e, const char *dst, long row, long col0, long K, long ncols,
+                       long W, long voff, long doff)
+{
+    Sb *sb = e->sb;
+    if (e->for_tcc) {
+        sb_line(sb, "for (int i = 0; i < n; i++) {");
+        sb_line(sb, "    const real *z = bz + (long)i * %ld, *d = z + %ld;", W, doff);
+        sb_line(sb, "    for (int k = 0; k < %ld; k++) {", K);
+        sb_line(sb, "        const real v = z[%ld + k];", voff);
+        sb_line(sb, "        real *r = %s + k * %ld + %ld;", dst, row, col0);
+        sb_line(sb, "        for (int j = 0; j < %ld; j++)", ncols);
+        sb_line(sb, "            r[j] += d[j] * v;");
+        sb_line(sb, "    }");
+        sb_line(sb, "}");
+        return;
+    }
+    enum { KB = 6, JB = 64 };
+    long kparts[2][2] = {{0, K / KB}, {K / KB * KB, K % KB ? 1 : 0}};
+    long jparts[2][2] = {{0, ncols / JB}, {ncols / JB * JB, ncols % JB ? 1 : 0}};
+    for (int a = 0; a < 2; a++) {
+        long R = a ? K % KB : KB;
+        if (!kparts[a][1])
+            continue;
+        for (int b = 0; b < 2; b++) {
+            long wd = b ? ncols % JB : JB;
+            if (!jparts[b][1])
+                continue;
+            if (!a)
+                sb_line(sb, "for (int k0 = 0; k0 < %ld; k0 += %d)", K / KB * KB, KB);
+            else
+                sb_line(sb, "{");
+            if (!a)
+                sb->indent += 4;
+            if (!b)
+                sb_line(sb, "for (int jc = 0; jc < %ld; jc += %d) {", ncols / JB * JB, JB);
+            else
+                sb_line(sb, "{");
+            sb->indent += 4;
+            if (a)
+                sb_line(sb, "const int k0 = %ld;", kparts[a][0]);
+            if (b)
+                sb_line(sb, "const int jc = %ld;", jparts[b][0]);
+            emit_outer_chunk(e, dst, row, col0, R, wd, W, voff, doff);
+            sb->indent -= 4;
+            sb_line(sb, "}");
+            if (!a)
+                sb->indent -= 4;
+            else
+                sb_line(sb, "}");
+        }
+    }
+}
+
+/* A split layer's backward kernels: <fn>_bh<n> (dL/dh_{t-1}), <fn>_bx<n> (dL/dx_t, added)
+ * for blocks of n sequences, <fn>_bw (the parameter gradients of every live sequence). */
+static void emit_back_kernels(Emitter *e, const PlanLayer *L)
+{
+    Sb *sb = e->sb;
+    long H = L->H, GH = (long)L->G * H, I = L->I, Hr = L->Hr;
+    int gru = L->block->cell == CELL_GRU, after = is_gru_after(L);
+    long hcols = gru ? 2 * H : GH;
+    Bz z = bz_layout(L);
+    int nsz[2] = {1, em_block(e)};
+    for (int v = 0; v < (nsz[1] > 1 ? 2 : 1); v++) {
+        int ns = nsz[v];
+        sb_line(sb, "/* %s layer %d: dL/dh_{t-1} = %sW_hh^T dz for %d sequence%s. */",
+                L->block->name, L->layer, gru ? "hd + " : "", ns, ns > 1 ? "s" : "");
+        sb_line(sb, "static void %s_bh%d(const real *wb, const real *const *dzs,%s%s real *const *dhs)",
+                L->fn, ns, after ? " const real *const *dghs," : "",
+                gru ? " const real *const *hds," : "");
+        sb_line(sb, "{");
+        sb->indent += 4;
+        sb_line(sb, "const real *wbh = wb + %ld; /* W_hh (G*H, Hr) */", GH * I);
+        Term th[2] = {{"wbh", "dzs", hcols, Hr, 0}, {"wbn", "dghs", H, Hr, 0}};
+        if (after)
+            sb_line(sb, "const real *wbn = wbh + %ld; /* its n rows */", 2 * H * Hr);
+        em_product_blk(e, ns, "dhs", 0, Hr, gru ? "hds" : NULL, 1, 0, th, after ? 2 : 1);
+        sb->indent -= 4;
+        sb_line(sb, "}");
+        sb_line(sb, "%s", "");
+        sb_line(sb, "/* %s layer %d: dL/dx_t += W_ih^T dz for %d sequence%s. */", L->block->name,
+                L->layer, ns, ns > 1 ? "s" : "");
+        sb_line(sb, "static void %s_bx%d(const real *wb, const real *const *dzs, real *const *dxs)",
+                L->fn, ns);
+        sb_line(sb, "{");
+        sb->indent += 4;
+        Term tx = {"wb", "dzs", GH, I, 0};
+        em_product_blk(e, ns, "dxs", 0, I, "dxs", 1, 0, &tx, 1);
+        sb->indent -= 4;
+        sb_line(sb, "}");
+        sb_line(sb, "%s", "");
+    }
+    sb_line(sb, "/* %s layer %d: the parameter gradients of the n live sequences of a step, each",
+            L->block->name, L->layer);
+    sb_line(sb, " * from its scratch (bz + i * %ld): dz, then x and h_{t-1}, added in order. */",
+            z.width);
+    sb_line(sb, "static void %s_bw(real *dw, int n, const real *bz)", L->fn);
+    sb_line(sb, "{");
+    sb->indent += 4;
+    if (L->pk_b >= 0) {
+        sb_line(sb, "real *db = dw;");
+        sb_line(sb, "for (int i = 0; i < n; i++)");
+        sb_line(sb, "    for (int j = 0; j < %ld; j++)", GH);
+        sb_line(sb, "        db[j] += bz[(long)i * %ld + j];", z.width);
+    }
+    if (L->pk_bhn >= 0) {
+        sb_line(sb, "real *dbhn = dw + %ld;", L->pk_bhn - L->pk);
+        sb_line(sb, "for (int i = 0; i < n; i++)");
+        sb_line(sb, "    for (int j = 0; j < %ld; j++)", H);
+        sb_line(sb, "        dbhn[j] += bz[(long)i * %ld + %ld + j];", z.width, z.dgh);
+    }
+    sb_line(sb, "real *dwx = dw + %ld, *dwh = dw + %ld;", L->pk_wx - L->pk, L->pk_wh - L->pk);
+    emit_outer(e, "dwx", GH, 0, I, GH, z.width, z.x, z.dz);
+    emit_outer(e, "dwh", GH, 0, Hr, hcols, z.width, z.hp, z.dz);
+    if (after)
+        emit_outer(e, "dwh", GH, 2 * H, Hr, H, z.width, z.hp, z.dgh);
+    else if (gru)
+        emit_outer(e, "dwh", GH, 2 * H, Hr, H, z.width, z.rh, z.dz + 2 * H);
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    sb_line(sb, "%s", "");
+}
+
+/* Backward through time over a packed batch for a split layer, as emit_seqb's <fn>_seqb:
+ * per step, each live sequence's dz one at a time (into the scratch bz), then dL/dh_{t-1}
+ * and dL/dx_t in blocks, then the parameter gradients of all of them at once. */
+static void emit_seqb_split(Emitter *e, const PlanLayer *L)
+{
+    Sb *sb = e->sb;
+    long H = L->H, GH = (long)L->G * H, Hr = L->Hr, I = L->I;
+    int lstm = is_lstm(L), after = is_gru_after(L), gru = L->block->cell == CELL_GRU;
+    int ns = em_block(e);
+    Bz z = bz_layout(L);
+    long outw = Hr > I ? Hr : I;
+    emit_back_kernels(e, L);
+    sb_line(sb, "/* %s layer %d: backward through time over a packed batch, one direction; bz",
+            L->block->name, L->layer);
+    sb_line(sb, " * is scratch, (B, %ld). */", z.width);
+    sb_line(sb, "static void %s_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,",
+            L->fn);
+    sb_line(sb, "    const real *y, const real *dy, long ysb, long yst, int T, const int *bs,");
+    sb_line(sb, "    const int *perm, const int *len, const real *a,%s real *dhn,%s real *dw,",
+            lstm    ? " const real *cs,"
+            : after ? " const real *ex,"
+                    : "",
+            lstm ? " real *dcn," : "");
+    sb_line(sb, "    const real *h0,%s real *bz, int reverse)", lstm ? " const real *c0," : "");
+    sb_line(sb, "{");
+    sb->indent += 4;
+    sb_line(sb, "real dh[%ld];", Hr);
+    if (ns > 1) {
+        sb_line(sb, "real pad[%ld]; /* the unused lanes of a partial block: zeros in, junk out */",
+                z.width + outw);
+        sb_line(sb, "vec_zero(pad, %ld);", z.width + outw);
+    }
+    sb_line(sb, "const real *dzs[%d];", ns);
+    if (after)
+        sb_line(sb, "const real *dghs[%d];", ns);
+    if (gru)
+        sb_line(sb, "const real *hds[%d];", ns);
+    sb_line(sb, "real *dhs[%d], *dxs[%d];", ns, ns);
+    sb_line(sb, "for (int s = 0; s < T; s++) {");
+    sb->indent += 4;
+    sb_line(sb, "const int t = reverse ? s : T - 1 - s, n = bs[t];");
+    sb_line(sb, "for (int i = 0; i < n; i++) {");
+    sb->indent += 4;
+    sb_line(sb, "const int b = perm[i];");
+    sb_line(sb, "const long bt = (long)b * T + t;");
+    sb_line(sb, "const int tp = reverse ? t + 1 : t - 1; /* the step before, in forward order */");
+    sb_line(sb, "const int first = reverse ? tp >= len[b] : tp < 0;");
+    sb_line(sb, "const real *hp = first ? h0 + (long)b * %ld : y + b * ysb + tp * yst;", Hr);
+    if (lstm)
+        sb_line(sb, "const real *cp = first ? c0 + (long)b * %ld : cs + ((long)b * T + tp) * %ld;",
+                H, H);
+    sb_line(sb, "const real *dyt = dy + b * ysb + t * yst, *dhb = dhn + (long)b * %ld;", Hr);
+    sb_line(sb, "real *z = bz + (long)i * %ld;", z.width);
+    sb_line(sb, "for (int j = 0; j < %ld; j++)", Hr);
+    sb_line(sb, "    dh[j] = dyt[j] + dhb[j];");
+    char extra[96] = "";
+    if (after)
+        snprintf(extra, sizeof extra, ", z + %ld, z + %ld", z.dgh, z.hd);
+    else if (gru)
+        snprintf(extra, sizeof extra, ", z + %ld", z.hd);
+    if (lstm)
+        sb_line(sb, "%s_bdz(wb, hp, cp, a + bt * %ld, cs + bt * %ld, dh, dcn + (long)b * %ld, dw, z);",
+                L->fn, GH, H, H);
+    else if (after)
+        sb_line(sb, "%s_bdz(wb, hp, a + bt * %ld, ex + bt * %ld, dh, dw, z%s);", L->fn, GH, H,
+                extra);
+    else
+        sb_line(sb, "%s_bdz(wb, hp, a + bt * %ld, dh, dw, z%s);", L->fn, GH, extra);
+    sb_line(sb, "vec_copy(z + %ld, hp, %ld);", z.hp, Hr);
+    sb_line(sb, "vec_copy(z + %ld, x + b * xsb + t * xst, %ld);", z.x, I);
+    if (gru && !after) {
+        sb_line(sb, "for (int k = 0; k < %ld; k++) /* r * h, as the forward used it */", H);
+        sb_line(sb, "    z[%ld + k] = a[bt * %ld + k] * hp[k];", z.rh, GH);
+    }
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    sb_line(sb, "for (int i = 0; i < n; i += %d) {", ns);
+    sb->indent += 4;
+    if (ns > 1) {
+        sb_line(sb, "const int m = n - i < %d ? n - i : %d;", ns, ns);
+        sb_line(sb, "for (int q = 0; q < %d; q++) {", ns);
+        sb_line(sb, "    const real *z = q < m ? bz + (long)(i + q) * %ld : pad;", z.width);
+        sb_line(sb, "    const int b = q < m ? perm[i + q] : 0;");
+        sb_line(sb, "    dzs[q] = z;");
+        if (after)
+            sb_line(sb, "    dghs[q] = z + %ld;", z.dgh);
+        if (gru)
+            sb_line(sb, "    hds[q] = z + %ld;", z.hd);
+        sb_line(sb, "    dhs[q] = q < m ? dhn + (long)b * %ld : pad + %ld;", Hr, z.width);
+        sb_line(sb, "    dxs[q] = q < m && dx ? dx + b * xsb + t * xst : pad + %ld;", z.width);
+        sb_line(sb, "}");
+    } else {
+        sb_line(sb, "const real *z = bz + (long)i * %ld;", z.width);
+        sb_line(sb, "dzs[0] = z;");
+        if (after)
+            sb_line(sb, "dghs[0] = z + %ld;", z.dgh);
+        if (gru)
+            sb_line(sb, "hds[0] = z + %ld;", z.hd);
+        sb_line(sb, "dhs[0] = dhn + (long)perm[i] * %ld;", Hr);
+        sb_line(sb, "dxs[0] = dx ? dx + perm[i] * xsb + t * xst : 0;");
+    }
+    char args[48];
+    snprintf(args, sizeof args, "wb, dzs, %s%sdhs", after ? "dghs, " : "", gru ? "hds, " : "");
+    if (ns > 1) {
+        sb_line(sb, "if (m > 1)");
+        sb_line(sb, "    %s_bh%d(%s);", L->fn, ns, args);
+        sb_line(sb, "else");
+        sb_line(sb, "    %s_bh1(%s);", L->fn, args);
+        sb_line(sb, "if (dx && m > 1)");
+        sb_line(sb, "    %s_bx%d(wb, dzs, dxs);", L->fn, ns);
+        sb_line(sb, "else if (dx)");
+        sb_line(sb, "    %s_bx1(wb, dzs, dxs);", L->fn);
+    } else {
+        sb_line(sb, "%s_bh1(%s);", L->fn, args);
+        sb_line(sb, "if (dx)");
+        sb_line(sb, "    %s_bx1(wb, dzs, dxs);", L->fn);
+    }
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    sb_line(sb, "%s_bw(dw, n, bz);", L->fn);
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    sb_line(sb, "%s", "");
+}
+
 void em_train_cells(Emitter *e, const PlanLayer *L)
 {
     if (em_split(e, L)) {
         em_kern_train(e, L);
+        emit_back(e, L, 1);
+        emit_seqb_split(e, L);
     } else {
         e->cache = 1;
         em_cell(e, L);
         e->cache = 0;
         emit_seqc(e, L);
+        emit_back(e, L, 0);
+        emit_seqb(e, L);
     }
-    emit_back(e, L);
-    emit_seqb(e, L);
 }
 
 /* Regions of the training cache, in the order train_mem carves them. */
@@ -366,6 +708,8 @@ void em_train_mem(Emitter *e)
             hd->present ? hd->in_features : 0);
     sb_line(sb, "    real *dy, *dx;        /* gradients of a layer's output and input */");
     sb_line(sb, "    real *dhn, *dcn;      /* dL/dh and dL/dc carried back through time */");
+    sb_line(sb, "    real *bz;             /* batched backward: per sequence of a step, (B, %ld) */",
+            bz_width(e));
     sb_line(sb, "} TrainMem;");
     sb_line(sb, "%s", "");
     sb_line(sb, "/* Carves `cache` (when not NULL) and returns its size in reals. */");
@@ -427,6 +771,8 @@ void em_train_mem(Emitter *e)
     }
     REGION("dy", "BT * %d", p->max_width);
     REGION("dx", "BT * %d", p->max_width);
+    if (bz_width(e))
+        REGION("bz", "(long)B * %ld", bz_width(e));
     REGION("dhn", "(long)B * %d", p->max_hr);
     REGION("dcn", "(long)B * %d", p->max_h);
 #undef REGION
@@ -759,8 +1105,8 @@ static void emit_backward(Emitter *e)
                     first ? "0" : "dx");
             sb_line(sb, "    m.out[%d] + %d, dy + %d, (long)T * %d, %d, T, m.bs, m.perm, m.len,",
                     g, dir * L->Hr, dir * L->Hr, W, W);
-            sb_line(sb, "    m.a[%d], %sm.dhn, %sdw + %ld, m.h0[%d], %s%d);", li, extra, dcn,
-                    L->pk, li, c0, dir);
+            sb_line(sb, "    m.a[%d], %sm.dhn, %sdw + %ld, m.h0[%d], %s%s%d);", li, extra, dcn,
+                    L->pk, li, c0, em_split(e, L) ? "m.bz, " : "", dir);
         }
         if (!first && droppable(&p->layers[i - (D - 1) - 1])) {
             sb_line(sb, "if (drop) /* back through the dropout below */");

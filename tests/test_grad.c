@@ -29,11 +29,16 @@ static char *path(const Fixture *f, const char *file)
 
 /* rnnc_grad on fixture f (with another spec when `spec_over`, dropout masks drawn from
  * `drop_seed` when not 0) and weights `wts`; returns the loss, gradients into *g. */
+/* The JIT grad() uses: libtcc, or the system compiler (whose code runs the batched kernels
+ * in blocks of sequences and may fuse multiply-adds). */
+static int use_cc;
+
 static double grad_ex(const Fixture *f, const char *spec_over, long drop_seed, const char *wts,
                       const char *out, RnnrtTensorFile *g)
 {
     Rnnc r;
     rnnc_init(&r);
+    r.jit = use_cc ? JIT_CC : JIT_TCC;
     char *spec = spec_over ? tu_strf("%s", spec_over) : path(f, "spec.yaml");
     char *x = path(f, "x.npy"), *l = path(f, "lengths.npy");
     char *t = path(f, "target.npy");
@@ -77,14 +82,22 @@ static long numel(const RnnrtTensor *t)
 
 /* Every fixture: loss within 1e-5 relative, every gradient element within 1e-4 relative
  * (float32; 1e-10 in float64) plus a floor of 1e-6 (1e-12) of the tensor's largest
- * gradient, for the elements that are zero or nearly so. */
+ * gradient, for the elements that are zero or nearly so. Through libtcc, and the batch_
+ * fixtures also through --jit cc. */
 static void test_against_pytorch(void **state)
 {
     (void)state;
     char *tmp = tu_mkdtemp();
     char *out = tu_strf("%s/g.safetensors", tmp);
-    for (int i = 0; i < nfx; i++) {
-        const Fixture *f = &fx[i];
+    char *cache = tu_strf("%s/cache", tmp);
+    setenv("RNNC_CACHE_DIR", cache, 1);
+    int batched = 0;
+    for (int i = 0; i < 2 * nfx; i++) {
+        const Fixture *f = &fx[i % nfx];
+        use_cc = i >= nfx;
+        if (use_cc && strncmp(f->name, "batch_", 6) != 0)
+            continue;
+        batched += use_cc;
         char *w = path(f, "weights.safetensors"), *gp = path(f, "grads.safetensors");
         char *lp = path(f, "loss.npy");
         RnnrtTensorFile got, want;
@@ -111,7 +124,8 @@ static void test_against_pytorch(void **state)
                 b[j] = at(wt, j);
                 scale = fabs(b[j]) > scale ? fabs(b[j]) : scale;
             }
-            what = tu_strf("%s: d loss / d %s", f->name, wt->name);
+            what = tu_strf("%s%s: d loss / d %s", f->name, use_cc ? " (--jit cc)" : "",
+                           wt->name);
             tu_assert_close(a, b, n, dbl ? 1e-10 : 1e-4, (dbl ? 1e-12 : 1e-6) * scale, what);
             free(what);
             free(a);
@@ -124,6 +138,10 @@ static void test_against_pytorch(void **state)
         free(gp);
         free(lp);
     }
+    use_cc = 0;
+    assert_true(batched >= 5);
+    unsetenv("RNNC_CACHE_DIR");
+    free(cache);
     free(out);
     tu_rmdir(tmp);
 }

@@ -150,6 +150,22 @@ CONFIGS = [
          [blk("rnn", 4, name="enc", kernel="loop"), blk("gru", 3, reset="before", name="dec")],
          head=("last", "softmax", 2), lengths=True),
     # --- float64 (also finite-difference checked here; rnnc checks them in C)
+    # --- batches of 7 and more through the batched loop kernels (blocks of 6, a partial
+    #     block, falling live counts, column chunks of 64 and a rest, row blocks of 6 and a rest)
+    gcfg(CE, "batch_lstm_h20_l2_b13_len_ce_last_softmax", 5, 13, 7,
+         [blk("lstm", 20, 2, kernel="loop")], head=("last", "softmax", 3), lengths=True),
+    gcfg(MSE, "batch_gru_h24_bi_b9_len_mse_seq_none", 3, 9, 6,
+         [blk("gru", 24, 1, True, kernel="loop")], head=("sequence", "none", 2), lengths=True),
+    gcfg(BCE, "batch_gru_before_h20_l2_b8_len_bce_none", 4, 8, 6,
+         [blk("gru", 20, 2, reset="before", kernel="loop")], lengths=True),
+    gcfg(CE, "batch_rnn_relu_h70_b7_tbf_len_ce_seq_softmax", 3, 7, 5,
+         [blk("rnn", 70, nl="relu", kernel="loop")], head=("sequence", "softmax", 3), bf=False,
+         lengths=True),
+    gcfg(MSE, "batch_lstm_proj_h24_bi_b10_len_mse_last_none", 3, 10, 6,
+         [blk("lstm", 24, 1, True, proj=10, kernel="loop")], head=("last", "none", 2),
+         lengths=True),
+    gcfg(CE, "batch_f64_lstm_h20_b8_len_ce_last_softmax", 3, 8, 5,
+         [blk("lstm", 20, kernel="loop")], head=("last", "softmax", 3), lengths=True, f64=True),
     gcfg(CE, "f64_lstm_bi_l2_len_ce_last_softmax", 3, 3, 6, [blk("lstm", 5, 2, True)],
          head=("last", "softmax", 4), lengths=True, f64=True, fd_check=True),
     gcfg(MSE, "f64_gru_before_l2_len_mse_none", 2, 4, 7, [blk("gru", 4, 2, reset="before")],
