@@ -6,6 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <dlfcn.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,60 @@ static void bench_forward(const char *who, const Config *c, Rnnc *r, long (*scra
     free(f.scratch);
 }
 
+/* The same forward on two threads: <name>_forward_part, one half of the batch each (every
+ * other sequence), each with its own scratch. */
+typedef int (*PartFn)(const float *, const float *, const int *, int, int, float *, float *,
+                      float *, void *, int, int);
+typedef struct Fwd2 {
+    PartFn part;
+    Fwd f;
+    void *scratch2;
+} Fwd2;
+
+static void *run_half(void *p)
+{
+    Fwd2 *g = p;
+    g->part(g->f.w, g->f.x, NULL, g->f.B, g->f.T, g->f.y, NULL, NULL, g->scratch2, 1, 2);
+    return NULL;
+}
+
+static void run_fwd2(void *p)
+{
+    Fwd2 *g = p;
+    pthread_t t;
+    int two = pthread_create(&t, NULL, run_half, g) == 0;
+    g->part(g->f.w, g->f.x, NULL, g->f.B, g->f.T, g->f.y, NULL, NULL, g->f.scratch, 0,
+            two ? 2 : 1);
+    if (two)
+        pthread_join(t, NULL);
+}
+
+static void bench_forward2(const char *who, const Config *c, Rnnc *r, long (*scratch)(int, int),
+                           void (*pack)(const float *, float *), void *part)
+{
+    const Plan *p = r->plan;
+    float *params = random_floats(p->nparams, 1), *packed = malloc((size_t)p->npacked * 4);
+    pack(params, packed);
+    Fwd2 g;
+    memcpy(&g.part, &part, sizeof part);
+    g.f.w = packed;
+    g.f.x = random_floats((long)c->B * c->T * c->I, 2);
+    g.f.y = malloc((size_t)c->B * c->T * r->net->out_size * 4);
+    g.f.scratch = malloc((size_t)scratch(c->B, c->T));
+    g.scratch2 = malloc((size_t)scratch(c->B, c->T));
+    g.f.B = c->B;
+    g.f.T = c->T;
+    double us = median(run_fwd2, &g, 3, 200);
+    printf("%s,%s,sequence,%.2f,%ld\n", who, c->id, us, p->flops_per_step * c->B * c->T);
+    fflush(stdout);
+    free(params);
+    free(packed);
+    free((void *)g.f.x);
+    free(g.f.y);
+    free(g.f.scratch);
+    free(g.scratch2);
+}
+
 /* Streaming through the deployed code (weights baked in, one step a call). */
 typedef struct Step {
     void (*step)(void *, const float *, float *);
@@ -205,8 +260,11 @@ static void bench_config(const Config *c, const char *dir)
                 double s0 = now_us();
                 rc = rnnc_train(&t, &a);
                 double per = (now_us() - s0) / 8.0;
+                long steps = 0; /* sequence steps of the 8 batches: the lengths' sum */
+                for (long i = 0; i < N; i++)
+                    steps += len[i];
                 printf("%s,%s,train_step,%.2f,%ld\n", names[k], c->id, per,
-                       3 * p->flops_per_step * c->B * c->T);
+                       3 * p->flops_per_step * steps / 8);
             }
             if (rc < 0)
                 diag_render(&t.diag, stderr);
@@ -251,6 +309,8 @@ static void bench_config(const Config *c, const char *dir)
             memcpy(&sbf, &sb, sizeof sb);
             memcpy(&pkf, &pk, sizeof pk);
             bench_forward("rnnc-gcc", c, &r, sbf, pkf, fw);
+            if (c->B >= 32)
+                bench_forward2("rnnc-gcc-2t", c, &r, sbf, pkf, dlsym(h, "bench_forward_part"));
             dlclose(h);
         }
     }

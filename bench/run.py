@@ -46,15 +46,18 @@ def main():
         two = [i for i in ids if i in TWO_THREADS]
         if two:
             rows += [r for r in run(["/usr/bin/python3", tb] + two, torch_env(2)) if r]
-    # (config, mode) -> {contender: us}; flops from rnnc's lines
+    # (config, mode) -> {contender: us}; flops from rnnc's lines. Two threads are rows of
+    # their own ("sequence-2t"): PyTorch on two threads against rnnc on two.
     table, flops = {}, {}
     for who, cid, mode, us, fl in rows:
+        if who.endswith("-2t"):
+            who, mode = who[:-3], mode + "-2t"
         table.setdefault((cid, mode), {})[who] = float(us)
         if fl:
             flops[(cid, mode)] = float(fl)
-    who_cols = ["pytorch", "pytorch-2t", "rnnc-gcc", "rnnc-cc", "rnnc-tcc"]
+    who_cols = ["pytorch", "rnnc-gcc", "rnnc-cc", "rnnc-tcc"]
     lines = []
-    hdr = ("%-4s %-10s" + " %12s" * 5 + " %9s %9s %7s") % (
+    hdr = ("%-4s %-11s" + " %12s" * 4 + " %9s %9s %7s") % (
         ("id", "mode") + tuple(w for w in who_cols) + ("speed-up", "GFLOP/s", "peak"))
     print("single-core FMA peak measured: %.1f GFLOP/s" % peak)
     print(hdr)
@@ -63,19 +66,20 @@ def main():
         w.writerow(["config", "mode"] + [c + "_us" for c in who_cols] +
                    ["speedup_vs_pytorch", "gflops", "share_of_peak"])
         for cid in ids:
-            for mode in ("sequence", "step", "train_step"):
+            for mode in ("sequence", "sequence-2t", "step", "train_step"):
                 t = table.get((cid, mode))
-                if not t:
+                if not t or not any(k.startswith("rnnc") for k in t):
                     continue
                 best = min(v for k, v in t.items() if k.startswith("rnnc"))
                 ref = t.get("pytorch")
                 sp = ref / best if ref else float("nan")
                 gf = flops.get((cid, mode), 0) / best / 1e3 if best else 0
+                pk = peak * (2 if mode.endswith("-2t") else 1)  # two cores: twice the peak
                 cells = ["%12.1f" % t[c] if c in t else "%12s" % "-" for c in who_cols]
-                print("%-4s %-10s %s %8.1fx %9.1f %6.0f%%" % (cid, mode, " ".join(cells), sp, gf,
-                                                             100 * gf / peak))
+                print("%-4s %-11s %s %8.1fx %9.1f %6.0f%%" % (cid, mode, " ".join(cells), sp, gf,
+                                                             100 * gf / pk))
                 w.writerow([cid, mode] + [t.get(c, "") for c in who_cols] +
-                           ["%.2f" % sp, "%.2f" % gf, "%.3f" % (gf / peak)])
+                           ["%.2f" % sp, "%.2f" % gf, "%.3f" % (gf / pk)])
                 lines.append(("%s %s" % (cid, mode), sp))
     svg(lines, os.path.join(OUT, "results.svg"))
     print("wrote %s and %s" % (os.path.join(OUT, "results.csv"), os.path.join(OUT, "results.svg")))

@@ -464,13 +464,28 @@ static void emit_forward(Emitter *e)
                 "int T,",
                 net->name);
         sb_line(sb, "    real *y, real *h_n, real *c_n, void *scratch)");
+        sb_line(sb, "{");
+        sb_line(sb, "    return %s_forward_part(w, x, lengths, B, T, y, h_n, c_n, scratch, 0, 1);",
+                net->name);
+        sb_line(sb, "}");
+        sb_line(sb, "%s", "");
+        sb_line(sb,
+                "int %s_forward_part(const real *w, const real *x, const int *lengths, int B, "
+                "int T,",
+                net->name);
+        sb_line(sb, "    real *y, real *h_n, real *c_n, void *scratch, int part, int nparts)");
     }
     sb_line(sb, "{");
     sb->indent += 4;
     if (net->blocks[net->nblocks - 1].cell != CELL_LSTM)
         sb_line(sb, "(void)c_n; /* the top block has no cell state */");
-    sb_line(sb, "if (B < 1 || T < 1)");
-    sb_line(sb, "    return -1;");
+    if (e->dep) {
+        sb_line(sb, "if (B < 1 || T < 1)");
+        sb_line(sb, "    return -1;");
+    } else {
+        sb_line(sb, "if (B < 1 || T < 1 || nparts < 1 || part < 0 || part >= nparts)");
+        sb_line(sb, "    return -1;");
+    }
     sb_line(sb, "int *len = (int *)scratch, *perm = len + B, *bs = perm + B;");
     sb_line(sb,
             "const long ireals = ((2L * B + T) * (long)sizeof(int) + (long)sizeof(real) - 1) /");
@@ -496,10 +511,26 @@ static void emit_forward(Emitter *e)
                 after_state, p->max_width, head_last ? p->top_dirs * p->top_hr : 0, p->xp_width);
     sb_line(sb, "if (pack_batch(lengths, B, T, len, perm, bs) < 0)");
     sb_line(sb, "    return -1;");
-    if (head_last)
-        sb_line(sb, "vec_zero(y, (long)B * %ld);", O);
-    else
-        sb_line(sb, "vec_zero(y, (long)B * T * %ld);", O);
+    if (e->dep) {
+        sb_line(sb, "const int nb = B; /* every sequence */");
+        if (head_last)
+            sb_line(sb, "vec_zero(y, (long)B * %ld);", O);
+        else
+            sb_line(sb, "vec_zero(y, (long)B * T * %ld);", O);
+    } else {
+        sb_line(sb, "const int nb = pack_part(perm, bs, B, T, part, nparts); /* perm[0..nb) */");
+        sb_line(sb, "for (int i = 0; i < nb; i++) {");
+        sb_line(sb, "    const int b = perm[i];");
+        if (head_last)
+            sb_line(sb, "    vec_zero(y + (long)b * %ld, %ld);", O, O);
+        else if (net->batch_first)
+            sb_line(sb, "    vec_zero(y + (long)b * T * %ld, (long)T * %ld);", O, O);
+        else {
+            sb_line(sb, "    for (int t = 0; t < T; t++)");
+            sb_line(sb, "        vec_zero(y + ((long)t * B + b) * %ld, %ld);", O, O);
+        }
+        sb_line(sb, "}");
+    }
     Io in;
     snprintf(in.ptr, sizeof in.ptr, "x");
     if (net->batch_first) {
@@ -548,39 +579,48 @@ static void emit_forward(Emitter *e)
                     lstm ? "c, " : "", em_split(e, L) ? "xp, " : "", dir);
             if (L->top) {
                 long slot = (long)L->layer * D + dir;
+                sb_line(sb, "for (int i = 0; i < nb; i++) {");
+                sb->indent += 4;
+                sb_line(sb, "const int b = perm[i];");
                 sb_line(sb, "if (h_n)");
-                sb_line(sb, "    vec_copy(h_n + (long)B * %ld, h, (long)B * %d);", slot * L->Hr,
-                        L->Hr);
+                sb_line(sb,
+                        "    vec_copy(h_n + ((long)B * %ld + b) * %d, h + (long)b * %d, %d);",
+                        slot, L->Hr, L->Hr, L->Hr);
                 if (lstm) {
                     sb_line(sb, "if (c_n)");
-                    sb_line(sb, "    vec_copy(c_n + (long)B * %ld, c, (long)B * %d);", slot * L->H,
-                            L->H);
+                    sb_line(sb,
+                            "    vec_copy(c_n + ((long)B * %ld + b) * %d, c + (long)b * %d, "
+                            "%d);",
+                            slot, L->H, L->H, L->H);
                 }
-                if (head_last && L->last_layer) {
-                    sb_line(sb, "for (int b = 0; b < B; b++)");
-                    sb_line(sb, "    vec_copy(hlast + (long)b * %d + %d, h + (long)b * %d, %d);",
-                            W, dir * L->Hr, L->Hr, L->Hr);
-                }
+                if (head_last && L->last_layer)
+                    sb_line(sb, "vec_copy(hlast + (long)b * %d + %d, h + (long)b * %d, %d);", W,
+                            dir * L->Hr, L->Hr, L->Hr);
+                sb->indent -= 4;
+                sb_line(sb, "}");
             }
         }
         in = out;
     }
     if (hd->present) {
         sb_line(sb, "/* head %s */", hd->name);
+        sb_line(sb, "for (int i = 0; i < nb; i++) {");
+        sb->indent += 4;
+        sb_line(sb, "const int b = perm[i];");
         if (head_last) {
-            sb_line(sb, "for (int b = 0; b < B; b++)");
-            sb_line(sb, "    head_apply(w, hlast + (long)b * %d, y + (long)b * %ld);",
+            sb_line(sb, "head_apply(w, hlast + (long)b * %d, y + (long)b * %ld);",
                     hd->in_features, O);
         } else {
-            sb_line(sb, "for (int b = 0; b < B; b++)");
-            sb_line(sb, "    for (int t = 0; t < len[b]; t++)");
-            sb_line(sb, "        head_apply(w, %s + ((long)b * T + t) * %d,", in.ptr,
+            sb_line(sb, "for (int t = 0; t < len[b]; t++)");
+            sb_line(sb, "    head_apply(w, %s + ((long)b * T + t) * %d,", in.ptr,
                     hd->in_features);
             if (net->batch_first)
-                sb_line(sb, "                   y + ((long)b * T + t) * %ld);", O);
+                sb_line(sb, "               y + ((long)b * T + t) * %ld);", O);
             else
-                sb_line(sb, "                   y + ((long)t * B + b) * %ld);", O);
+                sb_line(sb, "               y + ((long)t * B + b) * %ld);", O);
         }
+        sb->indent -= 4;
+        sb_line(sb, "}");
     }
     sb_line(sb, "return 0;");
     sb->indent -= 4;
@@ -712,6 +752,14 @@ static void emit_header(Emitter *e, const char *header_name)
     sb_line(sb, "    const int *lengths, int B, int T, %s_real *y,", n);
     sb_line(sb, "    %s_real *h_n, %s_real *c_n, void *scratch);", n, n);
     sb_line(sb, "%s", "");
+    sb_line(sb, "/* As %s_forward, for part `part` of `nparts` of the batch only: every", n);
+    sb_line(sb, " * nparts-th sequence, longest first. It writes only those sequences' outputs, so");
+    sb_line(sb, " * the parts of one batch can run on as many threads at once, each with its own");
+    sb_line(sb, " * scratch; together they give %s_forward's results, bit for bit. */", n);
+    sb_line(sb, "int %s_forward_part(const %s_real *packed, const %s_real *x,", n, n, n);
+    sb_line(sb, "    const int *lengths, int B, int T, %s_real *y,", n);
+    sb_line(sb, "    %s_real *h_n, %s_real *c_n, void *scratch, int part, int nparts);", n, n);
+    sb_line(sb, "%s", "");
     em_header_close(e, N);
 }
 
@@ -814,6 +862,9 @@ static void emit_body(Emitter *e)
     if (use_softmax)
         em_section(e, "softmax");
     em_section(e, "pack");
+    if (!e->dep)
+        em_section(e, "part");
+    em_section(e, "vec");
     if (!e->dep && p->xp_width)
         em_madd(e);
     if (e->train)

@@ -46,6 +46,7 @@ static const char usage_check[] =
 static const char usage_run[] =
     "usage: rnnc run SPEC --weights W.safetensors --input X.npy [--lengths L.npy]\n"
     "                --output Y.npy [--h-n H.npy] [--c-n C.npy] [--print] [--jit tcc|cc]\n"
+    "                [--threads N]\n"
     "JIT-compiles the network through libtcc and runs it.\n"
     "  --weights  safetensors with the state_dict names of the blocks and head (F32/F64)\n"
     "  --input    (B, T, I) if the spec says batch_first: true, else (T, B, I)\n"
@@ -57,6 +58,7 @@ static const char usage_run[] =
     "  --print    also print the output (summarised when large); --output is then optional\n"
     "  --jit      tcc (default): libtcc in memory, milliseconds; cc: the system compiler\n"
     "             ($CC or cc, -O3 -march=native) into a cached shared object, faster code\n"
+    "  --threads  N parts of the batch on N threads (default 1); the same numbers\n"
     "Exit status: 0 success, 1 bad input (nothing written), 2 bad usage.\n";
 
 static const char usage_grad[] =
@@ -248,18 +250,26 @@ static int cmd_run(int argc, char **argv)
     JitKind jit = JIT_TCC;
     RnncRunArgs ra;
     memset(&ra, 0, sizeof ra);
-    const char *spec = NULL;
+    const char *spec = NULL, *threads = NULL;
     int print = 0;
     const Opt opts[] = {
         {"--weights", &ra.weights, NULL}, {"--input", &ra.input, NULL},
         {"--lengths", &ra.lengths, NULL}, {"--output", &ra.output, NULL},
         {"--h-n", &ra.h_n, NULL},         {"--c-n", &ra.c_n, NULL},
-        {"--print", NULL, &print},
+        {"--print", NULL, &print},        {"--threads", &threads, NULL},
     };
     int pr =
         parse_args(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), &spec, &jit, usage_run);
     if (pr)
         return pr == 1 ? 0 : 2;
+    if (threads) {
+        char *end;
+        long v = strtol(threads, &end, 10);
+        if (*threads == '\0' || *end != '\0' || v < 1 || v > 256)
+            return bad_usage("--threads takes a whole number from 1 to 256, not", threads,
+                             usage_run);
+        ra.threads = (int)v;
+    }
     if (print)
         ra.print = stdout;
     if (!spec)

@@ -147,6 +147,7 @@ typedef struct RnncRunArgs {
     const char *h_n;     /* .npy or NULL */
     const char *c_n;     /* .npy or NULL */
     FILE *print;         /* non-NULL: also print the output (summarised when large) here */
+    int threads;         /* 2 or more: the batch in that many parts on as many threads */
 } RnncRunArgs;
 
 /* JIT-compiles the loaded model and runs it on the files in `a`, writing the outputs.

@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "rnnc.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -239,7 +240,6 @@ void run_data_free(RunData *d)
     free(d->y);
     free(d->h_n);
     free(d->c_n);
-    free(d->scratch);
     free(d->len);
     free(d->source);
     jit_free(d->jit);
@@ -313,6 +313,63 @@ int run_load_inputs(Rnnc *r, const RnncRunArgs *a, RunData *d, int *B, int *T)
         d->len[b] = (int)v;
     }
     return bad ? -1 : 0;
+}
+
+/* One part of a threaded forward: the model's entry point, its arguments, its scratch. */
+typedef struct Part {
+    const ModelFns *fns;
+    const void *w, *x;
+    const int *len;
+    int B, T, part, nparts, rc;
+    void *y, *h_n, *c_n, *scratch;
+} Part;
+
+static void *run_part(void *arg)
+{
+    Part *p = arg;
+    if (p->fns->dbl)
+        p->rc = p->fns->part_f64(p->w, p->x, p->len, p->B, p->T, p->y, p->h_n, p->c_n,
+                                 p->scratch, p->part, p->nparts);
+    else
+        p->rc = p->fns->part_f32(p->w, p->x, p->len, p->B, p->T, p->y, p->h_n, p->c_n,
+                                 p->scratch, p->part, p->nparts);
+    return NULL;
+}
+
+/* The forward pass on `threads` threads (at most one per sequence), each with its own
+ * scratch; -1 when out of memory or the model refuses, else 0. The results are those of
+ * one thread, bit for bit: parts share no arithmetic. */
+static int forward_threads(const ModelFns *fns, const void *w, const void *x, const int *len,
+                           int B, int T, void *y, void *h_n, void *c_n, int threads)
+{
+    if (threads > B)
+        threads = B;
+    if (threads < 1)
+        threads = 1;
+    Part *parts = calloc((size_t)threads, sizeof *parts);
+    pthread_t *tid = calloc((size_t)threads, sizeof *tid);
+    int rc = parts && tid ? 0 : -1, started = 0;
+    for (int k = 0; k < threads && rc == 0; k++) {
+        Part *p = &parts[k];
+        *p = (Part){fns, w, x, len, B, T, k, threads, 0, y, h_n, c_n, NULL};
+        p->scratch = malloc((size_t)fns->scratch_bytes(B, T));
+        if (!p->scratch)
+            rc = -1;
+    }
+    for (int k = 1; k < threads && rc == 0; k++, started++)
+        if (pthread_create(&tid[k], NULL, run_part, &parts[k]) != 0)
+            rc = -1;
+    if (rc == 0)
+        run_part(&parts[0]);
+    for (int k = 1; k <= started; k++)
+        pthread_join(tid[k], NULL);
+    for (int k = 0; parts && k < threads; k++) {
+        rc |= parts[k].rc;
+        free(parts[k].scratch);
+    }
+    free(parts);
+    free(tid);
+    return rc ? -1 : 0;
 }
 
 /* Prints `y` of shape `shape` as rows of its last dimension, at most 12 rows and 8 values
@@ -414,24 +471,15 @@ int rnnc_run(Rnnc *r, const RnncRunArgs *a)
     d.jit = jit_compile(r->jit, d.source, net->name, dbl, &fns, &r->diag);
     if (!d.jit)
         goto out;
-    d.scratch = malloc((size_t)fns.scratch_bytes(B, T));
-    if (!d.scratch) {
-        diag_error(&r->diag, span_none(), "out of memory for B=%d, T=%d", B, T);
-        goto out;
-    }
-    int frc;
     int lstm = top->cell == CELL_LSTM;
-    if (dbl) {
+    if (dbl)
         fns.pack_f64(d.params, d.packed);
-        frc = fns.forward_f64(d.packed, d.xr, d.len, B, T, d.y, d.h_n, lstm ? d.c_n : NULL,
-                              d.scratch);
-    } else {
+    else
         fns.pack_f32(d.params, d.packed);
-        frc = fns.forward_f32(d.packed, d.xr, d.len, B, T, d.y, d.h_n, lstm ? d.c_n : NULL,
-                              d.scratch);
-    }
-    if (frc != 0) {
-        diag_error(&r->diag, span_none(), "the model rejected B=%d, T=%d or the lengths", B, T);
+    if (forward_threads(&fns, d.packed, d.xr, d.len, B, T, d.y, d.h_n, lstm ? d.c_n : NULL,
+                        a->threads) != 0) {
+        diag_error(&r->diag, span_none(),
+                   "out of memory for B=%d, T=%d, or the model rejected them", B, T);
         goto out;
     }
     const char *written[3];

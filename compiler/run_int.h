@@ -11,7 +11,7 @@
 /* Everything one run holds, freed by run_data_free. */
 typedef struct RunData {
     RnnrtArray x, lengths;
-    void *params, *packed, *xr, *y, *h_n, *c_n, *scratch;
+    void *params, *packed, *xr, *y, *h_n, *c_n;
     int *len;
     JitModule *jit;
     char *source;

@@ -133,7 +133,7 @@ int rnnc_grad(Rnnc *r, RnncGradArgs *a)
     RnnrtError err;
     void *logits = NULL, *dout = NULL, *dw = NULL, *dp = NULL, *cache = NULL, *drop = NULL;
     RnnrtTensor *ts = NULL;
-    RnncRunArgs ra = {a->weights, a->input, a->lengths, NULL, NULL, NULL, NULL};
+    RnncRunArgs ra = {a->weights, a->input, a->lengths, NULL, NULL, NULL, NULL, 1};
     d.params = rnnc_load_weights(r, a->weights);
     if (!d.params || run_load_inputs(r, &ra, &d, &B, &T) < 0)
         goto out;
@@ -295,7 +295,7 @@ static int dataset_load(Rnnc *r, Dataset *ds, const char *x, const char *t, cons
 {
     const Net *net = r->net;
     memset(ds, 0, sizeof *ds);
-    RnncRunArgs ra = {NULL, x, l, NULL, NULL, NULL, NULL};
+    RnncRunArgs ra = {NULL, x, l, NULL, NULL, NULL, NULL, 1};
     RnnrtError err;
     if (run_load_inputs(r, &ra, &ds->d, &ds->N, &ds->T) < 0)
         return -1;

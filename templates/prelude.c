@@ -143,6 +143,21 @@ RNNC_FN static int pack_batch(const int *lengths, int B, int T, int *len, int *p
     return 0;
 }
 
+/* @@ part */
+/* Keeps part `part` of `nparts` of a packed schedule: the sequences perm[part],
+ * perm[part + nparts], ... (still longest first, so the live ones of a step stay a prefix).
+ * Returns how many. Parts of one batch share nothing: threads can run them at once. */
+static int pack_part(int *perm, int *bs, int B, int T, int part, int nparts)
+{
+    int n = 0;
+    for (int i = part; i < B; i += nparts)
+        perm[n++] = perm[i];
+    for (int t = 0; t < T; t++)
+        bs[t] = bs[t] > part ? (bs[t] - part + nparts - 1) / nparts : 0;
+    return n;
+}
+
+/* @@ vec */
 RNNC_FN static void vec_zero(real *p, long n)
 {
     for (long i = 0; i < n; i++)

@@ -700,6 +700,8 @@ int main(void)
         USAGE(missing_value_run, "run @S --input @X --output @O/y.npy --weights", 2, "--weights"),
         USAGE(missing_value_emit, "@S -o", 2, "-o"),
         USAGE(run_without_weights, "run @S --input @X --output @O/y.npy", 2, "--weights"),
+        USAGE(run_threads_zero, "run @S --weights @W --input @X --output @O/y.npy --threads 0", 2,
+              "--threads takes a whole number from 1 to 256, not '0'"),
         USAGE(run_without_input, "run @S --weights @W --output @O/y.npy", 2, "--input"),
         USAGE(run_without_output, "run @S --weights @W --input @X --h-n @O/h_n.npy", 2,
               "--output"),

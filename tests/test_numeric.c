@@ -62,7 +62,8 @@ static void test_jit(void **state)
         char *len = tu_strf("%s/lengths.npy", f->dir);
         char *y = tu_strf("%s/y.npy", tmp), *h = tu_strf("%s/h.npy", tmp);
         char *c = tu_strf("%s/c.npy", tmp);
-        RnncRunArgs a = {wts, x, f->has_lengths ? len : NULL, y, h, f->has_c ? c : NULL, NULL};
+        RnncRunArgs a = {wts, x, f->has_lengths ? len : NULL, y, h, f->has_c ? c : NULL, NULL,
+                          3 /* threads: parts of the batch at once */};
         if (rnnc_run(&r, &a) < 0) {
             diag_render(&r.diag, stderr);
             fail_msg("%s: rnnc_run failed", f->name);
@@ -104,6 +105,8 @@ typedef struct Native {
     void (*pack)(const void *, void *);
     int (*forward)(const void *, const void *, const int *, int, int, void *, void *, void *,
                    void *);
+    int (*forward_part)(const void *, const void *, const int *, int, int, void *, void *,
+                        void *, void *, int, int);
 } Native;
 
 static void *sym(void *so, const char *prefix, const char *what)
@@ -143,6 +146,8 @@ static void native_build(Native *n, Rnnc *r, const char *tmp, const char *flags)
     memcpy(&n->pack, &p, sizeof p);
     p = sym(n->so, r->net->name, "forward");
     memcpy(&n->forward, &p, sizeof p);
+    p = sym(n->so, r->net->name, "forward_part");
+    memcpy(&n->forward_part, &p, sizeof p);
     free(cmd);
     free(c);
     free(so);
@@ -298,7 +303,7 @@ static void test_emitted(void **state)
         /* The JIT ran the same C: its outputs must match the gcc build's exactly. */
         char *yj = tu_strf("%s/yj.npy", tmp), *wts = tu_strf("%s/weights.safetensors", f->dir);
         char *x = tu_strf("%s/x.npy", f->dir), *len = tu_strf("%s/lengths.npy", f->dir);
-        RnncRunArgs a = {wts, x, f->has_lengths ? len : NULL, yj, NULL, NULL, NULL};
+        RnncRunArgs a = {wts, x, f->has_lengths ? len : NULL, yj, NULL, NULL, NULL, 1};
         assert_int_equal(rnnc_run(&r, &a), 0);
         long nj;
         double *jy = tu_npy_doubles(yj, &nj, NULL, NULL);
@@ -311,6 +316,67 @@ static void test_emitted(void **state)
         free(wts);
         free(x);
         free(len);
+        free(y);
+        free(h);
+        free(c);
+        case_free(&k);
+        dlclose(n.so);
+        free(spec);
+        rnnc_free(&r);
+    }
+    tu_rmdir(tmp);
+}
+
+/* The parts of a batch (<name>_forward_part, what threads run), each with its own scratch,
+ * together give the whole batch's outputs bit for bit: 2 and 3 parts, every fixture. */
+static void test_parts(void **state)
+{
+    (void)state;
+    char *tmp = tu_mkdtemp();
+    for (int i = 0; i < nfixtures; i++) {
+        const Fixture *f = &fixtures[i];
+        Rnnc r;
+        rnnc_init(&r);
+        char *spec = tu_strf("%s/spec.yaml", f->dir);
+        assert_int_equal(rnnc_load(&r, spec), 0);
+        Native n;
+        native_build(&n, &r, tmp, "-O3 -march=native");
+        Case k;
+        case_load(&k, &r, f, &n);
+        double *y, *h, *c;
+        long ny, nh, nc;
+        const int *len = f->has_lengths ? k.len : NULL;
+        run_native(&n, &k, k.x, len, k.B, k.T, &y, &h, &c, &ny, &nh, &nc);
+        size_t rs = k.dbl ? 8 : 4;
+        for (int np = 2; np <= 3; np++) {
+            /* NaN-filled outputs: every element must be written by some part */
+            unsigned char *yb = malloc((size_t)ny * rs), *hb = malloc((size_t)(nh + 1) * rs);
+            unsigned char *cb = malloc((size_t)(nc + 1) * rs);
+            memset(yb, 0xff, (size_t)ny * rs);
+            memset(hb, 0xff, (size_t)(nh + 1) * rs);
+            memset(cb, 0xff, (size_t)(nc + 1) * rs);
+            for (int part = 0; part < np; part++) {
+                void *sc = malloc((size_t)n.scratch_bytes(k.B, k.T));
+                assert_int_equal(
+                    n.forward_part(k.packed, k.x, len, k.B, k.T, yb, hb, cb, sc, part, np), 0);
+                free(sc);
+            }
+            double *got[3] = {from_model(yb, ny, k.dbl), from_model(hb, nh, k.dbl),
+                              from_model(cb, nc, k.dbl)};
+            double *want[3] = {y, h, c};
+            long cnt[3] = {ny, nh, f->has_c ? nc : 0};
+            for (int j = 0; j < 3; j++) {
+                char *what = tu_strf("%s: %d parts, output %d", f->name, np, j);
+                tu_assert_close(got[j], want[j], cnt[j], 0, 0, what);
+                free(what);
+                free(got[j]);
+            }
+            free(yb);
+            free(hb);
+            free(cb);
+        }
+        assert_int_equal(n.forward_part(k.packed, k.x, len, k.B, k.T, NULL, NULL, NULL, NULL, 2, 2),
+                         -1);
         free(y);
         free(h);
         free(c);
@@ -458,6 +524,7 @@ int main(void)
         cmocka_unit_test(test_jit),
         cmocka_unit_test(test_emitted),
         cmocka_unit_test(test_packed_equals_single),
+        cmocka_unit_test(test_parts),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     for (int i = 0; i < nfixtures; i++) {

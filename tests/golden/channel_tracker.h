@@ -62,6 +62,14 @@ int channel_tracker_forward(const channel_tracker_real *packed, const channel_tr
     const int *lengths, int B, int T, channel_tracker_real *y,
     channel_tracker_real *h_n, channel_tracker_real *c_n, void *scratch);
 
+/* As channel_tracker_forward, for part `part` of `nparts` of the batch only: every
+ * nparts-th sequence, longest first. It writes only those sequences' outputs, so
+ * the parts of one batch can run on as many threads at once, each with its own
+ * scratch; together they give channel_tracker_forward's results, bit for bit. */
+int channel_tracker_forward_part(const channel_tracker_real *packed, const channel_tracker_real *x,
+    const int *lengths, int B, int T, channel_tracker_real *y,
+    channel_tracker_real *h_n, channel_tracker_real *c_n, void *scratch, int part, int nparts);
+
 #ifdef __cplusplus
 }
 #endif

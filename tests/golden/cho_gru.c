@@ -78,6 +78,19 @@ static int pack_batch(const int *lengths, int B, int T, int *len, int *perm, int
     return 0;
 }
 
+/* Keeps part `part` of `nparts` of a packed schedule: the sequences perm[part],
+ * perm[part + nparts], ... (still longest first, so the live ones of a step stay a prefix).
+ * Returns how many. Parts of one batch share nothing: threads can run them at once. */
+static int pack_part(int *perm, int *bs, int B, int T, int part, int nparts)
+{
+    int n = 0;
+    for (int i = part; i < B; i += nparts)
+        perm[n++] = perm[i];
+    for (int t = 0; t < T; t++)
+        bs[t] = bs[t] > part ? (bs[t] - part + nparts - 1) / nparts : 0;
+    return n;
+}
+
 static void vec_zero(real *p, long n)
 {
     for (long i = 0; i < n; i++)
@@ -586,8 +599,14 @@ long cho_gru_scratch_bytes(int B, int T)
 int cho_gru_forward(const real *w, const real *x, const int *lengths, int B, int T,
     real *y, real *h_n, real *c_n, void *scratch)
 {
+    return cho_gru_forward_part(w, x, lengths, B, T, y, h_n, c_n, scratch, 0, 1);
+}
+
+int cho_gru_forward_part(const real *w, const real *x, const int *lengths, int B, int T,
+    real *y, real *h_n, real *c_n, void *scratch, int part, int nparts)
+{
     (void)c_n; /* the top block has no cell state */
-    if (B < 1 || T < 1)
+    if (B < 1 || T < 1 || nparts < 1 || part < 0 || part >= nparts)
         return -1;
     int *len = (int *)scratch, *perm = len + B, *bs = perm + B;
     const long ireals = ((2L * B + T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
@@ -599,18 +618,29 @@ int cho_gru_forward(const real *w, const real *x, const int *lengths, int B, int
     real *xp = h + (long)B * 24 + 2L * B * T * 12 + (long)B * 0; /* (B, T, 36) */
     if (pack_batch(lengths, B, T, len, perm, bs) < 0)
         return -1;
-    vec_zero(y, (long)B * T * 12);
+    const int nb = pack_part(perm, bs, B, T, part, nparts); /* perm[0..nb) */
+    for (int i = 0; i < nb; i++) {
+        const int b = perm[i];
+        for (int t = 0; t < T; t++)
+            vec_zero(y + ((long)t * B + b) * 12, 12);
+    }
     /* gru layer 0 */
     vec_zero(h, (long)B * 12);
     blk_gru_l0_seq(w + 0, x, 6, (long)B * 6,
         buf[0], (long)T * 12, 12, T, bs, perm, h, xp, 0);
-    if (h_n)
-        vec_copy(h_n + (long)B * 0, h, (long)B * 12);
+    for (int i = 0; i < nb; i++) {
+        const int b = perm[i];
+        if (h_n)
+            vec_copy(h_n + ((long)B * 0 + b) * 12, h + (long)b * 12, 12);
+    }
     /* gru layer 1 */
     vec_zero(h, (long)B * 12);
     blk_gru_l1_seq(w + 684, buf[0], (long)T * 12, 12,
         y, 12, (long)B * 12, T, bs, perm, h, xp, 0);
-    if (h_n)
-        vec_copy(h_n + (long)B * 12, h, (long)B * 12);
+    for (int i = 0; i < nb; i++) {
+        const int b = perm[i];
+        if (h_n)
+            vec_copy(h_n + ((long)B * 1 + b) * 12, h + (long)b * 12, 12);
+    }
     return 0;
 }

@@ -63,6 +63,14 @@ int cho_gru_forward(const cho_gru_real *packed, const cho_gru_real *x,
     const int *lengths, int B, int T, cho_gru_real *y,
     cho_gru_real *h_n, cho_gru_real *c_n, void *scratch);
 
+/* As cho_gru_forward, for part `part` of `nparts` of the batch only: every
+ * nparts-th sequence, longest first. It writes only those sequences' outputs, so
+ * the parts of one batch can run on as many threads at once, each with its own
+ * scratch; together they give cho_gru_forward's results, bit for bit. */
+int cho_gru_forward_part(const cho_gru_real *packed, const cho_gru_real *x,
+    const int *lengths, int B, int T, cho_gru_real *y,
+    cho_gru_real *h_n, cho_gru_real *c_n, void *scratch, int part, int nparts);
+
 #ifdef __cplusplus
 }
 #endif

@@ -85,6 +85,19 @@ static int pack_batch(const int *lengths, int B, int T, int *len, int *perm, int
     return 0;
 }
 
+/* Keeps part `part` of `nparts` of a packed schedule: the sequences perm[part],
+ * perm[part + nparts], ... (still longest first, so the live ones of a step stay a prefix).
+ * Returns how many. Parts of one batch share nothing: threads can run them at once. */
+static int pack_part(int *perm, int *bs, int B, int T, int part, int nparts)
+{
+    int n = 0;
+    for (int i = part; i < B; i += nparts)
+        perm[n++] = perm[i];
+    for (int t = 0; t < T; t++)
+        bs[t] = bs[t] > part ? (bs[t] - part + nparts - 1) / nparts : 0;
+    return n;
+}
+
 static void vec_zero(real *p, long n)
 {
     for (long i = 0; i < n; i++)
@@ -521,8 +534,14 @@ long projected_lstm_scratch_bytes(int B, int T)
 int projected_lstm_forward(const real *w, const real *x, const int *lengths, int B, int T,
     real *y, real *h_n, real *c_n, void *scratch)
 {
+    return projected_lstm_forward_part(w, x, lengths, B, T, y, h_n, c_n, scratch, 0, 1);
+}
+
+int projected_lstm_forward_part(const real *w, const real *x, const int *lengths, int B, int T,
+    real *y, real *h_n, real *c_n, void *scratch, int part, int nparts)
+{
     (void)c_n; /* the top block has no cell state */
-    if (B < 1 || T < 1)
+    if (B < 1 || T < 1 || nparts < 1 || part < 0 || part >= nparts)
         return -1;
     int *len = (int *)scratch, *perm = len + B, *bs = perm + B;
     const long ireals = ((2L * B + T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
@@ -535,7 +554,11 @@ int projected_lstm_forward(const real *w, const real *x, const int *lengths, int
     real *xp = h + (long)B * 68 + 2L * B * T * 32 + (long)B * 0; /* (B, T, 192) */
     if (pack_batch(lengths, B, T, len, perm, bs) < 0)
         return -1;
-    vec_zero(y, (long)B * T * 20);
+    const int nb = pack_part(perm, bs, B, T, part, nparts); /* perm[0..nb) */
+    for (int i = 0; i < nb; i++) {
+        const int b = perm[i];
+        vec_zero(y + (long)b * T * 20, (long)T * 20);
+    }
     /* lstm layer 0 */
     vec_zero(h, (long)B * 16);
     vec_zero(c, (long)B * 48);
@@ -550,7 +573,10 @@ int projected_lstm_forward(const real *w, const real *x, const int *lengths, int
     vec_zero(h, (long)B * 20);
     blk_rnn_l0_seq(w + 14208, buf[0], (long)T * 32, 32,
         y, (long)T * 20, 20, T, bs, perm, h, xp, 0);
-    if (h_n)
-        vec_copy(h_n + (long)B * 0, h, (long)B * 20);
+    for (int i = 0; i < nb; i++) {
+        const int b = perm[i];
+        if (h_n)
+            vec_copy(h_n + ((long)B * 0 + b) * 20, h + (long)b * 20, 20);
+    }
     return 0;
 }

@@ -69,6 +69,14 @@ int projected_lstm_forward(const projected_lstm_real *packed, const projected_ls
     const int *lengths, int B, int T, projected_lstm_real *y,
     projected_lstm_real *h_n, projected_lstm_real *c_n, void *scratch);
 
+/* As projected_lstm_forward, for part `part` of `nparts` of the batch only: every
+ * nparts-th sequence, longest first. It writes only those sequences' outputs, so
+ * the parts of one batch can run on as many threads at once, each with its own
+ * scratch; together they give projected_lstm_forward's results, bit for bit. */
+int projected_lstm_forward_part(const projected_lstm_real *packed, const projected_lstm_real *x,
+    const int *lengths, int B, int T, projected_lstm_real *y,
+    projected_lstm_real *h_n, projected_lstm_real *c_n, void *scratch, int part, int nparts);
+
 #ifdef __cplusplus
 }
 #endif

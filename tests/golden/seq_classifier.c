@@ -93,6 +93,19 @@ static int pack_batch(const int *lengths, int B, int T, int *len, int *perm, int
     return 0;
 }
 
+/* Keeps part `part` of `nparts` of a packed schedule: the sequences perm[part],
+ * perm[part + nparts], ... (still longest first, so the live ones of a step stay a prefix).
+ * Returns how many. Parts of one batch share nothing: threads can run them at once. */
+static int pack_part(int *perm, int *bs, int B, int T, int part, int nparts)
+{
+    int n = 0;
+    for (int i = part; i < B; i += nparts)
+        perm[n++] = perm[i];
+    for (int t = 0; t < T; t++)
+        bs[t] = bs[t] > part ? (bs[t] - part + nparts - 1) / nparts : 0;
+    return n;
+}
+
 static void vec_zero(real *p, long n)
 {
     for (long i = 0; i < n; i++)
@@ -609,7 +622,13 @@ long seq_classifier_scratch_bytes(int B, int T)
 int seq_classifier_forward(const real *w, const real *x, const int *lengths, int B, int T,
     real *y, real *h_n, real *c_n, void *scratch)
 {
-    if (B < 1 || T < 1)
+    return seq_classifier_forward_part(w, x, lengths, B, T, y, h_n, c_n, scratch, 0, 1);
+}
+
+int seq_classifier_forward_part(const real *w, const real *x, const int *lengths, int B, int T,
+    real *y, real *h_n, real *c_n, void *scratch, int part, int nparts)
+{
+    if (B < 1 || T < 1 || nparts < 1 || part < 0 || part >= nparts)
         return -1;
     int *len = (int *)scratch, *perm = len + B, *bs = perm + B;
     const long ireals = ((2L * B + T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
@@ -623,29 +642,40 @@ int seq_classifier_forward(const real *w, const real *x, const int *lengths, int
     real *xp = h + (long)B * 128 + 2L * B * T * 64 + (long)B * 64; /* (B, T, 256) */
     if (pack_batch(lengths, B, T, len, perm, bs) < 0)
         return -1;
-    vec_zero(y, (long)B * 5);
+    const int nb = pack_part(perm, bs, B, T, part, nparts); /* perm[0..nb) */
+    for (int i = 0; i < nb; i++) {
+        const int b = perm[i];
+        vec_zero(y + (long)b * 5, 5);
+    }
     /* rnn layer 0 */
     vec_zero(h, (long)B * 64);
     vec_zero(c, (long)B * 64);
     blk_rnn_l0_seq(w + 0, x, (long)T * 10, 10,
         buf[0], (long)T * 64, 64, T, bs, perm, h, c, xp, 0);
-    if (h_n)
-        vec_copy(h_n + (long)B * 0, h, (long)B * 64);
-    if (c_n)
-        vec_copy(c_n + (long)B * 0, c, (long)B * 64);
+    for (int i = 0; i < nb; i++) {
+        const int b = perm[i];
+        if (h_n)
+            vec_copy(h_n + ((long)B * 0 + b) * 64, h + (long)b * 64, 64);
+        if (c_n)
+            vec_copy(c_n + ((long)B * 0 + b) * 64, c + (long)b * 64, 64);
+    }
     /* rnn layer 1 */
     vec_zero(h, (long)B * 64);
     vec_zero(c, (long)B * 64);
     blk_rnn_l1_seq(w + 19200, buf[0], (long)T * 64, 64,
         buf[1], (long)T * 64, 64, T, bs, perm, h, c, xp, 0);
-    if (h_n)
-        vec_copy(h_n + (long)B * 64, h, (long)B * 64);
-    if (c_n)
-        vec_copy(c_n + (long)B * 64, c, (long)B * 64);
-    for (int b = 0; b < B; b++)
+    for (int i = 0; i < nb; i++) {
+        const int b = perm[i];
+        if (h_n)
+            vec_copy(h_n + ((long)B * 1 + b) * 64, h + (long)b * 64, 64);
+        if (c_n)
+            vec_copy(c_n + ((long)B * 1 + b) * 64, c + (long)b * 64, 64);
         vec_copy(hlast + (long)b * 64 + 0, h + (long)b * 64, 64);
+    }
     /* head head */
-    for (int b = 0; b < B; b++)
+    for (int i = 0; i < nb; i++) {
+        const int b = perm[i];
         head_apply(w, hlast + (long)b * 64, y + (long)b * 5);
+    }
     return 0;
 }

@@ -66,6 +66,14 @@ int seq_classifier_forward(const seq_classifier_real *packed, const seq_classifi
     const int *lengths, int B, int T, seq_classifier_real *y,
     seq_classifier_real *h_n, seq_classifier_real *c_n, void *scratch);
 
+/* As seq_classifier_forward, for part `part` of `nparts` of the batch only: every
+ * nparts-th sequence, longest first. It writes only those sequences' outputs, so
+ * the parts of one batch can run on as many threads at once, each with its own
+ * scratch; together they give seq_classifier_forward's results, bit for bit. */
+int seq_classifier_forward_part(const seq_classifier_real *packed, const seq_classifier_real *x,
+    const int *lengths, int B, int T, seq_classifier_real *y,
+    seq_classifier_real *h_n, seq_classifier_real *c_n, void *scratch, int part, int nparts);
+
 #ifdef __cplusplus
 }
 #endif

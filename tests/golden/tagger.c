@@ -93,6 +93,19 @@ static int pack_batch(const int *lengths, int B, int T, int *len, int *perm, int
     return 0;
 }
 
+/* Keeps part `part` of `nparts` of a packed schedule: the sequences perm[part],
+ * perm[part + nparts], ... (still longest first, so the live ones of a step stay a prefix).
+ * Returns how many. Parts of one batch share nothing: threads can run them at once. */
+static int pack_part(int *perm, int *bs, int B, int T, int part, int nparts)
+{
+    int n = 0;
+    for (int i = part; i < B; i += nparts)
+        perm[n++] = perm[i];
+    for (int t = 0; t < T; t++)
+        bs[t] = bs[t] > part ? (bs[t] - part + nparts - 1) / nparts : 0;
+    return n;
+}
+
 static void vec_zero(real *p, long n)
 {
     for (long i = 0; i < n; i++)
@@ -757,8 +770,14 @@ long tagger_scratch_bytes(int B, int T)
 int tagger_forward(const real *w, const real *x, const int *lengths, int B, int T,
     real *y, real *h_n, real *c_n, void *scratch)
 {
+    return tagger_forward_part(w, x, lengths, B, T, y, h_n, c_n, scratch, 0, 1);
+}
+
+int tagger_forward_part(const real *w, const real *x, const int *lengths, int B, int T,
+    real *y, real *h_n, real *c_n, void *scratch, int part, int nparts)
+{
     (void)c_n; /* the top block has no cell state */
-    if (B < 1 || T < 1)
+    if (B < 1 || T < 1 || nparts < 1 || part < 0 || part >= nparts)
         return -1;
     int *len = (int *)scratch, *perm = len + B, *bs = perm + B;
     const long ireals = ((2L * B + T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
@@ -770,35 +789,53 @@ int tagger_forward(const real *w, const real *x, const int *lengths, int B, int 
     real *xp = h + (long)B * 48 + 2L * B * T * 48 + (long)B * 0; /* (B, T, 72) */
     if (pack_batch(lengths, B, T, len, perm, bs) < 0)
         return -1;
-    vec_zero(y, (long)B * T * 4);
+    const int nb = pack_part(perm, bs, B, T, part, nparts); /* perm[0..nb) */
+    for (int i = 0; i < nb; i++) {
+        const int b = perm[i];
+        vec_zero(y + (long)b * T * 4, (long)T * 4);
+    }
     /* encoder layer 0 */
     vec_zero(h, (long)B * 24);
     blk_encoder_l0_seq(w + 0, x, (long)T * 8, 8,
         buf[0], (long)T * 48, 48, T, bs, perm, h, xp, 0);
-    if (h_n)
-        vec_copy(h_n + (long)B * 0, h, (long)B * 24);
+    for (int i = 0; i < nb; i++) {
+        const int b = perm[i];
+        if (h_n)
+            vec_copy(h_n + ((long)B * 0 + b) * 24, h + (long)b * 24, 24);
+    }
     /* encoder layer 0 reverse */
     vec_zero(h, (long)B * 24);
     blk_encoder_l0_seq(w + 2400, x, (long)T * 8, 8,
         buf[0] + 24, (long)T * 48, 48, T, bs, perm, h, xp, 1);
-    if (h_n)
-        vec_copy(h_n + (long)B * 24, h, (long)B * 24);
+    for (int i = 0; i < nb; i++) {
+        const int b = perm[i];
+        if (h_n)
+            vec_copy(h_n + ((long)B * 1 + b) * 24, h + (long)b * 24, 24);
+    }
     /* encoder layer 1 */
     vec_zero(h, (long)B * 24);
     blk_encoder_l1_seq(w + 4800, buf[0], (long)T * 48, 48,
         buf[1], (long)T * 48, 48, T, bs, perm, h, xp, 0);
-    if (h_n)
-        vec_copy(h_n + (long)B * 48, h, (long)B * 24);
+    for (int i = 0; i < nb; i++) {
+        const int b = perm[i];
+        if (h_n)
+            vec_copy(h_n + ((long)B * 2 + b) * 24, h + (long)b * 24, 24);
+    }
     /* encoder layer 1 reverse */
     vec_zero(h, (long)B * 24);
     blk_encoder_l1_seq(w + 10080, buf[0], (long)T * 48, 48,
         buf[1] + 24, (long)T * 48, 48, T, bs, perm, h, xp, 1);
-    if (h_n)
-        vec_copy(h_n + (long)B * 72, h, (long)B * 24);
+    for (int i = 0; i < nb; i++) {
+        const int b = perm[i];
+        if (h_n)
+            vec_copy(h_n + ((long)B * 3 + b) * 24, h + (long)b * 24, 24);
+    }
     /* head tag */
-    for (int b = 0; b < B; b++)
+    for (int i = 0; i < nb; i++) {
+        const int b = perm[i];
         for (int t = 0; t < len[b]; t++)
             head_apply(w, buf[1] + ((long)b * T + t) * 48,
                        y + ((long)b * T + t) * 4);
+    }
     return 0;
 }

@@ -74,6 +74,14 @@ int tagger_forward(const tagger_real *packed, const tagger_real *x,
     const int *lengths, int B, int T, tagger_real *y,
     tagger_real *h_n, tagger_real *c_n, void *scratch);
 
+/* As tagger_forward, for part `part` of `nparts` of the batch only: every
+ * nparts-th sequence, longest first. It writes only those sequences' outputs, so
+ * the parts of one batch can run on as many threads at once, each with its own
+ * scratch; together they give tagger_forward's results, bit for bit. */
+int tagger_forward_part(const tagger_real *packed, const tagger_real *x,
+    const int *lengths, int B, int T, tagger_real *y,
+    tagger_real *h_n, tagger_real *c_n, void *scratch, int part, int nparts);
+
 #ifdef __cplusplus
 }
 #endif
