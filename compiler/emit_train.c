@@ -293,13 +293,10 @@ static void emit_seqc(Emitter *e, const PlanLayer *L)
     sb_line(sb, "%s", "");
 }
 
-/* Backward through time over a packed batch, one direction: steps in the reverse of their
- * forward order; dhn (B, Hr) [dcn (B, H)] carry dL/dh [dL/dc] from step to step. y holds
- * the layer's outputs (h of every step, read as h_{t-1}); dy their gradients. */
-static void emit_seqb(Emitter *e, const PlanLayer *L)
+/* The signature of <fn>_seqb; the batched one (bz) also takes its scratch. */
+static void emit_seqb_head(Emitter *e, const PlanLayer *L, int bz)
 {
     Sb *sb = e->sb;
-    long H = L->H, GH = (long)L->G * H;
     int lstm = is_lstm(L), after = is_gru_after(L);
     sb_line(sb, "static void %s_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,",
             L->fn);
@@ -309,8 +306,19 @@ static void emit_seqb(Emitter *e, const PlanLayer *L)
             : after ? " const real *ex,"
                     : "",
             lstm ? " real *dcn," : "");
-    sb_line(sb, "    const real *h0,%s", lstm ? " const real *c0," : "");
-    sb_line(sb, "    int reverse)");
+    sb_line(sb, "    const real *h0,%s%s int reverse)", lstm ? " const real *c0," : "",
+            bz ? " real *bz," : "");
+}
+
+/* Backward through time over a packed batch, one direction: steps in the reverse of their
+ * forward order; dhn (B, Hr) [dcn (B, H)] carry dL/dh [dL/dc] from step to step. y holds
+ * the layer's outputs (h of every step, read as h_{t-1}); dy their gradients. */
+static void emit_seqb(Emitter *e, const PlanLayer *L)
+{
+    Sb *sb = e->sb;
+    long H = L->H, GH = (long)L->G * H;
+    int lstm = is_lstm(L), after = is_gru_after(L);
+    emit_seqb_head(e, L, 0);
     sb_line(sb, "{");
     sb->indent += 4;
     sb_line(sb, "real dh[%d];", L->Hr);
@@ -548,15 +556,7 @@ static void emit_seqb_split(Emitter *e, const PlanLayer *L)
     sb_line(sb, "/* %s layer %d: backward through time over a packed batch, one direction; bz",
             L->block->name, L->layer);
     sb_line(sb, " * is scratch, (B, %ld). */", z.width);
-    sb_line(sb, "static void %s_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,",
-            L->fn);
-    sb_line(sb, "    const real *y, const real *dy, long ysb, long yst, int T, const int *bs,");
-    sb_line(sb, "    const int *perm, const int *len, const real *a,%s real *dhn,%s real *dw,",
-            lstm    ? " const real *cs,"
-            : after ? " const real *ex,"
-                    : "",
-            lstm ? " real *dcn," : "");
-    sb_line(sb, "    const real *h0,%s real *bz, int reverse)", lstm ? " const real *c0," : "");
+    emit_seqb_head(e, L, 1);
     sb_line(sb, "{");
     sb->indent += 4;
     sb_line(sb, "real dh[%ld];", Hr);
