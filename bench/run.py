@@ -15,7 +15,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 BUILD = os.path.join(ROOT, "build")
 OUT = os.path.join(BUILD, "bench")
 ORDER = ["S1", "S2", "S3", "S4", "M1", "L1", "T1", "T1p"]
-TWO_THREADS = {"M1", "L1"}
+TWO_THREADS = {"S4", "M1", "L1"}
 
 
 def run(cmd, env=None):

@@ -449,7 +449,7 @@ static void emit_forward(Emitter *e)
     } else {
         sb_line(sb, "long %s_scratch_bytes(int B, int T)", net->name);
         sb_line(sb, "{");
-        sb_line(sb, "    const long ints = (2L * B + T) * (long)sizeof(int);");
+        sb_line(sb, "    const long ints = (3L * B + 2L * T) * (long)sizeof(int);");
         sb_line(sb,
                 "    const long ireals = (ints + (long)sizeof(real) - 1) / (long)sizeof(real);");
         sb_line(sb, "    return (long)sizeof(real) * (ireals + (long)B * %d + (long)B * %d +",
@@ -465,7 +465,9 @@ static void emit_forward(Emitter *e)
                 net->name);
         sb_line(sb, "    real *y, real *h_n, real *c_n, void *scratch)");
         sb_line(sb, "{");
-        sb_line(sb, "    return %s_forward_part(w, x, lengths, B, T, y, h_n, c_n, scratch, 0, 1);",
+        sb_line(sb,
+                "    return %s_forward_par(w, x, lengths, B, T, y, h_n, c_n, scratch, scratch, 0, "
+                "1, 0, 0);",
                 net->name);
         sb_line(sb, "}");
         sb_line(sb, "%s", "");
@@ -474,6 +476,21 @@ static void emit_forward(Emitter *e)
                 "int T,",
                 net->name);
         sb_line(sb, "    real *y, real *h_n, real *c_n, void *scratch, int part, int nparts)");
+        sb_line(sb, "{");
+        sb_line(sb,
+                "    return %s_forward_par(w, x, lengths, B, T, y, h_n, c_n, scratch, scratch, "
+                "part,",
+                net->name);
+        sb_line(sb, "        nparts, 0, 0);");
+        sb_line(sb, "}");
+        sb_line(sb, "%s", "");
+        sb_line(sb,
+                "int %s_forward_par(const real *w, const real *x, const int *lengths, int B, "
+                "int T,",
+                net->name);
+        sb_line(sb, "    real *y, real *h_n, real *c_n, void *scratch, void *shared, int part, "
+                    "int nparts,");
+        sb_line(sb, "    void (*sync)(void *), void *ctx)");
     }
     sb_line(sb, "{");
     sb->indent += 4;
@@ -487,8 +504,11 @@ static void emit_forward(Emitter *e)
         sb_line(sb, "    return -1;");
     }
     sb_line(sb, "int *len = (int *)scratch, *perm = len + B, *bs = perm + B;");
+    if (!e->dep)
+        sb_line(sb, "int *pp = bs + T, *pbs = pp + B; /* this part's perm and bs */");
     sb_line(sb,
-            "const long ireals = ((2L * B + T) * (long)sizeof(int) + (long)sizeof(real) - 1) /");
+            "const long ireals = ((%s) * (long)sizeof(int) + (long)sizeof(real) - 1) /",
+            e->dep ? "2L * B + T" : "3L * B + 2L * T");
     sb_line(sb, "                    (long)sizeof(real);");
     int need_buf = hd->present || p->nlayers > p->layers[0].block->dirs;
     int any_lstm = 0;
@@ -498,29 +518,39 @@ static void emit_forward(Emitter *e)
     sb_line(sb, "real *h = (real *)scratch + ireals; /* (B, %d) */", p->max_hr);
     if (any_lstm)
         sb_line(sb, "real *c = h + (long)B * %d; /* (B, %d) */", p->max_hr, p->max_h);
+    const char *base = "h";
+    if (!e->dep && (need_buf || head_last)) {
+        sb_line(sb, "real *sh = (real *)shared + ireals; /* the parts' common buffers */");
+        base = "sh";
+    }
     if (need_buf) {
         sb_line(sb, "real *buf[2]; /* layer outputs, 2 x (B, T, %d) */", p->max_width);
-        sb_line(sb, "buf[0] = h + (long)B * %ld;", after_state);
+        sb_line(sb, "buf[0] = %s + (long)B * %ld;", base, after_state);
         sb_line(sb, "buf[1] = buf[0] + (long)B * T * %d;", p->max_width);
     }
     if (head_last)
-        sb_line(sb, "real *hlast = h + (long)B * %ld + 2L * B * T * %d; /* (B, %d) */",
+        sb_line(sb, "real *hlast = %s + (long)B * %ld + 2L * B * T * %d; /* (B, %d) */", base,
                 after_state, p->max_width, p->top_dirs * p->top_hr);
+    if (!e->dep && !need_buf && !head_last)
+        sb_line(sb, "(void)shared;");
     if (!e->dep && p->xp_width)
         sb_line(sb, "real *xp = h + (long)B * %ld + 2L * B * T * %d + (long)B * %d; /* (B, T, %d) */",
                 after_state, p->max_width, head_last ? p->top_dirs * p->top_hr : 0, p->xp_width);
     sb_line(sb, "if (pack_batch(lengths, B, T, len, perm, bs) < 0)");
     sb_line(sb, "    return -1;");
     if (e->dep) {
-        sb_line(sb, "const int nb = B; /* every sequence */");
         if (head_last)
             sb_line(sb, "vec_zero(y, (long)B * %ld);", O);
         else
             sb_line(sb, "vec_zero(y, (long)B * T * %ld);", O);
     } else {
-        sb_line(sb, "const int nb = pack_part(perm, bs, B, T, part, nparts); /* perm[0..nb) */");
-        sb_line(sb, "for (int i = 0; i < nb; i++) {");
-        sb_line(sb, "    const int b = perm[i];");
+        sb_line(sb, "for (int i = 0; i < B; i++)");
+        sb_line(sb, "    pp[i] = perm[i];");
+        sb_line(sb, "for (int t = 0; t < T; t++)");
+        sb_line(sb, "    pbs[t] = bs[t];");
+        sb_line(sb, "const int np = pack_part(pp, pbs, B, T, part, nparts); /* pp[0..np) */");
+        sb_line(sb, "for (int i = 0; i < np; i++) {");
+        sb_line(sb, "    const int b = pp[i];");
         if (head_last)
             sb_line(sb, "    vec_zero(y + (long)b * %ld, %ld);", O, O);
         else if (net->batch_first)
@@ -530,6 +560,8 @@ static void emit_forward(Emitter *e)
             sb_line(sb, "        vec_zero(y + ((long)t * B + b) * %ld, %ld);", O, O);
         }
         sb_line(sb, "}");
+        sb_line(sb, "if (sync) /* no part writes y before every part has cleared its own */");
+        sb_line(sb, "    sync(ctx);");
     }
     Io in;
     snprintf(in.ptr, sizeof in.ptr, "x");
@@ -562,10 +594,26 @@ static void emit_forward(Emitter *e)
             snprintf(out.st, sizeof out.st, "%d", W);
             nbuf ^= 1;
         }
+        /* whose sequences: all (deployed); this part's; or, synchronised, all of them for
+         * a bidirectional layer, whose directions go to parts 0 and 1 */
+        sb_line(sb, "{");
+        sb->indent += 4;
+        int top = L0->top; /* copies the final states: needs the count too */
+        if (e->dep)
+            sb_line(sb, "const int *sp = perm, *sq = bs%s;", top ? ", sn = B" : "");
+        else if (D == 1)
+            sb_line(sb, "const int *sp = pp, *sq = pbs%s;", top ? ", sn = np" : "");
+        else
+            sb_line(sb, "const int *sp = sync ? perm : pp, *sq = sync ? bs : pbs%s;",
+                    top ? ", sn = sync ? B : np" : "");
         for (int dir = 0; dir < D; dir++, i++) {
             const PlanLayer *L = &p->layers[i];
             int lstm = blk->cell == CELL_LSTM;
             sb_line(sb, "/* %s */", L->label);
+            if (!e->dep && D == 2) {
+                sb_line(sb, "if (!sync || %d %% nparts == part) {", dir);
+                sb->indent += 4;
+            }
             sb_line(sb, "vec_zero(h, (long)B * %d);", L->Hr);
             if (lstm)
                 sb_line(sb, "vec_zero(c, (long)B * %d);", L->H);
@@ -575,13 +623,13 @@ static void emit_forward(Emitter *e)
             else
                 snprintf(optr, sizeof optr, "%s", out.ptr);
             sb_line(sb, "%s_seq(w + %ld, %s, %s, %s,", L->fn, L->pk, in.ptr, in.sb, in.st);
-            sb_line(sb, "    %s, %s, %s, T, bs, perm, h, %s%s%d);", optr, out.sb, out.st,
+            sb_line(sb, "    %s, %s, %s, T, sq, sp, h, %s%s%d);", optr, out.sb, out.st,
                     lstm ? "c, " : "", em_split(e, L) ? "xp, " : "", dir);
             if (L->top) {
                 long slot = (long)L->layer * D + dir;
-                sb_line(sb, "for (int i = 0; i < nb; i++) {");
+                sb_line(sb, "for (int i = 0; i < sn; i++) {");
                 sb->indent += 4;
-                sb_line(sb, "const int b = perm[i];");
+                sb_line(sb, "const int b = sp[i];");
                 sb_line(sb, "if (h_n)");
                 sb_line(sb,
                         "    vec_copy(h_n + ((long)B * %ld + b) * %d, h + (long)b * %d, %d);",
@@ -599,14 +647,24 @@ static void emit_forward(Emitter *e)
                 sb->indent -= 4;
                 sb_line(sb, "}");
             }
+            if (!e->dep && D == 2) {
+                sb->indent -= 4;
+                sb_line(sb, "}");
+            }
+        }
+        sb->indent -= 4;
+        sb_line(sb, "}");
+        if (!e->dep && (i < p->nlayers || hd->present)) {
+            sb_line(sb, "if (sync) /* the next layer reads every part's outputs */");
+            sb_line(sb, "    sync(ctx);");
         }
         in = out;
     }
     if (hd->present) {
         sb_line(sb, "/* head %s */", hd->name);
-        sb_line(sb, "for (int i = 0; i < nb; i++) {");
+        sb_line(sb, "for (int i = 0; i < %s; i++) {", e->dep ? "B" : "np");
         sb->indent += 4;
-        sb_line(sb, "const int b = perm[i];");
+        sb_line(sb, "const int b = %s[i];", e->dep ? "perm" : "pp");
         if (head_last) {
             sb_line(sb, "head_apply(w, hlast + (long)b * %d, y + (long)b * %ld);",
                     hd->in_features, O);
@@ -759,6 +817,16 @@ static void emit_header(Emitter *e, const char *header_name)
     sb_line(sb, "int %s_forward_part(const %s_real *packed, const %s_real *x,", n, n, n);
     sb_line(sb, "    const int *lengths, int B, int T, %s_real *y,", n);
     sb_line(sb, "    %s_real *h_n, %s_real *c_n, void *scratch, int part, int nparts);", n, n);
+    sb_line(sb, "%s", "");
+    sb_line(sb, "/* As %s_forward_part, for parts that run at once and meet: every", n);
+    sb_line(sb, " * part calls sync(ctx) between layers (a barrier of nparts threads), the layers'");
+    sb_line(sb, " * outputs live in `shared` (one part's scratch, the same for all), and the two");
+    sb_line(sb, " * directions of a bidirectional layer go to parts 0 and 1 with every sequence, so");
+    sb_line(sb, " * even one sequence runs on two threads. Same results, bit for bit. */");
+    sb_line(sb, "int %s_forward_par(const %s_real *packed, const %s_real *x,", n, n, n);
+    sb_line(sb, "    const int *lengths, int B, int T, %s_real *y, %s_real *h_n,", n, n);
+    sb_line(sb, "    %s_real *c_n, void *scratch, void *shared, int part, int nparts,", n);
+    sb_line(sb, "    void (*sync)(void *), void *ctx);");
     sb_line(sb, "%s", "");
     em_header_close(e, N);
 }

@@ -94,7 +94,7 @@ static JitModule *fill_fns(JitModule *m, const char *prefix, int dbl, ModelFns *
     void *sb = lookup(m, prefix, "scratch_bytes", d);
     void *pk = lookup(m, prefix, "pack", d);
     void *fw = lookup(m, prefix, "forward", d);
-    void *fp = lookup(m, prefix, "forward_part", d);
+    void *fp = lookup(m, prefix, "forward_par", d);
     if (!sb || !pk || !fw || !fp) {
         jit_free(m);
         return NULL;
@@ -104,11 +104,11 @@ static JitModule *fill_fns(JitModule *m, const char *prefix, int dbl, ModelFns *
     if (dbl) {
         memcpy(&fns->pack_f64, &pk, sizeof pk);
         memcpy(&fns->forward_f64, &fw, sizeof fw);
-        memcpy(&fns->part_f64, &fp, sizeof fp);
+        memcpy(&fns->par_f64, &fp, sizeof fp);
     } else {
         memcpy(&fns->pack_f32, &pk, sizeof pk);
         memcpy(&fns->forward_f32, &fw, sizeof fw);
-        memcpy(&fns->part_f32, &fp, sizeof fp);
+        memcpy(&fns->par_f32, &fp, sizeof fp);
     }
     return m;
 }

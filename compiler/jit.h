@@ -25,15 +25,17 @@ typedef struct ModelFns {
     void (*pack_f64)(const double *params, double *packed);
     int (*forward_f64)(const double *w, const double *x, const int *lengths, int B, int T,
                        double *y, double *h_n, double *c_n, void *scratch);
-    /* <prefix>_forward_part: part `part` of `nparts` of the batch (threads) */
-    int (*part_f32)(const float *w, const float *x, const int *lengths, int B, int T, float *y,
-                    float *h_n, float *c_n, void *scratch, int part, int nparts);
-    int (*part_f64)(const double *w, const double *x, const int *lengths, int B, int T,
-                    double *y, double *h_n, double *c_n, void *scratch, int part, int nparts);
+    /* <prefix>_forward_par: part `part` of `nparts` threads that meet in sync(ctx) */
+    int (*par_f32)(const float *w, const float *x, const int *lengths, int B, int T, float *y,
+                   float *h_n, float *c_n, void *scratch, void *shared, int part, int nparts,
+                   void (*sync)(void *), void *ctx);
+    int (*par_f64)(const double *w, const double *x, const int *lengths, int B, int T,
+                   double *y, double *h_n, double *c_n, void *scratch, void *shared, int part,
+                   int nparts, void (*sync)(void *), void *ctx);
 } ModelFns;
 
 /* Compiles `source` (one translation unit, no #include) and looks up `<prefix>_pack`,
- * `<prefix>_forward`, `<prefix>_forward_part` and `<prefix>_scratch_bytes`. Returns the module (free with jit_free)
+ * `<prefix>_forward`, `<prefix>_forward_par` and `<prefix>_scratch_bytes`. Returns the module (free with jit_free)
  * or NULL with tcc's messages added to `d`. */
 JitModule *jit_compile(JitKind kind, const char *source, const char *prefix, int dbl,
                        ModelFns *fns, DiagList *d);

@@ -159,7 +159,9 @@ long plan_scratch_reals(const Plan *p, long B, long T)
 
 long plan_scratch_bytes(const Plan *p, long B, long T)
 {
-    return (plan_scratch_reals(p, B, T) + B * T * p->xp_width) * p->real_size;
+    /* and the run-time API's schedule of a part: (B + T) more ints */
+    long part_reals = ((B + T) * 4 + p->real_size - 1) / p->real_size + 1;
+    return (plan_scratch_reals(p, B, T) + part_reals + B * T * p->xp_width) * p->real_size;
 }
 
 void plan_block_stats(const Plan *p, int block, PlanBlockStats *out)

@@ -315,50 +315,87 @@ int run_load_inputs(Rnnc *r, const RnncRunArgs *a, RunData *d, int *B, int *T)
     return bad ? -1 : 0;
 }
 
-/* One part of a threaded forward: the model's entry point, its arguments, its scratch. */
+/* One part of a threaded forward: the model's entry point, its arguments, its scratch; the
+ * parts meet in a barrier between layers. */
 typedef struct Part {
     const ModelFns *fns;
     const void *w, *x;
     const int *len;
     int B, T, part, nparts, rc;
-    void *y, *h_n, *c_n, *scratch;
+    void *y, *h_n, *c_n, *scratch, *shared;
+    pthread_barrier_t *barrier;
+    struct Gate *gate;
 } Part;
+
+/* The start of the threads: they run only once all of them exist (go), or none (!go). */
+typedef struct Gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int open, go;
+} Gate;
+
+static void meet(void *barrier)
+{
+    pthread_barrier_wait(barrier);
+}
 
 static void *run_part(void *arg)
 {
     Part *p = arg;
+    if (p->gate) {
+        pthread_mutex_lock(&p->gate->mu);
+        while (!p->gate->open)
+            pthread_cond_wait(&p->gate->cv, &p->gate->mu);
+        int go = p->gate->go;
+        pthread_mutex_unlock(&p->gate->mu);
+        if (!go)
+            return NULL;
+    }
+    void (*sync)(void *) = p->nparts > 1 ? meet : NULL;
     if (p->fns->dbl)
-        p->rc = p->fns->part_f64(p->w, p->x, p->len, p->B, p->T, p->y, p->h_n, p->c_n,
-                                 p->scratch, p->part, p->nparts);
+        p->rc = p->fns->par_f64(p->w, p->x, p->len, p->B, p->T, p->y, p->h_n, p->c_n, p->scratch,
+                                p->shared, p->part, p->nparts, sync, p->barrier);
     else
-        p->rc = p->fns->part_f32(p->w, p->x, p->len, p->B, p->T, p->y, p->h_n, p->c_n,
-                                 p->scratch, p->part, p->nparts);
+        p->rc = p->fns->par_f32(p->w, p->x, p->len, p->B, p->T, p->y, p->h_n, p->c_n, p->scratch,
+                                p->shared, p->part, p->nparts, sync, p->barrier);
     return NULL;
 }
 
-/* The forward pass on `threads` threads (at most one per sequence), each with its own
- * scratch; -1 when out of memory or the model refuses, else 0. The results are those of
- * one thread, bit for bit: parts share no arithmetic. */
+/* The forward pass on `threads` threads, each with its own scratch (thread 0's also holds
+ * the layers' outputs they share): a batch in parts, and a bidirectional layer's two
+ * directions at once. -1 when out of memory, threads cannot start, or the model refuses;
+ * else 0. The results are one thread's, bit for bit. */
 static int forward_threads(const ModelFns *fns, const void *w, const void *x, const int *len,
                            int B, int T, void *y, void *h_n, void *c_n, int threads)
 {
-    if (threads > B)
-        threads = B;
     if (threads < 1)
         threads = 1;
     Part *parts = calloc((size_t)threads, sizeof *parts);
     pthread_t *tid = calloc((size_t)threads, sizeof *tid);
-    int rc = parts && tid ? 0 : -1, started = 0;
+    pthread_barrier_t barrier;
+    Gate gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    int rc = parts && tid ? 0 : -1, started = 0, have_barrier = 0;
+    if (rc == 0 && threads > 1)
+        rc = pthread_barrier_init(&barrier, NULL, (unsigned)threads) == 0 ? 0 : -1;
+    have_barrier = rc == 0 && threads > 1;
     for (int k = 0; k < threads && rc == 0; k++) {
         Part *p = &parts[k];
-        *p = (Part){fns, w, x, len, B, T, k, threads, 0, y, h_n, c_n, NULL};
+        *p = (Part){fns, w, x, len, B, T, k, threads, 0, y, h_n, c_n, NULL, NULL, &barrier,
+                    k ? &gate : NULL};
         p->scratch = malloc((size_t)fns->scratch_bytes(B, T));
+        p->shared = parts[0].scratch;
         if (!p->scratch)
             rc = -1;
     }
+    /* every part runs, or none: a missing one would leave the others in the barrier */
     for (int k = 1; k < threads && rc == 0; k++, started++)
         if (pthread_create(&tid[k], NULL, run_part, &parts[k]) != 0)
             rc = -1;
+    pthread_mutex_lock(&gate.mu);
+    gate.open = 1;
+    gate.go = rc == 0;
+    pthread_cond_broadcast(&gate.cv);
+    pthread_mutex_unlock(&gate.mu);
     if (rc == 0)
         run_part(&parts[0]);
     for (int k = 1; k <= started; k++)
@@ -367,6 +404,8 @@ static int forward_threads(const ModelFns *fns, const void *w, const void *x, co
         rc |= parts[k].rc;
         free(parts[k].scratch);
     }
+    if (have_barrier)
+        pthread_barrier_destroy(&barrier);
     free(parts);
     free(tid);
     return rc ? -1 : 0;

@@ -8,6 +8,7 @@
 
 #include <dlfcn.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,8 @@ typedef struct Native {
                    void *);
     int (*forward_part)(const void *, const void *, const int *, int, int, void *, void *,
                         void *, void *, int, int);
+    int (*forward_par)(const void *, const void *, const int *, int, int, void *, void *,
+                       void *, void *, void *, int, int, void (*)(void *), void *);
 } Native;
 
 static void *sym(void *so, const char *prefix, const char *what)
@@ -148,6 +151,8 @@ static void native_build(Native *n, Rnnc *r, const char *tmp, const char *flags)
     memcpy(&n->forward, &p, sizeof p);
     p = sym(n->so, r->net->name, "forward_part");
     memcpy(&n->forward_part, &p, sizeof p);
+    p = sym(n->so, r->net->name, "forward_par");
+    memcpy(&n->forward_par, &p, sizeof p);
     free(cmd);
     free(c);
     free(so);
@@ -327,8 +332,59 @@ static void test_emitted(void **state)
     tu_rmdir(tmp);
 }
 
-/* The parts of a batch (<name>_forward_part, what threads run), each with its own scratch,
- * together give the whole batch's outputs bit for bit: 2 and 3 parts, every fixture. */
+/* One thread of <name>_forward_par: parts meet in a barrier; part 0's scratch is shared. */
+typedef struct Par {
+    const Native *n;
+    const Case *k;
+    const int *len;
+    void *y, *h, *c, *scratch, *shared;
+    int part, nparts, rc;
+    pthread_barrier_t *barrier;
+} Par;
+
+static void meet(void *b)
+{
+    pthread_barrier_wait(b);
+}
+
+static void *par_run(void *arg)
+{
+    Par *q = arg;
+    q->rc = q->n->forward_par(q->k->packed, q->k->x, q->len, q->k->B, q->k->T, q->y, q->h, q->c,
+                              q->scratch, q->shared, q->part, q->nparts, meet, q->barrier);
+    return NULL;
+}
+
+/* nparts threads through <name>_forward_par into y, h, c. */
+static void run_par(const Native *n, const Case *k, const int *len, int nparts, void *y, void *h,
+                    void *c)
+{
+    Par q[3];
+    pthread_t tid[3];
+    pthread_barrier_t barrier;
+    assert_true(nparts <= 3);
+    assert_int_equal(pthread_barrier_init(&barrier, NULL, (unsigned)nparts), 0);
+    for (int i = 0; i < nparts; i++) {
+        q[i] = (Par){n, k, len, y, h, c, malloc((size_t)n->scratch_bytes(k->B, k->T)), NULL,
+                     i, nparts, 0, &barrier};
+        q[i].shared = q[0].scratch;
+    }
+    for (int i = 1; i < nparts; i++)
+        assert_int_equal(pthread_create(&tid[i], NULL, par_run, &q[i]), 0);
+    par_run(&q[0]);
+    for (int i = 1; i < nparts; i++)
+        pthread_join(tid[i], NULL);
+    for (int i = 0; i < nparts; i++) {
+        assert_int_equal(q[i].rc, 0);
+        free(q[i].scratch);
+    }
+    pthread_barrier_destroy(&barrier);
+}
+
+/* The parts of a batch, each with its own scratch, together give the whole batch's outputs
+ * bit for bit, every fixture: <name>_forward_part one part after another (2 and 3 parts),
+ * and <name>_forward_par on 2 and 3 threads meeting between layers (a bidirectional layer's
+ * directions on two of them). */
 static void test_parts(void **state)
 {
     (void)state;
@@ -348,25 +404,29 @@ static void test_parts(void **state)
         const int *len = f->has_lengths ? k.len : NULL;
         run_native(&n, &k, k.x, len, k.B, k.T, &y, &h, &c, &ny, &nh, &nc);
         size_t rs = k.dbl ? 8 : 4;
-        for (int np = 2; np <= 3; np++) {
+        for (int v = 0; v < 4; v++) {
+            int np = 2 + v % 2, threaded = v >= 2;
             /* NaN-filled outputs: every element must be written by some part */
             unsigned char *yb = malloc((size_t)ny * rs), *hb = malloc((size_t)(nh + 1) * rs);
             unsigned char *cb = malloc((size_t)(nc + 1) * rs);
             memset(yb, 0xff, (size_t)ny * rs);
             memset(hb, 0xff, (size_t)(nh + 1) * rs);
             memset(cb, 0xff, (size_t)(nc + 1) * rs);
-            for (int part = 0; part < np; part++) {
+            for (int part = 0; part < np && !threaded; part++) {
                 void *sc = malloc((size_t)n.scratch_bytes(k.B, k.T));
                 assert_int_equal(
                     n.forward_part(k.packed, k.x, len, k.B, k.T, yb, hb, cb, sc, part, np), 0);
                 free(sc);
             }
+            if (threaded)
+                run_par(&n, &k, len, np, yb, hb, cb);
             double *got[3] = {from_model(yb, ny, k.dbl), from_model(hb, nh, k.dbl),
                               from_model(cb, nc, k.dbl)};
             double *want[3] = {y, h, c};
             long cnt[3] = {ny, nh, f->has_c ? nc : 0};
             for (int j = 0; j < 3; j++) {
-                char *what = tu_strf("%s: %d parts, output %d", f->name, np, j);
+                char *what = tu_strf("%s: %d %s, output %d", f->name, np,
+                                     threaded ? "threads" : "parts", j);
                 tu_assert_close(got[j], want[j], cnt[j], 0, 0, what);
                 free(what);
                 free(got[j]);

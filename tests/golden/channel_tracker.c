@@ -275,7 +275,7 @@ void channel_tracker_pack(const real *p, real *pw)
 
 long channel_tracker_scratch_bytes(int B, int T)
 {
-    const long ints = (2L * B + T) * (long)sizeof(int);
+    const long ints = (3L * B + 2L * T) * (long)sizeof(int);
     const long ireals = (ints + (long)sizeof(real) - 1) / (long)sizeof(real);
     return (long)sizeof(real) * (ireals + (long)B * 8 + (long)B * 8 +
                                  2L * B * T * 8 + (long)B * 0 +
@@ -285,42 +285,63 @@ long channel_tracker_scratch_bytes(int B, int T)
 int channel_tracker_forward(const real *w, const real *x, const int *lengths, int B, int T,
     real *y, real *h_n, real *c_n, void *scratch)
 {
-    return channel_tracker_forward_part(w, x, lengths, B, T, y, h_n, c_n, scratch, 0, 1);
+    return channel_tracker_forward_par(w, x, lengths, B, T, y, h_n, c_n, scratch, scratch, 0, 1, 0, 0);
 }
 
 int channel_tracker_forward_part(const real *w, const real *x, const int *lengths, int B, int T,
     real *y, real *h_n, real *c_n, void *scratch, int part, int nparts)
 {
+    return channel_tracker_forward_par(w, x, lengths, B, T, y, h_n, c_n, scratch, scratch, part,
+        nparts, 0, 0);
+}
+
+int channel_tracker_forward_par(const real *w, const real *x, const int *lengths, int B, int T,
+    real *y, real *h_n, real *c_n, void *scratch, void *shared, int part, int nparts,
+    void (*sync)(void *), void *ctx)
+{
     (void)c_n; /* the top block has no cell state */
     if (B < 1 || T < 1 || nparts < 1 || part < 0 || part >= nparts)
         return -1;
     int *len = (int *)scratch, *perm = len + B, *bs = perm + B;
-    const long ireals = ((2L * B + T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
+    int *pp = bs + T, *pbs = pp + B; /* this part's perm and bs */
+    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
                         (long)sizeof(real);
     real *h = (real *)scratch + ireals; /* (B, 8) */
+    real *sh = (real *)shared + ireals; /* the parts' common buffers */
     real *buf[2]; /* layer outputs, 2 x (B, T, 8) */
-    buf[0] = h + (long)B * 16;
+    buf[0] = sh + (long)B * 16;
     buf[1] = buf[0] + (long)B * T * 8;
     if (pack_batch(lengths, B, T, len, perm, bs) < 0)
         return -1;
-    const int nb = pack_part(perm, bs, B, T, part, nparts); /* perm[0..nb) */
-    for (int i = 0; i < nb; i++) {
-        const int b = perm[i];
+    for (int i = 0; i < B; i++)
+        pp[i] = perm[i];
+    for (int t = 0; t < T; t++)
+        pbs[t] = bs[t];
+    const int np = pack_part(pp, pbs, B, T, part, nparts); /* pp[0..np) */
+    for (int i = 0; i < np; i++) {
+        const int b = pp[i];
         for (int t = 0; t < T; t++)
             vec_zero(y + ((long)t * B + b) * 2, 2);
     }
-    /* tracker layer 0 */
-    vec_zero(h, (long)B * 8);
-    blk_tracker_l0_seq(w + 0, x, 2, (long)B * 2,
-        buf[0], (long)T * 8, 8, T, bs, perm, h, 0);
-    for (int i = 0; i < nb; i++) {
-        const int b = perm[i];
-        if (h_n)
-            vec_copy(h_n + ((long)B * 0 + b) * 8, h + (long)b * 8, 8);
+    if (sync) /* no part writes y before every part has cleared its own */
+        sync(ctx);
+    {
+        const int *sp = pp, *sq = pbs, sn = np;
+        /* tracker layer 0 */
+        vec_zero(h, (long)B * 8);
+        blk_tracker_l0_seq(w + 0, x, 2, (long)B * 2,
+            buf[0], (long)T * 8, 8, T, sq, sp, h, 0);
+        for (int i = 0; i < sn; i++) {
+            const int b = sp[i];
+            if (h_n)
+                vec_copy(h_n + ((long)B * 0 + b) * 8, h + (long)b * 8, 8);
+        }
     }
+    if (sync) /* the next layer reads every part's outputs */
+        sync(ctx);
     /* head out */
-    for (int i = 0; i < nb; i++) {
-        const int b = perm[i];
+    for (int i = 0; i < np; i++) {
+        const int b = pp[i];
         for (int t = 0; t < len[b]; t++)
             head_apply(w, buf[0] + ((long)b * T + t) * 8,
                        y + ((long)t * B + b) * 2);

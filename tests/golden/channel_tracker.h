@@ -70,6 +70,16 @@ int channel_tracker_forward_part(const channel_tracker_real *packed, const chann
     const int *lengths, int B, int T, channel_tracker_real *y,
     channel_tracker_real *h_n, channel_tracker_real *c_n, void *scratch, int part, int nparts);
 
+/* As channel_tracker_forward_part, for parts that run at once and meet: every
+ * part calls sync(ctx) between layers (a barrier of nparts threads), the layers'
+ * outputs live in `shared` (one part's scratch, the same for all), and the two
+ * directions of a bidirectional layer go to parts 0 and 1 with every sequence, so
+ * even one sequence runs on two threads. Same results, bit for bit. */
+int channel_tracker_forward_par(const channel_tracker_real *packed, const channel_tracker_real *x,
+    const int *lengths, int B, int T, channel_tracker_real *y, channel_tracker_real *h_n,
+    channel_tracker_real *c_n, void *scratch, void *shared, int part, int nparts,
+    void (*sync)(void *), void *ctx);
+
 #ifdef __cplusplus
 }
 #endif

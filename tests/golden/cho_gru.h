@@ -71,6 +71,16 @@ int cho_gru_forward_part(const cho_gru_real *packed, const cho_gru_real *x,
     const int *lengths, int B, int T, cho_gru_real *y,
     cho_gru_real *h_n, cho_gru_real *c_n, void *scratch, int part, int nparts);
 
+/* As cho_gru_forward_part, for parts that run at once and meet: every
+ * part calls sync(ctx) between layers (a barrier of nparts threads), the layers'
+ * outputs live in `shared` (one part's scratch, the same for all), and the two
+ * directions of a bidirectional layer go to parts 0 and 1 with every sequence, so
+ * even one sequence runs on two threads. Same results, bit for bit. */
+int cho_gru_forward_par(const cho_gru_real *packed, const cho_gru_real *x,
+    const int *lengths, int B, int T, cho_gru_real *y, cho_gru_real *h_n,
+    cho_gru_real *c_n, void *scratch, void *shared, int part, int nparts,
+    void (*sync)(void *), void *ctx);
+
 #ifdef __cplusplus
 }
 #endif

@@ -524,7 +524,7 @@ void projected_lstm_pack(const real *p, real *pw)
 
 long projected_lstm_scratch_bytes(int B, int T)
 {
-    const long ints = (2L * B + T) * (long)sizeof(int);
+    const long ints = (3L * B + 2L * T) * (long)sizeof(int);
     const long ireals = (ints + (long)sizeof(real) - 1) / (long)sizeof(real);
     return (long)sizeof(real) * (ireals + (long)B * 20 + (long)B * 48 +
                                  2L * B * T * 32 + (long)B * 0 +
@@ -534,49 +534,77 @@ long projected_lstm_scratch_bytes(int B, int T)
 int projected_lstm_forward(const real *w, const real *x, const int *lengths, int B, int T,
     real *y, real *h_n, real *c_n, void *scratch)
 {
-    return projected_lstm_forward_part(w, x, lengths, B, T, y, h_n, c_n, scratch, 0, 1);
+    return projected_lstm_forward_par(w, x, lengths, B, T, y, h_n, c_n, scratch, scratch, 0, 1, 0, 0);
 }
 
 int projected_lstm_forward_part(const real *w, const real *x, const int *lengths, int B, int T,
     real *y, real *h_n, real *c_n, void *scratch, int part, int nparts)
 {
+    return projected_lstm_forward_par(w, x, lengths, B, T, y, h_n, c_n, scratch, scratch, part,
+        nparts, 0, 0);
+}
+
+int projected_lstm_forward_par(const real *w, const real *x, const int *lengths, int B, int T,
+    real *y, real *h_n, real *c_n, void *scratch, void *shared, int part, int nparts,
+    void (*sync)(void *), void *ctx)
+{
     (void)c_n; /* the top block has no cell state */
     if (B < 1 || T < 1 || nparts < 1 || part < 0 || part >= nparts)
         return -1;
     int *len = (int *)scratch, *perm = len + B, *bs = perm + B;
-    const long ireals = ((2L * B + T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
+    int *pp = bs + T, *pbs = pp + B; /* this part's perm and bs */
+    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
                         (long)sizeof(real);
     real *h = (real *)scratch + ireals; /* (B, 20) */
     real *c = h + (long)B * 20; /* (B, 48) */
+    real *sh = (real *)shared + ireals; /* the parts' common buffers */
     real *buf[2]; /* layer outputs, 2 x (B, T, 32) */
-    buf[0] = h + (long)B * 68;
+    buf[0] = sh + (long)B * 68;
     buf[1] = buf[0] + (long)B * T * 32;
     real *xp = h + (long)B * 68 + 2L * B * T * 32 + (long)B * 0; /* (B, T, 192) */
     if (pack_batch(lengths, B, T, len, perm, bs) < 0)
         return -1;
-    const int nb = pack_part(perm, bs, B, T, part, nparts); /* perm[0..nb) */
-    for (int i = 0; i < nb; i++) {
-        const int b = perm[i];
+    for (int i = 0; i < B; i++)
+        pp[i] = perm[i];
+    for (int t = 0; t < T; t++)
+        pbs[t] = bs[t];
+    const int np = pack_part(pp, pbs, B, T, part, nparts); /* pp[0..np) */
+    for (int i = 0; i < np; i++) {
+        const int b = pp[i];
         vec_zero(y + (long)b * T * 20, (long)T * 20);
     }
-    /* lstm layer 0 */
-    vec_zero(h, (long)B * 16);
-    vec_zero(c, (long)B * 48);
-    blk_lstm_l0_seq(w + 0, x, (long)T * 16, 16,
-        buf[0], (long)T * 32, 32, T, bs, perm, h, c, xp, 0);
-    /* lstm layer 0 reverse */
-    vec_zero(h, (long)B * 16);
-    vec_zero(c, (long)B * 48);
-    blk_lstm_l0_seq(w + 7104, x, (long)T * 16, 16,
-        buf[0] + 16, (long)T * 32, 32, T, bs, perm, h, c, xp, 1);
-    /* rnn layer 0 */
-    vec_zero(h, (long)B * 20);
-    blk_rnn_l0_seq(w + 14208, buf[0], (long)T * 32, 32,
-        y, (long)T * 20, 20, T, bs, perm, h, xp, 0);
-    for (int i = 0; i < nb; i++) {
-        const int b = perm[i];
-        if (h_n)
-            vec_copy(h_n + ((long)B * 0 + b) * 20, h + (long)b * 20, 20);
+    if (sync) /* no part writes y before every part has cleared its own */
+        sync(ctx);
+    {
+        const int *sp = sync ? perm : pp, *sq = sync ? bs : pbs;
+        /* lstm layer 0 */
+        if (!sync || 0 % nparts == part) {
+            vec_zero(h, (long)B * 16);
+            vec_zero(c, (long)B * 48);
+            blk_lstm_l0_seq(w + 0, x, (long)T * 16, 16,
+                buf[0], (long)T * 32, 32, T, sq, sp, h, c, xp, 0);
+        }
+        /* lstm layer 0 reverse */
+        if (!sync || 1 % nparts == part) {
+            vec_zero(h, (long)B * 16);
+            vec_zero(c, (long)B * 48);
+            blk_lstm_l0_seq(w + 7104, x, (long)T * 16, 16,
+                buf[0] + 16, (long)T * 32, 32, T, sq, sp, h, c, xp, 1);
+        }
+    }
+    if (sync) /* the next layer reads every part's outputs */
+        sync(ctx);
+    {
+        const int *sp = pp, *sq = pbs, sn = np;
+        /* rnn layer 0 */
+        vec_zero(h, (long)B * 20);
+        blk_rnn_l0_seq(w + 14208, buf[0], (long)T * 32, 32,
+            y, (long)T * 20, 20, T, sq, sp, h, xp, 0);
+        for (int i = 0; i < sn; i++) {
+            const int b = sp[i];
+            if (h_n)
+                vec_copy(h_n + ((long)B * 0 + b) * 20, h + (long)b * 20, 20);
+        }
     }
     return 0;
 }

@@ -77,6 +77,16 @@ int projected_lstm_forward_part(const projected_lstm_real *packed, const project
     const int *lengths, int B, int T, projected_lstm_real *y,
     projected_lstm_real *h_n, projected_lstm_real *c_n, void *scratch, int part, int nparts);
 
+/* As projected_lstm_forward_part, for parts that run at once and meet: every
+ * part calls sync(ctx) between layers (a barrier of nparts threads), the layers'
+ * outputs live in `shared` (one part's scratch, the same for all), and the two
+ * directions of a bidirectional layer go to parts 0 and 1 with every sequence, so
+ * even one sequence runs on two threads. Same results, bit for bit. */
+int projected_lstm_forward_par(const projected_lstm_real *packed, const projected_lstm_real *x,
+    const int *lengths, int B, int T, projected_lstm_real *y, projected_lstm_real *h_n,
+    projected_lstm_real *c_n, void *scratch, void *shared, int part, int nparts,
+    void (*sync)(void *), void *ctx);
+
 #ifdef __cplusplus
 }
 #endif

@@ -612,7 +612,7 @@ void seq_classifier_pack(const real *p, real *pw)
 
 long seq_classifier_scratch_bytes(int B, int T)
 {
-    const long ints = (2L * B + T) * (long)sizeof(int);
+    const long ints = (3L * B + 2L * T) * (long)sizeof(int);
     const long ireals = (ints + (long)sizeof(real) - 1) / (long)sizeof(real);
     return (long)sizeof(real) * (ireals + (long)B * 64 + (long)B * 64 +
                                  2L * B * T * 64 + (long)B * 64 +
@@ -622,59 +622,85 @@ long seq_classifier_scratch_bytes(int B, int T)
 int seq_classifier_forward(const real *w, const real *x, const int *lengths, int B, int T,
     real *y, real *h_n, real *c_n, void *scratch)
 {
-    return seq_classifier_forward_part(w, x, lengths, B, T, y, h_n, c_n, scratch, 0, 1);
+    return seq_classifier_forward_par(w, x, lengths, B, T, y, h_n, c_n, scratch, scratch, 0, 1, 0, 0);
 }
 
 int seq_classifier_forward_part(const real *w, const real *x, const int *lengths, int B, int T,
     real *y, real *h_n, real *c_n, void *scratch, int part, int nparts)
 {
+    return seq_classifier_forward_par(w, x, lengths, B, T, y, h_n, c_n, scratch, scratch, part,
+        nparts, 0, 0);
+}
+
+int seq_classifier_forward_par(const real *w, const real *x, const int *lengths, int B, int T,
+    real *y, real *h_n, real *c_n, void *scratch, void *shared, int part, int nparts,
+    void (*sync)(void *), void *ctx)
+{
     if (B < 1 || T < 1 || nparts < 1 || part < 0 || part >= nparts)
         return -1;
     int *len = (int *)scratch, *perm = len + B, *bs = perm + B;
-    const long ireals = ((2L * B + T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
+    int *pp = bs + T, *pbs = pp + B; /* this part's perm and bs */
+    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
                         (long)sizeof(real);
     real *h = (real *)scratch + ireals; /* (B, 64) */
     real *c = h + (long)B * 64; /* (B, 64) */
+    real *sh = (real *)shared + ireals; /* the parts' common buffers */
     real *buf[2]; /* layer outputs, 2 x (B, T, 64) */
-    buf[0] = h + (long)B * 128;
+    buf[0] = sh + (long)B * 128;
     buf[1] = buf[0] + (long)B * T * 64;
-    real *hlast = h + (long)B * 128 + 2L * B * T * 64; /* (B, 64) */
+    real *hlast = sh + (long)B * 128 + 2L * B * T * 64; /* (B, 64) */
     real *xp = h + (long)B * 128 + 2L * B * T * 64 + (long)B * 64; /* (B, T, 256) */
     if (pack_batch(lengths, B, T, len, perm, bs) < 0)
         return -1;
-    const int nb = pack_part(perm, bs, B, T, part, nparts); /* perm[0..nb) */
-    for (int i = 0; i < nb; i++) {
-        const int b = perm[i];
+    for (int i = 0; i < B; i++)
+        pp[i] = perm[i];
+    for (int t = 0; t < T; t++)
+        pbs[t] = bs[t];
+    const int np = pack_part(pp, pbs, B, T, part, nparts); /* pp[0..np) */
+    for (int i = 0; i < np; i++) {
+        const int b = pp[i];
         vec_zero(y + (long)b * 5, 5);
     }
-    /* rnn layer 0 */
-    vec_zero(h, (long)B * 64);
-    vec_zero(c, (long)B * 64);
-    blk_rnn_l0_seq(w + 0, x, (long)T * 10, 10,
-        buf[0], (long)T * 64, 64, T, bs, perm, h, c, xp, 0);
-    for (int i = 0; i < nb; i++) {
-        const int b = perm[i];
-        if (h_n)
-            vec_copy(h_n + ((long)B * 0 + b) * 64, h + (long)b * 64, 64);
-        if (c_n)
-            vec_copy(c_n + ((long)B * 0 + b) * 64, c + (long)b * 64, 64);
+    if (sync) /* no part writes y before every part has cleared its own */
+        sync(ctx);
+    {
+        const int *sp = pp, *sq = pbs, sn = np;
+        /* rnn layer 0 */
+        vec_zero(h, (long)B * 64);
+        vec_zero(c, (long)B * 64);
+        blk_rnn_l0_seq(w + 0, x, (long)T * 10, 10,
+            buf[0], (long)T * 64, 64, T, sq, sp, h, c, xp, 0);
+        for (int i = 0; i < sn; i++) {
+            const int b = sp[i];
+            if (h_n)
+                vec_copy(h_n + ((long)B * 0 + b) * 64, h + (long)b * 64, 64);
+            if (c_n)
+                vec_copy(c_n + ((long)B * 0 + b) * 64, c + (long)b * 64, 64);
+        }
     }
-    /* rnn layer 1 */
-    vec_zero(h, (long)B * 64);
-    vec_zero(c, (long)B * 64);
-    blk_rnn_l1_seq(w + 19200, buf[0], (long)T * 64, 64,
-        buf[1], (long)T * 64, 64, T, bs, perm, h, c, xp, 0);
-    for (int i = 0; i < nb; i++) {
-        const int b = perm[i];
-        if (h_n)
-            vec_copy(h_n + ((long)B * 1 + b) * 64, h + (long)b * 64, 64);
-        if (c_n)
-            vec_copy(c_n + ((long)B * 1 + b) * 64, c + (long)b * 64, 64);
-        vec_copy(hlast + (long)b * 64 + 0, h + (long)b * 64, 64);
+    if (sync) /* the next layer reads every part's outputs */
+        sync(ctx);
+    {
+        const int *sp = pp, *sq = pbs, sn = np;
+        /* rnn layer 1 */
+        vec_zero(h, (long)B * 64);
+        vec_zero(c, (long)B * 64);
+        blk_rnn_l1_seq(w + 19200, buf[0], (long)T * 64, 64,
+            buf[1], (long)T * 64, 64, T, sq, sp, h, c, xp, 0);
+        for (int i = 0; i < sn; i++) {
+            const int b = sp[i];
+            if (h_n)
+                vec_copy(h_n + ((long)B * 1 + b) * 64, h + (long)b * 64, 64);
+            if (c_n)
+                vec_copy(c_n + ((long)B * 1 + b) * 64, c + (long)b * 64, 64);
+            vec_copy(hlast + (long)b * 64 + 0, h + (long)b * 64, 64);
+        }
     }
+    if (sync) /* the next layer reads every part's outputs */
+        sync(ctx);
     /* head head */
-    for (int i = 0; i < nb; i++) {
-        const int b = perm[i];
+    for (int i = 0; i < np; i++) {
+        const int b = pp[i];
         head_apply(w, hlast + (long)b * 64, y + (long)b * 5);
     }
     return 0;

@@ -74,6 +74,16 @@ int seq_classifier_forward_part(const seq_classifier_real *packed, const seq_cla
     const int *lengths, int B, int T, seq_classifier_real *y,
     seq_classifier_real *h_n, seq_classifier_real *c_n, void *scratch, int part, int nparts);
 
+/* As seq_classifier_forward_part, for parts that run at once and meet: every
+ * part calls sync(ctx) between layers (a barrier of nparts threads), the layers'
+ * outputs live in `shared` (one part's scratch, the same for all), and the two
+ * directions of a bidirectional layer go to parts 0 and 1 with every sequence, so
+ * even one sequence runs on two threads. Same results, bit for bit. */
+int seq_classifier_forward_par(const seq_classifier_real *packed, const seq_classifier_real *x,
+    const int *lengths, int B, int T, seq_classifier_real *y, seq_classifier_real *h_n,
+    seq_classifier_real *c_n, void *scratch, void *shared, int part, int nparts,
+    void (*sync)(void *), void *ctx);
+
 #ifdef __cplusplus
 }
 #endif

@@ -760,7 +760,7 @@ void tagger_pack(const real *p, real *pw)
 
 long tagger_scratch_bytes(int B, int T)
 {
-    const long ints = (2L * B + T) * (long)sizeof(int);
+    const long ints = (3L * B + 2L * T) * (long)sizeof(int);
     const long ireals = (ints + (long)sizeof(real) - 1) / (long)sizeof(real);
     return (long)sizeof(real) * (ireals + (long)B * 24 + (long)B * 24 +
                                  2L * B * T * 48 + (long)B * 0 +
@@ -770,69 +770,103 @@ long tagger_scratch_bytes(int B, int T)
 int tagger_forward(const real *w, const real *x, const int *lengths, int B, int T,
     real *y, real *h_n, real *c_n, void *scratch)
 {
-    return tagger_forward_part(w, x, lengths, B, T, y, h_n, c_n, scratch, 0, 1);
+    return tagger_forward_par(w, x, lengths, B, T, y, h_n, c_n, scratch, scratch, 0, 1, 0, 0);
 }
 
 int tagger_forward_part(const real *w, const real *x, const int *lengths, int B, int T,
     real *y, real *h_n, real *c_n, void *scratch, int part, int nparts)
 {
+    return tagger_forward_par(w, x, lengths, B, T, y, h_n, c_n, scratch, scratch, part,
+        nparts, 0, 0);
+}
+
+int tagger_forward_par(const real *w, const real *x, const int *lengths, int B, int T,
+    real *y, real *h_n, real *c_n, void *scratch, void *shared, int part, int nparts,
+    void (*sync)(void *), void *ctx)
+{
     (void)c_n; /* the top block has no cell state */
     if (B < 1 || T < 1 || nparts < 1 || part < 0 || part >= nparts)
         return -1;
     int *len = (int *)scratch, *perm = len + B, *bs = perm + B;
-    const long ireals = ((2L * B + T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
+    int *pp = bs + T, *pbs = pp + B; /* this part's perm and bs */
+    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
                         (long)sizeof(real);
     real *h = (real *)scratch + ireals; /* (B, 24) */
+    real *sh = (real *)shared + ireals; /* the parts' common buffers */
     real *buf[2]; /* layer outputs, 2 x (B, T, 48) */
-    buf[0] = h + (long)B * 48;
+    buf[0] = sh + (long)B * 48;
     buf[1] = buf[0] + (long)B * T * 48;
     real *xp = h + (long)B * 48 + 2L * B * T * 48 + (long)B * 0; /* (B, T, 72) */
     if (pack_batch(lengths, B, T, len, perm, bs) < 0)
         return -1;
-    const int nb = pack_part(perm, bs, B, T, part, nparts); /* perm[0..nb) */
-    for (int i = 0; i < nb; i++) {
-        const int b = perm[i];
+    for (int i = 0; i < B; i++)
+        pp[i] = perm[i];
+    for (int t = 0; t < T; t++)
+        pbs[t] = bs[t];
+    const int np = pack_part(pp, pbs, B, T, part, nparts); /* pp[0..np) */
+    for (int i = 0; i < np; i++) {
+        const int b = pp[i];
         vec_zero(y + (long)b * T * 4, (long)T * 4);
     }
-    /* encoder layer 0 */
-    vec_zero(h, (long)B * 24);
-    blk_encoder_l0_seq(w + 0, x, (long)T * 8, 8,
-        buf[0], (long)T * 48, 48, T, bs, perm, h, xp, 0);
-    for (int i = 0; i < nb; i++) {
-        const int b = perm[i];
-        if (h_n)
-            vec_copy(h_n + ((long)B * 0 + b) * 24, h + (long)b * 24, 24);
+    if (sync) /* no part writes y before every part has cleared its own */
+        sync(ctx);
+    {
+        const int *sp = sync ? perm : pp, *sq = sync ? bs : pbs, sn = sync ? B : np;
+        /* encoder layer 0 */
+        if (!sync || 0 % nparts == part) {
+            vec_zero(h, (long)B * 24);
+            blk_encoder_l0_seq(w + 0, x, (long)T * 8, 8,
+                buf[0], (long)T * 48, 48, T, sq, sp, h, xp, 0);
+            for (int i = 0; i < sn; i++) {
+                const int b = sp[i];
+                if (h_n)
+                    vec_copy(h_n + ((long)B * 0 + b) * 24, h + (long)b * 24, 24);
+            }
+        }
+        /* encoder layer 0 reverse */
+        if (!sync || 1 % nparts == part) {
+            vec_zero(h, (long)B * 24);
+            blk_encoder_l0_seq(w + 2400, x, (long)T * 8, 8,
+                buf[0] + 24, (long)T * 48, 48, T, sq, sp, h, xp, 1);
+            for (int i = 0; i < sn; i++) {
+                const int b = sp[i];
+                if (h_n)
+                    vec_copy(h_n + ((long)B * 1 + b) * 24, h + (long)b * 24, 24);
+            }
+        }
     }
-    /* encoder layer 0 reverse */
-    vec_zero(h, (long)B * 24);
-    blk_encoder_l0_seq(w + 2400, x, (long)T * 8, 8,
-        buf[0] + 24, (long)T * 48, 48, T, bs, perm, h, xp, 1);
-    for (int i = 0; i < nb; i++) {
-        const int b = perm[i];
-        if (h_n)
-            vec_copy(h_n + ((long)B * 1 + b) * 24, h + (long)b * 24, 24);
+    if (sync) /* the next layer reads every part's outputs */
+        sync(ctx);
+    {
+        const int *sp = sync ? perm : pp, *sq = sync ? bs : pbs, sn = sync ? B : np;
+        /* encoder layer 1 */
+        if (!sync || 0 % nparts == part) {
+            vec_zero(h, (long)B * 24);
+            blk_encoder_l1_seq(w + 4800, buf[0], (long)T * 48, 48,
+                buf[1], (long)T * 48, 48, T, sq, sp, h, xp, 0);
+            for (int i = 0; i < sn; i++) {
+                const int b = sp[i];
+                if (h_n)
+                    vec_copy(h_n + ((long)B * 2 + b) * 24, h + (long)b * 24, 24);
+            }
+        }
+        /* encoder layer 1 reverse */
+        if (!sync || 1 % nparts == part) {
+            vec_zero(h, (long)B * 24);
+            blk_encoder_l1_seq(w + 10080, buf[0], (long)T * 48, 48,
+                buf[1] + 24, (long)T * 48, 48, T, sq, sp, h, xp, 1);
+            for (int i = 0; i < sn; i++) {
+                const int b = sp[i];
+                if (h_n)
+                    vec_copy(h_n + ((long)B * 3 + b) * 24, h + (long)b * 24, 24);
+            }
+        }
     }
-    /* encoder layer 1 */
-    vec_zero(h, (long)B * 24);
-    blk_encoder_l1_seq(w + 4800, buf[0], (long)T * 48, 48,
-        buf[1], (long)T * 48, 48, T, bs, perm, h, xp, 0);
-    for (int i = 0; i < nb; i++) {
-        const int b = perm[i];
-        if (h_n)
-            vec_copy(h_n + ((long)B * 2 + b) * 24, h + (long)b * 24, 24);
-    }
-    /* encoder layer 1 reverse */
-    vec_zero(h, (long)B * 24);
-    blk_encoder_l1_seq(w + 10080, buf[0], (long)T * 48, 48,
-        buf[1] + 24, (long)T * 48, 48, T, bs, perm, h, xp, 1);
-    for (int i = 0; i < nb; i++) {
-        const int b = perm[i];
-        if (h_n)
-            vec_copy(h_n + ((long)B * 3 + b) * 24, h + (long)b * 24, 24);
-    }
+    if (sync) /* the next layer reads every part's outputs */
+        sync(ctx);
     /* head tag */
-    for (int i = 0; i < nb; i++) {
-        const int b = perm[i];
+    for (int i = 0; i < np; i++) {
+        const int b = pp[i];
         for (int t = 0; t < len[b]; t++)
             head_apply(w, buf[1] + ((long)b * T + t) * 48,
                        y + ((long)b * T + t) * 4);
