@@ -310,6 +310,24 @@ static void emit_seqb_head(Emitter *e, const PlanLayer *L, int bz)
             bz ? " real *bz," : "");
 }
 
+/* In <fn>_seqb's loop over the live sequences i of step t: b, bt, the state before the
+ * step (hp [cp]) and dh = dL/dh_t (from above, dy, and from the step after, dhn). */
+static void emit_seqb_sample(Emitter *e, const PlanLayer *L)
+{
+    Sb *sb = e->sb;
+    sb_line(sb, "const int b = perm[i];");
+    sb_line(sb, "const long bt = (long)b * T + t;");
+    sb_line(sb, "const int tp = reverse ? t + 1 : t - 1; /* the step before, in forward order */");
+    sb_line(sb, "const int first = reverse ? tp >= len[b] : tp < 0;");
+    sb_line(sb, "const real *hp = first ? h0 + (long)b * %d : y + b * ysb + tp * yst;", L->Hr);
+    if (is_lstm(L))
+        sb_line(sb, "const real *cp = first ? c0 + (long)b * %d : cs + ((long)b * T + tp) * %d;",
+                L->H, L->H);
+    sb_line(sb, "const real *dyt = dy + b * ysb + t * yst, *dhb = dhn + (long)b * %d;", L->Hr);
+    sb_line(sb, "for (int j = 0; j < %d; j++)", L->Hr);
+    sb_line(sb, "    dh[j] = dyt[j] + dhb[j];");
+}
+
 /* Backward through time over a packed batch, one direction: steps in the reverse of their
  * forward order; dhn (B, Hr) [dcn (B, H)] carry dL/dh [dL/dc] from step to step. y holds
  * the layer's outputs (h of every step, read as h_{t-1}); dy their gradients. */
@@ -327,17 +345,7 @@ static void emit_seqb(Emitter *e, const PlanLayer *L)
     sb_line(sb, "const int t = reverse ? s : T - 1 - s;");
     sb_line(sb, "for (int i = 0; i < bs[t]; i++) {");
     sb->indent += 4;
-    sb_line(sb, "const int b = perm[i];");
-    sb_line(sb, "const long bt = (long)b * T + t;");
-    sb_line(sb, "const int tp = reverse ? t + 1 : t - 1; /* the step before, in forward order */");
-    sb_line(sb, "const int first = reverse ? tp >= len[b] : tp < 0;");
-    sb_line(sb, "const real *hp = first ? h0 + (long)b * %d : y + b * ysb + tp * yst;", L->Hr);
-    if (lstm)
-        sb_line(sb, "const real *cp = first ? c0 + (long)b * %ld : cs + ((long)b * T + tp) * %ld;",
-                H, H);
-    sb_line(sb, "const real *dyt = dy + b * ysb + t * yst, *dhb = dhn + (long)b * %d;", L->Hr);
-    sb_line(sb, "for (int j = 0; j < %d; j++)", L->Hr);
-    sb_line(sb, "    dh[j] = dyt[j] + dhb[j];");
+    emit_seqb_sample(e, L);
     if (lstm)
         sb_line(sb, "%s_back(wb, x + b * xsb + t * xst, hp, cp, a + bt * %ld, cs + bt * %ld, dh,",
                 L->fn, GH, H);
@@ -576,18 +584,8 @@ static void emit_seqb_split(Emitter *e, const PlanLayer *L)
     sb_line(sb, "const int t = reverse ? s : T - 1 - s, n = bs[t];");
     sb_line(sb, "for (int i = 0; i < n; i++) {");
     sb->indent += 4;
-    sb_line(sb, "const int b = perm[i];");
-    sb_line(sb, "const long bt = (long)b * T + t;");
-    sb_line(sb, "const int tp = reverse ? t + 1 : t - 1; /* the step before, in forward order */");
-    sb_line(sb, "const int first = reverse ? tp >= len[b] : tp < 0;");
-    sb_line(sb, "const real *hp = first ? h0 + (long)b * %ld : y + b * ysb + tp * yst;", Hr);
-    if (lstm)
-        sb_line(sb, "const real *cp = first ? c0 + (long)b * %ld : cs + ((long)b * T + tp) * %ld;",
-                H, H);
-    sb_line(sb, "const real *dyt = dy + b * ysb + t * yst, *dhb = dhn + (long)b * %ld;", Hr);
+    emit_seqb_sample(e, L);
     sb_line(sb, "real *z = bz + (long)i * %ld;", z.width);
-    sb_line(sb, "for (int j = 0; j < %ld; j++)", Hr);
-    sb_line(sb, "    dh[j] = dyt[j] + dhb[j];");
     char extra[96] = "";
     if (after)
         snprintf(extra, sizeof extra, ", z + %ld, z + %ld", z.dgh, z.hd);
