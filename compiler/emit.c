@@ -472,19 +472,6 @@ static void emit_forward(Emitter *e)
         sb_line(sb, "}");
         sb_line(sb, "%s", "");
         sb_line(sb,
-                "int %s_forward_part(const real *w, const real *x, const int *lengths, int B, "
-                "int T,",
-                net->name);
-        sb_line(sb, "    real *y, real *h_n, real *c_n, void *scratch, int part, int nparts)");
-        sb_line(sb, "{");
-        sb_line(sb,
-                "    return %s_forward_par(w, x, lengths, B, T, y, h_n, c_n, scratch, scratch, "
-                "part,",
-                net->name);
-        sb_line(sb, "        nparts, 0, 0);");
-        sb_line(sb, "}");
-        sb_line(sb, "%s", "");
-        sb_line(sb,
                 "int %s_forward_par(const real *w, const real *x, const int *lengths, int B, "
                 "int T,",
                 net->name);
@@ -810,19 +797,16 @@ static void emit_header(Emitter *e, const char *header_name)
     sb_line(sb, "    const int *lengths, int B, int T, %s_real *y,", n);
     sb_line(sb, "    %s_real *h_n, %s_real *c_n, void *scratch);", n, n);
     sb_line(sb, "%s", "");
-    sb_line(sb, "/* As %s_forward, for part `part` of `nparts` of the batch only: every", n);
-    sb_line(sb, " * nparts-th sequence, longest first. It writes only those sequences' outputs, so");
-    sb_line(sb, " * the parts of one batch can run on as many threads at once, each with its own");
-    sb_line(sb, " * scratch; together they give %s_forward's results, bit for bit. */", n);
-    sb_line(sb, "int %s_forward_part(const %s_real *packed, const %s_real *x,", n, n, n);
-    sb_line(sb, "    const int *lengths, int B, int T, %s_real *y,", n);
-    sb_line(sb, "    %s_real *h_n, %s_real *c_n, void *scratch, int part, int nparts);", n, n);
-    sb_line(sb, "%s", "");
-    sb_line(sb, "/* As %s_forward_part, for parts that run at once and meet: every", n);
-    sb_line(sb, " * part calls sync(ctx) between layers (a barrier of nparts threads), the layers'");
-    sb_line(sb, " * outputs live in `shared` (one part's scratch, the same for all), and the two");
-    sb_line(sb, " * directions of a bidirectional layer go to parts 0 and 1 with every sequence, so");
-    sb_line(sb, " * even one sequence runs on two threads. Same results, bit for bit. */");
+    sb_line(sb, "/* As %s_forward, for part `part` of `nparts` only, so that parts can run on",
+            n);
+    sb_line(sb, " * as many threads at once, each with its own scratch; together they give");
+    sb_line(sb, " * %s_forward's results, bit for bit. Without sync (NULL), a part is every", n);
+    sb_line(sb, " * nparts-th sequence, longest first, through every layer: it writes only those");
+    sb_line(sb, " * sequences' outputs and needs no other part (shared = its own scratch). With");
+    sb_line(sb, " * sync, every part calls sync(ctx) between layers (a barrier of nparts threads),");
+    sb_line(sb, " * the layers' outputs live in `shared` (one part's scratch, the same for all),");
+    sb_line(sb, " * and the two directions of a bidirectional layer go to parts 0 and 1 with every");
+    sb_line(sb, " * sequence, so that even one sequence runs on two threads. */");
     sb_line(sb, "int %s_forward_par(const %s_real *packed, const %s_real *x,", n, n, n);
     sb_line(sb, "    const int *lengths, int B, int T, %s_real *y, %s_real *h_n,", n, n);
     sb_line(sb, "    %s_real *c_n, void *scratch, void *shared, int part, int nparts,", n);

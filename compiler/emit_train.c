@@ -27,6 +27,14 @@ static int droppable(const PlanLayer *L)
     return L->block->dropout > 0 && !L->last_layer;
 }
 
+static int any_droppable(const Plan *p)
+{
+    for (int i = 0; i < p->nlayers; i++)
+        if (droppable(&p->layers[i]))
+            return 1;
+    return 0;
+}
+
 /* The offset (in reals, a C expression) of global layer g's dropout mask in `drop`. */
 static const char *mask_off(const Plan *p, int g_target)
 {
@@ -860,10 +868,7 @@ static void emit_forward_train(Emitter *e)
     sb_line(sb, "{");
     sb->indent += 4;
     sb_line(sb, "TrainMem m;");
-    int any_drop = 0;
-    for (int i = 0; i < p->nlayers; i++)
-        any_drop |= droppable(&p->layers[i]);
-    if (!any_drop)
+    if (!any_droppable(p))
         sb_line(sb, "(void)drop; /* no dropout between layers */");
     sb_line(sb, "if (B < 1 || T < 1%s)", hd->present ? " || !logits" : "");
     sb_line(sb, "    return -1;");
@@ -1008,10 +1013,7 @@ static void emit_backward(Emitter *e)
     sb_line(sb, "{");
     sb->indent += 4;
     sb_line(sb, "TrainMem m;");
-    int any_drop = 0;
-    for (int i = 0; i < p->nlayers; i++)
-        any_drop |= droppable(&p->layers[i]);
-    if (!any_drop)
+    if (!any_droppable(p))
         sb_line(sb, "(void)drop; /* no dropout between layers */");
     sb_line(sb, "if (B < 1 || T < 1)");
     sb_line(sb, "    return -1;");

@@ -148,20 +148,27 @@ Plan *plan_build(Arena *a, DiagList *d, const Net *net)
     return p;
 }
 
-long plan_scratch_reals(const Plan *p, long B, long T)
+/* The scratch as the generated code carves it, in reals: the schedule's ints first (the
+ * run-time API also keeps a part's: 3B + 2T of them, deployed code 2B + T), then the states,
+ * two layer-output buffers, the head's input, and the run-time API's input projections. */
+static long scratch_reals(const Plan *p, long B, long T, int runtime)
 {
-    long ints = 2 * B + T;
+    long ints = runtime ? 3 * B + 2 * T : 2 * B + T;
     long int_reals = (ints * 4 + p->real_size - 1) / p->real_size;
     long hlast =
         p->net->head.present && p->net->head.input == HEAD_LAST ? B * p->top_dirs * p->top_hr : 0;
-    return int_reals + B * p->max_hr + B * p->max_h + 2 * B * T * p->max_width + hlast;
+    return int_reals + B * p->max_hr + B * p->max_h + 2 * B * T * p->max_width + hlast +
+           (runtime ? B * T * p->xp_width : 0);
+}
+
+long plan_scratch_reals(const Plan *p, long B, long T)
+{
+    return scratch_reals(p, B, T, 0);
 }
 
 long plan_scratch_bytes(const Plan *p, long B, long T)
 {
-    /* and the run-time API's schedule of a part: (B + T) more ints */
-    long part_reals = ((B + T) * 4 + p->real_size - 1) / p->real_size + 1;
-    return (plan_scratch_reals(p, B, T) + part_reals + B * T * p->xp_width) * p->real_size;
+    return scratch_reals(p, B, T, 1) * p->real_size;
 }
 
 void plan_block_stats(const Plan *p, int block, PlanBlockStats *out)

@@ -288,13 +288,6 @@ int channel_tracker_forward(const real *w, const real *x, const int *lengths, in
     return channel_tracker_forward_par(w, x, lengths, B, T, y, h_n, c_n, scratch, scratch, 0, 1, 0, 0);
 }
 
-int channel_tracker_forward_part(const real *w, const real *x, const int *lengths, int B, int T,
-    real *y, real *h_n, real *c_n, void *scratch, int part, int nparts)
-{
-    return channel_tracker_forward_par(w, x, lengths, B, T, y, h_n, c_n, scratch, scratch, part,
-        nparts, 0, 0);
-}
-
 int channel_tracker_forward_par(const real *w, const real *x, const int *lengths, int B, int T,
     real *y, real *h_n, real *c_n, void *scratch, void *shared, int part, int nparts,
     void (*sync)(void *), void *ctx)

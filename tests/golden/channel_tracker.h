@@ -62,19 +62,15 @@ int channel_tracker_forward(const channel_tracker_real *packed, const channel_tr
     const int *lengths, int B, int T, channel_tracker_real *y,
     channel_tracker_real *h_n, channel_tracker_real *c_n, void *scratch);
 
-/* As channel_tracker_forward, for part `part` of `nparts` of the batch only: every
- * nparts-th sequence, longest first. It writes only those sequences' outputs, so
- * the parts of one batch can run on as many threads at once, each with its own
- * scratch; together they give channel_tracker_forward's results, bit for bit. */
-int channel_tracker_forward_part(const channel_tracker_real *packed, const channel_tracker_real *x,
-    const int *lengths, int B, int T, channel_tracker_real *y,
-    channel_tracker_real *h_n, channel_tracker_real *c_n, void *scratch, int part, int nparts);
-
-/* As channel_tracker_forward_part, for parts that run at once and meet: every
- * part calls sync(ctx) between layers (a barrier of nparts threads), the layers'
- * outputs live in `shared` (one part's scratch, the same for all), and the two
- * directions of a bidirectional layer go to parts 0 and 1 with every sequence, so
- * even one sequence runs on two threads. Same results, bit for bit. */
+/* As channel_tracker_forward, for part `part` of `nparts` only, so that parts can run on
+ * as many threads at once, each with its own scratch; together they give
+ * channel_tracker_forward's results, bit for bit. Without sync (NULL), a part is every
+ * nparts-th sequence, longest first, through every layer: it writes only those
+ * sequences' outputs and needs no other part (shared = its own scratch). With
+ * sync, every part calls sync(ctx) between layers (a barrier of nparts threads),
+ * the layers' outputs live in `shared` (one part's scratch, the same for all),
+ * and the two directions of a bidirectional layer go to parts 0 and 1 with every
+ * sequence, so that even one sequence runs on two threads. */
 int channel_tracker_forward_par(const channel_tracker_real *packed, const channel_tracker_real *x,
     const int *lengths, int B, int T, channel_tracker_real *y, channel_tracker_real *h_n,
     channel_tracker_real *c_n, void *scratch, void *shared, int part, int nparts,
