@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "jit.h"
-#include "rnnc.h"
+#include "host.h"
 #include "rnnrt.h"
 
 typedef struct Config {
@@ -163,8 +163,8 @@ static void *helper(void *p)
         pthread_barrier_wait(&g->go);
         if (g->quit)
             return NULL;
-        g->par(g->f.w, g->f.x, NULL, g->f.B, g->f.T, g->f.y, NULL, NULL, g->scratch2,
-               g->f.scratch, 1, 2, meet, &g->barrier);
+        g->par(g->f.w, g->f.x, NULL, g->f.B, g->f.T, g->f.y, NULL, NULL, g->scratch2, g->f.scratch,
+               1, 2, meet, &g->barrier);
         pthread_barrier_wait(&g->go);
     }
 }
@@ -173,8 +173,8 @@ static void run_fwd2(void *p)
 {
     Fwd2 *g = p;
     pthread_barrier_wait(&g->go);
-    g->par(g->f.w, g->f.x, NULL, g->f.B, g->f.T, g->f.y, NULL, NULL, g->f.scratch, g->f.scratch,
-           0, 2, meet, &g->barrier);
+    g->par(g->f.w, g->f.x, NULL, g->f.B, g->f.T, g->f.y, NULL, NULL, g->f.scratch, g->f.scratch, 0,
+           2, meet, &g->barrier);
     pthread_barrier_wait(&g->go);
 }
 
@@ -295,12 +295,12 @@ static void bench_config(const Config *c, const char *dir)
             }
             if (rc < 0)
                 diag_render(&t.diag, stderr);
-            rnnc_free(&t);
+            rnnc_fini(&t);
         }
         free(x);
         free(y);
         free(len);
-        rnnc_free(&r);
+        rnnc_fini(&r);
         return;
     }
     /* the JITs, each with the code shaped for it */
@@ -315,9 +315,11 @@ static void bench_config(const Config *c, const char *dir)
             diag_render(&r.diag, stderr);
             continue;
         }
-        void *fw;
-        memcpy(&fw, &fns.forward_f32, sizeof fw);
-        bench_forward(names[k], c, &r, fns.scratch_bytes, fns.pack_f32, fw);
+        /* the typed entry points, as a C caller has them (float32 specs) */
+        void *pk = jit_symbol(m, "bench_pack"), *fw = jit_symbol(m, "bench_forward");
+        void (*pack)(const float *, float *);
+        memcpy(&pack, &pk, sizeof pk);
+        bench_forward(names[k], c, &r, fns.scratch_bytes, pack, fw);
         jit_free(m);
     }
     /* the emitted files, built with the system compiler */
@@ -376,7 +378,7 @@ static void bench_config(const Config *c, const char *dir)
         rnnc_model_free(m);
     }
     fflush(stdout);
-    rnnc_free(&r);
+    rnnc_fini(&r);
 }
 
 int main(int argc, char **argv)

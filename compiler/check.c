@@ -4,6 +4,8 @@
  */
 #include "check.h"
 
+#include "cell.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -99,11 +101,6 @@ static int edit_distance(const char *a, const char *b)
     return row[nb];
 }
 
-static const char *cell_label(CellKind c)
-{
-    return c == CELL_LSTM ? "lstm" : c == CELL_GRU ? "gru" : "rnn";
-}
-
 static const char *cells_label(int mask)
 {
     return mask == FOR_RNN ? "rnn" : mask == FOR_LSTM ? "lstm" : "gru";
@@ -163,7 +160,7 @@ static void check_keys(Checker *c, const Node *map, const KeyInfo *table, int ce
                            opt_names[cell]);
             else
                 diag_error(c->diag, k->span, "'%s' applies only to cell: %s, not to %s", k->str,
-                           cells_label(info->cells), cell_label((CellKind)cell));
+                           cells_label(info->cells), cell_kind_name((CellKind)cell));
         }
     }
 }
@@ -467,10 +464,58 @@ static int get_range(Checker *c, const Node *v, const char *key, double lo, doub
  *   clip_grad_norm: 0      # 0: off;  clip_grad_value: 0
  *   tbptt: 0               # truncated backpropagation window K; 0: full
  */
+/* One key of train: into *t (the optimizer already set): the rule of each key, in one place
+ * for the spec's block and the command line's overrides. */
+static void train_key(Checker *c, TrainCfg *t, const char *key, const Node *v)
+{
+    int opt = (int)t->optimizer, iv;
+    if (strcmp(key, "lr") == 0)
+        get_range(c, v, "lr", 0, 1e6, 0, 1, &t->lr);
+    else if (strcmp(key, "weight_decay") == 0)
+        get_range(c, v, "weight_decay", 0, 1e6, 0, 0, &t->weight_decay);
+    else if (strcmp(key, "momentum") == 0 && opt == RNNC_OPT_SGD)
+        get_range(c, v, "momentum", 0, 1, 1, 0, &t->momentum);
+    else if (strcmp(key, "nesterov") == 0 && opt == RNNC_OPT_SGD) {
+        if (get_bool(c, v, "nesterov", &t->nesterov) == 0 && t->nesterov && t->momentum <= 0)
+            diag_error(c->diag, v->span, "nesterov needs a momentum above 0 (as PyTorch's SGD)");
+    } else if (strcmp(key, "eps") == 0 && opt != RNNC_OPT_SGD)
+        get_range(c, v, "eps", 0, 1, 0, 1, &t->eps);
+    else if (strcmp(key, "betas") == 0 && opt != RNNC_OPT_SGD) {
+        if (v->kind != NODE_SEQ || v->n != 2)
+            diag_error(c->diag, v->span,
+                       "'betas' must be a list of two numbers, e.g. [0.9, 0.999]");
+        else if (get_range(c, v->vals[0], "betas[0]", 0, 1, 1, 0, &t->beta1) == 0)
+            get_range(c, v->vals[1], "betas[1]", 0, 1, 1, 0, &t->beta2);
+    } else if (strcmp(key, "batch_size") == 0)
+        get_int(c, v, "batch_size", 1, 1 << 24, &t->batch_size);
+    else if (strcmp(key, "epochs") == 0)
+        get_int(c, v, "epochs", 1, 1000000, &t->epochs);
+    else if (strcmp(key, "shuffle") == 0)
+        get_bool(c, v, "shuffle", &t->shuffle);
+    else if (strcmp(key, "clip_grad_norm") == 0)
+        get_range(c, v, "clip_grad_norm", 0, 1e30, 0, 0, &t->clip_grad_norm);
+    else if (strcmp(key, "clip_grad_value") == 0)
+        get_range(c, v, "clip_grad_value", 0, 1e30, 0, 0, &t->clip_grad_value);
+    else if (strcmp(key, "tbptt") == 0 && get_int(c, v, "tbptt", 0, 1 << 24, &iv) == 0)
+        t->tbptt = iv;
+    else if (strcmp(key, "seed") == 0 && get_int(c, v, "seed", 0, 2147483647, &iv) == 0)
+        t->seed = iv;
+}
+
+/* train:
+ *   optimizer: adam        # sgd | adam | adamw (default adam)
+ *   lr: 0.001              # default 0.001 (0.01 for sgd)
+ *   momentum: 0.0          # sgd; nesterov: false (needs momentum > 0)
+ *   betas: [0.9, 0.999]    # adam, adamw; eps: 1.0e-08
+ *   weight_decay: 0.0      # default 0 (0.01 for adamw, as PyTorch)
+ *   batch_size: 32  epochs: 10  shuffle: true  seed: 0
+ *   clip_grad_norm: 0      # 0: off;  clip_grad_value: 0
+ *   tbptt: 0               # truncated backpropagation window K; 0: full
+ */
 static void check_train(Checker *c, const Node *m, TrainCfg *t)
 {
     memset(t, 0, sizeof *t);
-    t->optimizer = OPT_ADAM;
+    t->optimizer = RNNC_OPT_ADAM;
     t->beta1 = 0.9;
     t->beta2 = 0.999;
     t->eps = 1e-8;
@@ -479,57 +524,50 @@ static void check_train(Checker *c, const Node *m, TrainCfg *t)
     t->shuffle = 1;
     if (!m)
         goto defaults;
-    t->span = m->span;
     if (m->kind != NODE_MAP) {
         diag_error(c->diag, m->span, "'train' must be a mapping, found %s", node_what(m));
         return;
     }
     const Node *v;
-    int opt = OPT_ADAM;
+    int opt = RNNC_OPT_ADAM;
     if ((v = spec_map_get(m, "optimizer")) != NULL &&
         (opt = get_enum(c, v, "optimizer", opt_names)) < 0)
-        opt = OPT_ADAM;
-    t->optimizer = (OptKind)opt;
-    check_keys(c, m, train_keys, opt, "train");
-    int iv;
-    if ((v = spec_map_get(m, "lr")) != NULL)
-        get_range(c, v, "lr", 0, 1e6, 0, 1, &t->lr);
-    if ((v = spec_map_get(m, "weight_decay")) != NULL)
-        get_range(c, v, "weight_decay", 0, 1e6, 0, 0, &t->weight_decay);
-    else if (opt == OPT_ADAMW)
+        opt = RNNC_OPT_ADAM;
+    t->optimizer = (RnncOptimizer)opt;
+    if (opt == RNNC_OPT_ADAMW)
         t->weight_decay = 0.01;
-    if ((v = spec_map_get(m, "momentum")) != NULL && opt == OPT_SGD)
-        get_range(c, v, "momentum", 0, 1, 1, 0, &t->momentum);
-    if ((v = spec_map_get(m, "nesterov")) != NULL && opt == OPT_SGD &&
-        get_bool(c, v, "nesterov", &t->nesterov) == 0 && t->nesterov && t->momentum <= 0)
-        diag_error(c->diag, v->span, "nesterov needs a momentum above 0 (as PyTorch's SGD)");
-    if ((v = spec_map_get(m, "eps")) != NULL && opt != OPT_SGD)
-        get_range(c, v, "eps", 0, 1, 0, 1, &t->eps);
-    if ((v = spec_map_get(m, "betas")) != NULL && opt != OPT_SGD) {
-        if (v->kind != NODE_SEQ || v->n != 2)
-            diag_error(c->diag, v->span,
-                       "'betas' must be a list of two numbers, e.g. [0.9, "
-                       "0.999]");
-        else if (get_range(c, v->vals[0], "betas[0]", 0, 1, 1, 0, &t->beta1) == 0)
-            get_range(c, v->vals[1], "betas[1]", 0, 1, 1, 0, &t->beta2);
-    }
-    if ((v = spec_map_get(m, "batch_size")) != NULL)
-        get_int(c, v, "batch_size", 1, 1 << 24, &t->batch_size);
-    if ((v = spec_map_get(m, "epochs")) != NULL)
-        get_int(c, v, "epochs", 1, 1000000, &t->epochs);
-    if ((v = spec_map_get(m, "shuffle")) != NULL)
-        get_bool(c, v, "shuffle", &t->shuffle);
-    if ((v = spec_map_get(m, "clip_grad_norm")) != NULL)
-        get_range(c, v, "clip_grad_norm", 0, 1e30, 0, 0, &t->clip_grad_norm);
-    if ((v = spec_map_get(m, "clip_grad_value")) != NULL)
-        get_range(c, v, "clip_grad_value", 0, 1e30, 0, 0, &t->clip_grad_value);
-    if ((v = spec_map_get(m, "tbptt")) != NULL && get_int(c, v, "tbptt", 0, 1 << 24, &iv) == 0)
-        t->tbptt = iv;
-    if ((v = spec_map_get(m, "seed")) != NULL && get_int(c, v, "seed", 0, 2147483647, &iv) == 0)
-        t->seed = iv;
+    check_keys(c, m, train_keys, opt, "train");
+    /* in the order of train_keys: momentum before nesterov */
+    for (const KeyInfo *k = train_keys + 1; k->key; k++)
+        if ((v = spec_map_get(m, k->key)) != NULL)
+            train_key(c, t, k->key, v);
 defaults:
     if (t->lr == 0)
-        t->lr = t->optimizer == OPT_SGD ? 0.01 : 0.001;
+        t->lr = t->optimizer == RNNC_OPT_SGD ? 0.01 : 0.001;
+}
+
+int check_train_set(Arena *a, DiagList *d, TrainCfg *t, const char *key, const Node *v)
+{
+    Checker c = {a, d};
+    int e0 = d->nerrors;
+    const KeyInfo *k = train_keys;
+    while (k->key && strcmp(k->key, key) != 0)
+        k++;
+    if (!k->key) {
+        diag_error(d, v->span, "train: has no key '%s'", key);
+        return -1;
+    }
+    if (strcmp(key, "optimizer") == 0) {
+        int opt = get_enum(&c, v, "optimizer", opt_names);
+        if (opt >= 0)
+            t->optimizer = (RnncOptimizer)opt;
+    } else if (!(k->cells & (1 << t->optimizer))) {
+        diag_error(d, v->span, "'%s' does not apply to the %s optimizer", key,
+                   opt_names[t->optimizer]);
+    } else {
+        train_key(&c, t, key, v);
+    }
+    return d->nerrors == e0 ? 0 : -1;
 }
 
 /* Multiply-adds per step of layer `l` of block `b` (one direction). */
@@ -605,6 +643,8 @@ Net *check_spec(Arena *a, DiagList *d, const SpecDoc *doc)
             net->loss = (LossKind)(k + 1);
         net->loss_span = v->span;
     }
+    if ((v = spec_map_get(root, "train")) != NULL)
+        net->train_span = v->span;
     check_train(&c, spec_map_get(root, "train"), &net->train);
     net->max_seq_len = CHECK_DEFAULT_MAX_SEQ_LEN;
     if ((v = spec_map_get(root, "deploy")) != NULL) {

@@ -16,6 +16,11 @@ enum { CHECK_DEFAULT_MAX_SEQ_LEN = 256 };
  * errors (all of them added to `d`). Warnings may be added on success. */
 Net *check_spec(Arena *a, DiagList *d, const SpecDoc *doc);
 
+/* Sets train: key `key` of *t from the value node `v`, by the rules the spec's train: block
+ * follows (a key that does not apply to t's optimizer is an error). 0, or -1 with the
+ * diagnostic at v's span. */
+int check_train_set(Arena *a, DiagList *d, TrainCfg *t, const char *key, const Node *v);
+
 /* True when `s` is a plain C identifier (letters, digits, '_', not starting with a digit,
  * 1..63 characters, no leading double underscore or underscore-capital). */
 int check_is_ident(const char *s);

@@ -121,3 +121,10 @@ void diag_render(const DiagList *d, FILE *out)
     if (d->dropped)
         fprintf(out, "(%d more diagnostics not shown)\n", d->dropped);
 }
+
+void diag_clear(DiagList *d)
+{
+    d->n = 0;
+    d->dropped = 0;
+    d->nerrors = 0;
+}

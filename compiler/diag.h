@@ -49,6 +49,8 @@ void diag_add(DiagList *d, DiagSeverity sev, Span span, const char *fmt, ...)
 #define diag_note(d, span, ...) diag_add((d), DIAG_NOTE, (span), __VA_ARGS__)
 /* Writes every diagnostic to `out` in order, gcc style, with source line and caret. */
 void diag_render(const DiagList *d, FILE *out);
+/* Forgets every diagnostic (after they were rendered). */
+void diag_clear(DiagList *d);
 
 /* A span with no place. */
 Span span_none(void);

@@ -74,53 +74,52 @@ static void add_f64(TCCState *s, const char *name, double (*fn)(double))
     tcc_add_symbol(s, name, p);
 }
 
-static void *lookup(JitModule *m, const char *prefix, const char *what, DiagList *d)
+static JitModule *compile_cc(const char *source, DiagList *d);
+
+/* One entry point `<prefix>_v_<what>` into *slot (a function pointer of the right type: POSIX
+ * guarantees the object-to-function pointer conversion, as for dlsym). 0, or -1 when absent. */
+static int entry(JitModule *m, const char *prefix, const char *what, void *slot, DiagList *d)
 {
     char name[160];
     snprintf(name, sizeof name, "%s_%s", prefix, what);
     void *p = jit_symbol(m, name);
-    if (!p)
+    if (!p) {
         diag_error(d, span_none(), "JIT: generated code has no symbol '%s'", name);
-    return p;
+        return -1;
+    }
+    memcpy(slot, &p, sizeof p);
+    return 0;
 }
 
-static JitModule *compile_cc(const char *source, DiagList *d);
-
-/* Looks up the model's entry points in a compiled module; frees it on failure. */
-static JitModule *fill_fns(JitModule *m, const char *prefix, int dbl, ModelFns *fns, DiagList *d)
+/* Fills the model's function table, the only place that does; frees m on failure. */
+static JitModule *fill_fns(JitModule *m, const char *prefix, int train, ModelFns *fns, DiagList *d)
 {
     memset(fns, 0, sizeof *fns);
-    fns->dbl = dbl;
-    void *sb = lookup(m, prefix, "scratch_bytes", d);
-    void *pk = lookup(m, prefix, "pack", d);
-    void *fw = lookup(m, prefix, "forward", d);
-    void *fp = lookup(m, prefix, "forward_par", d);
-    if (!sb || !pk || !fw || !fp) {
+    int bad = entry(m, prefix, "scratch_bytes", &fns->scratch_bytes, d) |
+              entry(m, prefix, "v_pack", &fns->pack, d) |
+              entry(m, prefix, "v_forward", &fns->forward, d) |
+              entry(m, prefix, "v_forward_par", &fns->forward_par, d);
+    if (train)
+        bad |= entry(m, prefix, "train_bytes", &fns->train_bytes, d) |
+               entry(m, prefix, "v_forward_train", &fns->forward_train, d) |
+               entry(m, prefix, "v_backward", &fns->backward, d) |
+               entry(m, prefix, "v_unpack_grads", &fns->unpack_grads, d) |
+               entry(m, prefix, "v_acts", &fns->acts, d);
+    if (bad) {
         jit_free(m);
         return NULL;
-    }
-    /* Object pointers to function pointers: POSIX guarantees this conversion (dlsym). */
-    memcpy(&fns->scratch_bytes, &sb, sizeof sb);
-    if (dbl) {
-        memcpy(&fns->pack_f64, &pk, sizeof pk);
-        memcpy(&fns->forward_f64, &fw, sizeof fw);
-        memcpy(&fns->par_f64, &fp, sizeof fp);
-    } else {
-        memcpy(&fns->pack_f32, &pk, sizeof pk);
-        memcpy(&fns->forward_f32, &fw, sizeof fw);
-        memcpy(&fns->par_f32, &fp, sizeof fp);
     }
     return m;
 }
 
-JitModule *jit_compile(JitKind kind, const char *source, const char *prefix, int dbl,
+JitModule *jit_compile(JitKind kind, const char *source, const char *prefix, int train,
                        ModelFns *fns, DiagList *d)
 {
     if (kind == JIT_CC) {
         JitModule *m = compile_cc(source, d);
         if (!m)
             return NULL;
-        return fill_fns(m, prefix, dbl, fns, d);
+        return fill_fns(m, prefix, train, fns, d);
     }
     JitModule *m = calloc(1, sizeof *m);
     if (!m || !(m->s = tcc_new())) {
@@ -143,7 +142,7 @@ JitModule *jit_compile(JitKind kind, const char *source, const char *prefix, int
         jit_free(m);
         return NULL;
     }
-    return fill_fns(m, prefix, dbl, fns, d);
+    return fill_fns(m, prefix, train, fns, d);
 }
 
 void *jit_symbol(JitModule *m, const char *name)

@@ -14,30 +14,34 @@ typedef struct JitModule JitModule;
  * cache keyed by a hash of the code and loaded with dlopen. */
 typedef enum JitKind { JIT_TCC, JIT_CC } JitKind;
 
-/* Entry points of a generated model (see the generated header for their contracts).
- * Exactly one of the f32/f64 sets is filled, as the model's precision says. */
+/* Entry points of a generated model, as the host calls them: every array is a `void *` of
+ * the model's own real type, so that the host stays precision-agnostic and needs one table.
+ * The generated JIT unit defines them as thin wrappers (`<prefix>_v_*`, templates/drivers.c)
+ * over its typed functions; the training ones are NULL in an inference unit. */
 typedef struct ModelFns {
-    int dbl;
     long (*scratch_bytes)(int B, int T);
-    void (*pack_f32)(const float *params, float *packed);
-    int (*forward_f32)(const float *w, const float *x, const int *lengths, int B, int T, float *y,
-                       float *h_n, float *c_n, void *scratch);
-    void (*pack_f64)(const double *params, double *packed);
-    int (*forward_f64)(const double *w, const double *x, const int *lengths, int B, int T,
-                       double *y, double *h_n, double *c_n, void *scratch);
+    void (*pack)(const void *params, void *packed);
+    int (*forward)(const void *w, const void *x, const int *lengths, int B, int T, void *y,
+                   void *h_n, void *c_n, void *scratch);
     /* <prefix>_forward_par: part `part` of `nparts` threads that meet in sync(ctx) */
-    int (*par_f32)(const float *w, const float *x, const int *lengths, int B, int T, float *y,
-                   float *h_n, float *c_n, void *scratch, void *shared, int part, int nparts,
-                   void (*sync)(void *), void *ctx);
-    int (*par_f64)(const double *w, const double *x, const int *lengths, int B, int T,
-                   double *y, double *h_n, double *c_n, void *scratch, void *shared, int part,
-                   int nparts, void (*sync)(void *), void *ctx);
+    int (*forward_par)(const void *w, const void *x, const int *lengths, int B, int T, void *y,
+                       void *h_n, void *c_n, void *scratch, void *shared, int part, int nparts,
+                       void (*sync)(void *), void *ctx);
+    long (*train_bytes)(int B, int T);
+    int (*forward_train)(const void *w, const void *x, const int *lengths, int B, int T, void *y,
+                         void *logits, const void *drop, const void *state0, void *state1,
+                         void *cache);
+    int (*backward)(const void *w, const void *x, int B, int T, const void *dout, const void *drop,
+                    void *dw, void *cache);
+    void (*unpack_grads)(const void *g, void *dp);
+    /* the gate activations of layer-direction i in a cache of B x T, (B, T, G*H) */
+    void *(*acts)(void *cache, int B, int T, int i);
 } ModelFns;
 
-/* Compiles `source` (one translation unit, no #include) and looks up `<prefix>_pack`,
- * `<prefix>_forward`, `<prefix>_forward_par` and `<prefix>_scratch_bytes`. Returns the module (free with jit_free)
- * or NULL with tcc's messages added to `d`. */
-JitModule *jit_compile(JitKind kind, const char *source, const char *prefix, int dbl,
+/* Compiles `source` (one translation unit, no #include) and fills `fns` from its entry
+ * points: the inference ones always, the training ones when `train`. Returns the module (free
+ * with jit_free) or NULL with the compiler's messages added to `d`. */
+JitModule *jit_compile(JitKind kind, const char *source, const char *prefix, int train,
                        ModelFns *fns, DiagList *d);
 /* The directory of the system compiler's cache: $RNNC_CACHE_DIR, else $XDG_CACHE_HOME/rnnc,
  * else ~/.cache/rnnc, else /tmp/rnnc-cache-<uid>; into out (size n). */

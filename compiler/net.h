@@ -7,6 +7,7 @@
 #define RNNC_NET_H
 
 #include "diag.h"
+#include "rnnc.h"
 
 typedef enum CellKind { CELL_RNN, CELL_LSTM, CELL_GRU } CellKind;
 typedef enum Nonlin { NONLIN_TANH, NONLIN_RELU } Nonlin;
@@ -45,19 +46,9 @@ typedef struct Head {
     int bias;
 } Head;
 
-typedef enum OptKind { OPT_SGD, OPT_ADAM, OPT_ADAMW } OptKind;
-
-/* The spec's `train:` block, with PyTorch's defaults where it is silent. */
-typedef struct TrainCfg {
-    Span span;
-    OptKind optimizer;
-    double lr, momentum, weight_decay, beta1, beta2, eps;
-    int nesterov;
-    int batch_size, epochs, shuffle;
-    double clip_grad_norm, clip_grad_value; /* 0: off */
-    int tbptt;                              /* window K; 0: full backpropagation */
-    long seed;
-} TrainCfg;
+/* The spec's `train:` block, with PyTorch's defaults where it is silent: the public
+ * RnncTrainCfg (include/rnnc.h), which the command line's overrides change. */
+typedef RnncTrainCfg TrainCfg;
 
 typedef struct Net {
     const char *file; /* spec path, for banners */
@@ -70,6 +61,7 @@ typedef struct Net {
     LossKind loss;    /* loss: what training minimises; LOSS_NONE when unsaid */
     TrainCfg train;
     Span loss_span;
+    Span train_span; /* the train: block, when the spec has one */
     int nblocks;
     Block *blocks; /* (nblocks) */
     Head head;

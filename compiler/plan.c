@@ -36,6 +36,20 @@ static long take(Builder *b, long n)
     return at;
 }
 
+/* The batched backward's per-sequence scratch of layer L. */
+static void plan_bz(PlanLayer *L)
+{
+    int gru = L->block->cell == CELL_GRU, after = gru && L->block->reset == RESET_AFTER;
+    long at = 0;
+    L->bz_dz = at, at += (long)L->G * L->H;
+    L->bz_dgh = after ? at : -1, at += after ? L->H : 0;
+    L->bz_hd = gru ? at : -1, at += gru ? L->Hr : 0;
+    L->bz_rh = gru && !after ? at : -1, at += gru && !after ? L->H : 0;
+    L->bz_hp = at, at += L->Hr;
+    L->bz_x = at, at += L->I;
+    L->bz_width = at;
+}
+
 Plan *plan_build(Arena *a, DiagList *d, const Net *net)
 {
     Plan *p = arena_alloc(a, sizeof *p);
@@ -112,8 +126,19 @@ Plan *plan_build(Arena *a, DiagList *d, const Net *net)
                     p->max_width = blk->dirs * Hr;
                 if (!L->unrolled && G * H > p->xp_width)
                     p->xp_width = G * H;
+                L->split = !L->unrolled;
+                plan_bz(L);
+                if (L->split && L->bz_width > p->bz_width)
+                    p->bz_width = L->bz_width;
                 p->flops_per_step += 2 * L->macs;
-                p->state_bytes += (long)p->real_size * (Hr + (blk->cell == CELL_LSTM ? H : 0));
+                L->st_h = p->state_reals;
+                L->st_c = blk->cell == CELL_LSTM ? L->st_h + Hr : -1;
+                p->state_reals += Hr + (blk->cell == CELL_LSTM ? H : 0);
+                L->drop_off = -1;
+                if (dir == 0 && blk->dropout > 0 && !L->last_layer) {
+                    L->drop_off = p->dropout_reals;
+                    p->dropout_reals += (long)blk->dirs * Hr;
+                }
             }
         }
     }
@@ -145,6 +170,11 @@ Plan *plan_build(Arena *a, DiagList *d, const Net *net)
         }
     p->nparams = b.off;
     p->npacked = b.pk;
+    p->state_bytes = p->state_reals * p->real_size;
+    p->can_stream = 1;
+    for (int i = 0; i < net->nblocks; i++)
+        p->can_stream &= net->blocks[i].dirs == 1;
+    p->deploy_work_bytes = plan_scratch_reals(p, 1, net->max_seq_len) * p->real_size;
     return p;
 }
 

@@ -30,6 +30,19 @@ typedef struct PlanLayer {
     /* packed block (elements from its start): merged bias (G*H), GRU-after b_hn (H),
      * Wx^T (I, G*H), Wh^T (Hr, G*H), Wr^T (H, P); -1 when absent */
     long pk, pk_b, pk_bhn, pk_wx, pk_wh, pk_wr, pk_size;
+    /* the state of one sequence (state0/state1 of training, the REPL's carried state): this
+     * layer-direction's h (Hr) at st_h and, for an LSTM, c (H) at st_c (else -1), in reals */
+    long st_h, st_c;
+    /* dropout after the layer (every layer of a block but the last, training only): its
+     * mask (B, T, D*Hr) starts at B*T*drop_off reals of the masks; -1 when none. Set on
+     * direction 0, which stands for the layer. */
+    long drop_off;
+    /* the batched backward's per-sequence scratch (reals, -1 when absent), in this order:
+     * dz (G*H), dgh (H; GRU, reset after), hd (Hr; GRU), rh (H; GRU, reset before), hp
+     * (Hr), x (I); bz_width in all */
+    long bz_dz, bz_dgh, bz_hd, bz_rh, bz_hp, bz_x, bz_width;
+    int split;         /* loop layers of the run-time API: the batched kernels (input projection of
+                          all steps, then the recurrence over blocks of sequences) */
     const char *fn;    /* base name of its generated functions, e.g. "blk_rnn_l0" */
     const char *label; /* "rnn layer 0 reverse" */
 } PlanLayer;
@@ -43,13 +56,18 @@ typedef struct Plan {
     int nlayers;
     PlanLayer *layers; /* (nlayers), block by block, layer by layer, dir 0 then 1 */
     int head_t_w, head_t_b;
-    long head_pk_w, head_pk_b;        /* W^T (F, O) and b (O) in the packed block; -1 absent */
-    int max_hr, max_h, max_width;     /* largest h, c and per-step layer output widths */
-    int xp_width; /* largest G*H of a loop layer: the run-time API's input projections */
+    long head_pk_w, head_pk_b;    /* W^T (F, O) and b (O) in the packed block; -1 absent */
+    int max_hr, max_h, max_width; /* largest h, c and per-step layer output widths */
+    int xp_width;  /* largest G*H of a loop layer: the run-time API's input projections */
+    long bz_width; /* widest per-sequence scratch of a split layer's batched backward */
     int top_hr, top_dirs, top_layers; /* shape of h_n: (top_layers*top_dirs, B, top_hr) */
     long flops_per_step;              /* whole network, one sequence, multiply-add = 2 */
-    long state_bytes; /* recurrent state of one sequence (every layer and direction) */
-    int real_size;    /* 4 or 8 */
+    long state_reals;       /* recurrent state of one sequence (every layer and direction) */
+    long state_bytes;       /* the same in bytes */
+    long dropout_reals;     /* dropout masks per (sequence, step); 0 when no layer has dropout */
+    int can_stream;         /* every block unidirectional: deployed code steps one sample */
+    long deploy_work_bytes; /* work area of deployed <name>_forward (T <= max_seq_len) */
+    int real_size;          /* 4 or 8 */
 } Plan;
 
 /* Plans `net`. Returns NULL only when out of memory (diagnostic added). */

@@ -35,4 +35,13 @@ SpecDoc *spec_load_file(Arena *a, DiagList *d, const char *path);
 /* The value of `key` in map `map` (first occurrence), or NULL. */
 const Node *spec_map_get(const Node *map, const char *key);
 
+/* spec_edit.c: the spec text `text` (which `doc` was parsed from) with the value at `path`
+ * ("layers[0].hidden_size") replaced by `value`, or the key added to its mapping; malloc'd,
+ * or NULL after a diagnostic when the path leads nowhere or names a mapping or list. */
+char *spec_edit_set(DiagList *d, const SpecDoc *doc, const char *text, const char *path,
+                    const char *value);
+/* A YAML list of rows of `width` numbers ("[[1, 2], [3, 4]]"; a flat list for width 1) as a
+ * malloc'd (rows, width) array; NULL after a diagnostic. The parse tree lives in `a`. */
+double *spec_read_rows(Arena *a, DiagList *d, const char *text, int width, int *rows);
+
 #endif

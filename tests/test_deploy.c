@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "emit.h"
-#include "rnnc.h"
+#include "host.h"
 #include "rnnrt.h"
 
 static char **specs;
@@ -78,7 +78,7 @@ static void dep_free(Dep *d)
 {
     if (d->lib)
         dlclose(d->lib);
-    rnnc_free(&d->r);
+    rnnc_fini(&d->r);
     tu_rmdir(d->dir);
     free(d->stem);
     free(d->c);
@@ -187,7 +187,7 @@ static void test_forward_step_pytorch(void **state)
         void *s = dep_sym(&d, "forward");
         assert_non_null(s);
         memcpy(&fwd, &s, sizeof s);
-        int stream = emit_can_stream(p);
+        int stream = p->can_stream;
         s = dep_sym(&d, "step");
         assert_true(stream ? s != NULL : s == NULL);
         memcpy(&step, &s, sizeof s);
@@ -221,7 +221,7 @@ static void test_forward_step_pytorch(void **state)
         }
         unsigned char *xb = malloc((size_t)T * I * rs), *yb = malloc((size_t)T * O * rs);
         unsigned char *y1 = malloc((size_t)O * rs);
-        void *work = calloc(1, (size_t)emit_deploy_work_bytes(p));
+        void *work = calloc(1, (size_t)p->deploy_work_bytes);
         void *st = calloc(1, (size_t)p->state_bytes + 16);
         double *got = malloc((size_t)T * O * sizeof *got),
                *want = malloc((size_t)T * O * sizeof *want);

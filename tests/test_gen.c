@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "jit.h"
-#include "rnnc.h"
+#include "host.h"
 
 static char **specs;
 static int nspecs;
@@ -42,7 +42,7 @@ static char *emit_to(const char *spec_file, const char *dir)
         diag_render(&r.diag, stderr);
         fail_msg("%s: write failed", spec);
     }
-    rnnc_free(&r);
+    rnnc_fini(&r);
     free(spec);
     return c;
 }
@@ -127,17 +127,17 @@ static void test_libtcc(void **state)
         char *src = rnnc_source(&r);
         assert_non_null(src);
         ModelFns fns;
-        JitModule *m = jit_compile(JIT_TCC, src, r.net->name, r.net->dbl, &fns, &r.diag);
+        JitModule *m = jit_compile(JIT_TCC, src, r.net->name, 0, &fns, &r.diag);
         if (!m) {
             diag_render(&r.diag, stderr);
             fail_msg("%s: libtcc failed", specs[i]);
         }
         assert_non_null(fns.scratch_bytes);
         assert_true(fns.scratch_bytes(2, 3) > 0);
-        assert_true(r.net->dbl ? fns.forward_f64 != NULL : fns.forward_f32 != NULL);
+        assert_true(fns.forward != NULL && fns.forward_par != NULL && fns.pack != NULL);
         jit_free(m);
         free(src);
-        rnnc_free(&r);
+        rnnc_fini(&r);
         free(spec);
     }
 }
@@ -165,15 +165,16 @@ static void test_deterministic(void **state)
     tu_rmdir(d2);
 }
 
-/* templates/prelude.c is real C: it compiles on its own with its test values. */
+/* templates/prelude.c and drivers.c are real C: each compiles on its own with its test
+ * values. */
 static void test_template_alone(void **state)
 {
     (void)state;
-    const char *ccs[] = {"gcc", "clang"};
-    for (int k = 0; k < 2; k++) {
+    const char *ccs[] = {"gcc", "clang"}, *tpl[] = {"prelude", "drivers"};
+    for (int k = 0; k < 4; k++) {
         /* every section at once: helpers a given model would not use are unused here */
-        char *cmd = tu_strf("%s %s -Wno-unused-function -fsyntax-only '%s/templates/prelude.c'",
-                            ccs[k], strict, tu_src_root());
+        char *cmd = tu_strf("%s %s -Wno-unused-function -fsyntax-only '%s/templates/%s.c'",
+                            ccs[k % 2], strict, tu_src_root(), tpl[k / 2]);
         compile_ok(cmd);
         free(cmd);
     }

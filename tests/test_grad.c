@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rnnc.h"
+#include "host.h"
 #include "rnnrt.h"
 
 typedef struct Fixture {
@@ -54,7 +54,7 @@ static double grad_ex(const Fixture *f, const char *spec_over, long drop_seed, c
     RnnrtError err;
     if (g && rnnrt_st_read(out, g, &err) < 0)
         fail_msg("%s", err.msg);
-    rnnc_free(&r);
+    rnnc_fini(&r);
     free(spec);
     free(x);
     free(l);
@@ -124,8 +124,7 @@ static void test_against_pytorch(void **state)
                 b[j] = at(wt, j);
                 scale = fabs(b[j]) > scale ? fabs(b[j]) : scale;
             }
-            what = tu_strf("%s%s: d loss / d %s", f->name, use_cc ? " (--jit cc)" : "",
-                           wt->name);
+            what = tu_strf("%s%s: d loss / d %s", f->name, use_cc ? " (--jit cc)" : "", wt->name);
             tu_assert_close(a, b, n, dbl ? 1e-10 : 1e-4, (dbl ? 1e-12 : 1e-6) * scale, what);
             free(what);
             free(a);
@@ -344,7 +343,7 @@ static void test_packed_equals_one_by_one(void **state)
                 diag_render(&r.diag, stderr);
                 fail_msg("%s sequence %d alone", f->name, b);
             }
-            rnnc_free(&r);
+            rnnc_fini(&r);
             RnnrtTensorFile g1;
             assert_int_equal(rnnrt_st_read(out, &g1, &err), 0);
             long pos = 0;

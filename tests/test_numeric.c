@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rnnc.h"
+#include "host.h"
 #include "rnnrt.h"
 
 /* Closeness to PyTorch: float32 within 1e-5 relative (plus 1e-6 absolute for values
@@ -63,8 +63,8 @@ static void test_jit(void **state)
         char *len = tu_strf("%s/lengths.npy", f->dir);
         char *y = tu_strf("%s/y.npy", tmp), *h = tu_strf("%s/h.npy", tmp);
         char *c = tu_strf("%s/c.npy", tmp);
-        RnncRunArgs a = {wts, x, f->has_lengths ? len : NULL, y, h, f->has_c ? c : NULL, NULL,
-                          3 /* threads: parts of the batch at once */};
+        RnncRunArgs a = {wts,  x, f->has_lengths ? len : NULL, y, h, f->has_c ? c : NULL,
+                         NULL, 3 /* threads: parts of the batch at once */};
         if (rnnc_run(&r, &a) < 0) {
             diag_render(&r.diag, stderr);
             fail_msg("%s: rnnc_run failed", f->name);
@@ -94,7 +94,7 @@ static void test_jit(void **state)
         free(y);
         free(h);
         free(c);
-        rnnc_free(&r);
+        rnnc_fini(&r);
     }
     tu_rmdir(tmp);
 }
@@ -106,8 +106,8 @@ typedef struct Native {
     void (*pack)(const void *, void *);
     int (*forward)(const void *, const void *, const int *, int, int, void *, void *, void *,
                    void *);
-    int (*forward_par)(const void *, const void *, const int *, int, int, void *, void *,
-                       void *, void *, void *, int, int, void (*)(void *), void *);
+    int (*forward_par)(const void *, const void *, const int *, int, int, void *, void *, void *,
+                       void *, void *, int, int, void (*)(void *), void *);
 } Native;
 
 static void *sym(void *so, const char *prefix, const char *what)
@@ -282,8 +282,8 @@ static void test_emitted(void **state)
         long ny, nh, nc;
         run_native(&n, &k, k.x, f->has_lengths ? k.len : NULL, k.B, k.T, &y, &h, &c, &ny, &nh,
                    &nc);
-        run_native(&nf, &k, k.x, f->has_lengths ? k.len : NULL, k.B, k.T, &yf, &hf, &cf, &ny,
-                   &nh, &nc);
+        run_native(&nf, &k, k.x, f->has_lengths ? k.len : NULL, k.B, k.T, &yf, &hf, &cf, &ny, &nh,
+                   &nc);
         const char *names[3] = {"y", "h_n", "c_n"};
         double *got[2][3] = {{y, h, c}, {yf, hf, cf}};
         for (int v = 0; v < 2; v++)
@@ -326,7 +326,7 @@ static void test_emitted(void **state)
         case_free(&k);
         dlclose(n.so);
         free(spec);
-        rnnc_free(&r);
+        rnnc_fini(&r);
     }
     tu_rmdir(tmp);
 }
@@ -364,8 +364,8 @@ static void run_par(const Native *n, const Case *k, const int *len, int nparts, 
     assert_true(nparts <= 3);
     assert_int_equal(pthread_barrier_init(&barrier, NULL, (unsigned)nparts), 0);
     for (int i = 0; i < nparts; i++) {
-        q[i] = (Par){n, k, len, y, h, c, malloc((size_t)n->scratch_bytes(k->B, k->T)), NULL,
-                     i, nparts, 0, &barrier};
+        q[i] = (Par){n,    k, len,    y, h,       c, malloc((size_t)n->scratch_bytes(k->B, k->T)),
+                     NULL, i, nparts, 0, &barrier};
         q[i].shared = q[0].scratch;
     }
     for (int i = 1; i < nparts; i++)
@@ -444,7 +444,7 @@ static void test_parts(void **state)
         case_free(&k);
         dlclose(n.so);
         free(spec);
-        rnnc_free(&r);
+        rnnc_fini(&r);
     }
     tu_rmdir(tmp);
 }
@@ -531,7 +531,7 @@ static void test_packed_equals_single(void **state)
         case_free(&k);
         dlclose(n.so);
         free(spec);
-        rnnc_free(&r);
+        rnnc_fini(&r);
     }
     assert_true(checked >= 20);
     tu_rmdir(tmp);
@@ -581,10 +581,8 @@ int main(void)
     if (load_manifest() < 0)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_coverage),
-        cmocka_unit_test(test_jit),
-        cmocka_unit_test(test_emitted),
-        cmocka_unit_test(test_packed_equals_single),
+        cmocka_unit_test(test_coverage), cmocka_unit_test(test_jit),
+        cmocka_unit_test(test_emitted),  cmocka_unit_test(test_packed_equals_single),
         cmocka_unit_test(test_parts),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rnnc.h"
+#include "host.h"
 #include "rnnrt.h"
 
 static char **names;
@@ -67,7 +67,7 @@ static int train(const char *name, const char *save, const char *init, const cha
     int rc = rnnc_train(&r, &a);
     if (rc < 0 && !quiet_fail)
         diag_render(&r.diag, stderr);
-    rnnc_free(&r);
+    rnnc_fini(&r);
     free(spec);
     free(x);
     free(t);
@@ -228,7 +228,7 @@ static void test_resume_bit_exact(void **state)
 
 static void explode(TrainCfg *c)
 {
-    c->optimizer = OPT_SGD;
+    c->optimizer = RNNC_OPT_SGD;
     c->lr = 1e30;
     c->momentum = 0;
     c->nesterov = 0;
@@ -372,7 +372,7 @@ static void test_tbptt_k_ge_t(void **state)
 
 static void frozen(TrainCfg *c)
 {
-    c->optimizer = OPT_SGD;
+    c->optimizer = RNNC_OPT_SGD;
     c->lr = 1e-30; /* the weights do not move: the losses are those of the start */
     c->momentum = 0;
     c->nesterov = 0;
@@ -431,7 +431,7 @@ static void test_tbptt_state_carry(void **state)
         free(what);
     }
     rnnrt_array_free(&la);
-    rnnc_free(&r);
+    rnnc_fini(&r);
     free(yy);
     free(tt);
     free(save);
@@ -508,7 +508,8 @@ int main(void)
         cmocka_unit_test(test_nan_stops),
         cmocka_unit_test(test_cli),
         cmocka_unit_test(test_tbptt_k_ge_t),
-        cmocka_unit_test(test_tbptt_state_carry), cmocka_unit_test(test_examples),
+        cmocka_unit_test(test_tbptt_state_carry),
+        cmocka_unit_test(test_examples),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_free_list(names, nnames);

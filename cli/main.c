@@ -1,8 +1,10 @@
-/* main.c — the rnnc command line: parses arguments, calls the library (rnnc.h), prints
- * diagnostics. Exit status: 0 success, 1 bad input (spec, weights, data), 2 bad usage.
+/* main.c — the rnnc command line: every command's options are one table (flag, kind, field);
+ * the parsed arguments go to the library (include/rnnc.h) and its diagnostics are printed.
+ * Exit status: 0 success, 1 bad input (spec, weights, data), 2 bad usage.
  */
 #include <math.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +98,78 @@ static const char usage_repl[] =
     "terminal it reads commands line by line (rnnc repl SPEC < script.rnnc), prints no\n"
     "prompt, and exits 1 if any command failed.\n";
 
+/* Every option of every command, parsed into one place. */
+typedef struct Args {
+    const char *spec;
+    const char *out, *weights, *input, *lengths, *output, *h_n, *c_n, *target;
+    const char *val_input, *val_target, *val_lengths, *init, *resume, *save, *checkpoint;
+    const char *jit, *threads;
+    int print, no_selftest, no_shuffle;
+    int ntrain;
+    const char *train_key[16], *train_flag[16], *train_value[16]; /* train: overrides */
+} Args;
+
+typedef enum OptKind {
+    OPT_VALUE, /* --flag VALUE (or --flag=VALUE) into a const char * field */
+    OPT_FLAG,  /* --flag: an int field set to 1 */
+    OPT_TRAIN  /* --flag VALUE: the train: key `key`, checked by the library */
+} OptKind;
+
+typedef struct Opt {
+    const char *flag;
+    OptKind kind;
+    size_t field;    /* offsetof(Args, ...) for OPT_VALUE and OPT_FLAG */
+    const char *key; /* OPT_TRAIN: the spec's train: key */
+} Opt;
+
+#define V(flag, f)                                                                                \
+    {                                                                                             \
+        flag, OPT_VALUE, offsetof(Args, f), NULL                                                  \
+    }
+#define F(flag, f)                                                                                \
+    {                                                                                             \
+        flag, OPT_FLAG, offsetof(Args, f), NULL                                                   \
+    }
+#define T(flag, key)                                                                              \
+    {                                                                                             \
+        flag, OPT_TRAIN, 0, key                                                                   \
+    }
+
+static const Opt emit_opts[] = {V("-o", out), V("--weights", weights),
+                                F("--no-selftest", no_selftest)};
+static const Opt run_opts[] = {
+    V("--weights", weights), V("--input", input),     V("--lengths", lengths),
+    V("--output", output),   V("--h-n", h_n),         V("--c-n", c_n),
+    F("--print", print),     V("--threads", threads), V("--jit", jit)};
+static const Opt grad_opts[] = {V("--weights", weights), V("--input", input),
+                                V("--lengths", lengths), V("--target", target),
+                                V("--output", output),   V("--jit", jit)};
+static const Opt train_opts[] = {
+    V("--input", input),
+    V("--target", target),
+    V("--lengths", lengths),
+    V("--val-input", val_input),
+    V("--val-target", val_target),
+    V("--val-lengths", val_lengths),
+    V("--init", init),
+    V("--resume", resume),
+    V("--save", save),
+    V("--checkpoint", checkpoint),
+    F("--no-shuffle", no_shuffle),
+    V("--jit", jit),
+    T("--optimizer", "optimizer"),
+    T("--lr", "lr"),
+    T("--momentum", "momentum"),
+    T("--weight-decay", "weight_decay"),
+    T("--batch-size", "batch_size"),
+    T("--epochs", "epochs"),
+    T("--seed", "seed"),
+    T("--clip-grad-norm", "clip_grad_norm"),
+    T("--clip-grad-value", "clip_grad_value"),
+    T("--tbptt", "tbptt"),
+};
+static const Opt repl_opts[] = {V("--weights", weights), V("--jit", jit)};
+
 static int bad_usage(const char *msg, const char *arg, const char *usage)
 {
     if (arg)
@@ -130,89 +204,47 @@ static int opt_value(int argc, char **argv, int *i, const char *name, const char
     return 1;
 }
 
-/* Reads "--jit tcc|cc" at argv[*i]: 1 if it was that option, 0 if not, -1 (after a usage
- * message) when the value is bad. */
-static int jit_opt(int argc, char **argv, int *i, JitKind *kind, const char *usage)
+/* One option at argv[*i] against the table: 1 matched, 0 not, -1 its value is missing. */
+static int match(int argc, char **argv, int *i, const Opt *o, Args *a)
 {
-    const char *v = NULL;
-    int m = opt_value(argc, argv, i, "--jit", &v);
-    if (m <= 0) {
-        if (m < 0)
-            bad_usage("missing value after", argv[*i], usage);
-        return m;
+    if (o->kind == OPT_FLAG) {
+        if (strcmp(argv[*i], o->flag) != 0)
+            return 0;
+        *(int *)((char *)a + o->field) = 1;
+        return 1;
     }
-    if (strcmp(v, "tcc") == 0)
-        *kind = JIT_TCC;
-    else if (strcmp(v, "cc") == 0)
-        *kind = JIT_CC;
-    else {
-        bad_usage("--jit is tcc or cc, not", v, usage);
-        return -1;
+    const char *v = NULL;
+    int m = opt_value(argc, argv, i, o->flag, &v);
+    if (m <= 0)
+        return m;
+    if (o->kind == OPT_VALUE) {
+        *(const char **)((char *)a + o->field) = v;
+    } else if (a->ntrain < 16) {
+        a->train_key[a->ntrain] = o->key;
+        a->train_flag[a->ntrain] = o->flag;
+        a->train_value[a->ntrain++] = v;
     }
     return 1;
 }
 
-/* Loads the spec; prints diagnostics (also warnings on success). 0 or 1. */
-static int load(Rnnc *r, const char *spec)
+/* Parses argv against opts (and --help). Returns 0 to go on, 1 after printing the help
+ * (exit 0), 2 after a usage message (exit 2). a->spec gets the one positional argument. */
+static int parse_args(int argc, char **argv, const Opt *opts, int nopts, Args *a,
+                      const char *usage)
 {
-    int rc = rnnc_load(r, spec);
-    diag_render(&r->diag, stderr);
-    int nerrors = r->diag.nerrors;
-    r->diag.n = 0; /* printed: finish() must not print them again */
-    r->diag.dropped = 0;
-    if (rc < 0) {
-        if (nerrors > 1)
-            fprintf(stderr, "%d errors\n", nerrors);
-        return 1;
-    }
-    return 0;
-}
-
-static int finish(Rnnc *r, int rc)
-{
-    diag_render(&r->diag, stderr);
-    rnnc_free(r);
-    return rc;
-}
-
-/* One option of a command: with a value (stored in *dst) or a flag (*flag set to 1). */
-typedef struct Opt {
-    const char *name;
-    const char **dst;
-    int *flag;
-} Opt;
-
-/* Parses argv against opts (also --jit when jit is not NULL, and --help). Returns 0 to go on,
- * 1 after printing the help (exit 0), 2 after a usage message (exit 2). *spec gets the one
- * positional argument. */
-static int parse_args(int argc, char **argv, const Opt *opts, int nopts, const char **spec,
-                      JitKind *jit, const char *usage)
-{
+    memset(a, 0, sizeof *a);
     for (int i = 0; i < argc; i++) {
         if (is_help(argv[i])) {
             fputs(usage, stdout);
             return 1;
         }
-        if (jit) {
-            int jm = jit_opt(argc, argv, &i, jit, usage);
-            if (jm < 0)
-                return 2;
-            if (jm)
-                continue;
-        }
         int matched = 0;
         for (int k = 0; k < nopts && !matched; k++) {
-            if (opts[k].flag) {
-                if (strcmp(argv[i], opts[k].name) == 0)
-                    *opts[k].flag = matched = 1;
-                continue;
-            }
-            int m = opt_value(argc, argv, &i, opts[k].name, opts[k].dst);
-            if (m < 0) {
+            matched = match(argc, argv, &i, &opts[k], a);
+            if (matched < 0) {
                 bad_usage("missing value after", argv[i], usage);
                 return 2;
             }
-            matched = m;
         }
         if (matched)
             continue;
@@ -220,105 +252,129 @@ static int parse_args(int argc, char **argv, const Opt *opts, int nopts, const c
             bad_usage("unknown option", argv[i], usage);
             return 2;
         }
-        if (*spec) {
+        if (a->spec) {
             bad_usage("unexpected argument", argv[i], usage);
             return 2;
         }
-        *spec = argv[i];
+        a->spec = argv[i];
     }
     return 0;
 }
 
+/* The first of the `n` required options (flag, value) that is missing, or NULL. */
+static const char *first_missing(const char *const *flags, const char *const *values, int n)
+{
+    for (int k = 0; k < n; k++)
+        if (!values[k])
+            return flags[k];
+    return NULL;
+}
+
+/* Usage errors common to the commands: no SPEC, a missing required option, a bad --jit.
+ * 0 to go on, else 2 after the message. */
+static int require(const Args *a, const char *cmd, const char *const *flags,
+                   const char *const *values, int n, const char *usage)
+{
+    char msg[96];
+    if (!a->spec) {
+        snprintf(msg, sizeof msg, "%s needs a SPEC", cmd);
+        return bad_usage(msg, NULL, usage);
+    }
+    const char *miss = first_missing(flags, values, n);
+    if (miss) {
+        snprintf(msg, sizeof msg, "%s needs %s", cmd, miss);
+        return bad_usage(msg, NULL, usage);
+    }
+    if (a->jit && strcmp(a->jit, "tcc") != 0 && strcmp(a->jit, "cc") != 0)
+        return bad_usage("--jit is tcc or cc, not", a->jit, usage);
+    return 0;
+}
+
+/* A handle with the spec loaded and --jit set; prints diagnostics (also warnings on
+ * success). NULL when the spec has errors (printed) or memory ran out. */
+static Rnnc *load(const Args *a)
+{
+    Rnnc *r = rnnc_new();
+    if (!r) {
+        fprintf(stderr, "rnnc: out of memory\n");
+        return NULL;
+    }
+    if (a->jit)
+        rnnc_set_jit(r, a->jit);
+    int rc = rnnc_load(r, a->spec);
+    int nerrors = rnnc_diag_print(r, stderr);
+    if (rc < 0) {
+        if (nerrors > 1)
+            fprintf(stderr, "%d errors\n", nerrors);
+        rnnc_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* Prints what is left to say, frees r, and returns the exit status. */
+static int finish(Rnnc *r, int rc)
+{
+    rnnc_diag_print(r, stderr);
+    rnnc_free(r);
+    return rc;
+}
+
+#define NOPTS(t) ((int)(sizeof t / sizeof t[0]))
+
 static int cmd_check(int argc, char **argv)
 {
-    const char *spec = NULL;
-    int pr = parse_args(argc, argv, NULL, 0, &spec, NULL, usage_check);
-    if (pr)
+    Args a;
+    int pr = parse_args(argc, argv, NULL, 0, &a, usage_check);
+    if (pr || (pr = require(&a, "check", NULL, NULL, 0, usage_check)))
         return pr == 1 ? 0 : 2;
-    if (!spec)
-        return bad_usage("check needs a SPEC", NULL, usage_check);
-    Rnnc r;
-    rnnc_init(&r);
-    if (load(&r, spec))
-        return finish(&r, 1);
-    rnnc_report(&r, stdout);
-    return finish(&r, 0);
+    Rnnc *r = load(&a);
+    if (!r)
+        return 1;
+    rnnc_report(r, stdout);
+    return finish(r, 0);
 }
 
 static int cmd_run(int argc, char **argv)
 {
-    JitKind jit = JIT_TCC;
-    RnncRunArgs ra;
-    memset(&ra, 0, sizeof ra);
-    const char *spec = NULL, *threads = NULL;
-    int print = 0;
-    const Opt opts[] = {
-        {"--weights", &ra.weights, NULL}, {"--input", &ra.input, NULL},
-        {"--lengths", &ra.lengths, NULL}, {"--output", &ra.output, NULL},
-        {"--h-n", &ra.h_n, NULL},         {"--c-n", &ra.c_n, NULL},
-        {"--print", NULL, &print},        {"--threads", &threads, NULL},
-    };
-    int pr =
-        parse_args(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), &spec, &jit, usage_run);
-    if (pr)
+    Args a;
+    int pr = parse_args(argc, argv, run_opts, NOPTS(run_opts), &a, usage_run);
+    const char *flags[] = {"--weights", "--input", "--output"};
+    const char *values[] = {a.weights, a.input, a.output ? a.output : a.print ? "" : NULL};
+    if (pr || (pr = require(&a, "run", flags, values, 3, usage_run)))
         return pr == 1 ? 0 : 2;
-    if (threads) {
+    RnncRunArgs ra = {
+        a.weights, a.input, a.lengths, a.output, a.h_n, a.c_n, a.print ? stdout : NULL, 1};
+    if (a.threads) {
         char *end;
-        long v = strtol(threads, &end, 10);
-        if (*threads == '\0' || *end != '\0' || v < 1 || v > 256)
-            return bad_usage("--threads takes a whole number from 1 to 256, not", threads,
+        long v = strtol(a.threads, &end, 10);
+        if (*a.threads == '\0' || *end != '\0' || v < 1 || v > 256)
+            return bad_usage("--threads takes a whole number from 1 to 256, not", a.threads,
                              usage_run);
         ra.threads = (int)v;
     }
-    if (print)
-        ra.print = stdout;
-    if (!spec)
-        return bad_usage("run needs a SPEC", NULL, usage_run);
-    if (!ra.weights || !ra.input || (!ra.output && !ra.print))
-        return bad_usage(!ra.weights ? "run needs --weights"
-                         : !ra.input ? "run needs --input"
-                                     : "run needs --output",
-                         NULL, usage_run);
-    Rnnc r;
-    rnnc_init(&r);
-    r.jit = jit;
-    if (load(&r, spec))
-        return finish(&r, 1);
-    return finish(&r, rnnc_run(&r, &ra) == 0 ? 0 : 1);
+    Rnnc *r = load(&a);
+    if (!r)
+        return 1;
+    return finish(r, rnnc_run(r, &ra) == 0 ? 0 : 1);
 }
 
 static int cmd_grad(int argc, char **argv)
 {
-    JitKind jit = JIT_TCC;
-    RnncGradArgs ga;
-    memset(&ga, 0, sizeof ga);
-    const char *spec = NULL;
-    const Opt opts[] = {
-        {"--weights", &ga.weights, NULL}, {"--input", &ga.input, NULL},
-        {"--lengths", &ga.lengths, NULL}, {"--target", &ga.target, NULL},
-        {"--output", &ga.output, NULL},
-    };
-    int pr =
-        parse_args(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), &spec, &jit, usage_grad);
-    if (pr)
+    Args a;
+    int pr = parse_args(argc, argv, grad_opts, NOPTS(grad_opts), &a, usage_grad);
+    const char *flags[] = {"--weights", "--input", "--target", "--output"};
+    const char *values[] = {a.weights, a.input, a.target, a.output};
+    if (pr || (pr = require(&a, "grad", flags, values, 4, usage_grad)))
         return pr == 1 ? 0 : 2;
-    if (!spec)
-        return bad_usage("grad needs a SPEC", NULL, usage_grad);
-    if (!ga.weights || !ga.input || !ga.target || !ga.output)
-        return bad_usage(!ga.weights  ? "grad needs --weights"
-                         : !ga.input  ? "grad needs --input"
-                         : !ga.target ? "grad needs --target"
-                                      : "grad needs --output",
-                         NULL, usage_grad);
-    Rnnc r;
-    rnnc_init(&r);
-    r.jit = jit;
-    if (load(&r, spec))
-        return finish(&r, 1);
-    if (rnnc_grad(&r, &ga) != 0)
-        return finish(&r, 1);
+    Rnnc *r = load(&a);
+    if (!r)
+        return 1;
+    RnncGradArgs ga = {a.weights, a.input, a.lengths, a.target, a.output, 0, 0};
+    if (rnnc_grad(r, &ga) != 0)
+        return finish(r, 1);
     printf("loss %.9g\n", ga.loss);
-    return finish(&r, 0);
+    return finish(r, 0);
 }
 
 static volatile sig_atomic_t interrupted;
@@ -359,105 +415,40 @@ static void show_progress(void *ctx, const RnncProgress *p)
     fflush(stdout);
 }
 
-/* Parses a number option's value; -1 (after a message) when it is not one. */
-static int num_arg(const char *opt, const char *v, double *out)
-{
-    char *end;
-    *out = strtod(v, &end);
-    if (*v == '\0' || *end != '\0' || !isfinite(*out) || *out < 0) {
-        fprintf(stderr, "rnnc: %s takes a number of 0 or more, not '%s'\n", opt, v);
-        return -1;
-    }
-    return 0;
-}
-
 static int cmd_train(int argc, char **argv)
 {
-    JitKind jit = JIT_TCC;
+    Args a;
+    int pr = parse_args(argc, argv, train_opts, NOPTS(train_opts), &a, usage_train);
+    const char *flags[] = {"--input", "--target", "--save"};
+    const char *values[] = {a.input, a.target, a.save};
+    if (pr || (pr = require(&a, "train", flags, values, 3, usage_train)))
+        return pr == 1 ? 0 : 2;
+    if (a.init && a.resume)
+        return bad_usage("--init and --resume exclude each other", NULL, usage_train);
+    if (!a.val_input != !a.val_target)
+        return bad_usage("--val-input and --val-target go together", NULL, usage_train);
+    Rnnc *r = load(&a);
+    if (!r)
+        return 1;
     RnncTrainArgs ta;
     memset(&ta, 0, sizeof ta);
-    const char *spec = NULL;
-    const char *ov[11] = {0};
-    static const char *const ovn[11] = {
-        "--optimizer",       "--lr",     "--momentum",  "--weight-decay",
-        "--batch-size",      "--epochs", "--seed",      "--clip-grad-norm",
-        "--clip-grad-value", "--tbptt",  "--checkpoint"};
-    int no_shuffle = 0;
-    Opt opts[21] = {
-        {"--input", &ta.input, NULL},
-        {"--target", &ta.target, NULL},
-        {"--lengths", &ta.lengths, NULL},
-        {"--val-input", &ta.val_input, NULL},
-        {"--val-target", &ta.val_target, NULL},
-        {"--val-lengths", &ta.val_lengths, NULL},
-        {"--init", &ta.init, NULL},
-        {"--resume", &ta.resume, NULL},
-        {"--save", &ta.save, NULL},
-        {"--no-shuffle", NULL, &no_shuffle},
-    };
-    for (int k = 0; k < 11; k++)
-        opts[10 + k] = (Opt){ovn[k], &ov[k], NULL};
-    int pr = parse_args(argc, argv, opts, 21, &spec, &jit, usage_train);
-    if (pr)
-        return pr == 1 ? 0 : 2;
-    if (!spec)
-        return bad_usage("train needs a SPEC", NULL, usage_train);
-    if (!ta.input || !ta.target || !ta.save)
-        return bad_usage(!ta.input    ? "train needs --input"
-                         : !ta.target ? "train needs --target"
-                                      : "train needs --save",
-                         NULL, usage_train);
-    if (ta.init && ta.resume)
-        return bad_usage("--init and --resume exclude each other", NULL, usage_train);
-    if (!ta.val_input != !ta.val_target)
-        return bad_usage("--val-input and --val-target go together", NULL, usage_train);
-    Rnnc r;
-    rnnc_init(&r);
-    r.jit = jit;
-    if (load(&r, spec))
-        return finish(&r, 1);
-    ta.cfg = r.net->train;
-    TrainCfg *c = &ta.cfg;
-    double v;
-    if (ov[0]) {
-        static const char *const names[] = {"sgd", "adam", "adamw"};
-        int k = 0;
-        while (k < 3 && strcmp(ov[0], names[k]) != 0)
-            k++;
-        if (k == 3) {
-            rnnc_free(&r);
-            return bad_usage("--optimizer is sgd, adam or adamw, not", ov[0], usage_train);
-        }
-        c->optimizer = (OptKind)k;
-    }
-    double *dst[] = {NULL, &c->lr, &c->momentum, &c->weight_decay};
-    for (int k = 1; k < 4; k++)
-        if (ov[k] && num_arg(ovn[k], ov[k], dst[k]) < 0) {
-            rnnc_free(&r);
-            return 2;
-        }
-    int *idst[] = {&c->batch_size, &c->epochs, NULL, NULL, NULL, &c->tbptt};
-    for (int k = 4; k < 10; k++) {
-        if (!ov[k])
-            continue;
-        if (num_arg(ovn[k], ov[k], &v) < 0 || ((k == 4 || k == 5) && (v < 1 || v != (long)v))) {
-            if (k == 4 || k == 5)
-                fprintf(stderr, "rnnc: %s takes a whole number of 1 or more\n", ovn[k]);
-            rnnc_free(&r);
-            return 2;
-        }
-        if (k == 6)
-            c->seed = (long)v;
-        else if (k == 7)
-            c->clip_grad_norm = v;
-        else if (k == 8)
-            c->clip_grad_value = v;
-        else
-            *idst[k - 4] = (int)v;
-    }
-    ta.checkpoint = ov[10];
-    if (no_shuffle)
-        c->shuffle = 0;
+    rnnc_train_cfg(r, &ta.cfg);
+    /* the overrides follow the spec's own rules: a bad value is bad usage here */
+    for (int k = 0; k < a.ntrain; k++)
+        if (rnnc_train_set(r, &ta.cfg, a.train_key[k], a.train_value[k], a.train_flag[k]) < 0)
+            return finish(r, 2);
+    if (a.no_shuffle)
+        ta.cfg.shuffle = 0;
+    ta.input = a.input;
+    ta.target = a.target;
+    ta.lengths = a.lengths;
+    ta.val_input = a.val_input;
+    ta.val_target = a.val_target;
+    ta.val_lengths = a.val_lengths;
+    ta.init = a.init;
+    ta.resume = a.resume;
+    ta.save = a.save;
+    ta.checkpoint = a.checkpoint;
     Display disp = {isatty(STDOUT_FILENO), -1};
     ta.progress = show_progress;
     ta.ctx = &disp;
@@ -466,52 +457,45 @@ static int cmd_train(int argc, char **argv)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, NULL);
-    int rc = rnnc_train(&r, &ta);
+    int rc = rnnc_train(r, &ta);
     signal(SIGINT, SIG_DFL);
     if (rc == 0 && ta.stopped)
         fprintf(stderr, "rnnc: interrupted: checkpoint saved; continue with --resume %s\n",
                 ta.checkpoint ? ta.checkpoint : "<save>.ckpt");
     else if (rc == 0)
         printf("saved %s\n", ta.save);
-    return finish(&r, rc == 0 ? 0 : 1);
+    return finish(r, rc == 0 ? 0 : 1);
 }
 
 static int cmd_repl(int argc, char **argv)
 {
-    JitKind jit = JIT_TCC;
-    const char *spec = NULL, *weights = NULL;
-    const Opt opts[] = {{"--weights", &weights, NULL}};
-    int pr = parse_args(argc, argv, opts, 1, &spec, &jit, usage_repl);
+    Args a;
+    int pr = parse_args(argc, argv, repl_opts, NOPTS(repl_opts), &a, usage_repl);
     if (pr)
         return pr == 1 ? 0 : 2;
-    return repl_main(spec, weights, jit);
+    if (a.jit && strcmp(a.jit, "tcc") != 0 && strcmp(a.jit, "cc") != 0)
+        return bad_usage("--jit is tcc or cc, not", a.jit, usage_repl);
+    return repl_main(a.spec, a.weights, a.jit ? a.jit : "tcc");
 }
 
 static int cmd_emit(int argc, char **argv)
 {
-    const char *spec = NULL, *out = NULL, *weights = NULL;
-    int no_selftest = 0;
-    const Opt opts[] = {
-        {"-o", &out, NULL},
-        {"--weights", &weights, NULL},
-        {"--no-selftest", NULL, &no_selftest},
-    };
-    int pr = parse_args(argc, argv, opts, 3, &spec, NULL, usage_emit);
+    Args a;
+    int pr = parse_args(argc, argv, emit_opts, NOPTS(emit_opts), &a, usage_emit);
     if (pr)
         return pr == 1 ? 0 : 2;
-    int selftest = !no_selftest;
-    if (!spec)
+    if (!a.spec)
         return bad_usage("no SPEC given", NULL, usage_main);
-    if (!out)
+    if (!a.out)
         return bad_usage("no output: use -o OUT.c", NULL, usage_emit);
-    if (!selftest && !weights)
+    if (a.no_selftest && !a.weights)
         return bad_usage("--no-selftest goes with --weights", NULL, usage_emit);
-    Rnnc r;
-    rnnc_init(&r);
-    if (load(&r, spec))
-        return finish(&r, 1);
-    int rc = weights ? rnnc_write_deployed(&r, out, weights, selftest) : rnnc_write(&r, out);
-    return finish(&r, rc == 0 ? 0 : 1);
+    Rnnc *r = load(&a);
+    if (!r)
+        return 1;
+    int rc = a.weights ? rnnc_write_deployed(r, a.out, a.weights, !a.no_selftest)
+                       : rnnc_write(r, a.out);
+    return finish(r, rc == 0 ? 0 : 1);
 }
 
 int main(int argc, char **argv)
@@ -527,15 +511,16 @@ int main(int argc, char **argv)
         printf("rnnc %s\n", RNNC_VERSION);
         return 0;
     }
-    if (strcmp(cmd, "check") == 0)
-        return cmd_check(argc - 2, argv + 2);
-    if (strcmp(cmd, "run") == 0)
-        return cmd_run(argc - 2, argv + 2);
-    if (strcmp(cmd, "grad") == 0)
-        return cmd_grad(argc - 2, argv + 2);
-    if (strcmp(cmd, "train") == 0)
-        return cmd_train(argc - 2, argv + 2);
-    if (strcmp(cmd, "repl") == 0)
-        return cmd_repl(argc - 2, argv + 2);
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } cmds[] = {{"check", cmd_check},
+                {"run", cmd_run},
+                {"grad", cmd_grad},
+                {"train", cmd_train},
+                {"repl", cmd_repl}};
+    for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
+        if (strcmp(cmd, cmds[k].name) == 0)
+            return cmds[k].fn(argc - 2, argv + 2);
     return cmd_emit(argc - 1, argv + 1);
 }

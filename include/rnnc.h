@@ -1,6 +1,7 @@
-/* rnnc.h — the public API of the compiler library: load a spec (spec -> check -> plan),
- * report on it, write it out as C, or JIT-run it on data. The CLI and the REPL are thin
- * layers over these calls. Errors go to r->diag; nothing here prints unless asked to.
+/* rnnc.h — the public API of rnnc: load a spec (spec -> check -> plan), report on it, write
+ * it out as C, or JIT-compile it and run, differentiate or train it on data; an interactive
+ * model for the REPL. Handles are opaque and every error goes to the handle's diagnostics,
+ * printed by rnnc_diag_print; nothing here prints unless asked to, exits or longjmps.
  */
 #ifndef RNNC_H
 #define RNNC_H
@@ -8,27 +9,85 @@
 #include <signal.h>
 #include <stdio.h>
 
-#include "arena.h"
-#include "diag.h"
-#include "jit.h"
-#include "net.h"
-#include "plan.h"
-#include "spec.h"
+#ifdef __cplusplus
+extern "C" {
+#ifdef __cplusplus
+}
+#endif
 
-typedef struct Rnnc {
-    Arena arena; /* everything below lives here */
-    DiagList diag;
-    SpecDoc *doc;
-    const Net *net;
-    const Plan *plan;
-    JitKind jit; /* how run, grad and train compile the code (JIT_TCC by default) */
-} Rnnc;
+#endif
 
-void rnnc_init(Rnnc *r);
+/* A loaded spec and everything compiled from it. */
+typedef struct Rnnc Rnnc;
+
+/* A fresh handle (no spec yet), or NULL when out of memory; free with rnnc_free. */
+Rnnc *rnnc_new(void);
 void rnnc_free(Rnnc *r);
 
-/* Reads, validates and plans the spec at `path`. 0, or -1 with every error in r->diag. */
+/* Prints the diagnostics gathered so far (file:line:col, the line, a caret) to `out` and
+ * forgets them; returns how many of them were errors. */
+int rnnc_diag_print(Rnnc *r, FILE *out);
+/* Forgets the diagnostics gathered so far without printing them. */
+void rnnc_diag_clear(Rnnc *r);
+
+/* How run, grad, train and the REPL's model compile generated code: "tcc" (libtcc in
+ * memory, the default) or "cc" (the system compiler into a cached shared object). 0, or -1
+ * for another name. */
+int rnnc_set_jit(Rnnc *r, const char *kind);
+const char *rnnc_jit_name(const Rnnc *r);
+
+/* Reads, validates and plans the spec at `path`. 0, or -1 with every error in r's
+ * diagnostics. A handle holds one spec: load it once. */
 int rnnc_load(Rnnc *r, const char *path);
+/* Loads a spec from text in memory (named `name` in diagnostics) as rnnc_load does. */
+int rnnc_load_text(Rnnc *r, const char *name, const char *text);
+/* What a loaded spec is, for callers that print or feed it. Strings belong to r. */
+typedef struct RnncInfo {
+    const char *name; /* the network's C identifier: the prefix of generated symbols */
+    const char *file; /* the spec's path (or name) */
+    int input_size;   /* I */
+    int output_size;  /* O of y: the head's outputs, else D*H (D*P) of the top block */
+    int per_step;     /* y has a row per step (else one per sequence: a head on the last) */
+    int batch_first;  /* x is (B, T, I), else (T, B, I) */
+    int dbl;          /* float64 */
+    int nblocks;      /* recurrent blocks */
+    int nlayers;      /* layer-directions, every block's, in order (see rnnc_layer) */
+    int ntensors;     /* state_dict tensors (see rnnc_tensor) */
+    long nparams;     /* PyTorch's parameter count */
+} RnncInfo;
+void rnnc_info(const Rnnc *r, RnncInfo *out);
+
+typedef enum RnncCell { RNNC_CELL_RNN, RNNC_CELL_LSTM, RNNC_CELL_GRU } RnncCell;
+
+/* One recurrent block (one nn.RNN / nn.LSTM / nn.GRU). */
+typedef struct RnncBlockInfo {
+    const char *name;
+    RnncCell cell;
+    int input_size, hidden_size, proj_size, num_layers, dirs;
+} RnncBlockInfo;
+/* Block i (0 <= i < nblocks). 0, or -1 when out of range. */
+int rnnc_block(const Rnnc *r, int i, RnncBlockInfo *out);
+
+/* One direction of one layer: its gates in PyTorch's order. */
+typedef struct RnncLayerInfo {
+    const char *label;         /* "rnn layer 0 reverse" */
+    const char *block;         /* its block's name */
+    int layer, dir;            /* within the block */
+    int I, H, Hr, G;           /* input, hidden, state (P when projected) widths; gates */
+    const char *gate_names[4]; /* G names: "i f g o", "r z n", or "h" */
+    int gate_tanh[4];          /* whether gate g ranges over [-1, 1] (else [0, 1]) */
+} RnncLayerInfo;
+/* Layer-direction i (0 <= i < nlayers). 0, or -1 when out of range. */
+int rnnc_layer(const Rnnc *r, int i, RnncLayerInfo *out);
+
+/* One state_dict tensor, in the order of the flat parameter block. */
+typedef struct RnncTensorInfo {
+    const char *name; /* "rnn.weight_ih_l0" */
+    int ndim;         /* 1 or 2 */
+    long shape[2];
+} RnncTensorInfo;
+/* Tensor i (0 <= i < ntensors). 0, or -1 when out of range. */
+int rnnc_tensor(const Rnnc *r, int i, RnncTensorInfo *out);
 
 /* Prints what `rnnc check` shows for a loaded spec: per block its cell, sizes, parameter
  * counts (PyTorch's and merged-bias), FLOPs per step, state and scratch bytes. */
@@ -44,10 +103,24 @@ int rnnc_write_deployed(Rnnc *r, const char *c_path, const char *weights, int se
 
 /* The single translation unit the JIT compiles (header then body); malloc'd, or NULL. */
 char *rnnc_source(Rnnc *r);
+/* The generated functions of one block's layer (both directions), as the JIT unit has them
+ * (with the training functions when `train`); malloc'd, or NULL with an error when the
+ * block or layer does not exist. */
+char *rnnc_layer_source(Rnnc *r, const char *block, int layer, int train);
+
+/* The spec text `text` with the value at PATH (e.g. "layers[0].hidden_size") replaced by
+ * `value`, or the key added to its mapping: the text to load next (malloc'd), or NULL with
+ * the reason in r's diagnostics. r must hold the spec `text` was loaded from. */
+char *rnnc_spec_set(Rnnc *r, const char *text, const char *path, const char *value);
+
+/* Parses a YAML list of rows of `width` numbers ("[[1, 2], [3, 4]]"; with width 1 a flat
+ * list) into a malloc'd (rows, width) array of doubles; NULL with the reason in r's
+ * diagnostics. */
+double *rnnc_parse_rows(Rnnc *r, const char *text, int width, int *rows);
 
 /* Reads the safetensors file at `path` into a fresh flat parameter block (state_dict order,
  * the model's precision; free with free()) after checking every name, shape and that every
- * value is finite. NULL with the problems in r->diag. */
+ * value is finite. NULL with the problems in r's diagnostics. */
 void *rnnc_load_weights(Rnnc *r, const char *path);
 
 typedef struct RnncGradArgs {
@@ -60,7 +133,7 @@ typedef struct RnncGradArgs {
 
 /* JIT-compiles the training code of the loaded model and writes d loss / d parameter for
  * every parameter (named, shaped and typed as the weights) to a->output. The spec must say
- * `loss:`. 0, or -1 with errors in r->diag and no output left behind. */
+ * `loss:`. 0, or -1 with errors in r's diagnostics and no output left behind. */
 int rnnc_grad(Rnnc *r, RnncGradArgs *a);
 
 /* What `rnnc train` reports as it goes: after every step, and at the end of every epoch. */
@@ -73,6 +146,27 @@ typedef struct RnncProgress {
     double train_acc, val_loss, val_acc; /* NaN where not known (accuracy: classification) */
 } RnncProgress;
 
+typedef enum RnncOptimizer { RNNC_OPT_SGD, RNNC_OPT_ADAM, RNNC_OPT_ADAMW } RnncOptimizer;
+
+/* The spec's `train:` block (PyTorch's defaults where it is silent). */
+typedef struct RnncTrainCfg {
+    RnncOptimizer optimizer;
+    double lr, momentum, weight_decay, beta1, beta2, eps;
+    int nesterov;
+    int batch_size, epochs, shuffle;
+    double clip_grad_norm, clip_grad_value; /* 0: off */
+    int tbptt;                              /* window K; 0: full backpropagation */
+    long seed;
+} RnncTrainCfg;
+
+/* The loaded spec's train: settings. */
+void rnnc_train_cfg(const Rnnc *r, RnncTrainCfg *out);
+/* Sets train: key `key` (the spec's name: "lr", "optimizer", "shuffle", ...) of *cfg from
+ * the text `value`, checked by the rules of the spec's train: block; `origin` names the value
+ * in a diagnostic (e.g. "--lr"). 0, or -1 with the reason in r's diagnostics. */
+int rnnc_train_set(Rnnc *r, RnncTrainCfg *cfg, const char *key, const char *value,
+                   const char *origin);
+
 typedef struct RnncTrainArgs {
     const char *input, *target, *lengths;             /* training data (.npy) */
     const char *val_input, *val_target, *val_lengths; /* optional validation data */
@@ -80,7 +174,7 @@ typedef struct RnncTrainArgs {
     const char *resume;     /* continue from this checkpoint */
     const char *save;       /* the final weights (safetensors) */
     const char *checkpoint; /* written after every epoch and on stop; NULL: save + ".ckpt" */
-    TrainCfg cfg;           /* the spec's train: block, after the command line's overrides */
+    RnncTrainCfg cfg;       /* rnnc_train_cfg's, after any rnnc_train_set */
     void (*progress)(void *ctx, const RnncProgress *p);
     void *ctx;
     volatile sig_atomic_t *stop; /* set from outside (Ctrl-C): checkpoint and return */
@@ -90,8 +184,8 @@ typedef struct RnncTrainArgs {
 /* Trains the loaded model (its loss:, a->cfg) on the data files, writing a checkpoint after
  * every epoch (atomically) and the final weights to a->save. Bit-exact: the same seed and
  * data give the same weights, and a resumed run ends where an uninterrupted one does.
- * 0, or -1 with errors in r->diag (a non-finite loss stops training; the last checkpoint is
- * kept). */
+ * 0, or -1 with errors in r's diagnostics (a non-finite loss stops training; the last checkpoint
+ * is kept). */
 int rnnc_train(Rnnc *r, RnncTrainArgs *a);
 
 /* An interactive model (the REPL's): the training unit JIT-compiled, its weights, and the
@@ -99,7 +193,7 @@ int rnnc_train(Rnnc *r, RnncTrainArgs *a);
 typedef struct RnncModel RnncModel;
 
 /* Generates and compiles r's training unit (r->jit); weights initialised from `seed`. Sets
- * how long generation and compilation took. NULL with errors in r->diag. The model keeps a
+ * how long generation and compilation took. NULL with errors in r's diagnostics. The model keeps a
  * pointer to r, which must outlive it. */
 RnncModel *rnnc_model_new(Rnnc *r, long seed, double *gen_ms, double *compile_ms);
 void rnnc_model_free(RnncModel *m);
@@ -136,9 +230,6 @@ const double *rnnc_model_tensor(RnncModel *m, const char *name, long *n);
 void rnnc_print_array(FILE *out, const char *label, const void *y, int dbl, int ndim,
                       const long *shape);
 
-/* Loads a spec from text in memory (named `name` in diagnostics) as rnnc_load does. */
-int rnnc_load_text(Rnnc *r, const char *name, const char *text);
-
 typedef struct RnncRunArgs {
     const char *weights; /* safetensors, required */
     const char *input;   /* .npy, required */
@@ -151,7 +242,11 @@ typedef struct RnncRunArgs {
 } RnncRunArgs;
 
 /* JIT-compiles the loaded model and runs it on the files in `a`, writing the outputs.
- * 0, or -1 with errors in r->diag and no output file left behind. */
+ * 0, or -1 with errors in r's diagnostics and no output file left behind. */
 int rnnc_run(Rnnc *r, const RnncRunArgs *a);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

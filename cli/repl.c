@@ -1,7 +1,8 @@
 /* repl.c — `rnnc repl`: explore, run and train a model interactively. A thin layer over the
- * library: every change to the spec is re-validated and recompiled (RnncModel, libtcc by
- * default), and the time that took is printed. Line editing and history come from libedit;
- * without a terminal, commands are read line by line, silently, for scripts and tests.
+ * public API (include/rnnc.h): every change to the spec is made by the library, re-validated
+ * and recompiled (RnncModel, libtcc by default), and the time that took is printed. Line
+ * editing and history come from libedit; without a terminal, commands are read line by line,
+ * silently, for scripts and tests.
  */
 #include "repl.h"
 
@@ -17,9 +18,8 @@
 
 #include <editline/readline.h>
 
-#include "../runtime/rnnrt.h"
-#include "emit.h"
 #include "rnnc.h"
+#include "rnnrt.h"
 
 typedef struct Repl {
     char *path; /* the spec on disk, NULL when none is loaded */
@@ -30,7 +30,7 @@ typedef struct Repl {
     int xT, cursor;
     char *data_x, *data_y, *data_l;
     long seed;
-    JitKind jit;
+    const char *jit; /* "tcc" or "cc" */
     int interactive, failed;
 } Repl;
 
@@ -61,9 +61,7 @@ static int fail(Repl *s, const char *fmt, ...)
 static int report(Repl *s, Rnnc *r, int rc)
 {
     fflush(stdout);
-    diag_render(&r->diag, stderr);
-    r->diag.n = 0;
-    r->diag.dropped = 0;
+    rnnc_diag_print(r, stderr);
     if (rc < 0)
         s->failed = 1;
     return rc;
@@ -101,14 +99,12 @@ static char *read_text(const char *path)
  * keeping the weights when the tensors are unchanged. On failure nothing changes. */
 static int compile(Repl *s, const char *name, const char *text)
 {
-    Rnnc *r = calloc(1, sizeof *r);
+    Rnnc *r = rnnc_new();
     if (!r)
         return fail(s, "out of memory");
-    rnnc_init(r);
-    r->jit = s->jit;
+    rnnc_set_jit(r, s->jit);
     if (report(s, r, rnnc_load_text(r, name, text)) < 0) {
         rnnc_free(r);
-        free(r);
         return -1;
     }
     double gen, comp;
@@ -116,21 +112,19 @@ static int compile(Repl *s, const char *name, const char *text)
     if (!m) {
         report(s, r, -1);
         rnnc_free(r);
-        free(r);
         return -1;
     }
+    RnncInfo info;
+    rnnc_info(r, &info);
     const char *what = "weights initialised from seed";
     if (s->m && rnnc_model_take_weights(m, s->m) == 0)
         what = "weights kept";
-    printf("compiled %s: generate %.1f ms, compile %.1f ms; %s", r->net->name, gen, comp, what);
+    printf("compiled %s: generate %.1f ms, compile %.1f ms; %s", info.name, gen, comp, what);
     if (strcmp(what, "weights kept") != 0)
         printf(" %ld", s->seed);
     printf("\n");
     rnnc_model_free(s->m);
-    if (s->r) {
-        rnnc_free(s->r);
-        free(s->r);
-    }
+    rnnc_free(s->r);
     s->r = r;
     s->m = m;
     char *t = strdup(text);
@@ -201,18 +195,17 @@ static int cmd_init(Repl *s, char *arg)
     return 0;
 }
 
-/* The byte offset of (line, col), both 1-based, in text. */
-static size_t offset_of(const char *text, int line, int col)
+/* The loaded spec's facts. */
+static RnncInfo info_of(const Repl *s)
 {
-    size_t at = 0;
-    for (int l = 1; l < line && text[at]; at++)
-        if (text[at] == '\n')
-            l++;
-    return at + (size_t)(col - 1);
+    RnncInfo info;
+    rnnc_info(s->r, &info);
+    return info;
 }
 
-/* set PATH VALUE: edits the spec's text where PATH's value stands (or adds the key to its
- * mapping), then recompiles; a bad value is reported at its line and the edit undone. */
+/* set PATH VALUE: the library edits the spec's text where PATH's value stands (or adds the key
+ * to its mapping), then it is recompiled; a bad value is reported at its line and the edit
+ * undone. */
 static int cmd_set(Repl *s, char *arg)
 {
     if (need_model(s) < 0)
@@ -226,108 +219,11 @@ static int cmd_set(Repl *s, char *arg)
         value++;
     if (!*path || !*value)
         return fail(s, "usage: set PATH VALUE, e.g. set layers[0].hidden_size 32");
-    Arena a;
-    arena_init(&a);
-    DiagList d;
-    diag_init(&d, &a);
-    SpecDoc *doc = spec_parse(&a, &d, s->r->net->file, s->text);
-    int rc = -1;
-    if (!doc || !doc->root || doc->root->kind != NODE_MAP) {
-        fail(s, "the spec does not parse");
-        goto out;
-    }
-    const Node *cur = doc->root, *parent = NULL;
-    char key[128] = "";
-    for (char *seg = path; seg && *seg;) {
-        char *dot = strchr(seg, '.');
-        if (dot)
-            *dot = '\0';
-        char *br = strchr(seg, '[');
-        long index = -1;
-        if (br) {
-            index = strtol(br + 1, NULL, 10);
-            *br = '\0';
-        }
-        snprintf(key, sizeof key, "%s", seg);
-        parent = cur;
-        if (!cur || cur->kind != NODE_MAP) {
-            fail(s, "'%s' is not inside a mapping", seg);
-            goto out;
-        }
-        cur = spec_map_get(cur, seg);
-        if (index >= 0) {
-            if (!cur || cur->kind != NODE_SEQ || index >= cur->n) {
-                fail(s, "'%s' has no item %ld", seg, index);
-                goto out;
-            }
-            cur = cur->vals[index];
-            parent = NULL;
-        }
-        seg = dot ? dot + 1 : NULL;
-        if (seg && !cur) {
-            fail(s, "the spec has no '%s': add it to the file", key);
-            goto out;
-        }
-    }
-    size_t n = strlen(s->text), vn = strlen(value);
-    char *text;
-    if (cur) {
-        if (cur->kind != NODE_SCALAR) {
-            fail(s, "'%s' is a %s: set one of its keys", path,
-                 cur->kind == NODE_MAP ? "mapping" : "list");
-            goto out;
-        }
-        size_t at = offset_of(s->text, cur->span.line, cur->span.col);
-        size_t len = cur->span.len ? (size_t)cur->span.len : strlen(cur->str);
-        if (cur->str[0] == '\0')
-            len = 0;
-        text = malloc(n - len + vn + 1);
-        if (!text) {
-            fail(s, "out of memory");
-            goto out;
-        }
-        memcpy(text, s->text, at);
-        memcpy(text + at, value, vn);
-        memcpy(text + at + vn, s->text + at + len, n - at - len + 1);
-    } else {
-        /* a new key: a line of its own, at the indentation of the mapping's first key */
-        if (!parent || parent->n == 0) {
-            fail(s, "cannot add '%s' here: edit the file", key);
-            goto out;
-        }
-        const Span *k0 = &parent->keys[0]->span;
-        size_t line = offset_of(s->text, k0->line, 1), at = line;
-        const char *l = s->text + line;
-        int dash = 0;
-        for (int c = 0; c < k0->col - 1 && l[c]; c++)
-            dash |= l[c] == '-';
-        if (dash) { /* the first key shares the line of a list's "- ": go below it */
-            const char *nl = strchr(l, '\n');
-            at = nl ? (size_t)(nl - s->text) + 1 : n;
-        }
-        char add[512];
-        int an = snprintf(add, sizeof add, "%*s%s: %s\n", k0->col - 1, "", key, value);
-        if (an < 0 || (size_t)an >= sizeof add) {
-            fail(s, "value too long");
-            goto out;
-        }
-        text = malloc(n + (size_t)an + 2);
-        if (!text) {
-            fail(s, "out of memory");
-            goto out;
-        }
-        size_t o = at;
-        memcpy(text, s->text, at);
-        if (at == n && n > 0 && s->text[n - 1] != '\n')
-            text[o++] = '\n';
-        memcpy(text + o, add, (size_t)an);
-        o += (size_t)an;
-        memcpy(text + o, s->text + at, n - at + 1);
-    }
-    rc = compile(s, s->r->net->file, text);
+    char *text = rnnc_spec_set(s->r, s->text, path, value);
+    if (!text)
+        return report(s, s->r, -1);
+    int rc = compile(s, info_of(s).file, text);
     free(text);
-out:
-    arena_free(&a);
     return rc;
 }
 
@@ -347,9 +243,8 @@ static int cmd_params(Repl *s, char *arg)
     (void)arg;
     if (need_model(s) < 0)
         return -1;
-    const Net *net = s->r->net;
-    for (int i = 0; i < net->nblocks; i++) {
-        const Block *b = &net->blocks[i];
+    RnncBlockInfo blk, *b = &blk;
+    for (int i = 0; rnnc_block(s->r, i, b) == 0; i++) {
         printf("block %s: input %d, hidden %d, %d layer%s, %d direction%s\n", b->name,
                b->input_size, b->hidden_size, b->num_layers, b->num_layers > 1 ? "s" : "", b->dirs,
                b->dirs > 1 ? "s" : "");
@@ -379,45 +274,40 @@ static int cmd_show(Repl *s, char *arg)
         char *which = arg + 1;
         while (isspace((unsigned char)*which))
             which++;
-        char *src = rnnc_source(s->r);
-        if (!src)
-            return report(s, s->r, -1);
         if (!*which) {
+            char *src = rnnc_source(s->r);
+            if (!src)
+                return report(s, s->r, -1);
             fputs(src, stdout);
             free(src);
             return 0;
         }
-        char want[160];
-        char *dot = strchr(which, '.');
-        if (dot)
-            snprintf(want, sizeof want, "blk_%.*s_l%s_", (int)(dot - which), which, dot + 1);
-        else
-            snprintf(want, sizeof want, "blk_%s_l", which);
-        /* paragraphs (blank-line separated) that define one of the layer's functions */
-        int shown = 0;
-        for (char *p = src; *p;) {
-            char *end = strstr(p, "\n\n");
-            size_t len = end ? (size_t)(end - p) + 2 : strlen(p);
-            char save = p[len - (end ? 1 : 0)];
-            p[len - (end ? 1 : 0)] = '\0';
-            char *def = strstr(p, want);
-            if (def && strstr(p, "static void ") && strstr(p, "static void ") < def) {
-                fputs(p, stdout);
+        /* BLOCK.LAYER, or every layer of BLOCK */
+        char block[128];
+        char *dot = strchr(which, '.'), *end = NULL;
+        snprintf(block, sizeof block, "%.*s", dot ? (int)(dot - which) : 127, which);
+        long only = dot ? strtol(dot + 1, &end, 10) : -1;
+        int shown = 0, ok = !dot || (end && !*end && end > dot + 1);
+        RnncBlockInfo b;
+        for (int i = 0; ok && rnnc_block(s->r, i, &b) == 0; i++)
+            for (int l = 0; strcmp(b.name, block) == 0 && l < b.num_layers; l++) {
+                if (only >= 0 && l != only)
+                    continue;
+                char *src = rnnc_layer_source(s->r, block, l, 0);
+                if (!src)
+                    return report(s, s->r, -1);
+                fputs(src, stdout);
+                free(src);
                 shown++;
             }
-            p[len - (end ? 1 : 0)] = save;
-            p += len;
-        }
-        free(src);
         return shown ? 0 : fail(s, "no layer '%s' (try BLOCK or BLOCK.LAYER, e.g. rnn.0)", which);
     }
     if (strncmp(arg, "weights", 7) == 0) {
         char *name = arg + 7;
         while (isspace((unsigned char)*name))
             name++;
-        const Plan *p = s->r->plan;
-        for (int i = 0; i < p->ntensors; i++) {
-            const PlanTensor *t = &p->tensors[i];
+        RnncTensorInfo ti, *t = &ti;
+        for (int i = 0; rnnc_tensor(s->r, i, t) == 0; i++) {
             if (*name && strcmp(name, t->name) != 0)
                 continue;
             long n;
@@ -442,7 +332,7 @@ static int cmd_x(Repl *s, char *arg)
 {
     if (need_model(s) < 0)
         return -1;
-    int I = s->r->net->input_size;
+    int I = info_of(s).input_size;
     double *x = NULL;
     int T = 0;
     char *rest;
@@ -484,35 +374,9 @@ static int cmd_x(Repl *s, char *arg)
             x[i] = a.dtype == RNNRT_F64 ? ((double *)a.data)[i] : ((float *)a.data)[i];
         rnnrt_array_free(&a);
     } else {
-        Arena a;
-        arena_init(&a);
-        DiagList d;
-        diag_init(&d, &a);
-        SpecDoc *doc = spec_parse(&a, &d, "x", arg);
-        const Node *n = doc ? doc->root : NULL;
-        int ok = n && n->kind == NODE_SEQ && n->n > 0;
-        if (ok) {
-            T = n->n;
-            x = malloc((size_t)T * I * sizeof *x);
-            for (int t = 0; x && ok && t < T; t++) {
-                const Node *row = n->vals[t];
-                int flat = row->kind == NODE_SCALAR && I == 1;
-                ok = flat || (row->kind == NODE_SEQ && row->n == I);
-                for (int k = 0; ok && k < I; k++) {
-                    const Node *v = flat ? row : row->vals[k];
-                    char *end;
-                    ok = v->kind == NODE_SCALAR && *v->str;
-                    if (ok)
-                        x[(long)t * I + k] = strtod(v->str, &end);
-                    ok = ok && !*end;
-                }
-            }
-        }
-        arena_free(&a);
-        if (!ok) {
-            free(x);
-            return fail(s, "x = [[...], ...]: a list of T steps, each a list of %d numbers", I);
-        }
+        x = rnnc_parse_rows(s->r, arg, I, &T);
+        if (!x)
+            return report(s, s->r, -1);
     }
     if (!x)
         return fail(s, "out of memory");
@@ -543,17 +407,17 @@ static int cmd_run(Repl *s, char *arg)
     }
     if (report(s, s->r, rc) < 0)
         return -1;
-    const Net *net = s->r->net;
+    RnncInfo net = info_of(s);
     long shape[3];
     int ndim;
-    if (rows == 1 && net->head.present && net->head.input == HEAD_LAST) {
+    if (rows == 1 && !net.per_step) {
         shape[0] = 1;
-        shape[1] = net->out_size;
+        shape[1] = net.output_size;
         ndim = 2;
     } else {
-        shape[0] = net->batch_first ? 1 : s->xT;
-        shape[1] = net->batch_first ? s->xT : 1;
-        shape[2] = net->out_size;
+        shape[0] = net.batch_first ? 1 : s->xT;
+        shape[1] = net.batch_first ? s->xT : 1;
+        shape[2] = net.output_size;
         ndim = 3;
     }
     rnnc_print_array(stdout, "output", y, 1, ndim, shape);
@@ -579,13 +443,13 @@ static int cmd_state(Repl *s, char *arg)
     (void)arg;
     if (need_model(s) < 0)
         return -1;
-    const Plan *p = s->r->plan;
-    for (int i = 0; i < p->nlayers; i++) {
+    RnncLayerInfo L;
+    for (int i = 0; rnnc_layer(s->r, i, &L) == 0; i++) {
         const double *c, *h = rnnc_model_state(s->m, i, &c);
-        printf("%s\n", p->layers[i].label);
-        print_vec("h", h, p->layers[i].Hr);
+        printf("%s\n", L.label);
+        print_vec("h", h, L.Hr);
         if (c)
-            print_vec("c", c, p->layers[i].H);
+            print_vec("c", c, L.H);
     }
     return 0;
 }
@@ -594,7 +458,7 @@ static int cmd_step(Repl *s, char *arg)
 {
     if (need_model(s) < 0)
         return -1;
-    int I = s->r->net->input_size;
+    int I = info_of(s).input_size;
     double row[4096];
     if (I > 4096)
         return fail(s, "step: input too wide for the REPL");
@@ -623,7 +487,7 @@ static int cmd_step(Repl *s, char *arg)
     int rows;
     if (report(s, s->r, rnnc_model_run(s->m, row, 1, 1, &y, &rows)) < 0)
         return -1;
-    print_vec("output", y, s->r->net->out_size);
+    print_vec("output", y, info_of(s).output_size);
     free(y);
     return cmd_state(s, "");
 }
@@ -645,23 +509,19 @@ static int cmd_gates(Repl *s, char *arg)
     (void)arg;
     if (need_model(s) < 0)
         return -1;
-    const Plan *p = s->r->plan;
     static const char *const bars[9] = {" ",      "\u2581", "\u2582", "\u2583", "\u2584",
                                         "\u2585", "\u2586", "\u2587", "\u2588"};
-    for (int i = 0; i < p->nlayers; i++) {
-        const PlanLayer *L = &p->layers[i];
+    RnncLayerInfo li, *L = &li;
+    for (int i = 0; rnnc_layer(s->r, i, L) == 0; i++) {
         const double *a = rnnc_model_gates(s->m, i);
         if (!a)
             return fail(s, "no activations yet: run or step first");
-        static const char *const lstm[4] = {"i", "f", "g", "o"}, *gru[3] = {"r", "z", "n"},
-                                 *rnn[1] = {"h"};
-        const char *const *names = L->G == 4 ? lstm : L->G == 3 ? gru : rnn;
         printf("%s\n", L->label);
         for (int g = 0; g < L->G; g++) {
             /* sigmoid gates live in [0, 1]; tanh ones (LSTM g, GRU n, RNN h) in [-1, 1] */
-            int tanh_like = (L->G == 4 && g == 2) || (L->G == 3 && g == 2) || L->G == 1;
+            int tanh_like = L->gate_tanh[g];
             double mean = 0;
-            printf("  %-2s |", names[g]);
+            printf("  %-2s |", L->gate_names[g]);
             for (int j = 0; j < L->H; j++) {
                 double v = a[(long)g * L->H + j];
                 mean += v;
@@ -741,7 +601,7 @@ static int cmd_train(Repl *s, char *arg)
         a.lengths = s->data_l;
         a.init = init;
         a.save = save;
-        a.cfg = s->r->net->train;
+        rnnc_train_cfg(s->r, &a.cfg);
         a.cfg.epochs = (int)n;
         a.progress = show_progress;
         a.ctx = s;
@@ -892,7 +752,7 @@ static char **complete(const char *text, int start, int end)
     return rl_completion_matches(text, complete_command);
 }
 
-int repl_main(const char *spec, const char *weights, JitKind jit)
+int repl_main(const char *spec, const char *weights, const char *jit)
 {
     Repl s;
     memset(&s, 0, sizeof s);
@@ -912,7 +772,7 @@ int repl_main(const char *spec, const char *weights, JitKind jit)
     size_t cap = 0;
     for (;;) {
         char prompt[96];
-        snprintf(prompt, sizeof prompt, "rnnc(%s)> ", s.r ? s.r->net->name : "-");
+        snprintf(prompt, sizeof prompt, "rnnc(%s)> ", s.r ? info_of(&s).name : "-");
         char *got;
         if (s.interactive) {
             interrupted = 0;
@@ -940,10 +800,7 @@ int repl_main(const char *spec, const char *weights, JitKind jit)
     }
     free(line);
     rnnc_model_free(s.m);
-    if (s.r) {
-        rnnc_free(s.r);
-        free(s.r);
-    }
+    rnnc_free(s.r);
     free(s.path);
     free(s.text);
     free(s.x);

@@ -28,22 +28,20 @@ char *cunit_join(const CUnit *u);
  * when `for_tcc` (the same arithmetic, in the same order). */
 int emit_unit_jit(const Plan *plan, int train, int for_tcc, CUnit *out, DiagList *d);
 
-/* The unit with the training API as well, for the JIT (documented in emit_train.c):
+/* The training API of the JIT unit (emit/api.c):
  *   long <name>_train_bytes(int B, int T);
  *   int  <name>_forward_train(w, x, lengths, B, T, y, logits, drop, state0, state1, cache);
  *   int  <name>_backward(w, x, B, T, dout, drop, dw, cache); dout: dL/dlogits (dL/dy
  *        without a head), in y's layout; dw: packed layout, accumulated; drop: NULL, or
  *        the dropout masks (0 or 1/(1-p)) of every layer followed by dropout, each
- *        (B, T, D*Hr), in layer order: see emit_dropout_reals; state0/state1: NULL, or
- *        the state before the first step / after each sequence's last (truncated BPTT
- *        carries it between windows; no gradient flows into state0): every layer and
- *        direction in order, h (B, Hr) then c (B, H) for an LSTM: emit_state_reals
- *   void <name>_unpack_grads(const real *g, real *dp);     packed -> state_dict order */
-int emit_unit_train(const Plan *plan, CUnit *out, DiagList *d);
-/* Reals per sequence of state0/state1. */
-long emit_state_reals(const Plan *plan);
-/* Reals per (sequence, step) of the dropout masks; 0 when no layer is followed by dropout. */
-long emit_dropout_reals(const Plan *plan);
+ *        (B, T, D*Hr), in layer order: plan->dropout_reals and PlanLayer.drop_off; state0/state1:
+ * NULL, or the state before the first step / after each sequence's last (truncated BPTT carries it
+ * between windows; no gradient flows into state0): every layer and direction in order, h (B, Hr)
+ * then c (B, H) for an LSTM: plan->state_reals void <name>_unpack_grads(const real *g, real *dp);
+ * packed -> state_dict order */
+/* One layer's functions (both directions: they share them), as the JIT unit has them, with
+ * the training functions when `train`: malloc'd text, or NULL when out of memory. */
+char *emit_layer(const Plan *plan, int layer, int train, int for_tcc);
 
 /* What deployed code bakes in (rnnc SPEC -o OUT.c --weights W): the packed weights and,
  * for the self-test, golden inputs and the outputs rnnc computed for them. Arrays hold
@@ -62,13 +60,5 @@ typedef struct EmitDeploy {
  * deploy.max_seq_len, <name>_selftest; no allocation, no I/O, no mutable globals. */
 int emit_unit_deploy(const Plan *plan, const char *header_name, const EmitDeploy *dep, CUnit *out,
                      DiagList *d);
-
-/* Bytes of the work area <name>_forward of deployed code needs (T <= max_seq_len). */
-long emit_deploy_work_bytes(const Plan *plan);
-/* Whether deployed code can stream: every block unidirectional. */
-int emit_can_stream(const Plan *plan);
-
-/* The math functions generated code calls, for the JIT to hand over. */
-extern const char *const emit_math_symbols[];
 
 #endif

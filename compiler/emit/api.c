@@ -1,0 +1,852 @@
+/* api.c — the generated entry points: <name>_pack and <name>_unpack_grads (mirror
+ * images), the head, <name>_scratch_bytes, <name>_forward(_par) over the layers, and the
+ * training API: the cache's layout (train_mem), <name>_forward_train, <name>_backward and
+ * <name>_acts. Parameter gradients accumulate in the packed layout beside the weights.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "emit_int.h"
+
+/* Whether the outputs of the layer starting at PlanLayer L pass through dropout before the
+ * next layer of its block (PyTorch: every layer but the last, training only). */
+static int droppable(const PlanLayer *L)
+{
+    return L->block->dropout > 0 && !L->last_layer;
+}
+
+static int any_droppable(const Plan *p)
+{
+    for (int i = 0; i < p->nlayers; i++)
+        if (droppable(&p->layers[i]))
+            return 1;
+    return 0;
+}
+
+/* The offset (in reals, a C expression) of global layer g's dropout mask in `drop`. */
+static const char *mask_off(const Plan *p, int g_target)
+{
+    static char buf[64];
+    long k = 0;
+    int g = -1;
+    for (int i = 0; i < p->nlayers; i++) {
+        const PlanLayer *L = &p->layers[i];
+        if (L->dir)
+            continue;
+        g++;
+        if (g == g_target)
+            break;
+        if (droppable(L))
+            k += L->block->dirs * L->Hr;
+    }
+    snprintf(buf, sizeof buf, "(long)B * T * %ld", k);
+    return buf;
+}
+
+/* Regions of the training cache, in the order train_mem carves them. */
+void em_train_mem(Emitter *e)
+{
+    const Plan *p = e->p;
+    const Net *net = p->net;
+    Sb *sb = e->sb;
+    const Head *hd = &net->head;
+    int head_last = hd->present && hd->input == HEAD_LAST;
+    int ng = 0;
+    for (int i = 0; i < p->nlayers; i++)
+        ng += p->layers[i].dir == 0;
+    sb_line(sb, "/* What forward_train keeps for backward, carved from one cache block. */");
+    sb_line(sb, "typedef struct TrainMem {");
+    sb_line(sb, "    int *len, *perm, *bs; /* (B), (B), (T): the packed schedule */");
+    sb_line(sb, "    real *h, *c;          /* the running state, (B, %d) and (B, %d) */",
+            p->max_hr, p->max_h);
+    sb_line(sb, "    real *out[%d];         /* each layer's outputs, (B, T, D*Hr) */", ng);
+    sb_line(sb, "    real *din[%d];         /* outputs after dropout, the next layer's input */",
+            ng);
+    sb_line(sb,
+            "    real *a[%d], *cs[%d], *ex[%d]; /* per layer and direction: activations, c, "
+            "gh */",
+            p->nlayers, p->nlayers, p->nlayers);
+    sb_line(sb,
+            "    real *h0[%d], *c0[%d]; /* per layer and direction: the state before step 0 */",
+            p->nlayers, p->nlayers);
+    sb_line(sb, "    real *wb[%d]; /* per layer and direction: W_ih, W_hh, W_hr untransposed */",
+            p->nlayers);
+    sb_line(sb, "    real *hlast, *dhlast; /* the head's input and its gradient, (B, %d) */",
+            hd->present ? hd->in_features : 0);
+    sb_line(sb, "    real *dy, *dx;        /* gradients of a layer's output and input */");
+    sb_line(sb, "    real *dhn, *dcn;      /* dL/dh and dL/dc carried back through time */");
+    sb_line(sb,
+            "    real *bz;             /* batched backward: per sequence of a step, (B, %ld) */",
+            e->p->bz_width);
+    sb_line(sb, "} TrainMem;");
+    sb_line(sb, "%s", "");
+    sb_line(sb, "/* Carves `cache` (when not NULL) and returns its size in reals. */");
+    sb_line(sb, "static long train_mem(void *cache, int B, int T, TrainMem *m)");
+    sb_line(sb, "{");
+    sb->indent += 4;
+    sb_line(sb, "real *r = (real *)cache;");
+    sb_line(sb, "long at = ((2L * B + T) * (long)sizeof(int) + (long)sizeof(real) - 1) /");
+    sb_line(sb, "          (long)sizeof(real);");
+    sb_line(sb, "const long BT = (long)B * T;");
+    sb_line(sb, "if (r) {");
+    sb_line(sb, "    m->len = (int *)cache;");
+    sb_line(sb, "    m->perm = m->len + B;");
+    sb_line(sb, "    m->bs = m->perm + B;");
+    sb_line(sb, "}");
+#define REGION(field, size_fmt, ...)                                                              \
+    do {                                                                                          \
+        sb_line(sb, "if (r)");                                                                    \
+        sb_line(sb, "    m->%s = r + at;", field);                                                \
+        sb_line(sb, "at += " size_fmt ";", __VA_ARGS__);                                          \
+    } while (0)
+    REGION("h", "(long)B * %d", p->max_hr);
+    REGION("c", "(long)B * %d", p->max_h);
+    int g = 0;
+    char field[32];
+    for (int i = 0; i < p->nlayers; i++) {
+        const PlanLayer *L = &p->layers[i];
+        if (L->dir == 0) {
+            snprintf(field, sizeof field, "out[%d]", g);
+            REGION(field, "BT * %d", L->block->dirs * L->Hr);
+            if (droppable(L)) {
+                snprintf(field, sizeof field, "din[%d]", g);
+                REGION(field, "BT * %d", L->block->dirs * L->Hr);
+            }
+            g++;
+        }
+        snprintf(field, sizeof field, "a[%d]", i);
+        REGION(field, "BT * %d", L->G * L->H);
+        snprintf(field, sizeof field, "h0[%d]", i);
+        REGION(field, "(long)B * %d", L->Hr);
+        snprintf(field, sizeof field, "wb[%d]", i);
+        REGION(field, "%ld", (long)L->G * L->H * (L->I + L->Hr) + (long)L->H * L->P);
+        if (cell_desc(L->block)->has_c) {
+            snprintf(field, sizeof field, "c0[%d]", i);
+            REGION(field, "(long)B * %d", L->H);
+        }
+        if (cell_desc(L->block)->has_c) {
+            snprintf(field, sizeof field, "cs[%d]", i);
+            REGION(field, "BT * %d", L->H);
+        }
+        if (cell_desc(L->block)->has_gh) {
+            snprintf(field, sizeof field, "ex[%d]", i);
+            REGION(field, "BT * %d", L->H);
+        }
+    }
+    if (head_last) {
+        REGION("hlast", "(long)B * %d", hd->in_features);
+        REGION("dhlast", "(long)B * %d", hd->in_features);
+    }
+    REGION("dy", "BT * %d", p->max_width);
+    REGION("dx", "BT * %d", p->max_width);
+    if (e->p->bz_width)
+        REGION("bz", "(long)B * %ld", e->p->bz_width);
+    REGION("dhn", "(long)B * %d", p->max_hr);
+    REGION("dcn", "(long)B * %d", p->max_h);
+#undef REGION
+    sb_line(sb, "return at;");
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    sb_line(sb, "%s", "");
+    sb_line(sb, "long %s_train_bytes(int B, int T)", net->name);
+    sb_line(sb, "{");
+    sb_line(sb, "    TrainMem m;");
+    sb_line(sb, "    return (long)sizeof(real) * train_mem(0, B, T, &m);");
+    sb_line(sb, "}");
+    sb_line(sb, "%s", "");
+}
+
+static void emit_head_train(Emitter *e)
+{
+    const Plan *p = e->p;
+    const Head *h = &p->net->head;
+    Sb *sb = e->sb;
+    long F = h->in_features, O = h->out_features;
+    sb_line(sb, "/* Head '%s' without its activation: the logits. */", h->name);
+    sb_line(sb, "static void head_linear(const real *w, const real *x, real *y)");
+    sb_line(sb, "{");
+    sb->indent += 4;
+    sb_line(sb, "const real *hw = w + %ld;", p->head_pk_w);
+    if (h->bias)
+        sb_line(sb, "const real *hb = w + %ld;", p->head_pk_b);
+    Term t = {"hw", "x", F, O, 0};
+    em_product(e, 0, "y", 0, O, h->bias ? "hb" : NULL, 0, &t, 1);
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    sb_line(sb, "%s", "");
+    sb_line(sb, "/* Backward of head_linear: dl = dL/dlogits; accumulates dW, db; sets dx. */");
+    sb_line(sb, "static void head_back(const real *w, const real *x, const real *dl, real *dw, "
+                "real *dx)");
+    sb_line(sb, "{");
+    sb->indent += 4;
+    sb_line(sb, "const real *hw = w + %ld;", p->head_pk_w);
+    sb_line(sb, "real *dhw = dw + %ld;", p->head_pk_w);
+    sb_line(sb, "for (int f = 0; f < %ld; f++) {", F);
+    sb_line(sb, "    const real xf = x[f], *r = hw + f * %ld;", O);
+    sb_line(sb, "    real *dr = dhw + f * %ld, s = %s;", O, e->zero);
+    sb_line(sb, "    for (int o = 0; o < %ld; o++) {", O);
+    sb_line(sb, "        dr[o] += dl[o] * xf;");
+    sb_line(sb, "        s += r[o] * dl[o];");
+    sb_line(sb, "    }");
+    sb_line(sb, "    dx[f] = s;");
+    sb_line(sb, "}");
+    if (h->bias) {
+        sb_line(sb, "for (int o = 0; o < %ld; o++)", O);
+        sb_line(sb, "    dw[%ld + o] += dl[o];", p->head_pk_b);
+    }
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    sb_line(sb, "%s", "");
+}
+
+/* The position (b, t) of a per-step output in the caller's layout, as a C expression. */
+static const char *user_at(const Net *net, long width)
+{
+    static char buf[2][64];
+    static int k;
+    char *s = buf[k++ & 1];
+    if (net->batch_first)
+        snprintf(s, 64, "((long)b * T + t) * %ld", width);
+    else
+        snprintf(s, 64, "((long)t * B + b) * %ld", width);
+    return s;
+}
+
+static void emit_forward_train(Emitter *e)
+{
+    const Plan *p = e->p;
+    const Net *net = p->net;
+    Sb *sb = e->sb;
+    const Head *hd = &net->head;
+    int head_last = hd->present && hd->input == HEAD_LAST;
+    long O = net->out_size, F = hd->in_features;
+    int per_step = !hd->present || hd->input == HEAD_SEQUENCE;
+    sb_line(sb, "int %s_forward_train(const real *w, const real *x, const int *lengths, int B,",
+            net->name);
+    sb_line(
+        sb,
+        "    int T, real *y, real *logits, const real *drop, const real *state0, real *state1,");
+    sb_line(sb, "    void *cache)");
+    sb_line(sb, "{");
+    sb->indent += 4;
+    sb_line(sb, "TrainMem m;");
+    if (!any_droppable(p))
+        sb_line(sb, "(void)drop; /* no dropout between layers */");
+    sb_line(sb, "if (B < 1 || T < 1%s)", hd->present ? " || !logits" : "");
+    sb_line(sb, "    return -1;");
+    if (!hd->present)
+        sb_line(sb, "(void)logits;");
+    sb_line(sb, "train_mem(cache, B, T, &m);");
+    sb_line(sb, "if (pack_batch(lengths, B, T, m.len, m.perm, m.bs) < 0)");
+    sb_line(sb, "    return -1;");
+    sb_line(sb, "vec_zero(y, (long)B * %s%ld);", per_step ? "T * " : "", O);
+    if (hd->present)
+        sb_line(sb, "vec_zero(logits, (long)B * %s%ld);", per_step ? "T * " : "", O);
+    int g = -1;
+    long soff = 0; /* this layer's state in state0/state1, per sequence */
+    char in[48], isb[48], ist[48];
+    snprintf(in, sizeof in, "x");
+    if (net->batch_first) {
+        snprintf(isb, sizeof isb, "(long)T * %d", net->input_size);
+        snprintf(ist, sizeof ist, "%d", net->input_size);
+    } else {
+        snprintf(isb, sizeof isb, "%d", net->input_size);
+        snprintf(ist, sizeof ist, "(long)B * %d", net->input_size);
+    }
+    for (int i = 0; i < p->nlayers; i++) {
+        const PlanLayer *L = &p->layers[i];
+        int W = L->block->dirs * L->Hr;
+        if (L->dir == 0 && g >= 0) {
+            const PlanLayer *P = &p->layers[i - 1];
+            int Wp = P->block->dirs * P->Hr;
+            if (droppable(P)) {
+                snprintf(in, sizeof in, "(drop ? m.din[%d] : m.out[%d])", g, g);
+                sb_line(sb, "if (drop) /* dropout after %s layer %d: training only */",
+                        P->block->name, P->layer);
+                sb_line(sb, "    for (int b = 0; b < B; b++)");
+                sb_line(sb,
+                        "        for (long at = (long)b * T * %d; at < ((long)b * T + m.len[b]) "
+                        "* %d; at++)",
+                        Wp, Wp);
+                sb_line(sb, "            m.din[%d][at] = m.out[%d][at] * drop[%s + at];", g, g,
+                        mask_off(p, g));
+            } else {
+                snprintf(in, sizeof in, "m.out[%d]", g);
+            }
+            snprintf(isb, sizeof isb, "(long)T * %d", Wp);
+            snprintf(ist, sizeof ist, "%d", Wp);
+        }
+        if (L->dir == 0)
+            g++;
+        sb_line(sb, "/* %s */", L->label);
+        sb_line(sb, "if (state0)");
+        sb_line(sb, "    vec_copy(m.h0[%d], state0 + (long)B * %ld, (long)B * %d);", i, soff,
+                L->Hr);
+        sb_line(sb, "else");
+        sb_line(sb, "    vec_zero(m.h0[%d], (long)B * %d);", i, L->Hr);
+        sb_line(sb, "vec_copy(m.h, m.h0[%d], (long)B * %d);", i, L->Hr);
+        if (cell_desc(L->block)->has_c) {
+            sb_line(sb, "if (state0)");
+            sb_line(sb, "    vec_copy(m.c0[%d], state0 + (long)B * %ld, (long)B * %d);", i,
+                    soff + L->Hr, L->H);
+            sb_line(sb, "else");
+            sb_line(sb, "    vec_zero(m.c0[%d], (long)B * %d);", i, L->H);
+            sb_line(sb, "vec_copy(m.c, m.c0[%d], (long)B * %d);", i, L->H);
+        }
+        char extra[64] = "";
+        if (cell_desc(L->block)->has_c)
+            snprintf(extra, sizeof extra, "m.c, m.cs[%d], ", i);
+        else if (cell_desc(L->block)->has_gh)
+            snprintf(extra, sizeof extra, "m.ex[%d], ", i);
+        sb_line(sb, "%s_seqc(w + %ld, %s, %s, %s, m.out[%d] + %d,", L->fn, L->pk, in, isb, ist, g,
+                L->dir * L->Hr);
+        sb_line(sb, "    (long)T * %d, %d, T, m.bs, m.perm, m.h, %sm.a[%d], %d);", W, W, extra, i,
+                L->dir);
+        if (L->top && L->last_layer && head_last) {
+            sb_line(sb, "for (int b = 0; b < B; b++)");
+            sb_line(sb, "    vec_copy(m.hlast + (long)b * %ld + %d, m.h + (long)b * %d, %d);", F,
+                    L->dir * L->Hr, L->Hr, L->Hr);
+        }
+        sb_line(sb, "if (state1) {");
+        sb_line(sb, "    vec_copy(state1 + (long)B * %ld, m.h, (long)B * %d);", soff, L->Hr);
+        if (cell_desc(L->block)->has_c)
+            sb_line(sb, "    vec_copy(state1 + (long)B * %ld, m.c, (long)B * %d);", soff + L->Hr,
+                    L->H);
+        sb_line(sb, "}");
+        soff += L->Hr + (cell_desc(L->block)->has_c ? L->H : 0);
+    }
+    if (!hd->present) {
+        sb_line(sb, "for (int b = 0; b < B; b++)");
+        sb_line(sb, "    for (int t = 0; t < m.len[b]; t++)");
+        sb_line(sb, "        vec_copy(y + %s, m.out[%d] + ((long)b * T + t) * %ld, %ld);",
+                user_at(net, O), g, O, O);
+    } else {
+        const char *act = hd->activation == ACT_SOFTMAX   ? "softmax"
+                          : hd->activation == ACT_SIGMOID ? "sigmoid"
+                                                          : NULL;
+        sb_line(sb, "/* head %s: logits, then y = %s(logits) */", hd->name, act ? act : "");
+        sb_line(sb, "for (int b = 0; b < B; b++) {");
+        sb->indent += 4;
+        const char *at = "(long)b * ";
+        char atbuf[80];
+        if (head_last) {
+            snprintf(atbuf, sizeof atbuf, "%s%ld", at, O);
+            sb_line(sb, "{");
+            sb_line(sb, "    head_linear(w, m.hlast + (long)b * %ld, logits + %s);", F, atbuf);
+        } else {
+            snprintf(atbuf, sizeof atbuf, "%s", user_at(net, O));
+            sb_line(sb, "for (int t = 0; t < m.len[b]; t++) {");
+            sb_line(sb, "    head_linear(w, m.out[%d] + ((long)b * T + t) * %ld, logits + %s);", g,
+                    F, atbuf);
+        }
+        sb_line(sb, "    vec_copy(y + %s, logits + %s, %ld);", atbuf, atbuf, O);
+        if (hd->activation == ACT_SOFTMAX)
+            sb_line(sb, "    act_softmax(y + %s, %ld);", atbuf, O);
+        else if (hd->activation == ACT_SIGMOID) {
+            sb_line(sb, "    for (int o = 0; o < %ld; o++)", O);
+            sb_line(sb, "        y[%s + o] = act_sigmoid(y[%s + o]);", atbuf, atbuf);
+        }
+        sb_line(sb, "}");
+        sb->indent -= 4;
+        sb_line(sb, "}");
+    }
+    sb_line(sb, "return 0;");
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    sb_line(sb, "%s", "");
+}
+
+static void emit_backward(Emitter *e)
+{
+    const Plan *p = e->p;
+    const Net *net = p->net;
+    Sb *sb = e->sb;
+    const Head *hd = &net->head;
+    int head_last = hd->present && hd->input == HEAD_LAST;
+    long O = net->out_size, F = hd->in_features;
+    int ng = 0;
+    for (int i = 0; i < p->nlayers; i++)
+        ng += p->layers[i].dir == 0;
+    const PlanLayer *top = &p->layers[p->nlayers - 1];
+    long Wtop = top->block->dirs * top->Hr;
+    sb_line(sb, "int %s_backward(const real *w, const real *x, int B, int T, const real *dout,",
+            net->name);
+    sb_line(sb, "    const real *drop, real *dw, void *cache)");
+    sb_line(sb, "{");
+    sb->indent += 4;
+    sb_line(sb, "TrainMem m;");
+    if (!any_droppable(p))
+        sb_line(sb, "(void)drop; /* no dropout between layers */");
+    sb_line(sb, "if (B < 1 || T < 1)");
+    sb_line(sb, "    return -1;");
+    sb_line(sb, "train_mem(cache, B, T, &m);");
+    for (int i = 0; i < p->nlayers; i++) {
+        const PlanLayer *L = &p->layers[i];
+        long GH = (long)L->G * L->H;
+        sb_line(sb, "/* %s: the weights as backward reads them, PyTorch's layout */", L->label);
+        sb_line(sb, "for (int j = 0; j < %ld; j++) {", GH);
+        sb_line(sb, "    for (int k = 0; k < %d; k++)", L->I);
+        sb_line(sb, "        m.wb[%d][j * %d + k] = w[%ld + k * %ld + j];", i, L->I, L->pk_wx, GH);
+        sb_line(sb, "    for (int k = 0; k < %d; k++)", L->Hr);
+        sb_line(sb, "        m.wb[%d][%ld + j * %d + k] = w[%ld + k * %ld + j];", i, GH * L->I,
+                L->Hr, L->pk_wh, GH);
+        sb_line(sb, "}");
+        if (L->P) {
+            sb_line(sb, "for (int q = 0; q < %d; q++)", L->P);
+            sb_line(sb, "    for (int j = 0; j < %d; j++)", L->H);
+            sb_line(sb, "        m.wb[%d][%ld + q * %d + j] = w[%ld + j * %d + q];", i,
+                    GH * (L->I + L->Hr), L->H, L->pk_wr, L->P);
+        }
+    }
+    sb_line(sb, "real *dy = m.dy, *dx = m.dx, *swap;");
+    sb_line(sb, "vec_zero(dy, (long)B * T * %ld);", Wtop);
+    if (head_last) {
+        sb_line(sb, "for (int b = 0; b < B; b++)");
+        sb_line(sb, "    head_back(w, m.hlast + (long)b * %ld, dout + (long)b * %ld, dw,", F, O);
+        sb_line(sb, "              m.dhlast + (long)b * %ld);", F);
+    } else {
+        sb_line(sb, "for (int b = 0; b < B; b++)");
+        sb_line(sb, "    for (int t = 0; t < m.len[b]; t++)");
+        if (hd->present)
+            sb_line(sb,
+                    "        head_back(w, m.out[%d] + ((long)b * T + t) * %ld, dout + %s, dw, "
+                    "dy + ((long)b * T + t) * %ld);",
+                    ng - 1, F, user_at(net, O), F);
+        else
+            sb_line(sb, "        vec_copy(dy + ((long)b * T + t) * %ld, dout + %s, %ld);", O,
+                    user_at(net, O), O);
+    }
+    int g = ng;
+    for (int i = p->nlayers - 1; i >= 0;) {
+        const PlanLayer *L0 = &p->layers[i - (p->layers[i].dir)];
+        int D = L0->block->dirs, W = D * L0->Hr;
+        int first = i - (D - 1) == 0;
+        g--;
+        char in[48], isb[48], ist[48];
+        if (first) {
+            snprintf(in, sizeof in, "x");
+            if (net->batch_first) {
+                snprintf(isb, sizeof isb, "(long)T * %d", net->input_size);
+                snprintf(ist, sizeof ist, "%d", net->input_size);
+            } else {
+                snprintf(isb, sizeof isb, "%d", net->input_size);
+                snprintf(ist, sizeof ist, "(long)B * %d", net->input_size);
+            }
+        } else {
+            const PlanLayer *P = &p->layers[i - (D - 1) - 1];
+            if (droppable(P))
+                snprintf(in, sizeof in, "(drop ? m.din[%d] : m.out[%d])", g - 1, g - 1);
+            else
+                snprintf(in, sizeof in, "m.out[%d]", g - 1);
+            snprintf(isb, sizeof isb, "(long)T * %d", L0->I);
+            snprintf(ist, sizeof ist, "%d", L0->I);
+            sb_line(sb, "vec_zero(dx, (long)B * T * %d);", L0->I);
+        }
+        for (int dir = D - 1; dir >= 0; dir--) {
+            const PlanLayer *L = &p->layers[i - (D - 1) + dir];
+            int li = i - (D - 1) + dir;
+            sb_line(sb, "/* %s */", L->label);
+            sb_line(sb, "vec_zero(m.dhn, (long)B * %d);", L->Hr);
+            if (cell_desc(L->block)->has_c)
+                sb_line(sb, "vec_zero(m.dcn, (long)B * %d);", L->H);
+            if (L->top && L->last_layer && head_last) {
+                sb_line(sb, "for (int b = 0; b < B; b++)");
+                sb_line(sb,
+                        "    vec_copy(m.dhn + (long)b * %d, m.dhlast + (long)b * %ld + %d, %d);",
+                        L->Hr, F, dir * L->Hr, L->Hr);
+            }
+            char extra[64] = "", dcn[16] = "", c0[32] = "";
+            if (cell_desc(L->block)->has_c) {
+                snprintf(extra, sizeof extra, "m.cs[%d], ", li);
+                snprintf(dcn, sizeof dcn, "m.dcn, ");
+                snprintf(c0, sizeof c0, "m.c0[%d], ", li);
+            } else if (cell_desc(L->block)->has_gh) {
+                snprintf(extra, sizeof extra, "m.ex[%d], ", li);
+            }
+            sb_line(sb, "%s_seqb(m.wb[%d], %s, %s, %s, %s,", L->fn, li, in, isb, ist,
+                    first ? "0" : "dx");
+            sb_line(sb, "    m.out[%d] + %d, dy + %d, (long)T * %d, %d, T, m.bs, m.perm, m.len,",
+                    g, dir * L->Hr, dir * L->Hr, W, W);
+            sb_line(sb, "    m.a[%d], %sm.dhn, %sdw + %ld, m.h0[%d], %s%s%d);", li, extra, dcn,
+                    L->pk, li, c0, em_split(e, L) ? "m.bz, " : "", dir);
+        }
+        if (!first && droppable(&p->layers[i - (D - 1) - 1])) {
+            sb_line(sb, "if (drop) /* back through the dropout below */");
+            sb_line(sb, "    for (int b = 0; b < B; b++)");
+            sb_line(sb,
+                    "        for (long at = (long)b * T * %d; at < ((long)b * T + m.len[b]) * %d; "
+                    "at++)",
+                    L0->I, L0->I);
+            sb_line(sb, "            dx[at] *= drop[%s + at];", mask_off(p, g - 1));
+        }
+        if (!first) {
+            sb_line(sb, "swap = dy;");
+            sb_line(sb, "dy = dx;");
+            sb_line(sb, "dx = swap;");
+        }
+        i -= D;
+    }
+    sb_line(sb, "(void)swap;");
+    sb_line(sb, "(void)dx;");
+    sb_line(sb, "return 0;");
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    sb_line(sb, "%s", "");
+}
+
+void em_train_api(Emitter *e)
+{
+    Sb *sb = e->sb;
+    sb_line(sb, "/* The gate activations layer-direction i stored in `cache` (B, T, G*H), for "
+                "inspection. */");
+    sb_line(sb, "real *%s_acts(void *cache, int B, int T, int i)", e->p->net->name);
+    sb_line(sb, "{");
+    sb_line(sb, "    TrainMem m;");
+    sb_line(sb, "    train_mem(cache, B, T, &m);");
+    sb_line(sb, "    return i >= 0 && i < %d ? m.a[i] : 0;", e->p->nlayers);
+    sb_line(sb, "}");
+    sb_line(sb, "%s", "");
+    if (e->p->net->head.present)
+        emit_head_train(e);
+    emit_forward_train(e);
+    emit_backward(e);
+    em_pack(e, 1);
+}
+
+void em_head(Emitter *e)
+{
+    const Plan *p = e->p;
+    const Head *h = &p->net->head;
+    Sb *sb = e->sb;
+    long F = h->in_features, O = h->out_features;
+    int unrolled = F * O <= 1024;
+    sb_line(sb, "/* Head '%s': Linear(%ld, %ld)%s, activation %s; one input vector. */", h->name,
+            F, O, h->bias ? "" : " without bias", cell_act_name(h->activation));
+    sb_line(sb, "%sstatic void head_apply(const real *w, const real *x, real *y)", e->fn);
+    sb_line(sb, "{");
+    sb->indent += 4;
+    sb_line(sb, "const real *hw = w + %ld; /* W^T (%ld, %ld) */", p->head_pk_w, F, O);
+    if (h->bias)
+        sb_line(sb, "const real *hb = w + %ld;", p->head_pk_b);
+    Term t = {"hw", "x", F, O, 0};
+    em_product(e, unrolled, "y", 0, O, h->bias ? "hb" : NULL, 0, &t, 1);
+    if (h->activation == ACT_SOFTMAX)
+        sb_line(sb, "act_softmax(y, %ld);", O);
+    else if (h->activation == ACT_SIGMOID) {
+        sb_line(sb, "for (int j = 0; j < %ld; j++)", O);
+        sb_line(sb, "    y[j] = act_sigmoid(y[j]);");
+    }
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    sb_line(sb, "%s", "");
+}
+
+/* Copies PyTorch tensor `t` (rows, cols) transposed into packed (cols, rows) at `pk`, or
+ * (unpack) back: p[t] <-> pw[pk]. */
+static void emit_pack_transposed(Emitter *e, const PlanTensor *t, long pk, long row, int unpack)
+{
+    sb_line(e->sb, "for (long r = 0; r < %ld; r++) /* %s */", t->shape[0], t->name);
+    sb_line(e->sb, "    for (long k = 0; k < %ld; k++)", t->shape[1]);
+    if (unpack)
+        sb_line(e->sb, "        dp[%ld + r * %ld + k] = g[%ld + k * %ld + r];", t->offset,
+                t->shape[1], pk, row);
+    else
+        sb_line(e->sb, "        pw[%ld + k * %ld + r] = p[%ld + r * %ld + k];", pk, row, t->offset,
+                t->shape[1]);
+}
+
+void em_pack(Emitter *e, int unpack)
+{
+    const Plan *p = e->p;
+    Sb *sb = e->sb;
+    if (unpack)
+        sb_line(sb, "void %s_unpack_grads(const real *g, real *dp)", p->net->name);
+    else
+        sb_line(sb, "void %s_pack(const real *p, real *pw)", p->net->name);
+    sb_line(sb, "{");
+    sb->indent += 4;
+    for (int i = 0; i < p->nlayers; i++) {
+        const PlanLayer *L = &p->layers[i];
+        long GH = (long)L->G * L->H;
+        sb_line(sb, "/* %s */", L->label);
+        if (L->pk_b >= 0) {
+            const PlanTensor *bi = &p->tensors[L->t_bih], *bh = &p->tensors[L->t_bhh];
+            long merged = L->pk_bhn >= 0 ? 2L * L->H : GH;
+            if (unpack) {
+                sb_line(sb, "for (long j = 0; j < %ld; j++) /* a merged bias feeds both */",
+                        merged);
+                sb_line(sb, "    dp[%ld + j] = dp[%ld + j] = g[%ld + j];", bi->offset, bh->offset,
+                        L->pk_b);
+            } else {
+                sb_line(sb, "for (long j = 0; j < %ld; j++) /* b_ih + b_hh */", merged);
+                sb_line(sb, "    pw[%ld + j] = p[%ld + j] + p[%ld + j];", L->pk_b, bi->offset,
+                        bh->offset);
+            }
+            if (L->pk_bhn >= 0) {
+                const char *to = unpack ? "dp" : "pw", *from = unpack ? "g" : "p";
+                long in_b = unpack ? bi->offset + merged : L->pk_b + merged;
+                long in_src = unpack ? L->pk_b + merged : bi->offset + merged;
+                long hn_to = unpack ? bh->offset + merged : L->pk_bhn;
+                long hn_src = unpack ? L->pk_bhn : bh->offset + merged;
+                sb_line(sb, "for (long j = 0; j < %d; j++) { /* b_in; b_hn apart */", L->H);
+                sb_line(sb, "    %s[%ld + j] = %s[%ld + j];", to, in_b, from, in_src);
+                sb_line(sb, "    %s[%ld + j] = %s[%ld + j];", to, hn_to, from, hn_src);
+                sb_line(sb, "}");
+            }
+        }
+        emit_pack_transposed(e, &p->tensors[L->t_wih], L->pk_wx, GH, unpack);
+        emit_pack_transposed(e, &p->tensors[L->t_whh], L->pk_wh, GH, unpack);
+        if (L->t_whr >= 0)
+            emit_pack_transposed(e, &p->tensors[L->t_whr], L->pk_wr, L->P, unpack);
+    }
+    if (p->net->head.present) {
+        const Head *h = &p->net->head;
+        sb_line(sb, "/* head %s */", h->name);
+        emit_pack_transposed(e, &p->tensors[p->head_t_w], p->head_pk_w, h->out_features, unpack);
+        if (p->head_t_b >= 0) {
+            long hb = p->tensors[p->head_t_b].offset;
+            sb_line(sb, "for (long j = 0; j < %d; j++)", h->out_features);
+            if (unpack)
+                sb_line(sb, "    dp[%ld + j] = g[%ld + j];", hb, p->head_pk_b);
+            else
+                sb_line(sb, "    pw[%ld + j] = p[%ld + j];", p->head_pk_b, hb);
+        }
+    }
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    sb_line(sb, "%s", "");
+}
+
+/* Where a layer reads its input and writes its output, as C expressions. */
+typedef struct Io {
+    char ptr[64], sb[48], st[48];
+} Io;
+
+void em_forward(Emitter *e)
+{
+    const Plan *p = e->p;
+    const Net *net = p->net;
+    Sb *sb = e->sb;
+    const Head *hd = &net->head;
+    int head_last = hd->present && hd->input == HEAD_LAST;
+    long O = net->out_size;
+    if (e->dep) {
+        sb_line(sb,
+                "/* The whole network on B sequences, as <name>_forward of the run-time API. */");
+        sb_line(sb,
+                "%sstatic int forward_batch(const real *w, const real *x, const int *lengths, "
+                "int B,",
+                e->fn);
+        sb_line(sb, "    int T, real *y, real *h_n, real *c_n, void *scratch)");
+    } else {
+        sb_line(sb, "long %s_scratch_bytes(int B, int T)", net->name);
+        sb_line(sb, "{");
+        sb_line(sb, "    const long ints = (3L * B + 2L * T) * (long)sizeof(int);");
+        sb_line(sb,
+                "    const long ireals = (ints + (long)sizeof(real) - 1) / (long)sizeof(real);");
+        sb_line(sb, "    return (long)sizeof(real) * (ireals + (long)B * %d + (long)B * %d +",
+                p->max_hr, p->max_h);
+        sb_line(sb, "                                 2L * B * T * %d + (long)B * %d +",
+                p->max_width, head_last ? p->top_dirs * p->top_hr : 0);
+        sb_line(sb, "                                 (long)B * T * %d);", p->xp_width);
+        sb_line(sb, "}");
+        sb_line(sb, "%s", "");
+        em_section(e, "forward");
+        sb_line(sb,
+                "int %s_forward_par(const real *w, const real *x, const int *lengths, int B, "
+                "int T,",
+                net->name);
+        sb_line(sb, "    real *y, real *h_n, real *c_n, void *scratch, void *shared, int part, "
+                    "int nparts,");
+        sb_line(sb, "    void (*sync)(void *), void *ctx)");
+    }
+    sb_line(sb, "{");
+    sb->indent += 4;
+    if (net->blocks[net->nblocks - 1].cell != CELL_LSTM)
+        sb_line(sb, "(void)c_n; /* the top block has no cell state */");
+    if (e->dep) {
+        sb_line(sb, "if (B < 1 || T < 1)");
+        sb_line(sb, "    return -1;");
+    } else {
+        sb_line(sb, "if (B < 1 || T < 1 || nparts < 1 || part < 0 || part >= nparts)");
+        sb_line(sb, "    return -1;");
+    }
+    sb_line(sb, "int *len = (int *)scratch, *perm = len + B, *bs = perm + B;");
+    if (!e->dep)
+        sb_line(sb, "int *pp = bs + T, *pbs = pp + B; /* this part's perm and bs */");
+    sb_line(sb, "const long ireals = ((%s) * (long)sizeof(int) + (long)sizeof(real) - 1) /",
+            e->dep ? "2L * B + T" : "3L * B + 2L * T");
+    sb_line(sb, "                    (long)sizeof(real);");
+    int need_buf = hd->present || p->nlayers > p->layers[0].block->dirs;
+    int any_lstm = 0;
+    for (int i = 0; i < net->nblocks; i++)
+        any_lstm |= net->blocks[i].cell == CELL_LSTM;
+    long after_state = (long)p->max_hr + p->max_h;
+    sb_line(sb, "real *h = (real *)scratch + ireals; /* (B, %d) */", p->max_hr);
+    if (any_lstm)
+        sb_line(sb, "real *c = h + (long)B * %d; /* (B, %d) */", p->max_hr, p->max_h);
+    const char *base = "h";
+    if (!e->dep && (need_buf || head_last)) {
+        sb_line(sb, "real *sh = (real *)shared + ireals; /* the parts' common buffers */");
+        base = "sh";
+    }
+    if (need_buf) {
+        sb_line(sb, "real *buf[2]; /* layer outputs, 2 x (B, T, %d) */", p->max_width);
+        sb_line(sb, "buf[0] = %s + (long)B * %ld;", base, after_state);
+        sb_line(sb, "buf[1] = buf[0] + (long)B * T * %d;", p->max_width);
+    }
+    if (head_last)
+        sb_line(sb, "real *hlast = %s + (long)B * %ld + 2L * B * T * %d; /* (B, %d) */", base,
+                after_state, p->max_width, p->top_dirs * p->top_hr);
+    if (!e->dep && !need_buf && !head_last)
+        sb_line(sb, "(void)shared;");
+    if (!e->dep && p->xp_width)
+        sb_line(sb,
+                "real *xp = h + (long)B * %ld + 2L * B * T * %d + (long)B * %d; /* (B, T, %d) */",
+                after_state, p->max_width, head_last ? p->top_dirs * p->top_hr : 0, p->xp_width);
+    sb_line(sb, "if (pack_batch(lengths, B, T, len, perm, bs) < 0)");
+    sb_line(sb, "    return -1;");
+    if (e->dep) {
+        if (head_last)
+            sb_line(sb, "vec_zero(y, (long)B * %ld);", O);
+        else
+            sb_line(sb, "vec_zero(y, (long)B * T * %ld);", O);
+    } else {
+        sb_line(sb, "for (int i = 0; i < B; i++)");
+        sb_line(sb, "    pp[i] = perm[i];");
+        sb_line(sb, "for (int t = 0; t < T; t++)");
+        sb_line(sb, "    pbs[t] = bs[t];");
+        sb_line(sb, "const int np = pack_part(pp, pbs, B, T, part, nparts); /* pp[0..np) */");
+        sb_line(sb, "for (int i = 0; i < np; i++) {");
+        sb_line(sb, "    const int b = pp[i];");
+        if (head_last)
+            sb_line(sb, "    vec_zero(y + (long)b * %ld, %ld);", O, O);
+        else if (net->batch_first)
+            sb_line(sb, "    vec_zero(y + (long)b * T * %ld, (long)T * %ld);", O, O);
+        else {
+            sb_line(sb, "    for (int t = 0; t < T; t++)");
+            sb_line(sb, "        vec_zero(y + ((long)t * B + b) * %ld, %ld);", O, O);
+        }
+        sb_line(sb, "}");
+        sb_line(sb, "if (sync) /* no part writes y before every part has cleared its own */");
+        sb_line(sb, "    sync(ctx);");
+    }
+    Io in;
+    snprintf(in.ptr, sizeof in.ptr, "x");
+    if (net->batch_first) {
+        snprintf(in.sb, sizeof in.sb, "(long)T * %d", net->input_size);
+        snprintf(in.st, sizeof in.st, "%d", net->input_size);
+    } else {
+        snprintf(in.sb, sizeof in.sb, "%d", net->input_size);
+        snprintf(in.st, sizeof in.st, "(long)B * %d", net->input_size);
+    }
+    int nbuf = 0;
+    for (int i = 0; i < p->nlayers;) {
+        const PlanLayer *L0 = &p->layers[i];
+        const Block *blk = L0->block;
+        int D = blk->dirs, W = D * L0->Hr;
+        int to_y = L0->top && L0->last_layer && !hd->present;
+        Io out;
+        if (to_y) {
+            snprintf(out.ptr, sizeof out.ptr, "y");
+            if (net->batch_first) {
+                snprintf(out.sb, sizeof out.sb, "(long)T * %ld", O);
+                snprintf(out.st, sizeof out.st, "%ld", O);
+            } else {
+                snprintf(out.sb, sizeof out.sb, "%ld", O);
+                snprintf(out.st, sizeof out.st, "(long)B * %ld", O);
+            }
+        } else {
+            snprintf(out.ptr, sizeof out.ptr, "buf[%d]", nbuf);
+            snprintf(out.sb, sizeof out.sb, "(long)T * %d", W);
+            snprintf(out.st, sizeof out.st, "%d", W);
+            nbuf ^= 1;
+        }
+        /* whose sequences: all (deployed); this part's; or, synchronised, all of them for
+         * a bidirectional layer, whose directions go to parts 0 and 1 */
+        sb_line(sb, "{");
+        sb->indent += 4;
+        int top = L0->top; /* copies the final states: needs the count too */
+        if (e->dep)
+            sb_line(sb, "const int *sp = perm, *sq = bs%s;", top ? ", sn = B" : "");
+        else if (D == 1)
+            sb_line(sb, "const int *sp = pp, *sq = pbs%s;", top ? ", sn = np" : "");
+        else
+            sb_line(sb, "const int *sp = sync ? perm : pp, *sq = sync ? bs : pbs%s;",
+                    top ? ", sn = sync ? B : np" : "");
+        for (int dir = 0; dir < D; dir++, i++) {
+            const PlanLayer *L = &p->layers[i];
+            int lstm = blk->cell == CELL_LSTM;
+            sb_line(sb, "/* %s */", L->label);
+            if (!e->dep && D == 2) {
+                sb_line(sb, "if (!sync || %d %% nparts == part) {", dir);
+                sb->indent += 4;
+            }
+            sb_line(sb, "vec_zero(h, (long)B * %d);", L->Hr);
+            if (lstm)
+                sb_line(sb, "vec_zero(c, (long)B * %d);", L->H);
+            char optr[80];
+            if (dir)
+                snprintf(optr, sizeof optr, "%s + %d", out.ptr, L->Hr);
+            else
+                snprintf(optr, sizeof optr, "%s", out.ptr);
+            sb_line(sb, "%s_seq(w + %ld, %s, %s, %s,", L->fn, L->pk, in.ptr, in.sb, in.st);
+            sb_line(sb, "    %s, %s, %s, T, sq, sp, h, %s%s%d);", optr, out.sb, out.st,
+                    lstm ? "c, " : "", em_split(e, L) ? "xp, " : "", dir);
+            if (L->top) {
+                long slot = (long)L->layer * D + dir;
+                sb_line(sb, "for (int i = 0; i < sn; i++) {");
+                sb->indent += 4;
+                sb_line(sb, "const int b = sp[i];");
+                sb_line(sb, "if (h_n)");
+                sb_line(sb, "    vec_copy(h_n + ((long)B * %ld + b) * %d, h + (long)b * %d, %d);",
+                        slot, L->Hr, L->Hr, L->Hr);
+                if (lstm) {
+                    sb_line(sb, "if (c_n)");
+                    sb_line(sb,
+                            "    vec_copy(c_n + ((long)B * %ld + b) * %d, c + (long)b * %d, "
+                            "%d);",
+                            slot, L->H, L->H, L->H);
+                }
+                if (head_last && L->last_layer)
+                    sb_line(sb, "vec_copy(hlast + (long)b * %d + %d, h + (long)b * %d, %d);", W,
+                            dir * L->Hr, L->Hr, L->Hr);
+                sb->indent -= 4;
+                sb_line(sb, "}");
+            }
+            if (!e->dep && D == 2) {
+                sb->indent -= 4;
+                sb_line(sb, "}");
+            }
+        }
+        sb->indent -= 4;
+        sb_line(sb, "}");
+        if (!e->dep && (i < p->nlayers || hd->present)) {
+            sb_line(sb, "if (sync) /* the next layer reads every part's outputs */");
+            sb_line(sb, "    sync(ctx);");
+        }
+        in = out;
+    }
+    if (hd->present) {
+        sb_line(sb, "/* head %s */", hd->name);
+        sb_line(sb, "for (int i = 0; i < %s; i++) {", e->dep ? "B" : "np");
+        sb->indent += 4;
+        sb_line(sb, "const int b = %s[i];", e->dep ? "perm" : "pp");
+        if (head_last) {
+            sb_line(sb, "head_apply(w, hlast + (long)b * %d, y + (long)b * %ld);", hd->in_features,
+                    O);
+        } else {
+            sb_line(sb, "for (int t = 0; t < len[b]; t++)");
+            sb_line(sb, "    head_apply(w, %s + ((long)b * T + t) * %d,", in.ptr, hd->in_features);
+            if (net->batch_first)
+                sb_line(sb, "               y + ((long)b * T + t) * %ld);", O);
+            else
+                sb_line(sb, "               y + ((long)t * B + b) * %ld);", O);
+        }
+        sb->indent -= 4;
+        sb_line(sb, "}");
+    }
+    sb_line(sb, "return 0;");
+    sb->indent -= 4;
+    sb_line(sb, "}");
+}

@@ -1,0 +1,122 @@
+/* emit_int.h — what the emitter's modules share: emit.c (unit assembly, banner, header),
+ * product.c (the matrix products), cell.c (each cell's step, forward and backward side by
+ * side), seq.c (a layer over a packed batch), api.c (the entry points) and deploy.c (baked
+ * weights, streaming API, self-test). Internal to the compiler.
+ */
+#ifndef RNNC_EMIT_INT_H
+#define RNNC_EMIT_INT_H
+
+#include "cell.h"
+#include "emit.h"
+#include "sb.h"
+
+typedef struct Emitter {
+    Sb *sb;
+    const Plan *p;
+    const EmitDeploy *dep;  /* deployed code; NULL for the run-time API */
+    const char *one, *zero; /* literals of the model precision */
+    const char *exp_fn, *tanh_fn;
+    const char *fn;    /* before each function definition: "RNNC_NOLIB " when deployed */
+    int jit;           /* a unit for rnnc's JIT: with the host's entry points (ModelFns) */
+    int train;         /* also emit the training API (emit_train.c) */
+    int cache;         /* the cell being written stores its activations (a, ex) */
+    int for_tcc;       /* for libtcc, which neither unrolls nor vectorises */
+    char ring[16][48]; /* scratch for index expressions */
+    int ring_at;
+} Emitter;
+
+/* One input of a product: dst[c] += w[k * row + col0 + c] * v[k] for k < K. */
+typedef struct Term {
+    const char *w, *v;
+    long K, row, col0;
+} Term;
+
+/* ---- emit.c: unit assembly ------------------------------------------------------------ */
+
+/* Appends template section `name` (templates/prelude.c, else drivers.c) with its holes
+ * filled. */
+void em_section(Emitter *e, const char *name);
+/* The banner lines describing the network. */
+void em_summary(Emitter *e);
+const char *em_base_name(const char *path);
+/* Closes the banner comment and opens the header: include guard and extern "C". */
+void em_header_open(Emitter *e, const char *N);
+/* Closes what em_header_open opened. */
+void em_header_close(Emitter *e, const char *N);
+void em_upper(char *dst, const char *src, size_t n);
+
+/* ---- product.c: the matrix products ---------------------------------------------------- */
+
+/* "base + j" for a loop index (j == -1), "base + jc + j" for a chunk's (j == -2), or the
+ * folded constant base + j when unrolled (j >= 0). */
+const char *em_ix(Emitter *e, long base, long j);
+/* dst[dst0 + c] = init[init0 + c] (or 0) + the terms' products, for c < n: statements when
+ * unrolled, else constant-bound loops; the same order of additions either way. */
+void em_product(Emitter *e, int unrolled, const char *dst, long dst0, long n, const char *init,
+                long init0, const Term *terms, int nterms);
+/* The MADD macro of the batched products (fused multiply-add where fast). */
+void em_madd(Emitter *e);
+int em_block(const Emitter *e);
+/* em_product for ns sequences at once: dst, the terms' v (and init when init_ps) name arrays
+ * indexed [s]; the same additions in the same order. */
+void em_product_blk(Emitter *e, int ns, const char *dst, long dst0, long n, const char *init,
+                    int init_ps, long init0, const Term *terms, int nterms);
+
+/* dst[k * row + col0 + j] += sum over the n live sequences i, in order, of d_i[j] * v_i[k]
+ * (k < K, j < ncols): sequence i's scratch is bz + i * W, v at voff, d at doff. */
+void em_outer(Emitter *e, const char *dst, long row, long col0, long K, long ncols, long W,
+              long voff, long doff);
+
+/* ---- cell.c: each cell's step, forward and backward ------------------------------------- */
+
+/* Declares b, bhn, wx, wh, wr: the parts of a layer's packed weights relative to `w`. */
+void em_pointers(Emitter *e, const PlanLayer *L);
+/* Runs fn(e, L, j) for every unit j < n: one copy each when L is unrolled, else a loop. */
+void em_units(Emitter *e, const PlanLayer *L, long n,
+              void (*fn)(Emitter *, const PlanLayer *, long));
+/* One step of layer L: `<fn>_cell(w, x, h[, c])`, or with e->cache set
+ * `<fn>_cellc(w, x, h[, c], a[, ex])`, which also stores the gate activations for backward. */
+void em_cell(Emitter *e, const PlanLayer *L);
+/* The gate equations of unit j (a loop's j when j < 0) over g [gh], updating h [c, m]; and
+ * a GRU's (reset before) r * h into rh. The names are the cell's. */
+void em_gates_unit(Emitter *e, const PlanLayer *L, long j);
+void em_reset_unit(Emitter *e, const PlanLayer *L, long j);
+/* One step backward of layer L (split: the batched kernels' per-sequence part). */
+void em_back(Emitter *e, const PlanLayer *L, int split);
+
+/* ---- seq.c: a layer over a packed batch ----------------------------------------------- */
+
+/* Every function of layer L (both directions share them): its step and sequence drivers,
+ * and with e->train their training twins. */
+void em_layer(Emitter *e, const PlanLayer *L);
+/* Whether layer L takes the batched path (run-time API, loop kernel): the input projection of
+ * all steps first (<fn>_proj), then the recurrence (<fn>_rec), blocks of em_block sequences. */
+int em_split(const Emitter *e, const PlanLayer *L);
+/* A split layer's <fn>_proj, <fn>_rec and <fn>_seq; its <fn>_recc and <fn>_seqc. */
+void em_kern_layer(Emitter *e, const PlanLayer *L);
+void em_kern_train(Emitter *e, const PlanLayer *L);
+/* Per layer: <fn>_cellc, <fn>_back, <fn>_seqc, <fn>_seqb. */
+void em_train_cells(Emitter *e, const PlanLayer *L);
+
+/* ---- api.c: the entry points ---------------------------------------------------------- */
+
+/* <name>_pack (state_dict order to packed), or with unpack <name>_unpack_grads (back). */
+void em_pack(Emitter *e, int unpack);
+/* head_apply: the linear head and its activation on one input vector. */
+void em_head(Emitter *e);
+/* <name>_scratch_bytes, <name>_forward and <name>_forward_par (deployed: forward_batch). */
+void em_forward(Emitter *e);
+/* The training cache's layout (before the layers' training functions, which use it). */
+void em_train_mem(Emitter *e);
+/* head_back, <name>_forward_train, <name>_backward, <name>_unpack_grads, <name>_acts. */
+void em_train_api(Emitter *e);
+
+/* ---- deploy.c ------------------------------------------------------------------------- */
+
+/* A literal that reads back as exactly v in the model precision. */
+const char *em_lit(Emitter *e, double v);
+void em_weights(Emitter *e);
+void em_deploy_api(Emitter *e);
+void em_header_deploy(Emitter *e, const char *header_name);
+
+#endif

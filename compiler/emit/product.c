@@ -1,0 +1,281 @@
+/* product.c — the matrix products every generated kernel is made of: one sequence's
+ * (unrolled statements or constant-bound loops, em_product), blocks of sequences held in
+ * accumulators (em_product_blk, the batched kernels), and the outer products of the batched
+ * backward (em_outer). Each output sees the same additions in the same order in all of them,
+ * so a sequence gives the same bits alone or in any block.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "emit_int.h"
+
+/* "base + j" for a loop index, or the folded constant when unrolled (j >= 0). */
+const char *em_ix(Emitter *e, long base, long j)
+{
+    char *s = e->ring[e->ring_at++ % 16];
+    if (j == -2 && base == 0) /* a column of emit_kern.c's chunk jc */
+        snprintf(s, 48, "jc + j");
+    else if (j == -2)
+        snprintf(s, 48, "%ld + jc + j", base);
+    else if (j >= 0)
+        snprintf(s, 48, "%ld", base + j);
+    else if (base == 0)
+        snprintf(s, 48, "j");
+    else
+        snprintf(s, 48, "%ld + j", base);
+    return s;
+}
+
+/* Emits dst[dst0 + c] = init[init0 + c] (or 0) + sum over terms, for c < n: one statement
+ * per output when unrolled, else constant-bound loops with the same order of additions. */
+void em_product(Emitter *e, int unrolled, const char *dst, long dst0, long n, const char *init,
+                long init0, const Term *terms, int nterms)
+{
+    Sb *sb = e->sb;
+    if (!unrolled) {
+        sb_line(sb, "for (int j = 0; j < %ld; j++)", n);
+        sb->indent += 4;
+        if (init)
+            sb_line(sb, "%s[%s] = %s[%s];", dst, em_ix(e, dst0, -1), init, em_ix(e, init0, -1));
+        else
+            sb_line(sb, "%s[%s] = %s;", dst, em_ix(e, dst0, -1), e->zero);
+        sb->indent -= 4;
+        for (int t = 0; t < nterms; t++) {
+            const Term *tm = &terms[t];
+            sb_line(sb, "for (int k = 0; k < %ld; k++) {", tm->K);
+            sb->indent += 4;
+            sb_line(sb, "const real vk = %s[k];", tm->v);
+            if (tm->col0)
+                sb_line(sb, "const real *wk = %s + k * %ld + %ld;", tm->w, tm->row, tm->col0);
+            else
+                sb_line(sb, "const real *wk = %s + k * %ld;", tm->w, tm->row);
+            if (e->for_tcc && n % 4 == 0) {
+                /* by fours for libtcc, which does not unroll: its code spends less on the
+                 * loop (compilers that vectorise get the plain loop) */
+                sb_line(sb, "real *dj = %s + %ld;", dst, dst0);
+                sb_line(sb, "for (int j = 0; j < %ld; j += 4) {", n);
+                sb_line(sb, "    dj[j] += wk[j] * vk;");
+                sb_line(sb, "    dj[j + 1] += wk[j + 1] * vk;");
+                sb_line(sb, "    dj[j + 2] += wk[j + 2] * vk;");
+                sb_line(sb, "    dj[j + 3] += wk[j + 3] * vk;");
+                sb_line(sb, "}");
+            } else {
+                sb_line(sb, "for (int j = 0; j < %ld; j++)", n);
+                sb_line(sb, "    %s[%s] += wk[j] * vk;", dst, em_ix(e, dst0, -1));
+            }
+            sb->indent -= 4;
+            sb_line(sb, "}");
+        }
+        return;
+    }
+    for (long c = 0; c < n; c++) {
+        int first = 1, col = 0;
+        sb_printf(sb, "%*s%s[%ld] =", sb->indent, "", dst, dst0 + c);
+        col = sb->indent + 8;
+        if (init) {
+            sb_printf(sb, " %s[%ld]", init, init0 + c);
+            first = 0;
+        }
+        for (int t = 0; t < nterms; t++) {
+            const Term *tm = &terms[t];
+            for (long k = 0; k < tm->K; k++) {
+                char term[96];
+                snprintf(term, sizeof term, "%s%s[%ld] * %s[%ld]", first ? " " : " + ", tm->w,
+                         k * tm->row + tm->col0 + c, tm->v, k);
+                first = 0;
+                if (col + (int)strlen(term) > 92) {
+                    sb_printf(sb, "\n%*s", sb->indent + 4, "");
+                    col = sb->indent + 4;
+                }
+                sb_puts(sb, term);
+                col += (int)strlen(term);
+            }
+        }
+        if (first)
+            sb_printf(sb, " %s", e->zero);
+        sb_puts(sb, ";\n");
+    }
+}
+
+/* MADD(acc, w, v) = acc + w * v of the batched products: fused, with one rounding, where
+ * the compiler says a fused multiply-add is fast (-march with FMA) unless RNNC_STRICT is
+ * defined; else the multiply and add of the fused cell, whose results it then repeats bit
+ * for bit (libtcc, plain builds). */
+void em_madd(Emitter *e)
+{
+    Sb *sb = e->sb;
+    int dbl = e->p->net->dbl;
+    sb_line(sb, "/* acc + w * v in the batched products: fused where the compiler says fused");
+    sb_line(sb, " * multiply-add is fast, unless RNNC_STRICT is defined. */");
+    sb_line(sb, "#if defined(__FP_FAST_FMA%s) && !defined(RNNC_STRICT)", dbl ? "" : "F");
+    sb_line(sb, "#define MADD(acc, w, v) __builtin_fma%s(w, v, acc)", dbl ? "" : "f");
+    sb_line(sb, "#else");
+    sb_line(sb, "#define MADD(acc, w, v) ((acc) + (w) * (v))");
+    sb_line(sb, "#endif");
+    sb_line(sb, "%s", "");
+}
+
+/* Sequences per block of the batched kernels (1 for libtcc, which keeps nothing in
+ * registers), and columns per accumulator block: 6 x 64 floats are 24 AVX-512 registers. */
+int em_block(const Emitter *e)
+{
+    return e->for_tcc ? 1 : 6;
+}
+
+enum { JB = 64 };
+
+/* One column range [c0, c0 + count * width) of em_product_blk, in chunks of `width`. */
+static void emit_chunks(Emitter *e, int ns, const char *dst, long dst0, long c0, long count,
+                        long width, const char *init, int init_ps, long init0, const Term *terms,
+                        int nterms)
+{
+    Sb *sb = e->sb;
+    if (count == 1)
+        sb_line(sb, "{");
+    else
+        sb_line(sb, "for (int jc = %ld; jc < %ld; jc += %ld) {", c0, c0 + count * width, width);
+    sb->indent += 4;
+    if (count == 1)
+        sb_line(sb, "const int jc = %ld;", c0);
+    sb_line(sb, "real acc[%d][%ld];", ns, width);
+    sb_line(sb, "for (int s = 0; s < %d; s++)", ns);
+    sb_line(sb, "    for (int j = 0; j < %ld; j++)", width);
+    if (!init)
+        sb_line(sb, "        acc[s][j] = %s;", e->zero);
+    else
+        sb_line(sb, "        acc[s][j] = %s%s[%s];", init, init_ps ? "[s]" : "",
+                em_ix(e, init0, -2));
+    for (int t = 0; t < nterms; t++) {
+        const Term *tm = &terms[t];
+        sb_line(sb, "for (int k = 0; k < %ld; k++) {", tm->K);
+        if (tm->col0)
+            sb_line(sb, "    const real *wk = %s + k * %ld + %ld + jc;", tm->w, tm->row, tm->col0);
+        else
+            sb_line(sb, "    const real *wk = %s + k * %ld + jc;", tm->w, tm->row);
+        sb_line(sb, "    for (int s = 0; s < %d; s++) {", ns);
+        sb_line(sb, "        const real vk = %s[s][k];", tm->v);
+        sb_line(sb, "        for (int j = 0; j < %ld; j++)", width);
+        sb_line(sb, "            acc[s][j] = MADD(acc[s][j], wk[j], vk);");
+        sb_line(sb, "    }");
+        sb_line(sb, "}");
+    }
+    sb_line(sb, "for (int s = 0; s < %d; s++)", ns);
+    sb_line(sb, "    for (int j = 0; j < %ld; j++)", width);
+    sb_line(sb, "        %s[s][%s] = acc[s][j];", dst, em_ix(e, dst0, -2));
+    sb->indent -= 4;
+    sb_line(sb, "}");
+}
+
+/* For s < ns and c < n: dst[s][dst0 + c] = init (shared: init[init0 + c]; per sequence
+ * when init_ps: init[s][init0 + c]; 0 when NULL) + the terms' products, each term's vector
+ * being v[s]. The order of additions is em_product's. */
+void em_product_blk(Emitter *e, int ns, const char *dst, long dst0, long n, const char *init,
+                    int init_ps, long init0, const Term *terms, int nterms)
+{
+    Sb *sb = e->sb;
+    if (e->for_tcc) {
+        /* one sequence at a time, as the fused cell's product */
+        sb_line(sb, "for (int s = 0; s < %d; s++) {", ns);
+        sb->indent += 4;
+        sb_line(sb, "real *d_ = %s[s];", dst);
+        if (init && init_ps)
+            sb_line(sb, "const real *i_ = %s[s];", init);
+        Term ts[4];
+        static const char *const vn[4] = {"v0_", "v1_", "v2_", "v3_"};
+        for (int t = 0; t < nterms; t++) {
+            ts[t] = terms[t];
+            ts[t].v = vn[t];
+            sb_line(sb, "const real *%s = %s[s];", vn[t], terms[t].v);
+        }
+        em_product(e, 0, "d_", dst0, n, init && init_ps ? "i_" : init, init0, ts, nterms);
+        sb->indent -= 4;
+        sb_line(sb, "}");
+        return;
+    }
+    /* one sequence: more columns at once, for independent chains of additions */
+    long jb = ns == 1 ? 4 * JB : JB;
+    if (n / jb)
+        emit_chunks(e, ns, dst, dst0, 0, n / jb, jb, init, init_ps, init0, terms, nterms);
+    if (n % jb)
+        emit_chunks(e, ns, dst, dst0, n / jb * jb, 1, n % jb, init, init_ps, init0, terms, nterms);
+}
+
+/* One block of em_outer: rows [k0, k0 + R) (k0 a loop's or constant) by columns of chunk jc
+ * (a loop's or constant), width wd, accumulators held across the live sequences. */
+static void emit_outer_chunk(Emitter *e, const char *dst, long row, long col0, long R, long wd,
+                             long W, long voff, long doff)
+{
+    Sb *sb = e->sb;
+    sb_line(sb, "real acc[%ld][%ld];", R, wd);
+    sb_line(sb, "real *d0 = %s + (long)k0 * %ld + %ld + jc;", dst, row, col0);
+    sb_line(sb, "for (int r = 0; r < %ld; r++)", R);
+    sb_line(sb, "    for (int j = 0; j < %ld; j++)", wd);
+    sb_line(sb, "        acc[r][j] = d0[r * %ld + j];", row);
+    sb_line(sb, "for (int i = 0; i < n; i++) {");
+    sb_line(sb, "    const real *z = bz + (long)i * %ld, *d = z + %ld + jc;", W, doff);
+    sb_line(sb, "    for (int r = 0; r < %ld; r++) {", R);
+    sb_line(sb, "        const real v = z[%ld + k0 + r];", voff);
+    sb_line(sb, "        for (int j = 0; j < %ld; j++)", wd);
+    sb_line(sb, "            acc[r][j] = MADD(acc[r][j], d[j], v);");
+    sb_line(sb, "    }");
+    sb_line(sb, "}");
+    sb_line(sb, "for (int r = 0; r < %ld; r++)", R);
+    sb_line(sb, "    for (int j = 0; j < %ld; j++)", wd);
+    sb_line(sb, "        d0[r * %ld + j] = acc[r][j];", row);
+}
+
+/* dst[k * row + col0 + j] += sum over the n live sequences i, in order, of
+ * d_i[j] * v_i[k] for k < K, j < ncols, where sequence i's scratch is bz + i * W, v at voff
+ * and d at doff: blocks of 6 rows by 64 columns held in registers across the sequences. */
+void em_outer(Emitter *e, const char *dst, long row, long col0, long K, long ncols, long W,
+              long voff, long doff)
+{
+    Sb *sb = e->sb;
+    if (e->for_tcc) {
+        sb_line(sb, "for (int i = 0; i < n; i++) {");
+        sb_line(sb, "    const real *z = bz + (long)i * %ld, *d = z + %ld;", W, doff);
+        sb_line(sb, "    for (int k = 0; k < %ld; k++) {", K);
+        sb_line(sb, "        const real v = z[%ld + k];", voff);
+        sb_line(sb, "        real *r = %s + k * %ld + %ld;", dst, row, col0);
+        sb_line(sb, "        for (int j = 0; j < %ld; j++)", ncols);
+        sb_line(sb, "            r[j] += d[j] * v;");
+        sb_line(sb, "    }");
+        sb_line(sb, "}");
+        return;
+    }
+    enum { KB = 6, JB = 64 };
+    long kparts[2][2] = {{0, K / KB}, {K / KB * KB, K % KB ? 1 : 0}};
+    long jparts[2][2] = {{0, ncols / JB}, {ncols / JB * JB, ncols % JB ? 1 : 0}};
+    for (int a = 0; a < 2; a++) {
+        long R = a ? K % KB : KB;
+        if (!kparts[a][1])
+            continue;
+        for (int b = 0; b < 2; b++) {
+            long wd = b ? ncols % JB : JB;
+            if (!jparts[b][1])
+                continue;
+            if (!a)
+                sb_line(sb, "for (int k0 = 0; k0 < %ld; k0 += %d)", K / KB * KB, KB);
+            else
+                sb_line(sb, "{");
+            if (!a)
+                sb->indent += 4;
+            if (!b)
+                sb_line(sb, "for (int jc = 0; jc < %ld; jc += %d) {", ncols / JB * JB, JB);
+            else
+                sb_line(sb, "{");
+            sb->indent += 4;
+            if (a)
+                sb_line(sb, "const int k0 = %ld;", kparts[a][0]);
+            if (b)
+                sb_line(sb, "const int jc = %ld;", jparts[b][0]);
+            emit_outer_chunk(e, dst, row, col0, R, wd, W, voff, doff);
+            sb->indent -= 4;
+            sb_line(sb, "}");
+            if (!a)
+                sb->indent -= 4;
+            else
+                sb_line(sb, "}");
+        }
+    }
+}

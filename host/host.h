@@ -1,0 +1,93 @@
+/* host.h — what the host modules share (load, io, run, deploy, grad, train, checkpoint,
+ * random, model): the Rnnc handle's insides, one run's buffers, and the helpers that turn
+ * runtime errors into diagnostics. Internal: the public API is include/rnnc.h.
+ */
+#ifndef RNNC_HOST_H
+#define RNNC_HOST_H
+
+#include "arena.h"
+#include "diag.h"
+#include "jit.h"
+#include "net.h"
+#include "plan.h"
+#include "rnnc.h"
+#include "rnnrt.h"
+#include "spec.h"
+
+/* A loaded spec: the compiler's products, all in one arena, and how to compile them. */
+struct Rnnc {
+    Arena arena; /* everything below lives here */
+    DiagList diag;
+    SpecDoc *doc;
+    const Net *net;
+    const Plan *plan;
+    JitKind jit; /* how run, grad and train compile the code (JIT_TCC by default) */
+};
+
+/* A handle on the stack (tests, the REPL): rnnc_init, then rnnc_fini. */
+void rnnc_init(Rnnc *r);
+void rnnc_fini(Rnnc *r);
+
+/* ---- load.c ---------------------------------------------------------------------- */
+
+/* Generates the loaded model's JIT unit (with the training API when `train`), shaped for
+ * and compiled by `kind`, filling *fns. The module (free with jit_free), or NULL with errors
+ * in r->diag. */
+JitModule *host_compile(Rnnc *r, JitKind kind, int train, ModelFns *fns);
+/* As host_compile, and *gen_end_ms: the monotonic clock (ms) when generation ended. */
+JitModule *host_compile_timed(Rnnc *r, JitKind kind, int train, ModelFns *fns, double *gen_end_ms);
+
+/* ---- io.c: tensor tables and arrays <-> files ------------------------------------- */
+
+/* Everything one run holds, freed by io_data_free. */
+typedef struct RunData {
+    RnnrtArray x, lengths;
+    void *params, *packed, *xr, *y, *h_n, *c_n;
+    int *len;
+    JitModule *jit;
+} RunData;
+
+void io_data_free(RunData *d);
+/* Adds each line of a runtime error as a diagnostic, after `prefix` when not NULL. */
+void io_rt_error_in(Rnnc *r, const char *prefix, const RnnrtError *e);
+void io_rt_error(Rnnc *r, const RnnrtError *e);
+/* A fresh copy of a float array in the model precision; NULL when out of memory. */
+void *io_to_real(const RnnrtArray *a, int dbl, long n);
+/* "(2, 3, 4)" into buf. */
+void io_fmt_shape(char *buf, size_t n, const long *shape, int ndim);
+/* Reads a->input (and a->lengths) into d, checked against the spec; sets B and T. */
+int io_load_inputs(Rnnc *r, const RnncRunArgs *a, RunData *d, int *B, int *T);
+/* Writes `data` (model precision, `shape`) to the .npy file `path` and adds it to written[]
+ * (*nw of them); on failure removes every file written[] names. 0, or -1 with the error in
+ * r->diag. */
+int io_save(Rnnc *r, const char *path, int dbl, void *data, int ndim, const long *shape,
+            const char **written, int *nw);
+/* The parameter tensors of the plan, pointing into `params` (model precision): an array of
+ * plan->ntensors (malloc'd; names borrowed from the plan), or NULL when out of memory. */
+RnnrtTensor *io_tensor_table(const Plan *p, void *params);
+
+/* The state_dict tensors of `params` (model precision) written to `path` (safetensors).
+ * 0, or -1 with the error in r->diag. */
+int io_save_params(Rnnc *r, const char *path, const void *params);
+/* n reals of the model precision (double when dbl, else float) to doubles, and back. */
+void io_to_double(double *dst, const void *src, long n, int dbl);
+void io_from_double(void *dst, const double *src, long n, int dbl);
+/* The runtime's names for the spec's loss and head activation. */
+RnnrtLossKind io_loss_kind(LossKind k);
+RnnrtAct io_head_act(HeadAct a);
+
+/* ---- random.c: the one random source of training ----------------------------------- */
+
+/* splitmix64's next value of state *s. */
+unsigned long long random_next(unsigned long long *s);
+/* Uniform in [0, 1) with 53 random bits. */
+double random_uniform(unsigned long long *s);
+/* PyTorch's initialisation of every parameter (state_dict order) from `seed`. */
+void random_init_params(const Plan *p, void *params, long seed);
+/* order[0..N): 0..N-1, shuffled from (seed, epoch) when `shuffle`. */
+void random_epoch_order(int *order, int N, int shuffle, long seed, long epoch);
+/* Dropout masks of a batch of B sequences of T steps in the plan's dropout layout, drawn
+ * from `seed` alone; NULL when no layer has dropout (or out of memory: check *oom). */
+void *random_dropout_masks(const Plan *p, int B, int T, unsigned long long seed, int *oom);
+
+#endif
