@@ -90,18 +90,14 @@ typedef struct Opts {
     double max_gap;
 } Opts;
 
+/* LO:HI, or one value for both */
 static int parse_range(const char *s, double *lo, double *hi)
 {
     char *end;
-    *lo = strtod(s, &end);
-    if (*end == '\0') {
-        *hi = *lo;
-        return 0;
-    }
-    if (*end != ':')
-        return -1;
-    *hi = strtod(end + 1, &end);
-    return *end == '\0' && *lo > 0 && *hi >= *lo && *hi < 0.5 ? 0 : -1;
+    *lo = *hi = strtod(s, &end);
+    if (end != s && *end == ':')
+        *hi = strtod(end + 1, &end);
+    return end != s && *end == '\0' && *lo > 0 && *hi >= *lo && *hi < 0.5 ? 0 : -1;
 }
 
 static int parse_opts(int argc, char **argv, int first, Opts *o)
