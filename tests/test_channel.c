@@ -65,7 +65,7 @@ static void check_statistics(double f)
                         channel_bin(), dir, f);
     free(run_ok(cmd));
     free(cmd);
-    long nx, ny, nf, shape[3];
+    long nx, ny, nf, shape[8]; /* tu_npy_doubles fills RNNRT_MAX_DIMS */
     char *px = tu_strf("%s/x.npy", dir), *py = tu_strf("%s/y.npy", dir);
     char *pf = tu_strf("%s/fd.npy", dir);
     double *x = tu_npy_doubles(px, &nx, NULL, NULL), *y = tu_npy_doubles(py, &ny, shape, NULL);
