@@ -113,6 +113,61 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Adds to *correct and *total the batch's hits: argmax against the class (cross_entropy),
+ * logit > 0 against target > 0.5 (bce); z: the logits (or y without a head), Bl rows of the
+ * targets in t->tb. mse counts nothing. */
+static void count_correct(Trainer *t, const void *z, int Bl, int Tb, long *correct, long *total)
+{
+    const Net *net = t->r->net;
+    int O = net->out_size, ce = net->loss == LOSS_CROSS_ENTROPY;
+    for (int i = 0; i < Bl && net->loss != LOSS_MSE; i++) {
+        int steps = t->per_step ? t->lenb[i] : 1;
+        for (int st = 0; st < steps; st++) {
+            long row = !t->per_step ? i : net->batch_first ? (long)i * Tb + st : (long)st * Bl + i;
+            const double *zd = z;
+            const float *zf = z;
+            if (ce) {
+                long k = t->tb.dtype == RNNRT_I32 ? ((int *)t->tb.data)[row]
+                                                  : (long)((long long *)t->tb.data)[row];
+                if (k == -100)
+                    continue;
+                int best = 0;
+                for (int o = 1; o < O; o++)
+                    if ((t->dbl ? zd[row * O + o] : zf[row * O + o]) >
+                        (t->dbl ? zd[row * O + best] : zf[row * O + best]))
+                        best = o;
+                *correct += best == k;
+                (*total)++;
+            } else {
+                for (int o = 0; o < O; o++) {
+                    double v = t->dbl ? zd[row * O + o] : zf[row * O + o];
+                    double tv = t->tb.dtype == RNNRT_F64 ? ((double *)t->tb.data)[row * O + o]
+                                                         : ((float *)t->tb.data)[row * O + o];
+                    *correct += (v > 0) == (tv > 0.5);
+                    (*total)++;
+                }
+            }
+        }
+    }
+}
+
+/* Backward through the batch just run forward (dL/dy in t->db), the gradients clipped as
+ * the spec says, one optimizer step, and the weights packed again. */
+static void learn_step(Trainer *t, int Bb, int Tb, const void *drop)
+{
+    const Plan *p = t->r->plan;
+    const TrainCfg *cfg = t->cfg;
+    memset(t->dw, 0, (size_t)p->npacked * t->rs);
+    t->f.backward(t->packed, t->xb, Bb, Tb, t->db, drop, t->dw, t->cache);
+    t->f.unpack_grads(t->dw, t->dp);
+    if (cfg->clip_grad_value > 0)
+        rnnrt_clip_grad_value(t->dp, p->nparams, t->dbl, cfg->clip_grad_value);
+    if (cfg->clip_grad_norm > 0)
+        rnnrt_clip_grad_norm(t->dp, p->nparams, t->dbl, cfg->clip_grad_norm);
+    rnnrt_optim_step(&t->opt, t->params, t->dp);
+    t->f.pack(t->params, t->packed);
+}
+
 /* One window of steps t0 .. t0 + T - 1 of sequences idx[0 .. Bb) (all of them when t0 is 0
  * and there is no truncation): forward, the loss, and when `learn` backward and an
  * optimizer step. lenw: each sequence's steps in the window (>= 1). count: NULL, or which
@@ -127,7 +182,6 @@ static int run_window(Trainer *t, const Dataset *ds, const int *idx, int Bb, int
     Rnnc *r = t->r;
     const Net *net = r->net;
     const Plan *p = r->plan;
-    const TrainCfg *cfg = t->cfg;
     int Tb = 1;
     for (int i = 0; i < Bb; i++) {
         t->lenb[i] = lenw[i];
@@ -135,8 +189,7 @@ static int run_window(Trainer *t, const Dataset *ds, const int *idx, int Bb, int
     }
     gather(ds->d.xr, t->xb, idx, Bb, ds->N, ds->T, t0, Tb, net->input_size, t->rs, 1,
            net->batch_first);
-    int ce = net->loss == LOSS_CROSS_ENTROPY;
-    long trow = ce ? 1 : net->out_size;
+    long trow = net->loss == LOSS_CROSS_ENTROPY ? 1 : net->out_size;
     size_t tes = (size_t)rnnrt_dtype_size(ds->target.dtype);
     /* the rows that count: all, or (per-sequence head, truncated) those ending here */
     int *rows = t->order + ds->N; /* scratch: (Bmax) */
@@ -214,49 +267,10 @@ static int run_window(Trainer *t, const Dataset *ds, const int *idx, int Bb, int
     }
     *loss_sum += loss;
     (*nloss)++;
-    /* accuracy: argmax against the class (cross_entropy), logit > 0 against target > 0.5 */
-    const void *z = net->head.present ? lz : yz;
-    for (int i = 0; i < Bl && net->loss != LOSS_MSE; i++) {
-        int steps = t->per_step ? t->lenb[i] : 1;
-        for (int st = 0; st < steps; st++) {
-            long row = !t->per_step ? i : net->batch_first ? (long)i * Tb + st : (long)st * Bl + i;
-            const double *zd = z;
-            const float *zf = z;
-            if (ce) {
-                long k = t->tb.dtype == RNNRT_I32 ? ((int *)t->tb.data)[row]
-                                                  : (long)((long long *)t->tb.data)[row];
-                if (k == -100)
-                    continue;
-                int best = 0;
-                for (int o = 1; o < O; o++)
-                    if ((t->dbl ? zd[row * O + o] : zf[row * O + o]) >
-                        (t->dbl ? zd[row * O + best] : zf[row * O + best]))
-                        best = o;
-                *correct += best == k;
-                (*total)++;
-            } else {
-                for (int o = 0; o < O; o++) {
-                    double v = t->dbl ? zd[row * O + o] : zf[row * O + o];
-                    double tv = t->tb.dtype == RNNRT_F64 ? ((double *)t->tb.data)[row * O + o]
-                                                         : ((float *)t->tb.data)[row * O + o];
-                    *correct += (v > 0) == (tv > 0.5);
-                    (*total)++;
-                }
-            }
-        }
-    }
+    count_correct(t, net->head.present ? lz : yz, Bl, Tb, correct, total);
     rc = 0;
-    if (!learn || !isfinite(loss))
-        goto out;
-    memset(t->dw, 0, (size_t)p->npacked * t->rs);
-    t->f.backward(t->packed, t->xb, Bb, Tb, t->db, drop, t->dw, t->cache);
-    t->f.unpack_grads(t->dw, t->dp);
-    if (cfg->clip_grad_value > 0)
-        rnnrt_clip_grad_value(t->dp, p->nparams, t->dbl, cfg->clip_grad_value);
-    if (cfg->clip_grad_norm > 0)
-        rnnrt_clip_grad_norm(t->dp, p->nparams, t->dbl, cfg->clip_grad_norm);
-    rnnrt_optim_step(&t->opt, t->params, t->dp);
-    t->f.pack(t->params, t->packed);
+    if (learn && isfinite(loss))
+        learn_step(t, Bb, Tb, drop);
 out:
     free(drop);
     return rc;
@@ -359,19 +373,11 @@ static int evaluate(Trainer *t, const Dataset *ds, double *loss, double *acc)
     return 0;
 }
 
-int rnnc_train(Rnnc *r, RnncTrainArgs *a)
+/* Refuses what cannot be trained: no loss, or truncated BPTT through a bidirectional block.
+ * 0, or -1 with the reason in r->diag. */
+static int trainable(Rnnc *r, const TrainCfg *cfg)
 {
     const Net *net = r->net;
-    const Plan *p = r->plan;
-    const TrainCfg *cfg = &a->cfg;
-    Trainer t;
-    memset(&t, 0, sizeof t);
-    Dataset tr, va;
-    memset(&tr, 0, sizeof tr);
-    memset(&va, 0, sizeof va);
-    char *ckpt = NULL;
-    JitModule *jit = NULL;
-    int rc = -1, has_val = a->val_input != NULL;
     if (net->loss == LOSS_NONE) {
         diag_error(&r->diag, span_none(),
                    "%s: the spec says no 'loss:' (cross_entropy, mse or "
@@ -388,85 +394,196 @@ int rnnc_train(Rnnc *r, RnncTrainArgs *a)
                        net->blocks[i].name);
             return -1;
         }
+    return 0;
+}
+
+/* The optimizer and every buffer of a run over data sets tr and va (va.N may be 0), sized
+ * for batches of cfg->batch_size; llm.c-style, allocated once. 0, or -1 (out of memory). */
+static int trainer_alloc(Trainer *t, const Dataset *tr, const Dataset *va)
+{
+    Rnnc *r = t->r;
+    const Net *net = r->net;
+    const Plan *p = r->plan;
+    const TrainCfg *cfg = t->cfg;
+    t->Bmax = cfg->batch_size;
+    t->Tmax = tr->T > va->T ? tr->T : va->T;
+    static const RnnrtOptKind kinds[] = {
+        [RNNC_OPT_SGD] = RNNRT_SGD, [RNNC_OPT_ADAM] = RNNRT_ADAM, [RNNC_OPT_ADAMW] = RNNRT_ADAMW};
+    t->opt.kind = kinds[cfg->optimizer];
+    t->opt.lr = cfg->lr;
+    t->opt.momentum = cfg->momentum;
+    t->opt.weight_decay = cfg->weight_decay;
+    t->opt.beta1 = cfg->beta1;
+    t->opt.beta2 = cfg->beta2;
+    t->opt.eps = cfg->eps;
+    t->opt.nesterov = cfg->nesterov;
+    RnnrtError err;
+    if (rnnrt_optim_init(&t->opt, p->nparams, t->dbl, &err) < 0) {
+        io_rt_error(r, &err);
+        return -1;
+    }
+    long BT = (long)t->Bmax * t->Tmax, ny = BT * net->out_size;
+    long nb = (long)t->Bmax * net->out_size, S = p->state_reals;
+    int width = net->input_size > net->out_size ? net->input_size : net->out_size;
+    int nmax = tr->N > va->N ? tr->N : va->N;
+    t->packed = calloc((size_t)p->npacked + 1, t->rs);
+    t->dw = calloc((size_t)p->npacked + 1, t->rs);
+    t->dp = calloc((size_t)p->nparams + 1, t->rs);
+    t->xb = calloc((size_t)(BT * net->input_size + 1), t->rs);
+    t->yb = calloc((size_t)ny + 1, t->rs);
+    t->lb = calloc((size_t)ny + 1, t->rs);
+    t->db = calloc((size_t)ny + 1, t->rs);
+    t->tb.data = calloc((size_t)(BT * width + 1), 8);
+    t->lenb = calloc((size_t)t->Bmax, sizeof *t->lenb);
+    /* order: (N) then scratch rows (Bmax), counted indices (Bmax), live and lengths (2 Bmax) */
+    t->order = calloc((size_t)(nmax + 4 * t->Bmax), sizeof *t->order);
+    t->ys = calloc((size_t)nb + 1, t->rs);
+    t->ls = calloc((size_t)nb + 1, t->rs);
+    t->ds_ = calloc((size_t)nb + 1, t->rs);
+    t->carry = calloc((size_t)(t->Bmax * S) + 1, t->rs);
+    t->s0 = calloc((size_t)(t->Bmax * S) + 1, t->rs);
+    t->s1 = calloc((size_t)(t->Bmax * S) + 1, t->rs);
+    t->widx = calloc((size_t)t->Bmax, sizeof *t->widx);
+    t->countb = calloc((size_t)t->Bmax, 1);
+    if (!t->packed || !t->dw || !t->dp || !t->xb || !t->yb || !t->lb || !t->db || !t->tb.data ||
+        !t->lenb || !t->order || !t->ys || !t->ls || !t->ds_ || !t->carry || !t->s0 || !t->s1 ||
+        !t->widx || !t->countb) {
+        diag_error(&r->diag, span_none(), "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* The starting weights: a checkpoint's (with the optimizer state and where it stopped), the
+ * --init file's, or PyTorch's initialisation from the seed. 0 or -1. */
+static int trainer_start(Trainer *t, const RnncTrainArgs *a, long *epoch, long *step)
+{
+    Rnnc *r = t->r;
+    const Plan *p = r->plan;
+    *epoch = *step = 0;
+    if (a->init)
+        return (t->params = rnnc_load_weights(r, a->init)) ? 0 : -1;
+    t->params = calloc((size_t)p->nparams + 1, t->rs);
+    if (!t->params) {
+        diag_error(&r->diag, span_none(), "out of memory");
+        return -1;
+    }
+    if (a->resume)
+        return checkpoint_read(t, a->resume, epoch, step);
+    random_init_params(p, t->params, t->cfg->seed);
+    return 0;
+}
+
+/* Tells a->progress where training stands: after a step (end_of_epoch 0) or an epoch. */
+static void report(const RnncTrainArgs *a, RnncProgress pr, long done, long total_left, double t0)
+{
+    if (!a->progress)
+        return;
+    pr.epochs = a->cfg.epochs;
+    pr.elapsed = now_s() - t0;
+    pr.steps_per_s = pr.elapsed > 0 ? (double)done / pr.elapsed : 0;
+    pr.eta = pr.steps_per_s > 0 ? (double)(total_left - done) / pr.steps_per_s : 0;
+    a->progress(a->ctx, &pr);
+}
+
+/* The epochs from (epoch, step) on, a checkpoint after each; stops early (checkpoint
+ * written, a->stopped set) when *a->stop is raised. 0, or -1 (a non-finite loss, an error). */
+static int train_epochs(Trainer *t, RnncTrainArgs *a, const Dataset *tr, const Dataset *va,
+                        const char *ckpt_path, long start_epoch, long start_step)
+{
+    Rnnc *r = t->r;
+    const TrainCfg *cfg = t->cfg;
+    long steps = (tr->N + t->Bmax - 1) / t->Bmax;
+    double t0 = now_s();
+    long done = 0, total_left = (cfg->epochs - start_epoch) * steps - start_step;
+    for (long epoch = start_epoch; epoch < cfg->epochs; epoch++) {
+        random_epoch_order(t->order, tr->N, cfg->shuffle, cfg->seed, epoch);
+        double sum = 0;
+        long correct = 0, total = 0, nb = 0;
+        for (long s = epoch == start_epoch ? start_step : 0; s < steps; s++) {
+            if (a->stop && *a->stop) {
+                a->stopped = 1;
+                return checkpoint_write(t, ckpt_path, epoch, s);
+            }
+            int Bb = (int)(tr->N - s * t->Bmax < t->Bmax ? tr->N - s * t->Bmax : t->Bmax);
+            double l;
+            t->mask_seed = ((unsigned long long)cfg->seed << 40) ^
+                           ((unsigned long long)epoch << 20) ^ (unsigned long long)s ^
+                           0xd509d509ull;
+            if (batch_run(t, tr, t->order + s * t->Bmax, Bb, 1, &l, &correct, &total) < 0)
+                return -1;
+            if (!isfinite(l)) {
+                diag_error(&r->diag, span_none(),
+                           "the loss became %s at epoch %ld, step %ld: "
+                           "training stopped (lower train.lr, or clip "
+                           "gradients); the last good checkpoint is %s",
+                           isnan(l) ? "NaN" : "infinite", epoch + 1, s + 1, ckpt_path);
+                return -1;
+            }
+            sum += l;
+            nb++;
+            done++;
+            RnncProgress pr = {
+                (int)epoch + 1, 0, s + 1, steps, sum / (double)nb, 0, 0, 0, 0, NAN, NAN, NAN};
+            report(a, pr, done, total_left, t0);
+        }
+        /* the epoch's accuracy is that of the weights as they were for each batch */
+        double vl = NAN, vacc = NAN;
+        if (va->N && evaluate(t, va, &vl, &vacc) < 0)
+            return -1;
+        if (checkpoint_write(t, ckpt_path, epoch + 1, 0) < 0)
+            return -1;
+        RnncProgress pr = {(int)epoch + 1,
+                           0,
+                           steps,
+                           steps,
+                           sum / (double)(nb ? nb : 1),
+                           0,
+                           0,
+                           0,
+                           1,
+                           total ? (double)correct / (double)total : NAN,
+                           vl,
+                           vacc};
+        report(a, pr, done, total_left, t0);
+    }
+    return 0;
+}
+
+int rnnc_train(Rnnc *r, RnncTrainArgs *a)
+{
+    const Plan *p = r->plan;
+    Trainer t;
+    memset(&t, 0, sizeof t);
+    Dataset tr, va;
+    memset(&tr, 0, sizeof tr);
+    memset(&va, 0, sizeof va);
+    char *ckpt = NULL;
+    JitModule *jit = NULL;
+    int rc = -1;
+    if (trainable(r, &a->cfg) < 0)
+        return -1;
     t.r = r;
-    t.cfg = cfg;
-    t.dbl = net->dbl;
-    t.rs = t.dbl ? sizeof(double) : sizeof(float);
-    t.per_step = !net->head.present || net->head.input == HEAD_SEQUENCE;
-    if (dataset_load(r, &tr, a->input, a->target, a->lengths) < 0)
+    t.cfg = &a->cfg;
+    t.dbl = r->net->dbl;
+    t.rs = (size_t)p->real_size;
+    t.per_step = !r->net->head.present || r->net->head.input == HEAD_SEQUENCE;
+    if (dataset_load(r, &tr, a->input, a->target, a->lengths) < 0 ||
+        (a->val_input && dataset_load(r, &va, a->val_input, a->val_target, a->val_lengths) < 0))
         goto out;
-    if (has_val && dataset_load(r, &va, a->val_input, a->val_target, a->val_lengths) < 0)
-        goto out;
-    t.Bmax = cfg->batch_size;
-    t.Tmax = tr.T > va.T ? tr.T : va.T;
     if (!a->checkpoint) {
         size_t n = strlen(a->save) + 6;
-        ckpt = malloc(n);
-        if (ckpt)
+        if ((ckpt = malloc(n)) != NULL)
             snprintf(ckpt, n, "%s.ckpt", a->save);
     }
     const char *ckpt_path = a->checkpoint ? a->checkpoint : ckpt;
-    static const RnnrtOptKind kinds[] = {
-        [RNNC_OPT_SGD] = RNNRT_SGD, [RNNC_OPT_ADAM] = RNNRT_ADAM, [RNNC_OPT_ADAMW] = RNNRT_ADAMW};
-    t.opt.kind = kinds[cfg->optimizer];
-    t.opt.lr = cfg->lr;
-    t.opt.momentum = cfg->momentum;
-    t.opt.weight_decay = cfg->weight_decay;
-    t.opt.beta1 = cfg->beta1;
-    t.opt.beta2 = cfg->beta2;
-    t.opt.eps = cfg->eps;
-    t.opt.nesterov = cfg->nesterov;
-    RnnrtError err;
-    if (rnnrt_optim_init(&t.opt, p->nparams, t.dbl, &err) < 0) {
-        io_rt_error(r, &err);
-        goto out;
-    }
-    long BT = (long)t.Bmax * t.Tmax, ny = BT * net->out_size;
-    int width = net->input_size > net->out_size ? net->input_size : net->out_size;
-    t.packed = calloc((size_t)p->npacked + 1, t.rs);
-    t.dw = calloc((size_t)p->npacked + 1, t.rs);
-    t.dp = calloc((size_t)p->nparams + 1, t.rs);
-    t.xb = calloc((size_t)(BT * net->input_size + 1), t.rs);
-    t.yb = calloc((size_t)ny + 1, t.rs);
-    t.lb = calloc((size_t)ny + 1, t.rs);
-    t.db = calloc((size_t)ny + 1, t.rs);
-    t.tb.data = calloc((size_t)(BT * width + 1), 8);
-    t.lenb = calloc((size_t)t.Bmax, sizeof *t.lenb);
-    int nmax = tr.N > va.N ? tr.N : va.N;
-    /* order: (N) then scratch rows (Bmax), counted indices (Bmax), live and lengths (2 Bmax) */
-    t.order = calloc((size_t)(nmax + 4 * t.Bmax), sizeof *t.order);
-    long S = p->state_reals;
-    t.ys = calloc((size_t)t.Bmax * net->out_size + 1, t.rs);
-    t.ls = calloc((size_t)t.Bmax * net->out_size + 1, t.rs);
-    t.ds_ = calloc((size_t)t.Bmax * net->out_size + 1, t.rs);
-    t.carry = calloc((size_t)(t.Bmax * S) + 1, t.rs);
-    t.s0 = calloc((size_t)(t.Bmax * S) + 1, t.rs);
-    t.s1 = calloc((size_t)(t.Bmax * S) + 1, t.rs);
-    t.widx = calloc((size_t)t.Bmax, sizeof *t.widx);
-    t.countb = calloc((size_t)t.Bmax, 1);
-    if (!ckpt_path || !t.packed || !t.dw || !t.dp || !t.xb || !t.yb || !t.lb || !t.db ||
-        !t.tb.data || !t.lenb || !t.order || !t.ys || !t.ls || !t.ds_ || !t.carry || !t.s0 ||
-        !t.s1 || !t.widx || !t.countb) {
+    long epoch, step;
+    if (!ckpt_path) {
         diag_error(&r->diag, span_none(), "out of memory");
         goto out;
     }
-    long start_epoch = 0, start_step = 0;
-    if (a->resume) {
-        t.params = calloc((size_t)p->nparams + 1, t.rs);
-        if (!t.params || checkpoint_read(&t, a->resume, &start_epoch, &start_step) < 0)
-            goto out;
-    } else if (a->init) {
-        if (!(t.params = rnnc_load_weights(r, a->init)))
-            goto out;
-    } else {
-        t.params = calloc((size_t)p->nparams + 1, t.rs);
-        if (!t.params) {
-            diag_error(&r->diag, span_none(), "out of memory");
-            goto out;
-        }
-        random_init_params(p, t.params, cfg->seed);
-    }
-    if (!(jit = host_compile(r, r->jit, 1, &t.f)))
+    if (trainer_alloc(&t, &tr, &va) < 0 || trainer_start(&t, a, &epoch, &step) < 0 ||
+        !(jit = host_compile(r, r->jit, 1, &t.f)))
         goto out;
     t.cache = malloc((size_t)t.f.train_bytes(t.Bmax, t.Tmax));
     if (!t.cache) {
@@ -474,80 +591,9 @@ int rnnc_train(Rnnc *r, RnncTrainArgs *a)
         goto out;
     }
     t.f.pack(t.params, t.packed);
-    long steps = (tr.N + t.Bmax - 1) / t.Bmax;
-    double t0 = now_s();
-    long done = 0, total_left = (cfg->epochs - start_epoch) * steps - start_step;
-    for (long epoch = start_epoch; epoch < cfg->epochs; epoch++) {
-        random_epoch_order(t.order, tr.N, cfg->shuffle, cfg->seed, epoch);
-        double sum = 0;
-        long correct = 0, total = 0, nb = 0;
-        for (long s = epoch == start_epoch ? start_step : 0; s < steps; s++) {
-            if (a->stop && *a->stop) {
-                if (checkpoint_write(&t, ckpt_path, epoch, s) < 0)
-                    goto out;
-                a->stopped = 1;
-                rc = 0;
-                goto out;
-            }
-            int Bb = (int)(tr.N - s * t.Bmax < t.Bmax ? tr.N - s * t.Bmax : t.Bmax);
-            double l;
-            t.mask_seed = ((unsigned long long)cfg->seed << 40) ^
-                          ((unsigned long long)epoch << 20) ^ (unsigned long long)s ^
-                          0xd509d509ull;
-            if (batch_run(&t, &tr, t.order + s * t.Bmax, Bb, 1, &l, &correct, &total) < 0)
-                goto out;
-            if (!isfinite(l)) {
-                diag_error(&r->diag, span_none(),
-                           "the loss became %s at epoch %ld, step %ld: "
-                           "training stopped (lower train.lr, or clip "
-                           "gradients); the last good checkpoint is %s",
-                           isnan(l) ? "NaN" : "infinite", epoch + 1, s + 1, ckpt_path);
-                goto out;
-            }
-            sum += l;
-            nb++;
-            done++;
-            if (a->progress) {
-                double el = now_s() - t0, rate = el > 0 ? (double)done / el : 0;
-                RnncProgress pr = {(int)epoch + 1,
-                                   cfg->epochs,
-                                   s + 1,
-                                   steps,
-                                   sum / (double)nb,
-                                   el,
-                                   rate,
-                                   rate > 0 ? (double)(total_left - done) / rate : 0,
-                                   0,
-                                   NAN,
-                                   NAN,
-                                   NAN};
-                a->progress(a->ctx, &pr);
-            }
-        }
-        /* the epoch's accuracy is that of the weights as they were for each batch */
-        double vl = NAN, vacc = NAN;
-        if (has_val && evaluate(&t, &va, &vl, &vacc) < 0)
-            goto out;
-        if (checkpoint_write(&t, ckpt_path, epoch + 1, 0) < 0)
-            goto out;
-        if (a->progress) {
-            double el = now_s() - t0, rate = el > 0 ? (double)done / el : 0;
-            RnncProgress pr = {(int)epoch + 1,
-                               cfg->epochs,
-                               steps,
-                               steps,
-                               sum / (double)(nb ? nb : 1),
-                               el,
-                               rate,
-                               rate > 0 ? (double)(total_left - done) / rate : 0,
-                               1,
-                               total ? (double)correct / (double)total : NAN,
-                               vl,
-                               vacc};
-            a->progress(a->ctx, &pr);
-        }
-    }
-    rc = io_save_params(r, a->save, t.params);
+    if (train_epochs(&t, a, &tr, &va, ckpt_path, epoch, step) < 0)
+        goto out;
+    rc = a->stopped ? 0 : io_save_params(r, a->save, t.params);
 out:
     free(ckpt);
     jit_free(jit);
