@@ -578,39 +578,12 @@ static long layer_macs(const Block *b, int l)
     return cell_gates(b->cell) * H * (I + Hr) + H * P;
 }
 
-/* name: seq_classifier   # required, C identifier
- * version: 1             # optional
- * input_size: 10         # required
- * batch_first: false     # PyTorch's default
- * precision: float32     # float32 | float64
- * layers: [...]          # required, one or more blocks
- * head: {...}            # optional
- */
-Net *check_spec(Arena *a, DiagList *d, const SpecDoc *doc)
+/* The spec's top-level scalars and small blocks: version, name, input_size, batch_first,
+ * precision, math, loss, train, deploy. */
+static void check_top(Checker *cp, const Node *root, Net *net)
 {
-    Checker c = {a, d};
-    Span whole = {&doc->src, 1, 1, 0};
-    const Node *root = doc->root;
-    if (!root || (root->kind == NODE_SCALAR && root->str[0] == '\0')) {
-        diag_error(d, whole,
-                   "the spec is empty; it needs at least name, input_size and "
-                   "layers");
-        return NULL;
-    }
-    if (root->kind != NODE_MAP) {
-        diag_error(d, root->span,
-                   "a spec must be a mapping of keys (name, input_size, "
-                   "layers, ...), found %s",
-                   node_what(root));
-        return NULL;
-    }
-    Net *net = arena_alloc(a, sizeof *net);
-    if (!net) {
-        diag_error(d, span_none(), "out of memory");
-        return NULL;
-    }
-    net->file = doc->src.name;
-    check_keys(&c, root, top_keys, -1, "the spec");
+    Checker c = *cp;
+    DiagList *d = c.diag;
     const Node *v;
     if ((v = spec_map_get(root, "version")) != NULL) {
         int ver = 0;
@@ -660,7 +633,42 @@ Net *check_spec(Arena *a, DiagList *d, const SpecDoc *doc)
                 get_int(&c, m, "max_seq_len", 1, MAX_SIZE, &net->max_seq_len);
         }
     }
+}
 
+/* name: seq_classifier   # required, C identifier
+ * version: 1             # optional
+ * input_size: 10         # required
+ * batch_first: false     # PyTorch's default
+ * precision: float32     # float32 | float64
+ * layers: [...]          # required, one or more blocks
+ * head: {...}            # optional
+ */
+Net *check_spec(Arena *a, DiagList *d, const SpecDoc *doc)
+{
+    Checker c = {a, d};
+    Span whole = {&doc->src, 1, 1, 0};
+    const Node *root = doc->root;
+    if (!root || (root->kind == NODE_SCALAR && root->str[0] == '\0')) {
+        diag_error(d, whole,
+                   "the spec is empty; it needs at least name, input_size and "
+                   "layers");
+        return NULL;
+    }
+    if (root->kind != NODE_MAP) {
+        diag_error(d, root->span,
+                   "a spec must be a mapping of keys (name, input_size, "
+                   "layers, ...), found %s",
+                   node_what(root));
+        return NULL;
+    }
+    Net *net = arena_alloc(a, sizeof *net);
+    if (!net) {
+        diag_error(d, span_none(), "out of memory");
+        return NULL;
+    }
+    net->file = doc->src.name;
+    check_keys(&c, root, top_keys, -1, "the spec");
+    check_top(&c, root, net);
     const Node *layers = spec_map_get(root, "layers");
     if (!layers) {
         missing(&c, root, "layers", "the spec");
@@ -702,6 +710,7 @@ Net *check_spec(Arena *a, DiagList *d, const SpecDoc *doc)
             }
         }
     }
+    const Node *v;
     if ((v = spec_map_get(root, "head")) != NULL && check_head(&c, v, &net->head) == 0 &&
         net->nblocks > 0 && net->blocks[0].name) {
         for (int j = 0; j < net->nblocks; j++)

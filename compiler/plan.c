@@ -4,6 +4,7 @@
  */
 #include "plan.h"
 
+#include "cell.h"
 #include "check.h"
 
 #include <string.h>
@@ -36,6 +37,90 @@ static long take(Builder *b, long n)
     return at;
 }
 
+/* Appends a region to l (room was made for it). */
+static void region(PlanLayout *l, const char *name, RegionPer per, long width, int shared)
+{
+    l->r[l->n++] = (PlanRegion){name, per, width, shared};
+}
+
+/* The forward's scratch: the schedule, the running state, two layer-output buffers, the
+ * head's input and (run-time API) the input projections. Deployed code has no parts. */
+static void scratch_layout(const Plan *p, PlanLayout *l, int runtime)
+{
+    const Head *hd = &p->net->head;
+    l->ints_B = runtime ? 3 : 2;
+    l->ints_T = runtime ? 2 : 1;
+    region(l, "h", PER_B, p->max_hr, 0);
+    region(l, "c", PER_B, p->max_h, 0);
+    region(l, "buf[0]", PER_BT, p->max_width, 1);
+    region(l, "buf[1]", PER_BT, p->max_width, 1);
+    region(l, "hlast", PER_B, hd->present && hd->input == HEAD_LAST ? p->top_dirs * p->top_hr : 0,
+           1);
+    if (runtime)
+        region(l, "xp", PER_BT, p->xp_width, 0);
+}
+
+/* The training cache, in the order train_mem carves it: the state, per layer its outputs
+ * (and after dropout), per layer-direction its activations, initial state, untransposed
+ * weights, c and gh; the head's input; the gradients carried back. */
+static int cache_layout(Arena *a, const Plan *p, PlanLayout *l)
+{
+    const Head *hd = &p->net->head;
+    l->ints_B = 2;
+    l->ints_T = 1;
+    region(l, "h", PER_B, p->max_hr, 0);
+    region(l, "c", PER_B, p->max_h, 0);
+    int g = 0;
+    for (int i = 0; i < p->nlayers; i++) {
+        const PlanLayer *L = &p->layers[i];
+        const CellDesc *cd = cell_desc(L->block);
+        if (L->dir == 0) {
+            region(l, arena_printf(a, "out[%d]", g), PER_BT, (long)L->block->dirs * L->Hr, 0);
+            if (L->drop_off >= 0)
+                region(l, arena_printf(a, "din[%d]", g), PER_BT, (long)L->block->dirs * L->Hr, 0);
+            g++;
+        }
+        region(l, arena_printf(a, "a[%d]", i), PER_BT, (long)L->G * L->H, 0);
+        region(l, arena_printf(a, "h0[%d]", i), PER_B, L->Hr, 0);
+        region(l, arena_printf(a, "wb[%d]", i), PER_ONE,
+               (long)L->G * L->H * (L->I + L->Hr) + (long)L->H * L->P, 0);
+        if (cd->has_c) {
+            region(l, arena_printf(a, "c0[%d]", i), PER_B, L->H, 0);
+            region(l, arena_printf(a, "cs[%d]", i), PER_BT, L->H, 0);
+        }
+        if (cd->has_gh)
+            region(l, arena_printf(a, "ex[%d]", i), PER_BT, L->H, 0);
+    }
+    if (hd->present && hd->input == HEAD_LAST) {
+        region(l, "hlast", PER_B, hd->in_features, 0);
+        region(l, "dhlast", PER_B, hd->in_features, 0);
+    }
+    region(l, "dy", PER_BT, p->max_width, 0);
+    region(l, "dx", PER_BT, p->max_width, 0);
+    if (p->bz_width)
+        region(l, "bz", PER_B, p->bz_width, 0);
+    region(l, "dhn", PER_B, p->max_hr, 0);
+    region(l, "dcn", PER_B, p->max_h, 0);
+    for (int k = 0; k < l->n; k++)
+        if (!l->r[k].name)
+            return -1;
+    return 0;
+}
+
+/* Every layout table of the plan. 0, or -1 when out of memory. */
+static int plan_layouts(Arena *a, Plan *p)
+{
+    int most = 12 + 8 * p->nlayers;
+    p->scratch.r = arena_alloc(a, 8 * sizeof *p->scratch.r);
+    p->dep_scratch.r = arena_alloc(a, 8 * sizeof *p->dep_scratch.r);
+    p->cache.r = arena_alloc(a, (size_t)most * sizeof *p->cache.r);
+    if (!p->scratch.r || !p->dep_scratch.r || !p->cache.r)
+        return -1;
+    scratch_layout(p, &p->scratch, 1);
+    scratch_layout(p, &p->dep_scratch, 0);
+    return cache_layout(a, p, &p->cache);
+}
+
 /* The batched backward's per-sequence scratch of layer L. */
 static void plan_bz(PlanLayer *L)
 {
@@ -48,6 +133,78 @@ static void plan_bz(PlanLayer *L)
     L->bz_hp = at, at += L->Hr;
     L->bz_x = at, at += L->I;
     L->bz_width = at;
+}
+
+/* Layer l, direction dir of block bi: its shapes, kernel choice, state_dict tensors, place
+ * in the packed block, state and dropout offsets; the plan's maxima and totals grow. */
+static void plan_layer(Builder *b, int bi, int l, int dir)
+{
+    Arena *a = b->a;
+    Plan *p = b->p;
+    const Net *net = p->net;
+    const Block *blk = &net->blocks[bi];
+    int G = cell_gates(blk->cell), H = blk->hidden_size, P = blk->proj_size;
+    int Hr = P ? P : H;
+    PlanLayer *L = &p->layers[p->nlayers++];
+    const char *sfx = dir ? "_reverse" : "";
+    L->block = blk;
+    L->block_index = bi;
+    L->layer = l;
+    L->dir = dir;
+    L->G = G;
+    L->H = H;
+    L->P = P;
+    L->Hr = Hr;
+    L->I = l == 0 ? blk->input_size : blk->dirs * Hr;
+    L->top = bi == net->nblocks - 1;
+    L->last_layer = l == blk->num_layers - 1;
+    L->macs = (long)G * H * (L->I + Hr) + (long)H * P;
+    L->unrolled = blk->kernel == KERNEL_UNROLLED ||
+                  (blk->kernel == KERNEL_AUTO && L->macs <= CHECK_UNROLL_AUTO_MAX);
+    L->fn = arena_printf(a, "blk_%s_l%d", blk->name, l);
+    L->label = arena_printf(a, "%s layer %d%s", blk->name, l, dir ? " reverse" : "");
+    L->t_wih =
+        add_tensor(b, arena_printf(a, "%s.weight_ih_l%d%s", blk->name, l, sfx), (long)G * H, L->I);
+    L->t_whh =
+        add_tensor(b, arena_printf(a, "%s.weight_hh_l%d%s", blk->name, l, sfx), (long)G * H, Hr);
+    L->t_bih = L->t_bhh = L->t_whr = -1;
+    if (blk->bias) {
+        L->t_bih =
+            add_tensor(b, arena_printf(a, "%s.bias_ih_l%d%s", blk->name, l, sfx), (long)G * H, 0);
+        L->t_bhh =
+            add_tensor(b, arena_printf(a, "%s.bias_hh_l%d%s", blk->name, l, sfx), (long)G * H, 0);
+    }
+    if (P)
+        L->t_whr = add_tensor(b, arena_printf(a, "%s.weight_hr_l%d%s", blk->name, l, sfx), P, H);
+    L->pk = b->pk;
+    L->pk_b = blk->bias ? take(b, (long)G * H) : -1;
+    L->pk_bhn = blk->bias && blk->cell == CELL_GRU && blk->reset == RESET_AFTER ? take(b, H) : -1;
+    L->pk_wx = take(b, (long)L->I * G * H);
+    L->pk_wh = take(b, (long)Hr * G * H);
+    L->pk_wr = P ? take(b, (long)H * P) : -1;
+    L->pk_size = b->pk - L->pk;
+    if (Hr > p->max_hr)
+        p->max_hr = Hr;
+    if (H > p->max_h)
+        p->max_h = H;
+    if (blk->dirs * Hr > p->max_width)
+        p->max_width = blk->dirs * Hr;
+    if (!L->unrolled && G * H > p->xp_width)
+        p->xp_width = G * H;
+    L->split = !L->unrolled;
+    plan_bz(L);
+    if (L->split && L->bz_width > p->bz_width)
+        p->bz_width = L->bz_width;
+    p->flops_per_step += 2 * L->macs;
+    L->st_h = p->state_reals;
+    L->st_c = blk->cell == CELL_LSTM ? L->st_h + Hr : -1;
+    p->state_reals += Hr + (blk->cell == CELL_LSTM ? H : 0);
+    L->drop_off = -1;
+    if (blk->dropout > 0 && !L->last_layer) {
+        L->drop_off = p->dropout_reals;
+        if (dir == blk->dirs - 1) /* both directions: one mask of D * Hr */
+            p->dropout_reals += (long)blk->dirs * Hr;
+    }
 }
 
 Plan *plan_build(Arena *a, DiagList *d, const Net *net)
@@ -71,76 +228,9 @@ Plan *plan_build(Arena *a, DiagList *d, const Net *net)
     Builder b = {a, p, nt, 0, 0};
     for (int bi = 0; bi < net->nblocks; bi++) {
         const Block *blk = &net->blocks[bi];
-        int G = cell_gates(blk->cell), H = blk->hidden_size, P = blk->proj_size;
-        int Hr = P ? P : H;
-        for (int l = 0; l < blk->num_layers; l++) {
-            for (int dir = 0; dir < blk->dirs; dir++) {
-                PlanLayer *L = &p->layers[p->nlayers++];
-                const char *sfx = dir ? "_reverse" : "";
-                L->block = blk;
-                L->block_index = bi;
-                L->layer = l;
-                L->dir = dir;
-                L->G = G;
-                L->H = H;
-                L->P = P;
-                L->Hr = Hr;
-                L->I = l == 0 ? blk->input_size : blk->dirs * Hr;
-                L->top = bi == net->nblocks - 1;
-                L->last_layer = l == blk->num_layers - 1;
-                L->macs = (long)G * H * (L->I + Hr) + (long)H * P;
-                L->unrolled = blk->kernel == KERNEL_UNROLLED ||
-                              (blk->kernel == KERNEL_AUTO && L->macs <= CHECK_UNROLL_AUTO_MAX);
-                L->fn = arena_printf(a, "blk_%s_l%d", blk->name, l);
-                L->label = arena_printf(a, "%s layer %d%s", blk->name, l, dir ? " reverse" : "");
-                L->t_wih = add_tensor(&b, arena_printf(a, "%s.weight_ih_l%d%s", blk->name, l, sfx),
-                                      (long)G * H, L->I);
-                L->t_whh = add_tensor(&b, arena_printf(a, "%s.weight_hh_l%d%s", blk->name, l, sfx),
-                                      (long)G * H, Hr);
-                L->t_bih = L->t_bhh = L->t_whr = -1;
-                if (blk->bias) {
-                    L->t_bih =
-                        add_tensor(&b, arena_printf(a, "%s.bias_ih_l%d%s", blk->name, l, sfx),
-                                   (long)G * H, 0);
-                    L->t_bhh =
-                        add_tensor(&b, arena_printf(a, "%s.bias_hh_l%d%s", blk->name, l, sfx),
-                                   (long)G * H, 0);
-                }
-                if (P)
-                    L->t_whr = add_tensor(
-                        &b, arena_printf(a, "%s.weight_hr_l%d%s", blk->name, l, sfx), P, H);
-                L->pk = b.pk;
-                L->pk_b = blk->bias ? take(&b, (long)G * H) : -1;
-                L->pk_bhn = blk->bias && blk->cell == CELL_GRU && blk->reset == RESET_AFTER
-                                ? take(&b, H)
-                                : -1;
-                L->pk_wx = take(&b, (long)L->I * G * H);
-                L->pk_wh = take(&b, (long)Hr * G * H);
-                L->pk_wr = P ? take(&b, (long)H * P) : -1;
-                L->pk_size = b.pk - L->pk;
-                if (Hr > p->max_hr)
-                    p->max_hr = Hr;
-                if (H > p->max_h)
-                    p->max_h = H;
-                if (blk->dirs * Hr > p->max_width)
-                    p->max_width = blk->dirs * Hr;
-                if (!L->unrolled && G * H > p->xp_width)
-                    p->xp_width = G * H;
-                L->split = !L->unrolled;
-                plan_bz(L);
-                if (L->split && L->bz_width > p->bz_width)
-                    p->bz_width = L->bz_width;
-                p->flops_per_step += 2 * L->macs;
-                L->st_h = p->state_reals;
-                L->st_c = blk->cell == CELL_LSTM ? L->st_h + Hr : -1;
-                p->state_reals += Hr + (blk->cell == CELL_LSTM ? H : 0);
-                L->drop_off = -1;
-                if (dir == 0 && blk->dropout > 0 && !L->last_layer) {
-                    L->drop_off = p->dropout_reals;
-                    p->dropout_reals += (long)blk->dirs * Hr;
-                }
-            }
-        }
+        for (int l = 0; l < blk->num_layers; l++)
+            for (int dir = 0; dir < blk->dirs; dir++)
+                plan_layer(&b, bi, l, dir);
     }
     const Block *top = &net->blocks[net->nblocks - 1];
     p->top_hr = top->proj_size ? top->proj_size : top->hidden_size;
@@ -174,31 +264,41 @@ Plan *plan_build(Arena *a, DiagList *d, const Net *net)
     p->can_stream = 1;
     for (int i = 0; i < net->nblocks; i++)
         p->can_stream &= net->blocks[i].dirs == 1;
+    p->kern = (PlanKernels){6, 1, 64, 256, 6, 0};
+    if (net->head.present)
+        p->kern.head_unrolled = (long)net->head.in_features * net->head.out_features <= 1024;
+    if (plan_layouts(a, p) < 0) {
+        diag_error(d, span_none(), "out of memory");
+        return NULL;
+    }
     p->deploy_work_bytes = plan_scratch_reals(p, 1, net->max_seq_len) * p->real_size;
     return p;
 }
 
-/* The scratch as the generated code carves it, in reals: the schedule's ints first (the
- * run-time API also keeps a part's: 3B + 2T of them, deployed code 2B + T), then the states,
- * two layer-output buffers, the head's input, and the run-time API's input projections. */
-static long scratch_reals(const Plan *p, long B, long T, int runtime)
+long plan_layout_reals(const PlanLayout *l, long B, long T, int real_size)
 {
-    long ints = runtime ? 3 * B + 2 * T : 2 * B + T;
-    long int_reals = (ints * 4 + p->real_size - 1) / p->real_size;
-    long hlast =
-        p->net->head.present && p->net->head.input == HEAD_LAST ? B * p->top_dirs * p->top_hr : 0;
-    return int_reals + B * p->max_hr + B * p->max_h + 2 * B * T * p->max_width + hlast +
-           (runtime ? B * T * p->xp_width : 0);
+    long ints = l->ints_B * B + l->ints_T * T;
+    long at = (ints * 4 + real_size - 1) / real_size;
+    for (int k = 0; k < l->n; k++)
+        at += l->r[k].width * (l->r[k].per == PER_BT ? B * T : l->r[k].per == PER_B ? B : 1);
+    return at;
+}
+
+void plan_region_offset(const PlanLayout *l, int k, long *kB, long *kBT, long *k1)
+{
+    *kB = *kBT = *k1 = 0;
+    for (int i = 0; i < k; i++)
+        *(l->r[i].per == PER_BT ? kBT : l->r[i].per == PER_B ? kB : k1) += l->r[i].width;
 }
 
 long plan_scratch_reals(const Plan *p, long B, long T)
 {
-    return scratch_reals(p, B, T, 0);
+    return plan_layout_reals(&p->dep_scratch, B, T, p->real_size);
 }
 
 long plan_scratch_bytes(const Plan *p, long B, long T)
 {
-    return scratch_reals(p, B, T, 1) * p->real_size;
+    return plan_layout_reals(&p->scratch, B, T, p->real_size) * p->real_size;
 }
 
 void plan_block_stats(const Plan *p, int block, PlanBlockStats *out)

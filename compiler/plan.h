@@ -16,6 +16,36 @@ typedef struct PlanTensor {
     long offset; /* elements from the start of the flat (torch-order) block */
 } PlanTensor;
 
+/* One region of a block of memory the generated code carves (llm.c's tensor sizes): its size
+ * is `width` reals, times B, times B*T, or once, as `per` says. */
+typedef enum RegionPer { PER_ONE, PER_B, PER_BT } RegionPer;
+typedef struct PlanRegion {
+    const char *name; /* what the code calls it: "h", "out[0]", "xp" */
+    RegionPer per;
+    long width;
+    int shared; /* run-time scratch: in the parts' common block (forward_par's `shared`) */
+} PlanRegion;
+
+/* A block: ints_B * B + ints_T * T ints first (the packed schedule), rounded up to whole
+ * reals, then the regions in order. One table per block, read by the emitters (which print
+ * the carving and the size function from it) and by the host (which sizes the block). */
+typedef struct PlanLayout {
+    int ints_B, ints_T;
+    int n;
+    PlanRegion *r; /* (n) */
+} PlanLayout;
+
+/* Where the kernels are shaped: decided here, printed by `rnnc check`, pinned by tests. */
+typedef struct PlanKernels {
+    int blk_seqs;      /* sequences per block of the batched kernels (gcc keeps 6 x 64 floats,
+                          24 AVX-512 registers, in accumulators) */
+    int blk_seqs_tcc;  /* the same for libtcc, which keeps nothing in registers: 1 */
+    int blk_cols;      /* columns per accumulator block: 64 */
+    int one_seq_cols;  /* columns per chunk for a single sequence: 256 (16 chains in flight) */
+    int outer_rows;    /* rows of dW per block of the batched backward: 6 */
+    int head_unrolled; /* the head's product is straight-line code (F*O <= 1024) */
+} PlanKernels;
+
 /* One direction of one layer of one block. */
 typedef struct PlanLayer {
     const Block *block;
@@ -34,8 +64,8 @@ typedef struct PlanLayer {
      * layer-direction's h (Hr) at st_h and, for an LSTM, c (H) at st_c (else -1), in reals */
     long st_h, st_c;
     /* dropout after the layer (every layer of a block but the last, training only): its
-     * mask (B, T, D*Hr) starts at B*T*drop_off reals of the masks; -1 when none. Set on
-     * direction 0, which stands for the layer. */
+     * mask (B, T, D*Hr) starts at B*T*drop_off reals of the masks, the same for both
+     * directions; -1 when none */
     long drop_off;
     /* the batched backward's per-sequence scratch (reals, -1 when absent), in this order:
      * dz (G*H), dgh (H; GRU, reset after), hd (Hr; GRU), rh (H; GRU, reset before), hp
@@ -68,15 +98,22 @@ typedef struct Plan {
     int can_stream;         /* every block unidirectional: deployed code steps one sample */
     long deploy_work_bytes; /* work area of deployed <name>_forward (T <= max_seq_len) */
     int real_size;          /* 4 or 8 */
+    PlanKernels kern;
+    PlanLayout scratch;     /* the run-time API's <name>_forward(_par) */
+    PlanLayout dep_scratch; /* deployed code's forward (no parts, no input projections) */
+    PlanLayout cache;       /* the training unit's cache (<name>_train_bytes) */
 } Plan;
 
 /* Plans `net`. Returns NULL only when out of memory (diagnostic added). */
 Plan *plan_build(Arena *a, DiagList *d, const Net *net);
 
+/* Reals of layout l for B sequences of T steps (its ints rounded up to reals first). */
+long plan_layout_reals(const PlanLayout *l, long B, long T, int real_size);
+/* Region k's offset in reals after the ints, as coefficients: kB * B + kBT * B * T + k1. */
+void plan_region_offset(const PlanLayout *l, int k, long *kB, long *kBT, long *k1);
 /* Bytes of scratch the run-time API's forward pass needs for B sequences of T steps. */
 long plan_scratch_bytes(const Plan *p, long B, long T);
-/* The same without the input projections (deployed code, which has no batched kernels), in
- * reals: ints first, then reals, as the generated code carves it. */
+/* Reals of deployed code's scratch for B sequences of T steps. */
 long plan_scratch_reals(const Plan *p, long B, long T);
 
 /* Per-block figures for `rnnc check`. */

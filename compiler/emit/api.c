@@ -8,39 +8,19 @@
 
 #include "emit_int.h"
 
-/* Whether the outputs of the layer starting at PlanLayer L pass through dropout before the
- * next layer of its block (PyTorch: every layer but the last, training only). */
-static int droppable(const PlanLayer *L)
-{
-    return L->block->dropout > 0 && !L->last_layer;
-}
+/* Where a layer reads its input and writes its output, as C expressions. */
+typedef struct Io {
+    char ptr[64], sb[48], st[48];
+} Io;
 
-static int any_droppable(const Plan *p)
+/* The network's input x as a layer's input: its pointer and strides per sequence and step. */
+static Io input_io(const Net *net)
 {
-    for (int i = 0; i < p->nlayers; i++)
-        if (droppable(&p->layers[i]))
-            return 1;
-    return 0;
-}
-
-/* The offset (in reals, a C expression) of global layer g's dropout mask in `drop`. */
-static const char *mask_off(const Plan *p, int g_target)
-{
-    static char buf[64];
-    long k = 0;
-    int g = -1;
-    for (int i = 0; i < p->nlayers; i++) {
-        const PlanLayer *L = &p->layers[i];
-        if (L->dir)
-            continue;
-        g++;
-        if (g == g_target)
-            break;
-        if (droppable(L))
-            k += L->block->dirs * L->Hr;
-    }
-    snprintf(buf, sizeof buf, "(long)B * T * %ld", k);
-    return buf;
+    Io in;
+    snprintf(in.ptr, sizeof in.ptr, "x");
+    snprintf(in.sb, sizeof in.sb, net->batch_first ? "(long)T * %d" : "%d", net->input_size);
+    snprintf(in.st, sizeof in.st, net->batch_first ? "%d" : "(long)B * %d", net->input_size);
+    return in;
 }
 
 /* Regions of the training cache, in the order train_mem carves them. */
@@ -50,7 +30,6 @@ void em_train_mem(Emitter *e)
     const Net *net = p->net;
     Sb *sb = e->sb;
     const Head *hd = &net->head;
-    int head_last = hd->present && hd->input == HEAD_LAST;
     int ng = 0;
     for (int i = 0; i < p->nlayers; i++)
         ng += p->layers[i].dir == 0;
@@ -85,7 +64,8 @@ void em_train_mem(Emitter *e)
     sb_line(sb, "{");
     sb->indent += 4;
     sb_line(sb, "real *r = (real *)cache;");
-    sb_line(sb, "long at = ((2L * B + T) * (long)sizeof(int) + (long)sizeof(real) - 1) /");
+    sb_line(sb, "long at = ((%dL * B + %dL * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /",
+            p->cache.ints_B, p->cache.ints_T);
     sb_line(sb, "          (long)sizeof(real);");
     sb_line(sb, "const long BT = (long)B * T;");
     sb_line(sb, "if (r) {");
@@ -93,57 +73,15 @@ void em_train_mem(Emitter *e)
     sb_line(sb, "    m->perm = m->len + B;");
     sb_line(sb, "    m->bs = m->perm + B;");
     sb_line(sb, "}");
-#define REGION(field, size_fmt, ...)                                                              \
-    do {                                                                                          \
-        sb_line(sb, "if (r)");                                                                    \
-        sb_line(sb, "    m->%s = r + at;", field);                                                \
-        sb_line(sb, "at += " size_fmt ";", __VA_ARGS__);                                          \
-    } while (0)
-    REGION("h", "(long)B * %d", p->max_hr);
-    REGION("c", "(long)B * %d", p->max_h);
-    int g = 0;
-    char field[32];
-    for (int i = 0; i < p->nlayers; i++) {
-        const PlanLayer *L = &p->layers[i];
-        if (L->dir == 0) {
-            snprintf(field, sizeof field, "out[%d]", g);
-            REGION(field, "BT * %d", L->block->dirs * L->Hr);
-            if (droppable(L)) {
-                snprintf(field, sizeof field, "din[%d]", g);
-                REGION(field, "BT * %d", L->block->dirs * L->Hr);
-            }
-            g++;
-        }
-        snprintf(field, sizeof field, "a[%d]", i);
-        REGION(field, "BT * %d", L->G * L->H);
-        snprintf(field, sizeof field, "h0[%d]", i);
-        REGION(field, "(long)B * %d", L->Hr);
-        snprintf(field, sizeof field, "wb[%d]", i);
-        REGION(field, "%ld", (long)L->G * L->H * (L->I + L->Hr) + (long)L->H * L->P);
-        if (cell_desc(L->block)->has_c) {
-            snprintf(field, sizeof field, "c0[%d]", i);
-            REGION(field, "(long)B * %d", L->H);
-        }
-        if (cell_desc(L->block)->has_c) {
-            snprintf(field, sizeof field, "cs[%d]", i);
-            REGION(field, "BT * %d", L->H);
-        }
-        if (cell_desc(L->block)->has_gh) {
-            snprintf(field, sizeof field, "ex[%d]", i);
-            REGION(field, "BT * %d", L->H);
-        }
+    /* the plan's table of the cache, region by region */
+    for (int k = 0; k < p->cache.n; k++) {
+        const PlanRegion *g = &p->cache.r[k];
+        static const char *const per[] = {
+            [PER_ONE] = "", [PER_B] = "(long)B * ", [PER_BT] = "BT * "};
+        sb_line(sb, "if (r)");
+        sb_line(sb, "    m->%s = r + at;", g->name);
+        sb_line(sb, "at += %s%ld;", per[g->per], g->width);
     }
-    if (head_last) {
-        REGION("hlast", "(long)B * %d", hd->in_features);
-        REGION("dhlast", "(long)B * %d", hd->in_features);
-    }
-    REGION("dy", "BT * %d", p->max_width);
-    REGION("dx", "BT * %d", p->max_width);
-    if (e->p->bz_width)
-        REGION("bz", "(long)B * %ld", e->p->bz_width);
-    REGION("dhn", "(long)B * %d", p->max_hr);
-    REGION("dcn", "(long)B * %d", p->max_h);
-#undef REGION
     sb_line(sb, "return at;");
     sb->indent -= 4;
     sb_line(sb, "}");
@@ -212,119 +150,34 @@ static const char *user_at(const Net *net, long width)
     return s;
 }
 
-static void emit_forward_train(Emitter *e)
+/* Layer-direction i's state before its first step into the cache (m.h0 or m.c0) and the
+ * running state (m.h or m.c): from state0 at `off` (the plan's state layout), or zero. */
+static void emit_state_in(Emitter *e, const char *v, int i, long off, int n)
 {
-    const Plan *p = e->p;
-    const Net *net = p->net;
+    Sb *sb = e->sb;
+    sb_line(sb, "if (state0)");
+    sb_line(sb, "    vec_copy(m.%s0[%d], state0 + (long)B * %ld, (long)B * %d);", v, i, off, n);
+    sb_line(sb, "else");
+    sb_line(sb, "    vec_zero(m.%s0[%d], (long)B * %d);", v, i, n);
+    sb_line(sb, "vec_copy(m.%s, m.%s0[%d], (long)B * %d);", v, v, i, n);
+}
+
+/* y from the top layer's outputs m.out[g]: copied, or through the head (logits kept). */
+static void emit_train_output(Emitter *e, int g)
+{
+    const Net *net = e->p->net;
     Sb *sb = e->sb;
     const Head *hd = &net->head;
     int head_last = hd->present && hd->input == HEAD_LAST;
     long O = net->out_size, F = hd->in_features;
-    int per_step = !hd->present || hd->input == HEAD_SEQUENCE;
-    sb_line(sb, "int %s_forward_train(const real *w, const real *x, const int *lengths, int B,",
-            net->name);
-    sb_line(
-        sb,
-        "    int T, real *y, real *logits, const real *drop, const real *state0, real *state1,");
-    sb_line(sb, "    void *cache)");
-    sb_line(sb, "{");
-    sb->indent += 4;
-    sb_line(sb, "TrainMem m;");
-    if (!any_droppable(p))
-        sb_line(sb, "(void)drop; /* no dropout between layers */");
-    sb_line(sb, "if (B < 1 || T < 1%s)", hd->present ? " || !logits" : "");
-    sb_line(sb, "    return -1;");
-    if (!hd->present)
-        sb_line(sb, "(void)logits;");
-    sb_line(sb, "train_mem(cache, B, T, &m);");
-    sb_line(sb, "if (pack_batch(lengths, B, T, m.len, m.perm, m.bs) < 0)");
-    sb_line(sb, "    return -1;");
-    sb_line(sb, "vec_zero(y, (long)B * %s%ld);", per_step ? "T * " : "", O);
-    if (hd->present)
-        sb_line(sb, "vec_zero(logits, (long)B * %s%ld);", per_step ? "T * " : "", O);
-    int g = -1;
-    long soff = 0; /* this layer's state in state0/state1, per sequence */
-    char in[48], isb[48], ist[48];
-    snprintf(in, sizeof in, "x");
-    if (net->batch_first) {
-        snprintf(isb, sizeof isb, "(long)T * %d", net->input_size);
-        snprintf(ist, sizeof ist, "%d", net->input_size);
-    } else {
-        snprintf(isb, sizeof isb, "%d", net->input_size);
-        snprintf(ist, sizeof ist, "(long)B * %d", net->input_size);
-    }
-    for (int i = 0; i < p->nlayers; i++) {
-        const PlanLayer *L = &p->layers[i];
-        int W = L->block->dirs * L->Hr;
-        if (L->dir == 0 && g >= 0) {
-            const PlanLayer *P = &p->layers[i - 1];
-            int Wp = P->block->dirs * P->Hr;
-            if (droppable(P)) {
-                snprintf(in, sizeof in, "(drop ? m.din[%d] : m.out[%d])", g, g);
-                sb_line(sb, "if (drop) /* dropout after %s layer %d: training only */",
-                        P->block->name, P->layer);
-                sb_line(sb, "    for (int b = 0; b < B; b++)");
-                sb_line(sb,
-                        "        for (long at = (long)b * T * %d; at < ((long)b * T + m.len[b]) "
-                        "* %d; at++)",
-                        Wp, Wp);
-                sb_line(sb, "            m.din[%d][at] = m.out[%d][at] * drop[%s + at];", g, g,
-                        mask_off(p, g));
-            } else {
-                snprintf(in, sizeof in, "m.out[%d]", g);
-            }
-            snprintf(isb, sizeof isb, "(long)T * %d", Wp);
-            snprintf(ist, sizeof ist, "%d", Wp);
-        }
-        if (L->dir == 0)
-            g++;
-        sb_line(sb, "/* %s */", L->label);
-        sb_line(sb, "if (state0)");
-        sb_line(sb, "    vec_copy(m.h0[%d], state0 + (long)B * %ld, (long)B * %d);", i, soff,
-                L->Hr);
-        sb_line(sb, "else");
-        sb_line(sb, "    vec_zero(m.h0[%d], (long)B * %d);", i, L->Hr);
-        sb_line(sb, "vec_copy(m.h, m.h0[%d], (long)B * %d);", i, L->Hr);
-        if (cell_desc(L->block)->has_c) {
-            sb_line(sb, "if (state0)");
-            sb_line(sb, "    vec_copy(m.c0[%d], state0 + (long)B * %ld, (long)B * %d);", i,
-                    soff + L->Hr, L->H);
-            sb_line(sb, "else");
-            sb_line(sb, "    vec_zero(m.c0[%d], (long)B * %d);", i, L->H);
-            sb_line(sb, "vec_copy(m.c, m.c0[%d], (long)B * %d);", i, L->H);
-        }
-        char extra[64] = "";
-        if (cell_desc(L->block)->has_c)
-            snprintf(extra, sizeof extra, "m.c, m.cs[%d], ", i);
-        else if (cell_desc(L->block)->has_gh)
-            snprintf(extra, sizeof extra, "m.ex[%d], ", i);
-        sb_line(sb, "%s_seqc(w + %ld, %s, %s, %s, m.out[%d] + %d,", L->fn, L->pk, in, isb, ist, g,
-                L->dir * L->Hr);
-        sb_line(sb, "    (long)T * %d, %d, T, m.bs, m.perm, m.h, %sm.a[%d], %d);", W, W, extra, i,
-                L->dir);
-        if (L->top && L->last_layer && head_last) {
-            sb_line(sb, "for (int b = 0; b < B; b++)");
-            sb_line(sb, "    vec_copy(m.hlast + (long)b * %ld + %d, m.h + (long)b * %d, %d);", F,
-                    L->dir * L->Hr, L->Hr, L->Hr);
-        }
-        sb_line(sb, "if (state1) {");
-        sb_line(sb, "    vec_copy(state1 + (long)B * %ld, m.h, (long)B * %d);", soff, L->Hr);
-        if (cell_desc(L->block)->has_c)
-            sb_line(sb, "    vec_copy(state1 + (long)B * %ld, m.c, (long)B * %d);", soff + L->Hr,
-                    L->H);
-        sb_line(sb, "}");
-        soff += L->Hr + (cell_desc(L->block)->has_c ? L->H : 0);
-    }
     if (!hd->present) {
         sb_line(sb, "for (int b = 0; b < B; b++)");
         sb_line(sb, "    for (int t = 0; t < m.len[b]; t++)");
         sb_line(sb, "        vec_copy(y + %s, m.out[%d] + ((long)b * T + t) * %ld, %ld);",
                 user_at(net, O), g, O, O);
     } else {
-        const char *act = hd->activation == ACT_SOFTMAX   ? "softmax"
-                          : hd->activation == ACT_SIGMOID ? "sigmoid"
-                                                          : NULL;
-        sb_line(sb, "/* head %s: logits, then y = %s(logits) */", hd->name, act ? act : "");
+        const char *act = hd->activation == ACT_NONE ? "" : cell_act_name(hd->activation);
+        sb_line(sb, "/* head %s: logits, then y = %s(logits) */", hd->name, act);
         sb_line(sb, "for (int b = 0; b < B; b++) {");
         sb->indent += 4;
         const char *at = "(long)b * ";
@@ -350,13 +203,9 @@ static void emit_forward_train(Emitter *e)
         sb->indent -= 4;
         sb_line(sb, "}");
     }
-    sb_line(sb, "return 0;");
-    sb->indent -= 4;
-    sb_line(sb, "}");
-    sb_line(sb, "%s", "");
 }
 
-static void emit_backward(Emitter *e)
+static void emit_forward_train(Emitter *e)
 {
     const Plan *p = e->p;
     const Net *net = p->net;
@@ -364,22 +213,95 @@ static void emit_backward(Emitter *e)
     const Head *hd = &net->head;
     int head_last = hd->present && hd->input == HEAD_LAST;
     long O = net->out_size, F = hd->in_features;
-    int ng = 0;
-    for (int i = 0; i < p->nlayers; i++)
-        ng += p->layers[i].dir == 0;
-    const PlanLayer *top = &p->layers[p->nlayers - 1];
-    long Wtop = top->block->dirs * top->Hr;
-    sb_line(sb, "int %s_backward(const real *w, const real *x, int B, int T, const real *dout,",
+    int per_step = !hd->present || hd->input == HEAD_SEQUENCE;
+    sb_line(sb, "int %s_forward_train(const real *w, const real *x, const int *lengths, int B,",
             net->name);
-    sb_line(sb, "    const real *drop, real *dw, void *cache)");
+    sb_line(
+        sb,
+        "    int T, real *y, real *logits, const real *drop, const real *state0, real *state1,");
+    sb_line(sb, "    void *cache)");
     sb_line(sb, "{");
     sb->indent += 4;
     sb_line(sb, "TrainMem m;");
-    if (!any_droppable(p))
+    if (!p->dropout_reals)
         sb_line(sb, "(void)drop; /* no dropout between layers */");
-    sb_line(sb, "if (B < 1 || T < 1)");
+    sb_line(sb, "if (B < 1 || T < 1%s)", hd->present ? " || !logits" : "");
     sb_line(sb, "    return -1;");
+    if (!hd->present)
+        sb_line(sb, "(void)logits;");
     sb_line(sb, "train_mem(cache, B, T, &m);");
+    sb_line(sb, "if (pack_batch(lengths, B, T, m.len, m.perm, m.bs) < 0)");
+    sb_line(sb, "    return -1;");
+    sb_line(sb, "vec_zero(y, (long)B * %s%ld);", per_step ? "T * " : "", O);
+    if (hd->present)
+        sb_line(sb, "vec_zero(logits, (long)B * %s%ld);", per_step ? "T * " : "", O);
+    int g = -1;
+    Io io = input_io(net);
+    char *in = io.ptr, *isb = io.sb, *ist = io.st;
+    for (int i = 0; i < p->nlayers; i++) {
+        const PlanLayer *L = &p->layers[i];
+        int W = L->block->dirs * L->Hr;
+        if (L->dir == 0 && g >= 0) {
+            const PlanLayer *P = &p->layers[i - 1];
+            int Wp = P->block->dirs * P->Hr;
+            if (P->drop_off >= 0) {
+                snprintf(in, sizeof io.ptr, "(drop ? m.din[%d] : m.out[%d])", g, g);
+                sb_line(sb, "if (drop) /* dropout after %s layer %d: training only */",
+                        P->block->name, P->layer);
+                sb_line(sb, "    for (int b = 0; b < B; b++)");
+                sb_line(sb,
+                        "        for (long at = (long)b * T * %d; at < ((long)b * T + m.len[b]) "
+                        "* %d; at++)",
+                        Wp, Wp);
+                sb_line(
+                    sb,
+                    "            m.din[%d][at] = m.out[%d][at] * drop[(long)B * T * %ld + at];", g,
+                    g, P->drop_off);
+            } else {
+                snprintf(in, sizeof io.ptr, "m.out[%d]", g);
+            }
+            snprintf(isb, sizeof io.sb, "(long)T * %d", Wp);
+            snprintf(ist, sizeof io.st, "%d", Wp);
+        }
+        if (L->dir == 0)
+            g++;
+        sb_line(sb, "/* %s */", L->label);
+        emit_state_in(e, "h", i, L->st_h, L->Hr);
+        if (L->st_c >= 0)
+            emit_state_in(e, "c", i, L->st_c, L->H);
+        char extra[64] = "";
+        if (cell_desc(L->block)->has_c)
+            snprintf(extra, sizeof extra, "m.c, m.cs[%d], ", i);
+        else if (cell_desc(L->block)->has_gh)
+            snprintf(extra, sizeof extra, "m.ex[%d], ", i);
+        sb_line(sb, "%s_seqc(w + %ld, %s, %s, %s, m.out[%d] + %d,", L->fn, L->pk, in, isb, ist, g,
+                L->dir * L->Hr);
+        sb_line(sb, "    (long)T * %d, %d, T, m.bs, m.perm, m.h, %sm.a[%d], %d);", W, W, extra, i,
+                L->dir);
+        if (L->top && L->last_layer && head_last) {
+            sb_line(sb, "for (int b = 0; b < B; b++)");
+            sb_line(sb, "    vec_copy(m.hlast + (long)b * %ld + %d, m.h + (long)b * %d, %d);", F,
+                    L->dir * L->Hr, L->Hr, L->Hr);
+        }
+        sb_line(sb, "if (state1) {");
+        sb_line(sb, "    vec_copy(state1 + (long)B * %ld, m.h, (long)B * %d);", L->st_h, L->Hr);
+        if (L->st_c >= 0)
+            sb_line(sb, "    vec_copy(state1 + (long)B * %ld, m.c, (long)B * %d);", L->st_c, L->H);
+        sb_line(sb, "}");
+    }
+    emit_train_output(e, g);
+    sb_line(sb, "return 0;");
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    sb_line(sb, "%s", "");
+}
+
+/* Every layer-direction's weights as backward reads them: PyTorch's (untransposed) layout,
+ * copied out of the packed block into the cache (m.wb) once per call. */
+static void emit_untranspose(Emitter *e)
+{
+    const Plan *p = e->p;
+    Sb *sb = e->sb;
     for (int i = 0; i < p->nlayers; i++) {
         const PlanLayer *L = &p->layers[i];
         long GH = (long)L->G * L->H;
@@ -398,9 +320,17 @@ static void emit_backward(Emitter *e)
                     GH * (L->I + L->Hr), L->H, L->pk_wr, L->P);
         }
     }
-    sb_line(sb, "real *dy = m.dy, *dx = m.dx, *swap;");
-    sb_line(sb, "vec_zero(dy, (long)B * T * %ld);", Wtop);
-    if (head_last) {
+}
+
+/* dL/dy of the top layer's outputs from dout: through the head's backward (which also adds
+ * the head's weight gradients), or dout itself without a head. */
+static void emit_backward_head(Emitter *e, int ng)
+{
+    const Net *net = e->p->net;
+    Sb *sb = e->sb;
+    const Head *hd = &net->head;
+    long O = net->out_size, F = hd->in_features;
+    if (hd->present && hd->input == HEAD_LAST) {
         sb_line(sb, "for (int b = 0; b < B; b++)");
         sb_line(sb, "    head_back(w, m.hlast + (long)b * %ld, dout + (long)b * %ld, dw,", F, O);
         sb_line(sb, "              m.dhlast + (long)b * %ld);", F);
@@ -416,68 +346,95 @@ static void emit_backward(Emitter *e)
             sb_line(sb, "        vec_copy(dy + ((long)b * T + t) * %ld, dout + %s, %ld);", O,
                     user_at(net, O), O);
     }
+}
+
+/* The backward of layer-direction li (layer g of the stack) over the packed batch: its input
+ * `io` (dx when it has a layer below), its outputs' gradient in dy, its state's carried back
+ * through time. */
+static void emit_seqb_call(Emitter *e, int li, int g, const Io *io, int first, int W)
+{
+    const PlanLayer *L = &e->p->layers[li];
+    const Head *hd = &e->p->net->head;
+    const CellDesc *cd = cell_desc(L->block);
+    Sb *sb = e->sb;
+    sb_line(sb, "/* %s */", L->label);
+    sb_line(sb, "vec_zero(m.dhn, (long)B * %d);", L->Hr);
+    if (cd->has_c)
+        sb_line(sb, "vec_zero(m.dcn, (long)B * %d);", L->H);
+    if (L->top && L->last_layer && hd->present && hd->input == HEAD_LAST) {
+        sb_line(sb, "for (int b = 0; b < B; b++)");
+        sb_line(sb, "    vec_copy(m.dhn + (long)b * %d, m.dhlast + (long)b * %d + %d, %d);", L->Hr,
+                hd->in_features, L->dir * L->Hr, L->Hr);
+    }
+    char extra[64] = "", dcn[16] = "", c0[32] = "";
+    if (cd->has_c) {
+        snprintf(extra, sizeof extra, "m.cs[%d], ", li);
+        snprintf(dcn, sizeof dcn, "m.dcn, ");
+        snprintf(c0, sizeof c0, "m.c0[%d], ", li);
+    } else if (cd->has_gh) {
+        snprintf(extra, sizeof extra, "m.ex[%d], ", li);
+    }
+    sb_line(sb, "%s_seqb(m.wb[%d], %s, %s, %s, %s,", L->fn, li, io->ptr, io->sb, io->st,
+            first ? "0" : "dx");
+    sb_line(sb, "    m.out[%d] + %d, dy + %d, (long)T * %d, %d, T, m.bs, m.perm, m.len,", g,
+            L->dir * L->Hr, L->dir * L->Hr, W, W);
+    sb_line(sb, "    m.a[%d], %sm.dhn, %sdw + %ld, m.h0[%d], %s%s%d);", li, extra, dcn, L->pk, li,
+            c0, em_split(e, L) ? "m.bz, " : "", L->dir);
+}
+
+static void emit_backward(Emitter *e)
+{
+    const Plan *p = e->p;
+    const Net *net = p->net;
+    Sb *sb = e->sb;
+    int ng = 0;
+    for (int i = 0; i < p->nlayers; i++)
+        ng += p->layers[i].dir == 0;
+    const PlanLayer *top = &p->layers[p->nlayers - 1];
+    long Wtop = top->block->dirs * top->Hr;
+    sb_line(sb, "int %s_backward(const real *w, const real *x, int B, int T, const real *dout,",
+            net->name);
+    sb_line(sb, "    const real *drop, real *dw, void *cache)");
+    sb_line(sb, "{");
+    sb->indent += 4;
+    sb_line(sb, "TrainMem m;");
+    if (!p->dropout_reals)
+        sb_line(sb, "(void)drop; /* no dropout between layers */");
+    sb_line(sb, "if (B < 1 || T < 1)");
+    sb_line(sb, "    return -1;");
+    sb_line(sb, "train_mem(cache, B, T, &m);");
+    emit_untranspose(e);
+    int multi = p->nlayers > p->layers[p->nlayers - 1].block->dirs; /* a layer below the top */
+    sb_line(sb, "real *dy = m.dy%s;", multi ? ", *dx = m.dx, *swap" : "");
+    sb_line(sb, "vec_zero(dy, (long)B * T * %ld);", Wtop);
+    emit_backward_head(e, ng);
     int g = ng;
     for (int i = p->nlayers - 1; i >= 0;) {
         const PlanLayer *L0 = &p->layers[i - (p->layers[i].dir)];
         int D = L0->block->dirs, W = D * L0->Hr;
         int first = i - (D - 1) == 0;
         g--;
-        char in[48], isb[48], ist[48];
-        if (first) {
-            snprintf(in, sizeof in, "x");
-            if (net->batch_first) {
-                snprintf(isb, sizeof isb, "(long)T * %d", net->input_size);
-                snprintf(ist, sizeof ist, "%d", net->input_size);
-            } else {
-                snprintf(isb, sizeof isb, "%d", net->input_size);
-                snprintf(ist, sizeof ist, "(long)B * %d", net->input_size);
-            }
-        } else {
+        Io io = input_io(net);
+        if (!first) {
             const PlanLayer *P = &p->layers[i - (D - 1) - 1];
-            if (droppable(P))
-                snprintf(in, sizeof in, "(drop ? m.din[%d] : m.out[%d])", g - 1, g - 1);
-            else
-                snprintf(in, sizeof in, "m.out[%d]", g - 1);
-            snprintf(isb, sizeof isb, "(long)T * %d", L0->I);
-            snprintf(ist, sizeof ist, "%d", L0->I);
+            snprintf(io.ptr, sizeof io.ptr,
+                     P->drop_off >= 0 ? "(drop ? m.din[%d] : m.out[%d])" : "m.out[%d]", g - 1,
+                     g - 1);
+            snprintf(io.sb, sizeof io.sb, "(long)T * %d", L0->I);
+            snprintf(io.st, sizeof io.st, "%d", L0->I);
             sb_line(sb, "vec_zero(dx, (long)B * T * %d);", L0->I);
         }
-        for (int dir = D - 1; dir >= 0; dir--) {
-            const PlanLayer *L = &p->layers[i - (D - 1) + dir];
-            int li = i - (D - 1) + dir;
-            sb_line(sb, "/* %s */", L->label);
-            sb_line(sb, "vec_zero(m.dhn, (long)B * %d);", L->Hr);
-            if (cell_desc(L->block)->has_c)
-                sb_line(sb, "vec_zero(m.dcn, (long)B * %d);", L->H);
-            if (L->top && L->last_layer && head_last) {
-                sb_line(sb, "for (int b = 0; b < B; b++)");
-                sb_line(sb,
-                        "    vec_copy(m.dhn + (long)b * %d, m.dhlast + (long)b * %ld + %d, %d);",
-                        L->Hr, F, dir * L->Hr, L->Hr);
-            }
-            char extra[64] = "", dcn[16] = "", c0[32] = "";
-            if (cell_desc(L->block)->has_c) {
-                snprintf(extra, sizeof extra, "m.cs[%d], ", li);
-                snprintf(dcn, sizeof dcn, "m.dcn, ");
-                snprintf(c0, sizeof c0, "m.c0[%d], ", li);
-            } else if (cell_desc(L->block)->has_gh) {
-                snprintf(extra, sizeof extra, "m.ex[%d], ", li);
-            }
-            sb_line(sb, "%s_seqb(m.wb[%d], %s, %s, %s, %s,", L->fn, li, in, isb, ist,
-                    first ? "0" : "dx");
-            sb_line(sb, "    m.out[%d] + %d, dy + %d, (long)T * %d, %d, T, m.bs, m.perm, m.len,",
-                    g, dir * L->Hr, dir * L->Hr, W, W);
-            sb_line(sb, "    m.a[%d], %sm.dhn, %sdw + %ld, m.h0[%d], %s%s%d);", li, extra, dcn,
-                    L->pk, li, c0, em_split(e, L) ? "m.bz, " : "", dir);
-        }
-        if (!first && droppable(&p->layers[i - (D - 1) - 1])) {
+        for (int dir = D - 1; dir >= 0; dir--)
+            emit_seqb_call(e, i - (D - 1) + dir, g, &io, first, W);
+        const PlanLayer *below = first ? NULL : &p->layers[i - (D - 1) - 1];
+        if (below && below->drop_off >= 0) {
             sb_line(sb, "if (drop) /* back through the dropout below */");
             sb_line(sb, "    for (int b = 0; b < B; b++)");
             sb_line(sb,
                     "        for (long at = (long)b * T * %d; at < ((long)b * T + m.len[b]) * %d; "
                     "at++)",
                     L0->I, L0->I);
-            sb_line(sb, "            dx[at] *= drop[%s + at];", mask_off(p, g - 1));
+            sb_line(sb, "            dx[at] *= drop[(long)B * T * %ld + at];", below->drop_off);
         }
         if (!first) {
             sb_line(sb, "swap = dy;");
@@ -486,8 +443,6 @@ static void emit_backward(Emitter *e)
         }
         i -= D;
     }
-    sb_line(sb, "(void)swap;");
-    sb_line(sb, "(void)dx;");
     sb_line(sb, "return 0;");
     sb->indent -= 4;
     sb_line(sb, "}");
@@ -617,18 +572,100 @@ void em_pack(Emitter *e, int unpack)
     sb_line(sb, "%s", "");
 }
 
-/* Where a layer reads its input and writes its output, as C expressions. */
-typedef struct Io {
-    char ptr[64], sb[48], st[48];
-} Io;
+/* "ireals", the schedule's ints rounded up to reals, of layout l, as a declaration. */
+static void emit_ireals(Emitter *e, const PlanLayout *l, const char *decl)
+{
+    sb_line(e->sb, "%s = ((%dL * B + %dL * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /",
+            decl, l->ints_B, l->ints_T);
+    sb_line(e->sb, "    (long)sizeof(real);");
+}
 
-void em_forward(Emitter *e)
+/* " + (long)B * kB + (long)B * T * kBT + k1" for the nonzero terms, into buf. */
+static void offset_expr(char *buf, size_t n, long kB, long kBT, long k1)
+{
+    int at = 0;
+    buf[0] = '\0';
+    if (kB)
+        at += snprintf(buf + at, n - (size_t)at, " + (long)B * %ld", kB);
+    if (kBT)
+        at += snprintf(buf + at, n - (size_t)at, " + (long)B * T * %ld", kBT);
+    if (k1)
+        snprintf(buf + at, n - (size_t)at, " + %ld", k1);
+}
+
+/* <name>_scratch_bytes: the plan's scratch table summed. */
+static void emit_scratch_bytes(Emitter *e, const PlanLayout *l)
+{
+    Sb *sb = e->sb;
+    long kB, kBT, k1;
+    char off[128];
+    plan_region_offset(l, l->n, &kB, &kBT, &k1);
+    offset_expr(off, sizeof off, kB, kBT, k1);
+    sb_line(sb, "long %s_scratch_bytes(int B, int T)", e->p->net->name);
+    sb_line(sb, "{");
+    sb->indent += 4;
+    emit_ireals(e, l, "const long ireals");
+    sb_line(sb, "return (long)sizeof(real) * (ireals%s);", off);
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    sb_line(sb, "%s", "");
+}
+
+/* Whether the forward uses scratch region `name`. */
+static int region_used(const Emitter *e, const char *name)
+{
+    const Plan *p = e->p;
+    const Head *hd = &p->net->head;
+    if (strcmp(name, "c") == 0) {
+        int lstm = 0;
+        for (int i = 0; i < p->nlayers; i++)
+            lstm |= cell_desc(p->layers[i].block)->has_c;
+        return lstm;
+    }
+    if (strncmp(name, "buf", 3) == 0)
+        return hd->present || p->nlayers > p->layers[0].block->dirs;
+    if (strcmp(name, "hlast") == 0)
+        return hd->present && hd->input == HEAD_LAST;
+    if (strcmp(name, "xp") == 0)
+        return !e->dep && p->xp_width > 0;
+    return 1;
+}
+
+/* The forward's pointers into its scratch, each region where the plan's table puts it; the
+ * parts of <name>_forward_par share the `shared` regions (layer outputs, the head's input). */
+static void emit_carve(Emitter *e, const PlanLayout *l)
+{
+    Sb *sb = e->sb;
+    int any_shared = 0;
+    emit_ireals(e, l, "const long ireals");
+    for (int k = 0; k < l->n; k++) {
+        const PlanRegion *g = &l->r[k];
+        if (!region_used(e, g->name))
+            continue;
+        long kB, kBT, k1;
+        char off[128];
+        plan_region_offset(l, k, &kB, &kBT, &k1);
+        offset_expr(off, sizeof off, kB, kBT, k1);
+        int shared = g->shared && !e->dep;
+        any_shared |= shared;
+        if (strcmp(g->name, "buf[0]") == 0)
+            sb_line(sb, "real *buf[2]; /* layer outputs, 2 x (B, T, %ld) */", g->width);
+        sb_line(sb, "%s%s = (real *)%s + ireals%s; /* (B, %s%ld) */",
+                strncmp(g->name, "buf", 3) ? "real *" : "", g->name, shared ? "shared" : "scratch",
+                off, g->per == PER_BT ? "T, " : "", g->width);
+    }
+    if (!e->dep && !any_shared)
+        sb_line(sb, "(void)shared;");
+}
+
+/* The signature, the checks, the scratch carved and the batch packed; y cleared (a part: its
+ * own sequences only, then a barrier). */
+static void emit_forward_open(Emitter *e)
 {
     const Plan *p = e->p;
     const Net *net = p->net;
     Sb *sb = e->sb;
-    const Head *hd = &net->head;
-    int head_last = hd->present && hd->input == HEAD_LAST;
+    int head_last = net->head.present && net->head.input == HEAD_LAST;
     long O = net->out_size;
     if (e->dep) {
         sb_line(sb,
@@ -639,18 +676,7 @@ void em_forward(Emitter *e)
                 e->fn);
         sb_line(sb, "    int T, real *y, real *h_n, real *c_n, void *scratch)");
     } else {
-        sb_line(sb, "long %s_scratch_bytes(int B, int T)", net->name);
-        sb_line(sb, "{");
-        sb_line(sb, "    const long ints = (3L * B + 2L * T) * (long)sizeof(int);");
-        sb_line(sb,
-                "    const long ireals = (ints + (long)sizeof(real) - 1) / (long)sizeof(real);");
-        sb_line(sb, "    return (long)sizeof(real) * (ireals + (long)B * %d + (long)B * %d +",
-                p->max_hr, p->max_h);
-        sb_line(sb, "                                 2L * B * T * %d + (long)B * %d +",
-                p->max_width, head_last ? p->top_dirs * p->top_hr : 0);
-        sb_line(sb, "                                 (long)B * T * %d);", p->xp_width);
-        sb_line(sb, "}");
-        sb_line(sb, "%s", "");
+        emit_scratch_bytes(e, &p->scratch);
         em_section(e, "forward");
         sb_line(sb,
                 "int %s_forward_par(const real *w, const real *x, const int *lengths, int B, "
@@ -664,188 +690,168 @@ void em_forward(Emitter *e)
     sb->indent += 4;
     if (net->blocks[net->nblocks - 1].cell != CELL_LSTM)
         sb_line(sb, "(void)c_n; /* the top block has no cell state */");
-    if (e->dep) {
-        sb_line(sb, "if (B < 1 || T < 1)");
-        sb_line(sb, "    return -1;");
-    } else {
-        sb_line(sb, "if (B < 1 || T < 1 || nparts < 1 || part < 0 || part >= nparts)");
-        sb_line(sb, "    return -1;");
-    }
+    sb_line(sb, "if (B < 1 || T < 1%s)",
+            e->dep ? "" : " || nparts < 1 || part < 0 || part >= nparts");
+    sb_line(sb, "    return -1;");
     sb_line(sb, "int *len = (int *)scratch, *perm = len + B, *bs = perm + B;");
     if (!e->dep)
         sb_line(sb, "int *pp = bs + T, *pbs = pp + B; /* this part's perm and bs */");
-    sb_line(sb, "const long ireals = ((%s) * (long)sizeof(int) + (long)sizeof(real) - 1) /",
-            e->dep ? "2L * B + T" : "3L * B + 2L * T");
-    sb_line(sb, "                    (long)sizeof(real);");
-    int need_buf = hd->present || p->nlayers > p->layers[0].block->dirs;
-    int any_lstm = 0;
-    for (int i = 0; i < net->nblocks; i++)
-        any_lstm |= net->blocks[i].cell == CELL_LSTM;
-    long after_state = (long)p->max_hr + p->max_h;
-    sb_line(sb, "real *h = (real *)scratch + ireals; /* (B, %d) */", p->max_hr);
-    if (any_lstm)
-        sb_line(sb, "real *c = h + (long)B * %d; /* (B, %d) */", p->max_hr, p->max_h);
-    const char *base = "h";
-    if (!e->dep && (need_buf || head_last)) {
-        sb_line(sb, "real *sh = (real *)shared + ireals; /* the parts' common buffers */");
-        base = "sh";
-    }
-    if (need_buf) {
-        sb_line(sb, "real *buf[2]; /* layer outputs, 2 x (B, T, %d) */", p->max_width);
-        sb_line(sb, "buf[0] = %s + (long)B * %ld;", base, after_state);
-        sb_line(sb, "buf[1] = buf[0] + (long)B * T * %d;", p->max_width);
-    }
-    if (head_last)
-        sb_line(sb, "real *hlast = %s + (long)B * %ld + 2L * B * T * %d; /* (B, %d) */", base,
-                after_state, p->max_width, p->top_dirs * p->top_hr);
-    if (!e->dep && !need_buf && !head_last)
-        sb_line(sb, "(void)shared;");
-    if (!e->dep && p->xp_width)
-        sb_line(sb,
-                "real *xp = h + (long)B * %ld + 2L * B * T * %d + (long)B * %d; /* (B, T, %d) */",
-                after_state, p->max_width, head_last ? p->top_dirs * p->top_hr : 0, p->xp_width);
+    emit_carve(e, e->dep ? &p->dep_scratch : &p->scratch);
     sb_line(sb, "if (pack_batch(lengths, B, T, len, perm, bs) < 0)");
     sb_line(sb, "    return -1;");
     if (e->dep) {
-        if (head_last)
-            sb_line(sb, "vec_zero(y, (long)B * %ld);", O);
-        else
-            sb_line(sb, "vec_zero(y, (long)B * T * %ld);", O);
-    } else {
-        sb_line(sb, "for (int i = 0; i < B; i++)");
-        sb_line(sb, "    pp[i] = perm[i];");
-        sb_line(sb, "for (int t = 0; t < T; t++)");
-        sb_line(sb, "    pbs[t] = bs[t];");
-        sb_line(sb, "const int np = pack_part(pp, pbs, B, T, part, nparts); /* pp[0..np) */");
-        sb_line(sb, "for (int i = 0; i < np; i++) {");
-        sb_line(sb, "    const int b = pp[i];");
-        if (head_last)
-            sb_line(sb, "    vec_zero(y + (long)b * %ld, %ld);", O, O);
-        else if (net->batch_first)
-            sb_line(sb, "    vec_zero(y + (long)b * T * %ld, (long)T * %ld);", O, O);
-        else {
-            sb_line(sb, "    for (int t = 0; t < T; t++)");
-            sb_line(sb, "        vec_zero(y + ((long)t * B + b) * %ld, %ld);", O, O);
+        sb_line(sb, head_last ? "vec_zero(y, (long)B * %ld);" : "vec_zero(y, (long)B * T * %ld);",
+                O);
+        return;
+    }
+    sb_line(sb, "for (int i = 0; i < B; i++)");
+    sb_line(sb, "    pp[i] = perm[i];");
+    sb_line(sb, "for (int t = 0; t < T; t++)");
+    sb_line(sb, "    pbs[t] = bs[t];");
+    sb_line(sb, "const int np = pack_part(pp, pbs, B, T, part, nparts); /* pp[0..np) */");
+    sb_line(sb, "for (int i = 0; i < np; i++) {");
+    sb_line(sb, "    const int b = pp[i];");
+    if (head_last)
+        sb_line(sb, "    vec_zero(y + (long)b * %ld, %ld);", O, O);
+    else if (net->batch_first)
+        sb_line(sb, "    vec_zero(y + (long)b * T * %ld, (long)T * %ld);", O, O);
+    else {
+        sb_line(sb, "    for (int t = 0; t < T; t++)");
+        sb_line(sb, "        vec_zero(y + ((long)t * B + b) * %ld, %ld);", O, O);
+    }
+    sb_line(sb, "}");
+    sb_line(sb, "if (sync) /* no part writes y before every part has cleared its own */");
+    sb_line(sb, "    sync(ctx);");
+}
+
+/* After layer-direction L ran: the final states of the top block's sequences into h_n
+ * (c_n), and the top layer's last state into the head's input. */
+static void emit_final_states(Emitter *e, const PlanLayer *L)
+{
+    Sb *sb = e->sb;
+    const Head *hd = &e->p->net->head;
+    int lstm = cell_desc(L->block)->has_c, W = L->block->dirs * L->Hr;
+    long slot = (long)L->layer * L->block->dirs + L->dir;
+    sb_line(sb, "for (int i = 0; i < sn; i++) {");
+    sb->indent += 4;
+    sb_line(sb, "const int b = sp[i];");
+    sb_line(sb, "if (h_n)");
+    sb_line(sb, "    vec_copy(h_n + ((long)B * %ld + b) * %d, h + (long)b * %d, %d);", slot, L->Hr,
+            L->Hr, L->Hr);
+    if (lstm) {
+        sb_line(sb, "if (c_n)");
+        sb_line(sb, "    vec_copy(c_n + ((long)B * %ld + b) * %d, c + (long)b * %d, %d);", slot,
+                L->H, L->H, L->H);
+    }
+    if (hd->present && hd->input == HEAD_LAST && L->last_layer)
+        sb_line(sb, "vec_copy(hlast + (long)b * %d + %d, h + (long)b * %d, %d);", W,
+                L->dir * L->Hr, L->Hr, L->Hr);
+    sb->indent -= 4;
+    sb_line(sb, "}");
+}
+
+/* Layer i (both directions) from `in` to `out`. */
+static void emit_forward_layer(Emitter *e, int i, const Io *in, const Io *out)
+{
+    const Plan *p = e->p;
+    Sb *sb = e->sb;
+    const PlanLayer *L0 = &p->layers[i];
+    int D = L0->block->dirs, top = L0->top; /* the top block copies final states: sn too */
+    /* whose sequences: all (deployed); this part's; or, synchronised, all of them for a
+     * bidirectional layer, whose directions go to parts 0 and 1 */
+    sb_line(sb, "{");
+    sb->indent += 4;
+    if (e->dep)
+        sb_line(sb, "const int *sp = perm, *sq = bs%s;", top ? ", sn = B" : "");
+    else if (D == 1)
+        sb_line(sb, "const int *sp = pp, *sq = pbs%s;", top ? ", sn = np" : "");
+    else
+        sb_line(sb, "const int *sp = sync ? perm : pp, *sq = sync ? bs : pbs%s;",
+                top ? ", sn = sync ? B : np" : "");
+    for (int dir = 0; dir < D; dir++) {
+        const PlanLayer *L = &p->layers[i + dir];
+        int lstm = cell_desc(L->block)->has_c;
+        sb_line(sb, "/* %s */", L->label);
+        if (!e->dep && D == 2) {
+            sb_line(sb, "if (!sync || %d %% nparts == part) {", dir);
+            sb->indent += 4;
         }
-        sb_line(sb, "}");
-        sb_line(sb, "if (sync) /* no part writes y before every part has cleared its own */");
-        sb_line(sb, "    sync(ctx);");
+        sb_line(sb, "vec_zero(h, (long)B * %d);", L->Hr);
+        if (lstm)
+            sb_line(sb, "vec_zero(c, (long)B * %d);", L->H);
+        char optr[80];
+        snprintf(optr, sizeof optr, dir ? "%s + %d" : "%s", out->ptr, L->Hr);
+        sb_line(sb, "%s_seq(w + %ld, %s, %s, %s,", L->fn, L->pk, in->ptr, in->sb, in->st);
+        sb_line(sb, "    %s, %s, %s, T, sq, sp, h, %s%s%d);", optr, out->sb, out->st,
+                lstm ? "c, " : "", em_split(e, L) ? "xp, " : "", dir);
+        if (L->top)
+            emit_final_states(e, L);
+        if (!e->dep && D == 2) {
+            sb->indent -= 4;
+            sb_line(sb, "}");
+        }
     }
-    Io in;
-    snprintf(in.ptr, sizeof in.ptr, "x");
-    if (net->batch_first) {
-        snprintf(in.sb, sizeof in.sb, "(long)T * %d", net->input_size);
-        snprintf(in.st, sizeof in.st, "%d", net->input_size);
+    sb->indent -= 4;
+    sb_line(sb, "}");
+}
+
+/* The head over the top layer's outputs `in` (or the last states), this part's sequences. */
+static void emit_forward_head(Emitter *e, const Io *in)
+{
+    const Net *net = e->p->net;
+    const Head *hd = &net->head;
+    Sb *sb = e->sb;
+    long O = net->out_size;
+    sb_line(sb, "/* head %s */", hd->name);
+    sb_line(sb, "for (int i = 0; i < %s; i++) {", e->dep ? "B" : "np");
+    sb->indent += 4;
+    sb_line(sb, "const int b = %s[i];", e->dep ? "perm" : "pp");
+    if (hd->input == HEAD_LAST) {
+        sb_line(sb, "head_apply(w, hlast + (long)b * %d, y + (long)b * %ld);", hd->in_features, O);
     } else {
-        snprintf(in.sb, sizeof in.sb, "%d", net->input_size);
-        snprintf(in.st, sizeof in.st, "(long)B * %d", net->input_size);
+        sb_line(sb, "for (int t = 0; t < len[b]; t++)");
+        sb_line(sb, "    head_apply(w, %s + ((long)b * T + t) * %d,", in->ptr, hd->in_features);
+        if (net->batch_first)
+            sb_line(sb, "               y + ((long)b * T + t) * %ld);", O);
+        else
+            sb_line(sb, "               y + ((long)t * B + b) * %ld);", O);
     }
+    sb->indent -= 4;
+    sb_line(sb, "}");
+}
+
+void em_forward(Emitter *e)
+{
+    const Plan *p = e->p;
+    const Net *net = p->net;
+    Sb *sb = e->sb;
+    long O = net->out_size;
+    emit_forward_open(e);
+    Io in = input_io(net);
     int nbuf = 0;
-    for (int i = 0; i < p->nlayers;) {
+    for (int i = 0; i < p->nlayers; i += p->layers[i].block->dirs) {
         const PlanLayer *L0 = &p->layers[i];
-        const Block *blk = L0->block;
-        int D = blk->dirs, W = D * L0->Hr;
-        int to_y = L0->top && L0->last_layer && !hd->present;
+        int W = L0->block->dirs * L0->Hr;
         Io out;
-        if (to_y) {
+        if (L0->top && L0->last_layer && !net->head.present) { /* straight into y */
             snprintf(out.ptr, sizeof out.ptr, "y");
-            if (net->batch_first) {
-                snprintf(out.sb, sizeof out.sb, "(long)T * %ld", O);
-                snprintf(out.st, sizeof out.st, "%ld", O);
-            } else {
-                snprintf(out.sb, sizeof out.sb, "%ld", O);
-                snprintf(out.st, sizeof out.st, "(long)B * %ld", O);
-            }
+            snprintf(out.sb, sizeof out.sb, net->batch_first ? "(long)T * %ld" : "%ld", O);
+            snprintf(out.st, sizeof out.st, net->batch_first ? "%ld" : "(long)B * %ld", O);
         } else {
             snprintf(out.ptr, sizeof out.ptr, "buf[%d]", nbuf);
             snprintf(out.sb, sizeof out.sb, "(long)T * %d", W);
             snprintf(out.st, sizeof out.st, "%d", W);
             nbuf ^= 1;
         }
-        /* whose sequences: all (deployed); this part's; or, synchronised, all of them for
-         * a bidirectional layer, whose directions go to parts 0 and 1 */
-        sb_line(sb, "{");
-        sb->indent += 4;
-        int top = L0->top; /* copies the final states: needs the count too */
-        if (e->dep)
-            sb_line(sb, "const int *sp = perm, *sq = bs%s;", top ? ", sn = B" : "");
-        else if (D == 1)
-            sb_line(sb, "const int *sp = pp, *sq = pbs%s;", top ? ", sn = np" : "");
-        else
-            sb_line(sb, "const int *sp = sync ? perm : pp, *sq = sync ? bs : pbs%s;",
-                    top ? ", sn = sync ? B : np" : "");
-        for (int dir = 0; dir < D; dir++, i++) {
-            const PlanLayer *L = &p->layers[i];
-            int lstm = blk->cell == CELL_LSTM;
-            sb_line(sb, "/* %s */", L->label);
-            if (!e->dep && D == 2) {
-                sb_line(sb, "if (!sync || %d %% nparts == part) {", dir);
-                sb->indent += 4;
-            }
-            sb_line(sb, "vec_zero(h, (long)B * %d);", L->Hr);
-            if (lstm)
-                sb_line(sb, "vec_zero(c, (long)B * %d);", L->H);
-            char optr[80];
-            if (dir)
-                snprintf(optr, sizeof optr, "%s + %d", out.ptr, L->Hr);
-            else
-                snprintf(optr, sizeof optr, "%s", out.ptr);
-            sb_line(sb, "%s_seq(w + %ld, %s, %s, %s,", L->fn, L->pk, in.ptr, in.sb, in.st);
-            sb_line(sb, "    %s, %s, %s, T, sq, sp, h, %s%s%d);", optr, out.sb, out.st,
-                    lstm ? "c, " : "", em_split(e, L) ? "xp, " : "", dir);
-            if (L->top) {
-                long slot = (long)L->layer * D + dir;
-                sb_line(sb, "for (int i = 0; i < sn; i++) {");
-                sb->indent += 4;
-                sb_line(sb, "const int b = sp[i];");
-                sb_line(sb, "if (h_n)");
-                sb_line(sb, "    vec_copy(h_n + ((long)B * %ld + b) * %d, h + (long)b * %d, %d);",
-                        slot, L->Hr, L->Hr, L->Hr);
-                if (lstm) {
-                    sb_line(sb, "if (c_n)");
-                    sb_line(sb,
-                            "    vec_copy(c_n + ((long)B * %ld + b) * %d, c + (long)b * %d, "
-                            "%d);",
-                            slot, L->H, L->H, L->H);
-                }
-                if (head_last && L->last_layer)
-                    sb_line(sb, "vec_copy(hlast + (long)b * %d + %d, h + (long)b * %d, %d);", W,
-                            dir * L->Hr, L->Hr, L->Hr);
-                sb->indent -= 4;
-                sb_line(sb, "}");
-            }
-            if (!e->dep && D == 2) {
-                sb->indent -= 4;
-                sb_line(sb, "}");
-            }
-        }
-        sb->indent -= 4;
-        sb_line(sb, "}");
-        if (!e->dep && (i < p->nlayers || hd->present)) {
+        emit_forward_layer(e, i, &in, &out);
+        if (!e->dep && (i + L0->block->dirs < p->nlayers || net->head.present)) {
             sb_line(sb, "if (sync) /* the next layer reads every part's outputs */");
             sb_line(sb, "    sync(ctx);");
         }
         in = out;
     }
-    if (hd->present) {
-        sb_line(sb, "/* head %s */", hd->name);
-        sb_line(sb, "for (int i = 0; i < %s; i++) {", e->dep ? "B" : "np");
-        sb->indent += 4;
-        sb_line(sb, "const int b = %s[i];", e->dep ? "perm" : "pp");
-        if (head_last) {
-            sb_line(sb, "head_apply(w, hlast + (long)b * %d, y + (long)b * %ld);", hd->in_features,
-                    O);
-        } else {
-            sb_line(sb, "for (int t = 0; t < len[b]; t++)");
-            sb_line(sb, "    head_apply(w, %s + ((long)b * T + t) * %d,", in.ptr, hd->in_features);
-            if (net->batch_first)
-                sb_line(sb, "               y + ((long)b * T + t) * %ld);", O);
-            else
-                sb_line(sb, "               y + ((long)t * B + b) * %ld);", O);
-        }
-        sb->indent -= 4;
-        sb_line(sb, "}");
-    }
+    if (net->head.present)
+        emit_forward_head(e, &in);
     sb_line(sb, "return 0;");
     sb->indent -= 4;
     sb_line(sb, "}");

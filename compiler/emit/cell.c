@@ -106,60 +106,6 @@ void em_cell(Emitter *e, const PlanLayer *L)
     sb_line(sb, "%s", "");
 }
 
-/* Element-wise gate equations of unit j (constant when unrolled, else the loop's j). */
-void em_gates_unit(Emitter *e, const PlanLayer *L, long j)
-{
-    Sb *sb = e->sb;
-    long H = L->H;
-    const Block *blk = L->block;
-    switch (blk->cell) {
-    case CELL_RNN:
-        sb_line(sb, "h[%s] = act_%s(g[%s]);", em_ix(e, 0, j),
-                blk->nonlin == NONLIN_RELU ? "relu" : "tanh", em_ix(e, 0, j));
-        if (e->cache)
-            sb_line(sb, "a[%s] = h[%s];", em_ix(e, 0, j), em_ix(e, 0, j));
-        break;
-    case CELL_LSTM: {
-        sb_line(sb, "{");
-        sb->indent += 4;
-        sb_line(sb, "const real i = act_sigmoid(g[%s]);", em_ix(e, 0, j));
-        sb_line(sb, "const real f = act_sigmoid(g[%s]);", em_ix(e, H, j));
-        sb_line(sb, "const real gg = act_tanh(g[%s]);", em_ix(e, 2 * H, j));
-        sb_line(sb, "const real o = act_sigmoid(g[%s]);", em_ix(e, 3 * H, j));
-        if (e->cache)
-            sb_line(sb, "a[%s] = i, a[%s] = f, a[%s] = gg, a[%s] = o;", em_ix(e, 0, j),
-                    em_ix(e, H, j), em_ix(e, 2 * H, j), em_ix(e, 3 * H, j));
-        sb_line(sb, "c[%s] = f * c[%s] + i * gg;", em_ix(e, 0, j), em_ix(e, 0, j));
-        sb_line(sb, "%s[%s] = o * act_tanh(c[%s]);", L->P ? "m" : "h", em_ix(e, 0, j),
-                em_ix(e, 0, j));
-        sb->indent -= 4;
-        sb_line(sb, "}");
-        break;
-    }
-    case CELL_GRU:
-        sb_line(sb, "{");
-        sb->indent += 4;
-        if (blk->reset == RESET_AFTER) {
-            sb_line(sb, "const real r = act_sigmoid(g[%s]);", em_ix(e, 0, j));
-            sb_line(sb, "const real z = act_sigmoid(g[%s]);", em_ix(e, H, j));
-            sb_line(sb, "const real n = act_tanh(g[%s] + r * gh[%s]);", em_ix(e, 2 * H, j),
-                    em_ix(e, 0, j));
-            if (e->cache)
-                sb_line(sb, "a[%s] = r, a[%s] = z, a[%s] = n, ex[%s] = gh[%s];", em_ix(e, 0, j),
-                        em_ix(e, H, j), em_ix(e, 2 * H, j), em_ix(e, 0, j), em_ix(e, 0, j));
-        } else {
-            sb_line(sb, "const real z = act_sigmoid(g[%s]);", em_ix(e, H, j));
-            sb_line(sb, "const real n = act_tanh(g[%s]);", em_ix(e, 2 * H, j));
-            if (e->cache)
-                sb_line(sb, "a[%s] = z, a[%s] = n;", em_ix(e, H, j), em_ix(e, 2 * H, j));
-        }
-        sb_line(sb, "h[%s] = (%s - z) * n + z * h[%s];", em_ix(e, 0, j), e->one, em_ix(e, 0, j));
-        sb->indent -= 4;
-        sb_line(sb, "}");
-        break;
-    }
-}
-
 void em_reset_unit(Emitter *e, const PlanLayer *L, long j)
 {
     if (e->cache)
@@ -232,40 +178,203 @@ static void emit_back_params(Emitter *e, const PlanLayer *L)
     }
 }
 
-/* The backward of one step of layer L: from dh (dL/dh_t) [and dc (dL/dc_t)] to the
- * parameter gradients (dw, packed layout), dx (when not NULL) and dhp (dL/dh_{t-1})
- * [and dc becomes dL/dc_{t-1}]. */
-void em_back(Emitter *e, const PlanLayer *L, int split)
+/* ---- each cell's gates (forward) beside their derivatives (backward) ------------------ */
+
+/* RNN: h = act(g); a keeps h. */
+static void gates_rnn(Emitter *e, const PlanLayer *L, long j)
+{
+    Sb *sb = e->sb;
+    sb_line(sb, "h[%s] = act_%s(g[%s]);", em_ix(e, 0, j),
+            L->block->nonlin == NONLIN_RELU ? "relu" : "tanh", em_ix(e, 0, j));
+    if (e->cache)
+        sb_line(sb, "a[%s] = h[%s];", em_ix(e, 0, j), em_ix(e, 0, j));
+}
+
+/* dz = dh * act'(g), from the kept output a = h. */
+static void back_rnn(Emitter *e, const PlanLayer *L)
+{
+    Sb *sb = e->sb;
+    sb_line(sb, "for (int j = 0; j < %d; j++)", L->H);
+    if (L->block->nonlin == NONLIN_RELU)
+        sb_line(sb, "    dz[j] = a[j] > %s ? dh[j] : %s;", e->zero, e->zero);
+    else
+        sb_line(sb, "    dz[j] = dh[j] * (%s - a[j] * a[j]);", e->one);
+}
+
+/* LSTM: i, f, g, o; c = f c + i g; h (or m, before the projection) = o tanh(c). */
+static void gates_lstm(Emitter *e, const PlanLayer *L, long j)
+{
+    Sb *sb = e->sb;
+    long H = L->H;
+    sb_line(sb, "{");
+    sb->indent += 4;
+    sb_line(sb, "const real i = act_sigmoid(g[%s]);", em_ix(e, 0, j));
+    sb_line(sb, "const real f = act_sigmoid(g[%s]);", em_ix(e, H, j));
+    sb_line(sb, "const real gg = act_tanh(g[%s]);", em_ix(e, 2 * H, j));
+    sb_line(sb, "const real o = act_sigmoid(g[%s]);", em_ix(e, 3 * H, j));
+    if (e->cache)
+        sb_line(sb, "a[%s] = i, a[%s] = f, a[%s] = gg, a[%s] = o;", em_ix(e, 0, j), em_ix(e, H, j),
+                em_ix(e, 2 * H, j), em_ix(e, 3 * H, j));
+    sb_line(sb, "c[%s] = f * c[%s] + i * gg;", em_ix(e, 0, j), em_ix(e, 0, j));
+    sb_line(sb, "%s[%s] = o * act_tanh(c[%s]);", L->P ? "m" : "h", em_ix(e, 0, j), em_ix(e, 0, j));
+    sb->indent -= 4;
+    sb_line(sb, "}");
+}
+
+/* The projection's backward (dm = W_hr^T dh; dW_hr += dh m^T), then the gates' from the
+ * kept activations and c: dz for i, f, g, o and dc carried to the step before. */
+static void back_lstm(Emitter *e, const PlanLayer *L)
+{
+    Sb *sb = e->sb;
+    long H = L->H;
+    if (L->P) {
+        sb_line(sb, "const real *wbr = wb + %ld; /* W_hr (P, H) */",
+                (long)L->G * L->H * (L->I + L->Hr));
+        sb_line(sb, "real *dwr = dw + %ld;", L->pk_wr - L->pk);
+        sb_line(sb, "real dm[%ld]; /* through the projection h = W_hr m */", H);
+        sb_line(sb, "for (int j = 0; j < %ld; j++)", H);
+        sb_line(sb, "    dm[j] = %s;", e->zero);
+        sb_line(sb, "for (int q = 0; q < %d; q++) {", L->P);
+        sb_line(sb, "    const real d = dh[q], *r = wbr + q * %ld;", H);
+        sb_line(sb, "    for (int j = 0; j < %ld; j++)", H);
+        sb_line(sb, "        dm[j] += r[j] * d;");
+        sb_line(sb, "}");
+        sb_line(sb, "for (int j = 0; j < %ld; j++) {", H);
+        sb_line(sb, "    const real mj = a[%ld + j] * act_tanh(ct[j]);", 3 * H);
+        sb_line(sb, "    real *dr = dwr + j * %d;", L->P);
+        sb_line(sb, "    for (int q = 0; q < %d; q++)", L->P);
+        sb_line(sb, "        dr[q] += dh[q] * mj;");
+        sb_line(sb, "}");
+    }
+    sb_line(sb, "for (int j = 0; j < %ld; j++) {", H);
+    sb->indent += 4;
+    sb_line(sb, "const real i = a[j], f = a[%ld + j], g = a[%ld + j], o = a[%ld + j];", H, 2 * H,
+            3 * H);
+    sb_line(sb, "const real tc = act_tanh(ct[j]), dm_j = %s;", L->P ? "dm[j]" : "dh[j]");
+    sb_line(sb, "const real dcj = dc[j] + dm_j * o * (%s - tc * tc);", e->one);
+    sb_line(sb, "dz[j] = dcj * g * i * (%s - i);", e->one);
+    sb_line(sb, "dz[%ld + j] = dcj * cp[j] * f * (%s - f);", H, e->one);
+    sb_line(sb, "dz[%ld + j] = dcj * i * (%s - g * g);", 2 * H, e->one);
+    sb_line(sb, "dz[%ld + j] = dm_j * tc * o * (%s - o);", 3 * H, e->one);
+    sb_line(sb, "dc[j] = dcj * f;");
+    sb->indent -= 4;
+    sb_line(sb, "}");
+}
+
+/* GRU: r, z, n (reset after: n = tanh(g_n + r (W_hn h + b_hn)); before: the product took
+ * r * h already); h = (1 - z) n + z h. */
+static void gates_gru(Emitter *e, const PlanLayer *L, long j)
+{
+    Sb *sb = e->sb;
+    long H = L->H;
+    sb_line(sb, "{");
+    sb->indent += 4;
+    if (L->block->reset == RESET_AFTER) {
+        sb_line(sb, "const real r = act_sigmoid(g[%s]);", em_ix(e, 0, j));
+        sb_line(sb, "const real z = act_sigmoid(g[%s]);", em_ix(e, H, j));
+        sb_line(sb, "const real n = act_tanh(g[%s] + r * gh[%s]);", em_ix(e, 2 * H, j),
+                em_ix(e, 0, j));
+        if (e->cache)
+            sb_line(sb, "a[%s] = r, a[%s] = z, a[%s] = n, ex[%s] = gh[%s];", em_ix(e, 0, j),
+                    em_ix(e, H, j), em_ix(e, 2 * H, j), em_ix(e, 0, j), em_ix(e, 0, j));
+    } else {
+        sb_line(sb, "const real z = act_sigmoid(g[%s]);", em_ix(e, H, j));
+        sb_line(sb, "const real n = act_tanh(g[%s]);", em_ix(e, 2 * H, j));
+        if (e->cache)
+            sb_line(sb, "a[%s] = z, a[%s] = n;", em_ix(e, H, j), em_ix(e, 2 * H, j));
+    }
+    sb_line(sb, "h[%s] = (%s - z) * n + z * h[%s];", em_ix(e, 0, j), e->one, em_ix(e, 0, j));
+    sb->indent -= 4;
+    sb_line(sb, "}");
+}
+
+/* dz for r, z, n and the direct path hd = dh z; reset after: dgh for W_hn h + b_hn; reset
+ * before: back through r * h (W_hn^T dz_n) into dz_r and hd. */
+static void back_gru(Emitter *e, const PlanLayer *L, int split)
+{
+    Sb *sb = e->sb;
+    long H = L->H, Hr = L->Hr;
+    int after = cell_desc(L->block)->has_gh;
+    if (!split) {
+        sb_line(sb, "real hd[%ld]; /* the direct path h' = ... + z * h */", H);
+        if (after)
+            sb_line(sb, "real dgh[%ld]; /* dL/d(W_hn h + b_hn) */", H);
+    }
+    sb_line(sb, "for (int j = 0; j < %ld; j++) {", H);
+    sb->indent += 4;
+    sb_line(sb, "const real z = a[%ld + j], n = a[%ld + j];", H, 2 * H);
+    sb_line(sb, "const real dzn = dh[j] * (%s - z) * (%s - n * n);", e->one, e->one);
+    sb_line(sb, "dz[%ld + j] = dzn;", 2 * H);
+    sb_line(sb, "dz[%ld + j] = dh[j] * (hp[j] - n) * z * (%s - z);", H, e->one);
+    sb_line(sb, "hd[j] = dh[j] * z;");
+    if (after) {
+        sb_line(sb, "const real r = a[j];");
+        sb_line(sb, "dgh[j] = dzn * r;");
+        sb_line(sb, "dz[j] = dzn * ex[j] * r * (%s - r);", e->one);
+    }
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    if (after)
+        return;
+    sb_line(sb, "real drh[%ld]; /* through r * h: W_hn^T dz_n */", H);
+    sb_line(sb, "for (int k = 0; k < %ld; k++)", H);
+    sb_line(sb, "    drh[k] = %s;", e->zero);
+    sb_line(sb, "for (int j = 0; j < %ld; j++) {", H);
+    sb_line(sb, "    const real d = dz[%ld + j], *r = wbh + (%ld + j) * %ld;", 2 * H, 2 * H, Hr);
+    sb_line(sb, "    for (int k = 0; k < %ld; k++)", H);
+    sb_line(sb, "        drh[k] += r[k] * d;");
+    sb_line(sb, "}");
+    sb_line(sb, "for (int k = 0; k < %ld; k++) {", H);
+    sb_line(sb, "    const real rk = a[k];");
+    sb_line(sb, "    dz[k] = drh[k] * hp[k] * rk * (%s - rk);", e->one);
+    sb_line(sb, "    hd[k] += drh[k] * rk;");
+    sb_line(sb, "}");
+}
+
+void em_gates_unit(Emitter *e, const PlanLayer *L, long j)
+{
+    switch (L->block->cell) {
+    case CELL_RNN:
+        gates_rnn(e, L, j);
+        break;
+    case CELL_LSTM:
+        gates_lstm(e, L, j);
+        break;
+    case CELL_GRU:
+        gates_gru(e, L, j);
+        break;
+    }
+}
+
+/* The signature of a step's backward and the names its body uses: <fn>_back (one sequence,
+ * with the parameter and input gradients) or <fn>_bdz (split: dz only, for the batched
+ * kernels). */
+static void back_open(Emitter *e, const PlanLayer *L, int split)
 {
     Sb *sb = e->sb;
     const Block *blk = L->block;
-    long H = L->H, GH = (long)L->G * H, Hr = L->Hr;
-    int lstm = cell_desc(L->block)->has_c, after = cell_desc(L->block)->has_gh,
-        gru = blk->cell == CELL_GRU;
+    const CellDesc *cd = cell_desc(blk);
+    long GH = (long)L->G * L->H;
+    int lstm = cd->has_c, after = cd->has_gh, gru = blk->cell == CELL_GRU;
+    const char *state = lstm ? "const real *ct, " : after ? "const real *ex, " : "";
     if (split) {
         sb_line(sb, "/* %s layer %d, backward of one step to dz, the gradient of the", blk->name,
                 L->layer);
         sb_line(sb, " * pre-activations%s: %s. */", gru ? " (and of the direct path, hd)" : "",
-                cell_desc(blk)->title);
+                cd->title);
         sb_line(sb, "static void %s_bdz(const real *wb, const real *hp,%s const real *a,", L->fn,
                 lstm ? " const real *cp," : "");
-        sb_line(sb, "    %sconst real *dh,%s real *dw, real *restrict dz%s%s)",
-                lstm    ? "const real *ct, "
-                : after ? "const real *ex, "
-                        : "",
+        sb_line(sb, "    %sconst real *dh,%s real *dw, real *restrict dz%s%s)", state,
                 lstm ? " real *restrict dc," : "", after ? ", real *restrict dgh" : "",
                 gru ? ", real *restrict hd" : "");
     } else {
         sb_line(sb, "/* %s layer %d, backward of one step: %s. */", blk->name, L->layer,
-                cell_desc(blk)->title);
+                cd->title);
         sb_line(sb,
                 "static void %s_back(const real *wb, const real *x, const real *hp,%s const real "
                 "*a,",
                 L->fn, lstm ? " const real *cp," : "");
-        sb_line(sb, "    %sconst real *dh,%s real *dw, real *dx, real *dhp)",
-                lstm    ? "const real *ct, "
-                : after ? "const real *ex, "
-                        : "",
+        sb_line(sb, "    %sconst real *dh,%s real *dw, real *dx, real *dhp)", state,
                 lstm ? " real *dc," : "");
     }
     sb_line(sb, "{");
@@ -279,99 +388,35 @@ void em_back(Emitter *e, const PlanLayer *L, int split)
             sb_line(sb, "(void)dw;");
         if (!gru)
             sb_line(sb, "(void)hp;");
-    } else {
-        sb_line(sb, "const real *wbx = wb, *wbh = wb + %ld; /* W_ih, W_hh: (G*H, I), (G*H, Hr) */",
-                GH * L->I);
-        if (L->pk_b >= 0)
-            sb_line(sb, "real *db = dw;");
-        if (L->pk_bhn >= 0)
-            sb_line(sb, "real *dbhn = dw + %ld;", L->pk_bhn - L->pk);
-        sb_line(sb, "real *dwx = dw + %ld, *dwh = dw + %ld;", L->pk_wx - L->pk, L->pk_wh - L->pk);
-        sb_line(sb, "real dz[%ld]; /* dL/d(pre-activation), gates in PyTorch's order */", GH);
+        return;
     }
-    switch (blk->cell) {
+    sb_line(sb, "const real *wbx = wb, *wbh = wb + %ld; /* W_ih, W_hh: (G*H, I), (G*H, Hr) */",
+            GH * L->I);
+    if (L->pk_b >= 0)
+        sb_line(sb, "real *db = dw;");
+    if (L->pk_bhn >= 0)
+        sb_line(sb, "real *dbhn = dw + %ld;", L->pk_bhn - L->pk);
+    sb_line(sb, "real *dwx = dw + %ld, *dwh = dw + %ld;", L->pk_wx - L->pk, L->pk_wh - L->pk);
+    sb_line(sb, "real dz[%ld]; /* dL/d(pre-activation), gates in PyTorch's order */", GH);
+}
+
+void em_back(Emitter *e, const PlanLayer *L, int split)
+{
+    back_open(e, L, split);
+    switch (L->block->cell) {
     case CELL_RNN:
-        sb_line(sb, "for (int j = 0; j < %ld; j++)", H);
-        if (blk->nonlin == NONLIN_RELU)
-            sb_line(sb, "    dz[j] = a[j] > %s ? dh[j] : %s;", e->zero, e->zero);
-        else
-            sb_line(sb, "    dz[j] = dh[j] * (%s - a[j] * a[j]);", e->one);
+        back_rnn(e, L);
         break;
     case CELL_LSTM:
-        if (L->P) {
-            sb_line(sb, "const real *wbr = wb + %ld; /* W_hr (P, H) */",
-                    (long)L->G * L->H * (L->I + L->Hr));
-            sb_line(sb, "real *dwr = dw + %ld;", L->pk_wr - L->pk);
-            sb_line(sb, "real dm[%ld]; /* through the projection h = W_hr m */", H);
-            sb_line(sb, "for (int j = 0; j < %ld; j++)", H);
-            sb_line(sb, "    dm[j] = %s;", e->zero);
-            sb_line(sb, "for (int q = 0; q < %d; q++) {", L->P);
-            sb_line(sb, "    const real d = dh[q], *r = wbr + q * %ld;", H);
-            sb_line(sb, "    for (int j = 0; j < %ld; j++)", H);
-            sb_line(sb, "        dm[j] += r[j] * d;");
-            sb_line(sb, "}");
-            sb_line(sb, "for (int j = 0; j < %ld; j++) {", H);
-            sb_line(sb, "    const real mj = a[%ld + j] * act_tanh(ct[j]);", 3 * H);
-            sb_line(sb, "    real *dr = dwr + j * %d;", L->P);
-            sb_line(sb, "    for (int q = 0; q < %d; q++)", L->P);
-            sb_line(sb, "        dr[q] += dh[q] * mj;");
-            sb_line(sb, "}");
-        }
-        sb_line(sb, "for (int j = 0; j < %ld; j++) {", H);
-        sb->indent += 4;
-        sb_line(sb, "const real i = a[j], f = a[%ld + j], g = a[%ld + j], o = a[%ld + j];", H,
-                2 * H, 3 * H);
-        sb_line(sb, "const real tc = act_tanh(ct[j]), dm_j = %s;", L->P ? "dm[j]" : "dh[j]");
-        sb_line(sb, "const real dcj = dc[j] + dm_j * o * (%s - tc * tc);", e->one);
-        sb_line(sb, "dz[j] = dcj * g * i * (%s - i);", e->one);
-        sb_line(sb, "dz[%ld + j] = dcj * cp[j] * f * (%s - f);", H, e->one);
-        sb_line(sb, "dz[%ld + j] = dcj * i * (%s - g * g);", 2 * H, e->one);
-        sb_line(sb, "dz[%ld + j] = dm_j * tc * o * (%s - o);", 3 * H, e->one);
-        sb_line(sb, "dc[j] = dcj * f;");
-        sb->indent -= 4;
-        sb_line(sb, "}");
+        back_lstm(e, L);
         break;
     case CELL_GRU:
-        if (!split) {
-            sb_line(sb, "real hd[%ld]; /* the direct path h' = ... + z * h */", H);
-            if (after)
-                sb_line(sb, "real dgh[%ld]; /* dL/d(W_hn h + b_hn) */", H);
-        }
-        sb_line(sb, "for (int j = 0; j < %ld; j++) {", H);
-        sb->indent += 4;
-        sb_line(sb, "const real z = a[%ld + j], n = a[%ld + j];", H, 2 * H);
-        sb_line(sb, "const real dzn = dh[j] * (%s - z) * (%s - n * n);", e->one, e->one);
-        sb_line(sb, "dz[%ld + j] = dzn;", 2 * H);
-        sb_line(sb, "dz[%ld + j] = dh[j] * (hp[j] - n) * z * (%s - z);", H, e->one);
-        sb_line(sb, "hd[j] = dh[j] * z;");
-        if (after) {
-            sb_line(sb, "const real r = a[j];");
-            sb_line(sb, "dgh[j] = dzn * r;");
-            sb_line(sb, "dz[j] = dzn * ex[j] * r * (%s - r);", e->one);
-        }
-        sb->indent -= 4;
-        sb_line(sb, "}");
-        if (!after) {
-            sb_line(sb, "real drh[%ld]; /* through r * h: W_hn^T dz_n */", H);
-            sb_line(sb, "for (int k = 0; k < %ld; k++)", H);
-            sb_line(sb, "    drh[k] = %s;", e->zero);
-            sb_line(sb, "for (int j = 0; j < %ld; j++) {", H);
-            sb_line(sb, "    const real d = dz[%ld + j], *r = wbh + (%ld + j) * %ld;", 2 * H,
-                    2 * H, Hr);
-            sb_line(sb, "    for (int k = 0; k < %ld; k++)", H);
-            sb_line(sb, "        drh[k] += r[k] * d;");
-            sb_line(sb, "}");
-            sb_line(sb, "for (int k = 0; k < %ld; k++) {", H);
-            sb_line(sb, "    const real rk = a[k];");
-            sb_line(sb, "    dz[k] = drh[k] * hp[k] * rk * (%s - rk);", e->one);
-            sb_line(sb, "    hd[k] += drh[k] * rk;");
-            sb_line(sb, "}");
-        }
+        back_gru(e, L, split);
         break;
     }
     if (!split)
         emit_back_params(e, L);
-    sb->indent -= 4;
-    sb_line(sb, "}");
-    sb_line(sb, "%s", "");
+    e->sb->indent -= 4;
+    sb_line(e->sb, "}");
+    sb_line(e->sb, "%s", "");
 }

@@ -524,11 +524,9 @@ void projected_lstm_pack(const real *p, real *pw)
 
 long projected_lstm_scratch_bytes(int B, int T)
 {
-    const long ints = (3L * B + 2L * T) * (long)sizeof(int);
-    const long ireals = (ints + (long)sizeof(real) - 1) / (long)sizeof(real);
-    return (long)sizeof(real) * (ireals + (long)B * 20 + (long)B * 48 +
-                                 2L * B * T * 32 + (long)B * 0 +
-                                 (long)B * T * 192);
+    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
+        (long)sizeof(real);
+    return (long)sizeof(real) * (ireals + (long)B * 68 + (long)B * T * 256);
 }
 
 int projected_lstm_forward(const real *w, const real *x, const int *lengths, int B, int T,
@@ -547,14 +545,13 @@ int projected_lstm_forward_par(const real *w, const real *x, const int *lengths,
     int *len = (int *)scratch, *perm = len + B, *bs = perm + B;
     int *pp = bs + T, *pbs = pp + B; /* this part's perm and bs */
     const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
-                        (long)sizeof(real);
+        (long)sizeof(real);
     real *h = (real *)scratch + ireals; /* (B, 20) */
-    real *c = h + (long)B * 20; /* (B, 48) */
-    real *sh = (real *)shared + ireals; /* the parts' common buffers */
+    real *c = (real *)scratch + ireals + (long)B * 20; /* (B, 48) */
     real *buf[2]; /* layer outputs, 2 x (B, T, 32) */
-    buf[0] = sh + (long)B * 68;
-    buf[1] = buf[0] + (long)B * T * 32;
-    real *xp = h + (long)B * 68 + 2L * B * T * 32 + (long)B * 0; /* (B, T, 192) */
+    buf[0] = (real *)shared + ireals + (long)B * 68; /* (B, T, 32) */
+    buf[1] = (real *)shared + ireals + (long)B * 68 + (long)B * T * 32; /* (B, T, 32) */
+    real *xp = (real *)scratch + ireals + (long)B * 68 + (long)B * T * 64; /* (B, T, 192) */
     if (pack_batch(lengths, B, T, len, perm, bs) < 0)
         return -1;
     for (int i = 0; i < B; i++)

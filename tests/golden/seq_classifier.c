@@ -612,11 +612,9 @@ void seq_classifier_pack(const real *p, real *pw)
 
 long seq_classifier_scratch_bytes(int B, int T)
 {
-    const long ints = (3L * B + 2L * T) * (long)sizeof(int);
-    const long ireals = (ints + (long)sizeof(real) - 1) / (long)sizeof(real);
-    return (long)sizeof(real) * (ireals + (long)B * 64 + (long)B * 64 +
-                                 2L * B * T * 64 + (long)B * 64 +
-                                 (long)B * T * 256);
+    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
+        (long)sizeof(real);
+    return (long)sizeof(real) * (ireals + (long)B * 192 + (long)B * T * 384);
 }
 
 int seq_classifier_forward(const real *w, const real *x, const int *lengths, int B, int T,
@@ -634,15 +632,14 @@ int seq_classifier_forward_par(const real *w, const real *x, const int *lengths,
     int *len = (int *)scratch, *perm = len + B, *bs = perm + B;
     int *pp = bs + T, *pbs = pp + B; /* this part's perm and bs */
     const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
-                        (long)sizeof(real);
+        (long)sizeof(real);
     real *h = (real *)scratch + ireals; /* (B, 64) */
-    real *c = h + (long)B * 64; /* (B, 64) */
-    real *sh = (real *)shared + ireals; /* the parts' common buffers */
+    real *c = (real *)scratch + ireals + (long)B * 64; /* (B, 64) */
     real *buf[2]; /* layer outputs, 2 x (B, T, 64) */
-    buf[0] = sh + (long)B * 128;
-    buf[1] = buf[0] + (long)B * T * 64;
-    real *hlast = sh + (long)B * 128 + 2L * B * T * 64; /* (B, 64) */
-    real *xp = h + (long)B * 128 + 2L * B * T * 64 + (long)B * 64; /* (B, T, 256) */
+    buf[0] = (real *)shared + ireals + (long)B * 128; /* (B, T, 64) */
+    buf[1] = (real *)shared + ireals + (long)B * 128 + (long)B * T * 64; /* (B, T, 64) */
+    real *hlast = (real *)shared + ireals + (long)B * 128 + (long)B * T * 128; /* (B, 64) */
+    real *xp = (real *)scratch + ireals + (long)B * 192 + (long)B * T * 128; /* (B, T, 256) */
     if (pack_batch(lengths, B, T, len, perm, bs) < 0)
         return -1;
     for (int i = 0; i < B; i++)

@@ -760,11 +760,9 @@ void tagger_pack(const real *p, real *pw)
 
 long tagger_scratch_bytes(int B, int T)
 {
-    const long ints = (3L * B + 2L * T) * (long)sizeof(int);
-    const long ireals = (ints + (long)sizeof(real) - 1) / (long)sizeof(real);
-    return (long)sizeof(real) * (ireals + (long)B * 24 + (long)B * 24 +
-                                 2L * B * T * 48 + (long)B * 0 +
-                                 (long)B * T * 72);
+    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
+        (long)sizeof(real);
+    return (long)sizeof(real) * (ireals + (long)B * 48 + (long)B * T * 168);
 }
 
 int tagger_forward(const real *w, const real *x, const int *lengths, int B, int T,
@@ -783,13 +781,12 @@ int tagger_forward_par(const real *w, const real *x, const int *lengths, int B, 
     int *len = (int *)scratch, *perm = len + B, *bs = perm + B;
     int *pp = bs + T, *pbs = pp + B; /* this part's perm and bs */
     const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
-                        (long)sizeof(real);
+        (long)sizeof(real);
     real *h = (real *)scratch + ireals; /* (B, 24) */
-    real *sh = (real *)shared + ireals; /* the parts' common buffers */
     real *buf[2]; /* layer outputs, 2 x (B, T, 48) */
-    buf[0] = sh + (long)B * 48;
-    buf[1] = buf[0] + (long)B * T * 48;
-    real *xp = h + (long)B * 48 + 2L * B * T * 48 + (long)B * 0; /* (B, T, 72) */
+    buf[0] = (real *)shared + ireals + (long)B * 48; /* (B, T, 48) */
+    buf[1] = (real *)shared + ireals + (long)B * 48 + (long)B * T * 48; /* (B, T, 48) */
+    real *xp = (real *)scratch + ireals + (long)B * 48 + (long)B * T * 96; /* (B, T, 72) */
     if (pack_batch(lengths, B, T, len, perm, bs) < 0)
         return -1;
     for (int i = 0; i < B; i++)
