@@ -366,12 +366,14 @@ static int gather(Rd *r, const PklTensor *p, const unsigned char *st, int swap, 
     int64_t src = p->offset;
     for (int64_t k = 0; k < numel; k++, dst += osize) {
         convert(dst, st + (size_t)src * (size_t)p->elsize, p->dtype, swap);
+        /* the next index in C order; src stays within [offset, last] (no overflow) */
         for (int d = p->ndim - 1; d >= 0; d--) {
-            src += p->stride[d];
-            if (++idx[d] < p->shape[d]) {
+            if (idx[d] + 1 < p->shape[d]) {
+                idx[d]++;
+                src += p->stride[d];
                 break;
             }
-            src -= p->stride[d] * p->shape[d];
+            src -= p->stride[d] * idx[d];
             idx[d] = 0;
         }
     }
@@ -629,6 +631,36 @@ int rnnrt_pt_read(const char *path, RnnrtTensorFile *out, RnnrtError *err)
 
 /* ---- writing ---------------------------------------------------------------------------- */
 
+/* 1 if `s` is valid UTF-8 (torch.load decodes names as such). */
+static int utf8_ok(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    while (*p) {
+        int n = *p < 0x80             ? 0
+                : (*p & 0xe0) == 0xc0 ? 1
+                : (*p & 0xf0) == 0xe0 ? 2
+                : (*p & 0xf8) == 0xf0 ? 3
+                                      : -1;
+        uint32_t c = n == 0 ? *p : n == 1 ? *p & 0x1fu : n == 2 ? *p & 0x0fu : *p & 0x07u;
+        if (n < 0) {
+            return 0;
+        }
+        for (int i = 1; i <= n; i++) {
+            if ((p[i] & 0xc0) != 0x80) {
+                return 0;
+            }
+            c = c << 6 | (p[i] & 0x3fu);
+        }
+        if ((n == 1 && c < 0x80) || (n == 2 && c < 0x800) || (n == 3 && c < 0x10000) ||
+            c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) {
+            return 0; /* overlong, out of range or a surrogate */
+        }
+        p += n + 1;
+    }
+    return 1;
+}
+
 static int cmp_tensor_names(const void *a, const void *b)
 {
     const RnnrtTensor *x = *(const RnnrtTensor *const *)a, *y = *(const RnnrtTensor *const *)b;
@@ -649,8 +681,9 @@ static int check_write(const char *path, const RnnrtTensor *ts, int n, RnnrtErro
     for (int i = 0; i < n; i++) {
         const RnnrtTensor *t = &ts[i];
         uint64_t bytes = 0;
-        if (!t->name) {
-            rnnrt_util_set_err(err, "%s: cannot write tensor %d: it has no name", path, i);
+        if (!t->name || !utf8_ok(t->name)) {
+            rnnrt_util_set_err(err, "%s: cannot write tensor %d: its name is %s", path, i,
+                               t->name ? "not valid UTF-8" : "missing");
             return -1;
         }
         if (t->dtype != RNNRT_F32 && t->dtype != RNNRT_F64 && t->dtype != RNNRT_I32 &&

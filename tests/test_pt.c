@@ -500,16 +500,20 @@ static void test_crafted_base(void **state)
     pk_tensor(&p, "a", "FloatStorage", "0", 24, 1, 2, sh23, st31);
     pk_tensor(&p, "b", "FloatStorage", "0", 24, 0, 2, sh23, st13);
     pk_tensor(&p, "c", "DoubleStorage", "1", 6, 1, 1, sh3, st2);
+    /* a size-1 dimension may have any stride, however large (it is never stepped) */
+    pk_tensor(&p, "d", "FloatStorage", "0", 24, 21, 2, (const int64_t[]){1, 3},
+              (const int64_t[]){INT64_MAX, 1});
     pk_end(&p);
     if (read_crafted(&p, NULL, 0, &f, &err) != 0) {
         fail_msg("%s", err.msg);
     }
-    assert_int_equal(f.n, 3);
-    const float *a = f.t[0].data, *b = f.t[1].data;
+    assert_int_equal(f.n, 4);
+    const float *a = f.t[0].data, *b = f.t[1].data, *d = f.t[3].data;
     const double *c = f.t[2].data;
     assert_true(a[0] == 2 && a[2] == 4 && a[3] == 5 && a[5] == 7);
     assert_true(b[0] == 1 && b[1] == 3 && b[2] == 5 && b[3] == 2 && b[5] == 6);
     assert_true(c[0] == -2 && c[1] == -4 && c[2] == -6);
+    assert_true(d[0] == 22 && d[1] == 23 && d[2] == 24);
     rnnrt_st_free(&f);
     free(p.b);
 }
@@ -871,6 +875,10 @@ static void test_archive_layout(void **state)
     assert_int_equal(rnnrt_pt_zip_mem(e, 1, "t", &z, &n, NULL), 0);
     expect_mem_refused(z, n, "a TorchScript archive");
     free(z);
+    e[0] = e[1] = (PtEntry){"x/data.pkl", pkl, 4}; /* the same name twice */
+    assert_int_equal(rnnrt_pt_zip_mem(e, 2, "t", &z, &n, NULL), 0);
+    expect_mem_refused(z, n, "not a readable zip archive");
+    free(z);
     e[0] = (PtEntry){"x/other", pkl, 4};
     assert_int_equal(rnnrt_pt_zip_mem(e, 1, "t", &z, &n, NULL), 0);
     expect_mem_refused(z, n, "has no 'x/data.pkl'");
@@ -1032,11 +1040,18 @@ static void test_write_failures(void **state)
     assert_msg(&err, "negative or too large shape");
     t[1] = (RnnrtTensor){NULL, RNNRT_F32, 1, {2}, v};
     assert_int_equal(rnnrt_pt_write(p, t, 2, &err), -1);
-    assert_msg(&err, "has no name");
+    assert_msg(&err, "cannot write tensor 1: its name is missing");
+    t[1] = (RnnrtTensor){"caf\xc3", RNNRT_F32, 1, {2}, v}; /* cut inside a character */
+    assert_int_equal(rnnrt_pt_write(p, t, 2, &err), -1);
+    assert_msg(&err, "its name is not valid UTF-8");
+    t[1] = (RnnrtTensor){"\xed\xa0\x80", RNNRT_F32, 1, {2}, v}; /* a surrogate */
+    assert_int_equal(rnnrt_pt_write(p, t, 2, &err), -1);
+    t[1] = (RnnrtTensor){"\xc0\xae", RNNRT_F32, 1, {2}, v}; /* overlong '.' */
+    assert_int_equal(rnnrt_pt_write(p, t, 2, &err), -1);
     assert_false(exists(p));
     assert_int_equal(count_dir_entries(), before);
-    /* an existing file is replaced whole */
-    t[1] = (RnnrtTensor){"b", RNNRT_F32, 1, {2}, v};
+    /* an existing file is replaced whole; names may be any UTF-8 */
+    t[1] = (RnnrtTensor){"caf\xc3\xa9.\xf0\x9f\x98\x80", RNNRT_F32, 1, {2}, v};
     write_bytes(p, "old", 3);
     assert_int_equal(rnnrt_pt_write(p, t, 2, &err), 0);
     RnnrtTensorFile f;

@@ -16,7 +16,11 @@ written_by_rnnrt.pt is not made here: tests/test_pt.c writes it with rnnrt_pt_wr
 compares it byte for byte (RNNC_PT_REGEN=1 rewrites it). `--verify FILE` checks that
 torch.load reads such a file with exactly the tensors the test writes (expected_written).
 
-Usage: /usr/bin/python3 tools/gen_pt_fixtures.py [--verify FILE]
+`--fuzz-seeds` refreshes the seed corpus of tests/fuzz/fuzz_pt.c in tests/fuzz/corpus/pt/:
+some of the fixtures whole, and bare data.pkl pickles whose storages 0..3 have the sizes the
+fuzz target provides (96, 48, 8 and 0 bytes).
+
+Usage: /usr/bin/python3 tools/gen_pt_fixtures.py [--verify FILE | --fuzz-seeds]
 """
 import io
 import os
@@ -190,9 +194,39 @@ def verify(path):
         print(f"{path}: {how}: {len(got)} tensors, bit-equal")
 
 
+def fuzz_seeds():
+    seeds = os.path.join(os.path.dirname(OUT_DIR), "fuzz", "corpus", "pt")
+    os.makedirs(seeds, exist_ok=True)
+    for name in ("lstm_f16", "views", "proto4", "whole_lstm", "malicious_os_system"):
+        with open(out(name + ".pt"), "rb") as f, open(os.path.join(seeds, name + ".pt"),
+                                                       "wb") as g:
+            g.write(f.read())
+    f32 = torch.arange(24, dtype=torch.float32)
+    f64 = torch.arange(6, dtype=torch.float64)
+    f16 = torch.arange(4, dtype=torch.float16)
+    e = torch.zeros(0)
+    dicts = {
+        "pkl_plain": {"a": f32.view(4, 6), "b": f64.view(2, 3)[:, ::2], "c": f16, "d": e},
+        "pkl_views": {"t": f32.view(2, 3, 4).permute(2, 0, 1), "s": f64[1:5], "x": f16[1:3],
+                      "e": e.view(0, 2), "z": f32[3]},
+        "pkl_expand": {"a": f32[:2].expand(3, 2), "b": f64.view(6, 1).expand(6, 4),
+                       "c": f16[::2], "d": e},
+    }
+    for name, d in dicts.items():
+        for proto in (2, 4):
+            buf = io.BytesIO()
+            torch.save(d, buf, pickle_protocol=proto)
+            with zipfile.ZipFile(buf) as z:
+                pkl = z.read([n for n in z.namelist() if n.endswith("/data.pkl")][0])
+            with open(os.path.join(seeds, "%s_p%d.pkl" % (name, proto)), "wb") as g:
+                g.write(pkl)
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--verify":
         verify(sys.argv[2])
+    elif len(sys.argv) == 2 and sys.argv[1] == "--fuzz-seeds":
+        fuzz_seeds()
     elif len(sys.argv) == 1:
         generate()
     else:
