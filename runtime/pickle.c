@@ -967,16 +967,14 @@ static int vm_step(Vm *vm)
 
 static int cmp_names(const void *a, const void *b)
 {
-    const PklTensor *x = a, *y = b;
-
-    return strcmp(x->name, y->name);
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 /* Checks the top-level object and copies its tensors into out->t (in dict order). */
 static int vm_result(Vm *vm, Obj *root, PklDict *out)
 {
     char nb[160];
-    PklTensor *sorted;
+    const char **sorted;
 
     if (root->kind != OB_DICT) {
         return vm_fail(vm, "the pickle holds %s, not a state_dict (a dict of tensors)",
@@ -986,7 +984,7 @@ static int vm_result(Vm *vm, Obj *root, PklDict *out)
         return vm_fail(vm, "the state_dict has too many entries");
     }
     out->t = arena_alloc(vm->arena, (root->u.dict.n + 1) * sizeof *out->t);
-    sorted = arena_alloc(vm->arena, (root->u.dict.n + 1) * sizeof *sorted);
+    sorted = arena_alloc(vm->arena, (root->u.dict.n + 1) * sizeof *sorted); /* names */
     if (!out->t || !sorted) {
         return vm_oom(vm);
     }
@@ -1019,12 +1017,14 @@ static int vm_result(Vm *vm, Obj *root, PklDict *out)
         out->t[i].name = k->u.str.s;
     }
     out->n = (int)root->u.dict.n;
-    memcpy(sorted, out->t, (size_t)out->n * sizeof *sorted);
+    for (int i = 0; i < out->n; i++) {
+        sorted[i] = out->t[i].name;
+    }
     qsort(sorted, (size_t)out->n, sizeof *sorted, cmp_names);
     for (int i = 1; i < out->n; i++) {
-        if (strcmp(sorted[i - 1].name, sorted[i].name) == 0) {
+        if (strcmp(sorted[i - 1], sorted[i]) == 0) {
             return vm_fail(vm, "duplicate key '%s' in the state_dict",
-                           clean(nb, sizeof nb, sorted[i].name, strlen(sorted[i].name)));
+                           clean(nb, sizeof nb, sorted[i], strlen(sorted[i])));
         }
     }
     return 0;

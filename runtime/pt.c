@@ -145,7 +145,7 @@ static int read_entry(Rd *r, const char *sub, uint64_t want, uint64_t max, int o
                            (unsigned long long)st.comp_size, (unsigned long long)r->archive_size);
         return -1;
     }
-    if (st.size > max) {
+    if (st.size > max || st.size >= SIZE_MAX) {
         rnnrt_util_set_err(r->err, "%s: entry '%s' declares %llu bytes (the limit is %llu)",
                            r->path, name, (unsigned long long)st.size, (unsigned long long)max);
         return -1;

@@ -81,7 +81,8 @@ void rnnrt_st_free(RnnrtTensorFile *f);
  * widened to F32 exactly), int32 and int64; strided views of a storage (with any offset,
  * transposed, sliced, shared) are gathered into C order. Tensors are in the state_dict's
  * order; names are unique. Sizes, offsets and strides are checked against the archive and
- * against limits (pt.h). On error returns -1 with *out empty and a message naming the path.
+ * against limits (64 MiB of pickle, 16 GiB of data; pt.h). On error returns -1 with *out
+ * empty and a message naming the path.
  * Free *out with rnnrt_st_free. */
 int rnnrt_pt_read(const char *path, RnnrtTensorFile *out, RnnrtError *err);
 /* Writes tensors (F32/F64/I32/I64, C order, unique names) as a file torch.load reads:

@@ -17,6 +17,7 @@
  * 48/24/4/0 halves), with a byte pattern that gives distinct elements. */
 static unsigned char storage[96];
 
+/* libFuzzer's entry: reads `data` (see the top of this file); never keeps it; returns 0. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
