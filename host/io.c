@@ -63,7 +63,7 @@ void *rnnc_load_weights(Rnnc *r, const char *path)
     int dbl = r->net->dbl;
     RnnrtTensorFile wf;
     RnnrtError err;
-    if (rnnrt_st_read(path, &wf, &err) < 0) {
+    if (rnnrt_tensors_read(path, &wf, &err) < 0) {
         io_rt_error(r, &err);
         return NULL;
     }
@@ -264,7 +264,7 @@ int io_save_params(Rnnc *r, const char *path, const void *params)
     int rc = -1;
     if (!ts)
         diag_error(&r->diag, span_none(), "out of memory");
-    else if (rnnrt_st_write(path, ts, r->plan->ntensors, &err) < 0)
+    else if (rnnrt_tensors_write(path, ts, r->plan->ntensors, &err) < 0)
         io_rt_error(r, &err);
     else
         rc = 0;

@@ -1,5 +1,5 @@
 /* rnnrt.h — the runtime library of rnnc (librnnrt): what needs no specialising.
- * Owns NumPy .npy and safetensors I/O and the matching of a weights file against
+ * Owns NumPy .npy, safetensors and PyTorch .pt I/O and the matching of a weights file against
  * the tensor table that the compiler's plan records. Never prints, never exits:
  * every function returns 0 on success or a negative code and fills an RnnrtError.
  */
@@ -70,6 +70,32 @@ int rnnrt_st_write(const char *path, const RnnrtTensor *ts, int n, RnnrtError *e
 /* The tensor called `name`, or NULL. */
 const RnnrtTensor *rnnrt_st_find(const RnnrtTensorFile *f, const char *name);
 void rnnrt_st_free(RnnrtTensorFile *f);
+
+/* ---- PyTorch .pt files (pt.c, pickle.c) ------------------------------------------------ */
+
+/* Reads a state_dict saved by torch.save(model.state_dict(), path) in the zip format of
+ * PyTorch >= 1.6 (any top folder name). Only the pickle opcodes and globals torch.save writes
+ * for a dict of tensors are accepted and nothing in the file is run: a whole pickled model,
+ * a TorchScript archive, the legacy (pre-1.6) format and any other global are refused with
+ * a message saying what to do. Storages float32, float64, float16 and bfloat16 (the last two
+ * widened to F32 exactly), int32 and int64; strided views of a storage (with any offset,
+ * transposed, sliced, shared) are gathered into C order. Tensors are in the state_dict's
+ * order; names are unique. Sizes, offsets and strides are checked against the archive and
+ * against limits (64 MiB of pickle, 16 GiB of data; pt.h). On error returns -1 with *out
+ * empty and a message naming the path.
+ * Free *out with rnnrt_st_free. */
+int rnnrt_pt_read(const char *path, RnnrtTensorFile *out, RnnrtError *err);
+/* Writes tensors (F32/F64/I32/I64, C order, unique names) as a file torch.load reads:
+ * an OrderedDict of tensors in the layout torch.save produces (archive/data.pkl,
+ * archive/byteorder, archive/data/<i>, archive/version; stored, data aligned to 64 bytes,
+ * no timestamps). Atomic like rnnrt_write_file. At most 4 GiB (no zip64). */
+int rnnrt_pt_write(const char *path, const RnnrtTensor *ts, int n, RnnrtError *err);
+/* Reads a tensor file of either format, chosen by content: a zip (PK\3\4) or a pickle
+ * goes to rnnrt_pt_read, anything else to rnnrt_st_read. Free *out with rnnrt_st_free. */
+int rnnrt_tensors_read(const char *path, RnnrtTensorFile *out, RnnrtError *err);
+/* Writes with rnnrt_pt_write when `path` ends in .pt or .pth (any case), else with
+ * rnnrt_st_write. */
+int rnnrt_tensors_write(const char *path, const RnnrtTensor *ts, int n, RnnrtError *err);
 
 /* One parameter tensor the model expects, in the model's flat parameter block. */
 typedef struct RnnrtParamSpec {
