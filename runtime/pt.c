@@ -998,7 +998,7 @@ done:
 
 int rnnrt_tensors_read(const char *path, RnnrtTensorFile *out, RnnrtError *err)
 {
-    unsigned char head[4];
+    unsigned char head[9];
     size_t n;
     FILE *f;
 
@@ -1010,7 +1010,10 @@ int rnnrt_tensors_read(const char *path, RnnrtTensorFile *out, RnnrtError *err)
     }
     n = fread(head, 1, sizeof head, f);
     fclose(f);
-    if (sniff(head, n) == FK_ZIP || (n >= 1 && head[0] == 0x80)) {
+    /* safetensors: an 8-byte little-endian header size, then '{'; a size of 0x280 starts
+     * with the byte of pickle's PROTO, so the '{' decides */
+    int st = n == sizeof head && head[8] == '{' && !head[5] && !head[6] && !head[7];
+    if (sniff(head, n) == FK_ZIP || (n >= 1 && head[0] == 0x80 && !st)) {
         return rnnrt_pt_read(path, out, err);
     }
     return rnnrt_st_read(path, out, err);
