@@ -1,8 +1,12 @@
-/* bench.c — rnnc's side of the benchmark (bench/run.py runs it beside PyTorch): every
- * configuration of issue 6 through the generated code three ways — the emitted files built
- * with the system compiler (-O3 -march=native), the libtcc JIT and the system-compiler JIT —
- * printing one CSV line per measurement: contender,config,mode,median_us,flops.
- * Usage: rnnc-bench [CONFIG...]  (default: all) */
+/* bench.c — rnnc's side of the benchmark (bench/run.py runs it beside PyTorch and RTNeural):
+ * every configuration through rnnc's generated code — the code `--jit auto` ends on (the
+ * system compiler with RNNC_STRICT: libtcc's bits), the fused `--jit cc` build, libtcc for
+ * the small ones — and, in the same process and interleaved with them, oneDNN (when built
+ * with it). Every buffer is 64-byte aligned. Prints CSV lines:
+ *   contender,config,mode,median_us,flops     a measurement (median of round medians)
+ *   check,contender,config,max_abs_diff,ok    a contender's numbers against rnnc's
+ *   info,contender,text                       what ran (oneDNN's implementation)
+ * Usage: rnnc-bench [--threads 2] [--rounds R] [CONFIG...]  (default: all, one thread) */
 #define _POSIX_C_SOURCE 200809L
 #include <dlfcn.h>
 #include <math.h>
@@ -13,14 +17,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "jit.h"
 #include "host.h"
+#include "jit.h"
 #include "rnnrt.h"
+#ifdef RNNC_HAVE_DNNL
+#include "onednn.h"
+#endif
 
 typedef struct Config {
     const char *id, *cell;
     int I, H, L, bi, B, T;
-    int stream, train, packed; /* measure streaming steps; a training step; lengths 20..100 */
+    int stream, train, packed; /* streaming steps; a training step; lengths 20..100 */
 } Config;
 
 static const Config configs[] = {
@@ -30,14 +37,25 @@ static const Config configs[] = {
     {"S4", "lstm", 10, 64, 1, 1, 1, 100, 0, 0, 0},
     {"M1", "lstm", 128, 256, 2, 0, 32, 100, 0, 0, 0},
     {"L1", "lstm", 512, 512, 1, 0, 64, 100, 0, 0, 0},
+    {"X1", "lstm", 500, 496, 1, 0, 64, 100, 0, 0, 0},
     {"T1", "lstm", 10, 64, 2, 0, 32, 100, 0, 1, 0},
     {"T1p", "lstm", 10, 64, 2, 0, 32, 100, 0, 1, 1},
 };
 
+static int g_rounds = 5, g_threads = 1;
+static const char *g_only; /* --only NAME: that contender alone (profiling) */
+
+static int wanted(const char *who)
+{
+    return !g_only || strcmp(g_only, who) == 0;
+}
+
+static clockid_t g_clock = CLOCK_MONOTONIC; /* --clock cpu: this thread's CPU time */
+
 static double now_us(void)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(g_clock, &t);
     return (double)t.tv_sec * 1e6 + (double)t.tv_nsec * 1e-3;
 }
 
@@ -47,26 +65,73 @@ static int cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Median of `reps` timings of fn(ctx) after `warm` untimed calls; stops early past 3 s. */
-static double median(void (*fn)(void *), void *ctx, int warm, int reps)
+static double median_of(double *t, int n)
 {
-    for (int i = 0; i < warm; i++)
-        fn(ctx);
-    double *t = malloc((size_t)reps * sizeof *t), start = now_us();
-    int n = 0;
-    for (; n < reps; n++) {
-        double t0 = now_us();
-        fn(ctx);
-        t[n] = now_us() - t0;
-        if (now_us() - start > 3e6 && n >= 4) {
-            n++;
-            break;
-        }
-    }
     qsort(t, (size_t)n, sizeof *t, cmp);
-    double m = t[n / 2];
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+/* Zeroed, 64-byte aligned; exits when out of memory (a benchmark, not a library). */
+static void *alloc64(size_t bytes)
+{
+    size_t n = (bytes + 63) / 64 * 64;
+    void *p = aligned_alloc(64, n ? n : 64);
+    if (!p) {
+        fprintf(stderr, "rnnc-bench: out of memory\n");
+        exit(1);
+    }
+    memset(p, 0, n ? n : 64);
+    return p;
+}
+
+static float *random_floats(long n, unsigned seed)
+{
+    float *v = alloc64((size_t)n * sizeof *v);
+    unsigned s = seed;
+    for (long i = 0; i < n; i++) {
+        s = s * 1664525u + 1013904223u;
+        v[i] = (float)((double)(s >> 8) / 16777216.0 - 0.5) * 0.4f;
+    }
+    return v;
+}
+
+/* One contender of a measurement: fn(ctx) is one call. */
+typedef struct Run {
+    const char *who;
+    void (*fn)(void *);
+    void *ctx;
+    double per[32]; /* each round's median */
+} Run;
+
+/* Rounds of every contender in turn (interleaved, so that a slow spell of the machine falls
+ * on all of them): each round, one untimed call, then timed calls for about `budget` us
+ * (at least 3, at most `reps`); the result is the median of the rounds' medians. */
+static void measure(Run *runs, int n, int reps, double budget)
+{
+    double *t = malloc((size_t)reps * sizeof *t);
+    for (int r = 0; r < g_rounds; r++)
+        for (int i = 0; i < n; i++) {
+            runs[i].fn(runs[i].ctx);
+            double start = now_us();
+            int k = 0;
+            while (k < reps && (k < 3 || now_us() - start < budget)) {
+                double t0 = now_us();
+                runs[i].fn(runs[i].ctx);
+                t[k++] = now_us() - t0;
+            }
+            runs[i].per[r] = median_of(t, k);
+        }
     free(t);
-    return m;
+}
+
+static void report(const Run *runs, int n, const Config *c, const char *mode, long flops)
+{
+    for (int i = 0; i < n; i++) {
+        double per[32];
+        memcpy(per, runs[i].per, sizeof per);
+        printf("%s,%s,%s,%.3f,%ld\n", runs[i].who, c->id, mode, median_of(per, g_rounds), flops);
+    }
+    fflush(stdout);
 }
 
 static void spec_text(const Config *c, char *buf, size_t n)
@@ -84,140 +149,200 @@ static void spec_text(const Config *c, char *buf, size_t n)
                  c->B);
 }
 
-/* A forward call through the run-time API: packed weights, x (B, T, I), scratch. */
+/* ---- whole-sequence forward ------------------------------------------------------------ */
+
+/* A compiled rnnc unit and what one forward call needs. */
 typedef struct Fwd {
-    int (*forward)(const float *, const float *, const int *, int, int, float *, float *, float *,
-                   void *);
-    const float *w, *x;
-    float *y;
-    void *scratch;
+    JitModule *m;
+    ModelFns f;
+    void *w, *y, *scratch, *scratch2;
+    const void *x;
     int B, T;
+    /* two threads: the second started once and kept, as a framework's pool is */
+    pthread_barrier_t barrier, go;
+    pthread_t helper;
+    int quit;
 } Fwd;
 
 static void run_fwd(void *p)
 {
     Fwd *f = p;
-    f->forward(f->w, f->x, NULL, f->B, f->T, f->y, NULL, NULL, f->scratch);
+    f->f.forward(f->w, f->x, NULL, f->B, f->T, f->y, NULL, NULL, f->scratch);
 }
-
-static float *random_floats(long n, unsigned seed)
-{
-    float *v = malloc((size_t)n * sizeof *v);
-    unsigned s = seed;
-    for (long i = 0; i < n; i++) {
-        s = s * 1664525u + 1013904223u;
-        v[i] = (float)((double)(s >> 8) / 16777216.0 - 0.5) * 0.4f;
-    }
-    return v;
-}
-
-/* The whole-sequence forward of one contender; fns from the JIT or from dlopen. */
-static void bench_forward(const char *who, const Config *c, Rnnc *r, long (*scratch)(int, int),
-                          void (*pack)(const float *, float *), void *forward)
-{
-    const Plan *p = r->plan;
-    float *params = random_floats(p->nparams, 1), *packed = malloc((size_t)p->npacked * 4);
-    pack(params, packed);
-    Fwd f;
-    memcpy(&f.forward, &forward, sizeof forward);
-    f.w = packed;
-    f.x = random_floats((long)c->B * c->T * c->I, 2);
-    f.y = malloc((size_t)c->B * c->T * r->net->out_size * 4);
-    f.scratch = malloc((size_t)scratch(c->B, c->T));
-    f.B = c->B;
-    f.T = c->T;
-    double us = median(run_fwd, &f, 3, 200);
-    printf("%s,%s,sequence,%.2f,%ld\n", who, c->id, us, p->flops_per_step * c->B * c->T);
-    fflush(stdout);
-    free(params);
-    free(packed);
-    free((void *)f.x);
-    free(f.y);
-    free(f.scratch);
-}
-
-/* The same forward on two threads through <name>_forward_par: half the batch each (every
- * other sequence), or a bidirectional layer's two directions, meeting in a barrier between
- * layers; each with its own scratch, the first one's shared. The second thread is started
- * once and kept, as a framework's thread pool is. */
-typedef int (*ParFn)(const float *, const float *, const int *, int, int, float *, float *,
-                     float *, void *, void *, int, int, void (*)(void *), void *);
-typedef struct Fwd2 {
-    ParFn par;
-    Fwd f;
-    void *scratch2;
-    pthread_barrier_t barrier, go;
-    int quit;
-} Fwd2;
 
 static void meet(void *b)
 {
     pthread_barrier_wait(b);
 }
 
-/* The second thread, started once: waits for each call, runs its half, until quit. */
 static void *helper(void *p)
 {
-    Fwd2 *g = p;
+    Fwd *g = p;
     for (;;) {
         pthread_barrier_wait(&g->go);
         if (g->quit)
             return NULL;
-        g->par(g->f.w, g->f.x, NULL, g->f.B, g->f.T, g->f.y, NULL, NULL, g->scratch2, g->f.scratch,
-               1, 2, meet, &g->barrier);
+        g->f.forward_par(g->w, g->x, NULL, g->B, g->T, g->y, NULL, NULL, g->scratch2, g->scratch,
+                         1, 2, meet, &g->barrier);
         pthread_barrier_wait(&g->go);
     }
 }
 
 static void run_fwd2(void *p)
 {
-    Fwd2 *g = p;
+    Fwd *g = p;
     pthread_barrier_wait(&g->go);
-    g->par(g->f.w, g->f.x, NULL, g->f.B, g->f.T, g->f.y, NULL, NULL, g->f.scratch, g->f.scratch, 0,
-           2, meet, &g->barrier);
+    g->f.forward_par(g->w, g->x, NULL, g->B, g->T, g->y, NULL, NULL, g->scratch, g->scratch, 0, 2,
+                     meet, &g->barrier);
     pthread_barrier_wait(&g->go);
 }
 
-static void bench_forward2(const char *who, const Config *c, Rnnc *r, long (*scratch)(int, int),
-                           void (*pack)(const float *, float *), void *par)
+/* Compiles r's inference unit with `kind` and readies a forward on x; NULL on failure. */
+static Fwd *fwd_new(Rnnc *r, JitKind kind, const Config *c, const float *params, const float *x)
+{
+    Fwd *f = calloc(1, sizeof *f);
+    f->m = host_compile(r, kind, 0, &f->f);
+    if (!f->m) {
+        diag_render(&r->diag, stderr);
+        free(f);
+        return NULL;
+    }
+    f->w = alloc64((size_t)r->plan->npacked * 4);
+    f->f.pack(params, f->w);
+    f->x = x;
+    f->y = alloc64((size_t)c->B * c->T * r->net->out_size * 4);
+    f->scratch = alloc64((size_t)f->f.scratch_bytes(c->B, c->T));
+    f->B = c->B;
+    f->T = c->T;
+    if (g_threads == 2) {
+        f->scratch2 = alloc64((size_t)f->f.scratch_bytes(c->B, c->T));
+        pthread_barrier_init(&f->barrier, NULL, 2);
+        pthread_barrier_init(&f->go, NULL, 2);
+        if (pthread_create(&f->helper, NULL, helper, f) != 0) {
+            fprintf(stderr, "rnnc-bench: no second thread\n");
+            exit(1);
+        }
+    }
+    return f;
+}
+
+static void fwd_free(Fwd *f)
+{
+    if (!f)
+        return;
+    if (g_threads == 2) {
+        f->quit = 1;
+        pthread_barrier_wait(&f->go);
+        pthread_join(f->helper, NULL);
+        pthread_barrier_destroy(&f->go);
+        pthread_barrier_destroy(&f->barrier);
+        free(f->scratch2);
+    }
+    jit_free(f->m);
+    free(f->w);
+    free(f->y);
+    free(f->scratch);
+    free(f);
+}
+
+#ifdef RNNC_HAVE_DNNL
+typedef struct DnnRun {
+    Dnn *d;
+    const float *x; /* (T, B, I) */
+    const long long *labels;
+} DnnRun;
+
+static void run_dnn(void *p)
+{
+    DnnRun *r = p;
+    dnn_forward(r->d, r->x);
+}
+
+static void run_dnn_train(void *p)
+{
+    DnnRun *r = p;
+    dnn_train_step(r->d, r->x, r->labels, 0.01f);
+}
+
+/* x (B, T, I) as oneDNN's time-major (T, B, I). */
+static float *to_tnc(const float *x, int B, int T, int I)
+{
+    float *t = alloc64((size_t)B * T * I * 4);
+    for (int b = 0; b < B; b++)
+        for (int s = 0; s < T; s++)
+            memcpy(t + ((long)s * B + b) * I, x + ((long)b * T + s) * I, (size_t)I * 4);
+    return t;
+}
+
+static Dnn *dnn_for(const Config *c, const float *params)
+{
+    DnnCfg dc = {c->cell, c->I, c->H, c->L, c->bi ? 2 : 1, c->B, c->T, c->train, 5};
+    char err[256];
+    Dnn *d = dnn_new(&dc, params, err, sizeof err);
+    if (!d)
+        fprintf(stderr, "rnnc-bench: %s: %s\n", c->id, err);
+    else
+        printf("info,onednn,%s %s\n", c->id, dnn_impl(d));
+    return d;
+}
+
+/* oneDNN's outputs (T, B, W) against rnnc's (B, T, W). */
+static void check_forward(const Config *c, const float *y, const float *dy, int W)
+{
+    double worst = 0;
+    for (int b = 0; b < c->B; b++)
+        for (int s = 0; s < c->T; s++)
+            for (int k = 0; k < W; k++) {
+                double e = fabs((double)y[((long)b * c->T + s) * W + k] -
+                                (double)dy[((long)s * c->B + b) * W + k]);
+                worst = e > worst ? e : worst;
+            }
+    printf("check,onednn,%s,%.3g,%s\n", c->id, worst, worst < 1e-4 ? "ok" : "FAIL");
+}
+#endif
+
+static void bench_forward(const Config *c, Rnnc *r, const float *params)
 {
     const Plan *p = r->plan;
-    float *params = random_floats(p->nparams, 1), *packed = malloc((size_t)p->npacked * 4);
-    pack(params, packed);
-    Fwd2 g;
-    memcpy(&g.par, &par, sizeof par);
-    pthread_barrier_init(&g.barrier, NULL, 2);
-    pthread_barrier_init(&g.go, NULL, 2);
-    g.quit = 0;
-    g.f.w = packed;
-    g.f.x = random_floats((long)c->B * c->T * c->I, 2);
-    g.f.y = malloc((size_t)c->B * c->T * r->net->out_size * 4);
-    g.f.scratch = malloc((size_t)scratch(c->B, c->T));
-    g.scratch2 = malloc((size_t)scratch(c->B, c->T));
-    g.f.B = c->B;
-    g.f.T = c->T;
-    pthread_t t;
-    if (pthread_create(&t, NULL, helper, &g) != 0) {
-        fprintf(stderr, "rnnc-bench: no second thread\n");
-        exit(1);
+    float *x = random_floats((long)c->B * c->T * c->I, 2);
+    Fwd *strict = wanted("rnnc") ? fwd_new(r, JIT_CC_STRICT, c, params, x) : NULL;
+    Fwd *fused = wanted("rnnc-fused") ? fwd_new(r, JIT_CC, c, params, x) : NULL;
+    Run runs[4];
+    int n = 0;
+    void (*fn)(void *) = g_threads == 2 ? run_fwd2 : run_fwd;
+    if (strict)
+        runs[n++] = (Run){"rnnc", fn, strict, {0}};
+    if (fused)
+        runs[n++] = (Run){"rnnc-fused", fn, fused, {0}};
+#ifdef RNNC_HAVE_DNNL
+    DnnRun dr = {wanted("onednn") ? dnn_for(c, params) : NULL, to_tnc(x, c->B, c->T, c->I), NULL};
+    if (dr.d)
+        runs[n++] = (Run){"onednn", run_dnn, &dr, {0}};
+#endif
+    Fwd *tcc = NULL;
+    if (g_threads == 1 && c->B == 1 && wanted("rnnc-tcc") &&
+        (tcc = fwd_new(r, JIT_TCC, c, params, x)))
+        runs[n++] = (Run){"rnnc-tcc", run_fwd, tcc, {0}};
+    measure(runs, n, 200, c->B == 1 ? 1e5 : 4e5);
+    report(runs, n, c, g_threads == 2 ? "sequence-2t" : "sequence",
+           p->flops_per_step * c->B * c->T);
+#ifdef RNNC_HAVE_DNNL
+    if (dr.d && strict) {
+        run_dnn(&dr);
+        run_fwd(strict);
+        check_forward(c, strict->y, dnn_output(dr.d), r->net->out_size);
     }
-    double us = median(run_fwd2, &g, 3, 200);
-    printf("%s,%s,sequence,%.2f,%ld\n", who, c->id, us, p->flops_per_step * c->B * c->T);
-    fflush(stdout);
-    g.quit = 1;
-    pthread_barrier_wait(&g.go);
-    pthread_join(t, NULL);
-    pthread_barrier_destroy(&g.go);
-    pthread_barrier_destroy(&g.barrier);
-    free(params);
-    free(packed);
-    free((void *)g.f.x);
-    free(g.f.y);
-    free(g.f.scratch);
-    free(g.scratch2);
+    dnn_free(dr.d);
+    free((void *)dr.x);
+#endif
+    fwd_free(strict);
+    fwd_free(fused);
+    fwd_free(tcc);
+    free(x);
 }
 
-/* Streaming through the deployed code (weights baked in, one step a call). */
+/* ---- streaming: the deployed code, one step a call -------------------------------------- */
+
 typedef struct Step {
     void (*step)(void *, const float *, float *);
     void *state;
@@ -233,8 +358,170 @@ static void run_step(void *p)
 
 static int sh(const char *cmd)
 {
-    int rc = system(cmd);
-    return rc == 0 ? 0 : -1;
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void bench_step(const Config *c, Rnnc *r, const char *dir)
+{
+    char wpath[512], cpath[512], so[600], cmd[2048];
+    snprintf(wpath, sizeof wpath, "%s/%s.safetensors", dir, c->id);
+    snprintf(cpath, sizeof cpath, "%s/%s_dep.c", dir, c->id);
+    snprintf(so, sizeof so, "%s/%s_dep.so", dir, c->id);
+    RnncModel *m = rnnc_model_new(r, 1, NULL, NULL);
+    if (!m || rnnc_model_save(m, wpath) != 0 || rnnc_write_deployed(r, cpath, wpath, 0) != 0) {
+        diag_render(&r->diag, stderr);
+        rnnc_model_free(m);
+        return;
+    }
+    rnnc_model_free(m);
+    snprintf(cmd, sizeof cmd, "cc -std=c11 -O3 -march=native -fPIC -shared '%s' -o '%s' -lm",
+             cpath, so);
+    void *h = sh(cmd) == 0 ? dlopen(so, RTLD_NOW | RTLD_LOCAL) : NULL;
+    void *st = h ? dlsym(h, "bench_step") : NULL;
+    if (st) {
+        Step s;
+        memcpy(&s.step, &st, sizeof st);
+        s.state = alloc64((size_t)r->plan->state_bytes);
+        s.x = random_floats(100L * c->I, 4);
+        s.y = alloc64((size_t)r->net->out_size * 4);
+        s.t = 0;
+        s.I = c->I;
+        s.T = 100;
+        Run run = {"rnnc", run_step, &s, {0}};
+        measure(&run, 1, 20000, 1e5);
+        report(&run, 1, c, "step", r->plan->flops_per_step);
+        free(s.state);
+        free(s.x);
+        free(s.y);
+    }
+    if (h)
+        dlclose(h);
+}
+
+/* ---- a training step: forward, the loss, backward, SGD --------------------------------- */
+
+typedef struct Train {
+    JitModule *m;
+    ModelFns f;
+    const Plan *p;
+    float *params, *packed, *dw, *dp, *x, *y, *logits, *dout;
+    void *cache;
+    int *len, B, T;
+    RnnrtArray target;
+    double loss;
+} Train;
+
+static void run_train(void *p)
+{
+    Train *t = p;
+    RnnrtLossArgs la = {
+        RNNRT_LOSS_CROSS_ENTROPY, 0, t->B, t->T, 5, 0, 1, t->len, t->logits, t->y, RNNRT_ACT_NONE};
+    RnnrtError err;
+    t->f.forward_train(t->packed, t->x, t->len, t->B, t->T, t->y, t->logits, NULL, NULL, NULL,
+                       t->cache);
+    rnnrt_loss(&la, &t->target, "target", &t->loss, t->dout, &err);
+    memset(t->dw, 0, (size_t)t->p->npacked * 4);
+    t->f.backward(t->packed, t->x, t->B, t->T, t->dout, NULL, t->dw, t->cache);
+    t->f.unpack_grads(t->dw, t->dp);
+    for (long i = 0; i < t->p->nparams; i++)
+        t->params[i] -= 0.01f * t->dp[i];
+    t->f.pack(t->params, t->packed);
+}
+
+static Train *train_new(Rnnc *r, JitKind kind, const Config *c, const float *params,
+                        const float *x, long long *labels)
+{
+    Train *t = calloc(1, sizeof *t);
+    const Plan *p = r->plan;
+    t->m = host_compile(r, kind, 1, &t->f);
+    if (!t->m) {
+        diag_render(&r->diag, stderr);
+        free(t);
+        return NULL;
+    }
+    t->p = p;
+    t->B = c->B;
+    t->T = c->T;
+    t->params = alloc64((size_t)p->nparams * 4);
+    memcpy(t->params, params, (size_t)p->nparams * 4);
+    t->packed = alloc64((size_t)p->npacked * 4);
+    t->dw = alloc64((size_t)p->npacked * 4);
+    t->dp = alloc64((size_t)p->nparams * 4);
+    t->x = (float *)x;
+    t->y = alloc64((size_t)c->B * 5 * 4);
+    t->logits = alloc64((size_t)c->B * 5 * 4);
+    t->dout = alloc64((size_t)c->B * 5 * 4);
+    t->cache = alloc64((size_t)t->f.train_bytes(c->B, c->T));
+    t->len = alloc64((size_t)c->B * sizeof *t->len);
+    for (int i = 0; i < c->B; i++)
+        t->len[i] = c->packed ? 20 + (i * 37) % 81 : c->T;
+    t->target = (RnnrtArray){RNNRT_I64, 1, {c->B}, labels};
+    t->f.pack(t->params, t->packed);
+    return t;
+}
+
+static void train_free(Train *t)
+{
+    if (!t)
+        return;
+    jit_free(t->m);
+    void *v[] = {t->params, t->packed, t->dw, t->dp, t->y, t->logits, t->dout, t->cache, t->len};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        free(v[i]);
+    free(t);
+}
+
+static void bench_train(const Config *c, Rnnc *r, const float *params)
+{
+    const Plan *p = r->plan;
+    float *x = random_floats((long)c->B * c->T * c->I, 3);
+    long long *labels = alloc64((size_t)c->B * sizeof *labels);
+    for (int i = 0; i < c->B; i++)
+        labels[i] = i % 5;
+    Train *strict = wanted("rnnc") ? train_new(r, JIT_CC_STRICT, c, params, x, labels) : NULL;
+    Train *fused = wanted("rnnc-fused") ? train_new(r, JIT_CC, c, params, x, labels) : NULL;
+    Run runs[3];
+    int n = 0;
+    if (strict)
+        runs[n++] = (Run){"rnnc", run_train, strict, {0}};
+    if (fused)
+        runs[n++] = (Run){"rnnc-fused", run_train, fused, {0}};
+#ifdef RNNC_HAVE_DNNL
+    DnnRun dr = {wanted("onednn") ? dnn_for(c, params) : NULL, to_tnc(x, c->B, c->T, c->I),
+                 labels};
+    if (dr.d && strict && !c->packed) { /* one step from the same weights: the same gradients */
+        float *dp = alloc64((size_t)p->nparams * 4);
+        dnn_train_step(dr.d, dr.x, labels, 0.0f);
+        dnn_grads(dr.d, dp);
+        Train *t = train_new(r, JIT_CC_STRICT, c, params, x, labels);
+        run_train(t);
+        double worst = 0, big = 0;
+        for (long i = 0; i < p->nparams; i++) {
+            double e = fabs((double)dp[i] - (double)t->dp[i]);
+            worst = e > worst ? e : worst;
+            big = fabs((double)t->dp[i]) > big ? fabs((double)t->dp[i]) : big;
+        }
+        printf("check,onednn,%s,%.3g,%s\n", c->id, worst / big,
+               worst < 1e-3 * big ? "ok" : "FAIL");
+        train_free(t);
+        free(dp);
+    }
+    if (dr.d)
+        runs[n++] = (Run){"onednn", run_dnn_train, &dr, {0}};
+#endif
+    measure(runs, n, 100, 1e6);
+    long steps = 0; /* sequence steps actually run: the lengths' sum */
+    for (int i = 0; i < c->B; i++)
+        steps += c->packed ? 20 + (i * 37) % 81 : c->T;
+    report(runs, n, c, "train_step", 3 * p->flops_per_step * steps);
+#ifdef RNNC_HAVE_DNNL
+    dnn_free(dr.d);
+    free((void *)dr.x);
+#endif
+    train_free(strict);
+    train_free(fused);
+    free(x);
+    free(labels);
 }
 
 static void bench_config(const Config *c, const char *dir)
@@ -247,137 +534,14 @@ static void bench_config(const Config *c, const char *dir)
         diag_render(&r.diag, stderr);
         return;
     }
-    const Plan *p = r.plan;
-    if (c->train) {
-        /* a training step: rnnc train over 8 batches of B sequences, libtcc and cc */
-        long N = 8L * c->B;
-        char xp[512], yp[512], lp[512], sp[512];
-        snprintf(xp, sizeof xp, "%s/tx.npy", dir);
-        snprintf(yp, sizeof yp, "%s/ty.npy", dir);
-        snprintf(lp, sizeof lp, "%s/tl.npy", dir);
-        snprintf(sp, sizeof sp, "%s/tw.st", dir);
-        float *x = random_floats(N * c->T * c->I, 3);
-        long long *y = malloc((size_t)N * sizeof *y), *len = malloc((size_t)N * sizeof *len);
-        for (long i = 0; i < N; i++) {
-            y[i] = i % 5;
-            len[i] = c->packed ? 20 + (i * 37) % 81 : c->T;
-        }
-        RnnrtError err;
-        RnnrtArray ax = {RNNRT_F32, 3, {N, c->T, c->I}, x}, ay = {RNNRT_I64, 1, {N}, y};
-        RnnrtArray al = {RNNRT_I64, 1, {N}, len};
-        rnnrt_npy_write(xp, &ax, &err);
-        rnnrt_npy_write(yp, &ay, &err);
-        rnnrt_npy_write(lp, &al, &err);
-        const char *names[2] = {"rnnc-tcc", "rnnc-cc"};
-        for (int k = 0; k < 2; k++) {
-            Rnnc t;
-            rnnc_init(&t);
-            rnnc_load_text(&t, "bench.yaml", text);
-            t.jit = k ? JIT_CC : JIT_TCC;
-            RnncTrainArgs a;
-            memset(&a, 0, sizeof a);
-            a.input = xp;
-            a.target = yp;
-            a.lengths = c->packed ? lp : NULL;
-            a.save = sp;
-            a.cfg = t.net->train;
-            /* a first run warms the caches (and compiles for cc); the second is timed */
-            int rc = rnnc_train(&t, &a);
-            if (rc == 0) {
-                double s0 = now_us();
-                rc = rnnc_train(&t, &a);
-                double per = (now_us() - s0) / 8.0;
-                long steps = 0; /* sequence steps of the 8 batches: the lengths' sum */
-                for (long i = 0; i < N; i++)
-                    steps += len[i];
-                printf("%s,%s,train_step,%.2f,%ld\n", names[k], c->id, per,
-                       3 * p->flops_per_step * steps / 8);
-            }
-            if (rc < 0)
-                diag_render(&t.diag, stderr);
-            rnnc_fini(&t);
-        }
-        free(x);
-        free(y);
-        free(len);
-        rnnc_fini(&r);
-        return;
-    }
-    /* the JITs, each with the code shaped for it */
-    const char *names[2] = {"rnnc-tcc", "rnnc-cc"};
-    for (int k = 0; k < 2; k++) {
-        ModelFns fns;
-        r.jit = k ? JIT_CC : JIT_TCC;
-        char *src = rnnc_source(&r);
-        JitModule *m = src ? jit_compile(r.jit, src, "bench", 0, &fns, &r.diag) : NULL;
-        free(src);
-        if (!m) {
-            diag_render(&r.diag, stderr);
-            continue;
-        }
-        /* the typed entry points, as a C caller has them (float32 specs) */
-        void *pk = jit_symbol(m, "bench_pack"), *fw = jit_symbol(m, "bench_forward");
-        void (*pack)(const float *, float *);
-        memcpy(&pack, &pk, sizeof pk);
-        bench_forward(names[k], c, &r, fns.scratch_bytes, pack, fw);
-        jit_free(m);
-    }
-    /* the emitted files, built with the system compiler */
-    char cpath[512], so[600], cmd[2048];
-    snprintf(cpath, sizeof cpath, "%s/%s.c", dir, c->id);
-    snprintf(so, sizeof so, "%s/%s.so", dir, c->id);
-    if (rnnc_write(&r, cpath) == 0) {
-        snprintf(cmd, sizeof cmd, "cc -std=c11 -O3 -march=native -fPIC -shared '%s' -o '%s' -lm",
-                 cpath, so);
-        void *h = sh(cmd) == 0 ? dlopen(so, RTLD_NOW | RTLD_LOCAL) : NULL;
-        if (h) {
-            void *sb = dlsym(h, "bench_scratch_bytes"), *pk = dlsym(h, "bench_pack");
-            void *fw = dlsym(h, "bench_forward");
-            long (*sbf)(int, int);
-            void (*pkf)(const float *, float *);
-            memcpy(&sbf, &sb, sizeof sb);
-            memcpy(&pkf, &pk, sizeof pk);
-            bench_forward("rnnc-gcc", c, &r, sbf, pkf, fw);
-            if (c->B >= 32 || c->bi)
-                bench_forward2("rnnc-gcc-2t", c, &r, sbf, pkf, dlsym(h, "bench_forward_par"));
-            dlclose(h);
-        }
-    }
-    if (c->stream) {
-        /* streaming: the deployed files (weights baked in) and their step function */
-        char wpath[512];
-        snprintf(wpath, sizeof wpath, "%s/%s.safetensors", dir, c->id);
-        RnncModel *m = rnnc_model_new(&r, 1, NULL, NULL);
-        snprintf(cpath, sizeof cpath, "%s/%s_dep.c", dir, c->id);
-        snprintf(so, sizeof so, "%s/%s_dep.so", dir, c->id);
-        if (m && rnnc_model_save(m, wpath) == 0 && rnnc_write_deployed(&r, cpath, wpath, 0) == 0) {
-            snprintf(cmd, sizeof cmd,
-                     "cc -std=c11 -O3 -march=native -fPIC -shared '%s' -o '%s' -lm", cpath, so);
-            void *h = sh(cmd) == 0 ? dlopen(so, RTLD_NOW | RTLD_LOCAL) : NULL;
-            void *st = h ? dlsym(h, "bench_step") : NULL;
-            if (st) {
-                Step s;
-                memcpy(&s.step, &st, sizeof st);
-                s.state = calloc(1, (size_t)p->state_bytes);
-                s.x = random_floats(100L * c->I, 4);
-                s.y = malloc((size_t)r.net->out_size * 4);
-                s.t = 0;
-                s.I = c->I;
-                s.T = 100;
-                double us = median(run_step, &s, 100, 20000);
-                printf("rnnc-gcc,%s,step,%.3f,%ld\n", c->id, us, p->flops_per_step);
-                free(s.state);
-                free(s.x);
-                free(s.y);
-            }
-            if (h)
-                dlclose(h);
-        } else {
-            diag_render(&r.diag, stderr);
-        }
-        rnnc_model_free(m);
-    }
-    fflush(stdout);
+    float *params = random_floats(r.plan->nparams, 1);
+    if (c->train)
+        bench_train(c, &r, params);
+    else if (g_threads == 1 || c->B > 1 || c->bi)
+        bench_forward(c, &r, params);
+    if (c->stream && g_threads == 1 && wanted("rnnc"))
+        bench_step(c, &r, dir);
+    free(params);
     rnnc_fini(&r);
 }
 
@@ -388,15 +552,28 @@ int main(int argc, char **argv)
         perror("mkdtemp");
         return 1;
     }
-    char cache[64];
-    snprintf(cache, sizeof cache, "%s/cache", dir);
-    setenv("RNNC_CACHE_DIR", cache, 1);
+    if (!getenv("RNNC_CACHE_DIR")) {
+        char cache[64];
+        snprintf(cache, sizeof cache, "%s/cache", dir);
+        setenv("RNNC_CACHE_DIR", cache, 1);
+    }
+    int k = 1;
+    for (; k + 1 < argc && argv[k][0] == '-'; k += 2) {
+        if (strcmp(argv[k], "--threads") == 0)
+            g_threads = atoi(argv[k + 1]) == 2 ? 2 : 1;
+        else if (strcmp(argv[k], "--clock") == 0)
+            g_clock = strcmp(argv[k + 1], "cpu") == 0 ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC;
+        else if (strcmp(argv[k], "--only") == 0)
+            g_only = argv[k + 1];
+        else if (strcmp(argv[k], "--rounds") == 0)
+            g_rounds = atoi(argv[k + 1]) < 1 ? 1 : atoi(argv[k + 1]) > 32 ? 32 : atoi(argv[k + 1]);
+    }
     printf("contender,config,mode,median_us,flops\n");
     for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++) {
-        int want = argc < 2;
-        for (int k = 1; k < argc; k++)
-            want |= strcmp(argv[k], configs[i].id) == 0;
-        if (want)
+        int want = k >= argc;
+        for (int j = k; j < argc; j++)
+            want |= strcmp(argv[j], configs[i].id) == 0;
+        if (want && (g_threads == 1 || configs[i].B > 1 || configs[i].bi))
             bench_config(&configs[i], dir);
     }
     char cmd[128];

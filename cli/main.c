@@ -26,7 +26,7 @@ static const char usage_main[] =
     "       rnnc train SPEC --input X.npy --target Y.npy [--lengths L.npy]\n"
     "                       [--val-input X --val-target Y [--val-lengths L]]\n"
     "                       [--init W.safetensors | --resume CKPT] --save W.safetensors\n"
-    "       rnnc repl [SPEC] [--weights W.safetensors] [--jit tcc|cc]\n"
+    "       rnnc repl [SPEC] [--weights W.safetensors] [--jit auto|tcc|cc]\n"
     "       rnnc COMMAND --help           help on one command\n"
     "       rnnc --version\n";
 
@@ -47,9 +47,9 @@ static const char usage_check[] =
 
 static const char usage_run[] =
     "usage: rnnc run SPEC --weights W.safetensors --input X.npy [--lengths L.npy]\n"
-    "                --output Y.npy [--h-n H.npy] [--c-n C.npy] [--print] [--jit tcc|cc]\n"
+    "                --output Y.npy [--h-n H.npy] [--c-n C.npy] [--print] [--jit auto|tcc|cc]\n"
     "                [--threads N]\n"
-    "JIT-compiles the network through libtcc and runs it.\n"
+    "JIT-compiles the network and runs it.\n"
     "  --weights  safetensors with the state_dict names of the blocks and head (F32/F64)\n"
     "  --input    (B, T, I) if the spec says batch_first: true, else (T, B, I)\n"
     "  --lengths  (B,) int32/int64, each in 1..T: PyTorch's packed-sequence meaning\n"
@@ -58,15 +58,17 @@ static const char usage_run[] =
     "  --h-n      the top block's final hidden state, (num_layers*D, B, H)\n"
     "  --c-n      the top block's final cell state (LSTM only)\n"
     "  --print    also print the output (summarised when large); --output is then optional\n"
-    "  --jit      tcc (default): libtcc in memory, milliseconds; cc: the system compiler\n"
-    "             ($CC or cc, -O3 -march=native) into a cached shared object, faster code\n"
+    "  --jit      auto (default): libtcc in memory at once while the system compiler\n"
+    "             builds the same code in the background, which takes over when ready\n"
+    "             (the same bits either way); tcc: libtcc only; cc: the system compiler\n"
+    "             ($CC or cc, -O3 -march=native, fused multiply-adds) before starting\n"
     "  --threads  N parts of the batch on N threads (default 1); the same numbers\n"
     "Exit status: 0 success, 1 bad input (nothing written), 2 bad usage.\n";
 
 static const char usage_grad[] =
     "usage: rnnc grad SPEC --weights W.safetensors --input X.npy [--lengths L.npy]\n"
-    "                 --target Y.npy --output G.safetensors [--jit tcc|cc]\n"
-    "Runs the network forward and backward through time (JIT-compiled through libtcc) and\n"
+    "                 --target Y.npy --output G.safetensors [--jit auto|tcc|cc]\n"
+    "Runs the network forward and backward through time (JIT-compiled) and\n"
     "writes d loss / d parameter for every parameter, named and shaped as the weights; prints\n"
     "the loss. The spec's `loss:` says which: cross_entropy (on the head's logits; targets\n"
     "int class ids, (B,) for input: last, per step for sequence, -100 ignored), mse (on the\n"
@@ -81,7 +83,7 @@ static const char usage_train[] =
     "                  [--checkpoint CKPT] [--optimizer sgd|adam|adamw] [--lr X]\n"
     "                  [--momentum X] [--weight-decay X] [--batch-size N] [--epochs N]\n"
     "                  [--seed N] [--clip-grad-norm X] [--clip-grad-value X] [--tbptt K]\n"
-    "                  [--no-shuffle] [--jit tcc|cc]\n"
+    "                  [--no-shuffle] [--jit auto|tcc|cc]\n"
     "Trains the network on the data with the spec's loss and train: settings (the flags\n"
     "override them). Starts from --init, or PyTorch's initialisation drawn from the seed, or\n"
     "continues a checkpoint (--resume): the result equals an uninterrupted run bit for bit.\n"
@@ -92,7 +94,7 @@ static const char usage_train[] =
     "Exit status: 0 success (also after Ctrl-C, once saved), 1 bad input, 2 bad usage.\n";
 
 static const char usage_repl[] =
-    "usage: rnnc repl [SPEC] [--weights W.safetensors] [--jit tcc|cc]\n"
+    "usage: rnnc repl [SPEC] [--weights W.safetensors] [--jit auto|tcc|cc]\n"
     "An interactive session: load, change (set PATH VALUE: recompiled at once), inspect,\n"
     "run step by step, watch the gates, train. `help` inside lists the commands. Without a\n"
     "terminal it reads commands line by line (rnnc repl SPEC < script.rnnc), prints no\n"
@@ -285,8 +287,9 @@ static int require(const Args *a, const char *cmd, const char *const *flags,
         snprintf(msg, sizeof msg, "%s needs %s", cmd, miss);
         return bad_usage(msg, NULL, usage);
     }
-    if (a->jit && strcmp(a->jit, "tcc") != 0 && strcmp(a->jit, "cc") != 0)
-        return bad_usage("--jit is tcc or cc, not", a->jit, usage);
+    if (a->jit && strcmp(a->jit, "tcc") != 0 && strcmp(a->jit, "cc") != 0 &&
+        strcmp(a->jit, "auto") != 0)
+        return bad_usage("--jit is auto, tcc or cc, not", a->jit, usage);
     return 0;
 }
 
@@ -299,8 +302,7 @@ static Rnnc *load(const Args *a)
         fprintf(stderr, "rnnc: out of memory\n");
         return NULL;
     }
-    if (a->jit)
-        rnnc_set_jit(r, a->jit);
+    rnnc_set_jit(r, a->jit ? a->jit : "auto");
     int rc = rnnc_load(r, a->spec);
     int nerrors = rnnc_diag_print(r, stderr);
     if (rc < 0) {
@@ -473,9 +475,10 @@ static int cmd_repl(int argc, char **argv)
     int pr = parse_args(argc, argv, repl_opts, NOPTS(repl_opts), &a, usage_repl);
     if (pr)
         return pr == 1 ? 0 : 2;
-    if (a.jit && strcmp(a.jit, "tcc") != 0 && strcmp(a.jit, "cc") != 0)
-        return bad_usage("--jit is tcc or cc, not", a.jit, usage_repl);
-    return repl_main(a.spec, a.weights, a.jit ? a.jit : "tcc");
+    if (a.jit && strcmp(a.jit, "tcc") != 0 && strcmp(a.jit, "cc") != 0 &&
+        strcmp(a.jit, "auto") != 0)
+        return bad_usage("--jit is auto, tcc or cc, not", a.jit, usage_repl);
+    return repl_main(a.spec, a.weights, a.jit ? a.jit : "auto");
 }
 
 static int cmd_emit(int argc, char **argv)

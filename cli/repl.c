@@ -30,7 +30,7 @@ typedef struct Repl {
     int xT, cursor;
     char *data_x, *data_y, *data_l;
     long seed;
-    const char *jit; /* "tcc" or "cc" */
+    const char *jit; /* "auto", "tcc" or "cc" */
     int interactive, failed;
 } Repl;
 

@@ -1,6 +1,8 @@
-/* jit.c — libtcc in-process compilation of generated models (the only user of libtcc.h).
- * Debian's libtcc 0.9.27: output type first, tcc_relocate with TCC_RELOCATE_AUTO, and the
- * runtime library (libtcc1.a) found through tcc_set_lib_path.
+/* jit.c — in-process compilation of generated models: libtcc (the only user of libtcc.h;
+ * Debian's 0.9.27: output type first, tcc_relocate with TCC_RELOCATE_AUTO, libtcc1.a found
+ * through tcc_set_lib_path), the system compiler into a cache of shared objects, and
+ * JIT_AUTO, which starts on libtcc and hands every entry point over to the system
+ * compiler's build, made in the background, the moment it is loaded.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "jit.h"
@@ -10,12 +12,15 @@
 #include <fcntl.h>
 #include <libtcc.h>
 #include <math.h>
+#include <pthread.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -24,9 +29,12 @@ extern char **environ;
 #define RNNC_TCC_LIB_PATH "/usr/lib/x86_64-linux-gnu/tcc"
 #endif
 
+typedef struct AutoJob AutoJob;
+
 struct JitModule {
-    TCCState *s; /* JIT_TCC */
-    void *so;    /* JIT_CC: the dlopen handle */
+    TCCState *s;  /* JIT_TCC */
+    void *so;     /* JIT_CC: the dlopen handle */
+    AutoJob *job; /* JIT_AUTO on libtcc: the system compiler's build in the background */
 };
 
 typedef struct ErrSink {
@@ -74,7 +82,9 @@ static void add_f64(TCCState *s, const char *name, double (*fn)(double))
     tcc_add_symbol(s, name, p);
 }
 
-static JitModule *compile_cc(const char *source, DiagList *d);
+static JitModule *compile_cc(const char *source, int strict, DiagList *d);
+static JitModule *compile_tcc(const char *source, DiagList *d);
+static void auto_release(AutoJob *j);
 
 /* One entry point `<prefix>_v_<what>` into *slot (a function pointer of the right type: POSIX
  * guarantees the object-to-function pointer conversion, as for dlsym). 0, or -1 when absent. */
@@ -115,12 +125,13 @@ static JitModule *fill_fns(JitModule *m, const char *prefix, int train, ModelFns
 JitModule *jit_compile(JitKind kind, const char *source, const char *prefix, int train,
                        ModelFns *fns, DiagList *d)
 {
-    if (kind == JIT_CC) {
-        JitModule *m = compile_cc(source, d);
-        if (!m)
-            return NULL;
-        return fill_fns(m, prefix, train, fns, d);
-    }
+    JitModule *m =
+        kind == JIT_TCC ? compile_tcc(source, d) : compile_cc(source, kind == JIT_CC_STRICT, d);
+    return m ? fill_fns(m, prefix, train, fns, d) : NULL;
+}
+
+static JitModule *compile_tcc(const char *source, DiagList *d)
+{
     JitModule *m = calloc(1, sizeof *m);
     if (!m || !(m->s = tcc_new())) {
         free(m);
@@ -142,7 +153,7 @@ JitModule *jit_compile(JitKind kind, const char *source, const char *prefix, int
         jit_free(m);
         return NULL;
     }
-    return fill_fns(m, prefix, train, fns, d);
+    return m;
 }
 
 void *jit_symbol(JitModule *m, const char *name)
@@ -154,6 +165,8 @@ void jit_free(JitModule *m)
 {
     if (!m)
         return;
+    if (m->job)
+        auto_release(m->job);
     if (m->s)
         tcc_delete(m->s);
     if (m->so)
@@ -202,29 +215,108 @@ static int make_dirs(const char *path)
     return mkdir(buf, 0700) != 0 && errno != EEXIST ? -1 : 0;
 }
 
-/* Runs the compiler on c_path into so_path; its messages go to err_path. 0 on success. */
-static int run_cc(const char *cc, const char *c_path, const char *so_path, const char *err_path)
+/* The system compiler: $CC, else cc. */
+static const char *cc_name(void)
 {
-    const char *argv[16];
+    const char *cc = getenv("CC");
+    return cc && *cc ? cc : "cc";
+}
+
+/* Whether the system compiler can be run: a path that is executable, or a name found in
+ * $PATH. */
+static int cc_present(void)
+{
+    const char *cc = cc_name(), *path = getenv("PATH");
+    if (strchr(cc, '/'))
+        return access(cc, X_OK) == 0;
+    for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+        size_t n = strcspn(p, ":");
+        char f[4096];
+        snprintf(f, sizeof f, "%.*s/%s", (int)n, n ? p : ".", cc);
+        if (access(f, X_OK) == 0)
+            return 1;
+        p += n + (p[n] == ':');
+    }
+    return 0;
+}
+
+/* The cache's directory (dir, made when missing) and the shared object the build of
+ * `source` has there (so): its name a hash of the code, the compiler and its flags. 0, or
+ * -1 when the directory cannot be made. */
+static int so_path(const char *source, int strict, char *dir, size_t nd, char *so, size_t ns)
+{
+    unsigned long long h = fnv1a(0xcbf29ce484222325ull, source);
+    h = fnv1a(h, cc_name());
+    for (int i = 0; cc_flags[i]; i++)
+        h = fnv1a(h, cc_flags[i]);
+    if (strict)
+        h = fnv1a(h, "-DRNNC_STRICT");
+    jit_cache_dir(dir, nd);
+    snprintf(so, ns, "%s/%016llx.so", dir, h);
+    return make_dirs(dir);
+}
+
+int jit_cached(JitKind kind, const char *source)
+{
+    char dir[3000], so[3100];
+    if (kind == JIT_TCC || so_path(source, kind == JIT_CC_STRICT, dir, sizeof dir, so, sizeof so))
+        return 0;
+    return access(so, R_OK) == 0;
+}
+
+/* Writes `source` to a fresh file in dir, "<dir>/<unique>.c" into c_file; 0 or -1. */
+static int write_source(const char *dir, const char *source, char *c_file, size_t n)
+{
+    char tmp[3100];
+    snprintf(tmp, sizeof tmp, "%s/build.XXXXXX", dir);
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return -1;
+    size_t len = strlen(source);
+    int ok = write(fd, source, len) == (ssize_t)len;
+    ok = close(fd) == 0 && ok;
+    snprintf(c_file, n, "%s.c", tmp);
+    ok = ok && rename(tmp, c_file) == 0;
+    if (!ok)
+        unlink(tmp);
+    return ok ? 0 : -1;
+}
+
+/* Starts the build of c_file into so through sh: the compiler writes a file of its own
+ * (c_file's name with .so), renamed to so only when complete, so that two processes at
+ * once, a crash, or this process ending first never leave a broken object under that name.
+ * The source and so's .lock go; the messages stay in c_file's name with .err when keep_err
+ * (else they go too). The child's pid, or -1. */
+static pid_t start_build(int strict, const char *c_file, const char *so, int keep_err)
+{
+    static const char script[] =
+        "cc=$1 c=$2 so=$3 keep=$4; shift 4; "
+        "\"$cc\" \"$@\" -o \"$c.so\" \"$c\" -lm >\"$c.err\" 2>&1 && mv -f \"$c.so\" \"$so\"; "
+        "rc=$?; rm -f \"$c\" \"$c.so\" \"$so.lock\"; [ \"$keep\" = 1 ] || rm -f \"$c.err\"; exit "
+        "$rc";
+    const char *argv[24];
     int k = 0;
-    argv[k++] = cc;
+    argv[k++] = "sh";
+    argv[k++] = "-c";
+    argv[k++] = script;
+    argv[k++] = "rnnc-cc";
+    argv[k++] = cc_name();
+    argv[k++] = c_file;
+    argv[k++] = so;
+    argv[k++] = keep_err ? "1" : "0";
     for (int i = 0; cc_flags[i]; i++)
         argv[k++] = cc_flags[i];
-    argv[k++] = "-o";
-    argv[k++] = so_path;
-    argv[k++] = c_path;
-    argv[k++] = "-lm";
+    if (strict)
+        argv[k++] = "-DRNNC_STRICT";
     argv[k] = NULL;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
     pid_t pid;
     char *const *av = (char *const *)(void *)argv;
-    int rc = posix_spawnp(&pid, cc, &fa, NULL, av, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-        return -1;
+    return posix_spawn(&pid, "/bin/sh", NULL, NULL, av, environ) == 0 ? pid : -1;
+}
+
+/* Waits for a build; 0 when it succeeded. */
+static int wait_build(pid_t pid)
+{
     int st;
     while (waitpid(pid, &st, 0) < 0)
         if (errno != EINTR)
@@ -232,61 +324,23 @@ static int run_cc(const char *cc, const char *c_path, const char *so_path, const
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
-/* Compiles `source` with the system compiler, or finds it compiled in the cache. A new
- * object is built under a unique temporary name and renamed into place, so two processes
- * at once, or a crash mid-write, never leave a broken file under the final name. */
-static JitModule *compile_cc(const char *source, DiagList *d)
+/* The compiler's messages for a failed build of c_file, as notes (ten lines at most). */
+static void build_messages(const char *c_file, DiagList *d)
 {
-    const char *cc = getenv("CC");
-    if (!cc || !*cc)
-        cc = "cc";
-    unsigned long long h = fnv1a(0xcbf29ce484222325ull, source);
-    h = fnv1a(h, cc);
-    for (int i = 0; cc_flags[i]; i++)
-        h = fnv1a(h, cc_flags[i]);
-    char dir[3000], so[3100], tmp_c[3100], tmp_so[3200], tmp_err[3200];
-    jit_cache_dir(dir, sizeof dir);
-    if (make_dirs(dir) < 0) {
-        diag_error(d, span_none(), "--jit cc: cannot create the cache directory %s: %s", dir,
-                   strerror(errno));
-        return NULL;
+    char err[3300], line[512];
+    snprintf(err, sizeof err, "%s.err", c_file);
+    FILE *f = fopen(err, "r");
+    for (int lines = 0; f && fgets(line, sizeof line, f) && lines < 10; lines++) {
+        line[strcspn(line, "\n")] = '\0';
+        diag_note(d, span_none(), "%s", line);
     }
-    snprintf(so, sizeof so, "%s/%016llx.so", dir, h);
-    if (access(so, R_OK) != 0) {
-        snprintf(tmp_c, sizeof tmp_c, "%s/%016llx.XXXXXX", dir, h);
-        int fd = mkstemp(tmp_c);
-        if (fd < 0) {
-            diag_error(d, span_none(), "--jit cc: cannot write in %s: %s", dir, strerror(errno));
-            return NULL;
-        }
-        /* the compiler wants a .c name: the unique name plus .c */
-        char c_file[3200];
-        snprintf(c_file, sizeof c_file, "%s.c", tmp_c);
-        snprintf(tmp_so, sizeof tmp_so, "%s.so", tmp_c);
-        snprintf(tmp_err, sizeof tmp_err, "%s.err", tmp_c);
-        size_t n = strlen(source);
-        int ok = write(fd, source, n) == (ssize_t)n;
-        ok = close(fd) == 0 && ok && rename(tmp_c, c_file) == 0;
-        if (!ok || run_cc(cc, c_file, tmp_so, tmp_err) != 0 || rename(tmp_so, so) != 0) {
-            FILE *f = fopen(tmp_err, "r");
-            char line[512];
-            int lines = 0;
-            diag_error(d, span_none(), "--jit cc: '%s' failed on the generated code", cc);
-            while (f && fgets(line, sizeof line, f) && lines++ < 10) {
-                line[strcspn(line, "\n")] = '\0';
-                diag_note(d, span_none(), "%s", line);
-            }
-            if (f)
-                fclose(f);
-            unlink(tmp_c);
-            unlink(c_file);
-            unlink(tmp_so);
-            unlink(tmp_err);
-            return NULL;
-        }
-        unlink(c_file);
-        unlink(tmp_err);
-    }
+    if (f)
+        fclose(f);
+    unlink(err);
+}
+
+static JitModule *load_so(const char *so, DiagList *d)
+{
     JitModule *m = calloc(1, sizeof *m);
     if (!m) {
         diag_error(d, span_none(), "out of memory");
@@ -298,5 +352,273 @@ static JitModule *compile_cc(const char *source, DiagList *d)
         free(m);
         return NULL;
     }
+    return m;
+}
+
+/* Compiles `source` with the system compiler, or finds it compiled in the cache. */
+static JitModule *compile_cc(const char *source, int strict, DiagList *d)
+{
+    char dir[3000], so[3100], c_file[3200], err[3300];
+    if (so_path(source, strict, dir, sizeof dir, so, sizeof so) < 0) {
+        diag_error(d, span_none(), "--jit cc: cannot create the cache directory %s: %s", dir,
+                   strerror(errno));
+        return NULL;
+    }
+    if (access(so, R_OK) != 0) {
+        if (write_source(dir, source, c_file, sizeof c_file) < 0) {
+            diag_error(d, span_none(), "--jit cc: cannot write in %s: %s", dir, strerror(errno));
+            return NULL;
+        }
+        pid_t pid = start_build(strict, c_file, so, 1);
+        if (pid < 0 || wait_build(pid) != 0) {
+            diag_error(d, span_none(), "--jit cc: '%s' failed on the generated code", cc_name());
+            build_messages(c_file, d);
+            unlink(c_file);
+            return NULL;
+        }
+        snprintf(err, sizeof err, "%s.err", c_file);
+        unlink(err);
+    }
+    return load_so(so, d);
+}
+
+/* ---- JIT_AUTO: libtcc at once, the system compiler's build when it is ready ------------ */
+
+/* The entry points an auto module hands out are trampolines: each slot's call through the
+ * slot's current table, libtcc's until the build is loaded, then the build's. The two
+ * compute the same bits (RNNC_STRICT; the same plan, so the same layouts of weights,
+ * scratch and cache), so a call may go to either, even mid-run. A fixed number of slots
+ * (function pointers carry no context); past them a module stays on libtcc. */
+enum { AUTO_SLOTS = 8 };
+
+typedef struct AutoSlot {
+    _Atomic(const ModelFns *) cur;
+    ModelFns tcc, cc;
+} AutoSlot;
+
+static AutoSlot slots[AUTO_SLOTS];
+static int slot_used[AUTO_SLOTS]; /* under jobs_lock */
+static pthread_mutex_t jobs_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The build in the background; owned by its module and its thread, freed by the last. */
+struct AutoJob {
+    int slot, train, module_alive, done;
+    char *source; /* the unit shaped for the system compiler; the thread frees it */
+    char prefix[128], so[3100];
+    JitModule *cc; /* the build, loaded */
+};
+
+#define CUR(i) atomic_load_explicit(&slots[i].cur, memory_order_acquire)
+#define SLOT_FNS(i)                                                                               \
+    static long a_sb##i(int B, int T)                                                             \
+    {                                                                                             \
+        return CUR(i)->scratch_bytes(B, T);                                                       \
+    }                                                                                             \
+    static void a_pk##i(const void *p, void *pw)                                                  \
+    {                                                                                             \
+        CUR(i)->pack(p, pw);                                                                      \
+    }                                                                                             \
+    static int a_fw##i(const void *w, const void *x, const int *l, int B, int T, void *y,         \
+                       void *hn, void *cn, void *s)                                               \
+    {                                                                                             \
+        return CUR(i)->forward(w, x, l, B, T, y, hn, cn, s);                                      \
+    }                                                                                             \
+    static int a_fp##i(const void *w, const void *x, const int *l, int B, int T, void *y,         \
+                       void *hn, void *cn, void *s, void *sh, int part, int nparts,               \
+                       void (*sync)(void *), void *ctx)                                           \
+    {                                                                                             \
+        return CUR(i)->forward_par(w, x, l, B, T, y, hn, cn, s, sh, part, nparts, sync, ctx);     \
+    }                                                                                             \
+    static long a_tb##i(int B, int T)                                                             \
+    {                                                                                             \
+        return CUR(i)->train_bytes(B, T);                                                         \
+    }                                                                                             \
+    static int a_ft##i(const void *w, const void *x, const int *l, int B, int T, void *y,         \
+                       void *lg, const void *dr, const void *s0, void *s1, void *c)               \
+    {                                                                                             \
+        return CUR(i)->forward_train(w, x, l, B, T, y, lg, dr, s0, s1, c);                        \
+    }                                                                                             \
+    static int a_bw##i(const void *w, const void *x, int B, int T, const void *dout,              \
+                       const void *dr, void *dw, void *c)                                         \
+    {                                                                                             \
+        return CUR(i)->backward(w, x, B, T, dout, dr, dw, c);                                     \
+    }                                                                                             \
+    static void a_ug##i(const void *g, void *dp)                                                  \
+    {                                                                                             \
+        CUR(i)->unpack_grads(g, dp);                                                              \
+    }                                                                                             \
+    static void *a_ac##i(void *c, int B, int T, int k)                                            \
+    {                                                                                             \
+        return CUR(i)->acts(c, B, T, k);                                                          \
+    }
+#define SLOT_TABLE(i)                                                                             \
+    {                                                                                             \
+        a_sb##i, a_pk##i, a_fw##i, a_fp##i, a_tb##i, a_ft##i, a_bw##i, a_ug##i, a_ac##i           \
+    }
+SLOT_FNS(0)
+SLOT_FNS(1)
+SLOT_FNS(2)
+SLOT_FNS(3)
+SLOT_FNS(4)
+SLOT_FNS(5)
+SLOT_FNS(6)
+SLOT_FNS(7)
+static const ModelFns trampolines[AUTO_SLOTS] = {SLOT_TABLE(0), SLOT_TABLE(1), SLOT_TABLE(2),
+                                                 SLOT_TABLE(3), SLOT_TABLE(4), SLOT_TABLE(5),
+                                                 SLOT_TABLE(6), SLOT_TABLE(7)};
+
+/* Frees what the job holds once neither its module nor its thread needs it (jobs_lock
+ * held). */
+static void auto_reap(AutoJob *j)
+{
+    if (j->module_alive || !j->done)
+        return;
+    jit_free(j->cc);
+    slot_used[j->slot] = 0;
+    free(j->source);
+    free(j);
+}
+
+static void auto_release(AutoJob *j)
+{
+    pthread_mutex_lock(&jobs_lock);
+    j->module_alive = 0;
+    auto_reap(j);
+    pthread_mutex_unlock(&jobs_lock);
+}
+
+/* Whether two tables carve their memory alike (a handover needs it; the same plan gives
+ * it, so this only guards against a stale object under a colliding name). */
+static int same_layouts(const ModelFns *a, const ModelFns *b, int train)
+{
+    return a->scratch_bytes(7, 13) == b->scratch_bytes(7, 13) &&
+           (!train || a->train_bytes(7, 13) == b->train_bytes(7, 13));
+}
+
+/* Builds j's object unless another process is building it (so's .lock, taken here, is
+ * dropped by the build's script; one older than ten minutes is a crash's), then waits for
+ * whichever build to end. */
+static void auto_make(AutoJob *j)
+{
+    char dir[3000], c_file[3200], lock[3200];
+    struct stat st;
+    jit_cache_dir(dir, sizeof dir);
+    snprintf(lock, sizeof lock, "%s.lock", j->so);
+    int fd = open(lock, O_CREAT | O_EXCL | O_WRONLY, 0600);
+    if (fd < 0 && stat(lock, &st) == 0 && time(NULL) - st.st_mtime > 600) {
+        unlink(lock);
+        fd = open(lock, O_CREAT | O_EXCL | O_WRONLY, 0600);
+    }
+    if (fd >= 0) {
+        close(fd);
+        pid_t pid = write_source(dir, j->source, c_file, sizeof c_file) == 0
+                        ? start_build(1, c_file, j->so, 0)
+                        : -1;
+        if (pid < 0)
+            unlink(lock);
+        else
+            wait_build(pid);
+        return;
+    }
+    const struct timespec nap = {0, 20 * 1000 * 1000};
+    for (int waited = 0; access(j->so, R_OK) != 0 && access(lock, F_OK) == 0 && waited < 30000;
+         waited++)
+        nanosleep(&nap, NULL);
+}
+
+/* The thread: build, load, check, hand over. Any failure leaves the module on libtcc. */
+static void *auto_build(void *arg)
+{
+    AutoJob *j = arg;
+    if (access(j->so, R_OK) != 0)
+        auto_make(j);
+    Arena a;
+    arena_init(&a);
+    DiagList d;
+    diag_init(&d, &a);
+    ModelFns f;
+    JitModule *m = access(j->so, R_OK) == 0 ? load_so(j->so, &d) : NULL;
+    if (m && (m = fill_fns(m, j->prefix, j->train, &f, &d)) &&
+        same_layouts(&f, &slots[j->slot].tcc, j->train)) {
+        slots[j->slot].cc = f;
+        atomic_store_explicit(&slots[j->slot].cur, &slots[j->slot].cc, memory_order_release);
+    }
+    arena_free(&a);
+    pthread_mutex_lock(&jobs_lock);
+    j->cc = m;
+    j->done = 1;
+    auto_reap(j);
+    pthread_mutex_unlock(&jobs_lock);
+    return NULL;
+}
+
+/* The first free slot (taken), or -1. */
+static int take_slot(void)
+{
+    pthread_mutex_lock(&jobs_lock);
+    int s = -1;
+    for (int i = 0; i < AUTO_SLOTS && s < 0; i++)
+        if (!slot_used[i])
+            slot_used[i] = 1, s = i;
+    pthread_mutex_unlock(&jobs_lock);
+    return s;
+}
+
+/* Starts the background build of m (on libtcc, its table in tcc) and hands out the
+ * trampolines in fns; leaves fns as libtcc's when it cannot. */
+static void auto_start(JitModule *m, const char *cc_source, const char *prefix, int train,
+                       ModelFns *fns)
+{
+    char dir[3000];
+    AutoJob *j = calloc(1, sizeof *j);
+    if (!j || !(j->source = strdup(cc_source)) ||
+        so_path(cc_source, 1, dir, sizeof dir, j->so, sizeof j->so) < 0 ||
+        (j->slot = take_slot()) < 0) {
+        if (j)
+            free(j->source);
+        free(j);
+        return;
+    }
+    snprintf(j->prefix, sizeof j->prefix, "%s", prefix);
+    j->train = train;
+    j->module_alive = 1;
+    AutoSlot *s = &slots[j->slot];
+    s->tcc = *fns;
+    atomic_store_explicit(&s->cur, &s->tcc, memory_order_release);
+    pthread_attr_t at;
+    pthread_t t;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &at, auto_build, j) != 0) {
+        pthread_mutex_lock(&jobs_lock);
+        slot_used[j->slot] = 0;
+        pthread_mutex_unlock(&jobs_lock);
+        free(j->source);
+        free(j);
+        pthread_attr_destroy(&at);
+        return;
+    }
+    pthread_attr_destroy(&at);
+    m->job = j;
+    *fns = trampolines[j->slot];
+    if (!train)
+        fns->train_bytes = NULL, fns->forward_train = NULL, fns->backward = NULL,
+        fns->unpack_grads = NULL, fns->acts = NULL;
+}
+
+JitModule *jit_compile_auto(const char *tcc_source, const char *cc_source, const char *prefix,
+                            int train, ModelFns *fns, DiagList *d)
+{
+    static atomic_int noted;
+    int have_cc = cc_present();
+    if (!have_cc && !atomic_exchange(&noted, 1))
+        diag_note(d, span_none(),
+                  "no system compiler ('%s'): running on libtcc's slower code (--jit tcc)",
+                  cc_name());
+    JitModule *m = compile_tcc(tcc_source, d);
+    if (!m || !(m = fill_fns(m, prefix, train, fns, d)))
+        return NULL;
+    if (have_cc)
+        auto_start(m, cc_source, prefix, train, fns);
     return m;
 }

@@ -11,8 +11,10 @@ typedef struct JitModule JitModule;
 
 /* How generated code is compiled in process: libtcc (milliseconds, slower code), or the
  * system compiler (`$CC`, default cc, -O3 -march=native) into a shared object kept in a
- * cache keyed by a hash of the code and loaded with dlopen. */
-typedef enum JitKind { JIT_TCC, JIT_CC } JitKind;
+ * cache keyed by a hash of the code and loaded with dlopen. JIT_CC lets the products fuse
+ * their multiply-adds; JIT_CC_STRICT builds with RNNC_STRICT, whose results equal libtcc's
+ * bit for bit (what JIT_AUTO moves to: libtcc first, then that build; jit_compile_auto). */
+typedef enum JitKind { JIT_TCC, JIT_CC, JIT_CC_STRICT, JIT_AUTO } JitKind;
 
 /* Entry points of a generated model, as the host calls them: every array is a `void *` of
  * the model's own real type, so that the host stays precision-agnostic and needs one table.
@@ -43,6 +45,16 @@ typedef struct ModelFns {
  * with jit_free) or NULL with the compiler's messages added to `d`. */
 JitModule *jit_compile(JitKind kind, const char *source, const char *prefix, int train,
                        ModelFns *fns, DiagList *d);
+/* Whether `source` built by `kind` (JIT_CC, JIT_CC_STRICT) is in the cache already. */
+int jit_cached(JitKind kind, const char *source);
+/* --jit auto: `tcc_source` through libtcc at once, while the system compiler builds
+ * `cc_source` (the same model shaped for it) with RNNC_STRICT in the background, into the
+ * cache; the entry points in fns hand over to that build the moment it is loaded, mid-run
+ * or not (the two give the same bits). Without a system compiler, libtcc alone and a note
+ * in d (once a process). The module (free with jit_free: a build still running finishes
+ * into the cache), or NULL with errors in d. */
+JitModule *jit_compile_auto(const char *tcc_source, const char *cc_source, const char *prefix,
+                            int train, ModelFns *fns, DiagList *d);
 /* The directory of the system compiler's cache: $RNNC_CACHE_DIR, else $XDG_CACHE_HOME/rnnc,
  * else ~/.cache/rnnc, else /tmp/rnnc-cache-<uid>; into out (size n). */
 void jit_cache_dir(char *out, size_t n);

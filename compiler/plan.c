@@ -40,7 +40,7 @@ static long take(Builder *b, long n)
 /* Appends a region to l (room was made for it). */
 static void region(PlanLayout *l, const char *name, RegionPer per, long width, int shared)
 {
-    l->r[l->n++] = (PlanRegion){name, per, width, shared};
+    l->r[l->n++] = (PlanRegion){name, per, width, shared, 0};
 }
 
 /* The forward's scratch: the schedule, the running state, two layer-output buffers, the
@@ -56,8 +56,10 @@ static void scratch_layout(const Plan *p, PlanLayout *l, int runtime)
     region(l, "buf[1]", PER_BT, p->max_width, 1);
     region(l, "hlast", PER_B, hd->present && hd->input == HEAD_LAST ? p->top_dirs * p->top_hr : 0,
            1);
-    if (runtime)
+    if (runtime) {
         region(l, "xp", PER_BT, p->xp_width, 0);
+        l->r[l->n - 1].fixed = p->wt_width;
+    }
 }
 
 /* The training cache, in the order train_mem carves it: the state, per layer its outputs
@@ -135,6 +137,24 @@ static void plan_bz(PlanLayer *L)
     L->bz_width = at;
 }
 
+/* The tiles of a split layer's recurrence: every gate's columns of tile_u units (one
+ * 64-byte vector of each gate; four for a one-gate RNN) for tile_s sequences, so that the
+ * accumulators fill 24 of AVX-512's 32 vector registers. */
+static void plan_tile(PlanLayer *L, int real_size)
+{
+    const Block *blk = L->block;
+    int lanes = 64 / real_size;
+    L->tiled = L->split && !L->P && (blk->cell != CELL_GRU || blk->reset == RESET_AFTER);
+    L->tile_u = L->G == 1 ? 4 * lanes : lanes;
+    if (L->tile_u > L->H)
+        L->tile_u = L->H;
+    int vecs = (L->G * L->tile_u + lanes - 1) / lanes;
+    L->tile_s = vecs > 24 ? 1 : 24 / vecs;
+    if (!L->tiled)
+        L->tile_u = L->tile_s = 0;
+    L->blocked = L->tiled && (long)L->G * L->H * real_size >= 2048;
+}
+
 /* Layer l, direction dir of block bi: its shapes, kernel choice, state_dict tensors, place
  * in the packed block, state and dropout offsets; the plan's maxima and totals grow. */
 static void plan_layer(Builder *b, int bi, int l, int dir)
@@ -192,6 +212,9 @@ static void plan_layer(Builder *b, int bi, int l, int dir)
     if (!L->unrolled && G * H > p->xp_width)
         p->xp_width = G * H;
     L->split = !L->unrolled;
+    plan_tile(L, p->real_size);
+    if (L->blocked && (long)(L->I + Hr) * G * H > p->wt_width)
+        p->wt_width = (long)(L->I + Hr) * G * H;
     plan_bz(L);
     if (L->split && L->bz_width > p->bz_width)
         p->bz_width = L->bz_width;
@@ -264,7 +287,7 @@ Plan *plan_build(Arena *a, DiagList *d, const Net *net)
     p->can_stream = 1;
     for (int i = 0; i < net->nblocks; i++)
         p->can_stream &= net->blocks[i].dirs == 1;
-    p->kern = (PlanKernels){6, 1, 64, 256, 6, 0};
+    p->kern = (PlanKernels){6, 1, 64, 256, 6, 0, 6, 64, 192 * 1024};
     if (net->head.present)
         p->kern.head_unrolled = (long)net->head.in_features * net->head.out_features <= 1024;
     if (plan_layouts(a, p) < 0) {
@@ -280,15 +303,19 @@ long plan_layout_reals(const PlanLayout *l, long B, long T, int real_size)
     long ints = l->ints_B * B + l->ints_T * T;
     long at = (ints * 4 + real_size - 1) / real_size;
     for (int k = 0; k < l->n; k++)
-        at += l->r[k].width * (l->r[k].per == PER_BT ? B * T : l->r[k].per == PER_B ? B : 1);
+        at += l->r[k].fixed + l->r[k].width * (l->r[k].per == PER_BT  ? B * T
+                                               : l->r[k].per == PER_B ? B
+                                                                      : 1);
     return at;
 }
 
 void plan_region_offset(const PlanLayout *l, int k, long *kB, long *kBT, long *k1)
 {
     *kB = *kBT = *k1 = 0;
-    for (int i = 0; i < k; i++)
+    for (int i = 0; i < k; i++) {
         *(l->r[i].per == PER_BT ? kBT : l->r[i].per == PER_B ? kB : k1) += l->r[i].width;
+        *k1 += l->r[i].fixed;
+    }
 }
 
 long plan_scratch_reals(const Plan *p, long B, long T)

@@ -17,13 +17,14 @@ typedef struct PlanTensor {
 } PlanTensor;
 
 /* One region of a block of memory the generated code carves (llm.c's tensor sizes): its size
- * is `width` reals, times B, times B*T, or once, as `per` says. */
+ * is `width` reals, times B, times B*T, or once, as `per` says, plus `fixed` reals. */
 typedef enum RegionPer { PER_ONE, PER_B, PER_BT } RegionPer;
 typedef struct PlanRegion {
     const char *name; /* what the code calls it: "h", "out[0]", "xp" */
     RegionPer per;
     long width;
     int shared; /* run-time scratch: in the parts' common block (forward_par's `shared`) */
+    long fixed; /* reals at its start that do not grow with B or T (xp: the blocked weights) */
 } PlanRegion;
 
 /* A block: ints_B * B + ints_T * T ints first (the packed schedule), rounded up to whole
@@ -44,6 +45,9 @@ typedef struct PlanKernels {
     int one_seq_cols;  /* columns per chunk for a single sequence: 256 (16 chains in flight) */
     int outer_rows;    /* rows of dW per block of the batched backward: 6 */
     int head_unrolled; /* the head's product is straight-line code (F*O <= 1024) */
+    int proj_rows;     /* (step, sequence) pairs per tile of a tiled input projection: 6 */
+    int proj_cols;     /* its columns per tile: 64 (four AVX-512 vectors of floats) */
+    int proj_bytes;    /* the pairs' inputs a chunk of the projection keeps in L2: 192 KiB */
 } PlanKernels;
 
 /* One direction of one layer of one block. */
@@ -71,8 +75,18 @@ typedef struct PlanLayer {
      * dz (G*H), dgh (H; GRU, reset after), hd (Hr; GRU), rh (H; GRU, reset before), hp
      * (Hr), x (I); bz_width in all */
     long bz_dz, bz_dgh, bz_hd, bz_rh, bz_hp, bz_x, bz_width;
-    int split;         /* loop layers of the run-time API: the batched kernels (input projection of
-                          all steps, then the recurrence over blocks of sequences) */
+    int split; /* loop layers of the run-time API: the batched kernels (input projection of
+                  all steps, then the recurrence over blocks of sequences) */
+    int tiled; /* split, and the step's gates need no product's whole result (LSTM
+                  without projection, GRU reset after, RNN): built by the system
+                  compiler as tiles of tile_u units of every gate by tile_s sequences,
+                  the gates computed from the accumulators; libtcc keeps one
+                  sequence at a time, with the same bits */
+    int tile_u, tile_s;
+    int blocked;       /* tiled, and rows of G*H reals span 2 KiB or more: each forward copies
+                          W_ih^T and W_hh^T into panels (the start of its xp scratch), so that
+                          a tile's weights are contiguous rather than rows a power of two
+                          apart that share a handful of cache sets */
     const char *fn;    /* base name of its generated functions, e.g. "blk_rnn_l0" */
     const char *label; /* "rnn layer 0 reverse" */
 } PlanLayer;
@@ -89,6 +103,7 @@ typedef struct Plan {
     long head_pk_w, head_pk_b;    /* W^T (F, O) and b (O) in the packed block; -1 absent */
     int max_hr, max_h, max_width; /* largest h, c and per-step layer output widths */
     int xp_width;  /* largest G*H of a loop layer: the run-time API's input projections */
+    long wt_width; /* largest (I + Hr) * G*H of a blocked layer: its panels, xp's fixed part */
     long bz_width; /* widest per-sequence scratch of a split layer's batched backward */
     int top_hr, top_dirs, top_layers; /* shape of h_n: (top_layers*top_dirs, B, top_hr) */
     long flops_per_step;              /* whole network, one sequence, multiply-add = 2 */

@@ -63,6 +63,8 @@ int rnnc_set_jit(Rnnc *r, const char *kind)
         r->jit = JIT_TCC;
     else if (strcmp(kind, "cc") == 0)
         r->jit = JIT_CC;
+    else if (strcmp(kind, "auto") == 0)
+        r->jit = JIT_AUTO;
     else
         return -1;
     return 0;
@@ -70,7 +72,7 @@ int rnnc_set_jit(Rnnc *r, const char *kind)
 
 const char *rnnc_jit_name(const Rnnc *r)
 {
-    return r->jit == JIT_CC ? "cc" : "tcc";
+    return r->jit == JIT_CC ? "cc" : r->jit == JIT_AUTO ? "auto" : "tcc";
 }
 
 /* The stages after parsing: check, then plan. */
@@ -252,17 +254,23 @@ int rnnc_write(Rnnc *r, const char *c_path)
     return write_unit(c_path, r->plan, &r->diag);
 }
 
-/* The JIT unit's text (training API too when `train`). */
-static char *jit_source(Rnnc *r, int train)
+/* The JIT unit's text (training API too when `train`), shaped for libtcc or not. */
+static char *unit_source(Rnnc *r, int train, int for_tcc)
 {
     CUnit u;
-    if (emit_unit_jit(r->plan, train, r->jit == JIT_TCC, &u, &r->diag) < 0)
+    if (emit_unit_jit(r->plan, train, for_tcc, &u, &r->diag) < 0)
         return NULL;
     char *s = cunit_join(&u);
     if (!s)
         diag_error(&r->diag, span_none(), "out of memory");
     cunit_free(&u);
     return s;
+}
+
+/* The unit r->jit compiles first: libtcc's for tcc and auto. */
+static char *jit_source(Rnnc *r, int train)
+{
+    return unit_source(r, train, r->jit == JIT_TCC || r->jit == JIT_AUTO);
 }
 
 char *rnnc_source(Rnnc *r)
@@ -275,7 +283,7 @@ char *rnnc_layer_source(Rnnc *r, const char *block, int layer, int train)
     for (int i = 0; i < r->plan->nlayers; i++) {
         const PlanLayer *L = &r->plan->layers[i];
         if (L->dir == 0 && L->layer == layer && strcmp(L->block->name, block) == 0) {
-            char *s = emit_layer(r->plan, i, train, r->jit == JIT_TCC);
+            char *s = emit_layer(r->plan, i, train, r->jit == JIT_TCC || r->jit == JIT_AUTO);
             if (!s)
                 diag_error(&r->diag, span_none(), "out of memory");
             return s;
@@ -298,12 +306,32 @@ static double clock_ms(void)
     return (double)ts.tv_sec * 1e3 + 1e-6 * (double)ts.tv_nsec;
 }
 
+/* --jit auto: the system compiler's build from the cache when it is there (the code auto
+ * ends on, at once), else libtcc now and that build in the background. */
+static JitModule *compile_auto(Rnnc *r, int train, ModelFns *fns, double *gen_end_ms)
+{
+    char *cc_src = unit_source(r, train, 0);
+    if (cc_src && jit_cached(JIT_CC_STRICT, cc_src)) {
+        *gen_end_ms = clock_ms();
+        JitModule *m = jit_compile(JIT_CC_STRICT, cc_src, r->net->name, train, fns, &r->diag);
+        free(cc_src);
+        return m;
+    }
+    char *tcc_src = cc_src ? unit_source(r, train, 1) : NULL;
+    *gen_end_ms = clock_ms();
+    JitModule *m =
+        tcc_src ? jit_compile_auto(tcc_src, cc_src, r->net->name, train, fns, &r->diag) : NULL;
+    free(cc_src);
+    free(tcc_src);
+    return m;
+}
+
 JitModule *host_compile_timed(Rnnc *r, JitKind kind, int train, ModelFns *fns, double *gen_end_ms)
 {
-    JitKind was = r->jit;
-    r->jit = kind; /* the unit is shaped for the compiler that takes it */
-    char *src = jit_source(r, train);
-    r->jit = was;
+    if (kind == JIT_AUTO)
+        return compile_auto(r, train, fns, gen_end_ms);
+    /* the unit is shaped for the compiler that takes it */
+    char *src = unit_source(r, train, kind == JIT_TCC);
     *gen_end_ms = clock_ms();
     if (!src)
         return NULL;

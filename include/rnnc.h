@@ -31,8 +31,12 @@ int rnnc_diag_print(Rnnc *r, FILE *out);
 void rnnc_diag_clear(Rnnc *r);
 
 /* How run, grad, train and the REPL's model compile generated code: "tcc" (libtcc in
- * memory, the default) or "cc" (the system compiler into a cached shared object). 0, or -1
- * for another name. */
+ * memory, the default of a new handle), "cc" (the system compiler into a cached shared
+ * object, before the first call; multiply-adds fused where the machine has FMA) or "auto"
+ * (the command line's default: libtcc at once while the system compiler builds the same
+ * code in the background, cached, which takes over the moment it is loaded; both give
+ * libtcc's bits, so results never depend on the timing; without a system compiler, libtcc
+ * and a note). 0, or -1 for another name. */
 int rnnc_set_jit(Rnnc *r, const char *kind);
 const char *rnnc_jit_name(const Rnnc *r);
 

@@ -95,6 +95,12 @@ int em_split(const Emitter *e, const PlanLayer *L);
 /* A split layer's <fn>_proj, <fn>_rec and <fn>_seq; its <fn>_recc and <fn>_seqc. */
 void em_kern_layer(Emitter *e, const PlanLayer *L);
 void em_kern_train(Emitter *e, const PlanLayer *L);
+/* ---- tile.c: the tiled batched forward (system compiler) ---------------------------- */
+
+/* A tiled layer's projection and recurrence tiles and its <fn>_seq (e->cache: the training
+ * forward's tiles and <fn>_seqc), for builds that are not libtcc's. */
+void em_tile_layer(Emitter *e, const PlanLayer *L);
+
 /* Per layer: <fn>_cellc, <fn>_back, <fn>_seqc, <fn>_seqb. */
 void em_train_cells(Emitter *e, const PlanLayer *L);
 

@@ -246,6 +246,10 @@ static void emit_seq_split(Emitter *e, const PlanLayer *L)
 /* A split layer's inference functions: proj, rec and seq. */
 void em_kern_layer(Emitter *e, const PlanLayer *L)
 {
+    if (L->tiled && !e->for_tcc) {
+        em_tile_layer(e, L);
+        return;
+    }
     int ns = em_block(e);
     emit_proj(e, L, 1);
     if (ns > 1)
@@ -261,6 +265,11 @@ void em_kern_train(Emitter *e, const PlanLayer *L)
 {
     int ns = em_block(e);
     e->cache = 1;
+    if (L->tiled && !e->for_tcc) {
+        em_tile_layer(e, L);
+        e->cache = 0;
+        return;
+    }
     emit_rec(e, L, 1);
     if (ns > 1)
         emit_rec(e, L, ns);

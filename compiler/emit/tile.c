@@ -1,0 +1,444 @@
+/* tile.c — the tiled batched forward of a split layer, as the system compiler builds it
+ * (plan.c's PlanLayer.tiled; libtcc keeps seq.c's one-sequence kernels). Two GEMM-shaped
+ * passes, each ordered for the caches:
+ *
+ *   input projection  xp = b + W_ih^T x of every live (step, sequence) pair: chunks of
+ *                     pairs whose inputs stay in L2, each against every 64-column panel of
+ *                     W_ih^T, in tiles of 6 pairs x 64 columns held in registers;
+ *   recurrence        per step, tiles of tile_u units of every gate x tile_s sequences, the
+ *                     units' panel of W_hh^T kept in L2 across the step's sequences, the
+ *                     gates computed from the accumulators (the GEMM's epilogue) and written
+ *                     straight to the layer's output.
+ *
+ * Every output sees the additions em_product's one-sequence loop does, in its order, and
+ * the gates are cell.c's equations unit for unit, so the bits equal libtcc's whenever the
+ * multiply-adds are not fused (RNNC_STRICT).
+ */
+#include <stdio.h>
+
+#include "emit_int.h"
+
+/* Columns of W_ih^T / xp a proj tile covers, from the plan. */
+static long proj_cols(const Emitter *e)
+{
+    return e->p->kern.proj_cols;
+}
+
+/* <fn>_pt<ns>_<w>: columns [j0, j0 + w) of ns pairs' projections b + W_ih^T x; the
+ * panel's rows start at wp, ks reals apart (the blocked copy's w, or the packed G*H). */
+static void emit_proj_tile(Emitter *e, const PlanLayer *L, int ns, long w)
+{
+    Sb *sb = e->sb;
+    sb_line(sb, "/* %s layer %d: columns [j0, j0 + %ld) of b + W_ih^T x for %d pair%s. */",
+            L->block->name, L->layer, w, ns, ns > 1 ? "s" : "");
+    sb_line(sb, "static void %s_pt%d_%ld(const real *w, const real *wp, long ks, int j0,", L->fn,
+            ns, w);
+    sb_line(sb, "    const real *const *xs, real *const *ps)");
+    sb_line(sb, "{");
+    sb->indent += 4;
+    sb_line(sb, "real acc[%d][%ld];", ns, w);
+    sb_line(sb, "for (int s = 0; s < %d; s++)", ns);
+    sb_line(sb, "    for (int j = 0; j < %ld; j++)", w);
+    if (L->pk_b >= 0)
+        sb_line(sb, "        acc[s][j] = w[j0 + j];");
+    else
+        sb_line(sb, "        acc[s][j] = %s;", e->zero);
+    if (L->pk_b < 0)
+        sb_line(sb, "(void)w;");
+    sb_line(sb, "for (int k = 0; k < %d; k++) {", L->I);
+    sb_line(sb, "    const real *wk = wp + k * ks;");
+    sb_line(sb, "    for (int s = 0; s < %d; s++) {", ns);
+    sb_line(sb, "        const real v = xs[s][k];");
+    sb_line(sb, "        for (int j = 0; j < %ld; j++)", w);
+    sb_line(sb, "            acc[s][j] = MADD(acc[s][j], wk[j], v);");
+    sb_line(sb, "    }");
+    sb_line(sb, "}");
+    sb_line(sb, "for (int s = 0; s < %d; s++)", ns);
+    sb_line(sb, "    for (int j = 0; j < %ld; j++)", w);
+    sb_line(sb, "        ps[s][j0 + j] = acc[s][j];");
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    sb_line(sb, "%s", "");
+}
+
+/* The calls of one panel of width w at j0 (rows at wp, ks apart) over the pairs from cursor
+ * (t0, i0) to (t1, i1), in tiles of ns (the last, partial one pair by pair). */
+static void emit_proj_panel(Emitter *e, const PlanLayer *L, int ns, const char *j0, long w)
+{
+    Sb *sb = e->sb;
+    long GH = (long)L->G * L->H;
+    const char *xp = e->cache ? "a" : "xp";
+    if (L->blocked && !e->cache)
+        sb_line(sb, "const real *wp = wt + (long)%s * %d;", j0, L->I);
+    else
+        sb_line(sb, "const real *wp = w + %ld + %s;", L->pk_wx - L->pk, j0);
+    sb_line(sb, "const long ks = %ld;", L->blocked && !e->cache ? w : GH);
+    sb_line(sb, "n = 0;");
+    sb_line(sb, "for (int t = t0, i = i0; t < t1 || (t == t1 && i < i1); i++) {");
+    sb->indent += 4;
+    sb_line(sb, "if (i >= bs[t]) {");
+    sb_line(sb, "    t++, i = -1;");
+    sb_line(sb, "    continue;");
+    sb_line(sb, "}");
+    sb_line(sb, "const int b = perm[i];");
+    sb_line(sb, "xs[n] = x + b * xsb + t * xst;");
+    sb_line(sb, "ps[n] = %s + ((long)b * T + t) * %ld;", xp, GH);
+    sb_line(sb, "if (++n == %d) {", ns);
+    sb_line(sb, "    %s_pt%d_%ld(w, wp, ks, %s, xs, ps);", L->fn, ns, w, j0);
+    sb_line(sb, "    n = 0;");
+    sb_line(sb, "}");
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    sb_line(sb, "for (int q = 0; q < n; q++)");
+    sb_line(sb, "    %s_pt1_%ld(w, wp, ks, %s, xs + q, ps + q);", L->fn, w, j0);
+}
+
+/* In <fn>_seq(c): every live pair's input projection, chunk by chunk. */
+static void emit_proj_pass(Emitter *e, const PlanLayer *L)
+{
+    Sb *sb = e->sb;
+    const PlanKernels *k = &e->p->kern;
+    long GH = (long)L->G * L->H, w = proj_cols(e), full = GH / w * w;
+    long chunk = k->proj_bytes / ((long)L->I * e->p->real_size) / k->proj_rows * k->proj_rows;
+    if (chunk < k->proj_rows)
+        chunk = k->proj_rows;
+    sb_line(sb, "/* the input projections of every live pair: chunks of %ld pairs (their inputs",
+            chunk);
+    sb_line(sb, " * stay in L2), each against every %ld-column panel of W_ih^T */", w);
+    sb_line(sb, "for (int t0 = 0, i0 = 0; t0 < T;) {");
+    sb->indent += 4;
+    sb_line(sb, "int t1 = t0, i1 = i0, n;");
+    sb_line(sb, "for (int m = 0; m < %ld && t1 < T;) {", chunk);
+    sb_line(sb, "    if (i1 >= bs[t1]) {");
+    sb_line(sb, "        t1++, i1 = 0;");
+    sb_line(sb, "        continue;");
+    sb_line(sb, "    }");
+    sb_line(sb, "    i1++, m++;");
+    sb_line(sb, "}");
+    if (full) {
+        sb_line(sb, "for (int jc = 0; jc < %ld; jc += %ld) {", full, w);
+        sb->indent += 4;
+        emit_proj_panel(e, L, k->proj_rows, "jc", w);
+        sb->indent -= 4;
+        sb_line(sb, "}");
+    }
+    if (GH % w) {
+        char j0[24];
+        snprintf(j0, sizeof j0, "%ld", full);
+        sb_line(sb, "{");
+        sb->indent += 4;
+        emit_proj_panel(e, L, k->proj_rows, j0, GH % w);
+        sb->indent -= 4;
+        sb_line(sb, "}");
+    }
+    sb_line(sb, "t0 = t1, i0 = i1;");
+    sb->indent -= 4;
+    sb_line(sb, "}");
+}
+
+/* The tile's epilogue for each of its ns sequences: cell.c's gates, unit for unit, over a
+ * layer narrowed to the tile's U units, from the accumulators; the results where the full
+ * layer keeps them (with the cache: the activations over xp, c, and a GRU's W_hn h + b_hn). */
+static void emit_tile_gates(Emitter *e, const PlanLayer *L, int ns, long U)
+{
+    Sb *sb = e->sb;
+    long H = L->H;
+    int G = L->G, lstm = L->block->cell == CELL_LSTM, gru = L->block->cell == CELL_GRU;
+    PlanLayer Lb = *L;
+    Lb.H = Lb.Hr = (int)U;
+    Lb.unrolled = 0;
+    sb_line(sb, "for (int s = 0; s < %d; s++) {", ns);
+    sb->indent += 4;
+    sb_line(sb, "real g[%ld];", G * U);
+    if (gru) {
+        sb_line(sb, "real gh[%ld], h[%ld];", U, U);
+        sb_line(sb, "for (int j = 0; j < %ld; j++) {", U);
+        sb_line(sb, "    g[j] = acc[s][j], g[%ld + j] = acc[s][%ld + j];", U, U);
+        sb_line(sb, "    g[%ld + j] = ps[s][%ld + u0 + j], gh[j] = acc[s][%ld + j];", 2 * U, 2 * H,
+                2 * U);
+        sb_line(sb, "    h[j] = hp[s][u0 + j];");
+        sb_line(sb, "}");
+    } else {
+        sb_line(sb, "for (int j = 0; j < %ld; j++)", G * U);
+        sb_line(sb, "    g[j] = acc[s][j];");
+        sb_line(sb, "real *h = ho[s] + u0;");
+    }
+    if (lstm)
+        sb_line(sb, "real *c = cs[s] + u0;");
+    if (e->cache) {
+        sb_line(sb, "real a[%ld];", G * U);
+        if (gru)
+            sb_line(sb, "real ex[%ld];", U);
+    }
+    em_units(e, &Lb, U, em_gates_unit);
+    if (gru) {
+        sb_line(sb, "for (int j = 0; j < %ld; j++)", U);
+        sb_line(sb, "    ho[s][u0 + j] = h[j];");
+    }
+    if (e->cache) {
+        sb_line(sb, "for (int j = 0; j < %ld; j++) {", U);
+        for (int q = 0; q < G; q++)
+            sb_line(sb, "    ps[s][%ld + u0 + j] = a[%ld + j];", q * H, q * U);
+        if (gru)
+            sb_line(sb, "    exs[s][u0 + j] = ex[j];");
+        if (lstm)
+            sb_line(sb, "    cst[s][u0 + j] = c[j];");
+        sb_line(sb, "}");
+    }
+    sb->indent -= 4;
+    sb_line(sb, "}");
+}
+
+/* <fn>_t<ns>_<U> (<fn>_tc<ns>_<U> with the cache): the recurrence's tile of units
+ * [u0, u0 + U) of every gate for ns sequences: xp (ps) plus W_hh^T h_{t-1} (hp), then the
+ * gates into ho (h_t), cs (c, in place); with the cache the activations over xp, c into cst
+ * and a GRU's W_hn h + b_hn into exs. */
+static void emit_rec_tile(Emitter *e, const PlanLayer *L, int ns, long U)
+{
+    Sb *sb = e->sb;
+    long H = L->H, GH = (long)L->G * H;
+    int G = L->G, lstm = L->block->cell == CELL_LSTM, gru = L->block->cell == CELL_GRU;
+    const char *c = e->cache ? "c" : "";
+    sb_line(sb, "/* %s layer %d: units [u0, u0 + %ld) of one step for %d sequence%s. */",
+            L->block->name, L->layer, U, ns, ns > 1 ? "s" : "");
+    sb_line(sb, "static void %s_t%s%d_%ld(const real *w, const real *wp, int u0, real *const *ps,",
+            L->fn, c, ns, U);
+    sb_line(sb, "    const real *const *hp, real *const *ho%s%s%s)",
+            lstm ? ", real *const *cs" : "",
+            e->cache && lstm  ? ", real *const *cst"
+            : e->cache && gru ? ", real *const *exs"
+                              : "",
+            "");
+    sb_line(sb, "{");
+    sb->indent += 4;
+    int blk = L->blocked && !e->cache; /* the panel: [k][gate][U], else packed rows */
+    long ks = blk ? G * U : GH, gs = blk ? U : H;
+    if (L->pk_bhn >= 0)
+        sb_line(sb, "const real *bhn = w + %ld + u0;", L->pk_bhn - L->pk);
+    else
+        sb_line(sb, "(void)w;");
+    sb_line(sb, "real acc[%d][%ld];", ns, G * U);
+    sb_line(sb, "for (int s = 0; s < %d; s++)", ns);
+    sb_line(sb, "    for (int j = 0; j < %ld; j++) {", U);
+    for (int q = 0; q < G; q++) {
+        if (gru && q == 2)
+            sb_line(sb, "        acc[s][%ld + j] = %s;", q * U,
+                    L->pk_bhn >= 0 ? "bhn[j]" : e->zero);
+        else
+            sb_line(sb, "        acc[s][%ld + j] = ps[s][%ld + u0 + j];", q * U, q * H);
+    }
+    sb_line(sb, "    }");
+    sb_line(sb, "for (int k = 0; k < %d; k++) {", L->Hr);
+    sb_line(sb, "    const real *wk = wp + (long)k * %ld;", ks);
+    sb_line(sb, "    for (int s = 0; s < %d; s++) {", ns);
+    sb_line(sb, "        const real v = hp[s][k];");
+    sb_line(sb, "        for (int j = 0; j < %ld; j++) {", U);
+    for (int q = 0; q < G; q++)
+        sb_line(sb, "            acc[s][%ld + j] = MADD(acc[s][%ld + j], wk[%ld + j], v);", q * U,
+                q * U, q * gs);
+    sb_line(sb, "        }");
+    sb_line(sb, "    }");
+    sb_line(sb, "}");
+    emit_tile_gates(e, L, ns, U);
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    sb_line(sb, "%s", "");
+}
+
+/* The pointers of live sequences [i, i + m) of step t into the tile's tables. */
+static void emit_tile_ptrs(Emitter *e, const PlanLayer *L)
+{
+    Sb *sb = e->sb;
+    long H = L->H, GH = (long)L->G * H;
+    int lstm = L->block->cell == CELL_LSTM, gru = L->block->cell == CELL_GRU;
+    sb_line(sb, "for (int q = 0; q < m; q++) {");
+    sb_line(sb, "    const int b = perm[i + q];");
+    sb_line(sb, "    ps[q] = %s + ((long)b * T + t) * %ld;", e->cache ? "a" : "xp", GH);
+    sb_line(sb, "    hp[q] = h + (long)b * %d;", L->Hr);
+    sb_line(sb, "    ho[q] = y + b * ysb + t * yst;");
+    if (lstm)
+        sb_line(sb, "    cs_[q] = c + (long)b * %ld;", H);
+    if (e->cache && lstm)
+        sb_line(sb, "    cst[q] = cs + ((long)b * T + t) * %ld;", H);
+    if (e->cache && gru)
+        sb_line(sb, "    exs[q] = ex + ((long)b * T + t) * %ld;", H);
+    sb_line(sb, "}");
+}
+
+/* The calls of step t's tiles of width U at u0 for its n live sequences: nt tiles of at
+ * most tile_s, their sizes differing by one at most (32 = 6 + 6 + 5 + 5 + 5 + 5). */
+static void emit_rec_tiles(Emitter *e, const PlanLayer *L, const char *u0, long U)
+{
+    Sb *sb = e->sb;
+    int lstm = L->block->cell == CELL_LSTM, gru = L->block->cell == CELL_GRU;
+    const char *c = e->cache ? "c" : "";
+    const char *extra = e->cache && lstm  ? ", cs_, cst"
+                        : lstm            ? ", cs_"
+                        : e->cache && gru ? ", exs"
+                                          : "";
+    if (L->blocked && !e->cache)
+        sb_line(sb, "const real *wp = wt + %ld + (long)%s * %ld; /* this units' panel */",
+                (long)L->I * L->G * L->H, u0, (long)L->Hr * L->G);
+    else
+        sb_line(sb, "const real *wp = w + %ld + %s;", L->pk_wh - L->pk, u0);
+    sb_line(sb, "for (int i = 0, r = 0; r < nt; r++, i += m) {");
+    sb->indent += 4;
+    sb_line(sb, "m = n / nt + (r < n %% nt);");
+    emit_tile_ptrs(e, L);
+    sb_line(sb, "switch (m) {");
+    for (int ns = L->tile_s; ns >= 1; ns--)
+        sb_line(sb, "case %d: %s_t%s%d_%ld(w, wp, %s, ps, hp, ho%s); break;", ns, L->fn, c, ns, U,
+                u0, extra);
+    sb_line(sb, "}");
+    sb->indent -= 4;
+    sb_line(sb, "}");
+}
+
+/* In <fn>_seq(c): the recurrence, step by step; h_t goes to the layer's output, then
+ * becomes the state the next step reads. */
+static void emit_rec_pass(Emitter *e, const PlanLayer *L)
+{
+    Sb *sb = e->sb;
+    long H = L->H, U = L->tile_u;
+    sb_line(sb, "/* the recurrence: per step, tiles of %ld units by %d sequences, each units'", U,
+            L->tile_s);
+    sb_line(sb, " * panel of W_hh^T kept in L2 across the step's sequences */");
+    sb_line(sb, "for (int s = 0; s < T; s++) {");
+    sb->indent += 4;
+    sb_line(sb, "const int t = reverse ? T - 1 - s : s, n = bs[t];");
+    sb_line(sb, "const int nt = (n + %d) / %d; /* tiles of sequences, as even as can be */",
+            L->tile_s - 1, L->tile_s);
+    sb_line(sb, "int m;");
+    if (H / U) {
+        sb_line(sb, "for (int u0 = 0; u0 < %ld; u0 += %ld) {", H / U * U, U);
+        sb->indent += 4;
+        emit_rec_tiles(e, L, "u0", U);
+        sb->indent -= 4;
+        sb_line(sb, "}");
+    }
+    if (H % U) {
+        char u0[24];
+        snprintf(u0, sizeof u0, "%ld", H / U * U);
+        sb_line(sb, "{");
+        sb->indent += 4;
+        emit_rec_tiles(e, L, u0, H % U);
+        sb->indent -= 4;
+        sb_line(sb, "}");
+    }
+    sb_line(sb, "for (int i = 0; i < n; i++) {");
+    sb_line(sb, "    const int b = perm[i];");
+    sb_line(sb, "    vec_copy(h + (long)b * %d, y + b * ysb + t * yst, %d);", L->Hr, L->Hr);
+    sb_line(sb, "}");
+    sb->indent -= 4;
+    sb_line(sb, "}");
+}
+
+/* A blocked layer's weights copied into panels at the start of xp, which then begins after
+ * them: W_ih^T as column panels [j/w][k][w] (the last one narrower), W_hh^T as unit panels
+ * [u/U][k][gate][U]. A copy per call: rows a power of two apart would otherwise fall into a
+ * few cache sets and leave the panels nowhere near L2. */
+static void emit_blocking(Emitter *e, const PlanLayer *L)
+{
+    Sb *sb = e->sb;
+    long H = L->H, GH = (long)L->G * H, w = proj_cols(e), U = L->tile_u, I = L->I;
+    long full = GH / w * w, ufull = H / U * U;
+    sb_line(sb, "real *wt = xp; /* (I + Hr) * G*H: the panels */");
+    sb_line(sb, "xp += %ld;", e->p->wt_width);
+    sb_line(sb, "{");
+    sb->indent += 4;
+    sb_line(sb, "const real *wx = w + %ld, *wh = w + %ld;", L->pk_wx - L->pk, L->pk_wh - L->pk);
+    sb_line(sb, "for (long k = 0; k < %ld; k++)", I);
+    sb_line(sb, "    for (long j = 0; j < %ld; j++) {", GH);
+    sb_line(sb, "        const long jb = j < %ld ? j / %ld * %ld : %ld, wd = j < %ld ? %ld : %ld;",
+            full, w, w, full, full, w, GH - full);
+    sb_line(sb, "        wt[jb * %ld + k * wd + j - jb] = wx[k * %ld + j];", I, GH);
+    sb_line(sb, "    }");
+    sb_line(sb, "real *th = wt + %ld;", I * GH);
+    sb_line(sb, "for (long k = 0; k < %d; k++)", L->Hr);
+    sb_line(sb, "    for (long q = 0; q < %d; q++)", L->G);
+    sb_line(sb, "        for (long u = 0; u < %ld; u++) {", H);
+    sb_line(sb, "            const long ub = u < %ld ? u / %ld * %ld : %ld;", ufull, U, U, ufull);
+    sb_line(sb, "            const long ud = u < %ld ? %ld : %ld;", ufull, U, H - ufull);
+    sb_line(sb,
+            "            th[ub * %ld + (k * %d + q) * ud + u - ub] = wh[k * %ld + q * %ld + u];",
+            (long)L->Hr * L->G, L->G, GH, H);
+    sb_line(sb, "        }");
+    sb->indent -= 4;
+    sb_line(sb, "}");
+}
+
+/* <fn>_seq (with e->cache <fn>_seqc), with seq.c's signatures: the projections, then the
+ * recurrence. */
+static void emit_tiled_seq(Emitter *e, const PlanLayer *L)
+{
+    Sb *sb = e->sb;
+    int lstm = L->block->cell == CELL_LSTM, gru = L->block->cell == CELL_GRU;
+    int ns = L->tile_s > e->p->kern.proj_rows ? L->tile_s : e->p->kern.proj_rows;
+    if (e->cache) {
+        sb_line(sb, "/* %s layer %d over a packed batch, as %s_seq, also keeping the",
+                L->block->name, L->layer, L->fn);
+        sb_line(sb, " * activations a (B, T, %ld)%s for backward. */", (long)L->G * L->H,
+                lstm  ? " and the cell states cs (B, T, H)"
+                : gru ? " and ex (B, T, H)"
+                      : "");
+        sb_line(sb,
+                "static void %s_seqc(const real *w, const real *x, long xsb, long xst, real *y,",
+                L->fn);
+        sb_line(sb, "    long ysb, long yst, int T, const int *bs, const int *perm, real *h,%s",
+                lstm  ? " real *c, real *cs,"
+                : gru ? " real *ex,"
+                      : "");
+        sb_line(sb, "    real *a, int reverse)");
+    } else {
+        sb_line(sb, "/* %s layer %d over a packed batch, one direction (reverse: from each",
+                L->block->name, L->layer);
+        sb_line(sb, " * sequence's own last step), in tiles. x (I=%d) and y (%d) per step by",
+                L->I, L->Hr);
+        sb_line(sb, " * strides; h (B, %d)%s the state; xp (B, T, %ld) is scratch. */", L->Hr,
+                lstm ? " and c (B, H) carry" : " carries", (long)L->G * L->H);
+        sb_line(sb, "static void %s_seq(const real *w, const real *x, long xsb, long xst,", L->fn);
+        sb_line(sb,
+                "    real *y, long ysb, long yst, int T, const int *bs, const int *perm, "
+                "real *h,%s",
+                lstm ? " real *c," : "");
+        sb_line(sb, "    real *xp, int reverse)");
+    }
+    sb_line(sb, "{");
+    sb->indent += 4;
+    sb_line(sb, "const real *xs[%d], *hp[%d];", ns, ns);
+    sb_line(sb, "real *ps[%d], *ho[%d];", ns, ns);
+    if (lstm)
+        sb_line(sb, "real *cs_[%d];", ns);
+    if (e->cache && lstm)
+        sb_line(sb, "real *cst[%d];", ns);
+    if (e->cache && gru)
+        sb_line(sb, "real *exs[%d];", ns);
+    if (L->blocked && !e->cache)
+        emit_blocking(e, L);
+    emit_proj_pass(e, L);
+    emit_rec_pass(e, L);
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    sb_line(sb, "%s", "");
+}
+
+void em_tile_layer(Emitter *e, const PlanLayer *L)
+{
+    long GH = (long)L->G * L->H, w = proj_cols(e), U = L->tile_u;
+    int rows = e->p->kern.proj_rows;
+    if (GH / w && !e->cache) { /* the training forward shares them */
+        emit_proj_tile(e, L, rows, w);
+        emit_proj_tile(e, L, 1, w);
+    }
+    if (GH % w && !e->cache) {
+        emit_proj_tile(e, L, rows, GH % w);
+        emit_proj_tile(e, L, 1, GH % w);
+    }
+    for (int ns = 1; ns <= L->tile_s; ns++) {
+        if (L->H / U)
+            emit_rec_tile(e, L, ns, U);
+        if (L->H % U)
+            emit_rec_tile(e, L, ns, L->H % U);
+    }
+    emit_tiled_seq(e, L);
+}

@@ -1,0 +1,216 @@
+/* test_jit.c — `--jit auto`, the command line's default: the same bits whatever the cache
+ * holds (a cold run that starts on libtcc and hands over to the system compiler's build, a
+ * warm run that starts on that build, and libtcc alone give byte-identical weights after
+ * training and identical outputs); the two builds mixed call by call (forward on one,
+ * backward on the other) equal either alone; without a system compiler, a one-line note
+ * and libtcc.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "host.h"
+#include "rnnrt.h"
+
+/* Loop (batched, tiled) layers of every tiled cell kind, a packed batch, a head. */
+static const char spec_text[] =
+    "name: mix\ninput_size: 6\nbatch_first: true\nlayers:\n"
+    "  - name: a\n    cell: lstm\n    hidden_size: 40\n"
+    "  - name: b\n    cell: gru\n    hidden_size: 24\n"
+    "  - name: c\n    cell: rnn\n    hidden_size: 36\n"
+    "head:\n  out_features: 3\n  input: last\nloss: cross_entropy\n"
+    "train:\n  optimizer: adam\n  lr: 0.01\n  batch_size: 7\n  epochs: 3\n  seed: 4\n";
+
+enum { N = 40, T = 23, I = 6 };
+
+/* The spec, inputs (N, T, I), lengths in 5..T and class targets, in dir. */
+static void write_data(const char *dir)
+{
+    char *spec = tu_strf("%s/mix.yaml", dir);
+    assert_int_equal(tu_write_file(spec, spec_text), 0);
+    float *x = malloc(sizeof(float) * N * T * I);
+    long long *y = malloc(sizeof *y * N), *len = malloc(sizeof *len * N);
+    unsigned s = 7;
+    for (long i = 0; i < (long)N * T * I; i++) {
+        s = s * 1664525u + 1013904223u;
+        x[i] = (float)((double)(s >> 8) / 16777216.0 - 0.5);
+    }
+    for (int i = 0; i < N; i++) {
+        y[i] = i % 3;
+        len[i] = 5 + (i * 7) % (T - 4);
+    }
+    RnnrtError err;
+    RnnrtArray ax = {RNNRT_F32, 3, {N, T, I}, x}, ay = {RNNRT_I64, 1, {N}, y};
+    RnnrtArray al = {RNNRT_I64, 1, {N}, len};
+    char *px = tu_strf("%s/x.npy", dir), *py = tu_strf("%s/y.npy", dir);
+    char *pl = tu_strf("%s/len.npy", dir);
+    assert_int_equal(rnnrt_npy_write(px, &ax, &err), 0);
+    assert_int_equal(rnnrt_npy_write(py, &ay, &err), 0);
+    assert_int_equal(rnnrt_npy_write(pl, &al, &err), 0);
+    free(spec), free(x), free(y), free(len), free(px), free(py), free(pl);
+}
+
+/* `rnnc train` then `rnnc run` in dir with the cache `cache`, --jit `jit` (NULL: the
+ * default), into w_<tag>.safetensors and y_<tag>.npy; extra: an environment prefix. */
+static void train_run(const char *dir, const char *cache, const char *jit, const char *tag,
+                      const char *extra, char **err)
+{
+    char *j = jit ? tu_strf(" --jit %s", jit) : tu_strf("%s", "");
+    char *cmd = tu_strf("cd '%s' && %s RNNC_CACHE_DIR='%s' '%s' train mix.yaml --input x.npy "
+                        "--target y.npy --lengths len.npy --save w_%s.safetensors%s && "
+                        "%s RNNC_CACHE_DIR='%s' '%s' run mix.yaml --weights w_%s.safetensors "
+                        "--input x.npy --lengths len.npy --output y_%s.npy%s",
+                        dir, extra, cache, tu_rnnc_bin(), tag, j, extra, cache, tu_rnnc_bin(), tag,
+                        tag, j);
+    int st = tu_run(cmd, NULL, err);
+    if (st != 0)
+        fail_msg("%s failed:\n%s", cmd, *err ? *err : "");
+    free(cmd);
+    free(j);
+}
+
+static void assert_same_file(const char *dir, const char *a, const char *b)
+{
+    char *cmd = tu_strf("cmp '%s/%s' '%s/%s'", dir, a, dir, b);
+    if (tu_run(cmd, NULL, NULL) != 0)
+        fail_msg("%s and %s differ", a, b);
+    free(cmd);
+}
+
+/* Waits (up to two minutes) until the cache holds a shared object: the background build. */
+static int wait_for_build(const char *cache)
+{
+    const struct timespec nap = {0, 100 * 1000 * 1000};
+    for (int i = 0; i < 1200; i++) {
+        int n = 0;
+        char **so = tu_list_dir(cache, ".so", &n);
+        tu_free_list(so, n);
+        if (n > 0)
+            return 1;
+        nanosleep(&nap, NULL);
+    }
+    return 0;
+}
+
+/* Cold cache (libtcc, then the build), warm cache (the build from the start), libtcc only:
+ * the same trained weights and outputs, byte for byte. */
+static void test_auto_same_bits(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp(), *cache = tu_strf("%s/cache", dir), *err = NULL;
+    write_data(dir);
+    train_run(dir, cache, NULL, "cold", "", &err);
+    free(err);
+    assert_true(wait_for_build(cache));
+    train_run(dir, cache, "auto", "warm", "", &err);
+    free(err);
+    train_run(dir, cache, "tcc", "tcc", "", &err);
+    free(err);
+    assert_same_file(dir, "w_cold.safetensors", "w_warm.safetensors");
+    assert_same_file(dir, "w_cold.safetensors", "w_tcc.safetensors");
+    assert_same_file(dir, "y_cold.npy", "y_warm.npy");
+    assert_same_file(dir, "y_cold.npy", "y_tcc.npy");
+    free(cache);
+    tu_rmdir(dir);
+}
+
+/* No system compiler: libtcc's results and one note saying so. */
+static void test_no_compiler(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp(), *cache = tu_strf("%s/cache", dir), *err = NULL;
+    write_data(dir);
+    train_run(dir, cache, "tcc", "tcc", "", &err);
+    free(err);
+    train_run(dir, cache, NULL, "none", "CC=/nonexistent/cc", &err);
+    const char *note = "note: no system compiler ('/nonexistent/cc'): running on libtcc";
+    int notes = 0; /* once a command: train, then run */
+    for (const char *at = err; (at = strstr(at, "no system compiler")); at++)
+        notes++;
+    assert_non_null(strstr(err, note));
+    assert_int_equal(notes, 2);
+    free(err);
+    assert_same_file(dir, "w_none.safetensors", "w_tcc.safetensors");
+    assert_same_file(dir, "y_none.npy", "y_tcc.npy");
+    free(cache);
+    tu_rmdir(dir);
+}
+
+/* One training step's gradients with forward and backward from two builds. */
+static void step_grads(const ModelFns *fw, const ModelFns *bw, const Plan *p, const float *params,
+                       const float *x, const int *len, float *dp)
+{
+    float *packed = calloc((size_t)p->npacked + 1, 4), *dw = calloc((size_t)p->npacked + 1, 4);
+    float *y = calloc(N * 3, 4), *logits = calloc(N * 3, 4), *dout = calloc(N * 3, 4);
+    void *cache = malloc((size_t)fw->train_bytes(N, T));
+    assert_int_equal(fw->train_bytes(N, T), bw->train_bytes(N, T));
+    fw->pack(params, packed);
+    assert_int_equal(fw->forward_train(packed, x, len, N, T, y, logits, NULL, NULL, NULL, cache),
+                     0);
+    for (int i = 0; i < N * 3; i++)
+        dout[i] = logits[i] * 0.5f - (float)(i % 3 == 0);
+    bw->backward(packed, x, N, T, dout, NULL, dw, cache);
+    bw->unpack_grads(dw, dp);
+    free(packed), free(dw), free(y), free(logits), free(dout), free(cache);
+}
+
+/* libtcc's build and the system compiler's (RNNC_STRICT), mixed: the same gradients. */
+static void test_mixed_builds(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp(), *cache = tu_strf("%s/cache", dir);
+    setenv("RNNC_CACHE_DIR", cache, 1);
+    Rnnc r;
+    rnnc_init(&r);
+    assert_int_equal(rnnc_load_text(&r, "mix.yaml", spec_text), 0);
+    ModelFns ft, fc;
+    JitModule *mt = host_compile(&r, JIT_TCC, 1, &ft),
+              *mc = host_compile(&r, JIT_CC_STRICT, 1, &fc);
+    if (!mt || !mc)
+        diag_render(&r.diag, stderr);
+    assert_non_null(mt);
+    assert_non_null(mc);
+    const Plan *p = r.plan;
+    float *params = malloc(sizeof(float) * (size_t)p->nparams),
+          *x = malloc(sizeof(float) * N * T * I);
+    int len[N];
+    for (long i = 0; i < p->nparams; i++)
+        params[i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
+    for (long i = 0; i < (long)N * T * I; i++)
+        x[i] = (float)((i * 13) % 17) / 17.0f - 0.5f;
+    for (int i = 0; i < N; i++)
+        len[i] = 3 + (i * 5) % (T - 2);
+    float *g[4];
+    const ModelFns *pairs[4][2] = {{&ft, &ft}, {&fc, &fc}, {&ft, &fc}, {&fc, &ft}};
+    for (int k = 0; k < 4; k++) {
+        g[k] = malloc(sizeof(float) * (size_t)p->nparams);
+        step_grads(pairs[k][0], pairs[k][1], p, params, x, len, g[k]);
+    }
+    for (int k = 1; k < 4; k++)
+        if (memcmp(g[0], g[k], sizeof(float) * (size_t)p->nparams) != 0)
+            fail_msg("gradients of build pair %d differ from libtcc's", k);
+    for (int k = 0; k < 4; k++)
+        free(g[k]);
+    free(params), free(x);
+    jit_free(mt);
+    jit_free(mc);
+    rnnc_fini(&r);
+    unsetenv("RNNC_CACHE_DIR");
+    free(cache);
+    tu_rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mixed_builds),
+        cmocka_unit_test(test_auto_same_bits),
+        cmocka_unit_test(test_no_compiler),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
