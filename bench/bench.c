@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fma.h"
 #include "host.h"
 #include "jit.h"
 #include "rnnrt.h"
@@ -44,6 +45,7 @@ static const Config configs[] = {
 
 static int g_rounds = 5, g_threads = 1;
 static const char *g_only; /* --only NAME: that contender alone (profiling) */
+static const char *g_dump; /* --dump DIR: the streaming configurations' files for RTNeural */
 
 static int wanted(const char *who)
 {
@@ -122,6 +124,20 @@ static void measure(Run *runs, int n, int reps, double budget)
             runs[i].per[r] = median_of(t, k);
         }
     free(t);
+}
+
+/* The FMA peak, timed beside every contender: rounds of the chains of fma.c, about 1 ms. */
+typedef struct Peak {
+    long n;
+    double flops, sink;
+} Peak;
+static Peak g_peak = {30000, 0, 0};
+
+static void run_peak(void *p)
+{
+    Peak *k = p;
+    k->sink += fma_burst(k->n);
+    k->flops = fma_flops(k->n);
 }
 
 static void report(const Run *runs, int n, const Config *c, const char *mode, long flops)
@@ -307,7 +323,7 @@ static void bench_forward(const Config *c, Rnnc *r, const float *params)
     float *x = random_floats((long)c->B * c->T * c->I, 2);
     Fwd *strict = wanted("rnnc") ? fwd_new(r, JIT_CC_STRICT, c, params, x) : NULL;
     Fwd *fused = wanted("rnnc-fused") ? fwd_new(r, JIT_CC, c, params, x) : NULL;
-    Run runs[4];
+    Run runs[5];
     int n = 0;
     void (*fn)(void *) = g_threads == 2 ? run_fwd2 : run_fwd;
     if (strict)
@@ -323,9 +339,11 @@ static void bench_forward(const Config *c, Rnnc *r, const float *params)
     if (g_threads == 1 && c->B == 1 && wanted("rnnc-tcc") &&
         (tcc = fwd_new(r, JIT_TCC, c, params, x)))
         runs[n++] = (Run){"rnnc-tcc", run_fwd, tcc, {0}};
-    measure(runs, n, 200, c->B == 1 ? 1e5 : 4e5);
-    report(runs, n, c, g_threads == 2 ? "sequence-2t" : "sequence",
-           p->flops_per_step * c->B * c->T);
+    runs[n] = (Run){"peak", run_peak, &g_peak, {0}};
+    measure(runs, n + 1, 200, c->B == 1 ? 1e5 : 4e5);
+    const char *mode = g_threads == 2 ? "sequence-2t" : "sequence";
+    report(runs, n, c, mode, p->flops_per_step * c->B * c->T);
+    report(runs + n, 1, c, mode, (long)g_peak.flops);
 #ifdef RNNC_HAVE_DNNL
     if (dr.d && strict) {
         run_dnn(&dr);
@@ -347,18 +365,47 @@ typedef struct Step {
     void (*step)(void *, const float *, float *);
     void *state;
     float *x, *y;
-    int t, I, T;
+    int I;
 } Step;
 
-static void run_step(void *p)
+/* A sequence of 100 streaming steps: a clock reading per step would weigh (the thread's CPU
+ * clock is a system call), so the step's time is the batch's over 100. */
+static void run_steps(void *p)
 {
     Step *s = p;
-    s->step(s->state, s->x + (long)(s->t++ % s->T) * s->I, s->y);
+    for (int t = 0; t < 100; t++)
+        s->step(s->state, s->x + (long)t * s->I, s->y);
 }
 
 static int sh(const char *cmd)
 {
     return system(cmd) == 0 ? 0 : -1;
+}
+
+/* rtneural-bench's inputs: the weights (PyTorch's order), 100 inputs and rnnc's outputs of
+ * 100 steps from a zero state, as raw float32 files <id>.params, <id>.x, <id>.y. */
+static void dump_stream(const Config *c, Rnnc *r, Step *s, const char *wpath)
+{
+    char path[700];
+    float *params = rnnc_load_weights(r, wpath), *ys = alloc64(100L * r->net->out_size * 4);
+    memset(s->state, 0, (size_t)r->plan->state_bytes);
+    for (int t = 0; t < 100; t++) {
+        s->step(s->state, s->x + (long)t * s->I, s->y);
+        memcpy(ys + (long)t * r->net->out_size, s->y, (size_t)r->net->out_size * 4);
+    }
+    const void *data[3] = {params, s->x, ys};
+    long n[3] = {r->plan->nparams, 100L * c->I, 100L * r->net->out_size};
+    const char *ext[3] = {"params", "x", "y"};
+    for (int k = 0; k < 3 && params; k++) {
+        snprintf(path, sizeof path, "%s/%s.%s", g_dump, c->id, ext[k]);
+        FILE *f = fopen(path, "wb");
+        if (!f || fwrite(data[k], 4, (size_t)n[k], f) != (size_t)n[k])
+            fprintf(stderr, "rnnc-bench: cannot write %s\n", path);
+        if (f)
+            fclose(f);
+    }
+    free(params);
+    free(ys);
 }
 
 static void bench_step(const Config *c, Rnnc *r, const char *dir)
@@ -384,12 +431,15 @@ static void bench_step(const Config *c, Rnnc *r, const char *dir)
         s.state = alloc64((size_t)r->plan->state_bytes);
         s.x = random_floats(100L * c->I, 4);
         s.y = alloc64((size_t)r->net->out_size * 4);
-        s.t = 0;
         s.I = c->I;
-        s.T = 100;
-        Run run = {"rnnc", run_step, &s, {0}};
-        measure(&run, 1, 20000, 1e5);
-        report(&run, 1, c, "step", r->plan->flops_per_step);
+        Run run[2] = {{"rnnc", run_steps, &s, {0}}, {"peak", run_peak, &g_peak, {0}}};
+        measure(run, 2, 2000, 1e5);
+        for (int k = 0; k < g_rounds; k++)
+            run[0].per[k] /= 100;
+        report(run, 1, c, "step", r->plan->flops_per_step);
+        report(run + 1, 1, c, "step", g_peak.flops);
+        if (g_dump)
+            dump_stream(c, r, &s, wpath);
         free(s.state);
         free(s.x);
         free(s.y);
@@ -480,7 +530,7 @@ static void bench_train(const Config *c, Rnnc *r, const float *params)
         labels[i] = i % 5;
     Train *strict = wanted("rnnc") ? train_new(r, JIT_CC_STRICT, c, params, x, labels) : NULL;
     Train *fused = wanted("rnnc-fused") ? train_new(r, JIT_CC, c, params, x, labels) : NULL;
-    Run runs[3];
+    Run runs[4];
     int n = 0;
     if (strict)
         runs[n++] = (Run){"rnnc", run_train, strict, {0}};
@@ -509,11 +559,13 @@ static void bench_train(const Config *c, Rnnc *r, const float *params)
     if (dr.d)
         runs[n++] = (Run){"onednn", run_dnn_train, &dr, {0}};
 #endif
-    measure(runs, n, 100, 1e6);
+    runs[n] = (Run){"peak", run_peak, &g_peak, {0}};
+    measure(runs, n + 1, 100, 1e6);
     long steps = 0; /* sequence steps actually run: the lengths' sum */
     for (int i = 0; i < c->B; i++)
         steps += c->packed ? 20 + (i * 37) % 81 : c->T;
     report(runs, n, c, "train_step", 3 * p->flops_per_step * steps);
+    report(runs + n, 1, c, "train_step", (long)g_peak.flops);
 #ifdef RNNC_HAVE_DNNL
     dnn_free(dr.d);
     free((void *)dr.x);
@@ -522,6 +574,67 @@ static void bench_train(const Config *c, Rnnc *r, const float *params)
     train_free(fused);
     free(x);
     free(labels);
+}
+
+/* ---- spec to first result on the default path (--jit auto) ------------------------------ */
+
+/* Whether the directory holds a shared object yet (auto's background build). */
+static int cache_has_so(const char *dir)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "ls '%s'/*.so >/dev/null 2>&1", dir);
+    return sh(cmd) == 0;
+}
+
+/* From the spec's text to the first output of a sequence (B = 1, T = 100) through JIT_AUTO,
+ * wall clock: with an empty cache (libtcc; the system compiler's build left to finish in
+ * the background before the next measurement) and with the build cached. */
+static void bench_first(const Config *c, const char *dir)
+{
+    char text[1024], cache[600], was[600];
+    snprintf(was, sizeof was, "%s", getenv("RNNC_CACHE_DIR") ? getenv("RNNC_CACHE_DIR") : "");
+    spec_text(c, text, sizeof text);
+    double t[2][16];
+    int n = g_rounds < 16 ? g_rounds : 16;
+    for (int k = 0; k < n; k++)
+        for (int warm = 0; warm < 2; warm++) {
+            snprintf(cache, sizeof cache, "%s/first%d", dir, k);
+            setenv("RNNC_CACHE_DIR", cache, 1);
+            struct timespec a, b;
+            clock_gettime(CLOCK_MONOTONIC, &a);
+            Rnnc r;
+            rnnc_init(&r);
+            ModelFns f;
+            JitModule *m = rnnc_load_text(&r, "first.yaml", text) == 0
+                               ? host_compile(&r, JIT_AUTO, 0, &f)
+                               : NULL;
+            if (!m) {
+                diag_render(&r.diag, stderr);
+                rnnc_fini(&r);
+                return;
+            }
+            float *params = random_floats(r.plan->nparams, 1), *x = random_floats(100L * c->I, 2);
+            float *w = alloc64((size_t)r.plan->npacked * 4), *y = alloc64(100L * c->H * 4);
+            void *scratch = alloc64((size_t)f.scratch_bytes(1, 100));
+            f.pack(params, w);
+            f.forward(w, x, NULL, 1, 100, y, NULL, NULL, scratch);
+            clock_gettime(CLOCK_MONOTONIC, &b);
+            t[warm][k] =
+                (double)(b.tv_sec - a.tv_sec) * 1e6 + (double)(b.tv_nsec - a.tv_nsec) * 1e-3;
+            jit_free(m);
+            rnnc_fini(&r);
+            free(params), free(x), free(w), free(y), free(scratch);
+            const struct timespec nap = {0, 100 * 1000 * 1000};
+            for (int i = 0; !warm && i < 3000 && !cache_has_so(cache); i++)
+                nanosleep(&nap, NULL); /* the background build, before anything is timed */
+        }
+    printf("rnnc,%s,first-cold,%.1f,\nrnnc,%s,first-warm,%.1f,\n", c->id, median_of(t[0], n),
+           c->id, median_of(t[1], n));
+    fflush(stdout);
+    if (*was)
+        setenv("RNNC_CACHE_DIR", was, 1);
+    else
+        unsetenv("RNNC_CACHE_DIR");
 }
 
 static void bench_config(const Config *c, const char *dir)
@@ -541,6 +654,8 @@ static void bench_config(const Config *c, const char *dir)
         bench_forward(c, &r, params);
     if (c->stream && g_threads == 1 && wanted("rnnc"))
         bench_step(c, &r, dir);
+    if (c->stream && g_threads == 1 && wanted("first") && strcmp(c->id, "S1") == 0)
+        bench_first(c, dir);
     free(params);
     rnnc_fini(&r);
 }
@@ -565,6 +680,8 @@ int main(int argc, char **argv)
             g_clock = strcmp(argv[k + 1], "cpu") == 0 ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC;
         else if (strcmp(argv[k], "--only") == 0)
             g_only = argv[k + 1];
+        else if (strcmp(argv[k], "--dump") == 0)
+            g_dump = argv[k + 1];
         else if (strcmp(argv[k], "--rounds") == 0)
             g_rounds = atoi(argv[k + 1]) < 1 ? 1 : atoi(argv[k + 1]) > 32 ? 32 : atoi(argv[k + 1]);
     }

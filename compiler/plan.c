@@ -153,6 +153,13 @@ static void plan_tile(PlanLayer *L, int real_size)
     if (!L->tiled)
         L->tile_u = L->tile_s = 0;
     L->blocked = L->tiled && (long)L->G * L->H * real_size >= 2048;
+    L->tile_w = 0;
+    for (int w = lanes * (24 / L->G) / lanes * lanes; L->tiled && !L->blocked && w > L->tile_u;
+         w -= lanes)
+        if (L->H % w == 0) {
+            L->tile_w = w;
+            break;
+        }
 }
 
 /* Layer l, direction dir of block bi: its shapes, kernel choice, state_dict tensors, place

@@ -83,6 +83,8 @@ typedef struct PlanLayer {
                   the gates computed from the accumulators; libtcc keeps one
                   sequence at a time, with the same bits */
     int tile_u, tile_s;
+    int tile_w;        /* units of a step's tile when one sequence is live (batch 1): as many as
+                          keep 24 vectors of accumulators busy and divide H; 0: tile_u */
     int blocked;       /* tiled, and rows of G*H reals span 2 KiB or more: each forward copies
                           W_ih^T and W_hh^T into panels (the start of its xp scratch), so that
                           a tile's weights are contiguous rather than rows a power of two

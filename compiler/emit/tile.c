@@ -31,8 +31,9 @@ static void emit_proj_tile(Emitter *e, const PlanLayer *L, int ns, long w)
     Sb *sb = e->sb;
     sb_line(sb, "/* %s layer %d: columns [j0, j0 + %ld) of b + W_ih^T x for %d pair%s. */",
             L->block->name, L->layer, w, ns, ns > 1 ? "s" : "");
-    sb_line(sb, "static void %s_pt%d_%ld(const real *w, const real *wp, long ks, int j0,", L->fn,
-            ns, w);
+    sb_line(sb,
+            "RNNC_TILE static void %s_pt%d_%ld(const real *w, const real *wp, long ks, int j0,",
+            L->fn, ns, w);
     sb_line(sb, "    const real *const *xs, real *const *ps)");
     sb_line(sb, "{");
     sb->indent += 4;
@@ -201,9 +202,9 @@ static void emit_rec_tile(Emitter *e, const PlanLayer *L, int ns, long U)
     const char *c = e->cache ? "c" : "";
     sb_line(sb, "/* %s layer %d: units [u0, u0 + %ld) of one step for %d sequence%s. */",
             L->block->name, L->layer, U, ns, ns > 1 ? "s" : "");
-    sb_line(sb, "static void %s_t%s%d_%ld(const real *w, const real *wp, int u0, real *const *ps,",
-            L->fn, c, ns, U);
-    sb_line(sb, "    const real *const *hp, real *const *ho%s%s%s)",
+    sb_line(sb, "RNNC_TILE static void %s_t%s%d_%ld(const real *w, const real *wp, int u0,", L->fn,
+            c, ns, U);
+    sb_line(sb, "    real *const *ps, const real *const *hp, real *const *ho%s%s%s)",
             lstm ? ", real *const *cs" : "",
             e->cache && lstm  ? ", real *const *cst"
             : e->cache && gru ? ", real *const *exs"
@@ -265,17 +266,19 @@ static void emit_tile_ptrs(Emitter *e, const PlanLayer *L)
     sb_line(sb, "}");
 }
 
+/* The state and cache tables a tile takes after ps, hp, ho. */
+static const char *tile_extra(const Emitter *e, const PlanLayer *L)
+{
+    int lstm = L->block->cell == CELL_LSTM, gru = L->block->cell == CELL_GRU;
+    return e->cache && lstm ? ", cs_, cst" : lstm ? ", cs_" : e->cache && gru ? ", exs" : "";
+}
+
 /* The calls of step t's tiles of width U at u0 for its n live sequences: nt tiles of at
  * most tile_s, their sizes differing by one at most (32 = 6 + 6 + 5 + 5 + 5 + 5). */
 static void emit_rec_tiles(Emitter *e, const PlanLayer *L, const char *u0, long U)
 {
     Sb *sb = e->sb;
-    int lstm = L->block->cell == CELL_LSTM, gru = L->block->cell == CELL_GRU;
-    const char *c = e->cache ? "c" : "";
-    const char *extra = e->cache && lstm  ? ", cs_, cst"
-                        : lstm            ? ", cs_"
-                        : e->cache && gru ? ", exs"
-                                          : "";
+    const char *c = e->cache ? "c" : "", *extra = tile_extra(e, L);
     if (L->blocked && !e->cache)
         sb_line(sb, "const real *wp = wt + %ld + (long)%s * %ld; /* this units' panel */",
                 (long)L->I * L->G * L->H, u0, (long)L->Hr * L->G);
@@ -309,6 +312,22 @@ static void emit_rec_pass(Emitter *e, const PlanLayer *L)
     sb_line(sb, "const int nt = (n + %d) / %d; /* tiles of sequences, as even as can be */",
             L->tile_s - 1, L->tile_s);
     sb_line(sb, "int m;");
+    if (L->tile_w) {
+        long W = L->tile_w;
+        sb_line(sb, "if (n == 1) { /* one sequence: tiles of %ld units, more chains at once */",
+                W);
+        sb->indent += 4;
+        sb_line(sb, "const int i = 0;");
+        sb_line(sb, "m = 1;");
+        emit_tile_ptrs(e, L);
+        sb_line(sb, "for (int u0 = 0; u0 < %ld; u0 += %ld)", H, W);
+        sb_line(sb, "    %s_t%s1_%ld(w, w + %ld + u0, u0, ps, hp, ho%s);", L->fn,
+                e->cache ? "c" : "", W, L->pk_wh - L->pk, tile_extra(e, L));
+        sb_line(sb, "vec_copy(h + (long)perm[0] * %d, ho[0], %d);", L->Hr, L->Hr);
+        sb_line(sb, "continue;");
+        sb->indent -= 4;
+        sb_line(sb, "}");
+    }
     if (H / U) {
         sb_line(sb, "for (int u0 = 0; u0 < %ld; u0 += %ld) {", H / U * U, U);
         sb->indent += 4;
@@ -434,6 +453,8 @@ void em_tile_layer(Emitter *e, const PlanLayer *L)
         emit_proj_tile(e, L, rows, GH % w);
         emit_proj_tile(e, L, 1, GH % w);
     }
+    if (L->tile_w)
+        emit_rec_tile(e, L, 1, L->tile_w);
     for (int ns = 1; ns <= L->tile_s; ns++) {
         if (L->H / U)
             emit_rec_tile(e, L, ns, U);

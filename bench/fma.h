@@ -1,0 +1,12 @@
+/* fma.h — the FMA peak's kernel (fma.c, built with -march=native). */
+#ifndef RNNC_BENCH_FMA_H
+#define RNNC_BENCH_FMA_H
+
+/* n rounds of 12 independent vector FMA chains; returns their sum (keeps them live). */
+double fma_burst(long n);
+/* FLOPs of fma_burst(n) (an FMA counts 2); 0 without AVX2/AVX-512 FMA. */
+double fma_flops(long n);
+/* Lanes of the vectors used: 16 (AVX-512), 8 (AVX2), or 0. */
+int fma_lanes(void);
+
+#endif
