@@ -1,0 +1,55 @@
+#!/bin/sh
+# bench/setup.sh — installs what the benchmark measures against and builds its drivers:
+#   libopenblas0-pthread  so that Debian's PyTorch runs on OpenBLAS (without it, libblas3's
+#                         reference BLAS serves torch, and the comparison would flatter rnnc)
+#   libdnnl-dev           oneDNN 2.6, linked into rnnc-bench (bench/onednn.c)
+#   python3-torch         PyTorch (bench/torch_bench.py)
+#   libeigen3-dev         RTNeural's Eigen backend (RTNeural's own copy is used when present)
+# RTNeural itself is not a package: RTNEURAL_DIR names a checkout, else it is cloned (a
+# pinned commit) into build/bench/RTNeural; rtneural-bench is built there with each backend
+# that compiles (run.py keeps the fastest). Run as root; later runs only rebuild.
+set -eu
+cd "$(dirname "$0")/.."
+pkgs="libopenblas0-pthread libdnnl-dev python3-torch python3-numpy libeigen3-dev g++"
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "bench/setup: installing$missing"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+fi
+tools/setup.sh
+[ -f build/build.ninja ] && meson setup --reconfigure build >/dev/null # finds libdnnl
+ninja -C build rnnc-bench rnnc-peak >/dev/null
+
+RT=${RTNEURAL_DIR:-build/bench/RTNeural}
+RTNEURAL_COMMIT=1fb1f07
+if [ ! -f "$RT/RTNeural/RTNeural.h" ]; then
+    mkdir -p build/bench
+    if git clone -q https://github.com/jatinchowdhury18/RTNeural build/bench/RTNeural 2>/dev/null; then
+        git -C build/bench/RTNeural checkout -q "$RTNEURAL_COMMIT"
+        RT=build/bench/RTNeural
+    else
+        echo "bench/setup: no RTNeural (set RTNEURAL_DIR to a checkout); its column stays empty"
+        exit 0
+    fi
+fi
+src=bench/rtneural_bench.cpp
+flags="-std=c++17 -O3 -march=native -DNDEBUG -I$RT"
+eigen="$RT/modules/Eigen"
+[ -d "$eigen/Eigen" ] || eigen=/usr/include/eigen3
+built=""
+# Eigen (RTNeural's default; aligned to 32, the most its Eigen path accepts)
+g++ $flags -DRTNEURAL_USE_EIGEN=1 -DRTNEURAL_DEFAULT_ALIGNMENT=32 -DEIGEN_STACK_ALLOCATION_LIMIT=0 \
+    -I"$eigen" $src -o build/bench/rtneural-bench-eigen 2>/dev/null && built="$built eigen"
+# xsimd (needs the xsimd its submodule pins; Debian's may be too old)
+xs="$RT/modules/xsimd/include"
+[ -d "$xs/xsimd" ] || xs=/usr/include
+g++ $flags -DRTNEURAL_USE_XSIMD=1 -DRTNEURAL_DEFAULT_ALIGNMENT=64 -I"$xs" $src \
+    -o build/bench/rtneural-bench-xsimd 2>/dev/null && built="$built xsimd"
+# STL (no library)
+g++ $flags -DRTNEURAL_DEFAULT_ALIGNMENT=16 $src -o build/bench/rtneural-bench-stl 2>/dev/null &&
+    built="$built stl"
+echo "bench/setup: rtneural-bench built with:${built:- nothing}"
