@@ -28,10 +28,56 @@ const char *em_ix(Emitter *e, long base, long j)
 
 /* Emits dst[dst0 + c] = init[init0 + c] (or 0) + sum over terms, for c < n: one statement
  * per output when unrolled, else constant-bound loops with the same order of additions. */
+/* em_product's loops for compilers that keep arrays in registers: chunks of up to 256 outputs
+ * (16 AVX-512 vectors of floats) held in accumulators across every term, so that each step
+ * of the reduction loads weights only (a streaming step's product is bound by them). The
+ * same expression, acc + w * v, per output in the same order. */
+static void emit_product_regs(Emitter *e, const char *dst, long dst0, long n, const char *init,
+                              long init0, const Term *terms, int nterms)
+{
+    Sb *sb = e->sb;
+    long ch = 1024 / e->p->real_size, full = n / ch * ch;
+    for (int part = 0; part < 2; part++) {
+        long w = part ? n - full : ch;
+        if (!w || (!part && !full))
+            continue;
+        if (part || full == ch)
+            sb_line(sb, "{");
+        else
+            sb_line(sb, "for (long jc = 0; jc < %ld; jc += %ld) {", full, ch);
+        sb->indent += 4;
+        if (part || full == ch)
+            sb_line(sb, "const long jc = %ld;", part ? full : 0);
+        sb_line(sb, "real acc[%ld];", w);
+        sb_line(sb, "for (int j = 0; j < %ld; j++)", w);
+        if (init)
+            sb_line(sb, "    acc[j] = %s[%ld + jc + j];", init, init0);
+        else
+            sb_line(sb, "    acc[j] = %s;", e->zero);
+        for (int t = 0; t < nterms; t++) {
+            const Term *tm = &terms[t];
+            sb_line(sb, "for (int k = 0; k < %ld; k++) {", tm->K);
+            sb_line(sb, "    const real vk = %s[k], *wk = %s + k * %ld + %ld + jc;", tm->v, tm->w,
+                    tm->row, tm->col0);
+            sb_line(sb, "    for (int j = 0; j < %ld; j++)", w);
+            sb_line(sb, "        acc[j] += wk[j] * vk;");
+            sb_line(sb, "}");
+        }
+        sb_line(sb, "for (int j = 0; j < %ld; j++)", w);
+        sb_line(sb, "    %s[%ld + jc + j] = acc[j];", dst, dst0);
+        sb->indent -= 4;
+        sb_line(sb, "}");
+    }
+}
+
 void em_product(Emitter *e, int unrolled, const char *dst, long dst0, long n, const char *init,
                 long init0, const Term *terms, int nterms)
 {
     Sb *sb = e->sb;
+    if (!unrolled && !e->for_tcc) {
+        emit_product_regs(e, dst, dst0, n, init, init0, terms, nterms);
+        return;
+    }
     if (!unrolled) {
         sb_line(sb, "for (int j = 0; j < %ld; j++)", n);
         sb->indent += 4;

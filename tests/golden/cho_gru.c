@@ -110,6 +110,13 @@ static void vec_copy(real *dst, const real *src, long n)
 #else
 #define MADD(acc, w, v) ((acc) + (w) * (v))
 #endif
+/* The tiles of the batched kernels stay functions of their own: inlined into
+ * their driver they would crowd out the inlining of exp and tanh. */
+#if defined(__GNUC__)
+#define RNNC_TILE __attribute__((noinline))
+#else
+#define RNNC_TILE
+#endif
 
 /* gru layer 0: the input projection b + W_ih^T x of 1 (step, sequence) pair. */
 static void blk_gru_l0_proj1(const real *w, const real *const *xs, real *const *ps)

@@ -125,517 +125,1824 @@ static void vec_copy(real *dst, const real *src, long n)
 #else
 #define MADD(acc, w, v) ((acc) + (w) * (v))
 #endif
+/* The tiles of the batched kernels stay functions of their own: inlined into
+ * their driver they would crowd out the inlining of exp and tanh. */
+#if defined(__GNUC__)
+#define RNNC_TILE __attribute__((noinline))
+#else
+#define RNNC_TILE
+#endif
 
-/* encoder layer 0: the input projection b + W_ih^T x of 1 (step, sequence) pair. */
-static void blk_encoder_l0_proj1(const real *w, const real *const *xs, real *const *ps)
+/* encoder layer 0: columns [j0, j0 + 64) of b + W_ih^T x for 6 pairs. */
+RNNC_TILE static void blk_encoder_l0_pt6_64(const real *w, const real *wp, long ks, int j0,
+    const real *const *xs, real *const *ps)
 {
-    const real *b = w;
-    const real *wx = w + 96; /* W_ih^T (8, 72) */
-    {
-        const int jc = 0;
-        real acc[1][72];
-        for (int s = 0; s < 1; s++)
-            for (int j = 0; j < 72; j++)
-                acc[s][j] = b[jc + j];
-        for (int k = 0; k < 8; k++) {
-            const real *wk = wx + k * 72 + jc;
-            for (int s = 0; s < 1; s++) {
-                const real vk = xs[s][k];
-                for (int j = 0; j < 72; j++)
-                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
-            }
+    real acc[6][64];
+    for (int s = 0; s < 6; s++)
+        for (int j = 0; j < 64; j++)
+            acc[s][j] = w[j0 + j];
+    for (int k = 0; k < 8; k++) {
+        const real *wk = wp + k * ks;
+        for (int s = 0; s < 6; s++) {
+            const real v = xs[s][k];
+            for (int j = 0; j < 64; j++)
+                acc[s][j] = MADD(acc[s][j], wk[j], v);
         }
-        for (int s = 0; s < 1; s++)
-            for (int j = 0; j < 72; j++)
-                ps[s][jc + j] = acc[s][j];
     }
+    for (int s = 0; s < 6; s++)
+        for (int j = 0; j < 64; j++)
+            ps[s][j0 + j] = acc[s][j];
 }
 
-/* encoder layer 0: the input projection b + W_ih^T x of 6 (step, sequence) pairs. */
-static void blk_encoder_l0_proj6(const real *w, const real *const *xs, real *const *ps)
+/* encoder layer 0: columns [j0, j0 + 64) of b + W_ih^T x for 1 pair. */
+RNNC_TILE static void blk_encoder_l0_pt1_64(const real *w, const real *wp, long ks, int j0,
+    const real *const *xs, real *const *ps)
 {
-    const real *b = w;
-    const real *wx = w + 96; /* W_ih^T (8, 72) */
-    {
-        const int jc = 0;
-        real acc[6][64];
-        for (int s = 0; s < 6; s++)
+    real acc[1][64];
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 64; j++)
+            acc[s][j] = w[j0 + j];
+    for (int k = 0; k < 8; k++) {
+        const real *wk = wp + k * ks;
+        for (int s = 0; s < 1; s++) {
+            const real v = xs[s][k];
             for (int j = 0; j < 64; j++)
-                acc[s][j] = b[jc + j];
-        for (int k = 0; k < 8; k++) {
-            const real *wk = wx + k * 72 + jc;
-            for (int s = 0; s < 6; s++) {
-                const real vk = xs[s][k];
-                for (int j = 0; j < 64; j++)
-                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
-            }
+                acc[s][j] = MADD(acc[s][j], wk[j], v);
         }
-        for (int s = 0; s < 6; s++)
-            for (int j = 0; j < 64; j++)
-                ps[s][jc + j] = acc[s][j];
     }
-    {
-        const int jc = 64;
-        real acc[6][8];
-        for (int s = 0; s < 6; s++)
-            for (int j = 0; j < 8; j++)
-                acc[s][j] = b[jc + j];
-        for (int k = 0; k < 8; k++) {
-            const real *wk = wx + k * 72 + jc;
-            for (int s = 0; s < 6; s++) {
-                const real vk = xs[s][k];
-                for (int j = 0; j < 8; j++)
-                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
-            }
-        }
-        for (int s = 0; s < 6; s++)
-            for (int j = 0; j < 8; j++)
-                ps[s][jc + j] = acc[s][j];
-    }
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 64; j++)
+            ps[s][j0 + j] = acc[s][j];
 }
 
-/* encoder layer 0: one step of 1 sequence from their input projections xp: GRU (reset after the recurrent product, as PyTorch).
- * Reads ps[s] (xp), updates hs[s]. */
-static void blk_encoder_l0_rec1(const real *w, real *const *ps, real *const *hs)
+/* encoder layer 0: columns [j0, j0 + 8) of b + W_ih^T x for 6 pairs. */
+RNNC_TILE static void blk_encoder_l0_pt6_8(const real *w, const real *wp, long ks, int j0,
+    const real *const *xs, real *const *ps)
 {
-    const real *bhn = w + 72;
-    const real *wh = w + 672; /* W_hh^T (24, 72) */
-    real gb[1][72];
-    real ghb[1][24]; /* W_hn h + b_hn, kept apart for r * (...) */
-    {
-        const int jc = 0;
-        real acc[1][48];
-        for (int s = 0; s < 1; s++)
-            for (int j = 0; j < 48; j++)
-                acc[s][j] = ps[s][jc + j];
-        for (int k = 0; k < 24; k++) {
-            const real *wk = wh + k * 72 + jc;
-            for (int s = 0; s < 1; s++) {
-                const real vk = hs[s][k];
-                for (int j = 0; j < 48; j++)
-                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+    real acc[6][8];
+    for (int s = 0; s < 6; s++)
+        for (int j = 0; j < 8; j++)
+            acc[s][j] = w[j0 + j];
+    for (int k = 0; k < 8; k++) {
+        const real *wk = wp + k * ks;
+        for (int s = 0; s < 6; s++) {
+            const real v = xs[s][k];
+            for (int j = 0; j < 8; j++)
+                acc[s][j] = MADD(acc[s][j], wk[j], v);
+        }
+    }
+    for (int s = 0; s < 6; s++)
+        for (int j = 0; j < 8; j++)
+            ps[s][j0 + j] = acc[s][j];
+}
+
+/* encoder layer 0: columns [j0, j0 + 8) of b + W_ih^T x for 1 pair. */
+RNNC_TILE static void blk_encoder_l0_pt1_8(const real *w, const real *wp, long ks, int j0,
+    const real *const *xs, real *const *ps)
+{
+    real acc[1][8];
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 8; j++)
+            acc[s][j] = w[j0 + j];
+    for (int k = 0; k < 8; k++) {
+        const real *wk = wp + k * ks;
+        for (int s = 0; s < 1; s++) {
+            const real v = xs[s][k];
+            for (int j = 0; j < 8; j++)
+                acc[s][j] = MADD(acc[s][j], wk[j], v);
+        }
+    }
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 8; j++)
+            ps[s][j0 + j] = acc[s][j];
+}
+
+/* encoder layer 0: units [u0, u0 + 16) of one step for 1 sequence. */
+RNNC_TILE static void blk_encoder_l0_t1_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[1][48];
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][24 + u0 + j];
+            acc[s][32 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 1; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[24 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[48 + j], v);
             }
         }
-        for (int s = 0; s < 1; s++)
-            for (int j = 0; j < 48; j++)
-                gb[s][jc + j] = acc[s][j];
-    }
-    {
-        const int jc = 0;
-        real acc[1][24];
-        for (int s = 0; s < 1; s++)
-            for (int j = 0; j < 24; j++)
-                acc[s][j] = ps[s][48 + jc + j];
-        for (int s = 0; s < 1; s++)
-            for (int j = 0; j < 24; j++)
-                gb[s][48 + jc + j] = acc[s][j];
-    }
-    {
-        const int jc = 0;
-        real acc[1][24];
-        for (int s = 0; s < 1; s++)
-            for (int j = 0; j < 24; j++)
-                acc[s][j] = bhn[jc + j];
-        for (int k = 0; k < 24; k++) {
-            const real *wk = wh + k * 72 + 48 + jc;
-            for (int s = 0; s < 1; s++) {
-                const real vk = hs[s][k];
-                for (int j = 0; j < 24; j++)
-                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
-            }
-        }
-        for (int s = 0; s < 1; s++)
-            for (int j = 0; j < 24; j++)
-                ghb[s][jc + j] = acc[s][j];
     }
     for (int s = 0; s < 1; s++) {
-        const real *g = gb[s];
-        const real *gh = ghb[s];
-        real *h = hs[s];
-        for (int j = 0; j < 24; j++) {
+        real g[48];
+        real gh[16], h[16];
+        for (int j = 0; j < 16; j++) {
+            g[j] = acc[s][j], g[16 + j] = acc[s][16 + j];
+            g[32 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][32 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 16; j++) {
             {
                 const real r = act_sigmoid(g[j]);
-                const real z = act_sigmoid(g[24 + j]);
-                const real n = act_tanh(g[48 + j] + r * gh[j]);
+                const real z = act_sigmoid(g[16 + j]);
+                const real n = act_tanh(g[32 + j] + r * gh[j]);
                 h[j] = (1.0f - z) * n + z * h[j];
             }
         }
+        for (int j = 0; j < 16; j++)
+            ho[s][u0 + j] = h[j];
     }
 }
 
-/* encoder layer 0: one step of 6 sequences from their input projections xp: GRU (reset after the recurrent product, as PyTorch).
- * Reads ps[s] (xp), updates hs[s]. */
-static void blk_encoder_l0_rec6(const real *w, real *const *ps, real *const *hs)
+/* encoder layer 0: units [u0, u0 + 8) of one step for 1 sequence. */
+RNNC_TILE static void blk_encoder_l0_t1_8(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
 {
-    const real *bhn = w + 72;
-    const real *wh = w + 672; /* W_hh^T (24, 72) */
-    real gb[6][72];
-    real ghb[6][24]; /* W_hn h + b_hn, kept apart for r * (...) */
-    {
-        const int jc = 0;
-        real acc[6][48];
-        for (int s = 0; s < 6; s++)
-            for (int j = 0; j < 48; j++)
-                acc[s][j] = ps[s][jc + j];
-        for (int k = 0; k < 24; k++) {
-            const real *wk = wh + k * 72 + jc;
-            for (int s = 0; s < 6; s++) {
-                const real vk = hs[s][k];
-                for (int j = 0; j < 48; j++)
-                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+    const real *bhn = w + 72 + u0;
+    real acc[1][24];
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 8; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][8 + j] = ps[s][24 + u0 + j];
+            acc[s][16 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 1; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 8; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][8 + j] = MADD(acc[s][8 + j], wk[24 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[48 + j], v);
             }
         }
-        for (int s = 0; s < 6; s++)
-            for (int j = 0; j < 48; j++)
-                gb[s][jc + j] = acc[s][j];
     }
-    {
-        const int jc = 0;
-        real acc[6][24];
-        for (int s = 0; s < 6; s++)
-            for (int j = 0; j < 24; j++)
-                acc[s][j] = ps[s][48 + jc + j];
-        for (int s = 0; s < 6; s++)
-            for (int j = 0; j < 24; j++)
-                gb[s][48 + jc + j] = acc[s][j];
-    }
-    {
-        const int jc = 0;
-        real acc[6][24];
-        for (int s = 0; s < 6; s++)
-            for (int j = 0; j < 24; j++)
-                acc[s][j] = bhn[jc + j];
-        for (int k = 0; k < 24; k++) {
-            const real *wk = wh + k * 72 + 48 + jc;
-            for (int s = 0; s < 6; s++) {
-                const real vk = hs[s][k];
-                for (int j = 0; j < 24; j++)
-                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
-            }
+    for (int s = 0; s < 1; s++) {
+        real g[24];
+        real gh[8], h[8];
+        for (int j = 0; j < 8; j++) {
+            g[j] = acc[s][j], g[8 + j] = acc[s][8 + j];
+            g[16 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][16 + j];
+            h[j] = hp[s][u0 + j];
         }
-        for (int s = 0; s < 6; s++)
-            for (int j = 0; j < 24; j++)
-                ghb[s][jc + j] = acc[s][j];
-    }
-    for (int s = 0; s < 6; s++) {
-        const real *g = gb[s];
-        const real *gh = ghb[s];
-        real *h = hs[s];
-        for (int j = 0; j < 24; j++) {
+        for (int j = 0; j < 8; j++) {
             {
                 const real r = act_sigmoid(g[j]);
-                const real z = act_sigmoid(g[24 + j]);
-                const real n = act_tanh(g[48 + j] + r * gh[j]);
+                const real z = act_sigmoid(g[8 + j]);
+                const real n = act_tanh(g[16 + j] + r * gh[j]);
                 h[j] = (1.0f - z) * n + z * h[j];
             }
         }
+        for (int j = 0; j < 8; j++)
+            ho[s][u0 + j] = h[j];
+    }
+}
+
+/* encoder layer 0: units [u0, u0 + 16) of one step for 2 sequences. */
+RNNC_TILE static void blk_encoder_l0_t2_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[2][48];
+    for (int s = 0; s < 2; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][24 + u0 + j];
+            acc[s][32 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 2; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[24 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[48 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 2; s++) {
+        real g[48];
+        real gh[16], h[16];
+        for (int j = 0; j < 16; j++) {
+            g[j] = acc[s][j], g[16 + j] = acc[s][16 + j];
+            g[32 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][32 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 16; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[16 + j]);
+                const real n = act_tanh(g[32 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
+        for (int j = 0; j < 16; j++)
+            ho[s][u0 + j] = h[j];
+    }
+}
+
+/* encoder layer 0: units [u0, u0 + 8) of one step for 2 sequences. */
+RNNC_TILE static void blk_encoder_l0_t2_8(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[2][24];
+    for (int s = 0; s < 2; s++)
+        for (int j = 0; j < 8; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][8 + j] = ps[s][24 + u0 + j];
+            acc[s][16 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 2; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 8; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][8 + j] = MADD(acc[s][8 + j], wk[24 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[48 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 2; s++) {
+        real g[24];
+        real gh[8], h[8];
+        for (int j = 0; j < 8; j++) {
+            g[j] = acc[s][j], g[8 + j] = acc[s][8 + j];
+            g[16 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][16 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 8; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[8 + j]);
+                const real n = act_tanh(g[16 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
+        for (int j = 0; j < 8; j++)
+            ho[s][u0 + j] = h[j];
+    }
+}
+
+/* encoder layer 0: units [u0, u0 + 16) of one step for 3 sequences. */
+RNNC_TILE static void blk_encoder_l0_t3_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[3][48];
+    for (int s = 0; s < 3; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][24 + u0 + j];
+            acc[s][32 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 3; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[24 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[48 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 3; s++) {
+        real g[48];
+        real gh[16], h[16];
+        for (int j = 0; j < 16; j++) {
+            g[j] = acc[s][j], g[16 + j] = acc[s][16 + j];
+            g[32 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][32 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 16; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[16 + j]);
+                const real n = act_tanh(g[32 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
+        for (int j = 0; j < 16; j++)
+            ho[s][u0 + j] = h[j];
+    }
+}
+
+/* encoder layer 0: units [u0, u0 + 8) of one step for 3 sequences. */
+RNNC_TILE static void blk_encoder_l0_t3_8(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[3][24];
+    for (int s = 0; s < 3; s++)
+        for (int j = 0; j < 8; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][8 + j] = ps[s][24 + u0 + j];
+            acc[s][16 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 3; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 8; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][8 + j] = MADD(acc[s][8 + j], wk[24 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[48 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 3; s++) {
+        real g[24];
+        real gh[8], h[8];
+        for (int j = 0; j < 8; j++) {
+            g[j] = acc[s][j], g[8 + j] = acc[s][8 + j];
+            g[16 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][16 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 8; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[8 + j]);
+                const real n = act_tanh(g[16 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
+        for (int j = 0; j < 8; j++)
+            ho[s][u0 + j] = h[j];
+    }
+}
+
+/* encoder layer 0: units [u0, u0 + 16) of one step for 4 sequences. */
+RNNC_TILE static void blk_encoder_l0_t4_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[4][48];
+    for (int s = 0; s < 4; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][24 + u0 + j];
+            acc[s][32 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 4; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[24 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[48 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 4; s++) {
+        real g[48];
+        real gh[16], h[16];
+        for (int j = 0; j < 16; j++) {
+            g[j] = acc[s][j], g[16 + j] = acc[s][16 + j];
+            g[32 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][32 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 16; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[16 + j]);
+                const real n = act_tanh(g[32 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
+        for (int j = 0; j < 16; j++)
+            ho[s][u0 + j] = h[j];
+    }
+}
+
+/* encoder layer 0: units [u0, u0 + 8) of one step for 4 sequences. */
+RNNC_TILE static void blk_encoder_l0_t4_8(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[4][24];
+    for (int s = 0; s < 4; s++)
+        for (int j = 0; j < 8; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][8 + j] = ps[s][24 + u0 + j];
+            acc[s][16 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 4; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 8; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][8 + j] = MADD(acc[s][8 + j], wk[24 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[48 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 4; s++) {
+        real g[24];
+        real gh[8], h[8];
+        for (int j = 0; j < 8; j++) {
+            g[j] = acc[s][j], g[8 + j] = acc[s][8 + j];
+            g[16 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][16 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 8; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[8 + j]);
+                const real n = act_tanh(g[16 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
+        for (int j = 0; j < 8; j++)
+            ho[s][u0 + j] = h[j];
+    }
+}
+
+/* encoder layer 0: units [u0, u0 + 16) of one step for 5 sequences. */
+RNNC_TILE static void blk_encoder_l0_t5_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[5][48];
+    for (int s = 0; s < 5; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][24 + u0 + j];
+            acc[s][32 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 5; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[24 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[48 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 5; s++) {
+        real g[48];
+        real gh[16], h[16];
+        for (int j = 0; j < 16; j++) {
+            g[j] = acc[s][j], g[16 + j] = acc[s][16 + j];
+            g[32 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][32 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 16; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[16 + j]);
+                const real n = act_tanh(g[32 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
+        for (int j = 0; j < 16; j++)
+            ho[s][u0 + j] = h[j];
+    }
+}
+
+/* encoder layer 0: units [u0, u0 + 8) of one step for 5 sequences. */
+RNNC_TILE static void blk_encoder_l0_t5_8(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[5][24];
+    for (int s = 0; s < 5; s++)
+        for (int j = 0; j < 8; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][8 + j] = ps[s][24 + u0 + j];
+            acc[s][16 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 5; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 8; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][8 + j] = MADD(acc[s][8 + j], wk[24 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[48 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 5; s++) {
+        real g[24];
+        real gh[8], h[8];
+        for (int j = 0; j < 8; j++) {
+            g[j] = acc[s][j], g[8 + j] = acc[s][8 + j];
+            g[16 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][16 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 8; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[8 + j]);
+                const real n = act_tanh(g[16 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
+        for (int j = 0; j < 8; j++)
+            ho[s][u0 + j] = h[j];
+    }
+}
+
+/* encoder layer 0: units [u0, u0 + 16) of one step for 6 sequences. */
+RNNC_TILE static void blk_encoder_l0_t6_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[6][48];
+    for (int s = 0; s < 6; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][24 + u0 + j];
+            acc[s][32 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 6; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[24 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[48 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 6; s++) {
+        real g[48];
+        real gh[16], h[16];
+        for (int j = 0; j < 16; j++) {
+            g[j] = acc[s][j], g[16 + j] = acc[s][16 + j];
+            g[32 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][32 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 16; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[16 + j]);
+                const real n = act_tanh(g[32 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
+        for (int j = 0; j < 16; j++)
+            ho[s][u0 + j] = h[j];
+    }
+}
+
+/* encoder layer 0: units [u0, u0 + 8) of one step for 6 sequences. */
+RNNC_TILE static void blk_encoder_l0_t6_8(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[6][24];
+    for (int s = 0; s < 6; s++)
+        for (int j = 0; j < 8; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][8 + j] = ps[s][24 + u0 + j];
+            acc[s][16 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 6; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 8; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][8 + j] = MADD(acc[s][8 + j], wk[24 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[48 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 6; s++) {
+        real g[24];
+        real gh[8], h[8];
+        for (int j = 0; j < 8; j++) {
+            g[j] = acc[s][j], g[8 + j] = acc[s][8 + j];
+            g[16 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][16 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 8; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[8 + j]);
+                const real n = act_tanh(g[16 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
+        for (int j = 0; j < 8; j++)
+            ho[s][u0 + j] = h[j];
+    }
+}
+
+/* encoder layer 0: units [u0, u0 + 16) of one step for 7 sequences. */
+RNNC_TILE static void blk_encoder_l0_t7_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[7][48];
+    for (int s = 0; s < 7; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][24 + u0 + j];
+            acc[s][32 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 7; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[24 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[48 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 7; s++) {
+        real g[48];
+        real gh[16], h[16];
+        for (int j = 0; j < 16; j++) {
+            g[j] = acc[s][j], g[16 + j] = acc[s][16 + j];
+            g[32 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][32 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 16; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[16 + j]);
+                const real n = act_tanh(g[32 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
+        for (int j = 0; j < 16; j++)
+            ho[s][u0 + j] = h[j];
+    }
+}
+
+/* encoder layer 0: units [u0, u0 + 8) of one step for 7 sequences. */
+RNNC_TILE static void blk_encoder_l0_t7_8(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[7][24];
+    for (int s = 0; s < 7; s++)
+        for (int j = 0; j < 8; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][8 + j] = ps[s][24 + u0 + j];
+            acc[s][16 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 7; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 8; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][8 + j] = MADD(acc[s][8 + j], wk[24 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[48 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 7; s++) {
+        real g[24];
+        real gh[8], h[8];
+        for (int j = 0; j < 8; j++) {
+            g[j] = acc[s][j], g[8 + j] = acc[s][8 + j];
+            g[16 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][16 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 8; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[8 + j]);
+                const real n = act_tanh(g[16 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
+        for (int j = 0; j < 8; j++)
+            ho[s][u0 + j] = h[j];
+    }
+}
+
+/* encoder layer 0: units [u0, u0 + 16) of one step for 8 sequences. */
+RNNC_TILE static void blk_encoder_l0_t8_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[8][48];
+    for (int s = 0; s < 8; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][24 + u0 + j];
+            acc[s][32 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 8; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[24 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[48 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 8; s++) {
+        real g[48];
+        real gh[16], h[16];
+        for (int j = 0; j < 16; j++) {
+            g[j] = acc[s][j], g[16 + j] = acc[s][16 + j];
+            g[32 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][32 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 16; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[16 + j]);
+                const real n = act_tanh(g[32 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
+        for (int j = 0; j < 16; j++)
+            ho[s][u0 + j] = h[j];
+    }
+}
+
+/* encoder layer 0: units [u0, u0 + 8) of one step for 8 sequences. */
+RNNC_TILE static void blk_encoder_l0_t8_8(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[8][24];
+    for (int s = 0; s < 8; s++)
+        for (int j = 0; j < 8; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][8 + j] = ps[s][24 + u0 + j];
+            acc[s][16 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 8; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 8; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][8 + j] = MADD(acc[s][8 + j], wk[24 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[48 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 8; s++) {
+        real g[24];
+        real gh[8], h[8];
+        for (int j = 0; j < 8; j++) {
+            g[j] = acc[s][j], g[8 + j] = acc[s][8 + j];
+            g[16 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][16 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 8; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[8 + j]);
+                const real n = act_tanh(g[16 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
+        for (int j = 0; j < 8; j++)
+            ho[s][u0 + j] = h[j];
     }
 }
 
 /* encoder layer 0 over a packed batch, one direction (reverse: from each
- * sequence's own last step). x (I=8) and y (24) per step by strides;
- * h (B, 24) carries the state; xp (B, T, 72) is scratch. */
+ * sequence's own last step), in tiles. x (I=8) and y (24) per step by
+ * strides; h (B, 24) carries the state; xp (B, T, 72) is scratch. */
 static void blk_encoder_l0_seq(const real *w, const real *x, long xsb, long xst,
     real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h,
     real *xp, int reverse)
 {
-    const real *xs[6];
-    real *ps[6], *hs[6];
-    real pad[96]; /* what the unused lanes of a last, partial block touch */
-    vec_zero(pad, 96);
-    int n = 0;
-    /* the input projections of every live step, 6 pairs at a time */
-    for (int t = 0; t < T; t++)
-        for (int i = 0; i < bs[t]; i++) {
-            const int b = perm[i];
-            xs[n] = x + b * xsb + t * xst;
-            ps[n] = xp + ((long)b * T + t) * 72;
-            if (++n == 6) {
-                blk_encoder_l0_proj6(w, xs, ps);
-                n = 0;
+    const real *xs[8], *hp[8];
+    real *ps[8], *ho[8];
+    /* the input projections of every live pair: chunks of 6144 pairs (their inputs
+     * stay in L2), each against every 64-column panel of W_ih^T */
+    for (int t0 = 0, i0 = 0; t0 < T;) {
+        int t1 = t0, i1 = i0, n;
+        for (int m = 0; m < 6144 && t1 < T;) {
+            if (i1 >= bs[t1]) {
+                t1++, i1 = 0;
+                continue;
             }
+            i1++, m++;
         }
-    for (int i = 0; i < n; i++)
-        blk_encoder_l0_proj1(w, xs + i, ps + i);
-    /* the recurrence: step by step, 6 live sequences at a time */
+        for (int jc = 0; jc < 64; jc += 64) {
+            const real *wp = w + 96 + jc;
+            const long ks = 72;
+            n = 0;
+            for (int t = t0, i = i0; t < t1 || (t == t1 && i < i1); i++) {
+                if (i >= bs[t]) {
+                    t++, i = -1;
+                    continue;
+                }
+                const int b = perm[i];
+                xs[n] = x + b * xsb + t * xst;
+                ps[n] = xp + ((long)b * T + t) * 72;
+                if (++n == 6) {
+                    blk_encoder_l0_pt6_64(w, wp, ks, jc, xs, ps);
+                    n = 0;
+                }
+            }
+            for (int q = 0; q < n; q++)
+                blk_encoder_l0_pt1_64(w, wp, ks, jc, xs + q, ps + q);
+        }
+        {
+            const real *wp = w + 96 + 64;
+            const long ks = 72;
+            n = 0;
+            for (int t = t0, i = i0; t < t1 || (t == t1 && i < i1); i++) {
+                if (i >= bs[t]) {
+                    t++, i = -1;
+                    continue;
+                }
+                const int b = perm[i];
+                xs[n] = x + b * xsb + t * xst;
+                ps[n] = xp + ((long)b * T + t) * 72;
+                if (++n == 6) {
+                    blk_encoder_l0_pt6_8(w, wp, ks, 64, xs, ps);
+                    n = 0;
+                }
+            }
+            for (int q = 0; q < n; q++)
+                blk_encoder_l0_pt1_8(w, wp, ks, 64, xs + q, ps + q);
+        }
+        t0 = t1, i0 = i1;
+    }
+    /* the recurrence: per step, tiles of 16 units by 8 sequences, each units'
+     * panel of W_hh^T kept in L2 across the step's sequences */
     for (int s = 0; s < T; s++) {
-        const int t = reverse ? T - 1 - s : s;
-        for (int i = 0; i < bs[t]; i += n) {
-            n = bs[t] - i >= 6 ? 6 : bs[t] - i;
-            for (int q = 0; q < n; q++) {
-                const int b = perm[i + q];
-                ps[q] = xp + ((long)b * T + t) * 72;
-                hs[q] = h + (long)b * 24;
+        const int t = reverse ? T - 1 - s : s, n = bs[t];
+        const int nt = (n + 7) / 8; /* tiles of sequences, as even as can be */
+        int m;
+        for (int u0 = 0; u0 < 16; u0 += 16) {
+            const real *wp = w + 672 + u0;
+            for (int i = 0, r = 0; r < nt; r++, i += m) {
+                m = n / nt + (r < n % nt);
+                for (int q = 0; q < m; q++) {
+                    const int b = perm[i + q];
+                    ps[q] = xp + ((long)b * T + t) * 72;
+                    hp[q] = h + (long)b * 24;
+                    ho[q] = y + b * ysb + t * yst;
+                }
+                switch (m) {
+                case 8: blk_encoder_l0_t8_16(w, wp, u0, ps, hp, ho); break;
+                case 7: blk_encoder_l0_t7_16(w, wp, u0, ps, hp, ho); break;
+                case 6: blk_encoder_l0_t6_16(w, wp, u0, ps, hp, ho); break;
+                case 5: blk_encoder_l0_t5_16(w, wp, u0, ps, hp, ho); break;
+                case 4: blk_encoder_l0_t4_16(w, wp, u0, ps, hp, ho); break;
+                case 3: blk_encoder_l0_t3_16(w, wp, u0, ps, hp, ho); break;
+                case 2: blk_encoder_l0_t2_16(w, wp, u0, ps, hp, ho); break;
+                case 1: blk_encoder_l0_t1_16(w, wp, u0, ps, hp, ho); break;
+                }
             }
-            for (int q = n; q < 6; q++) {
-                ps[q] = pad;
-                hs[q] = pad + 72;
+        }
+        {
+            const real *wp = w + 672 + 16;
+            for (int i = 0, r = 0; r < nt; r++, i += m) {
+                m = n / nt + (r < n % nt);
+                for (int q = 0; q < m; q++) {
+                    const int b = perm[i + q];
+                    ps[q] = xp + ((long)b * T + t) * 72;
+                    hp[q] = h + (long)b * 24;
+                    ho[q] = y + b * ysb + t * yst;
+                }
+                switch (m) {
+                case 8: blk_encoder_l0_t8_8(w, wp, 16, ps, hp, ho); break;
+                case 7: blk_encoder_l0_t7_8(w, wp, 16, ps, hp, ho); break;
+                case 6: blk_encoder_l0_t6_8(w, wp, 16, ps, hp, ho); break;
+                case 5: blk_encoder_l0_t5_8(w, wp, 16, ps, hp, ho); break;
+                case 4: blk_encoder_l0_t4_8(w, wp, 16, ps, hp, ho); break;
+                case 3: blk_encoder_l0_t3_8(w, wp, 16, ps, hp, ho); break;
+                case 2: blk_encoder_l0_t2_8(w, wp, 16, ps, hp, ho); break;
+                case 1: blk_encoder_l0_t1_8(w, wp, 16, ps, hp, ho); break;
+                }
             }
-            if (n > 1)
-                blk_encoder_l0_rec6(w, ps, hs);
-            else
-                blk_encoder_l0_rec1(w, ps, hs);
-            for (int q = 0; q < n; q++) {
-                const int b = perm[i + q];
-                vec_copy(y + b * ysb + t * yst, hs[q], 24);
-            }
+        }
+        for (int i = 0; i < n; i++) {
+            const int b = perm[i];
+            vec_copy(h + (long)b * 24, y + b * ysb + t * yst, 24);
         }
     }
 }
 
-/* encoder layer 1: the input projection b + W_ih^T x of 1 (step, sequence) pair. */
-static void blk_encoder_l1_proj1(const real *w, const real *const *xs, real *const *ps)
+/* encoder layer 1: columns [j0, j0 + 64) of b + W_ih^T x for 6 pairs. */
+RNNC_TILE static void blk_encoder_l1_pt6_64(const real *w, const real *wp, long ks, int j0,
+    const real *const *xs, real *const *ps)
 {
-    const real *b = w;
-    const real *wx = w + 96; /* W_ih^T (48, 72) */
-    {
-        const int jc = 0;
-        real acc[1][72];
-        for (int s = 0; s < 1; s++)
-            for (int j = 0; j < 72; j++)
-                acc[s][j] = b[jc + j];
-        for (int k = 0; k < 48; k++) {
-            const real *wk = wx + k * 72 + jc;
-            for (int s = 0; s < 1; s++) {
-                const real vk = xs[s][k];
-                for (int j = 0; j < 72; j++)
-                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
-            }
-        }
-        for (int s = 0; s < 1; s++)
-            for (int j = 0; j < 72; j++)
-                ps[s][jc + j] = acc[s][j];
-    }
-}
-
-/* encoder layer 1: the input projection b + W_ih^T x of 6 (step, sequence) pairs. */
-static void blk_encoder_l1_proj6(const real *w, const real *const *xs, real *const *ps)
-{
-    const real *b = w;
-    const real *wx = w + 96; /* W_ih^T (48, 72) */
-    {
-        const int jc = 0;
-        real acc[6][64];
-        for (int s = 0; s < 6; s++)
+    real acc[6][64];
+    for (int s = 0; s < 6; s++)
+        for (int j = 0; j < 64; j++)
+            acc[s][j] = w[j0 + j];
+    for (int k = 0; k < 48; k++) {
+        const real *wk = wp + k * ks;
+        for (int s = 0; s < 6; s++) {
+            const real v = xs[s][k];
             for (int j = 0; j < 64; j++)
-                acc[s][j] = b[jc + j];
-        for (int k = 0; k < 48; k++) {
-            const real *wk = wx + k * 72 + jc;
-            for (int s = 0; s < 6; s++) {
-                const real vk = xs[s][k];
-                for (int j = 0; j < 64; j++)
-                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
-            }
+                acc[s][j] = MADD(acc[s][j], wk[j], v);
         }
-        for (int s = 0; s < 6; s++)
-            for (int j = 0; j < 64; j++)
-                ps[s][jc + j] = acc[s][j];
     }
-    {
-        const int jc = 64;
-        real acc[6][8];
-        for (int s = 0; s < 6; s++)
-            for (int j = 0; j < 8; j++)
-                acc[s][j] = b[jc + j];
-        for (int k = 0; k < 48; k++) {
-            const real *wk = wx + k * 72 + jc;
-            for (int s = 0; s < 6; s++) {
-                const real vk = xs[s][k];
-                for (int j = 0; j < 8; j++)
-                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
-            }
-        }
-        for (int s = 0; s < 6; s++)
-            for (int j = 0; j < 8; j++)
-                ps[s][jc + j] = acc[s][j];
-    }
+    for (int s = 0; s < 6; s++)
+        for (int j = 0; j < 64; j++)
+            ps[s][j0 + j] = acc[s][j];
 }
 
-/* encoder layer 1: one step of 1 sequence from their input projections xp: GRU (reset after the recurrent product, as PyTorch).
- * Reads ps[s] (xp), updates hs[s]. */
-static void blk_encoder_l1_rec1(const real *w, real *const *ps, real *const *hs)
+/* encoder layer 1: columns [j0, j0 + 64) of b + W_ih^T x for 1 pair. */
+RNNC_TILE static void blk_encoder_l1_pt1_64(const real *w, const real *wp, long ks, int j0,
+    const real *const *xs, real *const *ps)
 {
-    const real *bhn = w + 72;
-    const real *wh = w + 3552; /* W_hh^T (24, 72) */
-    real gb[1][72];
-    real ghb[1][24]; /* W_hn h + b_hn, kept apart for r * (...) */
-    {
-        const int jc = 0;
-        real acc[1][48];
-        for (int s = 0; s < 1; s++)
-            for (int j = 0; j < 48; j++)
-                acc[s][j] = ps[s][jc + j];
-        for (int k = 0; k < 24; k++) {
-            const real *wk = wh + k * 72 + jc;
-            for (int s = 0; s < 1; s++) {
-                const real vk = hs[s][k];
-                for (int j = 0; j < 48; j++)
-                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+    real acc[1][64];
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 64; j++)
+            acc[s][j] = w[j0 + j];
+    for (int k = 0; k < 48; k++) {
+        const real *wk = wp + k * ks;
+        for (int s = 0; s < 1; s++) {
+            const real v = xs[s][k];
+            for (int j = 0; j < 64; j++)
+                acc[s][j] = MADD(acc[s][j], wk[j], v);
+        }
+    }
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 64; j++)
+            ps[s][j0 + j] = acc[s][j];
+}
+
+/* encoder layer 1: columns [j0, j0 + 8) of b + W_ih^T x for 6 pairs. */
+RNNC_TILE static void blk_encoder_l1_pt6_8(const real *w, const real *wp, long ks, int j0,
+    const real *const *xs, real *const *ps)
+{
+    real acc[6][8];
+    for (int s = 0; s < 6; s++)
+        for (int j = 0; j < 8; j++)
+            acc[s][j] = w[j0 + j];
+    for (int k = 0; k < 48; k++) {
+        const real *wk = wp + k * ks;
+        for (int s = 0; s < 6; s++) {
+            const real v = xs[s][k];
+            for (int j = 0; j < 8; j++)
+                acc[s][j] = MADD(acc[s][j], wk[j], v);
+        }
+    }
+    for (int s = 0; s < 6; s++)
+        for (int j = 0; j < 8; j++)
+            ps[s][j0 + j] = acc[s][j];
+}
+
+/* encoder layer 1: columns [j0, j0 + 8) of b + W_ih^T x for 1 pair. */
+RNNC_TILE static void blk_encoder_l1_pt1_8(const real *w, const real *wp, long ks, int j0,
+    const real *const *xs, real *const *ps)
+{
+    real acc[1][8];
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 8; j++)
+            acc[s][j] = w[j0 + j];
+    for (int k = 0; k < 48; k++) {
+        const real *wk = wp + k * ks;
+        for (int s = 0; s < 1; s++) {
+            const real v = xs[s][k];
+            for (int j = 0; j < 8; j++)
+                acc[s][j] = MADD(acc[s][j], wk[j], v);
+        }
+    }
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 8; j++)
+            ps[s][j0 + j] = acc[s][j];
+}
+
+/* encoder layer 1: units [u0, u0 + 16) of one step for 1 sequence. */
+RNNC_TILE static void blk_encoder_l1_t1_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[1][48];
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][24 + u0 + j];
+            acc[s][32 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 1; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[24 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[48 + j], v);
             }
         }
-        for (int s = 0; s < 1; s++)
-            for (int j = 0; j < 48; j++)
-                gb[s][jc + j] = acc[s][j];
-    }
-    {
-        const int jc = 0;
-        real acc[1][24];
-        for (int s = 0; s < 1; s++)
-            for (int j = 0; j < 24; j++)
-                acc[s][j] = ps[s][48 + jc + j];
-        for (int s = 0; s < 1; s++)
-            for (int j = 0; j < 24; j++)
-                gb[s][48 + jc + j] = acc[s][j];
-    }
-    {
-        const int jc = 0;
-        real acc[1][24];
-        for (int s = 0; s < 1; s++)
-            for (int j = 0; j < 24; j++)
-                acc[s][j] = bhn[jc + j];
-        for (int k = 0; k < 24; k++) {
-            const real *wk = wh + k * 72 + 48 + jc;
-            for (int s = 0; s < 1; s++) {
-                const real vk = hs[s][k];
-                for (int j = 0; j < 24; j++)
-                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
-            }
-        }
-        for (int s = 0; s < 1; s++)
-            for (int j = 0; j < 24; j++)
-                ghb[s][jc + j] = acc[s][j];
     }
     for (int s = 0; s < 1; s++) {
-        const real *g = gb[s];
-        const real *gh = ghb[s];
-        real *h = hs[s];
-        for (int j = 0; j < 24; j++) {
+        real g[48];
+        real gh[16], h[16];
+        for (int j = 0; j < 16; j++) {
+            g[j] = acc[s][j], g[16 + j] = acc[s][16 + j];
+            g[32 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][32 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 16; j++) {
             {
                 const real r = act_sigmoid(g[j]);
-                const real z = act_sigmoid(g[24 + j]);
-                const real n = act_tanh(g[48 + j] + r * gh[j]);
+                const real z = act_sigmoid(g[16 + j]);
+                const real n = act_tanh(g[32 + j] + r * gh[j]);
                 h[j] = (1.0f - z) * n + z * h[j];
             }
         }
+        for (int j = 0; j < 16; j++)
+            ho[s][u0 + j] = h[j];
     }
 }
 
-/* encoder layer 1: one step of 6 sequences from their input projections xp: GRU (reset after the recurrent product, as PyTorch).
- * Reads ps[s] (xp), updates hs[s]. */
-static void blk_encoder_l1_rec6(const real *w, real *const *ps, real *const *hs)
+/* encoder layer 1: units [u0, u0 + 8) of one step for 1 sequence. */
+RNNC_TILE static void blk_encoder_l1_t1_8(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
 {
-    const real *bhn = w + 72;
-    const real *wh = w + 3552; /* W_hh^T (24, 72) */
-    real gb[6][72];
-    real ghb[6][24]; /* W_hn h + b_hn, kept apart for r * (...) */
-    {
-        const int jc = 0;
-        real acc[6][48];
-        for (int s = 0; s < 6; s++)
-            for (int j = 0; j < 48; j++)
-                acc[s][j] = ps[s][jc + j];
-        for (int k = 0; k < 24; k++) {
-            const real *wk = wh + k * 72 + jc;
-            for (int s = 0; s < 6; s++) {
-                const real vk = hs[s][k];
-                for (int j = 0; j < 48; j++)
-                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+    const real *bhn = w + 72 + u0;
+    real acc[1][24];
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 8; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][8 + j] = ps[s][24 + u0 + j];
+            acc[s][16 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 1; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 8; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][8 + j] = MADD(acc[s][8 + j], wk[24 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[48 + j], v);
             }
         }
-        for (int s = 0; s < 6; s++)
-            for (int j = 0; j < 48; j++)
-                gb[s][jc + j] = acc[s][j];
     }
-    {
-        const int jc = 0;
-        real acc[6][24];
-        for (int s = 0; s < 6; s++)
-            for (int j = 0; j < 24; j++)
-                acc[s][j] = ps[s][48 + jc + j];
-        for (int s = 0; s < 6; s++)
-            for (int j = 0; j < 24; j++)
-                gb[s][48 + jc + j] = acc[s][j];
-    }
-    {
-        const int jc = 0;
-        real acc[6][24];
-        for (int s = 0; s < 6; s++)
-            for (int j = 0; j < 24; j++)
-                acc[s][j] = bhn[jc + j];
-        for (int k = 0; k < 24; k++) {
-            const real *wk = wh + k * 72 + 48 + jc;
-            for (int s = 0; s < 6; s++) {
-                const real vk = hs[s][k];
-                for (int j = 0; j < 24; j++)
-                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
-            }
+    for (int s = 0; s < 1; s++) {
+        real g[24];
+        real gh[8], h[8];
+        for (int j = 0; j < 8; j++) {
+            g[j] = acc[s][j], g[8 + j] = acc[s][8 + j];
+            g[16 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][16 + j];
+            h[j] = hp[s][u0 + j];
         }
-        for (int s = 0; s < 6; s++)
-            for (int j = 0; j < 24; j++)
-                ghb[s][jc + j] = acc[s][j];
-    }
-    for (int s = 0; s < 6; s++) {
-        const real *g = gb[s];
-        const real *gh = ghb[s];
-        real *h = hs[s];
-        for (int j = 0; j < 24; j++) {
+        for (int j = 0; j < 8; j++) {
             {
                 const real r = act_sigmoid(g[j]);
-                const real z = act_sigmoid(g[24 + j]);
-                const real n = act_tanh(g[48 + j] + r * gh[j]);
+                const real z = act_sigmoid(g[8 + j]);
+                const real n = act_tanh(g[16 + j] + r * gh[j]);
                 h[j] = (1.0f - z) * n + z * h[j];
             }
         }
+        for (int j = 0; j < 8; j++)
+            ho[s][u0 + j] = h[j];
+    }
+}
+
+/* encoder layer 1: units [u0, u0 + 16) of one step for 2 sequences. */
+RNNC_TILE static void blk_encoder_l1_t2_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[2][48];
+    for (int s = 0; s < 2; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][24 + u0 + j];
+            acc[s][32 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 2; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[24 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[48 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 2; s++) {
+        real g[48];
+        real gh[16], h[16];
+        for (int j = 0; j < 16; j++) {
+            g[j] = acc[s][j], g[16 + j] = acc[s][16 + j];
+            g[32 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][32 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 16; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[16 + j]);
+                const real n = act_tanh(g[32 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
+        for (int j = 0; j < 16; j++)
+            ho[s][u0 + j] = h[j];
+    }
+}
+
+/* encoder layer 1: units [u0, u0 + 8) of one step for 2 sequences. */
+RNNC_TILE static void blk_encoder_l1_t2_8(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[2][24];
+    for (int s = 0; s < 2; s++)
+        for (int j = 0; j < 8; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][8 + j] = ps[s][24 + u0 + j];
+            acc[s][16 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 2; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 8; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][8 + j] = MADD(acc[s][8 + j], wk[24 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[48 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 2; s++) {
+        real g[24];
+        real gh[8], h[8];
+        for (int j = 0; j < 8; j++) {
+            g[j] = acc[s][j], g[8 + j] = acc[s][8 + j];
+            g[16 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][16 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 8; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[8 + j]);
+                const real n = act_tanh(g[16 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
+        for (int j = 0; j < 8; j++)
+            ho[s][u0 + j] = h[j];
+    }
+}
+
+/* encoder layer 1: units [u0, u0 + 16) of one step for 3 sequences. */
+RNNC_TILE static void blk_encoder_l1_t3_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[3][48];
+    for (int s = 0; s < 3; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][24 + u0 + j];
+            acc[s][32 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 3; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[24 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[48 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 3; s++) {
+        real g[48];
+        real gh[16], h[16];
+        for (int j = 0; j < 16; j++) {
+            g[j] = acc[s][j], g[16 + j] = acc[s][16 + j];
+            g[32 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][32 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 16; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[16 + j]);
+                const real n = act_tanh(g[32 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
+        for (int j = 0; j < 16; j++)
+            ho[s][u0 + j] = h[j];
+    }
+}
+
+/* encoder layer 1: units [u0, u0 + 8) of one step for 3 sequences. */
+RNNC_TILE static void blk_encoder_l1_t3_8(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[3][24];
+    for (int s = 0; s < 3; s++)
+        for (int j = 0; j < 8; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][8 + j] = ps[s][24 + u0 + j];
+            acc[s][16 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 3; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 8; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][8 + j] = MADD(acc[s][8 + j], wk[24 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[48 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 3; s++) {
+        real g[24];
+        real gh[8], h[8];
+        for (int j = 0; j < 8; j++) {
+            g[j] = acc[s][j], g[8 + j] = acc[s][8 + j];
+            g[16 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][16 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 8; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[8 + j]);
+                const real n = act_tanh(g[16 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
+        for (int j = 0; j < 8; j++)
+            ho[s][u0 + j] = h[j];
+    }
+}
+
+/* encoder layer 1: units [u0, u0 + 16) of one step for 4 sequences. */
+RNNC_TILE static void blk_encoder_l1_t4_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[4][48];
+    for (int s = 0; s < 4; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][24 + u0 + j];
+            acc[s][32 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 4; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[24 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[48 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 4; s++) {
+        real g[48];
+        real gh[16], h[16];
+        for (int j = 0; j < 16; j++) {
+            g[j] = acc[s][j], g[16 + j] = acc[s][16 + j];
+            g[32 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][32 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 16; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[16 + j]);
+                const real n = act_tanh(g[32 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
+        for (int j = 0; j < 16; j++)
+            ho[s][u0 + j] = h[j];
+    }
+}
+
+/* encoder layer 1: units [u0, u0 + 8) of one step for 4 sequences. */
+RNNC_TILE static void blk_encoder_l1_t4_8(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[4][24];
+    for (int s = 0; s < 4; s++)
+        for (int j = 0; j < 8; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][8 + j] = ps[s][24 + u0 + j];
+            acc[s][16 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 4; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 8; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][8 + j] = MADD(acc[s][8 + j], wk[24 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[48 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 4; s++) {
+        real g[24];
+        real gh[8], h[8];
+        for (int j = 0; j < 8; j++) {
+            g[j] = acc[s][j], g[8 + j] = acc[s][8 + j];
+            g[16 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][16 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 8; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[8 + j]);
+                const real n = act_tanh(g[16 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
+        for (int j = 0; j < 8; j++)
+            ho[s][u0 + j] = h[j];
+    }
+}
+
+/* encoder layer 1: units [u0, u0 + 16) of one step for 5 sequences. */
+RNNC_TILE static void blk_encoder_l1_t5_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[5][48];
+    for (int s = 0; s < 5; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][24 + u0 + j];
+            acc[s][32 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 5; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[24 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[48 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 5; s++) {
+        real g[48];
+        real gh[16], h[16];
+        for (int j = 0; j < 16; j++) {
+            g[j] = acc[s][j], g[16 + j] = acc[s][16 + j];
+            g[32 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][32 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 16; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[16 + j]);
+                const real n = act_tanh(g[32 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
+        for (int j = 0; j < 16; j++)
+            ho[s][u0 + j] = h[j];
+    }
+}
+
+/* encoder layer 1: units [u0, u0 + 8) of one step for 5 sequences. */
+RNNC_TILE static void blk_encoder_l1_t5_8(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[5][24];
+    for (int s = 0; s < 5; s++)
+        for (int j = 0; j < 8; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][8 + j] = ps[s][24 + u0 + j];
+            acc[s][16 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 5; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 8; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][8 + j] = MADD(acc[s][8 + j], wk[24 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[48 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 5; s++) {
+        real g[24];
+        real gh[8], h[8];
+        for (int j = 0; j < 8; j++) {
+            g[j] = acc[s][j], g[8 + j] = acc[s][8 + j];
+            g[16 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][16 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 8; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[8 + j]);
+                const real n = act_tanh(g[16 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
+        for (int j = 0; j < 8; j++)
+            ho[s][u0 + j] = h[j];
+    }
+}
+
+/* encoder layer 1: units [u0, u0 + 16) of one step for 6 sequences. */
+RNNC_TILE static void blk_encoder_l1_t6_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[6][48];
+    for (int s = 0; s < 6; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][24 + u0 + j];
+            acc[s][32 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 6; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[24 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[48 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 6; s++) {
+        real g[48];
+        real gh[16], h[16];
+        for (int j = 0; j < 16; j++) {
+            g[j] = acc[s][j], g[16 + j] = acc[s][16 + j];
+            g[32 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][32 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 16; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[16 + j]);
+                const real n = act_tanh(g[32 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
+        for (int j = 0; j < 16; j++)
+            ho[s][u0 + j] = h[j];
+    }
+}
+
+/* encoder layer 1: units [u0, u0 + 8) of one step for 6 sequences. */
+RNNC_TILE static void blk_encoder_l1_t6_8(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[6][24];
+    for (int s = 0; s < 6; s++)
+        for (int j = 0; j < 8; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][8 + j] = ps[s][24 + u0 + j];
+            acc[s][16 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 6; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 8; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][8 + j] = MADD(acc[s][8 + j], wk[24 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[48 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 6; s++) {
+        real g[24];
+        real gh[8], h[8];
+        for (int j = 0; j < 8; j++) {
+            g[j] = acc[s][j], g[8 + j] = acc[s][8 + j];
+            g[16 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][16 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 8; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[8 + j]);
+                const real n = act_tanh(g[16 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
+        for (int j = 0; j < 8; j++)
+            ho[s][u0 + j] = h[j];
+    }
+}
+
+/* encoder layer 1: units [u0, u0 + 16) of one step for 7 sequences. */
+RNNC_TILE static void blk_encoder_l1_t7_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[7][48];
+    for (int s = 0; s < 7; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][24 + u0 + j];
+            acc[s][32 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 7; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[24 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[48 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 7; s++) {
+        real g[48];
+        real gh[16], h[16];
+        for (int j = 0; j < 16; j++) {
+            g[j] = acc[s][j], g[16 + j] = acc[s][16 + j];
+            g[32 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][32 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 16; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[16 + j]);
+                const real n = act_tanh(g[32 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
+        for (int j = 0; j < 16; j++)
+            ho[s][u0 + j] = h[j];
+    }
+}
+
+/* encoder layer 1: units [u0, u0 + 8) of one step for 7 sequences. */
+RNNC_TILE static void blk_encoder_l1_t7_8(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[7][24];
+    for (int s = 0; s < 7; s++)
+        for (int j = 0; j < 8; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][8 + j] = ps[s][24 + u0 + j];
+            acc[s][16 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 7; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 8; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][8 + j] = MADD(acc[s][8 + j], wk[24 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[48 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 7; s++) {
+        real g[24];
+        real gh[8], h[8];
+        for (int j = 0; j < 8; j++) {
+            g[j] = acc[s][j], g[8 + j] = acc[s][8 + j];
+            g[16 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][16 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 8; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[8 + j]);
+                const real n = act_tanh(g[16 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
+        for (int j = 0; j < 8; j++)
+            ho[s][u0 + j] = h[j];
+    }
+}
+
+/* encoder layer 1: units [u0, u0 + 16) of one step for 8 sequences. */
+RNNC_TILE static void blk_encoder_l1_t8_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[8][48];
+    for (int s = 0; s < 8; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][24 + u0 + j];
+            acc[s][32 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 8; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[24 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[48 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 8; s++) {
+        real g[48];
+        real gh[16], h[16];
+        for (int j = 0; j < 16; j++) {
+            g[j] = acc[s][j], g[16 + j] = acc[s][16 + j];
+            g[32 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][32 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 16; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[16 + j]);
+                const real n = act_tanh(g[32 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
+        for (int j = 0; j < 16; j++)
+            ho[s][u0 + j] = h[j];
+    }
+}
+
+/* encoder layer 1: units [u0, u0 + 8) of one step for 8 sequences. */
+RNNC_TILE static void blk_encoder_l1_t8_8(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[8][24];
+    for (int s = 0; s < 8; s++)
+        for (int j = 0; j < 8; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][8 + j] = ps[s][24 + u0 + j];
+            acc[s][16 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 8; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 8; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][8 + j] = MADD(acc[s][8 + j], wk[24 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[48 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 8; s++) {
+        real g[24];
+        real gh[8], h[8];
+        for (int j = 0; j < 8; j++) {
+            g[j] = acc[s][j], g[8 + j] = acc[s][8 + j];
+            g[16 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][16 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 8; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[8 + j]);
+                const real n = act_tanh(g[16 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
+        for (int j = 0; j < 8; j++)
+            ho[s][u0 + j] = h[j];
     }
 }
 
 /* encoder layer 1 over a packed batch, one direction (reverse: from each
- * sequence's own last step). x (I=48) and y (24) per step by strides;
- * h (B, 24) carries the state; xp (B, T, 72) is scratch. */
+ * sequence's own last step), in tiles. x (I=48) and y (24) per step by
+ * strides; h (B, 24) carries the state; xp (B, T, 72) is scratch. */
 static void blk_encoder_l1_seq(const real *w, const real *x, long xsb, long xst,
     real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h,
     real *xp, int reverse)
 {
-    const real *xs[6];
-    real *ps[6], *hs[6];
-    real pad[96]; /* what the unused lanes of a last, partial block touch */
-    vec_zero(pad, 96);
-    int n = 0;
-    /* the input projections of every live step, 6 pairs at a time */
-    for (int t = 0; t < T; t++)
-        for (int i = 0; i < bs[t]; i++) {
-            const int b = perm[i];
-            xs[n] = x + b * xsb + t * xst;
-            ps[n] = xp + ((long)b * T + t) * 72;
-            if (++n == 6) {
-                blk_encoder_l1_proj6(w, xs, ps);
-                n = 0;
+    const real *xs[8], *hp[8];
+    real *ps[8], *ho[8];
+    /* the input projections of every live pair: chunks of 1020 pairs (their inputs
+     * stay in L2), each against every 64-column panel of W_ih^T */
+    for (int t0 = 0, i0 = 0; t0 < T;) {
+        int t1 = t0, i1 = i0, n;
+        for (int m = 0; m < 1020 && t1 < T;) {
+            if (i1 >= bs[t1]) {
+                t1++, i1 = 0;
+                continue;
+            }
+            i1++, m++;
+        }
+        for (int jc = 0; jc < 64; jc += 64) {
+            const real *wp = w + 96 + jc;
+            const long ks = 72;
+            n = 0;
+            for (int t = t0, i = i0; t < t1 || (t == t1 && i < i1); i++) {
+                if (i >= bs[t]) {
+                    t++, i = -1;
+                    continue;
+                }
+                const int b = perm[i];
+                xs[n] = x + b * xsb + t * xst;
+                ps[n] = xp + ((long)b * T + t) * 72;
+                if (++n == 6) {
+                    blk_encoder_l1_pt6_64(w, wp, ks, jc, xs, ps);
+                    n = 0;
+                }
+            }
+            for (int q = 0; q < n; q++)
+                blk_encoder_l1_pt1_64(w, wp, ks, jc, xs + q, ps + q);
+        }
+        {
+            const real *wp = w + 96 + 64;
+            const long ks = 72;
+            n = 0;
+            for (int t = t0, i = i0; t < t1 || (t == t1 && i < i1); i++) {
+                if (i >= bs[t]) {
+                    t++, i = -1;
+                    continue;
+                }
+                const int b = perm[i];
+                xs[n] = x + b * xsb + t * xst;
+                ps[n] = xp + ((long)b * T + t) * 72;
+                if (++n == 6) {
+                    blk_encoder_l1_pt6_8(w, wp, ks, 64, xs, ps);
+                    n = 0;
+                }
+            }
+            for (int q = 0; q < n; q++)
+                blk_encoder_l1_pt1_8(w, wp, ks, 64, xs + q, ps + q);
+        }
+        t0 = t1, i0 = i1;
+    }
+    /* the recurrence: per step, tiles of 16 units by 8 sequences, each units'
+     * panel of W_hh^T kept in L2 across the step's sequences */
+    for (int s = 0; s < T; s++) {
+        const int t = reverse ? T - 1 - s : s, n = bs[t];
+        const int nt = (n + 7) / 8; /* tiles of sequences, as even as can be */
+        int m;
+        for (int u0 = 0; u0 < 16; u0 += 16) {
+            const real *wp = w + 3552 + u0;
+            for (int i = 0, r = 0; r < nt; r++, i += m) {
+                m = n / nt + (r < n % nt);
+                for (int q = 0; q < m; q++) {
+                    const int b = perm[i + q];
+                    ps[q] = xp + ((long)b * T + t) * 72;
+                    hp[q] = h + (long)b * 24;
+                    ho[q] = y + b * ysb + t * yst;
+                }
+                switch (m) {
+                case 8: blk_encoder_l1_t8_16(w, wp, u0, ps, hp, ho); break;
+                case 7: blk_encoder_l1_t7_16(w, wp, u0, ps, hp, ho); break;
+                case 6: blk_encoder_l1_t6_16(w, wp, u0, ps, hp, ho); break;
+                case 5: blk_encoder_l1_t5_16(w, wp, u0, ps, hp, ho); break;
+                case 4: blk_encoder_l1_t4_16(w, wp, u0, ps, hp, ho); break;
+                case 3: blk_encoder_l1_t3_16(w, wp, u0, ps, hp, ho); break;
+                case 2: blk_encoder_l1_t2_16(w, wp, u0, ps, hp, ho); break;
+                case 1: blk_encoder_l1_t1_16(w, wp, u0, ps, hp, ho); break;
+                }
             }
         }
-    for (int i = 0; i < n; i++)
-        blk_encoder_l1_proj1(w, xs + i, ps + i);
-    /* the recurrence: step by step, 6 live sequences at a time */
-    for (int s = 0; s < T; s++) {
-        const int t = reverse ? T - 1 - s : s;
-        for (int i = 0; i < bs[t]; i += n) {
-            n = bs[t] - i >= 6 ? 6 : bs[t] - i;
-            for (int q = 0; q < n; q++) {
-                const int b = perm[i + q];
-                ps[q] = xp + ((long)b * T + t) * 72;
-                hs[q] = h + (long)b * 24;
+        {
+            const real *wp = w + 3552 + 16;
+            for (int i = 0, r = 0; r < nt; r++, i += m) {
+                m = n / nt + (r < n % nt);
+                for (int q = 0; q < m; q++) {
+                    const int b = perm[i + q];
+                    ps[q] = xp + ((long)b * T + t) * 72;
+                    hp[q] = h + (long)b * 24;
+                    ho[q] = y + b * ysb + t * yst;
+                }
+                switch (m) {
+                case 8: blk_encoder_l1_t8_8(w, wp, 16, ps, hp, ho); break;
+                case 7: blk_encoder_l1_t7_8(w, wp, 16, ps, hp, ho); break;
+                case 6: blk_encoder_l1_t6_8(w, wp, 16, ps, hp, ho); break;
+                case 5: blk_encoder_l1_t5_8(w, wp, 16, ps, hp, ho); break;
+                case 4: blk_encoder_l1_t4_8(w, wp, 16, ps, hp, ho); break;
+                case 3: blk_encoder_l1_t3_8(w, wp, 16, ps, hp, ho); break;
+                case 2: blk_encoder_l1_t2_8(w, wp, 16, ps, hp, ho); break;
+                case 1: blk_encoder_l1_t1_8(w, wp, 16, ps, hp, ho); break;
+                }
             }
-            for (int q = n; q < 6; q++) {
-                ps[q] = pad;
-                hs[q] = pad + 72;
-            }
-            if (n > 1)
-                blk_encoder_l1_rec6(w, ps, hs);
-            else
-                blk_encoder_l1_rec1(w, ps, hs);
-            for (int q = 0; q < n; q++) {
-                const int b = perm[i + q];
-                vec_copy(y + b * ysb + t * yst, hs[q], 24);
-            }
+        }
+        for (int i = 0; i < n; i++) {
+            const int b = perm[i];
+            vec_copy(h + (long)b * 24, y + b * ysb + t * yst, 24);
         }
     }
 }

@@ -724,13 +724,18 @@ static void head_linear(const real *w, const real *x, real *y)
 {
     const real *hw = w + 272;
     const real *hb = w + 288;
-    for (int j = 0; j < 2; j++)
-        y[j] = hb[j];
-    for (int k = 0; k < 8; k++) {
-        const real vk = x[k];
-        const real *wk = hw + k * 2;
+    {
+        const long jc = 0;
+        real acc[2];
         for (int j = 0; j < 2; j++)
-            y[j] += wk[j] * vk;
+            acc[j] = hb[0 + jc + j];
+        for (int k = 0; k < 8; k++) {
+            const real vk = x[k], *wk = hw + k * 2 + 0 + jc;
+            for (int j = 0; j < 2; j++)
+                acc[j] += wk[j] * vk;
+        }
+        for (int j = 0; j < 2; j++)
+            y[0 + jc + j] = acc[j];
     }
 }
 

@@ -192,6 +192,13 @@ static void vec_copy(real *dst, const real *src, long n)
 #else
 #define MADD(acc, w, v) ((acc) + (w) * (v))
 #endif
+/* The tiles of the batched kernels stay functions of their own: inlined into
+ * their driver they would crowd out the inlining of exp and tanh. */
+#if defined(__GNUC__)
+#define RNNC_TILE __attribute__((noinline))
+#else
+#define RNNC_TILE
+#endif
 
 /* What forward_train keeps for backward, carved from one cache block. */
 typedef struct TrainMem {

@@ -205,6 +205,13 @@ static void vec_copy(real *dst, const real *src, long n)
 #else
 #define MADD(acc, w, v) ((acc) + (w) * (v))
 #endif
+/* The tiles of the batched kernels stay functions of their own: inlined into
+ * their driver they would crowd out the inlining of exp and tanh. */
+#if defined(__GNUC__)
+#define RNNC_TILE __attribute__((noinline))
+#else
+#define RNNC_TILE
+#endif
 
 /* What forward_train keeps for backward, carved from one cache block. */
 typedef struct TrainMem {
@@ -397,13 +404,18 @@ static void blk_lstm_l0_rec1(const real *w, real *const *ps, real *const *hs, re
                 m[j] = o * act_tanh(c[j]);
             }
         }
-        for (int j = 0; j < 16; j++)
-            h[j] = 0.0f;
-        for (int k = 0; k < 48; k++) {
-            const real vk = m[k];
-            const real *wk = wr + k * 16;
+        {
+            const long jc = 0;
+            real acc[16];
             for (int j = 0; j < 16; j++)
-                h[j] += wk[j] * vk;
+                acc[j] = 0.0f;
+            for (int k = 0; k < 48; k++) {
+                const real vk = m[k], *wk = wr + k * 16 + 0 + jc;
+                for (int j = 0; j < 16; j++)
+                    acc[j] += wk[j] * vk;
+            }
+            for (int j = 0; j < 16; j++)
+                h[0 + jc + j] = acc[j];
         }
     }
 }
@@ -447,13 +459,18 @@ static void blk_lstm_l0_rec6(const real *w, real *const *ps, real *const *hs, re
                 m[j] = o * act_tanh(c[j]);
             }
         }
-        for (int j = 0; j < 16; j++)
-            h[j] = 0.0f;
-        for (int k = 0; k < 48; k++) {
-            const real vk = m[k];
-            const real *wk = wr + k * 16;
+        {
+            const long jc = 0;
+            real acc[16];
             for (int j = 0; j < 16; j++)
-                h[j] += wk[j] * vk;
+                acc[j] = 0.0f;
+            for (int k = 0; k < 48; k++) {
+                const real vk = m[k], *wk = wr + k * 16 + 0 + jc;
+                for (int j = 0; j < 16; j++)
+                    acc[j] += wk[j] * vk;
+            }
+            for (int j = 0; j < 16; j++)
+                h[0 + jc + j] = acc[j];
         }
     }
 }
@@ -554,13 +571,18 @@ static void blk_lstm_l0_recc1(const real *w, real *const *ps, real *const *hs, r
                 m[j] = o * act_tanh(c[j]);
             }
         }
-        for (int j = 0; j < 16; j++)
-            h[j] = 0.0f;
-        for (int k = 0; k < 48; k++) {
-            const real vk = m[k];
-            const real *wk = wr + k * 16;
+        {
+            const long jc = 0;
+            real acc[16];
             for (int j = 0; j < 16; j++)
-                h[j] += wk[j] * vk;
+                acc[j] = 0.0f;
+            for (int k = 0; k < 48; k++) {
+                const real vk = m[k], *wk = wr + k * 16 + 0 + jc;
+                for (int j = 0; j < 16; j++)
+                    acc[j] += wk[j] * vk;
+            }
+            for (int j = 0; j < 16; j++)
+                h[0 + jc + j] = acc[j];
         }
     }
 }
@@ -606,13 +628,18 @@ static void blk_lstm_l0_recc6(const real *w, real *const *ps, real *const *hs, r
                 m[j] = o * act_tanh(c[j]);
             }
         }
-        for (int j = 0; j < 16; j++)
-            h[j] = 0.0f;
-        for (int k = 0; k < 48; k++) {
-            const real vk = m[k];
-            const real *wk = wr + k * 16;
+        {
+            const long jc = 0;
+            real acc[16];
             for (int j = 0; j < 16; j++)
-                h[j] += wk[j] * vk;
+                acc[j] = 0.0f;
+            for (int k = 0; k < 48; k++) {
+                const real vk = m[k], *wk = wr + k * 16 + 0 + jc;
+                for (int j = 0; j < 16; j++)
+                    acc[j] += wk[j] * vk;
+            }
+            for (int j = 0; j < 16; j++)
+                h[0 + jc + j] = acc[j];
         }
     }
 }
@@ -941,114 +968,404 @@ static void blk_lstm_l0_seqb(const real *wb, const real *x, long xsb, long xst, 
     }
 }
 
-/* rnn layer 0: the input projection b + W_ih^T x of 1 (step, sequence) pair. */
-static void blk_rnn_l0_proj1(const real *w, const real *const *xs, real *const *ps)
+/* rnn layer 0: columns [j0, j0 + 20) of b + W_ih^T x for 6 pairs. */
+RNNC_TILE static void blk_rnn_l0_pt6_20(const real *w, const real *wp, long ks, int j0,
+    const real *const *xs, real *const *ps)
 {
-    const real *wx = w + 0; /* W_ih^T (32, 20) */
-    {
-        const int jc = 0;
-        real acc[1][20];
-        for (int s = 0; s < 1; s++)
+    real acc[6][20];
+    for (int s = 0; s < 6; s++)
+        for (int j = 0; j < 20; j++)
+            acc[s][j] = 0.0f;
+    (void)w;
+    for (int k = 0; k < 32; k++) {
+        const real *wk = wp + k * ks;
+        for (int s = 0; s < 6; s++) {
+            const real v = xs[s][k];
             for (int j = 0; j < 20; j++)
-                acc[s][j] = 0.0f;
-        for (int k = 0; k < 32; k++) {
-            const real *wk = wx + k * 20 + jc;
-            for (int s = 0; s < 1; s++) {
-                const real vk = xs[s][k];
-                for (int j = 0; j < 20; j++)
-                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
-            }
+                acc[s][j] = MADD(acc[s][j], wk[j], v);
         }
-        for (int s = 0; s < 1; s++)
-            for (int j = 0; j < 20; j++)
-                ps[s][jc + j] = acc[s][j];
     }
+    for (int s = 0; s < 6; s++)
+        for (int j = 0; j < 20; j++)
+            ps[s][j0 + j] = acc[s][j];
 }
 
-/* rnn layer 0: the input projection b + W_ih^T x of 6 (step, sequence) pairs. */
-static void blk_rnn_l0_proj6(const real *w, const real *const *xs, real *const *ps)
+/* rnn layer 0: columns [j0, j0 + 20) of b + W_ih^T x for 1 pair. */
+RNNC_TILE static void blk_rnn_l0_pt1_20(const real *w, const real *wp, long ks, int j0,
+    const real *const *xs, real *const *ps)
 {
-    const real *wx = w + 0; /* W_ih^T (32, 20) */
-    {
-        const int jc = 0;
-        real acc[6][20];
-        for (int s = 0; s < 6; s++)
+    real acc[1][20];
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 20; j++)
+            acc[s][j] = 0.0f;
+    (void)w;
+    for (int k = 0; k < 32; k++) {
+        const real *wk = wp + k * ks;
+        for (int s = 0; s < 1; s++) {
+            const real v = xs[s][k];
             for (int j = 0; j < 20; j++)
-                acc[s][j] = 0.0f;
-        for (int k = 0; k < 32; k++) {
-            const real *wk = wx + k * 20 + jc;
-            for (int s = 0; s < 6; s++) {
-                const real vk = xs[s][k];
-                for (int j = 0; j < 20; j++)
-                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
-            }
+                acc[s][j] = MADD(acc[s][j], wk[j], v);
         }
-        for (int s = 0; s < 6; s++)
-            for (int j = 0; j < 20; j++)
-                ps[s][jc + j] = acc[s][j];
     }
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 20; j++)
+            ps[s][j0 + j] = acc[s][j];
 }
 
-/* rnn layer 0: one step of 1 sequence from their input projections xp: RNN (relu).
- * Reads ps[s] (xp), updates hs[s]. */
-static void blk_rnn_l0_rec1(const real *w, real *const *ps, real *const *hs)
+/* rnn layer 0: units [u0, u0 + 20) of one step for 1 sequence. */
+RNNC_TILE static void blk_rnn_l0_t1_20(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
 {
-    const real *wh = w + 640; /* W_hh^T (20, 20) */
-    real gb[1][20];
-    {
-        const int jc = 0;
-        real acc[1][20];
-        for (int s = 0; s < 1; s++)
-            for (int j = 0; j < 20; j++)
-                acc[s][j] = ps[s][jc + j];
-        for (int k = 0; k < 20; k++) {
-            const real *wk = wh + k * 20 + jc;
-            for (int s = 0; s < 1; s++) {
-                const real vk = hs[s][k];
-                for (int j = 0; j < 20; j++)
-                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+    (void)w;
+    real acc[1][20];
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 20; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+        }
+    for (int k = 0; k < 20; k++) {
+        const real *wk = wp + (long)k * 20;
+        for (int s = 0; s < 1; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
             }
         }
-        for (int s = 0; s < 1; s++)
-            for (int j = 0; j < 20; j++)
-                gb[s][jc + j] = acc[s][j];
     }
     for (int s = 0; s < 1; s++) {
-        const real *g = gb[s];
-        real *h = hs[s];
+        real g[20];
+        for (int j = 0; j < 20; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
         for (int j = 0; j < 20; j++) {
             h[j] = act_relu(g[j]);
         }
     }
 }
 
-/* rnn layer 0: one step of 6 sequences from their input projections xp: RNN (relu).
- * Reads ps[s] (xp), updates hs[s]. */
-static void blk_rnn_l0_rec6(const real *w, real *const *ps, real *const *hs)
+/* rnn layer 0: units [u0, u0 + 20) of one step for 2 sequences. */
+RNNC_TILE static void blk_rnn_l0_t2_20(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
 {
-    const real *wh = w + 640; /* W_hh^T (20, 20) */
-    real gb[6][20];
-    {
-        const int jc = 0;
-        real acc[6][20];
-        for (int s = 0; s < 6; s++)
-            for (int j = 0; j < 20; j++)
-                acc[s][j] = ps[s][jc + j];
-        for (int k = 0; k < 20; k++) {
-            const real *wk = wh + k * 20 + jc;
-            for (int s = 0; s < 6; s++) {
-                const real vk = hs[s][k];
-                for (int j = 0; j < 20; j++)
-                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+    (void)w;
+    real acc[2][20];
+    for (int s = 0; s < 2; s++)
+        for (int j = 0; j < 20; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+        }
+    for (int k = 0; k < 20; k++) {
+        const real *wk = wp + (long)k * 20;
+        for (int s = 0; s < 2; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
             }
         }
-        for (int s = 0; s < 6; s++)
-            for (int j = 0; j < 20; j++)
-                gb[s][jc + j] = acc[s][j];
+    }
+    for (int s = 0; s < 2; s++) {
+        real g[20];
+        for (int j = 0; j < 20; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        for (int j = 0; j < 20; j++) {
+            h[j] = act_relu(g[j]);
+        }
+    }
+}
+
+/* rnn layer 0: units [u0, u0 + 20) of one step for 3 sequences. */
+RNNC_TILE static void blk_rnn_l0_t3_20(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    (void)w;
+    real acc[3][20];
+    for (int s = 0; s < 3; s++)
+        for (int j = 0; j < 20; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+        }
+    for (int k = 0; k < 20; k++) {
+        const real *wk = wp + (long)k * 20;
+        for (int s = 0; s < 3; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 3; s++) {
+        real g[20];
+        for (int j = 0; j < 20; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        for (int j = 0; j < 20; j++) {
+            h[j] = act_relu(g[j]);
+        }
+    }
+}
+
+/* rnn layer 0: units [u0, u0 + 20) of one step for 4 sequences. */
+RNNC_TILE static void blk_rnn_l0_t4_20(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    (void)w;
+    real acc[4][20];
+    for (int s = 0; s < 4; s++)
+        for (int j = 0; j < 20; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+        }
+    for (int k = 0; k < 20; k++) {
+        const real *wk = wp + (long)k * 20;
+        for (int s = 0; s < 4; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 4; s++) {
+        real g[20];
+        for (int j = 0; j < 20; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        for (int j = 0; j < 20; j++) {
+            h[j] = act_relu(g[j]);
+        }
+    }
+}
+
+/* rnn layer 0: units [u0, u0 + 20) of one step for 5 sequences. */
+RNNC_TILE static void blk_rnn_l0_t5_20(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    (void)w;
+    real acc[5][20];
+    for (int s = 0; s < 5; s++)
+        for (int j = 0; j < 20; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+        }
+    for (int k = 0; k < 20; k++) {
+        const real *wk = wp + (long)k * 20;
+        for (int s = 0; s < 5; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 5; s++) {
+        real g[20];
+        for (int j = 0; j < 20; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        for (int j = 0; j < 20; j++) {
+            h[j] = act_relu(g[j]);
+        }
+    }
+}
+
+/* rnn layer 0: units [u0, u0 + 20) of one step for 6 sequences. */
+RNNC_TILE static void blk_rnn_l0_t6_20(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    (void)w;
+    real acc[6][20];
+    for (int s = 0; s < 6; s++)
+        for (int j = 0; j < 20; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+        }
+    for (int k = 0; k < 20; k++) {
+        const real *wk = wp + (long)k * 20;
+        for (int s = 0; s < 6; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
     }
     for (int s = 0; s < 6; s++) {
-        const real *g = gb[s];
-        real *h = hs[s];
+        real g[20];
+        for (int j = 0; j < 20; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        for (int j = 0; j < 20; j++) {
+            h[j] = act_relu(g[j]);
+        }
+    }
+}
+
+/* rnn layer 0: units [u0, u0 + 20) of one step for 7 sequences. */
+RNNC_TILE static void blk_rnn_l0_t7_20(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    (void)w;
+    real acc[7][20];
+    for (int s = 0; s < 7; s++)
+        for (int j = 0; j < 20; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+        }
+    for (int k = 0; k < 20; k++) {
+        const real *wk = wp + (long)k * 20;
+        for (int s = 0; s < 7; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 7; s++) {
+        real g[20];
+        for (int j = 0; j < 20; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        for (int j = 0; j < 20; j++) {
+            h[j] = act_relu(g[j]);
+        }
+    }
+}
+
+/* rnn layer 0: units [u0, u0 + 20) of one step for 8 sequences. */
+RNNC_TILE static void blk_rnn_l0_t8_20(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    (void)w;
+    real acc[8][20];
+    for (int s = 0; s < 8; s++)
+        for (int j = 0; j < 20; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+        }
+    for (int k = 0; k < 20; k++) {
+        const real *wk = wp + (long)k * 20;
+        for (int s = 0; s < 8; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 8; s++) {
+        real g[20];
+        for (int j = 0; j < 20; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        for (int j = 0; j < 20; j++) {
+            h[j] = act_relu(g[j]);
+        }
+    }
+}
+
+/* rnn layer 0: units [u0, u0 + 20) of one step for 9 sequences. */
+RNNC_TILE static void blk_rnn_l0_t9_20(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    (void)w;
+    real acc[9][20];
+    for (int s = 0; s < 9; s++)
+        for (int j = 0; j < 20; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+        }
+    for (int k = 0; k < 20; k++) {
+        const real *wk = wp + (long)k * 20;
+        for (int s = 0; s < 9; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 9; s++) {
+        real g[20];
+        for (int j = 0; j < 20; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        for (int j = 0; j < 20; j++) {
+            h[j] = act_relu(g[j]);
+        }
+    }
+}
+
+/* rnn layer 0: units [u0, u0 + 20) of one step for 10 sequences. */
+RNNC_TILE static void blk_rnn_l0_t10_20(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    (void)w;
+    real acc[10][20];
+    for (int s = 0; s < 10; s++)
+        for (int j = 0; j < 20; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+        }
+    for (int k = 0; k < 20; k++) {
+        const real *wk = wp + (long)k * 20;
+        for (int s = 0; s < 10; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 10; s++) {
+        real g[20];
+        for (int j = 0; j < 20; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        for (int j = 0; j < 20; j++) {
+            h[j] = act_relu(g[j]);
+        }
+    }
+}
+
+/* rnn layer 0: units [u0, u0 + 20) of one step for 11 sequences. */
+RNNC_TILE static void blk_rnn_l0_t11_20(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    (void)w;
+    real acc[11][20];
+    for (int s = 0; s < 11; s++)
+        for (int j = 0; j < 20; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+        }
+    for (int k = 0; k < 20; k++) {
+        const real *wk = wp + (long)k * 20;
+        for (int s = 0; s < 11; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 11; s++) {
+        real g[20];
+        for (int j = 0; j < 20; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        for (int j = 0; j < 20; j++) {
+            h[j] = act_relu(g[j]);
+        }
+    }
+}
+
+/* rnn layer 0: units [u0, u0 + 20) of one step for 12 sequences. */
+RNNC_TILE static void blk_rnn_l0_t12_20(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    (void)w;
+    real acc[12][20];
+    for (int s = 0; s < 12; s++)
+        for (int j = 0; j < 20; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+        }
+    for (int k = 0; k < 20; k++) {
+        const real *wk = wp + (long)k * 20;
+        for (int s = 0; s < 12; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 12; s++) {
+        real g[20];
+        for (int j = 0; j < 20; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
         for (int j = 0; j < 20; j++) {
             h[j] = act_relu(g[j]);
         }
@@ -1056,122 +1373,502 @@ static void blk_rnn_l0_rec6(const real *w, real *const *ps, real *const *hs)
 }
 
 /* rnn layer 0 over a packed batch, one direction (reverse: from each
- * sequence's own last step). x (I=32) and y (20) per step by strides;
- * h (B, 20) carries the state; xp (B, T, 20) is scratch. */
+ * sequence's own last step), in tiles. x (I=32) and y (20) per step by
+ * strides; h (B, 20) carries the state; xp (B, T, 20) is scratch. */
 static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
     real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h,
     real *xp, int reverse)
 {
-    const real *xs[6];
-    real *ps[6], *hs[6];
-    real pad[40]; /* what the unused lanes of a last, partial block touch */
-    vec_zero(pad, 40);
-    int n = 0;
-    /* the input projections of every live step, 6 pairs at a time */
-    for (int t = 0; t < T; t++)
-        for (int i = 0; i < bs[t]; i++) {
-            const int b = perm[i];
-            xs[n] = x + b * xsb + t * xst;
-            ps[n] = xp + ((long)b * T + t) * 20;
-            if (++n == 6) {
-                blk_rnn_l0_proj6(w, xs, ps);
-                n = 0;
+    const real *xs[12], *hp[12];
+    real *ps[12], *ho[12];
+    /* the input projections of every live pair: chunks of 1536 pairs (their inputs
+     * stay in L2), each against every 64-column panel of W_ih^T */
+    for (int t0 = 0, i0 = 0; t0 < T;) {
+        int t1 = t0, i1 = i0, n;
+        for (int m = 0; m < 1536 && t1 < T;) {
+            if (i1 >= bs[t1]) {
+                t1++, i1 = 0;
+                continue;
+            }
+            i1++, m++;
+        }
+        {
+            const real *wp = w + 0 + 0;
+            const long ks = 20;
+            n = 0;
+            for (int t = t0, i = i0; t < t1 || (t == t1 && i < i1); i++) {
+                if (i >= bs[t]) {
+                    t++, i = -1;
+                    continue;
+                }
+                const int b = perm[i];
+                xs[n] = x + b * xsb + t * xst;
+                ps[n] = xp + ((long)b * T + t) * 20;
+                if (++n == 6) {
+                    blk_rnn_l0_pt6_20(w, wp, ks, 0, xs, ps);
+                    n = 0;
+                }
+            }
+            for (int q = 0; q < n; q++)
+                blk_rnn_l0_pt1_20(w, wp, ks, 0, xs + q, ps + q);
+        }
+        t0 = t1, i0 = i1;
+    }
+    /* the recurrence: per step, tiles of 20 units by 12 sequences, each units'
+     * panel of W_hh^T kept in L2 across the step's sequences */
+    for (int s = 0; s < T; s++) {
+        const int t = reverse ? T - 1 - s : s, n = bs[t];
+        const int nt = (n + 11) / 12; /* tiles of sequences, as even as can be */
+        int m;
+        for (int u0 = 0; u0 < 20; u0 += 20) {
+            const real *wp = w + 640 + u0;
+            for (int i = 0, r = 0; r < nt; r++, i += m) {
+                m = n / nt + (r < n % nt);
+                for (int q = 0; q < m; q++) {
+                    const int b = perm[i + q];
+                    ps[q] = xp + ((long)b * T + t) * 20;
+                    hp[q] = h + (long)b * 20;
+                    ho[q] = y + b * ysb + t * yst;
+                }
+                switch (m) {
+                case 12: blk_rnn_l0_t12_20(w, wp, u0, ps, hp, ho); break;
+                case 11: blk_rnn_l0_t11_20(w, wp, u0, ps, hp, ho); break;
+                case 10: blk_rnn_l0_t10_20(w, wp, u0, ps, hp, ho); break;
+                case 9: blk_rnn_l0_t9_20(w, wp, u0, ps, hp, ho); break;
+                case 8: blk_rnn_l0_t8_20(w, wp, u0, ps, hp, ho); break;
+                case 7: blk_rnn_l0_t7_20(w, wp, u0, ps, hp, ho); break;
+                case 6: blk_rnn_l0_t6_20(w, wp, u0, ps, hp, ho); break;
+                case 5: blk_rnn_l0_t5_20(w, wp, u0, ps, hp, ho); break;
+                case 4: blk_rnn_l0_t4_20(w, wp, u0, ps, hp, ho); break;
+                case 3: blk_rnn_l0_t3_20(w, wp, u0, ps, hp, ho); break;
+                case 2: blk_rnn_l0_t2_20(w, wp, u0, ps, hp, ho); break;
+                case 1: blk_rnn_l0_t1_20(w, wp, u0, ps, hp, ho); break;
+                }
             }
         }
-    for (int i = 0; i < n; i++)
-        blk_rnn_l0_proj1(w, xs + i, ps + i);
-    /* the recurrence: step by step, 6 live sequences at a time */
-    for (int s = 0; s < T; s++) {
-        const int t = reverse ? T - 1 - s : s;
-        for (int i = 0; i < bs[t]; i += n) {
-            n = bs[t] - i >= 6 ? 6 : bs[t] - i;
-            for (int q = 0; q < n; q++) {
-                const int b = perm[i + q];
-                ps[q] = xp + ((long)b * T + t) * 20;
-                hs[q] = h + (long)b * 20;
-            }
-            for (int q = n; q < 6; q++) {
-                ps[q] = pad;
-                hs[q] = pad + 20;
-            }
-            if (n > 1)
-                blk_rnn_l0_rec6(w, ps, hs);
-            else
-                blk_rnn_l0_rec1(w, ps, hs);
-            for (int q = 0; q < n; q++) {
-                const int b = perm[i + q];
-                vec_copy(y + b * ysb + t * yst, hs[q], 20);
-            }
+        for (int i = 0; i < n; i++) {
+            const int b = perm[i];
+            vec_copy(h + (long)b * 20, y + b * ysb + t * yst, 20);
         }
     }
 }
 
-/* rnn layer 0: one step of 1 sequence from their input projections xp: RNN (relu).
- * The activations overwrite xp (the training cache's a). */
-static void blk_rnn_l0_recc1(const real *w, real *const *ps, real *const *hs)
+/* rnn layer 0: units [u0, u0 + 20) of one step for 1 sequence. */
+RNNC_TILE static void blk_rnn_l0_tc1_20(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
 {
-    const real *wh = w + 640; /* W_hh^T (20, 20) */
-    real gb[1][20];
-    {
-        const int jc = 0;
-        real acc[1][20];
-        for (int s = 0; s < 1; s++)
-            for (int j = 0; j < 20; j++)
-                acc[s][j] = ps[s][jc + j];
-        for (int k = 0; k < 20; k++) {
-            const real *wk = wh + k * 20 + jc;
-            for (int s = 0; s < 1; s++) {
-                const real vk = hs[s][k];
-                for (int j = 0; j < 20; j++)
-                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+    (void)w;
+    real acc[1][20];
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 20; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+        }
+    for (int k = 0; k < 20; k++) {
+        const real *wk = wp + (long)k * 20;
+        for (int s = 0; s < 1; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
             }
         }
-        for (int s = 0; s < 1; s++)
-            for (int j = 0; j < 20; j++)
-                gb[s][jc + j] = acc[s][j];
     }
     for (int s = 0; s < 1; s++) {
-        const real *g = gb[s];
-        real *h = hs[s];
-        real *a = ps[s];
+        real g[20];
+        for (int j = 0; j < 20; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real a[20];
         for (int j = 0; j < 20; j++) {
             h[j] = act_relu(g[j]);
             a[j] = h[j];
+        }
+        for (int j = 0; j < 20; j++) {
+            ps[s][0 + u0 + j] = a[0 + j];
         }
     }
 }
 
-/* rnn layer 0: one step of 6 sequences from their input projections xp: RNN (relu).
- * The activations overwrite xp (the training cache's a). */
-static void blk_rnn_l0_recc6(const real *w, real *const *ps, real *const *hs)
+/* rnn layer 0: units [u0, u0 + 20) of one step for 2 sequences. */
+RNNC_TILE static void blk_rnn_l0_tc2_20(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
 {
-    const real *wh = w + 640; /* W_hh^T (20, 20) */
-    real gb[6][20];
-    {
-        const int jc = 0;
-        real acc[6][20];
-        for (int s = 0; s < 6; s++)
-            for (int j = 0; j < 20; j++)
-                acc[s][j] = ps[s][jc + j];
-        for (int k = 0; k < 20; k++) {
-            const real *wk = wh + k * 20 + jc;
-            for (int s = 0; s < 6; s++) {
-                const real vk = hs[s][k];
-                for (int j = 0; j < 20; j++)
-                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+    (void)w;
+    real acc[2][20];
+    for (int s = 0; s < 2; s++)
+        for (int j = 0; j < 20; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+        }
+    for (int k = 0; k < 20; k++) {
+        const real *wk = wp + (long)k * 20;
+        for (int s = 0; s < 2; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
             }
         }
-        for (int s = 0; s < 6; s++)
-            for (int j = 0; j < 20; j++)
-                gb[s][jc + j] = acc[s][j];
     }
-    for (int s = 0; s < 6; s++) {
-        const real *g = gb[s];
-        real *h = hs[s];
-        real *a = ps[s];
+    for (int s = 0; s < 2; s++) {
+        real g[20];
+        for (int j = 0; j < 20; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real a[20];
         for (int j = 0; j < 20; j++) {
             h[j] = act_relu(g[j]);
             a[j] = h[j];
+        }
+        for (int j = 0; j < 20; j++) {
+            ps[s][0 + u0 + j] = a[0 + j];
+        }
+    }
+}
+
+/* rnn layer 0: units [u0, u0 + 20) of one step for 3 sequences. */
+RNNC_TILE static void blk_rnn_l0_tc3_20(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    (void)w;
+    real acc[3][20];
+    for (int s = 0; s < 3; s++)
+        for (int j = 0; j < 20; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+        }
+    for (int k = 0; k < 20; k++) {
+        const real *wk = wp + (long)k * 20;
+        for (int s = 0; s < 3; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 3; s++) {
+        real g[20];
+        for (int j = 0; j < 20; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real a[20];
+        for (int j = 0; j < 20; j++) {
+            h[j] = act_relu(g[j]);
+            a[j] = h[j];
+        }
+        for (int j = 0; j < 20; j++) {
+            ps[s][0 + u0 + j] = a[0 + j];
+        }
+    }
+}
+
+/* rnn layer 0: units [u0, u0 + 20) of one step for 4 sequences. */
+RNNC_TILE static void blk_rnn_l0_tc4_20(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    (void)w;
+    real acc[4][20];
+    for (int s = 0; s < 4; s++)
+        for (int j = 0; j < 20; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+        }
+    for (int k = 0; k < 20; k++) {
+        const real *wk = wp + (long)k * 20;
+        for (int s = 0; s < 4; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 4; s++) {
+        real g[20];
+        for (int j = 0; j < 20; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real a[20];
+        for (int j = 0; j < 20; j++) {
+            h[j] = act_relu(g[j]);
+            a[j] = h[j];
+        }
+        for (int j = 0; j < 20; j++) {
+            ps[s][0 + u0 + j] = a[0 + j];
+        }
+    }
+}
+
+/* rnn layer 0: units [u0, u0 + 20) of one step for 5 sequences. */
+RNNC_TILE static void blk_rnn_l0_tc5_20(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    (void)w;
+    real acc[5][20];
+    for (int s = 0; s < 5; s++)
+        for (int j = 0; j < 20; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+        }
+    for (int k = 0; k < 20; k++) {
+        const real *wk = wp + (long)k * 20;
+        for (int s = 0; s < 5; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 5; s++) {
+        real g[20];
+        for (int j = 0; j < 20; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real a[20];
+        for (int j = 0; j < 20; j++) {
+            h[j] = act_relu(g[j]);
+            a[j] = h[j];
+        }
+        for (int j = 0; j < 20; j++) {
+            ps[s][0 + u0 + j] = a[0 + j];
+        }
+    }
+}
+
+/* rnn layer 0: units [u0, u0 + 20) of one step for 6 sequences. */
+RNNC_TILE static void blk_rnn_l0_tc6_20(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    (void)w;
+    real acc[6][20];
+    for (int s = 0; s < 6; s++)
+        for (int j = 0; j < 20; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+        }
+    for (int k = 0; k < 20; k++) {
+        const real *wk = wp + (long)k * 20;
+        for (int s = 0; s < 6; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 6; s++) {
+        real g[20];
+        for (int j = 0; j < 20; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real a[20];
+        for (int j = 0; j < 20; j++) {
+            h[j] = act_relu(g[j]);
+            a[j] = h[j];
+        }
+        for (int j = 0; j < 20; j++) {
+            ps[s][0 + u0 + j] = a[0 + j];
+        }
+    }
+}
+
+/* rnn layer 0: units [u0, u0 + 20) of one step for 7 sequences. */
+RNNC_TILE static void blk_rnn_l0_tc7_20(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    (void)w;
+    real acc[7][20];
+    for (int s = 0; s < 7; s++)
+        for (int j = 0; j < 20; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+        }
+    for (int k = 0; k < 20; k++) {
+        const real *wk = wp + (long)k * 20;
+        for (int s = 0; s < 7; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 7; s++) {
+        real g[20];
+        for (int j = 0; j < 20; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real a[20];
+        for (int j = 0; j < 20; j++) {
+            h[j] = act_relu(g[j]);
+            a[j] = h[j];
+        }
+        for (int j = 0; j < 20; j++) {
+            ps[s][0 + u0 + j] = a[0 + j];
+        }
+    }
+}
+
+/* rnn layer 0: units [u0, u0 + 20) of one step for 8 sequences. */
+RNNC_TILE static void blk_rnn_l0_tc8_20(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    (void)w;
+    real acc[8][20];
+    for (int s = 0; s < 8; s++)
+        for (int j = 0; j < 20; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+        }
+    for (int k = 0; k < 20; k++) {
+        const real *wk = wp + (long)k * 20;
+        for (int s = 0; s < 8; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 8; s++) {
+        real g[20];
+        for (int j = 0; j < 20; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real a[20];
+        for (int j = 0; j < 20; j++) {
+            h[j] = act_relu(g[j]);
+            a[j] = h[j];
+        }
+        for (int j = 0; j < 20; j++) {
+            ps[s][0 + u0 + j] = a[0 + j];
+        }
+    }
+}
+
+/* rnn layer 0: units [u0, u0 + 20) of one step for 9 sequences. */
+RNNC_TILE static void blk_rnn_l0_tc9_20(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    (void)w;
+    real acc[9][20];
+    for (int s = 0; s < 9; s++)
+        for (int j = 0; j < 20; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+        }
+    for (int k = 0; k < 20; k++) {
+        const real *wk = wp + (long)k * 20;
+        for (int s = 0; s < 9; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 9; s++) {
+        real g[20];
+        for (int j = 0; j < 20; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real a[20];
+        for (int j = 0; j < 20; j++) {
+            h[j] = act_relu(g[j]);
+            a[j] = h[j];
+        }
+        for (int j = 0; j < 20; j++) {
+            ps[s][0 + u0 + j] = a[0 + j];
+        }
+    }
+}
+
+/* rnn layer 0: units [u0, u0 + 20) of one step for 10 sequences. */
+RNNC_TILE static void blk_rnn_l0_tc10_20(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    (void)w;
+    real acc[10][20];
+    for (int s = 0; s < 10; s++)
+        for (int j = 0; j < 20; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+        }
+    for (int k = 0; k < 20; k++) {
+        const real *wk = wp + (long)k * 20;
+        for (int s = 0; s < 10; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 10; s++) {
+        real g[20];
+        for (int j = 0; j < 20; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real a[20];
+        for (int j = 0; j < 20; j++) {
+            h[j] = act_relu(g[j]);
+            a[j] = h[j];
+        }
+        for (int j = 0; j < 20; j++) {
+            ps[s][0 + u0 + j] = a[0 + j];
+        }
+    }
+}
+
+/* rnn layer 0: units [u0, u0 + 20) of one step for 11 sequences. */
+RNNC_TILE static void blk_rnn_l0_tc11_20(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    (void)w;
+    real acc[11][20];
+    for (int s = 0; s < 11; s++)
+        for (int j = 0; j < 20; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+        }
+    for (int k = 0; k < 20; k++) {
+        const real *wk = wp + (long)k * 20;
+        for (int s = 0; s < 11; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 11; s++) {
+        real g[20];
+        for (int j = 0; j < 20; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real a[20];
+        for (int j = 0; j < 20; j++) {
+            h[j] = act_relu(g[j]);
+            a[j] = h[j];
+        }
+        for (int j = 0; j < 20; j++) {
+            ps[s][0 + u0 + j] = a[0 + j];
+        }
+    }
+}
+
+/* rnn layer 0: units [u0, u0 + 20) of one step for 12 sequences. */
+RNNC_TILE static void blk_rnn_l0_tc12_20(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    (void)w;
+    real acc[12][20];
+    for (int s = 0; s < 12; s++)
+        for (int j = 0; j < 20; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+        }
+    for (int k = 0; k < 20; k++) {
+        const real *wk = wp + (long)k * 20;
+        for (int s = 0; s < 12; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 12; s++) {
+        real g[20];
+        for (int j = 0; j < 20; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real a[20];
+        for (int j = 0; j < 20; j++) {
+            h[j] = act_relu(g[j]);
+            a[j] = h[j];
+        }
+        for (int j = 0; j < 20; j++) {
+            ps[s][0 + u0 + j] = a[0 + j];
         }
     }
 }
@@ -1182,46 +1879,76 @@ static void blk_rnn_l0_seqc(const real *w, const real *x, long xsb, long xst, re
     long ysb, long yst, int T, const int *bs, const int *perm, real *h,
     real *a, int reverse)
 {
-    const real *xs[6];
-    real *ps[6], *hs[6];
-    real pad[40]; /* what the unused lanes of a last, partial block touch */
-    vec_zero(pad, 40);
-    int n = 0;
-    /* the input projections of every live step, 6 pairs at a time */
-    for (int t = 0; t < T; t++)
-        for (int i = 0; i < bs[t]; i++) {
-            const int b = perm[i];
-            xs[n] = x + b * xsb + t * xst;
-            ps[n] = a + ((long)b * T + t) * 20;
-            if (++n == 6) {
-                blk_rnn_l0_proj6(w, xs, ps);
-                n = 0;
+    const real *xs[12], *hp[12];
+    real *ps[12], *ho[12];
+    /* the input projections of every live pair: chunks of 1536 pairs (their inputs
+     * stay in L2), each against every 64-column panel of W_ih^T */
+    for (int t0 = 0, i0 = 0; t0 < T;) {
+        int t1 = t0, i1 = i0, n;
+        for (int m = 0; m < 1536 && t1 < T;) {
+            if (i1 >= bs[t1]) {
+                t1++, i1 = 0;
+                continue;
+            }
+            i1++, m++;
+        }
+        {
+            const real *wp = w + 0 + 0;
+            const long ks = 20;
+            n = 0;
+            for (int t = t0, i = i0; t < t1 || (t == t1 && i < i1); i++) {
+                if (i >= bs[t]) {
+                    t++, i = -1;
+                    continue;
+                }
+                const int b = perm[i];
+                xs[n] = x + b * xsb + t * xst;
+                ps[n] = a + ((long)b * T + t) * 20;
+                if (++n == 6) {
+                    blk_rnn_l0_pt6_20(w, wp, ks, 0, xs, ps);
+                    n = 0;
+                }
+            }
+            for (int q = 0; q < n; q++)
+                blk_rnn_l0_pt1_20(w, wp, ks, 0, xs + q, ps + q);
+        }
+        t0 = t1, i0 = i1;
+    }
+    /* the recurrence: per step, tiles of 20 units by 12 sequences, each units'
+     * panel of W_hh^T kept in L2 across the step's sequences */
+    for (int s = 0; s < T; s++) {
+        const int t = reverse ? T - 1 - s : s, n = bs[t];
+        const int nt = (n + 11) / 12; /* tiles of sequences, as even as can be */
+        int m;
+        for (int u0 = 0; u0 < 20; u0 += 20) {
+            const real *wp = w + 640 + u0;
+            for (int i = 0, r = 0; r < nt; r++, i += m) {
+                m = n / nt + (r < n % nt);
+                for (int q = 0; q < m; q++) {
+                    const int b = perm[i + q];
+                    ps[q] = a + ((long)b * T + t) * 20;
+                    hp[q] = h + (long)b * 20;
+                    ho[q] = y + b * ysb + t * yst;
+                }
+                switch (m) {
+                case 12: blk_rnn_l0_tc12_20(w, wp, u0, ps, hp, ho); break;
+                case 11: blk_rnn_l0_tc11_20(w, wp, u0, ps, hp, ho); break;
+                case 10: blk_rnn_l0_tc10_20(w, wp, u0, ps, hp, ho); break;
+                case 9: blk_rnn_l0_tc9_20(w, wp, u0, ps, hp, ho); break;
+                case 8: blk_rnn_l0_tc8_20(w, wp, u0, ps, hp, ho); break;
+                case 7: blk_rnn_l0_tc7_20(w, wp, u0, ps, hp, ho); break;
+                case 6: blk_rnn_l0_tc6_20(w, wp, u0, ps, hp, ho); break;
+                case 5: blk_rnn_l0_tc5_20(w, wp, u0, ps, hp, ho); break;
+                case 4: blk_rnn_l0_tc4_20(w, wp, u0, ps, hp, ho); break;
+                case 3: blk_rnn_l0_tc3_20(w, wp, u0, ps, hp, ho); break;
+                case 2: blk_rnn_l0_tc2_20(w, wp, u0, ps, hp, ho); break;
+                case 1: blk_rnn_l0_tc1_20(w, wp, u0, ps, hp, ho); break;
+                }
             }
         }
-    for (int i = 0; i < n; i++)
-        blk_rnn_l0_proj1(w, xs + i, ps + i);
-    /* the recurrence: step by step, 6 live sequences at a time */
-    for (int s = 0; s < T; s++) {
-        const int t = reverse ? T - 1 - s : s;
-        for (int i = 0; i < bs[t]; i += n) {
-            n = bs[t] - i >= 6 ? 6 : bs[t] - i;
-            for (int q = 0; q < n; q++) {
-                const int b = perm[i + q];
-                ps[q] = a + ((long)b * T + t) * 20;
-                hs[q] = h + (long)b * 20;
-            }
-            for (int q = n; q < 6; q++) {
-                ps[q] = pad;
-                hs[q] = pad + 20;
-            }
-            if (n > 1)
-                blk_rnn_l0_recc6(w, ps, hs);
-            else
-                blk_rnn_l0_recc1(w, ps, hs);
-            for (int q = 0; q < n; q++) {
-                const int b = perm[i + q];
-                vec_copy(y + b * ysb + t * yst, hs[q], 20);
-            }
+        for (int i = 0; i < n; i++) {
+            const int b = perm[i];
+            vec_copy(h + (long)b * 20, y + b * ysb + t * yst, 20);
         }
     }
 }

@@ -210,6 +210,13 @@ static void vec_copy(real *dst, const real *src, long n)
 #else
 #define MADD(acc, w, v) ((acc) + (w) * (v))
 #endif
+/* The tiles of the batched kernels stay functions of their own: inlined into
+ * their driver they would crowd out the inlining of exp and tanh. */
+#if defined(__GNUC__)
+#define RNNC_TILE __attribute__((noinline))
+#else
+#define RNNC_TILE
+#endif
 
 /* What forward_train keeps for backward, carved from one cache block. */
 typedef struct TrainMem {
@@ -313,83 +320,79 @@ long seq_classifier_train_bytes(int B, int T)
     return (long)sizeof(real) * train_mem(0, B, T, &m);
 }
 
-/* rnn layer 0: the input projection b + W_ih^T x of 1 (step, sequence) pair. */
-static void blk_rnn_l0_proj1(const real *w, const real *const *xs, real *const *ps)
+/* rnn layer 0: columns [j0, j0 + 64) of b + W_ih^T x for 6 pairs. */
+RNNC_TILE static void blk_rnn_l0_pt6_64(const real *w, const real *wp, long ks, int j0,
+    const real *const *xs, real *const *ps)
 {
-    const real *b = w;
-    const real *wx = w + 256; /* W_ih^T (10, 256) */
-    {
-        const int jc = 0;
-        real acc[1][256];
-        for (int s = 0; s < 1; s++)
-            for (int j = 0; j < 256; j++)
-                acc[s][j] = b[jc + j];
-        for (int k = 0; k < 10; k++) {
-            const real *wk = wx + k * 256 + jc;
-            for (int s = 0; s < 1; s++) {
-                const real vk = xs[s][k];
-                for (int j = 0; j < 256; j++)
-                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
-            }
+    real acc[6][64];
+    for (int s = 0; s < 6; s++)
+        for (int j = 0; j < 64; j++)
+            acc[s][j] = w[j0 + j];
+    for (int k = 0; k < 10; k++) {
+        const real *wk = wp + k * ks;
+        for (int s = 0; s < 6; s++) {
+            const real v = xs[s][k];
+            for (int j = 0; j < 64; j++)
+                acc[s][j] = MADD(acc[s][j], wk[j], v);
         }
-        for (int s = 0; s < 1; s++)
-            for (int j = 0; j < 256; j++)
-                ps[s][jc + j] = acc[s][j];
     }
+    for (int s = 0; s < 6; s++)
+        for (int j = 0; j < 64; j++)
+            ps[s][j0 + j] = acc[s][j];
 }
 
-/* rnn layer 0: the input projection b + W_ih^T x of 6 (step, sequence) pairs. */
-static void blk_rnn_l0_proj6(const real *w, const real *const *xs, real *const *ps)
+/* rnn layer 0: columns [j0, j0 + 64) of b + W_ih^T x for 1 pair. */
+RNNC_TILE static void blk_rnn_l0_pt1_64(const real *w, const real *wp, long ks, int j0,
+    const real *const *xs, real *const *ps)
 {
-    const real *b = w;
-    const real *wx = w + 256; /* W_ih^T (10, 256) */
-    for (int jc = 0; jc < 256; jc += 64) {
-        real acc[6][64];
-        for (int s = 0; s < 6; s++)
+    real acc[1][64];
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 64; j++)
+            acc[s][j] = w[j0 + j];
+    for (int k = 0; k < 10; k++) {
+        const real *wk = wp + k * ks;
+        for (int s = 0; s < 1; s++) {
+            const real v = xs[s][k];
             for (int j = 0; j < 64; j++)
-                acc[s][j] = b[jc + j];
-        for (int k = 0; k < 10; k++) {
-            const real *wk = wx + k * 256 + jc;
-            for (int s = 0; s < 6; s++) {
-                const real vk = xs[s][k];
-                for (int j = 0; j < 64; j++)
-                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
-            }
+                acc[s][j] = MADD(acc[s][j], wk[j], v);
         }
-        for (int s = 0; s < 6; s++)
-            for (int j = 0; j < 64; j++)
-                ps[s][jc + j] = acc[s][j];
     }
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 64; j++)
+            ps[s][j0 + j] = acc[s][j];
 }
 
-/* rnn layer 0: one step of 1 sequence from their input projections xp: LSTM.
- * Reads ps[s] (xp), updates hs[s] and cs[s]. */
-static void blk_rnn_l0_rec1(const real *w, real *const *ps, real *const *hs, real *const *cs)
+/* rnn layer 0: units [u0, u0 + 64) of one step for 1 sequence. */
+RNNC_TILE static void blk_rnn_l0_t1_64(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs)
 {
-    const real *wh = w + 2816; /* W_hh^T (64, 256) */
-    real gb[1][256];
-    {
-        const int jc = 0;
-        real acc[1][256];
-        for (int s = 0; s < 1; s++)
-            for (int j = 0; j < 256; j++)
-                acc[s][j] = ps[s][jc + j];
-        for (int k = 0; k < 64; k++) {
-            const real *wk = wh + k * 256 + jc;
-            for (int s = 0; s < 1; s++) {
-                const real vk = hs[s][k];
-                for (int j = 0; j < 256; j++)
-                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+    (void)w;
+    real acc[1][256];
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 64; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][64 + j] = ps[s][64 + u0 + j];
+            acc[s][128 + j] = ps[s][128 + u0 + j];
+            acc[s][192 + j] = ps[s][192 + u0 + j];
+        }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wp + (long)k * 256;
+        for (int s = 0; s < 1; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 64; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][64 + j] = MADD(acc[s][64 + j], wk[64 + j], v);
+                acc[s][128 + j] = MADD(acc[s][128 + j], wk[128 + j], v);
+                acc[s][192 + j] = MADD(acc[s][192 + j], wk[192 + j], v);
             }
         }
-        for (int s = 0; s < 1; s++)
-            for (int j = 0; j < 256; j++)
-                gb[s][jc + j] = acc[s][j];
     }
     for (int s = 0; s < 1; s++) {
-        const real *g = gb[s];
-        real *h = hs[s];
-        real *c = cs[s];
+        real g[256];
+        for (int j = 0; j < 256; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real *c = cs[s] + u0;
         for (int j = 0; j < 64; j++) {
             {
                 const real i = act_sigmoid(g[j]);
@@ -403,39 +406,263 @@ static void blk_rnn_l0_rec1(const real *w, real *const *ps, real *const *hs, rea
     }
 }
 
-/* rnn layer 0: one step of 6 sequences from their input projections xp: LSTM.
- * Reads ps[s] (xp), updates hs[s] and cs[s]. */
-static void blk_rnn_l0_rec6(const real *w, real *const *ps, real *const *hs, real *const *cs)
+/* rnn layer 0: units [u0, u0 + 16) of one step for 1 sequence. */
+RNNC_TILE static void blk_rnn_l0_t1_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs)
 {
-    const real *wh = w + 2816; /* W_hh^T (64, 256) */
-    real gb[6][256];
-    for (int jc = 0; jc < 256; jc += 64) {
-        real acc[6][64];
-        for (int s = 0; s < 6; s++)
-            for (int j = 0; j < 64; j++)
-                acc[s][j] = ps[s][jc + j];
-        for (int k = 0; k < 64; k++) {
-            const real *wk = wh + k * 256 + jc;
-            for (int s = 0; s < 6; s++) {
-                const real vk = hs[s][k];
-                for (int j = 0; j < 64; j++)
-                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+    (void)w;
+    real acc[1][64];
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][64 + u0 + j];
+            acc[s][32 + j] = ps[s][128 + u0 + j];
+            acc[s][48 + j] = ps[s][192 + u0 + j];
+        }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wp + (long)k * 256;
+        for (int s = 0; s < 1; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
             }
         }
-        for (int s = 0; s < 6; s++)
-            for (int j = 0; j < 64; j++)
-                gb[s][jc + j] = acc[s][j];
     }
-    for (int s = 0; s < 6; s++) {
-        const real *g = gb[s];
-        real *h = hs[s];
-        real *c = cs[s];
-        for (int j = 0; j < 64; j++) {
+    for (int s = 0; s < 1; s++) {
+        real g[64];
+        for (int j = 0; j < 64; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real *c = cs[s] + u0;
+        for (int j = 0; j < 16; j++) {
             {
                 const real i = act_sigmoid(g[j]);
-                const real f = act_sigmoid(g[64 + j]);
-                const real gg = act_tanh(g[128 + j]);
-                const real o = act_sigmoid(g[192 + j]);
+                const real f = act_sigmoid(g[16 + j]);
+                const real gg = act_tanh(g[32 + j]);
+                const real o = act_sigmoid(g[48 + j]);
+                c[j] = f * c[j] + i * gg;
+                h[j] = o * act_tanh(c[j]);
+            }
+        }
+    }
+}
+
+/* rnn layer 0: units [u0, u0 + 16) of one step for 2 sequences. */
+RNNC_TILE static void blk_rnn_l0_t2_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs)
+{
+    (void)w;
+    real acc[2][64];
+    for (int s = 0; s < 2; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][64 + u0 + j];
+            acc[s][32 + j] = ps[s][128 + u0 + j];
+            acc[s][48 + j] = ps[s][192 + u0 + j];
+        }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wp + (long)k * 256;
+        for (int s = 0; s < 2; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 2; s++) {
+        real g[64];
+        for (int j = 0; j < 64; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real *c = cs[s] + u0;
+        for (int j = 0; j < 16; j++) {
+            {
+                const real i = act_sigmoid(g[j]);
+                const real f = act_sigmoid(g[16 + j]);
+                const real gg = act_tanh(g[32 + j]);
+                const real o = act_sigmoid(g[48 + j]);
+                c[j] = f * c[j] + i * gg;
+                h[j] = o * act_tanh(c[j]);
+            }
+        }
+    }
+}
+
+/* rnn layer 0: units [u0, u0 + 16) of one step for 3 sequences. */
+RNNC_TILE static void blk_rnn_l0_t3_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs)
+{
+    (void)w;
+    real acc[3][64];
+    for (int s = 0; s < 3; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][64 + u0 + j];
+            acc[s][32 + j] = ps[s][128 + u0 + j];
+            acc[s][48 + j] = ps[s][192 + u0 + j];
+        }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wp + (long)k * 256;
+        for (int s = 0; s < 3; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 3; s++) {
+        real g[64];
+        for (int j = 0; j < 64; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real *c = cs[s] + u0;
+        for (int j = 0; j < 16; j++) {
+            {
+                const real i = act_sigmoid(g[j]);
+                const real f = act_sigmoid(g[16 + j]);
+                const real gg = act_tanh(g[32 + j]);
+                const real o = act_sigmoid(g[48 + j]);
+                c[j] = f * c[j] + i * gg;
+                h[j] = o * act_tanh(c[j]);
+            }
+        }
+    }
+}
+
+/* rnn layer 0: units [u0, u0 + 16) of one step for 4 sequences. */
+RNNC_TILE static void blk_rnn_l0_t4_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs)
+{
+    (void)w;
+    real acc[4][64];
+    for (int s = 0; s < 4; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][64 + u0 + j];
+            acc[s][32 + j] = ps[s][128 + u0 + j];
+            acc[s][48 + j] = ps[s][192 + u0 + j];
+        }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wp + (long)k * 256;
+        for (int s = 0; s < 4; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 4; s++) {
+        real g[64];
+        for (int j = 0; j < 64; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real *c = cs[s] + u0;
+        for (int j = 0; j < 16; j++) {
+            {
+                const real i = act_sigmoid(g[j]);
+                const real f = act_sigmoid(g[16 + j]);
+                const real gg = act_tanh(g[32 + j]);
+                const real o = act_sigmoid(g[48 + j]);
+                c[j] = f * c[j] + i * gg;
+                h[j] = o * act_tanh(c[j]);
+            }
+        }
+    }
+}
+
+/* rnn layer 0: units [u0, u0 + 16) of one step for 5 sequences. */
+RNNC_TILE static void blk_rnn_l0_t5_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs)
+{
+    (void)w;
+    real acc[5][64];
+    for (int s = 0; s < 5; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][64 + u0 + j];
+            acc[s][32 + j] = ps[s][128 + u0 + j];
+            acc[s][48 + j] = ps[s][192 + u0 + j];
+        }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wp + (long)k * 256;
+        for (int s = 0; s < 5; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 5; s++) {
+        real g[64];
+        for (int j = 0; j < 64; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real *c = cs[s] + u0;
+        for (int j = 0; j < 16; j++) {
+            {
+                const real i = act_sigmoid(g[j]);
+                const real f = act_sigmoid(g[16 + j]);
+                const real gg = act_tanh(g[32 + j]);
+                const real o = act_sigmoid(g[48 + j]);
+                c[j] = f * c[j] + i * gg;
+                h[j] = o * act_tanh(c[j]);
+            }
+        }
+    }
+}
+
+/* rnn layer 0: units [u0, u0 + 16) of one step for 6 sequences. */
+RNNC_TILE static void blk_rnn_l0_t6_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs)
+{
+    (void)w;
+    real acc[6][64];
+    for (int s = 0; s < 6; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][64 + u0 + j];
+            acc[s][32 + j] = ps[s][128 + u0 + j];
+            acc[s][48 + j] = ps[s][192 + u0 + j];
+        }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wp + (long)k * 256;
+        for (int s = 0; s < 6; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 6; s++) {
+        real g[64];
+        for (int j = 0; j < 64; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real *c = cs[s] + u0;
+        for (int j = 0; j < 16; j++) {
+            {
+                const real i = act_sigmoid(g[j]);
+                const real f = act_sigmoid(g[16 + j]);
+                const real gg = act_tanh(g[32 + j]);
+                const real o = act_sigmoid(g[48 + j]);
                 c[j] = f * c[j] + i * gg;
                 h[j] = o * act_tanh(c[j]);
             }
@@ -444,88 +671,129 @@ static void blk_rnn_l0_rec6(const real *w, real *const *ps, real *const *hs, rea
 }
 
 /* rnn layer 0 over a packed batch, one direction (reverse: from each
- * sequence's own last step). x (I=10) and y (64) per step by strides;
- * h (B, 64) and c (B, H) carry the state; xp (B, T, 256) is scratch. */
+ * sequence's own last step), in tiles. x (I=10) and y (64) per step by
+ * strides; h (B, 64) and c (B, H) carry the state; xp (B, T, 256) is scratch. */
 static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
     real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h, real *c,
     real *xp, int reverse)
 {
-    const real *xs[6];
-    real *ps[6], *hs[6];
+    const real *xs[6], *hp[6];
+    real *ps[6], *ho[6];
     real *cs_[6];
-    real pad[384]; /* what the unused lanes of a last, partial block touch */
-    vec_zero(pad, 384);
-    int n = 0;
-    /* the input projections of every live step, 6 pairs at a time */
-    for (int t = 0; t < T; t++)
-        for (int i = 0; i < bs[t]; i++) {
-            const int b = perm[i];
-            xs[n] = x + b * xsb + t * xst;
-            ps[n] = xp + ((long)b * T + t) * 256;
-            if (++n == 6) {
-                blk_rnn_l0_proj6(w, xs, ps);
-                n = 0;
+    /* the input projections of every live pair: chunks of 4914 pairs (their inputs
+     * stay in L2), each against every 64-column panel of W_ih^T */
+    for (int t0 = 0, i0 = 0; t0 < T;) {
+        int t1 = t0, i1 = i0, n;
+        for (int m = 0; m < 4914 && t1 < T;) {
+            if (i1 >= bs[t1]) {
+                t1++, i1 = 0;
+                continue;
             }
+            i1++, m++;
         }
-    for (int i = 0; i < n; i++)
-        blk_rnn_l0_proj1(w, xs + i, ps + i);
-    /* the recurrence: step by step, 6 live sequences at a time */
+        for (int jc = 0; jc < 256; jc += 64) {
+            const real *wp = w + 256 + jc;
+            const long ks = 256;
+            n = 0;
+            for (int t = t0, i = i0; t < t1 || (t == t1 && i < i1); i++) {
+                if (i >= bs[t]) {
+                    t++, i = -1;
+                    continue;
+                }
+                const int b = perm[i];
+                xs[n] = x + b * xsb + t * xst;
+                ps[n] = xp + ((long)b * T + t) * 256;
+                if (++n == 6) {
+                    blk_rnn_l0_pt6_64(w, wp, ks, jc, xs, ps);
+                    n = 0;
+                }
+            }
+            for (int q = 0; q < n; q++)
+                blk_rnn_l0_pt1_64(w, wp, ks, jc, xs + q, ps + q);
+        }
+        t0 = t1, i0 = i1;
+    }
+    /* the recurrence: per step, tiles of 16 units by 6 sequences, each units'
+     * panel of W_hh^T kept in L2 across the step's sequences */
     for (int s = 0; s < T; s++) {
-        const int t = reverse ? T - 1 - s : s;
-        for (int i = 0; i < bs[t]; i += n) {
-            n = bs[t] - i >= 6 ? 6 : bs[t] - i;
-            for (int q = 0; q < n; q++) {
+        const int t = reverse ? T - 1 - s : s, n = bs[t];
+        const int nt = (n + 5) / 6; /* tiles of sequences, as even as can be */
+        int m;
+        if (n == 1) { /* one sequence: tiles of 64 units, more chains at once */
+            const int i = 0;
+            m = 1;
+            for (int q = 0; q < m; q++) {
                 const int b = perm[i + q];
                 ps[q] = xp + ((long)b * T + t) * 256;
-                hs[q] = h + (long)b * 64;
+                hp[q] = h + (long)b * 64;
+                ho[q] = y + b * ysb + t * yst;
                 cs_[q] = c + (long)b * 64;
             }
-            for (int q = n; q < 6; q++) {
-                ps[q] = pad;
-                hs[q] = pad + 256;
-                cs_[q] = pad + 320;
+            for (int u0 = 0; u0 < 64; u0 += 64)
+                blk_rnn_l0_t1_64(w, w + 2816 + u0, u0, ps, hp, ho, cs_);
+            vec_copy(h + (long)perm[0] * 64, ho[0], 64);
+            continue;
+        }
+        for (int u0 = 0; u0 < 64; u0 += 16) {
+            const real *wp = w + 2816 + u0;
+            for (int i = 0, r = 0; r < nt; r++, i += m) {
+                m = n / nt + (r < n % nt);
+                for (int q = 0; q < m; q++) {
+                    const int b = perm[i + q];
+                    ps[q] = xp + ((long)b * T + t) * 256;
+                    hp[q] = h + (long)b * 64;
+                    ho[q] = y + b * ysb + t * yst;
+                    cs_[q] = c + (long)b * 64;
+                }
+                switch (m) {
+                case 6: blk_rnn_l0_t6_16(w, wp, u0, ps, hp, ho, cs_); break;
+                case 5: blk_rnn_l0_t5_16(w, wp, u0, ps, hp, ho, cs_); break;
+                case 4: blk_rnn_l0_t4_16(w, wp, u0, ps, hp, ho, cs_); break;
+                case 3: blk_rnn_l0_t3_16(w, wp, u0, ps, hp, ho, cs_); break;
+                case 2: blk_rnn_l0_t2_16(w, wp, u0, ps, hp, ho, cs_); break;
+                case 1: blk_rnn_l0_t1_16(w, wp, u0, ps, hp, ho, cs_); break;
+                }
             }
-            if (n > 1)
-                blk_rnn_l0_rec6(w, ps, hs, cs_);
-            else
-                blk_rnn_l0_rec1(w, ps, hs, cs_);
-            for (int q = 0; q < n; q++) {
-                const int b = perm[i + q];
-                vec_copy(y + b * ysb + t * yst, hs[q], 64);
-            }
+        }
+        for (int i = 0; i < n; i++) {
+            const int b = perm[i];
+            vec_copy(h + (long)b * 64, y + b * ysb + t * yst, 64);
         }
     }
 }
 
-/* rnn layer 0: one step of 1 sequence from their input projections xp: LSTM.
- * The activations overwrite xp (the training cache's a). */
-static void blk_rnn_l0_recc1(const real *w, real *const *ps, real *const *hs, real *const *cs)
+/* rnn layer 0: units [u0, u0 + 64) of one step for 1 sequence. */
+RNNC_TILE static void blk_rnn_l0_tc1_64(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs, real *const *cst)
 {
-    const real *wh = w + 2816; /* W_hh^T (64, 256) */
-    real gb[1][256];
-    {
-        const int jc = 0;
-        real acc[1][256];
-        for (int s = 0; s < 1; s++)
-            for (int j = 0; j < 256; j++)
-                acc[s][j] = ps[s][jc + j];
-        for (int k = 0; k < 64; k++) {
-            const real *wk = wh + k * 256 + jc;
-            for (int s = 0; s < 1; s++) {
-                const real vk = hs[s][k];
-                for (int j = 0; j < 256; j++)
-                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+    (void)w;
+    real acc[1][256];
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 64; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][64 + j] = ps[s][64 + u0 + j];
+            acc[s][128 + j] = ps[s][128 + u0 + j];
+            acc[s][192 + j] = ps[s][192 + u0 + j];
+        }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wp + (long)k * 256;
+        for (int s = 0; s < 1; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 64; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][64 + j] = MADD(acc[s][64 + j], wk[64 + j], v);
+                acc[s][128 + j] = MADD(acc[s][128 + j], wk[128 + j], v);
+                acc[s][192 + j] = MADD(acc[s][192 + j], wk[192 + j], v);
             }
         }
-        for (int s = 0; s < 1; s++)
-            for (int j = 0; j < 256; j++)
-                gb[s][jc + j] = acc[s][j];
     }
     for (int s = 0; s < 1; s++) {
-        const real *g = gb[s];
-        real *h = hs[s];
-        real *c = cs[s];
-        real *a = ps[s];
+        real g[256];
+        for (int j = 0; j < 256; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real *c = cs[s] + u0;
+        real a[256];
         for (int j = 0; j < 64; j++) {
             {
                 const real i = act_sigmoid(g[j]);
@@ -536,48 +804,331 @@ static void blk_rnn_l0_recc1(const real *w, real *const *ps, real *const *hs, re
                 c[j] = f * c[j] + i * gg;
                 h[j] = o * act_tanh(c[j]);
             }
+        }
+        for (int j = 0; j < 64; j++) {
+            ps[s][0 + u0 + j] = a[0 + j];
+            ps[s][64 + u0 + j] = a[64 + j];
+            ps[s][128 + u0 + j] = a[128 + j];
+            ps[s][192 + u0 + j] = a[192 + j];
+            cst[s][u0 + j] = c[j];
         }
     }
 }
 
-/* rnn layer 0: one step of 6 sequences from their input projections xp: LSTM.
- * The activations overwrite xp (the training cache's a). */
-static void blk_rnn_l0_recc6(const real *w, real *const *ps, real *const *hs, real *const *cs)
+/* rnn layer 0: units [u0, u0 + 16) of one step for 1 sequence. */
+RNNC_TILE static void blk_rnn_l0_tc1_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs, real *const *cst)
 {
-    const real *wh = w + 2816; /* W_hh^T (64, 256) */
-    real gb[6][256];
-    for (int jc = 0; jc < 256; jc += 64) {
-        real acc[6][64];
-        for (int s = 0; s < 6; s++)
-            for (int j = 0; j < 64; j++)
-                acc[s][j] = ps[s][jc + j];
-        for (int k = 0; k < 64; k++) {
-            const real *wk = wh + k * 256 + jc;
-            for (int s = 0; s < 6; s++) {
-                const real vk = hs[s][k];
-                for (int j = 0; j < 64; j++)
-                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+    (void)w;
+    real acc[1][64];
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][64 + u0 + j];
+            acc[s][32 + j] = ps[s][128 + u0 + j];
+            acc[s][48 + j] = ps[s][192 + u0 + j];
+        }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wp + (long)k * 256;
+        for (int s = 0; s < 1; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
             }
         }
-        for (int s = 0; s < 6; s++)
-            for (int j = 0; j < 64; j++)
-                gb[s][jc + j] = acc[s][j];
     }
-    for (int s = 0; s < 6; s++) {
-        const real *g = gb[s];
-        real *h = hs[s];
-        real *c = cs[s];
-        real *a = ps[s];
-        for (int j = 0; j < 64; j++) {
+    for (int s = 0; s < 1; s++) {
+        real g[64];
+        for (int j = 0; j < 64; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real *c = cs[s] + u0;
+        real a[64];
+        for (int j = 0; j < 16; j++) {
             {
                 const real i = act_sigmoid(g[j]);
-                const real f = act_sigmoid(g[64 + j]);
-                const real gg = act_tanh(g[128 + j]);
-                const real o = act_sigmoid(g[192 + j]);
-                a[j] = i, a[64 + j] = f, a[128 + j] = gg, a[192 + j] = o;
+                const real f = act_sigmoid(g[16 + j]);
+                const real gg = act_tanh(g[32 + j]);
+                const real o = act_sigmoid(g[48 + j]);
+                a[j] = i, a[16 + j] = f, a[32 + j] = gg, a[48 + j] = o;
                 c[j] = f * c[j] + i * gg;
                 h[j] = o * act_tanh(c[j]);
             }
+        }
+        for (int j = 0; j < 16; j++) {
+            ps[s][0 + u0 + j] = a[0 + j];
+            ps[s][64 + u0 + j] = a[16 + j];
+            ps[s][128 + u0 + j] = a[32 + j];
+            ps[s][192 + u0 + j] = a[48 + j];
+            cst[s][u0 + j] = c[j];
+        }
+    }
+}
+
+/* rnn layer 0: units [u0, u0 + 16) of one step for 2 sequences. */
+RNNC_TILE static void blk_rnn_l0_tc2_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs, real *const *cst)
+{
+    (void)w;
+    real acc[2][64];
+    for (int s = 0; s < 2; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][64 + u0 + j];
+            acc[s][32 + j] = ps[s][128 + u0 + j];
+            acc[s][48 + j] = ps[s][192 + u0 + j];
+        }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wp + (long)k * 256;
+        for (int s = 0; s < 2; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 2; s++) {
+        real g[64];
+        for (int j = 0; j < 64; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real *c = cs[s] + u0;
+        real a[64];
+        for (int j = 0; j < 16; j++) {
+            {
+                const real i = act_sigmoid(g[j]);
+                const real f = act_sigmoid(g[16 + j]);
+                const real gg = act_tanh(g[32 + j]);
+                const real o = act_sigmoid(g[48 + j]);
+                a[j] = i, a[16 + j] = f, a[32 + j] = gg, a[48 + j] = o;
+                c[j] = f * c[j] + i * gg;
+                h[j] = o * act_tanh(c[j]);
+            }
+        }
+        for (int j = 0; j < 16; j++) {
+            ps[s][0 + u0 + j] = a[0 + j];
+            ps[s][64 + u0 + j] = a[16 + j];
+            ps[s][128 + u0 + j] = a[32 + j];
+            ps[s][192 + u0 + j] = a[48 + j];
+            cst[s][u0 + j] = c[j];
+        }
+    }
+}
+
+/* rnn layer 0: units [u0, u0 + 16) of one step for 3 sequences. */
+RNNC_TILE static void blk_rnn_l0_tc3_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs, real *const *cst)
+{
+    (void)w;
+    real acc[3][64];
+    for (int s = 0; s < 3; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][64 + u0 + j];
+            acc[s][32 + j] = ps[s][128 + u0 + j];
+            acc[s][48 + j] = ps[s][192 + u0 + j];
+        }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wp + (long)k * 256;
+        for (int s = 0; s < 3; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 3; s++) {
+        real g[64];
+        for (int j = 0; j < 64; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real *c = cs[s] + u0;
+        real a[64];
+        for (int j = 0; j < 16; j++) {
+            {
+                const real i = act_sigmoid(g[j]);
+                const real f = act_sigmoid(g[16 + j]);
+                const real gg = act_tanh(g[32 + j]);
+                const real o = act_sigmoid(g[48 + j]);
+                a[j] = i, a[16 + j] = f, a[32 + j] = gg, a[48 + j] = o;
+                c[j] = f * c[j] + i * gg;
+                h[j] = o * act_tanh(c[j]);
+            }
+        }
+        for (int j = 0; j < 16; j++) {
+            ps[s][0 + u0 + j] = a[0 + j];
+            ps[s][64 + u0 + j] = a[16 + j];
+            ps[s][128 + u0 + j] = a[32 + j];
+            ps[s][192 + u0 + j] = a[48 + j];
+            cst[s][u0 + j] = c[j];
+        }
+    }
+}
+
+/* rnn layer 0: units [u0, u0 + 16) of one step for 4 sequences. */
+RNNC_TILE static void blk_rnn_l0_tc4_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs, real *const *cst)
+{
+    (void)w;
+    real acc[4][64];
+    for (int s = 0; s < 4; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][64 + u0 + j];
+            acc[s][32 + j] = ps[s][128 + u0 + j];
+            acc[s][48 + j] = ps[s][192 + u0 + j];
+        }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wp + (long)k * 256;
+        for (int s = 0; s < 4; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 4; s++) {
+        real g[64];
+        for (int j = 0; j < 64; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real *c = cs[s] + u0;
+        real a[64];
+        for (int j = 0; j < 16; j++) {
+            {
+                const real i = act_sigmoid(g[j]);
+                const real f = act_sigmoid(g[16 + j]);
+                const real gg = act_tanh(g[32 + j]);
+                const real o = act_sigmoid(g[48 + j]);
+                a[j] = i, a[16 + j] = f, a[32 + j] = gg, a[48 + j] = o;
+                c[j] = f * c[j] + i * gg;
+                h[j] = o * act_tanh(c[j]);
+            }
+        }
+        for (int j = 0; j < 16; j++) {
+            ps[s][0 + u0 + j] = a[0 + j];
+            ps[s][64 + u0 + j] = a[16 + j];
+            ps[s][128 + u0 + j] = a[32 + j];
+            ps[s][192 + u0 + j] = a[48 + j];
+            cst[s][u0 + j] = c[j];
+        }
+    }
+}
+
+/* rnn layer 0: units [u0, u0 + 16) of one step for 5 sequences. */
+RNNC_TILE static void blk_rnn_l0_tc5_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs, real *const *cst)
+{
+    (void)w;
+    real acc[5][64];
+    for (int s = 0; s < 5; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][64 + u0 + j];
+            acc[s][32 + j] = ps[s][128 + u0 + j];
+            acc[s][48 + j] = ps[s][192 + u0 + j];
+        }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wp + (long)k * 256;
+        for (int s = 0; s < 5; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 5; s++) {
+        real g[64];
+        for (int j = 0; j < 64; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real *c = cs[s] + u0;
+        real a[64];
+        for (int j = 0; j < 16; j++) {
+            {
+                const real i = act_sigmoid(g[j]);
+                const real f = act_sigmoid(g[16 + j]);
+                const real gg = act_tanh(g[32 + j]);
+                const real o = act_sigmoid(g[48 + j]);
+                a[j] = i, a[16 + j] = f, a[32 + j] = gg, a[48 + j] = o;
+                c[j] = f * c[j] + i * gg;
+                h[j] = o * act_tanh(c[j]);
+            }
+        }
+        for (int j = 0; j < 16; j++) {
+            ps[s][0 + u0 + j] = a[0 + j];
+            ps[s][64 + u0 + j] = a[16 + j];
+            ps[s][128 + u0 + j] = a[32 + j];
+            ps[s][192 + u0 + j] = a[48 + j];
+            cst[s][u0 + j] = c[j];
+        }
+    }
+}
+
+/* rnn layer 0: units [u0, u0 + 16) of one step for 6 sequences. */
+RNNC_TILE static void blk_rnn_l0_tc6_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs, real *const *cst)
+{
+    (void)w;
+    real acc[6][64];
+    for (int s = 0; s < 6; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][64 + u0 + j];
+            acc[s][32 + j] = ps[s][128 + u0 + j];
+            acc[s][48 + j] = ps[s][192 + u0 + j];
+        }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wp + (long)k * 256;
+        for (int s = 0; s < 6; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 6; s++) {
+        real g[64];
+        for (int j = 0; j < 64; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real *c = cs[s] + u0;
+        real a[64];
+        for (int j = 0; j < 16; j++) {
+            {
+                const real i = act_sigmoid(g[j]);
+                const real f = act_sigmoid(g[16 + j]);
+                const real gg = act_tanh(g[32 + j]);
+                const real o = act_sigmoid(g[48 + j]);
+                a[j] = i, a[16 + j] = f, a[32 + j] = gg, a[48 + j] = o;
+                c[j] = f * c[j] + i * gg;
+                h[j] = o * act_tanh(c[j]);
+            }
+        }
+        for (int j = 0; j < 16; j++) {
+            ps[s][0 + u0 + j] = a[0 + j];
+            ps[s][64 + u0 + j] = a[16 + j];
+            ps[s][128 + u0 + j] = a[32 + j];
+            ps[s][192 + u0 + j] = a[48 + j];
+            cst[s][u0 + j] = c[j];
         }
     }
 }
@@ -588,50 +1139,90 @@ static void blk_rnn_l0_seqc(const real *w, const real *x, long xsb, long xst, re
     long ysb, long yst, int T, const int *bs, const int *perm, real *h, real *c, real *cs,
     real *a, int reverse)
 {
-    const real *xs[6];
-    real *ps[6], *hs[6];
+    const real *xs[6], *hp[6];
+    real *ps[6], *ho[6];
     real *cs_[6];
-    real pad[384]; /* what the unused lanes of a last, partial block touch */
-    vec_zero(pad, 384);
-    int n = 0;
-    /* the input projections of every live step, 6 pairs at a time */
-    for (int t = 0; t < T; t++)
-        for (int i = 0; i < bs[t]; i++) {
-            const int b = perm[i];
-            xs[n] = x + b * xsb + t * xst;
-            ps[n] = a + ((long)b * T + t) * 256;
-            if (++n == 6) {
-                blk_rnn_l0_proj6(w, xs, ps);
-                n = 0;
+    real *cst[6];
+    /* the input projections of every live pair: chunks of 4914 pairs (their inputs
+     * stay in L2), each against every 64-column panel of W_ih^T */
+    for (int t0 = 0, i0 = 0; t0 < T;) {
+        int t1 = t0, i1 = i0, n;
+        for (int m = 0; m < 4914 && t1 < T;) {
+            if (i1 >= bs[t1]) {
+                t1++, i1 = 0;
+                continue;
             }
+            i1++, m++;
         }
-    for (int i = 0; i < n; i++)
-        blk_rnn_l0_proj1(w, xs + i, ps + i);
-    /* the recurrence: step by step, 6 live sequences at a time */
+        for (int jc = 0; jc < 256; jc += 64) {
+            const real *wp = w + 256 + jc;
+            const long ks = 256;
+            n = 0;
+            for (int t = t0, i = i0; t < t1 || (t == t1 && i < i1); i++) {
+                if (i >= bs[t]) {
+                    t++, i = -1;
+                    continue;
+                }
+                const int b = perm[i];
+                xs[n] = x + b * xsb + t * xst;
+                ps[n] = a + ((long)b * T + t) * 256;
+                if (++n == 6) {
+                    blk_rnn_l0_pt6_64(w, wp, ks, jc, xs, ps);
+                    n = 0;
+                }
+            }
+            for (int q = 0; q < n; q++)
+                blk_rnn_l0_pt1_64(w, wp, ks, jc, xs + q, ps + q);
+        }
+        t0 = t1, i0 = i1;
+    }
+    /* the recurrence: per step, tiles of 16 units by 6 sequences, each units'
+     * panel of W_hh^T kept in L2 across the step's sequences */
     for (int s = 0; s < T; s++) {
-        const int t = reverse ? T - 1 - s : s;
-        for (int i = 0; i < bs[t]; i += n) {
-            n = bs[t] - i >= 6 ? 6 : bs[t] - i;
-            for (int q = 0; q < n; q++) {
+        const int t = reverse ? T - 1 - s : s, n = bs[t];
+        const int nt = (n + 5) / 6; /* tiles of sequences, as even as can be */
+        int m;
+        if (n == 1) { /* one sequence: tiles of 64 units, more chains at once */
+            const int i = 0;
+            m = 1;
+            for (int q = 0; q < m; q++) {
                 const int b = perm[i + q];
                 ps[q] = a + ((long)b * T + t) * 256;
-                hs[q] = h + (long)b * 64;
+                hp[q] = h + (long)b * 64;
+                ho[q] = y + b * ysb + t * yst;
                 cs_[q] = c + (long)b * 64;
+                cst[q] = cs + ((long)b * T + t) * 64;
             }
-            for (int q = n; q < 6; q++) {
-                ps[q] = pad;
-                hs[q] = pad + 256;
-                cs_[q] = pad + 320;
+            for (int u0 = 0; u0 < 64; u0 += 64)
+                blk_rnn_l0_tc1_64(w, w + 2816 + u0, u0, ps, hp, ho, cs_, cst);
+            vec_copy(h + (long)perm[0] * 64, ho[0], 64);
+            continue;
+        }
+        for (int u0 = 0; u0 < 64; u0 += 16) {
+            const real *wp = w + 2816 + u0;
+            for (int i = 0, r = 0; r < nt; r++, i += m) {
+                m = n / nt + (r < n % nt);
+                for (int q = 0; q < m; q++) {
+                    const int b = perm[i + q];
+                    ps[q] = a + ((long)b * T + t) * 256;
+                    hp[q] = h + (long)b * 64;
+                    ho[q] = y + b * ysb + t * yst;
+                    cs_[q] = c + (long)b * 64;
+                    cst[q] = cs + ((long)b * T + t) * 64;
+                }
+                switch (m) {
+                case 6: blk_rnn_l0_tc6_16(w, wp, u0, ps, hp, ho, cs_, cst); break;
+                case 5: blk_rnn_l0_tc5_16(w, wp, u0, ps, hp, ho, cs_, cst); break;
+                case 4: blk_rnn_l0_tc4_16(w, wp, u0, ps, hp, ho, cs_, cst); break;
+                case 3: blk_rnn_l0_tc3_16(w, wp, u0, ps, hp, ho, cs_, cst); break;
+                case 2: blk_rnn_l0_tc2_16(w, wp, u0, ps, hp, ho, cs_, cst); break;
+                case 1: blk_rnn_l0_tc1_16(w, wp, u0, ps, hp, ho, cs_, cst); break;
+                }
             }
-            if (n > 1)
-                blk_rnn_l0_recc6(w, ps, hs, cs_);
-            else
-                blk_rnn_l0_recc1(w, ps, hs, cs_);
-            for (int q = 0; q < n; q++) {
-                const int b = perm[i + q];
-                vec_copy(y + b * ysb + t * yst, hs[q], 64);
-                vec_copy(cs + ((long)b * T + t) * 64, cs_[q], 64);
-            }
+        }
+        for (int i = 0; i < n; i++) {
+            const int b = perm[i];
+            vec_copy(h + (long)b * 64, y + b * ysb + t * yst, 64);
         }
     }
 }
@@ -892,83 +1483,79 @@ static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
     }
 }
 
-/* rnn layer 1: the input projection b + W_ih^T x of 1 (step, sequence) pair. */
-static void blk_rnn_l1_proj1(const real *w, const real *const *xs, real *const *ps)
+/* rnn layer 1: columns [j0, j0 + 64) of b + W_ih^T x for 6 pairs. */
+RNNC_TILE static void blk_rnn_l1_pt6_64(const real *w, const real *wp, long ks, int j0,
+    const real *const *xs, real *const *ps)
 {
-    const real *b = w;
-    const real *wx = w + 256; /* W_ih^T (64, 256) */
-    {
-        const int jc = 0;
-        real acc[1][256];
-        for (int s = 0; s < 1; s++)
-            for (int j = 0; j < 256; j++)
-                acc[s][j] = b[jc + j];
-        for (int k = 0; k < 64; k++) {
-            const real *wk = wx + k * 256 + jc;
-            for (int s = 0; s < 1; s++) {
-                const real vk = xs[s][k];
-                for (int j = 0; j < 256; j++)
-                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
-            }
+    real acc[6][64];
+    for (int s = 0; s < 6; s++)
+        for (int j = 0; j < 64; j++)
+            acc[s][j] = w[j0 + j];
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wp + k * ks;
+        for (int s = 0; s < 6; s++) {
+            const real v = xs[s][k];
+            for (int j = 0; j < 64; j++)
+                acc[s][j] = MADD(acc[s][j], wk[j], v);
         }
-        for (int s = 0; s < 1; s++)
-            for (int j = 0; j < 256; j++)
-                ps[s][jc + j] = acc[s][j];
     }
+    for (int s = 0; s < 6; s++)
+        for (int j = 0; j < 64; j++)
+            ps[s][j0 + j] = acc[s][j];
 }
 
-/* rnn layer 1: the input projection b + W_ih^T x of 6 (step, sequence) pairs. */
-static void blk_rnn_l1_proj6(const real *w, const real *const *xs, real *const *ps)
+/* rnn layer 1: columns [j0, j0 + 64) of b + W_ih^T x for 1 pair. */
+RNNC_TILE static void blk_rnn_l1_pt1_64(const real *w, const real *wp, long ks, int j0,
+    const real *const *xs, real *const *ps)
 {
-    const real *b = w;
-    const real *wx = w + 256; /* W_ih^T (64, 256) */
-    for (int jc = 0; jc < 256; jc += 64) {
-        real acc[6][64];
-        for (int s = 0; s < 6; s++)
+    real acc[1][64];
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 64; j++)
+            acc[s][j] = w[j0 + j];
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wp + k * ks;
+        for (int s = 0; s < 1; s++) {
+            const real v = xs[s][k];
             for (int j = 0; j < 64; j++)
-                acc[s][j] = b[jc + j];
-        for (int k = 0; k < 64; k++) {
-            const real *wk = wx + k * 256 + jc;
-            for (int s = 0; s < 6; s++) {
-                const real vk = xs[s][k];
-                for (int j = 0; j < 64; j++)
-                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
-            }
+                acc[s][j] = MADD(acc[s][j], wk[j], v);
         }
-        for (int s = 0; s < 6; s++)
-            for (int j = 0; j < 64; j++)
-                ps[s][jc + j] = acc[s][j];
     }
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 64; j++)
+            ps[s][j0 + j] = acc[s][j];
 }
 
-/* rnn layer 1: one step of 1 sequence from their input projections xp: LSTM.
- * Reads ps[s] (xp), updates hs[s] and cs[s]. */
-static void blk_rnn_l1_rec1(const real *w, real *const *ps, real *const *hs, real *const *cs)
+/* rnn layer 1: units [u0, u0 + 64) of one step for 1 sequence. */
+RNNC_TILE static void blk_rnn_l1_t1_64(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs)
 {
-    const real *wh = w + 16640; /* W_hh^T (64, 256) */
-    real gb[1][256];
-    {
-        const int jc = 0;
-        real acc[1][256];
-        for (int s = 0; s < 1; s++)
-            for (int j = 0; j < 256; j++)
-                acc[s][j] = ps[s][jc + j];
-        for (int k = 0; k < 64; k++) {
-            const real *wk = wh + k * 256 + jc;
-            for (int s = 0; s < 1; s++) {
-                const real vk = hs[s][k];
-                for (int j = 0; j < 256; j++)
-                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+    (void)w;
+    real acc[1][256];
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 64; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][64 + j] = ps[s][64 + u0 + j];
+            acc[s][128 + j] = ps[s][128 + u0 + j];
+            acc[s][192 + j] = ps[s][192 + u0 + j];
+        }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wp + (long)k * 256;
+        for (int s = 0; s < 1; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 64; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][64 + j] = MADD(acc[s][64 + j], wk[64 + j], v);
+                acc[s][128 + j] = MADD(acc[s][128 + j], wk[128 + j], v);
+                acc[s][192 + j] = MADD(acc[s][192 + j], wk[192 + j], v);
             }
         }
-        for (int s = 0; s < 1; s++)
-            for (int j = 0; j < 256; j++)
-                gb[s][jc + j] = acc[s][j];
     }
     for (int s = 0; s < 1; s++) {
-        const real *g = gb[s];
-        real *h = hs[s];
-        real *c = cs[s];
+        real g[256];
+        for (int j = 0; j < 256; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real *c = cs[s] + u0;
         for (int j = 0; j < 64; j++) {
             {
                 const real i = act_sigmoid(g[j]);
@@ -982,39 +1569,263 @@ static void blk_rnn_l1_rec1(const real *w, real *const *ps, real *const *hs, rea
     }
 }
 
-/* rnn layer 1: one step of 6 sequences from their input projections xp: LSTM.
- * Reads ps[s] (xp), updates hs[s] and cs[s]. */
-static void blk_rnn_l1_rec6(const real *w, real *const *ps, real *const *hs, real *const *cs)
+/* rnn layer 1: units [u0, u0 + 16) of one step for 1 sequence. */
+RNNC_TILE static void blk_rnn_l1_t1_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs)
 {
-    const real *wh = w + 16640; /* W_hh^T (64, 256) */
-    real gb[6][256];
-    for (int jc = 0; jc < 256; jc += 64) {
-        real acc[6][64];
-        for (int s = 0; s < 6; s++)
-            for (int j = 0; j < 64; j++)
-                acc[s][j] = ps[s][jc + j];
-        for (int k = 0; k < 64; k++) {
-            const real *wk = wh + k * 256 + jc;
-            for (int s = 0; s < 6; s++) {
-                const real vk = hs[s][k];
-                for (int j = 0; j < 64; j++)
-                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+    (void)w;
+    real acc[1][64];
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][64 + u0 + j];
+            acc[s][32 + j] = ps[s][128 + u0 + j];
+            acc[s][48 + j] = ps[s][192 + u0 + j];
+        }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wp + (long)k * 256;
+        for (int s = 0; s < 1; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
             }
         }
-        for (int s = 0; s < 6; s++)
-            for (int j = 0; j < 64; j++)
-                gb[s][jc + j] = acc[s][j];
     }
-    for (int s = 0; s < 6; s++) {
-        const real *g = gb[s];
-        real *h = hs[s];
-        real *c = cs[s];
-        for (int j = 0; j < 64; j++) {
+    for (int s = 0; s < 1; s++) {
+        real g[64];
+        for (int j = 0; j < 64; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real *c = cs[s] + u0;
+        for (int j = 0; j < 16; j++) {
             {
                 const real i = act_sigmoid(g[j]);
-                const real f = act_sigmoid(g[64 + j]);
-                const real gg = act_tanh(g[128 + j]);
-                const real o = act_sigmoid(g[192 + j]);
+                const real f = act_sigmoid(g[16 + j]);
+                const real gg = act_tanh(g[32 + j]);
+                const real o = act_sigmoid(g[48 + j]);
+                c[j] = f * c[j] + i * gg;
+                h[j] = o * act_tanh(c[j]);
+            }
+        }
+    }
+}
+
+/* rnn layer 1: units [u0, u0 + 16) of one step for 2 sequences. */
+RNNC_TILE static void blk_rnn_l1_t2_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs)
+{
+    (void)w;
+    real acc[2][64];
+    for (int s = 0; s < 2; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][64 + u0 + j];
+            acc[s][32 + j] = ps[s][128 + u0 + j];
+            acc[s][48 + j] = ps[s][192 + u0 + j];
+        }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wp + (long)k * 256;
+        for (int s = 0; s < 2; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 2; s++) {
+        real g[64];
+        for (int j = 0; j < 64; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real *c = cs[s] + u0;
+        for (int j = 0; j < 16; j++) {
+            {
+                const real i = act_sigmoid(g[j]);
+                const real f = act_sigmoid(g[16 + j]);
+                const real gg = act_tanh(g[32 + j]);
+                const real o = act_sigmoid(g[48 + j]);
+                c[j] = f * c[j] + i * gg;
+                h[j] = o * act_tanh(c[j]);
+            }
+        }
+    }
+}
+
+/* rnn layer 1: units [u0, u0 + 16) of one step for 3 sequences. */
+RNNC_TILE static void blk_rnn_l1_t3_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs)
+{
+    (void)w;
+    real acc[3][64];
+    for (int s = 0; s < 3; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][64 + u0 + j];
+            acc[s][32 + j] = ps[s][128 + u0 + j];
+            acc[s][48 + j] = ps[s][192 + u0 + j];
+        }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wp + (long)k * 256;
+        for (int s = 0; s < 3; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 3; s++) {
+        real g[64];
+        for (int j = 0; j < 64; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real *c = cs[s] + u0;
+        for (int j = 0; j < 16; j++) {
+            {
+                const real i = act_sigmoid(g[j]);
+                const real f = act_sigmoid(g[16 + j]);
+                const real gg = act_tanh(g[32 + j]);
+                const real o = act_sigmoid(g[48 + j]);
+                c[j] = f * c[j] + i * gg;
+                h[j] = o * act_tanh(c[j]);
+            }
+        }
+    }
+}
+
+/* rnn layer 1: units [u0, u0 + 16) of one step for 4 sequences. */
+RNNC_TILE static void blk_rnn_l1_t4_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs)
+{
+    (void)w;
+    real acc[4][64];
+    for (int s = 0; s < 4; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][64 + u0 + j];
+            acc[s][32 + j] = ps[s][128 + u0 + j];
+            acc[s][48 + j] = ps[s][192 + u0 + j];
+        }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wp + (long)k * 256;
+        for (int s = 0; s < 4; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 4; s++) {
+        real g[64];
+        for (int j = 0; j < 64; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real *c = cs[s] + u0;
+        for (int j = 0; j < 16; j++) {
+            {
+                const real i = act_sigmoid(g[j]);
+                const real f = act_sigmoid(g[16 + j]);
+                const real gg = act_tanh(g[32 + j]);
+                const real o = act_sigmoid(g[48 + j]);
+                c[j] = f * c[j] + i * gg;
+                h[j] = o * act_tanh(c[j]);
+            }
+        }
+    }
+}
+
+/* rnn layer 1: units [u0, u0 + 16) of one step for 5 sequences. */
+RNNC_TILE static void blk_rnn_l1_t5_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs)
+{
+    (void)w;
+    real acc[5][64];
+    for (int s = 0; s < 5; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][64 + u0 + j];
+            acc[s][32 + j] = ps[s][128 + u0 + j];
+            acc[s][48 + j] = ps[s][192 + u0 + j];
+        }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wp + (long)k * 256;
+        for (int s = 0; s < 5; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 5; s++) {
+        real g[64];
+        for (int j = 0; j < 64; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real *c = cs[s] + u0;
+        for (int j = 0; j < 16; j++) {
+            {
+                const real i = act_sigmoid(g[j]);
+                const real f = act_sigmoid(g[16 + j]);
+                const real gg = act_tanh(g[32 + j]);
+                const real o = act_sigmoid(g[48 + j]);
+                c[j] = f * c[j] + i * gg;
+                h[j] = o * act_tanh(c[j]);
+            }
+        }
+    }
+}
+
+/* rnn layer 1: units [u0, u0 + 16) of one step for 6 sequences. */
+RNNC_TILE static void blk_rnn_l1_t6_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs)
+{
+    (void)w;
+    real acc[6][64];
+    for (int s = 0; s < 6; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][64 + u0 + j];
+            acc[s][32 + j] = ps[s][128 + u0 + j];
+            acc[s][48 + j] = ps[s][192 + u0 + j];
+        }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wp + (long)k * 256;
+        for (int s = 0; s < 6; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 6; s++) {
+        real g[64];
+        for (int j = 0; j < 64; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real *c = cs[s] + u0;
+        for (int j = 0; j < 16; j++) {
+            {
+                const real i = act_sigmoid(g[j]);
+                const real f = act_sigmoid(g[16 + j]);
+                const real gg = act_tanh(g[32 + j]);
+                const real o = act_sigmoid(g[48 + j]);
                 c[j] = f * c[j] + i * gg;
                 h[j] = o * act_tanh(c[j]);
             }
@@ -1023,88 +1834,129 @@ static void blk_rnn_l1_rec6(const real *w, real *const *ps, real *const *hs, rea
 }
 
 /* rnn layer 1 over a packed batch, one direction (reverse: from each
- * sequence's own last step). x (I=64) and y (64) per step by strides;
- * h (B, 64) and c (B, H) carry the state; xp (B, T, 256) is scratch. */
+ * sequence's own last step), in tiles. x (I=64) and y (64) per step by
+ * strides; h (B, 64) and c (B, H) carry the state; xp (B, T, 256) is scratch. */
 static void blk_rnn_l1_seq(const real *w, const real *x, long xsb, long xst,
     real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h, real *c,
     real *xp, int reverse)
 {
-    const real *xs[6];
-    real *ps[6], *hs[6];
+    const real *xs[6], *hp[6];
+    real *ps[6], *ho[6];
     real *cs_[6];
-    real pad[384]; /* what the unused lanes of a last, partial block touch */
-    vec_zero(pad, 384);
-    int n = 0;
-    /* the input projections of every live step, 6 pairs at a time */
-    for (int t = 0; t < T; t++)
-        for (int i = 0; i < bs[t]; i++) {
-            const int b = perm[i];
-            xs[n] = x + b * xsb + t * xst;
-            ps[n] = xp + ((long)b * T + t) * 256;
-            if (++n == 6) {
-                blk_rnn_l1_proj6(w, xs, ps);
-                n = 0;
+    /* the input projections of every live pair: chunks of 768 pairs (their inputs
+     * stay in L2), each against every 64-column panel of W_ih^T */
+    for (int t0 = 0, i0 = 0; t0 < T;) {
+        int t1 = t0, i1 = i0, n;
+        for (int m = 0; m < 768 && t1 < T;) {
+            if (i1 >= bs[t1]) {
+                t1++, i1 = 0;
+                continue;
             }
+            i1++, m++;
         }
-    for (int i = 0; i < n; i++)
-        blk_rnn_l1_proj1(w, xs + i, ps + i);
-    /* the recurrence: step by step, 6 live sequences at a time */
+        for (int jc = 0; jc < 256; jc += 64) {
+            const real *wp = w + 256 + jc;
+            const long ks = 256;
+            n = 0;
+            for (int t = t0, i = i0; t < t1 || (t == t1 && i < i1); i++) {
+                if (i >= bs[t]) {
+                    t++, i = -1;
+                    continue;
+                }
+                const int b = perm[i];
+                xs[n] = x + b * xsb + t * xst;
+                ps[n] = xp + ((long)b * T + t) * 256;
+                if (++n == 6) {
+                    blk_rnn_l1_pt6_64(w, wp, ks, jc, xs, ps);
+                    n = 0;
+                }
+            }
+            for (int q = 0; q < n; q++)
+                blk_rnn_l1_pt1_64(w, wp, ks, jc, xs + q, ps + q);
+        }
+        t0 = t1, i0 = i1;
+    }
+    /* the recurrence: per step, tiles of 16 units by 6 sequences, each units'
+     * panel of W_hh^T kept in L2 across the step's sequences */
     for (int s = 0; s < T; s++) {
-        const int t = reverse ? T - 1 - s : s;
-        for (int i = 0; i < bs[t]; i += n) {
-            n = bs[t] - i >= 6 ? 6 : bs[t] - i;
-            for (int q = 0; q < n; q++) {
+        const int t = reverse ? T - 1 - s : s, n = bs[t];
+        const int nt = (n + 5) / 6; /* tiles of sequences, as even as can be */
+        int m;
+        if (n == 1) { /* one sequence: tiles of 64 units, more chains at once */
+            const int i = 0;
+            m = 1;
+            for (int q = 0; q < m; q++) {
                 const int b = perm[i + q];
                 ps[q] = xp + ((long)b * T + t) * 256;
-                hs[q] = h + (long)b * 64;
+                hp[q] = h + (long)b * 64;
+                ho[q] = y + b * ysb + t * yst;
                 cs_[q] = c + (long)b * 64;
             }
-            for (int q = n; q < 6; q++) {
-                ps[q] = pad;
-                hs[q] = pad + 256;
-                cs_[q] = pad + 320;
+            for (int u0 = 0; u0 < 64; u0 += 64)
+                blk_rnn_l1_t1_64(w, w + 16640 + u0, u0, ps, hp, ho, cs_);
+            vec_copy(h + (long)perm[0] * 64, ho[0], 64);
+            continue;
+        }
+        for (int u0 = 0; u0 < 64; u0 += 16) {
+            const real *wp = w + 16640 + u0;
+            for (int i = 0, r = 0; r < nt; r++, i += m) {
+                m = n / nt + (r < n % nt);
+                for (int q = 0; q < m; q++) {
+                    const int b = perm[i + q];
+                    ps[q] = xp + ((long)b * T + t) * 256;
+                    hp[q] = h + (long)b * 64;
+                    ho[q] = y + b * ysb + t * yst;
+                    cs_[q] = c + (long)b * 64;
+                }
+                switch (m) {
+                case 6: blk_rnn_l1_t6_16(w, wp, u0, ps, hp, ho, cs_); break;
+                case 5: blk_rnn_l1_t5_16(w, wp, u0, ps, hp, ho, cs_); break;
+                case 4: blk_rnn_l1_t4_16(w, wp, u0, ps, hp, ho, cs_); break;
+                case 3: blk_rnn_l1_t3_16(w, wp, u0, ps, hp, ho, cs_); break;
+                case 2: blk_rnn_l1_t2_16(w, wp, u0, ps, hp, ho, cs_); break;
+                case 1: blk_rnn_l1_t1_16(w, wp, u0, ps, hp, ho, cs_); break;
+                }
             }
-            if (n > 1)
-                blk_rnn_l1_rec6(w, ps, hs, cs_);
-            else
-                blk_rnn_l1_rec1(w, ps, hs, cs_);
-            for (int q = 0; q < n; q++) {
-                const int b = perm[i + q];
-                vec_copy(y + b * ysb + t * yst, hs[q], 64);
-            }
+        }
+        for (int i = 0; i < n; i++) {
+            const int b = perm[i];
+            vec_copy(h + (long)b * 64, y + b * ysb + t * yst, 64);
         }
     }
 }
 
-/* rnn layer 1: one step of 1 sequence from their input projections xp: LSTM.
- * The activations overwrite xp (the training cache's a). */
-static void blk_rnn_l1_recc1(const real *w, real *const *ps, real *const *hs, real *const *cs)
+/* rnn layer 1: units [u0, u0 + 64) of one step for 1 sequence. */
+RNNC_TILE static void blk_rnn_l1_tc1_64(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs, real *const *cst)
 {
-    const real *wh = w + 16640; /* W_hh^T (64, 256) */
-    real gb[1][256];
-    {
-        const int jc = 0;
-        real acc[1][256];
-        for (int s = 0; s < 1; s++)
-            for (int j = 0; j < 256; j++)
-                acc[s][j] = ps[s][jc + j];
-        for (int k = 0; k < 64; k++) {
-            const real *wk = wh + k * 256 + jc;
-            for (int s = 0; s < 1; s++) {
-                const real vk = hs[s][k];
-                for (int j = 0; j < 256; j++)
-                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+    (void)w;
+    real acc[1][256];
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 64; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][64 + j] = ps[s][64 + u0 + j];
+            acc[s][128 + j] = ps[s][128 + u0 + j];
+            acc[s][192 + j] = ps[s][192 + u0 + j];
+        }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wp + (long)k * 256;
+        for (int s = 0; s < 1; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 64; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][64 + j] = MADD(acc[s][64 + j], wk[64 + j], v);
+                acc[s][128 + j] = MADD(acc[s][128 + j], wk[128 + j], v);
+                acc[s][192 + j] = MADD(acc[s][192 + j], wk[192 + j], v);
             }
         }
-        for (int s = 0; s < 1; s++)
-            for (int j = 0; j < 256; j++)
-                gb[s][jc + j] = acc[s][j];
     }
     for (int s = 0; s < 1; s++) {
-        const real *g = gb[s];
-        real *h = hs[s];
-        real *c = cs[s];
-        real *a = ps[s];
+        real g[256];
+        for (int j = 0; j < 256; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real *c = cs[s] + u0;
+        real a[256];
         for (int j = 0; j < 64; j++) {
             {
                 const real i = act_sigmoid(g[j]);
@@ -1115,48 +1967,331 @@ static void blk_rnn_l1_recc1(const real *w, real *const *ps, real *const *hs, re
                 c[j] = f * c[j] + i * gg;
                 h[j] = o * act_tanh(c[j]);
             }
+        }
+        for (int j = 0; j < 64; j++) {
+            ps[s][0 + u0 + j] = a[0 + j];
+            ps[s][64 + u0 + j] = a[64 + j];
+            ps[s][128 + u0 + j] = a[128 + j];
+            ps[s][192 + u0 + j] = a[192 + j];
+            cst[s][u0 + j] = c[j];
         }
     }
 }
 
-/* rnn layer 1: one step of 6 sequences from their input projections xp: LSTM.
- * The activations overwrite xp (the training cache's a). */
-static void blk_rnn_l1_recc6(const real *w, real *const *ps, real *const *hs, real *const *cs)
+/* rnn layer 1: units [u0, u0 + 16) of one step for 1 sequence. */
+RNNC_TILE static void blk_rnn_l1_tc1_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs, real *const *cst)
 {
-    const real *wh = w + 16640; /* W_hh^T (64, 256) */
-    real gb[6][256];
-    for (int jc = 0; jc < 256; jc += 64) {
-        real acc[6][64];
-        for (int s = 0; s < 6; s++)
-            for (int j = 0; j < 64; j++)
-                acc[s][j] = ps[s][jc + j];
-        for (int k = 0; k < 64; k++) {
-            const real *wk = wh + k * 256 + jc;
-            for (int s = 0; s < 6; s++) {
-                const real vk = hs[s][k];
-                for (int j = 0; j < 64; j++)
-                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+    (void)w;
+    real acc[1][64];
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][64 + u0 + j];
+            acc[s][32 + j] = ps[s][128 + u0 + j];
+            acc[s][48 + j] = ps[s][192 + u0 + j];
+        }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wp + (long)k * 256;
+        for (int s = 0; s < 1; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
             }
         }
-        for (int s = 0; s < 6; s++)
-            for (int j = 0; j < 64; j++)
-                gb[s][jc + j] = acc[s][j];
     }
-    for (int s = 0; s < 6; s++) {
-        const real *g = gb[s];
-        real *h = hs[s];
-        real *c = cs[s];
-        real *a = ps[s];
-        for (int j = 0; j < 64; j++) {
+    for (int s = 0; s < 1; s++) {
+        real g[64];
+        for (int j = 0; j < 64; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real *c = cs[s] + u0;
+        real a[64];
+        for (int j = 0; j < 16; j++) {
             {
                 const real i = act_sigmoid(g[j]);
-                const real f = act_sigmoid(g[64 + j]);
-                const real gg = act_tanh(g[128 + j]);
-                const real o = act_sigmoid(g[192 + j]);
-                a[j] = i, a[64 + j] = f, a[128 + j] = gg, a[192 + j] = o;
+                const real f = act_sigmoid(g[16 + j]);
+                const real gg = act_tanh(g[32 + j]);
+                const real o = act_sigmoid(g[48 + j]);
+                a[j] = i, a[16 + j] = f, a[32 + j] = gg, a[48 + j] = o;
                 c[j] = f * c[j] + i * gg;
                 h[j] = o * act_tanh(c[j]);
             }
+        }
+        for (int j = 0; j < 16; j++) {
+            ps[s][0 + u0 + j] = a[0 + j];
+            ps[s][64 + u0 + j] = a[16 + j];
+            ps[s][128 + u0 + j] = a[32 + j];
+            ps[s][192 + u0 + j] = a[48 + j];
+            cst[s][u0 + j] = c[j];
+        }
+    }
+}
+
+/* rnn layer 1: units [u0, u0 + 16) of one step for 2 sequences. */
+RNNC_TILE static void blk_rnn_l1_tc2_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs, real *const *cst)
+{
+    (void)w;
+    real acc[2][64];
+    for (int s = 0; s < 2; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][64 + u0 + j];
+            acc[s][32 + j] = ps[s][128 + u0 + j];
+            acc[s][48 + j] = ps[s][192 + u0 + j];
+        }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wp + (long)k * 256;
+        for (int s = 0; s < 2; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 2; s++) {
+        real g[64];
+        for (int j = 0; j < 64; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real *c = cs[s] + u0;
+        real a[64];
+        for (int j = 0; j < 16; j++) {
+            {
+                const real i = act_sigmoid(g[j]);
+                const real f = act_sigmoid(g[16 + j]);
+                const real gg = act_tanh(g[32 + j]);
+                const real o = act_sigmoid(g[48 + j]);
+                a[j] = i, a[16 + j] = f, a[32 + j] = gg, a[48 + j] = o;
+                c[j] = f * c[j] + i * gg;
+                h[j] = o * act_tanh(c[j]);
+            }
+        }
+        for (int j = 0; j < 16; j++) {
+            ps[s][0 + u0 + j] = a[0 + j];
+            ps[s][64 + u0 + j] = a[16 + j];
+            ps[s][128 + u0 + j] = a[32 + j];
+            ps[s][192 + u0 + j] = a[48 + j];
+            cst[s][u0 + j] = c[j];
+        }
+    }
+}
+
+/* rnn layer 1: units [u0, u0 + 16) of one step for 3 sequences. */
+RNNC_TILE static void blk_rnn_l1_tc3_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs, real *const *cst)
+{
+    (void)w;
+    real acc[3][64];
+    for (int s = 0; s < 3; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][64 + u0 + j];
+            acc[s][32 + j] = ps[s][128 + u0 + j];
+            acc[s][48 + j] = ps[s][192 + u0 + j];
+        }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wp + (long)k * 256;
+        for (int s = 0; s < 3; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 3; s++) {
+        real g[64];
+        for (int j = 0; j < 64; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real *c = cs[s] + u0;
+        real a[64];
+        for (int j = 0; j < 16; j++) {
+            {
+                const real i = act_sigmoid(g[j]);
+                const real f = act_sigmoid(g[16 + j]);
+                const real gg = act_tanh(g[32 + j]);
+                const real o = act_sigmoid(g[48 + j]);
+                a[j] = i, a[16 + j] = f, a[32 + j] = gg, a[48 + j] = o;
+                c[j] = f * c[j] + i * gg;
+                h[j] = o * act_tanh(c[j]);
+            }
+        }
+        for (int j = 0; j < 16; j++) {
+            ps[s][0 + u0 + j] = a[0 + j];
+            ps[s][64 + u0 + j] = a[16 + j];
+            ps[s][128 + u0 + j] = a[32 + j];
+            ps[s][192 + u0 + j] = a[48 + j];
+            cst[s][u0 + j] = c[j];
+        }
+    }
+}
+
+/* rnn layer 1: units [u0, u0 + 16) of one step for 4 sequences. */
+RNNC_TILE static void blk_rnn_l1_tc4_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs, real *const *cst)
+{
+    (void)w;
+    real acc[4][64];
+    for (int s = 0; s < 4; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][64 + u0 + j];
+            acc[s][32 + j] = ps[s][128 + u0 + j];
+            acc[s][48 + j] = ps[s][192 + u0 + j];
+        }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wp + (long)k * 256;
+        for (int s = 0; s < 4; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 4; s++) {
+        real g[64];
+        for (int j = 0; j < 64; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real *c = cs[s] + u0;
+        real a[64];
+        for (int j = 0; j < 16; j++) {
+            {
+                const real i = act_sigmoid(g[j]);
+                const real f = act_sigmoid(g[16 + j]);
+                const real gg = act_tanh(g[32 + j]);
+                const real o = act_sigmoid(g[48 + j]);
+                a[j] = i, a[16 + j] = f, a[32 + j] = gg, a[48 + j] = o;
+                c[j] = f * c[j] + i * gg;
+                h[j] = o * act_tanh(c[j]);
+            }
+        }
+        for (int j = 0; j < 16; j++) {
+            ps[s][0 + u0 + j] = a[0 + j];
+            ps[s][64 + u0 + j] = a[16 + j];
+            ps[s][128 + u0 + j] = a[32 + j];
+            ps[s][192 + u0 + j] = a[48 + j];
+            cst[s][u0 + j] = c[j];
+        }
+    }
+}
+
+/* rnn layer 1: units [u0, u0 + 16) of one step for 5 sequences. */
+RNNC_TILE static void blk_rnn_l1_tc5_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs, real *const *cst)
+{
+    (void)w;
+    real acc[5][64];
+    for (int s = 0; s < 5; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][64 + u0 + j];
+            acc[s][32 + j] = ps[s][128 + u0 + j];
+            acc[s][48 + j] = ps[s][192 + u0 + j];
+        }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wp + (long)k * 256;
+        for (int s = 0; s < 5; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 5; s++) {
+        real g[64];
+        for (int j = 0; j < 64; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real *c = cs[s] + u0;
+        real a[64];
+        for (int j = 0; j < 16; j++) {
+            {
+                const real i = act_sigmoid(g[j]);
+                const real f = act_sigmoid(g[16 + j]);
+                const real gg = act_tanh(g[32 + j]);
+                const real o = act_sigmoid(g[48 + j]);
+                a[j] = i, a[16 + j] = f, a[32 + j] = gg, a[48 + j] = o;
+                c[j] = f * c[j] + i * gg;
+                h[j] = o * act_tanh(c[j]);
+            }
+        }
+        for (int j = 0; j < 16; j++) {
+            ps[s][0 + u0 + j] = a[0 + j];
+            ps[s][64 + u0 + j] = a[16 + j];
+            ps[s][128 + u0 + j] = a[32 + j];
+            ps[s][192 + u0 + j] = a[48 + j];
+            cst[s][u0 + j] = c[j];
+        }
+    }
+}
+
+/* rnn layer 1: units [u0, u0 + 16) of one step for 6 sequences. */
+RNNC_TILE static void blk_rnn_l1_tc6_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs, real *const *cst)
+{
+    (void)w;
+    real acc[6][64];
+    for (int s = 0; s < 6; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][64 + u0 + j];
+            acc[s][32 + j] = ps[s][128 + u0 + j];
+            acc[s][48 + j] = ps[s][192 + u0 + j];
+        }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wp + (long)k * 256;
+        for (int s = 0; s < 6; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 6; s++) {
+        real g[64];
+        for (int j = 0; j < 64; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real *c = cs[s] + u0;
+        real a[64];
+        for (int j = 0; j < 16; j++) {
+            {
+                const real i = act_sigmoid(g[j]);
+                const real f = act_sigmoid(g[16 + j]);
+                const real gg = act_tanh(g[32 + j]);
+                const real o = act_sigmoid(g[48 + j]);
+                a[j] = i, a[16 + j] = f, a[32 + j] = gg, a[48 + j] = o;
+                c[j] = f * c[j] + i * gg;
+                h[j] = o * act_tanh(c[j]);
+            }
+        }
+        for (int j = 0; j < 16; j++) {
+            ps[s][0 + u0 + j] = a[0 + j];
+            ps[s][64 + u0 + j] = a[16 + j];
+            ps[s][128 + u0 + j] = a[32 + j];
+            ps[s][192 + u0 + j] = a[48 + j];
+            cst[s][u0 + j] = c[j];
         }
     }
 }
@@ -1167,50 +2302,90 @@ static void blk_rnn_l1_seqc(const real *w, const real *x, long xsb, long xst, re
     long ysb, long yst, int T, const int *bs, const int *perm, real *h, real *c, real *cs,
     real *a, int reverse)
 {
-    const real *xs[6];
-    real *ps[6], *hs[6];
+    const real *xs[6], *hp[6];
+    real *ps[6], *ho[6];
     real *cs_[6];
-    real pad[384]; /* what the unused lanes of a last, partial block touch */
-    vec_zero(pad, 384);
-    int n = 0;
-    /* the input projections of every live step, 6 pairs at a time */
-    for (int t = 0; t < T; t++)
-        for (int i = 0; i < bs[t]; i++) {
-            const int b = perm[i];
-            xs[n] = x + b * xsb + t * xst;
-            ps[n] = a + ((long)b * T + t) * 256;
-            if (++n == 6) {
-                blk_rnn_l1_proj6(w, xs, ps);
-                n = 0;
+    real *cst[6];
+    /* the input projections of every live pair: chunks of 768 pairs (their inputs
+     * stay in L2), each against every 64-column panel of W_ih^T */
+    for (int t0 = 0, i0 = 0; t0 < T;) {
+        int t1 = t0, i1 = i0, n;
+        for (int m = 0; m < 768 && t1 < T;) {
+            if (i1 >= bs[t1]) {
+                t1++, i1 = 0;
+                continue;
             }
+            i1++, m++;
         }
-    for (int i = 0; i < n; i++)
-        blk_rnn_l1_proj1(w, xs + i, ps + i);
-    /* the recurrence: step by step, 6 live sequences at a time */
+        for (int jc = 0; jc < 256; jc += 64) {
+            const real *wp = w + 256 + jc;
+            const long ks = 256;
+            n = 0;
+            for (int t = t0, i = i0; t < t1 || (t == t1 && i < i1); i++) {
+                if (i >= bs[t]) {
+                    t++, i = -1;
+                    continue;
+                }
+                const int b = perm[i];
+                xs[n] = x + b * xsb + t * xst;
+                ps[n] = a + ((long)b * T + t) * 256;
+                if (++n == 6) {
+                    blk_rnn_l1_pt6_64(w, wp, ks, jc, xs, ps);
+                    n = 0;
+                }
+            }
+            for (int q = 0; q < n; q++)
+                blk_rnn_l1_pt1_64(w, wp, ks, jc, xs + q, ps + q);
+        }
+        t0 = t1, i0 = i1;
+    }
+    /* the recurrence: per step, tiles of 16 units by 6 sequences, each units'
+     * panel of W_hh^T kept in L2 across the step's sequences */
     for (int s = 0; s < T; s++) {
-        const int t = reverse ? T - 1 - s : s;
-        for (int i = 0; i < bs[t]; i += n) {
-            n = bs[t] - i >= 6 ? 6 : bs[t] - i;
-            for (int q = 0; q < n; q++) {
+        const int t = reverse ? T - 1 - s : s, n = bs[t];
+        const int nt = (n + 5) / 6; /* tiles of sequences, as even as can be */
+        int m;
+        if (n == 1) { /* one sequence: tiles of 64 units, more chains at once */
+            const int i = 0;
+            m = 1;
+            for (int q = 0; q < m; q++) {
                 const int b = perm[i + q];
                 ps[q] = a + ((long)b * T + t) * 256;
-                hs[q] = h + (long)b * 64;
+                hp[q] = h + (long)b * 64;
+                ho[q] = y + b * ysb + t * yst;
                 cs_[q] = c + (long)b * 64;
+                cst[q] = cs + ((long)b * T + t) * 64;
             }
-            for (int q = n; q < 6; q++) {
-                ps[q] = pad;
-                hs[q] = pad + 256;
-                cs_[q] = pad + 320;
+            for (int u0 = 0; u0 < 64; u0 += 64)
+                blk_rnn_l1_tc1_64(w, w + 16640 + u0, u0, ps, hp, ho, cs_, cst);
+            vec_copy(h + (long)perm[0] * 64, ho[0], 64);
+            continue;
+        }
+        for (int u0 = 0; u0 < 64; u0 += 16) {
+            const real *wp = w + 16640 + u0;
+            for (int i = 0, r = 0; r < nt; r++, i += m) {
+                m = n / nt + (r < n % nt);
+                for (int q = 0; q < m; q++) {
+                    const int b = perm[i + q];
+                    ps[q] = a + ((long)b * T + t) * 256;
+                    hp[q] = h + (long)b * 64;
+                    ho[q] = y + b * ysb + t * yst;
+                    cs_[q] = c + (long)b * 64;
+                    cst[q] = cs + ((long)b * T + t) * 64;
+                }
+                switch (m) {
+                case 6: blk_rnn_l1_tc6_16(w, wp, u0, ps, hp, ho, cs_, cst); break;
+                case 5: blk_rnn_l1_tc5_16(w, wp, u0, ps, hp, ho, cs_, cst); break;
+                case 4: blk_rnn_l1_tc4_16(w, wp, u0, ps, hp, ho, cs_, cst); break;
+                case 3: blk_rnn_l1_tc3_16(w, wp, u0, ps, hp, ho, cs_, cst); break;
+                case 2: blk_rnn_l1_tc2_16(w, wp, u0, ps, hp, ho, cs_, cst); break;
+                case 1: blk_rnn_l1_tc1_16(w, wp, u0, ps, hp, ho, cs_, cst); break;
+                }
             }
-            if (n > 1)
-                blk_rnn_l1_recc6(w, ps, hs, cs_);
-            else
-                blk_rnn_l1_recc1(w, ps, hs, cs_);
-            for (int q = 0; q < n; q++) {
-                const int b = perm[i + q];
-                vec_copy(y + b * ysb + t * yst, hs[q], 64);
-                vec_copy(cs + ((long)b * T + t) * 64, cs_[q], 64);
-            }
+        }
+        for (int i = 0; i < n; i++) {
+            const int b = perm[i];
+            vec_copy(h + (long)b * 64, y + b * ysb + t * yst, 64);
         }
     }
 }
@@ -1685,13 +2860,18 @@ static void head_linear(const real *w, const real *x, real *y)
 {
     const real *hw = w + 52224;
     const real *hb = w + 52544;
-    for (int j = 0; j < 5; j++)
-        y[j] = hb[j];
-    for (int k = 0; k < 64; k++) {
-        const real vk = x[k];
-        const real *wk = hw + k * 5;
+    {
+        const long jc = 0;
+        real acc[5];
         for (int j = 0; j < 5; j++)
-            y[j] += wk[j] * vk;
+            acc[j] = hb[0 + jc + j];
+        for (int k = 0; k < 64; k++) {
+            const real vk = x[k], *wk = hw + k * 5 + 0 + jc;
+            for (int j = 0; j < 5; j++)
+                acc[j] += wk[j] * vk;
+        }
+        for (int j = 0; j < 5; j++)
+            y[0 + jc + j] = acc[j];
     }
 }
 
