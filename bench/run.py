@@ -39,6 +39,7 @@ def run(cmd, env=None, cpus="1"):
 
 def env_threads(n):
     env = dict(os.environ)
+    env["RNNC_CACHE_DIR"] = os.path.join(OUT, "cache")  # rnnc-bench's builds, once a run
     avx512 = "avx512f" in open("/proc/cpuinfo").read()
     env.update(OPENBLAS_NUM_THREADS=str(n), OMP_NUM_THREADS=str(n), OMP_WAIT_POLICY="PASSIVE",
                RNNC_BENCH_THREADS=str(n))
@@ -150,6 +151,7 @@ def e2e(tab, epochs=2, n=2048):
                             ("pytorch", ["/usr/bin/python3", os.path.join(ROOT, "bench",
                                          "torch_bench.py"), "e2e", d, str(epochs)], None)):
         env = env_threads(os.cpu_count())
+        env.pop("RNNC_CACHE_DIR")
         if cache:
             env["RNNC_CACHE_DIR"] = cache
         if who.startswith("rnnc --jit cc"):  # warm: build once, untimed
@@ -254,6 +256,7 @@ def main():
         args = args[2:]
     ids = args or ORDER
     os.makedirs(OUT, exist_ok=True)
+    subprocess.run(["rm", "-rf", os.path.join(OUT, "cache")])
     tab = Table()
     rounds(tab, ids, n, 3, clock)
     lines, rows = render(tab, ids)
