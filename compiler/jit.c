@@ -291,7 +291,8 @@ static pid_t start_build(int strict, const char *c_file, const char *so, int kee
 {
     static const char script[] =
         "cc=$1 c=$2 so=$3 keep=$4; shift 4; "
-        "\"$cc\" \"$@\" -o \"$c.so\" \"$c\" -lm >\"$c.err\" 2>&1 && mv -f \"$c.so\" \"$so\"; "
+        "\"$cc\" \"$@\" -o \"$c.so\" \"$c\" -lm >\"$c.err\" 2>&1 && mv -f \"$c.so\" \"$so\" "
+        "2>/dev/null; "
         "rc=$?; rm -f \"$c\" \"$c.so\" \"$so.lock\"; [ \"$keep\" = 1 ] || rm -f \"$c.err\"; exit "
         "$rc";
     const char *argv[24];

@@ -87,10 +87,12 @@ static int wait_for_build(const char *cache)
 {
     const struct timespec nap = {0, 100 * 1000 * 1000};
     for (int i = 0; i < 1200; i++) {
-        int n = 0;
+        int n = 0, built = 0;
         char **so = tu_list_dir(cache, ".so", &n);
+        for (int k = 0; k < n; k++) /* not a build's own file (build.*.c.so) */
+            built |= strncmp(so[k], "build.", 6) != 0;
         tu_free_list(so, n);
-        if (n > 0)
+        if (built)
             return 1;
         nanosleep(&nap, NULL);
     }
