@@ -159,7 +159,8 @@ void em_madd(Emitter *e)
     sb_line(sb, "#define MADD(acc, w, v) ((acc) + (w) * (v))");
     sb_line(sb, "#endif");
     sb_line(sb, "/* The tiles of the batched kernels stay functions of their own, and everything");
-    sb_line(sb, " * they call (exp, tanh) is inlined into them, so that their gates vectorise. */");
+    sb_line(sb,
+            " * they call (exp, tanh) is inlined into them, so that their gates vectorise. */");
     sb_line(sb, "#if defined(__GNUC__)");
     sb_line(sb, "#define RNNC_TILE __attribute__((noinline, flatten))");
     sb_line(sb, "#else");
