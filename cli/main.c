@@ -27,7 +27,7 @@ static const char usage_main[] =
     "                       [--val-input X --val-target Y [--val-lengths L]]\n"
     "                       [--init W.safetensors | --resume CKPT] --save W.safetensors\n"
     "       rnnc repl [SPEC] [--weights W.safetensors] [--jit tcc|cc]\n"
-    "       rnnc COMMAND --help           help on one command\n"
+    "       rnnc help [COMMAND]           help on one command (also: rnnc COMMAND --help)\n"
     "       rnnc --version\n";
 
 static const char usage_emit[] =
@@ -490,6 +490,11 @@ static int cmd_emit(int argc, char **argv)
         return bad_usage("no output: use -o OUT.c", NULL, usage_emit);
     if (a.no_selftest && !a.weights)
         return bad_usage("--no-selftest goes with --weights", NULL, usage_emit);
+    size_t n = strlen(a.out);
+    if (n < 3 || strcmp(a.out + n - 2, ".c") != 0)
+        return bad_usage("-o takes the C file to write, OUT.c (its header OUT.h goes beside it), "
+                         "not",
+                         a.out, usage_emit);
     Rnnc *r = load(&a);
     if (!r)
         return 1;
@@ -498,29 +503,83 @@ static int cmd_emit(int argc, char **argv)
     return finish(r, rc == 0 ? 0 : 1);
 }
 
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *usage;
+} cmds[] = {{"check", cmd_check, usage_check},
+            {"run", cmd_run, usage_run},
+            {"grad", cmd_grad, usage_grad},
+            {"train", cmd_train, usage_train},
+            {"repl", cmd_repl, usage_repl}};
+enum { NCMDS = sizeof cmds / sizeof cmds[0] };
+
+/* Edit distance of two short words, for "did you mean". */
+static int distance(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    if (na > 31 || nb > 31)
+        return 99;
+    int d[32][32];
+    for (size_t i = 0; i <= na; i++)
+        for (size_t j = 0; j <= nb; j++) {
+            if (!i || !j) {
+                d[i][j] = (int)(i + j);
+                continue;
+            }
+            int sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            int del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+            d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+    return d[na][nb];
+}
+
+/* argv[1] is neither a command nor a file: a word that looks meant as a command. */
+static int unknown_command(const char *word)
+{
+    const char *best = "help";
+    int bd = distance(word, "help");
+    for (int k = 0; k < NCMDS; k++)
+        if (distance(word, cmds[k].name) < bd)
+            bd = distance(word, cmds[k].name), best = cmds[k].name;
+    fprintf(stderr, "rnnc: unknown command '%s'", word);
+    if (bd <= 2)
+        fprintf(stderr, "; did you mean '%s'?", best);
+    fputc('\n', stderr);
+    fputs(usage_main, stderr);
+    return 2;
+}
+
+/* rnnc help [COMMAND] */
+static int cmd_help(int argc, char **argv)
+{
+    for (int k = 0; argc > 0 && k < NCMDS; k++)
+        if (strcmp(argv[0], cmds[k].name) == 0) {
+            fputs(cmds[k].usage, stdout);
+            return 0;
+        }
+    if (argc > 0 && strcmp(argv[0], "emit") != 0)
+        return unknown_command(argv[0]);
+    fputs(argc > 0 ? usage_emit : usage_main, stdout);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
         return bad_usage("no command or SPEC given", NULL, usage_main);
     const char *cmd = argv[1];
-    if (is_help(cmd)) {
-        fputs(usage_main, stdout);
-        return 0;
-    }
-    if (strcmp(cmd, "--version") == 0) {
+    if (is_help(cmd) || strcmp(cmd, "help") == 0)
+        return cmd_help(argc - 2, argv + 2);
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
         printf("rnnc %s\n", RNNC_VERSION);
         return 0;
     }
-    static const struct {
-        const char *name;
-        int (*fn)(int, char **);
-    } cmds[] = {{"check", cmd_check},
-                {"run", cmd_run},
-                {"grad", cmd_grad},
-                {"train", cmd_train},
-                {"repl", cmd_repl}};
-    for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
+    for (int k = 0; k < NCMDS; k++)
         if (strcmp(cmd, cmds[k].name) == 0)
             return cmds[k].fn(argc - 2, argv + 2);
+    /* not a command: a SPEC, unless it is a plain word naming no file */
+    if (cmd[0] != '-' && !strchr(cmd, '.') && !strchr(cmd, '/') && access(cmd, F_OK) != 0)
+        return unknown_command(cmd);
     return cmd_emit(argc - 1, argv + 1);
 }

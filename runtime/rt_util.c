@@ -106,7 +106,12 @@ int rnnrt_util_write_atomic(const char *path, const void *const *bufs, const siz
     memcpy(tmp + plen, ".tmpXXXXXX", sizeof ".tmpXXXXXX");
     fd = mkstemp(tmp);
     if (fd < 0) {
-        rnnrt_util_set_err(err, "%s: cannot create a temporary file: %s", path, strerror(errno));
+        /* name the directory: it is what is missing or not writable */
+        int e = errno;
+        const char *slash = strrchr(path, '/');
+        int dn = slash ? (int)(slash - path) : 1;
+        rnnrt_util_set_err(err, "%s: cannot write into the directory '%.*s': %s", path,
+                           slash == path ? 1 : dn, slash ? path : ".", strerror(e));
         free(tmp);
         return -1;
     }

@@ -83,8 +83,7 @@ void em_train_mem(Emitter *e)
         sb_line(sb, "at += %s%ld;", per[g->per], g->width);
     }
     sb_line(sb, "return at;");
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
     sb_line(sb, "%s", "");
     sb_line(sb, "long %s_train_bytes(int B, int T)", net->name);
     sb_line(sb, "{");
@@ -109,8 +108,7 @@ static void emit_head_train(Emitter *e)
         sb_line(sb, "const real *hb = w + %ld;", p->head_pk_b);
     Term t = {"hw", "x", F, O, 0};
     em_product(e, 0, "y", 0, O, h->bias ? "hb" : NULL, 0, &t, 1);
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
     sb_line(sb, "%s", "");
     sb_line(sb, "/* Backward of head_linear: dl = dL/dlogits; accumulates dW, db; sets dx. */");
     sb_line(sb, "static void head_back(const real *w, const real *x, const real *dl, real *dw, "
@@ -132,8 +130,7 @@ static void emit_head_train(Emitter *e)
         sb_line(sb, "for (int o = 0; o < %ld; o++)", O);
         sb_line(sb, "    dw[%ld + o] += dl[o];", p->head_pk_b);
     }
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
     sb_line(sb, "%s", "");
 }
 
@@ -200,8 +197,7 @@ static void emit_train_output(Emitter *e, int g)
             sb_line(sb, "        y[%s + o] = act_sigmoid(y[%s + o]);", atbuf, atbuf);
         }
         sb_line(sb, "}");
-        sb->indent -= 4;
-        sb_line(sb, "}");
+        sb_close(sb, 1);
     }
 }
 
@@ -291,8 +287,7 @@ static void emit_forward_train(Emitter *e)
     }
     emit_train_output(e, g);
     sb_line(sb, "return 0;");
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
     sb_line(sb, "%s", "");
 }
 
@@ -444,8 +439,7 @@ static void emit_backward(Emitter *e)
         i -= D;
     }
     sb_line(sb, "return 0;");
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
     sb_line(sb, "%s", "");
 }
 
@@ -491,8 +485,7 @@ void em_head(Emitter *e)
         sb_line(sb, "for (int j = 0; j < %ld; j++)", O);
         sb_line(sb, "    y[j] = act_sigmoid(y[j]);");
     }
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
     sb_line(sb, "%s", "");
 }
 
@@ -567,8 +560,7 @@ void em_pack(Emitter *e, int unpack)
                 sb_line(sb, "    pw[%ld + j] = p[%ld + j];", p->head_pk_b, hb);
         }
     }
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
     sb_line(sb, "%s", "");
 }
 
@@ -606,8 +598,7 @@ static void emit_scratch_bytes(Emitter *e, const PlanLayout *l)
     sb->indent += 4;
     emit_ireals(e, l, "const long ireals");
     sb_line(sb, "return (long)sizeof(real) * (ireals%s);", off);
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
     sb_line(sb, "%s", "");
 }
 
@@ -746,8 +737,7 @@ static void emit_final_states(Emitter *e, const PlanLayer *L)
     if (hd->present && hd->input == HEAD_LAST && L->last_layer)
         sb_line(sb, "vec_copy(hlast + (long)b * %d + %d, h + (long)b * %d, %d);", W,
                 L->dir * L->Hr, L->Hr, L->Hr);
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
 }
 
 /* Layer i (both directions) from `in` to `out`. */
@@ -787,12 +777,10 @@ static void emit_forward_layer(Emitter *e, int i, const Io *in, const Io *out)
         if (L->top)
             emit_final_states(e, L);
         if (!e->dep && D == 2) {
-            sb->indent -= 4;
-            sb_line(sb, "}");
+            sb_close(sb, 1);
         }
     }
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
 }
 
 /* The head over the top layer's outputs `in` (or the last states), this part's sequences. */
@@ -816,8 +804,7 @@ static void emit_forward_head(Emitter *e, const Io *in)
         else
             sb_line(sb, "               y + ((long)t * B + b) * %ld);", O);
     }
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
 }
 
 void em_forward(Emitter *e)
@@ -853,6 +840,5 @@ void em_forward(Emitter *e)
     if (net->head.present)
         emit_forward_head(e, &in);
     sb_line(sb, "return 0;");
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
 }

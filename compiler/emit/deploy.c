@@ -154,8 +154,7 @@ static void em_selftest(Emitter *e)
         }
     }
     sb_line(sb, "return 0;");
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
     sb_line(sb, "%s", "");
 }
 

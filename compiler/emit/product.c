@@ -63,8 +63,7 @@ void em_product(Emitter *e, int unrolled, const char *dst, long dst0, long n, co
                 sb_line(sb, "for (int j = 0; j < %ld; j++)", n);
                 sb_line(sb, "    %s[%s] += wk[j] * vk;", dst, em_ix(e, dst0, -1));
             }
-            sb->indent -= 4;
-            sb_line(sb, "}");
+            sb_close(sb, 1);
         }
         return;
     }
@@ -162,8 +161,7 @@ static void emit_chunks(Emitter *e, int ns, const char *dst, long dst0, long c0,
     sb_line(sb, "for (int s = 0; s < %d; s++)", ns);
     sb_line(sb, "    for (int j = 0; j < %ld; j++)", width);
     sb_line(sb, "        %s[s][%s] = acc[s][j];", dst, em_ix(e, dst0, -2));
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
 }
 
 /* For s < ns and c < n: dst[s][dst0 + c] = init (shared: init[init0 + c]; per sequence
@@ -188,8 +186,7 @@ void em_product_blk(Emitter *e, int ns, const char *dst, long dst0, long n, cons
             sb_line(sb, "const real *%s = %s[s];", vn[t], terms[t].v);
         }
         em_product(e, 0, "d_", dst0, n, init && init_ps ? "i_" : init, init0, ts, nterms);
-        sb->indent -= 4;
-        sb_line(sb, "}");
+        sb_close(sb, 1);
         return;
     }
     /* one sequence: more columns at once, for independent chains of additions */
@@ -270,8 +267,7 @@ void em_outer(Emitter *e, const char *dst, long row, long col0, long K, long nco
             if (b)
                 sb_line(sb, "const int jc = %ld;", jparts[b][0]);
             emit_outer_chunk(e, dst, row, col0, R, wd, W, voff, doff);
-            sb->indent -= 4;
-            sb_line(sb, "}");
+            sb_close(sb, 1);
             if (!a)
                 sb->indent -= 4;
             else

@@ -40,8 +40,7 @@ static void emit_proj(Emitter *e, const PlanLayer *L, int ns)
     sb_line(sb, "const real *wx = w + %ld; /* W_ih^T (%d, %ld) */", L->pk_wx - L->pk, L->I, GH);
     Term tx = {"wx", "xs", L->I, GH, 0};
     em_product_blk(e, ns, "ps", 0, GH, L->pk_b >= 0 ? "b" : NULL, 0, 0, &tx, 1);
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
     sb_line(sb, "%s", "");
 }
 
@@ -89,8 +88,7 @@ static void emit_rec(Emitter *e, const PlanLayer *L, int ns)
         if (e->cache)
             sb_line(sb, "real *a = ps[s];");
         em_units(e, L, H, em_reset_unit);
-        sb->indent -= 4;
-        sb_line(sb, "}");
+        sb_close(sb, 1);
         Term nr = {"wh", "rhb", Hr, GH, 2 * H};
         em_product_blk(e, ns, "gb", 2 * H, H, "ps", 1, 2 * H, &nr, 1);
     }
@@ -113,10 +111,7 @@ static void emit_rec(Emitter *e, const PlanLayer *L, int ns)
         Term tr = {"wr", "m", H, L->P, 0};
         em_product(e, 0, "h", 0, L->P, NULL, 0, &tr, 1);
     }
-    sb->indent -= 4;
-    sb_line(sb, "}");
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 2);
     sb_line(sb, "%s", "");
 }
 
@@ -234,12 +229,7 @@ static void emit_seq_split(Emitter *e, const PlanLayer *L)
     if (e->cache && lstm)
         sb_line(sb, "    vec_copy(cs + ((long)b * T + t) * %ld, cs_[q], %ld);", H, H);
     sb_line(sb, "}");
-    sb->indent -= 4;
-    sb_line(sb, "}");
-    sb->indent -= 4;
-    sb_line(sb, "}");
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 3);
     sb_line(sb, "%s", "");
 }
 
@@ -302,8 +292,7 @@ static void emit_seq(Emitter *e, const PlanLayer *L)
     sb_line(sb, "        vec_copy(y + b * ysb + t * yst, hb, %d);", L->Hr);
     sb_line(sb, "    }");
     sb_line(sb, "}");
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
     sb_line(sb, "%s", "");
 }
 
@@ -413,12 +402,7 @@ static void emit_seqb(Emitter *e, const PlanLayer *L)
     if (lstm)
         snprintf(dcarg, sizeof dcarg, "dcn + (long)b * %ld, ", H);
     sb_line(sb, "    %sdw, dx ? dx + b * xsb + t * xst : 0, dhn + (long)b * %d);", dcarg, L->Hr);
-    sb->indent -= 4;
-    sb_line(sb, "}");
-    sb->indent -= 4;
-    sb_line(sb, "}");
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 3);
     sb_line(sb, "%s", "");
 }
 
@@ -447,8 +431,7 @@ static void emit_back_kernels(Emitter *e, const PlanLayer *L)
         if (after)
             sb_line(sb, "const real *wbn = wbh + %ld; /* its n rows */", 2 * H * Hr);
         em_product_blk(e, ns, "dhs", 0, Hr, gru ? "hds" : NULL, 1, 0, th, after ? 2 : 1);
-        sb->indent -= 4;
-        sb_line(sb, "}");
+        sb_close(sb, 1);
         sb_line(sb, "%s", "");
         sb_line(sb, "/* %s layer %d: dL/dx_t += W_ih^T dz for %d sequence%s. */", L->block->name,
                 L->layer, ns, ns > 1 ? "s" : "");
@@ -459,8 +442,7 @@ static void emit_back_kernels(Emitter *e, const PlanLayer *L)
         sb->indent += 4;
         Term tx = {"wb", "dzs", GH, I, 0};
         em_product_blk(e, ns, "dxs", 0, I, "dxs", 1, 0, &tx, 1);
-        sb->indent -= 4;
-        sb_line(sb, "}");
+        sb_close(sb, 1);
         sb_line(sb, "%s", "");
     }
     sb_line(sb, "/* %s layer %d: the parameter gradients of the n live sequences of a step, each",
@@ -489,8 +471,7 @@ static void emit_back_kernels(Emitter *e, const PlanLayer *L)
         em_outer(e, "dwh", GH, 2 * H, Hr, H, L->bz_width, L->bz_hp, L->bz_dgh);
     else if (gru)
         em_outer(e, "dwh", GH, 2 * H, Hr, H, L->bz_width, L->bz_rh, L->bz_dz + 2 * H);
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
     sb_line(sb, "%s", "");
 }
 
@@ -551,8 +532,7 @@ static void emit_seqb_split(Emitter *e, const PlanLayer *L)
         sb_line(sb, "for (int k = 0; k < %ld; k++) /* r * h, as the forward used it */", H);
         sb_line(sb, "    z[%ld + k] = a[bt * %ld + k] * hp[k];", L->bz_rh, GH);
     }
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
     sb_line(sb, "for (int i = 0; i < n; i += %d) {", ns);
     sb->indent += 4;
     if (ns > 1) {
@@ -594,13 +574,9 @@ static void emit_seqb_split(Emitter *e, const PlanLayer *L)
         sb_line(sb, "if (dx)");
         sb_line(sb, "    %s_bx1(wb, dzs, dxs);", L->fn);
     }
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
     sb_line(sb, "%s_bw(dw, n, bz);", L->fn);
-    sb->indent -= 4;
-    sb_line(sb, "}");
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 2);
     sb_line(sb, "%s", "");
 }
 

@@ -17,8 +17,9 @@ hdr=$(find "$tmp/root" -name rnnc.h | head -n 1)
 [ -n "$hdr" ] || { echo "no rnnc.h installed"; exit 1; }
 # the header is the public one: it includes no internal header
 if grep -q '#include "' "$hdr"; then echo "rnnc.h includes an internal header"; exit 1; fi
-export PKG_CONFIG_PATH="$(dirname "$pc")"
-flags=$(pkg-config --define-prefix --cflags --libs --static rnnc)
+# the .pc file says where the files will be (the prefix); the sysroot says where they are now
+export PKG_CONFIG_PATH="$(dirname "$pc")" PKG_CONFIG_SYSROOT_DIR="$tmp/root"
+flags=$(pkg-config --cflags --libs --static rnnc)
 cc -std=c11 -Wall -Wextra -Werror "$src/tests/install/use_rnnc.c" -o "$tmp/use_rnnc" $flags
 "$tmp/use_rnnc" "$src/specs/seq_classifier.yaml" "$tmp/y.npy" | grep -q "seq_classifier: input"
 [ -s "$tmp/y.npy" ]
