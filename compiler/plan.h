@@ -44,6 +44,7 @@ typedef struct PlanKernels {
     int one_seq_cols;  /* columns per chunk for a single sequence: 256 (16 chains in flight) */
     int outer_rows;    /* rows of dW per block of the batched backward: 6 */
     int head_unrolled; /* the head's product is straight-line code (F*O <= 1024) */
+    int tcc_by_four;   /* libtcc's loops unrolled by four (it unrolls nothing itself) */
 } PlanKernels;
 
 /* One direction of one layer of one block. */

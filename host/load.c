@@ -222,8 +222,9 @@ void rnnc_report(const Rnnc *r, FILE *out)
         for (int k = 0; k < p->nlayers; k++) {
             const PlanLayer *L = &p->layers[k];
             if (L->block_index == i && L->dir == 0)
-                fprintf(out, "  layer %d         I=%d, %ld multiply-adds per step, %s kernel\n",
-                        L->layer, L->I, L->macs, L->unrolled ? "unrolled" : "loop");
+                fprintf(out, "  layer %d         I=%d, %ld multiply-adds per step, %s kernel%s\n",
+                        L->layer, L->I, L->macs, L->unrolled ? "unrolled" : "loop",
+                        L->split ? ", batched" : "");
         }
     }
     if (net->head.present) {
@@ -240,6 +241,15 @@ void rnnc_report(const Rnnc *r, FILE *out)
             "T=100)\n",
             p->nparams, p->npacked, p->flops_per_step, p->state_bytes,
             plan_scratch_bytes(p, 1, 100), plan_scratch_bytes(p, 32, 100));
+    const PlanKernels *k = &p->kern;
+    fprintf(out,
+            "kernels: batched layers take %d sequences x %d columns per block (%d under "
+            "libtcc; %d columns for one sequence), weight gradients %d rows per block; head "
+            "%s\n",
+            k->blk_seqs, k->blk_cols, k->blk_seqs_tcc, k->one_seq_cols, k->outer_rows,
+            !net->head.present ? "none"
+            : k->head_unrolled ? "unrolled"
+                               : "loop");
     fprintf(out,
             "deployed (-o with --weights): flash %ld bytes of weights; RAM %ld bytes of "
             "state,\n       %ld bytes of work for sequences up to max_seq_len %d; %s\n",

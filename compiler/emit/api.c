@@ -468,7 +468,7 @@ void em_head(Emitter *e)
     const Head *h = &p->net->head;
     Sb *sb = e->sb;
     long F = h->in_features, O = h->out_features;
-    int unrolled = F * O <= 1024;
+    int unrolled = e->p->kern.head_unrolled;
     sb_line(sb, "/* Head '%s': Linear(%ld, %ld)%s, activation %s; one input vector. */", h->name,
             F, O, h->bias ? "" : " without bias", cell_act_name(h->activation));
     sb_line(sb, "%sstatic void head_apply(const real *w, const real *x, real *y)", e->fn);

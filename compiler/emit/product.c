@@ -49,7 +49,7 @@ void em_product(Emitter *e, int unrolled, const char *dst, long dst0, long n, co
                 sb_line(sb, "const real *wk = %s + k * %ld + %ld;", tm->w, tm->row, tm->col0);
             else
                 sb_line(sb, "const real *wk = %s + k * %ld;", tm->w, tm->row);
-            if (e->for_tcc && n % 4 == 0) {
+            if (e->for_tcc && e->p->kern.tcc_by_four && n % 4 == 0) {
                 /* by fours for libtcc, which does not unroll: its code spends less on the
                  * loop (compilers that vectorise get the plain loop) */
                 sb_line(sb, "real *dj = %s + %ld;", dst, dst0);
@@ -114,14 +114,11 @@ void em_madd(Emitter *e)
     sb_line(sb, "%s", "");
 }
 
-/* Sequences per block of the batched kernels (1 for libtcc, which keeps nothing in
- * registers), and columns per accumulator block: 6 x 64 floats are 24 AVX-512 registers. */
+/* Sequences per block of the batched kernels: the plan's choice for the compiler at hand. */
 int em_block(const Emitter *e)
 {
-    return e->for_tcc ? 1 : 6;
+    return e->for_tcc ? e->p->kern.blk_seqs_tcc : e->p->kern.blk_seqs;
 }
-
-enum { JB = 64 };
 
 /* One column range [c0, c0 + count * width) of em_product_blk, in chunks of `width`. */
 static void emit_chunks(Emitter *e, int ns, const char *dst, long dst0, long c0, long count,
@@ -190,7 +187,7 @@ void em_product_blk(Emitter *e, int ns, const char *dst, long dst0, long n, cons
         return;
     }
     /* one sequence: more columns at once, for independent chains of additions */
-    long jb = ns == 1 ? 4 * JB : JB;
+    long jb = ns == 1 ? e->p->kern.one_seq_cols : e->p->kern.blk_cols;
     if (n / jb)
         emit_chunks(e, ns, dst, dst0, 0, n / jb, jb, init, init_ps, init0, terms, nterms);
     if (n % jb)
@@ -240,7 +237,7 @@ void em_outer(Emitter *e, const char *dst, long row, long col0, long K, long nco
         sb_line(sb, "}");
         return;
     }
-    enum { KB = 6, JB = 64 };
+    const long KB = e->p->kern.outer_rows, JB = e->p->kern.blk_cols;
     long kparts[2][2] = {{0, K / KB}, {K / KB * KB, K % KB ? 1 : 0}};
     long jparts[2][2] = {{0, ncols / JB}, {ncols / JB * JB, ncols % JB ? 1 : 0}};
     for (int a = 0; a < 2; a++) {
@@ -252,13 +249,13 @@ void em_outer(Emitter *e, const char *dst, long row, long col0, long K, long nco
             if (!jparts[b][1])
                 continue;
             if (!a)
-                sb_line(sb, "for (int k0 = 0; k0 < %ld; k0 += %d)", K / KB * KB, KB);
+                sb_line(sb, "for (int k0 = 0; k0 < %ld; k0 += %ld)", K / KB * KB, KB);
             else
                 sb_line(sb, "{");
             if (!a)
                 sb->indent += 4;
             if (!b)
-                sb_line(sb, "for (int jc = 0; jc < %ld; jc += %d) {", ncols / JB * JB, JB);
+                sb_line(sb, "for (int jc = 0; jc < %ld; jc += %ld) {", ncols / JB * JB, JB);
             else
                 sb_line(sb, "{");
             sb->indent += 4;
