@@ -1,6 +1,7 @@
-/* onnx_int.h — what onnx.c (the file: protobuf, graph order, spec and weights out) and
- * onnx_ops.c (what each node means) share: the import context and the abstract values that
- * stand for the graph's tensors while it is walked once in topological order.
+/* onnx_int.h — what onnx.c (the file: protobuf, graph order, spec and weights out),
+ * onnx_shape.c (constants, shapes, the data's layout) and onnx_ops.c (layers, head) share:
+ * the import context and the abstract values that stand for the graph's tensors while it is
+ * walked once in topological order.
  * Letters as in DESIGN.md: T time, B batch, I input, H hidden, G gates, D directions, O output.
  */
 #ifndef RNNC_ONNX_INT_H
@@ -167,5 +168,95 @@ int ox_op_known(const OxImp *im, int k);
 /* Computes the outputs of node `k` from its inputs (already computed, none VK_BAD). 0, or -1
  * after an error (its outputs are then set VK_BAD by the caller). */
 int ox_eval(OxImp *im, int k, const int *in, int nin, const int *out, int nout);
+
+/* ---- shared by onnx_shape.c and onnx_ops.c ------------------------------------------------ */
+
+/* An unknown dimension: e[0] set to OX_UNK, beyond any exponent dim_mul lets through. */
+enum { OX_UNK = 0x4000 };
+static const OxDim DIM_UNKNOWN = {0, {OX_UNK, 0}};
+
+static inline int dim_unknown(OxDim d)
+{
+    return d.e[0] == OX_UNK;
+}
+
+/* A plain integer (possibly negative: indices, -1 in a shape). */
+static inline int dim_known(OxDim d)
+{
+    return d.e[0] == 0 && d.e[1] == 0;
+}
+
+static inline int dim_eq(OxDim a, OxDim b)
+{
+    return !dim_unknown(a) && a.c == b.c && a.e[0] == b.e[0] && a.e[1] == b.e[1];
+}
+
+static inline OxDim dim_const(long c)
+{
+    return (OxDim){c, {0, 0}};
+}
+
+/* One node being computed: its index and its inputs' and outputs' value indices (-1: none). */
+typedef struct OxNode {
+    OxImp *im;
+    int k;
+    const int *in, *out;
+    int nin, nout;
+} OxNode;
+
+/* Input i of the node, output i of it: NULL when absent (or named ""). */
+static inline OxVal *arg(const OxNode *n, int i)
+{
+    return i < n->nin && n->in[i] >= 0 ? &n->im->val[n->in[i]] : NULL;
+}
+
+static inline OxVal *res(const OxNode *n, int i)
+{
+    return i < n->nout && n->out[i] >= 0 ? &n->im->val[n->out[i]] : NULL;
+}
+
+/* An integer attribute (def when absent); whether an attribute is there. */
+static inline long attr_int(const OxNode *n, const char *name, long def)
+{
+    const Onnx__AttributeProto *a = ox_attr(n->im, n->k, name);
+    return a && a->has_i ? (long)a->i : def;
+}
+
+static inline int attr_is(const OxNode *n, const char *name)
+{
+    return ox_attr(n->im, n->k, name) != NULL;
+}
+
+/* The attribute `name` as a string into buf (cap bytes, NUL-terminated), or `def`; returns
+ * whether it was there. */
+int ox_attr_str(const OxNode *n, const char *name, const char *def, char *buf, size_t cap);
+/* Axis a of a rank-`rank` tensor made non-negative; -1 after an error naming `what`. */
+int ox_norm_axis(const OxNode *n, long a, int rank, const char *what);
+/* The position of the first axis of kind k in y, or -1. */
+int ox_sym_axis(const OxSym *y, OxAxis k);
+/* What the axis is, for messages ("time", "batch", "feature", ...). */
+const char *ox_axis_name(const OxImp *im, OxAxis a);
+/* A constant whose elements are all equal (or a splat) as a splat: 0, or -1 when they differ. */
+int ox_as_splat(const OxVal *v, OxSplat *sp);
+
+/* The operators on constants and on the data's layout (onnx_shape.c). Each computes the
+ * outputs of node n from its inputs (present as the dispatch table in onnx_ops.c requires,
+ * none VK_BAD): 0, or -1 after an error naming the node. `a` is unused but for ox_op_arith,
+ * where it is the operation ('+', '-', '*', '/'). */
+int ox_op_constant(const OxNode *n, int a);
+int ox_op_shape(const OxNode *n, int a);
+int ox_op_constant_of_shape(const OxNode *n, int a);
+int ox_op_expand(const OxNode *n, int a);
+int ox_op_cast(const OxNode *n, int a);
+int ox_op_arith(const OxNode *n, int a);
+int ox_op_identity(const OxNode *n, int a);
+int ox_op_transpose(const OxNode *n, int a);
+int ox_op_unsqueeze(const OxNode *n, int a);
+int ox_op_squeeze(const OxNode *n, int a);
+int ox_op_reshape(const OxNode *n, int a);
+int ox_op_flatten(const OxNode *n, int a);
+int ox_op_gather(const OxNode *n, int a);
+int ox_op_slice(const OxNode *n, int a);
+int ox_op_concat(const OxNode *n, int a);
 
 #endif
