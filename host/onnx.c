@@ -68,7 +68,7 @@ static void msg_put(OxImp *im, const char *s, size_t maxlen)
 
 const char *ox_node_name(const OxImp *im, int node)
 {
-    const Onnx__NodeProto *n = im->g->node[node];
+    const Onnx__NodeProto *n = im->node[node];
     return n->name ? n->name : "";
 }
 
@@ -89,7 +89,7 @@ void ox_err(OxImp *im, int node, const char *fmt, ...)
     msg_put(im, im->what, 200);
     msg_put(im, ": ", 2);
     if (node >= 0) {
-        const Onnx__NodeProto *n = im->g->node[node];
+        const Onnx__NodeProto *n = im->node[node];
         msg_put(im, "node '", 6);
         msg_put(im, ox_node_name(im, node), 80);
         msg_put(im, "' (", 3);
@@ -103,7 +103,7 @@ void ox_err(OxImp *im, int node, const char *fmt, ...)
 
 void ox_unsupported(OxImp *im, int node)
 {
-    const Onnx__NodeProto *n = im->g->node[node];
+    const Onnx__NodeProto *n = im->node[node];
     char item[160];
     const char *dom =
         n->domain && *n->domain && strcmp(n->domain, "ai.onnx") != 0 ? n->domain : "";
@@ -119,13 +119,24 @@ void ox_unsupported(OxImp *im, int node)
 
 /* ---- attributes and tensors ------------------------------------------------------------- */
 
-const Onnx__AttributeProto *ox_attr(const OxImp *im, int node, const char *name)
+static const Onnx__AttributeProto *node_attr(const Onnx__NodeProto *n, const char *name)
 {
-    const Onnx__NodeProto *n = im->g->node[node];
     for (size_t i = 0; i < n->n_attribute; i++)
         if (n->attribute[i]->name && strcmp(n->attribute[i]->name, name) == 0)
             return n->attribute[i];
     return NULL;
+}
+
+const Onnx__AttributeProto *ox_attr(const OxImp *im, int node, const char *name)
+{
+    return node_attr(im->node[node], name);
+}
+
+/* Branch w (0 then, 1 else) of node n when it is an If, or NULL. */
+static const Onnx__GraphProto *if_branch(const Onnx__NodeProto *n, int w)
+{
+    const Onnx__AttributeProto *a = node_attr(n, w ? "else_branch" : "then_branch");
+    return a && a->g && n->op_type && strcmp(n->op_type, "If") == 0 ? a->g : NULL;
 }
 
 static const char *dtype_name(int t)
@@ -278,12 +289,17 @@ static int index_add(OxImp *im, Index *ix, const char *name, int producer)
 }
 
 typedef struct Graph {
-    int nnode;
-    int **in, **out; /* per node: (n_input), (n_output) value indices, -1 for "" or unknown */
-    int *live;       /* (nnode) */
-    int *order;      /* (nlive) topological */
+    int *live;  /* (nmain) */
+    int *order; /* (nlive) topological */
     int nlive;
 } Graph;
+
+/* The producer of value v when it is a node of the graph itself (not of a branch), or -1. */
+static int main_producer(const OxImp *im, int v)
+{
+    int p = v >= 0 ? im->val[v].producer : -1;
+    return p < im->nmain ? p : -1;
+}
 
 /* The graph input: rank 3 float, (IN0, IN1, I), its first two dimensions left symbolic unless
  * the file fixes them. */
@@ -339,15 +355,39 @@ static int graph_input(OxImp *im, const Onnx__ValueInfoProto *vi, OxVal *v)
     return 0;
 }
 
-/* Builds the value table and each node's value indices; finds the one input and output. */
-static int graph_index(OxImp *im, Graph *gr)
+/* A branch of If node k (then_branch or else_branch): its nodes join the node list. */
+static int add_branch(OxImp *im, int k, int which, const Onnx__GraphProto *bg)
+{
+    OxBranch *br = &im->br[2 * k + which];
+    br->first = im->nnode;
+    br->count = (int)bg->n_node;
+    for (size_t i = 0; i < bg->n_node; i++)
+        im->node[im->nnode++] = bg->node[i];
+    return 0;
+}
+
+/* Builds the node list (the graph's, then the branches of its If nodes), the value table and
+ * each node's value indices; finds the one input and output. */
+static int graph_index(OxImp *im)
 {
     const Onnx__GraphProto *g = im->g;
-    size_t total = g->n_initializer + g->n_input;
-    for (size_t k = 0; k < g->n_node; k++)
+    size_t total = g->n_initializer + g->n_input, nnode = g->n_node;
+    for (size_t k = 0; k < g->n_node; k++) {
         total += g->node[k]->n_output;
-    if (total > (1u << 24) || g->n_node > (1u << 22)) {
-        ox_err(im, -1, "the graph has %zu nodes and %zu values, too many", g->n_node, total);
+        for (int w = 0; w < 2; w++) {
+            const Onnx__GraphProto *bg = if_branch(g->node[k], w);
+            if (bg) {
+                nnode += bg->n_node;
+                total += bg->n_initializer;
+                for (size_t i = 0; i < bg->n_node; i++)
+                    total += bg->node[i]->n_output;
+            }
+        }
+        if (total > (1u << 24) || nnode > (1u << 22))
+            break;
+    }
+    if (total > (1u << 24) || nnode > (1u << 22)) {
+        ox_err(im, -1, "the graph has %zu nodes and %zu values, too many", nnode, total);
         return -1;
     }
     Index ix = {16, NULL};
@@ -355,21 +395,33 @@ static int graph_index(OxImp *im, Graph *gr)
         ix.cap *= 2;
     ix.slot = ox_alloc(im, sizeof(int) * (size_t)ix.cap);
     im->val = ox_alloc(im, sizeof(OxVal) * (total + 1));
-    gr->nnode = (int)g->n_node;
-    gr->in = ox_alloc(im, sizeof(int *) * (g->n_node + 1));
-    gr->out = ox_alloc(im, sizeof(int *) * (g->n_node + 1));
-    gr->live = ox_alloc(im, sizeof(int) * (g->n_node + 1));
-    gr->order = ox_alloc(im, sizeof(int) * (g->n_node + 1));
-    if (!ix.slot || !im->val || !gr->in || !gr->out || !gr->live || !gr->order)
+    im->node = ox_alloc(im, sizeof(Onnx__NodeProto *) * (nnode + 1));
+    im->in = ox_alloc(im, sizeof(int *) * (nnode + 1));
+    im->out = ox_alloc(im, sizeof(int *) * (nnode + 1));
+    im->nin = ox_alloc(im, sizeof(int) * (nnode + 1));
+    im->br = ox_alloc(im, sizeof(OxBranch) * (2 * g->n_node + 1));
+    if (!ix.slot || !im->val || !im->node || !im->in || !im->out || !im->nin || !im->br)
         return -1;
-    for (size_t i = 0; i < g->n_initializer; i++) {
-        const Onnx__TensorProto *t = g->initializer[i];
-        int v = index_add(im, &ix, t->name ? t->name : "", -1);
-        if (v < 0) {
-            ox_err(im, -1, "two initializers are called '%.80s'", t->name ? t->name : "");
-            continue;
+    im->nmain = (int)g->n_node;
+    for (size_t k = 0; k < g->n_node; k++)
+        im->node[im->nnode++] = g->node[k];
+    for (int k = 0; k < im->nmain; k++) {
+        for (int w = 0; w < 2; w++)
+            if (if_branch(g->node[k], w))
+                add_branch(im, k, w, if_branch(g->node[k], w));
+    }
+    /* initializers: the graph's, then its branches' (names are unique model-wide) */
+    for (int w = -1; w < 2 * im->nmain; w++) {
+        const Onnx__GraphProto *sg = w < 0 ? g : if_branch(im->node[w / 2], w % 2);
+        for (size_t i = 0; sg && i < sg->n_initializer; i++) {
+            const Onnx__TensorProto *t = sg->initializer[i];
+            int v = index_add(im, &ix, t->name ? t->name : "", -1);
+            if (v < 0) {
+                ox_err(im, -1, "two initializers are called '%.80s'", t->name ? t->name : "");
+                continue;
+            }
+            im->val[v].init = t;
         }
-        im->val[v].init = t;
     }
     im->input = -1;
     for (size_t i = 0; i < g->n_input; i++) {
@@ -393,15 +445,19 @@ static int graph_index(OxImp *im, Graph *gr)
         return -1;
     }
     int e0 = im->nerr;
-    for (int k = 0; k < gr->nnode; k++) {
-        const Onnx__NodeProto *n = g->node[k];
-        gr->out[k] = ox_alloc(im, sizeof(int) * (n->n_output + 1));
-        gr->in[k] = ox_alloc(im, sizeof(int) * (n->n_input + 1));
-        if (!gr->out[k] || !gr->in[k])
+    for (int k = 0; k < im->nnode; k++) {
+        const Onnx__NodeProto *n = im->node[k];
+        size_t nin = n->n_input;
+        for (int w = 0; k < im->nmain && w < 2; w++)
+            for (int b = 0; b < im->br[2 * k + w].count; b++)
+                nin += im->node[im->br[2 * k + w].first + b]->n_input;
+        im->out[k] = ox_alloc(im, sizeof(int) * (n->n_output + 1));
+        im->in[k] = ox_alloc(im, sizeof(int) * (nin + 1));
+        if (!im->out[k] || !im->in[k])
             return -1;
         for (size_t j = 0; j < n->n_output; j++) {
             const char *nm = n->output[j] ? n->output[j] : "";
-            gr->out[k][j] = -1;
+            im->out[k][j] = -1;
             if (!*nm)
                 continue;
             int v = index_add(im, &ix, nm, k);
@@ -410,14 +466,37 @@ static int graph_index(OxImp *im, Graph *gr)
                        "its output '%.80s' is already the name of another value "
                        "(a graph where a name is assigned twice)",
                        nm);
-            gr->out[k][j] = v;
+            im->out[k][j] = v;
         }
     }
-    for (int k = 0; k < gr->nnode; k++) {
-        const Onnx__NodeProto *n = g->node[k];
+    for (int k = 0; k < im->nnode; k++) {
+        const Onnx__NodeProto *n = im->node[k];
         for (size_t j = 0; j < n->n_input; j++) {
             const char *nm = n->input[j] ? n->input[j] : "";
-            gr->in[k][j] = *nm ? index_find(im, &ix, nm) : -1;
+            im->in[k][im->nin[k]++] = *nm ? index_find(im, &ix, nm) : -1;
+        }
+    }
+    /* an If depends on what its branches read from outside them */
+    for (int k = 0; k < im->nmain; k++)
+        for (int w = 0; w < 2; w++)
+            for (int b = 0; b < im->br[2 * k + w].count; b++) {
+                int q = im->br[2 * k + w].first + b;
+                for (size_t j = 0; j < im->node[q]->n_input; j++)
+                    im->in[k][im->nin[k]++] = im->in[q][j];
+            }
+    /* each branch's outputs */
+    for (int k = 0; k < im->nmain; k++) {
+        for (int w = 0; w < 2; w++) {
+            const Onnx__GraphProto *bg = if_branch(im->node[k], w);
+            OxBranch *br = &im->br[2 * k + w];
+            if (!bg)
+                continue;
+            br->nout = (int)bg->n_output;
+            br->out = ox_alloc(im, sizeof(int) * (bg->n_output + 1));
+            if (!br->out)
+                return -1;
+            for (size_t j = 0; j < bg->n_output; j++)
+                br->out[j] = index_find(im, &ix, bg->output[j]->name ? bg->output[j]->name : "");
         }
     }
     if (g->n_output != 1) {
@@ -429,6 +508,8 @@ static int graph_index(OxImp *im, Graph *gr)
     }
     const char *on = g->output[0]->name ? g->output[0]->name : "";
     im->output = index_find(im, &ix, on);
+    if (im->output >= 0 && main_producer(im, im->output) < 0 && im->val[im->output].producer >= 0)
+        im->output = -1;
     if (im->output < 0) {
         ox_err(im, -1, "the graph output '%.80s' is computed by no node", on);
         return -1;
@@ -439,8 +520,10 @@ static int graph_index(OxImp *im, Graph *gr)
 /* Marks the nodes the output depends on; reports their inputs that nothing provides. */
 static int graph_live(OxImp *im, Graph *gr)
 {
-    int *stack = ox_alloc(im, sizeof(int) * (size_t)(gr->nnode + 1));
-    if (!stack)
+    int *stack = ox_alloc(im, sizeof(int) * (size_t)(im->nmain + 1));
+    gr->live = ox_alloc(im, sizeof(int) * (size_t)(im->nmain + 1));
+    gr->order = ox_alloc(im, sizeof(int) * (size_t)(im->nmain + 1));
+    if (!stack || !gr->live || !gr->order)
         return -1;
     int sp = 0, e0 = im->nerr;
     if (im->val[im->output].producer >= 0) {
@@ -449,17 +532,20 @@ static int graph_live(OxImp *im, Graph *gr)
     }
     while (sp > 0) {
         int k = stack[--sp];
-        const Onnx__NodeProto *n = im->g->node[k];
-        for (size_t j = 0; j < n->n_input; j++) {
-            int v = gr->in[k][j];
-            if (v < 0 && n->input[j] && *n->input[j]) {
-                ox_err(im, k,
-                       "it reads '%.80s', which is no initializer, graph input or node "
-                       "output (a missing initializer?)",
-                       n->input[j]);
-                continue;
-            }
-            int p = v >= 0 ? im->val[v].producer : -1;
+        /* the node and the nodes of its branches: names that nothing provides */
+        for (int w = -1; w < 2; w++) {
+            int first = w < 0 ? k : im->br[2 * k + w].first;
+            int count = w < 0 ? 1 : im->br[2 * k + w].count;
+            for (int q = first; q < first + count; q++)
+                for (size_t j = 0; j < im->node[q]->n_input; j++)
+                    if (im->in[q][j] < 0 && im->node[q]->input[j] && *im->node[q]->input[j])
+                        ox_err(im, q,
+                               "it reads '%.80s', which is no initializer, graph input or "
+                               "node output (a missing initializer?)",
+                               im->node[q]->input[j]);
+        }
+        for (int j = 0; j < im->nin[k]; j++) {
+            int p = main_producer(im, im->in[k][j]);
             if (p >= 0 && !gr->live[p]) {
                 gr->live[p] = 1;
                 stack[sp++] = p;
@@ -472,16 +558,17 @@ static int graph_live(OxImp *im, Graph *gr)
 /* Kahn's algorithm over the live nodes; what is left over lies on or behind a cycle. */
 static int graph_order(OxImp *im, Graph *gr)
 {
-    int *indeg = ox_alloc(im, sizeof(int) * (size_t)(gr->nnode + 1));
-    int *nsucc = ox_alloc(im, sizeof(int) * (size_t)(gr->nnode + 1));
+    int nn = im->nmain;
+    int *indeg = ox_alloc(im, sizeof(int) * (size_t)(nn + 1));
+    int *nsucc = ox_alloc(im, sizeof(int) * (size_t)(nn + 1));
     if (!indeg || !nsucc)
         return -1;
     long nedge = 0;
-    for (int k = 0; k < gr->nnode; k++) {
+    for (int k = 0; k < nn; k++) {
         if (!gr->live[k])
             continue;
-        for (size_t j = 0; j < im->g->node[k]->n_input; j++) {
-            int v = gr->in[k][j], p = v >= 0 ? im->val[v].producer : -1;
+        for (int j = 0; j < im->nin[k]; j++) {
+            int p = main_producer(im, im->in[k][j]);
             if (p >= 0) {
                 indeg[k]++;
                 nsucc[p]++;
@@ -490,19 +577,19 @@ static int graph_order(OxImp *im, Graph *gr)
         }
     }
     /* successor lists in one block: first[p] .. first[p] + nsucc[p] */
-    long *first = ox_alloc(im, sizeof(long) * (size_t)(gr->nnode + 1));
+    long *first = ox_alloc(im, sizeof(long) * (size_t)(nn + 1));
     int *succ = ox_alloc(im, sizeof(int) * (size_t)(nedge + 1));
     if (!first || !succ)
         return -1;
-    for (int k = 1; k <= gr->nnode; k++)
+    for (int k = 1; k <= nn; k++)
         first[k] = first[k - 1] + nsucc[k - 1];
-    memset(nsucc, 0, sizeof(int) * (size_t)gr->nnode);
+    memset(nsucc, 0, sizeof(int) * (size_t)nn);
     int head = 0, tail = 0;
-    for (int k = 0; k < gr->nnode; k++) {
+    for (int k = 0; k < nn; k++) {
         if (!gr->live[k])
             continue;
-        for (size_t j = 0; j < im->g->node[k]->n_input; j++) {
-            int v = gr->in[k][j], p = v >= 0 ? im->val[v].producer : -1;
+        for (int j = 0; j < im->nin[k]; j++) {
+            int p = main_producer(im, im->in[k][j]);
             if (p >= 0)
                 succ[first[p] + nsucc[p]++] = k;
         }
@@ -517,7 +604,7 @@ static int graph_order(OxImp *im, Graph *gr)
     }
     gr->nlive = tail;
     int nlive = 0;
-    for (int k = 0; k < gr->nnode; k++)
+    for (int k = 0; k < nn; k++)
         nlive += gr->live[k];
     if (tail == nlive)
         return 0;
@@ -526,12 +613,11 @@ static int graph_order(OxImp *im, Graph *gr)
     int k = 0;
     while (!gr->live[k] || indeg[k] == 0)
         k++;
-    memset(nsucc, 0, sizeof(int) * (size_t)gr->nnode); /* now: visited */
+    memset(nsucc, 0, sizeof(int) * (size_t)nn); /* now: visited */
     while (!nsucc[k]) {
         nsucc[k] = 1;
-        const Onnx__NodeProto *n = im->g->node[k];
-        for (size_t j = 0; j < n->n_input; j++) {
-            int v = gr->in[k][j], p = v >= 0 ? im->val[v].producer : -1;
+        for (int j = 0; j < im->nin[k]; j++) {
+            int p = main_producer(im, im->in[k][j]);
             if (p >= 0 && indeg[p] > 0) {
                 k = p;
                 break;
@@ -547,10 +633,9 @@ static int graph_order(OxImp *im, Graph *gr)
             break;
         }
         snprintf(names + l, sizeof names - l, "%s'%.60s' (%.30s)", l ? " <- " : "",
-                 ox_node_name(im, k), im->g->node[k]->op_type ? im->g->node[k]->op_type : "?");
-        const Onnx__NodeProto *n = im->g->node[k];
-        for (size_t j = 0; j < n->n_input; j++) {
-            int v = gr->in[k][j], p = v >= 0 ? im->val[v].producer : -1;
+                 ox_node_name(im, k), im->node[k]->op_type ? im->node[k]->op_type : "?");
+        for (int j = 0; j < im->nin[k]; j++) {
+            int p = main_producer(im, im->in[k][j]);
             if (p >= 0 && indeg[p] > 0) {
                 k = p;
                 break;
@@ -561,39 +646,42 @@ static int graph_order(OxImp *im, Graph *gr)
     return -1;
 }
 
+int ox_run(OxImp *im, int k)
+{
+    const Onnx__NodeProto *n = im->node[k];
+    int bad = 0;
+    for (size_t j = 0; j < n->n_input; j++) {
+        int v = im->in[k][j];
+        if (v < 0)
+            continue;
+        OxVal *x = &im->val[v];
+        if (x->kind == VK_NONE && x->init) {
+            if (ox_tensor(im, -1, x->init, &x->c) == 0)
+                x->kind = VK_CONST;
+            else
+                x->kind = VK_BAD;
+        }
+        if (x->kind == VK_BAD || x->kind == VK_NONE)
+            bad = 1;
+    }
+    if (bad && !ox_op_known(im, k))
+        ox_unsupported(im, k); /* listed even where its input was refused */
+    else if (!bad && ox_eval(im, k, im->in[k], (int)n->n_input, im->out[k], (int)n->n_output) < 0)
+        bad = 1;
+    for (size_t j = 0; j < n->n_output; j++) {
+        int v = im->out[k][j];
+        if (v >= 0 && (bad || im->val[v].kind == VK_NONE))
+            im->val[v].kind = VK_BAD;
+    }
+    return bad ? -1 : 0;
+}
+
 /* Walks the live nodes in order; a refused node's outputs become VK_BAD so that what depends
  * on it is not reported again. */
 static void graph_eval(OxImp *im, const Graph *gr)
 {
-    for (int o = 0; o < gr->nlive && !im->oom; o++) {
-        int k = gr->order[o];
-        const Onnx__NodeProto *n = im->g->node[k];
-        int bad = 0;
-        for (size_t j = 0; j < n->n_input; j++) {
-            int v = gr->in[k][j];
-            if (v < 0)
-                continue;
-            OxVal *x = &im->val[v];
-            if (x->kind == VK_NONE && x->init) {
-                if (ox_tensor(im, -1, x->init, &x->c) == 0)
-                    x->kind = VK_CONST;
-                else
-                    x->kind = VK_BAD;
-            }
-            if (x->kind == VK_BAD || x->kind == VK_NONE)
-                bad = 1;
-        }
-        if (bad && !ox_op_known(im, k))
-            ox_unsupported(im, k); /* listed even where its input was refused */
-        else if (!bad &&
-                 ox_eval(im, k, gr->in[k], (int)n->n_input, gr->out[k], (int)n->n_output) < 0)
-            bad = 1;
-        for (size_t j = 0; j < n->n_output; j++) {
-            int v = gr->out[k][j];
-            if (v >= 0 && (bad || im->val[v].kind == VK_NONE))
-                im->val[v].kind = VK_BAD;
-        }
-    }
+    for (int o = 0; o < gr->nlive && !im->oom; o++)
+        ox_run(im, gr->order[o]);
 }
 
 /* ---- from the walked graph to blocks and a head ------------------------------------------ */
@@ -929,7 +1017,7 @@ static int import(OxImp *im, const void *buf, size_t len, const char *name, Onnx
     }
     im->bind[0] = im->bind[1] = -1;
     Graph gr = {0};
-    if (graph_index(im, &gr) < 0 || graph_live(im, &gr) < 0 || graph_order(im, &gr) < 0)
+    if (graph_index(im) < 0 || graph_live(im, &gr) < 0 || graph_order(im, &gr) < 0)
         return -1;
     graph_eval(im, &gr);
     if (im->nunsup) {

@@ -121,6 +121,13 @@ typedef struct OxHead {
     const char *scope;
 } OxHead;
 
+/* A branch of an If node: its nodes in the node list, and its outputs' value indices. */
+typedef struct OxBranch {
+    int first, count;
+    int nout;
+    int *out; /* (nout) */
+} OxBranch;
+
 typedef struct OxChunk OxChunk;
 
 typedef struct OxImp {
@@ -137,7 +144,13 @@ typedef struct OxImp {
     int nerr, nhidden;
     char unsup[1024]; /* "Op (node 'n'), ..." */
     int nunsup;
-    /* the graph */
+    /* the nodes: the graph's (nmain), then the branches of its If nodes */
+    int nnode, nmain;
+    const Onnx__NodeProto **node; /* (nnode) */
+    int **in, **out; /* per node: value indices of its inputs and outputs, -1 for "" */
+    int *nin;        /* per node: inputs counted for the order (an If: also its branches') */
+    OxBranch *br;    /* (2 * nmain) then and else of each If node; count 0 elsewhere */
+    /* the values */
     int nval;
     OxVal *val;        /* (nval) */
     int input, output; /* value indices of the one graph input and output */
@@ -163,6 +176,9 @@ const Onnx__AttributeProto *ox_attr(const OxImp *im, int node, const char *name)
  * naming `node` (or the initializer when node < 0). */
 int ox_tensor(OxImp *im, int node, const Onnx__TensorProto *t, OxConst *c);
 
+/* Runs node k (its inputs computed, initializers decoded on first use): its outputs become
+ * values, or VK_BAD when it or an input was refused. 0, or -1 after reporting. */
+int ox_run(OxImp *im, int k);
 /* Whether rnnc import knows node k's operator. */
 int ox_op_known(const OxImp *im, int k);
 /* Computes the outputs of node `k` from its inputs (already computed, none VK_BAD). 0, or -1
@@ -249,6 +265,7 @@ int ox_op_constant_of_shape(const OxNode *n, int a);
 int ox_op_expand(const OxNode *n, int a);
 int ox_op_cast(const OxNode *n, int a);
 int ox_op_arith(const OxNode *n, int a);
+int ox_op_equal(const OxNode *n, int a);
 int ox_op_identity(const OxNode *n, int a);
 int ox_op_transpose(const OxNode *n, int a);
 int ox_op_unsqueeze(const OxNode *n, int a);

@@ -467,6 +467,48 @@ static int op_activation(const OxNode *n, int act)
     return 0;
 }
 
+/* ---- If: PyTorch's squeeze of a dimension it cannot see ---------------------------------- */
+
+/* If with a constant condition: the chosen branch's nodes run as if in the graph. */
+static int op_if(const OxNode *n, int unused)
+{
+    (void)unused;
+    OxImp *im = n->im;
+    const OxVal *c = arg(n, 0);
+    OxSplat sp;
+    if (n->k >= im->nmain) {
+        ox_err(im, n->k, "it is an If inside an If's branch");
+        return -1;
+    }
+    if (ox_as_splat(c, &sp) < 0 || (sp.el == EL_INT && !dim_known(sp.i))) {
+        ox_err(im, n->k, "its condition is not a constant rnnc import can compute");
+        return -1;
+    }
+    int cond = sp.el == EL_INT ? sp.i.c != 0 : sp.f != 0.0f;
+    const OxBranch *br = &im->br[2 * n->k + (cond ? 0 : 1)];
+    if (br->nout != n->nout) {
+        ox_err(im, n->k, "its %s branch has %d outputs, the node %d", cond ? "then" : "else",
+               br->nout, n->nout);
+        return -1;
+    }
+    for (int q = br->first; q < br->first + br->count; q++)
+        if (ox_run(im, q) < 0)
+            return -1;
+    for (int j = 0; j < n->nout; j++) {
+        OxVal *r = res(n, j);
+        const OxVal *v = br->out[j] >= 0 ? &im->val[br->out[j]] : NULL;
+        if (!r)
+            continue;
+        if (!v || v->kind == VK_NONE || v->kind == VK_BAD) {
+            ox_err(im, n->k, "its %s branch does not compute its output %d",
+                   cond ? "then" : "else", j);
+            return -1;
+        }
+        *r = (OxVal){v->kind, r->name, r->producer, NULL, v->c, v->s, v->y};
+    }
+    return 0;
+}
+
 /* ---- dispatch --------------------------------------------------------------------------- */
 
 typedef struct OpInfo {
@@ -501,6 +543,8 @@ static const OpInfo ops[] = {
     {"Sub", 2, ox_op_arith, '-'},
     {"Mul", 2, ox_op_arith, '*'},
     {"Div", 2, ox_op_arith, '/'},
+    {"Equal", 2, ox_op_equal, 0},
+    {"If", 1, op_if, 0},
     {"LSTM", 3, op_recurrent_, OX_LSTM},
     {"GRU", 3, op_recurrent_, OX_GRU},
     {"RNN", 3, op_recurrent_, OX_RNN},
@@ -512,7 +556,7 @@ static const OpInfo ops[] = {
 
 int ox_op_known(const OxImp *im, int k)
 {
-    const Onnx__NodeProto *p = im->g->node[k];
+    const Onnx__NodeProto *p = im->node[k];
     if (p->domain && *p->domain && strcmp(p->domain, "ai.onnx") != 0)
         return 0;
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
@@ -523,7 +567,7 @@ int ox_op_known(const OxImp *im, int k)
 
 int ox_eval(OxImp *im, int k, const int *in, int nin, const int *out, int nout)
 {
-    const Onnx__NodeProto *p = im->g->node[k];
+    const Onnx__NodeProto *p = im->node[k];
     OxNode n = {im, k, in, out, nin, nout};
     const char *op = p->op_type ? p->op_type : "";
     if (p->domain && *p->domain && strcmp(p->domain, "ai.onnx") != 0) {

@@ -542,6 +542,44 @@ int ox_op_arith(const OxNode *n, int opc)
     return 0;
 }
 
+int ox_op_equal(const OxNode *n, int unused)
+{
+    (void)unused;
+    const OxVal *a = arg(n, 0), *b = arg(n, 1);
+    OxVal *r = res(n, 0);
+    if (a->kind != VK_CONST || b->kind != VK_CONST || a->c.el != b->c.el ||
+        (a->c.n != 1 && b->c.n != 1 && a->c.n != b->c.n)) {
+        ox_err(n->im, n->k,
+               "rnnc import follows Equal only between constants of one type and "
+               "shape (or one element)");
+        return -1;
+    }
+    const OxVal *big = a->c.n == 1 ? b : a;
+    OxConst c;
+    if (const_new(n->im, &c, EL_INT, big->c.rank, big->c.shape) < 0)
+        return -1;
+    for (long i = 0; i < c.n; i++) {
+        long ia = a->c.n == 1 ? 0 : i, ib = b->c.n == 1 ? 0 : i;
+        int eq;
+        if (c.n && a->c.el == EL_F32) {
+            eq = ((float *)a->c.data)[ia] == ((float *)b->c.data)[ib];
+        } else {
+            OxDim x = ((OxDim *)a->c.data)[ia], y = ((OxDim *)b->c.data)[ib];
+            if (!dim_eq(x, y) && !(dim_known(x) && dim_known(y))) {
+                ox_err(n->im, n->k, "it compares sizes that the input leaves open");
+                return -1;
+            }
+            eq = dim_eq(x, y);
+        }
+        ((OxDim *)c.data)[i] = dim_const(eq);
+    }
+    if (r) {
+        r->kind = VK_CONST;
+        r->c = c;
+    }
+    return 0;
+}
+
 /* ---- data: Transpose, Squeeze, Unsqueeze, Reshape, Flatten, Gather, Slice, Concat ----- */
 
 int ox_op_transpose(const OxNode *n, int unused)

@@ -76,6 +76,13 @@ class Net(nn.Module):
             z = self.head(torch.cat((h[-2], h[-1]), 1) if self.bi else h[-1])
         elif self.head_kind == "laststep":
             z = self.head(y[:, -1] if self.bf else y[-1])
+        elif self.head_kind == "slice_last":  # Slice keeping the step, then Squeeze
+            z = self.head(y[:, -1:, :].squeeze(1) if self.bf else y[-1:].squeeze(0))
+        elif self.head_kind == "flatten_hn":  # top layer's h_n, (B, 2, H) flattened
+            z = self.head(torch.flatten(h[-2:].transpose(0, 1), 1))
+        elif self.head_kind == "split_dirs":  # forward half at T-1, backward half at 0
+            t = y if not self.bf else y.transpose(0, 1)
+            z = self.head(torch.cat((t[-1, :, :H], t[0, :, H:]), 1))
         else:
             z = self.head(y)
         if self.act == "softmax":
@@ -97,6 +104,12 @@ VARIANTS = {
     "hn_tm": (False, 1, "hn", "sigmoid", False, 13, False),
 }
 CELLS = ["LSTM", "GRU", "RNN_tanh", "RNN_relu"]
+# other ways of reading the final states, each for one cell: (cell, name, variant)
+EXTRA = [
+    ("GRU", "slice_last", (False, 1, "slice_last", "sigmoid", True, 13, True)),
+    ("LSTM", "bi_flatten_hn", (True, 2, "flatten_hn", "softmax", False, 17, False)),
+    ("RNN_tanh", "bi_split_dirs", (True, 1, "split_dirs", None, True, 13, True)),
+]
 
 
 def export(model, x, opset, dynamic, bf):
@@ -176,10 +189,52 @@ def seeded(name):
     torch.manual_seed(zlib.crc32(name.encode()))
 
 
+def layout1_gemm():
+    """An LSTM graph made by hand, as no PyTorch export is: layout=1 (batch-first, opset 14),
+    weights converted here from PyTorch's (ifgo -> iofc), the last step by Gather, a Gemm with
+    transB=0 and alpha=0.5 on a doubled weight, Sigmoid; y from the PyTorch modules."""
+    name = "lstm_layout1_gemm_op14"
+    seeded(name)
+    lstm, lin = nn.LSTM(I, H, batch_first=True).eval(), nn.Linear(H, O).eval()
+    x = torch.randn(B, T, I)
+    with torch.no_grad():
+        y = torch.sigmoid(lin(lstm(x)[0][:, -1])).numpy()
+
+    def iofc(w):  # PyTorch's i, f, g, o blocks to ONNX's i, o, f, c
+        i, f, g, o = np.split(w.detach().numpy(), 4)
+        return np.concatenate((i, o, f, g))
+
+    W = iofc(lstm.weight_ih_l0)[None]
+    R = iofc(lstm.weight_hh_l0)[None]
+    Bb = np.concatenate((iofc(lstm.bias_ih_l0), iofc(lstm.bias_hh_l0)))[None]
+    inits = [numpy_helper.from_array(a.astype(np.float32), n) for a, n in (
+        (W, "W"), (R, "R"), (Bb, "B"), (2 * lin.weight.detach().numpy().T, "Wt"),
+        (lin.bias.detach().numpy(), "bias"))]
+    nodes = [
+        helper.make_node("LSTM", ["x", "W", "R", "B"], ["Y", "Y_h"], name="/enc/LSTM",
+                         hidden_size=H, layout=1),
+        helper.make_node("Constant", [], ["ax"], value_ints=[2]),
+        helper.make_node("Squeeze", ["Y", "ax"], ["Ys"], name="sq"),
+        helper.make_node("Constant", [], ["last"], value_int=-1),
+        helper.make_node("Gather", ["Ys", "last"], ["Yl"], name="pick", axis=1),
+        helper.make_node("Identity", ["Yl"], ["Yi"], name="id"),
+        helper.make_node("Gemm", ["Yi", "Wt", "bias"], ["z"], name="/cls/Gemm", alpha=0.5),
+        helper.make_node("Sigmoid", ["z"], ["y"], name="sig"),
+    ]
+    g = helper.make_graph(nodes, "layout1", [helper.make_tensor_value_info(
+        "x", onnx.TensorProto.FLOAT, ["batch", "time", I])], [helper.make_tensor_value_info(
+            "y", onnx.TensorProto.FLOAT, ["batch", O])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)])
+    onnx.checker.check_model(m)
+    save(name, m, x.numpy(), y)
+    return name
+
+
 def good():
     names = []
-    for cell in CELLS:
-        for vname, (bi, layers, head, act, bf, opset, dyn) in VARIANTS.items():
+    runs = [(c, v, VARIANTS[v]) for c in CELLS for v in VARIANTS] + EXTRA
+    for cell, vname, (bi, layers, head, act, bf, opset, dyn) in runs:
+        if True:
             name = f"{cell.lower()}_{vname}_op{opset}"
             seeded(name)
             model = Net(cell, bi, layers, head, act, bf).eval()
@@ -196,6 +251,7 @@ def good():
         y = model(x).numpy()
     save("two_blocks_op17", export(model, x, 17, True, True), x.numpy(), y)
     names.append("two_blocks_op17")
+    names.append(layout1_gemm())
     # reset-before GRUs: the attribute edited, y by ONNX's equations
     for vname, (bi, layers, act, bf, opset) in {
         "gru_before_seq": (False, 1, "sigmoid", False, 13),
