@@ -661,6 +661,9 @@ int ox_run(OxImp *im, int k)
             else
                 x->kind = VK_BAD;
         }
+        if (x->kind == VK_NONE)
+            ox_err(im, k, "it reads '%.80s' where it is not computed (a value of an If's branch?)",
+                   x->name);
         if (x->kind == VK_BAD || x->kind == VK_NONE)
             bad = 1;
     }
