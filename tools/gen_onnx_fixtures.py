@@ -53,6 +53,18 @@ class TwoBlocks(nn.Module):
         return torch.softmax(self.out(h[-1]), -1)
 
 
+class NoBias(nn.Module):
+    """A GRU and a head without biases (spec `bias: false` for both)."""
+
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.GRU(I, H, num_layers=2, bias=False)
+        self.head = nn.Linear(H, O, bias=False)
+
+    def forward(self, x):
+        return self.head(self.rnn(x)[0])
+
+
 class Net(nn.Module):
     """cell: LSTM | GRU | RNN_tanh | RNN_relu; head: None | 'hn' | 'laststep' | 'seq'."""
 
@@ -251,6 +263,13 @@ def good():
         y = model(x).numpy()
     save("two_blocks_op17", export(model, x, 17, True, True), x.numpy(), y)
     names.append("two_blocks_op17")
+    seeded("gru_nobias_op13")
+    model = NoBias().eval()
+    x = torch.randn(T, B, I)
+    with torch.no_grad():
+        y = model(x).numpy()
+    save("gru_nobias_op13", export(model, x, 13, False, False), x.numpy(), y)
+    names.append("gru_nobias_op13")
     names.append(layout1_gemm())
     # reset-before GRUs: the attribute edited, y by ONNX's equations
     for vname, (bi, layers, act, bf, opset) in {
@@ -326,6 +345,7 @@ def bad():
 
 
 def main():
+    torch.set_num_threads(1)  # the same sums in the same order: byte-identical reruns
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
     os.makedirs(OUT)
