@@ -883,7 +883,16 @@ static int add_tensor(OxModelOut *mo, const char *name, int ndim, long d0, long 
     return 0;
 }
 
-/* Groups the layers into blocks and writes the spec text and weights into *m. */
+/* Groups the layers into blocks (consecutive layers of one module and one configuration) and
+ * writes the spec text and the weights into *m. The spec it writes:
+ *   name: model          input_size: 4          batch_first: true
+ *   layers:
+ *     - name: rnn        # the PyTorch module's name when the node names carry it
+ *       cell: lstm       hidden_size: 5   num_layers: 2   bidirectional: true
+ *       nonlinearity: relu (rnn)   reset: after|before (gru)   bias: false (when no B)
+ *   head:                # when there is one
+ *     name: head         out_features: 3   input: last|sequence   activation: softmax
+ */
 static int build(OxImp *im, const char *name, int batch_first, int has_head, OnnxModel *m)
 {
     static const char *const cells[] = {"rnn", "lstm", "gru"};

@@ -25,7 +25,8 @@ typedef struct OnnxModel {
  * (safetensors) to `weights_out`, both atomically. The spec's name is spec_out's base name
  * without extension, made a C identifier. Returns 0, or -1 with err->msg holding every problem
  * found (each line a sentence naming the file and, where there is one, the node and its op);
- * then neither output file exists or is changed. */
+ * then neither output is created or changed (should writing the spec fail after the weights
+ * were written, the weights file is removed). The CLI prints err->msg and exits 1. */
 int onnx_import(const char *onnx_path, const char *spec_out, const char *weights_out,
                 RnnrtError *err);
 
