@@ -26,6 +26,7 @@ static const char usage_main[] =
     "       rnnc train SPEC --input X.npy --target Y.npy [--lengths L.npy]\n"
     "                       [--val-input X --val-target Y [--val-lengths L]]\n"
     "                       [--init W.safetensors | --resume CKPT] --save W.safetensors\n"
+    "       rnnc import MODEL.onnx -o SPEC.yaml --weights-out W.safetensors\n"
     "       rnnc repl [SPEC] [--weights W.safetensors] [--jit tcc|cc]\n"
     "       rnnc help [COMMAND]           help on one command (also: rnnc COMMAND --help)\n"
     "       rnnc --version\n";
@@ -91,6 +92,14 @@ static const char usage_train[] =
     "prints a line with train and validation loss (and accuracy for classification).\n"
     "Exit status: 0 success (also after Ctrl-C, once saved), 1 bad input, 2 bad usage.\n";
 
+static const char usage_import[] =
+    "usage: rnnc import MODEL.onnx -o SPEC.yaml --weights-out W.safetensors\n"
+    "Turns an ONNX model (LSTM, GRU and RNN nodes as torch.onnx.export writes them, forward or\n"
+    "bidirectional, stacked, with an optional Gemm or MatMul+Add head and Softmax/Sigmoid) into\n"
+    "a spec and its weights under PyTorch's state_dict names: ONNX's gate orders (iofc, zrh)\n"
+    "reordered, its biases split. Anything else is listed (op type, node name) and nothing is\n"
+    "written. Exit status: 0 success, 1 a model it cannot take, 2 bad usage.\n";
+
 static const char usage_repl[] =
     "usage: rnnc repl [SPEC] [--weights W.safetensors] [--jit tcc|cc]\n"
     "An interactive session: load, change (set PATH VALUE: recompiled at once), inspect,\n"
@@ -103,7 +112,7 @@ typedef struct Args {
     const char *spec;
     const char *out, *weights, *input, *lengths, *output, *h_n, *c_n, *target;
     const char *val_input, *val_target, *val_lengths, *init, *resume, *save, *checkpoint;
-    const char *jit, *threads;
+    const char *jit, *threads, *weights_out;
     int print, no_selftest, no_shuffle;
     int ntrain;
     const char *train_key[16], *train_flag[16], *train_value[16]; /* train: overrides */
@@ -169,6 +178,7 @@ static const Opt train_opts[] = {
     T("--tbptt", "tbptt"),
 };
 static const Opt repl_opts[] = {V("--weights", weights), V("--jit", jit)};
+static const Opt import_opts[] = {V("-o", out), V("--weights-out", weights_out)};
 
 static int bad_usage(const char *msg, const char *arg, const char *usage)
 {
@@ -478,6 +488,26 @@ static int cmd_repl(int argc, char **argv)
     return repl_main(a.spec, a.weights, a.jit ? a.jit : "tcc");
 }
 
+static int cmd_import(int argc, char **argv)
+{
+    Args a;
+    int pr = parse_args(argc, argv, import_opts, NOPTS(import_opts), &a, usage_import);
+    if (pr)
+        return pr == 1 ? 0 : 2;
+    if (!a.spec)
+        return bad_usage("import needs a MODEL.onnx", NULL, usage_import);
+    if (!a.out || !a.weights_out)
+        return bad_usage(!a.out ? "import needs -o SPEC.yaml" : "import needs --weights-out", NULL,
+                         usage_import);
+    Rnnc *r = rnnc_new();
+    if (!r)
+        return 1;
+    int rc = rnnc_import(r, a.spec, a.out, a.weights_out);
+    if (rc == 0)
+        printf("wrote %s and %s\n", a.out, a.weights_out);
+    return finish(r, rc == 0 ? 0 : 1);
+}
+
 static int cmd_emit(int argc, char **argv)
 {
     Args a;
@@ -507,11 +537,9 @@ static const struct {
     const char *name;
     int (*fn)(int, char **);
     const char *usage;
-} cmds[] = {{"check", cmd_check, usage_check},
-            {"run", cmd_run, usage_run},
-            {"grad", cmd_grad, usage_grad},
-            {"train", cmd_train, usage_train},
-            {"repl", cmd_repl, usage_repl}};
+} cmds[] = {{"check", cmd_check, usage_check}, {"run", cmd_run, usage_run},
+            {"grad", cmd_grad, usage_grad},    {"train", cmd_train, usage_train},
+            {"repl", cmd_repl, usage_repl},    {"import", cmd_import, usage_import}};
 enum { NCMDS = sizeof cmds / sizeof cmds[0] };
 
 /* Edit distance of two short words, for "did you mean". */

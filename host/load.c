@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "cell.h"
+#include "onnx.h"
 #include "check.h"
 #include "emit.h"
 #include "write.h"
@@ -320,4 +321,14 @@ JitModule *host_compile_timed(Rnnc *r, JitKind kind, int train, ModelFns *fns, d
     JitModule *m = jit_compile(kind, src, r->net->name, train, fns, &r->diag);
     free(src);
     return m;
+}
+
+int rnnc_import(Rnnc *r, const char *model, const char *spec_out, const char *weights_out)
+{
+    RnnrtError err;
+    if (onnx_import(model, spec_out, weights_out, &err) < 0) {
+        io_rt_error(r, &err);
+        return -1;
+    }
+    return 0;
 }

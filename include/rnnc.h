@@ -93,6 +93,12 @@ int rnnc_tensor(const Rnnc *r, int i, RnncTensorInfo *out);
  * counts (PyTorch's and merged-bias), FLOPs per step, state and scratch bytes. */
 void rnnc_report(const Rnnc *r, FILE *out);
 
+/* rnnc import: the ONNX model at `model` (LSTM, GRU and RNN nodes as PyTorch exports them, an
+ * optional linear head) written as a spec (`spec_out`, YAML) and its weights under PyTorch's
+ * state_dict names (`weights_out`), both atomically. Needs no loaded spec. 0, or -1 with every
+ * problem in r's diagnostics and neither file created or changed. */
+int rnnc_import(Rnnc *r, const char *model, const char *spec_out, const char *weights_out);
+
 /* Writes the generated C to `c_path` and its header beside it. 0 or -1. */
 int rnnc_write(Rnnc *r, const char *c_path);
 

@@ -10,6 +10,8 @@ pkgs="$pkgs libedit-dev tmux"
 pkgs="$pkgs libzip-dev"
 # the Cortex-M4 cross-build and its emulated run (tests/test_cross.c)
 pkgs="$pkgs gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
+# rnnc import (host/onnx.c): protobuf-c, its compiler, and the onnx.proto of libonnx-dev
+pkgs="$pkgs libprotobuf-c-dev protobuf-c-compiler libonnx-dev"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
