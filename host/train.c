@@ -276,6 +276,28 @@ out:
     return rc;
 }
 
+/* The state carried between windows, per sequence (t->carry: every layer-direction's h and c
+ * at the plan's state offsets), to the window's state0 for the nlive sequences live[] (the
+ * model's layout: each part (nlive, width)), or back from its state1 when `back`. */
+static void carry_move(Trainer *t, const int *live, int nlive, int back)
+{
+    const Plan *p = t->r->plan;
+    long S = p->state_reals;
+    for (int li = 0; li < p->nlayers; li++) {
+        const PlanLayer *L = &p->layers[li];
+        long offs[2] = {L->st_h, L->st_c};
+        int widths[2] = {L->Hr, L->H};
+        for (int part = 0; part < 2 && offs[part] >= 0; part++) {
+            size_t w = (size_t)widths[part], off = (size_t)offs[part];
+            for (int j = 0; j < nlive; j++) {
+                char *win = (char *)(back ? t->s1 : t->s0) + (off * (size_t)nlive + j * w) * t->rs;
+                char *car = (char *)t->carry + ((size_t)live[j] * (size_t)S + off) * t->rs;
+                memcpy(back ? car : win, back ? win : car, w * t->rs);
+            }
+        }
+    }
+}
+
 /* One mini-batch: whole sequences, or windows of train.tbptt steps with the state carried
  * from window to window (the gradient cut at their borders, an optimizer step per window).
  * *loss: the mean of the batch's (window) losses. */
@@ -316,37 +338,12 @@ static int batch_run(Trainer *t, const Dataset *ds, const int *idx, int Bb, int 
             cnt[nlive] = per_step || L <= t0 + K;
             nlive++;
         }
-        /* carried state -> the model's layout for these sequences, and back after */
-        long off = 0;
-        for (int li = 0; li < p->nlayers; li++) {
-            const PlanLayer *L = &p->layers[li];
-            int widths[2] = {L->Hr, L->G == 4 ? L->H : 0};
-            for (int part = 0; part < 2; part++) {
-                int wdt = widths[part];
-                for (int j = 0; j < nlive; j++)
-                    memcpy((char *)t->s0 + ((size_t)off * nlive + (size_t)j * wdt) * t->rs,
-                           (char *)t->carry + ((size_t)live[j] * S + (size_t)off) * t->rs,
-                           (size_t)wdt * t->rs);
-                off += wdt;
-            }
-        }
+        carry_move(t, live, nlive, 0);
         t->mask_seed ^= (unsigned long long)t0 * 0x9E3779B97F4A7C15ull;
         if (run_window(t, ds, t->widx, nlive, t0, lw, per_step ? NULL : cnt, t->s0, t->s1, learn,
                        &sum, &nl, correct, total) < 0)
             return -1;
-        off = 0;
-        for (int li = 0; li < p->nlayers; li++) {
-            const PlanLayer *L = &p->layers[li];
-            int widths[2] = {L->Hr, L->G == 4 ? L->H : 0};
-            for (int part = 0; part < 2; part++) {
-                int wdt = widths[part];
-                for (int j = 0; j < nlive; j++)
-                    memcpy((char *)t->carry + ((size_t)live[j] * S + (size_t)off) * t->rs,
-                           (char *)t->s1 + ((size_t)off * nlive + (size_t)j * wdt) * t->rs,
-                           (size_t)wdt * t->rs);
-                off += wdt;
-            }
-        }
+        carry_move(t, live, nlive, 1);
     }
     *loss = nl ? sum / (double)nl : 0;
     return 0;

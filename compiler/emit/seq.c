@@ -115,6 +115,21 @@ static void emit_rec(Emitter *e, const PlanLayer *L, int ns)
     sb_line(sb, "%s", "");
 }
 
+/* The signature of <fn>_seqc, the forward over a packed batch that keeps the activations
+ * (and the cell's extra state) for backward; the split and the one-sequence drivers share it. */
+static void seqc_signature(Emitter *e, const PlanLayer *L)
+{
+    const CellDesc *cd = cell_desc(L->block);
+    sb_line(e->sb,
+            "static void %s_seqc(const real *w, const real *x, long xsb, long xst, real *y,",
+            L->fn);
+    sb_line(e->sb, "    long ysb, long yst, int T, const int *bs, const int *perm, real *h,%s",
+            cd->has_c    ? " real *c, real *cs,"
+            : cd->has_gh ? " real *ex,"
+                         : "");
+    sb_line(e->sb, "    real *a, int reverse)");
+}
+
 /* The driver over a packed batch, as emit.c's <fn>_seq (or with e->cache emit_train.c's
  * <fn>_seqc): every live step's input projection first, then the recurrence. */
 static void emit_seq_split(Emitter *e, const PlanLayer *L)
@@ -131,14 +146,7 @@ static void emit_seq_split(Emitter *e, const PlanLayer *L)
                 lstm    ? " and the cell states cs (B, T, H)"
                 : after ? " and ex (B, T, H)"
                         : "");
-        sb_line(sb,
-                "static void %s_seqc(const real *w, const real *x, long xsb, long xst, real *y,",
-                L->fn);
-        sb_line(sb, "    long ysb, long yst, int T, const int *bs, const int *perm, real *h,%s",
-                lstm    ? " real *c, real *cs,"
-                : after ? " real *ex,"
-                        : "");
-        sb_line(sb, "    real *a, int reverse)");
+        seqc_signature(e, L);
     } else {
         sb_line(sb, "/* %s layer %d over a packed batch, one direction (reverse: from each",
                 L->block->name, L->layer);
@@ -303,13 +311,7 @@ static void emit_seqc(Emitter *e, const PlanLayer *L)
     Sb *sb = e->sb;
     long H = L->H, GH = (long)L->G * H;
     int lstm = cell_desc(L->block)->has_c, after = cell_desc(L->block)->has_gh;
-    sb_line(sb, "static void %s_seqc(const real *w, const real *x, long xsb, long xst, real *y,",
-            L->fn);
-    sb_line(sb, "    long ysb, long yst, int T, const int *bs, const int *perm, real *h,%s",
-            lstm    ? " real *c, real *cs,"
-            : after ? " real *ex,"
-                    : "");
-    sb_line(sb, "    real *a, int reverse)");
+    seqc_signature(e, L);
     sb_line(sb, "{");
     sb_line(sb, "    for (int s = 0; s < T; s++) {");
     sb_line(sb, "        const int t = reverse ? T - 1 - s : s;");
