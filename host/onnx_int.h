@@ -1,5 +1,7 @@
-/* onnx_int.h — what onnx.c (the file: protobuf, graph order, spec and weights out),
- * onnx_shape.c (constants, shapes, the data's layout) and onnx_ops.c (layers, head) share:
+/* onnx_int.h — what the files of `rnnc import` share: onnx.c (entry points, pool, report,
+ * tensors), onnx_graph.c (index, order, walk), onnx_spec.c (spec and weights out), onnx_ops.c
+ * (layers, head, dispatch), onnx_shape.c (values, constants, shape arithmetic), onnx_axes.c
+ * (Transpose, Squeeze, Unsqueeze, Reshape, Flatten) and onnx_select.c (Gather, Slice, Concat):
  * the import context and the abstract values that stand for the graph's tensors while it is
  * walked once in topological order.
  * Letters as in DESIGN.md: T time, B batch, I input, H hidden, G gates, D directions, O output.
@@ -9,6 +11,7 @@
 
 #include <stddef.h>
 
+#include "onnx.h"
 #include "onnx.pb-c.h"
 #include "rnnrt.h"
 
@@ -172,9 +175,26 @@ const char *ox_node_name(const OxImp *im, int node);
 
 /* An attribute of node `k` by name, or NULL. */
 const Onnx__AttributeProto *ox_attr(const OxImp *im, int node, const char *name);
+/* The same of a NodeProto not (yet) in the node list. */
+const Onnx__AttributeProto *ox_node_attr(const Onnx__NodeProto *n, const char *name);
+/* ONNX's name of TensorProto data type t ("float", "int64", ...; "unknown" out of range). */
+const char *ox_dtype_name(int t);
 /* Decodes a TensorProto (raw_data or the typed fields) into *c. 0, or -1 after an error
  * naming `node` (or the initializer when node < 0). */
 int ox_tensor(OxImp *im, int node, const Onnx__TensorProto *t, OxConst *c);
+
+/* Indexes im->g (im->opset and im->bind set), orders the nodes the output depends on and runs
+ * them (onnx_graph.c). -1 after reporting a graph that cannot be walked (dangling names, a
+ * cycle, no single input or output); 0 once walked, the nodes' own errors left in the report
+ * (im->nerr, im->nunsup) for the caller to act on. */
+int ox_graph_walk(OxImp *im);
+/* Whether s is a C identifier rnnc takes as a name (1 to 40 characters, no leading digit or
+ * '_'). */
+int ox_is_ident(const char *s);
+/* Checks the walked graph's output against what an rnnc model returns and writes the spec
+ * named `name` (a C identifier) and the weights into *m (onnx_spec.c). 0, or -1 after an
+ * error; *m may then hold part of the result, for onnx_model_free. */
+int ox_spec_build(OxImp *im, const char *name, OnnxModel *m);
 
 /* Runs node k (its inputs computed, initializers decoded on first use): its outputs become
  * values, or VK_BAD when it or an input was refused. 0, or -1 after reporting. */
@@ -185,7 +205,7 @@ int ox_op_known(const OxImp *im, int k);
  * after an error (its outputs are then set VK_BAD by the caller). */
 int ox_eval(OxImp *im, int k, const int *in, int nin, const int *out, int nout);
 
-/* ---- shared by onnx_shape.c and onnx_ops.c ------------------------------------------------ */
+/* ---- shared by the operators: onnx_ops.c, onnx_shape.c, onnx_axes.c, onnx_select.c ------- */
 
 /* An unknown dimension: e[0] set to OX_UNK, beyond any exponent dim_mul lets through. */
 enum { OX_UNK = 0x4000 };
@@ -211,6 +231,11 @@ static inline OxDim dim_const(long c)
 {
     return (OxDim){c, {0, 0}};
 }
+
+/* a * b, or unknown when either is or the product would overflow. */
+OxDim ox_dim_mul(OxDim a, OxDim b);
+/* a / b when it divides exactly into a monomial, else unknown. */
+OxDim ox_dim_div(OxDim a, OxDim b);
 
 /* One node being computed: its index and its inputs' and outputs' value indices (-1: none). */
 typedef struct OxNode {
@@ -246,6 +271,12 @@ static inline int attr_is(const OxNode *n, const char *name)
 /* The attribute `name` as a string into buf (cap bytes, NUL-terminated), or `def`; returns
  * whether it was there. */
 int ox_attr_str(const OxNode *n, const char *name, const char *def, char *buf, size_t cap);
+/* Up to `max` ints of attribute `name` into v: their count, -1 when absent, -2 after an error
+ * (more than max). */
+int ox_attr_ints(const OxNode *n, const char *name, long *v, int max);
+/* Up to `max` concrete ints of constant `v` (rank 0 or 1; `what` names it in messages) into
+ * out: their count, or -1 after an error. */
+int ox_const_ints(const OxNode *n, const OxVal *v, const char *what, long *out, int max);
 /* Axis a of a rank-`rank` tensor made non-negative; -1 after an error naming `what`. */
 int ox_norm_axis(const OxNode *n, long a, int rank, const char *what);
 /* The position of the first axis of kind k in y, or -1. */
@@ -255,10 +286,55 @@ const char *ox_axis_name(const OxImp *im, OxAxis a);
 /* A constant whose elements are all equal (or a splat) as a splat: 0, or -1 when they differ. */
 int ox_as_splat(const OxVal *v, OxSplat *sp);
 
-/* The operators on constants and on the data's layout (onnx_shape.c). Each computes the
- * outputs of node n from its inputs (present as the dispatch table in onnx_ops.c requires,
- * none VK_BAD): 0, or -1 after an error naming the node. `a` is unused but for ox_op_arith,
- * where it is the operation ('+', '-', '*', '/'). */
+/* The size of an element of a constant. */
+static inline size_t esize(OxElem el)
+{
+    return el == EL_F32 ? sizeof(float) : sizeof(OxDim);
+}
+
+/* The rank of a value (computed, not VK_NONE or VK_BAD). */
+static inline int rank_of(const OxVal *v)
+{
+    return v->kind == VK_CONST ? v->c.rank : v->kind == VK_SPLAT ? v->s.rank : v->y.rank;
+}
+
+/* The size of axis i of a value: a stack's is its entries, a unit axis's 1. */
+static inline OxDim dim_of(const OxVal *v, int i)
+{
+    if (v->kind == VK_CONST)
+        return dim_const(v->c.shape[i]);
+    if (v->kind == VK_SPLAT)
+        return v->s.shape[i];
+    switch (v->y.ax[i]) {
+    case AX_S:
+        return dim_const(v->y.nent);
+    case AX_U:
+        return dim_const(1);
+    default:
+        return v->y.n[i];
+    }
+}
+
+/* A fresh constant of shape (rank, shape) into *c, its data allocated (zeroed). 0, or -1 after
+ * an error (more than 2^30 elements, out of memory). */
+int ox_const_new(OxImp *im, OxConst *c, OxElem el, int rank, const long *shape);
+/* Copies the strided view (rank, shape; element (i...) at src + off + sum i_k * step[k], in
+ * elements of esz bytes) out of `src` into dst, in C order. */
+void ox_strided_copy(void *dst, const void *src, size_t esz, int rank, const long *shape, long off,
+                     const long *step);
+/* The C-order strides (in elements) of a shape into st. */
+void ox_strides(const long *shape, int rank, long *st);
+/* Features [off, off+len) of entry `e` into *dst (segments allocated). 0, or -1 when out of
+ * memory. */
+int ox_ent_slice(OxImp *im, const OxEntry *e, long off, long len, OxEntry *dst);
+/* Entries a then b concatenated into *dst (which may be a), adjacent runs that continue each
+ * other joined. 0, or -1 when out of memory. */
+int ox_ent_cat(OxImp *im, const OxEntry *a, const OxEntry *b, OxEntry *dst);
+
+/* The operators on constants (onnx_shape.c) and on the data's layout (onnx_axes.c,
+ * onnx_select.c). Each computes the outputs of node n from its inputs (present as the dispatch
+ * table in onnx_ops.c requires, none VK_BAD): 0, or -1 after an error naming the node. `a` is
+ * unused but for ox_op_arith, where it is the operation ('+', '-', '*', '/'). */
 int ox_op_constant(const OxNode *n, int a);
 int ox_op_shape(const OxNode *n, int a);
 int ox_op_constant_of_shape(const OxNode *n, int a);

@@ -127,12 +127,15 @@ static int weight_arg(const OxNode *n, int i, const char *what, int rank, const 
     return 0;
 }
 
-static int op_recurrent(const OxNode *n, OxCell cell)
+/* The node's attributes and optional inputs against what an rnnc layer is: fills L's node,
+ * cell, D, scope, relu and reset_before, and *layout. What does not fit is reported (the
+ * caller counts the errors); -1 only when the activations are not the cell's. */
+static int rec_attrs(const OxNode *n, OxCell cell, OxLayer *L, long *layout)
 {
     OxImp *im = n->im;
     char dir[32];
     ox_attr_str(n, "direction", "forward", dir, sizeof dir);
-    int D = strcmp(dir, "bidirectional") == 0 ? 2 : 1, e0 = im->nerr;
+    int D = strcmp(dir, "bidirectional") == 0 ? 2 : 1;
     if (strcmp(dir, "reverse") == 0)
         ox_err(im, n->k,
                "it runs in reverse only; an rnnc layer runs forward, or both ways "
@@ -145,18 +148,17 @@ static int op_recurrent(const OxNode *n, OxCell cell)
         ox_err(im, n->k, "its activations take parameters (activation_alpha/beta)");
     if (cell == OX_LSTM && attr_int(n, "input_forget", 0))
         ox_err(im, n->k, "it couples the input and forget gates (input_forget)");
-    long layout = attr_int(n, "layout", 0);
-    if (layout != 0 && layout != 1)
-        ox_err(im, n->k, "its layout %ld is not 0 or 1", layout);
-    OxLayer L = {0};
-    L.node = n->k;
-    L.cell = cell;
-    L.D = D;
-    L.scope = scope_of(im, ox_node_name(im, n->k));
-    if (check_acts(n, cell, D, &L.relu) < 0)
+    *layout = attr_int(n, "layout", 0);
+    if (*layout != 0 && *layout != 1)
+        ox_err(im, n->k, "its layout %ld is not 0 or 1", *layout);
+    L->node = n->k;
+    L->cell = cell;
+    L->D = D;
+    L->scope = scope_of(im, ox_node_name(im, n->k));
+    if (check_acts(n, cell, D, &L->relu) < 0)
         return -1;
     if (cell == OX_GRU)
-        L.reset_before = attr_int(n, "linear_before_reset", 0) == 0;
+        L->reset_before = attr_int(n, "linear_before_reset", 0) == 0;
     if (arg(n, 4))
         ox_err(im, n->k,
                "it takes sequence_lens; rnnc takes lengths at run time (--lengths) "
@@ -166,12 +168,20 @@ static int op_recurrent(const OxNode *n, OxCell cell)
         ox_err(im, n->k, "its initial state is not zero; rnnc layers start from zero");
     if (cell == OX_LSTM && arg(n, 7))
         ox_err(im, n->k, "it has peephole weights (P), which PyTorch's LSTM and rnnc have not");
-    const OxConst *W, *R, *B;
-    if (weight_arg(n, 1, "input weights W", 3, &W) < 0 ||
-        weight_arg(n, 2, "recurrent weights R", 3, &R) < 0 ||
-        weight_arg(n, 3, "biases B", 2, &B) < 0)
+    return 0;
+}
+
+/* W, R and B (NULL when absent) against hidden_size and L->D: fills L's H, I and bias. */
+static int rec_weights(const OxNode *n, OxLayer *L, const OxConst **W, const OxConst **R,
+                       const OxConst **B)
+{
+    OxImp *im = n->im;
+    if (weight_arg(n, 1, "input weights W", 3, W) < 0 ||
+        weight_arg(n, 2, "recurrent weights R", 3, R) < 0 ||
+        weight_arg(n, 3, "biases B", 2, B) < 0)
         return -1;
-    long G = cell_gates[cell], H = R->shape[2];
+    const OxConst *w = *W, *r = *R, *b = *B;
+    long D = L->D, G = cell_gates[L->cell], H = r->shape[2];
     long hs = attr_int(n, "hidden_size", H);
     if (hs < 1 || hs > OX_MAX_HIDDEN) {
         ox_err(im, n->k, "its hidden_size %ld is absurd (1 to %d)", hs, OX_MAX_HIDDEN);
@@ -179,23 +189,31 @@ static int op_recurrent(const OxNode *n, OxCell cell)
     }
     if (H != hs) {
         ox_err(im, n->k, "its hidden_size %ld disagrees with its R, of shape (%ld, %ld, %ld)", hs,
-               R->shape[0], R->shape[1], R->shape[2]);
+               r->shape[0], r->shape[1], r->shape[2]);
         return -1;
     }
-    L.H = (int)H;
-    if (W->shape[0] != D || W->shape[1] != G * H || W->shape[2] < 1 || W->shape[2] > OX_MAX_SIZE ||
-        R->shape[0] != D || R->shape[1] != G * H ||
-        (B && (B->shape[0] != D || B->shape[1] != 2 * G * H))) {
+    L->H = (int)H;
+    if (w->shape[0] != D || w->shape[1] != G * H || w->shape[2] < 1 || w->shape[2] > OX_MAX_SIZE ||
+        r->shape[0] != D || r->shape[1] != G * H ||
+        (b && (b->shape[0] != D || b->shape[1] != 2 * G * H))) {
         ox_err(im, n->k,
                "its weights' shapes W (%ld, %ld, %ld), R (%ld, %ld, %ld)%s do not fit "
                "%d direction%s of %ld gates of hidden_size %ld",
-               W->shape[0], W->shape[1], W->shape[2], R->shape[0], R->shape[1], R->shape[2],
-               B ? " and B" : "", D, D > 1 ? "s" : "", G, H);
+               w->shape[0], w->shape[1], w->shape[2], r->shape[0], r->shape[1], r->shape[2],
+               b ? " and B" : "", L->D, L->D > 1 ? "s" : "", G, H);
         return -1;
     }
-    L.I = (int)W->shape[2];
-    L.bias = B != NULL;
-    /* the input: (T, B, features) with layout 0, (B, T, features) with 1 */
+    L->I = (int)w->shape[2];
+    L->bias = b != NULL;
+    return 0;
+}
+
+/* The input: the graph input (layer 0) or the previous layer's output, at every step, as
+ * (T, B, features) with layout 0 or (B, T, features) with 1; binds time and batch to the
+ * input's axes (*ba: the batch axis). Also refuses a layer past the limit or after the head. */
+static int rec_input(const OxNode *n, const OxLayer *L, long layout, OxAxis *ba)
+{
+    OxImp *im = n->im;
     const OxVal *x = arg(n, 0);
     if (!x || x->kind != VK_SYM || x->y.rank != 3 || x->y.ax[2] != AX_F || x->y.ax[0] > AX_IN1 ||
         x->y.ax[1] > AX_IN1 || x->y.ax[0] == x->y.ax[1]) {
@@ -203,9 +221,10 @@ static int op_recurrent(const OxNode *n, OxCell cell)
                x && x->kind == VK_SYM ? "network's" : "data, a");
         return -1;
     }
-    OxAxis ta = x->y.ax[layout ? 1 : 0], ba = x->y.ax[layout ? 0 : 1];
+    OxAxis ta = x->y.ax[layout ? 1 : 0];
+    *ba = x->y.ax[layout ? 0 : 1];
     if (im->bind[ta] == -1) {
-        im->bind[ta] = 0, im->bind[ba] = 1;
+        im->bind[ta] = 0, im->bind[*ba] = 1;
     } else if (im->bind[ta] != 0) {
         ox_err(im, n->k,
                "it reads the batch axis as time (another layer read them the other way)");
@@ -228,8 +247,8 @@ static int op_recurrent(const OxNode *n, OxCell cell)
                         "(forward then backward)");
         return -1;
     }
-    if (x->y.n[2].c != L.I) {
-        ox_err(im, n->k, "its W takes %d features but its input has %ld", L.I, x->y.n[2].c);
+    if (x->y.n[2].c != L->I) {
+        ox_err(im, n->k, "its W takes %d features but its input has %ld", L->I, x->y.n[2].c);
         return -1;
     }
     if (l >= OX_MAX_LAYERS) {
@@ -240,10 +259,16 @@ static int op_recurrent(const OxNode *n, OxCell cell)
         ox_err(im, n->k, "it follows the head; rnnc's head comes last");
         return -1;
     }
-    if (im->nerr > e0 || convert_weights(n, &L, W, R, B) < 0)
-        return -1;
-    im->layer[im->nlayer++] = L;
-    /* Y (T, D, B, H) [layout 1: (B, T, D, H)], Y_h and Y_c (D, B, H) [(B, D, H)] */
+    return 0;
+}
+
+/* The outputs of layer l (L): Y (T, D, B, H) [layout 1: (B, T, D, H)], Y_h and Y_c (D, B, H)
+ * [(B, D, H)], each entry of the D axis one direction's states. */
+static int rec_outputs(const OxNode *n, const OxLayer *L, int l, long layout, OxAxis ba)
+{
+    const OxVal *x = arg(n, 0);
+    int D = L->D;
+    long H = L->H;
     for (int o = 0; o < 3 && o < n->nout; o++) {
         OxVal *r = res(n, o);
         if (!r)
@@ -263,20 +288,39 @@ static int op_recurrent(const OxNode *n, OxCell cell)
         y.ax[p] = AX_F, y.n[p++] = dim_const(H);
         y.rank = p;
         y.nent = D;
-        y.ent = ox_alloc(im, sizeof(OxEntry) * 2);
-        OxSeg *s = ox_alloc(im, sizeof(OxSeg) * 2);
+        y.ent = ox_alloc(n->im, sizeof(OxEntry) * 2);
+        OxSeg *s = ox_alloc(n->im, sizeof(OxSeg) * 2);
         if (!y.ent || !s)
             return -1;
         for (int d = 0; d < D; d++) {
             s[d] = (OxSeg){o == 2 ? SRC_C : SRC_H, l, d, o == 0 ? TM_SEQ : TM_FINAL, 0, H};
             y.ent[d] = (OxEntry){1, &s[d]};
         }
-        if (o == 2 && cell != OX_LSTM)
+        if (o == 2 && L->cell != OX_LSTM)
             continue;
         r->kind = VK_SYM;
         r->y = y;
     }
     return 0;
+}
+
+/* An LSTM, GRU or RNN node: the next layer, its weights in PyTorch's gate order. */
+static int op_recurrent(const OxNode *n, OxCell cell)
+{
+    OxImp *im = n->im;
+    int e0 = im->nerr;
+    OxLayer L = {0};
+    long layout;
+    const OxConst *W, *R, *B;
+    OxAxis ba;
+    if (rec_attrs(n, cell, &L, &layout) < 0 || rec_weights(n, &L, &W, &R, &B) < 0 ||
+        rec_input(n, &L, layout, &ba) < 0)
+        return -1;
+    if (im->nerr > e0 || convert_weights(n, &L, W, R, B) < 0)
+        return -1;
+    int l = im->nlayer;
+    im->layer[im->nlayer++] = L;
+    return rec_outputs(n, &L, l, layout, ba);
 }
 
 /* ---- the head --------------------------------------------------------------------------- */

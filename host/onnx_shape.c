@@ -1,8 +1,8 @@
-/* onnx_shape.c — `rnnc import`, the operators around the recurrent nodes: constants and shape
- * arithmetic are computed (sizes the file leaves open stay symbolic), and the data's layout is
- * tracked through Transpose, Squeeze, Unsqueeze, Reshape, Flatten, Gather, Slice and Concat:
- * which axis is time, batch, a stack of directions or features, and which layer's states, at
- * which step, each run of features holds. onnx_ops.c makes layers and the head of it.
+/* onnx_shape.c — `rnnc import`, the values around the recurrent nodes: dimensions (sizes the
+ * file leaves open stay symbolic), access to inputs and attributes, constants and runs of
+ * features, and the operators on constants and shapes: Constant, Shape, ConstantOfShape,
+ * Expand, Cast, Add/Sub/Mul/Div, Equal, Identity (and Dropout). The data's layout is tracked in
+ * onnx_axes.c and onnx_select.c; onnx_ops.c makes layers and the head of it.
  */
 #include <limits.h>
 #include <math.h>
@@ -21,7 +21,7 @@ static int huge(long v)
     return v > (1L << 40) || v < -(1L << 40);
 }
 
-static OxDim dim_mul(OxDim a, OxDim b)
+OxDim ox_dim_mul(OxDim a, OxDim b)
 {
     if (dim_unknown(a) || dim_unknown(b) || huge(a.c) || huge(b.c) ||
         (b.c && (a.c > (1L << 40) / b.c || a.c < -(1L << 40) / b.c)) ||
@@ -31,7 +31,7 @@ static OxDim dim_mul(OxDim a, OxDim b)
 }
 
 /* a / b when it divides exactly into a monomial, else unknown. */
-static OxDim dim_div(OxDim a, OxDim b)
+OxDim ox_dim_div(OxDim a, OxDim b)
 {
     if (dim_unknown(a) || dim_unknown(b) || a.c < 0 || b.c <= 0 || a.c % b.c || a.e[0] < b.e[0] ||
         a.e[1] < b.e[1])
@@ -42,7 +42,7 @@ static OxDim dim_div(OxDim a, OxDim b)
 /* ---- access to inputs and attributes ---------------------------------------------------- */
 
 /* Up to `max` ints of attribute `name` into v; their count, or -1 when absent. */
-static int attr_ints(const OxNode *n, const char *name, long *v, int max)
+int ox_attr_ints(const OxNode *n, const char *name, long *v, int max)
 {
     const Onnx__AttributeProto *a = ox_attr(n->im, n->k, name);
     if (!a)
@@ -71,7 +71,7 @@ int ox_attr_str(const OxNode *n, const char *name, const char *def, char *buf, s
 }
 
 /* Up to `max` concrete ints of constant `v` (rank 0 or 1). Their count, or -1 after an error. */
-static int const_ints(const OxNode *n, const OxVal *v, const char *what, long *out, int max)
+int ox_const_ints(const OxNode *n, const OxVal *v, const char *what, long *out, int max)
 {
     if (!v || v->kind != VK_CONST || v->c.el != EL_INT || v->c.rank > 1 || v->c.n > max) {
         ox_err(n->im, n->k, "its %s must be a constant list of at most %d integers", what, max);
@@ -88,18 +88,6 @@ static int const_ints(const OxNode *n, const OxVal *v, const char *what, long *o
     return (int)v->c.n;
 }
 
-/* The axis list of a node (attribute before `opset_input`, input `idx` from then on). */
-static int axes_of(const OxNode *n, int opset_input, int idx, long *ax, int max)
-{
-    if (n->im->opset >= opset_input) {
-        const OxVal *v = arg(n, idx);
-        if (!v)
-            return -1;
-        return const_ints(n, v, "axes", ax, max) < 0 ? -2 : (int)v->c.n;
-    }
-    return attr_ints(n, "axes", ax, max);
-}
-
 int ox_norm_axis(const OxNode *n, long a, int rank, const char *what)
 {
     if (a < -rank || a >= rank) {
@@ -111,34 +99,8 @@ int ox_norm_axis(const OxNode *n, long a, int rank, const char *what)
 
 /* ---- values ----------------------------------------------------------------------------- */
 
-static size_t esize(OxElem el)
-{
-    return el == EL_F32 ? sizeof(float) : sizeof(OxDim);
-}
-
-static int rank_of(const OxVal *v)
-{
-    return v->kind == VK_CONST ? v->c.rank : v->kind == VK_SPLAT ? v->s.rank : v->y.rank;
-}
-
-static OxDim dim_of(const OxVal *v, int i)
-{
-    if (v->kind == VK_CONST)
-        return dim_const(v->c.shape[i]);
-    if (v->kind == VK_SPLAT)
-        return v->s.shape[i];
-    switch (v->y.ax[i]) {
-    case AX_S:
-        return dim_const(v->y.nent);
-    case AX_U:
-        return dim_const(1);
-    default:
-        return v->y.n[i];
-    }
-}
-
 /* A fresh constant of shape (rank, shape), its data allocated. */
-static int const_new(OxImp *im, OxConst *c, OxElem el, int rank, const long *shape)
+int ox_const_new(OxImp *im, OxConst *c, OxElem el, int rank, const long *shape)
 {
     c->el = el;
     c->rank = rank;
@@ -157,8 +119,8 @@ static int const_new(OxImp *im, OxConst *c, OxElem el, int rank, const long *sha
 
 /* Copies the strided view (rank, shape; element (i...) at src + off + sum i_k * step[k]) out
  * of `src` into dst, in C order. */
-static void strided_copy(void *dst, const void *src, size_t esz, int rank, const long *shape,
-                         long off, const long *step)
+void ox_strided_copy(void *dst, const void *src, size_t esz, int rank, const long *shape, long off,
+                     const long *step)
 {
     long idx[OX_MAXR] = {0}, total = 1;
     for (int i = 0; i < rank; i++)
@@ -176,7 +138,7 @@ static void strided_copy(void *dst, const void *src, size_t esz, int rank, const
     }
 }
 
-static void strides(const long *shape, int rank, long *st)
+void ox_strides(const long *shape, int rank, long *st)
 {
     long s = 1;
     for (int i = rank - 1; i >= 0; i--) {
@@ -201,7 +163,7 @@ static void seg_merge(OxEntry *e)
 }
 
 /* Features [off, off+len) of entry `e` into *dst (segments allocated). */
-static int ent_slice(OxImp *im, const OxEntry *e, long off, long len, OxEntry *dst)
+int ox_ent_slice(OxImp *im, const OxEntry *e, long off, long len, OxEntry *dst)
 {
     dst->seg = ox_alloc(im, sizeof(OxSeg) * (size_t)(e->nseg + 1));
     dst->nseg = 0;
@@ -223,7 +185,7 @@ static int ent_slice(OxImp *im, const OxEntry *e, long off, long len, OxEntry *d
 }
 
 /* Concatenation of entries a then b into *dst. */
-static int ent_cat(OxImp *im, const OxEntry *a, const OxEntry *b, OxEntry *dst)
+int ox_ent_cat(OxImp *im, const OxEntry *a, const OxEntry *b, OxEntry *dst)
 {
     OxSeg *s = ox_alloc(im, sizeof(OxSeg) * (size_t)(a->nseg + b->nseg + 1));
     if (!s)
@@ -289,7 +251,7 @@ int ox_op_constant(const OxNode *n, int unused)
         return -1;
     }
     long cnt = islist ? (long)(isf ? a->n_floats : a->n_ints) : 1;
-    if (const_new(n->im, &r->c, isf ? EL_F32 : EL_INT, islist, &cnt) < 0)
+    if (ox_const_new(n->im, &r->c, isf ? EL_F32 : EL_INT, islist, &cnt) < 0)
         return -1;
     for (long i = 0; i < cnt; i++) {
         if (isf)
@@ -314,7 +276,7 @@ int ox_op_shape(const OxNode *n, int unused)
     long cnt = hi - lo;
     if (!r)
         return 0;
-    if (const_new(n->im, &r->c, EL_INT, 1, &cnt) < 0)
+    if (ox_const_new(n->im, &r->c, EL_INT, 1, &cnt) < 0)
         return -1;
     for (long i = 0; i < cnt; i++) {
         OxDim d = dim_of(x, (int)(lo + i));
@@ -461,7 +423,7 @@ int ox_op_cast(const OxNode *n, int unused)
     }
     if (el == x->c.el)
         return 0;
-    if (const_new(n->im, &r->c, el, x->c.rank, x->c.shape) < 0)
+    if (ox_const_new(n->im, &r->c, el, x->c.rank, x->c.shape) < 0)
         return -1;
     for (long i = 0; i < x->c.n; i++) {
         if (el == EL_F32) {
@@ -504,7 +466,7 @@ int ox_op_arith(const OxNode *n, int opc)
         return -1;
     }
     OxConst c;
-    if (const_new(n->im, &c, a->c.el, big->c.rank, big->c.shape) < 0)
+    if (ox_const_new(n->im, &c, a->c.el, big->c.rank, big->c.shape) < 0)
         return -1;
     for (long i = 0; i < c.n; i++) {
         long ia = a->c.n == 1 ? 0 : i, ib = b->c.n == 1 ? 0 : i;
@@ -518,11 +480,11 @@ int ox_op_arith(const OxNode *n, int opc)
         }
         OxDim x = ((OxDim *)a->c.data)[ia], y = ((OxDim *)b->c.data)[ib], z = DIM_UNKNOWN;
         if (opc == '*')
-            z = dim_mul(x, y);
+            z = ox_dim_mul(x, y);
         else if (opc == '/' && dim_known(x) && dim_known(y) && y.c && x.c != LONG_MIN)
             z = dim_const(x.c / y.c); /* ONNX integer Div truncates toward zero, like C */
         else if (opc == '/')
-            z = dim_div(x, y);
+            z = ox_dim_div(x, y);
         else if (dim_known(x) && dim_known(y) && !huge(x.c) && !huge(y.c))
             z = dim_const(opc == '+' ? x.c + y.c : x.c - y.c);
         else if (dim_known(y) && y.c == 0)
@@ -556,7 +518,7 @@ int ox_op_equal(const OxNode *n, int unused)
     }
     const OxVal *big = a->c.n == 1 ? b : a;
     OxConst c;
-    if (const_new(n->im, &c, EL_INT, big->c.rank, big->c.shape) < 0)
+    if (ox_const_new(n->im, &c, EL_INT, big->c.rank, big->c.shape) < 0)
         return -1;
     for (long i = 0; i < c.n; i++) {
         long ia = a->c.n == 1 ? 0 : i, ib = b->c.n == 1 ? 0 : i;
@@ -577,781 +539,6 @@ int ox_op_equal(const OxNode *n, int unused)
         r->kind = VK_CONST;
         r->c = c;
     }
-    return 0;
-}
-
-/* ---- data: Transpose, Squeeze, Unsqueeze, Reshape, Flatten, Gather, Slice, Concat ----- */
-
-int ox_op_transpose(const OxNode *n, int unused)
-{
-    (void)unused;
-    const OxVal *x = arg(n, 0);
-    OxVal *r = res(n, 0);
-    int rank = rank_of(x);
-    long perm[OX_MAXR];
-    int np = attr_ints(n, "perm", perm, OX_MAXR);
-    if (np == -2)
-        return -1;
-    if (np < 0) {
-        np = rank;
-        for (int i = 0; i < rank; i++)
-            perm[i] = rank - 1 - i;
-    }
-    int seen[OX_MAXR] = {0};
-    if (np != rank)
-        goto bad;
-    for (int i = 0; i < rank; i++) {
-        if (perm[i] < 0 || perm[i] >= rank || seen[perm[i]]++)
-            goto bad;
-    }
-    if (!r)
-        return 0;
-    *r = (OxVal){x->kind, r->name, r->producer, NULL, x->c, x->s, x->y};
-    if (x->kind == VK_SYM) {
-        for (int i = 0; i < rank; i++)
-            r->y.ax[i] = x->y.ax[perm[i]], r->y.n[i] = x->y.n[perm[i]];
-    } else if (x->kind == VK_SPLAT) {
-        for (int i = 0; i < rank; i++)
-            r->s.shape[i] = x->s.shape[perm[i]];
-    } else {
-        long st[OX_MAXR], shape[OX_MAXR], step[OX_MAXR];
-        strides(x->c.shape, rank, st);
-        for (int i = 0; i < rank; i++)
-            shape[i] = x->c.shape[perm[i]], step[i] = st[perm[i]];
-        if (const_new(n->im, &r->c, x->c.el, rank, shape) < 0)
-            return -1;
-        strided_copy(r->c.data, x->c.data, esize(x->c.el), rank, shape, 0, step);
-    }
-    return 0;
-bad:
-    ox_err(n->im, n->k, "its perm is not a permutation of the %d axes", rank);
-    return -1;
-}
-
-/* Sets r to x with axes `keep` (a map out axis -> in axis, -1 for a new unit axis): the
- * element order is unchanged. */
-static int reaxis(const OxNode *n, const OxVal *x, OxVal *r, int rank, const int *from)
-{
-    if (rank > OX_MAXR) {
-        ox_err(n->im, n->k, "its result would have rank %d (at most %d)", rank, OX_MAXR);
-        return -1;
-    }
-    *r = (OxVal){x->kind, r->name, r->producer, NULL, x->c, x->s, x->y};
-    for (int i = 0; i < rank; i++) {
-        int f = from[i];
-        if (x->kind == VK_SYM) {
-            r->y.ax[i] = f < 0 ? AX_U : x->y.ax[f];
-            r->y.n[i] = f < 0 ? dim_const(1) : x->y.n[f];
-        } else if (x->kind == VK_SPLAT) {
-            r->s.shape[i] = f < 0 ? dim_const(1) : x->s.shape[f];
-        } else {
-            r->c.shape[i] = f < 0 ? 1 : x->c.shape[f];
-        }
-    }
-    r->y.rank = r->s.rank = r->c.rank = rank;
-    return 0;
-}
-
-int ox_op_unsqueeze(const OxNode *n, int unused)
-{
-    (void)unused;
-    const OxVal *x = arg(n, 0);
-    OxVal *r = res(n, 0);
-    long ax[OX_MAXR];
-    int na = axes_of(n, 13, 1, ax, OX_MAXR);
-    if (na < 0) {
-        if (na == -1)
-            ox_err(n->im, n->k, "it has no axes");
-        return -1;
-    }
-    int rin = rank_of(x), rout = rin + na, from[2 * OX_MAXR], isnew[2 * OX_MAXR] = {0};
-    if (rout > OX_MAXR) {
-        ox_err(n->im, n->k, "its result would have rank %d (at most %d)", rout, OX_MAXR);
-        return -1;
-    }
-    for (int i = 0; i < na; i++) {
-        int a = ox_norm_axis(n, ax[i], rout, "axis");
-        if (a < 0)
-            return -1;
-        if (isnew[a]++) {
-            ox_err(n->im, n->k, "it names axis %d twice", a);
-            return -1;
-        }
-    }
-    for (int i = 0, j = 0; i < rout; i++)
-        from[i] = isnew[i] ? -1 : j++;
-    return r ? reaxis(n, x, r, rout, from) : 0;
-}
-
-static int squeezable(const OxVal *x, int i)
-{
-    if (x->kind != VK_SYM)
-        return dim_eq(dim_of(x, i), dim_const(1));
-    return x->y.ax[i] == AX_U || (x->y.ax[i] == AX_S && x->y.nent == 1);
-}
-
-int ox_op_squeeze(const OxNode *n, int unused)
-{
-    (void)unused;
-    const OxVal *x = arg(n, 0);
-    OxVal *r = res(n, 0);
-    long ax[OX_MAXR];
-    int rin = rank_of(x), drop[OX_MAXR] = {0}, from[OX_MAXR], rout = 0;
-    int na = axes_of(n, 13, 1, ax, OX_MAXR);
-    if (na == -2)
-        return -1;
-    if (na < 0) {
-        for (int i = 0; i < rin; i++)
-            drop[i] = squeezable(x, i);
-    }
-    for (int i = 0; i < na; i++) {
-        int a = ox_norm_axis(n, ax[i], rin, "axis");
-        if (a < 0)
-            return -1;
-        if (!squeezable(x, a)) {
-            ox_err(n->im, n->k, "it squeezes axis %d, which is not of size 1 (%s)", a,
-                   x->kind == VK_SYM ? ox_axis_name(n->im, x->y.ax[a]) : "a constant");
-            return -1;
-        }
-        drop[a] = 1;
-    }
-    for (int i = 0; i < rin; i++)
-        if (!drop[i])
-            from[rout++] = i;
-    return r ? reaxis(n, x, r, rout, from) : 0;
-}
-
-/* Reshape of the data: sizes matched axis by axis; (stack, features) may merge into features
- * and features split into (stack, features); unit axes come and go. */
-static int reshape_sym(const OxNode *n, const OxVal *x, OxVal *r, int rout, const OxDim *t)
-{
-    OxImp *im = n->im;
-    const OxSym *y = &x->y;
-    OxSym o = {0};
-    o.nent = y->nent;
-    o.ent = y->ent;
-    int i = 0, j = 0;
-    while (i < y->rank || j < rout) {
-        OxDim a = i < y->rank ? dim_of(x, i) : DIM_UNKNOWN;
-        if (j >= OX_MAXR)
-            goto bad;
-        if (i < y->rank && j < rout && dim_eq(a, t[j])) {
-            o.ax[j] = y->ax[i], o.n[j] = y->n[i];
-            i++, j++;
-        } else if (i < y->rank && squeezable(x, i)) {
-            i++;
-        } else if (j < rout && dim_eq(t[j], dim_const(1))) {
-            o.ax[j] = AX_U, o.n[j] = dim_const(1);
-            j++;
-        } else if (i + 1 < y->rank && j < rout && y->ax[i] == AX_S && y->ax[i + 1] == AX_F &&
-                   dim_eq(dim_mul(a, dim_of(x, i + 1)), t[j])) {
-            OxEntry *e = ox_alloc(im, sizeof(OxEntry));
-            if (!e)
-                return -1;
-            *e = y->ent[0];
-            for (int k = 1; k < y->nent; k++)
-                if (ent_cat(im, e, &y->ent[k], e) < 0)
-                    return -1;
-            o.nent = 1, o.ent = e;
-            o.ax[j] = AX_F, o.n[j] = t[j];
-            i += 2, j++;
-        } else if (i < y->rank && j + 1 < rout && y->ax[i] == AX_F && y->nent == 1 &&
-                   dim_known(t[j]) && t[j].c > 1 && t[j].c <= 1024 &&
-                   dim_eq(dim_mul(t[j], t[j + 1]), a)) {
-            long k = t[j].c, w = t[j + 1].c;
-            OxEntry *e = ox_alloc(im, sizeof(OxEntry) * (size_t)k);
-            if (!e)
-                return -1;
-            for (long s = 0; s < k; s++)
-                if (ent_slice(im, &y->ent[0], s * w, w, &e[s]) < 0)
-                    return -1;
-            o.nent = (int)k, o.ent = e;
-            o.ax[j] = AX_S, o.n[j] = t[j];
-            o.ax[j + 1] = AX_F, o.n[j + 1] = t[j + 1];
-            i++, j += 2;
-        } else {
-            goto bad;
-        }
-    }
-    o.rank = rout;
-    if (ox_sym_axis(&o, AX_F) < 0)
-        goto bad;
-    r->kind = VK_SYM;
-    r->y = o;
-    return 0;
-bad:
-    ox_err(im, n->k,
-           "it reshapes the data in a way that mixes time, batch, directions or "
-           "features");
-    return -1;
-}
-
-/* Target dims of a reshape: 0 copies the input's size (unless allowzero), -1 is inferred. */
-static int reshape_to(const OxNode *n, const OxVal *x, int rout, OxDim *t, int allowzero)
-{
-    int infer = -1, rin = rank_of(x);
-    OxDim prod_in = dim_const(1), prod_out = dim_const(1);
-    for (int i = 0; i < rin; i++)
-        prod_in = dim_mul(prod_in, dim_of(x, i));
-    for (int j = 0; j < rout; j++) {
-        if (dim_known(t[j]) && t[j].c == 0 && !allowzero) {
-            if (j >= rin)
-                goto bad;
-            t[j] = dim_of(x, j);
-        } else if (dim_known(t[j]) && t[j].c == -1) {
-            if (infer >= 0)
-                goto bad;
-            infer = j;
-            continue;
-        } else if (dim_unknown(t[j]) || t[j].c < 0) {
-            goto bad;
-        }
-        prod_out = dim_mul(prod_out, t[j]);
-    }
-    if (infer >= 0) {
-        t[infer] = dim_div(prod_in, prod_out);
-        if (dim_unknown(t[infer]) && x->kind != VK_SPLAT)
-            goto bad;
-    } else if (!dim_unknown(prod_in) && !dim_unknown(prod_out) && !dim_eq(prod_in, prod_out))
-        goto bad;
-    return 0;
-bad:
-    ox_err(n->im, n->k, "its target shape does not fit the input's %d axes", rin);
-    return -1;
-}
-
-static int reshape_any(const OxNode *n, const OxVal *x, OxVal *r, int rout, OxDim *t)
-{
-    if (x->kind == VK_SYM)
-        return reshape_sym(n, x, r, rout, t);
-    *r = (OxVal){x->kind, r->name, r->producer, NULL, x->c, x->s, x->y};
-    if (x->kind == VK_SPLAT) {
-        r->s.rank = rout;
-        memcpy(r->s.shape, t, sizeof(OxDim) * (size_t)rout);
-        return 0;
-    }
-    long cnt = 1;
-    for (int j = 0; j < rout; j++) {
-        if (!dim_known(t[j]) || t[j].c < 0 || t[j].c > (1L << 31))
-            goto bad;
-        r->c.shape[j] = t[j].c;
-        cnt *= t[j].c;
-    }
-    r->c.rank = rout;
-    if (cnt == x->c.n)
-        return 0;
-bad:
-    ox_err(n->im, n->k, "its target shape does not fit the constant it reshapes");
-    return -1;
-}
-
-int ox_op_reshape(const OxNode *n, int unused)
-{
-    (void)unused;
-    const OxVal *x = arg(n, 0), *s = arg(n, 1);
-    OxVal *r = res(n, 0);
-    if (!s || s->kind != VK_CONST || s->c.el != EL_INT || s->c.rank != 1 || s->c.n > OX_MAXR) {
-        ox_err(n->im, n->k, "its shape must be a constant list of at most %d integers", OX_MAXR);
-        return -1;
-    }
-    OxDim t[OX_MAXR];
-    int rout = (int)s->c.n;
-    memcpy(t, s->c.data, sizeof(OxDim) * (size_t)rout);
-    if (reshape_to(n, x, rout, t, (int)attr_int(n, "allowzero", 0)) < 0)
-        return -1;
-    return r ? reshape_any(n, x, r, rout, t) : 0;
-}
-
-int ox_op_flatten(const OxNode *n, int unused)
-{
-    (void)unused;
-    const OxVal *x = arg(n, 0);
-    OxVal *r = res(n, 0);
-    int rin = rank_of(x);
-    long a = attr_int(n, "axis", 1);
-    int ax = a == rin ? rin : ox_norm_axis(n, a, rin, "axis");
-    if (ax < 0)
-        return -1;
-    OxDim t[2] = {dim_const(1), dim_const(1)};
-    for (int i = 0; i < rin; i++)
-        t[i >= ax] = dim_mul(t[i >= ax], dim_of(x, i));
-    /* a leading or trailing 1 is a unit axis; the rest must be matched */
-    return r ? reshape_any(n, x, r, 2, t) : 0;
-}
-
-/* Marks the features of every entry as read at one step of the sequence. */
-static int select_time(const OxNode *n, OxSym *y, OxTime tm)
-{
-    OxEntry *e = ox_alloc(n->im, sizeof(OxEntry) * (size_t)y->nent);
-    if (!e)
-        return -1;
-    for (int k = 0; k < y->nent; k++) {
-        e[k].nseg = y->ent[k].nseg;
-        e[k].seg = ox_alloc(n->im, sizeof(OxSeg) * (size_t)(e[k].nseg + 1));
-        if (!e[k].seg)
-            return -1;
-        for (int i = 0; i < e[k].nseg; i++) {
-            OxSeg s = y->ent[k].seg[i];
-            if (s.tm != TM_SEQ) {
-                ox_err(n->im, n->k, "it selects a step of a value that has no time axis left");
-                return -1;
-            }
-            s.tm = tm;
-            if ((s.src == SRC_H || s.src == SRC_C) && ((s.dir == 0) == (tm == TM_LAST)))
-                s.tm = TM_FINAL; /* step T-1 forward, step 0 backward: the final state */
-            e[k].seg[i] = s;
-        }
-    }
-    y->ent = e;
-    return 0;
-}
-
-/* Which step index i (of a time axis of size tn) is: TM_LAST, TM_FIRST, or -1. */
-static int step_kind(long i, OxDim tn)
-{
-    if (i == -1 || (dim_known(tn) && i == tn.c - 1))
-        return TM_LAST;
-    if (i == 0 || (dim_known(tn) && i == -tn.c))
-        return TM_FIRST;
-    return -1;
-}
-
-static int gather_sym(const OxNode *n, const OxVal *x, OxVal *r, int ax, const OxVal *ind)
-{
-    OxImp *im = n->im;
-    long idx[64];
-    int ni = const_ints(n, ind, "indices", idx, 64);
-    if (ni < 0)
-        return -1;
-    int scalar = ind->c.rank == 0;
-    if (ni == 0) {
-        ox_err(im, n->k, "its indices are empty");
-        return -1;
-    }
-    OxAxis k = x->y.ax[ax];
-    r->kind = VK_SYM;
-    r->y = x->y;
-    OxSym *y = &r->y;
-    if ((k == AX_IN0 || k == AX_IN1) && im->bind[k] == 0 && ni == 1) {
-        int tm = step_kind(idx[0], x->y.n[ax]);
-        if (tm < 0) {
-            ox_err(im, n->k,
-                   "it reads step %ld; an rnnc head reads the last step (or the final "
-                   "states) or every step",
-                   idx[0]);
-            return -1;
-        }
-        if (select_time(n, y, (OxTime)tm) < 0)
-            return -1;
-    } else if (k == AX_S) {
-        OxEntry *e = ox_alloc(im, sizeof(OxEntry) * (size_t)ni + 1);
-        if (!e)
-            return -1;
-        for (int i = 0; i < ni; i++) {
-            long v = idx[i] < 0 ? idx[i] + x->y.nent : idx[i];
-            if (v < 0 || v >= x->y.nent) {
-                ox_err(im, n->k, "its index %ld is out of range for %d entries", idx[i],
-                       x->y.nent);
-                return -1;
-            }
-            e[i] = x->y.ent[v];
-        }
-        y->ent = e;
-        y->nent = ni;
-    } else if (k == AX_U && ni == 1 && (idx[0] == 0 || idx[0] == -1)) {
-    } else {
-        ox_err(im, n->k,
-               "it picks elements along the %s axis; rnnc import follows picking a "
-               "step, a direction or a layer",
-               ox_axis_name(im, k));
-        return -1;
-    }
-    if (scalar) {
-        for (int i = ax; i + 1 < y->rank; i++)
-            y->ax[i] = y->ax[i + 1], y->n[i] = y->n[i + 1];
-        y->rank--;
-    } else {
-        if (ind->c.rank != 1)
-            goto rank;
-        y->ax[ax] = k == AX_S ? AX_S : AX_U;
-        y->n[ax] = dim_const(ni);
-    }
-    if (ox_sym_axis(y, AX_S) < 0 && y->nent != 1)
-        goto rank;
-    return 0;
-rank:
-    ox_err(im, n->k, "its indices must be one integer or a list of them");
-    return -1;
-}
-
-int ox_op_gather(const OxNode *n, int unused)
-{
-    (void)unused;
-    const OxVal *x = arg(n, 0), *ind = arg(n, 1);
-    OxVal *r = res(n, 0);
-    int rank = rank_of(x);
-    int ax = ox_norm_axis(n, attr_int(n, "axis", 0), rank, "axis");
-    if (ax < 0 || !ind)
-        return -1;
-    if (ind->kind != VK_CONST || ind->c.el != EL_INT) {
-        ox_err(n->im, n->k, "its indices must be constant integers");
-        return -1;
-    }
-    if (!r)
-        return 0;
-    if (x->kind == VK_SYM)
-        return gather_sym(n, x, r, ax, ind);
-    int rout = rank - 1 + ind->c.rank;
-    if (rout > OX_MAXR) {
-        ox_err(n->im, n->k, "its result would have rank %d (at most %d)", rout, OX_MAXR);
-        return -1;
-    }
-    if (x->kind == VK_SPLAT) {
-        OxSplat s = x->s;
-        s.rank = rout;
-        for (int i = 0; i < rout; i++)
-            s.shape[i] = i < ax                 ? x->s.shape[i]
-                         : i < ax + ind->c.rank ? dim_const(ind->c.shape[i - ax])
-                                                : x->s.shape[i - ind->c.rank + 1];
-        r->kind = VK_SPLAT;
-        r->s = s;
-        return 0;
-    }
-    long shape[OX_MAXR], outer = 1, inner = 1, dn = x->c.shape[ax];
-    for (int i = 0; i < rout; i++)
-        shape[i] = i < ax                 ? x->c.shape[i]
-                   : i < ax + ind->c.rank ? ind->c.shape[i - ax]
-                                          : x->c.shape[i - ind->c.rank + 1];
-    for (int i = 0; i < ax; i++)
-        outer *= x->c.shape[i];
-    for (int i = ax + 1; i < rank; i++)
-        inner *= x->c.shape[i];
-    OxConst c;
-    if (const_new(n->im, &c, x->c.el, rout, shape) < 0)
-        return -1;
-    size_t es = esize(x->c.el);
-    char *dst = c.data;
-    for (long o = 0; o < outer; o++) {
-        for (long i = 0; i < ind->c.n; i++) {
-            OxDim d = ((OxDim *)ind->c.data)[i];
-            long v = d.c < 0 ? d.c + dn : d.c;
-            if (!dim_known(d) || v < 0 || v >= dn) {
-                ox_err(n->im, n->k, "its index is out of range or unknown");
-                return -1;
-            }
-            memcpy(dst, (char *)x->c.data + (size_t)((o * dn + v) * inner) * es,
-                   (size_t)inner * es);
-            dst += (size_t)inner * es;
-        }
-    }
-    r->kind = VK_CONST;
-    r->c = c;
-    return 0;
-}
-
-/* ONNX Slice bounds on an axis of size dn: first index and count; -1 for a bad step. */
-static int slice_bounds(long s, long e, long st, long dn, long *first, long *count)
-{
-    if (st == 0)
-        return -1;
-    st = st > (1L << 40) ? (1L << 40) : st < -(1L << 40) ? -(1L << 40) : st;
-    if (s < 0)
-        s += dn;
-    if (e < 0)
-        e += dn;
-    if (st > 0) {
-        s = s < 0 ? 0 : s > dn ? dn : s;
-        e = e < 0 ? 0 : e > dn ? dn : e;
-        *count = e > s ? (e - s - 1) / st + 1 : 0;
-    } else {
-        s = s < 0 ? 0 : s > dn - 1 ? dn - 1 : s;
-        e = e < -1 ? -1 : e > dn - 1 ? dn - 1 : e;
-        *count = s > e ? (s - e - 1) / (-st) + 1 : 0;
-    }
-    *first = s;
-    return 0;
-}
-
-static int slice_sym_axis(const OxNode *n, OxSym *y, int ax, long s, long e, long st)
-{
-    OxImp *im = n->im;
-    OxAxis k = y->ax[ax];
-    OxDim dn = k == AX_S ? dim_const(y->nent) : k == AX_U ? dim_const(1) : y->n[ax];
-    const long BIG = 1L << 31;
-    if (!dim_known(dn)) { /* a symbolic time or batch axis */
-        if (st == 1 && s == 0 && e >= BIG)
-            return 0;
-        if (st == 1 && k <= AX_IN1 && im->bind[k] == 0 &&
-            ((s == -1 && e >= BIG) || (s == 0 && e == 1))) {
-            y->ax[ax] = AX_U, y->n[ax] = dim_const(1);
-            return select_time(n, y, s == -1 ? TM_LAST : TM_FIRST);
-        }
-        goto bad;
-    }
-    long first, count;
-    if (slice_bounds(s, e, st, dn.c, &first, &count) < 0)
-        goto bad;
-    if (count == dn.c && st == 1)
-        return 0;
-    if (k <= AX_IN1 && im->bind[k] == 0 && count == 1 && (first == dn.c - 1 || first == 0)) {
-        y->ax[ax] = AX_U, y->n[ax] = dim_const(1);
-        return select_time(n, y, first == dn.c - 1 ? TM_LAST : TM_FIRST);
-    }
-    if (k == AX_S && count >= 1) {
-        OxEntry *ent = ox_alloc(im, sizeof(OxEntry) * (size_t)count);
-        if (!ent)
-            return -1;
-        for (long i = 0; i < count; i++)
-            ent[i] = y->ent[first + i * st];
-        y->ent = ent;
-        y->nent = (int)count;
-        return 0;
-    }
-    if (k == AX_F && st == 1 && count >= 1) {
-        OxEntry *ent = ox_alloc(im, sizeof(OxEntry) * (size_t)y->nent);
-        if (!ent)
-            return -1;
-        for (int i = 0; i < y->nent; i++)
-            if (ent_slice(im, &y->ent[i], first, count, &ent[i]) < 0)
-                return -1;
-        y->ent = ent;
-        y->n[ax] = dim_const(count);
-        return 0;
-    }
-bad:
-    ox_err(im, n->k,
-           "it slices the %s axis in a way rnnc import cannot follow "
-           "(starts %ld, ends %ld, step %ld)",
-           ox_axis_name(im, k), s, e, st);
-    return -1;
-}
-
-int ox_op_slice(const OxNode *n, int unused)
-{
-    (void)unused;
-    const OxVal *x = arg(n, 0);
-    OxVal *r = res(n, 0);
-    int rank = rank_of(x);
-    long st[OX_MAXR], en[OX_MAXR], axl[OX_MAXR], sp[OX_MAXR];
-    int ns, ne, na, nst;
-    if (n->im->opset >= 10) {
-        ns = const_ints(n, arg(n, 1), "starts", st, OX_MAXR);
-        ne = const_ints(n, arg(n, 2), "ends", en, OX_MAXR);
-        na = arg(n, 3) ? const_ints(n, arg(n, 3), "axes", axl, OX_MAXR) : -1;
-        nst = arg(n, 4) ? const_ints(n, arg(n, 4), "steps", sp, OX_MAXR) : -1;
-        if (ns < 0 || ne < 0 || (arg(n, 3) && na < 0) || (arg(n, 4) && nst < 0))
-            return -1;
-    } else {
-        ns = attr_ints(n, "starts", st, OX_MAXR);
-        ne = attr_ints(n, "ends", en, OX_MAXR);
-        na = attr_ints(n, "axes", axl, OX_MAXR);
-        nst = -1;
-        if (ns < 0 || ne < 0) {
-            ox_err(n->im, n->k, "it has no starts or ends");
-            return -1;
-        }
-    }
-    if (na < 0)
-        for (na = 0; na < ns; na++)
-            axl[na] = na;
-    if (nst < 0)
-        for (nst = 0; nst < ns; nst++)
-            sp[nst] = 1;
-    if (ns != ne || ns != na || ns != nst) {
-        ox_err(n->im, n->k, "its starts, ends, axes and steps differ in length");
-        return -1;
-    }
-    if (!r)
-        return 0;
-    *r = (OxVal){x->kind, r->name, r->producer, NULL, x->c, x->s, x->y};
-    long first[OX_MAXR], count[OX_MAXR], step[OX_MAXR];
-    int done[OX_MAXR] = {0};
-    for (int i = 0; i < rank; i++) {
-        first[i] = 0, count[i] = dim_of(x, i).c, step[i] = 1;
-    }
-    for (int i = 0; i < ns; i++) {
-        int a = ox_norm_axis(n, axl[i], rank, "axis");
-        if (a < 0)
-            return -1;
-        if (done[a]++) {
-            ox_err(n->im, n->k, "it slices axis %d twice", a);
-            return -1;
-        }
-        if (x->kind == VK_SYM) {
-            if (slice_sym_axis(n, &r->y, a, st[i], en[i], sp[i]) < 0)
-                return -1;
-            continue;
-        }
-        OxDim d = dim_of(x, a);
-        if (!dim_known(d) || slice_bounds(st[i], en[i], sp[i], d.c, &first[a], &count[a]) < 0) {
-            if (x->kind == VK_SPLAT) {
-                r->s.shape[a] = sp[i] == 1 && st[i] == 0 && en[i] >= (1L << 31) ? d : DIM_UNKNOWN;
-                continue;
-            }
-            ox_err(n->im, n->k, "its step is 0");
-            return -1;
-        }
-        step[a] = count[a] > 1 ? sp[i] : 1; /* |step| < the size then */
-        if (x->kind == VK_SPLAT)
-            r->s.shape[a] = dim_const(count[a]);
-    }
-    if (x->kind != VK_CONST)
-        return 0;
-    long st2[OX_MAXR], off = 0;
-    strides(x->c.shape, rank, st2);
-    for (int i = 0; i < rank; i++) {
-        off += first[i] * st2[i];
-        step[i] *= st2[i];
-    }
-    if (const_new(n->im, &r->c, x->c.el, rank, count) < 0)
-        return -1;
-    if (r->c.n)
-        strided_copy(r->c.data, x->c.data, esize(x->c.el), rank, count, off, step);
-    return 0;
-}
-
-static int concat_sym(const OxNode *n, OxVal *r, int ax)
-{
-    OxImp *im = n->im;
-    const OxVal *x0 = arg(n, 0);
-    OxSym o = x0->y;
-    OxAxis k = o.ax[ax];
-    for (int j = 1; j < n->nin; j++) {
-        const OxVal *x = arg(n, j);
-        if (!x || x->kind != VK_SYM || x->y.rank != o.rank)
-            goto bad;
-        for (int i = 0; i < o.rank; i++)
-            if (i != ax && (x->y.ax[i] != o.ax[i] || !dim_eq(dim_of(x, i), dim_of(x0, i))))
-                goto bad;
-        if (x->y.ax[ax] != k)
-            goto bad;
-    }
-    if (k == AX_F) {
-        OxEntry *e = ox_alloc(im, sizeof(OxEntry) * (size_t)o.nent);
-        if (!e)
-            return -1;
-        long w = 0;
-        for (int j = 0; j < n->nin; j++) {
-            const OxVal *x = arg(n, j);
-            if (x->y.nent != o.nent)
-                goto bad;
-            for (int s = 0; s < o.nent; s++)
-                if (ent_cat(im, &e[s], &x->y.ent[s], &e[s]) < 0)
-                    return -1;
-            w += x->y.n[ax].c;
-        }
-        o.ent = e;
-        o.n[ax] = dim_const(w);
-    } else if (k == AX_S || k == AX_U) {
-        int total = 0;
-        for (int j = 0; j < n->nin; j++)
-            total += arg(n, j)->y.nent;
-        if (k == AX_U && ox_sym_axis(&o, AX_S) >= 0)
-            goto bad;
-        OxEntry *e = ox_alloc(im, sizeof(OxEntry) * (size_t)total);
-        if (!e)
-            return -1;
-        total = 0;
-        for (int j = 0; j < n->nin; j++)
-            for (int s = 0; s < arg(n, j)->y.nent; s++)
-                e[total++] = arg(n, j)->y.ent[s];
-        o.ent = e;
-        o.nent = total;
-        o.ax[ax] = AX_S;
-        o.n[ax] = dim_const(total);
-    } else {
-        goto bad;
-    }
-    r->kind = VK_SYM;
-    r->y = o;
-    return 0;
-bad:
-    ox_err(im, n->k,
-           "it concatenates along the %s axis, or values of unlike axes; rnnc import "
-           "follows concatenating directions or layers",
-           ox_axis_name(im, k));
-    return -1;
-}
-
-int ox_op_concat(const OxNode *n, int unused)
-{
-    (void)unused;
-    OxVal *r = res(n, 0);
-    const OxVal *x0 = arg(n, 0);
-    if (!x0) {
-        ox_err(n->im, n->k, "it has no inputs");
-        return -1;
-    }
-    int rank = rank_of(x0), nsym = 0, nsplat = 0;
-    int ax = ox_norm_axis(n, attr_int(n, "axis", 0), rank, "axis");
-    if (ax < 0)
-        return -1;
-    for (int j = 0; j < n->nin; j++) {
-        const OxVal *x = arg(n, j);
-        if (!x || rank_of(x) != rank) {
-            ox_err(n->im, n->k, "its inputs differ in rank");
-            return -1;
-        }
-        nsym += x->kind == VK_SYM, nsplat += x->kind == VK_SPLAT;
-    }
-    if (!r)
-        return 0;
-    if (nsym)
-        return concat_sym(n, r, ax);
-    if (nsplat) {
-        OxSplat a, b;
-        OxDim sum = dim_const(0);
-        for (int j = 0; j < n->nin; j++) {
-            if (ox_as_splat(arg(n, j), j ? &b : &a) < 0 ||
-                (j && (a.el != b.el || (a.el == EL_F32 ? a.f != b.f : !dim_eq(a.i, b.i))))) {
-                ox_err(n->im, n->k, "it concatenates constants rnnc import cannot follow");
-                return -1;
-            }
-            OxDim d = dim_of(arg(n, j), ax);
-            sum = dim_known(sum) && dim_known(d) ? dim_const(sum.c + d.c) : DIM_UNKNOWN;
-        }
-        a.shape[ax] = sum;
-        r->kind = VK_SPLAT;
-        r->s = a;
-        return 0;
-    }
-    long shape[OX_MAXR];
-    memcpy(shape, x0->c.shape, sizeof shape);
-    shape[ax] = 0;
-    for (int j = 0; j < n->nin; j++) {
-        const OxVal *x = arg(n, j);
-        for (int i = 0; i < rank; i++)
-            if (i != ax && x->c.shape[i] != x0->c.shape[i]) {
-                ox_err(n->im, n->k, "its inputs' shapes do not fit together");
-                return -1;
-            }
-        if (x->c.el != x0->c.el) {
-            ox_err(n->im, n->k, "its inputs differ in type");
-            return -1;
-        }
-        shape[ax] += x->c.shape[ax];
-        if (shape[ax] > (1L << 31)) {
-            ox_err(n->im, n->k, "its result is too large");
-            return -1;
-        }
-    }
-    OxConst c;
-    if (const_new(n->im, &c, x0->c.el, rank, shape) < 0)
-        return -1;
-    long outer = 1;
-    for (int i = 0; i < ax; i++)
-        outer *= shape[i];
-    size_t es = esize(c.el), pos = 0;
-    for (long o = 0; o < outer; o++) {
-        for (int j = 0; j < n->nin; j++) {
-            const OxVal *x = arg(n, j);
-            size_t blk = x->c.n && outer ? (size_t)(x->c.n / outer) * es : 0;
-            memcpy((char *)c.data + pos, (char *)x->c.data + (size_t)o * blk, blk);
-            pos += blk;
-        }
-    }
-    r->kind = VK_CONST;
-    r->c = c;
     return 0;
 }
 

@@ -93,7 +93,7 @@ void em_train_mem(Emitter *e)
     sb_line(sb, "%s", "");
 }
 
-static void emit_head_train(Emitter *e)
+static void head_train(Emitter *e)
 {
     const Plan *p = e->p;
     const Head *h = &p->net->head;
@@ -149,7 +149,7 @@ static const char *user_at(const Net *net, long width)
 
 /* Layer-direction i's state before its first step into the cache (m.h0 or m.c0) and the
  * running state (m.h or m.c): from state0 at `off` (the plan's state layout), or zero. */
-static void emit_state_in(Emitter *e, const char *v, int i, long off, int n)
+static void state_in(Emitter *e, const char *v, int i, long off, int n)
 {
     Sb *sb = e->sb;
     sb_line(sb, "if (state0)");
@@ -160,7 +160,7 @@ static void emit_state_in(Emitter *e, const char *v, int i, long off, int n)
 }
 
 /* y from the top layer's outputs m.out[g]: copied, or through the head (logits kept). */
-static void emit_train_output(Emitter *e, int g)
+static void train_output(Emitter *e, int g)
 {
     const Net *net = e->p->net;
     Sb *sb = e->sb;
@@ -201,7 +201,7 @@ static void emit_train_output(Emitter *e, int g)
     }
 }
 
-static void emit_forward_train(Emitter *e)
+static void forward_train_entry(Emitter *e)
 {
     const Plan *p = e->p;
     const Net *net = p->net;
@@ -262,9 +262,9 @@ static void emit_forward_train(Emitter *e)
         if (L->dir == 0)
             g++;
         sb_line(sb, "/* %s */", L->label);
-        emit_state_in(e, "h", i, L->st_h, L->Hr);
+        state_in(e, "h", i, L->st_h, L->Hr);
         if (L->st_c >= 0)
-            emit_state_in(e, "c", i, L->st_c, L->H);
+            state_in(e, "c", i, L->st_c, L->H);
         char extra[64] = "";
         if (cell_desc(L->block)->has_c)
             snprintf(extra, sizeof extra, "m.c, m.cs[%d], ", i);
@@ -285,7 +285,7 @@ static void emit_forward_train(Emitter *e)
             sb_line(sb, "    vec_copy(state1 + (long)B * %ld, m.c, (long)B * %d);", L->st_c, L->H);
         sb_line(sb, "}");
     }
-    emit_train_output(e, g);
+    train_output(e, g);
     sb_line(sb, "return 0;");
     sb_close(sb, 1);
     sb_line(sb, "%s", "");
@@ -293,7 +293,7 @@ static void emit_forward_train(Emitter *e)
 
 /* Every layer-direction's weights as backward reads them: PyTorch's (untransposed) layout,
  * copied out of the packed block into the cache (m.wb) once per call. */
-static void emit_untranspose(Emitter *e)
+static void untranspose(Emitter *e)
 {
     const Plan *p = e->p;
     Sb *sb = e->sb;
@@ -319,7 +319,7 @@ static void emit_untranspose(Emitter *e)
 
 /* dL/dy of the top layer's outputs from dout: through the head's backward (which also adds
  * the head's weight gradients), or dout itself without a head. */
-static void emit_backward_head(Emitter *e, int ng)
+static void backward_head(Emitter *e, int ng)
 {
     const Net *net = e->p->net;
     Sb *sb = e->sb;
@@ -346,7 +346,7 @@ static void emit_backward_head(Emitter *e, int ng)
 /* The backward of layer-direction li (layer g of the stack) over the packed batch: its input
  * `io` (dx when it has a layer below), its outputs' gradient in dy, its state's carried back
  * through time. */
-static void emit_seqb_call(Emitter *e, int li, int g, const Io *io, int first, int W)
+static void seqb_call(Emitter *e, int li, int g, const Io *io, int first, int W)
 {
     const PlanLayer *L = &e->p->layers[li];
     const Head *hd = &e->p->net->head;
@@ -377,7 +377,7 @@ static void emit_seqb_call(Emitter *e, int li, int g, const Io *io, int first, i
             c0, em_split(e, L) ? "m.bz, " : "", L->dir);
 }
 
-static void emit_backward(Emitter *e)
+static void backward_entry(Emitter *e)
 {
     const Plan *p = e->p;
     const Net *net = p->net;
@@ -398,11 +398,11 @@ static void emit_backward(Emitter *e)
     sb_line(sb, "if (B < 1 || T < 1)");
     sb_line(sb, "    return -1;");
     sb_line(sb, "train_mem(cache, B, T, &m);");
-    emit_untranspose(e);
+    untranspose(e);
     int multi = p->nlayers > p->layers[p->nlayers - 1].block->dirs; /* a layer below the top */
     sb_line(sb, "real *dy = m.dy%s;", multi ? ", *dx = m.dx, *swap" : "");
     sb_line(sb, "vec_zero(dy, (long)B * T * %ld);", Wtop);
-    emit_backward_head(e, ng);
+    backward_head(e, ng);
     int g = ng;
     for (int i = p->nlayers - 1; i >= 0;) {
         const PlanLayer *L0 = &p->layers[i - (p->layers[i].dir)];
@@ -420,7 +420,7 @@ static void emit_backward(Emitter *e)
             sb_line(sb, "vec_zero(dx, (long)B * T * %d);", L0->I);
         }
         for (int dir = D - 1; dir >= 0; dir--)
-            emit_seqb_call(e, i - (D - 1) + dir, g, &io, first, W);
+            seqb_call(e, i - (D - 1) + dir, g, &io, first, W);
         const PlanLayer *below = first ? NULL : &p->layers[i - (D - 1) - 1];
         if (below && below->drop_off >= 0) {
             sb_line(sb, "if (drop) /* back through the dropout below */");
@@ -456,9 +456,9 @@ void em_train_api(Emitter *e)
     sb_line(sb, "}");
     sb_line(sb, "%s", "");
     if (e->p->net->head.present)
-        emit_head_train(e);
-    emit_forward_train(e);
-    emit_backward(e);
+        head_train(e);
+    forward_train_entry(e);
+    backward_entry(e);
     em_pack(e, 1);
 }
 
@@ -491,7 +491,7 @@ void em_head(Emitter *e)
 
 /* Copies PyTorch tensor `t` (rows, cols) transposed into packed (cols, rows) at `pk`, or
  * (unpack) back: p[t] <-> pw[pk]. */
-static void emit_pack_transposed(Emitter *e, const PlanTensor *t, long pk, long row, int unpack)
+static void pack_transposed(Emitter *e, const PlanTensor *t, long pk, long row, int unpack)
 {
     sb_line(e->sb, "for (long r = 0; r < %ld; r++) /* %s */", t->shape[0], t->name);
     sb_line(e->sb, "    for (long k = 0; k < %ld; k++)", t->shape[1]);
@@ -542,15 +542,15 @@ void em_pack(Emitter *e, int unpack)
                 sb_line(sb, "}");
             }
         }
-        emit_pack_transposed(e, &p->tensors[L->t_wih], L->pk_wx, GH, unpack);
-        emit_pack_transposed(e, &p->tensors[L->t_whh], L->pk_wh, GH, unpack);
+        pack_transposed(e, &p->tensors[L->t_wih], L->pk_wx, GH, unpack);
+        pack_transposed(e, &p->tensors[L->t_whh], L->pk_wh, GH, unpack);
         if (L->t_whr >= 0)
-            emit_pack_transposed(e, &p->tensors[L->t_whr], L->pk_wr, L->P, unpack);
+            pack_transposed(e, &p->tensors[L->t_whr], L->pk_wr, L->P, unpack);
     }
     if (p->net->head.present) {
         const Head *h = &p->net->head;
         sb_line(sb, "/* head %s */", h->name);
-        emit_pack_transposed(e, &p->tensors[p->head_t_w], p->head_pk_w, h->out_features, unpack);
+        pack_transposed(e, &p->tensors[p->head_t_w], p->head_pk_w, h->out_features, unpack);
         if (p->head_t_b >= 0) {
             long hb = p->tensors[p->head_t_b].offset;
             sb_line(sb, "for (long j = 0; j < %d; j++)", h->out_features);
@@ -565,7 +565,7 @@ void em_pack(Emitter *e, int unpack)
 }
 
 /* "ireals", the schedule's ints rounded up to reals, of layout l, as a declaration. */
-static void emit_ireals(Emitter *e, const PlanLayout *l, const char *decl)
+static void ireals_decl(Emitter *e, const PlanLayout *l, const char *decl)
 {
     sb_line(e->sb, "%s = ((%dL * B + %dL * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /",
             decl, l->ints_B, l->ints_T);
@@ -586,7 +586,7 @@ static void offset_expr(char *buf, size_t n, long kB, long kBT, long k1)
 }
 
 /* <name>_scratch_bytes: the plan's scratch table summed. */
-static void emit_scratch_bytes(Emitter *e, const PlanLayout *l)
+static void scratch_bytes(Emitter *e, const PlanLayout *l)
 {
     Sb *sb = e->sb;
     long kB, kBT, k1;
@@ -596,7 +596,7 @@ static void emit_scratch_bytes(Emitter *e, const PlanLayout *l)
     sb_line(sb, "long %s_scratch_bytes(int B, int T)", e->p->net->name);
     sb_line(sb, "{");
     sb->indent += 4;
-    emit_ireals(e, l, "const long ireals");
+    ireals_decl(e, l, "const long ireals");
     sb_line(sb, "return (long)sizeof(real) * (ireals%s);", off);
     sb_close(sb, 1);
     sb_line(sb, "%s", "");
@@ -624,11 +624,11 @@ static int region_used(const Emitter *e, const char *name)
 
 /* The forward's pointers into its scratch, each region where the plan's table puts it; the
  * parts of <name>_forward_par share the `shared` regions (layer outputs, the head's input). */
-static void emit_carve(Emitter *e, const PlanLayout *l)
+static void carve(Emitter *e, const PlanLayout *l)
 {
     Sb *sb = e->sb;
     int any_shared = 0;
-    emit_ireals(e, l, "const long ireals");
+    ireals_decl(e, l, "const long ireals");
     for (int k = 0; k < l->n; k++) {
         const PlanRegion *g = &l->r[k];
         if (!region_used(e, g->name))
@@ -651,7 +651,7 @@ static void emit_carve(Emitter *e, const PlanLayout *l)
 
 /* The signature, the checks, the scratch carved and the batch packed; y cleared (a part: its
  * own sequences only, then a barrier). */
-static void emit_forward_open(Emitter *e)
+static void forward_open(Emitter *e)
 {
     const Plan *p = e->p;
     const Net *net = p->net;
@@ -667,7 +667,7 @@ static void emit_forward_open(Emitter *e)
                 e->fn);
         sb_line(sb, "    int T, real *y, real *h_n, real *c_n, void *scratch)");
     } else {
-        emit_scratch_bytes(e, &p->scratch);
+        scratch_bytes(e, &p->scratch);
         em_section(e, "forward");
         sb_line(sb,
                 "int %s_forward_par(const real *w, const real *x, const int *lengths, int B, "
@@ -687,7 +687,7 @@ static void emit_forward_open(Emitter *e)
     sb_line(sb, "int *len = (int *)scratch, *perm = len + B, *bs = perm + B;");
     if (!e->dep)
         sb_line(sb, "int *pp = bs + T, *pbs = pp + B; /* this part's perm and bs */");
-    emit_carve(e, e->dep ? &p->dep_scratch : &p->scratch);
+    carve(e, e->dep ? &p->dep_scratch : &p->scratch);
     sb_line(sb, "if (pack_batch(lengths, B, T, len, perm, bs) < 0)");
     sb_line(sb, "    return -1;");
     if (e->dep) {
@@ -717,7 +717,7 @@ static void emit_forward_open(Emitter *e)
 
 /* After layer-direction L ran: the final states of the top block's sequences into h_n
  * (c_n), and the top layer's last state into the head's input. */
-static void emit_final_states(Emitter *e, const PlanLayer *L)
+static void final_states(Emitter *e, const PlanLayer *L)
 {
     Sb *sb = e->sb;
     const Head *hd = &e->p->net->head;
@@ -741,7 +741,7 @@ static void emit_final_states(Emitter *e, const PlanLayer *L)
 }
 
 /* Layer i (both directions) from `in` to `out`. */
-static void emit_forward_layer(Emitter *e, int i, const Io *in, const Io *out)
+static void forward_layer(Emitter *e, int i, const Io *in, const Io *out)
 {
     const Plan *p = e->p;
     Sb *sb = e->sb;
@@ -775,7 +775,7 @@ static void emit_forward_layer(Emitter *e, int i, const Io *in, const Io *out)
         sb_line(sb, "    %s, %s, %s, T, sq, sp, h, %s%s%d);", optr, out->sb, out->st,
                 lstm ? "c, " : "", em_split(e, L) ? "xp, " : "", dir);
         if (L->top)
-            emit_final_states(e, L);
+            final_states(e, L);
         if (!e->dep && D == 2) {
             sb_close(sb, 1);
         }
@@ -784,7 +784,7 @@ static void emit_forward_layer(Emitter *e, int i, const Io *in, const Io *out)
 }
 
 /* The head over the top layer's outputs `in` (or the last states), this part's sequences. */
-static void emit_forward_head(Emitter *e, const Io *in)
+static void forward_head(Emitter *e, const Io *in)
 {
     const Net *net = e->p->net;
     const Head *hd = &net->head;
@@ -813,7 +813,7 @@ void em_forward(Emitter *e)
     const Net *net = p->net;
     Sb *sb = e->sb;
     long O = net->out_size;
-    emit_forward_open(e);
+    forward_open(e);
     Io in = input_io(net);
     int nbuf = 0;
     for (int i = 0; i < p->nlayers; i += p->layers[i].block->dirs) {
@@ -830,7 +830,7 @@ void em_forward(Emitter *e)
             snprintf(out.st, sizeof out.st, "%d", W);
             nbuf ^= 1;
         }
-        emit_forward_layer(e, i, &in, &out);
+        forward_layer(e, i, &in, &out);
         if (!e->dep && (i + L0->block->dirs < p->nlayers || net->head.present)) {
             sb_line(sb, "if (sync) /* the next layer reads every part's outputs */");
             sb_line(sb, "    sync(ctx);");
@@ -838,7 +838,7 @@ void em_forward(Emitter *e)
         in = out;
     }
     if (net->head.present)
-        emit_forward_head(e, &in);
+        forward_head(e, &in);
     sb_line(sb, "return 0;");
     sb_close(sb, 1);
 }

@@ -1,6 +1,6 @@
 /* cell.c — each cell's step, forward and backward side by side: the gate equations of
  * every variant (em_gates_unit), the step over one sequence (em_cell), and its derivative
- * (em_back) with the parameter and input gradients of one step (emit_back_params).
+ * (em_back) with the parameter and input gradients of one step (back_params).
  */
 #include <stdio.h>
 #include <string.h>
@@ -118,7 +118,7 @@ void em_reset_unit(Emitter *e, const PlanLayer *L, long j)
 /* Parameter gradients and input gradients of one step, after dz (G*H) is known:
  * db += dz; dWx^T += x dz^T; dWh^T += hp dz^T (GRU: the n columns take dgh or rh);
  * dx += Wx dz (when dx); dhp = hd + Wh dz. */
-static void emit_back_params(Emitter *e, const PlanLayer *L)
+static void back_params(Emitter *e, const PlanLayer *L)
 {
     Sb *sb = e->sb;
     long H = L->H, GH = (long)L->G * H, I = L->I, Hr = L->Hr;
@@ -409,7 +409,7 @@ void em_back(Emitter *e, const PlanLayer *L, int split)
         break;
     }
     if (!split)
-        emit_back_params(e, L);
+        back_params(e, L);
     sb_close(e->sb, 1);
     sb_line(e->sb, "%s", "");
 }

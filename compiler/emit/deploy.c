@@ -1,4 +1,4 @@
-/* emit_deploy.c — deployable code (rnnc SPEC -o OUT.c --weights W): the packed weights as
+/* deploy.c — deployable code (rnnc SPEC -o OUT.c --weights W): the packed weights as
  * static const arrays, the caller-owned state with reset and step, the whole-sequence
  * forward over a fixed work area, and the self-test with golden outputs.
  */

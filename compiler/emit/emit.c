@@ -54,7 +54,7 @@ void em_summary(Emitter *e)
     }
 }
 
-static void emit_header(Emitter *e, const char *header_name)
+static void unit_header(Emitter *e, const char *header_name)
 {
     const Plan *p = e->p;
     const Net *net = p->net;
@@ -209,7 +209,7 @@ void em_section(Emitter *e, const char *name)
     }
 }
 
-static void emit_banner(Emitter *e, const char *header_name)
+static void unit_banner(Emitter *e, const char *header_name)
 {
     const Net *net = e->p->net;
     Sb *sb = e->sb;
@@ -224,7 +224,7 @@ static void emit_banner(Emitter *e, const char *header_name)
     sb_line(sb, "%s", "");
 }
 
-static void emit_body(Emitter *e)
+static void unit_body(Emitter *e)
 {
     const Plan *p = e->p;
     const Net *net = p->net;
@@ -317,7 +317,7 @@ static Emitter emitter(Sb *sb, const Plan *plan, const EmitDeploy *dep, int jit,
     return e;
 }
 
-static int emit_all(const Plan *plan, const char *header_name, const EmitDeploy *dep, int jit,
+static int unit_all(const Plan *plan, const char *header_name, const EmitDeploy *dep, int jit,
                     int train, int for_tcc, CUnit *out, DiagList *d)
 {
     Sb sb;
@@ -327,17 +327,17 @@ static int emit_all(const Plan *plan, const char *header_name, const EmitDeploy 
     if (dep)
         em_header_deploy(&e, header_name);
     else
-        emit_header(&e, header_name);
+        unit_header(&e, header_name);
     out->header = sb_take(&sb);
     sb_init(&sb);
-    emit_banner(&e, header_name);
+    unit_banner(&e, header_name);
     out->banner = sb_take(&sb);
     sb_init(&sb);
     sb_line(&sb, "#include \"%s\"", header_name);
     sb_line(&sb, "%s", "");
     out->include = sb_take(&sb);
     sb_init(&sb);
-    emit_body(&e);
+    unit_body(&e);
     out->body = sb_take(&sb);
     if (!out->header || !out->banner || !out->body || !out->include) {
         cunit_free(out);
@@ -349,12 +349,12 @@ static int emit_all(const Plan *plan, const char *header_name, const EmitDeploy 
 
 int emit_unit(const Plan *plan, const char *header_name, CUnit *out, DiagList *d)
 {
-    return emit_all(plan, header_name, NULL, 0, 0, 0, out, d);
+    return unit_all(plan, header_name, NULL, 0, 0, 0, out, d);
 }
 
 int emit_unit_jit(const Plan *plan, int train, int for_tcc, CUnit *out, DiagList *d)
 {
-    return emit_all(plan, "model.h", NULL, 1, train, for_tcc, out, d);
+    return unit_all(plan, "model.h", NULL, 1, train, for_tcc, out, d);
 }
 
 char *emit_layer(const Plan *plan, int layer, int train, int for_tcc)
@@ -369,7 +369,7 @@ char *emit_layer(const Plan *plan, int layer, int train, int for_tcc)
 int emit_unit_deploy(const Plan *plan, const char *header_name, const EmitDeploy *dep, CUnit *out,
                      DiagList *d)
 {
-    return emit_all(plan, header_name, dep, 0, 0, 0, out, d);
+    return unit_all(plan, header_name, dep, 0, 0, 0, out, d);
 }
 
 void cunit_free(CUnit *u)

@@ -18,7 +18,7 @@ typedef struct Emitter {
     const char *exp_fn, *tanh_fn;
     const char *fn;    /* before each function definition: "RNNC_NOLIB " when deployed */
     int jit;           /* a unit for rnnc's JIT: with the host's entry points (ModelFns) */
-    int train;         /* also emit the training API (emit_train.c) */
+    int train;         /* also emit the training API (api.c, seq.c) */
     int cache;         /* the cell being written stores its activations (a, ex) */
     int for_tcc;       /* for libtcc, which neither unrolls nor vectorises */
     char ring[16][48]; /* scratch for index expressions */

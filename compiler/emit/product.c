@@ -13,7 +13,7 @@
 const char *em_ix(Emitter *e, long base, long j)
 {
     char *s = e->ring[e->ring_at++ % 16];
-    if (j == -2 && base == 0) /* a column of emit_kern.c's chunk jc */
+    if (j == -2 && base == 0) /* a column of seq.c's chunk jc */
         snprintf(s, 48, "jc + j");
     else if (j == -2)
         snprintf(s, 48, "%ld + jc + j", base);
@@ -121,9 +121,9 @@ int em_block(const Emitter *e)
 }
 
 /* One column range [c0, c0 + count * width) of em_product_blk, in chunks of `width`. */
-static void emit_chunks(Emitter *e, int ns, const char *dst, long dst0, long c0, long count,
-                        long width, const char *init, int init_ps, long init0, const Term *terms,
-                        int nterms)
+static void blk_chunks(Emitter *e, int ns, const char *dst, long dst0, long c0, long count,
+                       long width, const char *init, int init_ps, long init0, const Term *terms,
+                       int nterms)
 {
     Sb *sb = e->sb;
     if (count == 1)
@@ -189,15 +189,15 @@ void em_product_blk(Emitter *e, int ns, const char *dst, long dst0, long n, cons
     /* one sequence: more columns at once, for independent chains of additions */
     long jb = ns == 1 ? e->p->kern.one_seq_cols : e->p->kern.blk_cols;
     if (n / jb)
-        emit_chunks(e, ns, dst, dst0, 0, n / jb, jb, init, init_ps, init0, terms, nterms);
+        blk_chunks(e, ns, dst, dst0, 0, n / jb, jb, init, init_ps, init0, terms, nterms);
     if (n % jb)
-        emit_chunks(e, ns, dst, dst0, n / jb * jb, 1, n % jb, init, init_ps, init0, terms, nterms);
+        blk_chunks(e, ns, dst, dst0, n / jb * jb, 1, n % jb, init, init_ps, init0, terms, nterms);
 }
 
 /* One block of em_outer: rows [k0, k0 + R) (k0 a loop's or constant) by columns of chunk jc
  * (a loop's or constant), width wd, accumulators held across the live sequences. */
-static void emit_outer_chunk(Emitter *e, const char *dst, long row, long col0, long R, long wd,
-                             long W, long voff, long doff)
+static void outer_chunk(Emitter *e, const char *dst, long row, long col0, long R, long wd, long W,
+                        long voff, long doff)
 {
     Sb *sb = e->sb;
     sb_line(sb, "real acc[%ld][%ld];", R, wd);
@@ -263,7 +263,7 @@ void em_outer(Emitter *e, const char *dst, long row, long col0, long K, long nco
                 sb_line(sb, "const int k0 = %ld;", kparts[a][0]);
             if (b)
                 sb_line(sb, "const int jc = %ld;", jparts[b][0]);
-            emit_outer_chunk(e, dst, row, col0, R, wd, W, voff, doff);
+            outer_chunk(e, dst, row, col0, R, wd, W, voff, doff);
             sb_close(sb, 1);
             if (!a)
                 sb->indent -= 4;

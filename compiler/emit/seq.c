@@ -24,7 +24,7 @@ int em_split(const Emitter *e, const PlanLayer *L)
 }
 
 /* <fn>_proj<ns>: the input projection of ns (step, sequence) pairs. */
-static void emit_proj(Emitter *e, const PlanLayer *L, int ns)
+static void proj_kernel(Emitter *e, const PlanLayer *L, int ns)
 {
     Sb *sb = e->sb;
     long GH = (long)L->G * L->H;
@@ -45,7 +45,7 @@ static void emit_proj(Emitter *e, const PlanLayer *L, int ns)
 }
 
 /* <fn>_rec<ns> (<fn>_recc<ns> with e->cache): the rest of one step for ns sequences. */
-static void emit_rec(Emitter *e, const PlanLayer *L, int ns)
+static void rec_kernel(Emitter *e, const PlanLayer *L, int ns)
 {
     Sb *sb = e->sb;
     const Block *blk = L->block;
@@ -130,9 +130,9 @@ static void seqc_signature(Emitter *e, const PlanLayer *L)
     sb_line(e->sb, "    real *a, int reverse)");
 }
 
-/* The driver over a packed batch, as emit.c's <fn>_seq (or with e->cache emit_train.c's
+/* The driver over a packed batch, as seq_driver's <fn>_seq (or with e->cache seqc_driver's
  * <fn>_seqc): every live step's input projection first, then the recurrence. */
-static void emit_seq_split(Emitter *e, const PlanLayer *L)
+static void seq_split(Emitter *e, const PlanLayer *L)
 {
     Sb *sb = e->sb;
     int ns = em_block(e), lstm = L->block->cell == CELL_LSTM;
@@ -245,13 +245,13 @@ static void emit_seq_split(Emitter *e, const PlanLayer *L)
 void em_kern_layer(Emitter *e, const PlanLayer *L)
 {
     int ns = em_block(e);
-    emit_proj(e, L, 1);
+    proj_kernel(e, L, 1);
     if (ns > 1)
-        emit_proj(e, L, ns);
-    emit_rec(e, L, 1);
+        proj_kernel(e, L, ns);
+    rec_kernel(e, L, 1);
     if (ns > 1)
-        emit_rec(e, L, ns);
-    emit_seq_split(e, L);
+        rec_kernel(e, L, ns);
+    seq_split(e, L);
 }
 
 /* A split layer's training forward: recc and seqc (the proj functions are shared). */
@@ -259,14 +259,14 @@ void em_kern_train(Emitter *e, const PlanLayer *L)
 {
     int ns = em_block(e);
     e->cache = 1;
-    emit_rec(e, L, 1);
+    rec_kernel(e, L, 1);
     if (ns > 1)
-        emit_rec(e, L, ns);
-    emit_seq_split(e, L);
+        rec_kernel(e, L, ns);
+    seq_split(e, L);
     e->cache = 0;
 }
 /* The layer over a packed batch, one direction: step t runs the bs[t] live sequences. */
-static void emit_seq(Emitter *e, const PlanLayer *L)
+static void seq_driver(Emitter *e, const PlanLayer *L)
 {
     Sb *sb = e->sb;
     int lstm = L->block->cell == CELL_LSTM;
@@ -306,7 +306,7 @@ static void emit_seq(Emitter *e, const PlanLayer *L)
 
 /* The layer with a cache over a packed batch: as <fn>_seq, also storing the activations
  * a (B, T, G*H), the cell states cs (B, T, H) of an LSTM, ex (B, T, H) of a GRU (after). */
-static void emit_seqc(Emitter *e, const PlanLayer *L)
+static void seqc_driver(Emitter *e, const PlanLayer *L)
 {
     Sb *sb = e->sb;
     long H = L->H, GH = (long)L->G * H;
@@ -340,7 +340,7 @@ static void emit_seqc(Emitter *e, const PlanLayer *L)
 }
 
 /* The signature of <fn>_seqb; the batched one (bz) also takes its scratch. */
-static void emit_seqb_head(Emitter *e, const PlanLayer *L, int bz)
+static void seqb_head(Emitter *e, const PlanLayer *L, int bz)
 {
     Sb *sb = e->sb;
     int lstm = cell_desc(L->block)->has_c, after = cell_desc(L->block)->has_gh;
@@ -358,7 +358,7 @@ static void emit_seqb_head(Emitter *e, const PlanLayer *L, int bz)
 
 /* In <fn>_seqb's loop over the live sequences i of step t: b, bt, the state before the
  * step (hp [cp]) and dh = dL/dh_t (from above, dy, and from the step after, dhn). */
-static void emit_seqb_sample(Emitter *e, const PlanLayer *L)
+static void seqb_sample(Emitter *e, const PlanLayer *L)
 {
     Sb *sb = e->sb;
     sb_line(sb, "const int b = perm[i];");
@@ -377,12 +377,12 @@ static void emit_seqb_sample(Emitter *e, const PlanLayer *L)
 /* Backward through time over a packed batch, one direction: steps in the reverse of their
  * forward order; dhn (B, Hr) [dcn (B, H)] carry dL/dh [dL/dc] from step to step. y holds
  * the layer's outputs (h of every step, read as h_{t-1}); dy their gradients. */
-static void emit_seqb(Emitter *e, const PlanLayer *L)
+static void seqb(Emitter *e, const PlanLayer *L)
 {
     Sb *sb = e->sb;
     long H = L->H, GH = (long)L->G * H;
     int lstm = cell_desc(L->block)->has_c, after = cell_desc(L->block)->has_gh;
-    emit_seqb_head(e, L, 0);
+    seqb_head(e, L, 0);
     sb_line(sb, "{");
     sb->indent += 4;
     sb_line(sb, "real dh[%d];", L->Hr);
@@ -391,7 +391,7 @@ static void emit_seqb(Emitter *e, const PlanLayer *L)
     sb_line(sb, "const int t = reverse ? s : T - 1 - s;");
     sb_line(sb, "for (int i = 0; i < bs[t]; i++) {");
     sb->indent += 4;
-    emit_seqb_sample(e, L);
+    seqb_sample(e, L);
     if (lstm)
         sb_line(sb, "%s_back(wb, x + b * xsb + t * xst, hp, cp, a + bt * %ld, cs + bt * %ld, dh,",
                 L->fn, GH, H);
@@ -410,7 +410,7 @@ static void emit_seqb(Emitter *e, const PlanLayer *L)
 
 /* A split layer's backward kernels: <fn>_bh<n> (dL/dh_{t-1}), <fn>_bx<n> (dL/dx_t, added)
  * for blocks of n sequences, <fn>_bw (the parameter gradients of every live sequence). */
-static void emit_back_kernels(Emitter *e, const PlanLayer *L)
+static void back_kernels(Emitter *e, const PlanLayer *L)
 {
     Sb *sb = e->sb;
     long H = L->H, GH = (long)L->G * H, I = L->I, Hr = L->Hr;
@@ -477,10 +477,10 @@ static void emit_back_kernels(Emitter *e, const PlanLayer *L)
     sb_line(sb, "%s", "");
 }
 
-/* Backward through time over a packed batch for a split layer, as emit_seqb's <fn>_seqb:
+/* Backward through time over a packed batch for a split layer, as seqb's <fn>_seqb:
  * per step, each live sequence's dz one at a time (into the scratch bz), then dL/dh_{t-1}
  * and dL/dx_t in blocks, then the parameter gradients of all of them at once. */
-static void emit_seqb_split(Emitter *e, const PlanLayer *L)
+static void seqb_split(Emitter *e, const PlanLayer *L)
 {
     Sb *sb = e->sb;
     long H = L->H, GH = (long)L->G * H, Hr = L->Hr, I = L->I;
@@ -488,11 +488,11 @@ static void emit_seqb_split(Emitter *e, const PlanLayer *L)
         gru = L->block->cell == CELL_GRU;
     int ns = em_block(e);
     long outw = Hr > I ? Hr : I;
-    emit_back_kernels(e, L);
+    back_kernels(e, L);
     sb_line(sb, "/* %s layer %d: backward through time over a packed batch, one direction; bz",
             L->block->name, L->layer);
     sb_line(sb, " * is scratch, (B, %ld). */", L->bz_width);
-    emit_seqb_head(e, L, 1);
+    seqb_head(e, L, 1);
     sb_line(sb, "{");
     sb->indent += 4;
     sb_line(sb, "real dh[%ld];", Hr);
@@ -512,7 +512,7 @@ static void emit_seqb_split(Emitter *e, const PlanLayer *L)
     sb_line(sb, "const int t = reverse ? s : T - 1 - s, n = bs[t];");
     sb_line(sb, "for (int i = 0; i < n; i++) {");
     sb->indent += 4;
-    emit_seqb_sample(e, L);
+    seqb_sample(e, L);
     sb_line(sb, "real *z = bz + (long)i * %ld;", L->bz_width);
     char extra[96] = "";
     if (after)
@@ -587,14 +587,14 @@ void em_train_cells(Emitter *e, const PlanLayer *L)
     if (em_split(e, L)) {
         em_kern_train(e, L);
         em_back(e, L, 1);
-        emit_seqb_split(e, L);
+        seqb_split(e, L);
     } else {
         e->cache = 1;
         em_cell(e, L);
         e->cache = 0;
-        emit_seqc(e, L);
+        seqc_driver(e, L);
         em_back(e, L, 0);
-        emit_seqb(e, L);
+        seqb(e, L);
     }
 }
 
@@ -604,7 +604,7 @@ void em_layer(Emitter *e, const PlanLayer *L)
         em_kern_layer(e, L);
     } else {
         em_cell(e, L);
-        emit_seq(e, L);
+        seq_driver(e, L);
     }
     if (e->train)
         em_train_cells(e, L);

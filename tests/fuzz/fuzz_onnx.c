@@ -4,7 +4,7 @@
  * hand from the source root, seeds in tests/fuzz/corpus/onnx (fixtures of tests/onnx_fixtures):
  *   mkdir -p /tmp/fz && protoc-c --proto_path=/usr/include/onnx --c_out=/tmp/fz onnx.proto
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Ihost -Iruntime -I/tmp/fz \
- *     tests/fuzz/fuzz_onnx.c host/onnx.c host/onnx_shape.c host/onnx_ops.c /tmp/fz/onnx.pb-c.c \
+ *     tests/fuzz/fuzz_onnx.c host/onnx*.c /tmp/fz/onnx.pb-c.c \
  *     runtime/safetensors.c runtime/rt_util.c runtime/npy.c -lprotobuf-c -lyaml -lm \
  *     -o /tmp/fz/fuzz_onnx
  *   cp -r tests/fuzz/corpus/onnx /tmp/fz/corpus && nice /tmp/fz/fuzz_onnx \
