@@ -506,6 +506,7 @@ void em_train_api(Emitter *e)
     sb_line(sb, "    return i >= 0 && i < %d ? m.a[i] : 0;", e->p->nlayers);
     sb_line(sb, "}");
     sb_line(sb, "%s", "");
+    em_cache_at(e);
     if (e->p->net->head.present)
         emit_head_train(e);
     emit_forward_train(e);
