@@ -175,13 +175,23 @@ static const Opt train_opts[] = {
     T("--tbptt", "tbptt"),
 };
 static const Opt repl_opts[] = {V("--weights", weights), V("--jit", jit)};
-static const Opt plot_opts[] = {
-    V("-o", out),           V("--weights", weights),     V("--input", input),
-    V("--lengths", lengths), V("--seq", seq),            V("--layer", layer),
-    V("--units", units),    V("--seed", seed),           V("--steps", steps),
-    F("--compare", compare), V("--rnn-weights", cw_rnn), V("--lstm-weights", cw_lstm),
-    V("--gru-weights", cw_gru), F("--cell", cell),       V("--unroll", unroll),
-    V("--log", plot_log),   V("--jit", jit)};
+static const Opt plot_opts[] = {V("-o", out),
+                                V("--weights", weights),
+                                V("--input", input),
+                                V("--lengths", lengths),
+                                V("--seq", seq),
+                                V("--layer", layer),
+                                V("--units", units),
+                                V("--seed", seed),
+                                V("--steps", steps),
+                                F("--compare", compare),
+                                V("--rnn-weights", cw_rnn),
+                                V("--lstm-weights", cw_lstm),
+                                V("--gru-weights", cw_gru),
+                                F("--cell", cell),
+                                V("--unroll", unroll),
+                                V("--log", plot_log),
+                                V("--jit", jit)};
 
 static int bad_usage(const char *msg, const char *arg, const char *usage)
 {
@@ -679,12 +689,8 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*fn)(int, char **);
-    } cmds[] = {{"check", cmd_check},
-                {"run", cmd_run},
-                {"grad", cmd_grad},
-                {"train", cmd_train},
-                {"repl", cmd_repl},
-                {"plot", cmd_plot},
+    } cmds[] = {{"check", cmd_check},  {"run", cmd_run},   {"grad", cmd_grad},
+                {"train", cmd_train},  {"repl", cmd_repl}, {"plot", cmd_plot},
                 {"report", cmd_report}};
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
         if (strcmp(cmd, cmds[k].name) == 0)

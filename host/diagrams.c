@@ -59,6 +59,16 @@ static void gate(Draw *d, double x, double y, const char *fn, const char *name)
     draw_text(d, x + 23, y - 10, 0, 0.5, 0, 8, 1, "%s", name);
 }
 
+/* A width on an edge: a number on a white pill at (x, y). */
+static void edge_label(Draw *d, double x, double y, int n)
+{
+    char s[16];
+    snprintf(s, sizeof s, "%d", n);
+    double w = draw_text_width(d, 8, 1, s) + 8;
+    draw_box(d, x - w / 2, y - 7, w, 14, 7, &WHITE, &(Rgb){0.6, 0.6, 0.6}, 0.6);
+    draw_text(d, x, y, 0.5, 0.5, 0, 8, 1, "%s", s);
+}
+
 /* Columns of the network: the input, every layer of every block, the head, the output. */
 void fig_arch(Draw *d, Rnnc *r)
 {
@@ -79,7 +89,7 @@ void fig_arch(Draw *d, Rnnc *r)
     int head = strncmp(last.name, top.name, tn) != 0 || last.name[tn] != '.';
     ncols += head;
     double colw = (W - 40) / ncols, bw = colw * 0.72 < 96 ? colw * 0.72 : 96, bh = 40;
-    double H = 110 + maxd * (bh + 14) + 40, cy = 70 + maxd * (bh + 14) / 2;
+    double H = 100 + maxd * (bh + 14) + 30, cy = 66 + maxd * (bh + 14) / 2;
     draw_size(d, W, H);
     draw_text(d, 12, 12, 0, 0, 0, 11, 1, "%s: %d block%s, %ld parameters", info.name, info.nblocks,
               info.nblocks > 1 ? "s" : "", info.nparams);
@@ -99,8 +109,7 @@ void fig_arch(Draw *d, Rnnc *r)
                 for (int k = 0; k < prev_n; k++)
                     draw_arrow(d, px + bw / 2 - 2, prev_y[k], x - bw / 2, ys[dir], INK, 1);
             }
-            draw_text(d, (px + x) / 2, cy - maxd * (bh + 14) / 2 - 4, 0.5, 1, 0, 8, 0, "%d",
-                      width);
+            edge_label(d, (px + bw / 2 + x - bw / 2) / 2, cy, width);
             for (int dir = 0; dir < b.dirs; dir++) {
                 char a[48], c[64];
                 snprintf(a, sizeof a, "%s %s", cell_name(b.cell), dir ? "\u2190" : "\u2192");
@@ -119,12 +128,12 @@ void fig_arch(Draw *d, Rnnc *r)
         draw_box(d, bx0, by, bx1 - bx0, maxd * (bh + 14) + 28, 8, NULL, &(Rgb){0.5, 0.5, 0.5},
                  0.8);
         draw_text(d, bx0 + 4, by + maxd * (bh + 14) + 30, 0, 0, 0, 8, 0, "block %s%s", b.name,
-                  b.dirs == 2 ? " (bidirectional: outputs concatenated)" : "");
+                  b.dirs == 2 ? ", both ways" : "");
     }
     double x = px + colw;
     for (int k = 0; k < prev_n; k++)
         draw_arrow(d, px + bw / 2 - 2, prev_y[k], x - bw * 0.4, cy, INK, 1);
-    draw_text(d, (px + x) / 2, cy - maxd * (bh + 14) / 2 - 4, 0.5, 1, 0, 8, 0, "%d", width);
+    edge_label(d, (px + bw / 2 + x - bw * 0.4) / 2, cy, width);
     if (head) {
         snprintf(l2, sizeof l2, "%d \u2192 %d, %s", width, info.output_size,
                  info.per_step ? "every step" : "last state");
@@ -132,13 +141,14 @@ void fig_arch(Draw *d, Rnnc *r)
         px = x;
         x = px + colw;
         draw_arrow(d, px + bw / 2, cy, x - bw * 0.4, cy, INK, 1);
-        draw_text(d, (px + x) / 2, cy - 4, 0.5, 1, 0, 8, 0, "%d", info.output_size);
+        edge_label(d, (px + bw / 2 + x - bw * 0.4) / 2, cy, info.output_size);
     }
     snprintf(l2, sizeof l2, "%d, %s", info.output_size, info.per_step ? "per step" : "per seq.");
     node(d, x, cy, bw * 0.8, bh, WHITE, "output y", l2);
     draw_text(d, 12, H - 14, 0, 0, 0, 7.5, 0,
-              "Edges: the width of what flows along them. \u2192 forward in time, \u2190 reverse. "
-              "Every layer reads all of the previous layer's outputs.");
+              "Edges: the width of what flows along them. \u2192 forward in time, \u2190 reverse; "
+              "a bidirectional layer's outputs are concatenated, and every layer reads all of the "
+              "previous one's.");
 }
 
 static void lstm_cell(Draw *d)
@@ -214,8 +224,10 @@ static void gru_cell(Draw *d, int before)
         draw_arrow(d, gx[k], by, gx[k], 222, INK, 1.2);
         gate(d, gx[k], 210, fn[k], nm[k]);
     }
-    draw_arrow(d, 220, 210, 380, 214, INK, 1.0); /* r acts inside n */
-    draw_text(d, 290, 226, 0.5, 0, 0, 7.5, 0, "%s",
+    draw_line(d, 200, 198, 200, 178, INK, 1.0, 0); /* r acts inside n */
+    draw_line(d, 200, 178, 390, 178, INK, 1.0, 0);
+    draw_arrow(d, 390, 178, 390, 198, INK, 1.0);
+    draw_text(d, 250, 175, 0.5, 1, 0, 7.5, 0, "%s",
               before ? "n reads W_hn (r \u2299 h)" : "n reads r \u2299 (W_hn h + b_hn)");
     draw_arrow(d, 300, 198, 300, hy0 + 9, INK, 1.2); /* z keeps the old state */
     op(d, 360, 150, "1\u2212");
@@ -269,10 +281,10 @@ void fig_cell(Draw *d, int cell, int gru_reset_before)
     else
         rnn_cell(d);
     Rgb k[2] = {GATE, OP};
-    draw_box(d, 560, 300, 12, 10, 2, &k[0], &INK, 0.6);
-    draw_text(d, 576, 305, 0, 0.5, 0, 7.5, 0, "learned layer");
-    draw_circle(d, 566, 322, 5, &k[1], &INK, 0.6);
-    draw_text(d, 576, 322, 0, 0.5, 0, 7.5, 0, "element-wise");
+    draw_box(d, 548, 330, 12, 10, 2, &k[0], &INK, 0.6);
+    draw_text(d, 564, 335, 0, 0.5, 0, 7.5, 0, "learned layer");
+    draw_circle(d, 554, 352, 5, &k[1], &INK, 0.6);
+    draw_text(d, 564, 352, 0, 0.5, 0, 7.5, 0, "element-wise");
 }
 
 void fig_unroll(Draw *d, Rnnc *r, int n)
