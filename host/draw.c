@@ -86,11 +86,6 @@ void draw_size(Draw *d, double w, double h)
 {
     d->w = w;
     d->h = h;
-    cairo_save(d->cr);
-    cairo_set_source_rgb(d->cr, 1, 1, 1);
-    cairo_rectangle(d->cr, 0, 0, w, h);
-    cairo_fill(d->cr);
-    cairo_restore(d->cr);
 }
 
 /* A growing byte buffer that cairo's stream surfaces write into. */
@@ -138,6 +133,9 @@ static int replay(Draw *d, cairo_surface_t *s, double scale)
 {
     cairo_t *cr = cairo_create(s);
     cairo_scale(cr, scale, scale);
+    cairo_set_source_rgb(cr, 1, 1, 1); /* a white page under the figure */
+    cairo_rectangle(cr, 0, 0, d->w, d->h);
+    cairo_fill(cr);
     cairo_set_source_surface(cr, d->rec, 0, 0);
     cairo_paint(cr);
     int bad = cairo_status(cr) != CAIRO_STATUS_SUCCESS;
@@ -357,11 +355,11 @@ double axes_py(const Axes *a, double v)
     return a->y + a->h - (tr(v, a->ylog) - lo) / (hi - lo) * a->h;
 }
 
-/* Ticks of [lo, hi] at 1, 2 or 5 times a power of ten, about 5 of them, into t (at most
- * 16); their count. */
-static int nice_ticks(double lo, double hi, double *t, double *step_out)
+/* Ticks of [lo, hi] at 1, 2 or 5 times a power of ten, about `want` of them, into t (at
+ * most 16); their count. */
+static int nice_ticks(double lo, double hi, double want, double *t, double *step_out)
 {
-    double span = hi - lo, raw = span / 5, p = pow(10, floor(log10(raw))), step = p;
+    double span = hi - lo, raw = span / want, p = pow(10, floor(log10(raw))), step = p;
     if (!(span > 0) || !isfinite(span))
         return 0;
     if (raw / p >= 5)
@@ -411,7 +409,8 @@ static void axis_ticks(Draw *d, const Axes *a, int vertical, int labels)
         for (double e = e0; e <= e1 && n < 16; e += every)
             t[n++] = pow(10, e);
     } else {
-        n = nice_ticks(lo, hi, t, &step);
+        double len = vertical ? a->h / 28 : a->w / 70;
+        n = nice_ticks(lo, hi, len < 3 ? 3 : len > 7 ? 7 : len, t, &step);
     }
     for (int k = 0; k < n; k++) {
         double p = vertical ? axes_py(a, t[k]) : axes_px(a, t[k]);
@@ -557,7 +556,7 @@ void draw_colorbar(Draw *d, double x, double y, double w, double h, double vmin,
     Rgb dark = {0.2, 0.2, 0.2};
     draw_box(d, x, y, w, h, 0, NULL, &dark, 0.6);
     double t[16], step = 1;
-    int nt = nice_ticks(vmin, vmax, t, &step);
+    int nt = nice_ticks(vmin, vmax, h / 40 < 3 ? 3 : h / 40 > 8 ? 8 : h / 40, t, &step);
     for (int k = 0; k < nt; k++) {
         double p = y + h - (t[k] - vmin) / (vmax - vmin) * h;
         char buf[32];

@@ -26,7 +26,7 @@ Rgb draw_viridis(double u);
 /* A fresh figure (nothing drawn, size 0 x 0), or NULL when out of memory. */
 Draw *draw_new(void);
 void draw_free(Draw *d);
-/* The page size in points; every figure sets it once. */
+/* The page size in points (white); every figure sets it, at any time before rendering. */
 void draw_size(Draw *d, double w, double h);
 /* Renders the figure to `path`, the format from its extension (.svg, .png at 2 pixels per
  * point, .pdf), written atomically. 0, or -1 with the reason in `diag`. */

@@ -272,6 +272,7 @@ int fig_state(Draw *d, Rnnc *r, const PlotTrace *t, const int *units, int nunits
         free(m);
         free(lab);
     }
+    draw_size(d, FIG_W, y + 12); /* the last panel's time axis ends the figure */
     double cb = (y - 24 - y_h0) / (any_c ? 2.2 : 1);
     draw_colorbar(d, FIG_W - RIGHT + 14, y_h0, 12, cb, -hmax, hmax, "h");
     if (any_c)
@@ -298,7 +299,7 @@ void fig_grad(Draw *d, const char *title, int T, const double *const *norms, con
         lo = hi * 1e-30;
     decades(&lo, &hi);
     Axes a = {LEFT + 8, 44, FIG_W - LEFT - 30, 280, 0, T, lo, hi, 0, 1, 0};
-    draw_axes(d, &a, "steps back, T - t", "|dL/dh_t|", NULL);
+    draw_axes(d, &a, "steps back, T - t", "gradient norm", NULL);
     draw_text(d, a.x + a.w, a.y + a.h + 32, 1, 0, 0, 7.5, 0,
               "L: sum of the outputs at the last step T; h_t: the first layer's state after t "
               "steps; from rnnc's generated backward");
@@ -314,7 +315,8 @@ void fig_grad(Draw *d, const char *title, int T, const double *const *norms, con
         dashed[c] = strncmp(names[c], "|dL/dc", 6) == 0;
         draw_series(d, &a, ks, v, T, cols[c], 1.8, dashed[c], T <= 30);
     }
-    draw_legend(d, a.x + a.w - 200, a.y + 8, ncurves < 8 ? ncurves : 8, cols, dashed, names);
+    int nl = ncurves < 8 ? ncurves : 8; /* bottom left: where decaying curves are not */
+    draw_legend(d, a.x + 8, a.y + a.h - 14 * nl - 14, nl, cols, dashed, names);
     free(ks);
     free(v);
 }

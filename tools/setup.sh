@@ -8,6 +8,9 @@ pkgs="gcc g++ clang meson ninja-build pkg-config python3 libyaml-dev tcc libtcc-
 pkgs="$pkgs libedit-dev tmux"
 # the Cortex-M4 cross-build and its emulated run (tests/test_cross.c)
 pkgs="$pkgs gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
+# rnnc plot and rnnc report draw with cairo; the plot suite parses SVG with xmllint, opens
+# PDF with pdfinfo and renders report.html in headless Chromium
+pkgs="$pkgs libcairo2-dev libxml2-utils poppler-utils chromium"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
