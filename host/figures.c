@@ -186,7 +186,7 @@ int fig_gates(Draw *d, Rnnc *r, const PlotTrace *t, int li, const int *units, in
         for (int s = 0; s < T; s++)
             ts[s] = s + 1;
         cols[g] = draw_palette(g);
-        names[g] = L.gate_names[g];
+        names[g] = rnn && !relu ? "pre-activation" : L.gate_names[g];
         draw_series(d, &mp, ts, mean + (long)g * T, T, cols[g], 1.4, 0, 0);
     }
     draw_legend(d, FIG_W - RIGHT + 6, y, L.G, cols, NULL, names);
