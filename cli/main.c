@@ -28,6 +28,10 @@ static const char usage_main[] =
     "                       [--init W.safetensors | --resume CKPT] --save W.safetensors\n"
     "       rnnc import MODEL.onnx -o SPEC.yaml --weights-out W.safetensors\n"
     "       rnnc repl [SPEC] [--weights W.safetensors] [--jit tcc|cc]\n"
+    "       rnnc plot KIND SPEC [--weights W] [--input X.npy] -o FIG.svg|.png|.pdf\n"
+    "                     KIND: gates, state, gradients, params, arch, curves\n"
+    "       rnnc report SPEC [--weights W --input X.npy] -o REPORT.html\n"
+
     "       rnnc help [COMMAND]           help on one command (also: rnnc COMMAND --help)\n"
     "       rnnc --version\n";
 
@@ -116,6 +120,9 @@ typedef struct Args {
     int print, no_selftest, no_shuffle;
     int ntrain;
     const char *train_key[16], *train_flag[16], *train_value[16]; /* train: overrides */
+    /* plot and report */
+    const char *seq, *layer, *units, *seed, *steps, *unroll, *plot_log, *cw_rnn, *cw_lstm, *cw_gru;
+    int compare, cell;
 } Args;
 
 typedef enum OptKind {
@@ -179,6 +186,23 @@ static const Opt train_opts[] = {
 };
 static const Opt repl_opts[] = {V("--weights", weights), V("--jit", jit)};
 static const Opt import_opts[] = {V("-o", out), V("--weights-out", weights_out)};
+static const Opt plot_opts[] = {V("-o", out),
+                                V("--weights", weights),
+                                V("--input", input),
+                                V("--lengths", lengths),
+                                V("--seq", seq),
+                                V("--layer", layer),
+                                V("--units", units),
+                                V("--seed", seed),
+                                V("--steps", steps),
+                                F("--compare", compare),
+                                V("--rnn-weights", cw_rnn),
+                                V("--lstm-weights", cw_lstm),
+                                V("--gru-weights", cw_gru),
+                                F("--cell", cell),
+                                V("--unroll", unroll),
+                                V("--log", plot_log),
+                                V("--jit", jit)};
 
 static int bad_usage(const char *msg, const char *arg, const char *usage)
 {
@@ -508,6 +532,159 @@ static int cmd_import(int argc, char **argv)
     return finish(r, rc == 0 ? 0 : 1);
 }
 
+static const char usage_plot[] =
+    "usage: rnnc plot KIND SPEC [--weights W.safetensors] [--input X.npy [--lengths L.npy]\n"
+    "                 [--seq N]] [--seed N] [--steps N] -o FIG.svg|FIG.png|FIG.pdf\n"
+    "Draws a figure of the network in SPEC, computed by its generated code:\n"
+    "  gates      every gate of one layer per unit over time, the input above, the means\n"
+    "             below [--layer N (rnnc_layer's numbering: layer-directions)] [--units "
+    "0-7,12]\n"
+    "  state      h (and an LSTM's c) per unit over time, one panel per layer [--units]\n"
+    "  gradients  |dL/dh_t| against T - t, log scale, L the sum of the last step's outputs,\n"
+    "             from the generated backward [--compare: the spec as RNN, LSTM and GRU from\n"
+    "             one seed, or trained: --rnn-weights W --lstm-weights W --gru-weights W]\n"
+    "  params     parameters and FLOPs per step against hidden size, RNN, LSTM, GRU\n"
+    "  arch       the network as a diagram [--cell: the cell inside] [--unroll N]\n"
+    "  curves     training curves: rnnc plot curves LOG.csv (or SPEC --log LOG.csv), the\n"
+    "             CSV of rnnc train --log\n"
+    "Without --weights the weights are PyTorch's initialisation from --seed (default 0);\n"
+    "without --input the input is a standard normal sequence of --steps steps (100) from\n"
+    "the seed; --seq picks a sequence of the batch (0). The format follows the extension.\n"
+    "Exit status: 0 success, 1 bad input (nothing written), 2 bad usage.\n";
+
+static const char usage_report[] =
+    "usage: rnnc report SPEC [--weights W.safetensors --input X.npy [--lengths L.npy]\n"
+    "                   [--seq N]] [--seed N] -o REPORT.html\n"
+    "Writes one self-contained HTML page (inline SVG, nothing fetched): the check summary,\n"
+    "the architecture, the cell, parameter counts and, with weights and an input, the\n"
+    "gates, the state and the gradient through time of one sequence.\n"
+    "Exit status: 0 success, 1 bad input (nothing written), 2 bad usage.\n";
+
+/* `value` of option `flag` as a whole number in [lo, hi] into *out: 0, else 2 after the
+ * usage message. NULL leaves *out alone. */
+static int whole(const char *flag, const char *value, long lo, long hi, long *out,
+                 const char *usage)
+{
+    if (!value)
+        return 0;
+    char *end, msg[96];
+    long v = strtol(value, &end, 10);
+    if (!*value || *end || v < lo || v > hi) {
+        snprintf(msg, sizeof msg, "%s takes a whole number from %ld to %ld, not", flag, lo, hi);
+        return bad_usage(msg, value, usage);
+    }
+    *out = v;
+    return 0;
+}
+
+/* The options plot and report share into *pa; 0, or 2 after a usage message. */
+static int plot_args(const Args *a, RnncPlotArgs *pa, const char *usage)
+{
+    long seq = 0, layer = 0, seed = 0, steps = 0, unroll = 0;
+    memset(pa, 0, sizeof *pa);
+    if (whole("--seq", a->seq, 0, 1L << 30, &seq, usage) ||
+        whole("--layer", a->layer, 0, 4096, &layer, usage) ||
+        whole("--seed", a->seed, 0, 1L << 62, &seed, usage) ||
+        whole("--steps", a->steps, 1, 100000, &steps, usage) ||
+        whole("--unroll", a->unroll, 1, 64, &unroll, usage))
+        return 2;
+    if (a->lengths && !a->input)
+        return bad_usage("--lengths goes with --input", NULL, usage);
+    pa->weights = a->weights;
+    pa->input = a->input;
+    pa->lengths = a->lengths;
+    pa->seq = (int)seq;
+    pa->layer = (int)layer;
+    pa->seed = seed;
+    pa->steps = (int)steps;
+    pa->unroll = (int)unroll;
+    pa->units = a->units;
+    pa->compare = a->compare;
+    pa->cell = a->cell;
+    pa->log = a->plot_log;
+    pa->compare_weights[0] = a->cw_rnn;
+    pa->compare_weights[1] = a->cw_lstm;
+    pa->compare_weights[2] = a->cw_gru;
+    return 0;
+}
+
+static int has_ext(const char *path, const char *const *exts, int n)
+{
+    const char *dot = strrchr(path, '.');
+    for (int k = 0; dot && k < n; k++)
+        if (strcmp(dot + 1, exts[k]) == 0)
+            return 1;
+    return 0;
+}
+
+static int cmd_plot(int argc, char **argv)
+{
+    if (argc < 1)
+        return bad_usage("plot needs a KIND and a SPEC", NULL, usage_plot);
+    if (is_help(argv[0])) {
+        fputs(usage_plot, stdout);
+        return 0;
+    }
+    int kind = rnnc_plot_kind(argv[0]);
+    if (kind < 0)
+        return bad_usage("no such figure (gates, state, gradients, params, arch, curves):",
+                         argv[0], usage_plot);
+    Args a;
+    int pr = parse_args(argc - 1, argv + 1, plot_opts, NOPTS(plot_opts), &a, usage_plot);
+    if (pr)
+        return pr == 1 ? 0 : 2;
+    static const char *const figs[3] = {"svg", "png", "pdf"}, *csv[1] = {"csv"};
+    int log_only = kind == RNNC_PLOT_CURVES && a.spec && has_ext(a.spec, csv, 1);
+    if (log_only && !a.plot_log) {
+        a.plot_log = a.spec;
+        a.spec = NULL;
+    }
+    if (kind == RNNC_PLOT_CURVES && !a.plot_log)
+        return bad_usage("plot curves needs a log: rnnc plot curves LOG.csv", NULL, usage_plot);
+    if (!log_only && (pr = require(&a, "plot", NULL, NULL, 0, usage_plot)))
+        return pr;
+    if (!a.out)
+        return bad_usage("plot needs -o FIG.svg, FIG.png or FIG.pdf", NULL, usage_plot);
+    if (!has_ext(a.out, figs, 3))
+        return bad_usage("the figure's format comes from its extension: .svg, .png or .pdf, not",
+                         a.out, usage_plot);
+    RnncPlotArgs pa;
+    if (plot_args(&a, &pa, usage_plot))
+        return 2;
+    pa.kind = (RnncPlotKind)kind;
+    pa.output = a.out;
+    Rnnc *r = log_only ? rnnc_new() : load(&a);
+    if (!r)
+        return 1;
+    int rc = rnnc_plot(r, &pa);
+    if (rc == 0)
+        printf("wrote %s\n", a.out);
+    return finish(r, rc == 0 ? 0 : 1);
+}
+
+static int cmd_report(int argc, char **argv)
+{
+    Args a;
+    int pr = parse_args(argc, argv, plot_opts, NOPTS(plot_opts), &a, usage_report);
+    const char *flags[] = {"-o"};
+    const char *values[] = {a.out};
+    if (pr || (pr = require(&a, "report", flags, values, 1, usage_report)))
+        return pr == 1 ? 0 : 2;
+    static const char *const html[2] = {"html", "htm"};
+    if (!has_ext(a.out, html, 2))
+        return bad_usage("the report is HTML: -o REPORT.html, not", a.out, usage_report);
+    RnncPlotArgs pa;
+    if (plot_args(&a, &pa, usage_report))
+        return 2;
+    Rnnc *r = load(&a);
+    if (!r)
+        return 1;
+    int rc = rnnc_report_html(r, &pa, a.out);
+    if (rc == 0)
+        printf("wrote %s\n", a.out);
+    return finish(r, rc == 0 ? 0 : 1);
+}
+
 static int cmd_emit(int argc, char **argv)
 {
     Args a;
@@ -539,7 +716,8 @@ static const struct {
     const char *usage;
 } cmds[] = {{"check", cmd_check, usage_check}, {"run", cmd_run, usage_run},
             {"grad", cmd_grad, usage_grad},    {"train", cmd_train, usage_train},
-            {"repl", cmd_repl, usage_repl},    {"import", cmd_import, usage_import}};
+            {"repl", cmd_repl, usage_repl},    {"import", cmd_import, usage_import},
+            {"plot", cmd_plot, usage_plot},    {"report", cmd_report, usage_report}};
 enum { NCMDS = sizeof cmds / sizeof cmds[0] };
 
 /* Edit distance of two short words, for "did you mean". */

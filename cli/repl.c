@@ -32,6 +32,8 @@ typedef struct Repl {
     long seed;
     const char *jit; /* "tcc" or "cc" */
     int interactive, failed;
+    char *plot_file; /* the last figure drawn, redrawn after `set` */
+    int plot_kind;
 } Repl;
 
 static volatile sig_atomic_t interrupted;
@@ -203,6 +205,53 @@ static RnncInfo info_of(const Repl *s)
     return info;
 }
 
+/* Figure `kind` of the model on x (else a seeded random sequence) to `file`. */
+static int draw(Repl *s, int kind, const char *file, const char *verb)
+{
+    RnncPlotArgs a;
+    memset(&a, 0, sizeof a);
+    a.kind = (RnncPlotKind)kind;
+    a.output = file;
+    a.model = s->m;
+    a.x = s->x;
+    a.T = s->xT;
+    a.seed = s->seed;
+    if (report(s, s->r, rnnc_plot(s->r, &a)) < 0)
+        return -1;
+    printf("%s %s\n", verb, file);
+    return 0;
+}
+
+/* plot KIND [FILE]: FILE defaults to KIND.svg; the figure is redrawn after every `set`. */
+static int cmd_plot(Repl *s, char *arg)
+{
+    if (need_model(s) < 0)
+        return -1;
+    char *file = arg;
+    while (*file && !isspace((unsigned char)*file))
+        file++;
+    if (*file)
+        *file++ = '\0';
+    while (isspace((unsigned char)*file))
+        file++;
+    int kind = rnnc_plot_kind(arg);
+    if (kind < 0 || kind == RNNC_PLOT_CURVES)
+        return fail(s, "no such figure '%s' (gates, state, gradients, params, arch)", arg);
+    char def[32];
+    snprintf(def, sizeof def, "%s.svg", arg);
+    char *path = strdup(*file ? file : def);
+    if (!path)
+        return fail(s, "out of memory");
+    if (draw(s, kind, path, "wrote") < 0) {
+        free(path);
+        return -1;
+    }
+    free(s->plot_file);
+    s->plot_file = path;
+    s->plot_kind = kind;
+    return 0;
+}
+
 /* set PATH VALUE: the library edits the spec's text where PATH's value stands (or adds the key
  * to its mapping), then it is recompiled; a bad value is reported at its line and the edit
  * undone. */
@@ -224,6 +273,8 @@ static int cmd_set(Repl *s, char *arg)
         return report(s, s->r, -1);
     int rc = compile(s, info_of(s).file, text);
     free(text);
+    if (rc == 0 && s->plot_file) /* the interactive loop: change, see */
+        rc = draw(s, s->plot_kind, s->plot_file, "redrew");
     return rc;
 }
 
@@ -665,6 +716,8 @@ static const Command commands[] = {
     {"reset", cmd_reset, "reset", "zero the state (a fresh sequence)"},
     {"state", cmd_state, "state", "print the state of every layer"},
     {"gates", cmd_gates, "gates", "every gate's activations at the last step, as bars"},
+    {"plot", cmd_plot, "plot KIND [FILE]",
+     "draw gates, state, gradients, params or arch of x to FILE; redrawn after set"},
     {"data", cmd_data, "data X.npy Y.npy [L.npy]", "training data for train"},
     {"train", cmd_train, "train N",
      "N epochs with the spec's loss and train: settings; Ctrl-C "
@@ -807,5 +860,6 @@ int repl_main(const char *spec, const char *weights, const char *jit)
     free(s.data_x);
     free(s.data_y);
     free(s.data_l);
+    free(s.plot_file);
     return s.interactive ? 0 : s.failed;
 }

@@ -251,6 +251,50 @@ typedef struct RnncRunArgs {
  * 0, or -1 with errors in r's diagnostics and no output file left behind. */
 int rnnc_run(Rnnc *r, const RnncRunArgs *a);
 
+/* ---- figures: rnnc plot and rnnc report (host/plot.c, drawn with cairo) -------------- */
+
+/* What rnnc plot draws; rnnc_plot_kind names them "gates", "state", "gradients",
+ * "params", "arch" and "curves". */
+typedef enum RnncPlotKind {
+    RNNC_PLOT_GATES,
+    RNNC_PLOT_STATE,
+    RNNC_PLOT_GRADIENTS,
+    RNNC_PLOT_PARAMS,
+    RNNC_PLOT_ARCH,
+    RNNC_PLOT_CURVES
+} RnncPlotKind;
+/* The kind named `name`, or -1. */
+int rnnc_plot_kind(const char *name);
+
+typedef struct RnncPlotArgs {
+    RnncPlotKind kind;
+    const char *output;  /* .svg, .png or .pdf: the format follows the extension */
+    const char *weights; /* safetensors; NULL: `model`'s weights, else PyTorch's init (seed) */
+    RnncModel *model;    /* the REPL's model (its weights), or NULL */
+    const char *input, *lengths; /* .npy, as rnnc run reads them; `seq` picks a sequence */
+    const double *x;     /* else one sequence (T, I) from memory, else a seeded randn one */
+    int T, steps;        /* x's steps; the random sequence's (0: 100) */
+    int seq;             /* which sequence of the batch in `input` */
+    int layer;           /* gates: which layer-direction (rnnc_layer's numbering) */
+    const char *units;   /* gates, state: "0-7,12" (NULL: all, at most the first 64) */
+    long seed;           /* initial weights and the random input */
+    int compare;         /* gradients: the spec with each block's cell made rnn, lstm, gru */
+    const char *compare_weights[3]; /* their trained weights (rnn, lstm, gru) or NULL */
+    int cell;            /* arch: the first block's cell diagram instead */
+    int unroll;          /* arch: the first block's cell unfolded through this many steps */
+    const char *log;     /* curves: the CSV that rnnc train --log writes */
+} RnncPlotArgs;
+
+/* Computes figure a->kind from the loaded spec (through its generated code, on the weights
+ * and input of `a`) and draws it to a->output, atomically. 0, or -1 with errors in r's
+ * diagnostics and no file left behind. */
+int rnnc_plot(Rnnc *r, const RnncPlotArgs *a);
+
+/* Writes `output`: one self-contained HTML page (inline SVG, nothing fetched) with the
+ * check summary, the architecture, the cell, parameter counts and, when a->weights (or
+ * a->model) and an input are given, the gates, state and gradient figures. 0 or -1. */
+int rnnc_report_html(Rnnc *r, const RnncPlotArgs *a, const char *output);
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,6 +12,9 @@ pkgs="$pkgs libzip-dev"
 pkgs="$pkgs gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
 # rnnc import (host/onnx.c): protobuf-c, its compiler, and the onnx.proto of libonnx-dev
 pkgs="$pkgs libprotobuf-c-dev protobuf-c-compiler libonnx-dev"
+# rnnc plot and rnnc report draw with cairo; the plot suite parses SVG with xmllint, opens
+# PDF with pdfinfo and renders report.html in headless Chromium
+pkgs="$pkgs libcairo2-dev libxml2-utils poppler-utils chromium"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

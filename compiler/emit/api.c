@@ -455,6 +455,7 @@ void em_train_api(Emitter *e)
     sb_line(sb, "    return i >= 0 && i < %d ? m.a[i] : 0;", e->p->nlayers);
     sb_line(sb, "}");
     sb_line(sb, "%s", "");
+    em_cache_at(e);
     if (e->p->net->head.present)
         head_train(e);
     forward_train_entry(e);

@@ -110,6 +110,8 @@ void em_forward(Emitter *e);
 void em_train_mem(Emitter *e);
 /* head_back, <name>_forward_train, <name>_backward, <name>_unpack_grads, <name>_acts. */
 void em_train_api(Emitter *e);
+/* <name>_cache_at: the training cache's regions for inspection (inspect.c, rnnc plot). */
+void em_cache_at(Emitter *e);
 
 /* ---- deploy.c ------------------------------------------------------------------------- */
 

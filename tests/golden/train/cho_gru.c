@@ -1689,6 +1689,41 @@ real *cho_gru_acts(void *cache, int B, int T, int i)
     return i >= 0 && i < 2 ? m.a[i] : 0;
 }
 
+/* A region of `cache` (B x T) for inspection, or 0 where there is none: what 0,
+ * layer-direction i's gate activations (B, T, G*H); 1, the outputs of its layer,
+ * both directions (B, T, D*Hr); 2, its cell states c (B, T, H); after backward,
+ * 3 and 4: dL/dh (B, Hr) and dL/dc (B, H) carried back to before step 0 of
+ * layer-direction 0, i.e. d loss / d state0 of the first layer's forward
+ * direction. The pointer's type is real *. */
+void *cho_gru_cache_at(void *cache, int B, int T, int what, int i)
+{
+    TrainMem m;
+    static const int group[2] = {
+        0,
+        1,
+    };
+    if (i < 0 || i >= 2)
+        return 0;
+    train_mem(cache, B, T, &m);
+    switch (what) {
+    case 0:
+        return m.a[i];
+    case 1:
+        return m.out[group[i]];
+    case 2: /* only an LSTM's layers have c */
+        switch (i) {
+        default:
+            return 0;
+        }
+    case 3:
+        return m.dhn;
+    case 4:
+        return 0;
+    default:
+        return 0;
+    }
+}
+
 int cho_gru_forward_train(const real *w, const real *x, const int *lengths, int B,
     int T, real *y, real *logits, const real *drop, const real *state0, real *state1,
     void *cache)
