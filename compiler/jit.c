@@ -24,6 +24,8 @@ extern char **environ;
 #define RNNC_TCC_LIB_PATH "/usr/lib/x86_64-linux-gnu/tcc"
 #endif
 
+volatile int jit_in_libtcc;
+
 struct JitModule {
     TCCState *s; /* JIT_TCC */
     void *so;    /* JIT_CC: the dlopen handle */
@@ -122,10 +124,13 @@ JitModule *jit_compile(JitKind kind, const char *source, const char *prefix, int
         return fill_fns(m, prefix, train, fns, d);
     }
     JitModule *m = calloc(1, sizeof *m);
-    if (!m || !(m->s = tcc_new())) {
-        free(m);
-        diag_error(d, span_none(), "JIT: out of memory");
-        return NULL;
+    if (!m)
+        goto oom;
+    jit_in_libtcc++; /* until the relocation, every call below runs inside libtcc */
+    m->s = tcc_new();
+    if (!m->s) {
+        jit_in_libtcc--;
+        goto oom;
     }
     ErrSink sink = {d, 0};
     tcc_set_error_func(m->s, &sink, on_tcc_error);
@@ -136,13 +141,19 @@ JitModule *jit_compile(JitKind kind, const char *source, const char *prefix, int
     add_f32(m->s, "tanhf", jit_tanhf);
     add_f64(m->s, "exp", jit_exp);
     add_f64(m->s, "tanh", jit_tanh);
-    if (tcc_compile_string(m->s, source) < 0 || tcc_relocate(m->s, TCC_RELOCATE_AUTO) < 0) {
+    int bad = tcc_compile_string(m->s, source) < 0 || tcc_relocate(m->s, TCC_RELOCATE_AUTO) < 0;
+    jit_in_libtcc--;
+    if (bad) {
         if (sink.n == 0)
             diag_error(d, span_none(), "JIT: libtcc failed without a message");
         jit_free(m);
         return NULL;
     }
     return fill_fns(m, prefix, train, fns, d);
+oom:
+    free(m);
+    diag_error(d, span_none(), "JIT: out of memory");
+    return NULL;
 }
 
 void *jit_symbol(JitModule *m, const char *name)
@@ -154,8 +165,11 @@ void jit_free(JitModule *m)
 {
     if (!m)
         return;
-    if (m->s)
+    if (m->s) {
+        jit_in_libtcc++;
         tcc_delete(m->s);
+        jit_in_libtcc--;
+    }
     if (m->so)
         dlclose(m->so);
     free(m);

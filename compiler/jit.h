@@ -9,6 +9,11 @@
 
 typedef struct JitModule JitModule;
 
+/* Above 0 while libtcc runs. The failure-injection test (tests/test_failalloc.c) fails no
+ * allocation then: libtcc 0.9.27 reports a failed malloc and then uses the NULL pointer, so
+ * out of memory inside libtcc is the one case rnnc cannot turn into a clean error. */
+extern volatile int jit_in_libtcc;
+
 /* How generated code is compiled in process: libtcc (milliseconds, slower code), or the
  * system compiler (`$CC`, default cc, -O3 -march=native) into a shared object kept in a
  * cache keyed by a hash of the code and loaded with dlopen. */

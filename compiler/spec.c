@@ -231,9 +231,10 @@ SpecDoc *spec_parse(Arena *a, DiagList *d, const char *name, const char *text)
 SpecDoc *spec_load_file(Arena *a, DiagList *d, const char *path)
 {
     SrcFile *nosrc = arena_alloc(a, sizeof *nosrc);
-    if (!nosrc)
+    if (!nosrc || !(nosrc->name = arena_strdup(a, path))) {
+        diag_error(d, span_none(), "out of memory reading %s", path);
         return NULL;
-    nosrc->name = arena_strdup(a, path);
+    }
     nosrc->text = "";
     Span where = {nosrc, 0, 0, 0};
     FILE *f = fopen(path, "rb");
