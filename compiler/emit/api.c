@@ -93,6 +93,9 @@ void em_train_mem(Emitter *e)
     sb_line(sb, "%s", "");
 }
 
+/* head_linear (the logits, kept for the loss: the activation is applied outside so that the
+ * cross-entropy works on logits as PyTorch's does) and head_back (dW, db of the head, and
+ * dL/dx for the layer below), both over one input vector. */
 static void head_train(Emitter *e)
 {
     const Plan *p = e->p;
@@ -201,6 +204,9 @@ static void train_output(Emitter *e, int g)
     }
 }
 
+/* <name>_forward_train: the forward pass that keeps, in the cache, everything backward reads
+ * (each layer's outputs and activations, the initial states), with dropout between layers
+ * when masks are given and the state carried in and out for truncated BPTT. */
 static void forward_train_entry(Emitter *e)
 {
     const Plan *p = e->p;
@@ -377,6 +383,8 @@ static void seqb_call(Emitter *e, int li, int g, const Io *io, int first, int W)
             c0, em_split(e, L) ? "m.bz, " : "", L->dir);
 }
 
+/* <name>_backward: from dL/dout back through the head and the layers, top to bottom, each
+ * direction over the packed batch in reverse time, accumulating dW in the packed layout. */
 static void backward_entry(Emitter *e)
 {
     const Plan *p = e->p;
@@ -443,6 +451,8 @@ static void backward_entry(Emitter *e)
     sb_line(sb, "%s", "");
 }
 
+/* The training API after the layers' functions: the head's pair, <name>_acts, the two
+ * drivers and <name>_unpack_grads (the mirror image of <name>_pack). */
 void em_train_api(Emitter *e)
 {
     Sb *sb = e->sb;
@@ -463,6 +473,7 @@ void em_train_api(Emitter *e)
     em_pack(e, 1);
 }
 
+/* The inference head: unrolled when the plan says the product is small (PlanKernels). */
 void em_head(Emitter *e)
 {
     const Plan *p = e->p;
@@ -504,6 +515,9 @@ static void pack_transposed(Emitter *e, const PlanTensor *t, long pk, long row, 
                 t->shape[1]);
 }
 
+/* Both directions of one mapping, so that they cannot disagree: pack sums b_ih + b_hh into
+ * the merged bias and transposes every weight; unpack gives a merged bias's gradient to both
+ * biases and transposes back. */
 void em_pack(Emitter *e, int unpack)
 {
     const Plan *p = e->p;
@@ -808,6 +822,9 @@ static void forward_head(Emitter *e, const Io *in)
     sb_close(sb, 1);
 }
 
+/* The forward driver: layer by layer through two ping-pong buffers (or straight into y for
+ * the top layer without a head), then the head; the run-time API's parts and barriers, or
+ * deployed code's single pass. */
 void em_forward(Emitter *e)
 {
     const Plan *p = e->p;

@@ -28,6 +28,7 @@ const char *em_lit(Emitter *e, double v)
     return s;
 }
 
+/* Element i of a model-precision array, as a double (for printing it as a literal). */
 static double em_real_at(const Emitter *e, const void *arr, long i)
 {
     return e->p->net->dbl ? ((const double *)arr)[i] : ((const float *)arr)[i];
@@ -104,6 +105,9 @@ static void em_step(Emitter *e)
     sb_line(sb, "%s", "");
 }
 
+/* <name>_selftest: the golden sequence through <name>_forward (and through <name>_step when
+ * the network streams), compared with the outputs rnnc computed within a tolerance that
+ * another compiler, FPU or libm can explain but a wrong gate order or layout cannot. */
 static void em_selftest(Emitter *e)
 {
     const Plan *p = e->p;

@@ -54,6 +54,8 @@ void em_summary(Emitter *e)
     }
 }
 
+/* The run-time API's header: sizes as macros, the tensor table in the user's words, and the
+ * contract of each entry point (deployed code has its own, deploy.c). */
 static void unit_header(Emitter *e, const char *header_name)
 {
     const Plan *p = e->p;
@@ -209,6 +211,8 @@ void em_section(Emitter *e, const char *name)
     }
 }
 
+/* The .c file's banner: what it is and from which spec; no date or path, so that the same
+ * spec gives the same bytes. */
 static void unit_banner(Emitter *e, const char *header_name)
 {
     const Net *net = e->p->net;
@@ -224,6 +228,9 @@ static void unit_banner(Emitter *e, const char *header_name)
     sb_line(sb, "%s", "");
 }
 
+/* The body in dependency order, so that every function is defined before use and nothing
+ * needs a prototype: the template sections the network uses (and only those), each layer's
+ * functions, the head, pack, the drivers, and the entry points of the unit's kind. */
 static void unit_body(Emitter *e)
 {
     const Plan *p = e->p;
@@ -317,6 +324,7 @@ static Emitter emitter(Sb *sb, const Plan *plan, const EmitDeploy *dep, int jit,
     return e;
 }
 
+/* Renders the four parts of a unit; every emit_unit_* is this with its kind. */
 static int unit_all(const Plan *plan, const char *header_name, const EmitDeploy *dep, int jit,
                     int train, int for_tcc, CUnit *out, DiagList *d)
 {
