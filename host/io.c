@@ -108,7 +108,7 @@ fail:
 
 void io_data_free(RunData *d)
 {
-    rnnrt_array_free(&d->x);
+    rnnrt_npy_unmap(&d->x, &d->xmap);
     rnnrt_array_free(&d->lengths);
     free(d->params);
     free(d->packed);
@@ -125,7 +125,8 @@ int io_load_inputs(Rnnc *r, const RnncRunArgs *a, RunData *d, int *B, int *T)
 {
     const Net *net = r->net;
     RnnrtError err;
-    if (rnnrt_npy_read(a->input, &d->x, &err) < 0) {
+    if ((d->map_x ? rnnrt_npy_map(a->input, &d->x, &d->xmap, &err)
+                  : rnnrt_npy_read(a->input, &d->x, &err)) < 0) {
         io_rt_error(r, &err);
         return -1;
     }

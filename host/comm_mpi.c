@@ -1,0 +1,158 @@
+/* comm_mpi.c — the MPI communicator (the only file that includes mpi.h): rank and size of
+ * MPI_COMM_WORLD, and a sum in rank order built from collectives that only move data
+ * (MPI_Alltoall to hand every rank one slice of every buffer, MPI_Allgather to share the
+ * summed slices), never MPI_Allreduce, whose order of additions is the library's choice.
+ * Without MPI (RNNC_HAVE_MPI undefined) it only recognises a launch by mpirun and refuses.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "comm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Launchers' environment: Open MPI's mpirun, and PMI-based ones (MPICH, Slurm). */
+static int env_size(void)
+{
+    const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"};
+    for (int i = 0; i < 3; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && atoi(v) > 0)
+            return atoi(v);
+    }
+    return 0;
+}
+
+int comm_mpi_launched(void)
+{
+    return env_size() > 1;
+}
+
+#ifndef RNNC_HAVE_MPI
+
+int comm_mpi_open(Comm *c)
+{
+    comm_single(c);
+    snprintf(c->err, sizeof c->err,
+             "started by mpirun with %d ranks, but this rnnc was built without MPI "
+             "(install Open MPI's libopenmpi-dev and rebuild), so each rank would train "
+             "alone: use --threads N for one machine",
+             env_size());
+    return -1;
+}
+
+void comm_mpi_abort(int code)
+{
+    (void)code;
+}
+
+#else
+
+#include <mpi.h>
+
+typedef struct MpiComm {
+    double *send, *recv, *part; /* (size * per), (size * per), (per) */
+    long cap;                   /* per: the slice capacity the buffers have */
+} MpiComm;
+
+static int mpi_fail(Comm *c, int rc, const char *what)
+{
+    char msg[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(rc, msg, &len);
+    snprintf(c->err, sizeof c->err,
+             "rank %d of %d: %s failed (%.*s): another rank has stopped or died", c->rank,
+             c->size, what, len, msg);
+    return -1;
+}
+
+/* Small buffers: every rank gathers all of them and adds in rank order itself (one call).
+ * Large ones: rank r receives slice r of every buffer, adds them in rank order, and the
+ * sums are gathered everywhere: each rank sends and receives 2 (size - 1) / size of n. */
+static int mpi_sum(Comm *c, double *buf, long n)
+{
+    MpiComm *m = c->impl;
+    int N = c->size, rc;
+    long per = n < 4096 ? n : (n + N - 1) / N;
+    if (per > m->cap) {
+        free(m->send);
+        free(m->recv);
+        free(m->part);
+        m->send = calloc((size_t)(N * per), sizeof *m->send);
+        m->recv = calloc((size_t)(N * per), sizeof *m->recv);
+        m->part = calloc((size_t)per, sizeof *m->part);
+        m->cap = m->send && m->recv && m->part ? per : 0;
+        if (!m->cap) {
+            snprintf(c->err, sizeof c->err, "rank %d: out of memory for the exchange", c->rank);
+            return -1;
+        }
+    }
+    if (n < 4096) {
+        rc = MPI_Allgather(buf, (int)n, MPI_DOUBLE, m->recv, (int)n, MPI_DOUBLE, MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS)
+            return mpi_fail(c, rc, "MPI_Allgather");
+        for (long i = 0; i < n; i++) {
+            double s = m->recv[i];
+            for (int k = 1; k < N; k++)
+                s += m->recv[(long)k * n + i];
+            buf[i] = s;
+        }
+        return 0;
+    }
+    memcpy(m->send, buf, (size_t)n * sizeof *buf);
+    memset(m->send + n, 0, (size_t)(N * per - n) * sizeof *buf);
+    rc = MPI_Alltoall(m->send, (int)per, MPI_DOUBLE, m->recv, (int)per, MPI_DOUBLE,
+                      MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS)
+        return mpi_fail(c, rc, "MPI_Alltoall");
+    for (long i = 0; i < per; i++) {
+        double s = m->recv[i];
+        for (int k = 1; k < N; k++)
+            s += m->recv[(long)k * per + i];
+        m->part[i] = s;
+    }
+    rc = MPI_Allgather(m->part, (int)per, MPI_DOUBLE, m->send, (int)per, MPI_DOUBLE,
+                       MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS)
+        return mpi_fail(c, rc, "MPI_Allgather");
+    memcpy(buf, m->send, (size_t)n * sizeof *buf);
+    return 0;
+}
+
+static void mpi_finalize(void)
+{
+    int fin = 0;
+    MPI_Finalized(&fin);
+    if (!fin)
+        MPI_Finalize();
+}
+
+int comm_mpi_open(Comm *c)
+{
+    static MpiComm m;
+    comm_single(c);
+    int init = 0;
+    MPI_Initialized(&init);
+    if (!init) {
+        int got;
+        if (MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &got) != MPI_SUCCESS) {
+            snprintf(c->err, sizeof c->err, "MPI_Init failed");
+            return -1;
+        }
+        atexit(mpi_finalize);
+    }
+    /* a failed exchange returns an error (reported, then every rank stops) */
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(MPI_COMM_WORLD, &c->rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &c->size);
+    c->sum = mpi_sum;
+    c->impl = &m;
+    return 0;
+}
+
+void comm_mpi_abort(int code)
+{
+    MPI_Abort(MPI_COMM_WORLD, code);
+}
+
+#endif
