@@ -67,6 +67,21 @@ void *rnnc_load_weights(Rnnc *r, const char *path)
         io_rt_error(r, &err);
         return NULL;
     }
+    /* a training checkpoint holds the weights under their own names: the optimizer's state,
+     * the best weights of early stopping and the progress are left out */
+    if (rnnrt_st_find(&wf, "rnnc.progress")) {
+        int k = 0;
+        for (int i = 0; i < wf.n; i++) {
+            const char *nm = wf.t[i].name;
+            if (!strncmp(nm, "optim.", 6) || !strncmp(nm, "best.", 5) || !strncmp(nm, "rnnc.", 5)) {
+                free(wf.t[i].name);
+                free(wf.t[i].data);
+            } else {
+                wf.t[k++] = wf.t[i];
+            }
+        }
+        wf.n = k;
+    }
     RnnrtParamSpec *specs = arena_alloc(&r->arena, (size_t)p->ntensors * sizeof *specs);
     void *params = calloc((size_t)p->nparams + 1, dbl ? sizeof(double) : sizeof(float));
     if (!specs || !params) {

@@ -118,7 +118,8 @@ char *rnnc_spec_set(Rnnc *r, const char *text, const char *path, const char *val
  * diagnostics. */
 double *rnnc_parse_rows(Rnnc *r, const char *text, int width, int *rows);
 
-/* Reads the safetensors file at `path` into a fresh flat parameter block (state_dict order,
+/* Reads the safetensors file at `path` (weights, or a training checkpoint: its weights,
+ * without the optimizer's state) into a fresh flat parameter block (state_dict order,
  * the model's precision; free with free()) after checking every name, shape and that every
  * value is finite. NULL with the problems in r's diagnostics. */
 void *rnnc_load_weights(Rnnc *r, const char *path);
@@ -262,6 +263,13 @@ int rnnc_model_run_stoppable(RnncModel *m, const double *x, int T, volatile sig_
                              double **y, int *rows);
 /* Zeroes the carried state. */
 void rnnc_model_reset(RnncModel *m);
+/* Trains the model's weights in place on a's data for a->cfg.epochs epochs (a->init,
+ * a->resume, a->save and a->checkpoint are ignored: no file is written). The optimizer's
+ * state and the epoch count (which draws the shuffles) carry over from the last call, until
+ * the weights are replaced (init, load, take_weights). After every finished epoch the model
+ * holds its weights, so a stop through *a->stop keeps the epochs that finished.
+ * 0 (a->stopped tells of a stop), or -1 with errors in the handle's diagnostics. */
+int rnnc_model_train(RnncModel *m, RnncTrainArgs *a);
 /* The carried state: layer-direction i's h (Hr values) and, for an LSTM, c (H values);
  * NULL when i is out of range. */
 const double *rnnc_model_state(RnncModel *m, int i, const double **c);
