@@ -8,6 +8,8 @@ pkgs="gcc g++ clang meson ninja-build pkg-config python3 libyaml-dev tcc libtcc-
 pkgs="$pkgs libedit-dev tmux"
 # the Cortex-M4 cross-build and its emulated run (tests/test_cross.c)
 pkgs="$pkgs gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
+# data-parallel training across processes: mpirun -np N rnnc train (tests/test_mpi.c)
+pkgs="$pkgs libopenmpi-dev openmpi-bin"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
