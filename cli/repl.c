@@ -553,8 +553,11 @@ static int cmd_data(Repl *s, char *arg)
     if (n > 7 || nt < 2 || nt > 3 || (v >= 0 && (nv < 2 || nv > 3)))
         return fail(s, "usage: data X.npy Y.npy [L.npy] [val VX.npy VY.npy [VL.npy]]");
     char **fields[6] = {&s->data_x, &s->data_y, &s->data_l, &s->val_x, &s->val_y, &s->val_l};
-    const char *given[6] = {words[0], words[1], nt > 2 ? words[2] : NULL,
-                            nv ? words[v + 1] : NULL, nv ? words[v + 2] : NULL,
+    const char *given[6] = {words[0],
+                            words[1],
+                            nt > 2 ? words[2] : NULL,
+                            nv ? words[v + 1] : NULL,
+                            nv ? words[v + 2] : NULL,
                             nv > 2 ? words[v + 3] : NULL};
     for (int k = 0; k < 6; k++) {
         free(*fields[k]);
@@ -587,8 +590,8 @@ static void show_progress(void *ctx, const RnncProgress *p)
         fflush(stdout);
     } else if (s->interactive && (p->elapsed - s->last_live >= 0.1 || p->step == p->steps)) {
         s->last_live = p->elapsed;
-        printf("\r\033[Kepoch %d/%d  step %ld/%ld  loss %.6f  %.1f steps/s  %.0f s left",
-               p->epoch, p->epochs, p->step, p->steps, p->loss, p->steps_per_s, p->eta);
+        printf("\r\033[Kepoch %d/%d  step %ld/%ld  loss %.6f  %.1f steps/s  %.0f s left", p->epoch,
+               p->epochs, p->step, p->steps, p->loss, p->steps_per_s, p->eta);
         fflush(stdout);
     }
 }

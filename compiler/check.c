@@ -51,10 +51,18 @@ static const KeyInfo train_keys[] = {
 /* train.scheduler keys; the mask holds which kinds a key applies to */
 enum { FOR_STEP = 1, FOR_COSINE = 2, FOR_PLATEAU = 4, FOR_SCHED_ALL = 7 };
 static const KeyInfo sched_keys[] = {
-    {"kind", FOR_SCHED_ALL},     {"step_size", FOR_STEP},      {"gamma", FOR_STEP},
-    {"t_max", FOR_COSINE},       {"eta_min", FOR_COSINE},      {"warmup_epochs", FOR_COSINE},
-    {"warmup_factor", FOR_COSINE}, {"factor", FOR_PLATEAU},    {"patience", FOR_PLATEAU},
-    {"threshold", FOR_PLATEAU},  {"cooldown", FOR_PLATEAU},    {"min_lr", FOR_PLATEAU},
+    {"kind", FOR_SCHED_ALL},
+    {"step_size", FOR_STEP},
+    {"gamma", FOR_STEP},
+    {"t_max", FOR_COSINE},
+    {"eta_min", FOR_COSINE},
+    {"warmup_epochs", FOR_COSINE},
+    {"warmup_factor", FOR_COSINE},
+    {"factor", FOR_PLATEAU},
+    {"patience", FOR_PLATEAU},
+    {"threshold", FOR_PLATEAU},
+    {"cooldown", FOR_PLATEAU},
+    {"min_lr", FOR_PLATEAU},
     {NULL, 0},
 };
 static const KeyInfo stop_keys[] = {{"patience", 0}, {"min_delta", 0}, {NULL, 0}};
@@ -544,8 +552,7 @@ static void check_sched(Checker *c, const Node *m, RnncSchedCfg *s)
 static void check_early_stop(Checker *c, const Node *m, TrainCfg *t)
 {
     if (m->kind != NODE_MAP) {
-        diag_error(c->diag, m->span, "'early_stopping' must be a mapping, found %s",
-                   node_what(m));
+        diag_error(c->diag, m->span, "'early_stopping' must be a mapping, found %s", node_what(m));
         return;
     }
     check_keys(c, m, stop_keys, -1, "train.early_stopping");

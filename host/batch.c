@@ -228,8 +228,8 @@ static RnnrtLossArgs loss_args(Trainer *t, int Bl, int Tb, const void *yz, const
 /* Forward, this share's part of the loss (over the whole window's count `denom`) and, when
  * `learn`, backward into t->xbuf. Adds to *lsum, *correct and *total. 0 or -1 (local). */
 static int window_local(Trainer *t, const Dataset *ds, const int *idx, int Bb, int Tb, int nc,
-                        int sub, double denom, const void *drop, const void *state0,
-                        void *state1, int learn, double *lsum, long *correct, long *total)
+                        int sub, double denom, const void *drop, const void *state0, void *state1,
+                        int learn, double *lsum, long *correct, long *total)
 {
     Rnnc *r = t->r;
     const Net *net = r->net;
@@ -315,8 +315,8 @@ static int run_window(Trainer *t, const Dataset *ds, const int *idx, int Bb, int
     t->stopping |= xs[3] > 0;
     void *drop = NULL;
     int oom = 0;
-    if (Bb > 0 && learn &&
-        !(drop = random_dropout_masks(p, Bb, Tb, t->mask_seed, idx, &oom)) && oom) {
+    if (Bb > 0 && learn && !(drop = random_dropout_masks(p, Bb, Tb, t->mask_seed, idx, &oom)) &&
+        oom) {
         diag_error(&r->diag, span_none(), "out of memory for the dropout masks");
         err = 1;
     }
@@ -418,8 +418,8 @@ int batch_run(Trainer *t, const Dataset *ds, const int *idx, int B, int learn, d
         }
         carry_state(t, live, nlive, 1);
         t->mask_seed = seed0 ^ (unsigned long long)t0 * 0x9E3779B97F4A7C15ull;
-        if (run_window(t, ds, t->widx, nlive, t0, lw, t->per_step ? NULL : t->countb, t->s0,
-                       t->s1, learn, &sum, &nl, correct, total) < 0)
+        if (run_window(t, ds, t->widx, nlive, t0, lw, t->per_step ? NULL : t->countb, t->s0, t->s1,
+                       learn, &sum, &nl, correct, total) < 0)
             return -1;
         carry_state(t, live, nlive, 0);
     }

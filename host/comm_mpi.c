@@ -61,8 +61,8 @@ static int mpi_fail(Comm *c, int rc, const char *what)
     int len = 0;
     MPI_Error_string(rc, msg, &len);
     snprintf(c->err, sizeof c->err,
-             "rank %d of %d: %s failed (%.*s): another rank has stopped or died", c->rank,
-             c->size, what, len, msg);
+             "rank %d of %d: %s failed (%.*s): another rank has stopped or died", c->rank, c->size,
+             what, len, msg);
     return -1;
 }
 
@@ -101,8 +101,8 @@ static int mpi_sum(Comm *c, double *buf, long n)
     }
     memcpy(m->send, buf, (size_t)n * sizeof *buf);
     memset(m->send + n, 0, (size_t)(N * per - n) * sizeof *buf);
-    rc = MPI_Alltoall(m->send, (int)per, MPI_DOUBLE, m->recv, (int)per, MPI_DOUBLE,
-                      MPI_COMM_WORLD);
+    rc =
+        MPI_Alltoall(m->send, (int)per, MPI_DOUBLE, m->recv, (int)per, MPI_DOUBLE, MPI_COMM_WORLD);
     if (rc != MPI_SUCCESS)
         return mpi_fail(c, rc, "MPI_Alltoall");
     for (long i = 0; i < per; i++) {

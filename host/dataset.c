@@ -24,8 +24,9 @@ static int check_classes(Rnnc *r, const Dataset *ds, int per_step, int quiet)
     for (int b = 0; b < ds->N; b++) {
         int steps = per_step ? ds->d.len[b] : 1;
         for (int st = 0; st < steps; st++) {
-            long at = !per_step ? b : net->batch_first ? (long)b * ds->T + st
-                                                       : (long)st * ds->N + b;
+            long at = !per_step          ? b
+                      : net->batch_first ? (long)b * ds->T + st
+                                         : (long)st * ds->N + b;
             long k = t->dtype == RNNRT_I32 ? ((const int *)t->data)[at]
                                            : (long)((const long long *)t->data)[at];
             if (k == -100 || (k >= 0 && k < O))
@@ -42,8 +43,8 @@ static int check_classes(Rnnc *r, const Dataset *ds, int per_step, int quiet)
         }
     }
     if (bad > 5 && !quiet)
-        diag_error(&r->diag, span_none(), "%s: %d class ids out of range in all",
-                   ds->target_name, bad);
+        diag_error(&r->diag, span_none(), "%s: %d class ids out of range in all", ds->target_name,
+                   bad);
     return bad ? -1 : 0;
 }
 

@@ -66,8 +66,7 @@ int rnnc_grad(Rnnc *r, RnncGradArgs *a)
     }
     int oom = 0;
     if (a->dropout_seed &&
-        !(drop = random_dropout_masks(p, B, T, (unsigned long long)a->dropout_seed, NULL,
-                                           &oom)) &&
+        !(drop = random_dropout_masks(p, B, T, (unsigned long long)a->dropout_seed, NULL, &oom)) &&
         oom) {
         diag_error(&r->diag, span_none(), "out of memory for the dropout masks");
         goto out;

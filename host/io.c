@@ -73,7 +73,8 @@ void *rnnc_load_weights(Rnnc *r, const char *path)
         int k = 0;
         for (int i = 0; i < wf.n; i++) {
             const char *nm = wf.t[i].name;
-            if (!strncmp(nm, "optim.", 6) || !strncmp(nm, "best.", 5) || !strncmp(nm, "rnnc.", 5)) {
+            if (!strncmp(nm, "optim.", 6) || !strncmp(nm, "best.", 5) ||
+                !strncmp(nm, "rnnc.", 5)) {
                 free(wf.t[i].name);
                 free(wf.t[i].data);
             } else {

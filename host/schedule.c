@@ -119,8 +119,8 @@ int sched_early_stop(Schedule *s, double val, int *best)
 
 void sched_save(const Schedule *s, double *out)
 {
-    double v[SCHED_STATE] = {s->lr, s->e, s->sub_e, s->best, s->bad, s->cooldown, s->es_best,
-                             s->es_bad};
+    double v[SCHED_STATE] = {s->lr,  s->e,        s->sub_e,   s->best,
+                             s->bad, s->cooldown, s->es_best, s->es_bad};
     for (int i = 0; i < SCHED_STATE; i++)
         out[i] = v[i];
 }

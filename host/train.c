@@ -34,9 +34,9 @@ static double now_s(void)
 
 static void trainer_free(Trainer *t)
 {
-    void *bufs[] = {t->params, t->packed, t->dw, t->dp, t->xb, t->yb, t->lb, t->db,
-                    t->cache, t->tb.data, t->lenb, t->order, t->ys, t->ls, t->ds_, t->carry,
-                    t->s0, t->s1, t->widx, t->countb, t->share, t->xbuf, t->best};
+    void *bufs[] = {t->params, t->packed,  t->dw,   t->dp,     t->xb,    t->yb,   t->lb,  t->db,
+                    t->cache,  t->tb.data, t->lenb, t->order,  t->ys,    t->ls,   t->ds_, t->carry,
+                    t->s0,     t->s1,      t->widx, t->countb, t->share, t->xbuf, t->best};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]);
     rnnrt_optim_free(&t->opt);
@@ -244,8 +244,20 @@ static int end_epoch(Trainer *t, Run *run, long epoch, double sum, long nb, long
         return -1;
     if (run->start && run->start->epoch_done)
         run->start->epoch_done(run->start->ctx, t->params, &t->opt);
-    RnncProgress pr = {(int)epoch + 1, 0, steps, steps, loss, 0, 0, 0, 1,
-                       total ? (double)correct / (double)total : NAN, vl, vacc, lr, best};
+    RnncProgress pr = {(int)epoch + 1,
+                       0,
+                       steps,
+                       steps,
+                       loss,
+                       0,
+                       0,
+                       0,
+                       1,
+                       total ? (double)correct / (double)total : NAN,
+                       vl,
+                       vacc,
+                       lr,
+                       best};
     if (rank0) {
         report(run, pr, done, total_left);
         log_row(run, (epoch + 1) * steps, epoch + 1, loss, vl, vacc, lr,
@@ -287,9 +299,8 @@ static int train_epochs(Trainer *t, Run *run, long start_epoch, long start_step)
             }
             int Bb = (int)(tr->N - s * t->Bmax < t->Bmax ? tr->N - s * t->Bmax : t->Bmax);
             double l;
-            t->mask_seed = ((unsigned long long)cfg->seed << 40) ^
-                           ((unsigned long long)ep << 20) ^ (unsigned long long)s ^
-                           0xd509d509ull;
+            t->mask_seed = ((unsigned long long)cfg->seed << 40) ^ ((unsigned long long)ep << 20) ^
+                           (unsigned long long)s ^ 0xd509d509ull;
             double g0 = t->gn_sum;
             if (batch_run(t, tr, t->order + s * t->Bmax, Bb, 1, &l, &correct, &total) < 0)
                 return -1;
@@ -317,9 +328,9 @@ static int train_epochs(Trainer *t, Run *run, long start_epoch, long start_step)
                 nwin = 0;
                 gn0 = t->gn_n;
             }
-            RnncProgress pr = {(int)epoch + 1, 0,   s + 1, steps, sum / (double)nb,
-                               0,              0,   0,     0,     NAN,
-                               NAN,            NAN, t->opt.lr, 0};
+            RnncProgress pr = {
+                (int)epoch + 1, 0, s + 1, steps, sum / (double)nb, 0, 0, 0, 0, NAN, NAN, NAN,
+                t->opt.lr,      0};
             if (rank0)
                 report(run, pr, done, total_left);
         }

@@ -28,8 +28,8 @@ void dataset_free(Dataset *ds);
 typedef struct Schedule {
     const RnncTrainCfg *cfg;
     int epochs;
-    double base, lr;  /* the configured and the current rate */
-    double e, sub_e;  /* scheduler steps taken; the current sub-scheduler's (warm-up, cosine) */
+    double base, lr; /* the configured and the current rate */
+    double e, sub_e; /* scheduler steps taken; the current sub-scheduler's (warm-up, cosine) */
     double best, bad, cooldown; /* plateau: best metric, epochs without it, cooldown left */
     double es_best, es_bad;     /* early stopping: best validation loss, epochs since */
 } Schedule;
@@ -69,10 +69,10 @@ typedef struct Trainer {
     int *share;                   /* (Bmax) this rank's sequences of the batch */
     double *xbuf;                 /* (nparams + XSTAT) the exchange: gradient, then stats */
     Schedule sched;
-    void *best;                   /* early stopping: the best weights (state_dict order) */
-    int stop_req;                 /* rank 0: the stop flag read at the last exchange */
-    int stopping;                 /* every rank: some rank asked to stop */
-    double grad_norm, gn_sum;     /* the last step's norm before clipping; their sum */
+    void *best;               /* early stopping: the best weights (state_dict order) */
+    int stop_req;             /* rank 0: the stop flag read at the last exchange */
+    int stopping;             /* every rank: some rank asked to stop */
+    double grad_norm, gn_sum; /* the last step's norm before clipping; their sum */
     long gn_n;
 } Trainer;
 

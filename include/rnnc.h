@@ -153,9 +153,9 @@ typedef enum RnncOptimizer { RNNC_OPT_SGD, RNNC_OPT_ADAM, RNNC_OPT_ADAMW } RnncO
 
 typedef enum RnncSchedKind {
     RNNC_SCHED_NONE,
-    RNNC_SCHED_STEP,    /* StepLR */
-    RNNC_SCHED_COSINE,  /* CosineAnnealingLR, after a LinearLR warm-up when warmup_epochs */
-    RNNC_SCHED_PLATEAU  /* ReduceLROnPlateau (mode min, threshold_mode rel) */
+    RNNC_SCHED_STEP,   /* StepLR */
+    RNNC_SCHED_COSINE, /* CosineAnnealingLR, after a LinearLR warm-up when warmup_epochs */
+    RNNC_SCHED_PLATEAU /* ReduceLROnPlateau (mode min, threshold_mode rel) */
 } RnncSchedKind;
 
 /* train.scheduler: the learning rate of each epoch, computed as PyTorch's schedulers do
@@ -183,10 +183,10 @@ typedef struct RnncTrainCfg {
     double clip_grad_norm, clip_grad_value; /* 0: off */
     int tbptt;                              /* window K; 0: full backpropagation */
     long seed;
-    RnncSchedCfg sched;      /* train.scheduler; kind RNNC_SCHED_NONE: a constant rate */
-    int stop_patience;       /* train.early_stopping.patience: epochs without a better
-                                validation loss before stopping; 0: off */
-    double stop_min_delta;   /* train.early_stopping.min_delta: what counts as better */
+    RnncSchedCfg sched;    /* train.scheduler; kind RNNC_SCHED_NONE: a constant rate */
+    int stop_patience;     /* train.early_stopping.patience: epochs without a better
+                              validation loss before stopping; 0: off */
+    double stop_min_delta; /* train.early_stopping.min_delta: what counts as better */
 } RnncTrainCfg;
 
 /* The loaded spec's train: settings. */

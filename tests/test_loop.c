@@ -187,8 +187,8 @@ static void test_schedules_in_training(void **state)
         cfg.lr = lr;
         cfg.epochs = epochs;
         assert_int_equal(train_fx(name, &cfg, 1, save, NULL, NULL), 0);
-        char *want = tu_strf("%s/tests/sched_fixtures/%s__%s.safetensors", tu_src_root(), name,
-                             label);
+        char *want =
+            tu_strf("%s/tests/sched_fixtures/%s__%s.safetensors", tu_src_root(), name, label);
         const char *worst = NULL;
         double d = tu_st_diff(save, want, &worst);
         if (d > 1e-5)
@@ -395,12 +395,9 @@ static void test_checkpoint_run_and_class_row(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_schedules),
-        cmocka_unit_test(test_schedules_in_training),
-        cmocka_unit_test(test_early_stopping),
-        cmocka_unit_test(test_csv_log),
-        cmocka_unit_test(test_threads),
-        cmocka_unit_test(test_checkpoint_run_and_class_row),
+        cmocka_unit_test(test_schedules),      cmocka_unit_test(test_schedules_in_training),
+        cmocka_unit_test(test_early_stopping), cmocka_unit_test(test_csv_log),
+        cmocka_unit_test(test_threads),        cmocka_unit_test(test_checkpoint_run_and_class_row),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,13 +22,13 @@ static int train(const char *dir, int np, const char *save, int init, const char
     const char *root = tu_src_root();
     char *init_path = tu_strf("%s/tests/train_fixtures/%s/weights.safetensors", root, FX);
     char *pre = np ? tu_strf("%s -np %d ", MPIRUN, np) : tu_strf("%s", "");
-    char *cmd = tu_strf("cd '%s' && %s'%s' train '%s/tests/train_fixtures/%s/spec.yaml' "
-                        "--input '%s/tests/train_fixtures/%s/x.npy' "
-                        "--target '%s/tests/train_fixtures/%s/target.npy' "
-                        "--lengths '%s/tests/train_fixtures/%s/lengths.npy' %s%s%s --save %s %s",
-                        dir, pre, tu_rnnc_bin(), root, FX, root, FX, root, FX, root, FX,
-                        init ? "--init '" : "", init ? init_path : "", init ? "'" : "", save,
-                        extra);
+    char *cmd =
+        tu_strf("cd '%s' && %s'%s' train '%s/tests/train_fixtures/%s/spec.yaml' "
+                "--input '%s/tests/train_fixtures/%s/x.npy' "
+                "--target '%s/tests/train_fixtures/%s/target.npy' "
+                "--lengths '%s/tests/train_fixtures/%s/lengths.npy' %s%s%s --save %s %s",
+                dir, pre, tu_rnnc_bin(), root, FX, root, FX, root, FX, root, FX,
+                init ? "--init '" : "", init ? init_path : "", init ? "'" : "", save, extra);
     char *e = NULL;
     int rc = tu_run(cmd, NULL, &e);
     if (rc != 0)
@@ -48,8 +48,8 @@ static int have_mpi(void)
         return 0;
     }
     char *dir = tu_mkdtemp(), *err = NULL;
-    char *cmd = tu_strf("%s -np 2 '%s' train x --input x --target y --save z", MPIRUN,
-                        tu_rnnc_bin());
+    char *cmd =
+        tu_strf("%s -np 2 '%s' train x --input x --target y --save z", MPIRUN, tu_rnnc_bin());
     tu_run(cmd, NULL, &err);
     int built = !err || !strstr(err, "built without MPI");
     if (!built)
@@ -94,8 +94,8 @@ static void test_ranks_match(void **state)
     assert_int_equal(train(dir, 3, "w3.st", 1, fifty), 0);
     assert_int_equal(train(dir, 0, "t2.st", 1, "--epochs 50 --threads 2"), 0);
     double d2 = diff(dir, "w2.st", "w1.st"), d3 = diff(dir, "w3.st", "w1.st");
-    fprintf(stderr, "mpi: 50 steps: 2 ranks %.2g, 3 ranks %.2g from one process (relative)\n",
-            d2, d3);
+    fprintf(stderr, "mpi: 50 steps: 2 ranks %.2g, 3 ranks %.2g from one process (relative)\n", d2,
+            d3);
     assert_true(d2 <= 1e-5 && d3 <= 1e-5);
     assert_true(same(dir, "w2.st", "w2b.st"));
     assert_true(same(dir, "w2.st", "t2.st")); /* the same sums in the same order */
