@@ -21,6 +21,7 @@ typedef struct Dataset {
  * the spec (every class id of cross_entropy targets in range, reported at its row).
  * `quiet`: add no diagnostic (ranks other than 0, which find the same problems). 0 or -1. */
 int dataset_load(Rnnc *r, Dataset *ds, const char *x, const char *t, const char *l, int quiet);
+/* Releases what dataset_load mapped or read (also after a failed load, or on a zeroed set). */
 void dataset_free(Dataset *ds);
 
 /* The learning-rate schedule and early stopping: PyTorch's schedulers' state, stepped once
