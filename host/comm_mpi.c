@@ -66,43 +66,35 @@ static int mpi_fail(Comm *c, int rc, const char *what)
     return -1;
 }
 
-/* Small buffers: every rank gathers all of them and adds in rank order itself (one call).
- * Large ones: rank r receives slice r of every buffer, adds them in rank order, and the
- * sums are gathered everywhere: each rank sends and receives 2 (size - 1) / size of n. */
-static int mpi_sum(Comm *c, double *buf, long n)
+/* Makes room for slices of `per` doubles from every rank. 0, or -1 (out of memory). */
+static int mpi_room(Comm *c, MpiComm *m, long per)
 {
-    MpiComm *m = c->impl;
-    int N = c->size, rc;
-    long per = n < 4096 ? n : (n + N - 1) / N;
-    if (per > m->cap) {
-        free(m->send);
-        free(m->recv);
-        free(m->part);
-        m->send = calloc((size_t)(N * per), sizeof *m->send);
-        m->recv = calloc((size_t)(N * per), sizeof *m->recv);
-        m->part = calloc((size_t)per, sizeof *m->part);
-        m->cap = m->send && m->recv && m->part ? per : 0;
-        if (!m->cap) {
-            snprintf(c->err, sizeof c->err, "rank %d: out of memory for the exchange", c->rank);
-            return -1;
-        }
-    }
-    if (n < 4096) {
-        rc = MPI_Allgather(buf, (int)n, MPI_DOUBLE, m->recv, (int)n, MPI_DOUBLE, MPI_COMM_WORLD);
-        if (rc != MPI_SUCCESS)
-            return mpi_fail(c, rc, "MPI_Allgather");
-        for (long i = 0; i < n; i++) {
-            double s = m->recv[i];
-            for (int k = 1; k < N; k++)
-                s += m->recv[(long)k * n + i];
-            buf[i] = s;
-        }
+    if (per <= m->cap)
         return 0;
-    }
+    int N = c->size;
+    free(m->send);
+    free(m->recv);
+    free(m->part);
+    m->send = calloc((size_t)(N * per), sizeof *m->send);
+    m->recv = calloc((size_t)(N * per), sizeof *m->recv);
+    m->part = calloc((size_t)per, sizeof *m->part);
+    m->cap = m->send && m->recv && m->part ? per : 0;
+    if (m->cap)
+        return 0;
+    snprintf(c->err, sizeof c->err, "rank %d: out of memory for the exchange", c->rank);
+    return -1;
+}
+
+/* buf[0..n): rank r receives slice r of every rank's (MPI_Alltoall), adds them in rank
+ * order, and the sums are gathered everywhere (MPI_Allgather). */
+static int mpi_sum_slices(Comm *c, MpiComm *m, double *buf, long n)
+{
+    int N = c->size, rc;
+    long per = (n + N - 1) / N;
     memcpy(m->send, buf, (size_t)n * sizeof *buf);
     memset(m->send + n, 0, (size_t)(N * per - n) * sizeof *buf);
-    rc =
-        MPI_Alltoall(m->send, (int)per, MPI_DOUBLE, m->recv, (int)per, MPI_DOUBLE, MPI_COMM_WORLD);
+    rc = MPI_Alltoall(m->send, (int)per, MPI_DOUBLE, m->recv, (int)per, MPI_DOUBLE,
+                      MPI_COMM_WORLD);
     if (rc != MPI_SUCCESS)
         return mpi_fail(c, rc, "MPI_Alltoall");
     for (long i = 0; i < per; i++) {
@@ -116,6 +108,42 @@ static int mpi_sum(Comm *c, double *buf, long n)
     if (rc != MPI_SUCCESS)
         return mpi_fail(c, rc, "MPI_Allgather");
     memcpy(buf, m->send, (size_t)n * sizeof *buf);
+    return 0;
+}
+
+enum {
+    SMALL = 4096,   /* doubles: below this, one MPI_Allgather of the whole buffers */
+    SEGMENT = 32768 /* doubles (256 KB) per round of the large path: messages stay small
+                       enough for the shared-memory transport's fast path, which loses
+                       two orders of magnitude past a megabyte on some machines */
+};
+
+/* Small buffers: every rank gathers all of them and adds in rank order itself (one call).
+ * Large ones, in segments: each rank sends and receives 2 (size - 1) / size of n. */
+static int mpi_sum(Comm *c, double *buf, long n)
+{
+    MpiComm *m = c->impl;
+    int N = c->size;
+    if (n < SMALL) {
+        if (mpi_room(c, m, n) < 0)
+            return -1;
+        int rc = MPI_Allgather(buf, (int)n, MPI_DOUBLE, m->recv, (int)n, MPI_DOUBLE,
+                               MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS)
+            return mpi_fail(c, rc, "MPI_Allgather");
+        for (long i = 0; i < n; i++) {
+            double s = m->recv[i];
+            for (int k = 1; k < N; k++)
+                s += m->recv[(long)k * n + i];
+            buf[i] = s;
+        }
+        return 0;
+    }
+    if (mpi_room(c, m, (SEGMENT + N - 1) / N) < 0)
+        return -1;
+    for (long off = 0; off < n; off += SEGMENT)
+        if (mpi_sum_slices(c, m, buf + off, n - off < SEGMENT ? n - off : SEGMENT) < 0)
+            return -1;
     return 0;
 }
 

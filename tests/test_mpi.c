@@ -1,7 +1,8 @@
 /* test_mpi.c — `mpirun -np N rnnc train` on loopback (--allow-run-as-root --oversubscribe,
  * as CI runs it): 2 and 3 ranks train to the single process's weights within 1e-5 after 50
  * steps; the same N twice, and N threads, give the same bits; a checkpoint of 2 ranks is
- * resumed by 3; Ctrl-C on mpirun saves once; a killed rank ends the job within seconds.
+ * resumed by 3; Ctrl-C on mpirun saves once; a killed rank ends the job within seconds;
+ * the exchange's sums exact around the edges of its paths.
  * Skipped, with a message, when mpirun is missing or rnnc was built without MPI.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -166,9 +167,27 @@ static void test_interrupt_and_death(void **state)
     tu_rmdir(dir);
 }
 
+/* The exchange itself: exact sums of whole numbers on 2 and 3 ranks for sizes around the
+ * edges of its small path and of its segments. */
+static void test_exchange_exact(void **state)
+{
+    (void)state;
+    const char *bin = getenv("RNNC_ALLREDUCE");
+    if (!have_mpi() || !bin)
+        skip();
+    for (int np = 2; np <= 3; np++) {
+        char *cmd = tu_strf("%s -np %d '%s' --check", MPIRUN, np, bin), *out = NULL;
+        assert_int_equal(tu_run(cmd, &out, NULL), 0);
+        assert_non_null(strstr(out, "sums exact"));
+        free(out);
+        free(cmd);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_exchange_exact),
         cmocka_unit_test(test_ranks_match),
         cmocka_unit_test(test_interrupt_and_death),
     };
