@@ -520,7 +520,9 @@ static int cmd_train(int argc, char **argv)
         else
             printf("saved %s\n", ta.save);
         if (ta.nranks > 1)
-            printf("trained on %d MPI ranks\n", ta.nranks);
+            printf("trained on %d MPI ranks: %.1f s, of which %.2f s (%.1f %%) in exchanges\n",
+                   ta.nranks, ta.seconds, ta.comm_seconds,
+                   100 * ta.comm_seconds / (ta.seconds > 0 ? ta.seconds : 1));
     }
     return finish(r, rc == 0 ? 0 : 1);
 }

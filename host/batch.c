@@ -159,15 +159,6 @@ static void learn_step(Trainer *t)
     t->f->pack(t->params, t->packed);
 }
 
-/* Sums n values of t->xbuf over the ranks; a failed transport becomes a diagnostic. */
-static int exchange(Trainer *t, long n)
-{
-    if (t->comm->sum(t->comm, t->xbuf, n) == 0)
-        return 0;
-    diag_error(&t->r->diag, span_none(), "%s", t->comm->err);
-    return -1;
-}
-
 /* A window's batch: lenb, the inputs and the targets of the counted rows (compacted when a
  * per-sequence loss counts only some: then rows[] lists them); returns Tb. */
 static int window_gather(Trainer *t, const Dataset *ds, const int *idx, int Bb, int t0,
@@ -309,7 +300,7 @@ static int run_window(Trainer *t, const Dataset *ds, const int *idx, int Bb, int
     xs[1] = cnt;
     xs[2] = 0;
     xs[3] = t->stop_req;
-    if (exchange(t, 4) < 0)
+    if (trainer_exchange(t, 4) < 0)
         return -1;
     double gnc = xs[0], gcnt = xs[1];
     t->stopping |= xs[3] > 0;
@@ -339,7 +330,7 @@ static int run_window(Trainer *t, const Dataset *ds, const int *idx, int Bb, int
     xs[XS_TOTAL] = (double)tot;
     xs[XS_ERR] = err;
     xs[XS_STOP] = 0;
-    if (exchange(t, np + XSTAT) < 0)
+    if (trainer_exchange(t, np + XSTAT) < 0)
         return -1;
     if (xs[XS_ERR] > 0)
         return -1;

@@ -93,8 +93,8 @@ static int mpi_sum_slices(Comm *c, MpiComm *m, double *buf, long n)
     long per = (n + N - 1) / N;
     memcpy(m->send, buf, (size_t)n * sizeof *buf);
     memset(m->send + n, 0, (size_t)(N * per - n) * sizeof *buf);
-    rc = MPI_Alltoall(m->send, (int)per, MPI_DOUBLE, m->recv, (int)per, MPI_DOUBLE,
-                      MPI_COMM_WORLD);
+    rc =
+        MPI_Alltoall(m->send, (int)per, MPI_DOUBLE, m->recv, (int)per, MPI_DOUBLE, MPI_COMM_WORLD);
     if (rc != MPI_SUCCESS)
         return mpi_fail(c, rc, "MPI_Alltoall");
     for (long i = 0; i < per; i++) {
@@ -127,8 +127,8 @@ static int mpi_sum(Comm *c, double *buf, long n)
     if (n < SMALL) {
         if (mpi_room(c, m, n) < 0)
             return -1;
-        int rc = MPI_Allgather(buf, (int)n, MPI_DOUBLE, m->recv, (int)n, MPI_DOUBLE,
-                               MPI_COMM_WORLD);
+        int rc =
+            MPI_Allgather(buf, (int)n, MPI_DOUBLE, m->recv, (int)n, MPI_DOUBLE, MPI_COMM_WORLD);
         if (rc != MPI_SUCCESS)
             return mpi_fail(c, rc, "MPI_Allgather");
         for (long i = 0; i < n; i++) {

@@ -22,6 +22,7 @@ typedef struct Run {
     ModelFns f_;      /* what f points at */
     const char *ckpt; /* NULL: no checkpoint */
     double t0;        /* when the run started (the compile counts) */
+    double t_train;   /* when every rank was ready to train */
     FILE *log;        /* rank 0's CSV log, or NULL */
 } Run;
 
@@ -168,16 +169,27 @@ static int trainer_start(Trainer *t, const RnncTrainArgs *a, const TrainStart *s
     return 0;
 }
 
+int trainer_exchange(Trainer *t, long n)
+{
+    if (t->comm->size == 1)
+        return 0;
+    double t0 = now_s();
+    int rc = t->comm->sum(t->comm, t->xbuf, n);
+    t->comm_s += now_s() - t0;
+    if (rc == 0)
+        return 0;
+    diag_error(&t->r->diag, span_none(), "%s", t->comm->err);
+    return -1;
+}
+
 /* Every rank's error flag and rank 0's stop request, summed: whether any rank failed
  * (then -1 everywhere) and whether to stop (t->stopping). */
 static int agree(Trainer *t, int err)
 {
     t->xbuf[0] = err;
     t->xbuf[1] = t->stop_req;
-    if (t->comm->sum(t->comm, t->xbuf, 2) < 0) {
-        diag_error(&t->r->diag, span_none(), "%s", t->comm->err);
+    if (trainer_exchange(t, 2) < 0)
         return -1;
-    }
     t->stopping |= t->xbuf[1] > 0;
     return t->xbuf[0] > 0 ? -1 : 0;
 }
@@ -360,6 +372,9 @@ static int rank_run(Trainer *t, Run *run)
     t->stop_req = t->comm->rank == 0 && a->stop && *a->stop;
     if (agree(t, err) < 0)
         return -1;
+    t->comm_s = 0; /* count the exchanges of training, not the wait for the slowest start */
+    if (t->comm->rank == 0)
+        run->t_train = now_s();
     return train_epochs(t, run, epoch, step);
 }
 
@@ -542,6 +557,8 @@ int train_run(Rnnc *r, RnncTrainArgs *a, const TrainStart *start)
     t.f = run.f = &run.f_;
     rc = a->threads > 1 && comm.size == 1 ? run_threads(r, &run, &t, a->threads)
                                           : rank_run(&t, &run);
+    a->seconds = run.t_train > 0 ? now_s() - run.t_train : 0;
+    a->comm_seconds = t.comm_s;
 out:
     if (run.log)
         fclose(run.log);

@@ -74,8 +74,13 @@ typedef struct Trainer {
     int stop_req;             /* rank 0: the stop flag read at the last exchange */
     int stopping;             /* every rank: some rank asked to stop */
     double grad_norm, gn_sum; /* the last step's norm before clipping; their sum */
+    double comm_s;            /* seconds spent in exchanges */
     long gn_n;
 } Trainer;
+
+/* Sums n values of t->xbuf over the ranks, timed into t->comm_s; a failed transport becomes
+ * a diagnostic. 0 or -1. */
+int trainer_exchange(Trainer *t, long n);
 
 /* The statistics after the gradient in every exchange. */
 enum { XS_LOSS, XS_NLOSS, XS_CORRECT, XS_TOTAL, XS_ERR, XS_STOP, XSTAT };

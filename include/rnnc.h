@@ -207,14 +207,16 @@ typedef struct RnncTrainArgs {
     RnncTrainCfg cfg;       /* rnnc_train_cfg's, after any rnnc_train_set */
     void (*progress)(void *ctx, const RnncProgress *p);
     void *ctx;
-    volatile sig_atomic_t *stop; /* set from outside (Ctrl-C): checkpoint, save and return */
-    const char *log;             /* NULL, or a CSV file: a row per epoch (and log_every steps) */
-    int log_every;               /* 0: epoch rows only */
-    int threads;                 /* 2 or more: each mini-batch split over that many threads */
-    int mpi;                     /* train as one rank of an MPI job (mpirun); see rnnc_mpi_* */
-    int stopped;                 /* out: 1 when *stop ended training early */
-    int early_stopped;           /* out: 1 when early stopping ended training */
-    int rank, nranks;            /* out: this process's rank and the number of processes */
+    volatile sig_atomic_t *stop;  /* set from outside (Ctrl-C): checkpoint, save and return */
+    const char *log;              /* NULL, or a CSV file: a row per epoch (and log_every steps) */
+    int log_every;                /* 0: epoch rows only */
+    int threads;                  /* 2 or more: each mini-batch split over that many threads */
+    int mpi;                      /* train as one rank of an MPI job (mpirun); see rnnc_mpi_* */
+    int stopped;                  /* out: 1 when *stop ended training early */
+    int early_stopped;            /* out: 1 when early stopping ended training */
+    int rank, nranks;             /* out: this process's rank and the number of processes */
+    double seconds, comm_seconds; /* out: the time of the epochs (after loading and compiling),
+                                     and of this rank's exchanges in it (waiting included) */
 } RnncTrainArgs;
 
 /* Whether this process was started by an MPI launcher (mpirun) with more than one rank:
