@@ -300,9 +300,11 @@ static int train_epochs(Trainer *t, Run *run, long start_epoch, long start_step)
         t->gn_sum = 0;
         t->gn_n = 0;
         for (long s = epoch == start_epoch ? start_step : 0; s < steps; s++) {
+            /* rank 0's stop request rides on the batch's first exchange: every rank stops
+             * before the next batch (one rank alone at once) */
             t->stop_req = rank0 && a->stop && *a->stop;
-            if (agree(t, 0) < 0)
-                return -1;
+            if (t->comm->size == 1)
+                t->stopping |= t->stop_req;
             if (t->stopping) {
                 a->stopped = 1;
                 if (rank0 && run->ckpt && checkpoint_write(t, run->ckpt, epoch, s) < 0)
