@@ -300,7 +300,7 @@ static int run_window(Trainer *t, const Dataset *ds, const int *idx, int Bb, int
     xs[1] = cnt;
     xs[2] = 0;
     xs[3] = t->stop_req;
-    if (trainer_exchange(t, 4) < 0)
+    if (trainer_exchange(t, t->xbuf, 4) < 0)
         return -1;
     double gnc = xs[0], gcnt = xs[1];
     t->stopping |= xs[3] > 0;
@@ -330,7 +330,7 @@ static int run_window(Trainer *t, const Dataset *ds, const int *idx, int Bb, int
     xs[XS_TOTAL] = (double)tot;
     xs[XS_ERR] = err;
     xs[XS_STOP] = 0;
-    if (trainer_exchange(t, np + XSTAT) < 0)
+    if (trainer_exchange(t, t->xbuf, np + XSTAT) < 0)
         return -1;
     if (xs[XS_ERR] > 0)
         return -1;

@@ -169,12 +169,12 @@ static int trainer_start(Trainer *t, const RnncTrainArgs *a, const TrainStart *s
     return 0;
 }
 
-int trainer_exchange(Trainer *t, long n)
+int trainer_exchange(Trainer *t, double *buf, long n)
 {
     if (t->comm->size == 1)
         return 0;
     double t0 = now_s();
-    int rc = t->comm->sum(t->comm, t->xbuf, n);
+    int rc = t->comm->sum(t->comm, buf, n);
     t->comm_s += now_s() - t0;
     if (rc == 0)
         return 0;
@@ -186,12 +186,11 @@ int trainer_exchange(Trainer *t, long n)
  * (then -1 everywhere) and whether to stop (t->stopping). */
 static int agree(Trainer *t, int err)
 {
-    t->xbuf[0] = err;
-    t->xbuf[1] = t->stop_req;
-    if (trainer_exchange(t, 2) < 0)
+    double f[2] = {err, t->stop_req}; /* not t->xbuf: it may be what failed to allocate */
+    if (trainer_exchange(t, f, 2) < 0)
         return -1;
-    t->stopping |= t->xbuf[1] > 0;
-    return t->xbuf[0] > 0 ? -1 : 0;
+    t->stopping |= f[1] > 0;
+    return f[0] > 0 ? -1 : 0;
 }
 
 /* Tells a->progress where training stands: after a step (end_of_epoch 0) or an epoch. */

@@ -78,9 +78,9 @@ typedef struct Trainer {
     long gn_n;
 } Trainer;
 
-/* Sums n values of t->xbuf over the ranks, timed into t->comm_s; a failed transport becomes
- * a diagnostic. 0 or -1. */
-int trainer_exchange(Trainer *t, long n);
+/* Sums buf[0..n) over the ranks, timed into t->comm_s; a failed transport becomes a
+ * diagnostic. 0 or -1. */
+int trainer_exchange(Trainer *t, double *buf, long n);
 
 /* The statistics after the gradient in every exchange. */
 enum { XS_LOSS, XS_NLOSS, XS_CORRECT, XS_TOTAL, XS_ERR, XS_STOP, XSTAT };
