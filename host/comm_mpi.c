@@ -1,7 +1,8 @@
 /* comm_mpi.c — the MPI communicator (the only file that includes mpi.h): rank and size of
  * MPI_COMM_WORLD, and a sum in rank order built from collectives that only move data
- * (MPI_Alltoall to hand every rank one slice of every buffer, MPI_Allgather to share the
- * summed slices), never MPI_Allreduce, whose order of additions is the library's choice.
+ * (MPI_Ialltoall to hand every rank one slice of every buffer, MPI_Iallgather to share the
+ * summed slices), never MPI_Allreduce, whose order of additions is the library's choice;
+ * waiting for them sleeps between polls.
  * Without MPI (RNNC_HAVE_MPI undefined) it only recognises a launch by mpirun and refuses.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Launchers' environment: Open MPI's mpirun, and PMI-based ones (MPICH, Slurm). */
 static int env_size(void)
@@ -66,6 +68,40 @@ static int mpi_fail(Comm *c, int rc, const char *what)
     return -1;
 }
 
+/* Waits for a non-blocking collective: polls for a tenth of a millisecond, then sleeps 20 us
+ * between polls. A rank that waits for a slower one (every step, for the last share to
+ * finish) so leaves the core to it and to whatever else runs on the machine, instead of
+ * spinning as MPI's blocking calls do. MPI_SUCCESS or an error code. */
+static int mpi_wait(MPI_Request *rq)
+{
+    struct timespec t0, now, nap = {0, 20000};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        int done = 0, rc = MPI_Test(rq, &done, MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS || done)
+            return rc;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((now.tv_sec - t0.tv_sec) * 1000000000L + (now.tv_nsec - t0.tv_nsec) > 100000)
+            nanosleep(&nap, NULL);
+    }
+}
+
+static int alltoall(double *send, double *recv, long per)
+{
+    MPI_Request rq;
+    int rc =
+        MPI_Ialltoall(send, (int)per, MPI_DOUBLE, recv, (int)per, MPI_DOUBLE, MPI_COMM_WORLD, &rq);
+    return rc == MPI_SUCCESS ? mpi_wait(&rq) : rc;
+}
+
+static int allgather(double *send, double *recv, long per)
+{
+    MPI_Request rq;
+    int rc = MPI_Iallgather(send, (int)per, MPI_DOUBLE, recv, (int)per, MPI_DOUBLE, MPI_COMM_WORLD,
+                            &rq);
+    return rc == MPI_SUCCESS ? mpi_wait(&rq) : rc;
+}
+
 /* Makes room for slices of `per` doubles from every rank. 0, or -1 (out of memory). */
 static int mpi_room(Comm *c, MpiComm *m, long per)
 {
@@ -85,16 +121,15 @@ static int mpi_room(Comm *c, MpiComm *m, long per)
     return -1;
 }
 
-/* buf[0..n): rank r receives slice r of every rank's (MPI_Alltoall), adds them in rank
- * order, and the sums are gathered everywhere (MPI_Allgather). */
+/* buf[0..n): rank r receives slice r of every rank's (MPI_Ialltoall), adds them in rank
+ * order, and the sums are gathered everywhere (MPI_Iallgather). */
 static int mpi_sum_slices(Comm *c, MpiComm *m, double *buf, long n)
 {
     int N = c->size, rc;
     long per = (n + N - 1) / N;
     memcpy(m->send, buf, (size_t)n * sizeof *buf);
     memset(m->send + n, 0, (size_t)(N * per - n) * sizeof *buf);
-    rc =
-        MPI_Alltoall(m->send, (int)per, MPI_DOUBLE, m->recv, (int)per, MPI_DOUBLE, MPI_COMM_WORLD);
+    rc = alltoall(m->send, m->recv, per);
     if (rc != MPI_SUCCESS)
         return mpi_fail(c, rc, "MPI_Alltoall");
     for (long i = 0; i < per; i++) {
@@ -103,8 +138,7 @@ static int mpi_sum_slices(Comm *c, MpiComm *m, double *buf, long n)
             s += m->recv[(long)k * per + i];
         m->part[i] = s;
     }
-    rc = MPI_Allgather(m->part, (int)per, MPI_DOUBLE, m->send, (int)per, MPI_DOUBLE,
-                       MPI_COMM_WORLD);
+    rc = allgather(m->part, m->send, per);
     if (rc != MPI_SUCCESS)
         return mpi_fail(c, rc, "MPI_Allgather");
     memcpy(buf, m->send, (size_t)n * sizeof *buf);
@@ -112,7 +146,7 @@ static int mpi_sum_slices(Comm *c, MpiComm *m, double *buf, long n)
 }
 
 enum {
-    SMALL = 4096,   /* doubles: below this, one MPI_Allgather of the whole buffers */
+    SMALL = 4096,   /* doubles: below this, one MPI_Iallgather of the whole buffers */
     SEGMENT = 32768 /* doubles (256 KB) per round of the large path: messages stay small
                        enough for the shared-memory transport's fast path, which loses
                        two orders of magnitude past a megabyte on some machines */
@@ -127,8 +161,7 @@ static int mpi_sum(Comm *c, double *buf, long n)
     if (n < SMALL) {
         if (mpi_room(c, m, n) < 0)
             return -1;
-        int rc =
-            MPI_Allgather(buf, (int)n, MPI_DOUBLE, m->recv, (int)n, MPI_DOUBLE, MPI_COMM_WORLD);
+        int rc = allgather(buf, m->recv, n);
         if (rc != MPI_SUCCESS)
             return mpi_fail(c, rc, "MPI_Allgather");
         for (long i = 0; i < n; i++) {
