@@ -80,24 +80,24 @@ def main():
     print(f"load average at the end: {os.getloadavg()[0]:.1f} (2 cores)")
     print(f"sequences/s: one process {one:.0f}; --threads 2 {thr:.0f} ({thr / one:.2f}x); "
           f"mpirun -np 2 {two:.0f} ({two / one:.2f}x)")
-    print("exchange on 2 ranks: " +
-          ", ".join(f"{int(b) // 1024} KB {us:.0f} us" for b, us in ar))
+    print("exchange on 2 ranks (us): " +
+          ", ".join(f"{int(b) // 1024} KB {us:.0f}" for b, us in ar))
     print(f"exchange: {per_mb:.0f} us per MB (best of the sizes >= 256 KB), "
           f"{lat:.1f} us the smallest")
     t1 = best["one"][1] * 1e6
     step2 = best["mpi2"][1] * 1e6
     t_grad = grad_mb * per_mb + 3 * lat  # the gradient, the counts and the flags of a step
-    print(f"a step of 64 sequences: one process {t1:.0f} us; 2 ranks {step2:.0f} us, "
-          f"{100 * best['mpi2'][2]:.1f} % of it in exchanges as measured (waits included); "
-          f"the gradient ({NPARAMS} parameters, {grad_mb:.2f} MB in doubles) at the "
-          f"measured rate: {t_grad:.0f} us = {100 * t_grad / step2:.1f} %")
-    print("projection (README: Training across machines), network as fast as measured here:")
+    print(f"step of 64: one process {t1:.0f} us; 2 ranks {step2:.0f} us, "
+          f"{100 * best['mpi2'][2]:.1f} % in exchanges (waits included)")
+    print(f"gradient: {NPARAMS} parameters, {grad_mb:.2f} MB as doubles: {t_grad:.0f} us "
+          f"at the measured rate = {100 * t_grad / step2:.1f} % of the 2-rank step")
+    print("projection (README, Training across machines):")
     for P in (2, 8, 64):
         comm = 2 * (P - 1) / P * grad_mb * per_mb + (2 * (P - 1) + 2) * lat
         strong = t1 / (t1 / P + comm)
-        print(f"  P={P:2d}: exchange {comm:6.0f} us; batch 64 split: step "
-              f"{t1 / P + comm:6.0f} us, {strong:5.2f}x, {100 * comm / (t1 / P + comm):4.1f} % "
-              f"exchange; 64 per rank: {100 * t1 / (t1 + comm):5.1f} % efficiency")
+        print(f"  P={P:2d}: exchange {comm:4.0f} us; batch 64 split: {strong:5.2f}x, "
+              f"{100 * comm / (t1 / P + comm):4.1f} % exchange; 64 a rank: "
+              f"{100 * t1 / (t1 + comm):5.1f} % efficient")
 
 
 if __name__ == "__main__":
