@@ -272,17 +272,38 @@ static int window_local(Trainer *t, const Dataset *ds, const int *idx, int Bb, i
     return 0;
 }
 
+/* The whole batch's (idx[0..B)) counted rows and elements in the window at t0 (K <= 0: the
+ * whole sequences), from the lengths alone: what the ranks would otherwise sum, when no
+ * target is ignored (-100). known[0]: rows, known[1]: elements. */
+static void window_counts(const Trainer *t, const Dataset *ds, const int *idx, int B, int t0,
+                          int K, double *known)
+{
+    const Net *net = t->r->net;
+    double per = net->loss == LOSS_CROSS_ENTROPY ? 1 : net->out_size;
+    known[0] = known[1] = 0;
+    for (int i = 0; i < B; i++) {
+        int L = ds->d.len[idx[i]];
+        if (L <= t0 || !(t->per_step || K <= 0 || L <= t0 + K))
+            continue;
+        int lw = K <= 0 ? L : L - t0 < K ? L - t0 : K;
+        known[0] += 1;
+        known[1] += (t->per_step ? lw : 1) * per;
+    }
+}
+
 /* One window of steps t0 .. t0 + T - 1 of this rank's sequences idx[0 .. Bb) (all of them
  * when t0 is 0 and there is no truncation), which the other ranks run with their own:
  * forward, the loss, and when `learn` backward and one optimizer step on the summed
  * gradient. lenw: each sequence's steps in the window (>= 1). count: NULL, or which
  * sequences the loss of a per-sequence head takes in (truncated BPTT: those ending here).
  * state0/state1: NULL or the carried state in the model's layout for Bb sequences.
- * Adds the window's loss to *loss_sum (and 1 to *nloss) when anything counted anywhere. */
+ * known: NULL, or the whole window's counted rows and elements (window_counts); without
+ * them the ranks sum theirs first. Adds the window's loss to *loss_sum (and 1 to *nloss)
+ * when anything counted anywhere. */
 static int run_window(Trainer *t, const Dataset *ds, const int *idx, int Bb, int t0,
                       const int *lenw, const unsigned char *count, const void *state0,
-                      void *state1, int learn, double *loss_sum, long *nloss, long *correct,
-                      long *total)
+                      void *state1, const double *known, int learn, double *loss_sum, long *nloss,
+                      long *correct, long *total)
 {
     Rnnc *r = t->r;
     const Plan *p = r->plan;
@@ -294,16 +315,19 @@ static int run_window(Trainer *t, const Dataset *ds, const int *idx, int Bb, int
         RnnrtLossArgs la = loss_args(t, sub ? nc : Bb, Tb, t->yb, t->lb);
         cnt = nc ? (double)rnnrt_loss_count(&la, &t->tb) : 0;
     }
-    /* first exchange: the window's counted rows and elements, errors and a stop request */
-    double *xs = t->xbuf;
-    xs[0] = nc;
-    xs[1] = cnt;
-    xs[2] = 0;
-    xs[3] = t->stop_req;
-    if (trainer_exchange(t, t->xbuf, 4) < 0)
-        return -1;
-    double gnc = xs[0], gcnt = xs[1];
-    t->stopping |= xs[3] > 0;
+    /* the window's counted rows and elements over all ranks: known, or a first exchange */
+    double *xs = t->xbuf, gnc, gcnt;
+    if (known) {
+        gnc = known[0];
+        gcnt = known[1];
+    } else {
+        xs[0] = nc;
+        xs[1] = cnt;
+        if (trainer_exchange(t, t->xbuf, 2) < 0)
+            return -1;
+        gnc = xs[0];
+        gcnt = xs[1];
+    }
     void *drop = NULL;
     int oom = 0;
     if (Bb > 0 && learn && !(drop = random_dropout_masks(p, Bb, Tb, t->mask_seed, idx, &oom)) &&
@@ -322,16 +346,17 @@ static int run_window(Trainer *t, const Dataset *ds, const int *idx, int Bb, int
     free(drop);
     if (gnc == 0)
         np = 0; /* nothing counts in this window, anywhere: no loss, no step */
-    /* second exchange: the gradient, then the loss and the hits; errors */
+    /* the exchange: the gradient, then the loss and the hits; errors; rank 0's stop */
     xs = t->xbuf + np;
     xs[XS_LOSS] = lsum;
     xs[XS_NLOSS] = 0;
     xs[XS_CORRECT] = (double)cor;
     xs[XS_TOTAL] = (double)tot;
     xs[XS_ERR] = err;
-    xs[XS_STOP] = 0;
+    xs[XS_STOP] = t->stop_req;
     if (trainer_exchange(t, t->xbuf, np + XSTAT) < 0)
         return -1;
+    t->stopping |= xs[XS_STOP] > 0;
     if (xs[XS_ERR] > 0)
         return -1;
     if (gnc == 0)
@@ -382,11 +407,14 @@ int batch_run(Trainer *t, const Dataset *ds, const int *idx, int B, int learn, d
         Tb = ds->d.len[idx[i]] > Tb ? ds->d.len[idx[i]] : Tb;
     int *mine = t->share;
     int Bb = batch_share(ds, idx, B, t->comm->rank, t->comm->size, mine);
+    double counts[2], *known = ds->has_ignore ? NULL : counts;
     if (K <= 0 || K >= Tb) {
         int *lw = t->order + ds->N + 2 * t->Bmax;
         for (int i = 0; i < Bb; i++)
             lw[i] = ds->d.len[mine[i]];
-        if (run_window(t, ds, mine, Bb, 0, lw, NULL, NULL, NULL, learn, &sum, &nl, correct,
+        if (known)
+            window_counts(t, ds, idx, B, 0, 0, known);
+        if (run_window(t, ds, mine, Bb, 0, lw, NULL, NULL, NULL, known, learn, &sum, &nl, correct,
                        total) < 0)
             return -1;
         *loss = nl ? sum / (double)nl : 0;
@@ -409,8 +437,10 @@ int batch_run(Trainer *t, const Dataset *ds, const int *idx, int B, int learn, d
         }
         carry_state(t, live, nlive, 1);
         t->mask_seed = seed0 ^ (unsigned long long)t0 * 0x9E3779B97F4A7C15ull;
+        if (known)
+            window_counts(t, ds, idx, B, t0, K, known);
         if (run_window(t, ds, t->widx, nlive, t0, lw, t->per_step ? NULL : t->countb, t->s0, t->s1,
-                       learn, &sum, &nl, correct, total) < 0)
+                       known, learn, &sum, &nl, correct, total) < 0)
             return -1;
         carry_state(t, live, nlive, 0);
     }

@@ -14,9 +14,10 @@ void dataset_free(Dataset *ds)
     rnnrt_npy_unmap(&ds->target, &ds->tmap);
 }
 
-/* Every class id at a valid position of cross_entropy targets in 0..O-1 or -100; the first
- * few outside it reported at their row (and step) of the file. 0, or -1. */
-static int check_classes(Rnnc *r, const Dataset *ds, int per_step, int quiet)
+/* Every class id at a valid position of cross_entropy targets in 0..O-1 or -100 (noted in
+ * ds->has_ignore); the first few outside it reported at their row (and step) of the file.
+ * 0, or -1. */
+static int check_classes(Rnnc *r, Dataset *ds, int per_step, int quiet)
 {
     const Net *net = r->net;
     int bad = 0, O = net->out_size;
@@ -29,6 +30,8 @@ static int check_classes(Rnnc *r, const Dataset *ds, int per_step, int quiet)
                                          : (long)st * ds->N + b;
             long k = t->dtype == RNNRT_I32 ? ((const int *)t->data)[at]
                                            : (long)((const long long *)t->data)[at];
+            if (k == -100)
+                ds->has_ignore = 1;
             if (k == -100 || (k >= 0 && k < O))
                 continue;
             if (bad++ < 5 && !quiet) {

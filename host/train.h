@@ -15,6 +15,7 @@ typedef struct Dataset {
     RnnrtArray target;
     RnnrtMap tmap;
     const char *target_name;
+    int has_ignore; /* some counted target is -100 (cross_entropy): counts need an exchange */
 } Dataset;
 
 /* Reads the data set of files x, t (targets) and l (lengths, may be NULL), checked against
