@@ -298,6 +298,15 @@ static void test_csv_log(void **state)
     }
     assert_int_equal(rows, 3 * 2 + 3);
     assert_int_equal(epoch_rows, 3);
+    /* usage errors: --log-every without --log, or not a whole number >= 1; --threads 0 */
+    const char *bad[] = {"--log-every 2", "--log x.csv --log-every 0", "--threads 0"};
+    for (int k = 0; k < 3; k++) {
+        char *c = tu_strf("cd '%s/tests/train_fixtures/%s' && '%s' train spec.yaml --input x.npy "
+                          "--target target.npy --save '%s/u.st' %s",
+                          root, name, tu_rnnc_bin(), tmp, bad[k]);
+        assert_int_equal(tu_run(c, NULL, NULL), 2);
+        free(c);
+    }
     free(log);
     free(lp);
     free(out);
