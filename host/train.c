@@ -363,7 +363,8 @@ static int rank_run(Trainer *t, Run *run)
 {
     RnncTrainArgs *a = run->a;
     long epoch = 0, step = 0;
-    int err = trainer_alloc(t, run->tr, run->va) < 0 ||
+    /* a rank that failed to get here (data, compile, log) still agrees: no rank then waits */
+    int err = !run->f || trainer_alloc(t, run->tr, run->va) < 0 ||
               trainer_start(t, a, run->start, &epoch, &step) < 0;
     if (!err) {
         t->f->pack(t->params, t->packed);
@@ -537,25 +538,25 @@ int train_run(Rnnc *r, RnncTrainArgs *a, const TrainStart *start)
     t.dbl = r->net->dbl;
     t.rs = (size_t)p->real_size;
     t.per_step = !r->net->head.present || r->net->head.input == HEAD_SEQUENCE;
-    if (dataset_load(r, &tr, a->input, a->target, a->lengths, quiet) < 0 ||
-        (a->val_input &&
-         dataset_load(r, &va, a->val_input, a->val_target, a->val_lengths, quiet) < 0))
-        goto out;
-    if (!a->checkpoint && a->save) {
+    /* under MPI a failure here goes on to rank_run, whose first exchange tells the others */
+    int err = dataset_load(r, &tr, a->input, a->target, a->lengths, quiet) < 0 ||
+              (a->val_input &&
+               dataset_load(r, &va, a->val_input, a->val_target, a->val_lengths, quiet) < 0);
+    if (!err && !a->checkpoint && a->save) {
         size_t n = strlen(a->save) + 6;
         if ((ckpt = malloc(n)) != NULL)
             snprintf(ckpt, n, "%s.ckpt", a->save);
     }
     run.ckpt = a->checkpoint ? a->checkpoint : ckpt;
-    if (a->save && !run.ckpt) {
+    if (!err && a->save && !run.ckpt) {
         diag_error(&r->diag, span_none(), "out of memory");
-        goto out;
+        err = 1;
     }
-    if (!(jit = host_compile(r, r->jit, 1, &run.f_)))
+    err = err || !(jit = host_compile(r, r->jit, 1, &run.f_));
+    err = err || (a->log && comm.rank == 0 && !(run.log = log_open(r, a)));
+    t.f = run.f = err ? NULL : &run.f_;
+    if (err && comm.size == 1)
         goto out;
-    if (a->log && comm.rank == 0 && !(run.log = log_open(r, a)))
-        goto out;
-    t.f = run.f = &run.f_;
     rc = a->threads > 1 && comm.size == 1 ? run_threads(r, &run, &t, a->threads)
                                           : rank_run(&t, &run);
     a->seconds = run.t_train > 0 ? now_s() - run.t_train : 0;
