@@ -55,7 +55,8 @@ static const char usage_run[] =
     "                --output Y.npy [--h-n H.npy] [--c-n C.npy] [--print] [--jit tcc|cc]\n"
     "                [--threads N]\n"
     "JIT-compiles the network through libtcc and runs it.\n"
-    "  --weights  safetensors with the state_dict names of the blocks and head (F32/F64)\n"
+    "  --weights  safetensors with the state_dict names of the blocks and head (F32/F64),\n"
+    "             or a checkpoint of rnnc train (its weights)\n"
     "  --input    (B, T, I) if the spec says batch_first: true, else (T, B, I)\n"
     "  --lengths  (B,) int32/int64, each in 1..T: PyTorch's packed-sequence meaning\n"
     "  --output   the head's output ((B, O) for input: last; per step for sequence),\n"
@@ -86,12 +87,20 @@ static const char usage_train[] =
     "                  [--checkpoint CKPT] [--optimizer sgd|adam|adamw] [--lr X]\n"
     "                  [--momentum X] [--weight-decay X] [--batch-size N] [--epochs N]\n"
     "                  [--seed N] [--clip-grad-norm X] [--clip-grad-value X] [--tbptt K]\n"
-    "                  [--no-shuffle] [--jit tcc|cc]\n"
+    "                  [--no-shuffle] [--jit tcc|cc] [--threads N]\n"
+    "                  [--log FILE.csv [--log-every N]]\n"
     "Trains the network on the data with the spec's loss and train: settings (the flags\n"
     "override them). Starts from --init, or PyTorch's initialisation drawn from the seed, or\n"
     "continues a checkpoint (--resume): the result equals an uninterrupted run bit for bit.\n"
-    "A checkpoint (default: the --save path + .ckpt) is written atomically after every epoch\n"
-    "and on Ctrl-C; a non-finite loss stops training and keeps the last good checkpoint.\n"
+    "A checkpoint (default: the --save path + .ckpt) and --save are written atomically after\n"
+    "every epoch and on Ctrl-C; a non-finite loss stops training and keeps the last good\n"
+    "checkpoint. train.scheduler sets the learning rate per epoch; with train.early_stopping\n"
+    "--save holds the weights of the best validation loss (the checkpoint the latest).\n"
+    "  --log        CSV, a row per epoch (and every --log-every steps):\n"
+    "               step,epoch,loss,val_loss,val_acc,lr,grad_norm,wall_time\n"
+    "  --threads    split every mini-batch over N threads (gradients summed in order)\n"
+    "Under mpirun (-np N) every process trains a share of each mini-batch, the gradients\n"
+    "summed in rank order; rank 0 writes the checkpoint, the weights and the log.\n"
     "On a terminal a live line shows epoch, step, loss, steps/s and time left; every epoch\n"
     "prints a line with train and validation loss (and accuracy for classification).\n"
     "Exit status: 0 success (also after Ctrl-C, once saved), 1 bad input, 2 bad usage.\n";
@@ -116,7 +125,7 @@ typedef struct Args {
     const char *spec;
     const char *out, *weights, *input, *lengths, *output, *h_n, *c_n, *target;
     const char *val_input, *val_target, *val_lengths, *init, *resume, *save, *checkpoint;
-    const char *jit, *threads, *weights_out;
+    const char *jit, *threads, *weights_out, *log, *log_every;
     int print, no_selftest, no_shuffle;
     int ntrain;
     const char *train_key[16], *train_flag[16], *train_value[16]; /* train: overrides */
@@ -171,6 +180,9 @@ static const Opt train_opts[] = {
     V("--resume", resume),
     V("--save", save),
     V("--checkpoint", checkpoint),
+    V("--log", log),
+    V("--log-every", log_every),
+    V("--threads", threads),
     F("--no-shuffle", no_shuffle),
     V("--jit", jit),
     T("--optimizer", "optimizer"),
@@ -295,6 +307,23 @@ static int parse_args(int argc, char **argv, const Opt *opts, int nopts, Args *a
     return 0;
 }
 
+/* `value` of option `flag` as a whole number in [lo, hi] into *out: 0, else 2 after the
+ * usage message. NULL leaves *out alone. */
+static int whole(const char *flag, const char *value, long lo, long hi, long *out,
+                 const char *usage)
+{
+    if (!value)
+        return 0;
+    char *end, msg[96];
+    long v = strtol(value, &end, 10);
+    if (!*value || *end || v < lo || v > hi) {
+        snprintf(msg, sizeof msg, "%s takes a whole number from %ld to %ld, not", flag, lo, hi);
+        return bad_usage(msg, value, usage);
+    }
+    *out = v;
+    return 0;
+}
+
 /* The first of the `n` required options (flag, value) that is missing, or NULL. */
 static const char *first_missing(const char *const *flags, const char *const *values, int n)
 {
@@ -379,14 +408,10 @@ static int cmd_run(int argc, char **argv)
         return pr == 1 ? 0 : 2;
     RnncRunArgs ra = {
         a.weights, a.input, a.lengths, a.output, a.h_n, a.c_n, a.print ? stdout : NULL, 1};
-    if (a.threads) {
-        char *end;
-        long v = strtol(a.threads, &end, 10);
-        if (*a.threads == '\0' || *end != '\0' || v < 1 || v > 256)
-            return bad_usage("--threads takes a whole number from 1 to 256, not", a.threads,
-                             usage_run);
-        ra.threads = (int)v;
-    }
+    long nt = 1;
+    if (a.threads && whole("--threads", a.threads, 1, 256, &nt, usage_run))
+        return 2;
+    ra.threads = (int)nt;
     Rnnc *r = load(&a);
     if (!r)
         return 1;
@@ -422,6 +447,7 @@ static void on_sigint(int sig)
 typedef struct Display {
     int tty;
     double last;
+    int live; /* a live line is on the terminal, not yet ended */
 } Display;
 
 static void show_progress(void *ctx, const RnncProgress *p)
@@ -430,6 +456,7 @@ static void show_progress(void *ctx, const RnncProgress *p)
     if (p->end_of_epoch) {
         if (d->tty)
             printf("\r\033[K");
+        d->live = 0;
         printf("epoch %d/%d  loss %.6f", p->epoch, p->epochs, p->loss);
         if (!isnan(p->train_acc))
             printf("  acc %.4f", p->train_acc);
@@ -437,13 +464,14 @@ static void show_progress(void *ctx, const RnncProgress *p)
             printf("  val_loss %.6f", p->val_loss);
         if (!isnan(p->val_acc))
             printf("  val_acc %.4f", p->val_acc);
-        printf("  (%.1f s)\n", p->elapsed);
+        printf("  lr %.3g%s  (%.1f s)\n", p->lr, p->best ? "  best" : "", p->elapsed);
         fflush(stdout);
         return;
     }
     if (!d->tty || (p->elapsed - d->last < 0.1 && p->step != p->steps))
         return;
     d->last = p->elapsed;
+    d->live = 1;
     printf("\r\033[Kepoch %d/%d  step %ld/%ld  loss %.6f  %.1f steps/s  %.0f s left", p->epoch,
            p->epochs, p->step, p->steps, p->loss, p->steps_per_s, p->eta);
     fflush(stdout);
@@ -461,6 +489,16 @@ static int cmd_train(int argc, char **argv)
         return bad_usage("--init and --resume exclude each other", NULL, usage_train);
     if (!a.val_input != !a.val_target)
         return bad_usage("--val-input and --val-target go together", NULL, usage_train);
+    if (a.log_every && !a.log)
+        return bad_usage("--log-every goes with --log", NULL, usage_train);
+    long threads = 1, every = 0;
+    if ((a.threads && whole("--threads", a.threads, 1, 256, &threads, usage_train)) ||
+        (a.log_every && whole("--log-every", a.log_every, 1, 1L << 30, &every, usage_train)))
+        return 2;
+    int mpi = rnnc_mpi_launched(), rank0 = rnnc_mpi_rank() == 0;
+    if (mpi && threads > 1)
+        return bad_usage("--threads is for one process; under mpirun each rank is one", NULL,
+                         usage_train);
     Rnnc *r = load(&a);
     if (!r)
         return 1;
@@ -482,22 +520,48 @@ static int cmd_train(int argc, char **argv)
     ta.init = a.init;
     ta.resume = a.resume;
     ta.save = a.save;
-    ta.checkpoint = a.checkpoint;
-    Display disp = {isatty(STDOUT_FILENO), -1};
+    char ckpt[4096];
+    snprintf(ckpt, sizeof ckpt, "%s.ckpt", a.save);
+    ta.checkpoint = a.checkpoint ? a.checkpoint : ckpt;
+    ta.log = a.log;
+    ta.log_every = (int)every;
+    ta.threads = (int)threads;
+    ta.mpi = mpi;
+    Display disp = {isatty(STDOUT_FILENO) && rank0, -1, 0};
     ta.progress = show_progress;
     ta.ctx = &disp;
     ta.stop = &interrupted;
+    /* Ctrl-C, and the SIGTERM that mpirun sends every rank on Ctrl-C: stop at the next
+     * step, save once (rank 0), exit 0 */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, NULL);
+    if (mpi)
+        sigaction(SIGTERM, &sa, NULL);
     int rc = rnnc_train(r, &ta);
     signal(SIGINT, SIG_DFL);
-    if (rc == 0 && ta.stopped)
-        fprintf(stderr, "rnnc: interrupted: checkpoint saved; continue with --resume %s\n",
-                ta.checkpoint ? ta.checkpoint : "<save>.ckpt");
-    else if (rc == 0)
-        printf("saved %s\n", ta.save);
+    if (disp.live) { /* end the live line before anything else is said */
+        printf("\n");
+        fflush(stdout);
+    }
+    if (rc == 0 && ta.rank == 0) {
+        if (ta.stopped)
+            fprintf(stderr,
+                    "rnnc: interrupted: weights saved to %s, checkpoint %s; continue with "
+                    "--resume %s\n",
+                    ta.save, ta.checkpoint, ta.checkpoint);
+        else if (ta.early_stopped)
+            printf("early stopping: no better validation loss for %d epochs; saved %s (the "
+                   "best weights)\n",
+                   ta.cfg.stop_patience, ta.save);
+        else
+            printf("saved %s\n", ta.save);
+        if (ta.nranks > 1)
+            printf("trained on %d MPI ranks: %.1f s, of which %.2f s (%.1f %%) in exchanges\n",
+                   ta.nranks, ta.seconds, ta.comm_seconds,
+                   100 * ta.comm_seconds / (ta.seconds > 0 ? ta.seconds : 1));
+    }
     return finish(r, rc == 0 ? 0 : 1);
 }
 
@@ -560,22 +624,6 @@ static const char usage_report[] =
     "gates, the state and the gradient through time of one sequence.\n"
     "Exit status: 0 success, 1 bad input (nothing written), 2 bad usage.\n";
 
-/* `value` of option `flag` as a whole number in [lo, hi] into *out: 0, else 2 after the
- * usage message. NULL leaves *out alone. */
-static int whole(const char *flag, const char *value, long lo, long hi, long *out,
-                 const char *usage)
-{
-    if (!value)
-        return 0;
-    char *end, msg[96];
-    long v = strtol(value, &end, 10);
-    if (!*value || *end || v < lo || v > hi) {
-        snprintf(msg, sizeof msg, "%s takes a whole number from %ld to %ld, not", flag, lo, hi);
-        return bad_usage(msg, value, usage);
-    }
-    *out = v;
-    return 0;
-}
 
 /* The options plot and report share into *pa; 0, or 2 after a usage message. */
 static int plot_args(const Args *a, RnncPlotArgs *pa, const char *usage)

@@ -29,6 +29,8 @@ typedef struct Repl {
     double *x; /* the current input, (xT, I) */
     int xT, cursor;
     char *data_x, *data_y, *data_l;
+    char *val_x, *val_y, *val_l; /* validation data for train (NULL: none) */
+    double last_live;            /* when the live line of train was last drawn */
     long seed;
     const char *jit; /* "tcc" or "cc" */
     int interactive, failed;
@@ -587,26 +589,41 @@ static int cmd_gates(Repl *s, char *arg)
     return 0;
 }
 
+/* data X.npy Y.npy [L.npy] [val VX.npy VY.npy [VL.npy]] */
 static int cmd_data(Repl *s, char *arg)
 {
-    char *words[3] = {0};
-    int n = 0;
-    for (char *w = strtok(arg, " \t"); w && n < 4; w = strtok(NULL, " \t"), n++)
-        if (n < 3)
+    char *words[8] = {0};
+    int n = 0, v = -1;
+    for (char *w = strtok(arg, " \t"); w; w = strtok(NULL, " \t"), n++) {
+        if (n < 8)
             words[n] = w;
-    if (n < 2 || n > 3)
-        return fail(s, "usage: data X.npy Y.npy [LENGTHS.npy]");
-    free(s->data_x);
-    free(s->data_y);
-    free(s->data_l);
-    s->data_x = strdup(words[0]);
-    s->data_y = strdup(words[1]);
-    s->data_l = words[2] ? strdup(words[2]) : NULL;
-    printf("training data: %s, %s%s%s\n", words[0], words[1], words[2] ? ", " : "",
-           words[2] ? words[2] : "");
+        if (strcmp(w, "val") == 0 && v < 0)
+            v = n;
+    }
+    int nt = v < 0 ? n : v, nv = v < 0 ? 0 : n - v - 1;
+    if (n > 7 || nt < 2 || nt > 3 || (v >= 0 && (nv < 2 || nv > 3)))
+        return fail(s, "usage: data X.npy Y.npy [L.npy] [val VX.npy VY.npy [VL.npy]]");
+    char **fields[6] = {&s->data_x, &s->data_y, &s->data_l, &s->val_x, &s->val_y, &s->val_l};
+    const char *given[6] = {words[0],
+                            words[1],
+                            nt > 2 ? words[2] : NULL,
+                            nv ? words[v + 1] : NULL,
+                            nv ? words[v + 2] : NULL,
+                            nv > 2 ? words[v + 3] : NULL};
+    for (int k = 0; k < 6; k++) {
+        free(*fields[k]);
+        *fields[k] = given[k] ? strdup(given[k]) : NULL;
+    }
+    printf("training data: %s, %s%s%s\n", words[0], words[1], nt > 2 ? ", " : "",
+           nt > 2 ? words[2] : "");
+    if (nv)
+        printf("validation data: %s, %s%s%s\n", s->val_x, s->val_y, s->val_l ? ", " : "",
+               s->val_l ? s->val_l : "");
     return 0;
 }
 
+/* The epoch lines as rnnc train prints them; on a terminal the live line with steps/s and
+ * time left. */
 static void show_progress(void *ctx, const RnncProgress *p)
 {
     Repl *s = ctx;
@@ -616,60 +633,51 @@ static void show_progress(void *ctx, const RnncProgress *p)
         printf("epoch %d/%d  loss %.6f", p->epoch, p->epochs, p->loss);
         if (!isnan(p->train_acc))
             printf("  acc %.4f", p->train_acc);
+        if (!isnan(p->val_loss))
+            printf("  val_loss %.6f", p->val_loss);
+        if (!isnan(p->val_acc))
+            printf("  val_acc %.4f", p->val_acc);
         printf("\n");
         fflush(stdout);
-    } else if (s->interactive) {
-        printf("\r\033[Kepoch %d/%d  step %ld/%ld  loss %.6f", p->epoch, p->epochs, p->step,
-               p->steps, p->loss);
+    } else if (s->interactive && (p->elapsed - s->last_live >= 0.1 || p->step == p->steps)) {
+        s->last_live = p->elapsed;
+        printf("\r\033[Kepoch %d/%d  step %ld/%ld  loss %.6f  %.1f steps/s  %.0f s left", p->epoch,
+               p->epochs, p->step, p->steps, p->loss, p->steps_per_s, p->eta);
         fflush(stdout);
     }
 }
 
-/* train N: N epochs on the data, from the current weights (the optimizer starts afresh). */
+/* train N: N epochs on the data from the current weights, the optimizer's state carried
+ * from the last train; Ctrl-C keeps the epochs that finished. */
 static int cmd_train(Repl *s, char *arg)
 {
     if (need_model(s) < 0)
         return -1;
     char *end;
     long n = strtol(arg, &end, 10);
-    if (!*arg || *end || n < 1)
+    if (!*arg || *end || n < 1 || n > 1000000)
         return fail(s, "train needs a number of epochs");
     if (!s->data_x)
         return fail(s, "no training data: data X.npy Y.npy [LENGTHS.npy]");
-    char dir[] = "/tmp/rnnc-repl-XXXXXX";
-    if (!mkdtemp(dir))
-        return fail(s, "cannot make a temporary directory: %s", strerror(errno));
-    char init[64], save[64], ckpt[80];
-    snprintf(init, sizeof init, "%s/init.st", dir);
-    snprintf(save, sizeof save, "%s/out.st", dir);
-    snprintf(ckpt, sizeof ckpt, "%s/out.st.ckpt", dir);
-    int rc = -1;
-    if (report(s, s->r, rnnc_model_save(s->m, init)) == 0) {
-        RnncTrainArgs a;
-        memset(&a, 0, sizeof a);
-        a.input = s->data_x;
-        a.target = s->data_y;
-        a.lengths = s->data_l;
-        a.init = init;
-        a.save = save;
-        rnnc_train_cfg(s->r, &a.cfg);
-        a.cfg.epochs = (int)n;
-        a.progress = show_progress;
-        a.ctx = s;
-        a.stop = &interrupted;
-        interrupted = 0;
-        rc = report(s, s->r, rnnc_train(s->r, &a));
-        if (rc == 0 && a.stopped) {
-            printf("\ninterrupted: weights as they were before this train command\n");
-        } else if (rc == 0) {
-            rc = report(s, s->r, rnnc_model_load(s->m, save));
-        }
-        interrupted = 0;
-    }
-    unlink(init);
-    unlink(save);
-    unlink(ckpt);
-    rmdir(dir);
+    RnncTrainArgs a;
+    memset(&a, 0, sizeof a);
+    a.input = s->data_x;
+    a.target = s->data_y;
+    a.lengths = s->data_l;
+    a.val_input = s->val_x;
+    a.val_target = s->val_y;
+    a.val_lengths = s->val_l;
+    rnnc_train_cfg(s->r, &a.cfg);
+    a.cfg.epochs = (int)n;
+    a.progress = show_progress;
+    a.ctx = s;
+    a.stop = &interrupted;
+    interrupted = 0;
+    s->last_live = -1;
+    int rc = report(s, s->r, rnnc_model_train(s->m, &a));
+    if (rc == 0 && a.stopped)
+        printf("%sinterrupted: the epochs that finished are kept\n", s->interactive ? "\n" : "");
+    interrupted = 0;
     return rc;
 }
 
@@ -718,10 +726,10 @@ static const Command commands[] = {
     {"gates", cmd_gates, "gates", "every gate's activations at the last step, as bars"},
     {"plot", cmd_plot, "plot KIND [FILE]",
      "draw gates, state, gradients, params or arch of x to FILE; redrawn after set"},
-    {"data", cmd_data, "data X.npy Y.npy [L.npy]", "training data for train"},
+    {"data", cmd_data, "data X Y [L] [val VX VY [VL]]",
+     "training (and validation) .npy files for train"},
     {"train", cmd_train, "train N",
-     "N epochs with the spec's loss and train: settings; Ctrl-C "
-     "stops"},
+     "N more epochs (spec's loss and train:; optimizer state kept); Ctrl-C keeps done epochs"},
     {"save", cmd_save, "save W.safetensors", "write the weights"},
     {"quit", NULL, "quit", "leave (also: exit, Ctrl-D)"},
 };
@@ -861,5 +869,8 @@ int repl_main(const char *spec, const char *weights, const char *jit)
     free(s.data_y);
     free(s.data_l);
     free(s.plot_file);
+    free(s.val_x);
+    free(s.val_y);
+    free(s.val_l);
     return s.interactive ? 0 : s.failed;
 }

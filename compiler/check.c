@@ -44,8 +44,29 @@ static const KeyInfo train_keys[] = {
     {"clip_grad_value", FOR_OPT_ALL},
     {"tbptt", FOR_OPT_ALL},
     {"seed", FOR_OPT_ALL},
+    {"scheduler", FOR_OPT_ALL},
+    {"early_stopping", FOR_OPT_ALL},
     {NULL, 0},
 };
+/* train.scheduler keys; the mask holds which kinds a key applies to */
+enum { FOR_STEP = 1, FOR_COSINE = 2, FOR_PLATEAU = 4, FOR_SCHED_ALL = 7 };
+static const KeyInfo sched_keys[] = {
+    {"kind", FOR_SCHED_ALL},
+    {"step_size", FOR_STEP},
+    {"gamma", FOR_STEP},
+    {"t_max", FOR_COSINE},
+    {"eta_min", FOR_COSINE},
+    {"warmup_epochs", FOR_COSINE},
+    {"warmup_factor", FOR_COSINE},
+    {"factor", FOR_PLATEAU},
+    {"patience", FOR_PLATEAU},
+    {"threshold", FOR_PLATEAU},
+    {"cooldown", FOR_PLATEAU},
+    {"min_lr", FOR_PLATEAU},
+    {NULL, 0},
+};
+static const KeyInfo stop_keys[] = {{"patience", 0}, {"min_delta", 0}, {NULL, 0}};
+static const char *const sched_names[] = {"step", "cosine", "plateau", NULL};
 static const KeyInfo block_keys[] = {
     {"name", FOR_ALL},       {"cell", FOR_ALL},          {"hidden_size", FOR_ALL},
     {"num_layers", FOR_ALL}, {"bidirectional", FOR_ALL}, {"dropout", FOR_ALL},
@@ -158,6 +179,12 @@ static void check_keys(Checker *c, const Node *map, const KeyInfo *table, int ce
                 diag_error(c->diag, k->span, "'%s' applies only to optimizer: %s, not to %s",
                            k->str, info->cells == FOR_SGD ? "sgd" : "adam or adamw",
                            opt_names[cell]);
+            else if (table == sched_keys)
+                diag_error(c->diag, k->span, "'%s' applies only to kind: %s, not to %s", k->str,
+                           info->cells == FOR_STEP     ? "step"
+                           : info->cells == FOR_COSINE ? "cosine"
+                                                       : "plateau",
+                           sched_names[cell]);
             else
                 diag_error(c->diag, k->span, "'%s' applies only to cell: %s, not to %s", k->str,
                            cells_label(info->cells), cell_kind_name((CellKind)cell));
@@ -464,6 +491,80 @@ static int get_range(Checker *c, const Node *v, const char *key, double lo, doub
  *   clip_grad_norm: 0      # 0: off;  clip_grad_value: 0
  *   tbptt: 0               # truncated backpropagation window K; 0: full
  */
+/* train.scheduler:
+ *   kind: cosine           # step | cosine | plateau: PyTorch's StepLR, CosineAnnealingLR
+ *                          # (after LinearLR when warmup_epochs), ReduceLROnPlateau
+ *   step_size: 10  gamma: 0.1                            # step (step_size required)
+ *   t_max: 0  eta_min: 0.0  warmup_epochs: 0  warmup_factor: 0.333  # cosine
+ *   factor: 0.1  patience: 10  threshold: 1.0e-4  cooldown: 0  min_lr: 0.0  # plateau
+ */
+static void check_sched(Checker *c, const Node *m, RnncSchedCfg *s)
+{
+    memset(s, 0, sizeof *s);
+    s->gamma = 0.1;
+    s->warmup_factor = 1.0 / 3;
+    s->factor = 0.1;
+    s->patience = 10;
+    s->threshold = 1e-4;
+    if (m->kind != NODE_MAP) {
+        diag_error(c->diag, m->span, "'scheduler' must be a mapping, found %s", node_what(m));
+        return;
+    }
+    const Node *v = spec_map_get(m, "kind");
+    int kind = -1;
+    if (!v)
+        missing(c, m, "kind", "train.scheduler");
+    else if ((kind = get_enum(c, v, "kind", sched_names)) >= 0)
+        s->kind = (RnncSchedKind)(kind + 1);
+    check_keys(c, m, sched_keys, kind, "train.scheduler");
+    if (kind < 0)
+        return;
+    if ((v = spec_map_get(m, "step_size")) != NULL)
+        get_int(c, v, "step_size", 1, 1000000, &s->step_size);
+    else if (kind == 0)
+        missing(c, m, "step_size", "train.scheduler (kind: step)");
+    if ((v = spec_map_get(m, "gamma")) != NULL)
+        get_range(c, v, "gamma", 0, 1, 0, 1, &s->gamma);
+    if ((v = spec_map_get(m, "t_max")) != NULL)
+        get_int(c, v, "t_max", 1, 1000000, &s->t_max);
+    if ((v = spec_map_get(m, "eta_min")) != NULL)
+        get_range(c, v, "eta_min", 0, 1e6, 0, 0, &s->eta_min);
+    if ((v = spec_map_get(m, "warmup_epochs")) != NULL)
+        get_int(c, v, "warmup_epochs", 0, 1000000, &s->warmup_epochs);
+    if ((v = spec_map_get(m, "warmup_factor")) != NULL)
+        get_range(c, v, "warmup_factor", 0, 1, 0, 1, &s->warmup_factor);
+    if ((v = spec_map_get(m, "factor")) != NULL)
+        get_range(c, v, "factor", 0, 1, 1, 1, &s->factor);
+    if ((v = spec_map_get(m, "patience")) != NULL)
+        get_int(c, v, "patience", 0, 1000000, &s->patience);
+    if ((v = spec_map_get(m, "threshold")) != NULL)
+        get_range(c, v, "threshold", 0, 1, 1, 0, &s->threshold);
+    if ((v = spec_map_get(m, "cooldown")) != NULL)
+        get_int(c, v, "cooldown", 0, 1000000, &s->cooldown);
+    if ((v = spec_map_get(m, "min_lr")) != NULL)
+        get_range(c, v, "min_lr", 0, 1e6, 0, 0, &s->min_lr);
+}
+
+/* train.early_stopping:
+ *   patience: 5            # required: epochs without a better validation loss, then stop
+ *   min_delta: 0.0         # how much lower counts as better
+ */
+static void check_early_stop(Checker *c, const Node *m, TrainCfg *t)
+{
+    if (m->kind != NODE_MAP) {
+        diag_error(c->diag, m->span, "'early_stopping' must be a mapping, found %s", node_what(m));
+        return;
+    }
+    check_keys(c, m, stop_keys, -1, "train.early_stopping");
+    const Node *v;
+    if ((v = spec_map_get(m, "patience")) != NULL)
+        get_int(c, v, "patience", 1, 1000000, &t->stop_patience);
+    else
+        missing(c, m, "patience", "train.early_stopping");
+    if ((v = spec_map_get(m, "min_delta")) != NULL)
+        get_range(c, v, "min_delta", 0, 1e30, 0, 0, &t->stop_min_delta);
+}
+
 /* One key of train: into *t (the optimizer already set): the rule of each key, in one place
  * for the spec's block and the command line's overrides. */
 static void train_key(Checker *c, TrainCfg *t, const char *key, const Node *v)
@@ -500,6 +601,10 @@ static void train_key(Checker *c, TrainCfg *t, const char *key, const Node *v)
         t->tbptt = iv;
     else if (strcmp(key, "seed") == 0 && get_int(c, v, "seed", 0, 2147483647, &iv) == 0)
         t->seed = iv;
+    else if (strcmp(key, "scheduler") == 0)
+        check_sched(c, v, &t->sched);
+    else if (strcmp(key, "early_stopping") == 0)
+        check_early_stop(c, v, t);
 }
 
 /* train:
@@ -511,6 +616,8 @@ static void train_key(Checker *c, TrainCfg *t, const char *key, const Node *v)
  *   batch_size: 32  epochs: 10  shuffle: true  seed: 0
  *   clip_grad_norm: 0      # 0: off;  clip_grad_value: 0
  *   tbptt: 0               # truncated backpropagation window K; 0: full
+ *   scheduler: {kind: step, step_size: 10}   # see check_sched
+ *   early_stopping: {patience: 5}            # see check_early_stop
  */
 static void check_train(Checker *c, const Node *m, TrainCfg *t)
 {

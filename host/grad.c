@@ -66,7 +66,7 @@ int rnnc_grad(Rnnc *r, RnncGradArgs *a)
     }
     int oom = 0;
     if (a->dropout_seed &&
-        !(drop = random_dropout_masks(p, B, T, (unsigned long long)a->dropout_seed, &oom)) &&
+        !(drop = random_dropout_masks(p, B, T, (unsigned long long)a->dropout_seed, NULL, &oom)) &&
         oom) {
         diag_error(&r->diag, span_none(), "out of memory for the dropout masks");
         goto out;
@@ -86,7 +86,9 @@ int rnnc_grad(Rnnc *r, RnncGradArgs *a)
                         d.len,
                         net->head.present ? logits : NULL,
                         d.y,
-                        io_head_act(net->head.activation)};
+                        io_head_act(net->head.activation),
+                        0,
+                        NULL};
     if (rnnrt_loss(&la, &target, a->target, &a->loss, dout, &err) < 0) {
         io_rt_error(r, &err);
         goto out;

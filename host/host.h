@@ -42,6 +42,8 @@ JitModule *host_compile_timed(Rnnc *r, JitKind kind, int train, ModelFns *fns, d
 /* Everything one run holds, freed by io_data_free. */
 typedef struct RunData {
     RnnrtArray x, lengths;
+    RnnrtMap xmap; /* x is memory-mapped when io_load_inputs was asked to (map_x) */
+    int map_x;
     void *params, *packed, *xr, *y, *h_n, *c_n;
     int *len;
     JitModule *jit;
@@ -86,8 +88,10 @@ double random_uniform(unsigned long long *s);
 void random_init_params(const Plan *p, void *params, long seed);
 /* order[0..N): 0..N-1, shuffled from (seed, epoch) when `shuffle`. */
 void random_epoch_order(int *order, int N, int shuffle, long seed, long epoch);
-/* Dropout masks of a batch of B sequences of T steps in the plan's dropout layout, drawn
- * from `seed` alone; NULL when no layer has dropout (or out of memory: check *oom). */
-void *random_dropout_masks(const Plan *p, int B, int T, unsigned long long seed, int *oom);
+/* Dropout masks of a batch of B sequences of T steps in the plan's dropout layout, each
+ * sequence's drawn from `seed` and its id ids[b] (NULL: b) alone; NULL when no layer has
+ * dropout (or out of memory: check *oom). */
+void *random_dropout_masks(const Plan *p, int B, int T, unsigned long long seed, const int *ids,
+                           int *oom);
 
 #endif

@@ -67,6 +67,22 @@ void *rnnc_load_weights(Rnnc *r, const char *path)
         io_rt_error(r, &err);
         return NULL;
     }
+    /* a training checkpoint holds the weights under their own names: the optimizer's state,
+     * the best weights of early stopping and the progress are left out */
+    if (rnnrt_st_find(&wf, "rnnc.progress")) {
+        int k = 0;
+        for (int i = 0; i < wf.n; i++) {
+            const char *nm = wf.t[i].name;
+            if (!strncmp(nm, "optim.", 6) || !strncmp(nm, "best.", 5) ||
+                !strncmp(nm, "rnnc.", 5)) {
+                free(wf.t[i].name);
+                free(wf.t[i].data);
+            } else {
+                wf.t[k++] = wf.t[i];
+            }
+        }
+        wf.n = k;
+    }
     RnnrtParamSpec *specs = arena_alloc(&r->arena, (size_t)p->ntensors * sizeof *specs);
     void *params = calloc((size_t)p->nparams + 1, dbl ? sizeof(double) : sizeof(float));
     if (!specs || !params) {
@@ -108,7 +124,7 @@ fail:
 
 void io_data_free(RunData *d)
 {
-    rnnrt_array_free(&d->x);
+    rnnrt_npy_unmap(&d->x, &d->xmap);
     rnnrt_array_free(&d->lengths);
     free(d->params);
     free(d->packed);
@@ -125,7 +141,8 @@ int io_load_inputs(Rnnc *r, const RnncRunArgs *a, RunData *d, int *B, int *T)
 {
     const Net *net = r->net;
     RnnrtError err;
-    if (rnnrt_npy_read(a->input, &d->x, &err) < 0) {
+    if ((d->map_x ? rnnrt_npy_map(a->input, &d->x, &d->xmap, &err)
+                  : rnnrt_npy_read(a->input, &d->x, &err)) < 0) {
         io_rt_error(r, &err);
         return -1;
     }

@@ -3,7 +3,7 @@
  * read back from the training cache.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "host.h"
+#include "train.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +22,8 @@ struct RnncModel {
     int cache_T;
     void *xb, *yb, *lb; /* the last run's buffers */
     double *gates, *tensor;
+    RnnrtOptim opt;   /* the optimizer's state after the last train call (m NULL: none) */
+    long epochs_done; /* by train calls since the weights were set */
 };
 
 static double now_ms(void)
@@ -84,12 +86,46 @@ void rnnc_model_free(RnncModel *m)
     free(m->lb);
     free(m->gates);
     free(m->tensor);
+    rnnrt_optim_free(&m->opt);
     free(m);
 }
 
+/* New weights: packed, and the optimizer's state of earlier training forgotten. */
 static void model_pack(RnncModel *m)
 {
     m->f.pack(m->params, m->packed);
+    rnnrt_optim_free(&m->opt);
+    m->epochs_done = 0;
+}
+
+/* After an epoch of rnnc_model_train: its weights and optimizer become the model's. */
+static void model_epoch_done(void *ctx, const void *params, const RnnrtOptim *opt)
+{
+    RnncModel *m = ctx;
+    const Plan *p = m->r->plan;
+    memcpy(m->params, params, (size_t)p->nparams * m->rs);
+    m->f.pack(m->params, m->packed);
+    m->epochs_done++;
+    if (!m->opt.m || m->opt.kind != opt->kind || m->opt.n != opt->n) {
+        rnnrt_optim_free(&m->opt);
+        RnnrtError err;
+        m->opt.kind = opt->kind;
+        if (rnnrt_optim_init(&m->opt, opt->n, m->dbl, &err) < 0)
+            return; /* the next train starts the optimizer afresh */
+    }
+    memcpy(m->opt.m, opt->m, (size_t)opt->n * m->rs);
+    if (opt->v && m->opt.v)
+        memcpy(m->opt.v, opt->v, (size_t)opt->n * m->rs);
+    m->opt.step = opt->step;
+}
+
+int rnnc_model_train(RnncModel *m, RnncTrainArgs *a)
+{
+    TrainStart st = {m->params, m->opt.m ? &m->opt : NULL, m->epochs_done, model_epoch_done, m};
+    a->init = a->resume = a->save = a->checkpoint = NULL;
+    a->log = NULL;
+    a->mpi = 0;
+    return train_run(m->r, a, &st);
 }
 
 void rnnc_model_init(RnncModel *m, long seed)

@@ -124,7 +124,8 @@ char *rnnc_spec_set(Rnnc *r, const char *text, const char *path, const char *val
  * diagnostics. */
 double *rnnc_parse_rows(Rnnc *r, const char *text, int width, int *rows);
 
-/* Reads the safetensors file at `path` into a fresh flat parameter block (state_dict order,
+/* Reads the safetensors file at `path` (weights, or a training checkpoint: its weights,
+ * without the optimizer's state) into a fresh flat parameter block (state_dict order,
  * the model's precision; free with free()) after checking every name, shape and that every
  * value is finite. NULL with the problems in r's diagnostics. */
 void *rnnc_load_weights(Rnnc *r, const char *path);
@@ -150,9 +151,34 @@ typedef struct RnncProgress {
     double elapsed, steps_per_s, eta;    /* seconds since the start of training, rate, time left */
     int end_of_epoch;                    /* the fields below are set */
     double train_acc, val_loss, val_acc; /* NaN where not known (accuracy: classification) */
+    double lr;                           /* the learning rate of this epoch */
+    int best;                            /* early stopping: this epoch's weights are the best */
 } RnncProgress;
 
 typedef enum RnncOptimizer { RNNC_OPT_SGD, RNNC_OPT_ADAM, RNNC_OPT_ADAMW } RnncOptimizer;
+
+typedef enum RnncSchedKind {
+    RNNC_SCHED_NONE,
+    RNNC_SCHED_STEP,   /* StepLR */
+    RNNC_SCHED_COSINE, /* CosineAnnealingLR, after a LinearLR warm-up when warmup_epochs */
+    RNNC_SCHED_PLATEAU /* ReduceLROnPlateau (mode min, threshold_mode rel) */
+} RnncSchedKind;
+
+/* train.scheduler: the learning rate of each epoch, computed as PyTorch's schedulers do
+ * (stepped once per epoch; plateau on the validation loss, else the training loss). */
+typedef struct RnncSchedCfg {
+    RnncSchedKind kind;
+    int step_size;          /* step: every step_size epochs, lr *= gamma */
+    double gamma;           /* step (default 0.1) */
+    int t_max;              /* cosine: half-period in epochs; 0: the epochs after warm-up */
+    double eta_min;         /* cosine: the lowest rate */
+    int warmup_epochs;      /* cosine: linear warm-up from warmup_factor * lr to lr first */
+    double warmup_factor;   /* cosine (default 1/3, LinearLR's) */
+    double factor;          /* plateau: lr *= factor (default 0.1) */
+    int patience, cooldown; /* plateau (defaults 10, 0) */
+    double threshold;       /* plateau: relative improvement that counts (default 1e-4) */
+    double min_lr;          /* plateau */
+} RnncSchedCfg;
 
 /* The spec's `train:` block (PyTorch's defaults where it is silent). */
 typedef struct RnncTrainCfg {
@@ -163,6 +189,10 @@ typedef struct RnncTrainCfg {
     double clip_grad_norm, clip_grad_value; /* 0: off */
     int tbptt;                              /* window K; 0: full backpropagation */
     long seed;
+    RnncSchedCfg sched;    /* train.scheduler; kind RNNC_SCHED_NONE: a constant rate */
+    int stop_patience;     /* train.early_stopping.patience: epochs without a better
+                              validation loss before stopping; 0: off */
+    double stop_min_delta; /* train.early_stopping.min_delta: what counts as better */
 } RnncTrainCfg;
 
 /* The loaded spec's train: settings. */
@@ -183,15 +213,34 @@ typedef struct RnncTrainArgs {
     RnncTrainCfg cfg;       /* rnnc_train_cfg's, after any rnnc_train_set */
     void (*progress)(void *ctx, const RnncProgress *p);
     void *ctx;
-    volatile sig_atomic_t *stop; /* set from outside (Ctrl-C): checkpoint and return */
-    int stopped;                 /* out: 1 when *stop ended training early */
+    volatile sig_atomic_t *stop;  /* set from outside (Ctrl-C): checkpoint, save and return */
+    const char *log;              /* NULL, or a CSV file: a row per epoch (and log_every steps) */
+    int log_every;                /* 0: epoch rows only */
+    int threads;                  /* 2 or more: each mini-batch split over that many threads */
+    int mpi;                      /* train as one rank of an MPI job (mpirun); see rnnc_mpi_* */
+    int stopped;                  /* out: 1 when *stop ended training early */
+    int early_stopped;            /* out: 1 when early stopping ended training */
+    int rank, nranks;             /* out: this process's rank and the number of processes */
+    double seconds, comm_seconds; /* out: the time of the epochs (after loading and compiling),
+                                     and of this rank's exchanges in it (waiting included) */
 } RnncTrainArgs;
 
+/* Whether this process was started by an MPI launcher (mpirun) with more than one rank:
+ * rnnc train then trains data-parallel (set RnncTrainArgs.mpi). */
+int rnnc_mpi_launched(void);
+/* This process's rank of the MPI job (0 when not launched by mpirun), from the launcher's
+ * environment: known before MPI starts, so that only rank 0 need print. */
+int rnnc_mpi_rank(void);
+
 /* Trains the loaded model (its loss:, a->cfg) on the data files, writing a checkpoint after
- * every epoch (atomically) and the final weights to a->save. Bit-exact: the same seed and
- * data give the same weights, and a resumed run ends where an uninterrupted one does.
- * 0, or -1 with errors in r's diagnostics (a non-finite loss stops training; the last checkpoint
- * is kept). */
+ * every epoch (atomically) and the final weights to a->save (with early stopping, the best
+ * ones). Bit-exact: the same seed, data and number of parts give the same weights, and a
+ * resumed run ends where an uninterrupted one does. Data-parallel over a->threads threads
+ * or the ranks of an MPI job (a->mpi): each mini-batch is split by the sequences' lengths,
+ * the gradients summed in rank order, every rank steps the same optimizer; rank 0 alone
+ * writes files and reports progress. Stopped through *a->stop, it writes the checkpoint
+ * and a->save, sets a->stopped and returns 0. 0, or -1 with errors in r's diagnostics (a
+ * non-finite loss stops training; the last checkpoint is kept). */
 int rnnc_train(Rnnc *r, RnncTrainArgs *a);
 
 /* An interactive model (the REPL's): the training unit JIT-compiled, its weights, and the
@@ -222,6 +271,13 @@ int rnnc_model_run_stoppable(RnncModel *m, const double *x, int T, volatile sig_
                              double **y, int *rows);
 /* Zeroes the carried state. */
 void rnnc_model_reset(RnncModel *m);
+/* Trains the model's weights in place on a's data for a->cfg.epochs epochs (a->init,
+ * a->resume, a->save and a->checkpoint are ignored: no file is written). The optimizer's
+ * state and the epoch count (which draws the shuffles) carry over from the last call, until
+ * the weights are replaced (init, load, take_weights). After every finished epoch the model
+ * holds its weights, so a stop through *a->stop keeps the epochs that finished.
+ * 0 (a->stopped tells of a stop), or -1 with errors in the handle's diagnostics. */
+int rnnc_model_train(RnncModel *m, RnncTrainArgs *a);
 /* The carried state: layer-direction i's h (Hr values) and, for an LSTM, c (H values);
  * NULL when i is out of range. */
 const double *rnnc_model_state(RnncModel *m, int i, const double **c);

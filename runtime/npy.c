@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #define NPY_MAGIC "\x93NUMPY"
@@ -374,7 +375,9 @@ static int from_fortran(void **data, const long *shape, int ndim, int size)
     return 0;
 }
 
-int rnnrt_npy_read(const char *path, RnnrtArray *out, RnnrtError *err)
+/* Reads (map NULL) or, where the file's layout is the array's (native byte order, C order,
+ * aligned data), memory-maps (map non-NULL) the .npy file at `path`. */
+static int npy_load(const char *path, RnnrtArray *out, RnnrtMap *map, RnnrtError *err)
 {
     NpyHeader h;
     RnnrtDtype dt;
@@ -425,6 +428,20 @@ int rnnrt_npy_read(const char *path, RnnrtArray *out, RnnrtError *err)
         fclose(f);
         return -1;
     }
+    if (map && big != rnnrt_util_host_is_le() && !(h.fortran && h.ndim > 1 && numel > 1) &&
+        numel > 0 && data_start % size == 0) {
+        void *base = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fileno(f), 0);
+        if (base != MAP_FAILED) {
+            fclose(f);
+            map->base = base;
+            map->len = (size_t)st.st_size;
+            out->dtype = dt;
+            out->ndim = h.ndim;
+            memcpy(out->shape, h.shape, sizeof h.shape);
+            out->data = (char *)base + data_start;
+            return 0;
+        }
+    }
     data = malloc(numel > 0 ? (size_t)(numel * size) : 1);
     if (!data) {
         rnnrt_util_set_err(err, "%s: out of memory for %ld data bytes", path, numel * size);
@@ -451,6 +468,30 @@ int rnnrt_npy_read(const char *path, RnnrtArray *out, RnnrtError *err)
     memcpy(out->shape, h.shape, sizeof h.shape);
     out->data = data;
     return 0;
+}
+
+int rnnrt_npy_read(const char *path, RnnrtArray *out, RnnrtError *err)
+{
+    return npy_load(path, out, NULL, err);
+}
+
+int rnnrt_npy_map(const char *path, RnnrtArray *out, RnnrtMap *map, RnnrtError *err)
+{
+    map->base = NULL;
+    map->len = 0;
+    return npy_load(path, out, map, err);
+}
+
+void rnnrt_npy_unmap(RnnrtArray *a, RnnrtMap *map)
+{
+    if (map->base) {
+        munmap(map->base, map->len);
+        memset(a, 0, sizeof *a);
+        map->base = NULL;
+        map->len = 0;
+    } else {
+        rnnrt_array_free(a);
+    }
 }
 
 /* ---- writing ------------------------------------------------------------------------ */

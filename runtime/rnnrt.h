@@ -39,6 +39,18 @@ void rnnrt_array_free(RnnrtArray *a);
 /* Reads a .npy file (versions 1.0, 2.0, 3.0; little- or big-endian f4, f8, i4, i8;
  * C order only). On error returns -1, leaves *out zeroed and says why, naming the path. */
 int rnnrt_npy_read(const char *path, RnnrtArray *out, RnnrtError *err);
+/* A memory mapping that an array's data may point into. */
+typedef struct RnnrtMap {
+    void *base; /* NULL: the data was read into memory (malloc'd) instead */
+    size_t len;
+} RnnrtMap;
+/* As rnnrt_npy_read, but the data is memory-mapped (read-only: pages are read when touched,
+ * so a large file costs no memory up front) when the file's bytes are the array's (native
+ * byte order, C order, aligned); otherwise read. Release with rnnrt_npy_unmap, never with
+ * rnnrt_array_free. */
+int rnnrt_npy_map(const char *path, RnnrtArray *out, RnnrtMap *map, RnnrtError *err);
+/* Releases what rnnrt_npy_map gave: unmaps, or frees; zeroes *a. */
+void rnnrt_npy_unmap(RnnrtArray *a, RnnrtMap *map);
 /* Writes `a` as a version 1.0 .npy file atomically (temporary file in the same directory,
  * then rename): on any error no file at `path` is created or changed. */
 int rnnrt_npy_write(const char *path, const RnnrtArray *a, RnnrtError *err);
@@ -132,7 +144,14 @@ typedef struct RnnrtLossArgs {
     const void *logits; /* the head's output before its activation; NULL: no head */
     const void *y;      /* the output (after the head's activation) */
     RnnrtAct act;       /* the head's activation */
+    double denom;       /* > 0: the mean divides by this count (the valid elements of a whole
+                           batch of which these B sequences are a share); 0: by their own */
+    const int *rows;    /* NULL, or (B) each sequence's row in the target file, for messages */
 } RnnrtLossArgs;
+
+/* The number of valid elements the mean of rnnrt_loss is over (target checked as there,
+ * class ids not): what a share contributes to a whole batch's denominator. */
+long rnnrt_loss_count(const RnnrtLossArgs *a, const RnnrtArray *target);
 
 /* Mean loss over the valid elements (cross_entropy: over valid sequences or steps whose
  * target is not -100, on the logits; bce_with_logits: on the logits, or y without a head;
@@ -170,6 +189,8 @@ void rnnrt_optim_step(RnnrtOptim *o, void *params, const void *grads);
 /* clip_grad_norm_: scales grads so their global 2-norm is at most max_norm (PyTorch's
  * max_norm / (norm + 1e-6) factor, clamped at 1); returns the norm before clipping. */
 double rnnrt_clip_grad_norm(void *grads, long n, int dbl, double max_norm);
+/* The global 2-norm of n gradients (summed in double, in order). */
+double rnnrt_grad_norm(const void *grads, long n, int dbl);
 /* clip_grad_value_: clamps every gradient to [-value, value]. */
 void rnnrt_clip_grad_value(void *grads, long n, int dbl, double value);
 

@@ -15,6 +15,9 @@ pkgs="$pkgs libprotobuf-c-dev protobuf-c-compiler libonnx-dev"
 # rnnc plot and rnnc report draw with cairo; the plot suite parses SVG with xmllint, opens
 # PDF with pdfinfo and renders report.html in headless Chromium
 pkgs="$pkgs libcairo2-dev libxml2-utils poppler-utils chromium"
+
+# data-parallel training across processes: mpirun -np N rnnc train (tests/test_mpi.c)
+pkgs="$pkgs libopenmpi-dev openmpi-bin"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
