@@ -215,6 +215,16 @@ typedef struct Json {
     size_t strcap;
 } Json;
 
+/* Reports that memory ran out while reading the header; returns -1. */
+static int js_oom(Json *j)
+{
+    if (!j->bad) {
+        rnnrt_util_set_err(j->err, "%s: out of memory reading the header", j->path);
+        j->bad = 1;
+    }
+    return -1;
+}
+
 /* Reports a fault of the whole header at the current position; returns -1. */
 static int js_fail(Json *j, const char *what)
 {
@@ -296,7 +306,7 @@ static int js_string(Json *j)
     if (end - start + 1 > j->strcap) {
         char *p = realloc(j->str, end - start + 1);
         if (!p) {
-            return js_fail(j, "out of memory");
+            return js_oom(j);
         }
         j->str = p;
         j->strcap = end - start + 1;
@@ -966,7 +976,7 @@ static int parse_header(const char *path, const char *hdr, size_t len, uint64_t 
             }
         } else {
             if (grow_tensors(out, exts, &cap) != 0 || !(out->t[out->n].name = strdup(j.str))) {
-                js_fail(&j, "out of memory");
+                js_oom(&j);
                 goto done;
             }
             t = &out->t[out->n++];
@@ -988,13 +998,14 @@ static int parse_header(const char *path, const char *hdr, size_t len, uint64_t 
         }
     }
     j.pos++;
-    if (js_peek(&j) != 0) {
+    js_ws(&j);
+    if (j.pos != j.len) { /* a NUL too: only white space may pad the header */
         js_fail(&j, "content after the header object");
         goto done;
     }
     if (report_duplicates(&e, path, "", out->t, out->n) != 0 ||
         (e.lines == 0 && check_tiling(&e, path, out, *exts, data_len) != 0)) {
-        js_fail(&j, "out of memory");
+        js_oom(&j);
         goto done;
     }
     rc = 0;
@@ -1073,7 +1084,7 @@ static int st_read_src(const Src *src, const char *path, RnnrtTensorFile *out, R
         goto done;
     }
     /* the tensors tile the data buffer: their bytes in all are its size */
-    snprintf(what, sizeof what, "%s: the tensors", path);
+    snprintf(what, sizeof what, "%s: the tensor data", path);
     if (rnnrt_mem_check(avail - hlen, what, err) != 0) {
         goto done;
     }

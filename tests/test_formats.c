@@ -112,6 +112,15 @@ static void test_st_not_yaml(void **state)
                "malformed JSON header");
     st_refused("{" E4("a", 0, 4) "}{}", 4, "content after the header object");
     st_refused("{" E4("a", 0, 4) "}\n---\n", 4, "content after the header object");
+    /* only white space pads a header: NULs are not JSON */
+    size_t len;
+    const char nul_pad[] = "{" E4("a", 0, 4) "}\0\0\0";
+    unsigned char *img = st_image(nul_pad, sizeof nul_pad - 1, 4, &len);
+    RnnrtTensorFile f;
+    RnnrtError err;
+    assert_int_equal(rnnrt_st_read_mem(img, len, "nul", &f, &err), -1);
+    assert_contains(err.msg, "content after the header object");
+    free(img);
     st_refused("a:\n  dtype: F32\n  shape: [1]\n  data_offsets: [0, 4]\n", 4, "not a JSON object");
     st_refused("\xef\xbb\xbf{" E4("a", 0, 4) "}", 4, "not a JSON object");
     st_refused("{\"a\":{\"dtype\":\"F32\",\"shape\":[01],\"data_offsets\":[0,4]}}", 4,
@@ -510,7 +519,7 @@ static void test_mem_check_files(void **state)
     free(img);
     RnnrtTensorFile f;
     assert_int_equal(rnnrt_st_read(path, &f, &err), -1);
-    assert_contains(err.msg, "the tensors needs ");
+    assert_contains(err.msg, "the tensor data needs ");
     unlink(path);
     free(path);
 }

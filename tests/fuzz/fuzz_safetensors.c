@@ -1,6 +1,7 @@
 /* fuzz_safetensors.c — fuzz target: a safetensors file read from memory and from a path (the
  * same result or the same refusal), then written and read back equal: whatever the reader
- * accepts, the writer writes and the reader reads again (names, dtypes, shapes, bytes).
+ * accepts, the writer writes and the reader reads again (names, dtypes, shapes, bytes), and
+ * what it accepts fills the data buffer exactly.
  */
 #include "fuzz.h"
 
@@ -42,8 +43,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     FUZZ_CHECK(files_equal(&a, &b), "the file and memory readers read different tensors");
     rnnrt_st_free(&b);
-    for (int i = 0; i < a.n; i++)
+    /* accepted tensors tile the data buffer: their sizes add up to it */
+    uint64_t hlen = 0, sum = 0;
+    for (int i = 7; i >= 0; i--)
+        hlen = hlen << 8 | data[i];
+    for (int i = 0; i < a.n; i++) {
         FUZZ_CHECK(rnnrt_st_find(&a, a.t[i].name) == &a.t[i], "rnnrt_st_find missed a name");
+        uint64_t bytes = (uint64_t)rnnrt_dtype_size(a.t[i].dtype);
+        for (int d = 0; d < a.t[i].ndim; d++)
+            bytes *= (uint64_t)a.t[i].shape[d];
+        sum += bytes;
+    }
+    FUZZ_CHECK(sum == size - 8 - hlen, "accepted tensors do not fill the data buffer");
 
     fuzz_path(path, sizeof path, "rt.safetensors");
     FUZZ_CHECK(rnnrt_st_write(path, a.t, a.n, &err) == 0, err.msg);
