@@ -8,14 +8,19 @@
 # New inputs are kept in build-fuzz/corpus/TARGET/ from run to run; an input that fails (a
 # crash, a sanitizer report, a broken invariant) is copied into tests/fuzz/regress/TARGET/,
 # where the replay test fuzz_TARGET runs it in every build: commit it with the fix. Exit 1
-# when any target failed. Without clang there is nothing to run (exit 0, with a note).
+# when any target failed. Without clang and libFuzzer nothing runs (exit 0, with a note).
 set -eu
 cd "$(dirname "$0")/.."
 secs=${1:-30}
 [ $# -gt 0 ] && shift
 targets=${*:-$(sed -e 's/#.*//' tests/fuzz/targets.txt)}
-if ! command -v clang >/dev/null 2>&1; then
-    echo "fuzz.sh: clang not found: the fuzz targets need it; skipped" >&2
+probe=$(mktemp -d)
+trap 'rm -rf "$probe"' EXIT
+printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return d && n; }\n' \
+    >"$probe/p.c"
+if ! command -v clang >/dev/null 2>&1 ||
+    ! clang -fsanitize=fuzzer,address,undefined "$probe/p.c" -o "$probe/p" >/dev/null 2>&1; then
+    echo "fuzz.sh: clang with libFuzzer not found (Debian: clang libclang-rt-dev); skipped" >&2
     exit 0
 fi
 [ -f build-fuzz/build.ninja ] ||

@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 pkgs="gcc g++ clang meson ninja-build pkg-config python3 libyaml-dev tcc libtcc-dev libcmocka-dev"
 # rnnc repl: line editing (libedit); its terminal test drives it through tmux
 pkgs="$pkgs libedit-dev tmux"
+# libFuzzer and clang's sanitizer runtimes for the fuzz targets (tools/fuzz.sh)
+pkgs="$pkgs libclang-rt-dev"
 # the Cortex-M4 cross-build and its emulated run (tests/test_cross.c)
 pkgs="$pkgs gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
 missing=""
