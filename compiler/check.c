@@ -129,19 +129,56 @@ static const char *cells_label(int mask)
 
 static const char *const opt_names[] = {"sgd", "adam", "adamw", NULL};
 
+/* A key's text and place, sorted to find duplicates. */
+typedef struct KeyRef {
+    const char *str;
+    int index;
+} KeyRef;
+
+/* By text, then by place, so that each key's first use leads its run. */
+static int cmp_key_ref(const void *a, const void *b)
+{
+    const KeyRef *x = a, *y = b;
+    int r = strcmp(x->str, y->str);
+    return r ? r : (x->index > y->index) - (x->index < y->index);
+}
+
+/* For every key of `map`, the index of the first key with the same text (itself when it is
+ * the first), in a fresh arena array: sorting keeps this n log n for a map of any size.
+ * NULL when out of memory (diagnostic added). */
+static int *first_uses(Checker *c, const Node *map)
+{
+    int n = map->n;
+    KeyRef *refs = arena_alloc(c->arena, (size_t)(n ? n : 1) * sizeof *refs);
+    int *first = arena_alloc(c->arena, (size_t)(n ? n : 1) * sizeof *first);
+    if (!refs || !first) {
+        diag_error(c->diag, span_none(), "out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < n; i++)
+        refs[i] = (KeyRef){map->keys[i]->str, i};
+    qsort(refs, (size_t)n, sizeof *refs, cmp_key_ref);
+    for (int k = 0; k < n; k++)
+        first[refs[k].index] = k > 0 && strcmp(refs[k].str, refs[k - 1].str) == 0
+                                   ? first[refs[k - 1].index]
+                                   : refs[k].index;
+    return first;
+}
+
 /* Reports unknown and duplicate keys of `map`, and keys that do not apply to `cell`
  * (cell < 0: no cell filter). `where` names the map in messages. */
 static void check_keys(Checker *c, const Node *map, const KeyInfo *table, int cell,
                        const char *where)
 {
+    int *first = first_uses(c, map);
+    if (!first)
+        return;
     for (int i = 0; i < map->n; i++) {
         const Node *k = map->keys[i];
-        for (int j = 0; j < i; j++) {
-            if (strcmp(map->keys[j]->str, k->str) == 0) {
-                diag_error(c->diag, k->span, "duplicate key '%s' in %s", k->str, where);
-                diag_note(c->diag, map->keys[j]->span, "'%s' first set here", k->str);
-                break;
-            }
+        if (first[i] != i) {
+            const Node *f = map->keys[first[i]];
+            diag_error(c->diag, k->span, "duplicate key '%s' in %s", k->str, where);
+            diag_note(c->diag, f->span, "'%s' first set here", k->str);
         }
         const KeyInfo *info = NULL;
         for (const KeyInfo *t = table; t->key; t++)
@@ -742,6 +779,73 @@ static void check_top(Checker *cp, const Node *root, Net *net)
     }
 }
 
+/* The span of `key` in block mapping `m` when the spec sets it, else the block's. */
+static Span key_span(const Node *m, const char *key)
+{
+    const Node *v = spec_map_get(m, key);
+    return v ? v->span : m->span;
+}
+
+/* Whether plan will unroll layer `l` of `b` (plan.c's rule): for the code-size estimate. */
+static int layer_unrolled(const Block *b, int l)
+{
+    return b->kernel == KERNEL_UNROLLED ||
+           (b->kernel == KERNEL_AUTO && layer_macs(b, l) <= CHECK_UNROLL_AUTO_MAX);
+}
+
+/* The whole network against the CHECK_MAX_* limits (check.h). Block by block, so that the
+ * message points at the block that crosses a limit, each limit reported once. The blocks
+ * (and the head, when present) have passed their own checks. */
+static void check_totals(Checker *c, const Node *layers, const Net *net, const Node *head)
+{
+    long long nlayers = 0, unrolled = 0, params = 0, code = 0;
+    int over_layers = 0, over_unrolled = 0;
+    for (int i = 0; i < net->nblocks; i++) {
+        const Block *b = &net->blocks[i];
+        const Node *m = layers->vals[i];
+        long long GH = (long long)cell_gates(b->cell) * b->hidden_size;
+        for (int l = 0; l < b->num_layers; l++) {
+            long long macs = layer_macs(b, l);
+            nlayers += b->dirs;
+            params += b->dirs * (macs + (b->bias ? 2 * GH : 0));
+            code += CHECK_C_BYTES_PER_LAYER * b->dirs;
+            if (layer_unrolled(b, l)) {
+                unrolled += b->dirs * macs;
+                code += CHECK_C_BYTES_PER_MAC * macs; /* the directions share the cell */
+            }
+        }
+        if (!over_layers && nlayers > CHECK_MAX_LAYERS) {
+            diag_error(c->diag, key_span(m, "num_layers"),
+                       "block '%s' brings the network to %lld layers, each direction counted; "
+                       "the limit is %d",
+                       b->name, nlayers, CHECK_MAX_LAYERS);
+            over_layers = 1;
+        }
+        if (!over_unrolled && unrolled > CHECK_MAX_UNROLLED) {
+            diag_error(c->diag, b->kernel == KERNEL_AUTO ? m->span : b->kernel_span,
+                       "block '%s' brings the unrolled kernels to %lld multiply-adds per step, "
+                       "about %lld MB of generated C; the limit is %d: use kernel: loop",
+                       b->name, unrolled, (code + 500000) / 1000000, CHECK_MAX_UNROLLED);
+            over_unrolled = 1;
+        }
+        if (params > CHECK_MAX_PARAMS) {
+            diag_error(c->diag, key_span(m, "hidden_size"),
+                       "block '%s' brings the network to %lld parameters; the limit is %lld",
+                       b->name, params, CHECK_MAX_PARAMS);
+            return;
+        }
+    }
+    if (net->head.present) {
+        const Block *top = &net->blocks[net->nblocks - 1];
+        long long O = net->head.out_features;
+        params += O * block_out_width(top) + (net->head.bias ? O : 0);
+        if (params > CHECK_MAX_PARAMS)
+            diag_error(c->diag, key_span(head, "out_features"),
+                       "the head brings the network to %lld parameters; the limit is %lld", params,
+                       CHECK_MAX_PARAMS);
+    }
+}
+
 /* name: seq_classifier   # required, C identifier
  * version: 1             # optional
  * input_size: 10         # required
@@ -782,6 +886,10 @@ Net *check_spec(Arena *a, DiagList *d, const SpecDoc *doc)
     } else if (layers->kind != NODE_SEQ || layers->n == 0) {
         diag_error(d, layers->span, "'layers' must be a list of one or more blocks, found %s",
                    layers->kind == NODE_SEQ ? "an empty list" : node_what(layers));
+    } else if (layers->n > CHECK_MAX_BLOCKS) {
+        /* refused before any block is read: each block costs time and code */
+        diag_error(d, layers->span, "'layers' has %d blocks; the limit is %d", layers->n,
+                   CHECK_MAX_BLOCKS);
     } else {
         net->nblocks = layers->n;
         net->blocks = arena_alloc(a, (size_t)layers->n * sizeof *net->blocks);
@@ -828,6 +936,8 @@ Net *check_spec(Arena *a, DiagList *d, const SpecDoc *doc)
                            net->head.name);
             }
     }
+    if (d->nerrors == 0)
+        check_totals(&c, layers, net, spec_map_get(root, "head"));
     if (net->loss == LOSS_CROSS_ENTROPY && !net->head.present)
         diag_error(d, net->loss_span,
                    "loss: cross_entropy needs a head: its out_features are "

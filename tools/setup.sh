@@ -8,6 +8,8 @@ pkgs="gcc g++ clang meson ninja-build pkg-config python3 libyaml-dev tcc libtcc-
 pkgs="$pkgs libedit-dev tmux"
 # PyTorch .pt weights read and written by the runtime (runtime/pt.c)
 pkgs="$pkgs libzip-dev"
+# libFuzzer and clang's sanitizer runtimes for the fuzz targets (tools/fuzz.sh)
+pkgs="$pkgs libclang-rt-dev"
 # the Cortex-M4 cross-build and its emulated run (tests/test_cross.c)
 pkgs="$pkgs gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
 # rnnc import (host/onnx.c): protobuf-c, its compiler, and the onnx.proto of libonnx-dev
