@@ -169,16 +169,34 @@ static int cmd_reload(Repl *s, char *arg)
     return rc;
 }
 
+/* The weights file `path` into the model, the file's names renamed by ren[0..n) (OLD=NEW). */
+static int load_weights(Repl *s, const char *path, const char *const *ren, int n)
+{
+    rnnc_rename_clear(s->r);
+    int rc = 0;
+    for (int k = 0; k < n && rc == 0; k++)
+        rc = rnnc_rename(s->r, ren[k]);
+    if (rc == 0)
+        rc = rnnc_model_load(s->m, path);
+    rnnc_rename_clear(s->r);
+    if (report(s, s->r, rc) < 0)
+        return -1;
+    printf("weights loaded from %s\n", path);
+    return 0;
+}
+
+/* weights FILE [OLD=NEW ...] */
 static int cmd_weights(Repl *s, char *arg)
 {
     if (need_model(s) < 0)
         return -1;
-    if (!*arg)
-        return fail(s, "weights needs a safetensors file");
-    if (report(s, s->r, rnnc_model_load(s->m, arg)) < 0)
-        return -1;
-    printf("weights loaded from %s\n", arg);
-    return 0;
+    const char *words[17];
+    int n = 0;
+    for (char *w = strtok(arg, " \t"); w && n < 17; w = strtok(NULL, " \t"))
+        words[n++] = w;
+    if (n == 0 || n == 17)
+        return fail(s, "usage: weights FILE [OLD=NEW ...] (at most 16 renames)");
+    return load_weights(s, words[0], words + 1, n - 1);
 }
 
 static int cmd_init(Repl *s, char *arg)
@@ -646,7 +664,8 @@ static const Command commands[] = {
     {"help", cmd_help, "help [COMMAND]", "list the commands, or explain one"},
     {"load", cmd_load, "load SPEC", "load and compile a spec"},
     {"reload", cmd_reload, "reload", "read the spec file again (after an edit on disk)"},
-    {"weights", cmd_weights, "weights W.safetensors", "load PyTorch weights"},
+    {"weights", cmd_weights, "weights FILE [OLD=NEW ...]",
+     "load PyTorch weights (safetensors or .pt); OLD=NEW as rnnc run's --rename"},
     {"init", cmd_init, "init SEED", "fresh weights: PyTorch's initialisation from SEED"},
     {"set", cmd_set, "set PATH VALUE",
      "change the spec (e.g. set layers[0].hidden_size 32, set layers[0].cell gru,\n"
@@ -752,7 +771,8 @@ static char **complete(const char *text, int start, int end)
     return rl_completion_matches(text, complete_command);
 }
 
-int repl_main(const char *spec, const char *weights, const char *jit)
+int repl_main(const char *spec, const char *weights, const char *const *ren, int nren,
+              const char *jit)
 {
     Repl s;
     memset(&s, 0, sizeof s);
@@ -763,7 +783,7 @@ int repl_main(const char *spec, const char *weights, const char *jit)
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, NULL);
     if (spec && cmd_load(&s, (char *)spec) == 0 && weights)
-        cmd_weights(&s, (char *)weights);
+        load_weights(&s, weights, ren, nren);
     if (s.interactive) {
         rl_attempted_completion_function = complete;
         printf("rnnc repl: help lists the commands; Ctrl-D leaves\n");

@@ -14,6 +14,12 @@
 #include "rnnrt.h"
 #include "spec.h"
 
+/* One --rename: the file's prefix `old` is the spec's `nw` ("": strip `old`). */
+typedef struct HostRename {
+    const char *old, *nw;
+} HostRename;
+enum { RNNC_MAX_RENAMES = 64 };
+
 /* A loaded spec: the compiler's products, all in one arena, and how to compile them. */
 struct Rnnc {
     Arena arena; /* everything below lives here */
@@ -22,6 +28,8 @@ struct Rnnc {
     const Net *net;
     const Plan *plan;
     JitKind jit; /* how run, grad and train compile the code (JIT_TCC by default) */
+    int nren;    /* rnnc_rename's, applied to every weights file read */
+    HostRename ren[RNNC_MAX_RENAMES];
 };
 
 /* A handle on the stack (tests, the REPL): rnnc_init, then rnnc_fini. */
@@ -75,6 +83,16 @@ void io_from_double(void *dst, const double *src, long n, int dbl);
 /* The runtime's names for the spec's loss and head activation. */
 RnnrtLossKind io_loss_kind(LossKind k);
 RnnrtAct io_head_act(HeadAct a);
+
+/* ---- names.c: a weights file's names against the plan's --------------------------- */
+
+/* Each plan tensor's name in the file f (the spec's weights: and the renames applied), in
+ * the plan's order: an array in r's arena, or NULL (out of memory, diagnosed). */
+const char **names_resolve(Rnnc *r, const RnnrtTensorFile *f);
+/* When every tensor of a block or the head (names[], from names_resolve) is missing from f
+ * while f has them all under another prefix: an error per such part and a note with the
+ * --rename options and the spec's weights: that fix it. Returns how many parts. */
+int names_suggest(Rnnc *r, const RnnrtTensorFile *f, const char *path, const char **names);
 
 /* ---- random.c: the one random source of training ----------------------------------- */
 

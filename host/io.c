@@ -1,4 +1,5 @@
-/* io.c — the host's files: weights (the plan's tensor table against a safetensors file),
+/* io.c — the host's files: weights (the plan's tensor table, named as names.c says, against
+ * a safetensors or .pt file),
  * inputs and lengths (.npy, checked against the spec), outputs, and printing arrays; runtime
  * errors become diagnostics here.
  */
@@ -69,17 +70,23 @@ void *rnnc_load_weights(Rnnc *r, const char *path)
     }
     RnnrtParamSpec *specs = arena_alloc(&r->arena, (size_t)p->ntensors * sizeof *specs);
     void *params = calloc((size_t)p->nparams + 1, dbl ? sizeof(double) : sizeof(float));
+    const char **names = names_resolve(r, &wf);
+    if (!names)
+        goto fail;
     if (!specs || !params) {
         diag_error(&r->diag, span_none(), "out of memory");
         goto fail;
     }
     for (int i = 0; i < p->ntensors; i++) {
-        specs[i].name = p->tensors[i].name;
+        specs[i].name = names[i];
         specs[i].ndim = p->tensors[i].ndim;
         specs[i].shape[0] = p->tensors[i].shape[0];
         specs[i].shape[1] = p->tensors[i].shape[1];
         specs[i].offset = p->tensors[i].offset;
     }
+    /* a part the file has under another prefix: say so rather than list every tensor */
+    if (names_suggest(r, &wf, path, names) > 0)
+        goto fail;
     if (rnnrt_params_load(&wf, specs, p->ntensors, dbl, params, &err) < 0) {
         io_rt_error_in(r, path, &err);
         goto fail;
@@ -93,7 +100,7 @@ void *rnnc_load_weights(Rnnc *r, const char *path)
                 diag_error(&r->diag, span_none(),
                            "%s: tensor '%s' holds a non-finite value "
                            "(%g) at index %ld",
-                           path, t->name, v, k);
+                           path, names[i], v, k);
                 goto fail;
             }
         }

@@ -123,6 +123,16 @@ double *rnnc_parse_rows(Rnnc *r, const char *text, int width, int *rows);
  * value is finite. NULL with the problems in r's diagnostics. */
 void *rnnc_load_weights(Rnnc *r, const char *path);
 
+/* Renames applied to every weights file this handle reads (run, grad, train's --init, the
+ * deployed code's weights, the REPL's model), after the spec's `weights:`: "OLD=NEW" says the
+ * file calls OLD (or OLD.*) what the spec calls NEW (NEW.*), e.g. "encoder.rnn=rnn",
+ * "classifier.fc=head"; the longest NEW that covers a name wins. "OLD=" strips OLD. from the
+ * names that have it ("module.=" for nn.DataParallel's). 0, or -1 with the reason in r's
+ * diagnostics (not OLD=NEW, not names joined by '.', too many). */
+int rnnc_rename(Rnnc *r, const char *arg);
+/* Forgets every rename rnnc_rename added. */
+void rnnc_rename_clear(Rnnc *r);
+
 typedef struct RnncGradArgs {
     const char *weights, *input, *lengths; /* as for run; lengths may be NULL */
     const char *target;                    /* .npy: class ids or values, see rnnrt_loss */
