@@ -998,7 +998,7 @@ done:
 
 int rnnrt_tensors_read(const char *path, RnnrtTensorFile *out, RnnrtError *err)
 {
-    unsigned char head[4];
+    unsigned char head[9];
     size_t n;
     FILE *f;
 
@@ -1010,7 +1010,10 @@ int rnnrt_tensors_read(const char *path, RnnrtTensorFile *out, RnnrtError *err)
     }
     n = fread(head, 1, sizeof head, f);
     fclose(f);
-    if (sniff(head, n) == FK_ZIP || (n >= 1 && head[0] == 0x80)) {
+    /* safetensors: a u64 header length (under 4 GiB here), then '{'; its first byte may be
+     * 0x80, a pickle's PROTO, when the length is 128 modulo 256 */
+    int st = n == 9 && head[8] == '{' && !head[4] && !head[5] && !head[6] && !head[7];
+    if (!st && (sniff(head, n) == FK_ZIP || (n >= 1 && head[0] == 0x80))) {
         return rnnrt_pt_read(path, out, err);
     }
     return rnnrt_st_read(path, out, err);
