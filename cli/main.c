@@ -19,9 +19,11 @@ static const char usage_main[] =
     "usage: rnnc SPEC -o OUT.c [--weights W.pt|W.safetensors [--no-selftest]]\n"
     "                                     write OUT.c and OUT.h for the spec\n"
     "       rnnc check SPEC               validate the spec and report its sizes\n"
-    "       rnnc run SPEC --weights W.safetensors --input X.npy [--lengths L.npy]\n"
+    "       rnnc run SPEC --weights W.pt --input X.npy [--lengths L.npy]\n"
+    "                     [--h0 H0.npy] [--c0 C0.npy]\n"
     "                     --output Y.npy [--h-n H.npy] [--c-n C.npy] [--print]\n"
-    "       rnnc grad SPEC --weights W.safetensors --input X.npy [--lengths L.npy]\n"
+    "       rnnc grad SPEC --weights W.pt --input X.npy [--lengths L.npy]\n"
+    "                      [--h0 H0.npy] [--c0 C0.npy] [--dh0 DH0.npy] [--dc0 DC0.npy]\n"
     "                      --target Y.npy --output G.safetensors\n"
     "       rnnc train SPEC --input X.npy --target Y.npy [--lengths L.npy]\n"
     "                       [--val-input X --val-target Y [--val-lengths L]]\n"
@@ -50,7 +52,8 @@ static const char usage_check[] =
     "with merged biases), FLOPs per time step, state and scratch bytes, kernel choices.\n";
 
 static const char usage_run[] =
-    "usage: rnnc run SPEC --weights W.safetensors --input X.npy [--lengths L.npy]\n"
+    "usage: rnnc run SPEC --weights W.pt --input X.npy [--lengths L.npy]\n"
+    "                [--h0 H0.npy] [--c0 C0.npy]\n"
     "                --output Y.npy [--h-n H.npy] [--c-n C.npy] [--print] [--jit tcc|cc]\n"
     "                [--threads N] [--rename OLD=NEW ...]\n"
     "JIT-compiles the network through libtcc and runs it.\n"
@@ -58,6 +61,9 @@ static const char usage_run[] =
     "             blocks and head (F32/F64; .pt also F16/BF16)\n"
     "  --input    (B, T, I) if the spec says batch_first: true, else (T, B, I)\n"
     "  --lengths  (B,) int32/int64, each in 1..T: PyTorch's packed-sequence meaning\n"
+    "  --h0       the top block's initial hidden state, (num_layers*D, B, H) (P with\n"
+    "             proj_size) as PyTorch's h0; every other block starts from zeros\n"
+    "  --c0       the top block's initial cell state, (num_layers*D, B, H) (LSTM only)\n"
     "  --output   the head's output ((B, O) for input: last; per step for sequence),\n"
     "             else the top block's output; zero past each length\n"
     "  --h-n      the top block's final hidden state, (num_layers*D, B, H)\n"
@@ -71,7 +77,8 @@ static const char usage_run[] =
     "Exit status: 0 success, 1 bad input (nothing written), 2 bad usage.\n";
 
 static const char usage_grad[] =
-    "usage: rnnc grad SPEC --weights W.safetensors --input X.npy [--lengths L.npy]\n"
+    "usage: rnnc grad SPEC --weights W.pt --input X.npy [--lengths L.npy]\n"
+    "                 [--h0 H0.npy] [--c0 C0.npy] [--dh0 DH0.npy] [--dc0 DC0.npy]\n"
     "                 --target Y.npy --output G.safetensors [--jit tcc|cc]\n"
     "                 [--rename OLD=NEW ...]\n"
     "Runs the network forward and backward through time (JIT-compiled through libtcc) and\n"
@@ -79,7 +86,8 @@ static const char usage_grad[] =
     "the loss. The spec's `loss:` says which: cross_entropy (on the head's logits; targets\n"
     "int class ids, (B,) for input: last, per step for sequence, -100 ignored), mse (on the\n"
     "output), bce_with_logits (on the logits; targets in [0, 1]). The mean is over valid\n"
-    "elements: padded steps count for nothing. --rename OLD=NEW as for run.\n"
+    "elements: padded steps count for nothing. --h0, --c0 and --rename OLD=NEW as for run;\n"
+    "--dh0 and --dc0 write d loss / d h0 (c0), h0's (c0's) shape.\n"
     "Exit status: 0 success, 1 bad input (nothing written), 2 bad usage.\n";
 
 static const char usage_train[] =
@@ -113,6 +121,7 @@ typedef struct Args {
     const char *out, *weights, *input, *lengths, *output, *h_n, *c_n, *target;
     const char *val_input, *val_target, *val_lengths, *init, *resume, *save, *checkpoint;
     const char *jit, *threads;
+    const char *h0, *c0, *dh0, *dc0; /* initial states and their gradients */
     int print, no_selftest, no_shuffle;
     int ntrain;
     const char *train_key[16], *train_flag[16], *train_value[16]; /* train: overrides */
@@ -153,17 +162,20 @@ typedef struct Opt {
 
 static const Opt emit_opts[] = {V("-o", out), V("--weights", weights),
                                 F("--no-selftest", no_selftest), RENAME};
-static const Opt run_opts[] = {V("--weights", weights), V("--input", input),
-                               V("--lengths", lengths), V("--output", output),
-                               V("--h-n", h_n),         V("--c-n", c_n),
-                               F("--print", print),     V("--threads", threads),
-                               V("--jit", jit),         RENAME};
+static const Opt run_opts[] = {
+    V("--weights", weights), V("--input", input), V("--lengths", lengths), V("--output", output),
+    V("--h-n", h_n),         V("--c-n", c_n),     F("--print", print),     V("--threads", threads),
+    V("--jit", jit),         V("--h0", h0),       V("--c0", c0),           RENAME};
 static const Opt grad_opts[] = {V("--weights", weights),
                                 V("--input", input),
                                 V("--lengths", lengths),
                                 V("--target", target),
                                 V("--output", output),
                                 V("--jit", jit),
+                                V("--h0", h0),
+                                V("--c0", c0),
+                                V("--dh0", dh0),
+                                V("--dc0", dc0),
                                 RENAME};
 static const Opt train_opts[] = {
     V("--input", input),
@@ -381,7 +393,8 @@ static int cmd_run(int argc, char **argv)
     if (pr || (pr = require(&a, "run", flags, values, 3, usage_run)))
         return pr == 1 ? 0 : 2;
     RnncRunArgs ra = {
-        a.weights, a.input, a.lengths, a.output, a.h_n, a.c_n, a.print ? stdout : NULL, 1};
+        a.weights, a.input, a.lengths, a.output, a.h_n, a.c_n, a.print ? stdout : NULL,
+        1,         a.h0,    a.c0};
     if (a.threads) {
         char *end;
         long v = strtol(a.threads, &end, 10);
@@ -409,7 +422,8 @@ static int cmd_grad(int argc, char **argv)
     Rnnc *r = load(&a, &st);
     if (!r)
         return st;
-    RnncGradArgs ga = {a.weights, a.input, a.lengths, a.target, a.output, 0, 0};
+    RnncGradArgs ga = {a.weights, a.input, a.lengths, a.target, a.output, 0,
+                       0,         a.h0,    a.c0,      a.dh0,    a.dc0};
     if (rnnc_grad(r, &ga) != 0)
         return finish(r, 1);
     printf("loss %.9g\n", ga.loss);

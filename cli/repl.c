@@ -406,6 +406,62 @@ static int cmd_x(Repl *s, char *arg)
     return 0;
 }
 
+/* h0 = load F.npy | h0 = zero (c0 likewise): the top block's initial state, (L*D, 1, n) or
+ * (L*D, n) as PyTorch's h0 for one sequence; run and reset start from it. */
+static int set_state0(Repl *s, char *arg, int c)
+{
+    if (need_model(s) < 0)
+        return -1;
+    RnncInfo info = info_of(s);
+    RnncBlockInfo b;
+    rnnc_block(s->r, info.nblocks - 1, &b);
+    const char *v = c ? "c0" : "h0";
+    long LD = (long)b.num_layers * b.dirs, n = c || !b.proj_size ? b.hidden_size : b.proj_size;
+    if (c && b.cell != RNNC_CELL_LSTM)
+        return fail(s, "c0: the top block '%s' is no LSTM; it has no cell state", b.name);
+    double *st = calloc((size_t)(LD * n), sizeof *st);
+    if (!st)
+        return fail(s, "out of memory");
+    if (strncmp(arg, "load ", 5) == 0) {
+        RnnrtArray a;
+        RnnrtError err;
+        if (rnnrt_npy_read(arg + 5, &a, &err) < 0) {
+            free(st);
+            return fail(s, "%s", err.msg);
+        }
+        int ok = (a.dtype == RNNRT_F32 || a.dtype == RNNRT_F64) && a.shape[0] == LD &&
+                 ((a.ndim == 3 && a.shape[1] == 1 && a.shape[2] == n) ||
+                  (a.ndim == 2 && a.shape[1] == n));
+        for (long i = 0; ok && i < LD * n; i++)
+            st[i] = a.dtype == RNNRT_F64 ? ((double *)a.data)[i] : ((float *)a.data)[i];
+        rnnrt_array_free(&a);
+        if (!ok) {
+            free(st);
+            return fail(s, "%s: want a float array (%ld, 1, %ld) or (%ld, %ld): %s of block '%s'",
+                        arg + 5, LD, n, LD, n, v, b.name);
+        }
+    } else if (strcmp(arg, "zero") != 0) {
+        free(st);
+        return fail(s, "usage: %s = load FILE.npy | %s = zero", v, v);
+    }
+    int rc = report(s, s->r, rnnc_model_set_state0(s->m, c ? NULL : st, c ? st : NULL));
+    free(st);
+    if (rc == 0)
+        printf("%s of block '%s': %s; run and reset start from it\n", v, b.name,
+               strcmp(arg, "zero") ? arg + 5 : "zero");
+    return rc;
+}
+
+static int cmd_h0(Repl *s, char *arg)
+{
+    return set_state0(s, arg, 0);
+}
+
+static int cmd_c0(Repl *s, char *arg)
+{
+    return set_state0(s, arg, 1);
+}
+
 static int cmd_run(Repl *s, char *arg)
 {
     (void)arg;
@@ -677,11 +733,14 @@ static const Command commands[] = {
      "the generated C (of one layer), or tensors' shapes and first values"},
     {"x", cmd_x, "x = [[...], ...] | x = load X.npy | x = sine N | x = randn N",
      "set the input sequence, (T, input_size)"},
+    {"h0", cmd_h0, "h0 = load H0.npy | h0 = zero",
+     "the top block's initial h, (num_layers*D, 1, H): run and reset start from it"},
+    {"c0", cmd_c0, "c0 = load C0.npy | c0 = zero", "the top block's initial c (LSTM)"},
     {"run", cmd_run, "run", "run the whole input and print the output"},
     {"step", cmd_step, "step [VALUES]",
      "one time step (VALUES, or the next step of x), carrying the state; prints the output "
      "and the state"},
-    {"reset", cmd_reset, "reset", "zero the state (a fresh sequence)"},
+    {"reset", cmd_reset, "reset", "back to the initial state: zero, or h0 and c0"},
     {"state", cmd_state, "state", "print the state of every layer"},
     {"gates", cmd_gates, "gates", "every gate's activations at the last step, as bars"},
     {"data", cmd_data, "data X.npy Y.npy [L.npy]", "training data for train"},
@@ -726,9 +785,9 @@ static int dispatch(Repl *s, char *line)
     snprintf(word, sizeof word, "%.*s", (int)(arg - line), line);
     while (isspace((unsigned char)*arg))
         arg++;
-    if (strcmp(word, "x") == 0) {
+    if (!strcmp(word, "x") || !strcmp(word, "h0") || !strcmp(word, "c0")) {
         if (*arg != '=') {
-            fail(s, "x = ...: see help x");
+            fail(s, "%s = ...: see help %s", word, word);
             return 0;
         }
         arg++;

@@ -131,7 +131,7 @@ typedef struct Cand {
 enum { MAX_CANDS = 8 };
 
 /* Tensors [i0, i1) of the plan, one part whose names (names[]) the file lacks: the prefix
- * under which f has all of them (the most shapes right first) into *best; 0 when none. */
+ * under which f has all of them, each of the plan's shape, into *best; 0 when none. */
 static int find_prefix(const Plan *p, int i0, int i1, const RnnrtTensorFile *f, Cand *best)
 {
     Cand c[MAX_CANDS];
@@ -162,13 +162,12 @@ static int find_prefix(const Plan *p, int i0, int i1, const RnnrtTensorFile *f, 
             break;
         }
     }
-    int found = 0;
     for (int k = 0; k < nc; k++)
-        if (c[k].hits == i1 - i0 && (!found || c[k].shapes > best->shapes)) {
+        if (c[k].hits == i1 - i0 && c[k].shapes == i1 - i0) {
             *best = c[k];
-            found = 1;
+            return 1;
         }
-    return found;
+    return 0;
 }
 
 /* The first component shared by every name of f ("module"), into c; 0 when none is. */
@@ -184,11 +183,27 @@ static int common_first(const RnnrtTensorFile *f, char *c, size_t n)
     return 1;
 }
 
-int names_suggest(Rnnc *r, const RnnrtTensorFile *f, const char *path, const char **names)
+/* Marks the plan's tensors [i0, i1) and the file's tensors q.<their suffix> as explained. */
+static void mark(const Plan *p, int i0, int i1, const RnnrtTensorFile *f, const char *q,
+                 unsigned char *plan_done, unsigned char *file_done)
+{
+    char name[600];
+    for (int i = i0; i < i1; i++) {
+        plan_done[i] = 1;
+        snprintf(name, sizeof name, "%s.%s", q, strchr(p->tensors[i].name, '.') + 1);
+        const RnnrtTensor *t = rnnrt_st_find(f, name);
+        if (t)
+            file_done[t - f->t] = 1;
+    }
+}
+
+int names_suggest(Rnnc *r, const RnnrtTensorFile *f, const char *path, const char **names,
+                  unsigned char *plan_done, unsigned char *file_done)
 {
     const Plan *p = r->plan;
     char strip[256], opts[1024] = "", map[1024] = "";
-    int have_strip = common_first(f, strip, sizeof strip), nfound = 0;
+    int have_strip = common_first(f, strip, sizeof strip), nfound = 0, nmap = 0;
+    const char *plain = NULL; /* the one prefix to map, when it is a plain name */
     Cand *found = calloc((size_t)p->ntensors + 1, sizeof *found);
     int *start = calloc((size_t)p->ntensors + 2, sizeof *start), nparts = 0;
     if (!found || !start) {
@@ -209,6 +224,7 @@ int names_suggest(Rnnc *r, const RnnrtTensorFile *f, const char *path, const cha
         if (any || !find_prefix(p, i0, i1, f, &found[u]))
             continue;
         nfound++;
+        mark(p, i0, i1, f, found[u].q, plan_done, file_done);
         have_strip &= covered(found[u].q, strip) && found[u].q[strlen(strip)] == '.';
     }
     for (int u = 0; u < nparts && nfound; u++) {
@@ -225,11 +241,17 @@ int names_suggest(Rnnc *r, const RnnrtTensorFile *f, const char *path, const cha
         if ((int)strlen(q) == ul && strncmp(q, p->tensors[start[u]].name, (size_t)ul) == 0)
             continue;
         size_t o = strlen(opts), m = strlen(map);
+        nmap++;
+        plain = strchr(q, '.') ? NULL : q;
         snprintf(opts + o, sizeof opts - o, " --rename %s=%.*s", q, ul, p->tensors[start[u]].name);
         snprintf(map + m, sizeof map - m, "%s%.*s: %s", m ? ", " : "", ul,
                  p->tensors[start[u]].name, q);
     }
-    if (nfound) {
+    if (nfound && !have_strip && !map[0]) {
+        diag_note(&r->diag, span_none(),
+                  "did you mean: the file's own names; drop the spec's weights: map or the "
+                  "--rename that renames them");
+    } else if (nfound) {
         char spec[1200];
         if (have_strip && map[0])
             snprintf(spec, sizeof spec, "{strip: %s, map: {%s}}", strip, map);
@@ -237,9 +259,12 @@ int names_suggest(Rnnc *r, const RnnrtTensorFile *f, const char *path, const cha
             snprintf(spec, sizeof spec, "{strip: %s}", strip);
         else
             snprintf(spec, sizeof spec, "{map: {%s}}", map);
-        diag_note(&r->diag, span_none(), "did you mean:%s%s%s%s, or in the spec: weights: %s",
+        char named[300] = "";
+        if (nmap == 1 && plain && !have_strip)
+            snprintf(named, sizeof named, ", or name it '%s' in the spec", plain);
+        diag_note(&r->diag, span_none(), "did you mean:%s%s%s%s, or in the spec: weights: %s%s",
                   have_strip ? " --rename " : "", have_strip ? strip : "", have_strip ? ".=" : "",
-                  opts, spec);
+                  opts, spec, named);
     }
     free(found);
     free(start);

@@ -21,7 +21,7 @@ static int dataset_load(Rnnc *r, Dataset *ds, const char *x, const char *t, cons
 {
     const Net *net = r->net;
     memset(ds, 0, sizeof *ds);
-    RnncRunArgs ra = {NULL, x, l, NULL, NULL, NULL, NULL, 1};
+    RnncRunArgs ra = {NULL, x, l, NULL, NULL, NULL, NULL, 1, NULL, NULL};
     RnnrtError err;
     if (io_load_inputs(r, &ra, &ds->d, &ds->N, &ds->T) < 0)
         return -1;
@@ -158,7 +158,7 @@ static void learn_step(Trainer *t, int Bb, int Tb, const void *drop)
     const Plan *p = t->r->plan;
     const TrainCfg *cfg = t->cfg;
     memset(t->dw, 0, (size_t)p->npacked * t->rs);
-    t->f.backward(t->packed, t->xb, Bb, Tb, t->db, drop, t->dw, t->cache);
+    t->f.backward(t->packed, t->xb, Bb, Tb, t->db, drop, t->dw, NULL, t->cache);
     t->f.unpack_grads(t->dw, t->dp);
     if (cfg->clip_grad_value > 0)
         rnnrt_clip_grad_value(t->dp, p->nparams, t->dbl, cfg->clip_grad_value);

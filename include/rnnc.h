@@ -139,6 +139,8 @@ typedef struct RnncGradArgs {
     const char *output;                    /* safetensors of the gradients */
     long dropout_seed;                     /* 0: no dropout; else masks drawn from it */
     double loss;                           /* out: the batch's loss */
+    const char *h0, *c0;                   /* .npy or NULL: as for run */
+    const char *dh0, *dc0; /* .npy or NULL: d loss / d h0 (c0) written here, h0's shape */
 } RnncGradArgs;
 
 /* JIT-compiles the training code of the loaded model and writes d loss / d parameter for
@@ -217,15 +219,21 @@ int rnnc_model_save(RnncModel *m, const char *path);
 int rnnc_model_take_weights(RnncModel *m, const RnncModel *from);
 /* One sequence x (T, I): the outputs y (T, O) per step, or (1, O) for a head on the last
  * state; malloc'd into *y with its row count in *rows. stream: start from the carried state
- * and keep the final one (step-by-step use); else start from zero. 0 or -1. */
+ * and keep the final one (step-by-step use); else start from the initial state (zero but
+ * for rnnc_model_set_state0's). 0 or -1. */
 int rnnc_model_run(RnncModel *m, const double *x, int T, int stream, double **y, int *rows);
-/* As rnnc_model_run from a zero state, leaving the carried state alone; a long run of a
+/* As rnnc_model_run from the initial state, leaving the carried state alone; a long run of a
  * unidirectional stack goes in pieces (the same numbers) and stops between them once *stop
  * is set: then 1, and no output. */
 int rnnc_model_run_stoppable(RnncModel *m, const double *x, int T, volatile sig_atomic_t *stop,
                              double **y, int *rows);
-/* Zeroes the carried state. */
+/* Sets the carried state to the initial state (zero but for rnnc_model_set_state0's). */
 void rnnc_model_reset(RnncModel *m);
+/* The top block's initial state, where runs start and rnnc_model_reset returns: h0
+ * (num_layers*D*Hr values, h_n's layout for one sequence) and, for an LSTM, c0
+ * (num_layers*D*H); either NULL leaves that part as it was (all zero at first). The carried
+ * state is reset to it. 0, or -1 when out of memory. */
+int rnnc_model_set_state0(RnncModel *m, const double *h0, const double *c0);
 /* The carried state: layer-direction i's h (Hr values) and, for an LSTM, c (H values);
  * NULL when i is out of range. */
 const double *rnnc_model_state(RnncModel *m, int i, const double **c);
@@ -249,6 +257,8 @@ typedef struct RnncRunArgs {
     const char *c_n;     /* .npy or NULL */
     FILE *print;         /* non-NULL: also print the output (summarised when large) here */
     int threads;         /* 2 or more: the batch in that many parts on as many threads */
+    const char *h0;      /* .npy or NULL (zeros): the top block's initial h, h_n's shape */
+    const char *c0;      /* .npy or NULL (zeros): its initial c, c_n's shape (LSTM only) */
 } RnncRunArgs;
 
 /* JIT-compiles the loaded model and runs it on the files in `a`, writing the outputs.
