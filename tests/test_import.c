@@ -241,7 +241,8 @@ static void test_grad_against_autograd(void **state)
         if (rc != 0)
             fail_msg("%s: rnnc grad failed (%d):\n%s", c->name, rc, err);
         int f64 = is_f64(dh0);
-        double loss = 0, *want_loss = tu_npy_doubles(fx(c, "loss.npy"), NULL, NULL, NULL);
+        char *lp = fx(c, "loss.npy");
+        double loss = 0, *want_loss = tu_npy_doubles(lp, NULL, NULL, NULL);
         assert_int_equal(sscanf(out, "loss %lf", &loss), 1);
         char *what = tu_strf("%s: loss", c->name);
         tu_assert_close(&loss, want_loss, 1, 1e-7, 0, what); /* printed with %.9g */
@@ -276,7 +277,8 @@ static void test_grad_against_autograd(void **state)
         }
         rnnrt_st_free(&got);
         rnnrt_st_free(&want);
-        free(gp), free(wp), free(want_loss), free(out), free(err), free(x), free(w), free(t);
+        free(gp), free(wp), free(lp), free(want_loss), free(out), free(err), free(x), free(w),
+            free(t);
         free(len), free(o_h0), free(o_c0), free(dc0), free(dh0);
     }
     free(cs);
