@@ -29,7 +29,8 @@ static const char usage_main[] =
     "                       [--val-input X --val-target Y [--val-lengths L]]\n"
     "                       [--init W.safetensors | --resume CKPT] --save W.safetensors\n"
     "       rnnc repl [SPEC] [--weights W.safetensors] [--jit tcc|cc]\n"
-    "       rnnc COMMAND --help           help on one command\n"
+    "       rnnc COMMAND --help           help on one command (those reading weights take\n"
+    "                                     --rename OLD=NEW for a state_dict's other names)\n"
     "       rnnc --version\n";
 
 static const char usage_emit[] =
