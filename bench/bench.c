@@ -86,8 +86,8 @@ static void spec_text(const Config *c, char *buf, size_t n)
 
 /* A forward call through the run-time API: packed weights, x (B, T, I), scratch. */
 typedef struct Fwd {
-    int (*forward)(const float *, const float *, const int *, int, int, float *, float *, float *,
-                   void *);
+    int (*forward)(const float *, const float *, const int *, int, int, const float *,
+                   const float *, float *, float *, float *, void *);
     const float *w, *x;
     float *y;
     void *scratch;
@@ -97,7 +97,7 @@ typedef struct Fwd {
 static void run_fwd(void *p)
 {
     Fwd *f = p;
-    f->forward(f->w, f->x, NULL, f->B, f->T, f->y, NULL, NULL, f->scratch);
+    f->forward(f->w, f->x, NULL, f->B, f->T, NULL, NULL, f->y, NULL, NULL, f->scratch);
 }
 
 static float *random_floats(long n, unsigned seed)
@@ -140,8 +140,9 @@ static void bench_forward(const char *who, const Config *c, Rnnc *r, long (*scra
  * other sequence), or a bidirectional layer's two directions, meeting in a barrier between
  * layers; each with its own scratch, the first one's shared. The second thread is started
  * once and kept, as a framework's thread pool is. */
-typedef int (*ParFn)(const float *, const float *, const int *, int, int, float *, float *,
-                     float *, void *, void *, int, int, void (*)(void *), void *);
+typedef int (*ParFn)(const float *, const float *, const int *, int, int, const float *,
+                     const float *, float *, float *, float *, void *, void *, int, int,
+                     void (*)(void *), void *);
 typedef struct Fwd2 {
     ParFn par;
     Fwd f;
@@ -163,8 +164,8 @@ static void *helper(void *p)
         pthread_barrier_wait(&g->go);
         if (g->quit)
             return NULL;
-        g->par(g->f.w, g->f.x, NULL, g->f.B, g->f.T, g->f.y, NULL, NULL, g->scratch2, g->f.scratch,
-               1, 2, meet, &g->barrier);
+        g->par(g->f.w, g->f.x, NULL, g->f.B, g->f.T, NULL, NULL, g->f.y, NULL, NULL, g->scratch2,
+               g->f.scratch, 1, 2, meet, &g->barrier);
         pthread_barrier_wait(&g->go);
     }
 }
@@ -173,8 +174,8 @@ static void run_fwd2(void *p)
 {
     Fwd2 *g = p;
     pthread_barrier_wait(&g->go);
-    g->par(g->f.w, g->f.x, NULL, g->f.B, g->f.T, g->f.y, NULL, NULL, g->f.scratch, g->f.scratch, 0,
-           2, meet, &g->barrier);
+    g->par(g->f.w, g->f.x, NULL, g->f.B, g->f.T, NULL, NULL, g->f.y, NULL, NULL, g->f.scratch,
+           g->f.scratch, 0, 2, meet, &g->barrier);
     pthread_barrier_wait(&g->go);
 }
 

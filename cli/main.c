@@ -16,12 +16,14 @@
 #define RNNC_VERSION "0.1.0"
 
 static const char usage_main[] =
-    "usage: rnnc SPEC -o OUT.c [--weights W.safetensors [--no-selftest]]\n"
+    "usage: rnnc SPEC -o OUT.c [--weights W.pt|W.safetensors [--no-selftest]]\n"
     "                                     write OUT.c and OUT.h for the spec\n"
     "       rnnc check SPEC               validate the spec and report its sizes\n"
-    "       rnnc run SPEC --weights W.safetensors --input X.npy [--lengths L.npy]\n"
+    "       rnnc run SPEC --weights W.pt --input X.npy [--lengths L.npy]\n"
+    "                     [--h0 H0.npy] [--c0 C0.npy]\n"
     "                     --output Y.npy [--h-n H.npy] [--c-n C.npy] [--print]\n"
-    "       rnnc grad SPEC --weights W.safetensors --input X.npy [--lengths L.npy]\n"
+    "       rnnc grad SPEC --weights W.pt --input X.npy [--lengths L.npy]\n"
+    "                      [--h0 H0.npy] [--c0 C0.npy] [--dh0 DH0.npy] [--dc0 DC0.npy]\n"
     "                      --target Y.npy --output G.safetensors\n"
     "       rnnc train SPEC --input X.npy --target Y.npy [--lengths L.npy]\n"
     "                       [--val-input X --val-target Y [--val-lengths L]]\n"
@@ -31,18 +33,22 @@ static const char usage_main[] =
     "       rnnc plot KIND SPEC [--weights W] [--input X.npy] -o FIG.svg|.png|.pdf\n"
     "                     KIND: gates, state, gradients, params, arch, curves\n"
     "       rnnc report SPEC [--weights W --input X.npy] -o REPORT.html\n"
-
-    "       rnnc help [COMMAND]           help on one command (also: rnnc COMMAND --help)\n"
+    "       rnnc help [COMMAND]           help on one command (also: rnnc COMMAND --help;\n"
+    "                                     those reading weights take --rename OLD=NEW)\n"
     "       rnnc --version\n";
 
 static const char usage_emit[] =
-    "usage: rnnc SPEC -o OUT.c [--weights W.safetensors [--no-selftest]]\n"
+    "usage: rnnc SPEC -o OUT.c [--weights W.pt|W.safetensors [--no-selftest]]\n"
+    "                          [--rename OLD=NEW ...]\n"
     "Generates C specialised to the network in SPEC: OUT.c and OUT.h beside it.\n"
     "Without --weights: the caller passes the PyTorch weights (<name>_pack, <name>_forward).\n"
     "With --weights: deployable code, the weights baked in as static const arrays, a\n"
     "  caller-owned state with <name>_reset and <name>_step (streaming, one sample per\n"
     "  call), <name>_forward up to deploy.max_seq_len, and <name>_selftest (golden outputs\n"
     "  computed now; --no-selftest leaves it out). No malloc, no I/O, no mutable globals.\n"
+    "--rename OLD=NEW (repeatable): the weights file's prefix OLD is the spec's NEW\n"
+    "  (encoder.rnn=rnn, classifier.fc=head; module.= strips module.), after the spec's\n"
+    "  weights: section.\n"
     "Both files are written atomically; on any error neither is left behind.\n";
 
 static const char usage_check[] =
@@ -51,14 +57,18 @@ static const char usage_check[] =
     "with merged biases), FLOPs per time step, state and scratch bytes, kernel choices.\n";
 
 static const char usage_run[] =
-    "usage: rnnc run SPEC --weights W.safetensors --input X.npy [--lengths L.npy]\n"
+    "usage: rnnc run SPEC --weights W.pt --input X.npy [--lengths L.npy]\n"
+    "                [--h0 H0.npy] [--c0 C0.npy]\n"
     "                --output Y.npy [--h-n H.npy] [--c-n C.npy] [--print] [--jit tcc|cc]\n"
-    "                [--threads N]\n"
+    "                [--threads N] [--rename OLD=NEW ...]\n"
     "JIT-compiles the network through libtcc and runs it.\n"
-    "  --weights  safetensors with the state_dict names of the blocks and head (F32/F64),\n"
-    "             or a checkpoint of rnnc train (its weights)\n"
+    "  --weights  a state_dict: torch.save'd .pt or safetensors, named as the spec's\n"
+    "             blocks and head (F32/F64; .pt also F16/BF16), or a checkpoint of rnnc train\n"
     "  --input    (B, T, I) if the spec says batch_first: true, else (T, B, I)\n"
     "  --lengths  (B,) int32/int64, each in 1..T: PyTorch's packed-sequence meaning\n"
+    "  --h0       the top block's initial hidden state, (num_layers*D, B, H) (P with\n"
+    "             proj_size) as PyTorch's h0; every other block starts from zeros\n"
+    "  --c0       the top block's initial cell state, (num_layers*D, B, H) (LSTM only)\n"
     "  --output   the head's output ((B, O) for input: last; per step for sequence),\n"
     "             else the top block's output; zero past each length\n"
     "  --h-n      the top block's final hidden state, (num_layers*D, B, H)\n"
@@ -67,17 +77,22 @@ static const char usage_run[] =
     "  --jit      tcc (default): libtcc in memory, milliseconds; cc: the system compiler\n"
     "             ($CC or cc, -O3 -march=native) into a cached shared object, faster code\n"
     "  --threads  N parts of the batch on N threads (default 1); the same numbers\n"
+    "  --rename   OLD=NEW, repeatable: the file's prefix OLD is the spec's NEW\n"
+    "             (encoder.rnn=rnn, classifier.fc=head; module.= strips module.)\n"
     "Exit status: 0 success, 1 bad input (nothing written), 2 bad usage.\n";
 
 static const char usage_grad[] =
-    "usage: rnnc grad SPEC --weights W.safetensors --input X.npy [--lengths L.npy]\n"
+    "usage: rnnc grad SPEC --weights W.pt --input X.npy [--lengths L.npy]\n"
+    "                 [--h0 H0.npy] [--c0 C0.npy] [--dh0 DH0.npy] [--dc0 DC0.npy]\n"
     "                 --target Y.npy --output G.safetensors [--jit tcc|cc]\n"
+    "                 [--rename OLD=NEW ...]\n"
     "Runs the network forward and backward through time (JIT-compiled through libtcc) and\n"
     "writes d loss / d parameter for every parameter, named and shaped as the weights; prints\n"
     "the loss. The spec's `loss:` says which: cross_entropy (on the head's logits; targets\n"
     "int class ids, (B,) for input: last, per step for sequence, -100 ignored), mse (on the\n"
     "output), bce_with_logits (on the logits; targets in [0, 1]). The mean is over valid\n"
-    "elements: padded steps count for nothing.\n"
+    "elements: padded steps count for nothing. --h0, --c0 and --rename OLD=NEW as for run;\n"
+    "--dh0 and --dc0 write d loss / d h0 (c0), h0's (c0's) shape.\n"
     "Exit status: 0 success, 1 bad input (nothing written), 2 bad usage.\n";
 
 static const char usage_train[] =
@@ -87,7 +102,7 @@ static const char usage_train[] =
     "                  [--checkpoint CKPT] [--optimizer sgd|adam|adamw] [--lr X]\n"
     "                  [--momentum X] [--weight-decay X] [--batch-size N] [--epochs N]\n"
     "                  [--seed N] [--clip-grad-norm X] [--clip-grad-value X] [--tbptt K]\n"
-    "                  [--no-shuffle] [--jit tcc|cc] [--threads N]\n"
+    "                  [--no-shuffle] [--jit tcc|cc] [--threads N] [--rename OLD=NEW ...]\n"
     "                  [--log FILE.csv [--log-every N]]\n"
     "Trains the network on the data with the spec's loss and train: settings (the flags\n"
     "override them). Starts from --init, or PyTorch's initialisation drawn from the seed, or\n"
@@ -103,6 +118,7 @@ static const char usage_train[] =
     "summed in rank order; rank 0 writes the checkpoint, the weights and the log.\n"
     "On a terminal a live line shows epoch, step, loss, steps/s and time left; every epoch\n"
     "prints a line with train and validation loss (and accuracy for classification).\n"
+    "--rename OLD=NEW (as for run) applies to the --init weights.\n"
     "Exit status: 0 success (also after Ctrl-C, once saved), 1 bad input, 2 bad usage.\n";
 
 static const char usage_import[] =
@@ -114,7 +130,7 @@ static const char usage_import[] =
     "written. Exit status: 0 success, 1 a model it cannot take, 2 bad usage.\n";
 
 static const char usage_repl[] =
-    "usage: rnnc repl [SPEC] [--weights W.safetensors] [--jit tcc|cc]\n"
+    "usage: rnnc repl [SPEC] [--weights W.safetensors] [--rename OLD=NEW ...] [--jit tcc|cc]\n"
     "An interactive session: load, change (set PATH VALUE: recompiled at once), inspect,\n"
     "run step by step, watch the gates, train. `help` inside lists the commands. Without a\n"
     "terminal it reads commands line by line (rnnc repl SPEC < script.rnnc), prints no\n"
@@ -126,18 +142,22 @@ typedef struct Args {
     const char *out, *weights, *input, *lengths, *output, *h_n, *c_n, *target;
     const char *val_input, *val_target, *val_lengths, *init, *resume, *save, *checkpoint;
     const char *jit, *threads, *weights_out, *log, *log_every;
+    const char *h0, *c0, *dh0, *dc0; /* initial states and their gradients */
     int print, no_selftest, no_shuffle;
     int ntrain;
     const char *train_key[16], *train_flag[16], *train_value[16]; /* train: overrides */
     /* plot and report */
     const char *seq, *layer, *units, *seed, *steps, *unroll, *plot_log, *cw_rnn, *cw_lstm, *cw_gru;
     int compare, cell;
+    int nrename;
+    const char *rename[64]; /* --rename OLD=NEW, in order */
 } Args;
 
 typedef enum OptKind {
     OPT_VALUE, /* --flag VALUE (or --flag=VALUE) into a const char * field */
     OPT_FLAG,  /* --flag: an int field set to 1 */
-    OPT_TRAIN  /* --flag VALUE: the train: key `key`, checked by the library */
+    OPT_TRAIN, /* --flag VALUE: the train: key `key`, checked by the library */
+    OPT_LIST   /* --flag VALUE, repeatable: Args.rename */
 } OptKind;
 
 typedef struct Opt {
@@ -159,16 +179,28 @@ typedef struct Opt {
     {                                                                                             \
         flag, OPT_TRAIN, 0, key                                                                   \
     }
+#define RENAME                                                                                    \
+    {                                                                                             \
+        "--rename", OPT_LIST, 0, NULL                                                             \
+    }
 
 static const Opt emit_opts[] = {V("-o", out), V("--weights", weights),
-                                F("--no-selftest", no_selftest)};
+                                F("--no-selftest", no_selftest), RENAME};
 static const Opt run_opts[] = {
-    V("--weights", weights), V("--input", input),     V("--lengths", lengths),
-    V("--output", output),   V("--h-n", h_n),         V("--c-n", c_n),
-    F("--print", print),     V("--threads", threads), V("--jit", jit)};
-static const Opt grad_opts[] = {V("--weights", weights), V("--input", input),
-                                V("--lengths", lengths), V("--target", target),
-                                V("--output", output),   V("--jit", jit)};
+    V("--weights", weights), V("--input", input), V("--lengths", lengths), V("--output", output),
+    V("--h-n", h_n),         V("--c-n", c_n),     F("--print", print),     V("--threads", threads),
+    V("--jit", jit),         V("--h0", h0),       V("--c0", c0),           RENAME};
+static const Opt grad_opts[] = {V("--weights", weights),
+                                V("--input", input),
+                                V("--lengths", lengths),
+                                V("--target", target),
+                                V("--output", output),
+                                V("--jit", jit),
+                                V("--h0", h0),
+                                V("--c0", c0),
+                                V("--dh0", dh0),
+                                V("--dc0", dc0),
+                                RENAME};
 static const Opt train_opts[] = {
     V("--input", input),
     V("--target", target),
@@ -195,8 +227,9 @@ static const Opt train_opts[] = {
     T("--clip-grad-norm", "clip_grad_norm"),
     T("--clip-grad-value", "clip_grad_value"),
     T("--tbptt", "tbptt"),
+    RENAME,
 };
-static const Opt repl_opts[] = {V("--weights", weights), V("--jit", jit)};
+static const Opt repl_opts[] = {V("--weights", weights), V("--jit", jit), RENAME};
 static const Opt import_opts[] = {V("-o", out), V("--weights-out", weights_out)};
 static const Opt plot_opts[] = {V("-o", out),
                                 V("--weights", weights),
@@ -250,7 +283,8 @@ static int opt_value(int argc, char **argv, int *i, const char *name, const char
     return 1;
 }
 
-/* One option at argv[*i] against the table: 1 matched, 0 not, -1 its value is missing. */
+/* One option at argv[*i] against the table: 1 matched, 0 not, -1 its value is missing, -2
+ * one too many of a repeatable option. */
 static int match(int argc, char **argv, int *i, const Opt *o, Args *a)
 {
     if (o->kind == OPT_FLAG) {
@@ -265,6 +299,10 @@ static int match(int argc, char **argv, int *i, const Opt *o, Args *a)
         return m;
     if (o->kind == OPT_VALUE) {
         *(const char **)((char *)a + o->field) = v;
+    } else if (o->kind == OPT_LIST) {
+        if (a->nrename == 64)
+            return -2;
+        a->rename[a->nrename++] = v;
     } else if (a->ntrain < 16) {
         a->train_key[a->ntrain] = o->key;
         a->train_flag[a->ntrain] = o->flag;
@@ -288,7 +326,7 @@ static int parse_args(int argc, char **argv, const Opt *opts, int nopts, Args *a
         for (int k = 0; k < nopts && !matched; k++) {
             matched = match(argc, argv, &i, &opts[k], a);
             if (matched < 0) {
-                bad_usage("missing value after", argv[i], usage);
+                bad_usage(matched == -1 ? "missing value after" : "too many", argv[i], usage);
                 return 2;
             }
         }
@@ -353,17 +391,26 @@ static int require(const Args *a, const char *cmd, const char *const *flags,
     return 0;
 }
 
-/* A handle with the spec loaded and --jit set; prints diagnostics (also warnings on
- * success). NULL when the spec has errors (printed) or memory ran out. */
-static Rnnc *load(const Args *a)
+/* A handle with the spec loaded, --jit set and the --rename options given; prints
+ * diagnostics (also warnings on success). NULL when a --rename is malformed (*status 2), the
+ * spec has errors (printed) or memory ran out (*status 1). */
+static Rnnc *load(const Args *a, int *status)
 {
     Rnnc *r = rnnc_new();
+    *status = 1;
     if (!r) {
         fprintf(stderr, "rnnc: out of memory\n");
         return NULL;
     }
     if (a->jit)
         rnnc_set_jit(r, a->jit);
+    for (int k = 0; k < a->nrename; k++)
+        if (rnnc_rename(r, a->rename[k]) < 0) {
+            rnnc_diag_print(r, stderr);
+            rnnc_free(r);
+            *status = 2;
+            return NULL;
+        }
     int rc = rnnc_load(r, a->spec);
     int nerrors = rnnc_diag_print(r, stderr);
     if (rc < 0) {
@@ -391,9 +438,10 @@ static int cmd_check(int argc, char **argv)
     int pr = parse_args(argc, argv, NULL, 0, &a, usage_check);
     if (pr || (pr = require(&a, "check", NULL, NULL, 0, usage_check)))
         return pr == 1 ? 0 : 2;
-    Rnnc *r = load(&a);
+    int st;
+    Rnnc *r = load(&a, &st);
     if (!r)
-        return 1;
+        return st;
     rnnc_report(r, stdout);
     return finish(r, 0);
 }
@@ -407,14 +455,16 @@ static int cmd_run(int argc, char **argv)
     if (pr || (pr = require(&a, "run", flags, values, 3, usage_run)))
         return pr == 1 ? 0 : 2;
     RnncRunArgs ra = {
-        a.weights, a.input, a.lengths, a.output, a.h_n, a.c_n, a.print ? stdout : NULL, 1};
+        a.weights, a.input, a.lengths, a.output, a.h_n, a.c_n, a.print ? stdout : NULL,
+        1,         a.h0,    a.c0};
     long nt = 1;
     if (a.threads && whole("--threads", a.threads, 1, 256, &nt, usage_run))
         return 2;
     ra.threads = (int)nt;
-    Rnnc *r = load(&a);
+    int st;
+    Rnnc *r = load(&a, &st);
     if (!r)
-        return 1;
+        return st;
     return finish(r, rnnc_run(r, &ra) == 0 ? 0 : 1);
 }
 
@@ -426,10 +476,12 @@ static int cmd_grad(int argc, char **argv)
     const char *values[] = {a.weights, a.input, a.target, a.output};
     if (pr || (pr = require(&a, "grad", flags, values, 4, usage_grad)))
         return pr == 1 ? 0 : 2;
-    Rnnc *r = load(&a);
+    int st;
+    Rnnc *r = load(&a, &st);
     if (!r)
-        return 1;
-    RnncGradArgs ga = {a.weights, a.input, a.lengths, a.target, a.output, 0, 0};
+        return st;
+    RnncGradArgs ga = {a.weights, a.input, a.lengths, a.target, a.output, 0,
+                       0,         a.h0,    a.c0,      a.dh0,    a.dc0};
     if (rnnc_grad(r, &ga) != 0)
         return finish(r, 1);
     printf("loss %.9g\n", ga.loss);
@@ -499,9 +551,10 @@ static int cmd_train(int argc, char **argv)
     if (mpi && threads > 1)
         return bad_usage("--threads is for one process; under mpirun each rank is one", NULL,
                          usage_train);
-    Rnnc *r = load(&a);
+    int st;
+    Rnnc *r = load(&a, &st);
     if (!r)
-        return 1;
+        return st;
     RnncTrainArgs ta;
     memset(&ta, 0, sizeof ta);
     rnnc_train_cfg(r, &ta.cfg);
@@ -573,7 +626,12 @@ static int cmd_repl(int argc, char **argv)
         return pr == 1 ? 0 : 2;
     if (a.jit && strcmp(a.jit, "tcc") != 0 && strcmp(a.jit, "cc") != 0)
         return bad_usage("--jit is tcc or cc, not", a.jit, usage_repl);
-    return repl_main(a.spec, a.weights, a.jit ? a.jit : "tcc");
+    Rnnc *r = rnnc_new(); /* the --rename options checked before the session starts */
+    for (int k = 0; r && k < a.nrename; k++)
+        if (rnnc_rename(r, a.rename[k]) < 0)
+            return finish(r, 2);
+    rnnc_free(r);
+    return repl_main(a.spec, a.weights, a.rename, a.nrename, a.jit ? a.jit : "tcc");
 }
 
 static int cmd_import(int argc, char **argv)
@@ -623,7 +681,6 @@ static const char usage_report[] =
     "the architecture, the cell, parameter counts and, with weights and an input, the\n"
     "gates, the state and the gradient through time of one sequence.\n"
     "Exit status: 0 success, 1 bad input (nothing written), 2 bad usage.\n";
-
 
 /* The options plot and report share into *pa; 0, or 2 after a usage message. */
 static int plot_args(const Args *a, RnncPlotArgs *pa, const char *usage)
@@ -701,9 +758,10 @@ static int cmd_plot(int argc, char **argv)
         return 2;
     pa.kind = (RnncPlotKind)kind;
     pa.output = a.out;
-    Rnnc *r = log_only ? rnnc_new() : load(&a);
+    int st = 1;
+    Rnnc *r = log_only ? rnnc_new() : load(&a, &st);
     if (!r)
-        return 1;
+        return st;
     int rc = rnnc_plot(r, &pa);
     if (rc == 0)
         printf("wrote %s\n", a.out);
@@ -724,9 +782,10 @@ static int cmd_report(int argc, char **argv)
     RnncPlotArgs pa;
     if (plot_args(&a, &pa, usage_report))
         return 2;
-    Rnnc *r = load(&a);
+    int st;
+    Rnnc *r = load(&a, &st);
     if (!r)
-        return 1;
+        return st;
     int rc = rnnc_report_html(r, &pa, a.out);
     if (rc == 0)
         printf("wrote %s\n", a.out);
@@ -750,9 +809,10 @@ static int cmd_emit(int argc, char **argv)
         return bad_usage("-o takes the C file to write, OUT.c (its header OUT.h goes beside it), "
                          "not",
                          a.out, usage_emit);
-    Rnnc *r = load(&a);
+    int st;
+    Rnnc *r = load(&a, &st);
     if (!r)
-        return 1;
+        return st;
     int rc = a.weights ? rnnc_write_deployed(r, a.out, a.weights, !a.no_selftest)
                        : rnnc_write(r, a.out);
     return finish(r, rc == 0 ? 0 : 1);

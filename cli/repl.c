@@ -173,16 +173,34 @@ static int cmd_reload(Repl *s, char *arg)
     return rc;
 }
 
+/* The weights file `path` into the model, the file's names renamed by ren[0..n) (OLD=NEW). */
+static int load_weights(Repl *s, const char *path, const char *const *ren, int n)
+{
+    rnnc_rename_clear(s->r);
+    int rc = 0;
+    for (int k = 0; k < n && rc == 0; k++)
+        rc = rnnc_rename(s->r, ren[k]);
+    if (rc == 0)
+        rc = rnnc_model_load(s->m, path);
+    rnnc_rename_clear(s->r);
+    if (report(s, s->r, rc) < 0)
+        return -1;
+    printf("weights loaded from %s\n", path);
+    return 0;
+}
+
+/* weights FILE [OLD=NEW ...] */
 static int cmd_weights(Repl *s, char *arg)
 {
     if (need_model(s) < 0)
         return -1;
-    if (!*arg)
-        return fail(s, "weights needs a safetensors file");
-    if (report(s, s->r, rnnc_model_load(s->m, arg)) < 0)
-        return -1;
-    printf("weights loaded from %s\n", arg);
-    return 0;
+    const char *words[17];
+    int n = 0;
+    for (char *w = strtok(arg, " \t"); w && n < 17; w = strtok(NULL, " \t"))
+        words[n++] = w;
+    if (n == 0 || n == 17)
+        return fail(s, "usage: weights FILE [OLD=NEW ...] (at most 16 renames)");
+    return load_weights(s, words[0], words + 1, n - 1);
 }
 
 static int cmd_init(Repl *s, char *arg)
@@ -439,6 +457,62 @@ static int cmd_x(Repl *s, char *arg)
     s->cursor = 0;
     printf("x: %d step%s of %d\n", T, T > 1 ? "s" : "", I);
     return 0;
+}
+
+/* h0 = load F.npy | h0 = zero (c0 likewise): the top block's initial state, (L*D, 1, n) or
+ * (L*D, n) as PyTorch's h0 for one sequence; run and reset start from it. */
+static int set_state0(Repl *s, char *arg, int c)
+{
+    if (need_model(s) < 0)
+        return -1;
+    RnncInfo info = info_of(s);
+    RnncBlockInfo b;
+    rnnc_block(s->r, info.nblocks - 1, &b);
+    const char *v = c ? "c0" : "h0";
+    long LD = (long)b.num_layers * b.dirs, n = c || !b.proj_size ? b.hidden_size : b.proj_size;
+    if (c && b.cell != RNNC_CELL_LSTM)
+        return fail(s, "c0: the top block '%s' is no LSTM; it has no cell state", b.name);
+    double *st = calloc((size_t)(LD * n), sizeof *st);
+    if (!st)
+        return fail(s, "out of memory");
+    if (strncmp(arg, "load ", 5) == 0) {
+        RnnrtArray a;
+        RnnrtError err;
+        if (rnnrt_npy_read(arg + 5, &a, &err) < 0) {
+            free(st);
+            return fail(s, "%s", err.msg);
+        }
+        int ok = (a.dtype == RNNRT_F32 || a.dtype == RNNRT_F64) && a.shape[0] == LD &&
+                 ((a.ndim == 3 && a.shape[1] == 1 && a.shape[2] == n) ||
+                  (a.ndim == 2 && a.shape[1] == n));
+        for (long i = 0; ok && i < LD * n; i++)
+            st[i] = a.dtype == RNNRT_F64 ? ((double *)a.data)[i] : ((float *)a.data)[i];
+        rnnrt_array_free(&a);
+        if (!ok) {
+            free(st);
+            return fail(s, "%s: want a float array (%ld, 1, %ld) or (%ld, %ld): %s of block '%s'",
+                        arg + 5, LD, n, LD, n, v, b.name);
+        }
+    } else if (strcmp(arg, "zero") != 0) {
+        free(st);
+        return fail(s, "usage: %s = load FILE.npy | %s = zero", v, v);
+    }
+    int rc = report(s, s->r, rnnc_model_set_state0(s->m, c ? NULL : st, c ? st : NULL));
+    free(st);
+    if (rc == 0)
+        printf("%s of block '%s': %s; run and reset start from it\n", v, b.name,
+               strcmp(arg, "zero") ? arg + 5 : "zero");
+    return rc;
+}
+
+static int cmd_h0(Repl *s, char *arg)
+{
+    return set_state0(s, arg, 0);
+}
+
+static int cmd_c0(Repl *s, char *arg)
+{
+    return set_state0(s, arg, 1);
 }
 
 static int cmd_run(Repl *s, char *arg)
@@ -705,7 +779,8 @@ static const Command commands[] = {
     {"help", cmd_help, "help [COMMAND]", "list the commands, or explain one"},
     {"load", cmd_load, "load SPEC", "load and compile a spec"},
     {"reload", cmd_reload, "reload", "read the spec file again (after an edit on disk)"},
-    {"weights", cmd_weights, "weights W.safetensors", "load PyTorch weights"},
+    {"weights", cmd_weights, "weights FILE [OLD=NEW ...]",
+     "load PyTorch weights (safetensors or .pt); OLD=NEW as rnnc run's --rename"},
     {"init", cmd_init, "init SEED", "fresh weights: PyTorch's initialisation from SEED"},
     {"set", cmd_set, "set PATH VALUE",
      "change the spec (e.g. set layers[0].hidden_size 32, set layers[0].cell gru,\n"
@@ -717,11 +792,14 @@ static const Command commands[] = {
      "the generated C (of one layer), or tensors' shapes and first values"},
     {"x", cmd_x, "x = [[...], ...] | x = load X.npy | x = sine N | x = randn N",
      "set the input sequence, (T, input_size)"},
+    {"h0", cmd_h0, "h0 = load H0.npy | h0 = zero",
+     "the top block's initial h, (num_layers*D, 1, H): run and reset start from it"},
+    {"c0", cmd_c0, "c0 = load C0.npy | c0 = zero", "the top block's initial c (LSTM)"},
     {"run", cmd_run, "run", "run the whole input and print the output"},
     {"step", cmd_step, "step [VALUES]",
      "one time step (VALUES, or the next step of x), carrying the state; prints the output "
      "and the state"},
-    {"reset", cmd_reset, "reset", "zero the state (a fresh sequence)"},
+    {"reset", cmd_reset, "reset", "back to the initial state: zero, or h0 and c0"},
     {"state", cmd_state, "state", "print the state of every layer"},
     {"gates", cmd_gates, "gates", "every gate's activations at the last step, as bars"},
     {"plot", cmd_plot, "plot KIND [FILE]",
@@ -768,9 +846,9 @@ static int dispatch(Repl *s, char *line)
     snprintf(word, sizeof word, "%.*s", (int)(arg - line), line);
     while (isspace((unsigned char)*arg))
         arg++;
-    if (strcmp(word, "x") == 0) {
+    if (!strcmp(word, "x") || !strcmp(word, "h0") || !strcmp(word, "c0")) {
         if (*arg != '=') {
-            fail(s, "x = ...: see help x");
+            fail(s, "%s = ...: see help %s", word, word);
             return 0;
         }
         arg++;
@@ -813,7 +891,8 @@ static char **complete(const char *text, int start, int end)
     return rl_completion_matches(text, complete_command);
 }
 
-int repl_main(const char *spec, const char *weights, const char *jit)
+int repl_main(const char *spec, const char *weights, const char *const *ren, int nren,
+              const char *jit)
 {
     Repl s;
     memset(&s, 0, sizeof s);
@@ -824,7 +903,7 @@ int repl_main(const char *spec, const char *weights, const char *jit)
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, NULL);
     if (spec && cmd_load(&s, (char *)spec) == 0 && weights)
-        cmd_weights(&s, (char *)weights);
+        load_weights(&s, weights, ren, nren);
     if (s.interactive) {
         rl_attempted_completion_function = complete;
         printf("rnnc repl: help lists the commands; Ctrl-D leaves\n");

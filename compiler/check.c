@@ -22,10 +22,11 @@ typedef struct KeyInfo {
 } KeyInfo;
 
 static const KeyInfo top_keys[] = {
-    {"version", 0},   {"name", 0},   {"input_size", 0}, {"batch_first", 0},
-    {"precision", 0}, {"layers", 0}, {"head", 0},       {"math", 0},
-    {"deploy", 0},    {"loss", 0},   {"train", 0},      {NULL, 0},
+    {"version", 0}, {"name", 0},    {"input_size", 0}, {"batch_first", 0}, {"precision", 0},
+    {"layers", 0},  {"head", 0},    {"math", 0},       {"deploy", 0},      {"loss", 0},
+    {"train", 0},   {"weights", 0}, {NULL, 0},
 };
+static const KeyInfo weights_keys[] = {{"strip", 0}, {"map", 0}, {NULL, 0}};
 static const KeyInfo deploy_keys[] = {{"max_seq_len", 0}, {NULL, 0}};
 /* train: keys; the cell mask field holds which optimizers a key applies to */
 enum { FOR_SGD = 1, FOR_ADAM = 2, FOR_ADAMW = 4, FOR_OPT_ALL = 7 };
@@ -81,6 +82,19 @@ typedef struct Checker {
     Arena *arena;
     DiagList *diag;
 } Checker;
+
+int check_is_prefix(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 255 || s[0] == '.')
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch <= ' ' || ch > '~' || ch == '=' || (ch == '.' && s[i + 1] == '.'))
+            return 0;
+    }
+    return 1;
+}
 
 int check_is_ident(const char *s)
 {
@@ -846,6 +860,115 @@ static void check_totals(Checker *c, const Node *layers, const Net *net, const N
     }
 }
 
+/* A state_dict prefix (weights.strip, a weights.map value) in the arena without a trailing
+ * '.'; NULL after a diagnostic. */
+static const char *get_prefix(Checker *c, const Node *v, const char *key)
+{
+    if (want_scalar(c, v, key, "a state_dict prefix") < 0)
+        return NULL;
+    if (!check_is_prefix(v->str)) {
+        diag_error(c->diag, v->span,
+                   "'%s' must be a state_dict prefix (names joined by '.', e.g. encoder.rnn; "
+                   "no spaces or '='), found '%s'",
+                   key, v->str);
+        return NULL;
+    }
+    size_t n = strlen(v->str);
+    const char *p = arena_strndup(c->arena, v->str, n - (v->str[n - 1] == '.'));
+    if (!p)
+        diag_error(c->diag, span_none(), "out of memory");
+    return p;
+}
+
+/* Key `k` of weights.map names no block and not the head: say so, with a near miss. */
+static void map_unknown(Checker *c, const Node *k, const Net *net)
+{
+    const char *best = NULL;
+    int bestd = 3;
+    char names[256] = "";
+    for (int i = 0; i <= net->nblocks; i++) {
+        const char *n = i < net->nblocks ? net->blocks[i].name : net->head.name;
+        if (!n || (i == net->nblocks && !net->head.present))
+            continue;
+        int dist = edit_distance(k->str, n);
+        if (dist < bestd) {
+            bestd = dist;
+            best = n;
+        }
+        strncat(names, names[0] ? ", " : "", sizeof names - strlen(names) - 1);
+        strncat(names, n, sizeof names - strlen(names) - 1);
+    }
+    if (best)
+        diag_error(c->diag, k->span, "weights.map: no block or head '%s'; did you mean '%s'?",
+                   k->str, best);
+    else
+        diag_error(c->diag, k->span, "weights.map: no block or head '%s' (the spec has: %s)",
+                   k->str, names);
+}
+
+/* weights:               # optional: where the tensors are in the weights file
+ *   strip: module        # a prefix removed where names have it (nn.DataParallel's)
+ *   map:                 # block or head name: its prefix in the file
+ *     rnn: encoder.rnn
+ *     head: classifier.fc
+ */
+static void check_weights(Checker *c, const Node *m, Net *net)
+{
+    if (m->kind != NODE_MAP) {
+        diag_error(c->diag, m->span, "'weights' must be a mapping (strip, map), found %s",
+                   node_what(m));
+        return;
+    }
+    check_keys(c, m, weights_keys, -1, "weights");
+    const Node *v;
+    if ((v = spec_map_get(m, "strip")) != NULL)
+        net->weights_strip = get_prefix(c, v, "strip");
+    if ((v = spec_map_get(m, "map")) == NULL)
+        return;
+    if (v->kind != NODE_MAP || v->n == 0) {
+        diag_error(c->diag, v->span,
+                   "'map' must be a mapping of block or head names to prefixes (rnn: "
+                   "encoder.rnn), found %s",
+                   v->kind == NODE_MAP ? "an empty mapping" : node_what(v));
+        return;
+    }
+    net->weights_map = arena_alloc(c->arena, (size_t)v->n * sizeof *net->weights_map);
+    if (!net->weights_map) {
+        diag_error(c->diag, span_none(), "out of memory");
+        return;
+    }
+    for (int i = 0; i < v->n; i++) {
+        const Node *k = v->keys[i];
+        WeightsMap *w = &net->weights_map[net->nweights_map];
+        int known = net->head.present && net->head.name && !strcmp(k->str, net->head.name);
+        for (int b = 0; b < net->nblocks; b++)
+            known |= net->blocks[b].name && strcmp(k->str, net->blocks[b].name) == 0;
+        int dup = 0;
+        for (int j = 0; j < net->nweights_map && !dup; j++) {
+            const WeightsMap *o = &net->weights_map[j];
+            if ((dup = strcmp(o->name, k->str) == 0)) {
+                diag_error(c->diag, k->span, "weights.map: '%s' is mapped twice", k->str);
+                diag_note(c->diag, o->span, "first mapped here");
+            }
+        }
+        if (!known)
+            map_unknown(c, k, net);
+        if (!(w->prefix = get_prefix(c, v->vals[i], k->str)) || !known || dup)
+            continue;
+        for (int j = 0; j < net->nweights_map; j++)
+            if (strcmp(net->weights_map[j].prefix, w->prefix) == 0) {
+                diag_error(c->diag, v->vals[i]->span,
+                           "weights.map: '%s' and '%s' both have the prefix '%s'; their "
+                           "tensors would clash",
+                           net->weights_map[j].name, k->str, w->prefix);
+                dup = 1;
+            }
+        w->name = k->str;
+        w->span = k->span;
+        net->nweights_map += !dup;
+    }
+}
+
 /* name: seq_classifier   # required, C identifier
  * version: 1             # optional
  * input_size: 10         # required
@@ -938,6 +1061,8 @@ Net *check_spec(Arena *a, DiagList *d, const SpecDoc *doc)
     }
     if (d->nerrors == 0)
         check_totals(&c, layers, net, spec_map_get(root, "head"));
+    if ((v = spec_map_get(root, "weights")) != NULL)
+        check_weights(&c, v, net);
     if (net->loss == LOSS_CROSS_ENTROPY && !net->head.present)
         diag_error(d, net->loss_span,
                    "loss: cross_entropy needs a head: its out_features are "

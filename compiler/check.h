@@ -41,4 +41,9 @@ int check_train_set(Arena *a, DiagList *d, TrainCfg *t, const char *key, const N
  * 1..63 characters, no leading double underscore or underscore-capital). */
 int check_is_ident(const char *s);
 
+/* True when `s` is a state_dict prefix: names joined by '.' (encoder.rnn, layers.0, module.),
+ * each of printable characters other than '.', '=' and space; at most 255 characters; a
+ * trailing '.' allowed. */
+int check_is_prefix(const char *s);
+
 #endif

@@ -26,18 +26,21 @@ typedef enum JitKind { JIT_TCC, JIT_CC } JitKind;
 typedef struct ModelFns {
     long (*scratch_bytes)(int B, int T);
     void (*pack)(const void *params, void *packed);
-    int (*forward)(const void *w, const void *x, const int *lengths, int B, int T, void *y,
-                   void *h_n, void *c_n, void *scratch);
+    /* h0, c0: NULL, or the top block's initial state in h_n's (c_n's) layout */
+    int (*forward)(const void *w, const void *x, const int *lengths, int B, int T, const void *h0,
+                   const void *c0, void *y, void *h_n, void *c_n, void *scratch);
     /* <prefix>_forward_par: part `part` of `nparts` threads that meet in sync(ctx) */
-    int (*forward_par)(const void *w, const void *x, const int *lengths, int B, int T, void *y,
-                       void *h_n, void *c_n, void *scratch, void *shared, int part, int nparts,
-                       void (*sync)(void *), void *ctx);
+    int (*forward_par)(const void *w, const void *x, const int *lengths, int B, int T,
+                       const void *h0, const void *c0, void *y, void *h_n, void *c_n,
+                       void *scratch, void *shared, int part, int nparts, void (*sync)(void *),
+                       void *ctx);
     long (*train_bytes)(int B, int T);
     int (*forward_train)(const void *w, const void *x, const int *lengths, int B, int T, void *y,
                          void *logits, const void *drop, const void *state0, void *state1,
                          void *cache);
+    /* dstate0: NULL, or dL/dstate0 (the layout of forward_train's state0) */
     int (*backward)(const void *w, const void *x, int B, int T, const void *dout, const void *drop,
-                    void *dw, void *cache);
+                    void *dw, void *dstate0, void *cache);
     void (*unpack_grads)(const void *g, void *dp);
     /* the gate activations of layer-direction i in a cache of B x T, (B, T, G*H) */
     void *(*acts)(void *cache, int B, int T, int i);

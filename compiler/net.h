@@ -50,6 +50,14 @@ typedef struct Head {
  * RnncTrainCfg (include/rnnc.h), which the command line's overrides change. */
 typedef RnncTrainCfg TrainCfg;
 
+/* One entry of the spec's weights.map: a block's or the head's tensors are `prefix`.* in the
+ * weights file (a PyTorch state_dict of a nested module: encoder.rnn.weight_ih_l0). */
+typedef struct WeightsMap {
+    const char *name;   /* a block's or the head's name */
+    const char *prefix; /* its prefix in the file: dotted, no trailing '.' */
+    Span span;          /* the map's key */
+} WeightsMap;
+
 typedef struct Net {
     const char *file; /* spec path, for banners */
     const char *name; /* C identifier: prefix of every public symbol */
@@ -61,7 +69,10 @@ typedef struct Net {
     LossKind loss;    /* loss: what training minimises; LOSS_NONE when unsaid */
     TrainCfg train;
     Span loss_span;
-    Span train_span; /* the train: block, when the spec has one */
+    Span train_span;           /* the train: block, when the spec has one */
+    const char *weights_strip; /* weights.strip: a prefix removed where file names have it */
+    int nweights_map;
+    WeightsMap *weights_map; /* (nweights_map) weights.map, in the spec's order */
     int nblocks;
     Block *blocks; /* (nblocks) */
     Head head;

@@ -265,7 +265,7 @@ static int window_local(Trainer *t, const Dataset *ds, const int *idx, int Bb, i
     count_correct(t, net->head.present ? lz : yz, sub ? nc : Bb, Tb, correct, total);
     if (learn) {
         memset(t->dw, 0, (size_t)p->npacked * t->rs);
-        t->f->backward(t->packed, t->xb, Bb, Tb, t->db, drop, t->dw, t->cache);
+        t->f->backward(t->packed, t->xb, Bb, Tb, t->db, drop, t->dw, NULL, t->cache);
         t->f->unpack_grads(t->dw, t->dp);
         io_to_double(t->xbuf, t->dp, p->nparams, t->dbl);
     }

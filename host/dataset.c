@@ -55,7 +55,7 @@ int dataset_load(Rnnc *r, Dataset *ds, const char *x, const char *t, const char 
 {
     const Net *net = r->net;
     memset(ds, 0, sizeof *ds);
-    RnncRunArgs ra = {NULL, x, l, NULL, NULL, NULL, NULL, 1};
+    RnncRunArgs ra = {NULL, x, l, NULL, NULL, NULL, NULL, 1, NULL, NULL};
     RnnrtError err;
     int n0 = r->diag.n, e0 = r->diag.nerrors;
     ds->d.map_x = 1;

@@ -59,7 +59,7 @@ int rnnc_write_deployed(Rnnc *r, const char *c_path, const char *weights, int se
     }
     golden_input(x, nx, dbl);
     fns.pack(params, packed);
-    if (fns.forward(packed, x, NULL, 1, T, y, NULL, NULL, scratch) != 0) {
+    if (fns.forward(packed, x, NULL, 1, T, NULL, NULL, y, NULL, NULL, scratch) != 0) {
         diag_error(&r->diag, span_none(), "the self-test sequence did not run");
         goto out;
     }

@@ -224,7 +224,7 @@ static int grad_from(PlotModel *pm, const double *x, int T, const void *state0, 
         for (int k = 0; k < O; k++)
             one[k] = 1;
         io_from_double((char *)dout + (size_t)(rows - 1) * O * pm->rs, one, O, pm->dbl);
-        pm->f.backward(pm->packed, xr, 1, T, dout, NULL, dw, cache);
+        pm->f.backward(pm->packed, xr, 1, T, dout, NULL, dw, NULL, cache);
         double *dh = take(pm, pm->cache_at(cache, 1, T, 3, 0), 0, L0->Hr);
         double *dc = L0->st_c >= 0 ? take(pm, pm->cache_at(cache, 1, T, 4, 0), 0, L0->H) : NULL;
         if (dh && (L0->st_c < 0 || dc)) {
@@ -441,7 +441,7 @@ static int input_from_file(Rnnc *r, const RnncPlotArgs *a, double **x, int *T)
 {
     RunData d;
     memset(&d, 0, sizeof d);
-    RnncRunArgs ra = {NULL, a->input, a->lengths, NULL, NULL, NULL, NULL, 1};
+    RnncRunArgs ra = {NULL, a->input, a->lengths, NULL, NULL, NULL, NULL, 1, NULL, NULL};
     int B = 0, TT = 0, I = r->net->input_size, rc = -1;
     if (io_load_inputs(r, &ra, &d, &B, &TT) == 0) {
         if (a->seq < 0 || a->seq >= B) {

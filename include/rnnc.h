@@ -11,10 +11,6 @@
 
 #ifdef __cplusplus
 extern "C" {
-#ifdef __cplusplus
-}
-#endif
-
 #endif
 
 /* A loaded spec and everything compiled from it. */
@@ -130,12 +126,24 @@ double *rnnc_parse_rows(Rnnc *r, const char *text, int width, int *rows);
  * value is finite. NULL with the problems in r's diagnostics. */
 void *rnnc_load_weights(Rnnc *r, const char *path);
 
+/* Renames applied to every weights file this handle reads (run, grad, train's --init, the
+ * deployed code's weights, the REPL's model), after the spec's `weights:`: "OLD=NEW" says the
+ * file calls OLD (or OLD.*) what the spec calls NEW (NEW.*), e.g. "encoder.rnn=rnn",
+ * "classifier.fc=head"; the longest NEW that covers a name wins. "OLD=" strips OLD. from the
+ * names that have it ("module.=" for nn.DataParallel's). 0, or -1 with the reason in r's
+ * diagnostics (not OLD=NEW, not names joined by '.', too many). */
+int rnnc_rename(Rnnc *r, const char *arg);
+/* Forgets every rename rnnc_rename added. */
+void rnnc_rename_clear(Rnnc *r);
+
 typedef struct RnncGradArgs {
     const char *weights, *input, *lengths; /* as for run; lengths may be NULL */
     const char *target;                    /* .npy: class ids or values, see rnnrt_loss */
     const char *output;                    /* safetensors of the gradients */
     long dropout_seed;                     /* 0: no dropout; else masks drawn from it */
     double loss;                           /* out: the batch's loss */
+    const char *h0, *c0;                   /* .npy or NULL: as for run */
+    const char *dh0, *dc0; /* .npy or NULL: d loss / d h0 (c0) written here, h0's shape */
 } RnncGradArgs;
 
 /* JIT-compiles the training code of the loaded model and writes d loss / d parameter for
@@ -262,14 +270,15 @@ int rnnc_model_save(RnncModel *m, const char *path);
 int rnnc_model_take_weights(RnncModel *m, const RnncModel *from);
 /* One sequence x (T, I): the outputs y (T, O) per step, or (1, O) for a head on the last
  * state; malloc'd into *y with its row count in *rows. stream: start from the carried state
- * and keep the final one (step-by-step use); else start from zero. 0 or -1. */
+ * and keep the final one (step-by-step use); else start from the initial state (zero but
+ * for rnnc_model_set_state0's). 0 or -1. */
 int rnnc_model_run(RnncModel *m, const double *x, int T, int stream, double **y, int *rows);
-/* As rnnc_model_run from a zero state, leaving the carried state alone; a long run of a
+/* As rnnc_model_run from the initial state, leaving the carried state alone; a long run of a
  * unidirectional stack goes in pieces (the same numbers) and stops between them once *stop
  * is set: then 1, and no output. */
 int rnnc_model_run_stoppable(RnncModel *m, const double *x, int T, volatile sig_atomic_t *stop,
                              double **y, int *rows);
-/* Zeroes the carried state. */
+/* Sets the carried state to the initial state (zero but for rnnc_model_set_state0's). */
 void rnnc_model_reset(RnncModel *m);
 /* Trains the model's weights in place on a's data for a->cfg.epochs epochs (a->init,
  * a->resume, a->save and a->checkpoint are ignored: no file is written). The optimizer's
@@ -278,6 +287,11 @@ void rnnc_model_reset(RnncModel *m);
  * holds its weights, so a stop through *a->stop keeps the epochs that finished.
  * 0 (a->stopped tells of a stop), or -1 with errors in the handle's diagnostics. */
 int rnnc_model_train(RnncModel *m, RnncTrainArgs *a);
+/* The top block's initial state, where runs start and rnnc_model_reset returns: h0
+ * (num_layers*D*Hr values, h_n's layout for one sequence) and, for an LSTM, c0
+ * (num_layers*D*H); either NULL leaves that part as it was (all zero at first). The carried
+ * state is reset to it. 0, or -1 when out of memory. */
+int rnnc_model_set_state0(RnncModel *m, const double *h0, const double *c0);
 /* The carried state: layer-direction i's h (Hr values) and, for an LSTM, c (H values);
  * NULL when i is out of range. */
 const double *rnnc_model_state(RnncModel *m, int i, const double **c);
@@ -301,6 +315,8 @@ typedef struct RnncRunArgs {
     const char *c_n;     /* .npy or NULL */
     FILE *print;         /* non-NULL: also print the output (summarised when large) here */
     int threads;         /* 2 or more: the batch in that many parts on as many threads */
+    const char *h0;      /* .npy or NULL (zeros): the top block's initial h, h_n's shape */
+    const char *c0;      /* .npy or NULL (zeros): its initial c, c_n's shape (LSTM only) */
 } RnncRunArgs;
 
 /* JIT-compiles the loaded model and runs it on the files in `a`, writing the outputs.

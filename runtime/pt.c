@@ -644,12 +644,10 @@ int rnnrt_tensors_read(const char *path, RnnrtTensorFile *out, RnnrtError *err)
     }
     n = fread(head, 1, sizeof head, f);
     fclose(f);
-    /* safetensors: an 8-byte header length, then the JSON header's '{' (its first byte may
-     * well be 0x80, a pickle's first opcode, so this test comes first) */
-    if (n == sizeof head && head[8] == '{') {
-        return rnnrt_st_read(path, out, err);
-    }
-    if (sniff(head, n) == FK_ZIP || (n >= 1 && head[0] == 0x80)) {
+    /* safetensors: a u64 header length (under 4 GiB here), then '{'; its first byte may be
+     * 0x80, a pickle's PROTO, when the length is 128 modulo 256 */
+    int st = n == 9 && head[8] == '{' && !head[4] && !head[5] && !head[6] && !head[7];
+    if (!st && (sniff(head, n) == FK_ZIP || (n >= 1 && head[0] == 0x80))) {
         return rnnrt_pt_read(path, out, err);
     }
     return rnnrt_st_read(path, out, err);

@@ -107,7 +107,7 @@ static int op_grad(Rnnc *r, const char *dir)
     fail_at = armed;
     if (rc < 0)
         return -2;
-    RnncGradArgs a = {w, x, l, t, out, 0, 0};
+    RnncGradArgs a = {w, x, l, t, out, 0, 0, NULL, NULL, NULL, NULL};
     return rnnc_grad(r, &a);
 }
 

@@ -396,7 +396,7 @@ static void test_tbptt_state_carry(void **state)
     Rnnc r;
     rnnc_init(&r);
     assert_int_equal(rnnc_load(&r, spec), 0);
-    RnncRunArgs ra = {init, x, l, y, NULL, NULL, NULL, 1};
+    RnncRunArgs ra = {init, x, l, y, NULL, NULL, NULL, 1, NULL, NULL};
     assert_int_equal(rnnc_run(&r, &ra), 0);
     int bf = r.net->batch_first, O = r.net->out_size;
     long shape[8];

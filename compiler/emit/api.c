@@ -381,6 +381,11 @@ static void seqb_call(Emitter *e, int li, int g, const Io *io, int first, int W)
             L->dir * L->Hr, L->dir * L->Hr, W, W);
     sb_line(sb, "    m.a[%d], %sm.dhn, %sdw + %ld, m.h0[%d], %s%s%d);", li, extra, dcn, L->pk, li,
             c0, em_split(e, L) ? "m.bz, " : "", L->dir);
+    sb_line(sb, "if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */");
+    sb_line(sb, "    vec_copy(dstate0 + (long)B * %ld, m.dhn, (long)B * %d);", L->st_h, L->Hr);
+    if (cd->has_c)
+        sb_line(sb, "    vec_copy(dstate0 + (long)B * %ld, m.dcn, (long)B * %d);", L->st_c, L->H);
+    sb_line(sb, "}");
 }
 
 /* <name>_backward: from dL/dout back through the head and the layers, top to bottom, each
@@ -397,7 +402,7 @@ static void backward_entry(Emitter *e)
     long Wtop = top->block->dirs * top->Hr;
     sb_line(sb, "int %s_backward(const real *w, const real *x, int B, int T, const real *dout,",
             net->name);
-    sb_line(sb, "    const real *drop, real *dw, void *cache)");
+    sb_line(sb, "    const real *drop, real *dw, real *dstate0, void *cache)");
     sb_line(sb, "{");
     sb->indent += 4;
     sb_line(sb, "TrainMem m;");
@@ -688,14 +693,15 @@ static void forward_open(Emitter *e)
                 "int %s_forward_par(const real *w, const real *x, const int *lengths, int B, "
                 "int T,",
                 net->name);
-        sb_line(sb, "    real *y, real *h_n, real *c_n, void *scratch, void *shared, int part, "
-                    "int nparts,");
-        sb_line(sb, "    void (*sync)(void *), void *ctx)");
+        sb_line(sb, "    const real *h0, const real *c0, real *y, real *h_n, real *c_n, void "
+                    "*scratch,");
+        sb_line(sb, "    void *shared, int part, int nparts, void (*sync)(void *), void *ctx)");
     }
     sb_line(sb, "{");
     sb->indent += 4;
     if (net->blocks[net->nblocks - 1].cell != CELL_LSTM)
-        sb_line(sb, "(void)c_n; /* the top block has no cell state */");
+        sb_line(sb, e->dep ? "(void)c_n; /* the top block has no cell state */"
+                           : "(void)c0, (void)c_n; /* the top block has no cell state */");
     sb_line(sb, "if (B < 1 || T < 1%s)",
             e->dep ? "" : " || nparts < 1 || part < 0 || part >= nparts");
     sb_line(sb, "    return -1;");
@@ -755,6 +761,25 @@ static void final_states(Emitter *e, const PlanLayer *L)
     sb_close(sb, 1);
 }
 
+/* The state `v` (h or c, n values a sequence) before layer-direction L's first step: zero,
+ * or for the top block from the caller's v0 (h0 or c0: (L*D, B, n), h_n's layout). */
+static void emit_state0(Emitter *e, const PlanLayer *L, const char *v, int n)
+{
+    Sb *sb = e->sb;
+    if (!L->top || e->dep) {
+        sb_line(sb, "vec_zero(%s, (long)B * %d);", v, n);
+        return;
+    }
+    long slot = (long)L->layer * L->block->dirs + L->dir;
+    char at[48] = "";
+    if (slot)
+        snprintf(at, sizeof at, " + (long)B * %ld", slot * n);
+    sb_line(sb, "if (%s0) /* the top block's initial state */", v);
+    sb_line(sb, "    vec_copy(%s, %s0%s, (long)B * %d);", v, v, at, n);
+    sb_line(sb, "else");
+    sb_line(sb, "    vec_zero(%s, (long)B * %d);", v, n);
+}
+
 /* Layer i (both directions) from `in` to `out`. */
 static void forward_layer(Emitter *e, int i, const Io *in, const Io *out)
 {
@@ -781,9 +806,9 @@ static void forward_layer(Emitter *e, int i, const Io *in, const Io *out)
             sb_line(sb, "if (!sync || %d %% nparts == part) {", dir);
             sb->indent += 4;
         }
-        sb_line(sb, "vec_zero(h, (long)B * %d);", L->Hr);
+        emit_state0(e, L, "h", L->Hr);
         if (lstm)
-            sb_line(sb, "vec_zero(c, (long)B * %d);", L->H);
+            emit_state0(e, L, "c", L->H);
         char optr[80];
         snprintf(optr, sizeof optr, dir ? "%s + %d" : "%s", out->ptr, L->Hr);
         sb_line(sb, "%s_seq(w + %ld, %s, %s, %s,", L->fn, L->pk, in->ptr, in->sb, in->st);

@@ -75,7 +75,8 @@ static void unit_header(Emitter *e, const char *header_name)
     sb_line(sb, " *     static %s packed[%s_NUM_PACKED];", real, N);
     sb_line(sb, " *     %s_pack(params, packed); // params: %s_NUM_PARAMS values", n, N);
     sb_line(sb, " *     void *scratch = malloc(%s_scratch_bytes(B, T));", n);
-    sb_line(sb, " *     %s_forward(packed, x, lengths, B, T, y, h_n, c_n, scratch);", n);
+    sb_line(sb, " *     %s_forward(packed, x, lengths, B, T, NULL, NULL, y, h_n, c_n, scratch);",
+            n);
     em_header_open(e, N);
     sb_line(sb, "#define %s_INPUT_SIZE %d", N, net->input_size);
     sb_line(sb, "#define %s_OUTPUT_SIZE %d /* features of y per %s */", N, net->out_size,
@@ -126,6 +127,9 @@ static void unit_header(Emitter *e, const char *header_name)
     sb_line(sb,
             " *            As PyTorch's pack_padded_sequence: outputs past a length are zero,");
     sb_line(sb, " *            the final state is the state at the sequence's own last step.");
+    sb_line(sb, " *   h0       NULL (zeros), or (STATE_LAYERS, B, STATE_SIZE): the top block's");
+    sb_line(sb, " *            initial h, as PyTorch's h0 (every other block starts at zero)");
+    sb_line(sb, " *   c0       NULL (zeros), or (STATE_LAYERS, B, CELL_SIZE): its initial c");
     if (per_step)
         sb_line(sb, " *   y        output, %s, zero past each length",
                 net->batch_first ? "(B, T, OUTPUT_SIZE)" : "(T, B, OUTPUT_SIZE)");
@@ -137,8 +141,9 @@ static void unit_header(Emitter *e, const char *header_name)
     sb_line(sb, " * Returns 0, or -1 when B or T is below 1 or a length is outside 1..T.");
     sb_line(sb, " * No allocation, no global state: calls may run concurrently. */");
     sb_line(sb, "int %s_forward(const %s_real *packed, const %s_real *x,", n, n, n);
-    sb_line(sb, "    const int *lengths, int B, int T, %s_real *y,", n);
-    sb_line(sb, "    %s_real *h_n, %s_real *c_n, void *scratch);", n, n);
+    sb_line(sb, "    const int *lengths, int B, int T,");
+    sb_line(sb, "    const %s_real *h0, const %s_real *c0,", n, n);
+    sb_line(sb, "    %s_real *y, %s_real *h_n, %s_real *c_n, void *scratch);", n, n, n);
     sb_line(sb, "%s", "");
     sb_line(sb, "/* As %s_forward, for part `part` of `nparts` only, so that parts can run on", n);
     sb_line(sb, " * as many threads at once, each with its own scratch; together they give");
@@ -152,8 +157,10 @@ static void unit_header(Emitter *e, const char *header_name)
             " * and the two directions of a bidirectional layer go to parts 0 and 1 with every");
     sb_line(sb, " * sequence, so that even one sequence runs on two threads. */");
     sb_line(sb, "int %s_forward_par(const %s_real *packed, const %s_real *x,", n, n, n);
-    sb_line(sb, "    const int *lengths, int B, int T, %s_real *y, %s_real *h_n,", n, n);
-    sb_line(sb, "    %s_real *c_n, void *scratch, void *shared, int part, int nparts,", n);
+    sb_line(sb, "    const int *lengths, int B, int T,");
+    sb_line(sb, "    const %s_real *h0, const %s_real *c0,", n, n);
+    sb_line(sb, "    %s_real *y, %s_real *h_n, %s_real *c_n,", n, n, n);
+    sb_line(sb, "    void *scratch, void *shared, int part, int nparts,");
     sb_line(sb, "    void (*sync)(void *), void *ctx);");
     sb_line(sb, "%s", "");
     em_header_close(e, N);
