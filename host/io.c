@@ -118,6 +118,12 @@ void *rnnc_load_weights(Rnnc *r, const char *path)
         }
         wf.n = k;
     }
+    if (rnnrt_mem_check(rnnrt_mem_product((const long[]){p->nparams, p->real_size}, 2),
+                        "the model's parameters", &err) < 0) {
+        io_rt_error(r, &err);
+        rnnrt_st_free(&wf);
+        return NULL;
+    }
     RnnrtParamSpec *specs = arena_alloc(&r->arena, (size_t)p->ntensors * sizeof *specs);
     void *params = calloc((size_t)p->nparams + 1, dbl ? sizeof(double) : sizeof(float));
     const char **names = names_resolve(r, &wf);

@@ -139,6 +139,17 @@ int rnnc_run(Rnnc *r, const RnncRunArgs *a)
     long ny = (long)B * (per_step ? T : 1) * net->out_size;
     long nh = (long)p->top_layers * p->top_dirs * B * p->top_hr;
     long nc = (long)p->top_layers * p->top_dirs * B * top->hidden_size;
+    /* what the run will hold, refused up front with the figure rather than by a failed
+     * malloc deep inside: x, y, h_n, c_n and each thread's scratch */
+    long threads = a->threads > 1 ? a->threads : 1;
+    size_t need = rnnrt_mem_product((const long[]){nx + ny + nh + nc, (long)rs}, 2);
+    need = rnnrt_mem_sum(
+        need, rnnrt_mem_product((const long[]){threads, plan_scratch_bytes(p, B, T)}, 2));
+    RnnrtError merr;
+    if (rnnrt_mem_check(need, a->input, &merr) < 0) {
+        io_rt_error(r, &merr);
+        goto out;
+    }
     d.xr = io_to_real(&d.x, dbl, nx);
     d.y = malloc((size_t)ny * rs);
     d.h_n = malloc((size_t)nh * rs);
