@@ -998,7 +998,7 @@ done:
 
 int rnnrt_tensors_read(const char *path, RnnrtTensorFile *out, RnnrtError *err)
 {
-    unsigned char head[4];
+    unsigned char head[9];
     size_t n;
     FILE *f;
 
@@ -1010,7 +1010,10 @@ int rnnrt_tensors_read(const char *path, RnnrtTensorFile *out, RnnrtError *err)
     }
     n = fread(head, 1, sizeof head, f);
     fclose(f);
-    if (sniff(head, n) == FK_ZIP || (n >= 1 && head[0] == 0x80)) {
+    /* a safetensors file is an 8-byte header length, then its JSON: a length of 640 to 1407
+     * bytes also begins with 0x80, which is not a pickle then */
+    int st_json = n >= 9 && head[8] == '{';
+    if (sniff(head, n) == FK_ZIP || (n >= 1 && head[0] == 0x80 && !st_json)) {
         return rnnrt_pt_read(path, out, err);
     }
     return rnnrt_st_read(path, out, err);
