@@ -17,8 +17,10 @@
 
 static const char usage_main[] =
     "usage: rnnc SPEC -o OUT.c [--weights W.safetensors [--no-selftest]]\n"
+    "                  [--quantize MODE [--calib X.npy [--calib-lengths L.npy]]]\n"
     "                                     write OUT.c and OUT.h for the spec\n"
-    "       rnnc check SPEC               validate the spec and report its sizes\n"
+    "       rnnc check SPEC [--quantize MODE] [--weights W --calib X.npy]\n"
+    "                                     validate the spec and report its sizes\n"
     "       rnnc run SPEC --weights W.safetensors --input X.npy [--lengths L.npy]\n"
     "                     --output Y.npy [--h-n H.npy] [--c-n C.npy] [--print]\n"
     "       rnnc grad SPEC --weights W.safetensors --input X.npy [--lengths L.npy]\n"
@@ -32,18 +34,27 @@ static const char usage_main[] =
 
 static const char usage_emit[] =
     "usage: rnnc SPEC -o OUT.c [--weights W.safetensors [--no-selftest]]\n"
+    "                 [--quantize MODE [--calib X.npy [--calib-lengths L.npy]]]\n"
     "Generates C specialised to the network in SPEC: OUT.c and OUT.h beside it.\n"
     "Without --weights: the caller passes the PyTorch weights (<name>_pack, <name>_forward).\n"
     "With --weights: deployable code, the weights baked in as static const arrays, a\n"
     "  caller-owned state with <name>_reset and <name>_step (streaming, one sample per\n"
     "  call), <name>_forward up to deploy.max_seq_len, and <name>_selftest (golden outputs\n"
     "  computed now; --no-selftest leaves it out). No malloc, no I/O, no mutable globals.\n"
+    "--quantize (overrides the spec's deploy.quantize): int8-weights (int8 weights, a scale\n"
+    "  per row, float activations), int8 or int16 (fully integer: int8/int16 activations,\n"
+    "  no float instruction), none. int8 and int16 need --calib: inputs as rnnc run's\n"
+    "  --input (--calib-lengths as its --lengths), whose float activation ranges set the\n"
+    "  scales. The self-test's golden outputs come from the quantised code itself.\n"
     "Both files are written atomically; on any error neither is left behind.\n";
 
 static const char usage_check[] =
-    "usage: rnnc check SPEC\n"
+    "usage: rnnc check SPEC [--quantize MODE] [--weights W --calib X.npy [--calib-lengths L]]\n"
     "Validates SPEC and prints, per block: cell, sizes, parameters (PyTorch's count and\n"
-    "with merged biases), FLOPs per time step, state and scratch bytes, kernel choices.\n";
+    "with merged biases), FLOPs per time step, state and scratch bytes, kernel choices.\n"
+    "With a quantised mode (--quantize or deploy.quantize): its flash and RAM. With\n"
+    "--weights and --calib: per layer, the worst and mean difference of the quantised model\n"
+    "from the float model on the calibration data.\n";
 
 static const char usage_run[] =
     "usage: rnnc run SPEC --weights W.safetensors --input X.npy [--lengths L.npy]\n"
@@ -104,6 +115,7 @@ typedef struct Args {
     const char *out, *weights, *input, *lengths, *output, *h_n, *c_n, *target;
     const char *val_input, *val_target, *val_lengths, *init, *resume, *save, *checkpoint;
     const char *jit, *threads;
+    const char *quantize, *calib, *calib_lengths;
     int print, no_selftest, no_shuffle;
     int ntrain;
     const char *train_key[16], *train_flag[16], *train_value[16]; /* train: overrides */
@@ -135,8 +147,14 @@ typedef struct Opt {
         flag, OPT_TRAIN, 0, key                                                                   \
     }
 
-static const Opt emit_opts[] = {V("-o", out), V("--weights", weights),
-                                F("--no-selftest", no_selftest)};
+static const Opt emit_opts[] = {V("-o", out),
+                                V("--weights", weights),
+                                F("--no-selftest", no_selftest),
+                                V("--quantize", quantize),
+                                V("--calib", calib),
+                                V("--calib-lengths", calib_lengths)};
+static const Opt check_opts[] = {V("--quantize", quantize), V("--weights", weights),
+                                 V("--calib", calib), V("--calib-lengths", calib_lengths)};
 static const Opt run_opts[] = {
     V("--weights", weights), V("--input", input),     V("--lengths", lengths),
     V("--output", output),   V("--h-n", h_n),         V("--c-n", c_n),
@@ -322,16 +340,41 @@ static int finish(Rnnc *r, int rc)
 
 #define NOPTS(t) ((int)(sizeof t / sizeof t[0]))
 
+/* The error report of check --calib: the quantised model against the float one. */
+static int check_calib(Rnnc *r, const Args *a)
+{
+    RnncCalib c;
+    if (rnnc_calib_load(r, a->calib, a->calib_lengths, &c) < 0)
+        return -1;
+    RnncQuant *q = NULL;
+    double *params = rnnc_load_weights_double(r, a->weights);
+    int rc = -1;
+    if (params && (q = rnnc_quant_new(r, a->quantize, params, &c)) != NULL)
+        rc = rnnc_quant_report(q, &c, stdout);
+    rnnc_quant_free(q);
+    free(params);
+    rnnc_calib_free(&c);
+    return rc;
+}
+
 static int cmd_check(int argc, char **argv)
 {
     Args a;
-    int pr = parse_args(argc, argv, NULL, 0, &a, usage_check);
+    int pr = parse_args(argc, argv, check_opts, NOPTS(check_opts), &a, usage_check);
     if (pr || (pr = require(&a, "check", NULL, NULL, 0, usage_check)))
         return pr == 1 ? 0 : 2;
+    if (!a.calib != !a.weights)
+        return bad_usage("--calib and --weights go together", NULL, usage_check);
+    if (a.calib_lengths && !a.calib)
+        return bad_usage("--calib-lengths goes with --calib", NULL, usage_check);
     Rnnc *r = load(&a);
     if (!r)
         return 1;
     rnnc_report(r, stdout);
+    if (rnnc_report_quant(r, a.quantize, stdout) < 0)
+        return finish(r, 2);
+    if (a.calib && check_calib(r, &a) < 0)
+        return finish(r, 1);
     return finish(r, 0);
 }
 
@@ -490,11 +533,17 @@ static int cmd_emit(int argc, char **argv)
         return bad_usage("no output: use -o OUT.c", NULL, usage_emit);
     if (a.no_selftest && !a.weights)
         return bad_usage("--no-selftest goes with --weights", NULL, usage_emit);
+    if ((a.quantize || a.calib) && !a.weights)
+        return bad_usage("--quantize and --calib go with --weights", NULL, usage_emit);
+    if (a.calib_lengths && !a.calib)
+        return bad_usage("--calib-lengths goes with --calib", NULL, usage_emit);
     Rnnc *r = load(&a);
     if (!r)
         return 1;
-    int rc = a.weights ? rnnc_write_deployed(r, a.out, a.weights, !a.no_selftest)
-                       : rnnc_write(r, a.out);
+    int rc = !a.weights              ? rnnc_write(r, a.out)
+             : a.quantize || a.calib ? rnnc_write_quantized(r, a.out, a.weights, !a.no_selftest,
+                                                            a.quantize, a.calib, a.calib_lengths)
+                                     : rnnc_write_deployed(r, a.out, a.weights, !a.no_selftest);
     return finish(r, rc == 0 ? 0 : 1);
 }
 
