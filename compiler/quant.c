@@ -242,6 +242,14 @@ static void quant_head(QB *b, QuantModel *qm, double s_in)
             qh->b[o] = hb[o];
         return;
     }
+    if (h->activation == ACT_SOFTMAX && O > 32767) {
+        diag_error(b->d, span_none(),
+                   "head %s: the integer softmax sums its outputs in an int: at most 32767 of "
+                   "them, not %ld",
+                   h->name, O);
+        b->fail = 1;
+        return;
+    }
     double target = h->activation == ACT_NONE ? qm->s_y : ldexp(1.0, -QUANT_GATE_FRAC);
     qh->bq = hb ? qalloc(b, O, sizeof(long long)) : NULL;
     qh->m = qalloc(b, O, sizeof(int));

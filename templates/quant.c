@@ -197,11 +197,11 @@ RNNC_FN static int q_exp(int v)
 }
 
 /* Softmax of n logits l (Q3.12, ints within +-2^30) into y (Q0.QFRAC): e^(l - max) in
- * Q0.15, then each one's share by an integer division, rounded. e: n ints of room. */
+ * Q0.15, then each one's share by a 32-bit integer division, rounded (n < 32768, so the sum
+ * holds in an int). e: n ints of room. */
 RNNC_FN static void q_softmax(const int *l, int *e, act *y, int n)
 {
-    int mx = l[0];
-    long long s = 0;
+    int mx = l[0], s = 0;
     for (int i = 1; i < n; i++)
         mx = l[i] > mx ? l[i] : mx;
     for (int i = 0; i < n; i++) {
@@ -209,7 +209,7 @@ RNNC_FN static void q_softmax(const int *l, int *e, act *y, int n)
         s += e[i];
     }
     for (int i = 0; i < n; i++)
-        y[i] = q_act((int)((((long long)e[i] << RNNC_QFRAC) + s / 2) / s));
+        y[i] = q_act(((e[i] << RNNC_QFRAC) + s / 2) / s);
 }
 
 /* @@ w8dot */
