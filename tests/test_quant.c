@@ -216,7 +216,17 @@ static void test_bitexact(void **state)
                 fail_msg("%s %s: streaming differs from forward:\n%s", stem, modes[k], out);
             free(out);
             free(cmd);
-            if (k) { /* integer: nothing undefined, not even a libgcc routine on x86 */
+            if (k) { /* integer: nothing undefined, not even a libgcc routine on x86; no
+                      * undefined behaviour (UBSan: overflow, shifts) in the self-test, whose
+                      * input spans the whole integer range */
+                cmd =
+                    tu_strf("cd '%s' && gcc -std=c11 -O1 -fsanitize=undefined "
+                            "-fno-sanitize-recover=all -I. -DMODEL=%s '-DMODEL_H=\"m.h\"' "
+                            "-DMODEL_UP=%s -DELEM=%s_q '%s/tests/cross/q_main.c' m.c sh.c -o u && "
+                            "./u",
+                            dir, name, up, name, root);
+                run_ok(cmd, NULL);
+                free(cmd);
                 cmd = tu_strf("cd '%s' && gcc %s -O2 -c m.c -o m.o && nm -u m.o", dir, strict);
                 run_ok(cmd, &out);
                 if (out && *out)
@@ -303,6 +313,41 @@ static void test_sizes(void **state)
     assert_non_null(strstr(out, want));
     free(out);
     free(cmd);
+    tu_rmdir(dir);
+}
+
+static void expect_refused(const char *dir, const char *spec, const char *weights,
+                           const char *opts, const char *msg);
+
+/* deploy.quantize in the spec: rnnc check reports the mode, -o with --weights writes it,
+ * --quantize overrides it (none: the float code), int8 without --calib is refused. */
+static void test_spec_key(void **state)
+{
+    (void)state;
+    const char *root = tu_src_root();
+    char *dir = tu_mkdtemp();
+    char *orig = tu_strf("%s/specs/channel_tracker.yaml", root);
+    char *text = tu_read_file(orig, NULL);
+    free(orig);
+    char *spec = tu_strf("%s/q.yaml", dir), *spec8 = tu_strf("%s/q8.yaml", dir);
+    char *t1 = tu_strf("%s  quantize: int8-weights\n", text);
+    char *t2 = tu_strf("%s  quantize: int8\n", text);
+    assert_int_equal(tu_write_file(spec, t1), 0);
+    assert_int_equal(tu_write_file(spec8, t2), 0);
+    const char *w = "examples/channel_tracker/weights.safetensors";
+    char *out = NULL;
+    char *cmd = tu_strf("cd '%s' && '%s' check '%s' && '%s' '%s' -o '%s/a.c' --weights %s && "
+                        "grep -c 'QUANTIZE \"int8-weights\"' '%s/a.h' && '%s' '%s' -o '%s/b.c' "
+                        "--weights %s --quantize none && ! grep QUANTIZE '%s/b.h'",
+                        root, tu_rnnc_bin(), spec, tu_rnnc_bin(), spec, dir, w, dir, tu_rnnc_bin(),
+                        spec, dir, w, dir);
+    run_ok(cmd, &out);
+    assert_non_null(strstr(out, "deployed int8-weights (--quantize): flash"));
+    free(out);
+    free(cmd);
+    expect_refused(dir, spec8, w, "", "int8 needs calibration data");
+    free(spec), free(spec8), free(t1), free(t2);
+    free(text);
     tu_rmdir(dir);
 }
 
@@ -642,8 +687,8 @@ int main(void)
         cmocka_unit_test(test_tables),    cmocka_unit_test(test_multiplier),
         cmocka_unit_test(test_sizes),     cmocka_unit_test(test_report),
         cmocka_unit_test(test_bad_input), cmocka_unit_test(test_selftest_catches),
-        cmocka_unit_test(test_repl),      cmocka_unit_test(test_accuracy),
-        cmocka_unit_test(test_bitexact),
+        cmocka_unit_test(test_repl),      cmocka_unit_test(test_spec_key),
+        cmocka_unit_test(test_accuracy),  cmocka_unit_test(test_bitexact),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_free_list(specs, nspecs);

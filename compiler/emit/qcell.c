@@ -162,9 +162,10 @@ void qem_cell(Emitter *e, const QPlan *q, const PlanLayer *L)
         snprintf(proj, sizeof proj, " P=%d", L->P);
     sb_line(sb, "/* %s layer %d, one step of one sequence: I=%d H=%d%s.", blk->name, L->layer,
             L->I, L->H, proj);
-    sb_line(sb, " * %s; %s. */", cell_desc(blk)->title,
-            q->integer ? "integer, quant.h's formats"
-                       : "int8 weights, a scale per row, real activations");
+    sb_line(sb, " * %s;", cell_desc(blk)->title);
+    sb_line(sb, " * %s. */",
+            q->integer ? "integer, in quant.h's formats"
+                       : "int8 weights with a scale per row, real activations");
     sb_line(sb, "%sstatic void %s_cell(const qlayer *w, const %s *x, %s *h%s)", e->fn, L->fn,
             q->integer ? "act" : "real", q->integer ? "act" : "real",
             !lstm        ? ""

@@ -143,25 +143,44 @@ static const char *role_doc(QRole r)
     return "";
 }
 
-/* One flash array, several values a line. */
+/* Appends `v` and a comma to a line of values, starting a new line past 96 columns. */
+static void put_value(Emitter *e, int *col, const char *v)
+{
+    Sb *sb = e->sb;
+    int n = (int)strlen(v) + 2, ind = sb->indent + 4;
+    if (*col && *col + n > 96) {
+        sb_puts(sb, "\n");
+        *col = 0;
+    }
+    if (!*col) {
+        sb_printf(sb, "%*s%s,", ind, "", v);
+        *col = ind + n - 1;
+    } else {
+        sb_printf(sb, " %s,", v);
+        *col += n;
+    }
+}
+
+/* One flash array, as many values a line as fit. */
 static void em_qarray(Emitter *e, const QuantModel *qm, const QArray *a)
 {
     Sb *sb = e->sb;
     double r;
     long long v;
-    int is_real = a->type == QT_REAL, per = is_real ? (e->p->net->dbl ? 3 : 5) : 12;
+    int col = 0;
+    char buf[32];
     sb_line(sb, "static const %s %s[%ld] = { /* %s */", type_name(qm->qp, a->type), a->name, a->n,
             role_doc(a->role));
-    for (long i = 0; i < a->n; i += per) {
-        sb_printf(sb, "%*s", sb->indent + 4, "");
-        for (long k = i; k < a->n && k < i + per; k++) {
-            if (value(qm, a, k, &r, &v))
-                sb_printf(sb, "%s%s,", k > i ? " " : "", em_lit(e, r));
-            else
-                sb_printf(sb, "%s%lld,", k > i ? " " : "", v);
+    for (long k = 0; k < a->n; k++) {
+        if (value(qm, a, k, &r, &v)) {
+            put_value(e, &col, em_lit(e, r));
+        } else {
+            snprintf(buf, sizeof buf, "%lld", v);
+            put_value(e, &col, buf);
         }
-        sb_puts(sb, "\n");
     }
+    if (col)
+        sb_puts(sb, "\n");
     sb_line(sb, "};");
 }
 
@@ -272,9 +291,9 @@ static void em_qseq(Emitter *e, const QPlan *q, const PlanLayer *L)
             L->block->name, L->layer, L->I, W);
     sb_line(sb, " * its first column (NULL: only the final state, left in h); from the last step");
     sb_line(sb, " * back when reverse. */");
-    sb_line(sb, "%sstatic void %s_seq(const qlayer *w, const %s *x, %s *y, int T, int reverse,",
-            e->fn, L->fn, A, A);
-    sb_line(sb, "    %s *h%s%s%s)", A, lstm ? ", " : "", lstm ? C : "", lstm ? " *c" : "");
+    sb_line(sb, "%sstatic void %s_seq(const qlayer *w, const %s *x, %s *y,", e->fn, L->fn, A, A);
+    sb_line(sb, "    int T, int reverse, %s *h%s%s%s)", A, lstm ? ", " : "", lstm ? C : "",
+            lstm ? " *c" : "");
     sb_line(sb, "{");
     sb_line(sb, "    for (int k = 0; k < %d; k++)", L->Hr);
     sb_line(sb, "        h[k] = 0;");
@@ -422,23 +441,21 @@ static void em_qstep(Emitter *e, const QPlan *q)
 static void em_golden(Emitter *e, const QPlan *q, const char *name, const void *v, long n)
 {
     Sb *sb = e->sb;
-    int per = q->integer ? 12 : e->p->net->dbl ? 3 : 5;
+    int col = 0;
+    char buf[32];
     sb_line(sb, "static const %s %s[%ld] = {", q->integer ? "act" : "real", name, n);
-    for (long i = 0; i < n; i += per) {
-        sb_printf(sb, "%*s", sb->indent + 4, "");
-        for (long k = i; k < n && k < i + per; k++) {
-            const char *sep = k > i ? " " : "";
-            if (q->integer && q->bits == 8)
-                sb_printf(sb, "%s%d,", sep, ((const signed char *)v)[k]);
-            else if (q->integer)
-                sb_printf(sb, "%s%d,", sep, ((const short *)v)[k]);
-            else
-                sb_printf(
-                    sb, "%s%s,", sep,
-                    em_lit(e, e->p->net->dbl ? ((const double *)v)[k] : ((const float *)v)[k]));
+    for (long k = 0; k < n; k++) {
+        if (q->integer) {
+            snprintf(buf, sizeof buf, "%d",
+                     q->bits == 8 ? ((const signed char *)v)[k] : ((const short *)v)[k]);
+            put_value(e, &col, buf);
+        } else {
+            put_value(e, &col,
+                      em_lit(e, e->p->net->dbl ? ((const double *)v)[k] : ((const float *)v)[k]));
         }
-        sb_puts(sb, "\n");
     }
+    if (col)
+        sb_puts(sb, "\n");
     sb_line(sb, "};");
 }
 
@@ -539,9 +556,9 @@ static void em_qbanner(Emitter *e, const EmitQuant *eq, const char *N)
                 q->acc_size == 4 ? "int32" : "int64");
         sb_line(sb,
                 " * in, Q0.15 out, sigmoid and tanh by table) and cell state. Real values are");
-        sb_line(sb, " * q * SCALE: x = q * %s_INPUT_SCALE, y = q * %s_OUTPUT_SCALE; quantise an",
-                N, N);
-        sb_line(sb, " * input as round(x / %s_INPUT_SCALE) clamped to +-%d.", N, q->qmax);
+        sb_line(sb, " * q * SCALE: x = q * %s_INPUT_SCALE,", N);
+        sb_line(sb, " * y = q * %s_OUTPUT_SCALE; quantise an input as", N);
+        sb_line(sb, " * round(x / %s_INPUT_SCALE) clamped to +-%d.", N, q->qmax);
     } else {
         sb_line(sb, " * int8-weights: int8 weights with a scale per row (W = q * s); biases,");
         sb_line(sb, " * activations and state in %s.", net->dbl ? "float64" : "float32");
@@ -549,8 +566,8 @@ static void em_qbanner(Emitter *e, const EmitQuant *eq, const char *N)
     sb_line(sb, " *");
     sb_line(sb, " * Flash: %ld bytes (weights %ld, tables %ld). RAM: %ld bytes of state",
             q->flash_bytes, q->array_bytes, q->table_bytes, q->state_bytes);
-    sb_line(sb, " *   (%s_state), %ld bytes of work area for %s_forward (%s_work).", n,
-            q->work_bytes, n, n);
+    sb_line(sb, " *   (%s_state), %ld bytes of work area for %s_forward", n, q->work_bytes, n);
+    sb_line(sb, " *   (%s_work).", n);
     sb_line(sb, " * %ld multiply-adds per step. No allocation, no I/O, no mutable global;",
             e->p->flops_per_step / 2);
     sb_line(sb, " * %s.",
@@ -647,13 +664,15 @@ static void em_qheader(Emitter *e, const EmitQuant *eq, const char *header_name)
         sb_line(sb, "%s", "");
         sb_line(sb, "/* One time step: x (INPUT_SIZE) in, y (OUTPUT_SIZE) out, the state in s;");
         sb_line(sb, " * step t gives what %s_forward gives for the sequence so far. */", n);
-        sb_line(sb, "void %s_step(%s_state *s, const %s *x, %s *y);", n, n, T, T);
+        sb_line(sb, "void %s_step(%s_state *s, const %s *x,", n, n, T);
+        sb_line(sb, "    %s *y);", T);
         sb_line(sb, "%s", "");
     }
     sb_line(sb, "/* A whole sequence: x (T, INPUT_SIZE) in, y out: %s.",
             per_step ? "(T, OUTPUT_SIZE), every step" : "(OUTPUT_SIZE), after the last step");
     sb_line(sb, " * Returns 0, or -1 when T is outside 1..MAX_SEQ_LEN. */");
-    sb_line(sb, "int %s_forward(const %s *x, int T, %s *y, %s_work *work);", n, T, T, n);
+    sb_line(sb, "int %s_forward(const %s *x, int T, %s *y,", n, T, T);
+    sb_line(sb, "    %s_work *work);", n);
     sb_line(sb, "%s", "");
     if (eq->selftest) {
         sb_line(sb,
