@@ -150,20 +150,42 @@ static unsigned jit_checksum(RnncQuant *q)
     return h;
 }
 
-/* A quantised model of a bundled spec in memory, calibrated as calib_opts says. */
-static RnncQuant *bundled(Rnnc *r, const char *spec_file, const char *mode)
+static char *write_npy(const char *dir, const char *name, long b, long t, long i, double fill);
+
+/* A model's files: spec, weights, calibration input and lengths (NULL when none). */
+typedef struct Files {
+    char *spec, *weights, *x, *lengths;
+} Files;
+
+static Files bundled_files(const char *spec_file)
 {
     const char *root = tu_src_root();
     char *stem = stem_of(spec_file);
-    char *spec = tu_strf("%s/specs/%s", root, spec_file);
-    char *w = tu_strf("%s/examples/%s/weights.safetensors", root, stem);
-    char *x = tu_strf("%s/examples/%s/x.npy", root, stem);
-    char *l = tu_strf("%s/examples/%s/lengths.npy", root, stem);
+    Files f = {tu_strf("%s/specs/%s", root, spec_file),
+               tu_strf("%s/examples/%s/weights.safetensors", root, stem),
+               tu_strf("%s/examples/%s/x.npy", root, stem),
+               tu_strf("%s/examples/%s/lengths.npy", root, stem)};
+    if (!tu_exists(f.lengths)) {
+        free(f.lengths);
+        f.lengths = NULL;
+    }
+    free(stem);
+    return f;
+}
+
+static void files_free(Files *f)
+{
+    free(f->spec), free(f->weights), free(f->x), free(f->lengths);
+}
+
+/* The model of `f` quantised in memory. */
+static RnncQuant *quantise(Rnnc *r, const Files *f, const char *mode)
+{
     rnnc_init(r);
-    assert_int_equal(rnnc_load(r, spec), 0);
+    assert_int_equal(rnnc_load(r, f->spec), 0);
     RnncCalib c;
-    assert_int_equal(rnnc_calib_load(r, x, tu_exists(l) ? l : NULL, &c), 0);
-    double *params = rnnc_load_weights_double(r, w);
+    assert_int_equal(rnnc_calib_load(r, f->x, f->lengths, &c), 0);
+    double *params = rnnc_load_weights_double(r, f->weights);
     assert_non_null(params);
     RnncQuant *q = rnnc_quant_new(r, mode, params, &c);
     if (!q)
@@ -171,76 +193,120 @@ static RnncQuant *bundled(Rnnc *r, const char *spec_file, const char *mode)
     assert_non_null(q);
     free(params);
     rnnc_calib_free(&c);
-    free(stem), free(spec), free(w), free(x), free(l);
     return q;
 }
 
-/* Every spec, every mode: gcc and clang at -O0 and -O3 (warnings as errors) run the
- * self-test and q_main.c's sequence, whose checksum must be the JIT's; the integer modes'
- * objects need no symbol at all. */
+/* The model of `f` written in `mode`: gcc and clang at -O0 and -O3 (warnings as errors) run
+ * the self-test and q_main.c's sequence, whose checksum must be the JIT's; an integer
+ * mode's object needs no symbol at all, and runs clean under UBSan. */
+static void check_builds(const Files *f, const char *mode, const char *what)
+{
+    const char *root = tu_src_root();
+    Rnnc r;
+    RnncQuant *q = quantise(&r, f, mode);
+    int integer = q->qp->integer;
+    unsigned want = jit_checksum(q);
+    char *dir = tu_mkdtemp();
+    const char *name = r.net->name;
+    char up[80];
+    for (size_t c = 0; c <= strlen(name); c++)
+        up[c] = (char)(name[c] >= 'a' && name[c] <= 'z' ? name[c] - 32 : name[c]);
+    char *bopts = tu_strf("-I. -DMODEL=%s '-DMODEL_H=\"m.h\"' -DMODEL_UP=%s -DELEM=%s_%s "
+                          "'%s/tests/cross/q_main.c' m.c sh.c",
+                          name, up, name, integer ? "q" : "real", root);
+    char *cmd = tu_strf("'%s' '%s' -o '%s/m.c' --weights '%s' --quantize %s --calib '%s' %s%s "
+                        "&& cd '%s' && printf '#include <stdio.h>\\nvoid sh_write(const char *s) "
+                        "{ fputs(s, stdout); }\\n' > sh.c && for cc in gcc clang; do for o in "
+                        "-O0 -O3; do $cc %s $o %s -o m -lm && ./m || exit 1; done; done",
+                        tu_rnnc_bin(), f->spec, dir, f->weights, mode, f->x,
+                        f->lengths ? "--calib-lengths " : "", f->lengths ? f->lengths : "", dir,
+                        strict, bopts);
+    char *out = NULL;
+    run_ok(cmd, &out);
+    char hex[16];
+    snprintf(hex, sizeof hex, "%08x", want);
+    int runs = 0;
+    for (char *s = out; (s = strstr(s, "checksum ")) != NULL; s += 9, runs++)
+        if (strncmp(s + 9, hex, 8) != 0)
+            fail_msg("%s %s: a build's checksum %.8s is not the JIT's %s:\n%s", what, mode, s + 9,
+                     hex, out);
+    assert_int_equal(runs, 4);
+    if (r.plan->can_stream && !strstr(out, "streaming ok"))
+        fail_msg("%s %s: streaming differs from forward:\n%s", what, mode, out);
+    free(out);
+    free(cmd);
+    if (integer) { /* the self-test's input spans the whole integer range */
+        cmd = tu_strf("cd '%s' && gcc -std=c11 -O1 -fsanitize=undefined "
+                      "-fno-sanitize-recover=all %s -o u && ./u && gcc %s -O2 -c m.c -o m.o && "
+                      "nm -u m.o",
+                      dir, bopts, strict);
+        run_ok(cmd, &out);
+        if (out && strstr(out, " U "))
+            fail_msg("%s %s: undefined symbols:\n%s", what, mode, out);
+        free(out);
+        free(cmd);
+    }
+    free(bopts);
+    tu_rmdir(dir);
+    rnnc_quant_free(q);
+    rnnc_fini(&r);
+}
+
 static void test_bitexact(void **state)
 {
     (void)state;
-    const char *root = tu_src_root();
     for (int i = 0; i < nspecs; i++) {
-        char *stem = stem_of(specs[i]);
-        for (int k = 0; k < 3; k++) {
-            Rnnc r;
-            RnncQuant *q = bundled(&r, specs[i], modes[k]);
-            unsigned want = jit_checksum(q);
-            char *dir = tu_mkdtemp(), *co = calib_opts(stem);
-            const char *name = r.net->name;
-            char up[80];
-            for (size_t c = 0; c <= strlen(name); c++)
-                up[c] = (char)(name[c] >= 'a' && name[c] <= 'z' ? name[c] - 32 : name[c]);
-            char *cmd = tu_strf(
-                "cd '%s' && '%s' specs/%s -o '%s/m.c' --weights examples/%s/weights.safetensors "
-                "--quantize %s %s && cd '%s' && printf '#include <stdio.h>\\nvoid sh_write(const "
-                "char *s) { fputs(s, stdout); }\\n' > sh.c && "
-                "for cc in gcc clang; do for o in -O0 -O3; do "
-                "$cc %s $o -I. -DMODEL=%s '-DMODEL_H=\"m.h\"' -DMODEL_UP=%s -DELEM=%s_%s "
-                "'%s/tests/cross/q_main.c' m.c sh.c -o m -lm && ./m || exit 1; done; done",
-                root, tu_rnnc_bin(), specs[i], dir, stem, modes[k], co, dir, strict, name, up,
-                name, k ? "q" : "real", root);
-            char *out = NULL;
-            run_ok(cmd, &out);
-            char hex[16];
-            snprintf(hex, sizeof hex, "%08x", want);
-            int runs = 0;
-            for (char *s = out; (s = strstr(s, "checksum ")) != NULL; s += 9, runs++)
-                if (strncmp(s + 9, hex, 8) != 0)
-                    fail_msg("%s %s: a build's checksum %.8s is not the JIT's %s:\n%s", stem,
-                             modes[k], s + 9, hex, out);
-            assert_int_equal(runs, 4);
-            if (r.plan->can_stream && !strstr(out, "streaming ok"))
-                fail_msg("%s %s: streaming differs from forward:\n%s", stem, modes[k], out);
-            free(out);
-            free(cmd);
-            if (k) { /* integer: nothing undefined, not even a libgcc routine on x86; no
-                      * undefined behaviour (UBSan: overflow, shifts) in the self-test, whose
-                      * input spans the whole integer range */
-                cmd =
-                    tu_strf("cd '%s' && gcc -std=c11 -O1 -fsanitize=undefined "
-                            "-fno-sanitize-recover=all -I. -DMODEL=%s '-DMODEL_H=\"m.h\"' "
-                            "-DMODEL_UP=%s -DELEM=%s_q '%s/tests/cross/q_main.c' m.c sh.c -o u && "
-                            "./u",
-                            dir, name, up, name, root);
-                run_ok(cmd, NULL);
-                free(cmd);
-                cmd = tu_strf("cd '%s' && gcc %s -O2 -c m.c -o m.o && nm -u m.o", dir, strict);
-                run_ok(cmd, &out);
-                if (out && *out)
-                    fail_msg("%s %s: undefined symbols:\n%s", stem, modes[k], out);
-                free(out);
-                free(cmd);
-            }
-            free(co);
-            tu_rmdir(dir);
-            rnnc_quant_free(q);
-            rnnc_fini(&r);
-        }
-        free(stem);
+        Files f = bundled_files(specs[i]);
+        for (int k = 0; k < 3; k++)
+            check_builds(&f, modes[k], specs[i]);
+        files_free(&f);
     }
+}
+
+/* What no bundled spec has: a two-layer tanh RNN, an LSTM without biases into a sigmoid
+ * head on the last state; weights drawn by PyTorch's initialisation, calibration data of
+ * 20 sequences. Every mode bit for bit as above, and within reach of the float model. */
+static void test_variants(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp();
+    Files f = {tu_strf("%s/v.yaml", dir), tu_strf("%s/v.safetensors", dir), NULL, NULL};
+    assert_int_equal(tu_write_file(f.spec, "name: variants\ninput_size: 3\nbatch_first: true\n"
+                                           "layers:\n  - name: a\n    cell: rnn\n"
+                                           "    hidden_size: 6\n    num_layers: 2\n"
+                                           "  - name: b\n    cell: lstm\n    hidden_size: 5\n"
+                                           "    bias: false\nhead:\n  out_features: 2\n"
+                                           "  input: last\n  activation: sigmoid\n"
+                                           "deploy:\n  max_seq_len: 16\n"),
+                     0);
+    Rnnc r;
+    rnnc_init(&r);
+    assert_int_equal(rnnc_load(&r, f.spec), 0);
+    RnncModel *m = rnnc_model_new(&r, 3, NULL, NULL);
+    assert_non_null(m);
+    assert_int_equal(rnnc_model_save(m, f.weights), 0);
+    rnnc_model_free(m);
+    rnnc_fini(&r);
+    f.x = write_npy(dir, "x.npy", 20, 16, 3, 0);
+    for (int k = 0; k < 3; k++) {
+        check_builds(&f, modes[k], "variants");
+        RnncQuant *q = quantise(&r, &f, modes[k]);
+        RnncCalib c;
+        assert_int_equal(rnnc_calib_load(&r, f.x, NULL, &c), 0);
+        double yq[2], yf[2], worst = 0;
+        for (int b = 0; b < c.B; b++) {
+            assert_int_equal(rnnc_quant_run(q, c.x + (long)b * 48, 16, yq, 0), 0);
+            assert_int_equal(rnnc_quant_run(q, c.x + (long)b * 48, 16, yf, 1), 0);
+            worst = fmax(worst, fmax(fabs(yq[0] - yf[0]), fabs(yq[1] - yf[1])));
+        }
+        printf("variants %-13s largest |quantised - float| %.4g\n", modes[k], worst);
+        assert_true(worst < 0.03);
+        rnnc_calib_free(&c);
+        rnnc_quant_free(q);
+        rnnc_fini(&r);
+    }
+    files_free(&f);
+    tu_rmdir(dir);
 }
 
 /* One changed weight (the first of the first layer's W_ih) fails the self-test; the
@@ -688,7 +754,8 @@ int main(void)
         cmocka_unit_test(test_sizes),     cmocka_unit_test(test_report),
         cmocka_unit_test(test_bad_input), cmocka_unit_test(test_selftest_catches),
         cmocka_unit_test(test_repl),      cmocka_unit_test(test_spec_key),
-        cmocka_unit_test(test_accuracy),  cmocka_unit_test(test_bitexact),
+        cmocka_unit_test(test_accuracy),  cmocka_unit_test(test_variants),
+        cmocka_unit_test(test_bitexact),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_free_list(specs, nspecs);
