@@ -347,6 +347,28 @@ static void test_selftest_catches(void **state)
     }
 }
 
+/* specs/channel_tracker.yaml in every mode: byte for byte tests/golden/quant/ (which
+ * tools/regen_qgolden.sh rewrites), so the same spec, weights and data give the same text. */
+static void test_golden(void **state)
+{
+    (void)state;
+    const char *root = tu_src_root();
+    char *dir = tu_mkdtemp();
+    for (int k = 0; k < 3; k++) {
+        char *cmd = tu_strf("cd '%s' && '%s' specs/channel_tracker.yaml -o "
+                            "'%s/channel_tracker_%s.c' --weights "
+                            "examples/channel_tracker/weights.safetensors --quantize %s --calib "
+                            "examples/channel_tracker/x.npy && cmp '%s/channel_tracker_%s.c' "
+                            "tests/golden/quant/channel_tracker_%s.c && cmp "
+                            "'%s/channel_tracker_%s.h' tests/golden/quant/channel_tracker_%s.h",
+                            root, tu_rnnc_bin(), dir, modes[k], modes[k], dir, modes[k], modes[k],
+                            dir, modes[k], modes[k]);
+        run_ok(cmd, NULL);
+        free(cmd);
+    }
+    tu_rmdir(dir);
+}
+
 /* rnnc check --quantize: the plan's sizes, which the header repeats; int8-weights stores
  * about a quarter of the float weights' bytes. */
 static void test_sizes(void **state)
@@ -750,12 +772,12 @@ int main(void)
     specs = tu_list_dir(dir, ".yaml", &nspecs);
     free(dir);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tables),    cmocka_unit_test(test_multiplier),
-        cmocka_unit_test(test_sizes),     cmocka_unit_test(test_report),
-        cmocka_unit_test(test_bad_input), cmocka_unit_test(test_selftest_catches),
-        cmocka_unit_test(test_repl),      cmocka_unit_test(test_spec_key),
-        cmocka_unit_test(test_accuracy),  cmocka_unit_test(test_variants),
-        cmocka_unit_test(test_bitexact),
+        cmocka_unit_test(test_tables),           cmocka_unit_test(test_golden),
+        cmocka_unit_test(test_multiplier),       cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_report),           cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_selftest_catches), cmocka_unit_test(test_repl),
+        cmocka_unit_test(test_spec_key),         cmocka_unit_test(test_accuracy),
+        cmocka_unit_test(test_variants),         cmocka_unit_test(test_bitexact),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_free_list(specs, nspecs);
