@@ -340,6 +340,12 @@ static int finish(Rnnc *r, int rc)
 
 #define NOPTS(t) ((int)(sizeof t / sizeof t[0]))
 
+/* A --quantize value the library knows (none, int8-weights, int8, int16), or none given. */
+static int quantize_ok(const Args *a)
+{
+    return !a->quantize || rnnc_quant_known(a->quantize);
+}
+
 /* The error report of check --calib: the quantised model against the float one. */
 static int check_calib(Rnnc *r, const Args *a)
 {
@@ -367,6 +373,9 @@ static int cmd_check(int argc, char **argv)
         return bad_usage("--calib and --weights go together", NULL, usage_check);
     if (a.calib_lengths && !a.calib)
         return bad_usage("--calib-lengths goes with --calib", NULL, usage_check);
+    if (!quantize_ok(&a))
+        return bad_usage("--quantize is int8-weights, int8, int16 or none, not", a.quantize,
+                         usage_check);
     Rnnc *r = load(&a);
     if (!r)
         return 1;
@@ -537,6 +546,9 @@ static int cmd_emit(int argc, char **argv)
         return bad_usage("--quantize and --calib go with --weights", NULL, usage_emit);
     if (a.calib_lengths && !a.calib)
         return bad_usage("--calib-lengths goes with --calib", NULL, usage_emit);
+    if (!quantize_ok(&a))
+        return bad_usage("--quantize is int8-weights, int8, int16 or none, not", a.quantize,
+                         usage_emit);
     Rnnc *r = load(&a);
     if (!r)
         return 1;

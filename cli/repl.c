@@ -431,24 +431,6 @@ static int cmd_run(Repl *s, char *arg)
 
 /* ---- quantize: the deployed code of a quantised mode beside the float model --------- */
 
-/* The session's weights as doubles, state_dict order (malloc'd), or NULL. */
-static double *model_params(Repl *s)
-{
-    RnncInfo info = info_of(s);
-    double *p = malloc((size_t)(info.nparams + 1) * sizeof *p);
-    long at = 0;
-    for (int i = 0; p && i < info.ntensors; i++) {
-        RnncTensorInfo t;
-        long n = 0;
-        rnnc_tensor(s->r, i, &t);
-        const double *v = rnnc_model_tensor(s->m, t.name, &n);
-        if (v && at + n <= info.nparams)
-            memcpy(p + at, v, (size_t)n * sizeof *p);
-        at += n;
-    }
-    return p;
-}
-
 /* The model quantised in `mode`, calibrated on the training data (data X Y) or else on x,
  * which `what` names. NULL after a failure (reported). */
 static RnncQuant *quantized(Repl *s, const char *mode, char *what, size_t n)
@@ -469,13 +451,9 @@ static RnncQuant *quantized(Repl *s, const char *mode, char *what, size_t n)
     } else {
         snprintf(what, n, "nothing");
     }
-    double *params = model_params(s);
-    RnncQuant *q = params ? rnnc_quant_new(s->r, mode, params, cp) : NULL;
-    if (!params)
-        fail(s, "out of memory");
-    else if (!q)
+    RnncQuant *q = rnnc_quant_model(s->r, s->m, mode, cp);
+    if (!q)
         report(s, s->r, -1);
-    free(params);
     if (s->data_x)
         rnnc_calib_free(&c);
     return q;

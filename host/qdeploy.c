@@ -17,6 +17,30 @@ int qhost_emit(RnncQuant *q, const char *header_name, const char *weights_name, 
     return emit_unit_quant(q->r->plan, header_name, &eq, u, &q->r->diag);
 }
 
+RnncQuant *rnnc_quant_model(Rnnc *r, RnncModel *m, const char *mode, const RnncCalib *c)
+{
+    const Plan *p = r->plan;
+    double *params = calloc((size_t)p->nparams + 1, sizeof *params);
+    if (!params) {
+        diag_error(&r->diag, span_none(), "out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < p->ntensors; i++) {
+        long n = 0;
+        const double *v = rnnc_model_tensor(m, p->tensors[i].name, &n);
+        if (v)
+            memcpy(params + p->tensors[i].offset, v, (size_t)n * sizeof *params);
+    }
+    RnncQuant *q = rnnc_quant_new(r, mode, params, c);
+    free(params);
+    return q;
+}
+
+int rnnc_quant_known(const char *mode)
+{
+    return quant_mode_parse(mode) >= 0;
+}
+
 int rnnc_report_quant(Rnnc *r, const char *mode, FILE *out)
 {
     int m = mode ? quant_mode_parse(mode) : (int)r->net->quantize;
@@ -36,11 +60,11 @@ int rnnc_report_quant(Rnnc *r, const char *mode, FILE *out)
         return -1;
     }
     fprintf(out,
-            "deployed %s (--quantize): flash %ld bytes (weights %ld, tables %ld); RAM %ld "
+            "deployed %s (%s): flash %ld bytes (weights %ld, tables %ld); RAM %ld "
             "bytes of state,\n       %ld bytes of work for sequences up to max_seq_len %d (float: "
             "flash %ld)\n",
-            quant_mode_name(q->mode), q->flash_bytes, q->array_bytes, q->table_bytes,
-            q->state_bytes, q->work_bytes, r->net->max_seq_len,
+            quant_mode_name(q->mode), mode ? "--quantize" : "deploy.quantize", q->flash_bytes,
+            q->array_bytes, q->table_bytes, q->state_bytes, q->work_bytes, r->net->max_seq_len,
             r->plan->npacked * r->plan->real_size);
     arena_free(&a);
     return 0;

@@ -310,12 +310,17 @@ RnncQuant *rnnc_quant_new(Rnnc *r, const char *mode, const double *params, const
 {
     const Plan *p = r->plan;
     int m = mode ? quant_mode_parse(mode) : (int)r->net->quantize;
-    if (m <= 0) {
+    if (m < 0) {
         diag_error(&r->diag, span_none(),
-                   m == 0 ? "no quantised mode: the spec says deploy.quantize: none (or nothing); "
-                            "give --quantize int8-weights, int8 or int16"
-                          : "unknown quantised mode '%s': int8-weights, int8 or int16",
-                   mode);
+                   "unknown quantised mode '%s': int8-weights, int8 or int16", mode);
+        return NULL;
+    }
+    if (m == QUANT_NONE) {
+        diag_error(&r->diag, span_none(),
+                   mode ? "quantised mode none: the float model is the reference itself; give "
+                          "int8-weights, int8 or int16"
+                        : "no quantised mode: the spec says no deploy.quantize; give --quantize "
+                          "int8-weights, int8 or int16");
         return NULL;
     }
     if ((m == QUANT_INT8 || m == QUANT_INT16) && !c) {

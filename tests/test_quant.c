@@ -430,7 +430,7 @@ static void test_spec_key(void **state)
                         root, tu_rnnc_bin(), spec, tu_rnnc_bin(), spec, dir, w, dir, tu_rnnc_bin(),
                         spec, dir, w, dir);
     run_ok(cmd, &out);
-    assert_non_null(strstr(out, "deployed int8-weights (--quantize): flash"));
+    assert_non_null(strstr(out, "deployed int8-weights (deploy.quantize): flash"));
     free(out);
     free(cmd);
     expect_refused(dir, spec8, w, "", "int8 needs calibration data");
@@ -717,7 +717,12 @@ static void test_bad_input(void **state)
     expect_refused(dir, spec, w, o, "input has shape (0, 10, 2)");
     free(o);
     expect_refused(dir, spec, w, "--quantize int8", "int8 needs calibration data (--calib");
-    expect_refused(dir, spec, w, "--quantize int4", "unknown quantised mode 'int4'");
+    char *err = NULL, *cmd = tu_strf("cd '%s' && '%s' %s -o '%s/bad.c' --weights %s --quantize "
+                                     "int4",
+                                     tu_src_root(), tu_rnnc_bin(), spec, dir, w);
+    assert_int_equal(tu_run(cmd, NULL, &err), 2); /* bad usage */
+    assert_non_null(strstr(err, "--quantize is int8-weights, int8, int16 or none, not 'int4'"));
+    free(err), free(cmd);
     /* a bias no int32 accumulator holds next to the products */
     Rnnc r;
     rnnc_init(&r);
