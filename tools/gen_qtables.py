@@ -4,10 +4,13 @@
 Each table holds f(i / 32) for i = 0..256 (sigmoid, tanh) or exp(-i / 32), rounded to the
 nearest multiple of 2^-15 (sigmoid and tanh capped at 32767); the generated code
 interpolates linearly between entries. Run from the repository root after changing a
-table's definition: python3 tools/gen_qtables.py rewrites the arrays in place.
+table's definition: python3 tools/gen_qtables.py rewrites the arrays in place (then
+clang-format lays them out).
 """
 import math
 import re
+import shutil
+import subprocess
 
 PATH = "templates/quant.c"
 TABLES = {
@@ -33,6 +36,8 @@ def main():
         if n != 1:
             raise SystemExit("%s: table %s not found" % (PATH, name))
     open(PATH, "w").write(text)
+    if shutil.which("clang-format"):  # the house style's packing of the values
+        subprocess.run(["clang-format", "-i", PATH], check=True)
 
 
 if __name__ == "__main__":
