@@ -17,8 +17,10 @@
 
 static const char usage_main[] =
     "usage: rnnc SPEC -o OUT.c [--weights W.pt|W.safetensors [--no-selftest]]\n"
+    "                  [--quantize MODE [--calib X.npy [--calib-lengths L.npy]]]\n"
     "                                     write OUT.c and OUT.h for the spec\n"
-    "       rnnc check SPEC               validate the spec and report its sizes\n"
+    "       rnnc check SPEC [--quantize MODE] [--weights W --calib X.npy]\n"
+    "                                     validate the spec and report its sizes\n"
     "       rnnc run SPEC --weights W.pt --input X.npy [--lengths L.npy]\n"
     "                     [--h0 H0.npy] [--c0 C0.npy]\n"
     "                     --output Y.npy [--h-n H.npy] [--c-n C.npy] [--print]\n"
@@ -40,6 +42,7 @@ static const char usage_main[] =
 static const char usage_emit[] =
     "usage: rnnc SPEC -o OUT.c [--weights W.pt|W.safetensors [--no-selftest]]\n"
     "                          [--rename OLD=NEW ...]\n"
+    "                 [--quantize MODE [--calib X.npy [--calib-lengths L.npy]]]\n"
     "Generates C specialised to the network in SPEC: OUT.c and OUT.h beside it.\n"
     "Without --weights: the caller passes the PyTorch weights (<name>_pack, <name>_forward).\n"
     "With --weights: deployable code, the weights baked in as static const arrays, a\n"
@@ -49,12 +52,20 @@ static const char usage_emit[] =
     "--rename OLD=NEW (repeatable): the weights file's prefix OLD is the spec's NEW\n"
     "  (encoder.rnn=rnn, classifier.fc=head; module.= strips module.), after the spec's\n"
     "  weights: section.\n"
+    "--quantize (overrides the spec's deploy.quantize): int8-weights (int8 weights, a scale\n"
+    "  per row, float activations), int8 or int16 (fully integer: int8/int16 activations,\n"
+    "  no float instruction), none. int8 and int16 need --calib: inputs as rnnc run's\n"
+    "  --input (--calib-lengths as its --lengths), whose float activation ranges set the\n"
+    "  scales. The self-test's golden outputs come from the quantised code itself.\n"
     "Both files are written atomically; on any error neither is left behind.\n";
 
 static const char usage_check[] =
-    "usage: rnnc check SPEC\n"
+    "usage: rnnc check SPEC [--quantize MODE] [--weights W --calib X.npy [--calib-lengths L]]\n"
     "Validates SPEC and prints, per block: cell, sizes, parameters (PyTorch's count and\n"
-    "with merged biases), FLOPs per time step, state and scratch bytes, kernel choices.\n";
+    "with merged biases), FLOPs per time step, state and scratch bytes, kernel choices.\n"
+    "With a quantised mode (--quantize or deploy.quantize): its flash and RAM. With\n"
+    "--weights and --calib: per layer, the worst and mean difference of the quantised model\n"
+    "from the float model on the calibration data.\n";
 
 static const char usage_run[] =
     "usage: rnnc run SPEC --weights W.pt --input X.npy [--lengths L.npy]\n"
@@ -143,6 +154,7 @@ typedef struct Args {
     const char *val_input, *val_target, *val_lengths, *init, *resume, *save, *checkpoint;
     const char *jit, *threads, *weights_out, *log, *log_every;
     const char *h0, *c0, *dh0, *dc0; /* initial states and their gradients */
+    const char *quantize, *calib, *calib_lengths;
     int print, no_selftest, no_shuffle;
     int ntrain;
     const char *train_key[16], *train_flag[16], *train_value[16]; /* train: overrides */
@@ -184,8 +196,15 @@ typedef struct Opt {
         "--rename", OPT_LIST, 0, NULL                                                             \
     }
 
-static const Opt emit_opts[] = {V("-o", out), V("--weights", weights),
-                                F("--no-selftest", no_selftest), RENAME};
+static const Opt emit_opts[] = {V("-o", out),
+                                V("--weights", weights),
+                                F("--no-selftest", no_selftest),
+                                V("--quantize", quantize),
+                                V("--calib", calib),
+                                V("--calib-lengths", calib_lengths),
+                                RENAME};
+static const Opt check_opts[] = {V("--quantize", quantize), V("--weights", weights),
+                                 V("--calib", calib), V("--calib-lengths", calib_lengths), RENAME};
 static const Opt run_opts[] = {
     V("--weights", weights), V("--input", input), V("--lengths", lengths), V("--output", output),
     V("--h-n", h_n),         V("--c-n", c_n),     F("--print", print),     V("--threads", threads),
@@ -432,17 +451,51 @@ static int finish(Rnnc *r, int rc)
 
 #define NOPTS(t) ((int)(sizeof t / sizeof t[0]))
 
+/* A --quantize value the library knows (none, int8-weights, int8, int16), or none given. */
+static int quantize_ok(const Args *a)
+{
+    return !a->quantize || rnnc_quant_known(a->quantize);
+}
+
+/* The error report of check --calib: the quantised model against the float one. */
+static int check_calib(Rnnc *r, const Args *a)
+{
+    RnncCalib c;
+    if (rnnc_calib_load(r, a->calib, a->calib_lengths, &c) < 0)
+        return -1;
+    RnncQuant *q = NULL;
+    double *params = rnnc_load_weights_double(r, a->weights);
+    int rc = -1;
+    if (params && (q = rnnc_quant_new(r, a->quantize, params, &c)) != NULL)
+        rc = rnnc_quant_report(q, &c, stdout);
+    rnnc_quant_free(q);
+    free(params);
+    rnnc_calib_free(&c);
+    return rc;
+}
+
 static int cmd_check(int argc, char **argv)
 {
     Args a;
-    int pr = parse_args(argc, argv, NULL, 0, &a, usage_check);
+    int pr = parse_args(argc, argv, check_opts, NOPTS(check_opts), &a, usage_check);
     if (pr || (pr = require(&a, "check", NULL, NULL, 0, usage_check)))
         return pr == 1 ? 0 : 2;
+    if (!a.calib != !a.weights)
+        return bad_usage("--calib and --weights go together", NULL, usage_check);
+    if (a.calib_lengths && !a.calib)
+        return bad_usage("--calib-lengths goes with --calib", NULL, usage_check);
+    if (!quantize_ok(&a))
+        return bad_usage("--quantize is int8-weights, int8, int16 or none, not", a.quantize,
+                         usage_check);
     int st;
     Rnnc *r = load(&a, &st);
     if (!r)
         return st;
     rnnc_report(r, stdout);
+    if (rnnc_report_quant(r, a.quantize, stdout) < 0)
+        return finish(r, 2);
+    if (a.calib && check_calib(r, &a) < 0)
+        return finish(r, 1);
     return finish(r, 0);
 }
 
@@ -809,12 +862,21 @@ static int cmd_emit(int argc, char **argv)
         return bad_usage("-o takes the C file to write, OUT.c (its header OUT.h goes beside it), "
                          "not",
                          a.out, usage_emit);
+    if ((a.quantize || a.calib) && !a.weights)
+        return bad_usage("--quantize and --calib go with --weights", NULL, usage_emit);
+    if (a.calib_lengths && !a.calib)
+        return bad_usage("--calib-lengths goes with --calib", NULL, usage_emit);
+    if (!quantize_ok(&a))
+        return bad_usage("--quantize is int8-weights, int8, int16 or none, not", a.quantize,
+                         usage_emit);
     int st;
     Rnnc *r = load(&a, &st);
     if (!r)
         return st;
-    int rc = a.weights ? rnnc_write_deployed(r, a.out, a.weights, !a.no_selftest)
-                       : rnnc_write(r, a.out);
+    int rc = !a.weights              ? rnnc_write(r, a.out)
+             : a.quantize || a.calib ? rnnc_write_quantized(r, a.out, a.weights, !a.no_selftest,
+                                                            a.quantize, a.calib, a.calib_lengths)
+                                     : rnnc_write_deployed(r, a.out, a.weights, !a.no_selftest);
     return finish(r, rc == 0 ? 0 : 1);
 }
 

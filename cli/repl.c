@@ -36,6 +36,7 @@ typedef struct Repl {
     int interactive, failed;
     char *plot_file; /* the last figure drawn, redrawn after `set` */
     int plot_kind;
+    char qmode[16]; /* quantize: the mode run shows beside the float model; "" when none */
 } Repl;
 
 static volatile sig_atomic_t interrupted;
@@ -514,6 +515,7 @@ static int cmd_c0(Repl *s, char *arg)
 {
     return set_state0(s, arg, 1);
 }
+static int run_quantized(Repl *s, const double *y, int ndim, const long *shape);
 
 static int cmd_run(Repl *s, char *arg)
 {
@@ -548,8 +550,87 @@ static int cmd_run(Repl *s, char *arg)
         ndim = 3;
     }
     rnnc_print_array(stdout, "output", y, 1, ndim, shape);
+    rc = s->qmode[0] ? run_quantized(s, y, ndim, shape) : 0;
     free(y);
+    return rc;
+}
+
+/* ---- quantize: the deployed code of a quantised mode beside the float model --------- */
+
+/* The model quantised in `mode`, calibrated on the training data (data X Y) or else on x,
+ * which `what` names. NULL after a failure (reported). */
+static RnncQuant *quantized(Repl *s, const char *mode, char *what, size_t n)
+{
+    RnncCalib c;
+    memset(&c, 0, sizeof c);
+    const RnncCalib *cp = NULL;
+    if (s->data_x) {
+        if (report(s, s->r, rnnc_calib_load(s->r, s->data_x, s->data_l, &c)) < 0)
+            return NULL;
+        cp = &c;
+        snprintf(what, n, "%s (%d sequence%s)", s->data_x, c.B, c.B > 1 ? "s" : "");
+    } else if (s->x) {
+        RnncCalib cx = {s->x, NULL, 1, s->xT};
+        c = cx;
+        cp = &c;
+        snprintf(what, n, "x (1 sequence of %d steps)", s->xT);
+    } else {
+        snprintf(what, n, "nothing");
+    }
+    RnncQuant *q = rnnc_quant_model(s->r, s->m, mode, cp);
+    if (!q)
+        report(s, s->r, -1);
+    if (s->data_x)
+        rnnc_calib_free(&c);
+    return q;
+}
+
+/* quantize MODE: the next runs also show the model quantised in MODE (int8-weights, int8,
+ * int16; none: the float model alone), calibrated afresh each time on the current data. */
+static int cmd_quantize(Repl *s, char *arg)
+{
+    if (need_model(s) < 0)
+        return -1;
+    if (!*arg)
+        return fail(s, "usage: quantize int8-weights|int8|int16|none");
+    if (strcmp(arg, "none") == 0) {
+        s->qmode[0] = '\0';
+        printf("float again: run shows the float model alone\n");
+        return 0;
+    }
+    char what[256];
+    RnncQuant *q = quantized(s, arg, what, sizeof what);
+    if (!q)
+        return -1;
+    snprintf(s->qmode, sizeof s->qmode, "%s", rnnc_quant_mode(q));
+    rnnc_quant_free(q);
+    printf("quantised %s: calibrated on %s; run shows it beside the float model\n", s->qmode,
+           what);
     return 0;
+}
+
+/* After run: the same input through the quantised code, and how far it is from y. */
+static int run_quantized(Repl *s, const double *y, int ndim, const long *shape)
+{
+    char what[256], label[64];
+    RnncQuant *q = quantized(s, s->qmode, what, sizeof what);
+    if (!q)
+        return -1;
+    long n = 1;
+    for (int k = 0; k < ndim; k++)
+        n *= shape[k];
+    double *yq = malloc((size_t)n * sizeof *yq), worst = 0;
+    int rc = yq ? rnnc_quant_run(q, s->x, s->xT, yq, 0) : -1;
+    if (report(s, s->r, rc) == 0) {
+        snprintf(label, sizeof label, "quantised %s output", s->qmode);
+        rnnc_print_array(stdout, label, yq, 1, ndim, shape);
+        for (long k = 0; k < n; k++)
+            worst = fmax(worst, fabs(yq[k] - y[k]));
+        printf("largest |quantised - float|: %.6g\n", worst);
+    }
+    free(yq);
+    rnnc_quant_free(q);
+    return rc;
 }
 
 static void print_vec(const char *label, const double *v, int n)
@@ -806,6 +887,8 @@ static const Command commands[] = {
      "draw gates, state, gradients, params or arch of x to FILE; redrawn after set"},
     {"data", cmd_data, "data X Y [L] [val VX VY [VL]]",
      "training (and validation) .npy files for train"},
+    {"quantize", cmd_quantize, "quantize int8-weights|int8|int16|none",
+     "run also shows the quantised deployed code (calibrated on data, or x)"},
     {"train", cmd_train, "train N",
      "N more epochs (spec's loss and train:; optimizer state kept); Ctrl-C keeps done epochs"},
     {"save", cmd_save, "save W.safetensors", "write the weights"},

@@ -27,7 +27,7 @@ static const KeyInfo top_keys[] = {
     {"train", 0},   {"weights", 0}, {NULL, 0},
 };
 static const KeyInfo weights_keys[] = {{"strip", 0}, {"map", 0}, {NULL, 0}};
-static const KeyInfo deploy_keys[] = {{"max_seq_len", 0}, {NULL, 0}};
+static const KeyInfo deploy_keys[] = {{"max_seq_len", 0}, {"quantize", 0}, {NULL, 0}};
 /* train: keys; the cell mask field holds which optimizers a key applies to */
 enum { FOR_SGD = 1, FOR_ADAM = 2, FOR_ADAMW = 4, FOR_OPT_ALL = 7 };
 static const KeyInfo train_keys[] = {
@@ -385,6 +385,8 @@ static const char *const input_names[] = {"last", "sequence", NULL};
 static const char *const act_names[] = {"none", "softmax", "sigmoid", NULL};
 static const char *const precision_names[] = {"float32", "float64", NULL};
 static const char *const math_names[] = {"libm", "builtin", NULL};
+/* deploy.quantize, in QuantMode's order */
+static const char *const quantize_names[] = {"none", "int8-weights", "int8", "int16", NULL};
 static const char *const loss_names[] = {"cross_entropy", "mse", "bce_with_logits", NULL};
 
 enum { MAX_SIZE = 1 << 20, MAX_HIDDEN = 1 << 16, MAX_LAYERS = 64 };
@@ -781,6 +783,7 @@ static void check_top(Checker *cp, const Node *root, Net *net)
     if ((v = spec_map_get(root, "deploy")) != NULL) {
         /* deploy:
          *   max_seq_len: 256   # longest sequence <name>_forward of the deployed code takes
+         *   quantize: none     # none | int8-weights | int8 | int16 (compiler/quant.h)
          */
         if (v->kind != NODE_MAP) {
             diag_error(d, v->span, "'deploy' must be a mapping, found %s", node_what(v));
@@ -789,6 +792,12 @@ static void check_top(Checker *cp, const Node *root, Net *net)
             const Node *m = spec_map_get(v, "max_seq_len");
             if (m)
                 get_int(&c, m, "max_seq_len", 1, MAX_SIZE, &net->max_seq_len);
+            const Node *q = spec_map_get(v, "quantize");
+            if (q) {
+                int k = get_enum(&c, q, "quantize", quantize_names);
+                net->quantize = k > 0 ? (QuantMode)k : QUANT_NONE;
+                net->quantize_span = q->span;
+            }
         }
     }
 }

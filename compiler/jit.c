@@ -93,9 +93,12 @@ static int entry(JitModule *m, const char *prefix, const char *what, void *slot,
     return 0;
 }
 
-/* Fills the model's function table, the only place that does; frees m on failure. */
+/* Fills the model's function table, the only place that does; frees m on failure. Without
+ * a prefix, m as it is (the caller looks its symbols up). */
 static JitModule *fill_fns(JitModule *m, const char *prefix, int train, ModelFns *fns, DiagList *d)
 {
+    if (!prefix)
+        return m;
     memset(fns, 0, sizeof *fns);
     int bad = entry(m, prefix, "scratch_bytes", &fns->scratch_bytes, d) |
               entry(m, prefix, "v_pack", &fns->pack, d) |

@@ -47,7 +47,8 @@ typedef struct ModelFns {
 } ModelFns;
 
 /* Compiles `source` (one translation unit, no #include) and fills `fns` from its entry
- * points: the inference ones always, the training ones when `train`. Returns the module (free
+ * points: the inference ones always, the training ones when `train` (nothing when `prefix` is
+ * NULL: a unit of other entry points, found with jit_symbol). Returns the module (free
  * with jit_free) or NULL with the compiler's messages added to `d`. */
 JitModule *jit_compile(JitKind kind, const char *source, const char *prefix, int train,
                        ModelFns *fns, DiagList *d);

@@ -16,6 +16,8 @@ typedef enum KernelChoice { KERNEL_AUTO, KERNEL_UNROLLED, KERNEL_LOOP } KernelCh
 typedef enum HeadInput { HEAD_LAST, HEAD_SEQUENCE } HeadInput;
 typedef enum HeadAct { ACT_NONE, ACT_SOFTMAX, ACT_SIGMOID } HeadAct;
 typedef enum LossKind { LOSS_NONE, LOSS_CROSS_ENTROPY, LOSS_MSE, LOSS_BCE } LossKind;
+/* deploy.quantize: how deployed code stores weights and computes (compiler/quant.h) */
+typedef enum QuantMode { QUANT_NONE, QUANT_INT8_WEIGHTS, QUANT_INT8, QUANT_INT16 } QuantMode;
 
 /* One recurrent block: what one nn.RNN / nn.LSTM / nn.GRU module is. */
 typedef struct Block {
@@ -77,6 +79,9 @@ typedef struct Net {
     Block *blocks; /* (nblocks) */
     Head head;
     int out_size; /* features of y: O with a head, else D*H (D*P) of the top block */
+    /* deploy.quantize: QUANT_NONE unless the spec says, and where it says */
+    QuantMode quantize;
+    Span quantize_span;
 } Net;
 
 static inline int cell_gates(CellKind c)

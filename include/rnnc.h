@@ -367,6 +367,61 @@ int rnnc_plot(Rnnc *r, const RnncPlotArgs *a);
  * a->model) and an input are given, the gates, state and gradient figures. 0 or -1. */
 int rnnc_report_html(Rnnc *r, const RnncPlotArgs *a, const char *output);
 
+/* ---- quantised deployment (deploy.quantize, --quantize): host/quant.c, host/qdeploy.c ---- */
+
+/* Calibration data: B sequences of up to T steps, x (B, T, I) sequence-major as doubles
+ * whatever the spec's batch_first, lengths NULL (every sequence T steps) or (B). */
+typedef struct RnncCalib {
+    double *x;
+    int *lengths;
+    int B, T;
+} RnncCalib;
+
+/* Reads calibration data: x_path as rnnc run's --input, lengths_path (or NULL) as its
+ * --lengths, checked against the spec; every value finite, at least one sequence.
+ * 0, or -1 with the problem in r's diagnostics. Free with rnnc_calib_free. */
+int rnnc_calib_load(Rnnc *r, const char *x_path, const char *lengths_path, RnncCalib *out);
+void rnnc_calib_free(RnncCalib *c);
+
+/* Whether `mode` names a quantised mode: "none", "int8-weights", "int8", "int16". */
+int rnnc_quant_known(const char *mode);
+
+/* rnnc_load_weights as doubles (nparams of them, state_dict order; free with free()). */
+double *rnnc_load_weights_double(Rnnc *r, const char *path);
+
+/* A quantised model in memory: the deployed code of one mode JIT-compiled (libtcc), with
+ * its weights, scales and calibration ranges; what rnnc check --calib, the REPL and the
+ * tests run. */
+typedef struct RnncQuant RnncQuant;
+
+/* Quantises `params` (rnnc_info's nparams doubles, state_dict order) in `mode`
+ * ("int8-weights", "int8", "int16"; NULL: the spec's deploy.quantize), calibrated on `c`
+ * (the float model's activation ranges over it; required by int8 and int16, optional for
+ * int8-weights), and compiles the deployed code. NULL with errors in r's diagnostics (a
+ * value that overflows its format among them). r must outlive it. */
+RnncQuant *rnnc_quant_new(Rnnc *r, const char *mode, const double *params, const RnncCalib *c);
+/* rnnc_quant_new on the weights of the REPL's model m (of r). */
+RnncQuant *rnnc_quant_model(Rnnc *r, RnncModel *m, const char *mode, const RnncCalib *c);
+void rnnc_quant_free(RnncQuant *q);
+/* The mode's name. */
+const char *rnnc_quant_mode(const RnncQuant *q);
+/* One sequence x (T, I) through the quantised code (inputs quantised at its input scale,
+ * outputs back to reals) or, with `ref`, through the float model (rnnc's reference, in
+ * double): y (T, O) when the output is per step, else (O). T up to deploy.max_seq_len for
+ * the quantised code. 0, or -1 with the reason in r's diagnostics. */
+int rnnc_quant_run(RnncQuant *q, const double *x, int T, double *y, int ref);
+/* Prints, per layer and for the output, the worst and the mean |quantised - float| over
+ * the sequences of c (cut to deploy.max_seq_len), with the scales. 0 or -1. */
+int rnnc_quant_report(RnncQuant *q, const RnncCalib *c, FILE *out);
+/* Prints the flash and RAM of the deployed code in `mode` (NULL: the spec's; nothing when
+ * that is none), as rnnc check does. 0, or -1 for an unknown mode (reported in r). */
+int rnnc_report_quant(Rnnc *r, const char *mode, FILE *out);
+/* rnnc_write_deployed in a quantised mode (NULL: the spec's deploy.quantize), calibrated
+ * on the .npy files calib (and calib_lengths; NULL when none): the golden outputs of the
+ * self-test come from the quantised code itself. 0, or -1 with nothing written. */
+int rnnc_write_quantized(Rnnc *r, const char *c_path, const char *weights, int selftest,
+                         const char *mode, const char *calib, const char *calib_lengths);
+
 #ifdef __cplusplus
 }
 #endif

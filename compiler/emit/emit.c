@@ -13,6 +13,7 @@
 
 extern const char rnnc_tpl_prelude[];
 extern const char rnnc_tpl_drivers[];
+extern const char rnnc_tpl_quant[];
 
 const char *em_base_name(const char *path)
 {
@@ -181,18 +182,22 @@ static const char *tpl_find(const char *tpl, const char *name, size_t *n)
     return s;
 }
 
-/* Appends template section `name` (of prelude.c, else drivers.c) with its holes filled:
- * RNNC_NAME(x) becomes <name>_x, the other holes the unit's literals and functions. */
+/* Appends template section `name` (of prelude.c, else drivers.c, else quant.c) with its
+ * holes filled: RNNC_NAME(x) becomes <name>_x, the other holes the unit's literals and
+ * functions. */
 void em_section(Emitter *e, const char *name)
 {
     size_t n;
     const char *s = tpl_find(rnnc_tpl_prelude, name, &n);
     if (!s)
         s = tpl_find(rnnc_tpl_drivers, name, &n);
+    if (!s)
+        s = tpl_find(rnnc_tpl_quant, name, &n);
     assert(s);
     const char *holes[][2] = {
-        {"RNNC_EXP", e->exp_fn}, {"RNNC_TANH", e->tanh_fn}, {"RNNC_ONE", e->one},
-        {"RNNC_ZERO", e->zero},  {"RNNC_FN ", e->fn},
+        {"RNNC_EXP", e->exp_fn},  {"RNNC_TANH", e->tanh_fn}, {"RNNC_ONE", e->one},
+        {"RNNC_ZERO", e->zero},   {"RNNC_FN ", e->fn},       {"RNNC_QMAX", e->qmax},
+        {"RNNC_QFRAC", e->qfrac},
     };
     while (n) {
         size_t hl = 0;

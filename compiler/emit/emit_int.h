@@ -23,6 +23,8 @@ typedef struct Emitter {
     int for_tcc;       /* for libtcc, which neither unrolls nor vectorises */
     char ring[16][48]; /* scratch for index expressions */
     int ring_at;
+    /* quantised code's RNNC_QMAX and RNNC_QFRAC (emit/quant.c); NULL elsewhere */
+    const char *qmax, *qfrac;
 } Emitter;
 
 /* One input of a product: dst[c] += w[k * row + col0 + c] * v[k] for k < K. */
@@ -33,8 +35,8 @@ typedef struct Term {
 
 /* ---- emit.c: unit assembly ------------------------------------------------------------ */
 
-/* Appends template section `name` (templates/prelude.c, else drivers.c) with its holes
- * filled. */
+/* Appends template section `name` (templates/prelude.c, else drivers.c, else quant.c) with
+ * its holes filled. */
 void em_section(Emitter *e, const char *name);
 /* The banner lines describing the network. */
 void em_summary(Emitter *e);
