@@ -1,5 +1,5 @@
-/* rt_util.h — internal helpers shared by librnnrt's file readers and writers (npy.c and
- * safetensors.c): error messages, opening a file for reading, host byte order and byte
+/* rt_util.h — internal helpers shared by librnnrt's file readers and writers (npy, the
+ * safetensors files, pt): error messages, opening a file for reading, host byte order and byte
  * swapping, and the atomic (temporary file + rename) file write. Not part of the public
  * rnnrt.h API; the rnnrt_util_ prefix keeps the names clear of the caller's.
  */

@@ -105,6 +105,25 @@ static void em_step(Emitter *e)
     sb_line(sb, "%s", "");
 }
 
+void em_selftest_stream(Emitter *e, long T, long I, long O, int per_step)
+{
+    Sb *sb = e->sb;
+    const char *n = e->p->net->name;
+    sb_line(sb, "%s_state s;", n);
+    sb_line(sb, "%s_reset(&s);", n);
+    sb_line(sb, "for (int t = 0; t < %ld; t++) {", T);
+    sb_line(sb, "    %s_step(&s, x + t * %ld, y);", n, I);
+    if (per_step) {
+        sb_line(sb, "    if (differs(y, want + t * %ld, %ld))", O, O);
+        sb_line(sb, "        return 2;");
+    }
+    sb_line(sb, "}");
+    if (!per_step) {
+        sb_line(sb, "if (differs(y, want, %ld))", O);
+        sb_line(sb, "    return 2;");
+    }
+}
+
 /* <name>_selftest: the golden sequence through <name>_forward (and through <name>_step when
  * the network streams), compared with the outputs rnnc computed within a tolerance that
  * another compiler, FPU or libm can explain but a wrong gate order or layout cannot. */
@@ -142,21 +161,8 @@ static void em_selftest(Emitter *e)
     sb_line(sb, "if (forward_batch(weights, x, 0, 1, %ld, y, 0, 0, scratch) != 0 ||", T);
     sb_line(sb, "    differs(y, want, %ld))", ny);
     sb_line(sb, "    return 1;");
-    if (p->can_stream) {
-        sb_line(sb, "%s_state s;", net->name);
-        sb_line(sb, "%s_reset(&s);", net->name);
-        sb_line(sb, "for (int t = 0; t < %ld; t++) {", T);
-        sb_line(sb, "    %s_step(&s, x + t * %ld, y);", net->name, I);
-        if (per_step) {
-            sb_line(sb, "    if (differs(y, want + t * %ld, %ld))", O, O);
-            sb_line(sb, "        return 2;");
-        }
-        sb_line(sb, "}");
-        if (!per_step) {
-            sb_line(sb, "if (differs(y, want, %ld))", O);
-            sb_line(sb, "    return 2;");
-        }
-    }
+    if (p->can_stream)
+        em_selftest_stream(e, T, I, O, per_step);
     sb_line(sb, "return 0;");
     sb_close(sb, 1);
     sb_line(sb, "%s", "");

@@ -121,6 +121,10 @@ void em_cache_at(Emitter *e);
 const char *em_lit(Emitter *e, double v);
 void em_weights(Emitter *e);
 void em_deploy_api(Emitter *e);
+/* The self-test's second half: the golden sequence streamed through <name>_step, compared
+ * step by step (per-step outputs) or at the end; returns 2 on a difference. Deployed and
+ * quantised code alike (their differs() and x, y, want are in scope). */
+void em_selftest_stream(Emitter *e, long T, long I, long O, int per_step);
 void em_header_deploy(Emitter *e, const char *header_name);
 
 #endif

@@ -521,21 +521,8 @@ static void em_qselftest(Emitter *e, const EmitQuant *eq)
             q->work_hlast ? "hlast" : "0", q->nbuf ? "buf[0]" : "0", q->nbuf > 1 ? "buf[1]" : "0");
     sb_line(sb, "if (differs(y, want, %ld))", ny);
     sb_line(sb, "    return 1;");
-    if (p->can_stream) {
-        sb_line(sb, "%s_state s;", net->name);
-        sb_line(sb, "%s_reset(&s);", net->name);
-        sb_line(sb, "for (int t = 0; t < %ld; t++) {", T);
-        sb_line(sb, "    %s_step(&s, x + t * %ld, y);", net->name, I);
-        if (per_step) {
-            sb_line(sb, "    if (differs(y, want + t * %ld, %ld))", O, O);
-            sb_line(sb, "        return 2;");
-        }
-        sb_line(sb, "}");
-        if (!per_step) {
-            sb_line(sb, "if (differs(y, want, %ld))", O);
-            sb_line(sb, "    return 2;");
-        }
-    }
+    if (p->can_stream)
+        em_selftest_stream(e, T, I, O, per_step);
     sb_line(sb, "return 0;");
     sb->indent -= 4;
     sb_line(sb, "}");

@@ -5,7 +5,8 @@
  *   mkdir -p /tmp/fz && protoc-c --proto_path=/usr/include/onnx --c_out=/tmp/fz onnx.proto
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Ihost -Iruntime -I/tmp/fz \
  *     tests/fuzz/fuzz_onnx.c host/onnx*.c /tmp/fz/onnx.pb-c.c \
- *     runtime/safetensors.c runtime/rt_util.c runtime/npy.c -lprotobuf-c -lyaml -lm \
+ *     runtime/safetensors.c runtime/json.c runtime/st_*.c runtime/params.c runtime/rt_util.c \
+ *     runtime/npy.c -lprotobuf-c -lyaml -lm \
  *     -o /tmp/fz/fuzz_onnx
  *   cp -r tests/fuzz/corpus/onnx /tmp/fz/corpus && nice /tmp/fz/fuzz_onnx \
  *     -dict=tests/fuzz/onnx.dict -max_total_time=120 /tmp/fz/corpus
