@@ -3,6 +3,7 @@
  * state_dict (memoised globals, the shortest integer opcodes), into a growing buffer.
  */
 #include "pickle.h"
+#include "rt_util.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -10,43 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct Out {
-    unsigned char *p;
-    size_t len, cap;
-    int oom;
-} Out;
-
-static void put(Out *o, const void *b, size_t n)
-{
-    if (o->oom) {
-        return;
-    }
-    if (o->len + n > o->cap) {
-        size_t cap = o->cap ? o->cap : 1024;
-        unsigned char *p;
-        while (cap < o->len + n) {
-            cap *= 2;
-        }
-        p = realloc(o->p, cap);
-        if (!p) {
-            o->oom = 1;
-            return;
-        }
-        o->p = p;
-        o->cap = cap;
-    }
-    memcpy(o->p + o->len, b, n);
-    o->len += n;
-}
-
-static void put1(Out *o, int c)
+static void put1(RnnrtBuf *o, int c)
 {
     unsigned char b = (unsigned char)c;
 
-    put(o, &b, 1);
+    rnnrt_buf_put(o, &b, 1);
 }
 
-static void put_le(Out *o, uint64_t v, int n)
+static void put_le(RnnrtBuf *o, uint64_t v, int n)
 {
     for (int i = 0; i < n; i++) {
         put1(o, (int)(v >> (8 * i) & 0xff));
@@ -54,7 +26,7 @@ static void put_le(Out *o, uint64_t v, int n)
 }
 
 /* The shortest of BININT1, BININT2, BININT and LONG1, as Python's pickler chooses. */
-static void put_int(Out *o, int64_t v)
+static void put_int(RnnrtBuf *o, int64_t v)
 {
     if (v >= 0 && v < 256) {
         put1(o, 'K');
@@ -78,30 +50,30 @@ static void put_int(Out *o, int64_t v)
     }
 }
 
-static void put_str(Out *o, const char *s)
+static void put_str(RnnrtBuf *o, const char *s)
 {
     size_t n = strlen(s);
 
     put1(o, 'X');
     put_le(o, n, 4);
-    put(o, s, n);
+    rnnrt_buf_put(o, s, n);
 }
 
 /* First use of a memoised value: emit it and BINPUT; later uses: BINGET. */
-static void put_memo(Out *o, int *slot, int *next, const char *emit, size_t len)
+static void put_memo(RnnrtBuf *o, int *slot, int *next, const char *emit, size_t len)
 {
     if (*slot >= 0) {
         put1(o, 'h');
         put1(o, *slot);
         return;
     }
-    put(o, emit, len);
+    rnnrt_buf_put(o, emit, len);
     *slot = (*next)++;
     put1(o, 'q');
     put1(o, *slot);
 }
 
-static void put_tuple(Out *o, const int64_t *v, int n)
+static void put_tuple(RnnrtBuf *o, const int64_t *v, int n)
 {
     if (n == 0) {
         put1(o, ')');
@@ -124,7 +96,7 @@ int rnnrt_pkl_write(const RnnrtTensor *ts, int n, unsigned char **buf, size_t *l
                                         "ctorch\nIntStorage\n", "ctorch\nLongStorage\n"};
     int m_od = -1, m_rebuild = -1, m_storage = -1, m_cpu = -1, m_type[4] = {-1, -1, -1, -1};
     int next = 0;
-    Out o = {NULL, 0, 0, 0};
+    RnnrtBuf o = {NULL, 0, 0, 0};
 
     put1(&o, 0x80);
     put1(&o, 2);
@@ -175,7 +147,7 @@ int rnnrt_pkl_write(const RnnrtTensor *ts, int n, unsigned char **buf, size_t *l
         free(o.p);
         return -1;
     }
-    *buf = o.p;
+    *buf = (unsigned char *)o.p;
     *len = o.len;
     return 0;
 }

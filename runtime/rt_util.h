@@ -36,4 +36,16 @@ void rnnrt_util_byteswap(void *p, size_t n, int size);
 int rnnrt_util_write_atomic(const char *path, const void *const *bufs, const size_t *lens, int n,
                             RnnrtError *err);
 
+/* A growable byte string for the writers (the safetensors header, the .pt pickle); `oom`
+ * is set, and sticks, when an allocation fails; the bytes are always followed by a NUL. */
+typedef struct RnnrtBuf {
+    char *p; /* malloc'd; the caller frees it */
+    size_t len, cap;
+    int oom;
+} RnnrtBuf;
+/* Appends n bytes. */
+void rnnrt_buf_put(RnnrtBuf *b, const void *s, size_t n);
+/* Appends printf-formatted text. */
+void rnnrt_buf_printf(RnnrtBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #endif

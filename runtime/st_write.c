@@ -15,83 +15,16 @@
 
 /* ---- the header text ---------------------------------------------------------------- */
 
-/* A growable string; `oom` is set (and sticks) when an allocation fails. */
-typedef struct Sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} Sbuf;
-
-static void sb_printf(Sbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (b->oom) {
-        return;
-    }
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->oom = 1;
-        return;
-    }
-    if (b->len + (size_t)n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        char *p;
-        while (cap < b->len + (size_t)n + 1) {
-            cap *= 2;
-        }
-        p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-/* Appends n bytes. */
-static void sb_put(Sbuf *b, const char *s, size_t n)
-{
-    if (b->oom) {
-        return;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        char *p;
-        while (cap < b->len + n + 1) {
-            cap *= 2;
-        }
-        p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
 /* `s` (well-formed UTF-8: check_tensors saw to it) as a JSON string literal. Quotes,
  * backslashes, controls (C0, DEL, C1) and the noncharacters U+FFFE and U+FFFF become \u
  * escapes, so that the header is plain printable text to any reader (YAML-based readers
  * refuse the raw characters); everything else passes through as UTF-8. */
-static void sb_json_str(Sbuf *b, const char *s)
+static void sb_json_str(RnnrtBuf *b, const char *s)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t n = strlen(s), i = 0, run = 0;
 
-    sb_put(b, "\"", 1);
+    rnnrt_buf_put(b, "\"", 1);
     while (i < n) {
         uint32_t cp;
         int k = rnnrt_utf8_seq(u + i, n - i, &cp);
@@ -106,20 +39,20 @@ static void sb_json_str(Sbuf *b, const char *s)
             run += (size_t)k;
             continue;
         }
-        sb_put(b, s + i - run, run);
+        rnnrt_buf_put(b, s + i - run, run);
         run = 0;
         if (cp == '"' || cp == '\\') {
             esc[0] = '\\';
             esc[1] = (char)cp;
-            sb_put(b, esc, 2);
+            rnnrt_buf_put(b, esc, 2);
         } else {
             snprintf(esc, sizeof esc, "\\u%04x", (unsigned)cp);
-            sb_put(b, esc, 6);
+            rnnrt_buf_put(b, esc, 6);
         }
         i += (size_t)k;
     }
-    sb_put(b, s + i - run, run);
-    sb_put(b, "\"", 1);
+    rnnrt_buf_put(b, s + i - run, run);
+    rnnrt_buf_put(b, "\"", 1);
 }
 
 /* ---- writing ------------------------------------------------------------------------ */
@@ -183,7 +116,7 @@ static int check_tensors(const char *path, const RnnrtTensor *ts, int n, RnnrtEr
 int rnnrt_st_write(const char *path, const RnnrtTensor *ts, int n, RnnrtError *err)
 {
     unsigned char lenb[8];
-    Sbuf hb = {NULL, 0, 0, 0};
+    RnnrtBuf hb = {NULL, 0, 0, 0};
     const void **bufs = NULL;
     size_t *lens = NULL;
     void **copies = NULL;
@@ -201,20 +134,20 @@ int rnnrt_st_write(const char *path, const RnnrtTensor *ts, int n, RnnrtError *e
         rnnrt_util_set_err(err, "%s: out of memory", path);
         goto done;
     }
-    sb_printf(&hb, "{");
+    rnnrt_buf_printf(&hb, "{");
     for (int i = 0; i < n; i++) {
         const RnnrtTensor *t = &ts[i];
         uint64_t nbytes = 0;
 
         rnnrt_sti_shape_bytes(t->ndim, t->shape, rnnrt_dtype_size(t->dtype), &nbytes);
-        sb_printf(&hb, i ? "," : "");
+        rnnrt_buf_printf(&hb, i ? "," : "");
         sb_json_str(&hb, t->name);
-        sb_printf(&hb, ":{\"dtype\":\"%s\",\"shape\":[", rnnrt_sti_dtype_names[t->dtype]);
+        rnnrt_buf_printf(&hb, ":{\"dtype\":\"%s\",\"shape\":[", rnnrt_sti_dtype_names[t->dtype]);
         for (int j = 0; j < t->ndim; j++) {
-            sb_printf(&hb, j ? ",%ld" : "%ld", t->shape[j]);
+            rnnrt_buf_printf(&hb, j ? ",%ld" : "%ld", t->shape[j]);
         }
-        sb_printf(&hb, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
-                  (unsigned long long)(off + nbytes));
+        rnnrt_buf_printf(&hb, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
+                         (unsigned long long)(off + nbytes));
         off += nbytes;
         bufs[i + 2] = t->data;
         lens[i + 2] = (size_t)nbytes;
@@ -230,9 +163,9 @@ int rnnrt_st_write(const char *path, const RnnrtTensor *ts, int n, RnnrtError *e
             bufs[i + 2] = copies[i];
         }
     }
-    sb_printf(&hb, "}");
+    rnnrt_buf_printf(&hb, "}");
     while (!hb.oom && hb.len % 8 != 0) {
-        sb_printf(&hb, " ");
+        rnnrt_buf_printf(&hb, " ");
     }
     if (hb.oom) {
         rnnrt_util_set_err(err, "%s: out of memory formatting the header", path);
