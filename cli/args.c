@@ -2,6 +2,7 @@
  * shares: usage errors (exit 2), whole-number options, loading the spec with --jit and
  * --rename, and printing the diagnostics left at the end.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,4 +194,15 @@ int cli_finish(Rnnc *r, int rc)
 int cli_quantize_ok(const Args *a)
 {
     return !a->quantize || rnnc_quant_known(a->quantize);
+}
+
+void cli_print_epoch(const RnncProgress *p)
+{
+    printf("epoch %d/%d  loss %.6f", p->epoch, p->epochs, p->loss);
+    if (!isnan(p->train_acc))
+        printf("  acc %.4f", p->train_acc);
+    if (!isnan(p->val_loss))
+        printf("  val_loss %.6f", p->val_loss);
+    if (!isnan(p->val_acc))
+        printf("  val_acc %.4f", p->val_acc);
 }

@@ -116,4 +116,8 @@ extern const char usage_plot[];
 int cmd_report(int argc, char **argv);
 extern const char usage_report[];
 
+/* An epoch's figures as `rnnc train` and the REPL's train print them: "epoch E/N  loss L"
+ * and the accuracy and validation figures that are known; no newline. */
+void cli_print_epoch(const RnncProgress *p);
+
 #endif

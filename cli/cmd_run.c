@@ -185,13 +185,7 @@ static void show_progress(void *ctx, const RnncProgress *p)
         if (d->tty)
             printf("\r\033[K");
         d->live = 0;
-        printf("epoch %d/%d  loss %.6f", p->epoch, p->epochs, p->loss);
-        if (!isnan(p->train_acc))
-            printf("  acc %.4f", p->train_acc);
-        if (!isnan(p->val_loss))
-            printf("  val_loss %.6f", p->val_loss);
-        if (!isnan(p->val_acc))
-            printf("  val_acc %.4f", p->val_acc);
+        cli_print_epoch(p);
         printf("  lr %.3g%s  (%.1f s)\n", p->lr, p->best ? "  best" : "", p->elapsed);
         fflush(stdout);
         return;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "repl_session.h"
 
 /* data X.npy Y.npy [L.npy] [val VX.npy VY.npy [VL.npy]] */
@@ -50,13 +51,7 @@ static void show_progress(void *ctx, const RnncProgress *p)
     if (p->end_of_epoch) {
         if (s->interactive)
             printf("\r\033[K");
-        printf("epoch %d/%d  loss %.6f", p->epoch, p->epochs, p->loss);
-        if (!isnan(p->train_acc))
-            printf("  acc %.4f", p->train_acc);
-        if (!isnan(p->val_loss))
-            printf("  val_loss %.6f", p->val_loss);
-        if (!isnan(p->val_acc))
-            printf("  val_acc %.4f", p->val_acc);
+        cli_print_epoch(p);
         printf("\n");
         fflush(stdout);
     } else if (s->interactive && (p->elapsed - s->last_live >= 0.1 || p->step == p->steps)) {
