@@ -264,10 +264,10 @@ int rnnc_write(Rnnc *r, const char *c_path)
 }
 
 /* The JIT unit's text (training API too when `train`). */
-static char *jit_source(Rnnc *r, int train)
+static char *jit_source(Rnnc *r, JitKind kind, int train)
 {
     CUnit u;
-    if (emit_unit_jit(r->plan, train, r->jit == JIT_TCC, &u, &r->diag) < 0)
+    if (emit_unit_jit(r->plan, train, kind == JIT_TCC, &u, &r->diag) < 0)
         return NULL;
     char *s = cunit_join(&u);
     if (!s)
@@ -278,7 +278,7 @@ static char *jit_source(Rnnc *r, int train)
 
 char *rnnc_source(Rnnc *r)
 {
-    return jit_source(r, 0);
+    return jit_source(r, r->jit, 0);
 }
 
 char *rnnc_layer_source(Rnnc *r, const char *block, int layer, int train)
@@ -311,10 +311,7 @@ static double clock_ms(void)
 
 JitModule *host_compile_timed(Rnnc *r, JitKind kind, int train, ModelFns *fns, double *gen_end_ms)
 {
-    JitKind was = r->jit;
-    r->jit = kind; /* the unit is shaped for the compiler that takes it */
-    char *src = jit_source(r, train);
-    r->jit = was;
+    char *src = jit_source(r, kind, train); /* shaped for the compiler that takes it */
     *gen_end_ms = clock_ms();
     if (!src)
         return NULL;

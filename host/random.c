@@ -84,7 +84,7 @@ void *random_dropout_masks(const Plan *p, int B, int T, unsigned long long seed,
     long at = 0;
     for (int i = 0; i < p->nlayers; i++) {
         const PlanLayer *L = &p->layers[i];
-        if (L->dir || !(L->block->dropout > 0 && !L->last_layer))
+        if (L->dir || L->drop_off < 0) /* the plan says which layers drop */
             continue;
         double q = L->block->dropout, keep = 1 / (1 - q);
         long n = (long)T * L->block->dirs * L->Hr;
