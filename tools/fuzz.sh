@@ -5,6 +5,9 @@
 #   tools/fuzz.sh                  30 s each (the end of tools/test.sh)
 #   tools/fuzz.sh 36000            ten hours each
 #   tools/fuzz.sh 600 spec npy     ten minutes each of two
+#   tools/fuzz.sh 10M              ten million executions each (a count: N, Nk or NM)
+# FUZZ_TIMEOUT=S (default 25) is the seconds one input may take before it counts as a hang:
+# raise it when the run may be paused (kill -STOP) for longer than that.
 # New inputs are kept in build-fuzz/corpus/TARGET/ from run to run; an input that fails (a
 # crash, a sanitizer report, a broken invariant) is copied into tests/fuzz/regress/TARGET/,
 # where the replay test fuzz_TARGET runs it in every build: commit it with the fix. Exit 1
@@ -12,6 +15,14 @@
 set -eu
 cd "$(dirname "$0")/.."
 secs=${1:-30}
+limit="-max_total_time=$secs"
+case $secs in
+*[kM]) n=${secs%?}
+    case $secs in *k) n=$((n * 1000)) ;; *) n=$((n * 1000000)) ;; esac
+    limit="-runs=$n"
+    secs="$n runs" ;;
+*) secs="$secs s" ;;
+esac
 [ $# -gt 0 ] && shift
 targets=${*:-$(sed -e 's/#.*//' tests/fuzz/targets.txt)}
 probe=$(mktemp -d)
@@ -44,12 +55,12 @@ for t in $targets; do
     regress=""
     [ -d "tests/fuzz/regress/$t" ] && regress="tests/fuzz/regress/$t"
     # shellcheck disable=SC2086
-    if nice -n 10 "build-fuzz/tests/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=25 \
+    if nice -n 10 "build-fuzz/tests/fuzz/fuzz_$t" "$limit" -timeout="${FUZZ_TIMEOUT:-25}" \
         -rss_limit_mb=2048 -print_final_stats=1 $dict -artifact_prefix="$art/" \
         "$work" "tests/fuzz/corpus/$t" $regress >"$log" 2>&1; then
         execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
         cov=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$log" | tail -n 1)
-        echo "fuzz.sh: $t: ${secs} s, ${execs:-?} executions, ${cov:-cov: ?}, no failure"
+        echo "fuzz.sh: $t: $secs, ${execs:-?} executions, ${cov:-cov: ?}, no failure"
     else
         status=1
         echo "fuzz.sh: $t FAILED; the log is $log:" >&2
