@@ -182,7 +182,7 @@ typedef struct Fwd {
 static void run_fwd(void *p)
 {
     Fwd *f = p;
-    f->f.forward(f->w, f->x, NULL, f->B, f->T, f->y, NULL, NULL, f->scratch);
+    f->f.forward(f->w, f->x, NULL, f->B, f->T, NULL, NULL, f->y, NULL, NULL, f->scratch);
 }
 
 static void meet(void *b)
@@ -197,8 +197,8 @@ static void *helper(void *p)
         pthread_barrier_wait(&g->go);
         if (g->quit)
             return NULL;
-        g->f.forward_par(g->w, g->x, NULL, g->B, g->T, g->y, NULL, NULL, g->scratch2, g->scratch,
-                         1, 2, meet, &g->barrier);
+        g->f.forward_par(g->w, g->x, NULL, g->B, g->T, NULL, NULL, g->y, NULL, NULL, g->scratch2,
+                         g->scratch, 1, 2, meet, &g->barrier);
         pthread_barrier_wait(&g->go);
     }
 }
@@ -207,8 +207,8 @@ static void run_fwd2(void *p)
 {
     Fwd *g = p;
     pthread_barrier_wait(&g->go);
-    g->f.forward_par(g->w, g->x, NULL, g->B, g->T, g->y, NULL, NULL, g->scratch, g->scratch, 0, 2,
-                     meet, &g->barrier);
+    g->f.forward_par(g->w, g->x, NULL, g->B, g->T, NULL, NULL, g->y, NULL, NULL, g->scratch,
+                     g->scratch, 0, 2, meet, &g->barrier);
     pthread_barrier_wait(&g->go);
 }
 
@@ -463,14 +463,15 @@ typedef struct Train {
 static void run_train(void *p)
 {
     Train *t = p;
-    RnnrtLossArgs la = {
-        RNNRT_LOSS_CROSS_ENTROPY, 0, t->B, t->T, 5, 0, 1, t->len, t->logits, t->y, RNNRT_ACT_NONE};
+    RnnrtLossArgs la = {.kind = RNNRT_LOSS_CROSS_ENTROPY, .B = t->B, .T = t->T, .O = 5,
+                        .batch_first = 1, .len = t->len, .logits = t->logits, .y = t->y,
+                        .act = RNNRT_ACT_NONE};
     RnnrtError err;
     t->f.forward_train(t->packed, t->x, t->len, t->B, t->T, t->y, t->logits, NULL, NULL, NULL,
                        t->cache);
     rnnrt_loss(&la, &t->target, "target", &t->loss, t->dout, &err);
     memset(t->dw, 0, (size_t)t->p->npacked * 4);
-    t->f.backward(t->packed, t->x, t->B, t->T, t->dout, NULL, t->dw, t->cache);
+    t->f.backward(t->packed, t->x, t->B, t->T, t->dout, NULL, t->dw, NULL, t->cache);
     t->f.unpack_grads(t->dw, t->dp);
     for (long i = 0; i < t->p->nparams; i++)
         t->params[i] -= 0.01f * t->dp[i];
@@ -617,7 +618,7 @@ static void bench_first(const Config *c, const char *dir)
             float *w = alloc64((size_t)r.plan->npacked * 4), *y = alloc64(100L * c->H * 4);
             void *scratch = alloc64((size_t)f.scratch_bytes(1, 100));
             f.pack(params, w);
-            f.forward(w, x, NULL, 1, 100, y, NULL, NULL, scratch);
+            f.forward(w, x, NULL, 1, 100, NULL, NULL, y, NULL, NULL, scratch);
             clock_gettime(CLOCK_MONOTONIC, &b);
             t[warm][k] =
                 (double)(b.tv_sec - a.tv_sec) * 1e6 + (double)(b.tv_nsec - a.tv_nsec) * 1e-3;

@@ -1,14 +1,12 @@
 /* repl.c — `rnnc repl`: explore, run and train a model interactively. A thin layer over the
  * public API (include/rnnc.h): every change to the spec is made by the library, re-validated
- * and recompiled (RnncModel, libtcc by default), and the time that took is printed. Line
+ * and recompiled (RnncModel, --jit auto by default), and the time that took is printed. Line
  * editing and history come from libedit; without a terminal, commands are read line by line,
  * silently, for scripts and tests.
  */
 #include "repl.h"
 
 #include <ctype.h>
-#include <errno.h>
-#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,33 +16,18 @@
 
 #include <editline/readline.h>
 
-#include "rnnc.h"
-#include "rnnrt.h"
+#include "repl_session.h"
 
-typedef struct Repl {
-    char *path; /* the spec on disk, NULL when none is loaded */
-    char *text; /* the spec as it stands, with the `set` edits */
-    Rnnc *r;    /* the compiled spec */
-    RnncModel *m;
-    double *x; /* the current input, (xT, I) */
-    int xT, cursor;
-    char *data_x, *data_y, *data_l;
-    long seed;
-    const char *jit; /* "auto", "tcc" or "cc" */
-    int interactive, failed;
-} Repl;
-
-static volatile sig_atomic_t interrupted;
+volatile sig_atomic_t repl_interrupted;
 
 static void on_sigint(int sig)
 {
     (void)sig;
-    interrupted = 1;
+    repl_interrupted = 1;
 }
 
-static int fail(Repl *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int fail(Repl *s, const char *fmt, ...)
+/* An error of the command being run: see repl_session.h. */
+int repl_fail(Repl *s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -58,7 +41,7 @@ static int fail(Repl *s, const char *fmt, ...)
 }
 
 /* Prints and clears what the library reported. */
-static int report(Repl *s, Rnnc *r, int rc)
+int repl_report(Repl *s, Rnnc *r, int rc)
 {
     fflush(stdout);
     rnnc_diag_print(r, stderr);
@@ -67,571 +50,18 @@ static int report(Repl *s, Rnnc *r, int rc)
     return rc;
 }
 
-static char *read_text(const char *path)
+/* Commands that need a compiled spec start with this. */
+int repl_need_model(Repl *s)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        if (n + 1 >= cap) {
-            char *nb = realloc(buf, cap *= 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-        }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        if (!got)
-            break;
-        n += got;
-    }
-    fclose(f);
-    if (buf)
-        buf[n] = '\0';
-    return buf;
-}
-
-/* Compiles `text` (named `name` in diagnostics); on success it becomes the session's spec,
- * keeping the weights when the tensors are unchanged. On failure nothing changes. */
-static int compile(Repl *s, const char *name, const char *text)
-{
-    Rnnc *r = rnnc_new();
-    if (!r)
-        return fail(s, "out of memory");
-    rnnc_set_jit(r, s->jit);
-    if (report(s, r, rnnc_load_text(r, name, text)) < 0) {
-        rnnc_free(r);
-        return -1;
-    }
-    double gen, comp;
-    RnncModel *m = rnnc_model_new(r, s->seed, &gen, &comp);
-    if (!m) {
-        report(s, r, -1);
-        rnnc_free(r);
-        return -1;
-    }
-    RnncInfo info;
-    rnnc_info(r, &info);
-    const char *what = "weights initialised from seed";
-    if (s->m && rnnc_model_take_weights(m, s->m) == 0)
-        what = "weights kept";
-    printf("compiled %s: generate %.1f ms, compile %.1f ms; %s", info.name, gen, comp, what);
-    if (strcmp(what, "weights kept") != 0)
-        printf(" %ld", s->seed);
-    printf("\n");
-    rnnc_model_free(s->m);
-    rnnc_free(s->r);
-    s->r = r;
-    s->m = m;
-    char *t = strdup(text);
-    if (t) {
-        free(s->text);
-        s->text = t;
-    }
-    return 0;
-}
-
-static int need_model(Repl *s)
-{
-    return s->m ? 0 : fail(s, "no model: load a spec first (load SPEC)");
-}
-
-/* ---- the commands ------------------------------------------------------------------ */
-
-static int cmd_load(Repl *s, char *arg)
-{
-    if (!*arg)
-        return fail(s, "load needs a spec file");
-    char *text = read_text(arg);
-    if (!text)
-        return fail(s, "%s: %s", arg, strerror(errno));
-    int rc = compile(s, arg, text);
-    free(text);
-    if (rc == 0) {
-        free(s->path);
-        s->path = strdup(arg);
-    }
-    return rc;
-}
-
-static int cmd_reload(Repl *s, char *arg)
-{
-    (void)arg;
-    if (!s->path)
-        return fail(s, "nothing to reload: no spec was loaded from a file");
-    char *path = strdup(s->path);
-    int rc = path ? cmd_load(s, path) : fail(s, "out of memory");
-    free(path);
-    return rc;
-}
-
-static int cmd_weights(Repl *s, char *arg)
-{
-    if (need_model(s) < 0)
-        return -1;
-    if (!*arg)
-        return fail(s, "weights needs a safetensors file");
-    if (report(s, s->r, rnnc_model_load(s->m, arg)) < 0)
-        return -1;
-    printf("weights loaded from %s\n", arg);
-    return 0;
-}
-
-static int cmd_init(Repl *s, char *arg)
-{
-    if (need_model(s) < 0)
-        return -1;
-    char *end;
-    long seed = strtol(arg, &end, 10);
-    if (!*arg || *end || seed < 0)
-        return fail(s, "init needs a seed (a whole number of 0 or more)");
-    s->seed = seed;
-    rnnc_model_init(s->m, seed);
-    printf("weights initialised from seed %ld\n", seed);
-    return 0;
+    return s->m ? 0 : repl_fail(s, "no model: load a spec first (load SPEC)");
 }
 
 /* The loaded spec's facts. */
-static RnncInfo info_of(const Repl *s)
+RnncInfo repl_info(const Repl *s)
 {
     RnncInfo info;
     rnnc_info(s->r, &info);
     return info;
-}
-
-/* set PATH VALUE: the library edits the spec's text where PATH's value stands (or adds the key
- * to its mapping), then it is recompiled; a bad value is reported at its line and the edit
- * undone. */
-static int cmd_set(Repl *s, char *arg)
-{
-    if (need_model(s) < 0)
-        return -1;
-    char *path = arg, *value = arg;
-    while (*value && !isspace((unsigned char)*value))
-        value++;
-    if (*value)
-        *value++ = '\0';
-    while (isspace((unsigned char)*value))
-        value++;
-    if (!*path || !*value)
-        return fail(s, "usage: set PATH VALUE, e.g. set layers[0].hidden_size 32");
-    char *text = rnnc_spec_set(s->r, s->text, path, value);
-    if (!text)
-        return report(s, s->r, -1);
-    int rc = compile(s, info_of(s).file, text);
-    free(text);
-    return rc;
-}
-
-static int cmd_summary(Repl *s, char *arg)
-{
-    (void)arg;
-    if (need_model(s) < 0)
-        return -1;
-    rnnc_report(s->r, stdout);
-    return 0;
-}
-
-/* The parameter counts of RNN, LSTM and GRU at each block's sizes: PyTorch's (two bias
- * vectors) and the textbook's (one), G*H*(I + H + 2) and G*H*(I + H + 1) per layer. */
-static int cmd_params(Repl *s, char *arg)
-{
-    (void)arg;
-    if (need_model(s) < 0)
-        return -1;
-    RnncBlockInfo blk, *b = &blk;
-    for (int i = 0; rnnc_block(s->r, i, b) == 0; i++) {
-        printf("block %s: input %d, hidden %d, %d layer%s, %d direction%s\n", b->name,
-               b->input_size, b->hidden_size, b->num_layers, b->num_layers > 1 ? "s" : "", b->dirs,
-               b->dirs > 1 ? "s" : "");
-        printf("  %-5s %5s %14s %14s\n", "cell", "gates", "PyTorch", "textbook");
-        static const char *const cells[3] = {"rnn", "lstm", "gru"};
-        static const int gates[3] = {1, 4, 3};
-        for (int c = 0; c < 3; c++) {
-            long torch = 0, book = 0, H = b->hidden_size;
-            for (int l = 0; l < b->num_layers; l++) {
-                long I = l == 0 ? b->input_size : b->dirs * H;
-                torch += b->dirs * gates[c] * H * (I + H + 2);
-                book += b->dirs * gates[c] * H * (I + H + 1);
-            }
-            printf("  %-5s %5d %14ld %14ld%s\n", cells[c], gates[c], torch, book,
-                   (int)b->cell == c ? "   <- this block" : "");
-        }
-    }
-    return 0;
-}
-
-/* show c [BLOCK[.LAYER]] | show weights NAME */
-static int cmd_show(Repl *s, char *arg)
-{
-    if (need_model(s) < 0)
-        return -1;
-    if (strncmp(arg, "c", 1) == 0 && (arg[1] == '\0' || isspace((unsigned char)arg[1]))) {
-        char *which = arg + 1;
-        while (isspace((unsigned char)*which))
-            which++;
-        if (!*which) {
-            char *src = rnnc_source(s->r);
-            if (!src)
-                return report(s, s->r, -1);
-            fputs(src, stdout);
-            free(src);
-            return 0;
-        }
-        /* BLOCK.LAYER, or every layer of BLOCK */
-        char block[128];
-        char *dot = strchr(which, '.'), *end = NULL;
-        snprintf(block, sizeof block, "%.*s", dot ? (int)(dot - which) : 127, which);
-        long only = dot ? strtol(dot + 1, &end, 10) : -1;
-        int shown = 0, ok = !dot || (end && !*end && end > dot + 1);
-        RnncBlockInfo b;
-        for (int i = 0; ok && rnnc_block(s->r, i, &b) == 0; i++)
-            for (int l = 0; strcmp(b.name, block) == 0 && l < b.num_layers; l++) {
-                if (only >= 0 && l != only)
-                    continue;
-                char *src = rnnc_layer_source(s->r, block, l, 0);
-                if (!src)
-                    return report(s, s->r, -1);
-                fputs(src, stdout);
-                free(src);
-                shown++;
-            }
-        return shown ? 0 : fail(s, "no layer '%s' (try BLOCK or BLOCK.LAYER, e.g. rnn.0)", which);
-    }
-    if (strncmp(arg, "weights", 7) == 0) {
-        char *name = arg + 7;
-        while (isspace((unsigned char)*name))
-            name++;
-        RnncTensorInfo ti, *t = &ti;
-        for (int i = 0; rnnc_tensor(s->r, i, t) == 0; i++) {
-            if (*name && strcmp(name, t->name) != 0)
-                continue;
-            long n;
-            const double *v = rnnc_model_tensor(s->m, t->name, &n);
-            if (t->ndim == 2)
-                printf("%s (%ld, %ld):", t->name, t->shape[0], t->shape[1]);
-            else
-                printf("%s (%ld):", t->name, t->shape[0]);
-            for (long k = 0; k < n && k < 6; k++)
-                printf(" %.6f", v[k]);
-            printf("%s\n", n > 6 ? " ..." : "");
-            if (*name)
-                return 0;
-        }
-        return *name ? fail(s, "no tensor '%s' (show weights lists them)", name) : 0;
-    }
-    return fail(s, "usage: show c [BLOCK[.LAYER]] | show weights [NAME]");
-}
-
-/* x = [[...], ...] | x = load FILE.npy | x = sine N | x = randn N */
-static int cmd_x(Repl *s, char *arg)
-{
-    if (need_model(s) < 0)
-        return -1;
-    int I = info_of(s).input_size;
-    double *x = NULL;
-    int T = 0;
-    char *rest;
-    if (strncmp(arg, "sine ", 5) == 0 || strncmp(arg, "randn ", 6) == 0) {
-        int sine = arg[0] == 's';
-        long n = strtol(arg + (sine ? 5 : 6), &rest, 10);
-        if (n < 1 || n > 1000000 || *rest)
-            return fail(s, "x = %s N: N steps, 1 or more", sine ? "sine" : "randn");
-        T = (int)n;
-        x = malloc((size_t)T * I * sizeof *x);
-        unsigned long long st = 88172645463325252ull + (unsigned long long)s->seed;
-        for (long i = 0; x && i < (long)T * I; i++) {
-            if (sine) {
-                x[i] = sin(6.283185307179586 * (double)(i / I) / 16.0 + (double)(i % I));
-            } else {
-                st ^= st << 13, st ^= st >> 7, st ^= st << 17;
-                double u = ((double)(st >> 11) + 0.5) / 9007199254740992.0;
-                st ^= st << 13, st ^= st >> 7, st ^= st << 17;
-                double v = (double)(st >> 11) / 9007199254740992.0;
-                x[i] = sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
-            }
-        }
-    } else if (strncmp(arg, "load ", 5) == 0) {
-        RnnrtArray a;
-        RnnrtError err;
-        if (rnnrt_npy_read(arg + 5, &a, &err) < 0)
-            return fail(s, "%s", err.msg);
-        long n = rnnrt_array_numel(&a);
-        int ok = (a.dtype == RNNRT_F32 || a.dtype == RNNRT_F64) &&
-                 ((a.ndim == 2 && a.shape[1] == I) || (a.ndim == 1 && I == 1) ||
-                  (a.ndim == 3 && a.shape[0] == 1 && a.shape[2] == I));
-        if (!ok) {
-            rnnrt_array_free(&a);
-            return fail(s, "%s: want a float array (T, %d) (or (1, T, %d))", arg + 5, I, I);
-        }
-        T = (int)(n / I);
-        x = malloc((size_t)n * sizeof *x);
-        for (long i = 0; x && i < n; i++)
-            x[i] = a.dtype == RNNRT_F64 ? ((double *)a.data)[i] : ((float *)a.data)[i];
-        rnnrt_array_free(&a);
-    } else {
-        x = rnnc_parse_rows(s->r, arg, I, &T);
-        if (!x)
-            return report(s, s->r, -1);
-    }
-    if (!x)
-        return fail(s, "out of memory");
-    free(s->x);
-    s->x = x;
-    s->xT = T;
-    s->cursor = 0;
-    printf("x: %d step%s of %d\n", T, T > 1 ? "s" : "", I);
-    return 0;
-}
-
-static int cmd_run(Repl *s, char *arg)
-{
-    (void)arg;
-    if (need_model(s) < 0)
-        return -1;
-    if (!s->x)
-        return fail(s, "no input: set x first (x = sine 20, x = randn 20, x = [[...]], "
-                       "x = load X.npy)");
-    double *y;
-    int rows;
-    interrupted = 0;
-    int rc = rnnc_model_run_stoppable(s->m, s->x, s->xT, &interrupted, &y, &rows);
-    interrupted = 0;
-    if (rc == 1) {
-        printf("\ninterrupted\n");
-        return 0;
-    }
-    if (report(s, s->r, rc) < 0)
-        return -1;
-    RnncInfo net = info_of(s);
-    long shape[3];
-    int ndim;
-    if (rows == 1 && !net.per_step) {
-        shape[0] = 1;
-        shape[1] = net.output_size;
-        ndim = 2;
-    } else {
-        shape[0] = net.batch_first ? 1 : s->xT;
-        shape[1] = net.batch_first ? s->xT : 1;
-        shape[2] = net.output_size;
-        ndim = 3;
-    }
-    rnnc_print_array(stdout, "output", y, 1, ndim, shape);
-    free(y);
-    return 0;
-}
-
-static void print_vec(const char *label, const double *v, int n)
-{
-    printf("  %-8s", label);
-    for (int k = 0; k < n; k++) {
-        if (n > 10 && k == 5) {
-            printf(" ...");
-            k = n - 4;
-        }
-        printf(" %8.4f", v[k]);
-    }
-    printf("\n");
-}
-
-static int cmd_state(Repl *s, char *arg)
-{
-    (void)arg;
-    if (need_model(s) < 0)
-        return -1;
-    RnncLayerInfo L;
-    for (int i = 0; rnnc_layer(s->r, i, &L) == 0; i++) {
-        const double *c, *h = rnnc_model_state(s->m, i, &c);
-        printf("%s\n", L.label);
-        print_vec("h", h, L.Hr);
-        if (c)
-            print_vec("c", c, L.H);
-    }
-    return 0;
-}
-
-static int cmd_step(Repl *s, char *arg)
-{
-    if (need_model(s) < 0)
-        return -1;
-    int I = info_of(s).input_size;
-    double row[4096];
-    if (I > 4096)
-        return fail(s, "step: input too wide for the REPL");
-    if (*arg) {
-        char *p = arg;
-        for (int k = 0; k < I; k++) {
-            char *end;
-            row[k] = strtod(p, &end);
-            if (end == p)
-                return fail(s, "step needs %d number%s (or none, for the next step of x)", I,
-                            I > 1 ? "s" : "");
-            p = end;
-            while (*p == ',' || isspace((unsigned char)*p))
-                p++;
-        }
-        if (*p)
-            return fail(s, "step needs %d number%s", I, I > 1 ? "s" : "");
-    } else {
-        if (!s->x || s->cursor >= s->xT)
-            return fail(s, s->x ? "x has no more steps (reset, or step VALUES)"
-                                : "no input: step VALUES, or set x first");
-        memcpy(row, s->x + (long)s->cursor * I, (size_t)I * sizeof *row);
-        s->cursor++;
-    }
-    double *y;
-    int rows;
-    if (report(s, s->r, rnnc_model_run(s->m, row, 1, 1, &y, &rows)) < 0)
-        return -1;
-    print_vec("output", y, info_of(s).output_size);
-    free(y);
-    return cmd_state(s, "");
-}
-
-static int cmd_reset(Repl *s, char *arg)
-{
-    (void)arg;
-    if (need_model(s) < 0)
-        return -1;
-    rnnc_model_reset(s->m);
-    s->cursor = 0;
-    printf("state reset\n");
-    return 0;
-}
-
-/* Every gate's activations at the last step, as numbers' bars: how open each gate is. */
-static int cmd_gates(Repl *s, char *arg)
-{
-    (void)arg;
-    if (need_model(s) < 0)
-        return -1;
-    static const char *const bars[9] = {" ",      "\u2581", "\u2582", "\u2583", "\u2584",
-                                        "\u2585", "\u2586", "\u2587", "\u2588"};
-    RnncLayerInfo li, *L = &li;
-    for (int i = 0; rnnc_layer(s->r, i, L) == 0; i++) {
-        const double *a = rnnc_model_gates(s->m, i);
-        if (!a)
-            return fail(s, "no activations yet: run or step first");
-        printf("%s\n", L->label);
-        for (int g = 0; g < L->G; g++) {
-            /* sigmoid gates live in [0, 1]; tanh ones (LSTM g, GRU n, RNN h) in [-1, 1] */
-            int tanh_like = L->gate_tanh[g];
-            double mean = 0;
-            printf("  %-2s |", L->gate_names[g]);
-            for (int j = 0; j < L->H; j++) {
-                double v = a[(long)g * L->H + j];
-                mean += v;
-                double u = tanh_like ? (v + 1) / 2 : v;
-                int lv = (int)lround(u * 8);
-                if (j < 64)
-                    fputs(bars[lv < 0 ? 0 : lv > 8 ? 8 : lv], stdout);
-            }
-            printf("%s| mean %+.3f\n", L->H > 64 ? "..." : "", mean / L->H);
-        }
-    }
-    return 0;
-}
-
-static int cmd_data(Repl *s, char *arg)
-{
-    char *words[3] = {0};
-    int n = 0;
-    for (char *w = strtok(arg, " \t"); w && n < 4; w = strtok(NULL, " \t"), n++)
-        if (n < 3)
-            words[n] = w;
-    if (n < 2 || n > 3)
-        return fail(s, "usage: data X.npy Y.npy [LENGTHS.npy]");
-    free(s->data_x);
-    free(s->data_y);
-    free(s->data_l);
-    s->data_x = strdup(words[0]);
-    s->data_y = strdup(words[1]);
-    s->data_l = words[2] ? strdup(words[2]) : NULL;
-    printf("training data: %s, %s%s%s\n", words[0], words[1], words[2] ? ", " : "",
-           words[2] ? words[2] : "");
-    return 0;
-}
-
-static void show_progress(void *ctx, const RnncProgress *p)
-{
-    Repl *s = ctx;
-    if (p->end_of_epoch) {
-        if (s->interactive)
-            printf("\r\033[K");
-        printf("epoch %d/%d  loss %.6f", p->epoch, p->epochs, p->loss);
-        if (!isnan(p->train_acc))
-            printf("  acc %.4f", p->train_acc);
-        printf("\n");
-        fflush(stdout);
-    } else if (s->interactive) {
-        printf("\r\033[Kepoch %d/%d  step %ld/%ld  loss %.6f", p->epoch, p->epochs, p->step,
-               p->steps, p->loss);
-        fflush(stdout);
-    }
-}
-
-/* train N: N epochs on the data, from the current weights (the optimizer starts afresh). */
-static int cmd_train(Repl *s, char *arg)
-{
-    if (need_model(s) < 0)
-        return -1;
-    char *end;
-    long n = strtol(arg, &end, 10);
-    if (!*arg || *end || n < 1)
-        return fail(s, "train needs a number of epochs");
-    if (!s->data_x)
-        return fail(s, "no training data: data X.npy Y.npy [LENGTHS.npy]");
-    char dir[] = "/tmp/rnnc-repl-XXXXXX";
-    if (!mkdtemp(dir))
-        return fail(s, "cannot make a temporary directory: %s", strerror(errno));
-    char init[64], save[64], ckpt[80];
-    snprintf(init, sizeof init, "%s/init.st", dir);
-    snprintf(save, sizeof save, "%s/out.st", dir);
-    snprintf(ckpt, sizeof ckpt, "%s/out.st.ckpt", dir);
-    int rc = -1;
-    if (report(s, s->r, rnnc_model_save(s->m, init)) == 0) {
-        RnncTrainArgs a;
-        memset(&a, 0, sizeof a);
-        a.input = s->data_x;
-        a.target = s->data_y;
-        a.lengths = s->data_l;
-        a.init = init;
-        a.save = save;
-        rnnc_train_cfg(s->r, &a.cfg);
-        a.cfg.epochs = (int)n;
-        a.progress = show_progress;
-        a.ctx = s;
-        a.stop = &interrupted;
-        interrupted = 0;
-        rc = report(s, s->r, rnnc_train(s->r, &a));
-        if (rc == 0 && a.stopped) {
-            printf("\ninterrupted: weights as they were before this train command\n");
-        } else if (rc == 0) {
-            rc = report(s, s->r, rnnc_model_load(s->m, save));
-        }
-        interrupted = 0;
-    }
-    unlink(init);
-    unlink(save);
-    unlink(ckpt);
-    rmdir(dir);
-    return rc;
-}
-
-static int cmd_save(Repl *s, char *arg)
-{
-    if (need_model(s) < 0)
-        return -1;
-    if (!*arg)
-        return fail(s, "save needs a file name");
-    if (report(s, s->r, rnnc_model_save(s->m, arg)) < 0)
-        return -1;
-    printf("saved %s\n", arg);
-    return 0;
 }
 
 static int cmd_help(Repl *s, char *arg);
@@ -644,32 +74,40 @@ typedef struct Command {
 
 static const Command commands[] = {
     {"help", cmd_help, "help [COMMAND]", "list the commands, or explain one"},
-    {"load", cmd_load, "load SPEC", "load and compile a spec"},
-    {"reload", cmd_reload, "reload", "read the spec file again (after an edit on disk)"},
-    {"weights", cmd_weights, "weights W.safetensors", "load PyTorch weights"},
-    {"init", cmd_init, "init SEED", "fresh weights: PyTorch's initialisation from SEED"},
-    {"set", cmd_set, "set PATH VALUE",
+    {"load", repl_cmd_load, "load SPEC", "load and compile a spec"},
+    {"reload", repl_cmd_reload, "reload", "read the spec file again (after an edit on disk)"},
+    {"weights", repl_cmd_weights, "weights FILE [OLD=NEW ...]",
+     "load PyTorch weights (safetensors or .pt); OLD=NEW as rnnc run's --rename"},
+    {"init", repl_cmd_init, "init SEED", "fresh weights: PyTorch's initialisation from SEED"},
+    {"set", repl_cmd_set, "set PATH VALUE",
      "change the spec (e.g. set layers[0].hidden_size 32, set layers[0].cell gru,\n"
      "    set head.out_features 3), re-validate and recompile; weights are kept when their\n"
      "    shapes do not change"},
-    {"summary", cmd_summary, "summary", "what rnnc check prints"},
-    {"params", cmd_params, "params", "parameter counts of RNN, LSTM and GRU at these sizes"},
-    {"show", cmd_show, "show c [BLOCK[.LAYER]] | show weights [NAME]",
+    {"summary", repl_cmd_summary, "summary", "what rnnc check prints"},
+    {"params", repl_cmd_params, "params", "parameter counts of RNN, LSTM and GRU at these sizes"},
+    {"show", repl_cmd_show, "show c [BLOCK[.LAYER]] | show weights [NAME]",
      "the generated C (of one layer), or tensors' shapes and first values"},
-    {"x", cmd_x, "x = [[...], ...] | x = load X.npy | x = sine N | x = randn N",
+    {"x", repl_cmd_x, "x = [[...], ...] | x = load X.npy | x = sine N | x = randn N",
      "set the input sequence, (T, input_size)"},
-    {"run", cmd_run, "run", "run the whole input and print the output"},
-    {"step", cmd_step, "step [VALUES]",
+    {"h0", repl_cmd_h0, "h0 = load H0.npy | h0 = zero",
+     "the top block's initial h, (num_layers*D, 1, H): run and reset start from it"},
+    {"c0", repl_cmd_c0, "c0 = load C0.npy | c0 = zero", "the top block's initial c (LSTM)"},
+    {"run", repl_cmd_run, "run", "run the whole input and print the output"},
+    {"step", repl_cmd_step, "step [VALUES]",
      "one time step (VALUES, or the next step of x), carrying the state; prints the output "
      "and the state"},
-    {"reset", cmd_reset, "reset", "zero the state (a fresh sequence)"},
-    {"state", cmd_state, "state", "print the state of every layer"},
-    {"gates", cmd_gates, "gates", "every gate's activations at the last step, as bars"},
-    {"data", cmd_data, "data X.npy Y.npy [L.npy]", "training data for train"},
-    {"train", cmd_train, "train N",
-     "N epochs with the spec's loss and train: settings; Ctrl-C "
-     "stops"},
-    {"save", cmd_save, "save W.safetensors", "write the weights"},
+    {"reset", repl_cmd_reset, "reset", "back to the initial state: zero, or h0 and c0"},
+    {"state", repl_cmd_state, "state", "print the state of every layer"},
+    {"gates", repl_cmd_gates, "gates", "every gate's activations at the last step, as bars"},
+    {"plot", repl_cmd_plot, "plot KIND [FILE]",
+     "draw gates, state, gradients, params or arch of x to FILE; redrawn after set"},
+    {"data", repl_cmd_data, "data X Y [L] [val VX VY [VL]]",
+     "training (and validation) .npy files for train"},
+    {"quantize", repl_cmd_quantize, "quantize int8-weights|int8|int16|none",
+     "run also shows the quantised deployed code (calibrated on data, or x)"},
+    {"train", repl_cmd_train, "train N",
+     "N more epochs (spec's loss and train:; optimizer state kept); Ctrl-C keeps done epochs"},
+    {"save", repl_cmd_save, "save W.safetensors", "write the weights"},
     {"quit", NULL, "quit", "leave (also: exit, Ctrl-D)"},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
@@ -687,7 +125,7 @@ static int cmd_help(Repl *s, char *arg)
                strchr(commands[i].help, '\n') ? "change the spec, re-validate, recompile"
                                               : commands[i].help);
     }
-    return *arg ? fail(s, "no command '%s' (help lists them)", arg) : 0;
+    return *arg ? repl_fail(s, "no command '%s' (help lists them)", arg) : 0;
 }
 
 /* Runs one line; returns 1 to leave. */
@@ -707,9 +145,9 @@ static int dispatch(Repl *s, char *line)
     snprintf(word, sizeof word, "%.*s", (int)(arg - line), line);
     while (isspace((unsigned char)*arg))
         arg++;
-    if (strcmp(word, "x") == 0) {
+    if (!strcmp(word, "x") || !strcmp(word, "h0") || !strcmp(word, "c0")) {
         if (*arg != '=') {
-            fail(s, "x = ...: see help x");
+            repl_fail(s, "%s = ...: see help %s", word, word);
             return 0;
         }
         arg++;
@@ -724,7 +162,7 @@ static int dispatch(Repl *s, char *line)
             fflush(stdout);
             return 0;
         }
-    fail(s, "unknown command '%s' (help lists them)", word);
+    repl_fail(s, "unknown command '%s' (help lists them)", word);
     return 0;
 }
 
@@ -752,7 +190,9 @@ static char **complete(const char *text, int start, int end)
     return rl_completion_matches(text, complete_command);
 }
 
-int repl_main(const char *spec, const char *weights, const char *jit)
+/* The session: see repl.h. */
+int repl_main(const char *spec, const char *weights, const char *const *ren, int nren,
+              const char *jit)
 {
     Repl s;
     memset(&s, 0, sizeof s);
@@ -762,8 +202,8 @@ int repl_main(const char *spec, const char *weights, const char *jit)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, NULL);
-    if (spec && cmd_load(&s, (char *)spec) == 0 && weights)
-        cmd_weights(&s, (char *)weights);
+    if (spec && repl_cmd_load(&s, (char *)spec) == 0 && weights)
+        repl_load_weights(&s, weights, ren, nren);
     if (s.interactive) {
         rl_attempted_completion_function = complete;
         printf("rnnc repl: help lists the commands; Ctrl-D leaves\n");
@@ -772,13 +212,13 @@ int repl_main(const char *spec, const char *weights, const char *jit)
     size_t cap = 0;
     for (;;) {
         char prompt[96];
-        snprintf(prompt, sizeof prompt, "rnnc(%s)> ", s.r ? info_of(&s).name : "-");
+        snprintf(prompt, sizeof prompt, "rnnc(%s)> ", s.r ? repl_info(&s).name : "-");
         char *got;
         if (s.interactive) {
-            interrupted = 0;
+            repl_interrupted = 0;
             got = readline(prompt);
             if (!got) {
-                if (interrupted) { /* Ctrl-C at the prompt: a fresh line */
+                if (repl_interrupted) { /* Ctrl-C at the prompt: a fresh line */
                     printf("\n");
                     continue;
                 }
@@ -807,5 +247,9 @@ int repl_main(const char *spec, const char *weights, const char *jit)
     free(s.data_x);
     free(s.data_y);
     free(s.data_l);
+    free(s.plot_file);
+    free(s.val_x);
+    free(s.val_y);
+    free(s.val_l);
     return s.interactive ? 0 : s.failed;
 }

@@ -30,6 +30,7 @@ extern char **environ;
 #endif
 
 typedef struct AutoJob AutoJob;
+volatile int jit_in_libtcc;
 
 struct JitModule {
     TCCState *s;  /* JIT_TCC */
@@ -101,9 +102,12 @@ static int entry(JitModule *m, const char *prefix, const char *what, void *slot,
     return 0;
 }
 
-/* Fills the model's function table, the only place that does; frees m on failure. */
+/* Fills the model's function table, the only place that does; frees m on failure. Without
+ * a prefix, m as it is (the caller looks its symbols up). */
 static JitModule *fill_fns(JitModule *m, const char *prefix, int train, ModelFns *fns, DiagList *d)
 {
+    if (!prefix)
+        return m;
     memset(fns, 0, sizeof *fns);
     int bad = entry(m, prefix, "scratch_bytes", &fns->scratch_bytes, d) |
               entry(m, prefix, "v_pack", &fns->pack, d) |
@@ -133,10 +137,13 @@ JitModule *jit_compile(JitKind kind, const char *source, const char *prefix, int
 static JitModule *compile_tcc(const char *source, DiagList *d)
 {
     JitModule *m = calloc(1, sizeof *m);
-    if (!m || !(m->s = tcc_new())) {
-        free(m);
-        diag_error(d, span_none(), "JIT: out of memory");
-        return NULL;
+    if (!m)
+        goto oom;
+    jit_in_libtcc++; /* until the relocation, every call below runs inside libtcc */
+    m->s = tcc_new();
+    if (!m->s) {
+        jit_in_libtcc--;
+        goto oom;
     }
     ErrSink sink = {d, 0};
     tcc_set_error_func(m->s, &sink, on_tcc_error);
@@ -147,13 +154,19 @@ static JitModule *compile_tcc(const char *source, DiagList *d)
     add_f32(m->s, "tanhf", jit_tanhf);
     add_f64(m->s, "exp", jit_exp);
     add_f64(m->s, "tanh", jit_tanh);
-    if (tcc_compile_string(m->s, source) < 0 || tcc_relocate(m->s, TCC_RELOCATE_AUTO) < 0) {
+    int bad = tcc_compile_string(m->s, source) < 0 || tcc_relocate(m->s, TCC_RELOCATE_AUTO) < 0;
+    jit_in_libtcc--;
+    if (bad) {
         if (sink.n == 0)
             diag_error(d, span_none(), "JIT: libtcc failed without a message");
         jit_free(m);
         return NULL;
     }
     return m;
+oom:
+    free(m);
+    diag_error(d, span_none(), "JIT: out of memory");
+    return NULL;
 }
 
 void *jit_symbol(JitModule *m, const char *name)
@@ -167,8 +180,11 @@ void jit_free(JitModule *m)
         return;
     if (m->job)
         auto_release(m->job);
-    if (m->s)
+    if (m->s) {
+        jit_in_libtcc++;
         tcc_delete(m->s);
+        jit_in_libtcc--;
+    }
     if (m->so)
         dlclose(m->so);
     free(m);
@@ -419,16 +435,17 @@ struct AutoJob {
     {                                                                                             \
         CUR(i)->pack(p, pw);                                                                      \
     }                                                                                             \
-    static int a_fw##i(const void *w, const void *x, const int *l, int B, int T, void *y,         \
-                       void *hn, void *cn, void *s)                                               \
+    static int a_fw##i(const void *w, const void *x, const int *l, int B, int T, const void *h0, \
+                       const void *c0, void *y, void *hn, void *cn, void *s)                      \
     {                                                                                             \
-        return CUR(i)->forward(w, x, l, B, T, y, hn, cn, s);                                      \
+        return CUR(i)->forward(w, x, l, B, T, h0, c0, y, hn, cn, s);                              \
     }                                                                                             \
-    static int a_fp##i(const void *w, const void *x, const int *l, int B, int T, void *y,         \
-                       void *hn, void *cn, void *s, void *sh, int part, int nparts,               \
-                       void (*sync)(void *), void *ctx)                                           \
+    static int a_fp##i(const void *w, const void *x, const int *l, int B, int T, const void *h0, \
+                       const void *c0, void *y, void *hn, void *cn, void *s, void *sh, int part,  \
+                       int nparts, void (*sync)(void *), void *ctx)                               \
     {                                                                                             \
-        return CUR(i)->forward_par(w, x, l, B, T, y, hn, cn, s, sh, part, nparts, sync, ctx);     \
+        return CUR(i)->forward_par(w, x, l, B, T, h0, c0, y, hn, cn, s, sh, part, nparts, sync,   \
+                                   ctx);                                                          \
     }                                                                                             \
     static long a_tb##i(int B, int T)                                                             \
     {                                                                                             \
@@ -440,9 +457,9 @@ struct AutoJob {
         return CUR(i)->forward_train(w, x, l, B, T, y, lg, dr, s0, s1, c);                        \
     }                                                                                             \
     static int a_bw##i(const void *w, const void *x, int B, int T, const void *dout,              \
-                       const void *dr, void *dw, void *c)                                         \
+                       const void *dr, void *dw, void *ds0, void *c)                              \
     {                                                                                             \
-        return CUR(i)->backward(w, x, B, T, dout, dr, dw, c);                                     \
+        return CUR(i)->backward(w, x, B, T, dout, dr, dw, ds0, c);                                \
     }                                                                                             \
     static void a_ug##i(const void *g, void *dp)                                                  \
     {                                                                                             \

@@ -9,6 +9,11 @@
 
 typedef struct JitModule JitModule;
 
+/* Above 0 while libtcc runs. The failure-injection test (tests/test_failalloc.c) fails no
+ * allocation then: libtcc 0.9.27 reports a failed malloc and then uses the NULL pointer, so
+ * out of memory inside libtcc is the one case rnnc cannot turn into a clean error. */
+extern volatile int jit_in_libtcc;
+
 /* How generated code is compiled in process: libtcc (milliseconds, slower code), or the
  * system compiler (`$CC`, default cc, -O3 -march=native) into a shared object kept in a
  * cache keyed by a hash of the code and loaded with dlopen. JIT_CC lets the products fuse
@@ -23,25 +28,29 @@ typedef enum JitKind { JIT_TCC, JIT_CC, JIT_CC_STRICT, JIT_AUTO } JitKind;
 typedef struct ModelFns {
     long (*scratch_bytes)(int B, int T);
     void (*pack)(const void *params, void *packed);
-    int (*forward)(const void *w, const void *x, const int *lengths, int B, int T, void *y,
-                   void *h_n, void *c_n, void *scratch);
+    /* h0, c0: NULL, or the top block's initial state in h_n's (c_n's) layout */
+    int (*forward)(const void *w, const void *x, const int *lengths, int B, int T, const void *h0,
+                   const void *c0, void *y, void *h_n, void *c_n, void *scratch);
     /* <prefix>_forward_par: part `part` of `nparts` threads that meet in sync(ctx) */
-    int (*forward_par)(const void *w, const void *x, const int *lengths, int B, int T, void *y,
-                       void *h_n, void *c_n, void *scratch, void *shared, int part, int nparts,
-                       void (*sync)(void *), void *ctx);
+    int (*forward_par)(const void *w, const void *x, const int *lengths, int B, int T,
+                       const void *h0, const void *c0, void *y, void *h_n, void *c_n,
+                       void *scratch, void *shared, int part, int nparts, void (*sync)(void *),
+                       void *ctx);
     long (*train_bytes)(int B, int T);
     int (*forward_train)(const void *w, const void *x, const int *lengths, int B, int T, void *y,
                          void *logits, const void *drop, const void *state0, void *state1,
                          void *cache);
+    /* dstate0: NULL, or dL/dstate0 (the layout of forward_train's state0) */
     int (*backward)(const void *w, const void *x, int B, int T, const void *dout, const void *drop,
-                    void *dw, void *cache);
+                    void *dw, void *dstate0, void *cache);
     void (*unpack_grads)(const void *g, void *dp);
     /* the gate activations of layer-direction i in a cache of B x T, (B, T, G*H) */
     void *(*acts)(void *cache, int B, int T, int i);
 } ModelFns;
 
 /* Compiles `source` (one translation unit, no #include) and fills `fns` from its entry
- * points: the inference ones always, the training ones when `train`. Returns the module (free
+ * points: the inference ones always, the training ones when `train` (nothing when `prefix` is
+ * NULL: a unit of other entry points, found with jit_symbol). Returns the module (free
  * with jit_free) or NULL with the compiler's messages added to `d`. */
 JitModule *jit_compile(JitKind kind, const char *source, const char *prefix, int train,
                        ModelFns *fns, DiagList *d);

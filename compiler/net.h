@@ -16,6 +16,8 @@ typedef enum KernelChoice { KERNEL_AUTO, KERNEL_UNROLLED, KERNEL_LOOP } KernelCh
 typedef enum HeadInput { HEAD_LAST, HEAD_SEQUENCE } HeadInput;
 typedef enum HeadAct { ACT_NONE, ACT_SOFTMAX, ACT_SIGMOID } HeadAct;
 typedef enum LossKind { LOSS_NONE, LOSS_CROSS_ENTROPY, LOSS_MSE, LOSS_BCE } LossKind;
+/* deploy.quantize: how deployed code stores weights and computes (compiler/quant.h) */
+typedef enum QuantMode { QUANT_NONE, QUANT_INT8_WEIGHTS, QUANT_INT8, QUANT_INT16 } QuantMode;
 
 /* One recurrent block: what one nn.RNN / nn.LSTM / nn.GRU module is. */
 typedef struct Block {
@@ -50,6 +52,14 @@ typedef struct Head {
  * RnncTrainCfg (include/rnnc.h), which the command line's overrides change. */
 typedef RnncTrainCfg TrainCfg;
 
+/* One entry of the spec's weights.map: a block's or the head's tensors are `prefix`.* in the
+ * weights file (a PyTorch state_dict of a nested module: encoder.rnn.weight_ih_l0). */
+typedef struct WeightsMap {
+    const char *name;   /* a block's or the head's name */
+    const char *prefix; /* its prefix in the file: dotted, no trailing '.' */
+    Span span;          /* the map's key */
+} WeightsMap;
+
 typedef struct Net {
     const char *file; /* spec path, for banners */
     const char *name; /* C identifier: prefix of every public symbol */
@@ -61,11 +71,17 @@ typedef struct Net {
     LossKind loss;    /* loss: what training minimises; LOSS_NONE when unsaid */
     TrainCfg train;
     Span loss_span;
-    Span train_span; /* the train: block, when the spec has one */
+    Span train_span;           /* the train: block, when the spec has one */
+    const char *weights_strip; /* weights.strip: a prefix removed where file names have it */
+    int nweights_map;
+    WeightsMap *weights_map; /* (nweights_map) weights.map, in the spec's order */
     int nblocks;
     Block *blocks; /* (nblocks) */
     Head head;
     int out_size; /* features of y: O with a head, else D*H (D*P) of the top block */
+    /* deploy.quantize: QUANT_NONE unless the spec says, and where it says */
+    QuantMode quantize;
+    Span quantize_span;
 } Net;
 
 static inline int cell_gates(CellKind c)

@@ -48,6 +48,7 @@ typedef struct PlanKernels {
     int proj_rows;     /* (step, sequence) pairs per tile of a tiled input projection: 6 */
     int proj_cols;     /* its columns per tile: 64 (four AVX-512 vectors of floats) */
     int proj_bytes;    /* the pairs' inputs a chunk of the projection keeps in L2: 192 KiB */
+    int tcc_by_four;   /* libtcc's loops unrolled by four (it unrolls nothing itself) */
 } PlanKernels;
 
 /* One direction of one layer of one block. */

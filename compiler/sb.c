@@ -96,3 +96,11 @@ char *sb_take(Sb *sb)
     sb_free(sb);
     return p;
 }
+
+void sb_close(Sb *sb, int n)
+{
+    while (n-- > 0) {
+        sb->indent -= 4;
+        sb_line(sb, "}");
+    }
+}

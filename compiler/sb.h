@@ -20,6 +20,8 @@ void sb_printf(Sb *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 /* Appends `indent` spaces, the formatted text and a newline. */
 void sb_line(Sb *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sb_puts(Sb *sb, const char *s);
+/* Closes n blocks of generated code: one level of indentation less and a "}" line each. */
+void sb_close(Sb *sb, int n);
 /* Takes the buffer (caller frees); the builder is reset. NULL if any append failed. */
 char *sb_take(Sb *sb);
 

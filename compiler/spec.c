@@ -16,7 +16,8 @@ typedef struct Parser {
     Arena *arena;
     DiagList *diag;
     const SrcFile *src;
-    int failed;
+    int failed;  /* the parse stopped: no tree */
+    int refused; /* the tree is whole but holds something refused (an anchor, a tag) */
 } Parser;
 
 static Span mark_span(const Parser *p, yaml_mark_t start, yaml_mark_t end)
@@ -93,6 +94,61 @@ static Node *oom(Parser *p)
 
 static Node *parse_node(Parser *p, yaml_event_t *ev, int depth);
 
+/* The span of the node property (anchor '&', tag '!') that starts with `lead` among the at
+ * most two properties at the start of the event, for a caret under exactly that token. */
+static Span prop_span(const Parser *p, yaml_mark_t start, char lead)
+{
+    Span s = {p->src, (int)start.line + 1, (int)start.column + 1, 1};
+    const char *t = p->src->text + start.index;
+    for (int i = 0; i < 2 && *t; i++) {
+        size_t n = strcspn(t, " \t\r\n");
+        if (*t == lead) {
+            s.len = (int)n;
+            return s;
+        }
+        s.col += (int)n;
+        t += n;
+        while (*t == ' ' || *t == '\t') {
+            t++;
+            s.col++;
+        }
+    }
+    s.col = (int)start.column + 1;
+    return s;
+}
+
+/* Anchors and tags have no meaning in a spec: an anchor without an alias is noise that hints
+ * at a copy the spec language does not make, and a tag (`!!str 12`) would change how a value
+ * reads behind check's back. Both are reported where they stand, and parsing goes on so that
+ * every one is reported; spec_parse then returns no document. */
+static void refuse_props(Parser *p, const yaml_event_t *ev)
+{
+    const yaml_char_t *anchor = NULL, *tag = NULL;
+    if (ev->type == YAML_SCALAR_EVENT) {
+        anchor = ev->data.scalar.anchor;
+        tag = ev->data.scalar.tag;
+    } else if (ev->type == YAML_MAPPING_START_EVENT) {
+        anchor = ev->data.mapping_start.anchor;
+        tag = ev->data.mapping_start.tag;
+    } else if (ev->type == YAML_SEQUENCE_START_EVENT) {
+        anchor = ev->data.sequence_start.anchor;
+        tag = ev->data.sequence_start.tag;
+    }
+    if (anchor)
+        diag_error(p->diag, prop_span(p, ev->start_mark, '&'),
+                   "anchors (&%s) are not supported in a spec; write the value out",
+                   (const char *)anchor);
+    if (tag) {
+        const char *t = (const char *)tag, *core = "tag:yaml.org,2002:";
+        int is_core = strncmp(t, core, strlen(core)) == 0;
+        diag_error(p->diag, prop_span(p, ev->start_mark, '!'),
+                   "tags (%s%s) are not supported in a spec; write the plain value",
+                   is_core ? "!!" : "", is_core ? t + strlen(core) : t);
+    }
+    if (anchor || tag)
+        p->refused = 1;
+}
+
 /* Parses children until the matching end event. `ev` is the start event (consumed). */
 static Node *parse_collection(Parser *p, yaml_event_t *ev, int depth)
 {
@@ -159,6 +215,7 @@ static Node *parse_collection(Parser *p, yaml_event_t *ev, int depth)
 /* Builds the node that starts with event `ev` (which this takes over). */
 static Node *parse_node(Parser *p, yaml_event_t *ev, int depth)
 {
+    refuse_props(p, ev);
     switch (ev->type) {
     case YAML_SCALAR_EVENT: {
         Node *node = arena_alloc(p->arena, sizeof *node);
@@ -171,6 +228,11 @@ static Node *parse_node(Parser *p, yaml_event_t *ev, int depth)
         node->kind = NODE_SCALAR;
         node->span = mark_span(p, ev->start_mark, ev->end_mark);
         node->str = s;
+        if (memchr(ev->data.scalar.value, '\0', ev->data.scalar.length)) {
+            /* a "\0" escape: every later stage reads C strings */
+            diag_error(p->diag, node->span, "a value contains a NUL character");
+            p->refused = 1;
+        }
         node->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
         yaml_event_delete(ev);
         return node;
@@ -178,10 +240,26 @@ static Node *parse_node(Parser *p, yaml_event_t *ev, int depth)
     case YAML_MAPPING_START_EVENT:
     case YAML_SEQUENCE_START_EVENT:
         return parse_collection(p, ev, depth);
-    case YAML_ALIAS_EVENT:
+    case YAML_ALIAS_EVENT: {
+        /* reported, and read as an empty value so that parsing goes on */
+        Node *node = arena_alloc(p->arena, sizeof *node);
+        if (!node) {
+            yaml_event_delete(ev);
+            return oom(p);
+        }
+        node->kind = NODE_SCALAR;
+        node->span = mark_span(p, ev->start_mark, ev->end_mark);
+        node->str = "";
+        diag_error(p->diag, node->span,
+                   "aliases (*%s) are not supported in a spec; write the value out",
+                   (const char *)ev->data.alias.anchor);
+        p->refused = 1;
+        yaml_event_delete(ev);
+        return node;
+    }
     default: {
         Span s = mark_span(p, ev->start_mark, ev->end_mark);
-        diag_error(p->diag, s, "anchors and aliases are not supported in a spec");
+        diag_error(p->diag, s, "unexpected YAML event");
         yaml_event_delete(ev);
         p->failed = 1;
         return NULL;
@@ -225,15 +303,16 @@ SpecDoc *spec_parse(Arena *a, DiagList *d, const char *name, const char *text)
         yaml_event_delete(&ev);
     }
     yaml_parser_delete(&p.yp);
-    return p.failed ? NULL : doc;
+    return p.failed || p.refused ? NULL : doc;
 }
 
 SpecDoc *spec_load_file(Arena *a, DiagList *d, const char *path)
 {
     SrcFile *nosrc = arena_alloc(a, sizeof *nosrc);
-    if (!nosrc)
+    if (!nosrc || !(nosrc->name = arena_strdup(a, path))) {
+        diag_error(d, span_none(), "out of memory reading %s", path);
         return NULL;
-    nosrc->name = arena_strdup(a, path);
+    }
     nosrc->text = "";
     Span where = {nosrc, 0, 0, 0};
     FILE *f = fopen(path, "rb");

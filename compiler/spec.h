@@ -27,7 +27,8 @@ typedef struct SpecDoc {
 
 /* Parses `text` (NUL-terminated, kept by reference) named `name` for diagnostics.
  * Returns the document, or NULL after adding a diagnostic for a YAML syntax error,
- * anchors/aliases, a non-scalar key, more than one document or nesting deeper than 32. */
+ * an anchor (`&a`, even one no alias refers to), an alias (`*a`), a tag (`!!str`), a
+ * non-scalar key, more than one document or nesting deeper than 32. */
 SpecDoc *spec_parse(Arena *a, DiagList *d, const char *name, const char *text);
 /* Reads the file at `path` into the arena and parses it; NULL (with a diagnostic) when it
  * cannot be read or does not parse. */

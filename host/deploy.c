@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "emit.h"
+#include "qhost.h"
 #include "write.h"
 
 /* The golden input of the self-test: a fixed sequence in [-1, 1) (an LCG), so the
@@ -25,6 +26,14 @@ static void golden_input(void *x, long n, int dbl)
 }
 
 int rnnc_write_deployed(Rnnc *r, const char *c_path, const char *weights, int selftest)
+{
+    /* deploy.quantize: host/qdeploy.c */
+    if (r->net->quantize != QUANT_NONE)
+        return rnnc_write_quantized(r, c_path, weights, selftest, NULL, NULL, NULL);
+    return host_write_float(r, c_path, weights, selftest);
+}
+
+int host_write_float(Rnnc *r, const char *c_path, const char *weights, int selftest)
 {
     const Net *net = r->net;
     const Plan *p = r->plan;
@@ -59,7 +68,7 @@ int rnnc_write_deployed(Rnnc *r, const char *c_path, const char *weights, int se
     }
     golden_input(x, nx, dbl);
     fns.pack(params, packed);
-    if (fns.forward(packed, x, NULL, 1, T, y, NULL, NULL, scratch) != 0) {
+    if (fns.forward(packed, x, NULL, 1, T, NULL, NULL, y, NULL, NULL, scratch) != 0) {
         diag_error(&r->diag, span_none(), "the self-test sequence did not run");
         goto out;
     }

@@ -14,6 +14,12 @@
 #include "rnnrt.h"
 #include "spec.h"
 
+/* One --rename: the file's prefix `old` is the spec's `nw` ("": strip `old`). */
+typedef struct HostRename {
+    const char *old, *nw;
+} HostRename;
+enum { RNNC_MAX_RENAMES = 64 };
+
 /* A loaded spec: the compiler's products, all in one arena, and how to compile them. */
 struct Rnnc {
     Arena arena; /* everything below lives here */
@@ -22,6 +28,8 @@ struct Rnnc {
     const Net *net;
     const Plan *plan;
     JitKind jit; /* how run, grad and train compile the code (JIT_TCC by default) */
+    int nren;    /* rnnc_rename's, applied to every weights file read */
+    HostRename ren[RNNC_MAX_RENAMES];
 };
 
 /* A handle on the stack (tests, the REPL): rnnc_init, then rnnc_fini. */
@@ -42,7 +50,10 @@ JitModule *host_compile_timed(Rnnc *r, JitKind kind, int train, ModelFns *fns, d
 /* Everything one run holds, freed by io_data_free. */
 typedef struct RunData {
     RnnrtArray x, lengths;
+    RnnrtMap xmap; /* x is memory-mapped when io_load_inputs was asked to (map_x) */
+    int map_x;
     void *params, *packed, *xr, *y, *h_n, *c_n;
+    void *h0, *c0; /* the top block's initial state, or NULL */
     int *len;
     JitModule *jit;
 } RunData;
@@ -62,6 +73,16 @@ int io_load_inputs(Rnnc *r, const RnncRunArgs *a, RunData *d, int *B, int *T);
  * r->diag. */
 int io_save(Rnnc *r, const char *path, int dbl, void *data, int ndim, const long *shape,
             const char **written, int *nw);
+/* The top block's initial h (c when `c`) from the .npy at `path`: (L*D, B, Hr) (H for c) as
+ * h_n's layout, float32/float64, into a fresh block of the model's precision (free with free).
+ * NULL after a diagnostic naming `what` ("--h0") and the expected shape, or a c for a top
+ * block that is no LSTM. */
+void *io_load_state(Rnnc *r, const char *path, const char *what, int c, int B);
+/* The top block's state h (L*D, B, Hr) and c (L*D, B, H) (either NULL: zeros) into `state`,
+ * B sequences in the plan's state layout (state0 of the training unit; the rest zero); and
+ * the top block's part of `state` out into h and c (either NULL: not wanted). */
+void io_state_put(const Plan *p, int B, const void *h, const void *c, void *state);
+void io_state_get(const Plan *p, int B, const void *state, void *h, void *c);
 /* The parameter tensors of the plan, pointing into `params` (model precision): an array of
  * plan->ntensors (malloc'd; names borrowed from the plan), or NULL when out of memory. */
 RnnrtTensor *io_tensor_table(const Plan *p, void *params);
@@ -76,6 +97,19 @@ void io_from_double(void *dst, const double *src, long n, int dbl);
 RnnrtLossKind io_loss_kind(LossKind k);
 RnnrtAct io_head_act(HeadAct a);
 
+/* ---- names.c: a weights file's names against the plan's --------------------------- */
+
+/* Each plan tensor's name in the file f (the spec's weights: and the renames applied), in
+ * the plan's order: an array in r's arena, or NULL (out of memory, diagnosed). */
+const char **names_resolve(Rnnc *r, const RnnrtTensorFile *f);
+/* When every tensor of a block or the head (names[], from names_resolve) is missing from f
+ * while f has them all, with the plan's shapes, under another prefix: an error per such part
+ * and a note with the --rename options and the spec's weights: that fix it; their plan
+ * tensors and the file's tensors they found are marked in plan_done[] (plan->ntensors) and
+ * file_done[] (f->n). Returns how many parts. */
+int names_suggest(Rnnc *r, const RnnrtTensorFile *f, const char *path, const char **names,
+                  unsigned char *plan_done, unsigned char *file_done);
+
 /* ---- random.c: the one random source of training ----------------------------------- */
 
 /* splitmix64's next value of state *s. */
@@ -86,8 +120,10 @@ double random_uniform(unsigned long long *s);
 void random_init_params(const Plan *p, void *params, long seed);
 /* order[0..N): 0..N-1, shuffled from (seed, epoch) when `shuffle`. */
 void random_epoch_order(int *order, int N, int shuffle, long seed, long epoch);
-/* Dropout masks of a batch of B sequences of T steps in the plan's dropout layout, drawn
- * from `seed` alone; NULL when no layer has dropout (or out of memory: check *oom). */
-void *random_dropout_masks(const Plan *p, int B, int T, unsigned long long seed, int *oom);
+/* Dropout masks of a batch of B sequences of T steps in the plan's dropout layout, each
+ * sequence's drawn from `seed` and its id ids[b] (NULL: b) alone; NULL when no layer has
+ * dropout (or out of memory: check *oom). */
+void *random_dropout_masks(const Plan *p, int B, int T, unsigned long long seed, const int *ids,
+                           int *oom);
 
 #endif

@@ -1,4 +1,5 @@
-/* io.c — the host's files: weights (the plan's tensor table against a safetensors file),
+/* io.c — the host's files: weights (the plan's tensor table, named as names.c says, against
+ * a safetensors or .pt file),
  * inputs and lengths (.npy, checked against the spec), outputs, and printing arrays; runtime
  * errors become diagnostics here.
  */
@@ -57,6 +58,40 @@ void io_fmt_shape(char *buf, size_t n, const long *shape, int ndim)
         snprintf(buf + at, n - at, ndim == 1 ? ",)" : ")");
 }
 
+/* The file's tensors into params by specs[] (named by names[]). A block or the head that the
+ * file has under another prefix is said so once (names_suggest), the other problems as
+ * rnnrt_params_load finds them among the remaining tensors. 0, or -1 after diagnostics. */
+static int match_params(Rnnc *r, const RnnrtTensorFile *wf, const char *path, const char **names,
+                        RnnrtParamSpec *specs, void *params)
+{
+    const Plan *p = r->plan;
+    RnnrtError err;
+    unsigned char *pd = calloc((size_t)p->ntensors + 1, 1), *fd = calloc((size_t)wf->n + 1, 1);
+    RnnrtTensor *rest = calloc((size_t)wf->n + 1, sizeof *rest);
+    int rc = -1;
+    if (!pd || !fd || !rest) {
+        diag_error(&r->diag, span_none(), "out of memory");
+        goto out;
+    }
+    int nsug = names_suggest(r, wf, path, names, pd, fd), ns = 0;
+    RnnrtTensorFile left = {0, rest};
+    for (int i = 0; i < p->ntensors; i++)
+        if (!pd[i])
+            specs[ns++] = specs[i];
+    for (int j = 0; j < wf->n; j++)
+        if (!fd[j])
+            rest[left.n++] = wf->t[j];
+    if (rnnrt_params_load(&left, specs, ns, r->net->dbl, params, &err) < 0)
+        io_rt_error_in(r, path, &err);
+    else
+        rc = nsug ? -1 : 0;
+out:
+    free(pd);
+    free(fd);
+    free(rest);
+    return rc;
+}
+
 void *rnnc_load_weights(Rnnc *r, const char *path)
 {
     const Plan *p = r->plan;
@@ -67,23 +102,46 @@ void *rnnc_load_weights(Rnnc *r, const char *path)
         io_rt_error(r, &err);
         return NULL;
     }
+    /* a training checkpoint holds the weights under their own names: the optimizer's state,
+     * the best weights of early stopping and the progress are left out */
+    if (rnnrt_st_find(&wf, "rnnc.progress")) {
+        int k = 0;
+        for (int i = 0; i < wf.n; i++) {
+            const char *nm = wf.t[i].name;
+            if (!strncmp(nm, "optim.", 6) || !strncmp(nm, "best.", 5) ||
+                !strncmp(nm, "rnnc.", 5)) {
+                free(wf.t[i].name);
+                free(wf.t[i].data);
+            } else {
+                wf.t[k++] = wf.t[i];
+            }
+        }
+        wf.n = k;
+    }
+    if (rnnrt_mem_check(rnnrt_mem_product((const long[]){p->nparams, p->real_size}, 2),
+                        "the model's parameters", &err) < 0) {
+        io_rt_error(r, &err);
+        rnnrt_st_free(&wf);
+        return NULL;
+    }
     RnnrtParamSpec *specs = arena_alloc(&r->arena, (size_t)p->ntensors * sizeof *specs);
     void *params = calloc((size_t)p->nparams + 1, dbl ? sizeof(double) : sizeof(float));
+    const char **names = names_resolve(r, &wf);
+    if (!names)
+        goto fail;
     if (!specs || !params) {
         diag_error(&r->diag, span_none(), "out of memory");
         goto fail;
     }
     for (int i = 0; i < p->ntensors; i++) {
-        specs[i].name = p->tensors[i].name;
+        specs[i].name = names[i];
         specs[i].ndim = p->tensors[i].ndim;
         specs[i].shape[0] = p->tensors[i].shape[0];
         specs[i].shape[1] = p->tensors[i].shape[1];
         specs[i].offset = p->tensors[i].offset;
     }
-    if (rnnrt_params_load(&wf, specs, p->ntensors, dbl, params, &err) < 0) {
-        io_rt_error_in(r, path, &err);
+    if (match_params(r, &wf, path, names, specs, params) < 0)
         goto fail;
-    }
     for (int i = 0; i < p->ntensors; i++) {
         const PlanTensor *t = &p->tensors[i];
         long n = t->shape[0] * (t->ndim == 2 ? t->shape[1] : 1);
@@ -93,7 +151,7 @@ void *rnnc_load_weights(Rnnc *r, const char *path)
                 diag_error(&r->diag, span_none(),
                            "%s: tensor '%s' holds a non-finite value "
                            "(%g) at index %ld",
-                           path, t->name, v, k);
+                           path, names[i], v, k);
                 goto fail;
             }
         }
@@ -108,7 +166,7 @@ fail:
 
 void io_data_free(RunData *d)
 {
-    rnnrt_array_free(&d->x);
+    rnnrt_npy_unmap(&d->x, &d->xmap);
     rnnrt_array_free(&d->lengths);
     free(d->params);
     free(d->packed);
@@ -116,6 +174,8 @@ void io_data_free(RunData *d)
     free(d->y);
     free(d->h_n);
     free(d->c_n);
+    free(d->h0);
+    free(d->c0);
     free(d->len);
     jit_free(d->jit);
 }
@@ -125,7 +185,8 @@ int io_load_inputs(Rnnc *r, const RnncRunArgs *a, RunData *d, int *B, int *T)
 {
     const Net *net = r->net;
     RnnrtError err;
-    if (rnnrt_npy_read(a->input, &d->x, &err) < 0) {
+    if ((d->map_x ? rnnrt_npy_map(a->input, &d->x, &d->xmap, &err)
+                  : rnnrt_npy_read(a->input, &d->x, &err)) < 0) {
         io_rt_error(r, &err);
         return -1;
     }
@@ -188,6 +249,79 @@ int io_load_inputs(Rnnc *r, const RnncRunArgs *a, RunData *d, int *B, int *T)
         d->len[b] = (int)v;
     }
     return bad ? -1 : 0;
+}
+
+void *io_load_state(Rnnc *r, const char *path, const char *what, int c, int B)
+{
+    const Plan *p = r->plan;
+    const Block *top = &r->net->blocks[r->net->nblocks - 1];
+    if (c && top->cell != CELL_LSTM) {
+        diag_error(&r->diag, span_none(),
+                   "%s: the top block '%s' is %s; only an LSTM has a cell state", what, top->name,
+                   top->cell == CELL_GRU ? "a GRU" : "an RNN");
+        return NULL;
+    }
+    RnnrtArray a;
+    RnnrtError err;
+    if (rnnrt_npy_read(path, &a, &err) < 0) {
+        io_rt_error(r, &err);
+        return NULL;
+    }
+    long want[3] = {(long)p->top_layers * p->top_dirs, B, c ? top->hidden_size : p->top_hr};
+    char got[128], exp[128];
+    io_fmt_shape(got, sizeof got, a.shape, a.ndim);
+    io_fmt_shape(exp, sizeof exp, want, 3);
+    void *v = NULL;
+    if (a.dtype != RNNRT_F32 && a.dtype != RNNRT_F64)
+        diag_error(&r->diag, span_none(), "%s: %s must be float32 or float64, found %s", path,
+                   what, a.dtype == RNNRT_I32 ? "int32" : "int64");
+    else if (a.ndim != 3 || memcmp(a.shape, want, sizeof want) != 0)
+        diag_error(&r->diag, span_none(),
+                   "%s: %s has shape %s, expected %s: (num_layers*directions, B, %s) of the top "
+                   "block '%s', B from the input",
+                   path, what, got, exp,
+                   c                ? "hidden_size"
+                   : top->proj_size ? "proj_size"
+                                    : "hidden_size",
+                   top->name);
+    else if (!(v = io_to_real(&a, r->net->dbl, rnnrt_array_numel(&a))))
+        diag_error(&r->diag, span_none(), "out of memory");
+    rnnrt_array_free(&a);
+    return v;
+}
+
+/* The top block's layer-directions: slot = layer * D + dir in h_n's layout. */
+static void state_copy(const Plan *p, int B, void *h, void *c, void *state, int to_state)
+{
+    size_t rs = (size_t)p->real_size;
+    for (int i = 0; i < p->nlayers; i++) {
+        const PlanLayer *L = &p->layers[i];
+        if (!L->top)
+            continue;
+        long slot = (long)L->layer * L->block->dirs + L->dir;
+        char *sh = (char *)state + (size_t)B * (size_t)L->st_h * rs;
+        char *hh = h ? (char *)h + (size_t)(slot * B * L->Hr) * rs : NULL;
+        size_t nh = (size_t)B * (size_t)L->Hr * rs;
+        if (hh)
+            memcpy(to_state ? sh : hh, to_state ? hh : sh, nh);
+        if (L->st_c < 0 || !c)
+            continue;
+        char *sc = (char *)state + (size_t)B * (size_t)L->st_c * rs;
+        char *cc = (char *)c + (size_t)(slot * B * L->H) * rs;
+        size_t nc = (size_t)B * (size_t)L->H * rs;
+        memcpy(to_state ? sc : cc, to_state ? cc : sc, nc);
+    }
+}
+
+void io_state_put(const Plan *p, int B, const void *h, const void *c, void *state)
+{
+    memset(state, 0, (size_t)B * (size_t)p->state_reals * (size_t)p->real_size);
+    state_copy(p, B, (void *)h, (void *)c, state, 1);
+}
+
+void io_state_get(const Plan *p, int B, const void *state, void *h, void *c)
+{
+    state_copy(p, B, h, c, (void *)state, 0);
 }
 
 /* Prints `y` of shape `shape` as rows of its last dimension, at most 12 rows and 8 values

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "cell.h"
+#include "onnx.h"
 #include "check.h"
 #include "emit.h"
 #include "write.h"
@@ -224,8 +225,9 @@ void rnnc_report(const Rnnc *r, FILE *out)
         for (int k = 0; k < p->nlayers; k++) {
             const PlanLayer *L = &p->layers[k];
             if (L->block_index == i && L->dir == 0)
-                fprintf(out, "  layer %d         I=%d, %ld multiply-adds per step, %s kernel\n",
-                        L->layer, L->I, L->macs, L->unrolled ? "unrolled" : "loop");
+                fprintf(out, "  layer %d         I=%d, %ld multiply-adds per step, %s kernel%s\n",
+                        L->layer, L->I, L->macs, L->unrolled ? "unrolled" : "loop",
+                        L->split ? ", batched" : "");
         }
     }
     if (net->head.present) {
@@ -242,6 +244,15 @@ void rnnc_report(const Rnnc *r, FILE *out)
             "T=100)\n",
             p->nparams, p->npacked, p->flops_per_step, p->state_bytes,
             plan_scratch_bytes(p, 1, 100), plan_scratch_bytes(p, 32, 100));
+    const PlanKernels *k = &p->kern;
+    fprintf(out,
+            "kernels: batched layers take %d sequences x %d columns per block (%d under "
+            "libtcc; %d columns for one sequence), weight gradients %d rows per block; head "
+            "%s\n",
+            k->blk_seqs, k->blk_cols, k->blk_seqs_tcc, k->one_seq_cols, k->outer_rows,
+            !net->head.present ? "none"
+            : k->head_unrolled ? "unrolled"
+                               : "loop");
     fprintf(out,
             "deployed (-o with --weights): flash %ld bytes of weights; RAM %ld bytes of "
             "state,\n       %ld bytes of work for sequences up to max_seq_len %d; %s\n",
@@ -267,15 +278,15 @@ static char *unit_source(Rnnc *r, int train, int for_tcc)
     return s;
 }
 
-/* The unit r->jit compiles first: libtcc's for tcc and auto. */
-static char *jit_source(Rnnc *r, int train)
+/* The unit `kind` compiles first: libtcc's for tcc and auto. */
+static char *jit_source(Rnnc *r, JitKind kind, int train)
 {
-    return unit_source(r, train, r->jit == JIT_TCC || r->jit == JIT_AUTO);
+    return unit_source(r, train, kind == JIT_TCC || kind == JIT_AUTO);
 }
 
 char *rnnc_source(Rnnc *r)
 {
-    return jit_source(r, 0);
+    return jit_source(r, r->jit, 0);
 }
 
 char *rnnc_layer_source(Rnnc *r, const char *block, int layer, int train)
@@ -338,4 +349,14 @@ JitModule *host_compile_timed(Rnnc *r, JitKind kind, int train, ModelFns *fns, d
     JitModule *m = jit_compile(kind, src, r->net->name, train, fns, &r->diag);
     free(src);
     return m;
+}
+
+int rnnc_import(Rnnc *r, const char *model, const char *spec_out, const char *weights_out)
+{
+    RnnrtError err;
+    if (onnx_import(model, spec_out, weights_out, &err) < 0) {
+        io_rt_error(r, &err);
+        return -1;
+    }
+    return 0;
 }

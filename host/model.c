@@ -3,7 +3,7 @@
  * read back from the training cache.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "host.h"
+#include "train.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +18,14 @@ struct RnncModel {
     void *params, *packed; /* state_dict order and packed, model precision */
     double *state;         /* carried state of one sequence: plan->state_reals values */
     void *s_in, *s_out;    /* the same in the model precision */
+    double *state0;        /* where run starts and reset returns: zero but the top block's */
+    void *s0;              /* state0 in the model precision; NULL while it is all zero */
     void *cache;           /* of the last run */
     int cache_T;
     void *xb, *yb, *lb; /* the last run's buffers */
     double *gates, *tensor;
+    RnnrtOptim opt;   /* the optimizer's state after the last train call (m NULL: none) */
+    long epochs_done; /* by train calls since the weights were set */
 };
 
 static double now_ms(void)
@@ -55,10 +59,11 @@ RnncModel *rnnc_model_new(Rnnc *r, long seed, double *gen_ms, double *compile_ms
     m->state = calloc((size_t)S + 1, sizeof *m->state);
     m->s_in = calloc((size_t)S + 1, m->rs);
     m->s_out = calloc((size_t)S + 1, m->rs);
+    m->state0 = calloc((size_t)S + 1, sizeof *m->state0);
     m->gates = calloc((size_t)(p->max_h * 4) + 1, sizeof *m->gates);
     m->tensor = calloc((size_t)p->nparams + 1, sizeof *m->tensor);
     if (!m->jit || !m->params || !m->packed || !m->state || !m->s_in || !m->s_out || !m->gates ||
-        !m->tensor) {
+        !m->tensor || !m->state0) {
         if (m->jit && !r->diag.nerrors)
             diag_error(&r->diag, span_none(), "out of memory");
         rnnc_model_free(m);
@@ -78,18 +83,54 @@ void rnnc_model_free(RnncModel *m)
     free(m->state);
     free(m->s_in);
     free(m->s_out);
+    free(m->state0);
+    free(m->s0);
     free(m->cache);
     free(m->xb);
     free(m->yb);
     free(m->lb);
     free(m->gates);
     free(m->tensor);
+    rnnrt_optim_free(&m->opt);
     free(m);
 }
 
+/* New weights: packed, and the optimizer's state of earlier training forgotten. */
 static void model_pack(RnncModel *m)
 {
     m->f.pack(m->params, m->packed);
+    rnnrt_optim_free(&m->opt);
+    m->epochs_done = 0;
+}
+
+/* After an epoch of rnnc_model_train: its weights and optimizer become the model's. */
+static void model_epoch_done(void *ctx, const void *params, const RnnrtOptim *opt)
+{
+    RnncModel *m = ctx;
+    const Plan *p = m->r->plan;
+    memcpy(m->params, params, (size_t)p->nparams * m->rs);
+    m->f.pack(m->params, m->packed);
+    m->epochs_done++;
+    if (!m->opt.m || m->opt.kind != opt->kind || m->opt.n != opt->n) {
+        rnnrt_optim_free(&m->opt);
+        RnnrtError err;
+        m->opt.kind = opt->kind;
+        if (rnnrt_optim_init(&m->opt, opt->n, m->dbl, &err) < 0)
+            return; /* the next train starts the optimizer afresh */
+    }
+    memcpy(m->opt.m, opt->m, (size_t)opt->n * m->rs);
+    if (opt->v && m->opt.v)
+        memcpy(m->opt.v, opt->v, (size_t)opt->n * m->rs);
+    m->opt.step = opt->step;
+}
+
+int rnnc_model_train(RnncModel *m, RnncTrainArgs *a)
+{
+    TrainStart st = {m->params, m->opt.m ? &m->opt : NULL, m->epochs_done, model_epoch_done, m};
+    a->init = a->resume = a->save = a->checkpoint = NULL;
+    a->log = NULL;
+    a->mpi = 0;
+    return train_run(m->r, a, &st);
 }
 
 void rnnc_model_init(RnncModel *m, long seed)
@@ -131,7 +172,34 @@ int rnnc_model_take_weights(RnncModel *m, const RnncModel *from)
 
 void rnnc_model_reset(RnncModel *m)
 {
-    memset(m->state, 0, (size_t)m->r->plan->state_reals * sizeof *m->state);
+    memcpy(m->state, m->state0, (size_t)m->r->plan->state_reals * sizeof *m->state);
+}
+
+int rnnc_model_set_state0(RnncModel *m, const double *h0, const double *c0)
+{
+    const Plan *p = m->r->plan;
+    long S = p->state_reals;
+    for (int i = 0; i < p->nlayers; i++) {
+        const PlanLayer *L = &p->layers[i];
+        long slot = (long)L->layer * L->block->dirs + L->dir;
+        if (L->top && h0)
+            memcpy(m->state0 + L->st_h, h0 + slot * L->Hr, (size_t)L->Hr * sizeof *h0);
+        if (L->top && c0 && L->st_c >= 0)
+            memcpy(m->state0 + L->st_c, c0 + slot * L->H, (size_t)L->H * sizeof *c0);
+    }
+    int zero = 1;
+    for (long k = 0; k < S; k++)
+        zero &= m->state0[k] == 0;
+    free(m->s0);
+    m->s0 = NULL;
+    if (!zero && !(m->s0 = malloc((size_t)S * m->rs))) {
+        diag_error(&m->r->diag, span_none(), "out of memory");
+        return -1;
+    }
+    if (m->s0)
+        io_from_double(m->s0, m->state0, S, m->dbl);
+    rnnc_model_reset(m);
+    return 0;
 }
 
 /* One forward call of `T` steps of x from state s0 (NULL: zero) into s1 (model precision);
@@ -179,7 +247,7 @@ int rnnc_model_run_stoppable(RnncModel *m, const double *x, int T, volatile sig_
         return -1;
     }
     if (!p->can_stream || T <= chunk)
-        return model_call(m, x, T, NULL, m->s_out, *y, *rows) < 0 ? -1 : 0;
+        return model_call(m, x, T, m->s0, m->s_out, *y, *rows) < 0 ? -1 : 0;
     /* a long unidirectional run in pieces, the state carried: the same numbers, and Ctrl-C
      * is heard between pieces */
     long S = p->state_reals;
@@ -192,7 +260,7 @@ int rnnc_model_run_stoppable(RnncModel *m, const double *x, int T, volatile sig_
         }
         int n = T - t0 < chunk ? T - t0 : chunk;
         double *dst = per_step ? *y + (long)t0 * O : *y;
-        rc = model_call(m, x + (long)t0 * I, n, t0 ? a : NULL, b, dst, per_step ? n : 1);
+        rc = model_call(m, x + (long)t0 * I, n, t0 ? a : m->s0, b, dst, per_step ? n : 1);
         void *tmp = a;
         a = b;
         b = tmp;
@@ -226,7 +294,7 @@ int rnnc_model_run(RnncModel *m, const double *x, int T, int stream, double **y,
         return -1;
     }
     io_from_double(m->s_in, m->state, S, m->dbl);
-    if (model_call(m, x, T, stream ? m->s_in : NULL, m->s_out, *y, *rows) < 0) {
+    if (model_call(m, x, T, stream ? m->s_in : m->s0, m->s_out, *y, *rows) < 0) {
         free(*y);
         *y = NULL;
         return -1;

@@ -65,8 +65,11 @@ void random_epoch_order(int *order, int N, int shuffle, long seed, long epoch)
 }
 
 /* Dropout masks for a batch of B sequences of T steps: each element 0 with probability p
- * (its layer's block's dropout), else 1/(1-p), drawn from `seed` alone. */
-void *random_dropout_masks(const Plan *p, int B, int T, unsigned long long seed, int *oom)
+ * (its layer's block's dropout), else 1/(1-p). Sequence b's mask of each layer is drawn
+ * step by step from (seed, layer, ids[b]) alone, so it is the same in any batch, any share
+ * of a batch (data-parallel training) and for any T at least its length. */
+void *random_dropout_masks(const Plan *p, int B, int T, unsigned long long seed, const int *ids,
+                           int *oom)
 {
     long per = p->dropout_reals;
     *oom = 0;
@@ -78,20 +81,23 @@ void *random_dropout_masks(const Plan *p, int B, int T, unsigned long long seed,
         *oom = 1;
         return NULL;
     }
-    unsigned long long s = seed;
     long at = 0;
     for (int i = 0; i < p->nlayers; i++) {
         const PlanLayer *L = &p->layers[i];
-        if (L->dir || !(L->block->dropout > 0 && !L->last_layer))
+        if (L->dir || L->drop_off < 0) /* the plan says which layers drop */
             continue;
         double q = L->block->dropout, keep = 1 / (1 - q);
-        long n = (long)B * T * L->block->dirs * L->Hr;
-        for (long k = 0; k < n; k++, at++) {
-            double v = random_uniform(&s) < q ? 0 : keep;
-            if (dbl)
-                ((double *)m)[at] = v;
-            else
-                ((float *)m)[at] = (float)v;
+        long n = (long)T * L->block->dirs * L->Hr;
+        for (int b = 0; b < B; b++) {
+            unsigned long long s = seed ^ ((unsigned long long)i << 48);
+            s ^= random_next(&s) + (unsigned long long)(ids ? ids[b] : b);
+            for (long k = 0; k < n; k++, at++) {
+                double v = random_uniform(&s) < q ? 0 : keep;
+                if (dbl)
+                    ((double *)m)[at] = v;
+                else
+                    ((float *)m)[at] = (float)v;
+            }
         }
     }
     return m;

@@ -14,7 +14,7 @@
  * parts meet in a barrier between layers. */
 typedef struct Part {
     const ModelFns *fns;
-    const void *w, *x;
+    const void *w, *x, *h0, *c0;
     const int *len;
     int B, T, part, nparts, rc;
     void *y, *h_n, *c_n, *scratch, *shared;
@@ -47,8 +47,8 @@ static void *run_part(void *arg)
             return NULL;
     }
     void (*sync)(void *) = p->nparts > 1 ? meet : NULL;
-    p->rc = p->fns->forward_par(p->w, p->x, p->len, p->B, p->T, p->y, p->h_n, p->c_n, p->scratch,
-                                p->shared, p->part, p->nparts, sync, p->barrier);
+    p->rc = p->fns->forward_par(p->w, p->x, p->len, p->B, p->T, p->h0, p->c0, p->y, p->h_n, p->c_n,
+                                p->scratch, p->shared, p->part, p->nparts, sync, p->barrier);
     return NULL;
 }
 
@@ -57,8 +57,9 @@ static void *run_part(void *arg)
  * directions at once. -1 when out of memory, threads cannot start, or the model refuses;
  * else 0. The results are one thread's, bit for bit. */
 static int forward_threads(const ModelFns *fns, const void *w, const void *x, const int *len,
-                           int B, int T, void *y, void *h_n, void *c_n, int threads)
+                           int B, int T, const RunData *d, int threads)
 {
+    void *y = d->y, *h_n = d->h_n, *c_n = d->c_n;
     if (threads < 1)
         threads = 1;
     Part *parts = calloc((size_t)threads, sizeof *parts);
@@ -71,8 +72,8 @@ static int forward_threads(const ModelFns *fns, const void *w, const void *x, co
     have_barrier = rc == 0 && threads > 1;
     for (int k = 0; k < threads && rc == 0; k++) {
         Part *p = &parts[k];
-        *p = (Part){fns, w, x,   len, B,    T,    k,        threads,
-                    0,   y, h_n, c_n, NULL, NULL, &barrier, k ? &gate : NULL};
+        *p = (Part){fns,     w, x, d->h0, d->c0, len,  B,    T,        k,
+                    threads, 0, y, h_n,   c_n,   NULL, NULL, &barrier, k ? &gate : NULL};
         p->scratch = malloc((size_t)fns->scratch_bytes(B, T));
         p->shared = parts[0].scratch;
         if (!p->scratch)
@@ -129,11 +130,26 @@ int rnnc_run(Rnnc *r, const RnncRunArgs *a)
     }
     if (io_load_inputs(r, a, &d, &B, &T) < 0)
         goto out;
+    if (a->h0 && !(d.h0 = io_load_state(r, a->h0, "--h0", 0, B)))
+        goto out;
+    if (a->c0 && !(d.c0 = io_load_state(r, a->c0, "--c0", 1, B)))
+        goto out;
     long nx = rnnrt_array_numel(&d.x);
     int per_step = !net->head.present || net->head.input == HEAD_SEQUENCE;
     long ny = (long)B * (per_step ? T : 1) * net->out_size;
     long nh = (long)p->top_layers * p->top_dirs * B * p->top_hr;
     long nc = (long)p->top_layers * p->top_dirs * B * top->hidden_size;
+    /* what the run will hold, refused up front with the figure rather than by a failed
+     * malloc deep inside: x, y, h_n, c_n and each thread's scratch */
+    long threads = a->threads > 1 ? a->threads : 1;
+    size_t need = rnnrt_mem_product((const long[]){nx + ny + nh + nc, (long)rs}, 2);
+    need = rnnrt_mem_sum(
+        need, rnnrt_mem_product((const long[]){threads, plan_scratch_bytes(p, B, T)}, 2));
+    RnnrtError merr;
+    if (rnnrt_mem_check(need, a->input, &merr) < 0) {
+        io_rt_error(r, &merr);
+        goto out;
+    }
     d.xr = io_to_real(&d.x, dbl, nx);
     d.y = malloc((size_t)ny * rs);
     d.h_n = malloc((size_t)nh * rs);
@@ -146,10 +162,12 @@ int rnnc_run(Rnnc *r, const RnncRunArgs *a)
     d.jit = host_compile(r, r->jit, 0, &fns);
     if (!d.jit)
         goto out;
-    int lstm = top->cell == CELL_LSTM;
+    if (top->cell != CELL_LSTM) {
+        free(d.c_n);
+        d.c_n = NULL;
+    }
     fns.pack(d.params, d.packed);
-    if (forward_threads(&fns, d.packed, d.xr, d.len, B, T, d.y, d.h_n, lstm ? d.c_n : NULL,
-                        a->threads) != 0) {
+    if (forward_threads(&fns, d.packed, d.xr, d.len, B, T, &d, a->threads) != 0) {
         diag_error(&r->diag, span_none(),
                    "out of memory for B=%d, T=%d, or the model rejected them", B, T);
         goto out;

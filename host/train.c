@@ -1,110 +1,30 @@
-/* train.c — `rnnc train`: epochs of mini-batches through the JIT-compiled training unit
- * (forward, the spec's loss, backward through time, full or truncated), the runtime's
- * optimizers and clipping, validation, progress reports and checkpoints.
+/* train.c — `rnnc train`: epochs of mini-batches through the JIT-compiled training unit, on
+ * one rank or data-parallel over threads or MPI processes (each a Trainer with its own copy
+ * of the weights and optimizer, batch.c running its share), with the learning-rate schedule,
+ * early stopping, validation, progress reports, a CSV log and checkpoints (rank 0 alone).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "train.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-static void dataset_free(Dataset *ds)
-{
-    io_data_free(&ds->d);
-    rnnrt_array_free(&ds->target);
-}
-
-static int dataset_load(Rnnc *r, Dataset *ds, const char *x, const char *t, const char *l)
-{
-    const Net *net = r->net;
-    memset(ds, 0, sizeof *ds);
-    RnncRunArgs ra = {NULL, x, l, NULL, NULL, NULL, NULL, 1};
-    RnnrtError err;
-    if (io_load_inputs(r, &ra, &ds->d, &ds->N, &ds->T) < 0)
-        return -1;
-    ds->d.xr = io_to_real(&ds->d.x, net->dbl, rnnrt_array_numel(&ds->d.x));
-    if (!ds->d.len) {
-        ds->d.len = malloc((size_t)ds->N * sizeof *ds->d.len);
-        for (int b = 0; ds->d.len && b < ds->N; b++)
-            ds->d.len[b] = ds->T;
-    }
-    if (!ds->d.xr || !ds->d.len) {
-        diag_error(&r->diag, span_none(), "out of memory for %s", x);
-        return -1;
-    }
-    if (rnnrt_npy_read(t, &ds->target, &err) < 0) {
-        io_rt_error(r, &err);
-        return -1;
-    }
-    ds->target_name = t;
-    /* the shape rnnrt_loss expects for the whole set */
-    int per_step = !net->head.present || net->head.input == HEAD_SEQUENCE;
-    int ce = net->loss == LOSS_CROSS_ENTROPY;
-    long want[3] = {per_step ? (net->batch_first ? ds->N : ds->T) : ds->N,
-                    per_step ? (net->batch_first ? ds->T : ds->N) : net->out_size, net->out_size};
-    int nd = (per_step ? 3 : 2) - ce;
-    int ok = ds->target.ndim == nd;
-    for (int i = 0; ok && i < nd; i++)
-        ok = ds->target.shape[i] == want[i];
-    int is_int = ds->target.dtype == RNNRT_I32 || ds->target.dtype == RNNRT_I64;
-    if (!ok || is_int != ce) {
-        char got[96], exp[96];
-        io_fmt_shape(got, sizeof got, ds->target.shape, ds->target.ndim);
-        io_fmt_shape(exp, sizeof exp, want, nd);
-        diag_error(&r->diag, span_none(), "%s: targets have shape %s (%s), expected %s of %s", t,
-                   got, is_int ? "integers" : "floats", exp,
-                   ce ? "class ids (int32 or int64)" : "floats");
-        return -1;
-    }
-    return 0;
-}
-
-/* Copies the rows of sequences idx[0..Bb) of a (N, T, row) or (T, N, row) array (per_step),
- * or (N, row), into a batch of Tb steps in the same layout. es: bytes per element. */
-static void gather(const void *src, void *dst, const int *idx, int Bb, int N, int T, int t0,
-                   int Tb, long row, size_t es, int per_step, int batch_first)
-{
-    size_t rb = (size_t)row * es;
-    for (int i = 0; i < Bb; i++) {
-        if (!per_step) {
-            memcpy((char *)dst + (size_t)i * rb, (const char *)src + (size_t)idx[i] * rb, rb);
-            continue;
-        }
-        for (int t = 0; t < Tb; t++) {
-            long s = batch_first ? (long)idx[i] * T + t0 + t : (long)(t0 + t) * N + idx[i];
-            long d = batch_first ? (long)i * Tb + t : (long)t * Bb + i;
-            memcpy((char *)dst + (size_t)d * rb, (const char *)src + (size_t)s * rb, rb);
-        }
-    }
-}
-
-static void trainer_free(Trainer *t)
-{
-    free(t->params);
-    free(t->packed);
-    free(t->dw);
-    free(t->dp);
-    free(t->xb);
-    free(t->yb);
-    free(t->lb);
-    free(t->db);
-    free(t->cache);
-    free(t->tb.data);
-    free(t->lenb);
-    free(t->order);
-    free(t->ys);
-    free(t->ls);
-    free(t->ds_);
-    free(t->carry);
-    free(t->s0);
-    free(t->s1);
-    free(t->widx);
-    free(t->countb);
-    rnnrt_optim_free(&t->opt);
-}
+/* What every rank of a run reads: the arguments, the data, the compiled code. */
+typedef struct Run {
+    RnncTrainArgs *a;
+    const TrainStart *start;
+    const Dataset *tr, *va;
+    const ModelFns *f;
+    ModelFns f_;      /* what f points at */
+    const char *ckpt; /* NULL: no checkpoint */
+    double t0;        /* when the run started (the compile counts) */
+    double t_train;   /* when every rank was ready to train */
+    FILE *log;        /* rank 0's CSV log, or NULL */
+} Run;
 
 static double now_s(void)
 {
@@ -113,269 +33,19 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Adds to *correct and *total the batch's hits: argmax against the class (cross_entropy),
- * logit > 0 against target > 0.5 (bce); z: the logits (or y without a head), Bl rows of the
- * targets in t->tb. mse counts nothing. */
-static void count_correct(Trainer *t, const void *z, int Bl, int Tb, long *correct, long *total)
+static void trainer_free(Trainer *t)
 {
-    const Net *net = t->r->net;
-    int O = net->out_size, ce = net->loss == LOSS_CROSS_ENTROPY;
-    for (int i = 0; i < Bl && net->loss != LOSS_MSE; i++) {
-        int steps = t->per_step ? t->lenb[i] : 1;
-        for (int st = 0; st < steps; st++) {
-            long row = !t->per_step ? i : net->batch_first ? (long)i * Tb + st : (long)st * Bl + i;
-            const double *zd = z;
-            const float *zf = z;
-            if (ce) {
-                long k = t->tb.dtype == RNNRT_I32 ? ((int *)t->tb.data)[row]
-                                                  : (long)((long long *)t->tb.data)[row];
-                if (k == -100)
-                    continue;
-                int best = 0;
-                for (int o = 1; o < O; o++)
-                    if ((t->dbl ? zd[row * O + o] : zf[row * O + o]) >
-                        (t->dbl ? zd[row * O + best] : zf[row * O + best]))
-                        best = o;
-                *correct += best == k;
-                (*total)++;
-            } else {
-                for (int o = 0; o < O; o++) {
-                    double v = t->dbl ? zd[row * O + o] : zf[row * O + o];
-                    double tv = t->tb.dtype == RNNRT_F64 ? ((double *)t->tb.data)[row * O + o]
-                                                         : ((float *)t->tb.data)[row * O + o];
-                    *correct += (v > 0) == (tv > 0.5);
-                    (*total)++;
-                }
-            }
-        }
-    }
+    void *bufs[] = {t->params, t->packed,  t->dw,   t->dp,     t->xb,    t->yb,   t->lb,  t->db,
+                    t->cache,  t->tb.data, t->lenb, t->order,  t->ys,    t->ls,   t->ds_, t->carry,
+                    t->s0,     t->s1,      t->widx, t->countb, t->share, t->xbuf, t->best};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        free(bufs[i]);
+    rnnrt_optim_free(&t->opt);
 }
 
-/* Backward through the batch just run forward (dL/dy in t->db), the gradients clipped as
- * the spec says, one optimizer step, and the weights packed again. */
-static void learn_step(Trainer *t, int Bb, int Tb, const void *drop)
-{
-    const Plan *p = t->r->plan;
-    const TrainCfg *cfg = t->cfg;
-    memset(t->dw, 0, (size_t)p->npacked * t->rs);
-    t->f.backward(t->packed, t->xb, Bb, Tb, t->db, drop, t->dw, t->cache);
-    t->f.unpack_grads(t->dw, t->dp);
-    if (cfg->clip_grad_value > 0)
-        rnnrt_clip_grad_value(t->dp, p->nparams, t->dbl, cfg->clip_grad_value);
-    if (cfg->clip_grad_norm > 0)
-        rnnrt_clip_grad_norm(t->dp, p->nparams, t->dbl, cfg->clip_grad_norm);
-    rnnrt_optim_step(&t->opt, t->params, t->dp);
-    t->f.pack(t->params, t->packed);
-}
-
-/* One window of steps t0 .. t0 + T - 1 of sequences idx[0 .. Bb) (all of them when t0 is 0
- * and there is no truncation): forward, the loss, and when `learn` backward and an
- * optimizer step. lenw: each sequence's steps in the window (>= 1). count: NULL, or which
- * sequences the loss of a per-sequence head takes in (truncated BPTT: those ending here).
- * state0/state1: NULL or the carried state in the model's layout for Bb sequences.
- * Adds the loss to *loss_sum (and 1 to *nloss) when anything counted. */
-static int run_window(Trainer *t, const Dataset *ds, const int *idx, int Bb, int t0,
-                      const int *lenw, const unsigned char *count, const void *state0,
-                      void *state1, int learn, double *loss_sum, long *nloss, long *correct,
-                      long *total)
-{
-    Rnnc *r = t->r;
-    const Net *net = r->net;
-    const Plan *p = r->plan;
-    int Tb = 1;
-    for (int i = 0; i < Bb; i++) {
-        t->lenb[i] = lenw[i];
-        Tb = lenw[i] > Tb ? lenw[i] : Tb;
-    }
-    gather(ds->d.xr, t->xb, idx, Bb, ds->N, ds->T, t0, Tb, net->input_size, t->rs, 1,
-           net->batch_first);
-    long trow = net->loss == LOSS_CROSS_ENTROPY ? 1 : net->out_size;
-    size_t tes = (size_t)rnnrt_dtype_size(ds->target.dtype);
-    /* the rows that count: all, or (per-sequence head, truncated) those ending here */
-    int *rows = t->order + ds->N; /* scratch: (Bmax) */
-    int nc = 0;
-    for (int i = 0; i < Bb; i++)
-        if (!count || count[i])
-            rows[nc++] = i;
-    void *drop = NULL;
-    int oom = 0;
-    if (learn && !(drop = random_dropout_masks(p, Bb, Tb, t->mask_seed, &oom)) && oom) {
-        diag_error(&r->diag, span_none(), "out of memory for the dropout masks");
-        return -1;
-    }
-    int rc = -1;
-    if (t->f.forward_train(t->packed, t->xb, t->lenb, Bb, Tb, t->yb, t->lb, drop, state0, state1,
-                           t->cache) != 0) {
-        diag_error(&r->diag, span_none(), "the model rejected a batch (B=%d, T=%d)", Bb, Tb);
-        goto out;
-    }
-    if (nc == 0) {
-        rc = 0;
-        goto out;
-    }
-    /* the loss over the counted rows; a subset (count) is compacted first, then scattered */
-    int O = net->out_size, sub = count && !t->per_step && nc < Bb;
-    void *yz = t->yb, *lz = t->lb;
-    int *sidx = t->order + ds->N + t->Bmax; /* (Bmax) dataset indices of the counted rows */
-    for (int k = 0; k < nc; k++)
-        sidx[k] = idx[rows[k]];
-    if (sub) {
-        for (int k = 0; k < nc; k++) {
-            memcpy((char *)t->ys + (size_t)k * O * t->rs,
-                   (char *)t->yb + (size_t)rows[k] * O * t->rs, (size_t)O * t->rs);
-            memcpy((char *)t->ls + (size_t)k * O * t->rs,
-                   (char *)t->lb + (size_t)rows[k] * O * t->rs, (size_t)O * t->rs);
-        }
-        yz = t->ys;
-        lz = t->ls;
-    }
-    gather(ds->target.data, t->tb.data, sub ? sidx : idx, sub ? nc : Bb, ds->N, ds->T, t0, Tb,
-           trow, tes, t->per_step, net->batch_first);
-    t->tb.dtype = ds->target.dtype;
-    t->tb.ndim = ds->target.ndim;
-    memcpy(t->tb.shape, ds->target.shape, sizeof t->tb.shape);
-    int Bl = sub ? nc : Bb;
-    if (t->per_step) {
-        t->tb.shape[net->batch_first ? 0 : 1] = Bl;
-        t->tb.shape[net->batch_first ? 1 : 0] = Tb;
-    } else {
-        t->tb.shape[0] = Bl;
-    }
-    RnnrtLossArgs la = {io_loss_kind(net->loss),
-                        t->dbl,
-                        Bl,
-                        Tb,
-                        O,
-                        t->per_step,
-                        net->batch_first,
-                        t->lenb,
-                        net->head.present ? lz : NULL,
-                        yz,
-                        io_head_act(net->head.activation)};
-    RnnrtError err;
-    double loss;
-    void *dz = sub ? t->ds_ : t->db;
-    if (rnnrt_loss(&la, &t->tb, ds->target_name, &loss, dz, &err) < 0) {
-        io_rt_error(r, &err);
-        goto out;
-    }
-    if (sub) {
-        memset(t->db, 0, (size_t)Bb * O * t->rs);
-        for (int k = 0; k < nc; k++)
-            memcpy((char *)t->db + (size_t)rows[k] * O * t->rs, (char *)dz + (size_t)k * O * t->rs,
-                   (size_t)O * t->rs);
-    }
-    *loss_sum += loss;
-    (*nloss)++;
-    count_correct(t, net->head.present ? lz : yz, Bl, Tb, correct, total);
-    rc = 0;
-    if (learn && isfinite(loss))
-        learn_step(t, Bb, Tb, drop);
-out:
-    free(drop);
-    return rc;
-}
-
-/* One mini-batch: whole sequences, or windows of train.tbptt steps with the state carried
- * from window to window (the gradient cut at their borders, an optimizer step per window).
- * *loss: the mean of the batch's (window) losses. */
-static int batch_run(Trainer *t, const Dataset *ds, const int *idx, int Bb, int learn,
-                     double *loss, long *correct, long *total)
-{
-    const Plan *p = t->r->plan;
-    int K = learn ? t->cfg->tbptt : 0, Tb = 1;
-    double sum = 0;
-    long nl = 0;
-    for (int i = 0; i < Bb; i++)
-        Tb = ds->d.len[idx[i]] > Tb ? ds->d.len[idx[i]] : Tb;
-    if (K <= 0 || K >= Tb) {
-        int *lw = t->order + ds->N + 2 * t->Bmax;
-        for (int i = 0; i < Bb; i++)
-            lw[i] = ds->d.len[idx[i]];
-        if (run_window(t, ds, idx, Bb, 0, lw, NULL, NULL, NULL, learn, &sum, &nl, correct, total) <
-            0)
-            return -1;
-        *loss = nl ? sum / (double)nl : 0;
-        return 0;
-    }
-    /* carried state: per sequence, every layer and direction's h (and c) */
-    long S = p->state_reals;
-    int per_step = t->per_step;
-    memset(t->carry, 0, (size_t)(Bb * S) * t->rs);
-    for (int t0 = 0; t0 < Tb; t0 += K) {
-        int *live = t->order + ds->N + 2 * t->Bmax, *lw = live + t->Bmax, nlive = 0;
-        unsigned char *cnt = t->countb;
-        for (int i = 0; i < Bb; i++) {
-            int L = ds->d.len[idx[i]];
-            if (L <= t0)
-                continue;
-            int *wi = t->widx;
-            wi[nlive] = idx[i];
-            live[nlive] = i;
-            lw[nlive] = L - t0 < K ? L - t0 : K;
-            cnt[nlive] = per_step || L <= t0 + K;
-            nlive++;
-        }
-        /* carried state -> the model's layout for these sequences, and back after */
-        long off = 0;
-        for (int li = 0; li < p->nlayers; li++) {
-            const PlanLayer *L = &p->layers[li];
-            int widths[2] = {L->Hr, L->G == 4 ? L->H : 0};
-            for (int part = 0; part < 2; part++) {
-                int wdt = widths[part];
-                for (int j = 0; j < nlive; j++)
-                    memcpy((char *)t->s0 + ((size_t)off * nlive + (size_t)j * wdt) * t->rs,
-                           (char *)t->carry + ((size_t)live[j] * S + (size_t)off) * t->rs,
-                           (size_t)wdt * t->rs);
-                off += wdt;
-            }
-        }
-        t->mask_seed ^= (unsigned long long)t0 * 0x9E3779B97F4A7C15ull;
-        if (run_window(t, ds, t->widx, nlive, t0, lw, per_step ? NULL : cnt, t->s0, t->s1, learn,
-                       &sum, &nl, correct, total) < 0)
-            return -1;
-        off = 0;
-        for (int li = 0; li < p->nlayers; li++) {
-            const PlanLayer *L = &p->layers[li];
-            int widths[2] = {L->Hr, L->G == 4 ? L->H : 0};
-            for (int part = 0; part < 2; part++) {
-                int wdt = widths[part];
-                for (int j = 0; j < nlive; j++)
-                    memcpy((char *)t->carry + ((size_t)live[j] * S + (size_t)off) * t->rs,
-                           (char *)t->s1 + ((size_t)off * nlive + (size_t)j * wdt) * t->rs,
-                           (size_t)wdt * t->rs);
-                off += wdt;
-            }
-        }
-    }
-    *loss = nl ? sum / (double)nl : 0;
-    return 0;
-}
-
-/* Mean loss and accuracy over a whole data set, without learning. */
-static int evaluate(Trainer *t, const Dataset *ds, double *loss, double *acc)
-{
-    int B = t->cfg->batch_size;
-    double sum = 0;
-    long correct = 0, total = 0, batches = 0;
-    for (int i = 0; i < ds->N; i += B) {
-        int Bb = ds->N - i < B ? ds->N - i : B;
-        for (int k = 0; k < Bb; k++)
-            t->order[k] = i + k;
-        double l;
-        if (batch_run(t, ds, t->order, Bb, 0, &l, &correct, &total) < 0)
-            return -1;
-        sum += l;
-        batches++;
-    }
-    *loss = sum / (double)(batches ? batches : 1);
-    *acc = total ? (double)correct / (double)total : NAN;
-    return 0;
-}
-
-/* Refuses what cannot be trained: no loss, or truncated BPTT through a bidirectional block.
- * 0, or -1 with the reason in r->diag. */
-static int trainable(Rnnc *r, const TrainCfg *cfg)
+/* Refuses what cannot be trained: no loss, or truncated BPTT through a bidirectional block,
+ * or early stopping without validation data. 0, or -1 with the reason in r->diag. */
+static int trainable(Rnnc *r, const RnncTrainArgs *a)
 {
     const Net *net = r->net;
     if (net->loss == LOSS_NONE) {
@@ -385,7 +55,7 @@ static int trainable(Rnnc *r, const TrainCfg *cfg)
                    net->file);
         return -1;
     }
-    for (int i = 0; i < net->nblocks && cfg->tbptt > 0; i++)
+    for (int i = 0; i < net->nblocks && a->cfg.tbptt > 0; i++)
         if (net->blocks[i].dirs == 2) {
             diag_error(&r->diag, net->train_span,
                        "train.tbptt: truncated backpropagation "
@@ -394,11 +64,17 @@ static int trainable(Rnnc *r, const TrainCfg *cfg)
                        net->blocks[i].name);
             return -1;
         }
+    if (a->cfg.stop_patience > 0 && !a->val_input) {
+        diag_error(&r->diag, net->train_span,
+                   "train.early_stopping watches the validation loss: give --val-input "
+                   "and --val-target");
+        return -1;
+    }
     return 0;
 }
 
-/* The optimizer and every buffer of a run over data sets tr and va (va.N may be 0), sized
- * for batches of cfg->batch_size; llm.c-style, allocated once. 0, or -1 (out of memory). */
+/* The optimizer and every buffer of one rank over data sets tr and va (va.N may be 0),
+ * sized for batches of cfg->batch_size; llm.c-style, allocated once. 0, or -1. */
 static int trainer_alloc(Trainer *t, const Dataset *tr, const Dataset *va)
 {
     Rnnc *r = t->r;
@@ -422,51 +98,70 @@ static int trainer_alloc(Trainer *t, const Dataset *tr, const Dataset *va)
         io_rt_error(r, &err);
         return -1;
     }
+    sched_init(&t->sched, cfg);
     long BT = (long)t->Bmax * t->Tmax, ny = BT * net->out_size;
     long nb = (long)t->Bmax * net->out_size, S = p->state_reals;
     int width = net->input_size > net->out_size ? net->input_size : net->out_size;
     int nmax = tr->N > va->N ? tr->N : va->N;
-    t->packed = calloc((size_t)p->npacked + 1, t->rs);
-    t->dw = calloc((size_t)p->npacked + 1, t->rs);
-    t->dp = calloc((size_t)p->nparams + 1, t->rs);
-    t->xb = calloc((size_t)(BT * net->input_size + 1), t->rs);
-    t->yb = calloc((size_t)ny + 1, t->rs);
-    t->lb = calloc((size_t)ny + 1, t->rs);
-    t->db = calloc((size_t)ny + 1, t->rs);
+    size_t B1 = (size_t)t->Bmax, rs = t->rs;
+    t->packed = calloc((size_t)p->npacked + 1, rs);
+    t->dw = calloc((size_t)p->npacked + 1, rs);
+    t->dp = calloc((size_t)p->nparams + 1, rs);
+    t->xb = calloc((size_t)(BT * net->input_size + 1), rs);
+    t->yb = calloc((size_t)ny + 1, rs);
+    t->lb = calloc((size_t)ny + 1, rs);
+    t->db = calloc((size_t)ny + 1, rs);
     t->tb.data = calloc((size_t)(BT * width + 1), 8);
-    t->lenb = calloc((size_t)t->Bmax, sizeof *t->lenb);
+    t->lenb = calloc(B1, sizeof *t->lenb);
     /* order: (N) then scratch rows (Bmax), counted indices (Bmax), live and lengths (2 Bmax) */
-    t->order = calloc((size_t)(nmax + 4 * t->Bmax), sizeof *t->order);
-    t->ys = calloc((size_t)nb + 1, t->rs);
-    t->ls = calloc((size_t)nb + 1, t->rs);
-    t->ds_ = calloc((size_t)nb + 1, t->rs);
-    t->carry = calloc((size_t)(t->Bmax * S) + 1, t->rs);
-    t->s0 = calloc((size_t)(t->Bmax * S) + 1, t->rs);
-    t->s1 = calloc((size_t)(t->Bmax * S) + 1, t->rs);
-    t->widx = calloc((size_t)t->Bmax, sizeof *t->widx);
-    t->countb = calloc((size_t)t->Bmax, 1);
+    t->order = calloc((size_t)nmax + 4 * B1, sizeof *t->order);
+    t->ys = calloc((size_t)nb + 1, rs);
+    t->ls = calloc((size_t)nb + 1, rs);
+    t->ds_ = calloc((size_t)nb + 1, rs);
+    t->carry = calloc(B1 * (size_t)S + 1, rs);
+    t->s0 = calloc(B1 * (size_t)S + 1, rs);
+    t->s1 = calloc(B1 * (size_t)S + 1, rs);
+    t->widx = calloc(B1, sizeof *t->widx);
+    t->countb = calloc(B1, 1);
+    t->share = calloc(B1, sizeof *t->share);
+    t->xbuf = calloc((size_t)p->nparams + XSTAT, sizeof *t->xbuf);
+    t->cache = malloc((size_t)t->f->train_bytes(t->Bmax, t->Tmax));
+    if (cfg->stop_patience > 0)
+        t->best = calloc((size_t)p->nparams + 1, rs);
     if (!t->packed || !t->dw || !t->dp || !t->xb || !t->yb || !t->lb || !t->db || !t->tb.data ||
         !t->lenb || !t->order || !t->ys || !t->ls || !t->ds_ || !t->carry || !t->s0 || !t->s1 ||
-        !t->widx || !t->countb) {
+        !t->widx || !t->countb || !t->share || !t->xbuf || !t->cache ||
+        (cfg->stop_patience > 0 && !t->best)) {
         diag_error(&r->diag, span_none(), "out of memory");
         return -1;
     }
     return 0;
 }
 
-/* The starting weights: a checkpoint's (with the optimizer state and where it stopped), the
- * --init file's, or PyTorch's initialisation from the seed. 0 or -1. */
-static int trainer_start(Trainer *t, const RnncTrainArgs *a, long *epoch, long *step)
+/* The starting weights: the caller's (start), a checkpoint's (with the optimizer state and
+ * where it stopped), the --init file's, or PyTorch's initialisation from the seed. */
+static int trainer_start(Trainer *t, const RnncTrainArgs *a, const TrainStart *st, long *epoch,
+                         long *step)
 {
     Rnnc *r = t->r;
     const Plan *p = r->plan;
     *epoch = *step = 0;
-    if (a->init)
+    if (a->init && !st)
         return (t->params = rnnc_load_weights(r, a->init)) ? 0 : -1;
     t->params = calloc((size_t)p->nparams + 1, t->rs);
     if (!t->params) {
         diag_error(&r->diag, span_none(), "out of memory");
         return -1;
+    }
+    if (st) {
+        memcpy(t->params, st->params, (size_t)p->nparams * t->rs);
+        if (st->opt && st->opt->kind == t->opt.kind && st->opt->n == t->opt.n) {
+            memcpy(t->opt.m, st->opt->m, (size_t)p->nparams * t->rs);
+            if (t->opt.v)
+                memcpy(t->opt.v, st->opt->v, (size_t)p->nparams * t->rs);
+            t->opt.step = st->opt->step;
+        }
+        return 0;
     }
     if (a->resume)
         return checkpoint_read(t, a->resume, epoch, step);
@@ -474,83 +169,347 @@ static int trainer_start(Trainer *t, const RnncTrainArgs *a, long *epoch, long *
     return 0;
 }
 
-/* Tells a->progress where training stands: after a step (end_of_epoch 0) or an epoch. */
-static void report(const RnncTrainArgs *a, RnncProgress pr, long done, long total_left, double t0)
+int trainer_exchange(Trainer *t, double *buf, long n)
 {
+    if (t->comm->size == 1)
+        return 0;
+    double t0 = now_s();
+    int rc = t->comm->sum(t->comm, buf, n);
+    t->comm_s += now_s() - t0;
+    if (rc == 0)
+        return 0;
+    diag_error(&t->r->diag, span_none(), "%s", t->comm->err);
+    return -1;
+}
+
+/* Every rank's error flag and rank 0's stop request, summed: whether any rank failed
+ * (then -1 everywhere) and whether to stop (t->stopping). */
+static int agree(Trainer *t, int err)
+{
+    double f[2] = {err, t->stop_req}; /* not t->xbuf: it may be what failed to allocate */
+    if (trainer_exchange(t, f, 2) < 0)
+        return -1;
+    t->stopping |= f[1] > 0;
+    return f[0] > 0 ? -1 : 0;
+}
+
+/* Tells a->progress where training stands: after a step (end_of_epoch 0) or an epoch. */
+static void report(const Run *run, RnncProgress pr, long done, long total_left)
+{
+    const RnncTrainArgs *a = run->a;
     if (!a->progress)
         return;
     pr.epochs = a->cfg.epochs;
-    pr.elapsed = now_s() - t0;
+    pr.elapsed = now_s() - run->t0;
     pr.steps_per_s = pr.elapsed > 0 ? (double)done / pr.elapsed : 0;
     pr.eta = pr.steps_per_s > 0 ? (double)(total_left - done) / pr.steps_per_s : 0;
     a->progress(a->ctx, &pr);
 }
 
-/* The epochs from (epoch, step) on, a checkpoint after each; stops early (checkpoint
- * written, a->stopped set) when *a->stop is raised. 0, or -1 (a non-finite loss, an error). */
-static int train_epochs(Trainer *t, RnncTrainArgs *a, const Dataset *tr, const Dataset *va,
-                        const char *ckpt_path, long start_epoch, long start_step)
+/* One CSV row: step,epoch,loss,val_loss,val_acc,lr,grad_norm,wall_time (empty: unknown). */
+static void log_row(const Run *run, long step, long epoch, double loss, double vl, double va,
+                    double lr, double gn)
 {
+    FILE *f = run->log;
+    if (!f)
+        return;
+    double v[6] = {loss, vl, va, lr, gn, now_s() - run->t0};
+    fprintf(f, "%ld,%ld", step, epoch);
+    for (int i = 0; i < 6; i++) {
+        if (isnan(v[i]))
+            fputs(",", f);
+        else
+            fprintf(f, ",%.9g", v[i]);
+    }
+    fputc('\n', f);
+    fflush(f);
+}
+
+/* The weights to leave in a->save: the best under early stopping (once there is one), else
+ * the current ones. */
+static int save_weights(Trainer *t, const RnncTrainArgs *a, int have_best)
+{
+    if (!a->save || t->comm->rank != 0)
+        return 0;
+    return io_save_params(t->r, a->save, have_best && t->best ? t->best : t->params);
+}
+
+/* After epoch `epoch`: validation, early stopping, the schedule's step, the checkpoint, the
+ * report and the log row. Returns 1 when early stopping ends training, 0, or -1. */
+static int end_epoch(Trainer *t, Run *run, long epoch, double sum, long nb, long correct,
+                     long total, long done, long total_left, int *have_best)
+{
+    const Plan *p = t->r->plan;
+    int rank0 = t->comm->rank == 0;
+    long steps = (run->tr->N + t->Bmax - 1) / t->Bmax;
+    double vl = NAN, vacc = NAN, loss = sum / (double)(nb ? nb : 1), lr = t->opt.lr;
+    if (run->va->N && batch_evaluate(t, run->va, &vl, &vacc) < 0)
+        return -1;
+    int best = 0, stop = sched_early_stop(&t->sched, vl, &best);
+    if (best && t->best) {
+        memcpy(t->best, t->params, (size_t)p->nparams * t->rs);
+        *have_best = 1;
+    }
+    sched_step(&t->sched, run->va->N ? vl : loss);
+    if (rank0 && run->ckpt && checkpoint_write(t, run->ckpt, epoch + 1, 0) < 0)
+        return -1;
+    if (run->start && run->start->epoch_done)
+        run->start->epoch_done(run->start->ctx, t->params, &t->opt);
+    RnncProgress pr = {(int)epoch + 1,
+                       0,
+                       steps,
+                       steps,
+                       loss,
+                       0,
+                       0,
+                       0,
+                       1,
+                       total ? (double)correct / (double)total : NAN,
+                       vl,
+                       vacc,
+                       lr,
+                       best};
+    if (rank0) {
+        report(run, pr, done, total_left);
+        log_row(run, (epoch + 1) * steps, epoch + 1, loss, vl, vacc, lr,
+                t->gn_n ? t->gn_sum / (double)t->gn_n : NAN);
+    }
+    return stop;
+}
+
+/* The epochs from (epoch, step) on, a checkpoint after each; stops early (checkpoint and
+ * weights written, a->stopped set) when *a->stop is raised on rank 0, or when early
+ * stopping says so. 0, or -1 (a non-finite loss, an error on some rank). */
+static int train_epochs(Trainer *t, Run *run, long start_epoch, long start_step)
+{
+    RnncTrainArgs *a = run->a;
     Rnnc *r = t->r;
     const TrainCfg *cfg = t->cfg;
-    long steps = (tr->N + t->Bmax - 1) / t->Bmax;
-    double t0 = now_s();
+    const Dataset *tr = run->tr;
+    int rank0 = t->comm->rank == 0, have_best = t->best && !isinf(t->sched.es_best);
+    long steps = (tr->N + t->Bmax - 1) / t->Bmax, every = a->log_every;
     long done = 0, total_left = (cfg->epochs - start_epoch) * steps - start_step;
     for (long epoch = start_epoch; epoch < cfg->epochs; epoch++) {
-        random_epoch_order(t->order, tr->N, cfg->shuffle, cfg->seed, epoch);
-        double sum = 0;
-        long correct = 0, total = 0, nb = 0;
+        t->opt.lr = t->sched.lr;
+        /* the REPL's train commands go on where the last one ended: shuffles and masks */
+        long ep = epoch + (run->start ? run->start->epoch0 : 0);
+        random_epoch_order(t->order, tr->N, cfg->shuffle, cfg->seed, ep);
+        double sum = 0, win = 0, gwin = 0;
+        long correct = 0, total = 0, nb = 0, nwin = 0, gn0 = 0;
+        t->gn_sum = 0;
+        t->gn_n = 0;
         for (long s = epoch == start_epoch ? start_step : 0; s < steps; s++) {
-            if (a->stop && *a->stop) {
+            /* rank 0's stop request rides on the batch's first exchange: every rank stops
+             * before the next batch (one rank alone at once) */
+            t->stop_req = rank0 && a->stop && *a->stop;
+            if (t->comm->size == 1)
+                t->stopping |= t->stop_req;
+            if (t->stopping) {
                 a->stopped = 1;
-                return checkpoint_write(t, ckpt_path, epoch, s);
+                if (rank0 && run->ckpt && checkpoint_write(t, run->ckpt, epoch, s) < 0)
+                    return -1;
+                return save_weights(t, a, have_best);
             }
             int Bb = (int)(tr->N - s * t->Bmax < t->Bmax ? tr->N - s * t->Bmax : t->Bmax);
             double l;
-            t->mask_seed = ((unsigned long long)cfg->seed << 40) ^
-                           ((unsigned long long)epoch << 20) ^ (unsigned long long)s ^
-                           0xd509d509ull;
+            t->mask_seed = ((unsigned long long)cfg->seed << 40) ^ ((unsigned long long)ep << 20) ^
+                           (unsigned long long)s ^ 0xd509d509ull;
+            double g0 = t->gn_sum;
             if (batch_run(t, tr, t->order + s * t->Bmax, Bb, 1, &l, &correct, &total) < 0)
                 return -1;
             if (!isfinite(l)) {
-                diag_error(&r->diag, span_none(),
-                           "the loss became %s at epoch %ld, step %ld: "
-                           "training stopped (lower train.lr, or clip "
-                           "gradients); the last good checkpoint is %s",
-                           isnan(l) ? "NaN" : "infinite", epoch + 1, s + 1, ckpt_path);
+                if (rank0)
+                    diag_error(&r->diag, span_none(),
+                               "the loss became %s at epoch %ld, step %ld: "
+                               "training stopped (lower train.lr, or clip "
+                               "gradients); the last good checkpoint is %s",
+                               isnan(l) ? "NaN" : "infinite", epoch + 1, s + 1,
+                               run->ckpt ? run->ckpt : "(none)");
                 return -1;
             }
             sum += l;
             nb++;
             done++;
+            win += l;
+            nwin++;
+            gwin += t->gn_sum - g0;
+            if (rank0 && every > 0 && (s + 1) % every == 0) {
+                long ng = t->gn_n - gn0;
+                log_row(run, epoch * steps + s + 1, epoch + 1, win / (double)nwin, NAN, NAN,
+                        t->opt.lr, ng ? gwin / (double)ng : NAN);
+                win = gwin = 0;
+                nwin = 0;
+                gn0 = t->gn_n;
+            }
             RnncProgress pr = {
-                (int)epoch + 1, 0, s + 1, steps, sum / (double)nb, 0, 0, 0, 0, NAN, NAN, NAN};
-            report(a, pr, done, total_left, t0);
+                (int)epoch + 1, 0, s + 1, steps, sum / (double)nb, 0, 0, 0, 0, NAN, NAN, NAN,
+                t->opt.lr,      0};
+            if (rank0)
+                report(run, pr, done, total_left);
         }
-        /* the epoch's accuracy is that of the weights as they were for each batch */
-        double vl = NAN, vacc = NAN;
-        if (va->N && evaluate(t, va, &vl, &vacc) < 0)
+        int es = end_epoch(t, run, epoch, sum, nb, correct, total, done, total_left, &have_best);
+        if (es < 0)
             return -1;
-        if (checkpoint_write(t, ckpt_path, epoch + 1, 0) < 0)
-            return -1;
-        RnncProgress pr = {(int)epoch + 1,
-                           0,
-                           steps,
-                           steps,
-                           sum / (double)(nb ? nb : 1),
-                           0,
-                           0,
-                           0,
-                           1,
-                           total ? (double)correct / (double)total : NAN,
-                           vl,
-                           vacc};
-        report(a, pr, done, total_left, t0);
+        if (es) {
+            a->early_stopped = 1;
+            break;
+        }
     }
+    return save_weights(t, a, have_best);
+}
+
+/* One rank of the run, start to end: its buffers, its starting weights, the epochs. */
+static int rank_run(Trainer *t, Run *run)
+{
+    RnncTrainArgs *a = run->a;
+    long epoch = 0, step = 0;
+    /* a rank that failed to get here (data, compile, log) still agrees: no rank then waits */
+    int err = !run->f || trainer_alloc(t, run->tr, run->va) < 0 ||
+              trainer_start(t, a, run->start, &epoch, &step) < 0;
+    if (!err) {
+        t->f->pack(t->params, t->packed);
+        if (run->start)
+            epoch = step = 0;
+    }
+    t->stop_req = t->comm->rank == 0 && a->stop && *a->stop;
+    if (agree(t, err) < 0)
+        return -1;
+    t->comm_s = 0; /* count the exchanges of training, not the wait for the slowest start */
+    if (t->comm->rank == 0)
+        run->t_train = now_s();
+    return train_epochs(t, run, epoch, step);
+}
+
+/* A thread rank: its own trainer and diagnostics (merged into r's after the join). */
+typedef struct ThreadRank {
+    pthread_t tid;
+    Rnnc r;
+    Trainer t;
+    Comm comm;
+    Run *run;
+    int rc;
+    struct Gate *gate;
+} ThreadRank;
+
+/* All threads start or none: a barrier of n must not wait for a thread that never began. */
+typedef struct Gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int state; /* 0 wait, 1 go, -1 give up */
+} Gate;
+
+static void *thread_main(void *arg)
+{
+    ThreadRank *q = arg;
+    pthread_mutex_lock(&q->gate->mu);
+    while (q->gate->state == 0)
+        pthread_cond_wait(&q->gate->cv, &q->gate->mu);
+    int go = q->gate->state > 0;
+    pthread_mutex_unlock(&q->gate->mu);
+    q->rc = go ? rank_run(&q->t, q->run) : -1;
+    return NULL;
+}
+
+static void gate_open(Gate *g, int state)
+{
+    pthread_mutex_lock(&g->mu);
+    g->state = state;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* Ranks 1 .. n-1 on threads, rank 0 here; diagnostics of every rank end up in r's. */
+static int run_threads(Rnnc *r, Run *run, Trainer *t0, int n)
+{
+    CommGroup *g = comm_threads_new(n);
+    ThreadRank *tr = calloc((size_t)n, sizeof *tr);
+    Gate gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    if (!g || !tr) {
+        comm_threads_free(g);
+        free(tr);
+        diag_error(&r->diag, span_none(), "out of memory");
+        return -1;
+    }
+    Comm c0;
+    comm_threads_join(g, &c0, 0);
+    t0->comm = &c0;
+    int started = 1, rc = 0;
+    for (int k = 1; k < n; k++) {
+        ThreadRank *q = &tr[k];
+        rnnc_init(&q->r);
+        q->r.doc = r->doc;
+        q->r.net = r->net;
+        q->r.plan = r->plan;
+        q->r.jit = r->jit;
+        q->t = *t0;
+        q->t.r = &q->r;
+        comm_threads_join(g, &q->comm, k);
+        q->t.comm = &q->comm;
+        q->run = run;
+        q->gate = &gate;
+    }
+    for (int k = 1; k < n && started == k; k++)
+        if (pthread_create(&tr[k].tid, NULL, thread_main, &tr[k]) == 0)
+            started++;
+    gate_open(&gate, started == n ? 1 : -1);
+    if (started < n) {
+        diag_error(&r->diag, span_none(), "cannot start %d threads", n);
+        rc = -1;
+    } else {
+        rc = rank_run(t0, run);
+    }
+    for (int k = 1; k < started; k++) {
+        pthread_join(tr[k].tid, NULL);
+        rc = rc < 0 || tr[k].rc < 0 ? -1 : rc;
+        for (int i = 0; i < tr[k].r.diag.n; i++)
+            diag_add(&r->diag, tr[k].r.diag.items[i].sev, span_none(), "%s",
+                     tr[k].r.diag.items[i].msg);
+    }
+    for (int k = 1; k < n; k++) {
+        trainer_free(&tr[k].t);
+        rnnc_fini(&tr[k].r);
+    }
+    free(tr);
+    comm_threads_free(g);
+    return rc;
+}
+
+/* Opens rank 0's CSV log: appended to when resuming a run that has one, else new. */
+static FILE *log_open(Rnnc *r, const RnncTrainArgs *a)
+{
+    FILE *f = NULL;
+    if (a->resume) {
+        f = fopen(a->log, "r");
+        int has = f && fgetc(f) != EOF;
+        if (f)
+            fclose(f);
+        f = has ? fopen(a->log, "a") : NULL;
+        if (f)
+            return f;
+    }
+    f = fopen(a->log, "w");
+    if (!f) {
+        diag_error(&r->diag, span_none(), "%s: cannot write the log", a->log);
+        return NULL;
+    }
+    fputs("step,epoch,loss,val_loss,val_acc,lr,grad_norm,wall_time\n", f);
+    return f;
+}
+
+/* This process's communicator: MPI's rank, else the single one. 0 or -1. */
+static int open_comm(Rnnc *r, RnncTrainArgs *a, Comm *c)
+{
+    comm_single(c);
+    if (a->mpi && comm_mpi_open(c) < 0) {
+        diag_error(&r->diag, span_none(), "%s", c->err);
+        return -1;
+    }
+    a->rank = c->rank;
+    a->nranks = c->size;
     return 0;
 }
 
-int rnnc_train(Rnnc *r, RnncTrainArgs *a)
+int train_run(Rnnc *r, RnncTrainArgs *a, const TrainStart *start)
 {
     const Plan *p = r->plan;
     Trainer t;
@@ -558,47 +517,78 @@ int rnnc_train(Rnnc *r, RnncTrainArgs *a)
     Dataset tr, va;
     memset(&tr, 0, sizeof tr);
     memset(&va, 0, sizeof va);
+    Comm comm;
+    Run run;
+    memset(&run, 0, sizeof run);
+    run.a = a;
+    run.start = start;
+    run.tr = &tr;
+    run.va = &va;
+    run.t0 = now_s();
     char *ckpt = NULL;
     JitModule *jit = NULL;
     int rc = -1;
-    if (trainable(r, &a->cfg) < 0)
+    a->stopped = a->early_stopped = 0;
+    if (trainable(r, a) < 0 || open_comm(r, a, &comm) < 0)
         return -1;
+    int quiet = comm.rank != 0;
     t.r = r;
     t.cfg = &a->cfg;
+    t.comm = &comm;
     t.dbl = r->net->dbl;
     t.rs = (size_t)p->real_size;
     t.per_step = !r->net->head.present || r->net->head.input == HEAD_SEQUENCE;
-    if (dataset_load(r, &tr, a->input, a->target, a->lengths) < 0 ||
-        (a->val_input && dataset_load(r, &va, a->val_input, a->val_target, a->val_lengths) < 0))
-        goto out;
-    if (!a->checkpoint) {
+    /* under MPI a failure here goes on to rank_run, whose first exchange tells the others */
+    int err = dataset_load(r, &tr, a->input, a->target, a->lengths, quiet) < 0 ||
+              (a->val_input &&
+               dataset_load(r, &va, a->val_input, a->val_target, a->val_lengths, quiet) < 0);
+    if (!err && !a->checkpoint && a->save) {
         size_t n = strlen(a->save) + 6;
         if ((ckpt = malloc(n)) != NULL)
             snprintf(ckpt, n, "%s.ckpt", a->save);
     }
-    const char *ckpt_path = a->checkpoint ? a->checkpoint : ckpt;
-    long epoch, step;
-    if (!ckpt_path) {
+    run.ckpt = a->checkpoint ? a->checkpoint : ckpt;
+    if (!err && a->save && !run.ckpt) {
         diag_error(&r->diag, span_none(), "out of memory");
-        goto out;
+        err = 1;
     }
-    if (trainer_alloc(&t, &tr, &va) < 0 || trainer_start(&t, a, &epoch, &step) < 0 ||
-        !(jit = host_compile(r, r->jit, 1, &t.f)))
+    err = err || !(jit = host_compile(r, r->jit, 1, &run.f_));
+    err = err || (a->log && comm.rank == 0 && !(run.log = log_open(r, a)));
+    t.f = run.f = err ? NULL : &run.f_;
+    if (err && comm.size == 1)
         goto out;
-    t.cache = malloc((size_t)t.f.train_bytes(t.Bmax, t.Tmax));
-    if (!t.cache) {
-        diag_error(&r->diag, span_none(), "out of memory for the training cache");
-        goto out;
-    }
-    t.f.pack(t.params, t.packed);
-    if (train_epochs(&t, a, &tr, &va, ckpt_path, epoch, step) < 0)
-        goto out;
-    rc = a->stopped ? 0 : io_save_params(r, a->save, t.params);
+    rc = a->threads > 1 && comm.size == 1 ? run_threads(r, &run, &t, a->threads)
+                                          : rank_run(&t, &run);
+    a->seconds = run.t_train > 0 ? now_s() - run.t_train : 0;
+    a->comm_seconds = t.comm_s;
 out:
+    if (run.log)
+        fclose(run.log);
     free(ckpt);
     jit_free(jit);
     trainer_free(&t);
     dataset_free(&tr);
     dataset_free(&va);
     return rc;
+}
+
+int rnnc_train(Rnnc *r, RnncTrainArgs *a)
+{
+    return train_run(r, a, NULL);
+}
+
+int rnnc_mpi_launched(void)
+{
+    return comm_mpi_launched();
+}
+
+int rnnc_mpi_rank(void)
+{
+    const char *vars[] = {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"};
+    for (int i = 0; i < 3; i++) {
+        const char *v = getenv(vars[i]);
+        if (v)
+            return atoi(v);
+    }
+    return 0;
 }

@@ -88,6 +88,21 @@ static long row_of(const RnnrtLossArgs *a, int b, int t)
     return a->batch_first ? (long)b * a->T + t : (long)t * a->B + b;
 }
 
+long rnnrt_loss_count(const RnnrtLossArgs *a, const RnnrtArray *target)
+{
+    long count = 0;
+    for (int b = 0; b < a->B; b++) {
+        int steps = a->per_step ? a->len[b] : 1;
+        for (int t = 0; t < steps; t++) {
+            if (a->kind != RNNRT_LOSS_CROSS_ENTROPY)
+                count += a->O;
+            else
+                count += target_at(target, row_of(a, b, t)) != -100;
+        }
+    }
+    return count;
+}
+
 int rnnrt_loss(const RnnrtLossArgs *a, const RnnrtArray *target, const char *target_name,
                double *loss, void *dout, RnnrtError *err)
 {
@@ -113,11 +128,13 @@ int rnnrt_loss(const RnnrtLossArgs *a, const RnnrtArray *target, const char *tar
             if (k == -100)
                 continue;
             if (k < 0 || k >= O) {
+                char at[48] = "";
+                if (a->per_step)
+                    snprintf(at, sizeof at, ", step %d", t);
                 rnnrt_util_set_err(err,
-                                   "%s: class %ld of sequence %d%s is outside 0..%d "
+                                   "%s: class %ld at row %d%s is outside 0..%d "
                                    "(or -100 to ignore it)",
-                                   target_name, k, b, a->per_step ? " at a valid step" : "",
-                                   O - 1);
+                                   target_name, k, a->rows ? a->rows[b] : b, at, O - 1);
                 return -1;
             }
             count++;
@@ -125,6 +142,7 @@ int rnnrt_loss(const RnnrtLossArgs *a, const RnnrtArray *target, const char *tar
     }
     double sum = 0;
     const void *z = a->logits ? a->logits : a->y; /* what ce and bce read */
+    double denom = a->denom > 0 ? a->denom : (double)count;
     for (int b = 0; b < a->B && count > 0; b++) {
         int steps = a->per_step ? a->len[b] : 1;
         for (int t = 0; t < steps; t++) {
@@ -144,7 +162,7 @@ int rnnrt_loss(const RnnrtLossArgs *a, const RnnrtArray *target, const char *tar
                 sum += lse - get(z, dbl, base + k);
                 for (int o = 0; o < O; o++) {
                     double p = exp(get(z, dbl, base + o) - lse);
-                    put(dout, dbl, base + o, (p - (o == k)) / (double)count);
+                    put(dout, dbl, base + o, (p - (o == k)) / denom);
                 }
             } else if (a->kind == RNNRT_LOSS_BCE) {
                 for (int o = 0; o < O; o++) {
@@ -152,7 +170,7 @@ int rnnrt_loss(const RnnrtLossArgs *a, const RnnrtArray *target, const char *tar
                     double tv = get(target->data, target->dtype == RNNRT_F64, base + o);
                     sum += (x > 0 ? x : 0) - x * tv + log1p(exp(-fabs(x)));
                     double sig = 1 / (1 + exp(-x));
-                    put(dout, dbl, base + o, (sig - tv) / (double)count);
+                    put(dout, dbl, base + o, (sig - tv) / denom);
                 }
             } else {
                 double dy[4096], dot = 0;
@@ -161,7 +179,7 @@ int rnnrt_loss(const RnnrtLossArgs *a, const RnnrtArray *target, const char *tar
                     double y = get(a->y, dbl, base + o);
                     double d = y - get(target->data, target->dtype == RNNRT_F64, base + o);
                     sum += d * d;
-                    double g = 2 * d / (double)count;
+                    double g = 2 * d / denom;
                     if (!chunked)
                         dy[o] = g;
                     dot += g * y;
@@ -184,6 +202,6 @@ int rnnrt_loss(const RnnrtLossArgs *a, const RnnrtArray *target, const char *tar
             }
         }
     }
-    *loss = count > 0 ? sum / (double)count : 0.0;
+    *loss = count > 0 ? sum / denom : 0.0;
     return 0;
 }

@@ -1,4 +1,5 @@
-/* npy.c — NumPy .npy reading and writing for librnnrt, and the RnnrtArray helpers.
+/* npy.c — NumPy .npy reading and writing for librnnrt, the RnnrtArray helpers, and the
+ * memory check that readers and host code make before a large allocation.
  * Owns the hand-written parser of the .npy header dict (Python literal syntax),
  * the .npy header writer, and Fortran-order conversion; the byte swapping and the atomic
  * (temporary file + rename) write it uses are rt_util.c's.
@@ -14,7 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define NPY_MAGIC "\x93NUMPY"
 #define NPY_MAGIC_LEN 6
@@ -52,6 +56,90 @@ void rnnrt_array_free(RnnrtArray *a)
     }
     free(a->data);
     memset(a, 0, sizeof *a);
+}
+
+/* ---- memory ------------------------------------------------------------------------ */
+
+size_t rnnrt_mem_product(const long *factors, int n)
+{
+    size_t p = 1;
+    int zero = 0;
+
+    /* a zero factor makes 0, but only when the others do not overflow on their own: the
+     * caller's loops may multiply them in any order */
+    for (int i = 0; i < n; i++) {
+        if (factors[i] < 0) {
+            return SIZE_MAX;
+        }
+        if (factors[i] == 0) {
+            zero = 1;
+            continue;
+        }
+        if (p > SIZE_MAX / (size_t)factors[i]) {
+            return SIZE_MAX;
+        }
+        p *= (size_t)factors[i];
+    }
+    return zero ? 0 : p;
+}
+
+size_t rnnrt_mem_sum(size_t a, size_t b)
+{
+    return a > SIZE_MAX - b ? SIZE_MAX : a + b;
+}
+
+size_t rnnrt_mem_available(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    size_t have = 0;
+    static const int limits[] = {RLIMIT_AS, RLIMIT_DATA};
+
+    if (pages > 0 && page > 0) {
+        have = (size_t)pages > SIZE_MAX / (size_t)page ? SIZE_MAX : (size_t)pages * (size_t)page;
+    }
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+        struct rlimit rl;
+        if (getrlimit(limits[i], &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+            (have == 0 || rl.rlim_cur < have)) {
+            have = (size_t)rl.rlim_cur;
+        }
+    }
+    return have;
+}
+
+/* "12.3 GB" (decimal units) into buf. */
+static const char *fmt_bytes(char *buf, size_t cap, size_t n)
+{
+    static const char *const units[] = {"bytes", "kB", "MB", "GB", "TB", "PB", "EB"};
+    double v = (double)n;
+    int u = 0;
+
+    while (v >= 1000 && u < 6) {
+        v /= 1000;
+        u++;
+    }
+    snprintf(buf, cap, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+    return buf;
+}
+
+int rnnrt_mem_check(size_t bytes, const char *what, RnnrtError *err)
+{
+    size_t have = rnnrt_mem_available();
+    char need_s[32], have_s[32];
+
+    if (bytes == SIZE_MAX) {
+        rnnrt_util_set_err(err, "%s needs more memory than can be addressed", what);
+        return -1;
+    }
+    if (have != 0 && bytes > have) {
+        rnnrt_util_set_err(err,
+                           "%s needs %zu bytes (%s), more than the %s of memory of this "
+                           "machine",
+                           what, bytes, fmt_bytes(need_s, sizeof need_s, bytes),
+                           fmt_bytes(have_s, sizeof have_s, have));
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- header dict parsing ---------------------------------------------------------- */
@@ -298,8 +386,31 @@ static int parse_descr(const char *d, RnnrtDtype *dt, int *big)
 
 /* ---- reading ------------------------------------------------------------------------ */
 
-/* Reads the magic, version and header; leaves `f` at the start of the data. */
-static int read_header(FILE *f, const char *path, NpyHeader *h, long *data_start, RnnrtError *err)
+/* Where the bytes come from, read in order: a file, or a buffer in memory. */
+typedef struct Src {
+    FILE *f;
+    const unsigned char *mem;
+    size_t size, pos; /* mem: its length and the read position */
+} Src;
+
+/* Reads up to n bytes into dst; returns how many it read. */
+static size_t src_read(Src *s, void *dst, size_t n)
+{
+    if (s->f) {
+        return fread(dst, 1, n, s->f);
+    }
+    if (n > s->size - s->pos) {
+        n = s->size - s->pos;
+    }
+    if (n) {
+        memcpy(dst, s->mem + s->pos, n);
+    }
+    s->pos += n;
+    return n;
+}
+
+/* Reads the magic, version and header; leaves `src` at the start of the data. */
+static int read_header(Src *src, const char *path, NpyHeader *h, long *data_start, RnnrtError *err)
 {
     unsigned char pre[12];
     unsigned long hlen;
@@ -307,7 +418,7 @@ static int read_header(FILE *f, const char *path, NpyHeader *h, long *data_start
     char *buf;
     int rc;
 
-    if (fread(pre, 1, 8, f) != 8 || memcmp(pre, NPY_MAGIC, NPY_MAGIC_LEN) != 0) {
+    if (src_read(src, pre, 8) != 8 || memcmp(pre, NPY_MAGIC, NPY_MAGIC_LEN) != 0) {
         rnnrt_util_set_err(err, "%s: not a .npy file (bad magic)", path);
         return -1;
     }
@@ -317,7 +428,7 @@ static int read_header(FILE *f, const char *path, NpyHeader *h, long *data_start
         return -1;
     }
     lenbytes = pre[6] == 1 ? 2 : 4;
-    if (fread(pre + 8, 1, lenbytes, f) != lenbytes) {
+    if (src_read(src, pre + 8, lenbytes) != lenbytes) {
         rnnrt_util_set_err(err, "%s: truncated .npy header", path);
         return -1;
     }
@@ -334,7 +445,7 @@ static int read_header(FILE *f, const char *path, NpyHeader *h, long *data_start
         rnnrt_util_set_err(err, "%s: out of memory reading the .npy header", path);
         return -1;
     }
-    if (fread(buf, 1, hlen, f) != hlen) {
+    if (src_read(src, buf, hlen) != hlen) {
         free(buf);
         rnnrt_util_set_err(err, "%s: truncated .npy header (expected %lu header bytes)", path,
                            hlen);
@@ -374,24 +485,19 @@ static int from_fortran(void **data, const long *shape, int ndim, int size)
     return 0;
 }
 
-int rnnrt_npy_read(const char *path, RnnrtArray *out, RnnrtError *err)
+/* Reads a whole .npy from `src` (`size` bytes in all); `path` names it in messages. */
+static int npy_read_src(Src *src, const char *path, RnnrtArray *out, RnnrtMap *map,
+                        RnnrtError *err)
 {
     NpyHeader h;
     RnnrtDtype dt;
     int big, size;
-    long data_start, numel = 1;
-    struct stat st;
-    FILE *f;
+    long data_start, numel = 1, nonzero = 1;
+    long long have;
+    char what[4200];
     void *data;
 
-    memset(out, 0, sizeof *out);
-    rnnrt_util_clear_err(err);
-    f = rnnrt_util_open_read(path, err);
-    if (!f) {
-        return -1;
-    }
-    if (read_header(f, path, &h, &data_start, err) != 0) {
-        fclose(f);
+    if (read_header(src, path, &h, &data_start, err) != 0) {
         return -1;
     }
     if (parse_descr(h.descr, &dt, &big) != 0) {
@@ -399,45 +505,57 @@ int rnnrt_npy_read(const char *path, RnnrtArray *out, RnnrtError *err)
                            "%s: unsupported dtype '%s' (expected float32, float64, "
                            "int32 or int64)",
                            path, h.descr);
-        fclose(f);
         return -1;
     }
     size = rnnrt_dtype_size(dt);
+    /* the product of the non-zero dims must fit too: callers multiply dims in any order */
     for (int i = 0; i < h.ndim; i++) {
-        if (h.shape[i] != 0 && numel > LONG_MAX / size / h.shape[i]) {
+        if (h.shape[i] != 0 && nonzero > LONG_MAX / size / h.shape[i]) {
             rnnrt_util_set_err(err, "%s: array shape is too large", path);
-            fclose(f);
             return -1;
         }
+        nonzero *= h.shape[i] ? h.shape[i] : 1;
         numel *= h.shape[i];
     }
-    if (fstat(fileno(f), &st) != 0) {
-        rnnrt_util_set_err(err, "%s: cannot stat: %s", path, strerror(errno));
-        fclose(f);
+    /* the shape against the file's size, before anything is allocated for it */
+    have = (long long)src->size - data_start;
+    if (have != (long long)numel * size) {
+        rnnrt_util_set_err(err, "%s: %s: expected %ld data bytes, found %lld", path,
+                           have < (long long)numel * size ? "file is truncated"
+                                                          : "file has trailing bytes",
+                           numel * size, have);
         return -1;
     }
-    if ((long long)st.st_size - data_start != (long long)numel * size) {
-        rnnrt_util_set_err(err, "%s: %s: expected %ld data bytes, found %lld", path,
-                           (long long)st.st_size - data_start < (long long)numel * size
-                               ? "file is truncated"
-                               : "file has trailing bytes",
-                           numel * size, (long long)st.st_size - data_start);
-        fclose(f);
+    snprintf(what, sizeof what, "%s: the array", path);
+    /* a file whose bytes are the array's (native byte order, C order, aligned): mapped, so
+     * that a large data set costs no memory up front and a rank touches only its rows */
+    if (map && src->f && big != rnnrt_util_host_is_le() &&
+        !(h.fortran && h.ndim > 1 && numel > 1) && numel > 0 && data_start % size == 0) {
+        void *base = mmap(NULL, src->size, PROT_READ, MAP_PRIVATE, fileno(src->f), 0);
+        if (base != MAP_FAILED) {
+            map->base = base;
+            map->len = src->size;
+            out->dtype = dt;
+            out->ndim = h.ndim;
+            memcpy(out->shape, h.shape, sizeof h.shape);
+            out->data = (char *)base + data_start;
+            return 0;
+        }
+    }
+    if (rnnrt_mem_check(rnnrt_mem_product((const long[]){numel, size, h.fortran ? 2 : 1}, 3), what,
+                        err) != 0) {
         return -1;
     }
     data = malloc(numel > 0 ? (size_t)(numel * size) : 1);
     if (!data) {
         rnnrt_util_set_err(err, "%s: out of memory for %ld data bytes", path, numel * size);
-        fclose(f);
         return -1;
     }
-    if (fread(data, (size_t)size, (size_t)numel, f) != (size_t)numel) {
+    if (src_read(src, data, (size_t)(numel * size)) != (size_t)(numel * size)) {
         rnnrt_util_set_err(err, "%s: read error: expected %ld data bytes", path, numel * size);
         free(data);
-        fclose(f);
         return -1;
     }
-    fclose(f);
     if (big == rnnrt_util_host_is_le()) {
         rnnrt_util_byteswap(data, (size_t)numel, size);
     }
@@ -451,6 +569,68 @@ int rnnrt_npy_read(const char *path, RnnrtArray *out, RnnrtError *err)
     memcpy(out->shape, h.shape, sizeof h.shape);
     out->data = data;
     return 0;
+}
+
+/* Reads (map NULL) or maps (map non-NULL, where the layout allows) the .npy file at path. */
+static int npy_file(const char *path, RnnrtArray *out, RnnrtMap *map, RnnrtError *err)
+{
+    struct stat st;
+    Src src = {NULL, NULL, 0, 0};
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    rnnrt_util_clear_err(err);
+    src.f = rnnrt_util_open_read(path, err);
+    if (!src.f) {
+        return -1;
+    }
+    if (fstat(fileno(src.f), &st) != 0) {
+        rnnrt_util_set_err(err, "%s: cannot stat: %s", path, strerror(errno));
+        fclose(src.f);
+        return -1;
+    }
+    src.size = st.st_size > 0 ? (size_t)st.st_size : 0;
+    rc = npy_read_src(&src, path, out, map, err);
+    fclose(src.f);
+    return rc;
+}
+
+int rnnrt_npy_read(const char *path, RnnrtArray *out, RnnrtError *err)
+{
+    return npy_file(path, out, NULL, err);
+}
+
+int rnnrt_npy_map(const char *path, RnnrtArray *out, RnnrtMap *map, RnnrtError *err)
+{
+    map->base = NULL;
+    map->len = 0;
+    return npy_file(path, out, map, err);
+}
+
+void rnnrt_npy_unmap(RnnrtArray *a, RnnrtMap *map)
+{
+    if (map->base) {
+        munmap(map->base, map->len);
+        memset(a, 0, sizeof *a);
+        map->base = NULL;
+        map->len = 0;
+    } else {
+        rnnrt_array_free(a);
+    }
+}
+
+int rnnrt_npy_read_mem(const void *buf, size_t len, const char *name, RnnrtArray *out,
+                       RnnrtError *err)
+{
+    Src src = {NULL, buf, len, 0};
+
+    memset(out, 0, sizeof *out);
+    rnnrt_util_clear_err(err);
+    if (!buf && len) {
+        rnnrt_util_set_err(err, "%s: no buffer", name);
+        return -1;
+    }
+    return npy_read_src(&src, name, out, NULL, err);
 }
 
 /* ---- writing ------------------------------------------------------------------------ */

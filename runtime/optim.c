@@ -82,14 +82,19 @@ void rnnrt_optim_step(RnnrtOptim *o, void *params, const void *grads)
         step_float(o, params, grads);
 }
 
-double rnnrt_clip_grad_norm(void *grads, long n, int dbl, double max_norm)
+double rnnrt_grad_norm(const void *grads, long n, int dbl)
 {
     double sum = 0;
     for (long i = 0; i < n; i++) {
-        double g = dbl ? ((double *)grads)[i] : ((float *)grads)[i];
+        double g = dbl ? ((const double *)grads)[i] : ((const float *)grads)[i];
         sum += g * g;
     }
-    double norm = sqrt(sum), coef = max_norm / (norm + 1e-6);
+    return sqrt(sum);
+}
+
+double rnnrt_clip_grad_norm(void *grads, long n, int dbl, double max_norm)
+{
+    double norm = rnnrt_grad_norm(grads, n, dbl), coef = max_norm / (norm + 1e-6);
     if (coef < 1) {
         for (long i = 0; i < n; i++) {
             if (dbl)

@@ -1,4 +1,5 @@
-/* pickle.h — internal to librnnrt: the strict pickle reader and writer behind pt.c.
+/* pickle.h — internal to librnnrt: the strict pickle reader (pickle_read.c, pickle_obj.c)
+ * and writer (pickle_write.c) behind pt.c and pt_write.c.
  * The reader understands only what torch.save writes for a state_dict (an OrderedDict of
  * tensors) and executes nothing; the writer produces the same shape of pickle. Not part of
  * the public rnnrt.h API.

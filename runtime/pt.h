@@ -1,6 +1,6 @@
-/* pt.h — internal to librnnrt: the in-memory entry points of pt.c (PyTorch .pt files), for
- * the fuzz target and the tests that build hostile archives. The public API is
- * rnnrt_pt_read / rnnrt_pt_write in rnnrt.h.
+/* pt.h — internal to librnnrt: the in-memory entry points of pt.c and pt_write.c (PyTorch
+ * .pt files), for the fuzz target and the tests that build hostile archives. The public API
+ * is rnnrt_pt_read / rnnrt_pt_write in rnnrt.h.
  */
 #ifndef RNNRT_PT_H
 #define RNNRT_PT_H

@@ -37,8 +37,26 @@ long rnnrt_array_numel(const RnnrtArray *a);
 void rnnrt_array_free(RnnrtArray *a);
 
 /* Reads a .npy file (versions 1.0, 2.0, 3.0; little- or big-endian f4, f8, i4, i8;
- * C order only). On error returns -1, leaves *out zeroed and says why, naming the path. */
+ * C or Fortran order). The shape must match the file's size and fit in memory
+ * (rnnrt_mem_check) before anything is allocated for the data. On error returns -1, leaves
+ * *out zeroed and says why, naming the path. */
 int rnnrt_npy_read(const char *path, RnnrtArray *out, RnnrtError *err);
+/* A memory mapping that an array's data may point into. */
+typedef struct RnnrtMap {
+    void *base; /* NULL: the data was read into memory (malloc'd) instead */
+    size_t len;
+} RnnrtMap;
+/* As rnnrt_npy_read, but the data is memory-mapped (read-only: pages are read when touched,
+ * so a large file costs no memory up front) when the file's bytes are the array's (native
+ * byte order, C order, aligned); otherwise read. Release with rnnrt_npy_unmap, never with
+ * rnnrt_array_free. */
+int rnnrt_npy_map(const char *path, RnnrtArray *out, RnnrtMap *map, RnnrtError *err);
+/* Releases what rnnrt_npy_map gave: unmaps, or frees; zeroes *a. */
+void rnnrt_npy_unmap(RnnrtArray *a, RnnrtMap *map);
+/* As rnnrt_npy_read, from the `len` bytes at `buf` (a whole file's contents; the caller
+ * keeps them); `name` stands for the path in messages. */
+int rnnrt_npy_read_mem(const void *buf, size_t len, const char *name, RnnrtArray *out,
+                       RnnrtError *err);
 /* Writes `a` as a version 1.0 .npy file atomically (temporary file in the same directory,
  * then rename): on any error no file at `path` is created or changed. */
 int rnnrt_npy_write(const char *path, const RnnrtArray *a, RnnrtError *err);
@@ -62,10 +80,21 @@ typedef struct RnnrtTensorFile {
     RnnrtTensor *t; /* (n), in file header order */
 } RnnrtTensorFile;
 
-/* Reads a whole safetensors file (dtypes F32, F64, I32, I64). The JSON header is parsed
- * with libyaml; `__metadata__` is skipped. Validates offsets, sizes and shapes. */
+/* Reads a whole safetensors file (dtypes F32, F64, I32, I64). The header must be strict
+ * JSON (RFC 8259: no YAML anchors, aliases, tags or comments; surrogate-pair escapes are
+ * decoded) in UTF-8; `__metadata__` (an object of strings) is skipped, as are unknown fields
+ * of an entry. Validates names (no duplicates), dtypes, shapes, and offsets: sorted, the
+ * tensors must tile the data buffer exactly, from 0 to the end of the file, as the reference
+ * implementation requires. On error returns -1 with *out empty. */
 int rnnrt_st_read(const char *path, RnnrtTensorFile *out, RnnrtError *err);
-/* Writes tensors as safetensors atomically (temp file + rename), header padded to 8 bytes. */
+/* As rnnrt_st_read, from the `len` bytes at `buf` (a whole file's contents; the caller keeps
+ * them); `name` stands for the path in messages. */
+int rnnrt_st_read_mem(const void *buf, size_t len, const char *name, RnnrtTensorFile *out,
+                      RnnrtError *err);
+/* Writes tensors as safetensors atomically (temp file + rename), header padded to 8 bytes.
+ * Names must be distinct, well-formed UTF-8 and not `__metadata__`; in the header, quotes,
+ * backslashes, C0 and C1 controls, DEL and U+FFFE/U+FFFF are written as JSON escapes. What
+ * it writes, rnnrt_st_read reads back equal. */
 int rnnrt_st_write(const char *path, const RnnrtTensor *ts, int n, RnnrtError *err);
 /* The tensor called `name`, or NULL. */
 const RnnrtTensor *rnnrt_st_find(const RnnrtTensorFile *f, const char *name);
@@ -112,6 +141,24 @@ typedef struct RnnrtParamSpec {
 int rnnrt_params_load(const RnnrtTensorFile *f, const RnnrtParamSpec *specs, int n, int dbl,
                       void *params, RnnrtError *err);
 
+/* ---- memory (npy.c) -------------------------------------------------------------- */
+
+/* The product of the `n` factors, saturated: SIZE_MAX when it overflows size_t or a factor
+ * is negative, so that a chain of these ends in SIZE_MAX, which rnnrt_mem_check refuses.
+ * n = 0 gives 1. E.g. rnnrt_mem_product((long[]){B, T, I, sizeof(float)}, 4). */
+size_t rnnrt_mem_product(const long *factors, int n);
+/* a + b, saturated at SIZE_MAX. */
+size_t rnnrt_mem_sum(size_t a, size_t b);
+/* Bytes of memory this process can have: the machine's physical memory
+ * (sysconf(_SC_PHYS_PAGES) * page size), lowered by RLIMIT_AS and RLIMIT_DATA where set;
+ * 0 when it cannot be told. */
+size_t rnnrt_mem_available(void);
+/* Whether `bytes` of memory can be asked for, before asking: 0, or -1 with
+ * "<what> needs N bytes (X GB), more than the Y GB of memory of this machine" (or "more than
+ * can be addressed" for SIZE_MAX, the saturated result of an overflow) in `err`. `what`
+ * names the allocation, e.g. "x.npy: the input, B=64 x T=100000 x I=512 floats". */
+int rnnrt_mem_check(size_t bytes, const char *what, RnnrtError *err);
+
 /* ---- losses (loss.c) ------------------------------------------------------------- */
 
 typedef enum RnnrtLossKind {
@@ -132,7 +179,14 @@ typedef struct RnnrtLossArgs {
     const void *logits; /* the head's output before its activation; NULL: no head */
     const void *y;      /* the output (after the head's activation) */
     RnnrtAct act;       /* the head's activation */
+    double denom;       /* > 0: the mean divides by this count (the valid elements of a whole
+                           batch of which these B sequences are a share); 0: by their own */
+    const int *rows;    /* NULL, or (B) each sequence's row in the target file, for messages */
 } RnnrtLossArgs;
+
+/* The number of valid elements the mean of rnnrt_loss is over (target checked as there,
+ * class ids not): what a share contributes to a whole batch's denominator. */
+long rnnrt_loss_count(const RnnrtLossArgs *a, const RnnrtArray *target);
 
 /* Mean loss over the valid elements (cross_entropy: over valid sequences or steps whose
  * target is not -100, on the logits; bce_with_logits: on the logits, or y without a head;
@@ -170,6 +224,8 @@ void rnnrt_optim_step(RnnrtOptim *o, void *params, const void *grads);
 /* clip_grad_norm_: scales grads so their global 2-norm is at most max_norm (PyTorch's
  * max_norm / (norm + 1e-6) factor, clamped at 1); returns the norm before clipping. */
 double rnnrt_clip_grad_norm(void *grads, long n, int dbl, double max_norm);
+/* The global 2-norm of n gradients (summed in double, in order). */
+double rnnrt_grad_norm(const void *grads, long n, int dbl);
 /* clip_grad_value_: clamps every gradient to [-value, value]. */
 void rnnrt_clip_grad_value(void *grads, long n, int dbl, double value);
 

@@ -106,7 +106,12 @@ int rnnrt_util_write_atomic(const char *path, const void *const *bufs, const siz
     memcpy(tmp + plen, ".tmpXXXXXX", sizeof ".tmpXXXXXX");
     fd = mkstemp(tmp);
     if (fd < 0) {
-        rnnrt_util_set_err(err, "%s: cannot create a temporary file: %s", path, strerror(errno));
+        /* name the directory: it is what is missing or not writable */
+        int e = errno;
+        const char *slash = strrchr(path, '/');
+        int dn = slash ? (int)(slash - path) : 1;
+        rnnrt_util_set_err(err, "%s: cannot write into the directory '%.*s': %s", path,
+                           slash == path ? 1 : dn, slash ? path : ".", strerror(e));
         free(tmp);
         return -1;
     }
@@ -152,4 +157,51 @@ int rnnrt_write_file(const char *path, const void *data, size_t n, RnnrtError *e
     size_t lens[1] = {n};
     rnnrt_util_clear_err(err);
     return rnnrt_util_write_atomic(path, bufs, lens, 1, err);
+}
+
+/* Room for n more bytes and the NUL after them; 0, or -1 (and oom set). */
+static int buf_reserve(RnnrtBuf *b, size_t n)
+{
+    if (b->oom)
+        return -1;
+    if (b->len + n + 1 <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + n + 1)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) {
+        b->oom = 1;
+        return -1;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+void rnnrt_buf_put(RnnrtBuf *b, const void *s, size_t n)
+{
+    if (buf_reserve(b, n) < 0)
+        return;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+void rnnrt_buf_printf(RnnrtBuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->oom = 1;
+        return;
+    }
+    if (buf_reserve(b, (size_t)n) < 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
 }

@@ -1,5 +1,5 @@
-/* rt_util.h — internal helpers shared by librnnrt's file readers and writers (npy.c and
- * safetensors.c): error messages, opening a file for reading, host byte order and byte
+/* rt_util.h — internal helpers shared by librnnrt's file readers and writers (npy, the
+ * safetensors files, pt): error messages, opening a file for reading, host byte order and byte
  * swapping, and the atomic (temporary file + rename) file write. Not part of the public
  * rnnrt.h API; the rnnrt_util_ prefix keeps the names clear of the caller's.
  */
@@ -35,5 +35,17 @@ void rnnrt_util_byteswap(void *p, size_t n, int size);
  * replaces, or 0644. */
 int rnnrt_util_write_atomic(const char *path, const void *const *bufs, const size_t *lens, int n,
                             RnnrtError *err);
+
+/* A growable byte string for the writers (the safetensors header, the .pt pickle); `oom`
+ * is set, and sticks, when an allocation fails; the bytes are always followed by a NUL. */
+typedef struct RnnrtBuf {
+    char *p; /* malloc'd; the caller frees it */
+    size_t len, cap;
+    int oom;
+} RnnrtBuf;
+/* Appends n bytes. */
+void rnnrt_buf_put(RnnrtBuf *b, const void *s, size_t n);
+/* Appends printf-formatted text. */
+void rnnrt_buf_printf(RnnrtBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

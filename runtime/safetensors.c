@@ -1,369 +1,511 @@
-/* safetensors.c — safetensors reading and writing for librnnrt, and rnnrt_params_load.
- * Owns the parsing (with libyaml: JSON is YAML flow syntax) and validation of the JSON
- * header, the compact JSON header writer (the atomic file write is rt_util.c's),
- * and the matching of a tensor file against the model's parameter table.
+/* safetensors.c — safetensors reading for librnnrt (rnnrt_st_read, _read_mem, _find, _free).
+ * Owns the validation of the header, read with json.c's strict JSON reader: names, dtypes,
+ * shapes, and offsets that tile the data buffer, as the reference implementation checks
+ * them; then the tensors' bytes. Writing is st_write.c's, rnnrt_params_load params.c's.
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include "json.h"
 #include "rnnrt.h"
 #include "rt_util.h"
+#include "st_int.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <yaml.h>
 
 #define ST_MAX_HEADER 100000000ULL /* the limit of the reference (Rust) implementation */
-#define MAX_LINES 20               /* error lines reported before "... and N more" */
-#define SHAPE_BUF (RNNRT_MAX_DIMS * 24 + 4)
 
-static const char *const dtype_names[] = {"F32", "F64", "I32", "I64"};
+/* ---- reading: the JSON header --------------------------------------------------------- */
 
-/* ---- error reporting ---------------------------------------------------------------- */
-
-/* Collects the lines of a multi-problem error report. */
-typedef struct ErrList {
-    RnnrtError *err;
-    int lines;   /* written into err->msg */
-    int dropped; /* over the cap, only counted */
-} ErrList;
-
-static void err_line(ErrList *e, const char *fmt, ...)
-{
-    va_list ap;
-    size_t len;
-
-    if (e->lines >= MAX_LINES) {
-        e->dropped++;
-        return;
-    }
-    e->lines++;
-    if (!e->err) {
-        return;
-    }
-    len = strlen(e->err->msg);
-    if (len + 2 >= sizeof e->err->msg) {
-        return;
-    }
-    if (len > 0) {
-        e->err->msg[len++] = '\n';
-        e->err->msg[len] = '\0';
-    }
-    va_start(ap, fmt);
-    vsnprintf(e->err->msg + len, sizeof e->err->msg - len, fmt, ap);
-    va_end(ap);
-}
-
-/* Appends "... and N more" if lines were dropped; returns -1 if anything was reported. */
-static int err_finish(ErrList *e)
-{
-    if (e->dropped > 0 && e->err) {
-        size_t len = strlen(e->err->msg);
-        snprintf(e->err->msg + len, sizeof e->err->msg - len, "%s... and %d more",
-                 len > 0 ? "\n" : "", e->dropped);
-    }
-    return e->lines + e->dropped > 0 ? -1 : 0;
-}
-
-/* ---- small helpers ------------------------------------------------------------------ */
-
-/* "[256, 10]" */
-static const char *fmt_shape(char *buf, size_t cap, int ndim, const long *shape)
-{
-    size_t n = 0;
-
-    buf[n++] = '[';
-    buf[n] = '\0';
-    for (int i = 0; i < ndim && n < cap; i++) {
-        n += (size_t)snprintf(buf + n, cap - n, i ? ", %ld" : "%ld", shape[i]);
-    }
-    if (n + 2 <= cap) {
-        buf[n++] = ']';
-        buf[n] = '\0';
-    }
-    return buf;
-}
-
-/* Bytes of `ndim` dims of `size`-byte elements into *out; -1 on overflow of int64. */
-static int shape_bytes(int ndim, const long *shape, int size, uint64_t *out)
-{
-    uint64_t n = (uint64_t)size;
-
-    for (int i = 0; i < ndim; i++) {
-        uint64_t d = (uint64_t)shape[i];
-        if (d != 0 && n > (uint64_t)INT64_MAX / d) {
-            return -1;
-        }
-        n *= d;
-    }
-    *out = n;
-    return 0;
-}
-
-/* ---- reading ------------------------------------------------------------------------ */
+/* Whole-header faults (syntax) stop the reading with one message (json.h); faults of single
+ * tensors are collected, one line each. */
 
 /* Where a tensor's bytes are, relative to the start of the data buffer. */
 typedef struct Extent {
     uint64_t begin, end;
 } Extent;
 
-/* A plain (unquoted) non-negative decimal integer scalar. */
-static int scalar_u64(const yaml_node_t *n, uint64_t *out)
-{
-    const unsigned char *s;
-    uint64_t v = 0;
+/* The unsigned integers of a `shape` or `data_offsets` list as they are read. */
+typedef struct UintList {
+    uint64_t v[RNNRT_MAX_DIMS];
+    size_t max; /* kept: at most this many */
+    int bad;    /* an item was not a non-negative integer */
+} UintList;
 
-    if (!n || n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
-        n->data.scalar.length == 0) {
+static int read_uint_item(Json *j, void *ctx, size_t i)
+{
+    UintList *l = ctx;
+    uint64_t v;
+    int is_uint;
+    int c = rnnrt_json_peek(j);
+
+    if (c != '-' && (c < '0' || c > '9')) {
+        l->bad = 1;
+        return rnnrt_json_skip(j, 1);
+    }
+    if (rnnrt_json_number(j, &v, &is_uint) != 0) {
         return -1;
     }
-    s = n->data.scalar.value;
-    for (size_t i = 0; i < n->data.scalar.length; i++) {
-        unsigned d = (unsigned)s[i] - '0';
-        if (d > 9 || v > (UINT64_MAX - d) / 10) {
-            return -1;
-        }
-        v = v * 10 + d;
+    if (!is_uint) {
+        l->bad = 1;
+    } else if (i < l->max) {
+        l->v[i] = v;
     }
-    *out = v;
     return 0;
 }
 
-static int scalar_is(const yaml_node_t *n, const char *s)
-{
-    size_t len = strlen(s);
+/* The fields of one tensor's header entry, as read. */
+typedef struct Entry {
+    int dtype;        /* index into rnnrt_sti_dtype_names; -1 not given, -2 unsupported */
+    char dname[32];   /* an unsupported dtype as written (cut) */
+    int dtype_string; /* the dtype was a string */
+    int has_shape, has_offsets;
+    UintList shape, offs;
+    size_t nshape, noffs;
+    const char *dup; /* a field given twice */
+} Entry;
 
-    return n && n->type == YAML_SCALAR_NODE && n->data.scalar.length == len &&
-           memcmp(n->data.scalar.value, s, len) == 0;
-}
-
-/* The value of `key` in mapping node `map`, or NULL. */
-static yaml_node_t *map_get(yaml_document_t *doc, const yaml_node_t *map, const char *key)
+/* An entry's `dtype` value into en: the index of a supported dtype, else -2 (a string is
+ * kept, cut, for the message). */
+static int read_dtype(Json *j, Entry *en)
 {
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-         p++) {
-        if (scalar_is(yaml_document_get_node(doc, p->key), key)) {
-            return yaml_document_get_node(doc, p->value);
+    if (rnnrt_json_peek(j) != '"') {
+        en->dtype = -2;
+        return rnnrt_json_skip(j, 1);
+    }
+    if (rnnrt_json_string(j) != 0) {
+        return -1;
+    }
+    en->dtype_string = 1;
+    en->dtype = -2;
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(j->str, rnnrt_sti_dtype_names[i]) == 0 && j->strlen == 3) {
+            en->dtype = i;
         }
     }
-    return NULL;
+    snprintf(en->dname, sizeof en->dname, "%s", j->str);
+    return 0;
 }
 
-/* Fills t's dtype and shape and *ext from one header entry, checking them against the
- * data buffer of `data_len` bytes. Reports a problem as one line of `e`. */
-static int parse_entry(ErrList *e, const char *path, yaml_document_t *doc, const yaml_node_t *val,
-                       uint64_t data_len, RnnrtTensor *t, Extent *ext)
+/* A `shape` or `data_offsets` value into l, the number of its items into *n; a value that
+ * is not a list marks l bad. */
+static int read_uint_list(Json *j, UintList *l, size_t *n)
+{
+    if (rnnrt_json_peek(j) != '[') {
+        l->bad = 1;
+        return rnnrt_json_skip(j, 1);
+    }
+    return rnnrt_json_array(j, n, read_uint_item, l);
+}
+
+/* The value of the field whose key is in j->str: dtype, shape and data_offsets go into en
+ * (one given again is noted in en->dup), others are skipped, as the reference does. */
+static int read_entry_field(Json *j, Entry *en)
+{
+    if (strcmp(j->str, "dtype") == 0 && j->strlen == 5) {
+        en->dup = en->dtype != -1 || en->dtype_string ? "dtype" : en->dup;
+        return read_dtype(j, en);
+    }
+    if (strcmp(j->str, "shape") == 0 && j->strlen == 5) {
+        en->dup = en->has_shape ? "shape" : en->dup;
+        en->has_shape = 1;
+        return read_uint_list(j, &en->shape, &en->nshape);
+    }
+    if (strcmp(j->str, "data_offsets") == 0 && j->strlen == 12) {
+        en->dup = en->has_offsets ? "data_offsets" : en->dup;
+        en->has_offsets = 1;
+        return read_uint_list(j, &en->offs, &en->noffs);
+    }
+    return rnnrt_json_skip(j, 1);
+}
+
+/* The fields of an entry's object into en, from after its '{' to past its '}'. */
+static int read_entry_fields(Json *j, Entry *en)
+{
+    while (rnnrt_json_peek(j) != '}') {
+        if (rnnrt_json_string(j) != 0 || rnnrt_json_expect(j, ':', "expected ':'") != 0) {
+            return -1;
+        }
+        if (read_entry_field(j, en) != 0) {
+            return -1;
+        }
+        if (rnnrt_json_peek(j) == ',') {
+            j->pos++;
+            if (rnnrt_json_peek(j) == '}') {
+                return rnnrt_json_fail(j, "trailing ',' in an object");
+            }
+        } else if (rnnrt_json_peek(j) != '}') {
+            return rnnrt_json_fail(j, "expected ',' or '}'");
+        }
+    }
+    j->pos++;
+    return 0;
+}
+
+/* Checks that tensor `name`'s entry has each field once and a supported dtype: 0, or one
+ * line in `e` and 1. */
+static int check_entry_fields(ErrList *e, const char *path, const char *name, const Entry *en)
+{
+    if (en->dup) {
+        rnnrt_sti_err_line(e, "%s: tensor '%s': '%s' is given twice", path, name, en->dup);
+        return 1;
+    }
+    if (en->dtype == -1 || !en->has_shape || !en->has_offsets) {
+        rnnrt_sti_err_line(e, "%s: tensor '%s': header entry has no '%s'", path, name,
+                           en->dtype == -1  ? "dtype"
+                           : !en->has_shape ? "shape"
+                                            : "data_offsets");
+        return 1;
+    }
+    if (en->dtype < 0) {
+        if (en->dtype_string) {
+            rnnrt_sti_err_line(e,
+                               "%s: tensor '%s' has unsupported dtype %s (expected F32, F64, "
+                               "I32 or I64)",
+                               path, name, en->dname);
+        } else {
+            rnnrt_sti_err_line(e, "%s: tensor '%s': 'dtype' is not a string", path, name);
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* Checks the shape and data_offsets of t's entry against the data buffer of `data_len`
+ * bytes, filling t's ndim and shape (its dtype is set) and *ext: 0, or one line in `e`
+ * and 1. */
+static int check_entry_extent(ErrList *e, const char *path, Entry *en, uint64_t data_len,
+                              RnnrtTensor *t, Extent *ext)
 {
     const char *name = t->name;
-    yaml_node_t *dt, *shape, *offs;
-    uint64_t nbytes, o[2];
+    uint64_t nbytes;
     char sbuf[SHAPE_BUF];
-    int found = -1;
 
-    if (val->type != YAML_MAPPING_NODE) {
-        err_line(e, "%s: tensor '%s': header entry is not an object", path, name);
-        return -1;
+    if (en->nshape > RNNRT_MAX_DIMS) {
+        rnnrt_sti_err_line(e, "%s: tensor '%s' has more than %d dimensions", path, name,
+                           RNNRT_MAX_DIMS);
+        return 1;
     }
-    dt = map_get(doc, val, "dtype");
-    shape = map_get(doc, val, "shape");
-    offs = map_get(doc, val, "data_offsets");
-    if (!dt || !shape || !offs) {
-        err_line(e, "%s: tensor '%s': header entry has no '%s'", path, name,
-                 !dt      ? "dtype"
-                 : !shape ? "shape"
-                          : "data_offsets");
-        return -1;
+    t->ndim = (int)en->nshape;
+    for (int i = 0; i < t->ndim; i++) {
+        en->shape.bad |= en->shape.v[i] > LONG_MAX;
+        t->shape[i] = en->shape.bad ? 0 : (long)en->shape.v[i];
     }
-    for (int i = 0; i < 4; i++) {
-        if (scalar_is(dt, dtype_names[i])) {
-            found = i;
-        }
+    if (en->shape.bad) {
+        rnnrt_sti_err_line(e, "%s: tensor '%s': 'shape' must be a list of non-negative integers",
+                           path, name);
+        return 1;
     }
-    if (found < 0) {
-        if (dt->type == YAML_SCALAR_NODE) {
-            err_line(e,
-                     "%s: tensor '%s' has unsupported dtype %.*s (expected F32, F64, I32 "
-                     "or I64)",
-                     path, name, (int)(dt->data.scalar.length < 32 ? dt->data.scalar.length : 32),
-                     (const char *)dt->data.scalar.value);
-        } else {
-            err_line(e, "%s: tensor '%s': 'dtype' is not a string", path, name);
-        }
-        return -1;
+    if (rnnrt_sti_shape_bytes(t->ndim, t->shape, rnnrt_dtype_size(t->dtype), &nbytes) != 0) {
+        rnnrt_sti_err_line(e, "%s: tensor '%s' has an impossibly large shape %s", path, name,
+                           rnnrt_sti_fmt_shape(sbuf, sizeof sbuf, t->ndim, t->shape));
+        return 1;
     }
-    t->dtype = (RnnrtDtype)found;
-    if (shape->type != YAML_SEQUENCE_NODE) {
-        err_line(e, "%s: tensor '%s': 'shape' is not a list", path, name);
-        return -1;
+    if (en->offs.bad || en->noffs != 2) {
+        rnnrt_sti_err_line(e, "%s: tensor '%s': 'data_offsets' must be two non-negative integers",
+                           path, name);
+        return 1;
     }
-    if (shape->data.sequence.items.top - shape->data.sequence.items.start > RNNRT_MAX_DIMS) {
-        err_line(e, "%s: tensor '%s' has more than %d dimensions", path, name, RNNRT_MAX_DIMS);
-        return -1;
+    if (en->offs.v[0] > en->offs.v[1] || en->offs.v[1] > data_len) {
+        rnnrt_sti_err_line(e,
+                           "%s: tensor '%s' has data_offsets [%llu, %llu] outside the data "
+                           "buffer (%llu bytes)",
+                           path, name, (unsigned long long)en->offs.v[0],
+                           (unsigned long long)en->offs.v[1], (unsigned long long)data_len);
+        return 1;
     }
-    t->ndim = 0;
-    for (yaml_node_item_t *it = shape->data.sequence.items.start;
-         it < shape->data.sequence.items.top; it++) {
-        uint64_t d;
-        if (scalar_u64(yaml_document_get_node(doc, *it), &d) != 0 || d > LONG_MAX) {
-            err_line(e, "%s: tensor '%s': 'shape' must be a list of non-negative integers", path,
-                     name);
-            return -1;
-        }
-        t->shape[t->ndim++] = (long)d;
+    if (en->offs.v[1] - en->offs.v[0] != nbytes) {
+        rnnrt_sti_err_line(e,
+                           "%s: tensor '%s' (%s, shape %s) needs %llu bytes, but its "
+                           "data_offsets [%llu, %llu] span %llu",
+                           path, name, rnnrt_sti_dtype_names[t->dtype],
+                           rnnrt_sti_fmt_shape(sbuf, sizeof sbuf, t->ndim, t->shape),
+                           (unsigned long long)nbytes, (unsigned long long)en->offs.v[0],
+                           (unsigned long long)en->offs.v[1],
+                           (unsigned long long)(en->offs.v[1] - en->offs.v[0]));
+        return 1;
     }
-    if (shape_bytes(t->ndim, t->shape, rnnrt_dtype_size(t->dtype), &nbytes) != 0) {
-        err_line(e, "%s: tensor '%s' has an impossibly large shape %s", path, name,
-                 fmt_shape(sbuf, sizeof sbuf, t->ndim, t->shape));
-        return -1;
-    }
-    if (offs->type != YAML_SEQUENCE_NODE ||
-        offs->data.sequence.items.top - offs->data.sequence.items.start != 2 ||
-        scalar_u64(yaml_document_get_node(doc, offs->data.sequence.items.start[0]), &o[0]) != 0 ||
-        scalar_u64(yaml_document_get_node(doc, offs->data.sequence.items.start[1]), &o[1]) != 0) {
-        err_line(e, "%s: tensor '%s': 'data_offsets' must be two non-negative integers", path,
-                 name);
-        return -1;
-    }
-    if (o[0] > o[1] || o[1] > data_len) {
-        err_line(e,
-                 "%s: tensor '%s' has data_offsets [%llu, %llu] outside the data buffer "
-                 "(%llu bytes)",
-                 path, name, (unsigned long long)o[0], (unsigned long long)o[1],
-                 (unsigned long long)data_len);
-        return -1;
-    }
-    if (o[1] - o[0] != nbytes) {
-        err_line(e,
-                 "%s: tensor '%s' (%s, shape %s) needs %llu bytes, but its data_offsets "
-                 "[%llu, %llu] span %llu",
-                 path, name, dtype_names[found], fmt_shape(sbuf, sizeof sbuf, t->ndim, t->shape),
-                 (unsigned long long)nbytes, (unsigned long long)o[0], (unsigned long long)o[1],
-                 (unsigned long long)(o[1] - o[0]));
-        return -1;
-    }
-    ext->begin = o[0];
-    ext->end = o[1];
+    ext->begin = en->offs.v[0];
+    ext->end = en->offs.v[1];
     return 0;
 }
 
-/* Walks the loaded header document into out->t (names, dtypes, shapes) and exts. */
-static int walk_header(const char *path, yaml_document_t *doc, uint64_t data_len,
-                       RnnrtTensorFile *out, Extent **exts, RnnrtError *err)
+/* Reads one tensor's entry `{"dtype": .., "shape": [..], "data_offsets": [a, b]}` (other
+ * fields are skipped, as the reference does) and checks it against the data buffer of
+ * `data_len` bytes: t and *ext filled and 0, or one line in `e` and 1; -1 on a syntax fault. */
+static int parse_entry(Json *j, ErrList *e, uint64_t data_len, RnnrtTensor *t, Extent *ext)
 {
-    ErrList e = {err, 0, 0};
-    yaml_node_t *root = yaml_document_get_root_node(doc);
-    size_t npairs;
+    Entry en;
 
-    if (!root || root->type != YAML_MAPPING_NODE) {
-        rnnrt_util_set_err(err, "%s: header is not a JSON object", path);
-        return -1;
-    }
-    npairs = (size_t)(root->data.mapping.pairs.top - root->data.mapping.pairs.start);
-    out->t = calloc(npairs ? npairs : 1, sizeof *out->t);
-    *exts = calloc(npairs ? npairs : 1, sizeof **exts);
-    if (!out->t || !*exts) {
-        rnnrt_util_set_err(err, "%s: out of memory reading the header", path);
-        return -1;
-    }
-    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
-         p++) {
-        yaml_node_t *key = yaml_document_get_node(doc, p->key);
-        yaml_node_t *val = yaml_document_get_node(doc, p->value);
-        RnnrtTensor *t = &out->t[out->n];
-        size_t len;
-
-        if (!key || key->type != YAML_SCALAR_NODE || !val) {
-            err_line(&e, "%s: header has a key that is not a string", path);
-            continue;
-        }
-        len = key->data.scalar.length;
-        if (strlen((const char *)key->data.scalar.value) != len) {
-            err_line(&e, "%s: header has a tensor name containing a NUL character", path);
-            continue;
-        }
-        if (scalar_is(key, "__metadata__")) {
-            if (val->type != YAML_MAPPING_NODE) {
-                err_line(&e, "%s: header's '__metadata__' is not an object", path);
-            }
-            continue;
-        }
-        t->name = malloc(len + 1);
-        if (!t->name) {
-            rnnrt_util_set_err(err, "%s: out of memory reading the header", path);
+    memset(&en, 0, sizeof en);
+    en.dtype = -1;
+    en.shape.max = RNNRT_MAX_DIMS;
+    en.offs.max = 2;
+    if (rnnrt_json_peek(j) != '{') {
+        if (rnnrt_json_skip(j, 1) != 0) {
             return -1;
         }
-        memcpy(t->name, key->data.scalar.value, len + 1);
-        parse_entry(&e, path, doc, val, data_len, t, &(*exts)[out->n]);
-        out->n++;
+        rnnrt_sti_err_line(e, "%s: tensor '%s': header entry is not an object", j->path, t->name);
+        return 1;
     }
-    for (int i = 0; i < out->n; i++) {
-        for (int j = 0; j < i; j++) {
-            if (strcmp(out->t[i].name, out->t[j].name) == 0) {
-                err_line(&e, "%s: duplicate tensor name '%s'", path, out->t[i].name);
-                break;
-            }
-        }
+    j->pos++;
+    if (read_entry_fields(j, &en) != 0) {
+        return -1;
     }
-    return err_finish(&e);
+    if (check_entry_fields(e, j->path, t->name, &en) != 0) {
+        return 1;
+    }
+    t->dtype = (RnnrtDtype)en.dtype;
+    return check_entry_extent(e, j->path, &en, data_len, t, ext);
 }
 
-/* Parses the `len`-byte JSON header `hdr` with libyaml and walks it. */
+/* `__metadata__`: null, or an object of strings (the reference's HashMap<String, String>). */
+static int parse_metadata(Json *j, ErrList *e)
+{
+    int ok = 1;
+
+    if (rnnrt_json_peek(j) != '{') {
+        if (rnnrt_json_peek(j) == 'n' && j->len - j->pos >= 4 &&
+            memcmp(j->s + j->pos, "null", 4) == 0) {
+            j->pos += 4;
+            return 0;
+        }
+        if (rnnrt_json_skip(j, 1) != 0) {
+            return -1;
+        }
+        rnnrt_sti_err_line(e, "%s: header's '__metadata__' is not an object", j->path);
+        return 0;
+    }
+    j->pos++;
+    while (rnnrt_json_peek(j) != '}') {
+        if (rnnrt_json_string(j) != 0 || rnnrt_json_expect(j, ':', "expected ':'") != 0) {
+            return -1;
+        }
+        ok &= rnnrt_json_peek(j) == '"';
+        if (rnnrt_json_skip(j, 1) != 0) {
+            return -1;
+        }
+        if (rnnrt_json_peek(j) == ',') {
+            j->pos++;
+            if (rnnrt_json_peek(j) == '}') {
+                return rnnrt_json_fail(j, "trailing ',' in an object");
+            }
+        } else if (rnnrt_json_peek(j) != '}') {
+            return rnnrt_json_fail(j, "expected ',' or '}'");
+        }
+    }
+    j->pos++;
+    if (!ok) {
+        rnnrt_sti_err_line(e, "%s: header's '__metadata__' has a value that is not a string",
+                           j->path);
+    }
+    return 0;
+}
+
+/* ---- reading: checks over all tensors ------------------------------------------------- */
+
+/* An extent with its tensor, sorted by (begin, end) as the reference sorts them. */
+typedef struct ExtRef {
+    Extent x;
+    int index;
+} ExtRef;
+
+static int cmp_ext_ref(const void *a, const void *b)
+{
+    const ExtRef *p = a, *q = b;
+    if (p->x.begin != q->x.begin) {
+        return p->x.begin < q->x.begin ? -1 : 1;
+    }
+    if (p->x.end != q->x.end) {
+        return p->x.end < q->x.end ? -1 : 1;
+    }
+    return (p->index > q->index) - (p->index < q->index);
+}
+
+/* The tensors, sorted by offsets, must tile the data buffer exactly: from 0 to its end, no
+ * byte shared by two tensors (one could be changed through the other), none in no tensor
+ * (the reference's MetadataIncompleteBuffer). Zero-size tensors may sit at any boundary.
+ * Reports every overlap and hole. -1 when out of memory. */
+static int check_tiling(ErrList *e, const char *path, const RnnrtTensorFile *f, const Extent *exts,
+                        uint64_t data_len)
+{
+    ExtRef *refs = malloc((size_t)(f->n > 0 ? f->n : 1) * sizeof *refs);
+    uint64_t at = 0;
+    int last = -1; /* the tensor that ends at `at` */
+
+    if (!refs) {
+        return -1;
+    }
+    for (int i = 0; i < f->n; i++) {
+        refs[i].x = exts[i];
+        refs[i].index = i;
+    }
+    qsort(refs, (size_t)f->n, sizeof *refs, cmp_ext_ref);
+    for (int i = 0; i < f->n; i++) {
+        const Extent *x = &refs[i].x;
+        const char *name = f->t[refs[i].index].name;
+        if (x->begin < at) {
+            rnnrt_sti_err_line(
+                e,
+                "%s: tensors '%s' [%llu, %llu] and '%s' [%llu, %llu] overlap in the "
+                "data buffer",
+                path, f->t[last].name, (unsigned long long)exts[last].begin,
+                (unsigned long long)exts[last].end, name, (unsigned long long)x->begin,
+                (unsigned long long)x->end);
+        } else if (x->begin > at) {
+            rnnrt_sti_err_line(e, "%s: bytes [%llu, %llu) of the data buffer belong to no tensor",
+                               path, (unsigned long long)at, (unsigned long long)x->begin);
+        }
+        if (x->end >= at) {
+            at = x->end;
+            last = refs[i].index;
+        }
+    }
+    if (at < data_len) {
+        rnnrt_sti_err_line(e, "%s: bytes [%llu, %llu) of the data buffer belong to no tensor",
+                           path, (unsigned long long)at, (unsigned long long)data_len);
+    }
+    free(refs);
+    return 0;
+}
+
+/* ---- reading: the file ---------------------------------------------------------------- */
+
+/* Where the bytes come from: a file, or a buffer in memory. */
+typedef struct Src {
+    FILE *f;
+    const unsigned char *mem;
+    uint64_t size; /* bytes in all */
+} Src;
+
+/* Copies n bytes at offset `off` into dst; -1 when they are not all there. */
+static int src_read(const Src *s, uint64_t off, void *dst, size_t n)
+{
+    if (off > s->size || n > s->size - off) {
+        return -1;
+    }
+    if (s->mem) {
+        if (n) {
+            memcpy(dst, s->mem + off, n);
+        }
+        return 0;
+    }
+    return fseeko(s->f, (off_t)off, SEEK_SET) == 0 && fread(dst, 1, n, s->f) == n ? 0 : -1;
+}
+
+/* Grows the tensor and extent arrays to hold one more; -1 when out of memory. */
+static int grow_tensors(RnnrtTensorFile *out, Extent **exts, int *cap)
+{
+    RnnrtTensor *t;
+    Extent *x;
+    int ncap;
+
+    if (out->n < *cap) {
+        return 0;
+    }
+    if (*cap > INT_MAX / 2) {
+        return -1;
+    }
+    ncap = *cap ? *cap * 2 : 16;
+    t = realloc(out->t, (size_t)ncap * sizeof *t);
+    if (!t) {
+        return -1;
+    }
+    out->t = t;
+    x = realloc(*exts, (size_t)ncap * sizeof *x);
+    if (!x) {
+        return -1;
+    }
+    *exts = x;
+    *cap = ncap;
+    return 0;
+}
+
+/* Parses the `len`-byte header into out->t (names, dtypes, shapes) and *exts, then checks
+ * the names and the tiling of the `data_len`-byte data buffer. */
 static int parse_header(const char *path, const char *hdr, size_t len, uint64_t data_len,
                         RnnrtTensorFile *out, Extent **exts, RnnrtError *err)
 {
-    yaml_parser_t parser;
-    yaml_document_t doc;
-    size_t i = 0;
-    int rc;
+    Json j = {(const unsigned char *)hdr, len, 0, path, err, 0, NULL, 0, 0};
+    ErrList e = {err, 0, 0};
+    int cap = 0, have_meta = 0, rc = -1;
+    size_t bad = rnnrt_utf8_valid_prefix(j.s, len);
 
-    while (i < len && (hdr[i] == ' ' || hdr[i] == '\t' || hdr[i] == '\n' || hdr[i] == '\r')) {
-        i++;
+    if (bad < len) {
+        rnnrt_util_set_err(err, "%s: header is not valid UTF-8 (at header byte %zu)", path, bad);
+        return -1;
     }
-    if (i == len || hdr[i] != '{') {
+    if (rnnrt_json_peek(&j) != '{') {
         rnnrt_util_set_err(err, "%s: header is not a JSON object", path);
         return -1;
     }
-    if (!yaml_parser_initialize(&parser)) {
-        rnnrt_util_set_err(err, "%s: out of memory initialising the JSON parser", path);
-        return -1;
-    }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)hdr, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        rnnrt_util_set_err(err, "%s: malformed JSON header: %s (at header byte %zu)", path,
-                           parser.problem ? parser.problem : "parse error",
-                           parser.problem_mark.index);
-        yaml_parser_delete(&parser);
-        return -1;
-    }
-    rc = walk_header(path, &doc, data_len, out, exts, err);
-    yaml_document_delete(&doc);
-    if (rc == 0) {
-        /* The header must hold exactly one document. */
-        if (!yaml_parser_load(&parser, &doc)) {
-            rnnrt_util_set_err(err, "%s: malformed JSON header: %s (at header byte %zu)", path,
-                               parser.problem ? parser.problem : "parse error",
-                               parser.problem_mark.index);
-            rc = -1;
-        } else {
-            if (yaml_document_get_root_node(&doc)) {
-                rnnrt_util_set_err(err, "%s: malformed JSON header: trailing content", path);
-                rc = -1;
+    j.pos++;
+    while (rnnrt_json_peek(&j) != '}') {
+        RnnrtTensor *t;
+        if (rnnrt_json_string(&j) != 0 || rnnrt_json_expect(&j, ':', "expected ':'") != 0) {
+            goto done;
+        }
+        if (strlen(j.str) != j.strlen) {
+            rnnrt_sti_err_line(&e, "%s: header has a tensor name containing a NUL character",
+                               path);
+            if (rnnrt_json_skip(&j, 1) != 0) {
+                goto done;
             }
-            yaml_document_delete(&doc);
+        } else if (strcmp(j.str, "__metadata__") == 0) {
+            if (have_meta++) {
+                rnnrt_sti_err_line(&e, "%s: header has '__metadata__' twice", path);
+            }
+            if (parse_metadata(&j, &e) != 0) {
+                goto done;
+            }
+        } else {
+            if (grow_tensors(out, exts, &cap) != 0 || !(out->t[out->n].name = strdup(j.str))) {
+                rnnrt_json_oom(&j);
+                goto done;
+            }
+            t = &out->t[out->n++];
+            t->data = NULL;
+            t->ndim = 0;
+            if (parse_entry(&j, &e, data_len, t, &(*exts)[out->n - 1]) < 0) {
+                goto done;
+            }
+        }
+        if (rnnrt_json_peek(&j) == ',') {
+            j.pos++;
+            if (rnnrt_json_peek(&j) == '}') {
+                rnnrt_json_fail(&j, "trailing ',' in an object");
+                goto done;
+            }
+        } else if (rnnrt_json_peek(&j) != '}') {
+            rnnrt_json_fail(&j, "expected ',' or '}'");
+            goto done;
         }
     }
-    yaml_parser_delete(&parser);
-    return rc;
+    j.pos++;
+    rnnrt_json_ws(&j);
+    if (j.pos != j.len) { /* a NUL too: only white space may pad the header */
+        rnnrt_json_fail(&j, "content after the header object");
+        goto done;
+    }
+    if (rnnrt_sti_report_duplicates(&e, path, "", out->t, out->n) != 0 ||
+        (e.lines == 0 && check_tiling(&e, path, out, *exts, data_len) != 0)) {
+        rnnrt_json_oom(&j);
+        goto done;
+    }
+    rc = 0;
+done:
+    free(j.str);
+    return rc == 0 && !j.bad ? rnnrt_sti_err_finish(&e) : -1;
 }
 
-/* Reads each tensor's bytes; the data buffer starts at file offset `base`. */
-static int read_data(FILE *f, const char *path, uint64_t base, RnnrtTensorFile *out,
+/* Reads each tensor's bytes; the data buffer starts at offset `base` of `src`. */
+static int read_data(const Src *src, const char *path, uint64_t base, RnnrtTensorFile *out,
                      const Extent *exts, RnnrtError *err)
 {
     for (int i = 0; i < out->n; i++) {
@@ -376,8 +518,7 @@ static int read_data(FILE *f, const char *path, uint64_t base, RnnrtTensorFile *
                                bytes);
             return -1;
         }
-        if (bytes && (fseeko(f, (off_t)(base + exts[i].begin), SEEK_SET) != 0 ||
-                      fread(t->data, 1, bytes, f) != bytes)) {
+        if (bytes && src_read(src, base + exts[i].begin, t->data, bytes) != 0) {
             rnnrt_util_set_err(err, "%s: read error in tensor '%s'", path, t->name);
             return -1;
         }
@@ -389,69 +530,102 @@ static int read_data(FILE *f, const char *path, uint64_t base, RnnrtTensorFile *
     return 0;
 }
 
-int rnnrt_st_read(const char *path, RnnrtTensorFile *out, RnnrtError *err)
+/* Reads a whole safetensors file from `src`; `path` names it in messages. */
+static int st_read_src(const Src *src, const char *path, RnnrtTensorFile *out, RnnrtError *err)
 {
     unsigned char lenb[8];
     uint64_t hlen = 0, avail;
     Extent *exts = NULL;
-    char *hdr = NULL;
-    struct stat st;
-    FILE *f;
+    char *hdr = NULL, what[4200];
     int rc = -1;
 
-    memset(out, 0, sizeof *out);
-    rnnrt_util_clear_err(err);
-    f = rnnrt_util_open_read(path, err);
-    if (!f) {
-        return -1;
-    }
-    if (fstat(fileno(f), &st) != 0) {
-        rnnrt_util_set_err(err, "%s: cannot stat: %s", path, strerror(errno));
-        goto done;
-    }
-    if (st.st_size < 8 || fread(lenb, 1, 8, f) != 8) {
+    if (src->size < 8 || src_read(src, 0, lenb, 8) != 0) {
         rnnrt_util_set_err(err, "%s: not a safetensors file (shorter than 8 bytes)", path);
-        goto done;
+        return -1;
     }
     for (int i = 0; i < 8; i++) {
         hlen |= (uint64_t)lenb[i] << (8 * i);
     }
-    avail = (uint64_t)st.st_size - 8;
+    avail = src->size - 8;
     if (hlen > avail) {
         rnnrt_util_set_err(err,
                            "%s: not a safetensors file (header length %llu exceeds the %llu "
                            "bytes that follow it)",
                            path, (unsigned long long)hlen, (unsigned long long)avail);
-        goto done;
+        return -1;
     }
-    if (hlen >= ST_MAX_HEADER) {
+    if (hlen > ST_MAX_HEADER) {
         rnnrt_util_set_err(err, "%s: header length %llu is too large (limit %llu)", path,
                            (unsigned long long)hlen, ST_MAX_HEADER);
-        goto done;
+        return -1;
     }
     hdr = malloc((size_t)hlen + 1);
     if (!hdr) {
         rnnrt_util_set_err(err, "%s: out of memory for the %llu-byte header", path,
                            (unsigned long long)hlen);
-        goto done;
+        return -1;
     }
-    if (fread(hdr, 1, (size_t)hlen, f) != (size_t)hlen) {
+    if (src_read(src, 8, hdr, (size_t)hlen) != 0) {
         rnnrt_util_set_err(err, "%s: read error in the header", path);
         goto done;
     }
     hdr[hlen] = '\0';
-    rc = parse_header(path, hdr, (size_t)hlen, avail - hlen, out, &exts, err);
-    if (rc == 0) {
-        rc = read_data(f, path, 8 + hlen, out, exts, err);
+    if (parse_header(path, hdr, (size_t)hlen, avail - hlen, out, &exts, err) != 0) {
+        goto done;
     }
+    /* the tensors tile the data buffer: their bytes in all are its size */
+    snprintf(what, sizeof what, "%s: the tensor data", path);
+    if (rnnrt_mem_check(avail - hlen, what, err) != 0) {
+        goto done;
+    }
+    rc = read_data(src, path, 8 + hlen, out, exts, err);
 done:
     if (rc != 0) {
         rnnrt_st_free(out);
     }
     free(exts);
     free(hdr);
-    fclose(f);
     return rc;
+}
+
+int rnnrt_st_read(const char *path, RnnrtTensorFile *out, RnnrtError *err)
+{
+    struct stat st;
+    Src src = {NULL, NULL, 0};
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    rnnrt_util_clear_err(err);
+    src.f = rnnrt_util_open_read(path, err);
+    if (!src.f) {
+        return -1;
+    }
+    if (fstat(fileno(src.f), &st) != 0) {
+        rnnrt_util_set_err(err, "%s: cannot stat: %s", path, strerror(errno));
+        fclose(src.f);
+        return -1;
+    }
+    src.size = st.st_size > 0 ? (uint64_t)st.st_size : 0;
+    rc = st_read_src(&src, path, out, err);
+    fclose(src.f);
+    return rc;
+}
+
+int rnnrt_st_read_mem(const void *buf, size_t len, const char *name, RnnrtTensorFile *out,
+                      RnnrtError *err)
+{
+    Src src = {NULL, buf, len};
+
+    memset(out, 0, sizeof *out);
+    rnnrt_util_clear_err(err);
+    if (!buf && len) {
+        rnnrt_util_set_err(err, "%s: no buffer", name);
+        return -1;
+    }
+    if (!buf) {
+        src.mem = (const unsigned char *)"";
+    }
+    return st_read_src(&src, name, out, err);
 }
 
 const RnnrtTensor *rnnrt_st_find(const RnnrtTensorFile *f, const char *name)
@@ -476,295 +650,4 @@ void rnnrt_st_free(RnnrtTensorFile *f)
     free(f->t);
     f->t = NULL;
     f->n = 0;
-}
-
-/* ---- writing ------------------------------------------------------------------------ */
-
-/* A growable string; `oom` is set (and sticks) when an allocation fails. */
-typedef struct Sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} Sbuf;
-
-static void sb_printf(Sbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (b->oom) {
-        return;
-    }
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->oom = 1;
-        return;
-    }
-    if (b->len + (size_t)n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        char *p;
-        while (cap < b->len + (size_t)n + 1) {
-            cap *= 2;
-        }
-        p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-/* `s` as a JSON string literal (UTF-8 passes through unchanged). */
-static void sb_json_str(Sbuf *b, const char *s)
-{
-    sb_printf(b, "\"");
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            sb_printf(b, "\\%c", c);
-        } else if (c < 0x20) {
-            sb_printf(b, "\\u%04x", c);
-        } else {
-            sb_printf(b, "%c", c);
-        }
-    }
-    sb_printf(b, "\"");
-}
-
-/* Checks the tensors to write, reporting every problem as one line. */
-static int check_tensors(const char *path, const RnnrtTensor *ts, int n, RnnrtError *err)
-{
-    ErrList e = {err, 0, 0};
-
-    if (n < 0 || (n > 0 && !ts)) {
-        rnnrt_util_set_err(err, "%s: cannot write: invalid tensor list", path);
-        return -1;
-    }
-    for (int i = 0; i < n; i++) {
-        const RnnrtTensor *t = &ts[i];
-        const char *name = t->name ? t->name : "(null)";
-        uint64_t nbytes = 0;
-        int bad_dim = 0;
-
-        if (!t->name || strcmp(t->name, "__metadata__") == 0) {
-            err_line(&e, "%s: cannot write tensor %d: invalid name '%s'", path, i, name);
-            continue;
-        }
-        for (int j = 0; j < i; j++) {
-            if (ts[j].name && strcmp(ts[j].name, t->name) == 0) {
-                err_line(&e, "%s: cannot write: duplicate tensor name '%s'", path, name);
-                break;
-            }
-        }
-        if (t->dtype != RNNRT_F32 && t->dtype != RNNRT_F64 && t->dtype != RNNRT_I32 &&
-            t->dtype != RNNRT_I64) {
-            err_line(&e, "%s: cannot write tensor '%s': invalid dtype %d", path, name,
-                     (int)t->dtype);
-            continue;
-        }
-        if (t->ndim < 0 || t->ndim > RNNRT_MAX_DIMS) {
-            err_line(&e, "%s: cannot write tensor '%s': ndim %d is out of range 0..%d", path, name,
-                     t->ndim, RNNRT_MAX_DIMS);
-            continue;
-        }
-        for (int j = 0; j < t->ndim; j++) {
-            bad_dim |= t->shape[j] < 0;
-        }
-        if (bad_dim || shape_bytes(t->ndim, t->shape, rnnrt_dtype_size(t->dtype), &nbytes) != 0) {
-            char sbuf[SHAPE_BUF];
-            err_line(&e, "%s: cannot write tensor '%s': invalid shape %s", path, name,
-                     fmt_shape(sbuf, sizeof sbuf, t->ndim, t->shape));
-            continue;
-        }
-        if (nbytes > 0 && !t->data) {
-            err_line(&e, "%s: cannot write tensor '%s': it has no data", path, name);
-        }
-    }
-    return err_finish(&e);
-}
-
-int rnnrt_st_write(const char *path, const RnnrtTensor *ts, int n, RnnrtError *err)
-{
-    unsigned char lenb[8];
-    Sbuf hb = {NULL, 0, 0, 0};
-    const void **bufs = NULL;
-    size_t *lens = NULL;
-    void **copies = NULL;
-    uint64_t off = 0;
-    int rc = -1;
-
-    rnnrt_util_clear_err(err);
-    if (check_tensors(path, ts, n, err) != 0) {
-        return -1;
-    }
-    bufs = malloc((size_t)(n + 2) * sizeof *bufs);
-    lens = malloc((size_t)(n + 2) * sizeof *lens);
-    copies = calloc((size_t)n + 1, sizeof *copies);
-    if (!bufs || !lens || !copies) {
-        rnnrt_util_set_err(err, "%s: out of memory", path);
-        goto done;
-    }
-    sb_printf(&hb, "{");
-    for (int i = 0; i < n; i++) {
-        const RnnrtTensor *t = &ts[i];
-        uint64_t nbytes = 0;
-
-        shape_bytes(t->ndim, t->shape, rnnrt_dtype_size(t->dtype), &nbytes);
-        sb_printf(&hb, i ? "," : "");
-        sb_json_str(&hb, t->name);
-        sb_printf(&hb, ":{\"dtype\":\"%s\",\"shape\":[", dtype_names[t->dtype]);
-        for (int j = 0; j < t->ndim; j++) {
-            sb_printf(&hb, j ? ",%ld" : "%ld", t->shape[j]);
-        }
-        sb_printf(&hb, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
-                  (unsigned long long)(off + nbytes));
-        off += nbytes;
-        bufs[i + 2] = t->data;
-        lens[i + 2] = (size_t)nbytes;
-        if (!rnnrt_util_host_is_le() && nbytes > 0) {
-            copies[i] = malloc((size_t)nbytes);
-            if (!copies[i]) {
-                rnnrt_util_set_err(err, "%s: out of memory", path);
-                goto done;
-            }
-            memcpy(copies[i], t->data, (size_t)nbytes);
-            rnnrt_util_byteswap(copies[i], (size_t)nbytes / (size_t)rnnrt_dtype_size(t->dtype),
-                                rnnrt_dtype_size(t->dtype));
-            bufs[i + 2] = copies[i];
-        }
-    }
-    sb_printf(&hb, "}");
-    while (!hb.oom && hb.len % 8 != 0) {
-        sb_printf(&hb, " ");
-    }
-    if (hb.oom) {
-        rnnrt_util_set_err(err, "%s: out of memory formatting the header", path);
-        goto done;
-    }
-    for (int i = 0; i < 8; i++) {
-        lenb[i] = (unsigned char)((uint64_t)hb.len >> (8 * i));
-    }
-    bufs[0] = lenb;
-    lens[0] = 8;
-    bufs[1] = hb.p;
-    lens[1] = hb.len;
-    rc = rnnrt_util_write_atomic(path, bufs, lens, n + 2, err);
-done:
-    if (copies) {
-        for (int i = 0; i < n; i++) {
-            free(copies[i]);
-        }
-    }
-    free(copies);
-    free(lens);
-    free(bufs);
-    free(hb.p);
-    return rc;
-}
-
-/* ---- matching a tensor file against the parameter table ------------------------------ */
-
-static int shape_equal(const RnnrtTensor *t, const RnnrtParamSpec *s)
-{
-    if (t->ndim != s->ndim) {
-        return 0;
-    }
-    for (int i = 0; i < s->ndim; i++) {
-        if (t->shape[i] != s->shape[i]) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-static void copy_tensor(const RnnrtTensor *t, long numel, int dbl, void *params, long offset)
-{
-    if (numel == 0) {
-        return;
-    }
-    if (dbl) {
-        double *dst = (double *)params + offset;
-        if (t->dtype == RNNRT_F64) {
-            memcpy(dst, t->data, (size_t)numel * sizeof *dst);
-        } else {
-            const float *src = t->data;
-            for (long i = 0; i < numel; i++) {
-                dst[i] = (double)src[i];
-            }
-        }
-    } else {
-        float *dst = (float *)params + offset;
-        if (t->dtype == RNNRT_F32) {
-            memcpy(dst, t->data, (size_t)numel * sizeof *dst);
-        } else {
-            const double *src = t->data;
-            for (long i = 0; i < numel; i++) {
-                dst[i] = (float)src[i];
-            }
-        }
-    }
-}
-
-int rnnrt_params_load(const RnnrtTensorFile *f, const RnnrtParamSpec *specs, int n, int dbl,
-                      void *params, RnnrtError *err)
-{
-    ErrList e = {err, 0, 0};
-    char have[SHAPE_BUF], want[SHAPE_BUF];
-    char *used;
-
-    rnnrt_util_clear_err(err);
-    used = calloc(f->n > 0 ? (size_t)f->n : 1, 1);
-    if (!used) {
-        rnnrt_util_set_err(err, "out of memory matching the parameter tensors");
-        return -1;
-    }
-    for (int i = 0; i < n; i++) {
-        const RnnrtParamSpec *s = &specs[i];
-        const RnnrtTensor *t = rnnrt_st_find(f, s->name);
-
-        if (s->ndim < 1 || s->ndim > 2 || s->offset < 0) {
-            err_line(&e, "invalid parameter spec for '%s' (ndim %d, offset %ld)", s->name, s->ndim,
-                     s->offset);
-            continue;
-        }
-        fmt_shape(want, sizeof want, s->ndim, s->shape);
-        if (!t) {
-            err_line(&e, "missing tensor '%s' (expected shape %s)", s->name, want);
-            continue;
-        }
-        used[t - f->t] = 1;
-        if (t->dtype != RNNRT_F32 && t->dtype != RNNRT_F64) {
-            err_line(&e, "tensor '%s' has dtype %s, expected F32 or F64", s->name,
-                     dtype_names[t->dtype]);
-        }
-        if (!shape_equal(t, s)) {
-            err_line(&e, "tensor '%s' has shape %s, expected %s", s->name,
-                     fmt_shape(have, sizeof have, t->ndim, t->shape), want);
-        }
-    }
-    for (int j = 0; j < f->n; j++) {
-        if (!used[j]) {
-            err_line(&e, "unexpected tensor '%s' (shape %s)", f->t[j].name,
-                     fmt_shape(have, sizeof have, f->t[j].ndim, f->t[j].shape));
-        }
-    }
-    free(used);
-    if (err_finish(&e) != 0) {
-        return -1;
-    }
-    for (int i = 0; i < n; i++) {
-        const RnnrtTensor *t = rnnrt_st_find(f, specs[i].name);
-        long numel =
-            specs[i].ndim == 1 ? specs[i].shape[0] : specs[i].shape[0] * specs[i].shape[1];
-        copy_tensor(t, numel, dbl, params, specs[i].offset);
-    }
-    return 0;
 }

@@ -1,5 +1,5 @@
 /* templates/prelude.c - the fixed helpers of every generated model, as real C.
- * The emitter (compiler/emit.c) copies the sections a model needs, in this order, after
+ * The emitter (compiler/emit/emit.c) copies the sections a model needs, in this order, after
  * replacing the RNNC_ holes; the `test` section gives the holes test values so that this
  * file compiles on its own (tests/test_gen.c does so with -Werror).
  */

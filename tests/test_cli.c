@@ -639,6 +639,27 @@ static void run_h_n_dir_missing(void **s)
     expect_bad_input(c, "nope/h_n.npy", NULL);
 }
 
+/* rnnc import: an exported model becomes a spec and weights that rnnc runs; a missing model is
+ * bad input with nothing written. */
+static void import_then_run(void **s)
+{
+    Ctx *c = *s;
+    const char *dir = S(c, "%s/tests/onnx_fixtures", tu_src_root());
+    cli(c,
+        "import '%s/lstm_seq_op13/model.onnx' -o '%s/m.yaml' --weights-out "
+        "'%s/w.safetensors'",
+        dir, c->outdir, c->outdir);
+    expect_rc(c, 0);
+    cli(c, "check '%s/m.yaml'", c->outdir);
+    expect_rc(c, 0);
+    has(c->out, "block", "stdout");
+    cli(c, "import '%s/no_such.onnx' -o '%s/n.yaml' --weights-out '%s/n.safetensors'", dir,
+        c->outdir, c->outdir);
+    expect_rc(c, 1);
+    expect_absent(S(c, "%s/n.yaml", c->outdir));
+    expect_absent(S(c, "%s/n.safetensors", c->outdir));
+}
+
 /* --c-n into a missing directory: both earlier outputs must be removed. */
 static void run_c_n_dir_missing(void **s)
 {
@@ -691,6 +712,15 @@ int main(void)
         USAGE(help_emit, "@S --help", 0, "usage: rnnc SPEC -o"),
         USAGE(help_emit_short, "@S -h", 0, "usage: rnnc SPEC -o"),
         USAGE(version, "--version", 0, "rnnc 0."),
+        USAGE(help_word, "help", 0, "usage: rnnc SPEC -o"),
+        USAGE(help_import, "help import", 0, "usage: rnnc import"),
+        USAGE(import_without_out, "import model.onnx --weights-out @O/w.safetensors", 2, "-o"),
+        USAGE(import_without_weights, "import model.onnx -o @O/m.yaml", 2, "--weights-out"),
+        USAGE(help_word_run, "help run", 0, "usage: rnnc run"),
+        USAGE(unknown_command, "frobnicate", 2, "unknown command 'frobnicate'"),
+        USAGE(unknown_command_near, "chek @S", 2, "did you mean 'check'"),
+        USAGE(emit_o_header, "@S -o @O/m.h", 2, "OUT.c"),
+        USAGE(emit_o_no_extension, "@S -o @O/m", 2, "OUT.c"),
         USAGE(no_arguments, "", 2, "usage"),
         USAGE(unknown_option_main, "--frobnicate", 2, "--frobnicate"),
         USAGE(unknown_option_check, "check @S --frobnicate", 2, "--frobnicate"),
@@ -720,6 +750,7 @@ int main(void)
         T(run_print),
         T(run_print_without_output),
         cmocka_unit_test(run_output_to_fifo),
+        T(import_then_run),
         T(run_bad_spec),
         T(run_weights_missing_file),
         T(run_weights_not_safetensors),

@@ -142,11 +142,11 @@ static void test_spec_tree(void **state)
     assert_int_equal(b->vals[1]->span.len, 3);
     assert_string_equal(spec_map_get(spec_map_get(r, "c"), "k")->str, "v");
     assert_string_equal(spec_map_get(r, "a")->str, "1");
-    /* refused: aliases, a second document, syntax errors */
+    /* refused: anchors and aliases (one error each), a second document, syntax errors */
     assert_null(spec_parse(&a, &d, "t.yaml", "a: &x 1\nb: *x\n"));
     assert_null(spec_parse(&a, &d, "t.yaml", "a: 1\n---\nb: 2\n"));
     assert_null(spec_parse(&a, &d, "t.yaml", "a: [1, 2\n"));
-    assert_int_equal(d.nerrors, 3);
+    assert_int_equal(d.nerrors, 4);
     arena_free(&a);
 }
 
@@ -351,6 +351,27 @@ static void test_is_ident(void **state)
     assert_false(check_is_ident(long_name));
 }
 
+/* state_dict prefixes of weights: and --rename: names joined by '.', a trailing '.' allowed. */
+static void test_is_prefix(void **state)
+{
+    (void)state;
+    assert_true(check_is_prefix("encoder.rnn"));
+    assert_true(check_is_prefix("module."));
+    assert_true(check_is_prefix("layers.0.lstm"));
+    assert_true(check_is_prefix("my-block"));
+    assert_false(check_is_prefix(""));
+    assert_false(check_is_prefix("."));
+    assert_false(check_is_prefix(".rnn"));
+    assert_false(check_is_prefix("a..b"));
+    assert_false(check_is_prefix("a b"));
+    assert_false(check_is_prefix("a=b"));
+    assert_false(check_is_prefix("a\tb"));
+    char long_name[300];
+    memset(long_name, 'a', 256);
+    long_name[256] = '\0';
+    assert_false(check_is_prefix(long_name));
+}
+
 /* Scratch grows as the generated code carves it: ints, states, two layer buffers. */
 static void test_plan_scratch(void **state)
 {
@@ -376,6 +397,7 @@ int main(void)
         cmocka_unit_test(test_check_defaults),
         cmocka_unit_test(test_check_errors_all_reported),
         cmocka_unit_test(test_is_ident),
+        cmocka_unit_test(test_is_prefix),
         cmocka_unit_test(test_plan_tensors),
         cmocka_unit_test(test_plan_lstm_counts),
         cmocka_unit_test(test_plan_kernel_choice),

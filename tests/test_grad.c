@@ -46,7 +46,8 @@ static double grad_ex(const Fixture *f, const char *spec_over, long drop_seed, c
         diag_render(&r.diag, stderr);
         fail_msg("%s: spec does not load", f->name);
     }
-    RnncGradArgs a = {wts, x, f->has_lengths ? l : NULL, t, out, drop_seed, 0};
+    RnncGradArgs a = {wts,  x,   f->has_lengths ? l : NULL, t, out, drop_seed, 0, NULL, NULL,
+                      NULL, NULL};
     if (rnnc_grad(&r, &a) < 0) {
         diag_render(&r.diag, stderr);
         fail_msg("%s: rnnc_grad failed", f->name);
@@ -338,7 +339,7 @@ static void test_packed_equals_one_by_one(void **state)
             Rnnc r;
             rnnc_init(&r);
             assert_int_equal(rnnc_load(&r, sp), 0);
-            RnncGradArgs a = {w, x1, NULL, t1, out, 0, 0};
+            RnncGradArgs a = {w, x1, NULL, t1, out, 0, 0, NULL, NULL, NULL, NULL};
             if (rnnc_grad(&r, &a) < 0) {
                 diag_render(&r.diag, stderr);
                 fail_msg("%s sequence %d alone", f->name, b);

@@ -701,6 +701,39 @@ static void test_st_write_atomic(void **state)
     assert_int_equal(count_tmp_files(), 0);
 }
 
+/* A safetensors file whose header length is 128 modulo 256 starts with 0x80, a pickle's
+ * PROTO: rnnrt_tensors_read still reads it as safetensors (names of every length up to 255
+ * cover every header length modulo 256). */
+static void test_tensors_read_header_0x80(void **state)
+{
+    char path[256], name[256];
+    float v[2] = {1.5f, -2};
+    int hits = 0;
+    (void)state;
+
+    tpath(path, sizeof path, "h80.safetensors");
+    for (int len = 1; len < 256; len++) {
+        memset(name, 'a', (size_t)len);
+        name[len] = '\0';
+        RnnrtTensor t = {name, RNNRT_F32, 1, {2}, v};
+        RnnrtTensorFile f;
+        RnnrtError err;
+        unsigned char first = 0;
+        assert_int_equal(rnnrt_st_write(path, &t, 1, &err), 0);
+        FILE *fp = fopen(path, "rb");
+        assert_non_null(fp);
+        assert_int_equal(fread(&first, 1, 1, fp), 1);
+        fclose(fp);
+        hits += first == 0x80;
+        if (rnnrt_tensors_read(path, &f, &err) < 0)
+            fail_msg("name of %d characters: %s", len, err.msg);
+        assert_int_equal(f.n, 1);
+        assert_memory_equal(f.t[0].data, v, sizeof v);
+        rnnrt_st_free(&f);
+    }
+    assert_true(hits > 0);
+}
+
 /* ---- rnnrt_params_load ---------------------------------------------------------------- */
 
 static void test_params_load_ok(void **state)
@@ -798,6 +831,7 @@ int main(void)
         cmocka_unit_test(test_st_unsupported_dtype),
         cmocka_unit_test(test_st_bad_header),
         cmocka_unit_test(test_st_write_atomic),
+        cmocka_unit_test(test_tensors_read_header_0x80),
         cmocka_unit_test(test_params_load_ok),
         cmocka_unit_test(test_params_load_errors),
         cmocka_unit_test(test_params_load_cap),

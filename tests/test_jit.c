@@ -156,7 +156,7 @@ static void step_grads(const ModelFns *fw, const ModelFns *bw, const Plan *p, co
                      0);
     for (int i = 0; i < N * 3; i++)
         dout[i] = logits[i] * 0.5f - (float)(i % 3 == 0);
-    bw->backward(packed, x, N, T, dout, NULL, dw, cache);
+    bw->backward(packed, x, N, T, dout, NULL, dw, NULL, cache);
     bw->unpack_grads(dw, dp);
     free(packed), free(dw), free(y), free(logits), free(dout), free(cache);
 }

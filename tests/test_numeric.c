@@ -63,8 +63,16 @@ static void test_jit(void **state)
         char *len = tu_strf("%s/lengths.npy", f->dir);
         char *y = tu_strf("%s/y.npy", tmp), *h = tu_strf("%s/h.npy", tmp);
         char *c = tu_strf("%s/c.npy", tmp);
-        RnncRunArgs a = {wts,  x, f->has_lengths ? len : NULL, y, h, f->has_c ? c : NULL,
-                         NULL, 3 /* threads: parts of the batch at once */};
+        RnncRunArgs a = {wts,
+                         x,
+                         f->has_lengths ? len : NULL,
+                         y,
+                         h,
+                         f->has_c ? c : NULL,
+                         NULL,
+                         3 /* threads: parts of the batch at once */,
+                         NULL,
+                         NULL};
         if (rnnc_run(&r, &a) < 0) {
             diag_render(&r.diag, stderr);
             fail_msg("%s: rnnc_run failed", f->name);
@@ -104,10 +112,11 @@ typedef struct Native {
     void *so;
     long (*scratch_bytes)(int, int);
     void (*pack)(const void *, void *);
-    int (*forward)(const void *, const void *, const int *, int, int, void *, void *, void *,
-                   void *);
-    int (*forward_par)(const void *, const void *, const int *, int, int, void *, void *, void *,
-                       void *, void *, int, int, void (*)(void *), void *);
+    int (*forward)(const void *, const void *, const int *, int, int, const void *, const void *,
+                   void *, void *, void *, void *);
+    int (*forward_par)(const void *, const void *, const int *, int, int, const void *,
+                       const void *, void *, void *, void *, void *, void *, int, int,
+                       void (*)(void *), void *);
 } Native;
 
 static void *sym(void *so, const char *prefix, const char *what)
@@ -249,7 +258,7 @@ static void run_native(const Native *n, const Case *k, const void *x, const int 
     *nc = k->nc / k->B * B;
     void *yb = malloc((size_t)*ny * rs), *hb = malloc((size_t)*nh * rs);
     void *cb = malloc((size_t)*nc * rs), *sc = malloc((size_t)n->scratch_bytes(B, T));
-    assert_int_equal(n->forward(k->packed, x, len, B, T, yb, hb, cb, sc), 0);
+    assert_int_equal(n->forward(k->packed, x, len, B, T, NULL, NULL, yb, hb, cb, sc), 0);
     *y = from_model(yb, *ny, k->dbl);
     *h = from_model(hb, *nh, k->dbl);
     *c = from_model(cb, *nc, k->dbl);
@@ -307,7 +316,7 @@ static void test_emitted(void **state)
         /* The JIT ran the same C: its outputs must match the gcc build's exactly. */
         char *yj = tu_strf("%s/yj.npy", tmp), *wts = tu_strf("%s/weights.safetensors", f->dir);
         char *x = tu_strf("%s/x.npy", f->dir), *len = tu_strf("%s/lengths.npy", f->dir);
-        RnncRunArgs a = {wts, x, f->has_lengths ? len : NULL, yj, NULL, NULL, NULL, 1};
+        RnncRunArgs a = {wts, x, f->has_lengths ? len : NULL, yj, NULL, NULL, NULL, 1, NULL, NULL};
         assert_int_equal(rnnc_run(&r, &a), 0);
         long nj;
         double *jy = tu_npy_doubles(yj, &nj, NULL, NULL);
@@ -349,8 +358,9 @@ static void meet(void *b)
 static void *par_run(void *arg)
 {
     Par *q = arg;
-    q->rc = q->n->forward_par(q->k->packed, q->k->x, q->len, q->k->B, q->k->T, q->y, q->h, q->c,
-                              q->scratch, q->shared, q->part, q->nparts, meet, q->barrier);
+    q->rc =
+        q->n->forward_par(q->k->packed, q->k->x, q->len, q->k->B, q->k->T, NULL, NULL, q->y, q->h,
+                          q->c, q->scratch, q->shared, q->part, q->nparts, meet, q->barrier);
     return NULL;
 }
 
@@ -413,8 +423,8 @@ static void test_parts(void **state)
             memset(cb, 0xff, (size_t)(nc + 1) * rs);
             for (int part = 0; part < np && !threaded; part++) {
                 void *sc = malloc((size_t)n.scratch_bytes(k.B, k.T));
-                assert_int_equal(n.forward_par(k.packed, k.x, len, k.B, k.T, yb, hb, cb, sc, sc,
-                                               part, np, NULL, NULL),
+                assert_int_equal(n.forward_par(k.packed, k.x, len, k.B, k.T, NULL, NULL, yb, hb,
+                                               cb, sc, sc, part, np, NULL, NULL),
                                  0);
                 free(sc);
             }
@@ -436,7 +446,7 @@ static void test_parts(void **state)
             free(cb);
         }
         assert_int_equal(n.forward_par(k.packed, k.x, len, k.B, k.T, NULL, NULL, NULL, NULL, NULL,
-                                       2, 2, NULL, NULL),
+                                       NULL, NULL, 2, 2, NULL, NULL),
                          -1);
         free(y);
         free(h);

@@ -191,7 +191,7 @@ static void test_terminal(void **state)
     keys(sock, "'train 1000000' Enter");
     free(wait_for(sock, "epoch ", 1));
     keys(sock, "C-c");
-    free(wait_for(sock, "interrupted", 1));
+    free(wait_for(sock, "interrupted: the epochs that finished are kept", 1));
     keys(sock, "'x = sine 2' Enter");
     free(wait_for(sock, "x: 2 steps of 4", 1));
     keys(sock, "C-d");

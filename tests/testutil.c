@@ -206,3 +206,47 @@ double *tu_npy_doubles(const char *path, long *n, long *shape, int *ndim)
     rnnrt_array_free(&a);
     return out;
 }
+
+double tu_st_diff(const char *got_p, const char *want_p, const char **worst)
+{
+    RnnrtTensorFile got, want;
+    RnnrtError err;
+    if (rnnrt_st_read(got_p, &got, &err) < 0 || rnnrt_st_read(want_p, &want, &err) < 0)
+        fail_msg("%s", err.msg);
+    double most = 0;
+    static char name[256];
+    for (int k = 0; k < want.n; k++) {
+        const RnnrtTensor *w = &want.t[k], *g = rnnrt_st_find(&got, w->name);
+        if (!g)
+            fail_msg("%s: no tensor '%s'", got_p, w->name);
+        long n = 1;
+        for (int d = 0; d < w->ndim; d++)
+            n *= w->shape[d];
+        double diff = 0, scale = 1;
+        for (long i = 0; i < n; i++) {
+            double a = g->dtype == RNNRT_F64 ? ((double *)g->data)[i] : ((float *)g->data)[i];
+            double b = w->dtype == RNNRT_F64 ? ((double *)w->data)[i] : ((float *)w->data)[i];
+            diff = fabs(a - b) > diff ? fabs(a - b) : diff;
+            scale = fabs(b) > scale ? fabs(b) : scale;
+        }
+        if (diff / scale > most || (k == 0 && worst)) {
+            most = diff / scale > most ? diff / scale : most;
+            snprintf(name, sizeof name, "%s", w->name);
+            if (worst)
+                *worst = name; /* valid until the next call */
+        }
+    }
+    rnnrt_st_free(&got);
+    rnnrt_st_free(&want);
+    return most;
+}
+
+int tu_files_equal(const char *a, const char *b)
+{
+    size_t na, nb;
+    char *ta = tu_read_file(a, &na), *tb = tu_read_file(b, &nb);
+    int eq = ta && tb && na == nb && memcmp(ta, tb, na) == 0;
+    free(ta);
+    free(tb);
+    return eq;
+}

@@ -40,6 +40,12 @@ void tu_assert_close(const double *got, const double *want, long n, double rtol,
  * (either may be NULL). Fails the test when unreadable or not float32/float64. */
 double *tu_npy_doubles(const char *path, long *n, long *shape, int *ndim);
 
+/* The largest difference between two safetensors files' tensors of the same names, each
+ * relative to max(1, max |want|) of its tensor (want_p's tensors must all be in got_p). */
+double tu_st_diff(const char *got_p, const char *want_p, const char **worst);
+/* Whether two files hold the same bytes. */
+int tu_files_equal(const char *a, const char *b);
+
 /* The names (malloc'd, sorted) of the files in `dir` ending in `suffix`; count in *n. */
 char **tu_list_dir(const char *dir, const char *suffix, int *n);
 void tu_free_list(char **list, int n);

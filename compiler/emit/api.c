@@ -83,8 +83,7 @@ void em_train_mem(Emitter *e)
         sb_line(sb, "at += %s%ld;", per[g->per], g->width);
     }
     sb_line(sb, "return at;");
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
     sb_line(sb, "%s", "");
     sb_line(sb, "long %s_train_bytes(int B, int T)", net->name);
     sb_line(sb, "{");
@@ -94,7 +93,10 @@ void em_train_mem(Emitter *e)
     sb_line(sb, "%s", "");
 }
 
-static void emit_head_train(Emitter *e)
+/* head_linear (the logits, kept for the loss: the activation is applied outside so that the
+ * cross-entropy works on logits as PyTorch's does) and head_back (dW, db of the head, and
+ * dL/dx for the layer below), both over one input vector. */
+static void head_train(Emitter *e)
 {
     const Plan *p = e->p;
     const Head *h = &p->net->head;
@@ -109,8 +111,7 @@ static void emit_head_train(Emitter *e)
         sb_line(sb, "const real *hb = w + %ld;", p->head_pk_b);
     Term t = {"hw", "x", F, O, 0};
     em_product(e, 0, "y", 0, O, h->bias ? "hb" : NULL, 0, &t, 1);
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
     sb_line(sb, "%s", "");
     sb_line(sb, "/* Backward of head_linear: dl = dL/dlogits; accumulates dW, db; sets dx. */");
     sb_line(sb, "static void head_back(const real *w, const real *x, const real *dl, real *dw, "
@@ -132,8 +133,7 @@ static void emit_head_train(Emitter *e)
         sb_line(sb, "for (int o = 0; o < %ld; o++)", O);
         sb_line(sb, "    dw[%ld + o] += dl[o];", p->head_pk_b);
     }
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
     sb_line(sb, "%s", "");
 }
 
@@ -152,7 +152,7 @@ static const char *user_at(const Net *net, long width)
 
 /* Layer-direction i's state before its first step into the cache (m.h0 or m.c0) and the
  * running state (m.h or m.c): from state0 at `off` (the plan's state layout), or zero. */
-static void emit_state_in(Emitter *e, const char *v, int i, long off, int n)
+static void state_in(Emitter *e, const char *v, int i, long off, int n)
 {
     Sb *sb = e->sb;
     sb_line(sb, "if (state0)");
@@ -163,7 +163,7 @@ static void emit_state_in(Emitter *e, const char *v, int i, long off, int n)
 }
 
 /* y from the top layer's outputs m.out[g]: copied, or through the head (logits kept). */
-static void emit_train_output(Emitter *e, int g)
+static void train_output(Emitter *e, int g)
 {
     const Net *net = e->p->net;
     Sb *sb = e->sb;
@@ -200,12 +200,14 @@ static void emit_train_output(Emitter *e, int g)
             sb_line(sb, "        y[%s + o] = act_sigmoid(y[%s + o]);", atbuf, atbuf);
         }
         sb_line(sb, "}");
-        sb->indent -= 4;
-        sb_line(sb, "}");
+        sb_close(sb, 1);
     }
 }
 
-static void emit_forward_train(Emitter *e)
+/* <name>_forward_train: the forward pass that keeps, in the cache, everything backward reads
+ * (each layer's outputs and activations, the initial states), with dropout between layers
+ * when masks are given and the state carried in and out for truncated BPTT. */
+static void forward_train_entry(Emitter *e)
 {
     const Plan *p = e->p;
     const Net *net = p->net;
@@ -266,9 +268,9 @@ static void emit_forward_train(Emitter *e)
         if (L->dir == 0)
             g++;
         sb_line(sb, "/* %s */", L->label);
-        emit_state_in(e, "h", i, L->st_h, L->Hr);
+        state_in(e, "h", i, L->st_h, L->Hr);
         if (L->st_c >= 0)
-            emit_state_in(e, "c", i, L->st_c, L->H);
+            state_in(e, "c", i, L->st_c, L->H);
         char extra[64] = "";
         if (cell_desc(L->block)->has_c)
             snprintf(extra, sizeof extra, "m.c, m.cs[%d], ", i);
@@ -289,16 +291,15 @@ static void emit_forward_train(Emitter *e)
             sb_line(sb, "    vec_copy(state1 + (long)B * %ld, m.c, (long)B * %d);", L->st_c, L->H);
         sb_line(sb, "}");
     }
-    emit_train_output(e, g);
+    train_output(e, g);
     sb_line(sb, "return 0;");
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
     sb_line(sb, "%s", "");
 }
 
 /* Every layer-direction's weights as backward reads them: PyTorch's (untransposed) layout,
  * copied out of the packed block into the cache (m.wb) once per call. */
-static void emit_untranspose(Emitter *e)
+static void untranspose(Emitter *e)
 {
     const Plan *p = e->p;
     Sb *sb = e->sb;
@@ -324,7 +325,7 @@ static void emit_untranspose(Emitter *e)
 
 /* dL/dy of the top layer's outputs from dout: through the head's backward (which also adds
  * the head's weight gradients), or dout itself without a head. */
-static void emit_backward_head(Emitter *e, int ng)
+static void backward_head(Emitter *e, int ng)
 {
     const Net *net = e->p->net;
     Sb *sb = e->sb;
@@ -351,7 +352,7 @@ static void emit_backward_head(Emitter *e, int ng)
 /* The backward of layer-direction li (layer g of the stack) over the packed batch: its input
  * `io` (dx when it has a layer below), its outputs' gradient in dy, its state's carried back
  * through time. */
-static void emit_seqb_call(Emitter *e, int li, int g, const Io *io, int first, int W)
+static void seqb_call(Emitter *e, int li, int g, const Io *io, int first, int W)
 {
     const PlanLayer *L = &e->p->layers[li];
     const Head *hd = &e->p->net->head;
@@ -380,9 +381,16 @@ static void emit_seqb_call(Emitter *e, int li, int g, const Io *io, int first, i
             L->dir * L->Hr, L->dir * L->Hr, W, W);
     sb_line(sb, "    m.a[%d], %sm.dhn, %sdw + %ld, m.h0[%d], %s%s%d);", li, extra, dcn, L->pk, li,
             c0, em_split(e, L) ? "m.bz, " : "", L->dir);
+    sb_line(sb, "if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */");
+    sb_line(sb, "    vec_copy(dstate0 + (long)B * %ld, m.dhn, (long)B * %d);", L->st_h, L->Hr);
+    if (cd->has_c)
+        sb_line(sb, "    vec_copy(dstate0 + (long)B * %ld, m.dcn, (long)B * %d);", L->st_c, L->H);
+    sb_line(sb, "}");
 }
 
-static void emit_backward(Emitter *e)
+/* <name>_backward: from dL/dout back through the head and the layers, top to bottom, each
+ * direction over the packed batch in reverse time, accumulating dW in the packed layout. */
+static void backward_entry(Emitter *e)
 {
     const Plan *p = e->p;
     const Net *net = p->net;
@@ -394,7 +402,7 @@ static void emit_backward(Emitter *e)
     long Wtop = top->block->dirs * top->Hr;
     sb_line(sb, "int %s_backward(const real *w, const real *x, int B, int T, const real *dout,",
             net->name);
-    sb_line(sb, "    const real *drop, real *dw, void *cache)");
+    sb_line(sb, "    const real *drop, real *dw, real *dstate0, void *cache)");
     sb_line(sb, "{");
     sb->indent += 4;
     sb_line(sb, "TrainMem m;");
@@ -403,11 +411,11 @@ static void emit_backward(Emitter *e)
     sb_line(sb, "if (B < 1 || T < 1)");
     sb_line(sb, "    return -1;");
     sb_line(sb, "train_mem(cache, B, T, &m);");
-    emit_untranspose(e);
+    untranspose(e);
     int multi = p->nlayers > p->layers[p->nlayers - 1].block->dirs; /* a layer below the top */
     sb_line(sb, "real *dy = m.dy%s;", multi ? ", *dx = m.dx, *swap" : "");
     sb_line(sb, "vec_zero(dy, (long)B * T * %ld);", Wtop);
-    emit_backward_head(e, ng);
+    backward_head(e, ng);
     int g = ng;
     for (int i = p->nlayers - 1; i >= 0;) {
         const PlanLayer *L0 = &p->layers[i - (p->layers[i].dir)];
@@ -425,7 +433,7 @@ static void emit_backward(Emitter *e)
             sb_line(sb, "vec_zero(dx, (long)B * T * %d);", L0->I);
         }
         for (int dir = D - 1; dir >= 0; dir--)
-            emit_seqb_call(e, i - (D - 1) + dir, g, &io, first, W);
+            seqb_call(e, i - (D - 1) + dir, g, &io, first, W);
         const PlanLayer *below = first ? NULL : &p->layers[i - (D - 1) - 1];
         if (below && below->drop_off >= 0) {
             sb_line(sb, "if (drop) /* back through the dropout below */");
@@ -444,11 +452,12 @@ static void emit_backward(Emitter *e)
         i -= D;
     }
     sb_line(sb, "return 0;");
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
     sb_line(sb, "%s", "");
 }
 
+/* The training API after the layers' functions: the head's pair, <name>_acts, the two
+ * drivers and <name>_unpack_grads (the mirror image of <name>_pack). */
 void em_train_api(Emitter *e)
 {
     Sb *sb = e->sb;
@@ -461,20 +470,22 @@ void em_train_api(Emitter *e)
     sb_line(sb, "    return i >= 0 && i < %d ? m.a[i] : 0;", e->p->nlayers);
     sb_line(sb, "}");
     sb_line(sb, "%s", "");
+    em_cache_at(e);
     if (e->p->net->head.present)
-        emit_head_train(e);
-    emit_forward_train(e);
-    emit_backward(e);
+        head_train(e);
+    forward_train_entry(e);
+    backward_entry(e);
     em_pack(e, 1);
 }
 
+/* The inference head: unrolled when the plan says the product is small (PlanKernels). */
 void em_head(Emitter *e)
 {
     const Plan *p = e->p;
     const Head *h = &p->net->head;
     Sb *sb = e->sb;
     long F = h->in_features, O = h->out_features;
-    int unrolled = F * O <= 1024;
+    int unrolled = e->p->kern.head_unrolled;
     sb_line(sb, "/* Head '%s': Linear(%ld, %ld)%s, activation %s; one input vector. */", h->name,
             F, O, h->bias ? "" : " without bias", cell_act_name(h->activation));
     sb_line(sb, "%sstatic void head_apply(const real *w, const real *x, real *y)", e->fn);
@@ -491,14 +502,13 @@ void em_head(Emitter *e)
         sb_line(sb, "for (int j = 0; j < %ld; j++)", O);
         sb_line(sb, "    y[j] = act_sigmoid(y[j]);");
     }
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
     sb_line(sb, "%s", "");
 }
 
 /* Copies PyTorch tensor `t` (rows, cols) transposed into packed (cols, rows) at `pk`, or
  * (unpack) back: p[t] <-> pw[pk]. */
-static void emit_pack_transposed(Emitter *e, const PlanTensor *t, long pk, long row, int unpack)
+static void pack_transposed(Emitter *e, const PlanTensor *t, long pk, long row, int unpack)
 {
     sb_line(e->sb, "for (long r = 0; r < %ld; r++) /* %s */", t->shape[0], t->name);
     sb_line(e->sb, "    for (long k = 0; k < %ld; k++)", t->shape[1]);
@@ -510,6 +520,9 @@ static void emit_pack_transposed(Emitter *e, const PlanTensor *t, long pk, long 
                 t->shape[1]);
 }
 
+/* Both directions of one mapping, so that they cannot disagree: pack sums b_ih + b_hh into
+ * the merged bias and transposes every weight; unpack gives a merged bias's gradient to both
+ * biases and transposes back. */
 void em_pack(Emitter *e, int unpack)
 {
     const Plan *p = e->p;
@@ -549,15 +562,15 @@ void em_pack(Emitter *e, int unpack)
                 sb_line(sb, "}");
             }
         }
-        emit_pack_transposed(e, &p->tensors[L->t_wih], L->pk_wx, GH, unpack);
-        emit_pack_transposed(e, &p->tensors[L->t_whh], L->pk_wh, GH, unpack);
+        pack_transposed(e, &p->tensors[L->t_wih], L->pk_wx, GH, unpack);
+        pack_transposed(e, &p->tensors[L->t_whh], L->pk_wh, GH, unpack);
         if (L->t_whr >= 0)
-            emit_pack_transposed(e, &p->tensors[L->t_whr], L->pk_wr, L->P, unpack);
+            pack_transposed(e, &p->tensors[L->t_whr], L->pk_wr, L->P, unpack);
     }
     if (p->net->head.present) {
         const Head *h = &p->net->head;
         sb_line(sb, "/* head %s */", h->name);
-        emit_pack_transposed(e, &p->tensors[p->head_t_w], p->head_pk_w, h->out_features, unpack);
+        pack_transposed(e, &p->tensors[p->head_t_w], p->head_pk_w, h->out_features, unpack);
         if (p->head_t_b >= 0) {
             long hb = p->tensors[p->head_t_b].offset;
             sb_line(sb, "for (long j = 0; j < %d; j++)", h->out_features);
@@ -567,13 +580,12 @@ void em_pack(Emitter *e, int unpack)
                 sb_line(sb, "    pw[%ld + j] = p[%ld + j];", p->head_pk_b, hb);
         }
     }
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
     sb_line(sb, "%s", "");
 }
 
 /* "ireals", the schedule's ints rounded up to reals, of layout l, as a declaration. */
-static void emit_ireals(Emitter *e, const PlanLayout *l, const char *decl)
+static void ireals_decl(Emitter *e, const PlanLayout *l, const char *decl)
 {
     sb_line(e->sb, "%s = ((%dL * B + %dL * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /",
             decl, l->ints_B, l->ints_T);
@@ -594,7 +606,7 @@ static void offset_expr(char *buf, size_t n, long kB, long kBT, long k1)
 }
 
 /* <name>_scratch_bytes: the plan's scratch table summed. */
-static void emit_scratch_bytes(Emitter *e, const PlanLayout *l)
+static void scratch_bytes(Emitter *e, const PlanLayout *l)
 {
     Sb *sb = e->sb;
     long kB, kBT, k1;
@@ -604,10 +616,9 @@ static void emit_scratch_bytes(Emitter *e, const PlanLayout *l)
     sb_line(sb, "long %s_scratch_bytes(int B, int T)", e->p->net->name);
     sb_line(sb, "{");
     sb->indent += 4;
-    emit_ireals(e, l, "const long ireals");
+    ireals_decl(e, l, "const long ireals");
     sb_line(sb, "return (long)sizeof(real) * (ireals%s);", off);
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
     sb_line(sb, "%s", "");
 }
 
@@ -633,11 +644,11 @@ static int region_used(const Emitter *e, const char *name)
 
 /* The forward's pointers into its scratch, each region where the plan's table puts it; the
  * parts of <name>_forward_par share the `shared` regions (layer outputs, the head's input). */
-static void emit_carve(Emitter *e, const PlanLayout *l)
+static void carve(Emitter *e, const PlanLayout *l)
 {
     Sb *sb = e->sb;
     int any_shared = 0;
-    emit_ireals(e, l, "const long ireals");
+    ireals_decl(e, l, "const long ireals");
     for (int k = 0; k < l->n; k++) {
         const PlanRegion *g = &l->r[k];
         if (!region_used(e, g->name))
@@ -660,7 +671,7 @@ static void emit_carve(Emitter *e, const PlanLayout *l)
 
 /* The signature, the checks, the scratch carved and the batch packed; y cleared (a part: its
  * own sequences only, then a barrier). */
-static void emit_forward_open(Emitter *e)
+static void forward_open(Emitter *e)
 {
     const Plan *p = e->p;
     const Net *net = p->net;
@@ -676,27 +687,28 @@ static void emit_forward_open(Emitter *e)
                 e->fn);
         sb_line(sb, "    int T, real *y, real *h_n, real *c_n, void *scratch)");
     } else {
-        emit_scratch_bytes(e, &p->scratch);
+        scratch_bytes(e, &p->scratch);
         em_section(e, "forward");
         sb_line(sb,
                 "int %s_forward_par(const real *w, const real *x, const int *lengths, int B, "
                 "int T,",
                 net->name);
-        sb_line(sb, "    real *y, real *h_n, real *c_n, void *scratch, void *shared, int part, "
-                    "int nparts,");
-        sb_line(sb, "    void (*sync)(void *), void *ctx)");
+        sb_line(sb, "    const real *h0, const real *c0, real *y, real *h_n, real *c_n, void "
+                    "*scratch,");
+        sb_line(sb, "    void *shared, int part, int nparts, void (*sync)(void *), void *ctx)");
     }
     sb_line(sb, "{");
     sb->indent += 4;
     if (net->blocks[net->nblocks - 1].cell != CELL_LSTM)
-        sb_line(sb, "(void)c_n; /* the top block has no cell state */");
+        sb_line(sb, e->dep ? "(void)c_n; /* the top block has no cell state */"
+                           : "(void)c0, (void)c_n; /* the top block has no cell state */");
     sb_line(sb, "if (B < 1 || T < 1%s)",
             e->dep ? "" : " || nparts < 1 || part < 0 || part >= nparts");
     sb_line(sb, "    return -1;");
     sb_line(sb, "int *len = (int *)scratch, *perm = len + B, *bs = perm + B;");
     if (!e->dep)
         sb_line(sb, "int *pp = bs + T, *pbs = pp + B; /* this part's perm and bs */");
-    emit_carve(e, e->dep ? &p->dep_scratch : &p->scratch);
+    carve(e, e->dep ? &p->dep_scratch : &p->scratch);
     sb_line(sb, "if (pack_batch(lengths, B, T, len, perm, bs) < 0)");
     sb_line(sb, "    return -1;");
     if (e->dep) {
@@ -726,7 +738,7 @@ static void emit_forward_open(Emitter *e)
 
 /* After layer-direction L ran: the final states of the top block's sequences into h_n
  * (c_n), and the top layer's last state into the head's input. */
-static void emit_final_states(Emitter *e, const PlanLayer *L)
+static void final_states(Emitter *e, const PlanLayer *L)
 {
     Sb *sb = e->sb;
     const Head *hd = &e->p->net->head;
@@ -746,12 +758,30 @@ static void emit_final_states(Emitter *e, const PlanLayer *L)
     if (hd->present && hd->input == HEAD_LAST && L->last_layer)
         sb_line(sb, "vec_copy(hlast + (long)b * %d + %d, h + (long)b * %d, %d);", W,
                 L->dir * L->Hr, L->Hr, L->Hr);
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
+}
+
+/* The state `v` (h or c, n values a sequence) before layer-direction L's first step: zero,
+ * or for the top block from the caller's v0 (h0 or c0: (L*D, B, n), h_n's layout). */
+static void emit_state0(Emitter *e, const PlanLayer *L, const char *v, int n)
+{
+    Sb *sb = e->sb;
+    if (!L->top || e->dep) {
+        sb_line(sb, "vec_zero(%s, (long)B * %d);", v, n);
+        return;
+    }
+    long slot = (long)L->layer * L->block->dirs + L->dir;
+    char at[48] = "";
+    if (slot)
+        snprintf(at, sizeof at, " + (long)B * %ld", slot * n);
+    sb_line(sb, "if (%s0) /* the top block's initial state */", v);
+    sb_line(sb, "    vec_copy(%s, %s0%s, (long)B * %d);", v, v, at, n);
+    sb_line(sb, "else");
+    sb_line(sb, "    vec_zero(%s, (long)B * %d);", v, n);
 }
 
 /* Layer i (both directions) from `in` to `out`. */
-static void emit_forward_layer(Emitter *e, int i, const Io *in, const Io *out)
+static void forward_layer(Emitter *e, int i, const Io *in, const Io *out)
 {
     const Plan *p = e->p;
     Sb *sb = e->sb;
@@ -776,27 +806,25 @@ static void emit_forward_layer(Emitter *e, int i, const Io *in, const Io *out)
             sb_line(sb, "if (!sync || %d %% nparts == part) {", dir);
             sb->indent += 4;
         }
-        sb_line(sb, "vec_zero(h, (long)B * %d);", L->Hr);
+        emit_state0(e, L, "h", L->Hr);
         if (lstm)
-            sb_line(sb, "vec_zero(c, (long)B * %d);", L->H);
+            emit_state0(e, L, "c", L->H);
         char optr[80];
         snprintf(optr, sizeof optr, dir ? "%s + %d" : "%s", out->ptr, L->Hr);
         sb_line(sb, "%s_seq(w + %ld, %s, %s, %s,", L->fn, L->pk, in->ptr, in->sb, in->st);
         sb_line(sb, "    %s, %s, %s, T, sq, sp, h, %s%s%d);", optr, out->sb, out->st,
                 lstm ? "c, " : "", em_split(e, L) ? "xp, " : "", dir);
         if (L->top)
-            emit_final_states(e, L);
+            final_states(e, L);
         if (!e->dep && D == 2) {
-            sb->indent -= 4;
-            sb_line(sb, "}");
+            sb_close(sb, 1);
         }
     }
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
 }
 
 /* The head over the top layer's outputs `in` (or the last states), this part's sequences. */
-static void emit_forward_head(Emitter *e, const Io *in)
+static void forward_head(Emitter *e, const Io *in)
 {
     const Net *net = e->p->net;
     const Head *hd = &net->head;
@@ -816,17 +844,19 @@ static void emit_forward_head(Emitter *e, const Io *in)
         else
             sb_line(sb, "               y + ((long)t * B + b) * %ld);", O);
     }
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
 }
 
+/* The forward driver: layer by layer through two ping-pong buffers (or straight into y for
+ * the top layer without a head), then the head; the run-time API's parts and barriers, or
+ * deployed code's single pass. */
 void em_forward(Emitter *e)
 {
     const Plan *p = e->p;
     const Net *net = p->net;
     Sb *sb = e->sb;
     long O = net->out_size;
-    emit_forward_open(e);
+    forward_open(e);
     Io in = input_io(net);
     int nbuf = 0;
     for (int i = 0; i < p->nlayers; i += p->layers[i].block->dirs) {
@@ -843,7 +873,7 @@ void em_forward(Emitter *e)
             snprintf(out.st, sizeof out.st, "%d", W);
             nbuf ^= 1;
         }
-        emit_forward_layer(e, i, &in, &out);
+        forward_layer(e, i, &in, &out);
         if (!e->dep && (i + L0->block->dirs < p->nlayers || net->head.present)) {
             sb_line(sb, "if (sync) /* the next layer reads every part's outputs */");
             sb_line(sb, "    sync(ctx);");
@@ -851,8 +881,7 @@ void em_forward(Emitter *e)
         in = out;
     }
     if (net->head.present)
-        emit_forward_head(e, &in);
+        forward_head(e, &in);
     sb_line(sb, "return 0;");
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
 }

@@ -1,6 +1,6 @@
 /* cell.c — each cell's step, forward and backward side by side: the gate equations of
  * every variant (em_gates_unit), the step over one sequence (em_cell), and its derivative
- * (em_back) with the parameter and input gradients of one step (emit_back_params).
+ * (em_back) with the parameter and input gradients of one step (back_params).
  */
 #include <stdio.h>
 #include <string.h>
@@ -36,8 +36,7 @@ void em_units(Emitter *e, const PlanLayer *L, long n,
     sb_line(e->sb, "for (int j = 0; j < %ld; j++) {", n);
     e->sb->indent += 4;
     fn(e, L, -1);
-    e->sb->indent -= 4;
-    sb_line(e->sb, "}");
+    sb_close(e->sb, 1);
 }
 
 /* One time step of one sample: reads x (I) and h (Hr) [and c (H)], writes h [and c]. */
@@ -101,8 +100,7 @@ void em_cell(Emitter *e, const PlanLayer *L)
         Term tr = {"wr", "m", H, L->P, 0};
         em_product(e, L->unrolled, "h", 0, L->P, NULL, 0, &tr, 1);
     }
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
     sb_line(sb, "%s", "");
 }
 
@@ -120,7 +118,7 @@ void em_reset_unit(Emitter *e, const PlanLayer *L, long j)
 /* Parameter gradients and input gradients of one step, after dz (G*H) is known:
  * db += dz; dWx^T += x dz^T; dWh^T += hp dz^T (GRU: the n columns take dgh or rh);
  * dx += Wx dz (when dx); dhp = hd + Wh dz. */
-static void emit_back_params(Emitter *e, const PlanLayer *L)
+static void back_params(Emitter *e, const PlanLayer *L)
 {
     Sb *sb = e->sb;
     long H = L->H, GH = (long)L->G * H, I = L->I, Hr = L->Hr;
@@ -217,8 +215,7 @@ static void gates_lstm(Emitter *e, const PlanLayer *L, long j)
                 em_ix(e, 2 * H, j), em_ix(e, 3 * H, j));
     sb_line(sb, "c[%s] = f * c[%s] + i * gg;", em_ix(e, 0, j), em_ix(e, 0, j));
     sb_line(sb, "%s[%s] = o * act_tanh(c[%s]);", L->P ? "m" : "h", em_ix(e, 0, j), em_ix(e, 0, j));
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
 }
 
 /* The projection's backward (dm = W_hr^T dh; dW_hr += dh m^T), then the gates' from the
@@ -257,8 +254,7 @@ static void back_lstm(Emitter *e, const PlanLayer *L)
     sb_line(sb, "dz[%ld + j] = dcj * i * (%s - g * g);", 2 * H, e->one);
     sb_line(sb, "dz[%ld + j] = dm_j * tc * o * (%s - o);", 3 * H, e->one);
     sb_line(sb, "dc[j] = dcj * f;");
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
 }
 
 /* GRU: r, z, n (reset after: n = tanh(g_n + r (W_hn h + b_hn)); before: the product took
@@ -284,8 +280,7 @@ static void gates_gru(Emitter *e, const PlanLayer *L, long j)
             sb_line(sb, "a[%s] = z, a[%s] = n;", em_ix(e, H, j), em_ix(e, 2 * H, j));
     }
     sb_line(sb, "h[%s] = (%s - z) * n + z * h[%s];", em_ix(e, 0, j), e->one, em_ix(e, 0, j));
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
 }
 
 /* dz for r, z, n and the direct path hd = dh z; reset after: dgh for W_hn h + b_hn; reset
@@ -312,8 +307,7 @@ static void back_gru(Emitter *e, const PlanLayer *L, int split)
         sb_line(sb, "dgh[j] = dzn * r;");
         sb_line(sb, "dz[j] = dzn * ex[j] * r * (%s - r);", e->one);
     }
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
     if (after)
         return;
     sb_line(sb, "real drh[%ld]; /* through r * h: W_hn^T dz_n */", H);
@@ -415,8 +409,7 @@ void em_back(Emitter *e, const PlanLayer *L, int split)
         break;
     }
     if (!split)
-        emit_back_params(e, L);
-    e->sb->indent -= 4;
-    sb_line(e->sb, "}");
+        back_params(e, L);
+    sb_close(e->sb, 1);
     sb_line(e->sb, "%s", "");
 }

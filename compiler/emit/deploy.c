@@ -1,4 +1,4 @@
-/* emit_deploy.c — deployable code (rnnc SPEC -o OUT.c --weights W): the packed weights as
+/* deploy.c — deployable code (rnnc SPEC -o OUT.c --weights W): the packed weights as
  * static const arrays, the caller-owned state with reset and step, the whole-sequence
  * forward over a fixed work area, and the self-test with golden outputs.
  */
@@ -28,6 +28,7 @@ const char *em_lit(Emitter *e, double v)
     return s;
 }
 
+/* Element i of a model-precision array, as a double (for printing it as a literal). */
 static double em_real_at(const Emitter *e, const void *arr, long i)
 {
     return e->p->net->dbl ? ((const double *)arr)[i] : ((const float *)arr)[i];
@@ -104,6 +105,28 @@ static void em_step(Emitter *e)
     sb_line(sb, "%s", "");
 }
 
+void em_selftest_stream(Emitter *e, long T, long I, long O, int per_step)
+{
+    Sb *sb = e->sb;
+    const char *n = e->p->net->name;
+    sb_line(sb, "%s_state s;", n);
+    sb_line(sb, "%s_reset(&s);", n);
+    sb_line(sb, "for (int t = 0; t < %ld; t++) {", T);
+    sb_line(sb, "    %s_step(&s, x + t * %ld, y);", n, I);
+    if (per_step) {
+        sb_line(sb, "    if (differs(y, want + t * %ld, %ld))", O, O);
+        sb_line(sb, "        return 2;");
+    }
+    sb_line(sb, "}");
+    if (!per_step) {
+        sb_line(sb, "if (differs(y, want, %ld))", O);
+        sb_line(sb, "    return 2;");
+    }
+}
+
+/* <name>_selftest: the golden sequence through <name>_forward (and through <name>_step when
+ * the network streams), compared with the outputs rnnc computed within a tolerance that
+ * another compiler, FPU or libm can explain but a wrong gate order or layout cannot. */
 static void em_selftest(Emitter *e)
 {
     const Plan *p = e->p;
@@ -138,24 +161,10 @@ static void em_selftest(Emitter *e)
     sb_line(sb, "if (forward_batch(weights, x, 0, 1, %ld, y, 0, 0, scratch) != 0 ||", T);
     sb_line(sb, "    differs(y, want, %ld))", ny);
     sb_line(sb, "    return 1;");
-    if (p->can_stream) {
-        sb_line(sb, "%s_state s;", net->name);
-        sb_line(sb, "%s_reset(&s);", net->name);
-        sb_line(sb, "for (int t = 0; t < %ld; t++) {", T);
-        sb_line(sb, "    %s_step(&s, x + t * %ld, y);", net->name, I);
-        if (per_step) {
-            sb_line(sb, "    if (differs(y, want + t * %ld, %ld))", O, O);
-            sb_line(sb, "        return 2;");
-        }
-        sb_line(sb, "}");
-        if (!per_step) {
-            sb_line(sb, "if (differs(y, want, %ld))", O);
-            sb_line(sb, "    return 2;");
-        }
-    }
+    if (p->can_stream)
+        em_selftest_stream(e, T, I, O, per_step);
     sb_line(sb, "return 0;");
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
     sb_line(sb, "%s", "");
 }
 

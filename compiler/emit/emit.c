@@ -13,6 +13,7 @@
 
 extern const char rnnc_tpl_prelude[];
 extern const char rnnc_tpl_drivers[];
+extern const char rnnc_tpl_quant[];
 
 const char *em_base_name(const char *path)
 {
@@ -54,7 +55,9 @@ void em_summary(Emitter *e)
     }
 }
 
-static void emit_header(Emitter *e, const char *header_name)
+/* The run-time API's header: sizes as macros, the tensor table in the user's words, and the
+ * contract of each entry point (deployed code has its own, deploy.c). */
+static void unit_header(Emitter *e, const char *header_name)
 {
     const Plan *p = e->p;
     const Net *net = p->net;
@@ -73,7 +76,8 @@ static void emit_header(Emitter *e, const char *header_name)
     sb_line(sb, " *     static %s packed[%s_NUM_PACKED];", real, N);
     sb_line(sb, " *     %s_pack(params, packed); // params: %s_NUM_PARAMS values", n, N);
     sb_line(sb, " *     void *scratch = malloc(%s_scratch_bytes(B, T));", n);
-    sb_line(sb, " *     %s_forward(packed, x, lengths, B, T, y, h_n, c_n, scratch);", n);
+    sb_line(sb, " *     %s_forward(packed, x, lengths, B, T, NULL, NULL, y, h_n, c_n, scratch);",
+            n);
     em_header_open(e, N);
     sb_line(sb, "#define %s_INPUT_SIZE %d", N, net->input_size);
     sb_line(sb, "#define %s_OUTPUT_SIZE %d /* features of y per %s */", N, net->out_size,
@@ -124,6 +128,9 @@ static void emit_header(Emitter *e, const char *header_name)
     sb_line(sb,
             " *            As PyTorch's pack_padded_sequence: outputs past a length are zero,");
     sb_line(sb, " *            the final state is the state at the sequence's own last step.");
+    sb_line(sb, " *   h0       NULL (zeros), or (STATE_LAYERS, B, STATE_SIZE): the top block's");
+    sb_line(sb, " *            initial h, as PyTorch's h0 (every other block starts at zero)");
+    sb_line(sb, " *   c0       NULL (zeros), or (STATE_LAYERS, B, CELL_SIZE): its initial c");
     if (per_step)
         sb_line(sb, " *   y        output, %s, zero past each length",
                 net->batch_first ? "(B, T, OUTPUT_SIZE)" : "(T, B, OUTPUT_SIZE)");
@@ -135,8 +142,9 @@ static void emit_header(Emitter *e, const char *header_name)
     sb_line(sb, " * Returns 0, or -1 when B or T is below 1 or a length is outside 1..T.");
     sb_line(sb, " * No allocation, no global state: calls may run concurrently. */");
     sb_line(sb, "int %s_forward(const %s_real *packed, const %s_real *x,", n, n, n);
-    sb_line(sb, "    const int *lengths, int B, int T, %s_real *y,", n);
-    sb_line(sb, "    %s_real *h_n, %s_real *c_n, void *scratch);", n, n);
+    sb_line(sb, "    const int *lengths, int B, int T,");
+    sb_line(sb, "    const %s_real *h0, const %s_real *c0,", n, n);
+    sb_line(sb, "    %s_real *y, %s_real *h_n, %s_real *c_n, void *scratch);", n, n, n);
     sb_line(sb, "%s", "");
     sb_line(sb, "/* As %s_forward, for part `part` of `nparts` only, so that parts can run on", n);
     sb_line(sb, " * as many threads at once, each with its own scratch; together they give");
@@ -150,8 +158,10 @@ static void emit_header(Emitter *e, const char *header_name)
             " * and the two directions of a bidirectional layer go to parts 0 and 1 with every");
     sb_line(sb, " * sequence, so that even one sequence runs on two threads. */");
     sb_line(sb, "int %s_forward_par(const %s_real *packed, const %s_real *x,", n, n, n);
-    sb_line(sb, "    const int *lengths, int B, int T, %s_real *y, %s_real *h_n,", n, n);
-    sb_line(sb, "    %s_real *c_n, void *scratch, void *shared, int part, int nparts,", n);
+    sb_line(sb, "    const int *lengths, int B, int T,");
+    sb_line(sb, "    const %s_real *h0, const %s_real *c0,", n, n);
+    sb_line(sb, "    %s_real *y, %s_real *h_n, %s_real *c_n,", n, n, n);
+    sb_line(sb, "    void *scratch, void *shared, int part, int nparts,");
     sb_line(sb, "    void (*sync)(void *), void *ctx);");
     sb_line(sb, "%s", "");
     em_header_close(e, N);
@@ -172,18 +182,22 @@ static const char *tpl_find(const char *tpl, const char *name, size_t *n)
     return s;
 }
 
-/* Appends template section `name` (of prelude.c, else drivers.c) with its holes filled:
- * RNNC_NAME(x) becomes <name>_x, the other holes the unit's literals and functions. */
+/* Appends template section `name` (of prelude.c, else drivers.c, else quant.c) with its
+ * holes filled: RNNC_NAME(x) becomes <name>_x, the other holes the unit's literals and
+ * functions. */
 void em_section(Emitter *e, const char *name)
 {
     size_t n;
     const char *s = tpl_find(rnnc_tpl_prelude, name, &n);
     if (!s)
         s = tpl_find(rnnc_tpl_drivers, name, &n);
+    if (!s)
+        s = tpl_find(rnnc_tpl_quant, name, &n);
     assert(s);
     const char *holes[][2] = {
-        {"RNNC_EXP", e->exp_fn}, {"RNNC_TANH", e->tanh_fn}, {"RNNC_ONE", e->one},
-        {"RNNC_ZERO", e->zero},  {"RNNC_FN ", e->fn},
+        {"RNNC_EXP", e->exp_fn},  {"RNNC_TANH", e->tanh_fn}, {"RNNC_ONE", e->one},
+        {"RNNC_ZERO", e->zero},   {"RNNC_FN ", e->fn},       {"RNNC_QMAX", e->qmax},
+        {"RNNC_QFRAC", e->qfrac},
     };
     while (n) {
         size_t hl = 0;
@@ -209,7 +223,9 @@ void em_section(Emitter *e, const char *name)
     }
 }
 
-static void emit_banner(Emitter *e, const char *header_name)
+/* The .c file's banner: what it is and from which spec; no date or path, so that the same
+ * spec gives the same bytes. */
+static void unit_banner(Emitter *e, const char *header_name)
 {
     const Net *net = e->p->net;
     Sb *sb = e->sb;
@@ -224,7 +240,10 @@ static void emit_banner(Emitter *e, const char *header_name)
     sb_line(sb, "%s", "");
 }
 
-static void emit_body(Emitter *e)
+/* The body in dependency order, so that every function is defined before use and nothing
+ * needs a prototype: the template sections the network uses (and only those), each layer's
+ * functions, the head, pack, the drivers, and the entry points of the unit's kind. */
+static void unit_body(Emitter *e)
 {
     const Plan *p = e->p;
     const Net *net = p->net;
@@ -317,7 +336,8 @@ static Emitter emitter(Sb *sb, const Plan *plan, const EmitDeploy *dep, int jit,
     return e;
 }
 
-static int emit_all(const Plan *plan, const char *header_name, const EmitDeploy *dep, int jit,
+/* Renders the four parts of a unit; every emit_unit_* is this with its kind. */
+static int unit_all(const Plan *plan, const char *header_name, const EmitDeploy *dep, int jit,
                     int train, int for_tcc, CUnit *out, DiagList *d)
 {
     Sb sb;
@@ -327,17 +347,17 @@ static int emit_all(const Plan *plan, const char *header_name, const EmitDeploy 
     if (dep)
         em_header_deploy(&e, header_name);
     else
-        emit_header(&e, header_name);
+        unit_header(&e, header_name);
     out->header = sb_take(&sb);
     sb_init(&sb);
-    emit_banner(&e, header_name);
+    unit_banner(&e, header_name);
     out->banner = sb_take(&sb);
     sb_init(&sb);
     sb_line(&sb, "#include \"%s\"", header_name);
     sb_line(&sb, "%s", "");
     out->include = sb_take(&sb);
     sb_init(&sb);
-    emit_body(&e);
+    unit_body(&e);
     out->body = sb_take(&sb);
     if (!out->header || !out->banner || !out->body || !out->include) {
         cunit_free(out);
@@ -349,12 +369,12 @@ static int emit_all(const Plan *plan, const char *header_name, const EmitDeploy 
 
 int emit_unit(const Plan *plan, const char *header_name, CUnit *out, DiagList *d)
 {
-    return emit_all(plan, header_name, NULL, 0, 0, 0, out, d);
+    return unit_all(plan, header_name, NULL, 0, 0, 0, out, d);
 }
 
 int emit_unit_jit(const Plan *plan, int train, int for_tcc, CUnit *out, DiagList *d)
 {
-    return emit_all(plan, "model.h", NULL, 1, train, for_tcc, out, d);
+    return unit_all(plan, "model.h", NULL, 1, train, for_tcc, out, d);
 }
 
 char *emit_layer(const Plan *plan, int layer, int train, int for_tcc)
@@ -369,7 +389,7 @@ char *emit_layer(const Plan *plan, int layer, int train, int for_tcc)
 int emit_unit_deploy(const Plan *plan, const char *header_name, const EmitDeploy *dep, CUnit *out,
                      DiagList *d)
 {
-    return emit_all(plan, header_name, dep, 0, 0, 0, out, d);
+    return unit_all(plan, header_name, dep, 0, 0, 0, out, d);
 }
 
 void cunit_free(CUnit *u)

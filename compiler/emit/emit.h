@@ -31,14 +31,17 @@ int emit_unit_jit(const Plan *plan, int train, int for_tcc, CUnit *out, DiagList
 /* The training API of the JIT unit (emit/api.c):
  *   long <name>_train_bytes(int B, int T);
  *   int  <name>_forward_train(w, x, lengths, B, T, y, logits, drop, state0, state1, cache);
- *   int  <name>_backward(w, x, B, T, dout, drop, dw, cache); dout: dL/dlogits (dL/dy
- *        without a head), in y's layout; dw: packed layout, accumulated; drop: NULL, or
- *        the dropout masks (0 or 1/(1-p)) of every layer followed by dropout, each
- *        (B, T, D*Hr), in layer order: plan->dropout_reals and PlanLayer.drop_off; state0/state1:
- * NULL, or the state before the first step / after each sequence's last (truncated BPTT carries it
- * between windows; no gradient flows into state0): every layer and direction in order, h (B, Hr)
- * then c (B, H) for an LSTM: plan->state_reals void <name>_unpack_grads(const real *g, real *dp);
- * packed -> state_dict order */
+ *   int  <name>_backward(w, x, B, T, dout, drop, dw, dstate0, cache); dout: dL/dlogits
+ *        (dL/dy without a head), in y's layout; dw: packed layout, accumulated; drop: NULL,
+ *        or the dropout masks (0 or 1/(1-p)) of every layer followed by dropout, each
+ *        (B, T, D*Hr), in layer order: plan->dropout_reals and PlanLayer.drop_off;
+ *        dstate0: NULL, or set to dL/dstate0, state0's layout (truncated BPTT passes NULL:
+ *        the gradient is cut at a window's border)
+ *   void <name>_unpack_grads(const real *g, real *dp); packed -> state_dict order
+ * state0/state1: NULL, or the state before the first step / after each sequence's last
+ * (truncated BPTT carries it between windows): every layer and direction in order, h (B, Hr)
+ * at B * PlanLayer.st_h, then c (B, H) at B * st_c for an LSTM; plan->state_reals per
+ * sequence. */
 /* One layer's functions (both directions: they share them), as the JIT unit has them, with
  * the training functions when `train`: malloc'd text, or NULL when out of memory. */
 char *emit_layer(const Plan *plan, int layer, int train, int for_tcc);

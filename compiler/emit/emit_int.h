@@ -18,11 +18,13 @@ typedef struct Emitter {
     const char *exp_fn, *tanh_fn;
     const char *fn;    /* before each function definition: "RNNC_NOLIB " when deployed */
     int jit;           /* a unit for rnnc's JIT: with the host's entry points (ModelFns) */
-    int train;         /* also emit the training API (emit_train.c) */
+    int train;         /* also emit the training API (api.c, seq.c) */
     int cache;         /* the cell being written stores its activations (a, ex) */
     int for_tcc;       /* for libtcc, which neither unrolls nor vectorises */
     char ring[16][48]; /* scratch for index expressions */
     int ring_at;
+    /* quantised code's RNNC_QMAX and RNNC_QFRAC (emit/quant.c); NULL elsewhere */
+    const char *qmax, *qfrac;
 } Emitter;
 
 /* One input of a product: dst[c] += w[k * row + col0 + c] * v[k] for k < K. */
@@ -33,8 +35,8 @@ typedef struct Term {
 
 /* ---- emit.c: unit assembly ------------------------------------------------------------ */
 
-/* Appends template section `name` (templates/prelude.c, else drivers.c) with its holes
- * filled. */
+/* Appends template section `name` (templates/prelude.c, else drivers.c, else quant.c) with
+ * its holes filled. */
 void em_section(Emitter *e, const char *name);
 /* The banner lines describing the network. */
 void em_summary(Emitter *e);
@@ -116,6 +118,8 @@ void em_forward(Emitter *e);
 void em_train_mem(Emitter *e);
 /* head_back, <name>_forward_train, <name>_backward, <name>_unpack_grads, <name>_acts. */
 void em_train_api(Emitter *e);
+/* <name>_cache_at: the training cache's regions for inspection (inspect.c, rnnc plot). */
+void em_cache_at(Emitter *e);
 
 /* ---- deploy.c ------------------------------------------------------------------------- */
 
@@ -123,6 +127,10 @@ void em_train_api(Emitter *e);
 const char *em_lit(Emitter *e, double v);
 void em_weights(Emitter *e);
 void em_deploy_api(Emitter *e);
+/* The self-test's second half: the golden sequence streamed through <name>_step, compared
+ * step by step (per-step outputs) or at the end; returns 2 on a difference. Deployed and
+ * quantised code alike (their differs() and x, y, want are in scope). */
+void em_selftest_stream(Emitter *e, long T, long I, long O, int per_step);
 void em_header_deploy(Emitter *e, const char *header_name);
 
 #endif

@@ -13,7 +13,7 @@
 const char *em_ix(Emitter *e, long base, long j)
 {
     char *s = e->ring[e->ring_at++ % 16];
-    if (j == -2 && base == 0) /* a column of emit_kern.c's chunk jc */
+    if (j == -2 && base == 0) /* a column of seq.c's chunk jc */
         snprintf(s, 48, "jc + j");
     else if (j == -2)
         snprintf(s, 48, "%ld + jc + j", base);
@@ -95,7 +95,7 @@ void em_product(Emitter *e, int unrolled, const char *dst, long dst0, long n, co
                 sb_line(sb, "const real *wk = %s + k * %ld + %ld;", tm->w, tm->row, tm->col0);
             else
                 sb_line(sb, "const real *wk = %s + k * %ld;", tm->w, tm->row);
-            if (e->for_tcc && n % 4 == 0) {
+            if (e->for_tcc && e->p->kern.tcc_by_four && n % 4 == 0) {
                 /* by fours for libtcc, which does not unroll: its code spends less on the
                  * loop (compilers that vectorise get the plain loop) */
                 sb_line(sb, "real *dj = %s + %ld;", dst, dst0);
@@ -109,8 +109,7 @@ void em_product(Emitter *e, int unrolled, const char *dst, long dst0, long n, co
                 sb_line(sb, "for (int j = 0; j < %ld; j++)", n);
                 sb_line(sb, "    %s[%s] += wk[j] * vk;", dst, em_ix(e, dst0, -1));
             }
-            sb->indent -= 4;
-            sb_line(sb, "}");
+            sb_close(sb, 1);
         }
         return;
     }
@@ -169,19 +168,16 @@ void em_madd(Emitter *e)
     sb_line(sb, "%s", "");
 }
 
-/* Sequences per block of the batched kernels (1 for libtcc, which keeps nothing in
- * registers), and columns per accumulator block: 6 x 64 floats are 24 AVX-512 registers. */
+/* Sequences per block of the batched kernels: the plan's choice for the compiler at hand. */
 int em_block(const Emitter *e)
 {
-    return e->for_tcc ? 1 : 6;
+    return e->for_tcc ? e->p->kern.blk_seqs_tcc : e->p->kern.blk_seqs;
 }
 
-enum { JB = 64 };
-
 /* One column range [c0, c0 + count * width) of em_product_blk, in chunks of `width`. */
-static void emit_chunks(Emitter *e, int ns, const char *dst, long dst0, long c0, long count,
-                        long width, const char *init, int init_ps, long init0, const Term *terms,
-                        int nterms)
+static void blk_chunks(Emitter *e, int ns, const char *dst, long dst0, long c0, long count,
+                       long width, const char *init, int init_ps, long init0, const Term *terms,
+                       int nterms)
 {
     Sb *sb = e->sb;
     if (count == 1)
@@ -216,8 +212,7 @@ static void emit_chunks(Emitter *e, int ns, const char *dst, long dst0, long c0,
     sb_line(sb, "for (int s = 0; s < %d; s++)", ns);
     sb_line(sb, "    for (int j = 0; j < %ld; j++)", width);
     sb_line(sb, "        %s[s][%s] = acc[s][j];", dst, em_ix(e, dst0, -2));
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
 }
 
 /* For s < ns and c < n: dst[s][dst0 + c] = init (shared: init[init0 + c]; per sequence
@@ -242,22 +237,21 @@ void em_product_blk(Emitter *e, int ns, const char *dst, long dst0, long n, cons
             sb_line(sb, "const real *%s = %s[s];", vn[t], terms[t].v);
         }
         em_product(e, 0, "d_", dst0, n, init && init_ps ? "i_" : init, init0, ts, nterms);
-        sb->indent -= 4;
-        sb_line(sb, "}");
+        sb_close(sb, 1);
         return;
     }
     /* one sequence: more columns at once, for independent chains of additions */
-    long jb = ns == 1 ? 4 * JB : JB;
+    long jb = ns == 1 ? e->p->kern.one_seq_cols : e->p->kern.blk_cols;
     if (n / jb)
-        emit_chunks(e, ns, dst, dst0, 0, n / jb, jb, init, init_ps, init0, terms, nterms);
+        blk_chunks(e, ns, dst, dst0, 0, n / jb, jb, init, init_ps, init0, terms, nterms);
     if (n % jb)
-        emit_chunks(e, ns, dst, dst0, n / jb * jb, 1, n % jb, init, init_ps, init0, terms, nterms);
+        blk_chunks(e, ns, dst, dst0, n / jb * jb, 1, n % jb, init, init_ps, init0, terms, nterms);
 }
 
 /* One block of em_outer: rows [k0, k0 + R) (k0 a loop's or constant) by columns of chunk jc
  * (a loop's or constant), width wd, accumulators held across the live sequences. */
-static void emit_outer_chunk(Emitter *e, const char *dst, long row, long col0, long R, long wd,
-                             long W, long voff, long doff)
+static void outer_chunk(Emitter *e, const char *dst, long row, long col0, long R, long wd, long W,
+                        long voff, long doff)
 {
     Sb *sb = e->sb;
     sb_line(sb, "real acc[%ld][%ld];", R, wd);
@@ -297,7 +291,7 @@ void em_outer(Emitter *e, const char *dst, long row, long col0, long K, long nco
         sb_line(sb, "}");
         return;
     }
-    enum { KB = 6, JB = 64 };
+    const long KB = e->p->kern.outer_rows, JB = e->p->kern.blk_cols;
     long kparts[2][2] = {{0, K / KB}, {K / KB * KB, K % KB ? 1 : 0}};
     long jparts[2][2] = {{0, ncols / JB}, {ncols / JB * JB, ncols % JB ? 1 : 0}};
     for (int a = 0; a < 2; a++) {
@@ -309,13 +303,13 @@ void em_outer(Emitter *e, const char *dst, long row, long col0, long K, long nco
             if (!jparts[b][1])
                 continue;
             if (!a)
-                sb_line(sb, "for (int k0 = 0; k0 < %ld; k0 += %d)", K / KB * KB, KB);
+                sb_line(sb, "for (int k0 = 0; k0 < %ld; k0 += %ld)", K / KB * KB, KB);
             else
                 sb_line(sb, "{");
             if (!a)
                 sb->indent += 4;
             if (!b)
-                sb_line(sb, "for (int jc = 0; jc < %ld; jc += %d) {", ncols / JB * JB, JB);
+                sb_line(sb, "for (int jc = 0; jc < %ld; jc += %ld) {", ncols / JB * JB, JB);
             else
                 sb_line(sb, "{");
             sb->indent += 4;
@@ -323,9 +317,8 @@ void em_outer(Emitter *e, const char *dst, long row, long col0, long K, long nco
                 sb_line(sb, "const int k0 = %ld;", kparts[a][0]);
             if (b)
                 sb_line(sb, "const int jc = %ld;", jparts[b][0]);
-            emit_outer_chunk(e, dst, row, col0, R, wd, W, voff, doff);
-            sb->indent -= 4;
-            sb_line(sb, "}");
+            outer_chunk(e, dst, row, col0, R, wd, W, voff, doff);
+            sb_close(sb, 1);
             if (!a)
                 sb->indent -= 4;
             else

@@ -24,7 +24,7 @@ int em_split(const Emitter *e, const PlanLayer *L)
 }
 
 /* <fn>_proj<ns>: the input projection of ns (step, sequence) pairs. */
-static void emit_proj(Emitter *e, const PlanLayer *L, int ns)
+static void proj_kernel(Emitter *e, const PlanLayer *L, int ns)
 {
     Sb *sb = e->sb;
     long GH = (long)L->G * L->H;
@@ -40,13 +40,12 @@ static void emit_proj(Emitter *e, const PlanLayer *L, int ns)
     sb_line(sb, "const real *wx = w + %ld; /* W_ih^T (%d, %ld) */", L->pk_wx - L->pk, L->I, GH);
     Term tx = {"wx", "xs", L->I, GH, 0};
     em_product_blk(e, ns, "ps", 0, GH, L->pk_b >= 0 ? "b" : NULL, 0, 0, &tx, 1);
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
     sb_line(sb, "%s", "");
 }
 
 /* <fn>_rec<ns> (<fn>_recc<ns> with e->cache): the rest of one step for ns sequences. */
-static void emit_rec(Emitter *e, const PlanLayer *L, int ns)
+static void rec_kernel(Emitter *e, const PlanLayer *L, int ns)
 {
     Sb *sb = e->sb;
     const Block *blk = L->block;
@@ -89,8 +88,7 @@ static void emit_rec(Emitter *e, const PlanLayer *L, int ns)
         if (e->cache)
             sb_line(sb, "real *a = ps[s];");
         em_units(e, L, H, em_reset_unit);
-        sb->indent -= 4;
-        sb_line(sb, "}");
+        sb_close(sb, 1);
         Term nr = {"wh", "rhb", Hr, GH, 2 * H};
         em_product_blk(e, ns, "gb", 2 * H, H, "ps", 1, 2 * H, &nr, 1);
     }
@@ -113,16 +111,28 @@ static void emit_rec(Emitter *e, const PlanLayer *L, int ns)
         Term tr = {"wr", "m", H, L->P, 0};
         em_product(e, 0, "h", 0, L->P, NULL, 0, &tr, 1);
     }
-    sb->indent -= 4;
-    sb_line(sb, "}");
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 2);
     sb_line(sb, "%s", "");
 }
 
-/* The driver over a packed batch, as emit.c's <fn>_seq (or with e->cache emit_train.c's
+/* The signature of <fn>_seqc, the forward over a packed batch that keeps the activations
+ * (and the cell's extra state) for backward; the split and the one-sequence drivers share it. */
+static void seqc_signature(Emitter *e, const PlanLayer *L)
+{
+    const CellDesc *cd = cell_desc(L->block);
+    sb_line(e->sb,
+            "static void %s_seqc(const real *w, const real *x, long xsb, long xst, real *y,",
+            L->fn);
+    sb_line(e->sb, "    long ysb, long yst, int T, const int *bs, const int *perm, real *h,%s",
+            cd->has_c    ? " real *c, real *cs,"
+            : cd->has_gh ? " real *ex,"
+                         : "");
+    sb_line(e->sb, "    real *a, int reverse)");
+}
+
+/* The driver over a packed batch, as seq_driver's <fn>_seq (or with e->cache seqc_driver's
  * <fn>_seqc): every live step's input projection first, then the recurrence. */
-static void emit_seq_split(Emitter *e, const PlanLayer *L)
+static void seq_split(Emitter *e, const PlanLayer *L)
 {
     Sb *sb = e->sb;
     int ns = em_block(e), lstm = L->block->cell == CELL_LSTM;
@@ -136,14 +146,7 @@ static void emit_seq_split(Emitter *e, const PlanLayer *L)
                 lstm    ? " and the cell states cs (B, T, H)"
                 : after ? " and ex (B, T, H)"
                         : "");
-        sb_line(sb,
-                "static void %s_seqc(const real *w, const real *x, long xsb, long xst, real *y,",
-                L->fn);
-        sb_line(sb, "    long ysb, long yst, int T, const int *bs, const int *perm, real *h,%s",
-                lstm    ? " real *c, real *cs,"
-                : after ? " real *ex,"
-                        : "");
-        sb_line(sb, "    real *a, int reverse)");
+        seqc_signature(e, L);
     } else {
         sb_line(sb, "/* %s layer %d over a packed batch, one direction (reverse: from each",
                 L->block->name, L->layer);
@@ -234,12 +237,7 @@ static void emit_seq_split(Emitter *e, const PlanLayer *L)
     if (e->cache && lstm)
         sb_line(sb, "    vec_copy(cs + ((long)b * T + t) * %ld, cs_[q], %ld);", H, H);
     sb_line(sb, "}");
-    sb->indent -= 4;
-    sb_line(sb, "}");
-    sb->indent -= 4;
-    sb_line(sb, "}");
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 3);
     sb_line(sb, "%s", "");
 }
 
@@ -251,13 +249,13 @@ void em_kern_layer(Emitter *e, const PlanLayer *L)
         return;
     }
     int ns = em_block(e);
-    emit_proj(e, L, 1);
+    proj_kernel(e, L, 1);
     if (ns > 1)
-        emit_proj(e, L, ns);
-    emit_rec(e, L, 1);
+        proj_kernel(e, L, ns);
+    rec_kernel(e, L, 1);
     if (ns > 1)
-        emit_rec(e, L, ns);
-    emit_seq_split(e, L);
+        rec_kernel(e, L, ns);
+    seq_split(e, L);
 }
 
 /* A split layer's training forward: recc and seqc (the proj functions are shared). */
@@ -270,14 +268,14 @@ void em_kern_train(Emitter *e, const PlanLayer *L)
         e->cache = 0;
         return;
     }
-    emit_rec(e, L, 1);
+    rec_kernel(e, L, 1);
     if (ns > 1)
-        emit_rec(e, L, ns);
-    emit_seq_split(e, L);
+        rec_kernel(e, L, ns);
+    seq_split(e, L);
     e->cache = 0;
 }
 /* The layer over a packed batch, one direction: step t runs the bs[t] live sequences. */
-static void emit_seq(Emitter *e, const PlanLayer *L)
+static void seq_driver(Emitter *e, const PlanLayer *L)
 {
     Sb *sb = e->sb;
     int lstm = L->block->cell == CELL_LSTM;
@@ -311,25 +309,18 @@ static void emit_seq(Emitter *e, const PlanLayer *L)
     sb_line(sb, "        vec_copy(y + b * ysb + t * yst, hb, %d);", L->Hr);
     sb_line(sb, "    }");
     sb_line(sb, "}");
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
     sb_line(sb, "%s", "");
 }
 
 /* The layer with a cache over a packed batch: as <fn>_seq, also storing the activations
  * a (B, T, G*H), the cell states cs (B, T, H) of an LSTM, ex (B, T, H) of a GRU (after). */
-static void emit_seqc(Emitter *e, const PlanLayer *L)
+static void seqc_driver(Emitter *e, const PlanLayer *L)
 {
     Sb *sb = e->sb;
     long H = L->H, GH = (long)L->G * H;
     int lstm = cell_desc(L->block)->has_c, after = cell_desc(L->block)->has_gh;
-    sb_line(sb, "static void %s_seqc(const real *w, const real *x, long xsb, long xst, real *y,",
-            L->fn);
-    sb_line(sb, "    long ysb, long yst, int T, const int *bs, const int *perm, real *h,%s",
-            lstm    ? " real *c, real *cs,"
-            : after ? " real *ex,"
-                    : "");
-    sb_line(sb, "    real *a, int reverse)");
+    seqc_signature(e, L);
     sb_line(sb, "{");
     sb_line(sb, "    for (int s = 0; s < T; s++) {");
     sb_line(sb, "        const int t = reverse ? T - 1 - s : s;");
@@ -358,7 +349,7 @@ static void emit_seqc(Emitter *e, const PlanLayer *L)
 }
 
 /* The signature of <fn>_seqb; the batched one (bz) also takes its scratch. */
-static void emit_seqb_head(Emitter *e, const PlanLayer *L, int bz)
+static void seqb_head(Emitter *e, const PlanLayer *L, int bz)
 {
     Sb *sb = e->sb;
     int lstm = cell_desc(L->block)->has_c, after = cell_desc(L->block)->has_gh;
@@ -376,7 +367,7 @@ static void emit_seqb_head(Emitter *e, const PlanLayer *L, int bz)
 
 /* In <fn>_seqb's loop over the live sequences i of step t: b, bt, the state before the
  * step (hp [cp]) and dh = dL/dh_t (from above, dy, and from the step after, dhn). */
-static void emit_seqb_sample(Emitter *e, const PlanLayer *L)
+static void seqb_sample(Emitter *e, const PlanLayer *L)
 {
     Sb *sb = e->sb;
     sb_line(sb, "const int b = perm[i];");
@@ -395,12 +386,12 @@ static void emit_seqb_sample(Emitter *e, const PlanLayer *L)
 /* Backward through time over a packed batch, one direction: steps in the reverse of their
  * forward order; dhn (B, Hr) [dcn (B, H)] carry dL/dh [dL/dc] from step to step. y holds
  * the layer's outputs (h of every step, read as h_{t-1}); dy their gradients. */
-static void emit_seqb(Emitter *e, const PlanLayer *L)
+static void seqb(Emitter *e, const PlanLayer *L)
 {
     Sb *sb = e->sb;
     long H = L->H, GH = (long)L->G * H;
     int lstm = cell_desc(L->block)->has_c, after = cell_desc(L->block)->has_gh;
-    emit_seqb_head(e, L, 0);
+    seqb_head(e, L, 0);
     sb_line(sb, "{");
     sb->indent += 4;
     sb_line(sb, "real dh[%d];", L->Hr);
@@ -409,7 +400,7 @@ static void emit_seqb(Emitter *e, const PlanLayer *L)
     sb_line(sb, "const int t = reverse ? s : T - 1 - s;");
     sb_line(sb, "for (int i = 0; i < bs[t]; i++) {");
     sb->indent += 4;
-    emit_seqb_sample(e, L);
+    seqb_sample(e, L);
     if (lstm)
         sb_line(sb, "%s_back(wb, x + b * xsb + t * xst, hp, cp, a + bt * %ld, cs + bt * %ld, dh,",
                 L->fn, GH, H);
@@ -422,18 +413,13 @@ static void emit_seqb(Emitter *e, const PlanLayer *L)
     if (lstm)
         snprintf(dcarg, sizeof dcarg, "dcn + (long)b * %ld, ", H);
     sb_line(sb, "    %sdw, dx ? dx + b * xsb + t * xst : 0, dhn + (long)b * %d);", dcarg, L->Hr);
-    sb->indent -= 4;
-    sb_line(sb, "}");
-    sb->indent -= 4;
-    sb_line(sb, "}");
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 3);
     sb_line(sb, "%s", "");
 }
 
 /* A split layer's backward kernels: <fn>_bh<n> (dL/dh_{t-1}), <fn>_bx<n> (dL/dx_t, added)
  * for blocks of n sequences, <fn>_bw (the parameter gradients of every live sequence). */
-static void emit_back_kernels(Emitter *e, const PlanLayer *L)
+static void back_kernels(Emitter *e, const PlanLayer *L)
 {
     Sb *sb = e->sb;
     long H = L->H, GH = (long)L->G * H, I = L->I, Hr = L->Hr;
@@ -456,8 +442,7 @@ static void emit_back_kernels(Emitter *e, const PlanLayer *L)
         if (after)
             sb_line(sb, "const real *wbn = wbh + %ld; /* its n rows */", 2 * H * Hr);
         em_product_blk(e, ns, "dhs", 0, Hr, gru ? "hds" : NULL, 1, 0, th, after ? 2 : 1);
-        sb->indent -= 4;
-        sb_line(sb, "}");
+        sb_close(sb, 1);
         sb_line(sb, "%s", "");
         sb_line(sb, "/* %s layer %d: dL/dx_t += W_ih^T dz for %d sequence%s. */", L->block->name,
                 L->layer, ns, ns > 1 ? "s" : "");
@@ -468,8 +453,7 @@ static void emit_back_kernels(Emitter *e, const PlanLayer *L)
         sb->indent += 4;
         Term tx = {"wb", "dzs", GH, I, 0};
         em_product_blk(e, ns, "dxs", 0, I, "dxs", 1, 0, &tx, 1);
-        sb->indent -= 4;
-        sb_line(sb, "}");
+        sb_close(sb, 1);
         sb_line(sb, "%s", "");
     }
     sb_line(sb, "/* %s layer %d: the parameter gradients of the n live sequences of a step, each",
@@ -498,15 +482,14 @@ static void emit_back_kernels(Emitter *e, const PlanLayer *L)
         em_outer(e, "dwh", GH, 2 * H, Hr, H, L->bz_width, L->bz_hp, L->bz_dgh);
     else if (gru)
         em_outer(e, "dwh", GH, 2 * H, Hr, H, L->bz_width, L->bz_rh, L->bz_dz + 2 * H);
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
     sb_line(sb, "%s", "");
 }
 
-/* Backward through time over a packed batch for a split layer, as emit_seqb's <fn>_seqb:
+/* Backward through time over a packed batch for a split layer, as seqb's <fn>_seqb:
  * per step, each live sequence's dz one at a time (into the scratch bz), then dL/dh_{t-1}
  * and dL/dx_t in blocks, then the parameter gradients of all of them at once. */
-static void emit_seqb_split(Emitter *e, const PlanLayer *L)
+static void seqb_split(Emitter *e, const PlanLayer *L)
 {
     Sb *sb = e->sb;
     long H = L->H, GH = (long)L->G * H, Hr = L->Hr, I = L->I;
@@ -514,11 +497,11 @@ static void emit_seqb_split(Emitter *e, const PlanLayer *L)
         gru = L->block->cell == CELL_GRU;
     int ns = em_block(e);
     long outw = Hr > I ? Hr : I;
-    emit_back_kernels(e, L);
+    back_kernels(e, L);
     sb_line(sb, "/* %s layer %d: backward through time over a packed batch, one direction; bz",
             L->block->name, L->layer);
     sb_line(sb, " * is scratch, (B, %ld). */", L->bz_width);
-    emit_seqb_head(e, L, 1);
+    seqb_head(e, L, 1);
     sb_line(sb, "{");
     sb->indent += 4;
     sb_line(sb, "real dh[%ld];", Hr);
@@ -538,7 +521,7 @@ static void emit_seqb_split(Emitter *e, const PlanLayer *L)
     sb_line(sb, "const int t = reverse ? s : T - 1 - s, n = bs[t];");
     sb_line(sb, "for (int i = 0; i < n; i++) {");
     sb->indent += 4;
-    emit_seqb_sample(e, L);
+    seqb_sample(e, L);
     sb_line(sb, "real *z = bz + (long)i * %ld;", L->bz_width);
     char extra[96] = "";
     if (after)
@@ -560,8 +543,7 @@ static void emit_seqb_split(Emitter *e, const PlanLayer *L)
         sb_line(sb, "for (int k = 0; k < %ld; k++) /* r * h, as the forward used it */", H);
         sb_line(sb, "    z[%ld + k] = a[bt * %ld + k] * hp[k];", L->bz_rh, GH);
     }
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
     sb_line(sb, "for (int i = 0; i < n; i += %d) {", ns);
     sb->indent += 4;
     if (ns > 1) {
@@ -603,13 +585,9 @@ static void emit_seqb_split(Emitter *e, const PlanLayer *L)
         sb_line(sb, "if (dx)");
         sb_line(sb, "    %s_bx1(wb, dzs, dxs);", L->fn);
     }
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 1);
     sb_line(sb, "%s_bw(dw, n, bz);", L->fn);
-    sb->indent -= 4;
-    sb_line(sb, "}");
-    sb->indent -= 4;
-    sb_line(sb, "}");
+    sb_close(sb, 2);
     sb_line(sb, "%s", "");
 }
 
@@ -618,14 +596,14 @@ void em_train_cells(Emitter *e, const PlanLayer *L)
     if (em_split(e, L)) {
         em_kern_train(e, L);
         em_back(e, L, 1);
-        emit_seqb_split(e, L);
+        seqb_split(e, L);
     } else {
         e->cache = 1;
         em_cell(e, L);
         e->cache = 0;
-        emit_seqc(e, L);
+        seqc_driver(e, L);
         em_back(e, L, 0);
-        emit_seqb(e, L);
+        seqb(e, L);
     }
 }
 
@@ -635,7 +613,7 @@ void em_layer(Emitter *e, const PlanLayer *L)
         em_kern_layer(e, L);
     } else {
         em_cell(e, L);
-        emit_seq(e, L);
+        seq_driver(e, L);
     }
     if (e->train)
         em_train_cells(e, L);

@@ -1,4 +1,5 @@
-/* startup.c — a minimal Cortex-M4 start for QEMU's mps2-an386: vector table, FPU on,
+/* startup.c — a minimal Cortex-M4 start for QEMU's mps2-an386 (and, built without an FPU,
+ * Cortex-M3 for mps2-an385): vector table, FPU on (when the build uses one),
  * bss zeroed, main() run, and ARM semihosting for output and exit. Nothing else: the
  * deployed model needs no C library. */
 extern unsigned int __bss_start, __bss_end, __stack_top;
@@ -49,7 +50,9 @@ void reset_handler(void)
 {
     for (volatile unsigned int *p = &__bss_start; p < &__bss_end; p++) /* not memset */
         *p = 0;
+#ifdef __ARM_FP /* a core with an FPU, code that uses it (not the Cortex-M3 build) */
     *(volatile unsigned int *)0xE000ED88 |= 0xFu << 20; /* CPACR: CP10, CP11 full access */
     __asm__ volatile("dsb\n\tisb");
+#endif
     sh_exit(main() == 0);
 }

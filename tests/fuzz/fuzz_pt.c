@@ -1,4 +1,4 @@
-/* fuzz_pt.c — libFuzzer target for librnnrt's .pt reader (runtime/pt.c, pickle.c).
+/* fuzz_pt.c — libFuzzer target for librnnrt's .pt reader (runtime/pt.c, pickle_read.c, pickle_obj.c).
  * An input starting with "PK" is read as a whole archive; any other input is taken as the
  * data.pkl of an otherwise valid archive with a few storages, so that mutations reach the
  * pickle machine and the gathering past libzip's CRC checks. Not built by meson:

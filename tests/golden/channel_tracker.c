@@ -281,16 +281,17 @@ long channel_tracker_scratch_bytes(int B, int T)
 }
 
 int channel_tracker_forward(const real *w, const real *x, const int *lengths, int B, int T,
-    real *y, real *h_n, real *c_n, void *scratch)
+    const real *h0, const real *c0, real *y, real *h_n, real *c_n, void *scratch)
 {
-    return channel_tracker_forward_par(w, x, lengths, B, T, y, h_n, c_n, scratch, scratch, 0, 1, 0, 0);
+    return channel_tracker_forward_par(w, x, lengths, B, T, h0, c0, y, h_n, c_n, scratch, scratch,
+        0, 1, 0, 0);
 }
 
 int channel_tracker_forward_par(const real *w, const real *x, const int *lengths, int B, int T,
-    real *y, real *h_n, real *c_n, void *scratch, void *shared, int part, int nparts,
-    void (*sync)(void *), void *ctx)
+    const real *h0, const real *c0, real *y, real *h_n, real *c_n, void *scratch,
+    void *shared, int part, int nparts, void (*sync)(void *), void *ctx)
 {
-    (void)c_n; /* the top block has no cell state */
+    (void)c0, (void)c_n; /* the top block has no cell state */
     if (B < 1 || T < 1 || nparts < 1 || part < 0 || part >= nparts)
         return -1;
     int *len = (int *)scratch, *perm = len + B, *bs = perm + B;
@@ -318,7 +319,10 @@ int channel_tracker_forward_par(const real *w, const real *x, const int *lengths
     {
         const int *sp = pp, *sq = pbs, sn = np;
         /* tracker layer 0 */
-        vec_zero(h, (long)B * 8);
+        if (h0) /* the top block's initial state */
+            vec_copy(h, h0, (long)B * 8);
+        else
+            vec_zero(h, (long)B * 8);
         blk_tracker_l0_seq(w + 0, x, 2, (long)B * 2,
             buf[0], (long)T * 8, 8, T, sq, sp, h, 0);
         for (int i = 0; i < sn; i++) {

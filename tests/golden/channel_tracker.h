@@ -8,7 +8,7 @@
  *     static float packed[CHANNEL_TRACKER_NUM_PACKED];
  *     channel_tracker_pack(params, packed); // params: CHANNEL_TRACKER_NUM_PARAMS values
  *     void *scratch = malloc(channel_tracker_scratch_bytes(B, T));
- *     channel_tracker_forward(packed, x, lengths, B, T, y, h_n, c_n, scratch);
+ *     channel_tracker_forward(packed, x, lengths, B, T, NULL, NULL, y, h_n, c_n, scratch);
  */
 #ifndef CHANNEL_TRACKER_H
 #define CHANNEL_TRACKER_H
@@ -52,6 +52,9 @@ long channel_tracker_scratch_bytes(int B, int T);
  *   lengths  (B) steps of each sequence, 1..T, in any order; NULL: all T.
  *            As PyTorch's pack_padded_sequence: outputs past a length are zero,
  *            the final state is the state at the sequence's own last step.
+ *   h0       NULL (zeros), or (STATE_LAYERS, B, STATE_SIZE): the top block's
+ *            initial h, as PyTorch's h0 (every other block starts at zero)
+ *   c0       NULL (zeros), or (STATE_LAYERS, B, CELL_SIZE): its initial c
  *   y        output, (T, B, OUTPUT_SIZE), zero past each length
  *   h_n      NULL, or (STATE_LAYERS, B, STATE_SIZE): final h of the top block
  *   c_n      NULL, or (STATE_LAYERS, B, CELL_SIZE): final c (LSTM only)
@@ -59,8 +62,9 @@ long channel_tracker_scratch_bytes(int B, int T);
  * Returns 0, or -1 when B or T is below 1 or a length is outside 1..T.
  * No allocation, no global state: calls may run concurrently. */
 int channel_tracker_forward(const channel_tracker_real *packed, const channel_tracker_real *x,
-    const int *lengths, int B, int T, channel_tracker_real *y,
-    channel_tracker_real *h_n, channel_tracker_real *c_n, void *scratch);
+    const int *lengths, int B, int T,
+    const channel_tracker_real *h0, const channel_tracker_real *c0,
+    channel_tracker_real *y, channel_tracker_real *h_n, channel_tracker_real *c_n, void *scratch);
 
 /* As channel_tracker_forward, for part `part` of `nparts` only, so that parts can run on
  * as many threads at once, each with its own scratch; together they give
@@ -72,8 +76,10 @@ int channel_tracker_forward(const channel_tracker_real *packed, const channel_tr
  * and the two directions of a bidirectional layer go to parts 0 and 1 with every
  * sequence, so that even one sequence runs on two threads. */
 int channel_tracker_forward_par(const channel_tracker_real *packed, const channel_tracker_real *x,
-    const int *lengths, int B, int T, channel_tracker_real *y, channel_tracker_real *h_n,
-    channel_tracker_real *c_n, void *scratch, void *shared, int part, int nparts,
+    const int *lengths, int B, int T,
+    const channel_tracker_real *h0, const channel_tracker_real *c0,
+    channel_tracker_real *y, channel_tracker_real *h_n, channel_tracker_real *c_n,
+    void *scratch, void *shared, int part, int nparts,
     void (*sync)(void *), void *ctx);
 
 #ifdef __cplusplus

@@ -602,16 +602,17 @@ long cho_gru_scratch_bytes(int B, int T)
 }
 
 int cho_gru_forward(const real *w, const real *x, const int *lengths, int B, int T,
-    real *y, real *h_n, real *c_n, void *scratch)
+    const real *h0, const real *c0, real *y, real *h_n, real *c_n, void *scratch)
 {
-    return cho_gru_forward_par(w, x, lengths, B, T, y, h_n, c_n, scratch, scratch, 0, 1, 0, 0);
+    return cho_gru_forward_par(w, x, lengths, B, T, h0, c0, y, h_n, c_n, scratch, scratch,
+        0, 1, 0, 0);
 }
 
 int cho_gru_forward_par(const real *w, const real *x, const int *lengths, int B, int T,
-    real *y, real *h_n, real *c_n, void *scratch, void *shared, int part, int nparts,
-    void (*sync)(void *), void *ctx)
+    const real *h0, const real *c0, real *y, real *h_n, real *c_n, void *scratch,
+    void *shared, int part, int nparts, void (*sync)(void *), void *ctx)
 {
-    (void)c_n; /* the top block has no cell state */
+    (void)c0, (void)c_n; /* the top block has no cell state */
     if (B < 1 || T < 1 || nparts < 1 || part < 0 || part >= nparts)
         return -1;
     int *len = (int *)scratch, *perm = len + B, *bs = perm + B;
@@ -640,7 +641,10 @@ int cho_gru_forward_par(const real *w, const real *x, const int *lengths, int B,
     {
         const int *sp = pp, *sq = pbs, sn = np;
         /* gru layer 0 */
-        vec_zero(h, (long)B * 12);
+        if (h0) /* the top block's initial state */
+            vec_copy(h, h0, (long)B * 12);
+        else
+            vec_zero(h, (long)B * 12);
         blk_gru_l0_seq(w + 0, x, 6, (long)B * 6,
             buf[0], (long)T * 12, 12, T, sq, sp, h, xp, 0);
         for (int i = 0; i < sn; i++) {
@@ -654,7 +658,10 @@ int cho_gru_forward_par(const real *w, const real *x, const int *lengths, int B,
     {
         const int *sp = pp, *sq = pbs, sn = np;
         /* gru layer 1 */
-        vec_zero(h, (long)B * 12);
+        if (h0) /* the top block's initial state */
+            vec_copy(h, h0 + (long)B * 12, (long)B * 12);
+        else
+            vec_zero(h, (long)B * 12);
         blk_gru_l1_seq(w + 684, buf[0], (long)T * 12, 12,
             y, 12, (long)B * 12, T, sq, sp, h, xp, 0);
         for (int i = 0; i < sn; i++) {

@@ -7,7 +7,7 @@
  *     static double packed[CHO_GRU_NUM_PACKED];
  *     cho_gru_pack(params, packed); // params: CHO_GRU_NUM_PARAMS values
  *     void *scratch = malloc(cho_gru_scratch_bytes(B, T));
- *     cho_gru_forward(packed, x, lengths, B, T, y, h_n, c_n, scratch);
+ *     cho_gru_forward(packed, x, lengths, B, T, NULL, NULL, y, h_n, c_n, scratch);
  */
 #ifndef CHO_GRU_H
 #define CHO_GRU_H
@@ -53,6 +53,9 @@ long cho_gru_scratch_bytes(int B, int T);
  *   lengths  (B) steps of each sequence, 1..T, in any order; NULL: all T.
  *            As PyTorch's pack_padded_sequence: outputs past a length are zero,
  *            the final state is the state at the sequence's own last step.
+ *   h0       NULL (zeros), or (STATE_LAYERS, B, STATE_SIZE): the top block's
+ *            initial h, as PyTorch's h0 (every other block starts at zero)
+ *   c0       NULL (zeros), or (STATE_LAYERS, B, CELL_SIZE): its initial c
  *   y        output, (T, B, OUTPUT_SIZE), zero past each length
  *   h_n      NULL, or (STATE_LAYERS, B, STATE_SIZE): final h of the top block
  *   c_n      NULL, or (STATE_LAYERS, B, CELL_SIZE): final c (LSTM only)
@@ -60,8 +63,9 @@ long cho_gru_scratch_bytes(int B, int T);
  * Returns 0, or -1 when B or T is below 1 or a length is outside 1..T.
  * No allocation, no global state: calls may run concurrently. */
 int cho_gru_forward(const cho_gru_real *packed, const cho_gru_real *x,
-    const int *lengths, int B, int T, cho_gru_real *y,
-    cho_gru_real *h_n, cho_gru_real *c_n, void *scratch);
+    const int *lengths, int B, int T,
+    const cho_gru_real *h0, const cho_gru_real *c0,
+    cho_gru_real *y, cho_gru_real *h_n, cho_gru_real *c_n, void *scratch);
 
 /* As cho_gru_forward, for part `part` of `nparts` only, so that parts can run on
  * as many threads at once, each with its own scratch; together they give
@@ -73,8 +77,10 @@ int cho_gru_forward(const cho_gru_real *packed, const cho_gru_real *x,
  * and the two directions of a bidirectional layer go to parts 0 and 1 with every
  * sequence, so that even one sequence runs on two threads. */
 int cho_gru_forward_par(const cho_gru_real *packed, const cho_gru_real *x,
-    const int *lengths, int B, int T, cho_gru_real *y, cho_gru_real *h_n,
-    cho_gru_real *c_n, void *scratch, void *shared, int part, int nparts,
+    const int *lengths, int B, int T,
+    const cho_gru_real *h0, const cho_gru_real *c0,
+    cho_gru_real *y, cho_gru_real *h_n, cho_gru_real *c_n,
+    void *scratch, void *shared, int part, int nparts,
     void (*sync)(void *), void *ctx);
 
 #ifdef __cplusplus

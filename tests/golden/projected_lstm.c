@@ -867,16 +867,17 @@ long projected_lstm_scratch_bytes(int B, int T)
 }
 
 int projected_lstm_forward(const real *w, const real *x, const int *lengths, int B, int T,
-    real *y, real *h_n, real *c_n, void *scratch)
+    const real *h0, const real *c0, real *y, real *h_n, real *c_n, void *scratch)
 {
-    return projected_lstm_forward_par(w, x, lengths, B, T, y, h_n, c_n, scratch, scratch, 0, 1, 0, 0);
+    return projected_lstm_forward_par(w, x, lengths, B, T, h0, c0, y, h_n, c_n, scratch, scratch,
+        0, 1, 0, 0);
 }
 
 int projected_lstm_forward_par(const real *w, const real *x, const int *lengths, int B, int T,
-    real *y, real *h_n, real *c_n, void *scratch, void *shared, int part, int nparts,
-    void (*sync)(void *), void *ctx)
+    const real *h0, const real *c0, real *y, real *h_n, real *c_n, void *scratch,
+    void *shared, int part, int nparts, void (*sync)(void *), void *ctx)
 {
-    (void)c_n; /* the top block has no cell state */
+    (void)c0, (void)c_n; /* the top block has no cell state */
     if (B < 1 || T < 1 || nparts < 1 || part < 0 || part >= nparts)
         return -1;
     int *len = (int *)scratch, *perm = len + B, *bs = perm + B;
@@ -924,7 +925,10 @@ int projected_lstm_forward_par(const real *w, const real *x, const int *lengths,
     {
         const int *sp = pp, *sq = pbs, sn = np;
         /* rnn layer 0 */
-        vec_zero(h, (long)B * 20);
+        if (h0) /* the top block's initial state */
+            vec_copy(h, h0, (long)B * 20);
+        else
+            vec_zero(h, (long)B * 20);
         blk_rnn_l0_seq(w + 14208, buf[0], (long)T * 32, 32,
             y, (long)T * 20, 20, T, sq, sp, h, xp, 0);
         for (int i = 0; i < sn; i++) {

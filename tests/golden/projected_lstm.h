@@ -9,7 +9,7 @@
  *     static float packed[PROJECTED_LSTM_NUM_PACKED];
  *     projected_lstm_pack(params, packed); // params: PROJECTED_LSTM_NUM_PARAMS values
  *     void *scratch = malloc(projected_lstm_scratch_bytes(B, T));
- *     projected_lstm_forward(packed, x, lengths, B, T, y, h_n, c_n, scratch);
+ *     projected_lstm_forward(packed, x, lengths, B, T, NULL, NULL, y, h_n, c_n, scratch);
  */
 #ifndef PROJECTED_LSTM_H
 #define PROJECTED_LSTM_H
@@ -59,6 +59,9 @@ long projected_lstm_scratch_bytes(int B, int T);
  *   lengths  (B) steps of each sequence, 1..T, in any order; NULL: all T.
  *            As PyTorch's pack_padded_sequence: outputs past a length are zero,
  *            the final state is the state at the sequence's own last step.
+ *   h0       NULL (zeros), or (STATE_LAYERS, B, STATE_SIZE): the top block's
+ *            initial h, as PyTorch's h0 (every other block starts at zero)
+ *   c0       NULL (zeros), or (STATE_LAYERS, B, CELL_SIZE): its initial c
  *   y        output, (B, T, OUTPUT_SIZE), zero past each length
  *   h_n      NULL, or (STATE_LAYERS, B, STATE_SIZE): final h of the top block
  *   c_n      NULL, or (STATE_LAYERS, B, CELL_SIZE): final c (LSTM only)
@@ -66,8 +69,9 @@ long projected_lstm_scratch_bytes(int B, int T);
  * Returns 0, or -1 when B or T is below 1 or a length is outside 1..T.
  * No allocation, no global state: calls may run concurrently. */
 int projected_lstm_forward(const projected_lstm_real *packed, const projected_lstm_real *x,
-    const int *lengths, int B, int T, projected_lstm_real *y,
-    projected_lstm_real *h_n, projected_lstm_real *c_n, void *scratch);
+    const int *lengths, int B, int T,
+    const projected_lstm_real *h0, const projected_lstm_real *c0,
+    projected_lstm_real *y, projected_lstm_real *h_n, projected_lstm_real *c_n, void *scratch);
 
 /* As projected_lstm_forward, for part `part` of `nparts` only, so that parts can run on
  * as many threads at once, each with its own scratch; together they give
@@ -79,8 +83,10 @@ int projected_lstm_forward(const projected_lstm_real *packed, const projected_ls
  * and the two directions of a bidirectional layer go to parts 0 and 1 with every
  * sequence, so that even one sequence runs on two threads. */
 int projected_lstm_forward_par(const projected_lstm_real *packed, const projected_lstm_real *x,
-    const int *lengths, int B, int T, projected_lstm_real *y, projected_lstm_real *h_n,
-    projected_lstm_real *c_n, void *scratch, void *shared, int part, int nparts,
+    const int *lengths, int B, int T,
+    const projected_lstm_real *h0, const projected_lstm_real *c0,
+    projected_lstm_real *y, projected_lstm_real *h_n, projected_lstm_real *c_n,
+    void *scratch, void *shared, int part, int nparts,
     void (*sync)(void *), void *ctx);
 
 #ifdef __cplusplus

@@ -1141,14 +1141,15 @@ long seq_classifier_scratch_bytes(int B, int T)
 }
 
 int seq_classifier_forward(const real *w, const real *x, const int *lengths, int B, int T,
-    real *y, real *h_n, real *c_n, void *scratch)
+    const real *h0, const real *c0, real *y, real *h_n, real *c_n, void *scratch)
 {
-    return seq_classifier_forward_par(w, x, lengths, B, T, y, h_n, c_n, scratch, scratch, 0, 1, 0, 0);
+    return seq_classifier_forward_par(w, x, lengths, B, T, h0, c0, y, h_n, c_n, scratch, scratch,
+        0, 1, 0, 0);
 }
 
 int seq_classifier_forward_par(const real *w, const real *x, const int *lengths, int B, int T,
-    real *y, real *h_n, real *c_n, void *scratch, void *shared, int part, int nparts,
-    void (*sync)(void *), void *ctx)
+    const real *h0, const real *c0, real *y, real *h_n, real *c_n, void *scratch,
+    void *shared, int part, int nparts, void (*sync)(void *), void *ctx)
 {
     if (B < 1 || T < 1 || nparts < 1 || part < 0 || part >= nparts)
         return -1;
@@ -1179,8 +1180,14 @@ int seq_classifier_forward_par(const real *w, const real *x, const int *lengths,
     {
         const int *sp = pp, *sq = pbs, sn = np;
         /* rnn layer 0 */
-        vec_zero(h, (long)B * 64);
-        vec_zero(c, (long)B * 64);
+        if (h0) /* the top block's initial state */
+            vec_copy(h, h0, (long)B * 64);
+        else
+            vec_zero(h, (long)B * 64);
+        if (c0) /* the top block's initial state */
+            vec_copy(c, c0, (long)B * 64);
+        else
+            vec_zero(c, (long)B * 64);
         blk_rnn_l0_seq(w + 0, x, (long)T * 10, 10,
             buf[0], (long)T * 64, 64, T, sq, sp, h, c, xp, 0);
         for (int i = 0; i < sn; i++) {
@@ -1196,8 +1203,14 @@ int seq_classifier_forward_par(const real *w, const real *x, const int *lengths,
     {
         const int *sp = pp, *sq = pbs, sn = np;
         /* rnn layer 1 */
-        vec_zero(h, (long)B * 64);
-        vec_zero(c, (long)B * 64);
+        if (h0) /* the top block's initial state */
+            vec_copy(h, h0 + (long)B * 64, (long)B * 64);
+        else
+            vec_zero(h, (long)B * 64);
+        if (c0) /* the top block's initial state */
+            vec_copy(c, c0 + (long)B * 64, (long)B * 64);
+        else
+            vec_zero(c, (long)B * 64);
         blk_rnn_l1_seq(w + 19200, buf[0], (long)T * 64, 64,
             buf[1], (long)T * 64, 64, T, sq, sp, h, c, xp, 0);
         for (int i = 0; i < sn; i++) {

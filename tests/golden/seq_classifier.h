@@ -8,7 +8,7 @@
  *     static float packed[SEQ_CLASSIFIER_NUM_PACKED];
  *     seq_classifier_pack(params, packed); // params: SEQ_CLASSIFIER_NUM_PARAMS values
  *     void *scratch = malloc(seq_classifier_scratch_bytes(B, T));
- *     seq_classifier_forward(packed, x, lengths, B, T, y, h_n, c_n, scratch);
+ *     seq_classifier_forward(packed, x, lengths, B, T, NULL, NULL, y, h_n, c_n, scratch);
  */
 #ifndef SEQ_CLASSIFIER_H
 #define SEQ_CLASSIFIER_H
@@ -56,6 +56,9 @@ long seq_classifier_scratch_bytes(int B, int T);
  *   lengths  (B) steps of each sequence, 1..T, in any order; NULL: all T.
  *            As PyTorch's pack_padded_sequence: outputs past a length are zero,
  *            the final state is the state at the sequence's own last step.
+ *   h0       NULL (zeros), or (STATE_LAYERS, B, STATE_SIZE): the top block's
+ *            initial h, as PyTorch's h0 (every other block starts at zero)
+ *   c0       NULL (zeros), or (STATE_LAYERS, B, CELL_SIZE): its initial c
  *   y        output, (B, OUTPUT_SIZE)
  *   h_n      NULL, or (STATE_LAYERS, B, STATE_SIZE): final h of the top block
  *   c_n      NULL, or (STATE_LAYERS, B, CELL_SIZE): final c (LSTM only)
@@ -63,8 +66,9 @@ long seq_classifier_scratch_bytes(int B, int T);
  * Returns 0, or -1 when B or T is below 1 or a length is outside 1..T.
  * No allocation, no global state: calls may run concurrently. */
 int seq_classifier_forward(const seq_classifier_real *packed, const seq_classifier_real *x,
-    const int *lengths, int B, int T, seq_classifier_real *y,
-    seq_classifier_real *h_n, seq_classifier_real *c_n, void *scratch);
+    const int *lengths, int B, int T,
+    const seq_classifier_real *h0, const seq_classifier_real *c0,
+    seq_classifier_real *y, seq_classifier_real *h_n, seq_classifier_real *c_n, void *scratch);
 
 /* As seq_classifier_forward, for part `part` of `nparts` only, so that parts can run on
  * as many threads at once, each with its own scratch; together they give
@@ -76,8 +80,10 @@ int seq_classifier_forward(const seq_classifier_real *packed, const seq_classifi
  * and the two directions of a bidirectional layer go to parts 0 and 1 with every
  * sequence, so that even one sequence runs on two threads. */
 int seq_classifier_forward_par(const seq_classifier_real *packed, const seq_classifier_real *x,
-    const int *lengths, int B, int T, seq_classifier_real *y, seq_classifier_real *h_n,
-    seq_classifier_real *c_n, void *scratch, void *shared, int part, int nparts,
+    const int *lengths, int B, int T,
+    const seq_classifier_real *h0, const seq_classifier_real *c0,
+    seq_classifier_real *y, seq_classifier_real *h_n, seq_classifier_real *c_n,
+    void *scratch, void *shared, int part, int nparts,
     void (*sync)(void *), void *ctx);
 
 #ifdef __cplusplus

@@ -2073,16 +2073,17 @@ long tagger_scratch_bytes(int B, int T)
 }
 
 int tagger_forward(const real *w, const real *x, const int *lengths, int B, int T,
-    real *y, real *h_n, real *c_n, void *scratch)
+    const real *h0, const real *c0, real *y, real *h_n, real *c_n, void *scratch)
 {
-    return tagger_forward_par(w, x, lengths, B, T, y, h_n, c_n, scratch, scratch, 0, 1, 0, 0);
+    return tagger_forward_par(w, x, lengths, B, T, h0, c0, y, h_n, c_n, scratch, scratch,
+        0, 1, 0, 0);
 }
 
 int tagger_forward_par(const real *w, const real *x, const int *lengths, int B, int T,
-    real *y, real *h_n, real *c_n, void *scratch, void *shared, int part, int nparts,
-    void (*sync)(void *), void *ctx)
+    const real *h0, const real *c0, real *y, real *h_n, real *c_n, void *scratch,
+    void *shared, int part, int nparts, void (*sync)(void *), void *ctx)
 {
-    (void)c_n; /* the top block has no cell state */
+    (void)c0, (void)c_n; /* the top block has no cell state */
     if (B < 1 || T < 1 || nparts < 1 || part < 0 || part >= nparts)
         return -1;
     int *len = (int *)scratch, *perm = len + B, *bs = perm + B;
@@ -2111,7 +2112,10 @@ int tagger_forward_par(const real *w, const real *x, const int *lengths, int B, 
         const int *sp = sync ? perm : pp, *sq = sync ? bs : pbs, sn = sync ? B : np;
         /* encoder layer 0 */
         if (!sync || 0 % nparts == part) {
-            vec_zero(h, (long)B * 24);
+            if (h0) /* the top block's initial state */
+                vec_copy(h, h0, (long)B * 24);
+            else
+                vec_zero(h, (long)B * 24);
             blk_encoder_l0_seq(w + 0, x, (long)T * 8, 8,
                 buf[0], (long)T * 48, 48, T, sq, sp, h, xp, 0);
             for (int i = 0; i < sn; i++) {
@@ -2122,7 +2126,10 @@ int tagger_forward_par(const real *w, const real *x, const int *lengths, int B, 
         }
         /* encoder layer 0 reverse */
         if (!sync || 1 % nparts == part) {
-            vec_zero(h, (long)B * 24);
+            if (h0) /* the top block's initial state */
+                vec_copy(h, h0 + (long)B * 24, (long)B * 24);
+            else
+                vec_zero(h, (long)B * 24);
             blk_encoder_l0_seq(w + 2400, x, (long)T * 8, 8,
                 buf[0] + 24, (long)T * 48, 48, T, sq, sp, h, xp, 1);
             for (int i = 0; i < sn; i++) {
@@ -2138,7 +2145,10 @@ int tagger_forward_par(const real *w, const real *x, const int *lengths, int B, 
         const int *sp = sync ? perm : pp, *sq = sync ? bs : pbs, sn = sync ? B : np;
         /* encoder layer 1 */
         if (!sync || 0 % nparts == part) {
-            vec_zero(h, (long)B * 24);
+            if (h0) /* the top block's initial state */
+                vec_copy(h, h0 + (long)B * 48, (long)B * 24);
+            else
+                vec_zero(h, (long)B * 24);
             blk_encoder_l1_seq(w + 4800, buf[0], (long)T * 48, 48,
                 buf[1], (long)T * 48, 48, T, sq, sp, h, xp, 0);
             for (int i = 0; i < sn; i++) {
@@ -2149,7 +2159,10 @@ int tagger_forward_par(const real *w, const real *x, const int *lengths, int B, 
         }
         /* encoder layer 1 reverse */
         if (!sync || 1 % nparts == part) {
-            vec_zero(h, (long)B * 24);
+            if (h0) /* the top block's initial state */
+                vec_copy(h, h0 + (long)B * 72, (long)B * 24);
+            else
+                vec_zero(h, (long)B * 24);
             blk_encoder_l1_seq(w + 10080, buf[0], (long)T * 48, 48,
                 buf[1] + 24, (long)T * 48, 48, T, sq, sp, h, xp, 1);
             for (int i = 0; i < sn; i++) {

@@ -8,7 +8,7 @@
  *     static float packed[TAGGER_NUM_PACKED];
  *     tagger_pack(params, packed); // params: TAGGER_NUM_PARAMS values
  *     void *scratch = malloc(tagger_scratch_bytes(B, T));
- *     tagger_forward(packed, x, lengths, B, T, y, h_n, c_n, scratch);
+ *     tagger_forward(packed, x, lengths, B, T, NULL, NULL, y, h_n, c_n, scratch);
  */
 #ifndef TAGGER_H
 #define TAGGER_H
@@ -64,6 +64,9 @@ long tagger_scratch_bytes(int B, int T);
  *   lengths  (B) steps of each sequence, 1..T, in any order; NULL: all T.
  *            As PyTorch's pack_padded_sequence: outputs past a length are zero,
  *            the final state is the state at the sequence's own last step.
+ *   h0       NULL (zeros), or (STATE_LAYERS, B, STATE_SIZE): the top block's
+ *            initial h, as PyTorch's h0 (every other block starts at zero)
+ *   c0       NULL (zeros), or (STATE_LAYERS, B, CELL_SIZE): its initial c
  *   y        output, (B, T, OUTPUT_SIZE), zero past each length
  *   h_n      NULL, or (STATE_LAYERS, B, STATE_SIZE): final h of the top block
  *   c_n      NULL, or (STATE_LAYERS, B, CELL_SIZE): final c (LSTM only)
@@ -71,8 +74,9 @@ long tagger_scratch_bytes(int B, int T);
  * Returns 0, or -1 when B or T is below 1 or a length is outside 1..T.
  * No allocation, no global state: calls may run concurrently. */
 int tagger_forward(const tagger_real *packed, const tagger_real *x,
-    const int *lengths, int B, int T, tagger_real *y,
-    tagger_real *h_n, tagger_real *c_n, void *scratch);
+    const int *lengths, int B, int T,
+    const tagger_real *h0, const tagger_real *c0,
+    tagger_real *y, tagger_real *h_n, tagger_real *c_n, void *scratch);
 
 /* As tagger_forward, for part `part` of `nparts` only, so that parts can run on
  * as many threads at once, each with its own scratch; together they give
@@ -84,8 +88,10 @@ int tagger_forward(const tagger_real *packed, const tagger_real *x,
  * and the two directions of a bidirectional layer go to parts 0 and 1 with every
  * sequence, so that even one sequence runs on two threads. */
 int tagger_forward_par(const tagger_real *packed, const tagger_real *x,
-    const int *lengths, int B, int T, tagger_real *y, tagger_real *h_n,
-    tagger_real *c_n, void *scratch, void *shared, int part, int nparts,
+    const int *lengths, int B, int T,
+    const tagger_real *h0, const tagger_real *c0,
+    tagger_real *y, tagger_real *h_n, tagger_real *c_n,
+    void *scratch, void *shared, int part, int nparts,
     void (*sync)(void *), void *ctx);
 
 #ifdef __cplusplus

@@ -8,7 +8,7 @@
  *     static float packed[CHANNEL_TRACKER_NUM_PACKED];
  *     channel_tracker_pack(params, packed); // params: CHANNEL_TRACKER_NUM_PARAMS values
  *     void *scratch = malloc(channel_tracker_scratch_bytes(B, T));
- *     channel_tracker_forward(packed, x, lengths, B, T, y, h_n, c_n, scratch);
+ *     channel_tracker_forward(packed, x, lengths, B, T, NULL, NULL, y, h_n, c_n, scratch);
  */
 #ifndef CHANNEL_TRACKER_H
 #define CHANNEL_TRACKER_H
@@ -52,6 +52,9 @@ long channel_tracker_scratch_bytes(int B, int T);
  *   lengths  (B) steps of each sequence, 1..T, in any order; NULL: all T.
  *            As PyTorch's pack_padded_sequence: outputs past a length are zero,
  *            the final state is the state at the sequence's own last step.
+ *   h0       NULL (zeros), or (STATE_LAYERS, B, STATE_SIZE): the top block's
+ *            initial h, as PyTorch's h0 (every other block starts at zero)
+ *   c0       NULL (zeros), or (STATE_LAYERS, B, CELL_SIZE): its initial c
  *   y        output, (T, B, OUTPUT_SIZE), zero past each length
  *   h_n      NULL, or (STATE_LAYERS, B, STATE_SIZE): final h of the top block
  *   c_n      NULL, or (STATE_LAYERS, B, CELL_SIZE): final c (LSTM only)
@@ -59,8 +62,9 @@ long channel_tracker_scratch_bytes(int B, int T);
  * Returns 0, or -1 when B or T is below 1 or a length is outside 1..T.
  * No allocation, no global state: calls may run concurrently. */
 int channel_tracker_forward(const channel_tracker_real *packed, const channel_tracker_real *x,
-    const int *lengths, int B, int T, channel_tracker_real *y,
-    channel_tracker_real *h_n, channel_tracker_real *c_n, void *scratch);
+    const int *lengths, int B, int T,
+    const channel_tracker_real *h0, const channel_tracker_real *c0,
+    channel_tracker_real *y, channel_tracker_real *h_n, channel_tracker_real *c_n, void *scratch);
 
 /* As channel_tracker_forward, for part `part` of `nparts` only, so that parts can run on
  * as many threads at once, each with its own scratch; together they give
@@ -72,8 +76,10 @@ int channel_tracker_forward(const channel_tracker_real *packed, const channel_tr
  * and the two directions of a bidirectional layer go to parts 0 and 1 with every
  * sequence, so that even one sequence runs on two threads. */
 int channel_tracker_forward_par(const channel_tracker_real *packed, const channel_tracker_real *x,
-    const int *lengths, int B, int T, channel_tracker_real *y, channel_tracker_real *h_n,
-    channel_tracker_real *c_n, void *scratch, void *shared, int part, int nparts,
+    const int *lengths, int B, int T,
+    const channel_tracker_real *h0, const channel_tracker_real *c0,
+    channel_tracker_real *y, channel_tracker_real *h_n, channel_tracker_real *c_n,
+    void *scratch, void *shared, int part, int nparts,
     void (*sync)(void *), void *ctx);
 
 #ifdef __cplusplus
@@ -654,16 +660,17 @@ long channel_tracker_scratch_bytes(int B, int T)
 }
 
 int channel_tracker_forward(const real *w, const real *x, const int *lengths, int B, int T,
-    real *y, real *h_n, real *c_n, void *scratch)
+    const real *h0, const real *c0, real *y, real *h_n, real *c_n, void *scratch)
 {
-    return channel_tracker_forward_par(w, x, lengths, B, T, y, h_n, c_n, scratch, scratch, 0, 1, 0, 0);
+    return channel_tracker_forward_par(w, x, lengths, B, T, h0, c0, y, h_n, c_n, scratch, scratch,
+        0, 1, 0, 0);
 }
 
 int channel_tracker_forward_par(const real *w, const real *x, const int *lengths, int B, int T,
-    real *y, real *h_n, real *c_n, void *scratch, void *shared, int part, int nparts,
-    void (*sync)(void *), void *ctx)
+    const real *h0, const real *c0, real *y, real *h_n, real *c_n, void *scratch,
+    void *shared, int part, int nparts, void (*sync)(void *), void *ctx)
 {
-    (void)c_n; /* the top block has no cell state */
+    (void)c0, (void)c_n; /* the top block has no cell state */
     if (B < 1 || T < 1 || nparts < 1 || part < 0 || part >= nparts)
         return -1;
     int *len = (int *)scratch, *perm = len + B, *bs = perm + B;
@@ -691,7 +698,10 @@ int channel_tracker_forward_par(const real *w, const real *x, const int *lengths
     {
         const int *sp = pp, *sq = pbs, sn = np;
         /* tracker layer 0 */
-        vec_zero(h, (long)B * 8);
+        if (h0) /* the top block's initial state */
+            vec_copy(h, h0, (long)B * 8);
+        else
+            vec_zero(h, (long)B * 8);
         blk_tracker_l0_seq(w + 0, x, 2, (long)B * 2,
             buf[0], (long)T * 8, 8, T, sq, sp, h, 0);
         for (int i = 0; i < sn; i++) {
@@ -717,6 +727,40 @@ real *channel_tracker_acts(void *cache, int B, int T, int i)
     TrainMem m;
     train_mem(cache, B, T, &m);
     return i >= 0 && i < 1 ? m.a[i] : 0;
+}
+
+/* A region of `cache` (B x T) for inspection, or 0 where there is none: what 0,
+ * layer-direction i's gate activations (B, T, G*H); 1, the outputs of its layer,
+ * both directions (B, T, D*Hr); 2, its cell states c (B, T, H); after backward,
+ * 3 and 4: dL/dh (B, Hr) and dL/dc (B, H) carried back to before step 0 of
+ * layer-direction 0, i.e. d loss / d state0 of the first layer's forward
+ * direction. The pointer's type is real *. */
+void *channel_tracker_cache_at(void *cache, int B, int T, int what, int i)
+{
+    TrainMem m;
+    static const int group[1] = {
+        0,
+    };
+    if (i < 0 || i >= 1)
+        return 0;
+    train_mem(cache, B, T, &m);
+    switch (what) {
+    case 0:
+        return m.a[i];
+    case 1:
+        return m.out[group[i]];
+    case 2: /* only an LSTM's layers have c */
+        switch (i) {
+        default:
+            return 0;
+        }
+    case 3:
+        return m.dhn;
+    case 4:
+        return 0;
+    default:
+        return 0;
+    }
 }
 
 /* Head 'out' without its activation: the logits. */
@@ -792,7 +836,7 @@ int channel_tracker_forward_train(const real *w, const real *x, const int *lengt
 }
 
 int channel_tracker_backward(const real *w, const real *x, int B, int T, const real *dout,
-    const real *drop, real *dw, void *cache)
+    const real *drop, real *dw, real *dstate0, void *cache)
 {
     TrainMem m;
     (void)drop; /* no dropout between layers */
@@ -816,6 +860,9 @@ int channel_tracker_backward(const real *w, const real *x, int B, int T, const r
     blk_tracker_l0_seqb(m.wb[0], x, 2, (long)B * 2, 0,
         m.out[0] + 0, dy + 0, (long)T * 8, 8, T, m.bs, m.perm, m.len,
         m.a[0], m.ex[0], m.dhn, dw + 0, m.h0[0], 0);
+    if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
+        vec_copy(dstate0 + (long)B * 0, m.dhn, (long)B * 8);
+    }
     return 0;
 }
 
@@ -846,10 +893,10 @@ void channel_tracker_unpack_grads(const real *g, real *dp)
  * of this model's real type, so that one table serves both precisions. JIT units only. */
 void channel_tracker_v_pack(const void *p, void *pw);
 int channel_tracker_v_forward(const void *w, const void *x, const int *lengths, int B, int T,
-    void *y, void *h_n, void *c_n, void *scratch);
+    const void *h0, const void *c0, void *y, void *h_n, void *c_n, void *scratch);
 int channel_tracker_v_forward_par(const void *w, const void *x, const int *lengths, int B, int T,
-    void *y, void *h_n, void *c_n, void *scratch, void *shared, int part, int nparts,
-    void (*sync)(void *), void *ctx);
+    const void *h0, const void *c0, void *y, void *h_n, void *c_n, void *scratch, void *shared,
+    int part, int nparts, void (*sync)(void *), void *ctx);
 
 void channel_tracker_v_pack(const void *p, void *pw)
 {
@@ -857,23 +904,23 @@ void channel_tracker_v_pack(const void *p, void *pw)
 }
 
 int channel_tracker_v_forward(const void *w, const void *x, const int *lengths, int B, int T,
-    void *y, void *h_n, void *c_n, void *scratch)
+    const void *h0, const void *c0, void *y, void *h_n, void *c_n, void *scratch)
 {
-    return channel_tracker_forward(w, x, lengths, B, T, y, h_n, c_n, scratch);
+    return channel_tracker_forward(w, x, lengths, B, T, h0, c0, y, h_n, c_n, scratch);
 }
 
 int channel_tracker_v_forward_par(const void *w, const void *x, const int *lengths, int B, int T,
-    void *y, void *h_n, void *c_n, void *scratch, void *shared, int part, int nparts,
-    void (*sync)(void *), void *ctx)
+    const void *h0, const void *c0, void *y, void *h_n, void *c_n, void *scratch, void *shared,
+    int part, int nparts, void (*sync)(void *), void *ctx)
 {
-    return channel_tracker_forward_par(w, x, lengths, B, T, y, h_n, c_n, scratch, shared, part,
-                                  nparts, sync, ctx);
+    return channel_tracker_forward_par(w, x, lengths, B, T, h0, c0, y, h_n, c_n, scratch, shared,
+        part, nparts, sync, ctx);
 }
 
 int channel_tracker_v_forward_train(const void *w, const void *x, const int *lengths, int B, int T,
     void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache);
 int channel_tracker_v_backward(const void *w, const void *x, int B, int T, const void *dout,
-    const void *drop, void *dw, void *cache);
+    const void *drop, void *dw, void *dstate0, void *cache);
 void channel_tracker_v_unpack_grads(const void *g, void *dp);
 void *channel_tracker_v_acts(void *cache, int B, int T, int i);
 
@@ -884,9 +931,9 @@ int channel_tracker_v_forward_train(const void *w, const void *x, const int *len
 }
 
 int channel_tracker_v_backward(const void *w, const void *x, int B, int T, const void *dout,
-    const void *drop, void *dw, void *cache)
+    const void *drop, void *dw, void *dstate0, void *cache)
 {
-    return channel_tracker_backward(w, x, B, T, dout, drop, dw, cache);
+    return channel_tracker_backward(w, x, B, T, dout, drop, dw, dstate0, cache);
 }
 
 void channel_tracker_v_unpack_grads(const void *g, void *dp)

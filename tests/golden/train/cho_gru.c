@@ -7,7 +7,7 @@
  *     static double packed[CHO_GRU_NUM_PACKED];
  *     cho_gru_pack(params, packed); // params: CHO_GRU_NUM_PARAMS values
  *     void *scratch = malloc(cho_gru_scratch_bytes(B, T));
- *     cho_gru_forward(packed, x, lengths, B, T, y, h_n, c_n, scratch);
+ *     cho_gru_forward(packed, x, lengths, B, T, NULL, NULL, y, h_n, c_n, scratch);
  */
 #ifndef CHO_GRU_H
 #define CHO_GRU_H
@@ -53,6 +53,9 @@ long cho_gru_scratch_bytes(int B, int T);
  *   lengths  (B) steps of each sequence, 1..T, in any order; NULL: all T.
  *            As PyTorch's pack_padded_sequence: outputs past a length are zero,
  *            the final state is the state at the sequence's own last step.
+ *   h0       NULL (zeros), or (STATE_LAYERS, B, STATE_SIZE): the top block's
+ *            initial h, as PyTorch's h0 (every other block starts at zero)
+ *   c0       NULL (zeros), or (STATE_LAYERS, B, CELL_SIZE): its initial c
  *   y        output, (T, B, OUTPUT_SIZE), zero past each length
  *   h_n      NULL, or (STATE_LAYERS, B, STATE_SIZE): final h of the top block
  *   c_n      NULL, or (STATE_LAYERS, B, CELL_SIZE): final c (LSTM only)
@@ -60,8 +63,9 @@ long cho_gru_scratch_bytes(int B, int T);
  * Returns 0, or -1 when B or T is below 1 or a length is outside 1..T.
  * No allocation, no global state: calls may run concurrently. */
 int cho_gru_forward(const cho_gru_real *packed, const cho_gru_real *x,
-    const int *lengths, int B, int T, cho_gru_real *y,
-    cho_gru_real *h_n, cho_gru_real *c_n, void *scratch);
+    const int *lengths, int B, int T,
+    const cho_gru_real *h0, const cho_gru_real *c0,
+    cho_gru_real *y, cho_gru_real *h_n, cho_gru_real *c_n, void *scratch);
 
 /* As cho_gru_forward, for part `part` of `nparts` only, so that parts can run on
  * as many threads at once, each with its own scratch; together they give
@@ -73,8 +77,10 @@ int cho_gru_forward(const cho_gru_real *packed, const cho_gru_real *x,
  * and the two directions of a bidirectional layer go to parts 0 and 1 with every
  * sequence, so that even one sequence runs on two threads. */
 int cho_gru_forward_par(const cho_gru_real *packed, const cho_gru_real *x,
-    const int *lengths, int B, int T, cho_gru_real *y, cho_gru_real *h_n,
-    cho_gru_real *c_n, void *scratch, void *shared, int part, int nparts,
+    const int *lengths, int B, int T,
+    const cho_gru_real *h0, const cho_gru_real *c0,
+    cho_gru_real *y, cho_gru_real *h_n, cho_gru_real *c_n,
+    void *scratch, void *shared, int part, int nparts,
     void (*sync)(void *), void *ctx);
 
 #ifdef __cplusplus
@@ -1625,16 +1631,17 @@ long cho_gru_scratch_bytes(int B, int T)
 }
 
 int cho_gru_forward(const real *w, const real *x, const int *lengths, int B, int T,
-    real *y, real *h_n, real *c_n, void *scratch)
+    const real *h0, const real *c0, real *y, real *h_n, real *c_n, void *scratch)
 {
-    return cho_gru_forward_par(w, x, lengths, B, T, y, h_n, c_n, scratch, scratch, 0, 1, 0, 0);
+    return cho_gru_forward_par(w, x, lengths, B, T, h0, c0, y, h_n, c_n, scratch, scratch,
+        0, 1, 0, 0);
 }
 
 int cho_gru_forward_par(const real *w, const real *x, const int *lengths, int B, int T,
-    real *y, real *h_n, real *c_n, void *scratch, void *shared, int part, int nparts,
-    void (*sync)(void *), void *ctx)
+    const real *h0, const real *c0, real *y, real *h_n, real *c_n, void *scratch,
+    void *shared, int part, int nparts, void (*sync)(void *), void *ctx)
 {
-    (void)c_n; /* the top block has no cell state */
+    (void)c0, (void)c_n; /* the top block has no cell state */
     if (B < 1 || T < 1 || nparts < 1 || part < 0 || part >= nparts)
         return -1;
     int *len = (int *)scratch, *perm = len + B, *bs = perm + B;
@@ -1663,7 +1670,10 @@ int cho_gru_forward_par(const real *w, const real *x, const int *lengths, int B,
     {
         const int *sp = pp, *sq = pbs, sn = np;
         /* gru layer 0 */
-        vec_zero(h, (long)B * 12);
+        if (h0) /* the top block's initial state */
+            vec_copy(h, h0, (long)B * 12);
+        else
+            vec_zero(h, (long)B * 12);
         blk_gru_l0_seq(w + 0, x, 6, (long)B * 6,
             buf[0], (long)T * 12, 12, T, sq, sp, h, xp, 0);
         for (int i = 0; i < sn; i++) {
@@ -1677,7 +1687,10 @@ int cho_gru_forward_par(const real *w, const real *x, const int *lengths, int B,
     {
         const int *sp = pp, *sq = pbs, sn = np;
         /* gru layer 1 */
-        vec_zero(h, (long)B * 12);
+        if (h0) /* the top block's initial state */
+            vec_copy(h, h0 + (long)B * 12, (long)B * 12);
+        else
+            vec_zero(h, (long)B * 12);
         blk_gru_l1_seq(w + 684, buf[0], (long)T * 12, 12,
             y, 12, (long)B * 12, T, sq, sp, h, xp, 0);
         for (int i = 0; i < sn; i++) {
@@ -1694,6 +1707,41 @@ real *cho_gru_acts(void *cache, int B, int T, int i)
     TrainMem m;
     train_mem(cache, B, T, &m);
     return i >= 0 && i < 2 ? m.a[i] : 0;
+}
+
+/* A region of `cache` (B x T) for inspection, or 0 where there is none: what 0,
+ * layer-direction i's gate activations (B, T, G*H); 1, the outputs of its layer,
+ * both directions (B, T, D*Hr); 2, its cell states c (B, T, H); after backward,
+ * 3 and 4: dL/dh (B, Hr) and dL/dc (B, H) carried back to before step 0 of
+ * layer-direction 0, i.e. d loss / d state0 of the first layer's forward
+ * direction. The pointer's type is real *. */
+void *cho_gru_cache_at(void *cache, int B, int T, int what, int i)
+{
+    TrainMem m;
+    static const int group[2] = {
+        0,
+        1,
+    };
+    if (i < 0 || i >= 2)
+        return 0;
+    train_mem(cache, B, T, &m);
+    switch (what) {
+    case 0:
+        return m.a[i];
+    case 1:
+        return m.out[group[i]];
+    case 2: /* only an LSTM's layers have c */
+        switch (i) {
+        default:
+            return 0;
+        }
+    case 3:
+        return m.dhn;
+    case 4:
+        return 0;
+    default:
+        return 0;
+    }
 }
 
 int cho_gru_forward_train(const real *w, const real *x, const int *lengths, int B,
@@ -1738,7 +1786,7 @@ int cho_gru_forward_train(const real *w, const real *x, const int *lengths, int 
 }
 
 int cho_gru_backward(const real *w, const real *x, int B, int T, const real *dout,
-    const real *drop, real *dw, void *cache)
+    const real *drop, real *dw, real *dstate0, void *cache)
 {
     TrainMem m;
     (void)drop; /* no dropout between layers */
@@ -1770,6 +1818,9 @@ int cho_gru_backward(const real *w, const real *x, int B, int T, const real *dou
     blk_gru_l1_seqb(m.wb[1], m.out[0], (long)T * 12, 12, dx,
         m.out[1] + 0, dy + 0, (long)T * 12, 12, T, m.bs, m.perm, m.len,
         m.a[1], m.dhn, dw + 684, m.h0[1], m.bz, 0);
+    if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
+        vec_copy(dstate0 + (long)B * 12, m.dhn, (long)B * 12);
+    }
     swap = dy;
     dy = dx;
     dx = swap;
@@ -1778,6 +1829,9 @@ int cho_gru_backward(const real *w, const real *x, int B, int T, const real *dou
     blk_gru_l0_seqb(m.wb[0], x, 6, (long)B * 6, 0,
         m.out[0] + 0, dy + 0, (long)T * 12, 12, T, m.bs, m.perm, m.len,
         m.a[0], m.dhn, dw + 0, m.h0[0], m.bz, 0);
+    if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
+        vec_copy(dstate0 + (long)B * 0, m.dhn, (long)B * 12);
+    }
     return 0;
 }
 
@@ -1807,10 +1861,10 @@ void cho_gru_unpack_grads(const real *g, real *dp)
  * of this model's real type, so that one table serves both precisions. JIT units only. */
 void cho_gru_v_pack(const void *p, void *pw);
 int cho_gru_v_forward(const void *w, const void *x, const int *lengths, int B, int T,
-    void *y, void *h_n, void *c_n, void *scratch);
+    const void *h0, const void *c0, void *y, void *h_n, void *c_n, void *scratch);
 int cho_gru_v_forward_par(const void *w, const void *x, const int *lengths, int B, int T,
-    void *y, void *h_n, void *c_n, void *scratch, void *shared, int part, int nparts,
-    void (*sync)(void *), void *ctx);
+    const void *h0, const void *c0, void *y, void *h_n, void *c_n, void *scratch, void *shared,
+    int part, int nparts, void (*sync)(void *), void *ctx);
 
 void cho_gru_v_pack(const void *p, void *pw)
 {
@@ -1818,23 +1872,23 @@ void cho_gru_v_pack(const void *p, void *pw)
 }
 
 int cho_gru_v_forward(const void *w, const void *x, const int *lengths, int B, int T,
-    void *y, void *h_n, void *c_n, void *scratch)
+    const void *h0, const void *c0, void *y, void *h_n, void *c_n, void *scratch)
 {
-    return cho_gru_forward(w, x, lengths, B, T, y, h_n, c_n, scratch);
+    return cho_gru_forward(w, x, lengths, B, T, h0, c0, y, h_n, c_n, scratch);
 }
 
 int cho_gru_v_forward_par(const void *w, const void *x, const int *lengths, int B, int T,
-    void *y, void *h_n, void *c_n, void *scratch, void *shared, int part, int nparts,
-    void (*sync)(void *), void *ctx)
+    const void *h0, const void *c0, void *y, void *h_n, void *c_n, void *scratch, void *shared,
+    int part, int nparts, void (*sync)(void *), void *ctx)
 {
-    return cho_gru_forward_par(w, x, lengths, B, T, y, h_n, c_n, scratch, shared, part,
-                                  nparts, sync, ctx);
+    return cho_gru_forward_par(w, x, lengths, B, T, h0, c0, y, h_n, c_n, scratch, shared,
+        part, nparts, sync, ctx);
 }
 
 int cho_gru_v_forward_train(const void *w, const void *x, const int *lengths, int B, int T,
     void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache);
 int cho_gru_v_backward(const void *w, const void *x, int B, int T, const void *dout,
-    const void *drop, void *dw, void *cache);
+    const void *drop, void *dw, void *dstate0, void *cache);
 void cho_gru_v_unpack_grads(const void *g, void *dp);
 void *cho_gru_v_acts(void *cache, int B, int T, int i);
 
@@ -1845,9 +1899,9 @@ int cho_gru_v_forward_train(const void *w, const void *x, const int *lengths, in
 }
 
 int cho_gru_v_backward(const void *w, const void *x, int B, int T, const void *dout,
-    const void *drop, void *dw, void *cache)
+    const void *drop, void *dw, void *dstate0, void *cache)
 {
-    return cho_gru_backward(w, x, B, T, dout, drop, dw, cache);
+    return cho_gru_backward(w, x, B, T, dout, drop, dw, dstate0, cache);
 }
 
 void cho_gru_v_unpack_grads(const void *g, void *dp)

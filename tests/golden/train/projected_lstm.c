@@ -9,7 +9,7 @@
  *     static float packed[PROJECTED_LSTM_NUM_PACKED];
  *     projected_lstm_pack(params, packed); // params: PROJECTED_LSTM_NUM_PARAMS values
  *     void *scratch = malloc(projected_lstm_scratch_bytes(B, T));
- *     projected_lstm_forward(packed, x, lengths, B, T, y, h_n, c_n, scratch);
+ *     projected_lstm_forward(packed, x, lengths, B, T, NULL, NULL, y, h_n, c_n, scratch);
  */
 #ifndef PROJECTED_LSTM_H
 #define PROJECTED_LSTM_H
@@ -59,6 +59,9 @@ long projected_lstm_scratch_bytes(int B, int T);
  *   lengths  (B) steps of each sequence, 1..T, in any order; NULL: all T.
  *            As PyTorch's pack_padded_sequence: outputs past a length are zero,
  *            the final state is the state at the sequence's own last step.
+ *   h0       NULL (zeros), or (STATE_LAYERS, B, STATE_SIZE): the top block's
+ *            initial h, as PyTorch's h0 (every other block starts at zero)
+ *   c0       NULL (zeros), or (STATE_LAYERS, B, CELL_SIZE): its initial c
  *   y        output, (B, T, OUTPUT_SIZE), zero past each length
  *   h_n      NULL, or (STATE_LAYERS, B, STATE_SIZE): final h of the top block
  *   c_n      NULL, or (STATE_LAYERS, B, CELL_SIZE): final c (LSTM only)
@@ -66,8 +69,9 @@ long projected_lstm_scratch_bytes(int B, int T);
  * Returns 0, or -1 when B or T is below 1 or a length is outside 1..T.
  * No allocation, no global state: calls may run concurrently. */
 int projected_lstm_forward(const projected_lstm_real *packed, const projected_lstm_real *x,
-    const int *lengths, int B, int T, projected_lstm_real *y,
-    projected_lstm_real *h_n, projected_lstm_real *c_n, void *scratch);
+    const int *lengths, int B, int T,
+    const projected_lstm_real *h0, const projected_lstm_real *c0,
+    projected_lstm_real *y, projected_lstm_real *h_n, projected_lstm_real *c_n, void *scratch);
 
 /* As projected_lstm_forward, for part `part` of `nparts` only, so that parts can run on
  * as many threads at once, each with its own scratch; together they give
@@ -79,8 +83,10 @@ int projected_lstm_forward(const projected_lstm_real *packed, const projected_ls
  * and the two directions of a bidirectional layer go to parts 0 and 1 with every
  * sequence, so that even one sequence runs on two threads. */
 int projected_lstm_forward_par(const projected_lstm_real *packed, const projected_lstm_real *x,
-    const int *lengths, int B, int T, projected_lstm_real *y, projected_lstm_real *h_n,
-    projected_lstm_real *c_n, void *scratch, void *shared, int part, int nparts,
+    const int *lengths, int B, int T,
+    const projected_lstm_real *h0, const projected_lstm_real *c0,
+    projected_lstm_real *y, projected_lstm_real *h_n, projected_lstm_real *c_n,
+    void *scratch, void *shared, int part, int nparts,
     void (*sync)(void *), void *ctx);
 
 #ifdef __cplusplus
@@ -2243,16 +2249,17 @@ long projected_lstm_scratch_bytes(int B, int T)
 }
 
 int projected_lstm_forward(const real *w, const real *x, const int *lengths, int B, int T,
-    real *y, real *h_n, real *c_n, void *scratch)
+    const real *h0, const real *c0, real *y, real *h_n, real *c_n, void *scratch)
 {
-    return projected_lstm_forward_par(w, x, lengths, B, T, y, h_n, c_n, scratch, scratch, 0, 1, 0, 0);
+    return projected_lstm_forward_par(w, x, lengths, B, T, h0, c0, y, h_n, c_n, scratch, scratch,
+        0, 1, 0, 0);
 }
 
 int projected_lstm_forward_par(const real *w, const real *x, const int *lengths, int B, int T,
-    real *y, real *h_n, real *c_n, void *scratch, void *shared, int part, int nparts,
-    void (*sync)(void *), void *ctx)
+    const real *h0, const real *c0, real *y, real *h_n, real *c_n, void *scratch,
+    void *shared, int part, int nparts, void (*sync)(void *), void *ctx)
 {
-    (void)c_n; /* the top block has no cell state */
+    (void)c0, (void)c_n; /* the top block has no cell state */
     if (B < 1 || T < 1 || nparts < 1 || part < 0 || part >= nparts)
         return -1;
     int *len = (int *)scratch, *perm = len + B, *bs = perm + B;
@@ -2300,7 +2307,10 @@ int projected_lstm_forward_par(const real *w, const real *x, const int *lengths,
     {
         const int *sp = pp, *sq = pbs, sn = np;
         /* rnn layer 0 */
-        vec_zero(h, (long)B * 20);
+        if (h0) /* the top block's initial state */
+            vec_copy(h, h0, (long)B * 20);
+        else
+            vec_zero(h, (long)B * 20);
         blk_rnn_l0_seq(w + 14208, buf[0], (long)T * 32, 32,
             y, (long)T * 20, 20, T, sq, sp, h, xp, 0);
         for (int i = 0; i < sn; i++) {
@@ -2317,6 +2327,46 @@ real *projected_lstm_acts(void *cache, int B, int T, int i)
     TrainMem m;
     train_mem(cache, B, T, &m);
     return i >= 0 && i < 3 ? m.a[i] : 0;
+}
+
+/* A region of `cache` (B x T) for inspection, or 0 where there is none: what 0,
+ * layer-direction i's gate activations (B, T, G*H); 1, the outputs of its layer,
+ * both directions (B, T, D*Hr); 2, its cell states c (B, T, H); after backward,
+ * 3 and 4: dL/dh (B, Hr) and dL/dc (B, H) carried back to before step 0 of
+ * layer-direction 0, i.e. d loss / d state0 of the first layer's forward
+ * direction. The pointer's type is real *. */
+void *projected_lstm_cache_at(void *cache, int B, int T, int what, int i)
+{
+    TrainMem m;
+    static const int group[3] = {
+        0,
+        0,
+        1,
+    };
+    if (i < 0 || i >= 3)
+        return 0;
+    train_mem(cache, B, T, &m);
+    switch (what) {
+    case 0:
+        return m.a[i];
+    case 1:
+        return m.out[group[i]];
+    case 2: /* only an LSTM's layers have c */
+        switch (i) {
+        case 0:
+            return m.cs[0];
+        case 1:
+            return m.cs[1];
+        default:
+            return 0;
+        }
+    case 3:
+        return m.dhn;
+    case 4:
+        return m.dcn;
+    default:
+        return 0;
+    }
 }
 
 int projected_lstm_forward_train(const real *w, const real *x, const int *lengths, int B,
@@ -2384,7 +2434,7 @@ int projected_lstm_forward_train(const real *w, const real *x, const int *length
 }
 
 int projected_lstm_backward(const real *w, const real *x, int B, int T, const real *dout,
-    const real *drop, real *dw, void *cache)
+    const real *drop, real *dw, real *dstate0, void *cache)
 {
     TrainMem m;
     (void)drop; /* no dropout between layers */
@@ -2429,6 +2479,9 @@ int projected_lstm_backward(const real *w, const real *x, int B, int T, const re
     blk_rnn_l0_seqb(m.wb[2], m.out[0], (long)T * 32, 32, dx,
         m.out[1] + 0, dy + 0, (long)T * 20, 20, T, m.bs, m.perm, m.len,
         m.a[2], m.dhn, dw + 14208, m.h0[2], m.bz, 0);
+    if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
+        vec_copy(dstate0 + (long)B * 128, m.dhn, (long)B * 20);
+    }
     swap = dy;
     dy = dx;
     dx = swap;
@@ -2438,12 +2491,20 @@ int projected_lstm_backward(const real *w, const real *x, int B, int T, const re
     blk_lstm_l0_seqb(m.wb[1], x, (long)T * 16, 16, 0,
         m.out[0] + 16, dy + 16, (long)T * 32, 32, T, m.bs, m.perm, m.len,
         m.a[1], m.cs[1], m.dhn, m.dcn, dw + 7104, m.h0[1], m.c0[1], m.bz, 1);
+    if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
+        vec_copy(dstate0 + (long)B * 64, m.dhn, (long)B * 16);
+        vec_copy(dstate0 + (long)B * 80, m.dcn, (long)B * 48);
+    }
     /* lstm layer 0 */
     vec_zero(m.dhn, (long)B * 16);
     vec_zero(m.dcn, (long)B * 48);
     blk_lstm_l0_seqb(m.wb[0], x, (long)T * 16, 16, 0,
         m.out[0] + 0, dy + 0, (long)T * 32, 32, T, m.bs, m.perm, m.len,
         m.a[0], m.cs[0], m.dhn, m.dcn, dw + 0, m.h0[0], m.c0[0], m.bz, 0);
+    if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
+        vec_copy(dstate0 + (long)B * 0, m.dhn, (long)B * 16);
+        vec_copy(dstate0 + (long)B * 16, m.dcn, (long)B * 48);
+    }
     return 0;
 }
 
@@ -2486,10 +2547,10 @@ void projected_lstm_unpack_grads(const real *g, real *dp)
  * of this model's real type, so that one table serves both precisions. JIT units only. */
 void projected_lstm_v_pack(const void *p, void *pw);
 int projected_lstm_v_forward(const void *w, const void *x, const int *lengths, int B, int T,
-    void *y, void *h_n, void *c_n, void *scratch);
+    const void *h0, const void *c0, void *y, void *h_n, void *c_n, void *scratch);
 int projected_lstm_v_forward_par(const void *w, const void *x, const int *lengths, int B, int T,
-    void *y, void *h_n, void *c_n, void *scratch, void *shared, int part, int nparts,
-    void (*sync)(void *), void *ctx);
+    const void *h0, const void *c0, void *y, void *h_n, void *c_n, void *scratch, void *shared,
+    int part, int nparts, void (*sync)(void *), void *ctx);
 
 void projected_lstm_v_pack(const void *p, void *pw)
 {
@@ -2497,23 +2558,23 @@ void projected_lstm_v_pack(const void *p, void *pw)
 }
 
 int projected_lstm_v_forward(const void *w, const void *x, const int *lengths, int B, int T,
-    void *y, void *h_n, void *c_n, void *scratch)
+    const void *h0, const void *c0, void *y, void *h_n, void *c_n, void *scratch)
 {
-    return projected_lstm_forward(w, x, lengths, B, T, y, h_n, c_n, scratch);
+    return projected_lstm_forward(w, x, lengths, B, T, h0, c0, y, h_n, c_n, scratch);
 }
 
 int projected_lstm_v_forward_par(const void *w, const void *x, const int *lengths, int B, int T,
-    void *y, void *h_n, void *c_n, void *scratch, void *shared, int part, int nparts,
-    void (*sync)(void *), void *ctx)
+    const void *h0, const void *c0, void *y, void *h_n, void *c_n, void *scratch, void *shared,
+    int part, int nparts, void (*sync)(void *), void *ctx)
 {
-    return projected_lstm_forward_par(w, x, lengths, B, T, y, h_n, c_n, scratch, shared, part,
-                                  nparts, sync, ctx);
+    return projected_lstm_forward_par(w, x, lengths, B, T, h0, c0, y, h_n, c_n, scratch, shared,
+        part, nparts, sync, ctx);
 }
 
 int projected_lstm_v_forward_train(const void *w, const void *x, const int *lengths, int B, int T,
     void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache);
 int projected_lstm_v_backward(const void *w, const void *x, int B, int T, const void *dout,
-    const void *drop, void *dw, void *cache);
+    const void *drop, void *dw, void *dstate0, void *cache);
 void projected_lstm_v_unpack_grads(const void *g, void *dp);
 void *projected_lstm_v_acts(void *cache, int B, int T, int i);
 
@@ -2524,9 +2585,9 @@ int projected_lstm_v_forward_train(const void *w, const void *x, const int *leng
 }
 
 int projected_lstm_v_backward(const void *w, const void *x, int B, int T, const void *dout,
-    const void *drop, void *dw, void *cache)
+    const void *drop, void *dw, void *dstate0, void *cache)
 {
-    return projected_lstm_backward(w, x, B, T, dout, drop, dw, cache);
+    return projected_lstm_backward(w, x, B, T, dout, drop, dw, dstate0, cache);
 }
 
 void projected_lstm_v_unpack_grads(const void *g, void *dp)

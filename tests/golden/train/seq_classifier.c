@@ -8,7 +8,7 @@
  *     static float packed[SEQ_CLASSIFIER_NUM_PACKED];
  *     seq_classifier_pack(params, packed); // params: SEQ_CLASSIFIER_NUM_PARAMS values
  *     void *scratch = malloc(seq_classifier_scratch_bytes(B, T));
- *     seq_classifier_forward(packed, x, lengths, B, T, y, h_n, c_n, scratch);
+ *     seq_classifier_forward(packed, x, lengths, B, T, NULL, NULL, y, h_n, c_n, scratch);
  */
 #ifndef SEQ_CLASSIFIER_H
 #define SEQ_CLASSIFIER_H
@@ -56,6 +56,9 @@ long seq_classifier_scratch_bytes(int B, int T);
  *   lengths  (B) steps of each sequence, 1..T, in any order; NULL: all T.
  *            As PyTorch's pack_padded_sequence: outputs past a length are zero,
  *            the final state is the state at the sequence's own last step.
+ *   h0       NULL (zeros), or (STATE_LAYERS, B, STATE_SIZE): the top block's
+ *            initial h, as PyTorch's h0 (every other block starts at zero)
+ *   c0       NULL (zeros), or (STATE_LAYERS, B, CELL_SIZE): its initial c
  *   y        output, (B, OUTPUT_SIZE)
  *   h_n      NULL, or (STATE_LAYERS, B, STATE_SIZE): final h of the top block
  *   c_n      NULL, or (STATE_LAYERS, B, CELL_SIZE): final c (LSTM only)
@@ -63,8 +66,9 @@ long seq_classifier_scratch_bytes(int B, int T);
  * Returns 0, or -1 when B or T is below 1 or a length is outside 1..T.
  * No allocation, no global state: calls may run concurrently. */
 int seq_classifier_forward(const seq_classifier_real *packed, const seq_classifier_real *x,
-    const int *lengths, int B, int T, seq_classifier_real *y,
-    seq_classifier_real *h_n, seq_classifier_real *c_n, void *scratch);
+    const int *lengths, int B, int T,
+    const seq_classifier_real *h0, const seq_classifier_real *c0,
+    seq_classifier_real *y, seq_classifier_real *h_n, seq_classifier_real *c_n, void *scratch);
 
 /* As seq_classifier_forward, for part `part` of `nparts` only, so that parts can run on
  * as many threads at once, each with its own scratch; together they give
@@ -76,8 +80,10 @@ int seq_classifier_forward(const seq_classifier_real *packed, const seq_classifi
  * and the two directions of a bidirectional layer go to parts 0 and 1 with every
  * sequence, so that even one sequence runs on two threads. */
 int seq_classifier_forward_par(const seq_classifier_real *packed, const seq_classifier_real *x,
-    const int *lengths, int B, int T, seq_classifier_real *y, seq_classifier_real *h_n,
-    seq_classifier_real *c_n, void *scratch, void *shared, int part, int nparts,
+    const int *lengths, int B, int T,
+    const seq_classifier_real *h0, const seq_classifier_real *c0,
+    seq_classifier_real *y, seq_classifier_real *h_n, seq_classifier_real *c_n,
+    void *scratch, void *shared, int part, int nparts,
     void (*sync)(void *), void *ctx);
 
 #ifdef __cplusplus
@@ -2770,14 +2776,15 @@ long seq_classifier_scratch_bytes(int B, int T)
 }
 
 int seq_classifier_forward(const real *w, const real *x, const int *lengths, int B, int T,
-    real *y, real *h_n, real *c_n, void *scratch)
+    const real *h0, const real *c0, real *y, real *h_n, real *c_n, void *scratch)
 {
-    return seq_classifier_forward_par(w, x, lengths, B, T, y, h_n, c_n, scratch, scratch, 0, 1, 0, 0);
+    return seq_classifier_forward_par(w, x, lengths, B, T, h0, c0, y, h_n, c_n, scratch, scratch,
+        0, 1, 0, 0);
 }
 
 int seq_classifier_forward_par(const real *w, const real *x, const int *lengths, int B, int T,
-    real *y, real *h_n, real *c_n, void *scratch, void *shared, int part, int nparts,
-    void (*sync)(void *), void *ctx)
+    const real *h0, const real *c0, real *y, real *h_n, real *c_n, void *scratch,
+    void *shared, int part, int nparts, void (*sync)(void *), void *ctx)
 {
     if (B < 1 || T < 1 || nparts < 1 || part < 0 || part >= nparts)
         return -1;
@@ -2808,8 +2815,14 @@ int seq_classifier_forward_par(const real *w, const real *x, const int *lengths,
     {
         const int *sp = pp, *sq = pbs, sn = np;
         /* rnn layer 0 */
-        vec_zero(h, (long)B * 64);
-        vec_zero(c, (long)B * 64);
+        if (h0) /* the top block's initial state */
+            vec_copy(h, h0, (long)B * 64);
+        else
+            vec_zero(h, (long)B * 64);
+        if (c0) /* the top block's initial state */
+            vec_copy(c, c0, (long)B * 64);
+        else
+            vec_zero(c, (long)B * 64);
         blk_rnn_l0_seq(w + 0, x, (long)T * 10, 10,
             buf[0], (long)T * 64, 64, T, sq, sp, h, c, xp, 0);
         for (int i = 0; i < sn; i++) {
@@ -2825,8 +2838,14 @@ int seq_classifier_forward_par(const real *w, const real *x, const int *lengths,
     {
         const int *sp = pp, *sq = pbs, sn = np;
         /* rnn layer 1 */
-        vec_zero(h, (long)B * 64);
-        vec_zero(c, (long)B * 64);
+        if (h0) /* the top block's initial state */
+            vec_copy(h, h0 + (long)B * 64, (long)B * 64);
+        else
+            vec_zero(h, (long)B * 64);
+        if (c0) /* the top block's initial state */
+            vec_copy(c, c0 + (long)B * 64, (long)B * 64);
+        else
+            vec_zero(c, (long)B * 64);
         blk_rnn_l1_seq(w + 19200, buf[0], (long)T * 64, 64,
             buf[1], (long)T * 64, 64, T, sq, sp, h, c, xp, 0);
         for (int i = 0; i < sn; i++) {
@@ -2853,6 +2872,45 @@ real *seq_classifier_acts(void *cache, int B, int T, int i)
     TrainMem m;
     train_mem(cache, B, T, &m);
     return i >= 0 && i < 2 ? m.a[i] : 0;
+}
+
+/* A region of `cache` (B x T) for inspection, or 0 where there is none: what 0,
+ * layer-direction i's gate activations (B, T, G*H); 1, the outputs of its layer,
+ * both directions (B, T, D*Hr); 2, its cell states c (B, T, H); after backward,
+ * 3 and 4: dL/dh (B, Hr) and dL/dc (B, H) carried back to before step 0 of
+ * layer-direction 0, i.e. d loss / d state0 of the first layer's forward
+ * direction. The pointer's type is real *. */
+void *seq_classifier_cache_at(void *cache, int B, int T, int what, int i)
+{
+    TrainMem m;
+    static const int group[2] = {
+        0,
+        1,
+    };
+    if (i < 0 || i >= 2)
+        return 0;
+    train_mem(cache, B, T, &m);
+    switch (what) {
+    case 0:
+        return m.a[i];
+    case 1:
+        return m.out[group[i]];
+    case 2: /* only an LSTM's layers have c */
+        switch (i) {
+        case 0:
+            return m.cs[0];
+        case 1:
+            return m.cs[1];
+        default:
+            return 0;
+        }
+    case 3:
+        return m.dhn;
+    case 4:
+        return m.dcn;
+    default:
+        return 0;
+    }
 }
 
 /* Head 'head' without its activation: the logits. */
@@ -2957,7 +3015,7 @@ int seq_classifier_forward_train(const real *w, const real *x, const int *length
 }
 
 int seq_classifier_backward(const real *w, const real *x, int B, int T, const real *dout,
-    const real *drop, real *dw, void *cache)
+    const real *drop, real *dw, real *dstate0, void *cache)
 {
     TrainMem m;
     if (B < 1 || T < 1)
@@ -2991,6 +3049,10 @@ int seq_classifier_backward(const real *w, const real *x, int B, int T, const re
     blk_rnn_l1_seqb(m.wb[1], (drop ? m.din[0] : m.out[0]), (long)T * 64, 64, dx,
         m.out[1] + 0, dy + 0, (long)T * 64, 64, T, m.bs, m.perm, m.len,
         m.a[1], m.cs[1], m.dhn, m.dcn, dw + 19200, m.h0[1], m.c0[1], m.bz, 0);
+    if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
+        vec_copy(dstate0 + (long)B * 128, m.dhn, (long)B * 64);
+        vec_copy(dstate0 + (long)B * 192, m.dcn, (long)B * 64);
+    }
     if (drop) /* back through the dropout below */
         for (int b = 0; b < B; b++)
             for (long at = (long)b * T * 64; at < ((long)b * T + m.len[b]) * 64; at++)
@@ -3004,6 +3066,10 @@ int seq_classifier_backward(const real *w, const real *x, int B, int T, const re
     blk_rnn_l0_seqb(m.wb[0], x, (long)T * 10, 10, 0,
         m.out[0] + 0, dy + 0, (long)T * 64, 64, T, m.bs, m.perm, m.len,
         m.a[0], m.cs[0], m.dhn, m.dcn, dw + 0, m.h0[0], m.c0[0], m.bz, 0);
+    if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
+        vec_copy(dstate0 + (long)B * 0, m.dhn, (long)B * 64);
+        vec_copy(dstate0 + (long)B * 64, m.dcn, (long)B * 64);
+    }
     return 0;
 }
 
@@ -3039,10 +3105,10 @@ void seq_classifier_unpack_grads(const real *g, real *dp)
  * of this model's real type, so that one table serves both precisions. JIT units only. */
 void seq_classifier_v_pack(const void *p, void *pw);
 int seq_classifier_v_forward(const void *w, const void *x, const int *lengths, int B, int T,
-    void *y, void *h_n, void *c_n, void *scratch);
+    const void *h0, const void *c0, void *y, void *h_n, void *c_n, void *scratch);
 int seq_classifier_v_forward_par(const void *w, const void *x, const int *lengths, int B, int T,
-    void *y, void *h_n, void *c_n, void *scratch, void *shared, int part, int nparts,
-    void (*sync)(void *), void *ctx);
+    const void *h0, const void *c0, void *y, void *h_n, void *c_n, void *scratch, void *shared,
+    int part, int nparts, void (*sync)(void *), void *ctx);
 
 void seq_classifier_v_pack(const void *p, void *pw)
 {
@@ -3050,23 +3116,23 @@ void seq_classifier_v_pack(const void *p, void *pw)
 }
 
 int seq_classifier_v_forward(const void *w, const void *x, const int *lengths, int B, int T,
-    void *y, void *h_n, void *c_n, void *scratch)
+    const void *h0, const void *c0, void *y, void *h_n, void *c_n, void *scratch)
 {
-    return seq_classifier_forward(w, x, lengths, B, T, y, h_n, c_n, scratch);
+    return seq_classifier_forward(w, x, lengths, B, T, h0, c0, y, h_n, c_n, scratch);
 }
 
 int seq_classifier_v_forward_par(const void *w, const void *x, const int *lengths, int B, int T,
-    void *y, void *h_n, void *c_n, void *scratch, void *shared, int part, int nparts,
-    void (*sync)(void *), void *ctx)
+    const void *h0, const void *c0, void *y, void *h_n, void *c_n, void *scratch, void *shared,
+    int part, int nparts, void (*sync)(void *), void *ctx)
 {
-    return seq_classifier_forward_par(w, x, lengths, B, T, y, h_n, c_n, scratch, shared, part,
-                                  nparts, sync, ctx);
+    return seq_classifier_forward_par(w, x, lengths, B, T, h0, c0, y, h_n, c_n, scratch, shared,
+        part, nparts, sync, ctx);
 }
 
 int seq_classifier_v_forward_train(const void *w, const void *x, const int *lengths, int B, int T,
     void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache);
 int seq_classifier_v_backward(const void *w, const void *x, int B, int T, const void *dout,
-    const void *drop, void *dw, void *cache);
+    const void *drop, void *dw, void *dstate0, void *cache);
 void seq_classifier_v_unpack_grads(const void *g, void *dp);
 void *seq_classifier_v_acts(void *cache, int B, int T, int i);
 
@@ -3077,9 +3143,9 @@ int seq_classifier_v_forward_train(const void *w, const void *x, const int *leng
 }
 
 int seq_classifier_v_backward(const void *w, const void *x, int B, int T, const void *dout,
-    const void *drop, void *dw, void *cache)
+    const void *drop, void *dw, void *dstate0, void *cache)
 {
-    return seq_classifier_backward(w, x, B, T, dout, drop, dw, cache);
+    return seq_classifier_backward(w, x, B, T, dout, drop, dw, dstate0, cache);
 }
 
 void seq_classifier_v_unpack_grads(const void *g, void *dp)

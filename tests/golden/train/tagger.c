@@ -8,7 +8,7 @@
  *     static float packed[TAGGER_NUM_PACKED];
  *     tagger_pack(params, packed); // params: TAGGER_NUM_PARAMS values
  *     void *scratch = malloc(tagger_scratch_bytes(B, T));
- *     tagger_forward(packed, x, lengths, B, T, y, h_n, c_n, scratch);
+ *     tagger_forward(packed, x, lengths, B, T, NULL, NULL, y, h_n, c_n, scratch);
  */
 #ifndef TAGGER_H
 #define TAGGER_H
@@ -64,6 +64,9 @@ long tagger_scratch_bytes(int B, int T);
  *   lengths  (B) steps of each sequence, 1..T, in any order; NULL: all T.
  *            As PyTorch's pack_padded_sequence: outputs past a length are zero,
  *            the final state is the state at the sequence's own last step.
+ *   h0       NULL (zeros), or (STATE_LAYERS, B, STATE_SIZE): the top block's
+ *            initial h, as PyTorch's h0 (every other block starts at zero)
+ *   c0       NULL (zeros), or (STATE_LAYERS, B, CELL_SIZE): its initial c
  *   y        output, (B, T, OUTPUT_SIZE), zero past each length
  *   h_n      NULL, or (STATE_LAYERS, B, STATE_SIZE): final h of the top block
  *   c_n      NULL, or (STATE_LAYERS, B, CELL_SIZE): final c (LSTM only)
@@ -71,8 +74,9 @@ long tagger_scratch_bytes(int B, int T);
  * Returns 0, or -1 when B or T is below 1 or a length is outside 1..T.
  * No allocation, no global state: calls may run concurrently. */
 int tagger_forward(const tagger_real *packed, const tagger_real *x,
-    const int *lengths, int B, int T, tagger_real *y,
-    tagger_real *h_n, tagger_real *c_n, void *scratch);
+    const int *lengths, int B, int T,
+    const tagger_real *h0, const tagger_real *c0,
+    tagger_real *y, tagger_real *h_n, tagger_real *c_n, void *scratch);
 
 /* As tagger_forward, for part `part` of `nparts` only, so that parts can run on
  * as many threads at once, each with its own scratch; together they give
@@ -84,8 +88,10 @@ int tagger_forward(const tagger_real *packed, const tagger_real *x,
  * and the two directions of a bidirectional layer go to parts 0 and 1 with every
  * sequence, so that even one sequence runs on two threads. */
 int tagger_forward_par(const tagger_real *packed, const tagger_real *x,
-    const int *lengths, int B, int T, tagger_real *y, tagger_real *h_n,
-    tagger_real *c_n, void *scratch, void *shared, int part, int nparts,
+    const int *lengths, int B, int T,
+    const tagger_real *h0, const tagger_real *c0,
+    tagger_real *y, tagger_real *h_n, tagger_real *c_n,
+    void *scratch, void *shared, int part, int nparts,
     void (*sync)(void *), void *ctx);
 
 #ifdef __cplusplus
@@ -4816,16 +4822,17 @@ long tagger_scratch_bytes(int B, int T)
 }
 
 int tagger_forward(const real *w, const real *x, const int *lengths, int B, int T,
-    real *y, real *h_n, real *c_n, void *scratch)
+    const real *h0, const real *c0, real *y, real *h_n, real *c_n, void *scratch)
 {
-    return tagger_forward_par(w, x, lengths, B, T, y, h_n, c_n, scratch, scratch, 0, 1, 0, 0);
+    return tagger_forward_par(w, x, lengths, B, T, h0, c0, y, h_n, c_n, scratch, scratch,
+        0, 1, 0, 0);
 }
 
 int tagger_forward_par(const real *w, const real *x, const int *lengths, int B, int T,
-    real *y, real *h_n, real *c_n, void *scratch, void *shared, int part, int nparts,
-    void (*sync)(void *), void *ctx)
+    const real *h0, const real *c0, real *y, real *h_n, real *c_n, void *scratch,
+    void *shared, int part, int nparts, void (*sync)(void *), void *ctx)
 {
-    (void)c_n; /* the top block has no cell state */
+    (void)c0, (void)c_n; /* the top block has no cell state */
     if (B < 1 || T < 1 || nparts < 1 || part < 0 || part >= nparts)
         return -1;
     int *len = (int *)scratch, *perm = len + B, *bs = perm + B;
@@ -4854,7 +4861,10 @@ int tagger_forward_par(const real *w, const real *x, const int *lengths, int B, 
         const int *sp = sync ? perm : pp, *sq = sync ? bs : pbs, sn = sync ? B : np;
         /* encoder layer 0 */
         if (!sync || 0 % nparts == part) {
-            vec_zero(h, (long)B * 24);
+            if (h0) /* the top block's initial state */
+                vec_copy(h, h0, (long)B * 24);
+            else
+                vec_zero(h, (long)B * 24);
             blk_encoder_l0_seq(w + 0, x, (long)T * 8, 8,
                 buf[0], (long)T * 48, 48, T, sq, sp, h, xp, 0);
             for (int i = 0; i < sn; i++) {
@@ -4865,7 +4875,10 @@ int tagger_forward_par(const real *w, const real *x, const int *lengths, int B, 
         }
         /* encoder layer 0 reverse */
         if (!sync || 1 % nparts == part) {
-            vec_zero(h, (long)B * 24);
+            if (h0) /* the top block's initial state */
+                vec_copy(h, h0 + (long)B * 24, (long)B * 24);
+            else
+                vec_zero(h, (long)B * 24);
             blk_encoder_l0_seq(w + 2400, x, (long)T * 8, 8,
                 buf[0] + 24, (long)T * 48, 48, T, sq, sp, h, xp, 1);
             for (int i = 0; i < sn; i++) {
@@ -4881,7 +4894,10 @@ int tagger_forward_par(const real *w, const real *x, const int *lengths, int B, 
         const int *sp = sync ? perm : pp, *sq = sync ? bs : pbs, sn = sync ? B : np;
         /* encoder layer 1 */
         if (!sync || 0 % nparts == part) {
-            vec_zero(h, (long)B * 24);
+            if (h0) /* the top block's initial state */
+                vec_copy(h, h0 + (long)B * 48, (long)B * 24);
+            else
+                vec_zero(h, (long)B * 24);
             blk_encoder_l1_seq(w + 4800, buf[0], (long)T * 48, 48,
                 buf[1], (long)T * 48, 48, T, sq, sp, h, xp, 0);
             for (int i = 0; i < sn; i++) {
@@ -4892,7 +4908,10 @@ int tagger_forward_par(const real *w, const real *x, const int *lengths, int B, 
         }
         /* encoder layer 1 reverse */
         if (!sync || 1 % nparts == part) {
-            vec_zero(h, (long)B * 24);
+            if (h0) /* the top block's initial state */
+                vec_copy(h, h0 + (long)B * 72, (long)B * 24);
+            else
+                vec_zero(h, (long)B * 24);
             blk_encoder_l1_seq(w + 10080, buf[0], (long)T * 48, 48,
                 buf[1] + 24, (long)T * 48, 48, T, sq, sp, h, xp, 1);
             for (int i = 0; i < sn; i++) {
@@ -4919,6 +4938,43 @@ real *tagger_acts(void *cache, int B, int T, int i)
     TrainMem m;
     train_mem(cache, B, T, &m);
     return i >= 0 && i < 4 ? m.a[i] : 0;
+}
+
+/* A region of `cache` (B x T) for inspection, or 0 where there is none: what 0,
+ * layer-direction i's gate activations (B, T, G*H); 1, the outputs of its layer,
+ * both directions (B, T, D*Hr); 2, its cell states c (B, T, H); after backward,
+ * 3 and 4: dL/dh (B, Hr) and dL/dc (B, H) carried back to before step 0 of
+ * layer-direction 0, i.e. d loss / d state0 of the first layer's forward
+ * direction. The pointer's type is real *. */
+void *tagger_cache_at(void *cache, int B, int T, int what, int i)
+{
+    TrainMem m;
+    static const int group[4] = {
+        0,
+        0,
+        1,
+        1,
+    };
+    if (i < 0 || i >= 4)
+        return 0;
+    train_mem(cache, B, T, &m);
+    switch (what) {
+    case 0:
+        return m.a[i];
+    case 1:
+        return m.out[group[i]];
+    case 2: /* only an LSTM's layers have c */
+        switch (i) {
+        default:
+            return 0;
+        }
+    case 3:
+        return m.dhn;
+    case 4:
+        return 0;
+    default:
+        return 0;
+    }
 }
 
 /* Head 'tag' without its activation: the logits. */
@@ -5028,7 +5084,7 @@ int tagger_forward_train(const real *w, const real *x, const int *lengths, int B
 }
 
 int tagger_backward(const real *w, const real *x, int B, int T, const real *dout,
-    const real *drop, real *dw, void *cache)
+    const real *drop, real *dw, real *dstate0, void *cache)
 {
     TrainMem m;
     (void)drop; /* no dropout between layers */
@@ -5074,11 +5130,17 @@ int tagger_backward(const real *w, const real *x, int B, int T, const real *dout
     blk_encoder_l1_seqb(m.wb[3], m.out[0], (long)T * 48, 48, dx,
         m.out[1] + 24, dy + 24, (long)T * 48, 48, T, m.bs, m.perm, m.len,
         m.a[3], m.ex[3], m.dhn, dw + 10080, m.h0[3], m.bz, 1);
+    if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
+        vec_copy(dstate0 + (long)B * 72, m.dhn, (long)B * 24);
+    }
     /* encoder layer 1 */
     vec_zero(m.dhn, (long)B * 24);
     blk_encoder_l1_seqb(m.wb[2], m.out[0], (long)T * 48, 48, dx,
         m.out[1] + 0, dy + 0, (long)T * 48, 48, T, m.bs, m.perm, m.len,
         m.a[2], m.ex[2], m.dhn, dw + 4800, m.h0[2], m.bz, 0);
+    if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
+        vec_copy(dstate0 + (long)B * 48, m.dhn, (long)B * 24);
+    }
     swap = dy;
     dy = dx;
     dx = swap;
@@ -5087,11 +5149,17 @@ int tagger_backward(const real *w, const real *x, int B, int T, const real *dout
     blk_encoder_l0_seqb(m.wb[1], x, (long)T * 8, 8, 0,
         m.out[0] + 24, dy + 24, (long)T * 48, 48, T, m.bs, m.perm, m.len,
         m.a[1], m.ex[1], m.dhn, dw + 2400, m.h0[1], m.bz, 1);
+    if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
+        vec_copy(dstate0 + (long)B * 24, m.dhn, (long)B * 24);
+    }
     /* encoder layer 0 */
     vec_zero(m.dhn, (long)B * 24);
     blk_encoder_l0_seqb(m.wb[0], x, (long)T * 8, 8, 0,
         m.out[0] + 0, dy + 0, (long)T * 48, 48, T, m.bs, m.perm, m.len,
         m.a[0], m.ex[0], m.dhn, dw + 0, m.h0[0], m.bz, 0);
+    if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
+        vec_copy(dstate0 + (long)B * 0, m.dhn, (long)B * 24);
+    }
     return 0;
 }
 
@@ -5161,10 +5229,10 @@ void tagger_unpack_grads(const real *g, real *dp)
  * of this model's real type, so that one table serves both precisions. JIT units only. */
 void tagger_v_pack(const void *p, void *pw);
 int tagger_v_forward(const void *w, const void *x, const int *lengths, int B, int T,
-    void *y, void *h_n, void *c_n, void *scratch);
+    const void *h0, const void *c0, void *y, void *h_n, void *c_n, void *scratch);
 int tagger_v_forward_par(const void *w, const void *x, const int *lengths, int B, int T,
-    void *y, void *h_n, void *c_n, void *scratch, void *shared, int part, int nparts,
-    void (*sync)(void *), void *ctx);
+    const void *h0, const void *c0, void *y, void *h_n, void *c_n, void *scratch, void *shared,
+    int part, int nparts, void (*sync)(void *), void *ctx);
 
 void tagger_v_pack(const void *p, void *pw)
 {
@@ -5172,23 +5240,23 @@ void tagger_v_pack(const void *p, void *pw)
 }
 
 int tagger_v_forward(const void *w, const void *x, const int *lengths, int B, int T,
-    void *y, void *h_n, void *c_n, void *scratch)
+    const void *h0, const void *c0, void *y, void *h_n, void *c_n, void *scratch)
 {
-    return tagger_forward(w, x, lengths, B, T, y, h_n, c_n, scratch);
+    return tagger_forward(w, x, lengths, B, T, h0, c0, y, h_n, c_n, scratch);
 }
 
 int tagger_v_forward_par(const void *w, const void *x, const int *lengths, int B, int T,
-    void *y, void *h_n, void *c_n, void *scratch, void *shared, int part, int nparts,
-    void (*sync)(void *), void *ctx)
+    const void *h0, const void *c0, void *y, void *h_n, void *c_n, void *scratch, void *shared,
+    int part, int nparts, void (*sync)(void *), void *ctx)
 {
-    return tagger_forward_par(w, x, lengths, B, T, y, h_n, c_n, scratch, shared, part,
-                                  nparts, sync, ctx);
+    return tagger_forward_par(w, x, lengths, B, T, h0, c0, y, h_n, c_n, scratch, shared,
+        part, nparts, sync, ctx);
 }
 
 int tagger_v_forward_train(const void *w, const void *x, const int *lengths, int B, int T,
     void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache);
 int tagger_v_backward(const void *w, const void *x, int B, int T, const void *dout,
-    const void *drop, void *dw, void *cache);
+    const void *drop, void *dw, void *dstate0, void *cache);
 void tagger_v_unpack_grads(const void *g, void *dp);
 void *tagger_v_acts(void *cache, int B, int T, int i);
 
@@ -5199,9 +5267,9 @@ int tagger_v_forward_train(const void *w, const void *x, const int *lengths, int
 }
 
 int tagger_v_backward(const void *w, const void *x, int B, int T, const void *dout,
-    const void *drop, void *dw, void *cache)
+    const void *drop, void *dw, void *dstate0, void *cache)
 {
-    return tagger_backward(w, x, B, T, dout, drop, dw, cache);
+    return tagger_backward(w, x, B, T, dout, drop, dw, dstate0, cache);
 }
 
 void tagger_v_unpack_grads(const void *g, void *dp)
