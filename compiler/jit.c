@@ -69,6 +69,14 @@ static double jit_tanh(double v)
 }
 
 /* Function to object pointer, as POSIX allows (ISO C does not say). */
+/* A function of jit_kern.c, by its address (its type is the generated prelude's). */
+static void add_fn(TCCState *s, const char *name, void (*fn)(void))
+{
+    const void *p;
+    memcpy(&p, &fn, sizeof p);
+    tcc_add_symbol(s, name, p);
+}
+
 static void add_f32(TCCState *s, const char *name, float (*fn)(float))
 {
     const void *p;
@@ -154,6 +162,10 @@ static JitModule *compile_tcc(const char *source, DiagList *d)
     add_f32(m->s, "tanhf", jit_tanhf);
     add_f64(m->s, "exp", jit_exp);
     add_f64(m->s, "tanh", jit_tanh);
+    add_fn(m->s, "rnnc_product_f32", (void (*)(void))jit_product_f32);
+    add_fn(m->s, "rnnc_product_f64", (void (*)(void))jit_product_f64);
+    add_fn(m->s, "rnnc_outer_f32", (void (*)(void))jit_outer_f32);
+    add_fn(m->s, "rnnc_outer_f64", (void (*)(void))jit_outer_f64);
     int bad = tcc_compile_string(m->s, source) < 0 || tcc_relocate(m->s, TCC_RELOCATE_AUTO) < 0;
     jit_in_libtcc--;
     if (bad) {
@@ -301,15 +313,18 @@ static int write_source(const char *dir, const char *source, char *c_file, size_
 /* Starts the build of c_file into so through sh: the compiler writes a file of its own
  * (c_file's name with .so), renamed to so only when complete, so that two processes at
  * once, a crash, or this process ending first never leave a broken object under that name.
- * The source and so's .lock go; the messages stay in c_file's name with .err when keep_err
- * (else they go too). The child's pid, or -1. */
-static pid_t start_build(int strict, const char *c_file, const char *so, int keep_err)
+ * The source and so's .lock go. A foreground build (someone waits for it) keeps the
+ * messages in c_file's name with .err; a background one (auto's) drops them and runs
+ * niced, so that on a busy or single core the work it would replace is not slowed by it.
+ * The child's pid, or -1. */
+static pid_t start_build(int strict, const char *c_file, const char *so, int background)
 {
     static const char script[] =
-        "cc=$1 c=$2 so=$3 keep=$4; shift 4; "
-        "\"$cc\" \"$@\" -o \"$c.so\" \"$c\" -lm >\"$c.err\" 2>&1 && mv -f \"$c.so\" \"$so\" "
+        "cc=$1 c=$2 so=$3 bg=$4; shift 4; nice=; "
+        "[ \"$bg\" = 1 ] && command -v nice >/dev/null 2>&1 && nice='nice -n 10'; "
+        "$nice \"$cc\" \"$@\" -o \"$c.so\" \"$c\" -lm >\"$c.err\" 2>&1 && mv -f \"$c.so\" \"$so\" "
         "2>/dev/null; "
-        "rc=$?; rm -f \"$c\" \"$c.so\" \"$so.lock\"; [ \"$keep\" = 1 ] || rm -f \"$c.err\"; exit "
+        "rc=$?; rm -f \"$c\" \"$c.so\" \"$so.lock\"; [ \"$bg\" = 1 ] && rm -f \"$c.err\"; exit "
         "$rc";
     const char *argv[24];
     int k = 0;
@@ -320,7 +335,7 @@ static pid_t start_build(int strict, const char *c_file, const char *so, int kee
     argv[k++] = cc_name();
     argv[k++] = c_file;
     argv[k++] = so;
-    argv[k++] = keep_err ? "1" : "0";
+    argv[k++] = background ? "1" : "0";
     for (int i = 0; cc_flags[i]; i++)
         argv[k++] = cc_flags[i];
     if (strict)
@@ -386,7 +401,7 @@ static JitModule *compile_cc(const char *source, int strict, DiagList *d)
             diag_error(d, span_none(), "--jit cc: cannot write in %s: %s", dir, strerror(errno));
             return NULL;
         }
-        pid_t pid = start_build(strict, c_file, so, 1);
+        pid_t pid = start_build(strict, c_file, so, 0);
         if (pid < 0 || wait_build(pid) != 0) {
             diag_error(d, span_none(), "--jit cc: '%s' failed on the generated code", cc_name());
             build_messages(c_file, d);
@@ -530,7 +545,7 @@ static void auto_make(AutoJob *j)
     if (fd >= 0) {
         close(fd);
         pid_t pid = write_source(dir, j->source, c_file, sizeof c_file) == 0
-                        ? start_build(1, c_file, j->so, 0)
+                        ? start_build(1, c_file, j->so, 1)
                         : -1;
         if (pid < 0)
             unlink(lock);

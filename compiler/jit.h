@@ -9,6 +9,21 @@
 
 typedef struct JitModule JitModule;
 
+/* The products libtcc's units call instead of looping (jit_kern.c, built ahead of time and
+ * passed in as rnnc_product_f32 ...; em_product and em_outer emit the calls): for c < n,
+ * y[c] = (init ? init[c] : 0) + w[k * row + c] * v[k] for k = 0, 1, ..., K - 1 in turn (init
+ * may be y itself); and for i < n, k < K, c < ncols in that order,
+ * dst[k * row + c] += z_i[doff + c] * z_i[voff + k] with z_i = bz + i * W. Each output's
+ * operations are the loops' own, in their order: the bits do not change. */
+void jit_product_f32(float *y, const float *init, const float *w, long row, const float *v,
+                     long K, long n);
+void jit_product_f64(double *y, const double *init, const double *w, long row, const double *v,
+                     long K, long n);
+void jit_outer_f32(float *dst, long row, long K, long ncols, const float *bz, long W, long voff,
+                   long doff, long n);
+void jit_outer_f64(double *dst, long row, long K, long ncols, const double *bz, long W, long voff,
+                   long doff, long n);
+
 /* Above 0 while libtcc runs. The failure-injection test (tests/test_failalloc.c) fails no
  * allocation then: libtcc 0.9.27 reports a failed malloc and then uses the NULL pointer, so
  * out of memory inside libtcc is the one case rnnc cannot turn into a clean error. */

@@ -296,6 +296,16 @@ static void unit_body(Emitter *e)
     if (!e->dep)
         em_section(e, "part");
     em_section(e, "vec");
+    if (e->tcc_calls) {
+        const char *r = dbl ? "double" : "float", *x = dbl ? "f64" : "f32";
+        sb_line(sb, "/* the products, compiled ahead of time with rnnc: each output the loops' own");
+        sb_line(sb, " * operations in their order (compiler/jit_kern.c) */");
+        sb_line(sb, "void rnnc_product_%s(%s *y, const %s *init, const %s *w, long row,", x, r, r, r);
+        sb_line(sb, "    const %s *v, long K, long n);", r);
+        sb_line(sb, "void rnnc_outer_%s(%s *dst, long row, long K, long ncols, const %s *bz,", x, r, r);
+        sb_line(sb, "    long W, long voff, long doff, long n);");
+        sb_line(sb, "%s", "");
+    }
     if (!e->dep && p->xp_width)
         em_madd(e);
     if (e->train)
@@ -342,6 +352,7 @@ static int unit_all(const Plan *plan, const char *header_name, const EmitDeploy 
 {
     Sb sb;
     Emitter e = emitter(&sb, plan, dep, jit, train, for_tcc);
+    e.tcc_calls = for_tcc;
     memset(out, 0, sizeof *out);
     sb_init(&sb);
     if (dep)

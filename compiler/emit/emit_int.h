@@ -21,6 +21,8 @@ typedef struct Emitter {
     int train;         /* also emit the training API (api.c, seq.c) */
     int cache;         /* the cell being written stores its activations (a, ex) */
     int for_tcc;       /* for libtcc, which neither unrolls nor vectorises */
+    int tcc_calls;     /* libtcc's unit: products call rnnc_product_* and rnnc_outer_*
+                          (compiler/jit_kern.c) rather than loop (emit_layer shows loops) */
     char ring[16][48]; /* scratch for index expressions */
     int ring_at;
     /* quantised code's RNNC_QMAX and RNNC_QFRAC (emit/quant.c); NULL elsewhere */

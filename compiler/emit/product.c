@@ -78,6 +78,22 @@ void em_product(Emitter *e, int unrolled, const char *dst, long dst0, long n, co
         emit_product_regs(e, dst, dst0, n, init, init0, terms, nterms);
         return;
     }
+    if (!unrolled && e->tcc_calls && nterms > 0) {
+        const char *x = e->p->net->dbl ? "f64" : "f32";
+        for (int t = 0; t < nterms; t++) {
+            const Term *tm = &terms[t];
+            char from[96];
+            if (t)
+                snprintf(from, sizeof from, "%s + %ld", dst, dst0);
+            else if (init)
+                snprintf(from, sizeof from, "%s + %ld", init, init0);
+            else
+                snprintf(from, sizeof from, "0");
+            sb_line(sb, "rnnc_product_%s(%s + %ld, %s, %s + %ld, %ld, %s, %ld, %ld);", x, dst, dst0,
+                    from, tm->w, tm->col0, tm->row, tm->v, tm->K, n);
+        }
+        return;
+    }
     if (!unrolled) {
         sb_line(sb, "for (int j = 0; j < %ld; j++)", n);
         sb->indent += 4;
@@ -279,6 +295,11 @@ void em_outer(Emitter *e, const char *dst, long row, long col0, long K, long nco
               long voff, long doff)
 {
     Sb *sb = e->sb;
+    if (e->tcc_calls) {
+        sb_line(sb, "rnnc_outer_%s(%s + %ld, %ld, %ld, %ld, bz, %ld, %ld, %ld, n);",
+                e->p->net->dbl ? "f64" : "f32", dst, col0, row, K, ncols, W, voff, doff);
+        return;
+    }
     if (e->for_tcc) {
         sb_line(sb, "for (int i = 0; i < n; i++) {");
         sb_line(sb, "    const real *z = bz + (long)i * %ld, *d = z + %ld;", W, doff);
