@@ -271,7 +271,8 @@ static int reshape_any(const OxNode *n, const OxVal *x, OxVal *r, int rout, OxDi
     }
     long cnt = 1;
     for (int j = 0; j < rout; j++) {
-        if (!dim_known(t[j]) || t[j].c < 0 || t[j].c > (1L << 31))
+        if (!dim_known(t[j]) || t[j].c < 0 || t[j].c > (1L << 31) ||
+            (t[j].c && cnt > (1L << 30) / t[j].c)) /* constants hold at most 2^30 */
             goto bad;
         r->c.shape[j] = t[j].c;
         cnt *= t[j].c;

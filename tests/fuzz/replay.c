@@ -84,7 +84,8 @@ static int replay_dir(const char *dir)
         snprintf(names[n++], len, "%s/%s", dir, e->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_str);
+    if (n > 1) /* an empty directory has no array at all */
+        qsort(names, n, sizeof *names, cmp_str);
     int count = 0, rc = 0;
     for (size_t i = 0; i < n; i++) {
         struct stat st;
