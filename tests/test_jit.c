@@ -26,13 +26,22 @@ static const char spec_text[] =
     "head:\n  out_features: 3\n  input: last\nloss: cross_entropy\n"
     "train:\n  optimizer: adam\n  lr: 0.01\n  batch_size: 7\n  epochs: 3\n  seed: 4\n";
 
+/* The same network in float64 (jit_kern.c's double products). */
+static const char spec_f64[] =
+    "name: mix\ninput_size: 6\nbatch_first: true\nprecision: float64\nlayers:\n"
+    "  - name: a\n    cell: lstm\n    hidden_size: 40\n"
+    "  - name: b\n    cell: gru\n    hidden_size: 24\n"
+    "  - name: c\n    cell: rnn\n    hidden_size: 36\n"
+    "head:\n  out_features: 3\n  input: last\nloss: cross_entropy\n"
+    "train:\n  optimizer: adam\n  lr: 0.01\n  batch_size: 7\n  epochs: 3\n  seed: 4\n";
+
 enum { N = 40, T = 23, I = 6 };
 
-/* The spec, inputs (N, T, I), lengths in 5..T and class targets, in dir. */
-static void write_data(const char *dir)
+/* The spec `text`, inputs (N, T, I), lengths in 5..T and class targets, in dir. */
+static void write_data(const char *dir, const char *text)
 {
     char *spec = tu_strf("%s/mix.yaml", dir);
-    assert_int_equal(tu_write_file(spec, spec_text), 0);
+    assert_int_equal(tu_write_file(spec, text), 0);
     float *x = malloc(sizeof(float) * N * T * I);
     long long *y = malloc(sizeof *y * N), *len = malloc(sizeof *len * N);
     unsigned s = 7;
@@ -101,11 +110,10 @@ static int wait_for_build(const char *cache)
 
 /* Cold cache (libtcc, then the build), warm cache (the build from the start), libtcc only:
  * the same trained weights and outputs, byte for byte. */
-static void test_auto_same_bits(void **state)
+static void auto_same_bits(const char *text)
 {
-    (void)state;
     char *dir = tu_mkdtemp(), *cache = tu_strf("%s/cache", dir), *err = NULL;
-    write_data(dir);
+    write_data(dir, text);
     train_run(dir, cache, NULL, "cold", "", &err);
     free(err);
     assert_true(wait_for_build(cache));
@@ -121,12 +129,24 @@ static void test_auto_same_bits(void **state)
     tu_rmdir(dir);
 }
 
+static void test_auto_same_bits(void **state)
+{
+    (void)state;
+    auto_same_bits(spec_text);
+}
+
+static void test_auto_same_bits_f64(void **state)
+{
+    (void)state;
+    auto_same_bits(spec_f64);
+}
+
 /* No system compiler: libtcc's results and one note saying so. */
 static void test_no_compiler(void **state)
 {
     (void)state;
     char *dir = tu_mkdtemp(), *cache = tu_strf("%s/cache", dir), *err = NULL;
-    write_data(dir);
+    write_data(dir, spec_text);
     train_run(dir, cache, "tcc", "tcc", "", &err);
     free(err);
     train_run(dir, cache, NULL, "none", "CC=/nonexistent/cc", &err);
@@ -212,6 +232,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mixed_builds),
         cmocka_unit_test(test_auto_same_bits),
+        cmocka_unit_test(test_auto_same_bits_f64),
         cmocka_unit_test(test_no_compiler),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
