@@ -8,6 +8,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "testutil.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,10 +228,82 @@ static void test_mixed_builds(void **state)
     tu_rmdir(dir);
 }
 
+/* Outputs a forward must write whole: the caller's y is not cleared first, so a forward
+ * into a y full of NaN gives the same bytes as into zeros — every live step written by the
+ * top layer's two directions or the head, the padding after each length zero — for both
+ * builds, time-major and batch-first, with and without a per-step head. */
+static void test_forward_overwrites(void **state)
+{
+    (void)state;
+    static const char *const specs[] = {
+        "name: ow\ninput_size: 6\nlayers:\n"
+        "  - name: a\n    cell: gru\n    hidden_size: 20\n    bidirectional: true\n"
+        "  - name: b\n    cell: lstm\n    hidden_size: 24\n    bidirectional: true\n",
+        "name: ow\ninput_size: 6\nbatch_first: true\nlayers:\n"
+        "  - name: a\n    cell: lstm\n    hidden_size: 24\n    bidirectional: true\n"
+        "    proj_size: 9\n",
+        "name: ow\ninput_size: 6\nbatch_first: true\nlayers:\n"
+        "  - name: a\n    cell: rnn\n    hidden_size: 17\n    bidirectional: true\n"
+        "head:\n  out_features: 5\n  input: sequence\n",
+    };
+    char *dir = tu_mkdtemp(), *cache = tu_strf("%s/cache", dir);
+    setenv("RNNC_CACHE_DIR", cache, 1);
+    for (int k = 0; k < 3; k++) {
+        Rnnc r;
+        rnnc_init(&r);
+        assert_int_equal(rnnc_load_text(&r, "ow.yaml", specs[k]), 0);
+        const Plan *p = r.plan;
+        const int B = 5, Tn = 9, O = (int)r.net->out_size, tm = !r.net->batch_first;
+        const int len[5] = {9, 2, 7, 1, 4};
+        float *params = malloc(sizeof(float) * (size_t)p->nparams),
+              *x = malloc(sizeof(float) * B * Tn * I),
+              *packed = malloc(sizeof(float) * ((size_t)p->npacked + 1));
+        for (long i = 0; i < p->nparams; i++)
+            params[i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
+        for (long i = 0; i < (long)B * Tn * I; i++)
+            x[i] = (float)((i * 13) % 17) / 17.0f - 0.5f;
+        for (int kind = 0; kind < 2; kind++) {
+            ModelFns f;
+            JitModule *m = host_compile(&r, kind ? JIT_CC_STRICT : JIT_TCC, 0, &f);
+            if (!m)
+                diag_render(&r.diag, stderr);
+            assert_non_null(m);
+            f.pack(params, packed);
+            void *scratch = malloc((size_t)f.scratch_bytes(B, Tn));
+            float *y0 = calloc((size_t)B * Tn * O, 4), *y1 = malloc(sizeof(float) * B * Tn * O);
+            for (long i = 0; i < (long)B * Tn * O; i++)
+                y1[i] = (float)NAN;
+            assert_int_equal(f.forward(packed, x, len, B, Tn, NULL, NULL, y0, NULL, NULL, scratch),
+                             0);
+            assert_int_equal(f.forward(packed, x, len, B, Tn, NULL, NULL, y1, NULL, NULL, scratch),
+                             0);
+            if (memcmp(y0, y1, sizeof(float) * B * Tn * O) != 0)
+                fail_msg("spec %d, build %d: a forward into NaN differs from one into zeros", k,
+                         kind);
+            for (int b = 0; b < B; b++)
+                for (int t = 0; t < Tn; t++)
+                    for (int o = 0; o < O; o++) {
+                        float v = y1[((long)(tm ? t * B + b : b * Tn + t)) * O + o];
+                        if ((t >= len[b]) != (v == 0.0f))
+                            fail_msg("spec %d, build %d: y[b=%d, t=%d, %d] = %g (length %d)", k,
+                                     kind, b, t, o, (double)v, len[b]);
+                    }
+            free(scratch), free(y0), free(y1);
+            jit_free(m);
+        }
+        free(params), free(x), free(packed);
+        rnnc_fini(&r);
+    }
+    unsetenv("RNNC_CACHE_DIR");
+    free(cache);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mixed_builds),
+        cmocka_unit_test(test_forward_overwrites),
         cmocka_unit_test(test_auto_same_bits),
         cmocka_unit_test(test_auto_same_bits_f64),
         cmocka_unit_test(test_no_compiler),

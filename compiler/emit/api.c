@@ -721,14 +721,17 @@ static void forward_open(Emitter *e)
     sb_line(sb, "for (int t = 0; t < T; t++)");
     sb_line(sb, "    pbs[t] = bs[t];");
     sb_line(sb, "const int np = pack_part(pp, pbs, B, T, part, nparts); /* pp[0..np) */");
+    /* every output of a live step is written whole (by the top layer's directions, or the
+     * head), so only the padding after each sequence's end is cleared here */
     sb_line(sb, "for (int i = 0; i < np; i++) {");
     sb_line(sb, "    const int b = pp[i];");
     if (head_last)
         sb_line(sb, "    vec_zero(y + (long)b * %ld, %ld);", O, O);
     else if (net->batch_first)
-        sb_line(sb, "    vec_zero(y + (long)b * T * %ld, (long)T * %ld);", O, O);
+        sb_line(sb, "    vec_zero(y + ((long)b * T + len[b]) * %ld, (long)(T - len[b]) * %ld);",
+                O, O);
     else {
-        sb_line(sb, "    for (int t = 0; t < T; t++)");
+        sb_line(sb, "    for (int t = len[b]; t < T; t++)");
         sb_line(sb, "        vec_zero(y + ((long)t * B + b) * %ld, %ld);", O, O);
     }
     sb_line(sb, "}");

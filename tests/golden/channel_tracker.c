@@ -311,7 +311,7 @@ int channel_tracker_forward_par(const real *w, const real *x, const int *lengths
     const int np = pack_part(pp, pbs, B, T, part, nparts); /* pp[0..np) */
     for (int i = 0; i < np; i++) {
         const int b = pp[i];
-        for (int t = 0; t < T; t++)
+        for (int t = len[b]; t < T; t++)
             vec_zero(y + ((long)t * B + b) * 2, 2);
     }
     if (sync) /* no part writes y before every part has cleared its own */

@@ -633,7 +633,7 @@ int cho_gru_forward_par(const real *w, const real *x, const int *lengths, int B,
     const int np = pack_part(pp, pbs, B, T, part, nparts); /* pp[0..np) */
     for (int i = 0; i < np; i++) {
         const int b = pp[i];
-        for (int t = 0; t < T; t++)
+        for (int t = len[b]; t < T; t++)
             vec_zero(y + ((long)t * B + b) * 12, 12);
     }
     if (sync) /* no part writes y before every part has cleared its own */

@@ -2281,7 +2281,7 @@ int projected_lstm_forward_par(const real *w, const real *x, const int *lengths,
     const int np = pack_part(pp, pbs, B, T, part, nparts); /* pp[0..np) */
     for (int i = 0; i < np; i++) {
         const int b = pp[i];
-        vec_zero(y + (long)b * T * 20, (long)T * 20);
+        vec_zero(y + ((long)b * T + len[b]) * 20, (long)(T - len[b]) * 20);
     }
     if (sync) /* no part writes y before every part has cleared its own */
         sync(ctx);

@@ -4853,7 +4853,7 @@ int tagger_forward_par(const real *w, const real *x, const int *lengths, int B, 
     const int np = pack_part(pp, pbs, B, T, part, nparts); /* pp[0..np) */
     for (int i = 0; i < np; i++) {
         const int b = pp[i];
-        vec_zero(y + (long)b * T * 4, (long)T * 4);
+        vec_zero(y + ((long)b * T + len[b]) * 4, (long)(T - len[b]) * 4);
     }
     if (sync) /* no part writes y before every part has cleared its own */
         sync(ctx);
