@@ -10,8 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jit.h"
+#include "emit.h"
 #include "host.h"
+#include "jit.h"
 
 static char **specs;
 static int nspecs;
@@ -259,6 +260,42 @@ static void test_jit_cc(void **state)
     tu_rmdir(dir);
 }
 
+/* The units `--jit cc` and `--jit auto` build (inference and training, shaped for the
+ * system compiler) of every spec compile as cleanly as the deployed code, with the strict
+ * flags: clang unoptimised, gcc and clang at -O3 -march=native with RNNC_STRICT (auto's
+ * build), gcc without it (--jit cc's); gcc finds uninitialised reads only when optimising. */
+static void test_jit_units_warn_free(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp();
+    const char *opts[] = {"-O0", "-O3 -march=native", "-O3 -march=native -DRNNC_STRICT"};
+    for (int i = 0; i < nspecs; i++) {
+        char *spec = tu_strf("%s/specs/%s", tu_src_root(), specs[i]);
+        Rnnc r;
+        rnnc_init(&r);
+        assert_int_equal(rnnc_load(&r, spec), 0);
+        for (int train = 0; train < 2; train++) {
+            CUnit u;
+            assert_int_equal(emit_unit_jit(r.plan, train, 0, &u, &r.diag), 0);
+            char *text = cunit_join(&u), *c = tu_strf("%s/u%d_%d.c", dir, i, train);
+            assert_non_null(text);
+            assert_int_equal(tu_write_file(c, text), 0);
+            const char *ccs[] = {"clang", "gcc", "gcc", "clang"};
+            for (int k = 0; k < 4; k++) {
+                char *cmd = tu_strf("%s %s %s -fPIC -c '%s' -o '%s.o'", ccs[k], strict,
+                                    opts[k < 3 ? k : 2], c, c);
+                compile_ok(cmd);
+                free(cmd);
+            }
+            free(text), free(c);
+            cunit_free(&u);
+        }
+        rnnc_fini(&r);
+        free(spec);
+    }
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     char *dir = tu_strf("%s/specs", tu_src_root());
@@ -269,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_gcc_clang),        cmocka_unit_test(test_header_cxx),
         cmocka_unit_test(test_tcc_command_line), cmocka_unit_test(test_libtcc),
         cmocka_unit_test(test_deterministic),    cmocka_unit_test(test_jit_cc),
+        cmocka_unit_test(test_jit_units_warn_free),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_free_list(specs, nspecs);

@@ -87,7 +87,7 @@ void em_train_mem(Emitter *e)
     sb_line(sb, "%s", "");
     sb_line(sb, "long %s_train_bytes(int B, int T)", net->name);
     sb_line(sb, "{");
-    sb_line(sb, "    TrainMem m;");
+    sb_line(sb, "    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */");
     sb_line(sb, "    return (long)sizeof(real) * train_mem(0, B, T, &m);");
     sb_line(sb, "}");
     sb_line(sb, "%s", "");
@@ -224,7 +224,7 @@ static void forward_train_entry(Emitter *e)
     sb_line(sb, "    void *cache)");
     sb_line(sb, "{");
     sb->indent += 4;
-    sb_line(sb, "TrainMem m;");
+    sb_line(sb, "TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */");
     if (!p->dropout_reals)
         sb_line(sb, "(void)drop; /* no dropout between layers */");
     sb_line(sb, "if (B < 1 || T < 1%s)", hd->present ? " || !logits" : "");
@@ -405,7 +405,7 @@ static void backward_entry(Emitter *e)
     sb_line(sb, "    const real *drop, real *dw, real *dstate0, void *cache)");
     sb_line(sb, "{");
     sb->indent += 4;
-    sb_line(sb, "TrainMem m;");
+    sb_line(sb, "TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */");
     if (!p->dropout_reals)
         sb_line(sb, "(void)drop; /* no dropout between layers */");
     sb_line(sb, "if (B < 1 || T < 1)");
@@ -465,7 +465,7 @@ void em_train_api(Emitter *e)
                 "inspection. */");
     sb_line(sb, "real *%s_acts(void *cache, int B, int T, int i)", e->p->net->name);
     sb_line(sb, "{");
-    sb_line(sb, "    TrainMem m;");
+    sb_line(sb, "    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */");
     sb_line(sb, "    train_mem(cache, B, T, &m);");
     sb_line(sb, "    return i >= 0 && i < %d ? m.a[i] : 0;", e->p->nlayers);
     sb_line(sb, "}");

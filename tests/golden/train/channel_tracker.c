@@ -256,7 +256,7 @@ static long train_mem(void *cache, int B, int T, TrainMem *m)
 
 long channel_tracker_train_bytes(int B, int T)
 {
-    TrainMem m;
+    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
     return (long)sizeof(real) * train_mem(0, B, T, &m);
 }
 
@@ -724,7 +724,7 @@ int channel_tracker_forward_par(const real *w, const real *x, const int *lengths
 /* The gate activations layer-direction i stored in `cache` (B, T, G*H), for inspection. */
 real *channel_tracker_acts(void *cache, int B, int T, int i)
 {
-    TrainMem m;
+    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
     train_mem(cache, B, T, &m);
     return i >= 0 && i < 1 ? m.a[i] : 0;
 }
@@ -737,7 +737,7 @@ real *channel_tracker_acts(void *cache, int B, int T, int i)
  * direction. The pointer's type is real *. */
 void *channel_tracker_cache_at(void *cache, int B, int T, int what, int i)
 {
-    TrainMem m;
+    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
     static const int group[1] = {
         0,
     };
@@ -805,7 +805,7 @@ int channel_tracker_forward_train(const real *w, const real *x, const int *lengt
     int T, real *y, real *logits, const real *drop, const real *state0, real *state1,
     void *cache)
 {
-    TrainMem m;
+    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
     (void)drop; /* no dropout between layers */
     if (B < 1 || T < 1 || !logits)
         return -1;
@@ -838,7 +838,7 @@ int channel_tracker_forward_train(const real *w, const real *x, const int *lengt
 int channel_tracker_backward(const real *w, const real *x, int B, int T, const real *dout,
     const real *drop, real *dw, real *dstate0, void *cache)
 {
-    TrainMem m;
+    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
     (void)drop; /* no dropout between layers */
     if (B < 1 || T < 1)
         return -1;

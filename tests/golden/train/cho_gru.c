@@ -283,7 +283,7 @@ static long train_mem(void *cache, int B, int T, TrainMem *m)
 
 long cho_gru_train_bytes(int B, int T)
 {
-    TrainMem m;
+    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
     return (long)sizeof(real) * train_mem(0, B, T, &m);
 }
 
@@ -1704,7 +1704,7 @@ int cho_gru_forward_par(const real *w, const real *x, const int *lengths, int B,
 /* The gate activations layer-direction i stored in `cache` (B, T, G*H), for inspection. */
 real *cho_gru_acts(void *cache, int B, int T, int i)
 {
-    TrainMem m;
+    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
     train_mem(cache, B, T, &m);
     return i >= 0 && i < 2 ? m.a[i] : 0;
 }
@@ -1717,7 +1717,7 @@ real *cho_gru_acts(void *cache, int B, int T, int i)
  * direction. The pointer's type is real *. */
 void *cho_gru_cache_at(void *cache, int B, int T, int what, int i)
 {
-    TrainMem m;
+    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
     static const int group[2] = {
         0,
         1,
@@ -1748,7 +1748,7 @@ int cho_gru_forward_train(const real *w, const real *x, const int *lengths, int 
     int T, real *y, real *logits, const real *drop, const real *state0, real *state1,
     void *cache)
 {
-    TrainMem m;
+    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
     (void)drop; /* no dropout between layers */
     if (B < 1 || T < 1)
         return -1;
@@ -1788,7 +1788,7 @@ int cho_gru_forward_train(const real *w, const real *x, const int *lengths, int 
 int cho_gru_backward(const real *w, const real *x, int B, int T, const real *dout,
     const real *drop, real *dw, real *dstate0, void *cache)
 {
-    TrainMem m;
+    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
     (void)drop; /* no dropout between layers */
     if (B < 1 || T < 1)
         return -1;

@@ -317,7 +317,7 @@ static long train_mem(void *cache, int B, int T, TrainMem *m)
 
 long projected_lstm_train_bytes(int B, int T)
 {
-    TrainMem m;
+    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
     return (long)sizeof(real) * train_mem(0, B, T, &m);
 }
 
@@ -2324,7 +2324,7 @@ int projected_lstm_forward_par(const real *w, const real *x, const int *lengths,
 /* The gate activations layer-direction i stored in `cache` (B, T, G*H), for inspection. */
 real *projected_lstm_acts(void *cache, int B, int T, int i)
 {
-    TrainMem m;
+    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
     train_mem(cache, B, T, &m);
     return i >= 0 && i < 3 ? m.a[i] : 0;
 }
@@ -2337,7 +2337,7 @@ real *projected_lstm_acts(void *cache, int B, int T, int i)
  * direction. The pointer's type is real *. */
 void *projected_lstm_cache_at(void *cache, int B, int T, int what, int i)
 {
-    TrainMem m;
+    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
     static const int group[3] = {
         0,
         0,
@@ -2373,7 +2373,7 @@ int projected_lstm_forward_train(const real *w, const real *x, const int *length
     int T, real *y, real *logits, const real *drop, const real *state0, real *state1,
     void *cache)
 {
-    TrainMem m;
+    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
     (void)drop; /* no dropout between layers */
     if (B < 1 || T < 1)
         return -1;
@@ -2436,7 +2436,7 @@ int projected_lstm_forward_train(const real *w, const real *x, const int *length
 int projected_lstm_backward(const real *w, const real *x, int B, int T, const real *dout,
     const real *drop, real *dw, real *dstate0, void *cache)
 {
-    TrainMem m;
+    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
     (void)drop; /* no dropout between layers */
     if (B < 1 || T < 1)
         return -1;

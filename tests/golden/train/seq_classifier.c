@@ -322,7 +322,7 @@ static long train_mem(void *cache, int B, int T, TrainMem *m)
 
 long seq_classifier_train_bytes(int B, int T)
 {
-    TrainMem m;
+    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
     return (long)sizeof(real) * train_mem(0, B, T, &m);
 }
 
@@ -2869,7 +2869,7 @@ int seq_classifier_forward_par(const real *w, const real *x, const int *lengths,
 /* The gate activations layer-direction i stored in `cache` (B, T, G*H), for inspection. */
 real *seq_classifier_acts(void *cache, int B, int T, int i)
 {
-    TrainMem m;
+    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
     train_mem(cache, B, T, &m);
     return i >= 0 && i < 2 ? m.a[i] : 0;
 }
@@ -2882,7 +2882,7 @@ real *seq_classifier_acts(void *cache, int B, int T, int i)
  * direction. The pointer's type is real *. */
 void *seq_classifier_cache_at(void *cache, int B, int T, int what, int i)
 {
-    TrainMem m;
+    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
     static const int group[2] = {
         0,
         1,
@@ -2955,7 +2955,7 @@ int seq_classifier_forward_train(const real *w, const real *x, const int *length
     int T, real *y, real *logits, const real *drop, const real *state0, real *state1,
     void *cache)
 {
-    TrainMem m;
+    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
     if (B < 1 || T < 1 || !logits)
         return -1;
     train_mem(cache, B, T, &m);
@@ -3017,7 +3017,7 @@ int seq_classifier_forward_train(const real *w, const real *x, const int *length
 int seq_classifier_backward(const real *w, const real *x, int B, int T, const real *dout,
     const real *drop, real *dw, real *dstate0, void *cache)
 {
-    TrainMem m;
+    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
     if (B < 1 || T < 1)
         return -1;
     train_mem(cache, B, T, &m);

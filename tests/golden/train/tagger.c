@@ -339,7 +339,7 @@ static long train_mem(void *cache, int B, int T, TrainMem *m)
 
 long tagger_train_bytes(int B, int T)
 {
-    TrainMem m;
+    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
     return (long)sizeof(real) * train_mem(0, B, T, &m);
 }
 
@@ -4935,7 +4935,7 @@ int tagger_forward_par(const real *w, const real *x, const int *lengths, int B, 
 /* The gate activations layer-direction i stored in `cache` (B, T, G*H), for inspection. */
 real *tagger_acts(void *cache, int B, int T, int i)
 {
-    TrainMem m;
+    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
     train_mem(cache, B, T, &m);
     return i >= 0 && i < 4 ? m.a[i] : 0;
 }
@@ -4948,7 +4948,7 @@ real *tagger_acts(void *cache, int B, int T, int i)
  * direction. The pointer's type is real *. */
 void *tagger_cache_at(void *cache, int B, int T, int what, int i)
 {
-    TrainMem m;
+    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
     static const int group[4] = {
         0,
         0,
@@ -5019,7 +5019,7 @@ int tagger_forward_train(const real *w, const real *x, const int *lengths, int B
     int T, real *y, real *logits, const real *drop, const real *state0, real *state1,
     void *cache)
 {
-    TrainMem m;
+    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
     (void)drop; /* no dropout between layers */
     if (B < 1 || T < 1 || !logits)
         return -1;
@@ -5086,7 +5086,7 @@ int tagger_forward_train(const real *w, const real *x, const int *lengths, int B
 int tagger_backward(const real *w, const real *x, int B, int T, const real *dout,
     const real *drop, real *dw, real *dstate0, void *cache)
 {
-    TrainMem m;
+    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
     (void)drop; /* no dropout between layers */
     if (B < 1 || T < 1)
         return -1;
