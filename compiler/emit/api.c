@@ -68,18 +68,17 @@ void em_train_mem(Emitter *e)
             p->cache.ints_B, p->cache.ints_T);
     sb_line(sb, "          (long)sizeof(real);");
     sb_line(sb, "const long BT = (long)B * T;");
-    sb_line(sb, "if (r) {");
-    sb_line(sb, "    m->len = (int *)cache;");
-    sb_line(sb, "    m->perm = m->len + B;");
-    sb_line(sb, "    m->bs = m->perm + B;");
-    sb_line(sb, "}");
+    /* every field set on every path (NULL when sizing), so that no compiler sees a read of
+     * one unset */
+    sb_line(sb, "m->len = (int *)cache;");
+    sb_line(sb, "m->perm = r ? m->len + B : 0;");
+    sb_line(sb, "m->bs = r ? m->perm + B : 0;");
     /* the plan's table of the cache, region by region */
     for (int k = 0; k < p->cache.n; k++) {
         const PlanRegion *g = &p->cache.r[k];
         static const char *const per[] = {
             [PER_ONE] = "", [PER_B] = "(long)B * ", [PER_BT] = "BT * "};
-        sb_line(sb, "if (r)");
-        sb_line(sb, "    m->%s = r + at;", g->name);
+        sb_line(sb, "m->%s = r ? r + at : 0;", g->name);
         sb_line(sb, "at += %s%ld;", per[g->per], g->width);
     }
     sb_line(sb, "return at;");
@@ -87,7 +86,7 @@ void em_train_mem(Emitter *e)
     sb_line(sb, "%s", "");
     sb_line(sb, "long %s_train_bytes(int B, int T)", net->name);
     sb_line(sb, "{");
-    sb_line(sb, "    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */");
+    sb_line(sb, "    TrainMem m;");
     sb_line(sb, "    return (long)sizeof(real) * train_mem(0, B, T, &m);");
     sb_line(sb, "}");
     sb_line(sb, "%s", "");
@@ -224,7 +223,7 @@ static void forward_train_entry(Emitter *e)
     sb_line(sb, "    void *cache)");
     sb_line(sb, "{");
     sb->indent += 4;
-    sb_line(sb, "TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */");
+    sb_line(sb, "TrainMem m;");
     if (!p->dropout_reals)
         sb_line(sb, "(void)drop; /* no dropout between layers */");
     sb_line(sb, "if (B < 1 || T < 1%s)", hd->present ? " || !logits" : "");
@@ -405,7 +404,7 @@ static void backward_entry(Emitter *e)
     sb_line(sb, "    const real *drop, real *dw, real *dstate0, void *cache)");
     sb_line(sb, "{");
     sb->indent += 4;
-    sb_line(sb, "TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */");
+    sb_line(sb, "TrainMem m;");
     if (!p->dropout_reals)
         sb_line(sb, "(void)drop; /* no dropout between layers */");
     sb_line(sb, "if (B < 1 || T < 1)");
@@ -465,7 +464,7 @@ void em_train_api(Emitter *e)
                 "inspection. */");
     sb_line(sb, "real *%s_acts(void *cache, int B, int T, int i)", e->p->net->name);
     sb_line(sb, "{");
-    sb_line(sb, "    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */");
+    sb_line(sb, "    TrainMem m;");
     sb_line(sb, "    train_mem(cache, B, T, &m);");
     sb_line(sb, "    return i >= 0 && i < %d ? m.a[i] : 0;", e->p->nlayers);
     sb_line(sb, "}");

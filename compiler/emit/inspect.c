@@ -21,7 +21,7 @@ void em_cache_at(Emitter *e)
     sb_line(sb, "void *%s_cache_at(void *cache, int B, int T, int what, int i)", p->net->name);
     sb_line(sb, "{");
     sb->indent += 4;
-    sb_line(sb, "TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */");
+    sb_line(sb, "TrainMem m;");
     sb_line(sb, "static const int group[%d] = {", p->nlayers);
     int g = -1;
     for (int i = 0; i < p->nlayers; i++) {

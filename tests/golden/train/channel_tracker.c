@@ -213,50 +213,37 @@ static long train_mem(void *cache, int B, int T, TrainMem *m)
     long at = ((2L * B + 1L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
               (long)sizeof(real);
     const long BT = (long)B * T;
-    if (r) {
-        m->len = (int *)cache;
-        m->perm = m->len + B;
-        m->bs = m->perm + B;
-    }
-    if (r)
-        m->h = r + at;
+    m->len = (int *)cache;
+    m->perm = r ? m->len + B : 0;
+    m->bs = r ? m->perm + B : 0;
+    m->h = r ? r + at : 0;
     at += (long)B * 8;
-    if (r)
-        m->c = r + at;
+    m->c = r ? r + at : 0;
     at += (long)B * 8;
-    if (r)
-        m->out[0] = r + at;
+    m->out[0] = r ? r + at : 0;
     at += BT * 8;
-    if (r)
-        m->a[0] = r + at;
+    m->a[0] = r ? r + at : 0;
     at += BT * 24;
-    if (r)
-        m->h0[0] = r + at;
+    m->h0[0] = r ? r + at : 0;
     at += (long)B * 8;
-    if (r)
-        m->wb[0] = r + at;
+    m->wb[0] = r ? r + at : 0;
     at += 240;
-    if (r)
-        m->ex[0] = r + at;
+    m->ex[0] = r ? r + at : 0;
     at += BT * 8;
-    if (r)
-        m->dy = r + at;
+    m->dy = r ? r + at : 0;
     at += BT * 8;
-    if (r)
-        m->dx = r + at;
+    m->dx = r ? r + at : 0;
     at += BT * 8;
-    if (r)
-        m->dhn = r + at;
+    m->dhn = r ? r + at : 0;
     at += (long)B * 8;
-    if (r)
-        m->dcn = r + at;
+    m->dcn = r ? r + at : 0;
     at += (long)B * 8;
     return at;
 }
 
 long channel_tracker_train_bytes(int B, int T)
 {
-    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
+    TrainMem m;
     return (long)sizeof(real) * train_mem(0, B, T, &m);
 }
 
@@ -724,7 +711,7 @@ int channel_tracker_forward_par(const real *w, const real *x, const int *lengths
 /* The gate activations layer-direction i stored in `cache` (B, T, G*H), for inspection. */
 real *channel_tracker_acts(void *cache, int B, int T, int i)
 {
-    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
+    TrainMem m;
     train_mem(cache, B, T, &m);
     return i >= 0 && i < 1 ? m.a[i] : 0;
 }
@@ -737,7 +724,7 @@ real *channel_tracker_acts(void *cache, int B, int T, int i)
  * direction. The pointer's type is real *. */
 void *channel_tracker_cache_at(void *cache, int B, int T, int what, int i)
 {
-    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
+    TrainMem m;
     static const int group[1] = {
         0,
     };
@@ -805,7 +792,7 @@ int channel_tracker_forward_train(const real *w, const real *x, const int *lengt
     int T, real *y, real *logits, const real *drop, const real *state0, real *state1,
     void *cache)
 {
-    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
+    TrainMem m;
     (void)drop; /* no dropout between layers */
     if (B < 1 || T < 1 || !logits)
         return -1;
@@ -838,7 +825,7 @@ int channel_tracker_forward_train(const real *w, const real *x, const int *lengt
 int channel_tracker_backward(const real *w, const real *x, int B, int T, const real *dout,
     const real *drop, real *dw, real *dstate0, void *cache)
 {
-    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
+    TrainMem m;
     (void)drop; /* no dropout between layers */
     if (B < 1 || T < 1)
         return -1;

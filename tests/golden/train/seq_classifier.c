@@ -246,83 +246,59 @@ static long train_mem(void *cache, int B, int T, TrainMem *m)
     long at = ((2L * B + 1L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
               (long)sizeof(real);
     const long BT = (long)B * T;
-    if (r) {
-        m->len = (int *)cache;
-        m->perm = m->len + B;
-        m->bs = m->perm + B;
-    }
-    if (r)
-        m->h = r + at;
+    m->len = (int *)cache;
+    m->perm = r ? m->len + B : 0;
+    m->bs = r ? m->perm + B : 0;
+    m->h = r ? r + at : 0;
     at += (long)B * 64;
-    if (r)
-        m->c = r + at;
+    m->c = r ? r + at : 0;
     at += (long)B * 64;
-    if (r)
-        m->out[0] = r + at;
+    m->out[0] = r ? r + at : 0;
     at += BT * 64;
-    if (r)
-        m->din[0] = r + at;
+    m->din[0] = r ? r + at : 0;
     at += BT * 64;
-    if (r)
-        m->a[0] = r + at;
+    m->a[0] = r ? r + at : 0;
     at += BT * 256;
-    if (r)
-        m->h0[0] = r + at;
+    m->h0[0] = r ? r + at : 0;
     at += (long)B * 64;
-    if (r)
-        m->wb[0] = r + at;
+    m->wb[0] = r ? r + at : 0;
     at += 18944;
-    if (r)
-        m->c0[0] = r + at;
+    m->c0[0] = r ? r + at : 0;
     at += (long)B * 64;
-    if (r)
-        m->cs[0] = r + at;
+    m->cs[0] = r ? r + at : 0;
     at += BT * 64;
-    if (r)
-        m->out[1] = r + at;
+    m->out[1] = r ? r + at : 0;
     at += BT * 64;
-    if (r)
-        m->a[1] = r + at;
+    m->a[1] = r ? r + at : 0;
     at += BT * 256;
-    if (r)
-        m->h0[1] = r + at;
+    m->h0[1] = r ? r + at : 0;
     at += (long)B * 64;
-    if (r)
-        m->wb[1] = r + at;
+    m->wb[1] = r ? r + at : 0;
     at += 32768;
-    if (r)
-        m->c0[1] = r + at;
+    m->c0[1] = r ? r + at : 0;
     at += (long)B * 64;
-    if (r)
-        m->cs[1] = r + at;
+    m->cs[1] = r ? r + at : 0;
     at += BT * 64;
-    if (r)
-        m->hlast = r + at;
+    m->hlast = r ? r + at : 0;
     at += (long)B * 64;
-    if (r)
-        m->dhlast = r + at;
+    m->dhlast = r ? r + at : 0;
     at += (long)B * 64;
-    if (r)
-        m->dy = r + at;
+    m->dy = r ? r + at : 0;
     at += BT * 64;
-    if (r)
-        m->dx = r + at;
+    m->dx = r ? r + at : 0;
     at += BT * 64;
-    if (r)
-        m->bz = r + at;
+    m->bz = r ? r + at : 0;
     at += (long)B * 384;
-    if (r)
-        m->dhn = r + at;
+    m->dhn = r ? r + at : 0;
     at += (long)B * 64;
-    if (r)
-        m->dcn = r + at;
+    m->dcn = r ? r + at : 0;
     at += (long)B * 64;
     return at;
 }
 
 long seq_classifier_train_bytes(int B, int T)
 {
-    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
+    TrainMem m;
     return (long)sizeof(real) * train_mem(0, B, T, &m);
 }
 
@@ -2869,7 +2845,7 @@ int seq_classifier_forward_par(const real *w, const real *x, const int *lengths,
 /* The gate activations layer-direction i stored in `cache` (B, T, G*H), for inspection. */
 real *seq_classifier_acts(void *cache, int B, int T, int i)
 {
-    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
+    TrainMem m;
     train_mem(cache, B, T, &m);
     return i >= 0 && i < 2 ? m.a[i] : 0;
 }
@@ -2882,7 +2858,7 @@ real *seq_classifier_acts(void *cache, int B, int T, int i)
  * direction. The pointer's type is real *. */
 void *seq_classifier_cache_at(void *cache, int B, int T, int what, int i)
 {
-    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
+    TrainMem m;
     static const int group[2] = {
         0,
         1,
@@ -2955,7 +2931,7 @@ int seq_classifier_forward_train(const real *w, const real *x, const int *length
     int T, real *y, real *logits, const real *drop, const real *state0, real *state1,
     void *cache)
 {
-    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
+    TrainMem m;
     if (B < 1 || T < 1 || !logits)
         return -1;
     train_mem(cache, B, T, &m);
@@ -3017,7 +2993,7 @@ int seq_classifier_forward_train(const real *w, const real *x, const int *length
 int seq_classifier_backward(const real *w, const real *x, int B, int T, const real *dout,
     const real *drop, real *dw, real *dstate0, void *cache)
 {
-    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
+    TrainMem m;
     if (B < 1 || T < 1)
         return -1;
     train_mem(cache, B, T, &m);

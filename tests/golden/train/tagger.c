@@ -254,92 +254,65 @@ static long train_mem(void *cache, int B, int T, TrainMem *m)
     long at = ((2L * B + 1L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
               (long)sizeof(real);
     const long BT = (long)B * T;
-    if (r) {
-        m->len = (int *)cache;
-        m->perm = m->len + B;
-        m->bs = m->perm + B;
-    }
-    if (r)
-        m->h = r + at;
+    m->len = (int *)cache;
+    m->perm = r ? m->len + B : 0;
+    m->bs = r ? m->perm + B : 0;
+    m->h = r ? r + at : 0;
     at += (long)B * 24;
-    if (r)
-        m->c = r + at;
+    m->c = r ? r + at : 0;
     at += (long)B * 24;
-    if (r)
-        m->out[0] = r + at;
+    m->out[0] = r ? r + at : 0;
     at += BT * 48;
-    if (r)
-        m->a[0] = r + at;
+    m->a[0] = r ? r + at : 0;
     at += BT * 72;
-    if (r)
-        m->h0[0] = r + at;
+    m->h0[0] = r ? r + at : 0;
     at += (long)B * 24;
-    if (r)
-        m->wb[0] = r + at;
+    m->wb[0] = r ? r + at : 0;
     at += 2304;
-    if (r)
-        m->ex[0] = r + at;
+    m->ex[0] = r ? r + at : 0;
     at += BT * 24;
-    if (r)
-        m->a[1] = r + at;
+    m->a[1] = r ? r + at : 0;
     at += BT * 72;
-    if (r)
-        m->h0[1] = r + at;
+    m->h0[1] = r ? r + at : 0;
     at += (long)B * 24;
-    if (r)
-        m->wb[1] = r + at;
+    m->wb[1] = r ? r + at : 0;
     at += 2304;
-    if (r)
-        m->ex[1] = r + at;
+    m->ex[1] = r ? r + at : 0;
     at += BT * 24;
-    if (r)
-        m->out[1] = r + at;
+    m->out[1] = r ? r + at : 0;
     at += BT * 48;
-    if (r)
-        m->a[2] = r + at;
+    m->a[2] = r ? r + at : 0;
     at += BT * 72;
-    if (r)
-        m->h0[2] = r + at;
+    m->h0[2] = r ? r + at : 0;
     at += (long)B * 24;
-    if (r)
-        m->wb[2] = r + at;
+    m->wb[2] = r ? r + at : 0;
     at += 5184;
-    if (r)
-        m->ex[2] = r + at;
+    m->ex[2] = r ? r + at : 0;
     at += BT * 24;
-    if (r)
-        m->a[3] = r + at;
+    m->a[3] = r ? r + at : 0;
     at += BT * 72;
-    if (r)
-        m->h0[3] = r + at;
+    m->h0[3] = r ? r + at : 0;
     at += (long)B * 24;
-    if (r)
-        m->wb[3] = r + at;
+    m->wb[3] = r ? r + at : 0;
     at += 5184;
-    if (r)
-        m->ex[3] = r + at;
+    m->ex[3] = r ? r + at : 0;
     at += BT * 24;
-    if (r)
-        m->dy = r + at;
+    m->dy = r ? r + at : 0;
     at += BT * 48;
-    if (r)
-        m->dx = r + at;
+    m->dx = r ? r + at : 0;
     at += BT * 48;
-    if (r)
-        m->bz = r + at;
+    m->bz = r ? r + at : 0;
     at += (long)B * 192;
-    if (r)
-        m->dhn = r + at;
+    m->dhn = r ? r + at : 0;
     at += (long)B * 24;
-    if (r)
-        m->dcn = r + at;
+    m->dcn = r ? r + at : 0;
     at += (long)B * 24;
     return at;
 }
 
 long tagger_train_bytes(int B, int T)
 {
-    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
+    TrainMem m;
     return (long)sizeof(real) * train_mem(0, B, T, &m);
 }
 
@@ -4935,7 +4908,7 @@ int tagger_forward_par(const real *w, const real *x, const int *lengths, int B, 
 /* The gate activations layer-direction i stored in `cache` (B, T, G*H), for inspection. */
 real *tagger_acts(void *cache, int B, int T, int i)
 {
-    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
+    TrainMem m;
     train_mem(cache, B, T, &m);
     return i >= 0 && i < 4 ? m.a[i] : 0;
 }
@@ -4948,7 +4921,7 @@ real *tagger_acts(void *cache, int B, int T, int i)
  * direction. The pointer's type is real *. */
 void *tagger_cache_at(void *cache, int B, int T, int what, int i)
 {
-    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
+    TrainMem m;
     static const int group[4] = {
         0,
         0,
@@ -5019,7 +4992,7 @@ int tagger_forward_train(const real *w, const real *x, const int *lengths, int B
     int T, real *y, real *logits, const real *drop, const real *state0, real *state1,
     void *cache)
 {
-    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
+    TrainMem m;
     (void)drop; /* no dropout between layers */
     if (B < 1 || T < 1 || !logits)
         return -1;
@@ -5086,7 +5059,7 @@ int tagger_forward_train(const real *w, const real *x, const int *lengths, int B
 int tagger_backward(const real *w, const real *x, int B, int T, const real *dout,
     const real *drop, real *dw, real *dstate0, void *cache)
 {
-    TrainMem m = {0}; /* train_mem fills it (zeroed for gcc -O3 -Wall) */
+    TrainMem m;
     (void)drop; /* no dropout between layers */
     if (B < 1 || T < 1)
         return -1;
