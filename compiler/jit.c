@@ -166,6 +166,10 @@ static JitModule *compile_tcc(const char *source, DiagList *d)
     add_fn(m->s, "rnnc_product_f64", (void (*)(void))jit_product_f64);
     add_fn(m->s, "rnnc_outer_f32", (void (*)(void))jit_outer_f32);
     add_fn(m->s, "rnnc_outer_f64", (void (*)(void))jit_outer_f64);
+    add_f32(m->s, "rnnc_exp_f32", jit_exp_f32);
+    add_f32(m->s, "rnnc_tanh_f32", jit_tanh_f32);
+    add_f64(m->s, "rnnc_exp_f64", jit_exp_f64);
+    add_f64(m->s, "rnnc_tanh_f64", jit_tanh_f64);
     int bad = tcc_compile_string(m->s, source) < 0 || tcc_relocate(m->s, TCC_RELOCATE_AUTO) < 0;
     jit_in_libtcc--;
     if (bad) {

@@ -23,6 +23,11 @@ void jit_outer_f32(float *dst, long row, long K, long ncols, const float *bz, lo
                    long doff, long n);
 void jit_outer_f64(double *dst, long row, long K, long ncols, const double *bz, long W, long voff,
                    long doff, long n);
+/* The prelude's m_expf, m_tanhf, m_exp, m_tanh, compiled ahead of time (jit_kern.c). */
+float jit_exp_f32(float v);
+float jit_tanh_f32(float v);
+double jit_exp_f64(double v);
+double jit_tanh_f64(double v);
 
 /* Above 0 while libtcc runs. The failure-injection test (tests/test_failalloc.c) fails no
  * allocation then: libtcc 0.9.27 reports a failed malloc and then uses the NULL pointer, so

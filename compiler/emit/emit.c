@@ -269,7 +269,16 @@ static void unit_body(Emitter *e)
         em_section(e, "nolib");
         em_weights(e);
     }
-    if (net->math_builtin) {
+    if (net->math_builtin && e->tcc_calls) {
+        const char *r = dbl ? "double" : "float", *x = dbl ? "f64" : "f32";
+        sb_line(sb, "/* rnnc's e^v and tanh (math: builtin), the prelude's text compiled ahead of");
+        sb_line(sb, " * time with rnnc (compiler/jit_kern.c): the same bits as its inlined copies */");
+        if (use_sig || use_softmax)
+            sb_line(sb, "%s rnnc_exp_%s(%s v);", r, x, r);
+        if (use_tanh)
+            sb_line(sb, "%s rnnc_tanh_%s(%s v);", r, x, r);
+        sb_line(sb, "%s", "");
+    } else if (net->math_builtin) {
         if (use_sig || use_softmax || use_tanh)
             em_section(e, dbl ? "exp_f64" : "exp_f32");
         if (use_tanh)
@@ -353,6 +362,10 @@ static int unit_all(const Plan *plan, const char *header_name, const EmitDeploy 
     Sb sb;
     Emitter e = emitter(&sb, plan, dep, jit, train, for_tcc);
     e.tcc_calls = for_tcc;
+    if (for_tcc && plan->net->math_builtin) { /* jit_kern.c's builds of the prelude's own */
+        e.exp_fn = plan->net->dbl ? "rnnc_exp_f64" : "rnnc_exp_f32";
+        e.tanh_fn = plan->net->dbl ? "rnnc_tanh_f64" : "rnnc_tanh_f32";
+    }
     memset(out, 0, sizeof *out);
     sb_init(&sb);
     if (dep)
