@@ -28,8 +28,8 @@ float tanhf(float);
 #endif
 
 /* @@ exp_f32 */
-/* rnnc's own e^v (math: builtin, the default): within 1 ulp of expf, without a branch or a
- * call, so that compilers vectorise the loops that use it. v = k ln2 + r, |r| <= ln2/2
+/* rnnc's own e^v (math: builtin, the default): within 1.5 ulp of e^v (1.21 measured; glibc's
+ * expf is within 1), without a branch or a call, so that compilers vectorise the loops that use it. v = k ln2 + r, |r| <= ln2/2
  * (Cody-Waite), e^r by its Taylor series to r^7 (truncation 5e-9), 2^k built in the exponent
  * bits. The argument is kept in [-87, 88]: e^-87 = 1.6e-38 and e^88 = 1.7e38 are already
  * 0 and infinity to a sigmoid, a tanh or a softmax. */
@@ -50,8 +50,10 @@ RNNC_FN static float m_expf(float v)
 }
 
 /* @@ tanh_f32 */
-/* tanh within 7e-7 relative of tanhf: its Taylor series to x^13 below 1/8 (where
- * 1 - 2/(e^2x + 1) would cancel), that formula above; both computed, one chosen. */
+/* tanh within 16 ulp (13.1 measured, 1.6e-6 relative, just above |v| = 1/8, where the
+ * formula's cancellation is worst; glibc's tanhf: 2.2): its Taylor series to x^13 below 1/8
+ * (where 1 - 2/(e^2x + 1) would cancel more), that formula above; both computed, one
+ * chosen. */
 RNNC_FN static float m_tanhf(float v)
 {
     const float a = v < 0.0f ? -v : v, x2 = v * v;
@@ -63,8 +65,9 @@ RNNC_FN static float m_tanhf(float v)
 }
 
 /* @@ exp_f64 */
-/* The double versions: the series to r^13 (2e-16 of exp) and x^15 (2e-15 of tanh); the
- * argument of exp kept in [-708, 709]. */
+/* The double versions: the series to r^13 and x^15, within 1.5 ulp (exp) and 16 ulp (tanh,
+ * again just above 1/8), as measured by tests/test_gen.c; the argument of exp kept in
+ * [-708, 709]. */
 RNNC_FN static double m_exp(double v)
 {
     union {
