@@ -358,10 +358,10 @@ int main(void)
     specs = tu_list_dir(dir, ".yaml", &nspecs);
     free(dir);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_specs_exist),      cmocka_unit_test(test_template_alone),
-        cmocka_unit_test(test_gcc_clang),        cmocka_unit_test(test_header_cxx),
-        cmocka_unit_test(test_tcc_command_line), cmocka_unit_test(test_libtcc),
-        cmocka_unit_test(test_deterministic),    cmocka_unit_test(test_jit_cc),
+        cmocka_unit_test(test_specs_exist),         cmocka_unit_test(test_template_alone),
+        cmocka_unit_test(test_gcc_clang),           cmocka_unit_test(test_header_cxx),
+        cmocka_unit_test(test_tcc_command_line),    cmocka_unit_test(test_libtcc),
+        cmocka_unit_test(test_deterministic),       cmocka_unit_test(test_jit_cc),
         cmocka_unit_test(test_jit_units_warn_free), cmocka_unit_test(test_prelude_math),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -302,10 +302,8 @@ static void test_forward_overwrites(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mixed_builds),
-        cmocka_unit_test(test_forward_overwrites),
-        cmocka_unit_test(test_auto_same_bits),
-        cmocka_unit_test(test_auto_same_bits_f64),
+        cmocka_unit_test(test_mixed_builds),   cmocka_unit_test(test_forward_overwrites),
+        cmocka_unit_test(test_auto_same_bits), cmocka_unit_test(test_auto_same_bits_f64),
         cmocka_unit_test(test_no_compiler),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

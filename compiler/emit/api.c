@@ -727,8 +727,8 @@ static void forward_open(Emitter *e)
     if (head_last)
         sb_line(sb, "    vec_zero(y + (long)b * %ld, %ld);", O, O);
     else if (net->batch_first)
-        sb_line(sb, "    vec_zero(y + ((long)b * T + len[b]) * %ld, (long)(T - len[b]) * %ld);",
-                O, O);
+        sb_line(sb, "    vec_zero(y + ((long)b * T + len[b]) * %ld, (long)(T - len[b]) * %ld);", O,
+                O);
     else {
         sb_line(sb, "    for (int t = len[b]; t < T; t++)");
         sb_line(sb, "        vec_zero(y + ((long)t * B + b) * %ld, %ld);", O, O);

@@ -271,8 +271,8 @@ static void unit_body(Emitter *e)
     }
     if (net->math_builtin && e->tcc_calls) {
         const char *r = dbl ? "double" : "float", *x = dbl ? "f64" : "f32";
-        sb_line(sb, "/* rnnc's e^v and tanh (math: builtin), the prelude's text compiled ahead of");
-        sb_line(sb, " * time with rnnc (compiler/jit_kern.c): the same bits as its inlined copies */");
+        sb_line(sb, "/* rnnc's e^v and tanh (math: builtin), the prelude's text compiled");
+        sb_line(sb, " * ahead of time (compiler/jit_kern.c): the bits of its inlined copies */");
         if (use_sig || use_softmax)
             sb_line(sb, "%s rnnc_exp_%s(%s v);", r, x, r);
         if (use_tanh)
@@ -307,11 +307,14 @@ static void unit_body(Emitter *e)
     em_section(e, "vec");
     if (e->tcc_calls) {
         const char *r = dbl ? "double" : "float", *x = dbl ? "f64" : "f32";
-        sb_line(sb, "/* the products, compiled ahead of time with rnnc: each output the loops' own");
+        sb_line(sb,
+                "/* the products, compiled ahead of time with rnnc: each output the loops' own");
         sb_line(sb, " * operations in their order (compiler/jit_kern.c) */");
-        sb_line(sb, "void rnnc_product_%s(%s *y, const %s *init, const %s *w, long row,", x, r, r, r);
+        sb_line(sb, "void rnnc_product_%s(%s *y, const %s *init, const %s *w, long row,", x, r, r,
+                r);
         sb_line(sb, "    const %s *v, long K, long n);", r);
-        sb_line(sb, "void rnnc_outer_%s(%s *dst, long row, long K, long ncols, const %s *bz,", x, r, r);
+        sb_line(sb, "void rnnc_outer_%s(%s *dst, long row, long K, long ncols, const %s *bz,", x,
+                r, r);
         sb_line(sb, "    long W, long voff, long doff, long n);");
         sb_line(sb, "%s", "");
     }

@@ -97,10 +97,11 @@ int channel_tracker_forward_par(const channel_tracker_real *packed, const channe
 typedef channel_tracker_real real;
 
 /* rnnc's own e^v (math: builtin, the default): within 1.5 ulp of e^v (1.21 measured; glibc's
- * expf is within 1), without a branch or a call, so that compilers vectorise the loops that use it. v = k ln2 + r, |r| <= ln2/2
- * (Cody-Waite), e^r by its Taylor series to r^7 (truncation 5e-9), 2^k built in the exponent
- * bits. The argument is kept in [-87, 88]: e^-87 = 1.6e-38 and e^88 = 1.7e38 are already
- * 0 and infinity to a sigmoid, a tanh or a softmax. */
+ * expf is within 1), without a branch or a call, so that compilers vectorise the loops that
+ * use it. v = k ln2 + r, |r| <= ln2/2 (Cody-Waite), e^r by its Taylor series to r^7
+ * (truncation 5e-9), 2^k built in the exponent bits. The argument is kept in [-87, 88]:
+ * e^-87 = 1.6e-38 and e^88 = 1.7e38 are already 0 and infinity to a sigmoid, a tanh or a
+ * softmax. */
 static float m_expf(float v)
 {
     union {
