@@ -247,9 +247,10 @@ void rnnc_report(const Rnnc *r, FILE *out)
     const PlanKernels *k = &p->kern;
     fprintf(out,
             "kernels: batched layers take %d sequences x %d columns per block (%d under "
-            "libtcc; %d columns for one sequence), weight gradients %d rows per block; head "
-            "%s\n",
-            k->blk_seqs, k->blk_cols, k->blk_seqs_tcc, k->one_seq_cols, k->outer_rows,
+            "libtcc; %d columns for one sequence, its weights prefetched %d bytes ahead), "
+            "weight gradients %d rows per block; head %s\n",
+            k->blk_seqs, k->blk_cols, k->blk_seqs_tcc, k->one_seq_cols, k->prefetch_bytes,
+            k->outer_rows,
             !net->head.present ? "none"
             : k->head_unrolled ? "unrolled"
                                : "loop");

@@ -161,6 +161,15 @@ static int pack_part(int *perm, int *bs, int B, int T, int part, int nparts)
     return n;
 }
 
+/* @@ prefetch */
+/* A hint that a product will soon read the weights at p (rows a few KiB on), so that they
+ * come from L2 in time; where caches make it pay and the compiler takes it. */
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__aarch64__))
+#define RNNC_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define RNNC_PREFETCH(p) ((void)(p))
+#endif
+
 /* @@ vec */
 RNNC_FN static void vec_zero(real *p, long n)
 {

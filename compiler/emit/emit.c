@@ -305,6 +305,8 @@ static void unit_body(Emitter *e)
     if (!e->dep)
         em_section(e, "part");
     em_section(e, "vec");
+    if (!e->for_tcc) /* em_product's loops for optimising compilers */
+        em_section(e, "prefetch");
     if (e->tcc_calls) {
         const char *r = dbl ? "double" : "float", *x = dbl ? "f64" : "f32";
         sb_line(sb,

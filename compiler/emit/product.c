@@ -30,13 +30,14 @@ const char *em_ix(Emitter *e, long base, long j)
  * per output when unrolled, else constant-bound loops with the same order of additions. */
 /* em_product's loops for compilers that keep arrays in registers: chunks of up to 256 outputs
  * (16 AVX-512 vectors of floats) held in accumulators across every term, so that each step
- * of the reduction loads weights only (a streaming step's product is bound by them). The
- * same expression, acc + w * v, per output in the same order. */
+ * of the reduction loads weights only (a streaming step's product is bound by them), and
+ * asks for the rows the plan's prefetch_bytes on before it needs them. The same expression,
+ * acc + w * v, per output in the same order. */
 static void emit_product_regs(Emitter *e, const char *dst, long dst0, long n, const char *init,
                               long init0, const Term *terms, int nterms)
 {
     Sb *sb = e->sb;
-    long ch = 1024 / e->p->real_size, full = n / ch * ch;
+    long rs = e->p->real_size, ch = 1024 / rs, full = n / ch * ch, line = 64 / rs;
     for (int part = 0; part < 2; part++) {
         long w = part ? n - full : ch;
         if (!w || (!part && !full))
@@ -59,6 +60,13 @@ static void emit_product_regs(Emitter *e, const char *dst, long dst0, long n, co
             sb_line(sb, "for (int k = 0; k < %ld; k++) {", tm->K);
             sb_line(sb, "    const real vk = %s[k], *wk = %s + k * %ld + %ld + jc;", tm->v, tm->w,
                     tm->row, tm->col0);
+            /* the chunk's columns `ahead` rows on: the plan's prefetch_bytes of weights */
+            long ahead = (e->p->kern.prefetch_bytes + w * rs - 1) / (w * rs);
+            if (tm->K > ahead) {
+                sb_line(sb, "    if (k + %ld < %ld)", ahead, tm->K);
+                sb_line(sb, "        for (int q = 0; q < %ld; q += %ld)", w, line);
+                sb_line(sb, "            RNNC_PREFETCH(wk + %ld + q);", ahead * tm->row);
+            }
             sb_line(sb, "    for (int j = 0; j < %ld; j++)", w);
             sb_line(sb, "        acc[j] += wk[j] * vk;");
             sb_line(sb, "}");

@@ -194,6 +194,14 @@ static void vec_copy(real *dst, const real *src, long n)
         dst[i] = src[i];
 }
 
+/* A hint that a product will soon read the weights at p (rows a few KiB on), so that they
+ * come from L2 in time; where caches make it pay and the compiler takes it. */
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__aarch64__))
+#define RNNC_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define RNNC_PREFETCH(p) ((void)(p))
+#endif
+
 /* What forward_train keeps for backward, carved from one cache block. */
 typedef struct TrainMem {
     int *len, *perm, *bs; /* (B), (B), (T): the packed schedule */

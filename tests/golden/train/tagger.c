@@ -220,6 +220,14 @@ static void vec_copy(real *dst, const real *src, long n)
         dst[i] = src[i];
 }
 
+/* A hint that a product will soon read the weights at p (rows a few KiB on), so that they
+ * come from L2 in time; where caches make it pay and the compiler takes it. */
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__aarch64__))
+#define RNNC_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define RNNC_PREFETCH(p) ((void)(p))
+#endif
+
 /* acc + w * v in the batched products: fused where the compiler says fused
  * multiply-add is fast, unless RNNC_STRICT is defined. */
 #if defined(__FP_FAST_FMAF) && !defined(RNNC_STRICT)
