@@ -172,7 +172,7 @@ static void test_deterministic(void **state)
  * its text for libtcc's code (jit_exp_f32 is m_expf, and so on), hold to the bounds their
  * comments give, in ulps of the exact value: float32 on every 61st float of [-87, 88] (exp)
  * and [-12, 12] (tanh), float64 on a million points of [-708, 709] and [-20, 20]. (The worst
- * cases: exp about 1.2 ulp, tanh about 13 just above 1/8.) */
+ * cases: exp about 1.2 ulp, tanh about 2.6 in float32 and 2.9 in float64.) */
 
 static double ulps(long double got, long double want, int bits)
 {
@@ -209,8 +209,8 @@ static void test_prelude_math(void **state)
         e = ulps(jit_tanh_f64(y), tanhl(y), 53);
         wdt = e > wdt ? e : wdt;
     }
-    if (we > 1.5 || wt > 16.0 || wde > 1.5 || wdt > 16.0)
-        fail_msg("ulps: m_expf %.2f (1.5), m_tanhf %.2f (16), m_exp %.2f (1.5), m_tanh %.2f (16)",
+    if (we > 1.5 || wt > 3.0 || wde > 1.5 || wdt > 3.5)
+        fail_msg("ulps: m_expf %.2f (1.5), m_tanhf %.2f (3), m_exp %.2f (1.5), m_tanh %.2f (3.5)",
                  we, wt, wde, wdt);
     assert_true(we > 0.5 && wt > 0.5 && wde > 0.5 && wdt > 0.5); /* the check saw errors */
 }
