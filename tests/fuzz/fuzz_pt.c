@@ -1,10 +1,9 @@
-/* fuzz_pt.c — libFuzzer target for librnnrt's .pt reader (runtime/pt.c, pickle_read.c, pickle_obj.c).
+/* fuzz_pt.c — libFuzzer target for librnnrt's .pt reader (runtime/pt.c, pickle_read.c,
+ * pickle_obj.c).
  * An input starting with "PK" is read as a whole archive; any other input is taken as the
  * data.pkl of an otherwise valid archive with a few storages, so that mutations reach the
- * pickle machine and the gathering past libzip's CRC checks. Not built by meson:
- *   clang -g -fsanitize=fuzzer,address,undefined -Iruntime tests/fuzz/fuzz_pt.c runtime/?*.c \
- *       $(pkg-config --cflags --libs libzip yaml-0.1) -lm -o fuzz_pt
- *   ./fuzz_pt -max_total_time=120 tests/fuzz/corpus/pt   (seeds: the .pt fixtures, pickles)
+ * pickle machine and the gathering past libzip's CRC checks. Built and run like every target
+ * of targets.txt (tools/fuzz.sh; seeds in corpus/pt: the .pt fixtures, pickles).
  */
 #include <stddef.h>
 #include <stdint.h>
