@@ -81,8 +81,8 @@ OUTER(jit_outer_f64, double)
 /* e^v and tanh of math: builtin, for the units shaped for libtcc: the prelude's own text
  * (m_expf, m_tanhf, m_exp, m_tanh), included here rather than copied, built by an optimising
  * compiler without contraction, so the same operations in the same order as libtcc's build
- * of that text and the strict build's inlined copies: the same bits, about three times
- * sooner than libtcc's code. The rest of the prelude is unused here. */
+ * of that text and the strict build's inlined copies: the same bits, sooner (S1 on libtcc:
+ * 1418 -> 863 us). The rest of the prelude is unused here. */
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"

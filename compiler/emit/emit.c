@@ -351,8 +351,13 @@ static Emitter emitter(Sb *sb, const Plan *plan, const EmitDeploy *dep, int jit,
     Emitter e = {.sb = sb, .p = plan, .dep = dep};
     e.one = dbl ? "1.0" : "1.0f";
     e.zero = dbl ? "0.0" : "0.0f";
-    e.exp_fn = own ? (dbl ? "m_exp" : "m_expf") : (dbl ? "exp" : "expf");
-    e.tanh_fn = own ? (dbl ? "m_tanh" : "m_tanhf") : (dbl ? "tanh" : "tanhf");
+    /* math: builtin under libtcc calls jit_kern.c's builds of the prelude's own functions */
+    e.exp_fn = !own      ? (dbl ? "exp" : "expf")
+               : for_tcc ? (dbl ? "rnnc_exp_f64" : "rnnc_exp_f32")
+                         : (dbl ? "m_exp" : "m_expf");
+    e.tanh_fn = !own      ? (dbl ? "tanh" : "tanhf")
+                : for_tcc ? (dbl ? "rnnc_tanh_f64" : "rnnc_tanh_f32")
+                          : (dbl ? "m_tanh" : "m_tanhf");
     e.fn = dep ? "RNNC_NOLIB " : "";
     e.jit = jit;
     e.train = train;
@@ -367,10 +372,6 @@ static int unit_all(const Plan *plan, const char *header_name, const EmitDeploy 
     Sb sb;
     Emitter e = emitter(&sb, plan, dep, jit, train, for_tcc);
     e.tcc_calls = for_tcc;
-    if (for_tcc && plan->net->math_builtin) { /* jit_kern.c's builds of the prelude's own */
-        e.exp_fn = plan->net->dbl ? "rnnc_exp_f64" : "rnnc_exp_f32";
-        e.tanh_fn = plan->net->dbl ? "rnnc_tanh_f64" : "rnnc_tanh_f32";
-    }
     memset(out, 0, sizeof *out);
     sb_init(&sb);
     if (dep)
