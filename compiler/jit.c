@@ -164,6 +164,12 @@ static JitModule *compile_tcc(const char *source, DiagList *d)
     add_f64(m->s, "tanh", jit_tanh);
     add_fn(m->s, "rnnc_product_f32", (void (*)(void))jit_product_f32);
     add_fn(m->s, "rnnc_product_f64", (void (*)(void))jit_product_f64);
+    add_fn(m->s, "rnnc_product_blk_f32", (void (*)(void))jit_product_blk_f32);
+    add_fn(m->s, "rnnc_product_blk_f64", (void (*)(void))jit_product_blk_f64);
+    add_fn(m->s, "rnnc_sigmoid_v_f32", (void (*)(void))jit_sigmoid_v_f32);
+    add_fn(m->s, "rnnc_tanh_v_f32", (void (*)(void))jit_tanh_v_f32);
+    add_fn(m->s, "rnnc_sigmoid_v_f64", (void (*)(void))jit_sigmoid_v_f64);
+    add_fn(m->s, "rnnc_tanh_v_f64", (void (*)(void))jit_tanh_v_f64);
     add_fn(m->s, "rnnc_outer_f32", (void (*)(void))jit_outer_f32);
     add_fn(m->s, "rnnc_outer_f64", (void (*)(void))jit_outer_f64);
     add_f32(m->s, "rnnc_exp_f32", jit_exp_f32);

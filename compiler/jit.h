@@ -15,14 +15,27 @@ typedef struct JitModule JitModule;
  * may be y itself); and for i < n, k < K, c < ncols in that order,
  * dst[k * row + c] += z_i[doff + c] * z_i[voff + k] with z_i = bz + i * W. Each output's
  * operations are the loops' own, in their order: the bits do not change. */
-void jit_product_f32(float *y, const float *init, const float *w, long row, const float *v,
-                     long K, long n);
+void jit_product_f32(float *y, const float *init, const float *w, long row, const float *v, long K,
+                     long n);
 void jit_product_f64(double *y, const double *init, const double *w, long row, const double *v,
                      long K, long n);
+/* ns products against one w at once, sequence s's from init[s] (0 when NULL) with v[s]
+ * into y[s]: each output's operations jit_product's (passed in as rnnc_product_blk_f32 ...;
+ * em_product_blk emits the calls). */
+void jit_product_blk_f32(long ns, float *const *y, const float *const *init, const float *w,
+                         long row, const float *const *v, long K, long n);
+void jit_product_blk_f64(long ns, double *const *y, const double *const *init, const double *w,
+                         long row, const double *const *v, long K, long n);
 void jit_outer_f32(float *dst, long row, long K, long ncols, const float *bz, long W, long voff,
                    long doff, long n);
 void jit_outer_f64(double *dst, long row, long K, long ncols, const double *bz, long W, long voff,
                    long doff, long n);
+/* y[j] = act_sigmoid(x[j]) and act_tanh(x[j]) of math: builtin for j < n (y may be x):
+ * the batched gates of libtcc's units (rnnc_sigmoid_v_f32 ...). */
+void jit_sigmoid_v_f32(float *y, const float *x, long n);
+void jit_tanh_v_f32(float *y, const float *x, long n);
+void jit_sigmoid_v_f64(double *y, const double *x, long n);
+void jit_tanh_v_f64(double *y, const double *x, long n);
 /* The prelude's m_expf, m_tanhf, m_exp, m_tanh, compiled ahead of time (jit_kern.c). */
 float jit_exp_f32(float v);
 float jit_tanh_f32(float v);

@@ -31,52 +31,135 @@
 #define KERN
 #endif
 
-/* Outputs per chunk held in accumulators across the reduction: 64 floats (32 doubles) are
- * four AVX-512 registers. */
-#define CHUNK 64
+/* Up to BLK vectors against one matrix (a block of sequences, each output's operations
+ * PRODUCT's): every row of weights is loaded once for the block, the accumulators, BLK by
+ * CH (64 floats, 32 doubles: four AVX-512 registers each), stay in registers when the chunk is
+ * whole (the common case: gate widths are multiples of 64), four chunks at once for a single
+ * sequence (16 chains). A block of fewer than BLK runs the same code with a constant count. */
+#define BLK 6
 
-#define PRODUCT(name, real)                                                                       \
-    KERN void name(real *y, const real *init, const real *w, long row, const real *v, long K,    \
-                   long n)                                                                        \
+#define PRODUCT_BLK(name, real, CH)                                                               \
+    static inline __attribute__((always_inline)) void name##_s(                                   \
+        const long S, const long m, real *const *y, const real *const *init, const real *w,       \
+        long row, const real *const *v, long K, long j0)                                          \
     {                                                                                             \
-        for (long j0 = 0; j0 < n; j0 += CHUNK) {                                                  \
-            const long m = n - j0 < CHUNK ? n - j0 : CHUNK;                                       \
-            real acc[CHUNK];                                                                      \
+        real acc[BLK * CH];                                                                       \
+        for (long s = 0; s < S; s++)                                                              \
             for (long j = 0; j < m; j++)                                                          \
-                acc[j] = init ? init[j0 + j] : (real)0;                                           \
-            for (long k = 0; k < K; k++) {                                                        \
-                const real vk = v[k], *wk = w + k * row + j0;                                     \
+                acc[s * m + j] = init[s] ? init[s][j0 + j] : (real)0;                             \
+        for (long k = 0; k < K; k++) {                                                            \
+            const real *wk = w + k * row + j0;                                                    \
+            for (long s = 0; s < S; s++) {                                                        \
+                const real vk = v[s][k];                                                          \
                 for (long j = 0; j < m; j++) {                                                    \
                     const real p = wk[j] * vk;                                                    \
-                    acc[j] = acc[j] + p;                                                          \
+                    acc[s * m + j] = acc[s * m + j] + p;                                          \
                 }                                                                                 \
             }                                                                                     \
+        }                                                                                         \
+        for (long s = 0; s < S; s++)                                                              \
             for (long j = 0; j < m; j++)                                                          \
-                y[j0 + j] = acc[j];                                                               \
+                y[s][j0 + j] = acc[s * m + j];                                                    \
+    }                                                                                             \
+    KERN void name(long ns, real *const *y, const real *const *init, const real *w, long row,     \
+                   const real *const *v, long K, long n)                                          \
+    {                                                                                             \
+        for (long s0 = 0; s0 < ns; s0 += BLK) {                                                   \
+            const long S = ns - s0 < BLK ? ns - s0 : BLK;                                         \
+            real *const *ys = y + s0;                                                             \
+            const real *const *is = init + s0, *const *vs = v + s0;                               \
+            long j0 = 0;                                                                          \
+            if (S == 1) /* one sequence: more chains of additions at once */                      \
+                for (; j0 + 4 * CH <= n; j0 += 4 * CH)                                            \
+                    name##_s(1, 4 * CH, ys, is, w, row, vs, K, j0);                               \
+            for (; j0 + CH <= n; j0 += CH)                                                        \
+                switch (S) {                                                                      \
+                case 6:                                                                           \
+                    name##_s(6, CH, ys, is, w, row, vs, K, j0);                                   \
+                    break;                                                                        \
+                case 5:                                                                           \
+                    name##_s(5, CH, ys, is, w, row, vs, K, j0);                                   \
+                    break;                                                                        \
+                case 4:                                                                           \
+                    name##_s(4, CH, ys, is, w, row, vs, K, j0);                                   \
+                    break;                                                                        \
+                case 3:                                                                           \
+                    name##_s(3, CH, ys, is, w, row, vs, K, j0);                                   \
+                    break;                                                                        \
+                case 2:                                                                           \
+                    name##_s(2, CH, ys, is, w, row, vs, K, j0);                                   \
+                    break;                                                                        \
+                default:                                                                          \
+                    name##_s(1, CH, ys, is, w, row, vs, K, j0);                                   \
+                    break;                                                                        \
+                }                                                                                 \
+            if (j0 < n)                                                                           \
+                name##_s(S, n - j0, ys, is, w, row, vs, K, j0);                                   \
         }                                                                                         \
     }
 
-#define OUTER(name, real)                                                                         \
-    KERN void name(real *dst, long row, long K, long ncols, const real *bz, long W, long voff,   \
+/* The outer products of the batched backward in blocks of OROWS rows by CH columns of
+ * dst, held in accumulators across the n sequences; each element still sees its terms one
+ * by one in the order of i. */
+#define OROWS 6
+
+#define OUTER(name, real, CH)                                                                     \
+    static inline __attribute__((always_inline)) void name##_b(                                   \
+        const long R, const long m, real *dst, long row, const real *bz, long W, long voff,       \
+        long doff, long n, long k0, long j0)                                                      \
+    {                                                                                             \
+        real acc[OROWS][CH];                                                                      \
+        real *d0 = dst + k0 * row + j0;                                                           \
+        for (long r = 0; r < R; r++)                                                              \
+            for (long j = 0; j < m; j++)                                                          \
+                acc[r][j] = d0[r * row + j];                                                      \
+        for (long i = 0; i < n; i++) {                                                            \
+            const real *z = bz + i * W, *d = z + doff + j0;                                       \
+            for (long r = 0; r < R; r++) {                                                        \
+                const real vk = z[voff + k0 + r];                                                 \
+                for (long j = 0; j < m; j++) {                                                    \
+                    const real p = d[j] * vk;                                                     \
+                    acc[r][j] = acc[r][j] + p;                                                    \
+                }                                                                                 \
+            }                                                                                     \
+        }                                                                                         \
+        for (long r = 0; r < R; r++)                                                              \
+            for (long j = 0; j < m; j++)                                                          \
+                d0[r * row + j] = acc[r][j];                                                      \
+    }                                                                                             \
+    KERN void name(real *dst, long row, long K, long ncols, const real *bz, long W, long voff,    \
                    long doff, long n)                                                             \
     {                                                                                             \
-        for (long i = 0; i < n; i++) {                                                            \
-            const real *z = bz + i * W, *d = z + doff;                                            \
-            for (long k = 0; k < K; k++) {                                                        \
-                const real vk = z[voff + k];                                                      \
-                real *r = dst + k * row;                                                          \
-                for (long j = 0; j < ncols; j++) {                                                \
-                    const real p = d[j] * vk;                                                     \
-                    r[j] = r[j] + p;                                                              \
-                }                                                                                 \
+        for (long k0 = 0; k0 < K; k0 += OROWS) {                                                  \
+            const long R = K - k0 < OROWS ? K - k0 : OROWS;                                       \
+            long j0 = 0;                                                                          \
+            if (R == OROWS)                                                                       \
+                for (; j0 + CH <= ncols; j0 += CH)                                                \
+                    name##_b(OROWS, CH, dst, row, bz, W, voff, doff, n, k0, j0);                  \
+            for (; j0 < ncols; j0 += CH) {                                                        \
+                const long m = ncols - j0 < CH ? ncols - j0 : CH;                                 \
+                name##_b(R, m, dst, row, bz, W, voff, doff, n, k0, j0);                           \
             }                                                                                     \
         }                                                                                         \
     }
 
-PRODUCT(jit_product_f32, float)
-PRODUCT(jit_product_f64, double)
-OUTER(jit_outer_f32, float)
-OUTER(jit_outer_f64, double)
+PRODUCT_BLK(jit_product_blk_f32, float, 64)
+PRODUCT_BLK(jit_product_blk_f64, double, 32)
+OUTER(jit_outer_f32, float, 64)
+/* one sequence: a block of one */
+void jit_product_f32(float *y, const float *init, const float *w, long row, const float *v, long K,
+                     long n)
+{
+    jit_product_blk_f32(1, &y, &init, w, row, &v, K, n);
+}
+
+void jit_product_f64(double *y, const double *init, const double *w, long row, const double *v,
+                     long K, long n)
+{
+    jit_product_blk_f64(1, &y, &init, w, row, &v, K, n);
+}
+
+OUTER(jit_outer_f64, double, 32)
 
 /* e^v and tanh of math: builtin, for the units shaped for libtcc: the prelude's own text
  * (m_expf, m_tanhf, m_exp, m_tanh), included here rather than copied, built by an optimising
@@ -111,3 +194,21 @@ double jit_tanh_f64(double v)
 {
     return m_tanh(v);
 }
+
+/* The gate activations over a vector (y may be x), for libtcc's batched kernels: each
+ * element the prelude's act_sigmoid (1 / (1 + e^-v)) or act_tanh of math: builtin, the
+ * same operations as the scalar calls, vectorised across elements. */
+#define ACTS(sig, th, real, ONE, EXP, TANH)                                                       \
+    KERN void sig(real *y, const real *x, long n)                                                 \
+    {                                                                                             \
+        for (long j = 0; j < n; j++)                                                              \
+            y[j] = ONE / (ONE + EXP(-x[j]));                                                      \
+    }                                                                                             \
+    KERN void th(real *y, const real *x, long n)                                                  \
+    {                                                                                             \
+        for (long j = 0; j < n; j++)                                                              \
+            y[j] = TANH(x[j]);                                                                    \
+    }
+
+ACTS(jit_sigmoid_v_f32, jit_tanh_v_f32, float, 1.0f, m_expf, m_tanhf)
+ACTS(jit_sigmoid_v_f64, jit_tanh_v_f64, double, 1.0, m_exp, m_tanh)

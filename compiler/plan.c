@@ -294,7 +294,7 @@ Plan *plan_build(Arena *a, DiagList *d, const Net *net)
     p->can_stream = 1;
     for (int i = 0; i < net->nblocks; i++)
         p->can_stream &= net->blocks[i].dirs == 1;
-    p->kern = (PlanKernels){6, 1, 64, 256, 6, 0, 6, 64, 192 * 1024, 1, 4096};
+    p->kern = (PlanKernels){6, 64, 256, 6, 0, 6, 64, 192 * 1024, 1, 4096};
     if (net->head.present)
         p->kern.head_unrolled = (long)net->head.in_features * net->head.out_features <= 1024;
     if (plan_layouts(a, p) < 0) {

@@ -39,8 +39,8 @@ typedef struct PlanLayout {
 /* Where the kernels are shaped: decided here, printed by `rnnc check`, pinned by tests. */
 typedef struct PlanKernels {
     int blk_seqs;       /* sequences per block of the batched kernels (gcc keeps 6 x 64 floats,
-                           24 AVX-512 registers, in accumulators) */
-    int blk_seqs_tcc;   /* the same for libtcc, which keeps nothing in registers: 1 */
+                           24 AVX-512 registers, in accumulators; libtcc's units call
+                           products compiled ahead of time that do the same) */
     int blk_cols;       /* columns per accumulator block: 64 */
     int one_seq_cols;   /* columns per chunk for a single sequence: 256 (16 chains in flight) */
     int outer_rows;     /* rows of dW per block of the batched backward: 6 */

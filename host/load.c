@@ -246,11 +246,10 @@ void rnnc_report(const Rnnc *r, FILE *out)
             plan_scratch_bytes(p, 1, 100), plan_scratch_bytes(p, 32, 100));
     const PlanKernels *k = &p->kern;
     fprintf(out,
-            "kernels: batched layers take %d sequences x %d columns per block (%d under "
-            "libtcc; %d columns for one sequence, its weights prefetched %d bytes ahead), "
-            "weight gradients %d rows per block; head %s\n",
-            k->blk_seqs, k->blk_cols, k->blk_seqs_tcc, k->one_seq_cols, k->prefetch_bytes,
-            k->outer_rows,
+            "kernels: batched layers take %d sequences x %d columns per block (%d columns "
+            "for one sequence, its weights prefetched %d bytes ahead), weight gradients %d "
+            "rows per block; head %s\n",
+            k->blk_seqs, k->blk_cols, k->one_seq_cols, k->prefetch_bytes, k->outer_rows,
             !net->head.present ? "none"
             : k->head_unrolled ? "unrolled"
                                : "loop");

@@ -104,13 +104,27 @@ void em_cell(Emitter *e, const PlanLayer *L)
     sb_line(sb, "%s", "");
 }
 
+/* "act_<fn>(g[<base + j>])", or "g[<base + j>]" where the activations were applied
+ * already (acts_done). */
+static const char *act(Emitter *e, const char *fn, long base, long j)
+{
+    char ix[32], *s; /* an index: "%ld + jc + j" at most */
+    snprintf(ix, sizeof ix, "%s", em_ix(e, base, j));
+    s = e->ring[e->ring_at++ % 16];
+    if (e->acts_done)
+        snprintf(s, 48, "g[%s]", ix);
+    else
+        snprintf(s, 48, "act_%s(g[%s])", fn, ix);
+    return s;
+}
+
 void em_reset_unit(Emitter *e, const PlanLayer *L, long j)
 {
     if (e->cache)
-        sb_line(e->sb, "a[%s] = act_sigmoid(g[%s]), rh[%s] = a[%s] * h[%s];", em_ix(e, 0, j),
-                em_ix(e, 0, j), em_ix(e, 0, j), em_ix(e, 0, j), em_ix(e, 0, j));
+        sb_line(e->sb, "a[%s] = %s, rh[%s] = a[%s] * h[%s];", em_ix(e, 0, j),
+                act(e, "sigmoid", 0, j), em_ix(e, 0, j), em_ix(e, 0, j), em_ix(e, 0, j));
     else
-        sb_line(e->sb, "rh[%s] = act_sigmoid(g[%s]) * h[%s];", em_ix(e, 0, j), em_ix(e, 0, j),
+        sb_line(e->sb, "rh[%s] = %s * h[%s];", em_ix(e, 0, j), act(e, "sigmoid", 0, j),
                 em_ix(e, 0, j));
     (void)L;
 }
@@ -182,8 +196,10 @@ static void back_params(Emitter *e, const PlanLayer *L)
 static void gates_rnn(Emitter *e, const PlanLayer *L, long j)
 {
     Sb *sb = e->sb;
-    sb_line(sb, "h[%s] = act_%s(g[%s]);", em_ix(e, 0, j),
-            L->block->nonlin == NONLIN_RELU ? "relu" : "tanh", em_ix(e, 0, j));
+    if (L->block->nonlin == NONLIN_RELU)
+        sb_line(sb, "h[%s] = act_relu(g[%s]);", em_ix(e, 0, j), em_ix(e, 0, j));
+    else
+        sb_line(sb, "h[%s] = %s;", em_ix(e, 0, j), act(e, "tanh", 0, j));
     if (e->cache)
         sb_line(sb, "a[%s] = h[%s];", em_ix(e, 0, j), em_ix(e, 0, j));
 }
@@ -206,15 +222,19 @@ static void gates_lstm(Emitter *e, const PlanLayer *L, long j)
     long H = L->H;
     sb_line(sb, "{");
     sb->indent += 4;
-    sb_line(sb, "const real i = act_sigmoid(g[%s]);", em_ix(e, 0, j));
-    sb_line(sb, "const real f = act_sigmoid(g[%s]);", em_ix(e, H, j));
-    sb_line(sb, "const real gg = act_tanh(g[%s]);", em_ix(e, 2 * H, j));
-    sb_line(sb, "const real o = act_sigmoid(g[%s]);", em_ix(e, 3 * H, j));
+    sb_line(sb, "const real i = %s;", act(e, "sigmoid", 0, j));
+    sb_line(sb, "const real f = %s;", act(e, "sigmoid", H, j));
+    sb_line(sb, "const real gg = %s;", act(e, "tanh", 2 * H, j));
+    if (e->cache || !e->acts_done)
+        sb_line(sb, "const real o = %s;", act(e, "sigmoid", 3 * H, j));
     if (e->cache)
         sb_line(sb, "a[%s] = i, a[%s] = f, a[%s] = gg, a[%s] = o;", em_ix(e, 0, j), em_ix(e, H, j),
                 em_ix(e, 2 * H, j), em_ix(e, 3 * H, j));
     sb_line(sb, "c[%s] = f * c[%s] + i * gg;", em_ix(e, 0, j), em_ix(e, 0, j));
-    sb_line(sb, "%s[%s] = o * act_tanh(c[%s]);", L->P ? "m" : "h", em_ix(e, 0, j), em_ix(e, 0, j));
+    /* activations applied already: o * tanh(c) after the loop (em_gates_after) */
+    if (!e->acts_done)
+        sb_line(sb, "%s[%s] = o * act_tanh(c[%s]);", L->P ? "m" : "h", em_ix(e, 0, j),
+                em_ix(e, 0, j));
     sb_close(sb, 1);
 }
 
@@ -224,6 +244,12 @@ static void back_lstm(Emitter *e, const PlanLayer *L)
 {
     Sb *sb = e->sb;
     long H = L->H;
+    const char *tc = "act_tanh(ct[j])";
+    if (e->vacts) {
+        sb_line(sb, "real tcb[%ld]; /* tanh(c_t) */", H);
+        sb_line(sb, "rnnc_tanh_v_%s(tcb, ct, %ld);", e->p->net->dbl ? "f64" : "f32", H);
+        tc = "tcb[j]";
+    }
     if (L->P) {
         sb_line(sb, "const real *wbr = wb + %ld; /* W_hr (P, H) */",
                 (long)L->G * L->H * (L->I + L->Hr));
@@ -237,7 +263,7 @@ static void back_lstm(Emitter *e, const PlanLayer *L)
         sb_line(sb, "        dm[j] += r[j] * d;");
         sb_line(sb, "}");
         sb_line(sb, "for (int j = 0; j < %ld; j++) {", H);
-        sb_line(sb, "    const real mj = a[%ld + j] * act_tanh(ct[j]);", 3 * H);
+        sb_line(sb, "    const real mj = a[%ld + j] * %s;", 3 * H, tc);
         sb_line(sb, "    real *dr = dwr + j * %d;", L->P);
         sb_line(sb, "    for (int q = 0; q < %d; q++)", L->P);
         sb_line(sb, "        dr[q] += dh[q] * mj;");
@@ -247,7 +273,7 @@ static void back_lstm(Emitter *e, const PlanLayer *L)
     sb->indent += 4;
     sb_line(sb, "const real i = a[j], f = a[%ld + j], g = a[%ld + j], o = a[%ld + j];", H, 2 * H,
             3 * H);
-    sb_line(sb, "const real tc = act_tanh(ct[j]), dm_j = %s;", L->P ? "dm[j]" : "dh[j]");
+    sb_line(sb, "const real tc = %s, dm_j = %s;", tc, L->P ? "dm[j]" : "dh[j]");
     sb_line(sb, "const real dcj = dc[j] + dm_j * o * (%s - tc * tc);", e->one);
     sb_line(sb, "dz[j] = dcj * g * i * (%s - i);", e->one);
     sb_line(sb, "dz[%ld + j] = dcj * cp[j] * f * (%s - f);", H, e->one);
@@ -265,6 +291,13 @@ static void gates_gru(Emitter *e, const PlanLayer *L, long j)
     long H = L->H;
     sb_line(sb, "{");
     sb->indent += 4;
+    if (L->block->reset == RESET_AFTER && e->acts_done) {
+        /* the argument of n's tanh into nb; tanh and h after the loop (em_gates_after) */
+        sb_line(sb, "nb[%s] = g[%s] + g[%s] * gh[%s];", em_ix(e, 0, j), em_ix(e, 2 * H, j),
+                em_ix(e, 0, j), em_ix(e, 0, j));
+        sb_close(sb, 1);
+        return;
+    }
     if (L->block->reset == RESET_AFTER) {
         sb_line(sb, "const real r = act_sigmoid(g[%s]);", em_ix(e, 0, j));
         sb_line(sb, "const real z = act_sigmoid(g[%s]);", em_ix(e, H, j));
@@ -274,8 +307,8 @@ static void gates_gru(Emitter *e, const PlanLayer *L, long j)
             sb_line(sb, "a[%s] = r, a[%s] = z, a[%s] = n, ex[%s] = gh[%s];", em_ix(e, 0, j),
                     em_ix(e, H, j), em_ix(e, 2 * H, j), em_ix(e, 0, j), em_ix(e, 0, j));
     } else {
-        sb_line(sb, "const real z = act_sigmoid(g[%s]);", em_ix(e, H, j));
-        sb_line(sb, "const real n = act_tanh(g[%s]);", em_ix(e, 2 * H, j));
+        sb_line(sb, "const real z = %s;", act(e, "sigmoid", H, j));
+        sb_line(sb, "const real n = %s;", act(e, "tanh", 2 * H, j));
         if (e->cache)
             sb_line(sb, "a[%s] = z, a[%s] = n;", em_ix(e, H, j), em_ix(e, 2 * H, j));
     }
@@ -337,6 +370,70 @@ void em_gates_unit(Emitter *e, const PlanLayer *L, long j)
     case CELL_GRU:
         gates_gru(e, L, j);
         break;
+    }
+}
+
+/* With e->vacts, before the gates of sequence s of a batched step (g: its gb[s], the
+ * pre-activations): the activations of whole gates in place, so that em_gates_unit reads
+ * them (acts_done); a GRU resetting before had r done before its product (em_acts_reset). */
+void em_acts_before(Emitter *e, const PlanLayer *L, const char *g)
+{
+    Sb *sb = e->sb;
+    const char *x = e->p->net->dbl ? "f64" : "f32";
+    long H = L->H;
+    switch (L->block->cell) {
+    case CELL_RNN:
+        if (L->block->nonlin != NONLIN_RELU)
+            sb_line(sb, "rnnc_tanh_v_%s(%s, %s, %ld);", x, g, g, H);
+        break;
+    case CELL_LSTM:
+        sb_line(sb, "rnnc_sigmoid_v_%s(%s, %s, %ld);", x, g, g, 2 * H);
+        sb_line(sb, "rnnc_tanh_v_%s(%s + %ld, %s + %ld, %ld);", x, g, 2 * H, g, 2 * H, H);
+        sb_line(sb, "rnnc_sigmoid_v_%s(%s + %ld, %s + %ld, %ld);", x, g, 3 * H, g, 3 * H, H);
+        break;
+    case CELL_GRU:
+        if (L->block->reset == RESET_AFTER) {
+            sb_line(sb, "rnnc_sigmoid_v_%s(%s, %s, %ld);", x, g, g, 2 * H);
+            sb_line(sb, "real nb[%ld]; /* n's argument, g_n + r * gh */", H);
+        } else {
+            sb_line(sb, "rnnc_sigmoid_v_%s(%s + %ld, %s + %ld, %ld);", x, g, H, g, H, H);
+            sb_line(sb, "rnnc_tanh_v_%s(%s + %ld, %s + %ld, %ld);", x, g, 2 * H, g, 2 * H, H);
+        }
+        break;
+    }
+    e->acts_done = 1;
+}
+
+/* r of a GRU resetting before, in place in g before r * h (e->vacts). */
+void em_acts_reset(Emitter *e, const PlanLayer *L, const char *g)
+{
+    sb_line(e->sb, "rnnc_sigmoid_v_%s(%s, %s, %d);", e->p->net->dbl ? "f64" : "f32", g, g, L->H);
+}
+
+/* After em_gates_unit's loop with acts_done: what needed a tanh of something the loop
+ * computed (LSTM: h or m = o * tanh(c); GRU resetting after: n = tanh(nb), then h), each
+ * element's operations those of the scalar gates. */
+void em_acts_after(Emitter *e, const PlanLayer *L)
+{
+    Sb *sb = e->sb;
+    const char *x = e->p->net->dbl ? "f64" : "f32";
+    long H = L->H;
+    e->acts_done = 0;
+    if (L->block->cell == CELL_LSTM) {
+        const char *o = L->P ? "m" : "h";
+        sb_line(sb, "rnnc_tanh_v_%s(%s, c, %ld);", x, o, H);
+        sb_line(sb, "for (int j = 0; j < %ld; j++)", H);
+        sb_line(sb, "    %s[j] = g[%ld + j] * %s[j];", o, 3 * H, o);
+    } else if (L->block->cell == CELL_GRU && L->block->reset == RESET_AFTER) {
+        sb_line(sb, "rnnc_tanh_v_%s(nb, nb, %ld);", x, H);
+        sb_line(sb, "for (int j = 0; j < %ld; j++) {", H);
+        sb_line(sb, "    const real r = g[j], z = g[%ld + j], n = nb[j];", H);
+        if (e->cache)
+            sb_line(sb, "    a[j] = r, a[%ld + j] = z, a[%ld + j] = n, ex[j] = gh[j];", H, 2 * H);
+        else
+            sb_line(sb, "    (void)r;");
+        sb_line(sb, "    h[j] = (%s - z) * n + z * h[j];", e->one);
+        sb_line(sb, "}");
     }
 }
 

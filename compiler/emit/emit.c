@@ -315,6 +315,13 @@ static void unit_body(Emitter *e)
         sb_line(sb, "void rnnc_product_%s(%s *y, const %s *init, const %s *w, long row,", x, r, r,
                 r);
         sb_line(sb, "    const %s *v, long K, long n);", r);
+        sb_line(sb, "void rnnc_product_blk_%s(long ns, %s *const *y, const %s *const *init,", x, r,
+                r);
+        sb_line(sb, "    const %s *w, long row, const %s *const *v, long K, long n);", r, r);
+        if (e->vacts) {
+            sb_line(sb, "void rnnc_sigmoid_v_%s(%s *y, const %s *x, long n);", x, r, r);
+            sb_line(sb, "void rnnc_tanh_v_%s(%s *y, const %s *x, long n);", x, r, r);
+        }
         sb_line(sb, "void rnnc_outer_%s(%s *dst, long row, long K, long ncols, const %s *bz,", x,
                 r, r);
         sb_line(sb, "    long W, long voff, long doff, long n);");
@@ -372,6 +379,7 @@ static int unit_all(const Plan *plan, const char *header_name, const EmitDeploy 
     Sb sb;
     Emitter e = emitter(&sb, plan, dep, jit, train, for_tcc);
     e.tcc_calls = for_tcc;
+    e.vacts = for_tcc && plan->net->math_builtin;
     memset(out, 0, sizeof *out);
     sb_init(&sb);
     if (dep)

@@ -23,6 +23,9 @@ typedef struct Emitter {
     int for_tcc;       /* for libtcc, which neither unrolls nor vectorises */
     int tcc_calls;     /* libtcc's unit: products call rnnc_product_* and rnnc_outer_*
                           (compiler/jit_kern.c) rather than loop (emit_layer shows loops) */
+    int vacts;         /* libtcc's unit with math: builtin: the batched kernels apply the
+                          gate activations to whole vectors (rnnc_sigmoid_v_*, rnnc_tanh_v_*) */
+    int acts_done;     /* the gates being written read activations applied already */
     char ring[16][48]; /* scratch for index expressions */
     int ring_at;
     /* quantised code's RNNC_QMAX and RNNC_QFRAC (emit/quant.c); NULL elsewhere */
@@ -85,6 +88,12 @@ void em_cell(Emitter *e, const PlanLayer *L);
  * a GRU's (reset before) r * h into rh. The names are the cell's. */
 void em_gates_unit(Emitter *e, const PlanLayer *L, long j);
 void em_reset_unit(Emitter *e, const PlanLayer *L, long j);
+/* libtcc's batched gates (e->vacts): whole gates' activations in place in g before the
+ * units (the units then read them), r alone for a GRU resetting before, and after the
+ * units what takes a tanh of what they computed. */
+void em_acts_before(Emitter *e, const PlanLayer *L, const char *g);
+void em_acts_reset(Emitter *e, const PlanLayer *L, const char *g);
+void em_acts_after(Emitter *e, const PlanLayer *L);
 /* One step backward of layer L (split: the batched kernels' per-sequence part). */
 void em_back(Emitter *e, const PlanLayer *L, int split);
 

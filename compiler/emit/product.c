@@ -97,8 +97,8 @@ void em_product(Emitter *e, int unrolled, const char *dst, long dst0, long n, co
                 snprintf(from, sizeof from, "%s + %ld", init, init0);
             else
                 snprintf(from, sizeof from, "0");
-            sb_line(sb, "rnnc_product_%s(%s + %ld, %s, %s + %ld, %ld, %s, %ld, %ld);", x, dst, dst0,
-                    from, tm->w, tm->col0, tm->row, tm->v, tm->K, n);
+            sb_line(sb, "rnnc_product_%s(%s + %ld, %s, %s + %ld, %ld, %s, %ld, %ld);", x, dst,
+                    dst0, from, tm->w, tm->col0, tm->row, tm->v, tm->K, n);
         }
         return;
     }
@@ -192,10 +192,11 @@ void em_madd(Emitter *e)
     sb_line(sb, "%s", "");
 }
 
-/* Sequences per block of the batched kernels: the plan's choice for the compiler at hand. */
+/* Sequences per block of the batched kernels: the plan's, for every compiler (libtcc's
+ * units call products compiled ahead of time that keep a block in registers). */
 int em_block(const Emitter *e)
 {
-    return e->for_tcc ? e->p->kern.blk_seqs_tcc : e->p->kern.blk_seqs;
+    return e->p->kern.blk_seqs;
 }
 
 /* One column range [c0, c0 + count * width) of em_product_blk, in chunks of `width`. */
@@ -246,6 +247,36 @@ void em_product_blk(Emitter *e, int ns, const char *dst, long dst0, long n, cons
                     int init_ps, long init0, const Term *terms, int nterms)
 {
     Sb *sb = e->sb;
+    if (e->tcc_calls && nterms > 0) {
+        /* the block's pointers, then one call per term (jit_product_blk: each output's
+         * operations em_product's) */
+        const char *x = e->p->net->dbl ? "f64" : "f32";
+        sb_line(sb, "{");
+        sb->indent += 4;
+        sb_line(sb, "real *d_[%d];", ns);
+        sb_line(sb, "const real *i_[%d], *v_[%d];", ns, ns);
+        for (int t = 0; t < nterms; t++) {
+            const Term *tm = &terms[t];
+            sb_line(sb, "for (int s = 0; s < %d; s++) {", ns);
+            if (!t) {
+                sb_line(sb, "    d_[s] = %s[s] + %ld;", dst, dst0);
+                if (init && init_ps)
+                    sb_line(sb, "    i_[s] = %s[s] + %ld;", init, init0);
+                else if (init)
+                    sb_line(sb, "    i_[s] = %s + %ld;", init, init0);
+                else
+                    sb_line(sb, "    i_[s] = 0;");
+            } else if (t == 1) {
+                sb_line(sb, "    i_[s] = d_[s];");
+            }
+            sb_line(sb, "    v_[s] = %s[s];", tm->v);
+            sb_line(sb, "}");
+            sb_line(sb, "rnnc_product_blk_%s(%d, d_, i_, %s + %ld, %ld, v_, %ld, %ld);", x, ns,
+                    tm->w, tm->col0, tm->row, tm->K, n);
+        }
+        sb_close(sb, 1);
+        return;
+    }
     if (e->for_tcc) {
         /* one sequence at a time, as the fused cell's product */
         sb_line(sb, "for (int s = 0; s < %d; s++) {", ns);

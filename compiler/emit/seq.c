@@ -87,7 +87,11 @@ static void rec_kernel(Emitter *e, const PlanLayer *L, int ns)
         sb_line(sb, "real *rh = rhb[s];");
         if (e->cache)
             sb_line(sb, "real *a = ps[s];");
+        if (e->vacts)
+            em_acts_reset(e, L, "gb[s]");
+        e->acts_done = e->vacts;
         em_units(e, L, H, em_reset_unit);
+        e->acts_done = 0;
         sb_close(sb, 1);
         Term nr = {"wh", "rhb", Hr, GH, 2 * H};
         em_product_blk(e, ns, "gb", 2 * H, H, "ps", 1, 2 * H, &nr, 1);
@@ -106,7 +110,11 @@ static void rec_kernel(Emitter *e, const PlanLayer *L, int ns)
         sb_line(sb, "real *ex = exs[s];");
     if (L->P)
         sb_line(sb, "real m[%ld]; /* o * tanh(c), before the projection */", H);
+    if (e->vacts)
+        em_acts_before(e, L, "gb[s]");
     em_units(e, L, H, em_gates_unit);
+    if (e->vacts)
+        em_acts_after(e, L);
     if (L->P) {
         Term tr = {"wr", "m", H, L->P, 0};
         em_product(e, 0, "h", 0, L->P, NULL, 0, &tr, 1);
