@@ -170,6 +170,25 @@ static JitModule *compile_tcc(const char *source, DiagList *d)
     add_fn(m->s, "rnnc_tanh_v_f32", (void (*)(void))jit_tanh_v_f32);
     add_fn(m->s, "rnnc_sigmoid_v_f64", (void (*)(void))jit_sigmoid_v_f64);
     add_fn(m->s, "rnnc_tanh_v_f64", (void (*)(void))jit_tanh_v_f64);
+    static const struct {
+        const char *name;
+        void (*fn)(void);
+    } elems[] = {
+        {"rnnc_copy_f32", (void (*)(void))jit_copy_f32},
+        {"rnnc_copy_f64", (void (*)(void))jit_copy_f64},
+        {"rnnc_zero_f32", (void (*)(void))jit_zero_f32},
+        {"rnnc_zero_f64", (void (*)(void))jit_zero_f64},
+        {"rnnc_add_f32", (void (*)(void))jit_add_f32},
+        {"rnnc_add_f64", (void (*)(void))jit_add_f64},
+        {"rnnc_rowsum_f32", (void (*)(void))jit_rowsum_f32},
+        {"rnnc_rowsum_f64", (void (*)(void))jit_rowsum_f64},
+        {"rnnc_lstm_fwd_f32", (void (*)(void))jit_lstm_fwd_f32},
+        {"rnnc_lstm_fwd_f64", (void (*)(void))jit_lstm_fwd_f64},
+        {"rnnc_lstm_bdz_f32", (void (*)(void))jit_lstm_bdz_f32},
+        {"rnnc_lstm_bdz_f64", (void (*)(void))jit_lstm_bdz_f64},
+    };
+    for (size_t i = 0; i < sizeof elems / sizeof elems[0]; i++)
+        add_fn(m->s, elems[i].name, elems[i].fn);
     add_fn(m->s, "rnnc_outer_f32", (void (*)(void))jit_outer_f32);
     add_fn(m->s, "rnnc_outer_f64", (void (*)(void))jit_outer_f64);
     add_f32(m->s, "rnnc_exp_f32", jit_exp_f32);

@@ -212,3 +212,64 @@ double jit_tanh_f64(double v)
 
 ACTS(jit_sigmoid_v_f32, jit_tanh_v_f32, float, 1.0f, m_expf, m_tanhf)
 ACTS(jit_sigmoid_v_f64, jit_tanh_v_f64, double, 1.0, m_exp, m_tanh)
+
+/* The element-wise work of libtcc's batched kernels, whose loops libtcc would run an element
+ * at a time: copies, sums, a bias gradient's rows, and the LSTM's gates after their
+ * activations and their derivative. Each element's expression is the one the emitter writes
+ * for the system compiler (compiler/emit/cell.c: gates_lstm, back_lstm), term for term in
+ * its order; test_jit compares the two builds' gradients bit for bit. The LSTM's arrays
+ * never overlap (restrict: else the vectoriser gives up on checking them all). */
+#define ELEMS(sfx, real, ONE, TANH)                                                               \
+    KERN void jit_copy_##sfx(real *d, const real *s, long n)                                      \
+    {                                                                                             \
+        for (long i = 0; i < n; i++)                                                              \
+            d[i] = s[i];                                                                          \
+    }                                                                                             \
+    KERN void jit_zero_##sfx(real *d, long n)                                                     \
+    {                                                                                             \
+        for (long i = 0; i < n; i++)                                                              \
+            d[i] = (real)0;                                                                       \
+    }                                                                                             \
+    KERN void jit_add_##sfx(real *y, const real *a, const real *b, long n)                        \
+    {                                                                                             \
+        for (long i = 0; i < n; i++)                                                              \
+            y[i] = a[i] + b[i];                                                                   \
+    }                                                                                             \
+    KERN void jit_rowsum_##sfx(real *d, const real *z, long W, long n, long m)                    \
+    {                                                                                             \
+        for (long i = 0; i < n; i++)                                                              \
+            for (long j = 0; j < m; j++)                                                          \
+                d[j] += z[i * W + j];                                                             \
+    }                                                                                             \
+    KERN void jit_lstm_fwd_##sfx(const real *restrict g, real *restrict c, real *restrict a,      \
+                                 real *restrict out, long H)                                      \
+    {                                                                                             \
+        for (long j = 0; j < H; j++) {                                                            \
+            const real i = g[j], f = g[H + j], gg = g[2 * H + j];                                 \
+            if (a)                                                                                \
+                a[j] = i, a[H + j] = f, a[2 * H + j] = gg, a[3 * H + j] = g[3 * H + j];           \
+            c[j] = f * c[j] + i * gg;                                                             \
+        }                                                                                         \
+        for (long j = 0; j < H; j++)                                                              \
+            out[j] = TANH(c[j]);                                                                  \
+        for (long j = 0; j < H; j++)                                                              \
+            out[j] = g[3 * H + j] * out[j];                                                       \
+    }                                                                                             \
+    KERN void jit_lstm_bdz_##sfx(const real *restrict a, const real *restrict ct,                 \
+                                 const real *restrict cp, const real *restrict dm,                \
+                                 real *restrict dc, real *restrict dz, long H)                    \
+    {                                                                                             \
+        for (long j = 0; j < H; j++) {                                                            \
+            const real i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j];                \
+            const real tc = TANH(ct[j]), dm_j = dm[j];                                            \
+            const real dcj = dc[j] + dm_j * o * (ONE - tc * tc);                                  \
+            dz[j] = dcj * g * i * (ONE - i);                                                      \
+            dz[H + j] = dcj * cp[j] * f * (ONE - f);                                              \
+            dz[2 * H + j] = dcj * i * (ONE - g * g);                                              \
+            dz[3 * H + j] = dm_j * tc * o * (ONE - o);                                            \
+            dc[j] = dcj * f;                                                                      \
+        }                                                                                         \
+    }
+
+ELEMS(f32, float, 1.0f, m_tanhf)
+ELEMS(f64, double, 1.0, m_tanh)

@@ -245,7 +245,7 @@ static void back_lstm(Emitter *e, const PlanLayer *L)
     Sb *sb = e->sb;
     long H = L->H;
     const char *tc = "act_tanh(ct[j])";
-    if (e->vacts) {
+    if (e->vacts && L->P) {
         sb_line(sb, "real tcb[%ld]; /* tanh(c_t) */", H);
         sb_line(sb, "rnnc_tanh_v_%s(tcb, ct, %ld);", e->p->net->dbl ? "f64" : "f32", H);
         tc = "tcb[j]";
@@ -268,6 +268,11 @@ static void back_lstm(Emitter *e, const PlanLayer *L)
         sb_line(sb, "    for (int q = 0; q < %d; q++)", L->P);
         sb_line(sb, "        dr[q] += dh[q] * mj;");
         sb_line(sb, "}");
+    }
+    if (e->vacts) { /* the loop below, compiled ahead of time (jit_kern.c) */
+        sb_line(sb, "rnnc_lstm_bdz_%s(a, ct, cp, %s, dc, dz, %ld);",
+                e->p->net->dbl ? "f64" : "f32", L->P ? "dm" : "dh", H);
+        return;
     }
     sb_line(sb, "for (int j = 0; j < %ld; j++) {", H);
     sb->indent += 4;

@@ -304,7 +304,8 @@ static void unit_body(Emitter *e)
     em_section(e, "pack");
     if (!e->dep)
         em_section(e, "part");
-    em_section(e, "vec");
+    if (!e->tcc_calls)
+        em_section(e, "vec");
     if (!e->for_tcc) /* em_product's loops for optimising compilers */
         em_section(e, "prefetch");
     if (e->tcc_calls) {
@@ -325,6 +326,24 @@ static void unit_body(Emitter *e)
         sb_line(sb, "void rnnc_outer_%s(%s *dst, long row, long K, long ncols, const %s *bz,", x,
                 r, r);
         sb_line(sb, "    long W, long voff, long doff, long n);");
+        sb_line(sb, "void rnnc_copy_%s(%s *d, const %s *s, long n);", x, r, r);
+        sb_line(sb, "void rnnc_zero_%s(%s *d, long n);", x, r);
+        sb_line(sb, "void rnnc_add_%s(%s *y, const %s *a, const %s *b, long n);", x, r, r, r);
+        sb_line(sb, "void rnnc_rowsum_%s(%s *d, const %s *z, long W, long n, long m);", x, r, r);
+        sb_line(sb, "void rnnc_lstm_fwd_%s(const %s *g, %s *c, %s *a, %s *out, long H);", x, r, r,
+                r, r);
+        sb_line(sb, "void rnnc_lstm_bdz_%s(const %s *a, const %s *ct, const %s *cp,", x, r, r, r);
+        sb_line(sb, "    const %s *dm, %s *dc, %s *dz, long H);", r, r, r);
+        sb_line(sb, "%s", "");
+        sb_line(sb, "static void vec_zero(real *p, long n)");
+        sb_line(sb, "{");
+        sb_line(sb, "    rnnc_zero_%s(p, n);", x);
+        sb_line(sb, "}");
+        sb_line(sb, "%s", "");
+        sb_line(sb, "static void vec_copy(real *dst, const real *src, long n)");
+        sb_line(sb, "{");
+        sb_line(sb, "    rnnc_copy_%s(dst, src, n);", x);
+        sb_line(sb, "}");
         sb_line(sb, "%s", "");
     }
     if (!e->dep && p->xp_width)

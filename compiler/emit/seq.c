@@ -112,9 +112,15 @@ static void rec_kernel(Emitter *e, const PlanLayer *L, int ns)
         sb_line(sb, "real m[%ld]; /* o * tanh(c), before the projection */", H);
     if (e->vacts)
         em_acts_before(e, L, "gb[s]");
-    em_units(e, L, H, em_gates_unit);
-    if (e->vacts)
-        em_acts_after(e, L);
+    if (e->vacts && lstm) { /* the rest of the gates in one call (jit_kern.c) */
+        sb_line(sb, "rnnc_lstm_fwd_%s(g, c, %s, %s, %ld);", e->p->net->dbl ? "f64" : "f32",
+                e->cache ? "a" : "0", L->P ? "m" : "h", H);
+        e->acts_done = 0;
+    } else {
+        em_units(e, L, H, em_gates_unit);
+        if (e->vacts)
+            em_acts_after(e, L);
+    }
     if (L->P) {
         Term tr = {"wr", "m", H, L->P, 0};
         em_product(e, 0, "h", 0, L->P, NULL, 0, &tr, 1);
@@ -387,6 +393,10 @@ static void seqb_sample(Emitter *e, const PlanLayer *L)
         sb_line(sb, "const real *cp = first ? c0 + (long)b * %d : cs + ((long)b * T + tp) * %d;",
                 L->H, L->H);
     sb_line(sb, "const real *dyt = dy + b * ysb + t * yst, *dhb = dhn + (long)b * %d;", L->Hr);
+    if (e->tcc_calls) {
+        sb_line(sb, "rnnc_add_%s(dh, dyt, dhb, %d);", e->p->net->dbl ? "f64" : "f32", L->Hr);
+        return;
+    }
     sb_line(sb, "for (int j = 0; j < %d; j++)", L->Hr);
     sb_line(sb, "    dh[j] = dyt[j] + dhb[j];");
 }
@@ -471,17 +481,27 @@ static void back_kernels(Emitter *e, const PlanLayer *L)
     sb_line(sb, "static void %s_bw(real *dw, int n, const real *bz)", L->fn);
     sb_line(sb, "{");
     sb->indent += 4;
+    const char *x = e->p->net->dbl ? "f64" : "f32";
     if (L->pk_b >= 0) {
         sb_line(sb, "real *db = dw;");
-        sb_line(sb, "for (int i = 0; i < n; i++)");
-        sb_line(sb, "    for (int j = 0; j < %ld; j++)", GH);
-        sb_line(sb, "        db[j] += bz[(long)i * %ld + j];", L->bz_width);
+        if (e->tcc_calls) {
+            sb_line(sb, "rnnc_rowsum_%s(db, bz, %ld, n, %ld);", x, L->bz_width, GH);
+        } else {
+            sb_line(sb, "for (int i = 0; i < n; i++)");
+            sb_line(sb, "    for (int j = 0; j < %ld; j++)", GH);
+            sb_line(sb, "        db[j] += bz[(long)i * %ld + j];", L->bz_width);
+        }
     }
     if (L->pk_bhn >= 0) {
         sb_line(sb, "real *dbhn = dw + %ld;", L->pk_bhn - L->pk);
-        sb_line(sb, "for (int i = 0; i < n; i++)");
-        sb_line(sb, "    for (int j = 0; j < %ld; j++)", H);
-        sb_line(sb, "        dbhn[j] += bz[(long)i * %ld + %ld + j];", L->bz_width, L->bz_dgh);
+        if (e->tcc_calls) {
+            sb_line(sb, "rnnc_rowsum_%s(dbhn, bz + %ld, %ld, n, %ld);", x, L->bz_dgh, L->bz_width,
+                    H);
+        } else {
+            sb_line(sb, "for (int i = 0; i < n; i++)");
+            sb_line(sb, "    for (int j = 0; j < %ld; j++)", H);
+            sb_line(sb, "        dbhn[j] += bz[(long)i * %ld + %ld + j];", L->bz_width, L->bz_dgh);
+        }
     }
     sb_line(sb, "real *dwx = dw + %ld, *dwh = dw + %ld;", L->pk_wx - L->pk, L->pk_wh - L->pk);
     em_outer(e, "dwx", GH, 0, I, GH, L->bz_width, L->bz_x, L->bz_dz);
