@@ -372,7 +372,19 @@ static pid_t start_build(int strict, const char *c_file, const char *so, int bac
     argv[k] = NULL;
     pid_t pid;
     char *const *av = (char *const *)(void *)argv;
-    return posix_spawn(&pid, "/bin/sh", NULL, NULL, av, environ) == 0 ? pid : -1;
+    /* A background build outlives short commands: it must not hold their standard streams,
+     * or a pipe reading rnnc's output (`rnnc train ... | tee log`, a script's capture) waits
+     * for the build's end rather than rnnc's. */
+    posix_spawn_file_actions_t fa;
+    if (posix_spawn_file_actions_init(&fa) != 0)
+        return -1;
+    int ok = 1;
+    for (int fd = 0; background && fd < 3; fd++)
+        ok &= posix_spawn_file_actions_addopen(&fa, fd, "/dev/null", fd ? O_WRONLY : O_RDONLY,
+                                               0) == 0;
+    ok = ok && posix_spawn(&pid, "/bin/sh", &fa, NULL, av, environ) == 0;
+    posix_spawn_file_actions_destroy(&fa);
+    return ok ? pid : -1;
 }
 
 /* Waits for a build; 0 when it succeeded. */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -137,6 +138,42 @@ static void auto_same_bits(const char *text)
     assert_same_file(dir, "y_cold.npy", "y_warm.npy");
     assert_same_file(dir, "y_cold.npy", "y_tcc.npy");
     free(cache);
+    tu_rmdir(dir);
+}
+
+/* The background build does not hold the command's standard streams: `rnnc train | cat`
+ * ends with rnnc while the build, held back by a compiler that waits for a file, has not
+ * ended (it would, were the pipe still open, only once the build had). */
+static void test_build_leaves_pipe(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp(), *cache = tu_strf("%s/cache", dir), *err = NULL;
+    char *cc = tu_strf("%s/slowcc", dir);
+    write_data(dir, spec_text);
+    char *script = tu_strf("#!/bin/sh\nn=0\nwhile [ ! -e '%s/go' ] && [ $n -lt 1200 ]; do "
+                           "sleep 0.05; n=$((n + 1)); done\nexec cc \"$@\"\n",
+                           dir);
+    assert_int_equal(tu_write_file(cc, script), 0);
+    assert_int_equal(chmod(cc, 0755), 0);
+    char *cmd = tu_strf("cd '%s' && RNNC_CACHE_DIR='%s' CC='%s' '%s' train mix.yaml --input x.npy "
+                        "--target y.npy --lengths len.npy --save w.safetensors 2>&1 | cat >log",
+                        dir, cache, cc, tu_rnnc_bin());
+    assert_int_equal(tu_run(cmd, NULL, &err), 0);
+    free(err);
+    char *log = tu_strf("%s/log", dir), *text = tu_read_file(log, NULL);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "saved w.safetensors"));
+    int n = 0;
+    char **so = tu_list_dir(cache, ".so", &n);
+    int built = 0;
+    for (int k = 0; k < n; k++)
+        built |= strncmp(so[k], "build.", 6) != 0;
+    tu_free_list(so, n);
+    assert_false(built); /* the pipe ended before the build */
+    char *go = tu_strf("%s/go", dir);
+    assert_int_equal(tu_write_file(go, ""), 0);
+    assert_true(wait_for_build(cache)); /* and the build still lands */
+    free(go), free(text), free(log), free(cmd), free(script), free(cc), free(cache);
     tu_rmdir(dir);
 }
 
@@ -320,7 +357,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mixed_builds),   cmocka_unit_test(test_forward_overwrites),
         cmocka_unit_test(test_auto_same_bits), cmocka_unit_test(test_auto_same_bits_f64),
-        cmocka_unit_test(test_no_compiler),
+        cmocka_unit_test(test_no_compiler),    cmocka_unit_test(test_build_leaves_pipe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
