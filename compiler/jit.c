@@ -186,6 +186,12 @@ static JitModule *compile_tcc(const char *source, DiagList *d)
         {"rnnc_lstm_fwd_f64", (void (*)(void))jit_lstm_fwd_f64},
         {"rnnc_lstm_bdz_f32", (void (*)(void))jit_lstm_bdz_f32},
         {"rnnc_lstm_bdz_f64", (void (*)(void))jit_lstm_bdz_f64},
+        {"rnnc_gru_fwd_f32", (void (*)(void))jit_gru_fwd_f32},
+        {"rnnc_gru_fwd_f64", (void (*)(void))jit_gru_fwd_f64},
+        {"rnnc_gru_b_fwd_f32", (void (*)(void))jit_gru_b_fwd_f32},
+        {"rnnc_gru_b_fwd_f64", (void (*)(void))jit_gru_b_fwd_f64},
+        {"rnnc_gru_bdz_f32", (void (*)(void))jit_gru_bdz_f32},
+        {"rnnc_gru_bdz_f64", (void (*)(void))jit_gru_bdz_f64},
     };
     for (size_t i = 0; i < sizeof elems / sizeof elems[0]; i++)
         add_fn(m->s, elems[i].name, elems[i].fn);

@@ -39,8 +39,9 @@ void jit_tanh_v_f64(double *y, const double *x, long n);
 /* Element-wise helpers of libtcc's units (rnnc_copy_f32 ...): d = s; d = 0; y = a + b;
  * d[j] += z[i * W + j] for i < n in order, j < m; and the LSTM's gates after their
  * activations (c = f c + i g, out = o tanh c; a keeps i, f, g, o unless NULL) and their
- * derivative (dz and dc from a, c_t, c_{t-1} and dL/dm), each element's expression the
- * emitter's (compiler/emit/cell.c). */
+ * derivative (dz and dc from a, c_t, c_{t-1} and dL/dm); a GRU's (reset after, with r
+ * and z activated in g; reset before, with z and n) and its derivative (ex and dgh NULL
+ * when it resets before), each element's expression the emitter's (compiler/emit/cell.c). */
 #define JIT_ELEMS(sfx, real)                                                                      \
     void jit_copy_##sfx(real *d, const real *s, long n);                                          \
     void jit_zero_##sfx(real *d, long n);                                                         \
@@ -48,7 +49,11 @@ void jit_tanh_v_f64(double *y, const double *x, long n);
     void jit_rowsum_##sfx(real *d, const real *z, long W, long n, long m);                        \
     void jit_lstm_fwd_##sfx(const real *g, real *c, real *a, real *out, long H);                  \
     void jit_lstm_bdz_##sfx(const real *a, const real *ct, const real *cp, const real *dm,        \
-                            real *dc, real *dz, long H);
+                            real *dc, real *dz, long H);                                          \
+    void jit_gru_fwd_##sfx(const real *g, const real *gh, real *h, real *a, real *ex, long H);    \
+    void jit_gru_b_fwd_##sfx(const real *g, real *h, real *a, long H);                            \
+    void jit_gru_bdz_##sfx(const real *a, const real *hp, const real *dh, const real *ex,         \
+                           real *dz, real *dgh, real *hd, long H);
 JIT_ELEMS(f32, float)
 JIT_ELEMS(f64, double)
 /* The prelude's m_expf, m_tanhf, m_exp, m_tanh, compiled ahead of time (jit_kern.c). */

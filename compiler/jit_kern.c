@@ -216,7 +216,8 @@ ACTS(jit_sigmoid_v_f64, jit_tanh_v_f64, double, 1.0, m_exp, m_tanh)
 /* The element-wise work of libtcc's batched kernels, whose loops libtcc would run an element
  * at a time: copies, sums, a bias gradient's rows, and the LSTM's gates after their
  * activations and their derivative. Each element's expression is the one the emitter writes
- * for the system compiler (compiler/emit/cell.c: gates_lstm, back_lstm), term for term in
+ * for the system compiler (compiler/emit/cell.c: gates_lstm, back_lstm, gates_gru, back_gru;
+ * a GRU's ex and a NULL when it resets before), term for term in
  * its order; test_jit compares the two builds' gradients bit for bit. The LSTM's arrays
  * never overlap (restrict: else the vectoriser gives up on checking them all). */
 #define ELEMS(sfx, real, ONE, TANH)                                                               \
@@ -268,6 +269,52 @@ ACTS(jit_sigmoid_v_f64, jit_tanh_v_f64, double, 1.0, m_exp, m_tanh)
             dz[2 * H + j] = dcj * i * (ONE - g * g);                                              \
             dz[3 * H + j] = dm_j * tc * o * (ONE - o);                                            \
             dc[j] = dcj * f;                                                                      \
+        }                                                                                         \
+    }                                                                                             \
+    KERN void jit_gru_fwd_##sfx(const real *restrict g, const real *restrict gh,                  \
+                                real *restrict h, real *restrict a, real *restrict ex, long H)    \
+    {                                                                                             \
+        for (long j0 = 0; j0 < H; j0 += 64) {                                                     \
+            const long m = H - j0 < 64 ? H - j0 : 64;                                             \
+            const real *gj = g + j0, *ghj = gh + j0;                                              \
+            real nb[64];                                                                          \
+            for (long j = 0; j < m; j++)                                                          \
+                nb[j] = gj[2 * H + j] + gj[j] * ghj[j];                                           \
+            for (long j = 0; j < m; j++)                                                          \
+                nb[j] = TANH(nb[j]);                                                              \
+            for (long j = 0; j < m; j++) {                                                        \
+                const real r = gj[j], z = gj[H + j], n = nb[j];                                   \
+                if (a)                                                                            \
+                    a[j0 + j] = r, a[H + j0 + j] = z, a[2 * H + j0 + j] = n, ex[j0 + j] = ghj[j]; \
+                h[j0 + j] = (ONE - z) * n + z * h[j0 + j];                                        \
+            }                                                                                     \
+        }                                                                                         \
+    }                                                                                             \
+    KERN void jit_gru_b_fwd_##sfx(const real *restrict g, real *restrict h, real *restrict a,     \
+                                  long H)                                                         \
+    {                                                                                             \
+        for (long j = 0; j < H; j++) {                                                            \
+            const real z = g[H + j], n = g[2 * H + j];                                            \
+            if (a)                                                                                \
+                a[H + j] = z, a[2 * H + j] = n;                                                   \
+            h[j] = (ONE - z) * n + z * h[j];                                                      \
+        }                                                                                         \
+    }                                                                                             \
+    KERN void jit_gru_bdz_##sfx(const real *restrict a, const real *restrict hp,                  \
+                                const real *restrict dh, const real *restrict ex,                 \
+                                real *restrict dz, real *restrict dgh, real *restrict hd, long H) \
+    {                                                                                             \
+        for (long j = 0; j < H; j++) {                                                            \
+            const real z = a[H + j], n = a[2 * H + j];                                            \
+            const real dzn = dh[j] * (ONE - z) * (ONE - n * n);                                   \
+            dz[2 * H + j] = dzn;                                                                  \
+            dz[H + j] = dh[j] * (hp[j] - n) * z * (ONE - z);                                      \
+            hd[j] = dh[j] * z;                                                                    \
+            if (ex) {                                                                             \
+                const real r = a[j];                                                              \
+                dgh[j] = dzn * r;                                                                 \
+                dz[j] = dzn * ex[j] * r * (ONE - r);                                              \
+            }                                                                                     \
         }                                                                                         \
     }
 

@@ -222,19 +222,15 @@ static void gates_lstm(Emitter *e, const PlanLayer *L, long j)
     long H = L->H;
     sb_line(sb, "{");
     sb->indent += 4;
-    sb_line(sb, "const real i = %s;", act(e, "sigmoid", 0, j));
-    sb_line(sb, "const real f = %s;", act(e, "sigmoid", H, j));
-    sb_line(sb, "const real gg = %s;", act(e, "tanh", 2 * H, j));
-    if (e->cache || !e->acts_done)
-        sb_line(sb, "const real o = %s;", act(e, "sigmoid", 3 * H, j));
+    sb_line(sb, "const real i = act_sigmoid(g[%s]);", em_ix(e, 0, j));
+    sb_line(sb, "const real f = act_sigmoid(g[%s]);", em_ix(e, H, j));
+    sb_line(sb, "const real gg = act_tanh(g[%s]);", em_ix(e, 2 * H, j));
+    sb_line(sb, "const real o = act_sigmoid(g[%s]);", em_ix(e, 3 * H, j));
     if (e->cache)
         sb_line(sb, "a[%s] = i, a[%s] = f, a[%s] = gg, a[%s] = o;", em_ix(e, 0, j), em_ix(e, H, j),
                 em_ix(e, 2 * H, j), em_ix(e, 3 * H, j));
     sb_line(sb, "c[%s] = f * c[%s] + i * gg;", em_ix(e, 0, j), em_ix(e, 0, j));
-    /* activations applied already: o * tanh(c) after the loop (em_gates_after) */
-    if (!e->acts_done)
-        sb_line(sb, "%s[%s] = o * act_tanh(c[%s]);", L->P ? "m" : "h", em_ix(e, 0, j),
-                em_ix(e, 0, j));
+    sb_line(sb, "%s[%s] = o * act_tanh(c[%s]);", L->P ? "m" : "h", em_ix(e, 0, j), em_ix(e, 0, j));
     sb_close(sb, 1);
 }
 
@@ -296,13 +292,6 @@ static void gates_gru(Emitter *e, const PlanLayer *L, long j)
     long H = L->H;
     sb_line(sb, "{");
     sb->indent += 4;
-    if (L->block->reset == RESET_AFTER && e->acts_done) {
-        /* the argument of n's tanh into nb; tanh and h after the loop (em_gates_after) */
-        sb_line(sb, "nb[%s] = g[%s] + g[%s] * gh[%s];", em_ix(e, 0, j), em_ix(e, 2 * H, j),
-                em_ix(e, 0, j), em_ix(e, 0, j));
-        sb_close(sb, 1);
-        return;
-    }
     if (L->block->reset == RESET_AFTER) {
         sb_line(sb, "const real r = act_sigmoid(g[%s]);", em_ix(e, 0, j));
         sb_line(sb, "const real z = act_sigmoid(g[%s]);", em_ix(e, H, j));
@@ -312,8 +301,8 @@ static void gates_gru(Emitter *e, const PlanLayer *L, long j)
             sb_line(sb, "a[%s] = r, a[%s] = z, a[%s] = n, ex[%s] = gh[%s];", em_ix(e, 0, j),
                     em_ix(e, H, j), em_ix(e, 2 * H, j), em_ix(e, 0, j), em_ix(e, 0, j));
     } else {
-        sb_line(sb, "const real z = %s;", act(e, "sigmoid", H, j));
-        sb_line(sb, "const real n = %s;", act(e, "tanh", 2 * H, j));
+        sb_line(sb, "const real z = act_sigmoid(g[%s]);", em_ix(e, H, j));
+        sb_line(sb, "const real n = act_tanh(g[%s]);", em_ix(e, 2 * H, j));
         if (e->cache)
             sb_line(sb, "a[%s] = z, a[%s] = n;", em_ix(e, H, j), em_ix(e, 2 * H, j));
     }
@@ -333,29 +322,40 @@ static void back_gru(Emitter *e, const PlanLayer *L, int split)
         if (after)
             sb_line(sb, "real dgh[%ld]; /* dL/d(W_hn h + b_hn) */", H);
     }
-    sb_line(sb, "for (int j = 0; j < %ld; j++) {", H);
-    sb->indent += 4;
-    sb_line(sb, "const real z = a[%ld + j], n = a[%ld + j];", H, 2 * H);
-    sb_line(sb, "const real dzn = dh[j] * (%s - z) * (%s - n * n);", e->one, e->one);
-    sb_line(sb, "dz[%ld + j] = dzn;", 2 * H);
-    sb_line(sb, "dz[%ld + j] = dh[j] * (hp[j] - n) * z * (%s - z);", H, e->one);
-    sb_line(sb, "hd[j] = dh[j] * z;");
-    if (after) {
-        sb_line(sb, "const real r = a[j];");
-        sb_line(sb, "dgh[j] = dzn * r;");
-        sb_line(sb, "dz[j] = dzn * ex[j] * r * (%s - r);", e->one);
+    if (e->vacts) { /* the loop below, compiled ahead of time (jit_kern.c) */
+        sb_line(sb, "rnnc_gru_bdz_%s(a, hp, dh, %s, dz, %s, hd, %ld);",
+                e->p->net->dbl ? "f64" : "f32", after ? "ex" : "0", after ? "dgh" : "0", H);
+    } else {
+        sb_line(sb, "for (int j = 0; j < %ld; j++) {", H);
+        sb->indent += 4;
+        sb_line(sb, "const real z = a[%ld + j], n = a[%ld + j];", H, 2 * H);
+        sb_line(sb, "const real dzn = dh[j] * (%s - z) * (%s - n * n);", e->one, e->one);
+        sb_line(sb, "dz[%ld + j] = dzn;", 2 * H);
+        sb_line(sb, "dz[%ld + j] = dh[j] * (hp[j] - n) * z * (%s - z);", H, e->one);
+        sb_line(sb, "hd[j] = dh[j] * z;");
+        if (after) {
+            sb_line(sb, "const real r = a[j];");
+            sb_line(sb, "dgh[j] = dzn * r;");
+            sb_line(sb, "dz[j] = dzn * ex[j] * r * (%s - r);", e->one);
+        }
+        sb_close(sb, 1);
     }
-    sb_close(sb, 1);
     if (after)
         return;
     sb_line(sb, "real drh[%ld]; /* through r * h: W_hn^T dz_n */", H);
-    sb_line(sb, "for (int k = 0; k < %ld; k++)", H);
-    sb_line(sb, "    drh[k] = %s;", e->zero);
-    sb_line(sb, "for (int j = 0; j < %ld; j++) {", H);
-    sb_line(sb, "    const real d = dz[%ld + j], *r = wbh + (%ld + j) * %ld;", 2 * H, 2 * H, Hr);
-    sb_line(sb, "    for (int k = 0; k < %ld; k++)", H);
-    sb_line(sb, "        drh[k] += r[k] * d;");
-    sb_line(sb, "}");
+    if (e->tcc_calls) { /* the loops below as one product (each element's sum in order) */
+        sb_line(sb, "rnnc_product_%s(drh, 0, wbh + %ld, %ld, dz + %ld, %ld, %ld);",
+                e->p->net->dbl ? "f64" : "f32", 2 * H * Hr, Hr, 2 * H, H, H);
+    } else {
+        sb_line(sb, "for (int k = 0; k < %ld; k++)", H);
+        sb_line(sb, "    drh[k] = %s;", e->zero);
+        sb_line(sb, "for (int j = 0; j < %ld; j++) {", H);
+        sb_line(sb, "    const real d = dz[%ld + j], *r = wbh + (%ld + j) * %ld;", 2 * H, 2 * H,
+                Hr);
+        sb_line(sb, "    for (int k = 0; k < %ld; k++)", H);
+        sb_line(sb, "        drh[k] += r[k] * d;");
+        sb_line(sb, "}");
+    }
     sb_line(sb, "for (int k = 0; k < %ld; k++) {", H);
     sb_line(sb, "    const real rk = a[k];");
     sb_line(sb, "    dz[k] = drh[k] * hp[k] * rk * (%s - rk);", e->one);
@@ -378,10 +378,12 @@ void em_gates_unit(Emitter *e, const PlanLayer *L, long j)
     }
 }
 
-/* With e->vacts, before the gates of sequence s of a batched step (g: its gb[s], the
- * pre-activations): the activations of whole gates in place, so that em_gates_unit reads
- * them (acts_done); a GRU resetting before had r done before its product (em_acts_reset). */
-void em_acts_before(Emitter *e, const PlanLayer *L, const char *g)
+/* With e->vacts, the gates of sequence s of a batched step (g: its gb[s], the
+ * pre-activations): the activations of whole gates in place, then the rest of the gates in
+ * one call compiled ahead of time (jit_kern.c; a relu RNN's gates stay here, and a tanh
+ * RNN's read g through em_gates_unit with acts_done). r of a GRU resetting before was done
+ * before its product (em_acts_reset). Names: em_gates_unit's. */
+void em_gates_vec(Emitter *e, const PlanLayer *L, const char *g)
 {
     Sb *sb = e->sb;
     const char *x = e->p->net->dbl ? "f64" : "f32";
@@ -390,56 +392,35 @@ void em_acts_before(Emitter *e, const PlanLayer *L, const char *g)
     case CELL_RNN:
         if (L->block->nonlin != NONLIN_RELU)
             sb_line(sb, "rnnc_tanh_v_%s(%s, %s, %ld);", x, g, g, H);
+        e->acts_done = L->block->nonlin != NONLIN_RELU;
+        em_units(e, L, H, em_gates_unit);
+        e->acts_done = 0;
         break;
     case CELL_LSTM:
         sb_line(sb, "rnnc_sigmoid_v_%s(%s, %s, %ld);", x, g, g, 2 * H);
         sb_line(sb, "rnnc_tanh_v_%s(%s + %ld, %s + %ld, %ld);", x, g, 2 * H, g, 2 * H, H);
         sb_line(sb, "rnnc_sigmoid_v_%s(%s + %ld, %s + %ld, %ld);", x, g, 3 * H, g, 3 * H, H);
+        sb_line(sb, "rnnc_lstm_fwd_%s(%s, c, %s, %s, %ld);", x, g, e->cache ? "a" : "0",
+                L->P ? "m" : "h", H);
         break;
     case CELL_GRU:
         if (L->block->reset == RESET_AFTER) {
             sb_line(sb, "rnnc_sigmoid_v_%s(%s, %s, %ld);", x, g, g, 2 * H);
-            sb_line(sb, "real nb[%ld]; /* n's argument, g_n + r * gh */", H);
+            sb_line(sb, "rnnc_gru_fwd_%s(%s, gh, h, %s, %s, %ld);", x, g, e->cache ? "a" : "0",
+                    e->cache ? "ex" : "0", H);
         } else {
             sb_line(sb, "rnnc_sigmoid_v_%s(%s + %ld, %s + %ld, %ld);", x, g, H, g, H, H);
             sb_line(sb, "rnnc_tanh_v_%s(%s + %ld, %s + %ld, %ld);", x, g, 2 * H, g, 2 * H, H);
+            sb_line(sb, "rnnc_gru_b_fwd_%s(%s, h, %s, %ld);", x, g, e->cache ? "a" : "0", H);
         }
         break;
     }
-    e->acts_done = 1;
 }
 
 /* r of a GRU resetting before, in place in g before r * h (e->vacts). */
 void em_acts_reset(Emitter *e, const PlanLayer *L, const char *g)
 {
     sb_line(e->sb, "rnnc_sigmoid_v_%s(%s, %s, %d);", e->p->net->dbl ? "f64" : "f32", g, g, L->H);
-}
-
-/* After em_gates_unit's loop with acts_done: what needed a tanh of something the loop
- * computed (LSTM: h or m = o * tanh(c); GRU resetting after: n = tanh(nb), then h), each
- * element's operations those of the scalar gates. */
-void em_acts_after(Emitter *e, const PlanLayer *L)
-{
-    Sb *sb = e->sb;
-    const char *x = e->p->net->dbl ? "f64" : "f32";
-    long H = L->H;
-    e->acts_done = 0;
-    if (L->block->cell == CELL_LSTM) {
-        const char *o = L->P ? "m" : "h";
-        sb_line(sb, "rnnc_tanh_v_%s(%s, c, %ld);", x, o, H);
-        sb_line(sb, "for (int j = 0; j < %ld; j++)", H);
-        sb_line(sb, "    %s[j] = g[%ld + j] * %s[j];", o, 3 * H, o);
-    } else if (L->block->cell == CELL_GRU && L->block->reset == RESET_AFTER) {
-        sb_line(sb, "rnnc_tanh_v_%s(nb, nb, %ld);", x, H);
-        sb_line(sb, "for (int j = 0; j < %ld; j++) {", H);
-        sb_line(sb, "    const real r = g[j], z = g[%ld + j], n = nb[j];", H);
-        if (e->cache)
-            sb_line(sb, "    a[j] = r, a[%ld + j] = z, a[%ld + j] = n, ex[j] = gh[j];", H, 2 * H);
-        else
-            sb_line(sb, "    (void)r;");
-        sb_line(sb, "    h[j] = (%s - z) * n + z * h[j];", e->one);
-        sb_line(sb, "}");
-    }
 }
 
 /* The signature of a step's backward and the names its body uses: <fn>_back (one sequence,

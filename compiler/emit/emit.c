@@ -334,6 +334,13 @@ static void unit_body(Emitter *e)
                 r, r);
         sb_line(sb, "void rnnc_lstm_bdz_%s(const %s *a, const %s *ct, const %s *cp,", x, r, r, r);
         sb_line(sb, "    const %s *dm, %s *dc, %s *dz, long H);", r, r, r);
+        sb_line(sb, "void rnnc_gru_fwd_%s(const %s *g, const %s *gh, %s *h, %s *a, %s *ex,", x, r,
+                r, r, r, r);
+        sb_line(sb, "    long H);");
+        sb_line(sb, "void rnnc_gru_b_fwd_%s(const %s *g, %s *h, %s *a, long H);", x, r, r, r);
+        sb_line(sb, "void rnnc_gru_bdz_%s(const %s *a, const %s *hp, const %s *dh, const %s *ex,",
+                x, r, r, r, r);
+        sb_line(sb, "    %s *dz, %s *dgh, %s *hd, long H);", r, r, r);
         sb_line(sb, "%s", "");
         sb_line(sb, "static void vec_zero(real *p, long n)");
         sb_line(sb, "{");

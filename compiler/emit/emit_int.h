@@ -88,12 +88,10 @@ void em_cell(Emitter *e, const PlanLayer *L);
  * a GRU's (reset before) r * h into rh. The names are the cell's. */
 void em_gates_unit(Emitter *e, const PlanLayer *L, long j);
 void em_reset_unit(Emitter *e, const PlanLayer *L, long j);
-/* libtcc's batched gates (e->vacts): whole gates' activations in place in g before the
- * units (the units then read them), r alone for a GRU resetting before, and after the
- * units what takes a tanh of what they computed. */
-void em_acts_before(Emitter *e, const PlanLayer *L, const char *g);
+/* libtcc's batched gates (e->vacts): whole gates' activations, then the rest in calls
+ * compiled ahead of time; and r alone, for a GRU resetting before, before r * h. */
+void em_gates_vec(Emitter *e, const PlanLayer *L, const char *g);
 void em_acts_reset(Emitter *e, const PlanLayer *L, const char *g);
-void em_acts_after(Emitter *e, const PlanLayer *L);
 /* One step backward of layer L (split: the batched kernels' per-sequence part). */
 void em_back(Emitter *e, const PlanLayer *L, int split);
 

@@ -111,16 +111,9 @@ static void rec_kernel(Emitter *e, const PlanLayer *L, int ns)
     if (L->P)
         sb_line(sb, "real m[%ld]; /* o * tanh(c), before the projection */", H);
     if (e->vacts)
-        em_acts_before(e, L, "gb[s]");
-    if (e->vacts && lstm) { /* the rest of the gates in one call (jit_kern.c) */
-        sb_line(sb, "rnnc_lstm_fwd_%s(g, c, %s, %s, %ld);", e->p->net->dbl ? "f64" : "f32",
-                e->cache ? "a" : "0", L->P ? "m" : "h", H);
-        e->acts_done = 0;
-    } else {
+        em_gates_vec(e, L, "gb[s]");
+    else
         em_units(e, L, H, em_gates_unit);
-        if (e->vacts)
-            em_acts_after(e, L);
-    }
     if (L->P) {
         Term tr = {"wr", "m", H, L->P, 0};
         em_product(e, 0, "h", 0, L->P, NULL, 0, &tr, 1);
