@@ -468,7 +468,7 @@ static void run_train(void *p)
                         .act = RNNRT_ACT_NONE};
     RnnrtError err;
     t->f.forward_train(t->packed, t->x, t->len, t->B, t->T, t->y, t->logits, NULL, NULL, NULL,
-                       t->cache);
+                       t->cache, 0, 1, NULL);
     rnnrt_loss(&la, &t->target, "target", &t->loss, t->dout, &err);
     memset(t->dw, 0, (size_t)t->p->npacked * 4);
     t->f.backward(t->packed, t->x, t->B, t->T, t->dout, NULL, t->dw, NULL, t->cache);

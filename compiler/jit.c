@@ -514,9 +514,10 @@ struct AutoJob {
         return CUR(i)->train_bytes(B, T);                                                         \
     }                                                                                             \
     static int a_ft##i(const void *w, const void *x, const int *l, int B, int T, void *y,         \
-                       void *lg, const void *dr, const void *s0, void *s1, void *c)               \
+                       void *lg, const void *dr, const void *s0, void *s1, void *c, int part,     \
+                       int nparts, int *sched)                                                    \
     {                                                                                             \
-        return CUR(i)->forward_train(w, x, l, B, T, y, lg, dr, s0, s1, c);                        \
+        return CUR(i)->forward_train(w, x, l, B, T, y, lg, dr, s0, s1, c, part, nparts, sched);   \
     }                                                                                             \
     static int a_bw##i(const void *w, const void *x, int B, int T, const void *dout,              \
                        const void *dr, void *dw, void *ds0, void *c)                              \

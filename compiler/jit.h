@@ -90,9 +90,11 @@ typedef struct ModelFns {
                        void *scratch, void *shared, int part, int nparts, void (*sync)(void *),
                        void *ctx);
     long (*train_bytes)(int B, int T);
+    /* part `part` of `nparts` (threads at once, no barrier; the bits of one part); sched:
+     * 2B + T ints of the part's own when nparts > 1, else NULL */
     int (*forward_train)(const void *w, const void *x, const int *lengths, int B, int T, void *y,
                          void *logits, const void *drop, const void *state0, void *state1,
-                         void *cache);
+                         void *cache, int part, int nparts, int *sched);
     /* dstate0: NULL, or dL/dstate0 (the layout of forward_train's state0) */
     int (*backward)(const void *w, const void *x, int B, int T, const void *dout, const void *drop,
                     void *dw, void *dstate0, void *cache);

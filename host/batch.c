@@ -226,8 +226,8 @@ static int window_local(Trainer *t, const Dataset *ds, const int *idx, int Bb, i
     const Net *net = r->net;
     const Plan *p = r->plan;
     int O = net->out_size;
-    if (t->f->forward_train(t->packed, t->xb, t->lenb, Bb, Tb, t->yb, t->lb, drop, state0, state1,
-                            t->cache) != 0) {
+    if (fwdpair_forward(t->fwd, t->f, t->packed, t->xb, t->lenb, Bb, Tb, t->yb, t->lb, drop,
+                        state0, state1, t->cache) != 0) {
         diag_error(&r->diag, span_none(), "the model rejected a batch (B=%d, T=%d)", Bb, Tb);
         return -1;
     }

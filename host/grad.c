@@ -139,7 +139,8 @@ int rnnc_grad(Rnnc *r, RnncGradArgs *a)
         goto out;
     }
     f.pack(d.params, d.packed);
-    if (f.forward_train(d.packed, d.xr, d.len, B, T, d.y, logits, drop, s0, NULL, cache) != 0) {
+    if (f.forward_train(d.packed, d.xr, d.len, B, T, d.y, logits, drop, s0, NULL, cache, 0, 1,
+                        NULL) != 0) {
         diag_error(&r->diag, span_none(), "the model rejected B=%d, T=%d or the lengths", B, T);
         goto out;
     }

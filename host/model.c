@@ -224,8 +224,8 @@ static int model_call(RnncModel *m, const double *x, int T, const void *s0, void
     m->cache_T = T;
     io_from_double(m->xb, x, (long)T * I, m->dbl);
     int len = T;
-    if (m->f.forward_train(m->packed, m->xb, &len, 1, T, m->yb, m->lb, NULL, s0, s1, m->cache) !=
-        0) {
+    if (m->f.forward_train(m->packed, m->xb, &len, 1, T, m->yb, m->lb, NULL, s0, s1, m->cache, 0,
+                           1, NULL) != 0) {
         diag_error(&r->diag, span_none(), "the model rejected the input (T=%d)", T);
         return -1;
     }

@@ -108,7 +108,7 @@ static void *run_cache(PlotModel *pm, const double *x, int T, const void *state0
     if (ok) {
         io_from_double(xb, x, (long)T * I, pm->dbl);
         ok = pm->f.forward_train(pm->packed, xb, &len, 1, T, y ? y : yb, lb, NULL, state0, NULL,
-                                 cache) == 0;
+                                 cache, 0, 1, NULL) == 0;
         if (!ok)
             diag_error(&r->diag, span_none(), "the model rejected the input (T=%d)", T);
     } else {

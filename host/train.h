@@ -51,6 +51,16 @@ void sched_load(Schedule *s, const double *in);
 
 /* One rank's trainer: its share of every batch, its buffers, its copy of the weights and of
  * the optimizer (every rank steps the same one on the same summed gradient). */
+/* fwdpair.c: forward_train in two parts at once, part 1 on a thread kept for the run (the
+ * bits of one part). NULL (one part) with one core or a batch of one sequence. */
+typedef struct FwdPair FwdPair;
+FwdPair *fwdpair_new(int Bmax, int Tmax);
+void fwdpair_free(FwdPair *h);
+/* forward_train of the whole batch: two parts on h's two threads (h NULL or B < 2: one). */
+int fwdpair_forward(FwdPair *h, const ModelFns *f, const void *w, const void *x,
+                    const int *lengths, int B, int T, void *y, void *logits, const void *drop,
+                    const void *state0, void *state1, void *cache);
+
 typedef struct Trainer {
     Rnnc *r;
     const ModelFns *f;
@@ -77,6 +87,7 @@ typedef struct Trainer {
     double grad_norm, gn_sum; /* the last step's norm before clipping; their sum */
     double comm_s;            /* seconds spent in exchanges */
     long gn_n;
+    FwdPair *fwd; /* one rank alone on a machine of two or more cores: the second forward part */
 } Trainer;
 
 /* Sums buf[0..n) over the ranks, timed into t->comm_s; a failed transport becomes a

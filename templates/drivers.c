@@ -14,7 +14,7 @@ int model_forward_par(const real *w, const real *x, const int *lengths, int B, i
                       void *ctx);
 int model_forward_train(const real *w, const real *x, const int *lengths, int B, int T, real *y,
                         real *logits, const real *drop, const real *state0, real *state1,
-                        void *cache);
+                        void *cache, int part, int nparts, int *sched);
 int model_backward(const real *w, const real *x, int B, int T, const real *dout,
                    const real *drop, real *dw, real *dstate0, void *cache);
 void model_unpack_grads(const real *g, real *dp);
@@ -59,16 +59,19 @@ int RNNC_NAME(v_forward_par)(const void *w, const void *x, const int *lengths, i
 
 /* @@ entry_train */
 int RNNC_NAME(v_forward_train)(const void *w, const void *x, const int *lengths, int B, int T,
-    void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache);
+    void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache,
+    int part, int nparts, int *sched);
 int RNNC_NAME(v_backward)(const void *w, const void *x, int B, int T, const void *dout,
     const void *drop, void *dw, void *dstate0, void *cache);
 void RNNC_NAME(v_unpack_grads)(const void *g, void *dp);
 void *RNNC_NAME(v_acts)(void *cache, int B, int T, int i);
 
 int RNNC_NAME(v_forward_train)(const void *w, const void *x, const int *lengths, int B, int T,
-    void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache)
+    void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache,
+    int part, int nparts, int *sched)
 {
-    return RNNC_NAME(forward_train)(w, x, lengths, B, T, y, logits, drop, state0, state1, cache);
+    return RNNC_NAME(forward_train)(w, x, lengths, B, T, y, logits, drop, state0, state1, cache,
+        part, nparts, sched);
 }
 
 int RNNC_NAME(v_backward)(const void *w, const void *x, int B, int T, const void *dout,

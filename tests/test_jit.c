@@ -141,6 +141,84 @@ static void auto_same_bits(const char *text)
     tu_rmdir(dir);
 }
 
+/* forward_train in two parts (run in turn here; threads run them at once) writes the bytes
+ * of one part: the cache everything backward reads, y, the logits and the final states,
+ * for both builds: cells of every kind, dropout between layers, a time-major per-step head,
+ * carried state. */
+static void test_forward_parts(void **state)
+{
+    (void)state;
+    static const char spec_drop[] =
+        "name: mix\ninput_size: 6\nlayers:\n"
+        "  - name: a\n    cell: lstm\n    hidden_size: 24\n    num_layers: 2\n"
+        "    dropout: 0.5\n"
+        "  - name: b\n    cell: gru\n    hidden_size: 20\n"
+        "head:\n  out_features: 3\n  input: sequence\nloss: mse\n";
+    const char *texts[] = {spec_text, spec_var, spec_drop};
+    char *dir = tu_mkdtemp(), *cache = tu_strf("%s/cache", dir);
+    setenv("RNNC_CACHE_DIR", cache, 1);
+    for (int k = 0; k < 3; k++) {
+        Rnnc r;
+        rnnc_init(&r);
+        assert_int_equal(rnnc_load_text(&r, "mix.yaml", texts[k]), 0);
+        const Plan *p = r.plan;
+        const int B = 9, Tn = 11, O = (int)r.net->out_size;
+        const int len[9] = {11, 3, 7, 1, 11, 5, 9, 2, 6};
+        const long ny = (long)B * Tn * O, ns = (long)B * p->state_reals;
+        const long nd = (long)B * Tn * (p->dropout_reals ? p->dropout_reals : 1);
+        float *params = malloc(sizeof(float) * (size_t)p->nparams),
+              *x = malloc(sizeof(float) * B * Tn * I), *drop = malloc(sizeof(float) * nd),
+              *s0 = malloc(sizeof(float) * ns),
+              *packed = malloc(sizeof(float) * ((size_t)p->npacked + 1));
+        for (long i = 0; i < p->nparams; i++)
+            params[i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
+        for (long i = 0; i < (long)B * Tn * I; i++)
+            x[i] = (float)((i * 13) % 17) / 17.0f - 0.5f;
+        for (long i = 0; i < nd; i++)
+            drop[i] = i % 3 ? 2.0f : 0.0f;
+        for (long i = 0; i < ns; i++)
+            s0[i] = (float)((i * 7) % 11) / 11.0f - 0.5f;
+        for (int kind = 0; kind < 2; kind++) {
+            ModelFns f;
+            JitModule *m = host_compile(&r, kind ? JIT_CC_STRICT : JIT_TCC, 1, &f);
+            if (!m)
+                diag_render(&r.diag, stderr);
+            assert_non_null(m);
+            f.pack(params, packed);
+            size_t nc = (size_t)f.train_bytes(B, Tn);
+            char *c[2];
+            float *y[2], *lg[2], *s1[2];
+            int *sched[2];
+            for (int v = 0; v < 2; v++) {
+                c[v] = calloc(nc, 1);
+                y[v] = calloc((size_t)ny, 4), lg[v] = calloc((size_t)ny, 4);
+                s1[v] = calloc((size_t)ns, 4);
+                sched[v] = malloc(sizeof(int) * (2 * B + Tn));
+            }
+            const float *dr = p->dropout_reals ? drop : NULL;
+            assert_int_equal(f.forward_train(packed, x, len, B, Tn, y[0], lg[0], dr, s0, s1[0],
+                                             c[0], 0, 1, NULL),
+                             0);
+            for (int part = 1; part >= 0; part--) /* part 0 last: no part's order matters */
+                assert_int_equal(f.forward_train(packed, x, len, B, Tn, y[1], lg[1], dr, s0, s1[1],
+                                                 c[1], part, 2, sched[part]),
+                                 0);
+            if (memcmp(c[0], c[1], nc) != 0 || memcmp(y[0], y[1], sizeof(float) * ny) != 0 ||
+                memcmp(lg[0], lg[1], sizeof(float) * ny) != 0 ||
+                memcmp(s1[0], s1[1], sizeof(float) * ns) != 0)
+                fail_msg("spec %d, build %d: two parts differ from one", k, kind);
+            for (int v = 0; v < 2; v++)
+                free(c[v]), free(y[v]), free(lg[v]), free(s1[v]), free(sched[v]);
+            jit_free(m);
+        }
+        free(params), free(x), free(drop), free(s0), free(packed);
+        rnnc_fini(&r);
+    }
+    unsetenv("RNNC_CACHE_DIR");
+    free(cache);
+    tu_rmdir(dir);
+}
+
 /* The background build does not hold the command's standard streams: `rnnc train | cat`
  * ends with rnnc while the build, held back by a compiler that waits for a file, has not
  * ended (it would, were the pipe still open, only once the build had). */
@@ -220,8 +298,9 @@ static void step_grads(const ModelFns *fw, const ModelFns *bw, const Plan *p, co
     void *cache = malloc((size_t)fw->train_bytes(N, T));
     assert_int_equal(fw->train_bytes(N, T), bw->train_bytes(N, T));
     fw->pack(params, packed);
-    assert_int_equal(fw->forward_train(packed, x, len, N, T, y, logits, NULL, NULL, NULL, cache),
-                     0);
+    assert_int_equal(
+        fw->forward_train(packed, x, len, N, T, y, logits, NULL, NULL, NULL, cache, 0, 1, NULL),
+        0);
     for (int i = 0; i < N * 3; i++)
         dout[i] = logits[i] * 0.5f - (float)(i % 3 == 0);
     bw->backward(packed, x, N, T, dout, NULL, dw, NULL, cache);
@@ -358,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_mixed_builds),   cmocka_unit_test(test_forward_overwrites),
         cmocka_unit_test(test_auto_same_bits), cmocka_unit_test(test_auto_same_bits_f64),
         cmocka_unit_test(test_no_compiler),    cmocka_unit_test(test_build_leaves_pipe),
+        cmocka_unit_test(test_forward_parts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -150,15 +150,20 @@ static const char *user_at(const Net *net, long width)
 }
 
 /* Layer-direction i's state before its first step into the cache (m.h0 or m.c0) and the
- * running state (m.h or m.c): from state0 at `off` (the plan's state layout), or zero. */
-static void state_in(Emitter *e, const char *v, int i, long off, int n)
+ * running state (m.h or m.c), for each sequence b of the part: from state0 at `off` (the
+ * plan's state layout), or zero. */
+static void state_in(Emitter *e, const char *v, int i, long off, int n, long stride)
 {
     Sb *sb = e->sb;
-    sb_line(sb, "if (state0)");
-    sb_line(sb, "    vec_copy(m.%s0[%d], state0 + (long)B * %ld, (long)B * %d);", v, i, off, n);
-    sb_line(sb, "else");
-    sb_line(sb, "    vec_zero(m.%s0[%d], (long)B * %d);", v, i, n);
-    sb_line(sb, "vec_copy(m.%s, m.%s0[%d], (long)B * %d);", v, v, i, n);
+    sb_line(sb, "for (int q = 0; q < np; q++) {");
+    sb_line(sb, "    const long at = (long)pp[q] * %d;", n);
+    sb_line(sb, "    if (state0)");
+    sb_line(sb, "        vec_copy(m.%s0[%d] + at, state0 + (long)B * %ld + at, %d);", v, i, off,
+            n);
+    sb_line(sb, "    else");
+    sb_line(sb, "        vec_zero(m.%s0[%d] + at, %d);", v, i, n);
+    sb_line(sb, "    vec_copy(m.%s + (long)pp[q] * %ld, m.%s0[%d] + at, %d);", v, stride, v, i, n);
+    sb_line(sb, "}");
 }
 
 /* y from the top layer's outputs m.out[g]: copied, or through the head (logits kept). */
@@ -170,15 +175,18 @@ static void train_output(Emitter *e, int g)
     int head_last = hd->present && hd->input == HEAD_LAST;
     long O = net->out_size, F = hd->in_features;
     if (!hd->present) {
-        sb_line(sb, "for (int b = 0; b < B; b++)");
-        sb_line(sb, "    for (int t = 0; t < m.len[b]; t++)");
+        sb_line(sb, "for (int q = 0; q < np; q++) {");
+        sb_line(sb, "    const int b = pp[q];");
+        sb_line(sb, "    for (int t = 0; t < plen[b]; t++)");
         sb_line(sb, "        vec_copy(y + %s, m.out[%d] + ((long)b * T + t) * %ld, %ld);",
                 user_at(net, O), g, O, O);
+        sb_line(sb, "}");
     } else {
         const char *act = hd->activation == ACT_NONE ? "" : cell_act_name(hd->activation);
         sb_line(sb, "/* head %s: logits, then y = %s(logits) */", hd->name, act);
-        sb_line(sb, "for (int b = 0; b < B; b++) {");
+        sb_line(sb, "for (int q = 0; q < np; q++) {");
         sb->indent += 4;
+        sb_line(sb, "const int b = pp[q];");
         const char *at = "(long)b * ";
         char atbuf[80];
         if (head_last) {
@@ -187,7 +195,7 @@ static void train_output(Emitter *e, int g)
             sb_line(sb, "    head_linear(w, m.hlast + (long)b * %ld, logits + %s);", F, atbuf);
         } else {
             snprintf(atbuf, sizeof atbuf, "%s", user_at(net, O));
-            sb_line(sb, "for (int t = 0; t < m.len[b]; t++) {");
+            sb_line(sb, "for (int t = 0; t < plen[b]; t++) {");
             sb_line(sb, "    head_linear(w, m.out[%d] + ((long)b * T + t) * %ld, logits + %s);", g,
                     F, atbuf);
         }
@@ -205,7 +213,11 @@ static void train_output(Emitter *e, int g)
 
 /* <name>_forward_train: the forward pass that keeps, in the cache, everything backward reads
  * (each layer's outputs and activations, the initial states), with dropout between layers
- * when masks are given and the state carried in and out for truncated BPTT. */
+ * when masks are given and the state carried in and out for truncated BPTT. Part `part` of
+ * `nparts` runs pack_part's share of the sequences through every layer and the head: a
+ * sequence's forward reads and writes only its own rows, so parts run at once on threads
+ * with no barrier, and their bits are one part's. Part 0 keeps the schedule backward reads
+ * in the cache; with more than one part each has its own in sched (2B + T ints). */
 static void forward_train_entry(Emitter *e)
 {
     const Plan *p = e->p;
@@ -220,22 +232,41 @@ static void forward_train_entry(Emitter *e)
     sb_line(
         sb,
         "    int T, real *y, real *logits, const real *drop, const real *state0, real *state1,");
-    sb_line(sb, "    void *cache)");
+    sb_line(sb, "    void *cache, int part, int nparts, int *sched)");
     sb_line(sb, "{");
     sb->indent += 4;
     sb_line(sb, "TrainMem m;");
     if (!p->dropout_reals)
         sb_line(sb, "(void)drop; /* no dropout between layers */");
-    sb_line(sb, "if (B < 1 || T < 1%s)", hd->present ? " || !logits" : "");
+    sb_line(sb, "if (B < 1 || T < 1%s || nparts < 1 || part < 0 || part >= nparts ||",
+            hd->present ? " || !logits" : "");
+    sb_line(sb, "    (nparts > 1 && !sched))");
     sb_line(sb, "    return -1;");
     if (!hd->present)
         sb_line(sb, "(void)logits;");
     sb_line(sb, "train_mem(cache, B, T, &m);");
-    sb_line(sb, "if (pack_batch(lengths, B, T, m.len, m.perm, m.bs) < 0)");
+    sb_line(sb, "/* this part's schedule: the cache's own in one part, else its own in sched */");
+    sb_line(sb, "int *plen = nparts > 1 ? sched : m.len, *pp = plen + B, *pbs = pp + B;");
+    sb_line(sb, "if (pack_batch(lengths, B, T, plen, pp, pbs) < 0 ||");
+    sb_line(
+        sb,
+        "    (nparts > 1 && part == 0 && pack_batch(lengths, B, T, m.len, m.perm, m.bs) < 0))");
     sb_line(sb, "    return -1;");
-    sb_line(sb, "vec_zero(y, (long)B * %s%ld);", per_step ? "T * " : "", O);
-    if (hd->present)
-        sb_line(sb, "vec_zero(logits, (long)B * %s%ld);", per_step ? "T * " : "", O);
+    sb_line(sb, "const int np = pack_part(pp, pbs, B, T, part, nparts); /* pp[0..np) */");
+    sb_line(sb, "for (int q = 0; q < np; q++) {");
+    sb->indent += 4;
+    sb_line(sb, "const int b = pp[q];");
+    for (int k = 0; k < 1 + hd->present; k++) {
+        const char *v = k ? "logits" : "y";
+        if (per_step && !net->batch_first) {
+            sb_line(sb, "for (int t = 0; t < T; t++)");
+            sb_line(sb, "    vec_zero(%s + ((long)t * B + b) * %ld, %ld);", v, O, O);
+        } else {
+            sb_line(sb, "vec_zero(%s + (long)b * %s%ld, %s%ld);", v, per_step ? "T * " : "", O,
+                    per_step ? "T * " : "", O);
+        }
+    }
+    sb_close(sb, 1);
     int g = -1;
     Io io = input_io(net);
     char *in = io.ptr, *isb = io.sb, *ist = io.st;
@@ -249,10 +280,10 @@ static void forward_train_entry(Emitter *e)
                 snprintf(in, sizeof io.ptr, "(drop ? m.din[%d] : m.out[%d])", g, g);
                 sb_line(sb, "if (drop) /* dropout after %s layer %d: training only */",
                         P->block->name, P->layer);
-                sb_line(sb, "    for (int b = 0; b < B; b++)");
+                sb_line(sb, "    for (int q = 0; q < np; q++)");
                 sb_line(sb,
-                        "        for (long at = (long)b * T * %d; at < ((long)b * T + m.len[b]) "
-                        "* %d; at++)",
+                        "        for (long at = (long)pp[q] * T * %d; at < ((long)pp[q] * T + "
+                        "plen[pp[q]]) * %d; at++)",
                         Wp, Wp);
                 sb_line(
                     sb,
@@ -267,9 +298,10 @@ static void forward_train_entry(Emitter *e)
         if (L->dir == 0)
             g++;
         sb_line(sb, "/* %s */", L->label);
-        state_in(e, "h", i, L->st_h, L->Hr);
+        long hs = em_hstride(e, L, 1), cs = em_cstride(e, L, 1);
+        state_in(e, "h", i, L->st_h, L->Hr, hs);
         if (L->st_c >= 0)
-            state_in(e, "c", i, L->st_c, L->H);
+            state_in(e, "c", i, L->st_c, L->H, cs);
         char extra[64] = "";
         if (cell_desc(L->block)->has_c)
             snprintf(extra, sizeof extra, "m.c, m.cs[%d], ", i);
@@ -277,18 +309,22 @@ static void forward_train_entry(Emitter *e)
             snprintf(extra, sizeof extra, "m.ex[%d], ", i);
         sb_line(sb, "%s_seqc(w + %ld, %s, %s, %s, m.out[%d] + %d,", L->fn, L->pk, in, isb, ist, g,
                 L->dir * L->Hr);
-        sb_line(sb, "    (long)T * %d, %d, T, m.bs, m.perm, m.h, %sm.a[%d], %d);", W, W, extra, i,
+        sb_line(sb, "    (long)T * %d, %d, T, pbs, pp, m.h, %sm.a[%d], %d);", W, W, extra, i,
                 L->dir);
-        if (L->top && L->last_layer && head_last) {
-            sb_line(sb, "for (int b = 0; b < B; b++)");
-            sb_line(sb, "    vec_copy(m.hlast + (long)b * %ld + %d, m.h + (long)b * %d, %d);", F,
-                    L->dir * L->Hr, L->Hr, L->Hr);
-        }
+        sb_line(sb, "for (int q = 0; q < np; q++) {");
+        sb->indent += 4;
+        sb_line(sb, "const long b = pp[q];");
+        if (L->top && L->last_layer && head_last)
+            sb_line(sb, "vec_copy(m.hlast + b * %ld + %d, m.h + b * %ld, %d);", F, L->dir * L->Hr,
+                    hs, L->Hr);
         sb_line(sb, "if (state1) {");
-        sb_line(sb, "    vec_copy(state1 + (long)B * %ld, m.h, (long)B * %d);", L->st_h, L->Hr);
+        sb_line(sb, "    vec_copy(state1 + (long)B * %ld + b * %d, m.h + b * %ld, %d);", L->st_h,
+                L->Hr, hs, L->Hr);
         if (L->st_c >= 0)
-            sb_line(sb, "    vec_copy(state1 + (long)B * %ld, m.c, (long)B * %d);", L->st_c, L->H);
+            sb_line(sb, "    vec_copy(state1 + (long)B * %ld + b * %d, m.c + b * %ld, %d);",
+                    L->st_c, L->H, cs, L->H);
         sb_line(sb, "}");
+        sb_close(sb, 1);
     }
     train_output(e, g);
     sb_line(sb, "return 0;");

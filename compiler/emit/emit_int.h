@@ -64,6 +64,11 @@ void em_product(Emitter *e, int unrolled, const char *dst, long dst0, long n, co
 /* The MADD macro of the batched products (fused multiply-add where fast). */
 void em_madd(Emitter *e);
 int em_block(const Emitter *e);
+/* The row strides of the running state h and c over a packed batch: the layer's own, or in
+ * the training forward (cache) the widest layer's, so that a sequence's rows lie where no
+ * other sequence's lie in any layer (forward_train's parts share nothing). */
+long em_hstride(const Emitter *e, const PlanLayer *L, int cache);
+long em_cstride(const Emitter *e, const PlanLayer *L, int cache);
 /* em_product for ns sequences at once: dst, the terms' v (and init when init_ps) name arrays
  * indexed [s]; the same additions in the same order. */
 void em_product_blk(Emitter *e, int ns, const char *dst, long dst0, long n, const char *init,

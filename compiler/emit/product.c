@@ -199,6 +199,16 @@ int em_block(const Emitter *e)
     return e->p->kern.blk_seqs;
 }
 
+long em_hstride(const Emitter *e, const PlanLayer *L, int cache)
+{
+    return cache ? e->p->max_hr : L->Hr;
+}
+
+long em_cstride(const Emitter *e, const PlanLayer *L, int cache)
+{
+    return cache ? e->p->max_h : L->H;
+}
+
 /* One column range [c0, c0 + count * width) of em_product_blk, in chunks of `width`. */
 static void blk_chunks(Emitter *e, int ns, const char *dst, long dst0, long c0, long count,
                        long width, const char *init, int init_ps, long init0, const Term *terms,

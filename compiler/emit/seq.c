@@ -211,9 +211,9 @@ static void seq_split(Emitter *e, const PlanLayer *L)
     sb_line(sb, "for (int q = 0; q < n; q++) {");
     sb_line(sb, "    const int b = perm[i + q];");
     sb_line(sb, "    ps[q] = %s + ((long)b * T + t) * %ld;", xp, GH);
-    sb_line(sb, "    hs[q] = h + (long)b * %d;", L->Hr);
+    sb_line(sb, "    hs[q] = h + (long)b * %ld;", em_hstride(e, L, e->cache));
     if (lstm)
-        sb_line(sb, "    cs_[q] = c + (long)b * %ld;", H);
+        sb_line(sb, "    cs_[q] = c + (long)b * %ld;", em_cstride(e, L, e->cache));
     if (e->cache && after)
         sb_line(sb, "    exs[q] = ex + ((long)b * T + t) * %ld;", H);
     sb_line(sb, "}");
@@ -334,9 +334,9 @@ static void seqc_driver(Emitter *e, const PlanLayer *L)
     sb_line(sb, "        for (int i = 0; i < bs[t]; i++) {");
     sb_line(sb, "            const int b = perm[i];");
     sb_line(sb, "            const long bt = (long)b * T + t;");
-    sb_line(sb, "            real *hb = h + (long)b * %d;", L->Hr);
+    sb_line(sb, "            real *hb = h + (long)b * %ld;", em_hstride(e, L, 1));
     if (lstm) {
-        sb_line(sb, "            real *cb = c + (long)b * %ld;", H);
+        sb_line(sb, "            real *cb = c + (long)b * %ld;", em_cstride(e, L, 1));
         sb_line(sb, "            %s_cellc(w, x + b * xsb + t * xst, hb, cb, a + bt * %ld);", L->fn,
                 GH);
         sb_line(sb, "            vec_copy(cs + bt * %ld, cb, %ld);", H, H);

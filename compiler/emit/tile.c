@@ -255,10 +255,10 @@ static void emit_tile_ptrs(Emitter *e, const PlanLayer *L)
     sb_line(sb, "for (int q = 0; q < m; q++) {");
     sb_line(sb, "    const int b = perm[i + q];");
     sb_line(sb, "    ps[q] = %s + ((long)b * T + t) * %ld;", e->cache ? "a" : "xp", GH);
-    sb_line(sb, "    hp[q] = h + (long)b * %d;", L->Hr);
+    sb_line(sb, "    hp[q] = h + (long)b * %ld;", em_hstride(e, L, e->cache));
     sb_line(sb, "    ho[q] = y + b * ysb + t * yst;");
     if (lstm)
-        sb_line(sb, "    cs_[q] = c + (long)b * %ld;", H);
+        sb_line(sb, "    cs_[q] = c + (long)b * %ld;", em_cstride(e, L, e->cache));
     if (e->cache && lstm)
         sb_line(sb, "    cst[q] = cs + ((long)b * T + t) * %ld;", H);
     if (e->cache && gru)
@@ -323,7 +323,8 @@ static void emit_rec_pass(Emitter *e, const PlanLayer *L)
         sb_line(sb, "for (int u0 = 0; u0 < %ld; u0 += %ld)", H, W);
         sb_line(sb, "    %s_t%s1_%ld(w, w + %ld + u0, u0, ps, hp, ho%s);", L->fn,
                 e->cache ? "c" : "", W, L->pk_wh - L->pk, tile_extra(e, L));
-        sb_line(sb, "vec_copy(h + (long)perm[0] * %d, ho[0], %d);", L->Hr, L->Hr);
+        sb_line(sb, "vec_copy(h + (long)perm[0] * %ld, ho[0], %d);", em_hstride(e, L, e->cache),
+                L->Hr);
         sb_line(sb, "continue;");
         sb->indent -= 4;
         sb_line(sb, "}");
@@ -346,7 +347,8 @@ static void emit_rec_pass(Emitter *e, const PlanLayer *L)
     }
     sb_line(sb, "for (int i = 0; i < n; i++) {");
     sb_line(sb, "    const int b = perm[i];");
-    sb_line(sb, "    vec_copy(h + (long)b * %d, y + b * ysb + t * yst, %d);", L->Hr, L->Hr);
+    sb_line(sb, "    vec_copy(h + (long)b * %ld, y + b * ysb + t * yst, %d);",
+            em_hstride(e, L, e->cache), L->Hr);
     sb_line(sb, "}");
     sb->indent -= 4;
     sb_line(sb, "}");

@@ -809,31 +809,48 @@ static void head_back(const real *w, const real *x, const real *dl, real *dw, re
 
 int channel_tracker_forward_train(const real *w, const real *x, const int *lengths, int B,
     int T, real *y, real *logits, const real *drop, const real *state0, real *state1,
-    void *cache)
+    void *cache, int part, int nparts, int *sched)
 {
     TrainMem m;
     (void)drop; /* no dropout between layers */
-    if (B < 1 || T < 1 || !logits)
+    if (B < 1 || T < 1 || !logits || nparts < 1 || part < 0 || part >= nparts ||
+        (nparts > 1 && !sched))
         return -1;
     train_mem(cache, B, T, &m);
-    if (pack_batch(lengths, B, T, m.len, m.perm, m.bs) < 0)
+    /* this part's schedule: the cache's own in one part, else its own in sched */
+    int *plen = nparts > 1 ? sched : m.len, *pp = plen + B, *pbs = pp + B;
+    if (pack_batch(lengths, B, T, plen, pp, pbs) < 0 ||
+        (nparts > 1 && part == 0 && pack_batch(lengths, B, T, m.len, m.perm, m.bs) < 0))
         return -1;
-    vec_zero(y, (long)B * T * 2);
-    vec_zero(logits, (long)B * T * 2);
+    const int np = pack_part(pp, pbs, B, T, part, nparts); /* pp[0..np) */
+    for (int q = 0; q < np; q++) {
+        const int b = pp[q];
+        for (int t = 0; t < T; t++)
+            vec_zero(y + ((long)t * B + b) * 2, 2);
+        for (int t = 0; t < T; t++)
+            vec_zero(logits + ((long)t * B + b) * 2, 2);
+    }
     /* tracker layer 0 */
-    if (state0)
-        vec_copy(m.h0[0], state0 + (long)B * 0, (long)B * 8);
-    else
-        vec_zero(m.h0[0], (long)B * 8);
-    vec_copy(m.h, m.h0[0], (long)B * 8);
+    for (int q = 0; q < np; q++) {
+        const long at = (long)pp[q] * 8;
+        if (state0)
+            vec_copy(m.h0[0] + at, state0 + (long)B * 0 + at, 8);
+        else
+            vec_zero(m.h0[0] + at, 8);
+        vec_copy(m.h + (long)pp[q] * 8, m.h0[0] + at, 8);
+    }
     blk_tracker_l0_seqc(w + 0, x, 2, (long)B * 2, m.out[0] + 0,
-        (long)T * 8, 8, T, m.bs, m.perm, m.h, m.ex[0], m.a[0], 0);
-    if (state1) {
-        vec_copy(state1 + (long)B * 0, m.h, (long)B * 8);
+        (long)T * 8, 8, T, pbs, pp, m.h, m.ex[0], m.a[0], 0);
+    for (int q = 0; q < np; q++) {
+        const long b = pp[q];
+        if (state1) {
+            vec_copy(state1 + (long)B * 0 + b * 8, m.h + b * 8, 8);
+        }
     }
     /* head out: logits, then y = (logits) */
-    for (int b = 0; b < B; b++) {
-        for (int t = 0; t < m.len[b]; t++) {
+    for (int q = 0; q < np; q++) {
+        const int b = pp[q];
+        for (int t = 0; t < plen[b]; t++) {
             head_linear(w, m.out[0] + ((long)b * T + t) * 8, logits + ((long)t * B + b) * 2);
             vec_copy(y + ((long)t * B + b) * 2, logits + ((long)t * B + b) * 2, 2);
         }
@@ -924,16 +941,19 @@ int channel_tracker_v_forward_par(const void *w, const void *x, const int *lengt
 }
 
 int channel_tracker_v_forward_train(const void *w, const void *x, const int *lengths, int B, int T,
-    void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache);
+    void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache,
+    int part, int nparts, int *sched);
 int channel_tracker_v_backward(const void *w, const void *x, int B, int T, const void *dout,
     const void *drop, void *dw, void *dstate0, void *cache);
 void channel_tracker_v_unpack_grads(const void *g, void *dp);
 void *channel_tracker_v_acts(void *cache, int B, int T, int i);
 
 int channel_tracker_v_forward_train(const void *w, const void *x, const int *lengths, int B, int T,
-    void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache)
+    void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache,
+    int part, int nparts, int *sched)
 {
-    return channel_tracker_forward_train(w, x, lengths, B, T, y, logits, drop, state0, state1, cache);
+    return channel_tracker_forward_train(w, x, lengths, B, T, y, logits, drop, state0, state1, cache,
+        part, nparts, sched);
 }
 
 int channel_tracker_v_backward(const void *w, const void *x, int B, int T, const void *dout,

@@ -1750,42 +1750,65 @@ void *cho_gru_cache_at(void *cache, int B, int T, int what, int i)
 
 int cho_gru_forward_train(const real *w, const real *x, const int *lengths, int B,
     int T, real *y, real *logits, const real *drop, const real *state0, real *state1,
-    void *cache)
+    void *cache, int part, int nparts, int *sched)
 {
     TrainMem m;
     (void)drop; /* no dropout between layers */
-    if (B < 1 || T < 1)
+    if (B < 1 || T < 1 || nparts < 1 || part < 0 || part >= nparts ||
+        (nparts > 1 && !sched))
         return -1;
     (void)logits;
     train_mem(cache, B, T, &m);
-    if (pack_batch(lengths, B, T, m.len, m.perm, m.bs) < 0)
+    /* this part's schedule: the cache's own in one part, else its own in sched */
+    int *plen = nparts > 1 ? sched : m.len, *pp = plen + B, *pbs = pp + B;
+    if (pack_batch(lengths, B, T, plen, pp, pbs) < 0 ||
+        (nparts > 1 && part == 0 && pack_batch(lengths, B, T, m.len, m.perm, m.bs) < 0))
         return -1;
-    vec_zero(y, (long)B * T * 12);
+    const int np = pack_part(pp, pbs, B, T, part, nparts); /* pp[0..np) */
+    for (int q = 0; q < np; q++) {
+        const int b = pp[q];
+        for (int t = 0; t < T; t++)
+            vec_zero(y + ((long)t * B + b) * 12, 12);
+    }
     /* gru layer 0 */
-    if (state0)
-        vec_copy(m.h0[0], state0 + (long)B * 0, (long)B * 12);
-    else
-        vec_zero(m.h0[0], (long)B * 12);
-    vec_copy(m.h, m.h0[0], (long)B * 12);
+    for (int q = 0; q < np; q++) {
+        const long at = (long)pp[q] * 12;
+        if (state0)
+            vec_copy(m.h0[0] + at, state0 + (long)B * 0 + at, 12);
+        else
+            vec_zero(m.h0[0] + at, 12);
+        vec_copy(m.h + (long)pp[q] * 12, m.h0[0] + at, 12);
+    }
     blk_gru_l0_seqc(w + 0, x, 6, (long)B * 6, m.out[0] + 0,
-        (long)T * 12, 12, T, m.bs, m.perm, m.h, m.a[0], 0);
-    if (state1) {
-        vec_copy(state1 + (long)B * 0, m.h, (long)B * 12);
+        (long)T * 12, 12, T, pbs, pp, m.h, m.a[0], 0);
+    for (int q = 0; q < np; q++) {
+        const long b = pp[q];
+        if (state1) {
+            vec_copy(state1 + (long)B * 0 + b * 12, m.h + b * 12, 12);
+        }
     }
     /* gru layer 1 */
-    if (state0)
-        vec_copy(m.h0[1], state0 + (long)B * 12, (long)B * 12);
-    else
-        vec_zero(m.h0[1], (long)B * 12);
-    vec_copy(m.h, m.h0[1], (long)B * 12);
-    blk_gru_l1_seqc(w + 684, m.out[0], (long)T * 12, 12, m.out[1] + 0,
-        (long)T * 12, 12, T, m.bs, m.perm, m.h, m.a[1], 0);
-    if (state1) {
-        vec_copy(state1 + (long)B * 12, m.h, (long)B * 12);
+    for (int q = 0; q < np; q++) {
+        const long at = (long)pp[q] * 12;
+        if (state0)
+            vec_copy(m.h0[1] + at, state0 + (long)B * 12 + at, 12);
+        else
+            vec_zero(m.h0[1] + at, 12);
+        vec_copy(m.h + (long)pp[q] * 12, m.h0[1] + at, 12);
     }
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < m.len[b]; t++)
+    blk_gru_l1_seqc(w + 684, m.out[0], (long)T * 12, 12, m.out[1] + 0,
+        (long)T * 12, 12, T, pbs, pp, m.h, m.a[1], 0);
+    for (int q = 0; q < np; q++) {
+        const long b = pp[q];
+        if (state1) {
+            vec_copy(state1 + (long)B * 12 + b * 12, m.h + b * 12, 12);
+        }
+    }
+    for (int q = 0; q < np; q++) {
+        const int b = pp[q];
+        for (int t = 0; t < plen[b]; t++)
             vec_copy(y + ((long)t * B + b) * 12, m.out[1] + ((long)b * T + t) * 12, 12);
+    }
     return 0;
 }
 
@@ -1890,16 +1913,19 @@ int cho_gru_v_forward_par(const void *w, const void *x, const int *lengths, int 
 }
 
 int cho_gru_v_forward_train(const void *w, const void *x, const int *lengths, int B, int T,
-    void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache);
+    void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache,
+    int part, int nparts, int *sched);
 int cho_gru_v_backward(const void *w, const void *x, int B, int T, const void *dout,
     const void *drop, void *dw, void *dstate0, void *cache);
 void cho_gru_v_unpack_grads(const void *g, void *dp);
 void *cho_gru_v_acts(void *cache, int B, int T, int i);
 
 int cho_gru_v_forward_train(const void *w, const void *x, const int *lengths, int B, int T,
-    void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache)
+    void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache,
+    int part, int nparts, int *sched)
 {
-    return cho_gru_forward_train(w, x, lengths, B, T, y, logits, drop, state0, state1, cache);
+    return cho_gru_forward_train(w, x, lengths, B, T, y, logits, drop, state0, state1, cache,
+        part, nparts, sched);
 }
 
 int cho_gru_v_backward(const void *w, const void *x, int B, int T, const void *dout,

@@ -678,7 +678,7 @@ static void blk_lstm_l0_seqc(const real *w, const real *x, long xsb, long xst, r
             for (int q = 0; q < n; q++) {
                 const int b = perm[i + q];
                 ps[q] = a + ((long)b * T + t) * 192;
-                hs[q] = h + (long)b * 16;
+                hs[q] = h + (long)b * 20;
                 cs_[q] = c + (long)b * 48;
             }
             for (int q = n; q < 6; q++) {
@@ -2366,65 +2366,99 @@ void *projected_lstm_cache_at(void *cache, int B, int T, int what, int i)
 
 int projected_lstm_forward_train(const real *w, const real *x, const int *lengths, int B,
     int T, real *y, real *logits, const real *drop, const real *state0, real *state1,
-    void *cache)
+    void *cache, int part, int nparts, int *sched)
 {
     TrainMem m;
     (void)drop; /* no dropout between layers */
-    if (B < 1 || T < 1)
+    if (B < 1 || T < 1 || nparts < 1 || part < 0 || part >= nparts ||
+        (nparts > 1 && !sched))
         return -1;
     (void)logits;
     train_mem(cache, B, T, &m);
-    if (pack_batch(lengths, B, T, m.len, m.perm, m.bs) < 0)
+    /* this part's schedule: the cache's own in one part, else its own in sched */
+    int *plen = nparts > 1 ? sched : m.len, *pp = plen + B, *pbs = pp + B;
+    if (pack_batch(lengths, B, T, plen, pp, pbs) < 0 ||
+        (nparts > 1 && part == 0 && pack_batch(lengths, B, T, m.len, m.perm, m.bs) < 0))
         return -1;
-    vec_zero(y, (long)B * T * 20);
+    const int np = pack_part(pp, pbs, B, T, part, nparts); /* pp[0..np) */
+    for (int q = 0; q < np; q++) {
+        const int b = pp[q];
+        vec_zero(y + (long)b * T * 20, T * 20);
+    }
     /* lstm layer 0 */
-    if (state0)
-        vec_copy(m.h0[0], state0 + (long)B * 0, (long)B * 16);
-    else
-        vec_zero(m.h0[0], (long)B * 16);
-    vec_copy(m.h, m.h0[0], (long)B * 16);
-    if (state0)
-        vec_copy(m.c0[0], state0 + (long)B * 16, (long)B * 48);
-    else
-        vec_zero(m.c0[0], (long)B * 48);
-    vec_copy(m.c, m.c0[0], (long)B * 48);
+    for (int q = 0; q < np; q++) {
+        const long at = (long)pp[q] * 16;
+        if (state0)
+            vec_copy(m.h0[0] + at, state0 + (long)B * 0 + at, 16);
+        else
+            vec_zero(m.h0[0] + at, 16);
+        vec_copy(m.h + (long)pp[q] * 20, m.h0[0] + at, 16);
+    }
+    for (int q = 0; q < np; q++) {
+        const long at = (long)pp[q] * 48;
+        if (state0)
+            vec_copy(m.c0[0] + at, state0 + (long)B * 16 + at, 48);
+        else
+            vec_zero(m.c0[0] + at, 48);
+        vec_copy(m.c + (long)pp[q] * 48, m.c0[0] + at, 48);
+    }
     blk_lstm_l0_seqc(w + 0, x, (long)T * 16, 16, m.out[0] + 0,
-        (long)T * 32, 32, T, m.bs, m.perm, m.h, m.c, m.cs[0], m.a[0], 0);
-    if (state1) {
-        vec_copy(state1 + (long)B * 0, m.h, (long)B * 16);
-        vec_copy(state1 + (long)B * 16, m.c, (long)B * 48);
+        (long)T * 32, 32, T, pbs, pp, m.h, m.c, m.cs[0], m.a[0], 0);
+    for (int q = 0; q < np; q++) {
+        const long b = pp[q];
+        if (state1) {
+            vec_copy(state1 + (long)B * 0 + b * 16, m.h + b * 20, 16);
+            vec_copy(state1 + (long)B * 16 + b * 48, m.c + b * 48, 48);
+        }
     }
     /* lstm layer 0 reverse */
-    if (state0)
-        vec_copy(m.h0[1], state0 + (long)B * 64, (long)B * 16);
-    else
-        vec_zero(m.h0[1], (long)B * 16);
-    vec_copy(m.h, m.h0[1], (long)B * 16);
-    if (state0)
-        vec_copy(m.c0[1], state0 + (long)B * 80, (long)B * 48);
-    else
-        vec_zero(m.c0[1], (long)B * 48);
-    vec_copy(m.c, m.c0[1], (long)B * 48);
+    for (int q = 0; q < np; q++) {
+        const long at = (long)pp[q] * 16;
+        if (state0)
+            vec_copy(m.h0[1] + at, state0 + (long)B * 64 + at, 16);
+        else
+            vec_zero(m.h0[1] + at, 16);
+        vec_copy(m.h + (long)pp[q] * 20, m.h0[1] + at, 16);
+    }
+    for (int q = 0; q < np; q++) {
+        const long at = (long)pp[q] * 48;
+        if (state0)
+            vec_copy(m.c0[1] + at, state0 + (long)B * 80 + at, 48);
+        else
+            vec_zero(m.c0[1] + at, 48);
+        vec_copy(m.c + (long)pp[q] * 48, m.c0[1] + at, 48);
+    }
     blk_lstm_l0_seqc(w + 7104, x, (long)T * 16, 16, m.out[0] + 16,
-        (long)T * 32, 32, T, m.bs, m.perm, m.h, m.c, m.cs[1], m.a[1], 1);
-    if (state1) {
-        vec_copy(state1 + (long)B * 64, m.h, (long)B * 16);
-        vec_copy(state1 + (long)B * 80, m.c, (long)B * 48);
+        (long)T * 32, 32, T, pbs, pp, m.h, m.c, m.cs[1], m.a[1], 1);
+    for (int q = 0; q < np; q++) {
+        const long b = pp[q];
+        if (state1) {
+            vec_copy(state1 + (long)B * 64 + b * 16, m.h + b * 20, 16);
+            vec_copy(state1 + (long)B * 80 + b * 48, m.c + b * 48, 48);
+        }
     }
     /* rnn layer 0 */
-    if (state0)
-        vec_copy(m.h0[2], state0 + (long)B * 128, (long)B * 20);
-    else
-        vec_zero(m.h0[2], (long)B * 20);
-    vec_copy(m.h, m.h0[2], (long)B * 20);
-    blk_rnn_l0_seqc(w + 14208, m.out[0], (long)T * 32, 32, m.out[1] + 0,
-        (long)T * 20, 20, T, m.bs, m.perm, m.h, m.a[2], 0);
-    if (state1) {
-        vec_copy(state1 + (long)B * 128, m.h, (long)B * 20);
+    for (int q = 0; q < np; q++) {
+        const long at = (long)pp[q] * 20;
+        if (state0)
+            vec_copy(m.h0[2] + at, state0 + (long)B * 128 + at, 20);
+        else
+            vec_zero(m.h0[2] + at, 20);
+        vec_copy(m.h + (long)pp[q] * 20, m.h0[2] + at, 20);
     }
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < m.len[b]; t++)
+    blk_rnn_l0_seqc(w + 14208, m.out[0], (long)T * 32, 32, m.out[1] + 0,
+        (long)T * 20, 20, T, pbs, pp, m.h, m.a[2], 0);
+    for (int q = 0; q < np; q++) {
+        const long b = pp[q];
+        if (state1) {
+            vec_copy(state1 + (long)B * 128 + b * 20, m.h + b * 20, 20);
+        }
+    }
+    for (int q = 0; q < np; q++) {
+        const int b = pp[q];
+        for (int t = 0; t < plen[b]; t++)
             vec_copy(y + ((long)b * T + t) * 20, m.out[1] + ((long)b * T + t) * 20, 20);
+    }
     return 0;
 }
 
@@ -2567,16 +2601,19 @@ int projected_lstm_v_forward_par(const void *w, const void *x, const int *length
 }
 
 int projected_lstm_v_forward_train(const void *w, const void *x, const int *lengths, int B, int T,
-    void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache);
+    void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache,
+    int part, int nparts, int *sched);
 int projected_lstm_v_backward(const void *w, const void *x, int B, int T, const void *dout,
     const void *drop, void *dw, void *dstate0, void *cache);
 void projected_lstm_v_unpack_grads(const void *g, void *dp);
 void *projected_lstm_v_acts(void *cache, int B, int T, int i);
 
 int projected_lstm_v_forward_train(const void *w, const void *x, const int *lengths, int B, int T,
-    void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache)
+    void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache,
+    int part, int nparts, int *sched)
 {
-    return projected_lstm_forward_train(w, x, lengths, B, T, y, logits, drop, state0, state1, cache);
+    return projected_lstm_forward_train(w, x, lengths, B, T, y, logits, drop, state0, state1, cache,
+        part, nparts, sched);
 }
 
 int projected_lstm_v_backward(const void *w, const void *x, int B, int T, const void *dout,

@@ -2948,58 +2948,84 @@ static void head_back(const real *w, const real *x, const real *dl, real *dw, re
 
 int seq_classifier_forward_train(const real *w, const real *x, const int *lengths, int B,
     int T, real *y, real *logits, const real *drop, const real *state0, real *state1,
-    void *cache)
+    void *cache, int part, int nparts, int *sched)
 {
     TrainMem m;
-    if (B < 1 || T < 1 || !logits)
+    if (B < 1 || T < 1 || !logits || nparts < 1 || part < 0 || part >= nparts ||
+        (nparts > 1 && !sched))
         return -1;
     train_mem(cache, B, T, &m);
-    if (pack_batch(lengths, B, T, m.len, m.perm, m.bs) < 0)
+    /* this part's schedule: the cache's own in one part, else its own in sched */
+    int *plen = nparts > 1 ? sched : m.len, *pp = plen + B, *pbs = pp + B;
+    if (pack_batch(lengths, B, T, plen, pp, pbs) < 0 ||
+        (nparts > 1 && part == 0 && pack_batch(lengths, B, T, m.len, m.perm, m.bs) < 0))
         return -1;
-    vec_zero(y, (long)B * 5);
-    vec_zero(logits, (long)B * 5);
+    const int np = pack_part(pp, pbs, B, T, part, nparts); /* pp[0..np) */
+    for (int q = 0; q < np; q++) {
+        const int b = pp[q];
+        vec_zero(y + (long)b * 5, 5);
+        vec_zero(logits + (long)b * 5, 5);
+    }
     /* rnn layer 0 */
-    if (state0)
-        vec_copy(m.h0[0], state0 + (long)B * 0, (long)B * 64);
-    else
-        vec_zero(m.h0[0], (long)B * 64);
-    vec_copy(m.h, m.h0[0], (long)B * 64);
-    if (state0)
-        vec_copy(m.c0[0], state0 + (long)B * 64, (long)B * 64);
-    else
-        vec_zero(m.c0[0], (long)B * 64);
-    vec_copy(m.c, m.c0[0], (long)B * 64);
+    for (int q = 0; q < np; q++) {
+        const long at = (long)pp[q] * 64;
+        if (state0)
+            vec_copy(m.h0[0] + at, state0 + (long)B * 0 + at, 64);
+        else
+            vec_zero(m.h0[0] + at, 64);
+        vec_copy(m.h + (long)pp[q] * 64, m.h0[0] + at, 64);
+    }
+    for (int q = 0; q < np; q++) {
+        const long at = (long)pp[q] * 64;
+        if (state0)
+            vec_copy(m.c0[0] + at, state0 + (long)B * 64 + at, 64);
+        else
+            vec_zero(m.c0[0] + at, 64);
+        vec_copy(m.c + (long)pp[q] * 64, m.c0[0] + at, 64);
+    }
     blk_rnn_l0_seqc(w + 0, x, (long)T * 10, 10, m.out[0] + 0,
-        (long)T * 64, 64, T, m.bs, m.perm, m.h, m.c, m.cs[0], m.a[0], 0);
-    if (state1) {
-        vec_copy(state1 + (long)B * 0, m.h, (long)B * 64);
-        vec_copy(state1 + (long)B * 64, m.c, (long)B * 64);
+        (long)T * 64, 64, T, pbs, pp, m.h, m.c, m.cs[0], m.a[0], 0);
+    for (int q = 0; q < np; q++) {
+        const long b = pp[q];
+        if (state1) {
+            vec_copy(state1 + (long)B * 0 + b * 64, m.h + b * 64, 64);
+            vec_copy(state1 + (long)B * 64 + b * 64, m.c + b * 64, 64);
+        }
     }
     if (drop) /* dropout after rnn layer 0: training only */
-        for (int b = 0; b < B; b++)
-            for (long at = (long)b * T * 64; at < ((long)b * T + m.len[b]) * 64; at++)
+        for (int q = 0; q < np; q++)
+            for (long at = (long)pp[q] * T * 64; at < ((long)pp[q] * T + plen[pp[q]]) * 64; at++)
                 m.din[0][at] = m.out[0][at] * drop[(long)B * T * 0 + at];
     /* rnn layer 1 */
-    if (state0)
-        vec_copy(m.h0[1], state0 + (long)B * 128, (long)B * 64);
-    else
-        vec_zero(m.h0[1], (long)B * 64);
-    vec_copy(m.h, m.h0[1], (long)B * 64);
-    if (state0)
-        vec_copy(m.c0[1], state0 + (long)B * 192, (long)B * 64);
-    else
-        vec_zero(m.c0[1], (long)B * 64);
-    vec_copy(m.c, m.c0[1], (long)B * 64);
+    for (int q = 0; q < np; q++) {
+        const long at = (long)pp[q] * 64;
+        if (state0)
+            vec_copy(m.h0[1] + at, state0 + (long)B * 128 + at, 64);
+        else
+            vec_zero(m.h0[1] + at, 64);
+        vec_copy(m.h + (long)pp[q] * 64, m.h0[1] + at, 64);
+    }
+    for (int q = 0; q < np; q++) {
+        const long at = (long)pp[q] * 64;
+        if (state0)
+            vec_copy(m.c0[1] + at, state0 + (long)B * 192 + at, 64);
+        else
+            vec_zero(m.c0[1] + at, 64);
+        vec_copy(m.c + (long)pp[q] * 64, m.c0[1] + at, 64);
+    }
     blk_rnn_l1_seqc(w + 19200, (drop ? m.din[0] : m.out[0]), (long)T * 64, 64, m.out[1] + 0,
-        (long)T * 64, 64, T, m.bs, m.perm, m.h, m.c, m.cs[1], m.a[1], 0);
-    for (int b = 0; b < B; b++)
-        vec_copy(m.hlast + (long)b * 64 + 0, m.h + (long)b * 64, 64);
-    if (state1) {
-        vec_copy(state1 + (long)B * 128, m.h, (long)B * 64);
-        vec_copy(state1 + (long)B * 192, m.c, (long)B * 64);
+        (long)T * 64, 64, T, pbs, pp, m.h, m.c, m.cs[1], m.a[1], 0);
+    for (int q = 0; q < np; q++) {
+        const long b = pp[q];
+        vec_copy(m.hlast + b * 64 + 0, m.h + b * 64, 64);
+        if (state1) {
+            vec_copy(state1 + (long)B * 128 + b * 64, m.h + b * 64, 64);
+            vec_copy(state1 + (long)B * 192 + b * 64, m.c + b * 64, 64);
+        }
     }
     /* head head: logits, then y = softmax(logits) */
-    for (int b = 0; b < B; b++) {
+    for (int q = 0; q < np; q++) {
+        const int b = pp[q];
         {
             head_linear(w, m.hlast + (long)b * 64, logits + (long)b * 5);
             vec_copy(y + (long)b * 5, logits + (long)b * 5, 5);
@@ -3125,16 +3151,19 @@ int seq_classifier_v_forward_par(const void *w, const void *x, const int *length
 }
 
 int seq_classifier_v_forward_train(const void *w, const void *x, const int *lengths, int B, int T,
-    void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache);
+    void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache,
+    int part, int nparts, int *sched);
 int seq_classifier_v_backward(const void *w, const void *x, int B, int T, const void *dout,
     const void *drop, void *dw, void *dstate0, void *cache);
 void seq_classifier_v_unpack_grads(const void *g, void *dp);
 void *seq_classifier_v_acts(void *cache, int B, int T, int i);
 
 int seq_classifier_v_forward_train(const void *w, const void *x, const int *lengths, int B, int T,
-    void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache)
+    void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache,
+    int part, int nparts, int *sched)
 {
-    return seq_classifier_forward_train(w, x, lengths, B, T, y, logits, drop, state0, state1, cache);
+    return seq_classifier_forward_train(w, x, lengths, B, T, y, logits, drop, state0, state1, cache,
+        part, nparts, sched);
 }
 
 int seq_classifier_v_backward(const void *w, const void *x, int B, int T, const void *dout,

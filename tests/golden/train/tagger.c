@@ -5009,64 +5009,97 @@ static void head_back(const real *w, const real *x, const real *dl, real *dw, re
 
 int tagger_forward_train(const real *w, const real *x, const int *lengths, int B,
     int T, real *y, real *logits, const real *drop, const real *state0, real *state1,
-    void *cache)
+    void *cache, int part, int nparts, int *sched)
 {
     TrainMem m;
     (void)drop; /* no dropout between layers */
-    if (B < 1 || T < 1 || !logits)
+    if (B < 1 || T < 1 || !logits || nparts < 1 || part < 0 || part >= nparts ||
+        (nparts > 1 && !sched))
         return -1;
     train_mem(cache, B, T, &m);
-    if (pack_batch(lengths, B, T, m.len, m.perm, m.bs) < 0)
+    /* this part's schedule: the cache's own in one part, else its own in sched */
+    int *plen = nparts > 1 ? sched : m.len, *pp = plen + B, *pbs = pp + B;
+    if (pack_batch(lengths, B, T, plen, pp, pbs) < 0 ||
+        (nparts > 1 && part == 0 && pack_batch(lengths, B, T, m.len, m.perm, m.bs) < 0))
         return -1;
-    vec_zero(y, (long)B * T * 4);
-    vec_zero(logits, (long)B * T * 4);
+    const int np = pack_part(pp, pbs, B, T, part, nparts); /* pp[0..np) */
+    for (int q = 0; q < np; q++) {
+        const int b = pp[q];
+        vec_zero(y + (long)b * T * 4, T * 4);
+        vec_zero(logits + (long)b * T * 4, T * 4);
+    }
     /* encoder layer 0 */
-    if (state0)
-        vec_copy(m.h0[0], state0 + (long)B * 0, (long)B * 24);
-    else
-        vec_zero(m.h0[0], (long)B * 24);
-    vec_copy(m.h, m.h0[0], (long)B * 24);
+    for (int q = 0; q < np; q++) {
+        const long at = (long)pp[q] * 24;
+        if (state0)
+            vec_copy(m.h0[0] + at, state0 + (long)B * 0 + at, 24);
+        else
+            vec_zero(m.h0[0] + at, 24);
+        vec_copy(m.h + (long)pp[q] * 24, m.h0[0] + at, 24);
+    }
     blk_encoder_l0_seqc(w + 0, x, (long)T * 8, 8, m.out[0] + 0,
-        (long)T * 48, 48, T, m.bs, m.perm, m.h, m.ex[0], m.a[0], 0);
-    if (state1) {
-        vec_copy(state1 + (long)B * 0, m.h, (long)B * 24);
+        (long)T * 48, 48, T, pbs, pp, m.h, m.ex[0], m.a[0], 0);
+    for (int q = 0; q < np; q++) {
+        const long b = pp[q];
+        if (state1) {
+            vec_copy(state1 + (long)B * 0 + b * 24, m.h + b * 24, 24);
+        }
     }
     /* encoder layer 0 reverse */
-    if (state0)
-        vec_copy(m.h0[1], state0 + (long)B * 24, (long)B * 24);
-    else
-        vec_zero(m.h0[1], (long)B * 24);
-    vec_copy(m.h, m.h0[1], (long)B * 24);
+    for (int q = 0; q < np; q++) {
+        const long at = (long)pp[q] * 24;
+        if (state0)
+            vec_copy(m.h0[1] + at, state0 + (long)B * 24 + at, 24);
+        else
+            vec_zero(m.h0[1] + at, 24);
+        vec_copy(m.h + (long)pp[q] * 24, m.h0[1] + at, 24);
+    }
     blk_encoder_l0_seqc(w + 2400, x, (long)T * 8, 8, m.out[0] + 24,
-        (long)T * 48, 48, T, m.bs, m.perm, m.h, m.ex[1], m.a[1], 1);
-    if (state1) {
-        vec_copy(state1 + (long)B * 24, m.h, (long)B * 24);
+        (long)T * 48, 48, T, pbs, pp, m.h, m.ex[1], m.a[1], 1);
+    for (int q = 0; q < np; q++) {
+        const long b = pp[q];
+        if (state1) {
+            vec_copy(state1 + (long)B * 24 + b * 24, m.h + b * 24, 24);
+        }
     }
     /* encoder layer 1 */
-    if (state0)
-        vec_copy(m.h0[2], state0 + (long)B * 48, (long)B * 24);
-    else
-        vec_zero(m.h0[2], (long)B * 24);
-    vec_copy(m.h, m.h0[2], (long)B * 24);
+    for (int q = 0; q < np; q++) {
+        const long at = (long)pp[q] * 24;
+        if (state0)
+            vec_copy(m.h0[2] + at, state0 + (long)B * 48 + at, 24);
+        else
+            vec_zero(m.h0[2] + at, 24);
+        vec_copy(m.h + (long)pp[q] * 24, m.h0[2] + at, 24);
+    }
     blk_encoder_l1_seqc(w + 4800, m.out[0], (long)T * 48, 48, m.out[1] + 0,
-        (long)T * 48, 48, T, m.bs, m.perm, m.h, m.ex[2], m.a[2], 0);
-    if (state1) {
-        vec_copy(state1 + (long)B * 48, m.h, (long)B * 24);
+        (long)T * 48, 48, T, pbs, pp, m.h, m.ex[2], m.a[2], 0);
+    for (int q = 0; q < np; q++) {
+        const long b = pp[q];
+        if (state1) {
+            vec_copy(state1 + (long)B * 48 + b * 24, m.h + b * 24, 24);
+        }
     }
     /* encoder layer 1 reverse */
-    if (state0)
-        vec_copy(m.h0[3], state0 + (long)B * 72, (long)B * 24);
-    else
-        vec_zero(m.h0[3], (long)B * 24);
-    vec_copy(m.h, m.h0[3], (long)B * 24);
+    for (int q = 0; q < np; q++) {
+        const long at = (long)pp[q] * 24;
+        if (state0)
+            vec_copy(m.h0[3] + at, state0 + (long)B * 72 + at, 24);
+        else
+            vec_zero(m.h0[3] + at, 24);
+        vec_copy(m.h + (long)pp[q] * 24, m.h0[3] + at, 24);
+    }
     blk_encoder_l1_seqc(w + 10080, m.out[0], (long)T * 48, 48, m.out[1] + 24,
-        (long)T * 48, 48, T, m.bs, m.perm, m.h, m.ex[3], m.a[3], 1);
-    if (state1) {
-        vec_copy(state1 + (long)B * 72, m.h, (long)B * 24);
+        (long)T * 48, 48, T, pbs, pp, m.h, m.ex[3], m.a[3], 1);
+    for (int q = 0; q < np; q++) {
+        const long b = pp[q];
+        if (state1) {
+            vec_copy(state1 + (long)B * 72 + b * 24, m.h + b * 24, 24);
+        }
     }
     /* head tag: logits, then y = softmax(logits) */
-    for (int b = 0; b < B; b++) {
-        for (int t = 0; t < m.len[b]; t++) {
+    for (int q = 0; q < np; q++) {
+        const int b = pp[q];
+        for (int t = 0; t < plen[b]; t++) {
             head_linear(w, m.out[1] + ((long)b * T + t) * 48, logits + ((long)b * T + t) * 4);
             vec_copy(y + ((long)b * T + t) * 4, logits + ((long)b * T + t) * 4, 4);
             act_softmax(y + ((long)b * T + t) * 4, 4);
@@ -5246,16 +5279,19 @@ int tagger_v_forward_par(const void *w, const void *x, const int *lengths, int B
 }
 
 int tagger_v_forward_train(const void *w, const void *x, const int *lengths, int B, int T,
-    void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache);
+    void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache,
+    int part, int nparts, int *sched);
 int tagger_v_backward(const void *w, const void *x, int B, int T, const void *dout,
     const void *drop, void *dw, void *dstate0, void *cache);
 void tagger_v_unpack_grads(const void *g, void *dp);
 void *tagger_v_acts(void *cache, int B, int T, int i);
 
 int tagger_v_forward_train(const void *w, const void *x, const int *lengths, int B, int T,
-    void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache)
+    void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache,
+    int part, int nparts, int *sched)
 {
-    return tagger_forward_train(w, x, lengths, B, T, y, logits, drop, state0, state1, cache);
+    return tagger_forward_train(w, x, lengths, B, T, y, logits, drop, state0, state1, cache,
+        part, nparts, sched);
 }
 
 int tagger_v_backward(const void *w, const void *x, int B, int T, const void *dout,
