@@ -1,11 +1,11 @@
-/* jit_kern.c — the matrix products of libtcc's code, and its e^v and tanh, compiled ahead
- * of time with rnnc.
+/* jit_kern.c — what libtcc's code loops over, compiled ahead of time with rnnc: the matrix
+ * products, e^v and tanh, the gates' activations over vectors and their element-wise work.
  *
  * libtcc keeps nothing in registers and vectorises nothing: its loops run a product at
  * about 1 GFLOP/s, where the same loops built by an optimising compiler run tens of times
  * faster. So the units shaped for libtcc call these functions (passed in with tcc_add_symbol,
- * as the math functions are) for their products instead of looping, and for e^v and tanh
- * (math: builtin; below, the prelude's own text).
+ * as the math functions are) for their products and element-wise loops instead of looping,
+ * and for e^v and tanh (math: builtin; below, the prelude's own text).
  *
  * Contract: each output sees exactly the operations of the loops they replace, in the same
  * order (em_product's and em_outer's for libtcc in compiler/emit/product.c): a product
@@ -32,7 +32,7 @@
 #endif
 
 /* Up to BLK vectors against one matrix (a block of sequences, each output's operations
- * PRODUCT's): every row of weights is loaded once for the block, the accumulators, BLK by
+ * em_product's): every row of weights is loaded once for the block, the accumulators, BLK by
  * CH (64 floats, 32 doubles: four AVX-512 registers each), stay in registers when the chunk is
  * whole (the common case: gate widths are multiples of 64), four chunks at once for a single
  * sequence (16 chains). A block of fewer than BLK runs the same code with a constant count. */

@@ -17,7 +17,7 @@ struct FwdPair {
     const ModelFns *f;
     const void *w, *x, *drop, *state0;
     const int *lengths;
-    int B, T;
+    int B, T, Bmax, Tmax; /* this call's batch; the largest sched holds */
     void *y, *logits, *state1, *cache;
     int *sched[2]; /* each part's schedule, 2 Bmax + Tmax ints */
 };
@@ -51,6 +51,7 @@ FwdPair *fwdpair_new(int Bmax, int Tmax)
     FwdPair *h = calloc(1, sizeof *h);
     if (!h)
         return NULL;
+    h->Bmax = Bmax, h->Tmax = Tmax;
     size_t n = 2 * (size_t)Bmax + (size_t)Tmax;
     h->sched[0] = malloc(n * sizeof(int));
     h->sched[1] = malloc(n * sizeof(int));
@@ -90,7 +91,7 @@ int fwdpair_forward(FwdPair *h, const ModelFns *f, const void *w, const void *x,
                     const int *lengths, int B, int T, void *y, void *logits, const void *drop,
                     const void *state0, void *state1, void *cache)
 {
-    if (!h || B < 2)
+    if (!h || B < 2 || B > h->Bmax || T > h->Tmax)
         return f->forward_train(w, x, lengths, B, T, y, logits, drop, state0, state1, cache, 0, 1,
                                 NULL);
     pthread_mutex_lock(&h->mu);

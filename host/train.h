@@ -56,7 +56,8 @@ void sched_load(Schedule *s, const double *in);
 typedef struct FwdPair FwdPair;
 FwdPair *fwdpair_new(int Bmax, int Tmax);
 void fwdpair_free(FwdPair *h);
-/* forward_train of the whole batch: two parts on h's two threads (h NULL or B < 2: one). */
+/* forward_train of the whole batch: two parts on h's two threads (one when h is NULL, B < 2,
+ * or the batch is larger than fwdpair_new's). */
 int fwdpair_forward(FwdPair *h, const ModelFns *f, const void *w, const void *x,
                     const int *lengths, int B, int T, void *y, void *logits, const void *drop,
                     const void *state0, void *state1, void *cache);
