@@ -471,7 +471,8 @@ static void run_train(void *p)
                        t->cache, 0, 1, NULL);
     rnnrt_loss(&la, &t->target, "target", &t->loss, t->dout, &err);
     memset(t->dw, 0, (size_t)t->p->npacked * 4);
-    t->f.backward(t->packed, t->x, t->B, t->T, t->dout, NULL, t->dw, NULL, t->cache);
+    t->f.backward(t->packed, t->x, t->B, t->T, t->dout, NULL, t->dw, NULL, t->cache, 0, 1, NULL,
+                  NULL);
     t->f.unpack_grads(t->dw, t->dp);
     for (long i = 0; i < t->p->nparams; i++)
         t->params[i] -= 0.01f * t->dp[i];

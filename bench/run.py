@@ -7,9 +7,12 @@ same rounds. Prints the table (ratio to each contender, share of the peak), the
 end-to-end training recipe and spec-to-first-result; writes build/bench/results.csv and
 results.svg. Run bench/setup.sh first.
 
-Usage: /usr/bin/python3 bench/run.py [--rounds R] [--clock cpu|wall] [CONFIG ...]
+Usage: /usr/bin/python3 bench/run.py [--rounds R] [--clock cpu|wall] [--e2e-dir DIR]
+                                    [CONFIG ...]
   --clock cpu   one-thread rows timed by the thread's CPU clock (a shared machine's other
                 jobs then cost a contender nothing but caches); two-thread rows always wall.
+  --e2e-dir DIR the end-to-end row's spec and data in DIR (made, not removed), to rerun its
+                commands (printed with the row); else a new directory under /tmp.
 """
 import csv
 import glob
@@ -125,12 +128,16 @@ def rounds(tab, ids, n, inner, clock):
             tab.add(run(["/usr/bin/python3", tb] + wall + [cid], env_threads(2), "0,1"), True)
 
 
-def e2e(tab, epochs=2, n=2048):
+def e2e(tab, epochs=2, n=2048, d=None):
     """`rnnc train` with no --jit flag and an empty cache, compile included, against PyTorch
     on the same recipe; both as the processes a user starts, wall clock, not pinned: the
     machine's two cores are there for either (PyTorch's own threads; rnnc's background
     build of the system compiler's code)."""
-    d = tempfile.mkdtemp(prefix="rnnc-e2e-")
+    if d:
+        os.makedirs(d, exist_ok=True)
+        subprocess.run(["rm", "-rf", d + "/cold", d + "/warm"])
+    else:
+        d = tempfile.mkdtemp(prefix="rnnc-e2e-")
     code = ("import numpy as np; r = np.random.RandomState(0); "
             "np.save('%s/x.npy', r.randn(%d, 100, 10).astype(np.float32)); "
             "np.save('%s/y.npy', (np.arange(%d) %% 5).astype(np.int64))" % (d, n, d, n))
@@ -162,7 +169,8 @@ def e2e(tab, epochs=2, n=2048):
         if r.returncode != 0:
             sys.stderr.write("bench: e2e %s failed: %s\n" % (who, r.stderr[-1000:]))
     return out, "T1's network and recipe (SGD, batch 32) on %d sequences of 100 steps, " \
-                "%d epochs, no --jit flag, empty cache; processes not pinned" % (n, epochs)
+                "%d epochs, no --jit flag, empty cache; processes not pinned\n  data: %s " \
+                "(RNNC_CACHE_DIR=%s/cold %s)" % (n, epochs, d, d, " ".join(args))
 
 
 COLS = [("onednn", "oneDNN"), ("pytorch", "PyTorch"), ("rtneural", "RTNeural")]
@@ -247,12 +255,14 @@ def svg(rows, path):
 
 def main():
     args = sys.argv[1:]
-    n, clock = 3, "wall"
+    n, clock, e2e_dir = 3, "wall", None
     while args[:1] and args[0].startswith("--"):
         if args[0] == "--rounds":
             n = max(1, int(args[1]))
         elif args[0] == "--clock":
             clock = args[1]
+        elif args[0] == "--e2e-dir":
+            e2e_dir = os.path.abspath(args[1])
         args = args[2:]
     ids = args or ORDER
     os.makedirs(OUT, exist_ok=True)
@@ -269,7 +279,7 @@ def main():
         print("  check %s %s against rnnc: max difference %s, %s" % (who, cid, diff, ok))
     print("\n".join(lines))
     if not args or "T1" in ids:
-        times, what = e2e(tab)
+        times, what = e2e(tab, d=e2e_dir)
         print("end to end: %s" % what)
         for who, s in times.items():
             print("  %-24s %s" % (who, "%.1f s" % s if s else "failed"))

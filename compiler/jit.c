@@ -520,9 +520,10 @@ struct AutoJob {
         return CUR(i)->forward_train(w, x, l, B, T, y, lg, dr, s0, s1, c, part, nparts, sched);   \
     }                                                                                             \
     static int a_bw##i(const void *w, const void *x, int B, int T, const void *dout,              \
-                       const void *dr, void *dw, void *ds0, void *c)                              \
+                       const void *dr, void *dw, void *ds0, void *c, int part, int nparts,        \
+                       void (*sync)(void *, int, int, int), void *ctx)                            \
     {                                                                                             \
-        return CUR(i)->backward(w, x, B, T, dout, dr, dw, ds0, c);                                \
+        return CUR(i)->backward(w, x, B, T, dout, dr, dw, ds0, c, part, nparts, sync, ctx);       \
     }                                                                                             \
     static void a_ug##i(const void *g, void *dp)                                                  \
     {                                                                                             \

@@ -95,9 +95,12 @@ typedef struct ModelFns {
     int (*forward_train)(const void *w, const void *x, const int *lengths, int B, int T, void *y,
                          void *logits, const void *drop, const void *state0, void *state1,
                          void *cache, int part, int nparts, int *sched);
-    /* dstate0: NULL, or dL/dstate0 (the layout of forward_train's state0) */
+    /* dstate0: NULL, or dL/dstate0 (the layout of forward_train's state0); part `part` of
+     * `nparts` (threads at once, each running whole layers; the bits of one part) meeting in
+     * sync(ctx, layer, steps done, steps of the layer above needed), NULL with one part */
     int (*backward)(const void *w, const void *x, int B, int T, const void *dout, const void *drop,
-                    void *dw, void *dstate0, void *cache);
+                    void *dw, void *dstate0, void *cache, int part, int nparts,
+                    void (*sync)(void *, int, int, int), void *ctx);
     void (*unpack_grads)(const void *g, void *dp);
     /* the gate activations of layer-direction i in a cache of B x T, (B, T, G*H) */
     void *(*acts)(void *cache, int B, int T, int i);

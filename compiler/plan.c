@@ -64,7 +64,7 @@ static void scratch_layout(const Plan *p, PlanLayout *l, int runtime)
 
 /* The training cache, in the order train_mem carves it: the state, per layer its outputs
  * (and after dropout), per layer-direction its activations, initial state, untransposed
- * weights, c and gh; the head's input; the gradients carried back. */
+ * weights, c and gh; the head's input; per layer, the gradients carried back. */
 static int cache_layout(Arena *a, const Plan *p, PlanLayout *l)
 {
     const Head *hd = &p->net->head;
@@ -97,12 +97,22 @@ static int cache_layout(Arena *a, const Plan *p, PlanLayout *l)
         region(l, "hlast", PER_B, hd->in_features, 0);
         region(l, "dhlast", PER_B, hd->in_features, 0);
     }
-    region(l, "dy", PER_BT, p->max_width, 0);
-    region(l, "dx", PER_BT, p->max_width, 0);
-    if (p->bz_width)
-        region(l, "bz", PER_B, p->bz_width, 0);
-    region(l, "dhn", PER_B, p->max_hr, 0);
-    region(l, "dcn", PER_B, p->max_h, 0);
+    /* per layer, what its backward writes: the gradient of its outputs (set by the layer
+     * above, or the head), its scratch, dL/dh [dL/dc] carried back through time; no two
+     * layers share one, so that parts of backward run layers at once */
+    g = 0;
+    for (int i = 0; i < p->nlayers; i++) {
+        const PlanLayer *L = &p->layers[i];
+        if (L->dir)
+            continue;
+        region(l, arena_printf(a, "dy[%d]", g), PER_BT, (long)L->block->dirs * L->Hr, 0);
+        if (L->split)
+            region(l, arena_printf(a, "bz[%d]", g), PER_B, L->bz_width, 0);
+        region(l, arena_printf(a, "dhn[%d]", g), PER_B, L->Hr, 0);
+        if (cell_desc(L->block)->has_c)
+            region(l, arena_printf(a, "dcn[%d]", g), PER_B, L->H, 0);
+        g++;
+    }
     for (int k = 0; k < l->n; k++)
         if (!l->r[k].name)
             return -1;
@@ -112,7 +122,7 @@ static int cache_layout(Arena *a, const Plan *p, PlanLayout *l)
 /* Every layout table of the plan. 0, or -1 when out of memory. */
 static int plan_layouts(Arena *a, Plan *p)
 {
-    int most = 12 + 8 * p->nlayers;
+    int most = 12 + 12 * p->nlayers;
     p->scratch.r = arena_alloc(a, 8 * sizeof *p->scratch.r);
     p->dep_scratch.r = arena_alloc(a, 8 * sizeof *p->dep_scratch.r);
     p->cache.r = arena_alloc(a, (size_t)most * sizeof *p->cache.r);

@@ -226,8 +226,8 @@ static int window_local(Trainer *t, const Dataset *ds, const int *idx, int Bb, i
     const Net *net = r->net;
     const Plan *p = r->plan;
     int O = net->out_size;
-    if (fwdpair_forward(t->fwd, t->f, t->packed, t->xb, t->lenb, Bb, Tb, t->yb, t->lb, drop,
-                        state0, state1, t->cache) != 0) {
+    if (pair_forward(t->pair, t->f, t->packed, t->xb, t->lenb, Bb, Tb, t->yb, t->lb, drop, state0,
+                     state1, t->cache) != 0) {
         diag_error(&r->diag, span_none(), "the model rejected a batch (B=%d, T=%d)", Bb, Tb);
         return -1;
     }
@@ -265,7 +265,11 @@ static int window_local(Trainer *t, const Dataset *ds, const int *idx, int Bb, i
     count_correct(t, net->head.present ? lz : yz, sub ? nc : Bb, Tb, correct, total);
     if (learn) {
         memset(t->dw, 0, (size_t)p->npacked * t->rs);
-        t->f->backward(t->packed, t->xb, Bb, Tb, t->db, drop, t->dw, NULL, t->cache);
+        if (pair_backward(t->pair, t->f, t->packed, t->xb, Bb, Tb, t->db, drop, t->dw, t->cache) !=
+            0) {
+            diag_error(&r->diag, span_none(), "the model rejected a batch (B=%d, T=%d)", Bb, Tb);
+            return -1;
+        }
         t->f->unpack_grads(t->dw, t->dp);
         io_to_double(t->xbuf, t->dp, p->nparams, t->dbl);
     }

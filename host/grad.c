@@ -161,7 +161,7 @@ int rnnc_grad(Rnnc *r, RnncGradArgs *a)
         io_rt_error(r, &err);
         goto out;
     }
-    f.backward(d.packed, d.xr, B, T, dout, drop, dw, ds0, cache);
+    f.backward(d.packed, d.xr, B, T, dout, drop, dw, ds0, cache, 0, 1, NULL, NULL);
     f.unpack_grads(dw, dp);
     rc = save_grads(r, a, B, dp, ds0, &d);
 out:

@@ -224,7 +224,7 @@ static int grad_from(PlotModel *pm, const double *x, int T, const void *state0, 
         for (int k = 0; k < O; k++)
             one[k] = 1;
         io_from_double((char *)dout + (size_t)(rows - 1) * O * pm->rs, one, O, pm->dbl);
-        pm->f.backward(pm->packed, xr, 1, T, dout, NULL, dw, NULL, cache);
+        pm->f.backward(pm->packed, xr, 1, T, dout, NULL, dw, NULL, cache, 0, 1, NULL, NULL);
         double *dh = take(pm, pm->cache_at(cache, 1, T, 3, 0), 0, L0->Hr);
         double *dc = L0->st_c >= 0 ? take(pm, pm->cache_at(cache, 1, T, 4, 0), 0, L0->H) : NULL;
         if (dh && (L0->st_c < 0 || dc)) {

@@ -41,7 +41,7 @@ static void trainer_free(Trainer *t)
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]);
     rnnrt_optim_free(&t->opt);
-    fwdpair_free(t->fwd);
+    pair_free(t->pair);
 }
 
 /* Refuses what cannot be trained: no loss, or truncated BPTT through a bidirectional block,
@@ -127,9 +127,14 @@ static int trainer_alloc(Trainer *t, const Dataset *tr, const Dataset *va)
     t->share = calloc(B1, sizeof *t->share);
     t->xbuf = calloc((size_t)p->nparams + XSTAT, sizeof *t->xbuf);
     t->cache = malloc((size_t)t->f->train_bytes(t->Bmax, t->Tmax));
-    /* one rank alone: its forward in two parts on two cores (the same bits as one) */
-    if (t->comm->size == 1)
-        t->fwd = fwdpair_new(t->Bmax, t->Tmax);
+    /* one rank alone: its forward and backward in two parts on two cores (the same bits as
+     * one) */
+    if (t->comm->size == 1) {
+        int layers = 0;
+        for (int i = 0; i < p->nlayers; i++)
+            layers += p->layers[i].dir == 0;
+        t->pair = pair_new(t->Bmax, t->Tmax, layers);
+    }
     if (cfg->stop_patience > 0)
         t->best = calloc((size_t)p->nparams + 1, rs);
     if (!t->packed || !t->dw || !t->dp || !t->xb || !t->yb || !t->lb || !t->db || !t->tb.data ||

@@ -51,16 +51,21 @@ void sched_load(Schedule *s, const double *in);
 
 /* One rank's trainer: its share of every batch, its buffers, its copy of the weights and of
  * the optimizer (every rank steps the same one on the same summed gradient). */
-/* fwdpair.c: forward_train in two parts at once, part 1 on a thread kept for the run (the
- * bits of one part). NULL (one part) with one core or a batch of one sequence. */
-typedef struct FwdPair FwdPair;
-FwdPair *fwdpair_new(int Bmax, int Tmax);
-void fwdpair_free(FwdPair *h);
+/* pair.c: forward_train and backward in two parts at once, part 1 on a thread kept for the
+ * run (the bits of one part). NULL (one part) with one core, or a batch of one sequence
+ * through one layer. `nlayers`: the layers of the stack (a bidirectional one counts once). */
+typedef struct Pair Pair;
+Pair *pair_new(int Bmax, int Tmax, int nlayers);
+void pair_free(Pair *h);
 /* forward_train of the whole batch: two parts on h's two threads (one when h is NULL, B < 2,
- * or the batch is larger than fwdpair_new's). */
-int fwdpair_forward(FwdPair *h, const ModelFns *f, const void *w, const void *x,
-                    const int *lengths, int B, int T, void *y, void *logits, const void *drop,
-                    const void *state0, void *state1, void *cache);
+ * or the batch is larger than pair_new's). */
+int pair_forward(Pair *h, const ModelFns *f, const void *w, const void *x, const int *lengths,
+                 int B, int T, void *y, void *logits, const void *drop, const void *state0,
+                 void *state1, void *cache);
+/* backward of the whole batch (no dL/dstate0): two parts on h's two threads, each running
+ * whole layers (one part when h is NULL or the stack has one layer). */
+int pair_backward(Pair *h, const ModelFns *f, const void *w, const void *x, int B, int T,
+                  const void *dout, const void *drop, void *dw, void *cache);
 
 typedef struct Trainer {
     Rnnc *r;
@@ -88,7 +93,7 @@ typedef struct Trainer {
     double grad_norm, gn_sum; /* the last step's norm before clipping; their sum */
     double comm_s;            /* seconds spent in exchanges */
     long gn_n;
-    FwdPair *fwd; /* one rank alone on a machine of two or more cores: the second forward part */
+    Pair *pair; /* one rank alone on a machine of two or more cores: the second part */
 } Trainer;
 
 /* Sums buf[0..n) over the ranks, timed into t->comm_s; a failed transport becomes a

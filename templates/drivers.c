@@ -16,7 +16,8 @@ int model_forward_train(const real *w, const real *x, const int *lengths, int B,
                         real *logits, const real *drop, const real *state0, real *state1,
                         void *cache, int part, int nparts, int *sched);
 int model_backward(const real *w, const real *x, int B, int T, const real *dout,
-                   const real *drop, real *dw, real *dstate0, void *cache);
+                   const real *drop, real *dw, real *dstate0, void *cache, int part, int nparts,
+                   void (*sync)(void *, int, int, int), void *ctx);
 void model_unpack_grads(const real *g, real *dp);
 real *model_acts(void *cache, int B, int T, int i);
 
@@ -62,7 +63,8 @@ int RNNC_NAME(v_forward_train)(const void *w, const void *x, const int *lengths,
     void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache,
     int part, int nparts, int *sched);
 int RNNC_NAME(v_backward)(const void *w, const void *x, int B, int T, const void *dout,
-    const void *drop, void *dw, void *dstate0, void *cache);
+    const void *drop, void *dw, void *dstate0, void *cache, int part, int nparts,
+    void (*sync)(void *, int, int, int), void *ctx);
 void RNNC_NAME(v_unpack_grads)(const void *g, void *dp);
 void *RNNC_NAME(v_acts)(void *cache, int B, int T, int i);
 
@@ -75,9 +77,11 @@ int RNNC_NAME(v_forward_train)(const void *w, const void *x, const int *lengths,
 }
 
 int RNNC_NAME(v_backward)(const void *w, const void *x, int B, int T, const void *dout,
-    const void *drop, void *dw, void *dstate0, void *cache)
+    const void *drop, void *dw, void *dstate0, void *cache, int part, int nparts,
+    void (*sync)(void *, int, int, int), void *ctx)
 {
-    return RNNC_NAME(backward)(w, x, B, T, dout, drop, dw, dstate0, cache);
+    return RNNC_NAME(backward)(w, x, B, T, dout, drop, dw, dstate0, cache, part, nparts, sync,
+        ctx);
 }
 
 void RNNC_NAME(v_unpack_grads)(const void *g, void *dp)

@@ -9,6 +9,9 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,6 +222,129 @@ static void test_forward_parts(void **state)
     tu_rmdir(dir);
 }
 
+/* backward's parts, as host/pair.c runs them: one thread per part, meeting in bw_sync. */
+typedef struct BwRun {
+    const ModelFns *f;
+    const float *packed, *x, *dout, *drop;
+    float *dw, *ds0;
+    void *cache;
+    int B, T, part, nparts, rc;
+    atomic_int *steps;
+} BwRun;
+
+static void bw_sync(void *ctx, int g, int done, int need)
+{
+    atomic_int *steps = ctx;
+    atomic_store_explicit(&steps[g], done, memory_order_release);
+    while (need > 0 && atomic_load_explicit(&steps[g + 1], memory_order_acquire) < need)
+        sched_yield();
+}
+
+static void *bw_part(void *arg)
+{
+    BwRun *r = arg;
+    r->rc = r->f->backward(r->packed, r->x, r->B, r->T, r->dout, r->drop, r->dw, r->ds0, r->cache,
+                           r->part, r->nparts, bw_sync, r->steps);
+    return NULL;
+}
+
+/* backward in two and in three parts at once (threads, each running whole layers, a layer
+ * waiting step by step for the one above) gives one part's parameter gradients, dL/dstate0
+ * and cache byte for byte, for both builds: cells of every kind, a bidirectional layer
+ * between unidirectional ones, dropout between layers, heads on the last state and on
+ * every step. */
+static void test_backward_parts(void **state)
+{
+    (void)state;
+    static const char spec_drop[] =
+        "name: mix\ninput_size: 6\nlayers:\n"
+        "  - name: a\n    cell: lstm\n    hidden_size: 24\n    num_layers: 3\n"
+        "    dropout: 0.5\n"
+        "  - name: b\n    cell: gru\n    hidden_size: 20\n"
+        "head:\n  out_features: 3\n  input: sequence\nloss: mse\n";
+    const char *texts[] = {spec_text, spec_var, spec_drop};
+    char *dir = tu_mkdtemp(), *cache = tu_strf("%s/cache", dir);
+    setenv("RNNC_CACHE_DIR", cache, 1);
+    for (int k = 0; k < 3; k++) {
+        Rnnc r;
+        rnnc_init(&r);
+        assert_int_equal(rnnc_load_text(&r, "mix.yaml", texts[k]), 0);
+        const Plan *p = r.plan;
+        const int B = 9, Tn = 11, O = (int)r.net->out_size;
+        const int len[9] = {11, 3, 7, 1, 11, 5, 9, 2, 6};
+        const long ny = (long)B * Tn * O, ns = (long)B * p->state_reals;
+        const long nd = (long)B * Tn * (p->dropout_reals ? p->dropout_reals : 1);
+        float *params = malloc(sizeof(float) * (size_t)p->nparams),
+              *x = malloc(sizeof(float) * B * Tn * I), *drop = malloc(sizeof(float) * nd),
+              *dout = malloc(sizeof(float) * ny), *y = malloc(sizeof(float) * ny),
+              *lg = malloc(sizeof(float) * ny),
+              *packed = malloc(sizeof(float) * ((size_t)p->npacked + 1));
+        for (long i = 0; i < p->nparams; i++)
+            params[i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
+        for (long i = 0; i < (long)B * Tn * I; i++)
+            x[i] = (float)((i * 13) % 17) / 17.0f - 0.5f;
+        for (long i = 0; i < nd; i++)
+            drop[i] = i % 3 ? 2.0f : 0.0f;
+        for (long i = 0; i < ny; i++)
+            dout[i] = (float)((i * 11) % 19) / 19.0f - 0.5f;
+        for (int kind = 0; kind < 2; kind++) {
+            ModelFns f;
+            JitModule *m = host_compile(&r, kind ? JIT_CC_STRICT : JIT_TCC, 1, &f);
+            if (!m)
+                diag_render(&r.diag, stderr);
+            assert_non_null(m);
+            f.pack(params, packed);
+            size_t nc = (size_t)f.train_bytes(B, Tn);
+            const float *dr = p->dropout_reals ? drop : NULL;
+            char *c0 = calloc(nc, 1);
+            assert_int_equal(
+                f.forward_train(packed, x, len, B, Tn, y, lg, dr, NULL, NULL, c0, 0, 1, NULL), 0);
+            char *c[3];
+            float *dw[3], *ds[3];
+            for (int v = 0; v < 3; v++) {
+                c[v] = malloc(nc);
+                memcpy(c[v], c0, nc);
+                dw[v] = calloc((size_t)p->npacked + 1, 4);
+                ds[v] = calloc((size_t)ns + 1, 4);
+                int nparts = v + 1;
+                atomic_int steps[16];
+                for (int g = 0; g < 16; g++)
+                    atomic_init(&steps[g], 0);
+                BwRun run[3];
+                pthread_t tid[3];
+                for (int part = 0; part < nparts; part++) {
+                    run[part] = (BwRun){&f,   packed, x,  dout, dr,     dw[v], ds[v],
+                                        c[v], B,      Tn, part, nparts, -1,    steps};
+                    if (nparts > 1)
+                        assert_int_equal(pthread_create(&tid[part], NULL, bw_part, &run[part]), 0);
+                    else
+                        assert_int_equal(f.backward(packed, x, B, Tn, dout, dr, dw[v], ds[v], c[v],
+                                                    0, 1, NULL, NULL),
+                                         0);
+                }
+                for (int part = 0; part < nparts && nparts > 1; part++) {
+                    pthread_join(tid[part], NULL);
+                    assert_int_equal(run[part].rc, 0);
+                }
+            }
+            for (int v = 1; v < 3; v++)
+                if (memcmp(c[0], c[v], nc) != 0 ||
+                    memcmp(dw[0], dw[v], sizeof(float) * (size_t)p->npacked) != 0 ||
+                    memcmp(ds[0], ds[v], sizeof(float) * (size_t)ns) != 0)
+                    fail_msg("spec %d, build %d: %d parts differ from one", k, kind, v + 1);
+            for (int v = 0; v < 3; v++)
+                free(c[v]), free(dw[v]), free(ds[v]);
+            free(c0);
+            jit_free(m);
+        }
+        free(params), free(x), free(drop), free(dout), free(y), free(lg), free(packed);
+        rnnc_fini(&r);
+    }
+    unsetenv("RNNC_CACHE_DIR");
+    free(cache);
+    tu_rmdir(dir);
+}
+
 /* The background build does not hold the command's standard streams: `rnnc train | cat`
  * ends with rnnc while the build, held back by a compiler that waits for a file, has not
  * ended (it would, were the pipe still open, only once the build had). */
@@ -303,7 +429,7 @@ static void step_grads(const ModelFns *fw, const ModelFns *bw, const Plan *p, co
         0);
     for (int i = 0; i < N * 3; i++)
         dout[i] = logits[i] * 0.5f - (float)(i % 3 == 0);
-    bw->backward(packed, x, N, T, dout, NULL, dw, NULL, cache);
+    bw->backward(packed, x, N, T, dout, NULL, dw, NULL, cache, 0, 1, NULL, NULL);
     bw->unpack_grads(dw, dp);
     free(packed), free(dw), free(y), free(logits), free(dout), free(cache);
 }
@@ -437,7 +563,7 @@ int main(void)
         cmocka_unit_test(test_mixed_builds),   cmocka_unit_test(test_forward_overwrites),
         cmocka_unit_test(test_auto_same_bits), cmocka_unit_test(test_auto_same_bits_f64),
         cmocka_unit_test(test_no_compiler),    cmocka_unit_test(test_build_leaves_pipe),
-        cmocka_unit_test(test_forward_parts),
+        cmocka_unit_test(test_forward_parts),  cmocka_unit_test(test_backward_parts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

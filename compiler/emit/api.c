@@ -52,11 +52,13 @@ void em_train_mem(Emitter *e)
             p->nlayers);
     sb_line(sb, "    real *hlast, *dhlast; /* the head's input and its gradient, (B, %d) */",
             hd->present ? hd->in_features : 0);
-    sb_line(sb, "    real *dy, *dx;        /* gradients of a layer's output and input */");
-    sb_line(sb, "    real *dhn, *dcn;      /* dL/dh and dL/dc carried back through time */");
+    sb_line(sb, "    real *dy[%d];          /* per layer, the gradient of its outputs */", ng);
     sb_line(sb,
-            "    real *bz;             /* batched backward: per sequence of a step, (B, %ld) */",
-            e->p->bz_width);
+            "    real *dhn[%d], *dcn[%d]; /* per layer, dL/dh and dL/dc carried back in time */",
+            ng, ng);
+    sb_line(sb,
+            "    real *bz[%d];          /* per batched layer, its backward's scratch (B, W) */",
+            ng);
     sb_line(sb, "} TrainMem;");
     sb_line(sb, "%s", "");
     sb_line(sb, "/* Carves `cache` (when not NULL) and returns its size in reals. */");
@@ -332,34 +334,31 @@ static void forward_train_entry(Emitter *e)
     sb_line(sb, "%s", "");
 }
 
-/* Every layer-direction's weights as backward reads them: PyTorch's (untransposed) layout,
- * copied out of the packed block into the cache (m.wb) once per call. */
-static void untranspose(Emitter *e)
+/* Layer-direction i's weights as backward reads them: PyTorch's (untransposed) layout, copied
+ * out of the packed block into the cache (m.wb) once per call, by the part that runs it. */
+static void untranspose(Emitter *e, int i)
 {
-    const Plan *p = e->p;
+    const PlanLayer *L = &e->p->layers[i];
     Sb *sb = e->sb;
-    for (int i = 0; i < p->nlayers; i++) {
-        const PlanLayer *L = &p->layers[i];
-        long GH = (long)L->G * L->H;
-        sb_line(sb, "/* %s: the weights as backward reads them, PyTorch's layout */", L->label);
-        sb_line(sb, "for (int j = 0; j < %ld; j++) {", GH);
-        sb_line(sb, "    for (int k = 0; k < %d; k++)", L->I);
-        sb_line(sb, "        m.wb[%d][j * %d + k] = w[%ld + k * %ld + j];", i, L->I, L->pk_wx, GH);
-        sb_line(sb, "    for (int k = 0; k < %d; k++)", L->Hr);
-        sb_line(sb, "        m.wb[%d][%ld + j * %d + k] = w[%ld + k * %ld + j];", i, GH * L->I,
-                L->Hr, L->pk_wh, GH);
-        sb_line(sb, "}");
-        if (L->P) {
-            sb_line(sb, "for (int q = 0; q < %d; q++)", L->P);
-            sb_line(sb, "    for (int j = 0; j < %d; j++)", L->H);
-            sb_line(sb, "        m.wb[%d][%ld + q * %d + j] = w[%ld + j * %d + q];", i,
-                    GH * (L->I + L->Hr), L->H, L->pk_wr, L->P);
-        }
+    long GH = (long)L->G * L->H;
+    sb_line(sb, "/* %s: the weights as backward reads them, PyTorch's layout */", L->label);
+    sb_line(sb, "for (int j = 0; j < %ld; j++) {", GH);
+    sb_line(sb, "    for (int k = 0; k < %d; k++)", L->I);
+    sb_line(sb, "        m.wb[%d][j * %d + k] = w[%ld + k * %ld + j];", i, L->I, L->pk_wx, GH);
+    sb_line(sb, "    for (int k = 0; k < %d; k++)", L->Hr);
+    sb_line(sb, "        m.wb[%d][%ld + j * %d + k] = w[%ld + k * %ld + j];", i, GH * L->I, L->Hr,
+            L->pk_wh, GH);
+    sb_line(sb, "}");
+    if (L->P) {
+        sb_line(sb, "for (int q = 0; q < %d; q++)", L->P);
+        sb_line(sb, "    for (int j = 0; j < %d; j++)", L->H);
+        sb_line(sb, "        m.wb[%d][%ld + q * %d + j] = w[%ld + j * %d + q];", i,
+                GH * (L->I + L->Hr), L->H, L->pk_wr, L->P);
     }
 }
 
-/* dL/dy of the top layer's outputs from dout: through the head's backward (which also adds
- * the head's weight gradients), or dout itself without a head. */
+/* dL/dy of the top layer's outputs (m.dy[ng - 1]) from dout: through the head's backward
+ * (which also adds the head's weight gradients), or dout itself without a head. */
 static void backward_head(Emitter *e, int ng)
 {
     const Net *net = e->p->net;
@@ -376,55 +375,161 @@ static void backward_head(Emitter *e, int ng)
         if (hd->present)
             sb_line(sb,
                     "        head_back(w, m.out[%d] + ((long)b * T + t) * %ld, dout + %s, dw, "
-                    "dy + ((long)b * T + t) * %ld);",
-                    ng - 1, F, user_at(net, O), F);
+                    "m.dy[%d] + ((long)b * T + t) * %ld);",
+                    ng - 1, F, user_at(net, O), ng - 1, F);
         else
-            sb_line(sb, "        vec_copy(dy + ((long)b * T + t) * %ld, dout + %s, %ld);", O,
-                    user_at(net, O), O);
+            sb_line(sb, "        vec_copy(m.dy[%d] + ((long)b * T + t) * %ld, dout + %s, %ld);",
+                    ng - 1, O, user_at(net, O), O);
     }
 }
 
-/* The backward of layer-direction li (layer g of the stack) over the packed batch: its input
- * `io` (dx when it has a layer below), its outputs' gradient in dy, its state's carried back
- * through time. */
-static void seqb_call(Emitter *e, int li, int g, const Io *io, int first, int W)
+/* dL/dh [dL/dc] of layer-direction li (layer g of the stack) before its backward's first
+ * step: zero, or for the top layer under a head of the last state, the head's gradient. */
+static void seqb_begin(Emitter *e, int li, int g)
 {
     const PlanLayer *L = &e->p->layers[li];
     const Head *hd = &e->p->net->head;
-    const CellDesc *cd = cell_desc(L->block);
     Sb *sb = e->sb;
-    sb_line(sb, "/* %s */", L->label);
-    sb_line(sb, "vec_zero(m.dhn, (long)B * %d);", L->Hr);
-    if (cd->has_c)
-        sb_line(sb, "vec_zero(m.dcn, (long)B * %d);", L->H);
+    sb_line(sb, "vec_zero(m.dhn[%d], (long)B * %d);", g, L->Hr);
+    if (cell_desc(L->block)->has_c)
+        sb_line(sb, "vec_zero(m.dcn[%d], (long)B * %d);", g, L->H);
     if (L->top && L->last_layer && hd->present && hd->input == HEAD_LAST) {
         sb_line(sb, "for (int b = 0; b < B; b++)");
-        sb_line(sb, "    vec_copy(m.dhn + (long)b * %d, m.dhlast + (long)b * %d + %d, %d);", L->Hr,
-                hd->in_features, L->dir * L->Hr, L->Hr);
+        sb_line(sb, "    vec_copy(m.dhn[%d] + (long)b * %d, m.dhlast + (long)b * %d + %d, %d);", g,
+                L->Hr, hd->in_features, L->dir * L->Hr, L->Hr);
     }
-    char extra[64] = "", dcn[16] = "", c0[32] = "";
+}
+
+/* The backward of layer-direction li (layer g of the stack) over the packed batch, steps s0
+ * to s1 - 1 of its backward: its input `io`, the gradient of its outputs in m.dy[g], of its
+ * input (when it has a layer below) into m.dy[g - 1], its state's carried back in time. */
+static void seqb_call(Emitter *e, int li, int g, const Io *io, int first, int W, const char *s0,
+                      const char *s1)
+{
+    const PlanLayer *L = &e->p->layers[li];
+    const CellDesc *cd = cell_desc(L->block);
+    Sb *sb = e->sb;
+    char extra[64] = "", dcn[32] = "", c0[32] = "", dx[32] = "0", bz[32] = "";
     if (cd->has_c) {
         snprintf(extra, sizeof extra, "m.cs[%d], ", li);
-        snprintf(dcn, sizeof dcn, "m.dcn, ");
+        snprintf(dcn, sizeof dcn, "m.dcn[%d], ", g);
         snprintf(c0, sizeof c0, "m.c0[%d], ", li);
     } else if (cd->has_gh) {
         snprintf(extra, sizeof extra, "m.ex[%d], ", li);
     }
-    sb_line(sb, "%s_seqb(m.wb[%d], %s, %s, %s, %s,", L->fn, li, io->ptr, io->sb, io->st,
-            first ? "0" : "dx");
-    sb_line(sb, "    m.out[%d] + %d, dy + %d, (long)T * %d, %d, T, m.bs, m.perm, m.len,", g,
-            L->dir * L->Hr, L->dir * L->Hr, W, W);
-    sb_line(sb, "    m.a[%d], %sm.dhn, %sdw + %ld, m.h0[%d], %s%s%d);", li, extra, dcn, L->pk, li,
-            c0, em_split(e, L) ? "m.bz, " : "", L->dir);
+    if (!first)
+        snprintf(dx, sizeof dx, "m.dy[%d]", g - 1);
+    if (em_split(e, L))
+        snprintf(bz, sizeof bz, "m.bz[%d], ", g);
+    sb_line(sb, "%s_seqb(m.wb[%d], %s, %s, %s, %s,", L->fn, li, io->ptr, io->sb, io->st, dx);
+    sb_line(sb, "    m.out[%d] + %d, m.dy[%d] + %d, (long)T * %d, %d, T, %s, %s, m.bs, m.perm,", g,
+            L->dir * L->Hr, g, L->dir * L->Hr, W, W, s0, s1);
+    sb_line(sb, "    m.len, m.a[%d], %sm.dhn[%d], %sdw + %ld, m.h0[%d], %s%s%d);", li, extra, g,
+            dcn, L->pk, li, c0, bz, L->dir);
+}
+
+/* After layer-direction li's backward: dL/dstate0, its state's before the first step. */
+static void seqb_end(Emitter *e, int li, int g)
+{
+    const PlanLayer *L = &e->p->layers[li];
+    Sb *sb = e->sb;
     sb_line(sb, "if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */");
-    sb_line(sb, "    vec_copy(dstate0 + (long)B * %ld, m.dhn, (long)B * %d);", L->st_h, L->Hr);
-    if (cd->has_c)
-        sb_line(sb, "    vec_copy(dstate0 + (long)B * %ld, m.dcn, (long)B * %d);", L->st_c, L->H);
+    sb_line(sb, "    vec_copy(dstate0 + (long)B * %ld, m.dhn[%d], (long)B * %d);", L->st_h, g,
+            L->Hr);
+    if (cell_desc(L->block)->has_c)
+        sb_line(sb, "    vec_copy(dstate0 + (long)B * %ld, m.dcn[%d], (long)B * %d);", L->st_c, g,
+                L->H);
     sb_line(sb, "}");
 }
 
+/* Back through the dropout under layer g: dL/dx of its input, m.dy[g - 1] (B, T, I), times
+ * the mask, at the times of steps s0 to s1 - 1 (all times when `all`) of each sequence. */
+static void drop_back(Emitter *e, const PlanLayer *below, int g, long I, int all)
+{
+    Sb *sb = e->sb;
+    sb_line(sb, "if (drop) /* back through the dropout below */");
+    sb_line(sb, "    for (int b = 0; b < B; b++) {");
+    if (all) {
+        sb_line(sb, "        const long at0 = (long)b * T * %ld;", I);
+        sb_line(sb, "        const long at1 = ((long)b * T + m.len[b]) * %ld;", I);
+    } else {
+        sb_line(sb, "        const int te = T - s0 < m.len[b] ? T - s0 : m.len[b];");
+        sb_line(sb, "        const long at0 = ((long)b * T + T - s1) * %ld;", I);
+        sb_line(sb, "        const long at1 = ((long)b * T + te) * %ld;", I);
+    }
+    sb_line(sb, "        for (long at = at0; at < at1; at++)");
+    sb_line(sb, "            m.dy[%d][at] *= drop[(long)B * T * %ld + at];", g - 1,
+            below->drop_off);
+    sb_line(sb, "    }");
+}
+
+/* Layer g of the stack (layer-directions i0 .. i0 + D - 1), run by one part: its weights
+ * untransposed, the gradient of its input zeroed, then its backward. One direction runs its
+ * steps in turns when the call has parts (sync): before each step it says how far it is
+ * and waits until the layer above has passed that step, whose dL/dy it reads; after the
+ * step the layer below may take that step's dL/dx. Both directions of a bidirectional layer
+ * run over all times, after the layer above has finished. */
+static void backward_layer(Emitter *e, int i0, int g, int ng)
+{
+    const Plan *p = e->p;
+    const PlanLayer *L0 = &p->layers[i0];
+    Sb *sb = e->sb;
+    int D = L0->block->dirs, W = D * L0->Hr, first = i0 == 0, top = g == ng - 1;
+    const PlanLayer *below = first ? NULL : &p->layers[i0 - 1];
+    Io io = input_io(p->net);
+    if (!first) {
+        snprintf(io.ptr, sizeof io.ptr,
+                 below->drop_off >= 0 ? "(drop ? m.din[%d] : m.out[%d])" : "m.out[%d]", g - 1,
+                 g - 1);
+        snprintf(io.sb, sizeof io.sb, "(long)T * %d", L0->I);
+        snprintf(io.st, sizeof io.st, "%d", L0->I);
+    }
+    sb_line(sb, "/* %s layer %d */", L0->block->name, L0->layer);
+    sb_line(sb, "if (%d %% nparts == part) {", ng - 1 - g);
+    sb->indent += 4;
+    for (int dir = 0; dir < D; dir++)
+        untranspose(e, i0 + dir);
+    if (!first)
+        sb_line(sb, "vec_zero(m.dy[%d], (long)B * T * %d);", g - 1, L0->I);
+    if (D == 1 && ng > 1) {
+        seqb_begin(e, i0, g);
+        sb_line(sb, "for (int s0 = 0, s1; s0 < T; s0 = s1) {");
+        sb->indent += 4;
+        sb_line(sb, "s1 = sync ? s0 + 1 : T;");
+        sb_line(sb, "if (sync) /* s0 steps done; wait for the layer above to have done s1 */");
+        sb_line(sb, "    sync(ctx, %d, s0, %s);", g, top ? "0" : "s1");
+        seqb_call(e, i0, g, &io, first, W, "s0", "s1");
+        if (below && below->drop_off >= 0)
+            drop_back(e, below, g, L0->I, 0);
+        sb_close(sb, 1);
+        seqb_end(e, i0, g);
+    } else {
+        if (!top) {
+            sb_line(sb, "if (sync) /* wait for the layer above to finish */");
+            sb_line(sb, "    sync(ctx, %d, 0, T);", g);
+        }
+        for (int dir = D - 1; dir >= 0; dir--) {
+            seqb_begin(e, i0 + dir, g);
+            seqb_call(e, i0 + dir, g, &io, first, W, "0", "T");
+            seqb_end(e, i0 + dir, g);
+        }
+        if (below && below->drop_off >= 0)
+            drop_back(e, below, g, L0->I, 1);
+    }
+    if (ng > 1) {
+        sb_line(sb, "if (sync) /* all T steps done: the layer below may take every dL/dx */");
+        sb_line(sb, "    sync(ctx, %d, T, 0);", g);
+    }
+    sb_close(sb, 1);
+}
+
 /* <name>_backward: from dL/dout back through the head and the layers, top to bottom, each
- * direction over the packed batch in reverse time, accumulating dW in the packed layout. */
+ * direction over the packed batch in reverse time, accumulating dW in the packed layout.
+ * Part `part` of `nparts` (threads at once, or 1 and 0) runs layers ng - 1 - part,
+ * ng - 1 - part - nparts, ... of the ng, and the head with part 0; each layer's arithmetic is
+ * the same whoever runs it, so any number of parts gives one part's bits. Parts meet in
+ * sync(ctx, g, done, need): layer g has done `done` steps (its dL/dx there is final); return
+ * when layer g + 1 has done `need` (0: at once). */
 static void backward_entry(Emitter *e)
 {
     const Plan *p = e->p;
@@ -437,53 +542,30 @@ static void backward_entry(Emitter *e)
     long Wtop = top->block->dirs * top->Hr;
     sb_line(sb, "int %s_backward(const real *w, const real *x, int B, int T, const real *dout,",
             net->name);
-    sb_line(sb, "    const real *drop, real *dw, real *dstate0, void *cache)");
+    sb_line(sb,
+            "    const real *drop, real *dw, real *dstate0, void *cache, int part, int nparts,");
+    sb_line(sb, "    void (*sync)(void *, int, int, int), void *ctx)");
     sb_line(sb, "{");
     sb->indent += 4;
     sb_line(sb, "TrainMem m;");
     if (!p->dropout_reals)
         sb_line(sb, "(void)drop; /* no dropout between layers */");
-    sb_line(sb, "if (B < 1 || T < 1)");
+    if (ng == 1) {
+        sb_line(sb, "(void)sync; /* one layer: one part runs it */");
+        sb_line(sb, "(void)ctx;");
+    }
+    sb_line(sb, "if (B < 1 || T < 1 || nparts < 1 || part < 0 || part >= nparts)");
     sb_line(sb, "    return -1;");
     sb_line(sb, "train_mem(cache, B, T, &m);");
-    untranspose(e);
-    int multi = p->nlayers > p->layers[p->nlayers - 1].block->dirs; /* a layer below the top */
-    sb_line(sb, "real *dy = m.dy%s;", multi ? ", *dx = m.dx, *swap" : "");
-    sb_line(sb, "vec_zero(dy, (long)B * T * %ld);", Wtop);
+    sb_line(sb, "if (part == 0) {");
+    sb->indent += 4;
+    sb_line(sb, "vec_zero(m.dy[%d], (long)B * T * %ld);", ng - 1, Wtop);
     backward_head(e, ng);
+    sb_close(sb, 1);
     int g = ng;
     for (int i = p->nlayers - 1; i >= 0;) {
-        const PlanLayer *L0 = &p->layers[i - (p->layers[i].dir)];
-        int D = L0->block->dirs, W = D * L0->Hr;
-        int first = i - (D - 1) == 0;
-        g--;
-        Io io = input_io(net);
-        if (!first) {
-            const PlanLayer *P = &p->layers[i - (D - 1) - 1];
-            snprintf(io.ptr, sizeof io.ptr,
-                     P->drop_off >= 0 ? "(drop ? m.din[%d] : m.out[%d])" : "m.out[%d]", g - 1,
-                     g - 1);
-            snprintf(io.sb, sizeof io.sb, "(long)T * %d", L0->I);
-            snprintf(io.st, sizeof io.st, "%d", L0->I);
-            sb_line(sb, "vec_zero(dx, (long)B * T * %d);", L0->I);
-        }
-        for (int dir = D - 1; dir >= 0; dir--)
-            seqb_call(e, i - (D - 1) + dir, g, &io, first, W);
-        const PlanLayer *below = first ? NULL : &p->layers[i - (D - 1) - 1];
-        if (below && below->drop_off >= 0) {
-            sb_line(sb, "if (drop) /* back through the dropout below */");
-            sb_line(sb, "    for (int b = 0; b < B; b++)");
-            sb_line(sb,
-                    "        for (long at = (long)b * T * %d; at < ((long)b * T + m.len[b]) * %d; "
-                    "at++)",
-                    L0->I, L0->I);
-            sb_line(sb, "            dx[at] *= drop[(long)B * T * %ld + at];", below->drop_off);
-        }
-        if (!first) {
-            sb_line(sb, "swap = dy;");
-            sb_line(sb, "dy = dx;");
-            sb_line(sb, "dx = swap;");
-        }
+        int D = p->layers[i].block->dirs;
+        backward_layer(e, i - (D - 1), --g, ng);
         i -= D;
     }
     sb_line(sb, "return 0;");

@@ -30,8 +30,12 @@ int emit_unit_jit(const Plan *plan, int train, int for_tcc, CUnit *out, DiagList
 
 /* The training API of the JIT unit (emit/api.c):
  *   long <name>_train_bytes(int B, int T);
- *   int  <name>_forward_train(w, x, lengths, B, T, y, logits, drop, state0, state1, cache);
- *   int  <name>_backward(w, x, B, T, dout, drop, dw, dstate0, cache); dout: dL/dlogits
+ *   int  <name>_forward_train(w, x, lengths, B, T, y, logits, drop, state0, state1, cache,
+ *                             part, nparts, sched); part of nparts: its share of the
+ *        sequences, through every layer (sched: 2B + T ints of its own when nparts > 1)
+ *   int  <name>_backward(w, x, B, T, dout, drop, dw, dstate0, cache, part, nparts, sync,
+ *                        ctx); part of nparts: its share of the layers, meeting the other
+ *        parts in sync(ctx, layer, steps done, steps of the layer above needed); dout: dL/dlogits
  *        (dL/dy without a head), in y's layout; dw: packed layout, accumulated; drop: NULL,
  *        or the dropout masks (0 or 1/(1-p)) of every layer followed by dropout, each
  *        (B, T, D*Hr), in layer order: plan->dropout_reals and PlanLayer.drop_off;

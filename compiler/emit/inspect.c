@@ -48,9 +48,9 @@ void em_cache_at(Emitter *e)
     sb_line(sb, "        return 0;");
     sb_line(sb, "    }");
     sb_line(sb, "case 3:");
-    sb_line(sb, "    return m.dhn;");
+    sb_line(sb, "    return m.dhn[0];");
     sb_line(sb, "case 4:");
-    sb_line(sb, "    return %s;", cell_desc(p->layers[0].block)->has_c ? "m.dcn" : "0");
+    sb_line(sb, "    return %s;", cell_desc(p->layers[0].block)->has_c ? "m.dcn[0]" : "0");
     sb_line(sb, "default:");
     sb_line(sb, "    return 0;");
     sb_line(sb, "}");

@@ -362,13 +362,14 @@ static void seqb_head(Emitter *e, const PlanLayer *L, int bz)
     int lstm = cell_desc(L->block)->has_c, after = cell_desc(L->block)->has_gh;
     sb_line(sb, "static void %s_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,",
             L->fn);
-    sb_line(sb, "    const real *y, const real *dy, long ysb, long yst, int T, const int *bs,");
-    sb_line(sb, "    const int *perm, const int *len, const real *a,%s real *dhn,%s real *dw,",
+    sb_line(sb, "    const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,");
+    sb_line(sb,
+            "    const int *bs, const int *perm, const int *len, const real *a,%s real *dhn,%s",
             lstm    ? " const real *cs,"
             : after ? " const real *ex,"
                     : "",
             lstm ? " real *dcn," : "");
-    sb_line(sb, "    const real *h0,%s%s int reverse)", lstm ? " const real *c0," : "",
+    sb_line(sb, "    real *dw, const real *h0,%s%s int reverse)", lstm ? " const real *c0," : "",
             bz ? " real *bz," : "");
 }
 
@@ -394,9 +395,10 @@ static void seqb_sample(Emitter *e, const PlanLayer *L)
     sb_line(sb, "    dh[j] = dyt[j] + dhb[j];");
 }
 
-/* Backward through time over a packed batch, one direction: steps in the reverse of their
- * forward order; dhn (B, Hr) [dcn (B, H)] carry dL/dh [dL/dc] from step to step. y holds
- * the layer's outputs (h of every step, read as h_{t-1}); dy their gradients. */
+/* Backward through time over a packed batch, one direction: steps s0 to s1 - 1 counted in the
+ * reverse of their forward order (all T at once, or a few at a time); dhn (B, Hr) [dcn (B,
+ * H)] carry dL/dh [dL/dc] from step to step, and from call to call. y holds the layer's
+ * outputs (h of every step, read as h_{t-1}); dy their gradients. */
 static void seqb(Emitter *e, const PlanLayer *L)
 {
     Sb *sb = e->sb;
@@ -406,7 +408,7 @@ static void seqb(Emitter *e, const PlanLayer *L)
     sb_line(sb, "{");
     sb->indent += 4;
     sb_line(sb, "real dh[%d];", L->Hr);
-    sb_line(sb, "for (int s = 0; s < T; s++) {");
+    sb_line(sb, "for (int s = s0; s < s1; s++) {");
     sb->indent += 4;
     sb_line(sb, "const int t = reverse ? s : T - 1 - s;");
     sb_line(sb, "for (int i = 0; i < bs[t]; i++) {");
@@ -537,7 +539,7 @@ static void seqb_split(Emitter *e, const PlanLayer *L)
     if (gru)
         sb_line(sb, "const real *hds[%d];", ns);
     sb_line(sb, "real *dhs[%d], *dxs[%d];", ns, ns);
-    sb_line(sb, "for (int s = 0; s < T; s++) {");
+    sb_line(sb, "for (int s = s0; s < s1; s++) {");
     sb->indent += 4;
     sb_line(sb, "const int t = reverse ? s : T - 1 - s, n = bs[t];");
     sb_line(sb, "for (int i = 0; i < n; i++) {");

@@ -220,9 +220,9 @@ typedef struct TrainMem {
     real *h0[1], *c0[1]; /* per layer and direction: the state before step 0 */
     real *wb[1]; /* per layer and direction: W_ih, W_hh, W_hr untransposed */
     real *hlast, *dhlast; /* the head's input and its gradient, (B, 8) */
-    real *dy, *dx;        /* gradients of a layer's output and input */
-    real *dhn, *dcn;      /* dL/dh and dL/dc carried back through time */
-    real *bz;             /* batched backward: per sequence of a step, (B, 0) */
+    real *dy[1];          /* per layer, the gradient of its outputs */
+    real *dhn[1], *dcn[1]; /* per layer, dL/dh and dL/dc carried back in time */
+    real *bz[1];          /* per batched layer, its backward's scratch (B, W) */
 } TrainMem;
 
 /* Carves `cache` (when not NULL) and returns its size in reals. */
@@ -249,13 +249,9 @@ static long train_mem(void *cache, int B, int T, TrainMem *m)
     at += 240;
     m->ex[0] = r ? r + at : 0;
     at += BT * 8;
-    m->dy = r ? r + at : 0;
+    m->dy[0] = r ? r + at : 0;
     at += BT * 8;
-    m->dx = r ? r + at : 0;
-    at += BT * 8;
-    m->dhn = r ? r + at : 0;
-    at += (long)B * 8;
-    m->dcn = r ? r + at : 0;
+    m->dhn[0] = r ? r + at : 0;
     at += (long)B * 8;
     return at;
 }
@@ -602,12 +598,12 @@ static void blk_tracker_l0_back(const real *wb, const real *x, const real *hp, c
 }
 
 static void blk_tracker_l0_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
-    const real *y, const real *dy, long ysb, long yst, int T, const int *bs,
-    const int *perm, const int *len, const real *a, const real *ex, real *dhn, real *dw,
-    const real *h0, int reverse)
+    const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
+    const int *bs, const int *perm, const int *len, const real *a, const real *ex, real *dhn,
+    real *dw, const real *h0, int reverse)
 {
     real dh[8];
-    for (int s = 0; s < T; s++) {
+    for (int s = s0; s < s1; s++) {
         const int t = reverse ? s : T - 1 - s;
         for (int i = 0; i < bs[t]; i++) {
             const int b = perm[i];
@@ -761,7 +757,7 @@ void *channel_tracker_cache_at(void *cache, int B, int T, int what, int i)
             return 0;
         }
     case 3:
-        return m.dhn;
+        return m.dhn[0];
     case 4:
         return 0;
     default:
@@ -859,32 +855,38 @@ int channel_tracker_forward_train(const real *w, const real *x, const int *lengt
 }
 
 int channel_tracker_backward(const real *w, const real *x, int B, int T, const real *dout,
-    const real *drop, real *dw, real *dstate0, void *cache)
+    const real *drop, real *dw, real *dstate0, void *cache, int part, int nparts,
+    void (*sync)(void *, int, int, int), void *ctx)
 {
     TrainMem m;
     (void)drop; /* no dropout between layers */
-    if (B < 1 || T < 1)
+    (void)sync; /* one layer: one part runs it */
+    (void)ctx;
+    if (B < 1 || T < 1 || nparts < 1 || part < 0 || part >= nparts)
         return -1;
     train_mem(cache, B, T, &m);
-    /* tracker layer 0: the weights as backward reads them, PyTorch's layout */
-    for (int j = 0; j < 24; j++) {
-        for (int k = 0; k < 2; k++)
-            m.wb[0][j * 2 + k] = w[32 + k * 24 + j];
-        for (int k = 0; k < 8; k++)
-            m.wb[0][48 + j * 8 + k] = w[80 + k * 24 + j];
+    if (part == 0) {
+        vec_zero(m.dy[0], (long)B * T * 8);
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < m.len[b]; t++)
+                head_back(w, m.out[0] + ((long)b * T + t) * 8, dout + ((long)t * B + b) * 2, dw, m.dy[0] + ((long)b * T + t) * 8);
     }
-    real *dy = m.dy;
-    vec_zero(dy, (long)B * T * 8);
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < m.len[b]; t++)
-            head_back(w, m.out[0] + ((long)b * T + t) * 8, dout + ((long)t * B + b) * 2, dw, dy + ((long)b * T + t) * 8);
     /* tracker layer 0 */
-    vec_zero(m.dhn, (long)B * 8);
-    blk_tracker_l0_seqb(m.wb[0], x, 2, (long)B * 2, 0,
-        m.out[0] + 0, dy + 0, (long)T * 8, 8, T, m.bs, m.perm, m.len,
-        m.a[0], m.ex[0], m.dhn, dw + 0, m.h0[0], 0);
-    if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
-        vec_copy(dstate0 + (long)B * 0, m.dhn, (long)B * 8);
+    if (0 % nparts == part) {
+        /* tracker layer 0: the weights as backward reads them, PyTorch's layout */
+        for (int j = 0; j < 24; j++) {
+            for (int k = 0; k < 2; k++)
+                m.wb[0][j * 2 + k] = w[32 + k * 24 + j];
+            for (int k = 0; k < 8; k++)
+                m.wb[0][48 + j * 8 + k] = w[80 + k * 24 + j];
+        }
+        vec_zero(m.dhn[0], (long)B * 8);
+        blk_tracker_l0_seqb(m.wb[0], x, 2, (long)B * 2, 0,
+            m.out[0] + 0, m.dy[0] + 0, (long)T * 8, 8, T, 0, T, m.bs, m.perm,
+            m.len, m.a[0], m.ex[0], m.dhn[0], dw + 0, m.h0[0], 0);
+        if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
+            vec_copy(dstate0 + (long)B * 0, m.dhn[0], (long)B * 8);
+        }
     }
     return 0;
 }
@@ -944,7 +946,8 @@ int channel_tracker_v_forward_train(const void *w, const void *x, const int *len
     void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache,
     int part, int nparts, int *sched);
 int channel_tracker_v_backward(const void *w, const void *x, int B, int T, const void *dout,
-    const void *drop, void *dw, void *dstate0, void *cache);
+    const void *drop, void *dw, void *dstate0, void *cache, int part, int nparts,
+    void (*sync)(void *, int, int, int), void *ctx);
 void channel_tracker_v_unpack_grads(const void *g, void *dp);
 void *channel_tracker_v_acts(void *cache, int B, int T, int i);
 
@@ -957,9 +960,11 @@ int channel_tracker_v_forward_train(const void *w, const void *x, const int *len
 }
 
 int channel_tracker_v_backward(const void *w, const void *x, int B, int T, const void *dout,
-    const void *drop, void *dw, void *dstate0, void *cache)
+    const void *drop, void *dw, void *dstate0, void *cache, int part, int nparts,
+    void (*sync)(void *, int, int, int), void *ctx)
 {
-    return channel_tracker_backward(w, x, B, T, dout, drop, dw, dstate0, cache);
+    return channel_tracker_backward(w, x, B, T, dout, drop, dw, dstate0, cache, part, nparts, sync,
+        ctx);
 }
 
 void channel_tracker_v_unpack_grads(const void *g, void *dp)

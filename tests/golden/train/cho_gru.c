@@ -237,9 +237,9 @@ typedef struct TrainMem {
     real *h0[2], *c0[2]; /* per layer and direction: the state before step 0 */
     real *wb[2]; /* per layer and direction: W_ih, W_hh, W_hr untransposed */
     real *hlast, *dhlast; /* the head's input and its gradient, (B, 0) */
-    real *dy, *dx;        /* gradients of a layer's output and input */
-    real *dhn, *dcn;      /* dL/dh and dL/dc carried back through time */
-    real *bz;             /* batched backward: per sequence of a step, (B, 84) */
+    real *dy[2];          /* per layer, the gradient of its outputs */
+    real *dhn[2], *dcn[2]; /* per layer, dL/dh and dL/dc carried back in time */
+    real *bz[2];          /* per batched layer, its backward's scratch (B, W) */
 } TrainMem;
 
 /* Carves `cache` (when not NULL) and returns its size in reals. */
@@ -272,15 +272,17 @@ static long train_mem(void *cache, int B, int T, TrainMem *m)
     at += (long)B * 12;
     m->wb[1] = r ? r + at : 0;
     at += 864;
-    m->dy = r ? r + at : 0;
+    m->dy[0] = r ? r + at : 0;
     at += BT * 12;
-    m->dx = r ? r + at : 0;
-    at += BT * 12;
-    m->bz = r ? r + at : 0;
-    at += (long)B * 84;
-    m->dhn = r ? r + at : 0;
+    m->bz[0] = r ? r + at : 0;
+    at += (long)B * 78;
+    m->dhn[0] = r ? r + at : 0;
     at += (long)B * 12;
-    m->dcn = r ? r + at : 0;
+    m->dy[1] = r ? r + at : 0;
+    at += BT * 12;
+    m->bz[1] = r ? r + at : 0;
+    at += (long)B * 84;
+    m->dhn[1] = r ? r + at : 0;
     at += (long)B * 12;
     return at;
 }
@@ -897,9 +899,9 @@ static void blk_gru_l0_bw(real *dw, int n, const real *bz)
 /* gru layer 0: backward through time over a packed batch, one direction; bz
  * is scratch, (B, 78). */
 static void blk_gru_l0_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
-    const real *y, const real *dy, long ysb, long yst, int T, const int *bs,
-    const int *perm, const int *len, const real *a, real *dhn, real *dw,
-    const real *h0, real *bz, int reverse)
+    const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
+    const int *bs, const int *perm, const int *len, const real *a, real *dhn,
+    real *dw, const real *h0, real *bz, int reverse)
 {
     real dh[12];
     real pad[90]; /* the unused lanes of a partial block: zeros in, junk out */
@@ -907,7 +909,7 @@ static void blk_gru_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
     const real *dzs[6];
     const real *hds[6];
     real *dhs[6], *dxs[6];
-    for (int s = 0; s < T; s++) {
+    for (int s = s0; s < s1; s++) {
         const int t = reverse ? s : T - 1 - s, n = bs[t];
         for (int i = 0; i < n; i++) {
             const int b = perm[i];
@@ -1554,9 +1556,9 @@ static void blk_gru_l1_bw(real *dw, int n, const real *bz)
 /* gru layer 1: backward through time over a packed batch, one direction; bz
  * is scratch, (B, 84). */
 static void blk_gru_l1_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
-    const real *y, const real *dy, long ysb, long yst, int T, const int *bs,
-    const int *perm, const int *len, const real *a, real *dhn, real *dw,
-    const real *h0, real *bz, int reverse)
+    const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
+    const int *bs, const int *perm, const int *len, const real *a, real *dhn,
+    real *dw, const real *h0, real *bz, int reverse)
 {
     real dh[12];
     real pad[96]; /* the unused lanes of a partial block: zeros in, junk out */
@@ -1564,7 +1566,7 @@ static void blk_gru_l1_seqb(const real *wb, const real *x, long xsb, long xst, r
     const real *dzs[6];
     const real *hds[6];
     real *dhs[6], *dxs[6];
-    for (int s = 0; s < T; s++) {
+    for (int s = s0; s < s1; s++) {
         const int t = reverse ? s : T - 1 - s, n = bs[t];
         for (int i = 0; i < n; i++) {
             const int b = perm[i];
@@ -1740,7 +1742,7 @@ void *cho_gru_cache_at(void *cache, int B, int T, int what, int i)
             return 0;
         }
     case 3:
-        return m.dhn;
+        return m.dhn[0];
     case 4:
         return 0;
     default:
@@ -1813,51 +1815,68 @@ int cho_gru_forward_train(const real *w, const real *x, const int *lengths, int 
 }
 
 int cho_gru_backward(const real *w, const real *x, int B, int T, const real *dout,
-    const real *drop, real *dw, real *dstate0, void *cache)
+    const real *drop, real *dw, real *dstate0, void *cache, int part, int nparts,
+    void (*sync)(void *, int, int, int), void *ctx)
 {
     TrainMem m;
     (void)drop; /* no dropout between layers */
-    if (B < 1 || T < 1)
+    if (B < 1 || T < 1 || nparts < 1 || part < 0 || part >= nparts)
         return -1;
     train_mem(cache, B, T, &m);
-    /* gru layer 0: the weights as backward reads them, PyTorch's layout */
-    for (int j = 0; j < 36; j++) {
-        for (int k = 0; k < 6; k++)
-            m.wb[0][j * 6 + k] = w[36 + k * 36 + j];
-        for (int k = 0; k < 12; k++)
-            m.wb[0][216 + j * 12 + k] = w[252 + k * 36 + j];
+    if (part == 0) {
+        vec_zero(m.dy[1], (long)B * T * 12);
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < m.len[b]; t++)
+                vec_copy(m.dy[1] + ((long)b * T + t) * 12, dout + ((long)t * B + b) * 12, 12);
     }
-    /* gru layer 1: the weights as backward reads them, PyTorch's layout */
-    for (int j = 0; j < 36; j++) {
-        for (int k = 0; k < 12; k++)
-            m.wb[1][j * 12 + k] = w[720 + k * 36 + j];
-        for (int k = 0; k < 12; k++)
-            m.wb[1][432 + j * 12 + k] = w[1152 + k * 36 + j];
-    }
-    real *dy = m.dy, *dx = m.dx, *swap;
-    vec_zero(dy, (long)B * T * 12);
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < m.len[b]; t++)
-            vec_copy(dy + ((long)b * T + t) * 12, dout + ((long)t * B + b) * 12, 12);
-    vec_zero(dx, (long)B * T * 12);
     /* gru layer 1 */
-    vec_zero(m.dhn, (long)B * 12);
-    blk_gru_l1_seqb(m.wb[1], m.out[0], (long)T * 12, 12, dx,
-        m.out[1] + 0, dy + 0, (long)T * 12, 12, T, m.bs, m.perm, m.len,
-        m.a[1], m.dhn, dw + 684, m.h0[1], m.bz, 0);
-    if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
-        vec_copy(dstate0 + (long)B * 12, m.dhn, (long)B * 12);
+    if (0 % nparts == part) {
+        /* gru layer 1: the weights as backward reads them, PyTorch's layout */
+        for (int j = 0; j < 36; j++) {
+            for (int k = 0; k < 12; k++)
+                m.wb[1][j * 12 + k] = w[720 + k * 36 + j];
+            for (int k = 0; k < 12; k++)
+                m.wb[1][432 + j * 12 + k] = w[1152 + k * 36 + j];
+        }
+        vec_zero(m.dy[0], (long)B * T * 12);
+        vec_zero(m.dhn[1], (long)B * 12);
+        for (int s0 = 0, s1; s0 < T; s0 = s1) {
+            s1 = sync ? s0 + 1 : T;
+            if (sync) /* s0 steps done; wait for the layer above to have done s1 */
+                sync(ctx, 1, s0, 0);
+            blk_gru_l1_seqb(m.wb[1], m.out[0], (long)T * 12, 12, m.dy[0],
+                m.out[1] + 0, m.dy[1] + 0, (long)T * 12, 12, T, s0, s1, m.bs, m.perm,
+                m.len, m.a[1], m.dhn[1], dw + 684, m.h0[1], m.bz[1], 0);
+        }
+        if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
+            vec_copy(dstate0 + (long)B * 12, m.dhn[1], (long)B * 12);
+        }
+        if (sync) /* all T steps done: the layer below may take every dL/dx */
+            sync(ctx, 1, T, 0);
     }
-    swap = dy;
-    dy = dx;
-    dx = swap;
     /* gru layer 0 */
-    vec_zero(m.dhn, (long)B * 12);
-    blk_gru_l0_seqb(m.wb[0], x, 6, (long)B * 6, 0,
-        m.out[0] + 0, dy + 0, (long)T * 12, 12, T, m.bs, m.perm, m.len,
-        m.a[0], m.dhn, dw + 0, m.h0[0], m.bz, 0);
-    if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
-        vec_copy(dstate0 + (long)B * 0, m.dhn, (long)B * 12);
+    if (1 % nparts == part) {
+        /* gru layer 0: the weights as backward reads them, PyTorch's layout */
+        for (int j = 0; j < 36; j++) {
+            for (int k = 0; k < 6; k++)
+                m.wb[0][j * 6 + k] = w[36 + k * 36 + j];
+            for (int k = 0; k < 12; k++)
+                m.wb[0][216 + j * 12 + k] = w[252 + k * 36 + j];
+        }
+        vec_zero(m.dhn[0], (long)B * 12);
+        for (int s0 = 0, s1; s0 < T; s0 = s1) {
+            s1 = sync ? s0 + 1 : T;
+            if (sync) /* s0 steps done; wait for the layer above to have done s1 */
+                sync(ctx, 0, s0, s1);
+            blk_gru_l0_seqb(m.wb[0], x, 6, (long)B * 6, 0,
+                m.out[0] + 0, m.dy[0] + 0, (long)T * 12, 12, T, s0, s1, m.bs, m.perm,
+                m.len, m.a[0], m.dhn[0], dw + 0, m.h0[0], m.bz[0], 0);
+        }
+        if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
+            vec_copy(dstate0 + (long)B * 0, m.dhn[0], (long)B * 12);
+        }
+        if (sync) /* all T steps done: the layer below may take every dL/dx */
+            sync(ctx, 0, T, 0);
     }
     return 0;
 }
@@ -1916,7 +1935,8 @@ int cho_gru_v_forward_train(const void *w, const void *x, const int *lengths, in
     void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache,
     int part, int nparts, int *sched);
 int cho_gru_v_backward(const void *w, const void *x, int B, int T, const void *dout,
-    const void *drop, void *dw, void *dstate0, void *cache);
+    const void *drop, void *dw, void *dstate0, void *cache, int part, int nparts,
+    void (*sync)(void *, int, int, int), void *ctx);
 void cho_gru_v_unpack_grads(const void *g, void *dp);
 void *cho_gru_v_acts(void *cache, int B, int T, int i);
 
@@ -1929,9 +1949,11 @@ int cho_gru_v_forward_train(const void *w, const void *x, const int *lengths, in
 }
 
 int cho_gru_v_backward(const void *w, const void *x, int B, int T, const void *dout,
-    const void *drop, void *dw, void *dstate0, void *cache)
+    const void *drop, void *dw, void *dstate0, void *cache, int part, int nparts,
+    void (*sync)(void *, int, int, int), void *ctx)
 {
-    return cho_gru_backward(w, x, B, T, dout, drop, dw, dstate0, cache);
+    return cho_gru_backward(w, x, B, T, dout, drop, dw, dstate0, cache, part, nparts, sync,
+        ctx);
 }
 
 void cho_gru_v_unpack_grads(const void *g, void *dp)

@@ -248,9 +248,9 @@ typedef struct TrainMem {
     real *h0[3], *c0[3]; /* per layer and direction: the state before step 0 */
     real *wb[3]; /* per layer and direction: W_ih, W_hh, W_hr untransposed */
     real *hlast, *dhlast; /* the head's input and its gradient, (B, 0) */
-    real *dy, *dx;        /* gradients of a layer's output and input */
-    real *dhn, *dcn;      /* dL/dh and dL/dc carried back through time */
-    real *bz;             /* batched backward: per sequence of a step, (B, 224) */
+    real *dy[2];          /* per layer, the gradient of its outputs */
+    real *dhn[2], *dcn[2]; /* per layer, dL/dh and dL/dc carried back in time */
+    real *bz[2];          /* per batched layer, its backward's scratch (B, W) */
 } TrainMem;
 
 /* Carves `cache` (when not NULL) and returns its size in reals. */
@@ -297,16 +297,20 @@ static long train_mem(void *cache, int B, int T, TrainMem *m)
     at += (long)B * 20;
     m->wb[2] = r ? r + at : 0;
     at += 1040;
-    m->dy = r ? r + at : 0;
+    m->dy[0] = r ? r + at : 0;
     at += BT * 32;
-    m->dx = r ? r + at : 0;
-    at += BT * 32;
-    m->bz = r ? r + at : 0;
+    m->bz[0] = r ? r + at : 0;
     at += (long)B * 224;
-    m->dhn = r ? r + at : 0;
-    at += (long)B * 20;
-    m->dcn = r ? r + at : 0;
+    m->dhn[0] = r ? r + at : 0;
+    at += (long)B * 16;
+    m->dcn[0] = r ? r + at : 0;
     at += (long)B * 48;
+    m->dy[1] = r ? r + at : 0;
+    at += BT * 20;
+    m->bz[1] = r ? r + at : 0;
+    at += (long)B * 72;
+    m->dhn[1] = r ? r + at : 0;
+    at += (long)B * 20;
     return at;
 }
 
@@ -921,16 +925,16 @@ static void blk_lstm_l0_bw(real *dw, int n, const real *bz)
 /* lstm layer 0: backward through time over a packed batch, one direction; bz
  * is scratch, (B, 224). */
 static void blk_lstm_l0_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
-    const real *y, const real *dy, long ysb, long yst, int T, const int *bs,
-    const int *perm, const int *len, const real *a, const real *cs, real *dhn, real *dcn, real *dw,
-    const real *h0, const real *c0, real *bz, int reverse)
+    const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
+    const int *bs, const int *perm, const int *len, const real *a, const real *cs, real *dhn, real *dcn,
+    real *dw, const real *h0, const real *c0, real *bz, int reverse)
 {
     real dh[16];
     real pad[240]; /* the unused lanes of a partial block: zeros in, junk out */
     vec_zero(pad, 240);
     const real *dzs[6];
     real *dhs[6], *dxs[6];
-    for (int s = 0; s < T; s++) {
+    for (int s = s0; s < s1; s++) {
         const int t = reverse ? s : T - 1 - s, n = bs[t];
         for (int i = 0; i < n; i++) {
             const int b = perm[i];
@@ -2154,16 +2158,16 @@ static void blk_rnn_l0_bw(real *dw, int n, const real *bz)
 /* rnn layer 0: backward through time over a packed batch, one direction; bz
  * is scratch, (B, 72). */
 static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
-    const real *y, const real *dy, long ysb, long yst, int T, const int *bs,
-    const int *perm, const int *len, const real *a, real *dhn, real *dw,
-    const real *h0, real *bz, int reverse)
+    const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
+    const int *bs, const int *perm, const int *len, const real *a, real *dhn,
+    real *dw, const real *h0, real *bz, int reverse)
 {
     real dh[20];
     real pad[104]; /* the unused lanes of a partial block: zeros in, junk out */
     vec_zero(pad, 104);
     const real *dzs[6];
     real *dhs[6], *dxs[6];
-    for (int s = 0; s < T; s++) {
+    for (int s = s0; s < s1; s++) {
         const int t = reverse ? s : T - 1 - s, n = bs[t];
         for (int i = 0; i < n; i++) {
             const int b = perm[i];
@@ -2356,9 +2360,9 @@ void *projected_lstm_cache_at(void *cache, int B, int T, int what, int i)
             return 0;
         }
     case 3:
-        return m.dhn;
+        return m.dhn[0];
     case 4:
-        return m.dcn;
+        return m.dcn[0];
     default:
         return 0;
     }
@@ -2463,76 +2467,89 @@ int projected_lstm_forward_train(const real *w, const real *x, const int *length
 }
 
 int projected_lstm_backward(const real *w, const real *x, int B, int T, const real *dout,
-    const real *drop, real *dw, real *dstate0, void *cache)
+    const real *drop, real *dw, real *dstate0, void *cache, int part, int nparts,
+    void (*sync)(void *, int, int, int), void *ctx)
 {
     TrainMem m;
     (void)drop; /* no dropout between layers */
-    if (B < 1 || T < 1)
+    if (B < 1 || T < 1 || nparts < 1 || part < 0 || part >= nparts)
         return -1;
     train_mem(cache, B, T, &m);
-    /* lstm layer 0: the weights as backward reads them, PyTorch's layout */
-    for (int j = 0; j < 192; j++) {
-        for (int k = 0; k < 16; k++)
-            m.wb[0][j * 16 + k] = w[192 + k * 192 + j];
-        for (int k = 0; k < 16; k++)
-            m.wb[0][3072 + j * 16 + k] = w[3264 + k * 192 + j];
+    if (part == 0) {
+        vec_zero(m.dy[1], (long)B * T * 20);
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < m.len[b]; t++)
+                vec_copy(m.dy[1] + ((long)b * T + t) * 20, dout + ((long)b * T + t) * 20, 20);
     }
-    for (int q = 0; q < 16; q++)
-        for (int j = 0; j < 48; j++)
-            m.wb[0][6144 + q * 48 + j] = w[6336 + j * 16 + q];
-    /* lstm layer 0 reverse: the weights as backward reads them, PyTorch's layout */
-    for (int j = 0; j < 192; j++) {
-        for (int k = 0; k < 16; k++)
-            m.wb[1][j * 16 + k] = w[7296 + k * 192 + j];
-        for (int k = 0; k < 16; k++)
-            m.wb[1][3072 + j * 16 + k] = w[10368 + k * 192 + j];
-    }
-    for (int q = 0; q < 16; q++)
-        for (int j = 0; j < 48; j++)
-            m.wb[1][6144 + q * 48 + j] = w[13440 + j * 16 + q];
-    /* rnn layer 0: the weights as backward reads them, PyTorch's layout */
-    for (int j = 0; j < 20; j++) {
-        for (int k = 0; k < 32; k++)
-            m.wb[2][j * 32 + k] = w[14208 + k * 20 + j];
-        for (int k = 0; k < 20; k++)
-            m.wb[2][640 + j * 20 + k] = w[14848 + k * 20 + j];
-    }
-    real *dy = m.dy, *dx = m.dx, *swap;
-    vec_zero(dy, (long)B * T * 20);
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < m.len[b]; t++)
-            vec_copy(dy + ((long)b * T + t) * 20, dout + ((long)b * T + t) * 20, 20);
-    vec_zero(dx, (long)B * T * 32);
     /* rnn layer 0 */
-    vec_zero(m.dhn, (long)B * 20);
-    blk_rnn_l0_seqb(m.wb[2], m.out[0], (long)T * 32, 32, dx,
-        m.out[1] + 0, dy + 0, (long)T * 20, 20, T, m.bs, m.perm, m.len,
-        m.a[2], m.dhn, dw + 14208, m.h0[2], m.bz, 0);
-    if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
-        vec_copy(dstate0 + (long)B * 128, m.dhn, (long)B * 20);
-    }
-    swap = dy;
-    dy = dx;
-    dx = swap;
-    /* lstm layer 0 reverse */
-    vec_zero(m.dhn, (long)B * 16);
-    vec_zero(m.dcn, (long)B * 48);
-    blk_lstm_l0_seqb(m.wb[1], x, (long)T * 16, 16, 0,
-        m.out[0] + 16, dy + 16, (long)T * 32, 32, T, m.bs, m.perm, m.len,
-        m.a[1], m.cs[1], m.dhn, m.dcn, dw + 7104, m.h0[1], m.c0[1], m.bz, 1);
-    if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
-        vec_copy(dstate0 + (long)B * 64, m.dhn, (long)B * 16);
-        vec_copy(dstate0 + (long)B * 80, m.dcn, (long)B * 48);
+    if (0 % nparts == part) {
+        /* rnn layer 0: the weights as backward reads them, PyTorch's layout */
+        for (int j = 0; j < 20; j++) {
+            for (int k = 0; k < 32; k++)
+                m.wb[2][j * 32 + k] = w[14208 + k * 20 + j];
+            for (int k = 0; k < 20; k++)
+                m.wb[2][640 + j * 20 + k] = w[14848 + k * 20 + j];
+        }
+        vec_zero(m.dy[0], (long)B * T * 32);
+        vec_zero(m.dhn[1], (long)B * 20);
+        for (int s0 = 0, s1; s0 < T; s0 = s1) {
+            s1 = sync ? s0 + 1 : T;
+            if (sync) /* s0 steps done; wait for the layer above to have done s1 */
+                sync(ctx, 1, s0, 0);
+            blk_rnn_l0_seqb(m.wb[2], m.out[0], (long)T * 32, 32, m.dy[0],
+                m.out[1] + 0, m.dy[1] + 0, (long)T * 20, 20, T, s0, s1, m.bs, m.perm,
+                m.len, m.a[2], m.dhn[1], dw + 14208, m.h0[2], m.bz[1], 0);
+        }
+        if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
+            vec_copy(dstate0 + (long)B * 128, m.dhn[1], (long)B * 20);
+        }
+        if (sync) /* all T steps done: the layer below may take every dL/dx */
+            sync(ctx, 1, T, 0);
     }
     /* lstm layer 0 */
-    vec_zero(m.dhn, (long)B * 16);
-    vec_zero(m.dcn, (long)B * 48);
-    blk_lstm_l0_seqb(m.wb[0], x, (long)T * 16, 16, 0,
-        m.out[0] + 0, dy + 0, (long)T * 32, 32, T, m.bs, m.perm, m.len,
-        m.a[0], m.cs[0], m.dhn, m.dcn, dw + 0, m.h0[0], m.c0[0], m.bz, 0);
-    if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
-        vec_copy(dstate0 + (long)B * 0, m.dhn, (long)B * 16);
-        vec_copy(dstate0 + (long)B * 16, m.dcn, (long)B * 48);
+    if (1 % nparts == part) {
+        /* lstm layer 0: the weights as backward reads them, PyTorch's layout */
+        for (int j = 0; j < 192; j++) {
+            for (int k = 0; k < 16; k++)
+                m.wb[0][j * 16 + k] = w[192 + k * 192 + j];
+            for (int k = 0; k < 16; k++)
+                m.wb[0][3072 + j * 16 + k] = w[3264 + k * 192 + j];
+        }
+        for (int q = 0; q < 16; q++)
+            for (int j = 0; j < 48; j++)
+                m.wb[0][6144 + q * 48 + j] = w[6336 + j * 16 + q];
+        /* lstm layer 0 reverse: the weights as backward reads them, PyTorch's layout */
+        for (int j = 0; j < 192; j++) {
+            for (int k = 0; k < 16; k++)
+                m.wb[1][j * 16 + k] = w[7296 + k * 192 + j];
+            for (int k = 0; k < 16; k++)
+                m.wb[1][3072 + j * 16 + k] = w[10368 + k * 192 + j];
+        }
+        for (int q = 0; q < 16; q++)
+            for (int j = 0; j < 48; j++)
+                m.wb[1][6144 + q * 48 + j] = w[13440 + j * 16 + q];
+        if (sync) /* wait for the layer above to finish */
+            sync(ctx, 0, 0, T);
+        vec_zero(m.dhn[0], (long)B * 16);
+        vec_zero(m.dcn[0], (long)B * 48);
+        blk_lstm_l0_seqb(m.wb[1], x, (long)T * 16, 16, 0,
+            m.out[0] + 16, m.dy[0] + 16, (long)T * 32, 32, T, 0, T, m.bs, m.perm,
+            m.len, m.a[1], m.cs[1], m.dhn[0], m.dcn[0], dw + 7104, m.h0[1], m.c0[1], m.bz[0], 1);
+        if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
+            vec_copy(dstate0 + (long)B * 64, m.dhn[0], (long)B * 16);
+            vec_copy(dstate0 + (long)B * 80, m.dcn[0], (long)B * 48);
+        }
+        vec_zero(m.dhn[0], (long)B * 16);
+        vec_zero(m.dcn[0], (long)B * 48);
+        blk_lstm_l0_seqb(m.wb[0], x, (long)T * 16, 16, 0,
+            m.out[0] + 0, m.dy[0] + 0, (long)T * 32, 32, T, 0, T, m.bs, m.perm,
+            m.len, m.a[0], m.cs[0], m.dhn[0], m.dcn[0], dw + 0, m.h0[0], m.c0[0], m.bz[0], 0);
+        if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
+            vec_copy(dstate0 + (long)B * 0, m.dhn[0], (long)B * 16);
+            vec_copy(dstate0 + (long)B * 16, m.dcn[0], (long)B * 48);
+        }
+        if (sync) /* all T steps done: the layer below may take every dL/dx */
+            sync(ctx, 0, T, 0);
     }
     return 0;
 }
@@ -2604,7 +2621,8 @@ int projected_lstm_v_forward_train(const void *w, const void *x, const int *leng
     void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache,
     int part, int nparts, int *sched);
 int projected_lstm_v_backward(const void *w, const void *x, int B, int T, const void *dout,
-    const void *drop, void *dw, void *dstate0, void *cache);
+    const void *drop, void *dw, void *dstate0, void *cache, int part, int nparts,
+    void (*sync)(void *, int, int, int), void *ctx);
 void projected_lstm_v_unpack_grads(const void *g, void *dp);
 void *projected_lstm_v_acts(void *cache, int B, int T, int i);
 
@@ -2617,9 +2635,11 @@ int projected_lstm_v_forward_train(const void *w, const void *x, const int *leng
 }
 
 int projected_lstm_v_backward(const void *w, const void *x, int B, int T, const void *dout,
-    const void *drop, void *dw, void *dstate0, void *cache)
+    const void *drop, void *dw, void *dstate0, void *cache, int part, int nparts,
+    void (*sync)(void *, int, int, int), void *ctx)
 {
-    return projected_lstm_backward(w, x, B, T, dout, drop, dw, dstate0, cache);
+    return projected_lstm_backward(w, x, B, T, dout, drop, dw, dstate0, cache, part, nparts, sync,
+        ctx);
 }
 
 void projected_lstm_v_unpack_grads(const void *g, void *dp)

@@ -253,9 +253,9 @@ typedef struct TrainMem {
     real *h0[2], *c0[2]; /* per layer and direction: the state before step 0 */
     real *wb[2]; /* per layer and direction: W_ih, W_hh, W_hr untransposed */
     real *hlast, *dhlast; /* the head's input and its gradient, (B, 64) */
-    real *dy, *dx;        /* gradients of a layer's output and input */
-    real *dhn, *dcn;      /* dL/dh and dL/dc carried back through time */
-    real *bz;             /* batched backward: per sequence of a step, (B, 384) */
+    real *dy[2];          /* per layer, the gradient of its outputs */
+    real *dhn[2], *dcn[2]; /* per layer, dL/dh and dL/dc carried back in time */
+    real *bz[2];          /* per batched layer, its backward's scratch (B, W) */
 } TrainMem;
 
 /* Carves `cache` (when not NULL) and returns its size in reals. */
@@ -302,15 +302,21 @@ static long train_mem(void *cache, int B, int T, TrainMem *m)
     at += (long)B * 64;
     m->dhlast = r ? r + at : 0;
     at += (long)B * 64;
-    m->dy = r ? r + at : 0;
+    m->dy[0] = r ? r + at : 0;
     at += BT * 64;
-    m->dx = r ? r + at : 0;
-    at += BT * 64;
-    m->bz = r ? r + at : 0;
-    at += (long)B * 384;
-    m->dhn = r ? r + at : 0;
+    m->bz[0] = r ? r + at : 0;
+    at += (long)B * 330;
+    m->dhn[0] = r ? r + at : 0;
     at += (long)B * 64;
-    m->dcn = r ? r + at : 0;
+    m->dcn[0] = r ? r + at : 0;
+    at += (long)B * 64;
+    m->dy[1] = r ? r + at : 0;
+    at += BT * 64;
+    m->bz[1] = r ? r + at : 0;
+    at += (long)B * 384;
+    m->dhn[1] = r ? r + at : 0;
+    at += (long)B * 64;
+    m->dcn[1] = r ? r + at : 0;
     at += (long)B * 64;
     return at;
 }
@@ -1436,16 +1442,16 @@ static void blk_rnn_l0_bw(real *dw, int n, const real *bz)
 /* rnn layer 0: backward through time over a packed batch, one direction; bz
  * is scratch, (B, 330). */
 static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
-    const real *y, const real *dy, long ysb, long yst, int T, const int *bs,
-    const int *perm, const int *len, const real *a, const real *cs, real *dhn, real *dcn, real *dw,
-    const real *h0, const real *c0, real *bz, int reverse)
+    const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
+    const int *bs, const int *perm, const int *len, const real *a, const real *cs, real *dhn, real *dcn,
+    real *dw, const real *h0, const real *c0, real *bz, int reverse)
 {
     real dh[64];
     real pad[394]; /* the unused lanes of a partial block: zeros in, junk out */
     vec_zero(pad, 394);
     const real *dzs[6];
     real *dhs[6], *dxs[6];
-    for (int s = 0; s < T; s++) {
+    for (int s = s0; s < s1; s++) {
         const int t = reverse ? s : T - 1 - s, n = bs[t];
         for (int i = 0; i < n; i++) {
             const int b = perm[i];
@@ -2599,16 +2605,16 @@ static void blk_rnn_l1_bw(real *dw, int n, const real *bz)
 /* rnn layer 1: backward through time over a packed batch, one direction; bz
  * is scratch, (B, 384). */
 static void blk_rnn_l1_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
-    const real *y, const real *dy, long ysb, long yst, int T, const int *bs,
-    const int *perm, const int *len, const real *a, const real *cs, real *dhn, real *dcn, real *dw,
-    const real *h0, const real *c0, real *bz, int reverse)
+    const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
+    const int *bs, const int *perm, const int *len, const real *a, const real *cs, real *dhn, real *dcn,
+    real *dw, const real *h0, const real *c0, real *bz, int reverse)
 {
     real dh[64];
     real pad[448]; /* the unused lanes of a partial block: zeros in, junk out */
     vec_zero(pad, 448);
     const real *dzs[6];
     real *dhs[6], *dxs[6];
-    for (int s = 0; s < T; s++) {
+    for (int s = s0; s < s1; s++) {
         const int t = reverse ? s : T - 1 - s, n = bs[t];
         for (int i = 0; i < n; i++) {
             const int b = perm[i];
@@ -2900,9 +2906,9 @@ void *seq_classifier_cache_at(void *cache, int B, int T, int what, int i)
             return 0;
         }
     case 3:
-        return m.dhn;
+        return m.dhn[0];
     case 4:
-        return m.dcn;
+        return m.dcn[0];
     default:
         return 0;
     }
@@ -3036,60 +3042,81 @@ int seq_classifier_forward_train(const real *w, const real *x, const int *length
 }
 
 int seq_classifier_backward(const real *w, const real *x, int B, int T, const real *dout,
-    const real *drop, real *dw, real *dstate0, void *cache)
+    const real *drop, real *dw, real *dstate0, void *cache, int part, int nparts,
+    void (*sync)(void *, int, int, int), void *ctx)
 {
     TrainMem m;
-    if (B < 1 || T < 1)
+    if (B < 1 || T < 1 || nparts < 1 || part < 0 || part >= nparts)
         return -1;
     train_mem(cache, B, T, &m);
-    /* rnn layer 0: the weights as backward reads them, PyTorch's layout */
-    for (int j = 0; j < 256; j++) {
-        for (int k = 0; k < 10; k++)
-            m.wb[0][j * 10 + k] = w[256 + k * 256 + j];
-        for (int k = 0; k < 64; k++)
-            m.wb[0][2560 + j * 64 + k] = w[2816 + k * 256 + j];
-    }
-    /* rnn layer 1: the weights as backward reads them, PyTorch's layout */
-    for (int j = 0; j < 256; j++) {
-        for (int k = 0; k < 64; k++)
-            m.wb[1][j * 64 + k] = w[19456 + k * 256 + j];
-        for (int k = 0; k < 64; k++)
-            m.wb[1][16384 + j * 64 + k] = w[35840 + k * 256 + j];
-    }
-    real *dy = m.dy, *dx = m.dx, *swap;
-    vec_zero(dy, (long)B * T * 64);
-    for (int b = 0; b < B; b++)
-        head_back(w, m.hlast + (long)b * 64, dout + (long)b * 5, dw,
-                  m.dhlast + (long)b * 64);
-    vec_zero(dx, (long)B * T * 64);
-    /* rnn layer 1 */
-    vec_zero(m.dhn, (long)B * 64);
-    vec_zero(m.dcn, (long)B * 64);
-    for (int b = 0; b < B; b++)
-        vec_copy(m.dhn + (long)b * 64, m.dhlast + (long)b * 64 + 0, 64);
-    blk_rnn_l1_seqb(m.wb[1], (drop ? m.din[0] : m.out[0]), (long)T * 64, 64, dx,
-        m.out[1] + 0, dy + 0, (long)T * 64, 64, T, m.bs, m.perm, m.len,
-        m.a[1], m.cs[1], m.dhn, m.dcn, dw + 19200, m.h0[1], m.c0[1], m.bz, 0);
-    if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
-        vec_copy(dstate0 + (long)B * 128, m.dhn, (long)B * 64);
-        vec_copy(dstate0 + (long)B * 192, m.dcn, (long)B * 64);
-    }
-    if (drop) /* back through the dropout below */
+    if (part == 0) {
+        vec_zero(m.dy[1], (long)B * T * 64);
         for (int b = 0; b < B; b++)
-            for (long at = (long)b * T * 64; at < ((long)b * T + m.len[b]) * 64; at++)
-                dx[at] *= drop[(long)B * T * 0 + at];
-    swap = dy;
-    dy = dx;
-    dx = swap;
+            head_back(w, m.hlast + (long)b * 64, dout + (long)b * 5, dw,
+                      m.dhlast + (long)b * 64);
+    }
+    /* rnn layer 1 */
+    if (0 % nparts == part) {
+        /* rnn layer 1: the weights as backward reads them, PyTorch's layout */
+        for (int j = 0; j < 256; j++) {
+            for (int k = 0; k < 64; k++)
+                m.wb[1][j * 64 + k] = w[19456 + k * 256 + j];
+            for (int k = 0; k < 64; k++)
+                m.wb[1][16384 + j * 64 + k] = w[35840 + k * 256 + j];
+        }
+        vec_zero(m.dy[0], (long)B * T * 64);
+        vec_zero(m.dhn[1], (long)B * 64);
+        vec_zero(m.dcn[1], (long)B * 64);
+        for (int b = 0; b < B; b++)
+            vec_copy(m.dhn[1] + (long)b * 64, m.dhlast + (long)b * 64 + 0, 64);
+        for (int s0 = 0, s1; s0 < T; s0 = s1) {
+            s1 = sync ? s0 + 1 : T;
+            if (sync) /* s0 steps done; wait for the layer above to have done s1 */
+                sync(ctx, 1, s0, 0);
+            blk_rnn_l1_seqb(m.wb[1], (drop ? m.din[0] : m.out[0]), (long)T * 64, 64, m.dy[0],
+                m.out[1] + 0, m.dy[1] + 0, (long)T * 64, 64, T, s0, s1, m.bs, m.perm,
+                m.len, m.a[1], m.cs[1], m.dhn[1], m.dcn[1], dw + 19200, m.h0[1], m.c0[1], m.bz[1], 0);
+            if (drop) /* back through the dropout below */
+                for (int b = 0; b < B; b++) {
+                    const int te = T - s0 < m.len[b] ? T - s0 : m.len[b];
+                    const long at0 = ((long)b * T + T - s1) * 64;
+                    const long at1 = ((long)b * T + te) * 64;
+                    for (long at = at0; at < at1; at++)
+                        m.dy[0][at] *= drop[(long)B * T * 0 + at];
+                }
+        }
+        if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
+            vec_copy(dstate0 + (long)B * 128, m.dhn[1], (long)B * 64);
+            vec_copy(dstate0 + (long)B * 192, m.dcn[1], (long)B * 64);
+        }
+        if (sync) /* all T steps done: the layer below may take every dL/dx */
+            sync(ctx, 1, T, 0);
+    }
     /* rnn layer 0 */
-    vec_zero(m.dhn, (long)B * 64);
-    vec_zero(m.dcn, (long)B * 64);
-    blk_rnn_l0_seqb(m.wb[0], x, (long)T * 10, 10, 0,
-        m.out[0] + 0, dy + 0, (long)T * 64, 64, T, m.bs, m.perm, m.len,
-        m.a[0], m.cs[0], m.dhn, m.dcn, dw + 0, m.h0[0], m.c0[0], m.bz, 0);
-    if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
-        vec_copy(dstate0 + (long)B * 0, m.dhn, (long)B * 64);
-        vec_copy(dstate0 + (long)B * 64, m.dcn, (long)B * 64);
+    if (1 % nparts == part) {
+        /* rnn layer 0: the weights as backward reads them, PyTorch's layout */
+        for (int j = 0; j < 256; j++) {
+            for (int k = 0; k < 10; k++)
+                m.wb[0][j * 10 + k] = w[256 + k * 256 + j];
+            for (int k = 0; k < 64; k++)
+                m.wb[0][2560 + j * 64 + k] = w[2816 + k * 256 + j];
+        }
+        vec_zero(m.dhn[0], (long)B * 64);
+        vec_zero(m.dcn[0], (long)B * 64);
+        for (int s0 = 0, s1; s0 < T; s0 = s1) {
+            s1 = sync ? s0 + 1 : T;
+            if (sync) /* s0 steps done; wait for the layer above to have done s1 */
+                sync(ctx, 0, s0, s1);
+            blk_rnn_l0_seqb(m.wb[0], x, (long)T * 10, 10, 0,
+                m.out[0] + 0, m.dy[0] + 0, (long)T * 64, 64, T, s0, s1, m.bs, m.perm,
+                m.len, m.a[0], m.cs[0], m.dhn[0], m.dcn[0], dw + 0, m.h0[0], m.c0[0], m.bz[0], 0);
+        }
+        if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
+            vec_copy(dstate0 + (long)B * 0, m.dhn[0], (long)B * 64);
+            vec_copy(dstate0 + (long)B * 64, m.dcn[0], (long)B * 64);
+        }
+        if (sync) /* all T steps done: the layer below may take every dL/dx */
+            sync(ctx, 0, T, 0);
     }
     return 0;
 }
@@ -3154,7 +3181,8 @@ int seq_classifier_v_forward_train(const void *w, const void *x, const int *leng
     void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache,
     int part, int nparts, int *sched);
 int seq_classifier_v_backward(const void *w, const void *x, int B, int T, const void *dout,
-    const void *drop, void *dw, void *dstate0, void *cache);
+    const void *drop, void *dw, void *dstate0, void *cache, int part, int nparts,
+    void (*sync)(void *, int, int, int), void *ctx);
 void seq_classifier_v_unpack_grads(const void *g, void *dp);
 void *seq_classifier_v_acts(void *cache, int B, int T, int i);
 
@@ -3167,9 +3195,11 @@ int seq_classifier_v_forward_train(const void *w, const void *x, const int *leng
 }
 
 int seq_classifier_v_backward(const void *w, const void *x, int B, int T, const void *dout,
-    const void *drop, void *dw, void *dstate0, void *cache)
+    const void *drop, void *dw, void *dstate0, void *cache, int part, int nparts,
+    void (*sync)(void *, int, int, int), void *ctx)
 {
-    return seq_classifier_backward(w, x, B, T, dout, drop, dw, dstate0, cache);
+    return seq_classifier_backward(w, x, B, T, dout, drop, dw, dstate0, cache, part, nparts, sync,
+        ctx);
 }
 
 void seq_classifier_v_unpack_grads(const void *g, void *dp)

@@ -261,9 +261,9 @@ typedef struct TrainMem {
     real *h0[4], *c0[4]; /* per layer and direction: the state before step 0 */
     real *wb[4]; /* per layer and direction: W_ih, W_hh, W_hr untransposed */
     real *hlast, *dhlast; /* the head's input and its gradient, (B, 48) */
-    real *dy, *dx;        /* gradients of a layer's output and input */
-    real *dhn, *dcn;      /* dL/dh and dL/dc carried back through time */
-    real *bz;             /* batched backward: per sequence of a step, (B, 192) */
+    real *dy[2];          /* per layer, the gradient of its outputs */
+    real *dhn[2], *dcn[2]; /* per layer, dL/dh and dL/dc carried back in time */
+    real *bz[2];          /* per batched layer, its backward's scratch (B, W) */
 } TrainMem;
 
 /* Carves `cache` (when not NULL) and returns its size in reals. */
@@ -316,15 +316,17 @@ static long train_mem(void *cache, int B, int T, TrainMem *m)
     at += 5184;
     m->ex[3] = r ? r + at : 0;
     at += BT * 24;
-    m->dy = r ? r + at : 0;
+    m->dy[0] = r ? r + at : 0;
     at += BT * 48;
-    m->dx = r ? r + at : 0;
-    at += BT * 48;
-    m->bz = r ? r + at : 0;
-    at += (long)B * 192;
-    m->dhn = r ? r + at : 0;
+    m->bz[0] = r ? r + at : 0;
+    at += (long)B * 152;
+    m->dhn[0] = r ? r + at : 0;
     at += (long)B * 24;
-    m->dcn = r ? r + at : 0;
+    m->dy[1] = r ? r + at : 0;
+    at += BT * 48;
+    m->bz[1] = r ? r + at : 0;
+    at += (long)B * 192;
+    m->dhn[1] = r ? r + at : 0;
     at += (long)B * 24;
     return at;
 }
@@ -2482,9 +2484,9 @@ static void blk_encoder_l0_bw(real *dw, int n, const real *bz)
 /* encoder layer 0: backward through time over a packed batch, one direction; bz
  * is scratch, (B, 152). */
 static void blk_encoder_l0_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
-    const real *y, const real *dy, long ysb, long yst, int T, const int *bs,
-    const int *perm, const int *len, const real *a, const real *ex, real *dhn, real *dw,
-    const real *h0, real *bz, int reverse)
+    const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
+    const int *bs, const int *perm, const int *len, const real *a, const real *ex, real *dhn,
+    real *dw, const real *h0, real *bz, int reverse)
 {
     real dh[24];
     real pad[176]; /* the unused lanes of a partial block: zeros in, junk out */
@@ -2493,7 +2495,7 @@ static void blk_encoder_l0_seqb(const real *wb, const real *x, long xsb, long xs
     const real *dghs[6];
     const real *hds[6];
     real *dhs[6], *dxs[6];
-    for (int s = 0; s < T; s++) {
+    for (int s = s0; s < s1; s++) {
         const int t = reverse ? s : T - 1 - s, n = bs[t];
         for (int i = 0; i < n; i++) {
             const int b = perm[i];
@@ -4637,9 +4639,9 @@ static void blk_encoder_l1_bw(real *dw, int n, const real *bz)
 /* encoder layer 1: backward through time over a packed batch, one direction; bz
  * is scratch, (B, 192). */
 static void blk_encoder_l1_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
-    const real *y, const real *dy, long ysb, long yst, int T, const int *bs,
-    const int *perm, const int *len, const real *a, const real *ex, real *dhn, real *dw,
-    const real *h0, real *bz, int reverse)
+    const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
+    const int *bs, const int *perm, const int *len, const real *a, const real *ex, real *dhn,
+    real *dw, const real *h0, real *bz, int reverse)
 {
     real dh[24];
     real pad[240]; /* the unused lanes of a partial block: zeros in, junk out */
@@ -4648,7 +4650,7 @@ static void blk_encoder_l1_seqb(const real *wb, const real *x, long xsb, long xs
     const real *dghs[6];
     const real *hds[6];
     real *dhs[6], *dxs[6];
-    for (int s = 0; s < T; s++) {
+    for (int s = s0; s < s1; s++) {
         const int t = reverse ? s : T - 1 - s, n = bs[t];
         for (int i = 0; i < n; i++) {
             const int b = perm[i];
@@ -4961,7 +4963,7 @@ void *tagger_cache_at(void *cache, int B, int T, int what, int i)
             return 0;
         }
     case 3:
-        return m.dhn;
+        return m.dhn[0];
     case 4:
         return 0;
     default:
@@ -5109,81 +5111,88 @@ int tagger_forward_train(const real *w, const real *x, const int *lengths, int B
 }
 
 int tagger_backward(const real *w, const real *x, int B, int T, const real *dout,
-    const real *drop, real *dw, real *dstate0, void *cache)
+    const real *drop, real *dw, real *dstate0, void *cache, int part, int nparts,
+    void (*sync)(void *, int, int, int), void *ctx)
 {
     TrainMem m;
     (void)drop; /* no dropout between layers */
-    if (B < 1 || T < 1)
+    if (B < 1 || T < 1 || nparts < 1 || part < 0 || part >= nparts)
         return -1;
     train_mem(cache, B, T, &m);
-    /* encoder layer 0: the weights as backward reads them, PyTorch's layout */
-    for (int j = 0; j < 72; j++) {
-        for (int k = 0; k < 8; k++)
-            m.wb[0][j * 8 + k] = w[96 + k * 72 + j];
-        for (int k = 0; k < 24; k++)
-            m.wb[0][576 + j * 24 + k] = w[672 + k * 72 + j];
-    }
-    /* encoder layer 0 reverse: the weights as backward reads them, PyTorch's layout */
-    for (int j = 0; j < 72; j++) {
-        for (int k = 0; k < 8; k++)
-            m.wb[1][j * 8 + k] = w[2496 + k * 72 + j];
-        for (int k = 0; k < 24; k++)
-            m.wb[1][576 + j * 24 + k] = w[3072 + k * 72 + j];
-    }
-    /* encoder layer 1: the weights as backward reads them, PyTorch's layout */
-    for (int j = 0; j < 72; j++) {
-        for (int k = 0; k < 48; k++)
-            m.wb[2][j * 48 + k] = w[4896 + k * 72 + j];
-        for (int k = 0; k < 24; k++)
-            m.wb[2][3456 + j * 24 + k] = w[8352 + k * 72 + j];
-    }
-    /* encoder layer 1 reverse: the weights as backward reads them, PyTorch's layout */
-    for (int j = 0; j < 72; j++) {
-        for (int k = 0; k < 48; k++)
-            m.wb[3][j * 48 + k] = w[10176 + k * 72 + j];
-        for (int k = 0; k < 24; k++)
-            m.wb[3][3456 + j * 24 + k] = w[13632 + k * 72 + j];
-    }
-    real *dy = m.dy, *dx = m.dx, *swap;
-    vec_zero(dy, (long)B * T * 48);
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < m.len[b]; t++)
-            head_back(w, m.out[1] + ((long)b * T + t) * 48, dout + ((long)b * T + t) * 4, dw, dy + ((long)b * T + t) * 48);
-    vec_zero(dx, (long)B * T * 48);
-    /* encoder layer 1 reverse */
-    vec_zero(m.dhn, (long)B * 24);
-    blk_encoder_l1_seqb(m.wb[3], m.out[0], (long)T * 48, 48, dx,
-        m.out[1] + 24, dy + 24, (long)T * 48, 48, T, m.bs, m.perm, m.len,
-        m.a[3], m.ex[3], m.dhn, dw + 10080, m.h0[3], m.bz, 1);
-    if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
-        vec_copy(dstate0 + (long)B * 72, m.dhn, (long)B * 24);
+    if (part == 0) {
+        vec_zero(m.dy[1], (long)B * T * 48);
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < m.len[b]; t++)
+                head_back(w, m.out[1] + ((long)b * T + t) * 48, dout + ((long)b * T + t) * 4, dw, m.dy[1] + ((long)b * T + t) * 48);
     }
     /* encoder layer 1 */
-    vec_zero(m.dhn, (long)B * 24);
-    blk_encoder_l1_seqb(m.wb[2], m.out[0], (long)T * 48, 48, dx,
-        m.out[1] + 0, dy + 0, (long)T * 48, 48, T, m.bs, m.perm, m.len,
-        m.a[2], m.ex[2], m.dhn, dw + 4800, m.h0[2], m.bz, 0);
-    if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
-        vec_copy(dstate0 + (long)B * 48, m.dhn, (long)B * 24);
-    }
-    swap = dy;
-    dy = dx;
-    dx = swap;
-    /* encoder layer 0 reverse */
-    vec_zero(m.dhn, (long)B * 24);
-    blk_encoder_l0_seqb(m.wb[1], x, (long)T * 8, 8, 0,
-        m.out[0] + 24, dy + 24, (long)T * 48, 48, T, m.bs, m.perm, m.len,
-        m.a[1], m.ex[1], m.dhn, dw + 2400, m.h0[1], m.bz, 1);
-    if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
-        vec_copy(dstate0 + (long)B * 24, m.dhn, (long)B * 24);
+    if (0 % nparts == part) {
+        /* encoder layer 1: the weights as backward reads them, PyTorch's layout */
+        for (int j = 0; j < 72; j++) {
+            for (int k = 0; k < 48; k++)
+                m.wb[2][j * 48 + k] = w[4896 + k * 72 + j];
+            for (int k = 0; k < 24; k++)
+                m.wb[2][3456 + j * 24 + k] = w[8352 + k * 72 + j];
+        }
+        /* encoder layer 1 reverse: the weights as backward reads them, PyTorch's layout */
+        for (int j = 0; j < 72; j++) {
+            for (int k = 0; k < 48; k++)
+                m.wb[3][j * 48 + k] = w[10176 + k * 72 + j];
+            for (int k = 0; k < 24; k++)
+                m.wb[3][3456 + j * 24 + k] = w[13632 + k * 72 + j];
+        }
+        vec_zero(m.dy[0], (long)B * T * 48);
+        vec_zero(m.dhn[1], (long)B * 24);
+        blk_encoder_l1_seqb(m.wb[3], m.out[0], (long)T * 48, 48, m.dy[0],
+            m.out[1] + 24, m.dy[1] + 24, (long)T * 48, 48, T, 0, T, m.bs, m.perm,
+            m.len, m.a[3], m.ex[3], m.dhn[1], dw + 10080, m.h0[3], m.bz[1], 1);
+        if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
+            vec_copy(dstate0 + (long)B * 72, m.dhn[1], (long)B * 24);
+        }
+        vec_zero(m.dhn[1], (long)B * 24);
+        blk_encoder_l1_seqb(m.wb[2], m.out[0], (long)T * 48, 48, m.dy[0],
+            m.out[1] + 0, m.dy[1] + 0, (long)T * 48, 48, T, 0, T, m.bs, m.perm,
+            m.len, m.a[2], m.ex[2], m.dhn[1], dw + 4800, m.h0[2], m.bz[1], 0);
+        if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
+            vec_copy(dstate0 + (long)B * 48, m.dhn[1], (long)B * 24);
+        }
+        if (sync) /* all T steps done: the layer below may take every dL/dx */
+            sync(ctx, 1, T, 0);
     }
     /* encoder layer 0 */
-    vec_zero(m.dhn, (long)B * 24);
-    blk_encoder_l0_seqb(m.wb[0], x, (long)T * 8, 8, 0,
-        m.out[0] + 0, dy + 0, (long)T * 48, 48, T, m.bs, m.perm, m.len,
-        m.a[0], m.ex[0], m.dhn, dw + 0, m.h0[0], m.bz, 0);
-    if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
-        vec_copy(dstate0 + (long)B * 0, m.dhn, (long)B * 24);
+    if (1 % nparts == part) {
+        /* encoder layer 0: the weights as backward reads them, PyTorch's layout */
+        for (int j = 0; j < 72; j++) {
+            for (int k = 0; k < 8; k++)
+                m.wb[0][j * 8 + k] = w[96 + k * 72 + j];
+            for (int k = 0; k < 24; k++)
+                m.wb[0][576 + j * 24 + k] = w[672 + k * 72 + j];
+        }
+        /* encoder layer 0 reverse: the weights as backward reads them, PyTorch's layout */
+        for (int j = 0; j < 72; j++) {
+            for (int k = 0; k < 8; k++)
+                m.wb[1][j * 8 + k] = w[2496 + k * 72 + j];
+            for (int k = 0; k < 24; k++)
+                m.wb[1][576 + j * 24 + k] = w[3072 + k * 72 + j];
+        }
+        if (sync) /* wait for the layer above to finish */
+            sync(ctx, 0, 0, T);
+        vec_zero(m.dhn[0], (long)B * 24);
+        blk_encoder_l0_seqb(m.wb[1], x, (long)T * 8, 8, 0,
+            m.out[0] + 24, m.dy[0] + 24, (long)T * 48, 48, T, 0, T, m.bs, m.perm,
+            m.len, m.a[1], m.ex[1], m.dhn[0], dw + 2400, m.h0[1], m.bz[0], 1);
+        if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
+            vec_copy(dstate0 + (long)B * 24, m.dhn[0], (long)B * 24);
+        }
+        vec_zero(m.dhn[0], (long)B * 24);
+        blk_encoder_l0_seqb(m.wb[0], x, (long)T * 8, 8, 0,
+            m.out[0] + 0, m.dy[0] + 0, (long)T * 48, 48, T, 0, T, m.bs, m.perm,
+            m.len, m.a[0], m.ex[0], m.dhn[0], dw + 0, m.h0[0], m.bz[0], 0);
+        if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
+            vec_copy(dstate0 + (long)B * 0, m.dhn[0], (long)B * 24);
+        }
+        if (sync) /* all T steps done: the layer below may take every dL/dx */
+            sync(ctx, 0, T, 0);
     }
     return 0;
 }
@@ -5282,7 +5291,8 @@ int tagger_v_forward_train(const void *w, const void *x, const int *lengths, int
     void *y, void *logits, const void *drop, const void *state0, void *state1, void *cache,
     int part, int nparts, int *sched);
 int tagger_v_backward(const void *w, const void *x, int B, int T, const void *dout,
-    const void *drop, void *dw, void *dstate0, void *cache);
+    const void *drop, void *dw, void *dstate0, void *cache, int part, int nparts,
+    void (*sync)(void *, int, int, int), void *ctx);
 void tagger_v_unpack_grads(const void *g, void *dp);
 void *tagger_v_acts(void *cache, int B, int T, int i);
 
@@ -5295,9 +5305,11 @@ int tagger_v_forward_train(const void *w, const void *x, const int *lengths, int
 }
 
 int tagger_v_backward(const void *w, const void *x, int B, int T, const void *dout,
-    const void *drop, void *dw, void *dstate0, void *cache)
+    const void *drop, void *dw, void *dstate0, void *cache, int part, int nparts,
+    void (*sync)(void *, int, int, int), void *ctx)
 {
-    return tagger_backward(w, x, B, T, dout, drop, dw, dstate0, cache);
+    return tagger_backward(w, x, B, T, dout, drop, dw, dstate0, cache, part, nparts, sync,
+        ctx);
 }
 
 void tagger_v_unpack_grads(const void *g, void *dp)
