@@ -144,6 +144,56 @@ static void auto_same_bits(const char *text)
     tu_rmdir(dir);
 }
 
+/* The networks the parts tests run, each in both builds: spec_text, spec_var, and a stack
+ * with dropout between its layers under a per-step head; B sequences of up to PT steps. */
+enum { PB = 9, PT = 11 };
+static const int parts_len[PB] = {11, 3, 7, 1, 11, 5, 9, 2, 6};
+static const char spec_drop[] = "name: mix\ninput_size: 6\nlayers:\n"
+                                "  - name: a\n    cell: lstm\n    hidden_size: 24\n"
+                                "    num_layers: 3\n    dropout: 0.5\n"
+                                "  - name: b\n    cell: gru\n    hidden_size: 20\n"
+                                "head:\n  out_features: 3\n  input: sequence\nloss: mse\n";
+
+/* One network of those, its weights, inputs, dropout masks, initial state and dL/dout. */
+typedef struct PartsIn {
+    Rnnc r;
+    const Plan *p;
+    long ny, ns;
+    float *params, *x, *drop, *s0, *dout, *packed;
+} PartsIn;
+
+static void parts_in(PartsIn *in, const char *text)
+{
+    rnnc_init(&in->r);
+    assert_int_equal(rnnc_load_text(&in->r, "mix.yaml", text), 0);
+    const Plan *p = in->p = in->r.plan;
+    in->ny = (long)PB * PT * in->r.net->out_size, in->ns = (long)PB * p->state_reals;
+    const long nd = (long)PB * PT * (p->dropout_reals ? p->dropout_reals : 1);
+    in->params = malloc(sizeof(float) * (size_t)p->nparams);
+    in->x = malloc(sizeof(float) * PB * PT * I);
+    in->drop = malloc(sizeof(float) * nd);
+    in->s0 = malloc(sizeof(float) * in->ns);
+    in->dout = malloc(sizeof(float) * in->ny);
+    in->packed = malloc(sizeof(float) * ((size_t)p->npacked + 1));
+    for (long i = 0; i < p->nparams; i++)
+        in->params[i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
+    for (long i = 0; i < (long)PB * PT * I; i++)
+        in->x[i] = (float)((i * 13) % 17) / 17.0f - 0.5f;
+    for (long i = 0; i < nd; i++)
+        in->drop[i] = i % 3 ? 2.0f : 0.0f;
+    for (long i = 0; i < in->ns; i++)
+        in->s0[i] = (float)((i * 7) % 11) / 11.0f - 0.5f;
+    for (long i = 0; i < in->ny; i++)
+        in->dout[i] = (float)((i * 11) % 19) / 19.0f - 0.5f;
+}
+
+static void parts_free(PartsIn *in)
+{
+    free(in->params), free(in->x), free(in->drop), free(in->s0), free(in->dout);
+    free(in->packed);
+    rnnc_fini(&in->r);
+}
+
 /* forward_train in two parts (run in turn here; threads run them at once) writes the bytes
  * of one part: the cache everything backward reads, y, the logits and the final states,
  * for both builds: cells of every kind, dropout between layers, a time-major per-step head,
@@ -151,44 +201,21 @@ static void auto_same_bits(const char *text)
 static void test_forward_parts(void **state)
 {
     (void)state;
-    static const char spec_drop[] =
-        "name: mix\ninput_size: 6\nlayers:\n"
-        "  - name: a\n    cell: lstm\n    hidden_size: 24\n    num_layers: 2\n"
-        "    dropout: 0.5\n"
-        "  - name: b\n    cell: gru\n    hidden_size: 20\n"
-        "head:\n  out_features: 3\n  input: sequence\nloss: mse\n";
     const char *texts[] = {spec_text, spec_var, spec_drop};
     char *dir = tu_mkdtemp(), *cache = tu_strf("%s/cache", dir);
     setenv("RNNC_CACHE_DIR", cache, 1);
     for (int k = 0; k < 3; k++) {
-        Rnnc r;
-        rnnc_init(&r);
-        assert_int_equal(rnnc_load_text(&r, "mix.yaml", texts[k]), 0);
-        const Plan *p = r.plan;
-        const int B = 9, Tn = 11, O = (int)r.net->out_size;
-        const int len[9] = {11, 3, 7, 1, 11, 5, 9, 2, 6};
-        const long ny = (long)B * Tn * O, ns = (long)B * p->state_reals;
-        const long nd = (long)B * Tn * (p->dropout_reals ? p->dropout_reals : 1);
-        float *params = malloc(sizeof(float) * (size_t)p->nparams),
-              *x = malloc(sizeof(float) * B * Tn * I), *drop = malloc(sizeof(float) * nd),
-              *s0 = malloc(sizeof(float) * ns),
-              *packed = malloc(sizeof(float) * ((size_t)p->npacked + 1));
-        for (long i = 0; i < p->nparams; i++)
-            params[i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
-        for (long i = 0; i < (long)B * Tn * I; i++)
-            x[i] = (float)((i * 13) % 17) / 17.0f - 0.5f;
-        for (long i = 0; i < nd; i++)
-            drop[i] = i % 3 ? 2.0f : 0.0f;
-        for (long i = 0; i < ns; i++)
-            s0[i] = (float)((i * 7) % 11) / 11.0f - 0.5f;
+        PartsIn in;
+        parts_in(&in, texts[k]);
+        const long ny = in.ny, ns = in.ns;
         for (int kind = 0; kind < 2; kind++) {
             ModelFns f;
-            JitModule *m = host_compile(&r, kind ? JIT_CC_STRICT : JIT_TCC, 1, &f);
+            JitModule *m = host_compile(&in.r, kind ? JIT_CC_STRICT : JIT_TCC, 1, &f);
             if (!m)
-                diag_render(&r.diag, stderr);
+                diag_render(&in.r.diag, stderr);
             assert_non_null(m);
-            f.pack(params, packed);
-            size_t nc = (size_t)f.train_bytes(B, Tn);
+            f.pack(in.params, in.packed);
+            size_t nc = (size_t)f.train_bytes(PB, PT);
             char *c[2];
             float *y[2], *lg[2], *s1[2];
             int *sched[2];
@@ -196,15 +223,15 @@ static void test_forward_parts(void **state)
                 c[v] = calloc(nc, 1);
                 y[v] = calloc((size_t)ny, 4), lg[v] = calloc((size_t)ny, 4);
                 s1[v] = calloc((size_t)ns, 4);
-                sched[v] = malloc(sizeof(int) * (2 * B + Tn));
+                sched[v] = malloc(sizeof(int) * (2 * PB + PT));
             }
-            const float *dr = p->dropout_reals ? drop : NULL;
-            assert_int_equal(f.forward_train(packed, x, len, B, Tn, y[0], lg[0], dr, s0, s1[0],
-                                             c[0], 0, 1, NULL),
+            const float *dr = in.p->dropout_reals ? in.drop : NULL;
+            assert_int_equal(f.forward_train(in.packed, in.x, parts_len, PB, PT, y[0], lg[0], dr,
+                                             in.s0, s1[0], c[0], 0, 1, NULL),
                              0);
             for (int part = 1; part >= 0; part--) /* part 0 last: no part's order matters */
-                assert_int_equal(f.forward_train(packed, x, len, B, Tn, y[1], lg[1], dr, s0, s1[1],
-                                                 c[1], part, 2, sched[part]),
+                assert_int_equal(f.forward_train(in.packed, in.x, parts_len, PB, PT, y[1], lg[1],
+                                                 dr, in.s0, s1[1], c[1], part, 2, sched[part]),
                                  0);
             if (memcmp(c[0], c[1], nc) != 0 || memcmp(y[0], y[1], sizeof(float) * ny) != 0 ||
                 memcmp(lg[0], lg[1], sizeof(float) * ny) != 0 ||
@@ -214,8 +241,7 @@ static void test_forward_parts(void **state)
                 free(c[v]), free(y[v]), free(lg[v]), free(s1[v]), free(sched[v]);
             jit_free(m);
         }
-        free(params), free(x), free(drop), free(s0), free(packed);
-        rnnc_fini(&r);
+        parts_free(&in);
     }
     unsetenv("RNNC_CACHE_DIR");
     free(cache);
@@ -225,10 +251,11 @@ static void test_forward_parts(void **state)
 /* backward's parts, as host/pair.c runs them: one thread per part, meeting in bw_sync. */
 typedef struct BwRun {
     const ModelFns *f;
-    const float *packed, *x, *dout, *drop;
+    const PartsIn *in;
+    const float *drop;
     float *dw, *ds0;
     void *cache;
-    int B, T, part, nparts, rc;
+    int part, nparts, rc;
     atomic_int *steps;
 } BwRun;
 
@@ -243,8 +270,8 @@ static void bw_sync(void *ctx, int g, int done, int need)
 static void *bw_part(void *arg)
 {
     BwRun *r = arg;
-    r->rc = r->f->backward(r->packed, r->x, r->B, r->T, r->dout, r->drop, r->dw, r->ds0, r->cache,
-                           r->part, r->nparts, bw_sync, r->steps);
+    r->rc = r->f->backward(r->in->packed, r->in->x, PB, PT, r->in->dout, r->drop, r->dw, r->ds0,
+                           r->cache, r->part, r->nparts, r->nparts > 1 ? bw_sync : NULL, r->steps);
     return NULL;
 }
 
@@ -256,73 +283,43 @@ static void *bw_part(void *arg)
 static void test_backward_parts(void **state)
 {
     (void)state;
-    static const char spec_drop[] =
-        "name: mix\ninput_size: 6\nlayers:\n"
-        "  - name: a\n    cell: lstm\n    hidden_size: 24\n    num_layers: 3\n"
-        "    dropout: 0.5\n"
-        "  - name: b\n    cell: gru\n    hidden_size: 20\n"
-        "head:\n  out_features: 3\n  input: sequence\nloss: mse\n";
     const char *texts[] = {spec_text, spec_var, spec_drop};
     char *dir = tu_mkdtemp(), *cache = tu_strf("%s/cache", dir);
     setenv("RNNC_CACHE_DIR", cache, 1);
     for (int k = 0; k < 3; k++) {
-        Rnnc r;
-        rnnc_init(&r);
-        assert_int_equal(rnnc_load_text(&r, "mix.yaml", texts[k]), 0);
-        const Plan *p = r.plan;
-        const int B = 9, Tn = 11, O = (int)r.net->out_size;
-        const int len[9] = {11, 3, 7, 1, 11, 5, 9, 2, 6};
-        const long ny = (long)B * Tn * O, ns = (long)B * p->state_reals;
-        const long nd = (long)B * Tn * (p->dropout_reals ? p->dropout_reals : 1);
-        float *params = malloc(sizeof(float) * (size_t)p->nparams),
-              *x = malloc(sizeof(float) * B * Tn * I), *drop = malloc(sizeof(float) * nd),
-              *dout = malloc(sizeof(float) * ny), *y = malloc(sizeof(float) * ny),
-              *lg = malloc(sizeof(float) * ny),
-              *packed = malloc(sizeof(float) * ((size_t)p->npacked + 1));
-        for (long i = 0; i < p->nparams; i++)
-            params[i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
-        for (long i = 0; i < (long)B * Tn * I; i++)
-            x[i] = (float)((i * 13) % 17) / 17.0f - 0.5f;
-        for (long i = 0; i < nd; i++)
-            drop[i] = i % 3 ? 2.0f : 0.0f;
-        for (long i = 0; i < ny; i++)
-            dout[i] = (float)((i * 11) % 19) / 19.0f - 0.5f;
+        PartsIn in;
+        parts_in(&in, texts[k]);
+        const Plan *p = in.p;
         for (int kind = 0; kind < 2; kind++) {
             ModelFns f;
-            JitModule *m = host_compile(&r, kind ? JIT_CC_STRICT : JIT_TCC, 1, &f);
+            JitModule *m = host_compile(&in.r, kind ? JIT_CC_STRICT : JIT_TCC, 1, &f);
             if (!m)
-                diag_render(&r.diag, stderr);
+                diag_render(&in.r.diag, stderr);
             assert_non_null(m);
-            f.pack(params, packed);
-            size_t nc = (size_t)f.train_bytes(B, Tn);
-            const float *dr = p->dropout_reals ? drop : NULL;
-            char *c0 = calloc(nc, 1);
-            assert_int_equal(
-                f.forward_train(packed, x, len, B, Tn, y, lg, dr, NULL, NULL, c0, 0, 1, NULL), 0);
-            char *c[3];
+            f.pack(in.params, in.packed);
+            size_t nc = (size_t)f.train_bytes(PB, PT);
+            const float *dr = p->dropout_reals ? in.drop : NULL;
+            float *y = malloc(sizeof(float) * in.ny), *lg = malloc(sizeof(float) * in.ny);
+            char *c0 = calloc(nc, 1), *c[3];
+            assert_int_equal(f.forward_train(in.packed, in.x, parts_len, PB, PT, y, lg, dr, NULL,
+                                             NULL, c0, 0, 1, NULL),
+                             0);
             float *dw[3], *ds[3];
-            for (int v = 0; v < 3; v++) {
+            for (int v = 0; v < 3; v++) { /* v + 1 parts */
                 c[v] = malloc(nc);
                 memcpy(c[v], c0, nc);
                 dw[v] = calloc((size_t)p->npacked + 1, 4);
-                ds[v] = calloc((size_t)ns + 1, 4);
-                int nparts = v + 1;
+                ds[v] = calloc((size_t)in.ns + 1, 4);
                 atomic_int steps[16];
                 for (int g = 0; g < 16; g++)
                     atomic_init(&steps[g], 0);
                 BwRun run[3];
                 pthread_t tid[3];
-                for (int part = 0; part < nparts; part++) {
-                    run[part] = (BwRun){&f,   packed, x,  dout, dr,     dw[v], ds[v],
-                                        c[v], B,      Tn, part, nparts, -1,    steps};
-                    if (nparts > 1)
-                        assert_int_equal(pthread_create(&tid[part], NULL, bw_part, &run[part]), 0);
-                    else
-                        assert_int_equal(f.backward(packed, x, B, Tn, dout, dr, dw[v], ds[v], c[v],
-                                                    0, 1, NULL, NULL),
-                                         0);
+                for (int part = 0; part <= v; part++) {
+                    run[part] = (BwRun){&f, &in, dr, dw[v], ds[v], c[v], part, v + 1, -1, steps};
+                    assert_int_equal(pthread_create(&tid[part], NULL, bw_part, &run[part]), 0);
                 }
-                for (int part = 0; part < nparts && nparts > 1; part++) {
+                for (int part = 0; part <= v; part++) {
                     pthread_join(tid[part], NULL);
                     assert_int_equal(run[part].rc, 0);
                 }
@@ -330,15 +327,14 @@ static void test_backward_parts(void **state)
             for (int v = 1; v < 3; v++)
                 if (memcmp(c[0], c[v], nc) != 0 ||
                     memcmp(dw[0], dw[v], sizeof(float) * (size_t)p->npacked) != 0 ||
-                    memcmp(ds[0], ds[v], sizeof(float) * (size_t)ns) != 0)
+                    memcmp(ds[0], ds[v], sizeof(float) * (size_t)in.ns) != 0)
                     fail_msg("spec %d, build %d: %d parts differ from one", k, kind, v + 1);
             for (int v = 0; v < 3; v++)
                 free(c[v]), free(dw[v]), free(ds[v]);
-            free(c0);
+            free(c0), free(y), free(lg);
             jit_free(m);
         }
-        free(params), free(x), free(drop), free(dout), free(y), free(lg), free(packed);
-        rnnc_fini(&r);
+        parts_free(&in);
     }
     unsetenv("RNNC_CACHE_DIR");
     free(cache);
