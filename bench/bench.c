@@ -21,6 +21,7 @@
 #include "host.h"
 #include "jit.h"
 #include "rnnrt.h"
+#include "train.h"
 #ifdef RNNC_HAVE_DNNL
 #include "onednn.h"
 #endif
@@ -452,6 +453,7 @@ static void bench_step(const Config *c, Rnnc *r, const char *dir)
 typedef struct Train {
     JitModule *m;
     ModelFns f;
+    Pair *pair; /* two threads: forward and backward in two parts, as rnnc train runs them */
     const Plan *p;
     float *params, *packed, *dw, *dp, *x, *y, *logits, *dout;
     void *cache;
@@ -467,12 +469,11 @@ static void run_train(void *p)
                         .batch_first = 1, .len = t->len, .logits = t->logits, .y = t->y,
                         .act = RNNRT_ACT_NONE};
     RnnrtError err;
-    t->f.forward_train(t->packed, t->x, t->len, t->B, t->T, t->y, t->logits, NULL, NULL, NULL,
-                       t->cache, 0, 1, NULL);
+    pair_forward(t->pair, &t->f, t->packed, t->x, t->len, t->B, t->T, t->y, t->logits, NULL, NULL,
+                 NULL, t->cache);
     rnnrt_loss(&la, &t->target, "target", &t->loss, t->dout, &err);
     memset(t->dw, 0, (size_t)t->p->npacked * 4);
-    t->f.backward(t->packed, t->x, t->B, t->T, t->dout, NULL, t->dw, NULL, t->cache, 0, 1, NULL,
-                  NULL);
+    pair_backward(t->pair, &t->f, t->packed, t->x, t->B, t->T, t->dout, NULL, t->dw, t->cache);
     t->f.unpack_grads(t->dw, t->dp);
     for (long i = 0; i < t->p->nparams; i++)
         t->params[i] -= 0.01f * t->dp[i];
@@ -508,6 +509,12 @@ static Train *train_new(Rnnc *r, JitKind kind, const Config *c, const float *par
         t->len[i] = c->packed ? 20 + (i * 37) % 81 : c->T;
     t->target = (RnnrtArray){RNNRT_I64, 1, {c->B}, labels};
     t->f.pack(t->params, t->packed);
+    if (g_threads == 2) {
+        int layers = 0;
+        for (int i = 0; i < p->nlayers; i++)
+            layers += p->layers[i].dir == 0;
+        t->pair = pair_new(c->B, c->T, layers);
+    }
     return t;
 }
 
@@ -515,6 +522,7 @@ static void train_free(Train *t)
 {
     if (!t)
         return;
+    pair_free(t->pair);
     jit_free(t->m);
     void *v[] = {t->params, t->packed, t->dw, t->dp, t->y, t->logits, t->dout, t->cache, t->len};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)

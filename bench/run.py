@@ -28,7 +28,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 BUILD = os.path.join(ROOT, "build")
 OUT = os.path.join(BUILD, "bench")
 ORDER = ["S1", "S2", "S3", "S4", "M1", "L1", "T1", "T1p"]
-TWO = ["S4", "M1", "L1"]
+TWO = ["S4", "M1", "L1", "T1", "T1p"]
 STREAM = {"S1", "S2"}  # RTNeural's configurations
 
 
@@ -40,11 +40,11 @@ def run(cmd, env=None, cpus="1"):
     return list(csv.reader(io.StringIO(r.stdout)))
 
 
-def env_threads(n):
+def env_threads(n, wait="PASSIVE"):
     env = dict(os.environ)
     env["RNNC_CACHE_DIR"] = os.path.join(OUT, "cache")  # rnnc-bench's builds, once a run
     avx512 = "avx512f" in open("/proc/cpuinfo").read()
-    env.update(OPENBLAS_NUM_THREADS=str(n), OMP_NUM_THREADS=str(n), OMP_WAIT_POLICY="PASSIVE",
+    env.update(OPENBLAS_NUM_THREADS=str(n), OMP_NUM_THREADS=str(n), OMP_WAIT_POLICY=wait,
                RNNC_BENCH_THREADS=str(n))
     if avx512:
         env["OPENBLAS_CORETYPE"] = "SkylakeX"
@@ -122,17 +122,23 @@ def rounds(tab, ids, n, inner, clock):
                     tab.add(run([exe, dump] + common + ["--backend", exe.rsplit("-", 1)[1]]))
         two = [c for c in ids if c in TWO]
         for cid in two:
+            # each in a process of its own, at its best on two threads: oneDNN with OpenMP's
+            # threads spinning between its parallel regions (OMP_WAIT_POLICY=ACTIVE: S4, M1,
+            # L1, T1 and T1p all faster than with them sleeping, S4 4x, T1 4x), PyTorch with
+            # them sleeping (its OpenBLAS threads then have the cores: M1 2.2x faster)
             wall = ["--rounds", str(inner)]
-            tab.add(run([os.path.join(BUILD, "rnnc-bench"), "--threads", "2"] + wall + [cid],
-                        env_threads(2), "0,1"), True)
+            bench2 = [os.path.join(BUILD, "rnnc-bench"), "--threads", "2"] + wall
+            tab.add(run(bench2 + ["--only", "rnnc", cid], env_threads(2), "0,1"), True)
+            tab.add(run(bench2 + ["--only", "onednn", cid], env_threads(2, "ACTIVE"), "0,1"),
+                    True)
             tab.add(run(["/usr/bin/python3", tb] + wall + [cid], env_threads(2), "0,1"), True)
 
 
-def e2e(tab, epochs=2, n=2048, d=None):
+def e2e(tab, rounds, epochs=2, n=2048, d=None):
     """`rnnc train` with no --jit flag and an empty cache, compile included, against PyTorch
     on the same recipe; both as the processes a user starts, wall clock, not pinned: the
     machine's two cores are there for either (PyTorch's own threads; rnnc's background
-    build of the system compiler's code)."""
+    build of the system compiler's code). `rounds` runs of each, interleaved; medians."""
     if d:
         os.makedirs(d, exist_ok=True)
         subprocess.run(["rm", "-rf", d + "/cold", d + "/warm"])
@@ -152,25 +158,36 @@ def e2e(tab, epochs=2, n=2048, d=None):
     rnnc = os.path.join(BUILD, "rnnc")
     args = [rnnc, "train", spec, "--input", d + "/x.npy", "--target", d + "/y.npy", "--save",
             d + "/w.safetensors"]
-    out = {}
-    for who, cmd, cache in (("rnnc (default)", args, d + "/cold"),
-                            ("rnnc --jit cc (cached)", args + ["--jit", "cc"], d + "/warm"),
-                            ("pytorch", ["/usr/bin/python3", os.path.join(ROOT, "bench",
-                                         "torch_bench.py"), "e2e", d, str(epochs)], None)):
-        env = env_threads(os.cpu_count())
-        env.pop("RNNC_CACHE_DIR")
-        if cache:
-            env["RNNC_CACHE_DIR"] = cache
-        if who.startswith("rnnc --jit cc"):  # warm: build once, untimed
-            subprocess.run(cmd, env=env, capture_output=True)
-        t0 = time.monotonic()
-        r = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        out[who] = time.monotonic() - t0 if r.returncode == 0 else None
-        if r.returncode != 0:
-            sys.stderr.write("bench: e2e %s failed: %s\n" % (who, r.stderr[-1000:]))
+    runs = {}
+    for k in range(rounds):
+        for who, cmd, cache in (("rnnc (default)", args, d + "/cold"),
+                                ("rnnc --jit cc (cached)", args + ["--jit", "cc"], d + "/warm"),
+                                ("pytorch", ["/usr/bin/python3", os.path.join(ROOT, "bench",
+                                             "torch_bench.py"), "e2e", d, str(epochs)], None)):
+            env = env_threads(os.cpu_count())
+            env.pop("RNNC_CACHE_DIR")
+            if cache:
+                env["RNNC_CACHE_DIR"] = cache
+            if who == "rnnc (default)":  # an empty cache every time
+                subprocess.run(["rm", "-rf", cache])
+            if who.startswith("rnnc --jit cc") and k == 0:  # warm: build once, untimed
+                subprocess.run(cmd, env=env, capture_output=True)
+            t0 = time.monotonic()
+            r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            runs.setdefault(who, []).append(time.monotonic() - t0 if r.returncode == 0 else None)
+            if r.returncode != 0:
+                sys.stderr.write("bench: e2e %s failed: %s\n" % (who, r.stderr[-1000:]))
+            if who == "rnnc (default)":  # its background build lands before the next run
+                for _ in range(600):
+                    if any(not os.path.basename(f).startswith("build.")
+                           for f in glob.glob(cache + "/*.so")):
+                        break
+                    time.sleep(0.1)
+    out = {who: (None if None in v else med(v), v) for who, v in runs.items()}
     return out, "T1's network and recipe (SGD, batch 32) on %d sequences of 100 steps, " \
-                "%d epochs, no --jit flag, empty cache; processes not pinned\n  data: %s " \
-                "(RNNC_CACHE_DIR=%s/cold %s)" % (n, epochs, d, d, " ".join(args))
+                "%d epochs, no --jit flag, empty cache; processes not pinned; %d runs of each, " \
+                "interleaved, medians\n  data: %s (RNNC_CACHE_DIR=%s/cold %s)" % (
+                    n, epochs, rounds, d, d, " ".join(args))
 
 
 COLS = [("onednn", "oneDNN"), ("pytorch", "PyTorch"), ("rtneural", "RTNeural")]
@@ -187,7 +204,7 @@ def render(tab, ids):
         "x RTNeur", "GFLOP/s", "peak")
     lines.append(hdr)
     for cid in ids:
-        for mode in ("sequence", "sequence-2t", "step", "train_step"):
+        for mode in ("sequence", "sequence-2t", "step", "train_step", "train_step-2t"):
             t = tab.t.get((cid, mode))
             if not t or "rnnc" not in t:
                 continue
@@ -279,13 +296,14 @@ def main():
         print("  check %s %s against rnnc: max difference %s, %s" % (who, cid, diff, ok))
     print("\n".join(lines))
     if not args or "T1" in ids:
-        times, what = e2e(tab, d=e2e_dir)
+        times, what = e2e(tab, n, d=e2e_dir)
         print("end to end: %s" % what)
-        for who, s in times.items():
-            print("  %-24s %s" % (who, "%.1f s" % s if s else "failed"))
-        if times.get("pytorch") and times.get("rnnc (default)"):
-            print("  rnnc (default) is %.1fx PyTorch" % (times["pytorch"] /
-                                                        times["rnnc (default)"]))
+        for who, (s, v) in times.items():
+            print("  %-24s %s" % (who, "%.2f s (%s)" % (s, ", ".join("%.2f" % t for t in v))
+                                  if s else "failed"))
+        if times.get("pytorch", (None,))[0] and times.get("rnnc (default)", (None,))[0]:
+            print("  rnnc (default) is %.1fx PyTorch" % (times["pytorch"][0] /
+                                                        times["rnnc (default)"][0]))
     with open(os.path.join(OUT, "results.csv"), "w", newline="") as f:
         keys = sorted({k for r in rows for k in r}, key=lambda k: (k not in ("config", "mode"),
                                                                    k))

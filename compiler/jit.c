@@ -695,7 +695,8 @@ JitModule *jit_compile_auto(const char *tcc_source, const char *cc_source, const
     int have_cc = cc_present();
     if (!have_cc && !atomic_exchange(&noted, 1))
         diag_note(d, span_none(),
-                  "no system compiler ('%s'): running on libtcc's slower code (--jit tcc)",
+                  "no system compiler ('%s'): running on libtcc's code alone (--jit tcc; "
+                  "unrolled layers run slower on it)",
                   cc_name());
     JitModule *m = compile_tcc(tcc_source, d);
     if (!m || !(m = fill_fns(m, prefix, train, fns, d)))
