@@ -7,6 +7,9 @@
  * same whichever part runs it, so two parts give one part's bits: a trainer uses the
  * machine's second core with no change to any result.
  */
+#ifdef __linux__
+#define _GNU_SOURCE /* sched_getaffinity */
+#endif
 #include "train.h"
 
 #include <pthread.h>
@@ -77,9 +80,22 @@ static void *helper(void *arg)
     return NULL;
 }
 
+/* The cores this process may run on (taskset, a container's cpuset), not the machine's: two
+ * parts on one core only take turns, and a waiting part's yields cost the other. */
+static int cores(void)
+{
+#ifdef __linux__
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        return CPU_COUNT(&set);
+#endif
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
 Pair *pair_new(int Bmax, int Tmax, int nlayers)
 {
-    if ((Bmax < 2 && nlayers < 2) || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+    if ((Bmax < 2 && nlayers < 2) || cores() < 2)
         return NULL;
     Pair *h = calloc(1, sizeof *h);
     if (!h)
