@@ -509,12 +509,8 @@ static Train *train_new(Rnnc *r, JitKind kind, const Config *c, const float *par
         t->len[i] = c->packed ? 20 + (i * 37) % 81 : c->T;
     t->target = (RnnrtArray){RNNRT_I64, 1, {c->B}, labels};
     t->f.pack(t->params, t->packed);
-    if (g_threads == 2) {
-        int layers = 0;
-        for (int i = 0; i < p->nlayers; i++)
-            layers += p->layers[i].dir == 0;
-        t->pair = pair_new(c->B, c->T, layers);
-    }
+    if (g_threads == 2)
+        t->pair = pair_new(p, c->B, c->T);
     return t;
 }
 

@@ -233,8 +233,6 @@ static void plan_layer(Builder *b, int bi, int l, int dir)
     if (L->blocked && (long)(L->I + Hr) * G * H > p->wt_width)
         p->wt_width = (long)(L->I + Hr) * G * H;
     plan_bz(L);
-    if (L->split && L->bz_width > p->bz_width)
-        p->bz_width = L->bz_width;
     p->flops_per_step += 2 * L->macs;
     L->st_h = p->state_reals;
     L->st_c = blk->cell == CELL_LSTM ? L->st_h + Hr : -1;

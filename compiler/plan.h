@@ -110,7 +110,6 @@ typedef struct Plan {
     int max_hr, max_h, max_width; /* largest h, c and per-step layer output widths */
     int xp_width;  /* largest G*H of a loop layer: the run-time API's input projections */
     long wt_width; /* largest (I + Hr) * G*H of a blocked layer: its panels, xp's fixed part */
-    long bz_width; /* widest per-sequence scratch of a split layer's batched backward */
     int top_hr, top_dirs, top_layers; /* shape of h_n: (top_layers*top_dirs, B, top_hr) */
     long flops_per_step;              /* whole network, one sequence, multiply-add = 2 */
     long state_reals;       /* recurrent state of one sequence (every layer and direction) */

@@ -93,8 +93,11 @@ static int cores(void)
     return n > 0 ? (int)n : 1;
 }
 
-Pair *pair_new(int Bmax, int Tmax, int nlayers)
+Pair *pair_new(const Plan *p, int Bmax, int Tmax)
 {
+    int nlayers = 0; /* of the stack: a bidirectional one counts once */
+    for (int i = 0; i < p->nlayers; i++)
+        nlayers += p->layers[i].dir == 0;
     if ((Bmax < 2 && nlayers < 2) || cores() < 2)
         return NULL;
     Pair *h = calloc(1, sizeof *h);

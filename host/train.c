@@ -129,12 +129,8 @@ static int trainer_alloc(Trainer *t, const Dataset *tr, const Dataset *va)
     t->cache = malloc((size_t)t->f->train_bytes(t->Bmax, t->Tmax));
     /* one rank alone: its forward and backward in two parts on two cores (the same bits as
      * one) */
-    if (t->comm->size == 1) {
-        int layers = 0;
-        for (int i = 0; i < p->nlayers; i++)
-            layers += p->layers[i].dir == 0;
-        t->pair = pair_new(t->Bmax, t->Tmax, layers);
-    }
+    if (t->comm->size == 1)
+        t->pair = pair_new(p, t->Bmax, t->Tmax);
     if (cfg->stop_patience > 0)
         t->best = calloc((size_t)p->nparams + 1, rs);
     if (!t->packed || !t->dw || !t->dp || !t->xb || !t->yb || !t->lb || !t->db || !t->tb.data ||

@@ -52,10 +52,10 @@ void sched_load(Schedule *s, const double *in);
 /* One rank's trainer: its share of every batch, its buffers, its copy of the weights and of
  * the optimizer (every rank steps the same one on the same summed gradient). */
 /* pair.c: forward_train and backward in two parts at once, part 1 on a thread kept for the
- * run (the bits of one part). NULL (one part) with one core, or a batch of one sequence
- * through one layer. `nlayers`: the layers of the stack (a bidirectional one counts once). */
+ * run (the bits of one part), for batches of up to Bmax x Tmax of p's model. NULL (one part)
+ * with one core, or a batch of one sequence through one layer. */
 typedef struct Pair Pair;
-Pair *pair_new(int Bmax, int Tmax, int nlayers);
+Pair *pair_new(const Plan *p, int Bmax, int Tmax);
 void pair_free(Pair *h);
 /* forward_train of the whole batch: two parts on h's two threads (one when h is NULL, B < 2,
  * or the batch is larger than pair_new's). */

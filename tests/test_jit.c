@@ -187,6 +187,17 @@ static void parts_in(PartsIn *in, const char *text)
         in->dout[i] = (float)((i * 11) % 19) / 19.0f - 0.5f;
 }
 
+/* Its training unit on libtcc (kind 0) or the strict build (1), the weights packed in. */
+static JitModule *parts_build(PartsIn *in, int kind, ModelFns *f)
+{
+    JitModule *m = host_compile(&in->r, kind ? JIT_CC_STRICT : JIT_TCC, 1, f);
+    if (!m)
+        diag_render(&in->r.diag, stderr);
+    assert_non_null(m);
+    f->pack(in->params, in->packed);
+    return m;
+}
+
 static void parts_free(PartsIn *in)
 {
     free(in->params), free(in->x), free(in->drop), free(in->s0), free(in->dout);
@@ -210,11 +221,7 @@ static void test_forward_parts(void **state)
         const long ny = in.ny, ns = in.ns;
         for (int kind = 0; kind < 2; kind++) {
             ModelFns f;
-            JitModule *m = host_compile(&in.r, kind ? JIT_CC_STRICT : JIT_TCC, 1, &f);
-            if (!m)
-                diag_render(&in.r.diag, stderr);
-            assert_non_null(m);
-            f.pack(in.params, in.packed);
+            JitModule *m = parts_build(&in, kind, &f);
             size_t nc = (size_t)f.train_bytes(PB, PT);
             char *c[2];
             float *y[2], *lg[2], *s1[2];
@@ -292,11 +299,7 @@ static void test_backward_parts(void **state)
         const Plan *p = in.p;
         for (int kind = 0; kind < 2; kind++) {
             ModelFns f;
-            JitModule *m = host_compile(&in.r, kind ? JIT_CC_STRICT : JIT_TCC, 1, &f);
-            if (!m)
-                diag_render(&in.r.diag, stderr);
-            assert_non_null(m);
-            f.pack(in.params, in.packed);
+            JitModule *m = parts_build(&in, kind, &f);
             size_t nc = (size_t)f.train_bytes(PB, PT);
             const float *dr = p->dropout_reals ? in.drop : NULL;
             float *y = malloc(sizeof(float) * in.ny), *lg = malloc(sizeof(float) * in.ny);
