@@ -90,12 +90,13 @@ static const qlayer tracker_l0 = {
     .bhn = tracker_l0_bhn,
 };
 
-/* rnnc's own e^v (math: builtin, the default): within 1.5 ulp of e^v (1.21 measured; glibc's
- * expf is within 1), without a branch or a call, so that compilers vectorise the loops that
- * use it. v = k ln2 + r, |r| <= ln2/2 (Cody-Waite), e^r by its Taylor series to r^7
- * (truncation 5e-9), 2^k built in the exponent bits. The argument is kept in [-87, 88]:
- * e^-87 = 1.6e-38 and e^88 = 1.7e38 are already 0 and infinity to a sigmoid, a tanh or a
- * softmax. */
+/* rnnc's own e^v (math: builtin, the default), without a branch or a call, so that
+ * compilers vectorise the loops that use it: v = k ln2 + r, |r| <= ln2/2 (Cody-Waite),
+ * e^r = 1 + r + r^2 q(r) with q of degree 4 fitted to a relative error of 3.1e-9
+ * (tools/gen_act.py), evaluated in pairs (Estrin) so that the chain of dependent operations
+ * is short; 2^k built in the exponent bits. Within 1.5 ulp (tests/test_gen.c). The argument
+ * is kept in [-87, 88]: e^-87 = 1.6e-38 and e^88 = 1.7e38 are already 0 and infinity to a
+ * sigmoid or a softmax. */
 RNNC_NOLIB static inline float m_expf(float v)
 {
     union {
@@ -106,32 +107,30 @@ RNNC_NOLIB static inline float m_expf(float v)
     v = v > 88.0f ? 88.0f : v;
     const float k = (v * 1.44269504f + 12582912.0f) - 12582912.0f; /* round(v / ln2) */
     const float r = (v - k * 0.693359375f) - k * -2.12194440e-4f;
-    const float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666667e-1f + r * (4.16666667e-2f +
-                    r * (8.33333333e-3f + r * (1.38888889e-3f + r * 1.98412698e-4f))))));
+    const float r2 = r * r;
+    const float q = (4.999999345e-01f + r * 1.666652069e-01f) +
+                    r2 * ((4.166838741e-02f + r * 8.368710035e-03f) + r2 * 1.381461100e-03f);
     s.i = ((int)k + 127) << 23;
-    return p * s.f;
+    return (1.0f + (r + r2 * q)) * s.f;
 }
 
-/* tanh within 3 ulp (2.6 measured; glibc's tanhf: 2.2), from one e^y - 1 with y = -2|v| in
- * [-20, 0]: e^y - 1 = 2^k (e^r - 1) + (2^k - 1), e^r - 1 by m_expf's series without its
- * constant term, so nothing cancels as y goes to 0; then tanh|v| = -(e^y - 1) / (e^y + 1),
- * the sign put back, and v itself for a zero of either sign (and a NaN). */
+/* tanh as x P(x^2) / Q(x^2), P and Q of degree 4 fitted to a relative error of 2.1e-8 on
+ * [0, 9] (tools/gen_act.py), x clamped to [-9, 9] (tanh 9.01 rounds to 1.0f), the result
+ * to [-1, 1]: no exp, one division, odd exactly, v itself at zero, a NaN stays a NaN. The
+ * float evaluation's roundings, not the fit, bound it: within 6 ulp (5.9 measured on every
+ * float; in double the same coefficients give 0.85), where the series through e^y - 1 it
+ * replaces gave 2.6 at twice the cost in a gate loop (tests/test_gen.c). */
 RNNC_NOLIB static inline float m_tanhf(float v)
 {
-    union {
-        float f;
-        int i;
-    } s;
-    const float a = v < 0.0f ? -v : v;
-    const float y = a > 10.0f ? -20.0f : -2.0f * a; /* tanh 10 is 1.0f already */
-    const float k = (y * 1.44269504f + 12582912.0f) - 12582912.0f;
-    const float r = (y - k * 0.693359375f) - k * -2.12194440e-4f;
-    const float q = r * (1.0f + r * (0.5f + r * (1.66666667e-1f + r * (4.16666667e-2f +
-                    r * (8.33333333e-3f + r * (1.38888889e-3f + r * 1.98412698e-4f))))));
-    s.i = ((int)k + 127) << 23; /* 2^k, k in [-29, 0] */
-    const float e = q * s.f + (s.f - 1.0f);
-    const float t = -e / (e + 2.0f);
-    return v < 0.0f ? -t : v > 0.0f ? t : v;
+    const float x = v < -9.0f ? -9.0f : v > 9.0f ? 9.0f : v;
+    const float t = x * x, t2 = t * t;
+    const float p = (9.999999796e-01f + t * 1.338097600e-01f) +
+                    t2 * ((3.495528093e-03f + t * 2.060806706e-05f) + t2 * 1.335323117e-08f);
+    const float q = (1.0f + t * 4.671429166e-01f) +
+                    t2 * ((2.587675640e-02f + t * 3.285535262e-04f) + t2 * 7.775976504e-07f);
+    const float y = x * p / q;
+    const float z = y > 1.0f ? 1.0f : y; /* rounding can pass 1 by an ulp near 9 */
+    return z < -1.0f ? -1.0f : z;
 }
 
 /* PyTorch's sigmoid: 1 / (1 + e^-v); saturates to 0 or 1 without overflow trouble. */
@@ -305,9 +304,9 @@ RNNC_NOLIB int channel_tracker_selftest(void)
         0.543205261f, 0.847086906f, -0.970161915f, 0.0658481121f,
     };
     static const real want[16] = {
-        -0.180942535f, 0.319115818f, -0.440060914f, 0.128219008f, -0.27903381f, 0.214938536f,
-        -0.346923977f, 0.217183098f, -0.275522321f, 0.237781823f, -0.412360072f, 0.138701156f,
-        -0.429988652f, 0.180125609f, -0.492400587f, 0.113835424f,
+        -0.18094255f, 0.319115788f, -0.440060973f, 0.128219008f, -0.27903384f, 0.214938536f,
+        -0.346923977f, 0.217183098f, -0.275522351f, 0.237781808f, -0.412360102f, 0.138701156f,
+        -0.429988682f, 0.180125579f, -0.492400587f, 0.113835424f,
     };
     real y[16];
     real h[8];
