@@ -164,9 +164,9 @@ static void plan_tile(PlanLayer *L, int real_size)
         L->tile_u = L->tile_s = 0;
     L->blocked = L->tiled && (long)L->G * L->H * real_size >= 2048;
     L->tile_w = 0;
-    for (int w = lanes * (24 / L->G) / lanes * lanes; L->tiled && !L->blocked && w > L->tile_u;
-         w -= lanes)
-        if (L->H % w == 0) {
+    for (int w = L->tile_u; L->tiled && !L->blocked && w < L->H && w <= 24 / L->G * lanes;
+         w += lanes)
+        if (L->H % w == 0 && L->G * w >= 4 * lanes) {
             L->tile_w = w;
             break;
         }
@@ -230,8 +230,9 @@ static void plan_layer(Builder *b, int bi, int l, int dir)
         p->xp_width = G * H;
     L->split = !L->unrolled;
     plan_tile(L, p->real_size);
-    if (L->blocked && (long)(L->I + Hr) * G * H > p->wt_width)
-        p->wt_width = (long)(L->I + Hr) * G * H;
+    long wt = L->blocked ? (long)(L->I + Hr) * G * H : L->tile_w ? (long)Hr * G * H : 0;
+    if (wt > p->wt_width)
+        p->wt_width = wt;
     plan_bz(L);
     p->flops_per_step += 2 * L->macs;
     L->st_h = p->state_reals;

@@ -87,8 +87,12 @@ typedef struct PlanLayer {
                   the gates computed from the accumulators; libtcc keeps one
                   sequence at a time, with the same bits */
     int tile_u, tile_s;
-    int tile_w;        /* units of a step's tile when one sequence is live (batch 1): as many as
-                          keep 24 vectors of accumulators busy and divide H; 0: tile_u */
+    int tile_w;        /* units of a step's tile when one sequence is live (batch 1): the
+                          narrowest that divides H into two panels or more and keeps four
+                          vectors of accumulators (LSTM 16 floats, GRU 32); 0: tile_u. The
+                          forward then reads W_hh^T from panels of tile_w units, copied into
+                          xp's fixed part, every other step from the last panel (the panel
+                          read last is still in L1) */
     int blocked;       /* tiled, and rows of G*H reals span 2 KiB or more: each forward copies
                           W_ih^T and W_hh^T into panels (the start of its xp scratch), so that
                           a tile's weights are contiguous rather than rows a power of two
@@ -109,7 +113,8 @@ typedef struct Plan {
     long head_pk_w, head_pk_b;    /* W^T (F, O) and b (O) in the packed block; -1 absent */
     int max_hr, max_h, max_width; /* largest h, c and per-step layer output widths */
     int xp_width;  /* largest G*H of a loop layer: the run-time API's input projections */
-    long wt_width; /* largest (I + Hr) * G*H of a blocked layer: its panels, xp's fixed part */
+    long wt_width; /* largest (I + Hr) * G*H of a blocked layer, Hr * G*H of one with
+                      tile_w: its panels, xp's fixed part */
     int top_hr, top_dirs, top_layers; /* shape of h_n: (top_layers*top_dirs, B, top_hr) */
     long flops_per_step;              /* whole network, one sequence, multiply-add = 2 */
     long state_reals;       /* recurrent state of one sequence (every layer and direction) */

@@ -485,6 +485,73 @@ static void test_mixed_builds(void **state)
     mixed_builds(spec_var);
 }
 
+/* The forward's steps with one live sequence (a batch of one; a packed batch's longest
+ * sequence alone at its end, shorter than T or not) run wide tiles on panels of W_hh^T,
+ * every other step from the last panel: libtcc's bits all the same, as for a batch that
+ * never has one sequence alone. Layers with wide tiles of 16 and 32 units, two to four
+ * panels, in a stack (the upper one's input 64 wide) and both directions. The forward in
+ * parts, whose parts find a sequence alone at different steps, is test_numeric's. */
+static void test_wide_tiles(void **state)
+{
+    (void)state;
+    static const char text[] =
+        "name: wide\ninput_size: 6\nlayers:\n"
+        "  - name: a\n    cell: lstm\n    hidden_size: 64\n    num_layers: 2\n"
+        "  - name: b\n    cell: gru\n    hidden_size: 64\n"
+        "  - name: c\n    cell: lstm\n    hidden_size: 48\n    bidirectional: true\n";
+    char *dir = tu_mkdtemp(), *cache = tu_strf("%s/cache", dir);
+    setenv("RNNC_CACHE_DIR", cache, 1);
+    Rnnc r;
+    rnnc_init(&r);
+    assert_int_equal(rnnc_load_text(&r, "wide.yaml", text), 0);
+    const Plan *p = r.plan;
+    int wide[3] = {0};
+    for (int l = 0; l < p->nlayers; l++)
+        if (p->layers[l].tile_w)
+            wide[p->layers[l].tile_w / 16 - 1] = 1;
+    assert_true(wide[0] && wide[1] && !wide[2]); /* 16 and 32 units: the path is taken */
+    enum { B = 4, Tn = 13 };
+    const int O = (int)r.net->out_size;
+    const int lens[5][B] = {{13, 0, 0, 0}, {13, 4, 9, 1}, {13, 13, 6, 13}, {9, 0, 0, 0},
+                            {11, 4, 9, 1}};
+    const int nb[5] = {1, B, B, 1, B};
+    float *params = malloc(sizeof(float) * (size_t)p->nparams),
+          *x = malloc(sizeof(float) * B * Tn * I),
+          *packed = malloc(sizeof(float) * ((size_t)p->npacked + 1));
+    for (long i = 0; i < p->nparams; i++)
+        params[i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
+    for (long i = 0; i < (long)B * Tn * I; i++)
+        x[i] = (float)((i * 13) % 17) / 17.0f - 0.5f;
+    float *y[2][5];
+    for (int kind = 0; kind < 2; kind++) {
+        ModelFns f;
+        JitModule *m = host_compile(&r, kind ? JIT_CC_STRICT : JIT_TCC, 0, &f);
+        if (!m)
+            diag_render(&r.diag, stderr);
+        assert_non_null(m);
+        f.pack(params, packed);
+        void *scratch = malloc((size_t)f.scratch_bytes(B, Tn));
+        for (int c = 0; c < 5; c++) {
+            y[kind][c] = calloc((size_t)B * Tn * O, 4);
+            assert_int_equal(f.forward(packed, x, lens[c], nb[c], Tn, NULL, NULL, y[kind][c],
+                                       NULL, NULL, scratch),
+                             0);
+        }
+        free(scratch);
+        jit_free(m);
+    }
+    for (int c = 0; c < 5; c++) {
+        if (memcmp(y[0][c], y[1][c], sizeof(float) * B * Tn * O) != 0)
+            fail_msg("batch %d: the system compiler's forward differs from libtcc's", c);
+        free(y[0][c]), free(y[1][c]);
+    }
+    free(params), free(x), free(packed);
+    rnnc_fini(&r);
+    unsetenv("RNNC_CACHE_DIR");
+    free(cache);
+    tu_rmdir(dir);
+}
+
 /* Outputs a forward must write whole: the caller's y is not cleared first, so a forward
  * into a y full of NaN gives the same bytes as into zeros — every live step written by the
  * top layer's two directions or the head, the padding after each length zero — for both
@@ -563,6 +630,7 @@ int main(void)
         cmocka_unit_test(test_auto_same_bits), cmocka_unit_test(test_auto_same_bits_f64),
         cmocka_unit_test(test_no_compiler),    cmocka_unit_test(test_build_leaves_pipe),
         cmocka_unit_test(test_forward_parts),  cmocka_unit_test(test_backward_parts),
+        cmocka_unit_test(test_wide_tiles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,7 +8,10 @@
  *   recurrence        per step, tiles of tile_u units of every gate x tile_s sequences, the
  *                     units' panel of W_hh^T kept in L2 across the step's sequences, the
  *                     gates computed from the accumulators (the GEMM's epilogue) and written
- *                     straight to the layer's output.
+ *                     straight to the layer's output. A step with one live sequence reads
+ *                     W_hh^T from L2 at every step: it runs wider tiles (tile_w units) on
+ *                     contiguous panels, and every other step visits them from the last,
+ *                     so that the panel read last, still in L1, is read first.
  *
  * Every output sees the additions em_product's one-sequence loop does, in its order, and
  * the gates are cell.c's equations unit for unit, so the bits equal libtcc's whenever the
@@ -194,7 +197,7 @@ static void emit_tile_gates(Emitter *e, const PlanLayer *L, int ns, long U)
  * [u0, u0 + U) of every gate for ns sequences: xp (ps) plus W_hh^T h_{t-1} (hp), then the
  * gates into ho (h_t), cs (c, in place); with the cache the activations over xp, c into cst
  * and a GRU's W_hn h + b_hn into exs. */
-static void emit_rec_tile(Emitter *e, const PlanLayer *L, int ns, long U)
+static void emit_rec_tile(Emitter *e, const PlanLayer *L, int ns, long U, int wide)
 {
     Sb *sb = e->sb;
     long H = L->H, GH = (long)L->G * H;
@@ -202,8 +205,12 @@ static void emit_rec_tile(Emitter *e, const PlanLayer *L, int ns, long U)
     const char *c = e->cache ? "c" : "";
     sb_line(sb, "/* %s layer %d: units [u0, u0 + %ld) of one step for %d sequence%s. */",
             L->block->name, L->layer, U, ns, ns > 1 ? "s" : "");
-    sb_line(sb, "RNNC_TILE static void %s_t%s%d_%ld(const real *w, const real *wp, int u0,", L->fn,
-            c, ns, U);
+    if (wide)
+        sb_line(sb, "RNNC_TILE static void %s_t%sw_%ld(const real *w, const real *wp, int u0,",
+                L->fn, c, U);
+    else
+        sb_line(sb, "RNNC_TILE static void %s_t%s%d_%ld(const real *w, const real *wp, int u0,",
+                L->fn, c, ns, U);
     sb_line(sb, "    real *const *ps, const real *const *hp, real *const *ho%s%s%s)",
             lstm ? ", real *const *cs" : "",
             e->cache && lstm  ? ", real *const *cst"
@@ -212,7 +219,8 @@ static void emit_rec_tile(Emitter *e, const PlanLayer *L, int ns, long U)
             "");
     sb_line(sb, "{");
     sb->indent += 4;
-    int blk = L->blocked && !e->cache; /* the panel: [k][gate][U], else packed rows */
+    /* the panel: [k][gate][U] (a blocked layer's, or the wide tile's), else packed rows */
+    int blk = (L->blocked || wide) && !e->cache;
     long ks = blk ? G * U : GH, gs = blk ? U : H;
     if (L->pk_bhn >= 0)
         sb_line(sb, "const real *bhn = w + %ld + u0;", L->pk_bhn - L->pk);
@@ -263,6 +271,25 @@ static void emit_tile_ptrs(Emitter *e, const PlanLayer *L)
         sb_line(sb, "    cst[q] = cs + ((long)b * T + t) * %ld;", H);
     if (e->cache && gru)
         sb_line(sb, "    exs[q] = ex + ((long)b * T + t) * %ld;", H);
+    sb_line(sb, "}");
+}
+
+/* W_hh^T copied into panels of U units at wt + at: [u/U][k][gate][U], the last panel
+ * narrower; each gate's row of a panel one contiguous copy, so that the copy runs at the
+ * speed of memory. */
+static void emit_hh_panels(Emitter *e, const PlanLayer *L, long at, long U)
+{
+    Sb *sb = e->sb;
+    long H = L->H, GH = (long)L->G * H;
+    sb_line(sb, "for (long ub = 0; ub < %ld; ub += %ld) {", H, U);
+    sb_line(sb, "    const real *wh = w + %ld + ub;", L->pk_wh - L->pk);
+    sb_line(sb, "    const long ud = %ld - ub < %ld ? %ld - ub : %ld;", H, U, H, U);
+    sb_line(sb, "    real *pw = wt + %ld + ub * %ld;", at, (long)L->Hr * L->G);
+    sb_line(sb, "    for (long k = 0; k < %d; k++)", L->Hr);
+    sb_line(sb, "        for (long q = 0; q < %d; q++)", L->G);
+    sb_line(sb, "            for (long u = 0; u < ud; u++)");
+    sb_line(sb, "                pw[(k * %d + q) * ud + u] = wh[k * %ld + q * %ld + u];", L->G, GH,
+            H);
     sb_line(sb, "}");
 }
 
@@ -320,9 +347,26 @@ static void emit_rec_pass(Emitter *e, const PlanLayer *L)
         sb_line(sb, "const int i = 0;");
         sb_line(sb, "m = 1;");
         emit_tile_ptrs(e, L);
-        sb_line(sb, "for (int u0 = 0; u0 < %ld; u0 += %ld)", H, W);
-        sb_line(sb, "    %s_t%s1_%ld(w, w + %ld + u0, u0, ps, hp, ho%s);", L->fn,
-                e->cache ? "c" : "", W, L->pk_wh - L->pk, tile_extra(e, L));
+        if (!e->cache) {
+            sb_line(sb, "if (!panels) { /* W_hh^T into panels of %ld units, once a call */", W);
+            sb->indent += 4;
+            emit_hh_panels(e, L, 0, W);
+            sb_line(sb, "panels = 1;");
+            sb->indent -= 4;
+            sb_line(sb, "}");
+        }
+        if (e->cache) {
+            sb_line(sb, "for (int u0 = 0; u0 < %ld; u0 += %ld)", H, W);
+            sb_line(sb, "    %s_tcw_%ld(w, w + %ld + u0, u0, ps, hp, ho%s);", L->fn, W,
+                    L->pk_wh - L->pk, tile_extra(e, L));
+        } else {
+            sb_line(sb, "for (int v = 0; v < %ld; v += %ld) {", H, W);
+            sb_line(sb, "    const int u0 = s & 1 ? %ld - v : v; /* odd steps from the last panel */",
+                    H - W);
+            sb_line(sb, "    %s_tw_%ld(w, wt + (long)u0 * %ld, u0, ps, hp, ho%s);", L->fn, W,
+                    (long)L->Hr * L->G, tile_extra(e, L));
+            sb_line(sb, "}");
+        }
         sb_line(sb, "vec_copy(h + (long)perm[0] * %ld, ho[0], %d);", em_hstride(e, L, e->cache),
                 L->Hr);
         sb_line(sb, "continue;");
@@ -361,29 +405,19 @@ static void emit_rec_pass(Emitter *e, const PlanLayer *L)
 static void emit_blocking(Emitter *e, const PlanLayer *L)
 {
     Sb *sb = e->sb;
-    long H = L->H, GH = (long)L->G * H, w = proj_cols(e), U = L->tile_u, I = L->I;
-    long full = GH / w * w, ufull = H / U * U;
+    long GH = (long)L->G * L->H, w = proj_cols(e), I = L->I;
     sb_line(sb, "real *wt = xp; /* (I + Hr) * G*H: the panels */");
     sb_line(sb, "xp += %ld;", e->p->wt_width);
     sb_line(sb, "{");
     sb->indent += 4;
-    sb_line(sb, "const real *wx = w + %ld, *wh = w + %ld;", L->pk_wx - L->pk, L->pk_wh - L->pk);
-    sb_line(sb, "for (long k = 0; k < %ld; k++)", I);
-    sb_line(sb, "    for (long j = 0; j < %ld; j++) {", GH);
-    sb_line(sb, "        const long jb = j < %ld ? j / %ld * %ld : %ld, wd = j < %ld ? %ld : %ld;",
-            full, w, w, full, full, w, GH - full);
-    sb_line(sb, "        wt[jb * %ld + k * wd + j - jb] = wx[k * %ld + j];", I, GH);
-    sb_line(sb, "    }");
-    sb_line(sb, "real *th = wt + %ld;", I * GH);
-    sb_line(sb, "for (long k = 0; k < %d; k++)", L->Hr);
-    sb_line(sb, "    for (long q = 0; q < %d; q++)", L->G);
-    sb_line(sb, "        for (long u = 0; u < %ld; u++) {", H);
-    sb_line(sb, "            const long ub = u < %ld ? u / %ld * %ld : %ld;", ufull, U, U, ufull);
-    sb_line(sb, "            const long ud = u < %ld ? %ld : %ld;", ufull, U, H - ufull);
-    sb_line(sb,
-            "            th[ub * %ld + (k * %d + q) * ud + u - ub] = wh[k * %ld + q * %ld + u];",
-            (long)L->Hr * L->G, L->G, GH, H);
-    sb_line(sb, "        }");
+    sb_line(sb, "const real *wx = w + %ld;", L->pk_wx - L->pk);
+    sb_line(sb, "for (long jb = 0; jb < %ld; jb += %ld) {", GH, w);
+    sb_line(sb, "    const long wd = %ld - jb < %ld ? %ld - jb : %ld;", GH, w, GH, w);
+    sb_line(sb, "    for (long k = 0; k < %ld; k++)", I);
+    sb_line(sb, "        for (long j = 0; j < wd; j++)");
+    sb_line(sb, "            wt[jb * %ld + k * wd + j] = wx[k * %ld + jb + j];", I, GH);
+    sb_line(sb, "}");
+    emit_hh_panels(e, L, (long)L->I * GH, L->tile_u);
     sb->indent -= 4;
     sb_line(sb, "}");
 }
@@ -436,6 +470,11 @@ static void emit_tiled_seq(Emitter *e, const PlanLayer *L)
         sb_line(sb, "real *exs[%d];", ns);
     if (L->blocked && !e->cache)
         emit_blocking(e, L);
+    else if (L->tile_w && !e->cache) {
+        sb_line(sb, "real *wt = xp; /* Hr * G*H: the wide tile's panels */");
+        sb_line(sb, "int panels = 0; /* copied at the first step with one live sequence */");
+        sb_line(sb, "xp += %ld;", e->p->wt_width);
+    }
     emit_proj_pass(e, L);
     emit_rec_pass(e, L);
     sb->indent -= 4;
@@ -456,12 +495,12 @@ void em_tile_layer(Emitter *e, const PlanLayer *L)
         emit_proj_tile(e, L, 1, GH % w);
     }
     if (L->tile_w)
-        emit_rec_tile(e, L, 1, L->tile_w);
+        emit_rec_tile(e, L, 1, L->tile_w, 1);
     for (int ns = 1; ns <= L->tile_s; ns++) {
         if (L->H / U)
-            emit_rec_tile(e, L, ns, U);
+            emit_rec_tile(e, L, ns, U, 0);
         if (L->H % U)
-            emit_rec_tile(e, L, ns, L->H % U);
+            emit_rec_tile(e, L, ns, L->H % U, 0);
     }
     emit_tiled_seq(e, L);
 }

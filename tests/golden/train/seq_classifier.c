@@ -368,43 +368,43 @@ RNNC_TILE static void blk_rnn_l0_pt1_64(const real *w, const real *wp, long ks, 
             ps[s][j0 + j] = acc[s][j];
 }
 
-/* rnn layer 0: units [u0, u0 + 64) of one step for 1 sequence. */
-RNNC_TILE static void blk_rnn_l0_t1_64(const real *w, const real *wp, int u0,
+/* rnn layer 0: units [u0, u0 + 16) of one step for 1 sequence. */
+RNNC_TILE static void blk_rnn_l0_tw_16(const real *w, const real *wp, int u0,
     real *const *ps, const real *const *hp, real *const *ho, real *const *cs)
 {
     (void)w;
-    real acc[1][256];
+    real acc[1][64];
     for (int s = 0; s < 1; s++)
-        for (int j = 0; j < 64; j++) {
+        for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
-            acc[s][64 + j] = ps[s][64 + u0 + j];
-            acc[s][128 + j] = ps[s][128 + u0 + j];
-            acc[s][192 + j] = ps[s][192 + u0 + j];
+            acc[s][16 + j] = ps[s][64 + u0 + j];
+            acc[s][32 + j] = ps[s][128 + u0 + j];
+            acc[s][48 + j] = ps[s][192 + u0 + j];
         }
     for (int k = 0; k < 64; k++) {
-        const real *wk = wp + (long)k * 256;
+        const real *wk = wp + (long)k * 64;
         for (int s = 0; s < 1; s++) {
             const real v = hp[s][k];
-            for (int j = 0; j < 64; j++) {
+            for (int j = 0; j < 16; j++) {
                 acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
-                acc[s][64 + j] = MADD(acc[s][64 + j], wk[64 + j], v);
-                acc[s][128 + j] = MADD(acc[s][128 + j], wk[128 + j], v);
-                acc[s][192 + j] = MADD(acc[s][192 + j], wk[192 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[16 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[32 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[48 + j], v);
             }
         }
     }
     for (int s = 0; s < 1; s++) {
-        real g[256];
-        for (int j = 0; j < 256; j++)
+        real g[64];
+        for (int j = 0; j < 64; j++)
             g[j] = acc[s][j];
         real *h = ho[s] + u0;
         real *c = cs[s] + u0;
-        for (int j = 0; j < 64; j++) {
+        for (int j = 0; j < 16; j++) {
             {
                 const real i = act_sigmoid(g[j]);
-                const real f = act_sigmoid(g[64 + j]);
-                const real gg = act_tanh(g[128 + j]);
-                const real o = act_sigmoid(g[192 + j]);
+                const real f = act_sigmoid(g[16 + j]);
+                const real gg = act_tanh(g[32 + j]);
+                const real o = act_sigmoid(g[48 + j]);
                 c[j] = f * c[j] + i * gg;
                 h[j] = o * act_tanh(c[j]);
             }
@@ -686,6 +686,9 @@ static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
     const real *xs[6], *hp[6];
     real *ps[6], *ho[6];
     real *cs_[6];
+    real *wt = xp; /* Hr * G*H: the wide tile's panels */
+    int panels = 0; /* copied at the first step with one live sequence */
+    xp += 16384;
     /* the input projections of every live pair: chunks of 4914 pairs (their inputs
      * stay in L2), each against every 64-column panel of W_ih^T */
     for (int t0 = 0, i0 = 0; t0 < T;) {
@@ -725,7 +728,7 @@ static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
         const int t = reverse ? T - 1 - s : s, n = bs[t];
         const int nt = (n + 5) / 6; /* tiles of sequences, as even as can be */
         int m;
-        if (n == 1) { /* one sequence: tiles of 64 units, more chains at once */
+        if (n == 1) { /* one sequence: tiles of 16 units, more chains at once */
             const int i = 0;
             m = 1;
             for (int q = 0; q < m; q++) {
@@ -735,8 +738,22 @@ static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
                 ho[q] = y + b * ysb + t * yst;
                 cs_[q] = c + (long)b * 64;
             }
-            for (int u0 = 0; u0 < 64; u0 += 64)
-                blk_rnn_l0_t1_64(w, w + 2816 + u0, u0, ps, hp, ho, cs_);
+            if (!panels) { /* W_hh^T into panels of 16 units, once a call */
+                for (long ub = 0; ub < 64; ub += 16) {
+                    const real *wh = w + 2816 + ub;
+                    const long ud = 64 - ub < 16 ? 64 - ub : 16;
+                    real *pw = wt + 0 + ub * 256;
+                    for (long k = 0; k < 64; k++)
+                        for (long q = 0; q < 4; q++)
+                            for (long u = 0; u < ud; u++)
+                                pw[(k * 4 + q) * ud + u] = wh[k * 256 + q * 64 + u];
+                }
+                panels = 1;
+            }
+            for (int v = 0; v < 64; v += 16) {
+                const int u0 = s & 1 ? 48 - v : v; /* odd steps from the last panel */
+                blk_rnn_l0_tw_16(w, wt + (long)u0 * 256, u0, ps, hp, ho, cs_);
+            }
             vec_copy(h + (long)perm[0] * 64, ho[0], 64);
             continue;
         }
@@ -768,54 +785,54 @@ static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
     }
 }
 
-/* rnn layer 0: units [u0, u0 + 64) of one step for 1 sequence. */
-RNNC_TILE static void blk_rnn_l0_tc1_64(const real *w, const real *wp, int u0,
+/* rnn layer 0: units [u0, u0 + 16) of one step for 1 sequence. */
+RNNC_TILE static void blk_rnn_l0_tcw_16(const real *w, const real *wp, int u0,
     real *const *ps, const real *const *hp, real *const *ho, real *const *cs, real *const *cst)
 {
     (void)w;
-    real acc[1][256];
+    real acc[1][64];
     for (int s = 0; s < 1; s++)
-        for (int j = 0; j < 64; j++) {
+        for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
-            acc[s][64 + j] = ps[s][64 + u0 + j];
-            acc[s][128 + j] = ps[s][128 + u0 + j];
-            acc[s][192 + j] = ps[s][192 + u0 + j];
+            acc[s][16 + j] = ps[s][64 + u0 + j];
+            acc[s][32 + j] = ps[s][128 + u0 + j];
+            acc[s][48 + j] = ps[s][192 + u0 + j];
         }
     for (int k = 0; k < 64; k++) {
         const real *wk = wp + (long)k * 256;
         for (int s = 0; s < 1; s++) {
             const real v = hp[s][k];
-            for (int j = 0; j < 64; j++) {
+            for (int j = 0; j < 16; j++) {
                 acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
-                acc[s][64 + j] = MADD(acc[s][64 + j], wk[64 + j], v);
-                acc[s][128 + j] = MADD(acc[s][128 + j], wk[128 + j], v);
-                acc[s][192 + j] = MADD(acc[s][192 + j], wk[192 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
             }
         }
     }
     for (int s = 0; s < 1; s++) {
-        real g[256];
-        for (int j = 0; j < 256; j++)
+        real g[64];
+        for (int j = 0; j < 64; j++)
             g[j] = acc[s][j];
         real *h = ho[s] + u0;
         real *c = cs[s] + u0;
-        real a[256];
-        for (int j = 0; j < 64; j++) {
+        real a[64];
+        for (int j = 0; j < 16; j++) {
             {
                 const real i = act_sigmoid(g[j]);
-                const real f = act_sigmoid(g[64 + j]);
-                const real gg = act_tanh(g[128 + j]);
-                const real o = act_sigmoid(g[192 + j]);
-                a[j] = i, a[64 + j] = f, a[128 + j] = gg, a[192 + j] = o;
+                const real f = act_sigmoid(g[16 + j]);
+                const real gg = act_tanh(g[32 + j]);
+                const real o = act_sigmoid(g[48 + j]);
+                a[j] = i, a[16 + j] = f, a[32 + j] = gg, a[48 + j] = o;
                 c[j] = f * c[j] + i * gg;
                 h[j] = o * act_tanh(c[j]);
             }
         }
-        for (int j = 0; j < 64; j++) {
+        for (int j = 0; j < 16; j++) {
             ps[s][0 + u0 + j] = a[0 + j];
-            ps[s][64 + u0 + j] = a[64 + j];
-            ps[s][128 + u0 + j] = a[128 + j];
-            ps[s][192 + u0 + j] = a[192 + j];
+            ps[s][64 + u0 + j] = a[16 + j];
+            ps[s][128 + u0 + j] = a[32 + j];
+            ps[s][192 + u0 + j] = a[48 + j];
             cst[s][u0 + j] = c[j];
         }
     }
@@ -1188,7 +1205,7 @@ static void blk_rnn_l0_seqc(const real *w, const real *x, long xsb, long xst, re
         const int t = reverse ? T - 1 - s : s, n = bs[t];
         const int nt = (n + 5) / 6; /* tiles of sequences, as even as can be */
         int m;
-        if (n == 1) { /* one sequence: tiles of 64 units, more chains at once */
+        if (n == 1) { /* one sequence: tiles of 16 units, more chains at once */
             const int i = 0;
             m = 1;
             for (int q = 0; q < m; q++) {
@@ -1199,8 +1216,8 @@ static void blk_rnn_l0_seqc(const real *w, const real *x, long xsb, long xst, re
                 cs_[q] = c + (long)b * 64;
                 cst[q] = cs + ((long)b * T + t) * 64;
             }
-            for (int u0 = 0; u0 < 64; u0 += 64)
-                blk_rnn_l0_tc1_64(w, w + 2816 + u0, u0, ps, hp, ho, cs_, cst);
+            for (int u0 = 0; u0 < 64; u0 += 16)
+                blk_rnn_l0_tcw_16(w, w + 2816 + u0, u0, ps, hp, ho, cs_, cst);
             vec_copy(h + (long)perm[0] * 64, ho[0], 64);
             continue;
         }
@@ -1531,43 +1548,43 @@ RNNC_TILE static void blk_rnn_l1_pt1_64(const real *w, const real *wp, long ks, 
             ps[s][j0 + j] = acc[s][j];
 }
 
-/* rnn layer 1: units [u0, u0 + 64) of one step for 1 sequence. */
-RNNC_TILE static void blk_rnn_l1_t1_64(const real *w, const real *wp, int u0,
+/* rnn layer 1: units [u0, u0 + 16) of one step for 1 sequence. */
+RNNC_TILE static void blk_rnn_l1_tw_16(const real *w, const real *wp, int u0,
     real *const *ps, const real *const *hp, real *const *ho, real *const *cs)
 {
     (void)w;
-    real acc[1][256];
+    real acc[1][64];
     for (int s = 0; s < 1; s++)
-        for (int j = 0; j < 64; j++) {
+        for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
-            acc[s][64 + j] = ps[s][64 + u0 + j];
-            acc[s][128 + j] = ps[s][128 + u0 + j];
-            acc[s][192 + j] = ps[s][192 + u0 + j];
+            acc[s][16 + j] = ps[s][64 + u0 + j];
+            acc[s][32 + j] = ps[s][128 + u0 + j];
+            acc[s][48 + j] = ps[s][192 + u0 + j];
         }
     for (int k = 0; k < 64; k++) {
-        const real *wk = wp + (long)k * 256;
+        const real *wk = wp + (long)k * 64;
         for (int s = 0; s < 1; s++) {
             const real v = hp[s][k];
-            for (int j = 0; j < 64; j++) {
+            for (int j = 0; j < 16; j++) {
                 acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
-                acc[s][64 + j] = MADD(acc[s][64 + j], wk[64 + j], v);
-                acc[s][128 + j] = MADD(acc[s][128 + j], wk[128 + j], v);
-                acc[s][192 + j] = MADD(acc[s][192 + j], wk[192 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[16 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[32 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[48 + j], v);
             }
         }
     }
     for (int s = 0; s < 1; s++) {
-        real g[256];
-        for (int j = 0; j < 256; j++)
+        real g[64];
+        for (int j = 0; j < 64; j++)
             g[j] = acc[s][j];
         real *h = ho[s] + u0;
         real *c = cs[s] + u0;
-        for (int j = 0; j < 64; j++) {
+        for (int j = 0; j < 16; j++) {
             {
                 const real i = act_sigmoid(g[j]);
-                const real f = act_sigmoid(g[64 + j]);
-                const real gg = act_tanh(g[128 + j]);
-                const real o = act_sigmoid(g[192 + j]);
+                const real f = act_sigmoid(g[16 + j]);
+                const real gg = act_tanh(g[32 + j]);
+                const real o = act_sigmoid(g[48 + j]);
                 c[j] = f * c[j] + i * gg;
                 h[j] = o * act_tanh(c[j]);
             }
@@ -1849,6 +1866,9 @@ static void blk_rnn_l1_seq(const real *w, const real *x, long xsb, long xst,
     const real *xs[6], *hp[6];
     real *ps[6], *ho[6];
     real *cs_[6];
+    real *wt = xp; /* Hr * G*H: the wide tile's panels */
+    int panels = 0; /* copied at the first step with one live sequence */
+    xp += 16384;
     /* the input projections of every live pair: chunks of 768 pairs (their inputs
      * stay in L2), each against every 64-column panel of W_ih^T */
     for (int t0 = 0, i0 = 0; t0 < T;) {
@@ -1888,7 +1908,7 @@ static void blk_rnn_l1_seq(const real *w, const real *x, long xsb, long xst,
         const int t = reverse ? T - 1 - s : s, n = bs[t];
         const int nt = (n + 5) / 6; /* tiles of sequences, as even as can be */
         int m;
-        if (n == 1) { /* one sequence: tiles of 64 units, more chains at once */
+        if (n == 1) { /* one sequence: tiles of 16 units, more chains at once */
             const int i = 0;
             m = 1;
             for (int q = 0; q < m; q++) {
@@ -1898,8 +1918,22 @@ static void blk_rnn_l1_seq(const real *w, const real *x, long xsb, long xst,
                 ho[q] = y + b * ysb + t * yst;
                 cs_[q] = c + (long)b * 64;
             }
-            for (int u0 = 0; u0 < 64; u0 += 64)
-                blk_rnn_l1_t1_64(w, w + 16640 + u0, u0, ps, hp, ho, cs_);
+            if (!panels) { /* W_hh^T into panels of 16 units, once a call */
+                for (long ub = 0; ub < 64; ub += 16) {
+                    const real *wh = w + 16640 + ub;
+                    const long ud = 64 - ub < 16 ? 64 - ub : 16;
+                    real *pw = wt + 0 + ub * 256;
+                    for (long k = 0; k < 64; k++)
+                        for (long q = 0; q < 4; q++)
+                            for (long u = 0; u < ud; u++)
+                                pw[(k * 4 + q) * ud + u] = wh[k * 256 + q * 64 + u];
+                }
+                panels = 1;
+            }
+            for (int v = 0; v < 64; v += 16) {
+                const int u0 = s & 1 ? 48 - v : v; /* odd steps from the last panel */
+                blk_rnn_l1_tw_16(w, wt + (long)u0 * 256, u0, ps, hp, ho, cs_);
+            }
             vec_copy(h + (long)perm[0] * 64, ho[0], 64);
             continue;
         }
@@ -1931,54 +1965,54 @@ static void blk_rnn_l1_seq(const real *w, const real *x, long xsb, long xst,
     }
 }
 
-/* rnn layer 1: units [u0, u0 + 64) of one step for 1 sequence. */
-RNNC_TILE static void blk_rnn_l1_tc1_64(const real *w, const real *wp, int u0,
+/* rnn layer 1: units [u0, u0 + 16) of one step for 1 sequence. */
+RNNC_TILE static void blk_rnn_l1_tcw_16(const real *w, const real *wp, int u0,
     real *const *ps, const real *const *hp, real *const *ho, real *const *cs, real *const *cst)
 {
     (void)w;
-    real acc[1][256];
+    real acc[1][64];
     for (int s = 0; s < 1; s++)
-        for (int j = 0; j < 64; j++) {
+        for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
-            acc[s][64 + j] = ps[s][64 + u0 + j];
-            acc[s][128 + j] = ps[s][128 + u0 + j];
-            acc[s][192 + j] = ps[s][192 + u0 + j];
+            acc[s][16 + j] = ps[s][64 + u0 + j];
+            acc[s][32 + j] = ps[s][128 + u0 + j];
+            acc[s][48 + j] = ps[s][192 + u0 + j];
         }
     for (int k = 0; k < 64; k++) {
         const real *wk = wp + (long)k * 256;
         for (int s = 0; s < 1; s++) {
             const real v = hp[s][k];
-            for (int j = 0; j < 64; j++) {
+            for (int j = 0; j < 16; j++) {
                 acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
-                acc[s][64 + j] = MADD(acc[s][64 + j], wk[64 + j], v);
-                acc[s][128 + j] = MADD(acc[s][128 + j], wk[128 + j], v);
-                acc[s][192 + j] = MADD(acc[s][192 + j], wk[192 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
             }
         }
     }
     for (int s = 0; s < 1; s++) {
-        real g[256];
-        for (int j = 0; j < 256; j++)
+        real g[64];
+        for (int j = 0; j < 64; j++)
             g[j] = acc[s][j];
         real *h = ho[s] + u0;
         real *c = cs[s] + u0;
-        real a[256];
-        for (int j = 0; j < 64; j++) {
+        real a[64];
+        for (int j = 0; j < 16; j++) {
             {
                 const real i = act_sigmoid(g[j]);
-                const real f = act_sigmoid(g[64 + j]);
-                const real gg = act_tanh(g[128 + j]);
-                const real o = act_sigmoid(g[192 + j]);
-                a[j] = i, a[64 + j] = f, a[128 + j] = gg, a[192 + j] = o;
+                const real f = act_sigmoid(g[16 + j]);
+                const real gg = act_tanh(g[32 + j]);
+                const real o = act_sigmoid(g[48 + j]);
+                a[j] = i, a[16 + j] = f, a[32 + j] = gg, a[48 + j] = o;
                 c[j] = f * c[j] + i * gg;
                 h[j] = o * act_tanh(c[j]);
             }
         }
-        for (int j = 0; j < 64; j++) {
+        for (int j = 0; j < 16; j++) {
             ps[s][0 + u0 + j] = a[0 + j];
-            ps[s][64 + u0 + j] = a[64 + j];
-            ps[s][128 + u0 + j] = a[128 + j];
-            ps[s][192 + u0 + j] = a[192 + j];
+            ps[s][64 + u0 + j] = a[16 + j];
+            ps[s][128 + u0 + j] = a[32 + j];
+            ps[s][192 + u0 + j] = a[48 + j];
             cst[s][u0 + j] = c[j];
         }
     }
@@ -2351,7 +2385,7 @@ static void blk_rnn_l1_seqc(const real *w, const real *x, long xsb, long xst, re
         const int t = reverse ? T - 1 - s : s, n = bs[t];
         const int nt = (n + 5) / 6; /* tiles of sequences, as even as can be */
         int m;
-        if (n == 1) { /* one sequence: tiles of 64 units, more chains at once */
+        if (n == 1) { /* one sequence: tiles of 16 units, more chains at once */
             const int i = 0;
             m = 1;
             for (int q = 0; q < m; q++) {
@@ -2362,8 +2396,8 @@ static void blk_rnn_l1_seqc(const real *w, const real *x, long xsb, long xst, re
                 cs_[q] = c + (long)b * 64;
                 cst[q] = cs + ((long)b * T + t) * 64;
             }
-            for (int u0 = 0; u0 < 64; u0 += 64)
-                blk_rnn_l1_tc1_64(w, w + 16640 + u0, u0, ps, hp, ho, cs_, cst);
+            for (int u0 = 0; u0 < 64; u0 += 16)
+                blk_rnn_l1_tcw_16(w, w + 16640 + u0, u0, ps, hp, ho, cs_, cst);
             vec_copy(h + (long)perm[0] * 64, ho[0], 64);
             continue;
         }
@@ -2772,7 +2806,7 @@ long seq_classifier_scratch_bytes(int B, int T)
 {
     const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
         (long)sizeof(real);
-    return (long)sizeof(real) * (ireals + (long)B * 192 + (long)B * T * 384);
+    return (long)sizeof(real) * (ireals + (long)B * 192 + (long)B * T * 384 + 16384);
 }
 
 int seq_classifier_forward(const real *w, const real *x, const int *lengths, int B, int T,
