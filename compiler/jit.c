@@ -351,16 +351,18 @@ static int write_source(const char *dir, const char *source, char *c_file, size_
  * The source and so's .lock go. A foreground build (someone waits for it) keeps the
  * messages in c_file's name with .err; a background one (auto's) drops them and runs
  * niced, so that on a busy or single core the work it would replace is not slowed by it.
- * The child's pid, or -1. */
+ * background 2: detached, the sh ends at once and leaves the build running (no one
+ * waits for it; it outlives this process). The child's pid, or -1. */
 static pid_t start_build(int strict, const char *c_file, const char *so, int background)
 {
     static const char script[] =
         "cc=$1 c=$2 so=$3 bg=$4; shift 4; nice=; "
-        "[ \"$bg\" = 1 ] && command -v nice >/dev/null 2>&1 && nice='nice -n 10'; "
-        "$nice \"$cc\" \"$@\" -o \"$c.so\" \"$c\" -lm >\"$c.err\" 2>&1 && mv -f \"$c.so\" \"$so\" "
-        "2>/dev/null; "
-        "rc=$?; rm -f \"$c\" \"$c.so\" \"$so.lock\"; [ \"$bg\" = 1 ] && rm -f \"$c.err\"; exit "
-        "$rc";
+        "[ \"$bg\" != 0 ] && command -v nice >/dev/null 2>&1 && nice='nice -n 10'; "
+        "b() { $nice \"$cc\" \"$@\" -o \"$c.so\" \"$c\" -lm >\"$c.err\" 2>&1 && "
+        "mv -f \"$c.so\" \"$so\" 2>/dev/null; "
+        "rc=$?; rm -f \"$c\" \"$c.so\" \"$so.lock\"; [ \"$bg\" != 0 ] && rm -f \"$c.err\"; "
+        "return $rc; }; "
+        "if [ \"$bg\" = 2 ]; then b \"$@\" & exit 0; fi; b \"$@\"; exit $?";
     const char *argv[24];
     int k = 0;
     argv[k++] = "sh";
@@ -370,7 +372,7 @@ static pid_t start_build(int strict, const char *c_file, const char *so, int bac
     argv[k++] = cc_name();
     argv[k++] = c_file;
     argv[k++] = so;
-    argv[k++] = background ? "1" : "0";
+    argv[k++] = background == 2 ? "2" : background ? "1" : "0";
     for (int i = 0; cc_flags[i]; i++)
         argv[k++] = cc_flags[i];
     if (strict)
@@ -468,7 +470,7 @@ static JitModule *compile_cc(const char *source, int strict, DiagList *d)
  * compute the same bits (RNNC_STRICT; the same plan, so the same layouts of weights,
  * scratch and cache), so a call may go to either, even mid-run. A fixed number of slots
  * (function pointers carry no context); past them a module stays on libtcc. */
-enum { AUTO_SLOTS = 8 };
+enum { AUTO_SLOTS = 8, AUTO_DELAY_MS = 1000 };
 
 typedef struct AutoSlot {
     _Atomic(const ModelFns *) cur;
@@ -482,6 +484,8 @@ static pthread_mutex_t jobs_lock = PTHREAD_MUTEX_INITIALIZER;
 /* The build in the background; owned by its module and its thread, freed by the last. */
 struct AutoJob {
     int slot, train, module_alive, done;
+    int started;         /* the build is started (or found in the cache, or cannot be) */
+    pthread_cond_t wake; /* the module is going: start the build now */
     char *source; /* the unit shaped for the system compiler; the thread frees it */
     char prefix[128], so[3100];
     JitModule *cc; /* the build, loaded */
@@ -557,12 +561,51 @@ static void auto_reap(AutoJob *j)
         return;
     jit_free(j->cc);
     slot_used[j->slot] = 0;
+    pthread_cond_destroy(&j->wake);
     free(j->source);
     free(j);
 }
 
+/* Starts the build of j's object unless another process is building it (so's .lock, taken
+ * here, is dropped by the build's script; one older than ten minutes is a crash's):
+ * background 1 returns the build's pid to wait for, 2 leaves it running detached. 0 when
+ * another process builds it, -1 on failure. */
+static pid_t auto_spawn(AutoJob *j, int background)
+{
+    char dir[3000], c_file[3200], lock[3200];
+    struct stat st;
+    jit_cache_dir(dir, sizeof dir);
+    snprintf(lock, sizeof lock, "%s.lock", j->so);
+    int fd = open(lock, O_CREAT | O_EXCL | O_WRONLY, 0600);
+    if (fd < 0 && stat(lock, &st) == 0 && time(NULL) - st.st_mtime > 600) {
+        unlink(lock);
+        fd = open(lock, O_CREAT | O_EXCL | O_WRONLY, 0600);
+    }
+    if (fd < 0)
+        return 0;
+    close(fd);
+    pid_t pid = write_source(dir, j->source, c_file, sizeof c_file) == 0
+                    ? start_build(1, c_file, j->so, background)
+                    : -1;
+    if (pid < 0)
+        unlink(lock);
+    return pid;
+}
+
+/* The module is going. A build not yet started starts now, detached, so that the cache
+ * has it for the next run; this process does not wait for it. */
 static void auto_release(AutoJob *j)
 {
+    pthread_mutex_lock(&jobs_lock);
+    int start = !j->started;
+    j->started = 1;
+    pthread_cond_signal(&j->wake);
+    pthread_mutex_unlock(&jobs_lock);
+    if (start && access(j->so, R_OK) != 0) {
+        pid_t pid = auto_spawn(j, 2);
+        if (pid > 0)
+            wait_build(pid); /* the sh that leaves the build running, at once */
+    }
     pthread_mutex_lock(&jobs_lock);
     j->module_alive = 0;
     auto_reap(j);
@@ -577,49 +620,53 @@ static int same_layouts(const ModelFns *a, const ModelFns *b, int train)
            (!train || a->train_bytes(7, 13) == b->train_bytes(7, 13));
 }
 
-/* Builds j's object unless another process is building it (so's .lock, taken here, is
- * dropped by the build's script; one older than ten minutes is a crash's), then waits for
- * whichever build to end. */
+/* Builds j's object (or waits for another process's build of it) and waits for its end. */
 static void auto_make(AutoJob *j)
 {
-    char dir[3000], c_file[3200], lock[3200];
-    struct stat st;
-    jit_cache_dir(dir, sizeof dir);
+    char lock[3200];
     snprintf(lock, sizeof lock, "%s.lock", j->so);
-    int fd = open(lock, O_CREAT | O_EXCL | O_WRONLY, 0600);
-    if (fd < 0 && stat(lock, &st) == 0 && time(NULL) - st.st_mtime > 600) {
-        unlink(lock);
-        fd = open(lock, O_CREAT | O_EXCL | O_WRONLY, 0600);
-    }
-    if (fd >= 0) {
-        close(fd);
-        pid_t pid = write_source(dir, j->source, c_file, sizeof c_file) == 0
-                        ? start_build(1, c_file, j->so, 1)
-                        : -1;
-        if (pid < 0)
-            unlink(lock);
-        else
-            wait_build(pid);
+    pid_t pid = auto_spawn(j, 1);
+    if (pid > 0) {
+        wait_build(pid);
         return;
     }
     const struct timespec nap = {0, 20 * 1000 * 1000};
-    for (int waited = 0; access(j->so, R_OK) != 0 && access(lock, F_OK) == 0 && waited < 30000;
+    for (int waited = 0; pid == 0 && access(j->so, R_OK) != 0 && access(lock, F_OK) == 0 &&
+                         waited < 30000;
          waited++)
         nanosleep(&nap, NULL);
 }
 
-/* The thread: build, load, check, hand over. Any failure leaves the module on libtcc. */
+/* The thread: wait, build, load, check, hand over. Any failure leaves the module on
+ * libtcc. A build not in the cache starts after the module's first AUTO_DELAY_MS of work
+ * (or when it goes, detached): on a machine whose cores the work keeps busy, a build
+ * that starts at once slows a short run by a third and lands after it ends. */
 static void *auto_build(void *arg)
 {
     AutoJob *j = arg;
-    if (access(j->so, R_OK) != 0)
-        auto_make(j);
+    int mine = 1;
+    if (access(j->so, R_OK) != 0) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += AUTO_DELAY_MS / 1000;
+        until.tv_nsec += AUTO_DELAY_MS % 1000 * 1000000L;
+        if (until.tv_nsec >= 1000000000L)
+            until.tv_sec++, until.tv_nsec -= 1000000000L;
+        pthread_mutex_lock(&jobs_lock);
+        while (!j->started && pthread_cond_timedwait(&j->wake, &jobs_lock, &until) == 0)
+            ;
+        mine = !j->started;
+        j->started = 1;
+        pthread_mutex_unlock(&jobs_lock);
+        if (mine)
+            auto_make(j);
+    }
     Arena a;
     arena_init(&a);
     DiagList d;
     diag_init(&d, &a);
     ModelFns f;
-    JitModule *m = access(j->so, R_OK) == 0 ? load_so(j->so, &d) : NULL;
+    JitModule *m = mine && access(j->so, R_OK) == 0 ? load_so(j->so, &d) : NULL;
     if (m && (m = fill_fns(m, j->prefix, j->train, &f, &d)) &&
         same_layouts(&f, &slots[j->slot].tcc, j->train)) {
         slots[j->slot].cc = f;
@@ -664,6 +711,7 @@ static void auto_start(JitModule *m, const char *cc_source, const char *prefix, 
     snprintf(j->prefix, sizeof j->prefix, "%s", prefix);
     j->train = train;
     j->module_alive = 1;
+    pthread_cond_init(&j->wake, NULL);
     AutoSlot *s = &slots[j->slot];
     s->tcc = *fns;
     atomic_store_explicit(&s->cur, &s->tcc, memory_order_release);
@@ -675,6 +723,7 @@ static void auto_start(JitModule *m, const char *cc_source, const char *prefix, 
         pthread_mutex_lock(&jobs_lock);
         slot_used[j->slot] = 0;
         pthread_mutex_unlock(&jobs_lock);
+        pthread_cond_destroy(&j->wake);
         free(j->source);
         free(j);
         pthread_attr_destroy(&at);

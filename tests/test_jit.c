@@ -124,7 +124,9 @@ static int wait_for_build(const char *cache)
 }
 
 /* Cold cache (libtcc, then the build), warm cache (the build from the start), libtcc only:
- * the same trained weights and outputs, byte for byte. */
+ * the same trained weights and outputs, byte for byte. The cold run ends within the second
+ * before its build would start: the build it leaves running as it ends is the one that
+ * lands (checked to time out when it does not start one). */
 static void auto_same_bits(const char *text)
 {
     char *dir = tu_mkdtemp(), *cache = tu_strf("%s/cache", dir), *err = NULL;
