@@ -484,7 +484,7 @@ static pthread_mutex_t jobs_lock = PTHREAD_MUTEX_INITIALIZER;
 /* The build in the background; owned by its module and its thread, freed by the last. */
 struct AutoJob {
     int slot, train, module_alive, done;
-    int started;         /* the build is started (or found in the cache, or cannot be) */
+    int started;         /* the thread or the release has taken the build on */
     pthread_cond_t wake; /* the module is going: start the build now */
     char *source; /* the unit shaped for the system compiler; the thread frees it */
     char prefix[128], so[3100];
@@ -647,7 +647,7 @@ static void *auto_build(void *arg)
     int mine = 1;
     if (access(j->so, R_OK) != 0) {
         struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
+        clock_gettime(CLOCK_MONOTONIC, &until); /* the wake's clock (auto_start) */
         until.tv_sec += AUTO_DELAY_MS / 1000;
         until.tv_nsec += AUTO_DELAY_MS % 1000 * 1000000L;
         if (until.tv_nsec >= 1000000000L)
@@ -711,7 +711,11 @@ static void auto_start(JitModule *m, const char *cc_source, const char *prefix, 
     snprintf(j->prefix, sizeof j->prefix, "%s", prefix);
     j->train = train;
     j->module_alive = 1;
-    pthread_cond_init(&j->wake, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* a clock set back waits no longer */
+    pthread_cond_init(&j->wake, &ca);
+    pthread_condattr_destroy(&ca);
     AutoSlot *s = &slots[j->slot];
     s->tcc = *fns;
     atomic_store_explicit(&s->cur, &s->tcc, memory_order_release);

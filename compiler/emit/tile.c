@@ -347,19 +347,17 @@ static void emit_rec_pass(Emitter *e, const PlanLayer *L)
         sb_line(sb, "const int i = 0;");
         sb_line(sb, "m = 1;");
         emit_tile_ptrs(e, L);
-        if (!e->cache) {
+        if (e->cache) { /* the training forward reads the packed rows */
+            sb_line(sb, "for (int u0 = 0; u0 < %ld; u0 += %ld)", H, W);
+            sb_line(sb, "    %s_tcw_%ld(w, w + %ld + u0, u0, ps, hp, ho%s);", L->fn, W,
+                    L->pk_wh - L->pk, tile_extra(e, L));
+        } else {
             sb_line(sb, "if (!panels) { /* W_hh^T into panels of %ld units, once a call */", W);
             sb->indent += 4;
             emit_hh_panels(e, L, 0, W);
             sb_line(sb, "panels = 1;");
             sb->indent -= 4;
             sb_line(sb, "}");
-        }
-        if (e->cache) {
-            sb_line(sb, "for (int u0 = 0; u0 < %ld; u0 += %ld)", H, W);
-            sb_line(sb, "    %s_tcw_%ld(w, w + %ld + u0, u0, ps, hp, ho%s);", L->fn, W,
-                    L->pk_wh - L->pk, tile_extra(e, L));
-        } else {
             sb_line(sb, "for (int v = 0; v < %ld; v += %ld) {", H, W);
             sb_line(sb, "    const int u0 = s & 1 ? %ld - v : v; /* odd steps from the last panel */",
                     H - W);
