@@ -1017,6 +1017,13 @@ static void blk_encoder_l0_seq(const real *w, const real *x, long xsb, long xst,
                     hp[q] = h + (long)b * 24;
                     ho[q] = y + b * ysb + t * yst;
                 }
+                if (s + 1 < T)
+                    for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {
+                        const real *pn = xp + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 72 + u0;
+                        for (int g = 0; g < 3; g++)
+                            for (int j = 0; j < 16; j += 16)
+                                RNNC_PREFETCH(pn + g * 24 + j);
+                    }
                 switch (m) {
                 case 8: blk_encoder_l0_t8_16(w, wp, u0, ps, hp, ho); break;
                 case 7: blk_encoder_l0_t7_16(w, wp, u0, ps, hp, ho); break;
@@ -1039,6 +1046,13 @@ static void blk_encoder_l0_seq(const real *w, const real *x, long xsb, long xst,
                     hp[q] = h + (long)b * 24;
                     ho[q] = y + b * ysb + t * yst;
                 }
+                if (s + 1 < T)
+                    for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {
+                        const real *pn = xp + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 72 + 16;
+                        for (int g = 0; g < 3; g++)
+                            for (int j = 0; j < 8; j += 16)
+                                RNNC_PREFETCH(pn + g * 24 + j);
+                    }
                 switch (m) {
                 case 8: blk_encoder_l0_t8_8(w, wp, 16, ps, hp, ho); break;
                 case 7: blk_encoder_l0_t7_8(w, wp, 16, ps, hp, ho); break;
@@ -1924,6 +1938,13 @@ static void blk_encoder_l1_seq(const real *w, const real *x, long xsb, long xst,
                     hp[q] = h + (long)b * 24;
                     ho[q] = y + b * ysb + t * yst;
                 }
+                if (s + 1 < T)
+                    for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {
+                        const real *pn = xp + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 72 + u0;
+                        for (int g = 0; g < 3; g++)
+                            for (int j = 0; j < 16; j += 16)
+                                RNNC_PREFETCH(pn + g * 24 + j);
+                    }
                 switch (m) {
                 case 8: blk_encoder_l1_t8_16(w, wp, u0, ps, hp, ho); break;
                 case 7: blk_encoder_l1_t7_16(w, wp, u0, ps, hp, ho); break;
@@ -1946,6 +1967,13 @@ static void blk_encoder_l1_seq(const real *w, const real *x, long xsb, long xst,
                     hp[q] = h + (long)b * 24;
                     ho[q] = y + b * ysb + t * yst;
                 }
+                if (s + 1 < T)
+                    for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {
+                        const real *pn = xp + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 72 + 16;
+                        for (int g = 0; g < 3; g++)
+                            for (int j = 0; j < 8; j += 16)
+                                RNNC_PREFETCH(pn + g * 24 + j);
+                    }
                 switch (m) {
                 case 8: blk_encoder_l1_t8_8(w, wp, 16, ps, hp, ho); break;
                 case 7: blk_encoder_l1_t7_8(w, wp, 16, ps, hp, ho); break;

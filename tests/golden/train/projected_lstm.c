@@ -1434,6 +1434,13 @@ static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
                     hp[q] = h + (long)b * 20;
                     ho[q] = y + b * ysb + t * yst;
                 }
+                if (s + 1 < T)
+                    for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {
+                        const real *pn = xp + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 20 + u0;
+                        for (int g = 0; g < 1; g++)
+                            for (int j = 0; j < 20; j += 16)
+                                RNNC_PREFETCH(pn + g * 20 + j);
+                    }
                 switch (m) {
                 case 12: blk_rnn_l0_t12_20(w, wp, u0, ps, hp, ho); break;
                 case 11: blk_rnn_l0_t11_20(w, wp, u0, ps, hp, ho); break;
@@ -1934,6 +1941,13 @@ static void blk_rnn_l0_seqc(const real *w, const real *x, long xsb, long xst, re
                     hp[q] = h + (long)b * 20;
                     ho[q] = y + b * ysb + t * yst;
                 }
+                if (s + 1 < T)
+                    for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {
+                        const real *pn = a + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 20 + u0;
+                        for (int g = 0; g < 1; g++)
+                            for (int j = 0; j < 20; j += 16)
+                                RNNC_PREFETCH(pn + g * 20 + j);
+                    }
                 switch (m) {
                 case 12: blk_rnn_l0_tc12_20(w, wp, u0, ps, hp, ho); break;
                 case 11: blk_rnn_l0_tc11_20(w, wp, u0, ps, hp, ho); break;

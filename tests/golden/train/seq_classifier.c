@@ -768,6 +768,13 @@ static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
                     ho[q] = y + b * ysb + t * yst;
                     cs_[q] = c + (long)b * 64;
                 }
+                if (s + 1 < T)
+                    for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {
+                        const real *pn = xp + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 256 + u0;
+                        for (int g = 0; g < 4; g++)
+                            for (int j = 0; j < 16; j += 16)
+                                RNNC_PREFETCH(pn + g * 64 + j);
+                    }
                 switch (m) {
                 case 6: blk_rnn_l0_t6_16(w, wp, u0, ps, hp, ho, cs_); break;
                 case 5: blk_rnn_l0_t5_16(w, wp, u0, ps, hp, ho, cs_); break;
@@ -1233,6 +1240,13 @@ static void blk_rnn_l0_seqc(const real *w, const real *x, long xsb, long xst, re
                     cs_[q] = c + (long)b * 64;
                     cst[q] = cs + ((long)b * T + t) * 64;
                 }
+                if (s + 1 < T)
+                    for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {
+                        const real *pn = a + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 256 + u0;
+                        for (int g = 0; g < 4; g++)
+                            for (int j = 0; j < 16; j += 16)
+                                RNNC_PREFETCH(pn + g * 64 + j);
+                    }
                 switch (m) {
                 case 6: blk_rnn_l0_tc6_16(w, wp, u0, ps, hp, ho, cs_, cst); break;
                 case 5: blk_rnn_l0_tc5_16(w, wp, u0, ps, hp, ho, cs_, cst); break;
@@ -1948,6 +1962,13 @@ static void blk_rnn_l1_seq(const real *w, const real *x, long xsb, long xst,
                     ho[q] = y + b * ysb + t * yst;
                     cs_[q] = c + (long)b * 64;
                 }
+                if (s + 1 < T)
+                    for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {
+                        const real *pn = xp + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 256 + u0;
+                        for (int g = 0; g < 4; g++)
+                            for (int j = 0; j < 16; j += 16)
+                                RNNC_PREFETCH(pn + g * 64 + j);
+                    }
                 switch (m) {
                 case 6: blk_rnn_l1_t6_16(w, wp, u0, ps, hp, ho, cs_); break;
                 case 5: blk_rnn_l1_t5_16(w, wp, u0, ps, hp, ho, cs_); break;
@@ -2413,6 +2434,13 @@ static void blk_rnn_l1_seqc(const real *w, const real *x, long xsb, long xst, re
                     cs_[q] = c + (long)b * 64;
                     cst[q] = cs + ((long)b * T + t) * 64;
                 }
+                if (s + 1 < T)
+                    for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {
+                        const real *pn = a + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 256 + u0;
+                        for (int g = 0; g < 4; g++)
+                            for (int j = 0; j < 16; j += 16)
+                                RNNC_PREFETCH(pn + g * 64 + j);
+                    }
                 switch (m) {
                 case 6: blk_rnn_l1_tc6_16(w, wp, u0, ps, hp, ho, cs_, cst); break;
                 case 5: blk_rnn_l1_tc5_16(w, wp, u0, ps, hp, ho, cs_, cst); break;

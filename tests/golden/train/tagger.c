@@ -1202,6 +1202,13 @@ static void blk_encoder_l0_seq(const real *w, const real *x, long xsb, long xst,
                     hp[q] = h + (long)b * 24;
                     ho[q] = y + b * ysb + t * yst;
                 }
+                if (s + 1 < T)
+                    for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {
+                        const real *pn = xp + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 72 + u0;
+                        for (int g = 0; g < 3; g++)
+                            for (int j = 0; j < 16; j += 16)
+                                RNNC_PREFETCH(pn + g * 24 + j);
+                    }
                 switch (m) {
                 case 8: blk_encoder_l0_t8_16(w, wp, u0, ps, hp, ho); break;
                 case 7: blk_encoder_l0_t7_16(w, wp, u0, ps, hp, ho); break;
@@ -1224,6 +1231,13 @@ static void blk_encoder_l0_seq(const real *w, const real *x, long xsb, long xst,
                     hp[q] = h + (long)b * 24;
                     ho[q] = y + b * ysb + t * yst;
                 }
+                if (s + 1 < T)
+                    for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {
+                        const real *pn = xp + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 72 + 16;
+                        for (int g = 0; g < 3; g++)
+                            for (int j = 0; j < 8; j += 16)
+                                RNNC_PREFETCH(pn + g * 24 + j);
+                    }
                 switch (m) {
                 case 8: blk_encoder_l0_t8_8(w, wp, 16, ps, hp, ho); break;
                 case 7: blk_encoder_l0_t7_8(w, wp, 16, ps, hp, ho); break;
@@ -2170,6 +2184,13 @@ static void blk_encoder_l0_seqc(const real *w, const real *x, long xsb, long xst
                     ho[q] = y + b * ysb + t * yst;
                     exs[q] = ex + ((long)b * T + t) * 24;
                 }
+                if (s + 1 < T)
+                    for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {
+                        const real *pn = a + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 72 + u0;
+                        for (int g = 0; g < 3; g++)
+                            for (int j = 0; j < 16; j += 16)
+                                RNNC_PREFETCH(pn + g * 24 + j);
+                    }
                 switch (m) {
                 case 8: blk_encoder_l0_tc8_16(w, wp, u0, ps, hp, ho, exs); break;
                 case 7: blk_encoder_l0_tc7_16(w, wp, u0, ps, hp, ho, exs); break;
@@ -2193,6 +2214,13 @@ static void blk_encoder_l0_seqc(const real *w, const real *x, long xsb, long xst
                     ho[q] = y + b * ysb + t * yst;
                     exs[q] = ex + ((long)b * T + t) * 24;
                 }
+                if (s + 1 < T)
+                    for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {
+                        const real *pn = a + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 72 + 16;
+                        for (int g = 0; g < 3; g++)
+                            for (int j = 0; j < 8; j += 16)
+                                RNNC_PREFETCH(pn + g * 24 + j);
+                    }
                 switch (m) {
                 case 8: blk_encoder_l0_tc8_8(w, wp, 16, ps, hp, ho, exs); break;
                 case 7: blk_encoder_l0_tc7_8(w, wp, 16, ps, hp, ho, exs); break;
@@ -3400,6 +3428,13 @@ static void blk_encoder_l1_seq(const real *w, const real *x, long xsb, long xst,
                     hp[q] = h + (long)b * 24;
                     ho[q] = y + b * ysb + t * yst;
                 }
+                if (s + 1 < T)
+                    for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {
+                        const real *pn = xp + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 72 + u0;
+                        for (int g = 0; g < 3; g++)
+                            for (int j = 0; j < 16; j += 16)
+                                RNNC_PREFETCH(pn + g * 24 + j);
+                    }
                 switch (m) {
                 case 8: blk_encoder_l1_t8_16(w, wp, u0, ps, hp, ho); break;
                 case 7: blk_encoder_l1_t7_16(w, wp, u0, ps, hp, ho); break;
@@ -3422,6 +3457,13 @@ static void blk_encoder_l1_seq(const real *w, const real *x, long xsb, long xst,
                     hp[q] = h + (long)b * 24;
                     ho[q] = y + b * ysb + t * yst;
                 }
+                if (s + 1 < T)
+                    for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {
+                        const real *pn = xp + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 72 + 16;
+                        for (int g = 0; g < 3; g++)
+                            for (int j = 0; j < 8; j += 16)
+                                RNNC_PREFETCH(pn + g * 24 + j);
+                    }
                 switch (m) {
                 case 8: blk_encoder_l1_t8_8(w, wp, 16, ps, hp, ho); break;
                 case 7: blk_encoder_l1_t7_8(w, wp, 16, ps, hp, ho); break;
@@ -4368,6 +4410,13 @@ static void blk_encoder_l1_seqc(const real *w, const real *x, long xsb, long xst
                     ho[q] = y + b * ysb + t * yst;
                     exs[q] = ex + ((long)b * T + t) * 24;
                 }
+                if (s + 1 < T)
+                    for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {
+                        const real *pn = a + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 72 + u0;
+                        for (int g = 0; g < 3; g++)
+                            for (int j = 0; j < 16; j += 16)
+                                RNNC_PREFETCH(pn + g * 24 + j);
+                    }
                 switch (m) {
                 case 8: blk_encoder_l1_tc8_16(w, wp, u0, ps, hp, ho, exs); break;
                 case 7: blk_encoder_l1_tc7_16(w, wp, u0, ps, hp, ho, exs); break;
@@ -4391,6 +4440,13 @@ static void blk_encoder_l1_seqc(const real *w, const real *x, long xsb, long xst
                     ho[q] = y + b * ysb + t * yst;
                     exs[q] = ex + ((long)b * T + t) * 24;
                 }
+                if (s + 1 < T)
+                    for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {
+                        const real *pn = a + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 72 + 16;
+                        for (int g = 0; g < 3; g++)
+                            for (int j = 0; j < 8; j += 16)
+                                RNNC_PREFETCH(pn + g * 24 + j);
+                    }
                 switch (m) {
                 case 8: blk_encoder_l1_tc8_8(w, wp, 16, ps, hp, ho, exs); break;
                 case 7: blk_encoder_l1_tc7_8(w, wp, 16, ps, hp, ho, exs); break;
