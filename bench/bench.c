@@ -1,7 +1,7 @@
 /* bench.c — rnnc's side of the benchmark (bench/run.py runs it beside PyTorch and RTNeural):
  * every configuration through rnnc's generated code — the code `--jit auto` ends on (the
- * system compiler with RNNC_STRICT: libtcc's bits), the fused `--jit cc` build, libtcc for
- * the small ones — and, in the same process and interleaved with them, oneDNN (when built
+ * system compiler's build, libtcc's bits; also `--jit cc`'s), libtcc for the small ones —
+ * and, in the same process and interleaved with them, oneDNN (when built
  * with it). Every buffer is 64-byte aligned. Prints CSV lines:
  *   contender,config,mode,median_us,flops     a measurement (median of round medians)
  *   check,contender,config,max_abs_diff,ok    a contender's numbers against rnnc's
@@ -321,15 +321,12 @@ static void bench_forward(const Config *c, Rnnc *r, const float *params)
 {
     const Plan *p = r->plan;
     float *x = random_floats((long)c->B * c->T * c->I, 2);
-    Fwd *strict = wanted("rnnc") ? fwd_new(r, JIT_CC_STRICT, c, params, x) : NULL;
-    Fwd *fused = wanted("rnnc-fused") ? fwd_new(r, JIT_CC, c, params, x) : NULL;
-    Run runs[5];
+    Fwd *strict = wanted("rnnc") ? fwd_new(r, JIT_CC, c, params, x) : NULL;
+    Run runs[4];
     int n = 0;
     void (*fn)(void *) = g_threads == 2 ? run_fwd2 : run_fwd;
     if (strict)
         runs[n++] = (Run){"rnnc", fn, strict, {0}};
-    if (fused)
-        runs[n++] = (Run){"rnnc-fused", fn, fused, {0}};
 #ifdef RNNC_HAVE_DNNL
     DnnRun dr = {wanted("onednn") ? dnn_for(c, params) : NULL, to_tnc(x, c->B, c->T, c->I), NULL};
     if (dr.d)
@@ -354,7 +351,6 @@ static void bench_forward(const Config *c, Rnnc *r, const float *params)
     free((void *)dr.x);
 #endif
     fwd_free(strict);
-    fwd_free(fused);
     fwd_free(tcc);
     free(x);
 }
@@ -533,14 +529,11 @@ static void bench_train(const Config *c, Rnnc *r, const float *params)
     long long *labels = alloc64((size_t)c->B * sizeof *labels);
     for (int i = 0; i < c->B; i++)
         labels[i] = i % 5;
-    Train *strict = wanted("rnnc") ? train_new(r, JIT_CC_STRICT, c, params, x, labels) : NULL;
-    Train *fused = wanted("rnnc-fused") ? train_new(r, JIT_CC, c, params, x, labels) : NULL;
-    Run runs[4];
+    Train *strict = wanted("rnnc") ? train_new(r, JIT_CC, c, params, x, labels) : NULL;
+    Run runs[3];
     int n = 0;
     if (strict)
         runs[n++] = (Run){"rnnc", run_train, strict, {0}};
-    if (fused)
-        runs[n++] = (Run){"rnnc-fused", run_train, fused, {0}};
 #ifdef RNNC_HAVE_DNNL
     DnnRun dr = {wanted("onednn") ? dnn_for(c, params) : NULL, to_tnc(x, c->B, c->T, c->I),
                  labels};
@@ -548,7 +541,7 @@ static void bench_train(const Config *c, Rnnc *r, const float *params)
         float *dp = alloc64((size_t)p->nparams * 4);
         dnn_train_step(dr.d, dr.x, labels, 0.0f);
         dnn_grads(dr.d, dp);
-        Train *t = train_new(r, JIT_CC_STRICT, c, params, x, labels);
+        Train *t = train_new(r, JIT_CC, c, params, x, labels);
         run_train(t);
         double worst = 0, big = 0;
         for (long i = 0; i < p->nparams; i++) {
@@ -576,7 +569,6 @@ static void bench_train(const Config *c, Rnnc *r, const float *params)
     free((void *)dr.x);
 #endif
     train_free(strict);
-    train_free(fused);
     free(x);
     free(labels);
 }

@@ -91,7 +91,7 @@ static void add_f64(TCCState *s, const char *name, double (*fn)(double))
     tcc_add_symbol(s, name, p);
 }
 
-static JitModule *compile_cc(const char *source, int strict, DiagList *d);
+static JitModule *compile_cc(const char *source, DiagList *d);
 static JitModule *compile_tcc(const char *source, DiagList *d);
 static void auto_release(AutoJob *j);
 
@@ -138,7 +138,7 @@ JitModule *jit_compile(JitKind kind, const char *source, const char *prefix, int
                        ModelFns *fns, DiagList *d)
 {
     JitModule *m =
-        kind == JIT_TCC ? compile_tcc(source, d) : compile_cc(source, kind == JIT_CC_STRICT, d);
+        kind == JIT_TCC ? compile_tcc(source, d) : compile_cc(source, d);
     return m ? fill_fns(m, prefix, train, fns, d) : NULL;
 }
 
@@ -162,6 +162,8 @@ static JitModule *compile_tcc(const char *source, DiagList *d)
     add_f32(m->s, "tanhf", jit_tanhf);
     add_f64(m->s, "exp", jit_exp);
     add_f64(m->s, "tanh", jit_tanh);
+    add_fn(m->s, "fmaf", (void (*)(void))jit_fmaf);
+    add_fn(m->s, "fma", (void (*)(void))jit_fma);
     add_fn(m->s, "rnnc_product_f32", (void (*)(void))jit_product_f32);
     add_fn(m->s, "rnnc_product_f64", (void (*)(void))jit_product_f64);
     add_fn(m->s, "rnnc_product_blk_f32", (void (*)(void))jit_product_blk_f32);
@@ -306,14 +308,12 @@ static int cc_present(void)
 /* The cache's directory (dir, made when missing) and the shared object the build of
  * `source` has there (so): its name a hash of the code, the compiler and its flags. 0, or
  * -1 when the directory cannot be made. */
-static int so_path(const char *source, int strict, char *dir, size_t nd, char *so, size_t ns)
+static int so_path(const char *source, char *dir, size_t nd, char *so, size_t ns)
 {
     unsigned long long h = fnv1a(0xcbf29ce484222325ull, source);
     h = fnv1a(h, cc_name());
     for (int i = 0; cc_flags[i]; i++)
         h = fnv1a(h, cc_flags[i]);
-    if (strict)
-        h = fnv1a(h, "-DRNNC_STRICT");
     jit_cache_dir(dir, nd);
     snprintf(so, ns, "%s/%016llx.so", dir, h);
     return make_dirs(dir);
@@ -322,7 +322,7 @@ static int so_path(const char *source, int strict, char *dir, size_t nd, char *s
 int jit_cached(JitKind kind, const char *source)
 {
     char dir[3000], so[3100];
-    if (kind == JIT_TCC || so_path(source, kind == JIT_CC_STRICT, dir, sizeof dir, so, sizeof so))
+    if (kind == JIT_TCC || so_path(source, dir, sizeof dir, so, sizeof so))
         return 0;
     return access(so, R_OK) == 0;
 }
@@ -353,7 +353,7 @@ static int write_source(const char *dir, const char *source, char *c_file, size_
  * niced, so that on a busy or single core the work it would replace is not slowed by it.
  * background 2: detached, the sh ends at once and leaves the build running (no one
  * waits for it; it outlives this process). The child's pid, or -1. */
-static pid_t start_build(int strict, const char *c_file, const char *so, int background)
+static pid_t start_build(const char *c_file, const char *so, int background)
 {
     static const char script[] =
         "cc=$1 c=$2 so=$3 bg=$4; shift 4; nice=; "
@@ -375,8 +375,6 @@ static pid_t start_build(int strict, const char *c_file, const char *so, int bac
     argv[k++] = background == 2 ? "2" : background ? "1" : "0";
     for (int i = 0; cc_flags[i]; i++)
         argv[k++] = cc_flags[i];
-    if (strict)
-        argv[k++] = "-DRNNC_STRICT";
     argv[k] = NULL;
     pid_t pid;
     char *const *av = (char *const *)(void *)argv;
@@ -437,10 +435,10 @@ static JitModule *load_so(const char *so, DiagList *d)
 }
 
 /* Compiles `source` with the system compiler, or finds it compiled in the cache. */
-static JitModule *compile_cc(const char *source, int strict, DiagList *d)
+static JitModule *compile_cc(const char *source, DiagList *d)
 {
     char dir[3000], so[3100], c_file[3200], err[3300];
-    if (so_path(source, strict, dir, sizeof dir, so, sizeof so) < 0) {
+    if (so_path(source, dir, sizeof dir, so, sizeof so) < 0) {
         diag_error(d, span_none(), "--jit cc: cannot create the cache directory %s: %s", dir,
                    strerror(errno));
         return NULL;
@@ -450,7 +448,7 @@ static JitModule *compile_cc(const char *source, int strict, DiagList *d)
             diag_error(d, span_none(), "--jit cc: cannot write in %s: %s", dir, strerror(errno));
             return NULL;
         }
-        pid_t pid = start_build(strict, c_file, so, 0);
+        pid_t pid = start_build(c_file, so, 0);
         if (pid < 0 || wait_build(pid) != 0) {
             diag_error(d, span_none(), "--jit cc: '%s' failed on the generated code", cc_name());
             build_messages(c_file, d);
@@ -467,7 +465,7 @@ static JitModule *compile_cc(const char *source, int strict, DiagList *d)
 
 /* The entry points an auto module hands out are trampolines: each slot's call through the
  * slot's current table, libtcc's until the build is loaded, then the build's. The two
- * compute the same bits (RNNC_STRICT; the same plan, so the same layouts of weights,
+ * compute the same bits (MADD fused in both; the same plan, so the same layouts of weights,
  * scratch and cache), so a call may go to either, even mid-run. A fixed number of slots
  * (function pointers carry no context); past them a module stays on libtcc. */
 enum { AUTO_SLOTS = 8, AUTO_DELAY_MS = 1000 };
@@ -585,7 +583,7 @@ static pid_t auto_spawn(AutoJob *j, int background)
         return 0;
     close(fd);
     pid_t pid = write_source(dir, j->source, c_file, sizeof c_file) == 0
-                    ? start_build(1, c_file, j->so, background)
+                    ? start_build(c_file, j->so, background)
                     : -1;
     if (pid < 0)
         unlink(lock);
@@ -701,7 +699,7 @@ static void auto_start(JitModule *m, const char *cc_source, const char *prefix, 
     char dir[3000];
     AutoJob *j = calloc(1, sizeof *j);
     if (!j || !(j->source = strdup(cc_source)) ||
-        so_path(cc_source, 1, dir, sizeof dir, j->so, sizeof j->so) < 0 ||
+        so_path(cc_source, dir, sizeof dir, j->so, sizeof j->so) < 0 ||
         (j->slot = take_slot()) < 0) {
         if (j)
             free(j->source);

@@ -13,8 +13,9 @@ typedef struct JitModule JitModule;
  * passed in as rnnc_product_f32 ...; em_product and em_outer emit the calls): for c < n,
  * y[c] = (init ? init[c] : 0) + w[k * row + c] * v[k] for k = 0, 1, ..., K - 1 in turn (init
  * may be y itself); and for i < n, k < K, c < ncols in that order,
- * dst[k * row + c] += z_i[doff + c] * z_i[voff + k] with z_i = bz + i * W. Each output's
- * operations are the loops' own, in their order: the bits do not change. */
+ * dst[k * row + c] += z_i[doff + c] * z_i[voff + k] with z_i = bz + i * W. Each term is one
+ * fused multiply-add (the emitted MADD), each output's terms the loops' own in their order:
+ * the bits do not change. */
 void jit_product_f32(float *y, const float *init, const float *w, long row, const float *v, long K,
                      long n);
 void jit_product_f64(double *y, const double *init, const double *w, long row, const double *v,
@@ -26,6 +27,9 @@ void jit_product_blk_f32(long ns, float *const *y, const float *const *init, con
                          long row, const float *const *v, long K, long n);
 void jit_product_blk_f64(long ns, double *const *y, const double *const *init, const double *w,
                          long row, const double *const *v, long K, long n);
+/* fma(w, v, acc): the MADD of libtcc's own products (passed in as fmaf and fma). */
+float jit_fmaf(float w, float v, float acc);
+double jit_fma(double w, double v, double acc);
 void jit_outer_f32(float *dst, long row, long K, long ncols, const float *bz, long W, long voff,
                    long doff, long n);
 void jit_outer_f64(double *dst, long row, long K, long ncols, const double *bz, long W, long voff,
@@ -69,10 +73,10 @@ extern volatile int jit_in_libtcc;
 
 /* How generated code is compiled in process: libtcc (milliseconds, slower code), or the
  * system compiler (`$CC`, default cc, -O3 -march=native) into a shared object kept in a
- * cache keyed by a hash of the code and loaded with dlopen. JIT_CC lets the products fuse
- * their multiply-adds; JIT_CC_STRICT builds with RNNC_STRICT, whose results equal libtcc's
- * bit for bit (what JIT_AUTO moves to: libtcc first, then that build; jit_compile_auto). */
-typedef enum JitKind { JIT_TCC, JIT_CC, JIT_CC_STRICT, JIT_AUTO } JitKind;
+ * cache keyed by a hash of the code and loaded with dlopen. The two give the same bits (every
+ * product's multiply-adds fused in both, MADD; nothing else contracted), so JIT_AUTO moves
+ * from the first to the second mid-run (jit_compile_auto). */
+typedef enum JitKind { JIT_TCC, JIT_CC, JIT_AUTO } JitKind;
 
 /* Entry points of a generated model, as the host calls them: every array is a `void *` of
  * the model's own real type, so that the host stays precision-agnostic and needs one table.
@@ -112,10 +116,10 @@ typedef struct ModelFns {
  * with jit_free) or NULL with the compiler's messages added to `d`. */
 JitModule *jit_compile(JitKind kind, const char *source, const char *prefix, int train,
                        ModelFns *fns, DiagList *d);
-/* Whether `source` built by `kind` (JIT_CC, JIT_CC_STRICT) is in the cache already. */
+/* Whether `source` built by `kind` (JIT_CC) is in the cache already. */
 int jit_cached(JitKind kind, const char *source);
 /* --jit auto: `tcc_source` through libtcc at once, while the system compiler builds
- * `cc_source` (the same model shaped for it) with RNNC_STRICT in the background, into the
+ * `cc_source` (the same model shaped for it) in the background, into the
  * cache; the entry points in fns hand over to that build the moment it is loaded, mid-run
  * or not (the two give the same bits). Without a system compiler, libtcc alone and a note
  * in d (once a process). The module (free with jit_free: a build still running finishes

@@ -8,12 +8,14 @@
  * and for e^v and tanh (math: builtin; below, the prelude's own text).
  *
  * Contract: each output sees exactly the operations of the loops they replace, in the same
- * order (em_product's and em_outer's for libtcc in compiler/emit/product.c): a product
- * rounded, then a sum rounded, the terms in ascending order, never fused into one
- * multiply-add and never reassociated. Vectorising across outputs changes none of that, so
- * libtcc's results stay bit for bit those of the strict system-compiler build that --jit
- * auto hands over to. Hence the product and the sum are separate statements (no compiler
- * may contract across them) and GCC is told not to contract at all.
+ * order (em_product's and em_outer's in compiler/emit/product.c): each term one fused
+ * multiply-add (MADD, one rounding), the terms in ascending order, never reassociated; the
+ * element-wise work's products and sums rounded one by one, never contracted. Vectorising
+ * across outputs changes none of that, so libtcc's results stay bit for bit those of the
+ * system compiler's build that --jit auto hands over to. Hence the fused multiply-adds are
+ * explicit (fma, exact by IEEE 754 whatever the instruction set: the clones below have the
+ * instruction, the default one calls the C library's) and GCC is told not to contract
+ * anything else.
  */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("O3", "fp-contract=off")
@@ -24,9 +26,10 @@
 
 #include "jit.h"
 
-/* One build per instruction set, chosen when the library loads (GCC on x86-64). */
+/* One build per instruction set, chosen when the library loads (GCC on x86-64): x86-64-v4
+ * has AVX-512, v3 AVX2; both have FMA. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define KERN __attribute__((target_clones("avx512f", "avx2", "default")))
+#define KERN __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define KERN
 #endif
@@ -38,7 +41,7 @@
  * sequence (16 chains). A block of fewer than BLK runs the same code with a constant count. */
 #define BLK 6
 
-#define PRODUCT_BLK(name, real, CH)                                                               \
+#define PRODUCT_BLK(name, real, CH, FMA)                                                             \
     static inline __attribute__((always_inline)) void name##_s(                                   \
         const long S, const long m, real *const *y, const real *const *init, const real *w,       \
         long row, const real *const *v, long K, long j0)                                          \
@@ -51,10 +54,8 @@
             const real *wk = w + k * row + j0;                                                    \
             for (long s = 0; s < S; s++) {                                                        \
                 const real vk = v[s][k];                                                          \
-                for (long j = 0; j < m; j++) {                                                    \
-                    const real p = wk[j] * vk;                                                    \
-                    acc[s * m + j] = acc[s * m + j] + p;                                          \
-                }                                                                                 \
+                for (long j = 0; j < m; j++)                                                      \
+                    acc[s * m + j] = FMA(wk[j], vk, acc[s * m + j]);                              \
             }                                                                                     \
         }                                                                                         \
         for (long s = 0; s < S; s++)                                                              \
@@ -103,7 +104,7 @@
  * by one in the order of i. */
 #define OROWS 6
 
-#define OUTER(name, real, CH)                                                                     \
+#define OUTER(name, real, CH, FMA)                                                                   \
     static inline __attribute__((always_inline)) void name##_b(                                   \
         const long R, const long m, real *dst, long row, const real *bz, long W, long voff,       \
         long doff, long n, long k0, long j0)                                                      \
@@ -117,10 +118,8 @@
             const real *z = bz + i * W, *d = z + doff + j0;                                       \
             for (long r = 0; r < R; r++) {                                                        \
                 const real vk = z[voff + k0 + r];                                                 \
-                for (long j = 0; j < m; j++) {                                                    \
-                    const real p = d[j] * vk;                                                     \
-                    acc[r][j] = acc[r][j] + p;                                                    \
-                }                                                                                 \
+                for (long j = 0; j < m; j++)                                                      \
+                    acc[r][j] = FMA(d[j], vk, acc[r][j]);                                         \
             }                                                                                     \
         }                                                                                         \
         for (long r = 0; r < R; r++)                                                              \
@@ -143,9 +142,20 @@
         }                                                                                         \
     }
 
-PRODUCT_BLK(jit_product_blk_f32, float, 64)
-PRODUCT_BLK(jit_product_blk_f64, double, 32)
-OUTER(jit_outer_f32, float, 64)
+PRODUCT_BLK(jit_product_blk_f32, float, 64, __builtin_fmaf)
+PRODUCT_BLK(jit_product_blk_f64, double, 32, __builtin_fma)
+OUTER(jit_outer_f32, float, 64, __builtin_fmaf)
+/* MADD of libtcc's own code (its unrolled products): the clones' instruction */
+KERN float jit_fmaf(float w, float v, float acc)
+{
+    return __builtin_fmaf(w, v, acc);
+}
+
+KERN double jit_fma(double w, double v, double acc)
+{
+    return __builtin_fma(w, v, acc);
+}
+
 /* one sequence: a block of one */
 void jit_product_f32(float *y, const float *init, const float *w, long row, const float *v, long K,
                      long n)
@@ -159,12 +169,12 @@ void jit_product_f64(double *y, const double *init, const double *w, long row, c
     jit_product_blk_f64(1, &y, &init, w, row, &v, K, n);
 }
 
-OUTER(jit_outer_f64, double, 32)
+OUTER(jit_outer_f64, double, 32, __builtin_fma)
 
 /* e^v and tanh of math: builtin, for the units shaped for libtcc: the prelude's own text
  * (m_expf, m_tanhf, m_exp, m_tanh), included here rather than copied, built by an optimising
  * compiler without contraction, so the same operations in the same order as libtcc's build
- * of that text and the strict build's inlined copies: the same bits, sooner (S1 on libtcc:
+ * of that text and the system compiler's inlined copies: the same bits, sooner (S1 on libtcc:
  * 1418 -> 863 us). The rest of the prelude is unused here. */
 #if defined(__GNUC__)
 #pragma GCC diagnostic push

@@ -58,7 +58,8 @@ int host_write_float(Rnnc *r, const char *c_path, const char *weights, int selft
         goto out;
     }
     ModelFns fns;
-    /* libtcc: golden outputs of the unfused arithmetic, the same on every machine */
+    /* libtcc: golden outputs the same on every machine (its products' fused multiply-adds
+     * are IEEE 754's fma, one rounding, with or without the instruction) */
     if (!(jit = host_compile(r, JIT_TCC, 0, &fns)))
         goto out;
     scratch = malloc((size_t)fns.scratch_bytes(1, T));

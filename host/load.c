@@ -322,9 +322,9 @@ static double clock_ms(void)
 static JitModule *compile_auto(Rnnc *r, int train, ModelFns *fns, double *gen_end_ms)
 {
     char *cc_src = unit_source(r, train, 0);
-    if (cc_src && jit_cached(JIT_CC_STRICT, cc_src)) {
+    if (cc_src && jit_cached(JIT_CC, cc_src)) {
         *gen_end_ms = clock_ms();
-        JitModule *m = jit_compile(JIT_CC_STRICT, cc_src, r->net->name, train, fns, &r->diag);
+        JitModule *m = jit_compile(JIT_CC, cc_src, r->net->name, train, fns, &r->diag);
         free(cc_src);
         return m;
     }

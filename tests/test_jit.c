@@ -189,10 +189,10 @@ static void parts_in(PartsIn *in, const char *text)
         in->dout[i] = (float)((i * 11) % 19) / 19.0f - 0.5f;
 }
 
-/* Its training unit on libtcc (kind 0) or the strict build (1), the weights packed in. */
+/* Its training unit on libtcc (kind 0) or the system compiler's (1), the weights packed in. */
 static JitModule *parts_build(PartsIn *in, int kind, ModelFns *f)
 {
-    JitModule *m = host_compile(&in->r, kind ? JIT_CC_STRICT : JIT_TCC, 1, f);
+    JitModule *m = host_compile(&in->r, kind ? JIT_CC : JIT_TCC, 1, f);
     if (!m)
         diag_render(&in->r.diag, stderr);
     assert_non_null(m);
@@ -435,7 +435,7 @@ static void step_grads(const ModelFns *fw, const ModelFns *bw, const Plan *p, co
     free(packed), free(dw), free(y), free(logits), free(dout), free(cache);
 }
 
-/* libtcc's build and the system compiler's (RNNC_STRICT), mixed: the same gradients. */
+/* libtcc's build and the system compiler's, mixed: the same gradients. */
 static void mixed_builds(const char *text)
 {
     char *dir = tu_mkdtemp(), *cache = tu_strf("%s/cache", dir);
@@ -445,7 +445,7 @@ static void mixed_builds(const char *text)
     assert_int_equal(rnnc_load_text(&r, "mix.yaml", text), 0);
     ModelFns ft, fc;
     JitModule *mt = host_compile(&r, JIT_TCC, 1, &ft),
-              *mc = host_compile(&r, JIT_CC_STRICT, 1, &fc);
+              *mc = host_compile(&r, JIT_CC, 1, &fc);
     if (!mt || !mc)
         diag_render(&r.diag, stderr);
     assert_non_null(mt);
@@ -526,7 +526,7 @@ static void test_wide_tiles(void **state)
     float *y[2][5];
     for (int kind = 0; kind < 2; kind++) {
         ModelFns f;
-        JitModule *m = host_compile(&r, kind ? JIT_CC_STRICT : JIT_TCC, 0, &f);
+        JitModule *m = host_compile(&r, kind ? JIT_CC : JIT_TCC, 0, &f);
         if (!m)
             diag_render(&r.diag, stderr);
         assert_non_null(m);
@@ -589,7 +589,7 @@ static void test_forward_overwrites(void **state)
             x[i] = (float)((i * 13) % 17) / 17.0f - 0.5f;
         for (int kind = 0; kind < 2; kind++) {
             ModelFns f;
-            JitModule *m = host_compile(&r, kind ? JIT_CC_STRICT : JIT_TCC, 0, &f);
+            JitModule *m = host_compile(&r, kind ? JIT_CC : JIT_TCC, 0, &f);
             if (!m)
                 diag_render(&r.diag, stderr);
             assert_non_null(m);

@@ -250,3 +250,12 @@ int tu_files_equal(const char *a, const char *b)
     free(tb);
     return eq;
 }
+
+int tu_has_fma(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    return __builtin_cpu_supports("fma");
+#else
+    return 1;
+#endif
+}

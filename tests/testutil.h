@@ -18,6 +18,11 @@ const char *tu_rnnc_bin(void);
 /* printf into a fresh malloc'd string. */
 char *tu_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2), nonnull(1)));
 
+/* Whether -march=native gives this machine's compiler FMA (x86-64 without it: older than
+ * Haswell; elsewhere assumed, as on AArch64): then its builds of emitted code fuse every
+ * product's multiply-adds, the JIT's arithmetic, and give the JIT's bits. */
+int tu_has_fma(void);
+
 /* Whole file as a NUL-terminated malloc'd string (length in *n if n); NULL if unreadable. */
 char *tu_read_file(const char *path, size_t *n);
 int tu_write_file(const char *path, const char *text);

@@ -353,7 +353,7 @@ static void back_gru(Emitter *e, const PlanLayer *L, int split)
         sb_line(sb, "    const real d = dz[%ld + j], *r = wbh + (%ld + j) * %ld;", 2 * H, 2 * H,
                 Hr);
         sb_line(sb, "    for (int k = 0; k < %ld; k++)", H);
-        sb_line(sb, "        drh[k] += r[k] * d;");
+        sb_line(sb, "        drh[k] = MADD(drh[k], r[k], d);");
         sb_line(sb, "}");
     }
     sb_line(sb, "for (int k = 0; k < %ld; k++) {", H);

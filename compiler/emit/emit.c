@@ -353,8 +353,7 @@ static void unit_body(Emitter *e)
         sb_line(sb, "}");
         sb_line(sb, "%s", "");
     }
-    if (!e->dep && p->xp_width)
-        em_madd(e);
+    em_madd(e);
     if (e->train)
         em_train_mem(e);
     for (int i = 0; i < p->nlayers; i++)

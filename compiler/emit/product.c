@@ -68,7 +68,7 @@ static void emit_product_regs(Emitter *e, const char *dst, long dst0, long n, co
                 sb_line(sb, "            RNNC_PREFETCH(wk + %ld + q);", ahead * tm->row);
             }
             sb_line(sb, "    for (int j = 0; j < %ld; j++)", w);
-            sb_line(sb, "        acc[j] += wk[j] * vk;");
+            sb_line(sb, "        acc[j] = MADD(acc[j], wk[j], vk);");
             sb_line(sb, "}");
         }
         sb_line(sb, "for (int j = 0; j < %ld; j++)", w);
@@ -124,63 +124,78 @@ void em_product(Emitter *e, int unrolled, const char *dst, long dst0, long n, co
                  * loop (compilers that vectorise get the plain loop) */
                 sb_line(sb, "real *dj = %s + %ld;", dst, dst0);
                 sb_line(sb, "for (int j = 0; j < %ld; j += 4) {", n);
-                sb_line(sb, "    dj[j] += wk[j] * vk;");
-                sb_line(sb, "    dj[j + 1] += wk[j + 1] * vk;");
-                sb_line(sb, "    dj[j + 2] += wk[j + 2] * vk;");
-                sb_line(sb, "    dj[j + 3] += wk[j + 3] * vk;");
+                for (int q = 0; q < 4; q++)
+                    sb_line(sb, "    dj[j + %d] = MADD(dj[j + %d], wk[j + %d], vk);", q, q, q);
                 sb_line(sb, "}");
             } else {
+                const char *d = em_ix(e, dst0, -1);
                 sb_line(sb, "for (int j = 0; j < %ld; j++)", n);
-                sb_line(sb, "    %s[%s] += wk[j] * vk;", dst, em_ix(e, dst0, -1));
+                sb_line(sb, "    %s[%s] = MADD(%s[%s], wk[j], vk);", dst, d, dst, d);
             }
             sb_close(sb, 1);
         }
         return;
     }
+    /* each output's terms through MADD, in a local: dst may be the vector */
     for (long c = 0; c < n; c++) {
-        int first = 1, col = 0;
-        sb_printf(sb, "%*s%s[%ld] =", sb->indent, "", dst, dst0 + c);
-        col = sb->indent + 8;
-        if (init) {
-            sb_printf(sb, " %s[%ld]", init, init0 + c);
-            first = 0;
-        }
+        int col = sb->indent + 4;
+        sb_line(sb, "{");
+        if (init)
+            sb_line(sb, "    real a_ = %s[%ld];", init, init0 + c);
+        else
+            sb_line(sb, "    real a_ = %s;", e->zero);
         for (int t = 0; t < nterms; t++) {
             const Term *tm = &terms[t];
             for (long k = 0; k < tm->K; k++) {
-                char term[96];
-                snprintf(term, sizeof term, "%s%s[%ld] * %s[%ld]", first ? " " : " + ", tm->w,
-                         k * tm->row + tm->col0 + c, tm->v, k);
-                first = 0;
-                if (col + (int)strlen(term) > 92) {
-                    sb_printf(sb, "\n%*s", sb->indent + 4, "");
+                char term[112];
+                int len = snprintf(term, sizeof term, "a_ = MADD(a_, %s[%ld], %s[%ld]);",
+                                   tm->w, k * tm->row + tm->col0 + c, tm->v, k);
+                if (col == sb->indent + 4 || col + 1 + len > 92) {
+                    sb_printf(sb, "%s%*s", col == sb->indent + 4 ? "" : "\n", sb->indent + 4,
+                              "");
                     col = sb->indent + 4;
+                } else {
+                    sb_puts(sb, " ");
+                    col++;
                 }
                 sb_puts(sb, term);
-                col += (int)strlen(term);
+                col += len;
             }
         }
-        if (first)
-            sb_printf(sb, " %s", e->zero);
-        sb_puts(sb, ";\n");
+        if (col > sb->indent + 4)
+            sb_puts(sb, "\n");
+        sb_line(sb, "    %s[%ld] = a_;", dst, dst0 + c);
+        sb_line(sb, "}");
     }
 }
 
-/* MADD(acc, w, v) = acc + w * v of the batched products: fused, with one rounding, where
- * the compiler says a fused multiply-add is fast (-march with FMA) unless RNNC_STRICT is
- * defined; else the multiply and add of the fused cell, whose results it then repeats bit
- * for bit (libtcc, plain builds). */
+/* MADD(acc, w, v) = acc + w * v, every term of every product. In the JIT's units always one
+ * fused multiply-add, one rounding: libtcc's code calls it (jit_fmaf, or jit_kern.c's
+ * products, fused alike) and the system compiler's inlines it, so both give the same bits, at
+ * the speed of the machine's FMA. In units written out (deployed or not): fused where the
+ * compiler says a fused multiply-add is fast (-march with FMA: then the JIT's bits) unless
+ * RNNC_STRICT is defined, else a multiply and an add (no library call either way). */
 void em_madd(Emitter *e)
 {
     Sb *sb = e->sb;
     int dbl = e->p->net->dbl;
-    sb_line(sb, "/* acc + w * v in the batched products: fused where the compiler says fused");
-    sb_line(sb, " * multiply-add is fast, unless RNNC_STRICT is defined. */");
-    sb_line(sb, "#if defined(__FP_FAST_FMA%s) && !defined(RNNC_STRICT)", dbl ? "" : "F");
-    sb_line(sb, "#define MADD(acc, w, v) __builtin_fma%s(w, v, acc)", dbl ? "" : "f");
-    sb_line(sb, "#else");
-    sb_line(sb, "#define MADD(acc, w, v) ((acc) + (w) * (v))");
-    sb_line(sb, "#endif");
+    const char *f = dbl ? "" : "f", *r = dbl ? "double" : "float";
+    if (e->jit && e->for_tcc) {
+        sb_line(sb, "/* acc + w * v in every product: one fused multiply-add (rnnc's build) */");
+        sb_line(sb, "%s fma%s(%s, %s, %s);", r, f, r, r, r);
+        sb_line(sb, "#define MADD(acc, w, v) fma%s(w, v, acc)", f);
+    } else if (e->jit) {
+        sb_line(sb, "/* acc + w * v in every product: one fused multiply-add, as libtcc's */");
+        sb_line(sb, "#define MADD(acc, w, v) __builtin_fma%s(w, v, acc)", f);
+    } else {
+        sb_line(sb, "/* acc + w * v in the products: fused where the compiler says fused");
+        sb_line(sb, " * multiply-add is fast, unless RNNC_STRICT is defined. */");
+        sb_line(sb, "#if defined(__FP_FAST_FMA%s) && !defined(RNNC_STRICT)", dbl ? "" : "F");
+        sb_line(sb, "#define MADD(acc, w, v) __builtin_fma%s(w, v, acc)", f);
+        sb_line(sb, "#else");
+        sb_line(sb, "#define MADD(acc, w, v) ((acc) + (w) * (v))");
+        sb_line(sb, "#endif");
+    }
     sb_line(sb, "/* The tiles of the batched kernels stay functions of their own, and everything");
     sb_line(sb,
             " * they call (exp, tanh) is inlined into them, so that their gates vectorise. */");
@@ -356,7 +371,7 @@ void em_outer(Emitter *e, const char *dst, long row, long col0, long K, long nco
         sb_line(sb, "        const real v = z[%ld + k];", voff);
         sb_line(sb, "        real *r = %s + k * %ld + %ld;", dst, row, col0);
         sb_line(sb, "        for (int j = 0; j < %ld; j++)", ncols);
-        sb_line(sb, "            r[j] += d[j] * v;");
+        sb_line(sb, "            r[j] = MADD(r[j], d[j], v);");
         sb_line(sb, "    }");
         sb_line(sb, "}");
         return;

@@ -13,9 +13,8 @@
  *                     contiguous panels, and every other step visits them from the last,
  *                     so that the panel read last, still in L1, is read first.
  *
- * Every output sees the additions em_product's one-sequence loop does, in its order, and
- * the gates are cell.c's equations unit for unit, so the bits equal libtcc's whenever the
- * multiply-adds are not fused (RNNC_STRICT).
+ * Every output sees the multiply-adds em_product's one-sequence loop does, in its order (MADD,
+ * fused), and the gates are cell.c's equations unit for unit, so the bits equal libtcc's.
  */
 #include <stdio.h>
 

@@ -126,7 +126,7 @@ static void vec_copy(real *dst, const real *src, long n)
 #define RNNC_PREFETCH(p) ((void)(p))
 #endif
 
-/* acc + w * v in the batched products: fused where the compiler says fused
+/* acc + w * v in the products: fused where the compiler says fused
  * multiply-add is fast, unless RNNC_STRICT is defined. */
 #if defined(__FP_FAST_FMA) && !defined(RNNC_STRICT)
 #define MADD(acc, w, v) __builtin_fma(w, v, acc)

@@ -128,7 +128,7 @@ static void vec_copy(real *dst, const real *src, long n)
 #define RNNC_PREFETCH(p) ((void)(p))
 #endif
 
-/* acc + w * v in the batched products: fused where the compiler says fused
+/* acc + w * v in the products: fused where the compiler says fused
  * multiply-add is fast, unless RNNC_STRICT is defined. */
 #if defined(__FP_FAST_FMAF) && !defined(RNNC_STRICT)
 #define MADD(acc, w, v) __builtin_fmaf(w, v, acc)
@@ -240,7 +240,7 @@ static void blk_lstm_l0_rec1(const real *w, real *const *ps, real *const *hs, re
             for (int k = 0; k < 48; k++) {
                 const real vk = m[k], *wk = wr + k * 16 + 0 + jc;
                 for (int j = 0; j < 16; j++)
-                    acc[j] += wk[j] * vk;
+                    acc[j] = MADD(acc[j], wk[j], vk);
             }
             for (int j = 0; j < 16; j++)
                 h[0 + jc + j] = acc[j];
@@ -295,7 +295,7 @@ static void blk_lstm_l0_rec6(const real *w, real *const *ps, real *const *hs, re
             for (int k = 0; k < 48; k++) {
                 const real vk = m[k], *wk = wr + k * 16 + 0 + jc;
                 for (int j = 0; j < 16; j++)
-                    acc[j] += wk[j] * vk;
+                    acc[j] = MADD(acc[j], wk[j], vk);
             }
             for (int j = 0; j < 16; j++)
                 h[0 + jc + j] = acc[j];

@@ -209,6 +209,16 @@ static void vec_copy(real *dst, const real *src, long n)
 #define RNNC_PREFETCH(p) ((void)(p))
 #endif
 
+/* acc + w * v in every product: one fused multiply-add, as libtcc's */
+#define MADD(acc, w, v) __builtin_fmaf(w, v, acc)
+/* The tiles of the batched kernels stay functions of their own, and everything
+ * they call (exp, tanh) is inlined into them, so that their gates vectorise. */
+#if defined(__GNUC__)
+#define RNNC_TILE __attribute__((noinline, flatten))
+#else
+#define RNNC_TILE
+#endif
+
 /* What forward_train keeps for backward, carved from one cache block. */
 typedef struct TrainMem {
     int *len, *perm, *bs; /* (B), (B), (T): the packed schedule */
@@ -272,62 +282,254 @@ static void blk_tracker_l0_cell(const real *w, const real *x, real *h)
     const real *wh = w + 80; /* W_hh^T (8, 24) */
     real g[24];
     real gh[8]; /* W_hn h + b_hn, kept apart for r * (...) */
-    g[0] = b[0] + wx[0] * x[0] + wx[24] * x[1] + wh[0] * h[0] + wh[24] * h[1] + wh[48] * h[2]
-         + wh[72] * h[3] + wh[96] * h[4] + wh[120] * h[5] + wh[144] * h[6] + wh[168] * h[7];
-    g[1] = b[1] + wx[1] * x[0] + wx[25] * x[1] + wh[1] * h[0] + wh[25] * h[1] + wh[49] * h[2]
-         + wh[73] * h[3] + wh[97] * h[4] + wh[121] * h[5] + wh[145] * h[6] + wh[169] * h[7];
-    g[2] = b[2] + wx[2] * x[0] + wx[26] * x[1] + wh[2] * h[0] + wh[26] * h[1] + wh[50] * h[2]
-         + wh[74] * h[3] + wh[98] * h[4] + wh[122] * h[5] + wh[146] * h[6] + wh[170] * h[7];
-    g[3] = b[3] + wx[3] * x[0] + wx[27] * x[1] + wh[3] * h[0] + wh[27] * h[1] + wh[51] * h[2]
-         + wh[75] * h[3] + wh[99] * h[4] + wh[123] * h[5] + wh[147] * h[6] + wh[171] * h[7];
-    g[4] = b[4] + wx[4] * x[0] + wx[28] * x[1] + wh[4] * h[0] + wh[28] * h[1] + wh[52] * h[2]
-         + wh[76] * h[3] + wh[100] * h[4] + wh[124] * h[5] + wh[148] * h[6] + wh[172] * h[7];
-    g[5] = b[5] + wx[5] * x[0] + wx[29] * x[1] + wh[5] * h[0] + wh[29] * h[1] + wh[53] * h[2]
-         + wh[77] * h[3] + wh[101] * h[4] + wh[125] * h[5] + wh[149] * h[6] + wh[173] * h[7];
-    g[6] = b[6] + wx[6] * x[0] + wx[30] * x[1] + wh[6] * h[0] + wh[30] * h[1] + wh[54] * h[2]
-         + wh[78] * h[3] + wh[102] * h[4] + wh[126] * h[5] + wh[150] * h[6] + wh[174] * h[7];
-    g[7] = b[7] + wx[7] * x[0] + wx[31] * x[1] + wh[7] * h[0] + wh[31] * h[1] + wh[55] * h[2]
-         + wh[79] * h[3] + wh[103] * h[4] + wh[127] * h[5] + wh[151] * h[6] + wh[175] * h[7];
-    g[8] = b[8] + wx[8] * x[0] + wx[32] * x[1] + wh[8] * h[0] + wh[32] * h[1] + wh[56] * h[2]
-         + wh[80] * h[3] + wh[104] * h[4] + wh[128] * h[5] + wh[152] * h[6] + wh[176] * h[7];
-    g[9] = b[9] + wx[9] * x[0] + wx[33] * x[1] + wh[9] * h[0] + wh[33] * h[1] + wh[57] * h[2]
-         + wh[81] * h[3] + wh[105] * h[4] + wh[129] * h[5] + wh[153] * h[6] + wh[177] * h[7];
-    g[10] = b[10] + wx[10] * x[0] + wx[34] * x[1] + wh[10] * h[0] + wh[34] * h[1] + wh[58] * h[2]
-         + wh[82] * h[3] + wh[106] * h[4] + wh[130] * h[5] + wh[154] * h[6] + wh[178] * h[7];
-    g[11] = b[11] + wx[11] * x[0] + wx[35] * x[1] + wh[11] * h[0] + wh[35] * h[1] + wh[59] * h[2]
-         + wh[83] * h[3] + wh[107] * h[4] + wh[131] * h[5] + wh[155] * h[6] + wh[179] * h[7];
-    g[12] = b[12] + wx[12] * x[0] + wx[36] * x[1] + wh[12] * h[0] + wh[36] * h[1] + wh[60] * h[2]
-         + wh[84] * h[3] + wh[108] * h[4] + wh[132] * h[5] + wh[156] * h[6] + wh[180] * h[7];
-    g[13] = b[13] + wx[13] * x[0] + wx[37] * x[1] + wh[13] * h[0] + wh[37] * h[1] + wh[61] * h[2]
-         + wh[85] * h[3] + wh[109] * h[4] + wh[133] * h[5] + wh[157] * h[6] + wh[181] * h[7];
-    g[14] = b[14] + wx[14] * x[0] + wx[38] * x[1] + wh[14] * h[0] + wh[38] * h[1] + wh[62] * h[2]
-         + wh[86] * h[3] + wh[110] * h[4] + wh[134] * h[5] + wh[158] * h[6] + wh[182] * h[7];
-    g[15] = b[15] + wx[15] * x[0] + wx[39] * x[1] + wh[15] * h[0] + wh[39] * h[1] + wh[63] * h[2]
-         + wh[87] * h[3] + wh[111] * h[4] + wh[135] * h[5] + wh[159] * h[6] + wh[183] * h[7];
-    g[16] = b[16] + wx[16] * x[0] + wx[40] * x[1];
-    g[17] = b[17] + wx[17] * x[0] + wx[41] * x[1];
-    g[18] = b[18] + wx[18] * x[0] + wx[42] * x[1];
-    g[19] = b[19] + wx[19] * x[0] + wx[43] * x[1];
-    g[20] = b[20] + wx[20] * x[0] + wx[44] * x[1];
-    g[21] = b[21] + wx[21] * x[0] + wx[45] * x[1];
-    g[22] = b[22] + wx[22] * x[0] + wx[46] * x[1];
-    g[23] = b[23] + wx[23] * x[0] + wx[47] * x[1];
-    gh[0] = bhn[0] + wh[16] * h[0] + wh[40] * h[1] + wh[64] * h[2] + wh[88] * h[3]
-         + wh[112] * h[4] + wh[136] * h[5] + wh[160] * h[6] + wh[184] * h[7];
-    gh[1] = bhn[1] + wh[17] * h[0] + wh[41] * h[1] + wh[65] * h[2] + wh[89] * h[3]
-         + wh[113] * h[4] + wh[137] * h[5] + wh[161] * h[6] + wh[185] * h[7];
-    gh[2] = bhn[2] + wh[18] * h[0] + wh[42] * h[1] + wh[66] * h[2] + wh[90] * h[3]
-         + wh[114] * h[4] + wh[138] * h[5] + wh[162] * h[6] + wh[186] * h[7];
-    gh[3] = bhn[3] + wh[19] * h[0] + wh[43] * h[1] + wh[67] * h[2] + wh[91] * h[3]
-         + wh[115] * h[4] + wh[139] * h[5] + wh[163] * h[6] + wh[187] * h[7];
-    gh[4] = bhn[4] + wh[20] * h[0] + wh[44] * h[1] + wh[68] * h[2] + wh[92] * h[3]
-         + wh[116] * h[4] + wh[140] * h[5] + wh[164] * h[6] + wh[188] * h[7];
-    gh[5] = bhn[5] + wh[21] * h[0] + wh[45] * h[1] + wh[69] * h[2] + wh[93] * h[3]
-         + wh[117] * h[4] + wh[141] * h[5] + wh[165] * h[6] + wh[189] * h[7];
-    gh[6] = bhn[6] + wh[22] * h[0] + wh[46] * h[1] + wh[70] * h[2] + wh[94] * h[3]
-         + wh[118] * h[4] + wh[142] * h[5] + wh[166] * h[6] + wh[190] * h[7];
-    gh[7] = bhn[7] + wh[23] * h[0] + wh[47] * h[1] + wh[71] * h[2] + wh[95] * h[3]
-         + wh[119] * h[4] + wh[143] * h[5] + wh[167] * h[6] + wh[191] * h[7];
+    {
+        real a_ = b[0];
+        a_ = MADD(a_, wx[0], x[0]); a_ = MADD(a_, wx[24], x[1]); a_ = MADD(a_, wh[0], h[0]);
+        a_ = MADD(a_, wh[24], h[1]); a_ = MADD(a_, wh[48], h[2]);
+        a_ = MADD(a_, wh[72], h[3]); a_ = MADD(a_, wh[96], h[4]);
+        a_ = MADD(a_, wh[120], h[5]); a_ = MADD(a_, wh[144], h[6]);
+        a_ = MADD(a_, wh[168], h[7]);
+        g[0] = a_;
+    }
+    {
+        real a_ = b[1];
+        a_ = MADD(a_, wx[1], x[0]); a_ = MADD(a_, wx[25], x[1]); a_ = MADD(a_, wh[1], h[0]);
+        a_ = MADD(a_, wh[25], h[1]); a_ = MADD(a_, wh[49], h[2]);
+        a_ = MADD(a_, wh[73], h[3]); a_ = MADD(a_, wh[97], h[4]);
+        a_ = MADD(a_, wh[121], h[5]); a_ = MADD(a_, wh[145], h[6]);
+        a_ = MADD(a_, wh[169], h[7]);
+        g[1] = a_;
+    }
+    {
+        real a_ = b[2];
+        a_ = MADD(a_, wx[2], x[0]); a_ = MADD(a_, wx[26], x[1]); a_ = MADD(a_, wh[2], h[0]);
+        a_ = MADD(a_, wh[26], h[1]); a_ = MADD(a_, wh[50], h[2]);
+        a_ = MADD(a_, wh[74], h[3]); a_ = MADD(a_, wh[98], h[4]);
+        a_ = MADD(a_, wh[122], h[5]); a_ = MADD(a_, wh[146], h[6]);
+        a_ = MADD(a_, wh[170], h[7]);
+        g[2] = a_;
+    }
+    {
+        real a_ = b[3];
+        a_ = MADD(a_, wx[3], x[0]); a_ = MADD(a_, wx[27], x[1]); a_ = MADD(a_, wh[3], h[0]);
+        a_ = MADD(a_, wh[27], h[1]); a_ = MADD(a_, wh[51], h[2]);
+        a_ = MADD(a_, wh[75], h[3]); a_ = MADD(a_, wh[99], h[4]);
+        a_ = MADD(a_, wh[123], h[5]); a_ = MADD(a_, wh[147], h[6]);
+        a_ = MADD(a_, wh[171], h[7]);
+        g[3] = a_;
+    }
+    {
+        real a_ = b[4];
+        a_ = MADD(a_, wx[4], x[0]); a_ = MADD(a_, wx[28], x[1]); a_ = MADD(a_, wh[4], h[0]);
+        a_ = MADD(a_, wh[28], h[1]); a_ = MADD(a_, wh[52], h[2]);
+        a_ = MADD(a_, wh[76], h[3]); a_ = MADD(a_, wh[100], h[4]);
+        a_ = MADD(a_, wh[124], h[5]); a_ = MADD(a_, wh[148], h[6]);
+        a_ = MADD(a_, wh[172], h[7]);
+        g[4] = a_;
+    }
+    {
+        real a_ = b[5];
+        a_ = MADD(a_, wx[5], x[0]); a_ = MADD(a_, wx[29], x[1]); a_ = MADD(a_, wh[5], h[0]);
+        a_ = MADD(a_, wh[29], h[1]); a_ = MADD(a_, wh[53], h[2]);
+        a_ = MADD(a_, wh[77], h[3]); a_ = MADD(a_, wh[101], h[4]);
+        a_ = MADD(a_, wh[125], h[5]); a_ = MADD(a_, wh[149], h[6]);
+        a_ = MADD(a_, wh[173], h[7]);
+        g[5] = a_;
+    }
+    {
+        real a_ = b[6];
+        a_ = MADD(a_, wx[6], x[0]); a_ = MADD(a_, wx[30], x[1]); a_ = MADD(a_, wh[6], h[0]);
+        a_ = MADD(a_, wh[30], h[1]); a_ = MADD(a_, wh[54], h[2]);
+        a_ = MADD(a_, wh[78], h[3]); a_ = MADD(a_, wh[102], h[4]);
+        a_ = MADD(a_, wh[126], h[5]); a_ = MADD(a_, wh[150], h[6]);
+        a_ = MADD(a_, wh[174], h[7]);
+        g[6] = a_;
+    }
+    {
+        real a_ = b[7];
+        a_ = MADD(a_, wx[7], x[0]); a_ = MADD(a_, wx[31], x[1]); a_ = MADD(a_, wh[7], h[0]);
+        a_ = MADD(a_, wh[31], h[1]); a_ = MADD(a_, wh[55], h[2]);
+        a_ = MADD(a_, wh[79], h[3]); a_ = MADD(a_, wh[103], h[4]);
+        a_ = MADD(a_, wh[127], h[5]); a_ = MADD(a_, wh[151], h[6]);
+        a_ = MADD(a_, wh[175], h[7]);
+        g[7] = a_;
+    }
+    {
+        real a_ = b[8];
+        a_ = MADD(a_, wx[8], x[0]); a_ = MADD(a_, wx[32], x[1]); a_ = MADD(a_, wh[8], h[0]);
+        a_ = MADD(a_, wh[32], h[1]); a_ = MADD(a_, wh[56], h[2]);
+        a_ = MADD(a_, wh[80], h[3]); a_ = MADD(a_, wh[104], h[4]);
+        a_ = MADD(a_, wh[128], h[5]); a_ = MADD(a_, wh[152], h[6]);
+        a_ = MADD(a_, wh[176], h[7]);
+        g[8] = a_;
+    }
+    {
+        real a_ = b[9];
+        a_ = MADD(a_, wx[9], x[0]); a_ = MADD(a_, wx[33], x[1]); a_ = MADD(a_, wh[9], h[0]);
+        a_ = MADD(a_, wh[33], h[1]); a_ = MADD(a_, wh[57], h[2]);
+        a_ = MADD(a_, wh[81], h[3]); a_ = MADD(a_, wh[105], h[4]);
+        a_ = MADD(a_, wh[129], h[5]); a_ = MADD(a_, wh[153], h[6]);
+        a_ = MADD(a_, wh[177], h[7]);
+        g[9] = a_;
+    }
+    {
+        real a_ = b[10];
+        a_ = MADD(a_, wx[10], x[0]); a_ = MADD(a_, wx[34], x[1]);
+        a_ = MADD(a_, wh[10], h[0]); a_ = MADD(a_, wh[34], h[1]);
+        a_ = MADD(a_, wh[58], h[2]); a_ = MADD(a_, wh[82], h[3]);
+        a_ = MADD(a_, wh[106], h[4]); a_ = MADD(a_, wh[130], h[5]);
+        a_ = MADD(a_, wh[154], h[6]); a_ = MADD(a_, wh[178], h[7]);
+        g[10] = a_;
+    }
+    {
+        real a_ = b[11];
+        a_ = MADD(a_, wx[11], x[0]); a_ = MADD(a_, wx[35], x[1]);
+        a_ = MADD(a_, wh[11], h[0]); a_ = MADD(a_, wh[35], h[1]);
+        a_ = MADD(a_, wh[59], h[2]); a_ = MADD(a_, wh[83], h[3]);
+        a_ = MADD(a_, wh[107], h[4]); a_ = MADD(a_, wh[131], h[5]);
+        a_ = MADD(a_, wh[155], h[6]); a_ = MADD(a_, wh[179], h[7]);
+        g[11] = a_;
+    }
+    {
+        real a_ = b[12];
+        a_ = MADD(a_, wx[12], x[0]); a_ = MADD(a_, wx[36], x[1]);
+        a_ = MADD(a_, wh[12], h[0]); a_ = MADD(a_, wh[36], h[1]);
+        a_ = MADD(a_, wh[60], h[2]); a_ = MADD(a_, wh[84], h[3]);
+        a_ = MADD(a_, wh[108], h[4]); a_ = MADD(a_, wh[132], h[5]);
+        a_ = MADD(a_, wh[156], h[6]); a_ = MADD(a_, wh[180], h[7]);
+        g[12] = a_;
+    }
+    {
+        real a_ = b[13];
+        a_ = MADD(a_, wx[13], x[0]); a_ = MADD(a_, wx[37], x[1]);
+        a_ = MADD(a_, wh[13], h[0]); a_ = MADD(a_, wh[37], h[1]);
+        a_ = MADD(a_, wh[61], h[2]); a_ = MADD(a_, wh[85], h[3]);
+        a_ = MADD(a_, wh[109], h[4]); a_ = MADD(a_, wh[133], h[5]);
+        a_ = MADD(a_, wh[157], h[6]); a_ = MADD(a_, wh[181], h[7]);
+        g[13] = a_;
+    }
+    {
+        real a_ = b[14];
+        a_ = MADD(a_, wx[14], x[0]); a_ = MADD(a_, wx[38], x[1]);
+        a_ = MADD(a_, wh[14], h[0]); a_ = MADD(a_, wh[38], h[1]);
+        a_ = MADD(a_, wh[62], h[2]); a_ = MADD(a_, wh[86], h[3]);
+        a_ = MADD(a_, wh[110], h[4]); a_ = MADD(a_, wh[134], h[5]);
+        a_ = MADD(a_, wh[158], h[6]); a_ = MADD(a_, wh[182], h[7]);
+        g[14] = a_;
+    }
+    {
+        real a_ = b[15];
+        a_ = MADD(a_, wx[15], x[0]); a_ = MADD(a_, wx[39], x[1]);
+        a_ = MADD(a_, wh[15], h[0]); a_ = MADD(a_, wh[39], h[1]);
+        a_ = MADD(a_, wh[63], h[2]); a_ = MADD(a_, wh[87], h[3]);
+        a_ = MADD(a_, wh[111], h[4]); a_ = MADD(a_, wh[135], h[5]);
+        a_ = MADD(a_, wh[159], h[6]); a_ = MADD(a_, wh[183], h[7]);
+        g[15] = a_;
+    }
+    {
+        real a_ = b[16];
+        a_ = MADD(a_, wx[16], x[0]); a_ = MADD(a_, wx[40], x[1]);
+        g[16] = a_;
+    }
+    {
+        real a_ = b[17];
+        a_ = MADD(a_, wx[17], x[0]); a_ = MADD(a_, wx[41], x[1]);
+        g[17] = a_;
+    }
+    {
+        real a_ = b[18];
+        a_ = MADD(a_, wx[18], x[0]); a_ = MADD(a_, wx[42], x[1]);
+        g[18] = a_;
+    }
+    {
+        real a_ = b[19];
+        a_ = MADD(a_, wx[19], x[0]); a_ = MADD(a_, wx[43], x[1]);
+        g[19] = a_;
+    }
+    {
+        real a_ = b[20];
+        a_ = MADD(a_, wx[20], x[0]); a_ = MADD(a_, wx[44], x[1]);
+        g[20] = a_;
+    }
+    {
+        real a_ = b[21];
+        a_ = MADD(a_, wx[21], x[0]); a_ = MADD(a_, wx[45], x[1]);
+        g[21] = a_;
+    }
+    {
+        real a_ = b[22];
+        a_ = MADD(a_, wx[22], x[0]); a_ = MADD(a_, wx[46], x[1]);
+        g[22] = a_;
+    }
+    {
+        real a_ = b[23];
+        a_ = MADD(a_, wx[23], x[0]); a_ = MADD(a_, wx[47], x[1]);
+        g[23] = a_;
+    }
+    {
+        real a_ = bhn[0];
+        a_ = MADD(a_, wh[16], h[0]); a_ = MADD(a_, wh[40], h[1]);
+        a_ = MADD(a_, wh[64], h[2]); a_ = MADD(a_, wh[88], h[3]);
+        a_ = MADD(a_, wh[112], h[4]); a_ = MADD(a_, wh[136], h[5]);
+        a_ = MADD(a_, wh[160], h[6]); a_ = MADD(a_, wh[184], h[7]);
+        gh[0] = a_;
+    }
+    {
+        real a_ = bhn[1];
+        a_ = MADD(a_, wh[17], h[0]); a_ = MADD(a_, wh[41], h[1]);
+        a_ = MADD(a_, wh[65], h[2]); a_ = MADD(a_, wh[89], h[3]);
+        a_ = MADD(a_, wh[113], h[4]); a_ = MADD(a_, wh[137], h[5]);
+        a_ = MADD(a_, wh[161], h[6]); a_ = MADD(a_, wh[185], h[7]);
+        gh[1] = a_;
+    }
+    {
+        real a_ = bhn[2];
+        a_ = MADD(a_, wh[18], h[0]); a_ = MADD(a_, wh[42], h[1]);
+        a_ = MADD(a_, wh[66], h[2]); a_ = MADD(a_, wh[90], h[3]);
+        a_ = MADD(a_, wh[114], h[4]); a_ = MADD(a_, wh[138], h[5]);
+        a_ = MADD(a_, wh[162], h[6]); a_ = MADD(a_, wh[186], h[7]);
+        gh[2] = a_;
+    }
+    {
+        real a_ = bhn[3];
+        a_ = MADD(a_, wh[19], h[0]); a_ = MADD(a_, wh[43], h[1]);
+        a_ = MADD(a_, wh[67], h[2]); a_ = MADD(a_, wh[91], h[3]);
+        a_ = MADD(a_, wh[115], h[4]); a_ = MADD(a_, wh[139], h[5]);
+        a_ = MADD(a_, wh[163], h[6]); a_ = MADD(a_, wh[187], h[7]);
+        gh[3] = a_;
+    }
+    {
+        real a_ = bhn[4];
+        a_ = MADD(a_, wh[20], h[0]); a_ = MADD(a_, wh[44], h[1]);
+        a_ = MADD(a_, wh[68], h[2]); a_ = MADD(a_, wh[92], h[3]);
+        a_ = MADD(a_, wh[116], h[4]); a_ = MADD(a_, wh[140], h[5]);
+        a_ = MADD(a_, wh[164], h[6]); a_ = MADD(a_, wh[188], h[7]);
+        gh[4] = a_;
+    }
+    {
+        real a_ = bhn[5];
+        a_ = MADD(a_, wh[21], h[0]); a_ = MADD(a_, wh[45], h[1]);
+        a_ = MADD(a_, wh[69], h[2]); a_ = MADD(a_, wh[93], h[3]);
+        a_ = MADD(a_, wh[117], h[4]); a_ = MADD(a_, wh[141], h[5]);
+        a_ = MADD(a_, wh[165], h[6]); a_ = MADD(a_, wh[189], h[7]);
+        gh[5] = a_;
+    }
+    {
+        real a_ = bhn[6];
+        a_ = MADD(a_, wh[22], h[0]); a_ = MADD(a_, wh[46], h[1]);
+        a_ = MADD(a_, wh[70], h[2]); a_ = MADD(a_, wh[94], h[3]);
+        a_ = MADD(a_, wh[118], h[4]); a_ = MADD(a_, wh[142], h[5]);
+        a_ = MADD(a_, wh[166], h[6]); a_ = MADD(a_, wh[190], h[7]);
+        gh[6] = a_;
+    }
+    {
+        real a_ = bhn[7];
+        a_ = MADD(a_, wh[23], h[0]); a_ = MADD(a_, wh[47], h[1]);
+        a_ = MADD(a_, wh[71], h[2]); a_ = MADD(a_, wh[95], h[3]);
+        a_ = MADD(a_, wh[119], h[4]); a_ = MADD(a_, wh[143], h[5]);
+        a_ = MADD(a_, wh[167], h[6]); a_ = MADD(a_, wh[191], h[7]);
+        gh[7] = a_;
+    }
     {
         const real r = act_sigmoid(g[0]);
         const real z = act_sigmoid(g[8]);
@@ -407,62 +609,254 @@ static void blk_tracker_l0_cellc(const real *w, const real *x, real *h, real *a,
     const real *wh = w + 80; /* W_hh^T (8, 24) */
     real g[24];
     real gh[8]; /* W_hn h + b_hn, kept apart for r * (...) */
-    g[0] = b[0] + wx[0] * x[0] + wx[24] * x[1] + wh[0] * h[0] + wh[24] * h[1] + wh[48] * h[2]
-         + wh[72] * h[3] + wh[96] * h[4] + wh[120] * h[5] + wh[144] * h[6] + wh[168] * h[7];
-    g[1] = b[1] + wx[1] * x[0] + wx[25] * x[1] + wh[1] * h[0] + wh[25] * h[1] + wh[49] * h[2]
-         + wh[73] * h[3] + wh[97] * h[4] + wh[121] * h[5] + wh[145] * h[6] + wh[169] * h[7];
-    g[2] = b[2] + wx[2] * x[0] + wx[26] * x[1] + wh[2] * h[0] + wh[26] * h[1] + wh[50] * h[2]
-         + wh[74] * h[3] + wh[98] * h[4] + wh[122] * h[5] + wh[146] * h[6] + wh[170] * h[7];
-    g[3] = b[3] + wx[3] * x[0] + wx[27] * x[1] + wh[3] * h[0] + wh[27] * h[1] + wh[51] * h[2]
-         + wh[75] * h[3] + wh[99] * h[4] + wh[123] * h[5] + wh[147] * h[6] + wh[171] * h[7];
-    g[4] = b[4] + wx[4] * x[0] + wx[28] * x[1] + wh[4] * h[0] + wh[28] * h[1] + wh[52] * h[2]
-         + wh[76] * h[3] + wh[100] * h[4] + wh[124] * h[5] + wh[148] * h[6] + wh[172] * h[7];
-    g[5] = b[5] + wx[5] * x[0] + wx[29] * x[1] + wh[5] * h[0] + wh[29] * h[1] + wh[53] * h[2]
-         + wh[77] * h[3] + wh[101] * h[4] + wh[125] * h[5] + wh[149] * h[6] + wh[173] * h[7];
-    g[6] = b[6] + wx[6] * x[0] + wx[30] * x[1] + wh[6] * h[0] + wh[30] * h[1] + wh[54] * h[2]
-         + wh[78] * h[3] + wh[102] * h[4] + wh[126] * h[5] + wh[150] * h[6] + wh[174] * h[7];
-    g[7] = b[7] + wx[7] * x[0] + wx[31] * x[1] + wh[7] * h[0] + wh[31] * h[1] + wh[55] * h[2]
-         + wh[79] * h[3] + wh[103] * h[4] + wh[127] * h[5] + wh[151] * h[6] + wh[175] * h[7];
-    g[8] = b[8] + wx[8] * x[0] + wx[32] * x[1] + wh[8] * h[0] + wh[32] * h[1] + wh[56] * h[2]
-         + wh[80] * h[3] + wh[104] * h[4] + wh[128] * h[5] + wh[152] * h[6] + wh[176] * h[7];
-    g[9] = b[9] + wx[9] * x[0] + wx[33] * x[1] + wh[9] * h[0] + wh[33] * h[1] + wh[57] * h[2]
-         + wh[81] * h[3] + wh[105] * h[4] + wh[129] * h[5] + wh[153] * h[6] + wh[177] * h[7];
-    g[10] = b[10] + wx[10] * x[0] + wx[34] * x[1] + wh[10] * h[0] + wh[34] * h[1] + wh[58] * h[2]
-         + wh[82] * h[3] + wh[106] * h[4] + wh[130] * h[5] + wh[154] * h[6] + wh[178] * h[7];
-    g[11] = b[11] + wx[11] * x[0] + wx[35] * x[1] + wh[11] * h[0] + wh[35] * h[1] + wh[59] * h[2]
-         + wh[83] * h[3] + wh[107] * h[4] + wh[131] * h[5] + wh[155] * h[6] + wh[179] * h[7];
-    g[12] = b[12] + wx[12] * x[0] + wx[36] * x[1] + wh[12] * h[0] + wh[36] * h[1] + wh[60] * h[2]
-         + wh[84] * h[3] + wh[108] * h[4] + wh[132] * h[5] + wh[156] * h[6] + wh[180] * h[7];
-    g[13] = b[13] + wx[13] * x[0] + wx[37] * x[1] + wh[13] * h[0] + wh[37] * h[1] + wh[61] * h[2]
-         + wh[85] * h[3] + wh[109] * h[4] + wh[133] * h[5] + wh[157] * h[6] + wh[181] * h[7];
-    g[14] = b[14] + wx[14] * x[0] + wx[38] * x[1] + wh[14] * h[0] + wh[38] * h[1] + wh[62] * h[2]
-         + wh[86] * h[3] + wh[110] * h[4] + wh[134] * h[5] + wh[158] * h[6] + wh[182] * h[7];
-    g[15] = b[15] + wx[15] * x[0] + wx[39] * x[1] + wh[15] * h[0] + wh[39] * h[1] + wh[63] * h[2]
-         + wh[87] * h[3] + wh[111] * h[4] + wh[135] * h[5] + wh[159] * h[6] + wh[183] * h[7];
-    g[16] = b[16] + wx[16] * x[0] + wx[40] * x[1];
-    g[17] = b[17] + wx[17] * x[0] + wx[41] * x[1];
-    g[18] = b[18] + wx[18] * x[0] + wx[42] * x[1];
-    g[19] = b[19] + wx[19] * x[0] + wx[43] * x[1];
-    g[20] = b[20] + wx[20] * x[0] + wx[44] * x[1];
-    g[21] = b[21] + wx[21] * x[0] + wx[45] * x[1];
-    g[22] = b[22] + wx[22] * x[0] + wx[46] * x[1];
-    g[23] = b[23] + wx[23] * x[0] + wx[47] * x[1];
-    gh[0] = bhn[0] + wh[16] * h[0] + wh[40] * h[1] + wh[64] * h[2] + wh[88] * h[3]
-         + wh[112] * h[4] + wh[136] * h[5] + wh[160] * h[6] + wh[184] * h[7];
-    gh[1] = bhn[1] + wh[17] * h[0] + wh[41] * h[1] + wh[65] * h[2] + wh[89] * h[3]
-         + wh[113] * h[4] + wh[137] * h[5] + wh[161] * h[6] + wh[185] * h[7];
-    gh[2] = bhn[2] + wh[18] * h[0] + wh[42] * h[1] + wh[66] * h[2] + wh[90] * h[3]
-         + wh[114] * h[4] + wh[138] * h[5] + wh[162] * h[6] + wh[186] * h[7];
-    gh[3] = bhn[3] + wh[19] * h[0] + wh[43] * h[1] + wh[67] * h[2] + wh[91] * h[3]
-         + wh[115] * h[4] + wh[139] * h[5] + wh[163] * h[6] + wh[187] * h[7];
-    gh[4] = bhn[4] + wh[20] * h[0] + wh[44] * h[1] + wh[68] * h[2] + wh[92] * h[3]
-         + wh[116] * h[4] + wh[140] * h[5] + wh[164] * h[6] + wh[188] * h[7];
-    gh[5] = bhn[5] + wh[21] * h[0] + wh[45] * h[1] + wh[69] * h[2] + wh[93] * h[3]
-         + wh[117] * h[4] + wh[141] * h[5] + wh[165] * h[6] + wh[189] * h[7];
-    gh[6] = bhn[6] + wh[22] * h[0] + wh[46] * h[1] + wh[70] * h[2] + wh[94] * h[3]
-         + wh[118] * h[4] + wh[142] * h[5] + wh[166] * h[6] + wh[190] * h[7];
-    gh[7] = bhn[7] + wh[23] * h[0] + wh[47] * h[1] + wh[71] * h[2] + wh[95] * h[3]
-         + wh[119] * h[4] + wh[143] * h[5] + wh[167] * h[6] + wh[191] * h[7];
+    {
+        real a_ = b[0];
+        a_ = MADD(a_, wx[0], x[0]); a_ = MADD(a_, wx[24], x[1]); a_ = MADD(a_, wh[0], h[0]);
+        a_ = MADD(a_, wh[24], h[1]); a_ = MADD(a_, wh[48], h[2]);
+        a_ = MADD(a_, wh[72], h[3]); a_ = MADD(a_, wh[96], h[4]);
+        a_ = MADD(a_, wh[120], h[5]); a_ = MADD(a_, wh[144], h[6]);
+        a_ = MADD(a_, wh[168], h[7]);
+        g[0] = a_;
+    }
+    {
+        real a_ = b[1];
+        a_ = MADD(a_, wx[1], x[0]); a_ = MADD(a_, wx[25], x[1]); a_ = MADD(a_, wh[1], h[0]);
+        a_ = MADD(a_, wh[25], h[1]); a_ = MADD(a_, wh[49], h[2]);
+        a_ = MADD(a_, wh[73], h[3]); a_ = MADD(a_, wh[97], h[4]);
+        a_ = MADD(a_, wh[121], h[5]); a_ = MADD(a_, wh[145], h[6]);
+        a_ = MADD(a_, wh[169], h[7]);
+        g[1] = a_;
+    }
+    {
+        real a_ = b[2];
+        a_ = MADD(a_, wx[2], x[0]); a_ = MADD(a_, wx[26], x[1]); a_ = MADD(a_, wh[2], h[0]);
+        a_ = MADD(a_, wh[26], h[1]); a_ = MADD(a_, wh[50], h[2]);
+        a_ = MADD(a_, wh[74], h[3]); a_ = MADD(a_, wh[98], h[4]);
+        a_ = MADD(a_, wh[122], h[5]); a_ = MADD(a_, wh[146], h[6]);
+        a_ = MADD(a_, wh[170], h[7]);
+        g[2] = a_;
+    }
+    {
+        real a_ = b[3];
+        a_ = MADD(a_, wx[3], x[0]); a_ = MADD(a_, wx[27], x[1]); a_ = MADD(a_, wh[3], h[0]);
+        a_ = MADD(a_, wh[27], h[1]); a_ = MADD(a_, wh[51], h[2]);
+        a_ = MADD(a_, wh[75], h[3]); a_ = MADD(a_, wh[99], h[4]);
+        a_ = MADD(a_, wh[123], h[5]); a_ = MADD(a_, wh[147], h[6]);
+        a_ = MADD(a_, wh[171], h[7]);
+        g[3] = a_;
+    }
+    {
+        real a_ = b[4];
+        a_ = MADD(a_, wx[4], x[0]); a_ = MADD(a_, wx[28], x[1]); a_ = MADD(a_, wh[4], h[0]);
+        a_ = MADD(a_, wh[28], h[1]); a_ = MADD(a_, wh[52], h[2]);
+        a_ = MADD(a_, wh[76], h[3]); a_ = MADD(a_, wh[100], h[4]);
+        a_ = MADD(a_, wh[124], h[5]); a_ = MADD(a_, wh[148], h[6]);
+        a_ = MADD(a_, wh[172], h[7]);
+        g[4] = a_;
+    }
+    {
+        real a_ = b[5];
+        a_ = MADD(a_, wx[5], x[0]); a_ = MADD(a_, wx[29], x[1]); a_ = MADD(a_, wh[5], h[0]);
+        a_ = MADD(a_, wh[29], h[1]); a_ = MADD(a_, wh[53], h[2]);
+        a_ = MADD(a_, wh[77], h[3]); a_ = MADD(a_, wh[101], h[4]);
+        a_ = MADD(a_, wh[125], h[5]); a_ = MADD(a_, wh[149], h[6]);
+        a_ = MADD(a_, wh[173], h[7]);
+        g[5] = a_;
+    }
+    {
+        real a_ = b[6];
+        a_ = MADD(a_, wx[6], x[0]); a_ = MADD(a_, wx[30], x[1]); a_ = MADD(a_, wh[6], h[0]);
+        a_ = MADD(a_, wh[30], h[1]); a_ = MADD(a_, wh[54], h[2]);
+        a_ = MADD(a_, wh[78], h[3]); a_ = MADD(a_, wh[102], h[4]);
+        a_ = MADD(a_, wh[126], h[5]); a_ = MADD(a_, wh[150], h[6]);
+        a_ = MADD(a_, wh[174], h[7]);
+        g[6] = a_;
+    }
+    {
+        real a_ = b[7];
+        a_ = MADD(a_, wx[7], x[0]); a_ = MADD(a_, wx[31], x[1]); a_ = MADD(a_, wh[7], h[0]);
+        a_ = MADD(a_, wh[31], h[1]); a_ = MADD(a_, wh[55], h[2]);
+        a_ = MADD(a_, wh[79], h[3]); a_ = MADD(a_, wh[103], h[4]);
+        a_ = MADD(a_, wh[127], h[5]); a_ = MADD(a_, wh[151], h[6]);
+        a_ = MADD(a_, wh[175], h[7]);
+        g[7] = a_;
+    }
+    {
+        real a_ = b[8];
+        a_ = MADD(a_, wx[8], x[0]); a_ = MADD(a_, wx[32], x[1]); a_ = MADD(a_, wh[8], h[0]);
+        a_ = MADD(a_, wh[32], h[1]); a_ = MADD(a_, wh[56], h[2]);
+        a_ = MADD(a_, wh[80], h[3]); a_ = MADD(a_, wh[104], h[4]);
+        a_ = MADD(a_, wh[128], h[5]); a_ = MADD(a_, wh[152], h[6]);
+        a_ = MADD(a_, wh[176], h[7]);
+        g[8] = a_;
+    }
+    {
+        real a_ = b[9];
+        a_ = MADD(a_, wx[9], x[0]); a_ = MADD(a_, wx[33], x[1]); a_ = MADD(a_, wh[9], h[0]);
+        a_ = MADD(a_, wh[33], h[1]); a_ = MADD(a_, wh[57], h[2]);
+        a_ = MADD(a_, wh[81], h[3]); a_ = MADD(a_, wh[105], h[4]);
+        a_ = MADD(a_, wh[129], h[5]); a_ = MADD(a_, wh[153], h[6]);
+        a_ = MADD(a_, wh[177], h[7]);
+        g[9] = a_;
+    }
+    {
+        real a_ = b[10];
+        a_ = MADD(a_, wx[10], x[0]); a_ = MADD(a_, wx[34], x[1]);
+        a_ = MADD(a_, wh[10], h[0]); a_ = MADD(a_, wh[34], h[1]);
+        a_ = MADD(a_, wh[58], h[2]); a_ = MADD(a_, wh[82], h[3]);
+        a_ = MADD(a_, wh[106], h[4]); a_ = MADD(a_, wh[130], h[5]);
+        a_ = MADD(a_, wh[154], h[6]); a_ = MADD(a_, wh[178], h[7]);
+        g[10] = a_;
+    }
+    {
+        real a_ = b[11];
+        a_ = MADD(a_, wx[11], x[0]); a_ = MADD(a_, wx[35], x[1]);
+        a_ = MADD(a_, wh[11], h[0]); a_ = MADD(a_, wh[35], h[1]);
+        a_ = MADD(a_, wh[59], h[2]); a_ = MADD(a_, wh[83], h[3]);
+        a_ = MADD(a_, wh[107], h[4]); a_ = MADD(a_, wh[131], h[5]);
+        a_ = MADD(a_, wh[155], h[6]); a_ = MADD(a_, wh[179], h[7]);
+        g[11] = a_;
+    }
+    {
+        real a_ = b[12];
+        a_ = MADD(a_, wx[12], x[0]); a_ = MADD(a_, wx[36], x[1]);
+        a_ = MADD(a_, wh[12], h[0]); a_ = MADD(a_, wh[36], h[1]);
+        a_ = MADD(a_, wh[60], h[2]); a_ = MADD(a_, wh[84], h[3]);
+        a_ = MADD(a_, wh[108], h[4]); a_ = MADD(a_, wh[132], h[5]);
+        a_ = MADD(a_, wh[156], h[6]); a_ = MADD(a_, wh[180], h[7]);
+        g[12] = a_;
+    }
+    {
+        real a_ = b[13];
+        a_ = MADD(a_, wx[13], x[0]); a_ = MADD(a_, wx[37], x[1]);
+        a_ = MADD(a_, wh[13], h[0]); a_ = MADD(a_, wh[37], h[1]);
+        a_ = MADD(a_, wh[61], h[2]); a_ = MADD(a_, wh[85], h[3]);
+        a_ = MADD(a_, wh[109], h[4]); a_ = MADD(a_, wh[133], h[5]);
+        a_ = MADD(a_, wh[157], h[6]); a_ = MADD(a_, wh[181], h[7]);
+        g[13] = a_;
+    }
+    {
+        real a_ = b[14];
+        a_ = MADD(a_, wx[14], x[0]); a_ = MADD(a_, wx[38], x[1]);
+        a_ = MADD(a_, wh[14], h[0]); a_ = MADD(a_, wh[38], h[1]);
+        a_ = MADD(a_, wh[62], h[2]); a_ = MADD(a_, wh[86], h[3]);
+        a_ = MADD(a_, wh[110], h[4]); a_ = MADD(a_, wh[134], h[5]);
+        a_ = MADD(a_, wh[158], h[6]); a_ = MADD(a_, wh[182], h[7]);
+        g[14] = a_;
+    }
+    {
+        real a_ = b[15];
+        a_ = MADD(a_, wx[15], x[0]); a_ = MADD(a_, wx[39], x[1]);
+        a_ = MADD(a_, wh[15], h[0]); a_ = MADD(a_, wh[39], h[1]);
+        a_ = MADD(a_, wh[63], h[2]); a_ = MADD(a_, wh[87], h[3]);
+        a_ = MADD(a_, wh[111], h[4]); a_ = MADD(a_, wh[135], h[5]);
+        a_ = MADD(a_, wh[159], h[6]); a_ = MADD(a_, wh[183], h[7]);
+        g[15] = a_;
+    }
+    {
+        real a_ = b[16];
+        a_ = MADD(a_, wx[16], x[0]); a_ = MADD(a_, wx[40], x[1]);
+        g[16] = a_;
+    }
+    {
+        real a_ = b[17];
+        a_ = MADD(a_, wx[17], x[0]); a_ = MADD(a_, wx[41], x[1]);
+        g[17] = a_;
+    }
+    {
+        real a_ = b[18];
+        a_ = MADD(a_, wx[18], x[0]); a_ = MADD(a_, wx[42], x[1]);
+        g[18] = a_;
+    }
+    {
+        real a_ = b[19];
+        a_ = MADD(a_, wx[19], x[0]); a_ = MADD(a_, wx[43], x[1]);
+        g[19] = a_;
+    }
+    {
+        real a_ = b[20];
+        a_ = MADD(a_, wx[20], x[0]); a_ = MADD(a_, wx[44], x[1]);
+        g[20] = a_;
+    }
+    {
+        real a_ = b[21];
+        a_ = MADD(a_, wx[21], x[0]); a_ = MADD(a_, wx[45], x[1]);
+        g[21] = a_;
+    }
+    {
+        real a_ = b[22];
+        a_ = MADD(a_, wx[22], x[0]); a_ = MADD(a_, wx[46], x[1]);
+        g[22] = a_;
+    }
+    {
+        real a_ = b[23];
+        a_ = MADD(a_, wx[23], x[0]); a_ = MADD(a_, wx[47], x[1]);
+        g[23] = a_;
+    }
+    {
+        real a_ = bhn[0];
+        a_ = MADD(a_, wh[16], h[0]); a_ = MADD(a_, wh[40], h[1]);
+        a_ = MADD(a_, wh[64], h[2]); a_ = MADD(a_, wh[88], h[3]);
+        a_ = MADD(a_, wh[112], h[4]); a_ = MADD(a_, wh[136], h[5]);
+        a_ = MADD(a_, wh[160], h[6]); a_ = MADD(a_, wh[184], h[7]);
+        gh[0] = a_;
+    }
+    {
+        real a_ = bhn[1];
+        a_ = MADD(a_, wh[17], h[0]); a_ = MADD(a_, wh[41], h[1]);
+        a_ = MADD(a_, wh[65], h[2]); a_ = MADD(a_, wh[89], h[3]);
+        a_ = MADD(a_, wh[113], h[4]); a_ = MADD(a_, wh[137], h[5]);
+        a_ = MADD(a_, wh[161], h[6]); a_ = MADD(a_, wh[185], h[7]);
+        gh[1] = a_;
+    }
+    {
+        real a_ = bhn[2];
+        a_ = MADD(a_, wh[18], h[0]); a_ = MADD(a_, wh[42], h[1]);
+        a_ = MADD(a_, wh[66], h[2]); a_ = MADD(a_, wh[90], h[3]);
+        a_ = MADD(a_, wh[114], h[4]); a_ = MADD(a_, wh[138], h[5]);
+        a_ = MADD(a_, wh[162], h[6]); a_ = MADD(a_, wh[186], h[7]);
+        gh[2] = a_;
+    }
+    {
+        real a_ = bhn[3];
+        a_ = MADD(a_, wh[19], h[0]); a_ = MADD(a_, wh[43], h[1]);
+        a_ = MADD(a_, wh[67], h[2]); a_ = MADD(a_, wh[91], h[3]);
+        a_ = MADD(a_, wh[115], h[4]); a_ = MADD(a_, wh[139], h[5]);
+        a_ = MADD(a_, wh[163], h[6]); a_ = MADD(a_, wh[187], h[7]);
+        gh[3] = a_;
+    }
+    {
+        real a_ = bhn[4];
+        a_ = MADD(a_, wh[20], h[0]); a_ = MADD(a_, wh[44], h[1]);
+        a_ = MADD(a_, wh[68], h[2]); a_ = MADD(a_, wh[92], h[3]);
+        a_ = MADD(a_, wh[116], h[4]); a_ = MADD(a_, wh[140], h[5]);
+        a_ = MADD(a_, wh[164], h[6]); a_ = MADD(a_, wh[188], h[7]);
+        gh[4] = a_;
+    }
+    {
+        real a_ = bhn[5];
+        a_ = MADD(a_, wh[21], h[0]); a_ = MADD(a_, wh[45], h[1]);
+        a_ = MADD(a_, wh[69], h[2]); a_ = MADD(a_, wh[93], h[3]);
+        a_ = MADD(a_, wh[117], h[4]); a_ = MADD(a_, wh[141], h[5]);
+        a_ = MADD(a_, wh[165], h[6]); a_ = MADD(a_, wh[189], h[7]);
+        gh[5] = a_;
+    }
+    {
+        real a_ = bhn[6];
+        a_ = MADD(a_, wh[22], h[0]); a_ = MADD(a_, wh[46], h[1]);
+        a_ = MADD(a_, wh[70], h[2]); a_ = MADD(a_, wh[94], h[3]);
+        a_ = MADD(a_, wh[118], h[4]); a_ = MADD(a_, wh[142], h[5]);
+        a_ = MADD(a_, wh[166], h[6]); a_ = MADD(a_, wh[190], h[7]);
+        gh[6] = a_;
+    }
+    {
+        real a_ = bhn[7];
+        a_ = MADD(a_, wh[23], h[0]); a_ = MADD(a_, wh[47], h[1]);
+        a_ = MADD(a_, wh[71], h[2]); a_ = MADD(a_, wh[95], h[3]);
+        a_ = MADD(a_, wh[119], h[4]); a_ = MADD(a_, wh[143], h[5]);
+        a_ = MADD(a_, wh[167], h[6]); a_ = MADD(a_, wh[191], h[7]);
+        gh[7] = a_;
+    }
     {
         const real r = act_sigmoid(g[0]);
         const real z = act_sigmoid(g[8]);
@@ -624,10 +1018,20 @@ static void head_apply(const real *w, const real *x, real *y)
 {
     const real *hw = w + 272; /* W^T (8, 2) */
     const real *hb = w + 288;
-    y[0] = hb[0] + hw[0] * x[0] + hw[2] * x[1] + hw[4] * x[2] + hw[6] * x[3] + hw[8] * x[4]
-         + hw[10] * x[5] + hw[12] * x[6] + hw[14] * x[7];
-    y[1] = hb[1] + hw[1] * x[0] + hw[3] * x[1] + hw[5] * x[2] + hw[7] * x[3] + hw[9] * x[4]
-         + hw[11] * x[5] + hw[13] * x[6] + hw[15] * x[7];
+    {
+        real a_ = hb[0];
+        a_ = MADD(a_, hw[0], x[0]); a_ = MADD(a_, hw[2], x[1]); a_ = MADD(a_, hw[4], x[2]);
+        a_ = MADD(a_, hw[6], x[3]); a_ = MADD(a_, hw[8], x[4]); a_ = MADD(a_, hw[10], x[5]);
+        a_ = MADD(a_, hw[12], x[6]); a_ = MADD(a_, hw[14], x[7]);
+        y[0] = a_;
+    }
+    {
+        real a_ = hb[1];
+        a_ = MADD(a_, hw[1], x[0]); a_ = MADD(a_, hw[3], x[1]); a_ = MADD(a_, hw[5], x[2]);
+        a_ = MADD(a_, hw[7], x[3]); a_ = MADD(a_, hw[9], x[4]); a_ = MADD(a_, hw[11], x[5]);
+        a_ = MADD(a_, hw[13], x[6]); a_ = MADD(a_, hw[15], x[7]);
+        y[1] = a_;
+    }
 }
 
 void channel_tracker_pack(const real *p, real *pw)
@@ -777,7 +1181,7 @@ static void head_linear(const real *w, const real *x, real *y)
         for (int k = 0; k < 8; k++) {
             const real vk = x[k], *wk = hw + k * 2 + 0 + jc;
             for (int j = 0; j < 2; j++)
-                acc[j] += wk[j] * vk;
+                acc[j] = MADD(acc[j], wk[j], vk);
         }
         for (int j = 0; j < 2; j++)
             y[0 + jc + j] = acc[j];

@@ -214,13 +214,8 @@ static void vec_copy(real *dst, const real *src, long n)
 #define RNNC_PREFETCH(p) ((void)(p))
 #endif
 
-/* acc + w * v in the batched products: fused where the compiler says fused
- * multiply-add is fast, unless RNNC_STRICT is defined. */
-#if defined(__FP_FAST_FMA) && !defined(RNNC_STRICT)
+/* acc + w * v in every product: one fused multiply-add, as libtcc's */
 #define MADD(acc, w, v) __builtin_fma(w, v, acc)
-#else
-#define MADD(acc, w, v) ((acc) + (w) * (v))
-#endif
 /* The tiles of the batched kernels stay functions of their own, and everything
  * they call (exp, tanh) is inlined into them, so that their gates vectorise. */
 #if defined(__GNUC__)
@@ -724,7 +719,7 @@ static void blk_gru_l0_bdz(const real *wb, const real *hp, const real *a,
     for (int j = 0; j < 12; j++) {
         const real d = dz[24 + j], *r = wbh + (24 + j) * 12;
         for (int k = 0; k < 12; k++)
-            drh[k] += r[k] * d;
+            drh[k] = MADD(drh[k], r[k], d);
     }
     for (int k = 0; k < 12; k++) {
         const real rk = a[k];
@@ -1381,7 +1376,7 @@ static void blk_gru_l1_bdz(const real *wb, const real *hp, const real *a,
     for (int j = 0; j < 12; j++) {
         const real d = dz[24 + j], *r = wbh + (24 + j) * 12;
         for (int k = 0; k < 12; k++)
-            drh[k] += r[k] * d;
+            drh[k] = MADD(drh[k], r[k], d);
     }
     for (int k = 0; k < 12; k++) {
         const real rk = a[k];

@@ -222,13 +222,8 @@ static void vec_copy(real *dst, const real *src, long n)
 #define RNNC_PREFETCH(p) ((void)(p))
 #endif
 
-/* acc + w * v in the batched products: fused where the compiler says fused
- * multiply-add is fast, unless RNNC_STRICT is defined. */
-#if defined(__FP_FAST_FMAF) && !defined(RNNC_STRICT)
+/* acc + w * v in every product: one fused multiply-add, as libtcc's */
 #define MADD(acc, w, v) __builtin_fmaf(w, v, acc)
-#else
-#define MADD(acc, w, v) ((acc) + (w) * (v))
-#endif
 /* The tiles of the batched kernels stay functions of their own, and everything
  * they call (exp, tanh) is inlined into them, so that their gates vectorise. */
 #if defined(__GNUC__)
@@ -416,7 +411,7 @@ static void blk_lstm_l0_rec1(const real *w, real *const *ps, real *const *hs, re
             for (int k = 0; k < 48; k++) {
                 const real vk = m[k], *wk = wr + k * 16 + 0 + jc;
                 for (int j = 0; j < 16; j++)
-                    acc[j] += wk[j] * vk;
+                    acc[j] = MADD(acc[j], wk[j], vk);
             }
             for (int j = 0; j < 16; j++)
                 h[0 + jc + j] = acc[j];
@@ -471,7 +466,7 @@ static void blk_lstm_l0_rec6(const real *w, real *const *ps, real *const *hs, re
             for (int k = 0; k < 48; k++) {
                 const real vk = m[k], *wk = wr + k * 16 + 0 + jc;
                 for (int j = 0; j < 16; j++)
-                    acc[j] += wk[j] * vk;
+                    acc[j] = MADD(acc[j], wk[j], vk);
             }
             for (int j = 0; j < 16; j++)
                 h[0 + jc + j] = acc[j];
@@ -583,7 +578,7 @@ static void blk_lstm_l0_recc1(const real *w, real *const *ps, real *const *hs, r
             for (int k = 0; k < 48; k++) {
                 const real vk = m[k], *wk = wr + k * 16 + 0 + jc;
                 for (int j = 0; j < 16; j++)
-                    acc[j] += wk[j] * vk;
+                    acc[j] = MADD(acc[j], wk[j], vk);
             }
             for (int j = 0; j < 16; j++)
                 h[0 + jc + j] = acc[j];
@@ -640,7 +635,7 @@ static void blk_lstm_l0_recc6(const real *w, real *const *ps, real *const *hs, r
             for (int k = 0; k < 48; k++) {
                 const real vk = m[k], *wk = wr + k * 16 + 0 + jc;
                 for (int j = 0; j < 16; j++)
-                    acc[j] += wk[j] * vk;
+                    acc[j] = MADD(acc[j], wk[j], vk);
             }
             for (int j = 0; j < 16; j++)
                 h[0 + jc + j] = acc[j];

@@ -227,13 +227,8 @@ static void vec_copy(real *dst, const real *src, long n)
 #define RNNC_PREFETCH(p) ((void)(p))
 #endif
 
-/* acc + w * v in the batched products: fused where the compiler says fused
- * multiply-add is fast, unless RNNC_STRICT is defined. */
-#if defined(__FP_FAST_FMAF) && !defined(RNNC_STRICT)
+/* acc + w * v in every product: one fused multiply-add, as libtcc's */
 #define MADD(acc, w, v) __builtin_fmaf(w, v, acc)
-#else
-#define MADD(acc, w, v) ((acc) + (w) * (v))
-#endif
 /* The tiles of the batched kernels stay functions of their own, and everything
  * they call (exp, tanh) is inlined into them, so that their gates vectorise. */
 #if defined(__GNUC__)
@@ -2719,86 +2714,186 @@ static void head_apply(const real *w, const real *x, real *y)
 {
     const real *hw = w + 52224; /* W^T (64, 5) */
     const real *hb = w + 52544;
-    y[0] = hb[0] + hw[0] * x[0] + hw[5] * x[1] + hw[10] * x[2] + hw[15] * x[3] + hw[20] * x[4]
-         + hw[25] * x[5] + hw[30] * x[6] + hw[35] * x[7] + hw[40] * x[8] + hw[45] * x[9]
-         + hw[50] * x[10] + hw[55] * x[11] + hw[60] * x[12] + hw[65] * x[13]
-         + hw[70] * x[14] + hw[75] * x[15] + hw[80] * x[16] + hw[85] * x[17]
-         + hw[90] * x[18] + hw[95] * x[19] + hw[100] * x[20] + hw[105] * x[21]
-         + hw[110] * x[22] + hw[115] * x[23] + hw[120] * x[24] + hw[125] * x[25]
-         + hw[130] * x[26] + hw[135] * x[27] + hw[140] * x[28] + hw[145] * x[29]
-         + hw[150] * x[30] + hw[155] * x[31] + hw[160] * x[32] + hw[165] * x[33]
-         + hw[170] * x[34] + hw[175] * x[35] + hw[180] * x[36] + hw[185] * x[37]
-         + hw[190] * x[38] + hw[195] * x[39] + hw[200] * x[40] + hw[205] * x[41]
-         + hw[210] * x[42] + hw[215] * x[43] + hw[220] * x[44] + hw[225] * x[45]
-         + hw[230] * x[46] + hw[235] * x[47] + hw[240] * x[48] + hw[245] * x[49]
-         + hw[250] * x[50] + hw[255] * x[51] + hw[260] * x[52] + hw[265] * x[53]
-         + hw[270] * x[54] + hw[275] * x[55] + hw[280] * x[56] + hw[285] * x[57]
-         + hw[290] * x[58] + hw[295] * x[59] + hw[300] * x[60] + hw[305] * x[61]
-         + hw[310] * x[62] + hw[315] * x[63];
-    y[1] = hb[1] + hw[1] * x[0] + hw[6] * x[1] + hw[11] * x[2] + hw[16] * x[3] + hw[21] * x[4]
-         + hw[26] * x[5] + hw[31] * x[6] + hw[36] * x[7] + hw[41] * x[8] + hw[46] * x[9]
-         + hw[51] * x[10] + hw[56] * x[11] + hw[61] * x[12] + hw[66] * x[13]
-         + hw[71] * x[14] + hw[76] * x[15] + hw[81] * x[16] + hw[86] * x[17]
-         + hw[91] * x[18] + hw[96] * x[19] + hw[101] * x[20] + hw[106] * x[21]
-         + hw[111] * x[22] + hw[116] * x[23] + hw[121] * x[24] + hw[126] * x[25]
-         + hw[131] * x[26] + hw[136] * x[27] + hw[141] * x[28] + hw[146] * x[29]
-         + hw[151] * x[30] + hw[156] * x[31] + hw[161] * x[32] + hw[166] * x[33]
-         + hw[171] * x[34] + hw[176] * x[35] + hw[181] * x[36] + hw[186] * x[37]
-         + hw[191] * x[38] + hw[196] * x[39] + hw[201] * x[40] + hw[206] * x[41]
-         + hw[211] * x[42] + hw[216] * x[43] + hw[221] * x[44] + hw[226] * x[45]
-         + hw[231] * x[46] + hw[236] * x[47] + hw[241] * x[48] + hw[246] * x[49]
-         + hw[251] * x[50] + hw[256] * x[51] + hw[261] * x[52] + hw[266] * x[53]
-         + hw[271] * x[54] + hw[276] * x[55] + hw[281] * x[56] + hw[286] * x[57]
-         + hw[291] * x[58] + hw[296] * x[59] + hw[301] * x[60] + hw[306] * x[61]
-         + hw[311] * x[62] + hw[316] * x[63];
-    y[2] = hb[2] + hw[2] * x[0] + hw[7] * x[1] + hw[12] * x[2] + hw[17] * x[3] + hw[22] * x[4]
-         + hw[27] * x[5] + hw[32] * x[6] + hw[37] * x[7] + hw[42] * x[8] + hw[47] * x[9]
-         + hw[52] * x[10] + hw[57] * x[11] + hw[62] * x[12] + hw[67] * x[13]
-         + hw[72] * x[14] + hw[77] * x[15] + hw[82] * x[16] + hw[87] * x[17]
-         + hw[92] * x[18] + hw[97] * x[19] + hw[102] * x[20] + hw[107] * x[21]
-         + hw[112] * x[22] + hw[117] * x[23] + hw[122] * x[24] + hw[127] * x[25]
-         + hw[132] * x[26] + hw[137] * x[27] + hw[142] * x[28] + hw[147] * x[29]
-         + hw[152] * x[30] + hw[157] * x[31] + hw[162] * x[32] + hw[167] * x[33]
-         + hw[172] * x[34] + hw[177] * x[35] + hw[182] * x[36] + hw[187] * x[37]
-         + hw[192] * x[38] + hw[197] * x[39] + hw[202] * x[40] + hw[207] * x[41]
-         + hw[212] * x[42] + hw[217] * x[43] + hw[222] * x[44] + hw[227] * x[45]
-         + hw[232] * x[46] + hw[237] * x[47] + hw[242] * x[48] + hw[247] * x[49]
-         + hw[252] * x[50] + hw[257] * x[51] + hw[262] * x[52] + hw[267] * x[53]
-         + hw[272] * x[54] + hw[277] * x[55] + hw[282] * x[56] + hw[287] * x[57]
-         + hw[292] * x[58] + hw[297] * x[59] + hw[302] * x[60] + hw[307] * x[61]
-         + hw[312] * x[62] + hw[317] * x[63];
-    y[3] = hb[3] + hw[3] * x[0] + hw[8] * x[1] + hw[13] * x[2] + hw[18] * x[3] + hw[23] * x[4]
-         + hw[28] * x[5] + hw[33] * x[6] + hw[38] * x[7] + hw[43] * x[8] + hw[48] * x[9]
-         + hw[53] * x[10] + hw[58] * x[11] + hw[63] * x[12] + hw[68] * x[13]
-         + hw[73] * x[14] + hw[78] * x[15] + hw[83] * x[16] + hw[88] * x[17]
-         + hw[93] * x[18] + hw[98] * x[19] + hw[103] * x[20] + hw[108] * x[21]
-         + hw[113] * x[22] + hw[118] * x[23] + hw[123] * x[24] + hw[128] * x[25]
-         + hw[133] * x[26] + hw[138] * x[27] + hw[143] * x[28] + hw[148] * x[29]
-         + hw[153] * x[30] + hw[158] * x[31] + hw[163] * x[32] + hw[168] * x[33]
-         + hw[173] * x[34] + hw[178] * x[35] + hw[183] * x[36] + hw[188] * x[37]
-         + hw[193] * x[38] + hw[198] * x[39] + hw[203] * x[40] + hw[208] * x[41]
-         + hw[213] * x[42] + hw[218] * x[43] + hw[223] * x[44] + hw[228] * x[45]
-         + hw[233] * x[46] + hw[238] * x[47] + hw[243] * x[48] + hw[248] * x[49]
-         + hw[253] * x[50] + hw[258] * x[51] + hw[263] * x[52] + hw[268] * x[53]
-         + hw[273] * x[54] + hw[278] * x[55] + hw[283] * x[56] + hw[288] * x[57]
-         + hw[293] * x[58] + hw[298] * x[59] + hw[303] * x[60] + hw[308] * x[61]
-         + hw[313] * x[62] + hw[318] * x[63];
-    y[4] = hb[4] + hw[4] * x[0] + hw[9] * x[1] + hw[14] * x[2] + hw[19] * x[3] + hw[24] * x[4]
-         + hw[29] * x[5] + hw[34] * x[6] + hw[39] * x[7] + hw[44] * x[8] + hw[49] * x[9]
-         + hw[54] * x[10] + hw[59] * x[11] + hw[64] * x[12] + hw[69] * x[13]
-         + hw[74] * x[14] + hw[79] * x[15] + hw[84] * x[16] + hw[89] * x[17]
-         + hw[94] * x[18] + hw[99] * x[19] + hw[104] * x[20] + hw[109] * x[21]
-         + hw[114] * x[22] + hw[119] * x[23] + hw[124] * x[24] + hw[129] * x[25]
-         + hw[134] * x[26] + hw[139] * x[27] + hw[144] * x[28] + hw[149] * x[29]
-         + hw[154] * x[30] + hw[159] * x[31] + hw[164] * x[32] + hw[169] * x[33]
-         + hw[174] * x[34] + hw[179] * x[35] + hw[184] * x[36] + hw[189] * x[37]
-         + hw[194] * x[38] + hw[199] * x[39] + hw[204] * x[40] + hw[209] * x[41]
-         + hw[214] * x[42] + hw[219] * x[43] + hw[224] * x[44] + hw[229] * x[45]
-         + hw[234] * x[46] + hw[239] * x[47] + hw[244] * x[48] + hw[249] * x[49]
-         + hw[254] * x[50] + hw[259] * x[51] + hw[264] * x[52] + hw[269] * x[53]
-         + hw[274] * x[54] + hw[279] * x[55] + hw[284] * x[56] + hw[289] * x[57]
-         + hw[294] * x[58] + hw[299] * x[59] + hw[304] * x[60] + hw[309] * x[61]
-         + hw[314] * x[62] + hw[319] * x[63];
+    {
+        real a_ = hb[0];
+        a_ = MADD(a_, hw[0], x[0]); a_ = MADD(a_, hw[5], x[1]); a_ = MADD(a_, hw[10], x[2]);
+        a_ = MADD(a_, hw[15], x[3]); a_ = MADD(a_, hw[20], x[4]);
+        a_ = MADD(a_, hw[25], x[5]); a_ = MADD(a_, hw[30], x[6]);
+        a_ = MADD(a_, hw[35], x[7]); a_ = MADD(a_, hw[40], x[8]);
+        a_ = MADD(a_, hw[45], x[9]); a_ = MADD(a_, hw[50], x[10]);
+        a_ = MADD(a_, hw[55], x[11]); a_ = MADD(a_, hw[60], x[12]);
+        a_ = MADD(a_, hw[65], x[13]); a_ = MADD(a_, hw[70], x[14]);
+        a_ = MADD(a_, hw[75], x[15]); a_ = MADD(a_, hw[80], x[16]);
+        a_ = MADD(a_, hw[85], x[17]); a_ = MADD(a_, hw[90], x[18]);
+        a_ = MADD(a_, hw[95], x[19]); a_ = MADD(a_, hw[100], x[20]);
+        a_ = MADD(a_, hw[105], x[21]); a_ = MADD(a_, hw[110], x[22]);
+        a_ = MADD(a_, hw[115], x[23]); a_ = MADD(a_, hw[120], x[24]);
+        a_ = MADD(a_, hw[125], x[25]); a_ = MADD(a_, hw[130], x[26]);
+        a_ = MADD(a_, hw[135], x[27]); a_ = MADD(a_, hw[140], x[28]);
+        a_ = MADD(a_, hw[145], x[29]); a_ = MADD(a_, hw[150], x[30]);
+        a_ = MADD(a_, hw[155], x[31]); a_ = MADD(a_, hw[160], x[32]);
+        a_ = MADD(a_, hw[165], x[33]); a_ = MADD(a_, hw[170], x[34]);
+        a_ = MADD(a_, hw[175], x[35]); a_ = MADD(a_, hw[180], x[36]);
+        a_ = MADD(a_, hw[185], x[37]); a_ = MADD(a_, hw[190], x[38]);
+        a_ = MADD(a_, hw[195], x[39]); a_ = MADD(a_, hw[200], x[40]);
+        a_ = MADD(a_, hw[205], x[41]); a_ = MADD(a_, hw[210], x[42]);
+        a_ = MADD(a_, hw[215], x[43]); a_ = MADD(a_, hw[220], x[44]);
+        a_ = MADD(a_, hw[225], x[45]); a_ = MADD(a_, hw[230], x[46]);
+        a_ = MADD(a_, hw[235], x[47]); a_ = MADD(a_, hw[240], x[48]);
+        a_ = MADD(a_, hw[245], x[49]); a_ = MADD(a_, hw[250], x[50]);
+        a_ = MADD(a_, hw[255], x[51]); a_ = MADD(a_, hw[260], x[52]);
+        a_ = MADD(a_, hw[265], x[53]); a_ = MADD(a_, hw[270], x[54]);
+        a_ = MADD(a_, hw[275], x[55]); a_ = MADD(a_, hw[280], x[56]);
+        a_ = MADD(a_, hw[285], x[57]); a_ = MADD(a_, hw[290], x[58]);
+        a_ = MADD(a_, hw[295], x[59]); a_ = MADD(a_, hw[300], x[60]);
+        a_ = MADD(a_, hw[305], x[61]); a_ = MADD(a_, hw[310], x[62]);
+        a_ = MADD(a_, hw[315], x[63]);
+        y[0] = a_;
+    }
+    {
+        real a_ = hb[1];
+        a_ = MADD(a_, hw[1], x[0]); a_ = MADD(a_, hw[6], x[1]); a_ = MADD(a_, hw[11], x[2]);
+        a_ = MADD(a_, hw[16], x[3]); a_ = MADD(a_, hw[21], x[4]);
+        a_ = MADD(a_, hw[26], x[5]); a_ = MADD(a_, hw[31], x[6]);
+        a_ = MADD(a_, hw[36], x[7]); a_ = MADD(a_, hw[41], x[8]);
+        a_ = MADD(a_, hw[46], x[9]); a_ = MADD(a_, hw[51], x[10]);
+        a_ = MADD(a_, hw[56], x[11]); a_ = MADD(a_, hw[61], x[12]);
+        a_ = MADD(a_, hw[66], x[13]); a_ = MADD(a_, hw[71], x[14]);
+        a_ = MADD(a_, hw[76], x[15]); a_ = MADD(a_, hw[81], x[16]);
+        a_ = MADD(a_, hw[86], x[17]); a_ = MADD(a_, hw[91], x[18]);
+        a_ = MADD(a_, hw[96], x[19]); a_ = MADD(a_, hw[101], x[20]);
+        a_ = MADD(a_, hw[106], x[21]); a_ = MADD(a_, hw[111], x[22]);
+        a_ = MADD(a_, hw[116], x[23]); a_ = MADD(a_, hw[121], x[24]);
+        a_ = MADD(a_, hw[126], x[25]); a_ = MADD(a_, hw[131], x[26]);
+        a_ = MADD(a_, hw[136], x[27]); a_ = MADD(a_, hw[141], x[28]);
+        a_ = MADD(a_, hw[146], x[29]); a_ = MADD(a_, hw[151], x[30]);
+        a_ = MADD(a_, hw[156], x[31]); a_ = MADD(a_, hw[161], x[32]);
+        a_ = MADD(a_, hw[166], x[33]); a_ = MADD(a_, hw[171], x[34]);
+        a_ = MADD(a_, hw[176], x[35]); a_ = MADD(a_, hw[181], x[36]);
+        a_ = MADD(a_, hw[186], x[37]); a_ = MADD(a_, hw[191], x[38]);
+        a_ = MADD(a_, hw[196], x[39]); a_ = MADD(a_, hw[201], x[40]);
+        a_ = MADD(a_, hw[206], x[41]); a_ = MADD(a_, hw[211], x[42]);
+        a_ = MADD(a_, hw[216], x[43]); a_ = MADD(a_, hw[221], x[44]);
+        a_ = MADD(a_, hw[226], x[45]); a_ = MADD(a_, hw[231], x[46]);
+        a_ = MADD(a_, hw[236], x[47]); a_ = MADD(a_, hw[241], x[48]);
+        a_ = MADD(a_, hw[246], x[49]); a_ = MADD(a_, hw[251], x[50]);
+        a_ = MADD(a_, hw[256], x[51]); a_ = MADD(a_, hw[261], x[52]);
+        a_ = MADD(a_, hw[266], x[53]); a_ = MADD(a_, hw[271], x[54]);
+        a_ = MADD(a_, hw[276], x[55]); a_ = MADD(a_, hw[281], x[56]);
+        a_ = MADD(a_, hw[286], x[57]); a_ = MADD(a_, hw[291], x[58]);
+        a_ = MADD(a_, hw[296], x[59]); a_ = MADD(a_, hw[301], x[60]);
+        a_ = MADD(a_, hw[306], x[61]); a_ = MADD(a_, hw[311], x[62]);
+        a_ = MADD(a_, hw[316], x[63]);
+        y[1] = a_;
+    }
+    {
+        real a_ = hb[2];
+        a_ = MADD(a_, hw[2], x[0]); a_ = MADD(a_, hw[7], x[1]); a_ = MADD(a_, hw[12], x[2]);
+        a_ = MADD(a_, hw[17], x[3]); a_ = MADD(a_, hw[22], x[4]);
+        a_ = MADD(a_, hw[27], x[5]); a_ = MADD(a_, hw[32], x[6]);
+        a_ = MADD(a_, hw[37], x[7]); a_ = MADD(a_, hw[42], x[8]);
+        a_ = MADD(a_, hw[47], x[9]); a_ = MADD(a_, hw[52], x[10]);
+        a_ = MADD(a_, hw[57], x[11]); a_ = MADD(a_, hw[62], x[12]);
+        a_ = MADD(a_, hw[67], x[13]); a_ = MADD(a_, hw[72], x[14]);
+        a_ = MADD(a_, hw[77], x[15]); a_ = MADD(a_, hw[82], x[16]);
+        a_ = MADD(a_, hw[87], x[17]); a_ = MADD(a_, hw[92], x[18]);
+        a_ = MADD(a_, hw[97], x[19]); a_ = MADD(a_, hw[102], x[20]);
+        a_ = MADD(a_, hw[107], x[21]); a_ = MADD(a_, hw[112], x[22]);
+        a_ = MADD(a_, hw[117], x[23]); a_ = MADD(a_, hw[122], x[24]);
+        a_ = MADD(a_, hw[127], x[25]); a_ = MADD(a_, hw[132], x[26]);
+        a_ = MADD(a_, hw[137], x[27]); a_ = MADD(a_, hw[142], x[28]);
+        a_ = MADD(a_, hw[147], x[29]); a_ = MADD(a_, hw[152], x[30]);
+        a_ = MADD(a_, hw[157], x[31]); a_ = MADD(a_, hw[162], x[32]);
+        a_ = MADD(a_, hw[167], x[33]); a_ = MADD(a_, hw[172], x[34]);
+        a_ = MADD(a_, hw[177], x[35]); a_ = MADD(a_, hw[182], x[36]);
+        a_ = MADD(a_, hw[187], x[37]); a_ = MADD(a_, hw[192], x[38]);
+        a_ = MADD(a_, hw[197], x[39]); a_ = MADD(a_, hw[202], x[40]);
+        a_ = MADD(a_, hw[207], x[41]); a_ = MADD(a_, hw[212], x[42]);
+        a_ = MADD(a_, hw[217], x[43]); a_ = MADD(a_, hw[222], x[44]);
+        a_ = MADD(a_, hw[227], x[45]); a_ = MADD(a_, hw[232], x[46]);
+        a_ = MADD(a_, hw[237], x[47]); a_ = MADD(a_, hw[242], x[48]);
+        a_ = MADD(a_, hw[247], x[49]); a_ = MADD(a_, hw[252], x[50]);
+        a_ = MADD(a_, hw[257], x[51]); a_ = MADD(a_, hw[262], x[52]);
+        a_ = MADD(a_, hw[267], x[53]); a_ = MADD(a_, hw[272], x[54]);
+        a_ = MADD(a_, hw[277], x[55]); a_ = MADD(a_, hw[282], x[56]);
+        a_ = MADD(a_, hw[287], x[57]); a_ = MADD(a_, hw[292], x[58]);
+        a_ = MADD(a_, hw[297], x[59]); a_ = MADD(a_, hw[302], x[60]);
+        a_ = MADD(a_, hw[307], x[61]); a_ = MADD(a_, hw[312], x[62]);
+        a_ = MADD(a_, hw[317], x[63]);
+        y[2] = a_;
+    }
+    {
+        real a_ = hb[3];
+        a_ = MADD(a_, hw[3], x[0]); a_ = MADD(a_, hw[8], x[1]); a_ = MADD(a_, hw[13], x[2]);
+        a_ = MADD(a_, hw[18], x[3]); a_ = MADD(a_, hw[23], x[4]);
+        a_ = MADD(a_, hw[28], x[5]); a_ = MADD(a_, hw[33], x[6]);
+        a_ = MADD(a_, hw[38], x[7]); a_ = MADD(a_, hw[43], x[8]);
+        a_ = MADD(a_, hw[48], x[9]); a_ = MADD(a_, hw[53], x[10]);
+        a_ = MADD(a_, hw[58], x[11]); a_ = MADD(a_, hw[63], x[12]);
+        a_ = MADD(a_, hw[68], x[13]); a_ = MADD(a_, hw[73], x[14]);
+        a_ = MADD(a_, hw[78], x[15]); a_ = MADD(a_, hw[83], x[16]);
+        a_ = MADD(a_, hw[88], x[17]); a_ = MADD(a_, hw[93], x[18]);
+        a_ = MADD(a_, hw[98], x[19]); a_ = MADD(a_, hw[103], x[20]);
+        a_ = MADD(a_, hw[108], x[21]); a_ = MADD(a_, hw[113], x[22]);
+        a_ = MADD(a_, hw[118], x[23]); a_ = MADD(a_, hw[123], x[24]);
+        a_ = MADD(a_, hw[128], x[25]); a_ = MADD(a_, hw[133], x[26]);
+        a_ = MADD(a_, hw[138], x[27]); a_ = MADD(a_, hw[143], x[28]);
+        a_ = MADD(a_, hw[148], x[29]); a_ = MADD(a_, hw[153], x[30]);
+        a_ = MADD(a_, hw[158], x[31]); a_ = MADD(a_, hw[163], x[32]);
+        a_ = MADD(a_, hw[168], x[33]); a_ = MADD(a_, hw[173], x[34]);
+        a_ = MADD(a_, hw[178], x[35]); a_ = MADD(a_, hw[183], x[36]);
+        a_ = MADD(a_, hw[188], x[37]); a_ = MADD(a_, hw[193], x[38]);
+        a_ = MADD(a_, hw[198], x[39]); a_ = MADD(a_, hw[203], x[40]);
+        a_ = MADD(a_, hw[208], x[41]); a_ = MADD(a_, hw[213], x[42]);
+        a_ = MADD(a_, hw[218], x[43]); a_ = MADD(a_, hw[223], x[44]);
+        a_ = MADD(a_, hw[228], x[45]); a_ = MADD(a_, hw[233], x[46]);
+        a_ = MADD(a_, hw[238], x[47]); a_ = MADD(a_, hw[243], x[48]);
+        a_ = MADD(a_, hw[248], x[49]); a_ = MADD(a_, hw[253], x[50]);
+        a_ = MADD(a_, hw[258], x[51]); a_ = MADD(a_, hw[263], x[52]);
+        a_ = MADD(a_, hw[268], x[53]); a_ = MADD(a_, hw[273], x[54]);
+        a_ = MADD(a_, hw[278], x[55]); a_ = MADD(a_, hw[283], x[56]);
+        a_ = MADD(a_, hw[288], x[57]); a_ = MADD(a_, hw[293], x[58]);
+        a_ = MADD(a_, hw[298], x[59]); a_ = MADD(a_, hw[303], x[60]);
+        a_ = MADD(a_, hw[308], x[61]); a_ = MADD(a_, hw[313], x[62]);
+        a_ = MADD(a_, hw[318], x[63]);
+        y[3] = a_;
+    }
+    {
+        real a_ = hb[4];
+        a_ = MADD(a_, hw[4], x[0]); a_ = MADD(a_, hw[9], x[1]); a_ = MADD(a_, hw[14], x[2]);
+        a_ = MADD(a_, hw[19], x[3]); a_ = MADD(a_, hw[24], x[4]);
+        a_ = MADD(a_, hw[29], x[5]); a_ = MADD(a_, hw[34], x[6]);
+        a_ = MADD(a_, hw[39], x[7]); a_ = MADD(a_, hw[44], x[8]);
+        a_ = MADD(a_, hw[49], x[9]); a_ = MADD(a_, hw[54], x[10]);
+        a_ = MADD(a_, hw[59], x[11]); a_ = MADD(a_, hw[64], x[12]);
+        a_ = MADD(a_, hw[69], x[13]); a_ = MADD(a_, hw[74], x[14]);
+        a_ = MADD(a_, hw[79], x[15]); a_ = MADD(a_, hw[84], x[16]);
+        a_ = MADD(a_, hw[89], x[17]); a_ = MADD(a_, hw[94], x[18]);
+        a_ = MADD(a_, hw[99], x[19]); a_ = MADD(a_, hw[104], x[20]);
+        a_ = MADD(a_, hw[109], x[21]); a_ = MADD(a_, hw[114], x[22]);
+        a_ = MADD(a_, hw[119], x[23]); a_ = MADD(a_, hw[124], x[24]);
+        a_ = MADD(a_, hw[129], x[25]); a_ = MADD(a_, hw[134], x[26]);
+        a_ = MADD(a_, hw[139], x[27]); a_ = MADD(a_, hw[144], x[28]);
+        a_ = MADD(a_, hw[149], x[29]); a_ = MADD(a_, hw[154], x[30]);
+        a_ = MADD(a_, hw[159], x[31]); a_ = MADD(a_, hw[164], x[32]);
+        a_ = MADD(a_, hw[169], x[33]); a_ = MADD(a_, hw[174], x[34]);
+        a_ = MADD(a_, hw[179], x[35]); a_ = MADD(a_, hw[184], x[36]);
+        a_ = MADD(a_, hw[189], x[37]); a_ = MADD(a_, hw[194], x[38]);
+        a_ = MADD(a_, hw[199], x[39]); a_ = MADD(a_, hw[204], x[40]);
+        a_ = MADD(a_, hw[209], x[41]); a_ = MADD(a_, hw[214], x[42]);
+        a_ = MADD(a_, hw[219], x[43]); a_ = MADD(a_, hw[224], x[44]);
+        a_ = MADD(a_, hw[229], x[45]); a_ = MADD(a_, hw[234], x[46]);
+        a_ = MADD(a_, hw[239], x[47]); a_ = MADD(a_, hw[244], x[48]);
+        a_ = MADD(a_, hw[249], x[49]); a_ = MADD(a_, hw[254], x[50]);
+        a_ = MADD(a_, hw[259], x[51]); a_ = MADD(a_, hw[264], x[52]);
+        a_ = MADD(a_, hw[269], x[53]); a_ = MADD(a_, hw[274], x[54]);
+        a_ = MADD(a_, hw[279], x[55]); a_ = MADD(a_, hw[284], x[56]);
+        a_ = MADD(a_, hw[289], x[57]); a_ = MADD(a_, hw[294], x[58]);
+        a_ = MADD(a_, hw[299], x[59]); a_ = MADD(a_, hw[304], x[60]);
+        a_ = MADD(a_, hw[309], x[61]); a_ = MADD(a_, hw[314], x[62]);
+        a_ = MADD(a_, hw[319], x[63]);
+        y[4] = a_;
+    }
     act_softmax(y, 5);
 }
 
@@ -2988,7 +3083,7 @@ static void head_linear(const real *w, const real *x, real *y)
         for (int k = 0; k < 64; k++) {
             const real vk = x[k], *wk = hw + k * 5 + 0 + jc;
             for (int j = 0; j < 5; j++)
-                acc[j] += wk[j] * vk;
+                acc[j] = MADD(acc[j], wk[j], vk);
         }
         for (int j = 0; j < 5; j++)
             y[0 + jc + j] = acc[j];

@@ -235,13 +235,8 @@ static void vec_copy(real *dst, const real *src, long n)
 #define RNNC_PREFETCH(p) ((void)(p))
 #endif
 
-/* acc + w * v in the batched products: fused where the compiler says fused
- * multiply-add is fast, unless RNNC_STRICT is defined. */
-#if defined(__FP_FAST_FMAF) && !defined(RNNC_STRICT)
+/* acc + w * v in every product: one fused multiply-add, as libtcc's */
 #define MADD(acc, w, v) __builtin_fmaf(w, v, acc)
-#else
-#define MADD(acc, w, v) ((acc) + (w) * (v))
-#endif
 /* The tiles of the batched kernels stay functions of their own, and everything
  * they call (exp, tanh) is inlined into them, so that their gates vectorise. */
 #if defined(__GNUC__)
@@ -4750,54 +4745,118 @@ static void head_apply(const real *w, const real *x, real *y)
 {
     const real *hw = w + 15360; /* W^T (48, 4) */
     const real *hb = w + 15552;
-    y[0] = hb[0] + hw[0] * x[0] + hw[4] * x[1] + hw[8] * x[2] + hw[12] * x[3] + hw[16] * x[4]
-         + hw[20] * x[5] + hw[24] * x[6] + hw[28] * x[7] + hw[32] * x[8] + hw[36] * x[9]
-         + hw[40] * x[10] + hw[44] * x[11] + hw[48] * x[12] + hw[52] * x[13]
-         + hw[56] * x[14] + hw[60] * x[15] + hw[64] * x[16] + hw[68] * x[17]
-         + hw[72] * x[18] + hw[76] * x[19] + hw[80] * x[20] + hw[84] * x[21]
-         + hw[88] * x[22] + hw[92] * x[23] + hw[96] * x[24] + hw[100] * x[25]
-         + hw[104] * x[26] + hw[108] * x[27] + hw[112] * x[28] + hw[116] * x[29]
-         + hw[120] * x[30] + hw[124] * x[31] + hw[128] * x[32] + hw[132] * x[33]
-         + hw[136] * x[34] + hw[140] * x[35] + hw[144] * x[36] + hw[148] * x[37]
-         + hw[152] * x[38] + hw[156] * x[39] + hw[160] * x[40] + hw[164] * x[41]
-         + hw[168] * x[42] + hw[172] * x[43] + hw[176] * x[44] + hw[180] * x[45]
-         + hw[184] * x[46] + hw[188] * x[47];
-    y[1] = hb[1] + hw[1] * x[0] + hw[5] * x[1] + hw[9] * x[2] + hw[13] * x[3] + hw[17] * x[4]
-         + hw[21] * x[5] + hw[25] * x[6] + hw[29] * x[7] + hw[33] * x[8] + hw[37] * x[9]
-         + hw[41] * x[10] + hw[45] * x[11] + hw[49] * x[12] + hw[53] * x[13]
-         + hw[57] * x[14] + hw[61] * x[15] + hw[65] * x[16] + hw[69] * x[17]
-         + hw[73] * x[18] + hw[77] * x[19] + hw[81] * x[20] + hw[85] * x[21]
-         + hw[89] * x[22] + hw[93] * x[23] + hw[97] * x[24] + hw[101] * x[25]
-         + hw[105] * x[26] + hw[109] * x[27] + hw[113] * x[28] + hw[117] * x[29]
-         + hw[121] * x[30] + hw[125] * x[31] + hw[129] * x[32] + hw[133] * x[33]
-         + hw[137] * x[34] + hw[141] * x[35] + hw[145] * x[36] + hw[149] * x[37]
-         + hw[153] * x[38] + hw[157] * x[39] + hw[161] * x[40] + hw[165] * x[41]
-         + hw[169] * x[42] + hw[173] * x[43] + hw[177] * x[44] + hw[181] * x[45]
-         + hw[185] * x[46] + hw[189] * x[47];
-    y[2] = hb[2] + hw[2] * x[0] + hw[6] * x[1] + hw[10] * x[2] + hw[14] * x[3] + hw[18] * x[4]
-         + hw[22] * x[5] + hw[26] * x[6] + hw[30] * x[7] + hw[34] * x[8] + hw[38] * x[9]
-         + hw[42] * x[10] + hw[46] * x[11] + hw[50] * x[12] + hw[54] * x[13]
-         + hw[58] * x[14] + hw[62] * x[15] + hw[66] * x[16] + hw[70] * x[17]
-         + hw[74] * x[18] + hw[78] * x[19] + hw[82] * x[20] + hw[86] * x[21]
-         + hw[90] * x[22] + hw[94] * x[23] + hw[98] * x[24] + hw[102] * x[25]
-         + hw[106] * x[26] + hw[110] * x[27] + hw[114] * x[28] + hw[118] * x[29]
-         + hw[122] * x[30] + hw[126] * x[31] + hw[130] * x[32] + hw[134] * x[33]
-         + hw[138] * x[34] + hw[142] * x[35] + hw[146] * x[36] + hw[150] * x[37]
-         + hw[154] * x[38] + hw[158] * x[39] + hw[162] * x[40] + hw[166] * x[41]
-         + hw[170] * x[42] + hw[174] * x[43] + hw[178] * x[44] + hw[182] * x[45]
-         + hw[186] * x[46] + hw[190] * x[47];
-    y[3] = hb[3] + hw[3] * x[0] + hw[7] * x[1] + hw[11] * x[2] + hw[15] * x[3] + hw[19] * x[4]
-         + hw[23] * x[5] + hw[27] * x[6] + hw[31] * x[7] + hw[35] * x[8] + hw[39] * x[9]
-         + hw[43] * x[10] + hw[47] * x[11] + hw[51] * x[12] + hw[55] * x[13]
-         + hw[59] * x[14] + hw[63] * x[15] + hw[67] * x[16] + hw[71] * x[17]
-         + hw[75] * x[18] + hw[79] * x[19] + hw[83] * x[20] + hw[87] * x[21]
-         + hw[91] * x[22] + hw[95] * x[23] + hw[99] * x[24] + hw[103] * x[25]
-         + hw[107] * x[26] + hw[111] * x[27] + hw[115] * x[28] + hw[119] * x[29]
-         + hw[123] * x[30] + hw[127] * x[31] + hw[131] * x[32] + hw[135] * x[33]
-         + hw[139] * x[34] + hw[143] * x[35] + hw[147] * x[36] + hw[151] * x[37]
-         + hw[155] * x[38] + hw[159] * x[39] + hw[163] * x[40] + hw[167] * x[41]
-         + hw[171] * x[42] + hw[175] * x[43] + hw[179] * x[44] + hw[183] * x[45]
-         + hw[187] * x[46] + hw[191] * x[47];
+    {
+        real a_ = hb[0];
+        a_ = MADD(a_, hw[0], x[0]); a_ = MADD(a_, hw[4], x[1]); a_ = MADD(a_, hw[8], x[2]);
+        a_ = MADD(a_, hw[12], x[3]); a_ = MADD(a_, hw[16], x[4]);
+        a_ = MADD(a_, hw[20], x[5]); a_ = MADD(a_, hw[24], x[6]);
+        a_ = MADD(a_, hw[28], x[7]); a_ = MADD(a_, hw[32], x[8]);
+        a_ = MADD(a_, hw[36], x[9]); a_ = MADD(a_, hw[40], x[10]);
+        a_ = MADD(a_, hw[44], x[11]); a_ = MADD(a_, hw[48], x[12]);
+        a_ = MADD(a_, hw[52], x[13]); a_ = MADD(a_, hw[56], x[14]);
+        a_ = MADD(a_, hw[60], x[15]); a_ = MADD(a_, hw[64], x[16]);
+        a_ = MADD(a_, hw[68], x[17]); a_ = MADD(a_, hw[72], x[18]);
+        a_ = MADD(a_, hw[76], x[19]); a_ = MADD(a_, hw[80], x[20]);
+        a_ = MADD(a_, hw[84], x[21]); a_ = MADD(a_, hw[88], x[22]);
+        a_ = MADD(a_, hw[92], x[23]); a_ = MADD(a_, hw[96], x[24]);
+        a_ = MADD(a_, hw[100], x[25]); a_ = MADD(a_, hw[104], x[26]);
+        a_ = MADD(a_, hw[108], x[27]); a_ = MADD(a_, hw[112], x[28]);
+        a_ = MADD(a_, hw[116], x[29]); a_ = MADD(a_, hw[120], x[30]);
+        a_ = MADD(a_, hw[124], x[31]); a_ = MADD(a_, hw[128], x[32]);
+        a_ = MADD(a_, hw[132], x[33]); a_ = MADD(a_, hw[136], x[34]);
+        a_ = MADD(a_, hw[140], x[35]); a_ = MADD(a_, hw[144], x[36]);
+        a_ = MADD(a_, hw[148], x[37]); a_ = MADD(a_, hw[152], x[38]);
+        a_ = MADD(a_, hw[156], x[39]); a_ = MADD(a_, hw[160], x[40]);
+        a_ = MADD(a_, hw[164], x[41]); a_ = MADD(a_, hw[168], x[42]);
+        a_ = MADD(a_, hw[172], x[43]); a_ = MADD(a_, hw[176], x[44]);
+        a_ = MADD(a_, hw[180], x[45]); a_ = MADD(a_, hw[184], x[46]);
+        a_ = MADD(a_, hw[188], x[47]);
+        y[0] = a_;
+    }
+    {
+        real a_ = hb[1];
+        a_ = MADD(a_, hw[1], x[0]); a_ = MADD(a_, hw[5], x[1]); a_ = MADD(a_, hw[9], x[2]);
+        a_ = MADD(a_, hw[13], x[3]); a_ = MADD(a_, hw[17], x[4]);
+        a_ = MADD(a_, hw[21], x[5]); a_ = MADD(a_, hw[25], x[6]);
+        a_ = MADD(a_, hw[29], x[7]); a_ = MADD(a_, hw[33], x[8]);
+        a_ = MADD(a_, hw[37], x[9]); a_ = MADD(a_, hw[41], x[10]);
+        a_ = MADD(a_, hw[45], x[11]); a_ = MADD(a_, hw[49], x[12]);
+        a_ = MADD(a_, hw[53], x[13]); a_ = MADD(a_, hw[57], x[14]);
+        a_ = MADD(a_, hw[61], x[15]); a_ = MADD(a_, hw[65], x[16]);
+        a_ = MADD(a_, hw[69], x[17]); a_ = MADD(a_, hw[73], x[18]);
+        a_ = MADD(a_, hw[77], x[19]); a_ = MADD(a_, hw[81], x[20]);
+        a_ = MADD(a_, hw[85], x[21]); a_ = MADD(a_, hw[89], x[22]);
+        a_ = MADD(a_, hw[93], x[23]); a_ = MADD(a_, hw[97], x[24]);
+        a_ = MADD(a_, hw[101], x[25]); a_ = MADD(a_, hw[105], x[26]);
+        a_ = MADD(a_, hw[109], x[27]); a_ = MADD(a_, hw[113], x[28]);
+        a_ = MADD(a_, hw[117], x[29]); a_ = MADD(a_, hw[121], x[30]);
+        a_ = MADD(a_, hw[125], x[31]); a_ = MADD(a_, hw[129], x[32]);
+        a_ = MADD(a_, hw[133], x[33]); a_ = MADD(a_, hw[137], x[34]);
+        a_ = MADD(a_, hw[141], x[35]); a_ = MADD(a_, hw[145], x[36]);
+        a_ = MADD(a_, hw[149], x[37]); a_ = MADD(a_, hw[153], x[38]);
+        a_ = MADD(a_, hw[157], x[39]); a_ = MADD(a_, hw[161], x[40]);
+        a_ = MADD(a_, hw[165], x[41]); a_ = MADD(a_, hw[169], x[42]);
+        a_ = MADD(a_, hw[173], x[43]); a_ = MADD(a_, hw[177], x[44]);
+        a_ = MADD(a_, hw[181], x[45]); a_ = MADD(a_, hw[185], x[46]);
+        a_ = MADD(a_, hw[189], x[47]);
+        y[1] = a_;
+    }
+    {
+        real a_ = hb[2];
+        a_ = MADD(a_, hw[2], x[0]); a_ = MADD(a_, hw[6], x[1]); a_ = MADD(a_, hw[10], x[2]);
+        a_ = MADD(a_, hw[14], x[3]); a_ = MADD(a_, hw[18], x[4]);
+        a_ = MADD(a_, hw[22], x[5]); a_ = MADD(a_, hw[26], x[6]);
+        a_ = MADD(a_, hw[30], x[7]); a_ = MADD(a_, hw[34], x[8]);
+        a_ = MADD(a_, hw[38], x[9]); a_ = MADD(a_, hw[42], x[10]);
+        a_ = MADD(a_, hw[46], x[11]); a_ = MADD(a_, hw[50], x[12]);
+        a_ = MADD(a_, hw[54], x[13]); a_ = MADD(a_, hw[58], x[14]);
+        a_ = MADD(a_, hw[62], x[15]); a_ = MADD(a_, hw[66], x[16]);
+        a_ = MADD(a_, hw[70], x[17]); a_ = MADD(a_, hw[74], x[18]);
+        a_ = MADD(a_, hw[78], x[19]); a_ = MADD(a_, hw[82], x[20]);
+        a_ = MADD(a_, hw[86], x[21]); a_ = MADD(a_, hw[90], x[22]);
+        a_ = MADD(a_, hw[94], x[23]); a_ = MADD(a_, hw[98], x[24]);
+        a_ = MADD(a_, hw[102], x[25]); a_ = MADD(a_, hw[106], x[26]);
+        a_ = MADD(a_, hw[110], x[27]); a_ = MADD(a_, hw[114], x[28]);
+        a_ = MADD(a_, hw[118], x[29]); a_ = MADD(a_, hw[122], x[30]);
+        a_ = MADD(a_, hw[126], x[31]); a_ = MADD(a_, hw[130], x[32]);
+        a_ = MADD(a_, hw[134], x[33]); a_ = MADD(a_, hw[138], x[34]);
+        a_ = MADD(a_, hw[142], x[35]); a_ = MADD(a_, hw[146], x[36]);
+        a_ = MADD(a_, hw[150], x[37]); a_ = MADD(a_, hw[154], x[38]);
+        a_ = MADD(a_, hw[158], x[39]); a_ = MADD(a_, hw[162], x[40]);
+        a_ = MADD(a_, hw[166], x[41]); a_ = MADD(a_, hw[170], x[42]);
+        a_ = MADD(a_, hw[174], x[43]); a_ = MADD(a_, hw[178], x[44]);
+        a_ = MADD(a_, hw[182], x[45]); a_ = MADD(a_, hw[186], x[46]);
+        a_ = MADD(a_, hw[190], x[47]);
+        y[2] = a_;
+    }
+    {
+        real a_ = hb[3];
+        a_ = MADD(a_, hw[3], x[0]); a_ = MADD(a_, hw[7], x[1]); a_ = MADD(a_, hw[11], x[2]);
+        a_ = MADD(a_, hw[15], x[3]); a_ = MADD(a_, hw[19], x[4]);
+        a_ = MADD(a_, hw[23], x[5]); a_ = MADD(a_, hw[27], x[6]);
+        a_ = MADD(a_, hw[31], x[7]); a_ = MADD(a_, hw[35], x[8]);
+        a_ = MADD(a_, hw[39], x[9]); a_ = MADD(a_, hw[43], x[10]);
+        a_ = MADD(a_, hw[47], x[11]); a_ = MADD(a_, hw[51], x[12]);
+        a_ = MADD(a_, hw[55], x[13]); a_ = MADD(a_, hw[59], x[14]);
+        a_ = MADD(a_, hw[63], x[15]); a_ = MADD(a_, hw[67], x[16]);
+        a_ = MADD(a_, hw[71], x[17]); a_ = MADD(a_, hw[75], x[18]);
+        a_ = MADD(a_, hw[79], x[19]); a_ = MADD(a_, hw[83], x[20]);
+        a_ = MADD(a_, hw[87], x[21]); a_ = MADD(a_, hw[91], x[22]);
+        a_ = MADD(a_, hw[95], x[23]); a_ = MADD(a_, hw[99], x[24]);
+        a_ = MADD(a_, hw[103], x[25]); a_ = MADD(a_, hw[107], x[26]);
+        a_ = MADD(a_, hw[111], x[27]); a_ = MADD(a_, hw[115], x[28]);
+        a_ = MADD(a_, hw[119], x[29]); a_ = MADD(a_, hw[123], x[30]);
+        a_ = MADD(a_, hw[127], x[31]); a_ = MADD(a_, hw[131], x[32]);
+        a_ = MADD(a_, hw[135], x[33]); a_ = MADD(a_, hw[139], x[34]);
+        a_ = MADD(a_, hw[143], x[35]); a_ = MADD(a_, hw[147], x[36]);
+        a_ = MADD(a_, hw[151], x[37]); a_ = MADD(a_, hw[155], x[38]);
+        a_ = MADD(a_, hw[159], x[39]); a_ = MADD(a_, hw[163], x[40]);
+        a_ = MADD(a_, hw[167], x[41]); a_ = MADD(a_, hw[171], x[42]);
+        a_ = MADD(a_, hw[175], x[43]); a_ = MADD(a_, hw[179], x[44]);
+        a_ = MADD(a_, hw[183], x[45]); a_ = MADD(a_, hw[187], x[46]);
+        a_ = MADD(a_, hw[191], x[47]);
+        y[3] = a_;
+    }
     act_softmax(y, 4);
 }
 
@@ -5039,7 +5098,7 @@ static void head_linear(const real *w, const real *x, real *y)
         for (int k = 0; k < 48; k++) {
             const real vk = x[k], *wk = hw + k * 4 + 0 + jc;
             for (int j = 0; j < 4; j++)
-                acc[j] += wk[j] * vk;
+                acc[j] = MADD(acc[j], wk[j], vk);
         }
         for (int j = 0; j < 4; j++)
             y[0 + jc + j] = acc[j];
