@@ -107,7 +107,7 @@ static int cache_layout(Arena *a, const Plan *p, PlanLayout *l)
             continue;
         region(l, arena_printf(a, "dy[%d]", g), PER_BT, (long)L->block->dirs * L->Hr, 0);
         if (L->split)
-            region(l, arena_printf(a, "bz[%d]", g), PER_B, L->bz_width, 0);
+            region(l, arena_printf(a, "bz[%d]", g), PER_B, p->kern.bw_steps * L->bz_width, 0);
         region(l, arena_printf(a, "dhn[%d]", g), PER_B, L->Hr, 0);
         if (cell_desc(L->block)->has_c)
             region(l, arena_printf(a, "dcn[%d]", g), PER_B, L->H, 0);
@@ -303,7 +303,7 @@ Plan *plan_build(Arena *a, DiagList *d, const Net *net)
     p->can_stream = 1;
     for (int i = 0; i < net->nblocks; i++)
         p->can_stream &= net->blocks[i].dirs == 1;
-    p->kern = (PlanKernels){6, 64, 256, 6, 0, 6, 64, 192 * 1024, 1, 4096};
+    p->kern = (PlanKernels){6, 64, 256, 6, 0, 6, 64, 192 * 1024, 1, 4096, 4};
     if (net->head.present)
         p->kern.head_unrolled = (long)net->head.in_features * net->head.out_features <= 1024;
     if (plan_layouts(a, p) < 0) {

@@ -52,6 +52,9 @@ typedef struct PlanKernels {
     int prefetch_bytes; /* how far ahead a single sequence's product asks for its weights'
                            rows (RNNC_PREFETCH, x86-64 and AArch64): 4 KiB, so that they come
                            from L2 in time; S1's streaming step 15-24 % faster here */
+    int bw_steps;       /* steps of the batched backward whose live sequences' rows of bz
+                           one pass of the weight gradients' outer products takes: 4, so that
+                           each 6 x 64 block of dW is loaded and stored once per four steps */
 } PlanKernels;
 
 /* One direction of one layer of one block. */

@@ -387,14 +387,16 @@ void em_outer(Emitter *e, const char *dst, long row, long col0, long K, long nco
             long wd = b ? ncols % JB : JB;
             if (!jparts[b][1])
                 continue;
-            if (!a)
-                sb_line(sb, "for (int k0 = 0; k0 < %ld; k0 += %ld)", K / KB * KB, KB);
+            /* columns outer: a chunk's d (wd reals of each of the n rows) stays in L1 across
+             * the blocks of rows that read it */
+            if (!b)
+                sb_line(sb, "for (int jc = 0; jc < %ld; jc += %ld)", ncols / JB * JB, JB);
             else
                 sb_line(sb, "{");
-            if (!a)
-                sb->indent += 4;
             if (!b)
-                sb_line(sb, "for (int jc = 0; jc < %ld; jc += %ld) {", ncols / JB * JB, JB);
+                sb->indent += 4;
+            if (!a)
+                sb_line(sb, "for (int k0 = 0; k0 < %ld; k0 += %ld) {", K / KB * KB, KB);
             else
                 sb_line(sb, "{");
             sb->indent += 4;
@@ -404,7 +406,7 @@ void em_outer(Emitter *e, const char *dst, long row, long col0, long K, long nco
                 sb_line(sb, "const int jc = %ld;", jparts[b][0]);
             outer_chunk(e, dst, row, col0, R, wd, W, voff, doff);
             sb_close(sb, 1);
-            if (!a)
+            if (!b)
                 sb->indent -= 4;
             else
                 sb_line(sb, "}");

@@ -510,8 +510,12 @@ static void back_kernels(Emitter *e, const PlanLayer *L)
 }
 
 /* Backward through time over a packed batch for a split layer, as seqb's <fn>_seqb:
- * per step, each live sequence's dz one at a time (into the scratch bz), then dL/dh_{t-1}
- * and dL/dx_t in blocks, then the parameter gradients of all of them at once. */
+ * per step, each live sequence's dz one at a time (into the scratch bz, after the rows of
+ * the steps before it), then dL/dh_{t-1} and dL/dx_t in blocks; every bw_steps steps (and
+ * at the last), the parameter gradients of all the rows at once. dW depends on nothing the
+ * steps between compute, and each element still takes its terms step by step, sequence by
+ * sequence: the bits of a pass per step, with each block of dW loaded and stored once per
+ * pass. */
 static void seqb_split(Emitter *e, const PlanLayer *L)
 {
     Sb *sb = e->sb;
@@ -523,7 +527,7 @@ static void seqb_split(Emitter *e, const PlanLayer *L)
     back_kernels(e, L);
     sb_line(sb, "/* %s layer %d: backward through time over a packed batch, one direction; bz",
             L->block->name, L->layer);
-    sb_line(sb, " * is scratch, (B, %ld). */", L->bz_width);
+    sb_line(sb, " * is scratch, (%d B, %ld). */", e->p->kern.bw_steps, L->bz_width);
     seqb_head(e, L, 1);
     sb_line(sb, "{");
     sb->indent += 4;
@@ -539,13 +543,15 @@ static void seqb_split(Emitter *e, const PlanLayer *L)
     if (gru)
         sb_line(sb, "const real *hds[%d];", ns);
     sb_line(sb, "real *dhs[%d], *dxs[%d];", ns, ns);
+    sb_line(sb, "int nz = 0; /* rows of bz waiting for the weight gradients */");
     sb_line(sb, "for (int s = s0; s < s1; s++) {");
     sb->indent += 4;
     sb_line(sb, "const int t = reverse ? s : T - 1 - s, n = bs[t];");
+    sb_line(sb, "real *const bzs = bz + (long)nz * %ld; /* this step's rows */", L->bz_width);
     sb_line(sb, "for (int i = 0; i < n; i++) {");
     sb->indent += 4;
     seqb_sample(e, L);
-    sb_line(sb, "real *z = bz + (long)i * %ld;", L->bz_width);
+    sb_line(sb, "real *z = bzs + (long)i * %ld;", L->bz_width);
     char extra[96] = "";
     if (after)
         snprintf(extra, sizeof extra, ", z + %ld, z + %ld", L->bz_dgh, L->bz_hd);
@@ -572,7 +578,7 @@ static void seqb_split(Emitter *e, const PlanLayer *L)
     if (ns > 1) {
         sb_line(sb, "const int m = n - i < %d ? n - i : %d;", ns, ns);
         sb_line(sb, "for (int q = 0; q < %d; q++) {", ns);
-        sb_line(sb, "    const real *z = q < m ? bz + (long)(i + q) * %ld : pad;", L->bz_width);
+        sb_line(sb, "    const real *z = q < m ? bzs + (long)(i + q) * %ld : pad;", L->bz_width);
         sb_line(sb, "    const int b = q < m ? perm[i + q] : 0;");
         sb_line(sb, "    dzs[q] = z;");
         if (after)
@@ -583,7 +589,7 @@ static void seqb_split(Emitter *e, const PlanLayer *L)
         sb_line(sb, "    dxs[q] = q < m && dx ? dx + b * xsb + t * xst : pad + %ld;", L->bz_width);
         sb_line(sb, "}");
     } else {
-        sb_line(sb, "const real *z = bz + (long)i * %ld;", L->bz_width);
+        sb_line(sb, "const real *z = bzs + (long)i * %ld;", L->bz_width);
         sb_line(sb, "dzs[0] = z;");
         if (after)
             sb_line(sb, "dghs[0] = z + %ld;", L->bz_dgh);
@@ -609,7 +615,12 @@ static void seqb_split(Emitter *e, const PlanLayer *L)
         sb_line(sb, "    %s_bx1(wb, dzs, dxs);", L->fn);
     }
     sb_close(sb, 1);
-    sb_line(sb, "%s_bw(dw, n, bz);", L->fn);
+    sb_line(sb, "nz += n;");
+    sb_line(sb, "if ((s - s0) %% %d == %d || s + 1 == s1) {", e->p->kern.bw_steps,
+            e->p->kern.bw_steps - 1);
+    sb_line(sb, "    %s_bw(dw, nz, bz);", L->fn);
+    sb_line(sb, "    nz = 0;");
+    sb_line(sb, "}");
     sb_close(sb, 2);
     sb_line(sb, "%s", "");
 }

@@ -272,13 +272,13 @@ static long train_mem(void *cache, int B, int T, TrainMem *m)
     m->dy[0] = r ? r + at : 0;
     at += BT * 12;
     m->bz[0] = r ? r + at : 0;
-    at += (long)B * 78;
+    at += (long)B * 312;
     m->dhn[0] = r ? r + at : 0;
     at += (long)B * 12;
     m->dy[1] = r ? r + at : 0;
     at += BT * 12;
     m->bz[1] = r ? r + at : 0;
-    at += (long)B * 84;
+    at += (long)B * 336;
     m->dhn[1] = r ? r + at : 0;
     at += (long)B * 12;
     return at;
@@ -831,70 +831,73 @@ static void blk_gru_l0_bw(real *dw, int n, const real *bz)
         for (int j = 0; j < 36; j++)
             db[j] += bz[(long)i * 78 + j];
     real *dwx = dw + 36, *dwh = dw + 252;
-    for (int k0 = 0; k0 < 6; k0 += 6)
-        {
-            const int jc = 0;
-            real acc[6][36];
-            real *d0 = dwx + (long)k0 * 36 + 0 + jc;
-            for (int r = 0; r < 6; r++)
+    {
+    for (int k0 = 0; k0 < 6; k0 += 6) {
+        const int jc = 0;
+        real acc[6][36];
+        real *d0 = dwx + (long)k0 * 36 + 0 + jc;
+        for (int r = 0; r < 6; r++)
+            for (int j = 0; j < 36; j++)
+                acc[r][j] = d0[r * 36 + j];
+        for (int i = 0; i < n; i++) {
+            const real *z = bz + (long)i * 78, *d = z + 0 + jc;
+            for (int r = 0; r < 6; r++) {
+                const real v = z[72 + k0 + r];
                 for (int j = 0; j < 36; j++)
-                    acc[r][j] = d0[r * 36 + j];
-            for (int i = 0; i < n; i++) {
-                const real *z = bz + (long)i * 78, *d = z + 0 + jc;
-                for (int r = 0; r < 6; r++) {
-                    const real v = z[72 + k0 + r];
-                    for (int j = 0; j < 36; j++)
-                        acc[r][j] = MADD(acc[r][j], d[j], v);
-                }
+                    acc[r][j] = MADD(acc[r][j], d[j], v);
             }
-            for (int r = 0; r < 6; r++)
-                for (int j = 0; j < 36; j++)
-                    d0[r * 36 + j] = acc[r][j];
         }
-    for (int k0 = 0; k0 < 12; k0 += 6)
-        {
-            const int jc = 0;
-            real acc[6][24];
-            real *d0 = dwh + (long)k0 * 36 + 0 + jc;
-            for (int r = 0; r < 6; r++)
+        for (int r = 0; r < 6; r++)
+            for (int j = 0; j < 36; j++)
+                d0[r * 36 + j] = acc[r][j];
+    }
+    }
+    {
+    for (int k0 = 0; k0 < 12; k0 += 6) {
+        const int jc = 0;
+        real acc[6][24];
+        real *d0 = dwh + (long)k0 * 36 + 0 + jc;
+        for (int r = 0; r < 6; r++)
+            for (int j = 0; j < 24; j++)
+                acc[r][j] = d0[r * 36 + j];
+        for (int i = 0; i < n; i++) {
+            const real *z = bz + (long)i * 78, *d = z + 0 + jc;
+            for (int r = 0; r < 6; r++) {
+                const real v = z[60 + k0 + r];
                 for (int j = 0; j < 24; j++)
-                    acc[r][j] = d0[r * 36 + j];
-            for (int i = 0; i < n; i++) {
-                const real *z = bz + (long)i * 78, *d = z + 0 + jc;
-                for (int r = 0; r < 6; r++) {
-                    const real v = z[60 + k0 + r];
-                    for (int j = 0; j < 24; j++)
-                        acc[r][j] = MADD(acc[r][j], d[j], v);
-                }
+                    acc[r][j] = MADD(acc[r][j], d[j], v);
             }
-            for (int r = 0; r < 6; r++)
-                for (int j = 0; j < 24; j++)
-                    d0[r * 36 + j] = acc[r][j];
         }
-    for (int k0 = 0; k0 < 12; k0 += 6)
-        {
-            const int jc = 0;
-            real acc[6][12];
-            real *d0 = dwh + (long)k0 * 36 + 24 + jc;
-            for (int r = 0; r < 6; r++)
+        for (int r = 0; r < 6; r++)
+            for (int j = 0; j < 24; j++)
+                d0[r * 36 + j] = acc[r][j];
+    }
+    }
+    {
+    for (int k0 = 0; k0 < 12; k0 += 6) {
+        const int jc = 0;
+        real acc[6][12];
+        real *d0 = dwh + (long)k0 * 36 + 24 + jc;
+        for (int r = 0; r < 6; r++)
+            for (int j = 0; j < 12; j++)
+                acc[r][j] = d0[r * 36 + j];
+        for (int i = 0; i < n; i++) {
+            const real *z = bz + (long)i * 78, *d = z + 24 + jc;
+            for (int r = 0; r < 6; r++) {
+                const real v = z[48 + k0 + r];
                 for (int j = 0; j < 12; j++)
-                    acc[r][j] = d0[r * 36 + j];
-            for (int i = 0; i < n; i++) {
-                const real *z = bz + (long)i * 78, *d = z + 24 + jc;
-                for (int r = 0; r < 6; r++) {
-                    const real v = z[48 + k0 + r];
-                    for (int j = 0; j < 12; j++)
-                        acc[r][j] = MADD(acc[r][j], d[j], v);
-                }
+                    acc[r][j] = MADD(acc[r][j], d[j], v);
             }
-            for (int r = 0; r < 6; r++)
-                for (int j = 0; j < 12; j++)
-                    d0[r * 36 + j] = acc[r][j];
         }
+        for (int r = 0; r < 6; r++)
+            for (int j = 0; j < 12; j++)
+                d0[r * 36 + j] = acc[r][j];
+    }
+    }
 }
 
 /* gru layer 0: backward through time over a packed batch, one direction; bz
- * is scratch, (B, 78). */
+ * is scratch, (4 B, 78). */
 static void blk_gru_l0_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
     const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
     const int *bs, const int *perm, const int *len, const real *a, real *dhn,
@@ -906,8 +909,10 @@ static void blk_gru_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
     const real *dzs[6];
     const real *hds[6];
     real *dhs[6], *dxs[6];
+    int nz = 0; /* rows of bz waiting for the weight gradients */
     for (int s = s0; s < s1; s++) {
         const int t = reverse ? s : T - 1 - s, n = bs[t];
+        real *const bzs = bz + (long)nz * 78; /* this step's rows */
         for (int i = 0; i < n; i++) {
             const int b = perm[i];
             const long bt = (long)b * T + t;
@@ -917,7 +922,7 @@ static void blk_gru_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
             const real *dyt = dy + b * ysb + t * yst, *dhb = dhn + (long)b * 12;
             for (int j = 0; j < 12; j++)
                 dh[j] = dyt[j] + dhb[j];
-            real *z = bz + (long)i * 78;
+            real *z = bzs + (long)i * 78;
             blk_gru_l0_bdz(wb, hp, a + bt * 36, dh, dw, z, z + 36);
             vec_copy(z + 60, hp, 12);
             vec_copy(z + 72, x + b * xsb + t * xst, 6);
@@ -927,7 +932,7 @@ static void blk_gru_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
         for (int i = 0; i < n; i += 6) {
             const int m = n - i < 6 ? n - i : 6;
             for (int q = 0; q < 6; q++) {
-                const real *z = q < m ? bz + (long)(i + q) * 78 : pad;
+                const real *z = q < m ? bzs + (long)(i + q) * 78 : pad;
                 const int b = q < m ? perm[i + q] : 0;
                 dzs[q] = z;
                 hds[q] = z + 36;
@@ -943,7 +948,11 @@ static void blk_gru_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
             else if (dx)
                 blk_gru_l0_bx1(wb, dzs, dxs);
         }
-        blk_gru_l0_bw(dw, n, bz);
+        nz += n;
+        if ((s - s0) % 4 == 3 || s + 1 == s1) {
+            blk_gru_l0_bw(dw, nz, bz);
+            nz = 0;
+        }
     }
 }
 
@@ -1488,70 +1497,73 @@ static void blk_gru_l1_bw(real *dw, int n, const real *bz)
         for (int j = 0; j < 36; j++)
             db[j] += bz[(long)i * 84 + j];
     real *dwx = dw + 36, *dwh = dw + 468;
-    for (int k0 = 0; k0 < 12; k0 += 6)
-        {
-            const int jc = 0;
-            real acc[6][36];
-            real *d0 = dwx + (long)k0 * 36 + 0 + jc;
-            for (int r = 0; r < 6; r++)
+    {
+    for (int k0 = 0; k0 < 12; k0 += 6) {
+        const int jc = 0;
+        real acc[6][36];
+        real *d0 = dwx + (long)k0 * 36 + 0 + jc;
+        for (int r = 0; r < 6; r++)
+            for (int j = 0; j < 36; j++)
+                acc[r][j] = d0[r * 36 + j];
+        for (int i = 0; i < n; i++) {
+            const real *z = bz + (long)i * 84, *d = z + 0 + jc;
+            for (int r = 0; r < 6; r++) {
+                const real v = z[72 + k0 + r];
                 for (int j = 0; j < 36; j++)
-                    acc[r][j] = d0[r * 36 + j];
-            for (int i = 0; i < n; i++) {
-                const real *z = bz + (long)i * 84, *d = z + 0 + jc;
-                for (int r = 0; r < 6; r++) {
-                    const real v = z[72 + k0 + r];
-                    for (int j = 0; j < 36; j++)
-                        acc[r][j] = MADD(acc[r][j], d[j], v);
-                }
+                    acc[r][j] = MADD(acc[r][j], d[j], v);
             }
-            for (int r = 0; r < 6; r++)
-                for (int j = 0; j < 36; j++)
-                    d0[r * 36 + j] = acc[r][j];
         }
-    for (int k0 = 0; k0 < 12; k0 += 6)
-        {
-            const int jc = 0;
-            real acc[6][24];
-            real *d0 = dwh + (long)k0 * 36 + 0 + jc;
-            for (int r = 0; r < 6; r++)
+        for (int r = 0; r < 6; r++)
+            for (int j = 0; j < 36; j++)
+                d0[r * 36 + j] = acc[r][j];
+    }
+    }
+    {
+    for (int k0 = 0; k0 < 12; k0 += 6) {
+        const int jc = 0;
+        real acc[6][24];
+        real *d0 = dwh + (long)k0 * 36 + 0 + jc;
+        for (int r = 0; r < 6; r++)
+            for (int j = 0; j < 24; j++)
+                acc[r][j] = d0[r * 36 + j];
+        for (int i = 0; i < n; i++) {
+            const real *z = bz + (long)i * 84, *d = z + 0 + jc;
+            for (int r = 0; r < 6; r++) {
+                const real v = z[60 + k0 + r];
                 for (int j = 0; j < 24; j++)
-                    acc[r][j] = d0[r * 36 + j];
-            for (int i = 0; i < n; i++) {
-                const real *z = bz + (long)i * 84, *d = z + 0 + jc;
-                for (int r = 0; r < 6; r++) {
-                    const real v = z[60 + k0 + r];
-                    for (int j = 0; j < 24; j++)
-                        acc[r][j] = MADD(acc[r][j], d[j], v);
-                }
+                    acc[r][j] = MADD(acc[r][j], d[j], v);
             }
-            for (int r = 0; r < 6; r++)
-                for (int j = 0; j < 24; j++)
-                    d0[r * 36 + j] = acc[r][j];
         }
-    for (int k0 = 0; k0 < 12; k0 += 6)
-        {
-            const int jc = 0;
-            real acc[6][12];
-            real *d0 = dwh + (long)k0 * 36 + 24 + jc;
-            for (int r = 0; r < 6; r++)
+        for (int r = 0; r < 6; r++)
+            for (int j = 0; j < 24; j++)
+                d0[r * 36 + j] = acc[r][j];
+    }
+    }
+    {
+    for (int k0 = 0; k0 < 12; k0 += 6) {
+        const int jc = 0;
+        real acc[6][12];
+        real *d0 = dwh + (long)k0 * 36 + 24 + jc;
+        for (int r = 0; r < 6; r++)
+            for (int j = 0; j < 12; j++)
+                acc[r][j] = d0[r * 36 + j];
+        for (int i = 0; i < n; i++) {
+            const real *z = bz + (long)i * 84, *d = z + 24 + jc;
+            for (int r = 0; r < 6; r++) {
+                const real v = z[48 + k0 + r];
                 for (int j = 0; j < 12; j++)
-                    acc[r][j] = d0[r * 36 + j];
-            for (int i = 0; i < n; i++) {
-                const real *z = bz + (long)i * 84, *d = z + 24 + jc;
-                for (int r = 0; r < 6; r++) {
-                    const real v = z[48 + k0 + r];
-                    for (int j = 0; j < 12; j++)
-                        acc[r][j] = MADD(acc[r][j], d[j], v);
-                }
+                    acc[r][j] = MADD(acc[r][j], d[j], v);
             }
-            for (int r = 0; r < 6; r++)
-                for (int j = 0; j < 12; j++)
-                    d0[r * 36 + j] = acc[r][j];
         }
+        for (int r = 0; r < 6; r++)
+            for (int j = 0; j < 12; j++)
+                d0[r * 36 + j] = acc[r][j];
+    }
+    }
 }
 
 /* gru layer 1: backward through time over a packed batch, one direction; bz
- * is scratch, (B, 84). */
+ * is scratch, (4 B, 84). */
 static void blk_gru_l1_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
     const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
     const int *bs, const int *perm, const int *len, const real *a, real *dhn,
@@ -1563,8 +1575,10 @@ static void blk_gru_l1_seqb(const real *wb, const real *x, long xsb, long xst, r
     const real *dzs[6];
     const real *hds[6];
     real *dhs[6], *dxs[6];
+    int nz = 0; /* rows of bz waiting for the weight gradients */
     for (int s = s0; s < s1; s++) {
         const int t = reverse ? s : T - 1 - s, n = bs[t];
+        real *const bzs = bz + (long)nz * 84; /* this step's rows */
         for (int i = 0; i < n; i++) {
             const int b = perm[i];
             const long bt = (long)b * T + t;
@@ -1574,7 +1588,7 @@ static void blk_gru_l1_seqb(const real *wb, const real *x, long xsb, long xst, r
             const real *dyt = dy + b * ysb + t * yst, *dhb = dhn + (long)b * 12;
             for (int j = 0; j < 12; j++)
                 dh[j] = dyt[j] + dhb[j];
-            real *z = bz + (long)i * 84;
+            real *z = bzs + (long)i * 84;
             blk_gru_l1_bdz(wb, hp, a + bt * 36, dh, dw, z, z + 36);
             vec_copy(z + 60, hp, 12);
             vec_copy(z + 72, x + b * xsb + t * xst, 12);
@@ -1584,7 +1598,7 @@ static void blk_gru_l1_seqb(const real *wb, const real *x, long xsb, long xst, r
         for (int i = 0; i < n; i += 6) {
             const int m = n - i < 6 ? n - i : 6;
             for (int q = 0; q < 6; q++) {
-                const real *z = q < m ? bz + (long)(i + q) * 84 : pad;
+                const real *z = q < m ? bzs + (long)(i + q) * 84 : pad;
                 const int b = q < m ? perm[i + q] : 0;
                 dzs[q] = z;
                 hds[q] = z + 36;
@@ -1600,7 +1614,11 @@ static void blk_gru_l1_seqb(const real *wb, const real *x, long xsb, long xst, r
             else if (dx)
                 blk_gru_l1_bx1(wb, dzs, dxs);
         }
-        blk_gru_l1_bw(dw, n, bz);
+        nz += n;
+        if ((s - s0) % 4 == 3 || s + 1 == s1) {
+            blk_gru_l1_bw(dw, nz, bz);
+            nz = 0;
+        }
     }
 }
 

@@ -294,7 +294,7 @@ static long train_mem(void *cache, int B, int T, TrainMem *m)
     m->dy[0] = r ? r + at : 0;
     at += BT * 32;
     m->bz[0] = r ? r + at : 0;
-    at += (long)B * 224;
+    at += (long)B * 896;
     m->dhn[0] = r ? r + at : 0;
     at += (long)B * 16;
     m->dcn[0] = r ? r + at : 0;
@@ -302,7 +302,7 @@ static long train_mem(void *cache, int B, int T, TrainMem *m)
     m->dy[1] = r ? r + at : 0;
     at += BT * 20;
     m->bz[1] = r ? r + at : 0;
-    at += (long)B * 72;
+    at += (long)B * 288;
     m->dhn[1] = r ? r + at : 0;
     at += (long)B * 20;
     return at;
@@ -834,8 +834,8 @@ static void blk_lstm_l0_bw(real *dw, int n, const real *bz)
         for (int j = 0; j < 192; j++)
             db[j] += bz[(long)i * 224 + j];
     real *dwx = dw + 192, *dwh = dw + 3264;
-    for (int k0 = 0; k0 < 12; k0 += 6)
-        for (int jc = 0; jc < 192; jc += 64) {
+    for (int jc = 0; jc < 192; jc += 64)
+        for (int k0 = 0; k0 < 12; k0 += 6) {
             real acc[6][64];
             real *d0 = dwx + (long)k0 * 192 + 0 + jc;
             for (int r = 0; r < 6; r++)
@@ -853,29 +853,28 @@ static void blk_lstm_l0_bw(real *dw, int n, const real *bz)
                 for (int j = 0; j < 64; j++)
                     d0[r * 192 + j] = acc[r][j];
         }
-    {
-    for (int jc = 0; jc < 192; jc += 64) {
-        const int k0 = 12;
-        real acc[4][64];
-        real *d0 = dwx + (long)k0 * 192 + 0 + jc;
-        for (int r = 0; r < 4; r++)
-            for (int j = 0; j < 64; j++)
-                acc[r][j] = d0[r * 192 + j];
-        for (int i = 0; i < n; i++) {
-            const real *z = bz + (long)i * 224, *d = z + 0 + jc;
-            for (int r = 0; r < 4; r++) {
-                const real v = z[208 + k0 + r];
+    for (int jc = 0; jc < 192; jc += 64)
+        {
+            const int k0 = 12;
+            real acc[4][64];
+            real *d0 = dwx + (long)k0 * 192 + 0 + jc;
+            for (int r = 0; r < 4; r++)
                 for (int j = 0; j < 64; j++)
-                    acc[r][j] = MADD(acc[r][j], d[j], v);
+                    acc[r][j] = d0[r * 192 + j];
+            for (int i = 0; i < n; i++) {
+                const real *z = bz + (long)i * 224, *d = z + 0 + jc;
+                for (int r = 0; r < 4; r++) {
+                    const real v = z[208 + k0 + r];
+                    for (int j = 0; j < 64; j++)
+                        acc[r][j] = MADD(acc[r][j], d[j], v);
+                }
             }
+            for (int r = 0; r < 4; r++)
+                for (int j = 0; j < 64; j++)
+                    d0[r * 192 + j] = acc[r][j];
         }
-        for (int r = 0; r < 4; r++)
-            for (int j = 0; j < 64; j++)
-                d0[r * 192 + j] = acc[r][j];
-    }
-    }
-    for (int k0 = 0; k0 < 12; k0 += 6)
-        for (int jc = 0; jc < 192; jc += 64) {
+    for (int jc = 0; jc < 192; jc += 64)
+        for (int k0 = 0; k0 < 12; k0 += 6) {
             real acc[6][64];
             real *d0 = dwh + (long)k0 * 192 + 0 + jc;
             for (int r = 0; r < 6; r++)
@@ -893,31 +892,30 @@ static void blk_lstm_l0_bw(real *dw, int n, const real *bz)
                 for (int j = 0; j < 64; j++)
                     d0[r * 192 + j] = acc[r][j];
         }
-    {
-    for (int jc = 0; jc < 192; jc += 64) {
-        const int k0 = 12;
-        real acc[4][64];
-        real *d0 = dwh + (long)k0 * 192 + 0 + jc;
-        for (int r = 0; r < 4; r++)
-            for (int j = 0; j < 64; j++)
-                acc[r][j] = d0[r * 192 + j];
-        for (int i = 0; i < n; i++) {
-            const real *z = bz + (long)i * 224, *d = z + 0 + jc;
-            for (int r = 0; r < 4; r++) {
-                const real v = z[192 + k0 + r];
+    for (int jc = 0; jc < 192; jc += 64)
+        {
+            const int k0 = 12;
+            real acc[4][64];
+            real *d0 = dwh + (long)k0 * 192 + 0 + jc;
+            for (int r = 0; r < 4; r++)
                 for (int j = 0; j < 64; j++)
-                    acc[r][j] = MADD(acc[r][j], d[j], v);
+                    acc[r][j] = d0[r * 192 + j];
+            for (int i = 0; i < n; i++) {
+                const real *z = bz + (long)i * 224, *d = z + 0 + jc;
+                for (int r = 0; r < 4; r++) {
+                    const real v = z[192 + k0 + r];
+                    for (int j = 0; j < 64; j++)
+                        acc[r][j] = MADD(acc[r][j], d[j], v);
+                }
             }
+            for (int r = 0; r < 4; r++)
+                for (int j = 0; j < 64; j++)
+                    d0[r * 192 + j] = acc[r][j];
         }
-        for (int r = 0; r < 4; r++)
-            for (int j = 0; j < 64; j++)
-                d0[r * 192 + j] = acc[r][j];
-    }
-    }
 }
 
 /* lstm layer 0: backward through time over a packed batch, one direction; bz
- * is scratch, (B, 224). */
+ * is scratch, (4 B, 224). */
 static void blk_lstm_l0_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
     const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
     const int *bs, const int *perm, const int *len, const real *a, const real *cs, real *dhn, real *dcn,
@@ -928,8 +926,10 @@ static void blk_lstm_l0_seqb(const real *wb, const real *x, long xsb, long xst, 
     vec_zero(pad, 240);
     const real *dzs[6];
     real *dhs[6], *dxs[6];
+    int nz = 0; /* rows of bz waiting for the weight gradients */
     for (int s = s0; s < s1; s++) {
         const int t = reverse ? s : T - 1 - s, n = bs[t];
+        real *const bzs = bz + (long)nz * 224; /* this step's rows */
         for (int i = 0; i < n; i++) {
             const int b = perm[i];
             const long bt = (long)b * T + t;
@@ -940,7 +940,7 @@ static void blk_lstm_l0_seqb(const real *wb, const real *x, long xsb, long xst, 
             const real *dyt = dy + b * ysb + t * yst, *dhb = dhn + (long)b * 16;
             for (int j = 0; j < 16; j++)
                 dh[j] = dyt[j] + dhb[j];
-            real *z = bz + (long)i * 224;
+            real *z = bzs + (long)i * 224;
             blk_lstm_l0_bdz(wb, hp, cp, a + bt * 192, cs + bt * 48, dh, dcn + (long)b * 48, dw, z);
             vec_copy(z + 192, hp, 16);
             vec_copy(z + 208, x + b * xsb + t * xst, 16);
@@ -948,7 +948,7 @@ static void blk_lstm_l0_seqb(const real *wb, const real *x, long xsb, long xst, 
         for (int i = 0; i < n; i += 6) {
             const int m = n - i < 6 ? n - i : 6;
             for (int q = 0; q < 6; q++) {
-                const real *z = q < m ? bz + (long)(i + q) * 224 : pad;
+                const real *z = q < m ? bzs + (long)(i + q) * 224 : pad;
                 const int b = q < m ? perm[i + q] : 0;
                 dzs[q] = z;
                 dhs[q] = q < m ? dhn + (long)b * 16 : pad + 224;
@@ -963,7 +963,11 @@ static void blk_lstm_l0_seqb(const real *wb, const real *x, long xsb, long xst, 
             else if (dx)
                 blk_lstm_l0_bx1(wb, dzs, dxs);
         }
-        blk_lstm_l0_bw(dw, n, bz);
+        nz += n;
+        if ((s - s0) % 4 == 3 || s + 1 == s1) {
+            blk_lstm_l0_bw(dw, nz, bz);
+            nz = 0;
+        }
     }
 }
 
@@ -2077,26 +2081,27 @@ static void blk_rnn_l0_bx6(const real *wb, const real *const *dzs, real *const *
 static void blk_rnn_l0_bw(real *dw, int n, const real *bz)
 {
     real *dwx = dw + 0, *dwh = dw + 640;
-    for (int k0 = 0; k0 < 30; k0 += 6)
-        {
-            const int jc = 0;
-            real acc[6][20];
-            real *d0 = dwx + (long)k0 * 20 + 0 + jc;
-            for (int r = 0; r < 6; r++)
+    {
+    for (int k0 = 0; k0 < 30; k0 += 6) {
+        const int jc = 0;
+        real acc[6][20];
+        real *d0 = dwx + (long)k0 * 20 + 0 + jc;
+        for (int r = 0; r < 6; r++)
+            for (int j = 0; j < 20; j++)
+                acc[r][j] = d0[r * 20 + j];
+        for (int i = 0; i < n; i++) {
+            const real *z = bz + (long)i * 72, *d = z + 0 + jc;
+            for (int r = 0; r < 6; r++) {
+                const real v = z[40 + k0 + r];
                 for (int j = 0; j < 20; j++)
-                    acc[r][j] = d0[r * 20 + j];
-            for (int i = 0; i < n; i++) {
-                const real *z = bz + (long)i * 72, *d = z + 0 + jc;
-                for (int r = 0; r < 6; r++) {
-                    const real v = z[40 + k0 + r];
-                    for (int j = 0; j < 20; j++)
-                        acc[r][j] = MADD(acc[r][j], d[j], v);
-                }
+                    acc[r][j] = MADD(acc[r][j], d[j], v);
             }
-            for (int r = 0; r < 6; r++)
-                for (int j = 0; j < 20; j++)
-                    d0[r * 20 + j] = acc[r][j];
         }
+        for (int r = 0; r < 6; r++)
+            for (int j = 0; j < 20; j++)
+                d0[r * 20 + j] = acc[r][j];
+    }
+    }
     {
     {
         const int k0 = 30;
@@ -2119,26 +2124,27 @@ static void blk_rnn_l0_bw(real *dw, int n, const real *bz)
                 d0[r * 20 + j] = acc[r][j];
     }
     }
-    for (int k0 = 0; k0 < 18; k0 += 6)
-        {
-            const int jc = 0;
-            real acc[6][20];
-            real *d0 = dwh + (long)k0 * 20 + 0 + jc;
-            for (int r = 0; r < 6; r++)
+    {
+    for (int k0 = 0; k0 < 18; k0 += 6) {
+        const int jc = 0;
+        real acc[6][20];
+        real *d0 = dwh + (long)k0 * 20 + 0 + jc;
+        for (int r = 0; r < 6; r++)
+            for (int j = 0; j < 20; j++)
+                acc[r][j] = d0[r * 20 + j];
+        for (int i = 0; i < n; i++) {
+            const real *z = bz + (long)i * 72, *d = z + 0 + jc;
+            for (int r = 0; r < 6; r++) {
+                const real v = z[20 + k0 + r];
                 for (int j = 0; j < 20; j++)
-                    acc[r][j] = d0[r * 20 + j];
-            for (int i = 0; i < n; i++) {
-                const real *z = bz + (long)i * 72, *d = z + 0 + jc;
-                for (int r = 0; r < 6; r++) {
-                    const real v = z[20 + k0 + r];
-                    for (int j = 0; j < 20; j++)
-                        acc[r][j] = MADD(acc[r][j], d[j], v);
-                }
+                    acc[r][j] = MADD(acc[r][j], d[j], v);
             }
-            for (int r = 0; r < 6; r++)
-                for (int j = 0; j < 20; j++)
-                    d0[r * 20 + j] = acc[r][j];
         }
+        for (int r = 0; r < 6; r++)
+            for (int j = 0; j < 20; j++)
+                d0[r * 20 + j] = acc[r][j];
+    }
+    }
     {
     {
         const int k0 = 18;
@@ -2164,7 +2170,7 @@ static void blk_rnn_l0_bw(real *dw, int n, const real *bz)
 }
 
 /* rnn layer 0: backward through time over a packed batch, one direction; bz
- * is scratch, (B, 72). */
+ * is scratch, (4 B, 72). */
 static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
     const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
     const int *bs, const int *perm, const int *len, const real *a, real *dhn,
@@ -2175,8 +2181,10 @@ static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
     vec_zero(pad, 104);
     const real *dzs[6];
     real *dhs[6], *dxs[6];
+    int nz = 0; /* rows of bz waiting for the weight gradients */
     for (int s = s0; s < s1; s++) {
         const int t = reverse ? s : T - 1 - s, n = bs[t];
+        real *const bzs = bz + (long)nz * 72; /* this step's rows */
         for (int i = 0; i < n; i++) {
             const int b = perm[i];
             const long bt = (long)b * T + t;
@@ -2186,7 +2194,7 @@ static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
             const real *dyt = dy + b * ysb + t * yst, *dhb = dhn + (long)b * 20;
             for (int j = 0; j < 20; j++)
                 dh[j] = dyt[j] + dhb[j];
-            real *z = bz + (long)i * 72;
+            real *z = bzs + (long)i * 72;
             blk_rnn_l0_bdz(wb, hp, a + bt * 20, dh, dw, z);
             vec_copy(z + 20, hp, 20);
             vec_copy(z + 40, x + b * xsb + t * xst, 32);
@@ -2194,7 +2202,7 @@ static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
         for (int i = 0; i < n; i += 6) {
             const int m = n - i < 6 ? n - i : 6;
             for (int q = 0; q < 6; q++) {
-                const real *z = q < m ? bz + (long)(i + q) * 72 : pad;
+                const real *z = q < m ? bzs + (long)(i + q) * 72 : pad;
                 const int b = q < m ? perm[i + q] : 0;
                 dzs[q] = z;
                 dhs[q] = q < m ? dhn + (long)b * 20 : pad + 72;
@@ -2209,7 +2217,11 @@ static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
             else if (dx)
                 blk_rnn_l0_bx1(wb, dzs, dxs);
         }
-        blk_rnn_l0_bw(dw, n, bz);
+        nz += n;
+        if ((s - s0) % 4 == 3 || s + 1 == s1) {
+            blk_rnn_l0_bw(dw, nz, bz);
+            nz = 0;
+        }
     }
 }
 

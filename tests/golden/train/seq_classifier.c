@@ -299,7 +299,7 @@ static long train_mem(void *cache, int B, int T, TrainMem *m)
     m->dy[0] = r ? r + at : 0;
     at += BT * 64;
     m->bz[0] = r ? r + at : 0;
-    at += (long)B * 330;
+    at += (long)B * 1320;
     m->dhn[0] = r ? r + at : 0;
     at += (long)B * 64;
     m->dcn[0] = r ? r + at : 0;
@@ -307,7 +307,7 @@ static long train_mem(void *cache, int B, int T, TrainMem *m)
     m->dy[1] = r ? r + at : 0;
     at += BT * 64;
     m->bz[1] = r ? r + at : 0;
-    at += (long)B * 384;
+    at += (long)B * 1536;
     m->dhn[1] = r ? r + at : 0;
     at += (long)B * 64;
     m->dcn[1] = r ? r + at : 0;
@@ -1382,8 +1382,8 @@ static void blk_rnn_l0_bw(real *dw, int n, const real *bz)
         for (int j = 0; j < 256; j++)
             db[j] += bz[(long)i * 330 + j];
     real *dwx = dw + 256, *dwh = dw + 2816;
-    for (int k0 = 0; k0 < 6; k0 += 6)
-        for (int jc = 0; jc < 256; jc += 64) {
+    for (int jc = 0; jc < 256; jc += 64)
+        for (int k0 = 0; k0 < 6; k0 += 6) {
             real acc[6][64];
             real *d0 = dwx + (long)k0 * 256 + 0 + jc;
             for (int r = 0; r < 6; r++)
@@ -1401,29 +1401,28 @@ static void blk_rnn_l0_bw(real *dw, int n, const real *bz)
                 for (int j = 0; j < 64; j++)
                     d0[r * 256 + j] = acc[r][j];
         }
-    {
-    for (int jc = 0; jc < 256; jc += 64) {
-        const int k0 = 6;
-        real acc[4][64];
-        real *d0 = dwx + (long)k0 * 256 + 0 + jc;
-        for (int r = 0; r < 4; r++)
-            for (int j = 0; j < 64; j++)
-                acc[r][j] = d0[r * 256 + j];
-        for (int i = 0; i < n; i++) {
-            const real *z = bz + (long)i * 330, *d = z + 0 + jc;
-            for (int r = 0; r < 4; r++) {
-                const real v = z[320 + k0 + r];
+    for (int jc = 0; jc < 256; jc += 64)
+        {
+            const int k0 = 6;
+            real acc[4][64];
+            real *d0 = dwx + (long)k0 * 256 + 0 + jc;
+            for (int r = 0; r < 4; r++)
                 for (int j = 0; j < 64; j++)
-                    acc[r][j] = MADD(acc[r][j], d[j], v);
+                    acc[r][j] = d0[r * 256 + j];
+            for (int i = 0; i < n; i++) {
+                const real *z = bz + (long)i * 330, *d = z + 0 + jc;
+                for (int r = 0; r < 4; r++) {
+                    const real v = z[320 + k0 + r];
+                    for (int j = 0; j < 64; j++)
+                        acc[r][j] = MADD(acc[r][j], d[j], v);
+                }
             }
+            for (int r = 0; r < 4; r++)
+                for (int j = 0; j < 64; j++)
+                    d0[r * 256 + j] = acc[r][j];
         }
-        for (int r = 0; r < 4; r++)
-            for (int j = 0; j < 64; j++)
-                d0[r * 256 + j] = acc[r][j];
-    }
-    }
-    for (int k0 = 0; k0 < 60; k0 += 6)
-        for (int jc = 0; jc < 256; jc += 64) {
+    for (int jc = 0; jc < 256; jc += 64)
+        for (int k0 = 0; k0 < 60; k0 += 6) {
             real acc[6][64];
             real *d0 = dwh + (long)k0 * 256 + 0 + jc;
             for (int r = 0; r < 6; r++)
@@ -1441,31 +1440,30 @@ static void blk_rnn_l0_bw(real *dw, int n, const real *bz)
                 for (int j = 0; j < 64; j++)
                     d0[r * 256 + j] = acc[r][j];
         }
-    {
-    for (int jc = 0; jc < 256; jc += 64) {
-        const int k0 = 60;
-        real acc[4][64];
-        real *d0 = dwh + (long)k0 * 256 + 0 + jc;
-        for (int r = 0; r < 4; r++)
-            for (int j = 0; j < 64; j++)
-                acc[r][j] = d0[r * 256 + j];
-        for (int i = 0; i < n; i++) {
-            const real *z = bz + (long)i * 330, *d = z + 0 + jc;
-            for (int r = 0; r < 4; r++) {
-                const real v = z[256 + k0 + r];
+    for (int jc = 0; jc < 256; jc += 64)
+        {
+            const int k0 = 60;
+            real acc[4][64];
+            real *d0 = dwh + (long)k0 * 256 + 0 + jc;
+            for (int r = 0; r < 4; r++)
                 for (int j = 0; j < 64; j++)
-                    acc[r][j] = MADD(acc[r][j], d[j], v);
+                    acc[r][j] = d0[r * 256 + j];
+            for (int i = 0; i < n; i++) {
+                const real *z = bz + (long)i * 330, *d = z + 0 + jc;
+                for (int r = 0; r < 4; r++) {
+                    const real v = z[256 + k0 + r];
+                    for (int j = 0; j < 64; j++)
+                        acc[r][j] = MADD(acc[r][j], d[j], v);
+                }
             }
+            for (int r = 0; r < 4; r++)
+                for (int j = 0; j < 64; j++)
+                    d0[r * 256 + j] = acc[r][j];
         }
-        for (int r = 0; r < 4; r++)
-            for (int j = 0; j < 64; j++)
-                d0[r * 256 + j] = acc[r][j];
-    }
-    }
 }
 
 /* rnn layer 0: backward through time over a packed batch, one direction; bz
- * is scratch, (B, 330). */
+ * is scratch, (4 B, 330). */
 static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
     const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
     const int *bs, const int *perm, const int *len, const real *a, const real *cs, real *dhn, real *dcn,
@@ -1476,8 +1474,10 @@ static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
     vec_zero(pad, 394);
     const real *dzs[6];
     real *dhs[6], *dxs[6];
+    int nz = 0; /* rows of bz waiting for the weight gradients */
     for (int s = s0; s < s1; s++) {
         const int t = reverse ? s : T - 1 - s, n = bs[t];
+        real *const bzs = bz + (long)nz * 330; /* this step's rows */
         for (int i = 0; i < n; i++) {
             const int b = perm[i];
             const long bt = (long)b * T + t;
@@ -1488,7 +1488,7 @@ static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
             const real *dyt = dy + b * ysb + t * yst, *dhb = dhn + (long)b * 64;
             for (int j = 0; j < 64; j++)
                 dh[j] = dyt[j] + dhb[j];
-            real *z = bz + (long)i * 330;
+            real *z = bzs + (long)i * 330;
             blk_rnn_l0_bdz(wb, hp, cp, a + bt * 256, cs + bt * 64, dh, dcn + (long)b * 64, dw, z);
             vec_copy(z + 256, hp, 64);
             vec_copy(z + 320, x + b * xsb + t * xst, 10);
@@ -1496,7 +1496,7 @@ static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
         for (int i = 0; i < n; i += 6) {
             const int m = n - i < 6 ? n - i : 6;
             for (int q = 0; q < 6; q++) {
-                const real *z = q < m ? bz + (long)(i + q) * 330 : pad;
+                const real *z = q < m ? bzs + (long)(i + q) * 330 : pad;
                 const int b = q < m ? perm[i + q] : 0;
                 dzs[q] = z;
                 dhs[q] = q < m ? dhn + (long)b * 64 : pad + 330;
@@ -1511,7 +1511,11 @@ static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
             else if (dx)
                 blk_rnn_l0_bx1(wb, dzs, dxs);
         }
-        blk_rnn_l0_bw(dw, n, bz);
+        nz += n;
+        if ((s - s0) % 4 == 3 || s + 1 == s1) {
+            blk_rnn_l0_bw(dw, nz, bz);
+            nz = 0;
+        }
     }
 }
 
@@ -2576,8 +2580,8 @@ static void blk_rnn_l1_bw(real *dw, int n, const real *bz)
         for (int j = 0; j < 256; j++)
             db[j] += bz[(long)i * 384 + j];
     real *dwx = dw + 256, *dwh = dw + 16640;
-    for (int k0 = 0; k0 < 60; k0 += 6)
-        for (int jc = 0; jc < 256; jc += 64) {
+    for (int jc = 0; jc < 256; jc += 64)
+        for (int k0 = 0; k0 < 60; k0 += 6) {
             real acc[6][64];
             real *d0 = dwx + (long)k0 * 256 + 0 + jc;
             for (int r = 0; r < 6; r++)
@@ -2595,29 +2599,28 @@ static void blk_rnn_l1_bw(real *dw, int n, const real *bz)
                 for (int j = 0; j < 64; j++)
                     d0[r * 256 + j] = acc[r][j];
         }
-    {
-    for (int jc = 0; jc < 256; jc += 64) {
-        const int k0 = 60;
-        real acc[4][64];
-        real *d0 = dwx + (long)k0 * 256 + 0 + jc;
-        for (int r = 0; r < 4; r++)
-            for (int j = 0; j < 64; j++)
-                acc[r][j] = d0[r * 256 + j];
-        for (int i = 0; i < n; i++) {
-            const real *z = bz + (long)i * 384, *d = z + 0 + jc;
-            for (int r = 0; r < 4; r++) {
-                const real v = z[320 + k0 + r];
+    for (int jc = 0; jc < 256; jc += 64)
+        {
+            const int k0 = 60;
+            real acc[4][64];
+            real *d0 = dwx + (long)k0 * 256 + 0 + jc;
+            for (int r = 0; r < 4; r++)
                 for (int j = 0; j < 64; j++)
-                    acc[r][j] = MADD(acc[r][j], d[j], v);
+                    acc[r][j] = d0[r * 256 + j];
+            for (int i = 0; i < n; i++) {
+                const real *z = bz + (long)i * 384, *d = z + 0 + jc;
+                for (int r = 0; r < 4; r++) {
+                    const real v = z[320 + k0 + r];
+                    for (int j = 0; j < 64; j++)
+                        acc[r][j] = MADD(acc[r][j], d[j], v);
+                }
             }
+            for (int r = 0; r < 4; r++)
+                for (int j = 0; j < 64; j++)
+                    d0[r * 256 + j] = acc[r][j];
         }
-        for (int r = 0; r < 4; r++)
-            for (int j = 0; j < 64; j++)
-                d0[r * 256 + j] = acc[r][j];
-    }
-    }
-    for (int k0 = 0; k0 < 60; k0 += 6)
-        for (int jc = 0; jc < 256; jc += 64) {
+    for (int jc = 0; jc < 256; jc += 64)
+        for (int k0 = 0; k0 < 60; k0 += 6) {
             real acc[6][64];
             real *d0 = dwh + (long)k0 * 256 + 0 + jc;
             for (int r = 0; r < 6; r++)
@@ -2635,31 +2638,30 @@ static void blk_rnn_l1_bw(real *dw, int n, const real *bz)
                 for (int j = 0; j < 64; j++)
                     d0[r * 256 + j] = acc[r][j];
         }
-    {
-    for (int jc = 0; jc < 256; jc += 64) {
-        const int k0 = 60;
-        real acc[4][64];
-        real *d0 = dwh + (long)k0 * 256 + 0 + jc;
-        for (int r = 0; r < 4; r++)
-            for (int j = 0; j < 64; j++)
-                acc[r][j] = d0[r * 256 + j];
-        for (int i = 0; i < n; i++) {
-            const real *z = bz + (long)i * 384, *d = z + 0 + jc;
-            for (int r = 0; r < 4; r++) {
-                const real v = z[256 + k0 + r];
+    for (int jc = 0; jc < 256; jc += 64)
+        {
+            const int k0 = 60;
+            real acc[4][64];
+            real *d0 = dwh + (long)k0 * 256 + 0 + jc;
+            for (int r = 0; r < 4; r++)
                 for (int j = 0; j < 64; j++)
-                    acc[r][j] = MADD(acc[r][j], d[j], v);
+                    acc[r][j] = d0[r * 256 + j];
+            for (int i = 0; i < n; i++) {
+                const real *z = bz + (long)i * 384, *d = z + 0 + jc;
+                for (int r = 0; r < 4; r++) {
+                    const real v = z[256 + k0 + r];
+                    for (int j = 0; j < 64; j++)
+                        acc[r][j] = MADD(acc[r][j], d[j], v);
+                }
             }
+            for (int r = 0; r < 4; r++)
+                for (int j = 0; j < 64; j++)
+                    d0[r * 256 + j] = acc[r][j];
         }
-        for (int r = 0; r < 4; r++)
-            for (int j = 0; j < 64; j++)
-                d0[r * 256 + j] = acc[r][j];
-    }
-    }
 }
 
 /* rnn layer 1: backward through time over a packed batch, one direction; bz
- * is scratch, (B, 384). */
+ * is scratch, (4 B, 384). */
 static void blk_rnn_l1_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
     const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
     const int *bs, const int *perm, const int *len, const real *a, const real *cs, real *dhn, real *dcn,
@@ -2670,8 +2672,10 @@ static void blk_rnn_l1_seqb(const real *wb, const real *x, long xsb, long xst, r
     vec_zero(pad, 448);
     const real *dzs[6];
     real *dhs[6], *dxs[6];
+    int nz = 0; /* rows of bz waiting for the weight gradients */
     for (int s = s0; s < s1; s++) {
         const int t = reverse ? s : T - 1 - s, n = bs[t];
+        real *const bzs = bz + (long)nz * 384; /* this step's rows */
         for (int i = 0; i < n; i++) {
             const int b = perm[i];
             const long bt = (long)b * T + t;
@@ -2682,7 +2686,7 @@ static void blk_rnn_l1_seqb(const real *wb, const real *x, long xsb, long xst, r
             const real *dyt = dy + b * ysb + t * yst, *dhb = dhn + (long)b * 64;
             for (int j = 0; j < 64; j++)
                 dh[j] = dyt[j] + dhb[j];
-            real *z = bz + (long)i * 384;
+            real *z = bzs + (long)i * 384;
             blk_rnn_l1_bdz(wb, hp, cp, a + bt * 256, cs + bt * 64, dh, dcn + (long)b * 64, dw, z);
             vec_copy(z + 256, hp, 64);
             vec_copy(z + 320, x + b * xsb + t * xst, 64);
@@ -2690,7 +2694,7 @@ static void blk_rnn_l1_seqb(const real *wb, const real *x, long xsb, long xst, r
         for (int i = 0; i < n; i += 6) {
             const int m = n - i < 6 ? n - i : 6;
             for (int q = 0; q < 6; q++) {
-                const real *z = q < m ? bz + (long)(i + q) * 384 : pad;
+                const real *z = q < m ? bzs + (long)(i + q) * 384 : pad;
                 const int b = q < m ? perm[i + q] : 0;
                 dzs[q] = z;
                 dhs[q] = q < m ? dhn + (long)b * 64 : pad + 384;
@@ -2705,7 +2709,11 @@ static void blk_rnn_l1_seqb(const real *wb, const real *x, long xsb, long xst, r
             else if (dx)
                 blk_rnn_l1_bx1(wb, dzs, dxs);
         }
-        blk_rnn_l1_bw(dw, n, bz);
+        nz += n;
+        if ((s - s0) % 4 == 3 || s + 1 == s1) {
+            blk_rnn_l1_bw(dw, nz, bz);
+            nz = 0;
+        }
     }
 }
 

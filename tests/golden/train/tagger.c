@@ -313,13 +313,13 @@ static long train_mem(void *cache, int B, int T, TrainMem *m)
     m->dy[0] = r ? r + at : 0;
     at += BT * 48;
     m->bz[0] = r ? r + at : 0;
-    at += (long)B * 152;
+    at += (long)B * 608;
     m->dhn[0] = r ? r + at : 0;
     at += (long)B * 24;
     m->dy[1] = r ? r + at : 0;
     at += BT * 48;
     m->bz[1] = r ? r + at : 0;
-    at += (long)B * 192;
+    at += (long)B * 768;
     m->dhn[1] = r ? r + at : 0;
     at += (long)B * 24;
     return at;
@@ -2379,8 +2379,8 @@ static void blk_encoder_l0_bw(real *dw, int n, const real *bz)
         for (int j = 0; j < 24; j++)
             dbhn[j] += bz[(long)i * 152 + 72 + j];
     real *dwx = dw + 96, *dwh = dw + 672;
-    for (int k0 = 0; k0 < 6; k0 += 6)
-        for (int jc = 0; jc < 64; jc += 64) {
+    for (int jc = 0; jc < 64; jc += 64)
+        for (int k0 = 0; k0 < 6; k0 += 6) {
             real acc[6][64];
             real *d0 = dwx + (long)k0 * 72 + 0 + jc;
             for (int r = 0; r < 6; r++)
@@ -2398,47 +2398,47 @@ static void blk_encoder_l0_bw(real *dw, int n, const real *bz)
                 for (int j = 0; j < 64; j++)
                     d0[r * 72 + j] = acc[r][j];
         }
-    for (int k0 = 0; k0 < 6; k0 += 6)
-        {
-            const int jc = 64;
-            real acc[6][8];
-            real *d0 = dwx + (long)k0 * 72 + 0 + jc;
-            for (int r = 0; r < 6; r++)
-                for (int j = 0; j < 8; j++)
-                    acc[r][j] = d0[r * 72 + j];
-            for (int i = 0; i < n; i++) {
-                const real *z = bz + (long)i * 152, *d = z + 0 + jc;
-                for (int r = 0; r < 6; r++) {
-                    const real v = z[144 + k0 + r];
-                    for (int j = 0; j < 8; j++)
-                        acc[r][j] = MADD(acc[r][j], d[j], v);
-                }
-            }
-            for (int r = 0; r < 6; r++)
-                for (int j = 0; j < 8; j++)
-                    d0[r * 72 + j] = acc[r][j];
-        }
     {
-    for (int jc = 0; jc < 64; jc += 64) {
-        const int k0 = 6;
-        real acc[2][64];
+    for (int k0 = 0; k0 < 6; k0 += 6) {
+        const int jc = 64;
+        real acc[6][8];
         real *d0 = dwx + (long)k0 * 72 + 0 + jc;
-        for (int r = 0; r < 2; r++)
-            for (int j = 0; j < 64; j++)
+        for (int r = 0; r < 6; r++)
+            for (int j = 0; j < 8; j++)
                 acc[r][j] = d0[r * 72 + j];
         for (int i = 0; i < n; i++) {
             const real *z = bz + (long)i * 152, *d = z + 0 + jc;
-            for (int r = 0; r < 2; r++) {
+            for (int r = 0; r < 6; r++) {
                 const real v = z[144 + k0 + r];
-                for (int j = 0; j < 64; j++)
+                for (int j = 0; j < 8; j++)
                     acc[r][j] = MADD(acc[r][j], d[j], v);
             }
         }
-        for (int r = 0; r < 2; r++)
-            for (int j = 0; j < 64; j++)
+        for (int r = 0; r < 6; r++)
+            for (int j = 0; j < 8; j++)
                 d0[r * 72 + j] = acc[r][j];
     }
     }
+    for (int jc = 0; jc < 64; jc += 64)
+        {
+            const int k0 = 6;
+            real acc[2][64];
+            real *d0 = dwx + (long)k0 * 72 + 0 + jc;
+            for (int r = 0; r < 2; r++)
+                for (int j = 0; j < 64; j++)
+                    acc[r][j] = d0[r * 72 + j];
+            for (int i = 0; i < n; i++) {
+                const real *z = bz + (long)i * 152, *d = z + 0 + jc;
+                for (int r = 0; r < 2; r++) {
+                    const real v = z[144 + k0 + r];
+                    for (int j = 0; j < 64; j++)
+                        acc[r][j] = MADD(acc[r][j], d[j], v);
+                }
+            }
+            for (int r = 0; r < 2; r++)
+                for (int j = 0; j < 64; j++)
+                    d0[r * 72 + j] = acc[r][j];
+        }
     {
     {
         const int k0 = 6;
@@ -2461,50 +2461,52 @@ static void blk_encoder_l0_bw(real *dw, int n, const real *bz)
                 d0[r * 72 + j] = acc[r][j];
     }
     }
-    for (int k0 = 0; k0 < 24; k0 += 6)
-        {
-            const int jc = 0;
-            real acc[6][48];
-            real *d0 = dwh + (long)k0 * 72 + 0 + jc;
-            for (int r = 0; r < 6; r++)
+    {
+    for (int k0 = 0; k0 < 24; k0 += 6) {
+        const int jc = 0;
+        real acc[6][48];
+        real *d0 = dwh + (long)k0 * 72 + 0 + jc;
+        for (int r = 0; r < 6; r++)
+            for (int j = 0; j < 48; j++)
+                acc[r][j] = d0[r * 72 + j];
+        for (int i = 0; i < n; i++) {
+            const real *z = bz + (long)i * 152, *d = z + 0 + jc;
+            for (int r = 0; r < 6; r++) {
+                const real v = z[120 + k0 + r];
                 for (int j = 0; j < 48; j++)
-                    acc[r][j] = d0[r * 72 + j];
-            for (int i = 0; i < n; i++) {
-                const real *z = bz + (long)i * 152, *d = z + 0 + jc;
-                for (int r = 0; r < 6; r++) {
-                    const real v = z[120 + k0 + r];
-                    for (int j = 0; j < 48; j++)
-                        acc[r][j] = MADD(acc[r][j], d[j], v);
-                }
+                    acc[r][j] = MADD(acc[r][j], d[j], v);
             }
-            for (int r = 0; r < 6; r++)
-                for (int j = 0; j < 48; j++)
-                    d0[r * 72 + j] = acc[r][j];
         }
-    for (int k0 = 0; k0 < 24; k0 += 6)
-        {
-            const int jc = 0;
-            real acc[6][24];
-            real *d0 = dwh + (long)k0 * 72 + 48 + jc;
-            for (int r = 0; r < 6; r++)
+        for (int r = 0; r < 6; r++)
+            for (int j = 0; j < 48; j++)
+                d0[r * 72 + j] = acc[r][j];
+    }
+    }
+    {
+    for (int k0 = 0; k0 < 24; k0 += 6) {
+        const int jc = 0;
+        real acc[6][24];
+        real *d0 = dwh + (long)k0 * 72 + 48 + jc;
+        for (int r = 0; r < 6; r++)
+            for (int j = 0; j < 24; j++)
+                acc[r][j] = d0[r * 72 + j];
+        for (int i = 0; i < n; i++) {
+            const real *z = bz + (long)i * 152, *d = z + 72 + jc;
+            for (int r = 0; r < 6; r++) {
+                const real v = z[120 + k0 + r];
                 for (int j = 0; j < 24; j++)
-                    acc[r][j] = d0[r * 72 + j];
-            for (int i = 0; i < n; i++) {
-                const real *z = bz + (long)i * 152, *d = z + 72 + jc;
-                for (int r = 0; r < 6; r++) {
-                    const real v = z[120 + k0 + r];
-                    for (int j = 0; j < 24; j++)
-                        acc[r][j] = MADD(acc[r][j], d[j], v);
-                }
+                    acc[r][j] = MADD(acc[r][j], d[j], v);
             }
-            for (int r = 0; r < 6; r++)
-                for (int j = 0; j < 24; j++)
-                    d0[r * 72 + j] = acc[r][j];
         }
+        for (int r = 0; r < 6; r++)
+            for (int j = 0; j < 24; j++)
+                d0[r * 72 + j] = acc[r][j];
+    }
+    }
 }
 
 /* encoder layer 0: backward through time over a packed batch, one direction; bz
- * is scratch, (B, 152). */
+ * is scratch, (4 B, 152). */
 static void blk_encoder_l0_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
     const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
     const int *bs, const int *perm, const int *len, const real *a, const real *ex, real *dhn,
@@ -2517,8 +2519,10 @@ static void blk_encoder_l0_seqb(const real *wb, const real *x, long xsb, long xs
     const real *dghs[6];
     const real *hds[6];
     real *dhs[6], *dxs[6];
+    int nz = 0; /* rows of bz waiting for the weight gradients */
     for (int s = s0; s < s1; s++) {
         const int t = reverse ? s : T - 1 - s, n = bs[t];
+        real *const bzs = bz + (long)nz * 152; /* this step's rows */
         for (int i = 0; i < n; i++) {
             const int b = perm[i];
             const long bt = (long)b * T + t;
@@ -2528,7 +2532,7 @@ static void blk_encoder_l0_seqb(const real *wb, const real *x, long xsb, long xs
             const real *dyt = dy + b * ysb + t * yst, *dhb = dhn + (long)b * 24;
             for (int j = 0; j < 24; j++)
                 dh[j] = dyt[j] + dhb[j];
-            real *z = bz + (long)i * 152;
+            real *z = bzs + (long)i * 152;
             blk_encoder_l0_bdz(wb, hp, a + bt * 72, ex + bt * 24, dh, dw, z, z + 72, z + 96);
             vec_copy(z + 120, hp, 24);
             vec_copy(z + 144, x + b * xsb + t * xst, 8);
@@ -2536,7 +2540,7 @@ static void blk_encoder_l0_seqb(const real *wb, const real *x, long xsb, long xs
         for (int i = 0; i < n; i += 6) {
             const int m = n - i < 6 ? n - i : 6;
             for (int q = 0; q < 6; q++) {
-                const real *z = q < m ? bz + (long)(i + q) * 152 : pad;
+                const real *z = q < m ? bzs + (long)(i + q) * 152 : pad;
                 const int b = q < m ? perm[i + q] : 0;
                 dzs[q] = z;
                 dghs[q] = z + 72;
@@ -2553,7 +2557,11 @@ static void blk_encoder_l0_seqb(const real *wb, const real *x, long xsb, long xs
             else if (dx)
                 blk_encoder_l0_bx1(wb, dzs, dxs);
         }
-        blk_encoder_l0_bw(dw, n, bz);
+        nz += n;
+        if ((s - s0) % 4 == 3 || s + 1 == s1) {
+            blk_encoder_l0_bw(dw, nz, bz);
+            nz = 0;
+        }
     }
 }
 
@@ -4605,8 +4613,8 @@ static void blk_encoder_l1_bw(real *dw, int n, const real *bz)
         for (int j = 0; j < 24; j++)
             dbhn[j] += bz[(long)i * 192 + 72 + j];
     real *dwx = dw + 96, *dwh = dw + 3552;
-    for (int k0 = 0; k0 < 48; k0 += 6)
-        for (int jc = 0; jc < 64; jc += 64) {
+    for (int jc = 0; jc < 64; jc += 64)
+        for (int k0 = 0; k0 < 48; k0 += 6) {
             real acc[6][64];
             real *d0 = dwx + (long)k0 * 72 + 0 + jc;
             for (int r = 0; r < 6; r++)
@@ -4624,70 +4632,73 @@ static void blk_encoder_l1_bw(real *dw, int n, const real *bz)
                 for (int j = 0; j < 64; j++)
                     d0[r * 72 + j] = acc[r][j];
         }
-    for (int k0 = 0; k0 < 48; k0 += 6)
-        {
-            const int jc = 64;
-            real acc[6][8];
-            real *d0 = dwx + (long)k0 * 72 + 0 + jc;
-            for (int r = 0; r < 6; r++)
+    {
+    for (int k0 = 0; k0 < 48; k0 += 6) {
+        const int jc = 64;
+        real acc[6][8];
+        real *d0 = dwx + (long)k0 * 72 + 0 + jc;
+        for (int r = 0; r < 6; r++)
+            for (int j = 0; j < 8; j++)
+                acc[r][j] = d0[r * 72 + j];
+        for (int i = 0; i < n; i++) {
+            const real *z = bz + (long)i * 192, *d = z + 0 + jc;
+            for (int r = 0; r < 6; r++) {
+                const real v = z[144 + k0 + r];
                 for (int j = 0; j < 8; j++)
-                    acc[r][j] = d0[r * 72 + j];
-            for (int i = 0; i < n; i++) {
-                const real *z = bz + (long)i * 192, *d = z + 0 + jc;
-                for (int r = 0; r < 6; r++) {
-                    const real v = z[144 + k0 + r];
-                    for (int j = 0; j < 8; j++)
-                        acc[r][j] = MADD(acc[r][j], d[j], v);
-                }
+                    acc[r][j] = MADD(acc[r][j], d[j], v);
             }
-            for (int r = 0; r < 6; r++)
-                for (int j = 0; j < 8; j++)
-                    d0[r * 72 + j] = acc[r][j];
         }
-    for (int k0 = 0; k0 < 24; k0 += 6)
-        {
-            const int jc = 0;
-            real acc[6][48];
-            real *d0 = dwh + (long)k0 * 72 + 0 + jc;
-            for (int r = 0; r < 6; r++)
+        for (int r = 0; r < 6; r++)
+            for (int j = 0; j < 8; j++)
+                d0[r * 72 + j] = acc[r][j];
+    }
+    }
+    {
+    for (int k0 = 0; k0 < 24; k0 += 6) {
+        const int jc = 0;
+        real acc[6][48];
+        real *d0 = dwh + (long)k0 * 72 + 0 + jc;
+        for (int r = 0; r < 6; r++)
+            for (int j = 0; j < 48; j++)
+                acc[r][j] = d0[r * 72 + j];
+        for (int i = 0; i < n; i++) {
+            const real *z = bz + (long)i * 192, *d = z + 0 + jc;
+            for (int r = 0; r < 6; r++) {
+                const real v = z[120 + k0 + r];
                 for (int j = 0; j < 48; j++)
-                    acc[r][j] = d0[r * 72 + j];
-            for (int i = 0; i < n; i++) {
-                const real *z = bz + (long)i * 192, *d = z + 0 + jc;
-                for (int r = 0; r < 6; r++) {
-                    const real v = z[120 + k0 + r];
-                    for (int j = 0; j < 48; j++)
-                        acc[r][j] = MADD(acc[r][j], d[j], v);
-                }
+                    acc[r][j] = MADD(acc[r][j], d[j], v);
             }
-            for (int r = 0; r < 6; r++)
-                for (int j = 0; j < 48; j++)
-                    d0[r * 72 + j] = acc[r][j];
         }
-    for (int k0 = 0; k0 < 24; k0 += 6)
-        {
-            const int jc = 0;
-            real acc[6][24];
-            real *d0 = dwh + (long)k0 * 72 + 48 + jc;
-            for (int r = 0; r < 6; r++)
+        for (int r = 0; r < 6; r++)
+            for (int j = 0; j < 48; j++)
+                d0[r * 72 + j] = acc[r][j];
+    }
+    }
+    {
+    for (int k0 = 0; k0 < 24; k0 += 6) {
+        const int jc = 0;
+        real acc[6][24];
+        real *d0 = dwh + (long)k0 * 72 + 48 + jc;
+        for (int r = 0; r < 6; r++)
+            for (int j = 0; j < 24; j++)
+                acc[r][j] = d0[r * 72 + j];
+        for (int i = 0; i < n; i++) {
+            const real *z = bz + (long)i * 192, *d = z + 72 + jc;
+            for (int r = 0; r < 6; r++) {
+                const real v = z[120 + k0 + r];
                 for (int j = 0; j < 24; j++)
-                    acc[r][j] = d0[r * 72 + j];
-            for (int i = 0; i < n; i++) {
-                const real *z = bz + (long)i * 192, *d = z + 72 + jc;
-                for (int r = 0; r < 6; r++) {
-                    const real v = z[120 + k0 + r];
-                    for (int j = 0; j < 24; j++)
-                        acc[r][j] = MADD(acc[r][j], d[j], v);
-                }
+                    acc[r][j] = MADD(acc[r][j], d[j], v);
             }
-            for (int r = 0; r < 6; r++)
-                for (int j = 0; j < 24; j++)
-                    d0[r * 72 + j] = acc[r][j];
         }
+        for (int r = 0; r < 6; r++)
+            for (int j = 0; j < 24; j++)
+                d0[r * 72 + j] = acc[r][j];
+    }
+    }
 }
 
 /* encoder layer 1: backward through time over a packed batch, one direction; bz
- * is scratch, (B, 192). */
+ * is scratch, (4 B, 192). */
 static void blk_encoder_l1_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
     const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
     const int *bs, const int *perm, const int *len, const real *a, const real *ex, real *dhn,
@@ -4700,8 +4711,10 @@ static void blk_encoder_l1_seqb(const real *wb, const real *x, long xsb, long xs
     const real *dghs[6];
     const real *hds[6];
     real *dhs[6], *dxs[6];
+    int nz = 0; /* rows of bz waiting for the weight gradients */
     for (int s = s0; s < s1; s++) {
         const int t = reverse ? s : T - 1 - s, n = bs[t];
+        real *const bzs = bz + (long)nz * 192; /* this step's rows */
         for (int i = 0; i < n; i++) {
             const int b = perm[i];
             const long bt = (long)b * T + t;
@@ -4711,7 +4724,7 @@ static void blk_encoder_l1_seqb(const real *wb, const real *x, long xsb, long xs
             const real *dyt = dy + b * ysb + t * yst, *dhb = dhn + (long)b * 24;
             for (int j = 0; j < 24; j++)
                 dh[j] = dyt[j] + dhb[j];
-            real *z = bz + (long)i * 192;
+            real *z = bzs + (long)i * 192;
             blk_encoder_l1_bdz(wb, hp, a + bt * 72, ex + bt * 24, dh, dw, z, z + 72, z + 96);
             vec_copy(z + 120, hp, 24);
             vec_copy(z + 144, x + b * xsb + t * xst, 48);
@@ -4719,7 +4732,7 @@ static void blk_encoder_l1_seqb(const real *wb, const real *x, long xsb, long xs
         for (int i = 0; i < n; i += 6) {
             const int m = n - i < 6 ? n - i : 6;
             for (int q = 0; q < 6; q++) {
-                const real *z = q < m ? bz + (long)(i + q) * 192 : pad;
+                const real *z = q < m ? bzs + (long)(i + q) * 192 : pad;
                 const int b = q < m ? perm[i + q] : 0;
                 dzs[q] = z;
                 dghs[q] = z + 72;
@@ -4736,7 +4749,11 @@ static void blk_encoder_l1_seqb(const real *wb, const real *x, long xsb, long xs
             else if (dx)
                 blk_encoder_l1_bx1(wb, dzs, dxs);
         }
-        blk_encoder_l1_bw(dw, n, bz);
+        nz += n;
+        if ((s - s0) % 4 == 3 || s + 1 == s1) {
+            blk_encoder_l1_bw(dw, nz, bz);
+            nz = 0;
+        }
     }
 }
 
