@@ -431,16 +431,16 @@ static void seqb(Emitter *e, const PlanLayer *L)
 }
 
 /* A split layer's backward kernels: <fn>_bh<n> (dL/dh_{t-1}), <fn>_bx<n> (dL/dx_t, added)
- * for blocks of n sequences, <fn>_bw (the parameter gradients of every live sequence). */
+ * for blocks of n = 1 to em_block sequences (a step's live ones split as evenly as can be,
+ * no lane computed for nothing), <fn>_bw (the parameter gradients of every live
+ * sequence). */
 static void back_kernels(Emitter *e, const PlanLayer *L)
 {
     Sb *sb = e->sb;
     long H = L->H, GH = (long)L->G * H, I = L->I, Hr = L->Hr;
     int gru = L->block->cell == CELL_GRU, after = cell_desc(L->block)->has_gh;
     long hcols = gru ? 2 * H : GH;
-    int nsz[2] = {1, em_block(e)};
-    for (int v = 0; v < (nsz[1] > 1 ? 2 : 1); v++) {
-        int ns = nsz[v];
+    for (int ns = 1; ns <= em_block(e); ns++) {
         sb_line(sb, "/* %s layer %d: dL/dh_{t-1} = %sW_hh^T dz for %d sequence%s. */",
                 L->block->name, L->layer, gru ? "hd + " : "", ns, ns > 1 ? "s" : "");
         sb_line(
@@ -523,7 +523,6 @@ static void seqb_split(Emitter *e, const PlanLayer *L)
     int lstm = cell_desc(L->block)->has_c, after = cell_desc(L->block)->has_gh,
         gru = L->block->cell == CELL_GRU;
     int ns = em_block(e);
-    long outw = Hr > I ? Hr : I;
     back_kernels(e, L);
     sb_line(sb, "/* %s layer %d: backward through time over a packed batch, one direction; bz",
             L->block->name, L->layer);
@@ -532,11 +531,6 @@ static void seqb_split(Emitter *e, const PlanLayer *L)
     sb_line(sb, "{");
     sb->indent += 4;
     sb_line(sb, "real dh[%ld];", Hr);
-    if (ns > 1) {
-        sb_line(sb, "real pad[%ld]; /* the unused lanes of a partial block: zeros in, junk out */",
-                L->bz_width + outw);
-        sb_line(sb, "vec_zero(pad, %ld);", L->bz_width + outw);
-    }
     sb_line(sb, "const real *dzs[%d];", ns);
     if (after)
         sb_line(sb, "const real *dghs[%d];", ns);
@@ -573,47 +567,33 @@ static void seqb_split(Emitter *e, const PlanLayer *L)
         sb_line(sb, "    z[%ld + k] = a[bt * %ld + k] * hp[k];", L->bz_rh, GH);
     }
     sb_close(sb, 1);
-    sb_line(sb, "for (int i = 0; i < n; i += %d) {", ns);
+    sb_line(sb, "const int nt = (n + %d) / %d; /* blocks of sequences, as even as can be */",
+            ns - 1, ns);
+    sb_line(sb, "for (int i = 0, r = 0, m; r < nt; r++, i += m) {");
     sb->indent += 4;
-    if (ns > 1) {
-        sb_line(sb, "const int m = n - i < %d ? n - i : %d;", ns, ns);
-        sb_line(sb, "for (int q = 0; q < %d; q++) {", ns);
-        sb_line(sb, "    const real *z = q < m ? bzs + (long)(i + q) * %ld : pad;", L->bz_width);
-        sb_line(sb, "    const int b = q < m ? perm[i + q] : 0;");
-        sb_line(sb, "    dzs[q] = z;");
-        if (after)
-            sb_line(sb, "    dghs[q] = z + %ld;", L->bz_dgh);
-        if (gru)
-            sb_line(sb, "    hds[q] = z + %ld;", L->bz_hd);
-        sb_line(sb, "    dhs[q] = q < m ? dhn + (long)b * %ld : pad + %ld;", Hr, L->bz_width);
-        sb_line(sb, "    dxs[q] = q < m && dx ? dx + b * xsb + t * xst : pad + %ld;", L->bz_width);
-        sb_line(sb, "}");
-    } else {
-        sb_line(sb, "const real *z = bzs + (long)i * %ld;", L->bz_width);
-        sb_line(sb, "dzs[0] = z;");
-        if (after)
-            sb_line(sb, "dghs[0] = z + %ld;", L->bz_dgh);
-        if (gru)
-            sb_line(sb, "hds[0] = z + %ld;", L->bz_hd);
-        sb_line(sb, "dhs[0] = dhn + (long)perm[i] * %ld;", Hr);
-        sb_line(sb, "dxs[0] = dx ? dx + perm[i] * xsb + t * xst : 0;");
-    }
+    sb_line(sb, "m = n / nt + (r < n %% nt);");
+    sb_line(sb, "for (int q = 0; q < m; q++) {");
+    sb_line(sb, "    const real *z = bzs + (long)(i + q) * %ld;", L->bz_width);
+    sb_line(sb, "    const int b = perm[i + q];");
+    sb_line(sb, "    dzs[q] = z;");
+    if (after)
+        sb_line(sb, "    dghs[q] = z + %ld;", L->bz_dgh);
+    if (gru)
+        sb_line(sb, "    hds[q] = z + %ld;", L->bz_hd);
+    sb_line(sb, "    dhs[q] = dhn + (long)b * %ld;", Hr);
+    sb_line(sb, "    dxs[q] = dx ? dx + b * xsb + t * xst : 0;");
+    sb_line(sb, "}");
     char args[48];
     snprintf(args, sizeof args, "wb, dzs, %s%sdhs", after ? "dghs, " : "", gru ? "hds, " : "");
-    if (ns > 1) {
-        sb_line(sb, "if (m > 1)");
-        sb_line(sb, "    %s_bh%d(%s);", L->fn, ns, args);
-        sb_line(sb, "else");
-        sb_line(sb, "    %s_bh1(%s);", L->fn, args);
-        sb_line(sb, "if (dx && m > 1)");
-        sb_line(sb, "    %s_bx%d(wb, dzs, dxs);", L->fn, ns);
-        sb_line(sb, "else if (dx)");
-        sb_line(sb, "    %s_bx1(wb, dzs, dxs);", L->fn);
-    } else {
-        sb_line(sb, "%s_bh1(%s);", L->fn, args);
-        sb_line(sb, "if (dx)");
-        sb_line(sb, "    %s_bx1(wb, dzs, dxs);", L->fn);
+    sb_line(sb, "switch (m) {");
+    for (int k = ns; k >= 1; k--) {
+        sb_line(sb, "case %d:", k);
+        sb_line(sb, "    %s_bh%d(%s);", L->fn, k, args);
+        sb_line(sb, "    if (dx)");
+        sb_line(sb, "        %s_bx%d(wb, dzs, dxs);", L->fn, k);
+        sb_line(sb, "    break;");
     }
+    sb_line(sb, "}");
     sb_close(sb, 1);
     sb_line(sb, "nz += n;");
     sb_line(sb, "if ((s - s0) %% %d == %d || s + 1 == s1) {", e->p->kern.bw_steps,

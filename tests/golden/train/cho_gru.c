@@ -775,6 +775,194 @@ static void blk_gru_l0_bx1(const real *wb, const real *const *dzs, real *const *
     }
 }
 
+/* gru layer 0: dL/dh_{t-1} = hd + W_hh^T dz for 2 sequences. */
+static void blk_gru_l0_bh2(const real *wb, const real *const *dzs, const real *const *hds, real *const *dhs)
+{
+    const real *wbh = wb + 216; /* W_hh (G*H, Hr) */
+    {
+        const int jc = 0;
+        real acc[2][12];
+        for (int s = 0; s < 2; s++)
+            for (int j = 0; j < 12; j++)
+                acc[s][j] = hds[s][jc + j];
+        for (int k = 0; k < 24; k++) {
+            const real *wk = wbh + k * 12 + jc;
+            for (int s = 0; s < 2; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 12; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 2; s++)
+            for (int j = 0; j < 12; j++)
+                dhs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* gru layer 0: dL/dx_t += W_ih^T dz for 2 sequences. */
+static void blk_gru_l0_bx2(const real *wb, const real *const *dzs, real *const *dxs)
+{
+    {
+        const int jc = 0;
+        real acc[2][6];
+        for (int s = 0; s < 2; s++)
+            for (int j = 0; j < 6; j++)
+                acc[s][j] = dxs[s][jc + j];
+        for (int k = 0; k < 36; k++) {
+            const real *wk = wb + k * 6 + jc;
+            for (int s = 0; s < 2; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 6; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 2; s++)
+            for (int j = 0; j < 6; j++)
+                dxs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* gru layer 0: dL/dh_{t-1} = hd + W_hh^T dz for 3 sequences. */
+static void blk_gru_l0_bh3(const real *wb, const real *const *dzs, const real *const *hds, real *const *dhs)
+{
+    const real *wbh = wb + 216; /* W_hh (G*H, Hr) */
+    {
+        const int jc = 0;
+        real acc[3][12];
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < 12; j++)
+                acc[s][j] = hds[s][jc + j];
+        for (int k = 0; k < 24; k++) {
+            const real *wk = wbh + k * 12 + jc;
+            for (int s = 0; s < 3; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 12; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < 12; j++)
+                dhs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* gru layer 0: dL/dx_t += W_ih^T dz for 3 sequences. */
+static void blk_gru_l0_bx3(const real *wb, const real *const *dzs, real *const *dxs)
+{
+    {
+        const int jc = 0;
+        real acc[3][6];
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < 6; j++)
+                acc[s][j] = dxs[s][jc + j];
+        for (int k = 0; k < 36; k++) {
+            const real *wk = wb + k * 6 + jc;
+            for (int s = 0; s < 3; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 6; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < 6; j++)
+                dxs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* gru layer 0: dL/dh_{t-1} = hd + W_hh^T dz for 4 sequences. */
+static void blk_gru_l0_bh4(const real *wb, const real *const *dzs, const real *const *hds, real *const *dhs)
+{
+    const real *wbh = wb + 216; /* W_hh (G*H, Hr) */
+    {
+        const int jc = 0;
+        real acc[4][12];
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 12; j++)
+                acc[s][j] = hds[s][jc + j];
+        for (int k = 0; k < 24; k++) {
+            const real *wk = wbh + k * 12 + jc;
+            for (int s = 0; s < 4; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 12; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 12; j++)
+                dhs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* gru layer 0: dL/dx_t += W_ih^T dz for 4 sequences. */
+static void blk_gru_l0_bx4(const real *wb, const real *const *dzs, real *const *dxs)
+{
+    {
+        const int jc = 0;
+        real acc[4][6];
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 6; j++)
+                acc[s][j] = dxs[s][jc + j];
+        for (int k = 0; k < 36; k++) {
+            const real *wk = wb + k * 6 + jc;
+            for (int s = 0; s < 4; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 6; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 6; j++)
+                dxs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* gru layer 0: dL/dh_{t-1} = hd + W_hh^T dz for 5 sequences. */
+static void blk_gru_l0_bh5(const real *wb, const real *const *dzs, const real *const *hds, real *const *dhs)
+{
+    const real *wbh = wb + 216; /* W_hh (G*H, Hr) */
+    {
+        const int jc = 0;
+        real acc[5][12];
+        for (int s = 0; s < 5; s++)
+            for (int j = 0; j < 12; j++)
+                acc[s][j] = hds[s][jc + j];
+        for (int k = 0; k < 24; k++) {
+            const real *wk = wbh + k * 12 + jc;
+            for (int s = 0; s < 5; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 12; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 5; s++)
+            for (int j = 0; j < 12; j++)
+                dhs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* gru layer 0: dL/dx_t += W_ih^T dz for 5 sequences. */
+static void blk_gru_l0_bx5(const real *wb, const real *const *dzs, real *const *dxs)
+{
+    {
+        const int jc = 0;
+        real acc[5][6];
+        for (int s = 0; s < 5; s++)
+            for (int j = 0; j < 6; j++)
+                acc[s][j] = dxs[s][jc + j];
+        for (int k = 0; k < 36; k++) {
+            const real *wk = wb + k * 6 + jc;
+            for (int s = 0; s < 5; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 6; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 5; s++)
+            for (int j = 0; j < 6; j++)
+                dxs[s][jc + j] = acc[s][j];
+    }
+}
+
 /* gru layer 0: dL/dh_{t-1} = hd + W_hh^T dz for 6 sequences. */
 static void blk_gru_l0_bh6(const real *wb, const real *const *dzs, const real *const *hds, real *const *dhs)
 {
@@ -904,8 +1092,6 @@ static void blk_gru_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
     real *dw, const real *h0, real *bz, int reverse)
 {
     real dh[12];
-    real pad[90]; /* the unused lanes of a partial block: zeros in, junk out */
-    vec_zero(pad, 90);
     const real *dzs[6];
     const real *hds[6];
     real *dhs[6], *dxs[6];
@@ -929,24 +1115,49 @@ static void blk_gru_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
             for (int k = 0; k < 12; k++) /* r * h, as the forward used it */
                 z[48 + k] = a[bt * 36 + k] * hp[k];
         }
-        for (int i = 0; i < n; i += 6) {
-            const int m = n - i < 6 ? n - i : 6;
-            for (int q = 0; q < 6; q++) {
-                const real *z = q < m ? bzs + (long)(i + q) * 78 : pad;
-                const int b = q < m ? perm[i + q] : 0;
+        const int nt = (n + 5) / 6; /* blocks of sequences, as even as can be */
+        for (int i = 0, r = 0, m; r < nt; r++, i += m) {
+            m = n / nt + (r < n % nt);
+            for (int q = 0; q < m; q++) {
+                const real *z = bzs + (long)(i + q) * 78;
+                const int b = perm[i + q];
                 dzs[q] = z;
                 hds[q] = z + 36;
-                dhs[q] = q < m ? dhn + (long)b * 12 : pad + 78;
-                dxs[q] = q < m && dx ? dx + b * xsb + t * xst : pad + 78;
+                dhs[q] = dhn + (long)b * 12;
+                dxs[q] = dx ? dx + b * xsb + t * xst : 0;
             }
-            if (m > 1)
+            switch (m) {
+            case 6:
                 blk_gru_l0_bh6(wb, dzs, hds, dhs);
-            else
+                if (dx)
+                    blk_gru_l0_bx6(wb, dzs, dxs);
+                break;
+            case 5:
+                blk_gru_l0_bh5(wb, dzs, hds, dhs);
+                if (dx)
+                    blk_gru_l0_bx5(wb, dzs, dxs);
+                break;
+            case 4:
+                blk_gru_l0_bh4(wb, dzs, hds, dhs);
+                if (dx)
+                    blk_gru_l0_bx4(wb, dzs, dxs);
+                break;
+            case 3:
+                blk_gru_l0_bh3(wb, dzs, hds, dhs);
+                if (dx)
+                    blk_gru_l0_bx3(wb, dzs, dxs);
+                break;
+            case 2:
+                blk_gru_l0_bh2(wb, dzs, hds, dhs);
+                if (dx)
+                    blk_gru_l0_bx2(wb, dzs, dxs);
+                break;
+            case 1:
                 blk_gru_l0_bh1(wb, dzs, hds, dhs);
-            if (dx && m > 1)
-                blk_gru_l0_bx6(wb, dzs, dxs);
-            else if (dx)
-                blk_gru_l0_bx1(wb, dzs, dxs);
+                if (dx)
+                    blk_gru_l0_bx1(wb, dzs, dxs);
+                break;
+            }
         }
         nz += n;
         if ((s - s0) % 4 == 3 || s + 1 == s1) {
@@ -1441,6 +1652,194 @@ static void blk_gru_l1_bx1(const real *wb, const real *const *dzs, real *const *
     }
 }
 
+/* gru layer 1: dL/dh_{t-1} = hd + W_hh^T dz for 2 sequences. */
+static void blk_gru_l1_bh2(const real *wb, const real *const *dzs, const real *const *hds, real *const *dhs)
+{
+    const real *wbh = wb + 432; /* W_hh (G*H, Hr) */
+    {
+        const int jc = 0;
+        real acc[2][12];
+        for (int s = 0; s < 2; s++)
+            for (int j = 0; j < 12; j++)
+                acc[s][j] = hds[s][jc + j];
+        for (int k = 0; k < 24; k++) {
+            const real *wk = wbh + k * 12 + jc;
+            for (int s = 0; s < 2; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 12; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 2; s++)
+            for (int j = 0; j < 12; j++)
+                dhs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* gru layer 1: dL/dx_t += W_ih^T dz for 2 sequences. */
+static void blk_gru_l1_bx2(const real *wb, const real *const *dzs, real *const *dxs)
+{
+    {
+        const int jc = 0;
+        real acc[2][12];
+        for (int s = 0; s < 2; s++)
+            for (int j = 0; j < 12; j++)
+                acc[s][j] = dxs[s][jc + j];
+        for (int k = 0; k < 36; k++) {
+            const real *wk = wb + k * 12 + jc;
+            for (int s = 0; s < 2; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 12; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 2; s++)
+            for (int j = 0; j < 12; j++)
+                dxs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* gru layer 1: dL/dh_{t-1} = hd + W_hh^T dz for 3 sequences. */
+static void blk_gru_l1_bh3(const real *wb, const real *const *dzs, const real *const *hds, real *const *dhs)
+{
+    const real *wbh = wb + 432; /* W_hh (G*H, Hr) */
+    {
+        const int jc = 0;
+        real acc[3][12];
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < 12; j++)
+                acc[s][j] = hds[s][jc + j];
+        for (int k = 0; k < 24; k++) {
+            const real *wk = wbh + k * 12 + jc;
+            for (int s = 0; s < 3; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 12; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < 12; j++)
+                dhs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* gru layer 1: dL/dx_t += W_ih^T dz for 3 sequences. */
+static void blk_gru_l1_bx3(const real *wb, const real *const *dzs, real *const *dxs)
+{
+    {
+        const int jc = 0;
+        real acc[3][12];
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < 12; j++)
+                acc[s][j] = dxs[s][jc + j];
+        for (int k = 0; k < 36; k++) {
+            const real *wk = wb + k * 12 + jc;
+            for (int s = 0; s < 3; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 12; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < 12; j++)
+                dxs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* gru layer 1: dL/dh_{t-1} = hd + W_hh^T dz for 4 sequences. */
+static void blk_gru_l1_bh4(const real *wb, const real *const *dzs, const real *const *hds, real *const *dhs)
+{
+    const real *wbh = wb + 432; /* W_hh (G*H, Hr) */
+    {
+        const int jc = 0;
+        real acc[4][12];
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 12; j++)
+                acc[s][j] = hds[s][jc + j];
+        for (int k = 0; k < 24; k++) {
+            const real *wk = wbh + k * 12 + jc;
+            for (int s = 0; s < 4; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 12; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 12; j++)
+                dhs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* gru layer 1: dL/dx_t += W_ih^T dz for 4 sequences. */
+static void blk_gru_l1_bx4(const real *wb, const real *const *dzs, real *const *dxs)
+{
+    {
+        const int jc = 0;
+        real acc[4][12];
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 12; j++)
+                acc[s][j] = dxs[s][jc + j];
+        for (int k = 0; k < 36; k++) {
+            const real *wk = wb + k * 12 + jc;
+            for (int s = 0; s < 4; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 12; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 12; j++)
+                dxs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* gru layer 1: dL/dh_{t-1} = hd + W_hh^T dz for 5 sequences. */
+static void blk_gru_l1_bh5(const real *wb, const real *const *dzs, const real *const *hds, real *const *dhs)
+{
+    const real *wbh = wb + 432; /* W_hh (G*H, Hr) */
+    {
+        const int jc = 0;
+        real acc[5][12];
+        for (int s = 0; s < 5; s++)
+            for (int j = 0; j < 12; j++)
+                acc[s][j] = hds[s][jc + j];
+        for (int k = 0; k < 24; k++) {
+            const real *wk = wbh + k * 12 + jc;
+            for (int s = 0; s < 5; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 12; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 5; s++)
+            for (int j = 0; j < 12; j++)
+                dhs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* gru layer 1: dL/dx_t += W_ih^T dz for 5 sequences. */
+static void blk_gru_l1_bx5(const real *wb, const real *const *dzs, real *const *dxs)
+{
+    {
+        const int jc = 0;
+        real acc[5][12];
+        for (int s = 0; s < 5; s++)
+            for (int j = 0; j < 12; j++)
+                acc[s][j] = dxs[s][jc + j];
+        for (int k = 0; k < 36; k++) {
+            const real *wk = wb + k * 12 + jc;
+            for (int s = 0; s < 5; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 12; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 5; s++)
+            for (int j = 0; j < 12; j++)
+                dxs[s][jc + j] = acc[s][j];
+    }
+}
+
 /* gru layer 1: dL/dh_{t-1} = hd + W_hh^T dz for 6 sequences. */
 static void blk_gru_l1_bh6(const real *wb, const real *const *dzs, const real *const *hds, real *const *dhs)
 {
@@ -1570,8 +1969,6 @@ static void blk_gru_l1_seqb(const real *wb, const real *x, long xsb, long xst, r
     real *dw, const real *h0, real *bz, int reverse)
 {
     real dh[12];
-    real pad[96]; /* the unused lanes of a partial block: zeros in, junk out */
-    vec_zero(pad, 96);
     const real *dzs[6];
     const real *hds[6];
     real *dhs[6], *dxs[6];
@@ -1595,24 +1992,49 @@ static void blk_gru_l1_seqb(const real *wb, const real *x, long xsb, long xst, r
             for (int k = 0; k < 12; k++) /* r * h, as the forward used it */
                 z[48 + k] = a[bt * 36 + k] * hp[k];
         }
-        for (int i = 0; i < n; i += 6) {
-            const int m = n - i < 6 ? n - i : 6;
-            for (int q = 0; q < 6; q++) {
-                const real *z = q < m ? bzs + (long)(i + q) * 84 : pad;
-                const int b = q < m ? perm[i + q] : 0;
+        const int nt = (n + 5) / 6; /* blocks of sequences, as even as can be */
+        for (int i = 0, r = 0, m; r < nt; r++, i += m) {
+            m = n / nt + (r < n % nt);
+            for (int q = 0; q < m; q++) {
+                const real *z = bzs + (long)(i + q) * 84;
+                const int b = perm[i + q];
                 dzs[q] = z;
                 hds[q] = z + 36;
-                dhs[q] = q < m ? dhn + (long)b * 12 : pad + 84;
-                dxs[q] = q < m && dx ? dx + b * xsb + t * xst : pad + 84;
+                dhs[q] = dhn + (long)b * 12;
+                dxs[q] = dx ? dx + b * xsb + t * xst : 0;
             }
-            if (m > 1)
+            switch (m) {
+            case 6:
                 blk_gru_l1_bh6(wb, dzs, hds, dhs);
-            else
+                if (dx)
+                    blk_gru_l1_bx6(wb, dzs, dxs);
+                break;
+            case 5:
+                blk_gru_l1_bh5(wb, dzs, hds, dhs);
+                if (dx)
+                    blk_gru_l1_bx5(wb, dzs, dxs);
+                break;
+            case 4:
+                blk_gru_l1_bh4(wb, dzs, hds, dhs);
+                if (dx)
+                    blk_gru_l1_bx4(wb, dzs, dxs);
+                break;
+            case 3:
+                blk_gru_l1_bh3(wb, dzs, hds, dhs);
+                if (dx)
+                    blk_gru_l1_bx3(wb, dzs, dxs);
+                break;
+            case 2:
+                blk_gru_l1_bh2(wb, dzs, hds, dhs);
+                if (dx)
+                    blk_gru_l1_bx2(wb, dzs, dxs);
+                break;
+            case 1:
                 blk_gru_l1_bh1(wb, dzs, hds, dhs);
-            if (dx && m > 1)
-                blk_gru_l1_bx6(wb, dzs, dxs);
-            else if (dx)
-                blk_gru_l1_bx1(wb, dzs, dxs);
+                if (dx)
+                    blk_gru_l1_bx1(wb, dzs, dxs);
+                break;
+            }
         }
         nz += n;
         if ((s - s0) % 4 == 3 || s + 1 == s1) {

@@ -778,6 +778,194 @@ static void blk_lstm_l0_bx1(const real *wb, const real *const *dzs, real *const 
     }
 }
 
+/* lstm layer 0: dL/dh_{t-1} = W_hh^T dz for 2 sequences. */
+static void blk_lstm_l0_bh2(const real *wb, const real *const *dzs, real *const *dhs)
+{
+    const real *wbh = wb + 3072; /* W_hh (G*H, Hr) */
+    {
+        const int jc = 0;
+        real acc[2][16];
+        for (int s = 0; s < 2; s++)
+            for (int j = 0; j < 16; j++)
+                acc[s][j] = 0.0f;
+        for (int k = 0; k < 192; k++) {
+            const real *wk = wbh + k * 16 + jc;
+            for (int s = 0; s < 2; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 16; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 2; s++)
+            for (int j = 0; j < 16; j++)
+                dhs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* lstm layer 0: dL/dx_t += W_ih^T dz for 2 sequences. */
+static void blk_lstm_l0_bx2(const real *wb, const real *const *dzs, real *const *dxs)
+{
+    {
+        const int jc = 0;
+        real acc[2][16];
+        for (int s = 0; s < 2; s++)
+            for (int j = 0; j < 16; j++)
+                acc[s][j] = dxs[s][jc + j];
+        for (int k = 0; k < 192; k++) {
+            const real *wk = wb + k * 16 + jc;
+            for (int s = 0; s < 2; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 16; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 2; s++)
+            for (int j = 0; j < 16; j++)
+                dxs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* lstm layer 0: dL/dh_{t-1} = W_hh^T dz for 3 sequences. */
+static void blk_lstm_l0_bh3(const real *wb, const real *const *dzs, real *const *dhs)
+{
+    const real *wbh = wb + 3072; /* W_hh (G*H, Hr) */
+    {
+        const int jc = 0;
+        real acc[3][16];
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < 16; j++)
+                acc[s][j] = 0.0f;
+        for (int k = 0; k < 192; k++) {
+            const real *wk = wbh + k * 16 + jc;
+            for (int s = 0; s < 3; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 16; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < 16; j++)
+                dhs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* lstm layer 0: dL/dx_t += W_ih^T dz for 3 sequences. */
+static void blk_lstm_l0_bx3(const real *wb, const real *const *dzs, real *const *dxs)
+{
+    {
+        const int jc = 0;
+        real acc[3][16];
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < 16; j++)
+                acc[s][j] = dxs[s][jc + j];
+        for (int k = 0; k < 192; k++) {
+            const real *wk = wb + k * 16 + jc;
+            for (int s = 0; s < 3; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 16; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < 16; j++)
+                dxs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* lstm layer 0: dL/dh_{t-1} = W_hh^T dz for 4 sequences. */
+static void blk_lstm_l0_bh4(const real *wb, const real *const *dzs, real *const *dhs)
+{
+    const real *wbh = wb + 3072; /* W_hh (G*H, Hr) */
+    {
+        const int jc = 0;
+        real acc[4][16];
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 16; j++)
+                acc[s][j] = 0.0f;
+        for (int k = 0; k < 192; k++) {
+            const real *wk = wbh + k * 16 + jc;
+            for (int s = 0; s < 4; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 16; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 16; j++)
+                dhs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* lstm layer 0: dL/dx_t += W_ih^T dz for 4 sequences. */
+static void blk_lstm_l0_bx4(const real *wb, const real *const *dzs, real *const *dxs)
+{
+    {
+        const int jc = 0;
+        real acc[4][16];
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 16; j++)
+                acc[s][j] = dxs[s][jc + j];
+        for (int k = 0; k < 192; k++) {
+            const real *wk = wb + k * 16 + jc;
+            for (int s = 0; s < 4; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 16; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 16; j++)
+                dxs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* lstm layer 0: dL/dh_{t-1} = W_hh^T dz for 5 sequences. */
+static void blk_lstm_l0_bh5(const real *wb, const real *const *dzs, real *const *dhs)
+{
+    const real *wbh = wb + 3072; /* W_hh (G*H, Hr) */
+    {
+        const int jc = 0;
+        real acc[5][16];
+        for (int s = 0; s < 5; s++)
+            for (int j = 0; j < 16; j++)
+                acc[s][j] = 0.0f;
+        for (int k = 0; k < 192; k++) {
+            const real *wk = wbh + k * 16 + jc;
+            for (int s = 0; s < 5; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 16; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 5; s++)
+            for (int j = 0; j < 16; j++)
+                dhs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* lstm layer 0: dL/dx_t += W_ih^T dz for 5 sequences. */
+static void blk_lstm_l0_bx5(const real *wb, const real *const *dzs, real *const *dxs)
+{
+    {
+        const int jc = 0;
+        real acc[5][16];
+        for (int s = 0; s < 5; s++)
+            for (int j = 0; j < 16; j++)
+                acc[s][j] = dxs[s][jc + j];
+        for (int k = 0; k < 192; k++) {
+            const real *wk = wb + k * 16 + jc;
+            for (int s = 0; s < 5; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 16; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 5; s++)
+            for (int j = 0; j < 16; j++)
+                dxs[s][jc + j] = acc[s][j];
+    }
+}
+
 /* lstm layer 0: dL/dh_{t-1} = W_hh^T dz for 6 sequences. */
 static void blk_lstm_l0_bh6(const real *wb, const real *const *dzs, real *const *dhs)
 {
@@ -922,8 +1110,6 @@ static void blk_lstm_l0_seqb(const real *wb, const real *x, long xsb, long xst, 
     real *dw, const real *h0, const real *c0, real *bz, int reverse)
 {
     real dh[16];
-    real pad[240]; /* the unused lanes of a partial block: zeros in, junk out */
-    vec_zero(pad, 240);
     const real *dzs[6];
     real *dhs[6], *dxs[6];
     int nz = 0; /* rows of bz waiting for the weight gradients */
@@ -945,23 +1131,48 @@ static void blk_lstm_l0_seqb(const real *wb, const real *x, long xsb, long xst, 
             vec_copy(z + 192, hp, 16);
             vec_copy(z + 208, x + b * xsb + t * xst, 16);
         }
-        for (int i = 0; i < n; i += 6) {
-            const int m = n - i < 6 ? n - i : 6;
-            for (int q = 0; q < 6; q++) {
-                const real *z = q < m ? bzs + (long)(i + q) * 224 : pad;
-                const int b = q < m ? perm[i + q] : 0;
+        const int nt = (n + 5) / 6; /* blocks of sequences, as even as can be */
+        for (int i = 0, r = 0, m; r < nt; r++, i += m) {
+            m = n / nt + (r < n % nt);
+            for (int q = 0; q < m; q++) {
+                const real *z = bzs + (long)(i + q) * 224;
+                const int b = perm[i + q];
                 dzs[q] = z;
-                dhs[q] = q < m ? dhn + (long)b * 16 : pad + 224;
-                dxs[q] = q < m && dx ? dx + b * xsb + t * xst : pad + 224;
+                dhs[q] = dhn + (long)b * 16;
+                dxs[q] = dx ? dx + b * xsb + t * xst : 0;
             }
-            if (m > 1)
+            switch (m) {
+            case 6:
                 blk_lstm_l0_bh6(wb, dzs, dhs);
-            else
+                if (dx)
+                    blk_lstm_l0_bx6(wb, dzs, dxs);
+                break;
+            case 5:
+                blk_lstm_l0_bh5(wb, dzs, dhs);
+                if (dx)
+                    blk_lstm_l0_bx5(wb, dzs, dxs);
+                break;
+            case 4:
+                blk_lstm_l0_bh4(wb, dzs, dhs);
+                if (dx)
+                    blk_lstm_l0_bx4(wb, dzs, dxs);
+                break;
+            case 3:
+                blk_lstm_l0_bh3(wb, dzs, dhs);
+                if (dx)
+                    blk_lstm_l0_bx3(wb, dzs, dxs);
+                break;
+            case 2:
+                blk_lstm_l0_bh2(wb, dzs, dhs);
+                if (dx)
+                    blk_lstm_l0_bx2(wb, dzs, dxs);
+                break;
+            case 1:
                 blk_lstm_l0_bh1(wb, dzs, dhs);
-            if (dx && m > 1)
-                blk_lstm_l0_bx6(wb, dzs, dxs);
-            else if (dx)
-                blk_lstm_l0_bx1(wb, dzs, dxs);
+                if (dx)
+                    blk_lstm_l0_bx1(wb, dzs, dxs);
+                break;
+            }
         }
         nz += n;
         if ((s - s0) % 4 == 3 || s + 1 == s1) {
@@ -2029,6 +2240,194 @@ static void blk_rnn_l0_bx1(const real *wb, const real *const *dzs, real *const *
     }
 }
 
+/* rnn layer 0: dL/dh_{t-1} = W_hh^T dz for 2 sequences. */
+static void blk_rnn_l0_bh2(const real *wb, const real *const *dzs, real *const *dhs)
+{
+    const real *wbh = wb + 640; /* W_hh (G*H, Hr) */
+    {
+        const int jc = 0;
+        real acc[2][20];
+        for (int s = 0; s < 2; s++)
+            for (int j = 0; j < 20; j++)
+                acc[s][j] = 0.0f;
+        for (int k = 0; k < 20; k++) {
+            const real *wk = wbh + k * 20 + jc;
+            for (int s = 0; s < 2; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 20; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 2; s++)
+            for (int j = 0; j < 20; j++)
+                dhs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* rnn layer 0: dL/dx_t += W_ih^T dz for 2 sequences. */
+static void blk_rnn_l0_bx2(const real *wb, const real *const *dzs, real *const *dxs)
+{
+    {
+        const int jc = 0;
+        real acc[2][32];
+        for (int s = 0; s < 2; s++)
+            for (int j = 0; j < 32; j++)
+                acc[s][j] = dxs[s][jc + j];
+        for (int k = 0; k < 20; k++) {
+            const real *wk = wb + k * 32 + jc;
+            for (int s = 0; s < 2; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 32; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 2; s++)
+            for (int j = 0; j < 32; j++)
+                dxs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* rnn layer 0: dL/dh_{t-1} = W_hh^T dz for 3 sequences. */
+static void blk_rnn_l0_bh3(const real *wb, const real *const *dzs, real *const *dhs)
+{
+    const real *wbh = wb + 640; /* W_hh (G*H, Hr) */
+    {
+        const int jc = 0;
+        real acc[3][20];
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < 20; j++)
+                acc[s][j] = 0.0f;
+        for (int k = 0; k < 20; k++) {
+            const real *wk = wbh + k * 20 + jc;
+            for (int s = 0; s < 3; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 20; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < 20; j++)
+                dhs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* rnn layer 0: dL/dx_t += W_ih^T dz for 3 sequences. */
+static void blk_rnn_l0_bx3(const real *wb, const real *const *dzs, real *const *dxs)
+{
+    {
+        const int jc = 0;
+        real acc[3][32];
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < 32; j++)
+                acc[s][j] = dxs[s][jc + j];
+        for (int k = 0; k < 20; k++) {
+            const real *wk = wb + k * 32 + jc;
+            for (int s = 0; s < 3; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 32; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < 32; j++)
+                dxs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* rnn layer 0: dL/dh_{t-1} = W_hh^T dz for 4 sequences. */
+static void blk_rnn_l0_bh4(const real *wb, const real *const *dzs, real *const *dhs)
+{
+    const real *wbh = wb + 640; /* W_hh (G*H, Hr) */
+    {
+        const int jc = 0;
+        real acc[4][20];
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 20; j++)
+                acc[s][j] = 0.0f;
+        for (int k = 0; k < 20; k++) {
+            const real *wk = wbh + k * 20 + jc;
+            for (int s = 0; s < 4; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 20; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 20; j++)
+                dhs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* rnn layer 0: dL/dx_t += W_ih^T dz for 4 sequences. */
+static void blk_rnn_l0_bx4(const real *wb, const real *const *dzs, real *const *dxs)
+{
+    {
+        const int jc = 0;
+        real acc[4][32];
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 32; j++)
+                acc[s][j] = dxs[s][jc + j];
+        for (int k = 0; k < 20; k++) {
+            const real *wk = wb + k * 32 + jc;
+            for (int s = 0; s < 4; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 32; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 32; j++)
+                dxs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* rnn layer 0: dL/dh_{t-1} = W_hh^T dz for 5 sequences. */
+static void blk_rnn_l0_bh5(const real *wb, const real *const *dzs, real *const *dhs)
+{
+    const real *wbh = wb + 640; /* W_hh (G*H, Hr) */
+    {
+        const int jc = 0;
+        real acc[5][20];
+        for (int s = 0; s < 5; s++)
+            for (int j = 0; j < 20; j++)
+                acc[s][j] = 0.0f;
+        for (int k = 0; k < 20; k++) {
+            const real *wk = wbh + k * 20 + jc;
+            for (int s = 0; s < 5; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 20; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 5; s++)
+            for (int j = 0; j < 20; j++)
+                dhs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* rnn layer 0: dL/dx_t += W_ih^T dz for 5 sequences. */
+static void blk_rnn_l0_bx5(const real *wb, const real *const *dzs, real *const *dxs)
+{
+    {
+        const int jc = 0;
+        real acc[5][32];
+        for (int s = 0; s < 5; s++)
+            for (int j = 0; j < 32; j++)
+                acc[s][j] = dxs[s][jc + j];
+        for (int k = 0; k < 20; k++) {
+            const real *wk = wb + k * 32 + jc;
+            for (int s = 0; s < 5; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 32; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 5; s++)
+            for (int j = 0; j < 32; j++)
+                dxs[s][jc + j] = acc[s][j];
+    }
+}
+
 /* rnn layer 0: dL/dh_{t-1} = W_hh^T dz for 6 sequences. */
 static void blk_rnn_l0_bh6(const real *wb, const real *const *dzs, real *const *dhs)
 {
@@ -2177,8 +2576,6 @@ static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
     real *dw, const real *h0, real *bz, int reverse)
 {
     real dh[20];
-    real pad[104]; /* the unused lanes of a partial block: zeros in, junk out */
-    vec_zero(pad, 104);
     const real *dzs[6];
     real *dhs[6], *dxs[6];
     int nz = 0; /* rows of bz waiting for the weight gradients */
@@ -2199,23 +2596,48 @@ static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
             vec_copy(z + 20, hp, 20);
             vec_copy(z + 40, x + b * xsb + t * xst, 32);
         }
-        for (int i = 0; i < n; i += 6) {
-            const int m = n - i < 6 ? n - i : 6;
-            for (int q = 0; q < 6; q++) {
-                const real *z = q < m ? bzs + (long)(i + q) * 72 : pad;
-                const int b = q < m ? perm[i + q] : 0;
+        const int nt = (n + 5) / 6; /* blocks of sequences, as even as can be */
+        for (int i = 0, r = 0, m; r < nt; r++, i += m) {
+            m = n / nt + (r < n % nt);
+            for (int q = 0; q < m; q++) {
+                const real *z = bzs + (long)(i + q) * 72;
+                const int b = perm[i + q];
                 dzs[q] = z;
-                dhs[q] = q < m ? dhn + (long)b * 20 : pad + 72;
-                dxs[q] = q < m && dx ? dx + b * xsb + t * xst : pad + 72;
+                dhs[q] = dhn + (long)b * 20;
+                dxs[q] = dx ? dx + b * xsb + t * xst : 0;
             }
-            if (m > 1)
+            switch (m) {
+            case 6:
                 blk_rnn_l0_bh6(wb, dzs, dhs);
-            else
+                if (dx)
+                    blk_rnn_l0_bx6(wb, dzs, dxs);
+                break;
+            case 5:
+                blk_rnn_l0_bh5(wb, dzs, dhs);
+                if (dx)
+                    blk_rnn_l0_bx5(wb, dzs, dxs);
+                break;
+            case 4:
+                blk_rnn_l0_bh4(wb, dzs, dhs);
+                if (dx)
+                    blk_rnn_l0_bx4(wb, dzs, dxs);
+                break;
+            case 3:
+                blk_rnn_l0_bh3(wb, dzs, dhs);
+                if (dx)
+                    blk_rnn_l0_bx3(wb, dzs, dxs);
+                break;
+            case 2:
+                blk_rnn_l0_bh2(wb, dzs, dhs);
+                if (dx)
+                    blk_rnn_l0_bx2(wb, dzs, dxs);
+                break;
+            case 1:
                 blk_rnn_l0_bh1(wb, dzs, dhs);
-            if (dx && m > 1)
-                blk_rnn_l0_bx6(wb, dzs, dxs);
-            else if (dx)
-                blk_rnn_l0_bx1(wb, dzs, dxs);
+                if (dx)
+                    blk_rnn_l0_bx1(wb, dzs, dxs);
+                break;
+            }
         }
         nz += n;
         if ((s - s0) % 4 == 3 || s + 1 == s1) {

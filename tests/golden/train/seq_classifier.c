@@ -1326,6 +1326,194 @@ static void blk_rnn_l0_bx1(const real *wb, const real *const *dzs, real *const *
     }
 }
 
+/* rnn layer 0: dL/dh_{t-1} = W_hh^T dz for 2 sequences. */
+static void blk_rnn_l0_bh2(const real *wb, const real *const *dzs, real *const *dhs)
+{
+    const real *wbh = wb + 2560; /* W_hh (G*H, Hr) */
+    {
+        const int jc = 0;
+        real acc[2][64];
+        for (int s = 0; s < 2; s++)
+            for (int j = 0; j < 64; j++)
+                acc[s][j] = 0.0f;
+        for (int k = 0; k < 256; k++) {
+            const real *wk = wbh + k * 64 + jc;
+            for (int s = 0; s < 2; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 64; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 2; s++)
+            for (int j = 0; j < 64; j++)
+                dhs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* rnn layer 0: dL/dx_t += W_ih^T dz for 2 sequences. */
+static void blk_rnn_l0_bx2(const real *wb, const real *const *dzs, real *const *dxs)
+{
+    {
+        const int jc = 0;
+        real acc[2][10];
+        for (int s = 0; s < 2; s++)
+            for (int j = 0; j < 10; j++)
+                acc[s][j] = dxs[s][jc + j];
+        for (int k = 0; k < 256; k++) {
+            const real *wk = wb + k * 10 + jc;
+            for (int s = 0; s < 2; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 10; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 2; s++)
+            for (int j = 0; j < 10; j++)
+                dxs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* rnn layer 0: dL/dh_{t-1} = W_hh^T dz for 3 sequences. */
+static void blk_rnn_l0_bh3(const real *wb, const real *const *dzs, real *const *dhs)
+{
+    const real *wbh = wb + 2560; /* W_hh (G*H, Hr) */
+    {
+        const int jc = 0;
+        real acc[3][64];
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < 64; j++)
+                acc[s][j] = 0.0f;
+        for (int k = 0; k < 256; k++) {
+            const real *wk = wbh + k * 64 + jc;
+            for (int s = 0; s < 3; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 64; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < 64; j++)
+                dhs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* rnn layer 0: dL/dx_t += W_ih^T dz for 3 sequences. */
+static void blk_rnn_l0_bx3(const real *wb, const real *const *dzs, real *const *dxs)
+{
+    {
+        const int jc = 0;
+        real acc[3][10];
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < 10; j++)
+                acc[s][j] = dxs[s][jc + j];
+        for (int k = 0; k < 256; k++) {
+            const real *wk = wb + k * 10 + jc;
+            for (int s = 0; s < 3; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 10; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < 10; j++)
+                dxs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* rnn layer 0: dL/dh_{t-1} = W_hh^T dz for 4 sequences. */
+static void blk_rnn_l0_bh4(const real *wb, const real *const *dzs, real *const *dhs)
+{
+    const real *wbh = wb + 2560; /* W_hh (G*H, Hr) */
+    {
+        const int jc = 0;
+        real acc[4][64];
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 64; j++)
+                acc[s][j] = 0.0f;
+        for (int k = 0; k < 256; k++) {
+            const real *wk = wbh + k * 64 + jc;
+            for (int s = 0; s < 4; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 64; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 64; j++)
+                dhs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* rnn layer 0: dL/dx_t += W_ih^T dz for 4 sequences. */
+static void blk_rnn_l0_bx4(const real *wb, const real *const *dzs, real *const *dxs)
+{
+    {
+        const int jc = 0;
+        real acc[4][10];
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 10; j++)
+                acc[s][j] = dxs[s][jc + j];
+        for (int k = 0; k < 256; k++) {
+            const real *wk = wb + k * 10 + jc;
+            for (int s = 0; s < 4; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 10; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 10; j++)
+                dxs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* rnn layer 0: dL/dh_{t-1} = W_hh^T dz for 5 sequences. */
+static void blk_rnn_l0_bh5(const real *wb, const real *const *dzs, real *const *dhs)
+{
+    const real *wbh = wb + 2560; /* W_hh (G*H, Hr) */
+    {
+        const int jc = 0;
+        real acc[5][64];
+        for (int s = 0; s < 5; s++)
+            for (int j = 0; j < 64; j++)
+                acc[s][j] = 0.0f;
+        for (int k = 0; k < 256; k++) {
+            const real *wk = wbh + k * 64 + jc;
+            for (int s = 0; s < 5; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 64; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 5; s++)
+            for (int j = 0; j < 64; j++)
+                dhs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* rnn layer 0: dL/dx_t += W_ih^T dz for 5 sequences. */
+static void blk_rnn_l0_bx5(const real *wb, const real *const *dzs, real *const *dxs)
+{
+    {
+        const int jc = 0;
+        real acc[5][10];
+        for (int s = 0; s < 5; s++)
+            for (int j = 0; j < 10; j++)
+                acc[s][j] = dxs[s][jc + j];
+        for (int k = 0; k < 256; k++) {
+            const real *wk = wb + k * 10 + jc;
+            for (int s = 0; s < 5; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 10; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 5; s++)
+            for (int j = 0; j < 10; j++)
+                dxs[s][jc + j] = acc[s][j];
+    }
+}
+
 /* rnn layer 0: dL/dh_{t-1} = W_hh^T dz for 6 sequences. */
 static void blk_rnn_l0_bh6(const real *wb, const real *const *dzs, real *const *dhs)
 {
@@ -1470,8 +1658,6 @@ static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
     real *dw, const real *h0, const real *c0, real *bz, int reverse)
 {
     real dh[64];
-    real pad[394]; /* the unused lanes of a partial block: zeros in, junk out */
-    vec_zero(pad, 394);
     const real *dzs[6];
     real *dhs[6], *dxs[6];
     int nz = 0; /* rows of bz waiting for the weight gradients */
@@ -1493,23 +1679,48 @@ static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
             vec_copy(z + 256, hp, 64);
             vec_copy(z + 320, x + b * xsb + t * xst, 10);
         }
-        for (int i = 0; i < n; i += 6) {
-            const int m = n - i < 6 ? n - i : 6;
-            for (int q = 0; q < 6; q++) {
-                const real *z = q < m ? bzs + (long)(i + q) * 330 : pad;
-                const int b = q < m ? perm[i + q] : 0;
+        const int nt = (n + 5) / 6; /* blocks of sequences, as even as can be */
+        for (int i = 0, r = 0, m; r < nt; r++, i += m) {
+            m = n / nt + (r < n % nt);
+            for (int q = 0; q < m; q++) {
+                const real *z = bzs + (long)(i + q) * 330;
+                const int b = perm[i + q];
                 dzs[q] = z;
-                dhs[q] = q < m ? dhn + (long)b * 64 : pad + 330;
-                dxs[q] = q < m && dx ? dx + b * xsb + t * xst : pad + 330;
+                dhs[q] = dhn + (long)b * 64;
+                dxs[q] = dx ? dx + b * xsb + t * xst : 0;
             }
-            if (m > 1)
+            switch (m) {
+            case 6:
                 blk_rnn_l0_bh6(wb, dzs, dhs);
-            else
+                if (dx)
+                    blk_rnn_l0_bx6(wb, dzs, dxs);
+                break;
+            case 5:
+                blk_rnn_l0_bh5(wb, dzs, dhs);
+                if (dx)
+                    blk_rnn_l0_bx5(wb, dzs, dxs);
+                break;
+            case 4:
+                blk_rnn_l0_bh4(wb, dzs, dhs);
+                if (dx)
+                    blk_rnn_l0_bx4(wb, dzs, dxs);
+                break;
+            case 3:
+                blk_rnn_l0_bh3(wb, dzs, dhs);
+                if (dx)
+                    blk_rnn_l0_bx3(wb, dzs, dxs);
+                break;
+            case 2:
+                blk_rnn_l0_bh2(wb, dzs, dhs);
+                if (dx)
+                    blk_rnn_l0_bx2(wb, dzs, dxs);
+                break;
+            case 1:
                 blk_rnn_l0_bh1(wb, dzs, dhs);
-            if (dx && m > 1)
-                blk_rnn_l0_bx6(wb, dzs, dxs);
-            else if (dx)
-                blk_rnn_l0_bx1(wb, dzs, dxs);
+                if (dx)
+                    blk_rnn_l0_bx1(wb, dzs, dxs);
+                break;
+            }
         }
         nz += n;
         if ((s - s0) % 4 == 3 || s + 1 == s1) {
@@ -2524,6 +2735,194 @@ static void blk_rnn_l1_bx1(const real *wb, const real *const *dzs, real *const *
     }
 }
 
+/* rnn layer 1: dL/dh_{t-1} = W_hh^T dz for 2 sequences. */
+static void blk_rnn_l1_bh2(const real *wb, const real *const *dzs, real *const *dhs)
+{
+    const real *wbh = wb + 16384; /* W_hh (G*H, Hr) */
+    {
+        const int jc = 0;
+        real acc[2][64];
+        for (int s = 0; s < 2; s++)
+            for (int j = 0; j < 64; j++)
+                acc[s][j] = 0.0f;
+        for (int k = 0; k < 256; k++) {
+            const real *wk = wbh + k * 64 + jc;
+            for (int s = 0; s < 2; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 64; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 2; s++)
+            for (int j = 0; j < 64; j++)
+                dhs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* rnn layer 1: dL/dx_t += W_ih^T dz for 2 sequences. */
+static void blk_rnn_l1_bx2(const real *wb, const real *const *dzs, real *const *dxs)
+{
+    {
+        const int jc = 0;
+        real acc[2][64];
+        for (int s = 0; s < 2; s++)
+            for (int j = 0; j < 64; j++)
+                acc[s][j] = dxs[s][jc + j];
+        for (int k = 0; k < 256; k++) {
+            const real *wk = wb + k * 64 + jc;
+            for (int s = 0; s < 2; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 64; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 2; s++)
+            for (int j = 0; j < 64; j++)
+                dxs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* rnn layer 1: dL/dh_{t-1} = W_hh^T dz for 3 sequences. */
+static void blk_rnn_l1_bh3(const real *wb, const real *const *dzs, real *const *dhs)
+{
+    const real *wbh = wb + 16384; /* W_hh (G*H, Hr) */
+    {
+        const int jc = 0;
+        real acc[3][64];
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < 64; j++)
+                acc[s][j] = 0.0f;
+        for (int k = 0; k < 256; k++) {
+            const real *wk = wbh + k * 64 + jc;
+            for (int s = 0; s < 3; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 64; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < 64; j++)
+                dhs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* rnn layer 1: dL/dx_t += W_ih^T dz for 3 sequences. */
+static void blk_rnn_l1_bx3(const real *wb, const real *const *dzs, real *const *dxs)
+{
+    {
+        const int jc = 0;
+        real acc[3][64];
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < 64; j++)
+                acc[s][j] = dxs[s][jc + j];
+        for (int k = 0; k < 256; k++) {
+            const real *wk = wb + k * 64 + jc;
+            for (int s = 0; s < 3; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 64; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < 64; j++)
+                dxs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* rnn layer 1: dL/dh_{t-1} = W_hh^T dz for 4 sequences. */
+static void blk_rnn_l1_bh4(const real *wb, const real *const *dzs, real *const *dhs)
+{
+    const real *wbh = wb + 16384; /* W_hh (G*H, Hr) */
+    {
+        const int jc = 0;
+        real acc[4][64];
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 64; j++)
+                acc[s][j] = 0.0f;
+        for (int k = 0; k < 256; k++) {
+            const real *wk = wbh + k * 64 + jc;
+            for (int s = 0; s < 4; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 64; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 64; j++)
+                dhs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* rnn layer 1: dL/dx_t += W_ih^T dz for 4 sequences. */
+static void blk_rnn_l1_bx4(const real *wb, const real *const *dzs, real *const *dxs)
+{
+    {
+        const int jc = 0;
+        real acc[4][64];
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 64; j++)
+                acc[s][j] = dxs[s][jc + j];
+        for (int k = 0; k < 256; k++) {
+            const real *wk = wb + k * 64 + jc;
+            for (int s = 0; s < 4; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 64; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 64; j++)
+                dxs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* rnn layer 1: dL/dh_{t-1} = W_hh^T dz for 5 sequences. */
+static void blk_rnn_l1_bh5(const real *wb, const real *const *dzs, real *const *dhs)
+{
+    const real *wbh = wb + 16384; /* W_hh (G*H, Hr) */
+    {
+        const int jc = 0;
+        real acc[5][64];
+        for (int s = 0; s < 5; s++)
+            for (int j = 0; j < 64; j++)
+                acc[s][j] = 0.0f;
+        for (int k = 0; k < 256; k++) {
+            const real *wk = wbh + k * 64 + jc;
+            for (int s = 0; s < 5; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 64; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 5; s++)
+            for (int j = 0; j < 64; j++)
+                dhs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* rnn layer 1: dL/dx_t += W_ih^T dz for 5 sequences. */
+static void blk_rnn_l1_bx5(const real *wb, const real *const *dzs, real *const *dxs)
+{
+    {
+        const int jc = 0;
+        real acc[5][64];
+        for (int s = 0; s < 5; s++)
+            for (int j = 0; j < 64; j++)
+                acc[s][j] = dxs[s][jc + j];
+        for (int k = 0; k < 256; k++) {
+            const real *wk = wb + k * 64 + jc;
+            for (int s = 0; s < 5; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 64; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 5; s++)
+            for (int j = 0; j < 64; j++)
+                dxs[s][jc + j] = acc[s][j];
+    }
+}
+
 /* rnn layer 1: dL/dh_{t-1} = W_hh^T dz for 6 sequences. */
 static void blk_rnn_l1_bh6(const real *wb, const real *const *dzs, real *const *dhs)
 {
@@ -2668,8 +3067,6 @@ static void blk_rnn_l1_seqb(const real *wb, const real *x, long xsb, long xst, r
     real *dw, const real *h0, const real *c0, real *bz, int reverse)
 {
     real dh[64];
-    real pad[448]; /* the unused lanes of a partial block: zeros in, junk out */
-    vec_zero(pad, 448);
     const real *dzs[6];
     real *dhs[6], *dxs[6];
     int nz = 0; /* rows of bz waiting for the weight gradients */
@@ -2691,23 +3088,48 @@ static void blk_rnn_l1_seqb(const real *wb, const real *x, long xsb, long xst, r
             vec_copy(z + 256, hp, 64);
             vec_copy(z + 320, x + b * xsb + t * xst, 64);
         }
-        for (int i = 0; i < n; i += 6) {
-            const int m = n - i < 6 ? n - i : 6;
-            for (int q = 0; q < 6; q++) {
-                const real *z = q < m ? bzs + (long)(i + q) * 384 : pad;
-                const int b = q < m ? perm[i + q] : 0;
+        const int nt = (n + 5) / 6; /* blocks of sequences, as even as can be */
+        for (int i = 0, r = 0, m; r < nt; r++, i += m) {
+            m = n / nt + (r < n % nt);
+            for (int q = 0; q < m; q++) {
+                const real *z = bzs + (long)(i + q) * 384;
+                const int b = perm[i + q];
                 dzs[q] = z;
-                dhs[q] = q < m ? dhn + (long)b * 64 : pad + 384;
-                dxs[q] = q < m && dx ? dx + b * xsb + t * xst : pad + 384;
+                dhs[q] = dhn + (long)b * 64;
+                dxs[q] = dx ? dx + b * xsb + t * xst : 0;
             }
-            if (m > 1)
+            switch (m) {
+            case 6:
                 blk_rnn_l1_bh6(wb, dzs, dhs);
-            else
+                if (dx)
+                    blk_rnn_l1_bx6(wb, dzs, dxs);
+                break;
+            case 5:
+                blk_rnn_l1_bh5(wb, dzs, dhs);
+                if (dx)
+                    blk_rnn_l1_bx5(wb, dzs, dxs);
+                break;
+            case 4:
+                blk_rnn_l1_bh4(wb, dzs, dhs);
+                if (dx)
+                    blk_rnn_l1_bx4(wb, dzs, dxs);
+                break;
+            case 3:
+                blk_rnn_l1_bh3(wb, dzs, dhs);
+                if (dx)
+                    blk_rnn_l1_bx3(wb, dzs, dxs);
+                break;
+            case 2:
+                blk_rnn_l1_bh2(wb, dzs, dhs);
+                if (dx)
+                    blk_rnn_l1_bx2(wb, dzs, dxs);
+                break;
+            case 1:
                 blk_rnn_l1_bh1(wb, dzs, dhs);
-            if (dx && m > 1)
-                blk_rnn_l1_bx6(wb, dzs, dxs);
-            else if (dx)
-                blk_rnn_l1_bx1(wb, dzs, dxs);
+                if (dx)
+                    blk_rnn_l1_bx1(wb, dzs, dxs);
+                break;
+            }
         }
         nz += n;
         if ((s - s0) % 4 == 3 || s + 1 == s1) {

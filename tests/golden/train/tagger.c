@@ -2310,6 +2310,230 @@ static void blk_encoder_l0_bx1(const real *wb, const real *const *dzs, real *con
     }
 }
 
+/* encoder layer 0: dL/dh_{t-1} = hd + W_hh^T dz for 2 sequences. */
+static void blk_encoder_l0_bh2(const real *wb, const real *const *dzs, const real *const *dghs, const real *const *hds, real *const *dhs)
+{
+    const real *wbh = wb + 576; /* W_hh (G*H, Hr) */
+    const real *wbn = wbh + 1152; /* its n rows */
+    {
+        const int jc = 0;
+        real acc[2][24];
+        for (int s = 0; s < 2; s++)
+            for (int j = 0; j < 24; j++)
+                acc[s][j] = hds[s][jc + j];
+        for (int k = 0; k < 48; k++) {
+            const real *wk = wbh + k * 24 + jc;
+            for (int s = 0; s < 2; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 24; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int k = 0; k < 24; k++) {
+            const real *wk = wbn + k * 24 + jc;
+            for (int s = 0; s < 2; s++) {
+                const real vk = dghs[s][k];
+                for (int j = 0; j < 24; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 2; s++)
+            for (int j = 0; j < 24; j++)
+                dhs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* encoder layer 0: dL/dx_t += W_ih^T dz for 2 sequences. */
+static void blk_encoder_l0_bx2(const real *wb, const real *const *dzs, real *const *dxs)
+{
+    {
+        const int jc = 0;
+        real acc[2][8];
+        for (int s = 0; s < 2; s++)
+            for (int j = 0; j < 8; j++)
+                acc[s][j] = dxs[s][jc + j];
+        for (int k = 0; k < 72; k++) {
+            const real *wk = wb + k * 8 + jc;
+            for (int s = 0; s < 2; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 8; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 2; s++)
+            for (int j = 0; j < 8; j++)
+                dxs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* encoder layer 0: dL/dh_{t-1} = hd + W_hh^T dz for 3 sequences. */
+static void blk_encoder_l0_bh3(const real *wb, const real *const *dzs, const real *const *dghs, const real *const *hds, real *const *dhs)
+{
+    const real *wbh = wb + 576; /* W_hh (G*H, Hr) */
+    const real *wbn = wbh + 1152; /* its n rows */
+    {
+        const int jc = 0;
+        real acc[3][24];
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < 24; j++)
+                acc[s][j] = hds[s][jc + j];
+        for (int k = 0; k < 48; k++) {
+            const real *wk = wbh + k * 24 + jc;
+            for (int s = 0; s < 3; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 24; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int k = 0; k < 24; k++) {
+            const real *wk = wbn + k * 24 + jc;
+            for (int s = 0; s < 3; s++) {
+                const real vk = dghs[s][k];
+                for (int j = 0; j < 24; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < 24; j++)
+                dhs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* encoder layer 0: dL/dx_t += W_ih^T dz for 3 sequences. */
+static void blk_encoder_l0_bx3(const real *wb, const real *const *dzs, real *const *dxs)
+{
+    {
+        const int jc = 0;
+        real acc[3][8];
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < 8; j++)
+                acc[s][j] = dxs[s][jc + j];
+        for (int k = 0; k < 72; k++) {
+            const real *wk = wb + k * 8 + jc;
+            for (int s = 0; s < 3; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 8; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < 8; j++)
+                dxs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* encoder layer 0: dL/dh_{t-1} = hd + W_hh^T dz for 4 sequences. */
+static void blk_encoder_l0_bh4(const real *wb, const real *const *dzs, const real *const *dghs, const real *const *hds, real *const *dhs)
+{
+    const real *wbh = wb + 576; /* W_hh (G*H, Hr) */
+    const real *wbn = wbh + 1152; /* its n rows */
+    {
+        const int jc = 0;
+        real acc[4][24];
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 24; j++)
+                acc[s][j] = hds[s][jc + j];
+        for (int k = 0; k < 48; k++) {
+            const real *wk = wbh + k * 24 + jc;
+            for (int s = 0; s < 4; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 24; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int k = 0; k < 24; k++) {
+            const real *wk = wbn + k * 24 + jc;
+            for (int s = 0; s < 4; s++) {
+                const real vk = dghs[s][k];
+                for (int j = 0; j < 24; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 24; j++)
+                dhs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* encoder layer 0: dL/dx_t += W_ih^T dz for 4 sequences. */
+static void blk_encoder_l0_bx4(const real *wb, const real *const *dzs, real *const *dxs)
+{
+    {
+        const int jc = 0;
+        real acc[4][8];
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 8; j++)
+                acc[s][j] = dxs[s][jc + j];
+        for (int k = 0; k < 72; k++) {
+            const real *wk = wb + k * 8 + jc;
+            for (int s = 0; s < 4; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 8; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 8; j++)
+                dxs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* encoder layer 0: dL/dh_{t-1} = hd + W_hh^T dz for 5 sequences. */
+static void blk_encoder_l0_bh5(const real *wb, const real *const *dzs, const real *const *dghs, const real *const *hds, real *const *dhs)
+{
+    const real *wbh = wb + 576; /* W_hh (G*H, Hr) */
+    const real *wbn = wbh + 1152; /* its n rows */
+    {
+        const int jc = 0;
+        real acc[5][24];
+        for (int s = 0; s < 5; s++)
+            for (int j = 0; j < 24; j++)
+                acc[s][j] = hds[s][jc + j];
+        for (int k = 0; k < 48; k++) {
+            const real *wk = wbh + k * 24 + jc;
+            for (int s = 0; s < 5; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 24; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int k = 0; k < 24; k++) {
+            const real *wk = wbn + k * 24 + jc;
+            for (int s = 0; s < 5; s++) {
+                const real vk = dghs[s][k];
+                for (int j = 0; j < 24; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 5; s++)
+            for (int j = 0; j < 24; j++)
+                dhs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* encoder layer 0: dL/dx_t += W_ih^T dz for 5 sequences. */
+static void blk_encoder_l0_bx5(const real *wb, const real *const *dzs, real *const *dxs)
+{
+    {
+        const int jc = 0;
+        real acc[5][8];
+        for (int s = 0; s < 5; s++)
+            for (int j = 0; j < 8; j++)
+                acc[s][j] = dxs[s][jc + j];
+        for (int k = 0; k < 72; k++) {
+            const real *wk = wb + k * 8 + jc;
+            for (int s = 0; s < 5; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 8; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 5; s++)
+            for (int j = 0; j < 8; j++)
+                dxs[s][jc + j] = acc[s][j];
+    }
+}
+
 /* encoder layer 0: dL/dh_{t-1} = hd + W_hh^T dz for 6 sequences. */
 static void blk_encoder_l0_bh6(const real *wb, const real *const *dzs, const real *const *dghs, const real *const *hds, real *const *dhs)
 {
@@ -2513,8 +2737,6 @@ static void blk_encoder_l0_seqb(const real *wb, const real *x, long xsb, long xs
     real *dw, const real *h0, real *bz, int reverse)
 {
     real dh[24];
-    real pad[176]; /* the unused lanes of a partial block: zeros in, junk out */
-    vec_zero(pad, 176);
     const real *dzs[6];
     const real *dghs[6];
     const real *hds[6];
@@ -2537,25 +2759,50 @@ static void blk_encoder_l0_seqb(const real *wb, const real *x, long xsb, long xs
             vec_copy(z + 120, hp, 24);
             vec_copy(z + 144, x + b * xsb + t * xst, 8);
         }
-        for (int i = 0; i < n; i += 6) {
-            const int m = n - i < 6 ? n - i : 6;
-            for (int q = 0; q < 6; q++) {
-                const real *z = q < m ? bzs + (long)(i + q) * 152 : pad;
-                const int b = q < m ? perm[i + q] : 0;
+        const int nt = (n + 5) / 6; /* blocks of sequences, as even as can be */
+        for (int i = 0, r = 0, m; r < nt; r++, i += m) {
+            m = n / nt + (r < n % nt);
+            for (int q = 0; q < m; q++) {
+                const real *z = bzs + (long)(i + q) * 152;
+                const int b = perm[i + q];
                 dzs[q] = z;
                 dghs[q] = z + 72;
                 hds[q] = z + 96;
-                dhs[q] = q < m ? dhn + (long)b * 24 : pad + 152;
-                dxs[q] = q < m && dx ? dx + b * xsb + t * xst : pad + 152;
+                dhs[q] = dhn + (long)b * 24;
+                dxs[q] = dx ? dx + b * xsb + t * xst : 0;
             }
-            if (m > 1)
+            switch (m) {
+            case 6:
                 blk_encoder_l0_bh6(wb, dzs, dghs, hds, dhs);
-            else
+                if (dx)
+                    blk_encoder_l0_bx6(wb, dzs, dxs);
+                break;
+            case 5:
+                blk_encoder_l0_bh5(wb, dzs, dghs, hds, dhs);
+                if (dx)
+                    blk_encoder_l0_bx5(wb, dzs, dxs);
+                break;
+            case 4:
+                blk_encoder_l0_bh4(wb, dzs, dghs, hds, dhs);
+                if (dx)
+                    blk_encoder_l0_bx4(wb, dzs, dxs);
+                break;
+            case 3:
+                blk_encoder_l0_bh3(wb, dzs, dghs, hds, dhs);
+                if (dx)
+                    blk_encoder_l0_bx3(wb, dzs, dxs);
+                break;
+            case 2:
+                blk_encoder_l0_bh2(wb, dzs, dghs, hds, dhs);
+                if (dx)
+                    blk_encoder_l0_bx2(wb, dzs, dxs);
+                break;
+            case 1:
                 blk_encoder_l0_bh1(wb, dzs, dghs, hds, dhs);
-            if (dx && m > 1)
-                blk_encoder_l0_bx6(wb, dzs, dxs);
-            else if (dx)
-                blk_encoder_l0_bx1(wb, dzs, dxs);
+                if (dx)
+                    blk_encoder_l0_bx1(wb, dzs, dxs);
+                break;
+            }
         }
         nz += n;
         if ((s - s0) % 4 == 3 || s + 1 == s1) {
@@ -4544,6 +4791,230 @@ static void blk_encoder_l1_bx1(const real *wb, const real *const *dzs, real *con
     }
 }
 
+/* encoder layer 1: dL/dh_{t-1} = hd + W_hh^T dz for 2 sequences. */
+static void blk_encoder_l1_bh2(const real *wb, const real *const *dzs, const real *const *dghs, const real *const *hds, real *const *dhs)
+{
+    const real *wbh = wb + 3456; /* W_hh (G*H, Hr) */
+    const real *wbn = wbh + 1152; /* its n rows */
+    {
+        const int jc = 0;
+        real acc[2][24];
+        for (int s = 0; s < 2; s++)
+            for (int j = 0; j < 24; j++)
+                acc[s][j] = hds[s][jc + j];
+        for (int k = 0; k < 48; k++) {
+            const real *wk = wbh + k * 24 + jc;
+            for (int s = 0; s < 2; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 24; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int k = 0; k < 24; k++) {
+            const real *wk = wbn + k * 24 + jc;
+            for (int s = 0; s < 2; s++) {
+                const real vk = dghs[s][k];
+                for (int j = 0; j < 24; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 2; s++)
+            for (int j = 0; j < 24; j++)
+                dhs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* encoder layer 1: dL/dx_t += W_ih^T dz for 2 sequences. */
+static void blk_encoder_l1_bx2(const real *wb, const real *const *dzs, real *const *dxs)
+{
+    {
+        const int jc = 0;
+        real acc[2][48];
+        for (int s = 0; s < 2; s++)
+            for (int j = 0; j < 48; j++)
+                acc[s][j] = dxs[s][jc + j];
+        for (int k = 0; k < 72; k++) {
+            const real *wk = wb + k * 48 + jc;
+            for (int s = 0; s < 2; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 48; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 2; s++)
+            for (int j = 0; j < 48; j++)
+                dxs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* encoder layer 1: dL/dh_{t-1} = hd + W_hh^T dz for 3 sequences. */
+static void blk_encoder_l1_bh3(const real *wb, const real *const *dzs, const real *const *dghs, const real *const *hds, real *const *dhs)
+{
+    const real *wbh = wb + 3456; /* W_hh (G*H, Hr) */
+    const real *wbn = wbh + 1152; /* its n rows */
+    {
+        const int jc = 0;
+        real acc[3][24];
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < 24; j++)
+                acc[s][j] = hds[s][jc + j];
+        for (int k = 0; k < 48; k++) {
+            const real *wk = wbh + k * 24 + jc;
+            for (int s = 0; s < 3; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 24; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int k = 0; k < 24; k++) {
+            const real *wk = wbn + k * 24 + jc;
+            for (int s = 0; s < 3; s++) {
+                const real vk = dghs[s][k];
+                for (int j = 0; j < 24; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < 24; j++)
+                dhs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* encoder layer 1: dL/dx_t += W_ih^T dz for 3 sequences. */
+static void blk_encoder_l1_bx3(const real *wb, const real *const *dzs, real *const *dxs)
+{
+    {
+        const int jc = 0;
+        real acc[3][48];
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < 48; j++)
+                acc[s][j] = dxs[s][jc + j];
+        for (int k = 0; k < 72; k++) {
+            const real *wk = wb + k * 48 + jc;
+            for (int s = 0; s < 3; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 48; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < 48; j++)
+                dxs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* encoder layer 1: dL/dh_{t-1} = hd + W_hh^T dz for 4 sequences. */
+static void blk_encoder_l1_bh4(const real *wb, const real *const *dzs, const real *const *dghs, const real *const *hds, real *const *dhs)
+{
+    const real *wbh = wb + 3456; /* W_hh (G*H, Hr) */
+    const real *wbn = wbh + 1152; /* its n rows */
+    {
+        const int jc = 0;
+        real acc[4][24];
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 24; j++)
+                acc[s][j] = hds[s][jc + j];
+        for (int k = 0; k < 48; k++) {
+            const real *wk = wbh + k * 24 + jc;
+            for (int s = 0; s < 4; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 24; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int k = 0; k < 24; k++) {
+            const real *wk = wbn + k * 24 + jc;
+            for (int s = 0; s < 4; s++) {
+                const real vk = dghs[s][k];
+                for (int j = 0; j < 24; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 24; j++)
+                dhs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* encoder layer 1: dL/dx_t += W_ih^T dz for 4 sequences. */
+static void blk_encoder_l1_bx4(const real *wb, const real *const *dzs, real *const *dxs)
+{
+    {
+        const int jc = 0;
+        real acc[4][48];
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 48; j++)
+                acc[s][j] = dxs[s][jc + j];
+        for (int k = 0; k < 72; k++) {
+            const real *wk = wb + k * 48 + jc;
+            for (int s = 0; s < 4; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 48; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 48; j++)
+                dxs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* encoder layer 1: dL/dh_{t-1} = hd + W_hh^T dz for 5 sequences. */
+static void blk_encoder_l1_bh5(const real *wb, const real *const *dzs, const real *const *dghs, const real *const *hds, real *const *dhs)
+{
+    const real *wbh = wb + 3456; /* W_hh (G*H, Hr) */
+    const real *wbn = wbh + 1152; /* its n rows */
+    {
+        const int jc = 0;
+        real acc[5][24];
+        for (int s = 0; s < 5; s++)
+            for (int j = 0; j < 24; j++)
+                acc[s][j] = hds[s][jc + j];
+        for (int k = 0; k < 48; k++) {
+            const real *wk = wbh + k * 24 + jc;
+            for (int s = 0; s < 5; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 24; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int k = 0; k < 24; k++) {
+            const real *wk = wbn + k * 24 + jc;
+            for (int s = 0; s < 5; s++) {
+                const real vk = dghs[s][k];
+                for (int j = 0; j < 24; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 5; s++)
+            for (int j = 0; j < 24; j++)
+                dhs[s][jc + j] = acc[s][j];
+    }
+}
+
+/* encoder layer 1: dL/dx_t += W_ih^T dz for 5 sequences. */
+static void blk_encoder_l1_bx5(const real *wb, const real *const *dzs, real *const *dxs)
+{
+    {
+        const int jc = 0;
+        real acc[5][48];
+        for (int s = 0; s < 5; s++)
+            for (int j = 0; j < 48; j++)
+                acc[s][j] = dxs[s][jc + j];
+        for (int k = 0; k < 72; k++) {
+            const real *wk = wb + k * 48 + jc;
+            for (int s = 0; s < 5; s++) {
+                const real vk = dzs[s][k];
+                for (int j = 0; j < 48; j++)
+                    acc[s][j] = MADD(acc[s][j], wk[j], vk);
+            }
+        }
+        for (int s = 0; s < 5; s++)
+            for (int j = 0; j < 48; j++)
+                dxs[s][jc + j] = acc[s][j];
+    }
+}
+
 /* encoder layer 1: dL/dh_{t-1} = hd + W_hh^T dz for 6 sequences. */
 static void blk_encoder_l1_bh6(const real *wb, const real *const *dzs, const real *const *dghs, const real *const *hds, real *const *dhs)
 {
@@ -4705,8 +5176,6 @@ static void blk_encoder_l1_seqb(const real *wb, const real *x, long xsb, long xs
     real *dw, const real *h0, real *bz, int reverse)
 {
     real dh[24];
-    real pad[240]; /* the unused lanes of a partial block: zeros in, junk out */
-    vec_zero(pad, 240);
     const real *dzs[6];
     const real *dghs[6];
     const real *hds[6];
@@ -4729,25 +5198,50 @@ static void blk_encoder_l1_seqb(const real *wb, const real *x, long xsb, long xs
             vec_copy(z + 120, hp, 24);
             vec_copy(z + 144, x + b * xsb + t * xst, 48);
         }
-        for (int i = 0; i < n; i += 6) {
-            const int m = n - i < 6 ? n - i : 6;
-            for (int q = 0; q < 6; q++) {
-                const real *z = q < m ? bzs + (long)(i + q) * 192 : pad;
-                const int b = q < m ? perm[i + q] : 0;
+        const int nt = (n + 5) / 6; /* blocks of sequences, as even as can be */
+        for (int i = 0, r = 0, m; r < nt; r++, i += m) {
+            m = n / nt + (r < n % nt);
+            for (int q = 0; q < m; q++) {
+                const real *z = bzs + (long)(i + q) * 192;
+                const int b = perm[i + q];
                 dzs[q] = z;
                 dghs[q] = z + 72;
                 hds[q] = z + 96;
-                dhs[q] = q < m ? dhn + (long)b * 24 : pad + 192;
-                dxs[q] = q < m && dx ? dx + b * xsb + t * xst : pad + 192;
+                dhs[q] = dhn + (long)b * 24;
+                dxs[q] = dx ? dx + b * xsb + t * xst : 0;
             }
-            if (m > 1)
+            switch (m) {
+            case 6:
                 blk_encoder_l1_bh6(wb, dzs, dghs, hds, dhs);
-            else
+                if (dx)
+                    blk_encoder_l1_bx6(wb, dzs, dxs);
+                break;
+            case 5:
+                blk_encoder_l1_bh5(wb, dzs, dghs, hds, dhs);
+                if (dx)
+                    blk_encoder_l1_bx5(wb, dzs, dxs);
+                break;
+            case 4:
+                blk_encoder_l1_bh4(wb, dzs, dghs, hds, dhs);
+                if (dx)
+                    blk_encoder_l1_bx4(wb, dzs, dxs);
+                break;
+            case 3:
+                blk_encoder_l1_bh3(wb, dzs, dghs, hds, dhs);
+                if (dx)
+                    blk_encoder_l1_bx3(wb, dzs, dxs);
+                break;
+            case 2:
+                blk_encoder_l1_bh2(wb, dzs, dghs, hds, dhs);
+                if (dx)
+                    blk_encoder_l1_bx2(wb, dzs, dxs);
+                break;
+            case 1:
                 blk_encoder_l1_bh1(wb, dzs, dghs, hds, dhs);
-            if (dx && m > 1)
-                blk_encoder_l1_bx6(wb, dzs, dxs);
-            else if (dx)
-                blk_encoder_l1_bx1(wb, dzs, dxs);
+                if (dx)
+                    blk_encoder_l1_bx1(wb, dzs, dxs);
+                break;
+            }
         }
         nz += n;
         if ((s - s0) % 4 == 3 || s + 1 == s1) {
