@@ -276,10 +276,29 @@ static int layer_make(Dnn *d, int li, const float *p, const dnnl_memory_desc_t *
         memcpy(L->wi.p, L->uwi.p, L->uwi.n * sizeof(float));
     reorder_run(d, L->r_wl, &L->uwl, &L->wl);
     reorder_run(d, L->r_wi, &L->uwi, &L->wi);
-    if (li == 0) {
+    if (li == 0) { /* the one chosen, and every one oneDNN offers for the same descriptor */
         const char *s = NULL;
         dnnl_primitive_desc_query(L->fpd, dnnl_query_impl_info_str, 0, &s);
-        snprintf(d->impl, sizeof d->impl, "%s", s ? s : "?");
+        int at = snprintf(d->impl, sizeof d->impl, "%s (offered:", s ? s : "?");
+        char last[64] = "";
+        dnnl_primitive_desc_iterator_t it;
+        if (dnnl_primitive_desc_iterator_create(&it, &rd, NULL, d->eng, NULL) == dnnl_success) {
+            do {
+                dnnl_primitive_desc_t pd = dnnl_primitive_desc_iterator_fetch(it);
+                const char *name = NULL;
+                if (pd && dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name) ==
+                              dnnl_success &&
+                    strcmp(name, last) != 0 && at < (int)sizeof d->impl) {
+                    at += snprintf(d->impl + at, sizeof d->impl - (size_t)at, " %s", name);
+                    snprintf(last, sizeof last, "%s", name);
+                }
+                if (pd)
+                    dnnl_primitive_desc_destroy(pd);
+            } while (dnnl_primitive_desc_iterator_next(it) == dnnl_success);
+            dnnl_primitive_desc_iterator_destroy(it);
+        }
+        if (at < (int)sizeof d->impl)
+            snprintf(d->impl + at, sizeof d->impl - (size_t)at, ")");
     }
     return c->train ? layer_backward(d, L, src, err, n) : 0;
 }
