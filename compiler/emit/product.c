@@ -196,6 +196,10 @@ void em_madd(Emitter *e)
         sb_line(sb, "#define MADD(acc, w, v) ((acc) + (w) * (v))");
         sb_line(sb, "#endif");
     }
+    if (e->dep || !e->p->xp_width) { /* no batched kernels (deployed code keeps the cell) */
+        sb_line(sb, "%s", "");
+        return;
+    }
     sb_line(sb, "/* The tiles of the batched kernels stay functions of their own, and everything");
     sb_line(sb,
             " * they call (exp, tanh) is inlined into them, so that their gates vectorise. */");

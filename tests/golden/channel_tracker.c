@@ -129,13 +129,6 @@ static void vec_copy(real *dst, const real *src, long n)
 #else
 #define MADD(acc, w, v) ((acc) + (w) * (v))
 #endif
-/* The tiles of the batched kernels stay functions of their own, and everything
- * they call (exp, tanh) is inlined into them, so that their gates vectorise. */
-#if defined(__GNUC__)
-#define RNNC_TILE __attribute__((noinline, flatten))
-#else
-#define RNNC_TILE
-#endif
 
 /* tracker layer 0, one step of one sequence: I=2 H=8.
  * GRU (reset after the recurrent product, as PyTorch).

@@ -211,13 +211,6 @@ static void vec_copy(real *dst, const real *src, long n)
 
 /* acc + w * v in every product: one fused multiply-add, as libtcc's */
 #define MADD(acc, w, v) __builtin_fmaf(w, v, acc)
-/* The tiles of the batched kernels stay functions of their own, and everything
- * they call (exp, tanh) is inlined into them, so that their gates vectorise. */
-#if defined(__GNUC__)
-#define RNNC_TILE __attribute__((noinline, flatten))
-#else
-#define RNNC_TILE
-#endif
 
 /* What forward_train keeps for backward, carved from one cache block. */
 typedef struct TrainMem {
