@@ -19,15 +19,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "emit.h"
 #include "host.h"
 #include "rnnrt.h"
 
-/* Loop (batched, tiled) layers of every tiled cell kind, a packed batch, a head. */
+/* Loop (batched, tiled) layers of every tiled cell kind, a packed batch, a head; tiles of
+ * 16 units, whose gates go by vectors, and of 8 and 36, whose gates do not. */
 static const char spec_text[] =
     "name: mix\ninput_size: 6\nbatch_first: true\nlayers:\n"
     "  - name: a\n    cell: lstm\n    hidden_size: 40\n"
     "  - name: b\n    cell: gru\n    hidden_size: 24\n"
     "  - name: c\n    cell: rnn\n    hidden_size: 36\n"
+    "  - name: d\n    cell: rnn\n    hidden_size: 32\n"
     "head:\n  out_features: 3\n  input: last\nloss: cross_entropy\n"
     "train:\n  optimizer: adam\n  lr: 0.01\n  batch_size: 7\n  epochs: 3\n  seed: 4\n";
 
@@ -502,6 +505,20 @@ static void mixed_builds(const char *text)
 static void test_mixed_builds(void **state)
 {
     (void)state;
+    /* spec_text's tiles of 16 units take the gates by vectors (prelude.c's vec_f32): in
+     * the training unit, an LSTM's, a GRU's and a tanh RNN's */
+    Rnnc r;
+    rnnc_init(&r);
+    assert_int_equal(rnnc_load_text(&r, "mix.yaml", spec_text), 0);
+    CUnit u;
+    assert_int_equal(emit_unit_jit(r.plan, 1, 0, &u, &r.diag), 0);
+    char *src = cunit_join(&u);
+    assert_non_null(strstr(src, "rv_sigmoid_n(vi + 0, "));
+    assert_non_null(strstr(src, "rv_sigmoid_n(vr + 0, "));
+    assert_non_null(strstr(src, "rv_tanh_n(vh + 0, "));
+    free(src);
+    cunit_free(&u);
+    rnnc_fini(&r);
     mixed_builds(spec_text);
     mixed_builds(spec_var);
 }

@@ -393,7 +393,7 @@ static void seqb_begin(Emitter *e, int li, int g)
     sb_line(sb, "vec_zero(m.dhn[%d], (long)B * %d);", g, L->Hr);
     if (cell_desc(L->block)->has_c)
         sb_line(sb, "vec_zero(m.dcn[%d], (long)B * %d);", g, L->H);
-    if (L->top && L->last_layer && hd->present && hd->input == HEAD_LAST) {
+    if (em_dy_zero(e, L)) {
         sb_line(sb, "for (int b = 0; b < B; b++)");
         sb_line(sb, "    vec_copy(m.dhn[%d] + (long)b * %d, m.dhlast + (long)b * %d + %d, %d);", g,
                 L->Hr, hd->in_features, L->dir * L->Hr, L->Hr);
@@ -422,8 +422,11 @@ static void seqb_call(Emitter *e, int li, int g, const Io *io, int first, int W,
     if (em_split(e, L))
         snprintf(bz, sizeof bz, "m.bz[%d], ", g);
     sb_line(sb, "%s_seqb(m.wb[%d], %s, %s, %s, %s,", L->fn, li, io->ptr, io->sb, io->st, dx);
-    sb_line(sb, "    m.out[%d] + %d, m.dy[%d] + %d, (long)T * %d, %d, T, %s, %s, m.bs, m.perm,", g,
-            L->dir * L->Hr, g, L->dir * L->Hr, W, W, s0, s1);
+    char dy[32] = "0";
+    if (!em_dy_zero(e, L))
+        snprintf(dy, sizeof dy, "m.dy[%d] + %d", g, L->dir * L->Hr);
+    sb_line(sb, "    m.out[%d] + %d, %s, (long)T * %d, %d, T, %s, %s, m.bs, m.perm,", g,
+            L->dir * L->Hr, dy, W, W, s0, s1);
     sb_line(sb, "    m.len, m.a[%d], %sm.dhn[%d], %sdw + %ld, m.h0[%d], %s%s%d);", li, extra, g,
             dcn, L->pk, li, c0, bz, L->dir);
 }
@@ -489,7 +492,7 @@ static void backward_layer(Emitter *e, int i0, int g, int ng)
     sb->indent += 4;
     for (int dir = 0; dir < D; dir++)
         untranspose(e, i0 + dir);
-    if (!first)
+    if (!first && !em_dx_set(e, L0))
         sb_line(sb, "vec_zero(m.dy[%d], (long)B * T * %d);", g - 1, L0->I);
     if (D == 1 && ng > 1) {
         seqb_begin(e, i0, g);
@@ -559,7 +562,8 @@ static void backward_entry(Emitter *e)
     sb_line(sb, "train_mem(cache, B, T, &m);");
     sb_line(sb, "if (part == 0) {");
     sb->indent += 4;
-    sb_line(sb, "vec_zero(m.dy[%d], (long)B * T * %ld);", ng - 1, Wtop);
+    if (!em_dy_zero(e, top))
+        sb_line(sb, "vec_zero(m.dy[%d], (long)B * T * %ld);", ng - 1, Wtop);
     backward_head(e, ng);
     sb_close(sb, 1);
     int g = ng;
@@ -624,17 +628,26 @@ void em_head(Emitter *e)
 }
 
 /* Copies PyTorch tensor `t` (rows, cols) transposed into packed (cols, rows) at `pk`, or
- * (unpack) back: p[t] <-> pw[pk]. */
+ * (unpack) back: p[t] <-> pw[pk]; 16 rows at a time, so that the packed side moves a
+ * cache line at a time and the other side's 16 lines stay cached across the columns (row by
+ * row, every packed element was a line of its own: the pack after each training step read
+ * its weights back from far caches). */
 static void pack_transposed(Emitter *e, const PlanTensor *t, long pk, long row, int unpack)
 {
-    sb_line(e->sb, "for (long r = 0; r < %ld; r++) /* %s */", t->shape[0], t->name);
-    sb_line(e->sb, "    for (long k = 0; k < %ld; k++)", t->shape[1]);
-    if (unpack)
-        sb_line(e->sb, "        dp[%ld + r * %ld + k] = g[%ld + k * %ld + r];", t->offset,
-                t->shape[1], pk, row);
+    long R = t->shape[0], K = t->shape[1];
+    sb_line(e->sb, "for (long r0 = 0; r0 < %ld; r0 += 16) /* %s */", R, t->name);
+    sb_line(e->sb, "    for (long k = 0; k < %ld; k++)", K);
+    if (R % 16)
+        sb_line(e->sb, "        for (long r = r0; r < (r0 + 16 < %ld ? r0 + 16 : %ld); r++)", R,
+                R);
     else
-        sb_line(e->sb, "        pw[%ld + k * %ld + r] = p[%ld + r * %ld + k];", pk, row, t->offset,
-                t->shape[1]);
+        sb_line(e->sb, "        for (long r = r0; r < r0 + 16; r++)");
+    if (unpack)
+        sb_line(e->sb, "            dp[%ld + r * %ld + k] = g[%ld + k * %ld + r];", t->offset, K,
+                pk, row);
+    else
+        sb_line(e->sb, "            pw[%ld + k * %ld + r] = p[%ld + r * %ld + k];", pk, row,
+                t->offset, K);
 }
 
 /* Both directions of one mapping, so that they cannot disagree: pack sums b_ih + b_hh into

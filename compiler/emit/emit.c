@@ -195,9 +195,10 @@ void em_section(Emitter *e, const char *name)
         s = tpl_find(rnnc_tpl_quant, name, &n);
     assert(s);
     const char *holes[][2] = {
-        {"RNNC_EXP", e->exp_fn},  {"RNNC_TANH", e->tanh_fn}, {"RNNC_ONE", e->one},
-        {"RNNC_ZERO", e->zero},   {"RNNC_FN ", e->fn},       {"RNNC_QMAX", e->qmax},
-        {"RNNC_QFRAC", e->qfrac},
+        {"RNNC_EXP", e->exp_fn},  {"RNNC_TANH", e->tanh_fn},
+        {"RNNC_ONE", e->one},     {"RNNC_ZERO", e->zero},
+        {"RNNC_FN ", e->fn},      {"RNNC_QMAX", e->qmax},
+        {"RNNC_QFRAC", e->qfrac}, {"RNNC_KEEP ", e->vec ? "RNNC_VKEEP " : ""},
     };
     while (n) {
         size_t hl = 0;
@@ -283,6 +284,8 @@ static void unit_body(Emitter *e)
             em_section(e, dbl ? "exp_f64" : "exp_f32");
         if (use_tanh)
             em_section(e, dbl ? "tanh_f64" : "tanh_f32");
+        if (e->vec)
+            em_section(e, "vec_f32");
     } else {
         sb_line(sb, "/* libm, declared rather than included so a JIT needs no system headers */");
         if (use_sig || use_softmax)
@@ -405,6 +408,7 @@ static int unit_all(const Plan *plan, const char *header_name, const EmitDeploy 
     Emitter e = emitter(&sb, plan, dep, jit, train, for_tcc);
     e.tcc_calls = for_tcc;
     e.vacts = for_tcc && plan->net->math_builtin;
+    e.vec = !dep && !for_tcc && !plan->net->dbl && plan->net->math_builtin && em_plan_vec(plan);
     memset(out, 0, sizeof *out);
     sb_init(&sb);
     if (dep)

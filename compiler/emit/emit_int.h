@@ -26,6 +26,8 @@ typedef struct Emitter {
     int vacts;         /* libtcc's unit with math: builtin: the batched kernels apply the
                           gate activations to whole vectors (rnnc_sigmoid_v_*, rnnc_tanh_v_*) */
     int acts_done;     /* the gates being written read activations applied already */
+    int vec;           /* a float unit with tiles and math: builtin: prelude.c's vec_f32,
+                          the tiles' gates vector by vector where GNU C vectors exist */
     char ring[16][48]; /* scratch for index expressions */
     int ring_at;
     /* quantised code's RNNC_QMAX and RNNC_QFRAC (emit/quant.c); NULL elsewhere */
@@ -108,6 +110,10 @@ void em_layer(Emitter *e, const PlanLayer *L);
 /* Whether layer L takes the batched path (run-time API, loop kernel): the input projection of
  * all steps first (<fn>_proj), then the recurrence (<fn>_rec), blocks of em_block sequences. */
 int em_split(const Emitter *e, const PlanLayer *L);
+/* Whether layer L's dL/dy is all zero (the top layer under a head of the last state), and
+ * whether its backward sets dL/dx rather than adding to it (seq.c says when). */
+int em_dy_zero(const Emitter *e, const PlanLayer *L);
+int em_dx_set(const Emitter *e, const PlanLayer *L);
 /* A split layer's <fn>_proj, <fn>_rec and <fn>_seq; its <fn>_recc and <fn>_seqc. */
 void em_kern_layer(Emitter *e, const PlanLayer *L);
 void em_kern_train(Emitter *e, const PlanLayer *L);
@@ -116,6 +122,10 @@ void em_kern_train(Emitter *e, const PlanLayer *L);
 /* A tiled layer's projection and recurrence tiles and its <fn>_seq (e->cache: the training
  * forward's tiles and <fn>_seqc), for builds that are not libtcc's. */
 void em_tile_layer(Emitter *e, const PlanLayer *L);
+/* Whether a tile of U units of layer L has gates by vectors (prelude.c's vec_f32: an LSTM,
+ * a GRU resetting after, a tanh RNN, U a multiple of 16), and whether any tile of p has. */
+int em_tile_vec(const PlanLayer *L, long U);
+int em_plan_vec(const Plan *p);
 
 /* Per layer: <fn>_cellc, <fn>_back, <fn>_seqc, <fn>_seqb. */
 void em_train_cells(Emitter *e, const PlanLayer *L);

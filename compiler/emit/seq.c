@@ -23,6 +23,23 @@ int em_split(const Emitter *e, const PlanLayer *L)
     return !e->dep && L->split;
 }
 
+/* Whether nothing reaches layer L's outputs from above but the head's gradient of the last
+ * state, which backward puts in dL/dh before the first step (seqb_begin): its dy is zero,
+ * neither cleared nor read (its seqb is passed 0). */
+int em_dy_zero(const Emitter *e, const PlanLayer *L)
+{
+    const Head *hd = &e->p->net->head;
+    return L->top && L->last_layer && hd->present && hd->input == HEAD_LAST;
+}
+
+/* Whether layer L's backward sets dL/dx rather than adding to it: one direction, batched,
+ * so that each (sequence, step) of it is written once, by one block's bx (both directions
+ * add theirs, and so does the per-sequence path, into an input gradient cleared first). */
+int em_dx_set(const Emitter *e, const PlanLayer *L)
+{
+    return em_split(e, L) && L->block->dirs == 1;
+}
+
 /* <fn>_proj<ns>: the input projection of ns (step, sequence) pairs. */
 static void proj_kernel(Emitter *e, const PlanLayer *L, int ns)
 {
@@ -386,6 +403,12 @@ static void seqb_sample(Emitter *e, const PlanLayer *L)
     if (cell_desc(L->block)->has_c)
         sb_line(sb, "const real *cp = first ? c0 + (long)b * %d : cs + ((long)b * T + tp) * %d;",
                 L->H, L->H);
+    if (em_dy_zero(e, L)) { /* dy + dhn as if dy were there: 0 + -0 is +0 */
+        sb_line(sb, "const real *dhb = dhn + (long)b * %d;", L->Hr);
+        sb_line(sb, "for (int j = 0; j < %d; j++)", L->Hr);
+        sb_line(sb, "    dh[j] = 0.0f + dhb[j];");
+        return;
+    }
     sb_line(sb, "const real *dyt = dy + b * ysb + t * yst, *dhb = dhn + (long)b * %d;", L->Hr);
     if (e->tcc_calls) {
         sb_line(sb, "rnnc_add_%s(dh, dyt, dhb, %d);", e->p->net->dbl ? "f64" : "f32", L->Hr);
@@ -407,6 +430,8 @@ static void seqb(Emitter *e, const PlanLayer *L)
     seqb_head(e, L, 0);
     sb_line(sb, "{");
     sb->indent += 4;
+    if (em_dy_zero(e, L))
+        sb_line(sb, "(void)dy; /* zero: the head's gradient comes in dhn */");
     sb_line(sb, "real dh[%d];", L->Hr);
     sb_line(sb, "for (int s = s0; s < s1; s++) {");
     sb->indent += 4;
@@ -457,15 +482,15 @@ static void back_kernels(Emitter *e, const PlanLayer *L)
         em_product_blk(e, ns, "dhs", 0, Hr, gru ? "hds" : NULL, 1, 0, th, after ? 2 : 1);
         sb_close(sb, 1);
         sb_line(sb, "%s", "");
-        sb_line(sb, "/* %s layer %d: dL/dx_t += W_ih^T dz for %d sequence%s. */", L->block->name,
-                L->layer, ns, ns > 1 ? "s" : "");
+        sb_line(sb, "/* %s layer %d: dL/dx_t %s W_ih^T dz for %d sequence%s. */", L->block->name,
+                L->layer, em_dx_set(e, L) ? "=" : "+=", ns, ns > 1 ? "s" : "");
         sb_line(sb,
                 "static void %s_bx%d(const real *wb, const real *const *dzs, real *const *dxs)",
                 L->fn, ns);
         sb_line(sb, "{");
         sb->indent += 4;
         Term tx = {"wb", "dzs", GH, I, 0};
-        em_product_blk(e, ns, "dxs", 0, I, "dxs", 1, 0, &tx, 1);
+        em_product_blk(e, ns, "dxs", 0, I, em_dx_set(e, L) ? NULL : "dxs", 1, 0, &tx, 1);
         sb_close(sb, 1);
         sb_line(sb, "%s", "");
     }
@@ -530,6 +555,8 @@ static void seqb_split(Emitter *e, const PlanLayer *L)
     seqb_head(e, L, 1);
     sb_line(sb, "{");
     sb->indent += 4;
+    if (em_dy_zero(e, L))
+        sb_line(sb, "(void)dy; /* zero: the head's gradient comes in dhn */");
     sb_line(sb, "real dh[%ld];", Hr);
     sb_line(sb, "const real *dzs[%d];", ns);
     if (after)

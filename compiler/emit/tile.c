@@ -139,6 +139,140 @@ static void emit_proj_pass(Emitter *e, const PlanLayer *L)
     sb_line(sb, "}");
 }
 
+/* A preprocessor line, at the left margin whatever the code's indentation. */
+static void pp_line(Sb *sb, const char *text)
+{
+    int indent = sb->indent;
+    sb->indent = 0;
+    sb_line(sb, "%s", text);
+    sb->indent = indent;
+}
+
+/* rv_<act>_n over the N vectors of array v, at most RNNC_VN a call. */
+static void vec_acts(Emitter *e, const char *act, const char *v, long N)
+{
+    for (long q0 = 0; q0 < N; q0 += 8)
+        sb_line(e->sb, "rv_%s_n(%s + %ld, %ld);", act, v, q0, N - q0 < 8 ? N - q0 : 8);
+}
+
+int em_tile_vec(const PlanLayer *L, long U)
+{
+    const Block *b = L->block;
+    return L->tiled && U > 0 && U % 16 == 0 && (b->cell != CELL_GRU || b->reset == RESET_AFTER) &&
+           (b->cell != CELL_RNN || b->nonlin != NONLIN_RELU);
+}
+
+int em_plan_vec(const Plan *p)
+{
+    for (int i = 0; i < p->nlayers; i++) {
+        const PlanLayer *L = &p->layers[i];
+        if (L->tiled &&
+            (em_tile_vec(L, L->tile_w) || (L->H / L->tile_u && em_tile_vec(L, L->tile_u)) ||
+             em_tile_vec(L, L->H % L->tile_u)))
+            return 1;
+    }
+    return 0;
+}
+
+/* The epilogue of emit_tile_gates with prelude.c's vec_f32: the tile's ns sequences by
+ * U / 16 vectors at once, each stage of a gate over all of them before the next (the
+ * scalar epilogue's operations, in its order, lane by lane: the same bits). An LSTM, a GRU
+ * resetting after its product, a tanh RNN; 0 for the others (scalar only). */
+static int emit_tile_gates_vec(Emitter *e, const PlanLayer *L, int ns, long U)
+{
+    Sb *sb = e->sb;
+    const Block *b = L->block;
+    int lstm = b->cell == CELL_LSTM, gru = b->cell == CELL_GRU;
+    if (!e->vec || !em_tile_vec(L, U))
+        return 0;
+    long H = L->H, nv = U / 16, N = ns * nv;
+    pp_line(sb, "#if defined(RNNC_VL)");
+    sb_line(sb, "{ /* %ld vectors of 16 units, each stage of a gate over all of them */", N);
+    sb->indent += 4;
+    if (lstm)
+        sb_line(sb, "rvec vi[%ld], vf[%ld], vg[%ld], vo[%ld], vc[%ld];", N, N, N, N, N);
+    else if (gru)
+        sb_line(sb, "rvec vr[%ld], vz[%ld], vn[%ld], vgh[%ld], vh[%ld];", N, N, N, N, N);
+    else
+        sb_line(sb, "rvec vh[%ld];", N);
+    /* the loops over (s, v) below: q = s * nv + v, unit u0 + 16 v of sequence s */
+    const char *each = "for (int s = 0; s < %d; s++)";
+    char inner[96];
+    snprintf(inner, sizeof inner, "    for (int v = 0, q = s * %ld; v < %ld; v++, q++) {", nv, nv);
+    sb_line(sb, each, ns);
+    sb_line(sb, "%s", inner);
+    if (lstm) {
+        static const char *const gate[4] = {"vi", "vf", "vg", "vo"};
+        for (int q = 0; q < 4; q++)
+            sb_line(sb, "        RV_LOAD(%s[q], &acc[s][%ld + 16 * v]);", gate[q], q * U);
+    } else if (gru) {
+        sb_line(sb, "        RV_LOAD(vr[q], &acc[s][16 * v]);");
+        sb_line(sb, "        RV_LOAD(vz[q], &acc[s][%ld + 16 * v]);", U);
+        sb_line(sb, "        RV_LOAD(vgh[q], &acc[s][%ld + 16 * v]);", 2 * U);
+        sb_line(sb, "        RV_LOAD(vn[q], ps[s] + %ld + u0 + 16 * v);", 2 * H);
+        sb_line(sb, "        RV_LOAD(vh[q], hp[s] + u0 + 16 * v);");
+    } else {
+        sb_line(sb, "        RV_LOAD(vh[q], &acc[s][16 * v]);");
+    }
+    sb_line(sb, "    }");
+    if (lstm) {
+        vec_acts(e, "sigmoid", "vi", N);
+        vec_acts(e, "sigmoid", "vf", N);
+        vec_acts(e, "tanh", "vg", N);
+        vec_acts(e, "sigmoid", "vo", N);
+        sb_line(sb, each, ns);
+        sb_line(sb, "%s", inner);
+        sb_line(sb, "        real *c = cs[s] + u0 + 16 * v;");
+        if (e->cache) {
+            sb_line(sb, "        RV_STORE(ps[s] + u0 + 16 * v, vi[q]);");
+            sb_line(sb, "        RV_STORE(ps[s] + %ld + u0 + 16 * v, vf[q]);", H);
+            sb_line(sb, "        RV_STORE(ps[s] + %ld + u0 + 16 * v, vg[q]);", 2 * H);
+            sb_line(sb, "        RV_STORE(ps[s] + %ld + u0 + 16 * v, vo[q]);", 3 * H);
+        }
+        sb_line(sb, "        RV_LOAD(vc[q], c);");
+        sb_line(sb, "        vc[q] = vf[q] * vc[q] + vi[q] * vg[q];");
+        sb_line(sb, "        RV_STORE(c, vc[q]);");
+        if (e->cache)
+            sb_line(sb, "        RV_STORE(cst[s] + u0 + 16 * v, vc[q]);");
+        sb_line(sb, "    }");
+        vec_acts(e, "tanh", "vc", N);
+        sb_line(sb, each, ns);
+        sb_line(sb, "%s", inner);
+        sb_line(sb, "        vc[q] = vo[q] * vc[q];");
+        sb_line(sb, "        RV_STORE(ho[s] + u0 + 16 * v, vc[q]);");
+        sb_line(sb, "    }");
+    } else if (gru) {
+        vec_acts(e, "sigmoid", "vr", N);
+        vec_acts(e, "sigmoid", "vz", N);
+        sb_line(sb, "for (int q = 0; q < %ld; q++)", N);
+        sb_line(sb, "    vn[q] = vn[q] + vr[q] * vgh[q];");
+        vec_acts(e, "tanh", "vn", N);
+        sb_line(sb, each, ns);
+        sb_line(sb, "%s", inner);
+        if (e->cache) {
+            sb_line(sb, "        RV_STORE(ps[s] + u0 + 16 * v, vr[q]);");
+            sb_line(sb, "        RV_STORE(ps[s] + %ld + u0 + 16 * v, vz[q]);", H);
+            sb_line(sb, "        RV_STORE(ps[s] + %ld + u0 + 16 * v, vn[q]);", 2 * H);
+            sb_line(sb, "        RV_STORE(exs[s] + u0 + 16 * v, vgh[q]);");
+        }
+        sb_line(sb, "        vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];");
+        sb_line(sb, "        RV_STORE(ho[s] + u0 + 16 * v, vh[q]);");
+        sb_line(sb, "    }");
+    } else {
+        vec_acts(e, "tanh", "vh", N);
+        sb_line(sb, each, ns);
+        sb_line(sb, "%s", inner);
+        if (e->cache)
+            sb_line(sb, "        RV_STORE(ps[s] + u0 + 16 * v, vh[q]);");
+        sb_line(sb, "        RV_STORE(ho[s] + u0 + 16 * v, vh[q]);");
+        sb_line(sb, "    }");
+    }
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    pp_line(sb, "#else");
+    return 1;
+}
+
 /* The tile's epilogue for each of its ns sequences: cell.c's gates, unit for unit, over a
  * layer narrowed to the tile's U units, from the accumulators; the results where the full
  * layer keeps them (with the cache: the activations over xp, c, and a GRU's W_hn h + b_hn). */
@@ -150,6 +284,7 @@ static void emit_tile_gates(Emitter *e, const PlanLayer *L, int ns, long U)
     PlanLayer Lb = *L;
     Lb.H = Lb.Hr = (int)U;
     Lb.unrolled = 0;
+    int vec = emit_tile_gates_vec(e, L, ns, U);
     sb_line(sb, "for (int s = 0; s < %d; s++) {", ns);
     sb->indent += 4;
     sb_line(sb, "real g[%ld];", G * U);
@@ -190,6 +325,8 @@ static void emit_tile_gates(Emitter *e, const PlanLayer *L, int ns, long U)
     }
     sb->indent -= 4;
     sb_line(sb, "}");
+    if (vec)
+        pp_line(sb, "#endif");
 }
 
 /* <fn>_t<ns>_<U> (<fn>_tc<ns>_<U> with the cache): the recurrence's tile of units
@@ -321,8 +458,10 @@ static void emit_rec_tiles(Emitter *e, const PlanLayer *L, const char *u0, long 
     long line = 64 / e->p->real_size;
     sb_line(sb, "if (s + 1 < T)");
     sb_line(sb, "    for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {");
-    sb_line(sb, "        const real *pn = %s + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) "
-                "* %ld + %s;", e->cache ? "a" : "xp", (long)L->G * L->H, u0);
+    sb_line(sb,
+            "        const real *pn = %s + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) "
+            "* %ld + %s;",
+            e->cache ? "a" : "xp", (long)L->G * L->H, u0);
     sb_line(sb, "        for (int g = 0; g < %d; g++)", L->G);
     sb_line(sb, "            for (int j = 0; j < %ld; j += %ld)", U, line);
     sb_line(sb, "                RNNC_PREFETCH(pn + g * %ld + j);", (long)L->H);
@@ -371,7 +510,8 @@ static void emit_rec_pass(Emitter *e, const PlanLayer *L)
             sb->indent -= 4;
             sb_line(sb, "}");
             sb_line(sb, "for (int v = 0; v < %ld; v += %ld) {", H, W);
-            sb_line(sb, "    const int u0 = s & 1 ? %ld - v : v; /* odd steps from the last panel */",
+            sb_line(sb,
+                    "    const int u0 = s & 1 ? %ld - v : v; /* odd steps from the last panel */",
                     H - W);
             sb_line(sb, "    %s_tw_%ld(w, wt + (long)u0 * %ld, u0, ps, hp, ho%s);", L->fn, W,
                     (long)L->Hr * L->G, tile_extra(e, L));

@@ -600,21 +600,25 @@ void cho_gru_pack(const real *p, real *pw)
     /* gru layer 0 */
     for (long j = 0; j < 36; j++) /* b_ih + b_hh */
         pw[0 + j] = p[648 + j] + p[684 + j];
-    for (long r = 0; r < 36; r++) /* gru.weight_ih_l0 */
+    for (long r0 = 0; r0 < 36; r0 += 16) /* gru.weight_ih_l0 */
         for (long k = 0; k < 6; k++)
-            pw[36 + k * 36 + r] = p[0 + r * 6 + k];
-    for (long r = 0; r < 36; r++) /* gru.weight_hh_l0 */
+            for (long r = r0; r < (r0 + 16 < 36 ? r0 + 16 : 36); r++)
+                pw[36 + k * 36 + r] = p[0 + r * 6 + k];
+    for (long r0 = 0; r0 < 36; r0 += 16) /* gru.weight_hh_l0 */
         for (long k = 0; k < 12; k++)
-            pw[252 + k * 36 + r] = p[216 + r * 12 + k];
+            for (long r = r0; r < (r0 + 16 < 36 ? r0 + 16 : 36); r++)
+                pw[252 + k * 36 + r] = p[216 + r * 12 + k];
     /* gru layer 1 */
     for (long j = 0; j < 36; j++) /* b_ih + b_hh */
         pw[684 + j] = p[1584 + j] + p[1620 + j];
-    for (long r = 0; r < 36; r++) /* gru.weight_ih_l1 */
+    for (long r0 = 0; r0 < 36; r0 += 16) /* gru.weight_ih_l1 */
         for (long k = 0; k < 12; k++)
-            pw[720 + k * 36 + r] = p[720 + r * 12 + k];
-    for (long r = 0; r < 36; r++) /* gru.weight_hh_l1 */
+            for (long r = r0; r < (r0 + 16 < 36 ? r0 + 16 : 36); r++)
+                pw[720 + k * 36 + r] = p[720 + r * 12 + k];
+    for (long r0 = 0; r0 < 36; r0 += 16) /* gru.weight_hh_l1 */
         for (long k = 0; k < 12; k++)
-            pw[1152 + k * 36 + r] = p[1152 + r * 12 + k];
+            for (long r = r0; r < (r0 + 16 < 36 ? r0 + 16 : 36); r++)
+                pw[1152 + k * 36 + r] = p[1152 + r * 12 + k];
 }
 
 long cho_gru_scratch_bytes(int B, int T)

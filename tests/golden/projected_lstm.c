@@ -854,34 +854,42 @@ void projected_lstm_pack(const real *p, real *pw)
     /* lstm layer 0 */
     for (long j = 0; j < 192; j++) /* b_ih + b_hh */
         pw[0 + j] = p[6144 + j] + p[6336 + j];
-    for (long r = 0; r < 192; r++) /* lstm.weight_ih_l0 */
+    for (long r0 = 0; r0 < 192; r0 += 16) /* lstm.weight_ih_l0 */
         for (long k = 0; k < 16; k++)
-            pw[192 + k * 192 + r] = p[0 + r * 16 + k];
-    for (long r = 0; r < 192; r++) /* lstm.weight_hh_l0 */
+            for (long r = r0; r < r0 + 16; r++)
+                pw[192 + k * 192 + r] = p[0 + r * 16 + k];
+    for (long r0 = 0; r0 < 192; r0 += 16) /* lstm.weight_hh_l0 */
         for (long k = 0; k < 16; k++)
-            pw[3264 + k * 192 + r] = p[3072 + r * 16 + k];
-    for (long r = 0; r < 16; r++) /* lstm.weight_hr_l0 */
+            for (long r = r0; r < r0 + 16; r++)
+                pw[3264 + k * 192 + r] = p[3072 + r * 16 + k];
+    for (long r0 = 0; r0 < 16; r0 += 16) /* lstm.weight_hr_l0 */
         for (long k = 0; k < 48; k++)
-            pw[6336 + k * 16 + r] = p[6528 + r * 48 + k];
+            for (long r = r0; r < r0 + 16; r++)
+                pw[6336 + k * 16 + r] = p[6528 + r * 48 + k];
     /* lstm layer 0 reverse */
     for (long j = 0; j < 192; j++) /* b_ih + b_hh */
         pw[7104 + j] = p[13440 + j] + p[13632 + j];
-    for (long r = 0; r < 192; r++) /* lstm.weight_ih_l0_reverse */
+    for (long r0 = 0; r0 < 192; r0 += 16) /* lstm.weight_ih_l0_reverse */
         for (long k = 0; k < 16; k++)
-            pw[7296 + k * 192 + r] = p[7296 + r * 16 + k];
-    for (long r = 0; r < 192; r++) /* lstm.weight_hh_l0_reverse */
+            for (long r = r0; r < r0 + 16; r++)
+                pw[7296 + k * 192 + r] = p[7296 + r * 16 + k];
+    for (long r0 = 0; r0 < 192; r0 += 16) /* lstm.weight_hh_l0_reverse */
         for (long k = 0; k < 16; k++)
-            pw[10368 + k * 192 + r] = p[10368 + r * 16 + k];
-    for (long r = 0; r < 16; r++) /* lstm.weight_hr_l0_reverse */
+            for (long r = r0; r < r0 + 16; r++)
+                pw[10368 + k * 192 + r] = p[10368 + r * 16 + k];
+    for (long r0 = 0; r0 < 16; r0 += 16) /* lstm.weight_hr_l0_reverse */
         for (long k = 0; k < 48; k++)
-            pw[13440 + k * 16 + r] = p[13824 + r * 48 + k];
+            for (long r = r0; r < r0 + 16; r++)
+                pw[13440 + k * 16 + r] = p[13824 + r * 48 + k];
     /* rnn layer 0 */
-    for (long r = 0; r < 20; r++) /* rnn.weight_ih_l0 */
+    for (long r0 = 0; r0 < 20; r0 += 16) /* rnn.weight_ih_l0 */
         for (long k = 0; k < 32; k++)
-            pw[14208 + k * 20 + r] = p[14592 + r * 32 + k];
-    for (long r = 0; r < 20; r++) /* rnn.weight_hh_l0 */
+            for (long r = r0; r < (r0 + 16 < 20 ? r0 + 16 : 20); r++)
+                pw[14208 + k * 20 + r] = p[14592 + r * 32 + k];
+    for (long r0 = 0; r0 < 20; r0 += 16) /* rnn.weight_hh_l0 */
         for (long k = 0; k < 20; k++)
-            pw[14848 + k * 20 + r] = p[15232 + r * 20 + k];
+            for (long r = r0; r < (r0 + 16 < 20 ? r0 + 16 : 20); r++)
+                pw[14848 + k * 20 + r] = p[15232 + r * 20 + k];
 }
 
 long projected_lstm_scratch_bytes(int B, int T)

@@ -52,13 +52,92 @@ static inline float m_tanhf(float v)
     return z < -1.0f ? -1.0f : z;
 }
 
+/* The tiles' gates, 16 floats a vector (GNU C vectors: the compiler picks the registers),
+ * stage by stage over n independent vectors, so that n chains of dependent operations run
+ * side by side; one vector at a time, the chain of an LSTM's gates (e^v, a division, tanh
+ * of the new c) left the floating-point units waiting and the gates took half a tile.
+ * Each function is the scalar one's operations in the scalar one's order, lane by lane:
+ * the same bits; a clamp `v < lo ? lo : v` is a comparison and a select, which keeps a NaN
+ * as the comparison does. n is at most RNNC_VN. */
+#if defined(__GNUC__)
+#define RNNC_VL 16
+#define RNNC_VN 8
+#define RNNC_VFN __attribute__((unused)) static inline void /* a tanh RNN has no sigmoid */
+/* the scalar gates, which only tiles of other widths may call */
+#define RNNC_VKEEP __attribute__((unused))
+typedef float rvec __attribute__((vector_size(64)));
+typedef int rvec_i __attribute__((vector_size(64)));
+/* macros, not functions: a vector passed by value is an ABI question without AVX-512 */
+#define RV_LOAD(v, p) __builtin_memcpy(&(v), (p), sizeof(rvec))
+#define RV_STORE(p, v) __builtin_memcpy((p), &(v), sizeof(rvec))
+/* lane by lane, c ? a : b */
+#define RV_SEL(c, a, b) ((rvec)(((c) & (rvec_i)(a)) | (~(c) & (rvec_i)(b))))
+/* x = m_expf(x) */
+RNNC_VFN rv_exp_n(rvec *x, int n)
+{
+    rvec k[RNNC_VN], r[RNNC_VN], r2[RNNC_VN], q[RNNC_VN];
+    const rvec lo = (rvec){0} - 87.0f, hi = (rvec){0} + 88.0f;
+    for (int i = 0; i < n; i++)
+        x[i] = RV_SEL(x[i] < lo, lo, x[i]);
+    for (int i = 0; i < n; i++)
+        x[i] = RV_SEL(x[i] > hi, hi, x[i]);
+    for (int i = 0; i < n; i++)
+        k[i] = (x[i] * 1.44269504f + 12582912.0f) - 12582912.0f;
+    for (int i = 0; i < n; i++)
+        r[i] = (x[i] - k[i] * 0.693359375f) - k[i] * -2.12194440e-4f;
+    for (int i = 0; i < n; i++)
+        r2[i] = r[i] * r[i];
+    for (int i = 0; i < n; i++)
+        q[i] = (4.999999345e-01f + r[i] * 1.666652069e-01f) +
+               r2[i] * ((4.166838741e-02f + r[i] * 8.368710035e-03f) + r2[i] * 1.381461100e-03f);
+    for (int i = 0; i < n; i++)
+        x[i] = (1.0f + (r[i] + r2[i] * q[i])) *
+               (rvec)((__builtin_convertvector(k[i], rvec_i) + 127) << 23);
+}
+/* x = act_sigmoid(x) */
+RNNC_VFN rv_sigmoid_n(rvec *x, int n)
+{
+    for (int i = 0; i < n; i++)
+        x[i] = -x[i];
+    rv_exp_n(x, n);
+    for (int i = 0; i < n; i++)
+        x[i] = 1.0f / (1.0f + x[i]);
+}
+/* v = m_tanhf(v) */
+RNNC_VFN rv_tanh_n(rvec *v, int n)
+{
+    rvec x[RNNC_VN], t[RNNC_VN], t2[RNNC_VN], p[RNNC_VN], q[RNNC_VN];
+    const rvec lo = (rvec){0} - 9.0f, hi = (rvec){0} + 9.0f, one = (rvec){0} + 1.0f;
+    for (int i = 0; i < n; i++)
+        x[i] = RV_SEL(v[i] < lo, lo, RV_SEL(v[i] > hi, hi, v[i]));
+    for (int i = 0; i < n; i++)
+        t[i] = x[i] * x[i];
+    for (int i = 0; i < n; i++)
+        t2[i] = t[i] * t[i];
+    for (int i = 0; i < n; i++)
+        p[i] = (9.999999796e-01f + t[i] * 1.338097600e-01f) +
+               t2[i] * ((3.495528093e-03f + t[i] * 2.060806706e-05f) + t2[i] * 1.335323117e-08f);
+    for (int i = 0; i < n; i++)
+        q[i] = (1.0f + t[i] * 4.671429166e-01f) +
+               t2[i] * ((2.587675640e-02f + t[i] * 3.285535262e-04f) + t2[i] * 7.775976504e-07f);
+    for (int i = 0; i < n; i++)
+        v[i] = x[i] * p[i] / q[i];
+    for (int i = 0; i < n; i++)
+        v[i] = RV_SEL(v[i] > one, one, v[i]);
+    for (int i = 0; i < n; i++)
+        v[i] = RV_SEL(v[i] < -one, -one, v[i]);
+}
+#else
+#define RNNC_VKEEP
+#endif
+
 /* PyTorch's sigmoid: 1 / (1 + e^-v); saturates to 0 or 1 without overflow trouble. */
-static inline real act_sigmoid(real v)
+RNNC_VKEEP static inline real act_sigmoid(real v)
 {
     return 1.0f / (1.0f + m_expf(-v));
 }
 
-static inline real act_tanh(real v)
+RNNC_VKEEP static inline real act_tanh(real v)
 {
     return m_tanhf(v);
 }
@@ -218,6 +297,35 @@ RNNC_TILE static void blk_rnn_l0_tw_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 1 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[1], vf[1], vg[1], vo[1], vc[1];
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 1);
+        rv_sigmoid_n(vf + 0, 1);
+        rv_tanh_n(vg + 0, 1);
+        rv_sigmoid_n(vo + 0, 1);
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 1);
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 1; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -235,6 +343,7 @@ RNNC_TILE static void blk_rnn_l0_tw_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#endif
 }
 
 /* rnn layer 0: units [u0, u0 + 16) of one step for 1 sequence. */
@@ -262,6 +371,35 @@ RNNC_TILE static void blk_rnn_l0_t1_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 1 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[1], vf[1], vg[1], vo[1], vc[1];
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 1);
+        rv_sigmoid_n(vf + 0, 1);
+        rv_tanh_n(vg + 0, 1);
+        rv_sigmoid_n(vo + 0, 1);
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 1);
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 1; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -279,6 +417,7 @@ RNNC_TILE static void blk_rnn_l0_t1_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#endif
 }
 
 /* rnn layer 0: units [u0, u0 + 16) of one step for 2 sequences. */
@@ -306,6 +445,35 @@ RNNC_TILE static void blk_rnn_l0_t2_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 2 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[2], vf[2], vg[2], vo[2], vc[2];
+        for (int s = 0; s < 2; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 2);
+        rv_sigmoid_n(vf + 0, 2);
+        rv_tanh_n(vg + 0, 2);
+        rv_sigmoid_n(vo + 0, 2);
+        for (int s = 0; s < 2; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 2);
+        for (int s = 0; s < 2; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 2; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -323,6 +491,7 @@ RNNC_TILE static void blk_rnn_l0_t2_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#endif
 }
 
 /* rnn layer 0: units [u0, u0 + 16) of one step for 3 sequences. */
@@ -350,6 +519,35 @@ RNNC_TILE static void blk_rnn_l0_t3_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 3 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[3], vf[3], vg[3], vo[3], vc[3];
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 3);
+        rv_sigmoid_n(vf + 0, 3);
+        rv_tanh_n(vg + 0, 3);
+        rv_sigmoid_n(vo + 0, 3);
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 3);
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 3; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -367,6 +565,7 @@ RNNC_TILE static void blk_rnn_l0_t3_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#endif
 }
 
 /* rnn layer 0: units [u0, u0 + 16) of one step for 4 sequences. */
@@ -394,6 +593,35 @@ RNNC_TILE static void blk_rnn_l0_t4_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 4 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[4], vf[4], vg[4], vo[4], vc[4];
+        for (int s = 0; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 4);
+        rv_sigmoid_n(vf + 0, 4);
+        rv_tanh_n(vg + 0, 4);
+        rv_sigmoid_n(vo + 0, 4);
+        for (int s = 0; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 4);
+        for (int s = 0; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 4; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -411,6 +639,7 @@ RNNC_TILE static void blk_rnn_l0_t4_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#endif
 }
 
 /* rnn layer 0: units [u0, u0 + 16) of one step for 5 sequences. */
@@ -438,6 +667,35 @@ RNNC_TILE static void blk_rnn_l0_t5_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 5 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[5], vf[5], vg[5], vo[5], vc[5];
+        for (int s = 0; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 5);
+        rv_sigmoid_n(vf + 0, 5);
+        rv_tanh_n(vg + 0, 5);
+        rv_sigmoid_n(vo + 0, 5);
+        for (int s = 0; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 5);
+        for (int s = 0; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 5; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -455,6 +713,7 @@ RNNC_TILE static void blk_rnn_l0_t5_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#endif
 }
 
 /* rnn layer 0: units [u0, u0 + 16) of one step for 6 sequences. */
@@ -482,6 +741,35 @@ RNNC_TILE static void blk_rnn_l0_t6_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 6 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[6], vf[6], vg[6], vo[6], vc[6];
+        for (int s = 0; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 6);
+        rv_sigmoid_n(vf + 0, 6);
+        rv_tanh_n(vg + 0, 6);
+        rv_sigmoid_n(vo + 0, 6);
+        for (int s = 0; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 6);
+        for (int s = 0; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 6; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -499,6 +787,7 @@ RNNC_TILE static void blk_rnn_l0_t6_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#endif
 }
 
 /* rnn layer 0 over a packed batch, one direction (reverse: from each
@@ -684,6 +973,35 @@ RNNC_TILE static void blk_rnn_l1_tw_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 1 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[1], vf[1], vg[1], vo[1], vc[1];
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 1);
+        rv_sigmoid_n(vf + 0, 1);
+        rv_tanh_n(vg + 0, 1);
+        rv_sigmoid_n(vo + 0, 1);
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 1);
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 1; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -701,6 +1019,7 @@ RNNC_TILE static void blk_rnn_l1_tw_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#endif
 }
 
 /* rnn layer 1: units [u0, u0 + 16) of one step for 1 sequence. */
@@ -728,6 +1047,35 @@ RNNC_TILE static void blk_rnn_l1_t1_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 1 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[1], vf[1], vg[1], vo[1], vc[1];
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 1);
+        rv_sigmoid_n(vf + 0, 1);
+        rv_tanh_n(vg + 0, 1);
+        rv_sigmoid_n(vo + 0, 1);
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 1);
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 1; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -745,6 +1093,7 @@ RNNC_TILE static void blk_rnn_l1_t1_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#endif
 }
 
 /* rnn layer 1: units [u0, u0 + 16) of one step for 2 sequences. */
@@ -772,6 +1121,35 @@ RNNC_TILE static void blk_rnn_l1_t2_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 2 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[2], vf[2], vg[2], vo[2], vc[2];
+        for (int s = 0; s < 2; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 2);
+        rv_sigmoid_n(vf + 0, 2);
+        rv_tanh_n(vg + 0, 2);
+        rv_sigmoid_n(vo + 0, 2);
+        for (int s = 0; s < 2; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 2);
+        for (int s = 0; s < 2; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 2; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -789,6 +1167,7 @@ RNNC_TILE static void blk_rnn_l1_t2_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#endif
 }
 
 /* rnn layer 1: units [u0, u0 + 16) of one step for 3 sequences. */
@@ -816,6 +1195,35 @@ RNNC_TILE static void blk_rnn_l1_t3_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 3 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[3], vf[3], vg[3], vo[3], vc[3];
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 3);
+        rv_sigmoid_n(vf + 0, 3);
+        rv_tanh_n(vg + 0, 3);
+        rv_sigmoid_n(vo + 0, 3);
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 3);
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 3; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -833,6 +1241,7 @@ RNNC_TILE static void blk_rnn_l1_t3_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#endif
 }
 
 /* rnn layer 1: units [u0, u0 + 16) of one step for 4 sequences. */
@@ -860,6 +1269,35 @@ RNNC_TILE static void blk_rnn_l1_t4_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 4 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[4], vf[4], vg[4], vo[4], vc[4];
+        for (int s = 0; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 4);
+        rv_sigmoid_n(vf + 0, 4);
+        rv_tanh_n(vg + 0, 4);
+        rv_sigmoid_n(vo + 0, 4);
+        for (int s = 0; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 4);
+        for (int s = 0; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 4; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -877,6 +1315,7 @@ RNNC_TILE static void blk_rnn_l1_t4_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#endif
 }
 
 /* rnn layer 1: units [u0, u0 + 16) of one step for 5 sequences. */
@@ -904,6 +1343,35 @@ RNNC_TILE static void blk_rnn_l1_t5_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 5 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[5], vf[5], vg[5], vo[5], vc[5];
+        for (int s = 0; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 5);
+        rv_sigmoid_n(vf + 0, 5);
+        rv_tanh_n(vg + 0, 5);
+        rv_sigmoid_n(vo + 0, 5);
+        for (int s = 0; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 5);
+        for (int s = 0; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 5; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -921,6 +1389,7 @@ RNNC_TILE static void blk_rnn_l1_t5_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#endif
 }
 
 /* rnn layer 1: units [u0, u0 + 16) of one step for 6 sequences. */
@@ -948,6 +1417,35 @@ RNNC_TILE static void blk_rnn_l1_t6_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 6 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[6], vf[6], vg[6], vo[6], vc[6];
+        for (int s = 0; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 6);
+        rv_sigmoid_n(vf + 0, 6);
+        rv_tanh_n(vg + 0, 6);
+        rv_sigmoid_n(vo + 0, 6);
+        for (int s = 0; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 6);
+        for (int s = 0; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 6; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -965,6 +1463,7 @@ RNNC_TILE static void blk_rnn_l1_t6_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#endif
 }
 
 /* rnn layer 1 over a packed batch, one direction (reverse: from each
@@ -1276,25 +1775,30 @@ void seq_classifier_pack(const real *p, real *pw)
     /* rnn layer 0 */
     for (long j = 0; j < 256; j++) /* b_ih + b_hh */
         pw[0 + j] = p[18944 + j] + p[19200 + j];
-    for (long r = 0; r < 256; r++) /* rnn.weight_ih_l0 */
+    for (long r0 = 0; r0 < 256; r0 += 16) /* rnn.weight_ih_l0 */
         for (long k = 0; k < 10; k++)
-            pw[256 + k * 256 + r] = p[0 + r * 10 + k];
-    for (long r = 0; r < 256; r++) /* rnn.weight_hh_l0 */
+            for (long r = r0; r < r0 + 16; r++)
+                pw[256 + k * 256 + r] = p[0 + r * 10 + k];
+    for (long r0 = 0; r0 < 256; r0 += 16) /* rnn.weight_hh_l0 */
         for (long k = 0; k < 64; k++)
-            pw[2816 + k * 256 + r] = p[2560 + r * 64 + k];
+            for (long r = r0; r < r0 + 16; r++)
+                pw[2816 + k * 256 + r] = p[2560 + r * 64 + k];
     /* rnn layer 1 */
     for (long j = 0; j < 256; j++) /* b_ih + b_hh */
         pw[19200 + j] = p[52224 + j] + p[52480 + j];
-    for (long r = 0; r < 256; r++) /* rnn.weight_ih_l1 */
+    for (long r0 = 0; r0 < 256; r0 += 16) /* rnn.weight_ih_l1 */
         for (long k = 0; k < 64; k++)
-            pw[19456 + k * 256 + r] = p[19456 + r * 64 + k];
-    for (long r = 0; r < 256; r++) /* rnn.weight_hh_l1 */
+            for (long r = r0; r < r0 + 16; r++)
+                pw[19456 + k * 256 + r] = p[19456 + r * 64 + k];
+    for (long r0 = 0; r0 < 256; r0 += 16) /* rnn.weight_hh_l1 */
         for (long k = 0; k < 64; k++)
-            pw[35840 + k * 256 + r] = p[35840 + r * 64 + k];
+            for (long r = r0; r < r0 + 16; r++)
+                pw[35840 + k * 256 + r] = p[35840 + r * 64 + k];
     /* head head */
-    for (long r = 0; r < 5; r++) /* head.weight */
+    for (long r0 = 0; r0 < 5; r0 += 16) /* head.weight */
         for (long k = 0; k < 64; k++)
-            pw[52224 + k * 5 + r] = p[52736 + r * 64 + k];
+            for (long r = r0; r < (r0 + 16 < 5 ? r0 + 16 : 5); r++)
+                pw[52224 + k * 5 + r] = p[52736 + r * 64 + k];
     for (long j = 0; j < 5; j++)
         pw[52544 + j] = p[53056 + j];
 }

@@ -1036,16 +1036,19 @@ void channel_tracker_pack(const real *p, real *pw)
         pw[16 + j] = p[256 + j];
         pw[24 + j] = p[280 + j];
     }
-    for (long r = 0; r < 24; r++) /* tracker.weight_ih_l0 */
+    for (long r0 = 0; r0 < 24; r0 += 16) /* tracker.weight_ih_l0 */
         for (long k = 0; k < 2; k++)
-            pw[32 + k * 24 + r] = p[0 + r * 2 + k];
-    for (long r = 0; r < 24; r++) /* tracker.weight_hh_l0 */
+            for (long r = r0; r < (r0 + 16 < 24 ? r0 + 16 : 24); r++)
+                pw[32 + k * 24 + r] = p[0 + r * 2 + k];
+    for (long r0 = 0; r0 < 24; r0 += 16) /* tracker.weight_hh_l0 */
         for (long k = 0; k < 8; k++)
-            pw[80 + k * 24 + r] = p[48 + r * 8 + k];
+            for (long r = r0; r < (r0 + 16 < 24 ? r0 + 16 : 24); r++)
+                pw[80 + k * 24 + r] = p[48 + r * 8 + k];
     /* head out */
-    for (long r = 0; r < 2; r++) /* out.weight */
+    for (long r0 = 0; r0 < 2; r0 += 16) /* out.weight */
         for (long k = 0; k < 8; k++)
-            pw[272 + k * 2 + r] = p[288 + r * 8 + k];
+            for (long r = r0; r < (r0 + 16 < 2 ? r0 + 16 : 2); r++)
+                pw[272 + k * 2 + r] = p[288 + r * 8 + k];
     for (long j = 0; j < 2; j++)
         pw[288 + j] = p[304 + j];
 }
@@ -1296,16 +1299,19 @@ void channel_tracker_unpack_grads(const real *g, real *dp)
         dp[256 + j] = g[16 + j];
         dp[280 + j] = g[24 + j];
     }
-    for (long r = 0; r < 24; r++) /* tracker.weight_ih_l0 */
+    for (long r0 = 0; r0 < 24; r0 += 16) /* tracker.weight_ih_l0 */
         for (long k = 0; k < 2; k++)
-            dp[0 + r * 2 + k] = g[32 + k * 24 + r];
-    for (long r = 0; r < 24; r++) /* tracker.weight_hh_l0 */
+            for (long r = r0; r < (r0 + 16 < 24 ? r0 + 16 : 24); r++)
+                dp[0 + r * 2 + k] = g[32 + k * 24 + r];
+    for (long r0 = 0; r0 < 24; r0 += 16) /* tracker.weight_hh_l0 */
         for (long k = 0; k < 8; k++)
-            dp[48 + r * 8 + k] = g[80 + k * 24 + r];
+            for (long r = r0; r < (r0 + 16 < 24 ? r0 + 16 : 24); r++)
+                dp[48 + r * 8 + k] = g[80 + k * 24 + r];
     /* head out */
-    for (long r = 0; r < 2; r++) /* out.weight */
+    for (long r0 = 0; r0 < 2; r0 += 16) /* out.weight */
         for (long k = 0; k < 8; k++)
-            dp[288 + r * 8 + k] = g[272 + k * 2 + r];
+            for (long r = r0; r < (r0 + 16 < 2 ? r0 + 16 : 2); r++)
+                dp[288 + r * 8 + k] = g[272 + k * 2 + r];
     for (long j = 0; j < 2; j++)
         dp[304 + j] = g[288 + j];
 }

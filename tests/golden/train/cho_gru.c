@@ -752,7 +752,7 @@ static void blk_gru_l0_bh1(const real *wb, const real *const *dzs, const real *c
     }
 }
 
-/* gru layer 0: dL/dx_t += W_ih^T dz for 1 sequence. */
+/* gru layer 0: dL/dx_t = W_ih^T dz for 1 sequence. */
 static void blk_gru_l0_bx1(const real *wb, const real *const *dzs, real *const *dxs)
 {
     {
@@ -760,7 +760,7 @@ static void blk_gru_l0_bx1(const real *wb, const real *const *dzs, real *const *
         real acc[1][6];
         for (int s = 0; s < 1; s++)
             for (int j = 0; j < 6; j++)
-                acc[s][j] = dxs[s][jc + j];
+                acc[s][j] = 0.0;
         for (int k = 0; k < 36; k++) {
             const real *wk = wb + k * 6 + jc;
             for (int s = 0; s < 1; s++) {
@@ -799,7 +799,7 @@ static void blk_gru_l0_bh2(const real *wb, const real *const *dzs, const real *c
     }
 }
 
-/* gru layer 0: dL/dx_t += W_ih^T dz for 2 sequences. */
+/* gru layer 0: dL/dx_t = W_ih^T dz for 2 sequences. */
 static void blk_gru_l0_bx2(const real *wb, const real *const *dzs, real *const *dxs)
 {
     {
@@ -807,7 +807,7 @@ static void blk_gru_l0_bx2(const real *wb, const real *const *dzs, real *const *
         real acc[2][6];
         for (int s = 0; s < 2; s++)
             for (int j = 0; j < 6; j++)
-                acc[s][j] = dxs[s][jc + j];
+                acc[s][j] = 0.0;
         for (int k = 0; k < 36; k++) {
             const real *wk = wb + k * 6 + jc;
             for (int s = 0; s < 2; s++) {
@@ -846,7 +846,7 @@ static void blk_gru_l0_bh3(const real *wb, const real *const *dzs, const real *c
     }
 }
 
-/* gru layer 0: dL/dx_t += W_ih^T dz for 3 sequences. */
+/* gru layer 0: dL/dx_t = W_ih^T dz for 3 sequences. */
 static void blk_gru_l0_bx3(const real *wb, const real *const *dzs, real *const *dxs)
 {
     {
@@ -854,7 +854,7 @@ static void blk_gru_l0_bx3(const real *wb, const real *const *dzs, real *const *
         real acc[3][6];
         for (int s = 0; s < 3; s++)
             for (int j = 0; j < 6; j++)
-                acc[s][j] = dxs[s][jc + j];
+                acc[s][j] = 0.0;
         for (int k = 0; k < 36; k++) {
             const real *wk = wb + k * 6 + jc;
             for (int s = 0; s < 3; s++) {
@@ -893,7 +893,7 @@ static void blk_gru_l0_bh4(const real *wb, const real *const *dzs, const real *c
     }
 }
 
-/* gru layer 0: dL/dx_t += W_ih^T dz for 4 sequences. */
+/* gru layer 0: dL/dx_t = W_ih^T dz for 4 sequences. */
 static void blk_gru_l0_bx4(const real *wb, const real *const *dzs, real *const *dxs)
 {
     {
@@ -901,7 +901,7 @@ static void blk_gru_l0_bx4(const real *wb, const real *const *dzs, real *const *
         real acc[4][6];
         for (int s = 0; s < 4; s++)
             for (int j = 0; j < 6; j++)
-                acc[s][j] = dxs[s][jc + j];
+                acc[s][j] = 0.0;
         for (int k = 0; k < 36; k++) {
             const real *wk = wb + k * 6 + jc;
             for (int s = 0; s < 4; s++) {
@@ -940,7 +940,7 @@ static void blk_gru_l0_bh5(const real *wb, const real *const *dzs, const real *c
     }
 }
 
-/* gru layer 0: dL/dx_t += W_ih^T dz for 5 sequences. */
+/* gru layer 0: dL/dx_t = W_ih^T dz for 5 sequences. */
 static void blk_gru_l0_bx5(const real *wb, const real *const *dzs, real *const *dxs)
 {
     {
@@ -948,7 +948,7 @@ static void blk_gru_l0_bx5(const real *wb, const real *const *dzs, real *const *
         real acc[5][6];
         for (int s = 0; s < 5; s++)
             for (int j = 0; j < 6; j++)
-                acc[s][j] = dxs[s][jc + j];
+                acc[s][j] = 0.0;
         for (int k = 0; k < 36; k++) {
             const real *wk = wb + k * 6 + jc;
             for (int s = 0; s < 5; s++) {
@@ -987,7 +987,7 @@ static void blk_gru_l0_bh6(const real *wb, const real *const *dzs, const real *c
     }
 }
 
-/* gru layer 0: dL/dx_t += W_ih^T dz for 6 sequences. */
+/* gru layer 0: dL/dx_t = W_ih^T dz for 6 sequences. */
 static void blk_gru_l0_bx6(const real *wb, const real *const *dzs, real *const *dxs)
 {
     {
@@ -995,7 +995,7 @@ static void blk_gru_l0_bx6(const real *wb, const real *const *dzs, real *const *
         real acc[6][6];
         for (int s = 0; s < 6; s++)
             for (int j = 0; j < 6; j++)
-                acc[s][j] = dxs[s][jc + j];
+                acc[s][j] = 0.0;
         for (int k = 0; k < 36; k++) {
             const real *wk = wb + k * 6 + jc;
             for (int s = 0; s < 6; s++) {
@@ -1629,7 +1629,7 @@ static void blk_gru_l1_bh1(const real *wb, const real *const *dzs, const real *c
     }
 }
 
-/* gru layer 1: dL/dx_t += W_ih^T dz for 1 sequence. */
+/* gru layer 1: dL/dx_t = W_ih^T dz for 1 sequence. */
 static void blk_gru_l1_bx1(const real *wb, const real *const *dzs, real *const *dxs)
 {
     {
@@ -1637,7 +1637,7 @@ static void blk_gru_l1_bx1(const real *wb, const real *const *dzs, real *const *
         real acc[1][12];
         for (int s = 0; s < 1; s++)
             for (int j = 0; j < 12; j++)
-                acc[s][j] = dxs[s][jc + j];
+                acc[s][j] = 0.0;
         for (int k = 0; k < 36; k++) {
             const real *wk = wb + k * 12 + jc;
             for (int s = 0; s < 1; s++) {
@@ -1676,7 +1676,7 @@ static void blk_gru_l1_bh2(const real *wb, const real *const *dzs, const real *c
     }
 }
 
-/* gru layer 1: dL/dx_t += W_ih^T dz for 2 sequences. */
+/* gru layer 1: dL/dx_t = W_ih^T dz for 2 sequences. */
 static void blk_gru_l1_bx2(const real *wb, const real *const *dzs, real *const *dxs)
 {
     {
@@ -1684,7 +1684,7 @@ static void blk_gru_l1_bx2(const real *wb, const real *const *dzs, real *const *
         real acc[2][12];
         for (int s = 0; s < 2; s++)
             for (int j = 0; j < 12; j++)
-                acc[s][j] = dxs[s][jc + j];
+                acc[s][j] = 0.0;
         for (int k = 0; k < 36; k++) {
             const real *wk = wb + k * 12 + jc;
             for (int s = 0; s < 2; s++) {
@@ -1723,7 +1723,7 @@ static void blk_gru_l1_bh3(const real *wb, const real *const *dzs, const real *c
     }
 }
 
-/* gru layer 1: dL/dx_t += W_ih^T dz for 3 sequences. */
+/* gru layer 1: dL/dx_t = W_ih^T dz for 3 sequences. */
 static void blk_gru_l1_bx3(const real *wb, const real *const *dzs, real *const *dxs)
 {
     {
@@ -1731,7 +1731,7 @@ static void blk_gru_l1_bx3(const real *wb, const real *const *dzs, real *const *
         real acc[3][12];
         for (int s = 0; s < 3; s++)
             for (int j = 0; j < 12; j++)
-                acc[s][j] = dxs[s][jc + j];
+                acc[s][j] = 0.0;
         for (int k = 0; k < 36; k++) {
             const real *wk = wb + k * 12 + jc;
             for (int s = 0; s < 3; s++) {
@@ -1770,7 +1770,7 @@ static void blk_gru_l1_bh4(const real *wb, const real *const *dzs, const real *c
     }
 }
 
-/* gru layer 1: dL/dx_t += W_ih^T dz for 4 sequences. */
+/* gru layer 1: dL/dx_t = W_ih^T dz for 4 sequences. */
 static void blk_gru_l1_bx4(const real *wb, const real *const *dzs, real *const *dxs)
 {
     {
@@ -1778,7 +1778,7 @@ static void blk_gru_l1_bx4(const real *wb, const real *const *dzs, real *const *
         real acc[4][12];
         for (int s = 0; s < 4; s++)
             for (int j = 0; j < 12; j++)
-                acc[s][j] = dxs[s][jc + j];
+                acc[s][j] = 0.0;
         for (int k = 0; k < 36; k++) {
             const real *wk = wb + k * 12 + jc;
             for (int s = 0; s < 4; s++) {
@@ -1817,7 +1817,7 @@ static void blk_gru_l1_bh5(const real *wb, const real *const *dzs, const real *c
     }
 }
 
-/* gru layer 1: dL/dx_t += W_ih^T dz for 5 sequences. */
+/* gru layer 1: dL/dx_t = W_ih^T dz for 5 sequences. */
 static void blk_gru_l1_bx5(const real *wb, const real *const *dzs, real *const *dxs)
 {
     {
@@ -1825,7 +1825,7 @@ static void blk_gru_l1_bx5(const real *wb, const real *const *dzs, real *const *
         real acc[5][12];
         for (int s = 0; s < 5; s++)
             for (int j = 0; j < 12; j++)
-                acc[s][j] = dxs[s][jc + j];
+                acc[s][j] = 0.0;
         for (int k = 0; k < 36; k++) {
             const real *wk = wb + k * 12 + jc;
             for (int s = 0; s < 5; s++) {
@@ -1864,7 +1864,7 @@ static void blk_gru_l1_bh6(const real *wb, const real *const *dzs, const real *c
     }
 }
 
-/* gru layer 1: dL/dx_t += W_ih^T dz for 6 sequences. */
+/* gru layer 1: dL/dx_t = W_ih^T dz for 6 sequences. */
 static void blk_gru_l1_bx6(const real *wb, const real *const *dzs, real *const *dxs)
 {
     {
@@ -1872,7 +1872,7 @@ static void blk_gru_l1_bx6(const real *wb, const real *const *dzs, real *const *
         real acc[6][12];
         for (int s = 0; s < 6; s++)
             for (int j = 0; j < 12; j++)
-                acc[s][j] = dxs[s][jc + j];
+                acc[s][j] = 0.0;
         for (int k = 0; k < 36; k++) {
             const real *wk = wb + k * 12 + jc;
             for (int s = 0; s < 6; s++) {
@@ -2049,21 +2049,25 @@ void cho_gru_pack(const real *p, real *pw)
     /* gru layer 0 */
     for (long j = 0; j < 36; j++) /* b_ih + b_hh */
         pw[0 + j] = p[648 + j] + p[684 + j];
-    for (long r = 0; r < 36; r++) /* gru.weight_ih_l0 */
+    for (long r0 = 0; r0 < 36; r0 += 16) /* gru.weight_ih_l0 */
         for (long k = 0; k < 6; k++)
-            pw[36 + k * 36 + r] = p[0 + r * 6 + k];
-    for (long r = 0; r < 36; r++) /* gru.weight_hh_l0 */
+            for (long r = r0; r < (r0 + 16 < 36 ? r0 + 16 : 36); r++)
+                pw[36 + k * 36 + r] = p[0 + r * 6 + k];
+    for (long r0 = 0; r0 < 36; r0 += 16) /* gru.weight_hh_l0 */
         for (long k = 0; k < 12; k++)
-            pw[252 + k * 36 + r] = p[216 + r * 12 + k];
+            for (long r = r0; r < (r0 + 16 < 36 ? r0 + 16 : 36); r++)
+                pw[252 + k * 36 + r] = p[216 + r * 12 + k];
     /* gru layer 1 */
     for (long j = 0; j < 36; j++) /* b_ih + b_hh */
         pw[684 + j] = p[1584 + j] + p[1620 + j];
-    for (long r = 0; r < 36; r++) /* gru.weight_ih_l1 */
+    for (long r0 = 0; r0 < 36; r0 += 16) /* gru.weight_ih_l1 */
         for (long k = 0; k < 12; k++)
-            pw[720 + k * 36 + r] = p[720 + r * 12 + k];
-    for (long r = 0; r < 36; r++) /* gru.weight_hh_l1 */
+            for (long r = r0; r < (r0 + 16 < 36 ? r0 + 16 : 36); r++)
+                pw[720 + k * 36 + r] = p[720 + r * 12 + k];
+    for (long r0 = 0; r0 < 36; r0 += 16) /* gru.weight_hh_l1 */
         for (long k = 0; k < 12; k++)
-            pw[1152 + k * 36 + r] = p[1152 + r * 12 + k];
+            for (long r = r0; r < (r0 + 16 < 36 ? r0 + 16 : 36); r++)
+                pw[1152 + k * 36 + r] = p[1152 + r * 12 + k];
 }
 
 long cho_gru_scratch_bytes(int B, int T)
@@ -2275,7 +2279,6 @@ int cho_gru_backward(const real *w, const real *x, int B, int T, const real *dou
             for (int k = 0; k < 12; k++)
                 m.wb[1][432 + j * 12 + k] = w[1152 + k * 36 + j];
         }
-        vec_zero(m.dy[0], (long)B * T * 12);
         vec_zero(m.dhn[1], (long)B * 12);
         for (int s0 = 0, s1; s0 < T; s0 = s1) {
             s1 = sync ? s0 + 1 : T;
@@ -2323,21 +2326,25 @@ void cho_gru_unpack_grads(const real *g, real *dp)
     /* gru layer 0 */
     for (long j = 0; j < 36; j++) /* a merged bias feeds both */
         dp[648 + j] = dp[684 + j] = g[0 + j];
-    for (long r = 0; r < 36; r++) /* gru.weight_ih_l0 */
+    for (long r0 = 0; r0 < 36; r0 += 16) /* gru.weight_ih_l0 */
         for (long k = 0; k < 6; k++)
-            dp[0 + r * 6 + k] = g[36 + k * 36 + r];
-    for (long r = 0; r < 36; r++) /* gru.weight_hh_l0 */
+            for (long r = r0; r < (r0 + 16 < 36 ? r0 + 16 : 36); r++)
+                dp[0 + r * 6 + k] = g[36 + k * 36 + r];
+    for (long r0 = 0; r0 < 36; r0 += 16) /* gru.weight_hh_l0 */
         for (long k = 0; k < 12; k++)
-            dp[216 + r * 12 + k] = g[252 + k * 36 + r];
+            for (long r = r0; r < (r0 + 16 < 36 ? r0 + 16 : 36); r++)
+                dp[216 + r * 12 + k] = g[252 + k * 36 + r];
     /* gru layer 1 */
     for (long j = 0; j < 36; j++) /* a merged bias feeds both */
         dp[1584 + j] = dp[1620 + j] = g[684 + j];
-    for (long r = 0; r < 36; r++) /* gru.weight_ih_l1 */
+    for (long r0 = 0; r0 < 36; r0 += 16) /* gru.weight_ih_l1 */
         for (long k = 0; k < 12; k++)
-            dp[720 + r * 12 + k] = g[720 + k * 36 + r];
-    for (long r = 0; r < 36; r++) /* gru.weight_hh_l1 */
+            for (long r = r0; r < (r0 + 16 < 36 ? r0 + 16 : 36); r++)
+                dp[720 + r * 12 + k] = g[720 + k * 36 + r];
+    for (long r0 = 0; r0 < 36; r0 += 16) /* gru.weight_hh_l1 */
         for (long k = 0; k < 12; k++)
-            dp[1152 + r * 12 + k] = g[1152 + k * 36 + r];
+            for (long r = r0; r < (r0 + 16 < 36 ? r0 + 16 : 36); r++)
+                dp[1152 + r * 12 + k] = g[1152 + k * 36 + r];
 }
 
 /* The entry points as rnnc's host calls them (compiler/jit.h, ModelFns): every array a void *

@@ -2217,7 +2217,7 @@ static void blk_rnn_l0_bh1(const real *wb, const real *const *dzs, real *const *
     }
 }
 
-/* rnn layer 0: dL/dx_t += W_ih^T dz for 1 sequence. */
+/* rnn layer 0: dL/dx_t = W_ih^T dz for 1 sequence. */
 static void blk_rnn_l0_bx1(const real *wb, const real *const *dzs, real *const *dxs)
 {
     {
@@ -2225,7 +2225,7 @@ static void blk_rnn_l0_bx1(const real *wb, const real *const *dzs, real *const *
         real acc[1][32];
         for (int s = 0; s < 1; s++)
             for (int j = 0; j < 32; j++)
-                acc[s][j] = dxs[s][jc + j];
+                acc[s][j] = 0.0f;
         for (int k = 0; k < 20; k++) {
             const real *wk = wb + k * 32 + jc;
             for (int s = 0; s < 1; s++) {
@@ -2264,7 +2264,7 @@ static void blk_rnn_l0_bh2(const real *wb, const real *const *dzs, real *const *
     }
 }
 
-/* rnn layer 0: dL/dx_t += W_ih^T dz for 2 sequences. */
+/* rnn layer 0: dL/dx_t = W_ih^T dz for 2 sequences. */
 static void blk_rnn_l0_bx2(const real *wb, const real *const *dzs, real *const *dxs)
 {
     {
@@ -2272,7 +2272,7 @@ static void blk_rnn_l0_bx2(const real *wb, const real *const *dzs, real *const *
         real acc[2][32];
         for (int s = 0; s < 2; s++)
             for (int j = 0; j < 32; j++)
-                acc[s][j] = dxs[s][jc + j];
+                acc[s][j] = 0.0f;
         for (int k = 0; k < 20; k++) {
             const real *wk = wb + k * 32 + jc;
             for (int s = 0; s < 2; s++) {
@@ -2311,7 +2311,7 @@ static void blk_rnn_l0_bh3(const real *wb, const real *const *dzs, real *const *
     }
 }
 
-/* rnn layer 0: dL/dx_t += W_ih^T dz for 3 sequences. */
+/* rnn layer 0: dL/dx_t = W_ih^T dz for 3 sequences. */
 static void blk_rnn_l0_bx3(const real *wb, const real *const *dzs, real *const *dxs)
 {
     {
@@ -2319,7 +2319,7 @@ static void blk_rnn_l0_bx3(const real *wb, const real *const *dzs, real *const *
         real acc[3][32];
         for (int s = 0; s < 3; s++)
             for (int j = 0; j < 32; j++)
-                acc[s][j] = dxs[s][jc + j];
+                acc[s][j] = 0.0f;
         for (int k = 0; k < 20; k++) {
             const real *wk = wb + k * 32 + jc;
             for (int s = 0; s < 3; s++) {
@@ -2358,7 +2358,7 @@ static void blk_rnn_l0_bh4(const real *wb, const real *const *dzs, real *const *
     }
 }
 
-/* rnn layer 0: dL/dx_t += W_ih^T dz for 4 sequences. */
+/* rnn layer 0: dL/dx_t = W_ih^T dz for 4 sequences. */
 static void blk_rnn_l0_bx4(const real *wb, const real *const *dzs, real *const *dxs)
 {
     {
@@ -2366,7 +2366,7 @@ static void blk_rnn_l0_bx4(const real *wb, const real *const *dzs, real *const *
         real acc[4][32];
         for (int s = 0; s < 4; s++)
             for (int j = 0; j < 32; j++)
-                acc[s][j] = dxs[s][jc + j];
+                acc[s][j] = 0.0f;
         for (int k = 0; k < 20; k++) {
             const real *wk = wb + k * 32 + jc;
             for (int s = 0; s < 4; s++) {
@@ -2405,7 +2405,7 @@ static void blk_rnn_l0_bh5(const real *wb, const real *const *dzs, real *const *
     }
 }
 
-/* rnn layer 0: dL/dx_t += W_ih^T dz for 5 sequences. */
+/* rnn layer 0: dL/dx_t = W_ih^T dz for 5 sequences. */
 static void blk_rnn_l0_bx5(const real *wb, const real *const *dzs, real *const *dxs)
 {
     {
@@ -2413,7 +2413,7 @@ static void blk_rnn_l0_bx5(const real *wb, const real *const *dzs, real *const *
         real acc[5][32];
         for (int s = 0; s < 5; s++)
             for (int j = 0; j < 32; j++)
-                acc[s][j] = dxs[s][jc + j];
+                acc[s][j] = 0.0f;
         for (int k = 0; k < 20; k++) {
             const real *wk = wb + k * 32 + jc;
             for (int s = 0; s < 5; s++) {
@@ -2452,7 +2452,7 @@ static void blk_rnn_l0_bh6(const real *wb, const real *const *dzs, real *const *
     }
 }
 
-/* rnn layer 0: dL/dx_t += W_ih^T dz for 6 sequences. */
+/* rnn layer 0: dL/dx_t = W_ih^T dz for 6 sequences. */
 static void blk_rnn_l0_bx6(const real *wb, const real *const *dzs, real *const *dxs)
 {
     {
@@ -2460,7 +2460,7 @@ static void blk_rnn_l0_bx6(const real *wb, const real *const *dzs, real *const *
         real acc[6][32];
         for (int s = 0; s < 6; s++)
             for (int j = 0; j < 32; j++)
-                acc[s][j] = dxs[s][jc + j];
+                acc[s][j] = 0.0f;
         for (int k = 0; k < 20; k++) {
             const real *wk = wb + k * 32 + jc;
             for (int s = 0; s < 6; s++) {
@@ -2652,34 +2652,42 @@ void projected_lstm_pack(const real *p, real *pw)
     /* lstm layer 0 */
     for (long j = 0; j < 192; j++) /* b_ih + b_hh */
         pw[0 + j] = p[6144 + j] + p[6336 + j];
-    for (long r = 0; r < 192; r++) /* lstm.weight_ih_l0 */
+    for (long r0 = 0; r0 < 192; r0 += 16) /* lstm.weight_ih_l0 */
         for (long k = 0; k < 16; k++)
-            pw[192 + k * 192 + r] = p[0 + r * 16 + k];
-    for (long r = 0; r < 192; r++) /* lstm.weight_hh_l0 */
+            for (long r = r0; r < r0 + 16; r++)
+                pw[192 + k * 192 + r] = p[0 + r * 16 + k];
+    for (long r0 = 0; r0 < 192; r0 += 16) /* lstm.weight_hh_l0 */
         for (long k = 0; k < 16; k++)
-            pw[3264 + k * 192 + r] = p[3072 + r * 16 + k];
-    for (long r = 0; r < 16; r++) /* lstm.weight_hr_l0 */
+            for (long r = r0; r < r0 + 16; r++)
+                pw[3264 + k * 192 + r] = p[3072 + r * 16 + k];
+    for (long r0 = 0; r0 < 16; r0 += 16) /* lstm.weight_hr_l0 */
         for (long k = 0; k < 48; k++)
-            pw[6336 + k * 16 + r] = p[6528 + r * 48 + k];
+            for (long r = r0; r < r0 + 16; r++)
+                pw[6336 + k * 16 + r] = p[6528 + r * 48 + k];
     /* lstm layer 0 reverse */
     for (long j = 0; j < 192; j++) /* b_ih + b_hh */
         pw[7104 + j] = p[13440 + j] + p[13632 + j];
-    for (long r = 0; r < 192; r++) /* lstm.weight_ih_l0_reverse */
+    for (long r0 = 0; r0 < 192; r0 += 16) /* lstm.weight_ih_l0_reverse */
         for (long k = 0; k < 16; k++)
-            pw[7296 + k * 192 + r] = p[7296 + r * 16 + k];
-    for (long r = 0; r < 192; r++) /* lstm.weight_hh_l0_reverse */
+            for (long r = r0; r < r0 + 16; r++)
+                pw[7296 + k * 192 + r] = p[7296 + r * 16 + k];
+    for (long r0 = 0; r0 < 192; r0 += 16) /* lstm.weight_hh_l0_reverse */
         for (long k = 0; k < 16; k++)
-            pw[10368 + k * 192 + r] = p[10368 + r * 16 + k];
-    for (long r = 0; r < 16; r++) /* lstm.weight_hr_l0_reverse */
+            for (long r = r0; r < r0 + 16; r++)
+                pw[10368 + k * 192 + r] = p[10368 + r * 16 + k];
+    for (long r0 = 0; r0 < 16; r0 += 16) /* lstm.weight_hr_l0_reverse */
         for (long k = 0; k < 48; k++)
-            pw[13440 + k * 16 + r] = p[13824 + r * 48 + k];
+            for (long r = r0; r < r0 + 16; r++)
+                pw[13440 + k * 16 + r] = p[13824 + r * 48 + k];
     /* rnn layer 0 */
-    for (long r = 0; r < 20; r++) /* rnn.weight_ih_l0 */
+    for (long r0 = 0; r0 < 20; r0 += 16) /* rnn.weight_ih_l0 */
         for (long k = 0; k < 32; k++)
-            pw[14208 + k * 20 + r] = p[14592 + r * 32 + k];
-    for (long r = 0; r < 20; r++) /* rnn.weight_hh_l0 */
+            for (long r = r0; r < (r0 + 16 < 20 ? r0 + 16 : 20); r++)
+                pw[14208 + k * 20 + r] = p[14592 + r * 32 + k];
+    for (long r0 = 0; r0 < 20; r0 += 16) /* rnn.weight_hh_l0 */
         for (long k = 0; k < 20; k++)
-            pw[14848 + k * 20 + r] = p[15232 + r * 20 + k];
+            for (long r = r0; r < (r0 + 16 < 20 ? r0 + 16 : 20); r++)
+                pw[14848 + k * 20 + r] = p[15232 + r * 20 + k];
 }
 
 long projected_lstm_scratch_bytes(int B, int T)
@@ -2932,7 +2940,6 @@ int projected_lstm_backward(const real *w, const real *x, int B, int T, const re
             for (int k = 0; k < 20; k++)
                 m.wb[2][640 + j * 20 + k] = w[14848 + k * 20 + j];
         }
-        vec_zero(m.dy[0], (long)B * T * 32);
         vec_zero(m.dhn[1], (long)B * 20);
         for (int s0 = 0, s1; s0 < T; s0 = s1) {
             s1 = sync ? s0 + 1 : T;
@@ -3001,34 +3008,42 @@ void projected_lstm_unpack_grads(const real *g, real *dp)
     /* lstm layer 0 */
     for (long j = 0; j < 192; j++) /* a merged bias feeds both */
         dp[6144 + j] = dp[6336 + j] = g[0 + j];
-    for (long r = 0; r < 192; r++) /* lstm.weight_ih_l0 */
+    for (long r0 = 0; r0 < 192; r0 += 16) /* lstm.weight_ih_l0 */
         for (long k = 0; k < 16; k++)
-            dp[0 + r * 16 + k] = g[192 + k * 192 + r];
-    for (long r = 0; r < 192; r++) /* lstm.weight_hh_l0 */
+            for (long r = r0; r < r0 + 16; r++)
+                dp[0 + r * 16 + k] = g[192 + k * 192 + r];
+    for (long r0 = 0; r0 < 192; r0 += 16) /* lstm.weight_hh_l0 */
         for (long k = 0; k < 16; k++)
-            dp[3072 + r * 16 + k] = g[3264 + k * 192 + r];
-    for (long r = 0; r < 16; r++) /* lstm.weight_hr_l0 */
+            for (long r = r0; r < r0 + 16; r++)
+                dp[3072 + r * 16 + k] = g[3264 + k * 192 + r];
+    for (long r0 = 0; r0 < 16; r0 += 16) /* lstm.weight_hr_l0 */
         for (long k = 0; k < 48; k++)
-            dp[6528 + r * 48 + k] = g[6336 + k * 16 + r];
+            for (long r = r0; r < r0 + 16; r++)
+                dp[6528 + r * 48 + k] = g[6336 + k * 16 + r];
     /* lstm layer 0 reverse */
     for (long j = 0; j < 192; j++) /* a merged bias feeds both */
         dp[13440 + j] = dp[13632 + j] = g[7104 + j];
-    for (long r = 0; r < 192; r++) /* lstm.weight_ih_l0_reverse */
+    for (long r0 = 0; r0 < 192; r0 += 16) /* lstm.weight_ih_l0_reverse */
         for (long k = 0; k < 16; k++)
-            dp[7296 + r * 16 + k] = g[7296 + k * 192 + r];
-    for (long r = 0; r < 192; r++) /* lstm.weight_hh_l0_reverse */
+            for (long r = r0; r < r0 + 16; r++)
+                dp[7296 + r * 16 + k] = g[7296 + k * 192 + r];
+    for (long r0 = 0; r0 < 192; r0 += 16) /* lstm.weight_hh_l0_reverse */
         for (long k = 0; k < 16; k++)
-            dp[10368 + r * 16 + k] = g[10368 + k * 192 + r];
-    for (long r = 0; r < 16; r++) /* lstm.weight_hr_l0_reverse */
+            for (long r = r0; r < r0 + 16; r++)
+                dp[10368 + r * 16 + k] = g[10368 + k * 192 + r];
+    for (long r0 = 0; r0 < 16; r0 += 16) /* lstm.weight_hr_l0_reverse */
         for (long k = 0; k < 48; k++)
-            dp[13824 + r * 48 + k] = g[13440 + k * 16 + r];
+            for (long r = r0; r < r0 + 16; r++)
+                dp[13824 + r * 48 + k] = g[13440 + k * 16 + r];
     /* rnn layer 0 */
-    for (long r = 0; r < 20; r++) /* rnn.weight_ih_l0 */
+    for (long r0 = 0; r0 < 20; r0 += 16) /* rnn.weight_ih_l0 */
         for (long k = 0; k < 32; k++)
-            dp[14592 + r * 32 + k] = g[14208 + k * 20 + r];
-    for (long r = 0; r < 20; r++) /* rnn.weight_hh_l0 */
+            for (long r = r0; r < (r0 + 16 < 20 ? r0 + 16 : 20); r++)
+                dp[14592 + r * 32 + k] = g[14208 + k * 20 + r];
+    for (long r0 = 0; r0 < 20; r0 += 16) /* rnn.weight_hh_l0 */
         for (long k = 0; k < 20; k++)
-            dp[15232 + r * 20 + k] = g[14848 + k * 20 + r];
+            for (long r = r0; r < (r0 + 16 < 20 ? r0 + 16 : 20); r++)
+                dp[15232 + r * 20 + k] = g[14848 + k * 20 + r];
 }
 
 /* The entry points as rnnc's host calls them (compiler/jit.h, ModelFns): every array a void *

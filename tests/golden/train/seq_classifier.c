@@ -143,13 +143,92 @@ static inline float m_tanhf(float v)
     return z < -1.0f ? -1.0f : z;
 }
 
+/* The tiles' gates, 16 floats a vector (GNU C vectors: the compiler picks the registers),
+ * stage by stage over n independent vectors, so that n chains of dependent operations run
+ * side by side; one vector at a time, the chain of an LSTM's gates (e^v, a division, tanh
+ * of the new c) left the floating-point units waiting and the gates took half a tile.
+ * Each function is the scalar one's operations in the scalar one's order, lane by lane:
+ * the same bits; a clamp `v < lo ? lo : v` is a comparison and a select, which keeps a NaN
+ * as the comparison does. n is at most RNNC_VN. */
+#if defined(__GNUC__)
+#define RNNC_VL 16
+#define RNNC_VN 8
+#define RNNC_VFN __attribute__((unused)) static inline void /* a tanh RNN has no sigmoid */
+/* the scalar gates, which only tiles of other widths may call */
+#define RNNC_VKEEP __attribute__((unused))
+typedef float rvec __attribute__((vector_size(64)));
+typedef int rvec_i __attribute__((vector_size(64)));
+/* macros, not functions: a vector passed by value is an ABI question without AVX-512 */
+#define RV_LOAD(v, p) __builtin_memcpy(&(v), (p), sizeof(rvec))
+#define RV_STORE(p, v) __builtin_memcpy((p), &(v), sizeof(rvec))
+/* lane by lane, c ? a : b */
+#define RV_SEL(c, a, b) ((rvec)(((c) & (rvec_i)(a)) | (~(c) & (rvec_i)(b))))
+/* x = m_expf(x) */
+RNNC_VFN rv_exp_n(rvec *x, int n)
+{
+    rvec k[RNNC_VN], r[RNNC_VN], r2[RNNC_VN], q[RNNC_VN];
+    const rvec lo = (rvec){0} - 87.0f, hi = (rvec){0} + 88.0f;
+    for (int i = 0; i < n; i++)
+        x[i] = RV_SEL(x[i] < lo, lo, x[i]);
+    for (int i = 0; i < n; i++)
+        x[i] = RV_SEL(x[i] > hi, hi, x[i]);
+    for (int i = 0; i < n; i++)
+        k[i] = (x[i] * 1.44269504f + 12582912.0f) - 12582912.0f;
+    for (int i = 0; i < n; i++)
+        r[i] = (x[i] - k[i] * 0.693359375f) - k[i] * -2.12194440e-4f;
+    for (int i = 0; i < n; i++)
+        r2[i] = r[i] * r[i];
+    for (int i = 0; i < n; i++)
+        q[i] = (4.999999345e-01f + r[i] * 1.666652069e-01f) +
+               r2[i] * ((4.166838741e-02f + r[i] * 8.368710035e-03f) + r2[i] * 1.381461100e-03f);
+    for (int i = 0; i < n; i++)
+        x[i] = (1.0f + (r[i] + r2[i] * q[i])) *
+               (rvec)((__builtin_convertvector(k[i], rvec_i) + 127) << 23);
+}
+/* x = act_sigmoid(x) */
+RNNC_VFN rv_sigmoid_n(rvec *x, int n)
+{
+    for (int i = 0; i < n; i++)
+        x[i] = -x[i];
+    rv_exp_n(x, n);
+    for (int i = 0; i < n; i++)
+        x[i] = 1.0f / (1.0f + x[i]);
+}
+/* v = m_tanhf(v) */
+RNNC_VFN rv_tanh_n(rvec *v, int n)
+{
+    rvec x[RNNC_VN], t[RNNC_VN], t2[RNNC_VN], p[RNNC_VN], q[RNNC_VN];
+    const rvec lo = (rvec){0} - 9.0f, hi = (rvec){0} + 9.0f, one = (rvec){0} + 1.0f;
+    for (int i = 0; i < n; i++)
+        x[i] = RV_SEL(v[i] < lo, lo, RV_SEL(v[i] > hi, hi, v[i]));
+    for (int i = 0; i < n; i++)
+        t[i] = x[i] * x[i];
+    for (int i = 0; i < n; i++)
+        t2[i] = t[i] * t[i];
+    for (int i = 0; i < n; i++)
+        p[i] = (9.999999796e-01f + t[i] * 1.338097600e-01f) +
+               t2[i] * ((3.495528093e-03f + t[i] * 2.060806706e-05f) + t2[i] * 1.335323117e-08f);
+    for (int i = 0; i < n; i++)
+        q[i] = (1.0f + t[i] * 4.671429166e-01f) +
+               t2[i] * ((2.587675640e-02f + t[i] * 3.285535262e-04f) + t2[i] * 7.775976504e-07f);
+    for (int i = 0; i < n; i++)
+        v[i] = x[i] * p[i] / q[i];
+    for (int i = 0; i < n; i++)
+        v[i] = RV_SEL(v[i] > one, one, v[i]);
+    for (int i = 0; i < n; i++)
+        v[i] = RV_SEL(v[i] < -one, -one, v[i]);
+}
+#else
+#define RNNC_VKEEP
+#endif
+
 /* PyTorch's sigmoid: 1 / (1 + e^-v); saturates to 0 or 1 without overflow trouble. */
-static inline real act_sigmoid(real v)
+RNNC_VKEEP static inline real act_sigmoid(real v)
 {
     return 1.0f / (1.0f + m_expf(-v));
 }
 
-static inline real act_tanh(real v)
+RNNC_VKEEP static inline real act_tanh(real v)
 {
     return m_tanhf(v);
 }
@@ -388,6 +467,35 @@ RNNC_TILE static void blk_rnn_l0_tw_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 1 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[1], vf[1], vg[1], vo[1], vc[1];
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 1);
+        rv_sigmoid_n(vf + 0, 1);
+        rv_tanh_n(vg + 0, 1);
+        rv_sigmoid_n(vo + 0, 1);
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 1);
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 1; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -405,6 +513,7 @@ RNNC_TILE static void blk_rnn_l0_tw_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#endif
 }
 
 /* rnn layer 0: units [u0, u0 + 16) of one step for 1 sequence. */
@@ -432,6 +541,35 @@ RNNC_TILE static void blk_rnn_l0_t1_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 1 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[1], vf[1], vg[1], vo[1], vc[1];
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 1);
+        rv_sigmoid_n(vf + 0, 1);
+        rv_tanh_n(vg + 0, 1);
+        rv_sigmoid_n(vo + 0, 1);
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 1);
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 1; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -449,6 +587,7 @@ RNNC_TILE static void blk_rnn_l0_t1_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#endif
 }
 
 /* rnn layer 0: units [u0, u0 + 16) of one step for 2 sequences. */
@@ -476,6 +615,35 @@ RNNC_TILE static void blk_rnn_l0_t2_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 2 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[2], vf[2], vg[2], vo[2], vc[2];
+        for (int s = 0; s < 2; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 2);
+        rv_sigmoid_n(vf + 0, 2);
+        rv_tanh_n(vg + 0, 2);
+        rv_sigmoid_n(vo + 0, 2);
+        for (int s = 0; s < 2; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 2);
+        for (int s = 0; s < 2; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 2; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -493,6 +661,7 @@ RNNC_TILE static void blk_rnn_l0_t2_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#endif
 }
 
 /* rnn layer 0: units [u0, u0 + 16) of one step for 3 sequences. */
@@ -520,6 +689,35 @@ RNNC_TILE static void blk_rnn_l0_t3_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 3 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[3], vf[3], vg[3], vo[3], vc[3];
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 3);
+        rv_sigmoid_n(vf + 0, 3);
+        rv_tanh_n(vg + 0, 3);
+        rv_sigmoid_n(vo + 0, 3);
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 3);
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 3; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -537,6 +735,7 @@ RNNC_TILE static void blk_rnn_l0_t3_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#endif
 }
 
 /* rnn layer 0: units [u0, u0 + 16) of one step for 4 sequences. */
@@ -564,6 +763,35 @@ RNNC_TILE static void blk_rnn_l0_t4_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 4 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[4], vf[4], vg[4], vo[4], vc[4];
+        for (int s = 0; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 4);
+        rv_sigmoid_n(vf + 0, 4);
+        rv_tanh_n(vg + 0, 4);
+        rv_sigmoid_n(vo + 0, 4);
+        for (int s = 0; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 4);
+        for (int s = 0; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 4; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -581,6 +809,7 @@ RNNC_TILE static void blk_rnn_l0_t4_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#endif
 }
 
 /* rnn layer 0: units [u0, u0 + 16) of one step for 5 sequences. */
@@ -608,6 +837,35 @@ RNNC_TILE static void blk_rnn_l0_t5_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 5 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[5], vf[5], vg[5], vo[5], vc[5];
+        for (int s = 0; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 5);
+        rv_sigmoid_n(vf + 0, 5);
+        rv_tanh_n(vg + 0, 5);
+        rv_sigmoid_n(vo + 0, 5);
+        for (int s = 0; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 5);
+        for (int s = 0; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 5; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -625,6 +883,7 @@ RNNC_TILE static void blk_rnn_l0_t5_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#endif
 }
 
 /* rnn layer 0: units [u0, u0 + 16) of one step for 6 sequences. */
@@ -652,6 +911,35 @@ RNNC_TILE static void blk_rnn_l0_t6_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 6 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[6], vf[6], vg[6], vo[6], vc[6];
+        for (int s = 0; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 6);
+        rv_sigmoid_n(vf + 0, 6);
+        rv_tanh_n(vg + 0, 6);
+        rv_sigmoid_n(vo + 0, 6);
+        for (int s = 0; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 6);
+        for (int s = 0; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 6; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -669,6 +957,7 @@ RNNC_TILE static void blk_rnn_l0_t6_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#endif
 }
 
 /* rnn layer 0 over a packed batch, one direction (reverse: from each
@@ -812,6 +1101,40 @@ RNNC_TILE static void blk_rnn_l0_tcw_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 1 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[1], vf[1], vg[1], vo[1], vc[1];
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 1);
+        rv_sigmoid_n(vf + 0, 1);
+        rv_tanh_n(vg + 0, 1);
+        rv_sigmoid_n(vo + 0, 1);
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
+                RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
+                RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
+                RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+                RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 1);
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 1; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -838,6 +1161,7 @@ RNNC_TILE static void blk_rnn_l0_tcw_16(const real *w, const real *wp, int u0,
             cst[s][u0 + j] = c[j];
         }
     }
+#endif
 }
 
 /* rnn layer 0: units [u0, u0 + 16) of one step for 1 sequence. */
@@ -865,6 +1189,40 @@ RNNC_TILE static void blk_rnn_l0_tc1_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 1 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[1], vf[1], vg[1], vo[1], vc[1];
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 1);
+        rv_sigmoid_n(vf + 0, 1);
+        rv_tanh_n(vg + 0, 1);
+        rv_sigmoid_n(vo + 0, 1);
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
+                RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
+                RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
+                RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+                RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 1);
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 1; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -891,6 +1249,7 @@ RNNC_TILE static void blk_rnn_l0_tc1_16(const real *w, const real *wp, int u0,
             cst[s][u0 + j] = c[j];
         }
     }
+#endif
 }
 
 /* rnn layer 0: units [u0, u0 + 16) of one step for 2 sequences. */
@@ -918,6 +1277,40 @@ RNNC_TILE static void blk_rnn_l0_tc2_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 2 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[2], vf[2], vg[2], vo[2], vc[2];
+        for (int s = 0; s < 2; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 2);
+        rv_sigmoid_n(vf + 0, 2);
+        rv_tanh_n(vg + 0, 2);
+        rv_sigmoid_n(vo + 0, 2);
+        for (int s = 0; s < 2; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
+                RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
+                RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
+                RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+                RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 2);
+        for (int s = 0; s < 2; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 2; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -944,6 +1337,7 @@ RNNC_TILE static void blk_rnn_l0_tc2_16(const real *w, const real *wp, int u0,
             cst[s][u0 + j] = c[j];
         }
     }
+#endif
 }
 
 /* rnn layer 0: units [u0, u0 + 16) of one step for 3 sequences. */
@@ -971,6 +1365,40 @@ RNNC_TILE static void blk_rnn_l0_tc3_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 3 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[3], vf[3], vg[3], vo[3], vc[3];
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 3);
+        rv_sigmoid_n(vf + 0, 3);
+        rv_tanh_n(vg + 0, 3);
+        rv_sigmoid_n(vo + 0, 3);
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
+                RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
+                RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
+                RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+                RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 3);
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 3; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -997,6 +1425,7 @@ RNNC_TILE static void blk_rnn_l0_tc3_16(const real *w, const real *wp, int u0,
             cst[s][u0 + j] = c[j];
         }
     }
+#endif
 }
 
 /* rnn layer 0: units [u0, u0 + 16) of one step for 4 sequences. */
@@ -1024,6 +1453,40 @@ RNNC_TILE static void blk_rnn_l0_tc4_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 4 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[4], vf[4], vg[4], vo[4], vc[4];
+        for (int s = 0; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 4);
+        rv_sigmoid_n(vf + 0, 4);
+        rv_tanh_n(vg + 0, 4);
+        rv_sigmoid_n(vo + 0, 4);
+        for (int s = 0; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
+                RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
+                RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
+                RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+                RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 4);
+        for (int s = 0; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 4; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -1050,6 +1513,7 @@ RNNC_TILE static void blk_rnn_l0_tc4_16(const real *w, const real *wp, int u0,
             cst[s][u0 + j] = c[j];
         }
     }
+#endif
 }
 
 /* rnn layer 0: units [u0, u0 + 16) of one step for 5 sequences. */
@@ -1077,6 +1541,40 @@ RNNC_TILE static void blk_rnn_l0_tc5_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 5 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[5], vf[5], vg[5], vo[5], vc[5];
+        for (int s = 0; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 5);
+        rv_sigmoid_n(vf + 0, 5);
+        rv_tanh_n(vg + 0, 5);
+        rv_sigmoid_n(vo + 0, 5);
+        for (int s = 0; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
+                RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
+                RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
+                RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+                RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 5);
+        for (int s = 0; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 5; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -1103,6 +1601,7 @@ RNNC_TILE static void blk_rnn_l0_tc5_16(const real *w, const real *wp, int u0,
             cst[s][u0 + j] = c[j];
         }
     }
+#endif
 }
 
 /* rnn layer 0: units [u0, u0 + 16) of one step for 6 sequences. */
@@ -1130,6 +1629,40 @@ RNNC_TILE static void blk_rnn_l0_tc6_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 6 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[6], vf[6], vg[6], vo[6], vc[6];
+        for (int s = 0; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 6);
+        rv_sigmoid_n(vf + 0, 6);
+        rv_tanh_n(vg + 0, 6);
+        rv_sigmoid_n(vo + 0, 6);
+        for (int s = 0; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
+                RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
+                RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
+                RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+                RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 6);
+        for (int s = 0; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 6; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -1156,6 +1689,7 @@ RNNC_TILE static void blk_rnn_l0_tc6_16(const real *w, const real *wp, int u0,
             cst[s][u0 + j] = c[j];
         }
     }
+#endif
 }
 
 /* rnn layer 0 over a packed batch, as blk_rnn_l0_seq, also keeping the
@@ -1303,7 +1837,7 @@ static void blk_rnn_l0_bh1(const real *wb, const real *const *dzs, real *const *
     }
 }
 
-/* rnn layer 0: dL/dx_t += W_ih^T dz for 1 sequence. */
+/* rnn layer 0: dL/dx_t = W_ih^T dz for 1 sequence. */
 static void blk_rnn_l0_bx1(const real *wb, const real *const *dzs, real *const *dxs)
 {
     {
@@ -1311,7 +1845,7 @@ static void blk_rnn_l0_bx1(const real *wb, const real *const *dzs, real *const *
         real acc[1][10];
         for (int s = 0; s < 1; s++)
             for (int j = 0; j < 10; j++)
-                acc[s][j] = dxs[s][jc + j];
+                acc[s][j] = 0.0f;
         for (int k = 0; k < 256; k++) {
             const real *wk = wb + k * 10 + jc;
             for (int s = 0; s < 1; s++) {
@@ -1350,7 +1884,7 @@ static void blk_rnn_l0_bh2(const real *wb, const real *const *dzs, real *const *
     }
 }
 
-/* rnn layer 0: dL/dx_t += W_ih^T dz for 2 sequences. */
+/* rnn layer 0: dL/dx_t = W_ih^T dz for 2 sequences. */
 static void blk_rnn_l0_bx2(const real *wb, const real *const *dzs, real *const *dxs)
 {
     {
@@ -1358,7 +1892,7 @@ static void blk_rnn_l0_bx2(const real *wb, const real *const *dzs, real *const *
         real acc[2][10];
         for (int s = 0; s < 2; s++)
             for (int j = 0; j < 10; j++)
-                acc[s][j] = dxs[s][jc + j];
+                acc[s][j] = 0.0f;
         for (int k = 0; k < 256; k++) {
             const real *wk = wb + k * 10 + jc;
             for (int s = 0; s < 2; s++) {
@@ -1397,7 +1931,7 @@ static void blk_rnn_l0_bh3(const real *wb, const real *const *dzs, real *const *
     }
 }
 
-/* rnn layer 0: dL/dx_t += W_ih^T dz for 3 sequences. */
+/* rnn layer 0: dL/dx_t = W_ih^T dz for 3 sequences. */
 static void blk_rnn_l0_bx3(const real *wb, const real *const *dzs, real *const *dxs)
 {
     {
@@ -1405,7 +1939,7 @@ static void blk_rnn_l0_bx3(const real *wb, const real *const *dzs, real *const *
         real acc[3][10];
         for (int s = 0; s < 3; s++)
             for (int j = 0; j < 10; j++)
-                acc[s][j] = dxs[s][jc + j];
+                acc[s][j] = 0.0f;
         for (int k = 0; k < 256; k++) {
             const real *wk = wb + k * 10 + jc;
             for (int s = 0; s < 3; s++) {
@@ -1444,7 +1978,7 @@ static void blk_rnn_l0_bh4(const real *wb, const real *const *dzs, real *const *
     }
 }
 
-/* rnn layer 0: dL/dx_t += W_ih^T dz for 4 sequences. */
+/* rnn layer 0: dL/dx_t = W_ih^T dz for 4 sequences. */
 static void blk_rnn_l0_bx4(const real *wb, const real *const *dzs, real *const *dxs)
 {
     {
@@ -1452,7 +1986,7 @@ static void blk_rnn_l0_bx4(const real *wb, const real *const *dzs, real *const *
         real acc[4][10];
         for (int s = 0; s < 4; s++)
             for (int j = 0; j < 10; j++)
-                acc[s][j] = dxs[s][jc + j];
+                acc[s][j] = 0.0f;
         for (int k = 0; k < 256; k++) {
             const real *wk = wb + k * 10 + jc;
             for (int s = 0; s < 4; s++) {
@@ -1491,7 +2025,7 @@ static void blk_rnn_l0_bh5(const real *wb, const real *const *dzs, real *const *
     }
 }
 
-/* rnn layer 0: dL/dx_t += W_ih^T dz for 5 sequences. */
+/* rnn layer 0: dL/dx_t = W_ih^T dz for 5 sequences. */
 static void blk_rnn_l0_bx5(const real *wb, const real *const *dzs, real *const *dxs)
 {
     {
@@ -1499,7 +2033,7 @@ static void blk_rnn_l0_bx5(const real *wb, const real *const *dzs, real *const *
         real acc[5][10];
         for (int s = 0; s < 5; s++)
             for (int j = 0; j < 10; j++)
-                acc[s][j] = dxs[s][jc + j];
+                acc[s][j] = 0.0f;
         for (int k = 0; k < 256; k++) {
             const real *wk = wb + k * 10 + jc;
             for (int s = 0; s < 5; s++) {
@@ -1538,7 +2072,7 @@ static void blk_rnn_l0_bh6(const real *wb, const real *const *dzs, real *const *
     }
 }
 
-/* rnn layer 0: dL/dx_t += W_ih^T dz for 6 sequences. */
+/* rnn layer 0: dL/dx_t = W_ih^T dz for 6 sequences. */
 static void blk_rnn_l0_bx6(const real *wb, const real *const *dzs, real *const *dxs)
 {
     {
@@ -1546,7 +2080,7 @@ static void blk_rnn_l0_bx6(const real *wb, const real *const *dzs, real *const *
         real acc[6][10];
         for (int s = 0; s < 6; s++)
             for (int j = 0; j < 10; j++)
-                acc[s][j] = dxs[s][jc + j];
+                acc[s][j] = 0.0f;
         for (int k = 0; k < 256; k++) {
             const real *wk = wb + k * 10 + jc;
             for (int s = 0; s < 6; s++) {
@@ -1797,6 +2331,35 @@ RNNC_TILE static void blk_rnn_l1_tw_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 1 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[1], vf[1], vg[1], vo[1], vc[1];
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 1);
+        rv_sigmoid_n(vf + 0, 1);
+        rv_tanh_n(vg + 0, 1);
+        rv_sigmoid_n(vo + 0, 1);
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 1);
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 1; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -1814,6 +2377,7 @@ RNNC_TILE static void blk_rnn_l1_tw_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#endif
 }
 
 /* rnn layer 1: units [u0, u0 + 16) of one step for 1 sequence. */
@@ -1841,6 +2405,35 @@ RNNC_TILE static void blk_rnn_l1_t1_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 1 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[1], vf[1], vg[1], vo[1], vc[1];
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 1);
+        rv_sigmoid_n(vf + 0, 1);
+        rv_tanh_n(vg + 0, 1);
+        rv_sigmoid_n(vo + 0, 1);
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 1);
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 1; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -1858,6 +2451,7 @@ RNNC_TILE static void blk_rnn_l1_t1_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#endif
 }
 
 /* rnn layer 1: units [u0, u0 + 16) of one step for 2 sequences. */
@@ -1885,6 +2479,35 @@ RNNC_TILE static void blk_rnn_l1_t2_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 2 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[2], vf[2], vg[2], vo[2], vc[2];
+        for (int s = 0; s < 2; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 2);
+        rv_sigmoid_n(vf + 0, 2);
+        rv_tanh_n(vg + 0, 2);
+        rv_sigmoid_n(vo + 0, 2);
+        for (int s = 0; s < 2; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 2);
+        for (int s = 0; s < 2; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 2; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -1902,6 +2525,7 @@ RNNC_TILE static void blk_rnn_l1_t2_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#endif
 }
 
 /* rnn layer 1: units [u0, u0 + 16) of one step for 3 sequences. */
@@ -1929,6 +2553,35 @@ RNNC_TILE static void blk_rnn_l1_t3_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 3 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[3], vf[3], vg[3], vo[3], vc[3];
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 3);
+        rv_sigmoid_n(vf + 0, 3);
+        rv_tanh_n(vg + 0, 3);
+        rv_sigmoid_n(vo + 0, 3);
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 3);
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 3; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -1946,6 +2599,7 @@ RNNC_TILE static void blk_rnn_l1_t3_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#endif
 }
 
 /* rnn layer 1: units [u0, u0 + 16) of one step for 4 sequences. */
@@ -1973,6 +2627,35 @@ RNNC_TILE static void blk_rnn_l1_t4_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 4 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[4], vf[4], vg[4], vo[4], vc[4];
+        for (int s = 0; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 4);
+        rv_sigmoid_n(vf + 0, 4);
+        rv_tanh_n(vg + 0, 4);
+        rv_sigmoid_n(vo + 0, 4);
+        for (int s = 0; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 4);
+        for (int s = 0; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 4; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -1990,6 +2673,7 @@ RNNC_TILE static void blk_rnn_l1_t4_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#endif
 }
 
 /* rnn layer 1: units [u0, u0 + 16) of one step for 5 sequences. */
@@ -2017,6 +2701,35 @@ RNNC_TILE static void blk_rnn_l1_t5_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 5 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[5], vf[5], vg[5], vo[5], vc[5];
+        for (int s = 0; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 5);
+        rv_sigmoid_n(vf + 0, 5);
+        rv_tanh_n(vg + 0, 5);
+        rv_sigmoid_n(vo + 0, 5);
+        for (int s = 0; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 5);
+        for (int s = 0; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 5; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -2034,6 +2747,7 @@ RNNC_TILE static void blk_rnn_l1_t5_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#endif
 }
 
 /* rnn layer 1: units [u0, u0 + 16) of one step for 6 sequences. */
@@ -2061,6 +2775,35 @@ RNNC_TILE static void blk_rnn_l1_t6_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 6 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[6], vf[6], vg[6], vo[6], vc[6];
+        for (int s = 0; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 6);
+        rv_sigmoid_n(vf + 0, 6);
+        rv_tanh_n(vg + 0, 6);
+        rv_sigmoid_n(vo + 0, 6);
+        for (int s = 0; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 6);
+        for (int s = 0; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 6; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -2078,6 +2821,7 @@ RNNC_TILE static void blk_rnn_l1_t6_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#endif
 }
 
 /* rnn layer 1 over a packed batch, one direction (reverse: from each
@@ -2221,6 +2965,40 @@ RNNC_TILE static void blk_rnn_l1_tcw_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 1 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[1], vf[1], vg[1], vo[1], vc[1];
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 1);
+        rv_sigmoid_n(vf + 0, 1);
+        rv_tanh_n(vg + 0, 1);
+        rv_sigmoid_n(vo + 0, 1);
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
+                RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
+                RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
+                RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+                RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 1);
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 1; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -2247,6 +3025,7 @@ RNNC_TILE static void blk_rnn_l1_tcw_16(const real *w, const real *wp, int u0,
             cst[s][u0 + j] = c[j];
         }
     }
+#endif
 }
 
 /* rnn layer 1: units [u0, u0 + 16) of one step for 1 sequence. */
@@ -2274,6 +3053,40 @@ RNNC_TILE static void blk_rnn_l1_tc1_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 1 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[1], vf[1], vg[1], vo[1], vc[1];
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 1);
+        rv_sigmoid_n(vf + 0, 1);
+        rv_tanh_n(vg + 0, 1);
+        rv_sigmoid_n(vo + 0, 1);
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
+                RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
+                RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
+                RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+                RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 1);
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 1; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -2300,6 +3113,7 @@ RNNC_TILE static void blk_rnn_l1_tc1_16(const real *w, const real *wp, int u0,
             cst[s][u0 + j] = c[j];
         }
     }
+#endif
 }
 
 /* rnn layer 1: units [u0, u0 + 16) of one step for 2 sequences. */
@@ -2327,6 +3141,40 @@ RNNC_TILE static void blk_rnn_l1_tc2_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 2 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[2], vf[2], vg[2], vo[2], vc[2];
+        for (int s = 0; s < 2; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 2);
+        rv_sigmoid_n(vf + 0, 2);
+        rv_tanh_n(vg + 0, 2);
+        rv_sigmoid_n(vo + 0, 2);
+        for (int s = 0; s < 2; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
+                RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
+                RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
+                RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+                RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 2);
+        for (int s = 0; s < 2; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 2; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -2353,6 +3201,7 @@ RNNC_TILE static void blk_rnn_l1_tc2_16(const real *w, const real *wp, int u0,
             cst[s][u0 + j] = c[j];
         }
     }
+#endif
 }
 
 /* rnn layer 1: units [u0, u0 + 16) of one step for 3 sequences. */
@@ -2380,6 +3229,40 @@ RNNC_TILE static void blk_rnn_l1_tc3_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 3 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[3], vf[3], vg[3], vo[3], vc[3];
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 3);
+        rv_sigmoid_n(vf + 0, 3);
+        rv_tanh_n(vg + 0, 3);
+        rv_sigmoid_n(vo + 0, 3);
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
+                RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
+                RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
+                RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+                RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 3);
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 3; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -2406,6 +3289,7 @@ RNNC_TILE static void blk_rnn_l1_tc3_16(const real *w, const real *wp, int u0,
             cst[s][u0 + j] = c[j];
         }
     }
+#endif
 }
 
 /* rnn layer 1: units [u0, u0 + 16) of one step for 4 sequences. */
@@ -2433,6 +3317,40 @@ RNNC_TILE static void blk_rnn_l1_tc4_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 4 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[4], vf[4], vg[4], vo[4], vc[4];
+        for (int s = 0; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 4);
+        rv_sigmoid_n(vf + 0, 4);
+        rv_tanh_n(vg + 0, 4);
+        rv_sigmoid_n(vo + 0, 4);
+        for (int s = 0; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
+                RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
+                RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
+                RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+                RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 4);
+        for (int s = 0; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 4; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -2459,6 +3377,7 @@ RNNC_TILE static void blk_rnn_l1_tc4_16(const real *w, const real *wp, int u0,
             cst[s][u0 + j] = c[j];
         }
     }
+#endif
 }
 
 /* rnn layer 1: units [u0, u0 + 16) of one step for 5 sequences. */
@@ -2486,6 +3405,40 @@ RNNC_TILE static void blk_rnn_l1_tc5_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 5 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[5], vf[5], vg[5], vo[5], vc[5];
+        for (int s = 0; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 5);
+        rv_sigmoid_n(vf + 0, 5);
+        rv_tanh_n(vg + 0, 5);
+        rv_sigmoid_n(vo + 0, 5);
+        for (int s = 0; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
+                RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
+                RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
+                RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+                RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 5);
+        for (int s = 0; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 5; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -2512,6 +3465,7 @@ RNNC_TILE static void blk_rnn_l1_tc5_16(const real *w, const real *wp, int u0,
             cst[s][u0 + j] = c[j];
         }
     }
+#endif
 }
 
 /* rnn layer 1: units [u0, u0 + 16) of one step for 6 sequences. */
@@ -2539,6 +3493,40 @@ RNNC_TILE static void blk_rnn_l1_tc6_16(const real *w, const real *wp, int u0,
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 6 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[6], vf[6], vg[6], vo[6], vc[6];
+        for (int s = 0; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 6);
+        rv_sigmoid_n(vf + 0, 6);
+        rv_tanh_n(vg + 0, 6);
+        rv_sigmoid_n(vo + 0, 6);
+        for (int s = 0; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                real *c = cs[s] + u0 + 16 * v;
+                RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
+                RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
+                RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
+                RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
+                RV_LOAD(vc[q], c);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(c, vc[q]);
+                RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 6);
+        for (int s = 0; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
     for (int s = 0; s < 6; s++) {
         real g[64];
         for (int j = 0; j < 64; j++)
@@ -2565,6 +3553,7 @@ RNNC_TILE static void blk_rnn_l1_tc6_16(const real *w, const real *wp, int u0,
             cst[s][u0 + j] = c[j];
         }
     }
+#endif
 }
 
 /* rnn layer 1 over a packed batch, as blk_rnn_l1_seq, also keeping the
@@ -2712,7 +3701,7 @@ static void blk_rnn_l1_bh1(const real *wb, const real *const *dzs, real *const *
     }
 }
 
-/* rnn layer 1: dL/dx_t += W_ih^T dz for 1 sequence. */
+/* rnn layer 1: dL/dx_t = W_ih^T dz for 1 sequence. */
 static void blk_rnn_l1_bx1(const real *wb, const real *const *dzs, real *const *dxs)
 {
     {
@@ -2720,7 +3709,7 @@ static void blk_rnn_l1_bx1(const real *wb, const real *const *dzs, real *const *
         real acc[1][64];
         for (int s = 0; s < 1; s++)
             for (int j = 0; j < 64; j++)
-                acc[s][j] = dxs[s][jc + j];
+                acc[s][j] = 0.0f;
         for (int k = 0; k < 256; k++) {
             const real *wk = wb + k * 64 + jc;
             for (int s = 0; s < 1; s++) {
@@ -2759,7 +3748,7 @@ static void blk_rnn_l1_bh2(const real *wb, const real *const *dzs, real *const *
     }
 }
 
-/* rnn layer 1: dL/dx_t += W_ih^T dz for 2 sequences. */
+/* rnn layer 1: dL/dx_t = W_ih^T dz for 2 sequences. */
 static void blk_rnn_l1_bx2(const real *wb, const real *const *dzs, real *const *dxs)
 {
     {
@@ -2767,7 +3756,7 @@ static void blk_rnn_l1_bx2(const real *wb, const real *const *dzs, real *const *
         real acc[2][64];
         for (int s = 0; s < 2; s++)
             for (int j = 0; j < 64; j++)
-                acc[s][j] = dxs[s][jc + j];
+                acc[s][j] = 0.0f;
         for (int k = 0; k < 256; k++) {
             const real *wk = wb + k * 64 + jc;
             for (int s = 0; s < 2; s++) {
@@ -2806,7 +3795,7 @@ static void blk_rnn_l1_bh3(const real *wb, const real *const *dzs, real *const *
     }
 }
 
-/* rnn layer 1: dL/dx_t += W_ih^T dz for 3 sequences. */
+/* rnn layer 1: dL/dx_t = W_ih^T dz for 3 sequences. */
 static void blk_rnn_l1_bx3(const real *wb, const real *const *dzs, real *const *dxs)
 {
     {
@@ -2814,7 +3803,7 @@ static void blk_rnn_l1_bx3(const real *wb, const real *const *dzs, real *const *
         real acc[3][64];
         for (int s = 0; s < 3; s++)
             for (int j = 0; j < 64; j++)
-                acc[s][j] = dxs[s][jc + j];
+                acc[s][j] = 0.0f;
         for (int k = 0; k < 256; k++) {
             const real *wk = wb + k * 64 + jc;
             for (int s = 0; s < 3; s++) {
@@ -2853,7 +3842,7 @@ static void blk_rnn_l1_bh4(const real *wb, const real *const *dzs, real *const *
     }
 }
 
-/* rnn layer 1: dL/dx_t += W_ih^T dz for 4 sequences. */
+/* rnn layer 1: dL/dx_t = W_ih^T dz for 4 sequences. */
 static void blk_rnn_l1_bx4(const real *wb, const real *const *dzs, real *const *dxs)
 {
     {
@@ -2861,7 +3850,7 @@ static void blk_rnn_l1_bx4(const real *wb, const real *const *dzs, real *const *
         real acc[4][64];
         for (int s = 0; s < 4; s++)
             for (int j = 0; j < 64; j++)
-                acc[s][j] = dxs[s][jc + j];
+                acc[s][j] = 0.0f;
         for (int k = 0; k < 256; k++) {
             const real *wk = wb + k * 64 + jc;
             for (int s = 0; s < 4; s++) {
@@ -2900,7 +3889,7 @@ static void blk_rnn_l1_bh5(const real *wb, const real *const *dzs, real *const *
     }
 }
 
-/* rnn layer 1: dL/dx_t += W_ih^T dz for 5 sequences. */
+/* rnn layer 1: dL/dx_t = W_ih^T dz for 5 sequences. */
 static void blk_rnn_l1_bx5(const real *wb, const real *const *dzs, real *const *dxs)
 {
     {
@@ -2908,7 +3897,7 @@ static void blk_rnn_l1_bx5(const real *wb, const real *const *dzs, real *const *
         real acc[5][64];
         for (int s = 0; s < 5; s++)
             for (int j = 0; j < 64; j++)
-                acc[s][j] = dxs[s][jc + j];
+                acc[s][j] = 0.0f;
         for (int k = 0; k < 256; k++) {
             const real *wk = wb + k * 64 + jc;
             for (int s = 0; s < 5; s++) {
@@ -2947,7 +3936,7 @@ static void blk_rnn_l1_bh6(const real *wb, const real *const *dzs, real *const *
     }
 }
 
-/* rnn layer 1: dL/dx_t += W_ih^T dz for 6 sequences. */
+/* rnn layer 1: dL/dx_t = W_ih^T dz for 6 sequences. */
 static void blk_rnn_l1_bx6(const real *wb, const real *const *dzs, real *const *dxs)
 {
     {
@@ -2955,7 +3944,7 @@ static void blk_rnn_l1_bx6(const real *wb, const real *const *dzs, real *const *
         real acc[6][64];
         for (int s = 0; s < 6; s++)
             for (int j = 0; j < 64; j++)
-                acc[s][j] = dxs[s][jc + j];
+                acc[s][j] = 0.0f;
         for (int k = 0; k < 256; k++) {
             const real *wk = wb + k * 64 + jc;
             for (int s = 0; s < 6; s++) {
@@ -3066,6 +4055,7 @@ static void blk_rnn_l1_seqb(const real *wb, const real *x, long xsb, long xst, r
     const int *bs, const int *perm, const int *len, const real *a, const real *cs, real *dhn, real *dcn,
     real *dw, const real *h0, const real *c0, real *bz, int reverse)
 {
+    (void)dy; /* zero: the head's gradient comes in dhn */
     real dh[64];
     const real *dzs[6];
     real *dhs[6], *dxs[6];
@@ -3080,9 +4070,9 @@ static void blk_rnn_l1_seqb(const real *wb, const real *x, long xsb, long xst, r
             const int first = reverse ? tp >= len[b] : tp < 0;
             const real *hp = first ? h0 + (long)b * 64 : y + b * ysb + tp * yst;
             const real *cp = first ? c0 + (long)b * 64 : cs + ((long)b * T + tp) * 64;
-            const real *dyt = dy + b * ysb + t * yst, *dhb = dhn + (long)b * 64;
+            const real *dhb = dhn + (long)b * 64;
             for (int j = 0; j < 64; j++)
-                dh[j] = dyt[j] + dhb[j];
+                dh[j] = 0.0f + dhb[j];
             real *z = bzs + (long)i * 384;
             blk_rnn_l1_bdz(wb, hp, cp, a + bt * 256, cs + bt * 64, dh, dcn + (long)b * 64, dw, z);
             vec_copy(z + 256, hp, 64);
@@ -3332,25 +4322,30 @@ void seq_classifier_pack(const real *p, real *pw)
     /* rnn layer 0 */
     for (long j = 0; j < 256; j++) /* b_ih + b_hh */
         pw[0 + j] = p[18944 + j] + p[19200 + j];
-    for (long r = 0; r < 256; r++) /* rnn.weight_ih_l0 */
+    for (long r0 = 0; r0 < 256; r0 += 16) /* rnn.weight_ih_l0 */
         for (long k = 0; k < 10; k++)
-            pw[256 + k * 256 + r] = p[0 + r * 10 + k];
-    for (long r = 0; r < 256; r++) /* rnn.weight_hh_l0 */
+            for (long r = r0; r < r0 + 16; r++)
+                pw[256 + k * 256 + r] = p[0 + r * 10 + k];
+    for (long r0 = 0; r0 < 256; r0 += 16) /* rnn.weight_hh_l0 */
         for (long k = 0; k < 64; k++)
-            pw[2816 + k * 256 + r] = p[2560 + r * 64 + k];
+            for (long r = r0; r < r0 + 16; r++)
+                pw[2816 + k * 256 + r] = p[2560 + r * 64 + k];
     /* rnn layer 1 */
     for (long j = 0; j < 256; j++) /* b_ih + b_hh */
         pw[19200 + j] = p[52224 + j] + p[52480 + j];
-    for (long r = 0; r < 256; r++) /* rnn.weight_ih_l1 */
+    for (long r0 = 0; r0 < 256; r0 += 16) /* rnn.weight_ih_l1 */
         for (long k = 0; k < 64; k++)
-            pw[19456 + k * 256 + r] = p[19456 + r * 64 + k];
-    for (long r = 0; r < 256; r++) /* rnn.weight_hh_l1 */
+            for (long r = r0; r < r0 + 16; r++)
+                pw[19456 + k * 256 + r] = p[19456 + r * 64 + k];
+    for (long r0 = 0; r0 < 256; r0 += 16) /* rnn.weight_hh_l1 */
         for (long k = 0; k < 64; k++)
-            pw[35840 + k * 256 + r] = p[35840 + r * 64 + k];
+            for (long r = r0; r < r0 + 16; r++)
+                pw[35840 + k * 256 + r] = p[35840 + r * 64 + k];
     /* head head */
-    for (long r = 0; r < 5; r++) /* head.weight */
+    for (long r0 = 0; r0 < 5; r0 += 16) /* head.weight */
         for (long k = 0; k < 64; k++)
-            pw[52224 + k * 5 + r] = p[52736 + r * 64 + k];
+            for (long r = r0; r < (r0 + 16 < 5 ? r0 + 16 : 5); r++)
+                pw[52224 + k * 5 + r] = p[52736 + r * 64 + k];
     for (long j = 0; j < 5; j++)
         pw[52544 + j] = p[53056 + j];
 }
@@ -3636,7 +4631,6 @@ int seq_classifier_backward(const real *w, const real *x, int B, int T, const re
         return -1;
     train_mem(cache, B, T, &m);
     if (part == 0) {
-        vec_zero(m.dy[1], (long)B * T * 64);
         for (int b = 0; b < B; b++)
             head_back(w, m.hlast + (long)b * 64, dout + (long)b * 5, dw,
                       m.dhlast + (long)b * 64);
@@ -3650,7 +4644,6 @@ int seq_classifier_backward(const real *w, const real *x, int B, int T, const re
             for (int k = 0; k < 64; k++)
                 m.wb[1][16384 + j * 64 + k] = w[35840 + k * 256 + j];
         }
-        vec_zero(m.dy[0], (long)B * T * 64);
         vec_zero(m.dhn[1], (long)B * 64);
         vec_zero(m.dcn[1], (long)B * 64);
         for (int b = 0; b < B; b++)
@@ -3660,7 +4653,7 @@ int seq_classifier_backward(const real *w, const real *x, int B, int T, const re
             if (sync) /* s0 steps done; wait for the layer above to have done s1 */
                 sync(ctx, 1, s0, 0);
             blk_rnn_l1_seqb(m.wb[1], (drop ? m.din[0] : m.out[0]), (long)T * 64, 64, m.dy[0],
-                m.out[1] + 0, m.dy[1] + 0, (long)T * 64, 64, T, s0, s1, m.bs, m.perm,
+                m.out[1] + 0, 0, (long)T * 64, 64, T, s0, s1, m.bs, m.perm,
                 m.len, m.a[1], m.cs[1], m.dhn[1], m.dcn[1], dw + 19200, m.h0[1], m.c0[1], m.bz[1], 0);
             if (drop) /* back through the dropout below */
                 for (int b = 0; b < B; b++) {
@@ -3712,25 +4705,30 @@ void seq_classifier_unpack_grads(const real *g, real *dp)
     /* rnn layer 0 */
     for (long j = 0; j < 256; j++) /* a merged bias feeds both */
         dp[18944 + j] = dp[19200 + j] = g[0 + j];
-    for (long r = 0; r < 256; r++) /* rnn.weight_ih_l0 */
+    for (long r0 = 0; r0 < 256; r0 += 16) /* rnn.weight_ih_l0 */
         for (long k = 0; k < 10; k++)
-            dp[0 + r * 10 + k] = g[256 + k * 256 + r];
-    for (long r = 0; r < 256; r++) /* rnn.weight_hh_l0 */
+            for (long r = r0; r < r0 + 16; r++)
+                dp[0 + r * 10 + k] = g[256 + k * 256 + r];
+    for (long r0 = 0; r0 < 256; r0 += 16) /* rnn.weight_hh_l0 */
         for (long k = 0; k < 64; k++)
-            dp[2560 + r * 64 + k] = g[2816 + k * 256 + r];
+            for (long r = r0; r < r0 + 16; r++)
+                dp[2560 + r * 64 + k] = g[2816 + k * 256 + r];
     /* rnn layer 1 */
     for (long j = 0; j < 256; j++) /* a merged bias feeds both */
         dp[52224 + j] = dp[52480 + j] = g[19200 + j];
-    for (long r = 0; r < 256; r++) /* rnn.weight_ih_l1 */
+    for (long r0 = 0; r0 < 256; r0 += 16) /* rnn.weight_ih_l1 */
         for (long k = 0; k < 64; k++)
-            dp[19456 + r * 64 + k] = g[19456 + k * 256 + r];
-    for (long r = 0; r < 256; r++) /* rnn.weight_hh_l1 */
+            for (long r = r0; r < r0 + 16; r++)
+                dp[19456 + r * 64 + k] = g[19456 + k * 256 + r];
+    for (long r0 = 0; r0 < 256; r0 += 16) /* rnn.weight_hh_l1 */
         for (long k = 0; k < 64; k++)
-            dp[35840 + r * 64 + k] = g[35840 + k * 256 + r];
+            for (long r = r0; r < r0 + 16; r++)
+                dp[35840 + r * 64 + k] = g[35840 + k * 256 + r];
     /* head head */
-    for (long r = 0; r < 5; r++) /* head.weight */
+    for (long r0 = 0; r0 < 5; r0 += 16) /* head.weight */
         for (long k = 0; k < 64; k++)
-            dp[52736 + r * 64 + k] = g[52224 + k * 5 + r];
+            for (long r = r0; r < (r0 + 16 < 5 ? r0 + 16 : 5); r++)
+                dp[52736 + r * 64 + k] = g[52224 + k * 5 + r];
     for (long j = 0; j < 5; j++)
         dp[53056 + j] = g[52544 + j];
 }

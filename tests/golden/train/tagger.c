@@ -151,13 +151,92 @@ static inline float m_tanhf(float v)
     return z < -1.0f ? -1.0f : z;
 }
 
+/* The tiles' gates, 16 floats a vector (GNU C vectors: the compiler picks the registers),
+ * stage by stage over n independent vectors, so that n chains of dependent operations run
+ * side by side; one vector at a time, the chain of an LSTM's gates (e^v, a division, tanh
+ * of the new c) left the floating-point units waiting and the gates took half a tile.
+ * Each function is the scalar one's operations in the scalar one's order, lane by lane:
+ * the same bits; a clamp `v < lo ? lo : v` is a comparison and a select, which keeps a NaN
+ * as the comparison does. n is at most RNNC_VN. */
+#if defined(__GNUC__)
+#define RNNC_VL 16
+#define RNNC_VN 8
+#define RNNC_VFN __attribute__((unused)) static inline void /* a tanh RNN has no sigmoid */
+/* the scalar gates, which only tiles of other widths may call */
+#define RNNC_VKEEP __attribute__((unused))
+typedef float rvec __attribute__((vector_size(64)));
+typedef int rvec_i __attribute__((vector_size(64)));
+/* macros, not functions: a vector passed by value is an ABI question without AVX-512 */
+#define RV_LOAD(v, p) __builtin_memcpy(&(v), (p), sizeof(rvec))
+#define RV_STORE(p, v) __builtin_memcpy((p), &(v), sizeof(rvec))
+/* lane by lane, c ? a : b */
+#define RV_SEL(c, a, b) ((rvec)(((c) & (rvec_i)(a)) | (~(c) & (rvec_i)(b))))
+/* x = m_expf(x) */
+RNNC_VFN rv_exp_n(rvec *x, int n)
+{
+    rvec k[RNNC_VN], r[RNNC_VN], r2[RNNC_VN], q[RNNC_VN];
+    const rvec lo = (rvec){0} - 87.0f, hi = (rvec){0} + 88.0f;
+    for (int i = 0; i < n; i++)
+        x[i] = RV_SEL(x[i] < lo, lo, x[i]);
+    for (int i = 0; i < n; i++)
+        x[i] = RV_SEL(x[i] > hi, hi, x[i]);
+    for (int i = 0; i < n; i++)
+        k[i] = (x[i] * 1.44269504f + 12582912.0f) - 12582912.0f;
+    for (int i = 0; i < n; i++)
+        r[i] = (x[i] - k[i] * 0.693359375f) - k[i] * -2.12194440e-4f;
+    for (int i = 0; i < n; i++)
+        r2[i] = r[i] * r[i];
+    for (int i = 0; i < n; i++)
+        q[i] = (4.999999345e-01f + r[i] * 1.666652069e-01f) +
+               r2[i] * ((4.166838741e-02f + r[i] * 8.368710035e-03f) + r2[i] * 1.381461100e-03f);
+    for (int i = 0; i < n; i++)
+        x[i] = (1.0f + (r[i] + r2[i] * q[i])) *
+               (rvec)((__builtin_convertvector(k[i], rvec_i) + 127) << 23);
+}
+/* x = act_sigmoid(x) */
+RNNC_VFN rv_sigmoid_n(rvec *x, int n)
+{
+    for (int i = 0; i < n; i++)
+        x[i] = -x[i];
+    rv_exp_n(x, n);
+    for (int i = 0; i < n; i++)
+        x[i] = 1.0f / (1.0f + x[i]);
+}
+/* v = m_tanhf(v) */
+RNNC_VFN rv_tanh_n(rvec *v, int n)
+{
+    rvec x[RNNC_VN], t[RNNC_VN], t2[RNNC_VN], p[RNNC_VN], q[RNNC_VN];
+    const rvec lo = (rvec){0} - 9.0f, hi = (rvec){0} + 9.0f, one = (rvec){0} + 1.0f;
+    for (int i = 0; i < n; i++)
+        x[i] = RV_SEL(v[i] < lo, lo, RV_SEL(v[i] > hi, hi, v[i]));
+    for (int i = 0; i < n; i++)
+        t[i] = x[i] * x[i];
+    for (int i = 0; i < n; i++)
+        t2[i] = t[i] * t[i];
+    for (int i = 0; i < n; i++)
+        p[i] = (9.999999796e-01f + t[i] * 1.338097600e-01f) +
+               t2[i] * ((3.495528093e-03f + t[i] * 2.060806706e-05f) + t2[i] * 1.335323117e-08f);
+    for (int i = 0; i < n; i++)
+        q[i] = (1.0f + t[i] * 4.671429166e-01f) +
+               t2[i] * ((2.587675640e-02f + t[i] * 3.285535262e-04f) + t2[i] * 7.775976504e-07f);
+    for (int i = 0; i < n; i++)
+        v[i] = x[i] * p[i] / q[i];
+    for (int i = 0; i < n; i++)
+        v[i] = RV_SEL(v[i] > one, one, v[i]);
+    for (int i = 0; i < n; i++)
+        v[i] = RV_SEL(v[i] < -one, -one, v[i]);
+}
+#else
+#define RNNC_VKEEP
+#endif
+
 /* PyTorch's sigmoid: 1 / (1 + e^-v); saturates to 0 or 1 without overflow trouble. */
-static inline real act_sigmoid(real v)
+RNNC_VKEEP static inline real act_sigmoid(real v)
 {
     return 1.0f / (1.0f + m_expf(-v));
 }
 
-static inline real act_tanh(real v)
+RNNC_VKEEP static inline real act_tanh(real v)
 {
     return m_tanhf(v);
 }
@@ -438,6 +517,29 @@ RNNC_TILE static void blk_encoder_l0_t1_16(const real *w, const real *wp, int u0
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 1 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[1], vz[1], vn[1], vgh[1], vh[1];
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 1);
+        rv_sigmoid_n(vz + 0, 1);
+        for (int q = 0; q < 1; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 1);
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
     for (int s = 0; s < 1; s++) {
         real g[48];
         real gh[16], h[16];
@@ -457,6 +559,7 @@ RNNC_TILE static void blk_encoder_l0_t1_16(const real *w, const real *wp, int u0
         for (int j = 0; j < 16; j++)
             ho[s][u0 + j] = h[j];
     }
+#endif
 }
 
 /* encoder layer 0: units [u0, u0 + 8) of one step for 1 sequence. */
@@ -526,6 +629,29 @@ RNNC_TILE static void blk_encoder_l0_t2_16(const real *w, const real *wp, int u0
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 2 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[2], vz[2], vn[2], vgh[2], vh[2];
+        for (int s = 0; s < 2; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 2);
+        rv_sigmoid_n(vz + 0, 2);
+        for (int q = 0; q < 2; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 2);
+        for (int s = 0; s < 2; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
     for (int s = 0; s < 2; s++) {
         real g[48];
         real gh[16], h[16];
@@ -545,6 +671,7 @@ RNNC_TILE static void blk_encoder_l0_t2_16(const real *w, const real *wp, int u0
         for (int j = 0; j < 16; j++)
             ho[s][u0 + j] = h[j];
     }
+#endif
 }
 
 /* encoder layer 0: units [u0, u0 + 8) of one step for 2 sequences. */
@@ -614,6 +741,29 @@ RNNC_TILE static void blk_encoder_l0_t3_16(const real *w, const real *wp, int u0
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 3 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[3], vz[3], vn[3], vgh[3], vh[3];
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 3);
+        rv_sigmoid_n(vz + 0, 3);
+        for (int q = 0; q < 3; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 3);
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
     for (int s = 0; s < 3; s++) {
         real g[48];
         real gh[16], h[16];
@@ -633,6 +783,7 @@ RNNC_TILE static void blk_encoder_l0_t3_16(const real *w, const real *wp, int u0
         for (int j = 0; j < 16; j++)
             ho[s][u0 + j] = h[j];
     }
+#endif
 }
 
 /* encoder layer 0: units [u0, u0 + 8) of one step for 3 sequences. */
@@ -702,6 +853,29 @@ RNNC_TILE static void blk_encoder_l0_t4_16(const real *w, const real *wp, int u0
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 4 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[4], vz[4], vn[4], vgh[4], vh[4];
+        for (int s = 0; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 4);
+        rv_sigmoid_n(vz + 0, 4);
+        for (int q = 0; q < 4; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 4);
+        for (int s = 0; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
     for (int s = 0; s < 4; s++) {
         real g[48];
         real gh[16], h[16];
@@ -721,6 +895,7 @@ RNNC_TILE static void blk_encoder_l0_t4_16(const real *w, const real *wp, int u0
         for (int j = 0; j < 16; j++)
             ho[s][u0 + j] = h[j];
     }
+#endif
 }
 
 /* encoder layer 0: units [u0, u0 + 8) of one step for 4 sequences. */
@@ -790,6 +965,29 @@ RNNC_TILE static void blk_encoder_l0_t5_16(const real *w, const real *wp, int u0
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 5 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[5], vz[5], vn[5], vgh[5], vh[5];
+        for (int s = 0; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 5);
+        rv_sigmoid_n(vz + 0, 5);
+        for (int q = 0; q < 5; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 5);
+        for (int s = 0; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
     for (int s = 0; s < 5; s++) {
         real g[48];
         real gh[16], h[16];
@@ -809,6 +1007,7 @@ RNNC_TILE static void blk_encoder_l0_t5_16(const real *w, const real *wp, int u0
         for (int j = 0; j < 16; j++)
             ho[s][u0 + j] = h[j];
     }
+#endif
 }
 
 /* encoder layer 0: units [u0, u0 + 8) of one step for 5 sequences. */
@@ -878,6 +1077,29 @@ RNNC_TILE static void blk_encoder_l0_t6_16(const real *w, const real *wp, int u0
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 6 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[6], vz[6], vn[6], vgh[6], vh[6];
+        for (int s = 0; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 6);
+        rv_sigmoid_n(vz + 0, 6);
+        for (int q = 0; q < 6; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 6);
+        for (int s = 0; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
     for (int s = 0; s < 6; s++) {
         real g[48];
         real gh[16], h[16];
@@ -897,6 +1119,7 @@ RNNC_TILE static void blk_encoder_l0_t6_16(const real *w, const real *wp, int u0
         for (int j = 0; j < 16; j++)
             ho[s][u0 + j] = h[j];
     }
+#endif
 }
 
 /* encoder layer 0: units [u0, u0 + 8) of one step for 6 sequences. */
@@ -966,6 +1189,29 @@ RNNC_TILE static void blk_encoder_l0_t7_16(const real *w, const real *wp, int u0
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 7 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[7], vz[7], vn[7], vgh[7], vh[7];
+        for (int s = 0; s < 7; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 7);
+        rv_sigmoid_n(vz + 0, 7);
+        for (int q = 0; q < 7; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 7);
+        for (int s = 0; s < 7; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
     for (int s = 0; s < 7; s++) {
         real g[48];
         real gh[16], h[16];
@@ -985,6 +1231,7 @@ RNNC_TILE static void blk_encoder_l0_t7_16(const real *w, const real *wp, int u0
         for (int j = 0; j < 16; j++)
             ho[s][u0 + j] = h[j];
     }
+#endif
 }
 
 /* encoder layer 0: units [u0, u0 + 8) of one step for 7 sequences. */
@@ -1054,6 +1301,29 @@ RNNC_TILE static void blk_encoder_l0_t8_16(const real *w, const real *wp, int u0
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 8 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[8], vz[8], vn[8], vgh[8], vh[8];
+        for (int s = 0; s < 8; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 8);
+        rv_sigmoid_n(vz + 0, 8);
+        for (int q = 0; q < 8; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 8);
+        for (int s = 0; s < 8; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
     for (int s = 0; s < 8; s++) {
         real g[48];
         real gh[16], h[16];
@@ -1073,6 +1343,7 @@ RNNC_TILE static void blk_encoder_l0_t8_16(const real *w, const real *wp, int u0
         for (int j = 0; j < 16; j++)
             ho[s][u0 + j] = h[j];
     }
+#endif
 }
 
 /* encoder layer 0: units [u0, u0 + 8) of one step for 8 sequences. */
@@ -1275,6 +1546,33 @@ RNNC_TILE static void blk_encoder_l0_tc1_16(const real *w, const real *wp, int u
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 1 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[1], vz[1], vn[1], vgh[1], vh[1];
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 1);
+        rv_sigmoid_n(vz + 0, 1);
+        for (int q = 0; q < 1; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 1);
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_STORE(ps[s] + u0 + 16 * v, vr[q]);
+                RV_STORE(ps[s] + 24 + u0 + 16 * v, vz[q]);
+                RV_STORE(ps[s] + 48 + u0 + 16 * v, vn[q]);
+                RV_STORE(exs[s] + u0 + 16 * v, vgh[q]);
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
     for (int s = 0; s < 1; s++) {
         real g[48];
         real gh[16], h[16];
@@ -1303,6 +1601,7 @@ RNNC_TILE static void blk_encoder_l0_tc1_16(const real *w, const real *wp, int u
             exs[s][u0 + j] = ex[j];
         }
     }
+#endif
 }
 
 /* encoder layer 0: units [u0, u0 + 8) of one step for 1 sequence. */
@@ -1381,6 +1680,33 @@ RNNC_TILE static void blk_encoder_l0_tc2_16(const real *w, const real *wp, int u
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 2 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[2], vz[2], vn[2], vgh[2], vh[2];
+        for (int s = 0; s < 2; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 2);
+        rv_sigmoid_n(vz + 0, 2);
+        for (int q = 0; q < 2; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 2);
+        for (int s = 0; s < 2; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_STORE(ps[s] + u0 + 16 * v, vr[q]);
+                RV_STORE(ps[s] + 24 + u0 + 16 * v, vz[q]);
+                RV_STORE(ps[s] + 48 + u0 + 16 * v, vn[q]);
+                RV_STORE(exs[s] + u0 + 16 * v, vgh[q]);
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
     for (int s = 0; s < 2; s++) {
         real g[48];
         real gh[16], h[16];
@@ -1409,6 +1735,7 @@ RNNC_TILE static void blk_encoder_l0_tc2_16(const real *w, const real *wp, int u
             exs[s][u0 + j] = ex[j];
         }
     }
+#endif
 }
 
 /* encoder layer 0: units [u0, u0 + 8) of one step for 2 sequences. */
@@ -1487,6 +1814,33 @@ RNNC_TILE static void blk_encoder_l0_tc3_16(const real *w, const real *wp, int u
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 3 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[3], vz[3], vn[3], vgh[3], vh[3];
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 3);
+        rv_sigmoid_n(vz + 0, 3);
+        for (int q = 0; q < 3; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 3);
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_STORE(ps[s] + u0 + 16 * v, vr[q]);
+                RV_STORE(ps[s] + 24 + u0 + 16 * v, vz[q]);
+                RV_STORE(ps[s] + 48 + u0 + 16 * v, vn[q]);
+                RV_STORE(exs[s] + u0 + 16 * v, vgh[q]);
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
     for (int s = 0; s < 3; s++) {
         real g[48];
         real gh[16], h[16];
@@ -1515,6 +1869,7 @@ RNNC_TILE static void blk_encoder_l0_tc3_16(const real *w, const real *wp, int u
             exs[s][u0 + j] = ex[j];
         }
     }
+#endif
 }
 
 /* encoder layer 0: units [u0, u0 + 8) of one step for 3 sequences. */
@@ -1593,6 +1948,33 @@ RNNC_TILE static void blk_encoder_l0_tc4_16(const real *w, const real *wp, int u
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 4 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[4], vz[4], vn[4], vgh[4], vh[4];
+        for (int s = 0; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 4);
+        rv_sigmoid_n(vz + 0, 4);
+        for (int q = 0; q < 4; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 4);
+        for (int s = 0; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_STORE(ps[s] + u0 + 16 * v, vr[q]);
+                RV_STORE(ps[s] + 24 + u0 + 16 * v, vz[q]);
+                RV_STORE(ps[s] + 48 + u0 + 16 * v, vn[q]);
+                RV_STORE(exs[s] + u0 + 16 * v, vgh[q]);
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
     for (int s = 0; s < 4; s++) {
         real g[48];
         real gh[16], h[16];
@@ -1621,6 +2003,7 @@ RNNC_TILE static void blk_encoder_l0_tc4_16(const real *w, const real *wp, int u
             exs[s][u0 + j] = ex[j];
         }
     }
+#endif
 }
 
 /* encoder layer 0: units [u0, u0 + 8) of one step for 4 sequences. */
@@ -1699,6 +2082,33 @@ RNNC_TILE static void blk_encoder_l0_tc5_16(const real *w, const real *wp, int u
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 5 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[5], vz[5], vn[5], vgh[5], vh[5];
+        for (int s = 0; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 5);
+        rv_sigmoid_n(vz + 0, 5);
+        for (int q = 0; q < 5; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 5);
+        for (int s = 0; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_STORE(ps[s] + u0 + 16 * v, vr[q]);
+                RV_STORE(ps[s] + 24 + u0 + 16 * v, vz[q]);
+                RV_STORE(ps[s] + 48 + u0 + 16 * v, vn[q]);
+                RV_STORE(exs[s] + u0 + 16 * v, vgh[q]);
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
     for (int s = 0; s < 5; s++) {
         real g[48];
         real gh[16], h[16];
@@ -1727,6 +2137,7 @@ RNNC_TILE static void blk_encoder_l0_tc5_16(const real *w, const real *wp, int u
             exs[s][u0 + j] = ex[j];
         }
     }
+#endif
 }
 
 /* encoder layer 0: units [u0, u0 + 8) of one step for 5 sequences. */
@@ -1805,6 +2216,33 @@ RNNC_TILE static void blk_encoder_l0_tc6_16(const real *w, const real *wp, int u
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 6 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[6], vz[6], vn[6], vgh[6], vh[6];
+        for (int s = 0; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 6);
+        rv_sigmoid_n(vz + 0, 6);
+        for (int q = 0; q < 6; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 6);
+        for (int s = 0; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_STORE(ps[s] + u0 + 16 * v, vr[q]);
+                RV_STORE(ps[s] + 24 + u0 + 16 * v, vz[q]);
+                RV_STORE(ps[s] + 48 + u0 + 16 * v, vn[q]);
+                RV_STORE(exs[s] + u0 + 16 * v, vgh[q]);
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
     for (int s = 0; s < 6; s++) {
         real g[48];
         real gh[16], h[16];
@@ -1833,6 +2271,7 @@ RNNC_TILE static void blk_encoder_l0_tc6_16(const real *w, const real *wp, int u
             exs[s][u0 + j] = ex[j];
         }
     }
+#endif
 }
 
 /* encoder layer 0: units [u0, u0 + 8) of one step for 6 sequences. */
@@ -1911,6 +2350,33 @@ RNNC_TILE static void blk_encoder_l0_tc7_16(const real *w, const real *wp, int u
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 7 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[7], vz[7], vn[7], vgh[7], vh[7];
+        for (int s = 0; s < 7; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 7);
+        rv_sigmoid_n(vz + 0, 7);
+        for (int q = 0; q < 7; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 7);
+        for (int s = 0; s < 7; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_STORE(ps[s] + u0 + 16 * v, vr[q]);
+                RV_STORE(ps[s] + 24 + u0 + 16 * v, vz[q]);
+                RV_STORE(ps[s] + 48 + u0 + 16 * v, vn[q]);
+                RV_STORE(exs[s] + u0 + 16 * v, vgh[q]);
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
     for (int s = 0; s < 7; s++) {
         real g[48];
         real gh[16], h[16];
@@ -1939,6 +2405,7 @@ RNNC_TILE static void blk_encoder_l0_tc7_16(const real *w, const real *wp, int u
             exs[s][u0 + j] = ex[j];
         }
     }
+#endif
 }
 
 /* encoder layer 0: units [u0, u0 + 8) of one step for 7 sequences. */
@@ -2017,6 +2484,33 @@ RNNC_TILE static void blk_encoder_l0_tc8_16(const real *w, const real *wp, int u
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 8 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[8], vz[8], vn[8], vgh[8], vh[8];
+        for (int s = 0; s < 8; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 8);
+        rv_sigmoid_n(vz + 0, 8);
+        for (int q = 0; q < 8; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 8);
+        for (int s = 0; s < 8; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_STORE(ps[s] + u0 + 16 * v, vr[q]);
+                RV_STORE(ps[s] + 24 + u0 + 16 * v, vz[q]);
+                RV_STORE(ps[s] + 48 + u0 + 16 * v, vn[q]);
+                RV_STORE(exs[s] + u0 + 16 * v, vgh[q]);
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
     for (int s = 0; s < 8; s++) {
         real g[48];
         real gh[16], h[16];
@@ -2045,6 +2539,7 @@ RNNC_TILE static void blk_encoder_l0_tc8_16(const real *w, const real *wp, int u
             exs[s][u0 + j] = ex[j];
         }
     }
+#endif
 }
 
 /* encoder layer 0: units [u0, u0 + 8) of one step for 8 sequences. */
@@ -2919,6 +3414,29 @@ RNNC_TILE static void blk_encoder_l1_t1_16(const real *w, const real *wp, int u0
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 1 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[1], vz[1], vn[1], vgh[1], vh[1];
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 1);
+        rv_sigmoid_n(vz + 0, 1);
+        for (int q = 0; q < 1; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 1);
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
     for (int s = 0; s < 1; s++) {
         real g[48];
         real gh[16], h[16];
@@ -2938,6 +3456,7 @@ RNNC_TILE static void blk_encoder_l1_t1_16(const real *w, const real *wp, int u0
         for (int j = 0; j < 16; j++)
             ho[s][u0 + j] = h[j];
     }
+#endif
 }
 
 /* encoder layer 1: units [u0, u0 + 8) of one step for 1 sequence. */
@@ -3007,6 +3526,29 @@ RNNC_TILE static void blk_encoder_l1_t2_16(const real *w, const real *wp, int u0
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 2 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[2], vz[2], vn[2], vgh[2], vh[2];
+        for (int s = 0; s < 2; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 2);
+        rv_sigmoid_n(vz + 0, 2);
+        for (int q = 0; q < 2; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 2);
+        for (int s = 0; s < 2; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
     for (int s = 0; s < 2; s++) {
         real g[48];
         real gh[16], h[16];
@@ -3026,6 +3568,7 @@ RNNC_TILE static void blk_encoder_l1_t2_16(const real *w, const real *wp, int u0
         for (int j = 0; j < 16; j++)
             ho[s][u0 + j] = h[j];
     }
+#endif
 }
 
 /* encoder layer 1: units [u0, u0 + 8) of one step for 2 sequences. */
@@ -3095,6 +3638,29 @@ RNNC_TILE static void blk_encoder_l1_t3_16(const real *w, const real *wp, int u0
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 3 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[3], vz[3], vn[3], vgh[3], vh[3];
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 3);
+        rv_sigmoid_n(vz + 0, 3);
+        for (int q = 0; q < 3; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 3);
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
     for (int s = 0; s < 3; s++) {
         real g[48];
         real gh[16], h[16];
@@ -3114,6 +3680,7 @@ RNNC_TILE static void blk_encoder_l1_t3_16(const real *w, const real *wp, int u0
         for (int j = 0; j < 16; j++)
             ho[s][u0 + j] = h[j];
     }
+#endif
 }
 
 /* encoder layer 1: units [u0, u0 + 8) of one step for 3 sequences. */
@@ -3183,6 +3750,29 @@ RNNC_TILE static void blk_encoder_l1_t4_16(const real *w, const real *wp, int u0
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 4 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[4], vz[4], vn[4], vgh[4], vh[4];
+        for (int s = 0; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 4);
+        rv_sigmoid_n(vz + 0, 4);
+        for (int q = 0; q < 4; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 4);
+        for (int s = 0; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
     for (int s = 0; s < 4; s++) {
         real g[48];
         real gh[16], h[16];
@@ -3202,6 +3792,7 @@ RNNC_TILE static void blk_encoder_l1_t4_16(const real *w, const real *wp, int u0
         for (int j = 0; j < 16; j++)
             ho[s][u0 + j] = h[j];
     }
+#endif
 }
 
 /* encoder layer 1: units [u0, u0 + 8) of one step for 4 sequences. */
@@ -3271,6 +3862,29 @@ RNNC_TILE static void blk_encoder_l1_t5_16(const real *w, const real *wp, int u0
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 5 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[5], vz[5], vn[5], vgh[5], vh[5];
+        for (int s = 0; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 5);
+        rv_sigmoid_n(vz + 0, 5);
+        for (int q = 0; q < 5; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 5);
+        for (int s = 0; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
     for (int s = 0; s < 5; s++) {
         real g[48];
         real gh[16], h[16];
@@ -3290,6 +3904,7 @@ RNNC_TILE static void blk_encoder_l1_t5_16(const real *w, const real *wp, int u0
         for (int j = 0; j < 16; j++)
             ho[s][u0 + j] = h[j];
     }
+#endif
 }
 
 /* encoder layer 1: units [u0, u0 + 8) of one step for 5 sequences. */
@@ -3359,6 +3974,29 @@ RNNC_TILE static void blk_encoder_l1_t6_16(const real *w, const real *wp, int u0
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 6 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[6], vz[6], vn[6], vgh[6], vh[6];
+        for (int s = 0; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 6);
+        rv_sigmoid_n(vz + 0, 6);
+        for (int q = 0; q < 6; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 6);
+        for (int s = 0; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
     for (int s = 0; s < 6; s++) {
         real g[48];
         real gh[16], h[16];
@@ -3378,6 +4016,7 @@ RNNC_TILE static void blk_encoder_l1_t6_16(const real *w, const real *wp, int u0
         for (int j = 0; j < 16; j++)
             ho[s][u0 + j] = h[j];
     }
+#endif
 }
 
 /* encoder layer 1: units [u0, u0 + 8) of one step for 6 sequences. */
@@ -3447,6 +4086,29 @@ RNNC_TILE static void blk_encoder_l1_t7_16(const real *w, const real *wp, int u0
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 7 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[7], vz[7], vn[7], vgh[7], vh[7];
+        for (int s = 0; s < 7; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 7);
+        rv_sigmoid_n(vz + 0, 7);
+        for (int q = 0; q < 7; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 7);
+        for (int s = 0; s < 7; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
     for (int s = 0; s < 7; s++) {
         real g[48];
         real gh[16], h[16];
@@ -3466,6 +4128,7 @@ RNNC_TILE static void blk_encoder_l1_t7_16(const real *w, const real *wp, int u0
         for (int j = 0; j < 16; j++)
             ho[s][u0 + j] = h[j];
     }
+#endif
 }
 
 /* encoder layer 1: units [u0, u0 + 8) of one step for 7 sequences. */
@@ -3535,6 +4198,29 @@ RNNC_TILE static void blk_encoder_l1_t8_16(const real *w, const real *wp, int u0
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 8 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[8], vz[8], vn[8], vgh[8], vh[8];
+        for (int s = 0; s < 8; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 8);
+        rv_sigmoid_n(vz + 0, 8);
+        for (int q = 0; q < 8; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 8);
+        for (int s = 0; s < 8; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
     for (int s = 0; s < 8; s++) {
         real g[48];
         real gh[16], h[16];
@@ -3554,6 +4240,7 @@ RNNC_TILE static void blk_encoder_l1_t8_16(const real *w, const real *wp, int u0
         for (int j = 0; j < 16; j++)
             ho[s][u0 + j] = h[j];
     }
+#endif
 }
 
 /* encoder layer 1: units [u0, u0 + 8) of one step for 8 sequences. */
@@ -3756,6 +4443,33 @@ RNNC_TILE static void blk_encoder_l1_tc1_16(const real *w, const real *wp, int u
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 1 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[1], vz[1], vn[1], vgh[1], vh[1];
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 1);
+        rv_sigmoid_n(vz + 0, 1);
+        for (int q = 0; q < 1; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 1);
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_STORE(ps[s] + u0 + 16 * v, vr[q]);
+                RV_STORE(ps[s] + 24 + u0 + 16 * v, vz[q]);
+                RV_STORE(ps[s] + 48 + u0 + 16 * v, vn[q]);
+                RV_STORE(exs[s] + u0 + 16 * v, vgh[q]);
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
     for (int s = 0; s < 1; s++) {
         real g[48];
         real gh[16], h[16];
@@ -3784,6 +4498,7 @@ RNNC_TILE static void blk_encoder_l1_tc1_16(const real *w, const real *wp, int u
             exs[s][u0 + j] = ex[j];
         }
     }
+#endif
 }
 
 /* encoder layer 1: units [u0, u0 + 8) of one step for 1 sequence. */
@@ -3862,6 +4577,33 @@ RNNC_TILE static void blk_encoder_l1_tc2_16(const real *w, const real *wp, int u
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 2 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[2], vz[2], vn[2], vgh[2], vh[2];
+        for (int s = 0; s < 2; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 2);
+        rv_sigmoid_n(vz + 0, 2);
+        for (int q = 0; q < 2; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 2);
+        for (int s = 0; s < 2; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_STORE(ps[s] + u0 + 16 * v, vr[q]);
+                RV_STORE(ps[s] + 24 + u0 + 16 * v, vz[q]);
+                RV_STORE(ps[s] + 48 + u0 + 16 * v, vn[q]);
+                RV_STORE(exs[s] + u0 + 16 * v, vgh[q]);
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
     for (int s = 0; s < 2; s++) {
         real g[48];
         real gh[16], h[16];
@@ -3890,6 +4632,7 @@ RNNC_TILE static void blk_encoder_l1_tc2_16(const real *w, const real *wp, int u
             exs[s][u0 + j] = ex[j];
         }
     }
+#endif
 }
 
 /* encoder layer 1: units [u0, u0 + 8) of one step for 2 sequences. */
@@ -3968,6 +4711,33 @@ RNNC_TILE static void blk_encoder_l1_tc3_16(const real *w, const real *wp, int u
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 3 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[3], vz[3], vn[3], vgh[3], vh[3];
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 3);
+        rv_sigmoid_n(vz + 0, 3);
+        for (int q = 0; q < 3; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 3);
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_STORE(ps[s] + u0 + 16 * v, vr[q]);
+                RV_STORE(ps[s] + 24 + u0 + 16 * v, vz[q]);
+                RV_STORE(ps[s] + 48 + u0 + 16 * v, vn[q]);
+                RV_STORE(exs[s] + u0 + 16 * v, vgh[q]);
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
     for (int s = 0; s < 3; s++) {
         real g[48];
         real gh[16], h[16];
@@ -3996,6 +4766,7 @@ RNNC_TILE static void blk_encoder_l1_tc3_16(const real *w, const real *wp, int u
             exs[s][u0 + j] = ex[j];
         }
     }
+#endif
 }
 
 /* encoder layer 1: units [u0, u0 + 8) of one step for 3 sequences. */
@@ -4074,6 +4845,33 @@ RNNC_TILE static void blk_encoder_l1_tc4_16(const real *w, const real *wp, int u
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 4 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[4], vz[4], vn[4], vgh[4], vh[4];
+        for (int s = 0; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 4);
+        rv_sigmoid_n(vz + 0, 4);
+        for (int q = 0; q < 4; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 4);
+        for (int s = 0; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_STORE(ps[s] + u0 + 16 * v, vr[q]);
+                RV_STORE(ps[s] + 24 + u0 + 16 * v, vz[q]);
+                RV_STORE(ps[s] + 48 + u0 + 16 * v, vn[q]);
+                RV_STORE(exs[s] + u0 + 16 * v, vgh[q]);
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
     for (int s = 0; s < 4; s++) {
         real g[48];
         real gh[16], h[16];
@@ -4102,6 +4900,7 @@ RNNC_TILE static void blk_encoder_l1_tc4_16(const real *w, const real *wp, int u
             exs[s][u0 + j] = ex[j];
         }
     }
+#endif
 }
 
 /* encoder layer 1: units [u0, u0 + 8) of one step for 4 sequences. */
@@ -4180,6 +4979,33 @@ RNNC_TILE static void blk_encoder_l1_tc5_16(const real *w, const real *wp, int u
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 5 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[5], vz[5], vn[5], vgh[5], vh[5];
+        for (int s = 0; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 5);
+        rv_sigmoid_n(vz + 0, 5);
+        for (int q = 0; q < 5; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 5);
+        for (int s = 0; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_STORE(ps[s] + u0 + 16 * v, vr[q]);
+                RV_STORE(ps[s] + 24 + u0 + 16 * v, vz[q]);
+                RV_STORE(ps[s] + 48 + u0 + 16 * v, vn[q]);
+                RV_STORE(exs[s] + u0 + 16 * v, vgh[q]);
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
     for (int s = 0; s < 5; s++) {
         real g[48];
         real gh[16], h[16];
@@ -4208,6 +5034,7 @@ RNNC_TILE static void blk_encoder_l1_tc5_16(const real *w, const real *wp, int u
             exs[s][u0 + j] = ex[j];
         }
     }
+#endif
 }
 
 /* encoder layer 1: units [u0, u0 + 8) of one step for 5 sequences. */
@@ -4286,6 +5113,33 @@ RNNC_TILE static void blk_encoder_l1_tc6_16(const real *w, const real *wp, int u
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 6 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[6], vz[6], vn[6], vgh[6], vh[6];
+        for (int s = 0; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 6);
+        rv_sigmoid_n(vz + 0, 6);
+        for (int q = 0; q < 6; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 6);
+        for (int s = 0; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_STORE(ps[s] + u0 + 16 * v, vr[q]);
+                RV_STORE(ps[s] + 24 + u0 + 16 * v, vz[q]);
+                RV_STORE(ps[s] + 48 + u0 + 16 * v, vn[q]);
+                RV_STORE(exs[s] + u0 + 16 * v, vgh[q]);
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
     for (int s = 0; s < 6; s++) {
         real g[48];
         real gh[16], h[16];
@@ -4314,6 +5168,7 @@ RNNC_TILE static void blk_encoder_l1_tc6_16(const real *w, const real *wp, int u
             exs[s][u0 + j] = ex[j];
         }
     }
+#endif
 }
 
 /* encoder layer 1: units [u0, u0 + 8) of one step for 6 sequences. */
@@ -4392,6 +5247,33 @@ RNNC_TILE static void blk_encoder_l1_tc7_16(const real *w, const real *wp, int u
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 7 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[7], vz[7], vn[7], vgh[7], vh[7];
+        for (int s = 0; s < 7; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 7);
+        rv_sigmoid_n(vz + 0, 7);
+        for (int q = 0; q < 7; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 7);
+        for (int s = 0; s < 7; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_STORE(ps[s] + u0 + 16 * v, vr[q]);
+                RV_STORE(ps[s] + 24 + u0 + 16 * v, vz[q]);
+                RV_STORE(ps[s] + 48 + u0 + 16 * v, vn[q]);
+                RV_STORE(exs[s] + u0 + 16 * v, vgh[q]);
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
     for (int s = 0; s < 7; s++) {
         real g[48];
         real gh[16], h[16];
@@ -4420,6 +5302,7 @@ RNNC_TILE static void blk_encoder_l1_tc7_16(const real *w, const real *wp, int u
             exs[s][u0 + j] = ex[j];
         }
     }
+#endif
 }
 
 /* encoder layer 1: units [u0, u0 + 8) of one step for 7 sequences. */
@@ -4498,6 +5381,33 @@ RNNC_TILE static void blk_encoder_l1_tc8_16(const real *w, const real *wp, int u
             }
         }
     }
+#if defined(RNNC_VL)
+    { /* 8 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[8], vz[8], vn[8], vgh[8], vh[8];
+        for (int s = 0; s < 8; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 8);
+        rv_sigmoid_n(vz + 0, 8);
+        for (int q = 0; q < 8; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 8);
+        for (int s = 0; s < 8; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_STORE(ps[s] + u0 + 16 * v, vr[q]);
+                RV_STORE(ps[s] + 24 + u0 + 16 * v, vz[q]);
+                RV_STORE(ps[s] + 48 + u0 + 16 * v, vn[q]);
+                RV_STORE(exs[s] + u0 + 16 * v, vgh[q]);
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
     for (int s = 0; s < 8; s++) {
         real g[48];
         real gh[16], h[16];
@@ -4526,6 +5436,7 @@ RNNC_TILE static void blk_encoder_l1_tc8_16(const real *w, const real *wp, int u
             exs[s][u0 + j] = ex[j];
         }
     }
+#endif
 }
 
 /* encoder layer 1: units [u0, u0 + 8) of one step for 8 sequences. */
@@ -5380,12 +6291,14 @@ void tagger_pack(const real *p, real *pw)
         pw[48 + j] = p[2352 + j];
         pw[72 + j] = p[2424 + j];
     }
-    for (long r = 0; r < 72; r++) /* encoder.weight_ih_l0 */
+    for (long r0 = 0; r0 < 72; r0 += 16) /* encoder.weight_ih_l0 */
         for (long k = 0; k < 8; k++)
-            pw[96 + k * 72 + r] = p[0 + r * 8 + k];
-    for (long r = 0; r < 72; r++) /* encoder.weight_hh_l0 */
+            for (long r = r0; r < (r0 + 16 < 72 ? r0 + 16 : 72); r++)
+                pw[96 + k * 72 + r] = p[0 + r * 8 + k];
+    for (long r0 = 0; r0 < 72; r0 += 16) /* encoder.weight_hh_l0 */
         for (long k = 0; k < 24; k++)
-            pw[672 + k * 72 + r] = p[576 + r * 24 + k];
+            for (long r = r0; r < (r0 + 16 < 72 ? r0 + 16 : 72); r++)
+                pw[672 + k * 72 + r] = p[576 + r * 24 + k];
     /* encoder layer 0 reverse */
     for (long j = 0; j < 48; j++) /* b_ih + b_hh */
         pw[2400 + j] = p[4752 + j] + p[4824 + j];
@@ -5393,12 +6306,14 @@ void tagger_pack(const real *p, real *pw)
         pw[2448 + j] = p[4800 + j];
         pw[2472 + j] = p[4872 + j];
     }
-    for (long r = 0; r < 72; r++) /* encoder.weight_ih_l0_reverse */
+    for (long r0 = 0; r0 < 72; r0 += 16) /* encoder.weight_ih_l0_reverse */
         for (long k = 0; k < 8; k++)
-            pw[2496 + k * 72 + r] = p[2448 + r * 8 + k];
-    for (long r = 0; r < 72; r++) /* encoder.weight_hh_l0_reverse */
+            for (long r = r0; r < (r0 + 16 < 72 ? r0 + 16 : 72); r++)
+                pw[2496 + k * 72 + r] = p[2448 + r * 8 + k];
+    for (long r0 = 0; r0 < 72; r0 += 16) /* encoder.weight_hh_l0_reverse */
         for (long k = 0; k < 24; k++)
-            pw[3072 + k * 72 + r] = p[3024 + r * 24 + k];
+            for (long r = r0; r < (r0 + 16 < 72 ? r0 + 16 : 72); r++)
+                pw[3072 + k * 72 + r] = p[3024 + r * 24 + k];
     /* encoder layer 1 */
     for (long j = 0; j < 48; j++) /* b_ih + b_hh */
         pw[4800 + j] = p[10080 + j] + p[10152 + j];
@@ -5406,12 +6321,14 @@ void tagger_pack(const real *p, real *pw)
         pw[4848 + j] = p[10128 + j];
         pw[4872 + j] = p[10200 + j];
     }
-    for (long r = 0; r < 72; r++) /* encoder.weight_ih_l1 */
+    for (long r0 = 0; r0 < 72; r0 += 16) /* encoder.weight_ih_l1 */
         for (long k = 0; k < 48; k++)
-            pw[4896 + k * 72 + r] = p[4896 + r * 48 + k];
-    for (long r = 0; r < 72; r++) /* encoder.weight_hh_l1 */
+            for (long r = r0; r < (r0 + 16 < 72 ? r0 + 16 : 72); r++)
+                pw[4896 + k * 72 + r] = p[4896 + r * 48 + k];
+    for (long r0 = 0; r0 < 72; r0 += 16) /* encoder.weight_hh_l1 */
         for (long k = 0; k < 24; k++)
-            pw[8352 + k * 72 + r] = p[8352 + r * 24 + k];
+            for (long r = r0; r < (r0 + 16 < 72 ? r0 + 16 : 72); r++)
+                pw[8352 + k * 72 + r] = p[8352 + r * 24 + k];
     /* encoder layer 1 reverse */
     for (long j = 0; j < 48; j++) /* b_ih + b_hh */
         pw[10080 + j] = p[15408 + j] + p[15480 + j];
@@ -5419,16 +6336,19 @@ void tagger_pack(const real *p, real *pw)
         pw[10128 + j] = p[15456 + j];
         pw[10152 + j] = p[15528 + j];
     }
-    for (long r = 0; r < 72; r++) /* encoder.weight_ih_l1_reverse */
+    for (long r0 = 0; r0 < 72; r0 += 16) /* encoder.weight_ih_l1_reverse */
         for (long k = 0; k < 48; k++)
-            pw[10176 + k * 72 + r] = p[10224 + r * 48 + k];
-    for (long r = 0; r < 72; r++) /* encoder.weight_hh_l1_reverse */
+            for (long r = r0; r < (r0 + 16 < 72 ? r0 + 16 : 72); r++)
+                pw[10176 + k * 72 + r] = p[10224 + r * 48 + k];
+    for (long r0 = 0; r0 < 72; r0 += 16) /* encoder.weight_hh_l1_reverse */
         for (long k = 0; k < 24; k++)
-            pw[13632 + k * 72 + r] = p[13680 + r * 24 + k];
+            for (long r = r0; r < (r0 + 16 < 72 ? r0 + 16 : 72); r++)
+                pw[13632 + k * 72 + r] = p[13680 + r * 24 + k];
     /* head tag */
-    for (long r = 0; r < 4; r++) /* tag.weight */
+    for (long r0 = 0; r0 < 4; r0 += 16) /* tag.weight */
         for (long k = 0; k < 48; k++)
-            pw[15360 + k * 4 + r] = p[15552 + r * 48 + k];
+            for (long r = r0; r < (r0 + 16 < 4 ? r0 + 16 : 4); r++)
+                pw[15360 + k * 4 + r] = p[15552 + r * 48 + k];
     for (long j = 0; j < 4; j++)
         pw[15552 + j] = p[15744 + j];
 }
@@ -5831,12 +6751,14 @@ void tagger_unpack_grads(const real *g, real *dp)
         dp[2352 + j] = g[48 + j];
         dp[2424 + j] = g[72 + j];
     }
-    for (long r = 0; r < 72; r++) /* encoder.weight_ih_l0 */
+    for (long r0 = 0; r0 < 72; r0 += 16) /* encoder.weight_ih_l0 */
         for (long k = 0; k < 8; k++)
-            dp[0 + r * 8 + k] = g[96 + k * 72 + r];
-    for (long r = 0; r < 72; r++) /* encoder.weight_hh_l0 */
+            for (long r = r0; r < (r0 + 16 < 72 ? r0 + 16 : 72); r++)
+                dp[0 + r * 8 + k] = g[96 + k * 72 + r];
+    for (long r0 = 0; r0 < 72; r0 += 16) /* encoder.weight_hh_l0 */
         for (long k = 0; k < 24; k++)
-            dp[576 + r * 24 + k] = g[672 + k * 72 + r];
+            for (long r = r0; r < (r0 + 16 < 72 ? r0 + 16 : 72); r++)
+                dp[576 + r * 24 + k] = g[672 + k * 72 + r];
     /* encoder layer 0 reverse */
     for (long j = 0; j < 48; j++) /* a merged bias feeds both */
         dp[4752 + j] = dp[4824 + j] = g[2400 + j];
@@ -5844,12 +6766,14 @@ void tagger_unpack_grads(const real *g, real *dp)
         dp[4800 + j] = g[2448 + j];
         dp[4872 + j] = g[2472 + j];
     }
-    for (long r = 0; r < 72; r++) /* encoder.weight_ih_l0_reverse */
+    for (long r0 = 0; r0 < 72; r0 += 16) /* encoder.weight_ih_l0_reverse */
         for (long k = 0; k < 8; k++)
-            dp[2448 + r * 8 + k] = g[2496 + k * 72 + r];
-    for (long r = 0; r < 72; r++) /* encoder.weight_hh_l0_reverse */
+            for (long r = r0; r < (r0 + 16 < 72 ? r0 + 16 : 72); r++)
+                dp[2448 + r * 8 + k] = g[2496 + k * 72 + r];
+    for (long r0 = 0; r0 < 72; r0 += 16) /* encoder.weight_hh_l0_reverse */
         for (long k = 0; k < 24; k++)
-            dp[3024 + r * 24 + k] = g[3072 + k * 72 + r];
+            for (long r = r0; r < (r0 + 16 < 72 ? r0 + 16 : 72); r++)
+                dp[3024 + r * 24 + k] = g[3072 + k * 72 + r];
     /* encoder layer 1 */
     for (long j = 0; j < 48; j++) /* a merged bias feeds both */
         dp[10080 + j] = dp[10152 + j] = g[4800 + j];
@@ -5857,12 +6781,14 @@ void tagger_unpack_grads(const real *g, real *dp)
         dp[10128 + j] = g[4848 + j];
         dp[10200 + j] = g[4872 + j];
     }
-    for (long r = 0; r < 72; r++) /* encoder.weight_ih_l1 */
+    for (long r0 = 0; r0 < 72; r0 += 16) /* encoder.weight_ih_l1 */
         for (long k = 0; k < 48; k++)
-            dp[4896 + r * 48 + k] = g[4896 + k * 72 + r];
-    for (long r = 0; r < 72; r++) /* encoder.weight_hh_l1 */
+            for (long r = r0; r < (r0 + 16 < 72 ? r0 + 16 : 72); r++)
+                dp[4896 + r * 48 + k] = g[4896 + k * 72 + r];
+    for (long r0 = 0; r0 < 72; r0 += 16) /* encoder.weight_hh_l1 */
         for (long k = 0; k < 24; k++)
-            dp[8352 + r * 24 + k] = g[8352 + k * 72 + r];
+            for (long r = r0; r < (r0 + 16 < 72 ? r0 + 16 : 72); r++)
+                dp[8352 + r * 24 + k] = g[8352 + k * 72 + r];
     /* encoder layer 1 reverse */
     for (long j = 0; j < 48; j++) /* a merged bias feeds both */
         dp[15408 + j] = dp[15480 + j] = g[10080 + j];
@@ -5870,16 +6796,19 @@ void tagger_unpack_grads(const real *g, real *dp)
         dp[15456 + j] = g[10128 + j];
         dp[15528 + j] = g[10152 + j];
     }
-    for (long r = 0; r < 72; r++) /* encoder.weight_ih_l1_reverse */
+    for (long r0 = 0; r0 < 72; r0 += 16) /* encoder.weight_ih_l1_reverse */
         for (long k = 0; k < 48; k++)
-            dp[10224 + r * 48 + k] = g[10176 + k * 72 + r];
-    for (long r = 0; r < 72; r++) /* encoder.weight_hh_l1_reverse */
+            for (long r = r0; r < (r0 + 16 < 72 ? r0 + 16 : 72); r++)
+                dp[10224 + r * 48 + k] = g[10176 + k * 72 + r];
+    for (long r0 = 0; r0 < 72; r0 += 16) /* encoder.weight_hh_l1_reverse */
         for (long k = 0; k < 24; k++)
-            dp[13680 + r * 24 + k] = g[13632 + k * 72 + r];
+            for (long r = r0; r < (r0 + 16 < 72 ? r0 + 16 : 72); r++)
+                dp[13680 + r * 24 + k] = g[13632 + k * 72 + r];
     /* head tag */
-    for (long r = 0; r < 4; r++) /* tag.weight */
+    for (long r0 = 0; r0 < 4; r0 += 16) /* tag.weight */
         for (long k = 0; k < 48; k++)
-            dp[15552 + r * 48 + k] = g[15360 + k * 4 + r];
+            for (long r = r0; r < (r0 + 16 < 4 ? r0 + 16 : 4); r++)
+                dp[15552 + r * 48 + k] = g[15360 + k * 4 + r];
     for (long j = 0; j < 4; j++)
         dp[15744 + j] = g[15552 + j];
 }
