@@ -44,6 +44,14 @@ static const char spec_var[] =
     "  - name: c\n    cell: rnn\n    hidden_size: 36\n    nonlinearity: relu\n"
     "head:\n  out_features: 3\n  input: last\nloss: cross_entropy\n";
 
+/* Tiles that take the input too (a first layer of at most 16 inputs, not a GRU): a tanh
+ * RNN both ways over 6 inputs, whose tiles of 32 units go by vectors, under an LSTM. */
+static const char spec_fused[] =
+    "name: mix\ninput_size: 6\nbatch_first: true\nlayers:\n"
+    "  - name: a\n    cell: rnn\n    hidden_size: 32\n    bidirectional: true\n"
+    "  - name: b\n    cell: lstm\n    hidden_size: 16\n"
+    "head:\n  out_features: 3\n  input: last\nloss: cross_entropy\n";
+
 /* The same network in float64 (jit_kern.c's double products). */
 static const char spec_f64[] =
     "name: mix\ninput_size: 6\nbatch_first: true\nprecision: float64\nlayers:\n"
@@ -516,11 +524,13 @@ static void test_mixed_builds(void **state)
     assert_non_null(strstr(src, "rv_sigmoid_n(vi + 0, "));
     assert_non_null(strstr(src, "rv_sigmoid_n(vr + 0, "));
     assert_non_null(strstr(src, "rv_tanh_n(vh + 0, "));
+    assert_non_null(strstr(src, "    const real *const *xs)")); /* a: 6 inputs, fused */
     free(src);
     cunit_free(&u);
     rnnc_fini(&r);
     mixed_builds(spec_text);
     mixed_builds(spec_var);
+    mixed_builds(spec_fused);
 }
 
 /* The forward's steps with one live sequence (a batch of one; a packed batch's longest

@@ -26,6 +26,16 @@ static long proj_cols(const Emitter *e)
     return e->p->kern.proj_cols;
 }
 
+/* Whether the training forward's tiles of layer L take its input too: at most 16 inputs,
+ * every gate's pre-activation in the tile's accumulators (not a GRU's, whose n keeps its
+ * input part apart). The projection pass of so few inputs was mostly its stores, the (B, T,
+ * G*H) rows the tiles then read back (T1's first layer: 10 inputs, 50 GFLOP/s); the tile
+ * starts from b, adds W_ih^T x and then W_hh^T h, the pass's operations in its order. */
+static int fused_x(const Emitter *e, const PlanLayer *L)
+{
+    return e->cache && L->I <= 16 && L->block->cell != CELL_GRU;
+}
+
 /* <fn>_pt<ns>_<w>: columns [j0, j0 + w) of ns pairs' projections b + W_ih^T x; the
  * panel's rows start at wp, ks reals apart (the blocked copy's w, or the packed G*H). */
 static void emit_proj_tile(Emitter *e, const PlanLayer *L, int ns, long w)
@@ -347,12 +357,15 @@ static void emit_rec_tile(Emitter *e, const PlanLayer *L, int ns, long U, int wi
     else
         sb_line(sb, "RNNC_TILE static void %s_t%s%d_%ld(const real *w, const real *wp, int u0,",
                 L->fn, c, ns, U);
-    sb_line(sb, "    real *const *ps, const real *const *hp, real *const *ho%s%s%s)",
+    int fx = fused_x(e, L);
+    sb_line(sb, "    real *const *ps, const real *const *hp, real *const *ho%s%s%s",
             lstm ? ", real *const *cs" : "",
             e->cache && lstm  ? ", real *const *cst"
             : e->cache && gru ? ", real *const *exs"
                               : "",
-            "");
+            fx ? "," : ")");
+    if (fx)
+        sb_line(sb, "    const real *const *xs)");
     sb_line(sb, "{");
     sb->indent += 4;
     /* the panel: [k][gate][U] (a blocked layer's, or the wide tile's), else packed rows */
@@ -360,19 +373,45 @@ static void emit_rec_tile(Emitter *e, const PlanLayer *L, int ns, long U, int wi
     long ks = blk ? G * U : GH, gs = blk ? U : H;
     if (L->pk_bhn >= 0)
         sb_line(sb, "const real *bhn = w + %ld + u0;", L->pk_bhn - L->pk);
-    else
+    else if (!fx)
         sb_line(sb, "(void)w;");
     sb_line(sb, "real acc[%d][%ld];", ns, G * U);
-    sb_line(sb, "for (int s = 0; s < %d; s++)", ns);
-    sb_line(sb, "    for (int j = 0; j < %ld; j++) {", U);
-    for (int q = 0; q < G; q++) {
-        if (gru && q == 2)
-            sb_line(sb, "        acc[s][%ld + j] = %s;", q * U,
-                    L->pk_bhn >= 0 ? "bhn[j]" : e->zero);
-        else
-            sb_line(sb, "        acc[s][%ld + j] = ps[s][%ld + u0 + j];", q * U, q * H);
+    if (fx) { /* b + W_ih^T x, as the projection pass */
+        if (L->pk_b >= 0)
+            sb_line(sb, "const real *b = w + %ld + u0;", L->pk_b - L->pk);
+        sb_line(sb, "const real *wx = w + %ld + u0; /* W_ih^T (%d, %ld) */", L->pk_wx - L->pk,
+                L->I, GH);
+        sb_line(sb, "for (int s = 0; s < %d; s++)", ns);
+        sb_line(sb, "    for (int j = 0; j < %ld; j++) {", U);
+        for (int q = 0; q < G; q++)
+            if (L->pk_b >= 0)
+                sb_line(sb, "        acc[s][%ld + j] = b[%ld + j];", q * U, q * H);
+            else
+                sb_line(sb, "        acc[s][%ld + j] = %s;", q * U, e->zero);
+        sb_line(sb, "    }");
+        sb_line(sb, "for (int k = 0; k < %d; k++) {", L->I);
+        sb_line(sb, "    const real *wk = wx + (long)k * %ld;", GH);
+        sb_line(sb, "    for (int s = 0; s < %d; s++) {", ns);
+        sb_line(sb, "        const real v = xs[s][k];");
+        sb_line(sb, "        for (int j = 0; j < %ld; j++) {", U);
+        for (int q = 0; q < G; q++)
+            sb_line(sb, "            acc[s][%ld + j] = MADD(acc[s][%ld + j], wk[%ld + j], v);",
+                    q * U, q * U, q * H);
+        sb_line(sb, "        }");
+        sb_line(sb, "    }");
+        sb_line(sb, "}");
+    } else {
+        sb_line(sb, "for (int s = 0; s < %d; s++)", ns);
+        sb_line(sb, "    for (int j = 0; j < %ld; j++) {", U);
+        for (int q = 0; q < G; q++) {
+            if (gru && q == 2)
+                sb_line(sb, "        acc[s][%ld + j] = %s;", q * U,
+                        L->pk_bhn >= 0 ? "bhn[j]" : e->zero);
+            else
+                sb_line(sb, "        acc[s][%ld + j] = ps[s][%ld + u0 + j];", q * U, q * H);
+        }
+        sb_line(sb, "    }");
     }
-    sb_line(sb, "    }");
     sb_line(sb, "for (int k = 0; k < %d; k++) {", L->Hr);
     sb_line(sb, "    const real *wk = wp + (long)k * %ld;", ks);
     sb_line(sb, "    for (int s = 0; s < %d; s++) {", ns);
@@ -407,6 +446,8 @@ static void emit_tile_ptrs(Emitter *e, const PlanLayer *L)
         sb_line(sb, "    cst[q] = cs + ((long)b * T + t) * %ld;", H);
     if (e->cache && gru)
         sb_line(sb, "    exs[q] = ex + ((long)b * T + t) * %ld;", H);
+    if (fused_x(e, L))
+        sb_line(sb, "    xs[q] = x + b * xsb + t * xst;");
     sb_line(sb, "}");
 }
 
@@ -433,6 +474,8 @@ static void emit_hh_panels(Emitter *e, const PlanLayer *L, long at, long U)
 static const char *tile_extra(const Emitter *e, const PlanLayer *L)
 {
     int lstm = L->block->cell == CELL_LSTM, gru = L->block->cell == CELL_GRU;
+    if (fused_x(e, L))
+        return lstm ? ", cs_, cst, xs" : ", xs";
     return e->cache && lstm ? ", cs_, cst" : lstm ? ", cs_" : e->cache && gru ? ", exs" : "";
 }
 
@@ -625,7 +668,8 @@ static void emit_tiled_seq(Emitter *e, const PlanLayer *L)
         sb_line(sb, "int panels = 0; /* copied at the first step with one live sequence */");
         sb_line(sb, "xp += %ld;", e->p->wt_width);
     }
-    emit_proj_pass(e, L);
+    if (!fused_x(e, L))
+        emit_proj_pass(e, L);
     emit_rec_pass(e, L);
     sb->indent -= 4;
     sb_line(sb, "}");
