@@ -408,7 +408,7 @@ static int unit_all(const Plan *plan, const char *header_name, const EmitDeploy 
     Emitter e = emitter(&sb, plan, dep, jit, train, for_tcc);
     e.tcc_calls = for_tcc;
     e.vacts = for_tcc && plan->net->math_builtin;
-    e.vec = !dep && !for_tcc && !plan->net->dbl && plan->net->math_builtin && em_plan_vec(plan);
+    e.vec = !for_tcc && !plan->net->dbl && plan->net->math_builtin && em_plan_vec(plan, !!dep);
     memset(out, 0, sizeof *out);
     sb_init(&sb);
     if (dep)

@@ -125,7 +125,15 @@ void em_tile_layer(Emitter *e, const PlanLayer *L);
 /* Whether a tile of U units of layer L has gates by vectors (prelude.c's vec_f32: an LSTM,
  * a GRU resetting after, a tanh RNN, U a multiple of 16), and whether any tile of p has. */
 int em_tile_vec(const PlanLayer *L, long U);
-int em_plan_vec(const Plan *p);
+/* Whether layer L's one-sequence cell (em_cell, not the training one) takes its gates by
+ * vectors: a loop kernel of a multiple of 16 units, not a relu RNN. */
+int em_cell_vec(const PlanLayer *L);
+/* Whether any tile (not in deployed code: dep) or cell of p takes vec_f32. */
+int em_plan_vec(const Plan *p, int dep);
+/* A preprocessor line, at the left margin whatever the code's indentation. */
+void em_pp_line(Sb *sb, const char *text);
+/* rv_<act>_n over the N vectors of array v, at most RNNC_VN a call. */
+void em_vec_acts(Emitter *e, const char *act, const char *v, long N);
 
 /* Per layer: <fn>_cellc, <fn>_back, <fn>_seqc, <fn>_seqb. */
 void em_train_cells(Emitter *e, const PlanLayer *L);

@@ -149,8 +149,7 @@ static void emit_proj_pass(Emitter *e, const PlanLayer *L)
     sb_line(sb, "}");
 }
 
-/* A preprocessor line, at the left margin whatever the code's indentation. */
-static void pp_line(Sb *sb, const char *text)
+void em_pp_line(Sb *sb, const char *text)
 {
     int indent = sb->indent;
     sb->indent = 0;
@@ -158,8 +157,7 @@ static void pp_line(Sb *sb, const char *text)
     sb->indent = indent;
 }
 
-/* rv_<act>_n over the N vectors of array v, at most RNNC_VN a call. */
-static void vec_acts(Emitter *e, const char *act, const char *v, long N)
+void em_vec_acts(Emitter *e, const char *act, const char *v, long N)
 {
     for (long q0 = 0; q0 < N; q0 += 8)
         sb_line(e->sb, "rv_%s_n(%s + %ld, %ld);", act, v, q0, N - q0 < 8 ? N - q0 : 8);
@@ -172,10 +170,14 @@ int em_tile_vec(const PlanLayer *L, long U)
            (b->cell != CELL_RNN || b->nonlin != NONLIN_RELU);
 }
 
-int em_plan_vec(const Plan *p)
+int em_plan_vec(const Plan *p, int dep)
 {
     for (int i = 0; i < p->nlayers; i++) {
         const PlanLayer *L = &p->layers[i];
+        if (em_cell_vec(L))
+            return 1;
+        if (dep)
+            continue;
         if (L->tiled &&
             (em_tile_vec(L, L->tile_w) || (L->H / L->tile_u && em_tile_vec(L, L->tile_u)) ||
              em_tile_vec(L, L->H % L->tile_u)))
@@ -196,7 +198,7 @@ static int emit_tile_gates_vec(Emitter *e, const PlanLayer *L, int ns, long U)
     if (!e->vec || !em_tile_vec(L, U))
         return 0;
     long H = L->H, nv = U / 16, N = ns * nv;
-    pp_line(sb, "#if defined(RNNC_VL)");
+    em_pp_line(sb, "#if defined(RNNC_VL)");
     sb_line(sb, "{ /* %ld vectors of 16 units, each stage of a gate over all of them */", N);
     sb->indent += 4;
     if (lstm)
@@ -226,10 +228,10 @@ static int emit_tile_gates_vec(Emitter *e, const PlanLayer *L, int ns, long U)
     }
     sb_line(sb, "    }");
     if (lstm) {
-        vec_acts(e, "sigmoid", "vi", N);
-        vec_acts(e, "sigmoid", "vf", N);
-        vec_acts(e, "tanh", "vg", N);
-        vec_acts(e, "sigmoid", "vo", N);
+        em_vec_acts(e, "sigmoid", "vi", N);
+        em_vec_acts(e, "sigmoid", "vf", N);
+        em_vec_acts(e, "tanh", "vg", N);
+        em_vec_acts(e, "sigmoid", "vo", N);
         sb_line(sb, each, ns);
         sb_line(sb, "%s", inner);
         sb_line(sb, "        real *c = cs[s] + u0 + 16 * v;");
@@ -245,18 +247,18 @@ static int emit_tile_gates_vec(Emitter *e, const PlanLayer *L, int ns, long U)
         if (e->cache)
             sb_line(sb, "        RV_STORE(cst[s] + u0 + 16 * v, vc[q]);");
         sb_line(sb, "    }");
-        vec_acts(e, "tanh", "vc", N);
+        em_vec_acts(e, "tanh", "vc", N);
         sb_line(sb, each, ns);
         sb_line(sb, "%s", inner);
         sb_line(sb, "        vc[q] = vo[q] * vc[q];");
         sb_line(sb, "        RV_STORE(ho[s] + u0 + 16 * v, vc[q]);");
         sb_line(sb, "    }");
     } else if (gru) {
-        vec_acts(e, "sigmoid", "vr", N);
-        vec_acts(e, "sigmoid", "vz", N);
+        em_vec_acts(e, "sigmoid", "vr", N);
+        em_vec_acts(e, "sigmoid", "vz", N);
         sb_line(sb, "for (int q = 0; q < %ld; q++)", N);
         sb_line(sb, "    vn[q] = vn[q] + vr[q] * vgh[q];");
-        vec_acts(e, "tanh", "vn", N);
+        em_vec_acts(e, "tanh", "vn", N);
         sb_line(sb, each, ns);
         sb_line(sb, "%s", inner);
         if (e->cache) {
@@ -269,7 +271,7 @@ static int emit_tile_gates_vec(Emitter *e, const PlanLayer *L, int ns, long U)
         sb_line(sb, "        RV_STORE(ho[s] + u0 + 16 * v, vh[q]);");
         sb_line(sb, "    }");
     } else {
-        vec_acts(e, "tanh", "vh", N);
+        em_vec_acts(e, "tanh", "vh", N);
         sb_line(sb, each, ns);
         sb_line(sb, "%s", inner);
         if (e->cache)
@@ -279,7 +281,7 @@ static int emit_tile_gates_vec(Emitter *e, const PlanLayer *L, int ns, long U)
     }
     sb->indent -= 4;
     sb_line(sb, "}");
-    pp_line(sb, "#else");
+    em_pp_line(sb, "#else");
     return 1;
 }
 
@@ -336,7 +338,7 @@ static void emit_tile_gates(Emitter *e, const PlanLayer *L, int ns, long U)
     sb->indent -= 4;
     sb_line(sb, "}");
     if (vec)
-        pp_line(sb, "#endif");
+        em_pp_line(sb, "#endif");
 }
 
 /* <fn>_t<ns>_<U> (<fn>_tc<ns>_<U> with the cache): the recurrence's tile of units

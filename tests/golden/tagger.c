@@ -52,7 +52,7 @@ static inline float m_tanhf(float v)
     return z < -1.0f ? -1.0f : z;
 }
 
-/* The tiles' gates, 16 floats a vector (GNU C vectors: the compiler picks the registers),
+/* The gates of tiles and of one-sequence cells, 16 floats a vector (GNU C vectors: the compiler picks the registers),
  * stage by stage over n independent vectors, so that n chains of dependent operations run
  * side by side; one vector at a time, the chain of an LSTM's gates (e^v, a division, tanh
  * of the new c) left the floating-point units waiting and the gates took half a tile.
@@ -67,9 +67,12 @@ static inline float m_tanhf(float v)
 #define RNNC_VKEEP __attribute__((unused))
 typedef float rvec __attribute__((vector_size(64)));
 typedef int rvec_i __attribute__((vector_size(64)));
-/* macros, not functions: a vector passed by value is an ABI question without AVX-512 */
-#define RV_LOAD(v, p) __builtin_memcpy(&(v), (p), sizeof(rvec))
-#define RV_STORE(p, v) __builtin_memcpy((p), &(v), sizeof(rvec))
+/* unaligned, and aliasing the floats it is loaded from (no memcpy, which deployed code
+ * may not call); macros, not functions: a vector passed by value is an ABI question
+ * without AVX-512 */
+typedef float rvec_u __attribute__((vector_size(64), aligned(4), may_alias));
+#define RV_LOAD(v, p) ((v) = *(const rvec_u *)(p))
+#define RV_STORE(p, v) (*(rvec_u *)(p) = (v))
 /* lane by lane, c ? a : b */
 #define RV_SEL(c, a, b) ((rvec)(((c) & (rvec_i)(a)) | (~(c) & (rvec_i)(b))))
 /* x = m_expf(x) */

@@ -147,13 +147,95 @@ static inline float m_tanhf(float v)
     return z < -1.0f ? -1.0f : z;
 }
 
+/* The gates of tiles and of one-sequence cells, 16 floats a vector (GNU C vectors: the compiler picks the registers),
+ * stage by stage over n independent vectors, so that n chains of dependent operations run
+ * side by side; one vector at a time, the chain of an LSTM's gates (e^v, a division, tanh
+ * of the new c) left the floating-point units waiting and the gates took half a tile.
+ * Each function is the scalar one's operations in the scalar one's order, lane by lane:
+ * the same bits; a clamp `v < lo ? lo : v` is a comparison and a select, which keeps a NaN
+ * as the comparison does. n is at most RNNC_VN. */
+#if defined(__GNUC__)
+#define RNNC_VL 16
+#define RNNC_VN 8
+#define RNNC_VFN __attribute__((unused)) static inline void /* a tanh RNN has no sigmoid */
+/* the scalar gates, which only tiles of other widths may call */
+#define RNNC_VKEEP __attribute__((unused))
+typedef float rvec __attribute__((vector_size(64)));
+typedef int rvec_i __attribute__((vector_size(64)));
+/* unaligned, and aliasing the floats it is loaded from (no memcpy, which deployed code
+ * may not call); macros, not functions: a vector passed by value is an ABI question
+ * without AVX-512 */
+typedef float rvec_u __attribute__((vector_size(64), aligned(4), may_alias));
+#define RV_LOAD(v, p) ((v) = *(const rvec_u *)(p))
+#define RV_STORE(p, v) (*(rvec_u *)(p) = (v))
+/* lane by lane, c ? a : b */
+#define RV_SEL(c, a, b) ((rvec)(((c) & (rvec_i)(a)) | (~(c) & (rvec_i)(b))))
+/* x = m_expf(x) */
+RNNC_VFN rv_exp_n(rvec *x, int n)
+{
+    rvec k[RNNC_VN], r[RNNC_VN], r2[RNNC_VN], q[RNNC_VN];
+    const rvec lo = (rvec){0} - 87.0f, hi = (rvec){0} + 88.0f;
+    for (int i = 0; i < n; i++)
+        x[i] = RV_SEL(x[i] < lo, lo, x[i]);
+    for (int i = 0; i < n; i++)
+        x[i] = RV_SEL(x[i] > hi, hi, x[i]);
+    for (int i = 0; i < n; i++)
+        k[i] = (x[i] * 1.44269504f + 12582912.0f) - 12582912.0f;
+    for (int i = 0; i < n; i++)
+        r[i] = (x[i] - k[i] * 0.693359375f) - k[i] * -2.12194440e-4f;
+    for (int i = 0; i < n; i++)
+        r2[i] = r[i] * r[i];
+    for (int i = 0; i < n; i++)
+        q[i] = (4.999999345e-01f + r[i] * 1.666652069e-01f) +
+               r2[i] * ((4.166838741e-02f + r[i] * 8.368710035e-03f) + r2[i] * 1.381461100e-03f);
+    for (int i = 0; i < n; i++)
+        x[i] = (1.0f + (r[i] + r2[i] * q[i])) *
+               (rvec)((__builtin_convertvector(k[i], rvec_i) + 127) << 23);
+}
+/* x = act_sigmoid(x) */
+RNNC_VFN rv_sigmoid_n(rvec *x, int n)
+{
+    for (int i = 0; i < n; i++)
+        x[i] = -x[i];
+    rv_exp_n(x, n);
+    for (int i = 0; i < n; i++)
+        x[i] = 1.0f / (1.0f + x[i]);
+}
+/* v = m_tanhf(v) */
+RNNC_VFN rv_tanh_n(rvec *v, int n)
+{
+    rvec x[RNNC_VN], t[RNNC_VN], t2[RNNC_VN], p[RNNC_VN], q[RNNC_VN];
+    const rvec lo = (rvec){0} - 9.0f, hi = (rvec){0} + 9.0f, one = (rvec){0} + 1.0f;
+    for (int i = 0; i < n; i++)
+        x[i] = RV_SEL(v[i] < lo, lo, RV_SEL(v[i] > hi, hi, v[i]));
+    for (int i = 0; i < n; i++)
+        t[i] = x[i] * x[i];
+    for (int i = 0; i < n; i++)
+        t2[i] = t[i] * t[i];
+    for (int i = 0; i < n; i++)
+        p[i] = (9.999999796e-01f + t[i] * 1.338097600e-01f) +
+               t2[i] * ((3.495528093e-03f + t[i] * 2.060806706e-05f) + t2[i] * 1.335323117e-08f);
+    for (int i = 0; i < n; i++)
+        q[i] = (1.0f + t[i] * 4.671429166e-01f) +
+               t2[i] * ((2.587675640e-02f + t[i] * 3.285535262e-04f) + t2[i] * 7.775976504e-07f);
+    for (int i = 0; i < n; i++)
+        v[i] = x[i] * p[i] / q[i];
+    for (int i = 0; i < n; i++)
+        v[i] = RV_SEL(v[i] > one, one, v[i]);
+    for (int i = 0; i < n; i++)
+        v[i] = RV_SEL(v[i] < -one, -one, v[i]);
+}
+#else
+#define RNNC_VKEEP
+#endif
+
 /* PyTorch's sigmoid: 1 / (1 + e^-v); saturates to 0 or 1 without overflow trouble. */
-static inline real act_sigmoid(real v)
+RNNC_VKEEP static inline real act_sigmoid(real v)
 {
     return 1.0f / (1.0f + m_expf(-v));
 }
 
-static inline real act_tanh(real v)
+RNNC_VKEEP static inline real act_tanh(real v)
 {
     return m_tanhf(v);
 }
