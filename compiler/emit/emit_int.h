@@ -26,8 +26,9 @@ typedef struct Emitter {
     int vacts;         /* libtcc's unit with math: builtin: the batched kernels apply the
                           gate activations to whole vectors (rnnc_sigmoid_v_*, rnnc_tanh_v_*) */
     int acts_done;     /* the gates being written read activations applied already */
-    int vec;           /* a float unit with tiles and math: builtin: prelude.c's vec_f32,
-                          the tiles' gates vector by vector where GNU C vectors exist */
+    int vec;           /* a float unit with math: builtin whose tiles or one-sequence cells
+                          take prelude.c's vec_f32 (em_plan_vec): their gates vector by
+                          vector where GNU C vectors exist */
     char ring[16][48]; /* scratch for index expressions */
     int ring_at;
     /* quantised code's RNNC_QMAX and RNNC_QFRAC (emit/quant.c); NULL elsewhere */

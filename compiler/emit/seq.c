@@ -406,7 +406,7 @@ static void seqb_sample(Emitter *e, const PlanLayer *L)
     if (em_dy_zero(e, L)) { /* dy + dhn as if dy were there: 0 + -0 is +0 */
         sb_line(sb, "const real *dhb = dhn + (long)b * %d;", L->Hr);
         sb_line(sb, "for (int j = 0; j < %d; j++)", L->Hr);
-        sb_line(sb, "    dh[j] = 0.0f + dhb[j];");
+        sb_line(sb, "    dh[j] = %s + dhb[j];", e->zero);
         return;
     }
     sb_line(sb, "const real *dyt = dy + b * ysb + t * yst, *dhb = dhn + (long)b * %d;", L->Hr);
@@ -455,10 +455,10 @@ static void seqb(Emitter *e, const PlanLayer *L)
     sb_line(sb, "%s", "");
 }
 
-/* A split layer's backward kernels: <fn>_bh<n> (dL/dh_{t-1}), <fn>_bx<n> (dL/dx_t, added)
- * for blocks of n = 1 to em_block sequences (a step's live ones split as evenly as can be,
- * no lane computed for nothing), <fn>_bw (the parameter gradients of every live
- * sequence). */
+/* A split layer's backward kernels: <fn>_bh<n> (dL/dh_{t-1}), <fn>_bx<n> (dL/dx_t, set or
+ * added: em_dx_set) for blocks of n = 1 to em_block sequences (a step's live ones split as
+ * evenly as can be, no lane computed for nothing), <fn>_bw (the parameter gradients of
+ * every live sequence). */
 static void back_kernels(Emitter *e, const PlanLayer *L)
 {
     Sb *sb = e->sb;
