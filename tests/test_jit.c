@@ -314,9 +314,9 @@ static void clear_bz(const Plan *p, char *cache, long B, long T)
 
 /* backward in two and in three parts at once (threads, each running whole layers, a layer
  * waiting step by step for the one above) gives one part's parameter gradients, dL/dstate0
- * and cache byte for byte (but the backward's scratch), for both builds: cells of every kind, a bidirectional layer
- * between unidirectional ones, dropout between layers, heads on the last state and on
- * every step. */
+ * and cache byte for byte (but the backward's scratch), for both builds: cells of every kind, a
+ * bidirectional layer between unidirectional ones, dropout between layers, heads on the last state
+ * and on every step. */
 static void test_backward_parts(void **state)
 {
     (void)state;
@@ -474,8 +474,7 @@ static void mixed_builds(const char *text)
     rnnc_init(&r);
     assert_int_equal(rnnc_load_text(&r, "mix.yaml", text), 0);
     ModelFns ft, fc;
-    JitModule *mt = host_compile(&r, JIT_TCC, 1, &ft),
-              *mc = host_compile(&r, JIT_CC, 1, &fc);
+    JitModule *mt = host_compile(&r, JIT_TCC, 1, &ft), *mc = host_compile(&r, JIT_CC, 1, &fc);
     if (!mt || !mc)
         diag_render(&r.diag, stderr);
     assert_non_null(mt);
@@ -533,6 +532,58 @@ static void test_mixed_builds(void **state)
     mixed_builds(spec_fused);
 }
 
+/* The forward of spec `text` on ncase batches of B sequences of up to Tn steps (case c: nb[c]
+ * sequences, lengths lens[c * B ...]) built by libtcc and by the system compiler: the same
+ * bytes. */
+static void forwards_match(const char *text, int B, int Tn, int ncase, const int *lens,
+                           const int *nb)
+{
+    char *dir = tu_mkdtemp(), *cache = tu_strf("%s/cache", dir);
+    setenv("RNNC_CACHE_DIR", cache, 1);
+    Rnnc r;
+    rnnc_init(&r);
+    assert_int_equal(rnnc_load_text(&r, "f.yaml", text), 0);
+    const Plan *p = r.plan;
+    const int O = (int)r.net->out_size, In = (int)r.net->input_size;
+    float *params = malloc(sizeof(float) * (size_t)p->nparams),
+          *x = malloc(sizeof(float) * (size_t)B * Tn * In),
+          *packed = malloc(sizeof(float) * ((size_t)p->npacked + 1));
+    for (long i = 0; i < p->nparams; i++)
+        params[i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
+    for (long i = 0; i < (long)B * Tn * In; i++)
+        x[i] = (float)((i * 13) % 17) / 17.0f - 0.5f;
+    float **y[2];
+    for (int kind = 0; kind < 2; kind++) {
+        ModelFns f;
+        JitModule *m = host_compile(&r, kind ? JIT_CC : JIT_TCC, 0, &f);
+        if (!m)
+            diag_render(&r.diag, stderr);
+        assert_non_null(m);
+        f.pack(params, packed);
+        void *scratch = malloc((size_t)f.scratch_bytes(B, Tn));
+        y[kind] = malloc(sizeof(float *) * (size_t)ncase);
+        for (int c = 0; c < ncase; c++) {
+            y[kind][c] = calloc((size_t)B * Tn * O, 4);
+            assert_int_equal(f.forward(packed, x, lens + (long)c * B, nb[c], Tn, NULL, NULL,
+                                       y[kind][c], NULL, NULL, scratch),
+                             0);
+        }
+        free(scratch);
+        jit_free(m);
+    }
+    for (int c = 0; c < ncase; c++) {
+        if (memcmp(y[0][c], y[1][c], sizeof(float) * (size_t)B * Tn * O) != 0)
+            fail_msg("batch %d: the system compiler's forward differs from libtcc's", c);
+        free(y[0][c]), free(y[1][c]);
+    }
+    free(y[0]), free(y[1]);
+    free(params), free(x), free(packed);
+    rnnc_fini(&r);
+    unsetenv("RNNC_CACHE_DIR");
+    free(cache);
+    tu_rmdir(dir);
+}
+
 /* The forward's steps with one live sequence (a batch of one; a packed batch's longest
  * sequence alone at its end, shorter than T or not) run wide tiles on panels of W_hh^T,
  * every other step from the last panel: libtcc's bits all the same, as for a batch that
@@ -547,56 +598,54 @@ static void test_wide_tiles(void **state)
         "  - name: a\n    cell: lstm\n    hidden_size: 64\n    num_layers: 2\n"
         "  - name: b\n    cell: gru\n    hidden_size: 64\n"
         "  - name: c\n    cell: lstm\n    hidden_size: 48\n    bidirectional: true\n";
-    char *dir = tu_mkdtemp(), *cache = tu_strf("%s/cache", dir);
-    setenv("RNNC_CACHE_DIR", cache, 1);
     Rnnc r;
     rnnc_init(&r);
     assert_int_equal(rnnc_load_text(&r, "wide.yaml", text), 0);
-    const Plan *p = r.plan;
     int w16 = 0, w32 = 0;
-    for (int l = 0; l < p->nlayers; l++)
-        w16 |= p->layers[l].tile_w == 16, w32 |= p->layers[l].tile_w == 32;
+    for (int l = 0; l < r.plan->nlayers; l++)
+        w16 |= r.plan->layers[l].tile_w == 16, w32 |= r.plan->layers[l].tile_w == 32;
     assert_true(w16 && w32); /* tiles of 16 and 32 units: the path is taken */
-    enum { B = 4, Tn = 13 };
-    const int O = (int)r.net->out_size;
-    const int lens[5][B] = {{13, 0, 0, 0}, {13, 4, 9, 1}, {13, 13, 6, 13}, {9, 0, 0, 0},
-                            {11, 4, 9, 1}};
-    const int nb[5] = {1, B, B, 1, B};
-    float *params = malloc(sizeof(float) * (size_t)p->nparams),
-          *x = malloc(sizeof(float) * B * Tn * I),
-          *packed = malloc(sizeof(float) * ((size_t)p->npacked + 1));
-    for (long i = 0; i < p->nparams; i++)
-        params[i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
-    for (long i = 0; i < (long)B * Tn * I; i++)
-        x[i] = (float)((i * 13) % 17) / 17.0f - 0.5f;
-    float *y[2][5];
-    for (int kind = 0; kind < 2; kind++) {
-        ModelFns f;
-        JitModule *m = host_compile(&r, kind ? JIT_CC : JIT_TCC, 0, &f);
-        if (!m)
-            diag_render(&r.diag, stderr);
-        assert_non_null(m);
-        f.pack(params, packed);
-        void *scratch = malloc((size_t)f.scratch_bytes(B, Tn));
-        for (int c = 0; c < 5; c++) {
-            y[kind][c] = calloc((size_t)B * Tn * O, 4);
-            assert_int_equal(f.forward(packed, x, lens[c], nb[c], Tn, NULL, NULL, y[kind][c],
-                                       NULL, NULL, scratch),
-                             0);
-        }
-        free(scratch);
-        jit_free(m);
-    }
-    for (int c = 0; c < 5; c++) {
-        if (memcmp(y[0][c], y[1][c], sizeof(float) * B * Tn * O) != 0)
-            fail_msg("batch %d: the system compiler's forward differs from libtcc's", c);
-        free(y[0][c]), free(y[1][c]);
-    }
-    free(params), free(x), free(packed);
     rnnc_fini(&r);
-    unsetenv("RNNC_CACHE_DIR");
-    free(cache);
-    tu_rmdir(dir);
+    enum { B = 4 };
+    const int lens[5][B] = {
+        {13, 0, 0, 0}, {13, 4, 9, 1}, {13, 13, 6, 13}, {9, 0, 0, 0}, {11, 4, 9, 1}};
+    const int nb[5] = {1, B, B, 1, B};
+    forwards_match(text, B, 13, 5, lens[0], nb);
+}
+
+/* Blocked layers (rows of 2 KiB or more: weights copied into panels per call) whose tiles
+ * take the input when a call has two full tiles of sequences or more (tile.c's fused_run):
+ * an LSTM of 132 units (a last panel of 4) over 20 inputs, under one of 128 both ways, and
+ * a tanh RNN of 512; batches of 13 and 12 (fused: every tile starts from b + W_ih^T x),
+ * of 11 and 5 (the projection pass), packed: libtcc's bits all the same. */
+static void test_fused_forward(void **state)
+{
+    (void)state;
+    static const char text[] =
+        "name: fused\ninput_size: 20\nbatch_first: true\nlayers:\n"
+        "  - name: a\n    cell: lstm\n    hidden_size: 132\n"
+        "  - name: b\n    cell: lstm\n    hidden_size: 128\n    bidirectional: true\n"
+        "  - name: c\n    cell: rnn\n    hidden_size: 512\n";
+    Rnnc r;
+    rnnc_init(&r);
+    assert_int_equal(rnnc_load_text(&r, "fused.yaml", text), 0);
+    for (int l = 0; l < r.plan->nlayers; l++)
+        assert_true(r.plan->layers[l].blocked);
+    CUnit u;
+    assert_int_equal(emit_unit_jit(r.plan, 0, 0, &u, &r.diag), 0);
+    char *src = cunit_join(&u);
+    assert_non_null(strstr(src, "const int fuse = bs[0] >= 12;"));
+    assert_non_null(strstr(src, "    const real *wpx, const real *const *xs)"));
+    free(src);
+    cunit_free(&u);
+    rnnc_fini(&r);
+    enum { B = 13 };
+    int lens[4][B];
+    for (int i = 0; i < B; i++)
+        lens[0][i] = 2 + (i * 5) % 8, lens[1][i] = 9, lens[2][i] = 1 + (i * 3) % 9,
+        lens[3][i] = 9 - i % 4;
+    const int nb[4] = {B, 12, 11, 5};
+    forwards_match(text, B, 9, 4, lens[0], nb);
 }
 
 /* Outputs a forward must write whole: the caller's y is not cleared first, so a forward
@@ -677,7 +726,7 @@ int main(void)
         cmocka_unit_test(test_auto_same_bits), cmocka_unit_test(test_auto_same_bits_f64),
         cmocka_unit_test(test_no_compiler),    cmocka_unit_test(test_build_leaves_pipe),
         cmocka_unit_test(test_forward_parts),  cmocka_unit_test(test_backward_parts),
-        cmocka_unit_test(test_wide_tiles),
+        cmocka_unit_test(test_wide_tiles),     cmocka_unit_test(test_fused_forward),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

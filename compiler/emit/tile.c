@@ -36,6 +36,20 @@ static int fused_x(const Emitter *e, const PlanLayer *L)
     return e->cache && L->I <= 16 && L->block->cell != CELL_GRU;
 }
 
+/* Whether the inference forward's tiles of blocked layer L may take its input too, chosen
+ * per call: with two full tiles of sequences (B >= 2 tile_s) the forward skips the projection
+ * pass, copies W_ih^T into unit panels [u/U][k][gate][U] beside W_hh^T's, and each tile
+ * starts from b, adds W_ih^T x, then W_hh^T h: the pass's operations in its order, the same
+ * bits. The pass's (B, T, G*H) rows, written for every step and read back a step at a time
+ * T steps apart, stalled each tile's first loads, and its epilogue weighed on a product of
+ * Hr terms rather than I + Hr (M1: 8 % of the forward). Fewer sequences keep the pass, which
+ * reads W_ih^T once for many steps rather than once a step. A GRU's n keeps its input part
+ * apart, as in fused_x. */
+static int fused_run(const Emitter *e, const PlanLayer *L)
+{
+    return !e->cache && L->blocked && L->block->cell != CELL_GRU;
+}
+
 /* <fn>_pt<ns>_<w>: columns [j0, j0 + w) of ns pairs' projections b + W_ih^T x; the
  * panel's rows start at wp, ks reals apart (the blocked copy's w, or the packed G*H). */
 static void emit_proj_tile(Emitter *e, const PlanLayer *L, int ns, long w)
@@ -359,15 +373,17 @@ static void emit_rec_tile(Emitter *e, const PlanLayer *L, int ns, long U, int wi
     else
         sb_line(sb, "RNNC_TILE static void %s_t%s%d_%ld(const real *w, const real *wp, int u0,",
                 L->fn, c, ns, U);
-    int fx = fused_x(e, L);
+    int fx = fused_x(e, L), fr = !wide && fused_run(e, L);
     sb_line(sb, "    real *const *ps, const real *const *hp, real *const *ho%s%s%s",
             lstm ? ", real *const *cs" : "",
             e->cache && lstm  ? ", real *const *cst"
             : e->cache && gru ? ", real *const *exs"
                               : "",
-            fx ? "," : ")");
+            fx || fr ? "," : ")");
     if (fx)
         sb_line(sb, "    const real *const *xs)");
+    if (fr)
+        sb_line(sb, "    const real *wpx, const real *const *xs)");
     sb_line(sb, "{");
     sb->indent += 4;
     /* the panel: [k][gate][U] (a blocked layer's, or the wide tile's), else packed rows */
@@ -378,7 +394,41 @@ static void emit_rec_tile(Emitter *e, const PlanLayer *L, int ns, long U, int wi
     else if (!fx)
         sb_line(sb, "(void)w;");
     sb_line(sb, "real acc[%d][%ld];", ns, G * U);
-    if (fx) { /* b + W_ih^T x, as the projection pass */
+    if (fr) { /* xs: b + W_ih^T x from W_ih^T's panel wpx, as the projection pass */
+        sb_line(sb, "if (xs) {");
+        sb->indent += 4;
+        if (L->pk_b >= 0)
+            sb_line(sb, "const real *b = w + %ld + u0;", L->pk_b - L->pk);
+        sb_line(sb, "for (int s = 0; s < %d; s++)", ns);
+        sb_line(sb, "    for (int j = 0; j < %ld; j++) {", U);
+        for (int q = 0; q < G; q++)
+            if (L->pk_b >= 0)
+                sb_line(sb, "        acc[s][%ld + j] = b[%ld + j];", q * U, q * H);
+            else
+                sb_line(sb, "        acc[s][%ld + j] = %s;", q * U, e->zero);
+        sb_line(sb, "    }");
+        sb_line(sb, "for (int k = 0; k < %d; k++) {", L->I);
+        sb_line(sb, "    const real *wk = wpx + (long)k * %ld;", G * U);
+        sb_line(sb, "    for (int s = 0; s < %d; s++) {", ns);
+        sb_line(sb, "        const real v = xs[s][k];");
+        sb_line(sb, "        for (int j = 0; j < %ld; j++) {", U);
+        for (int q = 0; q < G; q++)
+            sb_line(sb, "            acc[s][%ld + j] = MADD(acc[s][%ld + j], wk[%ld + j], v);",
+                    q * U, q * U, q * U);
+        sb_line(sb, "        }");
+        sb_line(sb, "    }");
+        sb_line(sb, "}");
+        sb->indent -= 4;
+        sb_line(sb, "} else {");
+        sb->indent += 4;
+        sb_line(sb, "for (int s = 0; s < %d; s++)", ns);
+        sb_line(sb, "    for (int j = 0; j < %ld; j++) {", U);
+        for (int q = 0; q < G; q++)
+            sb_line(sb, "        acc[s][%ld + j] = ps[s][%ld + u0 + j];", q * U, q * H);
+        sb_line(sb, "    }");
+        sb->indent -= 4;
+        sb_line(sb, "}");
+    } else if (fx) { /* b + W_ih^T x, as the projection pass */
         if (L->pk_b >= 0)
             sb_line(sb, "const real *b = w + %ld + u0;", L->pk_b - L->pk);
         sb_line(sb, "const real *wx = w + %ld + u0; /* W_ih^T (%d, %ld) */", L->pk_wx - L->pk,
@@ -448,23 +498,23 @@ static void emit_tile_ptrs(Emitter *e, const PlanLayer *L)
         sb_line(sb, "    cst[q] = cs + ((long)b * T + t) * %ld;", H);
     if (e->cache && gru)
         sb_line(sb, "    exs[q] = ex + ((long)b * T + t) * %ld;", H);
-    if (fused_x(e, L))
+    if (fused_x(e, L) || fused_run(e, L))
         sb_line(sb, "    xs[q] = x + b * xsb + t * xst;");
     sb_line(sb, "}");
 }
 
-/* W_hh^T copied into panels of U units at wt + at: [u/U][k][gate][U], the last panel
- * narrower; each gate's row of a panel one contiguous copy, so that the copy runs at the
- * speed of memory. */
-static void emit_hh_panels(Emitter *e, const PlanLayer *L, long at, long U)
+/* The K rows of packed W^T at pk (W_hh^T, or a fused forward's W_ih^T) copied into panels
+ * of U units at wt + at: [u/U][k][gate][U], the last panel narrower; each gate's row of a
+ * panel one contiguous copy, so that the copy runs at the speed of memory. */
+static void emit_unit_panels(Emitter *e, const PlanLayer *L, long pk, int K, long at, long U)
 {
     Sb *sb = e->sb;
     long H = L->H, GH = (long)L->G * H;
     sb_line(sb, "for (long ub = 0; ub < %ld; ub += %ld) {", H, U);
-    sb_line(sb, "    const real *wh = w + %ld + ub;", L->pk_wh - L->pk);
+    sb_line(sb, "    const real *wh = w + %ld + ub;", pk - L->pk);
     sb_line(sb, "    const long ud = %ld - ub < %ld ? %ld - ub : %ld;", H, U, H, U);
-    sb_line(sb, "    real *pw = wt + %ld + ub * %ld;", at, (long)L->Hr * L->G);
-    sb_line(sb, "    for (long k = 0; k < %d; k++)", L->Hr);
+    sb_line(sb, "    real *pw = wt + %ld + ub * %ld;", at, (long)K * L->G);
+    sb_line(sb, "    for (long k = 0; k < %d; k++)", K);
     sb_line(sb, "        for (long q = 0; q < %d; q++)", L->G);
     sb_line(sb, "            for (long u = 0; u < ud; u++)");
     sb_line(sb, "                pw[(k * %d + q) * ud + u] = wh[k * %ld + q * %ld + u];", L->G, GH,
@@ -501,7 +551,7 @@ static void emit_rec_tiles(Emitter *e, const PlanLayer *L, const char *u0, long 
      * prefetcher sees them coming; read cold, they stalled each tile's first loads (a sixth
      * of the tile's time in M1). Asked for a step ahead, they are in cache when needed. */
     long line = 64 / e->p->real_size;
-    sb_line(sb, "if (s + 1 < T)");
+    sb_line(sb, "if (%ss + 1 < T)", fused_run(e, L) ? "!fuse && " : "");
     sb_line(sb, "    for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {");
     sb_line(sb,
             "        const real *pn = %s + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) "
@@ -511,10 +561,13 @@ static void emit_rec_tiles(Emitter *e, const PlanLayer *L, const char *u0, long 
     sb_line(sb, "            for (int j = 0; j < %ld; j += %ld)", U, line);
     sb_line(sb, "                RNNC_PREFETCH(pn + g * %ld + j);", (long)L->H);
     sb_line(sb, "    }");
+    char fx[80] = "";
+    if (fused_run(e, L))
+        snprintf(fx, sizeof fx, ", wt + (long)%s * %ld, fuse ? xs : 0", u0, (long)L->I * L->G);
     sb_line(sb, "switch (m) {");
     for (int ns = L->tile_s; ns >= 1; ns--)
-        sb_line(sb, "case %d: %s_t%s%d_%ld(w, wp, %s, ps, hp, ho%s); break;", ns, L->fn, c, ns, U,
-                u0, extra);
+        sb_line(sb, "case %d: %s_t%s%d_%ld(w, wp, %s, ps, hp, ho%s%s); break;", ns, L->fn, c, ns,
+                U, u0, extra, fx);
     sb_line(sb, "}");
     sb->indent -= 4;
     sb_line(sb, "}");
@@ -550,7 +603,7 @@ static void emit_rec_pass(Emitter *e, const PlanLayer *L)
         } else {
             sb_line(sb, "if (!panels) { /* W_hh^T into panels of %ld units, once a call */", W);
             sb->indent += 4;
-            emit_hh_panels(e, L, 0, W);
+            emit_unit_panels(e, L, L->pk_wh, L->Hr, 0, W);
             sb_line(sb, "panels = 1;");
             sb->indent -= 4;
             sb_line(sb, "}");
@@ -603,7 +656,16 @@ static void emit_blocking(Emitter *e, const PlanLayer *L)
     long GH = (long)L->G * L->H, w = proj_cols(e), I = L->I;
     sb_line(sb, "real *wt = xp; /* (I + Hr) * G*H: the panels */");
     sb_line(sb, "xp += %ld;", e->p->wt_width);
-    sb_line(sb, "{");
+    if (fused_run(e, L)) {
+        sb_line(sb, "const int fuse = bs[0] >= %d; /* two full tiles: the tiles take x */",
+                2 * L->tile_s);
+        sb_line(sb, "if (fuse) {");
+        sb->indent += 4;
+        emit_unit_panels(e, L, L->pk_wx, L->I, 0, L->tile_u);
+        sb->indent -= 4;
+        sb_line(sb, "} else {");
+    } else
+        sb_line(sb, "{");
     sb->indent += 4;
     sb_line(sb, "const real *wx = w + %ld;", L->pk_wx - L->pk);
     sb_line(sb, "for (long jb = 0; jb < %ld; jb += %ld) {", GH, w);
@@ -612,9 +674,9 @@ static void emit_blocking(Emitter *e, const PlanLayer *L)
     sb_line(sb, "        for (long j = 0; j < wd; j++)");
     sb_line(sb, "            wt[jb * %ld + k * wd + j] = wx[k * %ld + jb + j];", I, GH);
     sb_line(sb, "}");
-    emit_hh_panels(e, L, (long)L->I * GH, L->tile_u);
     sb->indent -= 4;
     sb_line(sb, "}");
+    emit_unit_panels(e, L, L->pk_wh, L->Hr, (long)L->I * GH, L->tile_u);
 }
 
 /* <fn>_seq (with e->cache <fn>_seqc), with seq.c's signatures: the projections, then the
@@ -670,7 +732,13 @@ static void emit_tiled_seq(Emitter *e, const PlanLayer *L)
         sb_line(sb, "int panels = 0; /* copied at the first step with one live sequence */");
         sb_line(sb, "xp += %ld;", e->p->wt_width);
     }
-    if (!fused_x(e, L))
+    if (fused_run(e, L)) {
+        sb_line(sb, "if (!fuse) {");
+        sb->indent += 4;
+        emit_proj_pass(e, L);
+        sb->indent -= 4;
+        sb_line(sb, "}");
+    } else if (!fused_x(e, L))
         emit_proj_pass(e, L);
     emit_rec_pass(e, L);
     sb->indent -= 4;
