@@ -373,6 +373,21 @@ static void run_steps(void *p)
         s->step(s->state, s->x + (long)t * s->I, s->y);
 }
 
+/* The step's bound: its weights (the deployed array, npacked reals) read once a step, 100
+ * times as run_steps steps, from wherever they stay between reads (L2 for S1's 204 KB). */
+typedef struct Bound {
+    const float *w;
+    long n;
+    double sink;
+} Bound;
+
+static void run_bound(void *p)
+{
+    Bound *b = p;
+    for (int t = 0; t < 100; t++)
+        b->sink += stream_read(b->w, b->n);
+}
+
 static int sh(const char *cmd)
 {
     return system(cmd) == 0 ? 0 : -1;
@@ -428,12 +443,17 @@ static void bench_step(const Config *c, Rnnc *r, const char *dir)
         s.x = random_floats(100L * c->I, 4);
         s.y = alloc64((size_t)r->net->out_size * 4);
         s.I = c->I;
-        Run run[2] = {{"rnnc", run_steps, &s, {0}}, {"peak", run_peak, &g_peak, {0}}};
-        measure(run, 2, 2000, 1e5);
+        Bound bd = {random_floats(r->plan->npacked, 4), r->plan->npacked, 0};
+        Run run[3] = {{"rnnc", run_steps, &s, {0}},
+                      {"peak", run_peak, &g_peak, {0}},
+                      {"bound", run_bound, &bd, {0}}};
+        measure(run, 3, 2000, 1e5);
         for (int k = 0; k < g_rounds; k++)
-            run[0].per[k] /= 100;
+            run[0].per[k] /= 100, run[2].per[k] /= 100;
         report(run, 1, c, "step", r->plan->flops_per_step);
         report(run + 1, 1, c, "step", g_peak.flops);
+        report(run + 2, 1, c, "step", r->plan->npacked * 4); /* bytes read */
+        free((void *)bd.w);
         if (g_dump)
             dump_stream(c, r, &s, wpath);
         free(s.state);

@@ -1,7 +1,8 @@
 /* fma.c — this machine's fp32 FMA peak: independent chains of AVX-512 fused multiply-adds
- * (AVX2 where AVX-512 is missing), enough of them to hide the latency. Built with -O2
- * -march=native for rnnc-peak and rnnc-bench (which times it interleaved with the
- * contenders, so that a share of the peak compares like with like). */
+ * (AVX2 where AVX-512 is missing), enough of them to hide the latency; and the time to read
+ * an array once, the bound of a streaming step whose weights live in L2. Built with -O2
+ * -march=native for rnnc-peak and rnnc-bench (which times both interleaved with the
+ * contenders, so that a share of the peak or of the bound compares like with like). */
 #include "fma.h"
 
 #if defined(__AVX512F__)
@@ -11,6 +12,7 @@
 #define SET1 _mm512_set1_ps
 #define FMA _mm512_fmadd_ps
 #define ADD _mm512_add_ps
+#define LOAD _mm512_load_ps
 #define SUM(v) _mm512_reduce_add_ps(v)
 #elif defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -19,6 +21,7 @@
 #define SET1 _mm256_set1_ps
 #define FMA _mm256_fmadd_ps
 #define ADD _mm256_add_ps
+#define LOAD _mm256_load_ps
 static float SUM(__m256 v)
 {
     float t[8];
@@ -62,4 +65,28 @@ double fma_burst(long n)
 double fma_flops(long n)
 {
     return 2.0 * fma_lanes() * CHAINS * (double)n;
+}
+
+double stream_read(const float *p, long n)
+{
+#ifdef LANES
+    /* 8 sums: each vector's addition waits on the one 8 loads before it, not on the last */
+    VEC s0 = SET1(0), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
+    long k = 0;
+    for (; k + 8 * LANES <= n; k += 8 * LANES) {
+        s0 = ADD(s0, LOAD(p + k)), s1 = ADD(s1, LOAD(p + k + LANES));
+        s2 = ADD(s2, LOAD(p + k + 2 * LANES)), s3 = ADD(s3, LOAD(p + k + 3 * LANES));
+        s4 = ADD(s4, LOAD(p + k + 4 * LANES)), s5 = ADD(s5, LOAD(p + k + 5 * LANES));
+        s6 = ADD(s6, LOAD(p + k + 6 * LANES)), s7 = ADD(s7, LOAD(p + k + 7 * LANES));
+    }
+    double t = (double)SUM(ADD(ADD(ADD(s0, s1), ADD(s2, s3)), ADD(ADD(s4, s5), ADD(s6, s7))));
+    for (; k < n; k++)
+        t += p[k];
+    return t;
+#else
+    double t = 0;
+    for (long k = 0; k < n; k++)
+        t += p[k];
+    return t;
+#endif
 }

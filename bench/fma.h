@@ -9,4 +9,7 @@ double fma_flops(long n);
 /* Lanes of the vectors used: 16 (AVX-512), 8 (AVX2), or 0. */
 int fma_lanes(void);
 
+/* Reads p[0 .. n) once (64-byte aligned) with vector loads; returns their sum. */
+double stream_read(const float *p, long n);
+
 #endif

@@ -64,6 +64,7 @@ class Table:
         self.t = {}      # (cid, mode) -> who -> [us per round]
         self.flops = {}  # (cid, mode) -> flops of the rnnc row
         self.peak = {}   # (cid, mode) -> [peak GFLOP/s per round]
+        self.bytes = {}  # (cid, "step") -> bytes of weights the bound reads
         self.checks = {}  # (who, cid) -> (diff, ok)
         self.notes = []
 
@@ -98,6 +99,8 @@ class Table:
             self.t.setdefault(key, {}).setdefault(who, []).append(us)
             if who == "rnnc" and r[4]:
                 self.flops[key] = float(r[4])
+            if who == "bound":
+                self.bytes[key] = float(r[4])
 
 
 def med(v):
@@ -233,6 +236,12 @@ def render(tab, ids):
             lines.append("%-4s %-11s %s %s %s %8.1f %s" % (
                 cid, mode, fmt(mine), " ".join(cells), " ".join(ratios), gf, share))
             rows.append(rec)
+            if "bound" in t:
+                b = med(t["bound"])
+                rec.update(bound_us=b)
+                lines.append("%-4s step bound: reading its %.0f KB of weights once, alone (bench/"
+                             "fma.c's stream_read), takes %.3f us; the step %.2fx that" % (
+                                 cid, tab.bytes[(cid, mode)] / 1024, b, mine / b))
         first = tab.t.get((cid, "first-cold"))
         if first:
             lines.append("%-4s spec to first result (--jit auto): %.1f ms with an empty cache, "
