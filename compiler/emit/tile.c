@@ -355,6 +355,46 @@ static void emit_tile_gates(Emitter *e, const PlanLayer *L, int ns, long U)
         em_pp_line(sb, "#endif");
 }
 
+/* The tile's accumulators before its products: gate q's units u0 + j from `from` (a format
+ * of the gate's offset q H: the bias, or the projection pass's row), 0 without one; a GRU's
+ * n from b_hn, its W_hn h kept apart from the input's part. */
+static void emit_tile_init(Emitter *e, const PlanLayer *L, int ns, long U, const char *from)
+{
+    Sb *sb = e->sb;
+    sb_line(sb, "for (int s = 0; s < %d; s++)", ns);
+    sb_line(sb, "    for (int j = 0; j < %ld; j++) {", U);
+    for (int q = 0; q < L->G; q++) {
+        char rhs[64];
+        if (L->block->cell == CELL_GRU && q == 2) /* only from the pass: fused_x, fused_run */
+            snprintf(rhs, sizeof rhs, "%s", L->pk_bhn >= 0 ? "bhn[j]" : e->zero);
+        else if (from)
+            snprintf(rhs, sizeof rhs, from, (long)q * L->H);
+        else
+            snprintf(rhs, sizeof rhs, "%s", e->zero);
+        sb_line(sb, "        acc[s][%ld + j] = %s;", q * U, rhs);
+    }
+    sb_line(sb, "    }");
+}
+
+/* acc += the K rows of a panel at w (ks reals apart, gate q's columns at q gs) times
+ * v[s][k], k ascending: the projection pass's and the one-sequence product's order. */
+static void emit_tile_terms(Emitter *e, const PlanLayer *L, int ns, long U, long K, const char *w,
+                            long ks, long gs, const char *v)
+{
+    Sb *sb = e->sb;
+    sb_line(sb, "for (int k = 0; k < %ld; k++) {", K);
+    sb_line(sb, "    const real *wk = %s + (long)k * %ld;", w, ks);
+    sb_line(sb, "    for (int s = 0; s < %d; s++) {", ns);
+    sb_line(sb, "        const real v = %s[s][k];", v);
+    sb_line(sb, "        for (int j = 0; j < %ld; j++) {", U);
+    for (int q = 0; q < L->G; q++)
+        sb_line(sb, "            acc[s][%ld + j] = MADD(acc[s][%ld + j], wk[%ld + j], v);", q * U,
+                q * U, q * gs);
+    sb_line(sb, "        }");
+    sb_line(sb, "    }");
+    sb_line(sb, "}");
+}
+
 /* <fn>_t<ns>_<U> (<fn>_tc<ns>_<U> with the cache): the recurrence's tile of units
  * [u0, u0 + U) of every gate for ns sequences: xp (ps) plus W_hh^T h_{t-1} (hp), then the
  * gates into ho (h_t), cs (c, in place); with the cache the activations over xp, c into cst
@@ -394,38 +434,18 @@ static void emit_rec_tile(Emitter *e, const PlanLayer *L, int ns, long U, int wi
     else if (!fx)
         sb_line(sb, "(void)w;");
     sb_line(sb, "real acc[%d][%ld];", ns, G * U);
+    const char *bias = L->pk_b >= 0 ? "b[%ld + j]" : NULL, *xp = "ps[s][%ld + u0 + j]";
     if (fr) { /* xs: b + W_ih^T x from W_ih^T's panel wpx, as the projection pass */
         sb_line(sb, "if (xs) {");
         sb->indent += 4;
         if (L->pk_b >= 0)
             sb_line(sb, "const real *b = w + %ld + u0;", L->pk_b - L->pk);
-        sb_line(sb, "for (int s = 0; s < %d; s++)", ns);
-        sb_line(sb, "    for (int j = 0; j < %ld; j++) {", U);
-        for (int q = 0; q < G; q++)
-            if (L->pk_b >= 0)
-                sb_line(sb, "        acc[s][%ld + j] = b[%ld + j];", q * U, q * H);
-            else
-                sb_line(sb, "        acc[s][%ld + j] = %s;", q * U, e->zero);
-        sb_line(sb, "    }");
-        sb_line(sb, "for (int k = 0; k < %d; k++) {", L->I);
-        sb_line(sb, "    const real *wk = wpx + (long)k * %ld;", G * U);
-        sb_line(sb, "    for (int s = 0; s < %d; s++) {", ns);
-        sb_line(sb, "        const real v = xs[s][k];");
-        sb_line(sb, "        for (int j = 0; j < %ld; j++) {", U);
-        for (int q = 0; q < G; q++)
-            sb_line(sb, "            acc[s][%ld + j] = MADD(acc[s][%ld + j], wk[%ld + j], v);",
-                    q * U, q * U, q * U);
-        sb_line(sb, "        }");
-        sb_line(sb, "    }");
-        sb_line(sb, "}");
+        emit_tile_init(e, L, ns, U, bias);
+        emit_tile_terms(e, L, ns, U, L->I, "wpx", G * U, U, "xs");
         sb->indent -= 4;
         sb_line(sb, "} else {");
         sb->indent += 4;
-        sb_line(sb, "for (int s = 0; s < %d; s++)", ns);
-        sb_line(sb, "    for (int j = 0; j < %ld; j++) {", U);
-        for (int q = 0; q < G; q++)
-            sb_line(sb, "        acc[s][%ld + j] = ps[s][%ld + u0 + j];", q * U, q * H);
-        sb_line(sb, "    }");
+        emit_tile_init(e, L, ns, U, xp);
         sb->indent -= 4;
         sb_line(sb, "}");
     } else if (fx) { /* b + W_ih^T x, as the projection pass */
@@ -433,48 +453,11 @@ static void emit_rec_tile(Emitter *e, const PlanLayer *L, int ns, long U, int wi
             sb_line(sb, "const real *b = w + %ld + u0;", L->pk_b - L->pk);
         sb_line(sb, "const real *wx = w + %ld + u0; /* W_ih^T (%d, %ld) */", L->pk_wx - L->pk,
                 L->I, GH);
-        sb_line(sb, "for (int s = 0; s < %d; s++)", ns);
-        sb_line(sb, "    for (int j = 0; j < %ld; j++) {", U);
-        for (int q = 0; q < G; q++)
-            if (L->pk_b >= 0)
-                sb_line(sb, "        acc[s][%ld + j] = b[%ld + j];", q * U, q * H);
-            else
-                sb_line(sb, "        acc[s][%ld + j] = %s;", q * U, e->zero);
-        sb_line(sb, "    }");
-        sb_line(sb, "for (int k = 0; k < %d; k++) {", L->I);
-        sb_line(sb, "    const real *wk = wx + (long)k * %ld;", GH);
-        sb_line(sb, "    for (int s = 0; s < %d; s++) {", ns);
-        sb_line(sb, "        const real v = xs[s][k];");
-        sb_line(sb, "        for (int j = 0; j < %ld; j++) {", U);
-        for (int q = 0; q < G; q++)
-            sb_line(sb, "            acc[s][%ld + j] = MADD(acc[s][%ld + j], wk[%ld + j], v);",
-                    q * U, q * U, q * H);
-        sb_line(sb, "        }");
-        sb_line(sb, "    }");
-        sb_line(sb, "}");
-    } else {
-        sb_line(sb, "for (int s = 0; s < %d; s++)", ns);
-        sb_line(sb, "    for (int j = 0; j < %ld; j++) {", U);
-        for (int q = 0; q < G; q++) {
-            if (gru && q == 2)
-                sb_line(sb, "        acc[s][%ld + j] = %s;", q * U,
-                        L->pk_bhn >= 0 ? "bhn[j]" : e->zero);
-            else
-                sb_line(sb, "        acc[s][%ld + j] = ps[s][%ld + u0 + j];", q * U, q * H);
-        }
-        sb_line(sb, "    }");
-    }
-    sb_line(sb, "for (int k = 0; k < %d; k++) {", L->Hr);
-    sb_line(sb, "    const real *wk = wp + (long)k * %ld;", ks);
-    sb_line(sb, "    for (int s = 0; s < %d; s++) {", ns);
-    sb_line(sb, "        const real v = hp[s][k];");
-    sb_line(sb, "        for (int j = 0; j < %ld; j++) {", U);
-    for (int q = 0; q < G; q++)
-        sb_line(sb, "            acc[s][%ld + j] = MADD(acc[s][%ld + j], wk[%ld + j], v);", q * U,
-                q * U, q * gs);
-    sb_line(sb, "        }");
-    sb_line(sb, "    }");
-    sb_line(sb, "}");
+        emit_tile_init(e, L, ns, U, bias);
+        emit_tile_terms(e, L, ns, U, L->I, "wx", GH, H, "xs");
+    } else
+        emit_tile_init(e, L, ns, U, xp);
+    emit_tile_terms(e, L, ns, U, L->Hr, "wp", ks, gs, "hp");
     emit_tile_gates(e, L, ns, U);
     sb->indent -= 4;
     sb_line(sb, "}");
