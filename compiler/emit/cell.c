@@ -45,78 +45,6 @@ int em_cell_vec(const PlanLayer *L)
     return !L->unrolled && L->H % 16 == 0 && (b->cell != CELL_RNN || b->nonlin != NONLIN_RELU);
 }
 
-/* The gates of em_cell with prelude.c's vec_f32: H / 16 vectors, each stage of a gate over
- * all of them before the next (the scalar gates' operations in their order, lane by lane:
- * the same bits); then #else, for the scalar ones and an #endif after them. */
-static void cell_gates_vec(Emitter *e, const PlanLayer *L)
-{
-    Sb *sb = e->sb;
-    const Block *blk = L->block;
-    long H = L->H, N = H / 16;
-    em_pp_line(sb, "#if defined(RNNC_VL)");
-    sb_line(sb, "{ /* %ld vectors of 16 units, each stage of a gate over all of them */", N);
-    sb->indent += 4;
-    if (blk->cell == CELL_LSTM) {
-        sb_line(sb, "rvec vi[%ld], vf[%ld], vg[%ld], vo[%ld], vc[%ld];", N, N, N, N, N);
-        sb_line(sb, "for (int q = 0; q < %ld; q++) {", N);
-        static const char *const gate[4] = {"vi", "vf", "vg", "vo"};
-        for (int k = 0; k < 4; k++)
-            sb_line(sb, "    RV_LOAD(%s[q], g + %ld + 16 * q);", gate[k], k * H);
-        sb_line(sb, "}");
-        em_vec_acts(e, "sigmoid", "vi", N);
-        em_vec_acts(e, "sigmoid", "vf", N);
-        em_vec_acts(e, "tanh", "vg", N);
-        em_vec_acts(e, "sigmoid", "vo", N);
-        sb_line(sb, "for (int q = 0; q < %ld; q++) {", N);
-        sb_line(sb, "    RV_LOAD(vc[q], c + 16 * q);");
-        sb_line(sb, "    vc[q] = vf[q] * vc[q] + vi[q] * vg[q];");
-        sb_line(sb, "    RV_STORE(c + 16 * q, vc[q]);");
-        sb_line(sb, "}");
-        em_vec_acts(e, "tanh", "vc", N);
-        sb_line(sb, "for (int q = 0; q < %ld; q++) {", N);
-        sb_line(sb, "    vc[q] = vo[q] * vc[q];");
-        sb_line(sb, "    RV_STORE(%s + 16 * q, vc[q]);", L->P ? "m" : "h");
-        sb_line(sb, "}");
-    } else if (blk->cell == CELL_GRU) {
-        int after = blk->reset == RESET_AFTER;
-        if (after)
-            sb_line(sb, "rvec vr[%ld], vgh[%ld], vz[%ld], vn[%ld], vh[%ld];", N, N, N, N, N);
-        else
-            sb_line(sb, "rvec vz[%ld], vn[%ld], vh[%ld];", N, N, N);
-        sb_line(sb, "for (int q = 0; q < %ld; q++) {", N);
-        if (after) {
-            sb_line(sb, "    RV_LOAD(vr[q], g + 16 * q);");
-            sb_line(sb, "    RV_LOAD(vgh[q], gh + 16 * q);");
-        }
-        sb_line(sb, "    RV_LOAD(vz[q], g + %ld + 16 * q);", H);
-        sb_line(sb, "    RV_LOAD(vn[q], g + %ld + 16 * q);", 2 * H);
-        sb_line(sb, "    RV_LOAD(vh[q], h + 16 * q);");
-        sb_line(sb, "}");
-        if (after)
-            em_vec_acts(e, "sigmoid", "vr", N);
-        em_vec_acts(e, "sigmoid", "vz", N);
-        if (after) {
-            sb_line(sb, "for (int q = 0; q < %ld; q++)", N);
-            sb_line(sb, "    vn[q] = vn[q] + vr[q] * vgh[q];");
-        }
-        em_vec_acts(e, "tanh", "vn", N);
-        sb_line(sb, "for (int q = 0; q < %ld; q++) {", N);
-        sb_line(sb, "    vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];");
-        sb_line(sb, "    RV_STORE(h + 16 * q, vh[q]);");
-        sb_line(sb, "}");
-    } else {
-        sb_line(sb, "rvec vh[%ld];", N);
-        sb_line(sb, "for (int q = 0; q < %ld; q++)", N);
-        sb_line(sb, "    RV_LOAD(vh[q], g + 16 * q);");
-        em_vec_acts(e, "tanh", "vh", N);
-        sb_line(sb, "for (int q = 0; q < %ld; q++)", N);
-        sb_line(sb, "    RV_STORE(h + 16 * q, vh[q]);");
-    }
-    sb->indent -= 4;
-    sb_line(sb, "}");
-    em_pp_line(sb, "#else");
-}
-
 /* One time step of one sample: reads x (I) and h (Hr) [and c (H)], writes h [and c]. */
 void em_cell(Emitter *e, const PlanLayer *L)
 {
@@ -174,8 +102,10 @@ void em_cell(Emitter *e, const PlanLayer *L)
     if (L->P)
         sb_line(sb, "real m[%ld]; /* o * tanh(c), before the projection */", H);
     int vec = e->vec && !e->cache && em_cell_vec(L);
-    if (vec)
-        cell_gates_vec(e, L);
+    if (vec) { /* H / 16 vectors; then #else, the scalar gates, #endif */
+        VecSite vs = {0, 0, H / 16, H, L->P ? "m" : "h"};
+        em_vec_gates(e, L, &vs);
+    }
     em_units(e, L, H, em_gates_unit);
     if (vec)
         em_pp_line(sb, "#endif");

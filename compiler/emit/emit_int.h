@@ -133,8 +133,21 @@ int em_cell_vec(const PlanLayer *L);
 int em_plan_vec(const Plan *p, int dep);
 /* A preprocessor line, at the left margin whatever the code's indentation. */
 void em_pp_line(Sb *sb, const char *text);
-/* rv_<act>_n over the N vectors of array v, at most RNNC_VN a call. */
-void em_vec_acts(Emitter *e, const char *act, const char *v, long N);
+/* Where em_vec_gates' vectors are: a tile's sequence s and vector v (q = s * nv + v), units
+ * u0 + 16 v of its tables ps, hp, ho, cs (the accumulators acc[s], gate k's at k * gs); or,
+ * ns = 0, a cell's vector q, units 16 q of g (gate k's at k * gs), gh, h, c and out (h, or
+ * an LSTM's m before its projection). */
+typedef struct VecSite {
+    int ns;
+    long nv, N, gs;
+    const char *out;
+} VecSite;
+/* The gates of N vectors of 16 units with prelude.c's vec_f32, each stage of a gate over
+ * all of them before the next (the scalar gates' operations in their order, lane by lane:
+ * the same bits), inside #if defined(RNNC_VL); ends with #else, for the scalar gates and
+ * the #endif after them. With the cache (a tile's) the activations, c and W_hn h + b_hn
+ * too. */
+void em_vec_gates(Emitter *e, const PlanLayer *L, const VecSite *vs);
 
 /* Per layer: <fn>_cellc, <fn>_back, <fn>_seqc, <fn>_seqb. */
 void em_train_cells(Emitter *e, const PlanLayer *L);

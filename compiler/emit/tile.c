@@ -171,12 +171,6 @@ void em_pp_line(Sb *sb, const char *text)
     sb->indent = indent;
 }
 
-void em_vec_acts(Emitter *e, const char *act, const char *v, long N)
-{
-    for (long q0 = 0; q0 < N; q0 += 8)
-        sb_line(e->sb, "rv_%s_n(%s + %ld, %ld);", act, v, q0, N - q0 < 8 ? N - q0 : 8);
-}
-
 int em_tile_vec(const PlanLayer *L, long U)
 {
     const Block *b = L->block;
@@ -200,102 +194,150 @@ int em_plan_vec(const Plan *p, int dep)
     return 0;
 }
 
-/* The epilogue of emit_tile_gates with prelude.c's vec_f32: the tile's ns sequences by
- * U / 16 vectors at once, each stage of a gate over all of them before the next (the
- * scalar epilogue's operations, in its order, lane by lane: the same bits). An LSTM, a GRU
- * resetting after its product, a tanh RNN; 0 for the others (scalar only). */
-static int emit_tile_gates_vec(Emitter *e, const PlanLayer *L, int ns, long U)
+static void vec_acts(Emitter *e, const char *act, const char *v, long N)
+{
+    for (long q0 = 0; q0 < N; q0 += 8)
+        sb_line(e->sb, "rv_%s_n(%s + %ld, %ld);", act, v, q0, N - q0 < 8 ? N - q0 : 8);
+}
+
+/* Vector q's place in vs of `what` at offset off: "pre" a gate's pre-activations (a tile's
+ * accumulators, a cell's g), else the table or array of that name. */
+static const char *vec_at(Emitter *e, const VecSite *vs, const char *what, long off)
+{
+    char *s = e->ring[e->ring_at++ % 16], o[24] = "";
+    int pre = what[0] == '*';
+    if (off)
+        snprintf(o, sizeof o, "%ld + ", off);
+    if (vs->ns && pre)
+        snprintf(s, 48, "&acc[s][%s16 * v]", o);
+    else if (vs->ns)
+        snprintf(s, 48, "%s[s] + %su0 + 16 * v", what, o);
+    else
+        snprintf(s, 48, "%s + %s16 * q", pre ? "g" : what, o);
+    return s;
+}
+
+void em_vec_gates(Emitter *e, const PlanLayer *L, const VecSite *vs)
 {
     Sb *sb = e->sb;
     const Block *b = L->block;
-    int lstm = b->cell == CELL_LSTM, gru = b->cell == CELL_GRU;
-    if (!e->vec || !em_tile_vec(L, U))
-        return 0;
-    long H = L->H, nv = U / 16, N = ns * nv;
+    int lstm = b->cell == CELL_LSTM, gru = b->cell == CELL_GRU, cache = vs->ns && e->cache;
+    int after = gru && b->reset == RESET_AFTER;
+    long H = L->H, N = vs->N, gs = vs->gs;
+    const char *h_in = vs->ns ? "hp" : "h", *h_out = vs->ns ? "ho" : vs->out;
+    const char *c = vs->ns ? "cs" : "c";
+    /* the loop over the vectors: a tile's (s, v), a cell's q */
+    char open[2][96];
+    const char *close = vs->ns ? "    }" : "}";
+    const char *in = vs->ns ? "        " : "    ";
+    if (vs->ns) {
+        snprintf(open[0], sizeof open[0], "for (int s = 0; s < %d; s++)", vs->ns);
+        snprintf(open[1], sizeof open[1], "    for (int v = 0, q = s * %ld; v < %ld; v++, q++) {",
+                 vs->nv, vs->nv);
+    } else {
+        snprintf(open[0], sizeof open[0], "for (int q = 0; q < %ld; q++) {", N);
+        open[1][0] = 0;
+    }
+#define VLOOP()                                                                                   \
+    do {                                                                                          \
+        sb_line(sb, "%s", open[0]);                                                               \
+        if (open[1][0])                                                                           \
+            sb_line(sb, "%s", open[1]);                                                           \
+    } while (0)
     em_pp_line(sb, "#if defined(RNNC_VL)");
     sb_line(sb, "{ /* %ld vectors of 16 units, each stage of a gate over all of them */", N);
     sb->indent += 4;
     if (lstm)
         sb_line(sb, "rvec vi[%ld], vf[%ld], vg[%ld], vo[%ld], vc[%ld];", N, N, N, N, N);
-    else if (gru)
+    else if (after)
         sb_line(sb, "rvec vr[%ld], vz[%ld], vn[%ld], vgh[%ld], vh[%ld];", N, N, N, N, N);
+    else if (gru)
+        sb_line(sb, "rvec vz[%ld], vn[%ld], vh[%ld];", N, N, N);
     else
         sb_line(sb, "rvec vh[%ld];", N);
-    /* the loops over (s, v) below: q = s * nv + v, unit u0 + 16 v of sequence s */
-    const char *each = "for (int s = 0; s < %d; s++)";
-    char inner[96];
-    snprintf(inner, sizeof inner, "    for (int v = 0, q = s * %ld; v < %ld; v++, q++) {", nv, nv);
-    sb_line(sb, each, ns);
-    sb_line(sb, "%s", inner);
+    VLOOP();
     if (lstm) {
         static const char *const gate[4] = {"vi", "vf", "vg", "vo"};
-        for (int q = 0; q < 4; q++)
-            sb_line(sb, "        RV_LOAD(%s[q], &acc[s][%ld + 16 * v]);", gate[q], q * U);
+        for (int k = 0; k < 4; k++)
+            sb_line(sb, "%sRV_LOAD(%s[q], %s);", in, gate[k], vec_at(e, vs, "*", k * gs));
     } else if (gru) {
-        sb_line(sb, "        RV_LOAD(vr[q], &acc[s][16 * v]);");
-        sb_line(sb, "        RV_LOAD(vz[q], &acc[s][%ld + 16 * v]);", U);
-        sb_line(sb, "        RV_LOAD(vgh[q], &acc[s][%ld + 16 * v]);", 2 * U);
-        sb_line(sb, "        RV_LOAD(vn[q], ps[s] + %ld + u0 + 16 * v);", 2 * H);
-        sb_line(sb, "        RV_LOAD(vh[q], hp[s] + u0 + 16 * v);");
+        if (after)
+            sb_line(sb, "%sRV_LOAD(vr[q], %s);", in, vec_at(e, vs, "*", 0));
+        sb_line(sb, "%sRV_LOAD(vz[q], %s);", in, vec_at(e, vs, "*", gs));
+        if (after)
+            sb_line(sb, "%sRV_LOAD(vgh[q], %s);", in,
+                    vs->ns ? vec_at(e, vs, "*", 2 * gs) : vec_at(e, vs, "gh", 0));
+        sb_line(sb, "%sRV_LOAD(vn[q], %s);", in,
+                vs->ns ? vec_at(e, vs, "ps", 2 * H) : vec_at(e, vs, "*", 2 * gs));
+        sb_line(sb, "%sRV_LOAD(vh[q], %s);", in, vec_at(e, vs, h_in, 0));
     } else {
-        sb_line(sb, "        RV_LOAD(vh[q], &acc[s][16 * v]);");
+        sb_line(sb, "%sRV_LOAD(vh[q], %s);", in, vec_at(e, vs, "*", 0));
     }
-    sb_line(sb, "    }");
+    sb_line(sb, "%s", close);
     if (lstm) {
-        em_vec_acts(e, "sigmoid", "vi", N);
-        em_vec_acts(e, "sigmoid", "vf", N);
-        em_vec_acts(e, "tanh", "vg", N);
-        em_vec_acts(e, "sigmoid", "vo", N);
-        sb_line(sb, each, ns);
-        sb_line(sb, "%s", inner);
-        sb_line(sb, "        real *c = cs[s] + u0 + 16 * v;");
-        if (e->cache) {
-            sb_line(sb, "        RV_STORE(ps[s] + u0 + 16 * v, vi[q]);");
-            sb_line(sb, "        RV_STORE(ps[s] + %ld + u0 + 16 * v, vf[q]);", H);
-            sb_line(sb, "        RV_STORE(ps[s] + %ld + u0 + 16 * v, vg[q]);", 2 * H);
-            sb_line(sb, "        RV_STORE(ps[s] + %ld + u0 + 16 * v, vo[q]);", 3 * H);
+        vec_acts(e, "sigmoid", "vi", N);
+        vec_acts(e, "sigmoid", "vf", N);
+        vec_acts(e, "tanh", "vg", N);
+        vec_acts(e, "sigmoid", "vo", N);
+        VLOOP();
+        if (cache) {
+            static const char *const gate[4] = {"vi", "vf", "vg", "vo"};
+            for (int k = 0; k < 4; k++)
+                sb_line(sb, "%sRV_STORE(%s, %s[q]);", in, vec_at(e, vs, "ps", k * H), gate[k]);
         }
-        sb_line(sb, "        RV_LOAD(vc[q], c);");
-        sb_line(sb, "        vc[q] = vf[q] * vc[q] + vi[q] * vg[q];");
-        sb_line(sb, "        RV_STORE(c, vc[q]);");
-        if (e->cache)
-            sb_line(sb, "        RV_STORE(cst[s] + u0 + 16 * v, vc[q]);");
-        sb_line(sb, "    }");
-        em_vec_acts(e, "tanh", "vc", N);
-        sb_line(sb, each, ns);
-        sb_line(sb, "%s", inner);
-        sb_line(sb, "        vc[q] = vo[q] * vc[q];");
-        sb_line(sb, "        RV_STORE(ho[s] + u0 + 16 * v, vc[q]);");
-        sb_line(sb, "    }");
+        sb_line(sb, "%sRV_LOAD(vc[q], %s);", in, vec_at(e, vs, c, 0));
+        sb_line(sb, "%svc[q] = vf[q] * vc[q] + vi[q] * vg[q];", in);
+        sb_line(sb, "%sRV_STORE(%s, vc[q]);", in, vec_at(e, vs, c, 0));
+        if (cache)
+            sb_line(sb, "%sRV_STORE(%s, vc[q]);", in, vec_at(e, vs, "cst", 0));
+        sb_line(sb, "%s", close);
+        vec_acts(e, "tanh", "vc", N);
+        VLOOP();
+        sb_line(sb, "%svc[q] = vo[q] * vc[q];", in);
+        sb_line(sb, "%sRV_STORE(%s, vc[q]);", in, vec_at(e, vs, h_out, 0));
+        sb_line(sb, "%s", close);
     } else if (gru) {
-        em_vec_acts(e, "sigmoid", "vr", N);
-        em_vec_acts(e, "sigmoid", "vz", N);
-        sb_line(sb, "for (int q = 0; q < %ld; q++)", N);
-        sb_line(sb, "    vn[q] = vn[q] + vr[q] * vgh[q];");
-        em_vec_acts(e, "tanh", "vn", N);
-        sb_line(sb, each, ns);
-        sb_line(sb, "%s", inner);
-        if (e->cache) {
-            sb_line(sb, "        RV_STORE(ps[s] + u0 + 16 * v, vr[q]);");
-            sb_line(sb, "        RV_STORE(ps[s] + %ld + u0 + 16 * v, vz[q]);", H);
-            sb_line(sb, "        RV_STORE(ps[s] + %ld + u0 + 16 * v, vn[q]);", 2 * H);
-            sb_line(sb, "        RV_STORE(exs[s] + u0 + 16 * v, vgh[q]);");
+        if (after)
+            vec_acts(e, "sigmoid", "vr", N);
+        vec_acts(e, "sigmoid", "vz", N);
+        if (after) {
+            sb_line(sb, "for (int q = 0; q < %ld; q++)", N);
+            sb_line(sb, "    vn[q] = vn[q] + vr[q] * vgh[q];");
         }
-        sb_line(sb, "        vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];");
-        sb_line(sb, "        RV_STORE(ho[s] + u0 + 16 * v, vh[q]);");
-        sb_line(sb, "    }");
+        vec_acts(e, "tanh", "vn", N);
+        VLOOP();
+        if (cache) {
+            sb_line(sb, "%sRV_STORE(%s, vr[q]);", in, vec_at(e, vs, "ps", 0));
+            sb_line(sb, "%sRV_STORE(%s, vz[q]);", in, vec_at(e, vs, "ps", H));
+            sb_line(sb, "%sRV_STORE(%s, vn[q]);", in, vec_at(e, vs, "ps", 2 * H));
+            sb_line(sb, "%sRV_STORE(%s, vgh[q]);", in, vec_at(e, vs, "exs", 0));
+        }
+        sb_line(sb, "%svh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];", in);
+        sb_line(sb, "%sRV_STORE(%s, vh[q]);", in, vec_at(e, vs, h_out, 0));
+        sb_line(sb, "%s", close);
     } else {
-        em_vec_acts(e, "tanh", "vh", N);
-        sb_line(sb, each, ns);
-        sb_line(sb, "%s", inner);
-        if (e->cache)
-            sb_line(sb, "        RV_STORE(ps[s] + u0 + 16 * v, vh[q]);");
-        sb_line(sb, "        RV_STORE(ho[s] + u0 + 16 * v, vh[q]);");
-        sb_line(sb, "    }");
+        vec_acts(e, "tanh", "vh", N);
+        VLOOP();
+        if (cache)
+            sb_line(sb, "%sRV_STORE(%s, vh[q]);", in, vec_at(e, vs, "ps", 0));
+        sb_line(sb, "%sRV_STORE(%s, vh[q]);", in, vec_at(e, vs, h_out, 0));
+        sb_line(sb, "%s", close);
     }
+#undef VLOOP
     sb->indent -= 4;
     sb_line(sb, "}");
     em_pp_line(sb, "#else");
+}
+
+/* The epilogue of emit_tile_gates with prelude.c's vec_f32 (em_vec_gates): the tile's ns
+ * sequences by U / 16 vectors at once. An LSTM, a GRU resetting after its product, a tanh
+ * RNN; 0 for the others (scalar only). */
+static int emit_tile_gates_vec(Emitter *e, const PlanLayer *L, int ns, long U)
+{
+    if (!e->vec || !em_tile_vec(L, U))
+        return 0;
+    VecSite vs = {ns, U / 16, ns * (U / 16), U, NULL};
+    em_vec_gates(e, L, &vs);
     return 1;
 }
 

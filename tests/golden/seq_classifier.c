@@ -305,7 +305,7 @@ RNNC_TILE static void blk_rnn_l0_tw_16(const real *w, const real *wp, int u0,
         rvec vi[1], vf[1], vg[1], vo[1], vc[1];
         for (int s = 0; s < 1; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -316,10 +316,9 @@ RNNC_TILE static void blk_rnn_l0_tw_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 1);
         for (int s = 0; s < 1; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 1);
         for (int s = 0; s < 1; s++)
@@ -379,7 +378,7 @@ RNNC_TILE static void blk_rnn_l0_t1_16(const real *w, const real *wp, int u0,
         rvec vi[1], vf[1], vg[1], vo[1], vc[1];
         for (int s = 0; s < 1; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -390,10 +389,9 @@ RNNC_TILE static void blk_rnn_l0_t1_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 1);
         for (int s = 0; s < 1; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 1);
         for (int s = 0; s < 1; s++)
@@ -453,7 +451,7 @@ RNNC_TILE static void blk_rnn_l0_t2_16(const real *w, const real *wp, int u0,
         rvec vi[2], vf[2], vg[2], vo[2], vc[2];
         for (int s = 0; s < 2; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -464,10 +462,9 @@ RNNC_TILE static void blk_rnn_l0_t2_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 2);
         for (int s = 0; s < 2; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 2);
         for (int s = 0; s < 2; s++)
@@ -527,7 +524,7 @@ RNNC_TILE static void blk_rnn_l0_t3_16(const real *w, const real *wp, int u0,
         rvec vi[3], vf[3], vg[3], vo[3], vc[3];
         for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -538,10 +535,9 @@ RNNC_TILE static void blk_rnn_l0_t3_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 3);
         for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 3);
         for (int s = 0; s < 3; s++)
@@ -601,7 +597,7 @@ RNNC_TILE static void blk_rnn_l0_t4_16(const real *w, const real *wp, int u0,
         rvec vi[4], vf[4], vg[4], vo[4], vc[4];
         for (int s = 0; s < 4; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -612,10 +608,9 @@ RNNC_TILE static void blk_rnn_l0_t4_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 4);
         for (int s = 0; s < 4; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 4);
         for (int s = 0; s < 4; s++)
@@ -675,7 +670,7 @@ RNNC_TILE static void blk_rnn_l0_t5_16(const real *w, const real *wp, int u0,
         rvec vi[5], vf[5], vg[5], vo[5], vc[5];
         for (int s = 0; s < 5; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -686,10 +681,9 @@ RNNC_TILE static void blk_rnn_l0_t5_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 5);
         for (int s = 0; s < 5; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 5);
         for (int s = 0; s < 5; s++)
@@ -749,7 +743,7 @@ RNNC_TILE static void blk_rnn_l0_t6_16(const real *w, const real *wp, int u0,
         rvec vi[6], vf[6], vg[6], vo[6], vc[6];
         for (int s = 0; s < 6; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -760,10 +754,9 @@ RNNC_TILE static void blk_rnn_l0_t6_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 6);
         for (int s = 0; s < 6; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 6);
         for (int s = 0; s < 6; s++)
@@ -981,7 +974,7 @@ RNNC_TILE static void blk_rnn_l1_tw_16(const real *w, const real *wp, int u0,
         rvec vi[1], vf[1], vg[1], vo[1], vc[1];
         for (int s = 0; s < 1; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -992,10 +985,9 @@ RNNC_TILE static void blk_rnn_l1_tw_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 1);
         for (int s = 0; s < 1; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 1);
         for (int s = 0; s < 1; s++)
@@ -1055,7 +1047,7 @@ RNNC_TILE static void blk_rnn_l1_t1_16(const real *w, const real *wp, int u0,
         rvec vi[1], vf[1], vg[1], vo[1], vc[1];
         for (int s = 0; s < 1; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -1066,10 +1058,9 @@ RNNC_TILE static void blk_rnn_l1_t1_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 1);
         for (int s = 0; s < 1; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 1);
         for (int s = 0; s < 1; s++)
@@ -1129,7 +1120,7 @@ RNNC_TILE static void blk_rnn_l1_t2_16(const real *w, const real *wp, int u0,
         rvec vi[2], vf[2], vg[2], vo[2], vc[2];
         for (int s = 0; s < 2; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -1140,10 +1131,9 @@ RNNC_TILE static void blk_rnn_l1_t2_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 2);
         for (int s = 0; s < 2; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 2);
         for (int s = 0; s < 2; s++)
@@ -1203,7 +1193,7 @@ RNNC_TILE static void blk_rnn_l1_t3_16(const real *w, const real *wp, int u0,
         rvec vi[3], vf[3], vg[3], vo[3], vc[3];
         for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -1214,10 +1204,9 @@ RNNC_TILE static void blk_rnn_l1_t3_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 3);
         for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 3);
         for (int s = 0; s < 3; s++)
@@ -1277,7 +1266,7 @@ RNNC_TILE static void blk_rnn_l1_t4_16(const real *w, const real *wp, int u0,
         rvec vi[4], vf[4], vg[4], vo[4], vc[4];
         for (int s = 0; s < 4; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -1288,10 +1277,9 @@ RNNC_TILE static void blk_rnn_l1_t4_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 4);
         for (int s = 0; s < 4; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 4);
         for (int s = 0; s < 4; s++)
@@ -1351,7 +1339,7 @@ RNNC_TILE static void blk_rnn_l1_t5_16(const real *w, const real *wp, int u0,
         rvec vi[5], vf[5], vg[5], vo[5], vc[5];
         for (int s = 0; s < 5; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -1362,10 +1350,9 @@ RNNC_TILE static void blk_rnn_l1_t5_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 5);
         for (int s = 0; s < 5; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 5);
         for (int s = 0; s < 5; s++)
@@ -1425,7 +1412,7 @@ RNNC_TILE static void blk_rnn_l1_t6_16(const real *w, const real *wp, int u0,
         rvec vi[6], vf[6], vg[6], vo[6], vc[6];
         for (int s = 0; s < 6; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -1436,10 +1423,9 @@ RNNC_TILE static void blk_rnn_l1_t6_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 6);
         for (int s = 0; s < 6; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 6);
         for (int s = 0; s < 6; s++)

@@ -475,7 +475,7 @@ RNNC_TILE static void blk_rnn_l0_tw_16(const real *w, const real *wp, int u0,
         rvec vi[1], vf[1], vg[1], vo[1], vc[1];
         for (int s = 0; s < 1; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -486,10 +486,9 @@ RNNC_TILE static void blk_rnn_l0_tw_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 1);
         for (int s = 0; s < 1; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 1);
         for (int s = 0; s < 1; s++)
@@ -549,7 +548,7 @@ RNNC_TILE static void blk_rnn_l0_t1_16(const real *w, const real *wp, int u0,
         rvec vi[1], vf[1], vg[1], vo[1], vc[1];
         for (int s = 0; s < 1; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -560,10 +559,9 @@ RNNC_TILE static void blk_rnn_l0_t1_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 1);
         for (int s = 0; s < 1; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 1);
         for (int s = 0; s < 1; s++)
@@ -623,7 +621,7 @@ RNNC_TILE static void blk_rnn_l0_t2_16(const real *w, const real *wp, int u0,
         rvec vi[2], vf[2], vg[2], vo[2], vc[2];
         for (int s = 0; s < 2; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -634,10 +632,9 @@ RNNC_TILE static void blk_rnn_l0_t2_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 2);
         for (int s = 0; s < 2; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 2);
         for (int s = 0; s < 2; s++)
@@ -697,7 +694,7 @@ RNNC_TILE static void blk_rnn_l0_t3_16(const real *w, const real *wp, int u0,
         rvec vi[3], vf[3], vg[3], vo[3], vc[3];
         for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -708,10 +705,9 @@ RNNC_TILE static void blk_rnn_l0_t3_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 3);
         for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 3);
         for (int s = 0; s < 3; s++)
@@ -771,7 +767,7 @@ RNNC_TILE static void blk_rnn_l0_t4_16(const real *w, const real *wp, int u0,
         rvec vi[4], vf[4], vg[4], vo[4], vc[4];
         for (int s = 0; s < 4; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -782,10 +778,9 @@ RNNC_TILE static void blk_rnn_l0_t4_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 4);
         for (int s = 0; s < 4; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 4);
         for (int s = 0; s < 4; s++)
@@ -845,7 +840,7 @@ RNNC_TILE static void blk_rnn_l0_t5_16(const real *w, const real *wp, int u0,
         rvec vi[5], vf[5], vg[5], vo[5], vc[5];
         for (int s = 0; s < 5; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -856,10 +851,9 @@ RNNC_TILE static void blk_rnn_l0_t5_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 5);
         for (int s = 0; s < 5; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 5);
         for (int s = 0; s < 5; s++)
@@ -919,7 +913,7 @@ RNNC_TILE static void blk_rnn_l0_t6_16(const real *w, const real *wp, int u0,
         rvec vi[6], vf[6], vg[6], vo[6], vc[6];
         for (int s = 0; s < 6; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -930,10 +924,9 @@ RNNC_TILE static void blk_rnn_l0_t6_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 6);
         for (int s = 0; s < 6; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 6);
         for (int s = 0; s < 6; s++)
@@ -1123,7 +1116,7 @@ RNNC_TILE static void blk_rnn_l0_tcw_16(const real *w, const real *wp, int u0,
         rvec vi[1], vf[1], vg[1], vo[1], vc[1];
         for (int s = 0; s < 1; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -1134,14 +1127,13 @@ RNNC_TILE static void blk_rnn_l0_tcw_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 1);
         for (int s = 0; s < 1; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
                 RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
                 RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
                 RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
                 RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
                 RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 1);
@@ -1225,7 +1217,7 @@ RNNC_TILE static void blk_rnn_l0_tc1_16(const real *w, const real *wp, int u0,
         rvec vi[1], vf[1], vg[1], vo[1], vc[1];
         for (int s = 0; s < 1; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -1236,14 +1228,13 @@ RNNC_TILE static void blk_rnn_l0_tc1_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 1);
         for (int s = 0; s < 1; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
                 RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
                 RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
                 RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
                 RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
                 RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 1);
@@ -1327,7 +1318,7 @@ RNNC_TILE static void blk_rnn_l0_tc2_16(const real *w, const real *wp, int u0,
         rvec vi[2], vf[2], vg[2], vo[2], vc[2];
         for (int s = 0; s < 2; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -1338,14 +1329,13 @@ RNNC_TILE static void blk_rnn_l0_tc2_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 2);
         for (int s = 0; s < 2; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
                 RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
                 RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
                 RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
                 RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
                 RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 2);
@@ -1429,7 +1419,7 @@ RNNC_TILE static void blk_rnn_l0_tc3_16(const real *w, const real *wp, int u0,
         rvec vi[3], vf[3], vg[3], vo[3], vc[3];
         for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -1440,14 +1430,13 @@ RNNC_TILE static void blk_rnn_l0_tc3_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 3);
         for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
                 RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
                 RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
                 RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
                 RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
                 RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 3);
@@ -1531,7 +1520,7 @@ RNNC_TILE static void blk_rnn_l0_tc4_16(const real *w, const real *wp, int u0,
         rvec vi[4], vf[4], vg[4], vo[4], vc[4];
         for (int s = 0; s < 4; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -1542,14 +1531,13 @@ RNNC_TILE static void blk_rnn_l0_tc4_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 4);
         for (int s = 0; s < 4; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
                 RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
                 RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
                 RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
                 RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
                 RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 4);
@@ -1633,7 +1621,7 @@ RNNC_TILE static void blk_rnn_l0_tc5_16(const real *w, const real *wp, int u0,
         rvec vi[5], vf[5], vg[5], vo[5], vc[5];
         for (int s = 0; s < 5; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -1644,14 +1632,13 @@ RNNC_TILE static void blk_rnn_l0_tc5_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 5);
         for (int s = 0; s < 5; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
                 RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
                 RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
                 RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
                 RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
                 RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 5);
@@ -1735,7 +1722,7 @@ RNNC_TILE static void blk_rnn_l0_tc6_16(const real *w, const real *wp, int u0,
         rvec vi[6], vf[6], vg[6], vo[6], vc[6];
         for (int s = 0; s < 6; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -1746,14 +1733,13 @@ RNNC_TILE static void blk_rnn_l0_tc6_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 6);
         for (int s = 0; s < 6; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
                 RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
                 RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
                 RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
                 RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
                 RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 6);
@@ -2406,7 +2392,7 @@ RNNC_TILE static void blk_rnn_l1_tw_16(const real *w, const real *wp, int u0,
         rvec vi[1], vf[1], vg[1], vo[1], vc[1];
         for (int s = 0; s < 1; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -2417,10 +2403,9 @@ RNNC_TILE static void blk_rnn_l1_tw_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 1);
         for (int s = 0; s < 1; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 1);
         for (int s = 0; s < 1; s++)
@@ -2480,7 +2465,7 @@ RNNC_TILE static void blk_rnn_l1_t1_16(const real *w, const real *wp, int u0,
         rvec vi[1], vf[1], vg[1], vo[1], vc[1];
         for (int s = 0; s < 1; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -2491,10 +2476,9 @@ RNNC_TILE static void blk_rnn_l1_t1_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 1);
         for (int s = 0; s < 1; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 1);
         for (int s = 0; s < 1; s++)
@@ -2554,7 +2538,7 @@ RNNC_TILE static void blk_rnn_l1_t2_16(const real *w, const real *wp, int u0,
         rvec vi[2], vf[2], vg[2], vo[2], vc[2];
         for (int s = 0; s < 2; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -2565,10 +2549,9 @@ RNNC_TILE static void blk_rnn_l1_t2_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 2);
         for (int s = 0; s < 2; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 2);
         for (int s = 0; s < 2; s++)
@@ -2628,7 +2611,7 @@ RNNC_TILE static void blk_rnn_l1_t3_16(const real *w, const real *wp, int u0,
         rvec vi[3], vf[3], vg[3], vo[3], vc[3];
         for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -2639,10 +2622,9 @@ RNNC_TILE static void blk_rnn_l1_t3_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 3);
         for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 3);
         for (int s = 0; s < 3; s++)
@@ -2702,7 +2684,7 @@ RNNC_TILE static void blk_rnn_l1_t4_16(const real *w, const real *wp, int u0,
         rvec vi[4], vf[4], vg[4], vo[4], vc[4];
         for (int s = 0; s < 4; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -2713,10 +2695,9 @@ RNNC_TILE static void blk_rnn_l1_t4_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 4);
         for (int s = 0; s < 4; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 4);
         for (int s = 0; s < 4; s++)
@@ -2776,7 +2757,7 @@ RNNC_TILE static void blk_rnn_l1_t5_16(const real *w, const real *wp, int u0,
         rvec vi[5], vf[5], vg[5], vo[5], vc[5];
         for (int s = 0; s < 5; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -2787,10 +2768,9 @@ RNNC_TILE static void blk_rnn_l1_t5_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 5);
         for (int s = 0; s < 5; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 5);
         for (int s = 0; s < 5; s++)
@@ -2850,7 +2830,7 @@ RNNC_TILE static void blk_rnn_l1_t6_16(const real *w, const real *wp, int u0,
         rvec vi[6], vf[6], vg[6], vo[6], vc[6];
         for (int s = 0; s < 6; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -2861,10 +2841,9 @@ RNNC_TILE static void blk_rnn_l1_t6_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 6);
         for (int s = 0; s < 6; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 6);
         for (int s = 0; s < 6; s++)
@@ -3040,7 +3019,7 @@ RNNC_TILE static void blk_rnn_l1_tcw_16(const real *w, const real *wp, int u0,
         rvec vi[1], vf[1], vg[1], vo[1], vc[1];
         for (int s = 0; s < 1; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -3051,14 +3030,13 @@ RNNC_TILE static void blk_rnn_l1_tcw_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 1);
         for (int s = 0; s < 1; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
                 RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
                 RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
                 RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
                 RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
                 RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 1);
@@ -3128,7 +3106,7 @@ RNNC_TILE static void blk_rnn_l1_tc1_16(const real *w, const real *wp, int u0,
         rvec vi[1], vf[1], vg[1], vo[1], vc[1];
         for (int s = 0; s < 1; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -3139,14 +3117,13 @@ RNNC_TILE static void blk_rnn_l1_tc1_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 1);
         for (int s = 0; s < 1; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
                 RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
                 RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
                 RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
                 RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
                 RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 1);
@@ -3216,7 +3193,7 @@ RNNC_TILE static void blk_rnn_l1_tc2_16(const real *w, const real *wp, int u0,
         rvec vi[2], vf[2], vg[2], vo[2], vc[2];
         for (int s = 0; s < 2; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -3227,14 +3204,13 @@ RNNC_TILE static void blk_rnn_l1_tc2_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 2);
         for (int s = 0; s < 2; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
                 RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
                 RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
                 RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
                 RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
                 RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 2);
@@ -3304,7 +3280,7 @@ RNNC_TILE static void blk_rnn_l1_tc3_16(const real *w, const real *wp, int u0,
         rvec vi[3], vf[3], vg[3], vo[3], vc[3];
         for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -3315,14 +3291,13 @@ RNNC_TILE static void blk_rnn_l1_tc3_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 3);
         for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
                 RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
                 RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
                 RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
                 RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
                 RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 3);
@@ -3392,7 +3367,7 @@ RNNC_TILE static void blk_rnn_l1_tc4_16(const real *w, const real *wp, int u0,
         rvec vi[4], vf[4], vg[4], vo[4], vc[4];
         for (int s = 0; s < 4; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -3403,14 +3378,13 @@ RNNC_TILE static void blk_rnn_l1_tc4_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 4);
         for (int s = 0; s < 4; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
                 RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
                 RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
                 RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
                 RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
                 RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 4);
@@ -3480,7 +3454,7 @@ RNNC_TILE static void blk_rnn_l1_tc5_16(const real *w, const real *wp, int u0,
         rvec vi[5], vf[5], vg[5], vo[5], vc[5];
         for (int s = 0; s < 5; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -3491,14 +3465,13 @@ RNNC_TILE static void blk_rnn_l1_tc5_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 5);
         for (int s = 0; s < 5; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
                 RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
                 RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
                 RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
                 RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
                 RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 5);
@@ -3568,7 +3541,7 @@ RNNC_TILE static void blk_rnn_l1_tc6_16(const real *w, const real *wp, int u0,
         rvec vi[6], vf[6], vg[6], vo[6], vc[6];
         for (int s = 0; s < 6; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][0 + 16 * v]);
+                RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
@@ -3579,14 +3552,13 @@ RNNC_TILE static void blk_rnn_l1_tc6_16(const real *w, const real *wp, int u0,
         rv_sigmoid_n(vo + 0, 6);
         for (int s = 0; s < 6; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                real *c = cs[s] + u0 + 16 * v;
                 RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
                 RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
                 RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
                 RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
-                RV_LOAD(vc[q], c);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(c, vc[q]);
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
                 RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
             }
         rv_tanh_n(vc + 0, 6);
