@@ -1,0 +1,62 @@
+#!/bin/sh
+# bounds.sh — what a blocked layer's forward (M1, L1) loses to its weights' path: the unit
+# `rnnc SPEC -o` writes, timed as built, with every panel's reads pointed at the first two
+# panels (they stay in L2: no L3 stream) and with every tile's reads pointed at four rows
+# (they stay in L1). The variants compute wrong numbers (their checksums differ); they time
+# the same instructions on weights nearer the core. Interleaved, pinned to core 1, medians.
+#
+#   bench/bounds.sh M1 5      # five rounds of the three builds
+set -eu
+[ $# -ge 1 ] || {
+    echo "usage: bench/bounds.sh M1|L1 [ROUNDS]" >&2
+    exit 2
+}
+root=$(cd "$(dirname "$0")/.." && pwd)
+n=${2:-3}
+case $1 in
+M1) I=128 H=256 L=2 B=32 reps=3 ;;
+L1) I=512 H=512 L=1 B=64 reps=1 ;;
+*)
+    echo "bench/bounds.sh: unknown configuration '$1' (M1 or L1)" >&2
+    exit 2
+    ;;
+esac
+d=$(mktemp -d)
+trap 'rm -rf "$d"' EXIT
+printf 'name: bench\ninput_size: %s\nbatch_first: true\nlayers:\n  - name: rnn\n    cell: lstm\n    hidden_size: %s\n    num_layers: %s\n' \
+    "$I" "$H" "$L" >"$d/bench.yaml"
+"$root/build/rnnc" "$d/bench.yaml" -o "$d/model.c"
+# L2: the units' panels of W_hh^T and W_ih^T at u0 read from u0 & 16 (two panels)
+sed -e 's/\(const real \*wp = wt + [0-9]*\) + (long)u0 \* \([0-9]*\);/\1 + (long)(u0 \& 16) * \2;/' \
+    -e 's/wt + (long)u0 \* \([0-9]*\), fuse/wt + (long)(u0 \& 16) * \1, fuse/' \
+    "$d/model.c" >"$d/l2.c"
+# L1: a tile's rows k read from k & 3
+sed -e 's/const real \*wk = \(wpx\|wp\) + (long)k \* \([0-9]*\);/const real *wk = \1 + (long)(k \& 3) * \2;/' \
+    "$d/model.c" >"$d/l1.c"
+for v in model l2 l1; do
+    if cmp -s "$d/model.c" "$d/$v.c" && [ "$v" != model ]; then
+        echo "bench/bounds.sh: the $v variant matched nothing in the generated code" >&2
+        exit 1
+    fi
+    cc -std=c11 -O3 -march=native -I"$d" -c "$d/$v.c" -o "$d/$v.o"
+    cc -std=c11 -O2 -I"$d" "$root/bench/bounds_main.c" "$d/$v.o" -lm -o "$d/$v"
+done
+i=0
+while [ "$i" -lt "$n" ]; do
+    for v in model l2 l1; do
+        taskset -c 1 "$d/$v" "$B" "$reps" | sed "s/^/$v /" >>"$d/out"
+    done
+    i=$((i + 1))
+done
+python3 - "$d/out" "$1" <<'PY'
+import statistics, sys
+t = {}
+for line in open(sys.argv[1]):
+    v, us, _ = line.split()
+    t.setdefault(v, []).append(float(us))
+m = {v: statistics.median(x) for v, x in t.items()}
+name = {"model": "as built", "l2": "weights in L2 (two panels)", "l1": "weights in L1 (four rows)"}
+for v in ("model", "l2", "l1"):
+    print("%s %-28s %10.1f us  %.3f of as built  (%d rounds)" % (sys.argv[2], name[v], m[v],
+          m[v] / m["model"], len(t[v])))
+PY
