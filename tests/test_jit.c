@@ -532,9 +532,31 @@ static void test_mixed_builds(void **state)
     mixed_builds(spec_fused);
 }
 
+/* v[i] = f(i) for n reals of `size` bytes (4 or 8). */
+static void *reals(long n, int size, double (*f)(long))
+{
+    void *v = malloc((size_t)(n > 0 ? n : 1) * (size_t)size);
+    for (long i = 0; i < n; i++)
+        if (size == 8)
+            ((double *)v)[i] = f(i);
+        else
+            ((float *)v)[i] = (float)f(i);
+    return v;
+}
+
+static double param_at(long i)
+{
+    return (double)((i * 37) % 101) / 101.0 - 0.5;
+}
+
+static double input_at(long i)
+{
+    return (double)((i * 13) % 17) / 17.0 - 0.5;
+}
+
 /* The forward of spec `text` on ncase batches of B sequences of up to Tn steps (case c: nb[c]
  * sequences, lengths lens[c * B ...]) built by libtcc and by the system compiler: the same
- * bytes. */
+ * bytes, in the spec's precision. */
 static void forwards_match(const char *text, int B, int Tn, int ncase, const int *lens,
                            const int *nb)
 {
@@ -544,15 +566,11 @@ static void forwards_match(const char *text, int B, int Tn, int ncase, const int
     rnnc_init(&r);
     assert_int_equal(rnnc_load_text(&r, "f.yaml", text), 0);
     const Plan *p = r.plan;
-    const int O = (int)r.net->out_size, In = (int)r.net->input_size;
-    float *params = malloc(sizeof(float) * (size_t)p->nparams),
-          *x = malloc(sizeof(float) * (size_t)B * Tn * In),
-          *packed = malloc(sizeof(float) * ((size_t)p->npacked + 1));
-    for (long i = 0; i < p->nparams; i++)
-        params[i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
-    for (long i = 0; i < (long)B * Tn * In; i++)
-        x[i] = (float)((i * 13) % 17) / 17.0f - 0.5f;
-    float **y[2];
+    const int O = (int)r.net->out_size, In = (int)r.net->input_size, rs = p->real_size;
+    const size_t ny = (size_t)B * Tn * O * (size_t)rs;
+    void *params = reals(p->nparams, rs, param_at), *x = reals((long)B * Tn * In, rs, input_at),
+         *packed = malloc((size_t)(p->npacked + 1) * (size_t)rs);
+    void **y[2];
     for (int kind = 0; kind < 2; kind++) {
         ModelFns f;
         JitModule *m = host_compile(&r, kind ? JIT_CC : JIT_TCC, 0, &f);
@@ -561,9 +579,9 @@ static void forwards_match(const char *text, int B, int Tn, int ncase, const int
         assert_non_null(m);
         f.pack(params, packed);
         void *scratch = malloc((size_t)f.scratch_bytes(B, Tn));
-        y[kind] = malloc(sizeof(float *) * (size_t)ncase);
+        y[kind] = malloc(sizeof(void *) * (size_t)ncase);
         for (int c = 0; c < ncase; c++) {
-            y[kind][c] = calloc((size_t)B * Tn * O, 4);
+            y[kind][c] = calloc(ny, 1);
             assert_int_equal(f.forward(packed, x, lens + (long)c * B, nb[c], Tn, NULL, NULL,
                                        y[kind][c], NULL, NULL, scratch),
                              0);
@@ -572,7 +590,7 @@ static void forwards_match(const char *text, int B, int Tn, int ncase, const int
         jit_free(m);
     }
     for (int c = 0; c < ncase; c++) {
-        if (memcmp(y[0][c], y[1][c], sizeof(float) * (size_t)B * Tn * O) != 0)
+        if (memcmp(y[0][c], y[1][c], ny) != 0)
             fail_msg("batch %d: the system compiler's forward differs from libtcc's", c);
         free(y[0][c]), free(y[1][c]);
     }
@@ -617,7 +635,8 @@ static void test_wide_tiles(void **state)
  * take the input when a call has two full tiles of sequences or more (tile.c's fused_run):
  * an LSTM of 132 units (a last panel of 4) over 20 inputs, under one of 128 both ways, and
  * a tanh RNN of 512; batches of 13 and 12 (fused: every tile starts from b + W_ih^T x),
- * of 11 and 5 (the projection pass), packed: libtcc's bits all the same. */
+ * of 11 and 5 (the projection pass), packed: libtcc's bits all the same; and a float64
+ * LSTM of 64 units, whose rows span 2 KiB too. */
 static void test_fused_forward(void **state)
 {
     (void)state;
@@ -646,6 +665,19 @@ static void test_fused_forward(void **state)
         lens[3][i] = 9 - i % 4;
     const int nb[4] = {B, 12, 11, 5};
     forwards_match(text, B, 9, 4, lens[0], nb);
+    /* float64: rows of 2 KiB from 64 LSTM units */
+    static const char text64[] = "name: fused\ninput_size: 20\nprecision: float64\nlayers:\n"
+                                 "  - name: a\n    cell: lstm\n    hidden_size: 64\n";
+    rnnc_init(&r);
+    assert_int_equal(rnnc_load_text(&r, "fused.yaml", text64), 0);
+    assert_true(r.plan->layers[0].blocked);
+    assert_int_equal(emit_unit_jit(r.plan, 0, 0, &u, &r.diag), 0);
+    src = cunit_join(&u);
+    assert_non_null(strstr(src, "const int fuse = bs[0] >= 12;"));
+    free(src);
+    cunit_free(&u);
+    rnnc_fini(&r);
+    forwards_match(text64, B, 9, 4, lens[0], nb);
 }
 
 /* Outputs a forward must write whole: the caller's y is not cleared first, so a forward
