@@ -41,9 +41,9 @@ static int fused_x(const Emitter *e, const PlanLayer *L)
  * pass, copies W_ih^T into unit panels [u/U][k][gate][U] beside W_hh^T's, and each tile
  * starts from b, adds W_ih^T x, then W_hh^T h: the pass's operations in its order, the same
  * bits. The pass's (B, T, G*H) rows, written for every step and read back a step at a time
- * T steps apart, stalled each tile's first loads, and its epilogue weighed on a product of
- * Hr terms rather than I + Hr (M1: 8 % of the forward). Fewer sequences keep the pass, which
- * reads W_ih^T once for many steps rather than once a step. A GRU's n keeps its input part
+ * T steps apart, stalled each tile's first loads (8 % of M1's tiles, perf annotate), and
+ * its epilogue weighed on a product of Hr terms rather than I + Hr. Fewer sequences keep the pass,
+ * which reads W_ih^T once for many steps rather than once a step. A GRU's n keeps its input part
  * apart, as in fused_x. */
 static int fused_run(const Emitter *e, const PlanLayer *L)
 {
@@ -200,21 +200,30 @@ static void vec_acts(Emitter *e, const char *act, const char *v, long N)
         sb_line(e->sb, "rv_%s_n(%s + %ld, %ld);", act, v, q0, N - q0 < 8 ? N - q0 : 8);
 }
 
-/* Vector q's place in vs of `what` at offset off: "pre" a gate's pre-activations (a tile's
- * accumulators, a cell's g), else the table or array of that name. */
+/* Vector q's place in vs of `what` at offset off: NULL, a gate's pre-activations (a tile's
+ * accumulators, a cell's g); else the table or array of that name. */
 static const char *vec_at(Emitter *e, const VecSite *vs, const char *what, long off)
 {
     char *s = e->ring[e->ring_at++ % 16], o[24] = "";
-    int pre = what[0] == '*';
     if (off)
         snprintf(o, sizeof o, "%ld + ", off);
-    if (vs->ns && pre)
+    if (vs->ns && !what)
         snprintf(s, 48, "&acc[s][%s16 * v]", o);
     else if (vs->ns)
         snprintf(s, 48, "%s[s] + %su0 + 16 * v", what, o);
     else
-        snprintf(s, 48, "%s + %s16 * q", pre ? "g" : what, o);
+        snprintf(s, 48, "%s + %s16 * q", what ? what : "g", o);
     return s;
+}
+
+/* Opens the loop over vs's vectors: a tile's sequences s and vectors v, a cell's q. */
+static void vec_loop(Emitter *e, const VecSite *vs)
+{
+    if (vs->ns) {
+        sb_line(e->sb, "for (int s = 0; s < %d; s++)", vs->ns);
+        sb_line(e->sb, "    for (int v = 0, q = s * %ld; v < %ld; v++, q++) {", vs->nv, vs->nv);
+    } else
+        sb_line(e->sb, "for (int q = 0; q < %ld; q++) {", vs->N);
 }
 
 void em_vec_gates(Emitter *e, const PlanLayer *L, const VecSite *vs)
@@ -226,24 +235,8 @@ void em_vec_gates(Emitter *e, const PlanLayer *L, const VecSite *vs)
     long H = L->H, N = vs->N, gs = vs->gs;
     const char *h_in = vs->ns ? "hp" : "h", *h_out = vs->ns ? "ho" : vs->out;
     const char *c = vs->ns ? "cs" : "c";
-    /* the loop over the vectors: a tile's (s, v), a cell's q */
-    char open[2][96];
-    const char *close = vs->ns ? "    }" : "}";
-    const char *in = vs->ns ? "        " : "    ";
-    if (vs->ns) {
-        snprintf(open[0], sizeof open[0], "for (int s = 0; s < %d; s++)", vs->ns);
-        snprintf(open[1], sizeof open[1], "    for (int v = 0, q = s * %ld; v < %ld; v++, q++) {",
-                 vs->nv, vs->nv);
-    } else {
-        snprintf(open[0], sizeof open[0], "for (int q = 0; q < %ld; q++) {", N);
-        open[1][0] = 0;
-    }
-#define VLOOP()                                                                                   \
-    do {                                                                                          \
-        sb_line(sb, "%s", open[0]);                                                               \
-        if (open[1][0])                                                                           \
-            sb_line(sb, "%s", open[1]);                                                           \
-    } while (0)
+    /* the body of vec_loop's loop, and its end */
+    const char *in = vs->ns ? "        " : "    ", *close = vs->ns ? "    }" : "}";
     em_pp_line(sb, "#if defined(RNNC_VL)");
     sb_line(sb, "{ /* %ld vectors of 16 units, each stage of a gate over all of them */", N);
     sb->indent += 4;
@@ -255,23 +248,23 @@ void em_vec_gates(Emitter *e, const PlanLayer *L, const VecSite *vs)
         sb_line(sb, "rvec vz[%ld], vn[%ld], vh[%ld];", N, N, N);
     else
         sb_line(sb, "rvec vh[%ld];", N);
-    VLOOP();
+    vec_loop(e, vs);
     if (lstm) {
         static const char *const gate[4] = {"vi", "vf", "vg", "vo"};
         for (int k = 0; k < 4; k++)
-            sb_line(sb, "%sRV_LOAD(%s[q], %s);", in, gate[k], vec_at(e, vs, "*", k * gs));
+            sb_line(sb, "%sRV_LOAD(%s[q], %s);", in, gate[k], vec_at(e, vs, NULL, k * gs));
     } else if (gru) {
         if (after)
-            sb_line(sb, "%sRV_LOAD(vr[q], %s);", in, vec_at(e, vs, "*", 0));
-        sb_line(sb, "%sRV_LOAD(vz[q], %s);", in, vec_at(e, vs, "*", gs));
+            sb_line(sb, "%sRV_LOAD(vr[q], %s);", in, vec_at(e, vs, NULL, 0));
+        sb_line(sb, "%sRV_LOAD(vz[q], %s);", in, vec_at(e, vs, NULL, gs));
         if (after)
             sb_line(sb, "%sRV_LOAD(vgh[q], %s);", in,
-                    vs->ns ? vec_at(e, vs, "*", 2 * gs) : vec_at(e, vs, "gh", 0));
+                    vs->ns ? vec_at(e, vs, NULL, 2 * gs) : vec_at(e, vs, "gh", 0));
         sb_line(sb, "%sRV_LOAD(vn[q], %s);", in,
-                vs->ns ? vec_at(e, vs, "ps", 2 * H) : vec_at(e, vs, "*", 2 * gs));
+                vs->ns ? vec_at(e, vs, "ps", 2 * H) : vec_at(e, vs, NULL, 2 * gs));
         sb_line(sb, "%sRV_LOAD(vh[q], %s);", in, vec_at(e, vs, h_in, 0));
     } else {
-        sb_line(sb, "%sRV_LOAD(vh[q], %s);", in, vec_at(e, vs, "*", 0));
+        sb_line(sb, "%sRV_LOAD(vh[q], %s);", in, vec_at(e, vs, NULL, 0));
     }
     sb_line(sb, "%s", close);
     if (lstm) {
@@ -279,7 +272,7 @@ void em_vec_gates(Emitter *e, const PlanLayer *L, const VecSite *vs)
         vec_acts(e, "sigmoid", "vf", N);
         vec_acts(e, "tanh", "vg", N);
         vec_acts(e, "sigmoid", "vo", N);
-        VLOOP();
+        vec_loop(e, vs);
         if (cache) {
             static const char *const gate[4] = {"vi", "vf", "vg", "vo"};
             for (int k = 0; k < 4; k++)
@@ -292,7 +285,7 @@ void em_vec_gates(Emitter *e, const PlanLayer *L, const VecSite *vs)
             sb_line(sb, "%sRV_STORE(%s, vc[q]);", in, vec_at(e, vs, "cst", 0));
         sb_line(sb, "%s", close);
         vec_acts(e, "tanh", "vc", N);
-        VLOOP();
+        vec_loop(e, vs);
         sb_line(sb, "%svc[q] = vo[q] * vc[q];", in);
         sb_line(sb, "%sRV_STORE(%s, vc[q]);", in, vec_at(e, vs, h_out, 0));
         sb_line(sb, "%s", close);
@@ -305,7 +298,7 @@ void em_vec_gates(Emitter *e, const PlanLayer *L, const VecSite *vs)
             sb_line(sb, "    vn[q] = vn[q] + vr[q] * vgh[q];");
         }
         vec_acts(e, "tanh", "vn", N);
-        VLOOP();
+        vec_loop(e, vs);
         if (cache) {
             sb_line(sb, "%sRV_STORE(%s, vr[q]);", in, vec_at(e, vs, "ps", 0));
             sb_line(sb, "%sRV_STORE(%s, vz[q]);", in, vec_at(e, vs, "ps", H));
@@ -317,13 +310,12 @@ void em_vec_gates(Emitter *e, const PlanLayer *L, const VecSite *vs)
         sb_line(sb, "%s", close);
     } else {
         vec_acts(e, "tanh", "vh", N);
-        VLOOP();
+        vec_loop(e, vs);
         if (cache)
             sb_line(sb, "%sRV_STORE(%s, vh[q]);", in, vec_at(e, vs, "ps", 0));
         sb_line(sb, "%sRV_STORE(%s, vh[q]);", in, vec_at(e, vs, h_out, 0));
         sb_line(sb, "%s", close);
     }
-#undef VLOOP
     sb->indent -= 4;
     sb_line(sb, "}");
     em_pp_line(sb, "#else");
