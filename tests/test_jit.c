@@ -527,6 +527,18 @@ static void test_mixed_builds(void **state)
     free(src);
     cunit_free(&u);
     rnnc_fini(&r);
+    /* libtcc's block kernels run a partial block's own sequences, none on padding (a
+     * reset-before GRU's, a projected LSTM's: their rec kernels are libtcc's in both units) */
+    rnnc_init(&r);
+    assert_int_equal(rnnc_load_text(&r, "mix.yaml", spec_var), 0);
+    assert_int_equal(emit_unit_jit(r.plan, 1, 1, &u, &r.diag), 0);
+    src = cunit_join(&u);
+    assert_non_null(strstr(src, "rnnc_product_blk_f32(n, d_, i_, "));
+    assert_non_null(strstr(src, "n = bs[t] / nt + (r < bs[t] % nt);"));
+    assert_null(strstr(src, "pad["));
+    free(src);
+    cunit_free(&u);
+    rnnc_fini(&r);
     mixed_builds(spec_text);
     mixed_builds(spec_var);
     mixed_builds(spec_fused);

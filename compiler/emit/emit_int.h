@@ -26,6 +26,8 @@ typedef struct Emitter {
     int vacts;         /* libtcc's unit with math: builtin: the batched kernels apply the
                           gate activations to whole vectors (rnnc_sigmoid_v_*, rnnc_tanh_v_*) */
     int acts_done;     /* the gates being written read activations applied already */
+    const char *blk_n; /* libtcc's block kernels: the live sequences' count, a variable
+                          ("n"), where em_product_blk's loops and calls take it */
     int vec;           /* a float unit with math: builtin whose tiles or one-sequence cells
                           take prelude.c's vec_f32 (em_plan_vec): their gates vector by
                           vector where GNU C vectors exist */

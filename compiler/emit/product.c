@@ -148,11 +148,10 @@ void em_product(Emitter *e, int unrolled, const char *dst, long dst0, long n, co
             const Term *tm = &terms[t];
             for (long k = 0; k < tm->K; k++) {
                 char term[112];
-                int len = snprintf(term, sizeof term, "a_ = MADD(a_, %s[%ld], %s[%ld]);",
-                                   tm->w, k * tm->row + tm->col0 + c, tm->v, k);
+                int len = snprintf(term, sizeof term, "a_ = MADD(a_, %s[%ld], %s[%ld]);", tm->w,
+                                   k * tm->row + tm->col0 + c, tm->v, k);
                 if (col == sb->indent + 4 || col + 1 + len > 92) {
-                    sb_printf(sb, "%s%*s", col == sb->indent + 4 ? "" : "\n", sb->indent + 4,
-                              "");
+                    sb_printf(sb, "%s%*s", col == sb->indent + 4 ? "" : "\n", sb->indent + 4, "");
                     col = sb->indent + 4;
                 } else {
                     sb_puts(sb, " ");
@@ -280,13 +279,16 @@ void em_product_blk(Emitter *e, int ns, const char *dst, long dst0, long n, cons
         /* the block's pointers, then one call per term (jit_product_blk: each output's
          * operations em_product's) */
         const char *x = e->p->net->dbl ? "f64" : "f32";
+        char cnt[16];
+        snprintf(cnt, sizeof cnt, "%d", ns);
+        const char *c = e->blk_n ? e->blk_n : cnt; /* sequences [0, c) of the block */
         sb_line(sb, "{");
         sb->indent += 4;
         sb_line(sb, "real *d_[%d];", ns);
         sb_line(sb, "const real *i_[%d], *v_[%d];", ns, ns);
         for (int t = 0; t < nterms; t++) {
             const Term *tm = &terms[t];
-            sb_line(sb, "for (int s = 0; s < %d; s++) {", ns);
+            sb_line(sb, "for (int s = 0; s < %s; s++) {", c);
             if (!t) {
                 sb_line(sb, "    d_[s] = %s[s] + %ld;", dst, dst0);
                 if (init && init_ps)
@@ -300,7 +302,7 @@ void em_product_blk(Emitter *e, int ns, const char *dst, long dst0, long n, cons
             }
             sb_line(sb, "    v_[s] = %s[s];", tm->v);
             sb_line(sb, "}");
-            sb_line(sb, "rnnc_product_blk_%s(%d, d_, i_, %s + %ld, %ld, v_, %ld, %ld);", x, ns,
+            sb_line(sb, "rnnc_product_blk_%s(%s, d_, i_, %s + %ld, %ld, v_, %ld, %ld);", x, c,
                     tm->w, tm->col0, tm->row, tm->K, n);
         }
         sb_close(sb, 1);

@@ -61,7 +61,16 @@ static void proj_kernel(Emitter *e, const PlanLayer *L, int ns)
     sb_line(sb, "%s", "");
 }
 
-/* <fn>_rec<ns> (<fn>_recc<ns> with e->cache): the rest of one step for ns sequences. */
+/* libtcc's block kernels take the count of live sequences, n <= ns (rnnc_product_blk runs
+ * any count), so that a partial block costs only its own sequences; the system compiler's
+ * (register blocks of ns) run a partial block on padding. */
+static int blk_live(const Emitter *e, int ns)
+{
+    return e->tcc_calls && ns > 1;
+}
+
+/* <fn>_rec<ns> (<fn>_recc<ns> with e->cache): the rest of one step for ns sequences (with
+ * blk_live, its first n). */
 static void rec_kernel(Emitter *e, const PlanLayer *L, int ns)
 {
     Sb *sb = e->sb;
@@ -75,11 +84,16 @@ static void rec_kernel(Emitter *e, const PlanLayer *L, int ns)
         sb_line(sb, " * The activations overwrite xp (the training cache's a). */");
     else
         sb_line(sb, " * Reads ps[s] (xp), updates hs[s]%s. */", lstm ? " and cs[s]" : "");
-    sb_line(sb, "static void %s_rec%s%d(const real *w, real *const *ps, real *const *hs%s%s)",
+    int live = blk_live(e, ns);
+    char cnt[16];
+    snprintf(cnt, sizeof cnt, "%d", ns);
+    sb_line(sb, "static void %s_rec%s%d(const real *w, real *const *ps, real *const *hs%s%s%s)",
             L->fn, e->cache ? "c" : "", ns, lstm ? ", real *const *cs" : "",
-            e->cache && after ? ", real *const *exs" : "");
+            e->cache && after ? ", real *const *exs" : "", live ? ", int n" : "");
     sb_line(sb, "{");
     sb->indent += 4;
+    e->blk_n = live ? "n" : NULL;
+    const char *nn = live ? "n" : cnt;
     if (L->pk_bhn >= 0)
         sb_line(sb, "const real *bhn = w + %ld;", L->pk_bhn - L->pk);
     sb_line(sb, "const real *wh = w + %ld; /* W_hh^T (%ld, %ld) */", L->pk_wh - L->pk, Hr, GH);
@@ -98,7 +112,7 @@ static void rec_kernel(Emitter *e, const PlanLayer *L, int ns)
     } else {
         sb_line(sb, "real rhb[%d][%ld]; /* r * h, before the recurrent product */", ns, H);
         em_product_blk(e, ns, "gb", 0, 2 * H, "ps", 1, 0, &th, 1);
-        sb_line(sb, "for (int s = 0; s < %d; s++) {", ns);
+        sb_line(sb, "for (int s = 0; s < %s; s++) {", nn);
         sb->indent += 4;
         sb_line(sb, "const real *g = gb[s], *h = hs[s];");
         sb_line(sb, "real *rh = rhb[s];");
@@ -113,7 +127,8 @@ static void rec_kernel(Emitter *e, const PlanLayer *L, int ns)
         Term nr = {"wh", "rhb", Hr, GH, 2 * H};
         em_product_blk(e, ns, "gb", 2 * H, H, "ps", 1, 2 * H, &nr, 1);
     }
-    sb_line(sb, "for (int s = 0; s < %d; s++) {", ns);
+    e->blk_n = NULL;
+    sb_line(sb, "for (int s = 0; s < %s; s++) {", nn);
     sb->indent += 4;
     sb_line(sb, "const real *g = gb[s];");
     if (after)
@@ -193,7 +208,8 @@ static void seq_split(Emitter *e, const PlanLayer *L)
         sb_line(sb, "real *cs_[%d];", ns);
     if (e->cache && after)
         sb_line(sb, "real *exs[%d];", ns);
-    if (ns > 1) {
+    int live = blk_live(e, ns);
+    if (ns > 1 && !live) {
         long pad = GH + L->Hr + (lstm ? H : 0) + (e->cache && after ? H : 0);
         sb_line(sb, "real pad[%ld]; /* what the unused lanes of a last, partial block touch */",
                 pad);
@@ -219,9 +235,15 @@ static void seq_split(Emitter *e, const PlanLayer *L)
     sb_line(sb, "for (int s = 0; s < T; s++) {");
     sb->indent += 4;
     sb_line(sb, "const int t = reverse ? T - 1 - s : s;");
-    sb_line(sb, "for (int i = 0; i < bs[t]; i += n) {");
+    if (live) { /* blocks of at most ns, their sizes differing by one at most */
+        sb_line(sb, "const int nt = (bs[t] + %d) / %d;", ns - 1, ns);
+        sb_line(sb, "for (int i = 0, r = 0; r < nt; r++, i += n) {");
+    } else
+        sb_line(sb, "for (int i = 0; i < bs[t]; i += n) {");
     sb->indent += 4;
-    if (ns > 1)
+    if (live)
+        sb_line(sb, "n = bs[t] / nt + (r < bs[t] %% nt);");
+    else if (ns > 1)
         sb_line(sb, "n = bs[t] - i >= %d ? %d : bs[t] - i;", ns, ns);
     else
         sb_line(sb, "n = 1;");
@@ -238,7 +260,12 @@ static void seq_split(Emitter *e, const PlanLayer *L)
     snprintf(args, sizeof args, "w, ps, hs%s%s", lstm ? ", cs_" : "",
              e->cache && after ? ", exs" : "");
     const char *rec = e->cache ? "recc" : "rec";
-    if (ns > 1) {
+    if (live) {
+        sb_line(sb, "if (n > 1)");
+        sb_line(sb, "    %s_%s%d(%s, n);", L->fn, rec, ns, args);
+        sb_line(sb, "else");
+        sb_line(sb, "    %s_%s1(%s);", L->fn, rec, args);
+    } else if (ns > 1) {
         /* a partial block of two or more still runs as a block, its unused lanes on pad */
         sb_line(sb, "for (int q = n; q < %d; q++) {", ns);
         sb_line(sb, "    ps[q] = pad;");
