@@ -417,6 +417,51 @@ static void seqb_head(Emitter *e, const PlanLayer *L, int bz)
             bz ? " real *bz," : "");
 }
 
+/* In <fn>_seqb's loop: ask for the rows sequence b reads at the step backward visits next,
+ * tp (the step before t in forward order): its activations and c, and h and c before it.
+ * A sequence's rows lie T steps apart from the next sequence's, written by the forward long
+ * before, so no hardware prefetcher sees them coming; read cold, they held the gates'
+ * derivatives (perf annotate of T1: bdz's loads of a and c_{t-1}) and the copy of h_{t-1}
+ * into the weight gradients' scratch. */
+static void seqb_prefetch(Emitter *e, const PlanLayer *L)
+{
+    Sb *sb = e->sb;
+    const CellDesc *cd = cell_desc(L->block);
+    long line = 64 / e->p->real_size, GH = (long)L->G * L->H;
+    int rows = L->H > L->Hr ? L->H : L->Hr, part = L->Hr < rows; /* a projected LSTM's h */
+    sb_line(sb, "if (s + 1 < s1 && !first) {");
+    sb->indent += 4;
+    sb_line(sb, "const long bn = (long)b * T + tp;");
+    sb_line(sb,
+            "const int tq = reverse ? tp + 1 : tp - 1, deep = reverse ? tq < len[b] : tq >= 0;");
+    sb_line(sb, "for (int q = 0; q < %ld; q += %ld)", GH, line);
+    sb_line(sb, "    RNNC_PREFETCH(a + bn * %ld + q);", GH);
+    sb_line(sb, "for (int q = 0; q < %d; q += %ld) {", rows, line);
+    sb->indent += 4;
+    if (cd->has_c) {
+        sb_line(sb, "RNNC_PREFETCH(cs + bn * %d + q);", L->H);
+        sb_line(sb, "if (deep)");
+        sb_line(sb, "    RNNC_PREFETCH(cs + (bn + (reverse ? 1 : -1)) * %d + q);", L->H);
+    } else if (cd->has_gh)
+        sb_line(sb, "RNNC_PREFETCH(ex + bn * %d + q);", L->H);
+    if (part)
+        sb_line(sb, "if (deep && q < %d)", L->Hr);
+    else
+        sb_line(sb, "if (deep)");
+    sb_line(sb, "    RNNC_PREFETCH(y + b * ysb + tq * yst + q);");
+    if (!em_dy_zero(e, L)) {
+        if (part)
+            sb_line(sb, "if (q < %d)", L->Hr);
+        sb_line(sb, "%sRNNC_PREFETCH(dy + b * ysb + tp * yst + q);", part ? "    " : "");
+    }
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    sb_line(sb, "for (int q = 0; q < %d; q += %ld)", L->I, line);
+    sb_line(sb, "    RNNC_PREFETCH(x + b * xsb + tp * xst + q);");
+    sb->indent -= 4;
+    sb_line(sb, "}");
+}
+
 /* In <fn>_seqb's loop over the live sequences i of step t: b, bt, the state before the
  * step (hp [cp]) and dh = dL/dh_t (from above, dy, and from the step after, dhn). */
 static void seqb_sample(Emitter *e, const PlanLayer *L)
@@ -426,6 +471,8 @@ static void seqb_sample(Emitter *e, const PlanLayer *L)
     sb_line(sb, "const long bt = (long)b * T + t;");
     sb_line(sb, "const int tp = reverse ? t + 1 : t - 1; /* the step before, in forward order */");
     sb_line(sb, "const int first = reverse ? tp >= len[b] : tp < 0;");
+    if (!e->for_tcc)
+        seqb_prefetch(e, L);
     sb_line(sb, "const real *hp = first ? h0 + (long)b * %d : y + b * ysb + tp * yst;", L->Hr);
     if (cell_desc(L->block)->has_c)
         sb_line(sb, "const real *cp = first ? c0 + (long)b * %d : cs + ((long)b * T + tp) * %d;",

@@ -1104,6 +1104,19 @@ static void blk_gru_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
             const long bt = (long)b * T + t;
             const int tp = reverse ? t + 1 : t - 1; /* the step before, in forward order */
             const int first = reverse ? tp >= len[b] : tp < 0;
+            if (s + 1 < s1 && !first) {
+                const long bn = (long)b * T + tp;
+                const int tq = reverse ? tp + 1 : tp - 1, deep = reverse ? tq < len[b] : tq >= 0;
+                for (int q = 0; q < 36; q += 8)
+                    RNNC_PREFETCH(a + bn * 36 + q);
+                for (int q = 0; q < 12; q += 8) {
+                    if (deep)
+                        RNNC_PREFETCH(y + b * ysb + tq * yst + q);
+                    RNNC_PREFETCH(dy + b * ysb + tp * yst + q);
+                }
+                for (int q = 0; q < 6; q += 8)
+                    RNNC_PREFETCH(x + b * xsb + tp * xst + q);
+            }
             const real *hp = first ? h0 + (long)b * 12 : y + b * ysb + tp * yst;
             const real *dyt = dy + b * ysb + t * yst, *dhb = dhn + (long)b * 12;
             for (int j = 0; j < 12; j++)
@@ -1981,6 +1994,19 @@ static void blk_gru_l1_seqb(const real *wb, const real *x, long xsb, long xst, r
             const long bt = (long)b * T + t;
             const int tp = reverse ? t + 1 : t - 1; /* the step before, in forward order */
             const int first = reverse ? tp >= len[b] : tp < 0;
+            if (s + 1 < s1 && !first) {
+                const long bn = (long)b * T + tp;
+                const int tq = reverse ? tp + 1 : tp - 1, deep = reverse ? tq < len[b] : tq >= 0;
+                for (int q = 0; q < 36; q += 8)
+                    RNNC_PREFETCH(a + bn * 36 + q);
+                for (int q = 0; q < 12; q += 8) {
+                    if (deep)
+                        RNNC_PREFETCH(y + b * ysb + tq * yst + q);
+                    RNNC_PREFETCH(dy + b * ysb + tp * yst + q);
+                }
+                for (int q = 0; q < 12; q += 8)
+                    RNNC_PREFETCH(x + b * xsb + tp * xst + q);
+            }
             const real *hp = first ? h0 + (long)b * 12 : y + b * ysb + tp * yst;
             const real *dyt = dy + b * ysb + t * yst, *dhb = dhn + (long)b * 12;
             for (int j = 0; j < 12; j++)

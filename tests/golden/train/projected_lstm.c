@@ -1203,6 +1203,23 @@ static void blk_lstm_l0_seqb(const real *wb, const real *x, long xsb, long xst, 
             const long bt = (long)b * T + t;
             const int tp = reverse ? t + 1 : t - 1; /* the step before, in forward order */
             const int first = reverse ? tp >= len[b] : tp < 0;
+            if (s + 1 < s1 && !first) {
+                const long bn = (long)b * T + tp;
+                const int tq = reverse ? tp + 1 : tp - 1, deep = reverse ? tq < len[b] : tq >= 0;
+                for (int q = 0; q < 192; q += 16)
+                    RNNC_PREFETCH(a + bn * 192 + q);
+                for (int q = 0; q < 48; q += 16) {
+                    RNNC_PREFETCH(cs + bn * 48 + q);
+                    if (deep)
+                        RNNC_PREFETCH(cs + (bn + (reverse ? 1 : -1)) * 48 + q);
+                    if (deep && q < 16)
+                        RNNC_PREFETCH(y + b * ysb + tq * yst + q);
+                    if (q < 16)
+                        RNNC_PREFETCH(dy + b * ysb + tp * yst + q);
+                }
+                for (int q = 0; q < 16; q += 16)
+                    RNNC_PREFETCH(x + b * xsb + tp * xst + q);
+            }
             const real *hp = first ? h0 + (long)b * 16 : y + b * ysb + tp * yst;
             const real *cp = first ? c0 + (long)b * 48 : cs + ((long)b * T + tp) * 48;
             const real *dyt = dy + b * ysb + t * yst, *dhb = dhn + (long)b * 16;
@@ -2669,6 +2686,19 @@ static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
             const long bt = (long)b * T + t;
             const int tp = reverse ? t + 1 : t - 1; /* the step before, in forward order */
             const int first = reverse ? tp >= len[b] : tp < 0;
+            if (s + 1 < s1 && !first) {
+                const long bn = (long)b * T + tp;
+                const int tq = reverse ? tp + 1 : tp - 1, deep = reverse ? tq < len[b] : tq >= 0;
+                for (int q = 0; q < 20; q += 16)
+                    RNNC_PREFETCH(a + bn * 20 + q);
+                for (int q = 0; q < 20; q += 16) {
+                    if (deep)
+                        RNNC_PREFETCH(y + b * ysb + tq * yst + q);
+                    RNNC_PREFETCH(dy + b * ysb + tp * yst + q);
+                }
+                for (int q = 0; q < 32; q += 16)
+                    RNNC_PREFETCH(x + b * xsb + tp * xst + q);
+            }
             const real *hp = first ? h0 + (long)b * 20 : y + b * ysb + tp * yst;
             const real *dyt = dy + b * ysb + t * yst, *dhb = dhn + (long)b * 20;
             for (int j = 0; j < 20; j++)

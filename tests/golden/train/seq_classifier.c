@@ -2259,6 +2259,22 @@ static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
             const long bt = (long)b * T + t;
             const int tp = reverse ? t + 1 : t - 1; /* the step before, in forward order */
             const int first = reverse ? tp >= len[b] : tp < 0;
+            if (s + 1 < s1 && !first) {
+                const long bn = (long)b * T + tp;
+                const int tq = reverse ? tp + 1 : tp - 1, deep = reverse ? tq < len[b] : tq >= 0;
+                for (int q = 0; q < 256; q += 16)
+                    RNNC_PREFETCH(a + bn * 256 + q);
+                for (int q = 0; q < 64; q += 16) {
+                    RNNC_PREFETCH(cs + bn * 64 + q);
+                    if (deep)
+                        RNNC_PREFETCH(cs + (bn + (reverse ? 1 : -1)) * 64 + q);
+                    if (deep)
+                        RNNC_PREFETCH(y + b * ysb + tq * yst + q);
+                    RNNC_PREFETCH(dy + b * ysb + tp * yst + q);
+                }
+                for (int q = 0; q < 10; q += 16)
+                    RNNC_PREFETCH(x + b * xsb + tp * xst + q);
+            }
             const real *hp = first ? h0 + (long)b * 64 : y + b * ysb + tp * yst;
             const real *cp = first ? c0 + (long)b * 64 : cs + ((long)b * T + tp) * 64;
             const real *dyt = dy + b * ysb + t * yst, *dhb = dhn + (long)b * 64;
@@ -4110,6 +4126,21 @@ static void blk_rnn_l1_seqb(const real *wb, const real *x, long xsb, long xst, r
             const long bt = (long)b * T + t;
             const int tp = reverse ? t + 1 : t - 1; /* the step before, in forward order */
             const int first = reverse ? tp >= len[b] : tp < 0;
+            if (s + 1 < s1 && !first) {
+                const long bn = (long)b * T + tp;
+                const int tq = reverse ? tp + 1 : tp - 1, deep = reverse ? tq < len[b] : tq >= 0;
+                for (int q = 0; q < 256; q += 16)
+                    RNNC_PREFETCH(a + bn * 256 + q);
+                for (int q = 0; q < 64; q += 16) {
+                    RNNC_PREFETCH(cs + bn * 64 + q);
+                    if (deep)
+                        RNNC_PREFETCH(cs + (bn + (reverse ? 1 : -1)) * 64 + q);
+                    if (deep)
+                        RNNC_PREFETCH(y + b * ysb + tq * yst + q);
+                }
+                for (int q = 0; q < 64; q += 16)
+                    RNNC_PREFETCH(x + b * xsb + tp * xst + q);
+            }
             const real *hp = first ? h0 + (long)b * 64 : y + b * ysb + tp * yst;
             const real *cp = first ? c0 + (long)b * 64 : cs + ((long)b * T + tp) * 64;
             const real *dhb = dhn + (long)b * 64;

@@ -3248,6 +3248,20 @@ static void blk_encoder_l0_seqb(const real *wb, const real *x, long xsb, long xs
             const long bt = (long)b * T + t;
             const int tp = reverse ? t + 1 : t - 1; /* the step before, in forward order */
             const int first = reverse ? tp >= len[b] : tp < 0;
+            if (s + 1 < s1 && !first) {
+                const long bn = (long)b * T + tp;
+                const int tq = reverse ? tp + 1 : tp - 1, deep = reverse ? tq < len[b] : tq >= 0;
+                for (int q = 0; q < 72; q += 16)
+                    RNNC_PREFETCH(a + bn * 72 + q);
+                for (int q = 0; q < 24; q += 16) {
+                    RNNC_PREFETCH(ex + bn * 24 + q);
+                    if (deep)
+                        RNNC_PREFETCH(y + b * ysb + tq * yst + q);
+                    RNNC_PREFETCH(dy + b * ysb + tp * yst + q);
+                }
+                for (int q = 0; q < 8; q += 16)
+                    RNNC_PREFETCH(x + b * xsb + tp * xst + q);
+            }
             const real *hp = first ? h0 + (long)b * 24 : y + b * ysb + tp * yst;
             const real *dyt = dy + b * ysb + t * yst, *dhb = dhn + (long)b * 24;
             for (int j = 0; j < 24; j++)
@@ -6103,6 +6117,20 @@ static void blk_encoder_l1_seqb(const real *wb, const real *x, long xsb, long xs
             const long bt = (long)b * T + t;
             const int tp = reverse ? t + 1 : t - 1; /* the step before, in forward order */
             const int first = reverse ? tp >= len[b] : tp < 0;
+            if (s + 1 < s1 && !first) {
+                const long bn = (long)b * T + tp;
+                const int tq = reverse ? tp + 1 : tp - 1, deep = reverse ? tq < len[b] : tq >= 0;
+                for (int q = 0; q < 72; q += 16)
+                    RNNC_PREFETCH(a + bn * 72 + q);
+                for (int q = 0; q < 24; q += 16) {
+                    RNNC_PREFETCH(ex + bn * 24 + q);
+                    if (deep)
+                        RNNC_PREFETCH(y + b * ysb + tq * yst + q);
+                    RNNC_PREFETCH(dy + b * ysb + tp * yst + q);
+                }
+                for (int q = 0; q < 48; q += 16)
+                    RNNC_PREFETCH(x + b * xsb + tp * xst + q);
+            }
             const real *hp = first ? h0 + (long)b * 24 : y + b * ysb + tp * yst;
             const real *dyt = dy + b * ysb + t * yst, *dhb = dhn + (long)b * 24;
             for (int j = 0; j < 24; j++)
