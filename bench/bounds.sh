@@ -1,30 +1,36 @@
 #!/bin/sh
-# bounds.sh — what a blocked layer's forward (M1, L1) loses to its weights' path: the unit
-# `rnnc SPEC -o` writes, timed as built, with every panel's reads pointed at the first two
-# panels (they stay in L2: no L3 stream) and with every tile's reads pointed at four rows
-# (they stay in L1). The variants compute wrong numbers (their checksums differ); they time
-# the same instructions on weights nearer the core. Interleaved, pinned to core 1, medians.
+# bounds.sh — what a forward loses to its weights' path and to its gates' activations: the
+# unit `rnnc SPEC -o` writes, timed as built, and in variants that compute wrong numbers
+# (their checksums differ) with the same instructions on weights nearer the core, or with
+# fewer: a blocked layer's (M1, L1) every panel's reads pointed at the first two panels (they
+# stay in L2: no L3 stream); every tile's reads pointed at four rows (they stay in L1); and
+# the gates without their activations (rv_sigmoid_n and rv_tanh_n calls removed: e^v, tanh
+# and the divisions gone, the rest of the gates kept). At batch 1 (S1, S2: LSTM(10, 64, 2
+# layers), GRU(10, 64)) the weights are in L2 already, and the L2 variant is left out.
+# Interleaved, pinned to core 1, medians.
 #
-#   bench/bounds.sh M1 5      # five rounds of the three builds
+#   bench/bounds.sh M1 5      # five rounds of the builds
 set -eu
 [ $# -ge 1 ] || {
-    echo "usage: bench/bounds.sh M1|L1 [ROUNDS]" >&2
+    echo "usage: bench/bounds.sh M1|L1|S1|S2 [ROUNDS]" >&2
     exit 2
 }
 root=$(cd "$(dirname "$0")/.." && pwd)
 n=${2:-3}
 case $1 in
-M1) I=128 H=256 L=2 B=32 reps=3 ;;
-L1) I=512 H=512 L=1 B=64 reps=1 ;;
+M1) I=128 H=256 L=2 B=32 reps=3 cell=lstm vs="model l2 l1 na" ;;
+L1) I=512 H=512 L=1 B=64 reps=1 cell=lstm vs="model l2 l1 na" ;;
+S1) I=10 H=64 L=2 B=1 reps=20 cell=lstm vs="model l1 na" ;;
+S2) I=10 H=64 L=1 B=1 reps=40 cell=gru vs="model l1 na" ;;
 *)
-    echo "bench/bounds.sh: unknown configuration '$1' (M1 or L1)" >&2
+    echo "bench/bounds.sh: unknown configuration '$1' (M1, L1, S1 or S2)" >&2
     exit 2
     ;;
 esac
 d=$(mktemp -d)
 trap 'rm -rf "$d"' EXIT
-printf 'name: bench\ninput_size: %s\nbatch_first: true\nlayers:\n  - name: rnn\n    cell: lstm\n    hidden_size: %s\n    num_layers: %s\n' \
-    "$I" "$H" "$L" >"$d/bench.yaml"
+printf 'name: bench\ninput_size: %s\nbatch_first: true\nlayers:\n  - name: rnn\n    cell: %s\n    hidden_size: %s\n    num_layers: %s\n' \
+    "$I" "$cell" "$H" "$L" >"$d/bench.yaml"
 "$root/build/rnnc" "$d/bench.yaml" -o "$d/model.c"
 # L2: the units' panels of W_hh^T and W_ih^T at u0 read from u0 & 16 (two panels)
 sed -e 's/\(const real \*wp = wt + [0-9]*\) + (long)u0 \* \([0-9]*\);/\1 + (long)(u0 \& 16) * \2;/' \
@@ -33,7 +39,9 @@ sed -e 's/\(const real \*wp = wt + [0-9]*\) + (long)u0 \* \([0-9]*\);/\1 + (long
 # L1: a tile's rows k read from k & 3
 sed -e 's/const real \*wk = \(wpx\|wp\) + (long)k \* \([0-9]*\);/const real *wk = \1 + (long)(k \& 3) * \2;/' \
     "$d/model.c" >"$d/l1.c"
-for v in model l2 l1; do
+# no activations: the gates' e^v, tanh and divisions gone
+sed -e 's/^\( *\)rv_\(sigmoid\|tanh\)_n(\(.*\));$/\1(void)(\3);/' "$d/model.c" >"$d/na.c"
+for v in $vs; do
     if cmp -s "$d/model.c" "$d/$v.c" && [ "$v" != model ]; then
         echo "bench/bounds.sh: the $v variant matched nothing in the generated code" >&2
         exit 1
@@ -43,7 +51,7 @@ for v in model l2 l1; do
 done
 i=0
 while [ "$i" -lt "$n" ]; do
-    for v in model l2 l1; do
+    for v in $vs; do
         taskset -c 1 "$d/$v" "$B" "$reps" | sed "s/^/$v /" >>"$d/out"
     done
     i=$((i + 1))
@@ -55,8 +63,9 @@ for line in open(sys.argv[1]):
     v, us, _ = line.split()
     t.setdefault(v, []).append(float(us))
 m = {v: statistics.median(x) for v, x in t.items()}
-name = {"model": "as built", "l2": "weights in L2 (two panels)", "l1": "weights in L1 (four rows)"}
-for v in ("model", "l2", "l1"):
+name = {"model": "as built", "l2": "weights in L2 (two panels)", "l1": "weights in L1 (four rows)",
+        "na": "gates without activations"}
+for v in [v for v in ("model", "l2", "l1", "na") if v in m]:
     print("%s %-28s %10.1f us  %.3f of as built  (%d rounds)" % (sys.argv[2], name[v], m[v],
           m[v] / m["model"], len(t[v])))
 PY
