@@ -524,6 +524,9 @@ static void test_mixed_builds(void **state)
     assert_non_null(strstr(src, "rv_sigmoid_n(vr + 0, "));
     assert_non_null(strstr(src, "rv_tanh_n(vh + 0, "));
     assert_non_null(strstr(src, "    const real *const *xs)")); /* a: 6 inputs, fused */
+    /* c and d: 24 and 36 inputs, fused too (at most 64) */
+    assert_non_null(strstr(src, "blk_c_l0_tc8_36(w, wp, u0, ps, hp, ho, xs);"));
+    assert_non_null(strstr(src, "blk_d_l0_tc12_32(w, wp, u0, ps, hp, ho, xs);"));
     free(src);
     cunit_free(&u);
     rnnc_fini(&r);

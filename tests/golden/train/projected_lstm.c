@@ -1775,14 +1775,24 @@ static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
 
 /* rnn layer 0: units [u0, u0 + 20) of one step for 1 sequence. */
 RNNC_TILE static void blk_rnn_l0_tc1_20(const real *w, const real *wp, int u0,
-    real *const *ps, const real *const *hp, real *const *ho)
+    real *const *ps, const real *const *hp, real *const *ho,
+    const real *const *xs)
 {
-    (void)w;
     real acc[1][20];
+    const real *wx = w + 0 + u0; /* W_ih^T (32, 20) */
     for (int s = 0; s < 1; s++)
         for (int j = 0; j < 20; j++) {
-            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][0 + j] = 0.0f;
         }
+    for (int k = 0; k < 32; k++) {
+        const real *wk = wx + (long)k * 20;
+        for (int s = 0; s < 1; s++) {
+            const real v = xs[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
+    }
     for (int k = 0; k < 20; k++) {
         const real *wk = wp + (long)k * 20;
         for (int s = 0; s < 1; s++) {
@@ -1810,14 +1820,24 @@ RNNC_TILE static void blk_rnn_l0_tc1_20(const real *w, const real *wp, int u0,
 
 /* rnn layer 0: units [u0, u0 + 20) of one step for 2 sequences. */
 RNNC_TILE static void blk_rnn_l0_tc2_20(const real *w, const real *wp, int u0,
-    real *const *ps, const real *const *hp, real *const *ho)
+    real *const *ps, const real *const *hp, real *const *ho,
+    const real *const *xs)
 {
-    (void)w;
     real acc[2][20];
+    const real *wx = w + 0 + u0; /* W_ih^T (32, 20) */
     for (int s = 0; s < 2; s++)
         for (int j = 0; j < 20; j++) {
-            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][0 + j] = 0.0f;
         }
+    for (int k = 0; k < 32; k++) {
+        const real *wk = wx + (long)k * 20;
+        for (int s = 0; s < 2; s++) {
+            const real v = xs[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
+    }
     for (int k = 0; k < 20; k++) {
         const real *wk = wp + (long)k * 20;
         for (int s = 0; s < 2; s++) {
@@ -1845,14 +1865,24 @@ RNNC_TILE static void blk_rnn_l0_tc2_20(const real *w, const real *wp, int u0,
 
 /* rnn layer 0: units [u0, u0 + 20) of one step for 3 sequences. */
 RNNC_TILE static void blk_rnn_l0_tc3_20(const real *w, const real *wp, int u0,
-    real *const *ps, const real *const *hp, real *const *ho)
+    real *const *ps, const real *const *hp, real *const *ho,
+    const real *const *xs)
 {
-    (void)w;
     real acc[3][20];
+    const real *wx = w + 0 + u0; /* W_ih^T (32, 20) */
     for (int s = 0; s < 3; s++)
         for (int j = 0; j < 20; j++) {
-            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][0 + j] = 0.0f;
         }
+    for (int k = 0; k < 32; k++) {
+        const real *wk = wx + (long)k * 20;
+        for (int s = 0; s < 3; s++) {
+            const real v = xs[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
+    }
     for (int k = 0; k < 20; k++) {
         const real *wk = wp + (long)k * 20;
         for (int s = 0; s < 3; s++) {
@@ -1880,14 +1910,24 @@ RNNC_TILE static void blk_rnn_l0_tc3_20(const real *w, const real *wp, int u0,
 
 /* rnn layer 0: units [u0, u0 + 20) of one step for 4 sequences. */
 RNNC_TILE static void blk_rnn_l0_tc4_20(const real *w, const real *wp, int u0,
-    real *const *ps, const real *const *hp, real *const *ho)
+    real *const *ps, const real *const *hp, real *const *ho,
+    const real *const *xs)
 {
-    (void)w;
     real acc[4][20];
+    const real *wx = w + 0 + u0; /* W_ih^T (32, 20) */
     for (int s = 0; s < 4; s++)
         for (int j = 0; j < 20; j++) {
-            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][0 + j] = 0.0f;
         }
+    for (int k = 0; k < 32; k++) {
+        const real *wk = wx + (long)k * 20;
+        for (int s = 0; s < 4; s++) {
+            const real v = xs[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
+    }
     for (int k = 0; k < 20; k++) {
         const real *wk = wp + (long)k * 20;
         for (int s = 0; s < 4; s++) {
@@ -1915,14 +1955,24 @@ RNNC_TILE static void blk_rnn_l0_tc4_20(const real *w, const real *wp, int u0,
 
 /* rnn layer 0: units [u0, u0 + 20) of one step for 5 sequences. */
 RNNC_TILE static void blk_rnn_l0_tc5_20(const real *w, const real *wp, int u0,
-    real *const *ps, const real *const *hp, real *const *ho)
+    real *const *ps, const real *const *hp, real *const *ho,
+    const real *const *xs)
 {
-    (void)w;
     real acc[5][20];
+    const real *wx = w + 0 + u0; /* W_ih^T (32, 20) */
     for (int s = 0; s < 5; s++)
         for (int j = 0; j < 20; j++) {
-            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][0 + j] = 0.0f;
         }
+    for (int k = 0; k < 32; k++) {
+        const real *wk = wx + (long)k * 20;
+        for (int s = 0; s < 5; s++) {
+            const real v = xs[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
+    }
     for (int k = 0; k < 20; k++) {
         const real *wk = wp + (long)k * 20;
         for (int s = 0; s < 5; s++) {
@@ -1950,14 +2000,24 @@ RNNC_TILE static void blk_rnn_l0_tc5_20(const real *w, const real *wp, int u0,
 
 /* rnn layer 0: units [u0, u0 + 20) of one step for 6 sequences. */
 RNNC_TILE static void blk_rnn_l0_tc6_20(const real *w, const real *wp, int u0,
-    real *const *ps, const real *const *hp, real *const *ho)
+    real *const *ps, const real *const *hp, real *const *ho,
+    const real *const *xs)
 {
-    (void)w;
     real acc[6][20];
+    const real *wx = w + 0 + u0; /* W_ih^T (32, 20) */
     for (int s = 0; s < 6; s++)
         for (int j = 0; j < 20; j++) {
-            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][0 + j] = 0.0f;
         }
+    for (int k = 0; k < 32; k++) {
+        const real *wk = wx + (long)k * 20;
+        for (int s = 0; s < 6; s++) {
+            const real v = xs[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
+    }
     for (int k = 0; k < 20; k++) {
         const real *wk = wp + (long)k * 20;
         for (int s = 0; s < 6; s++) {
@@ -1985,14 +2045,24 @@ RNNC_TILE static void blk_rnn_l0_tc6_20(const real *w, const real *wp, int u0,
 
 /* rnn layer 0: units [u0, u0 + 20) of one step for 7 sequences. */
 RNNC_TILE static void blk_rnn_l0_tc7_20(const real *w, const real *wp, int u0,
-    real *const *ps, const real *const *hp, real *const *ho)
+    real *const *ps, const real *const *hp, real *const *ho,
+    const real *const *xs)
 {
-    (void)w;
     real acc[7][20];
+    const real *wx = w + 0 + u0; /* W_ih^T (32, 20) */
     for (int s = 0; s < 7; s++)
         for (int j = 0; j < 20; j++) {
-            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][0 + j] = 0.0f;
         }
+    for (int k = 0; k < 32; k++) {
+        const real *wk = wx + (long)k * 20;
+        for (int s = 0; s < 7; s++) {
+            const real v = xs[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
+    }
     for (int k = 0; k < 20; k++) {
         const real *wk = wp + (long)k * 20;
         for (int s = 0; s < 7; s++) {
@@ -2020,14 +2090,24 @@ RNNC_TILE static void blk_rnn_l0_tc7_20(const real *w, const real *wp, int u0,
 
 /* rnn layer 0: units [u0, u0 + 20) of one step for 8 sequences. */
 RNNC_TILE static void blk_rnn_l0_tc8_20(const real *w, const real *wp, int u0,
-    real *const *ps, const real *const *hp, real *const *ho)
+    real *const *ps, const real *const *hp, real *const *ho,
+    const real *const *xs)
 {
-    (void)w;
     real acc[8][20];
+    const real *wx = w + 0 + u0; /* W_ih^T (32, 20) */
     for (int s = 0; s < 8; s++)
         for (int j = 0; j < 20; j++) {
-            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][0 + j] = 0.0f;
         }
+    for (int k = 0; k < 32; k++) {
+        const real *wk = wx + (long)k * 20;
+        for (int s = 0; s < 8; s++) {
+            const real v = xs[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
+    }
     for (int k = 0; k < 20; k++) {
         const real *wk = wp + (long)k * 20;
         for (int s = 0; s < 8; s++) {
@@ -2055,14 +2135,24 @@ RNNC_TILE static void blk_rnn_l0_tc8_20(const real *w, const real *wp, int u0,
 
 /* rnn layer 0: units [u0, u0 + 20) of one step for 9 sequences. */
 RNNC_TILE static void blk_rnn_l0_tc9_20(const real *w, const real *wp, int u0,
-    real *const *ps, const real *const *hp, real *const *ho)
+    real *const *ps, const real *const *hp, real *const *ho,
+    const real *const *xs)
 {
-    (void)w;
     real acc[9][20];
+    const real *wx = w + 0 + u0; /* W_ih^T (32, 20) */
     for (int s = 0; s < 9; s++)
         for (int j = 0; j < 20; j++) {
-            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][0 + j] = 0.0f;
         }
+    for (int k = 0; k < 32; k++) {
+        const real *wk = wx + (long)k * 20;
+        for (int s = 0; s < 9; s++) {
+            const real v = xs[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
+    }
     for (int k = 0; k < 20; k++) {
         const real *wk = wp + (long)k * 20;
         for (int s = 0; s < 9; s++) {
@@ -2090,14 +2180,24 @@ RNNC_TILE static void blk_rnn_l0_tc9_20(const real *w, const real *wp, int u0,
 
 /* rnn layer 0: units [u0, u0 + 20) of one step for 10 sequences. */
 RNNC_TILE static void blk_rnn_l0_tc10_20(const real *w, const real *wp, int u0,
-    real *const *ps, const real *const *hp, real *const *ho)
+    real *const *ps, const real *const *hp, real *const *ho,
+    const real *const *xs)
 {
-    (void)w;
     real acc[10][20];
+    const real *wx = w + 0 + u0; /* W_ih^T (32, 20) */
     for (int s = 0; s < 10; s++)
         for (int j = 0; j < 20; j++) {
-            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][0 + j] = 0.0f;
         }
+    for (int k = 0; k < 32; k++) {
+        const real *wk = wx + (long)k * 20;
+        for (int s = 0; s < 10; s++) {
+            const real v = xs[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
+    }
     for (int k = 0; k < 20; k++) {
         const real *wk = wp + (long)k * 20;
         for (int s = 0; s < 10; s++) {
@@ -2125,14 +2225,24 @@ RNNC_TILE static void blk_rnn_l0_tc10_20(const real *w, const real *wp, int u0,
 
 /* rnn layer 0: units [u0, u0 + 20) of one step for 11 sequences. */
 RNNC_TILE static void blk_rnn_l0_tc11_20(const real *w, const real *wp, int u0,
-    real *const *ps, const real *const *hp, real *const *ho)
+    real *const *ps, const real *const *hp, real *const *ho,
+    const real *const *xs)
 {
-    (void)w;
     real acc[11][20];
+    const real *wx = w + 0 + u0; /* W_ih^T (32, 20) */
     for (int s = 0; s < 11; s++)
         for (int j = 0; j < 20; j++) {
-            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][0 + j] = 0.0f;
         }
+    for (int k = 0; k < 32; k++) {
+        const real *wk = wx + (long)k * 20;
+        for (int s = 0; s < 11; s++) {
+            const real v = xs[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
+    }
     for (int k = 0; k < 20; k++) {
         const real *wk = wp + (long)k * 20;
         for (int s = 0; s < 11; s++) {
@@ -2160,14 +2270,24 @@ RNNC_TILE static void blk_rnn_l0_tc11_20(const real *w, const real *wp, int u0,
 
 /* rnn layer 0: units [u0, u0 + 20) of one step for 12 sequences. */
 RNNC_TILE static void blk_rnn_l0_tc12_20(const real *w, const real *wp, int u0,
-    real *const *ps, const real *const *hp, real *const *ho)
+    real *const *ps, const real *const *hp, real *const *ho,
+    const real *const *xs)
 {
-    (void)w;
     real acc[12][20];
+    const real *wx = w + 0 + u0; /* W_ih^T (32, 20) */
     for (int s = 0; s < 12; s++)
         for (int j = 0; j < 20; j++) {
-            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][0 + j] = 0.0f;
         }
+    for (int k = 0; k < 32; k++) {
+        const real *wk = wx + (long)k * 20;
+        for (int s = 0; s < 12; s++) {
+            const real v = xs[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
+    }
     for (int k = 0; k < 20; k++) {
         const real *wk = wp + (long)k * 20;
         for (int s = 0; s < 12; s++) {
@@ -2201,39 +2321,6 @@ static void blk_rnn_l0_seqc(const real *w, const real *x, long xsb, long xst, re
 {
     const real *xs[12], *hp[12];
     real *ps[12], *ho[12];
-    /* the input projections of every live pair: chunks of 1536 pairs (their inputs
-     * stay in L2), each against every 64-column panel of W_ih^T */
-    for (int t0 = 0, i0 = 0; t0 < T;) {
-        int t1 = t0, i1 = i0, n;
-        for (int m = 0; m < 1536 && t1 < T;) {
-            if (i1 >= bs[t1]) {
-                t1++, i1 = 0;
-                continue;
-            }
-            i1++, m++;
-        }
-        {
-            const real *wp = w + 0 + 0;
-            const long ks = 20;
-            n = 0;
-            for (int t = t0, i = i0; t < t1 || (t == t1 && i < i1); i++) {
-                if (i >= bs[t]) {
-                    t++, i = -1;
-                    continue;
-                }
-                const int b = perm[i];
-                xs[n] = x + b * xsb + t * xst;
-                ps[n] = a + ((long)b * T + t) * 20;
-                if (++n == 6) {
-                    blk_rnn_l0_pt6_20(w, wp, ks, 0, xs, ps);
-                    n = 0;
-                }
-            }
-            for (int q = 0; q < n; q++)
-                blk_rnn_l0_pt1_20(w, wp, ks, 0, xs + q, ps + q);
-        }
-        t0 = t1, i0 = i1;
-    }
     /* the recurrence: per step, tiles of 20 units by 12 sequences, each units'
      * panel of W_hh^T kept in L2 across the step's sequences */
     for (int s = 0; s < T; s++) {
@@ -2249,6 +2336,7 @@ static void blk_rnn_l0_seqc(const real *w, const real *x, long xsb, long xst, re
                     ps[q] = a + ((long)b * T + t) * 20;
                     hp[q] = h + (long)b * 20;
                     ho[q] = y + b * ysb + t * yst;
+                    xs[q] = x + b * xsb + t * xst;
                 }
                 if (s + 1 < T)
                     for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {
@@ -2258,18 +2346,18 @@ static void blk_rnn_l0_seqc(const real *w, const real *x, long xsb, long xst, re
                                 RNNC_PREFETCH(pn + g * 20 + j);
                     }
                 switch (m) {
-                case 12: blk_rnn_l0_tc12_20(w, wp, u0, ps, hp, ho); break;
-                case 11: blk_rnn_l0_tc11_20(w, wp, u0, ps, hp, ho); break;
-                case 10: blk_rnn_l0_tc10_20(w, wp, u0, ps, hp, ho); break;
-                case 9: blk_rnn_l0_tc9_20(w, wp, u0, ps, hp, ho); break;
-                case 8: blk_rnn_l0_tc8_20(w, wp, u0, ps, hp, ho); break;
-                case 7: blk_rnn_l0_tc7_20(w, wp, u0, ps, hp, ho); break;
-                case 6: blk_rnn_l0_tc6_20(w, wp, u0, ps, hp, ho); break;
-                case 5: blk_rnn_l0_tc5_20(w, wp, u0, ps, hp, ho); break;
-                case 4: blk_rnn_l0_tc4_20(w, wp, u0, ps, hp, ho); break;
-                case 3: blk_rnn_l0_tc3_20(w, wp, u0, ps, hp, ho); break;
-                case 2: blk_rnn_l0_tc2_20(w, wp, u0, ps, hp, ho); break;
-                case 1: blk_rnn_l0_tc1_20(w, wp, u0, ps, hp, ho); break;
+                case 12: blk_rnn_l0_tc12_20(w, wp, u0, ps, hp, ho, xs); break;
+                case 11: blk_rnn_l0_tc11_20(w, wp, u0, ps, hp, ho, xs); break;
+                case 10: blk_rnn_l0_tc10_20(w, wp, u0, ps, hp, ho, xs); break;
+                case 9: blk_rnn_l0_tc9_20(w, wp, u0, ps, hp, ho, xs); break;
+                case 8: blk_rnn_l0_tc8_20(w, wp, u0, ps, hp, ho, xs); break;
+                case 7: blk_rnn_l0_tc7_20(w, wp, u0, ps, hp, ho, xs); break;
+                case 6: blk_rnn_l0_tc6_20(w, wp, u0, ps, hp, ho, xs); break;
+                case 5: blk_rnn_l0_tc5_20(w, wp, u0, ps, hp, ho, xs); break;
+                case 4: blk_rnn_l0_tc4_20(w, wp, u0, ps, hp, ho, xs); break;
+                case 3: blk_rnn_l0_tc3_20(w, wp, u0, ps, hp, ho, xs); break;
+                case 2: blk_rnn_l0_tc2_20(w, wp, u0, ps, hp, ho, xs); break;
+                case 1: blk_rnn_l0_tc1_20(w, wp, u0, ps, hp, ho, xs); break;
                 }
             }
         }

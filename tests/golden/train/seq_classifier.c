@@ -3007,17 +3007,31 @@ static void blk_rnn_l1_seq(const real *w, const real *x, long xsb, long xst,
 
 /* rnn layer 1: units [u0, u0 + 16) of one step for 1 sequence. */
 RNNC_TILE static void blk_rnn_l1_tcw_16(const real *w, const real *wp, int u0,
-    real *const *ps, const real *const *hp, real *const *ho, real *const *cs, real *const *cst)
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs, real *const *cst,
+    const real *const *xs)
 {
-    (void)w;
     real acc[1][64];
+    const real *b = w + 0 + u0;
+    const real *wx = w + 256 + u0; /* W_ih^T (64, 256) */
     for (int s = 0; s < 1; s++)
         for (int j = 0; j < 16; j++) {
-            acc[s][0 + j] = ps[s][0 + u0 + j];
-            acc[s][16 + j] = ps[s][64 + u0 + j];
-            acc[s][32 + j] = ps[s][128 + u0 + j];
-            acc[s][48 + j] = ps[s][192 + u0 + j];
+            acc[s][0 + j] = b[0 + j];
+            acc[s][16 + j] = b[64 + j];
+            acc[s][32 + j] = b[128 + j];
+            acc[s][48 + j] = b[192 + j];
         }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wx + (long)k * 256;
+        for (int s = 0; s < 1; s++) {
+            const real v = xs[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
+            }
+        }
+    }
     for (int k = 0; k < 64; k++) {
         const real *wk = wp + (long)k * 256;
         for (int s = 0; s < 1; s++) {
@@ -3094,17 +3108,31 @@ RNNC_TILE static void blk_rnn_l1_tcw_16(const real *w, const real *wp, int u0,
 
 /* rnn layer 1: units [u0, u0 + 16) of one step for 1 sequence. */
 RNNC_TILE static void blk_rnn_l1_tc1_16(const real *w, const real *wp, int u0,
-    real *const *ps, const real *const *hp, real *const *ho, real *const *cs, real *const *cst)
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs, real *const *cst,
+    const real *const *xs)
 {
-    (void)w;
     real acc[1][64];
+    const real *b = w + 0 + u0;
+    const real *wx = w + 256 + u0; /* W_ih^T (64, 256) */
     for (int s = 0; s < 1; s++)
         for (int j = 0; j < 16; j++) {
-            acc[s][0 + j] = ps[s][0 + u0 + j];
-            acc[s][16 + j] = ps[s][64 + u0 + j];
-            acc[s][32 + j] = ps[s][128 + u0 + j];
-            acc[s][48 + j] = ps[s][192 + u0 + j];
+            acc[s][0 + j] = b[0 + j];
+            acc[s][16 + j] = b[64 + j];
+            acc[s][32 + j] = b[128 + j];
+            acc[s][48 + j] = b[192 + j];
         }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wx + (long)k * 256;
+        for (int s = 0; s < 1; s++) {
+            const real v = xs[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
+            }
+        }
+    }
     for (int k = 0; k < 64; k++) {
         const real *wk = wp + (long)k * 256;
         for (int s = 0; s < 1; s++) {
@@ -3181,17 +3209,31 @@ RNNC_TILE static void blk_rnn_l1_tc1_16(const real *w, const real *wp, int u0,
 
 /* rnn layer 1: units [u0, u0 + 16) of one step for 2 sequences. */
 RNNC_TILE static void blk_rnn_l1_tc2_16(const real *w, const real *wp, int u0,
-    real *const *ps, const real *const *hp, real *const *ho, real *const *cs, real *const *cst)
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs, real *const *cst,
+    const real *const *xs)
 {
-    (void)w;
     real acc[2][64];
+    const real *b = w + 0 + u0;
+    const real *wx = w + 256 + u0; /* W_ih^T (64, 256) */
     for (int s = 0; s < 2; s++)
         for (int j = 0; j < 16; j++) {
-            acc[s][0 + j] = ps[s][0 + u0 + j];
-            acc[s][16 + j] = ps[s][64 + u0 + j];
-            acc[s][32 + j] = ps[s][128 + u0 + j];
-            acc[s][48 + j] = ps[s][192 + u0 + j];
+            acc[s][0 + j] = b[0 + j];
+            acc[s][16 + j] = b[64 + j];
+            acc[s][32 + j] = b[128 + j];
+            acc[s][48 + j] = b[192 + j];
         }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wx + (long)k * 256;
+        for (int s = 0; s < 2; s++) {
+            const real v = xs[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
+            }
+        }
+    }
     for (int k = 0; k < 64; k++) {
         const real *wk = wp + (long)k * 256;
         for (int s = 0; s < 2; s++) {
@@ -3268,17 +3310,31 @@ RNNC_TILE static void blk_rnn_l1_tc2_16(const real *w, const real *wp, int u0,
 
 /* rnn layer 1: units [u0, u0 + 16) of one step for 3 sequences. */
 RNNC_TILE static void blk_rnn_l1_tc3_16(const real *w, const real *wp, int u0,
-    real *const *ps, const real *const *hp, real *const *ho, real *const *cs, real *const *cst)
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs, real *const *cst,
+    const real *const *xs)
 {
-    (void)w;
     real acc[3][64];
+    const real *b = w + 0 + u0;
+    const real *wx = w + 256 + u0; /* W_ih^T (64, 256) */
     for (int s = 0; s < 3; s++)
         for (int j = 0; j < 16; j++) {
-            acc[s][0 + j] = ps[s][0 + u0 + j];
-            acc[s][16 + j] = ps[s][64 + u0 + j];
-            acc[s][32 + j] = ps[s][128 + u0 + j];
-            acc[s][48 + j] = ps[s][192 + u0 + j];
+            acc[s][0 + j] = b[0 + j];
+            acc[s][16 + j] = b[64 + j];
+            acc[s][32 + j] = b[128 + j];
+            acc[s][48 + j] = b[192 + j];
         }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wx + (long)k * 256;
+        for (int s = 0; s < 3; s++) {
+            const real v = xs[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
+            }
+        }
+    }
     for (int k = 0; k < 64; k++) {
         const real *wk = wp + (long)k * 256;
         for (int s = 0; s < 3; s++) {
@@ -3355,17 +3411,31 @@ RNNC_TILE static void blk_rnn_l1_tc3_16(const real *w, const real *wp, int u0,
 
 /* rnn layer 1: units [u0, u0 + 16) of one step for 4 sequences. */
 RNNC_TILE static void blk_rnn_l1_tc4_16(const real *w, const real *wp, int u0,
-    real *const *ps, const real *const *hp, real *const *ho, real *const *cs, real *const *cst)
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs, real *const *cst,
+    const real *const *xs)
 {
-    (void)w;
     real acc[4][64];
+    const real *b = w + 0 + u0;
+    const real *wx = w + 256 + u0; /* W_ih^T (64, 256) */
     for (int s = 0; s < 4; s++)
         for (int j = 0; j < 16; j++) {
-            acc[s][0 + j] = ps[s][0 + u0 + j];
-            acc[s][16 + j] = ps[s][64 + u0 + j];
-            acc[s][32 + j] = ps[s][128 + u0 + j];
-            acc[s][48 + j] = ps[s][192 + u0 + j];
+            acc[s][0 + j] = b[0 + j];
+            acc[s][16 + j] = b[64 + j];
+            acc[s][32 + j] = b[128 + j];
+            acc[s][48 + j] = b[192 + j];
         }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wx + (long)k * 256;
+        for (int s = 0; s < 4; s++) {
+            const real v = xs[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
+            }
+        }
+    }
     for (int k = 0; k < 64; k++) {
         const real *wk = wp + (long)k * 256;
         for (int s = 0; s < 4; s++) {
@@ -3442,17 +3512,31 @@ RNNC_TILE static void blk_rnn_l1_tc4_16(const real *w, const real *wp, int u0,
 
 /* rnn layer 1: units [u0, u0 + 16) of one step for 5 sequences. */
 RNNC_TILE static void blk_rnn_l1_tc5_16(const real *w, const real *wp, int u0,
-    real *const *ps, const real *const *hp, real *const *ho, real *const *cs, real *const *cst)
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs, real *const *cst,
+    const real *const *xs)
 {
-    (void)w;
     real acc[5][64];
+    const real *b = w + 0 + u0;
+    const real *wx = w + 256 + u0; /* W_ih^T (64, 256) */
     for (int s = 0; s < 5; s++)
         for (int j = 0; j < 16; j++) {
-            acc[s][0 + j] = ps[s][0 + u0 + j];
-            acc[s][16 + j] = ps[s][64 + u0 + j];
-            acc[s][32 + j] = ps[s][128 + u0 + j];
-            acc[s][48 + j] = ps[s][192 + u0 + j];
+            acc[s][0 + j] = b[0 + j];
+            acc[s][16 + j] = b[64 + j];
+            acc[s][32 + j] = b[128 + j];
+            acc[s][48 + j] = b[192 + j];
         }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wx + (long)k * 256;
+        for (int s = 0; s < 5; s++) {
+            const real v = xs[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
+            }
+        }
+    }
     for (int k = 0; k < 64; k++) {
         const real *wk = wp + (long)k * 256;
         for (int s = 0; s < 5; s++) {
@@ -3529,17 +3613,31 @@ RNNC_TILE static void blk_rnn_l1_tc5_16(const real *w, const real *wp, int u0,
 
 /* rnn layer 1: units [u0, u0 + 16) of one step for 6 sequences. */
 RNNC_TILE static void blk_rnn_l1_tc6_16(const real *w, const real *wp, int u0,
-    real *const *ps, const real *const *hp, real *const *ho, real *const *cs, real *const *cst)
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs, real *const *cst,
+    const real *const *xs)
 {
-    (void)w;
     real acc[6][64];
+    const real *b = w + 0 + u0;
+    const real *wx = w + 256 + u0; /* W_ih^T (64, 256) */
     for (int s = 0; s < 6; s++)
         for (int j = 0; j < 16; j++) {
-            acc[s][0 + j] = ps[s][0 + u0 + j];
-            acc[s][16 + j] = ps[s][64 + u0 + j];
-            acc[s][32 + j] = ps[s][128 + u0 + j];
-            acc[s][48 + j] = ps[s][192 + u0 + j];
+            acc[s][0 + j] = b[0 + j];
+            acc[s][16 + j] = b[64 + j];
+            acc[s][32 + j] = b[128 + j];
+            acc[s][48 + j] = b[192 + j];
         }
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wx + (long)k * 256;
+        for (int s = 0; s < 6; s++) {
+            const real v = xs[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
+            }
+        }
+    }
     for (int k = 0; k < 64; k++) {
         const real *wk = wp + (long)k * 256;
         for (int s = 0; s < 6; s++) {
@@ -3624,39 +3722,6 @@ static void blk_rnn_l1_seqc(const real *w, const real *x, long xsb, long xst, re
     real *ps[6], *ho[6];
     real *cs_[6];
     real *cst[6];
-    /* the input projections of every live pair: chunks of 768 pairs (their inputs
-     * stay in L2), each against every 64-column panel of W_ih^T */
-    for (int t0 = 0, i0 = 0; t0 < T;) {
-        int t1 = t0, i1 = i0, n;
-        for (int m = 0; m < 768 && t1 < T;) {
-            if (i1 >= bs[t1]) {
-                t1++, i1 = 0;
-                continue;
-            }
-            i1++, m++;
-        }
-        for (int jc = 0; jc < 256; jc += 64) {
-            const real *wp = w + 256 + jc;
-            const long ks = 256;
-            n = 0;
-            for (int t = t0, i = i0; t < t1 || (t == t1 && i < i1); i++) {
-                if (i >= bs[t]) {
-                    t++, i = -1;
-                    continue;
-                }
-                const int b = perm[i];
-                xs[n] = x + b * xsb + t * xst;
-                ps[n] = a + ((long)b * T + t) * 256;
-                if (++n == 6) {
-                    blk_rnn_l1_pt6_64(w, wp, ks, jc, xs, ps);
-                    n = 0;
-                }
-            }
-            for (int q = 0; q < n; q++)
-                blk_rnn_l1_pt1_64(w, wp, ks, jc, xs + q, ps + q);
-        }
-        t0 = t1, i0 = i1;
-    }
     /* the recurrence: per step, tiles of 16 units by 6 sequences, each units'
      * panel of W_hh^T kept in L2 across the step's sequences */
     for (int s = 0; s < T; s++) {
@@ -3673,9 +3738,10 @@ static void blk_rnn_l1_seqc(const real *w, const real *x, long xsb, long xst, re
                 ho[q] = y + b * ysb + t * yst;
                 cs_[q] = c + (long)b * 64;
                 cst[q] = cs + ((long)b * T + t) * 64;
+                xs[q] = x + b * xsb + t * xst;
             }
             for (int u0 = 0; u0 < 64; u0 += 16)
-                blk_rnn_l1_tcw_16(w, w + 16640 + u0, u0, ps, hp, ho, cs_, cst);
+                blk_rnn_l1_tcw_16(w, w + 16640 + u0, u0, ps, hp, ho, cs_, cst, xs);
             vec_copy(h + (long)perm[0] * 64, ho[0], 64);
             continue;
         }
@@ -3690,6 +3756,7 @@ static void blk_rnn_l1_seqc(const real *w, const real *x, long xsb, long xst, re
                     ho[q] = y + b * ysb + t * yst;
                     cs_[q] = c + (long)b * 64;
                     cst[q] = cs + ((long)b * T + t) * 64;
+                    xs[q] = x + b * xsb + t * xst;
                 }
                 if (s + 1 < T)
                     for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {
@@ -3699,12 +3766,12 @@ static void blk_rnn_l1_seqc(const real *w, const real *x, long xsb, long xst, re
                                 RNNC_PREFETCH(pn + g * 64 + j);
                     }
                 switch (m) {
-                case 6: blk_rnn_l1_tc6_16(w, wp, u0, ps, hp, ho, cs_, cst); break;
-                case 5: blk_rnn_l1_tc5_16(w, wp, u0, ps, hp, ho, cs_, cst); break;
-                case 4: blk_rnn_l1_tc4_16(w, wp, u0, ps, hp, ho, cs_, cst); break;
-                case 3: blk_rnn_l1_tc3_16(w, wp, u0, ps, hp, ho, cs_, cst); break;
-                case 2: blk_rnn_l1_tc2_16(w, wp, u0, ps, hp, ho, cs_, cst); break;
-                case 1: blk_rnn_l1_tc1_16(w, wp, u0, ps, hp, ho, cs_, cst); break;
+                case 6: blk_rnn_l1_tc6_16(w, wp, u0, ps, hp, ho, cs_, cst, xs); break;
+                case 5: blk_rnn_l1_tc5_16(w, wp, u0, ps, hp, ho, cs_, cst, xs); break;
+                case 4: blk_rnn_l1_tc4_16(w, wp, u0, ps, hp, ho, cs_, cst, xs); break;
+                case 3: blk_rnn_l1_tc3_16(w, wp, u0, ps, hp, ho, cs_, cst, xs); break;
+                case 2: blk_rnn_l1_tc2_16(w, wp, u0, ps, hp, ho, cs_, cst, xs); break;
+                case 1: blk_rnn_l1_tc1_16(w, wp, u0, ps, hp, ho, cs_, cst, xs); break;
                 }
             }
         }
