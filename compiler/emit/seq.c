@@ -418,7 +418,8 @@ static void seqb_head(Emitter *e, const PlanLayer *L, int bz)
 }
 
 /* In <fn>_seqb's loop: ask for the rows sequence b reads at the step backward visits next,
- * tp (the step before t in forward order): its activations and c, and h and c before it.
+ * tp (the step before t in forward order): its activations and c, and h and c before it,
+ * into L2 (a step's rows of every sequence outgrow L1: T1's 66 KB).
  * A sequence's rows lie T steps apart from the next sequence's, written by the forward long
  * before, so no hardware prefetcher sees them coming; read cold, they held the gates'
  * derivatives (perf annotate of T1: bdz's loads of a and c_{t-1}) and the copy of h_{t-1}
@@ -435,29 +436,29 @@ static void seqb_prefetch(Emitter *e, const PlanLayer *L)
     sb_line(sb,
             "const int tq = reverse ? tp + 1 : tp - 1, deep = reverse ? tq < len[b] : tq >= 0;");
     sb_line(sb, "for (int q = 0; q < %ld; q += %ld)", GH, line);
-    sb_line(sb, "    RNNC_PREFETCH(a + bn * %ld + q);", GH);
+    sb_line(sb, "    RNNC_PREFETCH_L2(a + bn * %ld + q);", GH);
     sb_line(sb, "for (int q = 0; q < %d; q += %ld) {", rows, line);
     sb->indent += 4;
     if (cd->has_c) {
-        sb_line(sb, "RNNC_PREFETCH(cs + bn * %d + q);", L->H);
+        sb_line(sb, "RNNC_PREFETCH_L2(cs + bn * %d + q);", L->H);
         sb_line(sb, "if (deep)");
-        sb_line(sb, "    RNNC_PREFETCH(cs + (bn + (reverse ? 1 : -1)) * %d + q);", L->H);
+        sb_line(sb, "    RNNC_PREFETCH_L2(cs + (bn + (reverse ? 1 : -1)) * %d + q);", L->H);
     } else if (cd->has_gh)
-        sb_line(sb, "RNNC_PREFETCH(ex + bn * %d + q);", L->H);
+        sb_line(sb, "RNNC_PREFETCH_L2(ex + bn * %d + q);", L->H);
     if (part)
         sb_line(sb, "if (deep && q < %d)", L->Hr);
     else
         sb_line(sb, "if (deep)");
-    sb_line(sb, "    RNNC_PREFETCH(y + b * ysb + tq * yst + q);");
+    sb_line(sb, "    RNNC_PREFETCH_L2(y + b * ysb + tq * yst + q);");
     if (!em_dy_zero(e, L)) {
         if (part)
             sb_line(sb, "if (q < %d)", L->Hr);
-        sb_line(sb, "%sRNNC_PREFETCH(dy + b * ysb + tp * yst + q);", part ? "    " : "");
+        sb_line(sb, "%sRNNC_PREFETCH_L2(dy + b * ysb + tp * yst + q);", part ? "    " : "");
     }
     sb->indent -= 4;
     sb_line(sb, "}");
     sb_line(sb, "for (int q = 0; q < %d; q += %ld)", L->I, line);
-    sb_line(sb, "    RNNC_PREFETCH(x + b * xsb + tp * xst + q);");
+    sb_line(sb, "    RNNC_PREFETCH_L2(x + b * xsb + tp * xst + q);");
     sb->indent -= 4;
     sb_line(sb, "}");
 }

@@ -115,11 +115,15 @@ static void vec_copy(real *dst, const real *src, long n)
 }
 
 /* A hint that a product will soon read the weights at p (rows a few KiB on), so that they
- * come from L2 in time; where caches make it pay and the compiler takes it. */
+ * come from L2 in time; where caches make it pay and the compiler takes it. RNNC_PREFETCH_L2
+ * asks for data needed a whole step later, into L2 only: asked into L1, it would push out
+ * what the step itself reads, and be pushed out before its turn. */
 #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__aarch64__))
 #define RNNC_PREFETCH(p) __builtin_prefetch(p)
+#define RNNC_PREFETCH_L2(p) __builtin_prefetch(p, 0, 2)
 #else
 #define RNNC_PREFETCH(p) ((void)(p))
+#define RNNC_PREFETCH_L2(p) ((void)(p))
 #endif
 
 /* acc + w * v in the products: fused where the compiler says fused

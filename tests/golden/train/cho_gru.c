@@ -207,11 +207,15 @@ static void vec_copy(real *dst, const real *src, long n)
 }
 
 /* A hint that a product will soon read the weights at p (rows a few KiB on), so that they
- * come from L2 in time; where caches make it pay and the compiler takes it. */
+ * come from L2 in time; where caches make it pay and the compiler takes it. RNNC_PREFETCH_L2
+ * asks for data needed a whole step later, into L2 only: asked into L1, it would push out
+ * what the step itself reads, and be pushed out before its turn. */
 #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__aarch64__))
 #define RNNC_PREFETCH(p) __builtin_prefetch(p)
+#define RNNC_PREFETCH_L2(p) __builtin_prefetch(p, 0, 2)
 #else
 #define RNNC_PREFETCH(p) ((void)(p))
+#define RNNC_PREFETCH_L2(p) ((void)(p))
 #endif
 
 /* acc + w * v in every product: one fused multiply-add, as libtcc's */
@@ -1108,14 +1112,14 @@ static void blk_gru_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
                 const long bn = (long)b * T + tp;
                 const int tq = reverse ? tp + 1 : tp - 1, deep = reverse ? tq < len[b] : tq >= 0;
                 for (int q = 0; q < 36; q += 8)
-                    RNNC_PREFETCH(a + bn * 36 + q);
+                    RNNC_PREFETCH_L2(a + bn * 36 + q);
                 for (int q = 0; q < 12; q += 8) {
                     if (deep)
-                        RNNC_PREFETCH(y + b * ysb + tq * yst + q);
-                    RNNC_PREFETCH(dy + b * ysb + tp * yst + q);
+                        RNNC_PREFETCH_L2(y + b * ysb + tq * yst + q);
+                    RNNC_PREFETCH_L2(dy + b * ysb + tp * yst + q);
                 }
                 for (int q = 0; q < 6; q += 8)
-                    RNNC_PREFETCH(x + b * xsb + tp * xst + q);
+                    RNNC_PREFETCH_L2(x + b * xsb + tp * xst + q);
             }
             const real *hp = first ? h0 + (long)b * 12 : y + b * ysb + tp * yst;
             const real *dyt = dy + b * ysb + t * yst, *dhb = dhn + (long)b * 12;
@@ -1998,14 +2002,14 @@ static void blk_gru_l1_seqb(const real *wb, const real *x, long xsb, long xst, r
                 const long bn = (long)b * T + tp;
                 const int tq = reverse ? tp + 1 : tp - 1, deep = reverse ? tq < len[b] : tq >= 0;
                 for (int q = 0; q < 36; q += 8)
-                    RNNC_PREFETCH(a + bn * 36 + q);
+                    RNNC_PREFETCH_L2(a + bn * 36 + q);
                 for (int q = 0; q < 12; q += 8) {
                     if (deep)
-                        RNNC_PREFETCH(y + b * ysb + tq * yst + q);
-                    RNNC_PREFETCH(dy + b * ysb + tp * yst + q);
+                        RNNC_PREFETCH_L2(y + b * ysb + tq * yst + q);
+                    RNNC_PREFETCH_L2(dy + b * ysb + tp * yst + q);
                 }
                 for (int q = 0; q < 12; q += 8)
-                    RNNC_PREFETCH(x + b * xsb + tp * xst + q);
+                    RNNC_PREFETCH_L2(x + b * xsb + tp * xst + q);
             }
             const real *hp = first ? h0 + (long)b * 12 : y + b * ysb + tp * yst;
             const real *dyt = dy + b * ysb + t * yst, *dhb = dhn + (long)b * 12;

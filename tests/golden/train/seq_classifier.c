@@ -302,11 +302,15 @@ static void vec_copy(real *dst, const real *src, long n)
 }
 
 /* A hint that a product will soon read the weights at p (rows a few KiB on), so that they
- * come from L2 in time; where caches make it pay and the compiler takes it. */
+ * come from L2 in time; where caches make it pay and the compiler takes it. RNNC_PREFETCH_L2
+ * asks for data needed a whole step later, into L2 only: asked into L1, it would push out
+ * what the step itself reads, and be pushed out before its turn. */
 #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__aarch64__))
 #define RNNC_PREFETCH(p) __builtin_prefetch(p)
+#define RNNC_PREFETCH_L2(p) __builtin_prefetch(p, 0, 2)
 #else
 #define RNNC_PREFETCH(p) ((void)(p))
+#define RNNC_PREFETCH_L2(p) ((void)(p))
 #endif
 
 /* acc + w * v in every product: one fused multiply-add, as libtcc's */
@@ -2263,17 +2267,17 @@ static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
                 const long bn = (long)b * T + tp;
                 const int tq = reverse ? tp + 1 : tp - 1, deep = reverse ? tq < len[b] : tq >= 0;
                 for (int q = 0; q < 256; q += 16)
-                    RNNC_PREFETCH(a + bn * 256 + q);
+                    RNNC_PREFETCH_L2(a + bn * 256 + q);
                 for (int q = 0; q < 64; q += 16) {
-                    RNNC_PREFETCH(cs + bn * 64 + q);
+                    RNNC_PREFETCH_L2(cs + bn * 64 + q);
                     if (deep)
-                        RNNC_PREFETCH(cs + (bn + (reverse ? 1 : -1)) * 64 + q);
+                        RNNC_PREFETCH_L2(cs + (bn + (reverse ? 1 : -1)) * 64 + q);
                     if (deep)
-                        RNNC_PREFETCH(y + b * ysb + tq * yst + q);
-                    RNNC_PREFETCH(dy + b * ysb + tp * yst + q);
+                        RNNC_PREFETCH_L2(y + b * ysb + tq * yst + q);
+                    RNNC_PREFETCH_L2(dy + b * ysb + tp * yst + q);
                 }
                 for (int q = 0; q < 10; q += 16)
-                    RNNC_PREFETCH(x + b * xsb + tp * xst + q);
+                    RNNC_PREFETCH_L2(x + b * xsb + tp * xst + q);
             }
             const real *hp = first ? h0 + (long)b * 64 : y + b * ysb + tp * yst;
             const real *cp = first ? c0 + (long)b * 64 : cs + ((long)b * T + tp) * 64;
@@ -4197,16 +4201,16 @@ static void blk_rnn_l1_seqb(const real *wb, const real *x, long xsb, long xst, r
                 const long bn = (long)b * T + tp;
                 const int tq = reverse ? tp + 1 : tp - 1, deep = reverse ? tq < len[b] : tq >= 0;
                 for (int q = 0; q < 256; q += 16)
-                    RNNC_PREFETCH(a + bn * 256 + q);
+                    RNNC_PREFETCH_L2(a + bn * 256 + q);
                 for (int q = 0; q < 64; q += 16) {
-                    RNNC_PREFETCH(cs + bn * 64 + q);
+                    RNNC_PREFETCH_L2(cs + bn * 64 + q);
                     if (deep)
-                        RNNC_PREFETCH(cs + (bn + (reverse ? 1 : -1)) * 64 + q);
+                        RNNC_PREFETCH_L2(cs + (bn + (reverse ? 1 : -1)) * 64 + q);
                     if (deep)
-                        RNNC_PREFETCH(y + b * ysb + tq * yst + q);
+                        RNNC_PREFETCH_L2(y + b * ysb + tq * yst + q);
                 }
                 for (int q = 0; q < 64; q += 16)
-                    RNNC_PREFETCH(x + b * xsb + tp * xst + q);
+                    RNNC_PREFETCH_L2(x + b * xsb + tp * xst + q);
             }
             const real *hp = first ? h0 + (long)b * 64 : y + b * ysb + tp * yst;
             const real *cp = first ? c0 + (long)b * 64 : cs + ((long)b * T + tp) * 64;
