@@ -178,12 +178,17 @@ int ox_op_gather(const OxNode *n, int unused)
     return 0;
 }
 
-/* ONNX Slice bounds on an axis of size dn: first index and count; -1 for a bad step. */
+/* ONNX Slice bounds on an axis of size dn: first index and count; -1 for a bad step or
+ * size. Starts and ends past +-2^41 (INT64_MAX, "to the end", among them) are clamped there
+ * first, which with dn at most 2^40 changes no result and keeps s + dn from overflowing. */
 static int slice_bounds(long s, long e, long st, long dn, long *first, long *count)
 {
-    if (st == 0)
+    const long far = 1L << 41;
+    if (st == 0 || dn < 0 || dn > (1L << 40))
         return -1;
     st = st > (1L << 40) ? (1L << 40) : st < -(1L << 40) ? -(1L << 40) : st;
+    s = s > far ? far : s < -far ? -far : s;
+    e = e > far ? far : e < -far ? -far : e;
     if (s < 0)
         s += dn;
     if (e < 0)
