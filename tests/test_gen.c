@@ -220,6 +220,78 @@ static void test_prelude_math(void **state)
     assert_true(we > 0.5 && wt > 0.5 && wde > 0.5 && wdt > 0.5); /* the check saw errors */
 }
 
+/* The prelude's gates by vectors (rv_exp_n, rv_sigmoid_n, rv_tanh_n: the system compiler's
+ * tiles) give the scalar functions' bits (libtcc's), lane by lane, which is what lets the
+ * compiled code take over from libtcc's mid-run: on every 13th float (each vector 16
+ * consecutive ones) and on the clamps' edges, infinities and NaNs; at -O3 -march=native
+ * (AVX-512 here: its max, min and scalef) and at -O2 for the generic x86-64 (comparisons and
+ * selects). A program that prints the mismatches it found. */
+static void test_vec_gates_bits(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp();
+    char *c = tu_strf("%s/gates.c", dir);
+    char *prog = tu_strf(
+        "#include \"%s/templates/prelude.c\"\n"
+        "#include <stdio.h>\n"
+        "#include <string.h>\n"
+        "static long bad, seen;\n"
+        "static void check(const float *v)\n"
+        "{\n"
+        "    rvec e, s, t;\n"
+        "    memcpy(&e, v, sizeof e), memcpy(&s, v, sizeof s), memcpy(&t, v, sizeof t);\n"
+        "    rv_exp_n(&e, 1), rv_sigmoid_n(&s, 1), rv_tanh_n(&t, 1);\n"
+        "    for (int j = 0; j < 16; j++) {\n"
+        "        float w[3] = {m_expf(v[j]), 1.0f / (1.0f + m_expf(-v[j])), m_tanhf(v[j])};\n"
+        "        bad += memcmp(&w[0], &e[j], 4) != 0;\n"
+        "        bad += memcmp(&w[1], &s[j], 4) != 0;\n"
+        "        bad += memcmp(&w[2], &t[j], 4) != 0;\n"
+        "        seen += 3;\n"
+        "    }\n"
+        "}\n"
+        "int main(void)\n"
+        "{\n"
+        "    float v[16];\n"
+        "    for (unsigned long u = 0; u < 1ul << 32; u += 16 * 13) {\n"
+        "        for (int j = 0; j < 16; j++) {\n"
+        "            unsigned w = (unsigned)(u + (unsigned long)j);\n"
+        "            memcpy(&v[j], &w, 4);\n"
+        "        }\n"
+        "        check(v);\n"
+        "    }\n"
+        "    const float edge[16] = {-87.0f, 88.0f, -9.0f, 9.0f, -87.00001f, 88.00001f, "
+        "-9.000001f,\n"
+        "                            9.000001f, 0.0f, -0.0f, 1.0f / 0.0f, -1.0f / 0.0f, 0.0f / "
+        "0.0f,\n"
+        "                            -(0.0f / 0.0f), 8.9999f, -8.9999f};\n"
+        "    check(edge);\n"
+        "    printf(\"%%ld %%ld\\n\", bad, seen);\n"
+        "    return 0;\n"
+        "}\n",
+        tu_src_root());
+    assert_int_equal(tu_write_file(c, prog), 0);
+    const char *flags[] = {"-O3 -march=native", "-O2"};
+    for (int k = 0; k < 2; k++) {
+        char *cmd = tu_strf("gcc %s -Wno-unused-function %s '%s' -o '%s/gates' && '%s/gates'",
+                            strict, flags[k], c, dir, dir);
+        char *out = NULL, *err = NULL;
+        if (tu_run(cmd, &out, &err) != 0)
+            fail_msg("failed: %s\n%s", cmd, err ? err : "");
+        long bad = -1, seen = 0;
+        if (!out || sscanf(out, "%ld %ld", &bad, &seen) != 2)
+            fail_msg("%s: no counts in '%s'", cmd, out ? out : "");
+        if (bad != 0 || seen < 900000000L)
+            fail_msg("%s: %ld of %ld results differ from the scalar functions'", flags[k], bad,
+                     seen);
+        free(cmd);
+        free(out);
+        free(err);
+    }
+    tu_rmdir(dir);
+    free(c);
+    free(prog);
+}
+
 /* templates/prelude.c and drivers.c are real C: each compiles on its own with its test
  * values. */
 static void test_template_alone(void **state)
@@ -361,6 +433,7 @@ int main(void)
         cmocka_unit_test(test_tcc_command_line),    cmocka_unit_test(test_libtcc),
         cmocka_unit_test(test_deterministic),       cmocka_unit_test(test_jit_cc),
         cmocka_unit_test(test_jit_units_warn_free), cmocka_unit_test(test_prelude_math),
+        cmocka_unit_test(test_vec_gates_bits),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_free_list(specs, nspecs);

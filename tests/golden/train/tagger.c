@@ -156,8 +156,8 @@ static inline float m_tanhf(float v)
  * side by side; one vector at a time, the chain of an LSTM's gates (e^v, a division, tanh
  * of the new c) left the floating-point units waiting and the gates took half a tile.
  * Each function is the scalar one's operations in the scalar one's order, lane by lane:
- * the same bits; a clamp `v < lo ? lo : v` is a comparison and a select, which keeps a NaN
- * as the comparison does. n is at most RNNC_VN. */
+ * the same bits; a clamp `v < lo ? lo : v` keeps a NaN as the comparison does. n is at most
+ * RNNC_VN. */
 #if defined(__GNUC__)
 #define RNNC_VL 16
 #define RNNC_VN 8
@@ -174,15 +174,31 @@ typedef float rvec_u __attribute__((vector_size(64), aligned(4), may_alias));
 #define RV_STORE(p, v) (*(rvec_u *)(p) = (v))
 /* lane by lane, c ? a : b */
 #define RV_SEL(c, a, b) ((rvec)(((c) & (rvec_i)(a)) | (~(c) & (rvec_i)(b))))
+/* Lane by lane, the clamps b < a ? a : b and b > a ? a : b (a NaN b stays: x86's max and
+ * min return their second operand when either is a NaN), and x 2^k for an integral k in
+ * [-126, 127] (exact but for the rounding of a subnormal product, which both round to
+ * nearest). With AVX-512 each is one instruction where the comparison and select took two,
+ * one a broadcast from a general register, and 2^k three (same bits: tests/test_gen.c's
+ * test_vec_gates_bits). */
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#define RV_MAX(a, b) ((rvec)_mm512_max_ps((__m512)(a), (__m512)(b)))
+#define RV_MIN(a, b) ((rvec)_mm512_min_ps((__m512)(a), (__m512)(b)))
+#define RV_SCALE2(x, k) ((rvec)_mm512_scalef_ps((__m512)(x), (__m512)(k)))
+#else
+#define RV_MAX(a, b) RV_SEL((b) < (a), a, b)
+#define RV_MIN(a, b) RV_SEL((b) > (a), a, b)
+#define RV_SCALE2(x, k) ((x) * (rvec)((__builtin_convertvector(k, rvec_i) + 127) << 23))
+#endif
 /* x = m_expf(x) */
 RNNC_VFN rv_exp_n(rvec *x, int n)
 {
     rvec k[RNNC_VN], r[RNNC_VN], r2[RNNC_VN], q[RNNC_VN];
     const rvec lo = (rvec){0} - 87.0f, hi = (rvec){0} + 88.0f;
     for (int i = 0; i < n; i++)
-        x[i] = RV_SEL(x[i] < lo, lo, x[i]);
+        x[i] = RV_MAX(lo, x[i]);
     for (int i = 0; i < n; i++)
-        x[i] = RV_SEL(x[i] > hi, hi, x[i]);
+        x[i] = RV_MIN(hi, x[i]);
     for (int i = 0; i < n; i++)
         k[i] = (x[i] * 1.44269504f + 12582912.0f) - 12582912.0f;
     for (int i = 0; i < n; i++)
@@ -193,8 +209,7 @@ RNNC_VFN rv_exp_n(rvec *x, int n)
         q[i] = (4.999999345e-01f + r[i] * 1.666652069e-01f) +
                r2[i] * ((4.166838741e-02f + r[i] * 8.368710035e-03f) + r2[i] * 1.381461100e-03f);
     for (int i = 0; i < n; i++)
-        x[i] = (1.0f + (r[i] + r2[i] * q[i])) *
-               (rvec)((__builtin_convertvector(k[i], rvec_i) + 127) << 23);
+        x[i] = RV_SCALE2(1.0f + (r[i] + r2[i] * q[i]), k[i]);
 }
 /* x = act_sigmoid(x) */
 RNNC_VFN rv_sigmoid_n(rvec *x, int n)
@@ -211,7 +226,7 @@ RNNC_VFN rv_tanh_n(rvec *v, int n)
     rvec x[RNNC_VN], t[RNNC_VN], t2[RNNC_VN], p[RNNC_VN], q[RNNC_VN];
     const rvec lo = (rvec){0} - 9.0f, hi = (rvec){0} + 9.0f, one = (rvec){0} + 1.0f;
     for (int i = 0; i < n; i++)
-        x[i] = RV_SEL(v[i] < lo, lo, RV_SEL(v[i] > hi, hi, v[i]));
+        x[i] = RV_MAX(lo, RV_MIN(hi, v[i]));
     for (int i = 0; i < n; i++)
         t[i] = x[i] * x[i];
     for (int i = 0; i < n; i++)
@@ -225,9 +240,9 @@ RNNC_VFN rv_tanh_n(rvec *v, int n)
     for (int i = 0; i < n; i++)
         v[i] = x[i] * p[i] / q[i];
     for (int i = 0; i < n; i++)
-        v[i] = RV_SEL(v[i] > one, one, v[i]);
+        v[i] = RV_MIN(one, v[i]);
     for (int i = 0; i < n; i++)
-        v[i] = RV_SEL(v[i] < -one, -one, v[i]);
+        v[i] = RV_MAX(-one, v[i]);
 }
 #else
 #define RNNC_VKEEP
