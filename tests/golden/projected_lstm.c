@@ -926,6 +926,10 @@ static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
                         for (int g = 0; g < 1; g++)
                             for (int j = 0; j < 20; j += 16)
                                 RNNC_PREFETCH(pn + g * 20 + j);
+                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
+                        for (int j = 0; j < 20; j += 16) {
+                            RNNC_PREFETCH(y + bn * ysb + tn * yst + u0 + j);
+                        }
                     }
                 switch (m) {
                 case 12: blk_rnn_l0_t12_20(w, wp, u0, ps, hp, ho); break;

@@ -903,6 +903,10 @@ static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
                         for (int g = 0; g < 4; g++)
                             for (int j = 0; j < 16; j += 16)
                                 RNNC_PREFETCH(pn + g * 64 + j);
+                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
+                        for (int j = 0; j < 16; j += 16) {
+                            RNNC_PREFETCH(y + bn * ysb + tn * yst + u0 + j);
+                        }
                     }
                 switch (m) {
                 case 6: blk_rnn_l0_t6_16(w, wp, u0, ps, hp, ho, cs_); break;
@@ -1572,6 +1576,10 @@ static void blk_rnn_l1_seq(const real *w, const real *x, long xsb, long xst,
                         for (int g = 0; g < 4; g++)
                             for (int j = 0; j < 16; j += 16)
                                 RNNC_PREFETCH(pn + g * 64 + j);
+                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
+                        for (int j = 0; j < 16; j += 16) {
+                            RNNC_PREFETCH(y + bn * ysb + tn * yst + u0 + j);
+                        }
                     }
                 switch (m) {
                 case 6: blk_rnn_l1_t6_16(w, wp, u0, ps, hp, ho, cs_); break;

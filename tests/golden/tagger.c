@@ -1316,6 +1316,10 @@ static void blk_encoder_l0_seq(const real *w, const real *x, long xsb, long xst,
                         for (int g = 0; g < 3; g++)
                             for (int j = 0; j < 16; j += 16)
                                 RNNC_PREFETCH(pn + g * 24 + j);
+                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
+                        for (int j = 0; j < 16; j += 16) {
+                            RNNC_PREFETCH(y + bn * ysb + tn * yst + u0 + j);
+                        }
                     }
                 switch (m) {
                 case 8: blk_encoder_l0_t8_16(w, wp, u0, ps, hp, ho); break;
@@ -1345,6 +1349,10 @@ static void blk_encoder_l0_seq(const real *w, const real *x, long xsb, long xst,
                         for (int g = 0; g < 3; g++)
                             for (int j = 0; j < 8; j += 16)
                                 RNNC_PREFETCH(pn + g * 24 + j);
+                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
+                        for (int j = 0; j < 8; j += 16) {
+                            RNNC_PREFETCH(y + bn * ysb + tn * yst + 16 + j);
+                        }
                     }
                 switch (m) {
                 case 8: blk_encoder_l0_t8_8(w, wp, 16, ps, hp, ho); break;
@@ -2429,6 +2437,10 @@ static void blk_encoder_l1_seq(const real *w, const real *x, long xsb, long xst,
                         for (int g = 0; g < 3; g++)
                             for (int j = 0; j < 16; j += 16)
                                 RNNC_PREFETCH(pn + g * 24 + j);
+                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
+                        for (int j = 0; j < 16; j += 16) {
+                            RNNC_PREFETCH(y + bn * ysb + tn * yst + u0 + j);
+                        }
                     }
                 switch (m) {
                 case 8: blk_encoder_l1_t8_16(w, wp, u0, ps, hp, ho); break;
@@ -2458,6 +2470,10 @@ static void blk_encoder_l1_seq(const real *w, const real *x, long xsb, long xst,
                         for (int g = 0; g < 3; g++)
                             for (int j = 0; j < 8; j += 16)
                                 RNNC_PREFETCH(pn + g * 24 + j);
+                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
+                        for (int j = 0; j < 8; j += 16) {
+                            RNNC_PREFETCH(y + bn * ysb + tn * yst + 16 + j);
+                        }
                     }
                 switch (m) {
                 case 8: blk_encoder_l1_t8_8(w, wp, 16, ps, hp, ho); break;

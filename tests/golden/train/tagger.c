@@ -1496,6 +1496,10 @@ static void blk_encoder_l0_seq(const real *w, const real *x, long xsb, long xst,
                         for (int g = 0; g < 3; g++)
                             for (int j = 0; j < 16; j += 16)
                                 RNNC_PREFETCH(pn + g * 24 + j);
+                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
+                        for (int j = 0; j < 16; j += 16) {
+                            RNNC_PREFETCH(y + bn * ysb + tn * yst + u0 + j);
+                        }
                     }
                 switch (m) {
                 case 8: blk_encoder_l0_t8_16(w, wp, u0, ps, hp, ho); break;
@@ -1525,6 +1529,10 @@ static void blk_encoder_l0_seq(const real *w, const real *x, long xsb, long xst,
                         for (int g = 0; g < 3; g++)
                             for (int j = 0; j < 8; j += 16)
                                 RNNC_PREFETCH(pn + g * 24 + j);
+                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
+                        for (int j = 0; j < 8; j += 16) {
+                            RNNC_PREFETCH(y + bn * ysb + tn * yst + 16 + j);
+                        }
                     }
                 switch (m) {
                 case 8: blk_encoder_l0_t8_8(w, wp, 16, ps, hp, ho); break;
@@ -2702,6 +2710,11 @@ static void blk_encoder_l0_seqc(const real *w, const real *x, long xsb, long xst
                         for (int g = 0; g < 3; g++)
                             for (int j = 0; j < 16; j += 16)
                                 RNNC_PREFETCH(pn + g * 24 + j);
+                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
+                        for (int j = 0; j < 16; j += 16) {
+                            RNNC_PREFETCH(y + bn * ysb + tn * yst + u0 + j);
+                            RNNC_PREFETCH(ex + ((long)bn * T + tn) * 24 + u0 + j);
+                        }
                     }
                 switch (m) {
                 case 8: blk_encoder_l0_tc8_16(w, wp, u0, ps, hp, ho, exs); break;
@@ -2732,6 +2745,11 @@ static void blk_encoder_l0_seqc(const real *w, const real *x, long xsb, long xst
                         for (int g = 0; g < 3; g++)
                             for (int j = 0; j < 8; j += 16)
                                 RNNC_PREFETCH(pn + g * 24 + j);
+                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
+                        for (int j = 0; j < 8; j += 16) {
+                            RNNC_PREFETCH(y + bn * ysb + tn * yst + 16 + j);
+                            RNNC_PREFETCH(ex + ((long)bn * T + tn) * 24 + 16 + j);
+                        }
                     }
                 switch (m) {
                 case 8: blk_encoder_l0_tc8_8(w, wp, 16, ps, hp, ho, exs); break;
@@ -4407,6 +4425,10 @@ static void blk_encoder_l1_seq(const real *w, const real *x, long xsb, long xst,
                         for (int g = 0; g < 3; g++)
                             for (int j = 0; j < 16; j += 16)
                                 RNNC_PREFETCH(pn + g * 24 + j);
+                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
+                        for (int j = 0; j < 16; j += 16) {
+                            RNNC_PREFETCH(y + bn * ysb + tn * yst + u0 + j);
+                        }
                     }
                 switch (m) {
                 case 8: blk_encoder_l1_t8_16(w, wp, u0, ps, hp, ho); break;
@@ -4436,6 +4458,10 @@ static void blk_encoder_l1_seq(const real *w, const real *x, long xsb, long xst,
                         for (int g = 0; g < 3; g++)
                             for (int j = 0; j < 8; j += 16)
                                 RNNC_PREFETCH(pn + g * 24 + j);
+                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
+                        for (int j = 0; j < 8; j += 16) {
+                            RNNC_PREFETCH(y + bn * ysb + tn * yst + 16 + j);
+                        }
                     }
                 switch (m) {
                 case 8: blk_encoder_l1_t8_8(w, wp, 16, ps, hp, ho); break;
@@ -5613,6 +5639,11 @@ static void blk_encoder_l1_seqc(const real *w, const real *x, long xsb, long xst
                         for (int g = 0; g < 3; g++)
                             for (int j = 0; j < 16; j += 16)
                                 RNNC_PREFETCH(pn + g * 24 + j);
+                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
+                        for (int j = 0; j < 16; j += 16) {
+                            RNNC_PREFETCH(y + bn * ysb + tn * yst + u0 + j);
+                            RNNC_PREFETCH(ex + ((long)bn * T + tn) * 24 + u0 + j);
+                        }
                     }
                 switch (m) {
                 case 8: blk_encoder_l1_tc8_16(w, wp, u0, ps, hp, ho, exs); break;
@@ -5643,6 +5674,11 @@ static void blk_encoder_l1_seqc(const real *w, const real *x, long xsb, long xst
                         for (int g = 0; g < 3; g++)
                             for (int j = 0; j < 8; j += 16)
                                 RNNC_PREFETCH(pn + g * 24 + j);
+                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
+                        for (int j = 0; j < 8; j += 16) {
+                            RNNC_PREFETCH(y + bn * ysb + tn * yst + 16 + j);
+                            RNNC_PREFETCH(ex + ((long)bn * T + tn) * 24 + 16 + j);
+                        }
                     }
                 switch (m) {
                 case 8: blk_encoder_l1_tc8_8(w, wp, 16, ps, hp, ho, exs); break;
