@@ -928,7 +928,7 @@ static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
                                 RNNC_PREFETCH(pn + g * 20 + j);
                         const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
                         for (int j = 0; j < 20; j += 16) {
-                            RNNC_PREFETCH(y + bn * ysb + tn * yst + u0 + j);
+                            RNNC_PREFETCH_L2(y + bn * ysb + tn * yst + u0 + j);
                         }
                     }
                 switch (m) {

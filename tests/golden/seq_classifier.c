@@ -905,7 +905,7 @@ static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
                                 RNNC_PREFETCH(pn + g * 64 + j);
                         const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
                         for (int j = 0; j < 16; j += 16) {
-                            RNNC_PREFETCH(y + bn * ysb + tn * yst + u0 + j);
+                            RNNC_PREFETCH_L2(y + bn * ysb + tn * yst + u0 + j);
                         }
                     }
                 switch (m) {
@@ -1578,7 +1578,7 @@ static void blk_rnn_l1_seq(const real *w, const real *x, long xsb, long xst,
                                 RNNC_PREFETCH(pn + g * 64 + j);
                         const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
                         for (int j = 0; j < 16; j += 16) {
-                            RNNC_PREFETCH(y + bn * ysb + tn * yst + u0 + j);
+                            RNNC_PREFETCH_L2(y + bn * ysb + tn * yst + u0 + j);
                         }
                     }
                 switch (m) {

@@ -1318,7 +1318,7 @@ static void blk_encoder_l0_seq(const real *w, const real *x, long xsb, long xst,
                                 RNNC_PREFETCH(pn + g * 24 + j);
                         const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
                         for (int j = 0; j < 16; j += 16) {
-                            RNNC_PREFETCH(y + bn * ysb + tn * yst + u0 + j);
+                            RNNC_PREFETCH_L2(y + bn * ysb + tn * yst + u0 + j);
                         }
                     }
                 switch (m) {
@@ -1351,7 +1351,7 @@ static void blk_encoder_l0_seq(const real *w, const real *x, long xsb, long xst,
                                 RNNC_PREFETCH(pn + g * 24 + j);
                         const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
                         for (int j = 0; j < 8; j += 16) {
-                            RNNC_PREFETCH(y + bn * ysb + tn * yst + 16 + j);
+                            RNNC_PREFETCH_L2(y + bn * ysb + tn * yst + 16 + j);
                         }
                     }
                 switch (m) {
@@ -2439,7 +2439,7 @@ static void blk_encoder_l1_seq(const real *w, const real *x, long xsb, long xst,
                                 RNNC_PREFETCH(pn + g * 24 + j);
                         const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
                         for (int j = 0; j < 16; j += 16) {
-                            RNNC_PREFETCH(y + bn * ysb + tn * yst + u0 + j);
+                            RNNC_PREFETCH_L2(y + bn * ysb + tn * yst + u0 + j);
                         }
                     }
                 switch (m) {
@@ -2472,7 +2472,7 @@ static void blk_encoder_l1_seq(const real *w, const real *x, long xsb, long xst,
                                 RNNC_PREFETCH(pn + g * 24 + j);
                         const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
                         for (int j = 0; j < 8; j += 16) {
-                            RNNC_PREFETCH(y + bn * ysb + tn * yst + 16 + j);
+                            RNNC_PREFETCH_L2(y + bn * ysb + tn * yst + 16 + j);
                         }
                     }
                 switch (m) {

@@ -1075,7 +1075,7 @@ static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
                                 RNNC_PREFETCH(pn + g * 64 + j);
                         const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
                         for (int j = 0; j < 16; j += 16) {
-                            RNNC_PREFETCH(y + bn * ysb + tn * yst + u0 + j);
+                            RNNC_PREFETCH_L2(y + bn * ysb + tn * yst + u0 + j);
                         }
                     }
                 switch (m) {
@@ -1853,11 +1853,11 @@ static void blk_rnn_l0_seqc(const real *w, const real *x, long xsb, long xst, re
                         const real *pn = a + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 256 + u0;
                         for (int g = 0; g < 4; g++)
                             for (int j = 0; j < 16; j += 16)
-                                RNNC_PREFETCH(pn + g * 64 + j);
+                                RNNC_PREFETCH_L2(pn + g * 64 + j);
                         const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
                         for (int j = 0; j < 16; j += 16) {
-                            RNNC_PREFETCH(y + bn * ysb + tn * yst + u0 + j);
-                            RNNC_PREFETCH(cs + ((long)bn * T + tn) * 64 + u0 + j);
+                            RNNC_PREFETCH_L2(y + bn * ysb + tn * yst + u0 + j);
+                            RNNC_PREFETCH_L2(cs + ((long)bn * T + tn) * 64 + u0 + j);
                         }
                     }
                 switch (m) {
@@ -3017,7 +3017,7 @@ static void blk_rnn_l1_seq(const real *w, const real *x, long xsb, long xst,
                                 RNNC_PREFETCH(pn + g * 64 + j);
                         const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
                         for (int j = 0; j < 16; j += 16) {
-                            RNNC_PREFETCH(y + bn * ysb + tn * yst + u0 + j);
+                            RNNC_PREFETCH_L2(y + bn * ysb + tn * yst + u0 + j);
                         }
                     }
                 switch (m) {
@@ -3795,11 +3795,11 @@ static void blk_rnn_l1_seqc(const real *w, const real *x, long xsb, long xst, re
                         const real *pn = a + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 256 + u0;
                         for (int g = 0; g < 4; g++)
                             for (int j = 0; j < 16; j += 16)
-                                RNNC_PREFETCH(pn + g * 64 + j);
+                                RNNC_PREFETCH_L2(pn + g * 64 + j);
                         const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
                         for (int j = 0; j < 16; j += 16) {
-                            RNNC_PREFETCH(y + bn * ysb + tn * yst + u0 + j);
-                            RNNC_PREFETCH(cs + ((long)bn * T + tn) * 64 + u0 + j);
+                            RNNC_PREFETCH_L2(y + bn * ysb + tn * yst + u0 + j);
+                            RNNC_PREFETCH_L2(cs + ((long)bn * T + tn) * 64 + u0 + j);
                         }
                     }
                 switch (m) {

@@ -1498,7 +1498,7 @@ static void blk_encoder_l0_seq(const real *w, const real *x, long xsb, long xst,
                                 RNNC_PREFETCH(pn + g * 24 + j);
                         const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
                         for (int j = 0; j < 16; j += 16) {
-                            RNNC_PREFETCH(y + bn * ysb + tn * yst + u0 + j);
+                            RNNC_PREFETCH_L2(y + bn * ysb + tn * yst + u0 + j);
                         }
                     }
                 switch (m) {
@@ -1531,7 +1531,7 @@ static void blk_encoder_l0_seq(const real *w, const real *x, long xsb, long xst,
                                 RNNC_PREFETCH(pn + g * 24 + j);
                         const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
                         for (int j = 0; j < 8; j += 16) {
-                            RNNC_PREFETCH(y + bn * ysb + tn * yst + 16 + j);
+                            RNNC_PREFETCH_L2(y + bn * ysb + tn * yst + 16 + j);
                         }
                     }
                 switch (m) {
@@ -2709,11 +2709,11 @@ static void blk_encoder_l0_seqc(const real *w, const real *x, long xsb, long xst
                         const real *pn = a + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 72 + u0;
                         for (int g = 0; g < 3; g++)
                             for (int j = 0; j < 16; j += 16)
-                                RNNC_PREFETCH(pn + g * 24 + j);
+                                RNNC_PREFETCH_L2(pn + g * 24 + j);
                         const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
                         for (int j = 0; j < 16; j += 16) {
-                            RNNC_PREFETCH(y + bn * ysb + tn * yst + u0 + j);
-                            RNNC_PREFETCH(ex + ((long)bn * T + tn) * 24 + u0 + j);
+                            RNNC_PREFETCH_L2(y + bn * ysb + tn * yst + u0 + j);
+                            RNNC_PREFETCH_L2(ex + ((long)bn * T + tn) * 24 + u0 + j);
                         }
                     }
                 switch (m) {
@@ -2744,11 +2744,11 @@ static void blk_encoder_l0_seqc(const real *w, const real *x, long xsb, long xst
                         const real *pn = a + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 72 + 16;
                         for (int g = 0; g < 3; g++)
                             for (int j = 0; j < 8; j += 16)
-                                RNNC_PREFETCH(pn + g * 24 + j);
+                                RNNC_PREFETCH_L2(pn + g * 24 + j);
                         const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
                         for (int j = 0; j < 8; j += 16) {
-                            RNNC_PREFETCH(y + bn * ysb + tn * yst + 16 + j);
-                            RNNC_PREFETCH(ex + ((long)bn * T + tn) * 24 + 16 + j);
+                            RNNC_PREFETCH_L2(y + bn * ysb + tn * yst + 16 + j);
+                            RNNC_PREFETCH_L2(ex + ((long)bn * T + tn) * 24 + 16 + j);
                         }
                     }
                 switch (m) {
@@ -4427,7 +4427,7 @@ static void blk_encoder_l1_seq(const real *w, const real *x, long xsb, long xst,
                                 RNNC_PREFETCH(pn + g * 24 + j);
                         const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
                         for (int j = 0; j < 16; j += 16) {
-                            RNNC_PREFETCH(y + bn * ysb + tn * yst + u0 + j);
+                            RNNC_PREFETCH_L2(y + bn * ysb + tn * yst + u0 + j);
                         }
                     }
                 switch (m) {
@@ -4460,7 +4460,7 @@ static void blk_encoder_l1_seq(const real *w, const real *x, long xsb, long xst,
                                 RNNC_PREFETCH(pn + g * 24 + j);
                         const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
                         for (int j = 0; j < 8; j += 16) {
-                            RNNC_PREFETCH(y + bn * ysb + tn * yst + 16 + j);
+                            RNNC_PREFETCH_L2(y + bn * ysb + tn * yst + 16 + j);
                         }
                     }
                 switch (m) {
@@ -5638,11 +5638,11 @@ static void blk_encoder_l1_seqc(const real *w, const real *x, long xsb, long xst
                         const real *pn = a + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 72 + u0;
                         for (int g = 0; g < 3; g++)
                             for (int j = 0; j < 16; j += 16)
-                                RNNC_PREFETCH(pn + g * 24 + j);
+                                RNNC_PREFETCH_L2(pn + g * 24 + j);
                         const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
                         for (int j = 0; j < 16; j += 16) {
-                            RNNC_PREFETCH(y + bn * ysb + tn * yst + u0 + j);
-                            RNNC_PREFETCH(ex + ((long)bn * T + tn) * 24 + u0 + j);
+                            RNNC_PREFETCH_L2(y + bn * ysb + tn * yst + u0 + j);
+                            RNNC_PREFETCH_L2(ex + ((long)bn * T + tn) * 24 + u0 + j);
                         }
                     }
                 switch (m) {
@@ -5673,11 +5673,11 @@ static void blk_encoder_l1_seqc(const real *w, const real *x, long xsb, long xst
                         const real *pn = a + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 72 + 16;
                         for (int g = 0; g < 3; g++)
                             for (int j = 0; j < 8; j += 16)
-                                RNNC_PREFETCH(pn + g * 24 + j);
+                                RNNC_PREFETCH_L2(pn + g * 24 + j);
                         const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
                         for (int j = 0; j < 8; j += 16) {
-                            RNNC_PREFETCH(y + bn * ysb + tn * yst + 16 + j);
-                            RNNC_PREFETCH(ex + ((long)bn * T + tn) * 24 + 16 + j);
+                            RNNC_PREFETCH_L2(y + bn * ysb + tn * yst + 16 + j);
+                            RNNC_PREFETCH_L2(ex + ((long)bn * T + tn) * 24 + 16 + j);
                         }
                     }
                 switch (m) {
