@@ -7,25 +7,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "driver.h"
 #include "model.h"
-
-static double now_us(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static void *alloc64(size_t n)
-{
-    return aligned_alloc(64, (n + 63) / 64 * 64);
-}
 
 int main(int argc, char **argv)
 {

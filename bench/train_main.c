@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "driver.h"
+
 void bench_pack(const float *params, float *packed);
 long bench_train_bytes(int B, int T);
 int bench_forward_train(const float *w, const float *x, const int *lengths, int B, int T, float *y,
@@ -22,24 +24,6 @@ int bench_forward_train(const float *w, const float *x, const int *lengths, int 
 int bench_backward(const float *w, const float *x, int B, int T, const float *dout,
                    const float *drop, float *dw, float *dstate0, void *cache, int part, int nparts,
                    void (*sync)(void *, int, int, int), void *ctx);
-
-static double now_us(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static void *alloc64(size_t n)
-{
-    return aligned_alloc(64, (n + 63) / 64 * 64);
-}
 
 int main(int argc, char **argv)
 {
