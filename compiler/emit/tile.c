@@ -574,9 +574,8 @@ static void emit_rec_tiles(Emitter *e, const PlanLayer *L, const char *u0, long 
     long line = 64 / e->p->real_size;
     sb_line(sb, "if (%ss + 1 < T)", fused_run(e, L) ? "!fuse && " : "");
     sb_line(sb, "    for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {");
-    sb_line(sb,
-            "        const real *pn = %s + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) "
-            "* %ld + %s;",
+    sb_line(sb, "        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;");
+    sb_line(sb, "        const real *pn = %s + ((long)bn * T + tn) * %ld + %s;",
             e->cache ? "a" : "xp", (long)L->G * L->H, u0);
     sb_line(sb, "        for (int g = 0; g < %d; g++)", L->G);
     sb_line(sb, "            for (int j = 0; j < %ld; j += %ld)", U, line);
@@ -587,7 +586,6 @@ static void emit_rec_tiles(Emitter *e, const PlanLayer *L, const char *u0, long 
      * faster asked for them into L1). Into L2: a step's rows of every sequence outgrow L1,
      * where they pushed out what the step's tiles read (T1's forward 9 % faster again, with
      * the activations' rows) */
-    sb_line(sb, "        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;");
     sb_line(sb, "        for (int j = 0; j < %ld; j += %ld) {", U, line);
     sb_line(sb, "            RNNC_PREFETCH_L2(y + bn * ysb + tn * yst + %s + j);", u0);
     if (e->cache && L->block->cell == CELL_LSTM)

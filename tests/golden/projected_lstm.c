@@ -922,11 +922,11 @@ static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
                 }
                 if (s + 1 < T)
                     for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {
-                        const real *pn = xp + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 20 + u0;
+                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
+                        const real *pn = xp + ((long)bn * T + tn) * 20 + u0;
                         for (int g = 0; g < 1; g++)
                             for (int j = 0; j < 20; j += 16)
                                 RNNC_PREFETCH(pn + g * 20 + j);
-                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
                         for (int j = 0; j < 20; j += 16) {
                             RNNC_PREFETCH_L2(y + bn * ysb + tn * yst + u0 + j);
                         }

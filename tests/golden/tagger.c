@@ -1312,11 +1312,11 @@ static void blk_encoder_l0_seq(const real *w, const real *x, long xsb, long xst,
                 }
                 if (s + 1 < T)
                     for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {
-                        const real *pn = xp + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 72 + u0;
+                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
+                        const real *pn = xp + ((long)bn * T + tn) * 72 + u0;
                         for (int g = 0; g < 3; g++)
                             for (int j = 0; j < 16; j += 16)
                                 RNNC_PREFETCH(pn + g * 24 + j);
-                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
                         for (int j = 0; j < 16; j += 16) {
                             RNNC_PREFETCH_L2(y + bn * ysb + tn * yst + u0 + j);
                         }
@@ -1345,11 +1345,11 @@ static void blk_encoder_l0_seq(const real *w, const real *x, long xsb, long xst,
                 }
                 if (s + 1 < T)
                     for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {
-                        const real *pn = xp + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 72 + 16;
+                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
+                        const real *pn = xp + ((long)bn * T + tn) * 72 + 16;
                         for (int g = 0; g < 3; g++)
                             for (int j = 0; j < 8; j += 16)
                                 RNNC_PREFETCH(pn + g * 24 + j);
-                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
                         for (int j = 0; j < 8; j += 16) {
                             RNNC_PREFETCH_L2(y + bn * ysb + tn * yst + 16 + j);
                         }
@@ -2433,11 +2433,11 @@ static void blk_encoder_l1_seq(const real *w, const real *x, long xsb, long xst,
                 }
                 if (s + 1 < T)
                     for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {
-                        const real *pn = xp + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 72 + u0;
+                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
+                        const real *pn = xp + ((long)bn * T + tn) * 72 + u0;
                         for (int g = 0; g < 3; g++)
                             for (int j = 0; j < 16; j += 16)
                                 RNNC_PREFETCH(pn + g * 24 + j);
-                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
                         for (int j = 0; j < 16; j += 16) {
                             RNNC_PREFETCH_L2(y + bn * ysb + tn * yst + u0 + j);
                         }
@@ -2466,11 +2466,11 @@ static void blk_encoder_l1_seq(const real *w, const real *x, long xsb, long xst,
                 }
                 if (s + 1 < T)
                     for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {
-                        const real *pn = xp + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 72 + 16;
+                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
+                        const real *pn = xp + ((long)bn * T + tn) * 72 + 16;
                         for (int g = 0; g < 3; g++)
                             for (int j = 0; j < 8; j += 16)
                                 RNNC_PREFETCH(pn + g * 24 + j);
-                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
                         for (int j = 0; j < 8; j += 16) {
                             RNNC_PREFETCH_L2(y + bn * ysb + tn * yst + 16 + j);
                         }

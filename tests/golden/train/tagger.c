@@ -1492,11 +1492,11 @@ static void blk_encoder_l0_seq(const real *w, const real *x, long xsb, long xst,
                 }
                 if (s + 1 < T)
                     for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {
-                        const real *pn = xp + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 72 + u0;
+                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
+                        const real *pn = xp + ((long)bn * T + tn) * 72 + u0;
                         for (int g = 0; g < 3; g++)
                             for (int j = 0; j < 16; j += 16)
                                 RNNC_PREFETCH(pn + g * 24 + j);
-                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
                         for (int j = 0; j < 16; j += 16) {
                             RNNC_PREFETCH_L2(y + bn * ysb + tn * yst + u0 + j);
                         }
@@ -1525,11 +1525,11 @@ static void blk_encoder_l0_seq(const real *w, const real *x, long xsb, long xst,
                 }
                 if (s + 1 < T)
                     for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {
-                        const real *pn = xp + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 72 + 16;
+                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
+                        const real *pn = xp + ((long)bn * T + tn) * 72 + 16;
                         for (int g = 0; g < 3; g++)
                             for (int j = 0; j < 8; j += 16)
                                 RNNC_PREFETCH(pn + g * 24 + j);
-                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
                         for (int j = 0; j < 8; j += 16) {
                             RNNC_PREFETCH_L2(y + bn * ysb + tn * yst + 16 + j);
                         }
@@ -2706,11 +2706,11 @@ static void blk_encoder_l0_seqc(const real *w, const real *x, long xsb, long xst
                 }
                 if (s + 1 < T)
                     for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {
-                        const real *pn = a + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 72 + u0;
+                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
+                        const real *pn = a + ((long)bn * T + tn) * 72 + u0;
                         for (int g = 0; g < 3; g++)
                             for (int j = 0; j < 16; j += 16)
                                 RNNC_PREFETCH_L2(pn + g * 24 + j);
-                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
                         for (int j = 0; j < 16; j += 16) {
                             RNNC_PREFETCH_L2(y + bn * ysb + tn * yst + u0 + j);
                             RNNC_PREFETCH_L2(ex + ((long)bn * T + tn) * 24 + u0 + j);
@@ -2741,11 +2741,11 @@ static void blk_encoder_l0_seqc(const real *w, const real *x, long xsb, long xst
                 }
                 if (s + 1 < T)
                     for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {
-                        const real *pn = a + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 72 + 16;
+                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
+                        const real *pn = a + ((long)bn * T + tn) * 72 + 16;
                         for (int g = 0; g < 3; g++)
                             for (int j = 0; j < 8; j += 16)
                                 RNNC_PREFETCH_L2(pn + g * 24 + j);
-                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
                         for (int j = 0; j < 8; j += 16) {
                             RNNC_PREFETCH_L2(y + bn * ysb + tn * yst + 16 + j);
                             RNNC_PREFETCH_L2(ex + ((long)bn * T + tn) * 24 + 16 + j);
@@ -4421,11 +4421,11 @@ static void blk_encoder_l1_seq(const real *w, const real *x, long xsb, long xst,
                 }
                 if (s + 1 < T)
                     for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {
-                        const real *pn = xp + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 72 + u0;
+                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
+                        const real *pn = xp + ((long)bn * T + tn) * 72 + u0;
                         for (int g = 0; g < 3; g++)
                             for (int j = 0; j < 16; j += 16)
                                 RNNC_PREFETCH(pn + g * 24 + j);
-                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
                         for (int j = 0; j < 16; j += 16) {
                             RNNC_PREFETCH_L2(y + bn * ysb + tn * yst + u0 + j);
                         }
@@ -4454,11 +4454,11 @@ static void blk_encoder_l1_seq(const real *w, const real *x, long xsb, long xst,
                 }
                 if (s + 1 < T)
                     for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {
-                        const real *pn = xp + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 72 + 16;
+                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
+                        const real *pn = xp + ((long)bn * T + tn) * 72 + 16;
                         for (int g = 0; g < 3; g++)
                             for (int j = 0; j < 8; j += 16)
                                 RNNC_PREFETCH(pn + g * 24 + j);
-                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
                         for (int j = 0; j < 8; j += 16) {
                             RNNC_PREFETCH_L2(y + bn * ysb + tn * yst + 16 + j);
                         }
@@ -5635,11 +5635,11 @@ static void blk_encoder_l1_seqc(const real *w, const real *x, long xsb, long xst
                 }
                 if (s + 1 < T)
                     for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {
-                        const real *pn = a + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 72 + u0;
+                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
+                        const real *pn = a + ((long)bn * T + tn) * 72 + u0;
                         for (int g = 0; g < 3; g++)
                             for (int j = 0; j < 16; j += 16)
                                 RNNC_PREFETCH_L2(pn + g * 24 + j);
-                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
                         for (int j = 0; j < 16; j += 16) {
                             RNNC_PREFETCH_L2(y + bn * ysb + tn * yst + u0 + j);
                             RNNC_PREFETCH_L2(ex + ((long)bn * T + tn) * 24 + u0 + j);
@@ -5670,11 +5670,11 @@ static void blk_encoder_l1_seqc(const real *w, const real *x, long xsb, long xst
                 }
                 if (s + 1 < T)
                     for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {
-                        const real *pn = a + ((long)perm[i + q] * T + (reverse ? t - 1 : t + 1)) * 72 + 16;
+                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
+                        const real *pn = a + ((long)bn * T + tn) * 72 + 16;
                         for (int g = 0; g < 3; g++)
                             for (int j = 0; j < 8; j += 16)
                                 RNNC_PREFETCH_L2(pn + g * 24 + j);
-                        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;
                         for (int j = 0; j < 8; j += 16) {
                             RNNC_PREFETCH_L2(y + bn * ysb + tn * yst + 16 + j);
                             RNNC_PREFETCH_L2(ex + ((long)bn * T + tn) * 24 + 16 + j);
