@@ -137,8 +137,7 @@ static JitModule *fill_fns(JitModule *m, const char *prefix, int train, ModelFns
 JitModule *jit_compile(JitKind kind, const char *source, const char *prefix, int train,
                        ModelFns *fns, DiagList *d)
 {
-    JitModule *m =
-        kind == JIT_TCC ? compile_tcc(source, d) : compile_cc(source, d);
+    JitModule *m = kind == JIT_TCC ? compile_tcc(source, d) : compile_cc(source, d);
     return m ? fill_fns(m, prefix, train, fns, d) : NULL;
 }
 
@@ -197,6 +196,7 @@ static JitModule *compile_tcc(const char *source, DiagList *d)
     };
     for (size_t i = 0; i < sizeof elems / sizeof elems[0]; i++)
         add_fn(m->s, elems[i].name, elems[i].fn);
+    add_fn(m->s, "rnnc_prefetch_l2", (void (*)(void))jit_prefetch_l2);
     add_fn(m->s, "rnnc_outer_f32", (void (*)(void))jit_outer_f32);
     add_fn(m->s, "rnnc_outer_f64", (void (*)(void))jit_outer_f64);
     add_f32(m->s, "rnnc_exp_f32", jit_exp_f32);
@@ -484,7 +484,7 @@ struct AutoJob {
     int slot, train, module_alive, done;
     int started;         /* the thread or the release has taken the build on */
     pthread_cond_t wake; /* the module is going: start the build now */
-    char *source; /* the unit shaped for the system compiler; the thread frees it */
+    char *source;        /* the unit shaped for the system compiler; the thread frees it */
     char prefix[128], so[3100];
     JitModule *cc; /* the build, loaded */
 };
@@ -499,12 +499,12 @@ struct AutoJob {
     {                                                                                             \
         CUR(i)->pack(p, pw);                                                                      \
     }                                                                                             \
-    static int a_fw##i(const void *w, const void *x, const int *l, int B, int T, const void *h0, \
+    static int a_fw##i(const void *w, const void *x, const int *l, int B, int T, const void *h0,  \
                        const void *c0, void *y, void *hn, void *cn, void *s)                      \
     {                                                                                             \
         return CUR(i)->forward(w, x, l, B, T, h0, c0, y, hn, cn, s);                              \
     }                                                                                             \
-    static int a_fp##i(const void *w, const void *x, const int *l, int B, int T, const void *h0, \
+    static int a_fp##i(const void *w, const void *x, const int *l, int B, int T, const void *h0,  \
                        const void *c0, void *y, void *hn, void *cn, void *s, void *sh, int part,  \
                        int nparts, void (*sync)(void *), void *ctx)                               \
     {                                                                                             \
@@ -629,8 +629,8 @@ static void auto_make(AutoJob *j)
         return;
     }
     const struct timespec nap = {0, 20 * 1000 * 1000};
-    for (int waited = 0; pid == 0 && access(j->so, R_OK) != 0 && access(lock, F_OK) == 0 &&
-                         waited < 30000;
+    for (int waited = 0;
+         pid == 0 && access(j->so, R_OK) != 0 && access(lock, F_OK) == 0 && waited < 30000;
          waited++)
         nanosleep(&nap, NULL);
 }

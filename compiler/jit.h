@@ -60,6 +60,10 @@ void jit_tanh_v_f64(double *y, const double *x, long n);
                            real *dz, real *dgh, real *hd, long H);
 JIT_ELEMS(f32, float)
 JIT_ELEMS(f64, double)
+/* Asks for the cache lines of [p, p + bytes) into L2 (prefetcht1 on x86-64), for libtcc's
+ * units (rnnc_prefetch_l2), which have no prefetch of their own: the rows a batched layer
+ * reads and writes a step later, T steps apart per sequence. */
+void jit_prefetch_l2(const void *p, long bytes);
 /* The prelude's m_expf, m_tanhf, m_exp, m_tanh, compiled ahead of time (jit_kern.c). */
 float jit_exp_f32(float v);
 float jit_tanh_f32(float v);

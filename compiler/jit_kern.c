@@ -41,7 +41,7 @@
  * sequence (16 chains). A block of fewer than BLK runs the same code with a constant count. */
 #define BLK 6
 
-#define PRODUCT_BLK(name, real, CH, FMA)                                                             \
+#define PRODUCT_BLK(name, real, CH, FMA)                                                          \
     static inline __attribute__((always_inline)) void name##_s(                                   \
         const long S, const long m, real *const *y, const real *const *init, const real *w,       \
         long row, const real *const *v, long K, long j0)                                          \
@@ -104,7 +104,14 @@
  * by one in the order of i. */
 #define OROWS 6
 
-#define OUTER(name, real, CH, FMA)                                                                   \
+/* the whole CH-column blocks of RR rows (a constant) from column j0 on */
+#define OUTER_ROWS(name, RR, CH)                                                                  \
+    for (; j0 + CH <= ncols; j0 += CH)                                                            \
+    name##_b(RR, CH, dst, row, bz, W, voff, doff, n, k0, j0)
+#if OROWS != 6
+#error "jit_outer's blocks: one case per number of rows up to OROWS"
+#endif
+#define OUTER(name, real, CH, FMA)                                                                \
     static inline __attribute__((always_inline)) void name##_b(                                   \
         const long R, const long m, real *dst, long row, const real *bz, long W, long voff,       \
         long doff, long n, long k0, long j0)                                                      \
@@ -132,9 +139,25 @@
         for (long k0 = 0; k0 < K; k0 += OROWS) {                                                  \
             const long R = K - k0 < OROWS ? K - k0 : OROWS;                                       \
             long j0 = 0;                                                                          \
-            if (R == OROWS)                                                                       \
-                for (; j0 + CH <= ncols; j0 += CH)                                                \
-                    name##_b(OROWS, CH, dst, row, bz, W, voff, doff, n, k0, j0);                  \
+            switch (R) { /* whole blocks with constant bounds: accumulators in registers */       \
+            case 6:                                                                               \
+                OUTER_ROWS(name, 6, CH);                                                          \
+                break;                                                                            \
+            case 5:                                                                               \
+                OUTER_ROWS(name, 5, CH);                                                          \
+                break;                                                                            \
+            case 4:                                                                               \
+                OUTER_ROWS(name, 4, CH);                                                          \
+                break;                                                                            \
+            case 3:                                                                               \
+                OUTER_ROWS(name, 3, CH);                                                          \
+                break;                                                                            \
+            case 2:                                                                               \
+                OUTER_ROWS(name, 2, CH);                                                          \
+                break;                                                                            \
+            default:                                                                              \
+                OUTER_ROWS(name, 1, CH);                                                          \
+            }                                                                                     \
             for (; j0 < ncols; j0 += CH) {                                                        \
                 const long m = ncols - j0 < CH ? ncols - j0 : CH;                                 \
                 name##_b(R, m, dst, row, bz, W, voff, doff, n, k0, j0);                           \
@@ -330,3 +353,16 @@ ACTS(jit_sigmoid_v_f64, jit_tanh_v_f64, double, 1.0, m_exp, m_tanh)
 
 ELEMS(f32, float, 1.0f, m_tanhf)
 ELEMS(f64, double, 1.0, m_tanh)
+
+/* See jit.h: one prefetch per 64-byte line that [p, p + bytes) touches. */
+void jit_prefetch_l2(const void *p, long bytes)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    const char *c = (const char *)((unsigned long)p & ~63ul), *end = (const char *)p + bytes;
+    for (; c < end; c += 64)
+        __builtin_prefetch(c, 0, 2);
+#else
+    (void)p;
+    (void)bytes;
+#endif
+}

@@ -330,6 +330,7 @@ static void unit_body(Emitter *e)
                 r, r);
         sb_line(sb, "    long W, long voff, long doff, long n);");
         sb_line(sb, "void rnnc_copy_%s(%s *d, const %s *s, long n);", x, r, r);
+        sb_line(sb, "void rnnc_prefetch_l2(const void *p, long bytes);");
         sb_line(sb, "void rnnc_zero_%s(%s *d, long n);", x, r);
         sb_line(sb, "void rnnc_add_%s(%s *y, const %s *a, const %s *b, long n);", x, r, r, r);
         sb_line(sb, "void rnnc_rowsum_%s(%s *d, const %s *z, long W, long n, long m);", x, r, r);

@@ -169,6 +169,25 @@ static void seqc_signature(Emitter *e, const PlanLayer *L)
     sb_line(e->sb, "    real *a, int reverse)");
 }
 
+/* In libtcc's <fn>_seq(c)'s loop over a block's sequences: ask (rnnc_prefetch_l2, a call per
+ * row) for the rows sequence b reads and writes at the next step, its projection (or
+ * activations) and its outputs [and cell state, or ex]. A sequence's rows lie T steps apart
+ * from the next one's, so no hardware prefetcher sees them coming; the system compiler's
+ * tiles ask for the same rows (tile.c). */
+static void seq_prefetch_calls(Emitter *e, const PlanLayer *L, const char *xp)
+{
+    Sb *sb = e->sb;
+    long rs = e->p->real_size, GH = (long)L->G * L->H;
+    sb_line(sb, "if (s + 1 < T && i + q < bs[tn]) {");
+    sb_line(sb, "    rnnc_prefetch_l2(%s + ((long)b * T + tn) * %ld, %ld);", xp, GH, GH * rs);
+    sb_line(sb, "    rnnc_prefetch_l2(y + b * ysb + tn * yst, %ld);", L->Hr * rs);
+    if (e->cache && cell_desc(L->block)->has_c)
+        sb_line(sb, "    rnnc_prefetch_l2(cs + ((long)b * T + tn) * %d, %ld);", L->H, L->H * rs);
+    else if (e->cache && cell_desc(L->block)->has_gh)
+        sb_line(sb, "    rnnc_prefetch_l2(ex + ((long)b * T + tn) * %d, %ld);", L->H, L->H * rs);
+    sb_line(sb, "}");
+}
+
 /* The driver over a packed batch, as seq_driver's <fn>_seq (or with e->cache seqc_driver's
  * <fn>_seqc): every live step's input projection first, then the recurrence. */
 static void seq_split(Emitter *e, const PlanLayer *L)
@@ -235,6 +254,8 @@ static void seq_split(Emitter *e, const PlanLayer *L)
     sb_line(sb, "for (int s = 0; s < T; s++) {");
     sb->indent += 4;
     sb_line(sb, "const int t = reverse ? T - 1 - s : s;");
+    if (e->for_tcc)
+        sb_line(sb, "const int tn = reverse ? t - 1 : t + 1; /* the next step's time */");
     if (live) { /* blocks of at most ns, their sizes differing by one at most */
         sb_line(sb, "const int nt = (bs[t] + %d) / %d;", ns - 1, ns);
         sb_line(sb, "for (int i = 0, r = 0; r < nt; r++, i += n) {");
@@ -255,6 +276,11 @@ static void seq_split(Emitter *e, const PlanLayer *L)
         sb_line(sb, "    cs_[q] = c + (long)b * %ld;", em_cstride(e, L, e->cache));
     if (e->cache && after)
         sb_line(sb, "    exs[q] = ex + ((long)b * T + t) * %ld;", H);
+    if (e->for_tcc) { /* libtcc's units: seq_prefetch_calls */
+        sb->indent += 4;
+        seq_prefetch_calls(e, L, xp);
+        sb->indent -= 4;
+    }
     sb_line(sb, "}");
     char args[64];
     snprintf(args, sizeof args, "w, ps, hs%s%s", lstm ? ", cs_" : "",
@@ -463,6 +489,33 @@ static void seqb_prefetch(Emitter *e, const PlanLayer *L)
     sb_line(sb, "}");
 }
 
+/* seqb_prefetch in libtcc's units: the same rows, a call to rnnc_prefetch_l2 per row. */
+static void seqb_prefetch_calls(Emitter *e, const PlanLayer *L)
+{
+    Sb *sb = e->sb;
+    const CellDesc *cd = cell_desc(L->block);
+    long rs = e->p->real_size, GH = (long)L->G * L->H, H = L->H, Hr = L->Hr;
+    sb_line(sb, "if (s + 1 < s1 && !first) {");
+    sb->indent += 4;
+    sb_line(sb, "const long bn = (long)b * T + tp;");
+    sb_line(sb,
+            "const int tq = reverse ? tp + 1 : tp - 1, deep = reverse ? tq < len[b] : tq >= 0;");
+    sb_line(sb, "rnnc_prefetch_l2(a + bn * %ld, %ld);", GH, GH * rs);
+    if (cd->has_c) {
+        sb_line(sb, "rnnc_prefetch_l2(cs + bn * %ld, %ld);", H, H * rs);
+        sb_line(sb, "if (deep)");
+        sb_line(sb, "    rnnc_prefetch_l2(cs + (bn + (reverse ? 1 : -1)) * %ld, %ld);", H, H * rs);
+    } else if (cd->has_gh)
+        sb_line(sb, "rnnc_prefetch_l2(ex + bn * %ld, %ld);", H, H * rs);
+    sb_line(sb, "if (deep)");
+    sb_line(sb, "    rnnc_prefetch_l2(y + b * ysb + tq * yst, %ld);", Hr * rs);
+    if (!em_dy_zero(e, L))
+        sb_line(sb, "rnnc_prefetch_l2(dy + b * ysb + tp * yst, %ld);", Hr * rs);
+    sb_line(sb, "rnnc_prefetch_l2(x + b * xsb + tp * xst, %d);", L->I * (int)rs);
+    sb->indent -= 4;
+    sb_line(sb, "}");
+}
+
 /* In <fn>_seqb's loop over the live sequences i of step t: b, bt, the state before the
  * step (hp [cp]) and dh = dL/dh_t (from above, dy, and from the step after, dhn). */
 static void seqb_sample(Emitter *e, const PlanLayer *L)
@@ -474,6 +527,8 @@ static void seqb_sample(Emitter *e, const PlanLayer *L)
     sb_line(sb, "const int first = reverse ? tp >= len[b] : tp < 0;");
     if (!e->for_tcc)
         seqb_prefetch(e, L);
+    else
+        seqb_prefetch_calls(e, L);
     sb_line(sb, "const real *hp = first ? h0 + (long)b * %d : y + b * ysb + tp * yst;", L->Hr);
     if (cell_desc(L->block)->has_c)
         sb_line(sb, "const real *cp = first ? c0 + (long)b * %d : cs + ((long)b * T + tp) * %d;",
