@@ -197,6 +197,8 @@ static JitModule *compile_tcc(const char *source, DiagList *d)
     for (size_t i = 0; i < sizeof elems / sizeof elems[0]; i++)
         add_fn(m->s, elems[i].name, elems[i].fn);
     add_fn(m->s, "rnnc_prefetch_l2", (void (*)(void))jit_prefetch_l2);
+    add_fn(m->s, "rnnc_transpose_f32", (void (*)(void))jit_transpose_f32);
+    add_fn(m->s, "rnnc_transpose_f64", (void (*)(void))jit_transpose_f64);
     add_fn(m->s, "rnnc_outer_f32", (void (*)(void))jit_outer_f32);
     add_fn(m->s, "rnnc_outer_f64", (void (*)(void))jit_outer_f64);
     add_f32(m->s, "rnnc_exp_f32", jit_exp_f32);

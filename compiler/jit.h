@@ -60,6 +60,11 @@ void jit_tanh_v_f64(double *y, const double *x, long n);
                            real *dz, real *dgh, real *hd, long H);
 JIT_ELEMS(f32, float)
 JIT_ELEMS(f64, double)
+/* dst[r * dld + c] = src[c * sld + r] for r < R, c < C, in 16 x 16 blocks: libtcc's
+ * units' packing of the weights, their gradients' unpacking and backward's transposed
+ * weights (rnnc_transpose_f32 ...), copies libtcc would make an element at a time. */
+void jit_transpose_f32(float *dst, long dld, const float *src, long sld, long R, long C);
+void jit_transpose_f64(double *dst, long dld, const double *src, long sld, long R, long C);
 /* Asks for the cache lines of [p, p + bytes) into L2 (prefetcht1 on x86-64), for libtcc's
  * units (rnnc_prefetch_l2), which have no prefetch of their own: the rows a batched layer
  * reads and writes a step later, T steps apart per sequence. */

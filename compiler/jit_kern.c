@@ -354,6 +354,21 @@ ACTS(jit_sigmoid_v_f64, jit_tanh_v_f64, double, 1.0, m_exp, m_tanh)
 ELEMS(f32, float, 1.0f, m_tanhf)
 ELEMS(f64, double, 1.0, m_tanh)
 
+/* See jit.h. */
+#define TRANSPOSE(name, real)                                                                     \
+    KERN void name(real *dst, long dld, const real *src, long sld, long R, long C)                \
+    {                                                                                             \
+        for (long r0 = 0; r0 < R; r0 += 16)                                                       \
+            for (long c0 = 0; c0 < C; c0 += 16) {                                                 \
+                const long r1 = r0 + 16 < R ? r0 + 16 : R, c1 = c0 + 16 < C ? c0 + 16 : C;        \
+                for (long r = r0; r < r1; r++)                                                    \
+                    for (long c = c0; c < c1; c++)                                                \
+                        dst[r * dld + c] = src[c * sld + r];                                      \
+            }                                                                                     \
+    }
+TRANSPOSE(jit_transpose_f32, float)
+TRANSPOSE(jit_transpose_f64, double)
+
 /* See jit.h: one prefetch per 64-byte line that [p, p + bytes) touches. */
 void jit_prefetch_l2(const void *p, long bytes)
 {

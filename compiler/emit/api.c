@@ -342,6 +342,17 @@ static void untranspose(Emitter *e, int i)
     Sb *sb = e->sb;
     long GH = (long)L->G * L->H;
     sb_line(sb, "/* %s: the weights as backward reads them, PyTorch's layout */", L->label);
+    if (e->tcc_calls) { /* the same copies, compiled ahead of time */
+        const char *x = e->p->net->dbl ? "f64" : "f32";
+        sb_line(sb, "rnnc_transpose_%s(m.wb[%d], %d, w + %ld, %ld, %ld, %d);", x, i, L->I,
+                L->pk_wx, GH, GH, L->I);
+        sb_line(sb, "rnnc_transpose_%s(m.wb[%d] + %ld, %d, w + %ld, %ld, %ld, %d);", x, i,
+                GH * L->I, L->Hr, L->pk_wh, GH, GH, L->Hr);
+        if (L->P)
+            sb_line(sb, "rnnc_transpose_%s(m.wb[%d] + %ld, %d, w + %ld, %d, %d, %d);", x, i,
+                    GH * (L->I + L->Hr), L->H, L->pk_wr, L->P, L->P, L->H);
+        return;
+    }
     sb_line(sb, "for (int j = 0; j < %ld; j++) {", GH);
     sb_line(sb, "    for (int k = 0; k < %d; k++)", L->I);
     sb_line(sb, "        m.wb[%d][j * %d + k] = w[%ld + k * %ld + j];", i, L->I, L->pk_wx, GH);
@@ -635,6 +646,16 @@ void em_head(Emitter *e)
 static void pack_transposed(Emitter *e, const PlanTensor *t, long pk, long row, int unpack)
 {
     long R = t->shape[0], K = t->shape[1];
+    if (e->tcc_calls) { /* the same copies, compiled ahead of time */
+        const char *x = e->p->net->dbl ? "f64" : "f32";
+        if (unpack)
+            sb_line(e->sb, "rnnc_transpose_%s(dp + %ld, %ld, g + %ld, %ld, %ld, %ld); /* %s */", x,
+                    t->offset, K, pk, row, R, K, t->name);
+        else
+            sb_line(e->sb, "rnnc_transpose_%s(pw + %ld, %ld, p + %ld, %ld, %ld, %ld); /* %s */", x,
+                    pk, row, t->offset, K, K, R, t->name);
+        return;
+    }
     sb_line(e->sb, "for (long r0 = 0; r0 < %ld; r0 += 16) /* %s */", R, t->name);
     sb_line(e->sb, "    for (long k = 0; k < %ld; k++)", K);
     if (R % 16)

@@ -331,6 +331,9 @@ static void unit_body(Emitter *e)
         sb_line(sb, "    long W, long voff, long doff, long n);");
         sb_line(sb, "void rnnc_copy_%s(%s *d, const %s *s, long n);", x, r, r);
         sb_line(sb, "void rnnc_prefetch_l2(const void *p, long bytes);");
+        sb_line(sb, "void rnnc_transpose_%s(%s *dst, long dld, const %s *src, long sld, long R,",
+                x, r, r);
+        sb_line(sb, "    long C);");
         sb_line(sb, "void rnnc_zero_%s(%s *d, long n);", x, r);
         sb_line(sb, "void rnnc_add_%s(%s *y, const %s *a, const %s *b, long n);", x, r, r, r);
         sb_line(sb, "void rnnc_rowsum_%s(%s *d, const %s *z, long W, long n, long m);", x, r, r);
