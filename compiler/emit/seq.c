@@ -449,14 +449,15 @@ static void seqb_head(Emitter *e, const PlanLayer *L, int bz)
  * A sequence's rows lie T steps apart from the next sequence's, written by the forward long
  * before, so no hardware prefetcher sees them coming; read cold, they held the gates'
  * derivatives (perf annotate of T1: bdz's loads of a and c_{t-1}) and the copy of h_{t-1}
- * into the weight gradients' scratch. */
+ * into the weight gradients' scratch. Whenever there is a step before (not only within this
+ * call's steps: in parts a call runs one step, and asked nothing). */
 static void seqb_prefetch(Emitter *e, const PlanLayer *L)
 {
     Sb *sb = e->sb;
     const CellDesc *cd = cell_desc(L->block);
     long line = 64 / e->p->real_size, GH = (long)L->G * L->H;
     int rows = L->H > L->Hr ? L->H : L->Hr, part = L->Hr < rows; /* a projected LSTM's h */
-    sb_line(sb, "if (s + 1 < s1 && !first) {");
+    sb_line(sb, "if (!first) {");
     sb->indent += 4;
     sb_line(sb, "const long bn = (long)b * T + tp;");
     sb_line(sb,
@@ -495,7 +496,7 @@ static void seqb_prefetch_calls(Emitter *e, const PlanLayer *L)
     Sb *sb = e->sb;
     const CellDesc *cd = cell_desc(L->block);
     long rs = e->p->real_size, GH = (long)L->G * L->H, H = L->H, Hr = L->Hr;
-    sb_line(sb, "if (s + 1 < s1 && !first) {");
+    sb_line(sb, "if (!first) {");
     sb->indent += 4;
     sb_line(sb, "const long bn = (long)b * T + tp;");
     sb_line(sb,

@@ -1222,7 +1222,7 @@ static void blk_lstm_l0_seqb(const real *wb, const real *x, long xsb, long xst, 
             const long bt = (long)b * T + t;
             const int tp = reverse ? t + 1 : t - 1; /* the step before, in forward order */
             const int first = reverse ? tp >= len[b] : tp < 0;
-            if (s + 1 < s1 && !first) {
+            if (!first) {
                 const long bn = (long)b * T + tp;
                 const int tq = reverse ? tp + 1 : tp - 1, deep = reverse ? tq < len[b] : tq >= 0;
                 for (int q = 0; q < 192; q += 16)
@@ -2801,7 +2801,7 @@ static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
             const long bt = (long)b * T + t;
             const int tp = reverse ? t + 1 : t - 1; /* the step before, in forward order */
             const int first = reverse ? tp >= len[b] : tp < 0;
-            if (s + 1 < s1 && !first) {
+            if (!first) {
                 const long bn = (long)b * T + tp;
                 const int tq = reverse ? tp + 1 : tp - 1, deep = reverse ? tq < len[b] : tq >= 0;
                 for (int q = 0; q < 20; q += 16)

@@ -3285,7 +3285,7 @@ static void blk_encoder_l0_seqb(const real *wb, const real *x, long xsb, long xs
             const long bt = (long)b * T + t;
             const int tp = reverse ? t + 1 : t - 1; /* the step before, in forward order */
             const int first = reverse ? tp >= len[b] : tp < 0;
-            if (s + 1 < s1 && !first) {
+            if (!first) {
                 const long bn = (long)b * T + tp;
                 const int tq = reverse ? tp + 1 : tp - 1, deep = reverse ? tq < len[b] : tq >= 0;
                 for (int q = 0; q < 72; q += 16)
@@ -6172,7 +6172,7 @@ static void blk_encoder_l1_seqb(const real *wb, const real *x, long xsb, long xs
             const long bt = (long)b * T + t;
             const int tp = reverse ? t + 1 : t - 1; /* the step before, in forward order */
             const int first = reverse ? tp >= len[b] : tp < 0;
-            if (s + 1 < s1 && !first) {
+            if (!first) {
                 const long bn = (long)b * T + tp;
                 const int tq = reverse ? tp + 1 : tp - 1, deep = reverse ? tq < len[b] : tq >= 0;
                 for (int q = 0; q < 72; q += 16)
