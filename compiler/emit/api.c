@@ -430,8 +430,8 @@ static void seqb_call(Emitter *e, int li, int g, const Io *io, int first, int W,
     }
     if (!first)
         snprintf(dx, sizeof dx, "m.dy[%d]", g - 1);
-    if (em_split(e, L))
-        snprintf(bz, sizeof bz, "m.bz[%d], ", g);
+    if (em_split(e, L)) /* the rows a call leaves for the next one's weight gradients */
+        snprintf(bz, sizeof bz, "m.bz[%d], &nz, ", g);
     sb_line(sb, "%s_seqb(m.wb[%d], %s, %s, %s, %s,", L->fn, li, io->ptr, io->sb, io->st, dx);
     char dy[32] = "0";
     if (!em_dy_zero(e, L))
@@ -501,6 +501,8 @@ static void backward_layer(Emitter *e, int i0, int g, int ng)
     sb_line(sb, "/* %s layer %d */", L0->block->name, L0->layer);
     sb_line(sb, "if (%d %% nparts == part) {", ng - 1 - g);
     sb->indent += 4;
+    if (em_split(e, L0)) /* a call per step (in parts) flushes dW every bw_steps steps */
+        sb_line(sb, "int nz = 0; /* rows of m.bz[%d] waiting for the weight gradients */", g);
     for (int dir = 0; dir < D; dir++)
         untranspose(e, i0 + dir);
     if (!first && !em_dx_set(e, L0))

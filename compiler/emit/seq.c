@@ -440,7 +440,7 @@ static void seqb_head(Emitter *e, const PlanLayer *L, int bz)
                     : "",
             lstm ? " real *dcn," : "");
     sb_line(sb, "    real *dw, const real *h0,%s%s int reverse)", lstm ? " const real *c0," : "",
-            bz ? " real *bz," : "");
+            bz ? " real *bz, int *nzp," : "");
 }
 
 /* In <fn>_seqb's loop: ask for the rows sequence b reads at the step backward visits next,
@@ -695,7 +695,7 @@ static void seqb_split(Emitter *e, const PlanLayer *L)
     if (gru)
         sb_line(sb, "const real *hds[%d];", ns);
     sb_line(sb, "real *dhs[%d], *dxs[%d];", ns, ns);
-    sb_line(sb, "int nz = 0; /* rows of bz waiting for the weight gradients */");
+    sb_line(sb, "int nz = *nzp; /* rows of bz waiting for the weight gradients (calls before) */");
     sb_line(sb, "for (int s = s0; s < s1; s++) {");
     sb->indent += 4;
     sb_line(sb, "const int t = reverse ? s : T - 1 - s, n = bs[t];");
@@ -754,12 +754,14 @@ static void seqb_split(Emitter *e, const PlanLayer *L)
     sb_line(sb, "}");
     sb_close(sb, 1);
     sb_line(sb, "nz += n;");
-    sb_line(sb, "if ((s - s0) %% %d == %d || s + 1 == s1) {", e->p->kern.bw_steps,
+    sb_line(sb, "if (s %% %d == %d || s + 1 == T) {", e->p->kern.bw_steps,
             e->p->kern.bw_steps - 1);
     sb_line(sb, "    %s_bw(dw, nz, bz);", L->fn);
     sb_line(sb, "    nz = 0;");
     sb_line(sb, "}");
-    sb_close(sb, 2);
+    sb_close(sb, 1);
+    sb_line(sb, "*nzp = nz;");
+    sb_close(sb, 1);
     sb_line(sb, "%s", "");
 }
 

@@ -1093,13 +1093,13 @@ static void blk_gru_l0_bw(real *dw, int n, const real *bz)
 static void blk_gru_l0_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
     const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
     const int *bs, const int *perm, const int *len, const real *a, real *dhn,
-    real *dw, const real *h0, real *bz, int reverse)
+    real *dw, const real *h0, real *bz, int *nzp, int reverse)
 {
     real dh[12];
     const real *dzs[6];
     const real *hds[6];
     real *dhs[6], *dxs[6];
-    int nz = 0; /* rows of bz waiting for the weight gradients */
+    int nz = *nzp; /* rows of bz waiting for the weight gradients (calls before) */
     for (int s = s0; s < s1; s++) {
         const int t = reverse ? s : T - 1 - s, n = bs[t];
         real *const bzs = bz + (long)nz * 78; /* this step's rows */
@@ -1177,11 +1177,12 @@ static void blk_gru_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
             }
         }
         nz += n;
-        if ((s - s0) % 4 == 3 || s + 1 == s1) {
+        if (s % 4 == 3 || s + 1 == T) {
             blk_gru_l0_bw(dw, nz, bz);
             nz = 0;
         }
     }
+    *nzp = nz;
 }
 
 /* gru layer 1: the input projection b + W_ih^T x of 1 (step, sequence) pair. */
@@ -1983,13 +1984,13 @@ static void blk_gru_l1_bw(real *dw, int n, const real *bz)
 static void blk_gru_l1_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
     const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
     const int *bs, const int *perm, const int *len, const real *a, real *dhn,
-    real *dw, const real *h0, real *bz, int reverse)
+    real *dw, const real *h0, real *bz, int *nzp, int reverse)
 {
     real dh[12];
     const real *dzs[6];
     const real *hds[6];
     real *dhs[6], *dxs[6];
-    int nz = 0; /* rows of bz waiting for the weight gradients */
+    int nz = *nzp; /* rows of bz waiting for the weight gradients (calls before) */
     for (int s = s0; s < s1; s++) {
         const int t = reverse ? s : T - 1 - s, n = bs[t];
         real *const bzs = bz + (long)nz * 84; /* this step's rows */
@@ -2067,11 +2068,12 @@ static void blk_gru_l1_seqb(const real *wb, const real *x, long xsb, long xst, r
             }
         }
         nz += n;
-        if ((s - s0) % 4 == 3 || s + 1 == s1) {
+        if (s % 4 == 3 || s + 1 == T) {
             blk_gru_l1_bw(dw, nz, bz);
             nz = 0;
         }
     }
+    *nzp = nz;
 }
 
 void cho_gru_pack(const real *p, real *pw)
@@ -2302,6 +2304,7 @@ int cho_gru_backward(const real *w, const real *x, int B, int T, const real *dou
     }
     /* gru layer 1 */
     if (0 % nparts == part) {
+        int nz = 0; /* rows of m.bz[1] waiting for the weight gradients */
         /* gru layer 1: the weights as backward reads them, PyTorch's layout */
         for (int j = 0; j < 36; j++) {
             for (int k = 0; k < 12; k++)
@@ -2316,7 +2319,7 @@ int cho_gru_backward(const real *w, const real *x, int B, int T, const real *dou
                 sync(ctx, 1, s0, 0);
             blk_gru_l1_seqb(m.wb[1], m.out[0], (long)T * 12, 12, m.dy[0],
                 m.out[1] + 0, m.dy[1] + 0, (long)T * 12, 12, T, s0, s1, m.bs, m.perm,
-                m.len, m.a[1], m.dhn[1], dw + 684, m.h0[1], m.bz[1], 0);
+                m.len, m.a[1], m.dhn[1], dw + 684, m.h0[1], m.bz[1], &nz, 0);
         }
         if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
             vec_copy(dstate0 + (long)B * 12, m.dhn[1], (long)B * 12);
@@ -2326,6 +2329,7 @@ int cho_gru_backward(const real *w, const real *x, int B, int T, const real *dou
     }
     /* gru layer 0 */
     if (1 % nparts == part) {
+        int nz = 0; /* rows of m.bz[0] waiting for the weight gradients */
         /* gru layer 0: the weights as backward reads them, PyTorch's layout */
         for (int j = 0; j < 36; j++) {
             for (int k = 0; k < 6; k++)
@@ -2340,7 +2344,7 @@ int cho_gru_backward(const real *w, const real *x, int B, int T, const real *dou
                 sync(ctx, 0, s0, s1);
             blk_gru_l0_seqb(m.wb[0], x, 6, (long)B * 6, 0,
                 m.out[0] + 0, m.dy[0] + 0, (long)T * 12, 12, T, s0, s1, m.bs, m.perm,
-                m.len, m.a[0], m.dhn[0], dw + 0, m.h0[0], m.bz[0], 0);
+                m.len, m.a[0], m.dhn[0], dw + 0, m.h0[0], m.bz[0], &nz, 0);
         }
         if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
             vec_copy(dstate0 + (long)B * 0, m.dhn[0], (long)B * 12);

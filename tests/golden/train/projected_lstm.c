@@ -1208,12 +1208,12 @@ static void blk_lstm_l0_bw(real *dw, int n, const real *bz)
 static void blk_lstm_l0_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
     const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
     const int *bs, const int *perm, const int *len, const real *a, const real *cs, real *dhn, real *dcn,
-    real *dw, const real *h0, const real *c0, real *bz, int reverse)
+    real *dw, const real *h0, const real *c0, real *bz, int *nzp, int reverse)
 {
     real dh[16];
     const real *dzs[6];
     real *dhs[6], *dxs[6];
-    int nz = 0; /* rows of bz waiting for the weight gradients */
+    int nz = *nzp; /* rows of bz waiting for the weight gradients (calls before) */
     for (int s = s0; s < s1; s++) {
         const int t = reverse ? s : T - 1 - s, n = bs[t];
         real *const bzs = bz + (long)nz * 224; /* this step's rows */
@@ -1293,11 +1293,12 @@ static void blk_lstm_l0_seqb(const real *wb, const real *x, long xsb, long xst, 
             }
         }
         nz += n;
-        if ((s - s0) % 4 == 3 || s + 1 == s1) {
+        if (s % 4 == 3 || s + 1 == T) {
             blk_lstm_l0_bw(dw, nz, bz);
             nz = 0;
         }
     }
+    *nzp = nz;
 }
 
 /* rnn layer 0: columns [j0, j0 + 20) of b + W_ih^T x for 6 pairs. */
@@ -2787,12 +2788,12 @@ static void blk_rnn_l0_bw(real *dw, int n, const real *bz)
 static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
     const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
     const int *bs, const int *perm, const int *len, const real *a, real *dhn,
-    real *dw, const real *h0, real *bz, int reverse)
+    real *dw, const real *h0, real *bz, int *nzp, int reverse)
 {
     real dh[20];
     const real *dzs[6];
     real *dhs[6], *dxs[6];
-    int nz = 0; /* rows of bz waiting for the weight gradients */
+    int nz = *nzp; /* rows of bz waiting for the weight gradients (calls before) */
     for (int s = s0; s < s1; s++) {
         const int t = reverse ? s : T - 1 - s, n = bs[t];
         real *const bzs = bz + (long)nz * 72; /* this step's rows */
@@ -2867,11 +2868,12 @@ static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
             }
         }
         nz += n;
-        if ((s - s0) % 4 == 3 || s + 1 == s1) {
+        if (s % 4 == 3 || s + 1 == T) {
             blk_rnn_l0_bw(dw, nz, bz);
             nz = 0;
         }
     }
+    *nzp = nz;
 }
 
 void projected_lstm_pack(const real *p, real *pw)
@@ -3160,6 +3162,7 @@ int projected_lstm_backward(const real *w, const real *x, int B, int T, const re
     }
     /* rnn layer 0 */
     if (0 % nparts == part) {
+        int nz = 0; /* rows of m.bz[1] waiting for the weight gradients */
         /* rnn layer 0: the weights as backward reads them, PyTorch's layout */
         for (int j = 0; j < 20; j++) {
             for (int k = 0; k < 32; k++)
@@ -3174,7 +3177,7 @@ int projected_lstm_backward(const real *w, const real *x, int B, int T, const re
                 sync(ctx, 1, s0, 0);
             blk_rnn_l0_seqb(m.wb[2], m.out[0], (long)T * 32, 32, m.dy[0],
                 m.out[1] + 0, m.dy[1] + 0, (long)T * 20, 20, T, s0, s1, m.bs, m.perm,
-                m.len, m.a[2], m.dhn[1], dw + 14208, m.h0[2], m.bz[1], 0);
+                m.len, m.a[2], m.dhn[1], dw + 14208, m.h0[2], m.bz[1], &nz, 0);
         }
         if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
             vec_copy(dstate0 + (long)B * 128, m.dhn[1], (long)B * 20);
@@ -3184,6 +3187,7 @@ int projected_lstm_backward(const real *w, const real *x, int B, int T, const re
     }
     /* lstm layer 0 */
     if (1 % nparts == part) {
+        int nz = 0; /* rows of m.bz[0] waiting for the weight gradients */
         /* lstm layer 0: the weights as backward reads them, PyTorch's layout */
         for (int j = 0; j < 192; j++) {
             for (int k = 0; k < 16; k++)
@@ -3210,7 +3214,7 @@ int projected_lstm_backward(const real *w, const real *x, int B, int T, const re
         vec_zero(m.dcn[0], (long)B * 48);
         blk_lstm_l0_seqb(m.wb[1], x, (long)T * 16, 16, 0,
             m.out[0] + 16, m.dy[0] + 16, (long)T * 32, 32, T, 0, T, m.bs, m.perm,
-            m.len, m.a[1], m.cs[1], m.dhn[0], m.dcn[0], dw + 7104, m.h0[1], m.c0[1], m.bz[0], 1);
+            m.len, m.a[1], m.cs[1], m.dhn[0], m.dcn[0], dw + 7104, m.h0[1], m.c0[1], m.bz[0], &nz, 1);
         if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
             vec_copy(dstate0 + (long)B * 64, m.dhn[0], (long)B * 16);
             vec_copy(dstate0 + (long)B * 80, m.dcn[0], (long)B * 48);
@@ -3219,7 +3223,7 @@ int projected_lstm_backward(const real *w, const real *x, int B, int T, const re
         vec_zero(m.dcn[0], (long)B * 48);
         blk_lstm_l0_seqb(m.wb[0], x, (long)T * 16, 16, 0,
             m.out[0] + 0, m.dy[0] + 0, (long)T * 32, 32, T, 0, T, m.bs, m.perm,
-            m.len, m.a[0], m.cs[0], m.dhn[0], m.dcn[0], dw + 0, m.h0[0], m.c0[0], m.bz[0], 0);
+            m.len, m.a[0], m.cs[0], m.dhn[0], m.dcn[0], dw + 0, m.h0[0], m.c0[0], m.bz[0], &nz, 0);
         if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
             vec_copy(dstate0 + (long)B * 0, m.dhn[0], (long)B * 16);
             vec_copy(dstate0 + (long)B * 16, m.dcn[0], (long)B * 48);

@@ -2273,12 +2273,12 @@ static void blk_rnn_l0_bw(real *dw, int n, const real *bz)
 static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
     const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
     const int *bs, const int *perm, const int *len, const real *a, const real *cs, real *dhn, real *dcn,
-    real *dw, const real *h0, const real *c0, real *bz, int reverse)
+    real *dw, const real *h0, const real *c0, real *bz, int *nzp, int reverse)
 {
     real dh[64];
     const real *dzs[6];
     real *dhs[6], *dxs[6];
-    int nz = 0; /* rows of bz waiting for the weight gradients */
+    int nz = *nzp; /* rows of bz waiting for the weight gradients (calls before) */
     for (int s = s0; s < s1; s++) {
         const int t = reverse ? s : T - 1 - s, n = bs[t];
         real *const bzs = bz + (long)nz * 330; /* this step's rows */
@@ -2357,11 +2357,12 @@ static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
             }
         }
         nz += n;
-        if ((s - s0) % 4 == 3 || s + 1 == s1) {
+        if (s % 4 == 3 || s + 1 == T) {
             blk_rnn_l0_bw(dw, nz, bz);
             nz = 0;
         }
     }
+    *nzp = nz;
 }
 
 /* rnn layer 1: columns [j0, j0 + 64) of b + W_ih^T x for 6 pairs. */
@@ -4215,13 +4216,13 @@ static void blk_rnn_l1_bw(real *dw, int n, const real *bz)
 static void blk_rnn_l1_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
     const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
     const int *bs, const int *perm, const int *len, const real *a, const real *cs, real *dhn, real *dcn,
-    real *dw, const real *h0, const real *c0, real *bz, int reverse)
+    real *dw, const real *h0, const real *c0, real *bz, int *nzp, int reverse)
 {
     (void)dy; /* zero: the head's gradient comes in dhn */
     real dh[64];
     const real *dzs[6];
     real *dhs[6], *dxs[6];
-    int nz = 0; /* rows of bz waiting for the weight gradients */
+    int nz = *nzp; /* rows of bz waiting for the weight gradients (calls before) */
     for (int s = s0; s < s1; s++) {
         const int t = reverse ? s : T - 1 - s, n = bs[t];
         real *const bzs = bz + (long)nz * 384; /* this step's rows */
@@ -4299,11 +4300,12 @@ static void blk_rnn_l1_seqb(const real *wb, const real *x, long xsb, long xst, r
             }
         }
         nz += n;
-        if ((s - s0) % 4 == 3 || s + 1 == s1) {
+        if (s % 4 == 3 || s + 1 == T) {
             blk_rnn_l1_bw(dw, nz, bz);
             nz = 0;
         }
     }
+    *nzp = nz;
 }
 
 /* Head 'head': Linear(64, 5), activation softmax; one input vector. */
@@ -4814,6 +4816,7 @@ int seq_classifier_backward(const real *w, const real *x, int B, int T, const re
     }
     /* rnn layer 1 */
     if (0 % nparts == part) {
+        int nz = 0; /* rows of m.bz[1] waiting for the weight gradients */
         /* rnn layer 1: the weights as backward reads them, PyTorch's layout */
         for (int j = 0; j < 256; j++) {
             for (int k = 0; k < 64; k++)
@@ -4831,7 +4834,7 @@ int seq_classifier_backward(const real *w, const real *x, int B, int T, const re
                 sync(ctx, 1, s0, 0);
             blk_rnn_l1_seqb(m.wb[1], (drop ? m.din[0] : m.out[0]), (long)T * 64, 64, m.dy[0],
                 m.out[1] + 0, 0, (long)T * 64, 64, T, s0, s1, m.bs, m.perm,
-                m.len, m.a[1], m.cs[1], m.dhn[1], m.dcn[1], dw + 19200, m.h0[1], m.c0[1], m.bz[1], 0);
+                m.len, m.a[1], m.cs[1], m.dhn[1], m.dcn[1], dw + 19200, m.h0[1], m.c0[1], m.bz[1], &nz, 0);
             if (drop) /* back through the dropout below */
                 for (int b = 0; b < B; b++) {
                     const int te = T - s0 < m.len[b] ? T - s0 : m.len[b];
@@ -4850,6 +4853,7 @@ int seq_classifier_backward(const real *w, const real *x, int B, int T, const re
     }
     /* rnn layer 0 */
     if (1 % nparts == part) {
+        int nz = 0; /* rows of m.bz[0] waiting for the weight gradients */
         /* rnn layer 0: the weights as backward reads them, PyTorch's layout */
         for (int j = 0; j < 256; j++) {
             for (int k = 0; k < 10; k++)
@@ -4865,7 +4869,7 @@ int seq_classifier_backward(const real *w, const real *x, int B, int T, const re
                 sync(ctx, 0, s0, s1);
             blk_rnn_l0_seqb(m.wb[0], x, (long)T * 10, 10, 0,
                 m.out[0] + 0, m.dy[0] + 0, (long)T * 64, 64, T, s0, s1, m.bs, m.perm,
-                m.len, m.a[0], m.cs[0], m.dhn[0], m.dcn[0], dw + 0, m.h0[0], m.c0[0], m.bz[0], 0);
+                m.len, m.a[0], m.cs[0], m.dhn[0], m.dcn[0], dw + 0, m.h0[0], m.c0[0], m.bz[0], &nz, 0);
         }
         if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
             vec_copy(dstate0 + (long)B * 0, m.dhn[0], (long)B * 64);

@@ -3269,14 +3269,14 @@ static void blk_encoder_l0_bw(real *dw, int n, const real *bz)
 static void blk_encoder_l0_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
     const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
     const int *bs, const int *perm, const int *len, const real *a, const real *ex, real *dhn,
-    real *dw, const real *h0, real *bz, int reverse)
+    real *dw, const real *h0, real *bz, int *nzp, int reverse)
 {
     real dh[24];
     const real *dzs[6];
     const real *dghs[6];
     const real *hds[6];
     real *dhs[6], *dxs[6];
-    int nz = 0; /* rows of bz waiting for the weight gradients */
+    int nz = *nzp; /* rows of bz waiting for the weight gradients (calls before) */
     for (int s = s0; s < s1; s++) {
         const int t = reverse ? s : T - 1 - s, n = bs[t];
         real *const bzs = bz + (long)nz * 152; /* this step's rows */
@@ -3354,11 +3354,12 @@ static void blk_encoder_l0_seqb(const real *wb, const real *x, long xsb, long xs
             }
         }
         nz += n;
-        if ((s - s0) % 4 == 3 || s + 1 == s1) {
+        if (s % 4 == 3 || s + 1 == T) {
             blk_encoder_l0_bw(dw, nz, bz);
             nz = 0;
         }
     }
+    *nzp = nz;
 }
 
 /* encoder layer 1: columns [j0, j0 + 64) of b + W_ih^T x for 6 pairs. */
@@ -6156,14 +6157,14 @@ static void blk_encoder_l1_bw(real *dw, int n, const real *bz)
 static void blk_encoder_l1_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
     const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
     const int *bs, const int *perm, const int *len, const real *a, const real *ex, real *dhn,
-    real *dw, const real *h0, real *bz, int reverse)
+    real *dw, const real *h0, real *bz, int *nzp, int reverse)
 {
     real dh[24];
     const real *dzs[6];
     const real *dghs[6];
     const real *hds[6];
     real *dhs[6], *dxs[6];
-    int nz = 0; /* rows of bz waiting for the weight gradients */
+    int nz = *nzp; /* rows of bz waiting for the weight gradients (calls before) */
     for (int s = s0; s < s1; s++) {
         const int t = reverse ? s : T - 1 - s, n = bs[t];
         real *const bzs = bz + (long)nz * 192; /* this step's rows */
@@ -6241,11 +6242,12 @@ static void blk_encoder_l1_seqb(const real *wb, const real *x, long xsb, long xs
             }
         }
         nz += n;
-        if ((s - s0) % 4 == 3 || s + 1 == s1) {
+        if (s % 4 == 3 || s + 1 == T) {
             blk_encoder_l1_bw(dw, nz, bz);
             nz = 0;
         }
     }
+    *nzp = nz;
 }
 
 /* Head 'tag': Linear(48, 4), activation softmax; one input vector. */
@@ -6758,6 +6760,7 @@ int tagger_backward(const real *w, const real *x, int B, int T, const real *dout
     }
     /* encoder layer 1 */
     if (0 % nparts == part) {
+        int nz = 0; /* rows of m.bz[1] waiting for the weight gradients */
         /* encoder layer 1: the weights as backward reads them, PyTorch's layout */
         for (int j = 0; j < 72; j++) {
             for (int k = 0; k < 48; k++)
@@ -6776,14 +6779,14 @@ int tagger_backward(const real *w, const real *x, int B, int T, const real *dout
         vec_zero(m.dhn[1], (long)B * 24);
         blk_encoder_l1_seqb(m.wb[3], m.out[0], (long)T * 48, 48, m.dy[0],
             m.out[1] + 24, m.dy[1] + 24, (long)T * 48, 48, T, 0, T, m.bs, m.perm,
-            m.len, m.a[3], m.ex[3], m.dhn[1], dw + 10080, m.h0[3], m.bz[1], 1);
+            m.len, m.a[3], m.ex[3], m.dhn[1], dw + 10080, m.h0[3], m.bz[1], &nz, 1);
         if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
             vec_copy(dstate0 + (long)B * 72, m.dhn[1], (long)B * 24);
         }
         vec_zero(m.dhn[1], (long)B * 24);
         blk_encoder_l1_seqb(m.wb[2], m.out[0], (long)T * 48, 48, m.dy[0],
             m.out[1] + 0, m.dy[1] + 0, (long)T * 48, 48, T, 0, T, m.bs, m.perm,
-            m.len, m.a[2], m.ex[2], m.dhn[1], dw + 4800, m.h0[2], m.bz[1], 0);
+            m.len, m.a[2], m.ex[2], m.dhn[1], dw + 4800, m.h0[2], m.bz[1], &nz, 0);
         if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
             vec_copy(dstate0 + (long)B * 48, m.dhn[1], (long)B * 24);
         }
@@ -6792,6 +6795,7 @@ int tagger_backward(const real *w, const real *x, int B, int T, const real *dout
     }
     /* encoder layer 0 */
     if (1 % nparts == part) {
+        int nz = 0; /* rows of m.bz[0] waiting for the weight gradients */
         /* encoder layer 0: the weights as backward reads them, PyTorch's layout */
         for (int j = 0; j < 72; j++) {
             for (int k = 0; k < 8; k++)
@@ -6811,14 +6815,14 @@ int tagger_backward(const real *w, const real *x, int B, int T, const real *dout
         vec_zero(m.dhn[0], (long)B * 24);
         blk_encoder_l0_seqb(m.wb[1], x, (long)T * 8, 8, 0,
             m.out[0] + 24, m.dy[0] + 24, (long)T * 48, 48, T, 0, T, m.bs, m.perm,
-            m.len, m.a[1], m.ex[1], m.dhn[0], dw + 2400, m.h0[1], m.bz[0], 1);
+            m.len, m.a[1], m.ex[1], m.dhn[0], dw + 2400, m.h0[1], m.bz[0], &nz, 1);
         if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
             vec_copy(dstate0 + (long)B * 24, m.dhn[0], (long)B * 24);
         }
         vec_zero(m.dhn[0], (long)B * 24);
         blk_encoder_l0_seqb(m.wb[0], x, (long)T * 8, 8, 0,
             m.out[0] + 0, m.dy[0] + 0, (long)T * 48, 48, T, 0, T, m.bs, m.perm,
-            m.len, m.a[0], m.ex[0], m.dhn[0], dw + 0, m.h0[0], m.bz[0], 0);
+            m.len, m.a[0], m.ex[0], m.dhn[0], dw + 0, m.h0[0], m.bz[0], &nz, 0);
         if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
             vec_copy(dstate0 + (long)B * 0, m.dhn[0], (long)B * 24);
         }
