@@ -8,11 +8,14 @@ end-to-end training recipe and spec-to-first-result; writes build/bench/results.
 results.svg. Run bench/setup.sh first.
 
 Usage: /usr/bin/python3 bench/run.py [--rounds R] [--clock cpu|wall] [--e2e-dir DIR]
-                                    [CONFIG ...]
+                                    [--e2e-rounds E] [CONFIG ...]
   --clock cpu   one-thread rows timed by the thread's CPU clock (a shared machine's other
                 jobs then cost a contender nothing but caches); two-thread rows always wall.
   --e2e-dir DIR the end-to-end row's spec and data in DIR (made, not removed), to rerun its
                 commands (printed with the row); else a new directory under /tmp.
+  --e2e-rounds E  runs of each end-to-end command (default R): that row is a wall clock of
+                unpinned processes, the VM's neighbours move single runs by a third, and
+                its runs are cheap beside the table's.
 """
 import csv
 import glob
@@ -281,7 +284,7 @@ def svg(rows, path):
 
 def main():
     args = sys.argv[1:]
-    n, clock, e2e_dir = 3, "wall", None
+    n, clock, e2e_dir, e2e_n = 3, "wall", None, None
     while args[:1] and args[0].startswith("--"):
         if args[0] == "--rounds":
             n = max(1, int(args[1]))
@@ -289,6 +292,10 @@ def main():
             clock = args[1]
         elif args[0] == "--e2e-dir":
             e2e_dir = os.path.abspath(args[1])
+        elif args[0] == "--e2e-rounds":
+            e2e_n = max(1, int(args[1]))
+        else:
+            sys.exit("bench/run.py: unknown option %s (see the usage at the top)" % args[0])
         args = args[2:]
     ids = args or ORDER
     os.makedirs(OUT, exist_ok=True)
@@ -305,7 +312,7 @@ def main():
         print("  check %s %s against rnnc: max difference %s, %s" % (who, cid, diff, ok))
     print("\n".join(lines))
     if not args or "T1" in ids:
-        times, what = e2e(tab, n, d=e2e_dir)
+        times, what = e2e(tab, e2e_n or n, d=e2e_dir)
         print("end to end: %s" % what)
         for who, (s, v) in times.items():
             print("  %-24s %s" % (who, "%.2f s (%s)" % (s, ", ".join("%.2f" % t for t in v))
