@@ -169,22 +169,45 @@ static void seqc_signature(Emitter *e, const PlanLayer *L)
     sb_line(e->sb, "    real *a, int reverse)");
 }
 
-/* In libtcc's <fn>_seq(c)'s loop over a block's sequences: ask (rnnc_prefetch_l2, a call per
- * row) for the rows sequence b reads and writes at the next step, its projection (or
- * activations) and its outputs [and cell state, or ex]. A sequence's rows lie T steps apart
- * from the next one's, so no hardware prefetcher sees them coming; the system compiler's
- * tiles ask for the same rows (tile.c). */
+/* Asks (into L2) for the row of `reals` reals at `ptr`, when `cond` (NULL: always): in the
+ * system compiler's units a RNNC_PREFETCH_L2 per cache line, in libtcc's, which have no
+ * prefetch of their own, one call to rnnc_prefetch_l2 (compiled ahead of time, jit_kern.c). */
+static void prefetch_row(Emitter *e, const char *cond, const char *ptr, long reals)
+{
+    Sb *sb = e->sb;
+    long rs = e->p->real_size;
+    const char *in = cond ? "    " : "";
+    if (cond)
+        sb_line(sb, "if (%s)", cond);
+    if (e->for_tcc)
+        sb_line(sb, "%srnnc_prefetch_l2(%s, %ld);", in, ptr, reals * rs);
+    else {
+        sb_line(sb, "%sfor (int q = 0; q < %ld; q += %ld)", in, reals, 64 / rs);
+        sb_line(sb, "%s    RNNC_PREFETCH_L2(%s + q);", in, ptr);
+    }
+}
+
+/* In libtcc's <fn>_seq(c)'s loop over a block's sequences: ask for the rows sequence b
+ * reads and writes at the next step, its projection (or activations) and its outputs [and
+ * cell state, or ex]. A sequence's rows lie T steps apart from the next one's, so no
+ * hardware prefetcher sees them coming; the system compiler's tiles ask for the same rows
+ * (tile.c). */
 static void seq_prefetch_calls(Emitter *e, const PlanLayer *L, const char *xp)
 {
     Sb *sb = e->sb;
-    long rs = e->p->real_size, GH = (long)L->G * L->H;
+    long GH = (long)L->G * L->H;
+    char row[96];
     sb_line(sb, "if (s + 1 < T && i + q < bs[tn]) {");
-    sb_line(sb, "    rnnc_prefetch_l2(%s + ((long)b * T + tn) * %ld, %ld);", xp, GH, GH * rs);
-    sb_line(sb, "    rnnc_prefetch_l2(y + b * ysb + tn * yst, %ld);", L->Hr * rs);
-    if (e->cache && cell_desc(L->block)->has_c)
-        sb_line(sb, "    rnnc_prefetch_l2(cs + ((long)b * T + tn) * %d, %ld);", L->H, L->H * rs);
-    else if (e->cache && cell_desc(L->block)->has_gh)
-        sb_line(sb, "    rnnc_prefetch_l2(ex + ((long)b * T + tn) * %d, %ld);", L->H, L->H * rs);
+    sb->indent += 4;
+    snprintf(row, sizeof row, "%s + ((long)b * T + tn) * %ld", xp, GH);
+    prefetch_row(e, NULL, row, GH);
+    prefetch_row(e, NULL, "y + b * ysb + tn * yst", L->Hr);
+    const CellDesc *cd = cell_desc(L->block);
+    if (e->cache && (cd->has_c || cd->has_gh)) {
+        snprintf(row, sizeof row, "%s + ((long)b * T + tn) * %d", cd->has_c ? "cs" : "ex", L->H);
+        prefetch_row(e, NULL, row, L->H);
+    }
+    sb->indent -= 4;
     sb_line(sb, "}");
 }
 
@@ -450,69 +473,34 @@ static void seqb_head(Emitter *e, const PlanLayer *L, int bz)
  * before, so no hardware prefetcher sees them coming; read cold, they held the gates'
  * derivatives (perf annotate of T1: bdz's loads of a and c_{t-1}) and the copy of h_{t-1}
  * into the weight gradients' scratch. Whenever there is a step before (not only within this
- * call's steps: in parts a call runs one step, and asked nothing). */
+ * call's steps: in parts a call runs one step, and asked nothing). Both builds' units
+ * (prefetch_row). */
 static void seqb_prefetch(Emitter *e, const PlanLayer *L)
 {
     Sb *sb = e->sb;
     const CellDesc *cd = cell_desc(L->block);
-    long line = 64 / e->p->real_size, GH = (long)L->G * L->H;
-    int rows = L->H > L->Hr ? L->H : L->Hr, part = L->Hr < rows; /* a projected LSTM's h */
+    long GH = (long)L->G * L->H, H = L->H, Hr = L->Hr;
+    char row[96];
     sb_line(sb, "if (!first) {");
     sb->indent += 4;
     sb_line(sb, "const long bn = (long)b * T + tp;");
     sb_line(sb,
             "const int tq = reverse ? tp + 1 : tp - 1, deep = reverse ? tq < len[b] : tq >= 0;");
-    sb_line(sb, "for (int q = 0; q < %ld; q += %ld)", GH, line);
-    sb_line(sb, "    RNNC_PREFETCH_L2(a + bn * %ld + q);", GH);
-    sb_line(sb, "for (int q = 0; q < %d; q += %ld) {", rows, line);
-    sb->indent += 4;
+    snprintf(row, sizeof row, "a + bn * %ld", GH);
+    prefetch_row(e, NULL, row, GH);
     if (cd->has_c) {
-        sb_line(sb, "RNNC_PREFETCH_L2(cs + bn * %d + q);", L->H);
-        sb_line(sb, "if (deep)");
-        sb_line(sb, "    RNNC_PREFETCH_L2(cs + (bn + (reverse ? 1 : -1)) * %d + q);", L->H);
-    } else if (cd->has_gh)
-        sb_line(sb, "RNNC_PREFETCH_L2(ex + bn * %d + q);", L->H);
-    if (part)
-        sb_line(sb, "if (deep && q < %d)", L->Hr);
-    else
-        sb_line(sb, "if (deep)");
-    sb_line(sb, "    RNNC_PREFETCH_L2(y + b * ysb + tq * yst + q);");
-    if (!em_dy_zero(e, L)) {
-        if (part)
-            sb_line(sb, "if (q < %d)", L->Hr);
-        sb_line(sb, "%sRNNC_PREFETCH_L2(dy + b * ysb + tp * yst + q);", part ? "    " : "");
+        snprintf(row, sizeof row, "cs + bn * %ld", H);
+        prefetch_row(e, NULL, row, H);
+        snprintf(row, sizeof row, "cs + (bn + (reverse ? 1 : -1)) * %ld", H);
+        prefetch_row(e, "deep", row, H);
+    } else if (cd->has_gh) {
+        snprintf(row, sizeof row, "ex + bn * %ld", H);
+        prefetch_row(e, NULL, row, H);
     }
-    sb->indent -= 4;
-    sb_line(sb, "}");
-    sb_line(sb, "for (int q = 0; q < %d; q += %ld)", L->I, line);
-    sb_line(sb, "    RNNC_PREFETCH_L2(x + b * xsb + tp * xst + q);");
-    sb->indent -= 4;
-    sb_line(sb, "}");
-}
-
-/* seqb_prefetch in libtcc's units: the same rows, a call to rnnc_prefetch_l2 per row. */
-static void seqb_prefetch_calls(Emitter *e, const PlanLayer *L)
-{
-    Sb *sb = e->sb;
-    const CellDesc *cd = cell_desc(L->block);
-    long rs = e->p->real_size, GH = (long)L->G * L->H, H = L->H, Hr = L->Hr;
-    sb_line(sb, "if (!first) {");
-    sb->indent += 4;
-    sb_line(sb, "const long bn = (long)b * T + tp;");
-    sb_line(sb,
-            "const int tq = reverse ? tp + 1 : tp - 1, deep = reverse ? tq < len[b] : tq >= 0;");
-    sb_line(sb, "rnnc_prefetch_l2(a + bn * %ld, %ld);", GH, GH * rs);
-    if (cd->has_c) {
-        sb_line(sb, "rnnc_prefetch_l2(cs + bn * %ld, %ld);", H, H * rs);
-        sb_line(sb, "if (deep)");
-        sb_line(sb, "    rnnc_prefetch_l2(cs + (bn + (reverse ? 1 : -1)) * %ld, %ld);", H, H * rs);
-    } else if (cd->has_gh)
-        sb_line(sb, "rnnc_prefetch_l2(ex + bn * %ld, %ld);", H, H * rs);
-    sb_line(sb, "if (deep)");
-    sb_line(sb, "    rnnc_prefetch_l2(y + b * ysb + tq * yst, %ld);", Hr * rs);
+    prefetch_row(e, "deep", "y + b * ysb + tq * yst", Hr);
     if (!em_dy_zero(e, L))
-        sb_line(sb, "rnnc_prefetch_l2(dy + b * ysb + tp * yst, %ld);", Hr * rs);
-    sb_line(sb, "rnnc_prefetch_l2(x + b * xsb + tp * xst, %d);", L->I * (int)rs);
+        prefetch_row(e, NULL, "dy + b * ysb + tp * yst", Hr);
+    prefetch_row(e, NULL, "x + b * xsb + tp * xst", L->I);
     sb->indent -= 4;
     sb_line(sb, "}");
 }
@@ -526,10 +514,7 @@ static void seqb_sample(Emitter *e, const PlanLayer *L)
     sb_line(sb, "const long bt = (long)b * T + t;");
     sb_line(sb, "const int tp = reverse ? t + 1 : t - 1; /* the step before, in forward order */");
     sb_line(sb, "const int first = reverse ? tp >= len[b] : tp < 0;");
-    if (!e->for_tcc)
-        seqb_prefetch(e, L);
-    else
-        seqb_prefetch_calls(e, L);
+    seqb_prefetch(e, L);
     sb_line(sb, "const real *hp = first ? h0 + (long)b * %d : y + b * ysb + tp * yst;", L->Hr);
     if (cell_desc(L->block)->has_c)
         sb_line(sb, "const real *cp = first ? c0 + (long)b * %d : cs + ((long)b * T + tp) * %d;",

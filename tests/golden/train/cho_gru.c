@@ -1113,11 +1113,11 @@ static void blk_gru_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
                 const int tq = reverse ? tp + 1 : tp - 1, deep = reverse ? tq < len[b] : tq >= 0;
                 for (int q = 0; q < 36; q += 8)
                     RNNC_PREFETCH_L2(a + bn * 36 + q);
-                for (int q = 0; q < 12; q += 8) {
-                    if (deep)
+                if (deep)
+                    for (int q = 0; q < 12; q += 8)
                         RNNC_PREFETCH_L2(y + b * ysb + tq * yst + q);
+                for (int q = 0; q < 12; q += 8)
                     RNNC_PREFETCH_L2(dy + b * ysb + tp * yst + q);
-                }
                 for (int q = 0; q < 6; q += 8)
                     RNNC_PREFETCH_L2(x + b * xsb + tp * xst + q);
             }
@@ -2004,11 +2004,11 @@ static void blk_gru_l1_seqb(const real *wb, const real *x, long xsb, long xst, r
                 const int tq = reverse ? tp + 1 : tp - 1, deep = reverse ? tq < len[b] : tq >= 0;
                 for (int q = 0; q < 36; q += 8)
                     RNNC_PREFETCH_L2(a + bn * 36 + q);
-                for (int q = 0; q < 12; q += 8) {
-                    if (deep)
+                if (deep)
+                    for (int q = 0; q < 12; q += 8)
                         RNNC_PREFETCH_L2(y + b * ysb + tq * yst + q);
+                for (int q = 0; q < 12; q += 8)
                     RNNC_PREFETCH_L2(dy + b * ysb + tp * yst + q);
-                }
                 for (int q = 0; q < 12; q += 8)
                     RNNC_PREFETCH_L2(x + b * xsb + tp * xst + q);
             }

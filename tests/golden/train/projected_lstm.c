@@ -1227,15 +1227,16 @@ static void blk_lstm_l0_seqb(const real *wb, const real *x, long xsb, long xst, 
                 const int tq = reverse ? tp + 1 : tp - 1, deep = reverse ? tq < len[b] : tq >= 0;
                 for (int q = 0; q < 192; q += 16)
                     RNNC_PREFETCH_L2(a + bn * 192 + q);
-                for (int q = 0; q < 48; q += 16) {
+                for (int q = 0; q < 48; q += 16)
                     RNNC_PREFETCH_L2(cs + bn * 48 + q);
-                    if (deep)
+                if (deep)
+                    for (int q = 0; q < 48; q += 16)
                         RNNC_PREFETCH_L2(cs + (bn + (reverse ? 1 : -1)) * 48 + q);
-                    if (deep && q < 16)
+                if (deep)
+                    for (int q = 0; q < 16; q += 16)
                         RNNC_PREFETCH_L2(y + b * ysb + tq * yst + q);
-                    if (q < 16)
-                        RNNC_PREFETCH_L2(dy + b * ysb + tp * yst + q);
-                }
+                for (int q = 0; q < 16; q += 16)
+                    RNNC_PREFETCH_L2(dy + b * ysb + tp * yst + q);
                 for (int q = 0; q < 16; q += 16)
                     RNNC_PREFETCH_L2(x + b * xsb + tp * xst + q);
             }
@@ -2807,11 +2808,11 @@ static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
                 const int tq = reverse ? tp + 1 : tp - 1, deep = reverse ? tq < len[b] : tq >= 0;
                 for (int q = 0; q < 20; q += 16)
                     RNNC_PREFETCH_L2(a + bn * 20 + q);
-                for (int q = 0; q < 20; q += 16) {
-                    if (deep)
+                if (deep)
+                    for (int q = 0; q < 20; q += 16)
                         RNNC_PREFETCH_L2(y + b * ysb + tq * yst + q);
+                for (int q = 0; q < 20; q += 16)
                     RNNC_PREFETCH_L2(dy + b * ysb + tp * yst + q);
-                }
                 for (int q = 0; q < 32; q += 16)
                     RNNC_PREFETCH_L2(x + b * xsb + tp * xst + q);
             }

@@ -2292,14 +2292,16 @@ static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
                 const int tq = reverse ? tp + 1 : tp - 1, deep = reverse ? tq < len[b] : tq >= 0;
                 for (int q = 0; q < 256; q += 16)
                     RNNC_PREFETCH_L2(a + bn * 256 + q);
-                for (int q = 0; q < 64; q += 16) {
+                for (int q = 0; q < 64; q += 16)
                     RNNC_PREFETCH_L2(cs + bn * 64 + q);
-                    if (deep)
+                if (deep)
+                    for (int q = 0; q < 64; q += 16)
                         RNNC_PREFETCH_L2(cs + (bn + (reverse ? 1 : -1)) * 64 + q);
-                    if (deep)
+                if (deep)
+                    for (int q = 0; q < 64; q += 16)
                         RNNC_PREFETCH_L2(y + b * ysb + tq * yst + q);
+                for (int q = 0; q < 64; q += 16)
                     RNNC_PREFETCH_L2(dy + b * ysb + tp * yst + q);
-                }
                 for (int q = 0; q < 10; q += 16)
                     RNNC_PREFETCH_L2(x + b * xsb + tp * xst + q);
             }
@@ -4236,13 +4238,14 @@ static void blk_rnn_l1_seqb(const real *wb, const real *x, long xsb, long xst, r
                 const int tq = reverse ? tp + 1 : tp - 1, deep = reverse ? tq < len[b] : tq >= 0;
                 for (int q = 0; q < 256; q += 16)
                     RNNC_PREFETCH_L2(a + bn * 256 + q);
-                for (int q = 0; q < 64; q += 16) {
+                for (int q = 0; q < 64; q += 16)
                     RNNC_PREFETCH_L2(cs + bn * 64 + q);
-                    if (deep)
+                if (deep)
+                    for (int q = 0; q < 64; q += 16)
                         RNNC_PREFETCH_L2(cs + (bn + (reverse ? 1 : -1)) * 64 + q);
-                    if (deep)
+                if (deep)
+                    for (int q = 0; q < 64; q += 16)
                         RNNC_PREFETCH_L2(y + b * ysb + tq * yst + q);
-                }
                 for (int q = 0; q < 64; q += 16)
                     RNNC_PREFETCH_L2(x + b * xsb + tp * xst + q);
             }

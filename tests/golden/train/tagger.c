@@ -3290,12 +3290,13 @@ static void blk_encoder_l0_seqb(const real *wb, const real *x, long xsb, long xs
                 const int tq = reverse ? tp + 1 : tp - 1, deep = reverse ? tq < len[b] : tq >= 0;
                 for (int q = 0; q < 72; q += 16)
                     RNNC_PREFETCH_L2(a + bn * 72 + q);
-                for (int q = 0; q < 24; q += 16) {
+                for (int q = 0; q < 24; q += 16)
                     RNNC_PREFETCH_L2(ex + bn * 24 + q);
-                    if (deep)
+                if (deep)
+                    for (int q = 0; q < 24; q += 16)
                         RNNC_PREFETCH_L2(y + b * ysb + tq * yst + q);
+                for (int q = 0; q < 24; q += 16)
                     RNNC_PREFETCH_L2(dy + b * ysb + tp * yst + q);
-                }
                 for (int q = 0; q < 8; q += 16)
                     RNNC_PREFETCH_L2(x + b * xsb + tp * xst + q);
             }
@@ -6178,12 +6179,13 @@ static void blk_encoder_l1_seqb(const real *wb, const real *x, long xsb, long xs
                 const int tq = reverse ? tp + 1 : tp - 1, deep = reverse ? tq < len[b] : tq >= 0;
                 for (int q = 0; q < 72; q += 16)
                     RNNC_PREFETCH_L2(a + bn * 72 + q);
-                for (int q = 0; q < 24; q += 16) {
+                for (int q = 0; q < 24; q += 16)
                     RNNC_PREFETCH_L2(ex + bn * 24 + q);
-                    if (deep)
+                if (deep)
+                    for (int q = 0; q < 24; q += 16)
                         RNNC_PREFETCH_L2(y + b * ysb + tq * yst + q);
+                for (int q = 0; q < 24; q += 16)
                     RNNC_PREFETCH_L2(dy + b * ysb + tp * yst + q);
-                }
                 for (int q = 0; q < 48; q += 16)
                     RNNC_PREFETCH_L2(x + b * xsb + tp * xst + q);
             }
