@@ -16,7 +16,6 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
 enum { JOB_NONE, JOB_FORWARD, JOB_BACKWARD };
@@ -47,13 +46,6 @@ static void relax(void)
 #endif
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* backward's meeting point: layer g has done `done` steps; wait until layer g + 1 has done
  * `need`. The release and acquire carry each step's dL/dx from the layer that wrote it to
  * the one that reads it. The other part is a step away (tens of microseconds): spin, and
@@ -74,7 +66,7 @@ static void pair_sync(void *ctx, int g, int done, int need)
             relax();
             continue;
         }
-        double t = now_s();
+        double t = train_now_s();
         if (t0 == 0)
             t0 = t;
         else if (t - t0 > SPIN_S)

@@ -26,7 +26,7 @@ typedef struct Run {
     FILE *log;        /* rank 0's CSV log, or NULL */
 } Run;
 
-static double now_s(void)
+double train_now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -178,9 +178,9 @@ int trainer_exchange(Trainer *t, double *buf, long n)
 {
     if (t->comm->size == 1)
         return 0;
-    double t0 = now_s();
+    double t0 = train_now_s();
     int rc = t->comm->sum(t->comm, buf, n);
-    t->comm_s += now_s() - t0;
+    t->comm_s += train_now_s() - t0;
     if (rc == 0)
         return 0;
     diag_error(&t->r->diag, span_none(), "%s", t->comm->err);
@@ -205,7 +205,7 @@ static void report(const Run *run, RnncProgress pr, long done, long total_left)
     if (!a->progress)
         return;
     pr.epochs = a->cfg.epochs;
-    pr.elapsed = now_s() - run->t0;
+    pr.elapsed = train_now_s() - run->t0;
     pr.steps_per_s = pr.elapsed > 0 ? (double)done / pr.elapsed : 0;
     pr.eta = pr.steps_per_s > 0 ? (double)(total_left - done) / pr.steps_per_s : 0;
     a->progress(a->ctx, &pr);
@@ -218,7 +218,7 @@ static void log_row(const Run *run, long step, long epoch, double loss, double v
     FILE *f = run->log;
     if (!f)
         return;
-    double v[6] = {loss, vl, va, lr, gn, now_s() - run->t0};
+    double v[6] = {loss, vl, va, lr, gn, train_now_s() - run->t0};
     fprintf(f, "%ld,%ld", step, epoch);
     for (int i = 0; i < 6; i++) {
         if (isnan(v[i]))
@@ -381,7 +381,7 @@ static int rank_run(Trainer *t, Run *run)
         return -1;
     t->comm_s = 0; /* count the exchanges of training, not the wait for the slowest start */
     if (t->comm->rank == 0)
-        run->t_train = now_s();
+        run->t_train = train_now_s();
     return train_epochs(t, run, epoch, step);
 }
 
@@ -529,7 +529,7 @@ int train_run(Rnnc *r, RnncTrainArgs *a, const TrainStart *start)
     run.start = start;
     run.tr = &tr;
     run.va = &va;
-    run.t0 = now_s();
+    run.t0 = train_now_s();
     char *ckpt = NULL;
     JitModule *jit = NULL;
     int rc = -1;
@@ -564,7 +564,7 @@ int train_run(Rnnc *r, RnncTrainArgs *a, const TrainStart *start)
         goto out;
     rc = a->threads > 1 && comm.size == 1 ? run_threads(r, &run, &t, a->threads)
                                           : rank_run(&t, &run);
-    a->seconds = run.t_train > 0 ? now_s() - run.t_train : 0;
+    a->seconds = run.t_train > 0 ? train_now_s() - run.t_train : 0;
     a->comm_seconds = t.comm_s;
 out:
     if (run.log)

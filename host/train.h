@@ -131,6 +131,8 @@ typedef struct TrainStart {
 /* rnnc_train with `start` (NULL: from a->init, a->resume or the seed). a->save and
  * a->checkpoint may then both be NULL: nothing is written. */
 int train_run(Rnnc *r, RnncTrainArgs *a, const TrainStart *start);
+/* Seconds on the monotonic clock (train.c): progress, exchanges, the pair's waits. */
+double train_now_s(void);
 
 /* A checkpoint of t: the weights (state_dict names), the optimizer's state ("optim.m.<name>",
  * "optim.v.<name>"), the best weights of early stopping ("best.<name>"), the schedule
