@@ -24,6 +24,8 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
+#include <stdint.h>
+
 #include "jit.h"
 
 /* One build per instruction set, chosen when the library loads (GCC on x86-64): x86-64-v4
@@ -373,7 +375,7 @@ TRANSPOSE(jit_transpose_f64, double)
 void jit_prefetch_l2(const void *p, long bytes)
 {
 #if defined(__GNUC__) || defined(__clang__)
-    const char *c = (const char *)((unsigned long)p & ~63ul), *end = (const char *)p + bytes;
+    const char *c = (const char *)((uintptr_t)p & ~(uintptr_t)63), *end = (const char *)p + bytes;
     for (; c < end; c += 64)
         __builtin_prefetch(c, 0, 2);
 #else
