@@ -2,7 +2,8 @@
 # parts.sh — T1's training step in its parts: the unit `rnnc train` compiles with --jit cc
 # (bench/unit.c prints it; built here with compiler/jit.c's flags), timed by
 # bench/train_main.c, forward and backward apart, on T1's batch padded (T1) and packed (T1p);
-# one process per run, pinned to core 1, the two interleaved, medians. With --perf, a perf
+# one process per run, pinned to core 1, the two interleaved, medians; then each on two
+# threads as rnnc train runs it (cores 0-1, wall clock: `2t`). With --perf, a perf
 # profile of T1's step by function: the tiles and the backward's kernels under their own
 # names (in rnnc's cache the object is built per run and a profile shows the compiler).
 #
@@ -28,11 +29,12 @@ np=$(sed -n 's/^#define BENCH_NUM_PARAMS \([0-9]*\).*/\1/p' "$d/unit.c")
 nk=$(sed -n 's/^#define BENCH_NUM_PACKED \([0-9]*\).*/\1/p' "$d/unit.c")
 cc -std=c11 -O3 -march=native -fPIC -c "$d/unit.c" -o "$d/unit.o"
 cc -std=c11 -O2 -DNUMP="$np" -DNUMK="$nk" -DINPUTS=10 "$root/bench/train_main.c" "$d/unit.o" \
-    -lm -o "$d/drv"
+    -lm -lpthread -o "$d/drv"
 i=0
 while [ "$i" -lt "$n" ]; do
     for v in 0 1; do
         taskset -c 1 "$d/drv" "$v" | sed "s/^/$v /" >>"$d/out"
+        taskset -c 0,1 "$d/drv" "$v" 2 | sed "s/^/${v}p2 /" >>"$d/out"
     done
     i=$((i + 1))
 done
@@ -42,7 +44,7 @@ t = {}
 for line in open(sys.argv[1]):
     v, step, fwd, _ = line.split()
     t.setdefault(v, []).append((float(step), float(fwd)))
-for v, name in (("0", "T1 "), ("1", "T1p")):
+for v, name in (("0", "T1     "), ("1", "T1p    "), ("0p2", "T1  2t "), ("1p2", "T1p 2t ")):
     r = t[v]
     s, f = statistics.median(x[0] for x in r), statistics.median(x[1] for x in r)
     b = statistics.median(x[0] - x[1] for x in r)

@@ -6,9 +6,15 @@
  * for two builds of the same arithmetic). NUMP and NUMK: the unit's BENCH_NUM_PARAMS and
  * BENCH_NUM_PACKED, INPUTS its input size.
  *
- *   train-driver [PACKED]   PACKED 1: lengths 20 + 37 i mod 81 (T1p), else all T
+ *   train-driver [PACKED [PARTS]]   PACKED 1: lengths 20 + 37 i mod 81 (T1p), else all T;
+ *                                   PARTS 2: as rnnc train on two cores (host/pair.c), the
+ *                                   forward in two halves of the batch, the backward in two
+ *                                   parts of the layers, on a second thread; wall clock
  */
 #define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,10 +31,89 @@ int bench_backward(const float *w, const float *x, int B, int T, const float *do
                    const float *drop, float *dw, float *dstate0, void *cache, int part, int nparts,
                    void (*sync)(void *, int, int, int), void *ctx);
 
+enum { B = 32, T = 100, ROUNDS = 15 };
+
+/* Two parts: the call's arguments, the layers' steps done, the jobs posted and finished. */
+static struct {
+    const float *pk, *x, *dout;
+    const int *len;
+    float *y, *lg, *dw;
+    void *cache;
+    int *sched[2];
+    atomic_int steps[16], go, done;
+} two;
+
+static double wall_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
+}
+
+/* host/pair.c's pair_sync: a pausing spin, a yield after 500 us */
+static void sync2(void *ctx, int g, int done, int need)
+{
+    (void)ctx;
+    atomic_store(&two.steps[g], done);
+    double t0 = 0;
+    for (int k = 1; need > 0 && atomic_load(&two.steps[g + 1]) < need; k++) {
+        if (k % 256) {
+            __builtin_ia32_pause();
+            continue;
+        }
+        double t = wall_us();
+        if (t0 == 0)
+            t0 = t;
+        else if (t - t0 > 500)
+            sched_yield();
+    }
+}
+
+/* job 1: part `part` of the forward; job 2: of the backward */
+static int run_job(int job, int part)
+{
+    if (job == 1)
+        return bench_forward_train(two.pk, two.x, two.len, B, T, two.y, two.lg, NULL, NULL, NULL,
+                                   two.cache, part, 2, two.sched[part]);
+    return bench_backward(two.pk, two.x, B, T, two.dout, NULL, two.dw, NULL, two.cache, part, 2,
+                          sync2, NULL);
+}
+
+static void *helper(void *arg)
+{
+    (void)arg;
+    for (int n = 1;; n++) {
+        int job;
+        while ((job = atomic_load(&two.go)) == 0 || (job > 0 && atomic_load(&two.done) >= n))
+            __builtin_ia32_pause();
+        if (job < 0)
+            return NULL;
+        run_job(job, 1);
+        atomic_store(&two.go, 0);
+        atomic_store(&two.done, n);
+    }
+}
+
+/* both parts of `job`: part 1 on the helper, part 0 here */
+static int run_two(int job, int n)
+{
+    if (job == 2)
+        for (int g = 0; g < 16; g++)
+            atomic_store(&two.steps[g], 0);
+    atomic_store(&two.go, job);
+    int rc = run_job(job, 0);
+    while (atomic_load(&two.done) < n)
+        __builtin_ia32_pause();
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
-    enum { B = 32, T = 100, ROUNDS = 15 };
-    const int packed = argc > 1 && atoi(argv[1]) == 1;
+    const int packed = argc > 1 && atoi(argv[1]) == 1, parts = argc > 2 ? atoi(argv[2]) : 1;
+    if (parts != 1 && parts != 2) {
+        fprintf(stderr, "train-driver: PARTS is 1 or 2\n");
+        return 2;
+    }
     float *p = alloc64(sizeof(float) * NUMP), *pk = alloc64(sizeof(float) * NUMK),
           *dw = alloc64(sizeof(float) * NUMK), *x = alloc64(sizeof(float) * B * T * INPUTS),
           *y = alloc64(sizeof(float) * B * 5), *lg = alloc64(sizeof(float) * B * 5),
@@ -54,7 +139,30 @@ int main(int argc, char **argv)
         dout[i] = 0.01f * (float)(i % 7 - 3);
     bench_pack(p, pk);
     double t[ROUNDS], tf[ROUNDS];
-    for (int r = 0; r < ROUNDS; r++) {
+    if (parts == 2) {
+        two.pk = pk, two.x = x, two.dout = dout, two.len = len, two.y = y, two.lg = lg;
+        two.dw = dw, two.cache = cache;
+        two.sched[0] = malloc(sizeof(int) * (2 * B + T));
+        two.sched[1] = malloc(sizeof(int) * (2 * B + T));
+        pthread_t th;
+        if (!two.sched[0] || !two.sched[1] || pthread_create(&th, NULL, helper, NULL) != 0) {
+            fprintf(stderr, "train-driver: cannot start the second part\n");
+            return 1;
+        }
+        for (int r = 0, n = 0; r < ROUNDS; r++) {
+            double t0 = wall_us();
+            if (run_two(1, ++n))
+                return 1;
+            tf[r] = wall_us() - t0;
+            memset(dw, 0, sizeof(float) * NUMK);
+            if (run_two(2, ++n))
+                return 1;
+            t[r] = wall_us() - t0;
+        }
+        atomic_store(&two.go, -1);
+        pthread_join(th, NULL);
+    }
+    for (int r = 0; r < ROUNDS && parts == 1; r++) {
         double t0 = now_us();
         if (bench_forward_train(pk, x, len, B, T, y, lg, NULL, NULL, NULL, cache, 0, 1, NULL))
             return 1;
