@@ -85,8 +85,9 @@ class Table:
                 if note not in self.notes:
                     self.notes.append(note)
                 continue
-            if r[0] == "check":
-                self.checks[(r[1].split("-")[0], r[2])] = (r[3], r[4])
+            if r[0] == "check":  # each backend on its own: one that fails is left out
+                who = r[1].replace("rtneural-", "rtneural:")
+                self.checks[(who.split("-")[0], r[2])] = (r[3], r[4])
                 continue
             who, cid, mode, us = r[0], r[1], r[2], float(r[3])
             if who.endswith("-2t"):
@@ -218,8 +219,11 @@ def render(tab, ids):
             cells, ratios, rec = [], [], {"config": cid, "mode": mode, "rnnc_us": mine}
             for who, name in COLS:
                 cand = {k: v for k, v in t.items() if k == who or k.startswith(who + ":")}
-                ok = tab.checks.get((who, cid), ("", "ok"))[1] == "ok"
-                if cand and ok:
+                good = {k: v for k, v in cand.items()
+                        if tab.checks.get((k, cid), ("", "ok"))[1] == "ok"}
+                ok = not cand or bool(good)
+                cand = good
+                if cand:
                     best = min(cand, key=lambda k: med(cand[k]))
                     us = med(cand[best])
                     cells.append(fmt(us))
@@ -309,7 +313,8 @@ def main():
     for note in tab.notes:
         print("  " + note)
     for (who, cid), (diff, ok) in sorted(tab.checks.items()):
-        print("  check %s %s against rnnc: max difference %s, %s" % (who, cid, diff, ok))
+        print("  check %s %s against rnnc: max difference %s, %s" % (
+            who, cid, diff, ok if ok == "ok" else ok + " (its times left out)"))
     print("\n".join(lines))
     if not args or "T1" in ids:
         times, what = e2e(tab, e2e_n or n, d=e2e_dir)
