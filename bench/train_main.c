@@ -55,8 +55,9 @@ static void sync2(void *ctx, int g, int done, int need)
 {
     (void)ctx;
     atomic_store(&two.steps[g], done);
+    const int of = need < 0 ? g - 1 : g + 1, at = need < 0 ? -need : need;
     double t0 = 0;
-    for (int k = 1; need > 0 && atomic_load(&two.steps[g + 1]) < need; k++) {
+    for (int k = 1; at > 0 && atomic_load(&two.steps[of]) < at; k++) {
         if (k % 256) {
             __builtin_ia32_pause();
             continue;

@@ -110,7 +110,8 @@ typedef struct ModelFns {
                          void *cache, int part, int nparts, int *sched);
     /* dstate0: NULL, or dL/dstate0 (the layout of forward_train's state0); part `part` of
      * `nparts` (threads at once, each running whole layers; the bits of one part) meeting in
-     * sync(ctx, layer, steps done, steps of the layer above needed), NULL with one part */
+     * sync(ctx, layer, steps done, steps of the layer above needed; when negative, minus the
+     * steps of the layer below needed), NULL with one part */
     int (*backward)(const void *w, const void *x, int B, int T, const void *dout, const void *drop,
                     void *dw, void *dstate0, void *cache, int part, int nparts,
                     void (*sync)(void *, int, int, int), void *ctx);

@@ -107,7 +107,8 @@ static int cache_layout(Arena *a, const Plan *p, PlanLayout *l)
             continue;
         region(l, arena_printf(a, "dy[%d]", g), PER_BT, (long)L->block->dirs * L->Hr, 0);
         if (L->split)
-            region(l, arena_printf(a, "bz[%d]", g), PER_B, p->kern.bw_steps * L->bz_width, 0);
+            region(l, arena_printf(a, "bz[%d]", g), PER_B,
+                   (long)L->bz_ring * p->kern.bw_steps * L->bz_width, 0);
         region(l, arena_printf(a, "dhn[%d]", g), PER_B, L->Hr, 0);
         if (cell_desc(L->block)->has_c)
             region(l, arena_printf(a, "dcn[%d]", g), PER_B, L->H, 0);
@@ -306,6 +307,11 @@ Plan *plan_build(Arena *a, DiagList *d, const Net *net)
     p->kern = (PlanKernels){6, 64, 256, 6, 0, 6, 64, 192 * 1024, 1, 4096, 4};
     if (net->head.present)
         p->kern.head_unrolled = (long)net->head.in_features * net->head.out_features <= 1024;
+    for (int i = 0; i < p->nlayers; i++) {
+        PlanLayer *L = &p->layers[i];
+        L->bz_ring =
+            L->split && L->block->dirs == 1 && i > 0 && p->layers[i - 1].block->dirs == 1 ? 2 : 1;
+    }
     if (plan_layouts(a, p) < 0) {
         diag_error(d, span_none(), "out of memory");
         return NULL;

@@ -82,6 +82,10 @@ typedef struct PlanLayer {
      * dz (G*H), dgh (H; GRU, reset after), hd (Hr; GRU), rh (H; GRU, reset before), hp
      * (Hr), x (I); bz_width in all */
     long bz_dz, bz_dgh, bz_hd, bz_rh, bz_hp, bz_x, bz_width;
+    /* groups of bw_steps steps' rows that bz holds: 2 for a split unidirectional layer over
+     * a unidirectional one, whose backward in parts leaves its dW_ih, a group behind, to the
+     * part running the layer below (api.c's handoff), 1 otherwise */
+    int bz_ring;
     int split; /* loop layers of the run-time API: the batched kernels (input projection of
                   all steps, then the recurrence over blocks of sequences) */
     int tiled; /* split, and the step's gates need no product's whole result (LSTM

@@ -47,10 +47,11 @@ static void relax(void)
 }
 
 /* backward's meeting point: layer g has done `done` steps; wait until layer g + 1 has done
- * `need`. The release and acquire carry each step's dL/dx from the layer that wrote it to
- * the one that reads it. The other part is a step away (tens of microseconds): spin, and
- * yield only after SPIN_S, when its core is busy with something else. A yield after a few
- * hundred loads, as before, handed the core at almost every step to whatever else was
+ * `need` (a negative need: until layer g - 1 has done -need, the ring of a layer that leaves
+ * its dW_ih to the part below). The release and acquire carry each step's dL/dx from the layer
+ * that wrote it to the one that reads it. The other part is a step away (tens of microseconds):
+ * spin, and yield only after SPIN_S, when its core is busy with something else. A yield after a
+ * few hundred loads, as before, handed the core at almost every step to whatever else was
  * runnable, `--jit auto`'s background build above all, for a time slice while the other
  * part waited in turn: T1's recipe with an empty cache took 1.49 s where libtcc alone took
  * 1.19 s, and 1.25 s with this wait (medians of six interleaved runs). */
@@ -59,9 +60,10 @@ static void pair_sync(void *ctx, int g, int done, int need)
 {
     Pair *h = ctx;
     atomic_store_explicit(&h->steps[g], done, memory_order_release);
+    const int of = need < 0 ? g - 1 : g + 1, at = need < 0 ? -need : need;
     double t0 = 0;
-    for (int k = 1;
-         need > 0 && atomic_load_explicit(&h->steps[g + 1], memory_order_acquire) < need; k++) {
+    for (int k = 1; at > 0 && atomic_load_explicit(&h->steps[of], memory_order_acquire) < at;
+         k++) {
         if (k % 256) { /* the clock once every 256 pauses, a few microseconds */
             relax();
             continue;

@@ -283,7 +283,8 @@ static void bw_sync(void *ctx, int g, int done, int need)
 {
     atomic_int *steps = ctx;
     atomic_store_explicit(&steps[g], done, memory_order_release);
-    while (need > 0 && atomic_load_explicit(&steps[g + 1], memory_order_acquire) < need)
+    const int of = need < 0 ? g - 1 : g + 1, at = need < 0 ? -need : need;
+    while (at > 0 && atomic_load_explicit(&steps[of], memory_order_acquire) < at)
         sched_yield();
 }
 

@@ -415,7 +415,7 @@ static void seqb_begin(Emitter *e, int li, int g)
  * to s1 - 1 of its backward: its input `io`, the gradient of its outputs in m.dy[g], of its
  * input (when it has a layer below) into m.dy[g - 1], its state's carried back in time. */
 static void seqb_call(Emitter *e, int li, int g, const Io *io, int first, int W, const char *s0,
-                      const char *s1)
+                      const char *s1, int ring)
 {
     const PlanLayer *L = &e->p->layers[li];
     const CellDesc *cd = cell_desc(L->block);
@@ -431,7 +431,7 @@ static void seqb_call(Emitter *e, int li, int g, const Io *io, int first, int W,
     if (!first)
         snprintf(dx, sizeof dx, "m.dy[%d]", g - 1);
     if (em_split(e, L)) /* the rows a call leaves for the next one's weight gradients */
-        snprintf(bz, sizeof bz, "m.bz[%d], &nz, ", g);
+        snprintf(bz, sizeof bz, ring ? "bzq, &nz, hand, " : "m.bz[%d], &nz, 0, ", g);
     sb_line(sb, "%s_seqb(m.wb[%d], %s, %s, %s, %s,", L->fn, li, io->ptr, io->sb, io->st, dx);
     char dy[32] = "0";
     if (!em_dy_zero(e, L))
@@ -498,11 +498,22 @@ static void backward_layer(Emitter *e, int i0, int g, int ng)
         snprintf(io.sb, sizeof io.sb, "(long)T * %d", L0->I);
         snprintf(io.st, sizeof io.st, "%d", L0->I);
     }
+    /* in parts, a step at a time: whether this layer leaves its dW_ih to the part below
+     * (ring), and whether the layer above left its own to this one (above) */
+    int ring = D == 1 && ng > 1 && em_split(e, L0) && L0->bz_ring == 2;
+    const PlanLayer *up = top ? NULL : &p->layers[i0 + 1];
+    int above = up && up->block->dirs == 1 && em_split(e, up) && up->bz_ring == 2;
+    int bw = p->kern.bw_steps;
     sb_line(sb, "/* %s layer %d */", L0->block->name, L0->layer);
     sb_line(sb, "if (%d %% nparts == part) {", ng - 1 - g);
     sb->indent += 4;
     if (em_split(e, L0)) /* a call per step (in parts) flushes dW every bw_steps steps */
         sb_line(sb, "int nz = 0; /* rows of m.bz[%d] waiting for the weight gradients */", g);
+    if (ring) /* the part below runs its first layer at once: no part waits on itself */
+        sb_line(sb, "const int hand = sync && %d < nparts; /* dW_ih to the part below */", ng - g);
+    if (above && D == 1)
+        sb_line(sb, "const int took = sync && %d < nparts; /* the layer above's dW_ih */",
+                ng - g - 1);
     for (int dir = 0; dir < D; dir++)
         untranspose(e, i0 + dir);
     if (!first && !em_dx_set(e, L0))
@@ -514,7 +525,26 @@ static void backward_layer(Emitter *e, int i0, int g, int ng)
         sb_line(sb, "s1 = sync ? s0 + 1 : T;");
         sb_line(sb, "if (sync) /* s0 steps done; wait for the layer above to have done s1 */");
         sb_line(sb, "    sync(ctx, %d, s0, %s);", g, top ? "0" : "s1");
-        seqb_call(e, i0, g, &io, first, W, "s0", "s1");
+        if (above) {
+            const PlanLayer *U = up;
+            sb_line(sb, "if (took && (s0 %% %d == %d || s0 + 1 == T)) {", bw, bw - 1);
+            sb_line(sb, "    /* the layer above's group of steps is done: its dW_ih */");
+            sb_line(sb, "    int n = 0;");
+            sb_line(sb, "    for (int s = s0 - s0 %% %d; s <= s0; s++)", bw);
+            sb_line(sb, "        n += m.bs[T - 1 - s];");
+            sb_line(sb, "    %s_bwx(dw + %ld, n, m.bz[%d] + (long)(s0 / %d %% 2) * B * %ld);",
+                    U->fn, U->pk, g + 1, bw, (long)bw * U->bz_width);
+            sb_line(sb, "}");
+        }
+        if (ring) {
+            sb_line(sb, "if (hand && s0 %% %d == 0 && s0 >= %d) /* its ring's half: taken */", bw,
+                    2 * bw);
+            sb_line(sb, "    sync(ctx, %d, s0, -(s0 - %d));", g, bw);
+            sb_line(sb,
+                    "real *const bzq = m.bz[%d] + (hand ? (long)(s0 / %d %% 2) * B * %ld : 0);", g,
+                    bw, (long)bw * L0->bz_width);
+        }
+        seqb_call(e, i0, g, &io, first, W, "s0", "s1", ring);
         if (below && below->drop_off >= 0)
             drop_back(e, below, g, L0->I, 0);
         sb_close(sb, 1);
@@ -526,7 +556,7 @@ static void backward_layer(Emitter *e, int i0, int g, int ng)
         }
         for (int dir = D - 1; dir >= 0; dir--) {
             seqb_begin(e, i0 + dir, g);
-            seqb_call(e, i0 + dir, g, &io, first, W, "0", "T");
+            seqb_call(e, i0 + dir, g, &io, first, W, "0", "T", 0);
             seqb_end(e, i0 + dir, g);
         }
         if (below && below->drop_off >= 0)
@@ -545,7 +575,12 @@ static void backward_layer(Emitter *e, int i0, int g, int ng)
  * ng - 1 - part - nparts, ... of the ng, and the head with part 0; each layer's arithmetic is
  * the same whoever runs it, so any number of parts gives one part's bits. Parts meet in
  * sync(ctx, g, done, need): layer g has done `done` steps (its dL/dx there is final); return
- * when layer g + 1 has done `need` (0: at once). */
+ * when layer g + 1 has done `need` (0: at once), or for a negative need when layer g - 1
+ * has done -need. A layer whose part below runs its first layer at once (ng - g < nparts)
+ * leaves that part its dW_ih: every bw_steps steps' rows of bz (dz and x) stay in one half
+ * of a ring of two, and the part below, once the group is done, adds them into dW_ih in
+ * the order the layer's own part would; before writing into a half again the layer waits
+ * for the part below to have taken it (T1: the top layer did 1.85x the lower's work). */
 static void backward_entry(Emitter *e)
 {
     const Plan *p = e->p;

@@ -463,7 +463,7 @@ static void seqb_head(Emitter *e, const PlanLayer *L, int bz)
                     : "",
             lstm ? " real *dcn," : "");
     sb_line(sb, "    real *dw, const real *h0,%s%s int reverse)", lstm ? " const real *c0," : "",
-            bz ? " real *bz, int *nzp," : "");
+            bz ? " real *bz, int *nzp, int hand," : "");
 }
 
 /* In <fn>_seqb's loop: ask for the rows sequence b reads at the step backward visits next,
@@ -610,11 +610,20 @@ static void back_kernels(Emitter *e, const PlanLayer *L)
         sb_close(sb, 1);
         sb_line(sb, "%s", "");
     }
-    sb_line(sb, "/* %s layer %d: the parameter gradients of the n live sequences of a step, each",
+    sb_line(sb, "/* %s layer %d: the gradient of W_ih from n rows of scratch (bz + i * %ld): dz",
+            L->block->name, L->layer, L->bz_width);
+    sb_line(sb, " * and x, added in order (the backward's part, or in parts the one below). */");
+    sb_line(sb, "static void %s_bwx(real *dw, int n, const real *bz)", L->fn);
+    sb_line(sb, "{");
+    sb->indent += 4;
+    sb_line(sb, "real *dwx = dw + %ld;", L->pk_wx - L->pk);
+    em_outer(e, "dwx", GH, 0, I, GH, L->bz_width, L->bz_x, L->bz_dz);
+    sb_close(sb, 1);
+    sb_line(sb, "%s", "");
+    sb_line(sb, "/* %s layer %d: the other parameter gradients from the same rows: the bias's,",
             L->block->name, L->layer);
-    sb_line(sb, " * from its scratch (bz + i * %ld): dz, then x and h_{t-1}, added in order. */",
-            L->bz_width);
-    sb_line(sb, "static void %s_bw(real *dw, int n, const real *bz)", L->fn);
+    sb_line(sb, " * then W_hh's from dz and h_{t-1}, added in order. */");
+    sb_line(sb, "static void %s_bwh(real *dw, int n, const real *bz)", L->fn);
     sb_line(sb, "{");
     sb->indent += 4;
     const char *x = e->p->net->dbl ? "f64" : "f32";
@@ -639,8 +648,7 @@ static void back_kernels(Emitter *e, const PlanLayer *L)
             sb_line(sb, "        dbhn[j] += bz[(long)i * %ld + %ld + j];", L->bz_width, L->bz_dgh);
         }
     }
-    sb_line(sb, "real *dwx = dw + %ld, *dwh = dw + %ld;", L->pk_wx - L->pk, L->pk_wh - L->pk);
-    em_outer(e, "dwx", GH, 0, I, GH, L->bz_width, L->bz_x, L->bz_dz);
+    sb_line(sb, "real *dwh = dw + %ld;", L->pk_wh - L->pk);
     em_outer(e, "dwh", GH, 0, Hr, hcols, L->bz_width, L->bz_hp, L->bz_dz);
     if (after)
         em_outer(e, "dwh", GH, 2 * H, Hr, H, L->bz_width, L->bz_hp, L->bz_dgh);
@@ -653,10 +661,11 @@ static void back_kernels(Emitter *e, const PlanLayer *L)
 /* Backward through time over a packed batch for a split layer, as seqb's <fn>_seqb:
  * per step, each live sequence's dz one at a time (into the scratch bz, after the rows of
  * the steps before it), then dL/dh_{t-1} and dL/dx_t in blocks; every bw_steps steps (and
- * at the last), the parameter gradients of all the rows at once. dW depends on nothing the
- * steps between compute, and each element still takes its terms step by step, sequence by
- * sequence: the bits of a pass per step, with each block of dW loaded and stored once per
- * pass. */
+ * at the last), the parameter gradients of all the rows at once (with `hand`, all but
+ * W_ih's, which the part running the layer below adds from the same rows a group later:
+ * api.c's backward_entry). dW depends on nothing the steps between compute, and each element
+ * still takes its terms step by step, sequence by sequence: the bits of a pass per step,
+ * with each block of dW loaded and stored once per pass. */
 static void seqb_split(Emitter *e, const PlanLayer *L)
 {
     Sb *sb = e->sb;
@@ -741,7 +750,9 @@ static void seqb_split(Emitter *e, const PlanLayer *L)
     sb_line(sb, "nz += n;");
     sb_line(sb, "if (s %% %d == %d || s + 1 == T) {", e->p->kern.bw_steps,
             e->p->kern.bw_steps - 1);
-    sb_line(sb, "    %s_bw(dw, nz, bz);", L->fn);
+    sb_line(sb, "    if (!hand) /* else the part below takes W_ih's, a group later */");
+    sb_line(sb, "        %s_bwx(dw, nz, bz);", L->fn);
+    sb_line(sb, "    %s_bwh(dw, nz, bz);", L->fn);
     sb_line(sb, "    nz = 0;");
     sb_line(sb, "}");
     sb_close(sb, 1);

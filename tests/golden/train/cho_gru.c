@@ -282,7 +282,7 @@ static long train_mem(void *cache, int B, int T, TrainMem *m)
     m->dy[1] = r ? r + at : 0;
     at += BT * 12;
     m->bz[1] = r ? r + at : 0;
-    at += (long)B * 336;
+    at += (long)B * 672;
     m->dhn[1] = r ? r + at : 0;
     at += (long)B * 12;
     return at;
@@ -1014,15 +1014,11 @@ static void blk_gru_l0_bx6(const real *wb, const real *const *dzs, real *const *
     }
 }
 
-/* gru layer 0: the parameter gradients of the n live sequences of a step, each
- * from its scratch (bz + i * 78): dz, then x and h_{t-1}, added in order. */
-static void blk_gru_l0_bw(real *dw, int n, const real *bz)
+/* gru layer 0: the gradient of W_ih from n rows of scratch (bz + i * 78): dz
+ * and x, added in order (the backward's part, or in parts the one below). */
+static void blk_gru_l0_bwx(real *dw, int n, const real *bz)
 {
-    real *db = dw;
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 36; j++)
-            db[j] += bz[(long)i * 78 + j];
-    real *dwx = dw + 36, *dwh = dw + 252;
+    real *dwx = dw + 36;
     {
     for (int k0 = 0; k0 < 6; k0 += 6) {
         const int jc = 0;
@@ -1044,6 +1040,17 @@ static void blk_gru_l0_bw(real *dw, int n, const real *bz)
                 d0[r * 36 + j] = acc[r][j];
     }
     }
+}
+
+/* gru layer 0: the other parameter gradients from the same rows: the bias's,
+ * then W_hh's from dz and h_{t-1}, added in order. */
+static void blk_gru_l0_bwh(real *dw, int n, const real *bz)
+{
+    real *db = dw;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 36; j++)
+            db[j] += bz[(long)i * 78 + j];
+    real *dwh = dw + 252;
     {
     for (int k0 = 0; k0 < 12; k0 += 6) {
         const int jc = 0;
@@ -1093,7 +1100,7 @@ static void blk_gru_l0_bw(real *dw, int n, const real *bz)
 static void blk_gru_l0_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
     const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
     const int *bs, const int *perm, const int *len, const real *a, real *dhn,
-    real *dw, const real *h0, real *bz, int *nzp, int reverse)
+    real *dw, const real *h0, real *bz, int *nzp, int hand, int reverse)
 {
     real dh[12];
     const real *dzs[6];
@@ -1178,7 +1185,9 @@ static void blk_gru_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
         }
         nz += n;
         if (s % 4 == 3 || s + 1 == T) {
-            blk_gru_l0_bw(dw, nz, bz);
+            if (!hand) /* else the part below takes W_ih's, a group later */
+                blk_gru_l0_bwx(dw, nz, bz);
+            blk_gru_l0_bwh(dw, nz, bz);
             nz = 0;
         }
     }
@@ -1905,15 +1914,11 @@ static void blk_gru_l1_bx6(const real *wb, const real *const *dzs, real *const *
     }
 }
 
-/* gru layer 1: the parameter gradients of the n live sequences of a step, each
- * from its scratch (bz + i * 84): dz, then x and h_{t-1}, added in order. */
-static void blk_gru_l1_bw(real *dw, int n, const real *bz)
+/* gru layer 1: the gradient of W_ih from n rows of scratch (bz + i * 84): dz
+ * and x, added in order (the backward's part, or in parts the one below). */
+static void blk_gru_l1_bwx(real *dw, int n, const real *bz)
 {
-    real *db = dw;
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 36; j++)
-            db[j] += bz[(long)i * 84 + j];
-    real *dwx = dw + 36, *dwh = dw + 468;
+    real *dwx = dw + 36;
     {
     for (int k0 = 0; k0 < 12; k0 += 6) {
         const int jc = 0;
@@ -1935,6 +1940,17 @@ static void blk_gru_l1_bw(real *dw, int n, const real *bz)
                 d0[r * 36 + j] = acc[r][j];
     }
     }
+}
+
+/* gru layer 1: the other parameter gradients from the same rows: the bias's,
+ * then W_hh's from dz and h_{t-1}, added in order. */
+static void blk_gru_l1_bwh(real *dw, int n, const real *bz)
+{
+    real *db = dw;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 36; j++)
+            db[j] += bz[(long)i * 84 + j];
+    real *dwh = dw + 468;
     {
     for (int k0 = 0; k0 < 12; k0 += 6) {
         const int jc = 0;
@@ -1984,7 +2000,7 @@ static void blk_gru_l1_bw(real *dw, int n, const real *bz)
 static void blk_gru_l1_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
     const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
     const int *bs, const int *perm, const int *len, const real *a, real *dhn,
-    real *dw, const real *h0, real *bz, int *nzp, int reverse)
+    real *dw, const real *h0, real *bz, int *nzp, int hand, int reverse)
 {
     real dh[12];
     const real *dzs[6];
@@ -2069,7 +2085,9 @@ static void blk_gru_l1_seqb(const real *wb, const real *x, long xsb, long xst, r
         }
         nz += n;
         if (s % 4 == 3 || s + 1 == T) {
-            blk_gru_l1_bw(dw, nz, bz);
+            if (!hand) /* else the part below takes W_ih's, a group later */
+                blk_gru_l1_bwx(dw, nz, bz);
+            blk_gru_l1_bwh(dw, nz, bz);
             nz = 0;
         }
     }
@@ -2305,6 +2323,7 @@ int cho_gru_backward(const real *w, const real *x, int B, int T, const real *dou
     /* gru layer 1 */
     if (0 % nparts == part) {
         int nz = 0; /* rows of m.bz[1] waiting for the weight gradients */
+        const int hand = sync && 1 < nparts; /* dW_ih to the part below */
         /* gru layer 1: the weights as backward reads them, PyTorch's layout */
         for (int j = 0; j < 36; j++) {
             for (int k = 0; k < 12; k++)
@@ -2317,9 +2336,12 @@ int cho_gru_backward(const real *w, const real *x, int B, int T, const real *dou
             s1 = sync ? s0 + 1 : T;
             if (sync) /* s0 steps done; wait for the layer above to have done s1 */
                 sync(ctx, 1, s0, 0);
+            if (hand && s0 % 4 == 0 && s0 >= 8) /* its ring's half: taken */
+                sync(ctx, 1, s0, -(s0 - 4));
+            real *const bzq = m.bz[1] + (hand ? (long)(s0 / 4 % 2) * B * 336 : 0);
             blk_gru_l1_seqb(m.wb[1], m.out[0], (long)T * 12, 12, m.dy[0],
                 m.out[1] + 0, m.dy[1] + 0, (long)T * 12, 12, T, s0, s1, m.bs, m.perm,
-                m.len, m.a[1], m.dhn[1], dw + 684, m.h0[1], m.bz[1], &nz, 0);
+                m.len, m.a[1], m.dhn[1], dw + 684, m.h0[1], bzq, &nz, hand, 0);
         }
         if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
             vec_copy(dstate0 + (long)B * 12, m.dhn[1], (long)B * 12);
@@ -2330,6 +2352,7 @@ int cho_gru_backward(const real *w, const real *x, int B, int T, const real *dou
     /* gru layer 0 */
     if (1 % nparts == part) {
         int nz = 0; /* rows of m.bz[0] waiting for the weight gradients */
+        const int took = sync && 1 < nparts; /* the layer above's dW_ih */
         /* gru layer 0: the weights as backward reads them, PyTorch's layout */
         for (int j = 0; j < 36; j++) {
             for (int k = 0; k < 6; k++)
@@ -2342,9 +2365,16 @@ int cho_gru_backward(const real *w, const real *x, int B, int T, const real *dou
             s1 = sync ? s0 + 1 : T;
             if (sync) /* s0 steps done; wait for the layer above to have done s1 */
                 sync(ctx, 0, s0, s1);
+            if (took && (s0 % 4 == 3 || s0 + 1 == T)) {
+                /* the layer above's group of steps is done: its dW_ih */
+                int n = 0;
+                for (int s = s0 - s0 % 4; s <= s0; s++)
+                    n += m.bs[T - 1 - s];
+                blk_gru_l1_bwx(dw + 684, n, m.bz[1] + (long)(s0 / 4 % 2) * B * 336);
+            }
             blk_gru_l0_seqb(m.wb[0], x, 6, (long)B * 6, 0,
                 m.out[0] + 0, m.dy[0] + 0, (long)T * 12, 12, T, s0, s1, m.bs, m.perm,
-                m.len, m.a[0], m.dhn[0], dw + 0, m.h0[0], m.bz[0], &nz, 0);
+                m.len, m.a[0], m.dhn[0], dw + 0, m.h0[0], m.bz[0], &nz, 0, 0);
         }
         if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
             vec_copy(dstate0 + (long)B * 0, m.dhn[0], (long)B * 12);

@@ -1114,15 +1114,11 @@ static void blk_lstm_l0_bx6(const real *wb, const real *const *dzs, real *const 
     }
 }
 
-/* lstm layer 0: the parameter gradients of the n live sequences of a step, each
- * from its scratch (bz + i * 224): dz, then x and h_{t-1}, added in order. */
-static void blk_lstm_l0_bw(real *dw, int n, const real *bz)
+/* lstm layer 0: the gradient of W_ih from n rows of scratch (bz + i * 224): dz
+ * and x, added in order (the backward's part, or in parts the one below). */
+static void blk_lstm_l0_bwx(real *dw, int n, const real *bz)
 {
-    real *db = dw;
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 192; j++)
-            db[j] += bz[(long)i * 224 + j];
-    real *dwx = dw + 192, *dwh = dw + 3264;
+    real *dwx = dw + 192;
     for (int jc = 0; jc < 192; jc += 64)
         for (int k0 = 0; k0 < 12; k0 += 6) {
             real acc[6][64];
@@ -1162,6 +1158,17 @@ static void blk_lstm_l0_bw(real *dw, int n, const real *bz)
                 for (int j = 0; j < 64; j++)
                     d0[r * 192 + j] = acc[r][j];
         }
+}
+
+/* lstm layer 0: the other parameter gradients from the same rows: the bias's,
+ * then W_hh's from dz and h_{t-1}, added in order. */
+static void blk_lstm_l0_bwh(real *dw, int n, const real *bz)
+{
+    real *db = dw;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 192; j++)
+            db[j] += bz[(long)i * 224 + j];
+    real *dwh = dw + 3264;
     for (int jc = 0; jc < 192; jc += 64)
         for (int k0 = 0; k0 < 12; k0 += 6) {
             real acc[6][64];
@@ -1208,7 +1215,7 @@ static void blk_lstm_l0_bw(real *dw, int n, const real *bz)
 static void blk_lstm_l0_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
     const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
     const int *bs, const int *perm, const int *len, const real *a, const real *cs, real *dhn, real *dcn,
-    real *dw, const real *h0, const real *c0, real *bz, int *nzp, int reverse)
+    real *dw, const real *h0, const real *c0, real *bz, int *nzp, int hand, int reverse)
 {
     real dh[16];
     const real *dzs[6];
@@ -1295,7 +1302,9 @@ static void blk_lstm_l0_seqb(const real *wb, const real *x, long xsb, long xst, 
         }
         nz += n;
         if (s % 4 == 3 || s + 1 == T) {
-            blk_lstm_l0_bw(dw, nz, bz);
+            if (!hand) /* else the part below takes W_ih's, a group later */
+                blk_lstm_l0_bwx(dw, nz, bz);
+            blk_lstm_l0_bwh(dw, nz, bz);
             nz = 0;
         }
     }
@@ -2691,11 +2700,11 @@ static void blk_rnn_l0_bx6(const real *wb, const real *const *dzs, real *const *
     }
 }
 
-/* rnn layer 0: the parameter gradients of the n live sequences of a step, each
- * from its scratch (bz + i * 72): dz, then x and h_{t-1}, added in order. */
-static void blk_rnn_l0_bw(real *dw, int n, const real *bz)
+/* rnn layer 0: the gradient of W_ih from n rows of scratch (bz + i * 72): dz
+ * and x, added in order (the backward's part, or in parts the one below). */
+static void blk_rnn_l0_bwx(real *dw, int n, const real *bz)
 {
-    real *dwx = dw + 0, *dwh = dw + 640;
+    real *dwx = dw + 0;
     {
     for (int k0 = 0; k0 < 30; k0 += 6) {
         const int jc = 0;
@@ -2739,6 +2748,13 @@ static void blk_rnn_l0_bw(real *dw, int n, const real *bz)
                 d0[r * 20 + j] = acc[r][j];
     }
     }
+}
+
+/* rnn layer 0: the other parameter gradients from the same rows: the bias's,
+ * then W_hh's from dz and h_{t-1}, added in order. */
+static void blk_rnn_l0_bwh(real *dw, int n, const real *bz)
+{
+    real *dwh = dw + 640;
     {
     for (int k0 = 0; k0 < 18; k0 += 6) {
         const int jc = 0;
@@ -2789,7 +2805,7 @@ static void blk_rnn_l0_bw(real *dw, int n, const real *bz)
 static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
     const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
     const int *bs, const int *perm, const int *len, const real *a, real *dhn,
-    real *dw, const real *h0, real *bz, int *nzp, int reverse)
+    real *dw, const real *h0, real *bz, int *nzp, int hand, int reverse)
 {
     real dh[20];
     const real *dzs[6];
@@ -2870,7 +2886,9 @@ static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
         }
         nz += n;
         if (s % 4 == 3 || s + 1 == T) {
-            blk_rnn_l0_bw(dw, nz, bz);
+            if (!hand) /* else the part below takes W_ih's, a group later */
+                blk_rnn_l0_bwx(dw, nz, bz);
+            blk_rnn_l0_bwh(dw, nz, bz);
             nz = 0;
         }
     }
@@ -3178,7 +3196,7 @@ int projected_lstm_backward(const real *w, const real *x, int B, int T, const re
                 sync(ctx, 1, s0, 0);
             blk_rnn_l0_seqb(m.wb[2], m.out[0], (long)T * 32, 32, m.dy[0],
                 m.out[1] + 0, m.dy[1] + 0, (long)T * 20, 20, T, s0, s1, m.bs, m.perm,
-                m.len, m.a[2], m.dhn[1], dw + 14208, m.h0[2], m.bz[1], &nz, 0);
+                m.len, m.a[2], m.dhn[1], dw + 14208, m.h0[2], m.bz[1], &nz, 0, 0);
         }
         if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
             vec_copy(dstate0 + (long)B * 128, m.dhn[1], (long)B * 20);
@@ -3215,7 +3233,7 @@ int projected_lstm_backward(const real *w, const real *x, int B, int T, const re
         vec_zero(m.dcn[0], (long)B * 48);
         blk_lstm_l0_seqb(m.wb[1], x, (long)T * 16, 16, 0,
             m.out[0] + 16, m.dy[0] + 16, (long)T * 32, 32, T, 0, T, m.bs, m.perm,
-            m.len, m.a[1], m.cs[1], m.dhn[0], m.dcn[0], dw + 7104, m.h0[1], m.c0[1], m.bz[0], &nz, 1);
+            m.len, m.a[1], m.cs[1], m.dhn[0], m.dcn[0], dw + 7104, m.h0[1], m.c0[1], m.bz[0], &nz, 0, 1);
         if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
             vec_copy(dstate0 + (long)B * 64, m.dhn[0], (long)B * 16);
             vec_copy(dstate0 + (long)B * 80, m.dcn[0], (long)B * 48);
@@ -3224,7 +3242,7 @@ int projected_lstm_backward(const real *w, const real *x, int B, int T, const re
         vec_zero(m.dcn[0], (long)B * 48);
         blk_lstm_l0_seqb(m.wb[0], x, (long)T * 16, 16, 0,
             m.out[0] + 0, m.dy[0] + 0, (long)T * 32, 32, T, 0, T, m.bs, m.perm,
-            m.len, m.a[0], m.cs[0], m.dhn[0], m.dcn[0], dw + 0, m.h0[0], m.c0[0], m.bz[0], &nz, 0);
+            m.len, m.a[0], m.cs[0], m.dhn[0], m.dcn[0], dw + 0, m.h0[0], m.c0[0], m.bz[0], &nz, 0, 0);
         if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
             vec_copy(dstate0 + (long)B * 0, m.dhn[0], (long)B * 16);
             vec_copy(dstate0 + (long)B * 16, m.dcn[0], (long)B * 48);

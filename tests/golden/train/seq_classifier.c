@@ -408,7 +408,7 @@ static long train_mem(void *cache, int B, int T, TrainMem *m)
     m->dy[1] = r ? r + at : 0;
     at += BT * 64;
     m->bz[1] = r ? r + at : 0;
-    at += (long)B * 1536;
+    at += (long)B * 3072;
     m->dhn[1] = r ? r + at : 0;
     at += (long)B * 64;
     m->dcn[1] = r ? r + at : 0;
@@ -2179,15 +2179,11 @@ static void blk_rnn_l0_bx6(const real *wb, const real *const *dzs, real *const *
     }
 }
 
-/* rnn layer 0: the parameter gradients of the n live sequences of a step, each
- * from its scratch (bz + i * 330): dz, then x and h_{t-1}, added in order. */
-static void blk_rnn_l0_bw(real *dw, int n, const real *bz)
+/* rnn layer 0: the gradient of W_ih from n rows of scratch (bz + i * 330): dz
+ * and x, added in order (the backward's part, or in parts the one below). */
+static void blk_rnn_l0_bwx(real *dw, int n, const real *bz)
 {
-    real *db = dw;
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 256; j++)
-            db[j] += bz[(long)i * 330 + j];
-    real *dwx = dw + 256, *dwh = dw + 2816;
+    real *dwx = dw + 256;
     for (int jc = 0; jc < 256; jc += 64)
         for (int k0 = 0; k0 < 6; k0 += 6) {
             real acc[6][64];
@@ -2227,6 +2223,17 @@ static void blk_rnn_l0_bw(real *dw, int n, const real *bz)
                 for (int j = 0; j < 64; j++)
                     d0[r * 256 + j] = acc[r][j];
         }
+}
+
+/* rnn layer 0: the other parameter gradients from the same rows: the bias's,
+ * then W_hh's from dz and h_{t-1}, added in order. */
+static void blk_rnn_l0_bwh(real *dw, int n, const real *bz)
+{
+    real *db = dw;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 256; j++)
+            db[j] += bz[(long)i * 330 + j];
+    real *dwh = dw + 2816;
     for (int jc = 0; jc < 256; jc += 64)
         for (int k0 = 0; k0 < 60; k0 += 6) {
             real acc[6][64];
@@ -2273,7 +2280,7 @@ static void blk_rnn_l0_bw(real *dw, int n, const real *bz)
 static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
     const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
     const int *bs, const int *perm, const int *len, const real *a, const real *cs, real *dhn, real *dcn,
-    real *dw, const real *h0, const real *c0, real *bz, int *nzp, int reverse)
+    real *dw, const real *h0, const real *c0, real *bz, int *nzp, int hand, int reverse)
 {
     real dh[64];
     const real *dzs[6];
@@ -2360,7 +2367,9 @@ static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
         }
         nz += n;
         if (s % 4 == 3 || s + 1 == T) {
-            blk_rnn_l0_bw(dw, nz, bz);
+            if (!hand) /* else the part below takes W_ih's, a group later */
+                blk_rnn_l0_bwx(dw, nz, bz);
+            blk_rnn_l0_bwh(dw, nz, bz);
             nz = 0;
         }
     }
@@ -4124,15 +4133,11 @@ static void blk_rnn_l1_bx6(const real *wb, const real *const *dzs, real *const *
     }
 }
 
-/* rnn layer 1: the parameter gradients of the n live sequences of a step, each
- * from its scratch (bz + i * 384): dz, then x and h_{t-1}, added in order. */
-static void blk_rnn_l1_bw(real *dw, int n, const real *bz)
+/* rnn layer 1: the gradient of W_ih from n rows of scratch (bz + i * 384): dz
+ * and x, added in order (the backward's part, or in parts the one below). */
+static void blk_rnn_l1_bwx(real *dw, int n, const real *bz)
 {
-    real *db = dw;
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 256; j++)
-            db[j] += bz[(long)i * 384 + j];
-    real *dwx = dw + 256, *dwh = dw + 16640;
+    real *dwx = dw + 256;
     for (int jc = 0; jc < 256; jc += 64)
         for (int k0 = 0; k0 < 60; k0 += 6) {
             real acc[6][64];
@@ -4172,6 +4177,17 @@ static void blk_rnn_l1_bw(real *dw, int n, const real *bz)
                 for (int j = 0; j < 64; j++)
                     d0[r * 256 + j] = acc[r][j];
         }
+}
+
+/* rnn layer 1: the other parameter gradients from the same rows: the bias's,
+ * then W_hh's from dz and h_{t-1}, added in order. */
+static void blk_rnn_l1_bwh(real *dw, int n, const real *bz)
+{
+    real *db = dw;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 256; j++)
+            db[j] += bz[(long)i * 384 + j];
+    real *dwh = dw + 16640;
     for (int jc = 0; jc < 256; jc += 64)
         for (int k0 = 0; k0 < 60; k0 += 6) {
             real acc[6][64];
@@ -4218,7 +4234,7 @@ static void blk_rnn_l1_bw(real *dw, int n, const real *bz)
 static void blk_rnn_l1_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
     const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
     const int *bs, const int *perm, const int *len, const real *a, const real *cs, real *dhn, real *dcn,
-    real *dw, const real *h0, const real *c0, real *bz, int *nzp, int reverse)
+    real *dw, const real *h0, const real *c0, real *bz, int *nzp, int hand, int reverse)
 {
     (void)dy; /* zero: the head's gradient comes in dhn */
     real dh[64];
@@ -4304,7 +4320,9 @@ static void blk_rnn_l1_seqb(const real *wb, const real *x, long xsb, long xst, r
         }
         nz += n;
         if (s % 4 == 3 || s + 1 == T) {
-            blk_rnn_l1_bw(dw, nz, bz);
+            if (!hand) /* else the part below takes W_ih's, a group later */
+                blk_rnn_l1_bwx(dw, nz, bz);
+            blk_rnn_l1_bwh(dw, nz, bz);
             nz = 0;
         }
     }
@@ -4820,6 +4838,7 @@ int seq_classifier_backward(const real *w, const real *x, int B, int T, const re
     /* rnn layer 1 */
     if (0 % nparts == part) {
         int nz = 0; /* rows of m.bz[1] waiting for the weight gradients */
+        const int hand = sync && 1 < nparts; /* dW_ih to the part below */
         /* rnn layer 1: the weights as backward reads them, PyTorch's layout */
         for (int j = 0; j < 256; j++) {
             for (int k = 0; k < 64; k++)
@@ -4835,9 +4854,12 @@ int seq_classifier_backward(const real *w, const real *x, int B, int T, const re
             s1 = sync ? s0 + 1 : T;
             if (sync) /* s0 steps done; wait for the layer above to have done s1 */
                 sync(ctx, 1, s0, 0);
+            if (hand && s0 % 4 == 0 && s0 >= 8) /* its ring's half: taken */
+                sync(ctx, 1, s0, -(s0 - 4));
+            real *const bzq = m.bz[1] + (hand ? (long)(s0 / 4 % 2) * B * 1536 : 0);
             blk_rnn_l1_seqb(m.wb[1], (drop ? m.din[0] : m.out[0]), (long)T * 64, 64, m.dy[0],
                 m.out[1] + 0, 0, (long)T * 64, 64, T, s0, s1, m.bs, m.perm,
-                m.len, m.a[1], m.cs[1], m.dhn[1], m.dcn[1], dw + 19200, m.h0[1], m.c0[1], m.bz[1], &nz, 0);
+                m.len, m.a[1], m.cs[1], m.dhn[1], m.dcn[1], dw + 19200, m.h0[1], m.c0[1], bzq, &nz, hand, 0);
             if (drop) /* back through the dropout below */
                 for (int b = 0; b < B; b++) {
                     const int te = T - s0 < m.len[b] ? T - s0 : m.len[b];
@@ -4857,6 +4879,7 @@ int seq_classifier_backward(const real *w, const real *x, int B, int T, const re
     /* rnn layer 0 */
     if (1 % nparts == part) {
         int nz = 0; /* rows of m.bz[0] waiting for the weight gradients */
+        const int took = sync && 1 < nparts; /* the layer above's dW_ih */
         /* rnn layer 0: the weights as backward reads them, PyTorch's layout */
         for (int j = 0; j < 256; j++) {
             for (int k = 0; k < 10; k++)
@@ -4870,9 +4893,16 @@ int seq_classifier_backward(const real *w, const real *x, int B, int T, const re
             s1 = sync ? s0 + 1 : T;
             if (sync) /* s0 steps done; wait for the layer above to have done s1 */
                 sync(ctx, 0, s0, s1);
+            if (took && (s0 % 4 == 3 || s0 + 1 == T)) {
+                /* the layer above's group of steps is done: its dW_ih */
+                int n = 0;
+                for (int s = s0 - s0 % 4; s <= s0; s++)
+                    n += m.bs[T - 1 - s];
+                blk_rnn_l1_bwx(dw + 19200, n, m.bz[1] + (long)(s0 / 4 % 2) * B * 1536);
+            }
             blk_rnn_l0_seqb(m.wb[0], x, (long)T * 10, 10, 0,
                 m.out[0] + 0, m.dy[0] + 0, (long)T * 64, 64, T, s0, s1, m.bs, m.perm,
-                m.len, m.a[0], m.cs[0], m.dhn[0], m.dcn[0], dw + 0, m.h0[0], m.c0[0], m.bz[0], &nz, 0);
+                m.len, m.a[0], m.cs[0], m.dhn[0], m.dcn[0], dw + 0, m.h0[0], m.c0[0], m.bz[0], &nz, 0, 0);
         }
         if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
             vec_copy(dstate0 + (long)B * 0, m.dhn[0], (long)B * 64);

@@ -3125,19 +3125,11 @@ static void blk_encoder_l0_bx6(const real *wb, const real *const *dzs, real *con
     }
 }
 
-/* encoder layer 0: the parameter gradients of the n live sequences of a step, each
- * from its scratch (bz + i * 152): dz, then x and h_{t-1}, added in order. */
-static void blk_encoder_l0_bw(real *dw, int n, const real *bz)
+/* encoder layer 0: the gradient of W_ih from n rows of scratch (bz + i * 152): dz
+ * and x, added in order (the backward's part, or in parts the one below). */
+static void blk_encoder_l0_bwx(real *dw, int n, const real *bz)
 {
-    real *db = dw;
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 72; j++)
-            db[j] += bz[(long)i * 152 + j];
-    real *dbhn = dw + 72;
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 24; j++)
-            dbhn[j] += bz[(long)i * 152 + 72 + j];
-    real *dwx = dw + 96, *dwh = dw + 672;
+    real *dwx = dw + 96;
     for (int jc = 0; jc < 64; jc += 64)
         for (int k0 = 0; k0 < 6; k0 += 6) {
             real acc[6][64];
@@ -3220,6 +3212,21 @@ static void blk_encoder_l0_bw(real *dw, int n, const real *bz)
                 d0[r * 72 + j] = acc[r][j];
     }
     }
+}
+
+/* encoder layer 0: the other parameter gradients from the same rows: the bias's,
+ * then W_hh's from dz and h_{t-1}, added in order. */
+static void blk_encoder_l0_bwh(real *dw, int n, const real *bz)
+{
+    real *db = dw;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 72; j++)
+            db[j] += bz[(long)i * 152 + j];
+    real *dbhn = dw + 72;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 24; j++)
+            dbhn[j] += bz[(long)i * 152 + 72 + j];
+    real *dwh = dw + 672;
     {
     for (int k0 = 0; k0 < 24; k0 += 6) {
         const int jc = 0;
@@ -3269,7 +3276,7 @@ static void blk_encoder_l0_bw(real *dw, int n, const real *bz)
 static void blk_encoder_l0_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
     const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
     const int *bs, const int *perm, const int *len, const real *a, const real *ex, real *dhn,
-    real *dw, const real *h0, real *bz, int *nzp, int reverse)
+    real *dw, const real *h0, real *bz, int *nzp, int hand, int reverse)
 {
     real dh[24];
     const real *dzs[6];
@@ -3356,7 +3363,9 @@ static void blk_encoder_l0_seqb(const real *wb, const real *x, long xsb, long xs
         }
         nz += n;
         if (s % 4 == 3 || s + 1 == T) {
-            blk_encoder_l0_bw(dw, nz, bz);
+            if (!hand) /* else the part below takes W_ih's, a group later */
+                blk_encoder_l0_bwx(dw, nz, bz);
+            blk_encoder_l0_bwh(dw, nz, bz);
             nz = 0;
         }
     }
@@ -6056,19 +6065,11 @@ static void blk_encoder_l1_bx6(const real *wb, const real *const *dzs, real *con
     }
 }
 
-/* encoder layer 1: the parameter gradients of the n live sequences of a step, each
- * from its scratch (bz + i * 192): dz, then x and h_{t-1}, added in order. */
-static void blk_encoder_l1_bw(real *dw, int n, const real *bz)
+/* encoder layer 1: the gradient of W_ih from n rows of scratch (bz + i * 192): dz
+ * and x, added in order (the backward's part, or in parts the one below). */
+static void blk_encoder_l1_bwx(real *dw, int n, const real *bz)
 {
-    real *db = dw;
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 72; j++)
-            db[j] += bz[(long)i * 192 + j];
-    real *dbhn = dw + 72;
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 24; j++)
-            dbhn[j] += bz[(long)i * 192 + 72 + j];
-    real *dwx = dw + 96, *dwh = dw + 3552;
+    real *dwx = dw + 96;
     for (int jc = 0; jc < 64; jc += 64)
         for (int k0 = 0; k0 < 48; k0 += 6) {
             real acc[6][64];
@@ -6109,6 +6110,21 @@ static void blk_encoder_l1_bw(real *dw, int n, const real *bz)
                 d0[r * 72 + j] = acc[r][j];
     }
     }
+}
+
+/* encoder layer 1: the other parameter gradients from the same rows: the bias's,
+ * then W_hh's from dz and h_{t-1}, added in order. */
+static void blk_encoder_l1_bwh(real *dw, int n, const real *bz)
+{
+    real *db = dw;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 72; j++)
+            db[j] += bz[(long)i * 192 + j];
+    real *dbhn = dw + 72;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 24; j++)
+            dbhn[j] += bz[(long)i * 192 + 72 + j];
+    real *dwh = dw + 3552;
     {
     for (int k0 = 0; k0 < 24; k0 += 6) {
         const int jc = 0;
@@ -6158,7 +6174,7 @@ static void blk_encoder_l1_bw(real *dw, int n, const real *bz)
 static void blk_encoder_l1_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
     const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
     const int *bs, const int *perm, const int *len, const real *a, const real *ex, real *dhn,
-    real *dw, const real *h0, real *bz, int *nzp, int reverse)
+    real *dw, const real *h0, real *bz, int *nzp, int hand, int reverse)
 {
     real dh[24];
     const real *dzs[6];
@@ -6245,7 +6261,9 @@ static void blk_encoder_l1_seqb(const real *wb, const real *x, long xsb, long xs
         }
         nz += n;
         if (s % 4 == 3 || s + 1 == T) {
-            blk_encoder_l1_bw(dw, nz, bz);
+            if (!hand) /* else the part below takes W_ih's, a group later */
+                blk_encoder_l1_bwx(dw, nz, bz);
+            blk_encoder_l1_bwh(dw, nz, bz);
             nz = 0;
         }
     }
@@ -6781,14 +6799,14 @@ int tagger_backward(const real *w, const real *x, int B, int T, const real *dout
         vec_zero(m.dhn[1], (long)B * 24);
         blk_encoder_l1_seqb(m.wb[3], m.out[0], (long)T * 48, 48, m.dy[0],
             m.out[1] + 24, m.dy[1] + 24, (long)T * 48, 48, T, 0, T, m.bs, m.perm,
-            m.len, m.a[3], m.ex[3], m.dhn[1], dw + 10080, m.h0[3], m.bz[1], &nz, 1);
+            m.len, m.a[3], m.ex[3], m.dhn[1], dw + 10080, m.h0[3], m.bz[1], &nz, 0, 1);
         if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
             vec_copy(dstate0 + (long)B * 72, m.dhn[1], (long)B * 24);
         }
         vec_zero(m.dhn[1], (long)B * 24);
         blk_encoder_l1_seqb(m.wb[2], m.out[0], (long)T * 48, 48, m.dy[0],
             m.out[1] + 0, m.dy[1] + 0, (long)T * 48, 48, T, 0, T, m.bs, m.perm,
-            m.len, m.a[2], m.ex[2], m.dhn[1], dw + 4800, m.h0[2], m.bz[1], &nz, 0);
+            m.len, m.a[2], m.ex[2], m.dhn[1], dw + 4800, m.h0[2], m.bz[1], &nz, 0, 0);
         if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
             vec_copy(dstate0 + (long)B * 48, m.dhn[1], (long)B * 24);
         }
@@ -6817,14 +6835,14 @@ int tagger_backward(const real *w, const real *x, int B, int T, const real *dout
         vec_zero(m.dhn[0], (long)B * 24);
         blk_encoder_l0_seqb(m.wb[1], x, (long)T * 8, 8, 0,
             m.out[0] + 24, m.dy[0] + 24, (long)T * 48, 48, T, 0, T, m.bs, m.perm,
-            m.len, m.a[1], m.ex[1], m.dhn[0], dw + 2400, m.h0[1], m.bz[0], &nz, 1);
+            m.len, m.a[1], m.ex[1], m.dhn[0], dw + 2400, m.h0[1], m.bz[0], &nz, 0, 1);
         if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
             vec_copy(dstate0 + (long)B * 24, m.dhn[0], (long)B * 24);
         }
         vec_zero(m.dhn[0], (long)B * 24);
         blk_encoder_l0_seqb(m.wb[0], x, (long)T * 8, 8, 0,
             m.out[0] + 0, m.dy[0] + 0, (long)T * 48, 48, T, 0, T, m.bs, m.perm,
-            m.len, m.a[0], m.ex[0], m.dhn[0], dw + 0, m.h0[0], m.bz[0], &nz, 0);
+            m.len, m.a[0], m.ex[0], m.dhn[0], dw + 0, m.h0[0], m.bz[0], &nz, 0, 0);
         if (dstate0) { /* dL/dh (dL/dc) before the first step: the initial state's */
             vec_copy(dstate0 + (long)B * 0, m.dhn[0], (long)B * 24);
         }
