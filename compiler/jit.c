@@ -470,7 +470,7 @@ static JitModule *compile_cc(const char *source, DiagList *d)
  * compute the same bits (MADD fused in both; the same plan, so the same layouts of weights,
  * scratch and cache), so a call may go to either, even mid-run. A fixed number of slots
  * (function pointers carry no context); past them a module stays on libtcc. */
-enum { AUTO_SLOTS = 8, AUTO_DELAY_MS = 1000 };
+enum { AUTO_SLOTS = 8, AUTO_DELAY_MS = 1000, AUTO_WORTH_MS = 10000, AUTO_LOOK_MS = 250 };
 
 typedef struct AutoSlot {
     _Atomic(const ModelFns *) cur;
@@ -485,6 +485,7 @@ static pthread_mutex_t jobs_lock = PTHREAD_MUTEX_INITIALIZER;
 struct AutoJob {
     int slot, train, module_alive, done;
     int started;         /* the thread or the release has taken the build on */
+    atomic_long left_ms; /* the work left by the caller's estimate (jit_auto_remaining), or -1 */
     pthread_cond_t wake; /* the module is going: start the build now */
     char *source;        /* the unit shaped for the system compiler; the thread frees it */
     char prefix[128], so[3100];
@@ -637,10 +638,22 @@ static void auto_make(AutoJob *j)
         nanosleep(&nap, NULL);
 }
 
+/* t + ms milliseconds. */
+static void add_ms(struct timespec *t, long ms)
+{
+    t->tv_sec += ms / 1000;
+    t->tv_nsec += ms % 1000 * 1000000L;
+    if (t->tv_nsec >= 1000000000L)
+        t->tv_sec++, t->tv_nsec -= 1000000000L;
+}
+
 /* The thread: wait, build, load, check, hand over. Any failure leaves the module on
  * libtcc. A build not in the cache starts after the module's first AUTO_DELAY_MS of work
  * (or when it goes, detached): on a machine whose cores the work keeps busy, a build
- * that starts at once slows a short run by a third and lands after it ends. */
+ * that starts at once slows a short run by a third and lands after it ends. Past that, it
+ * waits on while the caller says less than AUTO_WORTH_MS of work is left: T1's recipe
+ * (about a second) that started its build at its first second ran 1.5-1.8 s where the runs
+ * that ended before it ran 1.0 s (the same command, `bench/run.py`'s end-to-end row). */
 static void *auto_build(void *arg)
 {
     AutoJob *j = arg;
@@ -648,13 +661,16 @@ static void *auto_build(void *arg)
     if (access(j->so, R_OK) != 0) {
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until); /* the wake's clock (auto_start) */
-        until.tv_sec += AUTO_DELAY_MS / 1000;
-        until.tv_nsec += AUTO_DELAY_MS % 1000 * 1000000L;
-        if (until.tv_nsec >= 1000000000L)
-            until.tv_sec++, until.tv_nsec -= 1000000000L;
+        add_ms(&until, AUTO_DELAY_MS);
         pthread_mutex_lock(&jobs_lock);
-        while (!j->started && pthread_cond_timedwait(&j->wake, &jobs_lock, &until) == 0)
-            ;
+        while (!j->started) {
+            if (pthread_cond_timedwait(&j->wake, &jobs_lock, &until) == 0)
+                continue; /* woken: started by the release, or not at all */
+            long left = atomic_load(&j->left_ms);
+            if (left < 0 || left >= AUTO_WORTH_MS)
+                break;
+            add_ms(&until, AUTO_LOOK_MS); /* a short run's end: look again */
+        }
         mine = !j->started;
         j->started = 1;
         pthread_mutex_unlock(&jobs_lock);
@@ -711,6 +727,7 @@ static void auto_start(JitModule *m, const char *cc_source, const char *prefix, 
     snprintf(j->prefix, sizeof j->prefix, "%s", prefix);
     j->train = train;
     j->module_alive = 1;
+    atomic_init(&j->left_ms, -1);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* a clock set back waits no longer */
@@ -739,6 +756,14 @@ static void auto_start(JitModule *m, const char *cc_source, const char *prefix, 
     if (!train)
         fns->train_bytes = NULL, fns->forward_train = NULL, fns->backward = NULL,
         fns->unpack_grads = NULL, fns->acts = NULL;
+}
+
+void jit_auto_remaining(JitModule *m, double seconds)
+{
+    if (m && m->job) /* the job lives as long as its module */
+        atomic_store(&m->job->left_ms, seconds < 0     ? -1
+                                       : seconds > 1e9 ? 1000000000L * 1000L
+                                                       : (long)(seconds * 1e3));
 }
 
 JitModule *jit_compile_auto(const char *tcc_source, const char *cc_source, const char *prefix,

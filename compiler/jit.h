@@ -136,6 +136,11 @@ int jit_cached(JitKind kind, const char *source);
  * into the cache), or NULL with errors in d. */
 JitModule *jit_compile_auto(const char *tcc_source, const char *cc_source, const char *prefix,
                             int train, ModelFns *fns, DiagList *d);
+/* The work m has left, in seconds, by its caller's estimate (a trainer's, batch by batch).
+ * jit_compile_auto's build, not started yet, waits while that is under 10 s: on a machine
+ * whose cores the work keeps busy it would slow the rest of the run more than its code
+ * could win back; it then starts when m is freed, for the cache. Nothing for other modules. */
+void jit_auto_remaining(JitModule *m, double seconds);
 /* The directory of the system compiler's cache: $RNNC_CACHE_DIR, else $XDG_CACHE_HOME/rnnc,
  * else ~/.cache/rnnc, else /tmp/rnnc-cache-<uid>; into out (size n). */
 void jit_cache_dir(char *out, size_t n);

@@ -24,6 +24,7 @@ typedef struct Run {
     double t0;        /* when the run started (the compile counts) */
     double t_train;   /* when every rank was ready to train */
     FILE *log;        /* rank 0's CSV log, or NULL */
+    JitModule *jit;   /* the compiled unit, told how much work is left (jit_auto_remaining) */
 } Run;
 
 double train_now_s(void)
@@ -294,6 +295,7 @@ static int train_epochs(Trainer *t, Run *run, long start_epoch, long start_step)
     int rank0 = t->comm->rank == 0, have_best = t->best && !isinf(t->sched.es_best);
     long steps = (tr->N + t->Bmax - 1) / t->Bmax, every = a->log_every;
     long done = 0, total_left = (cfg->epochs - start_epoch) * steps - start_step;
+    const double t_start = train_now_s();
     for (long epoch = start_epoch; epoch < cfg->epochs; epoch++) {
         t->opt.lr = t->sched.lr;
         /* the REPL's train commands go on where the last one ended: shuffles and masks */
@@ -346,6 +348,9 @@ static int train_epochs(Trainer *t, Run *run, long start_epoch, long start_step)
                 nwin = 0;
                 gn0 = t->gn_n;
             }
+            /* the batches left at the pace so far */
+            jit_auto_remaining(run->jit, (train_now_s() - t_start) * (double)(total_left - done) /
+                                             (double)done);
             RnncProgress pr = {
                 (int)epoch + 1, 0, s + 1, steps, sum / (double)nb, 0, 0, 0, 0, NAN, NAN, NAN,
                 t->opt.lr,      0};
@@ -557,7 +562,7 @@ int train_run(Rnnc *r, RnncTrainArgs *a, const TrainStart *start)
         diag_error(&r->diag, span_none(), "out of memory");
         err = 1;
     }
-    err = err || !(jit = host_compile(r, r->jit, 1, &run.f_));
+    err = err || !(run.jit = jit = host_compile(r, r->jit, 1, &run.f_));
     err = err || (a->log && comm.rank == 0 && !(run.log = log_open(r, a)));
     t.f = run.f = err ? NULL : &run.f_;
     if (err && comm.size == 1)

@@ -425,6 +425,43 @@ static void test_auto_same_bits_f64(void **state)
     auto_same_bits(spec_f64);
 }
 
+/* Whether the cache directory holds anything yet (a build's lock, source or object). */
+static int cache_touched(const char *cache)
+{
+    int n = 0, files = 0;
+    char **all = tu_list_dir(cache, "", &n);
+    for (int k = 0; k < n; k++)
+        files += all[k][0] != '.';
+    tu_free_list(all, n);
+    return files > 0;
+}
+
+/* --jit auto's build waits past its first second while the work left is short (under 10 s
+ * by jit_auto_remaining), and starts once it is long: a short run is not slowed by a build
+ * it would end before. */
+static void test_build_waits_for_work(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp(), *cache = tu_strf("%s/cache", dir);
+    setenv("RNNC_CACHE_DIR", cache, 1);
+    PartsIn in;
+    parts_in(&in, spec_text);
+    ModelFns f;
+    JitModule *m = host_compile(&in.r, JIT_AUTO, 1, &f);
+    assert_non_null(m);
+    jit_auto_remaining(m, 5);
+    const struct timespec wait = {1, 600 * 1000 * 1000};
+    nanosleep(&wait, NULL);
+    assert_false(cache_touched(cache)); /* past the first second, nothing started */
+    jit_auto_remaining(m, 60);
+    assert_true(wait_for_build(cache)); /* long work: the build starts and lands */
+    jit_free(m);
+    parts_free(&in);
+    unsetenv("RNNC_CACHE_DIR");
+    free(cache);
+    tu_rmdir(dir);
+}
+
 /* No system compiler: libtcc's results and one note saying so. */
 static void test_no_compiler(void **state)
 {
@@ -770,11 +807,12 @@ static void test_forward_overwrites(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mixed_builds),   cmocka_unit_test(test_forward_overwrites),
-        cmocka_unit_test(test_auto_same_bits), cmocka_unit_test(test_auto_same_bits_f64),
-        cmocka_unit_test(test_no_compiler),    cmocka_unit_test(test_build_leaves_pipe),
-        cmocka_unit_test(test_forward_parts),  cmocka_unit_test(test_backward_parts),
-        cmocka_unit_test(test_wide_tiles),     cmocka_unit_test(test_fused_forward),
+        cmocka_unit_test(test_mixed_builds),         cmocka_unit_test(test_forward_overwrites),
+        cmocka_unit_test(test_auto_same_bits),       cmocka_unit_test(test_auto_same_bits_f64),
+        cmocka_unit_test(test_no_compiler),          cmocka_unit_test(test_build_leaves_pipe),
+        cmocka_unit_test(test_build_waits_for_work), cmocka_unit_test(test_forward_parts),
+        cmocka_unit_test(test_backward_parts),       cmocka_unit_test(test_wide_tiles),
+        cmocka_unit_test(test_fused_forward),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
