@@ -35,9 +35,11 @@ int emit_unit_jit(const Plan *plan, int train, int for_tcc, CUnit *out, DiagList
  *        sequences, through every layer (sched: 2B + T ints of its own when nparts > 1)
  *   int  <name>_backward(w, x, B, T, dout, drop, dw, dstate0, cache, part, nparts, sync,
  *                        ctx); part of nparts: its share of the layers, meeting the other
- *        parts in sync(ctx, layer, steps done, steps of the layer above needed); dout: dL/dlogits
- *        (dL/dy without a head), in y's layout; dw: packed layout, accumulated; drop: NULL,
- *        or the dropout masks (0 or 1/(1-p)) of every layer followed by dropout, each
+ *        parts in sync(ctx, layer, steps done, steps of the layer above needed, or when
+ *        negative minus the steps of the layer below needed; the parts run at once);
+ *        dout: dL/dlogits (dL/dy without a head), in y's layout; dw: packed layout,
+ *        accumulated; drop: NULL, or the dropout masks (0 or 1/(1-p)) of every layer
+ *        followed by dropout, each
  *        (B, T, D*Hr), in layer order: plan->dropout_reals and PlanLayer.drop_off;
  *        dstate0: NULL, or set to dL/dstate0, state0's layout (truncated BPTT passes NULL:
  *        the gradient is cut at a window's border)
