@@ -683,13 +683,17 @@ static void *auto_build(void *arg)
     diag_init(&d, &a);
     ModelFns f;
     JitModule *m = mine && access(j->so, R_OK) == 0 ? load_so(j->so, &d) : NULL;
-    if (m && (m = fill_fns(m, j->prefix, j->train, &f, &d)) &&
-        same_layouts(&f, &slots[j->slot].tcc, j->train)) {
+    if (m)
+        m = fill_fns(m, j->prefix, j->train, &f, &d);
+    arena_free(&a);
+    pthread_mutex_lock(&jobs_lock);
+    /* same_layouts calls the module's libtcc code, which jit_free deletes once auto_release
+     * has cleared module_alive under this lock: a module freed while its build ran (the
+     * build lands for the cache) is not handed over to, nor called */
+    if (m && j->module_alive && same_layouts(&f, &slots[j->slot].tcc, j->train)) {
         slots[j->slot].cc = f;
         atomic_store_explicit(&slots[j->slot].cur, &slots[j->slot].cc, memory_order_release);
     }
-    arena_free(&a);
-    pthread_mutex_lock(&jobs_lock);
     j->cc = m;
     j->done = 1;
     auto_reap(j);
