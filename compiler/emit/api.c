@@ -499,10 +499,12 @@ static void backward_layer(Emitter *e, int i0, int g, int ng)
         snprintf(io.st, sizeof io.st, "%d", L0->I);
     }
     /* in parts, a step at a time: whether this layer leaves its dW_ih to the part below
-     * (ring), and whether the layer above left its own to this one (above) */
-    int ring = D == 1 && ng > 1 && em_split(e, L0) && L0->bz_ring == 2;
+     * (ring), and whether the layer above left its own to this one (up); a ring of two
+     * (the plan's bz_ring) implies one direction over one direction */
+    int ring = em_split(e, L0) && L0->bz_ring == 2;
     const PlanLayer *up = top ? NULL : &p->layers[i0 + 1];
-    int above = up && up->block->dirs == 1 && em_split(e, up) && up->bz_ring == 2;
+    if (up && !(em_split(e, up) && up->bz_ring == 2))
+        up = NULL;
     int bw = p->kern.bw_steps;
     sb_line(sb, "/* %s layer %d */", L0->block->name, L0->layer);
     sb_line(sb, "if (%d %% nparts == part) {", ng - 1 - g);
@@ -511,7 +513,7 @@ static void backward_layer(Emitter *e, int i0, int g, int ng)
         sb_line(sb, "int nz = 0; /* rows of m.bz[%d] waiting for the weight gradients */", g);
     if (ring) /* the part below runs its first layer at once: no part waits on itself */
         sb_line(sb, "const int hand = sync && %d < nparts; /* dW_ih to the part below */", ng - g);
-    if (above && D == 1)
+    if (up)
         sb_line(sb, "const int took = sync && %d < nparts; /* the layer above's dW_ih */",
                 ng - g - 1);
     for (int dir = 0; dir < D; dir++)
@@ -525,15 +527,14 @@ static void backward_layer(Emitter *e, int i0, int g, int ng)
         sb_line(sb, "s1 = sync ? s0 + 1 : T;");
         sb_line(sb, "if (sync) /* s0 steps done; wait for the layer above to have done s1 */");
         sb_line(sb, "    sync(ctx, %d, s0, %s);", g, top ? "0" : "s1");
-        if (above) {
-            const PlanLayer *U = up;
+        if (up) {
             sb_line(sb, "if (took && (s0 %% %d == %d || s0 + 1 == T)) {", bw, bw - 1);
             sb_line(sb, "    /* the layer above's group of steps is done: its dW_ih */");
             sb_line(sb, "    int n = 0;");
             sb_line(sb, "    for (int s = s0 - s0 %% %d; s <= s0; s++)", bw);
             sb_line(sb, "        n += m.bs[T - 1 - s];");
             sb_line(sb, "    %s_bwx(dw + %ld, n, m.bz[%d] + (long)(s0 / %d %% 2) * B * %ld);",
-                    U->fn, U->pk, g + 1, bw, (long)bw * U->bz_width);
+                    up->fn, up->pk, g + 1, bw, (long)bw * up->bz_width);
             sb_line(sb, "}");
         }
         if (ring) {
