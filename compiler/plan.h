@@ -22,7 +22,8 @@ typedef enum RegionPer { PER_ONE, PER_B, PER_BT } RegionPer;
 typedef struct PlanRegion {
     const char *name; /* what the code calls it: "h", "out[0]", "xp" */
     RegionPer per;
-    long width;
+    long width; /* reals per B, per B*T or in all (an aligned layout's: rounded up) */
+    long cols;  /* of them, the rows' own (the comments' shapes) */
     int shared; /* run-time scratch: in the parts' common block (forward_par's `shared`) */
     long fixed; /* reals at its start that do not grow with B or T (xp: the blocked weights) */
 } PlanRegion;
@@ -32,6 +33,9 @@ typedef struct PlanRegion {
  * the carving and the size function from it) and by the host (which sizes the block). */
 typedef struct PlanLayout {
     int ints_B, ints_T;
+    int align; /* every region 64 bytes apart: widths and fixed parts multiples of 16 reals,
+                  the schedule's ints rounded up to 64 bytes (the run-time API's scratch and
+                  cache; deployed code keeps its work area tight) */
     int n;
     PlanRegion *r; /* (n) */
 } PlanLayout;
@@ -104,6 +108,14 @@ typedef struct PlanLayer {
                           W_ih^T and W_hh^T into panels (the start of its xp scratch), so that
                           a tile's weights are contiguous rather than rows a power of two
                           apart that share a handful of cache sets */
+    int feed, fed;     /* feed: a layer with tile_w whose next layer (same block, one
+                          direction, tile_w too, G*H a multiple of 64 and at most this
+                          layer's, input Hr a multiple of 16) has a projection pass; with one
+                          sequence, each of its wide tiles also takes a part of the next
+                          layer's input projection, for the steps five at a time behind it
+                          (tile.c's emit_feed_tile), whose multiply-adds go where the wide
+                          tile's loads of W_hh^T leave the units idle; fed: that next layer,
+                          whose pass starts where they stopped */
     const char *fn;    /* base name of its generated functions, e.g. "blk_rnn_l0" */
     const char *label; /* "rnn layer 0 reverse" */
 } PlanLayer;

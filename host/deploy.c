@@ -48,7 +48,7 @@ int host_write_float(Rnnc *r, const char *c_path, const char *weights, int selft
         return -1;
     }
     JitModule *jit = NULL;
-    void *packed = calloc((size_t)p->npacked + 1, rs), *x = malloc((size_t)nx * rs);
+    void *packed = io_alloc64(((size_t)p->npacked + 1) * rs), *x = malloc((size_t)nx * rs);
     void *y = malloc((size_t)ny * rs), *scratch = NULL;
     void *params = rnnc_load_weights(r, weights);
     if (!params)
@@ -62,7 +62,7 @@ int host_write_float(Rnnc *r, const char *c_path, const char *weights, int selft
      * are IEEE 754's fma, one rounding, with or without the instruction) */
     if (!(jit = host_compile(r, JIT_TCC, 0, &fns)))
         goto out;
-    scratch = malloc((size_t)fns.scratch_bytes(1, T));
+    scratch = io_alloc64((size_t)fns.scratch_bytes(1, T));
     if (!scratch) {
         diag_error(&r->diag, span_none(), "out of memory");
         goto out;

@@ -104,11 +104,11 @@ int rnnc_grad(Rnnc *r, RnncGradArgs *a)
     int per_step = !net->head.present || net->head.input == HEAD_SEQUENCE;
     long ny = (long)B * (per_step ? T : 1) * net->out_size;
     d.xr = io_to_real(&d.x, dbl, rnnrt_array_numel(&d.x));
-    d.packed = calloc((size_t)p->npacked + 1, rs);
+    d.packed = io_alloc64(((size_t)p->npacked + 1) * rs);
     d.y = calloc((size_t)ny + 1, rs);
     logits = calloc((size_t)ny + 1, rs);
     dout = calloc((size_t)ny + 1, rs);
-    dw = calloc((size_t)p->npacked + 1, rs);
+    dw = io_alloc64(((size_t)p->npacked + 1) * rs);
     dp = calloc((size_t)p->nparams + 1, rs);
     if (!d.xr || !d.packed || !d.y || !logits || !dout || !dw || !dp) {
         diag_error(&r->diag, span_none(), "out of memory for B=%d, T=%d", B, T);
@@ -126,7 +126,7 @@ int rnnc_grad(Rnnc *r, RnncGradArgs *a)
     ModelFns f;
     if (!(d.jit = host_compile(r, r->jit, 1, &f)))
         goto out;
-    cache = malloc((size_t)f.train_bytes(B, T));
+    cache = io_alloc64((size_t)f.train_bytes(B, T));
     if (!cache) {
         diag_error(&r->diag, span_none(), "out of memory for B=%d, T=%d", B, T);
         goto out;

@@ -64,6 +64,11 @@ void io_rt_error_in(Rnnc *r, const char *prefix, const RnnrtError *e);
 void io_rt_error(Rnnc *r, const RnnrtError *e);
 /* A fresh copy of a float array in the model precision; NULL when out of memory. */
 void *io_to_real(const RnnrtArray *a, int dbl, long n);
+/* n bytes (at least 64) on a 64-byte boundary, zeroed, for free(): the generated code's
+ * packed weights, their gradient, its scratch and training cache, whose regions the plan
+ * lays 64 bytes apart, so that no vector load of theirs straddles two cache lines (malloc's
+ * large blocks start 16 bytes past one). NULL when out of memory. */
+void *io_alloc64(size_t n);
 /* "(2, 3, 4)" into buf. */
 void io_fmt_shape(char *buf, size_t n, const long *shape, int ndim);
 /* Reads a->input (and a->lengths) into d, checked against the spec; sets B and T. */

@@ -32,6 +32,17 @@ void io_rt_error(Rnnc *r, const RnnrtError *e)
     io_rt_error_in(r, NULL, e);
 }
 
+void *io_alloc64(size_t n)
+{
+    size_t r = n < 64 ? 64 : (n + 63) / 64 * 64;
+    if (r < n)
+        return NULL;
+    void *p = aligned_alloc(64, r);
+    if (p)
+        memset(p, 0, r);
+    return p;
+}
+
 /* Converts a float array of either precision into a fresh block of the model's. */
 void *io_to_real(const RnnrtArray *a, int dbl, long n)
 {

@@ -47,7 +47,7 @@ RnncModel *rnnc_model_new(Rnnc *r, long seed, double *gen_ms, double *compile_ms
         *compile_ms = t2 - t1;
     long S = p->state_reals;
     m->params = calloc((size_t)p->nparams + 1, m->rs);
-    m->packed = calloc((size_t)p->npacked + 1, m->rs);
+    m->packed = io_alloc64(((size_t)p->npacked + 1) * m->rs);
     m->state = calloc((size_t)S + 1, sizeof *m->state);
     m->s_in = calloc((size_t)S + 1, m->rs);
     m->s_out = calloc((size_t)S + 1, m->rs);
@@ -205,7 +205,7 @@ static int model_call(RnncModel *m, const double *x, int T, const void *s0, void
     free(m->xb);
     free(m->yb);
     free(m->lb);
-    m->cache = malloc((size_t)m->f.train_bytes(1, T));
+    m->cache = io_alloc64((size_t)m->f.train_bytes(1, T));
     m->xb = malloc((size_t)T * I * m->rs);
     m->yb = calloc((size_t)T * O + 1, m->rs);
     m->lb = calloc((size_t)T * O + 1, m->rs);

@@ -47,7 +47,7 @@ int plot_model_open(PlotModel *pm, Rnnc *r, const char *weights, RnncModel *m, l
     } else {
         pm->params = calloc((size_t)p->nparams + 1, pm->rs);
     }
-    pm->packed = calloc((size_t)p->npacked + 1, pm->rs);
+    pm->packed = io_alloc64(((size_t)p->npacked + 1) * pm->rs);
     if (!pm->params || !pm->packed) {
         diag_error(&r->diag, span_none(), "out of memory");
         plot_model_close(pm);
@@ -100,7 +100,7 @@ static void *run_cache(PlotModel *pm, const double *x, int T, const void *state0
 {
     Rnnc *r = pm->r;
     int I = r->net->input_size, O = r->net->out_size;
-    void *cache = malloc((size_t)pm->f.train_bytes(1, T));
+    void *cache = io_alloc64((size_t)pm->f.train_bytes(1, T));
     void *xb = malloc((size_t)T * I * pm->rs + 1);
     void *yb = y ? NULL : calloc((size_t)T * O + 1, pm->rs);
     void *lb = calloc((size_t)T * O + 1, pm->rs);
@@ -215,7 +215,7 @@ static int grad_from(PlotModel *pm, const double *x, int T, const void *state0, 
     int O = r->net->out_size,
         rows = !r->net->head.present || r->net->head.input == HEAD_SEQUENCE ? T : 1;
     void *dout = calloc((size_t)rows * O + 1, pm->rs);
-    void *dw = calloc((size_t)p->npacked + 1, pm->rs);
+    void *dw = io_alloc64(((size_t)p->npacked + 1) * pm->rs);
     double *one = malloc((size_t)O * sizeof *one + 1);
     void *xr = NULL;
     void *cache = dout && dw && one ? run_cache(pm, x, T, state0, NULL, &xr) : NULL;

@@ -74,7 +74,7 @@ static int forward_threads(const ModelFns *fns, const void *w, const void *x, co
         Part *p = &parts[k];
         *p = (Part){fns,     w, x, d->h0, d->c0, len,  B,    T,        k,
                     threads, 0, y, h_n,   c_n,   NULL, NULL, &barrier, k ? &gate : NULL};
-        p->scratch = malloc((size_t)fns->scratch_bytes(B, T));
+        p->scratch = io_alloc64((size_t)fns->scratch_bytes(B, T));
         p->shared = parts[0].scratch;
         if (!p->scratch)
             rc = -1;
@@ -121,7 +121,7 @@ int rnnc_run(Rnnc *r, const RnncRunArgs *a)
     memset(&d, 0, sizeof d);
     int rc = -1, B = 0, T = 0;
     d.params = rnnc_load_weights(r, a->weights);
-    d.packed = calloc((size_t)p->npacked + 1, rs);
+    d.packed = io_alloc64(((size_t)p->npacked + 1) * rs);
     if (!d.params)
         goto out;
     if (!d.packed) {

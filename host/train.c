@@ -106,10 +106,10 @@ static int trainer_alloc(Trainer *t, const Dataset *tr, const Dataset *va)
     int width = net->input_size > net->out_size ? net->input_size : net->out_size;
     int nmax = tr->N > va->N ? tr->N : va->N;
     size_t B1 = (size_t)t->Bmax, rs = t->rs;
-    t->packed = calloc((size_t)p->npacked + 1, rs);
-    t->dw = calloc((size_t)p->npacked + 1, rs);
+    t->packed = io_alloc64(((size_t)p->npacked + 1) * rs);
+    t->dw = io_alloc64(((size_t)p->npacked + 1) * rs);
     t->dp = calloc((size_t)p->nparams + 1, rs);
-    t->xb = calloc((size_t)(BT * net->input_size + 1), rs);
+    t->xb = io_alloc64((size_t)(BT * net->input_size + 1) * rs);
     t->yb = calloc((size_t)ny + 1, rs);
     t->lb = calloc((size_t)ny + 1, rs);
     t->db = calloc((size_t)ny + 1, rs);
@@ -127,7 +127,7 @@ static int trainer_alloc(Trainer *t, const Dataset *tr, const Dataset *va)
     t->countb = calloc(B1, 1);
     t->share = calloc(B1, sizeof *t->share);
     t->xbuf = calloc((size_t)p->nparams + XSTAT, sizeof *t->xbuf);
-    t->cache = malloc((size_t)t->f->train_bytes(t->Bmax, t->Tmax));
+    t->cache = io_alloc64((size_t)t->f->train_bytes(t->Bmax, t->Tmax));
     /* one rank alone: its forward and backward in two parts on two cores (the same bits as
      * one) */
     if (t->comm->size == 1)

@@ -657,10 +657,12 @@ static void forwards_match(const char *text, int B, int Tn, int ncase, const int
 
 /* The forward's steps with one live sequence (a batch of one; a packed batch's longest
  * sequence alone at its end, shorter than T or not) run wide tiles on panels of W_hh^T,
- * every other step from the last panel: libtcc's bits all the same, as for a batch that
- * never has one sequence alone. Layers with wide tiles of 16 and 32 units, two to four
- * panels, in a stack (the upper one's input 64 wide) and both directions. The forward in
- * parts, whose parts find a sequence alone at different steps, is test_numeric's. */
+ * every other step from the last panel, and with a batch of one the lower of two stacked
+ * LSTM layers carries the upper one's input projection (the plan's feed): libtcc's bits
+ * all the same, as for a batch that never has one sequence alone. Layers with wide tiles of 16 and
+ * 32 units, two to four panels, in a stack (the upper one's input 64 wide) and both directions.
+ * The forward in parts, whose parts find a sequence alone at different steps, is test_numeric's.
+ */
 static void test_wide_tiles(void **state)
 {
     (void)state;
@@ -672,16 +674,30 @@ static void test_wide_tiles(void **state)
     Rnnc r;
     rnnc_init(&r);
     assert_int_equal(rnnc_load_text(&r, "wide.yaml", text), 0);
-    int w16 = 0, w32 = 0;
-    for (int l = 0; l < r.plan->nlayers; l++)
+    int w16 = 0, w32 = 0, feed = 0;
+    for (int l = 0; l < r.plan->nlayers; l++) {
         w16 |= r.plan->layers[l].tile_w == 16, w32 |= r.plan->layers[l].tile_w == 32;
+        feed += r.plan->layers[l].feed;
+    }
     assert_true(w16 && w32); /* tiles of 16 and 32 units: the path is taken */
+    /* a's first layer carries its second's projection; not b's GRU nor c's two directions */
+    assert_true(r.plan->layers[0].feed && r.plan->layers[1].fed && feed == 1);
+    CUnit u;
+    assert_int_equal(emit_unit_jit(r.plan, 0, 0, &u, &r.diag), 0);
+    char *src = cunit_join(&u);
+    assert_non_null(strstr(src, "blk_a_l0_twf_16("));
+    assert_non_null(strstr(src, "for (int t0 = pre, i0 = 0; t0 < T;) {"));
+    free(src);
+    cunit_free(&u);
     rnnc_fini(&r);
     enum { B = 4 };
-    const int lens[5][B] = {
-        {13, 0, 0, 0}, {13, 4, 9, 1}, {13, 13, 6, 13}, {9, 0, 0, 0}, {11, 4, 9, 1}};
-    const int nb[5] = {1, B, B, 1, B};
-    forwards_match(text, B, 13, 5, lens[0], nb);
+    /* alone for 13 steps (two groups of five carried, then the pass), 9 (one, its last
+     * step the group's), 4, 5 and 6 (none: the pass alone), 10 and 11 (one) */
+    const int lens[10][B] = {{13, 0, 0, 0}, {13, 4, 9, 1}, {13, 13, 6, 13}, {9, 0, 0, 0},
+                             {11, 4, 9, 1}, {4, 0, 0, 0},  {5, 0, 0, 0},    {6, 0, 0, 0},
+                             {10, 0, 0, 0}, {11, 0, 0, 0}};
+    const int nb[10] = {1, B, B, 1, B, 1, 1, 1, 1, 1};
+    forwards_match(text, B, 13, 10, lens[0], nb);
 }
 
 /* Blocked layers (rows of 2 KiB or more: weights copied into panels per call) whose tiles

@@ -66,9 +66,9 @@ void em_train_mem(Emitter *e)
     sb_line(sb, "{");
     sb->indent += 4;
     sb_line(sb, "real *r = (real *)cache;");
-    sb_line(sb, "long at = ((%dL * B + %dL * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /",
+    sb_line(sb, "long at = ((%dL * B + %dL * T) * (long)sizeof(int) + 63) / 64 * 64 /",
             p->cache.ints_B, p->cache.ints_T);
-    sb_line(sb, "          (long)sizeof(real);");
+    sb_line(sb, "          (long)sizeof(real); /* every region 64 bytes apart (the plan's) */");
     sb_line(sb, "const long BT = (long)B * T;");
     /* every field set on every path (NULL when sizing), so that no compiler sees a read of
      * one unset */
@@ -773,11 +773,16 @@ void em_pack(Emitter *e, int unpack)
     sb_line(sb, "%s", "");
 }
 
-/* "ireals", the schedule's ints rounded up to reals, of layout l, as a declaration. */
+/* "ireals", the schedule's ints rounded up to reals (an aligned layout's: to 64 bytes), of
+ * layout l, as a declaration. */
 static void ireals_decl(Emitter *e, const PlanLayout *l, const char *decl)
 {
-    sb_line(e->sb, "%s = ((%dL * B + %dL * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /",
-            decl, l->ints_B, l->ints_T);
+    if (l->align)
+        sb_line(e->sb, "%s = ((%dL * B + %dL * T) * (long)sizeof(int) + 63) / 64 * 64 /", decl,
+                l->ints_B, l->ints_T);
+    else
+        sb_line(e->sb, "%s = ((%dL * B + %dL * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /",
+                decl, l->ints_B, l->ints_T);
     sb_line(e->sb, "    (long)sizeof(real);");
 }
 
@@ -849,10 +854,10 @@ static void carve(Emitter *e, const PlanLayout *l)
         int shared = g->shared && !e->dep;
         any_shared |= shared;
         if (strcmp(g->name, "buf[0]") == 0)
-            sb_line(sb, "real *buf[2]; /* layer outputs, 2 x (B, T, %ld) */", g->width);
+            sb_line(sb, "real *buf[2]; /* layer outputs, 2 x (B, T, %ld) */", g->cols);
         sb_line(sb, "%s%s = (real *)%s + ireals%s; /* (B, %s%ld) */",
                 strncmp(g->name, "buf", 3) ? "real *" : "", g->name, shared ? "shared" : "scratch",
-                off, g->per == PER_BT ? "T, " : "", g->width);
+                off, g->per == PER_BT ? "T, " : "", g->cols);
     }
     if (!e->dep && !any_shared)
         sb_line(sb, "(void)shared;");
@@ -981,6 +986,8 @@ static void forward_layer(Emitter *e, int i, const Io *in, const Io *out)
     int D = L0->block->dirs, top = L0->top; /* the top block copies final states: sn too */
     /* whose sequences: all (deployed); this part's; or, synchronised, all of them for a
      * bidirectional layer, whose directions go to parts 0 and 1 */
+    if (em_feed(e, L0)) /* the steps of the next layer this one projects (tile.c) */
+        sb_line(sb, "int fpre = 0;");
     sb_line(sb, "{");
     sb->indent += 4;
     if (e->dep)
@@ -1004,8 +1011,13 @@ static void forward_layer(Emitter *e, int i, const Io *in, const Io *out)
         char optr[80];
         snprintf(optr, sizeof optr, dir ? "%s + %d" : "%s", out->ptr, L->Hr);
         sb_line(sb, "%s_seq(w + %ld, %s, %s, %s,", L->fn, L->pk, in->ptr, in->sb, in->st);
-        sb_line(sb, "    %s, %s, %s, T, sq, sp, h, %s%s%d);", optr, out->sb, out->st,
-                lstm ? "c, " : "", em_split(e, L) ? "xp, " : "", dir);
+        char feed[48] = "";
+        if (em_feed(e, L))
+            snprintf(feed, sizeof feed, ", w + %ld, &fpre", L[1].pk);
+        else if (em_fed(e, L))
+            snprintf(feed, sizeof feed, ", fpre");
+        sb_line(sb, "    %s, %s, %s, T, sq, sp, h, %s%s%d%s);", optr, out->sb, out->st,
+                lstm ? "c, " : "", em_split(e, L) ? "xp, " : "", dir, feed);
         if (L->top)
             final_states(e, L);
         if (!e->dep && D == 2) {

@@ -117,6 +117,11 @@ int em_split(const Emitter *e, const PlanLayer *L);
  * whether its backward sets dL/dx rather than adding to it (seq.c says when). */
 int em_dy_zero(const Emitter *e, const PlanLayer *L);
 int em_dx_set(const Emitter *e, const PlanLayer *L);
+/* Whether layer L's inference <fn>_seq carries the next layer's input projection (the plan's
+ * feed: its system compiler's tiles), and whether it is that next layer (fed): their
+ * signatures and the forward's calls take the feed's arguments (tile.c). */
+int em_feed(const Emitter *e, const PlanLayer *L);
+int em_fed(const Emitter *e, const PlanLayer *L);
 /* A split layer's <fn>_proj, <fn>_rec and <fn>_seq; its <fn>_recc and <fn>_seqc. */
 void em_kern_layer(Emitter *e, const PlanLayer *L);
 void em_kern_train(Emitter *e, const PlanLayer *L);

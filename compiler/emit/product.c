@@ -207,6 +207,20 @@ void em_madd(Emitter *e)
     sb_line(sb, "#else");
     sb_line(sb, "#define RNNC_TILE");
     sb_line(sb, "#endif");
+    int feed = 0;
+    for (int i = 0; i < e->p->nlayers; i++)
+        feed |= em_feed(e, &e->p->layers[i]);
+    if (feed) {
+        sb_line(sb, "/* With AVX-512 and MADD fused, a one-sequence layer's tiles carry the next");
+        sb_line(sb, " * layer's input projection, in intrinsics of that fused multiply-add. */");
+        sb_line(sb, "#if defined(__GNUC__) && defined(__AVX512F__)%s",
+                e->jit ? "" : " && defined(__FP_FAST_FMAF) && !defined(RNNC_STRICT)");
+        sb_line(sb, "#include <immintrin.h>");
+        sb_line(sb, "#define RNNC_FEED 1");
+        sb_line(sb, "#else");
+        sb_line(sb, "#define RNNC_FEED 0");
+        sb_line(sb, "#endif");
+    }
     sb_line(sb, "%s", "");
 }
 

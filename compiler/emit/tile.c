@@ -134,7 +134,8 @@ static void emit_proj_pass(Emitter *e, const PlanLayer *L)
     sb_line(sb, "/* the input projections of every live pair: chunks of %ld pairs (their inputs",
             chunk);
     sb_line(sb, " * stay in L2), each against every %ld-column panel of W_ih^T */", w);
-    sb_line(sb, "for (int t0 = 0, i0 = 0; t0 < T;) {");
+    /* a fed layer's first pre steps are projected already (one sequence: pairs are steps) */
+    sb_line(sb, "for (int t0 = %s, i0 = 0; t0 < T;) {", em_fed(e, L) ? "pre" : "0");
     sb->indent += 4;
     sb_line(sb, "int t1 = t0, i1 = i0, n;");
     sb_line(sb, "for (int m = 0; m < %ld && t1 < T;) {", chunk);
@@ -500,6 +501,97 @@ static void emit_rec_tile(Emitter *e, const PlanLayer *L, int ns, long U, int wi
     sb_line(sb, "%s", "");
 }
 
+int em_feed(const Emitter *e, const PlanLayer *L)
+{
+    return L->feed && L->tiled && !e->for_tcc && !e->dep && !e->cache;
+}
+
+int em_fed(const Emitter *e, const PlanLayer *L)
+{
+    return L->fed && L->tiled && !e->for_tcc && !e->dep && !e->cache;
+}
+
+/* The feed's pairs a group (the next layer's steps projected together, each load of its
+ * W_ih^T shared by them) and the parts of a 64-column chunk's terms a tile takes. */
+enum { FEED_PAIRS = 5, FEED_PARTS = 4 };
+
+/* <fn>_twf_<W>: the one-sequence tile <fn>_tw_<W> (units [u0, u0 + W) of a step, the panel
+ * of W_hh^T at wp) carrying a part of the next layer's input projection: of FEED_PAIRS pairs
+ * (steps this layer has finished; their x are its outputs fx), columns [jc, jc + 64) of b +
+ * W_ih^T x, terms [k0, k0 + I/4), from and back into their rows fp (from the bias fb at k0 =
+ * 0; fw: W_ih^T's rows at column jc). A one-sequence step loads a vector of W_hh^T for each
+ * multiply-add, half of them from L2 (this L1 does not keep a layer's W_hh^T), and leaves
+ * the multiply-add units idle about half its time; the projection's multiply-adds, each
+ * load of W_ih^T shared by the pairs, go in between, one of its terms after every four of
+ * the tile's. The loads bound both (S1's tile of 256 multiply-adds 136 ns, this one with 320
+ * more 216 ns), so it gains little: S1's forward 2.5 % faster than with the pass apart.
+ * Each output sees its terms in the order of the tile's and of the pass's own (<fn>_pt), so
+ * the same bits. In AVX-512 intrinsics: as loops, gcc kept the accumulators in memory. */
+static void emit_feed_tile(Emitter *e, const PlanLayer *L)
+{
+    Sb *sb = e->sb;
+    const PlanLayer *U = L + 1;
+    long W = L->tile_w, H = L->H, kr = U->I / FEED_PARTS, ghu = (long)U->G * U->H;
+    long ratio = L->Hr / kr;
+    int lstm = L->block->cell == CELL_LSTM;
+    em_pp_line(sb, "#if RNNC_FEED");
+    sb_line(sb, "/* %s layer %d: %s_tw_%ld, with terms [k0, k0 + %ld) of columns [jc, jc + 64)",
+            L->block->name, L->layer, L->fn, W, kr);
+    sb_line(sb,
+            " * of the next layer's projection for %d pairs (fw, fb: its W_ih^T and b at jc). */",
+            FEED_PAIRS);
+    sb_line(sb, "RNNC_TILE static void %s_twf_%ld(const real *wp, int u0, real *const *ps,", L->fn,
+            W);
+    sb_line(sb, "    const real *const *hp, real *const *ho,%s const real *fb, const real *fw,",
+            lstm ? " real *const *cs," : "");
+    sb_line(sb, "    const real *const *fx, real *const *fp, int k0)");
+    sb_line(sb, "{");
+    sb->indent += 4;
+    sb_line(sb, "real acc[1][%ld];", L->G * W);
+    sb_line(sb, "__m512 a[4], f[%d][4];", FEED_PAIRS);
+    for (long v = 0; v < 4; v++)
+        sb_line(sb, "a[%ld] = _mm512_loadu_ps(ps[0] + %ld + u0);", v, 16 * v / W * H + 16 * v % W);
+    sb_line(sb, "for (int s = 0; s < %d; s++)", FEED_PAIRS);
+    sb_line(sb, "    for (int i = 0; i < 4; i++)");
+    if (U->pk_b >= 0)
+        sb_line(sb, "        f[s][i] = _mm512_loadu_ps((k0 ? fp[s] : fb) + 16 * i);");
+    else
+        sb_line(sb,
+                "        f[s][i] = k0 ? _mm512_loadu_ps(fp[s] + 16 * i) : _mm512_setzero_ps();");
+    if (U->pk_b < 0)
+        sb_line(sb, "(void)fb;");
+    sb_line(sb, "for (int q = 0; q < %ld; q++) {", kr);
+    sb->indent += 4;
+    sb_line(sb, "for (int k = %ld * q; k < %ld * q + %ld; k++) {", ratio, ratio, ratio);
+    sb_line(sb, "    const real *wk = wp + (long)k * %ld;", L->G * W);
+    sb_line(sb, "    const __m512 v = _mm512_set1_ps(hp[0][k]);");
+    sb_line(sb, "    for (int i = 0; i < 4; i++)");
+    sb_line(sb, "        a[i] = _mm512_fmadd_ps(_mm512_loadu_ps(wk + 16 * i), v, a[i]);");
+    sb_line(sb, "}");
+    sb_line(sb, "const real *xk = fw + (long)(k0 + q) * %ld;", ghu);
+    sb_line(sb, "const __m512 x0 = _mm512_loadu_ps(xk), x1 = _mm512_loadu_ps(xk + 16);");
+    sb_line(sb, "const __m512 x2 = _mm512_loadu_ps(xk + 32), x3 = _mm512_loadu_ps(xk + 48);");
+    sb_line(sb, "for (int s = 0; s < %d; s++) {", FEED_PAIRS);
+    sb_line(sb, "    const __m512 v = _mm512_set1_ps(fx[s][k0 + q]);");
+    sb_line(sb, "    f[s][0] = _mm512_fmadd_ps(x0, v, f[s][0]);");
+    sb_line(sb, "    f[s][1] = _mm512_fmadd_ps(x1, v, f[s][1]);");
+    sb_line(sb, "    f[s][2] = _mm512_fmadd_ps(x2, v, f[s][2]);");
+    sb_line(sb, "    f[s][3] = _mm512_fmadd_ps(x3, v, f[s][3]);");
+    sb_line(sb, "}");
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    sb_line(sb, "for (int s = 0; s < %d; s++)", FEED_PAIRS);
+    sb_line(sb, "    for (int i = 0; i < 4; i++)");
+    sb_line(sb, "        _mm512_storeu_ps(fp[s] + 16 * i, f[s][i]);");
+    sb_line(sb, "for (int i = 0; i < 4; i++)");
+    sb_line(sb, "    _mm512_storeu_ps(acc[0] + 16 * i, a[i]);");
+    emit_tile_gates(e, L, 1, W);
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    em_pp_line(sb, "#endif");
+    sb_line(sb, "%s", "");
+}
+
 /* The pointers of live sequences [i, i + m) of step t into the tile's tables. */
 static void emit_tile_ptrs(Emitter *e, const PlanLayer *L)
 {
@@ -608,6 +700,72 @@ static void emit_rec_tiles(Emitter *e, const PlanLayer *L, const char *u0, long 
     sb_line(sb, "}");
 }
 
+/* In a feeding layer's one-sequence step, before the panel at u0: while a group's parts
+ * are left, the tile that takes the next one (fsub: chunk fsub / FEED_PARTS, part fsub %
+ * FEED_PARTS); pre, the steps the next layer finds projected, grows by a group as its last
+ * part is done. */
+static void emit_feed_call(Emitter *e, const PlanLayer *L)
+{
+    Sb *sb = e->sb;
+    const PlanLayer *U = L + 1;
+    long nsub = (long)U->G * U->H / 64 * FEED_PARTS;
+    em_pp_line(sb, "#if RNNC_FEED");
+    sb_line(sb, "if (fsub < %ld) {", nsub);
+    sb->indent += 4;
+    sb_line(sb, "const int jc = fsub / %d * 64;", FEED_PARTS);
+    sb_line(sb, "real *fq[%d];", FEED_PAIRS);
+    sb_line(sb, "for (int q = 0; q < %d; q++)", FEED_PAIRS);
+    sb_line(sb, "    fq[q] = fp[q] + jc;");
+    sb_line(sb, "%s_twf_%d(wt + (long)u0 * %ld, u0, ps, hp, ho,%s wn + %ld + jc, wn + %ld + jc,",
+            L->fn, L->tile_w, (long)L->Hr * L->G, L->block->cell == CELL_LSTM ? " cs_," : "",
+            U->pk_b >= 0 ? U->pk_b - U->pk : 0, U->pk_wx - U->pk);
+    sb_line(sb, "    fx, fq, fsub %% %d * %d);", FEED_PARTS, U->I / FEED_PARTS);
+    sb_line(sb, "if (++fsub == %ld)", nsub);
+    sb_line(sb, "    *pre = fend;");
+    sb_line(sb, "continue;");
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    em_pp_line(sb, "#endif");
+}
+
+/* After a feeding layer's one-sequence step s: with the group's FEED_PAIRS steps done (s
+ * the last), their rows of x (this layer's outputs) and of the next layer's projection
+ * (FEED_PAIRS rows at most as long as this layer's own: they overwrite rows it has read) for
+ * the tiles of the steps after (the group before has had as many tiles as it has parts). */
+static void emit_feed_group(Emitter *e, const PlanLayer *L)
+{
+    Sb *sb = e->sb;
+    long ghu = (long)L[1].G * L[1].H;
+    em_pp_line(sb, "#if RNNC_FEED");
+    sb_line(sb, "if (feed && s %% %d == %d) {", FEED_PAIRS, FEED_PAIRS - 1);
+    sb_line(sb, "    const int b = perm[0];");
+    sb_line(sb, "    fsub = 0, fend = s + 1;");
+    sb_line(sb, "    for (int q = 0; q < %d; q++) {", FEED_PAIRS);
+    sb_line(sb, "        fx[q] = y + b * ysb + (s - %d + q) * yst;", FEED_PAIRS - 1);
+    sb_line(sb, "        fp[q] = xp + ((long)b * T + s - %d + q) * %ld;", FEED_PAIRS - 1, ghu);
+    sb_line(sb, "    }");
+    sb_line(sb, "}");
+    em_pp_line(sb, "#endif");
+}
+
+/* A feeding layer's state, at the start of its <fn>_seq: one live sequence, forward. */
+static void emit_feed_state(Emitter *e, const PlanLayer *L)
+{
+    Sb *sb = e->sb;
+    long nsub = (long)L[1].G * L[1].H / 64 * FEED_PARTS;
+    sb_line(sb, "*pre = 0;");
+    em_pp_line(sb, "#if RNNC_FEED");
+    sb_line(sb,
+            "/* one sequence: its tiles carry the next layer's projection (emit_feed_tile) */");
+    sb_line(sb, "const int feed = bs[0] == 1 && !reverse;");
+    sb_line(sb, "int fsub = %ld, fend = 0; /* the group's next part; its last step + 1 */", nsub);
+    sb_line(sb, "const real *fx[%d] = {0};", FEED_PAIRS);
+    sb_line(sb, "real *fp[%d] = {0};", FEED_PAIRS);
+    em_pp_line(sb, "#else");
+    sb_line(sb, "(void)wn;");
+    em_pp_line(sb, "#endif");
+}
+
 /* In <fn>_seq(c): the recurrence, step by step; h_t goes to the layer's output, then
  * becomes the state the next step reads. */
 static void emit_rec_pass(Emitter *e, const PlanLayer *L)
@@ -643,15 +801,20 @@ static void emit_rec_pass(Emitter *e, const PlanLayer *L)
             sb->indent -= 4;
             sb_line(sb, "}");
             sb_line(sb, "for (int v = 0; v < %ld; v += %ld) {", H, W);
-            sb_line(sb,
-                    "    const int u0 = s & 1 ? %ld - v : v; /* odd steps from the last panel */",
+            sb->indent += 4;
+            sb_line(sb, "const int u0 = s & 1 ? %ld - v : v; /* odd steps from the last panel */",
                     H - W);
-            sb_line(sb, "    %s_tw_%ld(w, wt + (long)u0 * %ld, u0, ps, hp, ho%s);", L->fn, W,
+            if (em_feed(e, L))
+                emit_feed_call(e, L);
+            sb_line(sb, "%s_tw_%ld(w, wt + (long)u0 * %ld, u0, ps, hp, ho%s);", L->fn, W,
                     (long)L->Hr * L->G, tile_extra(e, L));
+            sb->indent -= 4;
             sb_line(sb, "}");
         }
         sb_line(sb, "vec_copy(h + (long)perm[0] * %ld, ho[0], %d);", em_hstride(e, L, e->cache),
                 L->Hr);
+        if (em_feed(e, L))
+            emit_feed_group(e, L);
         sb_line(sb, "continue;");
         sb->indent -= 4;
         sb_line(sb, "}");
@@ -748,7 +911,10 @@ static void emit_tiled_seq(Emitter *e, const PlanLayer *L)
                 "    real *y, long ysb, long yst, int T, const int *bs, const int *perm, "
                 "real *h,%s",
                 lstm ? " real *c," : "");
-        sb_line(sb, "    real *xp, int reverse)");
+        sb_line(sb, "    real *xp, int reverse%s)",
+                em_feed(e, L)  ? ", const real *wn, int *pre"
+                : em_fed(e, L) ? ", int pre"
+                               : "");
     }
     sb_line(sb, "{");
     sb->indent += 4;
@@ -767,6 +933,8 @@ static void emit_tiled_seq(Emitter *e, const PlanLayer *L)
         sb_line(sb, "int panels = 0; /* copied at the first step with one live sequence */");
         sb_line(sb, "xp += %ld;", e->p->wt_width);
     }
+    if (em_feed(e, L))
+        emit_feed_state(e, L);
     if (fused_run(e, L)) {
         sb_line(sb, "if (!fuse) {");
         sb->indent += 4;
@@ -795,6 +963,8 @@ void em_tile_layer(Emitter *e, const PlanLayer *L)
     }
     if (L->tile_w)
         emit_rec_tile(e, L, 1, L->tile_w, 1);
+    if (em_feed(e, L))
+        emit_feed_tile(e, L);
     for (int ns = 1; ns <= L->tile_s; ns++) {
         if (L->H / U)
             emit_rec_tile(e, L, ns, U, 0);

@@ -510,9 +510,9 @@ void channel_tracker_pack(const real *p, real *pw)
 
 long channel_tracker_scratch_bytes(int B, int T)
 {
-    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
+    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + 63) / 64 * 64 /
         (long)sizeof(real);
-    return (long)sizeof(real) * (ireals + (long)B * 16 + (long)B * T * 16);
+    return (long)sizeof(real) * (ireals + (long)B * 32 + (long)B * T * 32);
 }
 
 int channel_tracker_forward(const real *w, const real *x, const int *lengths, int B, int T,
@@ -531,12 +531,12 @@ int channel_tracker_forward_par(const real *w, const real *x, const int *lengths
         return -1;
     int *len = (int *)scratch, *perm = len + B, *bs = perm + B;
     int *pp = bs + T, *pbs = pp + B; /* this part's perm and bs */
-    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
+    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + 63) / 64 * 64 /
         (long)sizeof(real);
     real *h = (real *)scratch + ireals; /* (B, 8) */
     real *buf[2]; /* layer outputs, 2 x (B, T, 8) */
-    buf[0] = (real *)shared + ireals + (long)B * 16; /* (B, T, 8) */
-    buf[1] = (real *)shared + ireals + (long)B * 16 + (long)B * T * 8; /* (B, T, 8) */
+    buf[0] = (real *)shared + ireals + (long)B * 32; /* (B, T, 8) */
+    buf[1] = (real *)shared + ireals + (long)B * 32 + (long)B * T * 16; /* (B, T, 8) */
     if (pack_batch(lengths, B, T, len, perm, bs) < 0)
         return -1;
     for (int i = 0; i < B; i++)

@@ -627,9 +627,9 @@ void cho_gru_pack(const real *p, real *pw)
 
 long cho_gru_scratch_bytes(int B, int T)
 {
-    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
+    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + 63) / 64 * 64 /
         (long)sizeof(real);
-    return (long)sizeof(real) * (ireals + (long)B * 24 + (long)B * T * 60);
+    return (long)sizeof(real) * (ireals + (long)B * 32 + (long)B * T * 80);
 }
 
 int cho_gru_forward(const real *w, const real *x, const int *lengths, int B, int T,
@@ -648,13 +648,13 @@ int cho_gru_forward_par(const real *w, const real *x, const int *lengths, int B,
         return -1;
     int *len = (int *)scratch, *perm = len + B, *bs = perm + B;
     int *pp = bs + T, *pbs = pp + B; /* this part's perm and bs */
-    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
+    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + 63) / 64 * 64 /
         (long)sizeof(real);
     real *h = (real *)scratch + ireals; /* (B, 12) */
     real *buf[2]; /* layer outputs, 2 x (B, T, 12) */
-    buf[0] = (real *)shared + ireals + (long)B * 24; /* (B, T, 12) */
-    buf[1] = (real *)shared + ireals + (long)B * 24 + (long)B * T * 12; /* (B, T, 12) */
-    real *xp = (real *)scratch + ireals + (long)B * 24 + (long)B * T * 24; /* (B, T, 36) */
+    buf[0] = (real *)shared + ireals + (long)B * 32; /* (B, T, 12) */
+    buf[1] = (real *)shared + ireals + (long)B * 32 + (long)B * T * 16; /* (B, T, 12) */
+    real *xp = (real *)scratch + ireals + (long)B * 32 + (long)B * T * 32; /* (B, T, 36) */
     if (pack_batch(lengths, B, T, len, perm, bs) < 0)
         return -1;
     for (int i = 0; i < B; i++)

@@ -999,9 +999,9 @@ void projected_lstm_pack(const real *p, real *pw)
 
 long projected_lstm_scratch_bytes(int B, int T)
 {
-    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
+    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + 63) / 64 * 64 /
         (long)sizeof(real);
-    return (long)sizeof(real) * (ireals + (long)B * 68 + (long)B * T * 256);
+    return (long)sizeof(real) * (ireals + (long)B * 80 + (long)B * T * 256);
 }
 
 int projected_lstm_forward(const real *w, const real *x, const int *lengths, int B, int T,
@@ -1020,14 +1020,14 @@ int projected_lstm_forward_par(const real *w, const real *x, const int *lengths,
         return -1;
     int *len = (int *)scratch, *perm = len + B, *bs = perm + B;
     int *pp = bs + T, *pbs = pp + B; /* this part's perm and bs */
-    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
+    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + 63) / 64 * 64 /
         (long)sizeof(real);
     real *h = (real *)scratch + ireals; /* (B, 20) */
-    real *c = (real *)scratch + ireals + (long)B * 20; /* (B, 48) */
+    real *c = (real *)scratch + ireals + (long)B * 32; /* (B, 48) */
     real *buf[2]; /* layer outputs, 2 x (B, T, 32) */
-    buf[0] = (real *)shared + ireals + (long)B * 68; /* (B, T, 32) */
-    buf[1] = (real *)shared + ireals + (long)B * 68 + (long)B * T * 32; /* (B, T, 32) */
-    real *xp = (real *)scratch + ireals + (long)B * 68 + (long)B * T * 64; /* (B, T, 192) */
+    buf[0] = (real *)shared + ireals + (long)B * 80; /* (B, T, 32) */
+    buf[1] = (real *)shared + ireals + (long)B * 80 + (long)B * T * 32; /* (B, T, 32) */
+    real *xp = (real *)scratch + ireals + (long)B * 80 + (long)B * T * 64; /* (B, T, 192) */
     if (pack_batch(lengths, B, T, len, perm, bs) < 0)
         return -1;
     for (int i = 0; i < B; i++)

@@ -2687,9 +2687,9 @@ void tagger_pack(const real *p, real *pw)
 
 long tagger_scratch_bytes(int B, int T)
 {
-    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
+    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + 63) / 64 * 64 /
         (long)sizeof(real);
-    return (long)sizeof(real) * (ireals + (long)B * 48 + (long)B * T * 168);
+    return (long)sizeof(real) * (ireals + (long)B * 64 + (long)B * T * 176);
 }
 
 int tagger_forward(const real *w, const real *x, const int *lengths, int B, int T,
@@ -2708,13 +2708,13 @@ int tagger_forward_par(const real *w, const real *x, const int *lengths, int B, 
         return -1;
     int *len = (int *)scratch, *perm = len + B, *bs = perm + B;
     int *pp = bs + T, *pbs = pp + B; /* this part's perm and bs */
-    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
+    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + 63) / 64 * 64 /
         (long)sizeof(real);
     real *h = (real *)scratch + ireals; /* (B, 24) */
     real *buf[2]; /* layer outputs, 2 x (B, T, 48) */
-    buf[0] = (real *)shared + ireals + (long)B * 48; /* (B, T, 48) */
-    buf[1] = (real *)shared + ireals + (long)B * 48 + (long)B * T * 48; /* (B, T, 48) */
-    real *xp = (real *)scratch + ireals + (long)B * 48 + (long)B * T * 96; /* (B, T, 72) */
+    buf[0] = (real *)shared + ireals + (long)B * 64; /* (B, T, 48) */
+    buf[1] = (real *)shared + ireals + (long)B * 64 + (long)B * T * 48; /* (B, T, 48) */
+    real *xp = (real *)scratch + ireals + (long)B * 64 + (long)B * T * 96; /* (B, T, 72) */
     if (pack_batch(lengths, B, T, len, perm, bs) < 0)
         return -1;
     for (int i = 0; i < B; i++)

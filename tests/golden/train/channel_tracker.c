@@ -235,30 +235,30 @@ typedef struct TrainMem {
 static long train_mem(void *cache, int B, int T, TrainMem *m)
 {
     real *r = (real *)cache;
-    long at = ((2L * B + 1L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
-              (long)sizeof(real);
+    long at = ((2L * B + 1L * T) * (long)sizeof(int) + 63) / 64 * 64 /
+              (long)sizeof(real); /* every region 64 bytes apart (the plan's) */
     const long BT = (long)B * T;
     m->len = (int *)cache;
     m->perm = r ? m->len + B : 0;
     m->bs = r ? m->perm + B : 0;
     m->h = r ? r + at : 0;
-    at += (long)B * 8;
+    at += (long)B * 16;
     m->c = r ? r + at : 0;
-    at += (long)B * 8;
+    at += (long)B * 16;
     m->out[0] = r ? r + at : 0;
-    at += BT * 8;
+    at += BT * 16;
     m->a[0] = r ? r + at : 0;
-    at += BT * 24;
+    at += BT * 32;
     m->h0[0] = r ? r + at : 0;
-    at += (long)B * 8;
+    at += (long)B * 16;
     m->wb[0] = r ? r + at : 0;
     at += 240;
     m->ex[0] = r ? r + at : 0;
-    at += BT * 8;
+    at += BT * 16;
     m->dy[0] = r ? r + at : 0;
-    at += BT * 8;
+    at += BT * 16;
     m->dhn[0] = r ? r + at : 0;
-    at += (long)B * 8;
+    at += (long)B * 16;
     return at;
 }
 
@@ -1074,9 +1074,9 @@ void channel_tracker_pack(const real *p, real *pw)
 
 long channel_tracker_scratch_bytes(int B, int T)
 {
-    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
+    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + 63) / 64 * 64 /
         (long)sizeof(real);
-    return (long)sizeof(real) * (ireals + (long)B * 16 + (long)B * T * 16);
+    return (long)sizeof(real) * (ireals + (long)B * 32 + (long)B * T * 32);
 }
 
 int channel_tracker_forward(const real *w, const real *x, const int *lengths, int B, int T,
@@ -1095,12 +1095,12 @@ int channel_tracker_forward_par(const real *w, const real *x, const int *lengths
         return -1;
     int *len = (int *)scratch, *perm = len + B, *bs = perm + B;
     int *pp = bs + T, *pbs = pp + B; /* this part's perm and bs */
-    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
+    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + 63) / 64 * 64 /
         (long)sizeof(real);
     real *h = (real *)scratch + ireals; /* (B, 8) */
     real *buf[2]; /* layer outputs, 2 x (B, T, 8) */
-    buf[0] = (real *)shared + ireals + (long)B * 16; /* (B, T, 8) */
-    buf[1] = (real *)shared + ireals + (long)B * 16 + (long)B * T * 8; /* (B, T, 8) */
+    buf[0] = (real *)shared + ireals + (long)B * 32; /* (B, T, 8) */
+    buf[1] = (real *)shared + ireals + (long)B * 32 + (long)B * T * 16; /* (B, T, 8) */
     if (pack_batch(lengths, B, T, len, perm, bs) < 0)
         return -1;
     for (int i = 0; i < B; i++)

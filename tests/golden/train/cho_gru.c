@@ -247,44 +247,44 @@ typedef struct TrainMem {
 static long train_mem(void *cache, int B, int T, TrainMem *m)
 {
     real *r = (real *)cache;
-    long at = ((2L * B + 1L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
-              (long)sizeof(real);
+    long at = ((2L * B + 1L * T) * (long)sizeof(int) + 63) / 64 * 64 /
+              (long)sizeof(real); /* every region 64 bytes apart (the plan's) */
     const long BT = (long)B * T;
     m->len = (int *)cache;
     m->perm = r ? m->len + B : 0;
     m->bs = r ? m->perm + B : 0;
     m->h = r ? r + at : 0;
-    at += (long)B * 12;
+    at += (long)B * 16;
     m->c = r ? r + at : 0;
-    at += (long)B * 12;
+    at += (long)B * 16;
     m->out[0] = r ? r + at : 0;
-    at += BT * 12;
+    at += BT * 16;
     m->a[0] = r ? r + at : 0;
-    at += BT * 36;
+    at += BT * 48;
     m->h0[0] = r ? r + at : 0;
-    at += (long)B * 12;
+    at += (long)B * 16;
     m->wb[0] = r ? r + at : 0;
-    at += 648;
+    at += 656;
     m->out[1] = r ? r + at : 0;
-    at += BT * 12;
+    at += BT * 16;
     m->a[1] = r ? r + at : 0;
-    at += BT * 36;
+    at += BT * 48;
     m->h0[1] = r ? r + at : 0;
-    at += (long)B * 12;
+    at += (long)B * 16;
     m->wb[1] = r ? r + at : 0;
     at += 864;
     m->dy[0] = r ? r + at : 0;
-    at += BT * 12;
+    at += BT * 16;
     m->bz[0] = r ? r + at : 0;
-    at += (long)B * 312;
+    at += (long)B * 320;
     m->dhn[0] = r ? r + at : 0;
-    at += (long)B * 12;
+    at += (long)B * 16;
     m->dy[1] = r ? r + at : 0;
-    at += BT * 12;
+    at += BT * 16;
     m->bz[1] = r ? r + at : 0;
-    at += (long)B * 672;
+    at += (long)B * 768;
     m->dhn[1] = r ? r + at : 0;
-    at += (long)B * 12;
+    at += (long)B * 16;
     return at;
 }
 
@@ -1014,7 +1014,7 @@ static void blk_gru_l0_bx6(const real *wb, const real *const *dzs, real *const *
     }
 }
 
-/* gru layer 0: the gradient of W_ih from n rows of scratch (bz + i * 78): dz
+/* gru layer 0: the gradient of W_ih from n rows of scratch (bz + i * 80): dz
  * and x, added in order (the backward's part, or in parts the one below). */
 static void blk_gru_l0_bwx(real *dw, int n, const real *bz)
 {
@@ -1028,7 +1028,7 @@ static void blk_gru_l0_bwx(real *dw, int n, const real *bz)
             for (int j = 0; j < 36; j++)
                 acc[r][j] = d0[r * 36 + j];
         for (int i = 0; i < n; i++) {
-            const real *z = bz + (long)i * 78, *d = z + 0 + jc;
+            const real *z = bz + (long)i * 80, *d = z + 0 + jc;
             for (int r = 0; r < 6; r++) {
                 const real v = z[72 + k0 + r];
                 for (int j = 0; j < 36; j++)
@@ -1049,7 +1049,7 @@ static void blk_gru_l0_bwh(real *dw, int n, const real *bz)
     real *db = dw;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 36; j++)
-            db[j] += bz[(long)i * 78 + j];
+            db[j] += bz[(long)i * 80 + j];
     real *dwh = dw + 252;
     {
     for (int k0 = 0; k0 < 12; k0 += 6) {
@@ -1060,7 +1060,7 @@ static void blk_gru_l0_bwh(real *dw, int n, const real *bz)
             for (int j = 0; j < 24; j++)
                 acc[r][j] = d0[r * 36 + j];
         for (int i = 0; i < n; i++) {
-            const real *z = bz + (long)i * 78, *d = z + 0 + jc;
+            const real *z = bz + (long)i * 80, *d = z + 0 + jc;
             for (int r = 0; r < 6; r++) {
                 const real v = z[60 + k0 + r];
                 for (int j = 0; j < 24; j++)
@@ -1081,7 +1081,7 @@ static void blk_gru_l0_bwh(real *dw, int n, const real *bz)
             for (int j = 0; j < 12; j++)
                 acc[r][j] = d0[r * 36 + j];
         for (int i = 0; i < n; i++) {
-            const real *z = bz + (long)i * 78, *d = z + 24 + jc;
+            const real *z = bz + (long)i * 80, *d = z + 24 + jc;
             for (int r = 0; r < 6; r++) {
                 const real v = z[48 + k0 + r];
                 for (int j = 0; j < 12; j++)
@@ -1096,7 +1096,7 @@ static void blk_gru_l0_bwh(real *dw, int n, const real *bz)
 }
 
 /* gru layer 0: backward through time over a packed batch, one direction; bz
- * is scratch, (4 B, 78). */
+ * is scratch, (4 B, 80). */
 static void blk_gru_l0_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
     const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
     const int *bs, const int *perm, const int *len, const real *a, real *dhn,
@@ -1109,7 +1109,7 @@ static void blk_gru_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
     int nz = *nzp; /* rows of bz waiting for the weight gradients (calls before) */
     for (int s = s0; s < s1; s++) {
         const int t = reverse ? s : T - 1 - s, n = bs[t];
-        real *const bzs = bz + (long)nz * 78; /* this step's rows */
+        real *const bzs = bz + (long)nz * 80; /* this step's rows */
         for (int i = 0; i < n; i++) {
             const int b = perm[i];
             const long bt = (long)b * T + t;
@@ -1132,7 +1132,7 @@ static void blk_gru_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
             const real *dyt = dy + b * ysb + t * yst, *dhb = dhn + (long)b * 12;
             for (int j = 0; j < 12; j++)
                 dh[j] = dyt[j] + dhb[j];
-            real *z = bzs + (long)i * 78;
+            real *z = bzs + (long)i * 80;
             blk_gru_l0_bdz(wb, hp, a + bt * 36, dh, dw, z, z + 36);
             vec_copy(z + 60, hp, 12);
             vec_copy(z + 72, x + b * xsb + t * xst, 6);
@@ -1143,7 +1143,7 @@ static void blk_gru_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
         for (int i = 0, r = 0, m; r < nt; r++, i += m) {
             m = n / nt + (r < n % nt);
             for (int q = 0; q < m; q++) {
-                const real *z = bzs + (long)(i + q) * 78;
+                const real *z = bzs + (long)(i + q) * 80;
                 const int b = perm[i + q];
                 dzs[q] = z;
                 hds[q] = z + 36;
@@ -1914,7 +1914,7 @@ static void blk_gru_l1_bx6(const real *wb, const real *const *dzs, real *const *
     }
 }
 
-/* gru layer 1: the gradient of W_ih from n rows of scratch (bz + i * 84): dz
+/* gru layer 1: the gradient of W_ih from n rows of scratch (bz + i * 96): dz
  * and x, added in order (the backward's part, or in parts the one below). */
 static void blk_gru_l1_bwx(real *dw, int n, const real *bz)
 {
@@ -1928,7 +1928,7 @@ static void blk_gru_l1_bwx(real *dw, int n, const real *bz)
             for (int j = 0; j < 36; j++)
                 acc[r][j] = d0[r * 36 + j];
         for (int i = 0; i < n; i++) {
-            const real *z = bz + (long)i * 84, *d = z + 0 + jc;
+            const real *z = bz + (long)i * 96, *d = z + 0 + jc;
             for (int r = 0; r < 6; r++) {
                 const real v = z[72 + k0 + r];
                 for (int j = 0; j < 36; j++)
@@ -1949,7 +1949,7 @@ static void blk_gru_l1_bwh(real *dw, int n, const real *bz)
     real *db = dw;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 36; j++)
-            db[j] += bz[(long)i * 84 + j];
+            db[j] += bz[(long)i * 96 + j];
     real *dwh = dw + 468;
     {
     for (int k0 = 0; k0 < 12; k0 += 6) {
@@ -1960,7 +1960,7 @@ static void blk_gru_l1_bwh(real *dw, int n, const real *bz)
             for (int j = 0; j < 24; j++)
                 acc[r][j] = d0[r * 36 + j];
         for (int i = 0; i < n; i++) {
-            const real *z = bz + (long)i * 84, *d = z + 0 + jc;
+            const real *z = bz + (long)i * 96, *d = z + 0 + jc;
             for (int r = 0; r < 6; r++) {
                 const real v = z[60 + k0 + r];
                 for (int j = 0; j < 24; j++)
@@ -1981,7 +1981,7 @@ static void blk_gru_l1_bwh(real *dw, int n, const real *bz)
             for (int j = 0; j < 12; j++)
                 acc[r][j] = d0[r * 36 + j];
         for (int i = 0; i < n; i++) {
-            const real *z = bz + (long)i * 84, *d = z + 24 + jc;
+            const real *z = bz + (long)i * 96, *d = z + 24 + jc;
             for (int r = 0; r < 6; r++) {
                 const real v = z[48 + k0 + r];
                 for (int j = 0; j < 12; j++)
@@ -1996,7 +1996,7 @@ static void blk_gru_l1_bwh(real *dw, int n, const real *bz)
 }
 
 /* gru layer 1: backward through time over a packed batch, one direction; bz
- * is scratch, (4 B, 84). */
+ * is scratch, (4 B, 96). */
 static void blk_gru_l1_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
     const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
     const int *bs, const int *perm, const int *len, const real *a, real *dhn,
@@ -2009,7 +2009,7 @@ static void blk_gru_l1_seqb(const real *wb, const real *x, long xsb, long xst, r
     int nz = *nzp; /* rows of bz waiting for the weight gradients (calls before) */
     for (int s = s0; s < s1; s++) {
         const int t = reverse ? s : T - 1 - s, n = bs[t];
-        real *const bzs = bz + (long)nz * 84; /* this step's rows */
+        real *const bzs = bz + (long)nz * 96; /* this step's rows */
         for (int i = 0; i < n; i++) {
             const int b = perm[i];
             const long bt = (long)b * T + t;
@@ -2032,7 +2032,7 @@ static void blk_gru_l1_seqb(const real *wb, const real *x, long xsb, long xst, r
             const real *dyt = dy + b * ysb + t * yst, *dhb = dhn + (long)b * 12;
             for (int j = 0; j < 12; j++)
                 dh[j] = dyt[j] + dhb[j];
-            real *z = bzs + (long)i * 84;
+            real *z = bzs + (long)i * 96;
             blk_gru_l1_bdz(wb, hp, a + bt * 36, dh, dw, z, z + 36);
             vec_copy(z + 60, hp, 12);
             vec_copy(z + 72, x + b * xsb + t * xst, 12);
@@ -2043,7 +2043,7 @@ static void blk_gru_l1_seqb(const real *wb, const real *x, long xsb, long xst, r
         for (int i = 0, r = 0, m; r < nt; r++, i += m) {
             m = n / nt + (r < n % nt);
             for (int q = 0; q < m; q++) {
-                const real *z = bzs + (long)(i + q) * 84;
+                const real *z = bzs + (long)(i + q) * 96;
                 const int b = perm[i + q];
                 dzs[q] = z;
                 hds[q] = z + 36;
@@ -2122,9 +2122,9 @@ void cho_gru_pack(const real *p, real *pw)
 
 long cho_gru_scratch_bytes(int B, int T)
 {
-    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
+    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + 63) / 64 * 64 /
         (long)sizeof(real);
-    return (long)sizeof(real) * (ireals + (long)B * 24 + (long)B * T * 60);
+    return (long)sizeof(real) * (ireals + (long)B * 32 + (long)B * T * 80);
 }
 
 int cho_gru_forward(const real *w, const real *x, const int *lengths, int B, int T,
@@ -2143,13 +2143,13 @@ int cho_gru_forward_par(const real *w, const real *x, const int *lengths, int B,
         return -1;
     int *len = (int *)scratch, *perm = len + B, *bs = perm + B;
     int *pp = bs + T, *pbs = pp + B; /* this part's perm and bs */
-    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
+    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + 63) / 64 * 64 /
         (long)sizeof(real);
     real *h = (real *)scratch + ireals; /* (B, 12) */
     real *buf[2]; /* layer outputs, 2 x (B, T, 12) */
-    buf[0] = (real *)shared + ireals + (long)B * 24; /* (B, T, 12) */
-    buf[1] = (real *)shared + ireals + (long)B * 24 + (long)B * T * 12; /* (B, T, 12) */
-    real *xp = (real *)scratch + ireals + (long)B * 24 + (long)B * T * 24; /* (B, T, 36) */
+    buf[0] = (real *)shared + ireals + (long)B * 32; /* (B, T, 12) */
+    buf[1] = (real *)shared + ireals + (long)B * 32 + (long)B * T * 16; /* (B, T, 12) */
+    real *xp = (real *)scratch + ireals + (long)B * 32 + (long)B * T * 32; /* (B, T, 36) */
     if (pack_batch(lengths, B, T, len, perm, bs) < 0)
         return -1;
     for (int i = 0; i < B; i++)
@@ -2338,7 +2338,7 @@ int cho_gru_backward(const real *w, const real *x, int B, int T, const real *dou
                 sync(ctx, 1, s0, 0);
             if (hand && s0 % 4 == 0 && s0 >= 8) /* its ring's half: taken */
                 sync(ctx, 1, s0, -(s0 - 4));
-            real *const bzq = m.bz[1] + (hand ? (long)(s0 / 4 % 2) * B * 336 : 0);
+            real *const bzq = m.bz[1] + (hand ? (long)(s0 / 4 % 2) * B * 384 : 0);
             blk_gru_l1_seqb(m.wb[1], m.out[0], (long)T * 12, 12, m.dy[0],
                 m.out[1] + 0, m.dy[1] + 0, (long)T * 12, 12, T, s0, s1, m.bs, m.perm,
                 m.len, m.a[1], m.dhn[1], dw + 684, m.h0[1], bzq, &nz, hand, 0);
@@ -2370,7 +2370,7 @@ int cho_gru_backward(const real *w, const real *x, int B, int T, const real *dou
                 int n = 0;
                 for (int s = s0 - s0 % 4; s <= s0; s++)
                     n += m.bs[T - 1 - s];
-                blk_gru_l1_bwx(dw + 684, n, m.bz[1] + (long)(s0 / 4 % 2) * B * 336);
+                blk_gru_l1_bwx(dw + 684, n, m.bz[1] + (long)(s0 / 4 % 2) * B * 384);
             }
             blk_gru_l0_seqb(m.wb[0], x, 6, (long)B * 6, 0,
                 m.out[0] + 0, m.dy[0] + 0, (long)T * 12, 12, T, s0, s1, m.bs, m.perm,

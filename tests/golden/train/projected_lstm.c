@@ -352,14 +352,14 @@ typedef struct TrainMem {
 static long train_mem(void *cache, int B, int T, TrainMem *m)
 {
     real *r = (real *)cache;
-    long at = ((2L * B + 1L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
-              (long)sizeof(real);
+    long at = ((2L * B + 1L * T) * (long)sizeof(int) + 63) / 64 * 64 /
+              (long)sizeof(real); /* every region 64 bytes apart (the plan's) */
     const long BT = (long)B * T;
     m->len = (int *)cache;
     m->perm = r ? m->len + B : 0;
     m->bs = r ? m->perm + B : 0;
     m->h = r ? r + at : 0;
-    at += (long)B * 20;
+    at += (long)B * 32;
     m->c = r ? r + at : 0;
     at += (long)B * 48;
     m->out[0] = r ? r + at : 0;
@@ -385,11 +385,11 @@ static long train_mem(void *cache, int B, int T, TrainMem *m)
     m->cs[1] = r ? r + at : 0;
     at += BT * 48;
     m->out[1] = r ? r + at : 0;
-    at += BT * 20;
+    at += BT * 32;
     m->a[2] = r ? r + at : 0;
-    at += BT * 20;
+    at += BT * 32;
     m->h0[2] = r ? r + at : 0;
-    at += (long)B * 20;
+    at += (long)B * 32;
     m->wb[2] = r ? r + at : 0;
     at += 1040;
     m->dy[0] = r ? r + at : 0;
@@ -401,11 +401,11 @@ static long train_mem(void *cache, int B, int T, TrainMem *m)
     m->dcn[0] = r ? r + at : 0;
     at += (long)B * 48;
     m->dy[1] = r ? r + at : 0;
-    at += BT * 20;
+    at += BT * 32;
     m->bz[1] = r ? r + at : 0;
-    at += (long)B * 288;
+    at += (long)B * 320;
     m->dhn[1] = r ? r + at : 0;
-    at += (long)B * 20;
+    at += (long)B * 32;
     return at;
 }
 
@@ -2700,7 +2700,7 @@ static void blk_rnn_l0_bx6(const real *wb, const real *const *dzs, real *const *
     }
 }
 
-/* rnn layer 0: the gradient of W_ih from n rows of scratch (bz + i * 72): dz
+/* rnn layer 0: the gradient of W_ih from n rows of scratch (bz + i * 80): dz
  * and x, added in order (the backward's part, or in parts the one below). */
 static void blk_rnn_l0_bwx(real *dw, int n, const real *bz)
 {
@@ -2714,7 +2714,7 @@ static void blk_rnn_l0_bwx(real *dw, int n, const real *bz)
             for (int j = 0; j < 20; j++)
                 acc[r][j] = d0[r * 20 + j];
         for (int i = 0; i < n; i++) {
-            const real *z = bz + (long)i * 72, *d = z + 0 + jc;
+            const real *z = bz + (long)i * 80, *d = z + 0 + jc;
             for (int r = 0; r < 6; r++) {
                 const real v = z[40 + k0 + r];
                 for (int j = 0; j < 20; j++)
@@ -2736,7 +2736,7 @@ static void blk_rnn_l0_bwx(real *dw, int n, const real *bz)
             for (int j = 0; j < 20; j++)
                 acc[r][j] = d0[r * 20 + j];
         for (int i = 0; i < n; i++) {
-            const real *z = bz + (long)i * 72, *d = z + 0 + jc;
+            const real *z = bz + (long)i * 80, *d = z + 0 + jc;
             for (int r = 0; r < 2; r++) {
                 const real v = z[40 + k0 + r];
                 for (int j = 0; j < 20; j++)
@@ -2764,7 +2764,7 @@ static void blk_rnn_l0_bwh(real *dw, int n, const real *bz)
             for (int j = 0; j < 20; j++)
                 acc[r][j] = d0[r * 20 + j];
         for (int i = 0; i < n; i++) {
-            const real *z = bz + (long)i * 72, *d = z + 0 + jc;
+            const real *z = bz + (long)i * 80, *d = z + 0 + jc;
             for (int r = 0; r < 6; r++) {
                 const real v = z[20 + k0 + r];
                 for (int j = 0; j < 20; j++)
@@ -2786,7 +2786,7 @@ static void blk_rnn_l0_bwh(real *dw, int n, const real *bz)
             for (int j = 0; j < 20; j++)
                 acc[r][j] = d0[r * 20 + j];
         for (int i = 0; i < n; i++) {
-            const real *z = bz + (long)i * 72, *d = z + 0 + jc;
+            const real *z = bz + (long)i * 80, *d = z + 0 + jc;
             for (int r = 0; r < 2; r++) {
                 const real v = z[20 + k0 + r];
                 for (int j = 0; j < 20; j++)
@@ -2801,7 +2801,7 @@ static void blk_rnn_l0_bwh(real *dw, int n, const real *bz)
 }
 
 /* rnn layer 0: backward through time over a packed batch, one direction; bz
- * is scratch, (4 B, 72). */
+ * is scratch, (4 B, 80). */
 static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
     const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
     const int *bs, const int *perm, const int *len, const real *a, real *dhn,
@@ -2813,7 +2813,7 @@ static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
     int nz = *nzp; /* rows of bz waiting for the weight gradients (calls before) */
     for (int s = s0; s < s1; s++) {
         const int t = reverse ? s : T - 1 - s, n = bs[t];
-        real *const bzs = bz + (long)nz * 72; /* this step's rows */
+        real *const bzs = bz + (long)nz * 80; /* this step's rows */
         for (int i = 0; i < n; i++) {
             const int b = perm[i];
             const long bt = (long)b * T + t;
@@ -2836,7 +2836,7 @@ static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
             const real *dyt = dy + b * ysb + t * yst, *dhb = dhn + (long)b * 20;
             for (int j = 0; j < 20; j++)
                 dh[j] = dyt[j] + dhb[j];
-            real *z = bzs + (long)i * 72;
+            real *z = bzs + (long)i * 80;
             blk_rnn_l0_bdz(wb, hp, a + bt * 20, dh, dw, z);
             vec_copy(z + 20, hp, 20);
             vec_copy(z + 40, x + b * xsb + t * xst, 32);
@@ -2845,7 +2845,7 @@ static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
         for (int i = 0, r = 0, m; r < nt; r++, i += m) {
             m = n / nt + (r < n % nt);
             for (int q = 0; q < m; q++) {
-                const real *z = bzs + (long)(i + q) * 72;
+                const real *z = bzs + (long)(i + q) * 80;
                 const int b = perm[i + q];
                 dzs[q] = z;
                 dhs[q] = dhn + (long)b * 20;
@@ -2940,9 +2940,9 @@ void projected_lstm_pack(const real *p, real *pw)
 
 long projected_lstm_scratch_bytes(int B, int T)
 {
-    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
+    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + 63) / 64 * 64 /
         (long)sizeof(real);
-    return (long)sizeof(real) * (ireals + (long)B * 68 + (long)B * T * 256);
+    return (long)sizeof(real) * (ireals + (long)B * 80 + (long)B * T * 256);
 }
 
 int projected_lstm_forward(const real *w, const real *x, const int *lengths, int B, int T,
@@ -2961,14 +2961,14 @@ int projected_lstm_forward_par(const real *w, const real *x, const int *lengths,
         return -1;
     int *len = (int *)scratch, *perm = len + B, *bs = perm + B;
     int *pp = bs + T, *pbs = pp + B; /* this part's perm and bs */
-    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
+    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + 63) / 64 * 64 /
         (long)sizeof(real);
     real *h = (real *)scratch + ireals; /* (B, 20) */
-    real *c = (real *)scratch + ireals + (long)B * 20; /* (B, 48) */
+    real *c = (real *)scratch + ireals + (long)B * 32; /* (B, 48) */
     real *buf[2]; /* layer outputs, 2 x (B, T, 32) */
-    buf[0] = (real *)shared + ireals + (long)B * 68; /* (B, T, 32) */
-    buf[1] = (real *)shared + ireals + (long)B * 68 + (long)B * T * 32; /* (B, T, 32) */
-    real *xp = (real *)scratch + ireals + (long)B * 68 + (long)B * T * 64; /* (B, T, 192) */
+    buf[0] = (real *)shared + ireals + (long)B * 80; /* (B, T, 32) */
+    buf[1] = (real *)shared + ireals + (long)B * 80 + (long)B * T * 32; /* (B, T, 32) */
+    real *xp = (real *)scratch + ireals + (long)B * 80 + (long)B * T * 64; /* (B, T, 192) */
     if (pack_batch(lengths, B, T, len, perm, bs) < 0)
         return -1;
     for (int i = 0; i < B; i++)

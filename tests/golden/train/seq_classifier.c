@@ -337,6 +337,14 @@ static void vec_copy(real *dst, const real *src, long n)
 #else
 #define RNNC_TILE
 #endif
+/* With AVX-512 and MADD fused, a one-sequence layer's tiles carry the next
+ * layer's input projection, in intrinsics of that fused multiply-add. */
+#if defined(__GNUC__) && defined(__AVX512F__)
+#include <immintrin.h>
+#define RNNC_FEED 1
+#else
+#define RNNC_FEED 0
+#endif
 
 /* What forward_train keeps for backward, carved from one cache block. */
 typedef struct TrainMem {
@@ -357,8 +365,8 @@ typedef struct TrainMem {
 static long train_mem(void *cache, int B, int T, TrainMem *m)
 {
     real *r = (real *)cache;
-    long at = ((2L * B + 1L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
-              (long)sizeof(real);
+    long at = ((2L * B + 1L * T) * (long)sizeof(int) + 63) / 64 * 64 /
+              (long)sizeof(real); /* every region 64 bytes apart (the plan's) */
     const long BT = (long)B * T;
     m->len = (int *)cache;
     m->perm = r ? m->len + B : 0;
@@ -400,7 +408,7 @@ static long train_mem(void *cache, int B, int T, TrainMem *m)
     m->dy[0] = r ? r + at : 0;
     at += BT * 64;
     m->bz[0] = r ? r + at : 0;
-    at += (long)B * 1320;
+    at += (long)B * 1344;
     m->dhn[0] = r ? r + at : 0;
     at += (long)B * 64;
     m->dcn[0] = r ? r + at : 0;
@@ -536,6 +544,94 @@ RNNC_TILE static void blk_rnn_l0_tw_16(const real *w, const real *wp, int u0,
     }
 #endif
 }
+
+#if RNNC_FEED
+/* rnn layer 0: blk_rnn_l0_tw_16, with terms [k0, k0 + 16) of columns [jc, jc + 64)
+ * of the next layer's projection for 5 pairs (fw, fb: its W_ih^T and b at jc). */
+RNNC_TILE static void blk_rnn_l0_twf_16(const real *wp, int u0, real *const *ps,
+    const real *const *hp, real *const *ho, real *const *cs, const real *fb, const real *fw,
+    const real *const *fx, real *const *fp, int k0)
+{
+    real acc[1][64];
+    __m512 a[4], f[5][4];
+    a[0] = _mm512_loadu_ps(ps[0] + 0 + u0);
+    a[1] = _mm512_loadu_ps(ps[0] + 64 + u0);
+    a[2] = _mm512_loadu_ps(ps[0] + 128 + u0);
+    a[3] = _mm512_loadu_ps(ps[0] + 192 + u0);
+    for (int s = 0; s < 5; s++)
+        for (int i = 0; i < 4; i++)
+            f[s][i] = _mm512_loadu_ps((k0 ? fp[s] : fb) + 16 * i);
+    for (int q = 0; q < 16; q++) {
+        for (int k = 4 * q; k < 4 * q + 4; k++) {
+            const real *wk = wp + (long)k * 64;
+            const __m512 v = _mm512_set1_ps(hp[0][k]);
+            for (int i = 0; i < 4; i++)
+                a[i] = _mm512_fmadd_ps(_mm512_loadu_ps(wk + 16 * i), v, a[i]);
+        }
+        const real *xk = fw + (long)(k0 + q) * 256;
+        const __m512 x0 = _mm512_loadu_ps(xk), x1 = _mm512_loadu_ps(xk + 16);
+        const __m512 x2 = _mm512_loadu_ps(xk + 32), x3 = _mm512_loadu_ps(xk + 48);
+        for (int s = 0; s < 5; s++) {
+            const __m512 v = _mm512_set1_ps(fx[s][k0 + q]);
+            f[s][0] = _mm512_fmadd_ps(x0, v, f[s][0]);
+            f[s][1] = _mm512_fmadd_ps(x1, v, f[s][1]);
+            f[s][2] = _mm512_fmadd_ps(x2, v, f[s][2]);
+            f[s][3] = _mm512_fmadd_ps(x3, v, f[s][3]);
+        }
+    }
+    for (int s = 0; s < 5; s++)
+        for (int i = 0; i < 4; i++)
+            _mm512_storeu_ps(fp[s] + 16 * i, f[s][i]);
+    for (int i = 0; i < 4; i++)
+        _mm512_storeu_ps(acc[0] + 16 * i, a[i]);
+#if defined(RNNC_VL)
+    { /* 1 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[1], vf[1], vg[1], vo[1], vc[1];
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 1);
+        rv_sigmoid_n(vf + 0, 1);
+        rv_tanh_n(vg + 0, 1);
+        rv_sigmoid_n(vo + 0, 1);
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 1);
+        for (int s = 0; s < 1; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
+    for (int s = 0; s < 1; s++) {
+        real g[64];
+        for (int j = 0; j < 64; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real *c = cs[s] + u0;
+        for (int j = 0; j < 16; j++) {
+            {
+                const real i = act_sigmoid(g[j]);
+                const real f = act_sigmoid(g[16 + j]);
+                const real gg = act_tanh(g[32 + j]);
+                const real o = act_sigmoid(g[48 + j]);
+                c[j] = f * c[j] + i * gg;
+                h[j] = o * act_tanh(c[j]);
+            }
+        }
+    }
+#endif
+}
+#endif
 
 /* rnn layer 0: units [u0, u0 + 16) of one step for 1 sequence. */
 RNNC_TILE static void blk_rnn_l0_t1_16(const real *w, const real *wp, int u0,
@@ -980,7 +1076,7 @@ RNNC_TILE static void blk_rnn_l0_t6_16(const real *w, const real *wp, int u0,
  * strides; h (B, 64) and c (B, H) carry the state; xp (B, T, 256) is scratch. */
 static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
     real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h, real *c,
-    real *xp, int reverse)
+    real *xp, int reverse, const real *wn, int *pre)
 {
     const real *xs[6], *hp[6];
     real *ps[6], *ho[6];
@@ -988,6 +1084,16 @@ static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
     real *wt = xp; /* Hr * G*H: the wide tile's panels */
     int panels = 0; /* copied at the first step with one live sequence */
     xp += 16384;
+    *pre = 0;
+#if RNNC_FEED
+    /* one sequence: its tiles carry the next layer's projection (emit_feed_tile) */
+    const int feed = bs[0] == 1 && !reverse;
+    int fsub = 16, fend = 0; /* the group's next part; its last step + 1 */
+    const real *fx[5] = {0};
+    real *fp[5] = {0};
+#else
+    (void)wn;
+#endif
     /* the input projections of every live pair: chunks of 4914 pairs (their inputs
      * stay in L2), each against every 64-column panel of W_ih^T */
     for (int t0 = 0, i0 = 0; t0 < T;) {
@@ -1051,9 +1157,32 @@ static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
             }
             for (int v = 0; v < 64; v += 16) {
                 const int u0 = s & 1 ? 48 - v : v; /* odd steps from the last panel */
+#if RNNC_FEED
+                if (fsub < 16) {
+                    const int jc = fsub / 4 * 64;
+                    real *fq[5];
+                    for (int q = 0; q < 5; q++)
+                        fq[q] = fp[q] + jc;
+                    blk_rnn_l0_twf_16(wt + (long)u0 * 256, u0, ps, hp, ho, cs_, wn + 0 + jc, wn + 256 + jc,
+                        fx, fq, fsub % 4 * 16);
+                    if (++fsub == 16)
+                        *pre = fend;
+                    continue;
+                }
+#endif
                 blk_rnn_l0_tw_16(w, wt + (long)u0 * 256, u0, ps, hp, ho, cs_);
             }
             vec_copy(h + (long)perm[0] * 64, ho[0], 64);
+#if RNNC_FEED
+            if (feed && s % 5 == 4) {
+                const int b = perm[0];
+                fsub = 0, fend = s + 1;
+                for (int q = 0; q < 5; q++) {
+                    fx[q] = y + b * ysb + (s - 4 + q) * yst;
+                    fp[q] = xp + ((long)b * T + s - 4 + q) * 256;
+                }
+            }
+#endif
             continue;
         }
         for (int u0 = 0; u0 < 64; u0 += 16) {
@@ -2179,7 +2308,7 @@ static void blk_rnn_l0_bx6(const real *wb, const real *const *dzs, real *const *
     }
 }
 
-/* rnn layer 0: the gradient of W_ih from n rows of scratch (bz + i * 330): dz
+/* rnn layer 0: the gradient of W_ih from n rows of scratch (bz + i * 336): dz
  * and x, added in order (the backward's part, or in parts the one below). */
 static void blk_rnn_l0_bwx(real *dw, int n, const real *bz)
 {
@@ -2192,7 +2321,7 @@ static void blk_rnn_l0_bwx(real *dw, int n, const real *bz)
                 for (int j = 0; j < 64; j++)
                     acc[r][j] = d0[r * 256 + j];
             for (int i = 0; i < n; i++) {
-                const real *z = bz + (long)i * 330, *d = z + 0 + jc;
+                const real *z = bz + (long)i * 336, *d = z + 0 + jc;
                 for (int r = 0; r < 6; r++) {
                     const real v = z[320 + k0 + r];
                     for (int j = 0; j < 64; j++)
@@ -2212,7 +2341,7 @@ static void blk_rnn_l0_bwx(real *dw, int n, const real *bz)
                 for (int j = 0; j < 64; j++)
                     acc[r][j] = d0[r * 256 + j];
             for (int i = 0; i < n; i++) {
-                const real *z = bz + (long)i * 330, *d = z + 0 + jc;
+                const real *z = bz + (long)i * 336, *d = z + 0 + jc;
                 for (int r = 0; r < 4; r++) {
                     const real v = z[320 + k0 + r];
                     for (int j = 0; j < 64; j++)
@@ -2232,7 +2361,7 @@ static void blk_rnn_l0_bwh(real *dw, int n, const real *bz)
     real *db = dw;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 256; j++)
-            db[j] += bz[(long)i * 330 + j];
+            db[j] += bz[(long)i * 336 + j];
     real *dwh = dw + 2816;
     for (int jc = 0; jc < 256; jc += 64)
         for (int k0 = 0; k0 < 60; k0 += 6) {
@@ -2242,7 +2371,7 @@ static void blk_rnn_l0_bwh(real *dw, int n, const real *bz)
                 for (int j = 0; j < 64; j++)
                     acc[r][j] = d0[r * 256 + j];
             for (int i = 0; i < n; i++) {
-                const real *z = bz + (long)i * 330, *d = z + 0 + jc;
+                const real *z = bz + (long)i * 336, *d = z + 0 + jc;
                 for (int r = 0; r < 6; r++) {
                     const real v = z[256 + k0 + r];
                     for (int j = 0; j < 64; j++)
@@ -2262,7 +2391,7 @@ static void blk_rnn_l0_bwh(real *dw, int n, const real *bz)
                 for (int j = 0; j < 64; j++)
                     acc[r][j] = d0[r * 256 + j];
             for (int i = 0; i < n; i++) {
-                const real *z = bz + (long)i * 330, *d = z + 0 + jc;
+                const real *z = bz + (long)i * 336, *d = z + 0 + jc;
                 for (int r = 0; r < 4; r++) {
                     const real v = z[256 + k0 + r];
                     for (int j = 0; j < 64; j++)
@@ -2276,7 +2405,7 @@ static void blk_rnn_l0_bwh(real *dw, int n, const real *bz)
 }
 
 /* rnn layer 0: backward through time over a packed batch, one direction; bz
- * is scratch, (4 B, 330). */
+ * is scratch, (4 B, 336). */
 static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
     const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
     const int *bs, const int *perm, const int *len, const real *a, const real *cs, real *dhn, real *dcn,
@@ -2288,7 +2417,7 @@ static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
     int nz = *nzp; /* rows of bz waiting for the weight gradients (calls before) */
     for (int s = s0; s < s1; s++) {
         const int t = reverse ? s : T - 1 - s, n = bs[t];
-        real *const bzs = bz + (long)nz * 330; /* this step's rows */
+        real *const bzs = bz + (long)nz * 336; /* this step's rows */
         for (int i = 0; i < n; i++) {
             const int b = perm[i];
             const long bt = (long)b * T + t;
@@ -2317,7 +2446,7 @@ static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
             const real *dyt = dy + b * ysb + t * yst, *dhb = dhn + (long)b * 64;
             for (int j = 0; j < 64; j++)
                 dh[j] = dyt[j] + dhb[j];
-            real *z = bzs + (long)i * 330;
+            real *z = bzs + (long)i * 336;
             blk_rnn_l0_bdz(wb, hp, cp, a + bt * 256, cs + bt * 64, dh, dcn + (long)b * 64, dw, z);
             vec_copy(z + 256, hp, 64);
             vec_copy(z + 320, x + b * xsb + t * xst, 10);
@@ -2326,7 +2455,7 @@ static void blk_rnn_l0_seqb(const real *wb, const real *x, long xsb, long xst, r
         for (int i = 0, r = 0, m; r < nt; r++, i += m) {
             m = n / nt + (r < n % nt);
             for (int q = 0; q < m; q++) {
-                const real *z = bzs + (long)(i + q) * 330;
+                const real *z = bzs + (long)(i + q) * 336;
                 const int b = perm[i + q];
                 dzs[q] = z;
                 dhs[q] = dhn + (long)b * 64;
@@ -2934,7 +3063,7 @@ RNNC_TILE static void blk_rnn_l1_t6_16(const real *w, const real *wp, int u0,
  * strides; h (B, 64) and c (B, H) carry the state; xp (B, T, 256) is scratch. */
 static void blk_rnn_l1_seq(const real *w, const real *x, long xsb, long xst,
     real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h, real *c,
-    real *xp, int reverse)
+    real *xp, int reverse, int pre)
 {
     const real *xs[6], *hp[6];
     real *ps[6], *ho[6];
@@ -2944,7 +3073,7 @@ static void blk_rnn_l1_seq(const real *w, const real *x, long xsb, long xst,
     xp += 16384;
     /* the input projections of every live pair: chunks of 768 pairs (their inputs
      * stay in L2), each against every 64-column panel of W_ih^T */
-    for (int t0 = 0, i0 = 0; t0 < T;) {
+    for (int t0 = pre, i0 = 0; t0 < T;) {
         int t1 = t0, i1 = i0, n;
         for (int m = 0; m < 768 && t1 < T;) {
             if (i1 >= bs[t1]) {
@@ -4552,7 +4681,7 @@ void seq_classifier_pack(const real *p, real *pw)
 
 long seq_classifier_scratch_bytes(int B, int T)
 {
-    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
+    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + 63) / 64 * 64 /
         (long)sizeof(real);
     return (long)sizeof(real) * (ireals + (long)B * 192 + (long)B * T * 384 + 16384);
 }
@@ -4572,7 +4701,7 @@ int seq_classifier_forward_par(const real *w, const real *x, const int *lengths,
         return -1;
     int *len = (int *)scratch, *perm = len + B, *bs = perm + B;
     int *pp = bs + T, *pbs = pp + B; /* this part's perm and bs */
-    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
+    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + 63) / 64 * 64 /
         (long)sizeof(real);
     real *h = (real *)scratch + ireals; /* (B, 64) */
     real *c = (real *)scratch + ireals + (long)B * 64; /* (B, 64) */
@@ -4594,6 +4723,7 @@ int seq_classifier_forward_par(const real *w, const real *x, const int *lengths,
     }
     if (sync) /* no part writes y before every part has cleared its own */
         sync(ctx);
+    int fpre = 0;
     {
         const int *sp = pp, *sq = pbs, sn = np;
         /* rnn layer 0 */
@@ -4606,7 +4736,7 @@ int seq_classifier_forward_par(const real *w, const real *x, const int *lengths,
         else
             vec_zero(c, (long)B * 64);
         blk_rnn_l0_seq(w + 0, x, (long)T * 10, 10,
-            buf[0], (long)T * 64, 64, T, sq, sp, h, c, xp, 0);
+            buf[0], (long)T * 64, 64, T, sq, sp, h, c, xp, 0, w + 19200, &fpre);
         for (int i = 0; i < sn; i++) {
             const int b = sp[i];
             if (h_n)
@@ -4629,7 +4759,7 @@ int seq_classifier_forward_par(const real *w, const real *x, const int *lengths,
         else
             vec_zero(c, (long)B * 64);
         blk_rnn_l1_seq(w + 19200, buf[0], (long)T * 64, 64,
-            buf[1], (long)T * 64, 64, T, sq, sp, h, c, xp, 0);
+            buf[1], (long)T * 64, 64, T, sq, sp, h, c, xp, 0, fpre);
         for (int i = 0; i < sn; i++) {
             const int b = sp[i];
             if (h_n)

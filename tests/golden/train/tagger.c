@@ -365,64 +365,64 @@ typedef struct TrainMem {
 static long train_mem(void *cache, int B, int T, TrainMem *m)
 {
     real *r = (real *)cache;
-    long at = ((2L * B + 1L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
-              (long)sizeof(real);
+    long at = ((2L * B + 1L * T) * (long)sizeof(int) + 63) / 64 * 64 /
+              (long)sizeof(real); /* every region 64 bytes apart (the plan's) */
     const long BT = (long)B * T;
     m->len = (int *)cache;
     m->perm = r ? m->len + B : 0;
     m->bs = r ? m->perm + B : 0;
     m->h = r ? r + at : 0;
-    at += (long)B * 24;
+    at += (long)B * 32;
     m->c = r ? r + at : 0;
-    at += (long)B * 24;
+    at += (long)B * 32;
     m->out[0] = r ? r + at : 0;
     at += BT * 48;
     m->a[0] = r ? r + at : 0;
-    at += BT * 72;
+    at += BT * 80;
     m->h0[0] = r ? r + at : 0;
-    at += (long)B * 24;
+    at += (long)B * 32;
     m->wb[0] = r ? r + at : 0;
     at += 2304;
     m->ex[0] = r ? r + at : 0;
-    at += BT * 24;
+    at += BT * 32;
     m->a[1] = r ? r + at : 0;
-    at += BT * 72;
+    at += BT * 80;
     m->h0[1] = r ? r + at : 0;
-    at += (long)B * 24;
+    at += (long)B * 32;
     m->wb[1] = r ? r + at : 0;
     at += 2304;
     m->ex[1] = r ? r + at : 0;
-    at += BT * 24;
+    at += BT * 32;
     m->out[1] = r ? r + at : 0;
     at += BT * 48;
     m->a[2] = r ? r + at : 0;
-    at += BT * 72;
+    at += BT * 80;
     m->h0[2] = r ? r + at : 0;
-    at += (long)B * 24;
+    at += (long)B * 32;
     m->wb[2] = r ? r + at : 0;
     at += 5184;
     m->ex[2] = r ? r + at : 0;
-    at += BT * 24;
+    at += BT * 32;
     m->a[3] = r ? r + at : 0;
-    at += BT * 72;
+    at += BT * 80;
     m->h0[3] = r ? r + at : 0;
-    at += (long)B * 24;
+    at += (long)B * 32;
     m->wb[3] = r ? r + at : 0;
     at += 5184;
     m->ex[3] = r ? r + at : 0;
-    at += BT * 24;
+    at += BT * 32;
     m->dy[0] = r ? r + at : 0;
     at += BT * 48;
     m->bz[0] = r ? r + at : 0;
-    at += (long)B * 608;
+    at += (long)B * 640;
     m->dhn[0] = r ? r + at : 0;
-    at += (long)B * 24;
+    at += (long)B * 32;
     m->dy[1] = r ? r + at : 0;
     at += BT * 48;
     m->bz[1] = r ? r + at : 0;
     at += (long)B * 768;
     m->dhn[1] = r ? r + at : 0;
-    at += (long)B * 24;
+    at += (long)B * 32;
     return at;
 }
 
@@ -3125,7 +3125,7 @@ static void blk_encoder_l0_bx6(const real *wb, const real *const *dzs, real *con
     }
 }
 
-/* encoder layer 0: the gradient of W_ih from n rows of scratch (bz + i * 152): dz
+/* encoder layer 0: the gradient of W_ih from n rows of scratch (bz + i * 160): dz
  * and x, added in order (the backward's part, or in parts the one below). */
 static void blk_encoder_l0_bwx(real *dw, int n, const real *bz)
 {
@@ -3138,7 +3138,7 @@ static void blk_encoder_l0_bwx(real *dw, int n, const real *bz)
                 for (int j = 0; j < 64; j++)
                     acc[r][j] = d0[r * 72 + j];
             for (int i = 0; i < n; i++) {
-                const real *z = bz + (long)i * 152, *d = z + 0 + jc;
+                const real *z = bz + (long)i * 160, *d = z + 0 + jc;
                 for (int r = 0; r < 6; r++) {
                     const real v = z[144 + k0 + r];
                     for (int j = 0; j < 64; j++)
@@ -3158,7 +3158,7 @@ static void blk_encoder_l0_bwx(real *dw, int n, const real *bz)
             for (int j = 0; j < 8; j++)
                 acc[r][j] = d0[r * 72 + j];
         for (int i = 0; i < n; i++) {
-            const real *z = bz + (long)i * 152, *d = z + 0 + jc;
+            const real *z = bz + (long)i * 160, *d = z + 0 + jc;
             for (int r = 0; r < 6; r++) {
                 const real v = z[144 + k0 + r];
                 for (int j = 0; j < 8; j++)
@@ -3179,7 +3179,7 @@ static void blk_encoder_l0_bwx(real *dw, int n, const real *bz)
                 for (int j = 0; j < 64; j++)
                     acc[r][j] = d0[r * 72 + j];
             for (int i = 0; i < n; i++) {
-                const real *z = bz + (long)i * 152, *d = z + 0 + jc;
+                const real *z = bz + (long)i * 160, *d = z + 0 + jc;
                 for (int r = 0; r < 2; r++) {
                     const real v = z[144 + k0 + r];
                     for (int j = 0; j < 64; j++)
@@ -3200,7 +3200,7 @@ static void blk_encoder_l0_bwx(real *dw, int n, const real *bz)
             for (int j = 0; j < 8; j++)
                 acc[r][j] = d0[r * 72 + j];
         for (int i = 0; i < n; i++) {
-            const real *z = bz + (long)i * 152, *d = z + 0 + jc;
+            const real *z = bz + (long)i * 160, *d = z + 0 + jc;
             for (int r = 0; r < 2; r++) {
                 const real v = z[144 + k0 + r];
                 for (int j = 0; j < 8; j++)
@@ -3221,11 +3221,11 @@ static void blk_encoder_l0_bwh(real *dw, int n, const real *bz)
     real *db = dw;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 72; j++)
-            db[j] += bz[(long)i * 152 + j];
+            db[j] += bz[(long)i * 160 + j];
     real *dbhn = dw + 72;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 24; j++)
-            dbhn[j] += bz[(long)i * 152 + 72 + j];
+            dbhn[j] += bz[(long)i * 160 + 72 + j];
     real *dwh = dw + 672;
     {
     for (int k0 = 0; k0 < 24; k0 += 6) {
@@ -3236,7 +3236,7 @@ static void blk_encoder_l0_bwh(real *dw, int n, const real *bz)
             for (int j = 0; j < 48; j++)
                 acc[r][j] = d0[r * 72 + j];
         for (int i = 0; i < n; i++) {
-            const real *z = bz + (long)i * 152, *d = z + 0 + jc;
+            const real *z = bz + (long)i * 160, *d = z + 0 + jc;
             for (int r = 0; r < 6; r++) {
                 const real v = z[120 + k0 + r];
                 for (int j = 0; j < 48; j++)
@@ -3257,7 +3257,7 @@ static void blk_encoder_l0_bwh(real *dw, int n, const real *bz)
             for (int j = 0; j < 24; j++)
                 acc[r][j] = d0[r * 72 + j];
         for (int i = 0; i < n; i++) {
-            const real *z = bz + (long)i * 152, *d = z + 72 + jc;
+            const real *z = bz + (long)i * 160, *d = z + 72 + jc;
             for (int r = 0; r < 6; r++) {
                 const real v = z[120 + k0 + r];
                 for (int j = 0; j < 24; j++)
@@ -3272,7 +3272,7 @@ static void blk_encoder_l0_bwh(real *dw, int n, const real *bz)
 }
 
 /* encoder layer 0: backward through time over a packed batch, one direction; bz
- * is scratch, (4 B, 152). */
+ * is scratch, (4 B, 160). */
 static void blk_encoder_l0_seqb(const real *wb, const real *x, long xsb, long xst, real *dx,
     const real *y, const real *dy, long ysb, long yst, int T, int s0, int s1,
     const int *bs, const int *perm, const int *len, const real *a, const real *ex, real *dhn,
@@ -3286,7 +3286,7 @@ static void blk_encoder_l0_seqb(const real *wb, const real *x, long xsb, long xs
     int nz = *nzp; /* rows of bz waiting for the weight gradients (calls before) */
     for (int s = s0; s < s1; s++) {
         const int t = reverse ? s : T - 1 - s, n = bs[t];
-        real *const bzs = bz + (long)nz * 152; /* this step's rows */
+        real *const bzs = bz + (long)nz * 160; /* this step's rows */
         for (int i = 0; i < n; i++) {
             const int b = perm[i];
             const long bt = (long)b * T + t;
@@ -3311,7 +3311,7 @@ static void blk_encoder_l0_seqb(const real *wb, const real *x, long xsb, long xs
             const real *dyt = dy + b * ysb + t * yst, *dhb = dhn + (long)b * 24;
             for (int j = 0; j < 24; j++)
                 dh[j] = dyt[j] + dhb[j];
-            real *z = bzs + (long)i * 152;
+            real *z = bzs + (long)i * 160;
             blk_encoder_l0_bdz(wb, hp, a + bt * 72, ex + bt * 24, dh, dw, z, z + 72, z + 96);
             vec_copy(z + 120, hp, 24);
             vec_copy(z + 144, x + b * xsb + t * xst, 8);
@@ -3320,7 +3320,7 @@ static void blk_encoder_l0_seqb(const real *wb, const real *x, long xsb, long xs
         for (int i = 0, r = 0, m; r < nt; r++, i += m) {
             m = n / nt + (r < n % nt);
             for (int q = 0; q < m; q++) {
-                const real *z = bzs + (long)(i + q) * 152;
+                const real *z = bzs + (long)(i + q) * 160;
                 const int b = perm[i + q];
                 dzs[q] = z;
                 dghs[q] = z + 72;
@@ -6463,9 +6463,9 @@ void tagger_pack(const real *p, real *pw)
 
 long tagger_scratch_bytes(int B, int T)
 {
-    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
+    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + 63) / 64 * 64 /
         (long)sizeof(real);
-    return (long)sizeof(real) * (ireals + (long)B * 48 + (long)B * T * 168);
+    return (long)sizeof(real) * (ireals + (long)B * 64 + (long)B * T * 176);
 }
 
 int tagger_forward(const real *w, const real *x, const int *lengths, int B, int T,
@@ -6484,13 +6484,13 @@ int tagger_forward_par(const real *w, const real *x, const int *lengths, int B, 
         return -1;
     int *len = (int *)scratch, *perm = len + B, *bs = perm + B;
     int *pp = bs + T, *pbs = pp + B; /* this part's perm and bs */
-    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /
+    const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + 63) / 64 * 64 /
         (long)sizeof(real);
     real *h = (real *)scratch + ireals; /* (B, 24) */
     real *buf[2]; /* layer outputs, 2 x (B, T, 48) */
-    buf[0] = (real *)shared + ireals + (long)B * 48; /* (B, T, 48) */
-    buf[1] = (real *)shared + ireals + (long)B * 48 + (long)B * T * 48; /* (B, T, 48) */
-    real *xp = (real *)scratch + ireals + (long)B * 48 + (long)B * T * 96; /* (B, T, 72) */
+    buf[0] = (real *)shared + ireals + (long)B * 64; /* (B, T, 48) */
+    buf[1] = (real *)shared + ireals + (long)B * 64 + (long)B * T * 48; /* (B, T, 48) */
+    real *xp = (real *)scratch + ireals + (long)B * 64 + (long)B * T * 96; /* (B, T, 72) */
     if (pack_batch(lengths, B, T, len, perm, bs) < 0)
         return -1;
     for (int i = 0; i < B; i++)
