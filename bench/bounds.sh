@@ -6,7 +6,9 @@
 # stay in L2: no L3 stream); every tile's reads pointed at four rows (they stay in L1); and
 # the gates without their activations (rv_sigmoid_n and rv_tanh_n calls removed: e^v, tanh
 # and the divisions gone, the rest of the gates kept). At batch 1 (S1, S2: LSTM(10, 64, 2
-# layers), GRU(10, 64)) the weights are in L2 already, and the L2 variant is left out.
+# layers), GRU(10, 64)) the weights are in L2 already, and the L2 variant is left out; S1 is
+# also timed without its first layer carrying the second's input projection (RNNC_FEED 0:
+# the projection pass alone, the same numbers).
 # Interleaved, pinned to core 1, medians.
 #
 #   bench/bounds.sh M1 5      # five rounds of the builds
@@ -20,7 +22,7 @@ n=${2:-3}
 case $1 in
 M1) I=128 H=256 L=2 B=32 reps=3 cell=lstm vs="model l2 l1 na" ;;
 L1) I=512 H=512 L=1 B=64 reps=1 cell=lstm vs="model l2 l1 na" ;;
-S1) I=10 H=64 L=2 B=1 reps=20 cell=lstm vs="model l1 na" ;;
+S1) I=10 H=64 L=2 B=1 reps=20 cell=lstm vs="model nf l1 na" ;;
 S2) I=10 H=64 L=1 B=1 reps=40 cell=gru vs="model l1 na" ;;
 *)
     echo "bench/bounds.sh: unknown configuration '$1' (M1, L1, S1 or S2)" >&2
@@ -41,6 +43,8 @@ sed -e 's/const real \*wk = \(wpx\|wp\) + (long)k \* \([0-9]*\);/const real *wk 
     "$d/model.c" >"$d/l1.c"
 # no activations: the gates' e^v, tanh and divisions gone
 sed -e 's/^\( *\)rv_\(sigmoid\|tanh\)_n(\(.*\));$/\1(void)(\3);/' "$d/model.c" >"$d/na.c"
+# no feed: the upper layer's input projection in its own pass
+sed -e 's/^#define RNNC_FEED 1$/#define RNNC_FEED 0/' "$d/model.c" >"$d/nf.c"
 for v in $vs; do
     if cmp -s "$d/model.c" "$d/$v.c" && [ "$v" != model ]; then
         echo "bench/bounds.sh: the $v variant matched nothing in the generated code" >&2
@@ -64,8 +68,8 @@ for line in open(sys.argv[1]):
     t.setdefault(v, []).append(float(us))
 m = {v: statistics.median(x) for v, x in t.items()}
 name = {"model": "as built", "l2": "weights in L2 (two panels)", "l1": "weights in L1 (four rows)",
-        "na": "gates without activations"}
-for v in [v for v in ("model", "l2", "l1", "na") if v in m]:
+        "na": "gates without activations", "nf": "projection pass alone"}
+for v in [v for v in ("model", "nf", "l2", "l1", "na") if v in m]:
     print("%s %-28s %10.1f us  %.3f of as built  (%d rounds)" % (sys.argv[2], name[v], m[v],
           m[v] / m["model"], len(t[v])))
 PY
