@@ -343,16 +343,18 @@ Plan *plan_build(Arena *a, DiagList *d, const Net *net)
     return p;
 }
 
-long plan_layout_reals(const PlanLayout *l, long B, long T, int real_size)
+long plan_region_at(const PlanLayout *l, int k, long B, long T, int real_size)
 {
-    long ints = l->ints_B * B + l->ints_T * T;
+    long ints = l->ints_B * B + l->ints_T * T, kB, kBT, k1;
     long at =
         l->align ? (ints * 4 + 63) / 64 * 64 / real_size : (ints * 4 + real_size - 1) / real_size;
-    for (int k = 0; k < l->n; k++)
-        at += l->r[k].fixed + l->r[k].width * (l->r[k].per == PER_BT  ? B * T
-                                               : l->r[k].per == PER_B ? B
-                                                                      : 1);
-    return at;
+    plan_region_offset(l, k, &kB, &kBT, &k1);
+    return at + kB * B + kBT * B * T + k1;
+}
+
+long plan_layout_reals(const PlanLayout *l, long B, long T, int real_size)
+{
+    return plan_region_at(l, l->n, B, T, real_size);
 }
 
 void plan_region_offset(const PlanLayout *l, int k, long *kB, long *kBT, long *k1)

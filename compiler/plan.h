@@ -151,8 +151,11 @@ typedef struct Plan {
 /* Plans `net`. Returns NULL only when out of memory (diagnostic added). */
 Plan *plan_build(Arena *a, DiagList *d, const Net *net);
 
-/* Reals of layout l for B sequences of T steps (its ints rounded up to reals first). */
+/* Reals of layout l for B sequences of T steps (its ints rounded up to reals first, an
+ * aligned layout's to 64 bytes), and where its region k starts, in reals from the block's
+ * start (k = l->n: the end). */
 long plan_layout_reals(const PlanLayout *l, long B, long T, int real_size);
+long plan_region_at(const PlanLayout *l, int k, long B, long T, int real_size);
 /* Region k's offset in reals after the ints, as coefficients: kB * B + kBT * B * T + k1. */
 void plan_region_offset(const PlanLayout *l, int k, long *kB, long *kBT, long *k1);
 /* Bytes of scratch the run-time API's forward pass needs for B sequences of T steps. */

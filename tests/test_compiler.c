@@ -384,6 +384,30 @@ static void test_plan_scratch(void **state)
     assert_true(s3 > s2);
     /* two (B, T, max_width) buffers: 2 * 2 * 10 * 4 floats more for 10 more steps at B = 2 */
     assert_true(s3 - s2 >= 2L * 2 * 10 * c.plan->max_width * 4);
+    /* the run-time scratch's and the training cache's regions start 64 bytes apart at any B
+     * and T, though this spec's widths are odd (5, 2, 4, 3): their ints and widths rounded
+     * up; deployed code's work area keeps its own widths */
+    const Plan *p = c.plan;
+    const PlanLayout *al[2] = {&p->scratch, &p->cache};
+    for (int i = 0; i < 2; i++) {
+        assert_true(al[i]->align);
+        for (long B = 1; B <= 3; B++)
+            for (long T = 1; T <= 7; T += 3)
+                for (int k = 0; k <= al[i]->n; k++)
+                    assert_int_equal(
+                        plan_region_at(al[i], k, B, T, p->real_size) * p->real_size % 64, 0);
+    }
+    int odd = 0;
+    assert_false(p->dep_scratch.align);
+    for (int k = 0; k < p->dep_scratch.n; k++) {
+        assert_int_equal(p->dep_scratch.r[k].width, p->dep_scratch.r[k].cols);
+        odd |= p->dep_scratch.r[k].width % 16 != 0;
+    }
+    assert_true(odd);
+    assert_int_equal(plan_region_at(&p->dep_scratch, 0, 1, 1, 4), 3); /* 3 ints, 3 floats */
+    for (int i = 0; i < p->nlayers; i++)
+        if (p->layers[i].split) /* the backward's rows of bz on 64-byte boundaries too */
+            assert_int_equal(p->layers[i].bz_width % 16, 0);
     arena_free(&c.a);
 }
 

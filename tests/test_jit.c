@@ -302,15 +302,10 @@ static void clear_bz(const Plan *p, char *cache, long B, long T)
 {
     const PlanLayout *l = &p->cache;
     long rs = p->real_size;
-    long ints = ((l->ints_B * B + l->ints_T * T) * (long)sizeof(int) + rs - 1) / rs;
-    for (int k = 0; k < l->n; k++) {
-        if (strncmp(l->r[k].name, "bz[", 3) != 0)
-            continue;
-        long kB, kBT, k1;
-        plan_region_offset(l, k, &kB, &kBT, &k1);
-        memset(cache + (ints + kB * B + kBT * B * T + k1) * rs, 0,
-               (size_t)(l->r[k].width * B * rs));
-    }
+    for (int k = 0; k < l->n; k++)
+        if (strncmp(l->r[k].name, "bz[", 3) == 0)
+            memset(cache + plan_region_at(l, k, B, T, (int)rs) * rs, 0,
+                   (size_t)(l->r[k].width * B * rs));
 }
 
 /* backward in two and in three parts at once (threads, each running whole layers, a layer
