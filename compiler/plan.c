@@ -329,7 +329,7 @@ Plan *plan_build(Arena *a, DiagList *d, const Net *net)
     for (int i = 0; i + 1 < p->nlayers; i++) { /* feed and fed: plan.h */
         PlanLayer *L = &p->layers[i], *U = &p->layers[i + 1];
         long gh = (long)L->G * L->H, ghu = (long)U->G * U->H;
-        L->feed = p->real_size == 4 && L->tile_w && L->G * L->tile_w == 64 &&
+        L->feed = !L->fed && p->real_size == 4 && L->tile_w && L->G * L->tile_w == 64 &&
                   L->block->cell != CELL_GRU && L->block->dirs == 1 && U->block == L->block &&
                   U->tile_w && U->I == L->Hr && U->I % 16 == 0 && ghu % 64 == 0 && ghu <= gh &&
                   ghu / 16 <= 5L * (L->H / L->tile_w);

@@ -115,7 +115,8 @@ typedef struct PlanLayer {
                           layer's input projection, for the steps five at a time behind it
                           (tile.c's emit_feed_tile), whose multiply-adds go where the wide
                           tile's loads of W_hh^T leave the units idle; fed: that next layer,
-                          whose pass starts where they stopped */
+                          whose pass starts where they stopped (and which feeds none: in a
+                          stack, layers 0 and 2 feed 1 and 3) */
     const char *fn;    /* base name of its generated functions, e.g. "blk_rnn_l0" */
     const char *label; /* "rnn layer 0 reverse" */
 } PlanLayer;

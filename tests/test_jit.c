@@ -693,6 +693,24 @@ static void test_wide_tiles(void **state)
                              {10, 0, 0, 0}, {11, 0, 0, 0}};
     const int nb[10] = {1, B, B, 1, B, 1, 1, 1, 1, 1};
     forwards_match(text, B, 13, 10, lens[0], nb);
+    /* deeper stacks: layers 0 and 2 of four LSTM layers feed 1 and 3 (a layer fed feeds
+     * none), and of three tanh RNN layers (wide tiles of 64 units) 0 feeds 1 */
+    static const char deep[] =
+        "name: deep\ninput_size: 6\nlayers:\n"
+        "  - name: a\n    cell: lstm\n    hidden_size: 32\n    num_layers: 4\n"
+        "  - name: b\n    cell: rnn\n    hidden_size: 128\n    num_layers: 3\n";
+    rnnc_init(&r);
+    assert_int_equal(rnnc_load_text(&r, "deep.yaml", deep), 0);
+    static const int want_feed[7] = {1, 0, 1, 0, 1, 0, 0}, want_fed[7] = {0, 1, 0, 1, 0, 1, 0};
+    assert_int_equal(r.plan->nlayers, 7);
+    for (int l = 0; l < 7; l++) {
+        assert_int_equal(r.plan->layers[l].feed, want_feed[l]);
+        assert_int_equal(r.plan->layers[l].fed, want_fed[l]);
+    }
+    rnnc_fini(&r);
+    const int dlens[3][B] = {{13, 0, 0, 0}, {9, 0, 0, 0}, {13, 4, 9, 1}};
+    const int dnb[3] = {1, 1, B};
+    forwards_match(deep, B, 13, 3, dlens[0], dnb);
 }
 
 /* Blocked layers (rows of 2 KiB or more: weights copied into panels per call) whose tiles

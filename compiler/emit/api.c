@@ -987,7 +987,7 @@ static void forward_layer(Emitter *e, int i, const Io *in, const Io *out)
     /* whose sequences: all (deployed); this part's; or, synchronised, all of them for a
      * bidirectional layer, whose directions go to parts 0 and 1 */
     if (em_feed(e, L0)) /* the steps of the next layer this one projects (tile.c) */
-        sb_line(sb, "int fpre = 0;");
+        sb_line(sb, "int fpre%d = 0;", i);
     sb_line(sb, "{");
     sb->indent += 4;
     if (e->dep)
@@ -1013,9 +1013,9 @@ static void forward_layer(Emitter *e, int i, const Io *in, const Io *out)
         sb_line(sb, "%s_seq(w + %ld, %s, %s, %s,", L->fn, L->pk, in->ptr, in->sb, in->st);
         char feed[48] = "";
         if (em_feed(e, L))
-            snprintf(feed, sizeof feed, ", w + %ld, &fpre", L[1].pk);
+            snprintf(feed, sizeof feed, ", w + %ld, &fpre%d", L[1].pk, i + dir);
         else if (em_fed(e, L))
-            snprintf(feed, sizeof feed, ", fpre");
+            snprintf(feed, sizeof feed, ", fpre%d", i + dir - 1);
         sb_line(sb, "    %s, %s, %s, T, sq, sp, h, %s%s%d%s);", optr, out->sb, out->st,
                 lstm ? "c, " : "", em_split(e, L) ? "xp, " : "", dir, feed);
         if (L->top)

@@ -4723,7 +4723,7 @@ int seq_classifier_forward_par(const real *w, const real *x, const int *lengths,
     }
     if (sync) /* no part writes y before every part has cleared its own */
         sync(ctx);
-    int fpre = 0;
+    int fpre0 = 0;
     {
         const int *sp = pp, *sq = pbs, sn = np;
         /* rnn layer 0 */
@@ -4736,7 +4736,7 @@ int seq_classifier_forward_par(const real *w, const real *x, const int *lengths,
         else
             vec_zero(c, (long)B * 64);
         blk_rnn_l0_seq(w + 0, x, (long)T * 10, 10,
-            buf[0], (long)T * 64, 64, T, sq, sp, h, c, xp, 0, w + 19200, &fpre);
+            buf[0], (long)T * 64, 64, T, sq, sp, h, c, xp, 0, w + 19200, &fpre0);
         for (int i = 0; i < sn; i++) {
             const int b = sp[i];
             if (h_n)
@@ -4759,7 +4759,7 @@ int seq_classifier_forward_par(const real *w, const real *x, const int *lengths,
         else
             vec_zero(c, (long)B * 64);
         blk_rnn_l1_seq(w + 19200, buf[0], (long)T * 64, 64,
-            buf[1], (long)T * 64, 64, T, sq, sp, h, c, xp, 0, fpre);
+            buf[1], (long)T * 64, 64, T, sq, sp, h, c, xp, 0, fpre0);
         for (int i = 0; i < sn; i++) {
             const int b = sp[i];
             if (h_n)
