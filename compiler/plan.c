@@ -40,7 +40,7 @@ static long take(Builder *b, long n)
 /* Reals that make 64 bytes or more, the alignment of an aligned layout's regions: each
  * width and fixed part a multiple of it (the schedule's ints rounded up to 64 bytes), so
  * that with the block on a 64-byte boundary (the host's io_alloc64) no region's vector
- * loads straddle two cache lines (S1's forward ran 1.18x slower, its panels of W_hh^T 44
+ * loads straddle two cache lines (S1's forward took 1.2x as long, its panels of W_hh^T 44
  * bytes off a line). */
 enum { ALIGN_REALS = 16 };
 
