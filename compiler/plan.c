@@ -71,7 +71,7 @@ static void scratch_layout(const Plan *p, PlanLayout *l, int runtime)
            1);
     if (runtime) {
         region(l, "xp", PER_BT, p->xp_width, 0);
-        l->r[l->n - 1].fixed = align_up(p->wt_width);
+        l->r[l->n - 1].fixed = p->wt_width;
     }
 }
 
@@ -246,8 +246,8 @@ static void plan_layer(Builder *b, int bi, int l, int dir)
     L->split = !L->unrolled;
     plan_tile(L, p->real_size);
     long wt = L->blocked ? (long)(L->I + Hr) * G * H : L->tile_w ? (long)Hr * G * H : 0;
-    if (wt > p->wt_width)
-        p->wt_width = wt;
+    if (align_up(wt) > p->wt_width) /* the projections after it start on 64 bytes too */
+        p->wt_width = align_up(wt);
     plan_bz(L);
     p->flops_per_step += 2 * L->macs;
     L->st_h = p->state_reals;
@@ -328,11 +328,12 @@ Plan *plan_build(Arena *a, DiagList *d, const Net *net)
     }
     for (int i = 0; i + 1 < p->nlayers; i++) { /* feed and fed: plan.h */
         PlanLayer *L = &p->layers[i], *U = &p->layers[i + 1];
-        long gh = (long)L->G * L->H, ghu = (long)U->G * U->H;
+        /* in one block the two share G, H (Hr = H, a multiple of tile_w) and the next one's
+         * input is H wide: G*H is a multiple of 64 (an LSTM's tile_w 16, an RNN's 64), its
+         * 64-column chunks in parts of H/4 terms (G*H/16 parts) fit the 5 H/tile_w tiles of
+         * a group's five steps, and rows of its projection fit in this layer's */
         L->feed = !L->fed && p->real_size == 4 && L->tile_w && L->G * L->tile_w == 64 &&
-                  L->block->cell != CELL_GRU && L->block->dirs == 1 && U->block == L->block &&
-                  U->tile_w && U->I == L->Hr && U->I % 16 == 0 && ghu % 64 == 0 && ghu <= gh &&
-                  ghu / 16 <= 5L * (L->H / L->tile_w);
+                  L->block->dirs == 1 && U->block == L->block && U->tile_w;
         U->fed = L->feed;
     }
     if (plan_layouts(a, p) < 0) {

@@ -108,9 +108,9 @@ typedef struct PlanLayer {
                           W_ih^T and W_hh^T into panels (the start of its xp scratch), so that
                           a tile's weights are contiguous rather than rows a power of two
                           apart that share a handful of cache sets */
-    int feed, fed;     /* feed: a layer with tile_w whose next layer (same block, one
-                          direction, tile_w too, G*H a multiple of 64 and at most this
-                          layer's, input Hr a multiple of 16) has a projection pass; with one
+    int feed, fed;     /* feed: a float layer with wide tiles of four vectors (an LSTM's,
+                          an RNN's) whose next layer (same block, one direction) has wide
+                          tiles and so a projection pass; with one
                           sequence, each of its wide tiles also takes a part of the next
                           layer's input projection, for the steps five at a time behind it
                           (tile.c's emit_feed_tile), whose multiply-adds go where the wide
@@ -134,7 +134,7 @@ typedef struct Plan {
     int max_hr, max_h, max_width; /* largest h, c and per-step layer output widths */
     int xp_width;  /* largest G*H of a loop layer: the run-time API's input projections */
     long wt_width; /* largest (I + Hr) * G*H of a blocked layer, Hr * G*H of one with
-                      tile_w: its panels, xp's fixed part */
+                      tile_w, rounded up to 16 reals: its panels, xp's fixed part */
     int top_hr, top_dirs, top_layers; /* shape of h_n: (top_layers*top_dirs, B, top_hr) */
     long flops_per_step;              /* whole network, one sequence, multiply-add = 2 */
     long state_reals;       /* recurrent state of one sequence (every layer and direction) */

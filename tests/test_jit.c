@@ -650,6 +650,19 @@ static void forwards_match(const char *text, int B, int Tn, int ncase, const int
     tu_rmdir(dir);
 }
 
+/* The system compiler's inference unit for r's plan has both lines a and b: the path the
+ * test means is the one generated. */
+static void unit_has(Rnnc *r, const char *a, const char *b)
+{
+    CUnit u;
+    assert_int_equal(emit_unit_jit(r->plan, 0, 0, &u, &r->diag), 0);
+    char *src = cunit_join(&u);
+    assert_non_null(strstr(src, a));
+    assert_non_null(strstr(src, b));
+    free(src);
+    cunit_free(&u);
+}
+
 /* The forward's steps with one live sequence (a batch of one; a packed batch's longest
  * sequence alone at its end, shorter than T or not) run wide tiles on panels of W_hh^T,
  * every other step from the last panel, and with a batch of one the lower of two stacked
@@ -677,13 +690,7 @@ static void test_wide_tiles(void **state)
     assert_true(w16 && w32); /* tiles of 16 and 32 units: the path is taken */
     /* a's first layer carries its second's projection; not b's GRU nor c's two directions */
     assert_true(r.plan->layers[0].feed && r.plan->layers[1].fed && feed == 1);
-    CUnit u;
-    assert_int_equal(emit_unit_jit(r.plan, 0, 0, &u, &r.diag), 0);
-    char *src = cunit_join(&u);
-    assert_non_null(strstr(src, "blk_a_l0_twf_16("));
-    assert_non_null(strstr(src, "for (int t0 = pre, i0 = 0; t0 < T;) {"));
-    free(src);
-    cunit_free(&u);
+    unit_has(&r, "blk_a_l0_twf_16(", "for (int t0 = pre, i0 = 0; t0 < T;) {");
     rnnc_fini(&r);
     enum { B = 4 };
     /* alone for 13 steps (two groups of five carried, then the pass), 9 (one, its last
@@ -732,13 +739,7 @@ static void test_fused_forward(void **state)
     assert_int_equal(rnnc_load_text(&r, "fused.yaml", text), 0);
     for (int l = 0; l < r.plan->nlayers; l++)
         assert_true(r.plan->layers[l].blocked);
-    CUnit u;
-    assert_int_equal(emit_unit_jit(r.plan, 0, 0, &u, &r.diag), 0);
-    char *src = cunit_join(&u);
-    assert_non_null(strstr(src, "const int fuse = bs[0] >= 12;"));
-    assert_non_null(strstr(src, "    const real *wpx, const real *const *xs)"));
-    free(src);
-    cunit_free(&u);
+    unit_has(&r, "const int fuse = bs[0] >= 12;", "    const real *wpx, const real *const *xs)");
     rnnc_fini(&r);
     enum { B = 13 };
     int lens[4][B];
@@ -753,11 +754,7 @@ static void test_fused_forward(void **state)
     rnnc_init(&r);
     assert_int_equal(rnnc_load_text(&r, "fused.yaml", text64), 0);
     assert_true(r.plan->layers[0].blocked);
-    assert_int_equal(emit_unit_jit(r.plan, 0, 0, &u, &r.diag), 0);
-    src = cunit_join(&u);
-    assert_non_null(strstr(src, "const int fuse = bs[0] >= 12;"));
-    free(src);
-    cunit_free(&u);
+    unit_has(&r, "const int fuse = bs[0] >= 12;", ", fuse ? xs : 0); break;");
     rnnc_fini(&r);
     forwards_match(text64, B, 9, 4, lens[0], nb);
 }

@@ -23,6 +23,19 @@ static Io input_io(const Net *net)
     return in;
 }
 
+/* "ireals", the schedule's ints rounded up to reals (an aligned layout's: to 64 bytes), of
+ * layout l, as a declaration. */
+static void ireals_decl(Emitter *e, const PlanLayout *l, const char *decl)
+{
+    if (l->align)
+        sb_line(e->sb, "%s = ((%dL * B + %dL * T) * (long)sizeof(int) + 63) / 64 * 64 /", decl,
+                l->ints_B, l->ints_T);
+    else
+        sb_line(e->sb, "%s = ((%dL * B + %dL * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /",
+                decl, l->ints_B, l->ints_T);
+    sb_line(e->sb, "    (long)sizeof(real);");
+}
+
 /* Regions of the training cache, in the order train_mem carves them. */
 void em_train_mem(Emitter *e)
 {
@@ -66,9 +79,7 @@ void em_train_mem(Emitter *e)
     sb_line(sb, "{");
     sb->indent += 4;
     sb_line(sb, "real *r = (real *)cache;");
-    sb_line(sb, "long at = ((%dL * B + %dL * T) * (long)sizeof(int) + 63) / 64 * 64 /",
-            p->cache.ints_B, p->cache.ints_T);
-    sb_line(sb, "          (long)sizeof(real); /* every region 64 bytes apart (the plan's) */");
+    ireals_decl(e, &p->cache, "long at");
     sb_line(sb, "const long BT = (long)B * T;");
     /* every field set on every path (NULL when sizing), so that no compiler sees a read of
      * one unset */
@@ -771,19 +782,6 @@ void em_pack(Emitter *e, int unpack)
     }
     sb_close(sb, 1);
     sb_line(sb, "%s", "");
-}
-
-/* "ireals", the schedule's ints rounded up to reals (an aligned layout's: to 64 bytes), of
- * layout l, as a declaration. */
-static void ireals_decl(Emitter *e, const PlanLayout *l, const char *decl)
-{
-    if (l->align)
-        sb_line(e->sb, "%s = ((%dL * B + %dL * T) * (long)sizeof(int) + 63) / 64 * 64 /", decl,
-                l->ints_B, l->ints_T);
-    else
-        sb_line(e->sb, "%s = ((%dL * B + %dL * T) * (long)sizeof(int) + (long)sizeof(real) - 1) /",
-                decl, l->ints_B, l->ints_T);
-    sb_line(e->sb, "    (long)sizeof(real);");
 }
 
 /* " + (long)B * kB + (long)B * T * kBT + k1" for the nonzero terms, into buf. */

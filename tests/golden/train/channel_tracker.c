@@ -236,7 +236,7 @@ static long train_mem(void *cache, int B, int T, TrainMem *m)
 {
     real *r = (real *)cache;
     long at = ((2L * B + 1L * T) * (long)sizeof(int) + 63) / 64 * 64 /
-              (long)sizeof(real); /* every region 64 bytes apart (the plan's) */
+        (long)sizeof(real);
     const long BT = (long)B * T;
     m->len = (int *)cache;
     m->perm = r ? m->len + B : 0;
