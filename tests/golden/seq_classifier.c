@@ -80,12 +80,14 @@ typedef float rvec_u __attribute__((vector_size(64), aligned(4), may_alias));
  * [-126, 127] (exact but for the rounding of a subnormal product, which both round to
  * nearest). With AVX-512 each is one instruction where the comparison and select took two,
  * one a broadcast from a general register, and 2^k three (same bits: tests/test_gen.c's
- * test_vec_gates_bits). */
+ * test_vec_gates_bits). In their masked forms, every lane taken (the same instructions):
+ * the plain ones pass an undefined vector through, which g++ 12 compiling this file as
+ * C++ with -march=native flags as uninitialised. */
 #if defined(__AVX512F__)
 #include <immintrin.h>
-#define RV_MAX(a, b) ((rvec)_mm512_max_ps((__m512)(a), (__m512)(b)))
-#define RV_MIN(a, b) ((rvec)_mm512_min_ps((__m512)(a), (__m512)(b)))
-#define RV_SCALE2(x, k) ((rvec)_mm512_scalef_ps((__m512)(x), (__m512)(k)))
+#define RV_MAX(a, b) ((rvec)_mm512_mask_max_ps((__m512)(a), -1, (__m512)(a), (__m512)(b)))
+#define RV_MIN(a, b) ((rvec)_mm512_mask_min_ps((__m512)(a), -1, (__m512)(a), (__m512)(b)))
+#define RV_SCALE2(x, k) ((rvec)_mm512_mask_scalef_ps((__m512)(x), -1, (__m512)(x), (__m512)(k)))
 #else
 #define RV_MAX(a, b) RV_SEL((b) < (a), a, b)
 #define RV_MIN(a, b) RV_SEL((b) > (a), a, b)
@@ -95,7 +97,7 @@ typedef float rvec_u __attribute__((vector_size(64), aligned(4), may_alias));
 RNNC_VFN rv_exp_n(rvec *x, int n)
 {
     rvec k[RNNC_VN], r[RNNC_VN], r2[RNNC_VN], q[RNNC_VN];
-    const rvec lo = (rvec){0} - 87.0f, hi = (rvec){0} + 88.0f;
+    const rvec z = {0}, lo = z - 87.0f, hi = z + 88.0f;
     for (int i = 0; i < n; i++)
         x[i] = RV_MAX(lo, x[i]);
     for (int i = 0; i < n; i++)
@@ -125,7 +127,7 @@ RNNC_VFN rv_sigmoid_n(rvec *x, int n)
 RNNC_VFN rv_tanh_n(rvec *v, int n)
 {
     rvec x[RNNC_VN], t[RNNC_VN], t2[RNNC_VN], p[RNNC_VN], q[RNNC_VN];
-    const rvec lo = (rvec){0} - 9.0f, hi = (rvec){0} + 9.0f, one = (rvec){0} + 1.0f;
+    const rvec z = {0}, lo = z - 9.0f, hi = z + 9.0f, one = z + 1.0f;
     for (int i = 0; i < n; i++)
         x[i] = RV_MAX(lo, RV_MIN(hi, v[i]));
     for (int i = 0; i < n; i++)
