@@ -373,7 +373,7 @@ static void run_steps(void *p)
         s->step(s->state, s->x + (long)t * s->I, s->y);
 }
 
-/* The step's bound: its weights (the deployed array, npacked reals) read once a step, 100
+/* The step's bound: its weights (the deployed array, npacked_w reals) read once a step, 100
  * times as run_steps steps, from wherever they stay between reads (L2 for S1's 204 KB). */
 typedef struct Bound {
     const float *w;
@@ -443,7 +443,7 @@ static void bench_step(const Config *c, Rnnc *r, const char *dir)
         s.x = random_floats(100L * c->I, 4);
         s.y = alloc64((size_t)r->net->out_size * 4);
         s.I = c->I;
-        Bound bd = {random_floats(r->plan->npacked, 4), r->plan->npacked, 0};
+        Bound bd = {random_floats(r->plan->npacked_w, 4), r->plan->npacked_w, 0};
         Run run[3] = {{"rnnc", run_steps, &s, {0}},
                       {"peak", run_peak, &g_peak, {0}},
                       {"bound", run_bound, &bd, {0}}};
@@ -452,7 +452,7 @@ static void bench_step(const Config *c, Rnnc *r, const char *dir)
             run[0].per[k] /= 100, run[2].per[k] /= 100;
         report(run, 1, c, "step", r->plan->flops_per_step);
         report(run + 1, 1, c, "step", g_peak.flops);
-        report(run + 2, 1, c, "step", r->plan->npacked * 4); /* bytes read */
+        report(run + 2, 1, c, "step", r->plan->npacked_w * 4); /* bytes read */
         free((void *)bd.w);
         if (g_dump)
             dump_stream(c, r, &s, wpath);

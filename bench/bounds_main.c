@@ -18,7 +18,7 @@ int main(int argc, char **argv)
         return 2;
     }
     float *p = alloc64(sizeof(float) * BENCH_NUM_PARAMS),
-          *pk = alloc64(sizeof(float) * (BENCH_NUM_PARAMS + 64)),
+          *pk = alloc64(sizeof(float) * BENCH_NUM_PACKED),
           *x = alloc64(sizeof(float) * (size_t)B * T * BENCH_INPUT_SIZE),
           *y = alloc64(sizeof(float) * (size_t)B * T * BENCH_OUTPUT_SIZE);
     void *scratch = alloc64((size_t)bench_scratch_bytes(B, T));

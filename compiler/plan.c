@@ -245,7 +245,7 @@ static void plan_layer(Builder *b, int bi, int l, int dir)
         p->xp_width = G * H;
     L->split = !L->unrolled;
     plan_tile(L, p->real_size);
-    long wt = L->blocked ? (long)(L->I + Hr) * G * H : L->tile_w ? (long)Hr * G * H : 0;
+    long wt = L->blocked ? (long)(L->I + Hr) * G * H : 0;
     if (align_up(wt) > p->wt_width) /* the projections after it start on 64 bytes too */
         p->wt_width = align_up(wt);
     plan_bz(L);
@@ -313,6 +313,19 @@ Plan *plan_build(Arena *a, DiagList *d, const Net *net)
             return NULL;
         }
     p->nparams = b.off;
+    p->npacked_w = b.pk;
+    /* A wide-tile layer's W_hh^T again, in its panels: pack writes them, once for every
+     * forward call after it (a copy in each call took 2 % of S1's and S2's time), after all
+     * the weights, so that deployed code, which bakes the weights and has no tiles, leaves
+     * them out. */
+    for (int i = 0; i < p->nlayers; i++) {
+        PlanLayer *L = &p->layers[i];
+        L->pk_panel = -1;
+        if (L->tile_w) {
+            b.pk = align_up(b.pk);
+            L->pk_panel = take(&b, (long)L->Hr * L->G * L->H);
+        }
+    }
     p->npacked = b.pk;
     p->state_bytes = p->state_reals * p->real_size;
     p->can_stream = 1;

@@ -75,6 +75,10 @@ typedef struct PlanLayer {
     /* packed block (elements from its start): merged bias (G*H), GRU-after b_hn (H),
      * Wx^T (I, G*H), Wh^T (Hr, G*H), Wr^T (H, P); -1 when absent */
     long pk, pk_b, pk_bhn, pk_wx, pk_wh, pk_wr, pk_size;
+    /* with tile_w: W_hh^T again, in the wide tiles' panels of tile_w units [u/tile_w][k]
+     * [gate][tile_w], at pk_panel (after every layer's and the head's weights, on 16 reals),
+     * written by pack; -1 otherwise */
+    long pk_panel;
     /* the state of one sequence (state0/state1 of training, the REPL's carried state): this
      * layer-direction's h (Hr) at st_h and, for an LSTM, c (H) at st_c (else -1), in reals */
     long st_h, st_c;
@@ -101,9 +105,9 @@ typedef struct PlanLayer {
     int tile_w;        /* units of a step's tile when one sequence is live (batch 1): the
                           narrowest that divides H into two panels or more and keeps four
                           vectors of accumulators (LSTM 16 floats, GRU 32); 0: tile_u. The
-                          forward then reads W_hh^T from panels of tile_w units, copied into
-                          xp's fixed part, every other step from the last panel (the panel
-                          read last is still in L1) */
+                          forward then reads W_hh^T from panels of tile_w units (pk_panel),
+                          every other step from the last panel (the panel read last is still
+                          in L1) */
     int blocked;       /* tiled, and rows of G*H reals span 2 KiB or more: each forward copies
                           W_ih^T and W_hh^T into panels (the start of its xp scratch), so that
                           a tile's weights are contiguous rather than rows a power of two
@@ -126,15 +130,17 @@ typedef struct Plan {
     int ntensors;
     PlanTensor *tensors; /* (ntensors) */
     long nparams;        /* PyTorch parameter count */
-    long npacked;        /* packed block elements (biases merged) */
+    long npacked;        /* packed block elements (biases merged), with the wide tiles'
+                            panels (pk_panel): what pack writes */
+    long npacked_w;      /* its weights alone, before the panels: what deployed code bakes */
     int nlayers;
     PlanLayer *layers; /* (nlayers), block by block, layer by layer, dir 0 then 1 */
     int head_t_w, head_t_b;
     long head_pk_w, head_pk_b;    /* W^T (F, O) and b (O) in the packed block; -1 absent */
     int max_hr, max_h, max_width; /* largest h, c and per-step layer output widths */
     int xp_width;  /* largest G*H of a loop layer: the run-time API's input projections */
-    long wt_width; /* largest (I + Hr) * G*H of a blocked layer, Hr * G*H of one with
-                      tile_w, rounded up to 16 reals: its panels, xp's fixed part */
+    long wt_width; /* largest (I + Hr) * G*H of a blocked layer, rounded up to 16 reals:
+                      its panels, xp's fixed part */
     int top_hr, top_dirs, top_layers; /* shape of h_n: (top_layers*top_dirs, B, top_hr) */
     long flops_per_step;              /* whole network, one sequence, multiply-add = 2 */
     long state_reals;       /* recurrent state of one sequence (every layer and direction) */

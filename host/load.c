@@ -242,7 +242,7 @@ void rnnc_report(const Rnnc *r, FILE *out)
             "total: %ld parameters (%ld packed), %ld FLOPs per step, state %ld bytes "
             "per sequence,\n       scratch %ld bytes for B=1, T=100 (%ld for B=32, "
             "T=100)\n",
-            p->nparams, p->npacked, p->flops_per_step, p->state_bytes,
+            p->nparams, p->npacked_w, p->flops_per_step, p->state_bytes,
             plan_scratch_bytes(p, 1, 100), plan_scratch_bytes(p, 32, 100));
     const PlanKernels *k = &p->kern;
     fprintf(out,
@@ -256,7 +256,7 @@ void rnnc_report(const Rnnc *r, FILE *out)
     fprintf(out,
             "deployed (-o with --weights): flash %ld bytes of weights; RAM %ld bytes of "
             "state,\n       %ld bytes of work for sequences up to max_seq_len %d; %s\n",
-            p->npacked * p->real_size, p->state_bytes, p->deploy_work_bytes, net->max_seq_len,
+            p->npacked_w * p->real_size, p->state_bytes, p->deploy_work_bytes, net->max_seq_len,
             p->can_stream ? "streams step by step" : "bidirectional: whole sequences only");
 }
 

@@ -65,7 +65,7 @@ int rnnc_report_quant(Rnnc *r, const char *mode, FILE *out)
             "flash %ld)\n",
             quant_mode_name(q->mode), mode ? "--quantize" : "deploy.quantize", q->flash_bytes,
             q->array_bytes, q->table_bytes, q->state_bytes, q->work_bytes, r->net->max_seq_len,
-            r->plan->npacked * r->plan->real_size);
+            r->plan->npacked_w * r->plan->real_size);
     arena_free(&a);
     return 0;
 }

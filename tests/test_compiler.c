@@ -263,7 +263,11 @@ static void test_plan_lstm_counts(void **state)
     plan_block_stats(c.plan, 0, &st);
     assert_int_equal(st.torch_params, 4 * 64 * (10 + 64 + 2));
     assert_int_equal(st.merged_params, 4 * 64 * (10 + 64 + 1));
-    assert_int_equal(c.plan->npacked, 4 * 64 * (10 + 64 + 1));
+    assert_int_equal(c.plan->npacked_w, 4 * 64 * (10 + 64 + 1));
+    /* the wide tiles' panels after the weights, on 16 reals: W_hh^T again */
+    assert_int_equal(c.plan->layers[0].tile_w, 16);
+    assert_int_equal(c.plan->layers[0].pk_panel, (4 * 64 * (10 + 64 + 1) + 15) / 16 * 16);
+    assert_int_equal(c.plan->npacked, c.plan->layers[0].pk_panel + 64 * 4 * 64);
     assert_int_equal(st.flops_per_step, 2L * 4 * 64 * (10 + 64));
     assert_int_equal(st.state_bytes, 4 * (64 + 64));
     arena_free(&c.a);

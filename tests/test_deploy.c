@@ -324,6 +324,11 @@ static void test_selftest(void **state)
         char *text = tu_read_file(d.c, NULL);
         char *at = strstr(text, "weights[");
         assert_non_null(at);
+        /* the weights alone: not the panels pack writes after them for the run-time API's
+         * one-sequence tiles, which deployed code does not have */
+        assert_int_equal(strtol(at + strlen("weights["), NULL, 10), d.r.plan->npacked_w);
+        if (strcmp(specs[i], "seq_classifier.yaml") == 0)
+            assert_true(d.r.plan->npacked > d.r.plan->npacked_w);
         at = strstr(at, "= {");
         assert_non_null(at);
         at += 3;

@@ -780,6 +780,23 @@ void em_pack(Emitter *e, int unpack)
                 sb_line(sb, "    pw[%ld + j] = p[%ld + j];", p->head_pk_b, hb);
         }
     }
+    for (int i = 0; i < p->nlayers && !unpack; i++) {
+        const PlanLayer *L = &p->layers[i];
+        long W = L->tile_w, GH = (long)L->G * L->H;
+        if (L->pk_panel < 0)
+            continue;
+        sb_line(sb, "/* %s: W_hh^T again, in the panels of %ld units its one-sequence tiles",
+                L->label, W);
+        sb_line(sb, " * read, [u/%ld][k][gate][%ld] */", W, W);
+        sb_line(sb, "for (long ub = 0; ub < %d; ub += %ld)", L->H, W);
+        sb_line(sb, "    for (long k = 0; k < %d; k++)", L->Hr);
+        sb_line(sb, "        for (long q = 0; q < %d; q++)", L->G);
+        sb_line(sb, "            for (long u = 0; u < %ld; u++)", W);
+        sb_line(sb, "                pw[%ld + ub * %ld + (k * %d + q) * %ld + u] =", L->pk_panel,
+                (long)L->Hr * L->G, L->G, W);
+        sb_line(sb, "                    pw[%ld + k * %ld + q * %d + ub + u];", L->pk_wh, GH,
+                L->H);
+    }
     sb_close(sb, 1);
     sb_line(sb, "%s", "");
 }
@@ -1009,11 +1026,14 @@ static void forward_layer(Emitter *e, int i, const Io *in, const Io *out)
         char optr[80];
         snprintf(optr, sizeof optr, dir ? "%s + %d" : "%s", out->ptr, L->Hr);
         sb_line(sb, "%s_seq(w + %ld, %s, %s, %s,", L->fn, L->pk, in->ptr, in->sb, in->st);
-        char feed[48] = "";
+        char feed[80] = "";
+        int at = 0;
         if (em_feed(e, L))
-            snprintf(feed, sizeof feed, ", w + %ld, &fpre%d", L[1].pk, i + dir);
+            at = snprintf(feed, sizeof feed, ", w + %ld, &fpre%d", L[1].pk, i + dir);
         else if (em_fed(e, L))
-            snprintf(feed, sizeof feed, ", fpre%d", i + dir - 1);
+            at = snprintf(feed, sizeof feed, ", fpre%d", i + dir - 1);
+        if (em_panels(e, L)) /* this direction's panels: the two share the function */
+            snprintf(feed + at, sizeof feed - (size_t)at, ", w + %ld", L->pk_panel);
         sb_line(sb, "    %s, %s, %s, T, sq, sp, h, %s%s%d%s);", optr, out->sb, out->st,
                 lstm ? "c, " : "", em_split(e, L) ? "xp, " : "", dir, feed);
         if (L->top)

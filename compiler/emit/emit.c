@@ -95,7 +95,13 @@ static void unit_header(Emitter *e, const char *header_name)
     sb_line(sb, "#define %s_CELL_SIZE %d /* c_n's size; 0: the top block is not an LSTM */", N,
             top->cell == CELL_LSTM ? top->hidden_size : 0);
     sb_line(sb, "#define %s_NUM_PARAMS %ld /* PyTorch's parameter count */", N, p->nparams);
-    sb_line(sb, "#define %s_NUM_PACKED %ld /* after packing: biases merged */", N, p->npacked);
+    if (p->npacked > p->npacked_w)
+        sb_line(sb,
+                "#define %s_NUM_PACKED %ld /* after packing: biases merged, and the one-sequence "
+                "tiles' panels */",
+                N, p->npacked);
+    else
+        sb_line(sb, "#define %s_NUM_PACKED %ld /* after packing: biases merged */", N, p->npacked);
     sb_line(sb, "%s", "");
     sb_line(sb, "typedef %s %s_real;", real, n);
     sb_line(sb, "%s", "");

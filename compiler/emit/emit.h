@@ -57,7 +57,7 @@ char *emit_layer(const Plan *plan, int layer, int train, int for_tcc);
  * reals of the model's precision. */
 typedef struct EmitDeploy {
     const char *weights_name; /* the weights file's name, for the banner */
-    const void *packed;       /* (plan->npacked) */
+    const void *packed;       /* (plan->npacked; the first npacked_w baked) */
     int selftest;             /* emit <name>_selftest */
     int test_T;               /* steps of the golden sequence */
     const void *test_x;       /* (test_T, I) */

@@ -122,6 +122,9 @@ int em_dx_set(const Emitter *e, const PlanLayer *L);
  * signatures and the forward's calls take the feed's arguments (tile.c). */
 int em_feed(const Emitter *e, const PlanLayer *L);
 int em_fed(const Emitter *e, const PlanLayer *L);
+/* Whether L's <fn>_seq takes the wide tiles' panels of W_hh^T (pack's, at pk_panel) as its
+ * last argument wt: the system compiler's inference forward of a layer with tile_w. */
+int em_panels(const Emitter *e, const PlanLayer *L);
 /* A split layer's <fn>_proj, <fn>_rec and <fn>_seq; its <fn>_recc and <fn>_seqc. */
 void em_kern_layer(Emitter *e, const PlanLayer *L);
 void em_kern_train(Emitter *e, const PlanLayer *L);

@@ -10,8 +10,9 @@
  *                     gates computed from the accumulators (the GEMM's epilogue) and written
  *                     straight to the layer's output. A step with one live sequence reads
  *                     W_hh^T from L2 at every step: it runs wider tiles (tile_w units) on
- *                     contiguous panels, and every other step visits them from the last,
- *                     so that the panel read last, still in L1, is read first.
+ *                     contiguous panels (pack writes them after the weights), and every
+ *                     other step visits them from the last, so that the panel read last,
+ *                     still in L1, is read first.
  *
  * Every output sees the multiply-adds em_product's one-sequence loop does, in its order (MADD,
  * fused), and the gates are cell.c's equations unit for unit, so the bits equal libtcc's.
@@ -511,6 +512,11 @@ int em_fed(const Emitter *e, const PlanLayer *L)
     return L->fed && L->tiled && !e->for_tcc && !e->dep && !e->cache;
 }
 
+int em_panels(const Emitter *e, const PlanLayer *L)
+{
+    return L->tile_w && L->tiled && !e->for_tcc && !e->dep && !e->cache;
+}
+
 /* The feed's pairs a group (the next layer's steps projected together, each load of its
  * W_ih^T shared by them) and the parts of a 64-column chunk's terms a tile takes. */
 enum { FEED_PAIRS = 5, FEED_PARTS = 4 };
@@ -794,12 +800,6 @@ static void emit_rec_pass(Emitter *e, const PlanLayer *L)
             sb_line(sb, "    %s_tcw_%ld(w, w + %ld + u0, u0, ps, hp, ho%s);", L->fn, W,
                     L->pk_wh - L->pk, tile_extra(e, L));
         } else {
-            sb_line(sb, "if (!panels) { /* W_hh^T into panels of %ld units, once a call */", W);
-            sb->indent += 4;
-            emit_unit_panels(e, L, L->pk_wh, L->Hr, 0, W);
-            sb_line(sb, "panels = 1;");
-            sb->indent -= 4;
-            sb_line(sb, "}");
             sb_line(sb, "for (int v = 0; v < %ld; v += %ld) {", H, W);
             sb->indent += 4;
             sb_line(sb, "const int u0 = s & 1 ? %ld - v : v; /* odd steps from the last panel */",
@@ -911,10 +911,11 @@ static void emit_tiled_seq(Emitter *e, const PlanLayer *L)
                 "    real *y, long ysb, long yst, int T, const int *bs, const int *perm, "
                 "real *h,%s",
                 lstm ? " real *c," : "");
-        sb_line(sb, "    real *xp, int reverse%s)",
+        sb_line(sb, "    real *xp, int reverse%s%s)",
                 em_feed(e, L)  ? ", const real *wn, int *pre"
                 : em_fed(e, L) ? ", int pre"
-                               : "");
+                               : "",
+                em_panels(e, L) ? ", const real *wt" : "");
     }
     sb_line(sb, "{");
     sb->indent += 4;
@@ -928,11 +929,6 @@ static void emit_tiled_seq(Emitter *e, const PlanLayer *L)
         sb_line(sb, "real *exs[%d];", ns);
     if (L->blocked && !e->cache)
         emit_blocking(e, L);
-    else if (L->tile_w && !e->cache) {
-        sb_line(sb, "real *wt = xp; /* Hr * G*H: the wide tile's panels */");
-        sb_line(sb, "int panels = 0; /* copied at the first step with one live sequence */");
-        sb_line(sb, "xp += %ld;", e->p->wt_width);
-    }
     if (em_feed(e, L))
         emit_feed_state(e, L);
     if (fused_run(e, L)) {

@@ -24,7 +24,7 @@ static void emit_every_unit(Rnnc *r)
             FUZZ_CHECK(emit_unit_jit(p, train, tcc, &u, &r->diag) == 0, "emit_unit_jit failed");
             cunit_free(&u);
         }
-    if (p->npacked > DEPLOY_MAX_PACKED)
+    if (p->npacked_w > DEPLOY_MAX_PACKED)
         return;
     /* zero weights and a zero golden sequence: the text, not the numbers, is under test */
     const Net *net = r->net;

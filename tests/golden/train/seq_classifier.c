@@ -25,7 +25,7 @@ extern "C" {
 #define SEQ_CLASSIFIER_STATE_SIZE 64 /* h_n's size: hidden (or projection) of the top block */
 #define SEQ_CLASSIFIER_CELL_SIZE 64 /* c_n's size; 0: the top block is not an LSTM */
 #define SEQ_CLASSIFIER_NUM_PARAMS 53061 /* PyTorch's parameter count */
-#define SEQ_CLASSIFIER_NUM_PACKED 52549 /* after packing: biases merged */
+#define SEQ_CLASSIFIER_NUM_PACKED 85328 /* after packing: biases merged, and the one-sequence tiles' panels */
 
 typedef float seq_classifier_real;
 
@@ -1078,14 +1078,11 @@ RNNC_TILE static void blk_rnn_l0_t6_16(const real *w, const real *wp, int u0,
  * strides; h (B, 64) and c (B, H) carry the state; xp (B, T, 256) is scratch. */
 static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
     real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h, real *c,
-    real *xp, int reverse, const real *wn, int *pre)
+    real *xp, int reverse, const real *wn, int *pre, const real *wt)
 {
     const real *xs[6], *hp[6];
     real *ps[6], *ho[6];
     real *cs_[6];
-    real *wt = xp; /* Hr * G*H: the wide tile's panels */
-    int panels = 0; /* copied at the first step with one live sequence */
-    xp += 16384;
     *pre = 0;
 #if RNNC_FEED
     /* one sequence: its tiles carry the next layer's projection (emit_feed_tile) */
@@ -1144,18 +1141,6 @@ static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
                 hp[q] = h + (long)b * 64;
                 ho[q] = y + b * ysb + t * yst;
                 cs_[q] = c + (long)b * 64;
-            }
-            if (!panels) { /* W_hh^T into panels of 16 units, once a call */
-                for (long ub = 0; ub < 64; ub += 16) {
-                    const real *wh = w + 2816 + ub;
-                    const long ud = 64 - ub < 16 ? 64 - ub : 16;
-                    real *pw = wt + 0 + ub * 256;
-                    for (long k = 0; k < 64; k++)
-                        for (long q = 0; q < 4; q++)
-                            for (long u = 0; u < ud; u++)
-                                pw[(k * 4 + q) * ud + u] = wh[k * 256 + q * 64 + u];
-                }
-                panels = 1;
             }
             for (int v = 0; v < 64; v += 16) {
                 const int u0 = s & 1 ? 48 - v : v; /* odd steps from the last panel */
@@ -3065,14 +3050,11 @@ RNNC_TILE static void blk_rnn_l1_t6_16(const real *w, const real *wp, int u0,
  * strides; h (B, 64) and c (B, H) carry the state; xp (B, T, 256) is scratch. */
 static void blk_rnn_l1_seq(const real *w, const real *x, long xsb, long xst,
     real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h, real *c,
-    real *xp, int reverse, int pre)
+    real *xp, int reverse, int pre, const real *wt)
 {
     const real *xs[6], *hp[6];
     real *ps[6], *ho[6];
     real *cs_[6];
-    real *wt = xp; /* Hr * G*H: the wide tile's panels */
-    int panels = 0; /* copied at the first step with one live sequence */
-    xp += 16384;
     /* the input projections of every live pair: chunks of 768 pairs (their inputs
      * stay in L2), each against every 64-column panel of W_ih^T */
     for (int t0 = pre, i0 = 0; t0 < T;) {
@@ -3121,18 +3103,6 @@ static void blk_rnn_l1_seq(const real *w, const real *x, long xsb, long xst,
                 hp[q] = h + (long)b * 64;
                 ho[q] = y + b * ysb + t * yst;
                 cs_[q] = c + (long)b * 64;
-            }
-            if (!panels) { /* W_hh^T into panels of 16 units, once a call */
-                for (long ub = 0; ub < 64; ub += 16) {
-                    const real *wh = w + 16640 + ub;
-                    const long ud = 64 - ub < 16 ? 64 - ub : 16;
-                    real *pw = wt + 0 + ub * 256;
-                    for (long k = 0; k < 64; k++)
-                        for (long q = 0; q < 4; q++)
-                            for (long u = 0; u < ud; u++)
-                                pw[(k * 4 + q) * ud + u] = wh[k * 256 + q * 64 + u];
-                }
-                panels = 1;
             }
             for (int v = 0; v < 64; v += 16) {
                 const int u0 = s & 1 ? 48 - v : v; /* odd steps from the last panel */
@@ -4679,13 +4649,29 @@ void seq_classifier_pack(const real *p, real *pw)
                 pw[52224 + k * 5 + r] = p[52736 + r * 64 + k];
     for (long j = 0; j < 5; j++)
         pw[52544 + j] = p[53056 + j];
+    /* rnn layer 0: W_hh^T again, in the panels of 16 units its one-sequence tiles
+     * read, [u/16][k][gate][16] */
+    for (long ub = 0; ub < 64; ub += 16)
+        for (long k = 0; k < 64; k++)
+            for (long q = 0; q < 4; q++)
+                for (long u = 0; u < 16; u++)
+                    pw[52560 + ub * 256 + (k * 4 + q) * 16 + u] =
+                        pw[2816 + k * 256 + q * 64 + ub + u];
+    /* rnn layer 1: W_hh^T again, in the panels of 16 units its one-sequence tiles
+     * read, [u/16][k][gate][16] */
+    for (long ub = 0; ub < 64; ub += 16)
+        for (long k = 0; k < 64; k++)
+            for (long q = 0; q < 4; q++)
+                for (long u = 0; u < 16; u++)
+                    pw[68944 + ub * 256 + (k * 4 + q) * 16 + u] =
+                        pw[35840 + k * 256 + q * 64 + ub + u];
 }
 
 long seq_classifier_scratch_bytes(int B, int T)
 {
     const long ireals = ((3L * B + 2L * T) * (long)sizeof(int) + 63) / 64 * 64 /
         (long)sizeof(real);
-    return (long)sizeof(real) * (ireals + (long)B * 192 + (long)B * T * 384 + 16384);
+    return (long)sizeof(real) * (ireals + (long)B * 192 + (long)B * T * 384);
 }
 
 int seq_classifier_forward(const real *w, const real *x, const int *lengths, int B, int T,
@@ -4738,7 +4724,7 @@ int seq_classifier_forward_par(const real *w, const real *x, const int *lengths,
         else
             vec_zero(c, (long)B * 64);
         blk_rnn_l0_seq(w + 0, x, (long)T * 10, 10,
-            buf[0], (long)T * 64, 64, T, sq, sp, h, c, xp, 0, w + 19200, &fpre0);
+            buf[0], (long)T * 64, 64, T, sq, sp, h, c, xp, 0, w + 19200, &fpre0, w + 52560);
         for (int i = 0; i < sn; i++) {
             const int b = sp[i];
             if (h_n)
@@ -4761,7 +4747,7 @@ int seq_classifier_forward_par(const real *w, const real *x, const int *lengths,
         else
             vec_zero(c, (long)B * 64);
         blk_rnn_l1_seq(w + 19200, buf[0], (long)T * 64, 64,
-            buf[1], (long)T * 64, 64, T, sq, sp, h, c, xp, 0, fpre0);
+            buf[1], (long)T * 64, 64, T, sq, sp, h, c, xp, 0, fpre0, w + 68944);
         for (int i = 0; i < sn; i++) {
             const int b = sp[i];
             if (h_n)
