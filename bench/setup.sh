@@ -30,8 +30,8 @@ ninja -C build rnnc-bench rnnc-peak >/dev/null
 
 RT=${RTNEURAL_DIR:-build/bench/RTNeural}
 RTNEURAL_COMMIT=1fb1f07
+mkdir -p build/bench # the drivers land here whether RTNeural is cloned or named
 if [ ! -f "$RT/RTNeural/RTNeural.h" ]; then
-    mkdir -p build/bench
     if git clone -q https://github.com/jatinchowdhury18/RTNeural build/bench/RTNeural 2>/dev/null; then
         git -C build/bench/RTNeural checkout -q "$RTNEURAL_COMMIT"
         RT=build/bench/RTNeural
