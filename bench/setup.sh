@@ -24,8 +24,12 @@ if [ -n "$missing" ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
-tools/setup.sh
-[ -f build/build.ninja ] && meson setup --reconfigure build >/dev/null # finds libdnnl
+# finds libdnnl: a build configured before libdnnl-dev was installed keeps "not found" in
+# meson's cache, through --reconfigure and --clearcache alike; only --wipe asks again
+if [ -f build/build.ninja ] && ! grep -q RNNC_HAVE_DNNL build/build.ninja; then
+    meson setup --wipe build >/dev/null
+fi
+tools/setup.sh # builds everything, rnnc-bench with oneDNN
 ninja -C build rnnc-bench rnnc-peak >/dev/null
 
 RT=${RTNEURAL_DIR:-build/bench/RTNeural}
