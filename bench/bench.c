@@ -704,6 +704,11 @@ int main(int argc, char **argv)
             g_rounds = atoi(argv[k + 1]) < 1 ? 1 : atoi(argv[k + 1]) > 32 ? 32 : atoi(argv[k + 1]);
     }
     printf("contender,config,mode,median_us,flops\n");
+#ifndef RNNC_HAVE_DNNL
+    if (wanted("onednn")) /* said, not silently an empty column */
+        printf("skip,onednn,rnnc-bench was built without oneDNN (bench/setup.sh installs "
+               "libdnnl-dev and configures the build again)\n");
+#endif
     for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++) {
         int want = k >= argc;
         for (int j = k; j < argc; j++)
