@@ -8,13 +8,15 @@
 # and the divisions gone, the rest of the gates kept). At batch 1 (S1, S2: LSTM(10, 64, 2
 # layers), GRU(10, 64)) the weights are in L2 already, and the L2 variant is left out; S1 is
 # also timed without its first layer carrying the second's input projection (RNNC_FEED 0:
-# the projection pass alone, the same numbers).
+# the projection pass alone, the same numbers). "step" is S1's streaming step: the unit
+# `rnnc SPEC -o --weights` writes (random weights baked in), one step a call, from L2 as the
+# table's step row, with its rows read from L1, and without activations.
 # Interleaved, pinned to core 1, medians.
 #
 #   bench/bounds.sh M1 5      # five rounds of the builds
 set -eu
 [ $# -ge 1 ] || {
-    echo "usage: bench/bounds.sh M1|L1|S1|S2 [ROUNDS]" >&2
+    echo "usage: bench/bounds.sh M1|L1|S1|S2|step [ROUNDS]" >&2
     exit 2
 }
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,8 +26,9 @@ M1) I=128 H=256 L=2 B=32 reps=3 cell=lstm vs="model l2 l1 na" ;;
 L1) I=512 H=512 L=1 B=64 reps=1 cell=lstm vs="model l2 l1 na" ;;
 S1) I=10 H=64 L=2 B=1 reps=20 cell=lstm vs="model nf l1 na" ;;
 S2) I=10 H=64 L=1 B=1 reps=40 cell=gru vs="model l1 na" ;;
+step) I=10 H=64 L=2 B=1 reps=20 cell=lstm vs="model l1 na" ;;
 *)
-    echo "bench/bounds.sh: unknown configuration '$1' (M1, L1, S1 or S2)" >&2
+    echo "bench/bounds.sh: unknown configuration '$1' (M1, L1, S1, S2 or step)" >&2
     exit 2
     ;;
 esac
@@ -33,13 +36,37 @@ d=$(mktemp -d)
 trap 'rm -rf "$d"' EXIT
 printf 'name: bench\ninput_size: %s\nbatch_first: true\nlayers:\n  - name: rnn\n    cell: %s\n    hidden_size: %s\n    num_layers: %s\n' \
     "$I" "$cell" "$H" "$L" >"$d/bench.yaml"
-"$root/build/rnnc" "$d/bench.yaml" -o "$d/model.c"
+main=bounds_main.c
+if [ "$1" = step ]; then
+    # random weights in PyTorch's names and shapes, as safetensors, baked into the unit
+    python3 - "$d/w.safetensors" "$I" "$H" "$L" <<'PY'
+import json, random, struct, sys
+I, H, L = map(int, sys.argv[2:5])
+random.seed(1)
+t, off, data = {}, 0, b""
+for l in range(L):
+    for k, shape in (("weight_ih", [4 * H, I if l == 0 else H]), ("weight_hh", [4 * H, H]),
+                     ("bias_ih", [4 * H]), ("bias_hh", [4 * H])):
+        n = shape[0] * (shape[1] if len(shape) > 1 else 1)
+        data += struct.pack("<%df" % n, *(random.uniform(-0.125, 0.125) for _ in range(n)))
+        t["rnn.%s_l%d" % (k, l)] = {"dtype": "F32", "shape": shape, "data_offsets": [off, off + 4 * n]}
+        off += 4 * n
+h = json.dumps(t).encode()
+h += b" " * (-len(h) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + data)
+PY
+    "$root/build/rnnc" "$d/bench.yaml" -o "$d/model.c" --weights "$d/w.safetensors"
+    main=step_main.c
+else
+    "$root/build/rnnc" "$d/bench.yaml" -o "$d/model.c"
+fi
 # L2: the units' panels of W_hh^T and W_ih^T at u0 read from u0 & 16 (two panels)
 sed -e 's/\(const real \*wp = wt + [0-9]*\) + (long)u0 \* \([0-9]*\);/\1 + (long)(u0 \& 16) * \2;/' \
     -e 's/wt + (long)u0 \* \([0-9]*\), fuse/wt + (long)(u0 \& 16) * \1, fuse/' \
     "$d/model.c" >"$d/l2.c"
 # L1: a tile's rows k read from k & 3
 sed -e 's/const real \*wk = \(wpx\|wp\) + (long)k \* \([0-9]*\);/const real *wk = \1 + (long)(k \& 3) * \2;/' \
+    -e 's/\*wk = \(wx\|wh\) + k \* \([0-9]*\)/*wk = \1 + (k \& 3) * \2/' \
     "$d/model.c" >"$d/l1.c"
 # no activations: the gates' e^v, tanh and divisions gone
 sed -e 's/^\( *\)rv_\(sigmoid\|tanh\)_n(\(.*\));$/\1(void)(\3);/' "$d/model.c" >"$d/na.c"
@@ -51,7 +78,7 @@ for v in $vs; do
         exit 1
     fi
     cc -std=c11 -O3 -march=native -I"$d" -c "$d/$v.c" -o "$d/$v.o"
-    cc -std=c11 -O2 -I"$d" "$root/bench/bounds_main.c" "$d/$v.o" -lm -o "$d/$v"
+    cc -std=c11 -O2 -I"$d" "$root/bench/$main" "$d/$v.o" -lm -o "$d/$v"
 done
 i=0
 while [ "$i" -lt "$n" ]; do
@@ -70,6 +97,6 @@ m = {v: statistics.median(x) for v, x in t.items()}
 name = {"model": "as built", "l2": "weights in L2 (two panels)", "l1": "weights in L1 (four rows)",
         "na": "gates without activations", "nf": "projection pass alone"}
 for v in [v for v in ("model", "nf", "l2", "l1", "na") if v in m]:
-    print("%s %-28s %10.1f us  %.3f of as built  (%d rounds)" % (sys.argv[2], name[v], m[v],
-          m[v] / m["model"], len(t[v])))
+    print("%s %-28s %10.*f us  %.3f of as built  (%d rounds)" % (sys.argv[2], name[v],
+          1 if m[v] >= 10 else 3, m[v], m[v] / m["model"], len(t[v])))
 PY
