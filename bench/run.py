@@ -115,6 +115,9 @@ def med(v):
 
 def rounds(tab, ids, n, inner, clock):
     rtn = sorted(glob.glob(os.path.join(OUT, "rtneural-bench-*")))
+    if not rtn and any(c in STREAM for c in ids):  # said, not silently an empty column
+        tab.notes.append("rtneural left out: no rtneural-bench-* in %s (bench/setup.sh builds "
+                         "them; RTNEURAL_DIR names a checkout where GitHub is out of reach)" % OUT)
     dump = tempfile.mkdtemp(prefix="rnnc-bench-dump-")
     tb = os.path.join(ROOT, "bench", "torch_bench.py")
     common = ["--rounds", str(inner), "--clock", clock]
