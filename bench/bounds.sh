@@ -10,7 +10,8 @@
 # also timed without its first layer carrying the second's input projection (RNNC_FEED 0:
 # the projection pass alone, the same numbers). "step" is S1's streaming step: the unit
 # `rnnc SPEC -o --weights` writes (random weights baked in), one step a call, from L2 as the
-# table's step row, with its rows read from L1, and without activations.
+# table's step row, with its rows read from L1, and without activations. M1, L1 and step are
+# also timed with the gates' divisions made multiplications.
 # Interleaved, pinned to core 1, medians.
 #
 #   bench/bounds.sh M1 5      # five rounds of the builds
@@ -22,11 +23,11 @@ set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 n=${2:-3}
 case $1 in
-M1) I=128 H=256 L=2 B=32 reps=3 cell=lstm vs="model l2 l1 na" ;;
-L1) I=512 H=512 L=1 B=64 reps=1 cell=lstm vs="model l2 l1 na" ;;
+M1) I=128 H=256 L=2 B=32 reps=3 cell=lstm vs="model l2 l1 na nd" ;;
+L1) I=512 H=512 L=1 B=64 reps=1 cell=lstm vs="model l2 l1 na nd" ;;
 S1) I=10 H=64 L=2 B=1 reps=20 cell=lstm vs="model nf l1 na" ;;
 S2) I=10 H=64 L=1 B=1 reps=40 cell=gru vs="model l1 na" ;;
-step) I=10 H=64 L=2 B=1 reps=20 cell=lstm vs="model l1 na" ;;
+step) I=10 H=64 L=2 B=1 reps=20 cell=lstm vs="model l1 na nd" ;;
 *)
     echo "bench/bounds.sh: unknown configuration '$1' (M1, L1, S1, S2 or step)" >&2
     exit 2
@@ -70,6 +71,10 @@ sed -e 's/const real \*wk = \(wpx\|wp\) + (long)k \* \([0-9]*\);/const real *wk 
     "$d/model.c" >"$d/l1.c"
 # no activations: the gates' e^v, tanh and divisions gone
 sed -e 's/^\( *\)rv_\(sigmoid\|tanh\)_n(\(.*\));$/\1(void)(\3);/' "$d/model.c" >"$d/na.c"
+# no divisions: the gates' divisions (the sigmoid's 1 / (1 + e^-v), the tanh's P / Q) made
+# multiplications, every other operation kept
+sed -e 's|x\[i\] = 1.0f / (1.0f + x\[i\]);|x[i] = 1.0f * (1.0f + x[i]);|' \
+    -e 's|v\[i\] = x\[i\] \* p\[i\] / q\[i\];|v[i] = x[i] * p[i] * q[i];|' "$d/model.c" >"$d/nd.c"
 # no feed: the upper layer's input projection in its own pass
 sed -e 's/^#define RNNC_FEED 1$/#define RNNC_FEED 0/' "$d/model.c" >"$d/nf.c"
 for v in $vs; do
@@ -95,8 +100,9 @@ for line in open(sys.argv[1]):
     t.setdefault(v, []).append(float(us))
 m = {v: statistics.median(x) for v, x in t.items()}
 name = {"model": "as built", "l2": "weights in L2 (two panels)", "l1": "weights in L1 (four rows)",
-        "na": "gates without activations", "nf": "projection pass alone"}
-for v in [v for v in ("model", "nf", "l2", "l1", "na") if v in m]:
+        "na": "gates without activations", "nf": "projection pass alone",
+        "nd": "gates without divisions"}
+for v in [v for v in ("model", "nf", "l2", "l1", "na", "nd") if v in m]:
     print("%s %-28s %10.*f us  %.3f of as built  (%d rounds)" % (sys.argv[2], name[v],
           1 if m[v] >= 10 else 3, m[v], m[v] / m["model"], len(t[v])))
 PY
