@@ -782,20 +782,12 @@ void em_pack(Emitter *e, int unpack)
     }
     for (int i = 0; i < p->nlayers && !unpack; i++) {
         const PlanLayer *L = &p->layers[i];
-        long W = L->tile_w, GH = (long)L->G * L->H;
+        long W = L->tile_w;
         if (L->pk_panel < 0)
             continue;
-        sb_line(sb, "/* %s: W_hh^T again, in the panels of %ld units its one-sequence tiles",
+        sb_line(sb, "/* %s: W_hh^T again, in its one-sequence tiles' panels of %ld units */",
                 L->label, W);
-        sb_line(sb, " * read, [u/%ld][k][gate][%ld] */", W, W);
-        sb_line(sb, "for (long ub = 0; ub < %d; ub += %ld)", L->H, W);
-        sb_line(sb, "    for (long k = 0; k < %d; k++)", L->Hr);
-        sb_line(sb, "        for (long q = 0; q < %d; q++)", L->G);
-        sb_line(sb, "            for (long u = 0; u < %ld; u++)", W);
-        sb_line(sb, "                pw[%ld + ub * %ld + (k * %d + q) * %ld + u] =", L->pk_panel,
-                (long)L->Hr * L->G, L->G, W);
-        sb_line(sb, "                    pw[%ld + k * %ld + q * %d + ub + u];", L->pk_wh, GH,
-                L->H);
+        em_unit_panels(e, L, "pw", L->pk_wh, L->Hr, "pw", L->pk_panel, W);
     }
     sb_close(sb, 1);
     sb_line(sb, "%s", "");

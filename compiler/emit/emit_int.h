@@ -125,6 +125,10 @@ int em_fed(const Emitter *e, const PlanLayer *L);
 /* Whether L's <fn>_seq takes the wide tiles' panels of W_hh^T (pack's, at pk_panel) as its
  * last argument wt: the system compiler's inference forward of a layer with tile_w. */
 int em_panels(const Emitter *e, const PlanLayer *L);
+/* Code copying the K rows of packed W^T at src + from into panels of U units at dst + at,
+ * [u/U][k][gate][U] (tile.c): a blocked forward's, and pack's for the wide tiles. */
+void em_unit_panels(Emitter *e, const PlanLayer *L, const char *src, long from, int K,
+                    const char *dst, long at, long U);
 /* A split layer's <fn>_proj, <fn>_rec and <fn>_seq; its <fn>_recc and <fn>_seqc. */
 void em_kern_layer(Emitter *e, const PlanLayer *L);
 void em_kern_train(Emitter *e, const PlanLayer *L);

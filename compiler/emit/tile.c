@@ -620,21 +620,23 @@ static void emit_tile_ptrs(Emitter *e, const PlanLayer *L)
     sb_line(sb, "}");
 }
 
-/* The K rows of packed W^T at pk (W_hh^T, or a fused forward's W_ih^T) copied into panels
- * of U units at wt + at: [u/U][k][gate][U], the last panel narrower; each gate's row of a
- * panel one contiguous copy, so that the copy runs at the speed of memory. */
-static void emit_unit_panels(Emitter *e, const PlanLayer *L, long pk, int K, long at, long U)
+/* The K rows of packed W^T at src + from (W_hh^T, or a fused forward's W_ih^T) copied into
+ * panels of U units at dst + at: [u/U][k][gate][U], the last panel narrower; each gate's row
+ * of a panel one contiguous copy, so that the copy runs at the speed of memory. A blocked
+ * layer's forward makes them in its scratch each call, pack a wide-tile layer's once. */
+void em_unit_panels(Emitter *e, const PlanLayer *L, const char *src, long from, int K,
+                    const char *dst, long at, long U)
 {
     Sb *sb = e->sb;
     long H = L->H, GH = (long)L->G * H;
     sb_line(sb, "for (long ub = 0; ub < %ld; ub += %ld) {", H, U);
-    sb_line(sb, "    const real *wh = w + %ld + ub;", pk - L->pk);
+    sb_line(sb, "    const real *ws = %s + %ld + ub;", src, from);
     sb_line(sb, "    const long ud = %ld - ub < %ld ? %ld - ub : %ld;", H, U, H, U);
-    sb_line(sb, "    real *pw = wt + %ld + ub * %ld;", at, (long)K * L->G);
+    sb_line(sb, "    real *wd = %s + %ld + ub * %ld;", dst, at, (long)K * L->G);
     sb_line(sb, "    for (long k = 0; k < %d; k++)", K);
     sb_line(sb, "        for (long q = 0; q < %d; q++)", L->G);
     sb_line(sb, "            for (long u = 0; u < ud; u++)");
-    sb_line(sb, "                pw[(k * %d + q) * ud + u] = wh[k * %ld + q * %ld + u];", L->G, GH,
+    sb_line(sb, "                wd[(k * %d + q) * ud + u] = ws[k * %ld + q * %ld + u];", L->G, GH,
             H);
     sb_line(sb, "}");
 }
@@ -859,7 +861,7 @@ static void emit_blocking(Emitter *e, const PlanLayer *L)
                 2 * L->tile_s);
         sb_line(sb, "if (fuse) {");
         sb->indent += 4;
-        emit_unit_panels(e, L, L->pk_wx, L->I, 0, L->tile_u);
+        em_unit_panels(e, L, "w", L->pk_wx - L->pk, L->I, "wt", 0, L->tile_u);
         sb->indent -= 4;
         sb_line(sb, "} else {");
     } else
@@ -874,7 +876,7 @@ static void emit_blocking(Emitter *e, const PlanLayer *L)
     sb_line(sb, "}");
     sb->indent -= 4;
     sb_line(sb, "}");
-    emit_unit_panels(e, L, L->pk_wh, L->Hr, (long)L->I * GH, L->tile_u);
+    em_unit_panels(e, L, "w", L->pk_wh - L->pk, L->Hr, "wt", (long)L->I * GH, L->tile_u);
 }
 
 /* <fn>_seq (with e->cache <fn>_seqc), with seq.c's signatures: the projections, then the

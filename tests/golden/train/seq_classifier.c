@@ -4649,22 +4649,26 @@ void seq_classifier_pack(const real *p, real *pw)
                 pw[52224 + k * 5 + r] = p[52736 + r * 64 + k];
     for (long j = 0; j < 5; j++)
         pw[52544 + j] = p[53056 + j];
-    /* rnn layer 0: W_hh^T again, in the panels of 16 units its one-sequence tiles
-     * read, [u/16][k][gate][16] */
-    for (long ub = 0; ub < 64; ub += 16)
+    /* rnn layer 0: W_hh^T again, in its one-sequence tiles' panels of 16 units */
+    for (long ub = 0; ub < 64; ub += 16) {
+        const real *ws = pw + 2816 + ub;
+        const long ud = 64 - ub < 16 ? 64 - ub : 16;
+        real *wd = pw + 52560 + ub * 256;
         for (long k = 0; k < 64; k++)
             for (long q = 0; q < 4; q++)
-                for (long u = 0; u < 16; u++)
-                    pw[52560 + ub * 256 + (k * 4 + q) * 16 + u] =
-                        pw[2816 + k * 256 + q * 64 + ub + u];
-    /* rnn layer 1: W_hh^T again, in the panels of 16 units its one-sequence tiles
-     * read, [u/16][k][gate][16] */
-    for (long ub = 0; ub < 64; ub += 16)
+                for (long u = 0; u < ud; u++)
+                    wd[(k * 4 + q) * ud + u] = ws[k * 256 + q * 64 + u];
+    }
+    /* rnn layer 1: W_hh^T again, in its one-sequence tiles' panels of 16 units */
+    for (long ub = 0; ub < 64; ub += 16) {
+        const real *ws = pw + 35840 + ub;
+        const long ud = 64 - ub < 16 ? 64 - ub : 16;
+        real *wd = pw + 68944 + ub * 256;
         for (long k = 0; k < 64; k++)
             for (long q = 0; q < 4; q++)
-                for (long u = 0; u < 16; u++)
-                    pw[68944 + ub * 256 + (k * 4 + q) * 16 + u] =
-                        pw[35840 + k * 256 + q * 64 + ub + u];
+                for (long u = 0; u < ud; u++)
+                    wd[(k * 4 + q) * ud + u] = ws[k * 256 + q * 64 + u];
+    }
 }
 
 long seq_classifier_scratch_bytes(int B, int T)
