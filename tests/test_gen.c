@@ -195,11 +195,13 @@ static void test_deterministic(void **state)
 }
 
 /* The prelude's own e^v and tanh (math: builtin), as compiler/jit_kern.c builds them from
- * its text for libtcc's code (jit_exp_f32 is m_expf, and so on), hold to the bounds their
- * comments give, in ulps of the exact value: float32 on every 61st float of [-87, 88] (exp)
- * and [-12, 12] (tanh), float64 on a million points of [-708, 709] and [-20, 20]; and the
- * float tanh never leaves [-1, 1]. (The worst cases on every float: exp 0.99 ulp, tanh 5.9
- * in float32; 2.9 in float64.) */
+ * its text for libtcc's code (jit_exp_f32 is m_expf, and so on: multiply-adds fused, as in
+ * the JIT's units) and unfused (prelude_plain.c: units written out for a machine without a
+ * fast fused multiply-add), hold to the bounds their comments give, in ulps of the exact
+ * value: float32 on every 61st float of [-87, 88] (exp) and [-12, 12] (tanh), float64 on a
+ * million points of [-708, 709] and [-20, 20]; and the float tanh never leaves [-1, 1]. */
+float plain_expf(float v);
+float plain_tanhf(float v);
 
 static double ulps(long double got, long double want, int bits)
 {
@@ -213,20 +215,22 @@ static double ulps(long double got, long double want, int bits)
 static void test_prelude_math(void **state)
 {
     (void)state;
-    double we = 0, wt = 0, wde = 0, wdt = 0;
+    double we = 0, wt = 0, wpe = 0, wpt = 0, wde = 0, wdt = 0;
     int outside = 0;
     for (uint32_t u = 0; u < 0xffffffffu - 61; u += 61) {
         float x;
         memcpy(&x, &u, sizeof x);
         if (x >= -87.0f && x <= 88.0f) {
-            double e = ulps(jit_exp_f32(x), expl(x), 24);
+            double e = ulps(jit_exp_f32(x), expl(x), 24), p = ulps(plain_expf(x), expl(x), 24);
             we = e > we ? e : we;
+            wpe = p > wpe ? p : wpe;
         }
         if (x >= -12.0f && x <= 12.0f) {
-            float t = jit_tanh_f32(x);
-            double e = ulps(t, tanhl(x), 24);
+            float t = jit_tanh_f32(x), tp = plain_tanhf(x);
+            double e = ulps(t, tanhl(x), 24), p = ulps(tp, tanhl(x), 24);
             wt = e > wt ? e : wt;
-            outside += t > 1.0f || t < -1.0f;
+            wpt = p > wpt ? p : wpt;
+            outside += t > 1.0f || t < -1.0f || tp > 1.0f || tp < -1.0f;
         }
     }
     uint64_t s = 1;
@@ -239,19 +243,24 @@ static void test_prelude_math(void **state)
         e = ulps(jit_tanh_f64(y), tanhl(y), 53);
         wdt = e > wdt ? e : wdt;
     }
-    if (we > 1.5 || wt > 6.0 || wde > 1.5 || wdt > 3.5 || outside)
-        fail_msg("ulps: m_expf %.2f (1.5), m_tanhf %.2f (6), m_exp %.2f (1.5), m_tanh %.2f (3.5);"
-                 " float tanh outside [-1, 1]: %d",
-                 we, wt, wde, wdt, outside);
-    assert_true(we > 0.5 && wt > 0.5 && wde > 0.5 && wdt > 0.5); /* the check saw errors */
+    if (we > 1.5 || wt > 5.1 || wpe > 1.5 || wpt > 6.2 || wde > 1.5 || wdt > 3.5 || outside)
+        fail_msg("ulps: m_expf %.2f (1.5), m_tanhf %.2f (5.1), unfused %.2f (1.5) and %.2f (6.2),"
+                 " m_exp %.2f (1.5), m_tanh %.2f (3.5); float tanh outside [-1, 1]: %d",
+                 we, wt, wpe, wpt, wde, wdt, outside);
+    /* the check saw errors, and two builds that differ */
+    assert_true(we > 0.5 && wt > 0.5 && wpe > 0.5 && wpt > 0.5 && wde > 0.5 && wdt > 0.5);
+    assert_true(wt != wpt);
 }
 
 /* The prelude's gates by vectors (rv_exp_n, rv_sigmoid_n, rv_tanh_n: the system compiler's
  * tiles) give the scalar functions' bits (libtcc's), lane by lane, which is what lets the
  * compiled code take over from libtcc's mid-run: on every 13th float (each vector 16
  * consecutive ones) and on the clamps' edges, infinities and NaNs; at -O3 -march=native
- * (AVX-512 here: its max, min and scalef) and at -O2 for the generic x86-64 (comparisons and
- * selects). A program that prints the mismatches it found. */
+ * (AVX-512 here: its max, min, scalef and fused multiply-add), with AVX2 and FMA (the
+ * comparisons and selects, the multiply-adds fused lane by lane), and unfused (units written
+ * out for a machine without a fast fused multiply-add, where the two never take over from
+ * each other, so that a NaN's sign may differ) for AVX-512 and for the generic x86-64. A
+ * program that prints the mismatches it found. */
 static void test_vec_gates_bits(void **state)
 {
     (void)state;
@@ -262,6 +271,12 @@ static void test_vec_gates_bits(void **state)
         "#include <stdio.h>\n"
         "#include <string.h>\n"
         "static long bad, seen;\n"
+        "/* the same bits; unfused (units written out, whose scalar and vector code never\n"
+        "   take over from each other) a NaN may come out with the other sign */\n"
+        "static int differ(const float *a, const float *b)\n"
+        "{\n"
+        "    return memcmp(a, b, 4) != 0 && (RNNC_FUSED || *a == *a || *b == *b);\n"
+        "}\n"
         "static void check(const float *v)\n"
         "{\n"
         "    rvec e, s, t;\n"
@@ -269,9 +284,9 @@ static void test_vec_gates_bits(void **state)
         "    rv_exp_n(&e, 1), rv_sigmoid_n(&s, 1), rv_tanh_n(&t, 1);\n"
         "    for (int j = 0; j < 16; j++) {\n"
         "        float w[3] = {m_expf(v[j]), 1.0f / (1.0f + m_expf(-v[j])), m_tanhf(v[j])};\n"
-        "        bad += memcmp(&w[0], &e[j], 4) != 0;\n"
-        "        bad += memcmp(&w[1], &s[j], 4) != 0;\n"
-        "        bad += memcmp(&w[2], &t[j], 4) != 0;\n"
+        "        bad += differ(&w[0], &e[j]);\n"
+        "        bad += differ(&w[1], &s[j]);\n"
+        "        bad += differ(&w[2], &t[j]);\n"
         "        seen += 3;\n"
         "    }\n"
         "}\n"
@@ -296,8 +311,9 @@ static void test_vec_gates_bits(void **state)
         "}\n",
         tu_src_root());
     assert_int_equal(tu_write_file(c, prog), 0);
-    const char *flags[] = {"-O3 -march=native", "-O2"};
-    for (int k = 0; k < 2; k++) {
+    const char *flags[] = {"-O3 -march=native", "-O2 -mavx2 -mfma",
+                           "-O3 -march=native -DRNNC_FUSED=0", "-O2 -DRNNC_FUSED=0"};
+    for (int k = 0; k < 4; k++) {
         char *cmd = tu_strf("gcc %s -Wno-unused-function %s '%s' -o '%s/gates' && '%s/gates'",
                             strict, flags[k], c, dir, dir);
         char *out = NULL, *err = NULL;

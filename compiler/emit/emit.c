@@ -201,10 +201,16 @@ void em_section(Emitter *e, const char *name)
         s = tpl_find(rnnc_tpl_quant, name, &n);
     assert(s);
     const char *holes[][2] = {
-        {"RNNC_EXP", e->exp_fn},  {"RNNC_TANH", e->tanh_fn},
-        {"RNNC_ONE", e->one},     {"RNNC_ZERO", e->zero},
-        {"RNNC_FN ", e->fn},      {"RNNC_QMAX", e->qmax},
-        {"RNNC_QFRAC", e->qfrac}, {"RNNC_KEEP ", e->vec ? "RNNC_VKEEP " : ""},
+        {"RNNC_EXP", e->exp_fn},
+        {"RNNC_TANH", e->tanh_fn},
+        {"RNNC_ONE", e->one},
+        {"RNNC_ZERO", e->zero},
+        {"RNNC_FN ", e->fn},
+        {"RNNC_QMAX", e->qmax},
+        {"RNNC_QFRAC", e->qfrac},
+        {"RNNC_KEEP ", e->vec ? "RNNC_VKEEP " : ""},
+        /* e^v and tanh fused as the products' MADD (compiler/emit/product.c: em_madd) */
+        {"RNNC_FUSED", e->jit ? "1" : "defined(__FP_FAST_FMAF) && !defined(RNNC_STRICT)"},
     };
     while (n) {
         size_t hl = 0;

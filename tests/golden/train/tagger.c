@@ -108,13 +108,23 @@ int tagger_forward_par(const tagger_real *packed, const tagger_real *x,
 
 typedef tagger_real real;
 
+/* a * b + c in e^v and tanh: one fused multiply-add, one rounding, in rnnc's JIT (libtcc's
+ * calls and the system compiler's inlined copies alike, as its products) and in units
+ * written out where the compiler says a fused multiply-add is fast and RNNC_STRICT is not
+ * defined; else a multiply and an add, rounded one by one. */
+#if 1
+#define RNNC_FMAF(a, b, c) __builtin_fmaf(a, b, c)
+#else
+#define RNNC_FMAF(a, b, c) ((c) + (a) * (b))
+#endif
+
 /* rnnc's own e^v (math: builtin, the default), without a branch or a call, so that
  * compilers vectorise the loops that use it: v = k ln2 + r, |r| <= ln2/2 (Cody-Waite),
  * e^r = 1 + r + r^2 q(r) with q of degree 4 fitted to a relative error of 3.1e-9
  * (tools/gen_act.py), evaluated in pairs (Estrin) so that the chain of dependent operations
- * is short; 2^k built in the exponent bits. Within 1.5 ulp (tests/test_gen.c). The argument
- * is kept in [-87, 88]: e^-87 = 1.6e-38 and e^88 = 1.7e38 are already 0 and infinity to a
- * sigmoid or a softmax. */
+ * is short; 2^k built in the exponent bits. Within 1.5 ulp, fused or not (tests/test_gen.c).
+ * The argument is kept in [-87, 88]: e^-87 = 1.6e-38 and e^88 = 1.7e38 are already 0 and
+ * infinity to a sigmoid or a softmax. */
 static inline float m_expf(float v)
 {
     union {
@@ -123,41 +133,45 @@ static inline float m_expf(float v)
     } s;
     v = v < -87.0f ? -87.0f : v;
     v = v > 88.0f ? 88.0f : v;
-    const float k = (v * 1.44269504f + 12582912.0f) - 12582912.0f; /* round(v / ln2) */
-    const float r = (v - k * 0.693359375f) - k * -2.12194440e-4f;
+    const float k = RNNC_FMAF(v, 1.44269504f, 12582912.0f) - 12582912.0f; /* round(v / ln2) */
+    const float r = RNNC_FMAF(k, 2.12194440e-4f, RNNC_FMAF(k, -0.693359375f, v));
     const float r2 = r * r;
-    const float q = (4.999999345e-01f + r * 1.666652069e-01f) +
-                    r2 * ((4.166838741e-02f + r * 8.368710035e-03f) + r2 * 1.381461100e-03f);
+    const float q = RNNC_FMAF(
+        r2, RNNC_FMAF(r2, 1.381461100e-03f, RNNC_FMAF(r, 8.368710035e-03f, 4.166838741e-02f)),
+        RNNC_FMAF(r, 1.666652069e-01f, 4.999999345e-01f));
     s.i = ((int)k + 127) << 23;
-    return (1.0f + (r + r2 * q)) * s.f;
+    return (1.0f + RNNC_FMAF(r2, q, r)) * s.f;
 }
 
 /* tanh as x P(x^2) / Q(x^2), P and Q of degree 4 fitted to a relative error of 2.1e-8 on
  * [0, 9] (tools/gen_act.py), x clamped to [-9, 9] (tanh 9.01 rounds to 1.0f), the result
  * to [-1, 1]: no exp, one division, odd exactly, v itself at zero, a NaN stays a NaN. The
- * float evaluation's roundings, not the fit, bound it: within 6 ulp (5.9 measured on every
- * float; in double the same coefficients give 0.85), where the series through e^y - 1 it
- * replaces, with about twice the operations, gave 2.6 (tests/test_gen.c). */
+ * float evaluation's roundings, not the fit, bound it: within 5.1 ulp fused and 6.2 unfused
+ * (5.05 and 6.14 measured on every float of [-12, 12]; in double the same coefficients give
+ * 0.85), where the series through e^y - 1 it replaces, with about twice the operations, gave
+ * 2.6 (tests/test_gen.c). e^v: 1.02 fused, 0.99 unfused on every float of [-87, 88]. */
 static inline float m_tanhf(float v)
 {
     const float x = v < -9.0f ? -9.0f : v > 9.0f ? 9.0f : v;
     const float t = x * x, t2 = t * t;
-    const float p = (9.999999796e-01f + t * 1.338097600e-01f) +
-                    t2 * ((3.495528093e-03f + t * 2.060806706e-05f) + t2 * 1.335323117e-08f);
-    const float q = (1.0f + t * 4.671429166e-01f) +
-                    t2 * ((2.587675640e-02f + t * 3.285535262e-04f) + t2 * 7.775976504e-07f);
+    const float p = RNNC_FMAF(
+        t2, RNNC_FMAF(t2, 1.335323117e-08f, RNNC_FMAF(t, 2.060806706e-05f, 3.495528093e-03f)),
+        RNNC_FMAF(t, 1.338097600e-01f, 9.999999796e-01f));
+    const float q = RNNC_FMAF(
+        t2, RNNC_FMAF(t2, 7.775976504e-07f, RNNC_FMAF(t, 3.285535262e-04f, 2.587675640e-02f)),
+        RNNC_FMAF(t, 4.671429166e-01f, 1.0f));
     const float y = x * p / q;
     const float z = y > 1.0f ? 1.0f : y; /* rounding can pass 1 by an ulp near 9 */
     return z < -1.0f ? -1.0f : z;
 }
 
-/* The gates of tiles and of one-sequence cells, 16 floats a vector (GNU C vectors: the compiler picks the registers),
- * stage by stage over n independent vectors, so that n chains of dependent operations run
- * side by side; one vector at a time, the chain of an LSTM's gates (e^v, a division, tanh
- * of the new c) left the floating-point units waiting and the gates took half a tile.
- * Each function is the scalar one's operations in the scalar one's order, lane by lane:
- * the same bits; a clamp `v < lo ? lo : v` keeps a NaN as the comparison does. n is at most
- * RNNC_VN. */
+/* The gates of tiles and of one-sequence cells, 16 floats a vector (GNU C vectors: the compiler
+ * picks the registers), stage by stage over n independent vectors, so that n chains of dependent
+ * operations run side by side; one vector at a time, the chain of an LSTM's gates (e^v, a
+ * division, tanh of the new c) left the floating-point units waiting and the gates took half a
+ * tile. Each function is the scalar one's operations in the scalar one's order, lane by lane: the
+ * same bits; a clamp `v < lo ? lo : v` keeps a NaN as the comparison does. n is at most RNNC_VN.
+ */
 #if defined(__GNUC__)
 #define RNNC_VL 16
 #define RNNC_VN 8
@@ -192,26 +206,54 @@ typedef float rvec_u __attribute__((vector_size(64), aligned(4), may_alias));
 #define RV_MIN(a, b) RV_SEL((b) > (a), a, b)
 #define RV_SCALE2(x, k) ((x) * (rvec)((__builtin_convertvector(k, rvec_i) + 127) << 23))
 #endif
+/* d = a * b + c lane by lane, as RNNC_FMAF: a statement, d written after a, b and c are
+ * read (d may be one of them). Without AVX-512 the fused one is a loop over the lanes,
+ * which compilers make vector instructions where the machine has them. */
+#if 1 && defined(__AVX512F__)
+#define RV_FMA(d, a, b, c) ((d) = (rvec)_mm512_fmadd_ps((__m512)(a), (__m512)(b), (__m512)(c)))
+#elif 1
+#define RV_FMA(d, a, b, c)                                                                        \
+    do {                                                                                          \
+        for (int l_ = 0; l_ < RNNC_VL; l_++)                                                      \
+            (d)[l_] = __builtin_fmaf((a)[l_], (b)[l_], (c)[l_]);                                  \
+    } while (0)
+#else
+#define RV_FMA(d, a, b, c) ((d) = (c) + (a) * (b))
+#endif
 /* x = m_expf(x) */
 RNNC_VFN rv_exp_n(rvec *x, int n)
 {
-    rvec k[RNNC_VN], r[RNNC_VN], r2[RNNC_VN], q[RNNC_VN];
-    const rvec z = {0}, lo = z - 87.0f, hi = z + 88.0f;
+    rvec k[RNNC_VN], r[RNNC_VN], r2[RNNC_VN], q[RNNC_VN], u[RNNC_VN];
+    const rvec z = {0}, lo = z - 87.0f, hi = z + 88.0f, l2e = z + 1.44269504f,
+               mg = z + 12582912.0f, ln2h = z - 0.693359375f, ln2l = z + 2.12194440e-4f,
+               c0 = z + 4.999999345e-01f, c1 = z + 1.666652069e-01f, c2 = z + 4.166838741e-02f,
+               c3 = z + 8.368710035e-03f, c4 = z + 1.381461100e-03f;
     for (int i = 0; i < n; i++)
         x[i] = RV_MAX(lo, x[i]);
     for (int i = 0; i < n; i++)
         x[i] = RV_MIN(hi, x[i]);
     for (int i = 0; i < n; i++)
-        k[i] = (x[i] * 1.44269504f + 12582912.0f) - 12582912.0f;
+        RV_FMA(k[i], x[i], l2e, mg);
     for (int i = 0; i < n; i++)
-        r[i] = (x[i] - k[i] * 0.693359375f) - k[i] * -2.12194440e-4f;
+        k[i] = k[i] - mg;
+    for (int i = 0; i < n; i++)
+        RV_FMA(r[i], k[i], ln2h, x[i]);
+    for (int i = 0; i < n; i++)
+        RV_FMA(r[i], k[i], ln2l, r[i]);
     for (int i = 0; i < n; i++)
         r2[i] = r[i] * r[i];
     for (int i = 0; i < n; i++)
-        q[i] = (4.999999345e-01f + r[i] * 1.666652069e-01f) +
-               r2[i] * ((4.166838741e-02f + r[i] * 8.368710035e-03f) + r2[i] * 1.381461100e-03f);
+        RV_FMA(q[i], r[i], c3, c2);
     for (int i = 0; i < n; i++)
-        x[i] = RV_SCALE2(1.0f + (r[i] + r2[i] * q[i]), k[i]);
+        RV_FMA(q[i], r2[i], c4, q[i]);
+    for (int i = 0; i < n; i++)
+        RV_FMA(u[i], r[i], c1, c0);
+    for (int i = 0; i < n; i++)
+        RV_FMA(q[i], r2[i], q[i], u[i]);
+    for (int i = 0; i < n; i++)
+        RV_FMA(u[i], r2[i], q[i], r[i]);
+    for (int i = 0; i < n; i++)
+        x[i] = RV_SCALE2(1.0f + u[i], k[i]);
 }
 /* x = act_sigmoid(x) */
 RNNC_VFN rv_sigmoid_n(rvec *x, int n)
@@ -225,8 +267,11 @@ RNNC_VFN rv_sigmoid_n(rvec *x, int n)
 /* v = m_tanhf(v) */
 RNNC_VFN rv_tanh_n(rvec *v, int n)
 {
-    rvec x[RNNC_VN], t[RNNC_VN], t2[RNNC_VN], p[RNNC_VN], q[RNNC_VN];
-    const rvec z = {0}, lo = z - 9.0f, hi = z + 9.0f, one = z + 1.0f;
+    rvec x[RNNC_VN], t[RNNC_VN], t2[RNNC_VN], p[RNNC_VN], q[RNNC_VN], u[RNNC_VN];
+    const rvec z = {0}, lo = z - 9.0f, hi = z + 9.0f, one = z + 1.0f, p0 = z + 9.999999796e-01f,
+               p1 = z + 1.338097600e-01f, p2 = z + 3.495528093e-03f, p3 = z + 2.060806706e-05f,
+               p4 = z + 1.335323117e-08f, q1 = z + 4.671429166e-01f, q2 = z + 2.587675640e-02f,
+               q3 = z + 3.285535262e-04f, q4 = z + 7.775976504e-07f;
     for (int i = 0; i < n; i++)
         x[i] = RV_MAX(lo, RV_MIN(hi, v[i]));
     for (int i = 0; i < n; i++)
@@ -234,11 +279,21 @@ RNNC_VFN rv_tanh_n(rvec *v, int n)
     for (int i = 0; i < n; i++)
         t2[i] = t[i] * t[i];
     for (int i = 0; i < n; i++)
-        p[i] = (9.999999796e-01f + t[i] * 1.338097600e-01f) +
-               t2[i] * ((3.495528093e-03f + t[i] * 2.060806706e-05f) + t2[i] * 1.335323117e-08f);
+        RV_FMA(p[i], t[i], p3, p2);
     for (int i = 0; i < n; i++)
-        q[i] = (1.0f + t[i] * 4.671429166e-01f) +
-               t2[i] * ((2.587675640e-02f + t[i] * 3.285535262e-04f) + t2[i] * 7.775976504e-07f);
+        RV_FMA(p[i], t2[i], p4, p[i]);
+    for (int i = 0; i < n; i++)
+        RV_FMA(u[i], t[i], p1, p0);
+    for (int i = 0; i < n; i++)
+        RV_FMA(p[i], t2[i], p[i], u[i]);
+    for (int i = 0; i < n; i++)
+        RV_FMA(q[i], t[i], q3, q2);
+    for (int i = 0; i < n; i++)
+        RV_FMA(q[i], t2[i], q4, q[i]);
+    for (int i = 0; i < n; i++)
+        RV_FMA(u[i], t[i], q1, one);
+    for (int i = 0; i < n; i++)
+        RV_FMA(q[i], t2[i], q[i], u[i]);
     for (int i = 0; i < n; i++)
         v[i] = x[i] * p[i] / q[i];
     for (int i = 0; i < n; i++)
