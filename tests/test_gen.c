@@ -199,7 +199,9 @@ static void test_deterministic(void **state)
  * the JIT's units) and unfused (prelude_plain.c: units written out for a machine without a
  * fast fused multiply-add), hold to the bounds their comments give, in ulps of the exact
  * value: float32 on every 61st float of [-87, 88] (exp) and [-12, 12] (tanh), float64 on a
- * million points of [-708, 709] and [-20, 20]; and the float tanh never leaves [-1, 1]. */
+ * million points of [-708, 709] and [-20, 20]; and the float tanh never leaves [-1, 1]. The
+ * unfused tanh is held to 6 ulp here, tighter than its comment's 6.2 (6.14 is its worst over
+ * every float; on this sample, 5.39). */
 float plain_expf(float v);
 float plain_tanhf(float v);
 
@@ -243,8 +245,8 @@ static void test_prelude_math(void **state)
         e = ulps(jit_tanh_f64(y), tanhl(y), 53);
         wdt = e > wdt ? e : wdt;
     }
-    if (we > 1.5 || wt > 5.1 || wpe > 1.5 || wpt > 6.2 || wde > 1.5 || wdt > 3.5 || outside)
-        fail_msg("ulps: m_expf %.2f (1.5), m_tanhf %.2f (5.1), unfused %.2f (1.5) and %.2f (6.2),"
+    if (we > 1.5 || wt > 5.1 || wpe > 1.5 || wpt > 6.0 || wde > 1.5 || wdt > 3.5 || outside)
+        fail_msg("ulps: m_expf %.2f (1.5), m_tanhf %.2f (5.1), unfused %.2f (1.5) and %.2f (6),"
                  " m_exp %.2f (1.5), m_tanh %.2f (3.5); float tanh outside [-1, 1]: %d",
                  we, wt, wpe, wpt, wde, wdt, outside);
     /* the check saw errors, and two builds that differ */

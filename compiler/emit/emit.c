@@ -210,7 +210,7 @@ void em_section(Emitter *e, const char *name)
         {"RNNC_QFRAC", e->qfrac},
         {"RNNC_KEEP ", e->vec ? "RNNC_VKEEP " : ""},
         /* e^v and tanh fused as the products' MADD (compiler/emit/product.c: em_madd) */
-        {"RNNC_FUSED", e->jit ? "1" : "defined(__FP_FAST_FMAF) && !defined(RNNC_STRICT)"},
+        {"RNNC_FUSED", e->jit ? "1" : em_fused_if(0)},
     };
     while (n) {
         size_t hl = 0;

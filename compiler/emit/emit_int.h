@@ -68,6 +68,9 @@ void em_product(Emitter *e, int unrolled, const char *dst, long dst0, long n, co
                 long init0, const Term *terms, int nterms);
 /* The MADD macro of the batched products (fused multiply-add where fast). */
 void em_madd(Emitter *e);
+/* The preprocessor condition under which a unit written out fuses its multiply-adds (MADD,
+ * e^v and tanh): the compiler says fused is fast and RNNC_STRICT is not defined. */
+const char *em_fused_if(int dbl);
 int em_block(const Emitter *e);
 /* The row strides of the running state h and c over a packed batch: the layer's own, or in
  * the training forward (cache) the widest layer's, so that a sequence's rows lie where no

@@ -174,6 +174,12 @@ void em_product(Emitter *e, int unrolled, const char *dst, long dst0, long n, co
  * the speed of the machine's FMA. In units written out (deployed or not): fused where the
  * compiler says a fused multiply-add is fast (-march with FMA: then the JIT's bits) unless
  * RNNC_STRICT is defined, else a multiply and an add (no library call either way). */
+const char *em_fused_if(int dbl)
+{
+    return dbl ? "defined(__FP_FAST_FMA) && !defined(RNNC_STRICT)"
+               : "defined(__FP_FAST_FMAF) && !defined(RNNC_STRICT)";
+}
+
 void em_madd(Emitter *e)
 {
     Sb *sb = e->sb;
@@ -189,7 +195,7 @@ void em_madd(Emitter *e)
     } else {
         sb_line(sb, "/* acc + w * v in the products: fused where the compiler says fused");
         sb_line(sb, " * multiply-add is fast, unless RNNC_STRICT is defined. */");
-        sb_line(sb, "#if defined(__FP_FAST_FMA%s) && !defined(RNNC_STRICT)", dbl ? "" : "F");
+        sb_line(sb, "#if %s", em_fused_if(dbl));
         sb_line(sb, "#define MADD(acc, w, v) __builtin_fma%s(w, v, acc)", f);
         sb_line(sb, "#else");
         sb_line(sb, "#define MADD(acc, w, v) ((acc) + (w) * (v))");
@@ -213,8 +219,8 @@ void em_madd(Emitter *e)
     if (feed) {
         sb_line(sb, "/* With AVX-512 and MADD fused, a one-sequence layer's tiles carry the next");
         sb_line(sb, " * layer's input projection, in intrinsics of that fused multiply-add. */");
-        sb_line(sb, "#if defined(__GNUC__) && defined(__AVX512F__)%s",
-                e->jit ? "" : " && defined(__FP_FAST_FMAF) && !defined(RNNC_STRICT)");
+        sb_line(sb, "#if defined(__GNUC__) && defined(__AVX512F__)%s%s", e->jit ? "" : " && ",
+                e->jit ? "" : em_fused_if(0));
         sb_line(sb, "#include <immintrin.h>");
         sb_line(sb, "#define RNNC_FEED 1");
         sb_line(sb, "#else");
