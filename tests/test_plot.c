@@ -523,7 +523,6 @@ static void test_report_html(void **state)
             fail_msg("chromium --screenshot: exit %d; its log ends:\n%s", rc, text ? text : "");
         }
         free(log);
-        assert_int_equal(rc, 0);
         int w, h;
         double share = ink(png, &w, &h);
         fprintf(stderr, "chromium screenshot %dx%d, %.3f of it not white\n", w, h, share);
