@@ -168,18 +168,19 @@ void em_product(Emitter *e, int unrolled, const char *dst, long dst0, long n, co
     }
 }
 
-/* MADD(acc, w, v) = acc + w * v, every term of every product. In the JIT's units always one
- * fused multiply-add, one rounding: libtcc's code calls it (jit_fmaf, or jit_kern.c's
- * products, fused alike) and the system compiler's inlines it, so both give the same bits, at
- * the speed of the machine's FMA. In units written out (deployed or not): fused where the
- * compiler says a fused multiply-add is fast (-march with FMA: then the JIT's bits) unless
- * RNNC_STRICT is defined, else a multiply and an add (no library call either way). */
+/* The condition under which a unit written out fuses its multiply-adds (emit_int.h). */
 const char *em_fused_if(int dbl)
 {
     return dbl ? "defined(__FP_FAST_FMA) && !defined(RNNC_STRICT)"
                : "defined(__FP_FAST_FMAF) && !defined(RNNC_STRICT)";
 }
 
+/* MADD(acc, w, v) = acc + w * v, every term of every product. In the JIT's units always one
+ * fused multiply-add, one rounding: libtcc's code calls it (jit_fmaf, or jit_kern.c's
+ * products, fused alike) and the system compiler's inlines it, so both give the same bits, at
+ * the speed of the machine's FMA. In units written out (deployed or not): fused where the
+ * compiler says a fused multiply-add is fast (-march with FMA: then the JIT's bits) unless
+ * RNNC_STRICT is defined, else a multiply and an add (no library call either way). */
 void em_madd(Emitter *e)
 {
     Sb *sb = e->sb;
