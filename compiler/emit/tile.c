@@ -198,10 +198,11 @@ int em_plan_vec(const Plan *p, int dep)
     return 0;
 }
 
-static void vec_acts(Emitter *e, const char *act, const char *v, long N)
+/* act over vectors [q0, q1) of v, at most RNNC_VN (8) a call */
+static void vec_acts(Emitter *e, const char *act, const char *v, long q0, long q1)
 {
-    for (long q0 = 0; q0 < N; q0 += 8)
-        sb_line(e->sb, "rv_%s_n(%s + %ld, %ld);", act, v, q0, N - q0 < 8 ? N - q0 : 8);
+    for (; q0 < q1; q0 += 8)
+        sb_line(e->sb, "rv_%s_n(%s + %ld, %ld);", act, v, q0, q1 - q0 < 8 ? q1 - q0 : 8);
 }
 
 /* Vector q's place in vs of `what` at offset off: NULL, a gate's pre-activations (a tile's
@@ -220,11 +221,12 @@ static const char *vec_at(Emitter *e, const VecSite *vs, const char *what, long 
     return s;
 }
 
-/* Opens the loop over vs's vectors: a tile's sequences s and vectors v, a cell's q. */
-static void vec_loop(Emitter *e, const VecSite *vs)
+/* Opens the loop over vs's vectors: a tile's sequences s in [s0, s1) and vectors v, a
+ * cell's q (all of them). */
+static void vec_loop(Emitter *e, const VecSite *vs, int s0, int s1)
 {
     if (vs->ns) {
-        sb_line(e->sb, "for (int s = 0; s < %d; s++)", vs->ns);
+        sb_line(e->sb, "for (int s = %d; s < %d; s++)", s0, s1);
         sb_line(e->sb, "    for (int v = 0, q = s * %ld; v < %ld; v++, q++) {", vs->nv, vs->nv);
     } else
         sb_line(e->sb, "for (int q = 0; q < %ld; q++) {", vs->N);
@@ -241,8 +243,18 @@ void em_vec_gates(Emitter *e, const PlanLayer *L, const VecSite *vs)
     const char *c = vs->ns ? "cs" : "c";
     /* the body of vec_loop's loop, and its end */
     const char *in = vs->ns ? "        " : "    ", *close = vs->ns ? "    }" : "}";
+    /* A tile's sequences in groups, each group's gates done before the next's: an LSTM's
+     * three at a time (six sequences' four gates, all live with their activations'
+     * temporaries, had gcc spill to the stack: 289 references in M1's tile of six, 113 in
+     * threes; M1 and L1 0.99 of the time, bench/HISTORY.md), the other cells' all at once; a
+     * cell's vectors are one group. */
+    const int ns = vs->ns ? vs->ns : 1, gsz = lstm && vs->ns ? 3 : ns;
     em_pp_line(sb, "#if defined(RNNC_VL)");
-    sb_line(sb, "{ /* %ld vectors of 16 units, each stage of a gate over all of them */", N);
+    if (gsz < ns)
+        sb_line(sb, "{ /* %ld vectors of 16 units, a gate's stages over %d sequences at once */",
+                N, gsz);
+    else
+        sb_line(sb, "{ /* %ld vectors of 16 units, each stage of a gate over all of them */", N);
     sb->indent += 4;
     if (lstm)
         sb_line(sb, "rvec vi[%ld], vf[%ld], vg[%ld], vo[%ld], vc[%ld];", N, N, N, N, N);
@@ -252,73 +264,77 @@ void em_vec_gates(Emitter *e, const PlanLayer *L, const VecSite *vs)
         sb_line(sb, "rvec vz[%ld], vn[%ld], vh[%ld];", N, N, N);
     else
         sb_line(sb, "rvec vh[%ld];", N);
-    vec_loop(e, vs);
-    if (lstm) {
-        static const char *const gate[4] = {"vi", "vf", "vg", "vo"};
-        for (int k = 0; k < 4; k++)
-            sb_line(sb, "%sRV_LOAD(%s[q], %s);", in, gate[k], vec_at(e, vs, NULL, k * gs));
-    } else if (gru) {
-        if (after)
-            sb_line(sb, "%sRV_LOAD(vr[q], %s);", in, vec_at(e, vs, NULL, 0));
-        sb_line(sb, "%sRV_LOAD(vz[q], %s);", in, vec_at(e, vs, NULL, gs));
-        if (after)
-            sb_line(sb, "%sRV_LOAD(vgh[q], %s);", in,
-                    vs->ns ? vec_at(e, vs, NULL, 2 * gs) : vec_at(e, vs, "gh", 0));
-        sb_line(sb, "%sRV_LOAD(vn[q], %s);", in,
-                vs->ns ? vec_at(e, vs, "ps", 2 * H) : vec_at(e, vs, NULL, 2 * gs));
-        sb_line(sb, "%sRV_LOAD(vh[q], %s);", in, vec_at(e, vs, h_in, 0));
-    } else {
-        sb_line(sb, "%sRV_LOAD(vh[q], %s);", in, vec_at(e, vs, NULL, 0));
-    }
-    sb_line(sb, "%s", close);
-    if (lstm) {
-        vec_acts(e, "sigmoid", "vi", N);
-        vec_acts(e, "sigmoid", "vf", N);
-        vec_acts(e, "tanh", "vg", N);
-        vec_acts(e, "sigmoid", "vo", N);
-        vec_loop(e, vs);
-        if (cache) {
+    for (int s0 = 0, s1; s0 < ns; s0 = s1) {
+        s1 = s0 + gsz < ns ? s0 + gsz : ns;
+        const long q0 = vs->ns ? s0 * vs->nv : 0, q1 = vs->ns ? s1 * vs->nv : N;
+        vec_loop(e, vs, s0, s1);
+        if (lstm) {
             static const char *const gate[4] = {"vi", "vf", "vg", "vo"};
             for (int k = 0; k < 4; k++)
-                sb_line(sb, "%sRV_STORE(%s, %s[q]);", in, vec_at(e, vs, "ps", k * H), gate[k]);
+                sb_line(sb, "%sRV_LOAD(%s[q], %s);", in, gate[k], vec_at(e, vs, NULL, k * gs));
+        } else if (gru) {
+            if (after)
+                sb_line(sb, "%sRV_LOAD(vr[q], %s);", in, vec_at(e, vs, NULL, 0));
+            sb_line(sb, "%sRV_LOAD(vz[q], %s);", in, vec_at(e, vs, NULL, gs));
+            if (after)
+                sb_line(sb, "%sRV_LOAD(vgh[q], %s);", in,
+                        vs->ns ? vec_at(e, vs, NULL, 2 * gs) : vec_at(e, vs, "gh", 0));
+            sb_line(sb, "%sRV_LOAD(vn[q], %s);", in,
+                    vs->ns ? vec_at(e, vs, "ps", 2 * H) : vec_at(e, vs, NULL, 2 * gs));
+            sb_line(sb, "%sRV_LOAD(vh[q], %s);", in, vec_at(e, vs, h_in, 0));
+        } else {
+            sb_line(sb, "%sRV_LOAD(vh[q], %s);", in, vec_at(e, vs, NULL, 0));
         }
-        sb_line(sb, "%sRV_LOAD(vc[q], %s);", in, vec_at(e, vs, c, 0));
-        sb_line(sb, "%svc[q] = vf[q] * vc[q] + vi[q] * vg[q];", in);
-        sb_line(sb, "%sRV_STORE(%s, vc[q]);", in, vec_at(e, vs, c, 0));
-        if (cache)
-            sb_line(sb, "%sRV_STORE(%s, vc[q]);", in, vec_at(e, vs, "cst", 0));
         sb_line(sb, "%s", close);
-        vec_acts(e, "tanh", "vc", N);
-        vec_loop(e, vs);
-        sb_line(sb, "%svc[q] = vo[q] * vc[q];", in);
-        sb_line(sb, "%sRV_STORE(%s, vc[q]);", in, vec_at(e, vs, h_out, 0));
-        sb_line(sb, "%s", close);
-    } else if (gru) {
-        if (after)
-            vec_acts(e, "sigmoid", "vr", N);
-        vec_acts(e, "sigmoid", "vz", N);
-        if (after) {
-            sb_line(sb, "for (int q = 0; q < %ld; q++)", N);
-            sb_line(sb, "    vn[q] = vn[q] + vr[q] * vgh[q];");
+        if (lstm) {
+            vec_acts(e, "sigmoid", "vi", q0, q1);
+            vec_acts(e, "sigmoid", "vf", q0, q1);
+            vec_acts(e, "tanh", "vg", q0, q1);
+            vec_acts(e, "sigmoid", "vo", q0, q1);
+            vec_loop(e, vs, s0, s1);
+            if (cache) {
+                static const char *const gate[4] = {"vi", "vf", "vg", "vo"};
+                for (int k = 0; k < 4; k++)
+                    sb_line(sb, "%sRV_STORE(%s, %s[q]);", in, vec_at(e, vs, "ps", k * H), gate[k]);
+            }
+            sb_line(sb, "%sRV_LOAD(vc[q], %s);", in, vec_at(e, vs, c, 0));
+            sb_line(sb, "%svc[q] = vf[q] * vc[q] + vi[q] * vg[q];", in);
+            sb_line(sb, "%sRV_STORE(%s, vc[q]);", in, vec_at(e, vs, c, 0));
+            if (cache)
+                sb_line(sb, "%sRV_STORE(%s, vc[q]);", in, vec_at(e, vs, "cst", 0));
+            sb_line(sb, "%s", close);
+            vec_acts(e, "tanh", "vc", q0, q1);
+            vec_loop(e, vs, s0, s1);
+            sb_line(sb, "%svc[q] = vo[q] * vc[q];", in);
+            sb_line(sb, "%sRV_STORE(%s, vc[q]);", in, vec_at(e, vs, h_out, 0));
+            sb_line(sb, "%s", close);
+        } else if (gru) {
+            if (after)
+                vec_acts(e, "sigmoid", "vr", q0, q1);
+            vec_acts(e, "sigmoid", "vz", q0, q1);
+            if (after) {
+                sb_line(sb, "for (int q = %ld; q < %ld; q++)", q0, q1);
+                sb_line(sb, "    vn[q] = vn[q] + vr[q] * vgh[q];");
+            }
+            vec_acts(e, "tanh", "vn", q0, q1);
+            vec_loop(e, vs, s0, s1);
+            if (cache) {
+                sb_line(sb, "%sRV_STORE(%s, vr[q]);", in, vec_at(e, vs, "ps", 0));
+                sb_line(sb, "%sRV_STORE(%s, vz[q]);", in, vec_at(e, vs, "ps", H));
+                sb_line(sb, "%sRV_STORE(%s, vn[q]);", in, vec_at(e, vs, "ps", 2 * H));
+                sb_line(sb, "%sRV_STORE(%s, vgh[q]);", in, vec_at(e, vs, "exs", 0));
+            }
+            sb_line(sb, "%svh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];", in);
+            sb_line(sb, "%sRV_STORE(%s, vh[q]);", in, vec_at(e, vs, h_out, 0));
+            sb_line(sb, "%s", close);
+        } else {
+            vec_acts(e, "tanh", "vh", q0, q1);
+            vec_loop(e, vs, s0, s1);
+            if (cache)
+                sb_line(sb, "%sRV_STORE(%s, vh[q]);", in, vec_at(e, vs, "ps", 0));
+            sb_line(sb, "%sRV_STORE(%s, vh[q]);", in, vec_at(e, vs, h_out, 0));
+            sb_line(sb, "%s", close);
         }
-        vec_acts(e, "tanh", "vn", N);
-        vec_loop(e, vs);
-        if (cache) {
-            sb_line(sb, "%sRV_STORE(%s, vr[q]);", in, vec_at(e, vs, "ps", 0));
-            sb_line(sb, "%sRV_STORE(%s, vz[q]);", in, vec_at(e, vs, "ps", H));
-            sb_line(sb, "%sRV_STORE(%s, vn[q]);", in, vec_at(e, vs, "ps", 2 * H));
-            sb_line(sb, "%sRV_STORE(%s, vgh[q]);", in, vec_at(e, vs, "exs", 0));
-        }
-        sb_line(sb, "%svh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];", in);
-        sb_line(sb, "%sRV_STORE(%s, vh[q]);", in, vec_at(e, vs, h_out, 0));
-        sb_line(sb, "%s", close);
-    } else {
-        vec_acts(e, "tanh", "vh", N);
-        vec_loop(e, vs);
-        if (cache)
-            sb_line(sb, "%sRV_STORE(%s, vh[q]);", in, vec_at(e, vs, "ps", 0));
-        sb_line(sb, "%sRV_STORE(%s, vh[q]);", in, vec_at(e, vs, h_out, 0));
-        sb_line(sb, "%s", close);
     }
     sb->indent -= 4;
     sb_line(sb, "}");
@@ -326,8 +342,8 @@ void em_vec_gates(Emitter *e, const PlanLayer *L, const VecSite *vs)
 }
 
 /* The epilogue of emit_tile_gates with prelude.c's vec_f32 (em_vec_gates): the tile's ns
- * sequences by U / 16 vectors at once. An LSTM, a GRU resetting after its product, a tanh
- * RNN; 0 for the others (scalar only). */
+ * sequences by U / 16 vectors (an LSTM's three sequences at a time). An LSTM, a GRU resetting
+ * after its product, a tanh RNN; 0 for the others (scalar only). */
 static int emit_tile_gates_vec(Emitter *e, const PlanLayer *L, int ns, long U)
 {
     if (!e->vec || !em_tile_vec(L, U))

@@ -935,27 +935,50 @@ RNNC_TILE static void blk_rnn_l0_t4_16(const real *w, const real *wp, int u0,
         }
     }
 #if defined(RNNC_VL)
-    { /* 4 vectors of 16 units, each stage of a gate over all of them */
+    { /* 4 vectors of 16 units, a gate's stages over 3 sequences at once */
         rvec vi[4], vf[4], vg[4], vo[4], vc[4];
-        for (int s = 0; s < 4; s++)
+        for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
             }
-        rv_sigmoid_n(vi + 0, 4);
-        rv_sigmoid_n(vf + 0, 4);
-        rv_tanh_n(vg + 0, 4);
-        rv_sigmoid_n(vo + 0, 4);
-        for (int s = 0; s < 4; s++)
+        rv_sigmoid_n(vi + 0, 3);
+        rv_sigmoid_n(vf + 0, 3);
+        rv_tanh_n(vg + 0, 3);
+        rv_sigmoid_n(vo + 0, 3);
+        for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
                 RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
-        rv_tanh_n(vc + 0, 4);
-        for (int s = 0; s < 4; s++)
+        rv_tanh_n(vc + 0, 3);
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+        for (int s = 3; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 3, 1);
+        rv_sigmoid_n(vf + 3, 1);
+        rv_tanh_n(vg + 3, 1);
+        rv_sigmoid_n(vo + 3, 1);
+        for (int s = 3; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
+            }
+        rv_tanh_n(vc + 3, 1);
+        for (int s = 3; s < 4; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 vc[q] = vo[q] * vc[q];
                 RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
@@ -1008,27 +1031,50 @@ RNNC_TILE static void blk_rnn_l0_t5_16(const real *w, const real *wp, int u0,
         }
     }
 #if defined(RNNC_VL)
-    { /* 5 vectors of 16 units, each stage of a gate over all of them */
+    { /* 5 vectors of 16 units, a gate's stages over 3 sequences at once */
         rvec vi[5], vf[5], vg[5], vo[5], vc[5];
-        for (int s = 0; s < 5; s++)
+        for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
             }
-        rv_sigmoid_n(vi + 0, 5);
-        rv_sigmoid_n(vf + 0, 5);
-        rv_tanh_n(vg + 0, 5);
-        rv_sigmoid_n(vo + 0, 5);
-        for (int s = 0; s < 5; s++)
+        rv_sigmoid_n(vi + 0, 3);
+        rv_sigmoid_n(vf + 0, 3);
+        rv_tanh_n(vg + 0, 3);
+        rv_sigmoid_n(vo + 0, 3);
+        for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
                 RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
-        rv_tanh_n(vc + 0, 5);
-        for (int s = 0; s < 5; s++)
+        rv_tanh_n(vc + 0, 3);
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+        for (int s = 3; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 3, 2);
+        rv_sigmoid_n(vf + 3, 2);
+        rv_tanh_n(vg + 3, 2);
+        rv_sigmoid_n(vo + 3, 2);
+        for (int s = 3; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
+            }
+        rv_tanh_n(vc + 3, 2);
+        for (int s = 3; s < 5; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 vc[q] = vo[q] * vc[q];
                 RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
@@ -1081,27 +1127,50 @@ RNNC_TILE static void blk_rnn_l0_t6_16(const real *w, const real *wp, int u0,
         }
     }
 #if defined(RNNC_VL)
-    { /* 6 vectors of 16 units, each stage of a gate over all of them */
+    { /* 6 vectors of 16 units, a gate's stages over 3 sequences at once */
         rvec vi[6], vf[6], vg[6], vo[6], vc[6];
-        for (int s = 0; s < 6; s++)
+        for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
             }
-        rv_sigmoid_n(vi + 0, 6);
-        rv_sigmoid_n(vf + 0, 6);
-        rv_tanh_n(vg + 0, 6);
-        rv_sigmoid_n(vo + 0, 6);
-        for (int s = 0; s < 6; s++)
+        rv_sigmoid_n(vi + 0, 3);
+        rv_sigmoid_n(vf + 0, 3);
+        rv_tanh_n(vg + 0, 3);
+        rv_sigmoid_n(vo + 0, 3);
+        for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
                 RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
-        rv_tanh_n(vc + 0, 6);
-        for (int s = 0; s < 6; s++)
+        rv_tanh_n(vc + 0, 3);
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+        for (int s = 3; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 3, 3);
+        rv_sigmoid_n(vf + 3, 3);
+        rv_tanh_n(vg + 3, 3);
+        rv_sigmoid_n(vo + 3, 3);
+        for (int s = 3; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
+            }
+        rv_tanh_n(vc + 3, 3);
+        for (int s = 3; s < 6; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 vc[q] = vo[q] * vc[q];
                 RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
@@ -1710,20 +1779,20 @@ RNNC_TILE static void blk_rnn_l0_tc4_16(const real *w, const real *wp, int u0,
         }
     }
 #if defined(RNNC_VL)
-    { /* 4 vectors of 16 units, each stage of a gate over all of them */
+    { /* 4 vectors of 16 units, a gate's stages over 3 sequences at once */
         rvec vi[4], vf[4], vg[4], vo[4], vc[4];
-        for (int s = 0; s < 4; s++)
+        for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
             }
-        rv_sigmoid_n(vi + 0, 4);
-        rv_sigmoid_n(vf + 0, 4);
-        rv_tanh_n(vg + 0, 4);
-        rv_sigmoid_n(vo + 0, 4);
-        for (int s = 0; s < 4; s++)
+        rv_sigmoid_n(vi + 0, 3);
+        rv_sigmoid_n(vf + 0, 3);
+        rv_tanh_n(vg + 0, 3);
+        rv_sigmoid_n(vo + 0, 3);
+        for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
                 RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
@@ -1734,8 +1803,36 @@ RNNC_TILE static void blk_rnn_l0_tc4_16(const real *w, const real *wp, int u0,
                 RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
                 RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
             }
-        rv_tanh_n(vc + 0, 4);
-        for (int s = 0; s < 4; s++)
+        rv_tanh_n(vc + 0, 3);
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+        for (int s = 3; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 3, 1);
+        rv_sigmoid_n(vf + 3, 1);
+        rv_tanh_n(vg + 3, 1);
+        rv_sigmoid_n(vo + 3, 1);
+        for (int s = 3; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
+                RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
+                RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
+                RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
+                RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
+            }
+        rv_tanh_n(vc + 3, 1);
+        for (int s = 3; s < 4; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 vc[q] = vo[q] * vc[q];
                 RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
@@ -1811,20 +1908,20 @@ RNNC_TILE static void blk_rnn_l0_tc5_16(const real *w, const real *wp, int u0,
         }
     }
 #if defined(RNNC_VL)
-    { /* 5 vectors of 16 units, each stage of a gate over all of them */
+    { /* 5 vectors of 16 units, a gate's stages over 3 sequences at once */
         rvec vi[5], vf[5], vg[5], vo[5], vc[5];
-        for (int s = 0; s < 5; s++)
+        for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
             }
-        rv_sigmoid_n(vi + 0, 5);
-        rv_sigmoid_n(vf + 0, 5);
-        rv_tanh_n(vg + 0, 5);
-        rv_sigmoid_n(vo + 0, 5);
-        for (int s = 0; s < 5; s++)
+        rv_sigmoid_n(vi + 0, 3);
+        rv_sigmoid_n(vf + 0, 3);
+        rv_tanh_n(vg + 0, 3);
+        rv_sigmoid_n(vo + 0, 3);
+        for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
                 RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
@@ -1835,8 +1932,36 @@ RNNC_TILE static void blk_rnn_l0_tc5_16(const real *w, const real *wp, int u0,
                 RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
                 RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
             }
-        rv_tanh_n(vc + 0, 5);
-        for (int s = 0; s < 5; s++)
+        rv_tanh_n(vc + 0, 3);
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+        for (int s = 3; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 3, 2);
+        rv_sigmoid_n(vf + 3, 2);
+        rv_tanh_n(vg + 3, 2);
+        rv_sigmoid_n(vo + 3, 2);
+        for (int s = 3; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
+                RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
+                RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
+                RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
+                RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
+            }
+        rv_tanh_n(vc + 3, 2);
+        for (int s = 3; s < 5; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 vc[q] = vo[q] * vc[q];
                 RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
@@ -1912,20 +2037,20 @@ RNNC_TILE static void blk_rnn_l0_tc6_16(const real *w, const real *wp, int u0,
         }
     }
 #if defined(RNNC_VL)
-    { /* 6 vectors of 16 units, each stage of a gate over all of them */
+    { /* 6 vectors of 16 units, a gate's stages over 3 sequences at once */
         rvec vi[6], vf[6], vg[6], vo[6], vc[6];
-        for (int s = 0; s < 6; s++)
+        for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
             }
-        rv_sigmoid_n(vi + 0, 6);
-        rv_sigmoid_n(vf + 0, 6);
-        rv_tanh_n(vg + 0, 6);
-        rv_sigmoid_n(vo + 0, 6);
-        for (int s = 0; s < 6; s++)
+        rv_sigmoid_n(vi + 0, 3);
+        rv_sigmoid_n(vf + 0, 3);
+        rv_tanh_n(vg + 0, 3);
+        rv_sigmoid_n(vo + 0, 3);
+        for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
                 RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
@@ -1936,8 +2061,36 @@ RNNC_TILE static void blk_rnn_l0_tc6_16(const real *w, const real *wp, int u0,
                 RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
                 RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
             }
-        rv_tanh_n(vc + 0, 6);
-        for (int s = 0; s < 6; s++)
+        rv_tanh_n(vc + 0, 3);
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+        for (int s = 3; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 3, 3);
+        rv_sigmoid_n(vf + 3, 3);
+        rv_tanh_n(vg + 3, 3);
+        rv_sigmoid_n(vo + 3, 3);
+        for (int s = 3; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
+                RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
+                RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
+                RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
+                RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
+            }
+        rv_tanh_n(vc + 3, 3);
+        for (int s = 3; s < 6; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 vc[q] = vo[q] * vc[q];
                 RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
@@ -2907,27 +3060,50 @@ RNNC_TILE static void blk_rnn_l1_t4_16(const real *w, const real *wp, int u0,
         }
     }
 #if defined(RNNC_VL)
-    { /* 4 vectors of 16 units, each stage of a gate over all of them */
+    { /* 4 vectors of 16 units, a gate's stages over 3 sequences at once */
         rvec vi[4], vf[4], vg[4], vo[4], vc[4];
-        for (int s = 0; s < 4; s++)
+        for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
             }
-        rv_sigmoid_n(vi + 0, 4);
-        rv_sigmoid_n(vf + 0, 4);
-        rv_tanh_n(vg + 0, 4);
-        rv_sigmoid_n(vo + 0, 4);
-        for (int s = 0; s < 4; s++)
+        rv_sigmoid_n(vi + 0, 3);
+        rv_sigmoid_n(vf + 0, 3);
+        rv_tanh_n(vg + 0, 3);
+        rv_sigmoid_n(vo + 0, 3);
+        for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
                 RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
-        rv_tanh_n(vc + 0, 4);
-        for (int s = 0; s < 4; s++)
+        rv_tanh_n(vc + 0, 3);
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+        for (int s = 3; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 3, 1);
+        rv_sigmoid_n(vf + 3, 1);
+        rv_tanh_n(vg + 3, 1);
+        rv_sigmoid_n(vo + 3, 1);
+        for (int s = 3; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
+            }
+        rv_tanh_n(vc + 3, 1);
+        for (int s = 3; s < 4; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 vc[q] = vo[q] * vc[q];
                 RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
@@ -2980,27 +3156,50 @@ RNNC_TILE static void blk_rnn_l1_t5_16(const real *w, const real *wp, int u0,
         }
     }
 #if defined(RNNC_VL)
-    { /* 5 vectors of 16 units, each stage of a gate over all of them */
+    { /* 5 vectors of 16 units, a gate's stages over 3 sequences at once */
         rvec vi[5], vf[5], vg[5], vo[5], vc[5];
-        for (int s = 0; s < 5; s++)
+        for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
             }
-        rv_sigmoid_n(vi + 0, 5);
-        rv_sigmoid_n(vf + 0, 5);
-        rv_tanh_n(vg + 0, 5);
-        rv_sigmoid_n(vo + 0, 5);
-        for (int s = 0; s < 5; s++)
+        rv_sigmoid_n(vi + 0, 3);
+        rv_sigmoid_n(vf + 0, 3);
+        rv_tanh_n(vg + 0, 3);
+        rv_sigmoid_n(vo + 0, 3);
+        for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
                 RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
-        rv_tanh_n(vc + 0, 5);
-        for (int s = 0; s < 5; s++)
+        rv_tanh_n(vc + 0, 3);
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+        for (int s = 3; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 3, 2);
+        rv_sigmoid_n(vf + 3, 2);
+        rv_tanh_n(vg + 3, 2);
+        rv_sigmoid_n(vo + 3, 2);
+        for (int s = 3; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
+            }
+        rv_tanh_n(vc + 3, 2);
+        for (int s = 3; s < 5; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 vc[q] = vo[q] * vc[q];
                 RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
@@ -3053,27 +3252,50 @@ RNNC_TILE static void blk_rnn_l1_t6_16(const real *w, const real *wp, int u0,
         }
     }
 #if defined(RNNC_VL)
-    { /* 6 vectors of 16 units, each stage of a gate over all of them */
+    { /* 6 vectors of 16 units, a gate's stages over 3 sequences at once */
         rvec vi[6], vf[6], vg[6], vo[6], vc[6];
-        for (int s = 0; s < 6; s++)
+        for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
             }
-        rv_sigmoid_n(vi + 0, 6);
-        rv_sigmoid_n(vf + 0, 6);
-        rv_tanh_n(vg + 0, 6);
-        rv_sigmoid_n(vo + 0, 6);
-        for (int s = 0; s < 6; s++)
+        rv_sigmoid_n(vi + 0, 3);
+        rv_sigmoid_n(vf + 0, 3);
+        rv_tanh_n(vg + 0, 3);
+        rv_sigmoid_n(vo + 0, 3);
+        for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
                 RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
-        rv_tanh_n(vc + 0, 6);
-        for (int s = 0; s < 6; s++)
+        rv_tanh_n(vc + 0, 3);
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+        for (int s = 3; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 3, 3);
+        rv_sigmoid_n(vf + 3, 3);
+        rv_tanh_n(vg + 3, 3);
+        rv_sigmoid_n(vo + 3, 3);
+        for (int s = 3; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
+            }
+        rv_tanh_n(vc + 3, 3);
+        for (int s = 3; s < 6; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 vc[q] = vo[q] * vc[q];
                 RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
@@ -3649,20 +3871,20 @@ RNNC_TILE static void blk_rnn_l1_tc4_16(const real *w, const real *wp, int u0,
         }
     }
 #if defined(RNNC_VL)
-    { /* 4 vectors of 16 units, each stage of a gate over all of them */
+    { /* 4 vectors of 16 units, a gate's stages over 3 sequences at once */
         rvec vi[4], vf[4], vg[4], vo[4], vc[4];
-        for (int s = 0; s < 4; s++)
+        for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
             }
-        rv_sigmoid_n(vi + 0, 4);
-        rv_sigmoid_n(vf + 0, 4);
-        rv_tanh_n(vg + 0, 4);
-        rv_sigmoid_n(vo + 0, 4);
-        for (int s = 0; s < 4; s++)
+        rv_sigmoid_n(vi + 0, 3);
+        rv_sigmoid_n(vf + 0, 3);
+        rv_tanh_n(vg + 0, 3);
+        rv_sigmoid_n(vo + 0, 3);
+        for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
                 RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
@@ -3673,8 +3895,36 @@ RNNC_TILE static void blk_rnn_l1_tc4_16(const real *w, const real *wp, int u0,
                 RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
                 RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
             }
-        rv_tanh_n(vc + 0, 4);
-        for (int s = 0; s < 4; s++)
+        rv_tanh_n(vc + 0, 3);
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+        for (int s = 3; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 3, 1);
+        rv_sigmoid_n(vf + 3, 1);
+        rv_tanh_n(vg + 3, 1);
+        rv_sigmoid_n(vo + 3, 1);
+        for (int s = 3; s < 4; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
+                RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
+                RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
+                RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
+                RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
+            }
+        rv_tanh_n(vc + 3, 1);
+        for (int s = 3; s < 4; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 vc[q] = vo[q] * vc[q];
                 RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
@@ -3750,20 +4000,20 @@ RNNC_TILE static void blk_rnn_l1_tc5_16(const real *w, const real *wp, int u0,
         }
     }
 #if defined(RNNC_VL)
-    { /* 5 vectors of 16 units, each stage of a gate over all of them */
+    { /* 5 vectors of 16 units, a gate's stages over 3 sequences at once */
         rvec vi[5], vf[5], vg[5], vo[5], vc[5];
-        for (int s = 0; s < 5; s++)
+        for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
             }
-        rv_sigmoid_n(vi + 0, 5);
-        rv_sigmoid_n(vf + 0, 5);
-        rv_tanh_n(vg + 0, 5);
-        rv_sigmoid_n(vo + 0, 5);
-        for (int s = 0; s < 5; s++)
+        rv_sigmoid_n(vi + 0, 3);
+        rv_sigmoid_n(vf + 0, 3);
+        rv_tanh_n(vg + 0, 3);
+        rv_sigmoid_n(vo + 0, 3);
+        for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
                 RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
@@ -3774,8 +4024,36 @@ RNNC_TILE static void blk_rnn_l1_tc5_16(const real *w, const real *wp, int u0,
                 RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
                 RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
             }
-        rv_tanh_n(vc + 0, 5);
-        for (int s = 0; s < 5; s++)
+        rv_tanh_n(vc + 0, 3);
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+        for (int s = 3; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 3, 2);
+        rv_sigmoid_n(vf + 3, 2);
+        rv_tanh_n(vg + 3, 2);
+        rv_sigmoid_n(vo + 3, 2);
+        for (int s = 3; s < 5; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
+                RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
+                RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
+                RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
+                RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
+            }
+        rv_tanh_n(vc + 3, 2);
+        for (int s = 3; s < 5; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 vc[q] = vo[q] * vc[q];
                 RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
@@ -3851,20 +4129,20 @@ RNNC_TILE static void blk_rnn_l1_tc6_16(const real *w, const real *wp, int u0,
         }
     }
 #if defined(RNNC_VL)
-    { /* 6 vectors of 16 units, each stage of a gate over all of them */
+    { /* 6 vectors of 16 units, a gate's stages over 3 sequences at once */
         rvec vi[6], vf[6], vg[6], vo[6], vc[6];
-        for (int s = 0; s < 6; s++)
+        for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 RV_LOAD(vi[q], &acc[s][16 * v]);
                 RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
                 RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
                 RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
             }
-        rv_sigmoid_n(vi + 0, 6);
-        rv_sigmoid_n(vf + 0, 6);
-        rv_tanh_n(vg + 0, 6);
-        rv_sigmoid_n(vo + 0, 6);
-        for (int s = 0; s < 6; s++)
+        rv_sigmoid_n(vi + 0, 3);
+        rv_sigmoid_n(vf + 0, 3);
+        rv_tanh_n(vg + 0, 3);
+        rv_sigmoid_n(vo + 0, 3);
+        for (int s = 0; s < 3; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
                 RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
@@ -3875,8 +4153,36 @@ RNNC_TILE static void blk_rnn_l1_tc6_16(const real *w, const real *wp, int u0,
                 RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
                 RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
             }
-        rv_tanh_n(vc + 0, 6);
-        for (int s = 0; s < 6; s++)
+        rv_tanh_n(vc + 0, 3);
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+        for (int s = 3; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 3, 3);
+        rv_sigmoid_n(vf + 3, 3);
+        rv_tanh_n(vg + 3, 3);
+        rv_sigmoid_n(vo + 3, 3);
+        for (int s = 3; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_STORE(ps[s] + u0 + 16 * v, vi[q]);
+                RV_STORE(ps[s] + 64 + u0 + 16 * v, vf[q]);
+                RV_STORE(ps[s] + 128 + u0 + 16 * v, vg[q]);
+                RV_STORE(ps[s] + 192 + u0 + 16 * v, vo[q]);
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
+                RV_STORE(cst[s] + u0 + 16 * v, vc[q]);
+            }
+        rv_tanh_n(vc + 3, 3);
+        for (int s = 3; s < 6; s++)
             for (int v = 0, q = s * 1; v < 1; v++, q++) {
                 vc[q] = vo[q] * vc[q];
                 RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
