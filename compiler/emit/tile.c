@@ -838,8 +838,11 @@ static void emit_rec_pass(Emitter *e, const PlanLayer *L)
         sb_line(sb, "}");
     }
     if (H / U) {
-        sb_line(sb, "for (int u0 = 0; u0 < %ld; u0 += %ld) {", H / U * U, U);
+        /* odd steps visit the panels from the last: the panels read last at a step, still in
+         * L2, are read first at the next (a layer's steps run one after another) */
+        sb_line(sb, "for (int v = 0; v < %ld; v += %ld) {", H / U * U, U);
         sb->indent += 4;
+        sb_line(sb, "const int u0 = s & 1 ? %ld - v : v;", H / U * U - U);
         emit_rec_tiles(e, L, "u0", U);
         sb->indent -= 4;
         sb_line(sb, "}");

@@ -1126,7 +1126,8 @@ static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
 #endif
             continue;
         }
-        for (int u0 = 0; u0 < 64; u0 += 16) {
+        for (int v = 0; v < 64; v += 16) {
+            const int u0 = s & 1 ? 48 - v : v;
             const real *wp = w + 2816 + u0;
             for (int i = 0, r = 0; r < nt; r++, i += m) {
                 m = n / nt + (r < n % nt);
@@ -1853,7 +1854,8 @@ static void blk_rnn_l1_seq(const real *w, const real *x, long xsb, long xst,
             vec_copy(h + (long)perm[0] * 64, ho[0], 64);
             continue;
         }
-        for (int u0 = 0; u0 < 64; u0 += 16) {
+        for (int v = 0; v < 64; v += 16) {
+            const int u0 = s & 1 ? 48 - v : v;
             const real *wp = w + 16640 + u0;
             for (int i = 0, r = 0; r < nt; r++, i += m) {
                 m = n / nt + (r < n % nt);

@@ -1820,7 +1820,8 @@ static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
         const int t = reverse ? T - 1 - s : s, n = bs[t];
         const int nt = (n + 11) / 12; /* tiles of sequences, as even as can be */
         int m;
-        for (int u0 = 0; u0 < 20; u0 += 20) {
+        for (int v = 0; v < 20; v += 20) {
+            const int u0 = s & 1 ? 0 - v : v;
             const real *wp = w + 640 + u0;
             for (int i = 0, r = 0; r < nt; r++, i += m) {
                 m = n / nt + (r < n % nt);
@@ -2418,7 +2419,8 @@ static void blk_rnn_l0_seqc(const real *w, const real *x, long xsb, long xst, re
         const int t = reverse ? T - 1 - s : s, n = bs[t];
         const int nt = (n + 11) / 12; /* tiles of sequences, as even as can be */
         int m;
-        for (int u0 = 0; u0 < 20; u0 += 20) {
+        for (int v = 0; v < 20; v += 20) {
+            const int u0 = s & 1 ? 0 - v : v;
             const real *wp = w + 640 + u0;
             for (int i = 0, r = 0; r < nt; r++, i += m) {
                 m = n / nt + (r < n % nt);

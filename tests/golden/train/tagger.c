@@ -1537,7 +1537,8 @@ static void blk_encoder_l0_seq(const real *w, const real *x, long xsb, long xst,
         const int t = reverse ? T - 1 - s : s, n = bs[t];
         const int nt = (n + 7) / 8; /* tiles of sequences, as even as can be */
         int m;
-        for (int u0 = 0; u0 < 16; u0 += 16) {
+        for (int v = 0; v < 16; v += 16) {
+            const int u0 = s & 1 ? 0 - v : v;
             const real *wp = w + 672 + u0;
             for (int i = 0, r = 0; r < nt; r++, i += m) {
                 m = n / nt + (r < n % nt);
@@ -2750,7 +2751,8 @@ static void blk_encoder_l0_seqc(const real *w, const real *x, long xsb, long xst
         const int t = reverse ? T - 1 - s : s, n = bs[t];
         const int nt = (n + 7) / 8; /* tiles of sequences, as even as can be */
         int m;
-        for (int u0 = 0; u0 < 16; u0 += 16) {
+        for (int v = 0; v < 16; v += 16) {
+            const int u0 = s & 1 ? 0 - v : v;
             const real *wp = w + 672 + u0;
             for (int i = 0, r = 0; r < nt; r++, i += m) {
                 m = n / nt + (r < n % nt);
@@ -4477,7 +4479,8 @@ static void blk_encoder_l1_seq(const real *w, const real *x, long xsb, long xst,
         const int t = reverse ? T - 1 - s : s, n = bs[t];
         const int nt = (n + 7) / 8; /* tiles of sequences, as even as can be */
         int m;
-        for (int u0 = 0; u0 < 16; u0 += 16) {
+        for (int v = 0; v < 16; v += 16) {
+            const int u0 = s & 1 ? 0 - v : v;
             const real *wp = w + 3552 + u0;
             for (int i = 0, r = 0; r < nt; r++, i += m) {
                 m = n / nt + (r < n % nt);
@@ -5690,7 +5693,8 @@ static void blk_encoder_l1_seqc(const real *w, const real *x, long xsb, long xst
         const int t = reverse ? T - 1 - s : s, n = bs[t];
         const int nt = (n + 7) / 8; /* tiles of sequences, as even as can be */
         int m;
-        for (int u0 = 0; u0 < 16; u0 += 16) {
+        for (int v = 0; v < 16; v += 16) {
+            const int u0 = s & 1 ? 0 - v : v;
             const real *wp = w + 3552 + u0;
             for (int i = 0, r = 0; r < nt; r++, i += m) {
                 m = n / nt + (r < n % nt);
