@@ -8,11 +8,12 @@
  *   recurrence        per step, tiles of tile_u units of every gate x tile_s sequences, the
  *                     units' panel of W_hh^T kept in L2 across the step's sequences, the
  *                     gates computed from the accumulators (the GEMM's epilogue) and written
- *                     straight to the layer's output. A step with one live sequence reads
- *                     W_hh^T from L2 at every step: it runs wider tiles (tile_w units) on
- *                     contiguous panels (pack writes them after the weights), and every
- *                     other step visits them from the last, so that the panel read last,
- *                     still in L1, is read first.
+ *                     straight to the layer's output; odd steps visit the panels from the
+ *                     last, so that those still in L2 are read first. A step with one
+ *                     live sequence reads W_hh^T from L2 at every step: it runs wider tiles
+ *                     (tile_w units) on contiguous panels (pack writes them after the
+ *                     weights), visited from the last on every other step too, so that the
+ *                     panel read last, still in L1, is read first.
  *
  * Every output sees the multiply-adds em_product's one-sequence loop does, in its order (MADD,
  * fused), and the gates are cell.c's equations unit for unit, so the bits equal libtcc's.
