@@ -5,6 +5,8 @@
  * contenders, so that a share of the peak or of the bound compares like with like). */
 #include "fma.h"
 
+#include <time.h>
+
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #define VEC __m512
@@ -89,4 +91,17 @@ double stream_read(const float *p, long n)
         t += p[k];
     return t;
 #endif
+}
+
+double thread_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+}
+
+int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
 }

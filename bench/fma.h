@@ -1,4 +1,5 @@
-/* fma.h — the FMA peak's kernel (fma.c, built with -march=native). */
+/* fma.h — the FMA peak's kernel (fma.c, built with -march=native), and the two helpers the
+ * micro-benchmarks linking it share. */
 #ifndef RNNC_BENCH_FMA_H
 #define RNNC_BENCH_FMA_H
 
@@ -11,5 +12,10 @@ int fma_lanes(void);
 
 /* Reads p[0 .. n) once (64-byte aligned) with vector loads; returns their sum. */
 double stream_read(const float *p, long n);
+
+/* The calling thread's CPU time, in nanoseconds. */
+double thread_ns(void);
+/* qsort's comparison of doubles, ascending. */
+int cmp_double(const void *a, const void *b);
 
 #endif

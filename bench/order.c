@@ -19,7 +19,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "fma.h"
 
@@ -27,13 +26,6 @@
 #include <immintrin.h>
 
 enum { KMAX = 1024, KB = 128, STEPS = 20 };
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
 
 /* rnnc's tile: rows [k0, k1) of a panel (row k: 64 floats at wp + 64 k) for S sequences
  * (their h at hs[s], their 64 outputs at os[s]); first: start from zero, else from os. */
@@ -129,19 +121,13 @@ static void step(int order, const float *w, int K, int cols, int B, float *h, fl
 /* FMAs per ns of STEPS steps of every layer of s in `order` */
 static double run(const Shape *s, int order, float *const *w, float *h, float *o)
 {
-    double t0 = now(), fmas = 0;
+    double t0 = thread_ns(), fmas = 0;
     for (int t = 0; t < STEPS; t++)
         for (int l = 0; l < s->layers; l++) {
             step(order, w[l], s->K[l], s->cols, s->B, h, o);
             fmas += (double)s->K[l] * s->cols * s->B / 16;
         }
-    return fmas / (now() - t0);
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+    return fmas / (thread_ns() - t0);
 }
 
 int main(int argc, char **argv)
@@ -172,12 +158,12 @@ int main(int argc, char **argv)
     for (int r = 0; r < rounds; r++) { /* interleaved: every variant once a round */
         for (int i = 0; i < 6; i++)
             m[i * rounds + r] = run(&shapes[i / 3], i % 3, w, h, o);
-        double t0 = now();
+        double t0 = thread_ns();
         sink += fma_burst(2000000);
-        m[6 * rounds + r] = fma_flops(2000000) / (2.0 * fma_lanes()) / (now() - t0);
+        m[6 * rounds + r] = fma_flops(2000000) / (2.0 * fma_lanes()) / (thread_ns() - t0);
     }
     for (int i = 0; i < 7; i++)
-        qsort(m + i * rounds, (size_t)rounds, sizeof *m, cmp);
+        qsort(m + i * rounds, (size_t)rounds, sizeof *m, cmp_double);
     double peak = m[6 * rounds + rounds / 2];
     printf("peak: %.2f vector FMA/ns (fma.c's chains), medians of %d rounds\n", peak, rounds);
     for (int i = 0; i < 6; i++) {

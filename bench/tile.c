@@ -13,7 +13,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "fma.h"
 
@@ -21,13 +20,6 @@
 #include <immintrin.h>
 
 enum { K = 64 }; /* rows of a panel: h's 64 elements */
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
 
 /* One panel: K rows of C vectors; out gets the C chains. */
 #define TILE(C)                                                                                   \
@@ -56,19 +48,13 @@ typedef struct {
 static double run(const Shape *s, int order, const float *w, const float *h, float *out)
 {
     const long psz = (long)K * 16 * s->chains, steps = 20000;
-    double t0 = now();
+    double t0 = thread_ns();
     for (long t = 0; t < steps; t++)
         for (int v = 0; v < s->panels; v++) {
             int p = order == 0 ? 0 : order == 2 && (t & 1) ? s->panels - 1 - v : v;
             (s->chains == 4 ? tile4 : tile6)(w + p * psz, h, out + 16 * s->chains * v);
         }
-    return (double)steps * s->panels * K * s->chains / (now() - t0); /* FMAs per ns */
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+    return (double)steps * s->panels * K * s->chains / (thread_ns() - t0); /* FMAs per ns */
 }
 
 int main(int argc, char **argv)
@@ -99,12 +85,12 @@ int main(int argc, char **argv)
     for (int r = 0; r < rounds; r++) { /* interleaved: every variant once a round */
         for (int i = 0; i < 6; i++)
             m[i * rounds + r] = run(&shapes[i / 3], i % 3, w, h, out);
-        double t0 = now();
+        double t0 = thread_ns();
         sink += fma_burst(2000000);
-        m[6 * rounds + r] = fma_flops(2000000) / (2.0 * fma_lanes()) / (now() - t0);
+        m[6 * rounds + r] = fma_flops(2000000) / (2.0 * fma_lanes()) / (thread_ns() - t0);
     }
     for (int i = 0; i < 7; i++)
-        qsort(m + i * rounds, (size_t)rounds, sizeof *m, cmp);
+        qsort(m + i * rounds, (size_t)rounds, sizeof *m, cmp_double);
     double peak = m[6 * rounds + rounds / 2];
     printf("peak: %.2f vector FMA/ns (fma.c's chains), medians of %d rounds\n", peak, rounds);
     for (int i = 0; i < 6; i++) {
