@@ -100,6 +100,14 @@ double thread_ns(void)
     return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
 }
 
+double fma_rate(double *sink)
+{
+    const long n = 2000000;
+    double t0 = thread_ns();
+    *sink += fma_burst(n);
+    return fma_flops(n) / (2.0 * fma_lanes()) / (thread_ns() - t0);
+}
+
 int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;

@@ -13,6 +13,9 @@ int fma_lanes(void);
 /* Reads p[0 .. n) once (64-byte aligned) with vector loads; returns their sum. */
 double stream_read(const float *p, long n);
 
+/* Vector FMAs per ns of one fma_burst, timed by the thread's CPU clock (the peak of
+ * rnnc-order's and rnnc-tile's rounds); the burst's sum is added to *sink. */
+double fma_rate(double *sink);
 /* The calling thread's CPU time, in nanoseconds. */
 double thread_ns(void);
 /* qsort's comparison of doubles, ascending. */

@@ -85,9 +85,7 @@ int main(int argc, char **argv)
     for (int r = 0; r < rounds; r++) { /* interleaved: every variant once a round */
         for (int i = 0; i < 6; i++)
             m[i * rounds + r] = run(&shapes[i / 3], i % 3, w, h, out);
-        double t0 = thread_ns();
-        sink += fma_burst(2000000);
-        m[6 * rounds + r] = fma_flops(2000000) / (2.0 * fma_lanes()) / (thread_ns() - t0);
+        m[6 * rounds + r] = fma_rate(&sink);
     }
     for (int i = 0; i < 7; i++)
         qsort(m + i * rounds, (size_t)rounds, sizeof *m, cmp_double);
