@@ -211,6 +211,19 @@ static void test_terminal(void **state)
         if (!got)
             fprintf(stderr, "Ctrl-C number %d did not stop the training in 3 s\n", press + 1);
     }
+    if (!got) { /* what the next such failure needs: the REPL's signal state, the pane's tty */
+        char *c = tu_strf("p=$(tmux -S '%s' list-panes -F '#{pane_pid}' -t t); "
+                          "ps -o pid,pgid,tpgid,stat,args -g \"$p\" 2>&1; "
+                          "grep -H '^Sig' /proc/$p/task/*/status 2>&1; "
+                          "stty -a -F \"$(tmux -S '%s' list-panes -F '#{pane_tty}' -t t)\" 2>&1",
+                          sock, sock),
+             *out = NULL;
+        tu_run(c, &out, NULL);
+        fprintf(stderr, "the REPL's process group, threads' signal masks and its terminal:\n%s",
+                out ? out : "(none)\n");
+        free(out);
+        free(c);
+    }
     free(got ? got : wait_for(sock, stopped, 1));
     keys(sock, "'x = sine 2' Enter");
     free(wait_for(sock, "x: 2 steps of 4", 1));
