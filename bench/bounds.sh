@@ -11,7 +11,8 @@
 # the projection pass alone, the same numbers). "step" is S1's streaming step: the unit
 # `rnnc SPEC -o --weights` writes (random weights baked in), one step a call, from L2 as the
 # table's step row, with its rows read from L1, and without activations. M1, L1 and step are
-# also timed with the gates' divisions made multiplications.
+# also timed with the gates' divisions made multiplications, and L1 without its tiles asking
+# for the next units' panel (plan.h's pf_next; M1's layers stream too little to ask).
 # Interleaved, pinned to core 1, medians.
 #
 #   bench/bounds.sh M1 5      # five rounds of the builds
@@ -24,7 +25,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 n=${2:-3}
 case $1 in
 M1) I=128 H=256 L=2 B=32 reps=3 cell=lstm vs="model l2 l1 na nd" ;;
-L1) I=512 H=512 L=1 B=64 reps=1 cell=lstm vs="model l2 l1 na nd" ;;
+L1) I=512 H=512 L=1 B=64 reps=1 cell=lstm vs="model l2 l1 na nd npf" ;;
 S1) I=10 H=64 L=2 B=1 reps=20 cell=lstm vs="model nf l1 na" ;;
 S2) I=10 H=64 L=1 B=1 reps=40 cell=gru vs="model l1 na" ;;
 step) I=10 H=64 L=2 B=1 reps=20 cell=lstm vs="model l1 na nd" ;;
@@ -61,13 +62,16 @@ PY
 else
     "$root/build/rnnc" "$d/bench.yaml" -o "$d/model.c"
 fi
-# L2: the units' panels of W_hh^T and W_ih^T at u0 read from u0 & 16 (two panels)
+# L2: the units' panels of W_hh^T and W_ih^T at u0 read from u0 & 16 (two panels), and the
+# next panel a tile asks for (pf_next) the same two
 sed -e 's/\(const real \*wp = wt + [0-9]*\) + (long)u0 \* \([0-9]*\);/\1 + (long)(u0 \& 16) * \2;/' \
     -e 's/wt + (long)u0 \* \([0-9]*\), fuse/wt + (long)(u0 \& 16) * \1, fuse/' \
+    -e '/pfx0 = /s/un \* \([0-9]*\)/(un \& 16) * \1/g' \
     "$d/model.c" >"$d/l2.c"
-# L1: a tile's rows k read from k & 3
+# L1: a tile's rows k read from k & 3 (the next panel asked for: as in L2)
 sed -e 's/const real \*wk = \(wpx\|wp\) + (long)k \* \([0-9]*\);/const real *wk = \1 + (long)(k \& 3) * \2;/' \
     -e 's/\*wk = \(wx\|wh\) + k \* \([0-9]*\)/*wk = \1 + (k \& 3) * \2/' \
+    -e '/pfx0 = /s/un \* \([0-9]*\)/(un \& 16) * \1/g' \
     "$d/model.c" >"$d/l1.c"
 # no activations: the gates' e^v, tanh and divisions gone
 sed -e 's/^\( *\)rv_\(sigmoid\|tanh\)_n(\(.*\));$/\1(void)(\3);/' "$d/model.c" >"$d/na.c"
@@ -75,6 +79,8 @@ sed -e 's/^\( *\)rv_\(sigmoid\|tanh\)_n(\(.*\));$/\1(void)(\3);/' "$d/model.c" >
 # multiplications, every other operation kept
 sed -e 's|x\[i\] = 1.0f / (1.0f + x\[i\]);|x[i] = 1.0f * (1.0f + x[i]);|' \
     -e 's|v\[i\] = x\[i\] \* p\[i\] / q\[i\];|v[i] = x[i] * p[i] * q[i];|' "$d/model.c" >"$d/nd.c"
+# no next panel: the tiles' prefetches of the next units' panel gone
+sed -e '/^ *RNNC_PREFETCH_L2(pf[xh] + (long)k \* [0-9]*);$/d' "$d/model.c" >"$d/npf.c"
 # no feed: the upper layer's input projection in its own pass
 sed -e 's/^#define RNNC_FEED 1$/#define RNNC_FEED 0/' "$d/model.c" >"$d/nf.c"
 for v in $vs; do
@@ -101,8 +107,8 @@ for line in open(sys.argv[1]):
 m = {v: statistics.median(x) for v, x in t.items()}
 name = {"model": "as built", "l2": "weights in L2 (two panels)", "l1": "weights in L1 (four rows)",
         "na": "gates without activations", "nf": "projection pass alone",
-        "nd": "gates without divisions"}
-for v in [v for v in ("model", "nf", "l2", "l1", "na", "nd") if v in m]:
+        "nd": "gates without divisions", "npf": "no prefetch of the next panel"}
+for v in [v for v in ("model", "nf", "l2", "l1", "na", "nd", "npf") if v in m]:
     print("%s %-28s %10.*f us  %.3f of as built  (%d rounds)" % (sys.argv[2], name[v],
           1 if m[v] >= 10 else 3, m[v], m[v] / m["model"], len(t[v])))
 PY

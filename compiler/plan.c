@@ -44,6 +44,17 @@ static long take(Builder *b, long n)
  * bytes off a line). */
 enum { ALIGN_REALS = 16 };
 
+/* A blocked layer's tiles ask for the next units' panel into L2 (PlanLayer.pf_next) when a
+ * step streams at least this many bytes of panels. On the Zen 5 the benchmarks ran on (1 MiB
+ * of L2 a core, a VM's share of 32 MiB of L3), a stream of 8 MiB or more read at 71 B/ns
+ * against 88 for 4 MiB, and a panel's first tile of sequences, which alone reads it from
+ * L3, outran that; asked for by the tiles before, L1 (LSTM 512 over 512 inputs, 8 MiB)
+ * took 0.86-0.96 of its time, a layer of 640 over 640 0.89-0.94. Below, the prefetches only
+ * took L2 from the panel being read: 5 MiB layers (LSTM 256 over 1024 inputs, 512 over 128)
+ * 1.01-1.06, M1's (1.5 and 2 MiB) 1.00-1.03, 6.1 MiB (448 over 448) 1.007
+ * (bench/HISTORY.md, 2026-12-02). */
+#define PF_NEXT_BYTES (6L << 20)
+
 static long align_up(long n)
 {
     return (n + ALIGN_REALS - 1) / ALIGN_REALS * ALIGN_REALS;
@@ -245,6 +256,7 @@ static void plan_layer(Builder *b, int bi, int l, int dir)
         p->xp_width = G * H;
     L->split = !L->unrolled;
     plan_tile(L, p->real_size);
+    L->pf_next = L->blocked && (long)(L->I + Hr) * G * H * p->real_size >= PF_NEXT_BYTES;
     long wt = L->blocked ? (long)(L->I + Hr) * G * H : 0;
     if (align_up(wt) > p->wt_width) /* the projections after it start on 64 bytes too */
         p->wt_width = align_up(wt);

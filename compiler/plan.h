@@ -112,6 +112,9 @@ typedef struct PlanLayer {
                           W_ih^T and W_hh^T into panels (the start of its xp scratch), so that
                           a tile's weights are contiguous rather than rows a power of two
                           apart that share a handful of cache sets */
+    int pf_next;       /* blocked, and a step streams 6 MiB or more of its panels (W_ih^T and
+                          W_hh^T): each tile of sequences asks for a share of the next units'
+                          panel into L2 while it reads its own (tile.c's emit_rec_tiles) */
     int feed, fed;     /* feed: a float layer with wide tiles of four vectors (an LSTM's,
                           an RNN's) whose next layer (same block, one direction) has wide
                           tiles and so a projection pass; with one

@@ -759,6 +759,38 @@ static void test_fused_forward(void **state)
     forwards_match(text64, B, 9, 4, lens[0], nb);
 }
 
+/* A blocked layer streaming 6 MiB of panels a step or more (plan.h's pf_next: an LSTM of
+ * 520 units over 600 inputs, 9.3 MB, with a last panel of 8 units that asks for nothing)
+ * asks for the next units' panel from its fused tiles, and one of 128 units over it (1.3 MB)
+ * does not: prefetches only, so libtcc's bits all the same, fused (13, 12 sequences, packed
+ * or not) or through the projection pass (11, 5). */
+static void test_prefetch_next(void **state)
+{
+    (void)state;
+    static const char text[] = "name: big\ninput_size: 600\nbatch_first: true\nlayers:\n"
+                               "  - name: a\n    cell: lstm\n    hidden_size: 520\n"
+                               "  - name: b\n    cell: lstm\n    hidden_size: 128\n";
+    Rnnc r;
+    rnnc_init(&r);
+    assert_int_equal(rnnc_load_text(&r, "big.yaml", text), 0);
+    assert_int_equal(r.plan->nlayers, 2);
+    assert_true(r.plan->layers[0].blocked && r.plan->layers[1].blocked);
+    assert_true(r.plan->layers[0].pf_next);
+    assert_false(r.plan->layers[1].pf_next);
+    unit_has(&r, "const long un = v + 16 < 512 ? (s & 1 ? 480 - v : v + 16) : u0;",
+             "        RNNC_PREFETCH_L2(pfh + (long)k * 16);");
+    unit_has(&r, "            RNNC_PREFETCH_L2(pfx + (long)k * 16);",
+             "fuse ? xs : 0, pfx, pfh); break;");
+    rnnc_fini(&r);
+    enum { B = 13 };
+    int lens[4][B];
+    for (int i = 0; i < B; i++)
+        lens[0][i] = 1 + (i * 5) % 6, lens[1][i] = 6, lens[2][i] = 1 + (i * 3) % 6,
+        lens[3][i] = 6 - i % 4;
+    const int nb[4] = {B, 12, 11, 5};
+    forwards_match(text, B, 6, 4, lens[0], nb);
+}
+
 /* Outputs a forward must write whole: the caller's y is not cleared first, so a forward
  * into a y full of NaN gives the same bytes as into zeros — every live step written by the
  * top layer's two directions or the head, the padding after each length zero — for both
@@ -838,7 +870,7 @@ int main(void)
         cmocka_unit_test(test_no_compiler),          cmocka_unit_test(test_build_leaves_pipe),
         cmocka_unit_test(test_build_waits_for_work), cmocka_unit_test(test_forward_parts),
         cmocka_unit_test(test_backward_parts),       cmocka_unit_test(test_wide_tiles),
-        cmocka_unit_test(test_fused_forward),
+        cmocka_unit_test(test_fused_forward),        cmocka_unit_test(test_prefetch_next),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,7 +9,9 @@
  *                     units' panel of W_hh^T kept in L2 across the step's sequences, the
  *                     gates computed from the accumulators (the GEMM's epilogue) and written
  *                     straight to the layer's output; odd steps visit the panels from the
- *                     last, so that those still in L2 are read first. A step with one
+ *                     last, so that those still in L2 are read first; a layer streaming
+ *                     6 MiB of panels a step asks for the next panel while its tiles read
+ *                     this one (plan.h's pf_next). A step with one
  *                     live sequence reads W_hh^T from L2 at every step: it runs wider tiles
  *                     (tile_w units) on contiguous panels (pack writes them after the
  *                     weights), visited from the last on every other step too, so that the
@@ -52,6 +54,14 @@ static int fused_x(const Emitter *e, const PlanLayer *L)
 static int fused_run(const Emitter *e, const PlanLayer *L)
 {
     return !e->cache && L->blocked && L->block->cell != CELL_GRU;
+}
+
+/* Whether the tiles of U units of layer L ask for the next panel (plan.h's pf_next): the
+ * fused tiles of tile_u units (not the last, narrower panel's), each with two more
+ * arguments, where its rows of W_ih^T and of W_hh^T ask from (emit_rec_tiles). */
+static int pf_next(const Emitter *e, const PlanLayer *L, long U)
+{
+    return L->pf_next && fused_run(e, L) && U == L->tile_u;
 }
 
 /* <fn>_pt<ns>_<w>: columns [j0, j0 + w) of ns pairs' projections b + W_ih^T x; the
@@ -432,13 +442,16 @@ static void emit_tile_init(Emitter *e, const PlanLayer *L, int ns, long U, const
 }
 
 /* acc += the K rows of a panel at w (ks reals apart, gate q's columns at q gs) times
- * v[s][k], k ascending: the projection pass's and the one-sequence product's order. */
+ * v[s][k], k ascending: the projection pass's and the one-sequence product's order. With pf,
+ * each row also asks for the cache line at pf + k lines into L2 (pf_next). */
 static void emit_tile_terms(Emitter *e, const PlanLayer *L, int ns, long U, long K, const char *w,
-                            long ks, long gs, const char *v)
+                            long ks, long gs, const char *v, const char *pf)
 {
     Sb *sb = e->sb;
     sb_line(sb, "for (int k = 0; k < %ld; k++) {", K);
     sb_line(sb, "    const real *wk = %s + (long)k * %ld;", w, ks);
+    if (pf)
+        sb_line(sb, "    RNNC_PREFETCH_L2(%s + (long)k * %d);", pf, 64 / e->p->real_size);
     sb_line(sb, "    for (int s = 0; s < %d; s++) {", ns);
     sb_line(sb, "        const real v = %s[s][k];", v);
     sb_line(sb, "        for (int j = 0; j < %ld; j++) {", U);
@@ -477,8 +490,10 @@ static void emit_rec_tile(Emitter *e, const PlanLayer *L, int ns, long U, int wi
             fx || fr ? "," : ")");
     if (fx)
         sb_line(sb, "    const real *const *xs)");
+    int pf = !wide && pf_next(e, L, U);
     if (fr)
-        sb_line(sb, "    const real *wpx, const real *const *xs)");
+        sb_line(sb, "    const real *wpx, const real *const *xs%s)",
+                pf ? ", const real *pfx, const real *pfh" : "");
     sb_line(sb, "{");
     sb->indent += 4;
     /* the panel: [k][gate][U] (a blocked layer's, or the wide tile's), else packed rows */
@@ -496,7 +511,7 @@ static void emit_rec_tile(Emitter *e, const PlanLayer *L, int ns, long U, int wi
         if (L->pk_b >= 0)
             sb_line(sb, "const real *b = w + %ld + u0;", L->pk_b - L->pk);
         emit_tile_init(e, L, ns, U, bias);
-        emit_tile_terms(e, L, ns, U, L->I, "wpx", G * U, U, "xs");
+        emit_tile_terms(e, L, ns, U, L->I, "wpx", G * U, U, "xs", pf ? "pfx" : NULL);
         sb->indent -= 4;
         sb_line(sb, "} else {");
         sb->indent += 4;
@@ -509,10 +524,10 @@ static void emit_rec_tile(Emitter *e, const PlanLayer *L, int ns, long U, int wi
         sb_line(sb, "const real *wx = w + %ld + u0; /* W_ih^T (%d, %ld) */", L->pk_wx - L->pk,
                 L->I, GH);
         emit_tile_init(e, L, ns, U, bias);
-        emit_tile_terms(e, L, ns, U, L->I, "wx", GH, H, "xs");
+        emit_tile_terms(e, L, ns, U, L->I, "wx", GH, H, "xs", NULL);
     } else
         emit_tile_init(e, L, ns, U, xp);
-    emit_tile_terms(e, L, ns, U, L->Hr, "wp", ks, gs, "hp");
+    emit_tile_terms(e, L, ns, U, L->Hr, "wp", ks, gs, "hp", pf ? "pfh" : NULL);
     emit_tile_gates(e, L, ns, U);
     sb->indent -= 4;
     sb_line(sb, "}");
@@ -671,6 +686,7 @@ static const char *tile_extra(const Emitter *e, const PlanLayer *L)
  * most tile_s, their sizes differing by one at most (32 = 6 + 6 + 5 + 5 + 5 + 5). */
 static void emit_rec_tiles(Emitter *e, const PlanLayer *L, const char *u0, long U)
 {
+    int pf = pf_next(e, L, U);
     Sb *sb = e->sb;
     const char *c = e->cache ? "c" : "", *extra = tile_extra(e, L);
     if (L->blocked && !e->cache)
@@ -678,10 +694,33 @@ static void emit_rec_tiles(Emitter *e, const PlanLayer *L, const char *u0, long 
                 (long)L->I * L->G * L->H, u0, (long)L->Hr * L->G);
     else
         sb_line(sb, "const real *wp = w + %ld + %s;", L->pk_wh - L->pk, u0);
+    if (pf) {
+        /* The next units' panel (this one's after the step's last: the next step starts
+         * with it) of W_ih^T and of W_hh^T, na and nb cache lines: tile r asks for a line
+         * of each a row, from r/nt of the way through each (so that the panel's lines are
+         * asked for while the tiles before its own run, and none past its end). The first
+         * of a panel's tiles of sequences reads it from L3, where the others find it in
+         * L2; asked for by the tiles before, the stream no longer waits at one tile. */
+        long HU = L->H / U * U, line = 64 / e->p->real_size;
+        long ig = (long)L->I * L->G, hg = (long)L->Hr * L->G;
+        sb_line(sb, "const long un = v + %ld < %ld ? (s & 1 ? %ld - v : v + %ld) : %s;", U, HU,
+                HU - 2 * U, U, u0);
+        sb_line(sb, "const long na = %ld, nb = %ld; /* lines of the panel's two parts */",
+                ig * U / line, hg * U / line);
+        sb_line(sb, "const real *pfx0 = wt + un * %ld, *pfh0 = wt + %ld + un * %ld;", ig,
+                ig * L->H, hg);
+    }
     sb_line(sb, "for (int i = 0, r = 0; r < nt; r++, i += m) {");
     sb->indent += 4;
     sb_line(sb, "m = n / nt + (r < n %% nt);");
     emit_tile_ptrs(e, L);
+    if (pf) {
+        sb_line(sb, "const long la = (long)r * na / nt, lb = (long)r * nb / nt;");
+        sb_line(sb, "const real *pfx = pfx0 + (la < na - %d ? la : na - %d) * %d;", L->I, L->I,
+                64 / e->p->real_size);
+        sb_line(sb, "const real *pfh = pfh0 + (lb < nb - %d ? lb : nb - %d) * %d;", L->Hr, L->Hr,
+                64 / e->p->real_size);
+    }
     /* The projections these units of the same sequences start from at the next step: rows
      * (B, T, G*H) a step apart by G*H reals, the sequences T steps apart, so no hardware
      * prefetcher sees them coming; read cold, they stalled each tile's first loads (a sixth
@@ -715,7 +754,8 @@ static void emit_rec_tiles(Emitter *e, const PlanLayer *L, const char *u0, long 
     sb_line(sb, "    }");
     char fx[80] = "";
     if (fused_run(e, L))
-        snprintf(fx, sizeof fx, ", wt + (long)%s * %ld, fuse ? xs : 0", u0, (long)L->I * L->G);
+        snprintf(fx, sizeof fx, ", wt + (long)%s * %ld, fuse ? xs : 0%s", u0, (long)L->I * L->G,
+                 pf ? ", pfx, pfh" : "");
     sb_line(sb, "switch (m) {");
     for (int ns = L->tile_s; ns >= 1; ns--)
         sb_line(sb, "case %d: %s_t%s%d_%ld(w, wp, %s, ps, hp, ho%s%s); break;", ns, L->fn, c, ns,
