@@ -109,6 +109,6 @@ name = {"model": "as built", "l2": "weights in L2 (two panels)", "l1": "weights 
         "na": "gates without activations", "nf": "projection pass alone",
         "nd": "gates without divisions", "npf": "no prefetch of the next panel"}
 for v in [v for v in ("model", "nf", "l2", "l1", "na", "nd", "npf") if v in m]:
-    print("%s %-28s %10.*f us  %.3f of as built  (%d rounds)" % (sys.argv[2], name[v],
+    print("%s %-30s %10.*f us  %.3f of as built  (%d rounds)" % (sys.argv[2], name[v],
           1 if m[v] >= 10 else 3, m[v], m[v] / m["model"], len(t[v])))
 PY

@@ -46,13 +46,12 @@ enum { ALIGN_REALS = 16 };
 
 /* A blocked layer's tiles ask for the next units' panel into L2 (PlanLayer.pf_next) when a
  * step streams at least this many bytes of panels. On the Zen 5 the benchmarks ran on (1 MiB
- * of L2 a core, a VM's share of 32 MiB of L3), a stream of 8 MiB or more read at 71 B/ns
- * against 88 for 4 MiB, and a panel's first tile of sequences, which alone reads it from
- * L3, outran that; asked for by the tiles before, L1 (LSTM 512 over 512 inputs, 8 MiB)
- * took 0.86-0.96 of its time, a layer of 640 over 640 0.89-0.94. Below, the prefetches only
- * took L2 from the panel being read: 5 MiB layers (LSTM 256 over 1024 inputs, 512 over 128)
- * 1.01-1.06, M1's (1.5 and 2 MiB) 1.00-1.03, 6.1 MiB (448 over 448) 1.007
- * (bench/HISTORY.md, 2026-12-02). */
+ * of L2 a core, a VM's share of 32 MiB of L3) a panel's first tile of sequences, which alone
+ * read it from L3, held the stream; asked for by the tiles before, L1 (LSTM 512 over 512
+ * inputs, 8 MiB) took 0.86-0.96 of its time, a layer of 640 over 640 0.89-0.94. Smaller
+ * layers gained nothing or lost, the lines taking L2 from the panel being read: 5 MiB
+ * (LSTM 256 over 1024 inputs, 512 over 128) 1.01-1.06, M1's (1.5 and 2 MiB) 1.00-1.03,
+ * 6.1 MiB (448 over 448) 1.007 (bench/HISTORY.md, 2026-12-02). */
 #define PF_NEXT_BYTES (6L << 20)
 
 static long align_up(long n)
