@@ -720,6 +720,19 @@ static void test_wide_tiles(void **state)
     forwards_match(deep, B, 13, 3, dlens[0], dnb);
 }
 
+/* forwards_match on 13 sequences of up to Tn steps in four calls: all 13 (fused: two full
+ * tiles or more) with lengths of their own, 12 all Tn long, 11 (the projection pass) and 5. */
+static void fused_cases(const char *text, int Tn)
+{
+    enum { B = 13 };
+    int lens[4][B];
+    for (int i = 0; i < B; i++)
+        lens[0][i] = 1 + (i * 5) % Tn, lens[1][i] = Tn, lens[2][i] = 1 + (i * 3) % Tn,
+        lens[3][i] = Tn - i % 4;
+    const int nb[4] = {B, 12, 11, 5};
+    forwards_match(text, B, Tn, 4, lens[0], nb);
+}
+
 /* Blocked layers (rows of 2 KiB or more: weights copied into panels per call) whose tiles
  * take the input when a call has two full tiles of sequences or more (tile.c's fused_run):
  * an LSTM of 132 units (a last panel of 4) over 20 inputs, under one of 128 both ways, and
@@ -741,13 +754,7 @@ static void test_fused_forward(void **state)
         assert_true(r.plan->layers[l].blocked);
     unit_has(&r, "const int fuse = bs[0] >= 12;", "    const real *wpx, const real *const *xs)");
     rnnc_fini(&r);
-    enum { B = 13 };
-    int lens[4][B];
-    for (int i = 0; i < B; i++)
-        lens[0][i] = 2 + (i * 5) % 8, lens[1][i] = 9, lens[2][i] = 1 + (i * 3) % 9,
-        lens[3][i] = 9 - i % 4;
-    const int nb[4] = {B, 12, 11, 5};
-    forwards_match(text, B, 9, 4, lens[0], nb);
+    fused_cases(text, 9);
     /* float64: rows of 2 KiB from 64 LSTM units */
     static const char text64[] = "name: fused\ninput_size: 20\nprecision: float64\nlayers:\n"
                                  "  - name: a\n    cell: lstm\n    hidden_size: 64\n";
@@ -756,7 +763,7 @@ static void test_fused_forward(void **state)
     assert_true(r.plan->layers[0].blocked);
     unit_has(&r, "const int fuse = bs[0] >= 12;", ", fuse ? xs : 0); break;");
     rnnc_fini(&r);
-    forwards_match(text64, B, 9, 4, lens[0], nb);
+    fused_cases(text64, 9);
 }
 
 /* A blocked layer streaming 6 MiB of panels a step or more (plan.h's pf_next: an LSTM of
@@ -782,13 +789,7 @@ static void test_prefetch_next(void **state)
     unit_has(&r, "            RNNC_PREFETCH_L2(pfx + (long)k * 16);",
              "fuse ? xs : 0, pfx, pfh); break;");
     rnnc_fini(&r);
-    enum { B = 13 };
-    int lens[4][B];
-    for (int i = 0; i < B; i++)
-        lens[0][i] = 1 + (i * 5) % 6, lens[1][i] = 6, lens[2][i] = 1 + (i * 3) % 6,
-        lens[3][i] = 6 - i % 4;
-    const int nb[4] = {B, 12, 11, 5};
-    forwards_match(text, B, 6, 4, lens[0], nb);
+    fused_cases(text, 6);
 }
 
 /* Outputs a forward must write whole: the caller's y is not cleared first, so a forward
