@@ -11,26 +11,39 @@
 # the projection pass alone, the same numbers). "step" is S1's streaming step: the unit
 # `rnnc SPEC -o --weights` writes (random weights baked in), one step a call, from L2 as the
 # table's step row, with its rows read from L1, and without activations. M1, L1 and step are
-# also timed with the gates' divisions made multiplications, and L1 without its tiles asking
-# for the next units' panel (plan.h's pf_next; M1's layers stream too little to ask).
+# also timed with the gates' divisions made multiplications. M1, L1 and lstm-I-H-B (one LSTM
+# layer of H units over I inputs at batch B: the unit as built against one other) are timed
+# the other way round as to the next units' panel (plan.h's pf_next): a unit whose tiles ask
+# for it (L1) without those prefetches, one whose layers stream too little to ask (M1) with
+# them added as tile.c would emit them (bench/pf_next.py).
 # Interleaved, pinned to core 1, medians.
 #
 #   bench/bounds.sh M1 5      # five rounds of the builds
+#   bench/bounds.sh lstm-1024-256-32 9
 set -eu
 [ $# -ge 1 ] || {
-    echo "usage: bench/bounds.sh M1|L1|S1|S2|step [ROUNDS]" >&2
+    echo "usage: bench/bounds.sh M1|L1|S1|S2|step|lstm-I-H-B [ROUNDS]" >&2
     exit 2
 }
 root=$(cd "$(dirname "$0")/.." && pwd)
 n=${2:-3}
 case $1 in
-M1) I=128 H=256 L=2 B=32 reps=3 cell=lstm vs="model l2 l1 na nd" ;;
-L1) I=512 H=512 L=1 B=64 reps=1 cell=lstm vs="model l2 l1 na nd npf" ;;
+M1) I=128 H=256 L=2 B=32 reps=3 cell=lstm vs="model l2 l1 na nd pf" ;;
+L1) I=512 H=512 L=1 B=64 reps=1 cell=lstm vs="model l2 l1 na nd pf" ;;
+lstm-*-*-*)
+    I=$(echo "$1" | cut -d- -f2) H=$(echo "$1" | cut -d- -f3) B=$(echo "$1" | cut -d- -f4-)
+    case "$I-$H-$B" in *[!0-9-]* | -* | *--* | *- | *-*-*-*) I= ;; esac
+    [ -n "$I" ] || {
+        echo "bench/bounds.sh: '$1' is not lstm-I-H-B with three numbers" >&2
+        exit 2
+    }
+    L=1 reps=1 cell=lstm vs="model pf"
+    ;;
 S1) I=10 H=64 L=2 B=1 reps=20 cell=lstm vs="model nf l1 na" ;;
 S2) I=10 H=64 L=1 B=1 reps=40 cell=gru vs="model l1 na" ;;
 step) I=10 H=64 L=2 B=1 reps=20 cell=lstm vs="model l1 na nd" ;;
 *)
-    echo "bench/bounds.sh: unknown configuration '$1' (M1, L1, S1, S2 or step)" >&2
+    echo "bench/bounds.sh: unknown configuration '$1' (M1, L1, S1, S2, step or lstm-I-H-B)" >&2
     exit 2
     ;;
 esac
@@ -79,8 +92,15 @@ sed -e 's/^\( *\)rv_\(sigmoid\|tanh\)_n(\(.*\));$/\1(void)(\3);/' "$d/model.c" >
 # multiplications, every other operation kept
 sed -e 's|x\[i\] = 1.0f / (1.0f + x\[i\]);|x[i] = 1.0f * (1.0f + x[i]);|' \
     -e 's|v\[i\] = x\[i\] \* p\[i\] / q\[i\];|v[i] = x[i] * p[i] * q[i];|' "$d/model.c" >"$d/nd.c"
-# no next panel: the tiles' prefetches of the next units' panel gone
-sed -e '/^ *RNNC_PREFETCH_L2(pf[xh] + (long)k \* [0-9]*);$/d' "$d/model.c" >"$d/npf.c"
+# the next panel the other way round: a unit that asks for it without the prefetches, one
+# that does not with them added as tile.c emits them for layers streaming 6 MiB or more
+if grep -q 'RNNC_PREFETCH_L2(pfh + ' "$d/model.c"; then
+    sed -e '/^ *RNNC_PREFETCH_L2(pf[xh] + (long)k \* [0-9]*);$/d' "$d/model.c" >"$d/pf.c"
+    pfname="no prefetch of the next panel"
+else
+    case " $vs " in *" pf "*) python3 "$root/bench/pf_next.py" "$d/model.c" "$d/pf.c" ;; esac
+    pfname="the next panel asked for"
+fi
 # no feed: the upper layer's input projection in its own pass
 sed -e 's/^#define RNNC_FEED 1$/#define RNNC_FEED 0/' "$d/model.c" >"$d/nf.c"
 for v in $vs; do
@@ -98,7 +118,7 @@ while [ "$i" -lt "$n" ]; do
     done
     i=$((i + 1))
 done
-python3 - "$d/out" "$1" <<'PY'
+python3 - "$d/out" "$1" "$pfname" <<'PY'
 import statistics, sys
 t = {}
 for line in open(sys.argv[1]):
@@ -107,8 +127,8 @@ for line in open(sys.argv[1]):
 m = {v: statistics.median(x) for v, x in t.items()}
 name = {"model": "as built", "l2": "weights in L2 (two panels)", "l1": "weights in L1 (four rows)",
         "na": "gates without activations", "nf": "projection pass alone",
-        "nd": "gates without divisions", "npf": "no prefetch of the next panel"}
-for v in [v for v in ("model", "nf", "l2", "l1", "na", "nd", "npf") if v in m]:
+        "nd": "gates without divisions", "pf": sys.argv[3]}
+for v in [v for v in ("model", "nf", "l2", "l1", "na", "nd", "pf") if v in m]:
     print("%s %-30s %10.*f us  %.3f of as built  (%d rounds)" % (sys.argv[2], name[v],
           1 if m[v] >= 10 else 3, m[v], m[v] / m["model"], len(t[v])))
 PY

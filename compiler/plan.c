@@ -47,11 +47,12 @@ enum { ALIGN_REALS = 16 };
 /* A blocked layer's tiles ask for the next units' panel into L2 (PlanLayer.pf_next) when a
  * step streams at least this many bytes of panels. On the Zen 5 the benchmarks ran on (1 MiB
  * of L2 a core, a VM's share of 32 MiB of L3) a panel's first tile of sequences, which alone
- * read it from L3, held the stream; asked for by the tiles before, L1 (LSTM 512 over 512
- * inputs, 8 MiB) took 0.86-0.96 of its time, a layer of 640 over 640 0.89-0.94. Smaller
- * layers gained nothing or lost, the lines taking L2 from the panel being read: 5 MiB
- * (LSTM 256 over 1024 inputs, 512 over 128) 1.01-1.06, M1's (1.5 and 2 MiB) 1.00-1.03,
- * 6.1 MiB (448 over 448) 1.007 (bench/HISTORY.md, 2026-12-02). */
+ * read it from L3, held the stream; asked for by the tiles before, it does not. Without
+ * them (`bench/bounds.sh CONFIG`, 2026-12-02) L1 (LSTM 512 over 512 inputs, 8 MiB) took 1.058
+ * of its time, 640 over 640 (12.5 MiB) 1.048, 448 over 448 (6.1 MiB) 1.037; with them, smaller
+ * layers gained nothing or lost, the lines taking L2 from the panel being read: 256 over 1024
+ * (5 MiB) 1.040, 512 over 128 (5 MiB) 0.995, M1 (1.5 and 2 MiB) 1.026 (`bench/bounds.sh
+ * lstm-1024-256-32`, `lstm-128-512-32`, `M1`; bench/HISTORY.md). */
 #define PF_NEXT_BYTES (6L << 20)
 
 static long align_up(long n)
