@@ -15,7 +15,7 @@
 # layer of H units over I inputs at batch B: the unit as built against one other) are timed
 # the other way round as to the next units' panel (plan.h's pf_next): a unit whose tiles ask
 # for it (L1) without those prefetches, one whose layers stream too little to ask (M1) with
-# them added as tile.c would emit them (bench/pf_next.py).
+# them, each written by the generator with plan.h's pf_next flipped (rnnc-unit's pf-next).
 # Interleaved, pinned to core 1, medians.
 #
 #   bench/bounds.sh M1 5      # five rounds of the builds
@@ -92,13 +92,13 @@ sed -e 's/^\( *\)rv_\(sigmoid\|tanh\)_n(\(.*\));$/\1(void)(\3);/' "$d/model.c" >
 # multiplications, every other operation kept
 sed -e 's|x\[i\] = 1.0f / (1.0f + x\[i\]);|x[i] = 1.0f * (1.0f + x[i]);|' \
     -e 's|v\[i\] = x\[i\] \* p\[i\] / q\[i\];|v[i] = x[i] * p[i] * q[i];|' "$d/model.c" >"$d/nd.c"
-# the next panel the other way round: a unit that asks for it without the prefetches, one
-# that does not with them added as tile.c emits them for layers streaming 6 MiB or more
+# the next panel the other way round: a unit that asks for it written without, one that
+# does not written asking for it as tile.c does for layers streaming 6 MiB or more
 if grep -q 'RNNC_PREFETCH_L2(pfh + ' "$d/model.c"; then
-    sed -e '/^ *RNNC_PREFETCH_L2(pf[xh] + (long)k \* [0-9]*);$/d' "$d/model.c" >"$d/pf.c"
+    "$root/build/rnnc-unit" "$d/bench.yaml" no-pf-next -o "$d/pf.c"
     pfname="no prefetch of the next panel"
 else
-    case " $vs " in *" pf "*) python3 "$root/bench/pf_next.py" "$d/model.c" "$d/pf.c" ;; esac
+    case " $vs " in *" pf "*) "$root/build/rnnc-unit" "$d/bench.yaml" pf-next -o "$d/pf.c" ;; esac
     pfname="the next panel asked for"
 fi
 # no feed: the upper layer's input projection in its own pass

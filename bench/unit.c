@@ -1,11 +1,16 @@
 /* unit.c — rnnc-unit: prints the translation unit `rnnc run`/`train` compile for a spec (what
  * --jit cc builds, or with `tcc` the one shaped for libtcc), so that bench/parts.sh can time
  * and profile its parts outside rnnc (perf resolves the tiles' names in an object built from
- * a file; in rnnc's own cache it profiles the compiler as often as the model).
+ * a file; in rnnc's own cache it profiles the compiler as often as the model). With -o, writes
+ * the unit `rnnc SPEC -o OUT.c` writes instead (and OUT.h). pf-next and no-pf-next give every
+ * blocked layer plan.h's pf_next, or take it away, whatever its size: bench/bounds.sh times a
+ * layer the other way round as to the next panel, with the code the generator writes.
  *
- *   rnnc-unit SPEC [train] [tcc] > unit.c
+ *   rnnc-unit SPEC [train] [tcc] [pf-next|no-pf-next] > unit.c
+ *   rnnc-unit SPEC [pf-next|no-pf-next] -o OUT.c
  *
- * Exit status: 0, 1 when the spec does not load (its diagnostics on stderr), 2 on bad usage.
+ * Exit status: 0, 1 when the spec does not load or a file cannot be written (diagnostics on
+ * stderr), 2 on bad usage.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,33 +18,49 @@
 
 #include "emit.h"
 #include "host.h"
+#include "write.h"
 
 int main(int argc, char **argv)
 {
-    int train = 0, tcc = 0;
+    int train = 0, tcc = 0, pf = -1;
+    const char *out = NULL;
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "train") == 0)
             train = 1;
         else if (strcmp(argv[i], "tcc") == 0)
             tcc = 1;
+        else if (strcmp(argv[i], "pf-next") == 0 || strcmp(argv[i], "no-pf-next") == 0)
+            pf = argv[i][0] == 'p';
+        else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+            out = argv[++i];
         else
-            argc = 0; /* a word neither: usage */
+            argc = 0; /* a word none of these: usage */
     }
-    if (argc < 2) {
-        fprintf(stderr, "usage: rnnc-unit SPEC [train] [tcc]\n");
+    if (argc < 2 || (out && (train || tcc))) {
+        fprintf(stderr, "usage: rnnc-unit SPEC [train] [tcc] [pf-next|no-pf-next]\n"
+                        "       rnnc-unit SPEC [pf-next|no-pf-next] -o OUT.c\n");
         return 2;
     }
     Rnnc r;
     rnnc_init(&r);
     CUnit u = {0};
     int rc = 1;
-    if (rnnc_load(&r, argv[1]) == 0 && emit_unit_jit(r.plan, train, tcc, &u, &r.diag) == 0) {
-        char *s = cunit_join(&u);
-        rc = s && fputs(s, stdout) >= 0 && fflush(stdout) == 0 ? 0 : 1;
-        if (!s)
-            fprintf(stderr, "rnnc-unit: out of memory\n");
-        free(s);
-        cunit_free(&u);
+    if (rnnc_load(&r, argv[1]) == 0) {
+        /* a bench tool's edit of the plan rnnc made: tile.c reads pf_next as it emits */
+        for (int l = 0; pf >= 0 && l < r.plan->nlayers; l++) {
+            PlanLayer *L = (PlanLayer *)&r.plan->layers[l];
+            L->pf_next = pf && L->blocked;
+        }
+        if (out)
+            rc = write_unit(out, r.plan, &r.diag) == 0 ? 0 : 1;
+        else if (emit_unit_jit(r.plan, train, tcc, &u, &r.diag) == 0) {
+            char *s = cunit_join(&u);
+            rc = s && fputs(s, stdout) >= 0 && fflush(stdout) == 0 ? 0 : 1;
+            if (!s)
+                fprintf(stderr, "rnnc-unit: out of memory\n");
+            free(s);
+            cunit_free(&u);
+        }
     }
     if (rc)
         diag_render(&r.diag, stderr);

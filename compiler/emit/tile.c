@@ -687,6 +687,7 @@ static const char *tile_extra(const Emitter *e, const PlanLayer *L)
 static void emit_rec_tiles(Emitter *e, const PlanLayer *L, const char *u0, long U)
 {
     int pf = pf_next(e, L, U);
+    long line = 64 / e->p->real_size; /* reals a cache line */
     Sb *sb = e->sb;
     const char *c = e->cache ? "c" : "", *extra = tile_extra(e, L);
     if (L->blocked && !e->cache)
@@ -701,7 +702,7 @@ static void emit_rec_tiles(Emitter *e, const PlanLayer *L, const char *u0, long 
          * asked for while the tiles before its own run, and none past its end). The first
          * of a panel's tiles of sequences reads it from L3, where the others find it in
          * L2; asked for by the tiles before, the stream no longer waits at one tile. */
-        long HU = L->H / U * U, line = 64 / e->p->real_size;
+        long HU = L->H / U * U;
         long ig = (long)L->I * L->G, hg = (long)L->Hr * L->G;
         sb_line(sb, "const long un = v + %ld < %ld ? (s & 1 ? %ld - v : v + %ld) : %s;", U, HU,
                 HU - 2 * U, U, u0);
@@ -716,10 +717,10 @@ static void emit_rec_tiles(Emitter *e, const PlanLayer *L, const char *u0, long 
     emit_tile_ptrs(e, L);
     if (pf) {
         sb_line(sb, "const long la = (long)r * na / nt, lb = (long)r * nb / nt;");
-        sb_line(sb, "const real *pfx = pfx0 + (la < na - %d ? la : na - %d) * %d;", L->I, L->I,
-                64 / e->p->real_size);
-        sb_line(sb, "const real *pfh = pfh0 + (lb < nb - %d ? lb : nb - %d) * %d;", L->Hr, L->Hr,
-                64 / e->p->real_size);
+        sb_line(sb, "const real *pfx = pfx0 + (la < na - %d ? la : na - %d) * %ld;", L->I, L->I,
+                line);
+        sb_line(sb, "const real *pfh = pfh0 + (lb < nb - %d ? lb : nb - %d) * %ld;", L->Hr, L->Hr,
+                line);
     }
     /* The projections these units of the same sequences start from at the next step: rows
      * (B, T, G*H) a step apart by G*H reals, the sequences T steps apart, so no hardware
@@ -727,7 +728,6 @@ static void emit_rec_tiles(Emitter *e, const PlanLayer *L, const char *u0, long 
      * of the tile's time in M1). Asked for a step ahead, they are in cache when needed: in
      * L1. In training these are the rows the tile writes its activations to, asked for
      * into L2 like the rest it writes (below). */
-    long line = 64 / e->p->real_size;
     sb_line(sb, "if (%ss + 1 < T)", fused_run(e, L) ? "!fuse && " : "");
     sb_line(sb, "    for (int q = 0; q < m && i + q < bs[reverse ? t - 1 : t + 1]; q++) {");
     sb_line(sb, "        const int bn = perm[i + q], tn = reverse ? t - 1 : t + 1;");
