@@ -257,7 +257,7 @@ static void plan_layer(Builder *b, int bi, int l, int dir)
     L->split = !L->unrolled;
     plan_tile(L, p->real_size);
     L->pf_next = L->blocked && (long)(L->I + Hr) * G * H * p->real_size >= PF_NEXT_BYTES;
-    long wt = L->blocked ? (long)(L->I + Hr) * G * H : 0;
+    long wt = L->blocked ? (long)L->I * G * H : 0;
     if (align_up(wt) > p->wt_width) /* the projections after it start on 64 bytes too */
         p->wt_width = align_up(wt);
     plan_bz(L);
@@ -326,16 +326,23 @@ Plan *plan_build(Arena *a, DiagList *d, const Net *net)
         }
     p->nparams = b.off;
     p->npacked_w = b.pk;
-    /* A wide-tile layer's W_hh^T again, in its panels: pack writes them, once for every
-     * forward call after it (a copy in each call took 2 % of S1's and S2's time), after all
+    /* A wide-tile layer's W_hh^T again, in its panels, and a blocked layer's W_ih^T and
+     * W_hh^T: pack writes them, once for every forward call
+     * after it (a copy in each call took 2 % of S1's and S2's time, and each of two parts
+     * copying L1's 8 MiB into its own scratch doubled what a step streams from L3), after all
      * the weights, so that deployed code, which bakes the weights and has no tiles, leaves
      * them out. */
     for (int i = 0; i < p->nlayers; i++) {
         PlanLayer *L = &p->layers[i];
-        L->pk_panel = -1;
+        long GH = (long)L->G * L->H;
+        L->pk_panel = L->pk_blk = -1;
         if (L->tile_w) {
             b.pk = align_up(b.pk);
-            L->pk_panel = take(&b, (long)L->Hr * L->G * L->H);
+            L->pk_panel = take(&b, (long)L->Hr * GH);
+        }
+        if (L->blocked) {
+            b.pk = align_up(b.pk);
+            L->pk_blk = take(&b, (long)(L->I + L->Hr) * GH);
         }
     }
     p->npacked = b.pk;

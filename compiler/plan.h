@@ -79,6 +79,11 @@ typedef struct PlanLayer {
      * [gate][tile_w], at pk_panel (after every layer's and the head's weights, on 16 reals),
      * written by pack; -1 otherwise */
     long pk_panel;
+    /* blocked: W_ih^T and W_hh^T again, in the tiles' panels of tile_u units [u/tile_u][k]
+     * [gate][tile_u], W_hh^T's I * G*H reals after W_ih^T's, at pk_blk (after every layer's
+     * and the head's weights, on 16 reals), written by pack; -1 otherwise. A GRU's W_ih^T
+     * panels go unread (its tiles never take x) and keep the one layout. */
+    long pk_blk;
     /* the state of one sequence (state0/state1 of training, the REPL's carried state): this
      * layer-direction's h (Hr) at st_h and, for an LSTM, c (H) at st_c (else -1), in reals */
     long st_h, st_c;
@@ -108,10 +113,12 @@ typedef struct PlanLayer {
                           forward then reads W_hh^T from panels of tile_w units (pk_panel),
                           every other step from the last panel (the panel read last is still
                           in L1) */
-    int blocked;       /* tiled, and rows of G*H reals span 2 KiB or more: each forward copies
-                          W_ih^T and W_hh^T into panels (the start of its xp scratch), so that
-                          a tile's weights are contiguous rather than rows a power of two
-                          apart that share a handful of cache sets */
+    int blocked;       /* tiled, and rows of G*H reals span 2 KiB or more: pack writes W_ih^T
+                          and W_hh^T again in the tiles' panels (pk_blk), so that a
+                          tile's weights are contiguous rather than rows a power of two apart
+                          that share a handful of cache sets; a forward through the projection
+                          pass copies W_ih^T into column panels (the start of its xp scratch)
+                          */
     int pf_next;       /* blocked, and a step streams 6 MiB or more of its panels (W_ih^T and
                           W_hh^T): each tile of sequences asks for a share of the next units'
                           panel into L2 while it reads its own (tile.c's emit_rec_tiles) */
@@ -133,8 +140,8 @@ typedef struct Plan {
     int ntensors;
     PlanTensor *tensors; /* (ntensors) */
     long nparams;        /* PyTorch parameter count */
-    long npacked;        /* packed block elements (biases merged), with the wide tiles'
-                            panels (pk_panel): what pack writes */
+    long npacked;        /* packed block elements (biases merged), with the wide tiles' and
+                            the blocked layers' panels (pk_panel, pk_blk): what pack writes */
     long npacked_w;      /* its weights alone, before the panels: what deployed code bakes */
     int nlayers;
     PlanLayer *layers; /* (nlayers), block by block, layer by layer, dir 0 then 1 */
@@ -142,8 +149,8 @@ typedef struct Plan {
     long head_pk_w, head_pk_b;    /* W^T (F, O) and b (O) in the packed block; -1 absent */
     int max_hr, max_h, max_width; /* largest h, c and per-step layer output widths */
     int xp_width;  /* largest G*H of a loop layer: the run-time API's input projections */
-    long wt_width; /* largest (I + Hr) * G*H of a blocked layer, rounded up to 16 reals:
-                      its panels, xp's fixed part */
+    long wt_width; /* largest I * G*H of a blocked layer, rounded up to 16 reals: W_ih^T's
+                      column panels for the projection pass, xp's fixed part */
     int top_hr, top_dirs, top_layers; /* shape of h_n: (top_layers*top_dirs, B, top_hr) */
     long flops_per_step;              /* whole network, one sequence, multiply-add = 2 */
     long state_reals;       /* recurrent state of one sequence (every layer and direction) */

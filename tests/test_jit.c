@@ -733,12 +733,14 @@ static void fused_cases(const char *text, int Tn)
     forwards_match(text, B, Tn, 4, lens[0], nb);
 }
 
-/* Blocked layers (rows of 2 KiB or more: weights copied into panels per call) whose tiles
+/* Blocked layers (rows of 2 KiB or more: weights in pack's panels) whose tiles
  * take the input when a call has two full tiles of sequences or more (tile.c's fused_run):
- * an LSTM of 132 units (a last panel of 4) over 20 inputs, under one of 128 both ways, and
- * a tanh RNN of 512; batches of 13 and 12 (fused: every tile starts from b + W_ih^T x),
- * of 11 and 5 (the projection pass), packed: libtcc's bits all the same; and a float64
- * LSTM of 64 units, whose rows span 2 KiB too. */
+ * an LSTM of 132 units (a last panel of 4) over 20 inputs, under one of 128 both ways (the
+ * two directions' panels apart in pack's block, one function reading them), a tanh RNN of
+ * 512 and a GRU of 176 (its tiles never take x); batches of 13 and 12 (fused: every tile
+ * starts from b + W_ih^T x), of 11 and 5 (the projection pass), packed: libtcc's bits all
+ * the same; and a float64 LSTM of 64 units, whose rows span 2 KiB too. Pack writes the
+ * tiles' panels; a forward copies only W_ih^T's column panels for the pass. */
 static void test_fused_forward(void **state)
 {
     (void)state;
@@ -746,13 +748,17 @@ static void test_fused_forward(void **state)
         "name: fused\ninput_size: 20\nbatch_first: true\nlayers:\n"
         "  - name: a\n    cell: lstm\n    hidden_size: 132\n"
         "  - name: b\n    cell: lstm\n    hidden_size: 128\n    bidirectional: true\n"
-        "  - name: c\n    cell: rnn\n    hidden_size: 512\n";
+        "  - name: c\n    cell: rnn\n    hidden_size: 512\n"
+        "  - name: d\n    cell: gru\n    hidden_size: 176\n";
     Rnnc r;
     rnnc_init(&r);
     assert_int_equal(rnnc_load_text(&r, "fused.yaml", text), 0);
     for (int l = 0; l < r.plan->nlayers; l++)
-        assert_true(r.plan->layers[l].blocked);
+        assert_true(r.plan->layers[l].blocked && r.plan->layers[l].pk_blk >= 0);
     unit_has(&r, "const int fuse = bs[0] >= 12;", "    const real *wpx, const real *const *xs)");
+    unit_has(&r,
+             "/* b layer 0 reverse: W_ih^T and W_hh^T again, in its tiles' panels of 16 units */",
+             "    real *wc = xp; /* I * G*H: W_ih^T's column panels */");
     rnnc_fini(&r);
     fused_cases(text, 9);
     /* float64: rows of 2 KiB from 64 LSTM units */

@@ -783,11 +783,18 @@ void em_pack(Emitter *e, int unpack)
     for (int i = 0; i < p->nlayers && !unpack; i++) {
         const PlanLayer *L = &p->layers[i];
         long W = L->tile_w;
-        if (L->pk_panel < 0)
-            continue;
-        sb_line(sb, "/* %s: W_hh^T again, in its one-sequence tiles' panels of %ld units */",
-                L->label, W);
-        em_unit_panels(e, L, "pw", L->pk_wh, L->Hr, "pw", L->pk_panel, W);
+        if (L->pk_panel >= 0) {
+            sb_line(sb, "/* %s: W_hh^T again, in its one-sequence tiles' panels of %ld units */",
+                    L->label, W);
+            em_unit_panels(e, L, "pw", L->pk_wh, L->Hr, "pw", L->pk_panel, W);
+        }
+        if (L->pk_blk >= 0) {
+            sb_line(sb, "/* %s: W_ih^T and W_hh^T again, in its tiles' panels of %d units */",
+                    L->label, L->tile_u);
+            em_unit_panels(e, L, "pw", L->pk_wx, L->I, "pw", L->pk_blk, L->tile_u);
+            em_unit_panels(e, L, "pw", L->pk_wh, L->Hr, "pw", L->pk_blk + (long)L->I * L->G * L->H,
+                           L->tile_u);
+        }
     }
     sb_close(sb, 1);
     sb_line(sb, "%s", "");
@@ -1025,7 +1032,8 @@ static void forward_layer(Emitter *e, int i, const Io *in, const Io *out)
         else if (em_fed(e, L))
             at = snprintf(feed, sizeof feed, ", fpre%d", i + dir - 1);
         if (em_panels(e, L)) /* this direction's panels: the two share the function */
-            snprintf(feed + at, sizeof feed - (size_t)at, ", w + %ld", L->pk_panel);
+            snprintf(feed + at, sizeof feed - (size_t)at, ", w + %ld",
+                     L->pk_panel >= 0 ? L->pk_panel : L->pk_blk);
         sb_line(sb, "    %s, %s, %s, T, sq, sp, h, %s%s%d%s);", optr, out->sb, out->st,
                 lstm ? "c, " : "", em_split(e, L) ? "xp, " : "", dir, feed);
         if (L->top)

@@ -97,8 +97,8 @@ static void unit_header(Emitter *e, const char *header_name)
     sb_line(sb, "#define %s_NUM_PARAMS %ld /* PyTorch's parameter count */", N, p->nparams);
     if (p->npacked > p->npacked_w)
         sb_line(sb,
-                "#define %s_NUM_PACKED %ld /* after packing: biases merged, and the one-sequence "
-                "tiles' panels */",
+                "#define %s_NUM_PACKED %ld /* after packing: biases merged, and the tiles' "
+                "panels */",
                 N, p->npacked);
     else
         sb_line(sb, "#define %s_NUM_PACKED %ld /* after packing: biases merged */", N, p->npacked);

@@ -125,11 +125,12 @@ int em_dx_set(const Emitter *e, const PlanLayer *L);
  * signatures and the forward's calls take the feed's arguments (tile.c). */
 int em_feed(const Emitter *e, const PlanLayer *L);
 int em_fed(const Emitter *e, const PlanLayer *L);
-/* Whether L's <fn>_seq takes the wide tiles' panels of W_hh^T (pack's, at pk_panel) as its
- * last argument wt: the system compiler's inference forward of a layer with tile_w. */
+/* Whether L's <fn>_seq takes pack's panels as its last argument wt: the wide tiles' of
+ * W_hh^T (pk_panel) or a blocked layer's of W_ih^T and W_hh^T (pk_blk), in the system
+ * compiler's inference forward. */
 int em_panels(const Emitter *e, const PlanLayer *L);
 /* Code copying the K rows of packed W^T at src + from into panels of U units at dst + at,
- * [u/U][k][gate][U] (tile.c): a blocked forward's, and pack's for the wide tiles. */
+ * [u/U][k][gate][U] (tile.c): pack's, for the wide tiles and the blocked layers. */
 void em_unit_panels(Emitter *e, const PlanLayer *L, const char *src, long from, int K,
                     const char *dst, long at, long U);
 /* A split layer's <fn>_proj, <fn>_rec and <fn>_seq; its <fn>_recc and <fn>_seqc. */

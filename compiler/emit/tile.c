@@ -44,8 +44,8 @@ static int fused_x(const Emitter *e, const PlanLayer *L)
 
 /* Whether the inference forward's tiles of blocked layer L may take its input too, chosen
  * per call: with two full tiles of sequences (B >= 2 tile_s) the forward skips the projection
- * pass, copies W_ih^T into unit panels [u/U][k][gate][U] beside W_hh^T's, and each tile
- * starts from b, adds W_ih^T x, then W_hh^T h: the pass's operations in its order, the same
+ * pass, reads W_ih^T from pack's unit panels [u/U][k][gate][U] beside W_hh^T's, and each
+ * tile starts from b, adds W_ih^T x, then W_hh^T h: the pass's operations in its order, the same
  * bits. The pass's (B, T, G*H) rows, written for every step and read back a step at a time
  * T steps apart, stalled each tile's first loads (8 % of M1's tiles, perf annotate), and
  * its epilogue weighed on a product of Hr terms rather than I + Hr. Fewer sequences keep the pass,
@@ -65,7 +65,7 @@ static int pf_next(const Emitter *e, const PlanLayer *L, long U)
 }
 
 /* <fn>_pt<ns>_<w>: columns [j0, j0 + w) of ns pairs' projections b + W_ih^T x; the
- * panel's rows start at wp, ks reals apart (the blocked copy's w, or the packed G*H). */
+ * panel's rows start at wp, ks reals apart (the column panels' w, or the packed G*H). */
 static void emit_proj_tile(Emitter *e, const PlanLayer *L, int ns, long w)
 {
     Sb *sb = e->sb;
@@ -110,7 +110,7 @@ static void emit_proj_panel(Emitter *e, const PlanLayer *L, int ns, const char *
     long GH = (long)L->G * L->H;
     const char *xp = e->cache ? "a" : "xp";
     if (L->blocked && !e->cache)
-        sb_line(sb, "const real *wp = wt + (long)%s * %d;", j0, L->I);
+        sb_line(sb, "const real *wp = wc + (long)%s * %d;", j0, L->I);
     else
         sb_line(sb, "const real *wp = w + %ld + %s;", L->pk_wx - L->pk, j0);
     sb_line(sb, "const long ks = %ld;", L->blocked && !e->cache ? w : GH);
@@ -546,7 +546,7 @@ int em_fed(const Emitter *e, const PlanLayer *L)
 
 int em_panels(const Emitter *e, const PlanLayer *L)
 {
-    return L->tile_w && L->tiled && !e->for_tcc && !e->dep && !e->cache;
+    return (L->tile_w || L->blocked) && L->tiled && !e->for_tcc && !e->dep && !e->cache;
 }
 
 /* The feed's pairs a group (the next layer's steps projected together, each load of its
@@ -654,8 +654,8 @@ static void emit_tile_ptrs(Emitter *e, const PlanLayer *L)
 
 /* The K rows of packed W^T at src + from (W_hh^T, or a fused forward's W_ih^T) copied into
  * panels of U units at dst + at: [u/U][k][gate][U], the last panel narrower; each gate's row
- * of a panel one contiguous copy, so that the copy runs at the speed of memory. A blocked
- * layer's forward makes them in its scratch each call, pack a wide-tile layer's once. */
+ * of a panel one contiguous copy, so that the copy runs at the speed of memory. Pack
+ * writes them, once for the forward calls after it (plan.h's pk_panel, pk_blk). */
 void em_unit_panels(Emitter *e, const PlanLayer *L, const char *src, long from, int K,
                     const char *dst, long at, long U)
 {
@@ -906,24 +906,20 @@ static void emit_rec_pass(Emitter *e, const PlanLayer *L)
     sb_line(sb, "}");
 }
 
-/* A blocked layer's weights copied into panels at the start of xp, which then begins after
- * them: W_ih^T as column panels [j/w][k][w] (the last one narrower), W_hh^T as unit panels
- * [u/U][k][gate][U]. A copy per call: rows a power of two apart would otherwise fall into a
- * few cache sets and leave the panels nowhere near L2. */
+/* A blocked layer's W_ih^T, when the projection pass reads it, copied into column panels
+ * [j/w][k][w] (the last one narrower) at the start of xp, which then begins after them: rows
+ * a power of two apart would otherwise fall into a few cache sets and leave them nowhere
+ * near L2. The tiles' unit panels, W_ih^T's and W_hh^T's, are pack's (wt: pk_blk). */
 static void emit_blocking(Emitter *e, const PlanLayer *L)
 {
     Sb *sb = e->sb;
     long GH = (long)L->G * L->H, w = proj_cols(e), I = L->I;
-    sb_line(sb, "real *wt = xp; /* (I + Hr) * G*H: the panels */");
+    sb_line(sb, "real *wc = xp; /* I * G*H: W_ih^T's column panels */");
     sb_line(sb, "xp += %ld;", e->p->wt_width);
     if (fused_run(e, L)) {
         sb_line(sb, "const int fuse = bs[0] >= %d; /* two full tiles: the tiles take x */",
                 2 * L->tile_s);
-        sb_line(sb, "if (fuse) {");
-        sb->indent += 4;
-        em_unit_panels(e, L, "w", L->pk_wx - L->pk, L->I, "wt", 0, L->tile_u);
-        sb->indent -= 4;
-        sb_line(sb, "} else {");
+        sb_line(sb, "if (!fuse) {");
     } else
         sb_line(sb, "{");
     sb->indent += 4;
@@ -932,11 +928,10 @@ static void emit_blocking(Emitter *e, const PlanLayer *L)
     sb_line(sb, "    const long wd = %ld - jb < %ld ? %ld - jb : %ld;", GH, w, GH, w);
     sb_line(sb, "    for (long k = 0; k < %ld; k++)", I);
     sb_line(sb, "        for (long j = 0; j < wd; j++)");
-    sb_line(sb, "            wt[jb * %ld + k * wd + j] = wx[k * %ld + jb + j];", I, GH);
+    sb_line(sb, "            wc[jb * %ld + k * wd + j] = wx[k * %ld + jb + j];", I, GH);
     sb_line(sb, "}");
     sb->indent -= 4;
     sb_line(sb, "}");
-    em_unit_panels(e, L, "w", L->pk_wh - L->pk, L->Hr, "wt", (long)L->I * GH, L->tile_u);
 }
 
 /* <fn>_seq (with e->cache <fn>_seqc), with seq.c's signatures: the projections, then the

@@ -25,7 +25,7 @@ extern "C" {
 #define SEQ_CLASSIFIER_STATE_SIZE 64 /* h_n's size: hidden (or projection) of the top block */
 #define SEQ_CLASSIFIER_CELL_SIZE 64 /* c_n's size; 0: the top block is not an LSTM */
 #define SEQ_CLASSIFIER_NUM_PARAMS 53061 /* PyTorch's parameter count */
-#define SEQ_CLASSIFIER_NUM_PACKED 85328 /* after packing: biases merged, and the one-sequence tiles' panels */
+#define SEQ_CLASSIFIER_NUM_PACKED 85328 /* after packing: biases merged, and the tiles' panels */
 
 typedef float seq_classifier_real;
 
