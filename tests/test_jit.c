@@ -557,6 +557,14 @@ static void test_mixed_builds(void **state)
     assert_non_null(strstr(src, "rv_sigmoid_n(vr + 0, "));
     assert_non_null(strstr(src, "rv_tanh_n(vh + 0, "));
     assert_non_null(strstr(src, "    const real *const *xs)")); /* a: 6 inputs, fused */
+    /* the products of blocks of sequences in vectors where AVX-512 fuses them (prelude.c's
+     * RNNC_TILE_V), each row's vectors loaded once: the tiles' (a's gates 40 apart), the
+     * backward's dL/dh_{t-1} and its outer products, each with its scalar loop beside it */
+    assert_non_null(strstr(src, "#if defined(RNNC_TILE_V)"));
+    assert_non_null(strstr(src, "RV_LOAD_KEEP(wv3, wk + 120);"));
+    assert_non_null(strstr(src, "    const rvec hv = RV_BCAST(dzs[s][k]);"));
+    assert_non_null(strstr(src, "RV_LOAD_KEEP(wv3, d + 48);"));
+    assert_non_null(strstr(src, "    const rvec hv = RV_BCAST(z["));
     /* c and d: 24 and 36 inputs, fused too (at most 64) */
     assert_non_null(strstr(src, "blk_c_l0_tc8_36(w, wp, u0, ps, hp, ho, xs);"));
     assert_non_null(strstr(src, "blk_d_l0_tc12_32(w, wp, u0, ps, hp, ho, xs);"));
@@ -756,6 +764,9 @@ static void test_fused_forward(void **state)
     for (int l = 0; l < r.plan->nlayers; l++)
         assert_true(r.plan->layers[l].blocked && r.plan->layers[l].pk_blk >= 0);
     unit_has(&r, "const int fuse = bs[0] >= 12;", "    const real *wpx, const real *const *xs)");
+    /* the tiles' products in vectors where AVX-512 fuses them (RNNC_TILE_V): 13, 12, 11 and
+     * 5 sequences run tiles of 5, 4 and 6 on the machine that has it */
+    unit_has(&r, "#if defined(RNNC_TILE_V)", "RV_LOAD_KEEP(wv3, wk + 48);");
     unit_has(&r,
              "/* b layer 0 reverse: W_ih^T and W_hh^T again, in its tiles' panels of 16 units */",
              "    real *wc = xp; /* I * G*H: W_ih^T's column panels */");

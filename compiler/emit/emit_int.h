@@ -82,6 +82,12 @@ long em_cstride(const Emitter *e, const PlanLayer *L, int cache);
 void em_product_blk(Emitter *e, int ns, const char *dst, long dst0, long n, const char *init,
                     int init_ps, long init0, const Term *terms, int nterms);
 
+/* The vector form of a loop of multiply-adds into acc[s][...] (prelude.c's RNNC_TILE_V), the
+ * caller's scalar loop after it; 0 (nothing emitted) where it does not apply. product.c. */
+int em_vec_madds(Emitter *e, int ns, long nv, const char *head, const char *const *pre, int npre,
+                 const char *row, const long *off, const char *bc);
+void em_vec_madds_end(Emitter *e, int opened);
+
 /* dst[k * row + col0 + j] += sum over the n live sequences i, in order, of d_i[j] * v_i[k]
  * (k < K, j < ncols): sequence i's scratch is bz + i * W, v at voff, d at doff. */
 void em_outer(Emitter *e, const char *dst, long row, long col0, long K, long ncols, long W,

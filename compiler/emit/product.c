@@ -248,6 +248,70 @@ long em_cstride(const Emitter *e, const PlanLayer *L, int cache)
     return cache ? e->p->max_h : L->H;
 }
 
+/* Opens the vector form of a loop of multiply-adds, prelude.c's RNNC_TILE_V (AVX-512,
+ * fused as MADD): for s < ns, acc[s][16 i + l] = MADD(acc[s][16 i + l], row[off[i] + l], x)
+ * for every vector i < nv and lane l, where `head` opens the loop (its body starts with the
+ * npre lines pre, which define `row`'s pointer), and x, the expression bc of s, is broadcast.
+ * Each of the row's vectors is loaded once and kept in its register (RV_LOAD_KEEP) for every s;
+ * lane by lane the scalar loop's operations in its order: the same bits. The caller writes
+ * the scalar loop next and closes with em_vec_madds_end. Returns 0, emitting nothing, where
+ * the unit has no vectors or one s (each vector read once: loads folded into the multiply-adds
+ * are then the right code). */
+int em_vec_madds(Emitter *e, int ns, long nv, const char *head, const char *const *pre, int npre,
+                 const char *row, const long *off, const char *bc)
+{
+    Sb *sb = e->sb;
+    if (!e->vec || ns < 2 || nv < 1)
+        return 0;
+    em_pp_line(sb, "#if defined(RNNC_TILE_V)");
+    sb_line(sb, "{");
+    sb->indent += 4;
+    sb_line(sb, "rvec va[%d][%ld];", ns, nv);
+    sb_line(sb, "for (int s = 0; s < %d; s++)", ns);
+    sb_line(sb, "    for (int i = 0; i < %ld; i++)", nv);
+    sb_line(sb, "        RV_LOAD(va[s][i], &acc[s][16 * i]);");
+    sb_line(sb, "%s", head);
+    sb->indent += 4;
+    for (int i = 0; i < npre; i++)
+        sb_line(sb, "%s", pre[i]);
+    for (long i = 0; i < nv; i++)
+        sb_line(sb, "rvec wv%ld;", i);
+    for (long i = 0; i < nv; i++)
+        sb_line(sb, "RV_LOAD_KEEP(wv%ld, %s + %ld);", i, row, off[i]);
+    sb_line(sb, "for (int s = 0; s < %d; s++) {", ns);
+    sb_line(sb, "    const rvec hv = RV_BCAST(%s);", bc);
+    for (long i = 0; i < nv; i++)
+        sb_line(sb, "    RV_FMA(va[s][%ld], wv%ld, hv, va[s][%ld]);", i, i, i);
+    sb_line(sb, "}");
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    sb_line(sb, "for (int s = 0; s < %d; s++)", ns);
+    sb_line(sb, "    for (int i = 0; i < %ld; i++)", nv);
+    sb_line(sb, "        RV_STORE(&acc[s][16 * i], va[s][i]);");
+    sb->indent -= 4;
+    sb_line(sb, "}");
+    em_pp_line(sb, "#else");
+    return 1;
+}
+
+void em_vec_madds_end(Emitter *e, int opened)
+{
+    if (opened)
+        em_pp_line(e->sb, "#endif");
+}
+
+/* em_vec_madds over nv vectors side by side in a row (offsets 16 i). */
+static int vec_row(Emitter *e, int ns, long width, const char *head, const char *const *pre,
+                   int npre, const char *row, const char *bc)
+{
+    long off[64], nv = width % 16 ? 0 : width / 16;
+    if (nv > 64)
+        nv = 0;
+    for (long i = 0; i < nv; i++)
+        off[i] = 16 * i;
+    return em_vec_madds(e, ns, nv, head, pre, npre, row, off, bc);
+}
+
 /* One column range [c0, c0 + count * width) of em_product_blk, in chunks of `width`. */
 static void blk_chunks(Emitter *e, int ns, const char *dst, long dst0, long c0, long count,
                        long width, const char *init, int init_ps, long init0, const Term *terms,
@@ -271,17 +335,25 @@ static void blk_chunks(Emitter *e, int ns, const char *dst, long dst0, long c0, 
                 em_ix(e, init0, -2));
     for (int t = 0; t < nterms; t++) {
         const Term *tm = &terms[t];
-        sb_line(sb, "for (int k = 0; k < %ld; k++) {", tm->K);
+        char head[48], pre[96], bc[48];
+        snprintf(head, sizeof head, "for (int k = 0; k < %ld; k++) {", tm->K);
         if (tm->col0)
-            sb_line(sb, "    const real *wk = %s + k * %ld + %ld + jc;", tm->w, tm->row, tm->col0);
+            snprintf(pre, sizeof pre, "const real *wk = %s + k * %ld + %ld + jc;", tm->w, tm->row,
+                     tm->col0);
         else
-            sb_line(sb, "    const real *wk = %s + k * %ld + jc;", tm->w, tm->row);
+            snprintf(pre, sizeof pre, "const real *wk = %s + k * %ld + jc;", tm->w, tm->row);
+        snprintf(bc, sizeof bc, "%s[s][k]", tm->v);
+        const char *pres[1] = {pre};
+        int vec = vec_row(e, ns, width, head, pres, 1, "wk", bc);
+        sb_line(sb, "%s", head);
+        sb_line(sb, "    %s", pre);
         sb_line(sb, "    for (int s = 0; s < %d; s++) {", ns);
         sb_line(sb, "        const real vk = %s[s][k];", tm->v);
         sb_line(sb, "        for (int j = 0; j < %ld; j++)", width);
         sb_line(sb, "            acc[s][j] = MADD(acc[s][j], wk[j], vk);");
         sb_line(sb, "    }");
         sb_line(sb, "}");
+        em_vec_madds_end(e, vec);
     }
     sb_line(sb, "for (int s = 0; s < %d; s++)", ns);
     sb_line(sb, "    for (int j = 0; j < %ld; j++)", width);
@@ -366,14 +438,20 @@ static void outer_chunk(Emitter *e, const char *dst, long row, long col0, long R
     sb_line(sb, "for (int r = 0; r < %ld; r++)", R);
     sb_line(sb, "    for (int j = 0; j < %ld; j++)", wd);
     sb_line(sb, "        acc[r][j] = d0[r * %ld + j];", row);
+    char pre[96], bc[48];
+    snprintf(pre, sizeof pre, "const real *z = bz + (long)i * %ld, *d = z + %ld + jc;", W, doff);
+    snprintf(bc, sizeof bc, "z[%ld + k0 + s]", voff);
+    const char *pres[1] = {pre};
+    int vec = vec_row(e, (int)R, wd, "for (int i = 0; i < n; i++) {", pres, 1, "d", bc);
     sb_line(sb, "for (int i = 0; i < n; i++) {");
-    sb_line(sb, "    const real *z = bz + (long)i * %ld, *d = z + %ld + jc;", W, doff);
+    sb_line(sb, "    %s", pre);
     sb_line(sb, "    for (int r = 0; r < %ld; r++) {", R);
     sb_line(sb, "        const real v = z[%ld + k0 + r];", voff);
     sb_line(sb, "        for (int j = 0; j < %ld; j++)", wd);
     sb_line(sb, "            acc[r][j] = MADD(acc[r][j], d[j], v);");
     sb_line(sb, "    }");
     sb_line(sb, "}");
+    em_vec_madds_end(e, vec);
     sb_line(sb, "for (int r = 0; r < %ld; r++)", R);
     sb_line(sb, "    for (int j = 0; j < %ld; j++)", wd);
     sb_line(sb, "        d0[r * %ld + j] = acc[r][j];", row);

@@ -416,8 +416,7 @@ static void emit_tile_gates(Emitter *e, const PlanLayer *L, int ns, long U)
     }
     sb->indent -= 4;
     sb_line(sb, "}");
-    if (vec)
-        em_pp_line(sb, "#endif");
+    em_vec_madds_end(e, vec);
 }
 
 /* The tile's accumulators before its products: gate q's units u0 + j from `from` (a format
@@ -448,10 +447,23 @@ static void emit_tile_terms(Emitter *e, const PlanLayer *L, int ns, long U, long
                             long ks, long gs, const char *v, const char *pf)
 {
     Sb *sb = e->sb;
-    sb_line(sb, "for (int k = 0; k < %ld; k++) {", K);
-    sb_line(sb, "    const real *wk = %s + (long)k * %ld;", w, ks);
+    char head[48], pre[2][64], bc[32];
+    snprintf(head, sizeof head, "for (int k = 0; k < %ld; k++) {", K);
+    snprintf(pre[0], sizeof pre[0], "const real *wk = %s + (long)k * %ld;", w, ks);
     if (pf)
-        sb_line(sb, "    RNNC_PREFETCH_L2(%s + (long)k * %d);", pf, 64 / e->p->real_size);
+        snprintf(pre[1], sizeof pre[1], "RNNC_PREFETCH_L2(%s + (long)k * %d);", pf,
+                 64 / e->p->real_size);
+    snprintf(bc, sizeof bc, "%s[s][k]", v);
+    /* gate q's U units: vectors q U/16 .. at q gs */
+    long off[64], per = U / 16, nv = U % 16 || L->G * per > 64 ? 0 : L->G * per;
+    for (long i = 0; i < nv; i++)
+        off[i] = i / per * gs + 16 * (i % per);
+    const char *pres[2] = {pre[0], pre[1]};
+    int vec = em_vec_madds(e, ns, nv, head, pres, pf ? 2 : 1, "wk", off, bc);
+    sb_line(sb, "%s", head);
+    sb_line(sb, "    %s", pre[0]);
+    if (pf)
+        sb_line(sb, "    %s", pre[1]);
     sb_line(sb, "    for (int s = 0; s < %d; s++) {", ns);
     sb_line(sb, "        const real v = %s[s][k];", v);
     sb_line(sb, "        for (int j = 0; j < %ld; j++) {", U);
@@ -461,6 +473,7 @@ static void emit_tile_terms(Emitter *e, const PlanLayer *L, int ns, long U, long
     sb_line(sb, "        }");
     sb_line(sb, "    }");
     sb_line(sb, "}");
+    em_vec_madds_end(e, vec);
 }
 
 /* <fn>_t<ns>_<U> (<fn>_tc<ns>_<U> with the cache): the recurrence's tile of units
