@@ -416,7 +416,8 @@ static void emit_tile_gates(Emitter *e, const PlanLayer *L, int ns, long U)
     }
     sb->indent -= 4;
     sb_line(sb, "}");
-    em_vec_madds_end(e, vec);
+    if (vec)
+        em_pp_line(sb, "#endif");
 }
 
 /* The tile's accumulators before its products: gate q's units u0 + j from `from` (a format
@@ -447,7 +448,7 @@ static void emit_tile_terms(Emitter *e, const PlanLayer *L, int ns, long U, long
                             long ks, long gs, const char *v, const char *pf)
 {
     Sb *sb = e->sb;
-    char head[48], pre[2][64], bc[32];
+    char head[48], pre[2][64] = {"", ""}, bc[32];
     snprintf(head, sizeof head, "for (int k = 0; k < %ld; k++) {", K);
     snprintf(pre[0], sizeof pre[0], "const real *wk = %s + (long)k * %ld;", w, ks);
     if (pf)
