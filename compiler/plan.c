@@ -342,7 +342,7 @@ Plan *plan_build(Arena *a, DiagList *d, const Net *net)
         }
         if (L->blocked) {
             b.pk = align_up(b.pk);
-            L->pk_blk = take(&b, (long)(L->I + L->Hr) * GH);
+            L->pk_blk = take(&b, plan_blk_wh(L) + (long)L->Hr * GH);
         }
     }
     p->npacked = b.pk;
@@ -374,6 +374,11 @@ Plan *plan_build(Arena *a, DiagList *d, const Net *net)
     }
     p->deploy_work_bytes = plan_scratch_reals(p, 1, net->max_seq_len) * p->real_size;
     return p;
+}
+
+long plan_blk_wh(const PlanLayer *L)
+{
+    return L->block->cell == CELL_GRU ? 0 : (long)L->I * L->G * L->H;
 }
 
 long plan_region_at(const PlanLayout *l, int k, long B, long T, int real_size)

@@ -80,9 +80,9 @@ typedef struct PlanLayer {
      * written by pack; -1 otherwise */
     long pk_panel;
     /* blocked: W_ih^T and W_hh^T again, in the tiles' panels of tile_u units [u/tile_u][k]
-     * [gate][tile_u], W_hh^T's I * G*H reals after W_ih^T's, at pk_blk (after every layer's
-     * and the head's weights, on 16 reals), written by pack; -1 otherwise. A GRU's W_ih^T
-     * panels go unread (its tiles never take x) and keep the one layout. */
+     * [gate][tile_u], W_hh^T's plan_blk_wh(L) reals after W_ih^T's, at pk_blk (after every
+     * layer's and the head's weights, on 16 reals), written by pack; -1 otherwise. A GRU,
+     * whose tiles never take x, has W_hh^T's alone. */
     long pk_blk;
     /* the state of one sequence (state0/state1 of training, the REPL's carried state): this
      * layer-direction's h (Hr) at st_h and, for an LSTM, c (H) at st_c (else -1), in reals */
@@ -167,6 +167,10 @@ typedef struct Plan {
 
 /* Plans `net`. Returns NULL only when out of memory (diagnostic added). */
 Plan *plan_build(Arena *a, DiagList *d, const Net *net);
+
+/* Where W_hh^T's panels start in a blocked layer's pk_blk: after W_ih^T's (I * G*H reals),
+ * or at once for a GRU, whose tiles never take x (pack writes no W_ih^T panels for it). */
+long plan_blk_wh(const PlanLayer *L);
 
 /* Reals of layout l for B sequences of T steps (its ints rounded up to reals first, an
  * aligned layout's to 64 bytes), and where its region k starts, in reals from the block's

@@ -770,6 +770,12 @@ static void test_fused_forward(void **state)
     unit_has(&r,
              "/* b layer 0 reverse: W_ih^T and W_hh^T again, in its tiles' panels of 16 units */",
              "    real *wc = xp; /* I * G*H: W_ih^T's column panels */");
+    /* the GRU's tiles never take x: pack writes its W_hh^T's panels alone, read from the
+     * start of its block */
+    unit_has(&r, "/* d layer 0: W_hh^T again, in its tiles' panels of 16 units */",
+             "const real *wp = wt + 0 + (long)u0 * 528; /* this units' panel */");
+    assert_int_equal(plan_blk_wh(&r.plan->layers[4]), 0);
+    assert_int_equal(plan_blk_wh(&r.plan->layers[0]), 20L * 4 * 132);
     rnnc_fini(&r);
     fused_cases(text, 9);
     /* float64: rows of 2 KiB from 64 LSTM units */

@@ -789,11 +789,12 @@ void em_pack(Emitter *e, int unpack)
             em_unit_panels(e, L, "pw", L->pk_wh, L->Hr, "pw", L->pk_panel, W);
         }
         if (L->pk_blk >= 0) {
-            sb_line(sb, "/* %s: W_ih^T and W_hh^T again, in its tiles' panels of %d units */",
-                    L->label, L->tile_u);
-            em_unit_panels(e, L, "pw", L->pk_wx, L->I, "pw", L->pk_blk, L->tile_u);
-            em_unit_panels(e, L, "pw", L->pk_wh, L->Hr, "pw", L->pk_blk + (long)L->I * L->G * L->H,
-                           L->tile_u);
+            long wh = plan_blk_wh(L);
+            sb_line(sb, "/* %s: %s again, in its tiles' panels of %d units */", L->label,
+                    wh ? "W_ih^T and W_hh^T" : "W_hh^T", L->tile_u);
+            if (wh)
+                em_unit_panels(e, L, "pw", L->pk_wx, L->I, "pw", L->pk_blk, L->tile_u);
+            em_unit_panels(e, L, "pw", L->pk_wh, L->Hr, "pw", L->pk_blk + wh, L->tile_u);
         }
     }
     sb_close(sb, 1);

@@ -706,7 +706,7 @@ static void emit_rec_tiles(Emitter *e, const PlanLayer *L, const char *u0, long 
     const char *c = e->cache ? "c" : "", *extra = tile_extra(e, L);
     if (L->blocked && !e->cache)
         sb_line(sb, "const real *wp = wt + %ld + (long)%s * %ld; /* this units' panel */",
-                (long)L->I * L->G * L->H, u0, (long)L->Hr * L->G);
+                plan_blk_wh(L), u0, (long)L->Hr * L->G);
     else
         sb_line(sb, "const real *wp = w + %ld + %s;", L->pk_wh - L->pk, u0);
     if (pf) {
@@ -723,7 +723,7 @@ static void emit_rec_tiles(Emitter *e, const PlanLayer *L, const char *u0, long 
         sb_line(sb, "const long na = %ld, nb = %ld; /* lines of the panel's two parts */",
                 ig * U / line, hg * U / line);
         sb_line(sb, "const real *pfx0 = wt + un * %ld, *pfh0 = wt + %ld + un * %ld;", ig,
-                ig * L->H, hg);
+                plan_blk_wh(L), hg);
     }
     sb_line(sb, "for (int i = 0, r = 0; r < nt; r++, i += m) {");
     sb->indent += 4;
