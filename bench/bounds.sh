@@ -15,7 +15,9 @@
 # layer of H units over I inputs at batch B: the unit as built against one other) are timed
 # the other way round as to the next units' panel (plan.h's pf_next): a unit whose tiles ask
 # for it (L1) without those prefetches, one whose layers stream too little to ask (M1) with
-# them, each written by the generator with plan.h's pf_next flipped (rnnc-unit's pf-next).
+# them, each written by the generator with plan.h's pf_next flipped (rnnc-unit's pf-next);
+# and built with RNNC_NO_TILE_V, the products of blocks of sequences as scalar loops (before
+# prelude.c's RNNC_TILE_V: gcc folds the weight loads of blocks of four or fewer).
 # Interleaved, pinned to core 1, medians.
 #
 #   bench/bounds.sh M1 5      # five rounds of the builds
@@ -28,8 +30,8 @@ set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 n=${2:-3}
 case $1 in
-M1) I=128 H=256 L=2 B=32 reps=3 cell=lstm vs="model l2 l1 na nd pf" ;;
-L1) I=512 H=512 L=1 B=64 reps=1 cell=lstm vs="model l2 l1 na nd pf" ;;
+M1) I=128 H=256 L=2 B=32 reps=3 cell=lstm vs="model l2 l1 na nd pf sv" ;;
+L1) I=512 H=512 L=1 B=64 reps=1 cell=lstm vs="model l2 l1 na nd pf sv" ;;
 lstm-*-*-*)
     I=$(echo "$1" | cut -d- -f2) H=$(echo "$1" | cut -d- -f3) B=$(echo "$1" | cut -d- -f4-)
     case "$I-$H-$B" in *[!0-9-]* | -* | *--* | *- | *-*-*-*) I= ;; esac
@@ -37,7 +39,7 @@ lstm-*-*-*)
         echo "bench/bounds.sh: '$1' is not lstm-I-H-B with three numbers" >&2
         exit 2
     }
-    L=1 reps=1 cell=lstm vs="model pf"
+    L=1 reps=1 cell=lstm vs="model pf sv"
     ;;
 S1) I=10 H=64 L=2 B=1 reps=20 cell=lstm vs="model nf l1 na" ;;
 S2) I=10 H=64 L=1 B=1 reps=40 cell=gru vs="model l1 na" ;;
@@ -101,6 +103,8 @@ else
     case " $vs " in *" pf "*) "$root/build/rnnc-unit" "$d/bench.yaml" pf-next -o "$d/pf.c" ;; esac
     pfname="the next panel asked for"
 fi
+# the products of blocks of sequences written as scalars, as before RNNC_TILE_V (prelude.c)
+{ echo '#define RNNC_NO_TILE_V 1'; cat "$d/model.c"; } >"$d/sv.c"
 # no feed: the upper layer's input projection in its own pass
 sed -e 's/^#define RNNC_FEED 1$/#define RNNC_FEED 0/' "$d/model.c" >"$d/nf.c"
 for v in $vs; do
@@ -127,8 +131,8 @@ for line in open(sys.argv[1]):
 m = {v: statistics.median(x) for v, x in t.items()}
 name = {"model": "as built", "l2": "weights in L2 (two panels)", "l1": "weights in L1 (four rows)",
         "na": "gates without activations", "nf": "projection pass alone",
-        "nd": "gates without divisions", "pf": sys.argv[3]}
-for v in [v for v in ("model", "nf", "l2", "l1", "na", "nd", "pf") if v in m]:
+        "nd": "gates without divisions", "pf": sys.argv[3], "sv": "products written as scalars"}
+for v in [v for v in ("model", "nf", "l2", "l1", "na", "nd", "pf", "sv") if v in m]:
     print("%s %-30s %10.*f us  %.3f of as built  (%d rounds)" % (sys.argv[2], name[v],
           1 if m[v] >= 10 else 3, m[v], m[v] / m["model"], len(t[v])))
 PY

@@ -127,8 +127,9 @@ typedef float rvec_u __attribute__((vector_size(64), aligned(4), may_alias));
  * there (RV_LOAD_KEEP), and used for every sequence of the block. Written as scalars, a
  * block of four sequences or fewer had gcc 12 fold the loads into each multiply-add, as
  * many 64-byte loads as multiply-adds where a core takes two a cycle: about 70 % of the FMA
- * peak, where six sequences ran at 95 %. */
-#if defined(__FP_FAST_FMAF) && !defined(RNNC_STRICT) && defined(__AVX512F__)
+ * peak, where six sequences ran at 95 %. Define RNNC_NO_TILE_V for the scalar loops (bench/
+ * bounds.sh times them so). */
+#if defined(__FP_FAST_FMAF) && !defined(RNNC_STRICT) && defined(__AVX512F__) && !defined(RNNC_NO_TILE_V)
 #define RNNC_TILE_V 1
 #define RV_LOAD_KEEP(v, p)                                                                        \
     do {                                                                                          \
