@@ -791,9 +791,10 @@ static void test_fused_forward(void **state)
 
 /* A blocked layer streaming 6 MiB of panels a step or more (plan.h's pf_next: an LSTM of
  * 520 units over 600 inputs, 9.3 MB, with a last panel of 8 units that asks for nothing)
- * asks for the next units' panel from its fused tiles, and one of 128 units over it (1.3 MB)
- * does not: prefetches only, so libtcc's bits all the same, fused (13, 12 sequences, packed
- * or not) or through the projection pass (11, 5). */
+ * asks for the next units' panel from its fused tiles when 48 sequences or more are live,
+ * and one of 128 units over it (1.3 MB) does not: prefetches only, so libtcc's bits all the
+ * same, fused (13, 12 sequences, packed or not; 50, live 48 and more, then fewer) or
+ * through the projection pass (11, 5). */
 static void test_prefetch_next(void **state)
 {
     (void)state;
@@ -811,8 +812,17 @@ static void test_prefetch_next(void **state)
              "        RNNC_PREFETCH_L2(pfh + (long)k * 16);");
     unit_has(&r, "            RNNC_PREFETCH_L2(pfx + (long)k * 16);",
              "fuse ? xs : 0, pfx, pfh); break;");
+    /* a step with fewer than 48 live sequences calls the same tiles built without them */
+    unit_has(&r, "if (n < 48) {", "case 6: blk_a_l0_t6_16n(w, wp, u0, ps, hp, ho, cs_, ");
     rnnc_fini(&r);
     fused_cases(text, 6);
+    /* 50 sequences, 48 or more live for the first steps (the tiles that ask), fewer after */
+    enum { B = 50, Tn = 4 };
+    int lens[B];
+    for (int i = 0; i < B; i++)
+        lens[i] = i < 47 ? Tn : 1 + i % 3;
+    const int nb[1] = {B};
+    forwards_match(text, B, Tn, 1, lens, nb);
 }
 
 /* Outputs a forward must write whole: the caller's y is not cleared first, so a forward

@@ -64,6 +64,14 @@ static int pf_next(const Emitter *e, const PlanLayer *L, long U)
     return L->pf_next && fused_run(e, L) && U == L->tile_u;
 }
 
+/* The live sequences from which a step of such a layer asks for the next panel; a step with
+ * fewer calls the same tiles built without the prefetches (<fn>_t<ns>_<U>n). With few tiles
+ * of sequences to a panel the prefetches cost more than the stream they hide:
+ * `bench/bounds.sh lstm-512-512-B 3` timed the tiles without them (rnnc-unit's no-pf-next) at
+ * 0.954, 0.956, 0.937 and 0.977 of the time for B = 4, 8, 16 and 32, 1.000 for 64 (which
+ * gained 6 % when the prefetches came, L1's 0.94). */
+enum { PF_NEXT_SEQS = 48 };
+
 /* <fn>_pt<ns>_<w>: columns [j0, j0 + w) of ns pairs' projections b + W_ih^T x; the
  * panel's rows start at wp, ks reals apart (the column panels' w, or the packed G*H). */
 static void emit_proj_tile(Emitter *e, const PlanLayer *L, int ns, long w)
@@ -481,7 +489,7 @@ static void emit_tile_terms(Emitter *e, const PlanLayer *L, int ns, long U, long
  * [u0, u0 + U) of every gate for ns sequences: xp (ps) plus W_hh^T h_{t-1} (hp), then the
  * gates into ho (h_t), cs (c, in place); with the cache the activations over xp, c into cst
  * and a GRU's W_hn h + b_hn into exs. */
-static void emit_rec_tile(Emitter *e, const PlanLayer *L, int ns, long U, int wide)
+static void emit_rec_tile(Emitter *e, const PlanLayer *L, int ns, long U, int wide, int nopf)
 {
     Sb *sb = e->sb;
     long H = L->H, GH = (long)L->G * H;
@@ -493,8 +501,8 @@ static void emit_rec_tile(Emitter *e, const PlanLayer *L, int ns, long U, int wi
         sb_line(sb, "RNNC_TILE static void %s_t%sw_%ld(const real *w, const real *wp, int u0,",
                 L->fn, c, U);
     else
-        sb_line(sb, "RNNC_TILE static void %s_t%s%d_%ld(const real *w, const real *wp, int u0,",
-                L->fn, c, ns, U);
+        sb_line(sb, "RNNC_TILE static void %s_t%s%d_%ld%s(const real *w, const real *wp, int u0,",
+                L->fn, c, ns, U, nopf ? "n" : "");
     int fx = fused_x(e, L), fr = !wide && fused_run(e, L);
     sb_line(sb, "    real *const *ps, const real *const *hp, real *const *ho%s%s%s",
             lstm ? ", real *const *cs" : "",
@@ -504,7 +512,7 @@ static void emit_rec_tile(Emitter *e, const PlanLayer *L, int ns, long U, int wi
             fx || fr ? "," : ")");
     if (fx)
         sb_line(sb, "    const real *const *xs)");
-    int pf = !wide && pf_next(e, L, U);
+    int pf = !wide && !nopf && pf_next(e, L, U);
     if (fr)
         sb_line(sb, "    const real *wpx, const real *const *xs%s)",
                 pf ? ", const real *pfx, const real *pfh" : "");
@@ -768,13 +776,25 @@ static void emit_rec_tiles(Emitter *e, const PlanLayer *L, const char *u0, long 
     sb_line(sb, "    }");
     char fx[80] = "";
     if (fused_run(e, L))
-        snprintf(fx, sizeof fx, ", wt + (long)%s * %ld, fuse ? xs : 0%s", u0, (long)L->I * L->G,
-                 pf ? ", pfx, pfh" : "");
-    sb_line(sb, "switch (m) {");
-    for (int ns = L->tile_s; ns >= 1; ns--)
-        sb_line(sb, "case %d: %s_t%s%d_%ld(w, wp, %s, ps, hp, ho%s%s); break;", ns, L->fn, c, ns,
-                U, u0, extra, fx);
-    sb_line(sb, "}");
+        snprintf(fx, sizeof fx, ", wt + (long)%s * %ld, fuse ? xs : 0", u0, (long)L->I * L->G);
+    for (int v = 0; v <= pf; v++) { /* with pf: the tiles without prefetches, then with */
+        if (pf) {
+            if (v)
+                sb_line(sb, "} else {");
+            else
+                sb_line(sb, "if (n < %d) {", PF_NEXT_SEQS);
+            sb->indent += 4;
+        }
+        sb_line(sb, "switch (m) {");
+        for (int ns = L->tile_s; ns >= 1; ns--)
+            sb_line(sb, "case %d: %s_t%s%d_%ld%s(w, wp, %s, ps, hp, ho%s%s%s); break;", ns, L->fn,
+                    c, ns, U, pf && !v ? "n" : "", u0, extra, fx, v ? ", pfx, pfh" : "");
+        sb_line(sb, "}");
+        if (pf)
+            sb->indent -= 4;
+    }
+    if (pf)
+        sb_line(sb, "}");
     sb->indent -= 4;
     sb_line(sb, "}");
 }
@@ -1029,14 +1049,16 @@ void em_tile_layer(Emitter *e, const PlanLayer *L)
         emit_proj_tile(e, L, 1, GH % w);
     }
     if (L->tile_w)
-        emit_rec_tile(e, L, 1, L->tile_w, 1);
+        emit_rec_tile(e, L, 1, L->tile_w, 1, 0);
     if (em_feed(e, L))
         emit_feed_tile(e, L);
     for (int ns = 1; ns <= L->tile_s; ns++) {
+        if (L->H / U && pf_next(e, L, U))
+            emit_rec_tile(e, L, ns, U, 0, 1);
         if (L->H / U)
-            emit_rec_tile(e, L, ns, U, 0);
+            emit_rec_tile(e, L, ns, U, 0, 0);
         if (L->H % U)
-            emit_rec_tile(e, L, ns, L->H % U, 0);
+            emit_rec_tile(e, L, ns, L->H % U, 0, 0);
     }
     emit_tiled_seq(e, L);
 }
