@@ -278,6 +278,8 @@ static void unit_body(Emitter *e)
         use_softmax = 1;
     sb_line(sb, "typedef %s_real real;", net->name);
     sb_line(sb, "%s", "");
+    if (!e->for_tcc)
+        em_section(e, "width");
     if (e->dep) {
         em_section(e, "nolib");
         em_weights(e);

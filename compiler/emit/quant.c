@@ -726,6 +726,7 @@ static void em_qbody(Emitter *e, const EmitQuant *eq)
     }
     sb_line(sb, "%s", "");
     em_section(e, "nolib");
+    em_section(e, "width");
     em_flash(e, eq);
     if (q->integer) {
         int lstm = 0, gru = 0;

@@ -9,6 +9,15 @@
 
 typedef tagger_real real;
 
+/* gcc tunes -march=native on Intel's cores with AVX-512 (Ice Lake and later) to 256-bit
+ * vectors where it vectorises loops itself (-mprefer-vector-width=256): a one-sequence
+ * product's 256 accumulators (16 AVX-512 registers) then take all 32 of the 256-bit ones and
+ * live in memory, and a streaming step took twice as long (bench/HISTORY.md). The full width
+ * for this file alone; the same operations lane by lane, so the same bits. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__AVX512F__)
+#pragma GCC target("prefer-vector-width=512")
+#endif
+
 /* a * b + c in e^v and tanh: one fused multiply-add, one rounding, in rnnc's JIT (libtcc's
  * calls and the system compiler's inlined copies alike, as its products) and in units
  * written out where the compiler says a fused multiply-add is fast and RNNC_STRICT is not

@@ -22,6 +22,15 @@ typedef long long acc; /* accumulators: int64 */
 #define RNNC_NOLIB
 #endif
 
+/* gcc tunes -march=native on Intel's cores with AVX-512 (Ice Lake and later) to 256-bit
+ * vectors where it vectorises loops itself (-mprefer-vector-width=256): a one-sequence
+ * product's 256 accumulators (16 AVX-512 registers) then take all 32 of the 256-bit ones and
+ * live in memory, and a streaming step took twice as long (bench/HISTORY.md). The full width
+ * for this file alone; the same operations lane by lane, so the same bits. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__AVX512F__)
+#pragma GCC target("prefer-vector-width=512")
+#endif
+
 /* The weights of weights.safetensors, quantised (int16): 778 bytes in 12 arrays. */
 static const signed char tracker_l0_wx[48] = { /* W_ih, int8 rows */
     -127, 49, -8, -127, -108, 127, 127, -83, -88, -127, 127, -64, -127, 14, -40, 127, -64, -127,

@@ -96,6 +96,15 @@ int cho_gru_forward_par(const cho_gru_real *packed, const cho_gru_real *x,
 
 typedef cho_gru_real real;
 
+/* gcc tunes -march=native on Intel's cores with AVX-512 (Ice Lake and later) to 256-bit
+ * vectors where it vectorises loops itself (-mprefer-vector-width=256): a one-sequence
+ * product's 256 accumulators (16 AVX-512 registers) then take all 32 of the 256-bit ones and
+ * live in memory, and a streaming step took twice as long (bench/HISTORY.md). The full width
+ * for this file alone; the same operations lane by lane, so the same bits. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__AVX512F__)
+#pragma GCC target("prefer-vector-width=512")
+#endif
+
 /* The double versions: e^r by its Taylor series to r^13, within 1.5 ulp, the argument kept
  * in [-708, 709]; tanh from one e^y - 1 with y = -2|v| in [-40, 0], e^y - 1 = 2^k (e^r - 1) +
  * (2^k - 1) so that nothing cancels as y goes to 0, then tanh|v| = -(e^y - 1) / (e^y + 1)
