@@ -65,7 +65,7 @@ static void emit_product_regs(Emitter *e, const char *dst, long dst0, long n, co
             if (tm->K > ahead) {
                 sb_line(sb, "    if (k + %ld < %ld)", ahead, tm->K);
                 sb_line(sb, "        for (int q = 0; q < %ld; q += %ld)", w, line);
-                sb_line(sb, "            RNNC_PREFETCH(wk + %ld + q);", ahead * tm->row);
+                sb_line(sb, "            RNNC_PREFETCH_ROW(wk + %ld + q);", ahead * tm->row);
             }
             sb_line(sb, "    for (int j = 0; j < %ld; j++)", w);
             sb_line(sb, "        acc[j] = MADD(acc[j], wk[j], vk);");

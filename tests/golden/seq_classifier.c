@@ -319,6 +319,29 @@ static void vec_copy(real *dst, const real *src, long n)
 #define RNNC_PREFETCH(p) ((void)(p))
 #define RNNC_PREFETCH_L2(p) ((void)(p))
 #endif
+/* RNNC_PREFETCH_ROWS: a one-sequence product (a streaming step's) asks for its weights' rows
+ * a few KiB on. On AMD's Zen cores that made S1's step 15-24 % faster; on Intel's, whose L2
+ * streamer brings the rows in time, the sixteen prefetches a row took load slots from the
+ * row's sixteen loads and the step was 8 % slower with them (bench/HISTORY.md). So off where
+ * the compiler names an Intel core (-march=native or -march=<core>), else on; define
+ * RNNC_PREFETCH_ROWS 0 or 1 to choose. */
+#if !defined(RNNC_PREFETCH_ROWS)
+#if defined(__corei7__) || defined(__skylake_avx512__) || defined(__cascadelake__) ||            \
+    defined(__cooperlake__) || defined(__cannonlake__) || defined(__icelake_client__) ||        \
+    defined(__icelake_server__) || defined(__tigerlake__) || defined(__rocketlake__) ||         \
+    defined(__alderlake__) || defined(__sapphirerapids__) || defined(__graniterapids__) ||      \
+    defined(__emeraldrapids__) || defined(__raptorlake__) || defined(__meteorlake__) ||         \
+    defined(__skylake__) || defined(__haswell__) || defined(__broadwell__)
+#define RNNC_PREFETCH_ROWS 0
+#else
+#define RNNC_PREFETCH_ROWS 1
+#endif
+#endif
+#if RNNC_PREFETCH_ROWS
+#define RNNC_PREFETCH_ROW(p) RNNC_PREFETCH(p)
+#else
+#define RNNC_PREFETCH_ROW(p) ((void)(p))
+#endif
 
 /* acc + w * v in the products: fused where the compiler says fused
  * multiply-add is fast, unless RNNC_STRICT is defined. */
