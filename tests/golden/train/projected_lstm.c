@@ -405,23 +405,31 @@ static void vec_copy(real *dst, const real *src, long n)
 #define RNNC_PREFETCH(p) ((void)(p))
 #define RNNC_PREFETCH_L2(p) ((void)(p))
 #endif
-/* RNNC_PREFETCH_ROWS: a one-sequence product (a streaming step's) asks for its weights' rows
+/* Where prefetching pays depends on the core: RNNC_INTEL_CORE is 1 where the compiler names
+ * one of Intel's (-march=native or -march=<core>: clang's __corei7__, gcc's core names).
+ * RNNC_PREFETCH_ROWS: a one-sequence product (a streaming step's) asks for its weights' rows
  * a few KiB on. On AMD's Zen cores that made S1's step 15-24 % faster; on Intel's, whose L2
  * streamer brings the rows in time, the sixteen prefetches a row took load slots from the
- * row's sixteen loads and the step was 8 % slower with them (bench/HISTORY.md). So off where
- * the compiler names an Intel core (-march=native or -march=<core>), else on; define
- * RNNC_PREFETCH_ROWS 0 or 1 to choose. */
-#if !defined(RNNC_PREFETCH_ROWS)
+ * row's sixteen loads and the step was 8 % slower with them. RNNC_PF_NEXT_SEQS: a blocked
+ * layer's step with at least that many live sequences asks for the next panel of weights
+ * (tile.c's pf_next): on the Zen 5 from 48, on Intel's cores always (B = 16 and 32 took
+ * 0.84 and 0.87 of the time without). bench/HISTORY.md has the runs; define either to
+ * choose. */
 #if defined(__corei7__) || defined(__skylake_avx512__) || defined(__cascadelake__) ||            \
     defined(__cooperlake__) || defined(__cannonlake__) || defined(__icelake_client__) ||        \
     defined(__icelake_server__) || defined(__tigerlake__) || defined(__rocketlake__) ||         \
     defined(__alderlake__) || defined(__sapphirerapids__) || defined(__graniterapids__) ||      \
     defined(__emeraldrapids__) || defined(__raptorlake__) || defined(__meteorlake__) ||         \
     defined(__skylake__) || defined(__haswell__) || defined(__broadwell__)
-#define RNNC_PREFETCH_ROWS 0
+#define RNNC_INTEL_CORE 1
 #else
-#define RNNC_PREFETCH_ROWS 1
+#define RNNC_INTEL_CORE 0
 #endif
+#if !defined(RNNC_PREFETCH_ROWS)
+#define RNNC_PREFETCH_ROWS (!RNNC_INTEL_CORE)
+#endif
+#if !defined(RNNC_PF_NEXT_SEQS)
+#define RNNC_PF_NEXT_SEQS (RNNC_INTEL_CORE ? 0 : 48)
 #endif
 #if RNNC_PREFETCH_ROWS
 #define RNNC_PREFETCH_ROW(p) RNNC_PREFETCH(p)
