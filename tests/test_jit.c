@@ -828,6 +828,79 @@ static void test_prefetch_next(void **state)
     forwards_match(text, B, Tn, 1, lens, nb);
 }
 
+/* The unit `rnnc SPEC -o` writes for test_prefetch_next's layers, built with the threshold
+ * of live sequences for the next panel's prefetches (RNNC_PF_NEXT_SEQS: 48 off Intel's
+ * cores, 0 on them) at 0, 48 and past the batch: the tiles that ask, both kinds, and the ones
+ * that do not give the same bytes on any machine (a forward of 50 sequences, 47 of them
+ * live for all four steps). */
+static void test_prefetch_next_choice(void **state)
+{
+    (void)state;
+    static const char text[] = "name: big\ninput_size: 600\nbatch_first: true\nlayers:\n"
+                               "  - name: a\n    cell: lstm\n    hidden_size: 520\n"
+                               "  - name: b\n    cell: lstm\n    hidden_size: 128\n";
+    static const char driver[] =
+        "#include <stdio.h>\n#include <stdlib.h>\n#include \"big.h\"\n"
+        "int main(void)\n{\n"
+        "    enum { B = 50, T = 4 };\n"
+        "    float *p = malloc(sizeof(float) * BIG_NUM_PARAMS);\n"
+        "    float *pk = aligned_alloc(64, sizeof(float) * (BIG_NUM_PACKED + 16));\n"
+        "    float *x = malloc(sizeof(float) * B * T * BIG_INPUT_SIZE);\n"
+        "    float *y = calloc((size_t)B * T * BIG_OUTPUT_SIZE, sizeof(float));\n"
+        "    void *sc = aligned_alloc(64, ((size_t)big_scratch_bytes(B, T) + 63) / 64 * 64);\n"
+        "    int len[B];\n"
+        "    unsigned s = 1, h = 2166136261u;\n"
+        "    if (!p || !pk || !x || !y || !sc)\n"
+        "        return 1;\n"
+        "    for (long i = 0; i < BIG_NUM_PARAMS; i++) {\n"
+        "        s = s * 1664525u + 1013904223u;\n"
+        "        p[i] = (float)((double)(s >> 8) / 16777216.0 - 0.5) / 8;\n"
+        "    }\n"
+        "    for (long i = 0; i < (long)B * T * BIG_INPUT_SIZE; i++) {\n"
+        "        s = s * 1664525u + 1013904223u;\n"
+        "        x[i] = (float)((double)(s >> 8) / 16777216.0 - 0.5);\n"
+        "    }\n"
+        "    for (int i = 0; i < B; i++)\n"
+        "        len[i] = i < 47 ? T : 1 + i % 3;\n"
+        "    big_pack(p, pk);\n"
+        "    if (big_forward(pk, x, len, B, T, NULL, NULL, y, NULL, NULL, sc) != 0)\n"
+        "        return 1;\n"
+        "    const unsigned char *b = (const unsigned char *)y;\n"
+        "    for (size_t i = 0; i < sizeof(float) * B * T * BIG_OUTPUT_SIZE; i++)\n"
+        "        h = (h ^ b[i]) * 16777619u;\n"
+        "    printf(\"%08x\\n\", h);\n"
+        "    return 0;\n"
+        "}\n";
+    char *dir = tu_mkdtemp(), *c = tu_strf("%s/big.c", dir), *m = tu_strf("%s/main.c", dir);
+    Rnnc r;
+    rnnc_init(&r);
+    assert_int_equal(rnnc_load_text(&r, "big.yaml", text), 0);
+    assert_true(r.plan->layers[0].pf_next);
+    assert_int_equal(rnnc_write(&r, c), 0);
+    assert_int_equal(tu_write_file(m, driver), 0);
+    rnnc_fini(&r);
+    static const char *const at[] = {"0", "48", "1000"};
+    char *hash[3];
+    for (int k = 0; k < 3; k++) {
+        char *cmd = tu_strf("cd '%s' && gcc -std=c11 -O2 -march=native -DRNNC_PF_NEXT_SEQS=%s "
+                            "big.c main.c -o big%s -lm && ./big%s",
+                            dir, at[k], at[k], at[k]);
+        char *err = NULL;
+        hash[k] = NULL;
+        if (tu_run(cmd, &hash[k], &err) != 0 || !hash[k] || strlen(hash[k]) != 9)
+            fail_msg("failed: %s\n%s", cmd, err ? err : "");
+        free(err);
+        free(cmd);
+    }
+    assert_string_equal(hash[0], hash[1]);
+    assert_string_equal(hash[0], hash[2]);
+    for (int k = 0; k < 3; k++)
+        free(hash[k]);
+    tu_rmdir(dir);
+    free(c);
+    free(m);
+}
+
 /* Outputs a forward must write whole: the caller's y is not cleared first, so a forward
  * into a y full of NaN gives the same bytes as into zeros — every live step written by the
  * top layer's two directions or the head, the padding after each length zero — for both
@@ -908,6 +981,7 @@ int main(void)
         cmocka_unit_test(test_build_waits_for_work), cmocka_unit_test(test_forward_parts),
         cmocka_unit_test(test_backward_parts),       cmocka_unit_test(test_wide_tiles),
         cmocka_unit_test(test_fused_forward),        cmocka_unit_test(test_prefetch_next),
+        cmocka_unit_test(test_prefetch_next_choice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
