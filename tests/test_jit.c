@@ -844,7 +844,7 @@ static void test_prefetch_next_choice(void **state)
         "int main(void)\n{\n"
         "    enum { B = 50, T = 4 };\n"
         "    float *p = malloc(sizeof(float) * BIG_NUM_PARAMS);\n"
-        "    float *pk = aligned_alloc(64, sizeof(float) * (BIG_NUM_PACKED + 16));\n"
+        "    float *pk = aligned_alloc(64, (sizeof(float) * BIG_NUM_PACKED + 63) / 64 * 64);\n"
         "    float *x = malloc(sizeof(float) * B * T * BIG_INPUT_SIZE);\n"
         "    float *y = calloc((size_t)B * T * BIG_OUTPUT_SIZE, sizeof(float));\n"
         "    void *sc = aligned_alloc(64, ((size_t)big_scratch_bytes(B, T) + 63) / 64 * 64);\n"
