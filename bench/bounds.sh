@@ -17,7 +17,9 @@
 # for it (L1) without those prefetches, one whose layers stream too little to ask (M1) with
 # them, each written by the generator with plan.h's pf_next flipped (rnnc-unit's pf-next);
 # and built with RNNC_NO_TILE_V, the products of blocks of sequences as scalar loops (before
-# prelude.c's RNNC_TILE_V: gcc folds the weight loads of blocks of four or fewer).
+# prelude.c's RNNC_TILE_V: gcc folds the weight loads of blocks of four or fewer). S1 and
+# step are also built without the prelude's 512-bit request to gcc (its own vector width),
+# and step with its rows asked for ahead and without (RNNC_PREFETCH_ROWS 1 and 0).
 # Interleaved, pinned to core 1, medians.
 #
 #   bench/bounds.sh M1 5      # five rounds of the builds
@@ -41,9 +43,9 @@ lstm-*-*-*)
     }
     L=1 reps=1 cell=lstm vs="model pf sv"
     ;;
-S1) I=10 H=64 L=2 B=1 reps=20 cell=lstm vs="model nf l1 na" ;;
+S1) I=10 H=64 L=2 B=1 reps=20 cell=lstm vs="model nf l1 na vw" ;;
 S2) I=10 H=64 L=1 B=1 reps=40 cell=gru vs="model l1 na" ;;
-step) I=10 H=64 L=2 B=1 reps=20 cell=lstm vs="model l1 na nd" ;;
+step) I=10 H=64 L=2 B=1 reps=20 cell=lstm vs="model l1 na nd r0 r1 vw" ;;
 *)
     echo "bench/bounds.sh: unknown configuration '$1' (M1, L1, S1, S2, step or lstm-I-H-B)" >&2
     exit 2
@@ -105,6 +107,13 @@ else
 fi
 # the products of blocks of sequences written as scalars, as before RNNC_TILE_V (prelude.c)
 { echo '#define RNNC_NO_TILE_V 1'; cat "$d/model.c"; } >"$d/sv.c"
+# the one-sequence products' rows asked for ahead, or not, whatever the core (prelude.c's
+# RNNC_PREFETCH_ROWS: on by default off Intel's cores); one of the two is the unit as built
+{ echo '#define RNNC_PREFETCH_ROWS 0'; cat "$d/model.c"; } >"$d/r0.c"
+{ echo '#define RNNC_PREFETCH_ROWS 1'; cat "$d/model.c"; } >"$d/r1.c"
+# gcc's own choice of vector width where it vectorises loops (the prelude's pragma gone:
+# 256 bits on Intel's AVX-512 cores, the same code elsewhere)
+sed -e '/^#pragma GCC target("prefer-vector-width=512")$/d' "$d/model.c" >"$d/vw.c"
 # no feed: the upper layer's input projection in its own pass
 sed -e 's/^#define RNNC_FEED 1$/#define RNNC_FEED 0/' "$d/model.c" >"$d/nf.c"
 for v in $vs; do
@@ -131,8 +140,11 @@ for line in open(sys.argv[1]):
 m = {v: statistics.median(x) for v, x in t.items()}
 name = {"model": "as built", "l2": "weights in L2 (two panels)", "l1": "weights in L1 (four rows)",
         "na": "gates without activations", "nf": "projection pass alone",
-        "nd": "gates without divisions", "pf": sys.argv[3], "sv": "products written as scalars"}
-for v in [v for v in ("model", "nf", "l2", "l1", "na", "nd", "pf", "sv") if v in m]:
+        "nd": "gates without divisions", "pf": sys.argv[3], "sv": "products written as scalars",
+        "r0": "rows not asked for ahead", "r1": "rows asked for ahead",
+        "vw": "gcc's own vector width"}
+for v in [v for v in ("model", "nf", "l2", "l1", "na", "nd", "pf", "sv", "r0", "r1", "vw")
+          if v in m]:
     print("%s %-30s %10.*f us  %.3f of as built  (%d rounds)" % (sys.argv[2], name[v],
           1 if m[v] >= 10 else 3, m[v], m[v] / m["model"], len(t[v])))
 PY

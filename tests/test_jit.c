@@ -789,6 +789,12 @@ static void test_fused_forward(void **state)
     fused_cases(text64, 9);
 }
 
+/* Two blocked LSTM layers, the first streaming 6 MiB or more a step (pf_next), the second
+ * not: test_prefetch_next's and test_prefetch_next_choice's. */
+static const char big_spec[] = "name: big\ninput_size: 600\nbatch_first: true\nlayers:\n"
+                               "  - name: a\n    cell: lstm\n    hidden_size: 520\n"
+                               "  - name: b\n    cell: lstm\n    hidden_size: 128\n";
+
 /* A blocked layer streaming 6 MiB of panels a step or more (plan.h's pf_next: an LSTM of
  * 520 units over 600 inputs, 9.3 MB, with a last panel of 8 units that asks for nothing)
  * asks for the next units' panel from its fused tiles when 48 sequences or more are live,
@@ -798,12 +804,9 @@ static void test_fused_forward(void **state)
 static void test_prefetch_next(void **state)
 {
     (void)state;
-    static const char text[] = "name: big\ninput_size: 600\nbatch_first: true\nlayers:\n"
-                               "  - name: a\n    cell: lstm\n    hidden_size: 520\n"
-                               "  - name: b\n    cell: lstm\n    hidden_size: 128\n";
     Rnnc r;
     rnnc_init(&r);
-    assert_int_equal(rnnc_load_text(&r, "big.yaml", text), 0);
+    assert_int_equal(rnnc_load_text(&r, "big.yaml", big_spec), 0);
     assert_int_equal(r.plan->nlayers, 2);
     assert_true(r.plan->layers[0].blocked && r.plan->layers[1].blocked);
     assert_true(r.plan->layers[0].pf_next);
@@ -817,7 +820,7 @@ static void test_prefetch_next(void **state)
     unit_has(&r, "if (n < RNNC_PF_NEXT_SEQS) {",
              "case 6: blk_a_l0_t6_16n(w, wp, u0, ps, hp, ho, cs_, ");
     rnnc_fini(&r);
-    fused_cases(text, 6);
+    fused_cases(big_spec, 6);
     /* 50 sequences, 48 or more live for the first steps (the tiles that ask), fewer after
      * (where RNNC_PF_NEXT_SEQS is 48: the tiles that do not) */
     enum { B = 50, Tn = 4 };
@@ -825,7 +828,7 @@ static void test_prefetch_next(void **state)
     for (int i = 0; i < B; i++)
         lens[i] = i < 47 ? Tn : 1 + i % 3;
     const int nb[1] = {B};
-    forwards_match(text, B, Tn, 1, lens, nb);
+    forwards_match(big_spec, B, Tn, 1, lens, nb);
 }
 
 /* The unit `rnnc SPEC -o` writes for test_prefetch_next's layers, built with the threshold
@@ -836,9 +839,6 @@ static void test_prefetch_next(void **state)
 static void test_prefetch_next_choice(void **state)
 {
     (void)state;
-    static const char text[] = "name: big\ninput_size: 600\nbatch_first: true\nlayers:\n"
-                               "  - name: a\n    cell: lstm\n    hidden_size: 520\n"
-                               "  - name: b\n    cell: lstm\n    hidden_size: 128\n";
     static const char driver[] =
         "#include <stdio.h>\n#include <stdlib.h>\n#include \"big.h\"\n"
         "int main(void)\n{\n"
@@ -874,7 +874,7 @@ static void test_prefetch_next_choice(void **state)
     char *dir = tu_mkdtemp(), *c = tu_strf("%s/big.c", dir), *m = tu_strf("%s/main.c", dir);
     Rnnc r;
     rnnc_init(&r);
-    assert_int_equal(rnnc_load_text(&r, "big.yaml", text), 0);
+    assert_int_equal(rnnc_load_text(&r, "big.yaml", big_spec), 0);
     assert_true(r.plan->layers[0].pf_next);
     assert_int_equal(rnnc_write(&r, c), 0);
     assert_int_equal(tu_write_file(m, driver), 0);

@@ -64,16 +64,6 @@ static int pf_next(const Emitter *e, const PlanLayer *L, long U)
     return L->pf_next && fused_run(e, L) && U == L->tile_u;
 }
 
-/* The live sequences from which a step of such a layer asks for the next panel (the unit's
- * RNNC_PF_NEXT_SEQS, templates/prelude.c); a step with fewer calls the same tiles built
- * without the prefetches (<fn>_t<ns>_<U>n). On the Zen 5, with few tiles of sequences to a
- * panel the prefetches cost more than the stream they hide: `bench/bounds.sh lstm-512-512-B
- * 3` timed the tiles without them (rnnc-unit's no-pf-next) at 0.954, 0.956, 0.937 and 0.977
- * of the time for B = 4, 8, 16 and 32, 1.000 for 64 (which gained 6 % when the prefetches
- * came, L1's 0.94): 48 there. On the Intel Xeon of 2026-12-02 the same tiles with them took
- * 1.00, 0.96, 0.84 and 0.87 of the time without at B = 4, 8, 16 and 32 (L1 on two threads
- * runs 32 sequences a part): 0 where the compiler names an Intel core. */
-
 /* <fn>_pt<ns>_<w>: columns [j0, j0 + w) of ns pairs' projections b + W_ih^T x; the
  * panel's rows start at wp, ks reals apart (the column panels' w, or the packed G*H). */
 static void emit_proj_tile(Emitter *e, const PlanLayer *L, int ns, long w)
@@ -779,7 +769,12 @@ static void emit_rec_tiles(Emitter *e, const PlanLayer *L, const char *u0, long 
     char fx[80] = "";
     if (fused_run(e, L))
         snprintf(fx, sizeof fx, ", wt + (long)%s * %ld, fuse ? xs : 0", u0, (long)L->I * L->G);
-    for (int v = 0; v <= pf; v++) { /* with pf: the tiles without prefetches, then with */
+    /* With pf, a step with fewer live sequences than the unit's RNNC_PF_NEXT_SEQS calls the
+     * same tiles built without the prefetches (<fn>_t<ns>_<U>n): 48 on AMD's Zen, where with
+     * few tiles of sequences to a panel they cost more than the stream they hide, 0 on
+     * Intel's cores, where they pay at every batch (templates/prelude.c, bench/HISTORY.md;
+     * `bench/bounds.sh lstm-512-512-B 3` times a unit against the other kind). */
+    for (int v = 0; v <= pf; v++) {
         if (pf) {
             if (v)
                 sb_line(sb, "} else {");
