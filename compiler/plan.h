@@ -108,8 +108,11 @@ typedef struct PlanLayer {
                   sequence at a time, with the same bits */
     int tile_u, tile_s;
     int tile_w;        /* units of a step's tile when one sequence is live (batch 1): the
-                          narrowest that divides H into two panels or more and keeps four
-                          vectors of accumulators (LSTM 16 floats, GRU 32); 0: tile_u. The
+                          narrowest that divides H into two panels or more and keeps eight
+                          vectors of accumulators (an LSTM's 32 floats), if its panel is 48
+                          KiB at most, else four (LSTM 16, GRU 32); 0: tile_u. Eight
+                          chains of multiply-adds keep both FMA units busy where four left
+                          them waiting on each other's latency (S1 0.82 of the time). The
                           forward then reads W_hh^T from panels of tile_w units (pk_panel),
                           every other step from the last panel (the panel read last is still
                           in L1) */

@@ -264,13 +264,47 @@ static void test_plan_lstm_counts(void **state)
     assert_int_equal(st.torch_params, 4 * 64 * (10 + 64 + 2));
     assert_int_equal(st.merged_params, 4 * 64 * (10 + 64 + 1));
     assert_int_equal(c.plan->npacked_w, 4 * 64 * (10 + 64 + 1));
-    /* the wide tiles' panels after the weights, on 16 reals: W_hh^T again */
-    assert_int_equal(c.plan->layers[0].tile_w, 16);
+    /* the wide tiles' panels after the weights, on 16 reals: W_hh^T again; two panels of
+     * 32 units, eight vectors of accumulators */
+    assert_int_equal(c.plan->layers[0].tile_w, 32);
     assert_int_equal(c.plan->layers[0].pk_panel, (4 * 64 * (10 + 64 + 1) + 15) / 16 * 16);
     assert_int_equal(c.plan->npacked, c.plan->layers[0].pk_panel + 64 * 4 * 64);
     assert_int_equal(st.flops_per_step, 2L * 4 * 64 * (10 + 64));
     assert_int_equal(st.state_bytes, 4 * (64 + 64));
     arena_free(&c.a);
+}
+
+/* The one-sequence tiles' width (tile_w): the narrowest that splits H into two panels or
+ * more and keeps eight vectors of accumulators in a panel of 48 KiB at most, else four
+ * vectors; none for a layer of one panel. */
+static void test_plan_tile_width(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *cell;
+        int H, want;
+    } cases[] = {
+        {"lstm", 64, 32}, /* eight vectors, 32 KiB panels */
+        {"lstm", 96, 32}, /* 48 KiB panels */
+        {"lstm", 48, 16}, /* 32 does not divide 48: four vectors */
+        {"lstm", 32, 16}, /* 32 would be one panel */
+        {"gru", 64, 32},  /* six vectors: the narrowest of four or more */
+        {"gru", 96, 32},  /* 48 units would be nine vectors, but in 55 KiB panels */
+        {"rnn", 256, 64}, /* 128 units would be eight vectors, but in 128 KiB panels */
+        {"rnn", 64, 0},   /* one panel */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[160];
+        snprintf(text, sizeof text,
+                 "name: m\ninput_size: 10\nlayers:\n  - {name: r, cell: %s, hidden_size: %d}\n",
+                 cases[i].cell, cases[i].H);
+        Ctx c;
+        assert_int_equal(ctx_load(&c, text), 0);
+        if (c.plan->layers[0].tile_w != cases[i].want)
+            fail_msg("%s %d: tile_w %d, want %d", cases[i].cell, cases[i].H,
+                     c.plan->layers[0].tile_w, cases[i].want);
+        arena_free(&c.a);
+    }
 }
 
 /* kernel: auto unrolls small layers only; unrolled/loop override it. */
@@ -428,6 +462,7 @@ int main(void)
         cmocka_unit_test(test_is_prefix),
         cmocka_unit_test(test_plan_tensors),
         cmocka_unit_test(test_plan_lstm_counts),
+        cmocka_unit_test(test_plan_tile_width),
         cmocka_unit_test(test_plan_kernel_choice),
         cmocka_unit_test(test_plan_scratch),
     };

@@ -466,6 +466,56 @@ static void test_jit_units_warn_free(void **state)
     tu_rmdir(dir);
 }
 
+/* Units without biases (blocked and wide tiles, their accumulators starting from zeros or
+ * the projection alone): the JIT's units and the unit written out warning-free with gcc
+ * and clang at -O3 -march=native, where the tiles take vectors; the latter also as C++. */
+static void test_no_bias_warn_free(void **state)
+{
+    (void)state;
+    static const char text[] = "name: nb\ninput_size: 20\nbatch_first: true\nlayers:\n"
+                               "  - {name: a, cell: lstm, hidden_size: 132, bias: false}\n"
+                               "  - {name: b, cell: gru, hidden_size: 176, bias: false}\n"
+                               "  - {name: c, cell: lstm, hidden_size: 64, num_layers: 2, "
+                               "bias: false}\n";
+    char *dir = tu_mkdtemp();
+    Rnnc r;
+    rnnc_init(&r);
+    assert_int_equal(rnnc_load_text(&r, "nb.yaml", text), 0);
+    char *c[3];
+    for (int k = 0; k < 3; k++) {
+        c[k] = tu_strf("%s/nb%d.c", dir, k);
+        if (k == 2) { /* written out: nb2.c and nb2.h */
+            assert_int_equal(rnnc_write(&r, c[k]), 0);
+            continue;
+        }
+        CUnit u;
+        assert_int_equal(emit_unit_jit(r.plan, k, 0, &u, &r.diag), 0);
+        char *src = cunit_join(&u);
+        assert_non_null(strstr(src, "const rvec z_ = {0};"));
+        assert_int_equal(tu_write_file(c[k], src), 0);
+        free(src);
+        cunit_free(&u);
+    }
+    rnnc_fini(&r);
+    for (int k = 0; k < 3; k++) {
+        const char *ccs[] = {"gcc", "clang"};
+        for (int i = 0; i < 2; i++) {
+            char *cmd = tu_strf("%s %s -O3 -march=native -fPIC -c '%s' -o '%s.o'", ccs[i], strict,
+                                c[k], c[k]);
+            compile_ok(cmd);
+            free(cmd);
+        }
+    }
+    char *cmd = tu_strf("g++ -x c++ -std=c++11 -Wall -Wextra -Wpedantic -Werror -O3 "
+                        "-march=native -c '%s' -o '%s.cxx.o'",
+                        c[2], c[2]);
+    compile_ok(cmd);
+    free(cmd);
+    for (int k = 0; k < 3; k++)
+        free(c[k]);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     char *dir = tu_strf("%s/specs", tu_src_root());
@@ -478,6 +528,7 @@ int main(void)
         cmocka_unit_test(test_libtcc),       cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_jit_cc),       cmocka_unit_test(test_jit_units_warn_free),
         cmocka_unit_test(test_prelude_math), cmocka_unit_test(test_vec_gates_bits),
+        cmocka_unit_test(test_no_bias_warn_free),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_free_list(specs, nspecs);

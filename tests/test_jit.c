@@ -674,9 +674,10 @@ static void unit_has(Rnnc *r, const char *a, const char *b)
 /* The forward's steps with one live sequence (a batch of one; a packed batch's longest
  * sequence alone at its end, shorter than T or not) run wide tiles on panels of W_hh^T,
  * every other step from the last panel, and with a batch of one the lower of two stacked
- * LSTM layers carries the upper one's input projection (the plan's feed): libtcc's bits
- * all the same, as for a batch that never has one sequence alone. Layers with wide tiles of 16 and
- * 32 units, two to four panels, in a stack (the upper one's input 64 wide) and both directions.
+ * LSTM layers of tiles of 16 units carries the upper one's input projection (the plan's
+ * feed): libtcc's bits all the same, as for a batch that never has one sequence alone.
+ * Layers with wide tiles of 16 and 32 units (an LSTM's of eight vectors), two to four
+ * panels, in stacks (the upper ones' inputs 64 and 48 wide) and both directions.
  * The forward in parts, whose parts find a sequence alone at different steps, is test_numeric's.
  */
 static void test_wide_tiles(void **state)
@@ -686,19 +687,22 @@ static void test_wide_tiles(void **state)
         "name: wide\ninput_size: 6\nlayers:\n"
         "  - name: a\n    cell: lstm\n    hidden_size: 64\n    num_layers: 2\n"
         "  - name: b\n    cell: gru\n    hidden_size: 64\n"
-        "  - name: c\n    cell: lstm\n    hidden_size: 48\n    bidirectional: true\n";
+        "  - name: c\n    cell: lstm\n    hidden_size: 48\n    bidirectional: true\n"
+        "  - name: d\n    cell: lstm\n    hidden_size: 48\n    num_layers: 2\n";
     Rnnc r;
     rnnc_init(&r);
     assert_int_equal(rnnc_load_text(&r, "wide.yaml", text), 0);
-    int w16 = 0, w32 = 0, feed = 0;
-    for (int l = 0; l < r.plan->nlayers; l++) {
+    int w16 = 0, w32 = 0, feed = 0, nl = r.plan->nlayers;
+    for (int l = 0; l < nl; l++) {
         w16 |= r.plan->layers[l].tile_w == 16, w32 |= r.plan->layers[l].tile_w == 32;
         feed += r.plan->layers[l].feed;
     }
     assert_true(w16 && w32); /* tiles of 16 and 32 units: the path is taken */
-    /* a's first layer carries its second's projection; not b's GRU nor c's two directions */
-    assert_true(r.plan->layers[0].feed && r.plan->layers[1].fed && feed == 1);
-    unit_has(&r, "blk_a_l0_twf_16(", "for (int t0 = pre, i0 = 0; t0 < T;) {");
+    assert_int_equal(r.plan->layers[0].tile_w, 32); /* a's: eight vectors, 32 KiB panels */
+    /* d's first layer carries its second's projection; not a's (tiles of eight vectors), b's
+     * GRU nor c's two directions */
+    assert_true(r.plan->layers[nl - 2].feed && r.plan->layers[nl - 1].fed && feed == 1);
+    unit_has(&r, "blk_d_l0_twf_16(", "for (int t0 = pre, i0 = 0; t0 < T;) {");
     rnnc_fini(&r);
     enum { B = 4 };
     /* alone for 13 steps (two groups of five carried, then the pass), 9 (one, its last
@@ -787,6 +791,20 @@ static void test_fused_forward(void **state)
     unit_has(&r, "const int fuse = bs[0] >= 12;", ", fuse ? xs : 0); break;");
     rnnc_fini(&r);
     fused_cases(text64, 9);
+    /* without biases: the tiles' accumulators start from W_ih^T x alone (zeros, and a GRU's
+     * n without b_hn), in vectors where the unit has them; a batch of one in wide tiles */
+    static const char nobias[] = "name: fused\ninput_size: 20\nbatch_first: true\nlayers:\n"
+                                 "  - name: a\n    cell: lstm\n    hidden_size: 132\n"
+                                 "    bias: false\n"
+                                 "  - name: d\n    cell: gru\n    hidden_size: 176\n"
+                                 "    bias: false\n"
+                                 "  - name: e\n    cell: lstm\n    hidden_size: 64\n"
+                                 "    bias: false\n";
+    fused_cases(nobias, 9);
+    enum { B1 = 1 };
+    const int one[2][B1] = {{9}, {5}};
+    const int nb1[2] = {1, 1};
+    forwards_match(nobias, B1, 9, 2, one[0], nb1);
 }
 
 /* Two blocked LSTM layers, the first streaming 6 MiB or more a step (pf_next), the second

@@ -365,14 +365,6 @@ static void vec_copy(real *dst, const real *src, long n)
 #else
 #define RNNC_TILE
 #endif
-/* With AVX-512 and MADD fused, a one-sequence layer's tiles carry the next
- * layer's input projection, in intrinsics of that fused multiply-add. */
-#if defined(__GNUC__) && defined(__AVX512F__) && defined(__FP_FAST_FMAF) && !defined(RNNC_STRICT)
-#include <immintrin.h>
-#define RNNC_FEED 1
-#else
-#define RNNC_FEED 0
-#endif
 
 /* rnn layer 0: columns [j0, j0 + 64) of b + W_ih^T x for 6 pairs. */
 RNNC_TILE static void blk_rnn_l0_pt6_64(const real *w, const real *wp, long ks, int j0,
@@ -416,71 +408,82 @@ RNNC_TILE static void blk_rnn_l0_pt1_64(const real *w, const real *wp, long ks, 
             ps[s][j0 + j] = acc[s][j];
 }
 
-/* rnn layer 0: units [u0, u0 + 16) of one step for 1 sequence. */
-RNNC_TILE static void blk_rnn_l0_tw_16(const real *w, const real *wp, int u0,
+/* rnn layer 0: units [u0, u0 + 32) of one step for 1 sequence. */
+RNNC_TILE static void blk_rnn_l0_tw_32(const real *w, const real *wp, int u0,
     real *const *ps, const real *const *hp, real *const *ho, real *const *cs)
 {
     (void)w;
-    real acc[1][64];
+    real acc[1][128];
+#if defined(RNNC_VL)
     for (int s = 0; s < 1; s++)
-        for (int j = 0; j < 16; j++) {
-            acc[s][0 + j] = ps[s][0 + u0 + j];
-            acc[s][16 + j] = ps[s][64 + u0 + j];
-            acc[s][32 + j] = ps[s][128 + u0 + j];
-            acc[s][48 + j] = ps[s][192 + u0 + j];
+        for (int j = 0; j < 32; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][64 + u0 + j]), RV_STORE(&acc[s][32 + j], t_);
+            RV_LOAD(t_, &ps[s][128 + u0 + j]), RV_STORE(&acc[s][64 + j], t_);
+            RV_LOAD(t_, &ps[s][192 + u0 + j]), RV_STORE(&acc[s][96 + j], t_);
         }
+#else
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 32; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][32 + j] = ps[s][64 + u0 + j];
+            acc[s][64 + j] = ps[s][128 + u0 + j];
+            acc[s][96 + j] = ps[s][192 + u0 + j];
+        }
+#endif
     for (int k = 0; k < 64; k++) {
-        const real *wk = wp + (long)k * 64;
+        const real *wk = wp + (long)k * 128;
         for (int s = 0; s < 1; s++) {
             const real v = hp[s][k];
-            for (int j = 0; j < 16; j++) {
+            for (int j = 0; j < 32; j++) {
                 acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
-                acc[s][16 + j] = MADD(acc[s][16 + j], wk[16 + j], v);
                 acc[s][32 + j] = MADD(acc[s][32 + j], wk[32 + j], v);
-                acc[s][48 + j] = MADD(acc[s][48 + j], wk[48 + j], v);
+                acc[s][64 + j] = MADD(acc[s][64 + j], wk[64 + j], v);
+                acc[s][96 + j] = MADD(acc[s][96 + j], wk[96 + j], v);
             }
         }
     }
 #if defined(RNNC_VL)
-    { /* 1 vectors of 16 units, each stage of a gate over all of them */
-        rvec vi[1], vf[1], vg[1], vo[1], vc[1];
+    { /* 2 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[2], vf[2], vg[2], vo[2], vc[2];
         for (int s = 0; s < 1; s++)
-            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+            for (int v = 0, q = s * 2; v < 2; v++, q++) {
                 RV_LOAD(vi[q], &acc[s][16 * v]);
-                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
-                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
-                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][64 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][96 + 16 * v]);
             }
-        rv_sigmoid_n(vi + 0, 1);
-        rv_sigmoid_n(vf + 0, 1);
-        rv_tanh_n(vg + 0, 1);
-        rv_sigmoid_n(vo + 0, 1);
+        rv_sigmoid_n(vi + 0, 2);
+        rv_sigmoid_n(vf + 0, 2);
+        rv_tanh_n(vg + 0, 2);
+        rv_sigmoid_n(vo + 0, 2);
         for (int s = 0; s < 1; s++)
-            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+            for (int v = 0, q = s * 2; v < 2; v++, q++) {
                 RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
                 RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
-        rv_tanh_n(vc + 0, 1);
+        rv_tanh_n(vc + 0, 2);
         for (int s = 0; s < 1; s++)
-            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+            for (int v = 0, q = s * 2; v < 2; v++, q++) {
                 vc[q] = vo[q] * vc[q];
                 RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
             }
     }
 #else
     for (int s = 0; s < 1; s++) {
-        real g[64];
-        for (int j = 0; j < 64; j++)
+        real g[128];
+        for (int j = 0; j < 128; j++)
             g[j] = acc[s][j];
         real *h = ho[s] + u0;
         real *c = cs[s] + u0;
-        for (int j = 0; j < 16; j++) {
+        for (int j = 0; j < 32; j++) {
             {
                 const real i = act_sigmoid(g[j]);
-                const real f = act_sigmoid(g[16 + j]);
-                const real gg = act_tanh(g[32 + j]);
-                const real o = act_sigmoid(g[48 + j]);
+                const real f = act_sigmoid(g[32 + j]);
+                const real gg = act_tanh(g[64 + j]);
+                const real o = act_sigmoid(g[96 + j]);
                 c[j] = f * c[j] + i * gg;
                 h[j] = o * act_tanh(c[j]);
             }
@@ -488,94 +491,6 @@ RNNC_TILE static void blk_rnn_l0_tw_16(const real *w, const real *wp, int u0,
     }
 #endif
 }
-
-#if RNNC_FEED
-/* rnn layer 0: blk_rnn_l0_tw_16, with terms [k0, k0 + 16) of columns [jc, jc + 64)
- * of the next layer's projection for 5 pairs (fw, fb: its W_ih^T and b at jc). */
-RNNC_TILE static void blk_rnn_l0_twf_16(const real *wp, int u0, real *const *ps,
-    const real *const *hp, real *const *ho, real *const *cs, const real *fb, const real *fw,
-    const real *const *fx, real *const *fp, int k0)
-{
-    real acc[1][64];
-    __m512 a[4], f[5][4];
-    a[0] = _mm512_loadu_ps(ps[0] + 0 + u0);
-    a[1] = _mm512_loadu_ps(ps[0] + 64 + u0);
-    a[2] = _mm512_loadu_ps(ps[0] + 128 + u0);
-    a[3] = _mm512_loadu_ps(ps[0] + 192 + u0);
-    for (int s = 0; s < 5; s++)
-        for (int i = 0; i < 4; i++)
-            f[s][i] = _mm512_loadu_ps((k0 ? fp[s] : fb) + 16 * i);
-    for (int q = 0; q < 16; q++) {
-        for (int k = 4 * q; k < 4 * q + 4; k++) {
-            const real *wk = wp + (long)k * 64;
-            const __m512 v = _mm512_set1_ps(hp[0][k]);
-            for (int i = 0; i < 4; i++)
-                a[i] = _mm512_fmadd_ps(_mm512_loadu_ps(wk + 16 * i), v, a[i]);
-        }
-        const real *xk = fw + (long)(k0 + q) * 256;
-        const __m512 x0 = _mm512_loadu_ps(xk), x1 = _mm512_loadu_ps(xk + 16);
-        const __m512 x2 = _mm512_loadu_ps(xk + 32), x3 = _mm512_loadu_ps(xk + 48);
-        for (int s = 0; s < 5; s++) {
-            const __m512 v = _mm512_set1_ps(fx[s][k0 + q]);
-            f[s][0] = _mm512_fmadd_ps(x0, v, f[s][0]);
-            f[s][1] = _mm512_fmadd_ps(x1, v, f[s][1]);
-            f[s][2] = _mm512_fmadd_ps(x2, v, f[s][2]);
-            f[s][3] = _mm512_fmadd_ps(x3, v, f[s][3]);
-        }
-    }
-    for (int s = 0; s < 5; s++)
-        for (int i = 0; i < 4; i++)
-            _mm512_storeu_ps(fp[s] + 16 * i, f[s][i]);
-    for (int i = 0; i < 4; i++)
-        _mm512_storeu_ps(acc[0] + 16 * i, a[i]);
-#if defined(RNNC_VL)
-    { /* 1 vectors of 16 units, each stage of a gate over all of them */
-        rvec vi[1], vf[1], vg[1], vo[1], vc[1];
-        for (int s = 0; s < 1; s++)
-            for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vi[q], &acc[s][16 * v]);
-                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
-                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
-                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
-            }
-        rv_sigmoid_n(vi + 0, 1);
-        rv_sigmoid_n(vf + 0, 1);
-        rv_tanh_n(vg + 0, 1);
-        rv_sigmoid_n(vo + 0, 1);
-        for (int s = 0; s < 1; s++)
-            for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
-                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
-                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
-            }
-        rv_tanh_n(vc + 0, 1);
-        for (int s = 0; s < 1; s++)
-            for (int v = 0, q = s * 1; v < 1; v++, q++) {
-                vc[q] = vo[q] * vc[q];
-                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
-            }
-    }
-#else
-    for (int s = 0; s < 1; s++) {
-        real g[64];
-        for (int j = 0; j < 64; j++)
-            g[j] = acc[s][j];
-        real *h = ho[s] + u0;
-        real *c = cs[s] + u0;
-        for (int j = 0; j < 16; j++) {
-            {
-                const real i = act_sigmoid(g[j]);
-                const real f = act_sigmoid(g[16 + j]);
-                const real gg = act_tanh(g[32 + j]);
-                const real o = act_sigmoid(g[48 + j]);
-                c[j] = f * c[j] + i * gg;
-                h[j] = o * act_tanh(c[j]);
-            }
-        }
-    }
-#endif
-}
-#endif
 
 /* rnn layer 0: units [u0, u0 + 16) of one step for 1 sequence. */
 RNNC_TILE static void blk_rnn_l0_t1_16(const real *w, const real *wp, int u0,
@@ -583,6 +498,16 @@ RNNC_TILE static void blk_rnn_l0_t1_16(const real *w, const real *wp, int u0,
 {
     (void)w;
     real acc[1][64];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][64 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &ps[s][128 + u0 + j]), RV_STORE(&acc[s][32 + j], t_);
+            RV_LOAD(t_, &ps[s][192 + u0 + j]), RV_STORE(&acc[s][48 + j], t_);
+        }
+#else
     for (int s = 0; s < 1; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
@@ -590,6 +515,7 @@ RNNC_TILE static void blk_rnn_l0_t1_16(const real *w, const real *wp, int u0,
             acc[s][32 + j] = ps[s][128 + u0 + j];
             acc[s][48 + j] = ps[s][192 + u0 + j];
         }
+#endif
     for (int k = 0; k < 64; k++) {
         const real *wk = wp + (long)k * 256;
         for (int s = 0; s < 1; s++) {
@@ -656,6 +582,16 @@ RNNC_TILE static void blk_rnn_l0_t2_16(const real *w, const real *wp, int u0,
 {
     (void)w;
     real acc[2][64];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 2; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][64 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &ps[s][128 + u0 + j]), RV_STORE(&acc[s][32 + j], t_);
+            RV_LOAD(t_, &ps[s][192 + u0 + j]), RV_STORE(&acc[s][48 + j], t_);
+        }
+#else
     for (int s = 0; s < 2; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
@@ -663,6 +599,7 @@ RNNC_TILE static void blk_rnn_l0_t2_16(const real *w, const real *wp, int u0,
             acc[s][32 + j] = ps[s][128 + u0 + j];
             acc[s][48 + j] = ps[s][192 + u0 + j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[2][4];
@@ -759,6 +696,16 @@ RNNC_TILE static void blk_rnn_l0_t3_16(const real *w, const real *wp, int u0,
 {
     (void)w;
     real acc[3][64];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 3; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][64 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &ps[s][128 + u0 + j]), RV_STORE(&acc[s][32 + j], t_);
+            RV_LOAD(t_, &ps[s][192 + u0 + j]), RV_STORE(&acc[s][48 + j], t_);
+        }
+#else
     for (int s = 0; s < 3; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
@@ -766,6 +713,7 @@ RNNC_TILE static void blk_rnn_l0_t3_16(const real *w, const real *wp, int u0,
             acc[s][32 + j] = ps[s][128 + u0 + j];
             acc[s][48 + j] = ps[s][192 + u0 + j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[3][4];
@@ -862,6 +810,16 @@ RNNC_TILE static void blk_rnn_l0_t4_16(const real *w, const real *wp, int u0,
 {
     (void)w;
     real acc[4][64];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 4; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][64 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &ps[s][128 + u0 + j]), RV_STORE(&acc[s][32 + j], t_);
+            RV_LOAD(t_, &ps[s][192 + u0 + j]), RV_STORE(&acc[s][48 + j], t_);
+        }
+#else
     for (int s = 0; s < 4; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
@@ -869,6 +827,7 @@ RNNC_TILE static void blk_rnn_l0_t4_16(const real *w, const real *wp, int u0,
             acc[s][32 + j] = ps[s][128 + u0 + j];
             acc[s][48 + j] = ps[s][192 + u0 + j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[4][4];
@@ -988,6 +947,16 @@ RNNC_TILE static void blk_rnn_l0_t5_16(const real *w, const real *wp, int u0,
 {
     (void)w;
     real acc[5][64];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 5; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][64 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &ps[s][128 + u0 + j]), RV_STORE(&acc[s][32 + j], t_);
+            RV_LOAD(t_, &ps[s][192 + u0 + j]), RV_STORE(&acc[s][48 + j], t_);
+        }
+#else
     for (int s = 0; s < 5; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
@@ -995,6 +964,7 @@ RNNC_TILE static void blk_rnn_l0_t5_16(const real *w, const real *wp, int u0,
             acc[s][32 + j] = ps[s][128 + u0 + j];
             acc[s][48 + j] = ps[s][192 + u0 + j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[5][4];
@@ -1114,6 +1084,16 @@ RNNC_TILE static void blk_rnn_l0_t6_16(const real *w, const real *wp, int u0,
 {
     (void)w;
     real acc[6][64];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 6; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][64 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &ps[s][128 + u0 + j]), RV_STORE(&acc[s][32 + j], t_);
+            RV_LOAD(t_, &ps[s][192 + u0 + j]), RV_STORE(&acc[s][48 + j], t_);
+        }
+#else
     for (int s = 0; s < 6; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
@@ -1121,6 +1101,7 @@ RNNC_TILE static void blk_rnn_l0_t6_16(const real *w, const real *wp, int u0,
             acc[s][32 + j] = ps[s][128 + u0 + j];
             acc[s][48 + j] = ps[s][192 + u0 + j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[6][4];
@@ -1239,21 +1220,11 @@ RNNC_TILE static void blk_rnn_l0_t6_16(const real *w, const real *wp, int u0,
  * strides; h (B, 64) and c (B, H) carry the state; xp (B, T, 256) is scratch. */
 static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
     real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h, real *c,
-    real *xp, int reverse, const real *wn, int *pre, const real *wt)
+    real *xp, int reverse, const real *wt)
 {
     const real *xs[6], *hp[6];
     real *ps[6], *ho[6];
     real *cs_[6];
-    *pre = 0;
-#if RNNC_FEED
-    /* one sequence: its tiles carry the next layer's projection (emit_feed_tile) */
-    const int feed = bs[0] == 1 && !reverse;
-    int fsub = 16, fend = 0; /* the group's next part; its last step + 1 */
-    const real *fx[5] = {0};
-    real *fp[5] = {0};
-#else
-    (void)wn;
-#endif
     /* the input projections of every live pair: chunks of 4914 pairs (their inputs
      * stay in L2), each against every 64-column panel of W_ih^T */
     for (int t0 = 0, i0 = 0; t0 < T;) {
@@ -1293,7 +1264,7 @@ static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
         const int t = reverse ? T - 1 - s : s, n = bs[t];
         const int nt = (n + 5) / 6; /* tiles of sequences, as even as can be */
         int m;
-        if (n == 1) { /* one sequence: tiles of 16 units, more chains at once */
+        if (n == 1) { /* one sequence: tiles of 32 units, more chains at once */
             const int i = 0;
             m = 1;
             for (int q = 0; q < m; q++) {
@@ -1303,34 +1274,11 @@ static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
                 ho[q] = y + b * ysb + t * yst;
                 cs_[q] = c + (long)b * 64;
             }
-            for (int v = 0; v < 64; v += 16) {
-                const int u0 = s & 1 ? 48 - v : v; /* odd steps from the last panel */
-#if RNNC_FEED
-                if (fsub < 16) {
-                    const int jc = fsub / 4 * 64;
-                    real *fq[5];
-                    for (int q = 0; q < 5; q++)
-                        fq[q] = fp[q] + jc;
-                    blk_rnn_l0_twf_16(wt + (long)u0 * 256, u0, ps, hp, ho, cs_, wn + 0 + jc, wn + 256 + jc,
-                        fx, fq, fsub % 4 * 16);
-                    if (++fsub == 16)
-                        *pre = fend;
-                    continue;
-                }
-#endif
-                blk_rnn_l0_tw_16(w, wt + (long)u0 * 256, u0, ps, hp, ho, cs_);
+            for (int v = 0; v < 64; v += 32) {
+                const int u0 = s & 1 ? 32 - v : v; /* odd steps from the last panel */
+                blk_rnn_l0_tw_32(w, wt + (long)u0 * 256, u0, ps, hp, ho, cs_);
             }
             vec_copy(h + (long)perm[0] * 64, ho[0], 64);
-#if RNNC_FEED
-            if (feed && s % 5 == 4) {
-                const int b = perm[0];
-                fsub = 0, fend = s + 1;
-                for (int q = 0; q < 5; q++) {
-                    fx[q] = y + b * ysb + (s - 4 + q) * yst;
-                    fp[q] = xp + ((long)b * T + s - 4 + q) * 256;
-                }
-            }
-#endif
             continue;
         }
         for (int v = 0; v < 64; v += 16) {
@@ -1415,71 +1363,82 @@ RNNC_TILE static void blk_rnn_l1_pt1_64(const real *w, const real *wp, long ks, 
             ps[s][j0 + j] = acc[s][j];
 }
 
-/* rnn layer 1: units [u0, u0 + 16) of one step for 1 sequence. */
-RNNC_TILE static void blk_rnn_l1_tw_16(const real *w, const real *wp, int u0,
+/* rnn layer 1: units [u0, u0 + 32) of one step for 1 sequence. */
+RNNC_TILE static void blk_rnn_l1_tw_32(const real *w, const real *wp, int u0,
     real *const *ps, const real *const *hp, real *const *ho, real *const *cs)
 {
     (void)w;
-    real acc[1][64];
+    real acc[1][128];
+#if defined(RNNC_VL)
     for (int s = 0; s < 1; s++)
-        for (int j = 0; j < 16; j++) {
-            acc[s][0 + j] = ps[s][0 + u0 + j];
-            acc[s][16 + j] = ps[s][64 + u0 + j];
-            acc[s][32 + j] = ps[s][128 + u0 + j];
-            acc[s][48 + j] = ps[s][192 + u0 + j];
+        for (int j = 0; j < 32; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][64 + u0 + j]), RV_STORE(&acc[s][32 + j], t_);
+            RV_LOAD(t_, &ps[s][128 + u0 + j]), RV_STORE(&acc[s][64 + j], t_);
+            RV_LOAD(t_, &ps[s][192 + u0 + j]), RV_STORE(&acc[s][96 + j], t_);
         }
+#else
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 32; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][32 + j] = ps[s][64 + u0 + j];
+            acc[s][64 + j] = ps[s][128 + u0 + j];
+            acc[s][96 + j] = ps[s][192 + u0 + j];
+        }
+#endif
     for (int k = 0; k < 64; k++) {
-        const real *wk = wp + (long)k * 64;
+        const real *wk = wp + (long)k * 128;
         for (int s = 0; s < 1; s++) {
             const real v = hp[s][k];
-            for (int j = 0; j < 16; j++) {
+            for (int j = 0; j < 32; j++) {
                 acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
-                acc[s][16 + j] = MADD(acc[s][16 + j], wk[16 + j], v);
                 acc[s][32 + j] = MADD(acc[s][32 + j], wk[32 + j], v);
-                acc[s][48 + j] = MADD(acc[s][48 + j], wk[48 + j], v);
+                acc[s][64 + j] = MADD(acc[s][64 + j], wk[64 + j], v);
+                acc[s][96 + j] = MADD(acc[s][96 + j], wk[96 + j], v);
             }
         }
     }
 #if defined(RNNC_VL)
-    { /* 1 vectors of 16 units, each stage of a gate over all of them */
-        rvec vi[1], vf[1], vg[1], vo[1], vc[1];
+    { /* 2 vectors of 16 units, each stage of a gate over all of them */
+        rvec vi[2], vf[2], vg[2], vo[2], vc[2];
         for (int s = 0; s < 1; s++)
-            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+            for (int v = 0, q = s * 2; v < 2; v++, q++) {
                 RV_LOAD(vi[q], &acc[s][16 * v]);
-                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
-                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
-                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+                RV_LOAD(vf[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][64 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][96 + 16 * v]);
             }
-        rv_sigmoid_n(vi + 0, 1);
-        rv_sigmoid_n(vf + 0, 1);
-        rv_tanh_n(vg + 0, 1);
-        rv_sigmoid_n(vo + 0, 1);
+        rv_sigmoid_n(vi + 0, 2);
+        rv_sigmoid_n(vf + 0, 2);
+        rv_tanh_n(vg + 0, 2);
+        rv_sigmoid_n(vo + 0, 2);
         for (int s = 0; s < 1; s++)
-            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+            for (int v = 0, q = s * 2; v < 2; v++, q++) {
                 RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
                 vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
                 RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
             }
-        rv_tanh_n(vc + 0, 1);
+        rv_tanh_n(vc + 0, 2);
         for (int s = 0; s < 1; s++)
-            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+            for (int v = 0, q = s * 2; v < 2; v++, q++) {
                 vc[q] = vo[q] * vc[q];
                 RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
             }
     }
 #else
     for (int s = 0; s < 1; s++) {
-        real g[64];
-        for (int j = 0; j < 64; j++)
+        real g[128];
+        for (int j = 0; j < 128; j++)
             g[j] = acc[s][j];
         real *h = ho[s] + u0;
         real *c = cs[s] + u0;
-        for (int j = 0; j < 16; j++) {
+        for (int j = 0; j < 32; j++) {
             {
                 const real i = act_sigmoid(g[j]);
-                const real f = act_sigmoid(g[16 + j]);
-                const real gg = act_tanh(g[32 + j]);
-                const real o = act_sigmoid(g[48 + j]);
+                const real f = act_sigmoid(g[32 + j]);
+                const real gg = act_tanh(g[64 + j]);
+                const real o = act_sigmoid(g[96 + j]);
                 c[j] = f * c[j] + i * gg;
                 h[j] = o * act_tanh(c[j]);
             }
@@ -1494,6 +1453,16 @@ RNNC_TILE static void blk_rnn_l1_t1_16(const real *w, const real *wp, int u0,
 {
     (void)w;
     real acc[1][64];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][64 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &ps[s][128 + u0 + j]), RV_STORE(&acc[s][32 + j], t_);
+            RV_LOAD(t_, &ps[s][192 + u0 + j]), RV_STORE(&acc[s][48 + j], t_);
+        }
+#else
     for (int s = 0; s < 1; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
@@ -1501,6 +1470,7 @@ RNNC_TILE static void blk_rnn_l1_t1_16(const real *w, const real *wp, int u0,
             acc[s][32 + j] = ps[s][128 + u0 + j];
             acc[s][48 + j] = ps[s][192 + u0 + j];
         }
+#endif
     for (int k = 0; k < 64; k++) {
         const real *wk = wp + (long)k * 256;
         for (int s = 0; s < 1; s++) {
@@ -1567,6 +1537,16 @@ RNNC_TILE static void blk_rnn_l1_t2_16(const real *w, const real *wp, int u0,
 {
     (void)w;
     real acc[2][64];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 2; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][64 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &ps[s][128 + u0 + j]), RV_STORE(&acc[s][32 + j], t_);
+            RV_LOAD(t_, &ps[s][192 + u0 + j]), RV_STORE(&acc[s][48 + j], t_);
+        }
+#else
     for (int s = 0; s < 2; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
@@ -1574,6 +1554,7 @@ RNNC_TILE static void blk_rnn_l1_t2_16(const real *w, const real *wp, int u0,
             acc[s][32 + j] = ps[s][128 + u0 + j];
             acc[s][48 + j] = ps[s][192 + u0 + j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[2][4];
@@ -1670,6 +1651,16 @@ RNNC_TILE static void blk_rnn_l1_t3_16(const real *w, const real *wp, int u0,
 {
     (void)w;
     real acc[3][64];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 3; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][64 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &ps[s][128 + u0 + j]), RV_STORE(&acc[s][32 + j], t_);
+            RV_LOAD(t_, &ps[s][192 + u0 + j]), RV_STORE(&acc[s][48 + j], t_);
+        }
+#else
     for (int s = 0; s < 3; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
@@ -1677,6 +1668,7 @@ RNNC_TILE static void blk_rnn_l1_t3_16(const real *w, const real *wp, int u0,
             acc[s][32 + j] = ps[s][128 + u0 + j];
             acc[s][48 + j] = ps[s][192 + u0 + j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[3][4];
@@ -1773,6 +1765,16 @@ RNNC_TILE static void blk_rnn_l1_t4_16(const real *w, const real *wp, int u0,
 {
     (void)w;
     real acc[4][64];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 4; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][64 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &ps[s][128 + u0 + j]), RV_STORE(&acc[s][32 + j], t_);
+            RV_LOAD(t_, &ps[s][192 + u0 + j]), RV_STORE(&acc[s][48 + j], t_);
+        }
+#else
     for (int s = 0; s < 4; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
@@ -1780,6 +1782,7 @@ RNNC_TILE static void blk_rnn_l1_t4_16(const real *w, const real *wp, int u0,
             acc[s][32 + j] = ps[s][128 + u0 + j];
             acc[s][48 + j] = ps[s][192 + u0 + j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[4][4];
@@ -1899,6 +1902,16 @@ RNNC_TILE static void blk_rnn_l1_t5_16(const real *w, const real *wp, int u0,
 {
     (void)w;
     real acc[5][64];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 5; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][64 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &ps[s][128 + u0 + j]), RV_STORE(&acc[s][32 + j], t_);
+            RV_LOAD(t_, &ps[s][192 + u0 + j]), RV_STORE(&acc[s][48 + j], t_);
+        }
+#else
     for (int s = 0; s < 5; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
@@ -1906,6 +1919,7 @@ RNNC_TILE static void blk_rnn_l1_t5_16(const real *w, const real *wp, int u0,
             acc[s][32 + j] = ps[s][128 + u0 + j];
             acc[s][48 + j] = ps[s][192 + u0 + j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[5][4];
@@ -2025,6 +2039,16 @@ RNNC_TILE static void blk_rnn_l1_t6_16(const real *w, const real *wp, int u0,
 {
     (void)w;
     real acc[6][64];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 6; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][64 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &ps[s][128 + u0 + j]), RV_STORE(&acc[s][32 + j], t_);
+            RV_LOAD(t_, &ps[s][192 + u0 + j]), RV_STORE(&acc[s][48 + j], t_);
+        }
+#else
     for (int s = 0; s < 6; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
@@ -2032,6 +2056,7 @@ RNNC_TILE static void blk_rnn_l1_t6_16(const real *w, const real *wp, int u0,
             acc[s][32 + j] = ps[s][128 + u0 + j];
             acc[s][48 + j] = ps[s][192 + u0 + j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[6][4];
@@ -2150,14 +2175,14 @@ RNNC_TILE static void blk_rnn_l1_t6_16(const real *w, const real *wp, int u0,
  * strides; h (B, 64) and c (B, H) carry the state; xp (B, T, 256) is scratch. */
 static void blk_rnn_l1_seq(const real *w, const real *x, long xsb, long xst,
     real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h, real *c,
-    real *xp, int reverse, int pre, const real *wt)
+    real *xp, int reverse, const real *wt)
 {
     const real *xs[6], *hp[6];
     real *ps[6], *ho[6];
     real *cs_[6];
     /* the input projections of every live pair: chunks of 768 pairs (their inputs
      * stay in L2), each against every 64-column panel of W_ih^T */
-    for (int t0 = pre, i0 = 0; t0 < T;) {
+    for (int t0 = 0, i0 = 0; t0 < T;) {
         int t1 = t0, i1 = i0, n;
         for (int m = 0; m < 768 && t1 < T;) {
             if (i1 >= bs[t1]) {
@@ -2194,7 +2219,7 @@ static void blk_rnn_l1_seq(const real *w, const real *x, long xsb, long xst,
         const int t = reverse ? T - 1 - s : s, n = bs[t];
         const int nt = (n + 5) / 6; /* tiles of sequences, as even as can be */
         int m;
-        if (n == 1) { /* one sequence: tiles of 16 units, more chains at once */
+        if (n == 1) { /* one sequence: tiles of 32 units, more chains at once */
             const int i = 0;
             m = 1;
             for (int q = 0; q < m; q++) {
@@ -2204,9 +2229,9 @@ static void blk_rnn_l1_seq(const real *w, const real *x, long xsb, long xst,
                 ho[q] = y + b * ysb + t * yst;
                 cs_[q] = c + (long)b * 64;
             }
-            for (int v = 0; v < 64; v += 16) {
-                const int u0 = s & 1 ? 48 - v : v; /* odd steps from the last panel */
-                blk_rnn_l1_tw_16(w, wt + (long)u0 * 256, u0, ps, hp, ho, cs_);
+            for (int v = 0; v < 64; v += 32) {
+                const int u0 = s & 1 ? 32 - v : v; /* odd steps from the last panel */
+                blk_rnn_l1_tw_32(w, wt + (long)u0 * 256, u0, ps, hp, ho, cs_);
             }
             vec_copy(h + (long)perm[0] * 64, ho[0], 64);
             continue;
@@ -2470,20 +2495,20 @@ void seq_classifier_pack(const real *p, real *pw)
                 pw[52224 + k * 5 + r] = p[52736 + r * 64 + k];
     for (long j = 0; j < 5; j++)
         pw[52544 + j] = p[53056 + j];
-    /* rnn layer 0: W_hh^T again, in its one-sequence tiles' panels of 16 units */
-    for (long ub = 0; ub < 64; ub += 16) {
+    /* rnn layer 0: W_hh^T again, in its one-sequence tiles' panels of 32 units */
+    for (long ub = 0; ub < 64; ub += 32) {
         const real *ws = pw + 2816 + ub;
-        const long ud = 64 - ub < 16 ? 64 - ub : 16;
+        const long ud = 64 - ub < 32 ? 64 - ub : 32;
         real *wd = pw + 52560 + ub * 256;
         for (long k = 0; k < 64; k++)
             for (long q = 0; q < 4; q++)
                 for (long u = 0; u < ud; u++)
                     wd[(k * 4 + q) * ud + u] = ws[k * 256 + q * 64 + u];
     }
-    /* rnn layer 1: W_hh^T again, in its one-sequence tiles' panels of 16 units */
-    for (long ub = 0; ub < 64; ub += 16) {
+    /* rnn layer 1: W_hh^T again, in its one-sequence tiles' panels of 32 units */
+    for (long ub = 0; ub < 64; ub += 32) {
         const real *ws = pw + 35840 + ub;
-        const long ud = 64 - ub < 16 ? 64 - ub : 16;
+        const long ud = 64 - ub < 32 ? 64 - ub : 32;
         real *wd = pw + 68944 + ub * 256;
         for (long k = 0; k < 64; k++)
             for (long q = 0; q < 4; q++)
@@ -2536,7 +2561,6 @@ int seq_classifier_forward_par(const real *w, const real *x, const int *lengths,
     }
     if (sync) /* no part writes y before every part has cleared its own */
         sync(ctx);
-    int fpre0 = 0;
     {
         const int *sp = pp, *sq = pbs, sn = np;
         /* rnn layer 0 */
@@ -2549,7 +2573,7 @@ int seq_classifier_forward_par(const real *w, const real *x, const int *lengths,
         else
             vec_zero(c, (long)B * 64);
         blk_rnn_l0_seq(w + 0, x, (long)T * 10, 10,
-            buf[0], (long)T * 64, 64, T, sq, sp, h, c, xp, 0, w + 19200, &fpre0, w + 52560);
+            buf[0], (long)T * 64, 64, T, sq, sp, h, c, xp, 0, w + 52560);
         for (int i = 0; i < sn; i++) {
             const int b = sp[i];
             if (h_n)
@@ -2572,7 +2596,7 @@ int seq_classifier_forward_par(const real *w, const real *x, const int *lengths,
         else
             vec_zero(c, (long)B * 64);
         blk_rnn_l1_seq(w + 19200, buf[0], (long)T * 64, 64,
-            buf[1], (long)T * 64, 64, T, sq, sp, h, c, xp, 0, fpre0, w + 68944);
+            buf[1], (long)T * 64, 64, T, sq, sp, h, c, xp, 0, w + 68944);
         for (int i = 0; i < sn; i++) {
             const int b = sp[i];
             if (h_n)

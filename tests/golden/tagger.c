@@ -456,12 +456,22 @@ RNNC_TILE static void blk_encoder_l0_t1_16(const real *w, const real *wp, int u0
 {
     const real *bhn = w + 72 + u0;
     real acc[1][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 1; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
     for (int k = 0; k < 24; k++) {
         const real *wk = wp + (long)k * 72;
         for (int s = 0; s < 1; s++) {
@@ -568,12 +578,22 @@ RNNC_TILE static void blk_encoder_l0_t2_16(const real *w, const real *wp, int u0
 {
     const real *bhn = w + 72 + u0;
     real acc[2][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 2; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 2; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[2][3];
@@ -707,12 +727,22 @@ RNNC_TILE static void blk_encoder_l0_t3_16(const real *w, const real *wp, int u0
 {
     const real *bhn = w + 72 + u0;
     real acc[3][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 3; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 3; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[3][3];
@@ -846,12 +876,22 @@ RNNC_TILE static void blk_encoder_l0_t4_16(const real *w, const real *wp, int u0
 {
     const real *bhn = w + 72 + u0;
     real acc[4][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 4; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 4; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[4][3];
@@ -985,12 +1025,22 @@ RNNC_TILE static void blk_encoder_l0_t5_16(const real *w, const real *wp, int u0
 {
     const real *bhn = w + 72 + u0;
     real acc[5][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 5; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 5; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[5][3];
@@ -1124,12 +1174,22 @@ RNNC_TILE static void blk_encoder_l0_t6_16(const real *w, const real *wp, int u0
 {
     const real *bhn = w + 72 + u0;
     real acc[6][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 6; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 6; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[6][3];
@@ -1263,12 +1323,22 @@ RNNC_TILE static void blk_encoder_l0_t7_16(const real *w, const real *wp, int u0
 {
     const real *bhn = w + 72 + u0;
     real acc[7][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 7; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 7; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[7][3];
@@ -1402,12 +1472,22 @@ RNNC_TILE static void blk_encoder_l0_t8_16(const real *w, const real *wp, int u0
 {
     const real *bhn = w + 72 + u0;
     real acc[8][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 8; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 8; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[8][3];
@@ -1767,12 +1847,22 @@ RNNC_TILE static void blk_encoder_l1_t1_16(const real *w, const real *wp, int u0
 {
     const real *bhn = w + 72 + u0;
     real acc[1][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 1; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
     for (int k = 0; k < 24; k++) {
         const real *wk = wp + (long)k * 72;
         for (int s = 0; s < 1; s++) {
@@ -1879,12 +1969,22 @@ RNNC_TILE static void blk_encoder_l1_t2_16(const real *w, const real *wp, int u0
 {
     const real *bhn = w + 72 + u0;
     real acc[2][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 2; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 2; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[2][3];
@@ -2018,12 +2118,22 @@ RNNC_TILE static void blk_encoder_l1_t3_16(const real *w, const real *wp, int u0
 {
     const real *bhn = w + 72 + u0;
     real acc[3][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 3; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 3; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[3][3];
@@ -2157,12 +2267,22 @@ RNNC_TILE static void blk_encoder_l1_t4_16(const real *w, const real *wp, int u0
 {
     const real *bhn = w + 72 + u0;
     real acc[4][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 4; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 4; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[4][3];
@@ -2296,12 +2416,22 @@ RNNC_TILE static void blk_encoder_l1_t5_16(const real *w, const real *wp, int u0
 {
     const real *bhn = w + 72 + u0;
     real acc[5][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 5; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 5; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[5][3];
@@ -2435,12 +2565,22 @@ RNNC_TILE static void blk_encoder_l1_t6_16(const real *w, const real *wp, int u0
 {
     const real *bhn = w + 72 + u0;
     real acc[6][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 6; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 6; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[6][3];
@@ -2574,12 +2714,22 @@ RNNC_TILE static void blk_encoder_l1_t7_16(const real *w, const real *wp, int u0
 {
     const real *bhn = w + 72 + u0;
     real acc[7][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 7; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 7; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[7][3];
@@ -2713,12 +2863,22 @@ RNNC_TILE static void blk_encoder_l1_t8_16(const real *w, const real *wp, int u0
 {
     const real *bhn = w + 72 + u0;
     real acc[8][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 8; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 8; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[8][3];

@@ -636,12 +636,22 @@ RNNC_TILE static void blk_encoder_l0_t1_16(const real *w, const real *wp, int u0
 {
     const real *bhn = w + 72 + u0;
     real acc[1][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 1; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
     for (int k = 0; k < 24; k++) {
         const real *wk = wp + (long)k * 72;
         for (int s = 0; s < 1; s++) {
@@ -748,12 +758,22 @@ RNNC_TILE static void blk_encoder_l0_t2_16(const real *w, const real *wp, int u0
 {
     const real *bhn = w + 72 + u0;
     real acc[2][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 2; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 2; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[2][3];
@@ -887,12 +907,22 @@ RNNC_TILE static void blk_encoder_l0_t3_16(const real *w, const real *wp, int u0
 {
     const real *bhn = w + 72 + u0;
     real acc[3][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 3; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 3; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[3][3];
@@ -1026,12 +1056,22 @@ RNNC_TILE static void blk_encoder_l0_t4_16(const real *w, const real *wp, int u0
 {
     const real *bhn = w + 72 + u0;
     real acc[4][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 4; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 4; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[4][3];
@@ -1165,12 +1205,22 @@ RNNC_TILE static void blk_encoder_l0_t5_16(const real *w, const real *wp, int u0
 {
     const real *bhn = w + 72 + u0;
     real acc[5][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 5; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 5; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[5][3];
@@ -1304,12 +1354,22 @@ RNNC_TILE static void blk_encoder_l0_t6_16(const real *w, const real *wp, int u0
 {
     const real *bhn = w + 72 + u0;
     real acc[6][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 6; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 6; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[6][3];
@@ -1443,12 +1503,22 @@ RNNC_TILE static void blk_encoder_l0_t7_16(const real *w, const real *wp, int u0
 {
     const real *bhn = w + 72 + u0;
     real acc[7][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 7; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 7; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[7][3];
@@ -1582,12 +1652,22 @@ RNNC_TILE static void blk_encoder_l0_t8_16(const real *w, const real *wp, int u0
 {
     const real *bhn = w + 72 + u0;
     real acc[8][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 8; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 8; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[8][3];
@@ -1863,12 +1943,22 @@ RNNC_TILE static void blk_encoder_l0_tc1_16(const real *w, const real *wp, int u
 {
     const real *bhn = w + 72 + u0;
     real acc[1][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 1; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
     for (int k = 0; k < 24; k++) {
         const real *wk = wp + (long)k * 72;
         for (int s = 0; s < 1; s++) {
@@ -1997,12 +2087,22 @@ RNNC_TILE static void blk_encoder_l0_tc2_16(const real *w, const real *wp, int u
 {
     const real *bhn = w + 72 + u0;
     real acc[2][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 2; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 2; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[2][3];
@@ -2158,12 +2258,22 @@ RNNC_TILE static void blk_encoder_l0_tc3_16(const real *w, const real *wp, int u
 {
     const real *bhn = w + 72 + u0;
     real acc[3][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 3; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 3; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[3][3];
@@ -2319,12 +2429,22 @@ RNNC_TILE static void blk_encoder_l0_tc4_16(const real *w, const real *wp, int u
 {
     const real *bhn = w + 72 + u0;
     real acc[4][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 4; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 4; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[4][3];
@@ -2480,12 +2600,22 @@ RNNC_TILE static void blk_encoder_l0_tc5_16(const real *w, const real *wp, int u
 {
     const real *bhn = w + 72 + u0;
     real acc[5][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 5; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 5; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[5][3];
@@ -2641,12 +2771,22 @@ RNNC_TILE static void blk_encoder_l0_tc6_16(const real *w, const real *wp, int u
 {
     const real *bhn = w + 72 + u0;
     real acc[6][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 6; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 6; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[6][3];
@@ -2802,12 +2942,22 @@ RNNC_TILE static void blk_encoder_l0_tc7_16(const real *w, const real *wp, int u
 {
     const real *bhn = w + 72 + u0;
     real acc[7][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 7; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 7; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[7][3];
@@ -2963,12 +3113,22 @@ RNNC_TILE static void blk_encoder_l0_tc8_16(const real *w, const real *wp, int u
 {
     const real *bhn = w + 72 + u0;
     real acc[8][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 8; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 8; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[8][3];
@@ -4043,12 +4203,22 @@ RNNC_TILE static void blk_encoder_l1_t1_16(const real *w, const real *wp, int u0
 {
     const real *bhn = w + 72 + u0;
     real acc[1][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 1; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
     for (int k = 0; k < 24; k++) {
         const real *wk = wp + (long)k * 72;
         for (int s = 0; s < 1; s++) {
@@ -4155,12 +4325,22 @@ RNNC_TILE static void blk_encoder_l1_t2_16(const real *w, const real *wp, int u0
 {
     const real *bhn = w + 72 + u0;
     real acc[2][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 2; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 2; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[2][3];
@@ -4294,12 +4474,22 @@ RNNC_TILE static void blk_encoder_l1_t3_16(const real *w, const real *wp, int u0
 {
     const real *bhn = w + 72 + u0;
     real acc[3][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 3; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 3; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[3][3];
@@ -4433,12 +4623,22 @@ RNNC_TILE static void blk_encoder_l1_t4_16(const real *w, const real *wp, int u0
 {
     const real *bhn = w + 72 + u0;
     real acc[4][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 4; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 4; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[4][3];
@@ -4572,12 +4772,22 @@ RNNC_TILE static void blk_encoder_l1_t5_16(const real *w, const real *wp, int u0
 {
     const real *bhn = w + 72 + u0;
     real acc[5][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 5; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 5; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[5][3];
@@ -4711,12 +4921,22 @@ RNNC_TILE static void blk_encoder_l1_t6_16(const real *w, const real *wp, int u0
 {
     const real *bhn = w + 72 + u0;
     real acc[6][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 6; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 6; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[6][3];
@@ -4850,12 +5070,22 @@ RNNC_TILE static void blk_encoder_l1_t7_16(const real *w, const real *wp, int u0
 {
     const real *bhn = w + 72 + u0;
     real acc[7][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 7; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 7; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[7][3];
@@ -4989,12 +5219,22 @@ RNNC_TILE static void blk_encoder_l1_t8_16(const real *w, const real *wp, int u0
 {
     const real *bhn = w + 72 + u0;
     real acc[8][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 8; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 8; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[8][3];
@@ -5270,12 +5510,22 @@ RNNC_TILE static void blk_encoder_l1_tc1_16(const real *w, const real *wp, int u
 {
     const real *bhn = w + 72 + u0;
     real acc[1][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 1; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 1; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
     for (int k = 0; k < 24; k++) {
         const real *wk = wp + (long)k * 72;
         for (int s = 0; s < 1; s++) {
@@ -5404,12 +5654,22 @@ RNNC_TILE static void blk_encoder_l1_tc2_16(const real *w, const real *wp, int u
 {
     const real *bhn = w + 72 + u0;
     real acc[2][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 2; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 2; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[2][3];
@@ -5565,12 +5825,22 @@ RNNC_TILE static void blk_encoder_l1_tc3_16(const real *w, const real *wp, int u
 {
     const real *bhn = w + 72 + u0;
     real acc[3][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 3; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 3; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[3][3];
@@ -5726,12 +5996,22 @@ RNNC_TILE static void blk_encoder_l1_tc4_16(const real *w, const real *wp, int u
 {
     const real *bhn = w + 72 + u0;
     real acc[4][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 4; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 4; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[4][3];
@@ -5887,12 +6167,22 @@ RNNC_TILE static void blk_encoder_l1_tc5_16(const real *w, const real *wp, int u
 {
     const real *bhn = w + 72 + u0;
     real acc[5][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 5; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 5; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[5][3];
@@ -6048,12 +6338,22 @@ RNNC_TILE static void blk_encoder_l1_tc6_16(const real *w, const real *wp, int u
 {
     const real *bhn = w + 72 + u0;
     real acc[6][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 6; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 6; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[6][3];
@@ -6209,12 +6509,22 @@ RNNC_TILE static void blk_encoder_l1_tc7_16(const real *w, const real *wp, int u
 {
     const real *bhn = w + 72 + u0;
     real acc[7][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 7; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 7; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[7][3];
@@ -6370,12 +6680,22 @@ RNNC_TILE static void blk_encoder_l1_tc8_16(const real *w, const real *wp, int u
 {
     const real *bhn = w + 72 + u0;
     real acc[8][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 8; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
     for (int s = 0; s < 8; s++)
         for (int j = 0; j < 16; j++) {
             acc[s][0 + j] = ps[s][0 + u0 + j];
             acc[s][16 + j] = ps[s][24 + u0 + j];
             acc[s][32 + j] = bhn[j];
         }
+#endif
 #if defined(RNNC_TILE_V)
     {
         rvec va[8][3];
