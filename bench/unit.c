@@ -5,9 +5,12 @@
  * the unit `rnnc SPEC -o OUT.c` writes instead (and OUT.h). pf-next and no-pf-next give every
  * blocked layer plan.h's pf_next, or take it away, whatever its size: bench/bounds.sh times a
  * layer the other way round as to the next panel, with the code the generator writes.
+ * tile-w=N gives every layer with one-sequence tiles (plan.h's tile_w) tiles of N units
+ * where N is a multiple of 16 that splits H into two panels or more, and the feeds
+ * (plan_feeds) that width implies: bench/bounds.sh times S1 in the tiles it had before.
  *
- *   rnnc-unit SPEC [train] [tcc] [pf-next|no-pf-next] > unit.c
- *   rnnc-unit SPEC [pf-next|no-pf-next] -o OUT.c
+ *   rnnc-unit SPEC [train] [tcc] [pf-next|no-pf-next] [tile-w=N] > unit.c
+ *   rnnc-unit SPEC [pf-next|no-pf-next] [tile-w=N] -o OUT.c
  *
  * Exit status: 0, 1 when the spec does not load or a file cannot be written (diagnostics on
  * stderr), 2 on bad usage.
@@ -22,7 +25,7 @@
 
 int main(int argc, char **argv)
 {
-    int train = 0, tcc = 0, pf = -1;
+    int train = 0, tcc = 0, pf = -1, tw = 0;
     const char *out = NULL;
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "train") == 0)
@@ -31,14 +34,17 @@ int main(int argc, char **argv)
             tcc = 1;
         else if (strcmp(argv[i], "pf-next") == 0 || strcmp(argv[i], "no-pf-next") == 0)
             pf = argv[i][0] == 'p';
+        else if (strncmp(argv[i], "tile-w=", 7) == 0 && atoi(argv[i] + 7) > 0 &&
+                 atoi(argv[i] + 7) % 16 == 0)
+            tw = atoi(argv[i] + 7);
         else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
             out = argv[++i];
         else
             argc = 0; /* a word none of these: usage */
     }
     if (argc < 2 || (out && (train || tcc))) {
-        fprintf(stderr, "usage: rnnc-unit SPEC [train] [tcc] [pf-next|no-pf-next]\n"
-                        "       rnnc-unit SPEC [pf-next|no-pf-next] -o OUT.c\n");
+        fprintf(stderr, "usage: rnnc-unit SPEC [train] [tcc] [pf-next|no-pf-next] [tile-w=N]\n"
+                        "       rnnc-unit SPEC [pf-next|no-pf-next] [tile-w=N] -o OUT.c\n");
         return 2;
     }
     Rnnc r;
@@ -51,6 +57,13 @@ int main(int argc, char **argv)
             PlanLayer *L = (PlanLayer *)&r.plan->layers[l];
             L->pf_next = pf && L->blocked;
         }
+        for (int l = 0; tw && l < r.plan->nlayers; l++) {
+            PlanLayer *L = (PlanLayer *)&r.plan->layers[l];
+            if (L->tile_w && L->H % tw == 0 && tw < L->H)
+                L->tile_w = tw;
+        }
+        if (tw)
+            plan_feeds((Plan *)r.plan);
         if (out)
             rc = write_unit(out, r.plan, &r.diag) == 0 ? 0 : 1;
         else if (emit_unit_jit(r.plan, train, tcc, &u, &r.diag) == 0) {

@@ -363,7 +363,22 @@ Plan *plan_build(Arena *a, DiagList *d, const Net *net)
         L->bz_ring =
             L->split && L->block->dirs == 1 && i > 0 && p->layers[i - 1].block->dirs == 1 ? 2 : 1;
     }
-    for (int i = 0; i + 1 < p->nlayers; i++) { /* feed and fed: plan.h */
+    plan_feeds(p);
+    if (plan_layouts(a, p) < 0) {
+        diag_error(d, span_none(), "out of memory");
+        return NULL;
+    }
+    p->deploy_work_bytes = plan_scratch_reals(p, 1, net->max_seq_len) * p->real_size;
+    return p;
+}
+
+/* Which layers carry the next one's input projection (feed) and which are carried (fed):
+ * plan.h. Again after a bench tool changes tile_w (bench/unit.c). */
+void plan_feeds(Plan *p)
+{
+    for (int i = 0; i < p->nlayers; i++)
+        p->layers[i].feed = p->layers[i].fed = 0;
+    for (int i = 0; i + 1 < p->nlayers; i++) {
         PlanLayer *L = &p->layers[i], *U = &p->layers[i + 1];
         /* in one block the two share G, H (Hr = H, a multiple of tile_w) and the next one's
          * input is H wide: G*H is a multiple of 64 (an LSTM's tile_w 16, an RNN's 64: tiles
@@ -374,12 +389,6 @@ Plan *plan_build(Arena *a, DiagList *d, const Net *net)
                   L->block->dirs == 1 && U->block == L->block && U->tile_w;
         U->fed = L->feed;
     }
-    if (plan_layouts(a, p) < 0) {
-        diag_error(d, span_none(), "out of memory");
-        return NULL;
-    }
-    p->deploy_work_bytes = plan_scratch_reals(p, 1, net->max_seq_len) * p->real_size;
-    return p;
 }
 
 long plan_blk_wh(const PlanLayer *L)

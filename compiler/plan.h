@@ -174,6 +174,7 @@ Plan *plan_build(Arena *a, DiagList *d, const Net *net);
 /* Where W_hh^T's panels start in a blocked layer's pk_blk: after W_ih^T's (I * G*H reals),
  * or at once for a GRU, whose tiles never take x (pack writes no W_ih^T panels for it). */
 long plan_blk_wh(const PlanLayer *L);
+void plan_feeds(Plan *p);
 
 /* Reals of layout l for B sequences of T steps (its ints rounded up to reals first, an
  * aligned layout's to 64 bytes), and where its region k starts, in reals from the block's
