@@ -8,9 +8,10 @@
 # and the divisions gone, the rest of the gates kept). At batch 1 (S1, S2: LSTM(10, 64, 2
 # layers), GRU(10, 64)) the weights are in L2 already, and the L2 variant is left out; S1 is
 # also timed in the one-sequence tiles of 16 units it had before its tiles of 32 (four
-# vectors of accumulators, not eight; its first layer then carries the second's input
-# projection), and, where the unit has that feed, without it (RNNC_FEED 0: the projection
-# pass alone, the same numbers). "step" is S1's streaming step: the unit
+# vectors of accumulators, not eight), with the second layer's input projection in its own
+# pass and carried by the first layer's tiles as it was before (rnnc-unit's feed-lstm: the
+# same numbers), and, where the unit as built has a feed, without it (RNNC_FEED 0). "step"
+# is S1's streaming step: the unit
 # `rnnc SPEC -o --weights` writes (random weights baked in), one step a call, from L2 as the
 # table's step row, with its rows read from L1, and without activations. M1, L1 and step are
 # also timed with the gates' divisions made multiplications. M1, L1 and lstm-I-H-B (one LSTM
@@ -45,7 +46,7 @@ lstm-*-*-*)
     }
     L=1 reps=1 cell=lstm vs="model pf sv"
     ;;
-S1) I=10 H=64 L=2 B=1 reps=20 cell=lstm vs="model nf l1 na vw w16" ;;
+S1) I=10 H=64 L=2 B=1 reps=20 cell=lstm vs="model nf l1 na vw w16 w16f" ;;
 S2) I=10 H=64 L=1 B=1 reps=40 cell=gru vs="model l1 na" ;;
 step) I=10 H=64 L=2 B=1 reps=20 cell=lstm vs="model l1 na nd r0 r1 vw" ;;
 *)
@@ -120,9 +121,14 @@ sed -e '/^#pragma GCC target("prefer-vector-width=512")$/d' "$d/model.c" >"$d/vw
 # of eight vectors carry none, and the variant is left out)
 sed -e 's/^#define RNNC_FEED 1$/#define RNNC_FEED 0/' "$d/model.c" >"$d/nf.c"
 if cmp -s "$d/model.c" "$d/nf.c"; then vs=$(echo "$vs" | sed 's/ nf / /'); fi
-# the one-sequence tiles of 16 units (four vectors of accumulators) and the feed they allow,
-# as plan.c chose them before 2026-12-02's second session
-case " $vs " in *" w16 "*) "$root/build/rnnc-unit" "$d/bench.yaml" tile-w=16 -o "$d/w16.c" ;; esac
+# the one-sequence tiles of 16 units (four vectors of accumulators), the second layer's
+# projection apart, and carried by the first's tiles as plan.c chose before 2026-12-02's
+# second session
+case " $vs " in *" w16 "*)
+    "$root/build/rnnc-unit" "$d/bench.yaml" tile-w=16 -o "$d/w16.c"
+    "$root/build/rnnc-unit" "$d/bench.yaml" tile-w=16 feed-lstm -o "$d/w16f.c"
+    ;;
+esac
 for v in $vs; do
     if cmp -s "$d/model.c" "$d/$v.c" && [ "$v" != model ]; then
         echo "bench/bounds.sh: the $v variant matched nothing in the generated code" >&2
@@ -149,9 +155,10 @@ name = {"model": "as built", "l2": "weights in L2 (two panels)", "l1": "weights 
         "na": "gates without activations", "nf": "projection pass alone",
         "nd": "gates without divisions", "pf": sys.argv[3], "sv": "products written as scalars",
         "r0": "rows not asked for ahead", "r1": "rows asked for ahead",
-        "vw": "gcc's own vector width", "w16": "one-sequence tiles of 16 units"}
-for v in [v for v in ("model", "nf", "l2", "l1", "na", "nd", "pf", "sv", "r0", "r1", "vw", "w16")
-          if v in m]:
+        "vw": "gcc's own vector width", "w16": "one-sequence tiles of 16 units",
+        "w16f": "tiles of 16 with the feed"}
+for v in [v for v in ("model", "nf", "l2", "l1", "na", "nd", "pf", "sv", "r0", "r1", "vw", "w16",
+                      "w16f") if v in m]:
     print("%s %-30s %10.*f us  %.3f of as built  (%d rounds)" % (sys.argv[2], name[v],
           1 if m[v] >= 10 else 3, m[v], m[v] / m["model"], len(t[v])))
 PY

@@ -7,10 +7,12 @@
  * layer the other way round as to the next panel, with the code the generator writes.
  * tile-w=N gives every layer with one-sequence tiles (plan.h's tile_w) tiles of N units
  * where N is a multiple of 16 that splits H into two panels or more, and the feeds
- * (plan_feeds) that width implies: bench/bounds.sh times S1 in the tiles it had before.
+ * (plan_feeds) that width implies; feed-lstm lets LSTM layers carry the next one's
+ * projection as RNN layers do: bench/bounds.sh times S1 in the tiles it had before, with
+ * and without that feed.
  *
- *   rnnc-unit SPEC [train] [tcc] [pf-next|no-pf-next] [tile-w=N] > unit.c
- *   rnnc-unit SPEC [pf-next|no-pf-next] [tile-w=N] -o OUT.c
+ *   rnnc-unit SPEC [train] [tcc] [pf-next|no-pf-next] [tile-w=N] [feed-lstm] > unit.c
+ *   rnnc-unit SPEC [pf-next|no-pf-next] [tile-w=N] [feed-lstm] -o OUT.c
  *
  * Exit status: 0, 1 when the spec does not load or a file cannot be written (diagnostics on
  * stderr), 2 on bad usage.
@@ -25,7 +27,7 @@
 
 int main(int argc, char **argv)
 {
-    int train = 0, tcc = 0, pf = -1, tw = 0;
+    int train = 0, tcc = 0, pf = -1, tw = 0, feed_lstm = 0;
     const char *out = NULL;
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "train") == 0)
@@ -37,14 +39,19 @@ int main(int argc, char **argv)
         else if (strncmp(argv[i], "tile-w=", 7) == 0 && atoi(argv[i] + 7) > 0 &&
                  atoi(argv[i] + 7) % 16 == 0)
             tw = atoi(argv[i] + 7);
+        else if (strcmp(argv[i], "feed-lstm") == 0)
+            feed_lstm = 1;
         else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
             out = argv[++i];
         else
             argc = 0; /* a word none of these: usage */
     }
     if (argc < 2 || (out && (train || tcc))) {
-        fprintf(stderr, "usage: rnnc-unit SPEC [train] [tcc] [pf-next|no-pf-next] [tile-w=N]\n"
-                        "       rnnc-unit SPEC [pf-next|no-pf-next] [tile-w=N] -o OUT.c\n");
+        fprintf(stderr,
+                "usage: rnnc-unit SPEC [train] [tcc] [pf-next|no-pf-next] [tile-w=N]\n"
+                "           [feed-lstm]\n"
+                "       rnnc-unit SPEC [pf-next|no-pf-next] [tile-w=N] [feed-lstm]\n"
+                "           -o OUT.c\n");
         return 2;
     }
     Rnnc r;
@@ -62,8 +69,8 @@ int main(int argc, char **argv)
             if (L->tile_w && L->H % tw == 0 && tw < L->H)
                 L->tile_w = tw;
         }
-        if (tw)
-            plan_feeds((Plan *)r.plan);
+        if (tw || feed_lstm)
+            plan_feeds((Plan *)r.plan, feed_lstm);
         if (out)
             rc = write_unit(out, r.plan, &r.diag) == 0 ? 0 : 1;
         else if (emit_unit_jit(r.plan, train, tcc, &u, &r.diag) == 0) {

@@ -363,7 +363,7 @@ Plan *plan_build(Arena *a, DiagList *d, const Net *net)
         L->bz_ring =
             L->split && L->block->dirs == 1 && i > 0 && p->layers[i - 1].block->dirs == 1 ? 2 : 1;
     }
-    plan_feeds(p);
+    plan_feeds(p, 0);
     if (plan_layouts(a, p) < 0) {
         diag_error(d, span_none(), "out of memory");
         return NULL;
@@ -373,19 +373,24 @@ Plan *plan_build(Arena *a, DiagList *d, const Net *net)
 }
 
 /* Which layers carry the next one's input projection (feed) and which are carried (fed):
- * plan.h. Again after a bench tool changes tile_w (bench/unit.c). */
-void plan_feeds(Plan *p)
+ * plan.h. Again after a bench tool changes tile_w (bench/unit.c), which may also let LSTMs
+ * carry it (lstm) to time them that way. */
+void plan_feeds(Plan *p, int lstm)
 {
     for (int i = 0; i < p->nlayers; i++)
         p->layers[i].feed = p->layers[i].fed = 0;
     for (int i = 0; i + 1 < p->nlayers; i++) {
         PlanLayer *L = &p->layers[i], *U = &p->layers[i + 1];
         /* in one block the two share G, H (Hr = H, a multiple of tile_w) and the next one's
-         * input is H wide: G*H is a multiple of 64 (an LSTM's tile_w 16, an RNN's 64: tiles
-         * of four vectors; the tiles of eight carry none), its 64-column chunks in parts of
-         * H/4 terms (G*H/16 parts) fit the 5 H/tile_w tiles of a group's five steps, and
-         * rows of its projection fit in this layer's */
-        L->feed = !L->fed && p->real_size == 4 && L->tile_w && L->G * L->tile_w == 64 &&
+         * input is H wide: G*H is a multiple of 64 (an RNN's tile_w 64: four vectors), its
+         * 64-column chunks in parts of H/4 terms (G*H/16 parts) fit the 5 H/tile_w tiles of
+         * a group's five steps, and rows of its projection fit in this layer's. An RNN's
+         * only: an LSTM's tiles of 16 units (four vectors too) took longer carrying it than
+         * with the pass apart once their accumulators started from vector copies
+         * (LSTM(10, 48, 2 layers) 1.10x, S1 in such tiles 1.02x; RNN(10, 256, 2 layers)
+         * 0.99x: bench/HISTORY.md) */
+        int cell_ok = L->block->cell == CELL_RNN || (lstm && L->block->cell == CELL_LSTM);
+        L->feed = !L->fed && p->real_size == 4 && cell_ok && L->tile_w && L->G * L->tile_w == 64 &&
                   L->block->dirs == 1 && U->block == L->block && U->tile_w;
         U->fed = L->feed;
     }

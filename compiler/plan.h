@@ -125,9 +125,9 @@ typedef struct PlanLayer {
     int pf_next;       /* blocked, and a step streams 6 MiB or more of its panels (W_ih^T and
                           W_hh^T): each tile of sequences asks for a share of the next units'
                           panel into L2 while it reads its own (tile.c's emit_rec_tiles) */
-    int feed, fed;     /* feed: a float layer with wide tiles of four vectors (an LSTM's,
-                          an RNN's) whose next layer (same block, one direction) has wide
-                          tiles and so a projection pass; with one
+    int feed, fed;     /* feed: a float RNN layer (not an LSTM: plan.c's plan_feeds) with
+                          wide tiles of four vectors whose next layer (same block, one
+                          direction) has wide tiles and so a projection pass; with one
                           sequence, each of its wide tiles also takes a part of the next
                           layer's input projection, for the steps five at a time behind it
                           (tile.c's emit_feed_tile), whose multiply-adds go where the wide
@@ -174,7 +174,7 @@ Plan *plan_build(Arena *a, DiagList *d, const Net *net);
 /* Where W_hh^T's panels start in a blocked layer's pk_blk: after W_ih^T's (I * G*H reals),
  * or at once for a GRU, whose tiles never take x (pack writes no W_ih^T panels for it). */
 long plan_blk_wh(const PlanLayer *L);
-void plan_feeds(Plan *p);
+void plan_feeds(Plan *p, int lstm);
 
 /* Reals of layout l for B sequences of T steps (its ints rounded up to reals first, an
  * aligned layout's to 64 bytes), and where its region k starts, in reals from the block's

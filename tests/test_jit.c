@@ -674,10 +674,10 @@ static void unit_has(Rnnc *r, const char *a, const char *b)
 /* The forward's steps with one live sequence (a batch of one; a packed batch's longest
  * sequence alone at its end, shorter than T or not) run wide tiles on panels of W_hh^T,
  * every other step from the last panel, and with a batch of one the lower of two stacked
- * LSTM layers of tiles of 16 units carries the upper one's input projection (the plan's
- * feed): libtcc's bits all the same, as for a batch that never has one sequence alone.
- * Layers with wide tiles of 16 and 32 units (an LSTM's of eight vectors), two to four
- * panels, in stacks (the upper ones' inputs 64 and 48 wide) and both directions.
+ * RNN layers carries the upper one's input projection (the plan's feed): libtcc's bits
+ * all the same, as for a batch that never has one sequence alone. Layers with wide tiles
+ * of 16, 32 (an LSTM's of eight vectors) and 64 units, two to four panels, in stacks (the
+ * upper ones' inputs 64 and 128 wide) and both directions.
  * The forward in parts, whose parts find a sequence alone at different steps, is test_numeric's.
  */
 static void test_wide_tiles(void **state)
@@ -688,7 +688,7 @@ static void test_wide_tiles(void **state)
         "  - name: a\n    cell: lstm\n    hidden_size: 64\n    num_layers: 2\n"
         "  - name: b\n    cell: gru\n    hidden_size: 64\n"
         "  - name: c\n    cell: lstm\n    hidden_size: 48\n    bidirectional: true\n"
-        "  - name: d\n    cell: lstm\n    hidden_size: 48\n    num_layers: 2\n";
+        "  - name: d\n    cell: rnn\n    hidden_size: 128\n    num_layers: 2\n";
     Rnnc r;
     rnnc_init(&r);
     assert_int_equal(rnnc_load_text(&r, "wide.yaml", text), 0);
@@ -699,10 +699,10 @@ static void test_wide_tiles(void **state)
     }
     assert_true(w16 && w32); /* tiles of 16 and 32 units: the path is taken */
     assert_int_equal(r.plan->layers[0].tile_w, 32); /* a's: eight vectors, 32 KiB panels */
-    /* d's first layer carries its second's projection; not a's (tiles of eight vectors), b's
-     * GRU nor c's two directions */
+    /* d's first layer carries its second's projection; not a's LSTM (tiles of eight
+     * vectors), b's GRU nor c's LSTM both ways */
     assert_true(r.plan->layers[nl - 2].feed && r.plan->layers[nl - 1].fed && feed == 1);
-    unit_has(&r, "blk_d_l0_twf_16(", "for (int t0 = pre, i0 = 0; t0 < T;) {");
+    unit_has(&r, "blk_d_l0_twf_64(", "for (int t0 = pre, i0 = 0; t0 < T;) {");
     rnnc_fini(&r);
     enum { B = 4 };
     /* alone for 13 steps (two groups of five carried, then the pass), 9 (one, its last
@@ -712,15 +712,15 @@ static void test_wide_tiles(void **state)
                              {10, 0, 0, 0}, {11, 0, 0, 0}};
     const int nb[10] = {1, B, B, 1, B, 1, 1, 1, 1, 1};
     forwards_match(text, B, 13, 10, lens[0], nb);
-    /* deeper stacks: layers 0 and 2 of four LSTM layers feed 1 and 3 (a layer fed feeds
-     * none), and of three tanh RNN layers (wide tiles of 64 units) 0 feeds 1 */
+    /* deeper stacks: layers 0 and 2 of four tanh RNN layers (wide tiles of 64 units) feed 1
+     * and 3 (a layer fed feeds none), and none of three LSTM layers (tiles of 16) */
     static const char deep[] =
         "name: deep\ninput_size: 6\nlayers:\n"
-        "  - name: a\n    cell: lstm\n    hidden_size: 32\n    num_layers: 4\n"
-        "  - name: b\n    cell: rnn\n    hidden_size: 128\n    num_layers: 3\n";
+        "  - name: a\n    cell: rnn\n    hidden_size: 128\n    num_layers: 4\n"
+        "  - name: b\n    cell: lstm\n    hidden_size: 32\n    num_layers: 3\n";
     rnnc_init(&r);
     assert_int_equal(rnnc_load_text(&r, "deep.yaml", deep), 0);
-    static const int want_feed[7] = {1, 0, 1, 0, 1, 0, 0}, want_fed[7] = {0, 1, 0, 1, 0, 1, 0};
+    static const int want_feed[7] = {1, 0, 1, 0, 0, 0, 0}, want_fed[7] = {0, 1, 0, 1, 0, 0, 0};
     assert_int_equal(r.plan->nlayers, 7);
     for (int l = 0; l < 7; l++) {
         assert_int_equal(r.plan->layers[l].feed, want_feed[l]);

@@ -608,8 +608,8 @@ enum { FEED_PAIRS = 5, FEED_PARTS = 4 };
  * multiply-add, half of them from L2 (this L1 does not keep a layer's W_hh^T), and leaves
  * the multiply-add units idle about half its time; the projection's multiply-adds, each
  * load of W_ih^T shared by the pairs, go in between, one of its terms after every four of
- * the tile's. The loads bound both, so it gains little: S1's forward 2 % faster than with
- * the pass apart (bench/bounds.sh S1's "projection pass alone").
+ * the tile's. The loads bound both, so it gains little: an RNN's forward 0-1 % faster than
+ * with the pass apart (an LSTM's slower: plan.c's plan_feeds gives it RNNs alone).
  * Each output sees its terms in the order of the tile's and of the pass's own (<fn>_pt), so
  * the same bits. In AVX-512 intrinsics: as loops, gcc kept the accumulators in memory. */
 static void emit_feed_tile(Emitter *e, const PlanLayer *L)
