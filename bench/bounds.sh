@@ -20,7 +20,8 @@
 # for it (L1) without those prefetches, one whose layers stream too little to ask (M1) with
 # them, each written by the generator with plan.h's pf_next flipped (rnnc-unit's pf-next);
 # and built with RNNC_NO_TILE_V, the products of blocks of sequences as scalar loops (before
-# prelude.c's RNNC_TILE_V: gcc folds the weight loads of blocks of four or fewer). S1 and
+# prelude.c's RNNC_TILE_V: gcc folds the weight loads of blocks of four or fewer); M1 and L1
+# also in tiles of at most six sequences (rnnc-unit's tile-s=6), not seven. S1 and
 # step are also built without the prelude's 512-bit request to gcc (its own vector width),
 # and step with its rows asked for ahead and without (RNNC_PREFETCH_ROWS 1 and 0).
 # Interleaved, pinned to core 1, medians.
@@ -35,8 +36,8 @@ set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 n=${2:-3}
 case $1 in
-M1) I=128 H=256 L=2 B=32 reps=3 cell=lstm vs="model l2 l1 na nd pf sv" ;;
-L1) I=512 H=512 L=1 B=64 reps=1 cell=lstm vs="model l2 l1 na nd pf sv" ;;
+M1) I=128 H=256 L=2 B=32 reps=3 cell=lstm vs="model l2 l1 na nd pf sv s6" ;;
+L1) I=512 H=512 L=1 B=64 reps=1 cell=lstm vs="model l2 l1 na nd pf sv s6" ;;
 lstm-*-*-*)
     I=$(echo "$1" | cut -d- -f2) H=$(echo "$1" | cut -d- -f3) B=$(echo "$1" | cut -d- -f4-)
     case "$I-$H-$B" in *[!0-9-]* | -* | *--* | *- | *-*-*-*) I= ;; esac
@@ -110,6 +111,9 @@ else
 fi
 # the products of blocks of sequences written as scalars, as before RNNC_TILE_V (prelude.c)
 { echo '#define RNNC_NO_TILE_V 1'; cat "$d/model.c"; } >"$d/sv.c"
+# tiles of at most six sequences, as before 2026-12-02's second session (seven now: M1's 32
+# in five tiles, not six)
+case " $vs " in *" s6 "*) "$root/build/rnnc-unit" "$d/bench.yaml" tile-s=6 -o "$d/s6.c" ;; esac
 # the one-sequence products' rows asked for ahead, or not, whatever the core (prelude.c's
 # RNNC_PREFETCH_ROWS: on by default off Intel's cores); one of the two is the unit as built
 { echo '#define RNNC_PREFETCH_ROWS 0'; cat "$d/model.c"; } >"$d/r0.c"
@@ -156,9 +160,9 @@ name = {"model": "as built", "l2": "weights in L2 (two panels)", "l1": "weights 
         "nd": "gates without divisions", "pf": sys.argv[3], "sv": "products written as scalars",
         "r0": "rows not asked for ahead", "r1": "rows asked for ahead",
         "vw": "gcc's own vector width", "w16": "one-sequence tiles of 16 units",
-        "w16f": "tiles of 16 with the feed"}
-for v in [v for v in ("model", "nf", "l2", "l1", "na", "nd", "pf", "sv", "r0", "r1", "vw", "w16",
-                      "w16f") if v in m]:
+        "w16f": "tiles of 16 with the feed", "s6": "tiles of six sequences"}
+for v in [v for v in ("model", "nf", "l2", "l1", "na", "nd", "pf", "sv", "s6", "r0", "r1", "vw",
+                      "w16", "w16f") if v in m]:
     print("%s %-30s %10.*f us  %.3f of as built  (%d rounds)" % (sys.argv[2], name[v],
           1 if m[v] >= 10 else 3, m[v], m[v] / m["model"], len(t[v])))
 PY

@@ -9,10 +9,12 @@
  * where N is a multiple of 16 that splits H into two panels or more, and the feeds
  * (plan_feeds) that width implies; feed-lstm lets LSTM layers carry the next one's
  * projection as RNN layers do: bench/bounds.sh times S1 in the tiles it had before, with
- * and without that feed.
+ * and without that feed. tile-s=N gives every tiled layer tiles of at most N sequences
+ * (plan.h's tile_s; bench/bounds.sh times M1 and L1 in the six they had before).
  *
- *   rnnc-unit SPEC [train] [tcc] [pf-next|no-pf-next] [tile-w=N] [feed-lstm] > unit.c
- *   rnnc-unit SPEC [pf-next|no-pf-next] [tile-w=N] [feed-lstm] -o OUT.c
+ *   rnnc-unit SPEC [train] [tcc] [pf-next|no-pf-next] [tile-w=N] [feed-lstm] [tile-s=N]
+ *       > unit.c
+ *   rnnc-unit SPEC [pf-next|no-pf-next] [tile-w=N] [feed-lstm] [tile-s=N] -o OUT.c
  *
  * Exit status: 0, 1 when the spec does not load or a file cannot be written (diagnostics on
  * stderr), 2 on bad usage.
@@ -27,7 +29,7 @@
 
 int main(int argc, char **argv)
 {
-    int train = 0, tcc = 0, pf = -1, tw = 0, feed_lstm = 0;
+    int train = 0, tcc = 0, pf = -1, tw = 0, feed_lstm = 0, ts = 0;
     const char *out = NULL;
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "train") == 0)
@@ -39,6 +41,9 @@ int main(int argc, char **argv)
         else if (strncmp(argv[i], "tile-w=", 7) == 0 && atoi(argv[i] + 7) > 0 &&
                  atoi(argv[i] + 7) % 16 == 0)
             tw = atoi(argv[i] + 7);
+        else if (strncmp(argv[i], "tile-s=", 7) == 0 && atoi(argv[i] + 7) > 0 &&
+                 atoi(argv[i] + 7) <= 8)
+            ts = atoi(argv[i] + 7);
         else if (strcmp(argv[i], "feed-lstm") == 0)
             feed_lstm = 1;
         else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
@@ -47,11 +52,10 @@ int main(int argc, char **argv)
             argc = 0; /* a word none of these: usage */
     }
     if (argc < 2 || (out && (train || tcc))) {
-        fprintf(stderr,
-                "usage: rnnc-unit SPEC [train] [tcc] [pf-next|no-pf-next] [tile-w=N]\n"
-                "           [feed-lstm]\n"
-                "       rnnc-unit SPEC [pf-next|no-pf-next] [tile-w=N] [feed-lstm]\n"
-                "           -o OUT.c\n");
+        fprintf(stderr, "usage: rnnc-unit SPEC [train] [tcc] [pf-next|no-pf-next] [tile-w=N]\n"
+                        "           [feed-lstm] [tile-s=N]\n"
+                        "       rnnc-unit SPEC [pf-next|no-pf-next] [tile-w=N] [feed-lstm]\n"
+                        "           [tile-s=N] -o OUT.c\n");
         return 2;
     }
     Rnnc r;
@@ -68,6 +72,11 @@ int main(int argc, char **argv)
             PlanLayer *L = (PlanLayer *)&r.plan->layers[l];
             if (L->tile_w && L->H % tw == 0 && tw < L->H)
                 L->tile_w = tw;
+        }
+        for (int l = 0; ts && l < r.plan->nlayers; l++) {
+            PlanLayer *L = (PlanLayer *)&r.plan->layers[l];
+            if (L->tile_s)
+                L->tile_s = ts;
         }
         if (tw || feed_lstm)
             plan_feeds((Plan *)r.plan, feed_lstm);

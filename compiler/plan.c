@@ -175,7 +175,12 @@ static void plan_bz(PlanLayer *L)
 
 /* The tiles of a split layer's recurrence: every gate's columns of tile_u units (one
  * 64-byte vector of each gate; four for a one-gate RNN) for tile_s sequences, so that the
- * accumulators fill 24 of AVX-512's 32 vector registers. */
+ * accumulators fill up to 28 of AVX-512's 32 vector registers: an LSTM's seven sequences,
+ * whose row of four weight vectors and broadcast then leave gcc one register short (it keeps
+ * an accumulator in memory, a load and a store a row). Each tile of sequences reads its
+ * units' panel once; at B = 32 five tiles (7, 7, 6, 6, 6) where tiles of six were six (6, 6,
+ * 5, 5, 5, 5) took 0.94-0.97 of M1's time, L1's at B = 64 (ten tiles, not eleven) 0.97-0.98
+ * (bench/HISTORY.md). */
 static void plan_tile(PlanLayer *L, int real_size)
 {
     const Block *blk = L->block;
@@ -185,7 +190,7 @@ static void plan_tile(PlanLayer *L, int real_size)
     if (L->tile_u > L->H)
         L->tile_u = L->H;
     int vecs = (L->G * L->tile_u + lanes - 1) / lanes;
-    L->tile_s = vecs > 24 ? 1 : 24 / vecs;
+    L->tile_s = vecs > 28 ? 1 : 28 / vecs;
     if (!L->tiled)
         L->tile_u = L->tile_s = 0;
     L->blocked = L->tiled && (long)L->G * L->H * real_size >= 2048;

@@ -328,13 +328,13 @@ static void test_plan_kernel_choice(void **state)
     assert_non_null(strstr(u.body, "blk_a_l0_cell"));
     assert_non_null(strstr(u.body, "unrolled kernel"));
     /* loop layers take the batched kernels: input projections first, then the recurrence;
-     * built by the system compiler, in tiles of 16 units of every gate by 6 sequences */
+     * built by the system compiler, in tiles of 16 units of every gate by 7 sequences */
     assert_true(c.plan->layers[1].tiled);
     assert_int_equal(c.plan->layers[1].tile_u, 16);
-    assert_int_equal(c.plan->layers[1].tile_s, 6);
+    assert_int_equal(c.plan->layers[1].tile_s, 7);
     assert_false(c.plan->layers[1].blocked); /* rows of 160 floats: no panel copy */
     assert_non_null(strstr(u.body, "blk_b_l0_pt6_64"));
-    assert_non_null(strstr(u.body, "blk_b_l0_t6_16"));
+    assert_non_null(strstr(u.body, "blk_b_l0_t7_16"));
     assert_null(strstr(u.body, "blk_b_l0_cell"));
     assert_null(strstr(u.body, "blk_a_l0_rec6"));
     assert_non_null(strstr(u.header, "extern \"C\""));

@@ -732,16 +732,17 @@ static void test_wide_tiles(void **state)
     forwards_match(deep, B, 13, 3, dlens[0], dnb);
 }
 
-/* forwards_match on 13 sequences of up to Tn steps in four calls: all 13 (fused: two full
- * tiles or more) with lengths of their own, 12 all Tn long, 11 (the projection pass) and 5. */
+/* forwards_match on 15 sequences of up to Tn steps in four calls: all 15 (fused: two full
+ * tiles of an LSTM's seven or more) with lengths of their own, 14 all Tn long, 13 (the
+ * projection pass) and 5. */
 static void fused_cases(const char *text, int Tn)
 {
-    enum { B = 13 };
+    enum { B = 15 };
     int lens[4][B];
     for (int i = 0; i < B; i++)
         lens[0][i] = 1 + (i * 5) % Tn, lens[1][i] = Tn, lens[2][i] = 1 + (i * 3) % Tn,
         lens[3][i] = Tn - i % 4;
-    const int nb[4] = {B, 12, 11, 5};
+    const int nb[4] = {B, 14, 13, 5};
     forwards_match(text, B, Tn, 4, lens[0], nb);
 }
 
@@ -749,8 +750,8 @@ static void fused_cases(const char *text, int Tn)
  * take the input when a call has two full tiles of sequences or more (tile.c's fused_run):
  * an LSTM of 132 units (a last panel of 4) over 20 inputs, under one of 128 both ways (the
  * two directions' panels apart in pack's block, one function reading them), a tanh RNN of
- * 512 and a GRU of 176 (its tiles never take x); batches of 13 and 12 (fused: every tile
- * starts from b + W_ih^T x), of 11 and 5 (the projection pass), packed: libtcc's bits all
+ * 512 and a GRU of 176 (its tiles never take x); batches of 15 and 14 (fused: every tile
+ * starts from b + W_ih^T x), of 13 and 5 (the projection pass), packed: libtcc's bits all
  * the same; and a float64 LSTM of 64 units, whose rows span 2 KiB too. Pack writes the
  * tiles' panels; a forward copies only W_ih^T's column panels for the pass. */
 static void test_fused_forward(void **state)
@@ -767,9 +768,9 @@ static void test_fused_forward(void **state)
     assert_int_equal(rnnc_load_text(&r, "fused.yaml", text), 0);
     for (int l = 0; l < r.plan->nlayers; l++)
         assert_true(r.plan->layers[l].blocked && r.plan->layers[l].pk_blk >= 0);
-    unit_has(&r, "const int fuse = bs[0] >= 12;", "    const real *wpx, const real *const *xs)");
-    /* the tiles' products in vectors where AVX-512 fuses them (RNNC_TILE_V): 13, 12, 11 and
-     * 5 sequences run tiles of 5, 4 and 6 on the machine that has it */
+    unit_has(&r, "const int fuse = bs[0] >= 14;", "    const real *wpx, const real *const *xs)");
+    /* the tiles' products in vectors where AVX-512 fuses them (RNNC_TILE_V): 15, 14, 13 and
+     * 5 sequences run tiles of 5, 6 and 7 on the machine that has it */
     unit_has(&r, "#if defined(RNNC_TILE_V)", "RV_LOAD_KEEP(wv3, wk + 48);");
     unit_has(&r,
              "/* b layer 0 reverse: W_ih^T and W_hh^T again, in its tiles' panels of 16 units */",
@@ -788,7 +789,7 @@ static void test_fused_forward(void **state)
     rnnc_init(&r);
     assert_int_equal(rnnc_load_text(&r, "fused.yaml", text64), 0);
     assert_true(r.plan->layers[0].blocked);
-    unit_has(&r, "const int fuse = bs[0] >= 12;", ", fuse ? xs : 0); break;");
+    unit_has(&r, "const int fuse = bs[0] >= 14;", ", fuse ? xs : 0); break;");
     rnnc_fini(&r);
     fused_cases(text64, 9);
     /* without biases: the tiles' accumulators start from W_ih^T x alone (zeros, and a GRU's
@@ -817,8 +818,8 @@ static const char big_spec[] = "name: big\ninput_size: 600\nbatch_first: true\nl
  * 520 units over 600 inputs, 9.3 MB, with a last panel of 8 units that asks for nothing)
  * asks for the next units' panel from its fused tiles when 48 sequences or more are live,
  * and one of 128 units over it (1.3 MB) does not: prefetches only, so libtcc's bits all the
- * same, fused (13, 12 sequences, packed or not; 50, live 48 and more, then fewer) or
- * through the projection pass (11, 5). */
+ * same, fused (15, 14 sequences, packed or not; 50, live 48 and more, then fewer) or
+ * through the projection pass (13, 5). */
 static void test_prefetch_next(void **state)
 {
     (void)state;
@@ -836,7 +837,7 @@ static void test_prefetch_next(void **state)
     /* a step with fewer than RNNC_PF_NEXT_SEQS live sequences (48, 0 on Intel's cores: the
      * prelude) calls the same tiles built without them */
     unit_has(&r, "if (n < RNNC_PF_NEXT_SEQS) {",
-             "case 6: blk_a_l0_t6_16n(w, wp, u0, ps, hp, ho, cs_, ");
+             "case 7: blk_a_l0_t7_16n(w, wp, u0, ps, hp, ho, cs_, ");
     rnnc_fini(&r);
     fused_cases(big_spec, 6);
     /* 50 sequences, 48 or more live for the first steps (the tiles that ask), fewer after

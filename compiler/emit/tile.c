@@ -730,7 +730,7 @@ static const char *tile_extra(const Emitter *e, const PlanLayer *L)
 }
 
 /* The calls of step t's tiles of width U at u0 for its n live sequences: nt tiles of at
- * most tile_s, their sizes differing by one at most (32 = 6 + 6 + 5 + 5 + 5 + 5). */
+ * most tile_s, their sizes differing by one at most (32 = 7 + 7 + 6 + 6 + 6). */
 static void emit_rec_tiles(Emitter *e, const PlanLayer *L, const char *u0, long U)
 {
     int pf = pf_next(e, L, U);

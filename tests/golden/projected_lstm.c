@@ -1036,6 +1036,66 @@ RNNC_TILE static void blk_rnn_l0_t12_20(const real *w, const real *wp, int u0,
     }
 }
 
+/* rnn layer 0: units [u0, u0 + 20) of one step for 13 sequences. */
+RNNC_TILE static void blk_rnn_l0_t13_20(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    (void)w;
+    real acc[13][20];
+    for (int s = 0; s < 13; s++)
+        for (int j = 0; j < 20; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+        }
+    for (int k = 0; k < 20; k++) {
+        const real *wk = wp + (long)k * 20;
+        for (int s = 0; s < 13; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 13; s++) {
+        real g[20];
+        for (int j = 0; j < 20; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        for (int j = 0; j < 20; j++) {
+            h[j] = act_relu(g[j]);
+        }
+    }
+}
+
+/* rnn layer 0: units [u0, u0 + 20) of one step for 14 sequences. */
+RNNC_TILE static void blk_rnn_l0_t14_20(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    (void)w;
+    real acc[14][20];
+    for (int s = 0; s < 14; s++)
+        for (int j = 0; j < 20; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+        }
+    for (int k = 0; k < 20; k++) {
+        const real *wk = wp + (long)k * 20;
+        for (int s = 0; s < 14; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 20; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 14; s++) {
+        real g[20];
+        for (int j = 0; j < 20; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        for (int j = 0; j < 20; j++) {
+            h[j] = act_relu(g[j]);
+        }
+    }
+}
+
 /* rnn layer 0 over a packed batch, one direction (reverse: from each
  * sequence's own last step), in tiles. x (I=32) and y (20) per step by
  * strides; h (B, 20) carries the state; xp (B, T, 20) is scratch. */
@@ -1043,8 +1103,8 @@ static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
     real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h,
     real *xp, int reverse)
 {
-    const real *xs[12], *hp[12];
-    real *ps[12], *ho[12];
+    const real *xs[14], *hp[14];
+    real *ps[14], *ho[14];
     /* the input projections of every live pair: chunks of 1536 pairs (their inputs
      * stay in L2), each against every 64-column panel of W_ih^T */
     for (int t0 = 0, i0 = 0; t0 < T;) {
@@ -1078,11 +1138,11 @@ static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
         }
         t0 = t1, i0 = i1;
     }
-    /* the recurrence: per step, tiles of 20 units by 12 sequences, each units'
+    /* the recurrence: per step, tiles of 20 units by 14 sequences, each units'
      * panel of W_hh^T kept in L2 across the step's sequences */
     for (int s = 0; s < T; s++) {
         const int t = reverse ? T - 1 - s : s, n = bs[t];
-        const int nt = (n + 11) / 12; /* tiles of sequences, as even as can be */
+        const int nt = (n + 13) / 14; /* tiles of sequences, as even as can be */
         int m;
         for (int v = 0; v < 20; v += 20) {
             const int u0 = s & 1 ? 0 - v : v;
@@ -1107,6 +1167,8 @@ static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
                         }
                     }
                 switch (m) {
+                case 14: blk_rnn_l0_t14_20(w, wp, u0, ps, hp, ho); break;
+                case 13: blk_rnn_l0_t13_20(w, wp, u0, ps, hp, ho); break;
                 case 12: blk_rnn_l0_t12_20(w, wp, u0, ps, hp, ho); break;
                 case 11: blk_rnn_l0_t11_20(w, wp, u0, ps, hp, ho); break;
                 case 10: blk_rnn_l0_t10_20(w, wp, u0, ps, hp, ho); break;

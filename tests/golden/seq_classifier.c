@@ -1215,6 +1215,166 @@ RNNC_TILE static void blk_rnn_l0_t6_16(const real *w, const real *wp, int u0,
 #endif
 }
 
+/* rnn layer 0: units [u0, u0 + 16) of one step for 7 sequences. */
+RNNC_TILE static void blk_rnn_l0_t7_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs)
+{
+    (void)w;
+    real acc[7][64];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 7; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][64 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &ps[s][128 + u0 + j]), RV_STORE(&acc[s][32 + j], t_);
+            RV_LOAD(t_, &ps[s][192 + u0 + j]), RV_STORE(&acc[s][48 + j], t_);
+        }
+#else
+    for (int s = 0; s < 7; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][64 + u0 + j];
+            acc[s][32 + j] = ps[s][128 + u0 + j];
+            acc[s][48 + j] = ps[s][192 + u0 + j];
+        }
+#endif
+#if defined(RNNC_TILE_V)
+    {
+        rvec va[7][4];
+        for (int s = 0; s < 7; s++)
+            for (int i = 0; i < 4; i++)
+                RV_LOAD(va[s][i], &acc[s][16 * i]);
+        for (int k = 0; k < 64; k++) {
+            const real *wk = wp + (long)k * 256;
+            rvec wv0;
+            rvec wv1;
+            rvec wv2;
+            rvec wv3;
+            RV_LOAD_KEEP(wv0, wk + 0);
+            RV_LOAD_KEEP(wv1, wk + 64);
+            RV_LOAD_KEEP(wv2, wk + 128);
+            RV_LOAD_KEEP(wv3, wk + 192);
+            for (int s = 0; s < 7; s++) {
+                const rvec hv = RV_BCAST(hp[s][k]);
+                RV_FMA(va[s][0], wv0, hv, va[s][0]);
+                RV_FMA(va[s][1], wv1, hv, va[s][1]);
+                RV_FMA(va[s][2], wv2, hv, va[s][2]);
+                RV_FMA(va[s][3], wv3, hv, va[s][3]);
+            }
+        }
+        for (int s = 0; s < 7; s++)
+            for (int i = 0; i < 4; i++)
+                RV_STORE(&acc[s][16 * i], va[s][i]);
+    }
+#else
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wp + (long)k * 256;
+        for (int s = 0; s < 7; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
+            }
+        }
+    }
+#endif
+#if defined(RNNC_VL)
+    { /* 7 vectors of 16 units, a gate's stages over 3 sequences at once */
+        rvec vi[7], vf[7], vg[7], vo[7], vc[7];
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 3);
+        rv_sigmoid_n(vf + 0, 3);
+        rv_tanh_n(vg + 0, 3);
+        rv_sigmoid_n(vo + 0, 3);
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 3);
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+        for (int s = 3; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 3, 3);
+        rv_sigmoid_n(vf + 3, 3);
+        rv_tanh_n(vg + 3, 3);
+        rv_sigmoid_n(vo + 3, 3);
+        for (int s = 3; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
+            }
+        rv_tanh_n(vc + 3, 3);
+        for (int s = 3; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+        for (int s = 6; s < 7; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 6, 1);
+        rv_sigmoid_n(vf + 6, 1);
+        rv_tanh_n(vg + 6, 1);
+        rv_sigmoid_n(vo + 6, 1);
+        for (int s = 6; s < 7; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
+            }
+        rv_tanh_n(vc + 6, 1);
+        for (int s = 6; s < 7; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
+    for (int s = 0; s < 7; s++) {
+        real g[64];
+        for (int j = 0; j < 64; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real *c = cs[s] + u0;
+        for (int j = 0; j < 16; j++) {
+            {
+                const real i = act_sigmoid(g[j]);
+                const real f = act_sigmoid(g[16 + j]);
+                const real gg = act_tanh(g[32 + j]);
+                const real o = act_sigmoid(g[48 + j]);
+                c[j] = f * c[j] + i * gg;
+                h[j] = o * act_tanh(c[j]);
+            }
+        }
+    }
+#endif
+}
+
 /* rnn layer 0 over a packed batch, one direction (reverse: from each
  * sequence's own last step), in tiles. x (I=10) and y (64) per step by
  * strides; h (B, 64) and c (B, H) carry the state; xp (B, T, 256) is scratch. */
@@ -1222,9 +1382,9 @@ static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
     real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h, real *c,
     real *xp, int reverse, const real *wt)
 {
-    const real *xs[6], *hp[6];
-    real *ps[6], *ho[6];
-    real *cs_[6];
+    const real *xs[7], *hp[7];
+    real *ps[7], *ho[7];
+    real *cs_[7];
     /* the input projections of every live pair: chunks of 4914 pairs (their inputs
      * stay in L2), each against every 64-column panel of W_ih^T */
     for (int t0 = 0, i0 = 0; t0 < T;) {
@@ -1258,11 +1418,11 @@ static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
         }
         t0 = t1, i0 = i1;
     }
-    /* the recurrence: per step, tiles of 16 units by 6 sequences, each units'
+    /* the recurrence: per step, tiles of 16 units by 7 sequences, each units'
      * panel of W_hh^T kept in L2 across the step's sequences */
     for (int s = 0; s < T; s++) {
         const int t = reverse ? T - 1 - s : s, n = bs[t];
-        const int nt = (n + 5) / 6; /* tiles of sequences, as even as can be */
+        const int nt = (n + 6) / 7; /* tiles of sequences, as even as can be */
         int m;
         if (n == 1) { /* one sequence: tiles of 32 units, more chains at once */
             const int i = 0;
@@ -1305,6 +1465,7 @@ static void blk_rnn_l0_seq(const real *w, const real *x, long xsb, long xst,
                         }
                     }
                 switch (m) {
+                case 7: blk_rnn_l0_t7_16(w, wp, u0, ps, hp, ho, cs_); break;
                 case 6: blk_rnn_l0_t6_16(w, wp, u0, ps, hp, ho, cs_); break;
                 case 5: blk_rnn_l0_t5_16(w, wp, u0, ps, hp, ho, cs_); break;
                 case 4: blk_rnn_l0_t4_16(w, wp, u0, ps, hp, ho, cs_); break;
@@ -2170,6 +2331,166 @@ RNNC_TILE static void blk_rnn_l1_t6_16(const real *w, const real *wp, int u0,
 #endif
 }
 
+/* rnn layer 1: units [u0, u0 + 16) of one step for 7 sequences. */
+RNNC_TILE static void blk_rnn_l1_t7_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho, real *const *cs)
+{
+    (void)w;
+    real acc[7][64];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 7; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][64 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &ps[s][128 + u0 + j]), RV_STORE(&acc[s][32 + j], t_);
+            RV_LOAD(t_, &ps[s][192 + u0 + j]), RV_STORE(&acc[s][48 + j], t_);
+        }
+#else
+    for (int s = 0; s < 7; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][64 + u0 + j];
+            acc[s][32 + j] = ps[s][128 + u0 + j];
+            acc[s][48 + j] = ps[s][192 + u0 + j];
+        }
+#endif
+#if defined(RNNC_TILE_V)
+    {
+        rvec va[7][4];
+        for (int s = 0; s < 7; s++)
+            for (int i = 0; i < 4; i++)
+                RV_LOAD(va[s][i], &acc[s][16 * i]);
+        for (int k = 0; k < 64; k++) {
+            const real *wk = wp + (long)k * 256;
+            rvec wv0;
+            rvec wv1;
+            rvec wv2;
+            rvec wv3;
+            RV_LOAD_KEEP(wv0, wk + 0);
+            RV_LOAD_KEEP(wv1, wk + 64);
+            RV_LOAD_KEEP(wv2, wk + 128);
+            RV_LOAD_KEEP(wv3, wk + 192);
+            for (int s = 0; s < 7; s++) {
+                const rvec hv = RV_BCAST(hp[s][k]);
+                RV_FMA(va[s][0], wv0, hv, va[s][0]);
+                RV_FMA(va[s][1], wv1, hv, va[s][1]);
+                RV_FMA(va[s][2], wv2, hv, va[s][2]);
+                RV_FMA(va[s][3], wv3, hv, va[s][3]);
+            }
+        }
+        for (int s = 0; s < 7; s++)
+            for (int i = 0; i < 4; i++)
+                RV_STORE(&acc[s][16 * i], va[s][i]);
+    }
+#else
+    for (int k = 0; k < 64; k++) {
+        const real *wk = wp + (long)k * 256;
+        for (int s = 0; s < 7; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[64 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[128 + j], v);
+                acc[s][48 + j] = MADD(acc[s][48 + j], wk[192 + j], v);
+            }
+        }
+    }
+#endif
+#if defined(RNNC_VL)
+    { /* 7 vectors of 16 units, a gate's stages over 3 sequences at once */
+        rvec vi[7], vf[7], vg[7], vo[7], vc[7];
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 0, 3);
+        rv_sigmoid_n(vf + 0, 3);
+        rv_tanh_n(vg + 0, 3);
+        rv_sigmoid_n(vo + 0, 3);
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
+            }
+        rv_tanh_n(vc + 0, 3);
+        for (int s = 0; s < 3; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+        for (int s = 3; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 3, 3);
+        rv_sigmoid_n(vf + 3, 3);
+        rv_tanh_n(vg + 3, 3);
+        rv_sigmoid_n(vo + 3, 3);
+        for (int s = 3; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
+            }
+        rv_tanh_n(vc + 3, 3);
+        for (int s = 3; s < 6; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+        for (int s = 6; s < 7; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vi[q], &acc[s][16 * v]);
+                RV_LOAD(vf[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vg[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vo[q], &acc[s][48 + 16 * v]);
+            }
+        rv_sigmoid_n(vi + 6, 1);
+        rv_sigmoid_n(vf + 6, 1);
+        rv_tanh_n(vg + 6, 1);
+        rv_sigmoid_n(vo + 6, 1);
+        for (int s = 6; s < 7; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vc[q], cs[s] + u0 + 16 * v);
+                vc[q] = vf[q] * vc[q] + vi[q] * vg[q];
+                RV_STORE(cs[s] + u0 + 16 * v, vc[q]);
+            }
+        rv_tanh_n(vc + 6, 1);
+        for (int s = 6; s < 7; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vc[q] = vo[q] * vc[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vc[q]);
+            }
+    }
+#else
+    for (int s = 0; s < 7; s++) {
+        real g[64];
+        for (int j = 0; j < 64; j++)
+            g[j] = acc[s][j];
+        real *h = ho[s] + u0;
+        real *c = cs[s] + u0;
+        for (int j = 0; j < 16; j++) {
+            {
+                const real i = act_sigmoid(g[j]);
+                const real f = act_sigmoid(g[16 + j]);
+                const real gg = act_tanh(g[32 + j]);
+                const real o = act_sigmoid(g[48 + j]);
+                c[j] = f * c[j] + i * gg;
+                h[j] = o * act_tanh(c[j]);
+            }
+        }
+    }
+#endif
+}
+
 /* rnn layer 1 over a packed batch, one direction (reverse: from each
  * sequence's own last step), in tiles. x (I=64) and y (64) per step by
  * strides; h (B, 64) and c (B, H) carry the state; xp (B, T, 256) is scratch. */
@@ -2177,9 +2498,9 @@ static void blk_rnn_l1_seq(const real *w, const real *x, long xsb, long xst,
     real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h, real *c,
     real *xp, int reverse, const real *wt)
 {
-    const real *xs[6], *hp[6];
-    real *ps[6], *ho[6];
-    real *cs_[6];
+    const real *xs[7], *hp[7];
+    real *ps[7], *ho[7];
+    real *cs_[7];
     /* the input projections of every live pair: chunks of 768 pairs (their inputs
      * stay in L2), each against every 64-column panel of W_ih^T */
     for (int t0 = 0, i0 = 0; t0 < T;) {
@@ -2213,11 +2534,11 @@ static void blk_rnn_l1_seq(const real *w, const real *x, long xsb, long xst,
         }
         t0 = t1, i0 = i1;
     }
-    /* the recurrence: per step, tiles of 16 units by 6 sequences, each units'
+    /* the recurrence: per step, tiles of 16 units by 7 sequences, each units'
      * panel of W_hh^T kept in L2 across the step's sequences */
     for (int s = 0; s < T; s++) {
         const int t = reverse ? T - 1 - s : s, n = bs[t];
-        const int nt = (n + 5) / 6; /* tiles of sequences, as even as can be */
+        const int nt = (n + 6) / 7; /* tiles of sequences, as even as can be */
         int m;
         if (n == 1) { /* one sequence: tiles of 32 units, more chains at once */
             const int i = 0;
@@ -2260,6 +2581,7 @@ static void blk_rnn_l1_seq(const real *w, const real *x, long xsb, long xst,
                         }
                     }
                 switch (m) {
+                case 7: blk_rnn_l1_t7_16(w, wp, u0, ps, hp, ho, cs_); break;
                 case 6: blk_rnn_l1_t6_16(w, wp, u0, ps, hp, ho, cs_); break;
                 case 5: blk_rnn_l1_t5_16(w, wp, u0, ps, hp, ho, cs_); break;
                 case 4: blk_rnn_l1_t4_16(w, wp, u0, ps, hp, ho, cs_); break;

@@ -1615,6 +1615,158 @@ RNNC_TILE static void blk_encoder_l0_t8_8(const real *w, const real *wp, int u0,
     }
 }
 
+/* encoder layer 0: units [u0, u0 + 16) of one step for 9 sequences. */
+RNNC_TILE static void blk_encoder_l0_t9_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[9][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 9; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
+    for (int s = 0; s < 9; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][24 + u0 + j];
+            acc[s][32 + j] = bhn[j];
+        }
+#endif
+#if defined(RNNC_TILE_V)
+    {
+        rvec va[9][3];
+        for (int s = 0; s < 9; s++)
+            for (int i = 0; i < 3; i++)
+                RV_LOAD(va[s][i], &acc[s][16 * i]);
+        for (int k = 0; k < 24; k++) {
+            const real *wk = wp + (long)k * 72;
+            rvec wv0;
+            rvec wv1;
+            rvec wv2;
+            RV_LOAD_KEEP(wv0, wk + 0);
+            RV_LOAD_KEEP(wv1, wk + 24);
+            RV_LOAD_KEEP(wv2, wk + 48);
+            for (int s = 0; s < 9; s++) {
+                const rvec hv = RV_BCAST(hp[s][k]);
+                RV_FMA(va[s][0], wv0, hv, va[s][0]);
+                RV_FMA(va[s][1], wv1, hv, va[s][1]);
+                RV_FMA(va[s][2], wv2, hv, va[s][2]);
+            }
+        }
+        for (int s = 0; s < 9; s++)
+            for (int i = 0; i < 3; i++)
+                RV_STORE(&acc[s][16 * i], va[s][i]);
+    }
+#else
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 9; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[24 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[48 + j], v);
+            }
+        }
+    }
+#endif
+#if defined(RNNC_VL)
+    { /* 9 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[9], vz[9], vn[9], vgh[9], vh[9];
+        for (int s = 0; s < 9; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 8);
+        rv_sigmoid_n(vr + 8, 1);
+        rv_sigmoid_n(vz + 0, 8);
+        rv_sigmoid_n(vz + 8, 1);
+        for (int q = 0; q < 9; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 8);
+        rv_tanh_n(vn + 8, 1);
+        for (int s = 0; s < 9; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
+    for (int s = 0; s < 9; s++) {
+        real g[48];
+        real gh[16], h[16];
+        for (int j = 0; j < 16; j++) {
+            g[j] = acc[s][j], g[16 + j] = acc[s][16 + j];
+            g[32 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][32 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 16; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[16 + j]);
+                const real n = act_tanh(g[32 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
+        for (int j = 0; j < 16; j++)
+            ho[s][u0 + j] = h[j];
+    }
+#endif
+}
+
+/* encoder layer 0: units [u0, u0 + 8) of one step for 9 sequences. */
+RNNC_TILE static void blk_encoder_l0_t9_8(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[9][24];
+    for (int s = 0; s < 9; s++)
+        for (int j = 0; j < 8; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][8 + j] = ps[s][24 + u0 + j];
+            acc[s][16 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 9; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 8; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][8 + j] = MADD(acc[s][8 + j], wk[24 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[48 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 9; s++) {
+        real g[24];
+        real gh[8], h[8];
+        for (int j = 0; j < 8; j++) {
+            g[j] = acc[s][j], g[8 + j] = acc[s][8 + j];
+            g[16 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][16 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 8; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[8 + j]);
+                const real n = act_tanh(g[16 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
+        for (int j = 0; j < 8; j++)
+            ho[s][u0 + j] = h[j];
+    }
+}
+
 /* encoder layer 0 over a packed batch, one direction (reverse: from each
  * sequence's own last step), in tiles. x (I=8) and y (24) per step by
  * strides; h (B, 24) carries the state; xp (B, T, 72) is scratch. */
@@ -1622,8 +1774,8 @@ static void blk_encoder_l0_seq(const real *w, const real *x, long xsb, long xst,
     real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h,
     real *xp, int reverse)
 {
-    const real *xs[8], *hp[8];
-    real *ps[8], *ho[8];
+    const real *xs[9], *hp[9];
+    real *ps[9], *ho[9];
     /* the input projections of every live pair: chunks of 6144 pairs (their inputs
      * stay in L2), each against every 64-column panel of W_ih^T */
     for (int t0 = 0, i0 = 0; t0 < T;) {
@@ -1677,11 +1829,11 @@ static void blk_encoder_l0_seq(const real *w, const real *x, long xsb, long xst,
         }
         t0 = t1, i0 = i1;
     }
-    /* the recurrence: per step, tiles of 16 units by 8 sequences, each units'
+    /* the recurrence: per step, tiles of 16 units by 9 sequences, each units'
      * panel of W_hh^T kept in L2 across the step's sequences */
     for (int s = 0; s < T; s++) {
         const int t = reverse ? T - 1 - s : s, n = bs[t];
-        const int nt = (n + 7) / 8; /* tiles of sequences, as even as can be */
+        const int nt = (n + 8) / 9; /* tiles of sequences, as even as can be */
         int m;
         for (int v = 0; v < 16; v += 16) {
             const int u0 = s & 1 ? 0 - v : v;
@@ -1706,6 +1858,7 @@ static void blk_encoder_l0_seq(const real *w, const real *x, long xsb, long xst,
                         }
                     }
                 switch (m) {
+                case 9: blk_encoder_l0_t9_16(w, wp, u0, ps, hp, ho); break;
                 case 8: blk_encoder_l0_t8_16(w, wp, u0, ps, hp, ho); break;
                 case 7: blk_encoder_l0_t7_16(w, wp, u0, ps, hp, ho); break;
                 case 6: blk_encoder_l0_t6_16(w, wp, u0, ps, hp, ho); break;
@@ -1739,6 +1892,7 @@ static void blk_encoder_l0_seq(const real *w, const real *x, long xsb, long xst,
                         }
                     }
                 switch (m) {
+                case 9: blk_encoder_l0_t9_8(w, wp, 16, ps, hp, ho); break;
                 case 8: blk_encoder_l0_t8_8(w, wp, 16, ps, hp, ho); break;
                 case 7: blk_encoder_l0_t7_8(w, wp, 16, ps, hp, ho); break;
                 case 6: blk_encoder_l0_t6_8(w, wp, 16, ps, hp, ho); break;
@@ -3006,6 +3160,158 @@ RNNC_TILE static void blk_encoder_l1_t8_8(const real *w, const real *wp, int u0,
     }
 }
 
+/* encoder layer 1: units [u0, u0 + 16) of one step for 9 sequences. */
+RNNC_TILE static void blk_encoder_l1_t9_16(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[9][48];
+#if defined(RNNC_VL)
+    for (int s = 0; s < 9; s++)
+        for (int j = 0; j < 16; j += 16) {
+            rvec t_;
+            RV_LOAD(t_, &ps[s][0 + u0 + j]), RV_STORE(&acc[s][0 + j], t_);
+            RV_LOAD(t_, &ps[s][24 + u0 + j]), RV_STORE(&acc[s][16 + j], t_);
+            RV_LOAD(t_, &bhn[j]), RV_STORE(&acc[s][32 + j], t_);
+        }
+#else
+    for (int s = 0; s < 9; s++)
+        for (int j = 0; j < 16; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][16 + j] = ps[s][24 + u0 + j];
+            acc[s][32 + j] = bhn[j];
+        }
+#endif
+#if defined(RNNC_TILE_V)
+    {
+        rvec va[9][3];
+        for (int s = 0; s < 9; s++)
+            for (int i = 0; i < 3; i++)
+                RV_LOAD(va[s][i], &acc[s][16 * i]);
+        for (int k = 0; k < 24; k++) {
+            const real *wk = wp + (long)k * 72;
+            rvec wv0;
+            rvec wv1;
+            rvec wv2;
+            RV_LOAD_KEEP(wv0, wk + 0);
+            RV_LOAD_KEEP(wv1, wk + 24);
+            RV_LOAD_KEEP(wv2, wk + 48);
+            for (int s = 0; s < 9; s++) {
+                const rvec hv = RV_BCAST(hp[s][k]);
+                RV_FMA(va[s][0], wv0, hv, va[s][0]);
+                RV_FMA(va[s][1], wv1, hv, va[s][1]);
+                RV_FMA(va[s][2], wv2, hv, va[s][2]);
+            }
+        }
+        for (int s = 0; s < 9; s++)
+            for (int i = 0; i < 3; i++)
+                RV_STORE(&acc[s][16 * i], va[s][i]);
+    }
+#else
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 9; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 16; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[24 + j], v);
+                acc[s][32 + j] = MADD(acc[s][32 + j], wk[48 + j], v);
+            }
+        }
+    }
+#endif
+#if defined(RNNC_VL)
+    { /* 9 vectors of 16 units, each stage of a gate over all of them */
+        rvec vr[9], vz[9], vn[9], vgh[9], vh[9];
+        for (int s = 0; s < 9; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                RV_LOAD(vr[q], &acc[s][16 * v]);
+                RV_LOAD(vz[q], &acc[s][16 + 16 * v]);
+                RV_LOAD(vgh[q], &acc[s][32 + 16 * v]);
+                RV_LOAD(vn[q], ps[s] + 48 + u0 + 16 * v);
+                RV_LOAD(vh[q], hp[s] + u0 + 16 * v);
+            }
+        rv_sigmoid_n(vr + 0, 8);
+        rv_sigmoid_n(vr + 8, 1);
+        rv_sigmoid_n(vz + 0, 8);
+        rv_sigmoid_n(vz + 8, 1);
+        for (int q = 0; q < 9; q++)
+            vn[q] = vn[q] + vr[q] * vgh[q];
+        rv_tanh_n(vn + 0, 8);
+        rv_tanh_n(vn + 8, 1);
+        for (int s = 0; s < 9; s++)
+            for (int v = 0, q = s * 1; v < 1; v++, q++) {
+                vh[q] = (1.0f - vz[q]) * vn[q] + vz[q] * vh[q];
+                RV_STORE(ho[s] + u0 + 16 * v, vh[q]);
+            }
+    }
+#else
+    for (int s = 0; s < 9; s++) {
+        real g[48];
+        real gh[16], h[16];
+        for (int j = 0; j < 16; j++) {
+            g[j] = acc[s][j], g[16 + j] = acc[s][16 + j];
+            g[32 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][32 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 16; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[16 + j]);
+                const real n = act_tanh(g[32 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
+        for (int j = 0; j < 16; j++)
+            ho[s][u0 + j] = h[j];
+    }
+#endif
+}
+
+/* encoder layer 1: units [u0, u0 + 8) of one step for 9 sequences. */
+RNNC_TILE static void blk_encoder_l1_t9_8(const real *w, const real *wp, int u0,
+    real *const *ps, const real *const *hp, real *const *ho)
+{
+    const real *bhn = w + 72 + u0;
+    real acc[9][24];
+    for (int s = 0; s < 9; s++)
+        for (int j = 0; j < 8; j++) {
+            acc[s][0 + j] = ps[s][0 + u0 + j];
+            acc[s][8 + j] = ps[s][24 + u0 + j];
+            acc[s][16 + j] = bhn[j];
+        }
+    for (int k = 0; k < 24; k++) {
+        const real *wk = wp + (long)k * 72;
+        for (int s = 0; s < 9; s++) {
+            const real v = hp[s][k];
+            for (int j = 0; j < 8; j++) {
+                acc[s][0 + j] = MADD(acc[s][0 + j], wk[0 + j], v);
+                acc[s][8 + j] = MADD(acc[s][8 + j], wk[24 + j], v);
+                acc[s][16 + j] = MADD(acc[s][16 + j], wk[48 + j], v);
+            }
+        }
+    }
+    for (int s = 0; s < 9; s++) {
+        real g[24];
+        real gh[8], h[8];
+        for (int j = 0; j < 8; j++) {
+            g[j] = acc[s][j], g[8 + j] = acc[s][8 + j];
+            g[16 + j] = ps[s][48 + u0 + j], gh[j] = acc[s][16 + j];
+            h[j] = hp[s][u0 + j];
+        }
+        for (int j = 0; j < 8; j++) {
+            {
+                const real r = act_sigmoid(g[j]);
+                const real z = act_sigmoid(g[8 + j]);
+                const real n = act_tanh(g[16 + j] + r * gh[j]);
+                h[j] = (1.0f - z) * n + z * h[j];
+            }
+        }
+        for (int j = 0; j < 8; j++)
+            ho[s][u0 + j] = h[j];
+    }
+}
+
 /* encoder layer 1 over a packed batch, one direction (reverse: from each
  * sequence's own last step), in tiles. x (I=48) and y (24) per step by
  * strides; h (B, 24) carries the state; xp (B, T, 72) is scratch. */
@@ -3013,8 +3319,8 @@ static void blk_encoder_l1_seq(const real *w, const real *x, long xsb, long xst,
     real *y, long ysb, long yst, int T, const int *bs, const int *perm, real *h,
     real *xp, int reverse)
 {
-    const real *xs[8], *hp[8];
-    real *ps[8], *ho[8];
+    const real *xs[9], *hp[9];
+    real *ps[9], *ho[9];
     /* the input projections of every live pair: chunks of 1020 pairs (their inputs
      * stay in L2), each against every 64-column panel of W_ih^T */
     for (int t0 = 0, i0 = 0; t0 < T;) {
@@ -3068,11 +3374,11 @@ static void blk_encoder_l1_seq(const real *w, const real *x, long xsb, long xst,
         }
         t0 = t1, i0 = i1;
     }
-    /* the recurrence: per step, tiles of 16 units by 8 sequences, each units'
+    /* the recurrence: per step, tiles of 16 units by 9 sequences, each units'
      * panel of W_hh^T kept in L2 across the step's sequences */
     for (int s = 0; s < T; s++) {
         const int t = reverse ? T - 1 - s : s, n = bs[t];
-        const int nt = (n + 7) / 8; /* tiles of sequences, as even as can be */
+        const int nt = (n + 8) / 9; /* tiles of sequences, as even as can be */
         int m;
         for (int v = 0; v < 16; v += 16) {
             const int u0 = s & 1 ? 0 - v : v;
@@ -3097,6 +3403,7 @@ static void blk_encoder_l1_seq(const real *w, const real *x, long xsb, long xst,
                         }
                     }
                 switch (m) {
+                case 9: blk_encoder_l1_t9_16(w, wp, u0, ps, hp, ho); break;
                 case 8: blk_encoder_l1_t8_16(w, wp, u0, ps, hp, ho); break;
                 case 7: blk_encoder_l1_t7_16(w, wp, u0, ps, hp, ho); break;
                 case 6: blk_encoder_l1_t6_16(w, wp, u0, ps, hp, ho); break;
@@ -3130,6 +3437,7 @@ static void blk_encoder_l1_seq(const real *w, const real *x, long xsb, long xst,
                         }
                     }
                 switch (m) {
+                case 9: blk_encoder_l1_t9_8(w, wp, 16, ps, hp, ho); break;
                 case 8: blk_encoder_l1_t8_8(w, wp, 16, ps, hp, ho); break;
                 case 7: blk_encoder_l1_t7_8(w, wp, 16, ps, hp, ho); break;
                 case 6: blk_encoder_l1_t6_8(w, wp, 16, ps, hp, ho); break;
