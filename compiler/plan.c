@@ -179,8 +179,8 @@ static void plan_bz(PlanLayer *L)
  * whose row of four weight vectors and broadcast then leave gcc one register short (it keeps
  * an accumulator in memory, a load and a store a row). Each tile of sequences reads its
  * units' panel once; at B = 32 five tiles (7, 7, 6, 6, 6) where tiles of six were six (6, 6,
- * 5, 5, 5, 5) took 0.94-0.97 of M1's time, L1's at B = 64 (ten tiles, not eleven) 0.97-0.98
- * (bench/HISTORY.md). */
+ * 5, 5, 5, 5) took 0.94-0.98 of M1's time, L1's at B = 64 (ten tiles, not eleven) 0.97-1.00
+ * (bench/HISTORY.md; bench/bounds.sh M1 and L1 time the tiles of six). */
 static void plan_tile(PlanLayer *L, int real_size)
 {
     const Block *blk = L->block;

@@ -112,7 +112,8 @@ typedef struct PlanLayer {
                           vectors of accumulators (an LSTM's 32 floats), if its panel is 48
                           KiB at most, else four (LSTM 16, GRU 32); 0: tile_u. Eight
                           chains of multiply-adds keep both FMA units busy where four left
-                          them waiting on each other's latency (S1 0.82 of the time). The
+                          them waiting on each other's latency (S1 0.97 of its time in
+                          tiles of 16: bench/bounds.sh S1). The
                           forward then reads W_hh^T from panels of tile_w units (pk_panel),
                           every other step from the last panel (the panel read last is still
                           in L1) */

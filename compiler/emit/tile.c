@@ -428,7 +428,7 @@ static void emit_tile_init(Emitter *e, const PlanLayer *L, int ns, long U, const
     Sb *sb = e->sb;
     /* With vectors, 16 units a copy: gcc 12 copied the scalars in 256-bit halves that the
      * products then loaded whole, and each such load waited for both stores to reach the
-     * cache (a one-sequence step took 4 % longer) */
+     * cache (S1 took 1.04x as long in its tiles of 32 units, 1.14x in tiles of 16) */
     int vec = e->vec && U % 16 == 0;
     if (vec) {
         em_pp_line(sb, "#if defined(RNNC_VL)");
