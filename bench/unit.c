@@ -63,19 +63,14 @@ int main(int argc, char **argv)
     CUnit u = {0};
     int rc = 1;
     if (rnnc_load(&r, argv[1]) == 0) {
-        /* a bench tool's edit of the plan rnnc made: tile.c reads pf_next as it emits */
-        for (int l = 0; pf >= 0 && l < r.plan->nlayers; l++) {
+        /* a bench tool's edits of the plan rnnc made: tile.c reads them as it emits */
+        for (int l = 0; l < r.plan->nlayers; l++) {
             PlanLayer *L = (PlanLayer *)&r.plan->layers[l];
-            L->pf_next = pf && L->blocked;
-        }
-        for (int l = 0; tw && l < r.plan->nlayers; l++) {
-            PlanLayer *L = (PlanLayer *)&r.plan->layers[l];
-            if (L->tile_w && L->H % tw == 0 && tw < L->H)
+            if (pf >= 0)
+                L->pf_next = pf && L->blocked;
+            if (tw && L->tile_w && L->H % tw == 0 && tw < L->H)
                 L->tile_w = tw;
-        }
-        for (int l = 0; ts && l < r.plan->nlayers; l++) {
-            PlanLayer *L = (PlanLayer *)&r.plan->layers[l];
-            if (L->tile_s)
+            if (ts && L->tile_s)
                 L->tile_s = ts;
         }
         if (tw || feed_lstm)

@@ -426,6 +426,16 @@ static void emit_tile_gates(Emitter *e, const PlanLayer *L, int ns, long U)
 static void emit_tile_init(Emitter *e, const PlanLayer *L, int ns, long U, const char *from)
 {
     Sb *sb = e->sb;
+    char src[4][64]; /* gate q's source, "" for 0 */
+    int any = 0;
+    for (int q = 0; q < L->G; q++) {
+        src[q][0] = '\0';
+        if (L->block->cell == CELL_GRU && q == 2) /* only from the pass: fused_x, fused_run */
+            snprintf(src[q], sizeof src[q], "%s", L->pk_bhn >= 0 ? "bhn[j]" : "");
+        else if (from)
+            snprintf(src[q], sizeof src[q], from, (long)q * L->H);
+        any += src[q][0] != '\0';
+    }
     /* With vectors, 16 units a copy: gcc 12 copied the scalars in 256-bit halves that the
      * products then loaded whole, and each such load waited for both stores to reach the
      * cache (S1 took 1.04x as long in its tiles of 32 units, 1.14x in tiles of 16) */
@@ -434,16 +444,6 @@ static void emit_tile_init(Emitter *e, const PlanLayer *L, int ns, long U, const
         em_pp_line(sb, "#if defined(RNNC_VL)");
         sb_line(sb, "for (int s = 0; s < %d; s++)", ns);
         sb_line(sb, "    for (int j = 0; j < %ld; j += 16) {", U);
-        char src[8][64];
-        int any = 0;
-        for (int q = 0; q < L->G; q++) {
-            src[q][0] = '\0';
-            if (L->block->cell == CELL_GRU && q == 2)
-                snprintf(src[q], sizeof src[q], "%s", L->pk_bhn >= 0 ? "bhn[j]" : "");
-            else if (from)
-                snprintf(src[q], sizeof src[q], from, (long)q * L->H);
-            any += src[q][0] != '\0';
-        }
         if (any)
             sb_line(sb, "        rvec t_;");
         if (any < L->G)
@@ -459,16 +459,8 @@ static void emit_tile_init(Emitter *e, const PlanLayer *L, int ns, long U, const
     }
     sb_line(sb, "for (int s = 0; s < %d; s++)", ns);
     sb_line(sb, "    for (int j = 0; j < %ld; j++) {", U);
-    for (int q = 0; q < L->G; q++) {
-        char rhs[64];
-        if (L->block->cell == CELL_GRU && q == 2) /* only from the pass: fused_x, fused_run */
-            snprintf(rhs, sizeof rhs, "%s", L->pk_bhn >= 0 ? "bhn[j]" : e->zero);
-        else if (from)
-            snprintf(rhs, sizeof rhs, from, (long)q * L->H);
-        else
-            snprintf(rhs, sizeof rhs, "%s", e->zero);
-        sb_line(sb, "        acc[s][%ld + j] = %s;", q * U, rhs);
-    }
+    for (int q = 0; q < L->G; q++)
+        sb_line(sb, "        acc[s][%ld + j] = %s;", q * U, src[q][0] ? src[q] : e->zero);
     sb_line(sb, "    }");
     if (vec)
         em_pp_line(sb, "#endif");
